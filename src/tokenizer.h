@@ -1,0 +1,26 @@
+/* tokenizer.h — CLIP byte-level BPE, exactly as OpenAI's simple_tokenizer.py. */
+#ifndef NEGLABEL_TOKENIZER_H
+#define NEGLABEL_TOKENIZER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define NL_TOKEN_SOT 49406
+#define NL_TOKEN_EOT 49407
+
+typedef struct nl_tokenizer nl_tokenizer;
+
+/* Load Hugging Face vocab.json + merges.txt (as in a CLIP model folder).
+ * NULL and an error naming the file on failure. */
+nl_tokenizer *nl_tokenizer_load(const char *vocab_json, const char *merges_txt);
+void nl_tokenizer_free(nl_tokenizer *t);
+
+/* Full ids of text (len bytes, UTF-8): SOT, tokens, EOT; not truncated.
+ * *ids is malloc'd. Invalid UTF-8 is an error. Thread-safe for concurrent
+ * calls on one tokenizer. */
+int nl_tokenizer_encode(const nl_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n);
+
+/* Ids of the special tokens as found in the vocabulary. */
+int32_t nl_tokenizer_sot(const nl_tokenizer *t);
+int32_t nl_tokenizer_eot(const nl_tokenizer *t);
+size_t nl_tokenizer_vocab_size(const nl_tokenizer *t);
+#endif

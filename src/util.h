@@ -1,0 +1,81 @@
+/* util.h — error reporting, bounded allocation, files, progress.
+ * Every library function reports failure by returning an error value and
+ * leaving one message in a thread-local buffer (nl_seterr); callers add
+ * context with nl_prefixerr ("model.safetensors: ..."). Nothing here exits. */
+#ifndef NEGLABEL_UTIL_H
+#define NEGLABEL_UTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Largest single allocation the library will attempt (bytes). Guards against
+ * sizes read from hostile headers; real models need far less per buffer. */
+#define NL_ALLOC_LIMIT ((size_t)16 << 30)
+
+void nl_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prepend "prefix: " to the current message (e.g. the file name). */
+void nl_prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *nl_geterr(void);
+
+/* Allocation: NULL (with error set) on overflow, over NL_ALLOC_LIMIT or OOM. */
+void *nl_malloc(size_t n);
+void *nl_calloc(size_t count, size_t size);
+void *nl_mallocarray(size_t count, size_t size);
+void *nl_realloc(void *p, size_t n);
+char *nl_strdup(const char *s);
+char *nl_strndup(const char *s, size_t n);
+/* Grow *p (capacity *cap elements of size sz) to hold at least need. */
+int nl_grow(void **p, size_t *cap, size_t need, size_t sz);
+
+/* Whole-file read; result NUL-terminated; files larger than max are refused. */
+int nl_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Read-only memory map of a whole file. */
+typedef struct { const uint8_t *data; size_t len; } nl_map;
+int nl_map_file(const char *path, nl_map *m);
+void nl_unmap(nl_map *m);
+
+/* Crash-safe output: write to "<path>.tmp.<pid>", then fsync + rename. */
+typedef struct { FILE *f; char *path; char *tmp; } nl_atomic;
+int nl_atomic_open(nl_atomic *a, const char *path);
+int nl_atomic_commit(nl_atomic *a); /* closes; renames on success */
+void nl_atomic_abort(nl_atomic *a); /* closes and removes the temp file */
+int nl_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Growable string buffer. */
+typedef struct { char *s; size_t len, cap; } nl_buf;
+int nl_buf_append(nl_buf *b, const char *s, size_t n);
+int nl_buf_puts(nl_buf *b, const char *s);
+int nl_buf_printf(nl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal (quotes included, escapes applied). */
+int nl_buf_json_string(nl_buf *b, const char *s);
+void nl_buf_free(nl_buf *b);
+
+char *nl_path_join(const char *dir, const char *name); /* malloc'd */
+int nl_file_exists(const char *path);
+int nl_mkdir_p(const char *path);
+
+/* Thread count: NEGLABEL_THREADS, else OMP_NUM_THREADS, else online CPUs. */
+int nl_num_threads(void);
+double nl_now(void); /* monotonic seconds */
+
+/* Progress for long work on stderr: a live line with rate and ETA on a
+ * terminal, a plain line every few seconds otherwise. Silent when quiet. */
+typedef struct {
+    const char *label;
+    size_t total, done;
+    double t0, last;
+    int tty, quiet;
+} nl_progress;
+void nl_progress_start(nl_progress *p, const char *label, size_t total);
+void nl_progress_update(nl_progress *p, size_t done);
+void nl_progress_end(nl_progress *p);
+/* Global switch (CLI --quiet) */
+void nl_set_quiet(int quiet);
+
+/* 64-bit FNV-1a, for cache keys and checksums. */
+uint64_t nl_fnv1a(const void *data, size_t len, uint64_t h);
+#define NL_FNV_INIT 0xcbf29ce484222325ULL
+
+#endif

@@ -1,0 +1,64 @@
+/* check.h — the tests' small assertion header.
+ * CHECK(cond, fmt, ...) records a failure and continues; the test program
+ * ends with check_done(), which prints "N passed, N failed" and returns the
+ * exit status. Tests that need ../shared call check_shared(), which exits 77
+ * (ctest: skipped) with a reason when the reference data is absent. */
+#ifndef NEGLABEL_CHECK_H
+#define NEGLABEL_CHECK_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int check_passed, check_failed;
+
+#define CHECK(cond, ...)                                                        \
+    do {                                                                        \
+        if (cond) {                                                             \
+            check_passed++;                                                     \
+        } else {                                                                \
+            check_failed++;                                                     \
+            fprintf(stderr, "%s:%d: FAILED: %s: ", __FILE__, __LINE__, #cond);  \
+            fprintf(stderr, __VA_ARGS__);                                       \
+            fputc('\n', stderr);                                                \
+        }                                                                       \
+    } while (0)
+
+static inline int check_done(void) {
+    printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+/* Path of the shared reference data (NEGLABEL_SHARED, else ../shared). */
+static inline const char *check_shared(void) {
+    const char *s = getenv("NEGLABEL_SHARED");
+    if (!s || !*s) s = "../shared";
+    struct stat st;
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/README.md", s);
+    if (stat(probe, &st) != 0) {
+        printf("SKIP: reference data not found at '%s' (set NEGLABEL_SHARED to the shared/ folder)\n", s);
+        exit(77);
+    }
+    return s;
+}
+
+/* Join two path parts into a static-free heap string (caller frees). */
+static inline char *check_path(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* A fresh temporary directory for the test (caller may leave it). */
+static inline const char *check_tmpdir(void) {
+    static char dir[] = "/tmp/neglabel-test-XXXXXX";
+    static int made;
+    if (!made) {
+        if (!mkdtemp(dir)) { perror("mkdtemp"); exit(1); }
+        made = 1;
+    }
+    return dir;
+}
+#endif

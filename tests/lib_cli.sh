@@ -1,0 +1,26 @@
+# Sourced by tests/cli_*.sh: paths, skip and assertion helpers.
+set -u
+BIN=${NEGLABEL_BIN:-build/neglabel}
+SHARED=${NEGLABEL_SHARED:-../shared}
+SRC=${NEGLABEL_SRC:-.}
+PASS=0; FAIL=0
+TMP=$(mktemp -d /tmp/neglabel-cli-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+need_shared() {
+  if [ ! -f "$SHARED/README.md" ]; then
+    echo "SKIP: reference data not found at '$SHARED' (set NEGLABEL_SHARED to the shared/ folder)"
+    exit 77
+  fi
+}
+ok() { PASS=$((PASS+1)); }
+bad() { FAIL=$((FAIL+1)); echo "FAILED: $*" >&2; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+# expect_fail WHAT PATTERN CMD...: non-zero exit and one message matching PATTERN
+expect_fail() {
+  local what=$1 pat=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && printf '%s' "$out" | grep -qE -- "$pat"; then ok
+  else bad "$what (rc=$rc, stderr: $out)"; fi
+}
+finish() { echo "$PASS passed, $FAIL failed"; [ $FAIL -eq 0 ]; }
