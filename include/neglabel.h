@@ -74,7 +74,86 @@ int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t
 void nl_normalize_rows(float *x, size_t n, size_t dim);
 
 /* ---------------------------------------------------------------- neglabel */
-/* (corpus, mining, scoring and metrics: see the section below) */
+
+/* Candidate corpus: WordNet nouns and adjectives (first lemma of each synset,
+ * lowercased, '_' -> ' ', deduplicated across files in sorted file order). */
+typedef enum { NL_POS_NOUN = 0, NL_POS_ADJ = 1 } nl_pos;
+
+typedef struct {
+    size_t n, n_noun, n_adj;
+    char **word;      /* n words */
+    uint8_t *pos;     /* n nl_pos values */
+    char **category;  /* n category names, e.g. "noun.artifact" */
+} nl_corpus;
+
+typedef struct {
+    const char *wordnet_dir;  /* WordNet database folder (data.noun, data.adj) */
+    const char *lists_dir;    /* or: folder of noun.<cat>.txt / adj.<cat>.txt */
+    const char *const *include; size_t n_include; /* categories ("noun.plant") or "noun"/"adj"; none = all */
+    const char *const *exclude; size_t n_exclude;
+} nl_corpus_params;
+
+int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out);
+void nl_corpus_free(nl_corpus *c);
+
+/* NegMining: for each candidate, the q-quantile (linear interpolation, as
+ * torch.quantile) of its cosine similarities to the ID labels; nouns and
+ * adjectives ranked separately, ascending; keep floor(fraction * count) of
+ * each, or, with total > 0, total split in proportion to the counts.
+ * Embeddings must be L2-normalised. *selected (malloc'd) lists candidate
+ * indices: selected nouns then selected adjectives, each ascending by
+ * similarity. qsim (optional, n_cand) receives every candidate's quantile. */
+typedef struct {
+    double fraction;  /* default 0.15 */
+    double quantile;  /* default 0.95 */
+    size_t total;     /* default 0: use fraction */
+} nl_mine_params;
+
+nl_mine_params nl_mine_default_params(void);
+int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_cand,
+            const uint8_t *cand_pos, size_t dim, const nl_mine_params *p,
+            size_t **selected, size_t *n_selected, double *qsim);
+
+/* Scoring. NegLabel: logits cos/tau; drop the last n_neg mod ngroup
+ * negatives, shuffle the rest (seeded, see docs/scoring.md) unless shuffle
+ * is 0, split into ngroup contiguous groups; score = mean over groups of
+ * the softmax mass on the ID labels over ID + that group's negatives.
+ * MCM: max softmax probability over the ID cosines / tau.
+ * Embeddings must be L2-normalised. Higher = more in-distribution. */
+typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1 } nl_method;
+
+typedef struct {
+    nl_method method;
+    int ngroup;      /* default 100 */
+    uint64_t seed;   /* default 0 */
+    int shuffle;     /* default 1 */
+    double tau;      /* default 0.01 (NegLabel) or 1 (MCM) */
+} nl_score_params;
+
+nl_score_params nl_score_default_params(nl_method method);
+/* top_id / top_neg (optional, n_img each): index of each image's most similar
+ * ID label and negative label. */
+int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
+             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
+             double *scores, size_t *top_id, size_t *top_neg);
+
+/* Metrics, with in-distribution as the positive class for AUROC/AUPR-In and
+ * OOD positive (negated scores) for AUPR-Out; equal to scikit-learn. */
+typedef enum {
+    NL_FPR95_NEGLABEL = 0, /* paper/MCM: ID recall closest to 0.95; FPR = OOD fraction >= threshold */
+    NL_FPR95_OPENOOD = 1   /* OpenOOD: OOD positive, first point with TPR >= 0.95 */
+} nl_fpr_convention;
+
+typedef struct { double auroc, aupr_in, aupr_out, fpr95; } nl_metrics;
+
+int nl_compute_metrics(const double *id_scores, size_t n_id, const double *ood_scores, size_t n_ood,
+                       nl_fpr_convention conv, nl_metrics *out);
+const char *nl_fpr_convention_name(nl_fpr_convention c);
+
+/* .npy files: 2-D, C order, float32 or float64 (little-endian). Non-finite
+ * values are an error. *data is malloc'd float32, rows x cols. */
+int nl_npy_load(const char *path, float **data, size_t *rows, size_t *cols);
+int nl_npy_save(const char *path, const float *data, size_t rows, size_t cols);
 
 #ifdef __cplusplus
 }
