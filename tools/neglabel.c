@@ -1,13 +1,336 @@
-/* neglabel — command-line tool (thin over libneglabel). */
+/* neglabel — command-line tool, thin over libneglabel.
+ * This file: dispatch, shared option helpers, and the CLIP engine commands
+ * (info, embed, tokenize, preprocess). The NegLabel pipeline commands are in
+ * cmd_pipeline.c. */
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "cli.h"
 #include "neglabel.h"
+#include "util.h"
+
+static const char *g_cmd = "neglabel";
+cli_globals cli_g;
+
+/* Default cache folder: $NEGLABEL_CACHE, $XDG_CACHE_HOME/neglabel or
+ * ~/.cache/neglabel. */
+static char *default_cache_dir(void) {
+    const char *e = getenv("NEGLABEL_CACHE");
+    if (e && *e) return strdup(e);
+    e = getenv("XDG_CACHE_HOME");
+    if (e && *e) return nl_path_join(e, "neglabel");
+    e = getenv("HOME");
+    if (e && *e) return nl_path_join(e, ".cache/neglabel");
+    return NULL;
+}
+
+/* Take the options every command accepts out of argv (before or after the
+ * command name). Returns the new argc, or -1 on a bad value. */
+static int strip_globals(int argc, char **argv, char **cache_alloc) {
+    int out = 1;
+    int no_cache = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) { cli_g.quiet = 1; continue; }
+        if (!strcmp(argv[i], "--no-cache")) { no_cache = 1; continue; }
+        int j = i;
+        if (cli_opt(argc, argv, &j, "--cache", &v)) { cli_g.cache_dir = v; i = j; continue; }
+        j = i;
+        if (cli_opt(argc, argv, &j, "--threads", &v)) {
+            long t;
+            if (cli_int("--threads", v, 1, 1024, &t)) return -1;
+            setenv("NEGLABEL_THREADS", v, 1);
+            i = j;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    argv[out] = NULL;
+    if (no_cache) cli_g.cache_dir = NULL;
+    else if (!cli_g.cache_dir) cli_g.cache_dir = *cache_alloc = default_cache_dir();
+    nl_set_quiet(cli_g.quiet);
+    return out;
+}
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "neglabel %s: ", g_cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "neglabel %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'neglabel help')\n");
+    return 2;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0) return 0;
+    if (a[n] == '=') { *val = a + n + 1; return 1; }
+    if (a[n] != 0) return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "neglabel %s: option %s needs a value\n", g_cmd, name);
+        exit(2);
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_flag(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "neglabel %s: %s expects an integer in [%ld, %ld], got '%s'\n", g_cmd, opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char *opt, const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || v != v) {
+        fprintf(stderr, "neglabel %s: %s expects a number, got '%s'\n", g_cmd, opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_resample(const char *s, int *out) {
+    if (!strcmp(s, "bicubic")) *out = NL_RESAMPLE_BICUBIC;
+    else if (!strcmp(s, "bilinear")) *out = NL_RESAMPLE_BILINEAR;
+    else {
+        fprintf(stderr, "neglabel %s: --resample expects bicubic or bilinear, got '%s'\n", g_cmd, s);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_push(cli_list *l, const char *s) {
+    if (nl_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0) return -1;
+    l->v[l->n++] = s;
+    return 0;
+}
+
+static nl_model *load_model(const char *dir) {
+    if (!dir) { cli_usage(g_cmd, "--model DIR is required"); return NULL; }
+    nl_model *m = nl_model_load(dir, NULL);
+    if (!m) cli_fail("%s", nl_last_error());
+    return m;
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *model = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--model", &model)) continue;
+        return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+    }
+    nl_model *m = load_model(model);
+    if (!m) return model ? 1 : 2;
+    char *js = nl_model_info_json(m);
+    if (js) printf("%s\n", js);
+    free(js);
+    nl_model_free(m);
+    return js ? 0 : cli_fail("%s", nl_last_error());
+}
+
+static void print_embedding(const char *kind, const char *input, const float *e, int dim) {
+    nl_buf b = {0};
+    nl_buf_printf(&b, "{\"kind\":\"%s\",\"input\":", kind);
+    nl_buf_json_string(&b, input);
+    nl_buf_puts(&b, ",\"embedding\":[");
+    for (int j = 0; j < dim; j++) nl_buf_printf(&b, "%s%.9g", j ? "," : "", e[j]);
+    nl_buf_puts(&b, "]}\n");
+    if (b.s) fputs(b.s, stdout);
+    nl_buf_free(&b);
+}
+
+static int cmd_embed(int argc, char **argv) {
+    const char *model = NULL, *v;
+    int normalize = 0, resample = -1, rc = 1;
+    cli_list inputs = {0}, images = {0}, texts = {0};
+    char *kinds = calloc((size_t)argc, 1); /* 'i' or 't' per input, in order */
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--model", &model)) continue;
+        if (cli_flag(argv, i, "--normalize")) { normalize = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--resample", &v)) {
+            if (cli_resample(v, &resample)) { rc = 2; goto out; }
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--image", &v)) { kinds[inputs.n] = 'i'; cli_push(&inputs, v); cli_push(&images, v); continue; }
+        if (cli_opt(argc, argv, &i, "--text", &v)) { kinds[inputs.n] = 't'; cli_push(&inputs, v); cli_push(&texts, v); continue; }
+        rc = cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+        goto out;
+    }
+    if (!inputs.n) { rc = cli_usage(g_cmd, "nothing to embed: give --image PATH and/or --text TEXT"); goto out; }
+    nl_model *m = load_model(model);
+    if (!m) { rc = model ? 1 : 2; goto out; }
+    int dim = nl_model_dim(m);
+    if (resample < 0) resample = NL_RESAMPLE_BICUBIC;
+    float *ie = calloc(images.n * (size_t)dim + 1, sizeof(float));
+    float *te = calloc(texts.n * (size_t)dim + 1, sizeof(float));
+    if (!ie || !te) rc = cli_fail("out of memory");
+    else if (images.n && nl_embed_images(m, images.v, images.n, (nl_resample)resample, ie, NULL) != 0)
+        rc = cli_fail("%s", nl_last_error());
+    else if (texts.n && nl_embed_texts(m, texts.v, texts.n, te) != 0)
+        rc = cli_fail("%s", nl_last_error());
+    else {
+        if (normalize) {
+            nl_normalize_rows(ie, images.n, (size_t)dim);
+            nl_normalize_rows(te, texts.n, (size_t)dim);
+        }
+        size_t ii = 0, ti = 0;
+        for (size_t k = 0; k < inputs.n; k++) {
+            if (kinds[k] == 'i') print_embedding("image", inputs.v[k], ie + (ii++) * (size_t)dim, dim);
+            else print_embedding("text", inputs.v[k], te + (ti++) * (size_t)dim, dim);
+        }
+        rc = 0;
+    }
+    free(ie);
+    free(te);
+    nl_model_free(m);
+out:
+    free(kinds);
+    free(inputs.v);
+    free(images.v);
+    free(texts.v);
+    return rc;
+}
+
+static int cmd_tokenize(int argc, char **argv) {
+    const char *model = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--model", &model)) continue;
+        return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+    }
+    nl_model *m = load_model(model);
+    if (!m) return model ? 1 : 2;
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    int rc = 0;
+    while ((len = getline(&line, &cap, stdin)) > 0) {
+        lineno++;
+        if (len == 1 && line[0] == '\n') continue;
+        json_error_t jerr;
+        json_t *o = json_loadb(line, (size_t)len, JSON_DECODE_ANY, &jerr);
+        const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
+        if (!text) {
+            rc = cli_fail("stdin line %zu: expected a JSON object with a \"text\" string%s%s", lineno,
+                          o ? "" : ": ", o ? "" : jerr.text);
+            json_decref(o);
+            break;
+        }
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (nl_tokenize(m, text, &ids, &n) != 0) {
+            rc = cli_fail("stdin line %zu: %s", lineno, nl_last_error());
+            json_decref(o);
+            break;
+        }
+        json_t *arr = json_array();
+        for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids[k]));
+        json_t *res = json_pack("{s:s,s:o}", "text", text, "ids", arr);
+        char *s = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (s) printf("%s\n", s);
+        free(s);
+        json_decref(res);
+        json_decref(o);
+        free(ids);
+    }
+    free(line);
+    nl_model_free(m);
+    return rc;
+}
+
+static int cmd_preprocess(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *v;
+    int resample = NL_RESAMPLE_BICUBIC;
+    long size = 224;
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) return 2; continue; }
+        if (cli_opt(argc, argv, &i, "--size", &v)) { if (cli_int("--size", v, 1, 4096, &size)) return 2; continue; }
+        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+        if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+        if (in) return cli_usage(g_cmd, "one IMAGE at a time");
+        in = argv[i];
+    }
+    if (!in || !out) return cli_usage(g_cmd, "usage: neglabel preprocess [--resample bicubic|bilinear] [--size N] IMAGE -o OUT");
+    size_t n = (size_t)size * (size_t)size * 3;
+    uint8_t *px = malloc(n);
+    if (!px) return cli_fail("out of memory");
+    int rc = 0;
+    if (nl_preprocess_file(in, (int)size, (nl_resample)resample, px) != 0) rc = cli_fail("%s", nl_last_error());
+    else if (nl_write_file_atomic(out, px, n) != 0) rc = cli_fail("%s", nl_last_error());
+    free(px);
+    return rc;
+}
+
+static int run(int argc, char **argv);
+
+static const char *USAGE =
+    "neglabel " NEGLABEL_VERSION " — zero-shot OOD detection with negative labels (NegLabel) on CLIP\n"
+    "\n"
+    "usage: neglabel <command> [options]\n"
+    "\n"
+    "CLIP engine:\n"
+    "  info --model DIR                       resolved configuration as JSON\n"
+    "  embed --model DIR [--normalize] [--resample bicubic|bilinear] [--image PATH]... [--text TEXT]...\n"
+    "                                         one JSON object per input, in order\n"
+    "  tokenize --model DIR                   JSON lines {\"text\"} on stdin -> {\"text\",\"ids\"}\n"
+    "  preprocess [--resample R] [--size N] IMAGE -o OUT   N*N*3 uint8 RGB pixels\n"
+    "\n"
+    "NegLabel:\n"
+    "  corpus [--wordnet DIR | --lists DIR] [--include CAT]... [--exclude CAT]... -o FILE\n"
+    "  mine --model DIR --id-labels FILE [corpus options] [--fraction 0.15] [--quantile 0.95] [--total M] -o FILE\n"
+    "  score --model DIR --id-labels FILE --negatives FILE [--method neglabel|mcm] [--ngroup 100]\n"
+    "        [--seed 0] [--no-shuffle] [--tau T] (IMAGE... | --list FILE)\n"
+    "  score-embeddings --id ID.npy --neg NEG.npy --images IMG.npy [score options]\n"
+    "  metrics --id-scores FILE --ood-scores FILE [--convention neglabel|openood]\n"
+    "  eval --model DIR --id-labels FILE --id DIR|LIST --ood NAME=DIR|LIST... [--negatives FILE] [--out DIR]\n"
+    "\n"
+    "Common options: --threads N, --quiet, --cache DIR, --no-cache. See README.md and docs/.\n";
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help")) {
-        printf("usage: neglabel <command> [options]\n");
+    char *cache_alloc = NULL;
+    argc = strip_globals(argc, argv, &cache_alloc);
+    if (argc < 0) return 2;
+    int rc = run(argc, argv);
+    free(cache_alloc);
+    return rc;
+}
+
+static int run(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    fprintf(stderr, "neglabel: unknown command '%s'\n", argv[1]);
+    if (!strcmp(argv[1], "--version")) { printf("neglabel %s\n", NEGLABEL_VERSION); return 0; }
+    g_cmd = argv[1];
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"info", cmd_info}, {"embed", cmd_embed}, {"tokenize", cmd_tokenize}, {"preprocess", cmd_preprocess},
+        {"corpus", cmd_corpus}, {"mine", cmd_mine}, {"score", cmd_score},
+        {"score-embeddings", cmd_score_embeddings}, {"metrics", cmd_metrics}, {"eval", cmd_eval},
+    };
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        if (!strcmp(argv[1], cmds[k].name)) return cmds[k].fn(argc, argv);
+    fprintf(stderr, "neglabel: unknown command '%s' (see 'neglabel help')\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,34 @@
+/* cli.h — shared helpers of the neglabel command-line tool. */
+#ifndef NEGLABEL_CLI_H
+#define NEGLABEL_CLI_H
+#include <stddef.h>
+
+/* Option scanning: returns 1 and sets *val when argv[*i] is NAME VALUE or
+ * NAME=VALUE (advancing *i past the value); exits with usage error when the
+ * value is missing. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+int cli_flag(char **argv, int i, const char *name);
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
+int cli_double(const char *opt, const char *s, double *out);
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* prints, returns 1 */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* returns 2 */
+int cli_resample(const char *s, int *out);
+
+/* A growable list of borrowed strings. */
+typedef struct { const char **v; size_t n, cap; } cli_list;
+int cli_push(cli_list *l, const char *s);
+
+/* Options every command accepts, taken out of argv by main(). */
+typedef struct {
+    const char *cache_dir; /* NULL: --no-cache */
+    int quiet;
+} cli_globals;
+extern cli_globals cli_g;
+
+int cmd_corpus(int argc, char **argv);
+int cmd_mine(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_score_embeddings(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+#endif

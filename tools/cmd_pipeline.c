@@ -1,0 +1,517 @@
+/* cmd_pipeline.c — the NegLabel commands: corpus, mine, score,
+ * score-embeddings, metrics, eval. Each parses options and calls the
+ * library; the work is in src/. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "eval.h"
+#include "neglabel.h"
+#include "pipeline.h"
+#include "util.h"
+
+/* Options shared by several commands. */
+typedef struct {
+    cli_list include, exclude, noun_t, adj_t;
+    const char *wordnet, *lists;
+    nl_corpus_params corpus;
+    nl_mine_params mine;
+    nl_score_params score;
+    int method_set, tau_set;
+    double tau;
+    const char *mcm_template;
+} common_opts;
+
+static void common_init(common_opts *c) {
+    memset(c, 0, sizeof *c);
+    c->mine = nl_mine_default_params();
+    c->score = nl_score_default_params(NL_METHOD_NEGLABEL);
+    c->mcm_template = NL_TEMPLATE_MCM;
+}
+
+static void common_free(common_opts *c) {
+    free(c->include.v);
+    free(c->exclude.v);
+    free(c->noun_t.v);
+    free(c->adj_t.v);
+}
+
+/* 1: consumed, 0: not ours, -1: bad value (message printed). */
+static int corpus_opt(int argc, char **argv, int *i, common_opts *c) {
+    const char *v;
+    if (cli_opt(argc, argv, i, "--wordnet", &c->wordnet)) return 1;
+    if (cli_opt(argc, argv, i, "--lists", &c->lists)) return 1;
+    if (cli_opt(argc, argv, i, "--include", &v)) return cli_push(&c->include, v) ? -1 : 1;
+    if (cli_opt(argc, argv, i, "--exclude", &v)) return cli_push(&c->exclude, v) ? -1 : 1;
+    return 0;
+}
+
+static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
+    const char *v;
+    long l;
+    if (cli_opt(argc, argv, i, "--fraction", &v)) return cli_double("--fraction", v, &c->mine.fraction) ? -1 : 1;
+    if (cli_opt(argc, argv, i, "--quantile", &v)) return cli_double("--quantile", v, &c->mine.quantile) ? -1 : 1;
+    if (cli_opt(argc, argv, i, "--total", &v)) {
+        if (cli_int("--total", v, 1, 100000000, &l)) return -1;
+        c->mine.total = (size_t)l;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--template", &v)) return cli_push(&c->noun_t, v) ? -1 : 1;
+    if (cli_opt(argc, argv, i, "--adj-template", &v)) return cli_push(&c->adj_t, v) ? -1 : 1;
+    if (cli_opt(argc, argv, i, "--mcm-template", &c->mcm_template)) return 1;
+    return 0;
+}
+
+static int score_opt(int argc, char **argv, int *i, common_opts *c) {
+    const char *v;
+    long l;
+    if (cli_opt(argc, argv, i, "--method", &v)) {
+        if (!strcmp(v, "neglabel")) c->score.method = NL_METHOD_NEGLABEL;
+        else if (!strcmp(v, "mcm")) c->score.method = NL_METHOD_MCM;
+        else { fprintf(stderr, "neglabel: --method expects neglabel or mcm, got '%s'\n", v); return -1; }
+        c->method_set = 1;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--ngroup", &v)) {
+        if (cli_int("--ngroup", v, 1, 100000000, &l)) return -1;
+        c->score.ngroup = (int)l;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--seed", &v)) {
+        char *end;
+        unsigned long long s = strtoull(v, &end, 10);
+        if (!*v || *end || v[0] == '-') { fprintf(stderr, "neglabel: --seed expects a non-negative integer\n"); return -1; }
+        c->score.seed = s;
+        return 1;
+    }
+    if (cli_flag(argv, *i, "--no-shuffle")) { c->score.shuffle = 0; return 1; }
+    if (cli_opt(argc, argv, i, "--tau", &v)) {
+        if (cli_double("--tau", v, &c->tau)) return -1;
+        if (!(c->tau > 0) || !isfinite(c->tau)) { fprintf(stderr, "neglabel: --tau must be a positive number\n"); return -1; }
+        c->tau_set = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void common_finish(common_opts *c) {
+    c->corpus.wordnet_dir = c->wordnet;
+    c->corpus.lists_dir = c->lists;
+    c->corpus.include = c->include.v;
+    c->corpus.n_include = c->include.n;
+    c->corpus.exclude = c->exclude.v;
+    c->corpus.n_exclude = c->exclude.n;
+    if (!c->wordnet && !c->lists) c->corpus.wordnet_dir = "/usr/share/wordnet";
+    if (c->method_set) {
+        nl_score_params d = nl_score_default_params(c->score.method);
+        c->score.tau = d.tau;
+    }
+    if (c->tau_set) c->score.tau = c->tau;
+}
+
+static nl_templates common_templates(const common_opts *c) {
+    nl_templates t = nl_templates_default();
+    if (c->noun_t.n) { t.noun = c->noun_t.v; t.n_noun = c->noun_t.n; }
+    if (c->adj_t.n) { t.adj = c->adj_t.v; t.n_adj = c->adj_t.n; }
+    t.mcm = c->mcm_template;
+    return t;
+}
+
+/* Dispatch an option to the groups a command accepts. */
+#define TRY(fn)                                   \
+    do {                                          \
+        int r_ = fn(argc, argv, &i, &c);          \
+        if (r_ < 0) { rc = 2; goto out; }         \
+        if (r_ > 0) continue;                     \
+    } while (0)
+
+static nl_embed_opts embed_opts(void) {
+    nl_embed_opts o = {cli_g.cache_dir, cli_g.quiet};
+    return o;
+}
+
+int cmd_corpus(int argc, char **argv) {
+    common_opts c;
+    common_init(&c);
+    const char *out = NULL;
+    int rc = 0;
+    for (int i = 2; i < argc; i++) {
+        TRY(corpus_opt);
+        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+        rc = cli_usage("corpus", "unknown option '%s'", argv[i]);
+        goto out;
+    }
+    if (!out) { rc = cli_usage("corpus", "-o FILE is required"); goto out; }
+    common_finish(&c);
+    nl_corpus corpus;
+    if (nl_corpus_load(&c.corpus, &corpus) != 0) { rc = cli_fail("%s", nl_last_error()); goto out; }
+    nl_atomic a;
+    if (nl_atomic_open(&a, out) != 0) rc = cli_fail("%s", nl_last_error());
+    else {
+        for (size_t k = 0; k < corpus.n; k++)
+            fprintf(a.f, "%s\t%s\n", corpus.pos[k] == NL_POS_ADJ ? "adj" : "noun", corpus.word[k]);
+        if (nl_atomic_commit(&a) != 0) rc = cli_fail("%s", nl_last_error());
+    }
+    fprintf(stderr, "corpus: %zu nouns + %zu adjectives = %zu candidates\n", corpus.n_noun, corpus.n_adj, corpus.n);
+    nl_corpus_free(&corpus);
+out:
+    common_free(&c);
+    return rc;
+}
+
+static nl_model *load_model(const char *dir) {
+    nl_model *m = nl_model_load(dir, NULL);
+    if (!m) cli_fail("%s", nl_last_error());
+    return m;
+}
+
+int cmd_mine(int argc, char **argv) {
+    common_opts c;
+    common_init(&c);
+    const char *model = NULL, *labels_path = NULL, *out = NULL;
+    int rc = 0;
+    for (int i = 2; i < argc; i++) {
+        TRY(corpus_opt);
+        TRY(mine_opt);
+        if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--id-labels", &labels_path)) continue;
+        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+        rc = cli_usage("mine", "unknown option '%s'", argv[i]);
+        goto out;
+    }
+    if (!model || !labels_path || !out) { rc = cli_usage("mine", "--model, --id-labels and -o are required"); goto out; }
+    common_finish(&c);
+    nl_strvec labels = {0};
+    nl_negatives neg = {0};
+    float *id_emb = NULL;
+    double *qsim = NULL;
+    nl_model *m = NULL;
+    nl_embed_opts o = embed_opts();
+    nl_templates t = common_templates(&c);
+    rc = 1;
+    if (nl_read_id_labels(labels_path, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (!(m = load_model(model))) goto done;
+    size_t dim = (size_t)nl_model_dim(m);
+    if (!(id_emb = malloc(labels.n * dim * sizeof(float)))) { cli_fail("out of memory"); goto done; }
+    if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, t.noun, t.n_noun, id_emb) != 0 ||
+        nl_mine_model(m, &o, id_emb, labels.n, &c.corpus, &c.mine, &t, &neg, NULL, &qsim) != 0 ||
+        nl_negatives_write(out, &neg, qsim) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
+    rc = 0;
+done:
+    nl_strvec_free(&labels);
+    nl_negatives_free(&neg);
+    free(id_emb);
+    free(qsim);
+    nl_model_free(m);
+out:
+    common_free(&c);
+    return rc;
+}
+
+/* RFC 4180 field. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_score(int argc, char **argv) {
+    common_opts c;
+    common_init(&c);
+    const char *model = NULL, *labels_path = NULL, *neg_path = NULL, *list = NULL, *v;
+    int resample = NL_RESAMPLE_BICUBIC, strict = 0, rc = 0;
+    cli_list images = {0};
+    for (int i = 2; i < argc; i++) {
+        TRY(score_opt);
+        TRY(mine_opt);
+        if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--id-labels", &labels_path) ||
+            cli_opt(argc, argv, &i, "--negatives", &neg_path) || cli_opt(argc, argv, &i, "--list", &list))
+            continue;
+        if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
+        if (cli_flag(argv, i, "--strict")) { strict = 1; continue; }
+        if (argv[i][0] == '-' && argv[i][1]) { rc = cli_usage("score", "unknown option '%s'", argv[i]); goto out; }
+        cli_push(&images, argv[i]);
+    }
+    common_finish(&c);
+    if (!model || !labels_path) { rc = cli_usage("score", "--model and --id-labels are required"); goto out; }
+    if (c.score.method == NL_METHOD_NEGLABEL && !neg_path) { rc = cli_usage("score", "--negatives FILE is required (make one with 'neglabel mine')"); goto out; }
+    if (!images.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
+    nl_strvec labels = {0}, listed = {0};
+    nl_negatives neg = {0};
+    float *id_emb = NULL, *neg_emb = NULL, *img = NULL;
+    double *scores = NULL;
+    size_t *top_id = NULL, *top_neg = NULL;
+    int *status = NULL;
+    char **errs = NULL;
+    nl_model *m = NULL;
+    nl_embed_opts o = embed_opts();
+    nl_templates t = common_templates(&c);
+    size_t dim = 0, n = 0;
+    rc = 1;
+    if (list) {
+        if (nl_collect_images(list, &listed) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+        for (size_t k = 0; k < listed.n; k++) cli_push(&images, listed.v[k]);
+    }
+    if (nl_read_id_labels(labels_path, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (!(m = load_model(model))) goto done;
+    dim = (size_t)nl_model_dim(m);
+    n = images.n;
+    id_emb = malloc(labels.n * dim * sizeof(float));
+    neg_emb = malloc((neg.words.n + 1) * dim * sizeof(float));
+    img = malloc(n * dim * sizeof(float));
+    scores = malloc(n * sizeof(double));
+    top_id = malloc(n * sizeof(size_t));
+    top_neg = malloc(n * sizeof(size_t));
+    status = malloc(n * sizeof(int));
+    errs = calloc(n, sizeof(char *));
+    if (!id_emb || !neg_emb || !img || !scores || !top_id || !top_neg || !status || !errs) { cli_fail("out of memory"); goto done; }
+    int mcm = c.score.method == NL_METHOD_MCM;
+    const char *const *tp = mcm ? &t.mcm : t.noun;
+    if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, tp, mcm ? 1 : t.n_noun, id_emb) != 0 ||
+        (neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
+        nl_embed_image_files(m, &o, (nl_resample)resample, images.v, n, img, status, errs) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
+    /* Score the readable images only (rows of the others are zero). */
+    size_t good = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (status[k] != 0) {
+            if (strict) { cli_fail("%s (--strict)", errs[k]); goto done; }
+            fprintf(stderr, "neglabel score: warning: skipping unreadable image: %s\n", errs[k]);
+            continue;
+        }
+        if (good != k) memmove(img + good * dim, img + k * dim, dim * sizeof(float));
+        good++;
+    }
+    if (!good) { cli_fail("none of the %zu images could be read", n); goto done; }
+    if (nl_score(img, good, id_emb, labels.n, neg_emb, neg.words.n, dim, &c.score, scores, top_id,
+                 neg.words.n ? top_neg : NULL) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
+    printf("path,score,top_id_label,top_negative_label\n");
+    for (size_t k = 0, g = 0; k < n; k++) {
+        if (status[k] != 0) continue;
+        csv_field(stdout, images.v[k]);
+        printf(",%.9g,", scores[g]);
+        csv_field(stdout, labels.v[top_id[g]]);
+        putchar(',');
+        if (neg.words.n) csv_field(stdout, neg.words.v[top_neg[g]]);
+        putchar('\n');
+        g++;
+    }
+    rc = 0;
+done:
+    if (errs)
+        for (size_t k = 0; k < n; k++) free(errs[k]);
+    free(errs);
+    free(status);
+    free(top_id);
+    free(top_neg);
+    free(scores);
+    free(img);
+    free(id_emb);
+    free(neg_emb);
+    nl_model_free(m);
+    nl_negatives_free(&neg);
+    nl_strvec_free(&labels);
+    nl_strvec_free(&listed);
+out:
+    free(images.v);
+    common_free(&c);
+    return rc;
+}
+
+int cmd_score_embeddings(int argc, char **argv) {
+    common_opts c;
+    common_init(&c);
+    const char *idp = NULL, *negp = NULL, *imgp = NULL;
+    int rc = 0;
+    for (int i = 2; i < argc; i++) {
+        TRY(score_opt);
+        if (cli_opt(argc, argv, &i, "--id", &idp) || cli_opt(argc, argv, &i, "--neg", &negp) ||
+            cli_opt(argc, argv, &i, "--images", &imgp))
+            continue;
+        rc = cli_usage("score-embeddings", "unknown option '%s'", argv[i]);
+        goto out;
+    }
+    common_finish(&c);
+    if (!idp || !imgp || (c.score.method == NL_METHOD_NEGLABEL && !negp)) {
+        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel) --neg NEG.npy are required");
+        goto out;
+    }
+    float *id = NULL, *neg = NULL, *img = NULL;
+    size_t nid = 0, nneg = 0, nimg = 0, did = 0, dneg = 0, dimg = 0;
+    double *scores = NULL;
+    rc = 1;
+    if (nl_npy_load(idp, &id, &nid, &did) != 0 || (negp && nl_npy_load(negp, &neg, &nneg, &dneg) != 0) ||
+        nl_npy_load(imgp, &img, &nimg, &dimg) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
+    if (did != dimg || (negp && dneg != dimg)) {
+        cli_fail("embedding dimensions differ: %s has %zu columns, %s %zu%s%s%s", idp, did, imgp, dimg,
+                 negp ? ", " : "", negp ? negp : "", negp ? "" : "");
+        if (negp) fprintf(stderr, "  (%s has %zu columns)\n", negp, dneg);
+        goto done;
+    }
+    nl_normalize_rows(id, nid, did);
+    if (neg) nl_normalize_rows(neg, nneg, dneg);
+    nl_normalize_rows(img, nimg, dimg);
+    if (!(scores = malloc((nimg + 1) * sizeof(double)))) { cli_fail("out of memory"); goto done; }
+    if (nl_score(img, nimg, id, nid, neg, nneg, dimg, &c.score, scores, NULL, NULL) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
+    for (size_t k = 0; k < nimg; k++) printf("%.17g\n", scores[k]);
+    rc = 0;
+done:
+    free(id);
+    free(neg);
+    free(img);
+    free(scores);
+out:
+    common_free(&c);
+    return rc;
+}
+
+/* One finite number per non-empty line. */
+static int read_scores(const char *path, double **out, size_t *n) {
+    nl_strvec lines;
+    *out = NULL;
+    *n = 0;
+    if (nl_read_lines(path, &lines) != 0) return cli_fail("%s", nl_last_error());
+    double *v = malloc((lines.n + 1) * sizeof(double));
+    if (!v) { nl_strvec_free(&lines); return cli_fail("out of memory"); }
+    for (size_t k = 0; k < lines.n; k++) {
+        char *end;
+        v[k] = strtod(lines.v[k], &end);
+        if (end == lines.v[k] || *end || !isfinite(v[k])) {
+            cli_fail("%s: entry %zu: '%s' is not a finite number", path, k + 1, lines.v[k]);
+            free(v);
+            nl_strvec_free(&lines);
+            return 1;
+        }
+    }
+    *n = lines.n;
+    *out = v;
+    nl_strvec_free(&lines);
+    return 0;
+}
+
+int cmd_metrics(int argc, char **argv) {
+    const char *idp = NULL, *oodp = NULL, *v;
+    nl_fpr_convention conv = NL_FPR95_NEGLABEL;
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--id-scores", &idp) || cli_opt(argc, argv, &i, "--ood-scores", &oodp)) continue;
+        if (cli_opt(argc, argv, &i, "--convention", &v)) {
+            if (!strcmp(v, "neglabel")) conv = NL_FPR95_NEGLABEL;
+            else if (!strcmp(v, "openood")) conv = NL_FPR95_OPENOOD;
+            else return cli_usage("metrics", "--convention expects neglabel or openood, got '%s'", v);
+            continue;
+        }
+        return cli_usage("metrics", "unknown option '%s'", argv[i]);
+    }
+    if (!idp || !oodp) return cli_usage("metrics", "--id-scores FILE and --ood-scores FILE are required");
+    double *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    int rc = read_scores(idp, &a, &na);
+    if (!rc) rc = read_scores(oodp, &b, &nb);
+    nl_metrics mt;
+    if (!rc && nl_compute_metrics(a, na, b, nb, conv, &mt) != 0) rc = cli_fail("%s", nl_last_error());
+    if (!rc)
+        printf("{\"auroc\":%.17g,\"aupr_in\":%.17g,\"aupr_out\":%.17g,\"fpr95\":%.17g,\"convention\":\"%s\"}\n",
+               mt.auroc, mt.aupr_in, mt.aupr_out, mt.fpr95, nl_fpr_convention_name(conv));
+    free(a);
+    free(b);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    common_opts c;
+    common_init(&c);
+    nl_eval_params p;
+    memset(&p, 0, sizeof p);
+    cli_list names = {0}, specs = {0};
+    const char *v;
+    int resample = NL_RESAMPLE_BILINEAR, rc = 0;
+    double mcm_tau = 1.0;
+    long l;
+    p.convention = NL_FPR95_NEGLABEL;
+    p.out_dir = "neglabel-eval";
+    p.n_examples = 6;
+    for (int i = 2; i < argc; i++) {
+        TRY(corpus_opt);
+        TRY(mine_opt);
+        TRY(score_opt);
+        if (cli_opt(argc, argv, &i, "--model", &p.model_dir) || cli_opt(argc, argv, &i, "--id-labels", &p.id_labels) ||
+            cli_opt(argc, argv, &i, "--id", &p.id_spec) || cli_opt(argc, argv, &i, "--negatives", &p.negatives) ||
+            cli_opt(argc, argv, &i, "--out", &p.out_dir))
+            continue;
+        if (cli_opt(argc, argv, &i, "--ood", &v)) {
+            const char *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1]) { rc = cli_usage("eval", "--ood expects NAME=DIR|LIST, got '%s'", v); goto out; }
+            char *name = strndup(v, (size_t)(eq - v));
+            cli_push(&names, name);
+            cli_push(&specs, eq + 1);
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--convention", &v)) {
+            if (!strcmp(v, "neglabel")) p.convention = NL_FPR95_NEGLABEL;
+            else if (!strcmp(v, "openood")) p.convention = NL_FPR95_OPENOOD;
+            else { rc = cli_usage("eval", "--convention expects neglabel or openood"); goto out; }
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
+        if (cli_opt(argc, argv, &i, "--examples", &v)) {
+            if (cli_int("--examples", v, 0, 100, &l)) { rc = 2; goto out; }
+            p.n_examples = (int)l;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--mcm-tau", &v)) {
+            if (cli_double("--mcm-tau", v, &mcm_tau) || !(mcm_tau > 0) || !isfinite(mcm_tau)) {
+                rc = cli_usage("eval", "--mcm-tau must be a positive number");
+                goto out;
+            }
+            continue;
+        }
+        if (cli_flag(argv, i, "--strict")) { p.strict = 1; continue; }
+        rc = cli_usage("eval", "unknown option '%s'", argv[i]);
+        goto out;
+    }
+    if (!p.model_dir || !p.id_labels || !p.id_spec || !names.n) {
+        rc = cli_usage("eval", "--model, --id-labels, --id and at least one --ood NAME=DIR|LIST are required");
+        goto out;
+    }
+    if (c.method_set) { rc = cli_usage("eval", "--method does not apply: eval reports NegLabel and MCM side by side"); goto out; }
+    common_finish(&c);
+    p.corpus = c.corpus;
+    p.mine = c.mine;
+    p.templates = common_templates(&c);
+    p.neglabel = c.score;
+    p.mcm = nl_score_default_params(NL_METHOD_MCM);
+    p.mcm.tau = mcm_tau;
+    p.ood_names = names.v;
+    p.ood_specs = specs.v;
+    p.n_ood = names.n;
+    p.resample = (nl_resample)resample;
+    p.embed = embed_opts();
+    if (nl_eval(&p) != 0) rc = cli_fail("%s", nl_last_error());
+    else if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
+out:
+    for (size_t k = 0; k < names.n; k++) free((char *)names.v[k]);
+    free(names.v);
+    free(specs.v);
+    common_free(&c);
+    return rc;
+}
