@@ -1,0 +1,123 @@
+/* score.c — NegLabel and MCM scores from image and label embeddings.
+ * Formulas, grouping and the PRNG are described in docs/scoring.md. All
+ * softmax sums are log-sum-exp in double, so no tau > 0 overflows. */
+#include "neglabel.h"
+#include "prng.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Images per GEMM. Fixed (not derived from the thread count) so that the
+ * similarities, and so the scores, never depend on the number of threads. */
+#define IMG_CHUNK 256
+
+nl_score_params nl_score_default_params(nl_method method) {
+    return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1,
+                             .tau = method == NL_METHOD_MCM ? 1.0 : 0.01};
+}
+
+/* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
+static double lse(const float *s, const size_t *idx, size_t n, double inv_tau) {
+    double m = -INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        double x = s[idx ? idx[k] : k] * inv_tau;
+        if (x > m) m = x;
+    }
+    double sum = 0;
+    for (size_t k = 0; k < n; k++) sum += exp(s[idx ? idx[k] : k] * inv_tau - m);
+    return m + log(sum);
+}
+
+static size_t argmax(const float *s, size_t n) {
+    size_t b = 0;
+    for (size_t k = 1; k < n; k++)
+        if (s[k] > s[b]) b = k;
+    return b;
+}
+
+/* NegLabel for one image: mean over groups of exp(LSE(id) - LSE(id ∪ g)). */
+static double neglabel_one(const float *sid, size_t n_id, const float *sneg, const size_t *perm,
+                           size_t ngroup, size_t gsize, double inv_tau) {
+    double a = lse(sid, NULL, n_id, inv_tau), total = 0;
+    for (size_t g = 0; g < ngroup; g++) {
+        double b = lse(sneg, perm + g * gsize, gsize, inv_tau);
+        double hi = a > b ? a : b, lo = a > b ? b : a;
+        double all = hi + log1p(exp(lo - hi)); /* log(e^a + e^b) */
+        total += exp(a - all);
+    }
+    return total / (double)ngroup;
+}
+
+int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
+             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
+             double *scores, size_t *top_id, size_t *top_neg) {
+    if (!p) { nl_seterr("score: no parameters"); return -1; }
+    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM) {
+        nl_seterr("score: unknown method %d", (int)p->method);
+        return -1;
+    }
+    if (n_id == 0) { nl_seterr("score: no ID labels"); return -1; }
+    if (!(p->tau > 0) || !isfinite(p->tau)) { nl_seterr("score: tau must be positive and finite (got %g)", p->tau); return -1; }
+    if (dim == 0 || dim > INT_MAX || n_id > INT_MAX || n_neg > INT_MAX) {
+        nl_seterr("score: bad sizes (dim %zu, %zu ID, %zu negative labels)", dim, n_id, n_neg);
+        return -1;
+    }
+    size_t ngroup = 0, gsize = 0, kept = 0;
+    if (p->method == NL_METHOD_NEGLABEL) {
+        if (n_neg == 0) { nl_seterr("score: NegLabel needs negative labels"); return -1; }
+        if (p->ngroup < 1 || (size_t)p->ngroup > n_neg) {
+            nl_seterr("score: ngroup %d outside [1, %zu] (the number of negative labels)", p->ngroup, n_neg);
+            return -1;
+        }
+        ngroup = (size_t)p->ngroup;
+        kept = n_neg - n_neg % ngroup;
+        gsize = kept / ngroup;
+    }
+    if (n_img == 0) return 0;
+
+    size_t chunk = n_img < IMG_CHUNK ? n_img : IMG_CHUNK;
+    float *sid = nl_mallocarray(chunk * n_id, sizeof(float));
+    float *sneg = n_neg ? nl_mallocarray(chunk * n_neg, sizeof(float)) : NULL;
+    size_t *perm = kept ? nl_mallocarray(kept, sizeof(size_t)) : NULL;
+    if (!sid || (n_neg && !sneg) || (kept && !perm)) {
+        free(sid); free(sneg); free(perm);
+        nl_prefixerr("score");
+        return -1;
+    }
+    if (kept) {
+        for (size_t k = 0; k < kept; k++) perm[k] = k;
+        if (p->shuffle) {
+            nl_prng r;
+            nl_prng_seed(&r, p->seed);
+            nl_prng_shuffle(&r, perm, kept);
+        }
+    }
+    double inv_tau = 1.0 / p->tau;
+    int nt = nl_num_threads();
+    for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
+        size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0f,
+                    img + i0 * dim, (int)dim, id_emb, (int)dim, 0.0f, sid, (int)n_id);
+        if (n_neg)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_neg, (int)dim, 1.0f,
+                        img + i0 * dim, (int)dim, neg_emb, (int)dim, 0.0f, sneg, (int)n_neg);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
+        for (size_t i = 0; i < m; i++) {
+            const float *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
+            if (top_id) top_id[i0 + i] = argmax(a, n_id);
+            if (top_neg) top_neg[i0 + i] = n_neg ? argmax(b, n_neg) : SIZE_MAX;
+            if (p->method == NL_METHOD_MCM) {
+                /* max softmax probability = exp(max logit - LSE) */
+                scores[i0 + i] = exp(a[argmax(a, n_id)] * inv_tau - lse(a, NULL, n_id, inv_tau));
+            } else {
+                scores[i0 + i] = neglabel_one(a, n_id, b, perm, ngroup, gsize, inv_tau);
+            }
+        }
+    }
+    free(sid); free(sneg); free(perm);
+    return 0;
+}

@@ -1,0 +1,147 @@
+/* test_corpus.c — the candidate corpus from the reference word lists
+ * (exact counts), from Debian's WordNet database, and hostile folders. */
+#include "check.h"
+#include "neglabel.h"
+
+#include <unistd.h>
+
+static long find(const nl_corpus *c, const char *w) {
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->word[i], w)) return (long)i;
+    return -1;
+}
+
+static int has_cat(const nl_corpus *c, const char *cat) {
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->category[i], cat)) return 1;
+    return 0;
+}
+
+static void write_file(const char *dir, const char *name, const char *data, size_t n) {
+    char *p = check_path(dir, name);
+    FILE *f = fopen(p, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+    free(p);
+}
+
+/* Load lists_dir and expect failure with needle (and the file) in the message. */
+static void expect_fail(const char *what, const char *dir, const char *needle) {
+    nl_corpus_params p = {.lists_dir = dir};
+    nl_corpus c;
+    CHECK(nl_corpus_load(&p, &c) == -1, "%s: accepted", what);
+    CHECK(strstr(nl_last_error(), needle) != NULL, "%s: message '%s' lacks '%s'", what, nl_last_error(), needle);
+    CHECK(c.n == 0 && c.word == NULL, "%s: corpus not emptied", what);
+}
+
+int main(void) {
+    const char *shared = check_shared();
+    char *lists = check_path(shared, "neglabel-reference/txtfiles");
+    nl_corpus c;
+    nl_corpus_params p = {.lists_dir = lists};
+    CHECK(nl_corpus_load(&p, &c) == 0, "%s", nl_last_error());
+    printf("reference lists: %zu nouns + %zu adjectives = %zu\n", c.n_noun, c.n_adj, c.n);
+    CHECK(c.n_noun == 56909 && c.n_adj == 13091 && c.n == 70000, "counts %zu + %zu", c.n_noun, c.n_adj);
+    /* sorted file order: adj.all first, its first line first; a word in both
+     * an adjective and a noun list goes to the adjective (adj.* sorts first) */
+    CHECK(!strcmp(c.word[0], "unheard") && !strcmp(c.category[0], "adj.all") && c.pos[0] == NL_POS_ADJ, "first word %s", c.word[0]);
+    long i = find(&c, "outback");
+    CHECK(i >= 0 && !strcmp(c.category[i], "adj.all"), "outback");
+    i = find(&c, "living thing");
+    CHECK(i == (long)c.n_adj && !strcmp(c.category[i], "noun.Tops") && c.pos[i] == NL_POS_NOUN, "first noun at %ld", i);
+    size_t bad = 0;
+    for (size_t k = 0; k < c.n; k++) bad += (k < c.n_adj) != (c.pos[k] == NL_POS_ADJ);
+    CHECK(bad == 0, "adjectives are not all before nouns");
+    nl_corpus_free(&c);
+    /* filters */
+    const char *inc[] = {"adj"}, *exc[] = {"noun.plant", "adj.ppl"};
+    p.include = inc; p.n_include = 1;
+    CHECK(nl_corpus_load(&p, &c) == 0 && c.n_noun == 0 && c.n_adj == 13091, "include adj: %zu/%zu", c.n_noun, c.n_adj);
+    nl_corpus_free(&c);
+    p.include = NULL; p.n_include = 0; p.exclude = exc; p.n_exclude = 2;
+    CHECK(nl_corpus_load(&p, &c) == 0 && !has_cat(&c, "noun.plant") && !has_cat(&c, "adj.ppl") &&
+          has_cat(&c, "adj.pert") && c.n < 70000, "exclude");
+    nl_corpus_free(&c);
+    const char *badf[] = {"verb"};
+    p.exclude = badf; p.n_exclude = 1;
+    CHECK(nl_corpus_load(&p, &c) == -1 && strstr(nl_last_error(), "verb"), "bad filter: %s", nl_last_error());
+    free(lists);
+
+    /* WordNet database (Debian wordnet-base) */
+    const char *wn = "/usr/share/wordnet";
+    char *probe = check_path(wn, "data.noun");
+    if (access(probe, R_OK) == 0) {
+        nl_corpus_params w = {.wordnet_dir = wn};
+        CHECK(nl_corpus_load(&w, &c) == 0, "%s", nl_last_error());
+        printf("WordNet %s: %zu nouns + %zu adjectives = %zu\n", wn, c.n_noun, c.n_adj, c.n);
+        CHECK(c.n_noun > 50000 && c.n_adj > 10000, "WordNet counts");
+        i = find(&c, "entity");
+        CHECK(i >= 0 && !strcmp(c.category[i], "noun.Tops"), "entity");
+        i = find(&c, "plantae");
+        CHECK(i >= 0 && !strcmp(c.category[i], "noun.plant"), "plantae (lowercased)");
+        i = find(&c, "abandoned ship");
+        CHECK(i >= 0 && !strcmp(c.category[i], "noun.artifact"), "abandoned ship ('_' -> ' ')");
+        i = find(&c, "dead-on");
+        CHECK(i >= 0 && !strcmp(c.category[i], "adj.all"), "dead-on (marker '(a)' stripped)");
+        CHECK(find(&c, "outback(a)") < 0 && find(&c, "outback") >= 0, "outback");
+        CHECK(!has_cat(&c, "noun.food") && !has_cat(&c, "noun.animal"), "default exclusion");
+        size_t paren = 0;
+        for (size_t k = 0; k < c.n; k++) paren += strchr(c.word[k], '(') != NULL;
+        CHECK(paren == 0, "%zu words keep a '(' marker", paren);
+        nl_corpus_free(&c);
+        const char *food[] = {"noun.food"};
+        w.include = food; w.n_include = 1;
+        CHECK(nl_corpus_load(&w, &c) == 0 && c.n_adj == 0 && find(&c, "food") >= 0 && !strcmp(c.category[0], "noun.food"),
+              "include noun.food");
+        nl_corpus_free(&c);
+    } else {
+        printf("note: %s not installed, WordNet checks skipped\n", probe);
+    }
+    free(probe);
+
+    /* hostile folders */
+    const char *tmp = check_tmpdir();
+    char *d = check_path(tmp, "missing");
+    expect_fail("missing folder", d, "cannot open");
+    free(d);
+    d = check_path(tmp, "empty");
+    mkdir(d, 0700);
+    write_file(d, "readme.txt", "x\n", 2);
+    expect_fail("no lists", d, "no word lists");
+    write_file(d, "noun.a.txt", "Big_Cat\r\nbig cat\n\n  dog  \ncat\n", 30);
+    write_file(d, "adj.z.txt", "cat\nred\n", 8);
+    nl_corpus_params q = {.lists_dir = d};
+    CHECK(nl_corpus_load(&q, &c) == 0, "%s", nl_last_error());
+    CHECK(c.n == 4 && c.n_adj == 2 && !strcmp(c.word[0], "cat") && !strcmp(c.word[2], "big cat") &&
+          !strcmp(c.word[3], "dog") && !strcmp(c.category[3], "noun.a"), "small lists: %zu words", c.n);
+    nl_corpus_free(&c);
+    write_file(d, "noun.b.txt", "ok\nfine\n\xc3\x28 bad\n", 13);
+    expect_fail("invalid UTF-8", d, "noun.b.txt: line 3: invalid UTF-8");
+    write_file(d, "noun.b.txt", "ok\nfi\0ne\n", 9);
+    expect_fail("NUL byte", d, "noun.b.txt: line 2: NUL");
+    char longl[5000];
+    memset(longl, 'a', sizeof longl);
+    write_file(d, "noun.b.txt", longl, sizeof longl);
+    expect_fail("long line", d, "noun.b.txt: line 1: word longer than");
+    char *nb = check_path(d, "noun.b.txt");
+    unlink(nb);
+    free(nb);
+    char *sub = check_path(d, "noun.c.txt");
+    mkdir(sub, 0700);
+    expect_fail("unreadable list", d, "noun.c.txt");
+    rmdir(sub);
+    free(sub);
+    nl_corpus_params w2 = {.wordnet_dir = d};
+    CHECK(nl_corpus_load(&w2, &c) == -1 && strstr(nl_last_error(), "data.noun"), "WordNet without data.noun: %s", nl_last_error());
+    write_file(d, "data.noun", "  1 license header\n00001740 03 n 01 entity 0 000 | x\n", 51);
+    write_file(d, "data.adj", "00001740 0x n 01 able 0 000 | x\n", 32);
+    CHECK(nl_corpus_load(&w2, &c) == -1 && strstr(nl_last_error(), "data.adj: line 1"), "bad lex_filenum: %s", nl_last_error());
+    write_file(d, "data.adj", "00001740 00 a 01 able(p) 0 000 | x\n", 35);
+    CHECK(nl_corpus_load(&w2, &c) == 0 && c.n == 2 && !strcmp(c.word[0], "able") && !strcmp(c.word[1], "entity"),
+          "tiny WordNet: %s", c.n ? c.word[0] : nl_last_error());
+    nl_corpus_free(&c);
+    nl_corpus_params none = {0};
+    CHECK(nl_corpus_load(&none, &c) == -1, "no source accepted");
+    free(d);
+    return check_done();
+}

@@ -1,0 +1,126 @@
+/* test_npy.c — .npy round trip, float64 load, v2.0 headers, and every
+ * hostile header we refuse. Files are built byte by byte here. */
+#include "check.h"
+#include "neglabel.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static char *tmp(const char *name) { return check_path(check_tmpdir(), name); }
+
+/* Write magic, version, header (padded to 16 with '\n') and data bytes. */
+static char *write_npy(const char *name, int major, const char *dict, const void *data, size_t n) {
+    char *p = tmp(name);
+    FILE *f = fopen(p, "wb");
+    size_t pre = major == 1 ? 10 : 12, hl = strlen(dict) + 1;
+    while ((pre + hl) % 16) hl++;
+    fwrite("\x93NUMPY", 1, 6, f);
+    fputc(major, f);
+    fputc(0, f);
+    fputc((int)(hl & 0xff), f);
+    fputc((int)((hl >> 8) & 0xff), f);
+    if (major == 2) { fputc(0, f); fputc(0, f); }
+    fputs(dict, f);
+    for (size_t i = strlen(dict); i + 1 < hl; i++) fputc(' ', f);
+    fputc('\n', f);
+    fwrite(data, 1, n, f);
+    fclose(f);
+    return p;
+}
+
+static void expect_fail(const char *name, const char *path, const char *needle) {
+    float *d = NULL;
+    size_t r, c;
+    int rc = nl_npy_load(path, &d, &r, &c);
+    CHECK(rc == -1 && d == NULL, "%s: accepted", name);
+    CHECK(strstr(nl_last_error(), needle) != NULL, "%s: message '%s' lacks '%s'", name, nl_last_error(), needle);
+    CHECK(strstr(nl_last_error(), path) != NULL, "%s: message '%s' does not name the file", name, nl_last_error());
+}
+
+int main(void) {
+    /* round trip */
+    float x[3 * 5];
+    for (int i = 0; i < 15; i++) x[i] = (float)(i * 0.37 - 2.1);
+    char *p = tmp("a.npy");
+    CHECK(nl_npy_save(p, x, 3, 5) == 0, "save: %s", nl_last_error());
+    float *d = NULL;
+    size_t r = 0, c = 0;
+    CHECK(nl_npy_load(p, &d, &r, &c) == 0, "load: %s", nl_last_error());
+    CHECK(r == 3 && c == 5 && d && !memcmp(d, x, sizeof x), "round trip differs");
+    free(d);
+    /* header as numpy writes it: data offset a multiple of 64 */
+    FILE *f = fopen(p, "rb");
+    unsigned char h[10];
+    CHECK(fread(h, 1, 10, f) == 10, "short file");
+    fclose(f);
+    CHECK((10 + h[8] + 256 * h[9]) % 64 == 0, "header not 64-aligned");
+    free(p);
+
+    /* float64, v1 and v2 headers */
+    double y[6] = {1, -2.5, 3.25, 1e-3, 0, 7};
+    const char *f8 = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }";
+    for (int major = 1; major <= 2; major++) {
+        p = write_npy(major == 1 ? "f8v1.npy" : "f8v2.npy", major, f8, y, sizeof y);
+        CHECK(nl_npy_load(p, &d, &r, &c) == 0, "f8 v%d: %s", major, nl_last_error());
+        int same = d && r == 2 && c == 3;
+        for (int i = 0; same && i < 6; i++) same = d[i] == (float)y[i];
+        CHECK(same, "f8 v%d values differ", major);
+        free(d);
+        free(p);
+    }
+    /* hostile */
+    struct { const char *name, *dict, *needle; size_t bytes; } bad[] = {
+        {"fortran", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", "fortran_order", 24},
+        {"dtype i4", "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", "dtype", 24},
+        {"big endian", "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", "dtype", 24},
+        {"1-D", "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", "2-D", 24},
+        {"3-D", "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 3), }", "2-D", 24},
+        {"short data", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", "needs 24", 20},
+        {"long data", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", "needs 24", 28},
+        {"overflow", "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", "too large", 24},
+        {"huge dim", "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999, 1), }", "2-D", 24},
+        {"no descr", "{'fortran_order': False, 'shape': (2, 3), }", "descr", 24},
+    };
+    float z[7] = {0};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = write_npy("bad.npy", 1, bad[i].dict, z, bad[i].bytes);
+        expect_fail(bad[i].name, p, bad[i].needle);
+        free(p);
+    }
+    /* non-finite values: message names row and column */
+    float nf[6] = {1, 2, 3, 4, NAN, 6};
+    p = write_npy("nan.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", nf, sizeof nf);
+    expect_fail("NaN", p, "row 1, col 1");
+    free(p);
+    double big[2] = {1, 1e300};
+    p = write_npy("big.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }", big, sizeof big);
+    expect_fail("f8 beyond float32", p, "row 0, col 1");
+    free(p);
+    /* truncated header, bad magic, header length past the end, version 3 */
+    p = tmp("trunc.npy");
+    f = fopen(p, "wb");
+    fwrite("\x93NUMPY\x01\x00\xff\x00{'descr'", 1, 18, f);
+    fclose(f);
+    expect_fail("header past end", p, "past end");
+    f = fopen(p, "wb");
+    fwrite("PK\x03\x04 not numpy at all", 1, 22, f);
+    fclose(f);
+    expect_fail("magic", p, "magic");
+    f = fopen(p, "wb");
+    fwrite("\x93NUMPY\x03\x00\x00\x00\x00\x00", 1, 12, f);
+    fclose(f);
+    expect_fail("version 3", p, "version");
+    f = fopen(p, "wb");
+    fclose(f);
+    expect_fail("empty file", p, "magic");
+    free(p);
+    p = tmp("missing.npy");
+    expect_fail("missing", p, "cannot open");
+    /* save refuses NaN and leaves no file */
+    CHECK(nl_npy_save(p, nf, 2, 3) == -1, "saved NaN");
+    CHECK(strstr(nl_last_error(), "row 1, col 1") != NULL, "message: %s", nl_last_error());
+    struct stat st;
+    CHECK(stat(p, &st) != 0, "file left after refused save");
+    free(p);
+    return check_done();
+}

@@ -1,0 +1,198 @@
+/* test_score.c — nl_score against a direct double-precision implementation
+ * of the formulas (plain softmax on shifted logits, explicit groups), the
+ * seeded shuffle, extreme tau, thread-count independence and errors.
+ * NEGLABEL_BENCH=1 also times 10,000 images x (1,000 + 10,000) labels. */
+#include "check.h"
+#include "neglabel.h"
+#include "prng.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static uint64_t rs = 0x2545F4914F6CDD1DULL;
+static double urand(void) {
+    rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17;
+    return (double)(rs >> 11) / 9007199254740992.0;
+}
+
+/* Entries k/8, |k| <= 2: every dot product is exact in float, so the
+ * library's GEMM and the naive double sums see the same cosines. */
+static void exact_emb(float *x, size_t n, size_t dim) {
+    for (size_t i = 0; i < n * dim; i++) x[i] = (float)(floor(urand() * 5) - 2) / 8.0f;
+}
+
+static void unit_emb(float *x, size_t n, size_t dim) {
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t k = 0; k < dim; k++) {
+            x[i * dim + k] = (float)(urand() - 0.5);
+            s += (double)x[i * dim + k] * x[i * dim + k];
+        }
+        for (size_t k = 0; k < dim; k++) x[i * dim + k] = (float)(x[i * dim + k] / sqrt(s));
+    }
+}
+
+static double dot(const float *a, const float *b, size_t d) {
+    double s = 0;
+    for (size_t k = 0; k < d; k++) s += (double)a[k] * b[k];
+    return s;
+}
+
+/* Naive NegLabel: negatives order[0..kept) cut into ngroup contiguous groups;
+ * per group, softmax over ID + group logits, ID mass; mean. */
+static double naive_neglabel(const float *img, const float *id, size_t nid, const float *neg, size_t nneg,
+                             size_t dim, size_t ngroup, const size_t *order, double tau) {
+    size_t gs = nneg / ngroup;
+    double *l = malloc((nid + gs) * sizeof *l), total = 0;
+    for (size_t g = 0; g < ngroup; g++) {
+        size_t n = 0;
+        for (size_t j = 0; j < nid; j++) l[n++] = dot(img, id + j * dim, dim) / tau;
+        for (size_t j = 0; j < gs; j++) {
+            size_t k = g * gs + j;
+            l[n++] = dot(img, neg + (order ? order[k] : k) * dim, dim) / tau;
+        }
+        double m = l[0], z = 0, zid = 0;
+        for (size_t j = 1; j < n; j++) m = l[j] > m ? l[j] : m;
+        for (size_t j = 0; j < n; j++) {
+            double e = exp(l[j] - m);
+            z += e;
+            if (j < nid) zid += e;
+        }
+        total += zid / z;
+    }
+    free(l);
+    return total / (double)ngroup;
+}
+
+static double naive_mcm(const float *img, const float *id, size_t nid, size_t dim, double tau) {
+    double m = -INFINITY, z = 0;
+    for (size_t j = 0; j < nid; j++) m = fmax(m, dot(img, id + j * dim, dim) / tau);
+    for (size_t j = 0; j < nid; j++) z += exp(dot(img, id + j * dim, dim) / tau - m);
+    return 1.0 / z;
+}
+
+static size_t naive_argmax(const float *img, const float *e, size_t n, size_t dim) {
+    size_t b = 0;
+    for (size_t j = 1; j < n; j++)
+        if (dot(img, e + j * dim, dim) > dot(img, e + b * dim, dim)) b = j;
+    return b;
+}
+
+int main(void) {
+    /* splitmix64's published stream for seed 0 */
+    nl_prng r;
+    nl_prng_seed(&r, 0);
+    CHECK(nl_prng_next(&r) == 0xe220a8397b1dcdafULL, "splitmix64 first value");
+
+    size_t ni = 300, nid = 20, nneg = 61, dim = 16;
+    float *img = malloc(ni * dim * 4), *id = malloc(nid * dim * 4), *neg = malloc(nneg * dim * 4);
+    double *sc = malloc(ni * 8), *sc2 = malloc(ni * 8);
+    size_t *tid = malloc(ni * sizeof *tid), *tneg = malloc(ni * sizeof *tneg);
+    for (int emb = 0; emb < 2; emb++) {
+        if (emb == 0) { exact_emb(img, ni, dim); exact_emb(id, nid, dim); exact_emb(neg, nneg, dim); }
+        else { unit_emb(img, ni, dim); unit_emb(id, nid, dim); unit_emb(neg, nneg, dim); }
+        /* exact cosines: tight; float GEMM on unit vectors: 1e-6 at tau 1 */
+        double taus[3] = {0.01, 0.1, 1}, tol = emb == 0 ? 1e-12 : 1e-6;
+        size_t groups[5] = {1, 2, 3, 7, nneg};
+        for (int t = 2 * emb; t < 3; t++)
+            for (int g = 0; g < 5; g++) {
+                nl_score_params p = nl_score_default_params(NL_METHOD_NEGLABEL);
+                p.ngroup = (int)groups[g];
+                p.shuffle = 0;
+                p.tau = emb ? 1 : taus[t];
+                CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, tid, tneg) == 0, "%s", nl_last_error());
+                double err = 0;
+                for (size_t i = 0; i < ni; i++)
+                    err = fmax(err, fabs(sc[i] - naive_neglabel(img + i * dim, id, nid, neg, nneg, dim, groups[g], NULL, p.tau)));
+                CHECK(err < tol, "emb %d tau %g ngroup %zu: max error %g", emb, p.tau, groups[g], err);
+            }
+        size_t bad = 0;
+        for (size_t i = 0; i < ni; i++)
+            bad += tid[i] != naive_argmax(img + i * dim, id, nid, dim) ||
+                   tneg[i] != naive_argmax(img + i * dim, neg, nneg, dim);
+        CHECK(bad == 0, "emb %d: %zu images with a different top label", emb, bad);
+        /* MCM */
+        nl_score_params p = nl_score_default_params(NL_METHOD_MCM);
+        CHECK(p.tau == 1.0, "MCM default tau");
+        for (int t = emb; t < 2; t++) { /* float GEMM cosines: tau 1 only */
+            p.tau = t ? 1.0 : 0.02;
+            CHECK(nl_score(img, ni, id, nid, NULL, 0, dim, &p, sc, tid, NULL) == 0, "%s", nl_last_error());
+            double err = 0;
+            for (size_t i = 0; i < ni; i++) err = fmax(err, fabs(sc[i] - naive_mcm(img + i * dim, id, nid, dim, p.tau)));
+            CHECK(err < tol, "MCM emb %d tau %g: max error %g", emb, p.tau, err);
+        }
+    }
+
+    /* shuffle: the documented PRNG decides the groups */
+    nl_score_params p = nl_score_default_params(NL_METHOD_NEGLABEL);
+    CHECK(p.ngroup == 100 && p.seed == 0 && p.shuffle == 1 && p.tau == 0.01, "NegLabel defaults");
+    p.ngroup = 7;
+    p.tau = 0.05;
+    p.seed = 12345;
+    size_t kept = nneg - nneg % 7, order[61];
+    for (size_t k = 0; k < kept; k++) order[k] = k;
+    nl_prng_seed(&r, p.seed);
+    nl_prng_shuffle(&r, order, kept);
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == 0, "%s", nl_last_error());
+    double err = 0;
+    for (size_t i = 0; i < ni; i++)
+        err = fmax(err, fabs(sc[i] - naive_neglabel(img + i * dim, id, nid, neg, nneg, dim, 7, order, p.tau)));
+    CHECK(err < 1e-6, "shuffled groups: max error %g", err);
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc2, NULL, NULL) == 0 && !memcmp(sc, sc2, ni * 8),
+          "same seed, different scores");
+    p.seed = 12346;
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc2, NULL, NULL) == 0, "%s", nl_last_error());
+    size_t differ = 0;
+    for (size_t i = 0; i < ni; i++) differ += fabs(sc[i] - sc2[i]) > 1e-9;
+    CHECK(differ > ni / 2, "another seed changed only %zu of %zu scores", differ, ni);
+
+    /* scores do not depend on the thread count */
+    setenv("NEGLABEL_THREADS", "1", 1);
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == 0, "%s", nl_last_error());
+    setenv("NEGLABEL_THREADS", "3", 1);
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc2, NULL, NULL) == 0, "%s", nl_last_error());
+    CHECK(!memcmp(sc, sc2, ni * 8), "1 and 3 threads differ");
+    unsetenv("NEGLABEL_THREADS");
+
+    /* extreme tau: finite, within [0, 1] */
+    p.tau = 1e-4;
+    int fin = nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == 0;
+    for (size_t i = 0; i < ni && fin; i++) fin = isfinite(sc[i]) && sc[i] >= 0 && sc[i] <= 1;
+    CHECK(fin, "tau 1e-4 gave a non-finite or out-of-range score");
+    p.method = NL_METHOD_MCM;
+    fin = nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == 0;
+    for (size_t i = 0; i < ni && fin; i++) fin = isfinite(sc[i]) && sc[i] > 0 && sc[i] <= 1;
+    CHECK(fin, "MCM tau 1e-4 gave a non-finite score");
+
+    /* errors */
+    p = nl_score_default_params(NL_METHOD_NEGLABEL);
+    p.ngroup = 10;
+    CHECK(nl_score(img, ni, id, 0, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "n_id 0");
+    CHECK(nl_score(img, ni, id, nid, neg, 0, dim, &p, sc, NULL, NULL) == -1, "NegLabel without negatives");
+    double badtau[4] = {0, -1, INFINITY, NAN};
+    for (int i = 0; i < 4; i++) {
+        p.tau = badtau[i];
+        CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "tau %g", badtau[i]);
+    }
+    p.tau = 0.01;
+    p.ngroup = 0;
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "ngroup 0");
+    p.ngroup = (int)nneg + 1;
+    CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1 && strstr(nl_last_error(), "ngroup"),
+          "ngroup > n_neg: %s", nl_last_error());
+
+    if (getenv("NEGLABEL_BENCH")) {
+        size_t N = 10000, I = 1000, G = 10000, D = 512;
+        float *bi = malloc(N * D * 4), *bid = malloc(I * D * 4), *bneg = malloc(G * D * 4);
+        double *bs = malloc(N * 8);
+        unit_emb(bi, N, D); unit_emb(bid, I, D); unit_emb(bneg, G, D);
+        p = nl_score_default_params(NL_METHOD_NEGLABEL);
+        double t0 = nl_now();
+        CHECK(nl_score(bi, N, bid, I, bneg, G, D, &p, bs, NULL, NULL) == 0, "%s", nl_last_error());
+        printf("bench: scoring %zu images x (%zu + %zu) labels: %.2f s (%d threads)\n", N, I, G, nl_now() - t0, nl_num_threads());
+        free(bi); free(bid); free(bneg); free(bs);
+    }
+    free(img); free(id); free(neg); free(sc); free(sc2); free(tid); free(tneg);
+    return check_done();
+}
