@@ -14,9 +14,9 @@
 
 /* Plot geometry shared by the ROC and histogram panels (SVG user units). */
 #define SVG_W 340
-#define SVG_H 300
+#define SVG_H 320
 #define PX0 52.0  /* plot left */
-#define PY0 28.0  /* plot top */
+#define PY0 48.0  /* plot top */
 #define PW 270.0  /* plot width */
 #define PH 220.0  /* plot height */
 
@@ -27,11 +27,11 @@ static const char CSS[] =
     ".meta{color:#57606a;line-height:1.6}.meta b{color:#1b1f24}code{font-size:.9em}\n"
     "table.metrics{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:.5em 0}\n"
     "table.metrics th,table.metrics td{border:1px solid #d0d7de;padding:.35em .7em;text-align:right}\n"
-    "table.metrics th{background:#f6f8fa}table.metrics td.name,table.metrics th.name{text-align:left}\n"
+    "table.metrics th{background:#f6f8fa;text-align:center}table.metrics td.name,table.metrics th.name{text-align:left}\n"
     "table.metrics tr.avg td{font-weight:600;background:#f6f8fa}table.metrics td.best{color:#0a7d32;font-weight:600}\n"
     ".note{color:#57606a;font-size:.92em}\n"
     ".panels{display:flex;flex-wrap:wrap;gap:1em}.panels figure{margin:0;border:1px solid #d0d7de;border-radius:6px;"
-    "padding:.4em}\n"
+    "padding:.4em;width:340px}\n"
     "figcaption{font-size:.92em;text-align:center;overflow-wrap:anywhere}\n"
     "svg text{font-size:11px;fill:#1b1f24}svg .grid{stroke:#eaeef2}svg .axis{stroke:#57606a;fill:none}\n"
     ".ex-grid{display:flex;flex-wrap:wrap;gap:.8em}.ex{margin:0;width:150px;font-size:.82em}\n"
@@ -115,11 +115,12 @@ static void axes(nl_rw *w, double xlo, double xhi, double ymax, const char *xtit
                  ytitle);
 }
 
+/* Legends sit in a row above the plot, where no curve or bar can hide them. */
 static void legend(nl_rw *w, int row, const char *color, const char *dash, const char *label) {
-    double y = PY0 + 4 + 16 * row;
+    double x = PX0, y = 16.0 + 16 * row;
     nl_rw_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"%s/>",
-                 PX0 + PW - 150, y + 12, PX0 + PW - 128, y + 12, color, dash);
-    nl_rw_printf(w, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", PX0 + PW - 123, y + 16, label);
+                 x, y - 4, x + 20, y - 4, color, dash);
+    nl_rw_printf(w, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", x + 25, y, label);
 }
 
 static void svg_open(nl_rw *w, const char *cls, const char *what, const nl_report_set *s) {

@@ -288,7 +288,7 @@ static void check_html(const char *dir, const nl_report *r) {
         size_t npts = 1;
         for (const char *c = pt; c < end; c++) npts += *c == ' ';
         if (npts > 500 || npts < 20) pts_ok = 0;
-        if (strncmp(pt, "52.0,248.0 ", 11) || strncmp(end - 10, "322.0,28.0", 10)) ends_ok = 0;
+        if (strncmp(pt, "52.0,268.0 ", 11) || strncmp(end - 10, "322.0,48.0", 10)) ends_ok = 0;
     }
     CHECK(pts_ok, "20..500 points per curve (downsampled)");
     CHECK(ends_ok, "curves run from (0,0) to (1,1)");
