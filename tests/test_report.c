@@ -318,6 +318,49 @@ static void check_table(const nl_report *r) {
     free(s);
 }
 
+/* A tiny report whose ROC can be worked out by hand; optional arrays absent. */
+static void check_tiny(void) {
+    char *dir = check_path(check_tmpdir(), "tiny");
+    /* Thresholds 0.9, 0.8 (a tie between ID and OOD: one diagonal step), 0.1. */
+    double sid[2] = {0.9, 0.8}, sood[2] = {0.8, 0.1};
+    nl_report_set id = {"id", 2, NULL, sid, NULL, NULL, NULL, {0, 0, 0, 0}, {0, 0, 0, 0}, NULL, 0};
+    nl_report_set ood = {"ood", 2, NULL, sood, NULL, NULL, NULL, {0.875, 0.9, 0.8, 0.5}, {NAN, NAN, NAN, NAN}, NULL, 0};
+    nl_report r = {0};
+    r.id = &id;
+    r.ood = &ood;
+    r.n_ood = 1;
+    r.convention = NL_FPR95_OPENOOD;
+    CHECK(nl_report_write(dir, &r) == 0, "tiny report: %s", nl_geterr());
+    char *p = check_path(dir, "report.html"), *h = NULL;
+    CHECK(nl_read_file(p, 1 << 20, &h, NULL) == 0, "read tiny report.html");
+    free(p);
+    if (h) {
+        CHECK(strstr(h, "points=\"52.0,268.0 52.0,158.0 187.0,48.0 322.0,48.0\""),
+              "ROC points: (0,0) (0,.5) (.5,1) (1,1)");
+        CHECK(!strstr(h, "class=\"mcm\"") && !strstr(h, "<h2>Examples"), "no MCM curve or examples when absent");
+        CHECK(strstr(h, "<b>openood</b>") && strstr(h, "<td>&ndash;</td>"), "openood named; NaN metrics as a dash");
+        free(h);
+    }
+    p = check_path(dir, "scores.csv");
+    char *c = NULL;
+    CHECK(nl_read_file(p, 1 << 20, &c, NULL) == 0 &&
+              !strcmp(c, "set,path,neglabel,mcm,top_id_label,top_negative_label\nid,,0.90000000000000002,,,\n"
+                         "id,,0.80000000000000004,,,\nood,,0.80000000000000004,,,\nood,,0.10000000000000001,,,\n"),
+          "tiny scores.csv: %s", c ? c : "");
+    free(c);
+    free(p);
+    p = check_path(dir, "results.json");
+    json_error_t e;
+    json_t *j = json_load_file(p, 0, &e);
+    json_t *mcm = json_object_get(json_object_get(json_array_get(json_object_get(j, "ood"), 0), "mcm"), "auroc");
+    CHECK(j && json_is_null(mcm) && json_is_null(json_object_get(json_object_get(j, "model"), "info")),
+          "NaN metrics and missing model info are JSON null");
+    CHECK(jnum(json_object_get(j, "average"), "neglabel", "auroc") == 0.875, "average of one set");
+    json_decref(j);
+    free(p);
+    free(dir);
+}
+
 int main(void) {
     const char *out = getenv("NEGLABEL_REPORT_OUT");
     char *dir = out && *out ? strdup(out) : check_path(check_tmpdir(), "report/sub");
@@ -345,6 +388,7 @@ int main(void) {
     check_csv(dir, &r);
     check_html(dir, &r);
     check_table(&r);
+    check_tiny();
 
     /* Bad input: one clear message, nothing written. */
     nl_report bad = r;
