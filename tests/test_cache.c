@@ -1,0 +1,359 @@
+/* test_cache.c — the embedding cache: round trips, namespaces, damaged and
+ * cut-off files, hostile lengths, limits and speed. Needs no shared data. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "check.h"
+#include "util.h"
+
+#define DIM 8
+static const char *NS = "clip-tiny@abc123|a photo of a {}.";
+
+/* Record size for the fixed-width keys used below ("key-0000"). */
+static size_t rec_size(size_t klen, size_t dim) { return 4 + klen + dim * 4 + 8; }
+static size_t hdr_size(const char *ns) { return 36 + strlen(ns); }
+
+static void vec_for(int i, float *v, size_t dim) {
+    for (size_t j = 0; j < dim; j++) v[j] = (float)i * 0.5f + (float)j / 7.0f - 3.0f;
+}
+
+static long file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* stderr capture, to check that damage is reported (once, naming the file). */
+static int saved_fd = -1;
+static char cap_path[512];
+static void cap_begin(void) {
+    fflush(stderr);
+    snprintf(cap_path, sizeof cap_path, "%s/stderr.txt", check_tmpdir());
+    int fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    saved_fd = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+static char *cap_end(void) {
+    fflush(stderr);
+    dup2(saved_fd, 2);
+    close(saved_fd);
+    char *s = NULL;
+    size_t n;
+    if (nl_read_file(cap_path, 1 << 20, &s, &n) != 0) s = strdup("");
+    return s;
+}
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Write n records "key-0000".. into a fresh cache at path. */
+static void fill(const char *path, const char *ns, int n) {
+    unlink(path);
+    nl_cache *c = nl_cache_open(path, ns, DIM);
+    CHECK(c != NULL, "open %s: %s", path, nl_geterr());
+    if (!c) return;
+    float v[DIM];
+    char key[32];
+    for (int i = 0; i < n; i++) {
+        vec_for(i, v, DIM);
+        snprintf(key, sizeof key, "key-%04d", i);
+        CHECK(nl_cache_put(c, key, v) == 0, "put %s: %s", key, nl_geterr());
+    }
+    nl_cache_close(c);
+}
+
+/* Open, expect count and that keys [0, keep) hit with the right vectors and
+ * [keep, total) miss; returns what was written on stderr. */
+static char *reopen_expect(const char *path, const char *ns, size_t dim, int keep, int total) {
+    cap_begin();
+    nl_cache *c = nl_cache_open(path, ns, dim);
+    char *err = cap_end();
+    CHECK(c != NULL, "reopen %s: %s", path, nl_geterr());
+    if (!c) return err;
+    CHECK(nl_cache_count(c) == (size_t)keep, "count %zu, expected %d", nl_cache_count(c), keep);
+    float v[DIM], w[DIM];
+    char key[32];
+    int good = 1;
+    for (int i = 0; i < total && dim == DIM; i++) {
+        snprintf(key, sizeof key, "key-%04d", i);
+        int hit = nl_cache_get(c, key, w);
+        vec_for(i, v, DIM);
+        if (hit != (i < keep) || (hit && memcmp(v, w, sizeof v) != 0)) good = 0;
+    }
+    CHECK(good, "hits are exactly keys 0..%d with their vectors", keep - 1);
+    nl_cache_close(c);
+    return err;
+}
+
+static void flip_byte(const char *path, long off) {
+    int fd = open(path, O_RDWR);
+    unsigned char b;
+    CHECK(pread(fd, &b, 1, off) == 1, "read byte %ld", off);
+    b ^= 0x40;
+    CHECK(pwrite(fd, &b, 1, off) == 1, "write byte %ld", off);
+    close(fd);
+}
+
+static void test_round_trip(const char *dir) {
+    char *p = check_path(dir, "sub/dir/rt.nlc"); /* parent folders are created */
+    nl_cache *c = nl_cache_open(p, NS, DIM);
+    CHECK(c != NULL, "open new: %s", nl_geterr());
+    if (!c) { free(p); return; }
+    CHECK(nl_cache_count(c) == 0, "new cache is empty");
+    float v[DIM], w[DIM];
+    vec_for(1, v, DIM);
+    CHECK(nl_cache_get(c, "a", w) == 0, "miss on empty");
+    CHECK(nl_cache_put(c, "a", v) == 0, "put a");
+    CHECK(nl_cache_get(c, "a", w) == 1 && memcmp(v, w, sizeof v) == 0, "hit a in memory");
+    vec_for(2, v, DIM);
+    v[0] = -0.0f;
+    v[1] = 1e-45f; /* denormal: bits must survive */
+    CHECK(nl_cache_put(c, "b", v) == 0, "put b");
+    vec_for(3, v, DIM);
+    CHECK(nl_cache_put(c, "a", v) == 0, "replace a");
+    CHECK(nl_cache_count(c) == 2, "replace does not add (count %zu)", nl_cache_count(c));
+    CHECK(nl_cache_put(c, "", v) == 0, "empty key is a key");
+    v[4] = NAN;
+    CHECK(nl_cache_put(c, "nan", v) == -1 && strstr(nl_geterr(), "non-finite"), "NaN refused: %s", nl_geterr());
+    v[4] = INFINITY;
+    CHECK(nl_cache_put(c, "inf", v) == -1, "Inf refused");
+    CHECK(nl_cache_count(c) == 3 && nl_cache_get(c, "nan", w) == 0, "refused vectors not stored");
+
+    /* Flushed records are on disk before close; a second process is locked out. */
+    CHECK(nl_cache_flush(c) == 0, "flush");
+    CHECK(file_size(p) == (long)(hdr_size(NS) + 3 * rec_size(1, DIM) + rec_size(0, DIM)),
+          "file holds header + 4 records after flush (size %ld)", file_size(p));
+    nl_cache *c2 = nl_cache_open(p, NS, DIM);
+    CHECK(c2 == NULL && strstr(nl_geterr(), "in use") && strstr(nl_geterr(), "rt.nlc"),
+          "second open is refused: %s", nl_geterr());
+    nl_cache_close(c2);
+    nl_cache_close(c);
+
+    cap_begin();
+    c = nl_cache_open(p, NS, DIM);
+    char *err = cap_end();
+    CHECK(c != NULL && nl_cache_count(c) == 3, "reopen: 3 keys");
+    CHECK(err[0] == 0, "clean reopen is silent, got: %s", err);
+    free(err);
+    if (c) {
+        vec_for(3, v, DIM);
+        CHECK(nl_cache_get(c, "a", w) == 1 && memcmp(v, w, sizeof v) == 0, "last put of a wins");
+        vec_for(2, v, DIM);
+        v[0] = -0.0f;
+        v[1] = 1e-45f;
+        CHECK(nl_cache_get(c, "b", w) == 1 && memcmp(v, w, sizeof v) == 0, "b bit-exact");
+        CHECK(nl_cache_get(c, "", w) == 1, "empty key");
+        CHECK(nl_cache_get(c, "c", w) == 0, "miss c");
+    }
+    nl_cache_close(c);
+    free(p);
+}
+
+static void test_foreign(const char *dir) {
+    char *p = check_path(dir, "foreign.nlc");
+    fill(p, NS, 5);
+    char *err = reopen_expect(p, "another-model|a photo of a {}.", DIM, 0, 5);
+    CHECK(strstr(err, "foreign.nlc") && strstr(err, "another namespace") && count_lines(err) == 1,
+          "foreign namespace reported once, naming the file: %s", err);
+    free(err);
+    /* The file was rebuilt for the new namespace: reopening it is clean. */
+    err = reopen_expect(p, "another-model|a photo of a {}.", DIM, 0, 0);
+    CHECK(err[0] == 0, "rebuilt file reopens silently: %s", err);
+    free(err);
+    /* And the old data is gone, not silently reused. */
+    err = reopen_expect(p, NS, DIM, 0, 5);
+    CHECK(strstr(err, "another namespace"), "back to the first namespace is foreign too");
+    free(err);
+
+    fill(p, NS, 5);
+    err = reopen_expect(p, NS, 16, 0, 0);
+    CHECK(strstr(err, "foreign.nlc") && strstr(err, "dim 8, not 16"), "wrong dim reported: %s", err);
+    free(err);
+    err = reopen_expect(p, NS, 16, 0, 0);
+    CHECK(err[0] == 0, "rebuilt for dim 16: %s", err);
+    free(err);
+
+    fill(p, NS, 5);
+    flip_byte(p, 30); /* inside the namespace string: header checksum fails */
+    err = reopen_expect(p, NS, DIM, 0, 5);
+    CHECK(strstr(err, "checksum"), "damaged header reported: %s", err);
+    free(err);
+
+    CHECK(nl_write_file_atomic(p, "NLCACHE1\x02\0\0\0", 12) == 0, "write v2 header");
+    err = reopen_expect(p, NS, DIM, 0, 0);
+    CHECK(strstr(err, "version 2"), "newer format version reported: %s", err);
+    free(err);
+    free(p);
+}
+
+static void test_damaged_tail(const char *dir) {
+    char *p = check_path(dir, "tail.nlc");
+    size_t h = hdr_size(NS), r = rec_size(8, DIM);
+
+    fill(p, NS, 10);
+    CHECK(file_size(p) == (long)(h + 10 * r), "10 records on disk");
+    flip_byte(p, (long)(h + 5 * r + 20)); /* inside record 5's vector */
+    char *err = reopen_expect(p, NS, DIM, 5, 10);
+    CHECK(strstr(err, "tail.nlc") && strstr(err, "checksum") && count_lines(err) == 1,
+          "damaged record reported once: %s", err);
+    free(err);
+    CHECK(file_size(p) == (long)(h + 5 * r), "file cut back to 5 records (%ld)", file_size(p));
+    err = reopen_expect(p, NS, DIM, 5, 10);
+    CHECK(err[0] == 0, "valid after repair: %s", err);
+    free(err);
+
+    /* Interrupted run: cut mid-record, resume, and keep appending. */
+    fill(p, NS, 10);
+    CHECK(truncate(p, (off_t)(h + 7 * r + r / 2)) == 0, "truncate");
+    err = reopen_expect(p, NS, DIM, 7, 10);
+    CHECK(strstr(err, "cut-off"), "cut-off record reported: %s", err);
+    free(err);
+    nl_cache *c = nl_cache_open(p, NS, DIM);
+    float v[DIM];
+    vec_for(7, v, DIM);
+    CHECK(c && nl_cache_put(c, "key-0007", v) == 0, "resume: put the missing record");
+    nl_cache_close(c);
+    err = reopen_expect(p, NS, DIM, 8, 10);
+    CHECK(err[0] == 0, "resumed file is valid: %s", err);
+    free(err);
+
+    /* Cut inside the length field of a record. */
+    fill(p, NS, 3);
+    CHECK(truncate(p, (off_t)(h + 2 * r + 2)) == 0, "truncate");
+    free(reopen_expect(p, NS, DIM, 2, 3));
+
+    /* Hostile key length: 0xffffffff after 3 good records. */
+    fill(p, NS, 3);
+    int fd = open(p, O_WRONLY | O_APPEND);
+    CHECK(write(fd, "\xff\xff\xff\xff junk junk junk", 19) == 19, "append junk");
+    close(fd);
+    err = reopen_expect(p, NS, DIM, 3, 3);
+    CHECK(strstr(err, "key length"), "huge key length reported: %s", err);
+    free(err);
+    CHECK(file_size(p) == (long)(h + 3 * r), "junk removed");
+
+    /* Header only, and an empty file, are both empty caches. */
+    fill(p, NS, 0);
+    CHECK(file_size(p) == (long)h, "header-only file (%ld)", file_size(p));
+    free(reopen_expect(p, NS, DIM, 0, 0));
+    CHECK(nl_write_file_atomic(p, "", 0) == 0, "empty file");
+    err = reopen_expect(p, NS, DIM, 0, 0);
+    CHECK(err[0] == 0 && file_size(p) == (long)h, "empty file silently gets a header: %s", err);
+    free(err);
+    free(p);
+}
+
+static void test_garbage(const char *dir) {
+    char *p = check_path(dir, "garbage.nlc");
+    unsigned char junk[1000];
+    uint32_t s = 12345;
+    for (size_t i = 0; i < sizeof junk; i++) {
+        s = s * 1664525u + 1013904223u;
+        junk[i] = (unsigned char)(s >> 24);
+    }
+    CHECK(nl_write_file_atomic(p, junk, sizeof junk) == 0, "write garbage");
+    char *err = reopen_expect(p, NS, DIM, 0, 0);
+    CHECK(strstr(err, "garbage.nlc") && strstr(err, "bad magic"), "garbage reported: %s", err);
+    free(err);
+    CHECK(file_size(p) == (long)hdr_size(NS), "garbage replaced by a header");
+    CHECK(nl_write_file_atomic(p, "NLCA", 4) == 0, "write short file");
+    err = reopen_expect(p, NS, DIM, 0, 0);
+    CHECK(strstr(err, "too short"), "short file reported: %s", err);
+    free(err);
+    free(p);
+}
+
+static void test_limits(const char *dir) {
+    char *p = check_path(dir, "limits.nlc");
+    unlink(p);
+    nl_cache *c = nl_cache_open(p, NS, DIM);
+    CHECK(c != NULL, "open");
+    if (!c) { free(p); return; }
+    char *key = malloc(NL_CACHE_MAX_KEY + 2);
+    memset(key, 'k', NL_CACHE_MAX_KEY + 1);
+    key[NL_CACHE_MAX_KEY + 1] = 0;
+    float v[DIM], w[DIM];
+    vec_for(9, v, DIM);
+    CHECK(nl_cache_put(c, key, v) == -1 && strstr(nl_geterr(), "limit"), "key over the limit refused");
+    key[NL_CACHE_MAX_KEY] = 0;
+    CHECK(nl_cache_put(c, key, v) == 0, "key of maximum length: %s", nl_geterr());
+    nl_cache_close(c);
+    c = nl_cache_open(p, NS, DIM);
+    CHECK(c && nl_cache_count(c) == 1 && nl_cache_get(c, key, w) == 1 && memcmp(v, w, sizeof v) == 0,
+          "maximum-length key survives reopen");
+    key[NL_CACHE_MAX_KEY - 1] = 0;
+    CHECK(c && nl_cache_get(c, key, w) == 0, "a prefix of it is another key");
+    nl_cache_close(c);
+    free(key);
+
+    CHECK(nl_cache_open(p, NS, 0) == NULL && strstr(nl_geterr(), "dim"), "dim 0 refused");
+    CHECK(nl_cache_open(p, NS, NL_CACHE_MAX_DIM + 1) == NULL, "huge dim refused");
+    CHECK(nl_cache_open("/proc/version", NS, DIM) == NULL, "unwritable path refused: %s", nl_geterr());
+    free(p);
+}
+
+static void test_many(const char *dir) {
+    enum { N = 100000, D = 16 };
+    char *p = check_path(dir, "many.nlc");
+    unlink(p);
+    double t0 = nl_now();
+    nl_cache *c = nl_cache_open(p, NS, D);
+    CHECK(c != NULL, "open");
+    if (!c) { free(p); return; }
+    float v[D], w[D];
+    char key[64];
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "/data/images/class%03d/img_%06d.jpg|1234|%d", i % 1000, i, i * 7);
+        for (int j = 0; j < D; j++) v[j] = (float)(i ^ j);
+        if (nl_cache_put(c, key, v) != 0) ok = 0;
+        if (i % 500 == 499 && nl_cache_flush(c) != 0) ok = 0;
+    }
+    CHECK(ok, "100k puts");
+    nl_cache_close(c);
+    double t1 = nl_now();
+    c = nl_cache_open(p, NS, D);
+    CHECK(c && nl_cache_count(c) == N, "reopen: %zu keys", c ? nl_cache_count(c) : 0);
+    for (int i = 0; c && i < N; i++) {
+        snprintf(key, sizeof key, "/data/images/class%03d/img_%06d.jpg|1234|%d", i % 1000, i, i * 7);
+        for (int j = 0; j < D; j++) v[j] = (float)(i ^ j);
+        if (nl_cache_get(c, key, w) != 1 || memcmp(v, w, sizeof v) != 0) ok = 0;
+    }
+    CHECK(ok, "100k gets after reopen");
+    CHECK(c && nl_cache_get(c, "/data/images/class000/img_000000.jpg|1234|1", w) == 0, "near-miss key");
+    nl_cache_close(c);
+    double t2 = nl_now();
+    printf("100k keys: write %.2f s, reopen + read %.2f s\n", t1 - t0, t2 - t1);
+    CHECK(t2 - t0 < 30.0, "100k keys take %.1f s", t2 - t0);
+    free(p);
+}
+
+static void test_file_key(const char *dir) {
+    char *p = check_path(dir, "img.jpg");
+    CHECK(nl_write_file_atomic(p, "abcdef", 6) == 0, "write");
+    char *k = nl_cache_file_key(p);
+    CHECK(k && k[0] == '/' && strstr(k, "img.jpg|6|"), "file key: %s", k ? k : nl_geterr());
+    free(k);
+    char *q = check_path(dir, "missing.jpg");
+    k = nl_cache_file_key(q);
+    CHECK(k == NULL && strstr(nl_geterr(), "missing.jpg"), "missing file: %s", nl_geterr());
+    free(q);
+    free(p);
+}
+
+int main(void) {
+    const char *dir = check_tmpdir();
+    test_round_trip(dir);
+    test_foreign(dir);
+    test_damaged_tail(dir);
+    test_garbage(dir);
+    test_limits(dir);
+    test_many(dir);
+    test_file_key(dir);
+    return check_done();
+}

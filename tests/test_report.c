@@ -1,0 +1,412 @@
+/* test_report.c — a synthetic report (random scores, hostile labels and
+ * paths, JPEG thumbnails) written to a temp folder, or to
+ * $NEGLABEL_REPORT_OUT for tests/cli_report_browser.sh; then results.json,
+ * scores.csv, report.html and the terminal table are checked. Needs no
+ * shared data. */
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "report.h"
+#include "util.h"
+
+#define N_ID 2000
+#define N_O1 1500
+#define N_O2 1000
+#define N_EX 4
+
+static const char *HOSTILE_SET = "Places<script>alert(1)</script> \x1b[2J";
+static const char *HOSTILE_LABEL = "<script>alert(\"x\")</script>";
+static const char *ATTR_BREAK = "\" onerror=\"alert(1)";
+static const char *COMMA_PATH = "/data/id/a,b \"quoted\".jpg";
+static const char *NL_PATH = "/data/id/line\nbreak's.jpg";
+static const char *BAD_UTF8 = "/data/ood/bad\xff\xfe.jpg";
+
+static uint64_t rng = 88172645463325252ULL;
+static double urand(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+typedef struct {
+    char **paths, **top_id, **top_neg;
+    double *neg, *mcm;
+    unsigned char *thumb[N_EX];
+    size_t thumb_len[N_EX];
+    nl_report_example ex[N_EX];
+} set_data;
+
+static const char *LABELS[] = {"tench", "café au lait", "goldfish", "great white shark"};
+static const char *NEGS[] = {"the nice jellyfish", "the nice \"fern\" & co", "This is a <b>moss</b> photo",
+                             "the nice ß-glucan"};
+
+static void make_set(set_data *d, nl_report_set *s, const char *name, size_t n, double shift, const char *dir) {
+    d->paths = calloc(n, sizeof(char *));
+    d->top_id = calloc(n, sizeof(char *));
+    d->top_neg = calloc(n, sizeof(char *));
+    d->neg = calloc(n, sizeof(double));
+    d->mcm = calloc(n, sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "/data/%s/img_%05zu.jpg", dir, i);
+        d->paths[i] = strdup(p);
+        d->top_id[i] = strdup(LABELS[i % 4]);
+        d->top_neg[i] = strdup(NEGS[i % 4]);
+        d->neg[i] = 1.0 / (1.0 + exp(-(4.0 * (urand() - 0.5) + shift)));
+        d->mcm[i] = 0.001 + 0.002 * urand() + 0.0005 * shift;
+    }
+    if (n > 10) {
+        free(d->paths[3]); d->paths[3] = strdup(COMMA_PATH);
+        free(d->paths[5]); d->paths[5] = strdup(NL_PATH);
+        free(d->top_id[7]); d->top_id[7] = strdup(HOSTILE_LABEL);
+        free(d->top_neg[7]); d->top_neg[7] = strdup(ATTR_BREAK);
+        d->neg[9] = NAN; /* a score that could not be computed: empty in the CSV */
+    }
+    /* Thumbnails: a gradient per example, tinted by the set's shift. */
+    enum { TW = 96, TH = 72 };
+    uint8_t *rgb = malloc(TW * TH * 3);
+    for (int k = 0; k < N_EX; k++) {
+        for (int y = 0; y < TH; y++)
+            for (int x = 0; x < TW; x++) {
+                uint8_t *px = rgb + (y * TW + x) * 3;
+                px[0] = (uint8_t)(x * 255 / (TW - 1));
+                px[1] = (uint8_t)(y * 255 / (TH - 1));
+                px[2] = (uint8_t)(shift > 0 ? 200 : 40 + 50 * k);
+            }
+        CHECK(nl_jpeg_encode(rgb, TW, TH, 85, &d->thumb[k], &d->thumb_len[k]) == 0, "jpeg: %s", nl_geterr());
+        CHECK(d->thumb_len[k] > 100 && d->thumb[k][0] == 0xff && d->thumb[k][1] == 0xd8 &&
+                  d->thumb[k][d->thumb_len[k] - 2] == 0xff && d->thumb[k][d->thumb_len[k] - 1] == 0xd9,
+              "thumbnail %d is a JPEG (%zu bytes)", k, d->thumb_len[k]);
+        d->ex[k] = (nl_report_example){d->paths[k + 4], d->neg[k], d->top_id[k + 4], d->top_neg[k + 4],
+                                       d->thumb[k], d->thumb_len[k], NULL};
+    }
+    d->ex[0].top_neg = NEGS[3];
+    d->ex[3].top_id = HOSTILE_LABEL;
+    d->ex[3].top_neg = ATTR_BREAK;
+    free(rgb);
+    *s = (nl_report_set){name, n, (const char *const *)d->paths, d->neg, d->mcm,
+                         (const char *const *)d->top_id, (const char *const *)d->top_neg,
+                         {0, 0, 0, 0}, {0, 0, 0, 0}, d->ex, N_EX};
+}
+
+static void free_set(set_data *d, size_t n) {
+    for (size_t i = 0; i < n; i++) { free(d->paths[i]); free(d->top_id[i]); free(d->top_neg[i]); }
+    free(d->paths); free(d->top_id); free(d->top_neg); free(d->neg); free(d->mcm);
+    for (int k = 0; k < N_EX; k++) free(d->thumb[k]);
+}
+
+static size_t count_of(const char *hay, const char *needle) {
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static double jnum(json_t *o, const char *path1, const char *path2) {
+    json_t *a = json_object_get(o, path1);
+    json_t *b = a ? json_object_get(a, path2) : NULL;
+    return b && json_is_number(b) ? json_number_value(b) : NAN;
+}
+
+static void check_metrics(json_t *m, const nl_metrics *want, const char *what) {
+    CHECK(json_is_object(m), "%s present", what);
+    double tol = 1e-15;
+    CHECK(fabs(json_number_value(json_object_get(m, "fpr95")) - want->fpr95) <= tol &&
+              fabs(json_number_value(json_object_get(m, "auroc")) - want->auroc) <= tol &&
+              fabs(json_number_value(json_object_get(m, "aupr_in")) - want->aupr_in) <= tol &&
+              fabs(json_number_value(json_object_get(m, "aupr_out")) - want->aupr_out) <= tol,
+          "%s metrics match", what);
+}
+
+static void check_json(const char *dir, const nl_report *r) {
+    char *p = check_path(dir, "results.json");
+    json_error_t e;
+    json_t *j = json_load_file(p, 0, &e);
+    CHECK(j != NULL, "results.json parses: %s line %d", e.text, e.line);
+    free(p);
+    if (!j) return;
+    json_t *params = json_object_get(j, "params");
+    CHECK(json_integer_value(json_object_get(params, "n_id_labels")) == 1000 &&
+              json_integer_value(json_object_get(params, "n_negatives")) == 10000 &&
+              json_integer_value(json_object_get(params, "ngroup")) == 100 &&
+              json_integer_value(json_object_get(params, "seed")) == 42 &&
+              json_is_true(json_object_get(params, "shuffle")),
+          "params");
+    CHECK(jnum(j, "params", "tau_neglabel") == 0.01 && jnum(j, "params", "tau_mcm") == 1.0, "taus");
+    CHECK(!strcmp(json_string_value(json_object_get(params, "fpr95_convention")), "neglabel"), "convention");
+    json_t *info = json_object_get(json_object_get(j, "model"), "info");
+    CHECK(json_integer_value(json_object_get(info, "projection_dim")) == 512, "model info embedded as JSON");
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "model"), "dir")), r->model_dir), "model dir");
+    CHECK(jnum(j, "id", "n") == N_ID, "id n");
+    json_t *ood = json_object_get(j, "ood");
+    CHECK(json_array_size(ood) == 2, "two OOD sets");
+    for (size_t i = 0; i < json_array_size(ood) && i < 2; i++) {
+        json_t *s = json_array_get(ood, i);
+        CHECK(!strcmp(json_string_value(json_object_get(s, "name")), r->ood[i].name), "set %zu name round-trips", i);
+        CHECK(json_integer_value(json_object_get(s, "n")) == (json_int_t)r->ood[i].n, "set %zu n", i);
+        check_metrics(json_object_get(s, "neglabel"), &r->ood[i].m_neglabel, "ood neglabel");
+        check_metrics(json_object_get(s, "mcm"), &r->ood[i].m_mcm, "ood mcm");
+    }
+    /* Averages, worked out by hand from the fixed numbers in main(). */
+    nl_metrics an = {(0.9949 + 0.9000) / 2, (0.9988 + 0.9500) / 2, (0.9768 + 0.8200) / 2, (0.0191 + 0.3500) / 2};
+    nl_metrics am = {(0.9461 + 0.8000) / 2, (0.9880 + 0.8500) / 2, (0.7730 + 0.7000) / 2, (0.3094 + 0.6000) / 2};
+    json_t *avg = json_object_get(j, "average");
+    check_metrics(json_object_get(avg, "neglabel"), &an, "average neglabel");
+    check_metrics(json_object_get(avg, "mcm"), &am, "average mcm");
+    json_t *sk = json_object_get(j, "skipped");
+    json_t *skp = json_object_get(sk, "paths");
+    CHECK(json_integer_value(json_object_get(sk, "count")) == 2 && json_array_size(skp) == 2, "skipped count");
+    CHECK(!strcmp(json_string_value(json_array_get(skp, 0)), NL_PATH), "skipped path with newline round-trips");
+    CHECK(!strcmp(json_string_value(json_array_get(skp, 1)), "/data/ood/bad\xef\xbf\xbd\xef\xbf\xbd.jpg"),
+          "invalid UTF-8 becomes U+FFFD: %s", json_string_value(json_array_get(skp, 1)));
+    json_decref(j);
+}
+
+/* Minimal RFC 4180 reader: returns fields of the next record (NULL at end). */
+static int csv_record(const char **pp, char fields[8][256], int *nf) {
+    const char *p = *pp;
+    if (!*p) return 0;
+    *nf = 0;
+    for (;;) {
+        char *f = fields[*nf];
+        size_t k = 0;
+        if (*p == '"') {
+            for (p++;; p++) {
+                if (!*p) return -1;
+                if (*p == '"') {
+                    if (p[1] == '"') p++;
+                    else { p++; break; }
+                }
+                if (k < 255) f[k++] = *p;
+            }
+        } else {
+            while (*p && *p != ',' && *p != '\n') {
+                if (*p == '"' || *p == '\r') return -1; /* must have been quoted */
+                if (k < 255) f[k++] = *p;
+                p++;
+            }
+        }
+        f[k] = 0;
+        if (*nf < 7) (*nf)++;
+        if (*p == ',') { p++; continue; }
+        if (*p == '\n') p++;
+        else if (*p) return -1;
+        break;
+    }
+    *pp = p;
+    return 1;
+}
+
+static void check_csv(const char *dir, const nl_report *r) {
+    char *p = check_path(dir, "scores.csv");
+    char *s = NULL;
+    size_t len;
+    CHECK(nl_read_file(p, 1 << 26, &s, &len) == 0, "read scores.csv");
+    free(p);
+    if (!s) return;
+    const char *q = s;
+    static char f[8][256];
+    int nf, rc, rows = 0, good_fields = 1, comma_ok = 0, nl_ok = 0, scores_ok = 1, nan_empty = 0, label_ok = 0;
+    rc = csv_record(&q, f, &nf);
+    CHECK(rc == 1 && nf == 6 && !strcmp(f[0], "set") && !strcmp(f[1], "path") && !strcmp(f[2], "neglabel") &&
+              !strcmp(f[3], "mcm") && !strcmp(f[4], "top_id_label") && !strcmp(f[5], "top_negative_label"),
+          "header");
+    const nl_report_set *sets[3] = {r->id, &r->ood[0], &r->ood[1]};
+    size_t si = 0, row = 0;
+    while ((rc = csv_record(&q, f, &nf)) == 1) {
+        rows++;
+        while (si < 3 && row >= sets[si]->n) { si++; row = 0; }
+        if (si == 3) break;
+        const nl_report_set *st = sets[si];
+        if (nf != 6 || strcmp(f[0], st->name) || strcmp(f[1], st->paths[row])) good_fields = 0;
+        if (!strcmp(f[1], COMMA_PATH)) comma_ok++;
+        if (!strcmp(f[1], NL_PATH)) nl_ok++;
+        if (!strcmp(f[4], HOSTILE_LABEL) && !strcmp(f[5], ATTR_BREAK)) label_ok++;
+        if (isnan(st->neglabel[row])) nan_empty += f[2][0] == 0;
+        else if (strtod(f[2], NULL) != st->neglabel[row] || strtod(f[3], NULL) != st->mcm[row]) scores_ok = 0;
+        row++;
+    }
+    CHECK(rc == 0, "CSV is well-formed to the end");
+    CHECK(rows == N_ID + N_O1 + N_O2, "one row per image (%d)", rows);
+    CHECK(good_fields, "every row: 6 fields, set name and path as given (quoting round-trips)");
+    CHECK(comma_ok == 3 && nl_ok == 3, "paths with comma/quote (%d) and newline (%d) round-trip", comma_ok, nl_ok);
+    CHECK(label_ok == 3, "hostile labels round-trip (%d)", label_ok);
+    CHECK(scores_ok, "scores round-trip exactly");
+    CHECK(nan_empty == 3, "non-finite score is an empty field (%d)", nan_empty);
+    free(s);
+}
+
+/* Decode the base64 after the first data: URI and compare with the thumbnail. */
+static int b64_matches(const char *s, const unsigned char *want, size_t n) {
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t k = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *s && *s != '"' && *s != '='; s++) {
+        const char *c = strchr(A, *s);
+        if (!c) return 0;
+        acc = acc << 6 | (unsigned)(c - A);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (k >= n || ((acc >> bits) & 0xff) != want[k]) return 0;
+            k++;
+        }
+    }
+    return k == n;
+}
+
+static void check_html(const char *dir, const nl_report *r) {
+    char *p = check_path(dir, "report.html");
+    char *h = NULL;
+    size_t len;
+    CHECK(nl_read_file(p, 1 << 26, &h, &len) == 0, "read report.html");
+    free(p);
+    if (!h) return;
+    CHECK(!strncmp(h, "<!DOCTYPE html>", 15) && strstr(h, "</html>"), "a complete HTML document");
+    CHECK(!strstr(h, HOSTILE_LABEL) && !strstr(h, "<script") && !strstr(h, ATTR_BREAK) && !strstr(h, "<b>moss"),
+          "no hostile string unescaped");
+    CHECK(strstr(h, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"), "hostile label shown escaped");
+    CHECK(strstr(h, "&quot; onerror=&quot;alert(1)"), "attribute breaker shown escaped");
+    CHECK(strstr(h, "Places&lt;script&gt;alert(1)&lt;/script&gt;"), "hostile set name escaped");
+    CHECK(!strchr(h, '\x1b') && !memchr(h, 0xff, len), "no control or invalid bytes");
+    CHECK(strstr(h, "café au lait") && strstr(h, "ß-glucan"), "non-ASCII labels kept");
+    CHECK(!strstr(h, "src=\"http") && !strstr(h, "href=") && !strstr(h, "<link") && !strstr(h, "url(") &&
+              !strstr(h, "@import"),
+          "no external resources");
+    CHECK(strstr(h, "<table class=\"metrics\" id=\"metrics\">") && strstr(h, ">Average<"), "table with average row");
+    CHECK(strstr(h, "<td class=\"best\">1.91</td>") && strstr(h, "<td>30.94</td>") && strstr(h, "99.49"),
+          "metrics in percent");
+    CHECK(strstr(h, "<b>neglabel</b>"), "convention named");
+    CHECK(count_of(h, "<polyline class=\"neglabel\"") == 2 && count_of(h, "<polyline class=\"mcm\"") == 2,
+          "ROC: both methods for each OOD set");
+    /* Each polyline: from (0,0) to (1,1), at most 500 points. */
+    int pts_ok = 1, ends_ok = 1;
+    for (const char *s = h; (s = strstr(s, "<polyline")); s++) {
+        const char *pt = strstr(s, "points=\"") + 8, *end = strchr(pt, '"');
+        size_t npts = 1;
+        for (const char *c = pt; c < end; c++) npts += *c == ' ';
+        if (npts > 500 || npts < 20) pts_ok = 0;
+        if (strncmp(pt, "52.0,268.0 ", 11) || strncmp(end - 10, "322.0,48.0", 10)) ends_ok = 0;
+    }
+    CHECK(pts_ok, "20..500 points per curve (downsampled)");
+    CHECK(ends_ok, "curves run from (0,0) to (1,1)");
+    CHECK(count_of(h, "<svg class=\"hist\"") == 2 && count_of(h, "<path class=\"id\"") == 2 &&
+              count_of(h, "<path class=\"ood\"") == 2,
+          "histograms: ID and OOD for each OOD set");
+    CHECK(count_of(h, "<img ") == 3 * N_EX && count_of(h, "src=\"data:image/jpeg;base64,") == 3 * N_EX,
+          "every example embedded as a data URI");
+    const char *b = strstr(h, "base64,");
+    CHECK(b && b64_matches(b + 7, r->id->examples[0].thumb, r->id->examples[0].thumb_len), "base64 decodes to the JPEG");
+    CHECK(strstr(h, "<code>/data/id/line break&#39;s.jpg</code>"), "skipped paths listed, escaped, newline as space");
+    free(h);
+}
+
+static void check_table(const nl_report *r) {
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    nl_report_print_table(f, r);
+    fclose(f);
+    CHECK(strstr(s, "Average") && strstr(s, "1.91") && strstr(s, "99.49") && strstr(s, "30.94"), "table numbers:\n%s", s);
+    const char *avg = strstr(s, "Average");
+    CHECK(avg && strstr(avg, "97.44") && strstr(avg, "45.47"), "average row in %% (97.44 AUPR-In, 45.47 MCM FPR95)");
+    CHECK(strstr(s, "FPR95 convention: neglabel"), "convention named");
+    CHECK(!strchr(s, '\x1b'), "escape sequence from a set name neutralised");
+    printf("%s", s);
+    free(s);
+}
+
+/* A tiny report whose ROC can be worked out by hand; optional arrays absent. */
+static void check_tiny(void) {
+    char *dir = check_path(check_tmpdir(), "tiny");
+    /* Thresholds 0.9, 0.8 (a tie between ID and OOD: one diagonal step), 0.1. */
+    double sid[2] = {0.9, 0.8}, sood[2] = {0.8, 0.1};
+    nl_report_set id = {"id", 2, NULL, sid, NULL, NULL, NULL, {0, 0, 0, 0}, {0, 0, 0, 0}, NULL, 0};
+    nl_report_set ood = {"ood", 2, NULL, sood, NULL, NULL, NULL, {0.875, 0.9, 0.8, 0.5}, {NAN, NAN, NAN, NAN}, NULL, 0};
+    nl_report r = {0};
+    r.id = &id;
+    r.ood = &ood;
+    r.n_ood = 1;
+    r.convention = NL_FPR95_OPENOOD;
+    CHECK(nl_report_write(dir, &r) == 0, "tiny report: %s", nl_geterr());
+    char *p = check_path(dir, "report.html"), *h = NULL;
+    CHECK(nl_read_file(p, 1 << 20, &h, NULL) == 0, "read tiny report.html");
+    free(p);
+    if (h) {
+        CHECK(strstr(h, "points=\"52.0,268.0 52.0,158.0 187.0,48.0 322.0,48.0\""),
+              "ROC points: (0,0) (0,.5) (.5,1) (1,1)");
+        CHECK(!strstr(h, "class=\"mcm\"") && !strstr(h, "<h2>Examples"), "no MCM curve or examples when absent");
+        CHECK(strstr(h, "<b>openood</b>") && strstr(h, "<td>&ndash;</td>"), "openood named; NaN metrics as a dash");
+        free(h);
+    }
+    p = check_path(dir, "scores.csv");
+    char *c = NULL;
+    CHECK(nl_read_file(p, 1 << 20, &c, NULL) == 0 &&
+              !strcmp(c, "set,path,neglabel,mcm,top_id_label,top_negative_label\nid,,0.90000000000000002,,,\n"
+                         "id,,0.80000000000000004,,,\nood,,0.80000000000000004,,,\nood,,0.10000000000000001,,,\n"),
+          "tiny scores.csv: %s", c ? c : "");
+    free(c);
+    free(p);
+    p = check_path(dir, "results.json");
+    json_error_t e;
+    json_t *j = json_load_file(p, 0, &e);
+    json_t *mcm = json_object_get(json_object_get(json_array_get(json_object_get(j, "ood"), 0), "mcm"), "auroc");
+    CHECK(j && json_is_null(mcm) && json_is_null(json_object_get(json_object_get(j, "model"), "info")),
+          "NaN metrics and missing model info are JSON null");
+    CHECK(jnum(json_object_get(j, "average"), "neglabel", "auroc") == 0.875, "average of one set");
+    json_decref(j);
+    free(p);
+    free(dir);
+}
+
+int main(void) {
+    const char *out = getenv("NEGLABEL_REPORT_OUT");
+    char *dir = out && *out ? strdup(out) : check_path(check_tmpdir(), "report/sub");
+    set_data di, d1, d2;
+    nl_report_set id, ood[2];
+    make_set(&di, &id, "ImageNet-1k (val) & co", N_ID, 2.0, "id");
+    make_set(&d1, &ood[0], "iNaturalist", N_O1, -1.5, "inat");
+    make_set(&d2, &ood[1], HOSTILE_SET, N_O2, 0.0, "places");
+    ood[0].m_neglabel = (nl_metrics){0.9949, 0.9988, 0.9768, 0.0191};
+    ood[0].m_mcm = (nl_metrics){0.9461, 0.9880, 0.7730, 0.3094};
+    ood[1].m_neglabel = (nl_metrics){0.9000, 0.9500, 0.8200, 0.3500};
+    ood[1].m_mcm = (nl_metrics){0.8000, 0.8500, 0.7000, 0.6000};
+    const char *skipped[2] = {NL_PATH, BAD_UTF8};
+    nl_report r = {"/models/clip-vit-b16 <local>", "{\"projection_dim\": 512, \"name\": \"<clip>\"}", 1000, 10000,
+                   100, 42, 1, 0.01, 1.0, NL_FPR95_NEGLABEL, &id, ood, 2, skipped, 2, 12.5};
+
+    CHECK(nl_report_write(dir, &r) == 0, "write report: %s", nl_geterr());
+    const char *names[] = {"results.json", "scores.csv", "report.html"};
+    for (int k = 0; k < 3; k++) {
+        char *p = check_path(dir, names[k]);
+        CHECK(nl_file_exists(p), "%s written", names[k]);
+        free(p);
+    }
+    check_json(dir, &r);
+    check_csv(dir, &r);
+    check_html(dir, &r);
+    check_table(&r);
+    check_tiny();
+
+    /* Bad input: one clear message, nothing written. */
+    nl_report bad = r;
+    bad.id = NULL;
+    CHECK(nl_report_write(dir, &bad) == -1 && strstr(nl_geterr(), "ID set"), "missing ID set: %s", nl_geterr());
+    CHECK(nl_report_write("/proc/version/report", &r) == -1 && strstr(nl_geterr(), "/proc/version"),
+          "unwritable folder: %s", nl_geterr());
+    unsigned char *j = NULL;
+    size_t jl = 0;
+    uint8_t px[3] = {1, 2, 3};
+    CHECK(nl_jpeg_encode(px, 0, 1, 80, &j, &jl) == -1 && !j, "jpeg: zero width refused");
+    CHECK(nl_jpeg_encode(px, 70000, 1, 80, &j, &jl) == -1, "jpeg: huge width refused");
+    CHECK(nl_jpeg_encode(px, 1, 1, 500, &j, &jl) == 0 && jl > 0, "jpeg: 1x1, quality clamped");
+    free(j);
+
+    free_set(&di, N_ID);
+    free_set(&d1, N_O1);
+    free_set(&d2, N_O2);
+    free(dir);
+    return check_done();
+}
