@@ -110,10 +110,6 @@ void nl_report_average(const nl_report *r, nl_metrics *neglabel, nl_metrics *mcm
     *mcm = b;
 }
 
-const char *nl_report_convention(nl_fpr_convention c) {
-    return c == NL_FPR95_OPENOOD ? "openood" : "neglabel";
-}
-
 const char *nl_report_convention_text(nl_fpr_convention c) {
     if (c == NL_FPR95_OPENOOD)
         return "OpenOOD: OOD as positive class, FPR at the first threshold with TPR >= 95%";
@@ -199,7 +195,7 @@ static int write_json(const char *path, const nl_report *r) {
     nl_rw_puts(&w, ", \"tau_mcm\": ");
     json_num(&w, r->tau_mcm);
     nl_rw_printf(&w, ", \"fpr95_convention\": \"%s\"},\n  \"metrics_unit\": \"fraction\",\n  \"id\": {\"name\": ",
-                 nl_report_convention(r->convention));
+                 nl_fpr_convention_name(r->convention));
     json_str(&w, r->id->name);
     nl_rw_printf(&w, ", \"n\": %zu},\n  \"ood\": [", r->id->n);
     for (size_t i = 0; i < r->n_ood; i++) {
@@ -347,7 +343,7 @@ void nl_report_print_table(FILE *f, const nl_report *r) {
     nl_metrics an, am;
     nl_report_average(r, &an, &am);
     table_row(f, "Average", w, &an, &am);
-    fprintf(f, "FPR95 convention: %s (%s)\n", nl_report_convention(r->convention),
+    fprintf(f, "FPR95 convention: %s (%s)\n", nl_fpr_convention_name(r->convention),
             nl_report_convention_text(r->convention));
     if (r->n_skipped) fprintf(f, "%zu images could not be read and were skipped\n", r->n_skipped);
 }

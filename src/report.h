@@ -87,7 +87,6 @@ void nl_rw_html(nl_rw *w, const char *s); /* HTML-escaped, invalid UTF-8 -> U+FF
 char *nl_utf8_clean(const char *s);
 /* Mean of the OOD sets' metrics (NaN when there are none). */
 void nl_report_average(const nl_report *r, nl_metrics *neglabel, nl_metrics *mcm);
-const char *nl_report_convention(nl_fpr_convention c);      /* "neglabel" / "openood" */
 const char *nl_report_convention_text(nl_fpr_convention c); /* one-line explanation */
 int nl_report_html(const char *path, const nl_report *r);
 #endif
