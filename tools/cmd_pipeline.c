@@ -119,13 +119,14 @@ static nl_templates common_templates(const common_opts *c) {
     return t;
 }
 
-/* Dispatch an option to the groups a command accepts. */
+/* Dispatch an option to the groups a command accepts. A plain block, not
+ * do-while(0): its `continue` must reach the caller's option loop. */
 #define TRY(fn)                                   \
-    do {                                          \
+    {                                             \
         int r_ = fn(argc, argv, &i, &c);          \
         if (r_ < 0) { rc = 2; goto out; }         \
         if (r_ > 0) continue;                     \
-    } while (0)
+    }
 
 static nl_embed_opts embed_opts(void) {
     nl_embed_opts o = {cli_g.cache_dir, cli_g.quiet};
