@@ -3,6 +3,7 @@
  * time, in a temporary folder). Not hardened: test-only. */
 #ifndef NEGLABEL_ST_BUILD_H
 #define NEGLABEL_ST_BUILD_H
+#include <ftw.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,4 +86,8 @@ static inline int stb_offsets(const stb *s, const char *name, size_t *b, size_t 
     *e = (size_t)json_integer_value(json_array_get(o, 1));
     return 0;
 }
+
+static inline int stb_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) { return remove(p); }
+/* Remove a test's temporary tree (tests build ~100 MB of model copies). */
+static inline void stb_rmtree(const char *dir) { nftw(dir, stb_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 #endif

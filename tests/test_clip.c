@@ -285,5 +285,6 @@ int main(void) {
     for (size_t i = 0; i < n_txt; i++) free(ids[i]);
     free(ids); free(lens); free(pixels); free(dir); free(f16p); free(shd); free(bfd);
     json_decref(golden);
+    stb_rmtree(check_tmpdir());
     return check_done();
 }
