@@ -44,4 +44,15 @@ int nl_clip_encode_images(nl_clip *c, const float *pixels, size_t n, float *out)
  * eos_token_id == 2, as transformers does. Only tokens up to the pooled
  * position are run (exact under the causal mask). */
 int nl_clip_encode_texts(nl_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
+
+/* Internal entries (engine tests and tools). */
+/* Like nl_clip_load, with the weights taken from one explicit safetensors
+ * file instead of dir's model.safetensors / sharded index. */
+nl_clip *nl_clip_load_file(const char *dir, const char *weights_path, int n_threads);
+/* Like nl_clip_encode_texts, but each text is padded with id 0 after its
+ * last token to max_position_embeddings and the full causal pass is run;
+ * the result must equal nl_clip_encode_texts (proves the truncation). */
+int nl_clip_encode_texts_padded(nl_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
+/* logit_scale as stored in the checkpoint (log of 1/temperature). */
+float nl_clip_logit_scale(const nl_clip *c);
 #endif

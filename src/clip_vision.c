@@ -1,0 +1,217 @@
+/* clip_vision.c — the transformer block shared by both towers, and the
+ * vision tower (ViT). Linear layers run over all tokens of a chunk as one
+ * GEMM; attention runs per (sequence, head) on one thread each, so results
+ * do not depend on the thread count. */
+#include "clip_impl.h"
+#include "gemm.h"
+#include "util.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* LayerNorm with statistics in double (two passes: mean, then variance),
+ * close to PyTorch's float32 kernel and to the float64 reference. x may
+ * equal y. */
+void nl_layernorm(const float *x, const float *w, const float *b, float *y, size_t rows, int dim, double eps) {
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * (size_t)dim;
+        float *yr = y + r * (size_t)dim;
+        double s = 0, ss = 0;
+        for (int i = 0; i < dim; i++) s += xr[i];
+        double mean = s / dim;
+        for (int i = 0; i < dim; i++) { double d = xr[i] - mean; ss += d * d; }
+        float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int i = 0; i < dim; i++) yr[i] = (xr[i] - m) * rstd * w[i] + b[i];
+    }
+}
+
+/* Attention tiles: QI query rows at a time against KJ keys (scores), and
+ * QI rows x DJ output dims (values), accumulated in registers. Each output
+ * still sums in a fixed order (over d, then over j), so tiling changes
+ * speed, not results, and nothing depends on the thread count. */
+#define QI 4
+#define KJ 8
+#define DJ 8
+#define ROUND_UP(x, m) (((x) + (m) - 1) / (m) * (m))
+
+/* 4 floats: one SSE register, the x86-64 baseline (GCC's generic vectors
+ * also map onto NEON). Tiles of 4 x 2 of them stay in registers. */
+typedef float v4 __attribute__((vector_size(16)));
+static inline v4 load4(const float *p) { v4 v; memcpy(&v, p, sizeof v); return v; }
+static inline v4 bcast(float x) { return (v4){x, x, x, x}; }
+
+/* Per-thread scratch: K^T [hd][Tp], V [Tp][hdp], probabilities [QI][Tp]. */
+static size_t attn_scratch(int hd, int maxT) {
+    size_t Tp = ROUND_UP((size_t)maxT, KJ), hdp = ROUND_UP((size_t)hd, DJ);
+    return (size_t)hd * Tp + Tp * hdp + QI * Tp;
+}
+
+size_t nl_block_ws_floats(const nl_tower_config *tc, size_t rows, int maxT, int n_threads) {
+    size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
+    size_t hd = D / (size_t)tc->num_attention_heads;
+    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch((int)hd, maxT);
+}
+
+/* Attention of head h of one sequence of T rows. qkv rows are [q | k | v]
+ * (3*D wide); writes the head's slice of out (D wide). */
+static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *scratch) {
+    const size_t W = 3 * (size_t)D;
+    const int Tp = ROUND_UP(T, KJ), hdp = ROUND_UP(hd, DJ);
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *kt = scratch, *v = kt + (size_t)hd * Tp, *p = v + (size_t)Tp * hdp;
+    /* K transposed and V copied contiguous, both zero-padded to the tiles */
+    for (int j = 0; j < Tp; j++) {
+        const float *src = qkv + (size_t)j * W + h * hd;
+        for (int d = 0; d < hd; d++) kt[(size_t)d * Tp + j] = j < T ? src[D + d] : 0.0f;
+        for (int d = 0; d < hdp; d++) v[(size_t)j * hdp + d] = j < T && d < hd ? src[2 * D + d] : 0.0f;
+    }
+    for (int i0 = 0; i0 < T; i0 += QI) {
+        /* keys any row of this block may see, rounded up to the tile */
+        int nj = causal ? (i0 + QI < T ? i0 + QI : T) : T;
+        int njp = ROUND_UP(nj, KJ);
+        const float *q[QI];
+        for (int r = 0; r < QI; r++) q[r] = qkv + (size_t)(i0 + r < T ? i0 + r : T - 1) * W + h * hd;
+        for (int j0 = 0; j0 < njp; j0 += KJ) {
+            v4 acc[QI][2] = {{{0}}};
+            for (int d = 0; d < hd; d++) {
+                v4 k0 = load4(kt + (size_t)d * Tp + j0), k1 = load4(kt + (size_t)d * Tp + j0 + 4);
+                for (int r = 0; r < QI; r++) {
+                    v4 qd = bcast(q[r][d]);
+                    acc[r][0] += qd * k0;
+                    acc[r][1] += qd * k1;
+                }
+            }
+            for (int r = 0; r < QI; r++) memcpy(p + (size_t)r * Tp + j0, acc[r], sizeof acc[r]);
+        }
+        /* softmax of each row over its visible keys; the rest of the tile 0 */
+        for (int r = 0; r < QI; r++) {
+            float *pr = p + (size_t)r * Tp;
+            int n = i0 + r >= T ? 0 : causal ? i0 + r + 1 : T;
+            float mx = -INFINITY, sum = 0;
+            for (int j = 0; j < n; j++) { pr[j] *= scale; if (pr[j] > mx) mx = pr[j]; }
+            for (int j = 0; j < n; j++) { pr[j] = expf(pr[j] - mx); sum += pr[j]; }
+            float inv = n ? 1.0f / sum : 0.0f;
+            for (int j = 0; j < n; j++) pr[j] *= inv;
+            for (int j = n; j < njp; j++) pr[j] = 0.0f;
+        }
+        for (int d0 = 0; d0 < hdp; d0 += DJ) {
+            v4 acc[QI][2] = {{{0}}};
+            for (int j = 0; j < nj; j++) {
+                v4 v0 = load4(v + (size_t)j * hdp + d0), v1 = load4(v + (size_t)j * hdp + d0 + 4);
+                for (int r = 0; r < QI; r++) {
+                    v4 pr = bcast(p[(size_t)r * Tp + j]);
+                    acc[r][0] += pr * v0;
+                    acc[r][1] += pr * v1;
+                }
+            }
+            for (int r = 0; r < QI && i0 + r < T; r++) {
+                float tile[DJ];
+                memcpy(tile, acc[r], sizeof tile);
+                for (int c = 0; c < DJ && d0 + c < hd; c++) out[(size_t)(i0 + r) * D + h * hd + d0 + c] = tile[c];
+            }
+        }
+    }
+}
+
+void nl_block_forward(const nl_tower_config *tc, const nl_block *bk, float *x, size_t rows, size_t items,
+                      const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
+    const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
+    float *ln = ws, *qkv = ln + rows * D, *att = qkv + rows * 3 * D, *mlp = att + rows * D;
+    float *scratch = mlp + rows * I;
+
+    /* x = x + out_proj(attention(ln1(x))) */
+    nl_layernorm(x, bk->ln1_w, bk->ln1_b, ln, rows, D, tc->layer_norm_eps);
+    nl_gemm(ln, bk->qkv_w, bk->qkv_b, qkv, rows, 3 * (size_t)D, D);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (size_t job = 0; job < items * (size_t)H; job++) {
+        size_t b = job / H;
+        int h = (int)(job % H);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(hd, maxT);
+        attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+    }
+    nl_gemm(att, bk->o_w, bk->o_b, ln, rows, D, D);
+    size_t nx = rows * (size_t)D;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t i = 0; i < nx; i++) x[i] += ln[i];
+
+    /* x = x + fc2(act(fc1(ln2(x)))) */
+    nl_layernorm(x, bk->ln2_w, bk->ln2_b, ln, rows, D, tc->layer_norm_eps);
+    nl_gemm(ln, bk->fc1_w, bk->fc1_b, mlp, rows, I, D);
+    size_t nm = rows * (size_t)I;
+    if (tc->quick_gelu) {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
+    } else {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
+    }
+    nl_gemm(mlp, bk->fc2_w, bk->fc2_b, att, rows, D, I);
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t i = 0; i < nx; i++) x[i] += att[i];
+}
+
+int nl_clip_encode_images(nl_clip *c, const float *pixels, size_t n, float *out) {
+    const nl_tower_config *vc = &c->cfg.vision;
+    const int D = vc->hidden_size, C = vc->num_channels, p = vc->patch_size, S = vc->image_size, P = c->cfg.projection_dim;
+    const int g = S / p, np = g * g, T = np + 1, K = C * p * p;
+    if (n == 0) return 0;
+    if (!pixels || !out) { nl_seterr("nl_clip_encode_images: NULL argument"); return -1; }
+    nl_clip_use_threads(c);
+    const int nt = c->n_threads;
+    /* Images per chunk: bounded rows keep the workspace bounded. */
+    size_t B = NL_CHUNK_ROWS / (size_t)T;
+    if (B < 1) B = 1;
+    if (B > n) B = n;
+    size_t rows = B * T;
+    size_t nws = nl_block_ws_floats(vc, rows, T, nt);
+    float *x = nl_mallocarray(rows, (size_t)D * sizeof(float)), *ws = nl_mallocarray(nws, sizeof(float));
+    float *patches = nl_mallocarray(B * (size_t)np, (size_t)K * sizeof(float));
+    size_t *start = nl_mallocarray(B, sizeof(size_t));
+    int *len = nl_mallocarray(B, sizeof(int));
+    int rc = -1;
+    if (!x || !ws || !patches || !start || !len) { nl_prefixerr("vision forward"); goto done; }
+    for (size_t b = 0; b < B; b++) { start[b] = b * T; len[b] = T; }
+    float *pe = ws; /* patch embeddings: ws is free until the first block */
+    for (size_t i0 = 0; i0 < n; i0 += B) {
+        size_t nb = n - i0 < B ? n - i0 : B, r = nb * T;
+        /* im2col: one row per patch, ordered (c, ky, kx) like the conv weight */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (size_t bp = 0; bp < nb * (size_t)np; bp++) {
+            size_t b = bp / np;
+            int k = (int)(bp % np), py = k / g, px = k % g;
+            const float *img = pixels + (i0 + b) * (size_t)C * S * S;
+            float *row = patches + bp * K;
+            for (int ch = 0; ch < C; ch++)
+                for (int ky = 0; ky < p; ky++)
+                    memcpy(row + (ch * p + ky) * p, img + ((size_t)ch * S + py * p + ky) * S + px * p, p * sizeof(float));
+        }
+        nl_gemm(patches, c->patch_w, NULL, pe, nb * np, D, K);
+        /* [class; patches] + positions, then pre_layrnorm */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (size_t bt = 0; bt < r; bt++) {
+            size_t b = bt / T, t = bt % T;
+            const float *src = t == 0 ? c->cls : pe + (b * np + t - 1) * D, *pos = c->vpos_emb + t * D;
+            float *dst = x + bt * D;
+            for (int d = 0; d < D; d++) dst[d] = src[d] + pos[d];
+        }
+        nl_layernorm(x, c->pre_w, c->pre_b, x, r, D, vc->layer_norm_eps);
+        for (int l = 0; l < vc->num_hidden_layers; l++)
+            nl_block_forward(vc, &c->vblk[l], x, r, nb, start, len, T, 0, nt, ws);
+        /* pooled = post_layernorm(class token); out = pooled * proj^T */
+        float *pooled = ws;
+        for (size_t b = 0; b < nb; b++) memcpy(pooled + b * D, x + b * T * D, D * sizeof(float));
+        nl_layernorm(pooled, c->post_w, c->post_b, pooled, nb, D, vc->layer_norm_eps);
+        nl_gemm(pooled, c->vproj, NULL, out + i0 * P, nb, P, D);
+    }
+    rc = 0;
+done:
+    free(x);
+    free(ws);
+    free(patches);
+    free(start);
+    free(len);
+    return rc;
+}

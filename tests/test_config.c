@@ -1,0 +1,165 @@
+/* test_config.c — config.json resolution against Hugging Face's
+ * CLIPTextConfig / CLIPVisionConfig defaults (transformers'
+ * configuration_clip.py), preprocessor_config.json, and malformed input. */
+#include <math.h>
+
+#include "check.h"
+#include "clip.h"
+#include "neglabel.h"
+#include "st_build.h"
+#include "util.h"
+
+static const char *tmp;
+static int counter;
+
+/* A folder holding config.json (and preprocessor_config.json if pp). */
+static char *folder(const char *cfg, const char *pp) {
+    char name[32];
+    snprintf(name, sizeof name, "cfg%02d", counter++);
+    char *d = check_path(tmp, name);
+    nl_mkdir_p(d);
+    char *c = check_path(d, "config.json");
+    stb_spit(c, cfg, strlen(cfg), NULL, 0);
+    free(c);
+    if (pp) {
+        char *p = check_path(d, "preprocessor_config.json");
+        stb_spit(p, pp, strlen(pp), NULL, 0);
+        free(p);
+    }
+    return d;
+}
+
+static int load(const char *cfg, const char *pp, nl_clip_config *out) {
+    char *d = folder(cfg, pp);
+    int rc = nl_clip_config_load(d, out);
+    free(d);
+    return rc;
+}
+
+static void expect_fail(const char *what, const char *cfg, const char *pp, const char *file, const char *frag) {
+    nl_clip_config c;
+    int rc = load(cfg, pp, &c);
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc == 0) return;
+    const char *e = nl_geterr();
+    printf("%-28s -> %s\n", what, e);
+    CHECK(strstr(e, file) != NULL, "%s: message does not name %s: %s", what, file, e);
+    CHECK(strstr(e, frag) != NULL, "%s: expected '%s' in: %s", what, frag, e);
+}
+
+/* Values openai/clip-vit-base-patch16 resolves to in transformers. */
+static void check_b16_text(const nl_clip_config *c, int bos, int eos) {
+    const nl_tower_config *t = &c->text;
+    CHECK(t->vocab_size == 49408 && t->hidden_size == 512 && t->intermediate_size == 2048, "text sizes");
+    CHECK(t->num_hidden_layers == 12 && t->num_attention_heads == 8 && t->max_position_embeddings == 77, "text depth");
+    CHECK(t->bos_token_id == bos && t->eos_token_id == eos && t->pad_token_id == 1, "text ids %d %d %d",
+          t->bos_token_id, t->eos_token_id, t->pad_token_id);
+    CHECK(t->quick_gelu == 1 && t->layer_norm_eps == 1e-5, "text act/eps");
+}
+
+static void check_vision(const nl_clip_config *c, int patch) {
+    const nl_tower_config *v = &c->vision;
+    CHECK(v->hidden_size == 768 && v->intermediate_size == 3072 && v->num_hidden_layers == 12 &&
+              v->num_attention_heads == 12, "vision sizes");
+    CHECK(v->image_size == 224 && v->patch_size == patch && v->num_channels == 3, "vision patch %d", v->patch_size);
+    CHECK(v->quick_gelu == 1 && v->layer_norm_eps == 1e-5, "vision act/eps");
+    CHECK(c->projection_dim == 512, "projection_dim %d", c->projection_dim);
+}
+
+static void defaults_cases(void) {
+    nl_clip_config c;
+    int rc = load("{\"text_config\":{\"bos_token_id\":0,\"eos_token_id\":2},\"vision_config\":{\"patch_size\":16}}", NULL, &c);
+    CHECK(rc == 0, "minimal B/16: %s", nl_geterr());
+    if (rc == 0) {
+        check_b16_text(&c, 0, 2);
+        check_vision(&c, 16);
+        /* OpenAI preprocessing when there is no preprocessor_config.json */
+        CHECK(c.image_mean[0] == 0.48145466f && c.image_std[2] == 0.27577711f, "default mean/std");
+        CHECK(c.resample_default == NL_RESAMPLE_BICUBIC, "default resample");
+    }
+
+    /* The shape of the real openai config: duplicated *_dict keys, names,
+     * architectures; only text_config / vision_config count. */
+    rc = load("{\"_name_or_path\":\"openai/clip-vit-base-patch16\",\"architectures\":[\"CLIPModel\"],"
+              "\"initializer_factor\":1.0,\"logit_scale_init_value\":2.6592,\"model_type\":\"clip\","
+              "\"projection_dim\":512,\"text_config\":{\"_name_or_path\":\"\",\"bos_token_id\":0,"
+              "\"dropout\":0.0,\"eos_token_id\":2,\"hidden_act\":\"quick_gelu\",\"max_length\":20,"
+              "\"pad_token_id\":1,\"bad_words_ids\":null,\"task_specific_params\":null},"
+              "\"text_config_dict\":{\"hidden_size\":999,\"num_attention_heads\":7},"
+              "\"vision_config\":{\"dropout\":0.0,\"patch_size\":16,\"hidden_act\":\"quick_gelu\"},"
+              "\"vision_config_dict\":{\"patch_size\":999},\"torch_dtype\":\"float32\"}",
+              NULL, &c);
+    CHECK(rc == 0, "openai-style B/16: %s", nl_geterr());
+    if (rc == 0) { check_b16_text(&c, 0, 2); check_vision(&c, 16); }
+
+    rc = load("{\"text_config\":{}}", NULL, &c);
+    CHECK(rc == 0, "no vision_config: %s", nl_geterr());
+    if (rc == 0) { check_b16_text(&c, 49406, 49407); check_vision(&c, 32); }
+    rc = load("{\"text_config\":null,\"vision_config\":null}", NULL, &c);
+    CHECK(rc == 0, "null towers: %s", nl_geterr());
+    if (rc == 0) { check_b16_text(&c, 49406, 49407); check_vision(&c, 32); }
+
+    /* ViT-L/14-336 numbers pass through; gelu is the exact variant. */
+    rc = load("{\"projection_dim\":768,\"text_config\":{\"hidden_size\":768,\"num_attention_heads\":12,"
+              "\"intermediate_size\":3072,\"hidden_act\":\"gelu\",\"layer_norm_eps\":1e-6},"
+              "\"vision_config\":{\"hidden_size\":1024,\"num_hidden_layers\":24,\"num_attention_heads\":16,"
+              "\"intermediate_size\":4096,\"patch_size\":14,\"image_size\":336}}",
+              "{\"image_mean\":[0.5,0.5,0.5],\"image_std\":[0.25,0.5,1.0],\"resample\":2,\"crop_size\":{\"height\":336,\"width\":336}}", &c);
+    CHECK(rc == 0, "L/14: %s", nl_geterr());
+    if (rc == 0) {
+        CHECK(c.projection_dim == 768 && c.text.hidden_size == 768 && c.text.quick_gelu == 0 && c.text.layer_norm_eps == 1e-6,
+              "L/14 text");
+        CHECK(c.vision.hidden_size == 1024 && c.vision.num_hidden_layers == 24 && c.vision.patch_size == 14 &&
+                  c.vision.image_size == 336 && c.vision.quick_gelu == 1, "L/14 vision");
+        CHECK(c.image_mean[1] == 0.5f && c.image_std[0] == 0.25f && c.image_std[2] == 1.0f, "custom mean/std");
+        CHECK(c.resample_default == NL_RESAMPLE_BILINEAR, "resample 2 -> bilinear");
+    }
+}
+
+static void error_cases(void) {
+    expect_fail("malformed JSON", "{\"text_config\": {\"hidden_size\": 512,,}}", NULL, "config.json", "line 1, column");
+    expect_fail("not an object", "[1,2]", NULL, "config.json", "not a JSON object");
+    expect_fail("negative size", "{\"vision_config\":{\"hidden_size\":-768}}", NULL, "config.json", "vision_config.hidden_size");
+    expect_fail("zero layers", "{\"text_config\":{\"num_hidden_layers\":0}}", NULL, "config.json", "num_hidden_layers");
+    expect_fail("too many layers", "{\"text_config\":{\"num_hidden_layers\":1000}}", NULL, "config.json", "out of range");
+    expect_fail("huge hidden", "{\"vision_config\":{\"hidden_size\":100000,\"num_attention_heads\":1}}", NULL, "config.json", "out of range");
+    expect_fail("heads do not divide", "{\"text_config\":{\"hidden_size\":512,\"num_attention_heads\":7}}", NULL, "config.json",
+                "not divisible by num_attention_heads");
+    expect_fail("patch does not divide", "{\"vision_config\":{\"image_size\":224,\"patch_size\":15}}", NULL, "config.json",
+                "not divisible by patch_size");
+    expect_fail("unknown activation", "{\"text_config\":{\"hidden_act\":\"relu\"}}", NULL, "config.json", "hidden_act 'relu'");
+    expect_fail("string size", "{\"text_config\":{\"hidden_size\":\"512\"}}", NULL, "config.json", "not an integer");
+    expect_fail("fractional size", "{\"text_config\":{\"hidden_size\":512.5}}", NULL, "config.json", "not an integer");
+    expect_fail("bad eps", "{\"text_config\":{\"layer_norm_eps\":-1}}", NULL, "config.json", "layer_norm_eps");
+    expect_fail("tower not object", "{\"vision_config\":3}", NULL, "config.json", "vision_config is not an object");
+    expect_fail("bad projection", "{\"projection_dim\":0}", NULL, "config.json", "projection_dim");
+    expect_fail("preprocessor JSON", "{}", "{\"image_mean\": [0.5,", "preprocessor_config.json", "invalid JSON");
+    expect_fail("zero std", "{}", "{\"image_std\":[0.2,0,0.2]}", "preprocessor_config.json", "image_std[1]");
+    expect_fail("two means", "{}", "{\"image_mean\":[0.2,0.2]}", "preprocessor_config.json", "image_mean");
+    expect_fail("nearest resample", "{}", "{\"resample\":0}", "preprocessor_config.json", "resample");
+
+    nl_clip_config c;
+    char *d = check_path(tmp, "empty-folder");
+    nl_mkdir_p(d);
+    CHECK(nl_clip_config_load(d, &c) != 0 && strstr(nl_geterr(), "config.json"), "missing config: %s", nl_geterr());
+    free(d);
+}
+
+int main(void) {
+    const char *shared = check_shared();
+    tmp = check_tmpdir();
+    defaults_cases();
+    error_cases();
+    /* The tiny fixture's own config. */
+    char *dir = check_path(shared, "fixtures/tiny-clip");
+    nl_clip_config c;
+    int rc = nl_clip_config_load(dir, &c);
+    CHECK(rc == 0, "tiny config: %s", nl_geterr());
+    if (rc == 0)
+        CHECK(c.text.hidden_size == 64 && c.text.num_attention_heads == 1 && c.vision.hidden_size == 128 &&
+                  c.vision.num_attention_heads == 2 && c.vision.patch_size == 16 && c.projection_dim == 32 &&
+                  c.text.eos_token_id == 49407, "tiny config values");
+    free(dir);
+    stb_rmtree(check_tmpdir());
+    return check_done();
+}

@@ -1,0 +1,265 @@
+/* test_safetensors.c — hostile and malformed checkpoints, built at test
+ * time: each must be refused with one message naming the file and the
+ * problem. Also the half-precision conversions against known bit patterns. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clip.h"
+#include "safetensors.h"
+#include "st_build.h"
+#include "util.h"
+
+static const char *tmp;
+static int counter;
+
+/* Write a synthetic file from a header string and data; return its path. */
+static char *synth(const char *hdr, const void *data, size_t dlen) {
+    char name[64];
+    snprintf(name, sizeof name, "synthetic-%02d.safetensors", counter++);
+    char *p = check_path(tmp, name);
+    stb_write_raw(p, hdr, strlen(hdr), data, dlen);
+    return p;
+}
+
+/* Opening path must fail with a message containing the file's path and
+ * each of the given fragments. */
+static void expect_fail(const char *what, const char *path, const char *frag) {
+    nl_st st;
+    int rc = nl_st_open_file(path, &st);
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc == 0) { nl_st_close(&st); return; }
+    const char *e = nl_geterr();
+    printf("%-24s -> %s\n", what, e);
+    CHECK(strstr(e, path) != NULL, "%s: message does not name the file: %s", what, e);
+    CHECK(strstr(e, frag) != NULL, "%s: expected '%s' in: %s", what, frag, e);
+}
+
+static void synthetic_cases(void) {
+    float data[5] = {1, 2, 3, 4, 5};
+    char *p;
+
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+              "\"text_model.embeddings.position_ids\":{\"dtype\":\"I64\",\"shape\":[1,77],\"data_offsets\":[0,616]},"
+              "\"z\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[16,20]},"
+              "\"empty\":{\"dtype\":\"F16\",\"shape\":[0,5],\"data_offsets\":[20,20]},"
+              "\"__metadata__\":{\"format\":\"pt\"}}", data, sizeof data);
+    nl_st st;
+    int rc = nl_st_open_file(p, &st);
+    CHECK(rc == 0, "valid file refused: %s", nl_geterr());
+    if (rc == 0) {
+        const nl_st_tensor *a = nl_st_find(&st, "a"), *z = nl_st_find(&st, "z");
+        CHECK(a && a->ndim == 2 && a->shape[0] == 2 && a->numel == 4, "tensor a");
+        CHECK(z && z->ndim == 0 && z->numel == 1, "scalar z");
+        CHECK(nl_st_find(&st, "text_model.embeddings.position_ids") == NULL, "position_ids not ignored");
+        CHECK(nl_st_find(&st, "nope") == NULL, "found a missing tensor");
+        float out[4] = {0};
+        CHECK(a && nl_st_to_f32(&st, a, out) == 0 && out[0] == 1 && out[3] == 4, "f32 read");
+        CHECK(z && nl_st_to_f32(&st, z, out) == 0 && out[0] == 5, "scalar read");
+        nl_st_close(&st);
+    }
+    free(p);
+
+    /* Header length past the end of the file. */
+    p = check_path(tmp, "long-header.safetensors");
+    uint8_t raw[20] = {0xe8, 0x03, 0, 0, 0, 0, 0, 0, '{', '}'};
+    stb_spit(p, raw, sizeof raw, NULL, 0);
+    expect_fail("header length past EOF", p, "past end of file");
+    free(p);
+
+    p = check_path(tmp, "short.safetensors");
+    stb_spit(p, raw, 5, NULL, 0);
+    expect_fail("5-byte file", p, "too short");
+    free(p);
+
+    /* Header length over the 100 MB limit, inside a (sparse) file. */
+    p = check_path(tmp, "huge-header.safetensors");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    uint64_t hn = (uint64_t)101 << 20;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hn >> (8 * i));
+    CHECK(fd >= 0 && write(fd, le, 8) == 8 && ftruncate(fd, (off_t)(hn + 8)) == 0, "sparse file");
+    if (fd >= 0) close(fd);
+    expect_fail("101 MB header", p, "limit");
+    unlink(p);
+    free(p);
+
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", data, 12);
+    expect_fail("offsets outside data", p, "outside data");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[9,8]}}", data, 12);
+    expect_fail("end before begin", p, "outside data");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-4,4]}}", data, 16);
+    expect_fail("negative offset", p, "outside data");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+              "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", data, 16);
+    expect_fail("overlapping tensors", p, "overlap");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"Q7\",\"shape\":[2],\"data_offsets\":[0,8]}}", data, 16);
+    expect_fail("unknown dtype", p, "unknown dtype");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", data, 16);
+    expect_fail("shape product mismatch", p, "shape implies 12 bytes");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", data, 16);
+    expect_fail("negative dimension", p, "non-negative");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,8]}}", data, 16);
+    expect_fail("shape overflow", p, "overflow");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+              "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", data, 16);
+    expect_fail("duplicate name", p, "invalid JSON");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_off", data, 16);
+    expect_fail("garbage JSON", p, "invalid JSON header at line");
+    free(p);
+    p = synth("[1,2,3]", data, 16);
+    expect_fail("non-object header", p, "not an object");
+    free(p);
+    p = synth("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", data, 16);
+    expect_fail("missing data_offsets", p, "data_offsets");
+    free(p);
+
+    /* A known but unsupported dtype opens; converting it is the error. */
+    p = synth("{\"a\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data, 16);
+    rc = nl_st_open_file(p, &st);
+    CHECK(rc == 0, "I32 tensor refused at open: %s", nl_geterr());
+    if (rc == 0) {
+        float out[2];
+        CHECK(nl_st_to_f32(&st, &st.t[0], out) != 0 && strstr(nl_geterr(), "dtype I32") && strstr(nl_geterr(), p),
+              "I32 conversion: %s", nl_geterr());
+        nl_st_close(&st);
+    }
+    free(p);
+}
+
+static void half_cases(void) {
+    /* Bit patterns from IEEE 754 binary16 / bfloat16 definitions. */
+    CHECK(nl_f16_to_f32(0x3c00) == 1.0f, "f16 1.0");
+    CHECK(nl_f16_to_f32(0xc000) == -2.0f, "f16 -2.0");
+    CHECK(nl_f16_to_f32(0x7bff) == 65504.0f, "f16 max");
+    CHECK(nl_f16_to_f32(0x0001) == ldexpf(1, -24), "f16 smallest subnormal");
+    CHECK(nl_f16_to_f32(0x03ff) == ldexpf(1023, -24), "f16 largest subnormal");
+    CHECK(nl_f16_to_f32(0x0400) == ldexpf(1, -14), "f16 smallest normal");
+    CHECK(isinf(nl_f16_to_f32(0x7c00)) && isnan(nl_f16_to_f32(0x7e00)), "f16 inf/nan");
+    CHECK(nl_f16_to_f32(0x3555) == 0.333251953125f, "f16 1/3");
+    CHECK(nl_bf16_to_f32(0x3f80) == 1.0f && nl_bf16_to_f32(0xc040) == -3.0f, "bf16");
+    CHECK(nl_f32_to_bf16(1.0f) == 0x3f80 && nl_f32_to_bf16(1.0f + ldexpf(1, -8)) == 0x3f80 &&
+              nl_f32_to_bf16(1.0f + 3 * ldexpf(1, -8)) == 0x3f82, "bf16 rounding to even");
+    CHECK(nl_f32_to_f16(1.0f / 3) == 0x3555 && nl_f32_to_f16(65520.0f) == 0x7c00 && nl_f32_to_f16(65504.0f) == 0x7bff,
+          "f32->f16");
+    CHECK(nl_f32_to_f16(ldexpf(1, -24)) == 0x0001 && nl_f32_to_f16(ldexpf(1, -25)) == 0 &&
+              nl_f32_to_f16(ldexpf(3, -26)) == 0x0001, "f32->f16 subnormals");
+    /* Every finite half round-trips. */
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000; h++)
+        if ((h & 0x7c00) != 0x7c00 && nl_f32_to_f16(nl_f16_to_f32((uint16_t)h)) != h) bad++;
+    CHECK(bad == 0, "%d halves do not round-trip", bad);
+}
+
+/* A folder with the tiny model's config and a modified copy of its
+ * weights. edit() changes the header (and may change the data copy). */
+typedef void (*edit_fn)(json_t *hdr, uint8_t *data, size_t len);
+
+static char *model_variant(const char *src, const char *name, edit_fn edit) {
+    char *dir = check_path(tmp, name);
+    nl_mkdir_p(dir);
+    char *sc = check_path(src, "config.json"), *dc = check_path(dir, "config.json");
+    char *sp = check_path(src, "model.safetensors"), *dp = check_path(dir, "model.safetensors");
+    stb s;
+    if (stb_read(sp, &s) == 0 && stb_copy(sc, dc) == 0) {
+        uint8_t *data = malloc(s.data_len);
+        memcpy(data, s.data, s.data_len);
+        edit(s.hdr, data, s.data_len);
+        stb_write(dp, s.hdr, data, s.data_len);
+        free(data);
+    }
+    stb_free(&s);
+    free(sc); free(dc); free(sp); free(dp);
+    return dir;
+}
+
+static void edit_shape(json_t *h, uint8_t *d, size_t n) {
+    json_t *t = json_object_get(h, "vision_model.post_layernorm.weight");
+    json_int_t b = json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0));
+    json_object_set_new(t, "shape", json_pack("[i]", 64));
+    json_object_set_new(t, "data_offsets", json_pack("[II]", b, b + 256));
+}
+static void edit_missing(json_t *h, uint8_t *d, size_t n) { json_object_del(h, "text_model.encoder.layers.1.mlp.fc2.bias"); }
+static void edit_dtype(json_t *h, uint8_t *d, size_t n) {
+    json_object_set_new(json_object_get(h, "text_model.final_layer_norm.bias"), "dtype", json_string("I32"));
+}
+static void edit_nan(json_t *h, uint8_t *d, size_t n) {
+    json_t *t = json_object_get(h, "visual_projection.weight");
+    json_int_t b = json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0));
+    float nan = NAN;
+    memcpy(d + b + 40, &nan, 4);
+}
+static void edit_none(json_t *h, uint8_t *d, size_t n) {}
+
+static void expect_load_fail(const char *what, const char *dir, const char *file, const char *frag) {
+    nl_clip *c = nl_clip_load(dir, 1);
+    CHECK(c == NULL, "%s: accepted", what);
+    if (c) { nl_clip_free(c); return; }
+    const char *e = nl_geterr();
+    printf("%-24s -> %s\n", what, e);
+    CHECK(strstr(e, file) != NULL, "%s: message does not name %s: %s", what, file, e);
+    CHECK(strstr(e, frag) != NULL, "%s: expected '%s' in: %s", what, frag, e);
+}
+
+static void model_cases(const char *src) {
+    char *d = model_variant(src, "shape", edit_shape);
+    expect_load_fail("altered shape", d, "model.safetensors",
+                     "tensor 'vision_model.post_layernorm.weight' has shape [64], config implies [128]");
+    free(d);
+    d = model_variant(src, "missing", edit_missing);
+    expect_load_fail("missing tensor", d, "model.safetensors", "'text_model.encoder.layers.1.mlp.fc2.bias' missing");
+    free(d);
+    d = model_variant(src, "dtype", edit_dtype);
+    expect_load_fail("I32 weight", d, "model.safetensors", "dtype I32");
+    free(d);
+    d = model_variant(src, "nan", edit_nan);
+    expect_load_fail("NaN weight", d, "model.safetensors", "non-finite");
+    free(d);
+
+    /* Truncated: the same header over half of the data. */
+    d = model_variant(src, "truncated", edit_none);
+    char *p = check_path(d, "model.safetensors");
+    uint8_t *buf;
+    size_t len;
+    if (stb_slurp(p, &buf, &len) == 0) stb_spit(p, buf, len / 2, NULL, 0), free(buf);
+    expect_load_fail("truncated file", d, "model.safetensors", "outside data");
+    free(p);
+
+    /* Sharded: index naming a missing shard, or a path outside the folder. */
+    char *idx = check_path(d, "model.safetensors.index.json"), *single = check_path(d, "model.safetensors");
+    unlink(single);
+    stb_spit(idx, "{\"weight_map\":{\"logit_scale\":\"model-00001-of-00002.safetensors\"}}", 65, NULL, 0);
+    expect_load_fail("missing shard", d, "model.safetensors.index.json", "'model-00001-of-00002.safetensors' (for tensor 'logit_scale') does not exist");
+    const char *evil = "{\"weight_map\":{\"logit_scale\":\"../truncated/model.safetensors\"}}";
+    stb_spit(idx, evil, strlen(evil), NULL, 0);
+    expect_load_fail("'..' in index", d, "model.safetensors.index.json", "not a plain file name");
+    const char *bad = "{\"weight_map\":{\"logit_scale\":";
+    stb_spit(idx, bad, strlen(bad), NULL, 0);
+    expect_load_fail("garbage index", d, "model.safetensors.index.json", "invalid JSON at line 1");
+    unlink(idx);
+    expect_load_fail("no weights", d, d, "no model.safetensors");
+    free(idx); free(single); free(d);
+}
+
+int main(void) {
+    const char *shared = check_shared();
+    tmp = check_tmpdir();
+    synthetic_cases();
+    half_cases();
+    char *src = check_path(shared, "fixtures/tiny-clip");
+    model_cases(src);
+    free(src);
+    stb_rmtree(check_tmpdir());
+    return check_done();
+}
