@@ -294,7 +294,7 @@ int nl_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen)
     while (hi > lo && py_isspace(a.v[hi - 1])) hi--;
 
     b.n = 0;
-    if (py_lower(a.v + lo, hi - lo, &b)) goto fail;
+    if (hi > lo && py_lower(a.v + lo, hi - lo, &b)) goto fail; /* a.v is NULL for "" */
     s = nl_mallocarray(b.n + 1, 4);
     if (!s) goto fail;
     size_t o = 0;
