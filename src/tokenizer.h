@@ -23,4 +23,11 @@ int nl_tokenizer_encode(const nl_tokenizer *t, const char *text, size_t len, int
 int32_t nl_tokenizer_sot(const nl_tokenizer *t);
 int32_t nl_tokenizer_eot(const nl_tokenizer *t);
 size_t nl_tokenizer_vocab_size(const nl_tokenizer *t);
+
+/* The text simple_tokenizer hands to its regex: html.unescape twice, strip,
+ * whitespace runs -> one space, strip, str.lower(). (ftfy.fix_text is not
+ * applied: it is the identity on the reference strings.) *out is malloc'd
+ * UTF-8, NUL-terminated (it may hold NUL itself: use *outlen). -1 on invalid
+ * UTF-8, with the byte offset in the message. */
+int nl_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen);
 #endif

@@ -1,0 +1,295 @@
+/* test_tokenizer.c — the CLIP BPE tokenizer against OpenAI's reference ids
+ * (all of fixtures/tokenizer/golden.jsonl), plus hostile and malformed input.
+ * Expected strings below come from Python (html.unescape, regex, str.lower),
+ * not from this library. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tokenizer.h"
+#include "util.h"
+
+static const char *tmp_file(const char *name, const char *data, size_t len) {
+    static char path[4][512];
+    static int k;
+    char *p = path[k++ & 3];
+    snprintf(p, 512, "%s/%s", check_tmpdir(), name);
+    FILE *f = fopen(p, "wb");
+    if (!f) { perror(p); exit(1); }
+    fwrite(data, 1, len, f);
+    fclose(f);
+    return p;
+}
+
+typedef struct { char *text; size_t len; int32_t *ids; size_t n; } golden;
+
+static golden *read_golden(const char *path, size_t *count) {
+    char *data;
+    size_t len;
+    if (nl_read_file(path, (size_t)1 << 30, &data, &len)) { fprintf(stderr, "%s\n", nl_geterr()); exit(1); }
+    golden *g = NULL;
+    size_t n = 0, cap = 0;
+    for (char *s = data, *e; s < data + len; s = e + 1) {
+        e = memchr(s, '\n', (size_t)(data + len - s));
+        if (!e) e = data + len;
+        if (e == s) continue;
+        json_error_t jerr;
+        json_t *o = json_loadb(s, (size_t)(e - s), 0, &jerr);
+        json_t *t = json_object_get(o, "text"), *ids = json_object_get(o, "ids");
+        if (!o || !json_is_string(t) || !json_is_array(ids)) { fprintf(stderr, "bad golden line %zu\n", n + 1); exit(1); }
+        if (nl_grow((void **)&g, &cap, n + 1, sizeof *g)) exit(1);
+        g[n].len = json_string_length(t);
+        g[n].text = nl_strndup(json_string_value(t), g[n].len);
+        g[n].n = json_array_size(ids);
+        g[n].ids = nl_mallocarray(g[n].n, sizeof *g[n].ids);
+        for (size_t i = 0; i < g[n].n; i++) g[n].ids[i] = (int32_t)json_integer_value(json_array_get(ids, i));
+        json_decref(o);
+        n++;
+    }
+    free(data);
+    *count = n;
+    return g;
+}
+
+static int same(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+static void print_ids(const char *what, const int32_t *v, size_t n) {
+    fprintf(stderr, "  %s:", what);
+    for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", v[i]);
+    fputc('\n', stderr);
+}
+
+/* Every golden line, on several threads at once (encode must be thread-safe). */
+static void test_golden(const nl_tokenizer *t, const golden *g, size_t count, const char *label) {
+    size_t mismatches = 0, errors = 0;
+    double t0 = nl_now();
+#pragma omp parallel for schedule(dynamic, 256) reduction(+ : mismatches, errors)
+    for (size_t i = 0; i < count; i++) {
+        int32_t *ids;
+        size_t n;
+        if (nl_tokenizer_encode(t, g[i].text, g[i].len, &ids, &n)) {
+            errors++;
+            continue;
+        }
+        if (!same(ids, n, g[i].ids, g[i].n)) {
+#pragma omp critical
+            if (mismatches < 5) {
+                fprintf(stderr, "mismatch on line %zu: \"%s\"\n", i + 1, g[i].text);
+                print_ids("got ", ids, n);
+                print_ids("want", g[i].ids, g[i].n);
+            }
+            mismatches++;
+        }
+        free(ids);
+    }
+    printf("%s: %zu strings, %zu mismatches, %zu errors, %.2f s\n", label, count, mismatches, errors, nl_now() - t0);
+    CHECK(mismatches == 0 && errors == 0, "%s: %zu mismatches, %zu errors", label, mismatches, errors);
+}
+
+static void test_clean(void) {
+    static const struct { const char *in, *want; } cases[] = {
+        {"&amp;amp;", "&"},
+        {"&amp;amp;amp;", "&amp;"}, /* unescaped exactly twice */
+        {"&lt;b&gt;bold&lt;/b&gt;", "<b>bold</b>"},
+        {"x &#39;q&#x27; &#X41;", "x 'q' a"},
+        {"&#128;&#x80;", "\342\202\254\342\202\254"},
+        {"&#0;|&#xD800;|&#1114112;|&#99999999999999999999;", "\357\277\275|\357\277\275|\357\277\275|\357\277\275"},
+        {"a&#1;b&#xFFFE;c", "abc"},
+        {"&notit; &ampxyz &unknown; &AMP &amp", "\302\254it; &xyz &unknown; & &"},
+        {"&# &#x; &#xg; &;", "&# &#x; &#xg; &;"},
+        {"&Eacute&eacute;&ETH;", "\303\251\303\251\303\260"},
+        {"&NotEqualTilde;", "\342\211\202\314\270"},
+        {"&aacute&", "\303\241&"},
+        {"&#x110000;&#x10FFFF;", "\357\277\275"},
+        {"\034 a \034", "a"},
+        {"a\034b\302\205c\343\200\200\342\200\250d", "a\034b c d"},
+        {"\304\260STANBUL", "i\314\207stanbul"},
+        {"\316\237\316\224\316\237\316\243 \316\243\316\221 \316\243 A\316\243. A\316\243'A",
+         "\316\277\316\264\316\277\317\202 \317\203\316\261 \317\203 a\317\202. a\317\203'a"},
+        {"\316\243\316\243\316\243", "\317\203\317\203\317\202"},
+        {"\342\204\252\305\277", "k\305\277"},
+        {"  \t\n", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out;
+        size_t n;
+        int rc = nl_tokenizer_clean(cases[i].in, strlen(cases[i].in), &out, &n);
+        CHECK(rc == 0 && n == strlen(cases[i].want) && memcmp(out, cases[i].want, n) == 0,
+              "clean(\"%s\") = \"%s\", want \"%s\"", cases[i].in, rc ? nl_geterr() : out, cases[i].want);
+        free(out);
+    }
+}
+
+static void test_bad_utf8(const nl_tokenizer *t) {
+    static const struct { const char *s; size_t len; const char *why; } cases[] = {
+        {"ab\x80" "cd", 5, "stray continuation"},
+        {"\xC0\xAF", 2, "overlong"},
+        {"\xE0\x80\xAF", 3, "overlong"},
+        {"\xF0\x80\x80\xAF", 4, "overlong"},
+        {"x\xED\xA0\x80", 4, "surrogate"},
+        {"abc\xE2\x82", 5, "truncated"},
+        {"\xE2\x82x", 3, "truncated"},
+        {"\xF4\x90\x80\x80", 4, "above U+10FFFF"},
+        {"\xFF", 1, "never appears"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int32_t *ids = (int32_t *)&ids;
+        size_t n = 99;
+        nl_seterr("none");
+        int rc = nl_tokenizer_encode(t, cases[i].s, cases[i].len, &ids, &n);
+        CHECK(rc == -1 && ids == NULL && n == 0, "bad UTF-8 case %zu accepted", i);
+        CHECK(strstr(nl_geterr(), "invalid UTF-8") && strstr(nl_geterr(), cases[i].why),
+              "case %zu: message \"%s\" should say \"%s\"", i, nl_geterr(), cases[i].why);
+    }
+    /* NUL is valid UTF-8 and must not end the text early: Python gives
+     * SOT a \0 b EOT = 49406 320 444 321 49407. */
+    int32_t *ids;
+    size_t n;
+    int rc = nl_tokenizer_encode(t, "a\0b", 3, &ids, &n);
+    static const int32_t want[] = {49406, 320, 444, 321, 49407};
+    CHECK(rc == 0 && same(ids, n, want, 5), "embedded NUL: rc %d n %zu", rc, n);
+    if (rc == 0) free(ids);
+}
+
+/* Pieces past what the golden set holds: long runs, every byte value. */
+static void test_hostile(const nl_tokenizer *t) {
+    size_t len = 300000;
+    char *s = malloc(len);
+    for (size_t i = 0; i < len; i++) s[i] = "abcdefghij"[(i * 7 + i / 13) % 10];
+    int32_t *ids;
+    size_t n;
+    double t0 = nl_now();
+    int rc = nl_tokenizer_encode(t, s, len, &ids, &n);
+    CHECK(rc == 0 && n > 2 && n < len, "300 kB single word: rc %d n %zu (%s)", rc, n, nl_geterr());
+    CHECK(nl_now() - t0 < 20, "300 kB single word took %.1f s (BPE must not be quadratic)", nl_now() - t0);
+    int ok = rc == 0;
+    for (size_t i = 0; ok && i < n; i++) ok = ids[i] >= 0 && ids[i] < 49408;
+    CHECK(ok, "ids out of range");
+    if (rc == 0) free(ids);
+    /* every non-ASCII scalar region: U+0080.. U+10FFFF samples, 4-byte forms */
+    const char *mixed = "\xF0\x9F\x98\x80\xC2\xA0\xE2\x80\x8B\xF4\x8F\xBF\xBF\xEF\xBF\xBD";
+    rc = nl_tokenizer_encode(t, mixed, strlen(mixed), &ids, &n);
+    CHECK(rc == 0 && n >= 3 && ids[0] == NL_TOKEN_SOT && ids[n - 1] == NL_TOKEN_EOT, "mixed: %s", nl_geterr());
+    if (rc == 0) free(ids);
+    rc = nl_tokenizer_encode(t, "", 0, &ids, &n);
+    CHECK(rc == 0 && n == 2 && ids[0] == NL_TOKEN_SOT && ids[1] == NL_TOKEN_EOT, "empty text");
+    if (rc == 0) free(ids);
+    free(s);
+}
+
+static int err_has(const char *a, const char *b) {
+    const char *e = nl_geterr();
+    return strstr(e, a) && (!b || strstr(e, b));
+}
+
+static void test_bad_files(const char *vocab, const char *merges) {
+    nl_tokenizer *t = nl_tokenizer_load("/nonexistent/vocab.json", merges);
+    CHECK(!t && err_has("/nonexistent/vocab.json", "cannot open"), "missing vocab: %s", nl_geterr());
+    t = nl_tokenizer_load(vocab, "/nonexistent/merges.txt");
+    CHECK(!t && err_has("/nonexistent/merges.txt", "cannot open"), "missing merges: %s", nl_geterr());
+
+    char *vdata, *mdata;
+    size_t vlen, mlen;
+    if (nl_read_file(vocab, 1 << 26, &vdata, &vlen) || nl_read_file(merges, 1 << 26, &mdata, &mlen)) {
+        CHECK(0, "read: %s", nl_geterr());
+        return;
+    }
+    const char *p = tmp_file("trunc.json", vdata, vlen / 2);
+    t = nl_tokenizer_load(p, merges);
+    CHECK(!t && err_has(p, "not valid JSON"), "truncated vocab: %s", nl_geterr());
+    static const struct { const char *json, *why; } bad[] = {
+        {"[1, 2]", "expected a non-empty JSON object"},
+        {"{}", "expected a non-empty JSON object"},
+        {"{\"a\": \"x\"}", "not an integer"},
+        {"{\"a\": -1}", "outside"},
+        {"{\"a\": 99999999999}", "outside"},
+        {"{\"a\": 1, \"b\": 1}", "more than one token"},
+        {"{\"a\": 1, \"a\": 2}", "not valid JSON"},
+        {"{\"a\": 1}", "byte symbol"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        p = tmp_file("bad.json", bad[i].json, strlen(bad[i].json));
+        t = nl_tokenizer_load(p, merges);
+        CHECK(!t && err_has(p, bad[i].why), "vocab %s: \"%s\"", bad[i].json, nl_geterr());
+    }
+    /* The real vocabulary without <|endoftext|>. */
+    char *v2 = nl_strdup(vdata), *q = strstr(v2, "\"<|endoftext|>\"");
+    if (q) q[2] = 'X';
+    p = tmp_file("noeot.json", v2, vlen);
+    t = nl_tokenizer_load(p, merges);
+    CHECK(q && !t && err_has(p, "special token"), "vocab without EOT: %s", nl_geterr());
+    free(v2);
+
+    /* merges.txt: header + two good lines, then one bad line (line 4). */
+    static const struct { const char *line, *why; } badm[] = {
+        {"a b c\n", "one space"},
+        {"ab\n", "one space"},
+        {" a\n", "one space"},
+        {"a \n", "one space"},
+        {"\n\n", "empty line"},
+        {"\xC3\x98\xC3\x98\xC3\x98 qqq\n", "not in the vocabulary"},
+    };
+    for (size_t i = 0; i < sizeof badm / sizeof *badm; i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "#version: 0.2\ni n\nt h\n%sa b\n", badm[i].line);
+        p = tmp_file("bad.txt", buf, strlen(buf));
+        t = nl_tokenizer_load(vocab, p);
+        CHECK(!t && err_has(p, "line 4") && err_has(badm[i].why, NULL), "merges \"%s\": %s", badm[i].line, nl_geterr());
+    }
+    /* A short but valid merges file loads, and CRLF lines are accepted. */
+    const char *ok = "#version: 0.2\r\ni n\r\nt h\r\n";
+    p = tmp_file("ok.txt", ok, strlen(ok));
+    t = nl_tokenizer_load(vocab, p);
+    CHECK(t != NULL, "short merges: %s", nl_geterr());
+    if (t) {
+        int32_t *ids;
+        size_t n;
+        /* "inn" -> i n n</w>: only "i n" applies, giving "in" "n</w>" */
+        CHECK(nl_tokenizer_encode(t, "inn", 3, &ids, &n) == 0 && n == 4, "encode with short merges");
+        if (n == 4) free(ids);
+        nl_tokenizer_free(t);
+    }
+    free(vdata);
+    free(mdata);
+}
+
+int main(void) {
+    const char *shared = check_shared();
+    char *vocab = check_path(shared, "clip-tokenizer/vocab.json");
+    char *merges = check_path(shared, "clip-tokenizer/merges.txt");
+    char *gpath = check_path(shared, "fixtures/tokenizer/golden.jsonl");
+    char *tvocab = check_path(shared, "fixtures/tiny-clip/vocab.json");
+    char *tmerges = check_path(shared, "fixtures/tiny-clip/merges.txt");
+
+    nl_tokenizer *t = nl_tokenizer_load(vocab, merges);
+    CHECK(t != NULL, "load: %s", nl_geterr());
+    if (!t) return check_done();
+    CHECK(nl_tokenizer_vocab_size(t) == 49408, "vocab size %zu", nl_tokenizer_vocab_size(t));
+    CHECK(nl_tokenizer_sot(t) == NL_TOKEN_SOT && nl_tokenizer_eot(t) == NL_TOKEN_EOT, "special ids %d %d",
+          nl_tokenizer_sot(t), nl_tokenizer_eot(t));
+
+    size_t count;
+    golden *g = read_golden(gpath, &count);
+    CHECK(count == 80496, "golden lines: %zu", count);
+    test_golden(t, g, count, "clip-tokenizer");
+    nl_tokenizer *tiny = nl_tokenizer_load(tvocab, tmerges);
+    CHECK(tiny != NULL, "tiny-clip load: %s", nl_geterr());
+    if (tiny) test_golden(tiny, g, count, "tiny-clip");
+    nl_tokenizer_free(tiny);
+
+    test_clean();
+    test_bad_utf8(t);
+    test_hostile(t);
+    test_bad_files(vocab, merges);
+
+    for (size_t i = 0; i < count; i++) free(g[i].text), free(g[i].ids);
+    free(g);
+    nl_tokenizer_free(t);
+    free(vocab), free(merges), free(gpath), free(tvocab), free(tmerges);
+    return check_done();
+}
