@@ -119,7 +119,8 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
  * is 0, split into ngroup contiguous groups; score = mean over groups of
  * the softmax mass on the ID labels over ID + that group's negatives.
  * MCM: max softmax probability over the ID cosines / tau.
- * Embeddings must be L2-normalised. Higher = more in-distribution. */
+ * Rows need not be normalised: cosines are computed in double precision.
+ * Higher = more in-distribution. */
 typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1 } nl_method;
 
 typedef struct {

@@ -1,6 +1,9 @@
 /* score.c — NegLabel and MCM scores from image and label embeddings.
  * Formulas, grouping and the PRNG are described in docs/scoring.md. All
- * softmax sums are log-sum-exp in double, so no tau > 0 overflows. */
+ * softmax sums are log-sum-exp in double, so no tau > 0 overflows. Cosines
+ * are computed in double from the float inputs (normalised here, in
+ * double): at tau = 0.01 a float32 dot product's rounding (~1e-7) would
+ * move scores by ~1e-6, more than the formulas' own precision. */
 #include "neglabel.h"
 #include "prng.h"
 #include "util.h"
@@ -21,7 +24,7 @@ nl_score_params nl_score_default_params(nl_method method) {
 }
 
 /* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
-static double lse(const float *s, const size_t *idx, size_t n, double inv_tau) {
+static double lse(const double *s, const size_t *idx, size_t n, double inv_tau) {
     double m = -INFINITY;
     for (size_t k = 0; k < n; k++) {
         double x = s[idx ? idx[k] : k] * inv_tau;
@@ -32,7 +35,7 @@ static double lse(const float *s, const size_t *idx, size_t n, double inv_tau) {
     return m + log(sum);
 }
 
-static size_t argmax(const float *s, size_t n) {
+static size_t argmax(const double *s, size_t n) {
     size_t b = 0;
     for (size_t k = 1; k < n; k++)
         if (s[k] > s[b]) b = k;
@@ -40,7 +43,7 @@ static size_t argmax(const float *s, size_t n) {
 }
 
 /* NegLabel for one image: mean over groups of exp(LSE(id) - LSE(id ∪ g)). */
-static double neglabel_one(const float *sid, size_t n_id, const float *sneg, const size_t *perm,
+static double neglabel_one(const double *sid, size_t n_id, const double *sneg, const size_t *perm,
                            size_t ngroup, size_t gsize, double inv_tau) {
     double a = lse(sid, NULL, n_id, inv_tau), total = 0;
     for (size_t g = 0; g < ngroup; g++) {
@@ -50,6 +53,22 @@ static double neglabel_one(const float *sid, size_t n_id, const float *sneg, con
         total += exp(a - all);
     }
     return total / (double)ngroup;
+}
+
+/* n rows of float -> double, each scaled to unit length (zero rows stay 0). */
+static double *unit_rows(const float *x, size_t n, size_t dim) {
+    double *d = nl_mallocarray(n * dim + 1, sizeof(double));
+    if (!d) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (size_t k = 0; k < dim; k++) {
+            d[i * dim + k] = x[i * dim + k];
+            ss += d[i * dim + k] * d[i * dim + k];
+        }
+        double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+        for (size_t k = 0; k < dim; k++) d[i * dim + k] *= inv;
+    }
+    return d;
 }
 
 int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
@@ -80,14 +99,14 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     if (n_img == 0) return 0;
 
     size_t chunk = n_img < IMG_CHUNK ? n_img : IMG_CHUNK;
-    float *sid = nl_mallocarray(chunk * n_id, sizeof(float));
-    float *sneg = n_neg ? nl_mallocarray(chunk * n_neg, sizeof(float)) : NULL;
+    double *sid = nl_mallocarray(chunk * n_id, sizeof(double));
+    double *sneg = n_neg ? nl_mallocarray(chunk * n_neg, sizeof(double)) : NULL;
     size_t *perm = kept ? nl_mallocarray(kept, sizeof(size_t)) : NULL;
-    if (!sid || (n_neg && !sneg) || (kept && !perm)) {
-        free(sid); free(sneg); free(perm);
-        nl_prefixerr("score");
-        return -1;
-    }
+    double *did = unit_rows(id_emb, n_id, dim);
+    double *dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
+    double *dimg = NULL;
+    int rc = -1;
+    if (!sid || (n_neg && (!sneg || !dneg)) || (kept && !perm) || !did) goto done;
     if (kept) {
         for (size_t k = 0; k < kept; k++) perm[k] = k;
         if (p->shuffle) {
@@ -100,14 +119,16 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     int nt = nl_num_threads();
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0f,
-                    img + i0 * dim, (int)dim, id_emb, (int)dim, 0.0f, sid, (int)n_id);
+        free(dimg);
+        if (!(dimg = unit_rows(img + i0 * dim, m, dim))) goto done;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0, dimg, (int)dim, did,
+                    (int)dim, 0.0, sid, (int)n_id);
         if (n_neg)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_neg, (int)dim, 1.0f,
-                        img + i0 * dim, (int)dim, neg_emb, (int)dim, 0.0f, sneg, (int)n_neg);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_neg, (int)dim, 1.0, dimg, (int)dim,
+                        dneg, (int)dim, 0.0, sneg, (int)n_neg);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
         for (size_t i = 0; i < m; i++) {
-            const float *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
+            const double *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
             if (top_id) top_id[i0 + i] = argmax(a, n_id);
             if (top_neg) top_neg[i0 + i] = n_neg ? argmax(b, n_neg) : SIZE_MAX;
             if (p->method == NL_METHOD_MCM) {
@@ -118,6 +139,9 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
             }
         }
     }
-    free(sid); free(sneg); free(perm);
-    return 0;
+    rc = 0;
+done:
+    if (rc != 0) nl_prefixerr("score");
+    free(sid); free(sneg); free(perm); free(did); free(dneg); free(dimg);
+    return rc;
 }
