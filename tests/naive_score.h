@@ -7,19 +7,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static uint64_t rs = 0x2545F4914F6CDD1DULL;
-static double urand(void) {
+static uint64_t rs __attribute__((unused)) = 0x2545F4914F6CDD1DULL;
+static inline double urand(void) {
     rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17;
     return (double)(rs >> 11) / 9007199254740992.0;
 }
 
 /* Entries k/8, |k| <= 2: every dot product is exact in float, so the
  * library's GEMM and the naive double sums see the same cosines. */
-static void exact_emb(float *x, size_t n, size_t dim) {
+static inline void exact_emb(float *x, size_t n, size_t dim) {
     for (size_t i = 0; i < n * dim; i++) x[i] = (float)(floor(urand() * 5) - 2) / 8.0f;
 }
 
-static void unit_emb(float *x, size_t n, size_t dim) {
+static inline void unit_emb(float *x, size_t n, size_t dim) {
     for (size_t i = 0; i < n; i++) {
         double s = 0;
         for (size_t k = 0; k < dim; k++) {
@@ -30,15 +30,20 @@ static void unit_emb(float *x, size_t n, size_t dim) {
     }
 }
 
-static double dot(const float *a, const float *b, size_t d) {
-    double s = 0;
-    for (size_t k = 0; k < d; k++) s += (double)a[k] * b[k];
-    return s;
+/* Cosine similarity in double (the library normalises rows itself). */
+static inline double dot(const float *a, const float *b, size_t d) {
+    double s = 0, na = 0, nb = 0;
+    for (size_t k = 0; k < d; k++) {
+        s += (double)a[k] * b[k];
+        na += (double)a[k] * a[k];
+        nb += (double)b[k] * b[k];
+    }
+    return na > 0 && nb > 0 ? s / sqrt(na * nb) : 0.0;
 }
 
 /* Naive NegLabel: negatives order[0..kept) cut into ngroup contiguous groups;
  * per group, softmax over ID + group logits, ID mass; mean. */
-static double naive_neglabel(const float *img, const float *id, size_t nid, const float *neg, size_t nneg,
+static inline double naive_neglabel(const float *img, const float *id, size_t nid, const float *neg, size_t nneg,
                              size_t dim, size_t ngroup, const size_t *order, double tau) {
     size_t gs = nneg / ngroup;
     double *l = malloc((nid + gs) * sizeof *l), total = 0;
@@ -62,14 +67,14 @@ static double naive_neglabel(const float *img, const float *id, size_t nid, cons
     return total / (double)ngroup;
 }
 
-static double naive_mcm(const float *img, const float *id, size_t nid, size_t dim, double tau) {
+static inline double naive_mcm(const float *img, const float *id, size_t nid, size_t dim, double tau) {
     double m = -INFINITY, z = 0;
     for (size_t j = 0; j < nid; j++) m = fmax(m, dot(img, id + j * dim, dim) / tau);
     for (size_t j = 0; j < nid; j++) z += exp(dot(img, id + j * dim, dim) / tau - m);
     return 1.0 / z;
 }
 
-static size_t naive_argmax(const float *img, const float *e, size_t n, size_t dim) {
+static inline size_t naive_argmax(const float *img, const float *e, size_t n, size_t dim) {
     size_t b = 0;
     for (size_t j = 1; j < n; j++)
         if (dot(img, e + j * dim, dim) > dot(img, e + b * dim, dim)) b = j;
