@@ -366,9 +366,7 @@ int cmd_score_embeddings(int argc, char **argv) {
         if (negp) fprintf(stderr, "  (%s has %zu columns)\n", negp, dneg);
         goto done;
     }
-    nl_normalize_rows(id, nid, did);
-    if (neg) nl_normalize_rows(neg, nneg, dneg);
-    nl_normalize_rows(img, nimg, dimg);
+    /* No normalisation here: nl_score takes raw rows (cosines in double). */
     if (!(scores = malloc((nimg + 1) * sizeof(double)))) { cli_fail("out of memory"); goto done; }
     if (nl_score(img, nimg, id, nid, neg, nneg, dimg, &c.score, scores, NULL, NULL) != 0) {
         cli_fail("%s", nl_last_error());
