@@ -161,6 +161,7 @@ int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *pro
     size_t nm = 0;
     for (size_t i = 0; i < n; i++)
         if (!c || nl_cache_get(c, prompts[i], out + i * dim) != 1) miss[nm++] = i;
+    if (c && (!o || !o->quiet)) fprintf(stderr, "neglabel: prompts: %zu cached, %zu to embed\n", n - nm, nm);
     nl_progress pr;
     nl_progress_start(&pr, "embedding prompts", nm);
     if (o && o->quiet) pr.quiet = 1;
@@ -238,6 +239,7 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
         if (c) keys[i] = nl_cache_file_key(paths[i]); /* NULL when stat fails: decode reports it */
         if (!c || !keys[i] || nl_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
     }
+    if (c && (!o || !o->quiet)) fprintf(stderr, "neglabel: images: %zu cached, %zu to embed\n", n - nm, nm);
     nl_progress pr;
     nl_progress_start(&pr, "embedding images", nm);
     if (o && o->quiet) pr.quiet = 1;
