@@ -1,0 +1,144 @@
+# cli_pipeline.sh — NegLabel end to end through the CLI on the random-weight
+# tiny CLIP and CIFAR-10 images (the numbers are meaningless; the test
+# checks that the pipeline is complete, deterministic across runs and
+# thread counts, cached and resumable, refuses bad input clearly, and that
+# its report opens in a real browser).
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+command -v jq >/dev/null || { echo "SKIP: jq is not installed (apt-get install jq)"; exit 77; }
+M=$SHARED/fixtures/tiny-clip
+D=$SHARED/data/cifar10-test
+L=$SHARED/neglabel-reference/txtfiles
+nl() { "$BIN" "$@"; }
+
+# --- corpus -------------------------------------------------------------
+nl corpus --lists "$L" -o "$TMP/corpus.tsv" 2>"$TMP/corpus.err"
+check "reference lists give 70,000 candidates" test "$(wc -l <"$TMP/corpus.tsv")" -eq 70000
+check "56,909 nouns" test "$(grep -c '^noun' "$TMP/corpus.tsv")" -eq 56909
+check "13,091 adjectives" test "$(grep -c '^adj' "$TMP/corpus.tsv")" -eq 13091
+check "counts on stderr" grep -q '56909 nouns + 13091 adjectives = 70000' "$TMP/corpus.err"
+if [ -f /usr/share/wordnet/data.noun ]; then
+  nl corpus --wordnet /usr/share/wordnet -o "$TMP/wn.tsv" 2>/dev/null
+  check "WordNet database corpus" test "$(wc -l <"$TMP/wn.tsv")" -gt 60000
+fi
+
+# A small corpus (first words of three lists) keeps mining quick.
+mkdir -p "$TMP/mini"
+head -n 400 "$L/noun.artifact.txt" >"$TMP/mini/noun.artifact.txt"
+head -n 300 "$L/noun.plant.txt" >"$TMP/mini/noun.plant.txt"
+head -n 300 "$L/adj.all.txt" >"$TMP/mini/adj.all.txt"
+ls "$D" >"$TMP/labels.txt"
+
+# --- mine ---------------------------------------------------------------
+C="$TMP/cache"
+nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" -o "$TMP/neg.tsv" 2>"$TMP/mine.err"
+check "mine writes a header" grep -q '^# neglabel negatives' "$TMP/neg.tsv"
+nn=$(grep -c '^noun' "$TMP/neg.tsv"); na=$(grep -c '^adj' "$TMP/neg.tsv")
+check "15% of 700 nouns and 300 adjectives" test "$nn" -eq 105 -a "$na" -eq 45
+check "4 tab-separated columns" test "$(grep -v '^#' "$TMP/neg.tsv" | awk -F'\t' 'NF!=4' | wc -l)" -eq 0
+check "quantiles ascending within nouns" sh -c "grep '^noun' '$TMP/neg.tsv' | cut -f4 | sort -c -g"
+nl mine --no-cache --threads 1 --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" -o "$TMP/neg1.tsv" 2>/dev/null
+check "mine is deterministic (cache vs none, 1 vs all threads)" cmp -s "$TMP/neg.tsv" "$TMP/neg1.tsv"
+nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --total 60 -o "$TMP/neg60.tsv" 2>"$TMP/mine2.err"
+check "--total 60 keeps 60" test "$(grep -vc '^#' "$TMP/neg60.tsv")" -eq 60
+check "second mine embeds no prompt" grep -q 'prompts: 1000 cached, 0 to embed' "$TMP/mine2.err"
+
+# --- score --------------------------------------------------------------
+ls "$D"/cat/*.jpg | head -n 12 >"$TMP/few.lst"
+nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 10 \
+  --list "$TMP/few.lst" >"$TMP/score.csv" 2>/dev/null
+check "score CSV header" test "$(head -n 1 "$TMP/score.csv")" = "path,score,top_id_label,top_negative_label"
+check "score CSV has 12 rows" test "$(tail -n +2 "$TMP/score.csv" | wc -l)" -eq 12
+check "scores within [0, 1]" awk -F, 'NR>1 && ($2<0 || $2>1) {exit 1}' "$TMP/score.csv"
+nl score --no-cache --threads 1 --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 10 \
+  $(cat "$TMP/few.lst") >"$TMP/score1.csv" 2>/dev/null
+check "score: list == arguments, cache == none, 1 thread == all" cmp -s "$TMP/score.csv" "$TMP/score1.csv"
+nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --method mcm --list "$TMP/few.lst" >"$TMP/mcm.csv" 2>/dev/null
+check "MCM scores need no negatives" test "$(tail -n +2 "$TMP/mcm.csv" | wc -l)" -eq 12
+
+# --- eval ---------------------------------------------------------------
+for c in airplane automobile bird; do ls "$D/$c"/*.jpg | head -n 20; done >"$TMP/id.lst"
+for c in frog horse; do ls "$D/$c"/*.jpg | head -n 20; done >"$TMP/animals.lst"
+mkdir -p "$TMP/ships"
+for f in $(ls "$D/ship"/*.jpg | head -n 30); do ln -s "$f" "$TMP/ships/"; done
+printf 'airplane\nautomobile\nbird\n' >"$TMP/id_labels.txt"
+E="nl eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP/id.lst --ood animals=$TMP/animals.lst --ood ships=$TMP/ships --ngroup 5"
+$E --cache "$C" --out "$TMP/ev1" >"$TMP/ev1.out" 2>"$TMP/ev1.err"
+check "eval succeeded" test $? -eq 0
+for f in results.json scores.csv report.html negatives.tsv; do check "eval wrote $f" test -s "$TMP/ev1/$f"; done
+check "table names both OOD sets" sh -c "grep -q '^animals' '$TMP/ev1.out' && grep -q '^ships' '$TMP/ev1.out' && grep -q '^Average' '$TMP/ev1.out'"
+check "results.json has the sets" test "$(jq -r '[.ood[].name] | join(",")' "$TMP/ev1/results.json" 2>/dev/null)" = "animals,ships"
+check "results.json metrics are fractions" jq -e '[.ood[] | .neglabel.auroc, .mcm.fpr95] | all(. >= 0 and . <= 1)' "$TMP/ev1/results.json"
+check "scores.csv has every image" test "$(tail -n +2 "$TMP/ev1/scores.csv" | wc -l)" -eq 130
+$E --cache "$C" --out "$TMP/ev2" >/dev/null 2>"$TMP/ev2.err"
+check "second eval embeds no image" grep -q 'images: 60 cached, 0 to embed' "$TMP/ev2.err"
+check "second eval embeds no prompt" sh -c "! grep -q 'cached, [1-9][0-9]* to embed' '$TMP/ev2.err'"
+check "cached eval gives the same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev2/scores.csv"
+$E --no-cache --threads 1 --out "$TMP/ev3" >/dev/null 2>&1
+check "1 thread, no cache: same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev3/scores.csv"
+check "same results" cmp -s <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev1/results.json") <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev3/results.json")
+
+# Unreadable images are reported and skipped; --strict makes them fatal.
+cp "$TMP/animals.lst" "$TMP/broken.lst"
+printf 'not a jpeg' >"$TMP/broken.jpg"; echo "$TMP/broken.jpg" >>"$TMP/broken.lst"
+$E --cache "$C" --ood broken=$TMP/broken.lst --out "$TMP/ev4" >/dev/null 2>"$TMP/ev4.err"
+check "broken image skipped, not fatal" test $? -eq 0
+check "skipped image in results.json" test "$(jq -r '.skipped.paths[0]' "$TMP/ev4/results.json" 2>/dev/null)" = "$TMP/broken.jpg"
+check "skipped image reported" grep -q 'broken.jpg' "$TMP/ev4.err"
+expect_fail "--strict makes it fatal" 'broken.jpg' $E --cache "$C" --ood broken=$TMP/broken.lst --out "$TMP/ev5" --strict
+
+# Interrupted run: kill eval while it embeds images, rerun: it resumes.
+ls "$D"/dog/*.jpg | head -n 700 >"$TMP/dogs.lst"
+R="nl eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP/id.lst --ood dogs=$TMP/dogs.lst --ngroup 5 --threads 1"
+$R --cache "$TMP/rcache" --out "$TMP/evr" >/dev/null 2>"$TMP/evr1.err" &
+pid=$!
+for _ in $(seq 1 600); do
+  grep -q 'images: 0 cached, 700 to embed' "$TMP/evr1.err" 2>/dev/null && \
+    [ "$(cat "$TMP"/rcache/*image*.nlc 2>/dev/null | wc -c)" -gt 40000 ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.05
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+check "interrupted run left no results" test ! -e "$TMP/evr/results.json"
+$R --cache "$TMP/rcache" --out "$TMP/evr" >/dev/null 2>"$TMP/evr2.err"
+check "resumed run finished" test -s "$TMP/evr/results.json"
+resumed=$(sed -n 's/.*images: \([0-9]*\) cached, \([0-9]*\) to embed.*/\1 \2/p' "$TMP/evr2.err" | tail -n 1)
+check "resumed run reused part of the work ($resumed)" sh -c "set -- $resumed; [ \"\$1\" -gt 0 ] && [ \"\$2\" -gt 0 ]"
+$R --no-cache --out "$TMP/evr3" >/dev/null 2>&1
+check "resumed results equal an uninterrupted run" cmp -s "$TMP/evr/scores.csv" "$TMP/evr3/scores.csv"
+
+# --- bad input -----------------------------------------------------------
+: >"$TMP/empty.txt"
+expect_fail "empty ID label file" 'empty.txt.*no ID labels' nl mine --no-cache --model "$M" --id-labels "$TMP/empty.txt" --lists "$TMP/mini" -o "$TMP/x.tsv"
+printf 'cat\ndog\ncat\n' >"$TMP/dup.txt"
+expect_fail "duplicate labels" "dup.txt.*duplicate ID label 'cat'" nl mine --no-cache --model "$M" --id-labels "$TMP/dup.txt" --lists "$TMP/mini" -o "$TMP/x.tsv"
+expect_fail "fewer candidates than requested" 'fewer candidates than requested' nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --total 5000 -o "$TMP/x.tsv"
+check "failed mine wrote no output" test ! -e "$TMP/x.tsv"
+mkdir -p "$TMP/m16"
+for f in config.json vocab.json merges.txt preprocessor_config.json; do ln -s "$M/$f" "$TMP/m16/$f"; done
+ln -s "$M/model-f16.safetensors" "$TMP/m16/model.safetensors"
+expect_fail "negatives mined with another model" 'neg.tsv: negatives were mined with model' \
+  nl score --no-cache --model "$TMP/m16" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$D/cat/0000.jpg"
+mkdir -p "$TMP/emptyset"
+expect_fail "empty OOD set" "OOD set 'nothing'.*emptyset.*no images" $E --no-cache --ood nothing=$TMP/emptyset --out "$TMP/ev6"
+expect_fail "missing OOD folder" "nowhere" $E --no-cache --ood gone=$TMP/nowhere --out "$TMP/ev7"
+expect_fail "--ood without NAME=" 'NAME=DIR' $E --ood "$TMP/ships" --out "$TMP/ev8"
+
+# --- the report in a real browser ---------------------------------------
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ -n "$CHROMIUM" ]; then
+  URL="file://$TMP/ev1/report.html"
+  chrome() { timeout 30 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$TMP/profile" --enable-logging=stderr --v=0 "$@"; }
+  chrome --dump-dom "$URL" >"$TMP/dom.html" 2>"$TMP/dom.log"
+  check "browser: metrics table" grep -q 'id="metrics"' "$TMP/dom.html"
+  check "browser: both OOD sets in the table" sh -c "grep -q '>animals<' '$TMP/dom.html' && grep -q '>ships<' '$TMP/dom.html'"
+  check "browser: ROC curves" test "$(grep -o '<svg class="roc"' "$TMP/dom.html" | wc -l)" -eq 2
+  check "browser: example images" test "$(grep -o 'src="data:image/jpeg;base64,' "$TMP/dom.html" | wc -l)" -ge 12
+  chrome --screenshot="$TMP/eval.png" --window-size=1200,1600 "$URL" >"$TMP/shot.log" 2>&1
+  if grep -hE 'CONSOLE|Uncaught|Failed to load resource|Refused to' "$TMP/dom.log" "$TMP/shot.log"; then bad "browser console errors"; else ok; fi
+  check "browser: screenshot rendered" test "$(stat -c %s "$TMP/eval.png" 2>/dev/null || echo 0)" -gt 50000
+  [ -n "${NEGLABEL_KEEP_SCREENSHOT:-}" ] && cp "$TMP/eval.png" "$NEGLABEL_KEEP_SCREENSHOT"
+else
+  echo "note: chromium not installed; browser checks of the eval report skipped"
+fi
+finish
