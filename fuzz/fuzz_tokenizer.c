@@ -1,8 +1,8 @@
 /* fuzz_tokenizer.c — libFuzzer harness for the CLIP tokenizer.
  *
  * Input byte 0 picks the target, the rest is the data:
- *   low nibble 1: the contents of a merges.txt, loaded against the real
- *                 vocab.json; anything else: text for nl_tokenizer_encode
+ *   'M': the contents of a merges.txt, loaded against the real vocab.json
+ *   anything else: text for nl_tokenizer_encode (and nl_tokenizer_clean)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
  *
  *   cmake -S . -B build-fuzz -DNEGLABEL_FUZZ=ON -DCMAKE_C_COMPILER=clang
@@ -97,7 +97,7 @@ static void fuzz_merges(const uint8_t *d, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok) setup();
     if (size == 0) return 0;
-    if ((data[0] & 15) == 1) fuzz_merges(data + 1, size - 1); /* slow: reloads vocab.json */
+    if (data[0] == 'M') fuzz_merges(data + 1, size - 1); /* slow: reloads vocab.json */
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }
