@@ -1,0 +1,48 @@
+# cli_errors.sh — hostile and broken input through the CLI: every case must
+# exit non-zero (not crash, not hang) with one message naming the file and
+# the problem. The library-level cases are in test_safetensors, test_config
+# and test_image; this checks that the CLI passes them on intact.
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+M=$SHARED/fixtures/tiny-clip
+IMG=$SHARED/fixtures/images
+T() { timeout 60 "$BIN" "$@"; }
+
+# A model folder we can break, one file at a time.
+model() {
+  rm -rf "$TMP/m"; mkdir -p "$TMP/m"
+  for f in config.json vocab.json merges.txt preprocessor_config.json model.safetensors; do cp "$M/$f" "$TMP/m/"; done
+}
+
+expect_fail "missing model folder" "$TMP/none.*(No such file|cannot open)" T info --model "$TMP/none"
+model; rm "$TMP/m/model.safetensors"
+expect_fail "no weights" "$TMP/m.*safetensors" T info --model "$TMP/m"
+model; head -c 100000 "$M/model.safetensors" >"$TMP/m/model.safetensors"
+expect_fail "truncated safetensors" "model.safetensors" T info --model "$TMP/m"
+model; printf '\xff\xff\xff\xff\xff\xff\x00\x00{}' >"$TMP/m/model.safetensors"
+expect_fail "header length past the end" "model.safetensors.*header" T info --model "$TMP/m"
+model; printf '{"text_config": {"hidden_size": 64,' >"$TMP/m/config.json"
+expect_fail "malformed config.json" "config.json" T info --model "$TMP/m"
+model; sed -i 's/"hidden_size": 128/"hidden_size": 96/' "$TMP/m/config.json"
+expect_fail "shape not matching the config" "model.safetensors.*(shape|config)" T info --model "$TMP/m"
+model; printf '{"a": 1' >"$TMP/m/vocab.json"
+expect_fail "malformed vocab.json" "vocab.json" T info --model "$TMP/m"
+
+head -c 5000 "$IMG/dog.jpg" >"$TMP/cut.jpg"
+expect_fail "truncated JPEG" "cut.jpg.*truncated" T embed --no-cache --model "$M" --image "$TMP/cut.jpg"
+printf 'hello' >"$TMP/text.jpg"
+expect_fail "not an image" "text.jpg" T embed --no-cache --model "$M" --image "$TMP/text.jpg"
+expect_fail "missing image" "nothere.png" T preprocess "$TMP/nothere.png" -o "$TMP/x.rgb"
+# A PNG header claiming 100000 x 100000 pixels: refused before decoding.
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00\x00\x00\x00\x00' >"$TMP/huge.png"
+expect_fail "gigantic image header" "huge.png.*(pixel|large|limit)" T preprocess "$TMP/huge.png" -o "$TMP/x.rgb"
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x00\x00\x00\x00\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00' >"$TMP/zero.png"
+expect_fail "zero-size image" "zero.png" T preprocess "$TMP/zero.png" -o "$TMP/x.rgb"
+check "failed preprocess wrote nothing" test ! -e "$TMP/x.rgb"
+expect_fail "invalid UTF-8 text" "UTF-8" T embed --no-cache --model "$M" --text "$(printf 'caf\xe9')"
+printf '{"text": "ok"}\n{"text": \n' | T tokenize --model "$M" >/dev/null 2>"$TMP/tok.err"
+check "tokenize: malformed JSON line fails" test $? -eq 1
+check "tokenize: names the line" grep -q 'line 2' "$TMP/tok.err"
+expect_fail "unknown command" "unknown command" T frobnicate
+expect_fail "unknown option" "unknown option" T info --model "$M" --bogus
+finish
