@@ -269,7 +269,7 @@ int nl_eval(const nl_eval_params *p) {
             goto done;
         }
     }
-    if (nl_read_id_labels(p->id_labels, &labels) != 0) goto done;
+    if (nl_read_id_labels(p->id_labels, p->allow_duplicate_labels, &labels) != 0) goto done;
     if (p->out_dir && nl_mkdir_p(p->out_dir) != 0) goto done;
     if (!(m = nl_model_load(p->model_dir, NULL))) goto done;
     size_t dim = (size_t)nl_model_dim(m), n_id = labels.n;

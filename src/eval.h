@@ -37,6 +37,7 @@ typedef struct {
     const char *out_dir;             /* results.json, scores.csv, report.html, negatives.tsv */
     nl_embed_opts embed;
     int strict;                      /* unreadable images are fatal */
+    int allow_duplicate_labels;
     int n_examples;                  /* example images per set in the report */
 } nl_eval_params;
 

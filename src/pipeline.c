@@ -92,7 +92,7 @@ static int cmp_ent(const void *a, const void *b) {
     return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
-int nl_read_id_labels(const char *path, nl_strvec *out) {
+int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
     if (nl_read_lines(path, out) != 0) return -1;
     if (out->n == 0) {
         nl_seterr("%s: no ID labels (the file is empty)", path);
@@ -104,14 +104,18 @@ int nl_read_id_labels(const char *path, nl_strvec *out) {
     if (!e) { nl_strvec_free(out); return -1; }
     for (size_t i = 0; i < out->n; i++) e[i] = (struct ent){out->v[i], i};
     qsort(e, out->n, sizeof *e, cmp_ent);
+    size_t dups = 0;
     for (size_t i = 1; i < out->n; i++)
         if (!strcmp(e[i].s, e[i - 1].s)) {
-            nl_seterr("%s: duplicate ID label '%s' (entries %zu and %zu)", path, e[i].s, e[i - 1].i + 1,
-                      e[i].i + 1);
+            if (allow_duplicates) { dups++; continue; }
+            nl_seterr("%s: duplicate ID label '%s' (entries %zu and %zu); pass --allow-duplicate-labels if "
+                      "that is intended",
+                      path, e[i].s, e[i - 1].i + 1, e[i].i + 1);
             free(e);
             nl_strvec_free(out);
             return -1;
         }
+    if (dups) fprintf(stderr, "neglabel: warning: %s: %zu duplicate ID label(s) kept\n", path, dups);
     free(e);
     return 0;
 }

@@ -15,8 +15,10 @@ void nl_strvec_free(nl_strvec *s);
 /* Non-empty lines of a UTF-8 text file (CR/LF stripped, surrounding spaces
  * trimmed; invalid UTF-8 or NUL bytes are errors naming the line). */
 int nl_read_lines(const char *path, nl_strvec *out);
-/* ID class names: at least one; a duplicate is an error naming both lines. */
-int nl_read_id_labels(const char *path, nl_strvec *out);
+/* ID class names: at least one. A duplicate is an error naming both entries
+ * unless allow_duplicates (CLIP's ImageNet names repeat "missile" and
+ * "sunglasses"; two such classes are indistinguishable), then a warning. */
+int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out);
 
 /* Default prompt templates (the NegLabel reference's). */
 #define NL_TEMPLATE_NOUN "the nice {}"

@@ -22,6 +22,7 @@ typedef struct {
     int method_set, tau_set;
     double tau;
     const char *mcm_template;
+    int allow_dups;
 } common_opts;
 
 static void common_init(common_opts *c) {
@@ -61,6 +62,7 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_opt(argc, argv, i, "--template", &v)) return cli_push(&c->noun_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--adj-template", &v)) return cli_push(&c->adj_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--mcm-template", &c->mcm_template)) return 1;
+    if (cli_flag(argv, *i, "--allow-duplicate-labels")) { c->allow_dups = 1; return 1; }
     return 0;
 }
 
@@ -191,7 +193,7 @@ int cmd_mine(int argc, char **argv) {
     nl_embed_opts o = embed_opts();
     nl_templates t = common_templates(&c);
     rc = 1;
-    if (nl_read_id_labels(labels_path, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (!(m = load_model(model))) goto done;
     size_t dim = (size_t)nl_model_dim(m);
     if (!(id_emb = malloc(labels.n * dim * sizeof(float)))) { cli_fail("out of memory"); goto done; }
@@ -261,7 +263,7 @@ int cmd_score(int argc, char **argv) {
         if (nl_collect_images(list, &listed) != 0) { cli_fail("%s", nl_last_error()); goto done; }
         for (size_t k = 0; k < listed.n; k++) cli_push(&images, listed.v[k]);
     }
-    if (nl_read_id_labels(labels_path, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (!(m = load_model(model))) goto done;
     dim = (size_t)nl_model_dim(m);
@@ -504,6 +506,7 @@ int cmd_eval(int argc, char **argv) {
     p.ood_specs = specs.v;
     p.n_ood = names.n;
     p.resample = (nl_resample)resample;
+    p.allow_duplicate_labels = c.allow_dups;
     p.embed = embed_opts();
     if (nl_eval(&p) != 0) rc = cli_fail("%s", nl_last_error());
     else if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
