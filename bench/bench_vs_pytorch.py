@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""bench_vs_pytorch.py — neglabel vs PyTorch (Hugging Face transformers) on
+the same inputs, in one run, on the same machine and thread count.
+
+A random-weight CLIP with the exact shapes of openai/clip-vit-base-patch16
+is built with transformers and saved as a Hugging Face folder (so both sides
+load the same weights); then both embed the same image files (decode +
+Pillow/neglabel preprocessing + ViT) and the same prompts (tokenize + text
+tower), and we report time per item, the ratio, and the largest difference
+between the two sides' normalised embeddings.
+
+Needs: torch, transformers, pillow, numpy (e.g. a venv: pip install torch
+transformers pillow numpy), a built neglabel, and the reference data
+(../shared) for images and the tokenizer files.
+
+  python3 bench/bench_vs_pytorch.py --bin build/neglabel --threads 2 --images 64 --texts 2000
+"""
+import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+
+OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
+OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+def build_model(path, shared):
+    cfg = CLIPConfig(
+        text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8,
+                         max_position_embeddings=77, vocab_size=49408, bos_token_id=49406, eos_token_id=49407),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                           image_size=224, patch_size=16),
+        projection_dim=512)
+    torch.manual_seed(0)
+    model = CLIPModel(cfg).eval()
+    model.save_pretrained(path, safe_serialization=True)
+    for f in ("vocab.json", "merges.txt"):
+        shutil.copy(os.path.join(shared, "clip-tokenizer", f), path)
+    with open(os.path.join(path, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_mean": OPENAI_MEAN, "image_std": OPENAI_STD, "resample": 3, "size": 224,
+                   "crop_size": 224}, f)
+    return model
+
+
+def preprocess(path):
+    """Pillow bicubic resize of the shorter side + centre crop (OpenAI CLIP)."""
+    im = Image.open(path).convert("RGB")
+    w, h = im.size
+    s = 224
+    if min(w, h) != s:
+        if w < h:
+            im = im.resize((s, int(s * h / w)), Image.BICUBIC)
+        else:
+            im = im.resize((int(s * w / h), s), Image.BICUBIC)
+    w, h = im.size
+    top, left = int(round((h - s) / 2)), int(round((w - s) / 2))
+    im = im.crop((left, top, left + s, top + s))
+    x = np.asarray(im, dtype=np.float32) / 255.0
+    x = (x - np.array(OPENAI_MEAN, np.float32)) / np.array(OPENAI_STD, np.float32)
+    return torch.from_numpy(x.transpose(2, 0, 1).copy())
+
+
+def torch_images(model, paths, batch):
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(paths), batch):
+            px = torch.stack([preprocess(p) for p in paths[i:i + batch]])
+            out.append(model.get_image_features(pixel_values=px))
+    return torch.cat(out)
+
+
+def torch_texts(model, tok, texts, batch):
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch):
+            enc = tok(texts[i:i + batch], padding=True, truncation=True, max_length=77, return_tensors="pt")
+            out.append(model.get_text_features(**enc))
+    return torch.cat(out)
+
+
+def ours(binary, model_dir, args, threads):
+    t = time.perf_counter()
+    r = subprocess.run([binary, "embed", "--no-cache", "--quiet", "--threads", str(threads), "--model", model_dir]
+                       + args, capture_output=True, text=True, check=True)
+    dt = time.perf_counter() - t
+    emb = np.array([json.loads(l)["embedding"] for l in r.stdout.splitlines()], dtype=np.float64)
+    return dt, emb
+
+
+def as_features(x):
+    # transformers 5 may return an output object instead of a tensor
+    return x if isinstance(x, torch.Tensor) else x.pooler_output
+
+
+def unit(x):
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/neglabel")
+    ap.add_argument("--shared", default=os.environ.get("NEGLABEL_SHARED", "../shared"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--images", type=int, default=64)
+    ap.add_argument("--texts", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=32)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    tmp = tempfile.mkdtemp(prefix="neglabel-bench-")
+    try:
+        model_dir = os.path.join(tmp, "clip-b16-random")
+        model = build_model(model_dir, a.shared)
+        tok = CLIPTokenizer(os.path.join(model_dir, "vocab.json"), os.path.join(model_dir, "merges.txt"))
+        imgs = sorted(glob.glob(os.path.join(a.shared, "fixtures/images/*.jpg")))
+        imgs = (imgs * (a.images // len(imgs) + 1))[:a.images]
+        words = [l.strip() for l in open(os.path.join(a.shared, "neglabel-reference/txtfiles/noun.artifact.txt"))]
+        texts = ["the nice " + w for w in words[:a.texts]]
+
+        # Fixed costs first (model load), so per-item numbers compare the work.
+        t_load, _ = ours(a.bin, model_dir, ["--text", "warm up"], a.threads)
+        t_img, e_img = ours(a.bin, model_dir, sum((["--image", p] for p in imgs), []), a.threads)
+        t_txt, e_txt = ours(a.bin, model_dir, sum((["--text", t] for t in texts), []), a.threads)
+        t0 = time.perf_counter(); p_img = as_features(torch_images(model, imgs, a.batch)); tp_img = time.perf_counter() - t0
+        t0 = time.perf_counter(); p_txt = as_features(torch_texts(model, tok, texts, a.batch * 8)); tp_txt = time.perf_counter() - t0
+
+        d_img = np.abs(unit(e_img) - unit(p_img.numpy())).max()
+        d_txt = np.abs(unit(e_txt) - unit(p_txt.numpy())).max()
+        n_img = (t_img - t_load) / len(imgs) * 1e3
+        n_txt = (t_txt - t_load) / len(texts) * 1e3
+        q_img = tp_img / len(imgs) * 1e3
+        q_txt = tp_txt / len(texts) * 1e3
+        print(f"machine: {os.cpu_count()} CPUs, {a.threads} threads; torch {torch.__version__}")
+        print(f"model: random CLIP ViT-B/16 shapes; neglabel load {t_load:.2f} s (excluded below)")
+        print(f"{'work':34s} {'neglabel':>12s} {'PyTorch':>12s} {'speed-up':>9s} {'max |diff|':>11s}")
+        print(f"{'images (decode+preprocess+ViT)':34s} {n_img:9.1f} ms {q_img:9.1f} ms {q_img / n_img:8.2f}x {d_img:11.2e}")
+        print(f"{'texts (tokenize+text tower)':34s} {n_txt:9.2f} ms {q_txt:9.2f} ms {q_txt / n_txt:8.2f}x {d_txt:11.2e}")
+        print(f"({len(imgs)} images, batch {a.batch}; {len(texts)} prompts; differences of L2-normalised embeddings)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
