@@ -62,12 +62,17 @@ def preprocess(path):
     return torch.from_numpy(x.transpose(2, 0, 1).copy())
 
 
+def as_features(x):
+    # transformers 5 returns an output object whose pooler_output holds the projections
+    return x if isinstance(x, torch.Tensor) else x.pooler_output
+
+
 def torch_images(model, paths, batch):
     out = []
     with torch.inference_mode():
         for i in range(0, len(paths), batch):
             px = torch.stack([preprocess(p) for p in paths[i:i + batch]])
-            out.append(model.get_image_features(pixel_values=px))
+            out.append(as_features(model.get_image_features(pixel_values=px)))
     return torch.cat(out)
 
 
@@ -76,7 +81,7 @@ def torch_texts(model, tok, texts, batch):
     with torch.inference_mode():
         for i in range(0, len(texts), batch):
             enc = tok(texts[i:i + batch], padding=True, truncation=True, max_length=77, return_tensors="pt")
-            out.append(model.get_text_features(**enc))
+            out.append(as_features(model.get_text_features(**enc)))
     return torch.cat(out)
 
 
@@ -87,11 +92,6 @@ def ours(binary, model_dir, args, threads):
     dt = time.perf_counter() - t
     emb = np.array([json.loads(l)["embedding"] for l in r.stdout.splitlines()], dtype=np.float64)
     return dt, emb
-
-
-def as_features(x):
-    # transformers 5 may return an output object instead of a tensor
-    return x if isinstance(x, torch.Tensor) else x.pooler_output
 
 
 def unit(x):
@@ -123,8 +123,8 @@ def main():
         t_load, _ = ours(a.bin, model_dir, ["--text", "warm up"], a.threads)
         t_img, e_img = ours(a.bin, model_dir, sum((["--image", p] for p in imgs), []), a.threads)
         t_txt, e_txt = ours(a.bin, model_dir, sum((["--text", t] for t in texts), []), a.threads)
-        t0 = time.perf_counter(); p_img = as_features(torch_images(model, imgs, a.batch)); tp_img = time.perf_counter() - t0
-        t0 = time.perf_counter(); p_txt = as_features(torch_texts(model, tok, texts, a.batch * 8)); tp_txt = time.perf_counter() - t0
+        t0 = time.perf_counter(); p_img = torch_images(model, imgs, a.batch); tp_img = time.perf_counter() - t0
+        t0 = time.perf_counter(); p_txt = torch_texts(model, tok, texts, a.batch * 8); tp_txt = time.perf_counter() - t0
 
         d_img = np.abs(unit(e_img) - unit(p_img.numpy())).max()
         d_txt = np.abs(unit(e_txt) - unit(p_txt.numpy())).max()

@@ -6,6 +6,8 @@
 #include "gemm.h"
 #include "util.h"
 
+#include <cblas.h>
+#undef I /* OpenBLAS pulls in <complex.h>; I is a size below */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -28,92 +30,37 @@ void nl_layernorm(const float *x, const float *w, const float *b, float *y, size
     }
 }
 
-/* Attention tiles: QI query rows at a time against KJ keys (scores), and
- * QI rows x DJ output dims (values), accumulated in registers. Each output
- * still sums in a fixed order (over d, then over j), so tiling changes
- * speed, not results, and nothing depends on the thread count. */
-#define QI 4
-#define KJ 8
-#define DJ 8
-#define ROUND_UP(x, m) (((x) + (m) - 1) / (m) * (m))
-
-/* 4 floats: one SSE register, the x86-64 baseline (GCC's generic vectors
- * also map onto NEON). Tiles of 4 x 2 of them stay in registers. */
-typedef float v4 __attribute__((vector_size(16)));
-static inline v4 load4(const float *p) { v4 v; memcpy(&v, p, sizeof v); return v; }
-static inline v4 bcast(float x) { return (v4){x, x, x, x}; }
-
-/* Per-thread scratch: K^T [hd][Tp], V [Tp][hdp], probabilities [QI][Tp]. */
-static size_t attn_scratch(int hd, int maxT) {
-    size_t Tp = ROUND_UP((size_t)maxT, KJ), hdp = ROUND_UP((size_t)hd, DJ);
-    return (size_t)hd * Tp + Tp * hdp + QI * Tp;
-}
+/* Per-thread scratch: one T x T score matrix. */
+static size_t attn_scratch(int maxT) { return (size_t)maxT * (size_t)maxT; }
 
 size_t nl_block_ws_floats(const nl_tower_config *tc, size_t rows, int maxT, int n_threads) {
     size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
-    size_t hd = D / (size_t)tc->num_attention_heads;
-    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch((int)hd, maxT);
+    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(maxT);
 }
 
 /* Attention of head h of one sequence of T rows. qkv rows are [q | k | v]
- * (3*D wide); writes the head's slice of out (D wide). */
-static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *scratch) {
-    const size_t W = 3 * (size_t)D;
-    const int Tp = ROUND_UP(T, KJ), hdp = ROUND_UP(hd, DJ);
-    const float scale = 1.0f / sqrtf((float)hd);
-    float *kt = scratch, *v = kt + (size_t)hd * Tp, *p = v + (size_t)Tp * hdp;
-    /* K transposed and V copied contiguous, both zero-padded to the tiles */
-    for (int j = 0; j < Tp; j++) {
-        const float *src = qkv + (size_t)j * W + h * hd;
-        for (int d = 0; d < hd; d++) kt[(size_t)d * Tp + j] = j < T ? src[D + d] : 0.0f;
-        for (int d = 0; d < hdp; d++) v[(size_t)j * hdp + d] = j < T && d < hd ? src[2 * D + d] : 0.0f;
+ * (3*D wide); writes the head's slice of out (D wide). Both products are
+ * GEMMs reading the head's columns in place (leading dimension 3*D): BLAS
+ * runs them with the machine's widest vectors, and their sizes depend only
+ * on T and the head size, so results do not depend on batch or threads
+ * (inside our parallel loop OpenBLAS runs each call on one thread). With
+ * causal, row i attends to keys 0..i: the scores above the diagonal are
+ * computed and then zeroed after the softmax, which is exact. */
+static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S) {
+    const int W = 3 * D;
+    const float *q = qkv + h * hd, *k = q + D, *v = q + 2 * D;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd), q, W, k, W, 0.0f, S, T);
+    for (int i = 0; i < T; i++) {
+        float *r = S + (size_t)i * T;
+        int n = causal ? i + 1 : T;
+        float mx = -INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < n; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) r[j] *= inv;
+        for (int j = n; j < T; j++) r[j] = 0.0f;
     }
-    for (int i0 = 0; i0 < T; i0 += QI) {
-        /* keys any row of this block may see, rounded up to the tile */
-        int nj = causal ? (i0 + QI < T ? i0 + QI : T) : T;
-        int njp = ROUND_UP(nj, KJ);
-        const float *q[QI];
-        for (int r = 0; r < QI; r++) q[r] = qkv + (size_t)(i0 + r < T ? i0 + r : T - 1) * W + h * hd;
-        for (int j0 = 0; j0 < njp; j0 += KJ) {
-            v4 acc[QI][2] = {{{0}}};
-            for (int d = 0; d < hd; d++) {
-                v4 k0 = load4(kt + (size_t)d * Tp + j0), k1 = load4(kt + (size_t)d * Tp + j0 + 4);
-                for (int r = 0; r < QI; r++) {
-                    v4 qd = bcast(q[r][d]);
-                    acc[r][0] += qd * k0;
-                    acc[r][1] += qd * k1;
-                }
-            }
-            for (int r = 0; r < QI; r++) memcpy(p + (size_t)r * Tp + j0, acc[r], sizeof acc[r]);
-        }
-        /* softmax of each row over its visible keys; the rest of the tile 0 */
-        for (int r = 0; r < QI; r++) {
-            float *pr = p + (size_t)r * Tp;
-            int n = i0 + r >= T ? 0 : causal ? i0 + r + 1 : T;
-            float mx = -INFINITY, sum = 0;
-            for (int j = 0; j < n; j++) { pr[j] *= scale; if (pr[j] > mx) mx = pr[j]; }
-            for (int j = 0; j < n; j++) { pr[j] = expf(pr[j] - mx); sum += pr[j]; }
-            float inv = n ? 1.0f / sum : 0.0f;
-            for (int j = 0; j < n; j++) pr[j] *= inv;
-            for (int j = n; j < njp; j++) pr[j] = 0.0f;
-        }
-        for (int d0 = 0; d0 < hdp; d0 += DJ) {
-            v4 acc[QI][2] = {{{0}}};
-            for (int j = 0; j < nj; j++) {
-                v4 v0 = load4(v + (size_t)j * hdp + d0), v1 = load4(v + (size_t)j * hdp + d0 + 4);
-                for (int r = 0; r < QI; r++) {
-                    v4 pr = bcast(p[(size_t)r * Tp + j]);
-                    acc[r][0] += pr * v0;
-                    acc[r][1] += pr * v1;
-                }
-            }
-            for (int r = 0; r < QI && i0 + r < T; r++) {
-                float tile[DJ];
-                memcpy(tile, acc[r], sizeof tile);
-                for (int c = 0; c < DJ && d0 + c < hd; c++) out[(size_t)(i0 + r) * D + h * hd + d0 + c] = tile[c];
-            }
-        }
-    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, W, 0.0f, out + h * hd, D);
 }
 
 void nl_block_forward(const nl_tower_config *tc, const nl_block *bk, float *x, size_t rows, size_t items,
@@ -129,7 +76,7 @@ void nl_block_forward(const nl_tower_config *tc, const nl_block *bk, float *x, s
     for (size_t job = 0; job < items * (size_t)H; job++) {
         size_t b = job / H;
         int h = (int)(job % H);
-        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(hd, maxT);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(maxT);
         attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
     }
     nl_gemm(att, bk->o_w, bk->o_b, ln, rows, D, D);
