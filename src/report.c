@@ -232,7 +232,7 @@ static int write_json(const char *path, const nl_report *r) {
 
 /* RFC 4180: quote a field holding a comma, quote, CR or LF; double quotes.
  * Bytes are kept as they are so a path can be matched exactly. */
-static void csv_field(FILE *f, const char *s) {
+void nl_csv_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
     fputc('"', f);
     for (; *s; s++) {
@@ -248,17 +248,17 @@ static void csv_num(FILE *f, const double *a, size_t i) {
 
 static void csv_set(FILE *f, const nl_report_set *s) {
     for (size_t i = 0; i < s->n; i++) {
-        csv_field(f, s->name ? s->name : "");
+        nl_csv_field(f, s->name ? s->name : "");
         fputc(',', f);
-        csv_field(f, str_or_empty(s->paths, i));
+        nl_csv_field(f, str_or_empty(s->paths, i));
         fputc(',', f);
         csv_num(f, s->neglabel, i);
         fputc(',', f);
         csv_num(f, s->mcm, i);
         fputc(',', f);
-        csv_field(f, str_or_empty(s->top_id, i));
+        nl_csv_field(f, str_or_empty(s->top_id, i));
         fputc(',', f);
-        csv_field(f, str_or_empty(s->top_neg, i));
+        nl_csv_field(f, str_or_empty(s->top_neg, i));
         fputc('\n', f);
     }
 }

@@ -65,6 +65,9 @@ typedef struct {
  * input or a write failure. */
 int nl_report_write(const char *out_dir, const nl_report *r);
 
+/* One RFC 4180 CSV field (quoted when it holds a comma, quote, CR or LF). */
+void nl_csv_field(FILE *f, const char *s);
+
 /* The metrics table (in %, with the average row and the FPR95 convention
  * named) for the terminal. */
 void nl_report_print_table(FILE *f, const nl_report *r);

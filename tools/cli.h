@@ -14,6 +14,10 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* pr
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* returns 2 */
 int cli_resample(const char *s, int *out);
 
+/* nl_model_load, printing the error (NULL dir: usage error). */
+struct nl_model;
+struct nl_model *cli_load_model(const char *dir);
+
 /* A growable list of borrowed strings. */
 typedef struct { const char **v; size_t n, cap; } cli_list;
 int cli_push(cli_list *l, const char *s);

@@ -10,6 +10,7 @@
 #include "eval.h"
 #include "neglabel.h"
 #include "pipeline.h"
+#include "report.h"
 #include "util.h"
 
 /* Options shared by several commands. */
@@ -164,12 +165,6 @@ out:
     return rc;
 }
 
-static nl_model *load_model(const char *dir) {
-    nl_model *m = nl_model_load(dir, NULL);
-    if (!m) cli_fail("%s", nl_last_error());
-    return m;
-}
-
 int cmd_mine(int argc, char **argv) {
     common_opts c;
     common_init(&c);
@@ -194,7 +189,7 @@ int cmd_mine(int argc, char **argv) {
     nl_templates t = common_templates(&c);
     rc = 1;
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
-    if (!(m = load_model(model))) goto done;
+    if (!(m = cli_load_model(model))) goto done;
     size_t dim = (size_t)nl_model_dim(m);
     if (!(id_emb = malloc(labels.n * dim * sizeof(float)))) { cli_fail("out of memory"); goto done; }
     if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, t.noun, t.n_noun, id_emb) != 0 ||
@@ -213,17 +208,6 @@ done:
 out:
     common_free(&c);
     return rc;
-}
-
-/* RFC 4180 field. */
-static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 int cmd_score(int argc, char **argv) {
@@ -265,7 +249,7 @@ int cmd_score(int argc, char **argv) {
     }
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
-    if (!(m = load_model(model))) goto done;
+    if (!(m = cli_load_model(model))) goto done;
     dim = (size_t)nl_model_dim(m);
     n = images.n;
     id_emb = malloc(labels.n * dim * sizeof(float));
@@ -305,11 +289,11 @@ int cmd_score(int argc, char **argv) {
     printf("path,score,top_id_label,top_negative_label\n");
     for (size_t k = 0, g = 0; k < n; k++) {
         if (status[k] != 0) continue;
-        csv_field(stdout, images.v[k]);
+        nl_csv_field(stdout, images.v[k]);
         printf(",%.9g,", scores[g]);
-        csv_field(stdout, labels.v[top_id[g]]);
+        nl_csv_field(stdout, labels.v[top_id[g]]);
         putchar(',');
-        if (neg.words.n) csv_field(stdout, neg.words.v[top_neg[g]]);
+        if (neg.words.n) nl_csv_field(stdout, neg.words.v[top_neg[g]]);
         putchar('\n');
         g++;
     }

@@ -129,21 +129,31 @@ int cli_push(cli_list *l, const char *s) {
     return 0;
 }
 
-static nl_model *load_model(const char *dir) {
+nl_model *cli_load_model(const char *dir) {
     if (!dir) { cli_usage(g_cmd, "--model DIR is required"); return NULL; }
     nl_model *m = nl_model_load(dir, NULL);
     if (!m) cli_fail("%s", nl_last_error());
     return m;
 }
 
-static int cmd_info(int argc, char **argv) {
+/* Commands whose only option is --model DIR: the model, or NULL with *rc
+ * set (2 for a usage error, 1 for a load failure). */
+static nl_model *model_only(int argc, char **argv, int *rc) {
     const char *model = NULL;
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--model", &model)) continue;
-        return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+        *rc = cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+        return NULL;
     }
-    nl_model *m = load_model(model);
-    if (!m) return model ? 1 : 2;
+    nl_model *m = cli_load_model(model);
+    if (!m) *rc = model ? 1 : 2;
+    return m;
+}
+
+static int cmd_info(int argc, char **argv) {
+    int rc = 0;
+    nl_model *m = model_only(argc, argv, &rc);
+    if (!m) return rc;
     char *js = nl_model_info_json(m);
     if (js) printf("%s\n", js);
     free(js);
@@ -180,7 +190,7 @@ static int cmd_embed(int argc, char **argv) {
         goto out;
     }
     if (!inputs.n) { rc = cli_usage(g_cmd, "nothing to embed: give --image PATH and/or --text TEXT"); goto out; }
-    nl_model *m = load_model(model);
+    nl_model *m = cli_load_model(model);
     if (!m) { rc = model ? 1 : 2; goto out; }
     int dim = nl_model_dim(m);
     if (resample < 0) resample = NL_RESAMPLE_BICUBIC;
@@ -215,17 +225,12 @@ out:
 }
 
 static int cmd_tokenize(int argc, char **argv) {
-    const char *model = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--model", &model)) continue;
-        return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
-    }
-    nl_model *m = load_model(model);
-    if (!m) return model ? 1 : 2;
+    int rc = 0;
+    nl_model *m = model_only(argc, argv, &rc);
+    if (!m) return rc;
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
-    int rc = 0;
     while ((len = getline(&line, &cap, stdin)) > 0) {
         lineno++;
         if (len == 1 && line[0] == '\n') continue;
