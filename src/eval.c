@@ -3,6 +3,7 @@
  * metrics -> results.json, scores.csv, report.html. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eval.h"
 #include "image.h"
@@ -17,14 +18,43 @@ nl_templates nl_templates_default(void) {
     return t;
 }
 
+static int cmp_nocase(const void *a, const void *b) { return strcasecmp(*(char *const *)a, *(char *const *)b); }
+
+/* Remove the corpus words found in drop, keeping the order of the rest. */
+static int corpus_drop(nl_corpus *c, const nl_strvec *drop) {
+    char **keys = nl_mallocarray(drop->n + 1, sizeof *keys);
+    if (!keys) return -1;
+    memcpy(keys, drop->v, drop->n * sizeof *keys);
+    qsort(keys, drop->n, sizeof *keys, cmp_nocase);
+    size_t k = 0, removed = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_nocase)) {
+            free(c->word[i]);
+            free(c->category[i]);
+            if (c->pos[i] == NL_POS_NOUN) c->n_noun--; else c->n_adj--;
+            removed++;
+            continue;
+        }
+        c->word[k] = c->word[i];
+        c->pos[k] = c->pos[i];
+        c->category[k] = c->category[i];
+        k++;
+    }
+    c->n = k;
+    free(keys);
+    fprintf(stderr, "neglabel: removed %zu candidates equal to an ID label\n", removed);
+    return 0;
+}
+
 int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
-                  const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg, float **emb, double **qsim) {
+                  const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg, float **emb, double **qsim) {
     size_t dim = (size_t)nl_model_dim(m);
     nl_corpus c;
     memset(neg, 0, sizeof *neg);
     if (emb) *emb = NULL;
     if (qsim) *qsim = NULL;
     if (nl_corpus_load(cp, &c) != 0) return -1;
+    if (drop && corpus_drop(&c, drop) != 0) { nl_corpus_free(&c); return -1; }
     int rc = -1;
     float *ce = nl_mallocarray(c.n * dim + 1, sizeof(float));
     double *qs = nl_mallocarray(c.n + 1, sizeof(double));
@@ -287,7 +317,7 @@ int nl_eval(const nl_eval_params *p) {
         if (!(neg_emb = nl_mallocarray(neg.words.n * dim, sizeof(float)))) goto done;
         if (nl_negatives_embed(m, &p->embed, p->negatives, &neg, neg_emb) != 0) goto done;
     } else {
-        if (nl_mine_model(m, &p->embed, id_emb, n_id, &p->corpus, &p->mine, &p->templates, &neg, &neg_emb, &qsim) != 0)
+        if (nl_mine_model(m, &p->embed, id_emb, n_id, &p->corpus, p->remove_id_labels ? &labels : NULL, &p->mine, &p->templates, &neg, &neg_emb, &qsim) != 0)
             goto done;
         if (p->out_dir) {
             char *np = nl_path_join(p->out_dir, "negatives.tsv");

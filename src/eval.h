@@ -14,12 +14,14 @@ typedef struct {
 nl_templates nl_templates_default(void);
 
 /* Mine negatives for the given (normalised) ID embeddings: load the corpus,
- * embed every candidate (cached), run nl_mine. Fills neg (words, prompts,
+ * drop the candidates equal (ignoring ASCII case) to a word of drop (NULL:
+ * none; the ID class names with --remove-id-labels), embed every candidate
+ * (cached), run nl_mine. Fills neg (words, prompts,
  * pos, templates, model fingerprint) and, when emb is non-NULL, *emb
  * (malloc'd, neg->words.n x dim, normalised). qsim (optional) receives the
  * selected labels' quantile similarities (malloc'd). */
 int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
-                  const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg, float **emb, double **qsim);
+                  const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg, float **emb, double **qsim);
 
 /* Write a negatives file (header + TSV), atomically. */
 int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim);
@@ -38,6 +40,7 @@ typedef struct {
     nl_embed_opts embed;
     int strict;                      /* unreadable images are fatal */
     int allow_duplicate_labels;
+    int remove_id_labels;            /* drop ID class names from the candidates */
     int n_examples;                  /* example images per set in the report */
 } nl_eval_params;
 

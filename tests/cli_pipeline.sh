@@ -47,6 +47,20 @@ nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mi
 check "--total 60 keeps 60" test "$(grep -vc '^#' "$TMP/neg60.tsv")" -eq 60
 check "second mine embeds no prompt" sh -c "grep -q 'prompts: $cn cached, 0 to embed' '$TMP/mine2.err' && ! grep -q 'cached, [1-9][0-9]* to embed' '$TMP/mine2.err'"
 
+# ID class names stay candidates unless --remove-id-labels.
+w=$(grep '^noun' "$TMP/mini.tsv" | head -n 1 | cut -f2)
+{ cat "$TMP/labels.txt"; echo "$w"; } >"$TMP/labels_w.txt"
+nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels_w.txt" --lists "$TMP/mini" --fraction 1 -o "$TMP/negw.tsv" 2>/dev/null
+check "ID name kept as candidate by default" grep -q "^noun	$w	" "$TMP/negw.tsv"
+nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels_w.txt" --lists "$TMP/mini" --fraction 1 --remove-id-labels -o "$TMP/negr.tsv" 2>"$TMP/negr.err"
+check "--remove-id-labels drops it" sh -c "! grep -q '^noun	$w	' '$TMP/negr.tsv'"
+check "--remove-id-labels says so" grep -q 'removed 1 candidates equal to an ID label' "$TMP/negr.err"
+
+# A prompt ensemble: both templates recorded, and the scores change.
+nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" \
+  --template 'the nice {}' --template 'a photo of the {}' -o "$TMP/nege.tsv" 2>/dev/null
+check "ensemble templates in the header" test "$(head -n 1 "$TMP/nege.tsv" | grep -o 'noun_template=' | wc -l)" -eq 2
+
 # --- score --------------------------------------------------------------
 ls "$D"/cat/*.jpg | head -n 12 >"$TMP/few.lst"
 nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 10 \
@@ -57,6 +71,10 @@ check "scores within [0, 1]" awk -F, 'NR>1 && ($2<0 || $2>1) {exit 1}' "$TMP/sco
 nl score --no-cache --threads 1 --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 10 \
   $(cat "$TMP/few.lst") >"$TMP/score1.csv" 2>/dev/null
 check "score: list == arguments, cache == none, 1 thread == all" cmp -s "$TMP/score.csv" "$TMP/score1.csv"
+nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/nege.tsv" --ngroup 10 \
+  --template 'the nice {}' --template 'a photo of the {}' --list "$TMP/few.lst" >"$TMP/score_e.csv" 2>/dev/null
+check "ensemble scoring works" test "$(tail -n +2 "$TMP/score_e.csv" | wc -l)" -eq 12
+check "ensemble changes the scores" sh -c "! cmp -s '$TMP/score.csv' '$TMP/score_e.csv'"
 nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --method mcm --list "$TMP/few.lst" >"$TMP/mcm.csv" 2>/dev/null
 check "MCM scores need no negatives" test "$(tail -n +2 "$TMP/mcm.csv" | wc -l)" -eq 12
 

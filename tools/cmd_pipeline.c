@@ -23,7 +23,7 @@ typedef struct {
     int method_set, tau_set;
     double tau;
     const char *mcm_template;
-    int allow_dups;
+    int allow_dups, remove_id;
 } common_opts;
 
 static void common_init(common_opts *c) {
@@ -64,6 +64,7 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_opt(argc, argv, i, "--adj-template", &v)) return cli_push(&c->adj_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--mcm-template", &c->mcm_template)) return 1;
     if (cli_flag(argv, *i, "--allow-duplicate-labels")) { c->allow_dups = 1; return 1; }
+    if (cli_flag(argv, *i, "--remove-id-labels")) { c->remove_id = 1; return 1; }
     return 0;
 }
 
@@ -193,7 +194,7 @@ int cmd_mine(int argc, char **argv) {
     size_t dim = (size_t)nl_model_dim(m);
     if (!(id_emb = malloc(labels.n * dim * sizeof(float)))) { cli_fail("out of memory"); goto done; }
     if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, t.noun, t.n_noun, id_emb) != 0 ||
-        nl_mine_model(m, &o, id_emb, labels.n, &c.corpus, &c.mine, &t, &neg, NULL, &qsim) != 0 ||
+        nl_mine_model(m, &o, id_emb, labels.n, &c.corpus, c.remove_id ? &labels : NULL, &c.mine, &t, &neg, NULL, &qsim) != 0 ||
         nl_negatives_write(out, &neg, qsim) != 0) {
         cli_fail("%s", nl_last_error());
         goto done;
@@ -491,6 +492,7 @@ int cmd_eval(int argc, char **argv) {
     p.n_ood = names.n;
     p.resample = (nl_resample)resample;
     p.allow_duplicate_labels = c.allow_dups;
+    p.remove_id_labels = c.remove_id;
     p.embed = embed_opts();
     if (nl_eval(&p) != 0) rc = cli_fail("%s", nl_last_error());
     else if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
