@@ -100,6 +100,19 @@ $E --no-cache --threads 1 --out "$TMP/ev3" >/dev/null 2>&1
 check "1 thread, no cache: same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev3/scores.csv"
 check "same results" cmp -s <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev1/results.json") <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev3/results.json")
 
+# A damaged cache is reported and repaired, never used silently.
+img_cache=$(ls "$C"/*image-bilinear*.nlc | head -n 1)  # eval resizes bilinearly
+size=$(stat -c %s "$img_cache")
+printf '\x5a\x5a\x5a\x5a' | dd of="$img_cache" bs=1 seek=$((size - 300)) conv=notrunc 2>/dev/null
+$E --cache "$C" --out "$TMP/ev2b" >/dev/null 2>"$TMP/ev2b.err"
+check "damaged cache record reported" grep -qi "$(basename "$img_cache")" "$TMP/ev2b.err"
+check "damaged record recomputed" grep -q 'images: 59 cached, 1 to embed\|images: [0-9]* cached, [1-9][0-9]* to embed' "$TMP/ev2b.err"
+check "same scores after repair" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev2b/scores.csv"
+printf 'garbage' >"$img_cache"
+$E --cache "$C" --out "$TMP/ev2c" >/dev/null 2>"$TMP/ev2c.err"
+check "foreign/garbage cache reported" grep -qi "$(basename "$img_cache")" "$TMP/ev2c.err"
+check "same scores after rebuild" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev2c/scores.csv"
+
 # Unreadable images are reported and skipped; --strict makes them fatal.
 cp "$TMP/animals.lst" "$TMP/broken.lst"
 printf 'not a jpeg' >"$TMP/broken.jpg"; echo "$TMP/broken.jpg" >>"$TMP/broken.lst"

@@ -311,7 +311,6 @@ static const char *USAGE =
     "  metrics --id-scores FILE --ood-scores FILE [--convention neglabel|openood]\n"
     "  eval --model DIR --id-labels FILE --id DIR|LIST --ood NAME=DIR|LIST... [--negatives FILE] [--out DIR]\n"
     "\n"
-    "\n"
     "Labels and prompts: --template T (ID labels and nouns; repeat for an ensemble), --adj-template T,\n"
     "  --mcm-template T, --allow-duplicate-labels, --remove-id-labels\n"
     "Images: --resample bicubic|bilinear (eval default: bilinear, as NegLabel's reference), --strict\n"
