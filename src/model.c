@@ -41,14 +41,15 @@ static void make_fingerprint(nl_model *m) {
     if (p && nl_read_file(p, 1 << 20, &cfg, &len) == 0) h = nl_fnv1a(cfg, len, h);
     free(cfg);
     free(p);
-    char *names[256];
+    char *names[256] = {0}; /* a model has a handful of shards */
     size_t nn = 0;
     DIR *d = opendir(m->dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)) && nn < 256) {
             size_t n = strlen(e->d_name);
-            if (n >= 12 && strcmp(e->d_name + n - 12, ".safetensors") == 0) names[nn] = nl_strdup(e->d_name), nn += names[nn] != NULL;
+            if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors") != 0) continue;
+            if ((names[nn] = nl_strdup(e->d_name))) nn++;
         }
         closedir(d);
     }
