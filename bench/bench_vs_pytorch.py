@@ -94,6 +94,42 @@ def ours(binary, model_dir, args, threads):
     return dt, emb
 
 
+def torch_neglabel(img, idl, neg, ngroup, tau):
+    """The reference's grouping score (NegLabel clip_ood.py), without shuffle."""
+    img, idl, neg = (torch.nn.functional.normalize(torch.from_numpy(x), dim=-1) for x in (img, idl, neg))
+    pos = img @ idl.T / tau
+    negs = img @ neg.T / tau
+    drop = negs.shape[1] % ngroup
+    if drop:
+        negs = negs[:, :-drop]
+    negs = negs.reshape(img.shape[0], ngroup, -1)
+    scores = []
+    for g in range(ngroup):
+        full = torch.cat([pos, negs[:, g, :]], dim=-1).softmax(dim=-1)
+        scores.append(full[:, :pos.shape[1]].sum(dim=-1, keepdim=True))
+    return torch.cat(scores, dim=-1).mean(dim=-1)
+
+
+def bench_scoring(binary, tmp, threads, n_img=10000, n_id=1000, n_neg=10000, dim=512, ngroup=100):
+    rng = np.random.default_rng(0)
+    arrs = {k: rng.standard_normal((n, dim)).astype(np.float32) for k, n in (("img", n_img), ("id", n_id), ("neg", n_neg))}
+    paths = {}
+    for k, a in arrs.items():
+        paths[k] = os.path.join(tmp, k + ".npy")
+        np.save(paths[k], a)
+    t = time.perf_counter()
+    r = subprocess.run([binary, "score-embeddings", "--threads", str(threads), "--id", paths["id"], "--neg", paths["neg"],
+                        "--images", paths["img"], "--no-shuffle", "--ngroup", str(ngroup)],
+                       capture_output=True, text=True, check=True)
+    t_ours = time.perf_counter() - t
+    ours_s = np.array([float(x) for x in r.stdout.split()])
+    t = time.perf_counter()
+    with torch.inference_mode():
+        ref = torch_neglabel(arrs["img"], arrs["id"], arrs["neg"], ngroup, 0.01).double().numpy()
+    t_ref = time.perf_counter() - t
+    return t_ours, t_ref, np.abs(ours_s - ref).max(), (n_img, n_id, n_neg, dim, ngroup)
+
+
 def unit(x):
     x = np.asarray(x, dtype=np.float64)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -138,6 +174,10 @@ def main():
         print(f"{'images (decode+preprocess+ViT)':34s} {n_img:9.1f} ms {q_img:9.1f} ms {q_img / n_img:8.2f}x {d_img:11.2e}")
         print(f"{'texts (tokenize+text tower)':34s} {n_txt:9.2f} ms {q_txt:9.2f} ms {q_txt / n_txt:8.2f}x {d_txt:11.2e}")
         print(f"({len(imgs)} images, batch {a.batch}; {len(texts)} prompts; differences of L2-normalised embeddings)")
+        t_o, t_r, d_s, shape = bench_scoring(a.bin, tmp, a.threads)
+        print(f"{'NegLabel scoring (from .npy)':34s} {t_o:10.2f} s {t_r:10.2f} s {t_r / t_o:8.2f}x {d_s:11.2e}")
+        print("(%d images x (%d ID + %d negative labels), dim %d, %d groups; neglabel includes process start and "
+              ".npy loading; PyTorch float32 vs neglabel's double-precision cosines)" % shape)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
