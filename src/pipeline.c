@@ -155,31 +155,46 @@ static nl_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kin
     return c;
 }
 
-int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+/* Embed items in chunks, taking what the cache has and storing what it
+ * lacks (keys[i] NULL: not cacheable). fn embeds items idx[0..k) into
+ * out[k x dim] and sets status (0 ok, -1 failed) and errors (malloc'd or
+ * NULL) per item. The cache is flushed after every chunk, so an interrupted
+ * run resumes where it stopped. Rows of out end L2-normalised. */
+typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors);
+
+static int embed_cached(nl_model *m, const nl_embed_opts *o, nl_cache *c, const char *what, char *const *keys,
+                        size_t n, embed_fn fn, void *ctx, float *out, int *status, char **errors) {
     size_t dim = (size_t)nl_model_dim(m);
-    nl_cache *c = open_cache(o, m, "text", "");
     size_t *miss = nl_mallocarray(n ? n : 1, sizeof *miss);
-    const char **mp = nl_mallocarray(EMBED_CHUNK, sizeof *mp);
-    int rc = -1;
-    if (!miss || !mp) goto done;
+    int *st = nl_mallocarray(EMBED_CHUNK, sizeof *st);
+    char **errs = nl_calloc(EMBED_CHUNK, sizeof *errs);
+    float *tmp = nl_mallocarray((size_t)EMBED_CHUNK * dim, sizeof(float));
+    int rc = -1, quiet = o && o->quiet;
+    if (!miss || !st || !errs || !tmp) goto done;
     size_t nm = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!c || nl_cache_get(c, prompts[i], out + i * dim) != 1) miss[nm++] = i;
-    if (c && (!o || !o->quiet)) fprintf(stderr, "neglabel: prompts: %zu cached, %zu to embed\n", n - nm, nm);
+    for (size_t i = 0; i < n; i++) {
+        if (status) status[i] = 0;
+        if (!c || !keys[i] || nl_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
+    }
+    if (c && !quiet) fprintf(stderr, "neglabel: %s: %zu cached, %zu to embed\n", what, n - nm, nm);
+    char label[64];
+    snprintf(label, sizeof label, "embedding %s", what);
     nl_progress pr;
-    nl_progress_start(&pr, "embedding prompts", nm);
-    if (o && o->quiet) pr.quiet = 1;
+    nl_progress_start(&pr, label, nm);
+    if (quiet) pr.quiet = 1;
     for (size_t s = 0; s < nm; s += EMBED_CHUNK) {
         size_t k = nm - s < EMBED_CHUNK ? nm - s : EMBED_CHUNK;
-        float *tmp = nl_mallocarray(k * dim, sizeof(float));
-        if (!tmp) goto done;
-        for (size_t j = 0; j < k; j++) mp[j] = prompts[miss[s + j]];
-        if (nl_embed_texts(m, mp, k, tmp) != 0) { free(tmp); goto done; }
+        memset(errs, 0, k * sizeof *errs);
+        if (fn(m, ctx, miss + s, k, tmp, st, errs) != 0) goto done;
         for (size_t j = 0; j < k; j++) {
-            memcpy(out + miss[s + j] * dim, tmp + j * dim, dim * sizeof(float));
-            if (c) nl_cache_put(c, mp[j], tmp + j * dim);
+            size_t i = miss[s + j];
+            memcpy(out + i * dim, tmp + j * dim, dim * sizeof(float));
+            if (status) status[i] = st[j];
+            if (errors) errors[i] = errs[j];
+            else free(errs[j]);
+            errs[j] = NULL;
+            if (c && st[j] == 0 && keys[i]) nl_cache_put(c, keys[i], tmp + j * dim);
         }
-        free(tmp);
         if (c) nl_cache_flush(c);
         nl_progress_update(&pr, s + k);
     }
@@ -187,9 +202,58 @@ int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *pro
     nl_normalize_rows(out, n, dim);
     rc = 0;
 done:
-    if (c) nl_cache_close(c);
     free(miss);
-    free(mp);
+    free(st);
+    free(errs);
+    free(tmp);
+    return rc;
+}
+
+static int embed_prompt_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status,
+                              char **errors) {
+    const char *const *prompts = ctx;
+    const char *batch[EMBED_CHUNK];
+    for (size_t j = 0; j < k; j++) { batch[j] = prompts[idx[j]]; status[j] = 0; }
+    (void)errors; /* a text that cannot be embedded fails the whole call */
+    return nl_embed_texts(m, batch, k, out);
+}
+
+int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+    nl_cache *c = open_cache(o, m, "text", "");
+    /* the prompt is its own cache key */
+    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, out,
+                          NULL, NULL);
+    nl_cache_close(c);
+    return rc;
+}
+
+typedef struct { const char *const *paths; nl_resample resample; } image_ctx;
+
+static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status,
+                             char **errors) {
+    const image_ctx *ic = ctx;
+    const char *batch[EMBED_CHUNK];
+    for (size_t j = 0; j < k; j++) batch[j] = ic->paths[idx[j]];
+    return nl_embed_images_ex(m, batch, k, ic->resample, out, status, errors);
+}
+
+int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                         size_t n, float *out, int *status, char **errors) {
+    char extra[64];
+    snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
+             nl_model_image_size(m));
+    nl_cache *c = open_cache(o, m, "image", extra);
+    char **keys = nl_calloc(n ? n : 1, sizeof *keys);
+    int rc = -1;
+    if (keys) {
+        /* A file that cannot be stat'ed gets no key; decoding reports it. */
+        for (size_t i = 0; c && i < n; i++) keys[i] = nl_cache_file_key(paths[i]);
+        image_ctx ic = {paths, resample};
+        rc = embed_cached(m, o, c, "images", keys, n, embed_image_chunk, &ic, out, status, errors);
+        for (size_t i = 0; i < n; i++) free(keys[i]);
+    }
+    free(keys);
+    nl_cache_close(c);
     return rc;
 }
 
@@ -221,63 +285,6 @@ done:
         for (size_t i = 0; i < n; i++) free(prompts[i]);
     free(prompts);
     free(tmp);
-    return rc;
-}
-
-int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
-                         size_t n, float *out, int *status, char **errors) {
-    size_t dim = (size_t)nl_model_dim(m);
-    char extra[64];
-    snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
-             nl_model_image_size(m));
-    nl_cache *c = open_cache(o, m, "image", extra);
-    size_t *miss = nl_mallocarray(n ? n : 1, sizeof *miss);
-    char **keys = nl_calloc(n ? n : 1, sizeof *keys);
-    const char **mp = nl_mallocarray(EMBED_CHUNK, sizeof *mp);
-    int *st = nl_mallocarray(EMBED_CHUNK, sizeof *st);
-    int rc = -1;
-    if (!miss || !keys || !mp || !st) goto done;
-    size_t nm = 0;
-    for (size_t i = 0; i < n; i++) {
-        status[i] = 0;
-        if (c) keys[i] = nl_cache_file_key(paths[i]); /* NULL when stat fails: decode reports it */
-        if (!c || !keys[i] || nl_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
-    }
-    if (c && (!o || !o->quiet)) fprintf(stderr, "neglabel: images: %zu cached, %zu to embed\n", n - nm, nm);
-    nl_progress pr;
-    nl_progress_start(&pr, "embedding images", nm);
-    if (o && o->quiet) pr.quiet = 1;
-    for (size_t s = 0; s < nm; s += EMBED_CHUNK) {
-        size_t k = nm - s < EMBED_CHUNK ? nm - s : EMBED_CHUNK;
-        float *tmp = nl_mallocarray(k * dim, sizeof(float));
-        char **errs = nl_calloc(k, sizeof *errs);
-        if (!tmp || !errs) { free(tmp); free(errs); goto done; }
-        for (size_t j = 0; j < k; j++) mp[j] = paths[miss[s + j]];
-        if (nl_embed_images_ex(m, mp, k, resample, tmp, st, errs) != 0) { free(tmp); free(errs); goto done; }
-        for (size_t j = 0; j < k; j++) {
-            size_t i = miss[s + j];
-            memcpy(out + i * dim, tmp + j * dim, dim * sizeof(float));
-            status[i] = st[j];
-            if (errors) errors[i] = errs[j];
-            else free(errs[j]);
-            if (c && st[j] == 0 && keys[i]) nl_cache_put(c, keys[i], tmp + j * dim);
-        }
-        free(tmp);
-        free(errs);
-        if (c) nl_cache_flush(c);
-        nl_progress_update(&pr, s + k);
-    }
-    nl_progress_end(&pr);
-    nl_normalize_rows(out, n, dim);
-    rc = 0;
-done:
-    if (c) nl_cache_close(c);
-    if (keys)
-        for (size_t i = 0; i < n; i++) free(keys[i]);
-    free(keys);
-    free(miss);
-    free(mp);
-    free(st);
     return rc;
 }
 
