@@ -33,12 +33,41 @@ typedef struct nl_model nl_model;
 
 typedef enum { NL_RESAMPLE_BICUBIC = 0, NL_RESAMPLE_BILINEAR = 1 } nl_resample;
 
+/* Where the model runs. AUTO: the first usable CUDA device, else the CPU. */
+typedef enum { NL_DEVICE_AUTO = 0, NL_DEVICE_CPU = 1, NL_DEVICE_CUDA = 2 } nl_device;
+
+/* Arithmetic of the forward passes. DEFAULT: fp32 on the CPU, fp16 on a
+ * GPU (as the NegLabel authors ran). FP32 on a GPU is true fp32 (no TF32).
+ * FP16/BF16: matrix products and attention in that type with fp32
+ * accumulation; the residual stream, LayerNorm statistics, softmax and the
+ * final projection stay fp32. The CPU engine supports FP32 only. */
+typedef enum {
+    NL_PRECISION_DEFAULT = 0, NL_PRECISION_FP32 = 1, NL_PRECISION_FP16 = 2, NL_PRECISION_BF16 = 3
+} nl_precision;
+
 typedef struct {
     int n_threads;        /* 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
-    int batch_size;       /* images per forward batch; 0: default (32) */
+    int batch_size;       /* images per forward batch; 0: default (32 on the CPU,
+                             sized from free memory on a GPU, at most 512) */
+    nl_device device;     /* default NL_DEVICE_CPU */
+    int device_index;     /* CUDA device ordinal for NL_DEVICE_CUDA (default 0) */
+    nl_precision precision; /* default NL_PRECISION_DEFAULT */
 } nl_model_params;
 
 nl_model_params nl_model_default_params(void);
+
+/* "auto", "cpu", "cuda" or "cuda:N". 0 on success, -1 (error set) otherwise. */
+int nl_parse_device(const char *s, nl_device *dev, int *index);
+/* "fp32", "fp16" or "bf16" (also "default"). */
+int nl_parse_precision(const char *s, nl_precision *p);
+const char *nl_precision_name(nl_precision p);
+/* Number of usable CUDA devices: 0 when built without CUDA, with no driver
+ * or no GPU (nl_last_error() then says why). */
+int nl_cuda_device_count(void);
+/* 1 when this build contains the CUDA backend. */
+int nl_cuda_built(void);
+/* JSON describing the CUDA build and the devices found (malloc'd). */
+char *nl_devices_info_json(void);
 
 /* Load a Hugging Face CLIP folder: config.json, model.safetensors (or a
  * sharded set with model.safetensors.index.json), vocab.json, merges.txt and
@@ -48,6 +77,12 @@ void nl_model_free(nl_model *m);
 
 int nl_model_dim(const nl_model *m);        /* projection_dim */
 int nl_model_image_size(const nl_model *m); /* vision_config.image_size */
+/* Where the model runs after nl_model_load resolved AUTO: NL_DEVICE_CPU or
+ * NL_DEVICE_CUDA (with *index), and in which precision (never DEFAULT). */
+nl_device nl_model_device(const nl_model *m, int *index);
+nl_precision nl_model_precision(const nl_model *m);
+/* "cpu" or "cuda:N (NVIDIA H200)", for messages. */
+const char *nl_model_device_name(const nl_model *m);
 /* Resolved configuration as a JSON object (malloc'd; caller frees). */
 char *nl_model_info_json(const nl_model *m);
 /* A string identifying the weights and config (for cache keys). */
@@ -107,6 +142,9 @@ typedef struct {
     double fraction;  /* default 0.15 */
     double quantile;  /* default 0.95 */
     size_t total;     /* default 0: use fraction */
+    nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA computes the
+                         similarities and quantiles on that GPU */
+    int device_index;
 } nl_mine_params;
 
 nl_mine_params nl_mine_default_params(void);
@@ -129,6 +167,10 @@ typedef struct {
     uint64_t seed;   /* default 0 */
     int shuffle;     /* default 1 */
     double tau;      /* default 0.01 (NegLabel) or 1 (MCM) */
+    nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA: cosines (in
+                         double) and group sums on that GPU, equal to the
+                         CPU's to ~1e-12 relative */
+    int device_index;
 } nl_score_params;
 
 nl_score_params nl_score_default_params(nl_method method);
