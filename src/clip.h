@@ -53,6 +53,12 @@ nl_clip *nl_clip_load_file(const char *dir, const char *weights_path, int n_thre
  * last token to max_position_embeddings and the full causal pass is run;
  * the result must equal nl_clip_encode_texts (proves the truncation). */
 int nl_clip_encode_texts_padded(nl_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
+/* Run the towers on CUDA device `index` (nl_cuda.h) with `precision`
+ * (nl_precision: 1 fp32, 2 fp16, 3 bf16) and up to max_batch images per
+ * forward pass (0: sized from free memory); the encode functions above then
+ * dispatch there. index < 0: back to the CPU. */
+int nl_clip_use_device(nl_clip *c, int index, int precision, int max_batch);
+struct nl_cuda_clip *nl_clip_gpu(const nl_clip *c);
 /* logit_scale as stored in the checkpoint (log of 1/temperature). */
 float nl_clip_logit_scale(const nl_clip *c);
 #endif

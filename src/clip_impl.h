@@ -23,6 +23,8 @@ struct nl_clip {
     /* vision tower */
     const float *cls, *patch_w, *vpos_emb, *pre_w, *pre_b, *post_w, *post_b, *vproj;
     nl_block *vblk;
+    /* CUDA engine (nl_clip_use_device), or NULL: the CPU runs the towers */
+    struct nl_cuda_clip *gpu;
 };
 
 /* Shared forward-pass pieces (clip_vision.c). All are deterministic for any

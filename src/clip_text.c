@@ -4,6 +4,7 @@
  * position does not depend on later tokens, so each text is run only up to
  * it; nl_clip_encode_texts_padded runs the full context to prove that. */
 #include "clip_impl.h"
+#include "cuda/nl_cuda.h"
 #include "gemm.h"
 #include "util.h"
 
@@ -25,6 +26,31 @@ static size_t pool_index(const nl_tower_config *tc, const int32_t *ids, size_t l
     return 0;
 }
 
+/* The GPU runs texts packed too; padded runs get explicit id-0 padding. */
+static int encode_gpu(nl_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+    const nl_tower_config *tc = &c->cfg.text;
+    const int ctx = tc->max_position_embeddings;
+    int *run = nl_mallocarray(n, sizeof(int)), *pool = nl_mallocarray(n, sizeof(int));
+    int32_t *pad = padded ? nl_mallocarray(n * (size_t)ctx, sizeof(int32_t)) : NULL;
+    const int32_t **use = padded ? nl_mallocarray(n, sizeof(int32_t *)) : NULL;
+    int rc = -1;
+    if (!run || !pool || (padded && (!pad || !use))) goto done;
+    for (size_t i = 0; i < n; i++) {
+        pool[i] = (int)pool_index(tc, ids[i], lens[i]);
+        run[i] = padded ? ctx : pool[i] + 1;
+        if (padded) {
+            int32_t *p = pad + i * (size_t)ctx;
+            memset(p, 0, (size_t)ctx * sizeof(int32_t));
+            memcpy(p, ids[i], lens[i] * sizeof(int32_t));
+            use[i] = p;
+        }
+    }
+    rc = nl_cuda_encode_texts(c->gpu, padded ? use : (const int32_t *const *)ids, run, pool, n, out);
+done:
+    free(run); free(pool); free(pad); free(use);
+    return rc;
+}
+
 static int encode(nl_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
     const nl_tower_config *tc = &c->cfg.text;
     const int D = tc->hidden_size, P = c->cfg.projection_dim, ctx = tc->max_position_embeddings;
@@ -42,6 +68,7 @@ static int encode(nl_clip *c, const int32_t *const *ids, const size_t *lens, siz
                 return -1;
             }
     }
+    if (c->gpu) return encode_gpu(c, ids, lens, n, out, padded);
     nl_clip_use_threads(c);
     const int nt = c->n_threads;
     const size_t max_rows = NL_CHUNK_ROWS > (size_t)ctx ? NL_CHUNK_ROWS : (size_t)ctx;

@@ -3,6 +3,7 @@
  * implied by the config, convertible dtype) before anything is allocated,
  * so a hostile header cannot make us allocate more than the files hold. */
 #include "clip_impl.h"
+#include "cuda/nl_cuda.h"
 #include "gemm.h"
 #include "safetensors.h"
 #include "util.h"
@@ -200,6 +201,7 @@ nl_clip *nl_clip_load_file(const char *dir, const char *weights_path, int n_thre
 
 void nl_clip_free(nl_clip *c) {
     if (!c) return;
+    nl_cuda_clip_free(c->gpu);
     free(c->mem);
     free(c->tblk);
     free(c->vblk);
@@ -209,6 +211,16 @@ void nl_clip_free(nl_clip *c) {
 const nl_clip_config *nl_clip_get_config(const nl_clip *c) { return &c->cfg; }
 size_t nl_clip_param_count(const nl_clip *c) { return c->n_params; }
 float nl_clip_logit_scale(const nl_clip *c) { return c->logit_scale; }
+
+int nl_clip_use_device(nl_clip *c, int index, int precision, int max_batch) {
+    nl_cuda_clip_free(c->gpu);
+    c->gpu = NULL;
+    if (index < 0) return 0;
+    c->gpu = nl_cuda_clip_create(c, index, precision, max_batch);
+    return c->gpu ? 0 : -1;
+}
+
+struct nl_cuda_clip *nl_clip_gpu(const nl_clip *c) { return c->gpu; }
 
 void nl_clip_use_threads(const nl_clip *c) {
     nl_gemm_set_threads(c->n_threads);

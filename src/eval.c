@@ -73,7 +73,10 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
         if (nl_embed_words(m, o, w, k, pos ? t->adj : t->noun, pos ? t->n_adj : t->n_noun, tmp) != 0) goto done;
         for (size_t j = 0; j < k; j++) memcpy(ce + at[j] * dim, tmp + j * dim, dim * sizeof(float));
     }
-    if (nl_mine(id_emb, n_id, ce, c.n, c.pos, dim, mp, &sel, &n_sel, qs) != 0) goto done;
+    /* Mining runs where the model runs. */
+    nl_mine_params mpd = mp ? *mp : nl_mine_default_params();
+    mpd.device = nl_model_device(m, &mpd.device_index);
+    if (nl_mine(id_emb, n_id, ce, c.n, c.pos, dim, &mpd, &sel, &n_sel, qs) != 0) goto done;
     neg->pos = nl_malloc(n_sel + 1);
     neg->model = nl_strdup(nl_model_fingerprint(m));
     neg->dim = (int)dim;
@@ -197,10 +200,14 @@ done:
     return rc;
 }
 
-static int set_score(const nl_eval_params *p, eval_set *s, size_t dim, const float *id_emb, const float *mcm_emb,
+static int set_score(const nl_eval_params *p0, const nl_model *m, eval_set *s, size_t dim, const float *id_emb, const float *mcm_emb,
                      size_t n_id, const float *neg_emb, size_t n_neg, const nl_strvec *id_labels,
                      const nl_negatives *neg) {
     size_t n = s->paths.n;
+    /* Scoring runs where the model runs. */
+    nl_eval_params pd = *p0, *p = &pd;
+    pd.neglabel.device = nl_model_device(m, &pd.neglabel.device_index);
+    pd.mcm.device = nl_model_device(m, &pd.mcm.device_index);
     s->s_neg = nl_mallocarray(n, sizeof(double));
     s->s_mcm = nl_mallocarray(n, sizeof(double));
     s->top_id = nl_mallocarray(n, sizeof(size_t));
@@ -301,7 +308,9 @@ int nl_eval(const nl_eval_params *p) {
     }
     if (nl_read_id_labels(p->id_labels, p->allow_duplicate_labels, &labels) != 0) goto done;
     if (p->out_dir && nl_mkdir_p(p->out_dir) != 0) goto done;
-    if (!(m = nl_model_load(p->model_dir, NULL))) goto done;
+    if (!(m = nl_model_load(p->model_dir, &p->model))) goto done;
+    if (!p->embed.quiet)
+        fprintf(stderr, "neglabel: model on %s, %s\n", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));
     size_t dim = (size_t)nl_model_dim(m), n_id = labels.n;
 
     if (!(id_emb = nl_mallocarray(n_id * dim, sizeof(float))) || !(mcm_emb = nl_mallocarray(n_id * dim, sizeof(float))))
@@ -329,7 +338,7 @@ int nl_eval(const nl_eval_params *p) {
 
     for (size_t k = 0; k < n_sets; k++) {
         if (set_embed(m, p, &sets[k], &skipped) != 0) goto done;
-        if (set_score(p, &sets[k], dim, id_emb, mcm_emb, n_id, neg_emb, neg.words.n, &labels, &neg) != 0) goto done;
+        if (set_score(p, m, &sets[k], dim, id_emb, mcm_emb, n_id, neg_emb, neg.words.n, &labels, &neg) != 0) goto done;
     }
     for (size_t k = 1; k < n_sets; k++) {
         if (nl_compute_metrics(sets[0].s_neg, sets[0].paths.n, sets[k].s_neg, sets[k].paths.n, p->convention,

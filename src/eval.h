@@ -28,6 +28,7 @@ int nl_negatives_write(const char *path, const nl_negatives *neg, const double *
 
 typedef struct {
     const char *model_dir, *id_labels, *id_spec;
+    nl_model_params model;           /* device, precision, batch, threads */
     const char *const *ood_names; const char *const *ood_specs; size_t n_ood;
     const char *negatives;           /* NULL: mine */
     nl_corpus_params corpus;

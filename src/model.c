@@ -12,20 +12,64 @@
 #include "tokenizer.h"
 #include "model.h"
 #include "util.h"
+#include "cuda/nl_cuda.h"
 
 struct nl_model {
     nl_clip *clip;
     nl_tokenizer *tok;
     const nl_clip_config *cfg;
     int n_threads, batch;
+    nl_device device;       /* resolved: CPU or CUDA */
+    int device_index;
+    nl_precision precision; /* resolved: never DEFAULT */
+    char device_name[160];
     char *dir;
     char fingerprint[64];
 };
 
 nl_model_params nl_model_default_params(void) {
-    nl_model_params p = {0, 32};
+    nl_model_params p = {.n_threads = 0, .batch_size = 0, .device = NL_DEVICE_CPU, .device_index = 0,
+                         .precision = NL_PRECISION_DEFAULT};
     return p;
 }
+
+/* Resolve AUTO and DEFAULT and move the towers to the GPU if asked. */
+static int place(nl_model *m, const nl_model_params *p) {
+    nl_device dev = p->device;
+    if (dev == NL_DEVICE_AUTO) dev = nl_cuda_count() > 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+    if (dev != NL_DEVICE_CPU && dev != NL_DEVICE_CUDA) { nl_seterr("unknown device kind %d", (int)dev); return -1; }
+    nl_precision prec = p->precision;
+    if (prec == NL_PRECISION_DEFAULT) prec = dev == NL_DEVICE_CUDA ? NL_PRECISION_FP16 : NL_PRECISION_FP32;
+    if (prec < NL_PRECISION_FP32 || prec > NL_PRECISION_BF16) { nl_seterr("unknown precision %d", (int)prec); return -1; }
+    m->device = dev;
+    m->precision = prec;
+    m->device_index = dev == NL_DEVICE_CUDA ? p->device_index : 0;
+    if (dev == NL_DEVICE_CPU) {
+        if (prec != NL_PRECISION_FP32) {
+            nl_seterr("precision %s: the CPU engine computes in fp32 only (use --precision fp32, or a CUDA device)",
+                      nl_precision_name(prec));
+            return -1;
+        }
+        m->batch = p->batch_size > 0 ? p->batch_size : 32;
+        snprintf(m->device_name, sizeof m->device_name, "cpu");
+        return 0;
+    }
+    if (nl_clip_use_device(m->clip, m->device_index, (int)prec, p->batch_size) != 0) return -1;
+    m->batch = nl_cuda_clip_max_batch(nl_clip_gpu(m->clip));
+    char name[128] = "?";
+    size_t fr, tot;
+    int ma, mi;
+    nl_cuda_describe(m->device_index, name, sizeof name, &fr, &tot, &ma, &mi);
+    snprintf(m->device_name, sizeof m->device_name, "cuda:%d (%s)", m->device_index, name);
+    return 0;
+}
+
+nl_device nl_model_device(const nl_model *m, int *index) {
+    if (index) *index = m->device_index;
+    return m->device;
+}
+nl_precision nl_model_precision(const nl_model *m) { return m->precision; }
+const char *nl_model_device_name(const nl_model *m) { return m->device_name; }
 
 /* Identity of the weights for cache keys and negatives files: config.json,
  * and each safetensors file's name, size and 64 evenly spaced 4 KiB samples
@@ -82,7 +126,6 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m) return NULL;
     m->n_threads = p.n_threads > 0 ? p.n_threads : nl_num_threads();
-    m->batch = p.batch_size > 0 ? p.batch_size : 32;
     m->dir = nl_strdup(dir);
     if (!m->dir) goto fail;
     m->clip = nl_clip_load(dir, m->n_threads);
@@ -93,6 +136,7 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     free(vocab);
     free(merges);
     if (!m->tok) goto fail;
+    if (place(m, &p) != 0) goto fail;
     make_fingerprint(m);
     return m;
 fail:
@@ -139,6 +183,9 @@ char *nl_model_info_json(const nl_model *m) {
     nl_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",
                   c->image_mean[0], c->image_mean[1], c->image_mean[2], c->image_std[0], c->image_std[1],
                   c->image_std[2], c->resample_default == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic");
+    nl_buf_puts(&b, "\"device\":");
+    nl_buf_json_string(&b, m->device_name);
+    nl_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,", nl_precision_name(m->precision), m->batch);
     nl_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
     if (!b.s) nl_seterr("out of memory");
     return b.s;
@@ -168,27 +215,42 @@ static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids
     return 0;
 }
 
-#define TEXT_CHUNK 256
+/* Texts per forward call: a GPU wants many at once (packed, ~8 tokens each). */
+#define TEXT_CHUNK_CPU 256
+#define TEXT_CHUNK_GPU 8192
 
 int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) {
     size_t dim = (size_t)m->cfg->projection_dim;
-    int32_t *ids[TEXT_CHUNK];
-    size_t lens[TEXT_CHUNK];
-    for (size_t s = 0; s < n; s += TEXT_CHUNK) {
-        size_t k = n - s < TEXT_CHUNK ? n - s : TEXT_CHUNK;
-        size_t got = 0;
-        int rc = 0;
-        for (; got < k; got++)
-            if (tokenize_for_model(m, texts[s + got], &ids[got], &lens[got]) != 0) {
-                nl_prefixerr("text %zu", s + got);
+    size_t chunk = m->device == NL_DEVICE_CUDA ? TEXT_CHUNK_GPU : TEXT_CHUNK_CPU;
+    if (chunk > n) chunk = n;
+    if (n == 0) return 0;
+    int32_t **ids = nl_calloc(chunk, sizeof *ids);
+    size_t *lens = nl_calloc(chunk, sizeof *lens);
+    char **errs = nl_calloc(chunk, sizeof *errs);
+    int rc = ids && lens && errs ? 0 : -1;
+    for (size_t s = 0; s < n && rc == 0; s += chunk) {
+        size_t k = n - s < chunk ? n - s : chunk;
+        /* The tokenizer is read-only once loaded: tokenise in parallel. */
+#pragma omp parallel for schedule(dynamic, 64) num_threads(m->n_threads)
+        for (size_t i = 0; i < k; i++)
+            if (tokenize_for_model(m, texts[s + i], &ids[i], &lens[i]) != 0) errs[i] = nl_strdup(nl_geterr());
+        for (size_t i = 0; i < k && rc == 0; i++)
+            if (errs[i] || !ids[i]) {
+                nl_seterr("text %zu: %s", s + i, errs[i] ? errs[i] : "out of memory");
                 rc = -1;
-                break;
             }
         if (rc == 0) rc = nl_clip_encode_texts(m->clip, (const int32_t *const *)ids, lens, k, out + s * dim);
-        for (size_t i = 0; i < got; i++) free(ids[i]);
-        if (rc != 0) return -1;
+        for (size_t i = 0; i < k; i++) {
+            free(ids[i]);
+            free(errs[i]);
+            ids[i] = NULL;
+            errs[i] = NULL;
+        }
     }
-    return 0;
+    free(ids);
+    free(lens);
+    free(errs);
+    return rc;
 }
 
 void nl_normalize_rows(float *x, size_t n, size_t dim) {
@@ -207,8 +269,72 @@ int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample
     return nl_embed_images_ex(m, paths, n, resample, out, status, NULL);
 }
 
+/* One decoded batch's bookkeeping: which input rows its images are. */
+typedef struct { size_t *idx, n; } gpu_slot;
+
+/* Scatter a collected slot's embeddings to their rows of out. */
+static int gpu_collect(nl_cuda_clip *g, int slot, gpu_slot *sl, float *tmp, float *out, size_t dim) {
+    if (nl_cuda_images_collect(g, slot, tmp) != 0) return -1;
+    for (size_t j = 0; j < sl->n; j++) memcpy(out + sl->idx[j] * dim, tmp + j * dim, dim * sizeof(float));
+    sl->n = 0;
+    return 0;
+}
+
+/* GPU path: decode batch k on all cores straight into pinned memory while
+ * the GPU runs batch k-1 (two slots), so decoding hides the model. */
+static int embed_images_gpu(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
+                            int *status, char **errors) {
+    const nl_clip_config *c = m->cfg;
+    nl_cuda_clip *g = nl_clip_gpu(m->clip);
+    int S = c->vision.image_size;
+    size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3, B = (size_t)m->batch;
+    int *ok = nl_mallocarray(B, sizeof(int));
+    char **errs = nl_calloc(B, sizeof(char *));
+    float *tmp = nl_mallocarray(B * dim, sizeof(float));
+    gpu_slot sl[2] = {{nl_mallocarray(B, sizeof(size_t)), 0}, {nl_mallocarray(B, sizeof(size_t)), 0}};
+    int rc = ok && errs && tmp && sl[0].idx && sl[1].idx ? 0 : -1, slot = 0;
+    for (size_t s = 0; s < n && rc == 0; s += B) {
+        size_t k = n - s < B ? n - s : B;
+        uint8_t *stage = nl_cuda_images_staging(g, slot);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
+        for (size_t i = 0; i < k; i++) {
+            ok[i] = nl_preprocess_file(paths[s + i], S, resample, stage + i * px) == 0;
+            if (!ok[i]) errs[i] = nl_strdup(nl_geterr());
+        }
+        size_t good = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (status) status[s + i] = ok[i] ? 0 : -1;
+            if (!ok[i]) {
+                memset(out + (s + i) * dim, 0, dim * sizeof(float));
+                if (!status && rc == 0) { nl_seterr("%s", errs[i] ? errs[i] : "out of memory"); rc = -1; }
+                if (errors) { errors[s + i] = errs[i]; errs[i] = NULL; }
+                free(errs[i]);
+                errs[i] = NULL;
+                continue;
+            }
+            if (good != i) memmove(stage + good * px, stage + i * px, px);
+            sl[slot].idx[good++] = s + i;
+        }
+        if (rc != 0) break;
+        sl[slot].n = good;
+        if (nl_cuda_images_submit(g, slot, stage, good) != 0) { sl[slot].n = 0; rc = -1; break; }
+        if (sl[slot ^ 1].n && gpu_collect(g, slot ^ 1, &sl[slot ^ 1], tmp, out, dim) != 0) rc = -1;
+        slot ^= 1;
+    }
+    /* drain: the other slot may still be in flight (also after an error) */
+    for (int k = 0; k < 2; k++)
+        if (sl[k].n && gpu_collect(g, k, &sl[k], tmp, out, dim) != 0 && rc == 0) rc = -1;
+    free(ok);
+    free(errs);
+    free(tmp);
+    free(sl[0].idx);
+    free(sl[1].idx);
+    return rc;
+}
+
 int nl_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
+    if (m->device == NL_DEVICE_CUDA) return embed_images_gpu(m, paths, n, resample, out, status, errors);
     const nl_clip_config *c = m->cfg;
     int S = c->vision.image_size;
     size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3;

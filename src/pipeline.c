@@ -145,9 +145,13 @@ static nl_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kin
         fprintf(stderr, "neglabel: warning: cache disabled: %s\n", nl_geterr());
         return NULL;
     }
-    char name[256], ns[512];
-    snprintf(name, sizeof name, "%s-%s%s.nlc", nl_model_fingerprint(m), kind, ns_extra);
-    snprintf(ns, sizeof ns, "neglabel %s model=%s %s", kind, nl_model_fingerprint(m), ns_extra);
+    char name[320], ns[512], dev[64] = "";
+    /* GPU embeddings (another precision, other rounding) never mix with the
+     * CPU's: each device kind and precision has its own cache file. */
+    if (nl_model_device(m, NULL) == NL_DEVICE_CUDA)
+        snprintf(dev, sizeof dev, "-cuda-%s", nl_precision_name(nl_model_precision(m)));
+    snprintf(name, sizeof name, "%s%s-%s%s.nlc", nl_model_fingerprint(m), dev, kind, ns_extra);
+    snprintf(ns, sizeof ns, "neglabel %s model=%s%s %s", kind, nl_model_fingerprint(m), dev, ns_extra);
     char *path = nl_path_join(o->cache_dir, name);
     nl_cache *c = path ? nl_cache_open(path, ns, (size_t)nl_model_dim(m)) : NULL;
     if (!c) fprintf(stderr, "neglabel: warning: cache disabled: %s\n", nl_geterr());

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "neglabel.h"
 
 static const char *BIN;
 static const char *SH;
@@ -192,6 +193,13 @@ static void test_info(void) {
     CHECK(json_integer_value(json_object_get(txt, "num_hidden_layers")) == 2, "text layers");
     CHECK(json_integer_value(json_object_get(j, "projection_dim")) == 32, "projection_dim");
     CHECK(!strcmp(json_string_value(json_object_get(j, "dtype")) ? json_string_value(json_object_get(j, "dtype")) : "", "F32"), "dtype");
+    /* Where it ran: NEGLABEL_DEVICE (the ctest environment) decides. */
+    const char *want = getenv("NEGLABEL_DEVICE"), *got = json_string_value(json_object_get(j, "device"));
+    int gpu = want && !strncmp(want, "cuda", 4);
+    CHECK(got && (gpu ? !strncmp(got, "cuda:0", 6) : !strcmp(got, "cpu")), "device %s (NEGLABEL_DEVICE=%s)",
+          got ? got : "(none)", want ? want : "");
+    CHECK(!strcmp(json_string_value(json_object_get(j, "precision")) ? json_string_value(json_object_get(j, "precision")) : "", "fp32"),
+          "precision");
     /* The tiny model's parameter count, from its tensor shapes. */
     CHECK(json_integer_value(json_object_get(j, "parameters")) > 3000000, "parameters");
     json_decref(j);
@@ -200,6 +208,11 @@ static void test_info(void) {
 }
 
 int main(void) {
+    const char *dev = getenv("NEGLABEL_DEVICE");
+    if (dev && !strncmp(dev, "cuda", 4) && nl_cuda_device_count() == 0) {
+        printf("SKIP: %s\n", nl_last_error());
+        return 77;
+    }
     SH = check_shared();
     BIN = getenv("NEGLABEL_BIN");
     if (!BIN) { printf("SKIP: NEGLABEL_BIN not set (run through ctest)\n"); return 77; }

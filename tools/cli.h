@@ -3,6 +3,8 @@
 #define NEGLABEL_CLI_H
 #include <stddef.h>
 
+#include "neglabel.h"
+
 /* Option scanning: returns 1 and sets *val when argv[*i] is NAME VALUE or
  * NAME=VALUE (advancing *i past the value); exits with usage error when the
  * value is missing. */
@@ -15,8 +17,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_resample(const char *s, int *out);
 
 /* nl_model_load, printing the error (NULL dir: usage error). */
-struct nl_model;
 struct nl_model *cli_load_model(const char *dir);
+/* The device for mining/scoring without a model: --device, AUTO resolved. */
+void cli_compute_device(nl_device *dev, int *index);
 
 /* A growable list of borrowed strings. */
 typedef struct { const char **v; size_t n, cap; } cli_list;
@@ -26,6 +29,7 @@ int cli_push(cli_list *l, const char *s);
 typedef struct {
     const char *cache_dir; /* NULL: --no-cache */
     int quiet;
+    nl_model_params model; /* --threads, --device, --precision, --batch */
 } cli_globals;
 extern cli_globals cli_g;
 

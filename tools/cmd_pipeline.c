@@ -282,6 +282,7 @@ int cmd_score(int argc, char **argv) {
         good++;
     }
     if (!good) { cli_fail("none of the %zu images could be read", n); goto done; }
+    c.score.device = nl_model_device(m, &c.score.device_index); /* score where the model runs */
     if (nl_score(img, good, id_emb, labels.n, neg_emb, neg.words.n, dim, &c.score, scores, top_id,
                  neg.words.n ? top_neg : NULL) != 0) {
         cli_fail("%s", nl_last_error());
@@ -355,6 +356,7 @@ int cmd_score_embeddings(int argc, char **argv) {
     }
     /* No normalisation here: nl_score takes raw rows (cosines in double). */
     if (!(scores = malloc((nimg + 1) * sizeof(double)))) { cli_fail("out of memory"); goto done; }
+    cli_compute_device(&c.score.device, &c.score.device_index);
     if (nl_score(img, nimg, id, nid, neg, nneg, dimg, &c.score, scores, NULL, NULL) != 0) {
         cli_fail("%s", nl_last_error());
         goto done;
@@ -494,6 +496,7 @@ int cmd_eval(int argc, char **argv) {
     p.allow_duplicate_labels = c.allow_dups;
     p.remove_id_labels = c.remove_id;
     p.embed = embed_opts();
+    p.model = cli_g.model;
     if (nl_eval(&p) != 0) rc = cli_fail("%s", nl_last_error());
     else if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
 out:

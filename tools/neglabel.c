@@ -32,6 +32,19 @@ static char *default_cache_dir(void) {
 static int strip_globals(int argc, char **argv, char **cache_alloc) {
     int out = 1;
     int no_cache = 0;
+    /* Defaults: the first usable GPU, else the CPU; NEGLABEL_DEVICE and
+     * NEGLABEL_PRECISION override them, the options override both. */
+    cli_g.model = nl_model_default_params();
+    cli_g.model.device = NL_DEVICE_AUTO;
+    const char *ed = getenv("NEGLABEL_DEVICE"), *ep = getenv("NEGLABEL_PRECISION");
+    if (ed && *ed && nl_parse_device(ed, &cli_g.model.device, &cli_g.model.device_index) != 0) {
+        fprintf(stderr, "neglabel: NEGLABEL_DEVICE: %s\n", nl_last_error());
+        return -1;
+    }
+    if (ep && *ep && nl_parse_precision(ep, &cli_g.model.precision) != 0) {
+        fprintf(stderr, "neglabel: NEGLABEL_PRECISION: %s\n", nl_last_error());
+        return -1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) { cli_g.quiet = 1; continue; }
@@ -43,6 +56,33 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
             long t;
             if (cli_int("--threads", v, 1, 1024, &t)) return -1;
             setenv("NEGLABEL_THREADS", v, 1);
+            cli_g.model.n_threads = (int)t;
+            i = j;
+            continue;
+        }
+        j = i;
+        if (cli_opt(argc, argv, &j, "--device", &v)) {
+            if (nl_parse_device(v, &cli_g.model.device, &cli_g.model.device_index) != 0) {
+                cli_usage(g_cmd, "--device: %s", nl_last_error());
+                return -1;
+            }
+            i = j;
+            continue;
+        }
+        j = i;
+        if (cli_opt(argc, argv, &j, "--precision", &v)) {
+            if (nl_parse_precision(v, &cli_g.model.precision) != 0) {
+                cli_usage(g_cmd, "--precision: %s", nl_last_error());
+                return -1;
+            }
+            i = j;
+            continue;
+        }
+        j = i;
+        if (cli_opt(argc, argv, &j, "--batch", &v)) {
+            long b;
+            if (cli_int("--batch", v, 1, 4096, &b)) return -1;
+            cli_g.model.batch_size = (int)b;
             i = j;
             continue;
         }
@@ -131,9 +171,25 @@ int cli_push(cli_list *l, const char *s) {
 
 nl_model *cli_load_model(const char *dir) {
     if (!dir) { cli_usage(g_cmd, "--model DIR is required"); return NULL; }
-    nl_model *m = nl_model_load(dir, NULL);
+    nl_model *m = nl_model_load(dir, &cli_g.model);
     if (!m) cli_fail("%s", nl_last_error());
+    else if (!cli_g.quiet)
+        fprintf(stderr, "neglabel: model on %s, %s\n", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));
     return m;
+}
+
+void cli_compute_device(nl_device *dev, int *index) {
+    *dev = cli_g.model.device;
+    *index = cli_g.model.device_index;
+    if (*dev == NL_DEVICE_AUTO) *dev = nl_cuda_device_count() > 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+}
+
+static int cmd_devices(int argc, char **argv) {
+    if (argc > 2) return cli_usage(g_cmd, "unknown option '%s'", argv[2]);
+    char *js = nl_devices_info_json();
+    if (js) printf("%s\n", js);
+    free(js);
+    return js ? 0 : cli_fail("%s", nl_last_error());
 }
 
 /* Commands whose only option is --model DIR: the model, or NULL with *rc
@@ -315,7 +371,12 @@ static const char *USAGE =
     "  --mcm-template T, --allow-duplicate-labels, --remove-id-labels\n"
     "Images: --resample bicubic|bilinear (eval default: bilinear, as NegLabel's reference), --strict\n"
     "eval: --convention neglabel|openood, --mcm-tau T, --examples N\n"
-    "Common options: --threads N, --quiet, --cache DIR, --no-cache. See README.md and docs/.\n";
+    "  devices                                CUDA build and devices as JSON\n"
+    "\n"
+    "Common options: --threads N, --quiet, --cache DIR, --no-cache,\n"
+    "  --device auto|cpu|cuda|cuda:N (default auto: the first usable GPU, else the CPU),\n"
+    "  --precision fp32|fp16|bf16 (GPU default fp16; CPU fp32 only), --batch N (images per forward pass).\n"
+    "  See README.md and docs/.\n";
 
 int main(int argc, char **argv) {
     char *cache_alloc = NULL;
@@ -337,6 +398,7 @@ static int run(int argc, char **argv) {
         {"info", cmd_info}, {"embed", cmd_embed}, {"tokenize", cmd_tokenize}, {"preprocess", cmd_preprocess},
         {"corpus", cmd_corpus}, {"mine", cmd_mine}, {"score", cmd_score},
         {"score-embeddings", cmd_score_embeddings}, {"metrics", cmd_metrics}, {"eval", cmd_eval},
+        {"devices", cmd_devices},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[1], cmds[k].name)) return cmds[k].fn(argc, argv);

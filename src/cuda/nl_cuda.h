@@ -1,5 +1,5 @@
 /* nl_cuda.h — the CUDA backend as the rest of the library sees it. Plain C
- * declarations; the definitions are in src/cuda/*.cu when the library is
+ * declarations; the definitions are in the .cu files of src/cuda when the library is
  * built with CUDA (NEGLABEL_HAVE_CUDA), and in src/device.c as stubs that
  * report "built without CUDA" otherwise. Every function sets nl_seterr on
  * failure; nothing aborts. */

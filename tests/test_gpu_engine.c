@@ -1,0 +1,199 @@
+/* test_gpu_engine.c — the CUDA engine through the public API against the
+ * CPU engine on the tiny model: images from files (decode, the GPU's own
+ * normalisation, the double-buffered pipeline, an unreadable file among
+ * them) and texts (packed, causal, truncated at 77 tokens). fp32 on the GPU
+ * must equal the CPU within 1e-5 * ||g|| per row; fp16 and bf16 must keep
+ * cosine >= 0.999 to it. Then: a device index that does not exist, and an
+ * out-of-memory batch that is retried smaller. Label gpu: exits 77 with
+ * the reason where no CUDA device is usable. */
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "neglabel.h"
+#ifdef NEGLABEL_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
+static char *paths[64];
+static size_t n_paths;
+
+static double row_err(const float *a, const float *g, size_t dim) {
+    double norm = 0, mx = 0;
+    for (size_t d = 0; d < dim; d++) {
+        norm += (double)g[d] * g[d];
+        double e = fabs((double)a[d] - g[d]);
+        if (!(e <= mx)) mx = e;
+    }
+    return norm > 0 ? mx / sqrt(norm) : mx;
+}
+
+static double cosine(const float *a, const float *b, size_t dim) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t d = 0; d < dim; d++) {
+        ab += (double)a[d] * b[d];
+        aa += (double)a[d] * a[d];
+        bb += (double)b[d] * b[d];
+    }
+    return ab / sqrt(aa * bb);
+}
+
+static nl_model *load(const char *dir, nl_device dev, int index, nl_precision prec, int batch) {
+    nl_model_params p = nl_model_default_params();
+    p.device = dev;
+    p.device_index = index;
+    p.precision = prec;
+    p.batch_size = batch;
+    return nl_model_load(dir, &p);
+}
+
+static const char *texts[] = {
+    "a photo of a dog.", "The nice tabby cat.", "This is a scary photo.", "x", "",
+    "a very long prompt that keeps going and going well past the seventy seven token context of the "
+    "text tower so that truncation to seventy six tokens plus the end of text token is exercised on "
+    "the gpu exactly as on the cpu engine, with words words words words words words words words words",
+    "Grevy's zebra", "the nice submarine sandwich", "café au lait", "123 456 789",
+};
+#define N_TEXTS (sizeof texts / sizeof texts[0])
+
+typedef struct { float *img, *txt; int *status; } run_out;
+
+static int run(nl_model *m, run_out *o) {
+    size_t dim = (size_t)nl_model_dim(m);
+    o->img = calloc(n_paths * dim, sizeof(float));
+    o->txt = calloc(N_TEXTS * dim, sizeof(float));
+    o->status = calloc(n_paths, sizeof(int));
+    if (nl_embed_images(m, (const char *const *)paths, n_paths, NL_RESAMPLE_BICUBIC, o->img, o->status) != 0) return -1;
+    return nl_embed_texts(m, texts, N_TEXTS, o->txt);
+}
+
+static void free_out(run_out *o) { free(o->img); free(o->txt); free(o->status); }
+
+/* Compare a GPU run with the CPU run. exact: fp32 bound, else cosine. */
+static void compare(const char *label, const run_out *g, const run_out *c, size_t dim, int exact) {
+    double worst_i = 0, worst_t = 0, cos_i = 1, cos_t = 1;
+    for (size_t i = 0; i < n_paths; i++) {
+        CHECK(g->status[i] == c->status[i], "%s: image %zu status %d vs CPU %d", label, i, g->status[i], c->status[i]);
+        if (c->status[i] != 0) {
+            int zero = 1;
+            for (size_t d = 0; d < dim; d++) zero &= g->img[i * dim + d] == 0.0f;
+            CHECK(zero, "%s: failed image %zu has a non-zero row", label, i);
+            continue;
+        }
+        double e = row_err(g->img + i * dim, c->img + i * dim, dim), cs = cosine(g->img + i * dim, c->img + i * dim, dim);
+        if (!(e <= worst_i)) worst_i = e;
+        if (!(cs >= cos_i)) cos_i = cs;
+    }
+    for (size_t i = 0; i < N_TEXTS; i++) {
+        double e = row_err(g->txt + i * dim, c->txt + i * dim, dim), cs = cosine(g->txt + i * dim, c->txt + i * dim, dim);
+        if (!(e <= worst_t)) worst_t = e;
+        if (!(cs >= cos_t)) cos_t = cs;
+    }
+    printf("%s vs CPU fp32: worst max|a-g|/||g|| images %.3g texts %.3g; worst cosine images %.8f texts %.8f\n", label,
+           worst_i, worst_t, cos_i, cos_t);
+    if (exact) {
+        CHECK(worst_i <= 1e-5 && worst_t <= 1e-5, "%s: off by %g / %g (limit 1e-5)", label, worst_i, worst_t);
+    } else {
+        CHECK(cos_i >= 0.999 && cos_t >= 0.999, "%s: cosine %g / %g (limit 0.999)", label, cos_i, cos_t);
+        CHECK(worst_i > 0 && worst_t > 0, "%s: identical to fp32: reduced precision not exercised", label);
+    }
+}
+
+int main(void) {
+    if (nl_cuda_device_count() == 0) {
+        printf("SKIP: %s\n", nl_last_error());
+        return 77;
+    }
+    const char *shared = check_shared();
+    char *dir = check_path(shared, "fixtures/tiny-clip"), *imgs = check_path(shared, "fixtures/images");
+    DIR *d = opendir(imgs);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n_paths < 40)
+        if (e->d_name[0] != '.') paths[n_paths++] = check_path(imgs, e->d_name);
+    if (d) closedir(d);
+    paths[n_paths++] = check_path(imgs, "no-such-image.jpg"); /* fails to load: put it mid-batch */
+    if (n_paths > 6) {
+        char *t = paths[5];
+        paths[5] = paths[n_paths - 1];
+        paths[n_paths - 1] = t;
+    }
+    CHECK(n_paths > 10, "fixture images under %s", imgs);
+
+    nl_model *cpu = load(dir, NL_DEVICE_CPU, 0, NL_PRECISION_FP32, 0);
+    CHECK(cpu != NULL, "CPU load: %s", nl_last_error());
+    if (!cpu) return check_done();
+    size_t dim = (size_t)nl_model_dim(cpu);
+    run_out c = {0};
+    CHECK(run(cpu, &c) == 0, "CPU run: %s", nl_last_error());
+
+    /* Batch 4: several batches, so both pipeline slots alternate. */
+    static const struct { nl_precision p; const char *name; } precs[] = {
+        {NL_PRECISION_FP32, "GPU fp32"}, {NL_PRECISION_FP16, "GPU fp16"}, {NL_PRECISION_BF16, "GPU bf16"}};
+    for (int k = 0; k < 3; k++) {
+        nl_model *g = load(dir, NL_DEVICE_CUDA, 0, precs[k].p, 4);
+        CHECK(g != NULL, "%s load: %s", precs[k].name, nl_last_error());
+        if (!g) continue;
+        int idx = -1;
+        CHECK(nl_model_device(g, &idx) == NL_DEVICE_CUDA && idx == 0, "device");
+        CHECK(nl_model_precision(g) == precs[k].p, "precision");
+        printf("%s on %s\n", precs[k].name, nl_model_device_name(g));
+        run_out o = {0}, o2 = {0};
+        CHECK(run(g, &o) == 0, "%s run: %s", precs[k].name, nl_last_error());
+        compare(precs[k].name, &o, &c, dim, k == 0);
+        /* Deterministic: the same inputs give the same bits again. */
+        CHECK(run(g, &o2) == 0 && !memcmp(o.img, o2.img, n_paths * dim * 4) && !memcmp(o.txt, o2.txt, N_TEXTS * dim * 4),
+              "%s: second run differs", precs[k].name);
+        free_out(&o);
+        free_out(&o2);
+        nl_model_free(g);
+    }
+
+    /* AUTO picks the GPU, in fp16. */
+    nl_model *a = load(dir, NL_DEVICE_AUTO, 0, NL_PRECISION_DEFAULT, 0);
+    CHECK(a && nl_model_device(a, NULL) == NL_DEVICE_CUDA && nl_model_precision(a) == NL_PRECISION_FP16,
+          "auto: %s", a ? nl_model_device_name(a) : nl_last_error());
+    nl_model_free(a);
+
+    /* A device that does not exist: an error naming it. */
+    nl_model *bad = load(dir, NL_DEVICE_CUDA, 99, NL_PRECISION_FP32, 0);
+    CHECK(!bad && strstr(nl_last_error(), "cuda:99") && strstr(nl_last_error(), "no such device"), "cuda:99: %s",
+          bad ? "loaded" : nl_last_error());
+    nl_model_free(bad);
+
+#ifdef NEGLABEL_HAVE_CUDA
+    /* Out of memory: hold all but ~1.5 GB of the GPU, ask for 4096 images
+     * per batch (~2.3 GB of workspace): the batch is halved until it fits,
+     * and the results are unchanged. */
+    size_t fr = 0, tot = 0;
+    void *hog = NULL;
+    if (cudaMemGetInfo(&fr, &tot) == cudaSuccess && fr > ((size_t)2 << 30) &&
+        cudaMalloc(&hog, fr - ((size_t)3 << 29)) == cudaSuccess) {
+        nl_model *om = load(dir, NL_DEVICE_CUDA, 0, NL_PRECISION_FP16, 4096);
+        CHECK(om != NULL, "OOM retry: load failed: %s", nl_last_error());
+        if (om) {
+            char *js = nl_model_info_json(om);
+            const char *bs = js ? strstr(js, "\"batch_size\":") : NULL;
+            long b = bs ? strtol(bs + 13, NULL, 10) : -1;
+            printf("OOM retry: asked 4096 images per batch, got %ld\n", b);
+            CHECK(b > 0 && b < 4096, "batch after OOM retry: %ld", b);
+            run_out o = {0};
+            CHECK(run(om, &o) == 0, "OOM-retried model run: %s", nl_last_error());
+            compare("GPU fp16 after OOM retry", &o, &c, dim, 0);
+            free_out(&o);
+            free(js);
+            nl_model_free(om);
+        }
+        cudaFree(hog);
+    } else {
+        CHECK(0, "could not reserve GPU memory for the out-of-memory test");
+    }
+#endif
+
+    free_out(&c);
+    nl_model_free(cpu);
+    for (size_t i = 0; i < n_paths; i++) free(paths[i]);
+    free(dir);
+    free(imgs);
+    return check_done();
+}
