@@ -1,22 +1,25 @@
 /* mine.c — NegMining (NegLabel, Jiang et al. 2024, section 3.2): keep the
  * candidates least similar to the ID labels, measured by a high quantile
- * (default 0.95) of each candidate's cosines to all ID labels. */
+ * (default 0.95) of each candidate's cosines to all ID labels. Cosines are
+ * computed in double from the float rows, on the CPU here or, with
+ * NL_DEVICE_CUDA, on a GPU (src/cuda/score.cu), with the same results. */
 #include "neglabel.h"
+#include "mine.h"
+#include "cuda/nl_cuda.h"
 #include "util.h"
 
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CAND_CHUNK 2048 /* candidate rows per GEMM: 2048 x n_id floats */
+#define CAND_CHUNK 2048                   /* candidate rows per GEMM */
+#define SIM_BYTES ((size_t)256 << 20)     /* and at most this many bytes of cosines */
 
 nl_mine_params nl_mine_default_params(void) {
-    return (nl_mine_params){.fraction = 0.15, .quantile = 0.95, .total = 0};
+    return (nl_mine_params){.fraction = 0.15, .quantile = 0.95, .total = 0, .device = NL_DEVICE_CPU,
+                            .device_index = 0};
 }
 
 /* Quickselect: after return a[k] is the k-th smallest, a[<k] <= a[k] <= a[>k]. */
@@ -45,8 +48,9 @@ static void select_k(double *a, size_t n, size_t k) {
 }
 
 /* torch.quantile's "linear" rule: pos = q (n-1), interpolate between the
- * floor(pos)-th and next order statistics. Reorders a. */
-static double quantile(double *a, size_t n, double q) {
+ * floor(pos)-th and next order statistics. Reorders a. Also used by the
+ * CUDA backend (src/cuda/score.cu) where n_id is too large to sort there. */
+double nl_mine_quantile(double *a, size_t n, double q) {
     double pos = q * (double)(n - 1);
     size_t lo = (size_t)floor(pos);
     if (lo >= n - 1) lo = n - 1;
@@ -88,6 +92,10 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         nl_seterr("mine: quantile %g outside [0, 1]", p->quantile);
         return -1;
     }
+    if (p->device != NL_DEVICE_AUTO && p->device != NL_DEVICE_CPU && p->device != NL_DEVICE_CUDA) {
+        nl_seterr("mine: unknown device %d", (int)p->device);
+        return -1;
+    }
     size_t cnt[2] = {0, 0};
     for (size_t i = 0; i < n_cand; i++) {
         if (cand_pos[i] > NL_POS_ADJ) {
@@ -110,35 +118,41 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         keep[1] = (size_t)floor(p->fraction * (double)cnt[1]);
     }
 
-    size_t chunk = n_cand < CAND_CHUNK ? n_cand : CAND_CHUNK;
-    float *sim = nl_mallocarray(chunk * n_id, sizeof(float));
+    int use_cuda = p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nl_cuda_count() > 0);
     ranked *r = nl_mallocarray(n_cand, sizeof *r);
-    int nt = nl_num_threads();
-    double *work = nl_mallocarray((size_t)nt * n_id, sizeof(double));
     size_t *sel = nl_mallocarray(keep[0] + keep[1] ? keep[0] + keep[1] : 1, sizeof(size_t));
-    if (!sim || !r || !work || !sel) {
-        free(sim); free(r); free(work); free(sel);
-        nl_prefixerr("mine");
-        return -1;
-    }
-    for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
-        size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0f,
-                    cand_emb + c0 * dim, (int)dim, id_emb, (int)dim, 0.0f, sim, (int)n_id);
+    double *did = NULL, *cd = NULL, *sim = NULL;
+    if (!r || !sel) goto fail;
+    if (use_cuda) {
+        /* the quantiles on the GPU (same cosines and rule), into r[].q */
+        if (!(sim = nl_mallocarray(n_cand, sizeof(double)))) goto fail;
+        if (nl_cuda_mine_quantiles(p->device_index, id_emb, n_id, cand_emb, n_cand, dim, p->quantile, sim) != 0)
+            goto fail;
+        for (size_t i = 0; i < n_cand; i++) r[i] = (ranked){sim[i], i};
+    } else {
+        /* cosines in double from the float rows as given (as on the GPU) */
+        size_t chunk = n_cand < CAND_CHUNK ? n_cand : CAND_CHUNK;
+        if (chunk > SIM_BYTES / (n_id * sizeof(double))) chunk = SIM_BYTES / (n_id * sizeof(double));
+        if (chunk < 1) chunk = 1;
+        did = nl_mallocarray(n_id * dim, sizeof(double));
+        cd = nl_mallocarray(chunk * dim, sizeof(double));
+        sim = nl_mallocarray(chunk * n_id, sizeof(double));
+        if (!did || !cd || !sim) goto fail;
+        for (size_t k = 0; k < n_id * dim; k++) did[k] = id_emb[k];
+        int nt = nl_num_threads();
+        for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
+            size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
+            for (size_t k = 0; k < m * dim; k++) cd[k] = cand_emb[c0 * dim + k];
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0, cd, (int)dim,
+                        did, (int)dim, 0.0, sim, (int)n_id);
 #pragma omp parallel for num_threads(nt) schedule(static)
-        for (size_t i = 0; i < m; i++) {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            double *a = work + (size_t)t * n_id;
-            for (size_t j = 0; j < n_id; j++) a[j] = sim[i * n_id + j];
-            r[c0 + i] = (ranked){quantile(a, n_id, p->quantile), c0 + i};
+            for (size_t i = 0; i < m; i++)
+                r[c0 + i] = (ranked){nl_mine_quantile(sim + i * n_id, n_id, p->quantile), c0 + i};
         }
     }
     for (size_t i = 0; i < n_cand; i++)
         if (!isfinite(r[i].q)) {
-            free(sim); free(r); free(work); free(sel);
+            free(did); free(cd); free(sim); free(r); free(sel);
             nl_seterr("mine: non-finite similarity for candidate %zu (bad embeddings?)", i);
             return -1;
         }
@@ -151,8 +165,12 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         for (size_t i = 0; i < n_cand && got < keep[pos]; i++)
             if (cand_pos[r[i].i] == pos) { sel[ns++] = r[i].i; got++; }
     }
-    free(sim); free(r); free(work);
+    free(did); free(cd); free(sim); free(r);
     *selected = sel;
     *n_selected = ns;
     return 0;
+fail:
+    free(did); free(cd); free(sim); free(r); free(sel);
+    nl_prefixerr("mine");
+    return -1;
 }

@@ -3,8 +3,10 @@
  * softmax sums are log-sum-exp in double, so no tau > 0 overflows. Cosines
  * are computed in double from the float inputs (normalised here, in
  * double): at tau = 0.01 a float32 dot product's rounding (~1e-7) would
- * move scores by ~1e-6, more than the formulas' own precision. */
+ * move scores by ~1e-6, more than the formulas' own precision. With
+ * NL_DEVICE_CUDA the same steps run on a GPU (src/cuda/score.cu). */
 #include "neglabel.h"
+#include "cuda/nl_cuda.h"
 #include "prng.h"
 #include "util.h"
 
@@ -20,7 +22,8 @@
 
 nl_score_params nl_score_default_params(nl_method method) {
     return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1,
-                             .tau = method == NL_METHOD_MCM ? 1.0 : 0.01};
+                             .tau = method == NL_METHOD_MCM ? 1.0 : 0.01, .device = NL_DEVICE_CPU,
+                             .device_index = 0};
 }
 
 /* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
@@ -81,6 +84,10 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     }
     if (n_id == 0) { nl_seterr("score: no ID labels"); return -1; }
     if (!(p->tau > 0) || !isfinite(p->tau)) { nl_seterr("score: tau must be positive and finite (got %g)", p->tau); return -1; }
+    if (p->device != NL_DEVICE_AUTO && p->device != NL_DEVICE_CPU && p->device != NL_DEVICE_CUDA) {
+        nl_seterr("score: unknown device %d", (int)p->device);
+        return -1;
+    }
     if (dim == 0 || dim > INT_MAX || n_id > INT_MAX || n_neg > INT_MAX) {
         nl_seterr("score: bad sizes (dim %zu, %zu ID, %zu negative labels)", dim, n_id, n_neg);
         return -1;
@@ -99,14 +106,10 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     if (n_img == 0) return 0;
 
     size_t chunk = n_img < IMG_CHUNK ? n_img : IMG_CHUNK;
-    double *sid = nl_mallocarray(chunk * n_id, sizeof(double));
-    double *sneg = n_neg ? nl_mallocarray(chunk * n_neg, sizeof(double)) : NULL;
+    double *sid = NULL, *sneg = NULL, *did = NULL, *dneg = NULL, *dimg = NULL;
     size_t *perm = kept ? nl_mallocarray(kept, sizeof(size_t)) : NULL;
-    double *did = unit_rows(id_emb, n_id, dim);
-    double *dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
-    double *dimg = NULL;
     int rc = -1;
-    if (!sid || (n_neg && (!sneg || !dneg)) || (kept && !perm) || !did) goto done;
+    if (kept && !perm) goto done;
     if (kept) {
         for (size_t k = 0; k < kept; k++) perm[k] = k;
         if (p->shuffle) {
@@ -116,6 +119,18 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         }
     }
     double inv_tau = 1.0 / p->tau;
+    if (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nl_cuda_count() > 0)) {
+        /* the same normalisation, cosines and formulas on the GPU */
+        rc = nl_cuda_score(p->device_index, img, n_img, id_emb, n_id, neg_emb, n_neg, dim,
+                           p->method == NL_METHOD_MCM ? 1 : 0, ngroup, gsize, perm, inv_tau, scores, top_id,
+                           top_neg);
+        goto done;
+    }
+    sid = nl_mallocarray(chunk * n_id, sizeof(double));
+    sneg = n_neg ? nl_mallocarray(chunk * n_neg, sizeof(double)) : NULL;
+    did = unit_rows(id_emb, n_id, dim);
+    dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
+    if (!sid || (n_neg && (!sneg || !dneg)) || !did) goto done;
     int nt = nl_num_threads();
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
