@@ -1,0 +1,587 @@
+/* bench_gpu.c — neglabel's side of the GPU benchmark (bench/gpu.sh runs it,
+ * bench/gpu_table.py merges its JSON lines with the PyTorch side's).
+ * Built by CMake as `bench_gpu` when the CUDA backend is built. Every
+ * subcommand prints one JSON object per measurement on stdout ({"kind":...});
+ * progress and errors go to stderr. Exit status 1 on any failure.
+ *
+ *   bench_gpu devices
+ *   bench_gpu prompts MODEL_DIR --lists TXTFILES_DIR --out PREFIX
+ *       the NegLabel candidate prompts (corpus + default templates) as
+ *       PREFIX.txt (one per line), PREFIX_ids.npy (int32, n x 77: SOT..EOT
+ *       padded with 0, truncated to 76 tokens + EOT as clip.tokenize) and
+ *       PREFIX_lens.npy (int32, n: tokens per prompt after truncation)
+ *   bench_gpu images MODEL_DIR [--precision fp16,bf16] [--batch 256,1024] [--iters 5] [--warmup 2]
+ *       model only (nl_cuda_bench_images): images/s and TFLOP/s
+ *   bench_gpu texts MODEL_DIR --prompts FILE [--precision fp16] [--save N --out PREFIX]
+ *       nl_model_load on the GPU + nl_embed_texts of every prompt (wall
+ *       time, tokenization included)
+ *   bench_gpu minescore [--cpu] [--n-cand 70000] [--n-id 1000] [--n-img 100000] [--n-neg 10000] [--dim 512]
+ *       nl_mine and nl_score (NegLabel, 100 groups) on the GPU; --cpu also
+ *       times the CPU and compares
+ *   bench_gpu e2e MODEL_DIR --images DIR [--precision fp16] [--limit N]
+ *       nl_embed_images on the GPU vs decode + preprocess alone (OpenMP)
+ *   bench_gpu cosine MODEL_DIR --pixels FILE.npy --out PREFIX [--n N]
+ *       CPU fp32 vs GPU fp32 / fp16 on the same pixels; writes
+ *       PREFIX_cpu_fp32.npy, PREFIX_gpu_fp32.npy, PREFIX_gpu_fp16.npy */
+#include <dirent.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "neglabel.h"
+#include "clip.h"
+#include "cuda/nl_cuda.h"
+#include "pipeline.h"
+#include "tokenizer.h"
+#include "util.h"
+
+#define CTX 77
+
+static int fail(const char *what) {
+    const char *e = nl_last_error();
+    fprintf(stderr, "bench_gpu: %s: %s\n", what, e && *e ? e : "(no message)");
+    return 1;
+}
+
+/* ------------------------------------------------------------ options */
+
+static const char *opt(int argc, char **argv, const char *name, const char *def) {
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return argv[i + 1];
+    return def;
+}
+static int flag(int argc, char **argv, const char *name) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], name)) return 1;
+    return 0;
+}
+static long opt_long(int argc, char **argv, const char *name, long def) {
+    const char *s = opt(argc, argv, name, NULL);
+    return s ? strtol(s, NULL, 10) : def;
+}
+/* Comma-separated list of ints ("256,1024"); returns the count (<= cap). */
+static int int_list(const char *s, int *out, int cap) {
+    int n = 0;
+    while (s && *s && n < cap) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v <= 0) return -1;
+        out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return n;
+}
+static int precision_list(const char *s, nl_precision *out, int cap) {
+    int n = 0;
+    char buf[64];
+    while (s && *s && n < cap) {
+        const char *c = strchr(s, ',');
+        size_t len = c ? (size_t)(c - s) : strlen(s);
+        if (len >= sizeof buf) return -1;
+        memcpy(buf, s, len);
+        buf[len] = 0;
+        if (nl_parse_precision(buf, &out[n]) != 0) return -1;
+        n++;
+        s = c ? c + 1 : s + len;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static double urand01(void) { /* xorshift64*, uniform in (0, 1) */
+    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    return ((rng_state * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0) + 1e-300;
+}
+static void randn_rows(float *x, size_t n, size_t dim) {
+    for (size_t i = 0; i < n * dim; i += 2) {
+        double r = sqrt(-2.0 * log(urand01())), t = 2 * M_PI * urand01();
+        x[i] = (float)(r * cos(t));
+        if (i + 1 < n * dim) x[i + 1] = (float)(r * sin(t));
+    }
+    nl_normalize_rows(x, n, dim);
+}
+
+/* int32 .npy, 1-D (cols == 0) or 2-D. */
+static int npy_save_i32(const char *path, const int32_t *data, size_t rows, size_t cols) {
+    char hdr[128];
+    int hl = cols ? snprintf(hdr, sizeof hdr, "{'descr': '<i4', 'fortran_order': False, 'shape': (%zu, %zu), }", rows, cols)
+                  : snprintf(hdr, sizeof hdr, "{'descr': '<i4', 'fortran_order': False, 'shape': (%zu,), }", rows);
+    size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64;
+    FILE *f = fopen(path, "wb");
+    if (!f) { nl_seterr("%s: cannot write", path); return -1; }
+    uint16_t hlen = (uint16_t)(hl + pad + 1);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fwrite(&hlen, 2, 1, f);
+    fwrite(hdr, 1, (size_t)hl, f);
+    for (size_t i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    size_t n = rows * (cols ? cols : 1);
+    int ok = fwrite(data, sizeof(int32_t), n, f) == n;
+    if (fclose(f) != 0 || !ok) { nl_seterr("%s: write failed", path); return -1; }
+    return 0;
+}
+
+/* Matrix-product FLOPs of one image through the vision tower (linear
+ * layers, attention's two products, patch embedding). */
+static double vision_flops(const nl_clip_config *cfg) {
+    const nl_tower_config *v = &cfg->vision;
+    double p = v->patch_size, np = (double)(v->image_size / v->patch_size) * (v->image_size / v->patch_size);
+    double T = np + 1, D = v->hidden_size, I = v->intermediate_size;
+    double layer = 2 * T * (3 * D * D + D * D + 2 * D * I) + 4 * T * T * D;
+    return v->num_hidden_layers * layer + 2 * np * D * 3 * p * p;
+}
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+static size_t gpu_free(int index) {
+    char name[256];
+    size_t fr = 0, tot = 0;
+    int ma, mi;
+    if (nl_cuda_describe(index, name, sizeof name, &fr, &tot, &ma, &mi) != 0) return 0;
+    return fr;
+}
+
+static int load_gpu_model(const char *dir, nl_precision prec, int batch, nl_model **out) {
+    nl_model_params mp = nl_model_default_params();
+    mp.device = NL_DEVICE_CUDA;
+    mp.device_index = 0;
+    mp.precision = prec;
+    mp.batch_size = batch;
+    *out = nl_model_load(dir, &mp);
+    if (!*out) return fail(dir);
+    int idx = 0;
+    if (nl_model_device(*out, &idx) != NL_DEVICE_CUDA) {
+        fprintf(stderr, "bench_gpu: %s: model loaded on %s, not on the GPU\n", dir, nl_model_device_name(*out));
+        nl_model_free(*out);
+        *out = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static void print_model(const char *dir) {
+    const char *b = strrchr(dir, '/');
+    json_str(b && b[1] ? b + 1 : dir);
+}
+
+/* ------------------------------------------------------------ devices */
+
+static int cmd_devices(void) {
+    char *j = nl_devices_info_json();
+    if (!j) return fail("devices");
+    printf("{\"kind\":\"devices\",\"info\":%s,\"threads\":%d}\n", j, nl_num_threads());
+    free(j);
+    return 0;
+}
+
+/* ------------------------------------------------------------ prompts */
+
+static int cmd_prompts(const char *model, int argc, char **argv) {
+    const char *lists = opt(argc, argv, "--lists", NULL), *prefix = opt(argc, argv, "--out", NULL);
+    if (!lists || !prefix) { fprintf(stderr, "prompts: --lists DIR and --out PREFIX are required\n"); return 2; }
+    nl_corpus_params cp = {0};
+    cp.lists_dir = lists;
+    nl_corpus c;
+    if (nl_corpus_load(&cp, &c) != 0) return fail("corpus");
+    char *vocab = nl_path_join(model, "vocab.json"), *merges = nl_path_join(model, "merges.txt");
+    nl_tokenizer *tok = nl_tokenizer_load(vocab, merges);
+    free(vocab);
+    free(merges);
+    if (!tok) { nl_corpus_free(&c); return fail("tokenizer"); }
+    char path[4096];
+    snprintf(path, sizeof path, "%s.txt", prefix);
+    FILE *f = fopen(path, "w");
+    int32_t *ids = calloc(c.n * CTX + 1, sizeof *ids), *lens = calloc(c.n + 1, sizeof *lens);
+    if (!f || !ids || !lens) { fprintf(stderr, "bench_gpu: %s: cannot write\n", path); return 1; }
+    size_t truncated = 0, maxlen = 0, total = 0;
+    double t0 = nl_now();
+    for (size_t i = 0; i < c.n; i++) {
+        /* As eval.c's nl_mine_model: nouns under the noun template, adjectives under the adjective one. */
+        char *p = nl_apply_template(c.pos[i] == NL_POS_ADJ ? NL_TEMPLATE_ADJ : NL_TEMPLATE_NOUN, c.word[i]);
+        if (!p) return fail("template");
+        if (strchr(p, '\n')) { fprintf(stderr, "bench_gpu: prompt %zu holds a newline\n", i); return 1; }
+        fprintf(f, "%s\n", p);
+        int32_t *t;
+        size_t n;
+        if (nl_tokenizer_encode(tok, p, strlen(p), &t, &n) != 0) return fail(p);
+        if (n > maxlen) maxlen = n;
+        if (n > CTX) { /* clip.tokenize(truncate=True): 76 tokens + EOT */
+            truncated++;
+            t[CTX - 1] = nl_tokenizer_eot(tok);
+            n = CTX;
+        }
+        memcpy(ids + i * CTX, t, n * sizeof *t);
+        lens[i] = (int32_t)n;
+        total += n;
+        free(t);
+        free(p);
+    }
+    double tt = nl_now() - t0;
+    if (fclose(f) != 0) { fprintf(stderr, "bench_gpu: %s: write failed\n", path); return 1; }
+    snprintf(path, sizeof path, "%s_ids.npy", prefix);
+    if (npy_save_i32(path, ids, c.n, CTX) != 0) return fail("ids");
+    snprintf(path, sizeof path, "%s_lens.npy", prefix);
+    if (npy_save_i32(path, lens, c.n, 0) != 0) return fail("lens");
+    printf("{\"kind\":\"prompts\",\"n\":%zu,\"n_noun\":%zu,\"n_adj\":%zu,\"noun_template\":", c.n, c.n_noun, c.n_adj);
+    json_str(NL_TEMPLATE_NOUN);
+    printf(",\"adj_template\":");
+    json_str(NL_TEMPLATE_ADJ);
+    printf(",\"max_tokens\":%zu,\"mean_tokens\":%.3f,\"truncated\":%zu,\"tokenize_s\":%.4f}\n", maxlen,
+           (double)total / (double)c.n, truncated, tt);
+    free(ids);
+    free(lens);
+    nl_tokenizer_free(tok);
+    nl_corpus_free(&c);
+    return 0;
+}
+
+/* ------------------------------------------------------------ images */
+
+static int cmd_images(const char *model, int argc, char **argv) {
+    nl_precision prec[4];
+    int batch[8];
+    int np = precision_list(opt(argc, argv, "--precision", "fp16,bf16"), prec, 4);
+    int nb = int_list(opt(argc, argv, "--batch", "256,1024"), batch, 8);
+    int iters = (int)opt_long(argc, argv, "--iters", 5), warm = (int)opt_long(argc, argv, "--warmup", 2);
+    if (np <= 0 || nb <= 0 || iters < 1 || warm < 0) { fprintf(stderr, "images: bad --precision/--batch/--iters\n"); return 2; }
+    int maxb = 0;
+    for (int i = 0; i < nb; i++) if (batch[i] > maxb) maxb = batch[i];
+    double t0 = nl_now();
+    nl_clip *c = nl_clip_load(model, nl_num_threads());
+    if (!c) return fail(model);
+    double t_load = nl_now() - t0;
+    const nl_clip_config *cfg = nl_clip_get_config(c);
+    double flops = vision_flops(cfg);
+    int rc = 0;
+    for (int p = 0; p < np && !rc; p++) {
+        size_t free0 = gpu_free(0);
+        t0 = nl_now();
+        nl_cuda_clip *g = nl_cuda_clip_create(c, 0, (int)prec[p], maxb);
+        if (!g) { rc = fail("nl_cuda_clip_create"); break; }
+        double t_up = nl_now() - t0;
+        for (int b = 0; b < nb; b++) {
+            double s = 0;
+            if (batch[b] > nl_cuda_clip_max_batch(g)) { /* the engine shrank its workspace (GPU memory) */
+                fprintf(stderr, "bench_gpu: batch %d does not fit: the workspace holds %d images\n", batch[b],
+                        nl_cuda_clip_max_batch(g));
+                rc = 1;
+                continue;
+            }
+            if (warm > 0 && nl_cuda_bench_images(g, batch[b], warm, &s) != 0) { rc = fail("nl_cuda_bench_images (warm-up)"); break; }
+            if (nl_cuda_bench_images(g, batch[b], iters, &s) != 0 || !(s > 0)) { rc = fail("nl_cuda_bench_images"); break; }
+            size_t free1 = gpu_free(0);
+            printf("{\"kind\":\"images\",\"model\":");
+            print_model(model);
+            printf(",\"precision\":\"%s\",\"batch\":%d,\"iters\":%d,\"seconds_per_batch\":%.6f,\"images_per_s\":%.1f,"
+                   "\"flops_per_image\":%.6e,\"tflops\":%.2f,\"gpu_mem_used_bytes\":%zu,\"max_batch\":%d,"
+                   "\"load_s\":%.3f,\"upload_s\":%.3f}\n",
+                   nl_precision_name(prec[p]), batch[b], iters, s, batch[b] / s, flops, flops * batch[b] / s / 1e12,
+                   free0 > free1 ? free0 - free1 : 0, nl_cuda_clip_max_batch(g), t_load, t_up);
+            fflush(stdout);
+        }
+        nl_cuda_clip_free(g);
+    }
+    nl_clip_free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------ texts */
+
+static int cmd_texts(const char *model, int argc, char **argv) {
+    const char *file = opt(argc, argv, "--prompts", NULL), *prefix = opt(argc, argv, "--out", NULL);
+    nl_precision prec;
+    if (!file || nl_parse_precision(opt(argc, argv, "--precision", "fp16"), &prec) != 0) {
+        fprintf(stderr, "texts: --prompts FILE required; --precision fp32|fp16|bf16\n");
+        return 2;
+    }
+    size_t save = (size_t)opt_long(argc, argv, "--save", 0);
+    nl_strvec pr;
+    if (nl_read_lines(file, &pr) != 0) return fail(file);
+    nl_model *m;
+    double t0 = nl_now();
+    if (load_gpu_model(model, prec, 0, &m)) return 1;
+    double t_load = nl_now() - t0;
+    size_t dim = (size_t)nl_model_dim(m), warm = pr.n < 256 ? pr.n : 256;
+    float *out = malloc(sizeof(float) * pr.n * dim + 1);
+    if (!out) { fprintf(stderr, "bench_gpu: out of memory\n"); return 1; }
+    size_t free0 = gpu_free(0);
+    t0 = nl_now();
+    if (nl_embed_texts(m, (const char *const *)pr.v, warm, out) != 0) return fail("nl_embed_texts (warm-up)");
+    double t_warm = nl_now() - t0;
+    t0 = nl_now();
+    if (nl_embed_texts(m, (const char *const *)pr.v, pr.n, out) != 0) return fail("nl_embed_texts");
+    double t = nl_now() - t0;
+    size_t free1 = gpu_free(0);
+    int bad = 0;
+    for (size_t i = 0; i < pr.n * dim; i++) if (!isfinite(out[i])) { bad = 1; break; }
+    printf("{\"kind\":\"texts\",\"model\":");
+    print_model(model);
+    printf(",\"precision\":\"%s\",\"device\":", nl_precision_name(nl_model_precision(m)));
+    json_str(nl_model_device_name(m));
+    printf(",\"n\":%zu,\"seconds\":%.4f,\"prompts_per_s\":%.1f,\"warmup_prompts\":%zu,\"warmup_s\":%.4f,\"load_s\":%.3f,"
+           "\"gpu_mem_used_bytes\":%zu,\"all_finite\":%s}\n",
+           pr.n, t, pr.n / t, warm, t_warm, t_load, free0 > free1 ? free0 - free1 : 0, bad ? "false" : "true");
+    if (save && prefix) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.npy", prefix);
+        if (nl_npy_save(path, out, save < pr.n ? save : pr.n, dim) != 0) return fail(path);
+    }
+    free(out);
+    nl_model_free(m);
+    nl_strvec_free(&pr);
+    return bad;
+}
+
+/* ------------------------------------------------------------ mine + score */
+
+static int cmd_minescore(int argc, char **argv) {
+    size_t n_cand = (size_t)opt_long(argc, argv, "--n-cand", 70000), n_id = (size_t)opt_long(argc, argv, "--n-id", 1000);
+    size_t n_img = (size_t)opt_long(argc, argv, "--n-img", 100000), n_neg = (size_t)opt_long(argc, argv, "--n-neg", 10000);
+    size_t dim = (size_t)opt_long(argc, argv, "--dim", 512);
+    int ngroup = (int)opt_long(argc, argv, "--ngroup", 100), cpu = flag(argc, argv, "--cpu");
+    if (nl_cuda_device_count() < 1) return fail("no usable CUDA device");
+    /* The reference corpus's split: 56,909 nouns + 13,091 adjectives. */
+    size_t n_noun = (size_t)llround((double)n_cand * 56909.0 / 70000.0);
+    float *id = malloc(sizeof(float) * n_id * dim), *cand = malloc(sizeof(float) * n_cand * dim);
+    float *img = malloc(sizeof(float) * n_img * dim), *neg = malloc(sizeof(float) * n_neg * dim);
+    uint8_t *pos = malloc(n_cand);
+    double *q_gpu = malloc(sizeof(double) * n_cand), *q_cpu = malloc(sizeof(double) * n_cand);
+    double *s_gpu = malloc(sizeof(double) * n_img), *s_cpu = malloc(sizeof(double) * n_img);
+    if (!id || !cand || !img || !neg || !pos || !q_gpu || !q_cpu || !s_gpu || !s_cpu) { fprintf(stderr, "out of memory\n"); return 1; }
+    randn_rows(id, n_id, dim);
+    randn_rows(cand, n_cand, dim);
+    randn_rows(img, n_img, dim);
+    randn_rows(neg, n_neg, dim);
+    for (size_t i = 0; i < n_cand; i++) pos[i] = i < n_noun ? NL_POS_NOUN : NL_POS_ADJ;
+
+    nl_mine_params mp = nl_mine_default_params();
+    mp.device = NL_DEVICE_CUDA;
+    size_t *sel = NULL, n_sel = 0, *sel_c = NULL, n_sel_c = 0;
+    /* warm-up (context, cuBLAS handle): a small problem */
+    double t0 = nl_now();
+    if (nl_mine(id, n_id, cand, 1000, pos, dim, &mp, &sel, &n_sel, NULL) != 0) return fail("nl_mine (GPU warm-up)");
+    double t_mine_first = nl_now() - t0;
+    free(sel);
+    t0 = nl_now();
+    if (nl_mine(id, n_id, cand, n_cand, pos, dim, &mp, &sel, &n_sel, q_gpu) != 0) return fail("nl_mine (GPU)");
+    double t_mine = nl_now() - t0, t_mine_cpu = -1, q_diff = -1;
+    int same_sel = -1;
+    if (cpu) {
+        nl_mine_params mc = nl_mine_default_params();
+        t0 = nl_now();
+        if (nl_mine(id, n_id, cand, n_cand, pos, dim, &mc, &sel_c, &n_sel_c, q_cpu) != 0) return fail("nl_mine (CPU)");
+        t_mine_cpu = nl_now() - t0;
+        q_diff = 0;
+        for (size_t i = 0; i < n_cand; i++) q_diff = fmax(q_diff, fabs(q_gpu[i] - q_cpu[i]));
+        same_sel = n_sel == n_sel_c && !memcmp(sel, sel_c, n_sel * sizeof *sel);
+    }
+    printf("{\"kind\":\"mine\",\"n_cand\":%zu,\"n_id\":%zu,\"dim\":%zu,\"n_selected\":%zu,\"gpu_s\":%.4f,"
+           "\"gpu_first_call_s\":%.4f,\"cpu_s\":%.4f,\"cpu_threads\":%d,\"max_abs_qsim_diff\":%.3e,\"same_selection\":%s}\n",
+           n_cand, n_id, dim, n_sel, t_mine, t_mine_first, t_mine_cpu, nl_num_threads(), q_diff,
+           same_sel < 0 ? "null" : same_sel ? "true" : "false");
+    fflush(stdout);
+    free(sel);
+    free(sel_c);
+
+    nl_score_params sp = nl_score_default_params(NL_METHOD_NEGLABEL);
+    sp.ngroup = ngroup;
+    sp.device = NL_DEVICE_CUDA;
+    size_t warm = n_img < 1000 ? n_img : 1000;
+    if (nl_score(img, warm, id, n_id, neg, n_neg, dim, &sp, s_gpu, NULL, NULL) != 0) return fail("nl_score (GPU warm-up)");
+    t0 = nl_now();
+    if (nl_score(img, n_img, id, n_id, neg, n_neg, dim, &sp, s_gpu, NULL, NULL) != 0) return fail("nl_score (GPU)");
+    double t_score = nl_now() - t0, t_score_cpu = -1, d_abs = -1, d_rel = -1;
+    if (cpu) {
+        nl_score_params sc = nl_score_default_params(NL_METHOD_NEGLABEL);
+        sc.ngroup = ngroup;
+        t0 = nl_now();
+        if (nl_score(img, n_img, id, n_id, neg, n_neg, dim, &sc, s_cpu, NULL, NULL) != 0) return fail("nl_score (CPU)");
+        t_score_cpu = nl_now() - t0;
+        d_abs = d_rel = 0;
+        for (size_t i = 0; i < n_img; i++) {
+            double d = fabs(s_gpu[i] - s_cpu[i]);
+            d_abs = fmax(d_abs, d);
+            if (s_cpu[i] != 0) d_rel = fmax(d_rel, d / fabs(s_cpu[i]));
+        }
+    }
+    printf("{\"kind\":\"score\",\"n_img\":%zu,\"n_id\":%zu,\"n_neg\":%zu,\"dim\":%zu,\"ngroup\":%d,\"gpu_s\":%.4f,"
+           "\"cpu_s\":%.4f,\"cpu_threads\":%d,\"max_abs_diff\":%.3e,\"max_rel_diff\":%.3e}\n",
+           n_img, n_id, n_neg, dim, ngroup, t_score, t_score_cpu, nl_num_threads(), d_abs, d_rel);
+    free(id); free(cand); free(img); free(neg); free(pos);
+    free(q_gpu); free(q_cpu); free(s_gpu); free(s_cpu);
+    return 0;
+}
+
+/* ------------------------------------------------------------ end to end */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int list_images(const char *dir, nl_strvec *out) {
+    memset(out, 0, sizeof *out);
+    DIR *d = opendir(dir);
+    if (!d) { nl_seterr("%s: cannot open folder", dir); return -1; }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *x = strrchr(e->d_name, '.');
+        if (!x || (strcasecmp(x, ".jpg") && strcasecmp(x, ".jpeg") && strcasecmp(x, ".png") && strcasecmp(x, ".webp")))
+            continue;
+        if (nl_strvec_push_owned(out, nl_path_join(dir, e->d_name)) != 0) { closedir(d); return -1; }
+    }
+    closedir(d);
+    if (!out->n) { nl_seterr("%s: no images", dir); return -1; }
+    qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    return 0;
+}
+
+static int cmd_e2e(const char *model, int argc, char **argv) {
+    const char *dir = opt(argc, argv, "--images", NULL);
+    nl_precision prec;
+    if (!dir || nl_parse_precision(opt(argc, argv, "--precision", "fp16"), &prec) != 0) {
+        fprintf(stderr, "e2e: --images DIR required\n");
+        return 2;
+    }
+    int batch = (int)opt_long(argc, argv, "--batch", 0);
+    size_t limit = (size_t)opt_long(argc, argv, "--limit", 0);
+    nl_strvec paths;
+    if (list_images(dir, &paths) != 0) return fail("images");
+    size_t n = limit && limit < paths.n ? limit : paths.n;
+    int nt = nl_num_threads();
+    /* Decode + resize + crop only, every core (the CPU ceiling of the pipeline). */
+    int bad = 0;
+    double t0 = nl_now();
+#pragma omp parallel num_threads(nt) reduction(+ : bad)
+    {
+        uint8_t *buf = malloc(224 * 224 * 3);
+#pragma omp for schedule(dynamic, 4)
+        for (size_t i = 0; i < n; i++)
+            if (!buf || nl_preprocess_file(paths.v[i], 224, NL_RESAMPLE_BICUBIC, buf) != 0) bad++;
+        free(buf);
+    }
+    double t_dec = nl_now() - t0;
+    if (bad) { fprintf(stderr, "bench_gpu: %d images failed to decode\n", bad); return 1; }
+
+    nl_model *m;
+    t0 = nl_now();
+    if (load_gpu_model(model, prec, batch, &m)) return 1;
+    double t_load = nl_now() - t0;
+    if (nl_model_image_size(m) != 224) { fprintf(stderr, "bench_gpu: e2e expects 224-pixel models\n"); return 1; }
+    size_t dim = (size_t)nl_model_dim(m), warm = n < 256 ? n : 256;
+    float *out = malloc(sizeof(float) * n * dim + 1);
+    int *status = malloc(sizeof(int) * n + 1);
+    if (!out || !status) { fprintf(stderr, "out of memory\n"); return 1; }
+    t0 = nl_now();
+    if (nl_embed_images(m, (const char *const *)paths.v, warm, NL_RESAMPLE_BICUBIC, out, NULL) != 0)
+        return fail("nl_embed_images (warm-up)");
+    double t_warm = nl_now() - t0;
+    t0 = nl_now();
+    if (nl_embed_images(m, (const char *const *)paths.v, n, NL_RESAMPLE_BICUBIC, out, status) != 0)
+        return fail("nl_embed_images");
+    double t = nl_now() - t0;
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) failed += status[i] != 0;
+    printf("{\"kind\":\"e2e\",\"model\":");
+    print_model(model);
+    printf(",\"precision\":\"%s\",\"n\":%zu,\"threads\":%d,\"seconds\":%.4f,\"images_per_s\":%.1f,\"decode_seconds\":%.4f,"
+           "\"decode_images_per_s\":%.1f,\"ratio_e2e_to_decode\":%.3f,\"failed\":%zu,\"warmup_s\":%.3f,\"load_s\":%.3f}\n",
+           nl_precision_name(nl_model_precision(m)), n, nt, t, n / t, t_dec, n / t_dec, t_dec / t, failed, t_warm, t_load);
+    free(out);
+    free(status);
+    nl_model_free(m);
+    nl_strvec_free(&paths);
+    return failed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ cosine */
+
+static double worst_cos(const float *a, const float *b, size_t n, size_t d) {
+    double w = 2;
+    for (size_t i = 0; i < n; i++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t k = 0; k < d; k++) {
+            ab += (double)a[i * d + k] * b[i * d + k];
+            aa += (double)a[i * d + k] * a[i * d + k];
+            bb += (double)b[i * d + k] * b[i * d + k];
+        }
+        double c = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+        if (c < w) w = c;
+    }
+    return w;
+}
+
+static int cmd_cosine(const char *model, int argc, char **argv) {
+    const char *px = opt(argc, argv, "--pixels", NULL), *prefix = opt(argc, argv, "--out", NULL);
+    if (!px || !prefix) { fprintf(stderr, "cosine: --pixels FILE.npy and --out PREFIX required\n"); return 2; }
+    float *pix;
+    size_t rows, cols;
+    if (nl_npy_load(px, &pix, &rows, &cols) != 0) return fail(px);
+    size_t n = (size_t)opt_long(argc, argv, "--n", (long)rows);
+    if (n > rows) n = rows;
+    nl_clip *c = nl_clip_load(model, nl_num_threads());
+    if (!c) return fail(model);
+    const nl_clip_config *cfg = nl_clip_get_config(c);
+    size_t want = (size_t)cfg->vision.image_size * cfg->vision.image_size * 3, d = (size_t)cfg->projection_dim;
+    if (cols != want) { fprintf(stderr, "bench_gpu: %s: %zu values per row, the model wants %zu\n", px, cols, want); return 1; }
+    float *cpu = malloc(sizeof(float) * n * d), *g32 = malloc(sizeof(float) * n * d), *g16 = malloc(sizeof(float) * n * d);
+    if (!cpu || !g32 || !g16) { fprintf(stderr, "out of memory\n"); return 1; }
+    double t0 = nl_now();
+    if (nl_clip_encode_images(c, pix, n, cpu) != 0) return fail("nl_clip_encode_images (CPU)");
+    double t_cpu = nl_now() - t0;
+    nl_precision precs[2] = {NL_PRECISION_FP32, NL_PRECISION_FP16};
+    float *dst[2] = {g32, g16};
+    for (int k = 0; k < 2; k++) {
+        nl_cuda_clip *g = nl_cuda_clip_create(c, 0, (int)precs[k], (int)n);
+        if (!g) return fail("nl_cuda_clip_create");
+        if (nl_cuda_encode_images(g, pix, n, dst[k]) != 0) return fail("nl_cuda_encode_images");
+        nl_cuda_clip_free(g);
+    }
+    const char *names[3] = {"cpu_fp32", "gpu_fp32", "gpu_fp16"};
+    const float *arr[3] = {cpu, g32, g16};
+    for (int k = 0; k < 3; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s_%s.npy", prefix, names[k]);
+        if (nl_npy_save(path, arr[k], n, d) != 0) return fail(path);
+    }
+    double w32 = worst_cos(g32, cpu, n, d), w16 = worst_cos(g16, cpu, n, d);
+    printf("{\"kind\":\"cosine\",\"model\":");
+    print_model(model);
+    printf(",\"n\":%zu,\"worst_cos_gpu_fp32_vs_cpu_fp32\":%.9f,\"worst_cos_gpu_fp16_vs_cpu_fp32\":%.9f,"
+           "\"pass_fp32\":%s,\"cpu_seconds\":%.3f}\n",
+           n, w32, w16, w32 >= 0.99999 ? "true" : "false", t_cpu);
+    printf("worst cosine, GPU fp32 vs CPU fp32: %.9f\n", w32);
+    free(cpu); free(g32); free(g16); free(pix);
+    nl_clip_free(c);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_gpu devices|prompts|images|texts|minescore|e2e|cosine ... (see bench/bench_gpu.c)\n");
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "devices")) return cmd_devices();
+    if (!strcmp(cmd, "minescore")) return cmd_minescore(argc - 2, argv + 2);
+    if (argc < 3) { fprintf(stderr, "bench_gpu %s: MODEL_DIR required\n", cmd); return 2; }
+    if (!strcmp(cmd, "prompts")) return cmd_prompts(argv[2], argc - 3, argv + 3);
+    if (!strcmp(cmd, "images")) return cmd_images(argv[2], argc - 3, argv + 3);
+    if (!strcmp(cmd, "texts")) return cmd_texts(argv[2], argc - 3, argv + 3);
+    if (!strcmp(cmd, "e2e")) return cmd_e2e(argv[2], argc - 3, argv + 3);
+    if (!strcmp(cmd, "cosine")) return cmd_cosine(argv[2], argc - 3, argv + 3);
+    fprintf(stderr, "bench_gpu: unknown command '%s'\n", cmd);
+    return 2;
+}

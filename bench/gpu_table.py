@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""gpu_table.py — merge neglabel's bench_gpu JSON lines and gpu_torch.py's
+JSON into the GPU benchmark tables (Markdown on stdout and in --md; the
+same tables, the checks and all raw numbers in --json). Missing
+measurements show as '—'; the cosine checks read the .npy files both sides
+wrote in --work.
+
+  python3 bench/gpu_table.py --ours ours.jsonl --torch torch.json --work DIR \
+      --json gpu_bench.json --md gpu_bench.md [--steps steps.jsonl]
+"""
+import argparse, json, math, os, sys
+
+import numpy as np
+
+NAMES = {"clip-vit-b16": "ViT-B/16", "clip-vit-l14": "ViT-L/14"}
+FP16_VS_TRANSFORMERS = 0.999
+GPU_FP32_VS_CPU = 0.99999
+
+
+def fmt(x, nd=0, unit=""):
+    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
+        return "—"
+    if isinstance(x, str):
+        return x
+    return f"{x:,.{nd}f}{unit}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def fx(x):
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def gib(b):
+    return None if b is None else b / 2 ** 30
+
+
+def worst_cos(a, b):
+    n = min(a.shape[0], b.shape[0])
+    a, b = a[:n].astype(np.float64), b[:n].astype(np.float64)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    c = (a * b).sum(axis=1) / np.maximum(na * nb, 1e-300)
+    return float(c.min()), n
+
+
+def load_npy(path):
+    try:
+        return np.load(path) if os.path.exists(path) else None
+    except Exception:
+        return None
+
+
+class Table:
+    def __init__(self, title, columns, note=""):
+        self.title, self.columns, self.rows, self.note = title, columns, [], note
+
+    def add(self, *cells):
+        self.rows.append([c if isinstance(c, str) else fmt(c) for c in cells])
+
+    def md(self):
+        out = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |",
+               "| " + " | ".join("---" for _ in self.columns) + " |"]
+        out += ["| " + " | ".join(r) + " |" for r in self.rows]
+        if self.note:
+            out += ["", self.note]
+        return "\n".join(out) + "\n"
+
+    def js(self):
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "note": self.note}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ours", required=True)
+    ap.add_argument("--torch", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--md", default=None)
+    ap.add_argument("--steps", default=None)
+    ap.add_argument("--models", default=None, help="expected models (default: those found in the results)")
+    a = ap.parse_args()
+
+    ours = []
+    if os.path.exists(a.ours):
+        for line in open(a.ours):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    ours.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    tr = {}
+    if os.path.exists(a.torch):
+        try:
+            tr = json.load(open(a.torch))
+        except json.JSONDecodeError as e:
+            tr = {"errors": [{"part": "json", "error": str(e)}]}
+    steps = []
+    if a.steps and os.path.exists(a.steps):
+        steps = [json.loads(l) for l in open(a.steps) if l.strip().startswith("{")]
+
+    def ours_of(kind, **kw):
+        return [r for r in ours if r.get("kind") == kind and all(r.get(k) == v for k, v in kw.items())]
+
+    def one(rows):
+        return rows[-1] if rows else None
+
+    def torch_img(model, impl, dtype, batch):
+        return one([r for r in tr.get("images", []) if r["model"] == model and r["impl"] == impl
+                    and r["dtype"] == dtype and r["batch"] == batch])
+
+    if a.models:
+        models = [m for m in a.models.split(",") if m]
+        for m in models:
+            NAMES.setdefault(m, m)
+    else:
+        models = [m for m in NAMES if any(r.get("model") == m for r in ours) or
+                  any(r.get("model") == m for r in tr.get("images", []))] or list(NAMES)
+    tables = []
+
+    # ---- image embedding, model only
+    t = Table("Image embedding, model only (images/s; preprocessed tensors already on the GPU)",
+              ["model", "precision", "batch", "neglabel", "neglabel TFLOP/s", "transformers SDPA", "neglabel / SDPA",
+               "transformers SDPA + torch.compile", "neglabel / compiled", "GPU memory neglabel (GiB)",
+               "torch peak allocated (GiB)"],
+              "TFLOP/s counts the model's matrix products analytically (linear layers, attention's two products, "
+              "patch embedding). neglabel's memory is the drop in free device memory (weights + workspace for "
+              "the largest batch); torch's is torch.cuda.max_memory_allocated (weights + activations).")
+    batches = sorted({r["batch"] for r in ours_of("images")} | {r["batch"] for r in tr.get("images", [])}) or [256, 1024]
+    for m in models:
+        for p in ("fp16", "bf16"):
+            for b in batches:
+                o = one(ours_of("images", model=m, precision=p, batch=b))
+                s = torch_img(m, "sdpa", p, b)
+                c = torch_img(m, "sdpa+compile", p, b)
+                if not (o or s or c):
+                    continue
+                oi, si, ci = (o or {}).get("images_per_s"), (s or {}).get("images_per_s"), (c or {}).get("images_per_s")
+                t.add(NAMES[m], p, str(b), oi, (o or {}).get("tflops"), si, fx(ratio(oi, si)), ci, fx(ratio(oi, ci)),
+                      fmt(gib((o or {}).get("gpu_mem_used_bytes")), 2), fmt(gib((s or {}).get("peak_mem_bytes")), 2))
+    tables.append(t)
+
+    # ---- texts
+    t = Table("Text embedding, the 70,000 NegLabel candidate prompts (prompts/s, fp16)",
+              ["model", "prompts", "neglabel (tokenize + embed)", "transformers padded to 77", "neglabel / padded-77",
+               "transformers padded per batch, corpus order", "neglabel / per-batch",
+               "transformers padded per batch, sorted by length", "neglabel / sorted",
+               "transformers tokenizer alone"],
+              "transformers runs the ids neglabel's tokenizer wrote (the same tokens on both sides), batch "
+              "1024, forward + copy to host; its tokenization is timed apart (last column) and not included. "
+              "neglabel's time is nl_embed_texts on the strings: tokenization included.")
+    tok = one(tr.get("tokenizer", []))
+    for m in models:
+        o = one(ours_of("texts", model=m))
+        rows = {r["mode"]: r for r in tr.get("texts", []) if r["model"] == m}
+        if not (o or rows):
+            continue
+        op = (o or {}).get("prompts_per_s")
+        p77, pb, ps = (rows.get(k, {}).get("prompts_per_s") for k in ("pad77", "per_batch_unsorted", "per_batch_sorted"))
+        t.add(NAMES[m], fmt((o or rows.get("pad77", {})).get("n")), op, p77, fx(ratio(op, p77)), pb, fx(ratio(op, pb)),
+              ps, fx(ratio(op, ps)), fmt((tok or {}).get("prompts_per_s")))
+    tables.append(t)
+
+    # ---- mine + score
+    t = Table("NegMining and NegLabel scoring (seconds, random normalised embeddings, dim 512)",
+              ["work", "neglabel GPU", "neglabel CPU", "CPU / GPU", "torch GPU (reference code, fp32)",
+               "torch / neglabel GPU", "GPU vs CPU agreement"])
+    mi, sc = one(ours_of("mine")), one(ours_of("score"))
+    tm = one([r for r in tr.get("minescore", []) if r["what"] == "mine"])
+    ts = one([r for r in tr.get("minescore", []) if r["what"] == "score"])
+    if mi or tm:
+        g, c = (mi or {}).get("gpu_s"), (mi or {}).get("cpu_s")
+        c = c if c is not None and c >= 0 else None
+        agree = "—"
+        if mi and mi.get("same_selection") is not None:
+            agree = (f"same selection: {'yes' if mi['same_selection'] else 'NO'}; largest quantile difference "
+                     f"{mi.get('max_abs_qsim_diff', float('nan')):.1e}")
+        t.add(f"NegMining: {fmt((mi or tm).get('n_cand'))} candidates × {fmt((mi or tm).get('n_id'))} ID labels",
+              fmt(g, 3), fmt(c, 3), fx(ratio(c, g)), fmt((tm or {}).get("seconds"), 3),
+              fx(ratio((tm or {}).get("seconds"), g)), agree)
+    if sc or ts:
+        g, c = (sc or {}).get("gpu_s"), (sc or {}).get("cpu_s")
+        c = c if c is not None and c >= 0 else None
+        agree = "—"
+        if sc and sc.get("max_abs_diff", -1) >= 0:
+            agree = (f"largest score difference {sc['max_abs_diff']:.1e} "
+                     f"(relative {sc.get('max_rel_diff', float('nan')):.1e})")
+        s0 = sc or ts
+        t.add(f"NegLabel score: {fmt(s0.get('n_img'))} images × {fmt(s0.get('n_id', 0) + s0.get('n_neg', 0))} labels, "
+              f"{s0.get('ngroup')} groups", fmt(g, 3), fmt(c, 3), fx(ratio(c, g)), fmt((ts or {}).get("seconds"), 3),
+              fx(ratio((ts or {}).get("seconds"), g)), agree)
+    tables.append(t)
+
+    # ---- end to end
+    t = Table("End to end: JPEG files → embeddings (images/s)",
+              ["model", "images", "neglabel nl_embed_images (GPU fp16)", "decode + preprocess only (all cores)",
+               "end-to-end / decode-only"],
+              "Synthetic 500×375 quality-90 JPEGs (bench/gpu_images.py), in the page cache.")
+    for m in models:
+        o = one(ours_of("e2e", model=m))
+        if o:
+            t.add(NAMES[m], fmt(o.get("n")), o.get("images_per_s"),
+                  f"{fmt(o.get('decode_images_per_s'))} ({o.get('threads')} threads)",
+                  fmt(100 * ratio(o.get("images_per_s"), o.get("decode_images_per_s")), 0, " %"))
+    tables.append(t)
+
+    # ---- GEMM rate
+    t = Table("Matrix-product rate: neglabel's model vs cuBLAS's ceiling (TFLOP/s)",
+              ["precision", "neglabel, best image row", "torch.matmul 8192³ (random data)", "fraction of the ceiling"])
+    for p in ("fp16", "bf16"):
+        rows = ours_of("images", precision=p)
+        best = max(rows, key=lambda r: r.get("tflops", 0)) if rows else None
+        g = one([r for r in tr.get("gemm", []) if r["dtype"] == p])
+        if best or g:
+            t.add(p, f"{fmt(best['tflops'], 0)} ({NAMES.get(best['model'], best['model'])}, batch {best['batch']})"
+                  if best else "—", fmt((g or {}).get("tflops"), 0),
+                  fmt(100 * ratio((best or {}).get("tflops"), (g or {}).get("tflops")), 0, " %")
+                  if best and g else "—")
+    tables.append(t)
+
+    # ---- checks
+    checks = []
+    t = Table("Checks", ["check", "model", "rows", "worst cosine", "1 − worst cosine", "threshold", "result"],
+              "Random-weight models are numerically tamer than trained ones: the fp16 checks are necessary, "
+              "not sufficient; rerun them on real weights.")
+
+    def check(name, model, a_path, b_path, thr):
+        x, y = load_npy(a_path), load_npy(b_path)
+        if x is None or y is None:
+            missing = [os.path.basename(p) for p, v in ((a_path, x), (b_path, y)) if v is None]
+            checks.append({"check": name, "model": model, "result": "missing", "missing": missing})
+            t.add(name, NAMES.get(model, model), "—", "—", "—", "—" if thr is None else f"≥ {thr}", "MISSING")
+            return
+        w, n = worst_cos(x, y)
+        res = "info" if thr is None else ("PASS" if w >= thr else "FAIL")
+        checks.append({"check": name, "model": model, "rows": n, "worst_cosine": w, "threshold": thr, "result": res})
+        t.add(name, NAMES.get(model, model), str(n), f"{w:.7f}", f"{1 - w:.1e}", "—" if thr is None else f"≥ {thr}", res)
+
+    W = a.work
+    for m in models:
+        check("neglabel GPU fp16 vs transformers fp16 (images)", m, f"{W}/cos_{m}_gpu_fp16.npy",
+              f"{W}/cos_{m}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
+        check("neglabel GPU fp32 vs neglabel CPU fp32 (images)", m, f"{W}/cos_{m}_gpu_fp32.npy",
+              f"{W}/cos_{m}_cpu_fp32.npy", GPU_FP32_VS_CPU)
+        check("neglabel GPU fp16 vs transformers fp32 (images)", m, f"{W}/cos_{m}_gpu_fp16.npy",
+              f"{W}/cos_{m}_torch_fp32.npy", None)
+        check("transformers fp16 vs transformers fp32 (images)", m, f"{W}/cos_{m}_torch_fp16.npy",
+              f"{W}/cos_{m}_torch_fp32.npy", None)
+        check("neglabel CPU fp32 vs transformers fp32 (images)", m, f"{W}/cos_{m}_cpu_fp32.npy",
+              f"{W}/cos_{m}_torch_fp32.npy", None)
+        check("neglabel GPU fp16 vs transformers fp16 (texts, padded-77)", m, f"{W}/texts_{m}_ours_fp16.npy",
+              f"{W}/texts_{m}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
+    if tok:
+        res = "PASS" if tok.get("mismatches") == 0 else "FAIL"
+        checks.append({"check": "transformers tokenizer ids == neglabel ids", "result": res,
+                       "mismatches": tok.get("mismatches"), "first_mismatch": tok.get("first_mismatch")})
+        t.add("transformers tokenizer ids == neglabel's", "—", fmt(tok.get("n")), "—", "—",
+              f"{tok.get('mismatches')} prompts differ", res)
+    tables.append(t)
+
+    env = tr.get("env", {})
+    dev = one(ours_of("devices"))
+    head = "## GPU benchmark: neglabel vs PyTorch/transformers\n\n"
+    head += (f"{env.get('device', '?')}; torch {env.get('torch', '?')}, transformers {env.get('transformers', '?')}, "
+             f"CUDA {env.get('cuda', '?')}. Random weights with the shapes of OpenAI's CLIP ViT-B/16 and ViT-L/14 "
+             f"(bench/gpu_models.py); both sides load the same safetensors files.\n")
+    problems = []
+    for e in tr.get("errors", []):
+        problems.append(f"torch {e.get('part')}: {e.get('error')}")
+    for s in tr.get("skipped", []):
+        problems.append(f"torch skipped {s.get('part')}: {s.get('reason')}")
+    for s in steps:
+        if s.get("rc") not in (0, None):
+            problems.append(f"step {s.get('step')}: exit {s.get('rc')}" + (" (timed out)" if s.get("rc") in (124, 137) else ""))
+    md = head + "\n" + "\n".join(x.md() for x in tables)
+    if problems:
+        md += "\n### Problems\n\n" + "\n".join(f"- {p}" for p in problems) + "\n"
+    n_fail = sum(1 for c in checks if c["result"] in ("FAIL", "missing"))
+    md += f"\nchecks: {sum(1 for c in checks if c['result'] == 'PASS')} passed, {n_fail} failed or missing\n"
+    print(md)
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(md)
+    with open(a.json, "w") as f:
+        json.dump({"env": env, "devices": dev.get("info") if dev else None,
+                   "tables": {x.title: x.js() for x in tables}, "checks": checks, "problems": problems,
+                   "steps": steps, "raw": {"neglabel": ours, "torch": tr}}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

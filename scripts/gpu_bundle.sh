@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# gpu_bundle.sh — build the CUDA configuration here and pack what a lent GPU
+# machine (no network, none of our Debian libraries, a newer glibc) needs to
+# run the GPU tests and benchmarks, into the git-ignored folder .gpu/:
+#
+#   .gpu/build-gpu/   the binaries (stripped) and CTestTestfile.cmake files
+#                     of build-gpu, nothing else
+#   .gpu/lib/         the shared libraries they need that such a machine lacks
+#                     (jansson, pcre2, utf8proc, libjpeg-turbo, libpng, libwebp,
+#                     OpenBLAS); not glibc's own, not the NVIDIA driver's, not
+#                     cuBLAS/cuBLASLt (taken from the GPU machine)
+#   .gpu/lib-compat/  GCC's runtime and zlib: every machine has them, newer;
+#                     used only where it has none (last on the search path)
+#   .gpu/bin/         jq (the CLI tests use it), with its libraries in lib/
+#   .gpu/shared/      the part of ../shared the tests and benchmark read
+#   (when space is short, lib/, shared/ and lib-compat/ are packed, in that
+#   order, as .gpu/DIR.tar.xz, which gpu_run.sh unpacks; then only the
+#   programs of the gpu-labelled tests are kept)
+#   .gpu/paths.env    the absolute paths baked into the ctest files
+#
+# Then on the GPU machine: scripts/gpu_run.sh (one `run` call, carry [".gpu"]).
+# Fails when what travels (tracked and untracked-not-ignored files + .gpu)
+# would exceed GPU_BUNDLE_LIMIT_MIB (default 60). Environment:
+# NEGLABEL_SHARED (default ../shared), GPU_BUNDLE_EXTRA_SHARED (more paths
+# under shared/, space-separated), GPU_BUNDLE_BUILD (default build-gpu).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${GPU_BUNDLE_BUILD:-build-gpu}
+LIMIT_MIB=${GPU_BUNDLE_LIMIT_MIB:-60}
+SHARED=${NEGLABEL_SHARED:-$ROOT/../shared}
+G=$ROOT/.gpu
+say() { echo "gpu_bundle: $*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+[ -f "$SHARED/README.md" ] || die "reference data not found at $SHARED (set NEGLABEL_SHARED)"
+SHARED=$(cd "$SHARED" && pwd)
+
+# ---- 1. build
+if [ -f "$BUILD/CMakeCache.txt" ] && grep -q '^NEGLABEL_CUDA:STRING=ON$' "$BUILD/CMakeCache.txt"; then
+  say "reusing $BUILD"
+else
+  cmake -S . -B "$BUILD" -DNEGLABEL_CUDA=ON -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$BUILD" -j "$(nproc)"
+[ -x "$BUILD/bench_gpu" ] || die "$BUILD/bench_gpu was not built (is the CUDA backend on? see cmake's 'CUDA backend:' line)"
+[ -x "$BUILD/neglabel" ] || die "$BUILD/neglabel was not built"
+
+# ---- 2. binaries and ctest files
+rm -rf "$G"
+mkdir -p "$G/build-gpu" "$G/lib" "$G/lib-compat" "$G/bin"
+BINS=()
+for f in "$BUILD"/neglabel "$BUILD"/bench_gpu "$BUILD"/test_*; do
+  [ -f "$f" ] && [ -x "$f" ] && BINS+=("$f")
+done
+for f in "${BINS[@]}"; do
+  cp "$f" "$G/build-gpu/"
+  strip "$G/build-gpu/$(basename "$f")" 2>/dev/null || say "warning: could not strip $(basename "$f")"
+done
+(cd "$BUILD" && find . -name CTestTestfile.cmake -print0) | while IFS= read -r -d '' f; do
+  mkdir -p "$G/build-gpu/$(dirname "$f")"
+  cp "$BUILD/$f" "$G/build-gpu/$f"
+done
+[ -f "$G/build-gpu/CTestTestfile.cmake" ] || die "no CTestTestfile.cmake in $BUILD"
+
+# ---- 3. the absolute paths ctest will use
+CT=$G/build-gpu/CTestTestfile.cmake
+val() { grep -o "$1=[^;\"]*" "$CT" | head -n 1 | cut -d= -f2-; }
+B_SRC=$(val NEGLABEL_SRC); B_SHARED=$(val NEGLABEL_SHARED); B_BUILD=$(val NEGLABEL_BUILD)
+[ -n "$B_SRC" ] && [ -n "$B_BUILD" ] || die "cannot read NEGLABEL_SRC/NEGLABEL_BUILD from $CT"
+[ "$B_BUILD" = "$B_SRC/$(basename "$B_BUILD")" ] || die "build folder $B_BUILD is not directly in $B_SRC"
+{
+  echo "BUILD_SRC='$B_SRC'"
+  echo "BUILD_SHARED='$B_SHARED'"
+  echo "BUILD_DIR='$B_BUILD'"
+  echo "BUILD_DIR_NAME='$(basename "$B_BUILD")'"
+  echo "BUNDLE_DATE='$(date -u +%FT%TZ)'"
+  echo "BUNDLE_COMMIT='$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty')'"
+  echo "BUNDLE_NVCC='$(grep -ho 'CMAKE_CUDA_COMPILER_VERSION "[^"]*' "$BUILD"/CMakeFiles/*/CMakeCUDACompiler.cmake 2>/dev/null | head -n 1 | cut -d'"' -f2)'"
+} >"$G/paths.env"
+
+# ---- 4. shared libraries
+# glibc's own, the driver's and cuBLAS stay behind; GCC's runtime and zlib go
+# to lib-compat (searched last, so the GPU machine's newer ones win).
+skip_re='^(linux-vdso|linux-gate|ld-linux|libc\.so|libm\.so|libmvec\.so|libpthread\.so|libdl\.so|librt\.so|libutil\.so|libresolv\.so|libanl\.so|libcuda\.so|libnvidia|libcublas\.so|libcublasLt\.so|libcudart\.so)'
+compat_re='^(libstdc\+\+\.so|libgcc_s\.so|libgomp\.so|libgfortran\.so|libquadmath\.so|libz\.so|libatomic\.so)'
+JQ=$(command -v jq || true)
+[ -n "$JQ" ] && { cp "$JQ" "$G/bin/jq"; strip "$G/bin/jq" 2>/dev/null || true; }
+LDD_IN=("${BINS[@]}"); [ -n "$JQ" ] && LDD_IN+=("$JQ")
+missing=0
+for f in "${LDD_IN[@]}"; do
+  ldd "$f" | while read -r name arrow path _; do
+    [ "$arrow" = "=>" ] || continue
+    [[ $name =~ $skip_re ]] && continue
+    if [ "$path" = "not" ]; then echo "MISSING $name ($f)"; continue; fi
+    if [[ $name =~ $compat_re ]]; then dst=$G/lib-compat/$name; else dst=$G/lib/$name; fi
+    [ -e "$dst" ] || { cp -L "$path" "$dst"; strip --strip-unneeded "$dst" 2>/dev/null || true; }
+  done
+done | sort -u | tee "$G/ldd-missing.txt" | while read -r l; do say "$l"; done
+[ -s "$G/ldd-missing.txt" ] && missing=1
+rm -f "$G/ldd-missing.txt"
+[ "$missing" -eq 0 ] || die "some libraries could not be resolved here (above)"
+
+# ---- 5. reference data
+SHARED_PATHS=(README.md fixtures/tiny-clip fixtures/preprocess fixtures/images fixtures/tokenizer
+  clip-tokenizer/vocab.json clip-tokenizer/merges.txt neglabel-reference ${GPU_BUNDLE_EXTRA_SHARED:-})
+for p in "${SHARED_PATHS[@]}"; do
+  [ -e "$SHARED/$p" ] || die "$SHARED/$p not found"
+  mkdir -p "$G/shared/$(dirname "$p")"
+  cp -R "$SHARED/$p" "$G/shared/$p"
+done
+chmod -R u+w "$G/shared"
+
+# ---- 6. size of what travels
+travel_bytes() {
+  local t g
+  t=$(git ls-files -z -co --exclude-standard | xargs -0 -r stat -c %s -- 2>/dev/null | awk '{s+=$1} END {print s+0}')
+  g=$(find "$G" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+  echo $(( t + g ))
+}
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+limit=$(( LIMIT_MIB * 1048576 ))
+total=$(travel_bytes)
+say "travels: $(mib "$total") MiB (.gpu: build $(du -sh "$G/build-gpu" | cut -f1), lib $(du -sh "$G/lib" | cut -f1), lib-compat $(du -sh "$G/lib-compat" | cut -f1), shared $(du -sh "$G/shared" | cut -f1))"
+
+pack() { # pack DIR: .gpu/DIR -> .gpu/DIR.tar.xz (gpu_run.sh unpacks it)
+  tar -C "$G" -cf - "$1" | xz -T0 -6 >"$G/$1.tar.xz"
+  rm -rf "${G:?}/$1"
+  total=$(travel_bytes)
+  say "over ${LIMIT_MIB} MiB: $1/ packed to $(du -sh "$G/$1.tar.xz" | cut -f1); travels: $(mib "$total") MiB"
+}
+# a) OpenBLAS alone is ~36 MB and packs to ~4
+[ "$total" -gt "$limit" ] && pack lib
+# b) the reference data packs from 45 to ~30 MB
+[ "$total" -gt "$limit" ] && pack shared
+[ "$total" -gt "$limit" ] && pack lib-compat
+if [ "$total" -gt "$limit" ]; then
+  # c) keep only the test programs of the gpu-labelled tests
+  keep=$(ctest --test-dir "$BUILD" -N -L gpu --show-only=json-v1 2>/dev/null |
+    python3 -c 'import json,sys,os; d=json.load(sys.stdin); print("\n".join(sorted({os.path.basename(t["command"][0]) for t in d.get("tests",[]) if t.get("command")})))' || true)
+  say "over ${LIMIT_MIB} MiB: keeping only the gpu-labelled tests' programs: $(echo $keep)"
+  for f in "$G"/build-gpu/test_*; do
+    b=$(basename "$f")
+    grep -qx "$b" <<<"$keep" || rm -f "$f"
+  done
+  total=$(travel_bytes)
+  say "travels: $(mib "$total") MiB"
+fi
+[ "$total" -le "$limit" ] || die "what travels is $(mib "$total") MiB, over ${LIMIT_MIB} MiB"
+say "ready: .gpu ($(du -sh "$G" | cut -f1)); total $(mib "$total") MiB of the tool's 64"
+say "on the GPU machine: run(command=\"bash scripts/gpu_run.sh\", carry=[\".gpu\"], timeout_s=600)"
