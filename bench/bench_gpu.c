@@ -35,7 +35,7 @@
 #include "neglabel.h"
 #include "clip.h"
 #include "cuda/nl_cuda.h"
-#include "pipeline.h"
+#include "neglabel.h"
 #include "tokenizer.h"
 #include "util.h"
 

@@ -18,6 +18,19 @@
 #define NEGLABEL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+/* NL_API marks the public functions. The shared library is built with
+ * -fvisibility=hidden and NL_BUILDING_LIBRARY defined, so that only these
+ * are exported; for consumers (and the static library) it expands to
+ * nothing special. */
+#ifndef NL_API
+#if defined(NL_BUILDING_LIBRARY) && (defined(__GNUC__) || defined(__clang__))
+#define NL_API __attribute__((visibility("default")))
+#else
+#define NL_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,7 +38,7 @@ extern "C" {
 
 #define NEGLABEL_VERSION "0.1.0"
 
-const char *nl_last_error(void);
+NL_API const char *nl_last_error(void);
 
 /* ---------------------------------------------------------------- model */
 
@@ -54,59 +67,66 @@ typedef struct {
     nl_precision precision; /* default NL_PRECISION_DEFAULT */
 } nl_model_params;
 
-nl_model_params nl_model_default_params(void);
+NL_API nl_model_params nl_model_default_params(void);
 
 /* "auto", "cpu", "cuda" or "cuda:N". 0 on success, -1 (error set) otherwise. */
-int nl_parse_device(const char *s, nl_device *dev, int *index);
+NL_API int nl_parse_device(const char *s, nl_device *dev, int *index);
 /* "fp32", "fp16" or "bf16" (also "default"). */
-int nl_parse_precision(const char *s, nl_precision *p);
-const char *nl_precision_name(nl_precision p);
+NL_API int nl_parse_precision(const char *s, nl_precision *p);
+NL_API const char *nl_precision_name(nl_precision p);
 /* Number of usable CUDA devices: 0 when built without CUDA, with no driver
  * or no GPU (nl_last_error() then says why). */
-int nl_cuda_device_count(void);
+NL_API int nl_cuda_device_count(void);
 /* 1 when this build contains the CUDA backend. */
-int nl_cuda_built(void);
+NL_API int nl_cuda_built(void);
 /* JSON describing the CUDA build and the devices found (malloc'd). */
-char *nl_devices_info_json(void);
+NL_API char *nl_devices_info_json(void);
 
 /* Load a Hugging Face CLIP folder: config.json, model.safetensors (or a
  * sharded set with model.safetensors.index.json), vocab.json, merges.txt and
  * optionally preprocessor_config.json. Weights F32, F16 or BF16. */
-nl_model *nl_model_load(const char *dir, const nl_model_params *params);
-void nl_model_free(nl_model *m);
+NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
+NL_API void nl_model_free(nl_model *m);
 
-int nl_model_dim(const nl_model *m);        /* projection_dim */
-int nl_model_image_size(const nl_model *m); /* vision_config.image_size */
+NL_API int nl_model_dim(const nl_model *m);        /* projection_dim */
+NL_API int nl_model_image_size(const nl_model *m); /* vision_config.image_size */
 /* Where the model runs after nl_model_load resolved AUTO: NL_DEVICE_CPU or
  * NL_DEVICE_CUDA (with *index), and in which precision (never DEFAULT). */
-nl_device nl_model_device(const nl_model *m, int *index);
-nl_precision nl_model_precision(const nl_model *m);
+NL_API nl_device nl_model_device(const nl_model *m, int *index);
+NL_API nl_precision nl_model_precision(const nl_model *m);
 /* "cpu" or "cuda:N (NVIDIA H200)", for messages. */
-const char *nl_model_device_name(const nl_model *m);
+NL_API const char *nl_model_device_name(const nl_model *m);
 /* Resolved configuration as a JSON object (malloc'd; caller frees). */
-char *nl_model_info_json(const nl_model *m);
+NL_API char *nl_model_info_json(const nl_model *m);
 /* A string identifying the weights and config (for cache keys). */
-const char *nl_model_fingerprint(const nl_model *m);
+NL_API const char *nl_model_fingerprint(const nl_model *m);
 
 /* CLIP BPE token ids with SOT and EOT, not truncated (caller frees *ids). */
-int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n);
+NL_API int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n);
 
 /* Text embeddings (projections, not normalised). Texts longer than the
  * context are truncated to context-1 tokens + EOT, as clip.tokenize does. */
-int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out);
+NL_API int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out);
 
 /* Image embeddings from files. status (optional, n entries) receives 0 for
  * each image embedded and -1 for each that failed to load; with status NULL
  * the first failure is an error. Rows of failed images are zero. */
-int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample resample,
+NL_API int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample resample,
                     float *out, int *status);
 
 /* Decode, convert to RGB, resize the shorter side to size and centre-crop
  * (Pillow + torchvision rules); out receives size*size*3 uint8 (HWC). */
-int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t *out);
+NL_API int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t *out);
+
+/* One RFC 4180 CSV field (quoted when it holds a comma, quote, CR or LF). */
+NL_API void nl_csv_field(FILE *f, const char *s);
+
+/* Write len bytes to path crash-safely: a temporary file in the same
+ * folder, fsync, rename. */
+NL_API int nl_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* L2-normalise each of n rows of length dim in place (zero rows stay zero). */
-void nl_normalize_rows(float *x, size_t n, size_t dim);
+NL_API void nl_normalize_rows(float *x, size_t n, size_t dim);
 
 /* ---------------------------------------------------------------- neglabel */
 
@@ -128,8 +148,10 @@ typedef struct {
     const char *const *exclude; size_t n_exclude;
 } nl_corpus_params;
 
-int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out);
-void nl_corpus_free(nl_corpus *c);
+NL_API int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out);
+/* The corpus as TSV lines pos<TAB>word ("noun"/"adj"), written atomically. */
+NL_API int nl_corpus_write(const nl_corpus *c, const char *path);
+NL_API void nl_corpus_free(nl_corpus *c);
 
 /* NegMining: for each candidate, the q-quantile (linear interpolation, as
  * torch.quantile) of its cosine similarities to the ID labels; nouns and
@@ -147,8 +169,8 @@ typedef struct {
     int device_index;
 } nl_mine_params;
 
-nl_mine_params nl_mine_default_params(void);
-int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_cand,
+NL_API nl_mine_params nl_mine_default_params(void);
+NL_API int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_cand,
             const uint8_t *cand_pos, size_t dim, const nl_mine_params *p,
             size_t **selected, size_t *n_selected, double *qsim);
 
@@ -173,10 +195,10 @@ typedef struct {
     int device_index;
 } nl_score_params;
 
-nl_score_params nl_score_default_params(nl_method method);
+NL_API nl_score_params nl_score_default_params(nl_method method);
 /* top_id / top_neg (optional, n_img each): index of each image's most similar
  * ID label and negative label. */
-int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
+NL_API int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
              double *scores, size_t *top_id, size_t *top_neg);
 
@@ -189,14 +211,167 @@ typedef enum {
 
 typedef struct { double auroc, aupr_in, aupr_out, fpr95; } nl_metrics;
 
-int nl_compute_metrics(const double *id_scores, size_t n_id, const double *ood_scores, size_t n_ood,
+NL_API int nl_compute_metrics(const double *id_scores, size_t n_id, const double *ood_scores, size_t n_ood,
                        nl_fpr_convention conv, nl_metrics *out);
-const char *nl_fpr_convention_name(nl_fpr_convention c);
+NL_API const char *nl_fpr_convention_name(nl_fpr_convention c);
 
 /* .npy files: 2-D, C order, float32 or float64 (little-endian). Non-finite
  * values are an error. *data is malloc'd float32, rows x cols. */
-int nl_npy_load(const char *path, float **data, size_t *rows, size_t *cols);
-int nl_npy_save(const char *path, const float *data, size_t rows, size_t cols);
+NL_API int nl_npy_load(const char *path, float **data, size_t *rows, size_t *cols);
+NL_API int nl_npy_save(const char *path, const float *data, size_t rows, size_t cols);
+
+
+/* ---------------------------------------------------------------- logging */
+
+/* Messages and progress from long work go to callbacks set here; with none
+ * set (the default for library callers) the library is silent. The CLI
+ * installs callbacks that print to stderr. Process-wide; set them before
+ * starting work, not while another thread is inside the library. */
+typedef enum { NL_LOG_ERROR = 0, NL_LOG_WARN = 1, NL_LOG_INFO = 2 } nl_log_level;
+/* msg: one line, no trailing newline. */
+typedef void (*nl_log_fn)(nl_log_level level, const char *msg, void *user);
+NL_API void nl_set_log(nl_log_fn fn, void *user);
+/* Progress of long work (embedding, mining): done of total items under a
+ * label, throttled by the library (a few calls a second at most); final is
+ * 1 on the last call of a job. elapsed in seconds since the job started. */
+typedef void (*nl_progress_fn)(const char *label, size_t done, size_t total, double elapsed, int final, void *user);
+NL_API void nl_set_progress(nl_progress_fn fn, void *user);
+
+/* ------------------------------------------------------- labels and files */
+
+/* A growable list of owned strings. */
+typedef struct { char **v; size_t n, cap; } nl_strvec;
+NL_API int nl_strvec_push(nl_strvec *s, const char *str); /* copies */
+NL_API int nl_strvec_push_owned(nl_strvec *s, char *str); /* takes ownership (frees on error) */
+NL_API void nl_strvec_free(nl_strvec *s);
+
+/* Non-empty lines of a UTF-8 text file (CR/LF stripped, surrounding spaces
+ * trimmed; invalid UTF-8 or NUL bytes are errors naming the line). */
+NL_API int nl_read_lines(const char *path, nl_strvec *out);
+/* ID class names: at least one. A duplicate is an error naming both entries
+ * unless allow_duplicates (CLIP's ImageNet names repeat "missile" and
+ * "sunglasses"; two such classes are indistinguishable), then a warning. */
+NL_API int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out);
+
+/* Image paths of a dataset: a folder (walked recursively, sorted, files
+ * with image extensions) or a list file (one path per line, relative to the
+ * list's folder). Empty is an error. */
+NL_API int nl_collect_images(const char *spec, nl_strvec *out);
+
+/* ------------------------------------------------ prompts and the cache */
+
+/* Default prompt templates (the NegLabel reference's). */
+#define NL_TEMPLATE_NOUN "the nice {}"
+#define NL_TEMPLATE_ADJ "This is a {} photo"
+#define NL_TEMPLATE_MCM "a photo of a {}"
+/* tmpl with its "{}" replaced by word (malloc'd). Error if no "{}". */
+NL_API char *nl_apply_template(const char *tmpl, const char *word);
+
+/* Prompt templates: ID labels and nouns share one ensemble (the reference
+ * uses "the nice {}" for both); adjectives have their own. */
+typedef struct {
+    const char *const *noun; size_t n_noun;
+    const char *const *adj; size_t n_adj;
+    const char *mcm; /* MCM's ID prompt, "a photo of a {}" */
+} nl_templates;
+NL_API nl_templates nl_templates_default(void);
+
+/* Embedding with the on-disk cache (docs/cache.md). */
+typedef struct {
+    const char *cache_dir; /* NULL: no cache */
+    int quiet;             /* no INFO messages about the cache */
+} nl_embed_opts;
+
+/* Normalised embeddings of words under a template ensemble: each template's
+ * prompt embedding is L2-normalised, the mean is renormalised (one template:
+ * just the normalised embedding). Cached per prompt. out: n x dim. */
+NL_API int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
+                   const char *const *templates, size_t n_templates, float *out);
+/* Normalised embeddings of ready-made prompts (cached). */
+NL_API int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out);
+/* Normalised image embeddings (cached by path, size, mtime). status[i] -1 and
+ * errors[i] (malloc'd) for images that failed; rows of those are zero. */
+NL_API int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                         size_t n, float *out, int *status, char **errors);
+
+/* ------------------------------------------------------- negatives files */
+
+/* Written by nl_negatives_write / `neglabel mine`: a "# neglabel negatives
+ * ..." header line (model fingerprint, dim, templates), then TSV
+ * pos<TAB>word<TAB>prompt<TAB>quantile_similarity. Also read: a plain list
+ * of prompts, one per line (like the authors' selected-label file). */
+typedef struct {
+    nl_strvec words;     /* the word (plain lists: the prompt itself) */
+    nl_strvec prompts;   /* the prompt as embedded (first template) */
+    uint8_t *pos;        /* nl_pos per entry (plain lists: NOUN) */
+    char *model;         /* fingerprint from the header, or NULL */
+    int dim;             /* from the header, or 0 */
+    nl_strvec noun_templates, adj_templates; /* from the header, or empty */
+} nl_negatives;
+NL_API int nl_negatives_read(const char *path, nl_negatives *out);
+/* Write (header + TSV), atomically; qsim (optional): each entry's quantile
+ * similarity. */
+NL_API int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim);
+NL_API void nl_negatives_free(nl_negatives *n);
+/* Embed negatives (templates of the file when it has them) after checking
+ * that the file was mined with this model. out: n x dim, normalised. */
+NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out);
+
+/* NegMining from a model: load the corpus, drop the candidates equal
+ * (ignoring ASCII case) to a word of drop (NULL: none; the ID class names
+ * with --remove-id-labels), embed every candidate (cached), run nl_mine
+ * where the model runs. id_emb: the normalised ID embeddings. Fills neg
+ * (words, prompts, pos, templates, model fingerprint) and, when emb is
+ * non-NULL, *emb (malloc'd, neg->words.n x dim, normalised). qsim
+ * (optional) receives the selected labels' quantile similarities. */
+NL_API int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
+                  const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg,
+                  float **emb, double **qsim);
+
+/* ---------------------------------------------------------------- eval */
+
+typedef struct {
+    const char *model_dir, *id_labels, *id_spec;
+    nl_model_params model;           /* device, precision, batch, threads */
+    const char *const *ood_names; const char *const *ood_specs; size_t n_ood;
+    const char *negatives;           /* NULL: mine */
+    nl_corpus_params corpus;
+    nl_mine_params mine;
+    nl_templates templates;
+    nl_score_params neglabel, mcm;
+    nl_fpr_convention convention;
+    nl_resample resample;
+    const char *out_dir;             /* results.json, scores.csv, report.html, negatives.tsv */
+    nl_embed_opts embed;
+    int strict;                      /* unreadable images are fatal */
+    int allow_duplicate_labels;
+    int remove_id_labels;            /* drop ID class names from the candidates */
+    int n_examples;                  /* example images per set in the report */
+} nl_eval_params;
+
+/* One image set's outcome: for OOD sets, the metrics against the ID set. */
+typedef struct {
+    char *name;
+    size_t n_images;                 /* images scored (unreadable ones skipped) */
+    nl_metrics neglabel, mcm;        /* OOD sets only */
+} nl_eval_set;
+
+typedef struct {
+    nl_eval_set id;
+    nl_eval_set *ood; size_t n_ood;
+    nl_metrics avg_neglabel, avg_mcm; /* means over the OOD sets */
+    size_t n_id_labels, n_negatives, n_skipped;
+    nl_fpr_convention convention;
+    double seconds;
+} nl_eval_result;
+
+/* The evaluation end to end: labels, negatives (mined or read), embeddings
+ * (cached), scores, metrics, and the report files in out_dir. result
+ * (optional) receives the table's numbers (free with nl_eval_result_free). */
+NL_API int nl_eval(const nl_eval_params *p, nl_eval_result *result);
+NL_API void nl_eval_result_free(nl_eval_result *r);
+/* One line explaining an FPR95 convention (for tables). */
+NL_API const char *nl_fpr_convention_text(nl_fpr_convention c);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
  * the host. */
 #include "cache.h"
 #include "util.h"
+#include "neglabel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,7 +243,7 @@ static int load_file(nl_cache *c) {
     const char *bad = check_header(c, d, len, &hlen, whybuf, sizeof whybuf);
     if (bad) {
         munmap(map, len);
-        fprintf(stderr, "neglabel: cache %s: %s; starting a new empty cache\n", c->path, bad);
+        nl_log(NL_LOG_WARN, "cache %s: %s; starting a new empty cache", c->path, bad);
         return reset_file(c);
     }
     const char *why;
@@ -253,9 +254,9 @@ static int load_file(nl_cache *c) {
         return -1;
     }
     if ((size_t)valid < len) {
-        fprintf(stderr,
-                "neglabel: cache %s: %s at byte %lld (an interrupted run?); keeping the %zu "
-                "records before it and dropping the last %zu bytes\n",
+        nl_log(NL_LOG_WARN,
+                "cache %s: %s at byte %lld (an interrupted run?); keeping the %zu "
+                "records before it and dropping the last %zu bytes",
                 c->path, why, valid, c->n, len - (size_t)valid);
         if (ftruncate(c->fd, (off_t)valid) != 0 || fsync(c->fd) != 0) {
             nl_seterr("%s: cannot cut back the damaged tail: %s", c->path, strerror(errno));
@@ -375,7 +376,7 @@ size_t nl_cache_count(const nl_cache *c) { return c ? c->n : 0; }
 
 void nl_cache_close(nl_cache *c) {
     if (!c) return;
-    if (nl_cache_flush(c) != 0) fprintf(stderr, "neglabel: %s\n", nl_geterr());
+    if (nl_cache_flush(c) != 0) nl_log(NL_LOG_ERROR, "%s", nl_geterr());
     cache_free(c);
 }
 

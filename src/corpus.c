@@ -372,3 +372,11 @@ void nl_corpus_free(nl_corpus *c) {
     free(c->pos);
     memset(c, 0, sizeof *c);
 }
+
+int nl_corpus_write(const nl_corpus *c, const char *path) {
+    nl_atomic a;
+    if (nl_atomic_open(&a, path) != 0) return -1;
+    for (size_t k = 0; k < c->n; k++)
+        fprintf(a.f, "%s\t%s\n", c->pos[k] == NL_POS_ADJ ? "adj" : "noun", c->word[k]);
+    return nl_atomic_commit(&a);
+}

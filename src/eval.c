@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "eval.h"
+#include "neglabel.h"
 #include "image.h"
 #include "report.h"
 #include "util.h"
@@ -42,7 +42,7 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop) {
     }
     c->n = k;
     free(keys);
-    fprintf(stderr, "neglabel: removed %zu candidates equal to an ID label\n", removed);
+    nl_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
     return 0;
 }
 
@@ -69,7 +69,7 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
         for (size_t i = 0; i < c.n; i++)
             if (c.pos[i] == pos) { w[k] = c.word[i]; at[k++] = i; }
         if (!k) continue;
-        if (!o->quiet) fprintf(stderr, "neglabel: embedding %zu %s candidates\n", k, pos ? "adjective" : "noun");
+        if (!o->quiet) nl_log(NL_LOG_INFO, "embedding %zu %s candidates", k, pos ? "adjective" : "noun");
         if (nl_embed_words(m, o, w, k, pos ? t->adj : t->noun, pos ? t->n_adj : t->n_noun, tmp) != 0) goto done;
         for (size_t j = 0; j < k; j++) memcpy(ce + at[j] * dim, tmp + j * dim, dim * sizeof(float));
     }
@@ -99,7 +99,7 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
         for (size_t i = 0; i < n_sel; i++) (*qsim)[i] = qs[sel[i]];
     }
     if (!o->quiet)
-        fprintf(stderr, "neglabel: mined %zu negative labels from %zu candidates (%zu nouns, %zu adjectives)\n", n_sel,
+        nl_log(NL_LOG_INFO, "mined %zu negative labels from %zu candidates (%zu nouns, %zu adjectives)", n_sel,
                 c.n, c.n_noun, c.n_adj);
     rc = 0;
 done:
@@ -170,7 +170,7 @@ static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strve
     char **errs = nl_calloc(n + 1, sizeof(char *));
     int rc = -1;
     if (!e || !st || !errs) goto done;
-    if (!p->embed.quiet) fprintf(stderr, "neglabel: %s: %zu images\n", s->name, n);
+    if (!p->embed.quiet) nl_log(NL_LOG_INFO, "%s: %zu images", s->name, n);
     if (nl_embed_image_files(m, &p->embed, p->resample, (const char *const *)s->all.v, n, e, st, errs) != 0)
         goto done;
     if (!(s->emb = nl_mallocarray(n * dim + 1, sizeof(float)))) goto done;
@@ -181,7 +181,7 @@ static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strve
                 nl_seterr("%s (--strict: unreadable images are fatal)", errs[i] ? errs[i] : s->all.v[i]);
                 goto done;
             }
-            fprintf(stderr, "neglabel: warning: skipping unreadable image: %s\n", errs[i] ? errs[i] : s->all.v[i]);
+            nl_log(NL_LOG_WARN, "skipping unreadable image: %s", errs[i] ? errs[i] : s->all.v[i]);
             if (nl_strvec_push(skipped, s->all.v[i])) goto done;
             continue;
         }
@@ -280,7 +280,40 @@ static void set_report(const eval_set *s, nl_report_set *r) {
     r->n_examples = s->n_ex;
 }
 
-int nl_eval(const nl_eval_params *p) {
+void nl_eval_result_free(nl_eval_result *r) {
+    if (!r) return;
+    free(r->id.name);
+    for (size_t i = 0; i < r->n_ood; i++) free(r->ood[i].name);
+    free(r->ood);
+    memset(r, 0, sizeof *r);
+}
+
+/* The report's numbers as the public result. */
+static int fill_result(const nl_report *r, nl_eval_result *out) {
+    memset(out, 0, sizeof *out);
+    out->id.name = nl_strdup(r->id->name ? r->id->name : "ID");
+    out->id.n_images = r->id->n;
+    out->ood = nl_calloc(r->n_ood ? r->n_ood : 1, sizeof *out->ood);
+    if (!out->id.name || !out->ood) { nl_eval_result_free(out); return -1; }
+    out->n_ood = r->n_ood;
+    for (size_t i = 0; i < r->n_ood; i++) {
+        nl_eval_set *s = &out->ood[i];
+        if (!(s->name = nl_strdup(r->ood[i].name ? r->ood[i].name : ""))) { nl_eval_result_free(out); return -1; }
+        s->n_images = r->ood[i].n;
+        s->neglabel = r->ood[i].m_neglabel;
+        s->mcm = r->ood[i].m_mcm;
+    }
+    nl_report_average(r, &out->avg_neglabel, &out->avg_mcm);
+    out->n_id_labels = r->n_id_labels;
+    out->n_negatives = r->n_negatives;
+    out->n_skipped = r->n_skipped;
+    out->convention = r->convention;
+    out->seconds = r->seconds;
+    return 0;
+}
+
+int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
+    if (result) memset(result, 0, sizeof *result);
     double t0 = nl_now();
     nl_model *m = NULL;
     nl_strvec labels = {0}, skipped = {0};
@@ -310,7 +343,7 @@ int nl_eval(const nl_eval_params *p) {
     if (p->out_dir && nl_mkdir_p(p->out_dir) != 0) goto done;
     if (!(m = nl_model_load(p->model_dir, &p->model))) goto done;
     if (!p->embed.quiet)
-        fprintf(stderr, "neglabel: model on %s, %s\n", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));
+        nl_log(NL_LOG_INFO, "model on %s, %s", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));
     size_t dim = (size_t)nl_model_dim(m), n_id = labels.n;
 
     if (!(id_emb = nl_mallocarray(n_id * dim, sizeof(float))) || !(mcm_emb = nl_mallocarray(n_id * dim, sizeof(float))))
@@ -361,8 +394,8 @@ int nl_eval(const nl_eval_params *p) {
         .ood = rs + 1, .n_ood = p->n_ood, .skipped = (const char *const *)skipped.v, .n_skipped = skipped.n,
         .seconds = nl_now() - t0,
     };
-    nl_report_print_table(stdout, &r);
     if (p->out_dir && nl_report_write(p->out_dir, &r) != 0) goto done;
+    if (result && fill_result(&r, result) != 0) goto done;
     rc = 0;
 done:
     for (size_t k = 0; sets && k < n_sets; k++) set_free(&sets[k]);

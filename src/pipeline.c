@@ -1,4 +1,4 @@
-/* pipeline.c — see pipeline.h. */
+/* pipeline.c — label and list files, templates, the embedding cache loop, negatives files and dataset walking (declared in neglabel.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "cache.h"
 #include "model.h"
-#include "pipeline.h"
+#include "neglabel.h"
 #include "util.h"
 
 int nl_strvec_push_owned(nl_strvec *s, char *str) {
@@ -115,7 +115,7 @@ int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
             nl_strvec_free(out);
             return -1;
         }
-    if (dups) fprintf(stderr, "neglabel: warning: %s: %zu duplicate ID label(s) kept\n", path, dups);
+    if (dups) nl_log(NL_LOG_WARN, "%s: %zu duplicate ID label(s) kept", path, dups);
     free(e);
     return 0;
 }
@@ -142,7 +142,7 @@ char *nl_apply_template(const char *tmpl, const char *word) {
 static nl_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kind, const char *ns_extra) {
     if (!o || !o->cache_dir) return NULL;
     if (nl_mkdir_p(o->cache_dir) != 0) {
-        fprintf(stderr, "neglabel: warning: cache disabled: %s\n", nl_geterr());
+        nl_log(NL_LOG_WARN, "cache disabled: %s", nl_geterr());
         return NULL;
     }
     char name[320], ns[512], dev[64] = "";
@@ -154,7 +154,7 @@ static nl_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kin
     snprintf(ns, sizeof ns, "neglabel %s model=%s%s %s", kind, nl_model_fingerprint(m), dev, ns_extra);
     char *path = nl_path_join(o->cache_dir, name);
     nl_cache *c = path ? nl_cache_open(path, ns, (size_t)nl_model_dim(m)) : NULL;
-    if (!c) fprintf(stderr, "neglabel: warning: cache disabled: %s\n", nl_geterr());
+    if (!c) nl_log(NL_LOG_WARN, "cache disabled: %s", nl_geterr());
     free(path);
     return c;
 }
@@ -180,7 +180,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nl_cache *c, const 
         if (status) status[i] = 0;
         if (!c || !keys[i] || nl_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
     }
-    if (c && !quiet) fprintf(stderr, "neglabel: %s: %zu cached, %zu to embed\n", what, n - nm, nm);
+    if (c && !quiet) nl_log(NL_LOG_INFO, "%s: %zu cached, %zu to embed", what, n - nm, nm);
     char label[64];
     snprintf(label, sizeof label, "embedding %s", what);
     nl_progress pr;

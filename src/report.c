@@ -110,7 +110,7 @@ void nl_report_average(const nl_report *r, nl_metrics *neglabel, nl_metrics *mcm
     *mcm = b;
 }
 
-const char *nl_report_convention_text(nl_fpr_convention c) {
+const char *nl_fpr_convention_text(nl_fpr_convention c) {
     if (c == NL_FPR95_OPENOOD)
         return "OpenOOD: OOD as positive class, FPR at the first threshold with TPR >= 95%";
     return "NegLabel/MCM code: FPR of OOD at the threshold where ID recall is closest to 95%";
@@ -289,61 +289,3 @@ int nl_report_write(const char *out_dir, const nl_report *r) {
     return 0;
 }
 
-/* Terminal-safe name: control characters (escape sequences) become '?',
- * cut to width display columns (code points); returns columns used. */
-static int term_name(FILE *f, const char *s, int width) {
-    int cols = 0;
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && cols < width;) {
-        size_t n = utf8_seq(p);
-        if (!n || *p < 0x20 || *p == 0x7f) { fputc('?', f); p++; }
-        else { fwrite(p, 1, n, f); p += n; }
-        cols++;
-    }
-    return cols;
-}
-
-static void pct(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, " %8.2f", 100.0 * v);
-    else fprintf(f, " %8s", "-");
-}
-
-static void table_row(FILE *f, const char *name, int w, const nl_metrics *a, const nl_metrics *b) {
-    int used = term_name(f, name, w);
-    fprintf(f, "%*s", w - used, "");
-    pct(f, a->fpr95); pct(f, a->auroc); pct(f, a->aupr_in); pct(f, a->aupr_out);
-    fputs("  ", f);
-    pct(f, b->fpr95); pct(f, b->auroc); pct(f, b->aupr_in); pct(f, b->aupr_out);
-    fputc('\n', f);
-}
-
-void nl_report_print_table(FILE *f, const nl_report *r) {
-    if (!f || !r) return;
-    int w = 12; /* name column: longest name, 12..32 code points */
-    for (size_t i = 0; i < r->n_ood; i++) {
-        int n = 0;
-        for (const unsigned char *p = (const unsigned char *)(r->ood[i].name ? r->ood[i].name : ""); *p; p++)
-            n += (*p & 0xc0) != 0x80;
-        if (n > w) w = n < 32 ? n : 32;
-    }
-    const char *idname = r->id && r->id->name ? r->id->name : "ID";
-    fputs("ID set: ", f);
-    term_name(f, idname, 64);
-    fprintf(f, " (%zu images); metrics in %%\n", r->id ? r->id->n : 0);
-    fprintf(f, "%*s %s   %s\n", w, "", "-------------- NegLabel -----------", "--------------- MCM ---------------");
-    fprintf(f, "%-*s", w, "OOD set");
-    for (int k = 0; k < 2; k++) {
-        fprintf(f, " %8s %8s %8s %8s", "FPR95", "AUROC", "AUPR-In", "AUPR-Out");
-        if (!k) fputs("  ", f);
-    }
-    fputc('\n', f);
-    for (size_t i = 0; i < r->n_ood; i++)
-        table_row(f, r->ood[i].name, w, &r->ood[i].m_neglabel, &r->ood[i].m_mcm);
-    for (int i = 0; i < w + 2 + 8 * 9; i++) fputc('-', f);
-    fputc('\n', f);
-    nl_metrics an, am;
-    nl_report_average(r, &an, &am);
-    table_row(f, "Average", w, &an, &am);
-    fprintf(f, "FPR95 convention: %s (%s)\n", nl_fpr_convention_name(r->convention),
-            nl_report_convention_text(r->convention));
-    if (r->n_skipped) fprintf(f, "%zu images could not be read and were skipped\n", r->n_skipped);
-}

@@ -65,12 +65,6 @@ typedef struct {
  * input or a write failure. */
 int nl_report_write(const char *out_dir, const nl_report *r);
 
-/* One RFC 4180 CSV field (quoted when it holds a comma, quote, CR or LF). */
-void nl_csv_field(FILE *f, const char *s);
-
-/* The metrics table (in %, with the average row and the FPR95 convention
- * named) for the terminal. */
-void nl_report_print_table(FILE *f, const nl_report *r);
 
 /* Encode w x h RGB (HWC uint8) as a baseline JPEG in memory (*out malloc'd,
  * caller frees). libjpeg errors become -1 + message, never exit(). */
@@ -90,6 +84,5 @@ void nl_rw_html(nl_rw *w, const char *s); /* HTML-escaped, invalid UTF-8 -> U+FF
 char *nl_utf8_clean(const char *s);
 /* Mean of the OOD sets' metrics (NaN when there are none). */
 void nl_report_average(const nl_report *r, nl_metrics *neglabel, nl_metrics *mcm);
-const char *nl_report_convention_text(nl_fpr_convention c); /* one-line explanation */
 int nl_report_html(const char *path, const nl_report *r);
 #endif

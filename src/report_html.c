@@ -323,7 +323,7 @@ static void table(nl_rw *w, const nl_report *r) {
     table_row(w, "Average", 0, 1, &an, &am);
     nl_rw_printf(w, "</tbody></table>\n<p class=\"note\">Metrics in %%; better of the two methods in green. "
                     "FPR95 convention: <b>%s</b> &mdash; %s.</p>\n",
-                 nl_fpr_convention_name(r->convention), nl_report_convention_text(r->convention));
+                 nl_fpr_convention_name(r->convention), nl_fpr_convention_text(r->convention));
 }
 
 /* ------------------------------------------------------------ page */

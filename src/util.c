@@ -1,5 +1,6 @@
 /* util.c — see util.h. */
 #include "util.h"
+#include "neglabel.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -308,48 +309,53 @@ double nl_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int g_quiet;
-void nl_set_quiet(int quiet) { g_quiet = quiet; }
+static nl_log_fn g_log;
+static void *g_log_user;
+static nl_progress_fn g_prog;
+static void *g_prog_user;
+
+void nl_set_log(nl_log_fn fn, void *user) {
+    g_log = fn;
+    g_log_user = user;
+}
+
+void nl_set_progress(nl_progress_fn fn, void *user) {
+    g_prog = fn;
+    g_prog_user = user;
+}
+
+void nl_log(int level, const char *fmt, ...) {
+    if (!g_log) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g_log((nl_log_level)level, msg, g_log_user);
+}
 
 void nl_progress_start(nl_progress *p, const char *label, size_t total) {
     p->label = label;
     p->total = total;
     p->done = 0;
     p->t0 = p->last = nl_now();
-    p->tty = isatty(2);
-    p->quiet = g_quiet;
-}
-
-static void progress_line(nl_progress *p, double now, int final) {
-    double el = now - p->t0;
-    double rate = el > 0 ? (double)p->done / el : 0;
-    double eta = rate > 0 && p->total > p->done ? (double)(p->total - p->done) / rate : 0;
-    if (p->tty)
-        fprintf(stderr, "\r\033[K%s: %zu/%zu (%.0f%%) %.1f/s ETA %.0fs%s", p->label, p->done, p->total,
-                p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate, eta, final ? "\n" : "");
-    else
-        fprintf(stderr, "%s: %zu/%zu (%.0f%%) %.1f/s %s %.0fs\n", p->label, p->done, p->total,
-                p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, rate,
-                final ? "elapsed" : "ETA", final ? el : eta);
+    p->quiet = 0;
 }
 
 void nl_progress_update(nl_progress *p, size_t done) {
     p->done = done;
-    if (p->quiet) return;
+    if (!g_prog || p->quiet) return;
     double now = nl_now();
-    double every = p->tty ? 0.2 : 10.0;
-    if (now - p->last < every) return;
+    if (now - p->last < 0.2) return;
     p->last = now;
-    progress_line(p, now, 0);
+    g_prog(p->label, p->done, p->total, now - p->t0, 0, g_prog_user);
 }
 
 void nl_progress_end(nl_progress *p) {
-    if (p->quiet) return;
+    if (!g_prog || p->quiet) return;
     double now = nl_now();
-    /* Short jobs print nothing: progress is for long work. */
-    if (now - p->t0 < 1.0 && !p->tty) return;
-    if (now - p->t0 < 0.2) return;
-    progress_line(p, now, 1);
+    if (now - p->t0 < 0.2) return; /* short jobs: no progress at all */
+    g_prog(p->label, p->done, p->total, now - p->t0, 1, g_prog_user);
 }
 
 uint64_t nl_fnv1a(const void *data, size_t len, uint64_t h) {

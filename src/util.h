@@ -60,19 +60,21 @@ int nl_mkdir_p(const char *path);
 int nl_num_threads(void);
 double nl_now(void); /* monotonic seconds */
 
-/* Progress for long work on stderr: a live line with rate and ETA on a
- * terminal, a plain line every few seconds otherwise. Silent when quiet. */
+/* A message to the nl_set_log callback (none set: dropped). One line, no
+ * trailing newline. */
+void nl_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress of long work, to the nl_set_progress callback (none: silent):
+ * at most a few updates a second, and the final one for jobs over 0.2 s. */
 typedef struct {
     const char *label;
     size_t total, done;
     double t0, last;
-    int tty, quiet;
+    int quiet; /* this job reports nothing */
 } nl_progress;
 void nl_progress_start(nl_progress *p, const char *label, size_t total);
 void nl_progress_update(nl_progress *p, size_t done);
 void nl_progress_end(nl_progress *p);
-/* Global switch (CLI --quiet) */
-void nl_set_quiet(int quiet);
 
 /* 64-bit FNV-1a, for cache keys and checksums. */
 uint64_t nl_fnv1a(const void *data, size_t len, uint64_t h);

@@ -7,6 +7,7 @@
 
 #include "cache.h"
 #include "check.h"
+#include "neglabel.h"
 #include "util.h"
 
 #define DIM 8
@@ -346,7 +347,15 @@ static void test_file_key(const char *dir) {
     free(p);
 }
 
+/* The library reports cache damage through the log callback (silent by
+ * default); this one prints like the CLI's, so the capture sees it. */
+static void log_stderr(nl_log_level level, const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "neglabel: %s%s\n", level == NL_LOG_WARN ? "warning: " : "", msg);
+}
+
 int main(void) {
+    nl_set_log(log_stderr, NULL);
     const char *dir = check_tmpdir();
     test_round_trip(dir);
     test_foreign(dir);

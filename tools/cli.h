@@ -2,6 +2,7 @@
 #ifndef NEGLABEL_CLI_H
 #define NEGLABEL_CLI_H
 #include <stddef.h>
+#include <stdio.h>
 
 #include "neglabel.h"
 
@@ -32,6 +33,9 @@ typedef struct {
     nl_model_params model; /* --threads, --device, --precision, --batch */
 } cli_globals;
 extern cli_globals cli_g;
+
+/* The metrics table of `eval` (eval_table.c). */
+void cli_print_eval_table(FILE *f, const nl_eval_result *r);
 
 int cmd_corpus(int argc, char **argv);
 int cmd_mine(int argc, char **argv);

@@ -7,11 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "eval.h"
 #include "neglabel.h"
-#include "pipeline.h"
-#include "report.h"
-#include "util.h"
 
 /* Options shared by several commands. */
 typedef struct {
@@ -152,13 +148,7 @@ int cmd_corpus(int argc, char **argv) {
     common_finish(&c);
     nl_corpus corpus;
     if (nl_corpus_load(&c.corpus, &corpus) != 0) { rc = cli_fail("%s", nl_last_error()); goto out; }
-    nl_atomic a;
-    if (nl_atomic_open(&a, out) != 0) rc = cli_fail("%s", nl_last_error());
-    else {
-        for (size_t k = 0; k < corpus.n; k++)
-            fprintf(a.f, "%s\t%s\n", corpus.pos[k] == NL_POS_ADJ ? "adj" : "noun", corpus.word[k]);
-        if (nl_atomic_commit(&a) != 0) rc = cli_fail("%s", nl_last_error());
-    }
+    if (nl_corpus_write(&corpus, out) != 0) rc = cli_fail("%s", nl_last_error());
     fprintf(stderr, "corpus: %zu nouns + %zu adjectives = %zu candidates\n", corpus.n_noun, corpus.n_adj, corpus.n);
     nl_corpus_free(&corpus);
 out:
@@ -497,8 +487,14 @@ int cmd_eval(int argc, char **argv) {
     p.remove_id_labels = c.remove_id;
     p.embed = embed_opts();
     p.model = cli_g.model;
-    if (nl_eval(&p) != 0) rc = cli_fail("%s", nl_last_error());
-    else if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
+    nl_eval_result res;
+    if (nl_eval(&p, &res) != 0) {
+        rc = cli_fail("%s", nl_last_error());
+    } else {
+        cli_print_eval_table(stdout, &res);
+        if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
+    }
+    nl_eval_result_free(&res);
 out:
     for (size_t k = 0; k < names.n; k++) free((char *)names.v[k]);
     free(names.v);

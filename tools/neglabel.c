@@ -10,21 +10,54 @@
 
 #include "cli.h"
 #include "neglabel.h"
-#include "util.h"
+#include <unistd.h>
 
 static const char *g_cmd = "neglabel";
 cli_globals cli_g;
 
 /* Default cache folder: $NEGLABEL_CACHE, $XDG_CACHE_HOME/neglabel or
  * ~/.cache/neglabel. */
+static char *join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
 static char *default_cache_dir(void) {
     const char *e = getenv("NEGLABEL_CACHE");
     if (e && *e) return strdup(e);
     e = getenv("XDG_CACHE_HOME");
-    if (e && *e) return nl_path_join(e, "neglabel");
+    if (e && *e) return join(e, "neglabel");
     e = getenv("HOME");
-    if (e && *e) return nl_path_join(e, ".cache/neglabel");
+    if (e && *e) return join(e, ".cache/neglabel");
     return NULL;
+}
+
+/* The library's messages and progress, on stderr. */
+static void cli_log(nl_log_level level, const char *msg, void *user) {
+    if (level == NL_LOG_INFO && cli_g.quiet) return;
+    fprintf(stderr, "neglabel: %s%s\n", level == NL_LOG_WARN ? "warning: " : level == NL_LOG_ERROR ? "error: " : "",
+            msg);
+}
+
+/* A live line with rate and ETA on a terminal, a line every 10 s otherwise. */
+static void cli_progress(const char *label, size_t done, size_t total, double elapsed, int final, void *user) {
+    static double last_plain = -1;
+    int tty = isatty(2);
+    double rate = elapsed > 0 ? (double)done / elapsed : 0;
+    double eta = rate > 0 && total > done ? (double)(total - done) / rate : 0;
+    double pctv = total ? 100.0 * (double)done / (double)total : 100.0;
+    if (tty) {
+        fprintf(stderr, "\r\033[K%s: %zu/%zu (%.0f%%) %.1f/s ETA %.0fs%s", label, done, total, pctv, rate, eta,
+                final ? "\n" : "");
+        return;
+    }
+    if (!final && (elapsed < 10.0 || elapsed - last_plain < 10.0)) return;
+    if (final && elapsed < 1.0) return;
+    last_plain = final ? -1 : elapsed;
+    fprintf(stderr, "%s: %zu/%zu (%.0f%%) %.1f/s %s %.0fs\n", label, done, total, pctv, rate,
+            final ? "elapsed" : "ETA", final ? elapsed : eta);
 }
 
 /* Take the options every command accepts out of argv (before or after the
@@ -91,7 +124,8 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
     argv[out] = NULL;
     if (no_cache) cli_g.cache_dir = NULL;
     else if (!cli_g.cache_dir) cli_g.cache_dir = *cache_alloc = default_cache_dir();
-    nl_set_quiet(cli_g.quiet);
+    nl_set_log(cli_log, NULL);
+    if (!cli_g.quiet) nl_set_progress(cli_progress, NULL);
     return out;
 }
 
@@ -164,7 +198,13 @@ int cli_resample(const char *s, int *out) {
 }
 
 int cli_push(cli_list *l, const char *s) {
-    if (nl_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0) return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        const char **v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
     l->v[l->n++] = s;
     return 0;
 }
@@ -218,14 +258,14 @@ static int cmd_info(int argc, char **argv) {
 }
 
 static void print_embedding(const char *kind, const char *input, const float *e, int dim) {
-    nl_buf b = {0};
-    nl_buf_printf(&b, "{\"kind\":\"%s\",\"input\":", kind);
-    nl_buf_json_string(&b, input);
-    nl_buf_puts(&b, ",\"embedding\":[");
-    for (int j = 0; j < dim; j++) nl_buf_printf(&b, "%s%.9g", j ? "," : "", e[j]);
-    nl_buf_puts(&b, "]}\n");
-    if (b.s) fputs(b.s, stdout);
-    nl_buf_free(&b);
+    /* jansson escapes the input (paths and texts may hold any bytes) */
+    json_t *s = json_string_nocheck(input);
+    char *js = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+    printf("{\"kind\":\"%s\",\"input\":%s,\"embedding\":[", kind, js ? js : "null");
+    for (int j = 0; j < dim; j++) printf("%s%.9g", j ? "," : "", e[j]);
+    fputs("]}\n", stdout);
+    free(js);
+    json_decref(s);
 }
 
 static int cmd_embed(int argc, char **argv) {

@@ -23,6 +23,7 @@
 #include "cuda_util.h"
 #include "kernels.h"
 #include "nl_cuda.h"
+#include "neglabel.h"
 extern "C" {
 #include "clip_impl.h"
 }
@@ -357,7 +358,7 @@ extern "C" nl_cuda_clip *nl_cuda_clip_create(const struct nl_clip *c, int index,
             B /= 2;
         }
         if (B < asked)
-            fprintf(stderr, "neglabel: warning: cuda:%d: out of GPU memory for %d images per batch; using %d\n",
+            nl_log(NL_LOG_WARN, "cuda:%d: out of GPU memory for %d images per batch; using %d",
                     index, asked, B);
     }
     {
