@@ -40,6 +40,18 @@ extern "C" {
 
 NL_API const char *nl_last_error(void);
 
+/* What kind of failure the last error was (per thread, like the message). */
+typedef enum {
+    NL_OK = 0,
+    NL_ERR_INVALID = 1,     /* bad input: arguments, files, formats, sizes */
+    NL_ERR_IO = 2,          /* a file or folder could not be read or written */
+    NL_ERR_NOMEM = 3,       /* out of memory (host or GPU) */
+    NL_ERR_UNSUPPORTED = 4, /* valid but not supported (a dtype, a precision, no CUDA build) */
+    NL_ERR_DEVICE = 5       /* GPU, driver or CUDA library failure */
+} nl_status;
+NL_API nl_status nl_last_status(void);
+NL_API const char *nl_status_name(nl_status s);
+
 /* ---------------------------------------------------------------- model */
 
 typedef struct nl_model nl_model;

@@ -218,7 +218,7 @@ static int reset_file(nl_cache *c) {
         else off += (size_t)w;
     }
     if (rc == 0 && fsync(c->fd) != 0) rc = -1;
-    if (rc != 0) nl_seterr("%s: cannot write cache header: %s", c->path, strerror(errno));
+    if (rc != 0) nl_seterr_code(NL_ERR_IO, "%s: cannot write cache header: %s", c->path, strerror(errno));
     free(h);
     return rc;
 }
@@ -234,7 +234,7 @@ static int load_file(nl_cache *c) {
     size_t len = (size_t)st.st_size;
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, c->fd, 0);
     if (map == MAP_FAILED) {
-        nl_seterr("%s: cannot map: %s", c->path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot map: %s", c->path, strerror(errno));
         return -1;
     }
     const uint8_t *d = map;
@@ -259,7 +259,7 @@ static int load_file(nl_cache *c) {
                 "records before it and dropping the last %zu bytes",
                 c->path, why, valid, c->n, len - (size_t)valid);
         if (ftruncate(c->fd, (off_t)valid) != 0 || fsync(c->fd) != 0) {
-            nl_seterr("%s: cannot cut back the damaged tail: %s", c->path, strerror(errno));
+            nl_seterr_code(NL_ERR_IO, "%s: cannot cut back the damaged tail: %s", c->path, strerror(errno));
             return -1;
         }
     }
@@ -303,19 +303,19 @@ nl_cache *nl_cache_open(const char *path, const char *ns, size_t dim) {
     }
     c->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (c->fd < 0) {
-        nl_seterr("%s: cannot open cache: %s", path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot open cache: %s", path, strerror(errno));
         goto fail;
     }
     /* Two writers appending to one file would interleave records. */
     if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) nl_seterr("%s: cache is in use by another process", path);
-        else nl_seterr("%s: cannot lock cache: %s", path, strerror(errno));
+        else nl_seterr_code(NL_ERR_IO, "%s: cannot lock cache: %s", path, strerror(errno));
         goto fail;
     }
     if (load_file(c) != 0) goto fail;
     c->f = fdopen(c->fd, "ab");
     if (!c->f) {
-        nl_seterr("%s: cannot open cache for appending: %s", path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot open cache for appending: %s", path, strerror(errno));
         goto fail;
     }
     setvbuf(c->f, NULL, _IOFBF, 1 << 18);
@@ -357,7 +357,7 @@ int nl_cache_put(nl_cache *c, const char *key, const float *v) {
     }
     wr64(r + need - 8, nl_fnv1a(r, need - 8, NL_FNV_INIT));
     if (fwrite(r, 1, need, c->f) != need) {
-        nl_seterr("%s: cache write error: %s", c->path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cache write error: %s", c->path, strerror(errno));
         return -1;
     }
     return mem_put(c, key, klen, v);
@@ -366,7 +366,7 @@ int nl_cache_put(nl_cache *c, const char *key, const float *v) {
 int nl_cache_flush(nl_cache *c) {
     if (!c) return 0;
     if (fflush(c->f) != 0 || ferror(c->f) || fsync(c->fd) != 0) {
-        nl_seterr("%s: cache write error: %s", c->path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cache write error: %s", c->path, strerror(errno));
         return -1;
     }
     return 0;
@@ -383,12 +383,12 @@ void nl_cache_close(nl_cache *c) {
 char *nl_cache_file_key(const char *path) {
     struct stat st;
     if (!path || stat(path, &st) != 0) {
-        nl_seterr("%s: cannot stat: %s", path ? path : "(null)", strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot stat: %s", path ? path : "(null)", strerror(errno));
         return NULL;
     }
     char *real = realpath(path, NULL);
     if (!real) {
-        nl_seterr("%s: cannot resolve path: %s", path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot resolve path: %s", path, strerror(errno));
         return NULL;
     }
     long long mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;

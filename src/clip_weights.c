@@ -7,6 +7,7 @@
 #include "gemm.h"
 #include "safetensors.h"
 #include "util.h"
+#include "neglabel.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ static int validate(const nl_st *st, plan *p, nl_clip_config *cfg) {
             return -1;
         }
         if (t->dtype != NL_ST_F32 && t->dtype != NL_ST_F16 && t->dtype != NL_ST_BF16) {
-            nl_seterr("%s: tensor '%s' has dtype %s (only F32, F16 and BF16 weights are supported)",
+            nl_seterr_code(NL_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (only F32, F16 and BF16 weights are supported)",
                       st->paths[t->file], w->name, nl_st_dtype_name(t->dtype));
             return -1;
         }

@@ -218,7 +218,7 @@ static int load_list(builder *b, const char *path, const group *g) {
 
 static int load_lists(const nl_corpus_params *p, builder *b) {
     DIR *d = opendir(p->lists_dir);
-    if (!d) { nl_seterr("%s: cannot open word-list folder: %s", p->lists_dir, strerror(errno)); return -1; }
+    if (!d) { nl_seterr_code(NL_ERR_IO, "%s: cannot open word-list folder: %s", p->lists_dir, strerror(errno)); return -1; }
     group *g = NULL;
     size_t ng = 0, cap = 0;
     int rc = 0;

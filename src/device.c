@@ -76,7 +76,7 @@ char *nl_devices_info_json(void) {
 
 #ifndef NEGLABEL_HAVE_CUDA
 /* ------------------------------------------------ build without CUDA */
-#define NO_CUDA() nl_seterr("this neglabel was built without CUDA (rebuild with the CUDA toolkit, NEGLABEL_CUDA=ON)")
+#define NO_CUDA() nl_seterr_code(NL_ERR_UNSUPPORTED, "this neglabel was built without CUDA (rebuild with the CUDA toolkit, NEGLABEL_CUDA=ON)")
 
 int nl_cuda_count(void) { NO_CUDA(); return 0; }
 int nl_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,

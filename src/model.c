@@ -46,7 +46,7 @@ static int place(nl_model *m, const nl_model_params *p) {
     m->device_index = dev == NL_DEVICE_CUDA ? p->device_index : 0;
     if (dev == NL_DEVICE_CPU) {
         if (prec != NL_PRECISION_FP32) {
-            nl_seterr("precision %s: the CPU engine computes in fp32 only (use --precision fp32, or a CUDA device)",
+            nl_seterr_code(NL_ERR_UNSUPPORTED, "precision %s: the CPU engine computes in fp32 only (use --precision fp32, or a CUDA device)",
                       nl_precision_name(prec));
             return -1;
         }

@@ -438,7 +438,7 @@ static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const 
 static int walk(const char *dir, nl_strvec *out, int depth) {
     if (depth > 64) { nl_seterr("%s: directory nesting too deep", dir); return -1; }
     DIR *d = opendir(dir);
-    if (!d) { nl_seterr("%s: cannot open directory: %s", dir, strerror(errno)); return -1; }
+    if (!d) { nl_seterr_code(NL_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno)); return -1; }
     nl_strvec names = {0};
     struct dirent *e;
     int rc = 0;
@@ -462,7 +462,7 @@ static int walk(const char *dir, nl_strvec *out, int depth) {
 int nl_collect_images(const char *spec, nl_strvec *out) {
     memset(out, 0, sizeof *out);
     struct stat st;
-    if (stat(spec, &st) != 0) { nl_seterr("%s: %s", spec, strerror(errno)); return -1; }
+    if (stat(spec, &st) != 0) { nl_seterr_code(NL_ERR_IO, "%s: %s", spec, strerror(errno)); return -1; }
     if (S_ISDIR(st.st_mode)) {
         if (walk(spec, out, 0) != 0) { nl_strvec_free(out); return -1; }
         if (!out->n) { nl_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp)", spec); return -1; }

@@ -12,12 +12,29 @@
 #include <unistd.h>
 
 static _Thread_local char g_err[2048];
+static _Thread_local int g_status;
 
 void nl_seterr(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g_err, sizeof g_err, fmt, ap);
     va_end(ap);
+    g_status = NL_ERR_INVALID;
+}
+
+void nl_seterr_code(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    va_end(ap);
+    g_status = status;
+}
+
+nl_status nl_last_status(void) { return g_err[0] ? (nl_status)g_status : NL_OK; }
+
+const char *nl_status_name(nl_status s) {
+    static const char *names[] = {"ok", "invalid input", "I/O error", "out of memory", "unsupported", "device error"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
 void nl_prefixerr(const char *fmt, ...) {
@@ -38,7 +55,7 @@ void *nl_malloc(size_t n) {
         return NULL;
     }
     void *p = malloc(n ? n : 1);
-    if (!p) nl_seterr("out of memory allocating %zu bytes", n);
+    if (!p) nl_seterr_code(NL_ERR_NOMEM, "out of memory allocating %zu bytes", n);
     return p;
 }
 
@@ -62,7 +79,7 @@ void *nl_realloc(void *p, size_t n) {
         return NULL;
     }
     void *q = realloc(p, n ? n : 1);
-    if (!q) nl_seterr("out of memory allocating %zu bytes", n);
+    if (!q) nl_seterr_code(NL_ERR_NOMEM, "out of memory allocating %zu bytes", n);
     return q;
 }
 
@@ -95,7 +112,7 @@ int nl_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) { nl_seterr("%s: cannot open: %s", path, strerror(errno)); return -1; }
+    if (!f) { nl_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         nl_seterr("%s: not a regular file", path);
@@ -128,7 +145,7 @@ int nl_map_file(const char *path, nl_map *m) {
     m->data = NULL;
     m->len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { nl_seterr("%s: cannot open: %s", path, strerror(errno)); return -1; }
+    if (fd < 0) { nl_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         nl_seterr("%s: not a regular file", path);
@@ -138,7 +155,7 @@ int nl_map_file(const char *path, nl_map *m) {
     if (st.st_size == 0) { close(fd); m->data = (const uint8_t *)""; return 0; }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (p == MAP_FAILED) { nl_seterr("%s: cannot map: %s", path, strerror(errno)); return -1; }
+    if (p == MAP_FAILED) { nl_seterr_code(NL_ERR_IO, "%s: cannot map: %s", path, strerror(errno)); return -1; }
     m->data = p;
     m->len = (size_t)st.st_size;
     return 0;
@@ -159,7 +176,7 @@ int nl_atomic_open(nl_atomic *a, const char *path) {
     snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     a->f = fopen(a->tmp, "wb");
     if (!a->f) {
-        nl_seterr("%s: cannot create: %s", a->tmp, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot create: %s", a->tmp, strerror(errno));
         free(a->path); free(a->tmp);
         a->path = a->tmp = NULL;
         return -1;
@@ -170,13 +187,13 @@ int nl_atomic_open(nl_atomic *a, const char *path) {
 int nl_atomic_commit(nl_atomic *a) {
     int rc = 0;
     if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0) {
-        nl_seterr("%s: write error: %s", a->path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: write error: %s", a->path, strerror(errno));
         rc = -1;
     }
-    if (fclose(a->f) != 0 && rc == 0) { nl_seterr("%s: write error: %s", a->path, strerror(errno)); rc = -1; }
+    if (fclose(a->f) != 0 && rc == 0) { nl_seterr_code(NL_ERR_IO, "%s: write error: %s", a->path, strerror(errno)); rc = -1; }
     a->f = NULL;
     if (rc == 0 && rename(a->tmp, a->path) != 0) {
-        nl_seterr("%s: cannot rename into place: %s", a->path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
         rc = -1;
     }
     if (rc != 0) unlink(a->tmp);
@@ -196,7 +213,7 @@ int nl_write_file_atomic(const char *path, const void *data, size_t len) {
     nl_atomic a;
     if (nl_atomic_open(&a, path) != 0) return -1;
     if (len && fwrite(data, 1, len, a.f) != len) {
-        nl_seterr("%s: write error: %s", path, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: write error: %s", path, strerror(errno));
         nl_atomic_abort(&a);
         return -1;
     }
@@ -277,14 +294,14 @@ int nl_mkdir_p(const char *path) {
         if (*s != '/') continue;
         *s = 0;
         if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            nl_seterr("%s: cannot create directory: %s", p, strerror(errno));
+            nl_seterr_code(NL_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
             free(p);
             return -1;
         }
         *s = '/';
     }
     if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-        nl_seterr("%s: cannot create directory: %s", p, strerror(errno));
+        nl_seterr_code(NL_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
         free(p);
         return -1;
     }

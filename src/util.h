@@ -13,7 +13,9 @@
  * sizes read from hostile headers; real models need far less per buffer. */
 #define NL_ALLOC_LIMIT ((size_t)16 << 30)
 
-void nl_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nl_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* NL_ERR_INVALID */
+/* The same with a status (nl_status in neglabel.h). */
+void nl_seterr_code(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prepend "prefix: " to the current message (e.g. the file name). */
 void nl_prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *nl_geterr(void);

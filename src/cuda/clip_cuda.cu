@@ -266,7 +266,8 @@ static int alloc_workspace(nl_cuda_clip *g, int B, int *oom) {
 fail:
     *oom = e == cudaErrorMemoryAllocation;
     cudaGetLastError();
-    nl_seterr("cuda:%d: workspace for %d images: %s", g->dev, B, nl_cuda_errstr(e));
+    nl_seterr_code(*oom ? NL_ERR_NOMEM : NL_ERR_DEVICE, "cuda:%d: workspace for %d images: %s", g->dev, B,
+                   nl_cuda_errstr(e));
     free_workspace(g);
     return -1;
 }

@@ -6,6 +6,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "neglabel.h"
+
 extern "C" {
 #include "util.h"
 }
@@ -18,7 +20,7 @@ const char *nl_cublas_errstr(cublasStatus_t s);
     do {                                                                                       \
         cudaError_t e_ = (call);                                                               \
         if (e_ != cudaSuccess) {                                                               \
-            nl_seterr("CUDA: %s: %s", #call, nl_cuda_errstr(e_));                              \
+            nl_seterr_code(e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_DEVICE, "CUDA: %s: %s", #call, nl_cuda_errstr(e_));                              \
             goto label;                                                                        \
         }                                                                                      \
     } while (0)
@@ -27,7 +29,7 @@ const char *nl_cublas_errstr(cublasStatus_t s);
     do {                                                                                       \
         cublasStatus_t s_ = (call);                                                            \
         if (s_ != CUBLAS_STATUS_SUCCESS) {                                                     \
-            nl_seterr("cuBLAS: %s: %s", #call, nl_cublas_errstr(s_));                          \
+            nl_seterr_code(s_ == CUBLAS_STATUS_ALLOC_FAILED ? NL_ERR_NOMEM : NL_ERR_DEVICE, "cuBLAS: %s: %s", #call, nl_cublas_errstr(s_));                          \
             goto label;                                                                        \
         }                                                                                      \
     } while (0)

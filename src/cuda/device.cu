@@ -35,10 +35,10 @@ extern "C" int nl_cuda_count(void) {
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
         cudaGetLastError(); /* clear the sticky-free error state */
-        nl_seterr("no usable CUDA device: %s", nl_cuda_errstr(e));
+        nl_seterr_code(NL_ERR_DEVICE, "no usable CUDA device: %s", nl_cuda_errstr(e));
         return 0;
     }
-    if (n == 0) nl_seterr("no usable CUDA device: the driver reports none");
+    if (n == 0) nl_seterr_code(NL_ERR_DEVICE, "no usable CUDA device: the driver reports none");
     return n;
 }
 
@@ -54,7 +54,7 @@ int nl_cuda_select(int index, int *prev) {
     cudaGetDevice(prev);
     cudaError_t e = cudaSetDevice(index);
     if (e != cudaSuccess) {
-        nl_seterr("cuda:%d: %s", index, nl_cuda_errstr(e));
+        nl_seterr_code(NL_ERR_DEVICE, "cuda:%d: %s", index, nl_cuda_errstr(e));
         return -1;
     }
     return 0;

@@ -1,0 +1,63 @@
+/* test_status.c — nl_last_status(): each kind of failure is told apart
+ * beside its message, survives the context the callers prefix, and success
+ * does not leave a stale code for a new thread. */
+#include <pthread.h>
+
+#include "check.h"
+#include "neglabel.h"
+
+static void *fresh_thread(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)nl_last_status();
+}
+
+int main(void) {
+    const char *tmp = check_tmpdir();
+    char *missing = check_path(tmp, "no-such.npy"), *bad = check_path(tmp, "bad.npy");
+    float *d = NULL;
+    size_t r = 0, c = 0;
+
+    CHECK(nl_npy_load(missing, &d, &r, &c) != 0 && nl_last_status() == NL_ERR_IO, "missing file: %s (%s)",
+          nl_status_name(nl_last_status()), nl_last_error());
+    CHECK(strstr(nl_last_error(), "no-such.npy") != NULL, "message names the file: %s", nl_last_error());
+
+    FILE *f = fopen(bad, "wb");
+    fputs("not an npy file at all", f);
+    fclose(f);
+    CHECK(nl_npy_load(bad, &d, &r, &c) != 0 && nl_last_status() == NL_ERR_INVALID, "garbage file: %s (%s)",
+          nl_status_name(nl_last_status()), nl_last_error());
+
+    nl_model_params p = nl_model_default_params();
+    p.precision = NL_PRECISION_FP16;
+    const char *shared = getenv("NEGLABEL_SHARED");
+    char *tiny = shared ? check_path(shared, "fixtures/tiny-clip") : NULL;
+    if (tiny) {
+        nl_model *m = nl_model_load(tiny, &p);
+        CHECK(!m && nl_last_status() == NL_ERR_UNSUPPORTED, "fp16 on the CPU: %s (%s)",
+              nl_status_name(nl_last_status()), nl_last_error());
+        nl_model_free(m);
+    }
+
+    nl_device dev;
+    int idx;
+    CHECK(nl_parse_device("tpu", &dev, &idx) != 0 && nl_last_status() == NL_ERR_INVALID, "bad device name");
+    if (!nl_cuda_built()) {
+        CHECK(nl_cuda_device_count() == 0 && nl_last_status() == NL_ERR_UNSUPPORTED, "no CUDA build: %s",
+              nl_status_name(nl_last_status()));
+    } else if (nl_cuda_device_count() == 0) {
+        CHECK(nl_last_status() == NL_ERR_DEVICE, "CUDA build without a GPU: %s (%s)", nl_status_name(nl_last_status()),
+              nl_last_error());
+    }
+    CHECK(!strcmp(nl_status_name(NL_ERR_NOMEM), "out of memory"), "status names");
+
+    pthread_t t;
+    void *st = NULL;
+    pthread_create(&t, NULL, fresh_thread, NULL);
+    pthread_join(t, &st);
+    CHECK((intptr_t)st == NL_OK, "a new thread starts with NL_OK");
+
+    free(missing);
+    free(bad);
+    free(tiny);
+    return check_done();
+}
