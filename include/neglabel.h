@@ -96,8 +96,21 @@ NL_API char *nl_devices_info_json(void);
 
 /* Load a Hugging Face CLIP folder: config.json, model.safetensors (or a
  * sharded set with model.safetensors.index.json), vocab.json, merges.txt and
- * optionally preprocessor_config.json. Weights F32, F16 or BF16. */
+ * optionally preprocessor_config.json. Weights F32, F16 or BF16. dir may
+ * also be a Hugging Face Hub id (see nl_model_resolve). */
 NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
+
+/* The CLI's default model: the NegLabel paper's CLIP ViT-B/16. */
+#define NL_DEFAULT_MODEL "openai/clip-vit-base-patch16"
+/* The folder nl_model_load reads for name (malloc'd; NULL with the error
+ * set): name itself when it exists (or cannot be a Hub id); otherwise a
+ * Hub id "org/name[@revision]" (default revision "main") found in the
+ * Hugging Face cache (HF_HUB_CACHE, else $HF_HOME/hub, else
+ * ~/.cache/huggingface/hub) as huggingface_hub lays it out, the files
+ * neglabel needs downloaded there from HF_ENDPOINT (default
+ * https://huggingface.co, token HF_TOKEN) when missing, unless
+ * HF_HUB_OFFLINE is set. See docs/hub.md. */
+NL_API char *nl_model_resolve(const char *name);
 NL_API void nl_model_free(nl_model *m);
 
 NL_API int nl_model_dim(const nl_model *m);        /* projection_dim */
@@ -125,6 +138,23 @@ NL_API int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float
  * the first failure is an error. Rows of failed images are zero. */
 NL_API int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample resample,
                     float *out, int *status);
+
+/* An image already decoded (a video frame, a PIL image, a numpy array):
+ * width x height RGB pixels, 8 bits per channel, rows stride bytes apart
+ * (0: width*3). */
+typedef struct {
+    const uint8_t *rgb;
+    int width, height;
+    size_t stride;
+} nl_rgb_image;
+
+/* Image embeddings from decoded buffers of any size, resized and cropped
+ * exactly as files are (nl_preprocess_rgb). status as nl_embed_images. */
+NL_API int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out,
+                        int *status);
+/* Resize the shorter side to size and centre-crop, as nl_preprocess_file
+ * does after decoding; out receives size*size*3 uint8 (HWC). */
+NL_API int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, uint8_t *out);
 
 /* Decode, convert to RGB, resize the shorter side to size and centre-crop
  * (Pillow + torchvision rules); out receives size*size*3 uint8 (HWC). */

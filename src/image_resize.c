@@ -282,3 +282,35 @@ void nl_image_normalize(const uint8_t *hwc, int size, const float mean[3], const
         for (size_t i = 0; i < n; i++) o[i] = ((float)hwc[3 * i + c] / 255.0f - m) / s;
     }
 }
+
+int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, uint8_t *out) {
+    if (!img || !img->rgb || !out) { nl_seterr("preprocess: NULL image or output"); return -1; }
+    if (img->width <= 0 || img->height <= 0) {
+        nl_seterr("preprocess: image of %d x %d pixels", img->width, img->height);
+        return -1;
+    }
+    size_t row = (size_t)img->width * 3, stride = img->stride ? img->stride : row;
+    if ((unsigned long long)img->width * (unsigned long long)img->height > NL_MAX_IMAGE_PIXELS) {
+        nl_seterr("preprocess: %d x %d pixels is over the limit of %llu (as Pillow's decompression-bomb check)",
+                  img->width, img->height, NL_MAX_IMAGE_PIXELS);
+        return -1;
+    }
+    if (stride < row) {
+        nl_seterr("preprocess: row stride %zu is less than width * 3 = %zu", stride, row);
+        return -1;
+    }
+    /* The resampler reads whole rows: contiguous buffers are used in place
+     * (read only), strided ones are packed first. */
+    nl_image im = {img->width, img->height, NULL};
+    uint8_t *packed = NULL;
+    if (stride == row) {
+        im.rgb = (uint8_t *)(uintptr_t)img->rgb;
+    } else {
+        if (!(packed = nl_mallocarray((size_t)img->height, row))) return -1;
+        for (int y = 0; y < img->height; y++) memcpy(packed + (size_t)y * row, img->rgb + (size_t)y * stride, row);
+        im.rgb = packed;
+    }
+    int rc = nl_image_resize_crop(&im, size, resample, out);
+    free(packed);
+    return rc;
+}

@@ -126,8 +126,11 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     nl_model *m = nl_calloc(1, sizeof *m);
     if (!m) return NULL;
     m->n_threads = p.n_threads > 0 ? p.n_threads : nl_num_threads();
-    m->dir = nl_strdup(dir);
+    /* a folder, or a Hub id "org/name[@rev]" resolved to its snapshot in the
+     * Hugging Face cache (downloaded when missing; hub.c) */
+    m->dir = nl_model_resolve(dir);
     if (!m->dir) goto fail;
+    dir = m->dir;
     m->clip = nl_clip_load(dir, m->n_threads);
     if (!m->clip) goto fail;
     m->cfg = nl_clip_get_config(m->clip);
@@ -269,6 +272,21 @@ int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample
     return nl_embed_images_ex(m, paths, n, resample, out, status, NULL);
 }
 
+/* Where images come from: files (paths) or decoded buffers (rgb). */
+typedef struct {
+    const char *const *paths;
+    const nl_rgb_image *rgb;
+} img_src;
+
+static int prep(const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
+    if (src->paths) return nl_preprocess_file(src->paths[i], S, resample, out);
+    if (nl_preprocess_rgb(&src->rgb[i], S, resample, out) != 0) {
+        nl_prefixerr("image %zu", i);
+        return -1;
+    }
+    return 0;
+}
+
 /* One decoded batch's bookkeeping: which input rows its images are. */
 typedef struct { size_t *idx, n; } gpu_slot;
 
@@ -282,7 +300,7 @@ static int gpu_collect(nl_cuda_clip *g, int slot, gpu_slot *sl, float *tmp, floa
 
 /* GPU path: decode batch k on all cores straight into pinned memory while
  * the GPU runs batch k-1 (two slots), so decoding hides the model. */
-static int embed_images_gpu(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
+static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out,
                             int *status, char **errors) {
     const nl_clip_config *c = m->cfg;
     nl_cuda_clip *g = nl_clip_gpu(m->clip);
@@ -298,7 +316,7 @@ static int embed_images_gpu(nl_model *m, const char *const *paths, size_t n, nl_
         uint8_t *stage = nl_cuda_images_staging(g, slot);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
         for (size_t i = 0; i < k; i++) {
-            ok[i] = nl_preprocess_file(paths[s + i], S, resample, stage + i * px) == 0;
+            ok[i] = prep(src, s + i, S, resample, stage + i * px) == 0;
             if (!ok[i]) errs[i] = nl_strdup(nl_geterr());
         }
         size_t good = 0;
@@ -332,9 +350,26 @@ static int embed_images_gpu(nl_model *m, const char *const *paths, size_t n, nl_
     return rc;
 }
 
+static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out, int *status,
+                            char **errors);
+
 int nl_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
-    if (m->device == NL_DEVICE_CUDA) return embed_images_gpu(m, paths, n, resample, out, status, errors);
+    img_src src = {paths, NULL};
+    return embed_images_src(m, &src, n, resample, out, status, errors);
+}
+
+int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
+    if (n && (!images || !out)) { nl_seterr("nl_embed_rgb: NULL argument"); return -1; }
+    img_src src = {NULL, images};
+    return embed_images_src(m, &src, n, resample, out, status, NULL);
+}
+
+/* Decode (files) or take (buffers), resize and crop on all cores, then the
+ * model: on the GPU overlapped, on the CPU batch after batch. */
+static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out, int *status,
+                            char **errors) {
+    if (m->device == NL_DEVICE_CUDA) return embed_images_gpu(m, src, n, resample, out, status, errors);
     const nl_clip_config *c = m->cfg;
     int S = c->vision.image_size;
     size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3;
@@ -351,7 +386,7 @@ int nl_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resam
          * parallel. Each thread has its own error message buffer. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
         for (size_t i = 0; i < k; i++) {
-            ok[i] = nl_preprocess_file(paths[s + i], S, resample, rgb + i * px) == 0;
+            ok[i] = prep(src, s + i, S, resample, rgb + i * px) == 0;
             if (ok[i]) nl_image_normalize(rgb + i * px, S, c->image_mean, c->image_std, pix + i * px);
             else errs[i] = nl_strdup(nl_geterr());
         }

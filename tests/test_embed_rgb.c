@@ -1,0 +1,82 @@
+/* test_embed_rgb.c — images from memory (nl_embed_rgb, nl_preprocess_rgb)
+ * give exactly what the same images give from files: the decoded pixels of
+ * each fixture image, contiguous and with padded rows, preprocess to the
+ * same bytes and embed to the same bits. Bad buffers are errors. */
+#include "check.h"
+#include "image.h"
+#include "neglabel.h"
+
+static const char *names[] = {"dog.jpg", "rgba-dog.png", "wide-1700x40.png", "tiny-1x1.png", "odd-227x389.png",
+                              "cmyk-dog.jpg"};
+#define N (sizeof names / sizeof names[0])
+
+int main(void) {
+    const char *shared = check_shared();
+    char *dir = check_path(shared, "fixtures/tiny-clip");
+    nl_model_params p = nl_model_default_params();
+    nl_model *m = nl_model_load(dir, &p);
+    CHECK(m != NULL, "load: %s", nl_last_error());
+    if (!m) return check_done();
+    size_t dim = (size_t)nl_model_dim(m);
+    int S = nl_model_image_size(m);
+    char *paths[N];
+    nl_image img[N];
+    nl_rgb_image buf[N], pad[N];
+    uint8_t *padded[N];
+    for (size_t i = 0; i < N; i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "fixtures/images/%s", names[i]);
+        paths[i] = check_path(shared, rel);
+        CHECK(nl_image_load(paths[i], &img[i]) == 0, "decode %s: %s", names[i], nl_last_error());
+        buf[i] = (nl_rgb_image){img[i].rgb, img[i].w, img[i].h, 0};
+        /* the same pixels with 7 bytes of junk after each row */
+        size_t row = (size_t)img[i].w * 3, stride = row + 7;
+        padded[i] = malloc(stride * img[i].h);
+        for (int y = 0; y < img[i].h; y++) {
+            memcpy(padded[i] + y * stride, img[i].rgb + y * row, row);
+            memset(padded[i] + y * stride + row, 0xA5, 7);
+        }
+        pad[i] = (nl_rgb_image){padded[i], img[i].w, img[i].h, stride};
+    }
+    for (int f = 0; f < 2; f++) {
+        nl_resample rs = f ? NL_RESAMPLE_BILINEAR : NL_RESAMPLE_BICUBIC;
+        for (size_t i = 0; i < N; i++) {
+            uint8_t *a = malloc(S * S * 3), *b = malloc(S * S * 3), *c = malloc(S * S * 3);
+            CHECK(nl_preprocess_file(paths[i], S, rs, a) == 0 && nl_preprocess_rgb(&buf[i], S, rs, b) == 0 &&
+                      nl_preprocess_rgb(&pad[i], S, rs, c) == 0,
+                  "preprocess %s: %s", names[i], nl_last_error());
+            CHECK(!memcmp(a, b, S * S * 3) && !memcmp(a, c, S * S * 3), "%s (%s): buffer pixels differ from file's",
+                  names[i], f ? "bilinear" : "bicubic");
+            free(a); free(b); free(c);
+        }
+    }
+    float *ef = calloc(N * dim, sizeof(float)), *eb = calloc(N * dim, sizeof(float)), *ep = calloc(N * dim, sizeof(float));
+    int st[N];
+    CHECK(nl_embed_images(m, (const char *const *)paths, N, NL_RESAMPLE_BICUBIC, ef, NULL) == 0, "files: %s", nl_last_error());
+    CHECK(nl_embed_rgb(m, buf, N, NL_RESAMPLE_BICUBIC, eb, st) == 0, "buffers: %s", nl_last_error());
+    CHECK(nl_embed_rgb(m, pad, N, NL_RESAMPLE_BICUBIC, ep, NULL) == 0, "padded buffers: %s", nl_last_error());
+    CHECK(!memcmp(ef, eb, N * dim * 4) && !memcmp(ef, ep, N * dim * 4), "embeddings from buffers differ from files'");
+
+    /* Bad buffers: errors naming the problem; with status, only that row. */
+    nl_rgb_image bad[3] = {buf[0], {img[0].rgb, img[0].w, img[0].h, (size_t)img[0].w * 3 - 1}, buf[1]};
+    CHECK(nl_embed_rgb(m, bad, 3, NL_RESAMPLE_BICUBIC, eb, NULL) != 0 && strstr(nl_last_error(), "stride"),
+          "short stride: %s", nl_last_error());
+    CHECK(nl_embed_rgb(m, bad, 3, NL_RESAMPLE_BICUBIC, eb, st) == 0 && st[0] == 0 && st[1] == -1 && st[2] == 0,
+          "status marks only the bad buffer");
+    CHECK(!memcmp(eb, ef, dim * 4) && !memcmp(eb + 2 * dim, ef + dim, dim * 4), "good rows still right");
+    uint8_t out[3];
+    nl_rgb_image zero = {img[0].rgb, 0, 5, 0}, huge = {img[0].rgb, 1 << 20, 1 << 20, 0}, null = {NULL, 4, 4, 0};
+    CHECK(nl_preprocess_rgb(&zero, S, NL_RESAMPLE_BICUBIC, out) != 0, "0 x 5 accepted");
+    CHECK(nl_preprocess_rgb(&huge, S, NL_RESAMPLE_BICUBIC, out) != 0 && strstr(nl_last_error(), "limit"),
+          "2^40 pixels: %s", nl_last_error());
+    CHECK(nl_preprocess_rgb(&null, S, NL_RESAMPLE_BICUBIC, out) != 0, "NULL pixels accepted");
+
+    for (size_t i = 0; i < N; i++) {
+        free(paths[i]);
+        free(padded[i]);
+        nl_image_free(&img[i]);
+    }
+    free(ef); free(eb); free(ep); free(dir);
+    nl_model_free(m);
+    return check_done();
+}
