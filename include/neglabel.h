@@ -4,8 +4,18 @@
  * Conventions: functions returning int give 0 on success and -1 on error;
  * functions returning pointers give NULL on error. After an error,
  * nl_last_error() holds one message naming the file and the problem (it is
- * per thread). Nothing in the library exits or aborts. Arrays of embeddings
- * are row-major float32, one row of nl_model_dim() values per item.
+ * per thread), and nl_last_status() its kind. Nothing in the library exits,
+ * aborts or writes to stdout/stderr (messages and progress go to the
+ * callbacks of nl_set_log / nl_set_progress). Arrays of embeddings are
+ * row-major float32, one row of nl_model_dim() values per item.
+ *
+ * Threads: one nl_model serves one call at a time (its GPU workspace and
+ * staging buffers are shared by its calls): serialise calls on a model, or
+ * load one model per thread. Functions that take no model (nl_mine,
+ * nl_score, nl_compute_metrics, nl_corpus_*, nl_npy_*, nl_preprocess_*,
+ * nl_negatives_read/write) may run concurrently. The model's own work is
+ * parallel inside each call (n_threads, and the GPU). nl_set_log and
+ * nl_set_progress are process-wide: set them before starting work.
  *
  *   nl_model *m = nl_model_load("clip-vit-base-patch16", NULL);
  *   if (!m) { fprintf(stderr, "%s\n", nl_last_error()); return 1; }
@@ -121,6 +131,8 @@ NL_API nl_device nl_model_device(const nl_model *m, int *index);
 NL_API nl_precision nl_model_precision(const nl_model *m);
 /* "cpu" or "cuda:N (NVIDIA H200)", for messages. */
 NL_API const char *nl_model_device_name(const nl_model *m);
+/* CPU threads the model uses (resolved from nl_model_params.n_threads). */
+NL_API int nl_model_threads(const nl_model *m);
 /* Resolved configuration as a JSON object (malloc'd; caller frees). */
 NL_API char *nl_model_info_json(const nl_model *m);
 /* A string identifying the weights and config (for cache keys). */
@@ -209,6 +221,7 @@ typedef struct {
     nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA computes the
                          similarities and quantiles on that GPU */
     int device_index;
+    int n_threads;    /* CPU threads; 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
 } nl_mine_params;
 
 NL_API nl_mine_params nl_mine_default_params(void);
@@ -235,6 +248,7 @@ typedef struct {
                          double) and group sums on that GPU, equal to the
                          CPU's to ~1e-12 relative */
     int device_index;
+    int n_threads;    /* CPU threads; 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
 } nl_score_params;
 
 NL_API nl_score_params nl_score_default_params(nl_method method);

@@ -76,6 +76,7 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     /* Mining runs where the model runs. */
     nl_mine_params mpd = mp ? *mp : nl_mine_default_params();
     mpd.device = nl_model_device(m, &mpd.device_index);
+    mpd.n_threads = nl_model_threads(m);
     if (nl_mine(id_emb, n_id, ce, c.n, c.pos, dim, &mpd, &sel, &n_sel, qs) != 0) goto done;
     neg->pos = nl_malloc(n_sel + 1);
     neg->model = nl_strdup(nl_model_fingerprint(m));
@@ -208,6 +209,7 @@ static int set_score(const nl_eval_params *p0, const nl_model *m, eval_set *s, s
     nl_eval_params pd = *p0, *p = &pd;
     pd.neglabel.device = nl_model_device(m, &pd.neglabel.device_index);
     pd.mcm.device = nl_model_device(m, &pd.mcm.device_index);
+    pd.neglabel.n_threads = pd.mcm.n_threads = nl_model_threads(m);
     s->s_neg = nl_mallocarray(n, sizeof(double));
     s->s_mcm = nl_mallocarray(n, sizeof(double));
     s->top_id = nl_mallocarray(n, sizeof(size_t));

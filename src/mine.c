@@ -6,6 +6,7 @@
 #include "neglabel.h"
 #include "mine.h"
 #include "cuda/nl_cuda.h"
+#include "gemm.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -139,7 +140,8 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         sim = nl_mallocarray(chunk * n_id, sizeof(double));
         if (!did || !cd || !sim) goto fail;
         for (size_t k = 0; k < n_id * dim; k++) did[k] = id_emb[k];
-        int nt = nl_num_threads();
+        int nt = p->n_threads > 0 ? p->n_threads : nl_num_threads();
+        nl_gemm_set_threads(nt);
         for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
             size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
             for (size_t k = 0; k < m * dim; k++) cd[k] = cand_emb[c0 * dim + k];

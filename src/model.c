@@ -69,6 +69,7 @@ nl_device nl_model_device(const nl_model *m, int *index) {
     return m->device;
 }
 nl_precision nl_model_precision(const nl_model *m) { return m->precision; }
+int nl_model_threads(const nl_model *m) { return m->n_threads; }
 const char *nl_model_device_name(const nl_model *m) { return m->device_name; }
 
 /* Identity of the weights for cache keys and negatives files: config.json,

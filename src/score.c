@@ -8,6 +8,7 @@
 #include "neglabel.h"
 #include "cuda/nl_cuda.h"
 #include "prng.h"
+#include "gemm.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -131,7 +132,8 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     did = unit_rows(id_emb, n_id, dim);
     dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
     if (!sid || (n_neg && (!sneg || !dneg)) || !did) goto done;
-    int nt = nl_num_threads();
+    int nt = p->n_threads > 0 ? p->n_threads : nl_num_threads();
+    nl_gemm_set_threads(nt);
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
         free(dimg);

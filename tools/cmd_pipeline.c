@@ -26,6 +26,7 @@ static void common_init(common_opts *c) {
     memset(c, 0, sizeof *c);
     c->mine = nl_mine_default_params();
     c->score = nl_score_default_params(NL_METHOD_NEGLABEL);
+    c->mine.n_threads = c->score.n_threads = cli_g.model.n_threads; /* --threads */
     c->mcm_template = NL_TEMPLATE_MCM;
 }
 

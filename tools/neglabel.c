@@ -88,7 +88,6 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
         if (cli_opt(argc, argv, &j, "--threads", &v)) {
             long t;
             if (cli_int("--threads", v, 1, 1024, &t)) return -1;
-            setenv("NEGLABEL_THREADS", v, 1);
             cli_g.model.n_threads = (int)t;
             i = j;
             continue;
@@ -413,16 +412,44 @@ static const char *USAGE =
     "eval: --convention neglabel|openood, --mcm-tau T, --examples N\n"
     "  devices                                CUDA build and devices as JSON\n"
     "\n"
+    "Models: --model DIR is a Hugging Face CLIP folder or a Hub id org/name[@revision] (default\n"
+    "  " NL_DEFAULT_MODEL "), taken from the Hugging Face cache or downloaded into it\n"
+    "  (HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN; HF_HUB_OFFLINE=1: the cache only). See docs/hub.md.\n"
+    "\n"
     "Common options: --threads N, --quiet, --cache DIR, --no-cache,\n"
     "  --device auto|cpu|cuda|cuda:N (default auto: the first usable GPU, else the CPU),\n"
     "  --precision fp32|fp16|bf16 (GPU default fp16; CPU fp32 only), --batch N (images per forward pass).\n"
     "  See README.md and docs/.\n";
 
+/* --model defaults to NL_DEFAULT_MODEL (a Hub id, docs/hub.md) for the
+ * commands that load a model: argv with "--model" NL_DEFAULT_MODEL put
+ * after the command name when no --model is given (else argv itself). */
+static char **default_model(int *argc, char **argv) {
+    static const char *const takes[] = {"info", "embed", "tokenize", "mine", "score", "eval"};
+    int t = 0;
+    for (size_t k = 0; *argc >= 2 && k < sizeof takes / sizeof takes[0]; k++) t |= !strcmp(argv[1], takes[k]);
+    if (!t) return argv;
+    for (int i = 2; i < *argc; i++)
+        if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return argv;
+    char **v = malloc(((size_t)*argc + 3) * sizeof *v);
+    if (!v) return argv;
+    v[0] = argv[0];
+    v[1] = argv[1];
+    v[2] = (char *)"--model";
+    v[3] = (char *)NL_DEFAULT_MODEL;
+    memcpy(v + 4, argv + 2, (size_t)(*argc - 2) * sizeof *v);
+    *argc += 2;
+    v[*argc] = NULL;
+    return v;
+}
+
 int main(int argc, char **argv) {
     char *cache_alloc = NULL;
     argc = strip_globals(argc, argv, &cache_alloc);
     if (argc < 0) return 2;
-    int rc = run(argc, argv);
+    char **args = default_model(&argc, argv);
+    int rc = run(argc, args);
+    if (args != argv) free(args);
     free(cache_alloc);
     return rc;
 }
