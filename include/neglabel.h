@@ -349,6 +349,14 @@ NL_API int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *con
  * errors[i] (malloc'd) for images that failed; rows of those are zero. */
 NL_API int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                          size_t n, float *out, int *status, char **errors);
+/* The same, keeping only the readable images: their rows are packed at the
+ * top of out (n x dim capacity) and good[0..*n_good) (n entries of room)
+ * lists their indices in order. Each unreadable image is a warning (log)
+ * and, with skipped non-NULL, its path is appended there; with strict it is
+ * an error instead. None readable is an error. */
+NL_API int nl_embed_image_files_readable(nl_model *m, const nl_embed_opts *o, nl_resample resample,
+                                         const char *const *paths, size_t n, int strict, float *out, size_t *good,
+                                         size_t *n_good, nl_strvec *skipped);
 
 /* ------------------------------------------------------- negatives files */
 

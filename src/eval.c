@@ -165,39 +165,21 @@ static void set_free(eval_set *s) {
 }
 
 static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strvec *skipped) {
-    size_t dim = (size_t)nl_model_dim(m), n = s->all.n;
-    float *e = nl_mallocarray(n * dim + 1, sizeof(float));
-    int *st = nl_mallocarray(n + 1, sizeof(int));
-    char **errs = nl_calloc(n + 1, sizeof(char *));
+    size_t dim = (size_t)nl_model_dim(m), n = s->all.n, k = 0;
+    size_t *good = nl_mallocarray(n + 1, sizeof(size_t));
     int rc = -1;
-    if (!e || !st || !errs) goto done;
+    if (!good || !(s->emb = nl_mallocarray(n * dim + 1, sizeof(float)))) goto done;
     if (!p->embed.quiet) nl_log(NL_LOG_INFO, "%s: %zu images", s->name, n);
-    if (nl_embed_image_files(m, &p->embed, p->resample, (const char *const *)s->all.v, n, e, st, errs) != 0)
+    if (nl_embed_image_files_readable(m, &p->embed, p->resample, (const char *const *)s->all.v, n, p->strict, s->emb,
+                                      good, &k, skipped) != 0) {
+        nl_prefixerr("%s", s->name);
         goto done;
-    if (!(s->emb = nl_mallocarray(n * dim + 1, sizeof(float)))) goto done;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (st[i] != 0) {
-            if (p->strict) {
-                nl_seterr("%s (--strict: unreadable images are fatal)", errs[i] ? errs[i] : s->all.v[i]);
-                goto done;
-            }
-            nl_log(NL_LOG_WARN, "skipping unreadable image: %s", errs[i] ? errs[i] : s->all.v[i]);
-            if (nl_strvec_push(skipped, s->all.v[i])) goto done;
-            continue;
-        }
-        memcpy(s->emb + k * dim, e + i * dim, dim * sizeof(float));
-        if (nl_strvec_push(&s->paths, s->all.v[i])) goto done;
-        k++;
     }
-    if (k == 0) { nl_seterr("%s: none of the %zu images could be read", s->name, n); goto done; }
+    for (size_t i = 0; i < k; i++)
+        if (nl_strvec_push(&s->paths, s->all.v[good[i]])) goto done;
     rc = 0;
 done:
-    if (errs)
-        for (size_t i = 0; i < n; i++) free(errs[i]);
-    free(errs);
-    free(st);
-    free(e);
+    free(good);
     return rc;
 }
 

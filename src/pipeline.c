@@ -485,3 +485,37 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
     if (!out->n) { nl_seterr("%s: the image list is empty", spec); return -1; }
     return 0;
 }
+
+int nl_embed_image_files_readable(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                                  size_t n, int strict, float *out, size_t *good, size_t *n_good, nl_strvec *skipped) {
+    size_t dim = (size_t)nl_model_dim(m), k = 0;
+    int *st = nl_mallocarray(n + 1, sizeof(int));
+    char **errs = nl_calloc(n + 1, sizeof(char *));
+    int rc = -1;
+    *n_good = 0;
+    if (!st || !errs) goto done;
+    if (nl_embed_image_files(m, o, resample, paths, n, out, st, errs) != 0) goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = errs[i] ? errs[i] : paths[i];
+        if (st[i] != 0) {
+            if (strict) {
+                nl_seterr("%s (--strict: unreadable images are fatal)", why);
+                goto done;
+            }
+            nl_log(NL_LOG_WARN, "skipping unreadable image: %s", why);
+            if (skipped && nl_strvec_push(skipped, paths[i])) goto done;
+            continue;
+        }
+        if (k != i) memmove(out + k * dim, out + i * dim, dim * sizeof(float));
+        good[k++] = i;
+    }
+    if (k == 0) { nl_seterr("none of the %zu images could be read", n); goto done; }
+    *n_good = k;
+    rc = 0;
+done:
+    if (errs)
+        for (size_t i = 0; i < n; i++) free(errs[i]);
+    free(errs);
+    free(st);
+    return rc;
+}

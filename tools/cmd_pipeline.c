@@ -227,9 +227,7 @@ int cmd_score(int argc, char **argv) {
     nl_negatives neg = {0};
     float *id_emb = NULL, *neg_emb = NULL, *img = NULL;
     double *scores = NULL;
-    size_t *top_id = NULL, *top_neg = NULL;
-    int *status = NULL;
-    char **errs = NULL;
+    size_t *top_id = NULL, *top_neg = NULL, *which = NULL, good = 0;
     nl_model *m = NULL;
     nl_embed_opts o = embed_opts();
     nl_templates t = common_templates(&c);
@@ -250,29 +248,17 @@ int cmd_score(int argc, char **argv) {
     scores = malloc(n * sizeof(double));
     top_id = malloc(n * sizeof(size_t));
     top_neg = malloc(n * sizeof(size_t));
-    status = malloc(n * sizeof(int));
-    errs = calloc(n, sizeof(char *));
-    if (!id_emb || !neg_emb || !img || !scores || !top_id || !top_neg || !status || !errs) { cli_fail("out of memory"); goto done; }
+    which = malloc(n * sizeof(size_t));
+    if (!id_emb || !neg_emb || !img || !scores || !top_id || !top_neg || !which) { cli_fail("out of memory"); goto done; }
     int mcm = c.score.method == NL_METHOD_MCM;
     const char *const *tp = mcm ? &t.mcm : t.noun;
     if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, tp, mcm ? 1 : t.n_noun, id_emb) != 0 ||
         (neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
-        nl_embed_image_files(m, &o, (nl_resample)resample, images.v, n, img, status, errs) != 0) {
+        nl_embed_image_files_readable(m, &o, (nl_resample)resample, images.v, n, strict, img, which, &good, NULL) !=
+            0) {
         cli_fail("%s", nl_last_error());
         goto done;
     }
-    /* Score the readable images only (rows of the others are zero). */
-    size_t good = 0;
-    for (size_t k = 0; k < n; k++) {
-        if (status[k] != 0) {
-            if (strict) { cli_fail("%s (--strict)", errs[k]); goto done; }
-            fprintf(stderr, "neglabel score: warning: skipping unreadable image: %s\n", errs[k]);
-            continue;
-        }
-        if (good != k) memmove(img + good * dim, img + k * dim, dim * sizeof(float));
-        good++;
-    }
-    if (!good) { cli_fail("none of the %zu images could be read", n); goto done; }
     c.score.device = nl_model_device(m, &c.score.device_index); /* score where the model runs */
     if (nl_score(img, good, id_emb, labels.n, neg_emb, neg.words.n, dim, &c.score, scores, top_id,
                  neg.words.n ? top_neg : NULL) != 0) {
@@ -280,22 +266,17 @@ int cmd_score(int argc, char **argv) {
         goto done;
     }
     printf("path,score,top_id_label,top_negative_label\n");
-    for (size_t k = 0, g = 0; k < n; k++) {
-        if (status[k] != 0) continue;
-        nl_csv_field(stdout, images.v[k]);
+    for (size_t g = 0; g < good; g++) {
+        nl_csv_field(stdout, images.v[which[g]]);
         printf(",%.9g,", scores[g]);
         nl_csv_field(stdout, labels.v[top_id[g]]);
         putchar(',');
         if (neg.words.n) nl_csv_field(stdout, neg.words.v[top_neg[g]]);
         putchar('\n');
-        g++;
     }
     rc = 0;
 done:
-    if (errs)
-        for (size_t k = 0; k < n; k++) free(errs[k]);
-    free(errs);
-    free(status);
+    free(which);
     free(top_id);
     free(top_neg);
     free(scores);
