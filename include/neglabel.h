@@ -66,7 +66,10 @@ NL_API const char *nl_status_name(nl_status s);
 
 typedef struct nl_model nl_model;
 
-typedef enum { NL_RESAMPLE_BICUBIC = 0, NL_RESAMPLE_BILINEAR = 1 } nl_resample;
+/* Resize filter. MODEL: the model's own preprocessor_config.json
+ * (resample 3 = bicubic for OpenAI's CLIP; bicubic when absent), valid
+ * wherever a model is given; the NegLabel reference resizes bilinearly. */
+typedef enum { NL_RESAMPLE_BICUBIC = 0, NL_RESAMPLE_BILINEAR = 1, NL_RESAMPLE_MODEL = 2 } nl_resample;
 
 /* Where the model runs. AUTO: the first usable CUDA device, else the CPU. */
 typedef enum { NL_DEVICE_AUTO = 0, NL_DEVICE_CPU = 1, NL_DEVICE_CUDA = 2 } nl_device;
@@ -131,6 +134,8 @@ NL_API nl_device nl_model_device(const nl_model *m, int *index);
 NL_API nl_precision nl_model_precision(const nl_model *m);
 /* "cpu" or "cuda:N (NVIDIA H200)", for messages. */
 NL_API const char *nl_model_device_name(const nl_model *m);
+/* The model's default resize filter (never NL_RESAMPLE_MODEL). */
+NL_API nl_resample nl_model_resample(const nl_model *m);
 /* CPU threads the model uses (resolved from nl_model_params.n_threads). */
 NL_API int nl_model_threads(const nl_model *m);
 /* Resolved configuration as a JSON object (malloc'd; caller frees). */

@@ -226,7 +226,10 @@ int nl_image_resize_crop(const nl_image *in, int size, nl_resample resample, uin
         return -1;
     }
     if (resample != NL_RESAMPLE_BICUBIC && resample != NL_RESAMPLE_BILINEAR) {
-        nl_seterr("resize: unknown resampling filter %d", (int)resample);
+        nl_seterr(resample == NL_RESAMPLE_MODEL ? "resize: the model's filter (NL_RESAMPLE_MODEL) needs a model; "
+                                                  "choose bicubic or bilinear"
+                                                : "resize: unknown resampling filter %d",
+                  (int)resample);
         return -1;
     }
     /* torchvision: the shorter side becomes size, the longer

@@ -70,6 +70,9 @@ nl_device nl_model_device(const nl_model *m, int *index) {
 }
 nl_precision nl_model_precision(const nl_model *m) { return m->precision; }
 int nl_model_threads(const nl_model *m) { return m->n_threads; }
+nl_resample nl_model_resample(const nl_model *m) {
+    return m->cfg->resample_default == NL_RESAMPLE_BILINEAR ? NL_RESAMPLE_BILINEAR : NL_RESAMPLE_BICUBIC;
+}
 const char *nl_model_device_name(const nl_model *m) { return m->device_name; }
 
 /* Identity of the weights for cache keys and negatives files: config.json,
@@ -357,12 +360,14 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
 int nl_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
     img_src src = {paths, NULL};
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);
 }
 
 int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
     if (n && (!images || !out)) { nl_seterr("nl_embed_rgb: NULL argument"); return -1; }
     img_src src = {NULL, images};
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, NULL);
 }
 

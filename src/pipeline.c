@@ -243,6 +243,7 @@ static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k
 
 int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                          size_t n, float *out, int *status, char **errors) {
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     char extra[64];
     snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
              nl_model_image_size(m));

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
 R=$SHARED/neglabel-reference
-"$BIN" mine --no-cache --quiet --model "$SHARED/fixtures/tiny-clip" --id-labels "$R/imagenet_classes.txt" --allow-duplicate-labels \
+"$BIN" mine --no-cache --quiet --model "$SHARED/fixtures/tiny-clip" --id-labels "$R/imagenet_classes.txt" \
   --lists "$R/txtfiles" -o "$TMP/neg.tsv"
 check "mine succeeded" test -s "$TMP/neg.tsv"
 check "10,499 labels" test "$(grep -vc '^#' "$TMP/neg.tsv")" -eq 10499

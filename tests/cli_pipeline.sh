@@ -100,8 +100,17 @@ $E --no-cache --threads 1 --out "$TMP/ev3" >/dev/null 2>&1
 check "1 thread, no cache: same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev3/scores.csv"
 check "same results" cmp -s <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev1/results.json") <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev3/results.json")
 
+# One behaviour everywhere: `score` with eval's negatives gives eval's score
+# for the same image (both resize as the model's preprocessor_config says).
+first=$(head -n 1 "$TMP/id.lst")
+nl score --cache "$C" --model "$M" --id-labels "$TMP/id_labels.txt" --negatives "$TMP/ev1/negatives.tsv" --ngroup 5 "$first" >"$TMP/one.csv" 2>/dev/null
+s_score=$(tail -n 1 "$TMP/one.csv" | cut -d, -f2)
+s_eval=$(grep -F "$first" "$TMP/ev1/scores.csv" | head -n 1 | cut -d, -f3)
+check "score = eval on the same image ($s_score vs $s_eval)" awk -v a="$s_score" -v b="$s_eval" \
+  'BEGIN { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; exit !(a != "" && b != "" && d <= 1e-8 * m) }' 
+
 # A damaged cache is reported and repaired, never used silently.
-img_cache=$(ls "$C"/*image-bilinear*.nlc | head -n 1)  # eval resizes bilinearly
+img_cache=$(ls "$C"/*image-bicubic*.nlc | head -n 1)  # the tiny model's preprocessor_config: bicubic
 size=$(stat -c %s "$img_cache")
 printf '\x5a\x5a\x5a\x5a' | dd of="$img_cache" bs=1 seek=$((size - 300)) conv=notrunc 2>/dev/null
 $E --cache "$C" --out "$TMP/ev2b" >/dev/null 2>"$TMP/ev2b.err"
@@ -147,7 +156,10 @@ check "resumed results equal an uninterrupted run" cmp -s "$TMP/evr/scores.csv" 
 : >"$TMP/empty.txt"
 expect_fail "empty ID label file" 'empty.txt.*no ID labels' nl mine --no-cache --model "$M" --id-labels "$TMP/empty.txt" --lists "$TMP/mini" -o "$TMP/x.tsv"
 printf 'cat\ndog\ncat\n' >"$TMP/dup.txt"
-expect_fail "duplicate labels" "dup.txt.*duplicate ID label 'cat'" nl mine --no-cache --model "$M" --id-labels "$TMP/dup.txt" --lists "$TMP/mini" -o "$TMP/x.tsv"
+expect_fail "duplicate labels with --strict" "dup.txt.*duplicate ID label 'cat'" nl mine --strict --no-cache --model "$M" --id-labels "$TMP/dup.txt" --lists "$TMP/mini" -o "$TMP/xd.tsv"
+nl mine --no-cache --model "$M" --id-labels "$TMP/dup.txt" --lists "$TMP/mini" -o "$TMP/xd.tsv" 2>"$TMP/dup.err"
+check "duplicate labels kept with a warning by default" sh -c "test -s '$TMP/xd.tsv' && grep -q 'warning: .*dup.txt.*duplicate ID label' '$TMP/dup.err'"
+rm -f "$TMP/xd.tsv"
 expect_fail "fewer candidates than requested" 'fewer candidates than requested' nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --total 5000 -o "$TMP/x.tsv"
 check "failed mine wrote no output" test ! -e "$TMP/x.tsv"
 mkdir -p "$TMP/m16"

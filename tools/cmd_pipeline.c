@@ -20,6 +20,7 @@ typedef struct {
     double tau;
     const char *mcm_template;
     int allow_dups, remove_id;
+    int strict; /* --strict: duplicate ID labels and unreadable images are errors */
 } common_opts;
 
 static void common_init(common_opts *c) {
@@ -28,6 +29,7 @@ static void common_init(common_opts *c) {
     c->score = nl_score_default_params(NL_METHOD_NEGLABEL);
     c->mine.n_threads = c->score.n_threads = cli_g.model.n_threads; /* --threads */
     c->mcm_template = NL_TEMPLATE_MCM;
+    c->allow_dups = 1; /* kept with a warning, as the reference keeps them */
 }
 
 static void common_free(common_opts *c) {
@@ -60,7 +62,8 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_opt(argc, argv, i, "--template", &v)) return cli_push(&c->noun_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--adj-template", &v)) return cli_push(&c->adj_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--mcm-template", &c->mcm_template)) return 1;
-    if (cli_flag(argv, *i, "--allow-duplicate-labels")) { c->allow_dups = 1; return 1; }
+    if (cli_flag(argv, *i, "--allow-duplicate-labels")) return 1; /* the default now; kept for old scripts */
+    if (cli_flag(argv, *i, "--strict")) { c->strict = 1; return 1; }
     if (cli_flag(argv, *i, "--remove-id-labels")) { c->remove_id = 1; return 1; }
     return 0;
 }
@@ -98,6 +101,7 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
 }
 
 static void common_finish(common_opts *c) {
+    if (c->strict) c->allow_dups = 0;
     c->corpus.wordnet_dir = c->wordnet;
     c->corpus.lists_dir = c->lists;
     c->corpus.include = c->include.v;
@@ -206,7 +210,7 @@ int cmd_score(int argc, char **argv) {
     common_opts c;
     common_init(&c);
     const char *model = NULL, *labels_path = NULL, *neg_path = NULL, *list = NULL, *v;
-    int resample = NL_RESAMPLE_BICUBIC, strict = 0, rc = 0;
+    int resample = NL_RESAMPLE_MODEL, rc = 0;
     cli_list images = {0};
     for (int i = 2; i < argc; i++) {
         TRY(score_opt);
@@ -215,7 +219,6 @@ int cmd_score(int argc, char **argv) {
             cli_opt(argc, argv, &i, "--negatives", &neg_path) || cli_opt(argc, argv, &i, "--list", &list))
             continue;
         if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
-        if (cli_flag(argv, i, "--strict")) { strict = 1; continue; }
         if (argv[i][0] == '-' && argv[i][1]) { rc = cli_usage("score", "unknown option '%s'", argv[i]); goto out; }
         cli_push(&images, argv[i]);
     }
@@ -254,7 +257,7 @@ int cmd_score(int argc, char **argv) {
     const char *const *tp = mcm ? &t.mcm : t.noun;
     if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, tp, mcm ? 1 : t.n_noun, id_emb) != 0 ||
         (neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
-        nl_embed_image_files_readable(m, &o, (nl_resample)resample, images.v, n, strict, img, which, &good, NULL) !=
+        nl_embed_image_files_readable(m, &o, (nl_resample)resample, images.v, n, c.strict, img, which, &good, NULL) !=
             0) {
         cli_fail("%s", nl_last_error());
         goto done;
@@ -404,7 +407,7 @@ int cmd_eval(int argc, char **argv) {
     memset(&p, 0, sizeof p);
     cli_list names = {0}, specs = {0};
     const char *v;
-    int resample = NL_RESAMPLE_BILINEAR, rc = 0;
+    int resample = NL_RESAMPLE_MODEL, rc = 0;
     double mcm_tau = 1.0;
     long l;
     p.convention = NL_FPR95_NEGLABEL;
@@ -445,7 +448,6 @@ int cmd_eval(int argc, char **argv) {
             }
             continue;
         }
-        if (cli_flag(argv, i, "--strict")) { p.strict = 1; continue; }
         rc = cli_usage("eval", "unknown option '%s'", argv[i]);
         goto out;
     }
@@ -465,7 +467,8 @@ int cmd_eval(int argc, char **argv) {
     p.ood_specs = specs.v;
     p.n_ood = names.n;
     p.resample = (nl_resample)resample;
-    p.allow_duplicate_labels = c.allow_dups;
+    p.strict = c.strict;
+    p.allow_duplicate_labels = !c.strict;
     p.remove_id_labels = c.remove_id;
     p.embed = embed_opts();
     p.model = cli_g.model;

@@ -189,8 +189,9 @@ int cli_double(const char *opt, const char *s, double *out) {
 int cli_resample(const char *s, int *out) {
     if (!strcmp(s, "bicubic")) *out = NL_RESAMPLE_BICUBIC;
     else if (!strcmp(s, "bilinear")) *out = NL_RESAMPLE_BILINEAR;
+    else if (!strcmp(s, "model")) *out = NL_RESAMPLE_MODEL;
     else {
-        fprintf(stderr, "neglabel %s: --resample expects bicubic or bilinear, got '%s'\n", g_cmd, s);
+        fprintf(stderr, "neglabel %s: --resample expects bicubic, bilinear or model, got '%s'\n", g_cmd, s);
         return -1;
     }
     return 0;
@@ -288,7 +289,7 @@ static int cmd_embed(int argc, char **argv) {
     nl_model *m = cli_load_model(model);
     if (!m) { rc = model ? 1 : 2; goto out; }
     int dim = nl_model_dim(m);
-    if (resample < 0) resample = NL_RESAMPLE_BICUBIC;
+    if (resample < 0) resample = NL_RESAMPLE_MODEL; /* the model's preprocessor_config.json */
     float *ie = calloc(images.n * (size_t)dim + 1, sizeof(float));
     float *te = calloc(texts.n * (size_t)dim + 1, sizeof(float));
     if (!ie || !te) rc = cli_fail("out of memory");
@@ -392,7 +393,7 @@ static const char *USAGE =
     "\n"
     "CLIP engine:\n"
     "  info --model DIR                       resolved configuration as JSON\n"
-    "  embed --model DIR [--normalize] [--resample bicubic|bilinear] [--image PATH]... [--text TEXT]...\n"
+    "  embed --model DIR [--normalize] [--resample bicubic|bilinear|model] [--image PATH]... [--text TEXT]...\n"
     "                                         one JSON object per input, in order\n"
     "  tokenize --model DIR                   JSON lines {\"text\"} on stdin -> {\"text\",\"ids\"}\n"
     "  preprocess [--resample R] [--size N] IMAGE -o OUT   N*N*3 uint8 RGB pixels\n"
@@ -407,8 +408,10 @@ static const char *USAGE =
     "  eval --model DIR --id-labels FILE --id DIR|LIST --ood NAME=DIR|LIST... [--negatives FILE] [--out DIR]\n"
     "\n"
     "Labels and prompts: --template T (ID labels and nouns; repeat for an ensemble), --adj-template T,\n"
-    "  --mcm-template T, --allow-duplicate-labels, --remove-id-labels\n"
-    "Images: --resample bicubic|bilinear (eval default: bilinear, as NegLabel's reference), --strict\n"
+    "  --mcm-template T, --remove-id-labels (duplicate ID labels are kept with a warning)\n"
+    "Images: --resample bicubic|bilinear|model (default model: the model's preprocessor_config.json,\n"
+    "  bicubic for OpenAI's CLIP; the NegLabel reference resizes bilinearly)\n"
+    "--strict: duplicate ID labels and unreadable images are errors\n"
     "eval: --convention neglabel|openood, --mcm-tau T, --examples N\n"
     "  devices                                CUDA build and devices as JSON\n"
     "\n"
