@@ -1,0 +1,285 @@
+# cli_hub.sh — models by name through the CLI, against tests/hub_server.py:
+# a stand-in for the Hugging Face Hub on 127.0.0.1 (started here on a free
+# port, stopped at the end; nothing else on the network is used). Part 1:
+# neglabel's downloader (layout, resume, corruption, 401/404, read-only
+# cache, offline, hostile index, tokens). Part 2: the same cache with the
+# real huggingface_hub package, both ways; it needs a Python with
+# huggingface_hub: NEGLABEL_HF_PYTHON, else $NEGLABEL_SRC/.venv-test/bin/python
+# (.ci/run creates it). Without one, part 1 runs and the test reports
+# itself skipped.
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+M=$SHARED/fixtures/tiny-clip
+PY=${NEGLABEL_PYTHON:-python3}
+HFPY=${NEGLABEL_HF_PYTHON:-$SRC/.venv-test/bin/python}
+command -v "$PY" >/dev/null || { echo "SKIP: $PY not found (Debian: python3)"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not found"; exit 77; }
+chmod 755 "$TMP"   # the read-only case runs as another user
+
+# Nothing of the caller's Hugging Face setup may leak in.
+unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE TRANSFORMERS_OFFLINE HF_HUB_CACHE \
+  HUGGINGFACE_HUB_CACHE HF_HUB_DISABLE_IMPLICIT_TOKEN HF_ENDPOINT XDG_CACHE_HOME
+export HF_HOME=$TMP/hf-home HF_HUB_DISABLE_TELEMETRY=1
+
+# The repositories the server serves.
+repo() { mkdir -p "$TMP/$1"; for f in config.json vocab.json merges.txt $2; do cp "$M/$f" "$TMP/$1/"; done; chmod -R u+w "$TMP/$1"; }
+repo tiny "preprocessor_config.json model.safetensors"
+repo noproc "model.safetensors"
+repo sharded "preprocessor_config.json"
+"$PY" "$SRC/tests/hub_server.py" shard "$M/model.safetensors" "$TMP/sharded"
+repo evil "preprocessor_config.json"
+printf '{"weight_map": {"logit_scale": "../../../../../tmp/evil.safetensors"}}' >"$TMP/evil/model.safetensors.index.json"
+
+LOG=$TMP/server.log
+"$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
+  --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" \
+  --repo org/evil="$TMP/evil" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
+  --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
+  --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
+  --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+[ -s "$TMP/port" ] || { echo "FAILED: the test server did not start"; exit 1; }
+EP=http://127.0.0.1:$(cat "$TMP/port")
+export HF_ENDPOINT=$EP
+
+T() { timeout 120 "$BIN" --no-cache "$@"; }
+# info without the "model" path field
+info_of() { T info --model "$1" | jq -S 'del(.model)'; }
+requests() { wc -l <"$LOG"; }
+since() { tail -n +$(($1 + 1)) "$LOG"; }
+snapshot() { echo "$1"/models--org--"$2"/snapshots/"$(cat "$1"/models--org--"$2"/refs/main)"; }
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+gitblob() { "$PY" -c 'import hashlib,sys; d=open(sys.argv[1],"rb").read(); print(hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest())' "$1"; }
+
+info_of "$TMP/tiny" >"$TMP/want.json"
+
+# --- a fresh download
+C=$TMP/c1
+HF_HUB_CACHE=$C T info --model org/tiny >"$TMP/got-full.json" 2>"$TMP/err"
+check "download: info works" test $? -eq 0
+jq -S 'del(.model)' "$TMP/got-full.json" >"$TMP/got.json"
+check "download: info equals info on the folder" cmp -s "$TMP/want.json" "$TMP/got.json"
+check "download: progress line names what is fetched" grep -q "downloading org/tiny@" "$TMP/err"
+R=$C/models--org--tiny
+COMMIT=$(cat "$R/refs/main")
+check "refs/main holds a commit" grep -qxE '[0-9a-f]{40}' "$R/refs/main"
+check "refs/main has no newline (as huggingface_hub)" test "$(wc -c <"$R/refs/main")" -eq 40
+check "info names the snapshot" test "$(jq -r .model "$TMP/got-full.json")" = "$R/snapshots/$COMMIT"
+for f in config.json vocab.json merges.txt preprocessor_config.json model.safetensors; do
+  if [ "$f" = model.safetensors ]; then e=$(sha256 "$M/$f"); else e=$(gitblob "$M/$f"); fi
+  check "$f: relative symlink to blobs/<etag>" test "$(readlink "$R/snapshots/$COMMIT/$f")" = "../../blobs/$e"
+  check "$f: same bytes" cmp -s "$M/$f" "$R/snapshots/$COMMIT/$f"
+done
+check "no partial files left" test -z "$(find "$C" -name '*.incomplete' -o -name '*.tmp')"
+check "CACHEDIR.TAG" grep -q huggingface_hub "$C/CACHEDIR.TAG"
+check "LFS file fetched from the CDN host, not followed on HEAD" \
+  test "$(grep -c '"path": "/cdn/' "$LOG")" -eq 1
+
+# --- cached: one HEAD to learn the commit, nothing downloaded
+n=$(requests)
+HF_HUB_CACHE=$C T info --model org/tiny >/dev/null 2>&1
+check "cached: one request" test "$(since $n | wc -l)" -eq 1
+check "cached: it is a HEAD of config.json" grep -q '"HEAD", "path": "/org/tiny/resolve/main/config.json"' <(since $n)
+n=$(requests)
+HF_HUB_CACHE=$C HF_HUB_OFFLINE=1 T info --model org/tiny >/dev/null 2>&1
+check "offline and cached: works" test $? -eq 0
+HF_HUB_CACHE=$C T info --model "org/tiny@$COMMIT" >/dev/null 2>&1
+check "by commit: works" test $? -eq 0
+check "offline / by commit: no request" test "$(requests)" -eq "$n"
+HF_HUB_CACHE=$C T info --model org/tiny@v1 >/dev/null 2>&1
+check "a tag: works" test $? -eq 0
+check "a tag: refs/v1 written" test "$(cat "$R/refs/v1")" = "$COMMIT"
+
+# --- --quiet: no progress, no messages
+HF_HUB_CACHE=$TMP/c-quiet T --quiet info --model org/tiny >/dev/null 2>"$TMP/err"
+check "quiet download: nothing on stderr" test ! -s "$TMP/err"
+
+# --- offline, not cached
+n=$(requests)
+expect_fail "offline, not cached" "org/tiny.*not in the Hugging Face cache" \
+  env HF_HUB_CACHE="$TMP/c-empty" HF_HUB_OFFLINE=1 "$BIN" --no-cache info --model org/tiny
+check "offline: no request" test "$(requests)" -eq "$n"
+# the default model is the paper's, by name
+expect_fail "default model" "openai/clip-vit-base-patch16.*not in the Hugging Face cache" \
+  env HF_HUB_CACHE="$TMP/c-empty" HF_HUB_OFFLINE=1 "$BIN" --no-cache info
+
+# --- a connection cut mid-file: resumed with a Range request, same bytes
+C=$TMP/c-cut
+HF_HUB_CACHE=$C T info --model org/cut >/dev/null 2>"$TMP/err"
+check "cut: works ($(tail -1 "$TMP/err"))" test $? -eq 0
+check "cut: resumed at byte 4000000 (206)" grep -q '"range": "bytes=4000000-", "auth": null, "status": 206' "$LOG"
+check "cut: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$C" cut)/model.safetensors"
+
+# --- a download killed mid-file: the next run resumes the .incomplete file
+C=$TMP/c-stall
+HF_HUB_CACHE=$C "$BIN" --no-cache info --model org/stall >/dev/null 2>&1 &
+PID=$!
+INC=$C/models--org--stall/blobs/$(sha256 "$M/model.safetensors").incomplete
+for _ in $(seq 300); do [ "$(stat -c %s "$INC" 2>/dev/null || echo 0)" -ge 3000000 ] && break; sleep 0.1; done
+kill -9 $PID 2>/dev/null; wait $PID 2>/dev/null
+check "killed: 3000000 bytes kept in .incomplete" test "$(stat -c %s "$INC" 2>/dev/null)" = 3000000
+HF_HUB_CACHE=$C T info --model org/stall >/dev/null 2>"$TMP/err"
+check "killed: the next run works ($(tail -1 "$TMP/err"))" test $? -eq 0
+check "killed: one GET of the rest" test "$(grep -c '"range": "bytes=3000000-"' "$LOG")" -eq 1
+check "killed: resumed at byte 3000000 (206)" grep -q '"range": "bytes=3000000-", "auth": null, "status": 206' "$LOG"
+check "killed: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$C" stall)/model.safetensors"
+check "killed: .incomplete gone" test ! -e "$INC"
+
+# --- corrupted bytes under the true SHA-256: refused, nothing kept
+C=$TMP/c-corrupt
+expect_fail "corrupt blob refused" "localhost:[0-9]+/cdn/org/corrupt/.*do not match.*SHA-256.*expected $(sha256 "$M/model.safetensors")" \
+  env HF_HUB_CACHE="$C" "$BIN" --no-cache info --model org/corrupt
+check "corrupt: no blob, no partial file" test -z "$(find "$C/models--org--corrupt/blobs" -name "$(sha256 "$M/model.safetensors")*")"
+check "corrupt: not in the snapshot" test -z "$(find "$C/models--org--corrupt/snapshots" -name model.safetensors)"
+
+# --- 401 and 404
+expect_fail "401 without a token" "$EP/org/gated/resolve/main/config.json: HTTP 401 GatedRepo.*HF_TOKEN" \
+  env HF_HUB_CACHE="$TMP/c-gated" "$BIN" --no-cache info --model org/gated
+expect_fail "401 with a wrong token" "HTTP 401.*the token in HF_TOKEN has no access" \
+  env HF_HUB_CACHE="$TMP/c-gated" HF_TOKEN=hf_wrong "$BIN" --no-cache info --model org/gated
+n=$(requests)
+HF_HUB_CACHE=$TMP/c-gated HF_TOKEN=hf_test_token T info --model org/gated >/dev/null 2>&1
+check "with the token: works" test $? -eq 0
+check "the token goes to the Hub" test "$(since $n | grep '/org/gated/resolve/' | grep -vc 'Bearer hf_test_token')" -eq 0
+check "the token does not go to the CDN" test "$(since $n | grep '/cdn/' | grep -c 'Bearer')" -eq 0
+mkdir -p "$TMP/hf-home2" && printf 'hf_test_token\n' >"$TMP/hf-home2/token"
+HF_HOME=$TMP/hf-home2 HF_HUB_CACHE=$TMP/c-gated2 T info --model org/gated >/dev/null 2>&1
+check "the token file of 'hf auth login' is used" test $? -eq 0
+expect_fail "404 repository" "$EP/org/missing/resolve/main/config.json: HTTP 404 RepoNotFound" \
+  env HF_HUB_CACHE="$TMP/c-404" "$BIN" --no-cache info --model org/missing
+expect_fail "404 revision" "$EP/org/tiny/resolve/nope/config.json: HTTP 404 RevisionNotFound" \
+  env HF_HUB_CACHE="$TMP/c-404" "$BIN" --no-cache info --model org/tiny@nope
+expect_fail "unreachable endpoint" "http://127.0.0.1:1/org/tiny/resolve/main/config.json" \
+  env HF_HUB_CACHE="$TMP/c-404" HF_ENDPOINT=http://127.0.0.1:1 "$BIN" --no-cache info --model org/tiny
+quietly() { "$@" >/dev/null; }
+check "unreachable endpoint, cached model: used" \
+  quietly env HF_HUB_CACHE="$TMP/c1" HF_ENDPOINT=http://127.0.0.1:1 "$BIN" --no-cache --quiet info --model org/tiny
+
+# --- a read-only cache: a clear error when something must be written,
+# fine when the model is there. root ignores permissions: run as nobody.
+AS=()
+if [ "$(id -u)" -eq 0 ]; then
+  if setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+    AS=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+  else
+    AS=(none)
+  fi
+fi
+mkdir -p "$TMP/c-ro" && chmod 555 "$TMP/c-ro"
+cp -a "$TMP/c1" "$TMP/c-ro-full" && chmod -R a-w "$TMP/c-ro-full"
+if [ "${AS[0]:-}" = none ]; then
+  # no way to drop root here: a cache path that cannot be created instead
+  : >"$TMP/not-a-folder"
+  expect_fail "unwritable cache" "cannot write to the Hugging Face cache.*HF_HUB_CACHE" \
+    env HF_HUB_CACHE="$TMP/not-a-folder/hub" "$BIN" --no-cache info --model org/tiny
+else
+  expect_fail "read-only cache" "cannot write to the Hugging Face cache $TMP/c-ro.*Permission denied.*HF_HUB_CACHE" \
+    env HF_HUB_CACHE="$TMP/c-ro" "${AS[@]}" "$BIN" --no-cache info --model org/tiny
+  check "read-only cache holding the model" quietly env HF_HUB_CACHE="$TMP/c-ro-full" "${AS[@]}" "$BIN" --no-cache --quiet info --model org/tiny@v1
+fi
+
+# --- sharded weights: the index, then each shard
+C=$TMP/c-sharded
+info_of "$TMP/sharded" >"$TMP/want-sharded.json"
+HF_HUB_CACHE=$C T info --model org/sharded 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-sharded.json"
+check "sharded: info equals info on the folder" cmp -s "$TMP/want-sharded.json" "$TMP/got-sharded.json"
+S=$(snapshot "$C" sharded)
+check "sharded: both shards" test -f "$S/model-00001-of-00002.safetensors" -a -f "$S/model-00002-of-00002.safetensors"
+check "sharded: model.safetensors recorded as absent" test -f "$C/models--org--sharded/.no_exist/$(basename "$S")/model.safetensors"
+
+# --- a hostile index: the traversal is refused before any request for it
+expect_fail "index with ../" "not a plain file name" env HF_HUB_CACHE="$TMP/c-evil" "$BIN" --no-cache info --model org/evil
+check "index with ../: never requested" test "$(grep -c 'evil.safetensors' "$LOG")" -eq 0
+check "index with ../: nothing written outside" test ! -e /tmp/evil.safetensors
+
+# --- no preprocessor_config.json: recorded in .no_exist, not asked again
+C=$TMP/c-noproc
+HF_HUB_CACHE=$C T info --model org/noproc >/dev/null 2>&1
+check "no preprocessor config: works" test $? -eq 0
+S=$(snapshot "$C" noproc)
+check "no preprocessor config: .no_exist marker" test -f "$C/models--org--noproc/.no_exist/$(basename "$S")/preprocessor_config.json"
+n=$(requests)
+HF_HUB_CACHE=$C T info --model org/noproc >/dev/null 2>&1
+check "no preprocessor config: one request the second time" test "$(since $n | wc -l)" -eq 1
+
+# --- an existing folder wins over a Hub id of the same spelling
+mkdir -p "$TMP/cwd/org" && cp -r "$TMP/noproc" "$TMP/cwd/org/tiny"
+n=$(requests)
+(cd "$TMP/cwd" && HF_HUB_CACHE=$TMP/c-empty "$BIN" --no-cache info --model org/tiny) >"$TMP/local.json" 2>/dev/null
+check "folder wins: works, no request" test "$(requests)" -eq "$n"
+check "folder wins: model is the folder" test "$(jq -r .model "$TMP/local.json")" = org/tiny
+expect_fail "not a Hub id" "org/na me: no such folder, and not a Hugging Face Hub model name" T info --model "org/na me"
+expect_fail "bad revision" "not a valid revision" T info --model "org/tiny@../../x"
+
+# --- part 2: the real huggingface_hub package on the same caches
+if ! "$HFPY" -c 'import huggingface_hub' 2>/dev/null; then
+  echo "neglabel's downloader: $PASS passed, $FAIL failed"
+  [ $FAIL -eq 0 ] || exit 1
+  echo "SKIP: no Python with huggingface_hub at '$HFPY' for the interoperability checks (set NEGLABEL_HF_PYTHON, or run .ci/run which creates .venv-test)"
+  exit 77
+fi
+echo "huggingface_hub $("$HFPY" -c 'import huggingface_hub; print(huggingface_hub.__version__)')"
+FILES="config.json vocab.json merges.txt preprocessor_config.json model.safetensors"
+
+# huggingface_hub downloads (hf_hub_download, as transformers; and
+# snapshot_download); neglabel loads by name offline
+for how in hf_hub_download snapshot_download; do
+  C=$TMP/c-hf-$how
+  HF_HUB_CACHE=$C "$HFPY" - "$how" $FILES <<'EOF' >"$TMP/hf.out" 2>&1
+import sys
+from huggingface_hub import hf_hub_download, snapshot_download
+how, files = sys.argv[1], sys.argv[2:]
+if how == "hf_hub_download":
+    for f in files:
+        hf_hub_download("org/tiny", f)
+else:
+    snapshot_download("org/tiny", allow_patterns=files)
+EOF
+  check "huggingface_hub $how ($(tail -1 "$TMP/hf.out"))" test $? -eq 0
+  n=$(requests)
+  HF_HUB_CACHE=$C HF_HUB_OFFLINE=1 T info --model org/tiny 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-hf.json"
+  check "$how cache: neglabel loads it offline, same info" cmp -s "$TMP/want.json" "$TMP/got-hf.json"
+  check "$how cache: no request" test "$(requests)" -eq "$n"
+  HF_HUB_CACHE=$C T info --model org/tiny >/dev/null 2>&1
+  check "$how cache: online, only the HEAD" test "$(since $n | grep -c '"GET"')" -eq 0
+done
+
+# neglabel downloads; huggingface_hub finds every file in the cache
+C=$TMP/c1
+HF_HUB_CACHE=$C "$HFPY" - "$C" "$M" "$COMMIT" $FILES <<'EOF' >"$TMP/hf.out" 2>&1
+import filecmp, os, sys
+from huggingface_hub import try_to_load_from_cache, scan_cache_dir
+cache, model, commit, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+bad = []
+for f in files:
+    for rev in (None, "main", "v1", commit):
+        p = try_to_load_from_cache("org/tiny", f, cache_dir=cache, revision=rev)
+        if not isinstance(p, str) or not filecmp.cmp(p, os.path.join(model, f), shallow=False):
+            bad.append("%s@%s: %r" % (f, rev, p))
+info = scan_cache_dir(cache)
+repos = {r.repo_id: r for r in info.repos}
+r = repos.get("org/tiny")
+if info.warnings:
+    bad.append("scan_cache_dir warnings: %s" % info.warnings)
+if r is None or r.nb_files != len(files) or [x.commit_hash for x in r.revisions] != [commit]:
+    bad.append("scan_cache_dir: %r" % (r,))
+elif sorted(r.revisions)[0].refs != frozenset({"main", "v1"}):
+    bad.append("refs: %r" % (sorted(r.revisions)[0].refs,))
+print("; ".join(bad) or "ok")
+sys.exit(1 if bad else 0)
+EOF
+check "neglabel's cache: try_to_load_from_cache and scan_cache_dir ($(tail -1 "$TMP/hf.out"))" test $? -eq 0
+n=$(requests)
+HF_HUB_CACHE=$C "$HFPY" -c 'from huggingface_hub import hf_hub_download; hf_hub_download("org/tiny", "model.safetensors")' >/dev/null 2>&1
+check "neglabel's cache: huggingface_hub online downloads nothing" test "$(since $n | grep -c '"GET"')" -eq 0
+# an interrupted huggingface_hub-style partial blob is resumed by neglabel
+C=$TMP/c-hf-partial
+HF_HUB_CACHE=$C "$HFPY" -c 'from huggingface_hub import hf_hub_download; hf_hub_download("org/tiny", "config.json")' >/dev/null 2>&1
+mkdir -p "$C/models--org--tiny/blobs"
+head -c 1234567 "$M/model.safetensors" >"$C/models--org--tiny/blobs/$(sha256 "$M/model.safetensors").incomplete"
+HF_HUB_CACHE=$C T info --model org/tiny >/dev/null 2>&1
+check "partial blob: resumed at byte 1234567" grep -q '"range": "bytes=1234567-"' "$LOG"
+check "partial blob: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$C" tiny)/model.safetensors"
+finish
