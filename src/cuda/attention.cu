@@ -17,35 +17,8 @@
 #include "cuda_util.h"
 #include "kernels.h"
 
-#define T float
-#define TOF(x) (x)
-#define FROMF(x) (x)
-#define SFX f32
-#include "attention_scalar_t.cuh"
-#undef T
-#undef TOF
-#undef FROMF
-#undef SFX
-
-#define T __half
-#define TOF(x) __half2float(x)
-#define FROMF(x) __float2half_rn(x)
-#define SFX f16
-#include "attention_scalar_t.cuh"
-#undef T
-#undef TOF
-#undef FROMF
-#undef SFX
-
-#define T __nv_bfloat16
-#define TOF(x) __bfloat162float(x)
-#define FROMF(x) __float2bfloat16_rn(x)
-#define SFX bf16
-#include "attention_scalar_t.cuh"
-#undef T
-#undef TOF
-#undef FROMF
-#undef SFX
+#define NL_T_FILE "attention_scalar_t.cuh"
+#include "for_types.cuh"
 
 /* ------------------------------------------------ tensor-core kernel */
 

@@ -7,35 +7,20 @@
 #include "cuda_util.h"
 #include "kernels.h"
 
-#define T float
-#define TOF(x) (x)
-#define FROMF(x) (x)
-#define SFX f32
-#include "kernels_t.cuh"
-#undef T
-#undef TOF
-#undef FROMF
-#undef SFX
+/* Element i of the im2col matrix (row: image b, patch; column: channel
+ * ch, ky, kx, like the conv weight) is pixel (y, xx) of channel ch. */
+__device__ __forceinline__ void patch_pixel(size_t i, int S, int p, int *b, int *ch, int *y, int *xx) {
+    int g = S / p, np = g * g, Kc = 3 * p * p;
+    size_t bp = i / Kc;
+    int k = (int)(i % Kc), ky = (k / p) % p, kx = k % p, pi = (int)(bp % np);
+    *ch = k / (p * p);
+    *b = (int)(bp / np);
+    *y = (pi / g) * p + ky;
+    *xx = (pi % g) * p + kx;
+}
 
-#define T __half
-#define TOF(x) __half2float(x)
-#define FROMF(x) __float2half_rn(x)
-#define SFX f16
-#include "kernels_t.cuh"
-#undef T
-#undef TOF
-#undef FROMF
-#undef SFX
-
-#define T __nv_bfloat16
-#define TOF(x) __bfloat162float(x)
-#define FROMF(x) __float2bfloat16_rn(x)
-#define SFX bf16
-#include "kernels_t.cuh"
-#undef T
-#undef TOF
-#undef FROMF
-#undef SFX
+#define NL_T_FILE "kernels_t.cuh"
+#include "for_types.cuh"
 
 static int launched(void) {
     cudaError_t e = cudaGetLastError();

@@ -59,12 +59,10 @@ __global__ void K(bias_act)(T *h, const float *bias, size_t rows, int N, int act
  * ((float)u / 255 - mean) / std. Row (b, py, px), column (c, ky, kx). */
 __global__ void K(patches_u8)(const uint8_t *rgb, T *out, int B, int S, int p, float m0, float m1, float m2, float s0,
                               float s1, float s2) {
-    int g = S / p, np = g * g, Kc = 3 * p * p;
-    size_t n = (size_t)B * np * Kc;
+    size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        size_t bp = i / Kc;
-        int k = (int)(i % Kc), ch = k / (p * p), ky = (k / p) % p, kx = k % p;
-        int b = (int)(bp / np), pi = (int)(bp % np), y = (pi / g) * p + ky, xx = (pi % g) * p + kx;
+        int b, ch, y, xx;
+        patch_pixel(i, S, p, &b, &ch, &y, &xx);
         float u = (float)rgb[(((size_t)b * S + y) * S + xx) * 3 + ch];
         float m = ch == 0 ? m0 : ch == 1 ? m1 : m2, s = ch == 0 ? s0 : ch == 1 ? s1 : s2;
         out[i] = FROMF((u / 255.0f - m) / s);
@@ -73,12 +71,10 @@ __global__ void K(patches_u8)(const uint8_t *rgb, T *out, int B, int S, int p, f
 
 /* im2col of float CHW (already normalised) images. */
 __global__ void K(patches_f32)(const float *pix, T *out, int B, int S, int p) {
-    int g = S / p, np = g * g, Kc = 3 * p * p;
-    size_t n = (size_t)B * np * Kc;
+    size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        size_t bp = i / Kc;
-        int k = (int)(i % Kc), ch = k / (p * p), ky = (k / p) % p, kx = k % p;
-        int b = (int)(bp / np), pi = (int)(bp % np), y = (pi / g) * p + ky, xx = (pi % g) * p + kx;
+        int b, ch, y, xx;
+        patch_pixel(i, S, p, &b, &ch, &y, &xx);
         out[i] = FROMF(pix[(((size_t)b * 3 + ch) * S + y) * S + xx]);
     }
 }

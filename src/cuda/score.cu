@@ -45,6 +45,7 @@ extern "C" {
 #include "util.h"
 }
 #include "cuda/nl_cuda.h"
+#include "neglabel.h"
 
 #include "mine.h" /* nl_mine_quantile: the host fallback for large n_id */
 
@@ -64,7 +65,8 @@ static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-b
     do {                                                                                              \
         cudaError_t e_ = (call);                                                                      \
         if (e_ != cudaSuccess) {                                                                      \
-            nl_seterr("cuda:%d: %s: %s", index, what, cudaGetErrorString(e_));                        \
+            nl_seterr_code(e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_DEVICE,             \
+                           "cuda:%d: %s: %s", index, what, cudaGetErrorString(e_));                    \
             goto done;                                                                                \
         }                                                                                             \
     } while (0)
@@ -73,8 +75,9 @@ static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-b
     do {                                                                                              \
         cublasStatus_t s_ = (call);                                                                   \
         if (s_ != CUBLAS_STATUS_SUCCESS) {                                                            \
-            nl_seterr("cuda:%d: %s: %s (cuBLAS status %d)", index, what, cublasGetStatusString(s_),   \
-                      (int)s_);                                                                       \
+            nl_seterr_code(s_ == CUBLAS_STATUS_ALLOC_FAILED ? NL_ERR_NOMEM : NL_ERR_DEVICE,           \
+                           "cuda:%d: %s: %s (cuBLAS status %d)", index, what, cublasGetStatusString(s_), \
+                           (int)s_);                                                                  \
             goto done;                                                                                \
         }                                                                                             \
     } while (0)
@@ -167,6 +170,20 @@ k_unit_rows(const float *__restrict__ x, size_t n, int dim, int normalise, doubl
         double *o = out + (r0 + j) * (size_t)dim;
         for (int k = lane; k < dim; k += 32) o[k] = normalise ? __dmul_rn((double)xr[k], s) : (double)xr[k];
     }
+}
+
+/* Copy n float rows to the device (through the staging buffer d_f) and
+ * turn them into doubles there, normalised or not. 0, or -1 with the error
+ * set (what: which rows, for the message). */
+static int upload_rows(int index, cudaStream_t st, const float *host, size_t n, size_t dim, int normalise, float *d_f,
+                       double *d_out, const char *what) {
+    CUDA_TRY(cudaMemcpyAsync(d_f, host, n * dim * sizeof(float), cudaMemcpyHostToDevice, st), what);
+    k_unit_rows<<<(unsigned)((n + UNIT_WARPS * 32 - 1) / (UNIT_WARPS * 32)), UNIT_WARPS * 32, 0, st>>>(
+        d_f, n, (int)dim, normalise, d_out);
+    CUDA_TRY(cudaGetLastError(), "launching the row conversion kernel");
+    return 0;
+done:
+    return -1;
 }
 
 /* (value, index) pairs ordered by value descending, then index ascending:
@@ -506,26 +523,14 @@ int nl_cuda_score(int index, const float *img, size_t n_img, const float *id_emb
                  "raising the shared-memory limit of the scoring kernel");
 
     /* label rows: upload, normalise in double */
-    CUDA_TRY(cudaMemcpyAsync(d_f, id_emb, n_id * dim * sizeof(float), cudaMemcpyHostToDevice, st),
-             "copying the ID embeddings");
-    k_unit_rows<<<(unsigned)((n_id + UNIT_WARPS * 32 - 1) / (UNIT_WARPS * 32)), UNIT_WARPS * 32, 0, st>>>(
-        d_f, n_id, (int)dim, 1, d_id);
-    CUDA_TRY(cudaGetLastError(), "launching the normalisation kernel");
+    if (upload_rows(index, st, id_emb, n_id, dim, 1, d_f, d_id, "copying the ID embeddings")) goto done;
     if (use_neg) {
-        CUDA_TRY(cudaMemcpyAsync(d_f, neg_emb, use_neg * dim * sizeof(float), cudaMemcpyHostToDevice, st),
-                 "copying the negative embeddings");
-        k_unit_rows<<<(unsigned)((use_neg + UNIT_WARPS * 32 - 1) / (UNIT_WARPS * 32)), UNIT_WARPS * 32, 0, st>>>(
-            d_f, use_neg, (int)dim, 1, d_neg);
-        CUDA_TRY(cudaGetLastError(), "launching the normalisation kernel");
+        if (upload_rows(index, st, neg_emb, use_neg, dim, 1, d_f, d_neg, "copying the negative embeddings")) goto done;
     }
 
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         const size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
-        CUDA_TRY(cudaMemcpyAsync(d_f, img + i0 * dim, m * dim * sizeof(float), cudaMemcpyHostToDevice, st),
-                 "copying the image embeddings");
-        k_unit_rows<<<(unsigned)((m + UNIT_WARPS * 32 - 1) / (UNIT_WARPS * 32)), UNIT_WARPS * 32, 0, st>>>(
-            d_f, m, (int)dim, 1, d_img);
-        CUDA_TRY(cudaGetLastError(), "launching the normalisation kernel");
+        if (upload_rows(index, st, img + i0 * dim, m, dim, 1, d_f, d_img, "copying the image embeddings")) goto done;
         /* row-major S (m x n) = IMG (m x dim) * L^T is column-major S^T (n x m)
          * = L * IMG^T, where the row-major L (n x dim) is column-major dim x n */
         CUBLAS_TRY(cublasDgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_id, (int)m, (int)dim, &one, d_id, (int)dim,
@@ -644,19 +649,12 @@ int nl_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const fl
         if (!h_s) goto done;
     }
 
-    CUDA_TRY(cudaMemcpyAsync(d_f, id_emb, n_id * dim * sizeof(float), cudaMemcpyHostToDevice, st),
-             "copying the ID embeddings");
-    k_unit_rows<<<(unsigned)((n_id + UNIT_WARPS * 32 - 1) / (UNIT_WARPS * 32)), UNIT_WARPS * 32, 0, st>>>(
-        d_f, n_id, (int)dim, 0, d_id);
-    CUDA_TRY(cudaGetLastError(), "launching the conversion kernel");
+    if (upload_rows(index, st, id_emb, n_id, dim, 0, d_f, d_id, "copying the ID embeddings")) goto done;
 
     for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
         const size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
-        CUDA_TRY(cudaMemcpyAsync(d_f, cand_emb + c0 * dim, m * dim * sizeof(float), cudaMemcpyHostToDevice, st),
-                 "copying the candidate embeddings");
-        k_unit_rows<<<(unsigned)((m + UNIT_WARPS * 32 - 1) / (UNIT_WARPS * 32)), UNIT_WARPS * 32, 0, st>>>(
-            d_f, m, (int)dim, 0, d_cand);
-        CUDA_TRY(cudaGetLastError(), "launching the conversion kernel");
+        if (upload_rows(index, st, cand_emb + c0 * dim, m, dim, 0, d_f, d_cand, "copying the candidate embeddings"))
+            goto done;
         /* row-major S (m x n_id) = CAND * ID^T, as in nl_cuda_score */
         CUBLAS_TRY(cublasDgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_id, (int)m, (int)dim, &one, d_id, (int)dim,
                                d_cand, (int)dim, &zero, d_s, (int)n_id),
