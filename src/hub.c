@@ -399,7 +399,8 @@ char *nl_hub_find_cached(const char *cache_dir, const char *repo_id, const char 
     const char *missing = NULL;
     int c = snapshot_complete(snap, &missing);
     if (c == 1) return snap;
-    if (c == 0) nl_seterr_code(NL_ERR_IO, "%s@%s is in the cache only in part: %s has no %s", repo_id, revision, snap, missing);
+    if (c == 0)
+        nl_seterr_code(NL_ERR_IO, "%s@%s is in the cache only in part: %s has no %s", repo_id, revision, snap, missing);
     free(snap);
     return NULL;
 }
@@ -714,8 +715,8 @@ static void http_status_error(const hub_ctx *h, const char *method, const char *
                                                  : " (check the repository name and revision)";
     else if (r->status == 429)
         hint = " (rate limited: try again later, or set HF_TOKEN)";
-    nl_seterr_code(NL_ERR_IO, "%s %s: HTTP %ld%s%s%s%s%s", method, u, r->status, *code ? " " : "", code, *msg ? ": " : "", msg,
-              hint);
+    nl_seterr_code(NL_ERR_IO, "%s %s: HTTP %ld%s%s%s%s%s", method, u, r->status, *code ? " " : "", code,
+                   *msg ? ": " : "", msg, hint);
 }
 
 static void curl_error(const char *method, const char *url, CURLcode rc, const char *errbuf) {
@@ -738,7 +739,6 @@ typedef struct {
     char *url;          /* where to GET it: the resolve URL, or the CDN location */
     long long size;
     int lfs;            /* etag is a SHA-256 (64 hex) */
-    int present;        /* already in the snapshot */
 } file_meta;
 
 /* The redirect target of location seen from url, when it stays on the Hub
@@ -815,7 +815,8 @@ static int head_file(const hub_ctx *h, const char *url0, file_meta *m, long *sta
     if (!r.commit || !nl_hub_is_commit(r.commit)) {
         char s[128];
         sanitize(s, sizeof s, r.commit ? r.commit : "(none)");
-        nl_seterr_code(NL_ERR_IO, "HEAD %s: X-Repo-Commit '%s' is not a commit hash (is HF_ENDPOINT a Hugging Face Hub?)", u, s);
+        nl_seterr_code(NL_ERR_IO,
+                       "HEAD %s: X-Repo-Commit '%s' is not a commit hash (is HF_ENDPOINT a Hugging Face Hub?)", u, s);
         goto done;
     }
     memcpy(m->commit, r.commit, 41);
@@ -886,8 +887,10 @@ static char *resolve_url(const hub_ctx *h, const char *revision, const char *fil
 }
 
 static void cache_error(const hub_ctx *h, const char *path, int err) {
-    nl_seterr_code(NL_ERR_IO, "cannot write to the Hugging Face cache %s: %s: %s (set HF_HUB_CACHE to a writable folder, or "
-              "download the model where the cache is writable)", h->cache, path, strerror(err));
+    nl_seterr_code(NL_ERR_IO,
+                   "cannot write to the Hugging Face cache %s: %s: %s (set HF_HUB_CACHE to a writable folder, or "
+                   "download the model where the cache is writable)",
+                   h->cache, path, strerror(err));
 }
 
 static int mkdir_cache(const hub_ctx *h, const char *dir) {
@@ -1027,9 +1030,10 @@ static int verify(const char *path, const file_meta *m, const char *url) {
     if (strcmp(hex, m->etag) != 0) {
         char u[600];
         sanitize(u, sizeof u, url);
-        nl_seterr_code(NL_ERR_IO, "%s: the downloaded bytes do not match the Hub's checksum: %s %s, expected %s (%s); the corrupt "
-                  "download was removed, run again to retry",
-                  u, m->lfs ? "SHA-256" : "git blob id", hex, m->etag, m->lfs ? "X-Linked-Etag" : "ETag");
+        nl_seterr_code(NL_ERR_IO,
+                       "%s: the downloaded bytes do not match the Hub's checksum: %s %s, expected %s (%s); the corrupt "
+                       "download was removed, run again to retry",
+                       u, m->lfs ? "SHA-256" : "git blob id", hex, m->etag, m->lfs ? "X-Linked-Etag" : "ETag");
         return -1;
     }
     return 0;
@@ -1084,8 +1088,8 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
     if (fstatvfs(fd, &vfs) == 0 && vfs.f_blocks > 0) {
         unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
         if (avail < (unsigned long long)(m->size - have)) {
-            nl_seterr_code(NL_ERR_IO, "%s: not enough disk space for %s (%lld bytes to fetch, %llu free)", h->cache, m->name,
-                      m->size - have, avail);
+            nl_seterr_code(NL_ERR_IO, "%s: not enough disk space for %s (%lld bytes to fetch, %llu free)", h->cache,
+                           m->name, m->size - have, avail);
             goto done;
         }
     }
@@ -1129,8 +1133,9 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
         if (s.bad_range) {
             char cr[128];
             sanitize(cr, sizeof cr, r.content_range ? r.content_range : "(none)");
-            nl_seterr_code(NL_ERR_IO, "GET %s: answer 206 with Content-Range '%s' does not continue at byte %lld of %lld", u, cr,
-                      have, m->size);
+            nl_seterr_code(NL_ERR_IO,
+                           "GET %s: answer 206 with Content-Range '%s' does not continue at byte %lld of %lld", u, cr,
+                           have, m->size);
             break;
         }
         if (cc == CURLE_OK && r.status == 416 && have > 0) {
@@ -1158,8 +1163,11 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
             /* the server ended the body early without an error */
             if (progressed) fails = 0;
             if (++fails > RETRIES) {
-                nl_seterr_code(NL_ERR_IO, "GET %s: the server keeps ending the file early (%lld of %lld bytes); the bytes received "
-                          "are kept in %s: run again to resume", u, have, m->size, inc.s);
+                nl_seterr_code(
+                    NL_ERR_IO,
+                    "GET %s: the server keeps ending the file early (%lld of %lld bytes); the bytes received "
+                    "are kept in %s: run again to resume",
+                    u, have, m->size, inc.s);
                 break;
             }
             continue;
@@ -1171,8 +1179,8 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
                 if (have > 0) {
                     char msg[1600];
                     snprintf(msg, sizeof msg, "%s", nl_geterr());
-                    nl_seterr_code(NL_ERR_IO, "%s; %lld of %lld bytes are kept in %s: run again to resume", msg, have, m->size,
-                              inc.s);
+                    nl_seterr_code(NL_ERR_IO, "%s; %lld of %lld bytes are kept in %s: run again to resume", msg, have,
+                                   m->size, inc.s);
                 }
                 break;
             }
@@ -1225,7 +1233,8 @@ static int head_at_commit(const hub_ctx *h, const char *commit, const char *name
     free(url);
     if (rc == 0) {
         if (strcmp(m->commit, commit) != 0) {
-            nl_seterr_code(NL_ERR_IO, "HEAD %s at commit %s: the server answered for commit %s", name, commit, m->commit);
+            nl_seterr_code(NL_ERR_IO, "HEAD %s at commit %s: the server answered for commit %s", name, commit,
+                           m->commit);
             return -1;
         }
         long long max = nl_hub_valid_shard_name(name) || !strcmp(name, "model.safetensors") ? NL_HUB_WEIGHTS_FILE_MAX

@@ -75,8 +75,9 @@ static char *make_cache(const char *root, const char *model) {
 
 static void test_parse(void) {
     char *id, *rev;
-    CHECK(nl_hub_parse_id("openai/clip-vit-base-patch16", &id, &rev) == 1 && !strcmp(id, "openai/clip-vit-base-patch16") &&
-              !strcmp(rev, "main"), "plain id");
+    CHECK(nl_hub_parse_id("openai/clip-vit-base-patch16", &id, &rev) == 1 &&
+              !strcmp(id, "openai/clip-vit-base-patch16") && !strcmp(rev, "main"),
+          "plain id");
     free(id);
     free(rev);
     CHECK(nl_hub_parse_id("laion/CLIP-ViT-B-32-laion2B-s34B-b79K@v1.0", &id, &rev) == 1 && !strcmp(rev, "v1.0"),
@@ -93,7 +94,8 @@ static void test_parse(void) {
     const char *bad[] = {"org/na--me", "org/a..b", "-org/x", "org/x-", "org/x@../a", "org/x@a//b", "org/x@",
                          "org/x@.hidden", "org/x@a/", "a/b/c", "org/na me", "/org", "org/", "org/x@a/../b",
                          "org/x@main.lock", "org/x@a b",
-                         "org/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+                         "org/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                         "aaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         id = rev = (char *)"x";
         int r = nl_hub_parse_id(bad[i], &id, &rev);
