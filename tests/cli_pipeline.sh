@@ -100,6 +100,13 @@ $E --no-cache --threads 1 --out "$TMP/ev3" >/dev/null 2>&1
 check "1 thread, no cache: same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev3/scores.csv"
 check "same results" cmp -s <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev1/results.json") <(jq -S 'del(.seconds, .params.seconds)' "$TMP/ev3/results.json")
 
+# score without --negatives mines them as `mine` does: the same scores.
+two=$(head -n 2 "$TMP/id.lst" | tr '\n' ' ')
+nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" $two >"$TMP/withneg.csv" 2>/dev/null
+nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" $two >"$TMP/mined.csv" 2>"$TMP/mined.err"
+check "score mines negatives when none are given" sh -c "grep -q 'mined [0-9]* negative labels' '$TMP/mined.err' && test \$(wc -l <'$TMP/mined.csv') -eq 3"
+check "... and scores as with the mined file" cmp -s "$TMP/withneg.csv" "$TMP/mined.csv"
+
 # One behaviour everywhere: `score` with eval's negatives gives eval's score
 # for the same image (both resize as the model's preprocessor_config says).
 first=$(head -n 1 "$TMP/id.lst")

@@ -215,6 +215,7 @@ int cmd_score(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         TRY(score_opt);
         TRY(mine_opt);
+        TRY(corpus_opt);
         if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--id-labels", &labels_path) ||
             cli_opt(argc, argv, &i, "--negatives", &neg_path) || cli_opt(argc, argv, &i, "--list", &list))
             continue;
@@ -224,7 +225,6 @@ int cmd_score(int argc, char **argv) {
     }
     common_finish(&c);
     if (!model || !labels_path) { rc = cli_usage("score", "--model and --id-labels are required"); goto out; }
-    if (c.score.method == NL_METHOD_NEGLABEL && !neg_path) { rc = cli_usage("score", "--negatives FILE is required (make one with 'neglabel mine')"); goto out; }
     if (!images.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
     nl_strvec labels = {0}, listed = {0};
     nl_negatives neg = {0};
@@ -255,8 +255,23 @@ int cmd_score(int argc, char **argv) {
     if (!id_emb || !neg_emb || !img || !scores || !top_id || !top_neg || !which) { cli_fail("out of memory"); goto done; }
     int mcm = c.score.method == NL_METHOD_MCM;
     const char *const *tp = mcm ? &t.mcm : t.noun;
-    if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, tp, mcm ? 1 : t.n_noun, id_emb) != 0 ||
-        (neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
+    if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, tp, mcm ? 1 : t.n_noun, id_emb) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
+    if (!mcm && !neg_path) {
+        /* No --negatives: mine them now, as `mine` would (the candidates'
+         * embeddings are cached, so later runs only embed the images). */
+        float *mined = NULL;
+        if (nl_mine_model(m, &o, id_emb, labels.n, &c.corpus, c.remove_id ? &labels : NULL, &c.mine, &t, &neg, &mined,
+                          NULL) != 0) {
+            cli_fail("%s", nl_last_error());
+            goto done;
+        }
+        free(neg_emb);
+        neg_emb = mined;
+    }
+    if ((neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
         nl_embed_image_files_readable(m, &o, (nl_resample)resample, images.v, n, c.strict, img, which, &good, NULL) !=
             0) {
         cli_fail("%s", nl_last_error());

@@ -401,7 +401,7 @@ static const char *USAGE =
     "NegLabel:\n"
     "  corpus [--wordnet DIR | --lists DIR] [--include CAT]... [--exclude CAT]... -o FILE\n"
     "  mine --model DIR --id-labels FILE [corpus options] [--fraction 0.15] [--quantile 0.95] [--total M] -o FILE\n"
-    "  score --model DIR --id-labels FILE --negatives FILE [--method neglabel|mcm] [--ngroup 100]\n"
+    "  score --model DIR --id-labels FILE [--negatives FILE | mine options] [--method neglabel|mcm] [--ngroup 100]\n"
     "        [--seed 0] [--no-shuffle] [--tau T] (IMAGE... | --list FILE)\n"
     "  score-embeddings --id ID.npy --neg NEG.npy --images IMG.npy [score options]\n"
     "  metrics --id-scores FILE --ood-scores FILE [--convention neglabel|openood]\n"
