@@ -1,0 +1,141 @@
+"""Fixtures of the Python tests: the tiny random-weight CLIP of ../shared
+(NEGLABEL_SHARED overrides) and the CLI binary (NEGLABEL_BIN, else
+build/neglabel) whose outputs every test compares with.
+
+Where the data or the binary is missing the tests are skipped with the
+reason, except under CI (CI or NEGLABEL_NO_SKIP set), where a skip fails
+the run."""
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHARED = pathlib.Path(os.environ.get("NEGLABEL_SHARED") or ROOT.parent / "shared")
+BIN = pathlib.Path(os.environ.get("NEGLABEL_BIN") or ROOT / "build" / "neglabel")
+NO_SKIP = bool(os.environ.get("CI") or os.environ.get("NEGLABEL_NO_SKIP"))
+
+
+def need(ok, reason):
+    if not ok:
+        if NO_SKIP:
+            pytest.fail(f"{reason} (skipping is not allowed under CI)", pytrace=False)
+        pytest.skip(reason)
+
+
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if NO_SKIP and _skipped and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if NO_SKIP and _skipped:
+        terminalreporter.write_line(f"FAILED: {len(_skipped)} test(s) skipped under CI: {', '.join(_skipped)}")
+
+
+@pytest.fixture(scope="session")
+def shared():
+    need((SHARED / "README.md").is_file(), f"reference data not found at {SHARED} (set NEGLABEL_SHARED)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny(shared):
+    return str(shared / "fixtures" / "tiny-clip")
+
+
+@pytest.fixture(scope="session")
+def cli_bin():
+    need(BIN.is_file() and os.access(BIN, os.X_OK), f"CLI binary not found at {BIN} (set NEGLABEL_BIN)")
+    return str(BIN)
+
+
+class Cli:
+    """The CLI, pinned to the CPU, without cache or progress."""
+
+    def __init__(self, path):
+        self.path = path
+        self.env = dict(os.environ, NEGLABEL_DEVICE="cpu")
+        self.env.pop("NEGLABEL_PRECISION", None)
+
+    def run(self, *args, input=None):
+        return subprocess.run([self.path, *map(str, args), "--quiet", "--no-cache"], input=input,
+                              capture_output=True, text=True, env=self.env)
+
+    def __call__(self, *args, input=None):
+        r = self.run(*args, input=input)
+        if r.returncode != 0:
+            raise AssertionError(f"neglabel {' '.join(map(str, args))} failed ({r.returncode}): {r.stderr}")
+        return r.stdout
+
+    def error(self, *args):
+        """The one-line message of a failing command, without 'neglabel CMD: '."""
+        r = self.run(*args)
+        assert r.returncode != 0, f"neglabel {args} should have failed"
+        line = [l for l in r.stderr.splitlines() if l.startswith("neglabel ")][0]
+        return line.split(": ", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def cli(cli_bin):
+    return Cli(cli_bin)
+
+
+@pytest.fixture(scope="session")
+def model(tiny):
+    import neglabel
+
+    return neglabel.Model(tiny, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def images(shared):
+    """The 20 fixture images (photos, grey, palette, RGBA, CMYK, 1x1, 1700x40...)."""
+    return sorted(str(p) for p in (shared / "fixtures" / "images").iterdir())
+
+
+@pytest.fixture(scope="session")
+def cifar(shared):
+    return shared / "data" / "cifar10-test"
+
+
+@pytest.fixture(scope="session")
+def labels_file(cifar, tmp_path_factory):
+    """The 10 CIFAR-10 class names, one per line."""
+    p = tmp_path_factory.mktemp("labels") / "labels.txt"
+    p.write_text("".join(f"{c}\n" for c in sorted(os.listdir(cifar))))
+    return str(p)
+
+
+@pytest.fixture(scope="session")
+def mini_corpus(shared, tmp_path_factory):
+    """A small word-list corpus (the first words of three reference lists),
+    as tests/cli_pipeline.sh makes: mining stays quick."""
+    src = shared / "neglabel-reference" / "txtfiles"
+    d = tmp_path_factory.mktemp("mini")
+    for name, n in (("noun.artifact.txt", 400), ("noun.plant.txt", 300), ("adj.all.txt", 300)):
+        lines = (src / name).read_text(encoding="utf-8").splitlines(keepends=True)[:n]
+        (d / name).write_text("".join(lines), encoding="utf-8")
+    return str(d)
+
+
+@pytest.fixture(scope="session")
+def cat_images(cifar):
+    return sorted(str(p) for p in (cifar / "cat").iterdir())[:12]
+
+
+@pytest.fixture(scope="session")
+def negatives_ref(model, labels_file, mini_corpus):
+    """A NegLabel detector (ngroup 10) over negatives mined from the mini corpus."""
+    import neglabel
+
+    return neglabel.NegLabel(model, labels_file, neglabel.mine(model, labels_file, corpus=mini_corpus), ngroup=10)

@@ -1,0 +1,336 @@
+"""mine, Negatives, NegLabel, MCM, metrics and evaluate against the CLI's
+mine, score, score-embeddings, metrics and eval on the same inputs."""
+import csv
+import io
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+
+import neglabel
+
+TOL = 1e-12
+
+
+def score_csv(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def negatives_file(cli, tiny, labels_file, mini_corpus, tmp_path_factory):
+    p = tmp_path_factory.mktemp("neg") / "neg.tsv"
+    cli("mine", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "-o", p)
+    return str(p)
+
+
+@pytest.fixture(scope="module")
+def labels(labels_file):
+    return open(labels_file).read().split()
+
+
+# ------------------------------------------------------------------ mine
+
+
+def test_mine_matches_cli(model, labels_file, labels, mini_corpus, negatives_file, tmp_path):
+    neg = neglabel.mine(model, labels_file, corpus=mini_corpus)
+    neg.save(tmp_path / "py.tsv")
+    assert (tmp_path / "py.tsv").read_bytes() == open(negatives_file, "rb").read()
+    # a list of labels is the same as the file
+    neg2 = neglabel.mine(model, labels, corpus=mini_corpus)
+    assert neg2.words == neg.words and np.array_equal(neg2.similarities, neg.similarities)
+    assert set(neg.pos) == {"noun", "adj"} and neg.pos.index("adj") == neg.pos.count("noun")
+    assert neg.model == model.fingerprint and neg.dim == model.dim
+    assert neg.noun_templates == ["the nice {}"] and neg.adj_templates == ["This is a {} photo"]
+    assert all(p == f"the nice {w}" for w, p, s in zip(neg.words, neg.prompts, neg.pos) if s == "noun")
+    nouns = neg.similarities[: neg.pos.count("noun")]
+    assert np.all(np.diff(nouns) >= 0)  # ascending within a part of speech
+
+
+@pytest.mark.parametrize("opts", [
+    dict(total=60),
+    dict(fraction=0.3, quantile=0.5),
+    dict(templates=["the nice {}", "a photo of the {}"], adj_templates="This is a very {} photo"),
+    dict(remove_id_labels=True, include=["noun.artifact", "adj"]),
+])
+def test_mine_options_match_cli(cli, tiny, model, labels_file, mini_corpus, tmp_path, opts):
+    args = ["mine", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "-o", tmp_path / "cli.tsv"]
+    flags = {"total": "--total", "fraction": "--fraction", "quantile": "--quantile", "include": "--include",
+             "templates": "--template", "adj_templates": "--adj-template"}
+    for k, v in opts.items():
+        if k == "remove_id_labels":
+            args.append("--remove-id-labels")
+            continue
+        for x in (v if isinstance(v, list) else [v]):
+            args += [flags[k], x]
+    cli(*args)
+    neglabel.mine(model, labels_file, corpus=mini_corpus, **opts).save(tmp_path / "py.tsv")
+    assert (tmp_path / "py.tsv").read_bytes() == (tmp_path / "cli.tsv").read_bytes()
+
+
+def test_mine_wordnet_matches_cli(cli, tiny, model, labels_file, tmp_path):
+    """The default corpus (Debian's WordNet) and an explicit database folder
+    (two small categories keep it quick)."""
+    from conftest import need
+
+    need(os.path.isfile("/usr/share/wordnet/data.noun"), "WordNet is not installed (apt-get install wordnet-base)")
+    cli("mine", "--model", tiny, "--id-labels", labels_file, "--include", "noun.shape", "--include", "adj.ppl",
+        "-o", tmp_path / "cli.tsv")
+    neglabel.mine(model, labels_file, include=["noun.shape", "adj.ppl"]).save(tmp_path / "py.tsv")
+    assert (tmp_path / "py.tsv").read_bytes() == (tmp_path / "cli.tsv").read_bytes()
+    neglabel.mine(model, labels_file, corpus="/usr/share/wordnet", include=["noun.shape", "adj.ppl"]).save(
+        tmp_path / "py2.tsv")
+    assert (tmp_path / "py2.tsv").read_bytes() == (tmp_path / "cli.tsv").read_bytes()
+
+
+# ------------------------------------------------------------------ Negatives
+
+
+def test_negatives_round_trip(model, labels, mini_corpus, negatives_file, tmp_path):
+    neg = neglabel.Negatives.load(negatives_file)
+    assert neg.path == negatives_file
+    mined = neglabel.mine(model, labels, corpus=mini_corpus)
+    assert neg.words == mined.words and neg.pos == mined.pos and neg.prompts == mined.prompts
+    assert neg.model == mined.model and neg.dim == mined.dim
+    assert neg.noun_templates == mined.noun_templates and neg.adj_templates == mined.adj_templates
+    assert np.max(np.abs(neg.similarities - mined.similarities)) <= 5e-9  # files keep 8 decimals
+    neg.save(tmp_path / "again.tsv")
+    assert (tmp_path / "again.tsv").read_bytes() == open(negatives_file, "rb").read()
+    again = neglabel.Negatives.load(tmp_path / "again.tsv")
+    assert again.words == neg.words and np.array_equal(again.similarities, neg.similarities)
+    # built by hand, without similarities
+    hand = neglabel.Negatives(["tuba", "salty"], ["noun", "adj"], ["the nice tuba", "This is a salty photo"])
+    hand.save(tmp_path / "hand.tsv")
+    back = neglabel.Negatives.load(tmp_path / "hand.tsv")
+    assert back.words == hand.words and back.pos == hand.pos and back.similarities is None
+    assert "2 labels" in repr(back)
+
+
+def test_plain_prompt_list(cli, tiny, model, labels_file, cat_images, tmp_path):
+    """A plain list of prompts (like the authors' selected-label file)."""
+    p = tmp_path / "plain.txt"
+    p.write_text("the nice tuba\nThis is a salty photo\nthe nice anvil\nthe nice fern\n")
+    neg = neglabel.Negatives.load(p)
+    assert neg.words == neg.prompts == p.read_text().splitlines()
+    assert neg.pos == ["noun"] * 4 and neg.similarities is None and neg.model is None and neg.dim == 0
+    want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--negatives", p, "--ngroup", 2,
+                         *cat_images))
+    s, top_id, top_neg = neglabel.NegLabel(model, labels_file, str(p), ngroup=2).score(cat_images,
+                                                                                    return_labels=True)
+    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    assert top_neg == [r["top_negative_label"] for r in want]
+
+
+# ------------------------------------------------------------------ scoring
+
+
+@pytest.mark.parametrize("opts,flags", [
+    (dict(ngroup=10), ["--ngroup", 10]),
+    (dict(ngroup=7, seed=12345, tau=0.02), ["--ngroup", 7, "--seed", 12345, "--tau", 0.02]),
+    (dict(ngroup=3, shuffle=False), ["--ngroup", 3, "--no-shuffle"]),
+    (dict(ngroup=1), ["--ngroup", 1]),
+])
+def test_neglabel_score_matches_cli(cli, tiny, model, labels_file, negatives_file, cat_images, opts, flags):
+    want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--negatives", negatives_file,
+                         *flags, *cat_images))
+    det = neglabel.NegLabel(model, labels_file, negatives_file, **opts)
+    s, top_id, top_neg = det.score(cat_images, return_labels=True)
+    assert s.dtype == np.float64 and s.shape == (len(cat_images),)
+    assert [r["path"] for r in want] == cat_images
+    # the CSV keeps 9 digits: the same printed value, and within its precision
+    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    assert np.allclose(s, [float(r["score"]) for r in want], rtol=1e-8, atol=0)
+    assert top_id == [r["top_id_label"] for r in want]
+    assert top_neg == [r["top_negative_label"] for r in want]
+    assert np.array_equal(det.score(cat_images), s)
+
+
+def test_score_arrays_and_pil(cli, tiny, model, labels_file, negatives_file, images, tmp_path):
+    """Arrays and PIL images score as their PNG files do through the CLI."""
+    from PIL import Image
+
+    arrays, pngs = [], []
+    for k, p in enumerate(images[:8]):
+        a = np.asarray(Image.open(p).convert("RGB"))
+        big = np.zeros((a.shape[0] + 2, a.shape[1] + 5, 3), np.uint8)
+        big[1:-1, 2:-3] = a
+        arrays.append(big[1:-1, 2:-3])  # a strided view
+        Image.fromarray(a).save(tmp_path / f"{k}.png")
+        pngs.append(str(tmp_path / f"{k}.png"))
+    want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--negatives", negatives_file,
+                         "--ngroup", 5, *pngs))
+    det = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=5)
+    s_arr = det.score(arrays)
+    s_pil = det.score([Image.open(p) for p in pngs])
+    s_path = det.score(pngs)
+    assert np.array_equal(s_arr, s_path) and np.array_equal(s_pil, s_path)
+    assert ["%.9g" % v for v in s_arr] == [r["score"] for r in want]
+    mixed = det.score([pngs[0], arrays[1], Image.open(pngs[2])])
+    assert np.array_equal(mixed, det.score(pngs[:3]))
+    # (the cosines' GEMM may round differently for another number of images)
+    assert np.max(np.abs(mixed - s_path[:3])) <= TOL
+
+
+def test_score_embeddings_matches_cli(cli, model, labels_file, negatives_file, cat_images, tmp_path):
+    det = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=10)
+    raw = model.embed_images(cat_images)  # not normalised: nl_score takes any scale
+    np.save(tmp_path / "id.npy", det.id_embeddings)
+    np.save(tmp_path / "neg.npy", det.neg_embeddings)
+    np.save(tmp_path / "img.npy", raw)
+    out = cli("score-embeddings", "--id", tmp_path / "id.npy", "--neg", tmp_path / "neg.npy", "--images",
+              tmp_path / "img.npy", "--ngroup", 10)
+    want = np.array([float(x) for x in out.split()])
+    got = det.score_embeddings(raw)
+    assert np.max(np.abs(got - want)) <= TOL
+    assert np.array_equal(got, want)  # %.17g round-trips double
+    # the label embeddings are the CLI's (normalised)
+    assert np.allclose(np.linalg.norm(det.id_embeddings, axis=1), 1, atol=1e-6)
+    assert det.neg_embeddings.shape == (len(det.negatives), model.dim)
+    s, top_id, top_neg = det.score_embeddings(raw.astype(np.float64), return_labels=True)
+    assert np.array_equal(s, got) and all(t in det.labels for t in top_id)
+    one = det.score_embeddings(raw[0])
+    assert one.shape == (1,) and one[0] == got[0]
+
+
+def test_mcm_matches_cli(cli, tiny, model, labels_file, cat_images, tmp_path):
+    want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--method", "mcm", *cat_images))
+    mcm = neglabel.MCM(model, labels_file)
+    s, top_id = mcm.score(cat_images, return_labels=True)
+    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    assert top_id == [r["top_id_label"] for r in want]
+    # prompts "a photo of a {}"
+    assert np.array_equal(mcm.id_embeddings, model._embed_words(mcm.labels, ["a photo of a {}"], None))
+    raw = model.embed_images(cat_images)
+    np.save(tmp_path / "id.npy", mcm.id_embeddings)
+    np.save(tmp_path / "img.npy", raw)
+    for tau in (1.0, 0.05):
+        out = cli("score-embeddings", "--method", "mcm", "--tau", tau, "--id", tmp_path / "id.npy", "--images",
+                  tmp_path / "img.npy")
+        want2 = np.array([float(x) for x in out.split()])
+        assert np.max(np.abs(neglabel.MCM(model, labels_file, tau=tau).score_embeddings(raw) - want2)) <= TOL
+    want3 = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--method", "mcm", "--tau", 0.05,
+                          *cat_images))
+    assert ["%.9g" % v for v in neglabel.MCM(model, labels_file, tau=0.05).score(cat_images)] == \
+        [r["score"] for r in want3]
+
+
+def test_neglabel_mines_when_no_negatives(model, labels_file, mini_corpus, cat_images, negatives_file):
+    det = neglabel.NegLabel(model, labels_file, corpus=mini_corpus, ngroup=10)
+    ref = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=10)
+    assert det.negatives.words == ref.negatives.words
+    assert np.array_equal(det.score(cat_images), ref.score(cat_images))
+    given = neglabel.NegLabel(model, labels_file, neglabel.Negatives.load(negatives_file), ngroup=10)
+    assert np.array_equal(given.score(cat_images), ref.score(cat_images))
+
+
+def test_skip_unreadable(model, labels_file, negatives_file, cat_images, tmp_path, caplog):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    det = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=10)
+    ref = det.score(cat_images[:3])
+    with pytest.raises(neglabel.Error, match="broken.jpg"):
+        det.score([cat_images[0], str(bad)])
+    s, top_id, top_neg = det.score([cat_images[0], str(bad), cat_images[1], cat_images[2]], skip_unreadable=True,
+                                   return_labels=True)
+    assert np.isnan(s[1]) and top_id[1] is None and top_neg[1] is None
+    assert np.array_equal(s[[0, 2, 3]], ref)
+    assert any("broken.jpg" in r.getMessage() for r in caplog.records)
+
+
+# ------------------------------------------------------------------ metrics
+
+
+@pytest.mark.parametrize("convention", ["neglabel", "openood"])
+def test_metrics_match_cli(cli, tmp_path, convention):
+    rng = random.Random(7)
+    for case in range(4):
+        n_id, n_ood = rng.randint(1, 60), rng.randint(1, 60)
+        if case == 0:  # ties
+            a = [rng.choice([0.1, 0.2, 0.3]) for _ in range(n_id)]
+            b = [rng.choice([0.1, 0.2, 0.3]) for _ in range(n_ood)]
+        else:
+            a = [rng.gauss(0.3 * case, 1) for _ in range(n_id)]
+            b = [rng.gauss(0, 1) for _ in range(n_ood)]
+        (tmp_path / "a.txt").write_text("".join("%.17g\n" % x for x in a))
+        (tmp_path / "b.txt").write_text("".join("%.17g\n" % x for x in b))
+        want = json.loads(cli("metrics", "--id-scores", tmp_path / "a.txt", "--ood-scores", tmp_path / "b.txt",
+                              "--convention", convention))
+        got = neglabel.metrics(np.array(a), b, convention=convention)
+        assert set(got) == {"auroc", "aupr_in", "aupr_out", "fpr95"}
+        for k, v in got.items():
+            assert abs(v - want[k]) <= TOL, (case, k, v, want[k])
+
+
+# ------------------------------------------------------------------ evaluate
+
+
+@pytest.fixture(scope="module")
+def eval_sets(cifar, tmp_path_factory):
+    d = tmp_path_factory.mktemp("evalsets")
+    ls = lambda c, n: sorted(str(p) for p in (cifar / c).iterdir())[:n]
+    ids = ls("airplane", 10) + ls("automobile", 10) + ls("bird", 10)
+    (d / "id.lst").write_text("".join(p + "\n" for p in ids))
+    animals = ls("frog", 10) + ls("horse", 10)
+    (d / "animals.lst").write_text("".join(p + "\n" for p in animals))
+    ships = d / "ships"
+    ships.mkdir()
+    for p in ls("ship", 15):
+        os.symlink(p, ships / os.path.basename(p))
+    (d / "id_labels.txt").write_text("airplane\nautomobile\nbird\n")
+    return dict(dir=d, ids=ids, animals=animals, ships=str(ships), id_lst=str(d / "id.lst"),
+                animals_lst=str(d / "animals.lst"), labels=str(d / "id_labels.txt"))
+
+
+def compare_eval(got, want):
+    assert got["id"] == {"name": want["id"]["name"], "n_images": want["id"]["n"]}
+    assert list(got["ood"]) == [s["name"] for s in want["ood"]]
+    for s in want["ood"]:
+        g = got["ood"][s["name"]]
+        assert g["n_images"] == s["n"]
+        for method in ("neglabel", "mcm"):
+            for k in ("auroc", "aupr_in", "aupr_out", "fpr95"):
+                assert abs(g[method][k] - s[method][k]) <= TOL, (s["name"], method, k)
+    for method in ("neglabel", "mcm"):
+        for k in ("auroc", "aupr_in", "aupr_out", "fpr95"):
+            assert abs(got["average"][method][k] - want["average"][method][k]) <= TOL
+    assert got["n_id_labels"] == want["params"]["n_id_labels"]
+    assert got["n_negatives"] == want["params"]["n_negatives"]
+    assert got["n_skipped"] == want["skipped"]["count"]
+    assert got["convention"] == want["params"]["fpr95_convention"]
+
+
+@pytest.mark.parametrize("convention", ["neglabel", "openood"])
+def test_evaluate_matches_cli(cli, tiny, model, mini_corpus, eval_sets, tmp_path, convention):
+    e = eval_sets
+    cli("eval", "--model", tiny, "--id-labels", e["labels"], "--lists", mini_corpus, "--id", e["id_lst"],
+        "--ood", f"animals={e['animals_lst']}", "--ood", f"ships={e['ships']}", "--ngroup", 5,
+        "--convention", convention, "--out", tmp_path / "cli")
+    want = json.loads((tmp_path / "cli" / "results.json").read_text())
+    got = neglabel.evaluate(model=tiny, id_labels=e["labels"], id=e["id_lst"],
+                            ood={"animals": e["animals_lst"], "ships": e["ships"]}, out_dir=tmp_path / "py",
+                            corpus=mini_corpus, ngroup=5, convention=convention, device="cpu")
+    compare_eval(got, want)
+    assert (tmp_path / "py" / "scores.csv").read_bytes() == (tmp_path / "cli" / "scores.csv").read_bytes()
+    assert (tmp_path / "py" / "negatives.tsv").read_bytes() == (tmp_path / "cli" / "negatives.tsv").read_bytes()
+    assert (tmp_path / "py" / "report.html").is_file()
+    if convention == "openood":
+        return
+    # lists of paths, a list of labels, a Model and given negatives: the same numbers, no files
+    got2 = neglabel.evaluate(model, ["airplane", "automobile", "bird"], e["ids"],
+                             {"animals": e["animals"], "ships": e["ships"]},
+                             negatives=neglabel.Negatives.load(tmp_path / "cli" / "negatives.tsv"), ngroup=5)
+    compare_eval(got2, want)
+    # NegLabel.score on the ID images = eval's scores (scores.csv keeps 17 digits)
+    rows = [r for r in csv.DictReader(open(tmp_path / "cli" / "scores.csv")) if r["set"] == "ID"]
+    by_path = {r["path"]: float(r["neglabel"]) for r in rows}
+    det = neglabel.NegLabel(model, e["labels"], str(tmp_path / "cli" / "negatives.tsv"), ngroup=5)
+    s = det.score(e["ids"])
+    assert np.max(np.abs(s - np.array([by_path[p] for p in e["ids"]]))) <= TOL
+    mcm = {r["path"]: float(r["mcm"]) for r in rows}
+    assert np.max(np.abs(neglabel.MCM(model, e["labels"]).score(e["ids"]) - [mcm[p] for p in e["ids"]])) <= TOL
+    # the metrics of those scores are eval's
+    ood_rows = [r for r in csv.DictReader(open(tmp_path / "cli" / "scores.csv")) if r["set"] == "animals"]
+    m = neglabel.metrics(s, [float(r["neglabel"]) for r in ood_rows])
+    for k in m:
+        assert abs(m[k] - want["ood"][0]["neglabel"][k]) <= TOL

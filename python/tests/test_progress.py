@@ -1,0 +1,142 @@
+"""Progress goes to the callback of neglabel.set_progress (called back from
+the library's threads while the caller has released the GIL); the default
+draws a tqdm-style line only on a terminal. Warnings go to logging."""
+import io
+import logging
+import random
+import sys
+
+import numpy as np
+import pytest
+
+import neglabel
+
+
+@pytest.fixture
+def restore_progress():
+    yield
+    neglabel.set_progress(neglabel.default_progress)
+
+
+_rng = random.Random(1)
+
+
+def many(n):
+    """n prompts never seen before (the tokenizer caches the words it has seen)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return [" ".join("".join(_rng.choice(letters) for _ in range(9)) for _ in range(3)) for _ in range(n)]
+
+
+def until(reported, job):
+    """Run job(labels) on more and more prompts until reported() is true:
+    jobs shorter than 0.2 s report no progress at all, and how many prompts
+    take that long depends on the machine."""
+    for n in (2000, 8000, 32000, 128000):
+        labels = many(n)
+        job(labels)
+        if reported():
+            return labels
+    raise AssertionError("no progress reported")
+
+
+def test_progress_callback(model, restore_progress):
+    calls = []
+    neglabel.set_progress(lambda *a: calls.append(a))
+    labels = until(lambda: calls, lambda labels: neglabel.MCM(model, labels))
+    for label, done, total, elapsed, final in calls:
+        assert isinstance(label, str) and 0 <= done <= total and elapsed >= 0 and isinstance(final, bool)
+    finals = [c for c in calls if c[4]]
+    assert finals and all(c[1] == c[2] for c in finals) and finals[-1][2] == len(labels)
+    assert all(c[0] == "embedding prompts" for c in calls)
+    calls.clear()
+    neglabel.set_progress(None)
+    neglabel.MCM(model, many(len(labels)))
+    assert not calls
+    with pytest.raises(TypeError):
+        neglabel.set_progress(42)
+
+
+def test_progress_from_threads(model, tiny, restore_progress):
+    """Two models embedding in two threads both report, through one callback,
+    called from the library's threads while the callers hold no GIL."""
+    import threading
+
+    calls = []
+    lock = threading.Lock()
+
+    def fn(*a):
+        with lock:
+            calls.append((threading.get_ident(),) + a)
+
+    neglabel.set_progress(fn)
+    other = neglabel.Model(tiny, device="cpu")
+
+    def job(labels):
+        calls.clear()
+        half = len(labels) // 2
+        ts = [threading.Thread(target=neglabel.MCM, args=(m, part))
+              for m, part in ((model, labels[:half]), (other, labels[half:]))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    until(lambda: len([c for c in calls if c[5]]) == 2, job)
+
+
+def test_progress_callback_errors_do_not_stop_work(model, restore_progress, monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append(u.exc_value))
+
+    def bad(*a):
+        raise RuntimeError("progress display broke")
+
+    neglabel.set_progress(bad)
+    out = []
+    until(lambda: seen, lambda labels: out.append((len(labels), neglabel.MCM(model, labels))))
+    n, mcm = out[-1]
+    assert mcm.id_embeddings.shape == (n, model.dim)
+    assert isinstance(seen[0], RuntimeError)
+
+
+def test_default_progress_only_on_terminal(monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, plain = Tty(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", plain)
+    neglabel.default_progress("embedding prompts", 5, 10, 1.0, False)
+    assert plain.getvalue() == ""
+    monkeypatch.setattr(sys, "stderr", tty)
+    neglabel.default_progress("embedding prompts", 5, 10, 1.0, False)
+    neglabel.default_progress("embedding prompts", 10, 10, 2.0, True)
+    out = tty.getvalue()
+    assert "embedding prompts:  50%|" in out and "5/10" in out and "it/s" in out
+    assert out.endswith("\n") and "100%" in out
+
+
+def test_warnings_to_logging(model, tmp_path, caplog):
+    dup = tmp_path / "dup.txt"
+    dup.write_text("cat\ndog\ncat\n")
+    with caplog.at_level(logging.INFO, logger="neglabel"):
+        mcm = neglabel.MCM(model, str(dup))
+    assert mcm.labels == ["cat", "dog", "cat"]
+    assert any(r.levelno == logging.WARNING and "1 duplicate ID label(s) kept" in r.getMessage()
+               for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="neglabel"):
+        neglabel.MCM(model, ["cat", "dog", "cat"])
+    assert any("duplicate" in r.getMessage() for r in caplog.records)
+
+
+def test_cache_dir(model, labels_file, cat_images, tmp_path, caplog):
+    """cache_dir: the CLI's embedding cache; the second run embeds nothing
+    and gives the same bits."""
+    c = tmp_path / "cache"
+    a = neglabel.MCM(model, labels_file, cache_dir=c).score(cat_images)
+    with caplog.at_level(logging.INFO, logger="neglabel"):
+        b = neglabel.MCM(model, labels_file, cache_dir=c).score(cat_images)
+    assert np.array_equal(a, b)
+    assert any("images: 12 cached, 0 to embed" in r.getMessage() for r in caplog.records)
+    assert np.array_equal(neglabel.MCM(model, labels_file).score(cat_images), a)
