@@ -382,6 +382,11 @@ class Model:
         exactly as files are. ``resample``: ``"model"`` (the model's
         preprocessor_config.json), ``"bicubic"`` or ``"bilinear"``. An image
         that cannot be read raises an exception naming it.
+
+        The rows equal ``neglabel embed``'s for the same list of images.
+        (The library's last bits may depend on how images are batched and
+        on the thread count; a list mixing files with decoded images is
+        embedded as two calls, the files and then the decoded images.)
         """
         r = _resample(resample)
         items = _image_list(images)
