@@ -6,7 +6,7 @@
 #include "neglabel.h"
 #include "mine.h"
 #include "cuda/nl_cuda.h"
-#include "gemm.h"
+#include "dgemm.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -141,12 +141,10 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         if (!did || !cd || !sim) goto fail;
         for (size_t k = 0; k < n_id * dim; k++) did[k] = id_emb[k];
         int nt = p->n_threads > 0 ? p->n_threads : nl_num_threads();
-        nl_gemm_set_threads(nt);
         for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
             size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
             for (size_t k = 0; k < m * dim; k++) cd[k] = cand_emb[c0 * dim + k];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0, cd, (int)dim,
-                        did, (int)dim, 0.0, sim, (int)n_id);
+            nl_dgemm_nt(cd, did, sim, m, n_id, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (size_t i = 0; i < m; i++)
                 r[c0 + i] = (ranked){nl_mine_quantile(sim + i * n_id, n_id, p->quantile), c0 + i};

@@ -8,7 +8,7 @@
 #include "neglabel.h"
 #include "cuda/nl_cuda.h"
 #include "prng.h"
-#include "gemm.h"
+#include "dgemm.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -133,16 +133,12 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
     if (!sid || (n_neg && (!sneg || !dneg)) || !did) goto done;
     int nt = p->n_threads > 0 ? p->n_threads : nl_num_threads();
-    nl_gemm_set_threads(nt);
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
         free(dimg);
         if (!(dimg = unit_rows(img + i0 * dim, m, dim))) goto done;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_id, (int)dim, 1.0, dimg, (int)dim, did,
-                    (int)dim, 0.0, sid, (int)n_id);
-        if (n_neg)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n_neg, (int)dim, 1.0, dimg, (int)dim,
-                        dneg, (int)dim, 0.0, sneg, (int)n_neg);
+        nl_dgemm_nt(dimg, did, sid, m, n_id, dim, nt);
+        if (n_neg) nl_dgemm_nt(dimg, dneg, sneg, m, n_neg, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
         for (size_t i = 0; i < m; i++) {
             const double *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
