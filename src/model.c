@@ -310,25 +310,31 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
     nl_cuda_clip *g = nl_clip_gpu(m->clip);
     int S = c->vision.image_size;
     size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3, B = (size_t)m->batch;
-    int *ok = nl_mallocarray(B, sizeof(int));
+    int *ok = nl_mallocarray(B, sizeof(int)), *code = nl_calloc(B, sizeof(int)); /* code: nl_status of a failure */
     char **errs = nl_calloc(B, sizeof(char *));
     float *tmp = nl_mallocarray(B * dim, sizeof(float));
     gpu_slot sl[2] = {{nl_mallocarray(B, sizeof(size_t)), 0}, {nl_mallocarray(B, sizeof(size_t)), 0}};
-    int rc = ok && errs && tmp && sl[0].idx && sl[1].idx ? 0 : -1, slot = 0;
+    int rc = ok && code && errs && tmp && sl[0].idx && sl[1].idx ? 0 : -1, slot = 0;
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
         uint8_t *stage = nl_cuda_images_staging(g, slot);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
         for (size_t i = 0; i < k; i++) {
             ok[i] = prep(src, s + i, S, resample, stage + i * px) == 0;
-            if (!ok[i]) errs[i] = nl_strdup(nl_geterr());
+            if (!ok[i]) {
+                errs[i] = nl_strdup(nl_geterr());
+                code[i] = (int)nl_last_status();
+            }
         }
         size_t good = 0;
         for (size_t i = 0; i < k; i++) {
             if (status) status[s + i] = ok[i] ? 0 : -1;
             if (!ok[i]) {
                 memset(out + (s + i) * dim, 0, dim * sizeof(float));
-                if (!status && rc == 0) { nl_seterr("%s", errs[i] ? errs[i] : "out of memory"); rc = -1; }
+                if (!status && rc == 0) {
+                    nl_seterr_code(errs[i] ? code[i] : NL_ERR_NOMEM, "%s", errs[i] ? errs[i] : "out of memory");
+                    rc = -1;
+                }
                 if (errors) { errors[s + i] = errs[i]; errs[i] = NULL; }
                 free(errs[i]);
                 errs[i] = NULL;
@@ -347,6 +353,7 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
     for (int k = 0; k < 2; k++)
         if (sl[k].n && gpu_collect(g, k, &sl[k], tmp, out, dim) != 0 && rc == 0) rc = -1;
     free(ok);
+    free(code);
     free(errs);
     free(tmp);
     free(sl[0].idx);
@@ -382,10 +389,10 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
     size_t B = (size_t)m->batch;
     float *pix = nl_mallocarray(B * px, sizeof(float));
     uint8_t *rgb = nl_mallocarray(B * px, 1);
-    int *ok = nl_mallocarray(B, sizeof(int));
+    int *ok = nl_mallocarray(B, sizeof(int)), *code = nl_calloc(B, sizeof(int)); /* code: nl_status of a failure */
     char **errs = nl_calloc(B, sizeof(char *));
     int rc = 0;
-    if (!pix || !rgb || !ok || !errs) { rc = -1; goto done; }
+    if (!pix || !rgb || !ok || !code || !errs) { rc = -1; goto done; }
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
         /* Decoding and resampling dominate for small models: do them in
@@ -393,8 +400,12 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
         for (size_t i = 0; i < k; i++) {
             ok[i] = prep(src, s + i, S, resample, rgb + i * px) == 0;
-            if (ok[i]) nl_image_normalize(rgb + i * px, S, c->image_mean, c->image_std, pix + i * px);
-            else errs[i] = nl_strdup(nl_geterr());
+            if (ok[i]) {
+                nl_image_normalize(rgb + i * px, S, c->image_mean, c->image_std, pix + i * px);
+            } else {
+                errs[i] = nl_strdup(nl_geterr());
+                code[i] = (int)nl_last_status();
+            }
         }
         /* Pack the good images together so the model sees one dense batch. */
         size_t good = 0;
@@ -402,7 +413,10 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
             if (status) status[s + i] = ok[i] ? 0 : -1;
             if (!ok[i]) {
                 memset(out + (s + i) * dim, 0, dim * sizeof(float));
-                if (!status && rc == 0) { nl_seterr("%s", errs[i]); rc = -1; }
+                if (!status && rc == 0) {
+                    nl_seterr_code(errs[i] ? code[i] : NL_ERR_NOMEM, "%s", errs[i] ? errs[i] : "out of memory");
+                    rc = -1;
+                }
                 if (errors) { errors[s + i] = errs[i]; errs[i] = NULL; }
                 continue;
             }
@@ -422,6 +436,7 @@ done:
     free(pix);
     free(rgb);
     free(ok);
+    free(code);
     free(errs);
     return rc;
 }

@@ -36,6 +36,13 @@ int main(void) {
         CHECK(!m && nl_last_status() == NL_ERR_UNSUPPORTED, "fp16 on the CPU: %s (%s)",
               nl_status_name(nl_last_status()), nl_last_error());
         nl_model_free(m);
+        /* A missing image: I/O, also when it comes back from a decoding thread. */
+        nl_model *cm = nl_model_load(tiny, NULL);
+        const char *img[2] = {missing, missing};
+        float e[2 * 1024];
+        CHECK(cm && nl_embed_images(cm, img, 2, NL_RESAMPLE_MODEL, e, NULL) != 0 && nl_last_status() == NL_ERR_IO,
+              "missing image: %s (%s)", nl_status_name(nl_last_status()), nl_last_error());
+        nl_model_free(cm);
     }
 
     nl_device dev;
