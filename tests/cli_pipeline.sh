@@ -144,7 +144,7 @@ ls "$D"/dog/*.jpg | head -n 700 >"$TMP/dogs.lst"
 R="$BIN eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP/id.lst --ood dogs=$TMP/dogs.lst --ngroup 5 --threads 1"
 $R --cache "$TMP/rcache" --out "$TMP/evr" >/dev/null 2>"$TMP/evr1.err" &
 pid=$!
-for _ in $(seq 1 600); do
+for _ in $(seq 1 12000); do  # up to 10 min (sanitizer builds are slow); ends at the first flush
   grep -q 'images: 0 cached, 700 to embed' "$TMP/evr1.err" 2>/dev/null && \
     [ "$(cat "$TMP"/rcache/*image*.nlc 2>/dev/null | wc -c)" -gt 40000 ] && break
   kill -0 $pid 2>/dev/null || break
