@@ -3,6 +3,7 @@
  * GEMM; attention runs per (sequence, head) on one thread each, so results
  * do not depend on the thread count. */
 #include "clip_impl.h"
+#include "cuda/nl_cuda.h"
 #include "gemm.h"
 #include "util.h"
 
@@ -106,6 +107,7 @@ int nl_clip_encode_images(nl_clip *c, const float *pixels, size_t n, float *out)
     const int g = S / p, np = g * g, T = np + 1, K = C * p * p;
     if (n == 0) return 0;
     if (!pixels || !out) { nl_seterr("nl_clip_encode_images: NULL argument"); return -1; }
+    if (c->gpu) return nl_cuda_encode_images(c->gpu, pixels, n, out);
     nl_clip_use_threads(c);
     const int nt = c->n_threads;
     /* Images per chunk: bounded rows keep the workspace bounded. */
