@@ -6,7 +6,7 @@
 #include "neglabel.h"
 #include "mine.h"
 #include "cuda/nl_cuda.h"
-#include "dgemm.h"
+#include "gemm.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -144,7 +144,7 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
             size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
             for (size_t k = 0; k < m * dim; k++) cd[k] = cand_emb[c0 * dim + k];
-            nl_dgemm_nt(cd, did, sim, m, n_id, dim, nt);
+            nl_gemm_f64(cd, did, sim, m, n_id, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(static)
             for (size_t i = 0; i < m; i++)
                 r[c0 + i] = (ranked){nl_mine_quantile(sim + i * n_id, n_id, p->quantile), c0 + i};

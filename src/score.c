@@ -8,7 +8,7 @@
 #include "neglabel.h"
 #include "cuda/nl_cuda.h"
 #include "prng.h"
-#include "dgemm.h"
+#include "gemm.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -137,8 +137,8 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
         free(dimg);
         if (!(dimg = unit_rows(img + i0 * dim, m, dim))) goto done;
-        nl_dgemm_nt(dimg, did, sid, m, n_id, dim, nt);
-        if (n_neg) nl_dgemm_nt(dimg, dneg, sneg, m, n_neg, dim, nt);
+        nl_gemm_f64(dimg, did, sid, m, n_id, dim, nt);
+        if (n_neg) nl_gemm_f64(dimg, dneg, sneg, m, n_neg, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
         for (size_t i = 0; i < m; i++) {
             const double *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
