@@ -291,6 +291,21 @@ static int prep(const img_src *src, size_t i, int S, nl_resample resample, uint8
     return 0;
 }
 
+/* Image row (of a batch decoded in parallel) that failed to load: its
+ * status, a zero embedding, its message passed on (errors) or made the
+ * call's error (no status array: the first failure fails the call). */
+static void note_failure(size_t row, char **err, int code, float *out, size_t dim, int *status, char **errors,
+                         int *rc) {
+    memset(out + row * dim, 0, dim * sizeof(float));
+    if (!status && *rc == 0) {
+        nl_seterr_code(*err ? code : NL_ERR_NOMEM, "%s", *err ? *err : "out of memory");
+        *rc = -1;
+    }
+    if (errors) { errors[row] = *err; *err = NULL; }
+    free(*err);
+    *err = NULL;
+}
+
 /* One decoded batch's bookkeeping: which input rows its images are. */
 typedef struct { size_t *idx, n; } gpu_slot;
 
@@ -330,14 +345,7 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
         for (size_t i = 0; i < k; i++) {
             if (status) status[s + i] = ok[i] ? 0 : -1;
             if (!ok[i]) {
-                memset(out + (s + i) * dim, 0, dim * sizeof(float));
-                if (!status && rc == 0) {
-                    nl_seterr_code(errs[i] ? code[i] : NL_ERR_NOMEM, "%s", errs[i] ? errs[i] : "out of memory");
-                    rc = -1;
-                }
-                if (errors) { errors[s + i] = errs[i]; errs[i] = NULL; }
-                free(errs[i]);
-                errs[i] = NULL;
+                note_failure(s + i, &errs[i], code[i], out, dim, status, errors, &rc);
                 continue;
             }
             if (good != i) memmove(stage + good * px, stage + i * px, px);
@@ -412,12 +420,7 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
         for (size_t i = 0; i < k; i++) {
             if (status) status[s + i] = ok[i] ? 0 : -1;
             if (!ok[i]) {
-                memset(out + (s + i) * dim, 0, dim * sizeof(float));
-                if (!status && rc == 0) {
-                    nl_seterr_code(errs[i] ? code[i] : NL_ERR_NOMEM, "%s", errs[i] ? errs[i] : "out of memory");
-                    rc = -1;
-                }
-                if (errors) { errors[s + i] = errs[i]; errs[i] = NULL; }
+                note_failure(s + i, &errs[i], code[i], out, dim, status, errors, &rc);
                 continue;
             }
             if (good != i) memcpy(pix + good * px, pix + i * px, px * sizeof(float));
