@@ -172,6 +172,18 @@ k_unit_rows(const float *__restrict__ x, size_t n, int dim, int normalise, doubl
     }
 }
 
+/* A stream and a cuBLAS handle on it (default math: true fp64). The caller
+ * destroys both, also after a failure here (either may be left NULL). */
+static int open_blas(int index, cudaStream_t *st, cublasHandle_t *h) {
+    CUDA_TRY(cudaStreamCreateWithFlags(st, cudaStreamNonBlocking), "creating a stream");
+    CUBLAS_TRY(cublasCreate(h), "creating the cuBLAS handle");
+    CUBLAS_TRY(cublasSetStream(*h, *st), "setting the cuBLAS stream");
+    CUBLAS_TRY(cublasSetMathMode(*h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
+    return 0;
+done:
+    return -1;
+}
+
 /* Copy n float rows to the device (through the staging buffer d_f) and
  * turn them into doubles there, normalised or not. 0, or -1 with the error
  * set (what: which rows, for the message). */
@@ -494,10 +506,7 @@ int nl_cuda_score(int index, const float *img, size_t n_img, const float *id_emb
     if (n_id > fmax_rows) fmax_rows = n_id;
     if (use_neg > fmax_rows) fmax_rows = use_neg;
 
-    CUDA_TRY(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "creating a stream");
-    CUBLAS_TRY(cublasCreate(&h), "creating the cuBLAS handle");
-    CUBLAS_TRY(cublasSetStream(h, st), "setting the cuBLAS stream");
-    CUBLAS_TRY(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
+    if (open_blas(index, &st, &h) != 0) goto done;
 
     CUDA_TRY(cudaMalloc((void **)&d_f, fmax_rows * dim * sizeof(float)), "allocating the upload buffer");
     CUDA_TRY(cudaMalloc((void **)&d_id, n_id * dim * sizeof(double)), "allocating the ID rows");
@@ -631,10 +640,7 @@ int nl_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const fl
                         (size_t)1 << 24);
     fmax_rows = chunk > n_id ? chunk : n_id;
 
-    CUDA_TRY(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), "creating a stream");
-    CUBLAS_TRY(cublasCreate(&h), "creating the cuBLAS handle");
-    CUBLAS_TRY(cublasSetStream(h, st), "setting the cuBLAS stream");
-    CUBLAS_TRY(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
+    if (open_blas(index, &st, &h) != 0) goto done;
     CUDA_TRY(cudaMalloc((void **)&d_f, fmax_rows * dim * sizeof(float)), "allocating the upload buffer");
     CUDA_TRY(cudaMalloc((void **)&d_id, n_id * dim * sizeof(double)), "allocating the ID rows");
     CUDA_TRY(cudaMalloc((void **)&d_cand, chunk * dim * sizeof(double)), "allocating the candidate rows");
