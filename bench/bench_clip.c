@@ -31,7 +31,7 @@ static void put(writer *w, const char *name, int ndim, const int64_t *shape, int
     for (int i = 0; i < ndim; i++) { n *= (size_t)shape[i]; json_array_append_new(sh, json_integer(shape[i])); }
     uint16_t *buf = malloc(n * 2);
     for (size_t i = 0; i < n; i++) /* kind 0: weights ~0.03, 1: LN gain 1, 2: zero bias */
-        buf[i] = nl_f32_to_f16(kind == 1 ? 1.0f : kind == 2 ? 0.0f : 0.03f * urand());
+        buf[i] = nli_f32_to_f16(kind == 1 ? 1.0f : kind == 2 ? 0.0f : 0.03f * urand());
     fwrite(buf, 2, n, w->f);
     free(buf);
     json_object_set_new(w->hdr, name, json_pack("{s:s,s:o,s:[II]}", "dtype", "F16", "shape", sh, "data_offsets",
@@ -56,7 +56,7 @@ static void tower(writer *w, const char *pre, int L, int64_t D, int64_t I) {
 }
 
 static void make_b16(const char *dir) {
-    char *cp = nl_path_join(dir, "config.json"), *dp = nl_path_join(dir, "data.bin"), *mp = nl_path_join(dir, "model.safetensors");
+    char *cp = nli_path_join(dir, "config.json"), *dp = nli_path_join(dir, "data.bin"), *mp = nli_path_join(dir, "model.safetensors");
     const char *cfg = "{\"projection_dim\":512,\"text_config\":{},\"vision_config\":{\"patch_size\":16}}";
     stb_spit(cp, cfg, strlen(cfg), NULL, 0);
     writer w = {json_object(), fopen(dp, "wb"), 0};
@@ -85,23 +85,23 @@ static void make_b16(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-    int nt = argc > 1 ? atoi(argv[1]) : nl_num_threads();
+    int nt = argc > 1 ? atoi(argv[1]) : nli_num_threads();
     size_t ni = argc > 2 ? (size_t)atoi(argv[2]) : 32, ntx = argc > 3 ? (size_t)atoi(argv[3]) : 1000;
     char dir[] = "/tmp/neglabel-bench-XXXXXX";
     if (!mkdtemp(dir)) return 1;
-    double t0 = nl_now();
+    double t0 = nli_now();
     make_b16(dir);
-    printf("built random ViT-B/16 checkpoint (F16) in %.1f s\n", nl_now() - t0);
-    t0 = nl_now();
-    nl_clip *c = nl_clip_load(dir, nt);
-    if (!c) { fprintf(stderr, "%s\n", nl_geterr()); return 1; }
-    printf("load: %.2f s (%zu params), threads %d\n", nl_now() - t0, nl_clip_param_count(c), nt);
+    printf("built random ViT-B/16 checkpoint (F16) in %.1f s\n", nli_now() - t0);
+    t0 = nli_now();
+    nli_clip *c = nli_clip_load(dir, nt);
+    if (!c) { fprintf(stderr, "%s\n", nli_geterr()); return 1; }
+    printf("load: %.2f s (%zu params), threads %d\n", nli_now() - t0, nli_clip_param_count(c), nt);
     float *px = malloc(sizeof(float) * ni * 3 * 224 * 224), *out = malloc(sizeof(float) * (ni > ntx ? ni : ntx) * 512);
     for (size_t i = 0; i < ni * 3 * 224 * 224; i++) px[i] = urand() * 2;
-    nl_clip_encode_images(c, px, ni < 2 ? ni : 2, out); /* warm-up */
-    t0 = nl_now();
-    if (nl_clip_encode_images(c, px, ni, out) != 0) { fprintf(stderr, "%s\n", nl_geterr()); return 1; }
-    double ti = nl_now() - t0;
+    nli_clip_encode_images(c, px, ni < 2 ? ni : 2, out); /* warm-up */
+    t0 = nli_now();
+    if (nli_clip_encode_images(c, px, ni, out) != 0) { fprintf(stderr, "%s\n", nli_geterr()); return 1; }
+    double ti = nli_now() - t0;
     printf("images: %zu in %.2f s = %.1f ms/image\n", ni, ti, 1e3 * ti / ni);
     /* Prompts like "the nice <word>": SOT + 4..7 tokens + EOT. */
     int32_t **ids = malloc(ntx * sizeof *ids);
@@ -113,13 +113,13 @@ int main(int argc, char **argv) {
         for (size_t k = 1; k + 1 < lens[i]; k++) ids[i][k] = (int32_t)(1000 + (i * 7 + k * 13) % 40000);
         ids[i][lens[i] - 1] = 49407;
     }
-    t0 = nl_now();
-    if (nl_clip_encode_texts(c, (const int32_t *const *)ids, lens, ntx, out) != 0) { fprintf(stderr, "%s\n", nl_geterr()); return 1; }
-    double tt = nl_now() - t0;
+    t0 = nli_now();
+    if (nli_clip_encode_texts(c, (const int32_t *const *)ids, lens, ntx, out) != 0) { fprintf(stderr, "%s\n", nli_geterr()); return 1; }
+    double tt = nli_now() - t0;
     printf("texts: %zu in %.2f s = %.3f ms/text\n", ntx, tt, 1e3 * tt / ntx);
     for (size_t i = 0; i < ntx; i++) free(ids[i]);
     free(ids); free(lens); free(px); free(out);
-    nl_clip_free(c);
+    nli_clip_free(c);
     stb_rmtree(dir);
     return 0;
 }

@@ -11,7 +11,7 @@
  *       padded with 0, truncated to 76 tokens + EOT as clip.tokenize) and
  *       PREFIX_lens.npy (int32, n: tokens per prompt after truncation)
  *   bench_gpu images MODEL_DIR [--precision fp16,bf16] [--batch 256,1024] [--iters 5] [--warmup 2]
- *       model only (nl_cuda_bench_images): images/s and TFLOP/s
+ *       model only (nli_cuda_bench_images): images/s and TFLOP/s
  *   bench_gpu texts MODEL_DIR --prompts FILE [--precision fp16] [--save N --out PREFIX]
  *       nl_model_load on the GPU + nl_embed_texts of every prompt (wall
  *       time, tokenization included)
@@ -34,7 +34,8 @@
 
 #include "neglabel.h"
 #include "clip.h"
-#include "cuda/nl_cuda.h"
+#include "cuda/cuda_device.h"
+#include "cuda/clip_cuda.h"
 #include "neglabel.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -115,7 +116,7 @@ static int npy_save_i32(const char *path, const int32_t *data, size_t rows, size
                   : snprintf(hdr, sizeof hdr, "{'descr': '<i4', 'fortran_order': False, 'shape': (%zu,), }", rows);
     size_t total = 10 + (size_t)hl + 1, pad = (64 - total % 64) % 64;
     FILE *f = fopen(path, "wb");
-    if (!f) { nl_seterr("%s: cannot write", path); return -1; }
+    if (!f) { nli_seterr("%s: cannot write", path); return -1; }
     uint16_t hlen = (uint16_t)(hl + pad + 1);
     fwrite("\x93NUMPY\x01\x00", 1, 8, f);
     fwrite(&hlen, 2, 1, f);
@@ -124,14 +125,14 @@ static int npy_save_i32(const char *path, const int32_t *data, size_t rows, size
     fputc('\n', f);
     size_t n = rows * (cols ? cols : 1);
     int ok = fwrite(data, sizeof(int32_t), n, f) == n;
-    if (fclose(f) != 0 || !ok) { nl_seterr("%s: write failed", path); return -1; }
+    if (fclose(f) != 0 || !ok) { nli_seterr("%s: write failed", path); return -1; }
     return 0;
 }
 
 /* Matrix-product FLOPs of one image through the vision tower (linear
  * layers, attention's two products, patch embedding). */
-static double vision_flops(const nl_clip_config *cfg) {
-    const nl_tower_config *v = &cfg->vision;
+static double vision_flops(const nli_clip_config *cfg) {
+    const nli_tower_config *v = &cfg->vision;
     double p = v->patch_size, np = (double)(v->image_size / v->patch_size) * (v->image_size / v->patch_size);
     double T = np + 1, D = v->hidden_size, I = v->intermediate_size;
     double layer = 2 * T * (3 * D * D + D * D + 2 * D * I) + 4 * T * T * D;
@@ -152,7 +153,7 @@ static size_t gpu_free(int index) {
     char name[256];
     size_t fr = 0, tot = 0;
     int ma, mi;
-    if (nl_cuda_describe(index, name, sizeof name, &fr, &tot, &ma, &mi) != 0) return 0;
+    if (nli_cuda_describe(index, name, sizeof name, &fr, &tot, &ma, &mi) != 0) return 0;
     return fr;
 }
 
@@ -184,7 +185,7 @@ static void print_model(const char *dir) {
 static int cmd_devices(void) {
     char *j = nl_devices_info_json();
     if (!j) return fail("devices");
-    printf("{\"kind\":\"devices\",\"info\":%s,\"threads\":%d}\n", j, nl_num_threads());
+    printf("{\"kind\":\"devices\",\"info\":%s,\"threads\":%d}\n", j, nli_num_threads());
     free(j);
     return 0;
 }
@@ -198,8 +199,8 @@ static int cmd_prompts(const char *model, int argc, char **argv) {
     cp.lists_dir = lists;
     nl_corpus c;
     if (nl_corpus_load(&cp, &c) != 0) return fail("corpus");
-    char *vocab = nl_path_join(model, "vocab.json"), *merges = nl_path_join(model, "merges.txt");
-    nl_tokenizer *tok = nl_tokenizer_load(vocab, merges);
+    char *vocab = nli_path_join(model, "vocab.json"), *merges = nli_path_join(model, "merges.txt");
+    nli_tokenizer *tok = nli_tokenizer_load(vocab, merges);
     free(vocab);
     free(merges);
     if (!tok) { nl_corpus_free(&c); return fail("tokenizer"); }
@@ -209,7 +210,7 @@ static int cmd_prompts(const char *model, int argc, char **argv) {
     int32_t *ids = calloc(c.n * CTX + 1, sizeof *ids), *lens = calloc(c.n + 1, sizeof *lens);
     if (!f || !ids || !lens) { fprintf(stderr, "bench_gpu: %s: cannot write\n", path); return 1; }
     size_t truncated = 0, maxlen = 0, total = 0;
-    double t0 = nl_now();
+    double t0 = nli_now();
     for (size_t i = 0; i < c.n; i++) {
         /* As eval.c's nl_mine_model: nouns under the noun template, adjectives under the adjective one. */
         char *p = nl_apply_template(c.pos[i] == NL_POS_ADJ ? NL_TEMPLATE_ADJ : NL_TEMPLATE_NOUN, c.word[i]);
@@ -218,11 +219,11 @@ static int cmd_prompts(const char *model, int argc, char **argv) {
         fprintf(f, "%s\n", p);
         int32_t *t;
         size_t n;
-        if (nl_tokenizer_encode(tok, p, strlen(p), &t, &n) != 0) return fail(p);
+        if (nli_tokenizer_encode(tok, p, strlen(p), &t, &n) != 0) return fail(p);
         if (n > maxlen) maxlen = n;
         if (n > CTX) { /* clip.tokenize(truncate=True): 76 tokens + EOT */
             truncated++;
-            t[CTX - 1] = nl_tokenizer_eot(tok);
+            t[CTX - 1] = nli_tokenizer_eot(tok);
             n = CTX;
         }
         memcpy(ids + i * CTX, t, n * sizeof *t);
@@ -231,7 +232,7 @@ static int cmd_prompts(const char *model, int argc, char **argv) {
         free(t);
         free(p);
     }
-    double tt = nl_now() - t0;
+    double tt = nli_now() - t0;
     if (fclose(f) != 0) { fprintf(stderr, "bench_gpu: %s: write failed\n", path); return 1; }
     snprintf(path, sizeof path, "%s_ids.npy", prefix);
     if (npy_save_i32(path, ids, c.n, CTX) != 0) return fail("ids");
@@ -245,7 +246,7 @@ static int cmd_prompts(const char *model, int argc, char **argv) {
            (double)total / (double)c.n, truncated, tt);
     free(ids);
     free(lens);
-    nl_tokenizer_free(tok);
+    nli_tokenizer_free(tok);
     nl_corpus_free(&c);
     return 0;
 }
@@ -261,29 +262,29 @@ static int cmd_images(const char *model, int argc, char **argv) {
     if (np <= 0 || nb <= 0 || iters < 1 || warm < 0) { fprintf(stderr, "images: bad --precision/--batch/--iters\n"); return 2; }
     int maxb = 0;
     for (int i = 0; i < nb; i++) if (batch[i] > maxb) maxb = batch[i];
-    double t0 = nl_now();
-    nl_clip *c = nl_clip_load(model, nl_num_threads());
+    double t0 = nli_now();
+    nli_clip *c = nli_clip_load(model, nli_num_threads());
     if (!c) return fail(model);
-    double t_load = nl_now() - t0;
-    const nl_clip_config *cfg = nl_clip_get_config(c);
+    double t_load = nli_now() - t0;
+    const nli_clip_config *cfg = nli_clip_get_config(c);
     double flops = vision_flops(cfg);
     int rc = 0;
     for (int p = 0; p < np && !rc; p++) {
         size_t free0 = gpu_free(0);
-        t0 = nl_now();
-        nl_cuda_clip *g = nl_cuda_clip_create(c, 0, (int)prec[p], maxb);
-        if (!g) { rc = fail("nl_cuda_clip_create"); break; }
-        double t_up = nl_now() - t0;
+        t0 = nli_now();
+        nli_cuda_clip *g = nli_cuda_clip_create(c, 0, (int)prec[p], maxb);
+        if (!g) { rc = fail("nli_cuda_clip_create"); break; }
+        double t_up = nli_now() - t0;
         for (int b = 0; b < nb; b++) {
             double s = 0;
-            if (batch[b] > nl_cuda_clip_max_batch(g)) { /* the engine shrank its workspace (GPU memory) */
+            if (batch[b] > nli_cuda_clip_max_batch(g)) { /* the engine shrank its workspace (GPU memory) */
                 fprintf(stderr, "bench_gpu: batch %d does not fit: the workspace holds %d images\n", batch[b],
-                        nl_cuda_clip_max_batch(g));
+                        nli_cuda_clip_max_batch(g));
                 rc = 1;
                 continue;
             }
-            if (warm > 0 && nl_cuda_bench_images(g, batch[b], warm, &s) != 0) { rc = fail("nl_cuda_bench_images (warm-up)"); break; }
-            if (nl_cuda_bench_images(g, batch[b], iters, &s) != 0 || !(s > 0)) { rc = fail("nl_cuda_bench_images"); break; }
+            if (warm > 0 && nli_cuda_bench_images(g, batch[b], warm, &s) != 0) { rc = fail("nli_cuda_bench_images (warm-up)"); break; }
+            if (nli_cuda_bench_images(g, batch[b], iters, &s) != 0 || !(s > 0)) { rc = fail("nli_cuda_bench_images"); break; }
             size_t free1 = gpu_free(0);
             printf("{\"kind\":\"images\",\"model\":");
             print_model(model);
@@ -291,12 +292,12 @@ static int cmd_images(const char *model, int argc, char **argv) {
                    "\"flops_per_image\":%.6e,\"tflops\":%.2f,\"gpu_mem_used_bytes\":%zu,\"max_batch\":%d,"
                    "\"load_s\":%.3f,\"upload_s\":%.3f}\n",
                    nl_precision_name(prec[p]), batch[b], iters, s, batch[b] / s, flops, flops * batch[b] / s / 1e12,
-                   free0 > free1 ? free0 - free1 : 0, nl_cuda_clip_max_batch(g), t_load, t_up);
+                   free0 > free1 ? free0 - free1 : 0, nli_cuda_clip_max_batch(g), t_load, t_up);
             fflush(stdout);
         }
-        nl_cuda_clip_free(g);
+        nli_cuda_clip_free(g);
     }
-    nl_clip_free(c);
+    nli_clip_free(c);
     return rc;
 }
 
@@ -313,19 +314,19 @@ static int cmd_texts(const char *model, int argc, char **argv) {
     nl_strvec pr;
     if (nl_read_lines(file, &pr) != 0) return fail(file);
     nl_model *m;
-    double t0 = nl_now();
+    double t0 = nli_now();
     if (load_gpu_model(model, prec, 0, &m)) return 1;
-    double t_load = nl_now() - t0;
+    double t_load = nli_now() - t0;
     size_t dim = (size_t)nl_model_dim(m), warm = pr.n < 256 ? pr.n : 256;
     float *out = malloc(sizeof(float) * pr.n * dim + 1);
     if (!out) { fprintf(stderr, "bench_gpu: out of memory\n"); return 1; }
     size_t free0 = gpu_free(0);
-    t0 = nl_now();
+    t0 = nli_now();
     if (nl_embed_texts(m, (const char *const *)pr.v, warm, out) != 0) return fail("nl_embed_texts (warm-up)");
-    double t_warm = nl_now() - t0;
-    t0 = nl_now();
+    double t_warm = nli_now() - t0;
+    t0 = nli_now();
     if (nl_embed_texts(m, (const char *const *)pr.v, pr.n, out) != 0) return fail("nl_embed_texts");
-    double t = nl_now() - t0;
+    double t = nli_now() - t0;
     size_t free1 = gpu_free(0);
     int bad = 0;
     for (size_t i = 0; i < pr.n * dim; i++) if (!isfinite(out[i])) { bad = 1; break; }
@@ -373,26 +374,26 @@ static int cmd_minescore(int argc, char **argv) {
     mp.device = NL_DEVICE_CUDA;
     size_t *sel = NULL, n_sel = 0, *sel_c = NULL, n_sel_c = 0;
     /* warm-up (context, cuBLAS handle): a small problem */
-    double t0 = nl_now();
+    double t0 = nli_now();
     if (nl_mine(id, n_id, cand, 1000, pos, dim, &mp, &sel, &n_sel, NULL) != 0) return fail("nl_mine (GPU warm-up)");
-    double t_mine_first = nl_now() - t0;
+    double t_mine_first = nli_now() - t0;
     free(sel);
-    t0 = nl_now();
+    t0 = nli_now();
     if (nl_mine(id, n_id, cand, n_cand, pos, dim, &mp, &sel, &n_sel, q_gpu) != 0) return fail("nl_mine (GPU)");
-    double t_mine = nl_now() - t0, t_mine_cpu = -1, q_diff = -1;
+    double t_mine = nli_now() - t0, t_mine_cpu = -1, q_diff = -1;
     int same_sel = -1;
     if (cpu) {
         nl_mine_params mc = nl_mine_default_params();
-        t0 = nl_now();
+        t0 = nli_now();
         if (nl_mine(id, n_id, cand, n_cand, pos, dim, &mc, &sel_c, &n_sel_c, q_cpu) != 0) return fail("nl_mine (CPU)");
-        t_mine_cpu = nl_now() - t0;
+        t_mine_cpu = nli_now() - t0;
         q_diff = 0;
         for (size_t i = 0; i < n_cand; i++) q_diff = fmax(q_diff, fabs(q_gpu[i] - q_cpu[i]));
         same_sel = n_sel == n_sel_c && !memcmp(sel, sel_c, n_sel * sizeof *sel);
     }
     printf("{\"kind\":\"mine\",\"n_cand\":%zu,\"n_id\":%zu,\"dim\":%zu,\"n_selected\":%zu,\"gpu_s\":%.4f,"
            "\"gpu_first_call_s\":%.4f,\"cpu_s\":%.4f,\"cpu_threads\":%d,\"max_abs_qsim_diff\":%.3e,\"same_selection\":%s}\n",
-           n_cand, n_id, dim, n_sel, t_mine, t_mine_first, t_mine_cpu, nl_num_threads(), q_diff,
+           n_cand, n_id, dim, n_sel, t_mine, t_mine_first, t_mine_cpu, nli_num_threads(), q_diff,
            same_sel < 0 ? "null" : same_sel ? "true" : "false");
     fflush(stdout);
     free(sel);
@@ -403,15 +404,15 @@ static int cmd_minescore(int argc, char **argv) {
     sp.device = NL_DEVICE_CUDA;
     size_t warm = n_img < 1000 ? n_img : 1000;
     if (nl_score(img, warm, id, n_id, neg, n_neg, dim, &sp, s_gpu, NULL, NULL) != 0) return fail("nl_score (GPU warm-up)");
-    t0 = nl_now();
+    t0 = nli_now();
     if (nl_score(img, n_img, id, n_id, neg, n_neg, dim, &sp, s_gpu, NULL, NULL) != 0) return fail("nl_score (GPU)");
-    double t_score = nl_now() - t0, t_score_cpu = -1, d_abs = -1, d_rel = -1;
+    double t_score = nli_now() - t0, t_score_cpu = -1, d_abs = -1, d_rel = -1;
     if (cpu) {
         nl_score_params sc = nl_score_default_params(NL_METHOD_NEGLABEL);
         sc.ngroup = ngroup;
-        t0 = nl_now();
+        t0 = nli_now();
         if (nl_score(img, n_img, id, n_id, neg, n_neg, dim, &sc, s_cpu, NULL, NULL) != 0) return fail("nl_score (CPU)");
-        t_score_cpu = nl_now() - t0;
+        t_score_cpu = nli_now() - t0;
         d_abs = d_rel = 0;
         for (size_t i = 0; i < n_img; i++) {
             double d = fabs(s_gpu[i] - s_cpu[i]);
@@ -421,7 +422,7 @@ static int cmd_minescore(int argc, char **argv) {
     }
     printf("{\"kind\":\"score\",\"n_img\":%zu,\"n_id\":%zu,\"n_neg\":%zu,\"dim\":%zu,\"ngroup\":%d,\"gpu_s\":%.4f,"
            "\"cpu_s\":%.4f,\"cpu_threads\":%d,\"max_abs_diff\":%.3e,\"max_rel_diff\":%.3e}\n",
-           n_img, n_id, n_neg, dim, ngroup, t_score, t_score_cpu, nl_num_threads(), d_abs, d_rel);
+           n_img, n_id, n_neg, dim, ngroup, t_score, t_score_cpu, nli_num_threads(), d_abs, d_rel);
     free(id); free(cand); free(img); free(neg); free(pos);
     free(q_gpu); free(q_cpu); free(s_gpu); free(s_cpu);
     return 0;
@@ -434,16 +435,16 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int list_images(const char *dir, nl_strvec *out) {
     memset(out, 0, sizeof *out);
     DIR *d = opendir(dir);
-    if (!d) { nl_seterr("%s: cannot open folder", dir); return -1; }
+    if (!d) { nli_seterr("%s: cannot open folder", dir); return -1; }
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *x = strrchr(e->d_name, '.');
         if (!x || (strcasecmp(x, ".jpg") && strcasecmp(x, ".jpeg") && strcasecmp(x, ".png") && strcasecmp(x, ".webp")))
             continue;
-        if (nl_strvec_push_owned(out, nl_path_join(dir, e->d_name)) != 0) { closedir(d); return -1; }
+        if (nl_strvec_push_owned(out, nli_path_join(dir, e->d_name)) != 0) { closedir(d); return -1; }
     }
     closedir(d);
-    if (!out->n) { nl_seterr("%s: no images", dir); return -1; }
+    if (!out->n) { nli_seterr("%s: no images", dir); return -1; }
     qsort(out->v, out->n, sizeof *out->v, cmp_str);
     return 0;
 }
@@ -460,10 +461,10 @@ static int cmd_e2e(const char *model, int argc, char **argv) {
     nl_strvec paths;
     if (list_images(dir, &paths) != 0) return fail("images");
     size_t n = limit && limit < paths.n ? limit : paths.n;
-    int nt = nl_num_threads();
+    int nt = nli_num_threads();
     /* Decode + resize + crop only, every core (the CPU ceiling of the pipeline). */
     int bad = 0;
-    double t0 = nl_now();
+    double t0 = nli_now();
 #pragma omp parallel num_threads(nt) reduction(+ : bad)
     {
         uint8_t *buf = malloc(224 * 224 * 3);
@@ -472,26 +473,26 @@ static int cmd_e2e(const char *model, int argc, char **argv) {
             if (!buf || nl_preprocess_file(paths.v[i], 224, NL_RESAMPLE_BICUBIC, buf) != 0) bad++;
         free(buf);
     }
-    double t_dec = nl_now() - t0;
+    double t_dec = nli_now() - t0;
     if (bad) { fprintf(stderr, "bench_gpu: %d images failed to decode\n", bad); return 1; }
 
     nl_model *m;
-    t0 = nl_now();
+    t0 = nli_now();
     if (load_gpu_model(model, prec, batch, &m)) return 1;
-    double t_load = nl_now() - t0;
+    double t_load = nli_now() - t0;
     if (nl_model_image_size(m) != 224) { fprintf(stderr, "bench_gpu: e2e expects 224-pixel models\n"); return 1; }
     size_t dim = (size_t)nl_model_dim(m), warm = n < 256 ? n : 256;
     float *out = malloc(sizeof(float) * n * dim + 1);
     int *status = malloc(sizeof(int) * n + 1);
     if (!out || !status) { fprintf(stderr, "out of memory\n"); return 1; }
-    t0 = nl_now();
+    t0 = nli_now();
     if (nl_embed_images(m, (const char *const *)paths.v, warm, NL_RESAMPLE_BICUBIC, out, NULL) != 0)
         return fail("nl_embed_images (warm-up)");
-    double t_warm = nl_now() - t0;
-    t0 = nl_now();
+    double t_warm = nli_now() - t0;
+    t0 = nli_now();
     if (nl_embed_images(m, (const char *const *)paths.v, n, NL_RESAMPLE_BICUBIC, out, status) != 0)
         return fail("nl_embed_images");
-    double t = nl_now() - t0;
+    double t = nli_now() - t0;
     size_t failed = 0;
     for (size_t i = 0; i < n; i++) failed += status[i] != 0;
     printf("{\"kind\":\"e2e\",\"model\":");
@@ -531,23 +532,23 @@ static int cmd_cosine(const char *model, int argc, char **argv) {
     if (nl_npy_load(px, &pix, &rows, &cols) != 0) return fail(px);
     size_t n = (size_t)opt_long(argc, argv, "--n", (long)rows);
     if (n > rows) n = rows;
-    nl_clip *c = nl_clip_load(model, nl_num_threads());
+    nli_clip *c = nli_clip_load(model, nli_num_threads());
     if (!c) return fail(model);
-    const nl_clip_config *cfg = nl_clip_get_config(c);
+    const nli_clip_config *cfg = nli_clip_get_config(c);
     size_t want = (size_t)cfg->vision.image_size * cfg->vision.image_size * 3, d = (size_t)cfg->projection_dim;
     if (cols != want) { fprintf(stderr, "bench_gpu: %s: %zu values per row, the model wants %zu\n", px, cols, want); return 1; }
     float *cpu = malloc(sizeof(float) * n * d), *g32 = malloc(sizeof(float) * n * d), *g16 = malloc(sizeof(float) * n * d);
     if (!cpu || !g32 || !g16) { fprintf(stderr, "out of memory\n"); return 1; }
-    double t0 = nl_now();
-    if (nl_clip_encode_images(c, pix, n, cpu) != 0) return fail("nl_clip_encode_images (CPU)");
-    double t_cpu = nl_now() - t0;
+    double t0 = nli_now();
+    if (nli_clip_encode_images(c, pix, n, cpu) != 0) return fail("nli_clip_encode_images (CPU)");
+    double t_cpu = nli_now() - t0;
     nl_precision precs[2] = {NL_PRECISION_FP32, NL_PRECISION_FP16};
     float *dst[2] = {g32, g16};
     for (int k = 0; k < 2; k++) {
-        nl_cuda_clip *g = nl_cuda_clip_create(c, 0, (int)precs[k], (int)n);
-        if (!g) return fail("nl_cuda_clip_create");
-        if (nl_cuda_encode_images(g, pix, n, dst[k]) != 0) return fail("nl_cuda_encode_images");
-        nl_cuda_clip_free(g);
+        nli_cuda_clip *g = nli_cuda_clip_create(c, 0, (int)precs[k], (int)n);
+        if (!g) return fail("nli_cuda_clip_create");
+        if (nli_cuda_encode_images(g, pix, n, dst[k]) != 0) return fail("nli_cuda_encode_images");
+        nli_cuda_clip_free(g);
     }
     const char *names[3] = {"cpu_fp32", "gpu_fp32", "gpu_fp16"};
     const float *arr[3] = {cpu, g32, g16};
@@ -564,7 +565,7 @@ static int cmd_cosine(const char *model, int argc, char **argv) {
            n, w32, w16, w32 >= 0.99999 ? "true" : "false", t_cpu);
     printf("worst cosine, GPU fp32 vs CPU fp32: %.9f\n", w32);
     free(cpu); free(g32); free(g16); free(pix);
-    nl_clip_free(c);
+    nli_clip_free(c);
     return 0;
 }
 

@@ -1,8 +1,8 @@
 /* fuzz_image.c — libFuzzer entry over image decoding and preprocessing.
  * Not part of the default build. Build with clang, e.g.:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Iinclude -Isrc fuzz/fuzz_image.c src/image_decode.c src/image_resize.c \
- *     src/util.c $(pkg-config --cflags --libs libjpeg libpng libwebp) -lm -o fuzz_image
+ *     -Iinclude -Isrc fuzz/fuzz_image.c src/clip/image_decode.c src/clip/image_resize.c \
+ *     src/base/util.c $(pkg-config --cflags --libs libjpeg libpng libwebp) -lm -o fuzz_image
  *   ./fuzz_image -rss_limit_mb=4096 corpus/   (seed corpus: shared/fixtures/images)
  * Any crash, hang, leak or sanitizer report is a bug: hostile bytes must only
  * ever produce -1 and a message. */
@@ -14,10 +14,10 @@
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    nl_image img;
-    if (nl_image_load_mem(data, size, "fuzz", &img) != 0) {
+    nli_image img;
+    if (nli_image_load_mem(data, size, "fuzz", &img) != 0) {
         /* Failure must leave a message naming the input and no image. */
-        if (!strstr(nl_geterr(), "fuzz") || img.rgb) abort();
+        if (!strstr(nli_geterr(), "fuzz") || img.rgb) abort();
         return 0;
     }
     if (img.w <= 0 || img.h <= 0 || !img.rgb) abort();
@@ -25,9 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* Very large decodes are legal but make fuzzing slow; resize the rest.
      * Resizing may refuse absurd aspect ratios (with a message). */
     if ((uint64_t)img.w * img.h <= 4u << 20) {
-        (void)nl_image_resize_crop(&img, 224, NL_RESAMPLE_BICUBIC, out);
-        (void)nl_image_resize_crop(&img, 7, NL_RESAMPLE_BILINEAR, out);
+        (void)nli_image_resize_crop(&img, 224, NL_RESAMPLE_BICUBIC, out);
+        (void)nli_image_resize_crop(&img, 7, NL_RESAMPLE_BILINEAR, out);
     }
-    nl_image_free(&img);
+    nli_image_free(&img);
     return 0;
 }

@@ -3,7 +3,7 @@
  * paths), opened, and every accepted tensor converted if its dtype allows.
  * Not part of ctest. Build with clang, from the repository root:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc fuzz/fuzz_safetensors.c \
- *     src/safetensors.c src/util.c $(pkg-config --cflags --libs jansson) -lm -o build/fuzz_safetensors
+ *     src/clip/safetensors.c src/base/util.c $(pkg-config --cflags --libs jansson) -lm -o build/fuzz_safetensors
  * Without libFuzzer, -DFUZZ_MAIN gives a driver that runs files given as
  * arguments. */
 #include <stdint.h>
@@ -20,15 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (write(fd, data, size) == (ssize_t)size) {
         char path[64];
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        nl_st st;
-        if (nl_st_open_file(path, &st) == 0) {
+        nli_st st;
+        if (nli_st_open_file(path, &st) == 0) {
             for (size_t i = 0; i < st.n; i++) {
                 if (st.t[i].numel > (1u << 20)) continue;
                 float *out = malloc(st.t[i].numel * sizeof(float) + 1);
-                if (out) nl_st_to_f32(&st, &st.t[i], out);
+                if (out) nli_st_to_f32(&st, &st.t[i], out);
                 free(out);
             }
-            nl_st_close(&st);
+            nli_st_close(&st);
         }
     }
     close(fd);

@@ -2,7 +2,7 @@
  *
  * Input byte 0 picks the target, the rest is the data:
  *   'M': the contents of a merges.txt, loaded against the real vocab.json
- *   anything else: text for nl_tokenizer_encode (and nl_tokenizer_clean)
+ *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
  *
  *   cmake -S . -B build-fuzz -DNEGLABEL_FUZZ=ON -DCMAKE_C_COMPILER=clang
@@ -21,7 +21,7 @@
 #include "tokenizer.h"
 #include "util.h"
 
-static nl_tokenizer *tok;
+static nli_tokenizer *tok;
 static char vocab_path[4096], merges_tmp[64];
 
 static void setup(void) {
@@ -30,9 +30,9 @@ static void setup(void) {
     char merges[4096];
     snprintf(vocab_path, sizeof vocab_path, "%s/clip-tokenizer/vocab.json", s);
     snprintf(merges, sizeof merges, "%s/clip-tokenizer/merges.txt", s);
-    tok = nl_tokenizer_load(vocab_path, merges);
+    tok = nli_tokenizer_load(vocab_path, merges);
     if (!tok) {
-        fprintf(stderr, "fuzz_tokenizer: %s (set NEGLABEL_SHARED)\n", nl_geterr());
+        fprintf(stderr, "fuzz_tokenizer: %s (set NEGLABEL_SHARED)\n", nli_geterr());
         abort();
     }
     snprintf(merges_tmp, sizeof merges_tmp, "/tmp/fuzz-merges-%d.txt", (int)getpid());
@@ -59,19 +59,19 @@ static int valid_utf8(const uint8_t *s, size_t n) {
 static void fuzz_encode(const uint8_t *d, size_t n) {
     int32_t *ids;
     size_t m;
-    int rc = nl_tokenizer_encode(tok, (const char *)d, n, &ids, &m);
+    int rc = nli_tokenizer_encode(tok, (const char *)d, n, &ids, &m);
     if ((rc == 0) != valid_utf8(d, n)) {
-        fprintf(stderr, "encode rc %d disagrees with UTF-8 validity: %s\n", rc, nl_geterr());
+        fprintf(stderr, "encode rc %d disagrees with UTF-8 validity: %s\n", rc, nli_geterr());
         abort();
     }
     if (rc) return;
-    if (m < 2 || ids[0] != nl_tokenizer_sot(tok) || ids[m - 1] != nl_tokenizer_eot(tok)) abort();
+    if (m < 2 || ids[0] != nli_tokenizer_sot(tok) || ids[m - 1] != nli_tokenizer_eot(tok)) abort();
     for (size_t i = 0; i < m; i++)
-        if (ids[i] < 0 || (size_t)ids[i] >= nl_tokenizer_vocab_size(tok)) abort();
+        if (ids[i] < 0 || (size_t)ids[i] >= nli_tokenizer_vocab_size(tok)) abort();
     free(ids);
     char *clean;
     size_t clen;
-    if (nl_tokenizer_clean((const char *)d, n, &clean, &clen) || !valid_utf8((uint8_t *)clean, clen)) abort();
+    if (nli_tokenizer_clean((const char *)d, n, &clean, &clen) || !valid_utf8((uint8_t *)clean, clen)) abort();
     free(clean);
 }
 
@@ -80,15 +80,15 @@ static void fuzz_merges(const uint8_t *d, size_t n) {
     if (!f) return;
     fwrite(d, 1, n, f);
     fclose(f);
-    nl_tokenizer *t = nl_tokenizer_load(vocab_path, merges_tmp);
+    nli_tokenizer *t = nli_tokenizer_load(vocab_path, merges_tmp);
     if (t) {
         int32_t *ids;
         size_t m;
         static const char text[] = "a photo of the quick brown fox's 42 hats!!";
-        if (nl_tokenizer_encode(t, text, sizeof text - 1, &ids, &m) == 0) free(ids);
+        if (nli_tokenizer_encode(t, text, sizeof text - 1, &ids, &m) == 0) free(ids);
         else abort(); /* a tokenizer that loaded must encode plain ASCII */
-        nl_tokenizer_free(t);
-    } else if (!strstr(nl_geterr(), merges_tmp)) {
+        nli_tokenizer_free(t);
+    } else if (!strstr(nli_geterr(), merges_tmp)) {
         abort(); /* every load error must name the file */
     }
     unlink(merges_tmp);

@@ -33,7 +33,8 @@
 /* NL_API marks the public functions. The shared library is built with
  * -fvisibility=hidden and NL_BUILDING_LIBRARY defined, so that only these
  * are exported; for consumers (and the static library) it expands to
- * nothing special. */
+ * nothing special. Public names start with nl_ / NL_; the library's
+ * internal functions are named nli_ and never exported. */
 #ifndef NL_API
 #if defined(NL_BUILDING_LIBRARY) && (defined(__GNUC__) || defined(__clang__))
 #define NL_API __attribute__((visibility("default")))

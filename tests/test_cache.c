@@ -43,7 +43,7 @@ static char *cap_end(void) {
     close(saved_fd);
     char *s = NULL;
     size_t n;
-    if (nl_read_file(cap_path, 1 << 20, &s, &n) != 0) s = strdup("");
+    if (nli_read_file(cap_path, 1 << 20, &s, &n) != 0) s = strdup("");
     return s;
 }
 static int count_lines(const char *s) {
@@ -55,39 +55,39 @@ static int count_lines(const char *s) {
 /* Write n records "key-0000".. into a fresh cache at path. */
 static void fill(const char *path, const char *ns, int n) {
     unlink(path);
-    nl_cache *c = nl_cache_open(path, ns, DIM);
-    CHECK(c != NULL, "open %s: %s", path, nl_geterr());
+    nli_cache *c = nli_cache_open(path, ns, DIM);
+    CHECK(c != NULL, "open %s: %s", path, nli_geterr());
     if (!c) return;
     float v[DIM];
     char key[32];
     for (int i = 0; i < n; i++) {
         vec_for(i, v, DIM);
         snprintf(key, sizeof key, "key-%04d", i);
-        CHECK(nl_cache_put(c, key, v) == 0, "put %s: %s", key, nl_geterr());
+        CHECK(nli_cache_put(c, key, v) == 0, "put %s: %s", key, nli_geterr());
     }
-    nl_cache_close(c);
+    nli_cache_close(c);
 }
 
 /* Open, expect count and that keys [0, keep) hit with the right vectors and
  * [keep, total) miss; returns what was written on stderr. */
 static char *reopen_expect(const char *path, const char *ns, size_t dim, int keep, int total) {
     cap_begin();
-    nl_cache *c = nl_cache_open(path, ns, dim);
+    nli_cache *c = nli_cache_open(path, ns, dim);
     char *err = cap_end();
-    CHECK(c != NULL, "reopen %s: %s", path, nl_geterr());
+    CHECK(c != NULL, "reopen %s: %s", path, nli_geterr());
     if (!c) return err;
-    CHECK(nl_cache_count(c) == (size_t)keep, "count %zu, expected %d", nl_cache_count(c), keep);
+    CHECK(nli_cache_count(c) == (size_t)keep, "count %zu, expected %d", nli_cache_count(c), keep);
     float v[DIM], w[DIM];
     char key[32];
     int good = 1;
     for (int i = 0; i < total && dim == DIM; i++) {
         snprintf(key, sizeof key, "key-%04d", i);
-        int hit = nl_cache_get(c, key, w);
+        int hit = nli_cache_get(c, key, w);
         vec_for(i, v, DIM);
         if (hit != (i < keep) || (hit && memcmp(v, w, sizeof v) != 0)) good = 0;
     }
     CHECK(good, "hits are exactly keys 0..%d with their vectors", keep - 1);
-    nl_cache_close(c);
+    nli_cache_close(c);
     return err;
 }
 
@@ -102,56 +102,56 @@ static void flip_byte(const char *path, long off) {
 
 static void test_round_trip(const char *dir) {
     char *p = check_path(dir, "sub/dir/rt.nlc"); /* parent folders are created */
-    nl_cache *c = nl_cache_open(p, NS, DIM);
-    CHECK(c != NULL, "open new: %s", nl_geterr());
+    nli_cache *c = nli_cache_open(p, NS, DIM);
+    CHECK(c != NULL, "open new: %s", nli_geterr());
     if (!c) { free(p); return; }
-    CHECK(nl_cache_count(c) == 0, "new cache is empty");
+    CHECK(nli_cache_count(c) == 0, "new cache is empty");
     float v[DIM], w[DIM];
     vec_for(1, v, DIM);
-    CHECK(nl_cache_get(c, "a", w) == 0, "miss on empty");
-    CHECK(nl_cache_put(c, "a", v) == 0, "put a");
-    CHECK(nl_cache_get(c, "a", w) == 1 && memcmp(v, w, sizeof v) == 0, "hit a in memory");
+    CHECK(nli_cache_get(c, "a", w) == 0, "miss on empty");
+    CHECK(nli_cache_put(c, "a", v) == 0, "put a");
+    CHECK(nli_cache_get(c, "a", w) == 1 && memcmp(v, w, sizeof v) == 0, "hit a in memory");
     vec_for(2, v, DIM);
     v[0] = -0.0f;
     v[1] = 1e-45f; /* denormal: bits must survive */
-    CHECK(nl_cache_put(c, "b", v) == 0, "put b");
+    CHECK(nli_cache_put(c, "b", v) == 0, "put b");
     vec_for(3, v, DIM);
-    CHECK(nl_cache_put(c, "a", v) == 0, "replace a");
-    CHECK(nl_cache_count(c) == 2, "replace does not add (count %zu)", nl_cache_count(c));
-    CHECK(nl_cache_put(c, "", v) == 0, "empty key is a key");
+    CHECK(nli_cache_put(c, "a", v) == 0, "replace a");
+    CHECK(nli_cache_count(c) == 2, "replace does not add (count %zu)", nli_cache_count(c));
+    CHECK(nli_cache_put(c, "", v) == 0, "empty key is a key");
     v[4] = NAN;
-    CHECK(nl_cache_put(c, "nan", v) == -1 && strstr(nl_geterr(), "non-finite"), "NaN refused: %s", nl_geterr());
+    CHECK(nli_cache_put(c, "nan", v) == -1 && strstr(nli_geterr(), "non-finite"), "NaN refused: %s", nli_geterr());
     v[4] = INFINITY;
-    CHECK(nl_cache_put(c, "inf", v) == -1, "Inf refused");
-    CHECK(nl_cache_count(c) == 3 && nl_cache_get(c, "nan", w) == 0, "refused vectors not stored");
+    CHECK(nli_cache_put(c, "inf", v) == -1, "Inf refused");
+    CHECK(nli_cache_count(c) == 3 && nli_cache_get(c, "nan", w) == 0, "refused vectors not stored");
 
     /* Flushed records are on disk before close; a second process is locked out. */
-    CHECK(nl_cache_flush(c) == 0, "flush");
+    CHECK(nli_cache_flush(c) == 0, "flush");
     CHECK(file_size(p) == (long)(hdr_size(NS) + 3 * rec_size(1, DIM) + rec_size(0, DIM)),
           "file holds header + 4 records after flush (size %ld)", file_size(p));
-    nl_cache *c2 = nl_cache_open(p, NS, DIM);
-    CHECK(c2 == NULL && strstr(nl_geterr(), "in use") && strstr(nl_geterr(), "rt.nlc"),
-          "second open is refused: %s", nl_geterr());
-    nl_cache_close(c2);
-    nl_cache_close(c);
+    nli_cache *c2 = nli_cache_open(p, NS, DIM);
+    CHECK(c2 == NULL && strstr(nli_geterr(), "in use") && strstr(nli_geterr(), "rt.nlc"),
+          "second open is refused: %s", nli_geterr());
+    nli_cache_close(c2);
+    nli_cache_close(c);
 
     cap_begin();
-    c = nl_cache_open(p, NS, DIM);
+    c = nli_cache_open(p, NS, DIM);
     char *err = cap_end();
-    CHECK(c != NULL && nl_cache_count(c) == 3, "reopen: 3 keys");
+    CHECK(c != NULL && nli_cache_count(c) == 3, "reopen: 3 keys");
     CHECK(err[0] == 0, "clean reopen is silent, got: %s", err);
     free(err);
     if (c) {
         vec_for(3, v, DIM);
-        CHECK(nl_cache_get(c, "a", w) == 1 && memcmp(v, w, sizeof v) == 0, "last put of a wins");
+        CHECK(nli_cache_get(c, "a", w) == 1 && memcmp(v, w, sizeof v) == 0, "last put of a wins");
         vec_for(2, v, DIM);
         v[0] = -0.0f;
         v[1] = 1e-45f;
-        CHECK(nl_cache_get(c, "b", w) == 1 && memcmp(v, w, sizeof v) == 0, "b bit-exact");
-        CHECK(nl_cache_get(c, "", w) == 1, "empty key");
-        CHECK(nl_cache_get(c, "c", w) == 0, "miss c");
+        CHECK(nli_cache_get(c, "b", w) == 1 && memcmp(v, w, sizeof v) == 0, "b bit-exact");
+        CHECK(nli_cache_get(c, "", w) == 1, "empty key");
+        CHECK(nli_cache_get(c, "c", w) == 0, "miss c");
     }
-    nl_cache_close(c);
+    nli_cache_close(c);
     free(p);
 }
 
@@ -214,11 +214,11 @@ static void test_damaged_tail(const char *dir) {
     err = reopen_expect(p, NS, DIM, 7, 10);
     CHECK(strstr(err, "cut-off"), "cut-off record reported: %s", err);
     free(err);
-    nl_cache *c = nl_cache_open(p, NS, DIM);
+    nli_cache *c = nli_cache_open(p, NS, DIM);
     float v[DIM];
     vec_for(7, v, DIM);
-    CHECK(c && nl_cache_put(c, "key-0007", v) == 0, "resume: put the missing record");
-    nl_cache_close(c);
+    CHECK(c && nli_cache_put(c, "key-0007", v) == 0, "resume: put the missing record");
+    nli_cache_close(c);
     err = reopen_expect(p, NS, DIM, 8, 10);
     CHECK(err[0] == 0, "resumed file is valid: %s", err);
     free(err);
@@ -272,7 +272,7 @@ static void test_garbage(const char *dir) {
 static void test_limits(const char *dir) {
     char *p = check_path(dir, "limits.nlc");
     unlink(p);
-    nl_cache *c = nl_cache_open(p, NS, DIM);
+    nli_cache *c = nli_cache_open(p, NS, DIM);
     CHECK(c != NULL, "open");
     if (!c) { free(p); return; }
     char *key = malloc(NL_CACHE_MAX_KEY + 2);
@@ -280,21 +280,21 @@ static void test_limits(const char *dir) {
     key[NL_CACHE_MAX_KEY + 1] = 0;
     float v[DIM], w[DIM];
     vec_for(9, v, DIM);
-    CHECK(nl_cache_put(c, key, v) == -1 && strstr(nl_geterr(), "limit"), "key over the limit refused");
+    CHECK(nli_cache_put(c, key, v) == -1 && strstr(nli_geterr(), "limit"), "key over the limit refused");
     key[NL_CACHE_MAX_KEY] = 0;
-    CHECK(nl_cache_put(c, key, v) == 0, "key of maximum length: %s", nl_geterr());
-    nl_cache_close(c);
-    c = nl_cache_open(p, NS, DIM);
-    CHECK(c && nl_cache_count(c) == 1 && nl_cache_get(c, key, w) == 1 && memcmp(v, w, sizeof v) == 0,
+    CHECK(nli_cache_put(c, key, v) == 0, "key of maximum length: %s", nli_geterr());
+    nli_cache_close(c);
+    c = nli_cache_open(p, NS, DIM);
+    CHECK(c && nli_cache_count(c) == 1 && nli_cache_get(c, key, w) == 1 && memcmp(v, w, sizeof v) == 0,
           "maximum-length key survives reopen");
     key[NL_CACHE_MAX_KEY - 1] = 0;
-    CHECK(c && nl_cache_get(c, key, w) == 0, "a prefix of it is another key");
-    nl_cache_close(c);
+    CHECK(c && nli_cache_get(c, key, w) == 0, "a prefix of it is another key");
+    nli_cache_close(c);
     free(key);
 
-    CHECK(nl_cache_open(p, NS, 0) == NULL && strstr(nl_geterr(), "dim"), "dim 0 refused");
-    CHECK(nl_cache_open(p, NS, NL_CACHE_MAX_DIM + 1) == NULL, "huge dim refused");
-    CHECK(nl_cache_open("/proc/version", NS, DIM) == NULL, "unwritable path refused: %s", nl_geterr());
+    CHECK(nli_cache_open(p, NS, 0) == NULL && strstr(nli_geterr(), "dim"), "dim 0 refused");
+    CHECK(nli_cache_open(p, NS, NL_CACHE_MAX_DIM + 1) == NULL, "huge dim refused");
+    CHECK(nli_cache_open("/proc/version", NS, DIM) == NULL, "unwritable path refused: %s", nli_geterr());
     free(p);
 }
 
@@ -302,8 +302,8 @@ static void test_many(const char *dir) {
     enum { N = 100000, D = 16 };
     char *p = check_path(dir, "many.nlc");
     unlink(p);
-    double t0 = nl_now();
-    nl_cache *c = nl_cache_open(p, NS, D);
+    double t0 = nli_now();
+    nli_cache *c = nli_cache_open(p, NS, D);
     CHECK(c != NULL, "open");
     if (!c) { free(p); return; }
     float v[D], w[D];
@@ -312,23 +312,23 @@ static void test_many(const char *dir) {
     for (int i = 0; i < N; i++) {
         snprintf(key, sizeof key, "/data/images/class%03d/img_%06d.jpg|1234|%d", i % 1000, i, i * 7);
         for (int j = 0; j < D; j++) v[j] = (float)(i ^ j);
-        if (nl_cache_put(c, key, v) != 0) ok = 0;
-        if (i % 500 == 499 && nl_cache_flush(c) != 0) ok = 0;
+        if (nli_cache_put(c, key, v) != 0) ok = 0;
+        if (i % 500 == 499 && nli_cache_flush(c) != 0) ok = 0;
     }
     CHECK(ok, "100k puts");
-    nl_cache_close(c);
-    double t1 = nl_now();
-    c = nl_cache_open(p, NS, D);
-    CHECK(c && nl_cache_count(c) == N, "reopen: %zu keys", c ? nl_cache_count(c) : 0);
+    nli_cache_close(c);
+    double t1 = nli_now();
+    c = nli_cache_open(p, NS, D);
+    CHECK(c && nli_cache_count(c) == N, "reopen: %zu keys", c ? nli_cache_count(c) : 0);
     for (int i = 0; c && i < N; i++) {
         snprintf(key, sizeof key, "/data/images/class%03d/img_%06d.jpg|1234|%d", i % 1000, i, i * 7);
         for (int j = 0; j < D; j++) v[j] = (float)(i ^ j);
-        if (nl_cache_get(c, key, w) != 1 || memcmp(v, w, sizeof v) != 0) ok = 0;
+        if (nli_cache_get(c, key, w) != 1 || memcmp(v, w, sizeof v) != 0) ok = 0;
     }
     CHECK(ok, "100k gets after reopen");
-    CHECK(c && nl_cache_get(c, "/data/images/class000/img_000000.jpg|1234|1", w) == 0, "near-miss key");
-    nl_cache_close(c);
-    double t2 = nl_now();
+    CHECK(c && nli_cache_get(c, "/data/images/class000/img_000000.jpg|1234|1", w) == 0, "near-miss key");
+    nli_cache_close(c);
+    double t2 = nli_now();
     printf("100k keys: write %.2f s, reopen + read %.2f s\n", t1 - t0, t2 - t1);
     CHECK(t2 - t0 < 30.0, "100k keys take %.1f s", t2 - t0);
     free(p);
@@ -337,12 +337,12 @@ static void test_many(const char *dir) {
 static void test_file_key(const char *dir) {
     char *p = check_path(dir, "img.jpg");
     CHECK(nl_write_file_atomic(p, "abcdef", 6) == 0, "write");
-    char *k = nl_cache_file_key(p);
-    CHECK(k && k[0] == '/' && strstr(k, "img.jpg|6|"), "file key: %s", k ? k : nl_geterr());
+    char *k = nli_cache_file_key(p);
+    CHECK(k && k[0] == '/' && strstr(k, "img.jpg|6|"), "file key: %s", k ? k : nli_geterr());
     free(k);
     char *q = check_path(dir, "missing.jpg");
-    k = nl_cache_file_key(q);
-    CHECK(k == NULL && strstr(nl_geterr(), "missing.jpg"), "missing file: %s", nl_geterr());
+    k = nli_cache_file_key(q);
+    CHECK(k == NULL && strstr(nli_geterr(), "missing.jpg"), "missing file: %s", nli_geterr());
     free(q);
     free(p);
 }

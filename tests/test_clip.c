@@ -98,11 +98,11 @@ static int load_inputs(const char *shared) {
  * CUDA device 0 in fp32, and must pass the same checks. */
 static int on_gpu;
 
-static nl_clip *load_model(const char *dir, const char *weights, int threads) {
-    nl_clip *c = weights ? nl_clip_load_file(dir, weights, threads) : nl_clip_load(dir, threads);
-    if (c && on_gpu && nl_clip_use_device(c, 0, 1, 0) != 0) {
-        fprintf(stderr, "GPU placement failed: %s\n", nl_geterr());
-        nl_clip_free(c);
+static nli_clip *load_model(const char *dir, const char *weights, int threads) {
+    nli_clip *c = weights ? nli_clip_load_file(dir, weights, threads) : nli_clip_load(dir, threads);
+    if (c && on_gpu && nli_clip_use_device(c, 0, 1, 0) != 0) {
+        fprintf(stderr, "GPU placement failed: %s\n", nli_geterr());
+        nli_clip_free(c);
         return NULL;
     }
     return c;
@@ -110,22 +110,22 @@ static nl_clip *load_model(const char *dir, const char *weights, int threads) {
 
 typedef struct { float *img, *txt; } embeds;
 
-static int run(nl_clip *c, embeds *e) {
-    int P = nl_clip_get_config(c)->projection_dim;
+static int run(nli_clip *c, embeds *e) {
+    int P = nli_clip_get_config(c)->projection_dim;
     e->img = calloc(n_img * P, sizeof(float));
     e->txt = calloc(n_txt * P, sizeof(float));
-    if (nl_clip_encode_images(c, pixels, n_img, e->img) != 0) return -1;
-    return nl_clip_encode_texts(c, (const int32_t *const *)ids, lens, n_txt, e->txt);
+    if (nli_clip_encode_images(c, pixels, n_img, e->img) != 0) return -1;
+    return nli_clip_encode_texts(c, (const int32_t *const *)ids, lens, n_txt, e->txt);
 }
 
 static void free_embeds(embeds *e) { free(e->img); free(e->txt); }
 
-static void check_golden(const char *label, nl_clip *c, const char *key, embeds *out) {
-    CHECK(c != NULL, "%s: load failed: %s", label, nl_geterr());
+static void check_golden(const char *label, nli_clip *c, const char *key, embeds *out) {
+    CHECK(c != NULL, "%s: load failed: %s", label, nli_geterr());
     if (!c) return;
-    int P = nl_clip_get_config(c)->projection_dim;
+    int P = nli_clip_get_config(c)->projection_dim;
     int rc = run(c, out);
-    CHECK(rc == 0, "%s: encode failed: %s", label, nl_geterr());
+    CHECK(rc == 0, "%s: encode failed: %s", label, nli_geterr());
     json_t *g = json_object_get(golden, key);
     double wi = worst_ratio(out->img, json_object_get(g, "image_embeds"), n_img, (size_t)P);
     double wt = worst_ratio(out->txt, json_object_get(g, "text_embeds"), n_txt, (size_t)P);
@@ -191,7 +191,7 @@ static int make_bf16(const char *src_dir, const char *dir) {
         for (size_t i = b; i < e; i += 4) {
             float f;
             memcpy(&f, s.data + i, 4);
-            uint16_t x = nl_f32_to_bf16(f);
+            uint16_t x = nli_f32_to_bf16(f);
             buf[used + (i - b) / 2] = (uint8_t)x;
             buf[used + (i - b) / 2 + 1] = (uint8_t)(x >> 8);
         }
@@ -223,26 +223,26 @@ int main(void) {
         return check_done();
     }
 
-    double t0 = nl_now();
-    nl_clip *c1 = load_model(dir, NULL, 1);
-    printf("tiny model load (F32): %.1f ms\n", 1e3 * (nl_now() - t0));
+    double t0 = nli_now();
+    nli_clip *c1 = load_model(dir, NULL, 1);
+    printf("tiny model load (F32): %.1f ms\n", 1e3 * (nli_now() - t0));
     embeds e32 = {0}, e16 = {0}, e2 = {0}, esh = {0}, ebf = {0};
     check_golden("F32", c1, "f32", &e32);
     if (!c1) return check_done();
-    const nl_clip_config *cfg = nl_clip_get_config(c1);
+    const nli_clip_config *cfg = nli_clip_get_config(c1);
     const size_t P = (size_t)cfg->projection_dim;
     CHECK(!strcmp(cfg->dtype, "F32"), "dtype %s", cfg->dtype);
-    CHECK(fabs(nl_clip_logit_scale(c1) - json_number_value(json_object_get(golden, "logit_scale"))) < 1e-6,
-          "logit_scale %g", nl_clip_logit_scale(c1));
+    CHECK(fabs(nli_clip_logit_scale(c1) - json_number_value(json_object_get(golden, "logit_scale"))) < 1e-6,
+          "logit_scale %g", nli_clip_logit_scale(c1));
 
     char *f16p = check_path(dir, "model-f16.safetensors");
-    nl_clip *c16 = load_model(dir, f16p, 1);
+    nli_clip *c16 = load_model(dir, f16p, 1);
     check_golden("F16", c16, "f16", &e16);
-    if (c16) CHECK(!strcmp(nl_clip_get_config(c16)->dtype, "F16"), "dtype %s", nl_clip_get_config(c16)->dtype);
+    if (c16) CHECK(!strcmp(nli_clip_get_config(c16)->dtype, "F16"), "dtype %s", nli_clip_get_config(c16)->dtype);
 
     /* Padded to the full context == stopped at the EOT. */
     float *pad = calloc(n_txt * P, sizeof(float));
-    CHECK(nl_clip_encode_texts_padded(c1, (const int32_t *const *)ids, lens, n_txt, pad) == 0, "%s", nl_geterr());
+    CHECK(nli_clip_encode_texts_padded(c1, (const int32_t *const *)ids, lens, n_txt, pad) == 0, "%s", nli_geterr());
     double dp = rel_diff(pad, e32.txt, n_txt, P);
     printf("padded-to-%d vs truncated-at-EOT: worst rel diff %.3g\n", cfg->text.max_position_embeddings, dp);
     CHECK(dp <= 2e-6, "padded vs truncated differ by %g", dp);
@@ -254,7 +254,7 @@ int main(void) {
      * kernel for another row count: equal to rounding there (1e-6). */
     float *one = calloc(P, sizeof(float));
     for (size_t i = 0; i < n_txt; i++) {
-        int rc = nl_clip_encode_texts(c1, (const int32_t *const *)&ids[i], &lens[i], 1, one);
+        int rc = nli_clip_encode_texts(c1, (const int32_t *const *)&ids[i], &lens[i], 1, one);
         double d = rel_diff(one, e32.txt + i * P, 1, P);
         CHECK(rc == 0 && (on_gpu ? d <= 1e-6 : !memcmp(one, e32.txt + i * P, P * sizeof(float))),
               "text %zu alone differs from batch by %g", i, d);
@@ -262,8 +262,8 @@ int main(void) {
     free(one);
 
     /* Bitwise identical with 2 threads. */
-    nl_clip *c2 = load_model(dir, NULL, 2);
-    CHECK(c2 && run(c2, &e2) == 0, "2-thread run: %s", nl_geterr());
+    nli_clip *c2 = load_model(dir, NULL, 2);
+    CHECK(c2 && run(c2, &e2) == 0, "2-thread run: %s", nli_geterr());
     if (c2) {
         CHECK(!memcmp(e2.img, e32.img, n_img * P * sizeof(float)), "image embeddings differ between 1 and 2 threads");
         CHECK(!memcmp(e2.txt, e32.txt, n_txt * P * sizeof(float)), "text embeddings differ between 1 and 2 threads");
@@ -272,23 +272,23 @@ int main(void) {
     /* Sharded copy: same tensors, so the same bits. */
     const char *tmp = check_tmpdir();
     char *shd = check_path(tmp, "sharded"), *bfd = check_path(tmp, "bf16");
-    nl_mkdir_p(shd);
-    nl_mkdir_p(bfd);
+    nli_mkdir_p(shd);
+    nli_mkdir_p(bfd);
     CHECK(make_sharded(dir, shd) == 0, "cannot build sharded copy in %s", shd);
-    nl_clip *csh = load_model(shd, NULL, 1);
-    CHECK(csh && run(csh, &esh) == 0, "sharded load/run: %s", nl_geterr());
+    nli_clip *csh = load_model(shd, NULL, 1);
+    CHECK(csh && run(csh, &esh) == 0, "sharded load/run: %s", nli_geterr());
     if (csh) {
         CHECK(!memcmp(esh.img, e32.img, n_img * P * sizeof(float)), "sharded image embeddings differ");
         CHECK(!memcmp(esh.txt, e32.txt, n_txt * P * sizeof(float)), "sharded text embeddings differ");
-        CHECK(nl_clip_param_count(csh) == nl_clip_param_count(c1), "param count");
+        CHECK(nli_clip_param_count(csh) == nli_clip_param_count(c1), "param count");
     }
 
     /* BF16 copy: 8 mantissa bits, so about 2^-9 relative per weight. */
     CHECK(make_bf16(dir, bfd) == 0, "cannot build bf16 copy in %s", bfd);
-    nl_clip *cbf = load_model(bfd, NULL, 1);
-    CHECK(cbf && run(cbf, &ebf) == 0, "bf16 load/run: %s", nl_geterr());
+    nli_clip *cbf = load_model(bfd, NULL, 1);
+    CHECK(cbf && run(cbf, &ebf) == 0, "bf16 load/run: %s", nli_geterr());
     if (cbf) {
-        CHECK(!strcmp(nl_clip_get_config(cbf)->dtype, "BF16"), "dtype %s", nl_clip_get_config(cbf)->dtype);
+        CHECK(!strcmp(nli_clip_get_config(cbf)->dtype, "BF16"), "dtype %s", nli_clip_get_config(cbf)->dtype);
         double bi = rel_diff(ebf.img, e32.img, n_img, P), bt = rel_diff(ebf.txt, e32.txt, n_txt, P);
         printf("BF16 vs F32: worst rel diff images %.3g, texts %.3g (limit 0.02)\n", bi, bt);
         CHECK(bi <= 0.02 && bt <= 0.02, "bf16 too far from f32: %g %g", bi, bt);
@@ -300,12 +300,12 @@ int main(void) {
     const int32_t *bp = bad;
     size_t bl = 3;
     float tmpout[64];
-    CHECK(nl_clip_encode_texts(c1, &bp, &bl, 1, tmpout) != 0 && strstr(nl_geterr(), "vocabulary"), "bad id: %s", nl_geterr());
+    CHECK(nli_clip_encode_texts(c1, &bp, &bl, 1, tmpout) != 0 && strstr(nli_geterr(), "vocabulary"), "bad id: %s", nli_geterr());
     bl = 78;
-    CHECK(nl_clip_encode_texts(c1, &bp, &bl, 1, tmpout) != 0, "78 tokens accepted");
+    CHECK(nli_clip_encode_texts(c1, &bp, &bl, 1, tmpout) != 0, "78 tokens accepted");
 
     free_embeds(&e32); free_embeds(&e16); free_embeds(&e2); free_embeds(&esh); free_embeds(&ebf);
-    nl_clip_free(c1); nl_clip_free(c16); nl_clip_free(c2); nl_clip_free(csh); nl_clip_free(cbf);
+    nli_clip_free(c1); nli_clip_free(c16); nli_clip_free(c2); nli_clip_free(csh); nli_clip_free(cbf);
     for (size_t i = 0; i < n_txt; i++) free(ids[i]);
     free(ids); free(lens); free(pixels); free(dir); free(f16p); free(shd); free(bfd);
     json_decref(golden);

@@ -17,7 +17,7 @@ static char *folder(const char *cfg, const char *pp) {
     char name[32];
     snprintf(name, sizeof name, "cfg%02d", counter++);
     char *d = check_path(tmp, name);
-    nl_mkdir_p(d);
+    nli_mkdir_p(d);
     char *c = check_path(d, "config.json");
     stb_spit(c, cfg, strlen(cfg), NULL, 0);
     free(c);
@@ -29,27 +29,27 @@ static char *folder(const char *cfg, const char *pp) {
     return d;
 }
 
-static int load(const char *cfg, const char *pp, nl_clip_config *out) {
+static int load(const char *cfg, const char *pp, nli_clip_config *out) {
     char *d = folder(cfg, pp);
-    int rc = nl_clip_config_load(d, out);
+    int rc = nli_clip_config_load(d, out);
     free(d);
     return rc;
 }
 
 static void expect_fail(const char *what, const char *cfg, const char *pp, const char *file, const char *frag) {
-    nl_clip_config c;
+    nli_clip_config c;
     int rc = load(cfg, pp, &c);
     CHECK(rc != 0, "%s: accepted", what);
     if (rc == 0) return;
-    const char *e = nl_geterr();
+    const char *e = nli_geterr();
     printf("%-28s -> %s\n", what, e);
     CHECK(strstr(e, file) != NULL, "%s: message does not name %s: %s", what, file, e);
     CHECK(strstr(e, frag) != NULL, "%s: expected '%s' in: %s", what, frag, e);
 }
 
 /* Values openai/clip-vit-base-patch16 resolves to in transformers. */
-static void check_b16_text(const nl_clip_config *c, int bos, int eos) {
-    const nl_tower_config *t = &c->text;
+static void check_b16_text(const nli_clip_config *c, int bos, int eos) {
+    const nli_tower_config *t = &c->text;
     CHECK(t->vocab_size == 49408 && t->hidden_size == 512 && t->intermediate_size == 2048, "text sizes");
     CHECK(t->num_hidden_layers == 12 && t->num_attention_heads == 8 && t->max_position_embeddings == 77, "text depth");
     CHECK(t->bos_token_id == bos && t->eos_token_id == eos && t->pad_token_id == 1, "text ids %d %d %d",
@@ -57,8 +57,8 @@ static void check_b16_text(const nl_clip_config *c, int bos, int eos) {
     CHECK(t->quick_gelu == 1 && t->layer_norm_eps == 1e-5, "text act/eps");
 }
 
-static void check_vision(const nl_clip_config *c, int patch) {
-    const nl_tower_config *v = &c->vision;
+static void check_vision(const nli_clip_config *c, int patch) {
+    const nli_tower_config *v = &c->vision;
     CHECK(v->hidden_size == 768 && v->intermediate_size == 3072 && v->num_hidden_layers == 12 &&
               v->num_attention_heads == 12, "vision sizes");
     CHECK(v->image_size == 224 && v->patch_size == patch && v->num_channels == 3, "vision patch %d", v->patch_size);
@@ -67,9 +67,9 @@ static void check_vision(const nl_clip_config *c, int patch) {
 }
 
 static void defaults_cases(void) {
-    nl_clip_config c;
+    nli_clip_config c;
     int rc = load("{\"text_config\":{\"bos_token_id\":0,\"eos_token_id\":2},\"vision_config\":{\"patch_size\":16}}", NULL, &c);
-    CHECK(rc == 0, "minimal B/16: %s", nl_geterr());
+    CHECK(rc == 0, "minimal B/16: %s", nli_geterr());
     if (rc == 0) {
         check_b16_text(&c, 0, 2);
         check_vision(&c, 16);
@@ -89,14 +89,14 @@ static void defaults_cases(void) {
               "\"vision_config\":{\"dropout\":0.0,\"patch_size\":16,\"hidden_act\":\"quick_gelu\"},"
               "\"vision_config_dict\":{\"patch_size\":999},\"torch_dtype\":\"float32\"}",
               NULL, &c);
-    CHECK(rc == 0, "openai-style B/16: %s", nl_geterr());
+    CHECK(rc == 0, "openai-style B/16: %s", nli_geterr());
     if (rc == 0) { check_b16_text(&c, 0, 2); check_vision(&c, 16); }
 
     rc = load("{\"text_config\":{}}", NULL, &c);
-    CHECK(rc == 0, "no vision_config: %s", nl_geterr());
+    CHECK(rc == 0, "no vision_config: %s", nli_geterr());
     if (rc == 0) { check_b16_text(&c, 49406, 49407); check_vision(&c, 32); }
     rc = load("{\"text_config\":null,\"vision_config\":null}", NULL, &c);
-    CHECK(rc == 0, "null towers: %s", nl_geterr());
+    CHECK(rc == 0, "null towers: %s", nli_geterr());
     if (rc == 0) { check_b16_text(&c, 49406, 49407); check_vision(&c, 32); }
 
     /* ViT-L/14-336 numbers pass through; gelu is the exact variant. */
@@ -105,7 +105,7 @@ static void defaults_cases(void) {
               "\"vision_config\":{\"hidden_size\":1024,\"num_hidden_layers\":24,\"num_attention_heads\":16,"
               "\"intermediate_size\":4096,\"patch_size\":14,\"image_size\":336}}",
               "{\"image_mean\":[0.5,0.5,0.5],\"image_std\":[0.25,0.5,1.0],\"resample\":2,\"crop_size\":{\"height\":336,\"width\":336}}", &c);
-    CHECK(rc == 0, "L/14: %s", nl_geterr());
+    CHECK(rc == 0, "L/14: %s", nli_geterr());
     if (rc == 0) {
         CHECK(c.projection_dim == 768 && c.text.hidden_size == 768 && c.text.quick_gelu == 0 && c.text.layer_norm_eps == 1e-6,
               "L/14 text");
@@ -138,10 +138,10 @@ static void error_cases(void) {
     expect_fail("two means", "{}", "{\"image_mean\":[0.2,0.2]}", "preprocessor_config.json", "image_mean");
     expect_fail("nearest resample", "{}", "{\"resample\":0}", "preprocessor_config.json", "resample");
 
-    nl_clip_config c;
+    nli_clip_config c;
     char *d = check_path(tmp, "empty-folder");
-    nl_mkdir_p(d);
-    CHECK(nl_clip_config_load(d, &c) != 0 && strstr(nl_geterr(), "config.json"), "missing config: %s", nl_geterr());
+    nli_mkdir_p(d);
+    CHECK(nli_clip_config_load(d, &c) != 0 && strstr(nli_geterr(), "config.json"), "missing config: %s", nli_geterr());
     free(d);
 }
 
@@ -152,9 +152,9 @@ int main(void) {
     error_cases();
     /* The tiny fixture's own config. */
     char *dir = check_path(shared, "fixtures/tiny-clip");
-    nl_clip_config c;
-    int rc = nl_clip_config_load(dir, &c);
-    CHECK(rc == 0, "tiny config: %s", nl_geterr());
+    nli_clip_config c;
+    int rc = nli_clip_config_load(dir, &c);
+    CHECK(rc == 0, "tiny config: %s", nli_geterr());
     if (rc == 0)
         CHECK(c.text.hidden_size == 64 && c.text.num_attention_heads == 1 && c.vision.hidden_size == 128 &&
                   c.vision.num_attention_heads == 2 && c.vision.patch_size == 16 && c.projection_dim == 32 &&

@@ -20,14 +20,14 @@ int main(void) {
     size_t dim = (size_t)nl_model_dim(m);
     int S = nl_model_image_size(m);
     char *paths[N];
-    nl_image img[N];
+    nli_image img[N];
     nl_rgb_image buf[N], pad[N];
     uint8_t *padded[N];
     for (size_t i = 0; i < N; i++) {
         char rel[256];
         snprintf(rel, sizeof rel, "fixtures/images/%s", names[i]);
         paths[i] = check_path(shared, rel);
-        CHECK(nl_image_load(paths[i], &img[i]) == 0, "decode %s: %s", names[i], nl_last_error());
+        CHECK(nli_image_load(paths[i], &img[i]) == 0, "decode %s: %s", names[i], nl_last_error());
         buf[i] = (nl_rgb_image){img[i].rgb, img[i].w, img[i].h, 0};
         /* the same pixels with 7 bytes of junk after each row */
         size_t row = (size_t)img[i].w * 3, stride = row + 7;
@@ -74,7 +74,7 @@ int main(void) {
     for (size_t i = 0; i < N; i++) {
         free(paths[i]);
         free(padded[i]);
-        nl_image_free(&img[i]);
+        nli_image_free(&img[i]);
     }
     free(ef); free(eb); free(ep); free(dir);
     nl_model_free(m);

@@ -1,5 +1,5 @@
 /* test_gpu_score.c — NegLabel / MCM scoring and NegMining on a GPU
- * (src/cuda/score.cu) against the CPU path on the same inputs: scores equal
+ * (method/cuda/score.cu) against the CPU path on the same inputs: scores equal
  * to 1e-9 relative, the same top labels (up to exact ties), quantiles equal
  * to 1e-12 relative and the same selections; every kernel path (warp and
  * block groups, staged and global negative rows, many chunks, the host
@@ -70,9 +70,9 @@ static result run_score(const data *d, nl_score_params p, nl_device dev, int ind
                 malloc((d->ni + 1) * sizeof(size_t))};
     p.device = dev;
     p.device_index = index;
-    double t0 = nl_now();
+    double t0 = nli_now();
     int rc = nl_score(d->img, d->ni, d->id, d->nid, d->neg, d->nneg, d->dim, &p, r.sc, r.tid, r.tneg);
-    if (seconds) *seconds = nl_now() - t0;
+    if (seconds) *seconds = nli_now() - t0;
     CHECK(rc == 0, "nl_score on %s: %s", dev == NL_DEVICE_CPU ? "cpu" : "cuda", nl_last_error());
     if (rc != 0) {
         free(r.sc); free(r.tid); free(r.tneg);
@@ -153,9 +153,9 @@ static void mine_case(const char *what, const float *id, size_t nid, const float
     CHECK(okc, "%s: CPU: %s", what, nl_last_error());
     p.device = NL_DEVICE_CUDA;
     p.device_index = 0;
-    double t0 = nl_now();
+    double t0 = nli_now();
     int okg = nl_mine(id, nid, cand, nc, pos, dim, &p, &sg, &nsg, qg) == 0;
-    double t = nl_now() - t0;
+    double t = nli_now() - t0;
     CHECK(okg, "%s: GPU: %s", what, nl_last_error());
     if (okc && okg) {
         double worst = 0;
@@ -358,10 +358,10 @@ int main(void) {
         nl_mine_params m = nl_mine_default_params();
         m.device = NL_DEVICE_CUDA;
         size_t *sel = NULL, ns = 0;
-        double t0 = nl_now();
+        double t0 = nli_now();
         CHECK(nl_mine(ii, nid, ci, nc, pp, dim, &m, &sel, &ns, NULL) == 0, "%s", nl_last_error());
         printf("bench: GPU mining %zu candidates x %zu ID labels, dim %zu: %.3f s (%zu selected)\n", nc, nid, dim,
-               nl_now() - t0, ns);
+               nli_now() - t0, ns);
         free(sel); free(ci); free(ii); free(pp);
     }
     return check_done();

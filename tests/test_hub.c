@@ -75,20 +75,20 @@ static char *make_cache(const char *root, const char *model) {
 
 static void test_parse(void) {
     char *id, *rev;
-    CHECK(nl_hub_parse_id("openai/clip-vit-base-patch16", &id, &rev) == 1 &&
+    CHECK(nli_hub_parse_id("openai/clip-vit-base-patch16", &id, &rev) == 1 &&
               !strcmp(id, "openai/clip-vit-base-patch16") && !strcmp(rev, "main"),
           "plain id");
     free(id);
     free(rev);
-    CHECK(nl_hub_parse_id("laion/CLIP-ViT-B-32-laion2B-s34B-b79K@v1.0", &id, &rev) == 1 && !strcmp(rev, "v1.0"),
+    CHECK(nli_hub_parse_id("laion/CLIP-ViT-B-32-laion2B-s34B-b79K@v1.0", &id, &rev) == 1 && !strcmp(rev, "v1.0"),
           "tag");
     free(id);
     free(rev);
-    CHECK(nl_hub_parse_id("org/name@refs/pr/1", &id, &rev) == 1 && !strcmp(id, "org/name") && !strcmp(rev, "refs/pr/1"),
+    CHECK(nli_hub_parse_id("org/name@refs/pr/1", &id, &rev) == 1 && !strcmp(id, "org/name") && !strcmp(rev, "refs/pr/1"),
           "pr ref");
     free(id);
     free(rev);
-    CHECK(nl_hub_parse_id("org/name@" COMMIT, &id, &rev) == 1 && nl_hub_is_commit(rev), "commit");
+    CHECK(nli_hub_parse_id("org/name@" COMMIT, &id, &rev) == 1 && nli_hub_is_commit(rev), "commit");
     free(id);
     free(rev);
     const char *bad[] = {"org/na--me", "org/a..b", "-org/x", "org/x-", "org/x@../a", "org/x@a//b", "org/x@",
@@ -98,18 +98,18 @@ static void test_parse(void) {
                          "aaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         id = rev = (char *)"x";
-        int r = nl_hub_parse_id(bad[i], &id, &rev);
+        int r = nli_hub_parse_id(bad[i], &id, &rev);
         CHECK(r == 0 && !id && !rev, "'%s' refused (got %d)", bad[i], r);
     }
-    char *f = nl_hub_repo_folder("openai/clip-vit-base-patch16");
+    char *f = nli_hub_repo_folder("openai/clip-vit-base-patch16");
     CHECK(f && !strcmp(f, "models--openai--clip-vit-base-patch16"), "repo folder %s", f);
     free(f);
-    CHECK(nl_hub_valid_shard_name("model-00001-of-00002.safetensors"), "shard name");
+    CHECK(nli_hub_valid_shard_name("model-00001-of-00002.safetensors"), "shard name");
     const char *bad_shards[] = {"../model.safetensors", "a/b.safetensors", ".x.safetensors", "model.bin",
                                 "x..safetensors", "", ".safetensors", "mo del.safetensors", "C:\\x.safetensors",
                                 "/etc/x.safetensors"};
     for (size_t i = 0; i < sizeof bad_shards / sizeof bad_shards[0]; i++)
-        CHECK(!nl_hub_valid_shard_name(bad_shards[i]), "shard '%s' refused", bad_shards[i]);
+        CHECK(!nli_hub_valid_shard_name(bad_shards[i]), "shard '%s' refused", bad_shards[i]);
 }
 
 static void clear_env(void) {
@@ -120,7 +120,7 @@ static void clear_env(void) {
 }
 
 static void expect_cache(const char *want, const char *what) {
-    char *c = nl_hub_cache_dir();
+    char *c = nli_hub_cache_dir();
     CHECK(c && !strcmp(c, want), "%s: cache %s, want %s", what, c ? c : nl_last_error(), want);
     free(c);
 }
@@ -149,18 +149,18 @@ static void test_refs(const char *tmp) {
     char commit[41];
     char *main_ref = check_path(refs, "main");
     write_text(main_ref, COMMIT "\n");
-    CHECK(nl_hub_read_ref(repo, "main", commit) == 1 && !strcmp(commit, COMMIT), "ref with newline");
+    CHECK(nli_hub_read_ref(repo, "main", commit) == 1 && !strcmp(commit, COMMIT), "ref with newline");
     write_text(main_ref, "../../../../etc/passwd");
-    CHECK(nl_hub_read_ref(repo, "main", commit) == -1 && has(nl_last_error(), "not a commit"), "hostile ref: %s",
+    CHECK(nli_hub_read_ref(repo, "main", commit) == -1 && has(nl_last_error(), "not a commit"), "hostile ref: %s",
           nl_last_error());
     write_text(main_ref, "0123456789ABCDEF0123456789ABCDEF01234567");
-    CHECK(nl_hub_read_ref(repo, "main", commit) == -1, "upper-case ref refused");
+    CHECK(nli_hub_read_ref(repo, "main", commit) == -1, "upper-case ref refused");
     FILE *f = fopen(main_ref, "wb");
     for (int i = 0; f && i < 5000; i++) fputc('a', f);
     if (f) fclose(f);
-    CHECK(nl_hub_read_ref(repo, "main", commit) == -1, "oversized ref refused");
-    CHECK(nl_hub_read_ref(repo, "nope", commit) == 0, "missing ref");
-    CHECK(nl_hub_read_ref(repo, COMMIT, commit) == 1 && !strcmp(commit, COMMIT), "commit needs no ref");
+    CHECK(nli_hub_read_ref(repo, "main", commit) == -1, "oversized ref refused");
+    CHECK(nli_hub_read_ref(repo, "nope", commit) == 0, "missing ref");
+    CHECK(nli_hub_read_ref(repo, COMMIT, commit) == 1 && !strcmp(commit, COMMIT), "commit needs no ref");
     free(main_ref);
     free(refs);
     free(repo);
@@ -170,13 +170,13 @@ static void test_digest(const char *tmp) {
     char *p = check_path(tmp, "digest.txt");
     char hex[65];
     write_text(p, "abc");
-    CHECK(nl_hub_file_digest(p, 0, hex) == 0 &&
+    CHECK(nli_hub_file_digest(p, 0, hex) == 0 &&
               !strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "sha256(abc) %s", hex);
     write_text(p, "hello\n"); /* git hash-object */
-    CHECK(nl_hub_file_digest(p, 1, hex) == 0 && !strcmp(hex, "ce013625030ba8dba906f756967f9e9ca394464a"),
+    CHECK(nli_hub_file_digest(p, 1, hex) == 0 && !strcmp(hex, "ce013625030ba8dba906f756967f9e9ca394464a"),
           "git blob id %s", hex);
     write_text(p, "");
-    CHECK(nl_hub_file_digest(p, 1, hex) == 0 && !strcmp(hex, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"),
+    CHECK(nli_hub_file_digest(p, 1, hex) == 0 && !strcmp(hex, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"),
           "empty blob id %s", hex);
     free(p);
 }
@@ -184,15 +184,15 @@ static void test_digest(const char *tmp) {
 static void test_snapshots(const char *tmp, const char *model) {
     char *cache = check_path(tmp, "cache");
     char *snap = make_cache(cache, model);
-    char *got = nl_hub_find_cached(cache, "org/tiny", "main");
+    char *got = nli_hub_find_cached(cache, "org/tiny", "main");
     CHECK(got && !strcmp(got, snap), "complete snapshot: %s", got ? got : nl_last_error());
     free(got);
-    got = nl_hub_find_cached(cache, "org/tiny", COMMIT);
+    got = nli_hub_find_cached(cache, "org/tiny", COMMIT);
     CHECK(got && !strcmp(got, snap), "by commit");
     free(got);
-    CHECK(!nl_hub_find_cached(cache, "org/tiny", "v2") && has(nl_last_error(), "refs/v2"), "unknown ref: %s",
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "v2") && has(nl_last_error(), "refs/v2"), "unknown ref: %s",
           nl_last_error());
-    CHECK(!nl_hub_find_cached(cache, "org/other", "main"), "unknown repo");
+    CHECK(!nli_hub_find_cached(cache, "org/other", "main"), "unknown repo");
 
     /* offline: loading by name reads the snapshot; HF_HUB_OFFLINE=yes */
     clear_env();
@@ -220,7 +220,7 @@ static void test_snapshots(const char *tmp, const char *model) {
           nl_last_error());
     /* a dangling link counts as missing */
     CHECK(symlink("../../blobs/gone", vocab) == 0, "dangling link");
-    CHECK(!nl_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "vocab.json"), "dangling: %s",
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "vocab.json"), "dangling: %s",
           nl_last_error());
     unlink(vocab);
     CHECK(symlink("../../blobs/vocab.json", vocab) == 0, "relink");
@@ -231,20 +231,20 @@ static void test_snapshots(const char *tmp, const char *model) {
     char *aside = check_path(tmp, "aside.safetensors");
     CHECK(rename(single, aside) == 0, "move weights aside");
     write_text(index, "{\"weight_map\": {\"a\": \"../../../../../tmp/evil.safetensors\"}}");
-    CHECK(!nl_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "not a plain file name"),
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "not a plain file name"),
           "traversal in index: %s", nl_last_error());
     write_text(index, "{\"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\", \"b\": "
                       "\"model-00002-of-00002.safetensors\"}}");
     char *s1 = check_path(snap, "model-00001-of-00002.safetensors");
     write_text(s1, "x");
-    CHECK(!nl_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "model-00002-of-00002.safetensors"),
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "model-00002-of-00002.safetensors"),
           "missing shard named: %s", nl_last_error());
     write_text(index, "{\"weight_map\": [1, 2]}");
-    CHECK(!nl_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "weight_map"), "bad index: %s",
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "weight_map"), "bad index: %s",
           nl_last_error());
     unlink(index);
     unlink(s1);
-    CHECK(!nl_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "model.safetensors"),
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "model.safetensors"),
           "no weights: %s", nl_last_error());
     CHECK(rename(aside, single) == 0, "weights back");
     free(s1);

@@ -30,8 +30,8 @@ static void write_bytes(const char *path, const void *data, size_t n) {
 
 static uint8_t *slurp(const char *path, size_t *n) {
     char *b;
-    if (nl_read_file(path, (size_t)1 << 28, &b, n) != 0) {
-        fprintf(stderr, "%s\n", nl_geterr());
+    if (nli_read_file(path, (size_t)1 << 28, &b, n) != 0) {
+        fprintf(stderr, "%s\n", nli_geterr());
         exit(1);
     }
     return (uint8_t *)b;
@@ -57,9 +57,9 @@ static void test_goldens(const char *shared) {
         char rel[512];
         snprintf(rel, sizeof rel, "fixtures/images/%s", name);
         char *ipath = check_path(shared, rel);
-        nl_image img;
-        int rc = nl_image_load(ipath, &img);
-        CHECK(rc == 0, "%s: %s", ipath, nl_geterr());
+        nli_image img;
+        int rc = nli_image_load(ipath, &img);
+        CHECK(rc == 0, "%s: %s", ipath, nli_geterr());
         if (rc == 0) {
             int w = (int)json_integer_value(json_object_get(desc, "width"));
             int h = (int)json_integer_value(json_object_get(desc, "height"));
@@ -93,7 +93,7 @@ static void test_goldens(const char *shared) {
                 n_exact += ndiff == 0;
                 /* The in-memory path must agree with the file path. */
                 if (rc == 0) {
-                    CHECK(nl_image_resize_crop(&img, size, r, out2) == 0, "%s", nl_geterr());
+                    CHECK(nli_image_resize_crop(&img, size, r, out2) == 0, "%s", nli_geterr());
                     CHECK(memcmp(out, out2, glen) == 0, "%s %s: resize_crop differs from preprocess_file",
                           name, rname);
                 }
@@ -101,7 +101,7 @@ static void test_goldens(const char *shared) {
             free(gold);
             free(gpath);
         }
-        if (rc == 0) nl_image_free(&img);
+        if (rc == 0) nli_image_free(&img);
         free(ipath);
     }
     printf("goldens: %d of %d identical\n", n_exact, n_total);
@@ -119,7 +119,7 @@ static void test_normalize(void) {
     const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     uint8_t hwc[2 * 2 * 3] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 255, 128, 1};
     float chw[12];
-    nl_image_normalize(hwc, 2, mean, std, chw);
+    nli_image_normalize(hwc, 2, mean, std, chw);
     int bad = 0;
     for (int c = 0; c < 3; c++)
         for (int i = 0; i < 4; i++) {
@@ -241,14 +241,14 @@ static void test_png_variants(void) {
                 char *path = tmp_path(name);
                 int w = 13 + d, h = 9 + il; /* odd sizes: partial bytes, all Adam7 passes */
                 uint8_t *want = make_png(path, w, h, depth, ctype, il);
-                nl_image img;
-                int rc = nl_image_load(path, &img);
-                CHECK(rc == 0, "%s: %s", name, nl_geterr());
+                nli_image img;
+                int rc = nli_image_load(path, &img);
+                CHECK(rc == 0, "%s: %s", name, nli_geterr());
                 if (rc == 0) {
                     CHECK(img.w == w && img.h == h, "%s: %dx%d", name, img.w, img.h);
                     CHECK(memcmp(img.rgb, want, (size_t)w * h * 3) == 0, "%s: pixels differ from Pillow's rules",
                           name);
-                    nl_image_free(&img);
+                    nli_image_free(&img);
                 }
                 n++;
                 free(want);
@@ -266,7 +266,7 @@ static void test_webp(void) {
         for (int c = 0; c < 3; c++) rgb[3 * i + c] = rgba[4 * i + c] = (uint8_t)lcg();
         rgba[4 * i + 3] = (uint8_t)(i % 5 == 0 ? 0 : lcg()); /* fully transparent pixels too */
     }
-    nl_image img;
+    nli_image img;
 
     /* Lossless RGB round trip. */
     uint8_t *enc = NULL;
@@ -274,17 +274,17 @@ static void test_webp(void) {
     CHECK(n > 0, "WebPEncodeLosslessRGB failed");
     char *p1 = tmp_path("lossless.webp");
     write_bytes(p1, enc, n);
-    int rc = nl_image_load(p1, &img);
-    CHECK(rc == 0, "%s", nl_geterr());
+    int rc = nli_image_load(p1, &img);
+    CHECK(rc == 0, "%s", nli_geterr());
     if (rc == 0) {
         CHECK(img.w == w && img.h == h && memcmp(img.rgb, rgb, (size_t)w * h * 3) == 0,
               "lossless WebP pixels differ");
-        nl_image_free(&img);
+        nli_image_free(&img);
     }
     /* Truncated. */
     char *pt = tmp_path("truncated.webp");
     write_bytes(pt, enc, n / 2);
-    CHECK(nl_image_load(pt, &img) == -1 && strstr(nl_geterr(), pt), "truncated WebP: %s", nl_geterr());
+    CHECK(nli_image_load(pt, &img) == -1 && strstr(nli_geterr(), pt), "truncated WebP: %s", nli_geterr());
     CHECK(img.rgb == NULL, "output left set after failure");
     WebPFree(enc);
 
@@ -305,12 +305,12 @@ static void test_webp(void) {
     CHECK(WebPPictureImportRGBA(&pic, rgba, w * 4) && WebPEncode(&cfg, &pic), "WebP RGBA encode failed");
     char *p2 = tmp_path("alpha.webp");
     write_bytes(p2, wr.mem, wr.size);
-    rc = nl_image_load(p2, &img);
-    CHECK(rc == 0, "%s", nl_geterr());
+    rc = nli_image_load(p2, &img);
+    CHECK(rc == 0, "%s", nli_geterr());
     if (rc == 0) {
         CHECK(img.w == w && img.h == h && memcmp(img.rgb, rgb, (size_t)w * h * 3) == 0,
               "WebP with alpha: RGB differs from source");
-        nl_image_free(&img);
+        nli_image_free(&img);
     }
     WebPPictureFree(&pic);
     WebPMemoryWriterClear(&wr);
@@ -327,14 +327,14 @@ static void test_webp(void) {
     char *p3 = tmp_path("lossy.webp");
     write_bytes(p3, enc, nl);
     WebPFree(enc);
-    rc = nl_image_load(p3, &img);
-    CHECK(rc == 0, "%s", nl_geterr());
+    rc = nli_image_load(p3, &img);
+    CHECK(rc == 0, "%s", nli_geterr());
     if (rc == 0) {
         double mad = 0;
         for (int i = 0; i < w * h * 3; i++) mad += abs((int)img.rgb[i] - (int)rgb[i]);
         mad /= w * h * 3;
         CHECK(img.w == w && img.h == h && mad < 6, "lossy WebP: %dx%d, mean abs diff %.1f", img.w, img.h, mad);
-        nl_image_free(&img);
+        nli_image_free(&img);
     }
     free(p1); free(p2); free(p3); free(pt);
     free(rgba);
@@ -345,17 +345,17 @@ static void test_webp(void) {
 
 /* Expect failure naming the file and containing `what`, quickly. */
 static void expect_fail(const char *label, const char *path, const char *what) {
-    nl_image img = {7, 7, (uint8_t *)&img};
-    double t0 = nl_now();
-    int rc = nl_image_load(path, &img);
-    double dt = nl_now() - t0;
-    const char *e = nl_geterr();
+    nli_image img = {7, 7, (uint8_t *)&img};
+    double t0 = nli_now();
+    int rc = nli_image_load(path, &img);
+    double dt = nli_now() - t0;
+    const char *e = nli_geterr();
     CHECK(rc == -1, "%s: expected failure, got %d", label, rc);
     CHECK(strstr(e, path) != NULL, "%s: message does not name the file: %s", label, e);
     CHECK(!what || strstr(e, what) != NULL, "%s: message lacks '%s': %s", label, what, e);
     CHECK(img.rgb == NULL && img.w == 0 && img.h == 0, "%s: output not cleared", label);
     CHECK(dt < 2.0, "%s: took %.2f s", label, dt);
-    if (rc == 0) nl_image_free(&img);
+    if (rc == 0) nli_image_free(&img);
     printf("  %-28s -> %s\n", label, e);
     /* The public entry point fails the same way. */
     uint8_t *out = malloc(224 * 224 * 3);
@@ -457,10 +457,10 @@ static void test_hostile(const char *shared) {
     memcpy(buf, jpg, njpg);
     for (int i = 0; i < 256; i++) buf[njpg / 2 + i] = (uint8_t)lcg();
     {
-        nl_image img;
-        int rc = nl_image_load_mem(buf, njpg, "garbage.jpg", &img);
-        CHECK(rc == 0 && img.w == 768 && img.h == 576, "baseline JPEG with garbage: rc %d (%s)", rc, nl_geterr());
-        if (rc == 0) nl_image_free(&img);
+        nli_image img;
+        int rc = nli_image_load_mem(buf, njpg, "garbage.jpg", &img);
+        CHECK(rc == 0 && img.w == 768 && img.h == 576, "baseline JPEG with garbage: rc %d (%s)", rc, nli_geterr());
+        if (rc == 0) nli_image_free(&img);
     }
 
     /* Headers claiming 0x0 and absurd sizes: refused before decoding. */

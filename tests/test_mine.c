@@ -179,9 +179,9 @@ int main(void) {
         random_unit(ci, N, D);
         random_unit(ii, M, D);
         for (size_t i = 0; i < N; i++) pp[i] = i >= 56909;
-        double t0 = nl_now();
+        double t0 = nli_now();
         CHECK(nl_mine(ii, M, ci, N, pp, D, &p, &sel, &ns, NULL) == 0, "%s", nl_last_error());
-        printf("bench: mining %zu x %zu x %zu: %.2f s (%d threads)\n", N, M, D, nl_now() - t0, nl_num_threads());
+        printf("bench: mining %zu x %zu x %zu: %.2f s (%d threads)\n", N, M, D, nli_now() - t0, nli_num_threads());
         free(sel); free(ci); free(ii); free(pp);
     }
     free(id); free(cand); free(pos); free(q); free(cos_);

@@ -36,14 +36,14 @@ typedef struct {
     double *neg, *mcm;
     unsigned char *thumb[N_EX];
     size_t thumb_len[N_EX];
-    nl_report_example ex[N_EX];
+    nli_report_example ex[N_EX];
 } set_data;
 
 static const char *LABELS[] = {"tench", "café au lait", "goldfish", "great white shark"};
 static const char *NEGS[] = {"the nice jellyfish", "the nice \"fern\" & co", "This is a <b>moss</b> photo",
                              "the nice ß-glucan"};
 
-static void make_set(set_data *d, nl_report_set *s, const char *name, size_t n, double shift, const char *dir) {
+static void make_set(set_data *d, nli_report_set *s, const char *name, size_t n, double shift, const char *dir) {
     d->paths = calloc(n, sizeof(char *));
     d->top_id = calloc(n, sizeof(char *));
     d->top_neg = calloc(n, sizeof(char *));
@@ -76,18 +76,18 @@ static void make_set(set_data *d, nl_report_set *s, const char *name, size_t n, 
                 px[1] = (uint8_t)(y * 255 / (TH - 1));
                 px[2] = (uint8_t)(shift > 0 ? 200 : 40 + 50 * k);
             }
-        CHECK(nl_jpeg_encode(rgb, TW, TH, 85, &d->thumb[k], &d->thumb_len[k]) == 0, "jpeg: %s", nl_geterr());
+        CHECK(nli_jpeg_encode(rgb, TW, TH, 85, &d->thumb[k], &d->thumb_len[k]) == 0, "jpeg: %s", nli_geterr());
         CHECK(d->thumb_len[k] > 100 && d->thumb[k][0] == 0xff && d->thumb[k][1] == 0xd8 &&
                   d->thumb[k][d->thumb_len[k] - 2] == 0xff && d->thumb[k][d->thumb_len[k] - 1] == 0xd9,
               "thumbnail %d is a JPEG (%zu bytes)", k, d->thumb_len[k]);
-        d->ex[k] = (nl_report_example){d->paths[k + 4], d->neg[k], d->top_id[k + 4], d->top_neg[k + 4],
+        d->ex[k] = (nli_report_example){d->paths[k + 4], d->neg[k], d->top_id[k + 4], d->top_neg[k + 4],
                                        d->thumb[k], d->thumb_len[k], NULL};
     }
     d->ex[0].top_neg = NEGS[3];
     d->ex[3].top_id = HOSTILE_LABEL;
     d->ex[3].top_neg = ATTR_BREAK;
     free(rgb);
-    *s = (nl_report_set){name, n, (const char *const *)d->paths, d->neg, d->mcm,
+    *s = (nli_report_set){name, n, (const char *const *)d->paths, d->neg, d->mcm,
                          (const char *const *)d->top_id, (const char *const *)d->top_neg,
                          {0, 0, 0, 0}, {0, 0, 0, 0}, d->ex, N_EX};
 }
@@ -120,7 +120,7 @@ static void check_metrics(json_t *m, const nl_metrics *want, const char *what) {
           "%s metrics match", what);
 }
 
-static void check_json(const char *dir, const nl_report *r) {
+static void check_json(const char *dir, const nli_report *r) {
     char *p = check_path(dir, "results.json");
     json_error_t e;
     json_t *j = json_load_file(p, 0, &e);
@@ -199,30 +199,30 @@ static int csv_record(const char **pp, char fields[8][256], int *nf) {
     return 1;
 }
 
-static void check_csv(const char *dir, const nl_report *r) {
+static void check_csv(const char *dir, const nli_report *r) {
     char *p = check_path(dir, "scores.csv");
     char *s = NULL;
     size_t len;
-    CHECK(nl_read_file(p, 1 << 26, &s, &len) == 0, "read scores.csv");
+    CHECK(nli_read_file(p, 1 << 26, &s, &len) == 0, "read scores.csv");
     free(p);
     if (!s) return;
     const char *q = s;
     static char f[8][256];
-    int nf, rc, rows = 0, good_fields = 1, comma_ok = 0, nl_ok = 0, scores_ok = 1, nan_empty = 0, label_ok = 0;
+    int nf, rc, rows = 0, good_fields = 1, comma_ok = 0, nli_ok = 0, scores_ok = 1, nan_empty = 0, label_ok = 0;
     rc = csv_record(&q, f, &nf);
     CHECK(rc == 1 && nf == 6 && !strcmp(f[0], "set") && !strcmp(f[1], "path") && !strcmp(f[2], "neglabel") &&
               !strcmp(f[3], "mcm") && !strcmp(f[4], "top_id_label") && !strcmp(f[5], "top_negative_label"),
           "header");
-    const nl_report_set *sets[3] = {r->id, &r->ood[0], &r->ood[1]};
+    const nli_report_set *sets[3] = {r->id, &r->ood[0], &r->ood[1]};
     size_t si = 0, row = 0;
     while ((rc = csv_record(&q, f, &nf)) == 1) {
         rows++;
         while (si < 3 && row >= sets[si]->n) { si++; row = 0; }
         if (si == 3) break;
-        const nl_report_set *st = sets[si];
+        const nli_report_set *st = sets[si];
         if (nf != 6 || strcmp(f[0], st->name) || strcmp(f[1], st->paths[row])) good_fields = 0;
         if (!strcmp(f[1], COMMA_PATH)) comma_ok++;
-        if (!strcmp(f[1], NL_PATH)) nl_ok++;
+        if (!strcmp(f[1], NL_PATH)) nli_ok++;
         if (!strcmp(f[4], HOSTILE_LABEL) && !strcmp(f[5], ATTR_BREAK)) label_ok++;
         if (isnan(st->neglabel[row])) nan_empty += f[2][0] == 0;
         else if (strtod(f[2], NULL) != st->neglabel[row] || strtod(f[3], NULL) != st->mcm[row]) scores_ok = 0;
@@ -231,7 +231,7 @@ static void check_csv(const char *dir, const nl_report *r) {
     CHECK(rc == 0, "CSV is well-formed to the end");
     CHECK(rows == N_ID + N_O1 + N_O2, "one row per image (%d)", rows);
     CHECK(good_fields, "every row: 6 fields, set name and path as given (quoting round-trips)");
-    CHECK(comma_ok == 3 && nl_ok == 3, "paths with comma/quote (%d) and newline (%d) round-trip", comma_ok, nl_ok);
+    CHECK(comma_ok == 3 && nli_ok == 3, "paths with comma/quote (%d) and newline (%d) round-trip", comma_ok, nli_ok);
     CHECK(label_ok == 3, "hostile labels round-trip (%d)", label_ok);
     CHECK(scores_ok, "scores round-trip exactly");
     CHECK(nan_empty == 3, "non-finite score is an empty field (%d)", nan_empty);
@@ -258,11 +258,11 @@ static int b64_matches(const char *s, const unsigned char *want, size_t n) {
     return k == n;
 }
 
-static void check_html(const char *dir, const nl_report *r) {
+static void check_html(const char *dir, const nli_report *r) {
     char *p = check_path(dir, "report.html");
     char *h = NULL;
     size_t len;
-    CHECK(nl_read_file(p, 1 << 26, &h, &len) == 0, "read report.html");
+    CHECK(nli_read_file(p, 1 << 26, &h, &len) == 0, "read report.html");
     free(p);
     if (!h) return;
     CHECK(!strncmp(h, "<!DOCTYPE html>", 15) && strstr(h, "</html>"), "a complete HTML document");
@@ -305,7 +305,7 @@ static void check_html(const char *dir, const nl_report *r) {
 }
 
 /* The CLI's table (tools/eval_table.c) of the same numbers. */
-static void check_table(const nl_report *r) {
+static void check_table(const nli_report *r) {
     char *s = NULL;
     size_t len = 0;
     nl_eval_result res = {0};
@@ -316,7 +316,7 @@ static void check_table(const nl_report *r) {
         ood[i] = (nl_eval_set){(char *)r->ood[i].name, r->ood[i].n, r->ood[i].m_neglabel, r->ood[i].m_mcm};
     res.ood = ood;
     res.n_ood = r->n_ood < 8 ? r->n_ood : 8;
-    nl_report_average(r, &res.avg_neglabel, &res.avg_mcm);
+    nli_report_average(r, &res.avg_neglabel, &res.avg_mcm);
     res.n_skipped = r->n_skipped;
     res.convention = r->convention;
     FILE *f = open_memstream(&s, &len);
@@ -336,16 +336,16 @@ static void check_tiny(void) {
     char *dir = check_path(check_tmpdir(), "tiny");
     /* Thresholds 0.9, 0.8 (a tie between ID and OOD: one diagonal step), 0.1. */
     double sid[2] = {0.9, 0.8}, sood[2] = {0.8, 0.1};
-    nl_report_set id = {"id", 2, NULL, sid, NULL, NULL, NULL, {0, 0, 0, 0}, {0, 0, 0, 0}, NULL, 0};
-    nl_report_set ood = {"ood", 2, NULL, sood, NULL, NULL, NULL, {0.875, 0.9, 0.8, 0.5}, {NAN, NAN, NAN, NAN}, NULL, 0};
-    nl_report r = {0};
+    nli_report_set id = {"id", 2, NULL, sid, NULL, NULL, NULL, {0, 0, 0, 0}, {0, 0, 0, 0}, NULL, 0};
+    nli_report_set ood = {"ood", 2, NULL, sood, NULL, NULL, NULL, {0.875, 0.9, 0.8, 0.5}, {NAN, NAN, NAN, NAN}, NULL, 0};
+    nli_report r = {0};
     r.id = &id;
     r.ood = &ood;
     r.n_ood = 1;
     r.convention = NL_FPR95_OPENOOD;
-    CHECK(nl_report_write(dir, &r) == 0, "tiny report: %s", nl_geterr());
+    CHECK(nli_report_write(dir, &r) == 0, "tiny report: %s", nli_geterr());
     char *p = check_path(dir, "report.html"), *h = NULL;
-    CHECK(nl_read_file(p, 1 << 20, &h, NULL) == 0, "read tiny report.html");
+    CHECK(nli_read_file(p, 1 << 20, &h, NULL) == 0, "read tiny report.html");
     free(p);
     if (h) {
         CHECK(strstr(h, "points=\"52.0,268.0 52.0,158.0 187.0,48.0 322.0,48.0\""),
@@ -356,7 +356,7 @@ static void check_tiny(void) {
     }
     p = check_path(dir, "scores.csv");
     char *c = NULL;
-    CHECK(nl_read_file(p, 1 << 20, &c, NULL) == 0 &&
+    CHECK(nli_read_file(p, 1 << 20, &c, NULL) == 0 &&
               !strcmp(c, "set,path,neglabel,mcm,top_id_label,top_negative_label\nid,,0.90000000000000002,,,\n"
                          "id,,0.80000000000000004,,,\nood,,0.80000000000000004,,,\nood,,0.10000000000000001,,,\n"),
           "tiny scores.csv: %s", c ? c : "");
@@ -378,7 +378,7 @@ int main(void) {
     const char *out = getenv("NEGLABEL_REPORT_OUT");
     char *dir = out && *out ? strdup(out) : check_path(check_tmpdir(), "report/sub");
     set_data di, d1, d2;
-    nl_report_set id, ood[2];
+    nli_report_set id, ood[2];
     make_set(&di, &id, "ImageNet-1k (val) & co", N_ID, 2.0, "id");
     make_set(&d1, &ood[0], "iNaturalist", N_O1, -1.5, "inat");
     make_set(&d2, &ood[1], HOSTILE_SET, N_O2, 0.0, "places");
@@ -387,14 +387,14 @@ int main(void) {
     ood[1].m_neglabel = (nl_metrics){0.9000, 0.9500, 0.8200, 0.3500};
     ood[1].m_mcm = (nl_metrics){0.8000, 0.8500, 0.7000, 0.6000};
     const char *skipped[2] = {NL_PATH, BAD_UTF8};
-    nl_report r = {"/models/clip-vit-b16 <local>", "{\"projection_dim\": 512, \"name\": \"<clip>\"}", 1000, 10000,
+    nli_report r = {"/models/clip-vit-b16 <local>", "{\"projection_dim\": 512, \"name\": \"<clip>\"}", 1000, 10000,
                    100, 42, 1, 0.01, 1.0, NL_FPR95_NEGLABEL, &id, ood, 2, skipped, 2, 12.5};
 
-    CHECK(nl_report_write(dir, &r) == 0, "write report: %s", nl_geterr());
+    CHECK(nli_report_write(dir, &r) == 0, "write report: %s", nli_geterr());
     const char *names[] = {"results.json", "scores.csv", "report.html"};
     for (int k = 0; k < 3; k++) {
         char *p = check_path(dir, names[k]);
-        CHECK(nl_file_exists(p), "%s written", names[k]);
+        CHECK(nli_file_exists(p), "%s written", names[k]);
         free(p);
     }
     check_json(dir, &r);
@@ -404,17 +404,17 @@ int main(void) {
     check_tiny();
 
     /* Bad input: one clear message, nothing written. */
-    nl_report bad = r;
+    nli_report bad = r;
     bad.id = NULL;
-    CHECK(nl_report_write(dir, &bad) == -1 && strstr(nl_geterr(), "ID set"), "missing ID set: %s", nl_geterr());
-    CHECK(nl_report_write("/proc/version/report", &r) == -1 && strstr(nl_geterr(), "/proc/version"),
-          "unwritable folder: %s", nl_geterr());
+    CHECK(nli_report_write(dir, &bad) == -1 && strstr(nli_geterr(), "ID set"), "missing ID set: %s", nli_geterr());
+    CHECK(nli_report_write("/proc/version/report", &r) == -1 && strstr(nli_geterr(), "/proc/version"),
+          "unwritable folder: %s", nli_geterr());
     unsigned char *j = NULL;
     size_t jl = 0;
     uint8_t px[3] = {1, 2, 3};
-    CHECK(nl_jpeg_encode(px, 0, 1, 80, &j, &jl) == -1 && !j, "jpeg: zero width refused");
-    CHECK(nl_jpeg_encode(px, 70000, 1, 80, &j, &jl) == -1, "jpeg: huge width refused");
-    CHECK(nl_jpeg_encode(px, 1, 1, 500, &j, &jl) == 0 && jl > 0, "jpeg: 1x1, quality clamped");
+    CHECK(nli_jpeg_encode(px, 0, 1, 80, &j, &jl) == -1 && !j, "jpeg: zero width refused");
+    CHECK(nli_jpeg_encode(px, 70000, 1, 80, &j, &jl) == -1, "jpeg: huge width refused");
+    CHECK(nli_jpeg_encode(px, 1, 1, 500, &j, &jl) == 0 && jl > 0, "jpeg: 1x1, quality clamped");
     free(j);
 
     free_set(&di, N_ID);

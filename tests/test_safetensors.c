@@ -27,11 +27,11 @@ static char *synth(const char *hdr, const void *data, size_t dlen) {
 /* Opening path must fail with a message containing the file's path and
  * each of the given fragments. */
 static void expect_fail(const char *what, const char *path, const char *frag) {
-    nl_st st;
-    int rc = nl_st_open_file(path, &st);
+    nli_st st;
+    int rc = nli_st_open_file(path, &st);
     CHECK(rc != 0, "%s: accepted", what);
-    if (rc == 0) { nl_st_close(&st); return; }
-    const char *e = nl_geterr();
+    if (rc == 0) { nli_st_close(&st); return; }
+    const char *e = nli_geterr();
     printf("%-24s -> %s\n", what, e);
     CHECK(strstr(e, path) != NULL, "%s: message does not name the file: %s", what, e);
     CHECK(strstr(e, frag) != NULL, "%s: expected '%s' in: %s", what, frag, e);
@@ -46,19 +46,19 @@ static void synthetic_cases(void) {
               "\"z\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[16,20]},"
               "\"empty\":{\"dtype\":\"F16\",\"shape\":[0,5],\"data_offsets\":[20,20]},"
               "\"__metadata__\":{\"format\":\"pt\"}}", data, sizeof data);
-    nl_st st;
-    int rc = nl_st_open_file(p, &st);
-    CHECK(rc == 0, "valid file refused: %s", nl_geterr());
+    nli_st st;
+    int rc = nli_st_open_file(p, &st);
+    CHECK(rc == 0, "valid file refused: %s", nli_geterr());
     if (rc == 0) {
-        const nl_st_tensor *a = nl_st_find(&st, "a"), *z = nl_st_find(&st, "z");
+        const nli_st_tensor *a = nli_st_find(&st, "a"), *z = nli_st_find(&st, "z");
         CHECK(a && a->ndim == 2 && a->shape[0] == 2 && a->numel == 4, "tensor a");
         CHECK(z && z->ndim == 0 && z->numel == 1, "scalar z");
-        CHECK(nl_st_find(&st, "text_model.embeddings.position_ids") == NULL, "position_ids not ignored");
-        CHECK(nl_st_find(&st, "nope") == NULL, "found a missing tensor");
+        CHECK(nli_st_find(&st, "text_model.embeddings.position_ids") == NULL, "position_ids not ignored");
+        CHECK(nli_st_find(&st, "nope") == NULL, "found a missing tensor");
         float out[4] = {0};
-        CHECK(a && nl_st_to_f32(&st, a, out) == 0 && out[0] == 1 && out[3] == 4, "f32 read");
-        CHECK(z && nl_st_to_f32(&st, z, out) == 0 && out[0] == 5, "scalar read");
-        nl_st_close(&st);
+        CHECK(a && nli_st_to_f32(&st, a, out) == 0 && out[0] == 1 && out[3] == 4, "f32 read");
+        CHECK(z && nli_st_to_f32(&st, z, out) == 0 && out[0] == 5, "scalar read");
+        nli_st_close(&st);
     }
     free(p);
 
@@ -127,38 +127,38 @@ static void synthetic_cases(void) {
 
     /* A known but unsupported dtype opens; converting it is the error. */
     p = synth("{\"a\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data, 16);
-    rc = nl_st_open_file(p, &st);
-    CHECK(rc == 0, "I32 tensor refused at open: %s", nl_geterr());
+    rc = nli_st_open_file(p, &st);
+    CHECK(rc == 0, "I32 tensor refused at open: %s", nli_geterr());
     if (rc == 0) {
         float out[2];
-        CHECK(nl_st_to_f32(&st, &st.t[0], out) != 0 && strstr(nl_geterr(), "dtype I32") && strstr(nl_geterr(), p),
-              "I32 conversion: %s", nl_geterr());
-        nl_st_close(&st);
+        CHECK(nli_st_to_f32(&st, &st.t[0], out) != 0 && strstr(nli_geterr(), "dtype I32") && strstr(nli_geterr(), p),
+              "I32 conversion: %s", nli_geterr());
+        nli_st_close(&st);
     }
     free(p);
 }
 
 static void half_cases(void) {
     /* Bit patterns from IEEE 754 binary16 / bfloat16 definitions. */
-    CHECK(nl_f16_to_f32(0x3c00) == 1.0f, "f16 1.0");
-    CHECK(nl_f16_to_f32(0xc000) == -2.0f, "f16 -2.0");
-    CHECK(nl_f16_to_f32(0x7bff) == 65504.0f, "f16 max");
-    CHECK(nl_f16_to_f32(0x0001) == ldexpf(1, -24), "f16 smallest subnormal");
-    CHECK(nl_f16_to_f32(0x03ff) == ldexpf(1023, -24), "f16 largest subnormal");
-    CHECK(nl_f16_to_f32(0x0400) == ldexpf(1, -14), "f16 smallest normal");
-    CHECK(isinf(nl_f16_to_f32(0x7c00)) && isnan(nl_f16_to_f32(0x7e00)), "f16 inf/nan");
-    CHECK(nl_f16_to_f32(0x3555) == 0.333251953125f, "f16 1/3");
-    CHECK(nl_bf16_to_f32(0x3f80) == 1.0f && nl_bf16_to_f32(0xc040) == -3.0f, "bf16");
-    CHECK(nl_f32_to_bf16(1.0f) == 0x3f80 && nl_f32_to_bf16(1.0f + ldexpf(1, -8)) == 0x3f80 &&
-              nl_f32_to_bf16(1.0f + 3 * ldexpf(1, -8)) == 0x3f82, "bf16 rounding to even");
-    CHECK(nl_f32_to_f16(1.0f / 3) == 0x3555 && nl_f32_to_f16(65520.0f) == 0x7c00 && nl_f32_to_f16(65504.0f) == 0x7bff,
+    CHECK(nli_f16_to_f32(0x3c00) == 1.0f, "f16 1.0");
+    CHECK(nli_f16_to_f32(0xc000) == -2.0f, "f16 -2.0");
+    CHECK(nli_f16_to_f32(0x7bff) == 65504.0f, "f16 max");
+    CHECK(nli_f16_to_f32(0x0001) == ldexpf(1, -24), "f16 smallest subnormal");
+    CHECK(nli_f16_to_f32(0x03ff) == ldexpf(1023, -24), "f16 largest subnormal");
+    CHECK(nli_f16_to_f32(0x0400) == ldexpf(1, -14), "f16 smallest normal");
+    CHECK(isinf(nli_f16_to_f32(0x7c00)) && isnan(nli_f16_to_f32(0x7e00)), "f16 inf/nan");
+    CHECK(nli_f16_to_f32(0x3555) == 0.333251953125f, "f16 1/3");
+    CHECK(nli_bf16_to_f32(0x3f80) == 1.0f && nli_bf16_to_f32(0xc040) == -3.0f, "bf16");
+    CHECK(nli_f32_to_bf16(1.0f) == 0x3f80 && nli_f32_to_bf16(1.0f + ldexpf(1, -8)) == 0x3f80 &&
+              nli_f32_to_bf16(1.0f + 3 * ldexpf(1, -8)) == 0x3f82, "bf16 rounding to even");
+    CHECK(nli_f32_to_f16(1.0f / 3) == 0x3555 && nli_f32_to_f16(65520.0f) == 0x7c00 && nli_f32_to_f16(65504.0f) == 0x7bff,
           "f32->f16");
-    CHECK(nl_f32_to_f16(ldexpf(1, -24)) == 0x0001 && nl_f32_to_f16(ldexpf(1, -25)) == 0 &&
-              nl_f32_to_f16(ldexpf(3, -26)) == 0x0001, "f32->f16 subnormals");
+    CHECK(nli_f32_to_f16(ldexpf(1, -24)) == 0x0001 && nli_f32_to_f16(ldexpf(1, -25)) == 0 &&
+              nli_f32_to_f16(ldexpf(3, -26)) == 0x0001, "f32->f16 subnormals");
     /* Every finite half round-trips. */
     int bad = 0;
     for (uint32_t h = 0; h < 0x10000; h++)
-        if ((h & 0x7c00) != 0x7c00 && nl_f32_to_f16(nl_f16_to_f32((uint16_t)h)) != h) bad++;
+        if ((h & 0x7c00) != 0x7c00 && nli_f32_to_f16(nli_f16_to_f32((uint16_t)h)) != h) bad++;
     CHECK(bad == 0, "%d halves do not round-trip", bad);
 }
 
@@ -168,7 +168,7 @@ typedef void (*edit_fn)(json_t *hdr, uint8_t *data, size_t len);
 
 static char *model_variant(const char *src, const char *name, edit_fn edit) {
     char *dir = check_path(tmp, name);
-    nl_mkdir_p(dir);
+    nli_mkdir_p(dir);
     char *sc = check_path(src, "config.json"), *dc = check_path(dir, "config.json");
     char *sp = check_path(src, "model.safetensors"), *dp = check_path(dir, "model.safetensors");
     stb s;
@@ -203,10 +203,10 @@ static void edit_nan(json_t *h, uint8_t *d, size_t n) {
 static void edit_none(json_t *h, uint8_t *d, size_t n) {}
 
 static void expect_load_fail(const char *what, const char *dir, const char *file, const char *frag) {
-    nl_clip *c = nl_clip_load(dir, 1);
+    nli_clip *c = nli_clip_load(dir, 1);
     CHECK(c == NULL, "%s: accepted", what);
-    if (c) { nl_clip_free(c); return; }
-    const char *e = nl_geterr();
+    if (c) { nli_clip_free(c); return; }
+    const char *e = nli_geterr();
     printf("%-24s -> %s\n", what, e);
     CHECK(strstr(e, file) != NULL, "%s: message does not name %s: %s", what, file, e);
     CHECK(strstr(e, frag) != NULL, "%s: expected '%s' in: %s", what, frag, e);

@@ -14,9 +14,9 @@
 
 int main(void) {
     /* splitmix64's published stream for seed 0 */
-    nl_prng r;
-    nl_prng_seed(&r, 0);
-    CHECK(nl_prng_next(&r) == 0xe220a8397b1dcdafULL, "splitmix64 first value");
+    nli_prng r;
+    nli_prng_seed(&r, 0);
+    CHECK(nli_prng_next(&r) == 0xe220a8397b1dcdafULL, "splitmix64 first value");
 
     size_t ni = 300, nid = 20, nneg = 61, dim = 16;
     float *img = malloc(ni * dim * 4), *id = malloc(nid * dim * 4), *neg = malloc(nneg * dim * 4);
@@ -69,8 +69,8 @@ int main(void) {
     p.seed = 12345;
     size_t kept = nneg - nneg % 7, order[61];
     for (size_t k = 0; k < kept; k++) order[k] = k;
-    nl_prng_seed(&r, p.seed);
-    nl_prng_shuffle(&r, order, kept);
+    nli_prng_seed(&r, p.seed);
+    nli_prng_shuffle(&r, order, kept);
     CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == 0, "%s", nl_last_error());
     double err = 0;
     for (size_t i = 0; i < ni; i++)
@@ -125,9 +125,9 @@ int main(void) {
         double *bs = malloc(N * 8);
         unit_emb(bi, N, D); unit_emb(bid, I, D); unit_emb(bneg, G, D);
         p = nl_score_default_params(NL_METHOD_NEGLABEL);
-        double t0 = nl_now();
+        double t0 = nli_now();
         CHECK(nl_score(bi, N, bid, I, bneg, G, D, &p, bs, NULL, NULL) == 0, "%s", nl_last_error());
-        printf("bench: scoring %zu images x (%zu + %zu) labels: %.2f s (%d threads)\n", N, I, G, nl_now() - t0, nl_num_threads());
+        printf("bench: scoring %zu images x (%zu + %zu) labels: %.2f s (%d threads)\n", N, I, G, nli_now() - t0, nli_num_threads());
         free(bi); free(bid); free(bneg); free(bs);
     }
     free(img); free(id); free(neg); free(sc); free(sc2); free(tid); free(tneg);

@@ -29,7 +29,7 @@ typedef struct { char *text; size_t len; int32_t *ids; size_t n; } golden;
 static golden *read_golden(const char *path, size_t *count) {
     char *data;
     size_t len;
-    if (nl_read_file(path, (size_t)1 << 30, &data, &len)) { fprintf(stderr, "%s\n", nl_geterr()); exit(1); }
+    if (nli_read_file(path, (size_t)1 << 30, &data, &len)) { fprintf(stderr, "%s\n", nli_geterr()); exit(1); }
     golden *g = NULL;
     size_t n = 0, cap = 0;
     for (char *s = data, *e; s < data + len; s = e + 1) {
@@ -40,11 +40,11 @@ static golden *read_golden(const char *path, size_t *count) {
         json_t *o = json_loadb(s, (size_t)(e - s), 0, &jerr);
         json_t *t = json_object_get(o, "text"), *ids = json_object_get(o, "ids");
         if (!o || !json_is_string(t) || !json_is_array(ids)) { fprintf(stderr, "bad golden line %zu\n", n + 1); exit(1); }
-        if (nl_grow((void **)&g, &cap, n + 1, sizeof *g)) exit(1);
+        if (nli_grow((void **)&g, &cap, n + 1, sizeof *g)) exit(1);
         g[n].len = json_string_length(t);
-        g[n].text = nl_strndup(json_string_value(t), g[n].len);
+        g[n].text = nli_strndup(json_string_value(t), g[n].len);
         g[n].n = json_array_size(ids);
-        g[n].ids = nl_mallocarray(g[n].n, sizeof *g[n].ids);
+        g[n].ids = nli_mallocarray(g[n].n, sizeof *g[n].ids);
         for (size_t i = 0; i < g[n].n; i++) g[n].ids[i] = (int32_t)json_integer_value(json_array_get(ids, i));
         json_decref(o);
         n++;
@@ -65,14 +65,14 @@ static void print_ids(const char *what, const int32_t *v, size_t n) {
 }
 
 /* Every golden line, on several threads at once (encode must be thread-safe). */
-static void test_golden(const nl_tokenizer *t, const golden *g, size_t count, const char *label) {
+static void test_golden(const nli_tokenizer *t, const golden *g, size_t count, const char *label) {
     size_t mismatches = 0, errors = 0;
-    double t0 = nl_now();
+    double t0 = nli_now();
 #pragma omp parallel for schedule(dynamic, 256) reduction(+ : mismatches, errors)
     for (size_t i = 0; i < count; i++) {
         int32_t *ids;
         size_t n;
-        if (nl_tokenizer_encode(t, g[i].text, g[i].len, &ids, &n)) {
+        if (nli_tokenizer_encode(t, g[i].text, g[i].len, &ids, &n)) {
             errors++;
             continue;
         }
@@ -87,7 +87,7 @@ static void test_golden(const nl_tokenizer *t, const golden *g, size_t count, co
         }
         free(ids);
     }
-    printf("%s: %zu strings, %zu mismatches, %zu errors, %.2f s\n", label, count, mismatches, errors, nl_now() - t0);
+    printf("%s: %zu strings, %zu mismatches, %zu errors, %.2f s\n", label, count, mismatches, errors, nli_now() - t0);
     CHECK(mismatches == 0 && errors == 0, "%s: %zu mismatches, %zu errors", label, mismatches, errors);
 }
 
@@ -118,16 +118,16 @@ static void test_clean(void) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out;
         size_t n;
-        int rc = nl_tokenizer_clean(cases[i].in, strlen(cases[i].in), &out, &n);
+        int rc = nli_tokenizer_clean(cases[i].in, strlen(cases[i].in), &out, &n);
         CHECK(rc == 0 && n == strlen(cases[i].want) && memcmp(out, cases[i].want, n) == 0,
-              "clean(\"%s\") = \"%s\", want \"%s\"", cases[i].in, rc ? nl_geterr() : out, cases[i].want);
+              "clean(\"%s\") = \"%s\", want \"%s\"", cases[i].in, rc ? nli_geterr() : out, cases[i].want);
         free(out);
     }
 }
 
 /* Cases the golden set does not reach. Expected ids come from running
  * simple_tokenizer's steps in Python 3.11 with the `regex` module. */
-static void test_python_cases(const nl_tokenizer *t) {
+static void test_python_cases(const nli_tokenizer *t) {
     static const struct { const char *text; int32_t ids[16]; } cases[] = {
         /* U+0345 folds to a letter under IGNORECASE: it matches no branch */
         {"a\315\205b \315\205", {49406, 320, 321, 49407}},
@@ -149,14 +149,14 @@ static void test_python_cases(const nl_tokenizer *t) {
         while (want < 16 && cases[i].ids[want]) want++;
         int32_t *ids;
         size_t n;
-        int rc = nl_tokenizer_encode(t, cases[i].text, strlen(cases[i].text), &ids, &n);
+        int rc = nli_tokenizer_encode(t, cases[i].text, strlen(cases[i].text), &ids, &n);
         CHECK(rc == 0 && same(ids, n, cases[i].ids, want), "python case %zu (\"%s\")", i, cases[i].text);
         if (rc == 0 && !same(ids, n, cases[i].ids, want)) print_ids("got", ids, n);
         if (rc == 0) free(ids);
     }
 }
 
-static void test_bad_utf8(const nl_tokenizer *t) {
+static void test_bad_utf8(const nli_tokenizer *t) {
     static const struct { const char *s; size_t len; const char *why; } cases[] = {
         {"ab\x80" "cd", 5, "stray continuation"},
         {"\xC0\xAF", 2, "overlong"},
@@ -171,68 +171,68 @@ static void test_bad_utf8(const nl_tokenizer *t) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int32_t *ids = (int32_t *)&ids;
         size_t n = 99;
-        nl_seterr("none");
-        int rc = nl_tokenizer_encode(t, cases[i].s, cases[i].len, &ids, &n);
+        nli_seterr("none");
+        int rc = nli_tokenizer_encode(t, cases[i].s, cases[i].len, &ids, &n);
         CHECK(rc == -1 && ids == NULL && n == 0, "bad UTF-8 case %zu accepted", i);
-        CHECK(strstr(nl_geterr(), "invalid UTF-8") && strstr(nl_geterr(), cases[i].why),
-              "case %zu: message \"%s\" should say \"%s\"", i, nl_geterr(), cases[i].why);
+        CHECK(strstr(nli_geterr(), "invalid UTF-8") && strstr(nli_geterr(), cases[i].why),
+              "case %zu: message \"%s\" should say \"%s\"", i, nli_geterr(), cases[i].why);
     }
     /* NUL is valid UTF-8 and must not end the text early: Python gives
      * SOT a \0 b EOT = 49406 320 444 321 49407. */
     int32_t *ids;
     size_t n;
-    int rc = nl_tokenizer_encode(t, "a\0b", 3, &ids, &n);
+    int rc = nli_tokenizer_encode(t, "a\0b", 3, &ids, &n);
     static const int32_t want[] = {49406, 320, 444, 321, 49407};
     CHECK(rc == 0 && same(ids, n, want, 5), "embedded NUL: rc %d n %zu", rc, n);
     if (rc == 0) free(ids);
 }
 
 /* Pieces past what the golden set holds: long runs, every byte value. */
-static void test_hostile(const nl_tokenizer *t) {
+static void test_hostile(const nli_tokenizer *t) {
     size_t len = 300000;
     char *s = malloc(len);
     for (size_t i = 0; i < len; i++) s[i] = "abcdefghij"[(i * 7 + i / 13) % 10];
     int32_t *ids;
     size_t n;
-    double t0 = nl_now();
-    int rc = nl_tokenizer_encode(t, s, len, &ids, &n);
-    CHECK(rc == 0 && n > 2 && n < len, "300 kB single word: rc %d n %zu (%s)", rc, n, nl_geterr());
-    CHECK(nl_now() - t0 < 20, "300 kB single word took %.1f s (BPE must not be quadratic)", nl_now() - t0);
+    double t0 = nli_now();
+    int rc = nli_tokenizer_encode(t, s, len, &ids, &n);
+    CHECK(rc == 0 && n > 2 && n < len, "300 kB single word: rc %d n %zu (%s)", rc, n, nli_geterr());
+    CHECK(nli_now() - t0 < 20, "300 kB single word took %.1f s (BPE must not be quadratic)", nli_now() - t0);
     int ok = rc == 0;
     for (size_t i = 0; ok && i < n; i++) ok = ids[i] >= 0 && ids[i] < 49408;
     CHECK(ok, "ids out of range");
     if (rc == 0) free(ids);
     /* every non-ASCII scalar region: U+0080.. U+10FFFF samples, 4-byte forms */
     const char *mixed = "\xF0\x9F\x98\x80\xC2\xA0\xE2\x80\x8B\xF4\x8F\xBF\xBF\xEF\xBF\xBD";
-    rc = nl_tokenizer_encode(t, mixed, strlen(mixed), &ids, &n);
-    CHECK(rc == 0 && n >= 3 && ids[0] == NL_TOKEN_SOT && ids[n - 1] == NL_TOKEN_EOT, "mixed: %s", nl_geterr());
+    rc = nli_tokenizer_encode(t, mixed, strlen(mixed), &ids, &n);
+    CHECK(rc == 0 && n >= 3 && ids[0] == NL_TOKEN_SOT && ids[n - 1] == NL_TOKEN_EOT, "mixed: %s", nli_geterr());
     if (rc == 0) free(ids);
-    rc = nl_tokenizer_encode(t, "", 0, &ids, &n);
+    rc = nli_tokenizer_encode(t, "", 0, &ids, &n);
     CHECK(rc == 0 && n == 2 && ids[0] == NL_TOKEN_SOT && ids[1] == NL_TOKEN_EOT, "empty text");
     if (rc == 0) free(ids);
     free(s);
 }
 
 static int err_has(const char *a, const char *b) {
-    const char *e = nl_geterr();
+    const char *e = nli_geterr();
     return strstr(e, a) && (!b || strstr(e, b));
 }
 
 static void test_bad_files(const char *vocab, const char *merges) {
-    nl_tokenizer *t = nl_tokenizer_load("/nonexistent/vocab.json", merges);
-    CHECK(!t && err_has("/nonexistent/vocab.json", "cannot open"), "missing vocab: %s", nl_geterr());
-    t = nl_tokenizer_load(vocab, "/nonexistent/merges.txt");
-    CHECK(!t && err_has("/nonexistent/merges.txt", "cannot open"), "missing merges: %s", nl_geterr());
+    nli_tokenizer *t = nli_tokenizer_load("/nonexistent/vocab.json", merges);
+    CHECK(!t && err_has("/nonexistent/vocab.json", "cannot open"), "missing vocab: %s", nli_geterr());
+    t = nli_tokenizer_load(vocab, "/nonexistent/merges.txt");
+    CHECK(!t && err_has("/nonexistent/merges.txt", "cannot open"), "missing merges: %s", nli_geterr());
 
     char *vdata, *mdata;
     size_t vlen, mlen;
-    if (nl_read_file(vocab, 1 << 26, &vdata, &vlen) || nl_read_file(merges, 1 << 26, &mdata, &mlen)) {
-        CHECK(0, "read: %s", nl_geterr());
+    if (nli_read_file(vocab, 1 << 26, &vdata, &vlen) || nli_read_file(merges, 1 << 26, &mdata, &mlen)) {
+        CHECK(0, "read: %s", nli_geterr());
         return;
     }
     const char *p = tmp_file("trunc.json", vdata, vlen / 2);
-    t = nl_tokenizer_load(p, merges);
-    CHECK(!t && err_has(p, "not valid JSON"), "truncated vocab: %s", nl_geterr());
+    t = nli_tokenizer_load(p, merges);
+    CHECK(!t && err_has(p, "not valid JSON"), "truncated vocab: %s", nli_geterr());
     static const struct { const char *json, *why; } bad[] = {
         {"[1, 2]", "expected a non-empty JSON object"},
         {"{}", "expected a non-empty JSON object"},
@@ -245,15 +245,15 @@ static void test_bad_files(const char *vocab, const char *merges) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         p = tmp_file("bad.json", bad[i].json, strlen(bad[i].json));
-        t = nl_tokenizer_load(p, merges);
-        CHECK(!t && err_has(p, bad[i].why), "vocab %s: \"%s\"", bad[i].json, nl_geterr());
+        t = nli_tokenizer_load(p, merges);
+        CHECK(!t && err_has(p, bad[i].why), "vocab %s: \"%s\"", bad[i].json, nli_geterr());
     }
     /* The real vocabulary without <|endoftext|>. */
-    char *v2 = nl_strdup(vdata), *q = strstr(v2, "\"<|endoftext|>\"");
+    char *v2 = nli_strdup(vdata), *q = strstr(v2, "\"<|endoftext|>\"");
     if (q) q[2] = 'X';
     p = tmp_file("noeot.json", v2, vlen);
-    t = nl_tokenizer_load(p, merges);
-    CHECK(q && !t && err_has(p, "special token"), "vocab without EOT: %s", nl_geterr());
+    t = nli_tokenizer_load(p, merges);
+    CHECK(q && !t && err_has(p, "special token"), "vocab without EOT: %s", nli_geterr());
     free(v2);
 
     /* merges.txt: header + two good lines, then one bad line (line 4). */
@@ -269,21 +269,21 @@ static void test_bad_files(const char *vocab, const char *merges) {
         char buf[256];
         snprintf(buf, sizeof buf, "#version: 0.2\ni n\nt h\n%sa b\n", badm[i].line);
         p = tmp_file("bad.txt", buf, strlen(buf));
-        t = nl_tokenizer_load(vocab, p);
-        CHECK(!t && err_has(p, "line 4") && err_has(badm[i].why, NULL), "merges \"%s\": %s", badm[i].line, nl_geterr());
+        t = nli_tokenizer_load(vocab, p);
+        CHECK(!t && err_has(p, "line 4") && err_has(badm[i].why, NULL), "merges \"%s\": %s", badm[i].line, nli_geterr());
     }
     /* A short but valid merges file loads, and CRLF lines are accepted. */
     const char *ok = "#version: 0.2\r\ni n\r\nt h\r\n";
     p = tmp_file("ok.txt", ok, strlen(ok));
-    t = nl_tokenizer_load(vocab, p);
-    CHECK(t != NULL, "short merges: %s", nl_geterr());
+    t = nli_tokenizer_load(vocab, p);
+    CHECK(t != NULL, "short merges: %s", nli_geterr());
     if (t) {
         int32_t *ids;
         size_t n;
         /* "inn" -> i n n</w>: only "i n" applies, giving "in" "n</w>" */
-        CHECK(nl_tokenizer_encode(t, "inn", 3, &ids, &n) == 0 && n == 4, "encode with short merges");
+        CHECK(nli_tokenizer_encode(t, "inn", 3, &ids, &n) == 0 && n == 4, "encode with short merges");
         if (n == 4) free(ids);
-        nl_tokenizer_free(t);
+        nli_tokenizer_free(t);
     }
     free(vdata);
     free(mdata);
@@ -297,21 +297,21 @@ int main(void) {
     char *tvocab = check_path(shared, "fixtures/tiny-clip/vocab.json");
     char *tmerges = check_path(shared, "fixtures/tiny-clip/merges.txt");
 
-    nl_tokenizer *t = nl_tokenizer_load(vocab, merges);
-    CHECK(t != NULL, "load: %s", nl_geterr());
+    nli_tokenizer *t = nli_tokenizer_load(vocab, merges);
+    CHECK(t != NULL, "load: %s", nli_geterr());
     if (!t) return check_done();
-    CHECK(nl_tokenizer_vocab_size(t) == 49408, "vocab size %zu", nl_tokenizer_vocab_size(t));
-    CHECK(nl_tokenizer_sot(t) == NL_TOKEN_SOT && nl_tokenizer_eot(t) == NL_TOKEN_EOT, "special ids %d %d",
-          nl_tokenizer_sot(t), nl_tokenizer_eot(t));
+    CHECK(nli_tokenizer_vocab_size(t) == 49408, "vocab size %zu", nli_tokenizer_vocab_size(t));
+    CHECK(nli_tokenizer_sot(t) == NL_TOKEN_SOT && nli_tokenizer_eot(t) == NL_TOKEN_EOT, "special ids %d %d",
+          nli_tokenizer_sot(t), nli_tokenizer_eot(t));
 
     size_t count;
     golden *g = read_golden(gpath, &count);
     CHECK(count == 80496, "golden lines: %zu", count);
     test_golden(t, g, count, "clip-tokenizer");
-    nl_tokenizer *tiny = nl_tokenizer_load(tvocab, tmerges);
-    CHECK(tiny != NULL, "tiny-clip load: %s", nl_geterr());
+    nli_tokenizer *tiny = nli_tokenizer_load(tvocab, tmerges);
+    CHECK(tiny != NULL, "tiny-clip load: %s", nli_geterr());
     if (tiny) test_golden(tiny, g, count, "tiny-clip");
-    nl_tokenizer_free(tiny);
+    nli_tokenizer_free(tiny);
 
     test_clean();
     test_python_cases(t);
@@ -321,7 +321,7 @@ int main(void) {
 
     for (size_t i = 0; i < count; i++) free(g[i].text), free(g[i].ids);
     free(g);
-    nl_tokenizer_free(t);
+    nli_tokenizer_free(t);
     free(vocab), free(merges), free(gpath), free(tvocab), free(tmerges);
     return check_done();
 }

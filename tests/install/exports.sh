@@ -51,5 +51,23 @@ if grep -qv '^nl_' "$tmp/exported"; then
   echo "FAILED: $lib exports symbols outside the nl_ namespace:" >&2
   grep -v '^nl_' "$tmp/exported" >&2; fail=1
 fi
+# The library's internal functions are named nli_*, never nl_* (the public
+# prefix) nor unprefixed: checked on the static archive, which keeps them
+# global (NEGLABEL_STATIC_LIB, set by ctest).
+if [ -n "${NEGLABEL_STATIC_LIB:-}" ]; then
+  nm -g --defined-only "$NEGLABEL_STATIC_LIB" | awk 'NF >= 3 { print $3 }' | sort -u > "$tmp/static"
+  [ -s "$tmp/static" ] || { echo "FAILED: no symbols in $NEGLABEL_STATIC_LIB" >&2; exit 1; }
+  grep '^nl_' "$tmp/static" | comm -23 - "$tmp/declared" > "$tmp/bad_nl" || true
+  if [ -s "$tmp/bad_nl" ]; then
+    echo "FAILED: internal functions with the public prefix nl_ (rename them nli_):" >&2
+    cat "$tmp/bad_nl" >&2; fail=1
+  fi
+  grep -E '^[A-Za-z]' "$tmp/static" | grep -Ev '^(nl|nli)_' > "$tmp/bad_other" || true
+  if [ -s "$tmp/bad_other" ]; then
+    echo "FAILED: global symbols of $NEGLABEL_STATIC_LIB without the nli_ prefix:" >&2
+    cat "$tmp/bad_other" >&2; fail=1
+  fi
+  echo "ok: $(grep -c '^nli_' "$tmp/static") internal functions, all named nli_*"
+fi
 [ $fail -eq 0 ] || exit 1
 echo "ok: $(wc -l < "$tmp/exported") symbols exported, all declared NL_API in $(basename "$header")"

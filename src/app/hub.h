@@ -1,0 +1,68 @@
+/* hub.h — models by name: a Hugging Face Hub id "org/name[@revision]"
+ * resolved to a snapshot folder of the Hugging Face cache, laid out exactly
+ * as huggingface_hub lays it out (so transformers and neglabel share it):
+ *
+ *   <cache>/models--org--name/refs/<revision>          the commit, 40 hex
+ *   <cache>/models--org--name/blobs/<etag>             file contents
+ *   <cache>/models--org--name/snapshots/<commit>/<f>   -> ../../blobs/<etag>
+ *   <cache>/models--org--name/.no_exist/<commit>/<f>   "not in the repo"
+ *
+ * Missing files are downloaded with libcurl from HF_ENDPOINT unless
+ * HF_HUB_OFFLINE is set. Everything from the network is treated as hostile
+ * (docs/hub.md). The public entry point is nl_model_resolve (neglabel.h). */
+#ifndef NEGLABEL_HUB_H
+#define NEGLABEL_HUB_H
+#include <stddef.h>
+
+/* Bounds on what a server may make us do. */
+#define NL_HUB_SMALL_FILE_MAX ((long long)64 << 20)   /* config, vocab, merges, index */
+#define NL_HUB_WEIGHTS_FILE_MAX ((long long)128 << 30) /* one safetensors file */
+#define NL_HUB_MAX_SHARDS 1024
+
+/* Parse "org/name[@revision]". 1: a valid Hub id (*repo_id "org/name" and
+ * *revision, "main" when absent, malloc'd); 0: not one (error set saying
+ * why); -1: out of memory. The rules are huggingface_hub's for repo ids
+ * (letters, digits, '-', '_', '.'; no "--" or ".."; at most 96 characters)
+ * and git's safe subset for revisions (components of [A-Za-z0-9._-] joined
+ * by '/', none starting with '.'). */
+int nli_hub_parse_id(const char *name, char **repo_id, char **revision);
+
+/* The cache folder, as huggingface_hub finds it: HF_HUB_CACHE, else
+ * HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, else
+ * $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub; a leading
+ * "~/" is the home folder. malloc'd; NULL (error set) without any. */
+char *nli_hub_cache_dir(void);
+
+/* "models--org--name" for "org/name" (malloc'd). */
+char *nli_hub_repo_folder(const char *repo_id);
+
+/* 1 when s is 40 lowercase hex digits (a commit). */
+int nli_hub_is_commit(const char *s);
+
+/* The commit a revision names in the cache folder of one repo: the revision
+ * itself when it is a commit, else the content of refs/<revision> (at most
+ * 1 KiB, surrounding white space ignored), which must be a commit. 1 found,
+ * 0 no such ref (error set), -1 a damaged ref (error set). */
+int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]);
+
+/* A file name the index may name as a shard: a plain name of [A-Za-z0-9._-]
+ * (not starting with '.', no "..", at most 200 characters) ending in
+ * ".safetensors". */
+int nli_hub_valid_shard_name(const char *s);
+
+/* The snapshot folder of repo_id at revision when the cache already holds
+ * every file neglabel needs (config.json, vocab.json, merges.txt and the
+ * weights: model.safetensors, or the index and each shard it names), else
+ * NULL with the error naming what is missing. */
+char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision);
+
+/* Hex digest of a file: SHA-256 (git_blob 0; 64 digits) or git's blob id,
+ * SHA-1 of "blob <size>\0" + contents (git_blob 1; 40 digits). */
+int nli_hub_file_digest(const char *path, int git_blob, char hex[65]);
+
+/* Resolve repo_id at revision to a complete snapshot folder (malloc'd),
+ * downloading what is missing unless HF_HUB_OFFLINE (or
+ * TRANSFORMERS_OFFLINE) is set. NULL with the error set on failure. */
+char *nli_hub_resolve(const char *repo_id, const char *revision);
+
+#endif

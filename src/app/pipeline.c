@@ -1,0 +1,522 @@
+/* pipeline.c — label and list files, templates, the embedding cache loop, negatives files and dataset walking (declared in neglabel.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cache.h"
+#include "model.h"
+#include "neglabel.h"
+#include "util.h"
+
+int nl_strvec_push_owned(nl_strvec *s, char *str) {
+    if (!str) return -1;
+    if (nli_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) { free(str); return -1; }
+    s->v[s->n++] = str;
+    return 0;
+}
+
+int nl_strvec_push(nl_strvec *s, const char *str) { return nl_strvec_push_owned(s, nli_strdup(str)); }
+
+void nl_strvec_free(nl_strvec *s) {
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* Strict UTF-8 check (no overlongs, surrogates or values past U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned min, cp;
+        if (c < 0x80) { if (!c) return 0; i++; continue; }
+        else if ((c & 0xE0) == 0xC0) { k = 1; min = 0x80; cp = c & 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { k = 2; min = 0x800; cp = c & 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { k = 3; min = 0x10000; cp = c & 0x07; }
+        else return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if (i + j >= n || (s[i + j] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+#define MAX_LIST_FILE ((size_t)1 << 30)
+
+int nl_read_lines(const char *path, nl_strvec *out) {
+    memset(out, 0, sizeof *out);
+    char *buf;
+    size_t len;
+    if (nli_read_file(path, MAX_LIST_FILE, &buf, &len) != 0) return -1;
+    size_t lineno = 0;
+    char *p = buf, *end = buf + len;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end;
+        lineno++;
+        if (memchr(p, 0, (size_t)(e - p))) {
+            nli_seterr("%s:%zu: NUL byte in text file", path, lineno);
+            goto fail;
+        }
+        char *a = p, *b = e;
+        while (a < b && (*a == ' ' || *a == '\t' || *a == '\r')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
+        if (b > a) {
+            if (!utf8_valid((unsigned char *)a, (size_t)(b - a))) {
+                nli_seterr("%s:%zu: invalid UTF-8", path, lineno);
+                goto fail;
+            }
+            if (nl_strvec_push_owned(out, nli_strndup(a, (size_t)(b - a))) != 0) goto fail;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    free(buf);
+    return 0;
+fail:
+    free(buf);
+    nl_strvec_free(out);
+    return -1;
+}
+
+static int cmp_ent(const void *a, const void *b) {
+    const struct { const char *s; size_t i; } *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
+    if (nl_read_lines(path, out) != 0) return -1;
+    if (out->n == 0) {
+        nli_seterr("%s: no ID labels (the file is empty)", path);
+        return -1;
+    }
+    /* Duplicates make two classes indistinguishable: refuse them (sorted
+     * copy, O(n log n); ties keep file order so both lines can be named). */
+    struct ent { const char *s; size_t i; } *e = nli_mallocarray(out->n, sizeof *e);
+    if (!e) { nl_strvec_free(out); return -1; }
+    for (size_t i = 0; i < out->n; i++) e[i] = (struct ent){out->v[i], i};
+    qsort(e, out->n, sizeof *e, cmp_ent);
+    size_t dups = 0;
+    for (size_t i = 1; i < out->n; i++)
+        if (!strcmp(e[i].s, e[i - 1].s)) {
+            if (allow_duplicates) { dups++; continue; }
+            nli_seterr("%s: duplicate ID label '%s' (entries %zu and %zu); pass --allow-duplicate-labels if "
+                      "that is intended",
+                      path, e[i].s, e[i - 1].i + 1, e[i].i + 1);
+            free(e);
+            nl_strvec_free(out);
+            return -1;
+        }
+    if (dups) nli_log(NL_LOG_WARN, "%s: %zu duplicate ID label(s) kept", path, dups);
+    free(e);
+    return 0;
+}
+
+char *nl_apply_template(const char *tmpl, const char *word) {
+    const char *at = strstr(tmpl, "{}");
+    if (!at) {
+        nli_seterr("prompt template '%s' has no '{}' placeholder", tmpl);
+        return NULL;
+    }
+    size_t a = (size_t)(at - tmpl), w = strlen(word), r = strlen(at + 2);
+    char *s = nli_malloc(a + w + r + 1);
+    if (!s) return NULL;
+    memcpy(s, tmpl, a);
+    memcpy(s + a, word, w);
+    memcpy(s + a + w, at + 2, r + 1);
+    return s;
+}
+
+/* ------------------------------------------------------------ caching */
+
+#define EMBED_CHUNK 512 /* items per forward call; the cache is flushed after each */
+
+static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kind, const char *ns_extra) {
+    if (!o || !o->cache_dir) return NULL;
+    if (nli_mkdir_p(o->cache_dir) != 0) {
+        nli_log(NL_LOG_WARN, "cache disabled: %s", nli_geterr());
+        return NULL;
+    }
+    char name[320], ns[512], dev[64] = "";
+    /* GPU embeddings (another precision, other rounding) never mix with the
+     * CPU's: each device kind and precision has its own cache file. */
+    if (nl_model_device(m, NULL) == NL_DEVICE_CUDA)
+        snprintf(dev, sizeof dev, "-cuda-%s", nl_precision_name(nl_model_precision(m)));
+    snprintf(name, sizeof name, "%s%s-%s%s.nlc", nl_model_fingerprint(m), dev, kind, ns_extra);
+    snprintf(ns, sizeof ns, "neglabel %s model=%s%s %s", kind, nl_model_fingerprint(m), dev, ns_extra);
+    char *path = nli_path_join(o->cache_dir, name);
+    nli_cache *c = path ? nli_cache_open(path, ns, (size_t)nl_model_dim(m)) : NULL;
+    if (!c) nli_log(NL_LOG_WARN, "cache disabled: %s", nli_geterr());
+    free(path);
+    return c;
+}
+
+/* Embed items in chunks, taking what the cache has and storing what it
+ * lacks (keys[i] NULL: not cacheable). fn embeds items idx[0..k) into
+ * out[k x dim] and sets status (0 ok, -1 failed) and errors (malloc'd or
+ * NULL) per item. The cache is flushed after every chunk, so an interrupted
+ * run resumes where it stopped. Rows of out end L2-normalised. */
+typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors);
+
+static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const char *what, char *const *keys,
+                        size_t n, embed_fn fn, void *ctx, float *out, int *status, char **errors) {
+    size_t dim = (size_t)nl_model_dim(m);
+    size_t *miss = nli_mallocarray(n ? n : 1, sizeof *miss);
+    int *st = nli_mallocarray(EMBED_CHUNK, sizeof *st);
+    char **errs = nli_calloc(EMBED_CHUNK, sizeof *errs);
+    float *tmp = nli_mallocarray((size_t)EMBED_CHUNK * dim, sizeof(float));
+    int rc = -1, quiet = o && o->quiet;
+    if (!miss || !st || !errs || !tmp) goto done;
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (status) status[i] = 0;
+        if (!c || !keys[i] || nli_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
+    }
+    if (c && !quiet) nli_log(NL_LOG_INFO, "%s: %zu cached, %zu to embed", what, n - nm, nm);
+    char label[64];
+    snprintf(label, sizeof label, "embedding %s", what);
+    nli_progress pr;
+    nli_progress_start(&pr, label, nm);
+    if (quiet) pr.quiet = 1;
+    for (size_t s = 0; s < nm; s += EMBED_CHUNK) {
+        size_t k = nm - s < EMBED_CHUNK ? nm - s : EMBED_CHUNK;
+        memset(errs, 0, k * sizeof *errs);
+        if (fn(m, ctx, miss + s, k, tmp, st, errs) != 0) goto done;
+        for (size_t j = 0; j < k; j++) {
+            size_t i = miss[s + j];
+            memcpy(out + i * dim, tmp + j * dim, dim * sizeof(float));
+            if (status) status[i] = st[j];
+            if (errors) errors[i] = errs[j];
+            else free(errs[j]);
+            errs[j] = NULL;
+            if (c && st[j] == 0 && keys[i]) nli_cache_put(c, keys[i], tmp + j * dim);
+        }
+        if (c) nli_cache_flush(c);
+        nli_progress_update(&pr, s + k);
+    }
+    nli_progress_end(&pr);
+    nl_normalize_rows(out, n, dim);
+    rc = 0;
+done:
+    free(miss);
+    free(st);
+    free(errs);
+    free(tmp);
+    return rc;
+}
+
+static int embed_prompt_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status,
+                              char **errors) {
+    const char *const *prompts = ctx;
+    const char *batch[EMBED_CHUNK];
+    for (size_t j = 0; j < k; j++) { batch[j] = prompts[idx[j]]; status[j] = 0; }
+    (void)errors; /* a text that cannot be embedded fails the whole call */
+    return nl_embed_texts(m, batch, k, out);
+}
+
+int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+    nli_cache *c = open_cache(o, m, "text", "");
+    /* the prompt is its own cache key */
+    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, out,
+                          NULL, NULL);
+    nli_cache_close(c);
+    return rc;
+}
+
+typedef struct { const char *const *paths; nl_resample resample; } image_ctx;
+
+static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status,
+                             char **errors) {
+    const image_ctx *ic = ctx;
+    const char *batch[EMBED_CHUNK];
+    for (size_t j = 0; j < k; j++) batch[j] = ic->paths[idx[j]];
+    return nli_embed_images_ex(m, batch, k, ic->resample, out, status, errors);
+}
+
+int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                         size_t n, float *out, int *status, char **errors) {
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
+    char extra[64];
+    snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
+             nl_model_image_size(m));
+    nli_cache *c = open_cache(o, m, "image", extra);
+    char **keys = nli_calloc(n ? n : 1, sizeof *keys);
+    int rc = -1;
+    if (keys) {
+        /* A file that cannot be stat'ed gets no key; decoding reports it. */
+        for (size_t i = 0; c && i < n; i++) keys[i] = nli_cache_file_key(paths[i]);
+        image_ctx ic = {paths, resample};
+        rc = embed_cached(m, o, c, "images", keys, n, embed_image_chunk, &ic, out, status, errors);
+        for (size_t i = 0; i < n; i++) free(keys[i]);
+    }
+    free(keys);
+    nli_cache_close(c);
+    return rc;
+}
+
+int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
+                   const char *const *templates, size_t n_templates, float *out) {
+    size_t dim = (size_t)nl_model_dim(m);
+    if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
+    char **prompts = nli_calloc(n ? n : 1, sizeof *prompts);
+    float *tmp = n_templates > 1 ? nli_mallocarray(n * dim + 1, sizeof(float)) : NULL;
+    int rc = -1;
+    if (!prompts || (n_templates > 1 && !tmp)) goto done;
+    if (n_templates > 1) memset(out, 0, n * dim * sizeof(float));
+    for (size_t t = 0; t < n_templates; t++) {
+        for (size_t i = 0; i < n; i++) {
+            free(prompts[i]);
+            if (!(prompts[i] = nl_apply_template(templates[t], words[i]))) goto done;
+        }
+        float *dst = n_templates > 1 ? tmp : out;
+        if (nl_embed_prompts(m, o, (const char *const *)prompts, n, dst) != 0) goto done;
+        if (n_templates > 1)
+            for (size_t i = 0; i < n * dim; i++) out[i] += tmp[i];
+    }
+    /* Ensemble: mean of normalised embeddings, renormalised (the mean's
+     * scale drops out under normalisation). */
+    if (n_templates > 1) nl_normalize_rows(out, n, dim);
+    rc = 0;
+done:
+    if (prompts)
+        for (size_t i = 0; i < n; i++) free(prompts[i]);
+    free(prompts);
+    free(tmp);
+    return rc;
+}
+
+/* ------------------------------------------------------------ negatives */
+
+void nl_negatives_free(nl_negatives *n) {
+    nl_strvec_free(&n->words);
+    nl_strvec_free(&n->prompts);
+    nl_strvec_free(&n->noun_templates);
+    nl_strvec_free(&n->adj_templates);
+    free(n->pos);
+    free(n->model);
+    memset(n, 0, sizeof *n);
+}
+
+/* Header fields are key=value separated by TABs (values may hold spaces). */
+static int parse_header(const char *path, const char *line, nl_negatives *out) {
+    const char *p = line + strlen("# neglabel negatives");
+    while (*p) {
+        while (*p == '\t' || *p == ' ') p++;
+        const char *e = strchr(p, '\t');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            size_t kl = (size_t)(eq - p);
+            char *val = nli_strndup(eq + 1, len - kl - 1);
+            if (!val) return -1;
+            if (kl == 5 && !strncmp(p, "model", 5)) { free(out->model); out->model = val; val = NULL; }
+            else if (kl == 3 && !strncmp(p, "dim", 3)) out->dim = atoi(val);
+            else if (kl == 13 && !strncmp(p, "noun_template", 13)) { if (nl_strvec_push_owned(&out->noun_templates, val)) return -1; val = NULL; }
+            else if (kl == 12 && !strncmp(p, "adj_template", 12)) { if (nl_strvec_push_owned(&out->adj_templates, val)) return -1; val = NULL; }
+            free(val);
+        }
+        p += len;
+    }
+    (void)path;
+    return 0;
+}
+
+int nl_negatives_read(const char *path, nl_negatives *out) {
+    memset(out, 0, sizeof *out);
+    nl_strvec lines;
+    if (nl_read_lines(path, &lines) != 0) return -1;
+    size_t cap = 0;
+    int tsv = 0;
+    for (size_t i = 0; i < lines.n; i++) {
+        const char *l = lines.v[i];
+        if (l[0] == '#') {
+            if (!strncmp(l, "# neglabel negatives", 20) && parse_header(path, l, out) != 0) goto fail;
+            continue;
+        }
+        if (nli_grow((void **)&out->pos, &cap, out->words.n + 1, 1) != 0) goto fail;
+        const char *t1 = strchr(l, '\t');
+        if (t1) {
+            /* pos<TAB>word<TAB>prompt[<TAB>similarity] */
+            const char *t2 = strchr(t1 + 1, '\t');
+            const char *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
+            size_t pl = (size_t)(t1 - l);
+            int pos = pl == 4 && !strncmp(l, "noun", 4) ? NL_POS_NOUN : pl == 3 && !strncmp(l, "adj", 3) ? NL_POS_ADJ : -1;
+            if (pos < 0 || !t2) {
+                nli_seterr("%s: entry %zu: expected pos<TAB>word<TAB>prompt with pos 'noun' or 'adj'", path,
+                          out->words.n + 1);
+                goto fail;
+            }
+            out->pos[out->words.n] = (uint8_t)pos;
+            if (nl_strvec_push_owned(&out->words, nli_strndup(t1 + 1, (size_t)(t2 - t1 - 1))) ||
+                nl_strvec_push_owned(&out->prompts, t3 ? nli_strndup(t2 + 1, (size_t)(t3 - t2 - 1)) : nli_strdup(t2 + 1)))
+                goto fail;
+            tsv = 1;
+        } else {
+            out->pos[out->words.n] = NL_POS_NOUN;
+            if (nl_strvec_push(&out->words, l) || nl_strvec_push(&out->prompts, l)) goto fail;
+        }
+    }
+    nl_strvec_free(&lines);
+    if (out->words.n == 0) {
+        nli_seterr("%s: no negative labels in the file", path);
+        nl_negatives_free(out);
+        return -1;
+    }
+    if (!tsv) { /* plain prompt lists carry no templates */
+        nl_strvec_free(&out->noun_templates);
+        nl_strvec_free(&out->adj_templates);
+    }
+    return 0;
+fail:
+    nl_strvec_free(&lines);
+    nl_negatives_free(out);
+    return -1;
+}
+
+int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out) {
+    size_t dim = (size_t)nl_model_dim(m);
+    if (neg->model && strcmp(neg->model, nl_model_fingerprint(m)) != 0) {
+        nli_seterr("%s: negatives were mined with model %s, but the model given is %s; re-run 'neglabel mine' "
+                  "with this model",
+                  path, neg->model, nl_model_fingerprint(m));
+        return -1;
+    }
+    if (neg->dim && (size_t)neg->dim != dim) {
+        nli_seterr("%s: negatives were mined in dimension %d, the model has %zu", path, neg->dim, dim);
+        return -1;
+    }
+    if (!neg->noun_templates.n && !neg->adj_templates.n)
+        return nl_embed_prompts(m, o, (const char *const *)neg->prompts.v, neg->prompts.n, out);
+    /* Mined files: embed each part of speech with its template ensemble. */
+    size_t n = neg->words.n;
+    int rc = -1;
+    for (int pos = 0; pos < 2; pos++) {
+        const nl_strvec *tv = pos == NL_POS_NOUN ? &neg->noun_templates : &neg->adj_templates;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) k += neg->pos[i] == pos;
+        if (!k) continue;
+        if (!tv->n) { nli_seterr("%s: header names no template for %s", path, pos ? "adjectives" : "nouns"); return -1; }
+        const char **w = nli_mallocarray(k, sizeof *w);
+        size_t *at = nli_mallocarray(k, sizeof *at);
+        float *e = nli_mallocarray(k * dim, sizeof(float));
+        if (w && at && e) {
+            for (size_t i = 0, j = 0; i < n; i++)
+                if (neg->pos[i] == pos) { w[j] = neg->words.v[i]; at[j++] = i; }
+            if (nl_embed_words(m, o, w, k, (const char *const *)tv->v, tv->n, e) == 0) {
+                for (size_t j = 0; j < k; j++) memcpy(out + at[j] * dim, e + j * dim, dim * sizeof(float));
+                rc = 0;
+            } else rc = -1;
+        } else rc = -1;
+        free(w);
+        free(at);
+        free(e);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ datasets */
+
+static int has_image_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    static const char *ext[] = {".jpg", ".jpeg", ".png", ".webp", ".jpe", ".jfif"};
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (!strcasecmp(dot, ext[i])) return 1;
+    return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int walk(const char *dir, nl_strvec *out, int depth) {
+    if (depth > 64) { nli_seterr("%s: directory nesting too deep", dir); return -1; }
+    DIR *d = opendir(dir);
+    if (!d) { nli_seterr_code(NL_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno)); return -1; }
+    nl_strvec names = {0};
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && nl_strvec_push(&names, e->d_name) != 0) { rc = -1; break; }
+    closedir(d);
+    if (rc == 0 && names.n) qsort(names.v, names.n, sizeof *names.v, cmp_cstr);
+    for (size_t i = 0; i < names.n && rc == 0; i++) {
+        char *p = nli_path_join(dir, names.v[i]);
+        struct stat st;
+        if (!p) { rc = -1; break; }
+        if (stat(p, &st) != 0) { free(p); continue; } /* dangling link */
+        if (S_ISDIR(st.st_mode)) { rc = walk(p, out, depth + 1); free(p); }
+        else if (S_ISREG(st.st_mode) && has_image_ext(p)) rc = nl_strvec_push_owned(out, p);
+        else free(p);
+    }
+    nl_strvec_free(&names);
+    return rc;
+}
+
+int nl_collect_images(const char *spec, nl_strvec *out) {
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(spec, &st) != 0) { nli_seterr_code(NL_ERR_IO, "%s: %s", spec, strerror(errno)); return -1; }
+    if (S_ISDIR(st.st_mode)) {
+        if (walk(spec, out, 0) != 0) { nl_strvec_free(out); return -1; }
+        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp)", spec); return -1; }
+        return 0;
+    }
+    nl_strvec lines;
+    if (nl_read_lines(spec, &lines) != 0) return -1;
+    char *base = nli_strdup(spec);
+    if (!base) { nl_strvec_free(&lines); return -1; }
+    char *slash = strrchr(base, '/');
+    if (slash) slash[1] = 0; else base[0] = 0;
+    for (size_t i = 0; i < lines.n; i++) {
+        if (lines.v[i][0] == '#') continue;
+        if (nl_strvec_push_owned(out, nli_path_join(base, lines.v[i])) != 0) {
+            free(base); nl_strvec_free(&lines); nl_strvec_free(out); return -1;
+        }
+    }
+    free(base);
+    nl_strvec_free(&lines);
+    if (!out->n) { nli_seterr("%s: the image list is empty", spec); return -1; }
+    return 0;
+}
+
+int nl_embed_image_files_readable(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                                  size_t n, int strict, float *out, size_t *good, size_t *n_good, nl_strvec *skipped) {
+    size_t dim = (size_t)nl_model_dim(m), k = 0;
+    int *st = nli_mallocarray(n + 1, sizeof(int));
+    char **errs = nli_calloc(n + 1, sizeof(char *));
+    int rc = -1;
+    *n_good = 0;
+    if (!st || !errs) goto done;
+    if (nl_embed_image_files(m, o, resample, paths, n, out, st, errs) != 0) goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *why = errs[i] ? errs[i] : paths[i];
+        if (st[i] != 0) {
+            if (strict) {
+                nli_seterr("%s (--strict: unreadable images are fatal)", why);
+                goto done;
+            }
+            nli_log(NL_LOG_WARN, "skipping unreadable image: %s", why);
+            if (skipped && nl_strvec_push(skipped, paths[i])) goto done;
+            continue;
+        }
+        if (k != i) memmove(out + k * dim, out + i * dim, dim * sizeof(float));
+        good[k++] = i;
+    }
+    if (k == 0) { nli_seterr("none of the %zu images could be read", n); goto done; }
+    *n_good = k;
+    rc = 0;
+done:
+    if (errs)
+        for (size_t i = 0; i < n; i++) free(errs[i]);
+    free(errs);
+    free(st);
+    return rc;
+}

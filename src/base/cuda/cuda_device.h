@@ -1,0 +1,27 @@
+/* cuda_device.h — the CUDA devices as the rest of the library sees them: plain C
+ * declarations, defined in base/cuda/device.cu in a CUDA build
+ * (NEGLABEL_HAVE_CUDA) and by stubs in base/device.c otherwise.
+ * Every function sets nli_seterr on failure; nothing aborts. */
+#ifndef NEGLABEL_CUDA_DEVICE_H
+#define NEGLABEL_CUDA_DEVICE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Usable CUDA devices; 0 with the reason in nli_geterr() when none. */
+int nli_cuda_count(void);
+/* Name, memory and compute capability of device index. */
+int nli_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,
+                     int *cc_minor);
+
+/* What every stub of a build without CUDA does (base/device.c,
+ * clip/clip_cuda_stubs.c, method/score_cuda_stubs.c; needs util.h). */
+#define NL_NO_CUDA() nli_seterr_code(NL_ERR_UNSUPPORTED, "this neglabel was built without CUDA (rebuild with the CUDA toolkit, NEGLABEL_CUDA=ON)")
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,385 @@
+/* util.c — see util.h. */
+#include "util.h"
+#include "neglabel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Thread_local char g_err[2048];
+static _Thread_local int g_status;
+
+void nli_seterr(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    va_end(ap);
+    g_status = NL_ERR_INVALID;
+}
+
+void nli_seterr_code(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    va_end(ap);
+    g_status = status;
+}
+
+nl_status nl_last_status(void) { return g_err[0] ? (nl_status)g_status : NL_OK; }
+
+const char *nl_status_name(nl_status s) {
+    static const char *names[] = {"ok", "invalid input", "I/O error", "out of memory", "unsupported", "device error"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+void nli_prefixerr(const char *fmt, ...) {
+    char pre[1024], old[sizeof g_err];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_err, sizeof old);
+    snprintf(g_err, sizeof g_err, "%s: %s", pre, old);
+}
+
+const char *nli_geterr(void) { return g_err[0] ? g_err : "unknown error"; }
+
+void *nli_malloc(size_t n) {
+    if (n > NL_ALLOC_LIMIT) {
+        nli_seterr("refusing to allocate %zu bytes (limit %zu)", n, NL_ALLOC_LIMIT);
+        return NULL;
+    }
+    void *p = malloc(n ? n : 1);
+    if (!p) nli_seterr_code(NL_ERR_NOMEM, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *nli_mallocarray(size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size) {
+        nli_seterr("allocation size overflow (%zu x %zu)", count, size);
+        return NULL;
+    }
+    return nli_malloc(count * size);
+}
+
+void *nli_calloc(size_t count, size_t size) {
+    void *p = nli_mallocarray(count, size);
+    if (p) memset(p, 0, count * size);
+    return p;
+}
+
+void *nli_realloc(void *p, size_t n) {
+    if (n > NL_ALLOC_LIMIT) {
+        nli_seterr("refusing to allocate %zu bytes (limit %zu)", n, NL_ALLOC_LIMIT);
+        return NULL;
+    }
+    void *q = realloc(p, n ? n : 1);
+    if (!q) nli_seterr_code(NL_ERR_NOMEM, "out of memory allocating %zu bytes", n);
+    return q;
+}
+
+char *nli_strndup(const char *s, size_t n) {
+    char *d = nli_malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *nli_strdup(const char *s) { return nli_strndup(s, strlen(s)); }
+
+int nli_grow(void **p, size_t *cap, size_t need, size_t sz) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 16;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2) { nli_seterr("allocation size overflow"); return -1; }
+        nc *= 2;
+    }
+    if (sz && nc > SIZE_MAX / sz) { nli_seterr("allocation size overflow"); return -1; }
+    void *q = nli_realloc(*p, nc * sz);
+    if (!q) return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
+    *out = NULL;
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        nli_seterr("%s: not a regular file", path);
+        fclose(f);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > max) {
+        nli_seterr("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, max);
+        fclose(f);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = nli_malloc(n + 1);
+    if (!buf) { fclose(f); nli_prefixerr("%s", path); return -1; }
+    size_t got = fread(buf, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || got != n) {
+        nli_seterr("%s: read error (got %zu of %zu bytes)", path, got, n);
+        free(buf);
+        return -1;
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return 0;
+}
+
+int nli_map_file(const char *path, nli_map *m) {
+    m->data = NULL;
+    m->len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        nli_seterr("%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_size == 0) { close(fd); m->data = (const uint8_t *)""; return 0; }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) { nli_seterr_code(NL_ERR_IO, "%s: cannot map: %s", path, strerror(errno)); return -1; }
+    m->data = p;
+    m->len = (size_t)st.st_size;
+    return 0;
+}
+
+void nli_unmap(nli_map *m) {
+    if (m->data && m->len) munmap((void *)m->data, m->len);
+    m->data = NULL;
+    m->len = 0;
+}
+
+int nli_atomic_open(nli_atomic *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    a->path = nli_strdup(path);
+    size_t n = strlen(path) + 32;
+    a->tmp = nli_malloc(n);
+    if (!a->path || !a->tmp) { free(a->path); free(a->tmp); return -1; }
+    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    a->f = fopen(a->tmp, "wb");
+    if (!a->f) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot create: %s", a->tmp, strerror(errno));
+        free(a->path); free(a->tmp);
+        a->path = a->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int nli_atomic_commit(nli_atomic *a) {
+    int rc = 0;
+    if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: write error: %s", a->path, strerror(errno));
+        rc = -1;
+    }
+    if (fclose(a->f) != 0 && rc == 0) { nli_seterr_code(NL_ERR_IO, "%s: write error: %s", a->path, strerror(errno)); rc = -1; }
+    a->f = NULL;
+    if (rc == 0 && rename(a->tmp, a->path) != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0) unlink(a->tmp);
+    free(a->path); free(a->tmp);
+    a->path = a->tmp = NULL;
+    return rc;
+}
+
+void nli_atomic_abort(nli_atomic *a) {
+    if (a->f) fclose(a->f);
+    if (a->tmp) unlink(a->tmp);
+    free(a->path); free(a->tmp);
+    memset(a, 0, sizeof *a);
+}
+
+int nl_write_file_atomic(const char *path, const void *data, size_t len) {
+    nli_atomic a;
+    if (nli_atomic_open(&a, path) != 0) return -1;
+    if (len && fwrite(data, 1, len, a.f) != len) {
+        nli_seterr_code(NL_ERR_IO, "%s: write error: %s", path, strerror(errno));
+        nli_atomic_abort(&a);
+        return -1;
+    }
+    return nli_atomic_commit(&a);
+}
+
+int nli_buf_append(nli_buf *b, const char *s, size_t n) {
+    if (nli_grow((void **)&b->s, &b->cap, b->len + n + 1, 1) != 0) return -1;
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+    return 0;
+}
+
+int nli_buf_puts(nli_buf *b, const char *s) { return nli_buf_append(b, s, strlen(s)); }
+
+int nli_buf_printf(nli_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) { nli_seterr("format error"); return -1; }
+    if (nli_grow((void **)&b->s, &b->cap, b->len + (size_t)n + 1, 1) != 0) return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int nli_buf_json_string(nli_buf *b, const char *s) {
+    if (nli_buf_append(b, "\"", 1)) return -1;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        switch (*p) {
+        case '"': if (nli_buf_append(b, "\\\"", 2)) return -1; break;
+        case '\\': if (nli_buf_append(b, "\\\\", 2)) return -1; break;
+        case '\n': if (nli_buf_append(b, "\\n", 2)) return -1; break;
+        case '\r': if (nli_buf_append(b, "\\r", 2)) return -1; break;
+        case '\t': if (nli_buf_append(b, "\\t", 2)) return -1; break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                if (nli_buf_append(b, esc, 6)) return -1;
+            } else if (nli_buf_append(b, (const char *)p, 1)) return -1;
+        }
+    }
+    return nli_buf_append(b, "\"", 1);
+}
+
+void nli_buf_free(nli_buf *b) {
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+char *nli_path_join(const char *dir, const char *name) {
+    if (!dir || !*dir || name[0] == '/') return nli_strdup(name);
+    size_t a = strlen(dir), c = strlen(name);
+    int slash = dir[a - 1] != '/';
+    char *p = nli_malloc(a + slash + c + 1);
+    if (!p) return NULL;
+    memcpy(p, dir, a);
+    if (slash) p[a] = '/';
+    memcpy(p + a + slash, name, c + 1);
+    return p;
+}
+
+int nli_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int nli_mkdir_p(const char *path) {
+    char *p = nli_strdup(path);
+    if (!p) return -1;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            nli_seterr_code(NL_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot create directory: %s", p, strerror(errno));
+        free(p);
+        return -1;
+    }
+    free(p);
+    return 0;
+}
+
+int nli_num_threads(void) {
+    const char *e = getenv("NEGLABEL_THREADS");
+    if (!e || !*e) e = getenv("OMP_NUM_THREADS");
+    if (e && *e) {
+        long v = strtol(e, NULL, 10);
+        if (v >= 1 && v <= 1024) return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 1 ? (int)(n > 1024 ? 1024 : n) : 1;
+}
+
+double nli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static nl_log_fn g_log;
+static void *g_log_user;
+static nl_progress_fn g_prog;
+static void *g_prog_user;
+
+void nl_set_log(nl_log_fn fn, void *user) {
+    g_log = fn;
+    g_log_user = user;
+}
+
+void nl_set_progress(nl_progress_fn fn, void *user) {
+    g_prog = fn;
+    g_prog_user = user;
+}
+
+void nli_log(int level, const char *fmt, ...) {
+    if (!g_log) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    g_log((nl_log_level)level, msg, g_log_user);
+}
+
+void nli_progress_start(nli_progress *p, const char *label, size_t total) {
+    p->label = label;
+    p->total = total;
+    p->done = 0;
+    p->t0 = p->last = nli_now();
+    p->quiet = 0;
+}
+
+void nli_progress_update(nli_progress *p, size_t done) {
+    p->done = done;
+    if (!g_prog || p->quiet) return;
+    double now = nli_now();
+    if (now - p->last < 0.2) return;
+    p->last = now;
+    g_prog(p->label, p->done, p->total, now - p->t0, 0, g_prog_user);
+}
+
+void nli_progress_end(nli_progress *p) {
+    if (!g_prog || p->quiet) return;
+    double now = nli_now();
+    if (now - p->t0 < 0.2) return; /* short jobs: no progress at all */
+    g_prog(p->label, p->done, p->total, now - p->t0, 1, g_prog_user);
+}
+
+uint64_t nli_fnv1a(const void *data, size_t len, uint64_t h) {
+    const uint8_t *d = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= d[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

@@ -1,0 +1,85 @@
+/* util.h — error reporting, bounded allocation, files, progress.
+ * Every library function reports failure by returning an error value and
+ * leaving one message in a thread-local buffer (nli_seterr); callers add
+ * context with nli_prefixerr ("model.safetensors: ..."). Nothing here exits. */
+#ifndef NEGLABEL_UTIL_H
+#define NEGLABEL_UTIL_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Largest single allocation the library will attempt (bytes). Guards against
+ * sizes read from hostile headers; real models need far less per buffer. */
+#define NL_ALLOC_LIMIT ((size_t)16 << 30)
+
+void nli_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* NL_ERR_INVALID */
+/* The same with a status (nl_status in neglabel.h). */
+void nli_seterr_code(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prepend "prefix: " to the current message (e.g. the file name). */
+void nli_prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *nli_geterr(void);
+
+/* Allocation: NULL (with error set) on overflow, over NL_ALLOC_LIMIT or OOM. */
+void *nli_malloc(size_t n);
+void *nli_calloc(size_t count, size_t size);
+void *nli_mallocarray(size_t count, size_t size);
+void *nli_realloc(void *p, size_t n);
+char *nli_strdup(const char *s);
+char *nli_strndup(const char *s, size_t n);
+/* Grow *p (capacity *cap elements of size sz) to hold at least need. */
+int nli_grow(void **p, size_t *cap, size_t need, size_t sz);
+
+/* Whole-file read; result NUL-terminated; files larger than max are refused. */
+int nli_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Read-only memory map of a whole file. */
+typedef struct { const uint8_t *data; size_t len; } nli_map;
+int nli_map_file(const char *path, nli_map *m);
+void nli_unmap(nli_map *m);
+
+/* Crash-safe output: write to "<path>.tmp.<pid>", then fsync + rename. */
+typedef struct { FILE *f; char *path; char *tmp; } nli_atomic;
+int nli_atomic_open(nli_atomic *a, const char *path);
+int nli_atomic_commit(nli_atomic *a); /* closes; renames on success */
+void nli_atomic_abort(nli_atomic *a); /* closes and removes the temp file */
+int nl_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* Growable string buffer. */
+typedef struct { char *s; size_t len, cap; } nli_buf;
+int nli_buf_append(nli_buf *b, const char *s, size_t n);
+int nli_buf_puts(nli_buf *b, const char *s);
+int nli_buf_printf(nli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal (quotes included, escapes applied). */
+int nli_buf_json_string(nli_buf *b, const char *s);
+void nli_buf_free(nli_buf *b);
+
+char *nli_path_join(const char *dir, const char *name); /* malloc'd */
+int nli_file_exists(const char *path);
+int nli_mkdir_p(const char *path);
+
+/* Thread count: NEGLABEL_THREADS, else OMP_NUM_THREADS, else online CPUs. */
+int nli_num_threads(void);
+double nli_now(void); /* monotonic seconds */
+
+/* A message to the nl_set_log callback (none set: dropped). One line, no
+ * trailing newline. */
+void nli_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress of long work, to the nl_set_progress callback (none: silent):
+ * at most a few updates a second, and the final one for jobs over 0.2 s. */
+typedef struct {
+    const char *label;
+    size_t total, done;
+    double t0, last;
+    int quiet; /* this job reports nothing */
+} nli_progress;
+void nli_progress_start(nli_progress *p, const char *label, size_t total);
+void nli_progress_update(nli_progress *p, size_t done);
+void nli_progress_end(nli_progress *p);
+
+/* 64-bit FNV-1a, for cache keys and checksums. */
+uint64_t nli_fnv1a(const void *data, size_t len, uint64_t h);
+#define NL_FNV_INIT 0xcbf29ce484222325ULL
+
+#endif

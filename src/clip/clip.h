@@ -1,0 +1,64 @@
+/* clip.h — CLIP configuration, weights and the two forward passes. */
+#ifndef NEGLABEL_CLIP_H
+#define NEGLABEL_CLIP_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int hidden_size, intermediate_size, num_hidden_layers, num_attention_heads;
+    int max_position_embeddings, vocab_size; /* text only */
+    int eos_token_id, bos_token_id, pad_token_id; /* text only */
+    int image_size, patch_size, num_channels;  /* vision only */
+    double layer_norm_eps;
+    int quick_gelu; /* hidden_act: 1 quick_gelu, 0 gelu (exact erf) */
+} nli_tower_config;
+
+typedef struct {
+    nli_tower_config text, vision;
+    int projection_dim;
+    float image_mean[3], image_std[3]; /* preprocessor_config.json or OpenAI's */
+    int resample_default;              /* nl_resample from preprocessor_config */
+    char dtype[8];                     /* "F32", "F16", "BF16" (weights on disk) */
+} nli_clip_config;
+
+/* Parse config.json (+ preprocessor_config.json if present) in dir, filling
+ * Hugging Face's CLIPTextConfig / CLIPVisionConfig defaults. */
+int nli_clip_config_load(const char *dir, nli_clip_config *cfg);
+
+typedef struct nli_clip nli_clip;
+
+/* Load config and weights from a Hugging Face CLIP folder. Every tensor is
+ * validated (present, known dtype, shape implied by the config, byte range
+ * inside its file); weights are converted to float32. */
+nli_clip *nli_clip_load(const char *dir, int n_threads);
+void nli_clip_free(nli_clip *c);
+const nli_clip_config *nli_clip_get_config(const nli_clip *c);
+size_t nli_clip_param_count(const nli_clip *c);
+
+/* pixels: n images, each CHW float32 normalised, image_size^2*3 values.
+ * out: n * projection_dim (projections, not normalised). */
+int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *out);
+
+/* ids[i] has lens[i] tokens (SOT ... EOT, at most max_position_embeddings).
+ * Pools at the first EOT (eos_token_id), or at argmax(ids) when
+ * eos_token_id == 2, as transformers does. Only tokens up to the pooled
+ * position are run (exact under the causal mask). */
+int nli_clip_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
+
+/* Internal entries (engine tests and tools). */
+/* Like nli_clip_load, with the weights taken from one explicit safetensors
+ * file instead of dir's model.safetensors / sharded index. */
+nli_clip *nli_clip_load_file(const char *dir, const char *weights_path, int n_threads);
+/* Like nli_clip_encode_texts, but each text is padded with id 0 after its
+ * last token to max_position_embeddings and the full causal pass is run;
+ * the result must equal nli_clip_encode_texts (proves the truncation). */
+int nli_clip_encode_texts_padded(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
+/* Run the towers on CUDA device `index` (cuda/clip_cuda.h) with `precision`
+ * (nl_precision: 1 fp32, 2 fp16, 3 bf16) and up to max_batch images per
+ * forward pass (0: sized from free memory); the encode functions above then
+ * dispatch there. index < 0: back to the CPU. */
+int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch);
+struct nli_cuda_clip *nli_clip_gpu(const nli_clip *c);
+/* logit_scale as stored in the checkpoint (log of 1/temperature). */
+float nli_clip_logit_scale(const nli_clip *c);
+#endif

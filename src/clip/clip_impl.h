@@ -1,0 +1,43 @@
+/* clip_impl.h — the nli_clip struct shared by clip_weights.c (loading) and
+ * clip_vision.c / clip_text.c (forward passes). Private to the engine. */
+#ifndef NEGLABEL_CLIP_IMPL_H
+#define NEGLABEL_CLIP_IMPL_H
+#include "clip.h"
+
+/* One pre-LN transformer block. q, k and v are fused at load time into one
+ * [3*hidden, hidden] weight so a block needs one GEMM for them. */
+typedef struct {
+    const float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b;
+    const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} nli_block;
+
+struct nli_clip {
+    nli_clip_config cfg;
+    int n_threads;
+    size_t n_params; /* as stored in the checkpoint (q,k,v counted once each) */
+    float *mem;      /* one allocation holding every weight below */
+    float logit_scale;
+    /* text tower */
+    const float *tok_emb, *tpos_emb, *tfinal_w, *tfinal_b, *tproj;
+    nli_block *tblk;
+    /* vision tower */
+    const float *cls, *patch_w, *vpos_emb, *pre_w, *pre_b, *post_w, *post_b, *vproj;
+    nli_block *vblk;
+    /* CUDA engine (nli_clip_use_device), or NULL: the CPU runs the towers */
+    struct nli_cuda_clip *gpu;
+};
+
+/* Shared forward-pass pieces (clip_vision.c). All are deterministic for any
+ * thread count: each output row is computed by one thread. */
+void nli_layernorm(const float *x, const float *w, const float *b, float *y, size_t rows, int dim, double eps);
+/* x = block(x) for `items` sequences stored as consecutive rows: item b is
+ * rows [start[b], start[b] + len[b]). causal: mask future positions.
+ * ws: nli_block_ws_floats() floats for `rows` rows and sequences <= maxT. */
+void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
+                      const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws);
+size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads);
+/* Rows per forward chunk: bounds the workspace (one sequence at least). */
+#define NL_CHUNK_ROWS 8192
+/* Set OpenBLAS and OpenMP to the model's thread count for this call. */
+void nli_clip_use_threads(const nli_clip *c);
+#endif

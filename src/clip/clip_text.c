@@ -1,0 +1,130 @@
+/* clip_text.c — the text tower. Sequences of different lengths are packed
+ * as consecutive rows (no padding), so a chunk of short prompts costs only
+ * its real tokens. Under the causal mask the state at the pooled (EOT)
+ * position does not depend on later tokens, so each text is run only up to
+ * it; nli_clip_encode_texts_padded runs the full context to prove that. */
+#include "clip_impl.h"
+#include "cuda/clip_cuda.h"
+#include "gemm.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Pooled position as transformers' CLIPTextTransformer picks it: argmax of
+ * the ids when eos_token_id == 2 (legacy configs), else the first EOT;
+ * with no EOT its argmax over an all-false mask gives 0. */
+static size_t pool_index(const nli_tower_config *tc, const int32_t *ids, size_t len) {
+    size_t best = 0;
+    if (tc->eos_token_id == 2) {
+        for (size_t i = 1; i < len; i++)
+            if (ids[i] > ids[best]) best = i;
+        return best;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (ids[i] == tc->eos_token_id) return i;
+    return 0;
+}
+
+/* The GPU runs texts packed too; padded runs get explicit id-0 padding. */
+static int encode_gpu(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+    const nli_tower_config *tc = &c->cfg.text;
+    const int ctx = tc->max_position_embeddings;
+    int *run = nli_mallocarray(n, sizeof(int)), *pool = nli_mallocarray(n, sizeof(int));
+    int32_t *pad = padded ? nli_mallocarray(n * (size_t)ctx, sizeof(int32_t)) : NULL;
+    const int32_t **use = padded ? nli_mallocarray(n, sizeof(int32_t *)) : NULL;
+    int rc = -1;
+    if (!run || !pool || (padded && (!pad || !use))) goto done;
+    for (size_t i = 0; i < n; i++) {
+        pool[i] = (int)pool_index(tc, ids[i], lens[i]);
+        run[i] = padded ? ctx : pool[i] + 1;
+        if (padded) {
+            int32_t *p = pad + i * (size_t)ctx;
+            memset(p, 0, (size_t)ctx * sizeof(int32_t));
+            memcpy(p, ids[i], lens[i] * sizeof(int32_t));
+            use[i] = p;
+        }
+    }
+    rc = nli_cuda_encode_texts(c->gpu, padded ? use : (const int32_t *const *)ids, run, pool, n, out);
+done:
+    free(run); free(pool); free(pad); free(use);
+    return rc;
+}
+
+static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+    const nli_tower_config *tc = &c->cfg.text;
+    const int D = tc->hidden_size, P = c->cfg.projection_dim, ctx = tc->max_position_embeddings;
+    if (n == 0) return 0;
+    if (!ids || !lens || !out) { nli_seterr("nli_clip_encode_texts: NULL argument"); return -1; }
+    for (size_t i = 0; i < n; i++) {
+        if (!ids[i] || lens[i] < 1 || lens[i] > (size_t)ctx) {
+            nli_seterr("text %zu: %zu tokens (must be 1 to %d)", i, lens[i], ctx);
+            return -1;
+        }
+        for (size_t k = 0; k < lens[i]; k++)
+            if (ids[i][k] < 0 || ids[i][k] >= tc->vocab_size) {
+                nli_seterr("text %zu: token id %d at position %zu outside the vocabulary (%d)", i, (int)ids[i][k], k,
+                          tc->vocab_size);
+                return -1;
+            }
+    }
+    if (c->gpu) return encode_gpu(c, ids, lens, n, out, padded);
+    nli_clip_use_threads(c);
+    const int nt = c->n_threads;
+    const size_t max_rows = NL_CHUNK_ROWS > (size_t)ctx ? NL_CHUNK_ROWS : (size_t)ctx;
+    size_t nws = nli_block_ws_floats(tc, max_rows, ctx, nt);
+    float *x = nli_mallocarray(max_rows, (size_t)D * sizeof(float)), *ws = nli_mallocarray(nws, sizeof(float));
+    size_t *start = nli_mallocarray(max_rows, sizeof(size_t)), *pool = nli_mallocarray(max_rows, sizeof(size_t));
+    int *len = nli_mallocarray(max_rows, sizeof(int));
+    int rc = -1;
+    if (!x || !ws || !start || !pool || !len) { nli_prefixerr("text forward"); goto done; }
+    for (size_t i0 = 0; i0 < n;) {
+        /* Fill a chunk with whole texts up to max_rows rows. */
+        size_t nb = 0, rows = 0;
+        while (i0 + nb < n) {
+            size_t i = i0 + nb, pl = pool_index(tc, ids[i], lens[i]);
+            size_t L = padded ? (size_t)ctx : pl + 1;
+            if (rows + L > max_rows) break;
+            start[nb] = rows;
+            len[nb] = (int)L;
+            pool[nb] = pl;
+            rows += L;
+            nb++;
+        }
+        /* token + position embeddings; padding id 0 past the given tokens */
+#pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
+        for (size_t b = 0; b < nb; b++) {
+            const int32_t *id = ids[i0 + b];
+            for (int t = 0; t < len[b]; t++) {
+                int32_t tok = (size_t)t < lens[i0 + b] ? id[t] : 0;
+                const float *te = c->tok_emb + (size_t)tok * D, *pe = c->tpos_emb + (size_t)t * D;
+                float *dst = x + (start[b] + t) * D;
+                for (int d = 0; d < D; d++) dst[d] = te[d] + pe[d];
+            }
+        }
+        for (int l = 0; l < tc->num_hidden_layers; l++)
+            nli_block_forward(tc, &c->tblk[l], x, rows, nb, start, len, ctx, 1, nt, ws);
+        /* final_layer_norm is per row: apply it to the pooled rows only */
+        float *pooled = ws;
+        for (size_t b = 0; b < nb; b++) memcpy(pooled + b * D, x + (start[b] + pool[b]) * D, D * sizeof(float));
+        nli_layernorm(pooled, c->tfinal_w, c->tfinal_b, pooled, nb, D, tc->layer_norm_eps);
+        nli_gemm(pooled, c->tproj, NULL, out + i0 * P, nb, P, D);
+        i0 += nb;
+    }
+    rc = 0;
+done:
+    free(x);
+    free(ws);
+    free(start);
+    free(pool);
+    free(len);
+    return rc;
+}
+
+int nli_clip_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out) {
+    return encode(c, ids, lens, n, out, 0);
+}
+
+int nli_clip_encode_texts_padded(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out) {
+    return encode(c, ids, lens, n, out, 1);
+}

@@ -1,0 +1,166 @@
+/* clip_vision.c — the transformer block shared by both towers, and the
+ * vision tower (ViT). Linear layers run over all tokens of a chunk as one
+ * GEMM; attention runs per (sequence, head) on one thread each, so results
+ * do not depend on the thread count. */
+#include "clip_impl.h"
+#include "cuda/clip_cuda.h"
+#include "gemm.h"
+#include "util.h"
+
+#include <cblas.h>
+#undef I /* OpenBLAS pulls in <complex.h>; I is a size below */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* LayerNorm with statistics in double (two passes: mean, then variance),
+ * close to PyTorch's float32 kernel and to the float64 reference. x may
+ * equal y. */
+void nli_layernorm(const float *x, const float *w, const float *b, float *y, size_t rows, int dim, double eps) {
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * (size_t)dim;
+        float *yr = y + r * (size_t)dim;
+        double s = 0, ss = 0;
+        for (int i = 0; i < dim; i++) s += xr[i];
+        double mean = s / dim;
+        for (int i = 0; i < dim; i++) { double d = xr[i] - mean; ss += d * d; }
+        float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int i = 0; i < dim; i++) yr[i] = (xr[i] - m) * rstd * w[i] + b[i];
+    }
+}
+
+/* Per-thread scratch: one T x T score matrix. */
+static size_t attn_scratch(int maxT) { return (size_t)maxT * (size_t)maxT; }
+
+size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads) {
+    size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
+    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(maxT);
+}
+
+/* Attention of head h of one sequence of T rows. qkv rows are [q | k | v]
+ * (3*D wide); writes the head's slice of out (D wide). Both products are
+ * GEMMs reading the head's columns in place (leading dimension 3*D): BLAS
+ * runs them with the machine's widest vectors, and their sizes depend only
+ * on T and the head size, so results do not depend on batch or threads
+ * (inside our parallel loop OpenBLAS runs each call on one thread). With
+ * causal, row i attends to keys 0..i: the scores above the diagonal are
+ * computed and then zeroed after the softmax, which is exact. */
+static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S) {
+    const int W = 3 * D;
+    const float *q = qkv + h * hd, *k = q + D, *v = q + 2 * D;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd), q, W, k, W, 0.0f, S, T);
+    for (int i = 0; i < T; i++) {
+        float *r = S + (size_t)i * T;
+        int n = causal ? i + 1 : T;
+        float mx = -INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < n; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) r[j] *= inv;
+        for (int j = n; j < T; j++) r[j] = 0.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, W, 0.0f, out + h * hd, D);
+}
+
+void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
+                      const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
+    const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
+    float *ln = ws, *qkv = ln + rows * D, *att = qkv + rows * 3 * D, *mlp = att + rows * D;
+    float *scratch = mlp + rows * I;
+
+    /* x = x + out_proj(attention(ln1(x))) */
+    nli_layernorm(x, bk->ln1_w, bk->ln1_b, ln, rows, D, tc->layer_norm_eps);
+    nli_gemm(ln, bk->qkv_w, bk->qkv_b, qkv, rows, 3 * (size_t)D, D);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (size_t job = 0; job < items * (size_t)H; job++) {
+        size_t b = job / H;
+        int h = (int)(job % H);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(maxT);
+        attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+    }
+    nli_gemm(att, bk->o_w, bk->o_b, ln, rows, D, D);
+    size_t nx = rows * (size_t)D;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t i = 0; i < nx; i++) x[i] += ln[i];
+
+    /* x = x + fc2(act(fc1(ln2(x)))) */
+    nli_layernorm(x, bk->ln2_w, bk->ln2_b, ln, rows, D, tc->layer_norm_eps);
+    nli_gemm(ln, bk->fc1_w, bk->fc1_b, mlp, rows, I, D);
+    size_t nm = rows * (size_t)I;
+    if (tc->quick_gelu) {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
+    } else {
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+        for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
+    }
+    nli_gemm(mlp, bk->fc2_w, bk->fc2_b, att, rows, D, I);
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t i = 0; i < nx; i++) x[i] += att[i];
+}
+
+int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *out) {
+    const nli_tower_config *vc = &c->cfg.vision;
+    const int D = vc->hidden_size, C = vc->num_channels, p = vc->patch_size, S = vc->image_size, P = c->cfg.projection_dim;
+    const int g = S / p, np = g * g, T = np + 1, K = C * p * p;
+    if (n == 0) return 0;
+    if (!pixels || !out) { nli_seterr("nli_clip_encode_images: NULL argument"); return -1; }
+    if (c->gpu) return nli_cuda_encode_images(c->gpu, pixels, n, out);
+    nli_clip_use_threads(c);
+    const int nt = c->n_threads;
+    /* Images per chunk: bounded rows keep the workspace bounded. */
+    size_t B = NL_CHUNK_ROWS / (size_t)T;
+    if (B < 1) B = 1;
+    if (B > n) B = n;
+    size_t rows = B * T;
+    size_t nws = nli_block_ws_floats(vc, rows, T, nt);
+    float *x = nli_mallocarray(rows, (size_t)D * sizeof(float)), *ws = nli_mallocarray(nws, sizeof(float));
+    float *patches = nli_mallocarray(B * (size_t)np, (size_t)K * sizeof(float));
+    size_t *start = nli_mallocarray(B, sizeof(size_t));
+    int *len = nli_mallocarray(B, sizeof(int));
+    int rc = -1;
+    if (!x || !ws || !patches || !start || !len) { nli_prefixerr("vision forward"); goto done; }
+    for (size_t b = 0; b < B; b++) { start[b] = b * T; len[b] = T; }
+    float *pe = ws; /* patch embeddings: ws is free until the first block */
+    for (size_t i0 = 0; i0 < n; i0 += B) {
+        size_t nb = n - i0 < B ? n - i0 : B, r = nb * T;
+        /* im2col: one row per patch, ordered (c, ky, kx) like the conv weight */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (size_t bp = 0; bp < nb * (size_t)np; bp++) {
+            size_t b = bp / np;
+            int k = (int)(bp % np), py = k / g, px = k % g;
+            const float *img = pixels + (i0 + b) * (size_t)C * S * S;
+            float *row = patches + bp * K;
+            for (int ch = 0; ch < C; ch++)
+                for (int ky = 0; ky < p; ky++)
+                    memcpy(row + (ch * p + ky) * p, img + ((size_t)ch * S + py * p + ky) * S + px * p, p * sizeof(float));
+        }
+        nli_gemm(patches, c->patch_w, NULL, pe, nb * np, D, K);
+        /* [class; patches] + positions, then pre_layrnorm */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (size_t bt = 0; bt < r; bt++) {
+            size_t b = bt / T, t = bt % T;
+            const float *src = t == 0 ? c->cls : pe + (b * np + t - 1) * D, *pos = c->vpos_emb + t * D;
+            float *dst = x + bt * D;
+            for (int d = 0; d < D; d++) dst[d] = src[d] + pos[d];
+        }
+        nli_layernorm(x, c->pre_w, c->pre_b, x, r, D, vc->layer_norm_eps);
+        for (int l = 0; l < vc->num_hidden_layers; l++)
+            nli_block_forward(vc, &c->vblk[l], x, r, nb, start, len, T, 0, nt, ws);
+        /* pooled = post_layernorm(class token); out = pooled * proj^T */
+        float *pooled = ws;
+        for (size_t b = 0; b < nb; b++) memcpy(pooled + b * D, x + b * T * D, D * sizeof(float));
+        nli_layernorm(pooled, c->post_w, c->post_b, pooled, nb, D, vc->layer_norm_eps);
+        nli_gemm(pooled, c->vproj, NULL, out + i0 * P, nb, P, D);
+    }
+    rc = 0;
+done:
+    free(x);
+    free(ws);
+    free(patches);
+    free(start);
+    free(len);
+    return rc;
+}

@@ -1,0 +1,229 @@
+/* clip_weights.c — find, validate and convert every CLIP tensor into one
+ * float32 allocation. The checkpoint is checked completely (presence, shape
+ * implied by the config, convertible dtype) before anything is allocated,
+ * so a hostile header cannot make us allocate more than the files hold. */
+#include "clip_impl.h"
+#include "cuda/clip_cuda.h"
+#include "gemm.h"
+#include "safetensors.h"
+#include "util.h"
+#include "neglabel.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char name[128];
+    int ndim;
+    int64_t shape[4];
+    size_t off, numel;
+    const nli_st_tensor *t;
+} want;
+
+typedef struct {
+    want *w;
+    size_t n, cap, total;
+} plan;
+
+/* Queue one tensor; its float32 copy goes at the next offset in mem. */
+static int need(plan *p, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    if (nli_grow((void **)&p->w, &p->cap, p->n + 1, sizeof(want)) != 0) return -1;
+    want *w = &p->w[p->n++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->name, sizeof w->name, "%s", name);
+    w->ndim = ndim;
+    int64_t d[4] = {d0, d1, d2, d3};
+    w->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        w->shape[i] = d[i];
+        w->numel *= (size_t)d[i]; /* config bounds keep this far from overflow */
+    }
+    w->off = p->total;
+    p->total += w->numel;
+    if (off) *off = w->off;
+    return 0;
+}
+
+/* Offsets of one block's fields, in nli_block order. */
+typedef struct { size_t o[12]; } block_off;
+
+static int need_block(plan *p, const char *tower, int i, const nli_tower_config *tc, block_off *bo) {
+    char n[128];
+    int64_t D = tc->hidden_size, I = tc->intermediate_size;
+    size_t *o = bo->o;
+    /* slot -1: k and v parts of the fused qkv, reached through q's offset */
+#define NEED(field, slot, nd, a, b)                                                       \
+    do {                                                                                  \
+        snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", tower, i, field);                \
+        if (need(p, (slot) >= 0 ? o + ((slot) >= 0 ? (slot) : 0) : NULL, n, nd, a, b, 0, 0)) \
+            return -1;                                                                    \
+    } while (0)
+    NEED("layer_norm1.weight", 0, 1, D, 0);
+    NEED("layer_norm1.bias", 1, 1, D, 0);
+    /* q, k, v weights then q, k, v biases, each consecutive: fused qkv. */
+    NEED("self_attn.q_proj.weight", 2, 2, D, D);
+    NEED("self_attn.k_proj.weight", -1, 2, D, D);
+    NEED("self_attn.v_proj.weight", -1, 2, D, D);
+    NEED("self_attn.q_proj.bias", 3, 1, D, 0);
+    NEED("self_attn.k_proj.bias", -1, 1, D, 0);
+    NEED("self_attn.v_proj.bias", -1, 1, D, 0);
+    NEED("self_attn.out_proj.weight", 4, 2, D, D);
+    NEED("self_attn.out_proj.bias", 5, 1, D, 0);
+    NEED("layer_norm2.weight", 6, 1, D, 0);
+    NEED("layer_norm2.bias", 7, 1, D, 0);
+    NEED("mlp.fc1.weight", 8, 2, I, D);
+    NEED("mlp.fc1.bias", 9, 1, I, 0);
+    NEED("mlp.fc2.weight", 10, 2, D, I);
+    NEED("mlp.fc2.bias", 11, 1, D, 0);
+#undef NEED
+    return 0;
+}
+
+static void set_block(nli_block *b, const float *mem, const block_off *bo) {
+    const float **f[12] = {&b->ln1_w, &b->ln1_b, &b->qkv_w, &b->qkv_b, &b->o_w, &b->o_b,
+                           &b->ln2_w, &b->ln2_b, &b->fc1_w, &b->fc1_b, &b->fc2_w, &b->fc2_b};
+    for (int i = 0; i < 12; i++) *f[i] = mem + bo->o[i];
+}
+
+static void shape_str(char *s, size_t cap, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(s, cap, "[");
+    for (int i = 0; i < ndim && k < cap; i++) k += (size_t)snprintf(s + k, cap - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (k < cap) snprintf(s + k, cap - k, "]");
+}
+
+/* Every wanted tensor present, shaped as the config implies, convertible. */
+static int validate(const nli_st *st, plan *p, nli_clip_config *cfg) {
+    int first_dtype = -1, mixed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        want *w = &p->w[i];
+        const nli_st_tensor *t = nli_st_find(st, w->name);
+        if (!t) { nli_seterr("%s: tensor '%s' missing", st->source, w->name); return -1; }
+        int ok = t->ndim == w->ndim;
+        for (int d = 0; ok && d < w->ndim; d++) ok = t->shape[d] == w->shape[d];
+        if (!ok) {
+            char a[96], b[96];
+            shape_str(a, sizeof a, t->ndim, t->shape);
+            shape_str(b, sizeof b, w->ndim, w->shape);
+            nli_seterr("%s: tensor '%s' has shape %s, config implies %s", st->paths[t->file], w->name, a, b);
+            return -1;
+        }
+        if (t->dtype != NL_ST_F32 && t->dtype != NL_ST_F16 && t->dtype != NL_ST_BF16) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s (only F32, F16 and BF16 weights are supported)",
+                      st->paths[t->file], w->name, nli_st_dtype_name(t->dtype));
+            return -1;
+        }
+        if (first_dtype < 0) first_dtype = (int)t->dtype;
+        else if ((int)t->dtype != first_dtype) mixed = 1;
+        w->t = t;
+    }
+    snprintf(cfg->dtype, sizeof cfg->dtype, "%s", mixed ? "mixed" : nli_st_dtype_name((nli_st_dtype)first_dtype));
+    return 0;
+}
+
+static nli_clip *build(const char *dir, const char *weights_path, int n_threads) {
+    nli_clip *c = nli_calloc(1, sizeof *c);
+    nli_st st = {0};
+    plan p = {0};
+    block_off *bo = NULL;
+    if (!c) return NULL;
+    if (nli_clip_config_load(dir, &c->cfg) != 0) goto fail;
+    if ((weights_path ? nli_st_open_file(weights_path, &st) : nli_st_open_dir(dir, &st)) != 0) goto fail;
+    c->n_threads = n_threads > 0 ? n_threads : nli_num_threads();
+    const nli_tower_config *tc = &c->cfg.text, *vc = &c->cfg.vision;
+    int64_t Dt = tc->hidden_size, Dv = vc->hidden_size, P = c->cfg.projection_dim, ps = vc->patch_size;
+    int64_t grid = vc->image_size / vc->patch_size;
+    size_t o_tok, o_tpos, o_tfw, o_tfb, o_tproj, o_cls, o_patch, o_vpos, o_prew, o_preb, o_postw, o_postb, o_vproj, o_ls;
+    int nt = tc->num_hidden_layers, nv = vc->num_hidden_layers;
+    bo = nli_calloc((size_t)(nt + nv), sizeof *bo);
+    c->tblk = nli_calloc((size_t)nt, sizeof(nli_block));
+    c->vblk = nli_calloc((size_t)nv, sizeof(nli_block));
+    if (!bo || !c->tblk || !c->vblk) goto fail;
+    if (need(&p, &o_tok, "text_model.embeddings.token_embedding.weight", 2, tc->vocab_size, Dt, 0, 0) ||
+        need(&p, &o_tpos, "text_model.embeddings.position_embedding.weight", 2, tc->max_position_embeddings, Dt, 0, 0))
+        goto fail;
+    for (int i = 0; i < nt; i++)
+        if (need_block(&p, "text_model", i, tc, &bo[i])) goto fail;
+    if (need(&p, &o_tfw, "text_model.final_layer_norm.weight", 1, Dt, 0, 0, 0) ||
+        need(&p, &o_tfb, "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
+        need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0) ||
+        need(&p, &o_cls, "vision_model.embeddings.class_embedding", 1, Dv, 0, 0, 0) ||
+        need(&p, &o_patch, "vision_model.embeddings.patch_embedding.weight", 4, Dv, vc->num_channels, ps, ps) ||
+        need(&p, &o_vpos, "vision_model.embeddings.position_embedding.weight", 2, grid * grid + 1, Dv, 0, 0) ||
+        need(&p, &o_prew, "vision_model.pre_layrnorm.weight", 1, Dv, 0, 0, 0) ||
+        need(&p, &o_preb, "vision_model.pre_layrnorm.bias", 1, Dv, 0, 0, 0))
+        goto fail;
+    for (int i = 0; i < nv; i++)
+        if (need_block(&p, "vision_model", i, vc, &bo[nt + i])) goto fail;
+    if (need(&p, &o_postw, "vision_model.post_layernorm.weight", 1, Dv, 0, 0, 0) ||
+        need(&p, &o_postb, "vision_model.post_layernorm.bias", 1, Dv, 0, 0, 0) ||
+        need(&p, &o_vproj, "visual_projection.weight", 2, P, Dv, 0, 0) ||
+        need(&p, &o_ls, "logit_scale", 0, 0, 0, 0, 0))
+        goto fail;
+    if (validate(&st, &p, &c->cfg) != 0) goto fail;
+    if (!(c->mem = nli_mallocarray(p.total, sizeof(float)))) { nli_prefixerr("%s", st.source); goto fail; }
+    int bad = 0;
+    char err[1024] = "";
+    /* Conversion is embarrassingly parallel over tensors. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads)
+    for (size_t i = 0; i < p.n; i++) {
+        if (bad) continue;
+        if (nli_st_to_f32(&st, p.w[i].t, c->mem + p.w[i].off) != 0) {
+#pragma omp critical
+            if (!bad) { bad = 1; snprintf(err, sizeof err, "%s", nli_geterr()); }
+        }
+    }
+    if (bad) { nli_seterr("%s", err); goto fail; }
+    float *m = c->mem;
+    c->tok_emb = m + o_tok; c->tpos_emb = m + o_tpos; c->tfinal_w = m + o_tfw; c->tfinal_b = m + o_tfb;
+    c->tproj = m + o_tproj; c->cls = m + o_cls; c->patch_w = m + o_patch; c->vpos_emb = m + o_vpos;
+    c->pre_w = m + o_prew; c->pre_b = m + o_preb; c->post_w = m + o_postw; c->post_b = m + o_postb;
+    c->vproj = m + o_vproj; c->logit_scale = m[o_ls];
+    for (int i = 0; i < nt; i++) set_block(&c->tblk[i], m, &bo[i]);
+    for (int i = 0; i < nv; i++) set_block(&c->vblk[i], m, &bo[nt + i]);
+    c->n_params = p.total;
+    free(p.w);
+    free(bo);
+    nli_st_close(&st);
+    return c;
+fail:
+    free(p.w);
+    free(bo);
+    nli_st_close(&st);
+    nli_clip_free(c);
+    return NULL;
+}
+
+nli_clip *nli_clip_load(const char *dir, int n_threads) { return build(dir, NULL, n_threads); }
+
+nli_clip *nli_clip_load_file(const char *dir, const char *weights_path, int n_threads) {
+    return build(dir, weights_path, n_threads);
+}
+
+void nli_clip_free(nli_clip *c) {
+    if (!c) return;
+    nli_cuda_clip_free(c->gpu);
+    free(c->mem);
+    free(c->tblk);
+    free(c->vblk);
+    free(c);
+}
+
+const nli_clip_config *nli_clip_get_config(const nli_clip *c) { return &c->cfg; }
+size_t nli_clip_param_count(const nli_clip *c) { return c->n_params; }
+float nli_clip_logit_scale(const nli_clip *c) { return c->logit_scale; }
+
+int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
+    nli_cuda_clip_free(c->gpu);
+    c->gpu = NULL;
+    if (index < 0) return 0;
+    c->gpu = nli_cuda_clip_create(c, index, precision, max_batch);
+    return c->gpu ? 0 : -1;
+}
+
+struct nli_cuda_clip *nli_clip_gpu(const nli_clip *c) { return c->gpu; }
+
+void nli_clip_use_threads(const nli_clip *c) {
+    nli_gemm_set_threads(c->n_threads);
+    omp_set_num_threads(c->n_threads);
+}

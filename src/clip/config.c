@@ -1,0 +1,196 @@
+/* config.c — config.json and preprocessor_config.json for CLIP folders.
+ * Missing keys take Hugging Face's CLIPTextConfig / CLIPVisionConfig
+ * defaults (transformers' configuration_clip.py), so minimal official
+ * configs resolve to the same numbers transformers uses. */
+#include "clip.h"
+#include "neglabel.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+static void text_defaults(nli_tower_config *t) {
+    memset(t, 0, sizeof *t);
+    t->vocab_size = 49408;
+    t->hidden_size = 512;
+    t->intermediate_size = 2048;
+    t->num_hidden_layers = 12;
+    t->num_attention_heads = 8;
+    t->max_position_embeddings = 77;
+    t->quick_gelu = 1;
+    t->layer_norm_eps = 1e-5;
+    t->pad_token_id = 1;
+    t->bos_token_id = 49406;
+    t->eos_token_id = 49407;
+}
+
+static void vision_defaults(nli_tower_config *v) {
+    memset(v, 0, sizeof *v);
+    v->hidden_size = 768;
+    v->intermediate_size = 3072;
+    v->num_hidden_layers = 12;
+    v->num_attention_heads = 12;
+    v->num_channels = 3;
+    v->image_size = 224;
+    v->patch_size = 32;
+    v->quick_gelu = 1;
+    v->layer_norm_eps = 1e-5;
+}
+
+/* Read integer key into *out if present and not null; [lo, hi] inclusive. */
+static int get_int(json_t *obj, const char *sect, const char *key, long long lo, long long hi, int *out) {
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) return 0;
+    double d;
+    if (json_is_integer(v)) d = (double)json_integer_value(v);
+    else if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v))) d = json_real_value(v);
+    else { nli_seterr("%s%s is not an integer", sect, key); return -1; }
+    if (d < (double)lo || d > (double)hi) {
+        nli_seterr("%s%s = %.0f out of range [%lld, %lld]", sect, key, d, lo, hi);
+        return -1;
+    }
+    *out = (int)d;
+    return 0;
+}
+
+static int get_tower(json_t *o, const char *sect, int text, nli_tower_config *t) {
+    if (!o || json_is_null(o)) return 0;
+    if (!json_is_object(o)) { nli_seterr("%s is not an object", sect); return -1; }
+    char s[32];
+    snprintf(s, sizeof s, "%s.", sect);
+    if (get_int(o, s, "hidden_size", 1, 16384, &t->hidden_size) || get_int(o, s, "intermediate_size", 1, 65536, &t->intermediate_size) ||
+        get_int(o, s, "num_hidden_layers", 1, 256, &t->num_hidden_layers) ||
+        get_int(o, s, "num_attention_heads", 1, 1024, &t->num_attention_heads))
+        return -1;
+    if (text) {
+        if (get_int(o, s, "vocab_size", 1, 10000000, &t->vocab_size) ||
+            get_int(o, s, "max_position_embeddings", 2, 4096, &t->max_position_embeddings) ||
+            get_int(o, s, "eos_token_id", 0, INT32_MAX, &t->eos_token_id) ||
+            get_int(o, s, "bos_token_id", 0, INT32_MAX, &t->bos_token_id) ||
+            get_int(o, s, "pad_token_id", 0, INT32_MAX, &t->pad_token_id))
+            return -1;
+    } else {
+        if (get_int(o, s, "image_size", 1, 4096, &t->image_size) || get_int(o, s, "patch_size", 1, 4096, &t->patch_size) ||
+            get_int(o, s, "num_channels", 1, 16, &t->num_channels))
+            return -1;
+    }
+    json_t *v = json_object_get(o, "layer_norm_eps");
+    if (v && !json_is_null(v)) {
+        if (!json_is_number(v) || !(json_number_value(v) > 0 && json_number_value(v) < 1)) {
+            nli_seterr("%slayer_norm_eps must be a number in (0, 1)", s);
+            return -1;
+        }
+        t->layer_norm_eps = json_number_value(v);
+    }
+    v = json_object_get(o, "hidden_act");
+    if (v && !json_is_null(v)) {
+        const char *a = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(a, "quick_gelu") == 0) t->quick_gelu = 1;
+        else if (strcmp(a, "gelu") == 0) t->quick_gelu = 0;
+        else { nli_seterr("%shidden_act '%.40s' not supported (quick_gelu or gelu)", s, a); return -1; }
+    }
+    if (t->hidden_size % t->num_attention_heads) {
+        nli_seterr("%shidden_size %d is not divisible by num_attention_heads %d", s, t->hidden_size, t->num_attention_heads);
+        return -1;
+    }
+    if (!text) {
+        if (t->image_size % t->patch_size) {
+            nli_seterr("%simage_size %d is not divisible by patch_size %d", s, t->image_size, t->patch_size);
+            return -1;
+        }
+        int g = t->image_size / t->patch_size;
+        if (g * g > 65536) { nli_seterr("%s%d x %d patches is too many", s, g, g); return -1; }
+    }
+    return 0;
+}
+
+static json_t *load_json(const char *path) {
+    char *text = NULL;
+    size_t len = 0;
+    if (nli_read_file(path, 16 << 20, &text, &len) != 0) return NULL;
+    json_error_t err;
+    json_t *root = json_loadb(text, len, 0, &err);
+    free(text);
+    if (!root) {
+        nli_seterr("%s: invalid JSON at line %d, column %d: %s", path, err.line, err.column, err.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        nli_seterr("%s: top level is not a JSON object", path);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static int get_triple(json_t *o, const char *key, int positive, float out[3]) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_array(v) || json_array_size(v) != 3) { nli_seterr("%s must be an array of 3 numbers", key); return -1; }
+    for (size_t i = 0; i < 3; i++) {
+        json_t *e = json_array_get(v, i);
+        double d = json_is_number(e) ? json_number_value(e) : NAN;
+        if (!isfinite(d) || (positive && !(d > 0)) || fabs(d) > 1e6) {
+            nli_seterr("%s[%zu] is not a valid %snumber", key, i, positive ? "positive " : "");
+            return -1;
+        }
+        out[i] = (float)d;
+    }
+    return 0;
+}
+
+static int load_preprocessor(const char *path, nli_clip_config *cfg) {
+    json_t *root = load_json(path);
+    if (!root) return -1;
+    int rc = -1;
+    if (get_triple(root, "image_mean", 0, cfg->image_mean) || get_triple(root, "image_std", 1, cfg->image_std))
+        goto done;
+    json_t *r = json_object_get(root, "resample");
+    if (r && !json_is_null(r)) {
+        /* PIL codes: 2 bilinear, 3 bicubic; others are not implemented. */
+        json_int_t code = json_is_integer(r) ? json_integer_value(r) : -1;
+        if (code == 3) cfg->resample_default = NL_RESAMPLE_BICUBIC;
+        else if (code == 2) cfg->resample_default = NL_RESAMPLE_BILINEAR;
+        else { nli_seterr("resample must be 2 (bilinear) or 3 (bicubic)"); goto done; }
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    text_defaults(&cfg->text);
+    vision_defaults(&cfg->vision);
+    cfg->projection_dim = 512;
+    const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    memcpy(cfg->image_mean, mean, sizeof mean);
+    memcpy(cfg->image_std, std, sizeof std);
+    cfg->resample_default = NL_RESAMPLE_BICUBIC;
+    strcpy(cfg->dtype, "F32");
+
+    char *path = nli_path_join(dir, "config.json");
+    char *pp = nli_path_join(dir, "preprocessor_config.json");
+    json_t *root = NULL;
+    int rc = -1;
+    if (!path || !pp) goto done;
+    if (!(root = load_json(path))) goto done;
+    if (get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
+        get_tower(json_object_get(root, "text_config"), "text_config", 1, &cfg->text) ||
+        get_tower(json_object_get(root, "vision_config"), "vision_config", 0, &cfg->vision)) {
+        nli_prefixerr("%s", path);
+        goto done;
+    }
+    if (nli_file_exists(pp) && load_preprocessor(pp, cfg) != 0) {
+        if (strncmp(nli_geterr(), pp, strlen(pp)) != 0) nli_prefixerr("%s", pp);
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    free(path);
+    free(pp);
+    return rc;
+}

@@ -1,0 +1,229 @@
+/* attention.cu — fused multi-head attention over packed sequences.
+ *
+ * fp16/bf16 with head size 64 (every OpenAI CLIP tower): tensor cores
+ * (mma.sync m16n8k16, fp32 accumulation), FlashAttention-2 style. A block of
+ * 4 warps takes 64 query rows of one (sequence, head); each warp owns 16
+ * rows. Keys and values stream through shared memory 64 at a time; scores
+ * live in registers, the softmax is online (running max and sum per row,
+ * exp2 of pre-scaled scores), and the probabilities are re-packed from the
+ * score accumulators straight into the A operand of P x V, so the T x T
+ * matrix never exists, not even in shared memory.
+ *
+ * Every other case (fp32, other head sizes) runs attention_scalar_t.cuh. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+
+#include "cuda/cuda_util.h"
+#include "kernels.h"
+
+#define NL_T_FILE "attention_scalar_t.cuh"
+#include "for_types.cuh"
+
+/* ------------------------------------------------ tensor-core kernel */
+
+#define HD 64
+#define LDS 72 /* shared row stride in 16-bit elements: 144 bytes, conflict-free fragment loads */
+
+/* 16-bit <-> float for either type; bf is uniform across the grid. */
+__device__ __forceinline__ float h2f(uint16_t v, int bf) {
+    return bf ? __uint_as_float((uint32_t)v << 16) : __half2float(__ushort_as_half(v));
+}
+__device__ __forceinline__ uint16_t f2h(float f, int bf) {
+    return bf ? __bfloat16_as_ushort(__float2bfloat16_rn(f)) : __half_as_ushort(__float2half_rn(f));
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, int bf) {
+    return (uint32_t)f2h(lo, bf) | ((uint32_t)f2h(hi, bf) << 16);
+}
+
+/* D += A(16x16, row) * B(16x8, col), fp32 accumulators. */
+__device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, int bf) {
+    if (bf)
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    else
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                     "{%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Load 8 consecutive 16-bit values (16 bytes) and add a float bias. */
+__device__ __forceinline__ void load8(const uint16_t *src, const float *bias, int valid, int bf, uint16_t *v) {
+    if (!valid) {
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = 0;
+        return;
+    }
+    uint4 raw = *(const uint4 *)src;
+    const uint16_t *r = (const uint16_t *)&raw;
+#pragma unroll
+    for (int i = 0; i < 8; i++) v[i] = f2h(h2f(r[i], bf) + bias[i], bf);
+}
+
+__global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float *qkv_b, uint16_t *out,
+                                                const nli_attn_tile *tiles, int H, int causal, float scale_log2,
+                                                int bf) {
+    __shared__ __align__(16) uint16_t Qs[64 * LDS], Ks[64 * LDS], Vt[HD * LDS];
+    const nli_attn_tile tl = tiles[blockIdx.x];
+    const int h = blockIdx.y, D = H * HD, W = 3 * D;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
+    const uint16_t *base = qkv + (size_t)tl.start * W + h * HD;
+
+    /* Q tile, bias added, rows past the sequence zero. */
+    for (int c = tid; c < 64 * 8; c += 128) {
+        int r = c >> 3, d0 = (c & 7) * 8;
+        uint16_t v[8];
+        load8(base + (size_t)(tl.q0 + r) * W + d0, qkv_b + h * HD + d0, tl.q0 + r < tl.len, bf, v);
+        *(uint4 *)&Qs[r * LDS + d0] = *(uint4 *)v;
+    }
+    __syncthreads();
+    const int r0 = warp * 16; /* this warp's first row within the tile */
+    uint32_t qa[4][4];
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++) {
+        qa[ks][0] = *(const uint32_t *)&Qs[(r0 + g) * LDS + ks * 16 + tig * 2];
+        qa[ks][1] = *(const uint32_t *)&Qs[(r0 + g + 8) * LDS + ks * 16 + tig * 2];
+        qa[ks][2] = *(const uint32_t *)&Qs[(r0 + g) * LDS + ks * 16 + 8 + tig * 2];
+        qa[ks][3] = *(const uint32_t *)&Qs[(r0 + g + 8) * LDS + ks * 16 + 8 + tig * 2];
+    }
+    float o[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    const int row0 = tl.q0 + r0 + g, row1 = row0 + 8; /* this thread's two query rows */
+    const int warp_live = tl.q0 + r0 < tl.len;
+    int kend = tl.len;
+    if (causal && tl.q0 + 64 < kend) kend = tl.q0 + 64;
+
+    for (int k0 = 0; k0 < kend; k0 += 64) {
+        __syncthreads(); /* previous tile consumed */
+        for (int c = tid; c < 64 * 8; c += 128) {
+            int j = c >> 3, d0 = (c & 7) * 8, ok = k0 + j < tl.len;
+            const uint16_t *kp = base + (size_t)(k0 + j) * W + D + d0;
+            uint16_t v[8];
+            load8(kp, qkv_b + D + h * HD + d0, ok, bf, v);
+            *(uint4 *)&Ks[j * LDS + d0] = *(uint4 *)v;
+            load8(kp + D, qkv_b + 2 * D + h * HD + d0, ok, bf, v);
+#pragma unroll
+            for (int i = 0; i < 8; i++) Vt[(d0 + i) * LDS + j] = v[i];
+        }
+        __syncthreads();
+        if (!warp_live || (causal && k0 > tl.q0 + r0 + 15)) continue;
+
+        float s[8][4];
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++) {
+                uint32_t b0 = *(const uint32_t *)&Ks[(nt * 8 + g) * LDS + ks * 16 + tig * 2];
+                uint32_t b1 = *(const uint32_t *)&Ks[(nt * 8 + g) * LDS + ks * 16 + 8 + tig * 2];
+                mma16816(s[nt], qa[ks], b0, b1, bf);
+            }
+        }
+        /* scale (log2 domain) and mask; row maxima */
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = k0 + nt * 8 + tig * 2 + (e & 1), row = e < 2 ? row0 : row1;
+                int ok = key < tl.len && (!causal || key <= row);
+                float v = ok ? s[nt][e] * scale_log2 : -INFINITY;
+                s[nt][e] = v;
+                if (e < 2) mx0 = fmaxf(mx0, v);
+                else mx1 = fmaxf(mx1, v);
+            }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        /* a row with no valid key yet keeps o = l = 0 */
+        float a0 = n0 == -INFINITY ? 1.0f : exp2f(m0 - n0), a1 = n1 == -INFINITY ? 1.0f : exp2f(m1 - n1);
+        float sub0 = n0 == -INFINITY ? 0.0f : n0, sub1 = n1 == -INFINITY ? 0.0f : n1;
+        m0 = n0;
+        m1 = n1;
+        float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+            s[nt][0] = exp2f(s[nt][0] - sub0);
+            s[nt][1] = exp2f(s[nt][1] - sub0);
+            s[nt][2] = exp2f(s[nt][2] - sub1);
+            s[nt][3] = exp2f(s[nt][3] - sub1);
+            ps0 += s[nt][0] + s[nt][1];
+            ps1 += s[nt][2] + s[nt][3];
+        }
+        l0 = l0 * a0 + ps0;
+        l1 = l1 * a1 + ps1;
+#pragma unroll
+        for (int dt = 0; dt < 8; dt++) {
+            o[dt][0] *= a0;
+            o[dt][1] *= a0;
+            o[dt][2] *= a1;
+            o[dt][3] *= a1;
+        }
+        /* P (16 x 64) as A operands, straight from the score accumulators */
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            uint32_t pa[4];
+            pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
+            pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
+            pa[2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1], bf);
+            pa[3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3], bf);
+#pragma unroll
+            for (int dt = 0; dt < 8; dt++) {
+                uint32_t b0 = *(const uint32_t *)&Vt[(dt * 8 + g) * LDS + kk * 16 + tig * 2];
+                uint32_t b1 = *(const uint32_t *)&Vt[(dt * 8 + g) * LDS + kk * 16 + 8 + tig * 2];
+                mma16816(o[dt], pa, b0, b1, bf);
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    uint16_t *ob = out + (size_t)tl.start * D + h * HD;
+#pragma unroll
+    for (int dt = 0; dt < 8; dt++) {
+        int d = dt * 8 + tig * 2;
+        if (row0 < tl.len) *(uint32_t *)&ob[(size_t)row0 * D + d] = pack2(o[dt][0] * i0, o[dt][1] * i0, bf);
+        if (row1 < tl.len) *(uint32_t *)&ob[(size_t)row1 * D + d] = pack2(o[dt][2] * i1, o[dt][3] * i1, bf);
+    }
+}
+
+int k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
+                int n_tiles, int H, int hd, int causal) {
+    if (n_tiles <= 0) return 0;
+    if (hd > 128 || hd % 4 != 0) {
+        nli_seterr("attention: head size %d unsupported (at most 128, a multiple of 4)", hd);
+        return -1;
+    }
+    if (n_tiles > 2147483647 || H > 65535) {
+        nli_seterr("attention: too many tiles (%d) or heads (%d)", n_tiles, H);
+        return -1;
+    }
+    dim3 grid((unsigned)n_tiles, (unsigned)H);
+    float scale = 1.0f / sqrtf((float)hd);
+    if ((prec == 2 || prec == 3) && hd == HD) {
+        attn_mma<<<grid, 128, 0, st>>>((const uint16_t *)qkv, qkv_b, (uint16_t *)out, tiles, H, causal,
+                                       scale * 1.4426950408889634f, prec == 3);
+    } else if (prec == 2) {
+        attn_scalar_f16<<<grid, 256, 0, st>>>((const __half *)qkv, qkv_b, (__half *)out, tiles, H, hd, causal, scale);
+    } else if (prec == 3) {
+        attn_scalar_bf16<<<grid, 256, 0, st>>>((const __nv_bfloat16 *)qkv, qkv_b, (__nv_bfloat16 *)out, tiles, H, hd,
+                                               causal, scale);
+    } else {
+        attn_scalar_f32<<<grid, 256, 0, st>>>((const float *)qkv, qkv_b, (float *)out, tiles, H, hd, causal, scale);
+    }
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        nli_seterr("attention kernel launch: %s", nli_cuda_errstr(e));
+        return -1;
+    }
+    return 0;
+}

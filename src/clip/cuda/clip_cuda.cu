@@ -1,0 +1,587 @@
+/* clip_cuda.cu — the CLIP engine on a CUDA GPU: both towers, weights
+ * resident on the device (converted once at load), every buffer allocated
+ * at creation (nothing allocates on the forward path), one stream.
+ *
+ * Per transformer block (pre-LN), with T the activation type (fp32, fp16 or
+ * bf16) and the residual stream x always fp32:
+ *   ln  = LN1(x += pending bias)        (one kernel, T out)
+ *   qkv = ln W_qkv^T                    (cuBLAS, T out, fp32 accumulate)
+ *   att = attention(qkv + b_qkv)        (fused kernel, attention.cu)
+ *   x  += att W_o^T                     (cuBLAS, beta = 1: residual fused)
+ *   ln  = LN2(x += b_o)
+ *   h   = act(ln W_1^T + b_1)           (cuBLAS, then bias + activation)
+ *   x  += h W_2^T                       (cuBLAS, beta = 1; b_2 pending)
+ * The last pending bias joins the final LayerNorm, which gathers the pooled
+ * rows; the projection is an fp32 GEMM. fp32 means true fp32 (cuBLAS's
+ * pedantic fp32 compute: no TF32). */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_util.h"
+#include "kernels.h"
+#include "clip_cuda.h"
+#include "neglabel.h"
+extern "C" {
+#include "clip_impl.h"
+}
+
+#define TEXT_ROWS 32768 /* token rows per text forward pass */
+#define BATCH_CAP 4096  /* images per forward pass, at most */
+
+typedef struct {
+    const float *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *fc1_b, *fc2_b;
+    const void *qkv_w, *o_w, *fc1_w, *fc2_w; /* T */
+} gblock;
+
+struct nli_cuda_clip {
+    int dev, prec, tsize, max_batch;
+    nli_clip_config cfg;
+    cudaStream_t st;
+    cublasHandle_t blas;
+    float *wmem; /* every weight in fp32, as on the host */
+    void *tmem;  /* matrices converted to T (fp16/bf16) */
+    gblock *tb, *vb;
+    const float *tok_emb, *tpos, *tfin_w, *tfin_b, *tproj, *cls, *vpos, *pre_w, *pre_b, *post_w, *post_b, *vproj;
+    const void *patch_w;
+    /* workspace */
+    size_t rows_cap;
+    float *x, *ln; /* ln holds T values, or fp32 patch embeddings */
+    void *big;     /* rows_cap x max(3D, I) of T: qkv, MLP hidden, patches */
+    float *pooled, *outd;
+    int *cls_idx;          /* b * T_vision */
+    nli_attn_tile *vtiles;  /* vision tiles for max_batch images */
+    int vtiles_per_image;
+    /* text staging (pinned host + device) */
+    int32_t *h_tok, *h_pos, *d_tok, *d_pos;
+    int *h_pool, *d_pool;
+    nli_attn_tile *h_tiles, *d_tiles;
+    /* image slots */
+    uint8_t *stage[2], *d_rgb;
+    float *h_out[2];
+    size_t n_slot[2];
+    cudaEvent_t done[2];
+    float *d_pix; /* float-input path (tests, bench), allocated on first use */
+    size_t d_pix_cap;
+};
+
+static size_t vision_tokens(const nli_clip_config *c) {
+    int g = c->vision.image_size / c->vision.patch_size;
+    return (size_t)g * g + 1;
+}
+
+static size_t wide_of(const nli_tower_config *t) {
+    size_t a = 3 * (size_t)t->hidden_size, b = (size_t)t->intermediate_size;
+    return a > b ? a : b;
+}
+
+/* C[M,N] (row-major) = A[M,K] W[N,K]^T (+ beta C). T inputs unless f32in. */
+static int gemm(nli_cuda_clip *g, const void *A, const void *W, void *C, int c_f32, int f32in, int M, int N, int K,
+                float beta) {
+    cudaDataType ab = f32in || g->prec == 1 ? CUDA_R_32F : g->prec == 2 ? CUDA_R_16F : CUDA_R_16BF;
+    cudaDataType ct = c_f32 ? CUDA_R_32F : ab;
+    cublasComputeType_t comp = ab == CUDA_R_32F ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
+    float alpha = 1.0f;
+    if (M <= 0) return 0;
+    CUBLAS_TRY(cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, W, ab, K, A, ab, K, &beta, C, ct, N,
+                            comp, CUBLAS_GEMM_DEFAULT),
+               fail);
+    return 0;
+fail:
+    return -1;
+}
+
+/* The blocks of one tower over `rows` rows of x. Returns the pending bias. */
+static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
+                      const nli_attn_tile *tiles, int n_tiles, int causal, const float **pending) {
+    const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads;
+    const float *pb = NULL;
+    for (int l = 0; l < tc->num_hidden_layers; l++) {
+        const gblock *b = &bl[l];
+        if (k_layernorm(g->prec, g->st, g->x, NULL, pb, 1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
+                        tc->layer_norm_eps) ||
+            gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) ||
+            k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
+            gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
+            k_layernorm(g->prec, g->st, g->x, NULL, b->o_b, 1, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
+                        tc->layer_norm_eps) ||
+            gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) ||
+            k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
+            gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f))
+            return -1;
+        pb = b->fc2_b;
+    }
+    *pending = pb;
+    return 0;
+}
+
+/* Vision tower on n images already on the device (u8 HWC or f32 CHW);
+ * projections land in g->outd (n x P, fp32). */
+static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix, int n) {
+    const nli_tower_config *vc = &g->cfg.vision;
+    const int D = vc->hidden_size, S = vc->image_size, p = vc->patch_size, Tn = (int)vision_tokens(&g->cfg);
+    const int np = Tn - 1, Kc = 3 * p * p, P = g->cfg.projection_dim, rows = n * Tn;
+    const float *pb = NULL;
+    if (rgb ? k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
+            : k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
+        return -1;
+    if (gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
+        k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
+        k_layernorm(1, g->st, g->x, NULL, NULL, 0, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
+        run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0, &pb) ||
+        k_layernorm(1, g->st, g->x, g->cls_idx, pb, 0, g->post_w, g->post_b, g->pooled, NULL, n, D,
+                    vc->layer_norm_eps) ||
+        gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f))
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ creation */
+
+static void *dev_ptr(nli_cuda_clip *g, const nli_clip *c, const float *host) {
+    return g->wmem + (host - c->mem);
+}
+
+/* Device copy in T of one fp32 matrix (fp32: the fp32 weights themselves). */
+static const void *as_t(nli_cuda_clip *g, const nli_clip *c, const float *host, size_t n, size_t *off) {
+    const float *src = (const float *)dev_ptr(g, c, host);
+    if (g->prec == 1) return src;
+    void *dst = (char *)g->tmem + *off * g->tsize;
+    *off += n;
+    if (k_convert(g->prec, g->st, src, dst, n) != 0) return NULL;
+    return dst;
+}
+
+static size_t matrix_floats(const nli_clip_config *cfg) {
+    size_t n = 0;
+    const nli_tower_config *t[2] = {&cfg->text, &cfg->vision};
+    for (int k = 0; k < 2; k++) {
+        size_t D = t[k]->hidden_size, I = t[k]->intermediate_size;
+        n += (size_t)t[k]->num_hidden_layers * (3 * D * D + D * D + 2 * D * I);
+    }
+    n += (size_t)cfg->vision.hidden_size * 3 * cfg->vision.patch_size * cfg->vision.patch_size;
+    return n;
+}
+
+static int setup_blocks(nli_cuda_clip *g, const nli_clip *c, const nli_tower_config *tc, const nli_block *hb, gblock *gb,
+                        size_t *off) {
+    size_t D = tc->hidden_size, I = tc->intermediate_size;
+    for (int l = 0; l < tc->num_hidden_layers; l++) {
+        const nli_block *h = &hb[l];
+        gblock *b = &gb[l];
+        b->ln1_w = (const float *)dev_ptr(g, c, h->ln1_w);
+        b->ln1_b = (const float *)dev_ptr(g, c, h->ln1_b);
+        b->qkv_b = (const float *)dev_ptr(g, c, h->qkv_b);
+        b->o_b = (const float *)dev_ptr(g, c, h->o_b);
+        b->ln2_w = (const float *)dev_ptr(g, c, h->ln2_w);
+        b->ln2_b = (const float *)dev_ptr(g, c, h->ln2_b);
+        b->fc1_b = (const float *)dev_ptr(g, c, h->fc1_b);
+        b->fc2_b = (const float *)dev_ptr(g, c, h->fc2_b);
+        if (!(b->qkv_w = as_t(g, c, h->qkv_w, 3 * D * D, off)) || !(b->o_w = as_t(g, c, h->o_w, D * D, off)) ||
+            !(b->fc1_w = as_t(g, c, h->fc1_w, I * D, off)) || !(b->fc2_w = as_t(g, c, h->fc2_w, D * I, off)))
+            return -1;
+    }
+    return 0;
+}
+
+/* Bytes of device workspace per image and fixed. */
+static size_t per_image_bytes(const nli_cuda_clip *g) {
+    size_t Tn = vision_tokens(&g->cfg), D = g->cfg.vision.hidden_size, S = g->cfg.vision.image_size;
+    return Tn * (D * 4 + D * 4 + wide_of(&g->cfg.vision) * g->tsize) + S * S * 3 + 64 * 4 + (size_t)D * 4 +
+           (size_t)g->cfg.projection_dim * 4;
+}
+
+static void free_workspace(nli_cuda_clip *g) {
+    cudaFree(g->x); cudaFree(g->ln); cudaFree(g->big); cudaFree(g->pooled); cudaFree(g->outd);
+    cudaFree(g->cls_idx); cudaFree(g->vtiles); cudaFree(g->d_rgb);
+    cudaFreeHost(g->stage[0]); cudaFreeHost(g->stage[1]); cudaFreeHost(g->h_out[0]); cudaFreeHost(g->h_out[1]);
+    g->x = g->ln = g->pooled = g->outd = NULL;
+    g->big = NULL; g->cls_idx = NULL; g->vtiles = NULL; g->d_rgb = NULL;
+    g->stage[0] = g->stage[1] = NULL; g->h_out[0] = g->h_out[1] = NULL;
+}
+
+/* Workspace for B images (and TEXT_ROWS text rows). -1 on failure: OOM
+ * is reported with *oom set so the caller can retry with fewer images. */
+static int alloc_workspace(nli_cuda_clip *g, int B, int *oom) {
+    const nli_clip_config *c = &g->cfg;
+    size_t Tn = vision_tokens(c), S = c->vision.image_size, P = c->projection_dim;
+    size_t vrows = (size_t)B * Tn, rows = vrows > TEXT_ROWS ? vrows : TEXT_ROWS;
+    size_t D = c->vision.hidden_size > c->text.hidden_size ? c->vision.hidden_size : c->text.hidden_size;
+    size_t wv = wide_of(&c->vision), wt = wide_of(&c->text), wide = wv > wt ? wv : wt;
+    size_t np = Tn - 1, Kc = 3 * (size_t)c->vision.patch_size * c->vision.patch_size;
+    size_t big = rows * wide > (size_t)B * np * Kc ? rows * wide : (size_t)B * np * Kc;
+    size_t outrows = (size_t)B > TEXT_ROWS ? (size_t)B : TEXT_ROWS;
+    int tps = (int)((Tn + 63) / 64);
+    size_t ntiles = (size_t)B * tps;
+    *oom = 0;
+    cudaError_t e;
+#define DALLOC(ptr, bytes)                                                                        \
+    do {                                                                                          \
+        if ((e = cudaMalloc((void **)&(ptr), (bytes))) != cudaSuccess) goto fail;                 \
+    } while (0)
+#define HALLOC(ptr, bytes)                                                                        \
+    do {                                                                                          \
+        if ((e = cudaHostAlloc((void **)&(ptr), (bytes), cudaHostAllocDefault)) != cudaSuccess) goto fail; \
+    } while (0)
+    DALLOC(g->x, rows * D * 4);
+    DALLOC(g->ln, rows * D * 4);
+    DALLOC(g->big, big * g->tsize);
+    DALLOC(g->pooled, outrows * D * 4);
+    DALLOC(g->outd, outrows * P * 4);
+    DALLOC(g->cls_idx, (size_t)B * sizeof(int));
+    DALLOC(g->vtiles, ntiles * sizeof(nli_attn_tile));
+    DALLOC(g->d_rgb, (size_t)B * S * S * 3);
+    HALLOC(g->stage[0], (size_t)B * S * S * 3);
+    HALLOC(g->stage[1], (size_t)B * S * S * 3);
+    HALLOC(g->h_out[0], (size_t)B * P * 4);
+    HALLOC(g->h_out[1], (size_t)B * P * 4);
+#undef DALLOC
+#undef HALLOC
+    {
+        int *idx = (int *)malloc((size_t)B * sizeof(int));
+        nli_attn_tile *t = (nli_attn_tile *)malloc(ntiles * sizeof(nli_attn_tile));
+        if (!idx || !t) {
+            free(idx);
+            free(t);
+            nli_seterr("out of host memory for %d image slots", B);
+            free_workspace(g);
+            return -1;
+        }
+        for (int b = 0; b < B; b++) {
+            idx[b] = b * (int)Tn;
+            for (int k = 0; k < tps; k++) t[(size_t)b * tps + k] = (nli_attn_tile){b * (int)Tn, (int)Tn, k * 64, 0};
+        }
+        e = cudaMemcpy(g->cls_idx, idx, (size_t)B * sizeof(int), cudaMemcpyHostToDevice);
+        if (e == cudaSuccess) e = cudaMemcpy(g->vtiles, t, ntiles * sizeof(nli_attn_tile), cudaMemcpyHostToDevice);
+        free(idx);
+        free(t);
+        if (e != cudaSuccess) goto fail;
+    }
+    g->rows_cap = rows;
+    g->vtiles_per_image = tps;
+    g->max_batch = B;
+    return 0;
+fail:
+    *oom = e == cudaErrorMemoryAllocation;
+    cudaGetLastError();
+    nli_seterr_code(*oom ? NL_ERR_NOMEM : NL_ERR_DEVICE, "cuda:%d: workspace for %d images: %s", g->dev, B,
+                   nli_cuda_errstr(e));
+    free_workspace(g);
+    return -1;
+}
+
+extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int index, int precision, int max_batch) {
+    int prev;
+    if (precision < 1 || precision > 3) {
+        nli_seterr("cuda: unknown precision %d", precision);
+        return NULL;
+    }
+    if (nli_cuda_select(index, &prev) != 0) return NULL;
+    nli_cuda_clip *g = (nli_cuda_clip *)calloc(1, sizeof *g);
+    if (!g) {
+        nli_seterr("out of memory");
+        cudaSetDevice(prev);
+        return NULL;
+    }
+    g->dev = index;
+    g->prec = precision;
+    g->tsize = precision == 1 ? 4 : 2;
+    g->cfg = c->cfg;
+    const nli_clip_config *cfg = &c->cfg;
+    size_t off = 0;
+    int nt = cfg->text.num_hidden_layers, nv = cfg->vision.num_hidden_layers;
+    int hd_t = cfg->text.hidden_size / cfg->text.num_attention_heads;
+    int hd_v = cfg->vision.hidden_size / cfg->vision.num_attention_heads;
+    if (hd_t > 128 || hd_v > 128 || hd_t % 4 || hd_v % 4) {
+        nli_seterr("cuda: attention head size %d/%d unsupported (at most 128, a multiple of 4)", hd_t, hd_v);
+        goto fail;
+    }
+    CUDA_TRY(cudaStreamCreateWithFlags(&g->st, cudaStreamNonBlocking), fail);
+    CUDA_TRY(cudaEventCreateWithFlags(&g->done[0], cudaEventDisableTiming), fail);
+    CUDA_TRY(cudaEventCreateWithFlags(&g->done[1], cudaEventDisableTiming), fail);
+    CUBLAS_TRY(cublasCreate(&g->blas), fail);
+    CUBLAS_TRY(cublasSetStream(g->blas, g->st), fail);
+    CUBLAS_TRY(cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH), fail);
+    {
+        cudaError_t e = cudaMalloc((void **)&g->wmem, c->n_params * sizeof(float));
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            nli_seterr("cuda:%d: weights (%.2f GB in fp32): %s", index, c->n_params * 4e-9, nli_cuda_errstr(e));
+            goto fail;
+        }
+    }
+    /* On g->st, so the conversions below run after the copy (a plain
+     * cudaMemcpy from pageable memory may return before its DMA ends). */
+    CUDA_TRY(cudaMemcpyAsync(g->wmem, c->mem, c->n_params * sizeof(float), cudaMemcpyHostToDevice, g->st), fail);
+    if (precision != 1) {
+        cudaError_t e = cudaMalloc(&g->tmem, matrix_floats(cfg) * g->tsize);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            nli_seterr("cuda:%d: %s weights: %s", index, precision == 2 ? "fp16" : "bf16", nli_cuda_errstr(e));
+            goto fail;
+        }
+    }
+    g->tb = (gblock *)calloc((size_t)nt, sizeof(gblock));
+    g->vb = (gblock *)calloc((size_t)nv, sizeof(gblock));
+    if (!g->tb || !g->vb) { nli_seterr("out of memory"); goto fail; }
+    if (setup_blocks(g, c, &cfg->text, c->tblk, g->tb, &off) || setup_blocks(g, c, &cfg->vision, c->vblk, g->vb, &off))
+        goto fail;
+    {
+        size_t D = cfg->vision.hidden_size, ps = cfg->vision.patch_size;
+        if (!(g->patch_w = as_t(g, c, c->patch_w, D * 3 * ps * ps, &off))) goto fail;
+    }
+#define DP(field, host) g->field = (const float *)dev_ptr(g, c, c->host)
+    DP(tok_emb, tok_emb); DP(tpos, tpos_emb); DP(tfin_w, tfinal_w); DP(tfin_b, tfinal_b); DP(tproj, tproj);
+    DP(cls, cls); DP(vpos, vpos_emb); DP(pre_w, pre_w); DP(pre_b, pre_b); DP(post_w, post_w); DP(post_b, post_b);
+    DP(vproj, vproj);
+#undef DP
+    CUDA_TRY(cudaStreamSynchronize(g->st), fail);
+    {
+        /* Batch: as asked (reduced while out of memory), or sized from
+         * what is free: half of it, at most 512 images. */
+        int B = max_batch;
+        if (B <= 0) {
+            size_t fr = 0, tot = 0;
+            CUDA_TRY(cudaMemGetInfo(&fr, &tot), fail);
+            size_t fit = fr / 2 / per_image_bytes(g);
+            B = fit > 512 ? 512 : fit < 1 ? 1 : (int)fit;
+            if (B >= 16) B -= B % 16;
+        }
+        if (B > BATCH_CAP) B = BATCH_CAP;
+        int asked = B, oom = 0;
+        while (alloc_workspace(g, B, &oom) != 0) {
+            if (!oom || B == 1) {
+                nli_prefixerr("cuda:%d", index);
+                goto fail;
+            }
+            B /= 2;
+        }
+        if (B < asked)
+            nli_log(NL_LOG_WARN, "cuda:%d: out of GPU memory for %d images per batch; using %d",
+                    index, asked, B);
+    }
+    {
+        size_t r = TEXT_ROWS;
+        CUDA_TRY(cudaHostAlloc((void **)&g->h_tok, r * 4, cudaHostAllocDefault), fail);
+        CUDA_TRY(cudaHostAlloc((void **)&g->h_pos, r * 4, cudaHostAllocDefault), fail);
+        CUDA_TRY(cudaHostAlloc((void **)&g->h_pool, r * 4, cudaHostAllocDefault), fail);
+        CUDA_TRY(cudaHostAlloc((void **)&g->h_tiles, r * sizeof(nli_attn_tile), cudaHostAllocDefault), fail);
+        CUDA_TRY(cudaMalloc((void **)&g->d_tok, r * 4), fail);
+        CUDA_TRY(cudaMalloc((void **)&g->d_pos, r * 4), fail);
+        CUDA_TRY(cudaMalloc((void **)&g->d_pool, r * 4), fail);
+        CUDA_TRY(cudaMalloc((void **)&g->d_tiles, r * sizeof(nli_attn_tile)), fail);
+    }
+    CUDA_TRY(cudaDeviceSynchronize(), fail); /* every upload done before the first forward pass */
+    cudaSetDevice(prev);
+    return g;
+fail:
+    cudaGetLastError();
+    nli_cuda_clip_free(g);
+    cudaSetDevice(prev);
+    return NULL;
+}
+
+extern "C" void nli_cuda_clip_free(nli_cuda_clip *g) {
+    if (!g) return;
+    int prev = 0;
+    cudaGetDevice(&prev);
+    cudaSetDevice(g->dev);
+    if (g->st) cudaStreamSynchronize(g->st);
+    free_workspace(g);
+    cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix);
+    cudaFreeHost(g->h_tok); cudaFreeHost(g->h_pos); cudaFreeHost(g->h_pool); cudaFreeHost(g->h_tiles);
+    cudaFree(g->d_tok); cudaFree(g->d_pos); cudaFree(g->d_pool); cudaFree(g->d_tiles);
+    if (g->blas) cublasDestroy(g->blas);
+    if (g->done[0]) cudaEventDestroy(g->done[0]);
+    if (g->done[1]) cudaEventDestroy(g->done[1]);
+    if (g->st) cudaStreamDestroy(g->st);
+    free(g->tb);
+    free(g->vb);
+    free(g);
+    cudaGetLastError();
+    cudaSetDevice(prev);
+}
+
+extern "C" int nli_cuda_clip_max_batch(const nli_cuda_clip *g) { return g->max_batch; }
+
+/* ------------------------------------------------------------ images */
+
+extern "C" uint8_t *nli_cuda_images_staging(nli_cuda_clip *g, int slot) { return g->stage[slot & 1]; }
+
+extern "C" int nli_cuda_images_submit(nli_cuda_clip *g, int slot, const uint8_t *rgb, size_t n) {
+    slot &= 1;
+    const size_t S = g->cfg.vision.image_size, px = S * S * 3, P = g->cfg.projection_dim;
+    if (n > (size_t)g->max_batch) {
+        nli_seterr("cuda: %zu images in one batch, more than the %d the workspace holds", n, g->max_batch);
+        return -1;
+    }
+    g->n_slot[slot] = n;
+    if (n == 0) return 0;
+    int prev, rc = -1;
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    if (rgb != g->stage[slot]) memcpy(g->stage[slot], rgb, n * px);
+    CUDA_TRY(cudaMemcpyAsync(g->d_rgb, g->stage[slot], n * px, cudaMemcpyHostToDevice, g->st), out);
+    if (vision_forward(g, g->d_rgb, NULL, (int)n) != 0) goto out;
+    CUDA_TRY(cudaMemcpyAsync(g->h_out[slot], g->outd, n * P * 4, cudaMemcpyDeviceToHost, g->st), out);
+    CUDA_TRY(cudaEventRecord(g->done[slot], g->st), out);
+    rc = 0;
+out:
+    cudaSetDevice(prev);
+    return rc;
+}
+
+extern "C" int nli_cuda_images_collect(nli_cuda_clip *g, int slot, float *out) {
+    slot &= 1;
+    size_t n = g->n_slot[slot], P = g->cfg.projection_dim;
+    if (n == 0) return 0;
+    CUDA_TRY(cudaEventSynchronize(g->done[slot]), fail);
+    memcpy(out, g->h_out[slot], n * P * 4);
+    g->n_slot[slot] = 0;
+    return 0;
+fail:
+    nli_prefixerr("cuda:%d: image forward pass", g->dev);
+    return -1;
+}
+
+static int ensure_pix(nli_cuda_clip *g, size_t floats) {
+    if (floats <= g->d_pix_cap) return 0;
+    cudaFree(g->d_pix);
+    g->d_pix = NULL;
+    g->d_pix_cap = 0;
+    CUDA_TRY(cudaMalloc((void **)&g->d_pix, floats * 4), fail);
+    g->d_pix_cap = floats;
+    return 0;
+fail:
+    cudaGetLastError();
+    return -1;
+}
+
+extern "C" int nli_cuda_encode_images(nli_cuda_clip *g, const float *pixels, size_t n, float *out) {
+    const size_t S = g->cfg.vision.image_size, P = g->cfg.projection_dim, per = 3 * S * S;
+    int prev, rc = -1;
+    if (n == 0) return 0;
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    size_t B = (size_t)g->max_batch;
+    if (ensure_pix(g, (n < B ? n : B) * per) != 0) goto out;
+    for (size_t i0 = 0; i0 < n; i0 += B) {
+        size_t k = n - i0 < B ? n - i0 : B;
+        CUDA_TRY(cudaMemcpyAsync(g->d_pix, pixels + i0 * per, k * per * 4, cudaMemcpyHostToDevice, g->st), out);
+        if (vision_forward(g, NULL, g->d_pix, (int)k) != 0) goto out;
+        CUDA_TRY(cudaMemcpyAsync(out + i0 * P, g->outd, k * P * 4, cudaMemcpyDeviceToHost, g->st), out);
+        CUDA_TRY(cudaStreamSynchronize(g->st), out);
+    }
+    rc = 0;
+out:
+    if (rc) nli_prefixerr("cuda:%d: image forward pass", g->dev);
+    cudaSetDevice(prev);
+    return rc;
+}
+
+/* ------------------------------------------------------------ texts */
+
+extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int *run, const int *pool,
+                                    size_t n, float *out) {
+    const nli_tower_config *tc = &g->cfg.text;
+    const int D = tc->hidden_size, P = g->cfg.projection_dim;
+    int prev, rc = -1;
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (run[i] < 1 || run[i] > tc->max_position_embeddings || pool[i] < 0 || pool[i] >= run[i]) {
+            nli_seterr("cuda: text %zu: run %d / pool %d outside the context (%d)", i, run[i], pool[i],
+                      tc->max_position_embeddings);
+            return -1;
+        }
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    for (size_t i0 = 0; i0 < n;) {
+        size_t nb = 0, rows = 0, nt = 0;
+        while (i0 + nb < n && rows + (size_t)run[i0 + nb] <= TEXT_ROWS) {
+            size_t i = i0 + nb, L = (size_t)run[i];
+            for (size_t t = 0; t < L; t++) {
+                g->h_tok[rows + t] = ids[i][t];
+                g->h_pos[rows + t] = (int32_t)t;
+            }
+            for (size_t q0 = 0; q0 < L; q0 += 64) g->h_tiles[nt++] = (nli_attn_tile){(int)rows, (int)L, (int)q0, 0};
+            g->h_pool[nb] = (int)(rows + (size_t)pool[i]);
+            rows += L;
+            nb++;
+        }
+        CUDA_TRY(cudaMemcpyAsync(g->d_tok, g->h_tok, rows * 4, cudaMemcpyHostToDevice, g->st), out);
+        CUDA_TRY(cudaMemcpyAsync(g->d_pos, g->h_pos, rows * 4, cudaMemcpyHostToDevice, g->st), out);
+        CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
+        CUDA_TRY(cudaMemcpyAsync(g->d_tiles, g->h_tiles, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
+        const float *pb = NULL;
+        if (k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
+            run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, 1, &pb) ||
+            k_layernorm(1, g->st, g->x, g->d_pool, pb, 0, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
+                        tc->layer_norm_eps) ||
+            gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))
+            goto out;
+        CUDA_TRY(cudaMemcpyAsync(out + i0 * P, g->outd, nb * P * 4, cudaMemcpyDeviceToHost, g->st), out);
+        /* the pinned staging is rewritten by the next chunk: wait */
+        CUDA_TRY(cudaStreamSynchronize(g->st), out);
+        i0 += nb;
+    }
+    rc = 0;
+out:
+    if (rc) nli_prefixerr("cuda:%d: text forward pass", g->dev);
+    cudaSetDevice(prev);
+    return rc;
+}
+
+/* ------------------------------------------------------------ bench */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+extern "C" int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, double *seconds) {
+    const size_t S = g->cfg.vision.image_size, per = 3 * S * S;
+    int prev, rc = -1;
+    float *h = NULL;
+    double *t = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    if (batch < 1 || batch > g->max_batch || iters < 1) {
+        nli_seterr("bench: batch %d outside [1, %d] or iters %d < 1", batch, g->max_batch, iters);
+        return -1;
+    }
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    if (ensure_pix(g, (size_t)batch * per) != 0) goto out;
+    h = (float *)malloc((size_t)batch * per * 4);
+    t = (double *)malloc((size_t)iters * sizeof(double));
+    if (!h || !t) { nli_seterr("out of memory"); goto out; }
+    {
+        uint64_t s = 0x9e3779b97f4a7c15ULL;
+        for (size_t i = 0; i < (size_t)batch * per; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            h[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+        }
+    }
+    CUDA_TRY(cudaMemcpy(g->d_pix, h, (size_t)batch * per * 4, cudaMemcpyHostToDevice), out);
+    CUDA_TRY(cudaDeviceSynchronize(), out);
+    CUDA_TRY(cudaEventCreate(&e0), out);
+    CUDA_TRY(cudaEventCreate(&e1), out);
+    for (int w = 0; w < 2; w++)
+        if (vision_forward(g, NULL, g->d_pix, batch) != 0) goto out;
+    for (int i = 0; i < iters; i++) {
+        CUDA_TRY(cudaEventRecord(e0, g->st), out);
+        if (vision_forward(g, NULL, g->d_pix, batch) != 0) goto out;
+        CUDA_TRY(cudaEventRecord(e1, g->st), out);
+        CUDA_TRY(cudaEventSynchronize(e1), out);
+        float ms = 0;
+        CUDA_TRY(cudaEventElapsedTime(&ms, e0, e1), out);
+        t[i] = ms * 1e-3;
+    }
+    qsort(t, (size_t)iters, sizeof(double), cmp_double);
+    *seconds = t[iters / 2];
+    rc = 0;
+out:
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    free(h);
+    free(t);
+    cudaSetDevice(prev);
+    return rc;
+}

@@ -1,0 +1,51 @@
+/* clip_cuda.h — the CLIP engine on a CUDA device (clip/cuda/clip_cuda.cu; stubs in
+ * clip/clip_cuda_stubs.c in a build without CUDA).
+ * Every function sets nli_seterr on failure; nothing aborts. */
+#ifndef NEGLABEL_CLIP_CUDA_H
+#define NEGLABEL_CLIP_CUDA_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct nli_clip;
+
+/* ------------------------------------------------------------ CLIP engine */
+
+typedef struct nli_cuda_clip nli_cuda_clip;
+
+/* Upload c's weights to device `index`, converted once to `precision`
+ * (nl_precision: 1 fp32, 2 fp16, 3 bf16). max_batch bounds the images per
+ * forward pass (0: sized from free memory). */
+nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int index, int precision, int max_batch);
+void nli_cuda_clip_free(nli_cuda_clip *g);
+int nli_cuda_clip_max_batch(const nli_cuda_clip *g);
+
+/* n images of normalised CHW float32 pixels (as nli_clip_encode_images). */
+int nli_cuda_encode_images(nli_cuda_clip *g, const float *pixels, size_t n, float *out);
+/* n images of image_size^2 RGB uint8 (HWC), normalised on the GPU with the
+ * model's mean/std exactly as nli_image_normalize does. Asynchronous,
+ * double-buffered: submit copies rgb (pinned staging, slot 0 or 1) and
+ * queues the forward pass; collect waits for that slot and writes out. */
+int nli_cuda_images_submit(nli_cuda_clip *g, int slot, const uint8_t *rgb, size_t n);
+int nli_cuda_images_collect(nli_cuda_clip *g, int slot, float *out);
+/* Pinned host buffer of a slot (n <= max_batch images), to decode into
+ * directly; submit with rgb == this pointer skips the copy. */
+uint8_t *nli_cuda_images_staging(nli_cuda_clip *g, int slot);
+
+/* Texts: ids[i][0..run[i]) are run through the causal tower (run[i] may
+ * exceed the given tokens only for padded runs: the caller pads) and row
+ * pool[i] is pooled. Sequences are packed, never padded. */
+int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int *run, const int *pool, size_t n,
+                         float *out);
+
+/* Benchmark entry: forward passes over `batch` random preprocessed images
+ * already in GPU memory, `iters` times; *seconds per pass (median). */
+int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, double *seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

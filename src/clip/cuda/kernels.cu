@@ -1,0 +1,140 @@
+/* kernels.cu — the CLIP engine's small kernels: LayerNorm, bias +
+ * activation, im2col with normalisation, embeddings, conversion. The
+ * type-generic ones are in kernels_t.cuh, instantiated here per type. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "cuda/cuda_util.h"
+#include "kernels.h"
+
+/* Element i of the im2col matrix (row: image b, patch; column: channel
+ * ch, ky, kx, like the conv weight) is pixel (y, xx) of channel ch. */
+__device__ __forceinline__ void patch_pixel(size_t i, int S, int p, int *b, int *ch, int *y, int *xx) {
+    int g = S / p, np = g * g, Kc = 3 * p * p;
+    size_t bp = i / Kc;
+    int k = (int)(i % Kc), ky = (k / p) % p, kx = k % p, pi = (int)(bp % np);
+    *ch = k / (p * p);
+    *b = (int)(bp / np);
+    *y = (pi / g) * p + ky;
+    *xx = (pi % g) * p + kx;
+}
+
+#define NL_T_FILE "kernels_t.cuh"
+#include "for_types.cuh"
+
+static int launched(void) {
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        nli_seterr("CUDA kernel launch: %s", nli_cuda_errstr(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* Grid for grid-stride loops: enough blocks to fill any current GPU. */
+static unsigned grid_for(size_t n, int threads) {
+    size_t b = (n + threads - 1) / threads;
+    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
+}
+
+
+int k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
+                const float *b, float *yf, void *yt, int rows, int D, double eps) {
+    if (rows <= 0) return 0;
+    unsigned blocks = (unsigned)((rows + 7) / 8);
+    if (prec == 2) layernorm_f16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__half *)yt, rows, D, eps);
+    else if (prec == 3)
+        layernorm_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
+    else layernorm_f32<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (float *)yt, rows, D, eps);
+    return launched();
+}
+
+int k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act) {
+    size_t n = rows * (size_t)N;
+    if (!n) return 0;
+    unsigned g = grid_for(n, 256);
+    if (prec == 2) bias_act_f16<<<g, 256, 0, st>>>((__half *)h, bias, rows, N, act);
+    else if (prec == 3) bias_act_bf16<<<g, 256, 0, st>>>((__nv_bfloat16 *)h, bias, rows, N, act);
+    else bias_act_f32<<<g, 256, 0, st>>>((float *)h, bias, rows, N, act);
+    return launched();
+}
+
+int k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
+                 const float stdv[3]) {
+    size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
+    unsigned g = grid_for(n, 256);
+    if (prec == 2)
+        patches_u8_f16<<<g, 256, 0, st>>>(rgb, (__half *)out, B, S, p, mean[0], mean[1], mean[2], stdv[0], stdv[1], stdv[2]);
+    else if (prec == 3)
+        patches_u8_bf16<<<g, 256, 0, st>>>(rgb, (__nv_bfloat16 *)out, B, S, p, mean[0], mean[1], mean[2], stdv[0], stdv[1],
+                                           stdv[2]);
+    else
+        patches_u8_f32<<<g, 256, 0, st>>>(rgb, (float *)out, B, S, p, mean[0], mean[1], mean[2], stdv[0], stdv[1], stdv[2]);
+    return launched();
+}
+
+int k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S, int p) {
+    size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
+    unsigned g = grid_for(n, 256);
+    if (prec == 2) patches_f32_f16<<<g, 256, 0, st>>>(pix, (__half *)out, B, S, p);
+    else if (prec == 3) patches_f32_bf16<<<g, 256, 0, st>>>(pix, (__nv_bfloat16 *)out, B, S, p);
+    else patches_f32_f32<<<g, 256, 0, st>>>(pix, (float *)out, B, S, p);
+    return launched();
+}
+
+__global__ void vit_embed_kernel(const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D) {
+    size_t n = (size_t)B * T * D;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int d = (int)(i % D);
+        size_t bt = i / D;
+        int t = (int)(bt % T);
+        size_t b = bt / T;
+        float v = t == 0 ? cls[d] : pe[(b * (T - 1) + t - 1) * D + d];
+        x[i] = v + pos[(size_t)t * D + d];
+    }
+}
+
+int k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D) {
+    size_t n = (size_t)B * T * D;
+    vit_embed_kernel<<<grid_for(n, 256), 256, 0, st>>>(pe, cls, pos, x, B, T, D);
+    return launched();
+}
+
+__global__ void text_embed_kernel(const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
+                                  const float *pos_emb, float *x, int D) {
+    size_t n = (size_t)rows * D;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / D;
+        int d = (int)(i % D);
+        x[i] = tok_emb[(size_t)tok[r] * D + d] + pos_emb[(size_t)posi[r] * D + d];
+    }
+}
+
+int k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
+                 const float *pos_emb, float *x, int D) {
+    size_t n = (size_t)rows * D;
+    if (!n) return 0;
+    text_embed_kernel<<<grid_for(n, 256), 256, 0, st>>>(tok, posi, rows, tok_emb, pos_emb, x, D);
+    return launched();
+}
+
+__global__ void convert_f16(const float *s, __half *d, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        d[i] = __float2half_rn(s[i]);
+}
+__global__ void convert_bf16(const float *s, __nv_bfloat16 *d, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        d[i] = __float2bfloat16_rn(s[i]);
+}
+
+int k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n) {
+    if (!n) return 0;
+    if (prec == 2) convert_f16<<<grid_for(n, 256), 256, 0, st>>>(src, (__half *)dst, n);
+    else if (prec == 3) convert_bf16<<<grid_for(n, 256), 256, 0, st>>>(src, (__nv_bfloat16 *)dst, n);
+    else {
+        cudaError_t e = cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, st);
+        if (e != cudaSuccess) { nli_seterr("CUDA copy: %s", nli_cuda_errstr(e)); return -1; }
+        return 0;
+    }
+    return launched();
+}

@@ -1,0 +1,84 @@
+/* kernels_t.cuh — the element-wise and row kernels that depend on the
+ * activation type, written once and included by kernels.cu three times
+ * (float, __half, __nv_bfloat16) with T, TOF (T -> float), FROMF (float ->
+ * T) and SFX (name suffix) defined: C-style generics, as ggml does. */
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define K(name) CAT(name, SFX)
+
+/* LayerNorm, one warp per row, statistics in double (two passes) as the CPU
+ * engine: v = x[src] (+ pb), y = (v - mean) * rstd * w + b. src = idx[r]
+ * when idx is given (gather, e.g. the class token or the EOT row). With pb
+ * and write_x, v is written back to x (the pending bias of the previous
+ * GEMM joins the residual stream). yf (float) and yt (T) are optional. */
+__global__ void K(layernorm)(float *x, const int *idx, const float *pb, int write_x, const float *w,
+                             const float *b, float *yf, T *yt, int rows, int D, double eps) {
+    int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    float *xr = x + (size_t)(idx ? idx[r] : r) * D;
+    double s = 0;
+    for (int i = lane; i < D; i += 32) {
+        float v = xr[i];
+        if (pb) {
+            v += pb[i];
+            if (write_x) xr[i] = v;
+        }
+        s += v;
+    }
+    for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    double mean = s / D, ss = 0;
+    for (int i = lane; i < D; i += 32) {
+        float v = xr[i];
+        if (pb && !write_x) v += pb[i];
+        double d = v - mean;
+        ss += d * d;
+    }
+    for (int o = 16; o; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / D + eps));
+    for (int i = lane; i < D; i += 32) {
+        float v = xr[i];
+        if (pb && !write_x) v += pb[i];
+        float y = (v - m) * rstd * w[i] + b[i];
+        if (yf) yf[(size_t)r * D + i] = y;
+        if (yt) yt[(size_t)r * D + i] = FROMF(y);
+    }
+}
+
+/* h = act(h + bias) in place; act 0 none, 1 QuickGELU, 2 GELU (erf). */
+__global__ void K(bias_act)(T *h, const float *bias, size_t rows, int N, int act) {
+    size_t n = rows * (size_t)N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = TOF(h[i]) + bias[i % N];
+        if (act == 1) v = v / (1.0f + expf(-1.702f * v));
+        else if (act == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+        h[i] = FROMF(v);
+    }
+}
+
+/* im2col of uint8 HWC images, normalised as nli_image_normalize does:
+ * ((float)u / 255 - mean) / std. Row (b, py, px), column (c, ky, kx). */
+__global__ void K(patches_u8)(const uint8_t *rgb, T *out, int B, int S, int p, float m0, float m1, float m2, float s0,
+                              float s1, float s2) {
+    size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int b, ch, y, xx;
+        patch_pixel(i, S, p, &b, &ch, &y, &xx);
+        float u = (float)rgb[(((size_t)b * S + y) * S + xx) * 3 + ch];
+        float m = ch == 0 ? m0 : ch == 1 ? m1 : m2, s = ch == 0 ? s0 : ch == 1 ? s1 : s2;
+        out[i] = FROMF((u / 255.0f - m) / s);
+    }
+}
+
+/* im2col of float CHW (already normalised) images. */
+__global__ void K(patches_f32)(const float *pix, T *out, int B, int S, int p) {
+    size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int b, ch, y, xx;
+        patch_pixel(i, S, p, &b, &ch, &y, &xx);
+        out[i] = FROMF(pix[(((size_t)b * 3 + ch) * S + y) * S + xx]);
+    }
+}
+
+#undef K
+#undef CAT
+#undef CAT_

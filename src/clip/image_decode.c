@@ -1,0 +1,464 @@
+/* image_decode.c — JPEG, PNG and WebP decoding to 8-bit RGB, giving the
+ * pixels Pillow 9.4 gives for Image.open(path).convert('RGB').
+ *
+ * Pillow's choices we reproduce (see PngImagePlugin._MODES, Unpack.c,
+ * Convert.c, JpegDecode.c, JpegImagePlugin):
+ *  - JPEG: libjpeg defaults (JDCT_ISLOW, fancy upsampling), no scaling;
+ *    4-component JPEGs are read as Adobe-inverted CMYK ("CMYK;I") and turned
+ *    into RGB with cmyk2rgb. Running out of data is an error ("image file is
+ *    truncated"); other libjpeg warnings (corrupt entropy data) are ignored,
+ *    as Pillow ignores them. A missing EOI after the last scanline is
+ *    tolerated, as in Pillow.
+ *  - PNG: no gamma/colour transforms; 16-bit samples keep their high byte,
+ *    except 16-bit grey, which Pillow opens as mode "I" and clips to 0..255
+ *    in convert('RGB'); 1/2/4-bit grey scale to 0..255; palette indices
+ *    beyond PLTE map to Pillow's grey ramp; alpha is dropped, not composited.
+ *  - WebP: libwebp's default decode (fancy upsampling), alpha dropped.
+ * Sizes are checked against NL_MAX_IMAGE_PIXELS from the header, before any
+ * pixel buffer is allocated. */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
+#include <webp/decode.h>
+
+#include "image.h"
+#include "util.h"
+
+/* Largest image file we read into memory (bytes). */
+#define NL_MAX_IMAGE_FILE ((size_t)1 << 30)
+/* Hostile progressive JPEGs can carry thousands of tiny scans, each costing
+ * a full pass over the coefficients; real files have a dozen or so. */
+#define NL_MAX_JPEG_SCANS 1000
+
+static int check_dims(const char *name, const char *fmt, uint64_t w, uint64_t h) {
+    if (w == 0 || h == 0) {
+        nli_seterr("%s: %s image has zero size (%llux%llu)", name, fmt,
+                  (unsigned long long)w, (unsigned long long)h);
+        return -1;
+    }
+    if (w > NL_MAX_IMAGE_PIXELS || h > NL_MAX_IMAGE_PIXELS || w * h > NL_MAX_IMAGE_PIXELS) {
+        nli_seterr("%s: %s image too large (%llux%llu pixels, limit %llu pixels)", name, fmt,
+                  (unsigned long long)w, (unsigned long long)h, NL_MAX_IMAGE_PIXELS);
+        return -1;
+    }
+    return 0;
+}
+
+static uint8_t *alloc_rgb(const char *name, int w, int h) {
+    uint8_t *p = nli_mallocarray((size_t)w * (size_t)h, 3);
+    if (!p) nli_prefixerr("%s", name);
+    return p;
+}
+
+/* ------------------------------------------------------------------ JPEG */
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    int lines_done; /* all scanlines read: running out of data now is benign */
+    char msg[JMSG_LENGTH_MAX + 64];
+} jpeg_err;
+
+static void jpeg_error_exit(j_common_ptr c) {
+    jpeg_err *e = (jpeg_err *)c->err;
+    char buf[JMSG_LENGTH_MAX];
+    c->err->format_message(c, buf);
+    snprintf(e->msg, sizeof e->msg, "corrupt JPEG: %s", buf);
+    longjmp(e->jb, 1);
+}
+
+static void jpeg_emit(j_common_ptr c, int level) {
+    jpeg_err *e = (jpeg_err *)c->err;
+    if (level >= 0) return; /* trace messages */
+    /* libjpeg pads a truncated file with a fake EOI and only warns; Pillow's
+     * suspending reader instead reports "image file is truncated". */
+    if (c->err->msg_code == JWRN_JPEG_EOF && !e->lines_done) {
+        snprintf(e->msg, sizeof e->msg, "image file is truncated (premature end of JPEG data)");
+        longjmp(e->jb, 1);
+    }
+    c->err->num_warnings++;
+}
+
+static void jpeg_progress(j_common_ptr c) {
+    j_decompress_ptr d = (j_decompress_ptr)c;
+    if (d->input_scan_number > NL_MAX_JPEG_SCANS) {
+        jpeg_err *e = (jpeg_err *)c->err;
+        snprintf(e->msg, sizeof e->msg, "corrupt JPEG: more than %d scans", NL_MAX_JPEG_SCANS);
+        longjmp(e->jb, 1);
+    }
+}
+
+/* Pillow: "CMYK;I" unpack inverts, then cmyk2rgb with MULDIV255 rounding. */
+static void cmyk_row(const uint8_t *in, uint8_t *out, int w) {
+    for (int x = 0; x < w; x++, in += 4, out += 3) {
+        int nk = in[3]; /* 255 - (255 - raw) */
+        for (int c = 0; c < 3; c++) {
+            int v = 255 - in[c];
+            int t = v * nk + 128;
+            int m = ((t >> 8) + t) >> 8;
+            int r = nk - m;
+            out[c] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+        }
+    }
+}
+
+static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_image *out) {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_progress_mgr prog;
+    jpeg_err err;
+    uint8_t *volatile rgb = NULL;
+    uint8_t *volatile row = NULL;
+
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = jpeg_error_exit;
+    err.pub.emit_message = jpeg_emit;
+    err.lines_done = 0;
+    err.msg[0] = 0;
+    if (setjmp(err.jb)) {
+        nli_seterr("%s: %s", name, err.msg);
+        jpeg_destroy_decompress(&cinfo);
+        free(rgb);
+        free(row);
+        return -1;
+    }
+    jpeg_create_decompress(&cinfo);
+    prog.progress_monitor = jpeg_progress;
+    cinfo.progress = &prog;
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+
+    if (check_dims(name, "JPEG", cinfo.image_width, cinfo.image_height) != 0) {
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    int nc = cinfo.num_components;
+    if (nc == 1) cinfo.out_color_space = JCS_GRAYSCALE;
+    else if (nc == 3) cinfo.out_color_space = JCS_RGB;
+    else if (nc == 4) cinfo.out_color_space = JCS_CMYK;
+    else {
+        nli_seterr("%s: unsupported JPEG with %d components", name, nc);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    /* Pillow's settings: the library defaults (accurate integer IDCT, fancy
+     * upsampling, no scaling); spelled out so a changed default shows. */
+    cinfo.dct_method = JDCT_ISLOW;
+    cinfo.do_fancy_upsampling = TRUE;
+    cinfo.scale_num = cinfo.scale_denom = 1;
+
+    jpeg_start_decompress(&cinfo);
+    int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
+    if (cinfo.output_components != (nc == 1 ? 1 : nc)) {
+        nli_seterr("%s: unexpected JPEG output layout", name);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
+    rgb = alloc_rgb(name, w, h);
+    if (nc != 3) row = nli_mallocarray((size_t)w, (size_t)nc);
+    if (!rgb || (nc != 3 && !row)) {
+        if (!row && rgb) nli_prefixerr("%s", name);
+        jpeg_destroy_decompress(&cinfo);
+        free(rgb);
+        free(row);
+        return -1;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        int y = (int)cinfo.output_scanline;
+        uint8_t *dst = rgb + (size_t)y * w * 3;
+        JSAMPROW rp = nc == 3 ? dst : row;
+        if (jpeg_read_scanlines(&cinfo, &rp, 1) != 1) {
+            snprintf(err.msg, sizeof err.msg, "image file is truncated");
+            longjmp(err.jb, 1);
+        }
+        if (nc == 1) {
+            for (int x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x];
+        } else if (nc == 4) {
+            cmyk_row(row, dst, w);
+        }
+    }
+    err.lines_done = 1;
+    jpeg_finish_decompress(&cinfo); /* Pillow does too: broken trailing markers fail */
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    out->w = w;
+    out->h = h;
+    out->rgb = rgb;
+    return 0;
+}
+
+/* ------------------------------------------------------------------- PNG */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos;
+    jmp_buf jb;
+    char msg[256];
+} png_src;
+
+static void png_read_cb(png_structp png, png_bytep dst, size_t n) {
+    png_src *s = png_get_io_ptr(png);
+    if (n > s->len - s->pos) png_error(png, "image file is truncated");
+    memcpy(dst, s->p + s->pos, n);
+    s->pos += n;
+}
+
+static void png_error_cb(png_structp png, png_const_charp msg) {
+    png_src *s = png_get_error_ptr(png);
+    if (strstr(msg, "truncated")) snprintf(s->msg, sizeof s->msg, "%s", msg);
+    else snprintf(s->msg, sizeof s->msg, "corrupt PNG: %s", msg);
+    longjmp(s->jb, 1);
+}
+
+static void png_warn_cb(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One raw PNG row (no libpng transforms) to RGB, per Pillow's rawmodes. */
+static void png_row_rgb(const uint8_t *in, uint8_t *out, int w, int depth, int ctype,
+                        const uint8_t pal[256][3]) {
+    int x;
+    switch (ctype) {
+    case PNG_COLOR_TYPE_GRAY:
+        if (depth == 16) { /* mode "I": i2rgb clips to 0..255 */
+            for (x = 0; x < w; x++) {
+                uint8_t v = in[2 * x] ? 255 : in[2 * x + 1];
+                out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = v;
+            }
+        } else if (depth == 8) {
+            for (x = 0; x < w; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = in[x];
+        } else {
+            /* "1": 0/255; "L;2": x*0x55; "L;4": x*0x11 */
+            int per = 8 / depth, mask = (1 << depth) - 1;
+            int mul = depth == 1 ? 255 : depth == 2 ? 0x55 : 0x11;
+            for (x = 0; x < w; x++) {
+                int shift = 8 - depth * (x % per + 1);
+                uint8_t v = (uint8_t)(((in[x / per] >> shift) & mask) * mul);
+                out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = v;
+            }
+        }
+        break;
+    case PNG_COLOR_TYPE_PALETTE: {
+        int per = 8 / depth, mask = (1 << depth) - 1;
+        for (x = 0; x < w; x++) {
+            int shift = 8 - depth * (x % per + 1);
+            int i = (in[x / per] >> shift) & mask;
+            memcpy(out + 3 * x, pal[i], 3);
+        }
+        break;
+    }
+    case PNG_COLOR_TYPE_RGB:
+        if (depth == 8) memcpy(out, in, (size_t)w * 3);
+        else
+            for (x = 0; x < 3 * w; x++) out[x] = in[2 * x];
+        break;
+    case PNG_COLOR_TYPE_GRAY_ALPHA: {
+        int step = depth == 8 ? 2 : 4;
+        for (x = 0; x < w; x++) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = in[step * x];
+        break;
+    }
+    case PNG_COLOR_TYPE_RGB_ALPHA: {
+        int bs = depth / 8;
+        for (x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) out[3 * x + c] = in[(4 * x + c) * bs];
+        break;
+    }
+    }
+}
+
+static int load_png(const uint8_t *data, size_t len, const char *name, nli_image *out) {
+    /* Read the size from IHDR ourselves, so absurd sizes are refused before
+     * libpng reads further. */
+    if (len < 33) {
+        nli_seterr("%s: image file is truncated (PNG header incomplete)", name);
+        return -1;
+    }
+    if (memcmp(data + 12, "IHDR", 4) != 0) {
+        nli_seterr("%s: corrupt PNG: first chunk is not IHDR", name);
+        return -1;
+    }
+    if (check_dims(name, "PNG", be32(data + 16), be32(data + 20)) != 0) return -1;
+
+    png_src src = {.p = data, .len = len, .pos = 0};
+    uint8_t *volatile rgb = NULL;
+    uint8_t *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_error_cb, png_warn_cb);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        nli_seterr("%s: out of memory creating PNG decoder", name);
+        return -1;
+    }
+    if (setjmp(src.jb)) {
+        nli_seterr("%s: %s", name, src.msg);
+        png_destroy_read_struct(&png, &info, NULL);
+        free(rgb);
+        free(raw);
+        free(rows);
+        return -1;
+    }
+    png_set_read_fn(png, &src, png_read_cb);
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our pixel limit applies instead */
+    png_read_info(png, info);
+
+    png_uint_32 w32, h32;
+    int depth, ctype, interlace;
+    png_get_IHDR(png, info, &w32, &h32, &depth, &ctype, &interlace, NULL, NULL);
+    if (check_dims(name, "PNG", w32, h32) != 0) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
+    }
+    int w = (int)w32, h = (int)h32;
+
+    uint8_t pal[256][3];
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i; /* Pillow's ramp */
+    if (ctype == PNG_COLOR_TYPE_PALETTE) {
+        png_colorp plte = NULL;
+        int np = 0;
+        if (png_get_PLTE(png, info, &plte, &np) && plte)
+            for (int i = 0; i < np && i < 256; i++) {
+                pal[i][0] = plte[i].red;
+                pal[i][1] = plte[i].green;
+                pal[i][2] = plte[i].blue;
+            }
+    }
+
+    int passes = interlace != PNG_INTERLACE_NONE ? png_set_interlace_handling(png) : 1;
+    png_read_update_info(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    rgb = alloc_rgb(name, w, h);
+    if (!rgb) goto fail;
+    if (passes > 1) {
+        /* Interlaced: libpng fills the whole image over its passes. */
+        raw = nli_mallocarray(rowbytes, (size_t)h);
+        rows = nli_mallocarray((size_t)h, sizeof *rows);
+        if (!raw || !rows) { nli_prefixerr("%s", name); goto fail; }
+        for (int y = 0; y < h; y++) rows[y] = raw + (size_t)y * rowbytes;
+        png_read_image(png, rows);
+        for (int y = 0; y < h; y++)
+            png_row_rgb(rows[y], rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
+    } else {
+        raw = nli_malloc(rowbytes);
+        if (!raw) { nli_prefixerr("%s", name); goto fail; }
+        for (int y = 0; y < h; y++) {
+            png_read_row(png, raw, NULL);
+            png_row_rgb(raw, rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
+        }
+    }
+    /* No png_read_end: Pillow does not require the chunks after the image data. */
+    png_destroy_read_struct(&png, &info, NULL);
+    free(raw);
+    free(rows);
+    out->w = w;
+    out->h = h;
+    out->rgb = rgb;
+    return 0;
+fail:
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rgb);
+    free(raw);
+    free(rows);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ WebP */
+
+static const char *webp_status(VP8StatusCode s) {
+    switch (s) {
+    case VP8_STATUS_NOT_ENOUGH_DATA: return "image file is truncated";
+    case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported WebP feature";
+    case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
+    default: return "corrupt WebP data";
+    }
+}
+
+static int load_webp(const uint8_t *data, size_t len, const char *name, nli_image *out) {
+    WebPBitstreamFeatures f;
+    VP8StatusCode st = WebPGetFeatures(data, len, &f);
+    if (st != VP8_STATUS_OK) {
+        nli_seterr("%s: %s", name, webp_status(st));
+        return -1;
+    }
+    if (f.has_animation) {
+        nli_seterr("%s: animated WebP is not supported", name);
+        return -1;
+    }
+    if (check_dims(name, "WebP", (uint64_t)f.width, (uint64_t)f.height) != 0) return -1;
+    uint8_t *rgb = alloc_rgb(name, f.width, f.height);
+    if (!rgb) return -1;
+    size_t n = (size_t)f.width * f.height * 3;
+    if (!WebPDecodeRGBInto(data, len, rgb, n, f.width * 3)) {
+        /* The features parsed, so the bitstream itself is short or broken. */
+        WebPDecoderConfig cfg;
+        const char *why = "corrupt WebP data";
+        if (WebPInitDecoderConfig(&cfg)) {
+            cfg.output.colorspace = MODE_RGB;
+            cfg.output.is_external_memory = 1;
+            cfg.output.u.RGBA.rgba = rgb;
+            cfg.output.u.RGBA.stride = f.width * 3;
+            cfg.output.u.RGBA.size = n;
+            why = webp_status(WebPDecode(data, len, &cfg));
+        }
+        nli_seterr("%s: %s", name, why);
+        free(rgb);
+        return -1;
+    }
+    out->w = f.width;
+    out->h = f.height;
+    out->rgb = rgb;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- public */
+
+int nli_image_load_mem(const uint8_t *data, size_t len, const char *name, nli_image *out) {
+    if (!name) name = "<memory>";
+    out->w = out->h = 0;
+    out->rgb = NULL;
+    if (!data || len == 0) {
+        nli_seterr("%s: file is empty", name);
+        return -1;
+    }
+    if (len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+        return load_jpeg(data, len, name, out);
+    if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return load_png(data, len, name, out);
+    if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
+        return load_webp(data, len, name, out);
+    nli_seterr("%s: cannot identify image file (not JPEG, PNG or WebP)", name);
+    return -1;
+}
+
+int nli_image_load(const char *path, nli_image *out) {
+    char *buf;
+    size_t len;
+    out->w = out->h = 0;
+    out->rgb = NULL;
+    if (nli_read_file(path, NL_MAX_IMAGE_FILE, &buf, &len) != 0) return -1;
+    int rc = nli_image_load_mem((const uint8_t *)buf, len, path, out);
+    free(buf);
+    return rc;
+}
+
+void nli_image_free(nli_image *img) {
+    if (!img) return;
+    free(img->rgb);
+    img->rgb = NULL;
+    img->w = img->h = 0;
+}
+
+int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t *out) {
+    nli_image img;
+    if (nli_image_load(path, &img) != 0) return -1;
+    int rc = nli_image_resize_crop(&img, size, resample, out);
+    if (rc != 0) nli_prefixerr("%s", path);
+    nli_image_free(&img);
+    return rc;
+}

@@ -1,0 +1,446 @@
+/* model.c — the public nl_model: CLIP weights + tokenizer + preprocessing,
+ * glued together for the embedding entry points of neglabel.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+#include "clip.h"
+#include "image.h"
+#include "neglabel.h"
+#include "tokenizer.h"
+#include "model.h"
+#include "util.h"
+#include "cuda/cuda_device.h"
+#include "cuda/clip_cuda.h"
+
+struct nl_model {
+    nli_clip *clip;
+    nli_tokenizer *tok;
+    const nli_clip_config *cfg;
+    int n_threads, batch;
+    nl_device device;       /* resolved: CPU or CUDA */
+    int device_index;
+    nl_precision precision; /* resolved: never DEFAULT */
+    char device_name[160];
+    char *dir;
+    char fingerprint[64];
+};
+
+nl_model_params nl_model_default_params(void) {
+    nl_model_params p = {.n_threads = 0, .batch_size = 0, .device = NL_DEVICE_CPU, .device_index = 0,
+                         .precision = NL_PRECISION_DEFAULT};
+    return p;
+}
+
+/* Resolve AUTO and DEFAULT and move the towers to the GPU if asked. */
+static int place(nl_model *m, const nl_model_params *p) {
+    nl_device dev = p->device;
+    if (dev == NL_DEVICE_AUTO) dev = nli_cuda_count() > 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+    if (dev != NL_DEVICE_CPU && dev != NL_DEVICE_CUDA) { nli_seterr("unknown device kind %d", (int)dev); return -1; }
+    nl_precision prec = p->precision;
+    if (prec == NL_PRECISION_DEFAULT) prec = dev == NL_DEVICE_CUDA ? NL_PRECISION_FP16 : NL_PRECISION_FP32;
+    if (prec < NL_PRECISION_FP32 || prec > NL_PRECISION_BF16) { nli_seterr("unknown precision %d", (int)prec); return -1; }
+    m->device = dev;
+    m->precision = prec;
+    m->device_index = dev == NL_DEVICE_CUDA ? p->device_index : 0;
+    if (dev == NL_DEVICE_CPU) {
+        if (prec != NL_PRECISION_FP32) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED, "precision %s: the CPU engine computes in fp32 only (use --precision fp32, or a CUDA device)",
+                      nl_precision_name(prec));
+            return -1;
+        }
+        m->batch = p->batch_size > 0 ? p->batch_size : 32;
+        snprintf(m->device_name, sizeof m->device_name, "cpu");
+        return 0;
+    }
+    if (nli_clip_use_device(m->clip, m->device_index, (int)prec, p->batch_size) != 0) return -1;
+    m->batch = nli_cuda_clip_max_batch(nli_clip_gpu(m->clip));
+    char name[128] = "?";
+    size_t fr, tot;
+    int ma, mi;
+    nli_cuda_describe(m->device_index, name, sizeof name, &fr, &tot, &ma, &mi);
+    snprintf(m->device_name, sizeof m->device_name, "cuda:%d (%s)", m->device_index, name);
+    return 0;
+}
+
+nl_device nl_model_device(const nl_model *m, int *index) {
+    if (index) *index = m->device_index;
+    return m->device;
+}
+nl_precision nl_model_precision(const nl_model *m) { return m->precision; }
+int nl_model_threads(const nl_model *m) { return m->n_threads; }
+nl_resample nl_model_resample(const nl_model *m) {
+    return m->cfg->resample_default == NL_RESAMPLE_BILINEAR ? NL_RESAMPLE_BILINEAR : NL_RESAMPLE_BICUBIC;
+}
+const char *nl_model_device_name(const nl_model *m) { return m->device_name; }
+
+/* Identity of the weights for cache keys and negatives files: config.json,
+ * and each safetensors file's name, size and 64 evenly spaced 4 KiB samples
+ * of its bytes. Stable when a model folder is copied, different for a
+ * fine-tune with the same shapes, and cheap (hashing 600 MB would not be). */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void make_fingerprint(nl_model *m) {
+    uint64_t h = NL_FNV_INIT;
+    char *cfg = NULL;
+    size_t len = 0;
+    char *p = nli_path_join(m->dir, "config.json");
+    if (p && nli_read_file(p, 1 << 20, &cfg, &len) == 0) h = nli_fnv1a(cfg, len, h);
+    free(cfg);
+    free(p);
+    char *names[256] = {0}; /* a model has a handful of shards */
+    size_t nn = 0;
+    DIR *d = opendir(m->dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) && nn < 256) {
+            size_t n = strlen(e->d_name);
+            if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors") != 0) continue;
+            if ((names[nn] = nli_strdup(e->d_name))) nn++;
+        }
+        closedir(d);
+    }
+    qsort(names, nn, sizeof names[0], cmp_str);
+    uint8_t buf[4096];
+    for (size_t k = 0; k < nn; k++) {
+        char *f = nli_path_join(m->dir, names[k]);
+        FILE *fp = f ? fopen(f, "rb") : NULL;
+        struct stat st;
+        h = nli_fnv1a(names[k], strlen(names[k]), h);
+        if (fp && fstat(fileno(fp), &st) == 0) {
+            uint64_t size = (uint64_t)st.st_size;
+            h = nli_fnv1a(&size, sizeof size, h);
+            for (int i = 0; i < 64 && size; i++) {
+                uint64_t off = size > sizeof buf ? (size - sizeof buf) / 63 * (uint64_t)i : 0;
+                if (fseeko(fp, (off_t)off, SEEK_SET) != 0) break;
+                size_t got = fread(buf, 1, sizeof buf, fp);
+                h = nli_fnv1a(buf, got, h);
+            }
+        }
+        if (fp) fclose(fp);
+        free(f);
+        free(names[k]);
+    }
+    snprintf(m->fingerprint, sizeof m->fingerprint, "clip-%016llx", (unsigned long long)h);
+}
+
+nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
+    nl_model_params p = params ? *params : nl_model_default_params();
+    nl_model *m = nli_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->n_threads = p.n_threads > 0 ? p.n_threads : nli_num_threads();
+    /* a folder, or a Hub id "org/name[@rev]" resolved to its snapshot in the
+     * Hugging Face cache (downloaded when missing; hub.c) */
+    m->dir = nl_model_resolve(dir);
+    if (!m->dir) goto fail;
+    dir = m->dir;
+    m->clip = nli_clip_load(dir, m->n_threads);
+    if (!m->clip) goto fail;
+    m->cfg = nli_clip_get_config(m->clip);
+    char *vocab = nli_path_join(dir, "vocab.json"), *merges = nli_path_join(dir, "merges.txt");
+    if (vocab && merges) m->tok = nli_tokenizer_load(vocab, merges);
+    free(vocab);
+    free(merges);
+    if (!m->tok) goto fail;
+    if (place(m, &p) != 0) goto fail;
+    make_fingerprint(m);
+    return m;
+fail:
+    nl_model_free(m);
+    return NULL;
+}
+
+void nl_model_free(nl_model *m) {
+    if (!m) return;
+    nli_clip_free(m->clip);
+    nli_tokenizer_free(m->tok);
+    free(m->dir);
+    free(m);
+}
+
+int nl_model_dim(const nl_model *m) { return m->cfg->projection_dim; }
+int nl_model_image_size(const nl_model *m) { return m->cfg->vision.image_size; }
+const char *nl_model_fingerprint(const nl_model *m) { return m->fingerprint; }
+
+static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, int text) {
+    nli_buf_printf(b, "\"%s\":{\"hidden_size\":%d,\"intermediate_size\":%d,\"num_hidden_layers\":%d,"
+                     "\"num_attention_heads\":%d,\"hidden_act\":\"%s\",\"layer_norm_eps\":%g,",
+                  name, t->hidden_size, t->intermediate_size, t->num_hidden_layers, t->num_attention_heads,
+                  t->quick_gelu ? "quick_gelu" : "gelu", t->layer_norm_eps);
+    if (text)
+        nli_buf_printf(b, "\"max_position_embeddings\":%d,\"vocab_size\":%d,\"bos_token_id\":%d,\"eos_token_id\":%d}",
+                      t->max_position_embeddings, t->vocab_size, t->bos_token_id, t->eos_token_id);
+    else
+        nli_buf_printf(b, "\"patch_size\":%d,\"image_size\":%d,\"num_channels\":%d}", t->patch_size, t->image_size,
+                      t->num_channels);
+}
+
+char *nl_model_info_json(const nl_model *m) {
+    const nli_clip_config *c = m->cfg;
+    nli_buf b = {0};
+    nli_buf_puts(&b, "{\"model\":");
+    nli_buf_json_string(&b, m->dir);
+    nli_buf_puts(&b, ",");
+    tower_json(&b, "vision", &c->vision, 0);
+    nli_buf_puts(&b, ",");
+    tower_json(&b, "text", &c->text, 1);
+    nli_buf_printf(&b, ",\"projection_dim\":%d,\"dtype\":\"%s\",\"parameters\":%zu,", c->projection_dim, c->dtype,
+                  nli_clip_param_count(m->clip));
+    nli_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",
+                  c->image_mean[0], c->image_mean[1], c->image_mean[2], c->image_std[0], c->image_std[1],
+                  c->image_std[2], c->resample_default == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic");
+    nli_buf_puts(&b, "\"device\":");
+    nli_buf_json_string(&b, m->device_name);
+    nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,", nl_precision_name(m->precision), m->batch);
+    nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
+    if (!b.s) nli_seterr("out of memory");
+    return b.s;
+}
+
+int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
+    return nli_tokenizer_encode(m->tok, text, strlen(text), ids, n);
+}
+
+/* Tokenise for the text tower: clip.tokenize(truncate=True) keeps the first
+ * context-1 tokens and puts EOT last. */
+static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
+    if (nli_tokenizer_encode(m->tok, text, strlen(text), ids, n) != 0) return -1;
+    size_t ctx = (size_t)m->cfg->text.max_position_embeddings;
+    if (*n > ctx) {
+        (*ids)[ctx - 1] = nli_tokenizer_eot(m->tok);
+        *n = ctx;
+    }
+    for (size_t i = 0; i < *n; i++)
+        if ((*ids)[i] < 0 || (*ids)[i] >= m->cfg->text.vocab_size) {
+            nli_seterr("token id %d outside the model's vocabulary (%d): vocab.json does not match the model",
+                      (*ids)[i], m->cfg->text.vocab_size);
+            free(*ids);
+            *ids = NULL;
+            return -1;
+        }
+    return 0;
+}
+
+/* Texts per forward call: a GPU wants many at once (packed, ~8 tokens each). */
+#define TEXT_CHUNK_CPU 256
+#define TEXT_CHUNK_GPU 8192
+
+int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) {
+    size_t dim = (size_t)m->cfg->projection_dim;
+    size_t chunk = m->device == NL_DEVICE_CUDA ? TEXT_CHUNK_GPU : TEXT_CHUNK_CPU;
+    if (chunk > n) chunk = n;
+    if (n == 0) return 0;
+    int32_t **ids = nli_calloc(chunk, sizeof *ids);
+    size_t *lens = nli_calloc(chunk, sizeof *lens);
+    char **errs = nli_calloc(chunk, sizeof *errs);
+    int rc = ids && lens && errs ? 0 : -1;
+    for (size_t s = 0; s < n && rc == 0; s += chunk) {
+        size_t k = n - s < chunk ? n - s : chunk;
+        /* The tokenizer is read-only once loaded: tokenise in parallel. */
+#pragma omp parallel for schedule(dynamic, 64) num_threads(m->n_threads)
+        for (size_t i = 0; i < k; i++)
+            if (tokenize_for_model(m, texts[s + i], &ids[i], &lens[i]) != 0) errs[i] = nli_strdup(nli_geterr());
+        for (size_t i = 0; i < k && rc == 0; i++)
+            if (errs[i] || !ids[i]) {
+                nli_seterr("text %zu: %s", s + i, errs[i] ? errs[i] : "out of memory");
+                rc = -1;
+            }
+        if (rc == 0) rc = nli_clip_encode_texts(m->clip, (const int32_t *const *)ids, lens, k, out + s * dim);
+        for (size_t i = 0; i < k; i++) {
+            free(ids[i]);
+            free(errs[i]);
+            ids[i] = NULL;
+            errs[i] = NULL;
+        }
+    }
+    free(ids);
+    free(lens);
+    free(errs);
+    return rc;
+}
+
+void nl_normalize_rows(float *x, size_t n, size_t dim) {
+    for (size_t i = 0; i < n; i++) {
+        float *r = x + i * dim;
+        double ss = 0;
+        for (size_t j = 0; j < dim; j++) ss += (double)r[j] * r[j];
+        if (ss <= 0) continue;
+        float inv = (float)(1.0 / sqrt(ss));
+        for (size_t j = 0; j < dim; j++) r[j] *= inv;
+    }
+}
+
+int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
+                    int *status) {
+    return nli_embed_images_ex(m, paths, n, resample, out, status, NULL);
+}
+
+/* Where images come from: files (paths) or decoded buffers (rgb). */
+typedef struct {
+    const char *const *paths;
+    const nl_rgb_image *rgb;
+} img_src;
+
+static int prep(const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
+    if (src->paths) return nl_preprocess_file(src->paths[i], S, resample, out);
+    if (nl_preprocess_rgb(&src->rgb[i], S, resample, out) != 0) {
+        nli_prefixerr("image %zu", i);
+        return -1;
+    }
+    return 0;
+}
+
+/* Image row (of a batch decoded in parallel) that failed to load: its
+ * status, a zero embedding, its message passed on (errors) or made the
+ * call's error (no status array: the first failure fails the call). */
+static void note_failure(size_t row, char **err, int code, float *out, size_t dim, int *status, char **errors,
+                         int *rc) {
+    memset(out + row * dim, 0, dim * sizeof(float));
+    if (!status && *rc == 0) {
+        nli_seterr_code(*err ? code : NL_ERR_NOMEM, "%s", *err ? *err : "out of memory");
+        *rc = -1;
+    }
+    if (errors) { errors[row] = *err; *err = NULL; }
+    free(*err);
+    *err = NULL;
+}
+
+/* One decoded batch's bookkeeping: which input rows its images are. */
+typedef struct { size_t *idx, n; } gpu_slot;
+
+/* Scatter a collected slot's embeddings to their rows of out. */
+static int gpu_collect(nli_cuda_clip *g, int slot, gpu_slot *sl, float *tmp, float *out, size_t dim) {
+    if (nli_cuda_images_collect(g, slot, tmp) != 0) return -1;
+    for (size_t j = 0; j < sl->n; j++) memcpy(out + sl->idx[j] * dim, tmp + j * dim, dim * sizeof(float));
+    sl->n = 0;
+    return 0;
+}
+
+/* GPU path: decode batch k on all cores straight into pinned memory while
+ * the GPU runs batch k-1 (two slots), so decoding hides the model. */
+static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out,
+                            int *status, char **errors) {
+    const nli_clip_config *c = m->cfg;
+    nli_cuda_clip *g = nli_clip_gpu(m->clip);
+    int S = c->vision.image_size;
+    size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3, B = (size_t)m->batch;
+    int *ok = nli_mallocarray(B, sizeof(int)), *code = nli_calloc(B, sizeof(int)); /* code: nl_status of a failure */
+    char **errs = nli_calloc(B, sizeof(char *));
+    float *tmp = nli_mallocarray(B * dim, sizeof(float));
+    gpu_slot sl[2] = {{nli_mallocarray(B, sizeof(size_t)), 0}, {nli_mallocarray(B, sizeof(size_t)), 0}};
+    int rc = ok && code && errs && tmp && sl[0].idx && sl[1].idx ? 0 : -1, slot = 0;
+    for (size_t s = 0; s < n && rc == 0; s += B) {
+        size_t k = n - s < B ? n - s : B;
+        uint8_t *stage = nli_cuda_images_staging(g, slot);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
+        for (size_t i = 0; i < k; i++) {
+            ok[i] = prep(src, s + i, S, resample, stage + i * px) == 0;
+            if (!ok[i]) {
+                errs[i] = nli_strdup(nli_geterr());
+                code[i] = (int)nl_last_status();
+            }
+        }
+        size_t good = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (status) status[s + i] = ok[i] ? 0 : -1;
+            if (!ok[i]) {
+                note_failure(s + i, &errs[i], code[i], out, dim, status, errors, &rc);
+                continue;
+            }
+            if (good != i) memmove(stage + good * px, stage + i * px, px);
+            sl[slot].idx[good++] = s + i;
+        }
+        if (rc != 0) break;
+        sl[slot].n = good;
+        if (nli_cuda_images_submit(g, slot, stage, good) != 0) { sl[slot].n = 0; rc = -1; break; }
+        if (sl[slot ^ 1].n && gpu_collect(g, slot ^ 1, &sl[slot ^ 1], tmp, out, dim) != 0) rc = -1;
+        slot ^= 1;
+    }
+    /* drain: the other slot may still be in flight (also after an error) */
+    for (int k = 0; k < 2; k++)
+        if (sl[k].n && gpu_collect(g, k, &sl[k], tmp, out, dim) != 0 && rc == 0) rc = -1;
+    free(ok);
+    free(code);
+    free(errs);
+    free(tmp);
+    free(sl[0].idx);
+    free(sl[1].idx);
+    return rc;
+}
+
+static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out, int *status,
+                            char **errors);
+
+int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
+                       int *status, char **errors) {
+    img_src src = {paths, NULL};
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
+    return embed_images_src(m, &src, n, resample, out, status, errors);
+}
+
+int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
+    if (n && (!images || !out)) { nli_seterr("nl_embed_rgb: NULL argument"); return -1; }
+    img_src src = {NULL, images};
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
+    return embed_images_src(m, &src, n, resample, out, status, NULL);
+}
+
+/* Decode (files) or take (buffers), resize and crop on all cores, then the
+ * model: on the GPU overlapped, on the CPU batch after batch. */
+static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out, int *status,
+                            char **errors) {
+    if (m->device == NL_DEVICE_CUDA) return embed_images_gpu(m, src, n, resample, out, status, errors);
+    const nli_clip_config *c = m->cfg;
+    int S = c->vision.image_size;
+    size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3;
+    size_t B = (size_t)m->batch;
+    float *pix = nli_mallocarray(B * px, sizeof(float));
+    uint8_t *rgb = nli_mallocarray(B * px, 1);
+    int *ok = nli_mallocarray(B, sizeof(int)), *code = nli_calloc(B, sizeof(int)); /* code: nl_status of a failure */
+    char **errs = nli_calloc(B, sizeof(char *));
+    int rc = 0;
+    if (!pix || !rgb || !ok || !code || !errs) { rc = -1; goto done; }
+    for (size_t s = 0; s < n && rc == 0; s += B) {
+        size_t k = n - s < B ? n - s : B;
+        /* Decoding and resampling dominate for small models: do them in
+         * parallel. Each thread has its own error message buffer. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
+        for (size_t i = 0; i < k; i++) {
+            ok[i] = prep(src, s + i, S, resample, rgb + i * px) == 0;
+            if (ok[i]) {
+                nli_image_normalize(rgb + i * px, S, c->image_mean, c->image_std, pix + i * px);
+            } else {
+                errs[i] = nli_strdup(nli_geterr());
+                code[i] = (int)nl_last_status();
+            }
+        }
+        /* Pack the good images together so the model sees one dense batch. */
+        size_t good = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (status) status[s + i] = ok[i] ? 0 : -1;
+            if (!ok[i]) {
+                note_failure(s + i, &errs[i], code[i], out, dim, status, errors, &rc);
+                continue;
+            }
+            if (good != i) memcpy(pix + good * px, pix + i * px, px * sizeof(float));
+            good++;
+        }
+        for (size_t i = 0; i < k; i++) { free(errs[i]); errs[i] = NULL; }
+        if (rc != 0) break;
+        float *emb = nli_mallocarray(good ? good * dim : 1, sizeof(float));
+        if (!emb) { rc = -1; break; }
+        if (good && nli_clip_encode_images(m->clip, pix, good, emb) != 0) { free(emb); rc = -1; break; }
+        for (size_t i = 0, g = 0; i < k; i++)
+            if (ok[i]) memcpy(out + (s + i) * dim, emb + (g++) * dim, dim * sizeof(float));
+        free(emb);
+    }
+done:
+    free(pix);
+    free(rgb);
+    free(ok);
+    free(code);
+    free(errs);
+    return rc;
+}

@@ -1,0 +1,433 @@
+/* tokenizer.c — CLIP's byte-level BPE, as OpenAI's simple_tokenizer.py.
+ *
+ * Text is normalised by nli_tokenizer_clean (tokenizer_clean.c), split by the
+ * same regex (PCRE2, UTF + UCP + caseless), each piece's UTF-8 bytes mapped
+ * through GPT-2's bytes_to_unicode, and BPE-merged with '</w>' on the last
+ * symbol. BPE runs on vocabulary ids rather than strings: every symbol BPE
+ * can produce is a base byte symbol or a merge result, and loading checks
+ * that all of those are in vocab.json, so ids and strings correspond 1:1.
+ *
+ * The tokenizer is read-only after loading; each encode call has its own
+ * scratch, so concurrent calls are safe. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+#include "util.h"
+
+#define VOCAB_FILE_MAX ((size_t)256 << 20)
+#define MAX_TOKEN_ID (1 << 24) /* CLIP has 49,408; refuse absurd ids */
+
+struct nli_tokenizer {
+    /* vocab: open addressing, string -> id */
+    char **vkey;
+    uint32_t *vlen;
+    int32_t *vid;
+    size_t vcap, vcount;
+    /* merges: open addressing, (id a, id b) -> rank; rank -> pair, result */
+    uint64_t *mkey;
+    uint32_t *mrank;
+    size_t mcap;
+    int32_t *ra, *rb, *rm;
+    size_t nrank;
+    int32_t byte_id[256], byte_end_id[256];
+    int32_t sot, eot;
+    pcre2_code *re;
+};
+
+/* Python's \s for the regex module, spelled out so PCRE2's own notion of
+ * \s (which differs, e.g. U+180E) does not enter. U+0345 is left out of the
+ * last class because under regex.IGNORECASE it case-folds to a letter and so
+ * matches no alternative at all: Python drops it like a space. */
+#define WS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+static const char PATTERN[] =
+    "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^" WS "\\x{345}\\p{L}\\p{N}]+";
+
+static uint64_t hash_bytes(const char *s, size_t n) { return nli_fnv1a(s, n, NL_FNV_INIT); }
+
+static uint64_t hash_pair(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static int32_t vocab_get(const nli_tokenizer *t, const char *s, size_t n) {
+    size_t mask = t->vcap - 1, i = hash_bytes(s, n) & mask;
+    while (t->vkey[i]) {
+        if (t->vlen[i] == n && memcmp(t->vkey[i], s, n) == 0) return t->vid[i];
+        i = (i + 1) & mask;
+    }
+    return -1;
+}
+
+static int64_t merge_get(const nli_tokenizer *t, int32_t a, int32_t b) {
+    uint64_t k = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
+    size_t mask = t->mcap - 1, i = hash_pair(k) & mask;
+    while (t->mrank[i] != UINT32_MAX) {
+        if (t->mkey[i] == k) return t->mrank[i];
+        i = (i + 1) & mask;
+    }
+    return -1;
+}
+
+static size_t pow2_at_least(size_t n) {
+    size_t c = 16;
+    while (c < n) c *= 2;
+    return c;
+}
+
+/* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the
+ * rest to U+0100 upwards in byte order. */
+static uint32_t byte_to_unicode(int b) {
+    if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) return (uint32_t)b;
+    int n = 0;
+    for (int x = 0; x < b; x++)
+        if (!((x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
+    return 256 + (uint32_t)n;
+}
+
+static size_t put_utf8_2(uint32_t c, char *o) {
+    if (c < 0x80) { o[0] = (char)c; return 1; }
+    o[0] = (char)(0xC0 | c >> 6); /* byte symbols are all below U+0800 */
+    o[1] = (char)(0x80 | (c & 0x3F));
+    return 2;
+}
+
+static int load_vocab(nli_tokenizer *t, const char *path) {
+    char *data = NULL;
+    size_t len = 0;
+    if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return -1;
+    json_error_t jerr;
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(data);
+    if (!root) {
+        nli_seterr("%s: not valid JSON (line %d, column %d: %s)", path, jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    int rc = -1;
+    uint8_t *seen = NULL;
+    if (!json_is_object(root) || json_object_size(root) == 0) {
+        nli_seterr("%s: expected a non-empty JSON object of token -> id", path);
+        goto done;
+    }
+    t->vcount = json_object_size(root);
+    t->vcap = pow2_at_least(t->vcount * 2);
+    t->vkey = nli_calloc(t->vcap, sizeof *t->vkey);
+    t->vlen = nli_calloc(t->vcap, sizeof *t->vlen);
+    t->vid = nli_calloc(t->vcap, sizeof *t->vid);
+    seen = nli_calloc(MAX_TOKEN_ID, 1);
+    if (!t->vkey || !t->vlen || !t->vid || !seen) { nli_prefixerr("%s", path); goto done; }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        size_t klen = strlen(key);
+        if (!json_is_integer(val)) {
+            nli_seterr("%s: the id of token \"%.40s\" is not an integer", path, key);
+            goto done;
+        }
+        json_int_t id = json_integer_value(val);
+        if (id < 0 || id >= MAX_TOKEN_ID) {
+            nli_seterr("%s: token \"%.40s\" has id %lld, outside 0..%d", path, key, (long long)id, MAX_TOKEN_ID - 1);
+            goto done;
+        }
+        if (seen[id]) {
+            nli_seterr("%s: id %lld is given to more than one token (again for \"%.40s\")", path, (long long)id, key);
+            goto done;
+        }
+        seen[id] = 1;
+        size_t mask = t->vcap - 1, i = hash_bytes(key, klen) & mask;
+        while (t->vkey[i]) i = (i + 1) & mask; /* keys are unique (duplicates rejected) */
+        if (!(t->vkey[i] = nli_strndup(key, klen))) { nli_prefixerr("%s", path); goto done; }
+        t->vlen[i] = (uint32_t)klen;
+        t->vid[i] = (int32_t)id;
+    }
+    /* The symbols BPE starts from, and the special tokens. */
+    for (int b = 0; b < 256; b++) {
+        char s[8];
+        size_t n = put_utf8_2(byte_to_unicode(b), s);
+        t->byte_id[b] = vocab_get(t, s, n);
+        memcpy(s + n, "</w>", 4);
+        t->byte_end_id[b] = vocab_get(t, s, n + 4);
+        if (t->byte_id[b] < 0 || t->byte_end_id[b] < 0) {
+            s[n] = 0;
+            nli_seterr("%s: byte symbol \"%s\" (byte 0x%02X) or its \"</w>\" form is missing", path, s, b);
+            goto done;
+        }
+    }
+    t->sot = vocab_get(t, "<|startoftext|>", 15);
+    t->eot = vocab_get(t, "<|endoftext|>", 13);
+    if (t->sot < 0 || t->eot < 0) {
+        nli_seterr("%s: special token <|startoftext|> or <|endoftext|> is missing", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(seen);
+    json_decref(root);
+    return rc;
+}
+
+static void malformed(const char *path, size_t line, const char *why, const char *s, size_t n) {
+    nli_seterr("%s: line %zu: %s: \"%.*s\"", path, line, why, (int)(n > 60 ? 60 : n), s);
+}
+
+/* Hugging Face merges.txt: an optional "#version" header, then "a b" per
+ * line in rank order. As in Python's dict, a repeated pair keeps its last
+ * rank. */
+static int load_merges(nli_tokenizer *t, const char *path) {
+    char *data = NULL;
+    size_t len = 0;
+    if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return -1;
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++) lines += data[i] == '\n';
+    int rc = -1;
+    char *cat = NULL;
+    t->mcap = pow2_at_least(lines * 2);
+    t->mkey = nli_mallocarray(t->mcap, sizeof *t->mkey);
+    t->mrank = nli_mallocarray(t->mcap, sizeof *t->mrank);
+    t->ra = nli_mallocarray(lines, sizeof *t->ra);
+    t->rb = nli_mallocarray(lines, sizeof *t->rb);
+    t->rm = nli_mallocarray(lines, sizeof *t->rm);
+    cat = nli_malloc(len + 8);
+    if (!t->mkey || !t->mrank || !t->ra || !t->rb || !t->rm || !cat) { nli_prefixerr("%s", path); goto done; }
+    memset(t->mrank, 0xFF, t->mcap * sizeof *t->mrank);
+
+    size_t pos = 0, lineno = 0;
+    while (pos < len) {
+        const char *s = data + pos;
+        const char *nl = memchr(s, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - s) : len - pos;
+        pos += n + (nl != NULL);
+        lineno++;
+        if (n && s[n - 1] == '\r') n--;
+        if (lineno == 1 && n && s[0] == '#') continue; /* "#version: 0.2" */
+        if (n == 0) {
+            if (pos >= len) break; /* final newline */
+            malformed(path, lineno, "empty line", s, n);
+            goto done;
+        }
+        const char *sp = memchr(s, ' ', n);
+        if (!sp || sp == s || sp == s + n - 1 || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) {
+            malformed(path, lineno, "expected two symbols separated by one space", s, n);
+            goto done;
+        }
+        size_t na = (size_t)(sp - s), nb = n - na - 1;
+        int32_t a = vocab_get(t, s, na), b = vocab_get(t, sp + 1, nb);
+        memcpy(cat, s, na);
+        memcpy(cat + na, sp + 1, nb);
+        int32_t m = vocab_get(t, cat, na + nb);
+        if (a < 0 || b < 0 || m < 0) {
+            malformed(path, lineno, "a symbol or the merged result is not in the vocabulary", s, n);
+            goto done;
+        }
+        uint32_t r = (uint32_t)t->nrank++;
+        t->ra[r] = a, t->rb[r] = b, t->rm[r] = m;
+        uint64_t k = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
+        size_t mask = t->mcap - 1, i = hash_pair(k) & mask;
+        while (t->mrank[i] != UINT32_MAX && t->mkey[i] != k) i = (i + 1) & mask;
+        t->mkey[i] = k;
+        t->mrank[i] = r;
+    }
+    if (t->nrank == 0) { nli_seterr("%s: no merges found", path); goto done; }
+    rc = 0;
+done:
+    free(cat);
+    free(data);
+    return rc;
+}
+
+nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt) {
+    if (!vocab_json || !merges_txt) { nli_seterr("tokenizer: NULL path"); return NULL; }
+    nli_tokenizer *t = nli_calloc(1, sizeof *t);
+    if (!t) return NULL;
+    if (load_vocab(t, vocab_json) || load_merges(t, merges_txt)) goto fail;
+    int err;
+    PCRE2_SIZE off;
+    t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
+                          &err, &off, NULL);
+    if (!t->re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        nli_seterr("tokenizer: cannot compile the split pattern at %zu: %s", (size_t)off, (char *)msg);
+        goto fail;
+    }
+    pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE); /* optional speed-up; the interpreter is the fallback */
+    return t;
+fail:
+    nli_tokenizer_free(t);
+    return NULL;
+}
+
+void nli_tokenizer_free(nli_tokenizer *t) {
+    if (!t) return;
+    if (t->vkey)
+        for (size_t i = 0; i < t->vcap; i++) free(t->vkey[i]);
+    free(t->vkey);
+    free(t->vlen);
+    free(t->vid);
+    free(t->mkey);
+    free(t->mrank);
+    free(t->ra);
+    free(t->rb);
+    free(t->rm);
+    pcre2_code_free(t->re);
+    free(t);
+}
+
+int32_t nli_tokenizer_sot(const nli_tokenizer *t) { return t->sot; }
+int32_t nli_tokenizer_eot(const nli_tokenizer *t) { return t->eot; }
+size_t nli_tokenizer_vocab_size(const nli_tokenizer *t) { return t->vcount; }
+
+/* Per-call scratch for BPE over one piece. */
+typedef struct {
+    int32_t *id, *prev, *next;
+    uint64_t *heap; /* (rank << 32 | position), a min-heap */
+    uint32_t *merged;
+    size_t cap, hcap, hn;
+    int32_t *out;
+    size_t nout, outcap;
+} scratch;
+
+static void heap_push(scratch *s, uint64_t v) {
+    size_t i = s->hn++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (s->heap[p] <= v) break;
+        s->heap[i] = s->heap[p];
+        i = p;
+    }
+    s->heap[i] = v;
+}
+
+static uint64_t heap_pop(scratch *s) {
+    uint64_t top = s->heap[0], v = s->heap[--s->hn];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->hn) break;
+        if (c + 1 < s->hn && s->heap[c + 1] < s->heap[c]) c++;
+        if (v <= s->heap[c]) break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->hn) s->heap[i] = v;
+    return top;
+}
+
+static void push_pair(const nli_tokenizer *t, scratch *s, int32_t p) {
+    if (p < 0 || s->next[p] < 0) return;
+    int64_t r = merge_get(t, s->id[p], s->id[s->next[p]]);
+    if (r >= 0) heap_push(s, (uint64_t)r << 32 | (uint32_t)p);
+}
+
+static int emit(scratch *s, int32_t id) {
+    if (s->nout == s->outcap && nli_grow((void **)&s->out, &s->outcap, s->nout + 1, sizeof *s->out)) return -1;
+    s->out[s->nout++] = id;
+    return 0;
+}
+
+/* simple_tokenizer.bpe(): repeatedly take the lowest-ranked adjacent pair
+ * and merge all its occurrences left to right. The heap yields one rank's
+ * occurrences in position order; pairs that a pass creates are queued only
+ * after the pass, exactly as Python recomputes pairs between passes. Each
+ * merge removes a symbol, so this is O(n log n) even for hostile input. */
+static int bpe(const nli_tokenizer *t, scratch *s, const uint8_t *p, size_t n) {
+    if (n == 1) return emit(s, t->byte_end_id[p[0]]);
+    for (size_t i = 0; i < n; i++) {
+        s->id[i] = i + 1 < n ? t->byte_id[p[i]] : t->byte_end_id[p[i]];
+        s->prev[i] = (int32_t)i - 1;
+        s->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+    }
+    s->hn = 0;
+    for (size_t i = 0; i + 1 < n; i++) push_pair(t, s, (int32_t)i);
+    while (s->hn) {
+        uint32_t rank = (uint32_t)(s->heap[0] >> 32);
+        size_t nmerged = 0;
+        while (s->hn && (uint32_t)(s->heap[0] >> 32) == rank) {
+            int32_t i = (int32_t)(uint32_t)heap_pop(s), j = s->next[i];
+            /* stale entries: i was absorbed (id -1) or its pair changed */
+            if (s->id[i] != t->ra[rank] || j < 0 || s->id[j] != t->rb[rank]) continue;
+            s->id[i] = t->rm[rank];
+            s->id[j] = -1;
+            s->next[i] = s->next[j];
+            if (s->next[j] >= 0) s->prev[s->next[j]] = i;
+            s->merged[nmerged++] = (uint32_t)i;
+        }
+        for (size_t k = 0; k < nmerged; k++) {
+            int32_t i = (int32_t)s->merged[k];
+            push_pair(t, s, s->prev[i]);
+            push_pair(t, s, i);
+        }
+    }
+    for (int32_t i = 0; i >= 0; i = s->next[i])
+        if (emit(s, s->id[i])) return -1;
+    return 0;
+}
+
+int nli_tokenizer_encode(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
+    *ids = NULL;
+    *n = 0;
+    char *clean = NULL;
+    size_t clen = 0;
+    if (!t) { nli_seterr("tokenizer: NULL tokenizer"); return -1; }
+    if (nli_tokenizer_clean(text, len, &clean, &clen)) return -1;
+
+    int rc = -1;
+    scratch s = {0};
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
+    if (!md) { nli_seterr("tokenizer: out of memory for match data"); goto done; }
+    s.cap = clen ? clen : 1;
+    s.hcap = 3 * s.cap; /* n-1 initial pairs + 2 per merge */
+    s.id = nli_mallocarray(s.cap, sizeof *s.id);
+    s.prev = nli_mallocarray(s.cap, sizeof *s.prev);
+    s.next = nli_mallocarray(s.cap, sizeof *s.next);
+    s.merged = nli_mallocarray(s.cap, sizeof *s.merged);
+    s.heap = nli_mallocarray(s.hcap, sizeof *s.heap);
+    if (!s.id || !s.prev || !s.next || !s.merged || !s.heap) goto done;
+    if (emit(&s, t->sot)) goto done;
+
+    PCRE2_SIZE start = 0;
+    while (start < clen) {
+        int m = pcre2_match(t->re, (PCRE2_SPTR)clean, clen, start, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (m == PCRE2_ERROR_NOMATCH) break;
+        if (m < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(m, msg, sizeof msg);
+            nli_seterr("tokenizer: regex match failed: %s", (char *)msg);
+            goto done;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t a = ov[0], b = ov[1];
+        if (b <= a) { start = a + 1; continue; } /* cannot happen: no alternative matches empty */
+        start = b;
+        const char *piece = clean + a;
+        size_t plen = b - a;
+        /* simple_tokenizer's cache is pre-seeded with the two special tokens */
+        if (plen == 15 && memcmp(piece, "<|startoftext|>", 15) == 0) {
+            if (emit(&s, t->sot)) goto done;
+        } else if (plen == 13 && memcmp(piece, "<|endoftext|>", 13) == 0) {
+            if (emit(&s, t->eot)) goto done;
+        } else if (bpe(t, &s, (const uint8_t *)piece, plen)) {
+            goto done;
+        }
+    }
+    if (emit(&s, t->eot)) goto done;
+    *ids = s.out;
+    *n = s.nout;
+    s.out = NULL;
+    rc = 0;
+done:
+    pcre2_match_data_free(md);
+    free(s.id);
+    free(s.prev);
+    free(s.next);
+    free(s.merged);
+    free(s.heap);
+    free(s.out);
+    free(clean);
+    return rc;
+}

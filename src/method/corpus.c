@@ -1,0 +1,382 @@
+/* corpus.c — the NegLabel candidate corpus: WordNet nouns and adjectives.
+ *
+ * Two sources, one rule. A folder of word lists (noun.<cat>.txt,
+ * adj.<cat>.txt, the reference's format) or a WordNet database folder
+ * (data.noun, data.adj), whose synsets are grouped by lexicographer file as
+ * if each group were the list file "<lexname>.txt". Groups are visited in
+ * byte order of those file names and a word belongs to the first group that
+ * has it, so both sources dedupe the same way. Words: first lemma of each
+ * synset, lowercased, '_' -> ' ', adjective markers "(a)", "(p)", "(ip)"
+ * removed.
+ *
+ * Default filter: lists keep everything; the WordNet database drops
+ * noun.animal and noun.food, which the reference's lists also leave out
+ * (they overlap ImageNet classes). Any include/exclude replaces that. */
+#include "neglabel.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define WORD_MAX 1024        /* longest word accepted (bytes) */
+#define LIST_MAX (64u << 20) /* largest list file read */
+
+/* WordNet lexicographer files (lexnames(5)); only nouns and adjectives. */
+static const char *lexname(unsigned num) {
+    static const char *const noun[] = {
+        "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute", "noun.body",
+        "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food",
+        "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
+        "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity",
+        "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time"};
+    if (num == 0) return "adj.all";
+    if (num == 1) return "adj.pert";
+    if (num == 44) return "adj.ppl";
+    if (num >= 3 && num <= 28) return noun[num - 3];
+    return NULL;
+}
+
+static int utf8_valid(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k <= 0) return 0;
+        i += (size_t)k;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ word set */
+
+typedef struct { char **slot; size_t cap, n; } wordset;
+
+static size_t ws_hash(const char *w) { return (size_t)nli_fnv1a(w, strlen(w), NL_FNV_INIT); }
+
+/* 1 if w is already present, 0 if added (w stored by pointer), -1 error. */
+static int ws_add(wordset *s, char *w) {
+    if (2 * (s->n + 1) > s->cap) {
+        size_t nc = s->cap ? 2 * s->cap : 1024;
+        char **ns = nli_calloc(nc, sizeof *ns);
+        if (!ns) return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slot[i]) {
+                size_t h = ws_hash(s->slot[i]) & (nc - 1);
+                while (ns[h]) h = (h + 1) & (nc - 1);
+                ns[h] = s->slot[i];
+            }
+        free(s->slot);
+        s->slot = ns;
+        s->cap = nc;
+    }
+    size_t h = ws_hash(w) & (s->cap - 1);
+    while (s->slot[h]) {
+        if (!strcmp(s->slot[h], w)) return 1;
+        h = (h + 1) & (s->cap - 1);
+    }
+    s->slot[h] = w;
+    s->n++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ building */
+
+typedef struct {
+    nl_corpus *c;
+    size_t cap;
+    wordset seen;
+} builder;
+
+/* Add one raw word (not NUL-terminated) of a group. Invalid text is an error
+ * naming the file and line. */
+static int add_word(builder *b, const char *file, size_t line, const char *w, size_t len,
+                    nl_pos pos, const char *cat) {
+    while (len && (w[len - 1] == ' ' || w[len - 1] == '\t' || w[len - 1] == '\r')) len--;
+    while (len && (*w == ' ' || *w == '\t')) { w++; len--; }
+    if (len == 0) return 0;
+    if (len > WORD_MAX) {
+        nli_seterr("%s: line %zu: word longer than %d bytes", file, line, WORD_MAX);
+        return -1;
+    }
+    if (memchr(w, 0, len)) {
+        nli_seterr("%s: line %zu: NUL byte", file, line);
+        return -1;
+    }
+    if (!utf8_valid(w, len)) {
+        nli_seterr("%s: line %zu: invalid UTF-8", file, line);
+        return -1;
+    }
+    nl_corpus *c = b->c;
+    if (c->n == b->cap) { /* grow first so nothing below can fail half-way */
+        size_t cap = b->cap;
+        if (nli_grow((void **)&c->word, &cap, c->n + 1, sizeof *c->word)) return -1;
+        cap = b->cap;
+        if (nli_grow((void **)&c->category, &cap, c->n + 1, sizeof *c->category)) return -1;
+        cap = b->cap;
+        if (nli_grow((void **)&c->pos, &cap, c->n + 1, sizeof *c->pos)) return -1;
+        b->cap = cap;
+    }
+    char *s = nli_strndup(w, len);
+    char *cs = nli_strdup(cat);
+    if (!s || !cs) { free(s); free(cs); return -1; }
+    for (char *p = s; *p; p++) {
+        if (*p == '_') *p = ' ';
+        else if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    }
+    int r = ws_add(&b->seen, s);
+    if (r != 0) { free(s); free(cs); return r < 0 ? -1 : 0; }
+    /* s is owned by the corpus from here; the set only borrows it. */
+    c->word[c->n] = s;
+    c->category[c->n] = cs;
+    c->pos[c->n] = (uint8_t)pos;
+    c->n++;
+    if (pos == NL_POS_NOUN) c->n_noun++;
+    else c->n_adj++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ groups */
+
+typedef struct {
+    char *cat;   /* "noun.plant" */
+    char *fname; /* "noun.plant.txt": the sort key */
+    nl_pos pos;
+    unsigned lexnum; /* WordNet source only */
+} group;
+
+static int cmp_group(const void *a, const void *b) {
+    return strcmp(((const group *)a)->fname, ((const group *)b)->fname);
+}
+
+/* A filter name is "noun", "adj" or a category "noun.x" / "adj.x". */
+static int filter_valid(const char *f) {
+    if (!strcmp(f, "noun") || !strcmp(f, "adj")) return 1;
+    if (!strncmp(f, "noun.", 5)) return f[5] != 0;
+    if (!strncmp(f, "adj.", 4)) return f[4] != 0;
+    return 0;
+}
+
+static int filter_match(const char *f, const char *cat) {
+    size_t n = strlen(f);
+    return !strcmp(f, cat) || (!strchr(f, '.') && !strncmp(cat, f, n) && cat[n] == '.');
+}
+
+static int group_wanted(const nl_corpus_params *p, const char *cat, int wordnet) {
+    if (p->n_include == 0 && p->n_exclude == 0 && wordnet)
+        return strcmp(cat, "noun.animal") != 0 && strcmp(cat, "noun.food") != 0;
+    if (p->n_include) {
+        int any = 0;
+        for (size_t i = 0; i < p->n_include && !any; i++) any = filter_match(p->include[i], cat);
+        if (!any) return 0;
+    }
+    for (size_t i = 0; i < p->n_exclude; i++)
+        if (filter_match(p->exclude[i], cat)) return 0;
+    return 1;
+}
+
+static void groups_free(group *g, size_t n) {
+    for (size_t i = 0; i < n; i++) { free(g[i].cat); free(g[i].fname); }
+    free(g);
+}
+
+static int group_push(group **g, size_t *n, size_t *cap, const char *cat, nl_pos pos, unsigned lexnum) {
+    if (nli_grow((void **)g, cap, *n + 1, sizeof **g)) return -1;
+    group *x = &(*g)[*n];
+    x->cat = nli_strdup(cat);
+    size_t l = strlen(cat);
+    x->fname = nli_malloc(l + 5);
+    if (!x->cat || !x->fname) { free(x->cat); free(x->fname); return -1; }
+    memcpy(x->fname, cat, l);
+    memcpy(x->fname + l, ".txt", 5);
+    x->pos = pos;
+    x->lexnum = lexnum;
+    (*n)++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ word lists */
+
+static int load_list(builder *b, const char *path, const group *g) {
+    char *text;
+    size_t len;
+    if (nli_read_file(path, LIST_MAX, &text, &len) != 0) return -1;
+    size_t line = 0;
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0;) {
+        const char *e = memchr(text + i, '\n', len - i);
+        size_t n = e ? (size_t)(e - (text + i)) : len - i;
+        line++;
+        rc = add_word(b, path, line, text + i, n, g->pos, g->cat);
+        i += n + 1;
+    }
+    free(text);
+    return rc;
+}
+
+static int load_lists(const nl_corpus_params *p, builder *b) {
+    DIR *d = opendir(p->lists_dir);
+    if (!d) { nli_seterr_code(NL_ERR_IO, "%s: cannot open word-list folder: %s", p->lists_dir, strerror(errno)); return -1; }
+    group *g = NULL;
+    size_t ng = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        const char *nm = de->d_name;
+        size_t l = strlen(nm);
+        nl_pos pos;
+        if (!strncmp(nm, "noun.", 5) && l > 9) pos = NL_POS_NOUN;
+        else if (!strncmp(nm, "adj.", 4) && l > 8) pos = NL_POS_ADJ;
+        else continue;
+        if (strcmp(nm + l - 4, ".txt") != 0) continue;
+        char cat[512];
+        if (l - 4 >= sizeof cat) continue;
+        memcpy(cat, nm, l - 4);
+        cat[l - 4] = 0;
+        rc = group_push(&g, &ng, &cap, cat, pos, 0);
+    }
+    closedir(d);
+    if (rc == 0 && ng == 0) {
+        nli_seterr("%s: no word lists (noun.<category>.txt / adj.<category>.txt) found", p->lists_dir);
+        rc = -1;
+    }
+    if (rc == 0) qsort(g, ng, sizeof *g, cmp_group);
+    for (size_t i = 0; i < ng && rc == 0; i++) {
+        if (!group_wanted(p, g[i].cat, 0)) continue;
+        char *path = nli_path_join(p->lists_dir, g[i].fname);
+        if (!path) { rc = -1; break; }
+        rc = load_list(b, path, &g[i]);
+        free(path);
+    }
+    groups_free(g, ng);
+    return rc;
+}
+
+/* ------------------------------------------------------------ WordNet */
+
+/* One synset's first lemma as found in a data file. */
+typedef struct { const char *w; size_t len, line; unsigned lexnum; } lemma;
+
+/* Parse "offset lex_filenum ss_type w_cnt word lex_id ..." lines; header
+ * lines start with two spaces. */
+static int parse_data(const char *path, const nli_map *m, lemma **out, size_t *n, size_t *cap) {
+    const char *t = (const char *)m->data;
+    size_t len = m->len, line = 0;
+    for (size_t i = 0; i < len;) {
+        const char *e = memchr(t + i, '\n', len - i);
+        size_t ll = e ? (size_t)(e - (t + i)) : len - i;
+        const char *s = t + i, *end = s + ll;
+        line++;
+        i += ll + 1;
+        if (ll == 0 || (ll >= 2 && s[0] == ' ' && s[1] == ' ')) continue;
+        const char *f[5];
+        size_t fl[5];
+        const char *p = s;
+        for (int k = 0; k < 5; k++) {
+            while (p < end && *p == ' ') p++;
+            f[k] = p;
+            while (p < end && *p != ' ') p++;
+            fl[k] = (size_t)(p - f[k]);
+            if (fl[k] == 0) { nli_seterr("%s: line %zu: malformed synset line", path, line); return -1; }
+        }
+        if (fl[1] != 2 || f[1][0] < '0' || f[1][0] > '9' || f[1][1] < '0' || f[1][1] > '9') {
+            nli_seterr("%s: line %zu: bad lex_filenum", path, line);
+            return -1;
+        }
+        unsigned lex = (unsigned)(f[1][0] - '0') * 10 + (unsigned)(f[1][1] - '0');
+        if (!lexname(lex)) { nli_seterr("%s: line %zu: unknown lex_filenum %u", path, line, lex); return -1; }
+        size_t wl = fl[4];
+        /* Adjective syntactic markers: word(a), word(p), word(ip). */
+        if (wl > 3 && f[4][wl - 1] == ')') {
+            if (!memcmp(f[4] + wl - 3, "(a)", 3) || !memcmp(f[4] + wl - 3, "(p)", 3)) wl -= 3;
+            else if (wl > 4 && !memcmp(f[4] + wl - 4, "(ip)", 4)) wl -= 4;
+        }
+        if (nli_grow((void **)out, cap, *n + 1, sizeof **out)) return -1;
+        (*out)[(*n)++] = (lemma){f[4], wl, line, lex};
+    }
+    return 0;
+}
+
+static int load_wordnet(const nl_corpus_params *p, builder *b) {
+    static const char *const files[2] = {"data.noun", "data.adj"};
+    char *path[2] = {NULL, NULL};
+    nli_map m[2] = {{0}, {0}};
+    lemma *lem[2] = {NULL, NULL};
+    size_t nl[2] = {0, 0}, lcap[2] = {0, 0};
+    group *g = NULL;
+    size_t ng = 0, gcap = 0;
+    int rc = -1;
+    for (int k = 0; k < 2; k++) {
+        if (!(path[k] = nli_path_join(p->wordnet_dir, files[k]))) goto out;
+        if (nli_map_file(path[k], &m[k]) != 0) { nli_prefixerr("WordNet database"); goto out; }
+        if (parse_data(path[k], &m[k], &lem[k], &nl[k], &lcap[k]) != 0) goto out;
+    }
+    if (nl[0] + nl[1] == 0) { nli_seterr("%s: WordNet data files hold no synsets", p->wordnet_dir); goto out; }
+    for (unsigned lex = 0; lex <= 44; lex++)
+        if (lexname(lex) && group_push(&g, &ng, &gcap, lexname(lex), lex >= 3 && lex <= 28 ? NL_POS_NOUN : NL_POS_ADJ, lex))
+            goto out;
+    qsort(g, ng, sizeof *g, cmp_group);
+    for (size_t i = 0; i < ng; i++) {
+        if (!group_wanted(p, g[i].cat, 1)) continue;
+        int k = g[i].pos == NL_POS_NOUN ? 0 : 1;
+        for (size_t j = 0; j < nl[k]; j++)
+            if (lem[k][j].lexnum == g[i].lexnum &&
+                add_word(b, path[k], lem[k][j].line, lem[k][j].w, lem[k][j].len, g[i].pos, g[i].cat))
+                goto out;
+    }
+    rc = 0;
+out:
+    for (int k = 0; k < 2; k++) { free(path[k]); nli_unmap(&m[k]); free(lem[k]); }
+    groups_free(g, ng);
+    return rc;
+}
+
+/* ------------------------------------------------------------ public */
+
+int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
+    memset(out, 0, sizeof *out);
+    if (!p || (!p->wordnet_dir) == (!p->lists_dir)) {
+        nli_seterr("corpus: give exactly one of a WordNet folder or a word-list folder");
+        return -1;
+    }
+    for (size_t i = 0; i < p->n_include; i++)
+        if (!p->include[i] || !filter_valid(p->include[i])) {
+            nli_seterr("corpus: bad include '%s' (want noun, adj, noun.<category> or adj.<category>)",
+                      p->include[i] ? p->include[i] : "(null)");
+            return -1;
+        }
+    for (size_t i = 0; i < p->n_exclude; i++)
+        if (!p->exclude[i] || !filter_valid(p->exclude[i])) {
+            nli_seterr("corpus: bad exclude '%s' (want noun, adj, noun.<category> or adj.<category>)",
+                      p->exclude[i] ? p->exclude[i] : "(null)");
+            return -1;
+        }
+    builder b = {out, 0, {0}};
+    int rc = p->lists_dir ? load_lists(p, &b) : load_wordnet(p, &b);
+    free(b.seen.slot);
+    if (rc == 0 && out->n == 0) {
+        nli_seterr("%s: no candidate words after filtering", p->lists_dir ? p->lists_dir : p->wordnet_dir);
+        rc = -1;
+    }
+    if (rc != 0) nl_corpus_free(out);
+    return rc;
+}
+
+void nl_corpus_free(nl_corpus *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->n; i++) { free(c->word[i]); free(c->category[i]); }
+    free(c->word);
+    free(c->category);
+    free(c->pos);
+    memset(c, 0, sizeof *c);
+}
+
+int nl_corpus_write(const nl_corpus *c, const char *path) {
+    nli_atomic a;
+    if (nli_atomic_open(&a, path) != 0) return -1;
+    for (size_t k = 0; k < c->n; k++)
+        fprintf(a.f, "%s\t%s\n", c->pos[k] == NL_POS_ADJ ? "adj" : "noun", c->word[k]);
+    return nli_atomic_commit(&a);
+}

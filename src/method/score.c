@@ -1,0 +1,161 @@
+/* score.c — NegLabel and MCM scores from image and label embeddings.
+ * Formulas, grouping and the PRNG are described in docs/scoring.md. All
+ * softmax sums are log-sum-exp in double, so no tau > 0 overflows. Cosines
+ * are computed in double from the float inputs (normalised here, in
+ * double): at tau = 0.01 a float32 dot product's rounding (~1e-7) would
+ * move scores by ~1e-6, more than the formulas' own precision. With
+ * NL_DEVICE_CUDA the same steps run on a GPU (method/cuda/score.cu). */
+#include "neglabel.h"
+#include "cuda/cuda_device.h"
+#include "cuda/score_cuda.h"
+#include "prng.h"
+#include "gemm.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Images per GEMM. Fixed (not derived from the thread count) so that the
+ * similarities, and so the scores, never depend on the number of threads. */
+#define IMG_CHUNK 256
+
+nl_score_params nl_score_default_params(nl_method method) {
+    return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1,
+                             .tau = method == NL_METHOD_MCM ? 1.0 : 0.01, .device = NL_DEVICE_CPU,
+                             .device_index = 0};
+}
+
+/* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
+static double lse(const double *s, const size_t *idx, size_t n, double inv_tau) {
+    double m = -INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        double x = s[idx ? idx[k] : k] * inv_tau;
+        if (x > m) m = x;
+    }
+    double sum = 0;
+    for (size_t k = 0; k < n; k++) sum += exp(s[idx ? idx[k] : k] * inv_tau - m);
+    return m + log(sum);
+}
+
+static size_t argmax(const double *s, size_t n) {
+    size_t b = 0;
+    for (size_t k = 1; k < n; k++)
+        if (s[k] > s[b]) b = k;
+    return b;
+}
+
+/* NegLabel for one image: mean over groups of exp(LSE(id) - LSE(id ∪ g)). */
+static double neglabel_one(const double *sid, size_t n_id, const double *sneg, const size_t *perm,
+                           size_t ngroup, size_t gsize, double inv_tau) {
+    double a = lse(sid, NULL, n_id, inv_tau), total = 0;
+    for (size_t g = 0; g < ngroup; g++) {
+        double b = lse(sneg, perm + g * gsize, gsize, inv_tau);
+        double hi = a > b ? a : b, lo = a > b ? b : a;
+        double all = hi + log1p(exp(lo - hi)); /* log(e^a + e^b) */
+        total += exp(a - all);
+    }
+    return total / (double)ngroup;
+}
+
+/* n rows of float -> double, each scaled to unit length (zero rows stay 0). */
+static double *unit_rows(const float *x, size_t n, size_t dim) {
+    double *d = nli_mallocarray(n * dim + 1, sizeof(double));
+    if (!d) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (size_t k = 0; k < dim; k++) {
+            d[i * dim + k] = x[i * dim + k];
+            ss += d[i * dim + k] * d[i * dim + k];
+        }
+        double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+        for (size_t k = 0; k < dim; k++) d[i * dim + k] *= inv;
+    }
+    return d;
+}
+
+int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
+             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
+             double *scores, size_t *top_id, size_t *top_neg) {
+    if (!p) { nli_seterr("score: no parameters"); return -1; }
+    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM) {
+        nli_seterr("score: unknown method %d", (int)p->method);
+        return -1;
+    }
+    if (n_id == 0) { nli_seterr("score: no ID labels"); return -1; }
+    if (!(p->tau > 0) || !isfinite(p->tau)) { nli_seterr("score: tau must be positive and finite (got %g)", p->tau); return -1; }
+    if (p->device != NL_DEVICE_AUTO && p->device != NL_DEVICE_CPU && p->device != NL_DEVICE_CUDA) {
+        nli_seterr("score: unknown device %d", (int)p->device);
+        return -1;
+    }
+    if (dim == 0 || dim > INT_MAX || n_id > INT_MAX || n_neg > INT_MAX) {
+        nli_seterr("score: bad sizes (dim %zu, %zu ID, %zu negative labels)", dim, n_id, n_neg);
+        return -1;
+    }
+    size_t ngroup = 0, gsize = 0, kept = 0;
+    if (p->method == NL_METHOD_NEGLABEL) {
+        if (n_neg == 0) { nli_seterr("score: NegLabel needs negative labels"); return -1; }
+        if (p->ngroup < 1 || (size_t)p->ngroup > n_neg) {
+            nli_seterr("score: ngroup %d outside [1, %zu] (the number of negative labels)", p->ngroup, n_neg);
+            return -1;
+        }
+        ngroup = (size_t)p->ngroup;
+        kept = n_neg - n_neg % ngroup;
+        gsize = kept / ngroup;
+    }
+    if (n_img == 0) return 0;
+
+    size_t chunk = n_img < IMG_CHUNK ? n_img : IMG_CHUNK;
+    double *sid = NULL, *sneg = NULL, *did = NULL, *dneg = NULL, *dimg = NULL;
+    size_t *perm = kept ? nli_mallocarray(kept, sizeof(size_t)) : NULL;
+    int rc = -1;
+    if (kept && !perm) goto done;
+    if (kept) {
+        for (size_t k = 0; k < kept; k++) perm[k] = k;
+        if (p->shuffle) {
+            nli_prng r;
+            nli_prng_seed(&r, p->seed);
+            nli_prng_shuffle(&r, perm, kept);
+        }
+    }
+    double inv_tau = 1.0 / p->tau;
+    if (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_count() > 0)) {
+        /* the same normalisation, cosines and formulas on the GPU */
+        rc = nli_cuda_score(p->device_index, img, n_img, id_emb, n_id, neg_emb, n_neg, dim,
+                           p->method == NL_METHOD_MCM ? 1 : 0, ngroup, gsize, perm, inv_tau, scores, top_id,
+                           top_neg);
+        goto done;
+    }
+    sid = nli_mallocarray(chunk * n_id, sizeof(double));
+    sneg = n_neg ? nli_mallocarray(chunk * n_neg, sizeof(double)) : NULL;
+    did = unit_rows(id_emb, n_id, dim);
+    dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
+    if (!sid || (n_neg && (!sneg || !dneg)) || !did) goto done;
+    int nt = p->n_threads > 0 ? p->n_threads : nli_num_threads();
+    for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
+        size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
+        free(dimg);
+        if (!(dimg = unit_rows(img + i0 * dim, m, dim))) goto done;
+        nli_gemm_f64(dimg, did, sid, m, n_id, dim, nt);
+        if (n_neg) nli_gemm_f64(dimg, dneg, sneg, m, n_neg, dim, nt);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
+        for (size_t i = 0; i < m; i++) {
+            const double *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
+            if (top_id) top_id[i0 + i] = argmax(a, n_id);
+            if (top_neg) top_neg[i0 + i] = n_neg ? argmax(b, n_neg) : SIZE_MAX;
+            if (p->method == NL_METHOD_MCM) {
+                /* max softmax probability = exp(max logit - LSE) */
+                scores[i0 + i] = exp(a[argmax(a, n_id)] * inv_tau - lse(a, NULL, n_id, inv_tau));
+            } else {
+                scores[i0 + i] = neglabel_one(a, n_id, b, perm, ngroup, gsize, inv_tau);
+            }
+        }
+    }
+    rc = 0;
+done:
+    if (rc != 0) nli_prefixerr("score");
+    free(sid); free(sneg); free(perm); free(did); free(dneg); free(dimg);
+    return rc;
+}

@@ -1,0 +1,291 @@
+/* report.c — results.json, scores.csv, the terminal table, and the helpers
+ * report_html.c shares. See report.h. */
+#include "report.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ helpers */
+
+void nli_rw_puts(nli_rw *w, const char *s) {
+    if (!w->err && nli_buf_puts(&w->b, s) != 0) w->err = 1;
+}
+
+void nli_rw_printf(nli_rw *w, const char *fmt, ...) {
+    if (w->err) return;
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) { w->err = 1; nli_seterr("format error"); return; }
+    if ((size_t)n < sizeof small) { nli_rw_puts(w, small); return; }
+    char *big = nli_malloc((size_t)n + 1);
+    if (!big) { w->err = 1; return; }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    nli_rw_puts(w, big);
+    free(big);
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid (overlong
+ * forms, surrogates and code points over U+10FFFF are invalid). */
+static size_t utf8_seq(const unsigned char *p) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    size_t n;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; }
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+char *nli_utf8_clean(const char *s) {
+    nli_rw w = {0};
+    if (!s) s = "";
+    nli_rw_puts(&w, ""); /* an allocated empty string for s = "" */
+    for (const unsigned char *p = (const unsigned char *)s; *p && !w.err;) {
+        size_t n = utf8_seq(p);
+        if (n) {
+            if (nli_buf_append(&w.b, (const char *)p, n) != 0) w.err = 1;
+            p += n;
+        } else {
+            nli_rw_puts(&w, "\xef\xbf\xbd");
+            p++;
+        }
+    }
+    if (w.err) { nli_buf_free(&w.b); return NULL; }
+    return w.b.s;
+}
+
+void nli_rw_html(nli_rw *w, const char *s) {
+    if (!s) return;
+    for (const unsigned char *p = (const unsigned char *)s; *p && !w->err;) {
+        size_t n = utf8_seq(p);
+        const char *rep = NULL;
+        switch (*p) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default:
+            if (!n) rep = "\xef\xbf\xbd";
+            else if (*p < 0x20 || *p == 0x7f) rep = " "; /* control characters are parse errors */
+        }
+        if (rep) {
+            nli_rw_puts(w, rep);
+            p += n ? n : 1;
+        } else {
+            if (nli_buf_append(&w->b, (const char *)p, n) != 0) w->err = 1;
+            p += n;
+        }
+    }
+}
+
+void nli_report_average(const nli_report *r, nl_metrics *neglabel, nl_metrics *mcm) {
+    nl_metrics a = {0, 0, 0, 0}, b = {0, 0, 0, 0};
+    for (size_t i = 0; i < r->n_ood; i++) {
+        const nl_metrics *x = &r->ood[i].m_neglabel, *y = &r->ood[i].m_mcm;
+        a.auroc += x->auroc; a.aupr_in += x->aupr_in; a.aupr_out += x->aupr_out; a.fpr95 += x->fpr95;
+        b.auroc += y->auroc; b.aupr_in += y->aupr_in; b.aupr_out += y->aupr_out; b.fpr95 += y->fpr95;
+    }
+    double n = r->n_ood ? (double)r->n_ood : NAN; /* no OOD sets: no average */
+    a.auroc /= n; a.aupr_in /= n; a.aupr_out /= n; a.fpr95 /= n;
+    b.auroc /= n; b.aupr_in /= n; b.aupr_out /= n; b.fpr95 /= n;
+    *neglabel = a;
+    *mcm = b;
+}
+
+const char *nl_fpr_convention_text(nl_fpr_convention c) {
+    if (c == NL_FPR95_OPENOOD)
+        return "OpenOOD: OOD as positive class, FPR at the first threshold with TPR >= 95%";
+    return "NegLabel/MCM code: FPR of OOD at the threshold where ID recall is closest to 95%";
+}
+
+/* Reject structurally impossible input before writing anything. */
+static int check_set(const nli_report_set *s, const char *what) {
+    if (!s) { nli_seterr("report: %s set missing", what); return -1; }
+    if (s->n && !s->neglabel) { nli_seterr("report: set '%s' has no NegLabel scores", s->name ? s->name : what); return -1; }
+    if (s->n_examples && !s->examples) { nli_seterr("report: set '%s' has no example array", s->name ? s->name : what); return -1; }
+    for (size_t i = 0; i < s->n_examples; i++)
+        if (s->examples[i].thumb_len && !s->examples[i].thumb) {
+            nli_seterr("report: set '%s': example %zu has a length but no thumbnail", s->name ? s->name : what, i);
+            return -1;
+        }
+    return 0;
+}
+
+static int check_report(const nli_report *r) {
+    if (!r) { nli_seterr("report: nothing to write"); return -1; }
+    if (check_set(r->id, "ID") != 0) return -1;
+    if (r->n_ood && !r->ood) { nli_seterr("report: %zu OOD sets but no array", r->n_ood); return -1; }
+    for (size_t i = 0; i < r->n_ood; i++)
+        if (check_set(&r->ood[i], "OOD") != 0) return -1;
+    if (r->n_skipped && !r->skipped) { nli_seterr("report: skipped count without paths"); return -1; }
+    return 0;
+}
+
+static const char *str_or_empty(const char *const *a, size_t i) { return a && a[i] ? a[i] : ""; }
+
+/* ------------------------------------------------------------ results.json */
+
+static void json_str(nli_rw *w, const char *s) {
+    char *c = nli_utf8_clean(s ? s : "");
+    if (!c || nli_buf_json_string(&w->b, c) != 0) w->err = 1;
+    free(c);
+}
+
+static void json_num(nli_rw *w, double v) {
+    if (isfinite(v)) nli_rw_printf(w, "%.17g", v);
+    else nli_rw_puts(w, "null"); /* JSON has no NaN */
+}
+
+static void json_metrics(nli_rw *w, const char *name, const nl_metrics *m) {
+    nli_rw_printf(w, "\"%s\": {\"fpr95\": ", name);
+    json_num(w, m->fpr95);
+    nli_rw_puts(w, ", \"auroc\": ");
+    json_num(w, m->auroc);
+    nli_rw_puts(w, ", \"aupr_in\": ");
+    json_num(w, m->aupr_in);
+    nli_rw_puts(w, ", \"aupr_out\": ");
+    json_num(w, m->aupr_out);
+    nli_rw_puts(w, "}");
+}
+
+/* The model info goes in as JSON when it is a JSON object, else as a string. */
+static void json_model_info(nli_rw *w, const char *info) {
+    if (!info) { nli_rw_puts(w, "null"); return; }
+    json_error_t je;
+    json_t *j = json_loads(info, JSON_REJECT_DUPLICATES, &je);
+    if (j && json_is_object(j)) {
+        char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        if (s) nli_rw_puts(w, s);
+        else w->err = 1;
+        free(s);
+    } else {
+        json_str(w, info);
+    }
+    json_decref(j);
+}
+
+static int write_json(const char *path, const nli_report *r) {
+    nli_rw w = {0};
+    nli_rw_printf(&w, "{\n  \"neglabel_version\": \"%s\",\n  \"model\": {\"dir\": ", NEGLABEL_VERSION);
+    json_str(&w, r->model_dir);
+    nli_rw_puts(&w, ", \"info\": ");
+    json_model_info(&w, r->model_info_json);
+    nli_rw_printf(&w, "},\n  \"params\": {\"n_id_labels\": %zu, \"n_negatives\": %zu, \"ngroup\": %d, "
+                     "\"seed\": %llu, \"shuffle\": %s, \"tau_neglabel\": ",
+                 r->n_id_labels, r->n_negatives, r->ngroup, r->seed, r->shuffle ? "true" : "false");
+    json_num(&w, r->tau_neglabel);
+    nli_rw_puts(&w, ", \"tau_mcm\": ");
+    json_num(&w, r->tau_mcm);
+    nli_rw_printf(&w, ", \"fpr95_convention\": \"%s\"},\n  \"metrics_unit\": \"fraction\",\n  \"id\": {\"name\": ",
+                 nl_fpr_convention_name(r->convention));
+    json_str(&w, r->id->name);
+    nli_rw_printf(&w, ", \"n\": %zu},\n  \"ood\": [", r->id->n);
+    for (size_t i = 0; i < r->n_ood; i++) {
+        const nli_report_set *s = &r->ood[i];
+        nli_rw_puts(&w, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
+        json_str(&w, s->name);
+        nli_rw_printf(&w, ", \"n\": %zu, ", s->n);
+        json_metrics(&w, "neglabel", &s->m_neglabel);
+        nli_rw_puts(&w, ", ");
+        json_metrics(&w, "mcm", &s->m_mcm);
+        nli_rw_puts(&w, "}");
+    }
+    nli_rw_puts(&w, r->n_ood ? "\n  ],\n  \"average\": {" : "],\n  \"average\": {");
+    nl_metrics an, am;
+    nli_report_average(r, &an, &am);
+    json_metrics(&w, "neglabel", &an);
+    nli_rw_puts(&w, ", ");
+    json_metrics(&w, "mcm", &am);
+    nli_rw_printf(&w, "},\n  \"skipped\": {\"count\": %zu, \"paths\": [", r->n_skipped);
+    for (size_t i = 0; i < r->n_skipped; i++) {
+        nli_rw_puts(&w, i ? ", " : "");
+        json_str(&w, r->skipped[i] ? r->skipped[i] : "");
+    }
+    nli_rw_puts(&w, "]},\n  \"seconds\": ");
+    json_num(&w, r->seconds);
+    nli_rw_puts(&w, "\n}\n");
+    int rc = w.err ? -1 : nl_write_file_atomic(path, w.b.s, w.b.len);
+    if (w.err) nli_prefixerr("%s", path);
+    nli_buf_free(&w.b);
+    return rc;
+}
+
+/* ------------------------------------------------------------ scores.csv */
+
+/* RFC 4180: quote a field holding a comma, quote, CR or LF; double quotes.
+ * Bytes are kept as they are so a path can be matched exactly. */
+void nl_csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_num(FILE *f, const double *a, size_t i) {
+    if (a && isfinite(a[i])) fprintf(f, "%.17g", a[i]);
+}
+
+static void csv_set(FILE *f, const nli_report_set *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        nl_csv_field(f, s->name ? s->name : "");
+        fputc(',', f);
+        nl_csv_field(f, str_or_empty(s->paths, i));
+        fputc(',', f);
+        csv_num(f, s->neglabel, i);
+        fputc(',', f);
+        csv_num(f, s->mcm, i);
+        fputc(',', f);
+        nl_csv_field(f, str_or_empty(s->top_id, i));
+        fputc(',', f);
+        nl_csv_field(f, str_or_empty(s->top_neg, i));
+        fputc('\n', f);
+    }
+}
+
+static int write_csv(const char *path, const nli_report *r) {
+    nli_atomic a;
+    if (nli_atomic_open(&a, path) != 0) return -1;
+    fputs("set,path,neglabel,mcm,top_id_label,top_negative_label\n", a.f);
+    csv_set(a.f, r->id);
+    for (size_t i = 0; i < r->n_ood; i++) csv_set(a.f, &r->ood[i]);
+    return nli_atomic_commit(&a); /* checks ferror and fsyncs */
+}
+
+/* ------------------------------------------------------------ entry points */
+
+int nli_report_write(const char *out_dir, const nli_report *r) {
+    if (!out_dir || !*out_dir) { nli_seterr("report: no output folder"); return -1; }
+    if (check_report(r) != 0) return -1;
+    if (nli_mkdir_p(out_dir) != 0) return -1;
+    static const char *const names[3] = {"results.json", "scores.csv", "report.html"};
+    for (int k = 0; k < 3; k++) {
+        char *p = nli_path_join(out_dir, names[k]);
+        if (!p) return -1;
+        int rc = k == 0 ? write_json(p, r) : k == 1 ? write_csv(p, r) : nli_report_html(p, r);
+        free(p);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+

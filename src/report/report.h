@@ -1,0 +1,88 @@
+/* report.h — the evaluation report: results.json, scores.csv and one
+ * self-contained report.html (table, ROC curves, score histograms, example
+ * images), plus the terminal table.
+ *
+ * Every string in a report (paths, labels, set names, the model folder) is
+ * treated as hostile: it is HTML-escaped in report.html, JSON-escaped in
+ * results.json (invalid UTF-8 becomes U+FFFD in both), RFC 4180-quoted in
+ * scores.csv (bytes kept as they are), and control characters are replaced
+ * in the terminal table. Metrics are fractions in the structs and in
+ * results.json, percentages in the table and the page. */
+#ifndef NEGLABEL_REPORT_H
+#define NEGLABEL_REPORT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "neglabel.h"
+#include "util.h"
+
+/* One example image shown on the page. thumb may be NULL (no image);
+ * thumb_mime NULL means "image/jpeg"; only image/jpeg, image/png and
+ * image/webp are embedded. */
+typedef struct {
+    const char *path;
+    double score; /* NegLabel score */
+    const char *top_id, *top_neg;
+    const unsigned char *thumb;
+    size_t thumb_len;
+    const char *thumb_mime;
+} nli_report_example;
+
+/* One image set (the ID set or an OOD set); arrays have n entries. paths,
+ * mcm, top_id and top_neg may be NULL (empty in the outputs). The metrics
+ * are those of this OOD set against the ID set (unused for the ID set). */
+typedef struct {
+    const char *name;
+    size_t n;
+    const char *const *paths;
+    const double *neglabel, *mcm;
+    const char *const *top_id, *const *top_neg;
+    nl_metrics m_neglabel, m_mcm;
+    const nli_report_example *examples;
+    size_t n_examples;
+} nli_report_set;
+
+typedef struct {
+    const char *model_dir;
+    const char *model_info_json; /* nl_model_info_json(); may be NULL */
+    size_t n_id_labels, n_negatives;
+    int ngroup;
+    unsigned long long seed;
+    int shuffle;
+    double tau_neglabel, tau_mcm;
+    nl_fpr_convention convention;
+    const nli_report_set *id;
+    const nli_report_set *ood; /* n_ood sets */
+    size_t n_ood;
+    const char *const *skipped; /* images that failed to load */
+    size_t n_skipped;
+    double seconds; /* wall time of the run */
+} nli_report;
+
+/* Create out_dir if needed and write results.json, scores.csv and
+ * report.html in it, each atomically. -1 + error (naming the file) on bad
+ * input or a write failure. */
+int nli_report_write(const char *out_dir, const nli_report *r);
+
+
+/* Encode w x h RGB (HWC uint8) as a baseline JPEG in memory (*out malloc'd,
+ * caller frees). libjpeg errors become -1 + message, never exit(). */
+int nli_jpeg_encode(const uint8_t *rgb, int w, int h, int quality, unsigned char **out, size_t *len);
+
+/* ---- internal to report.c / report_html.c ---- */
+
+/* Output buffer with a sticky error: write everything, check once. */
+typedef struct {
+    nli_buf b;
+    int err;
+} nli_rw;
+void nli_rw_puts(nli_rw *w, const char *s);
+void nli_rw_printf(nli_rw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nli_rw_html(nli_rw *w, const char *s); /* HTML-escaped, invalid UTF-8 -> U+FFFD */
+/* Copy of s with invalid UTF-8 replaced by U+FFFD (malloc'd). */
+char *nli_utf8_clean(const char *s);
+/* Mean of the OOD sets' metrics (NaN when there are none). */
+void nli_report_average(const nli_report *r, nl_metrics *neglabel, nl_metrics *mcm);
+int nli_report_html(const char *path, const nli_report *r);
+#endif
