@@ -49,7 +49,7 @@ static const opt_doc o_common[] = {
     {"-q", "--quiet", NULL, "no progress or information on stderr; warnings and errors still (default: shown)", C_QUIET},
     {"--threads", NULL, "N", "CPU threads (default $NEGLABEL_THREADS, else $OMP_NUM_THREADS, else all cores)", C_THREADS},
     {"--device", NULL, "auto|cpu|cuda|cuda:N",
-     "where the model runs, mining and scoring with it (default $NEGLABEL_DEVICE, else auto: the first usable GPU, "
+     "where the model runs, and mining and scoring (default $NEGLABEL_DEVICE, else auto: the first usable GPU, "
      "else the CPU)", C_DEVICE},
     {"--precision", NULL, "fp32|fp16|bf16",
      "model precision (default $NEGLABEL_PRECISION, else fp16 on a GPU; the CPU runs fp32 only)", C_PRECISION},
