@@ -34,6 +34,14 @@ typedef struct {
 } cli_globals;
 extern cli_globals cli_g;
 
+/* Help (help.c), from one table of commands and options: when argv asks
+ * for help (`neglabel help [CMD]`, `--help` or `-h` anywhere among a
+ * command's options), prints it and returns the exit status; -1 otherwise. */
+int cli_help_main(int argc, char **argv);
+void cli_help_overview(FILE *f);
+int cli_help_known(const char *cmd);         /* 1: a command help.c documents */
+int cli_unknown_command(const char *name);   /* prints, returns 2 */
+
 /* The metrics table of `eval` (eval_table.c). */
 void cli_print_eval_table(FILE *f, const nl_eval_result *r);
 

@@ -144,7 +144,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see 'neglabel help')\n");
+    if (cli_help_known(cmd)) fprintf(stderr, "\n(see 'neglabel %s --help')\n", cmd);
+    else fprintf(stderr, "\n(see 'neglabel help')\n");
     return 2;
 }
 
@@ -386,44 +387,6 @@ static int cmd_preprocess(int argc, char **argv) {
 
 static int run(int argc, char **argv);
 
-static const char *USAGE =
-    "neglabel " NEGLABEL_VERSION " — zero-shot OOD detection with negative labels (NegLabel) on CLIP\n"
-    "\n"
-    "usage: neglabel <command> [options]\n"
-    "\n"
-    "CLIP engine:\n"
-    "  info --model DIR                       resolved configuration as JSON\n"
-    "  embed --model DIR [--normalize] [--resample bicubic|bilinear|model] [--image PATH]... [--text TEXT]...\n"
-    "                                         one JSON object per input, in order\n"
-    "  tokenize --model DIR                   JSON lines {\"text\"} on stdin -> {\"text\",\"ids\"}\n"
-    "  preprocess [--resample R] [--size N] IMAGE -o OUT   N*N*3 uint8 RGB pixels\n"
-    "\n"
-    "NegLabel:\n"
-    "  corpus [--wordnet DIR | --lists DIR] [--include CAT]... [--exclude CAT]... -o FILE\n"
-    "  mine --model DIR --id-labels FILE [corpus options] [--fraction 0.15] [--quantile 0.95] [--total M] -o FILE\n"
-    "  score --model DIR --id-labels FILE [--negatives FILE | mine options] [--method neglabel|mcm] [--ngroup 100]\n"
-    "        [--seed 0] [--no-shuffle] [--tau T] (IMAGE... | --list FILE)\n"
-    "  score-embeddings --id ID.npy --neg NEG.npy --images IMG.npy [score options]\n"
-    "  metrics --id-scores FILE --ood-scores FILE [--convention neglabel|openood]\n"
-    "  eval --model DIR --id-labels FILE --id DIR|LIST --ood NAME=DIR|LIST... [--negatives FILE] [--out DIR]\n"
-    "\n"
-    "Labels and prompts: --template T (ID labels and nouns; repeat for an ensemble), --adj-template T,\n"
-    "  --mcm-template T, --remove-id-labels (duplicate ID labels are kept with a warning)\n"
-    "Images: --resample bicubic|bilinear|model (default model: the model's preprocessor_config.json,\n"
-    "  bicubic for OpenAI's CLIP; the NegLabel reference resizes bilinearly)\n"
-    "--strict: duplicate ID labels and unreadable images are errors\n"
-    "eval: --convention neglabel|openood, --mcm-tau T, --examples N\n"
-    "  devices                                CUDA build and devices as JSON\n"
-    "\n"
-    "Models: --model DIR is a Hugging Face CLIP folder or a Hub id org/name[@revision] (default\n"
-    "  " NL_DEFAULT_MODEL "), taken from the Hugging Face cache or downloaded into it\n"
-    "  (HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN; HF_HUB_OFFLINE=1: the cache only). See docs/hub.md.\n"
-    "\n"
-    "Common options: --threads N, --quiet, --cache DIR, --no-cache,\n"
-    "  --device auto|cpu|cuda|cuda:N (default auto: the first usable GPU, else the CPU),\n"
-    "  --precision fp32|fp16|bf16 (GPU default fp16; CPU fp32 only), --batch N (images per forward pass).\n"
-    "  See README.md and docs/.\n";
-
 /* --model defaults to NL_DEFAULT_MODEL (a Hub id, docs/hub.md) for the
  * commands that load a model: argv with "--model" NL_DEFAULT_MODEL put
  * after the command name when no --model is given (else argv itself). */
@@ -447,6 +410,8 @@ static char **default_model(int *argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    int help = cli_help_main(argc, argv); /* --help wins over everything else */
+    if (help >= 0) return help;
     char *cache_alloc = NULL;
     argc = strip_globals(argc, argv, &cache_alloc);
     if (argc < 0) return 2;
@@ -458,9 +423,9 @@ int main(int argc, char **argv) {
 }
 
 static int run(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        cli_help_overview(stderr);
+        return 2;
     }
     if (!strcmp(argv[1], "--version")) { printf("neglabel %s\n", NEGLABEL_VERSION); return 0; }
     g_cmd = argv[1];
@@ -472,6 +437,5 @@ static int run(int argc, char **argv) {
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[1], cmds[k].name)) return cmds[k].fn(argc, argv);
-    fprintf(stderr, "neglabel: unknown command '%s' (see 'neglabel help')\n", argv[1]);
-    return 2;
+    return cli_unknown_command(argv[1]);
 }
