@@ -55,21 +55,6 @@ static const char *env_nonempty(const char *name) {
 
 static int offline(void) { return env_true("HF_HUB_OFFLINE") || env_true("TRANSFORMERS_OFFLINE"); }
 
-/* A server's string made safe for a message: printable ASCII, bounded. */
-static void sanitize(char *out, size_t cap, const char *in) {
-    size_t j = 0;
-    for (size_t i = 0; in && in[i] && j + 4 < cap; i++) {
-        unsigned char c = (unsigned char)in[i];
-        out[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-        if (i >= 200) {
-            memcpy(out + j, "...", 3);
-            j += 3;
-            break;
-        }
-    }
-    out[j] = 0;
-}
-
 /* "~/x" -> "$HOME/x" (malloc'd). */
 static char *expand_user(const char *p) {
     if (p[0] == '~' && (p[1] == '/' || p[1] == 0)) {
@@ -179,7 +164,7 @@ int nli_hub_parse_id(const char *name, char **repo_id, char **revision) {
     const char *rev = at ? at + 1 : "main";
     if (!revision_ok(rev)) {
         char s[256];
-        sanitize(s, sizeof s, rev);
+        nli_sanitize(s, sizeof s, rev);
         nli_seterr("'%s' is not a valid revision (a branch, tag or commit: components of letters, digits, '-', '_' "
                   "and '.' separated by '/')", s);
         return 0;
@@ -301,7 +286,7 @@ static int index_shards(const char *index, char ***names, size_t *n) {
         const char *f = json_is_string(v) ? json_string_value(v) : NULL;
         if (!f || !nli_hub_valid_shard_name(f)) {
             char s[256];
-            sanitize(s, sizeof s, f ? f : "(not a string)");
+            nli_sanitize(s, sizeof s, f ? f : "(not a string)");
             nli_seterr("%s: shard name '%s' is not a plain file name ending in .safetensors", index, s);
             goto done;
         }
@@ -701,9 +686,9 @@ static CURLcode http_do(const hub_ctx *h, const char *url, int head, sink *s, in
 /* An error for an HTTP status, naming the URL and what the Hub said. */
 static void http_status_error(const hub_ctx *h, const char *method, const char *url, const http_resp *r) {
     char code[256] = "", msg[256] = "", u[600];
-    sanitize(u, sizeof u, url);
-    if (r->error_code) sanitize(code, sizeof code, r->error_code);
-    if (r->error_message) sanitize(msg, sizeof msg, r->error_message);
+    nli_sanitize(u, sizeof u, url);
+    if (r->error_code) nli_sanitize(code, sizeof code, r->error_code);
+    if (r->error_message) nli_sanitize(msg, sizeof msg, r->error_message);
     const char *hint = "";
     if (r->status == 401 || r->status == 403)
         hint = h->token ? " (the token in HF_TOKEN has no access to this repository, or it does not exist)"
@@ -721,7 +706,7 @@ static void http_status_error(const hub_ctx *h, const char *method, const char *
 
 static void curl_error(const char *method, const char *url, CURLcode rc, const char *errbuf) {
     char u[600];
-    sanitize(u, sizeof u, url);
+    nli_sanitize(u, sizeof u, url);
     nli_seterr_code(NL_ERR_IO, "%s %s: %s", method, u, *errbuf ? errbuf : curl_easy_strerror(rc));
 }
 
@@ -806,7 +791,7 @@ static int head_file(const hub_ctx *h, const char *url0, file_meta *m, long *sta
         goto done;
     }
     char u[600];
-    sanitize(u, sizeof u, url);
+    nli_sanitize(u, sizeof u, url);
     if (r.bad) {
         nli_seterr_code(NL_ERR_IO, "HEAD %s: malformed or oversized header in the answer", u);
         goto done;
@@ -814,7 +799,7 @@ static int head_file(const hub_ctx *h, const char *url0, file_meta *m, long *sta
     /* commit */
     if (!r.commit || !nli_hub_is_commit(r.commit)) {
         char s[128];
-        sanitize(s, sizeof s, r.commit ? r.commit : "(none)");
+        nli_sanitize(s, sizeof s, r.commit ? r.commit : "(none)");
         nli_seterr_code(NL_ERR_IO,
                        "HEAD %s: X-Repo-Commit '%s' is not a commit hash (is HF_ENDPOINT a Hugging Face Hub?)", u, s);
         goto done;
@@ -835,7 +820,7 @@ static int head_file(const hub_ctx *h, const char *url0, file_meta *m, long *sta
     size_t en = strlen(norm);
     if (!((en == 64 && is_hex_n(norm, 64)) || (en == 40 && is_hex_n(norm, 40)))) {
         char s[128];
-        sanitize(s, sizeof s, et ? et : "(none)");
+        nli_sanitize(s, sizeof s, et ? et : "(none)");
         nli_seterr_code(NL_ERR_IO, "HEAD %s: ETag '%s' is neither a SHA-256 nor a git blob id", u, s);
         goto done;
     }
@@ -854,7 +839,7 @@ static int head_file(const hub_ctx *h, const char *url0, file_meta *m, long *sta
     if (redirect) {
         if (!r.location || (strncmp(r.location, "http://", 7) != 0 && strncmp(r.location, "https://", 8) != 0)) {
             char s[128];
-            sanitize(s, sizeof s, r.location ? r.location : "(none)");
+            nli_sanitize(s, sizeof s, r.location ? r.location : "(none)");
             nli_seterr_code(NL_ERR_IO, "HEAD %s: redirect to '%s', not an http(s) URL", u, s);
             goto done;
         }
@@ -1029,7 +1014,7 @@ static int verify(const char *path, const file_meta *m, const char *url) {
     if (nli_hub_file_digest(path, !m->lfs, hex) != 0) return -1;
     if (strcmp(hex, m->etag) != 0) {
         char u[600];
-        sanitize(u, sizeof u, url);
+        nli_sanitize(u, sizeof u, url);
         nli_seterr_code(NL_ERR_IO,
                        "%s: the downloaded bytes do not match the Hub's checksum: %s %s, expected %s (%s); the corrupt "
                        "download was removed, run again to retry",
@@ -1106,7 +1091,7 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
     for (int attempt = 0; have < m->size; attempt++) {
         if (attempt >= 200) { /* a server dribbling a few bytes per connection */
             char u[600];
-            sanitize(u, sizeof u, m->url);
+            nli_sanitize(u, sizeof u, m->url);
             nli_seterr_code(NL_ERR_IO, "GET %s: still incomplete after %d attempts (%lld of %lld bytes, kept in %s: "
                            "run again to resume)", u, attempt, have, m->size, inc.s);
             break;
@@ -1121,7 +1106,7 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
         int progressed = now > have || s.restarted;
         have = now;
         char u[600];
-        sanitize(u, sizeof u, m->url);
+        nli_sanitize(u, sizeof u, m->url);
         if (s.io_error) {
             cache_error(h, inc.s, s.io_error);
             break;
@@ -1132,7 +1117,7 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
         }
         if (s.bad_range) {
             char cr[128];
-            sanitize(cr, sizeof cr, r.content_range ? r.content_range : "(none)");
+            nli_sanitize(cr, sizeof cr, r.content_range ? r.content_range : "(none)");
             nli_seterr_code(NL_ERR_IO,
                            "GET %s: answer 206 with Content-Range '%s' does not continue at byte %lld of %lld", u, cr,
                            have, m->size);
@@ -1450,7 +1435,7 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
     if (!ep) ep = DEFAULT_ENDPOINT;
     if ((strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) || strlen(ep) > 2000) {
         char s[256];
-        sanitize(s, sizeof s, ep);
+        nli_sanitize(s, sizeof s, ep);
         nli_seterr("HF_ENDPOINT '%s' is not an http(s) URL", s);
         goto done;
     }
