@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "neglabel.h"
+#include "safetensors.h"
 #include "util.h"
 
 #define DEFAULT_ENDPOINT "https://huggingface.co"
@@ -214,16 +215,6 @@ char *nli_hub_repo_folder(const char *repo_id) {
     return b.s;
 }
 
-int nli_hub_valid_shard_name(const char *s) {
-    size_t n = strlen(s);
-    if (n < 13 || n > 200 || s[0] == '.' || strstr(s, "..") || strcmp(s + n - 12, ".safetensors") != 0) return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '-' || c == '_' || c == '.')) return 0;
-    }
-    return 1;
-}
-
 int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]) {
     if (nli_hub_is_commit(revision)) {
         memcpy(commit, revision, 41);
@@ -259,66 +250,6 @@ int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]
     return ok ? 1 : -1;
 }
 
-/* The distinct shard names of an index file, validated (malloc'd array of
- * malloc'd names). */
-static int index_shards(const char *index, char ***names, size_t *n) {
-    *names = NULL;
-    *n = 0;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    json_t *root = NULL;
-    int rc = -1;
-    if (nli_read_file(index, (size_t)NL_HUB_SMALL_FILE_MAX, &text, &len) != 0) return -1;
-    json_error_t jerr;
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        nli_seterr("%s: invalid JSON at line %d: %s", index, jerr.line, jerr.text);
-        goto done;
-    }
-    json_t *wm = json_object_get(root, "weight_map");
-    if (!json_is_object(wm) || json_object_size(wm) == 0) {
-        nli_seterr("%s: missing or empty \"weight_map\" object", index);
-        goto done;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(wm, key, v) {
-        const char *f = json_is_string(v) ? json_string_value(v) : NULL;
-        if (!f || !nli_hub_valid_shard_name(f)) {
-            char s[256];
-            nli_sanitize(s, sizeof s, f ? f : "(not a string)");
-            nli_seterr("%s: shard name '%s' is not a plain file name ending in .safetensors", index, s);
-            goto done;
-        }
-        int seen = 0;
-        for (size_t i = 0; i < *n && !seen; i++) seen = !strcmp((*names)[i], f);
-        if (seen) continue;
-        if (*n >= NL_HUB_MAX_SHARDS) {
-            nli_seterr("%s: more than %d shards", index, NL_HUB_MAX_SHARDS);
-            goto done;
-        }
-        if (nli_grow((void **)names, &cap, *n + 1, sizeof **names) != 0) goto done;
-        if (!((*names)[*n] = nli_strdup(f))) goto done;
-        (*n)++;
-    }
-    rc = 0;
-done:
-    if (rc != 0) {
-        for (size_t i = 0; i < *n; i++) free((*names)[i]);
-        free(*names);
-        *names = NULL;
-        *n = 0;
-    }
-    json_decref(root);
-    free(text);
-    return rc;
-}
-
-static void free_names(char **names, size_t n) {
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
-}
-
 static const char *const REQUIRED[] = {"config.json", "vocab.json", "merges.txt"};
 #define OPTIONAL_FILE "preprocessor_config.json"
 
@@ -346,22 +277,21 @@ static int snapshot_complete(const char *snap, const char **missing) {
         *missing = "model.safetensors";
         return 0;
     }
-    char **names;
-    size_t n;
-    int rc = index_shards(index, &names, &n);
+    nli_st_index ix;
+    int rc = nli_st_index_read(index, &ix);
     free(index);
     if (rc != 0) return -1;
     rc = 1;
-    for (size_t i = 0; i < n && rc == 1; i++) {
-        char *p = nli_path_join(snap, names[i]);
+    for (int i = 0; i < ix.n_shards && rc == 1; i++) {
+        char *p = nli_path_join(snap, ix.shards[i]);
         if (!p || !is_regular(p)) {
-            snprintf(miss, sizeof miss, "%s", names[i]);
+            snprintf(miss, sizeof miss, "%s", ix.shards[i]);
             *missing = miss;
             rc = 0;
         }
         free(p);
     }
-    free_names(names, n);
+    nli_st_index_free(&ix);
     return rc;
 }
 
@@ -1222,7 +1152,7 @@ static int head_at_commit(const hub_ctx *h, const char *commit, const char *name
                            m->commit);
             return -1;
         }
-        long long max = nli_hub_valid_shard_name(name) || !strcmp(name, "model.safetensors") ? NL_HUB_WEIGHTS_FILE_MAX
+        long long max = nli_st_valid_shard_name(name) || !strcmp(name, "model.safetensors") ? NL_HUB_WEIGHTS_FILE_MAX
                                                                                               : NL_HUB_SMALL_FILE_MAX;
         if (m->size > max) {
             nli_seterr("%s: the Hub says it has %lld bytes, more than neglabel accepts (%lld)", name, m->size, max);
@@ -1307,17 +1237,17 @@ static int download_snapshot(const hub_ctx *h, const char *commit, file_meta *co
             goto done;
         }
         char *index = nli_path_join(snap, "model.safetensors.index.json");
-        char **names = NULL;
-        size_t n = 0;
-        int ir = index ? index_shards(index, &names, &n) : -1;
+        nli_st_index ix;
+        int ir = index ? nli_st_index_read(index, &ix) : -1;
         free(index);
         if (ir != 0) goto done;
-        for (size_t i = 0; i < n && ir == 0; i++) {
-            int s = plan_file(h, commit, names[i], &p);
-            if (s == 0) nli_seterr("the index names shard %s, which %s@%s does not have", names[i], h->repo_id, commit);
+        for (int i = 0; i < ix.n_shards && ir == 0; i++) {
+            int s = plan_file(h, commit, ix.shards[i], &p);
+            if (s == 0)
+                nli_seterr("the index names shard %s, which %s@%s does not have", ix.shards[i], h->repo_id, commit);
             if (s != 1) ir = -1;
         }
-        free_names(names, n);
+        nli_st_index_free(&ix);
         if (ir != 0) goto done;
     }
     for (size_t i = 1; i < sizeof REQUIRED / sizeof REQUIRED[0]; i++) {
