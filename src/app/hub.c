@@ -181,23 +181,33 @@ int nli_hub_parse_id(const char *name, char **repo_id, char **revision) {
     return 1;
 }
 
+/* The Hugging Face home folder, which holds the cache and the token file,
+ * as huggingface_hub finds it: HF_HOME ("~/" expanded), else
+ * $XDG_CACHE_HOME/huggingface, else $HOME/.cache/huggingface. 0 with *home
+ * malloc'd, or NULL when none of them is set; -1 out of memory. */
+static int hf_home(char **home) {
+    const char *v;
+    *home = NULL;
+    if ((v = env_nonempty("HF_HOME"))) *home = expand_user(v);
+    else if ((v = env_nonempty("XDG_CACHE_HOME"))) *home = nli_path_join(v, "huggingface");
+    else if ((v = env_nonempty("HOME"))) *home = nli_path_join(v, ".cache/huggingface");
+    else return 0;
+    return *home ? 0 : -1;
+}
+
 char *nli_hub_cache_dir(void) {
     const char *v = env_nonempty("HF_HUB_CACHE");
     if (!v) v = env_nonempty("HUGGINGFACE_HUB_CACHE");
     if (v) return expand_user(v);
-    v = env_nonempty("HF_HOME");
-    if (v) {
-        char *home = expand_user(v);
-        char *r = home ? nli_path_join(home, "hub") : NULL;
-        free(home);
-        return r;
+    char *home;
+    if (hf_home(&home) != 0) return NULL;
+    if (!home) {
+        nli_seterr("no Hugging Face cache folder: set HF_HUB_CACHE, HF_HOME or HOME");
+        return NULL;
     }
-    v = env_nonempty("XDG_CACHE_HOME");
-    if (v) return nli_path_join(v, "huggingface/hub");
-    v = env_nonempty("HOME");
-    if (v) return nli_path_join(v, ".cache/huggingface/hub");
-    nli_seterr("no Hugging Face cache folder: set HF_HUB_CACHE, HF_HOME or HOME");
-    return NULL;
+    char *r = nli_path_join(home, "hub");
+    free(home);
+    return r;
 }
 
 char *nli_hub_repo_folder(const char *repo_id) {
@@ -1290,22 +1300,11 @@ static int get_token(char **out) {
     char *text = NULL;
     const char *what = "HF_TOKEN";
     if (!v) {
-        char *path = NULL;
+        char *path = NULL, *home = NULL;
         const char *tp = env_nonempty("HF_TOKEN_PATH");
-        if (tp) {
-            path = expand_user(tp);
-        } else {
-            const char *home = env_nonempty("HF_HOME");
-            if (home) {
-                char *hh = expand_user(home);
-                path = hh ? nli_path_join(hh, "token") : NULL;
-                free(hh);
-            } else if ((home = env_nonempty("XDG_CACHE_HOME"))) {
-                path = nli_path_join(home, "huggingface/token");
-            } else if ((home = env_nonempty("HOME"))) {
-                path = nli_path_join(home, ".cache/huggingface/token");
-            }
-        }
+        if (tp) path = expand_user(tp);
+        else if (hf_home(&home) == 0 && home) path = nli_path_join(home, "token");
+        free(home);
         size_t len;
         if (path && is_regular(path) && nli_read_file(path, 4096, &text, &len) == 0) v = text;
         free(path);
