@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,12 +66,18 @@ static char *expand_user(const char *p) {
     return nli_strdup(p);
 }
 
-static char *path3(const char *a, const char *b, const char *c) {
-    char *ab = nli_path_join(a, b);
-    if (!ab || !c) return ab;
-    char *abc = nli_path_join(ab, c);
-    free(ab);
-    return abc;
+/* root/a/b/... up to the NULL argument (malloc'd). */
+__attribute__((sentinel)) static char *path_of(const char *root, ...) {
+    va_list ap;
+    va_start(ap, root);
+    char *p = nli_strdup(root);
+    for (const char *part; p && (part = va_arg(ap, const char *));) {
+        char *q = nli_path_join(p, part);
+        free(p);
+        p = q;
+    }
+    va_end(ap);
+    return p;
 }
 
 static int is_regular(const char *path) { /* follows symlinks */
@@ -230,7 +237,7 @@ int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]
         memcpy(commit, revision, 41);
         return 1;
     }
-    char *p = path3(repo_dir, "refs", revision);
+    char *p = path_of(repo_dir, "refs", revision, NULL);
     if (!p) return -1;
     struct stat st;
     if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -318,7 +325,7 @@ char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char
         free(repo);
         return NULL;
     }
-    snap = path3(repo, "snapshots", commit);
+    snap = path_of(repo, "snapshots", commit, NULL);
     free(repo);
     if (!snap) return NULL;
     const char *missing = NULL;
@@ -859,7 +866,7 @@ static int write_ref(const hub_ctx *h, const char *commit) {
     if (!strcmp(h->revision, commit)) return 0;
     char cur[41];
     if (nli_hub_read_ref(h->repo, h->revision, cur) == 1 && !strcmp(cur, commit)) return 0;
-    char *p = path3(h->repo, "refs", h->revision);
+    char *p = path_of(h->repo, "refs", h->revision, NULL);
     if (!p) return -1;
     char *slash = strrchr(p, '/');
     *slash = 0;
@@ -894,16 +901,14 @@ static void write_cachedir_tag(const hub_ctx *h) {
 }
 
 static int no_exist_marked(const hub_ctx *h, const char *commit, const char *file) {
-    char *d = path3(h->repo, ".no_exist", commit);
-    char *p = d ? nli_path_join(d, file) : NULL;
+    char *p = path_of(h->repo, ".no_exist", commit, file, NULL);
     int r = p && nli_file_exists(p);
     free(p);
-    free(d);
     return r;
 }
 
 static void mark_no_exist(const hub_ctx *h, const char *commit, const char *file) {
-    char *d = path3(h->repo, ".no_exist", commit);
+    char *d = path_of(h->repo, ".no_exist", commit, NULL);
     char *p = d ? nli_path_join(d, file) : NULL;
     if (p && mkdirs(d) == 0) touch(p);
     free(p);
@@ -913,7 +918,7 @@ static void mark_no_exist(const hub_ctx *h, const char *commit, const char *file
 /* snapshots/<commit>/<name> -> ../../blobs/<etag>, replacing whatever is
  * there (a dangling link) atomically. */
 static int link_pointer(const hub_ctx *h, const char *commit, const char *name, const char *etag) {
-    char *snap = path3(h->repo, "snapshots", commit);
+    char *snap = path_of(h->repo, "snapshots", commit, NULL);
     char *ptr = snap ? nli_path_join(snap, name) : NULL;
     nli_buf target = {0}, tmp = {0};
     int rc = -1;
@@ -939,11 +944,9 @@ done:
 }
 
 static int pointer_present(const hub_ctx *h, const char *commit, const char *name) {
-    char *snap = path3(h->repo, "snapshots", commit);
-    char *ptr = snap ? nli_path_join(snap, name) : NULL;
+    char *ptr = path_of(h->repo, "snapshots", commit, name, NULL);
     int r = ptr && is_regular(ptr);
     free(ptr);
-    free(snap);
     return r;
 }
 
@@ -971,7 +974,7 @@ static int fetch_blob(const hub_ctx *h, const file_meta *m) {
     char *blobs = nli_path_join(h->repo, "blobs");
     char *blob = blobs ? nli_path_join(blobs, m->etag) : NULL;
     char *folder = nli_hub_repo_folder(h->repo_id);
-    char *lockdir = folder ? path3(h->cache, ".locks", folder) : NULL;
+    char *lockdir = folder ? path_of(h->cache, ".locks", folder, NULL) : NULL;
     nli_buf lockp = {0}, inc = {0}, label = {0};
     int lockfd = -1, fd = -1, rc = -1;
     if (!blob || !lockdir) goto done;
@@ -1201,7 +1204,7 @@ static int plan_file(const hub_ctx *h, const char *commit, const char *name, pla
 }
 
 static int blob_present(const hub_ctx *h, const file_meta *m) {
-    char *blob = path3(h->repo, "blobs", m->etag);
+    char *blob = path_of(h->repo, "blobs", m->etag, NULL);
     struct stat st;
     int have = blob && stat(blob, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == m->size;
     free(blob);
@@ -1216,7 +1219,7 @@ static int place_file(const hub_ctx *h, const char *commit, const file_meta *m) 
 }
 
 static int download_snapshot(const hub_ctx *h, const char *commit, file_meta *config) {
-    char *snap = path3(h->repo, "snapshots", commit);
+    char *snap = path_of(h->repo, "snapshots", commit, NULL);
     plan p = {0};
     int rc = -1;
     if (!snap) return -1;
@@ -1406,7 +1409,7 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
     free(code);
     if (hr != 0) goto done;
     const char *commit = config.commit;
-    if (!(snap = path3(h.repo, "snapshots", commit))) goto done;
+    if (!(snap = path_of(h.repo, "snapshots", commit, NULL))) goto done;
     const char *missing;
     char *opt = nli_path_join(snap, OPTIONAL_FILE);
     int complete = snapshot_complete(snap, &missing) == 1 && opt &&
