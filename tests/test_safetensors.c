@@ -308,8 +308,10 @@ static void index_cases(void) {
         {"weight_map array", "{\"weight_map\": [1, 2]}", "missing or empty \"weight_map\""},
         {"empty weight_map", "{\"weight_map\": {}}", "missing or empty \"weight_map\""},
         {"non-string entry", "{\"weight_map\": {\"a\": 3}}", "weight_map entry 'a' is not a string"},
-        {"traversal", "{\"weight_map\": {\"a\": \"../x.safetensors\"}}", "'../x.safetensors' for tensor 'a' is not a plain file name"},
-        {"control bytes", "{\"weight_map\": {\"a\\u001b[2J\": \"x\\u0007.safetensors\"}}", "'x?.safetensors' for tensor 'a?[2J'"},
+        {"traversal", "{\"weight_map\": {\"a\": \"../x.safetensors\"}}",
+         "'../x.safetensors' for tensor 'a' is not a plain file name"},
+        {"control bytes", "{\"weight_map\": {\"a\\u001b[2J\": \"x\\u0007.safetensors\"}}",
+         "'x?.safetensors' for tensor 'a?[2J'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_index(p, bad[i].text);
