@@ -9,7 +9,9 @@
  *
  * Missing files are downloaded with libcurl from HF_ENDPOINT unless
  * HF_HUB_OFFLINE is set. Everything from the network is treated as hostile
- * (docs/hub.md). The public entry point is nl_model_resolve (neglabel.h). */
+ * (docs/hub.md). The public entry point is nl_model_resolve (neglabel.h).
+ * The code: hub_cache.c, hub_http.c and hub_download.c (what they share:
+ * hub_impl.h). */
 #ifndef NEGLABEL_HUB_H
 #define NEGLABEL_HUB_H
 #include <stddef.h>
