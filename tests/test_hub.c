@@ -104,12 +104,6 @@ static void test_parse(void) {
     char *f = nli_hub_repo_folder("openai/clip-vit-base-patch16");
     CHECK(f && !strcmp(f, "models--openai--clip-vit-base-patch16"), "repo folder %s", f);
     free(f);
-    CHECK(nli_hub_valid_shard_name("model-00001-of-00002.safetensors"), "shard name");
-    const char *bad_shards[] = {"../model.safetensors", "a/b.safetensors", ".x.safetensors", "model.bin",
-                                "x..safetensors", "", ".safetensors", "mo del.safetensors", "C:\\x.safetensors",
-                                "/etc/x.safetensors"};
-    for (size_t i = 0; i < sizeof bad_shards / sizeof bad_shards[0]; i++)
-        CHECK(!nli_hub_valid_shard_name(bad_shards[i]), "shard '%s' refused", bad_shards[i]);
 }
 
 static void clear_env(void) {

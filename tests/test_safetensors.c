@@ -252,11 +252,131 @@ static void model_cases(const char *src) {
     free(idx); free(single); free(d);
 }
 
+/* Opening the folder dir must fail with a message containing its index
+ * and frag. */
+static void expect_fail_dir(const char *what, const char *dir, const char *frag) {
+    nli_st st;
+    int rc = nli_st_open_dir(dir, &st);
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc == 0) { nli_st_close(&st); return; }
+    const char *e = nli_geterr();
+    printf("%-24s -> %s\n", what, e);
+    CHECK(strstr(e, "model.safetensors.index.json") && strstr(e, frag), "%s: expected the index and '%s' in: %s",
+          what, frag, e);
+}
+
+/* The index reader shared by the loader and the Hub downloader: shard
+ * names, the map, the bounds. */
+static void write_index(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "write %s", path);
+}
+
+static void index_cases(void) {
+    CHECK(nli_st_valid_shard_name("model-00001-of-00002.safetensors"), "shard name");
+    CHECK(nli_st_valid_shard_name("a_B.9.safetensors"), "shard name with '_' and '.'");
+    const char *bad_shards[] = {"../model.safetensors", "a/b.safetensors", ".x.safetensors", "model.bin",
+                                "x..safetensors", "", ".safetensors", "mo del.safetensors", "C:\\x.safetensors",
+                                "/etc/x.safetensors", "model.safetensors.tmp", "a\nb.safetensors"};
+    for (size_t i = 0; i < sizeof bad_shards / sizeof bad_shards[0]; i++)
+        CHECK(!nli_st_valid_shard_name(bad_shards[i]), "shard '%s' refused", bad_shards[i]);
+    char longname[256];
+    memset(longname, 'a', 188);
+    strcpy(longname + 188, ".safetensors"); /* 200 characters */
+    CHECK(nli_st_valid_shard_name(longname), "200-character shard name");
+    memmove(longname + 1, longname, strlen(longname) + 1);
+    CHECK(!nli_st_valid_shard_name(longname), "201-character shard name refused");
+
+    char *p = check_path(tmp, "index.json");
+    write_index(p, "{\"metadata\": {\"total_size\": 8}, \"weight_map\": {\"a\": \"s2.safetensors\", "
+                   "\"b\": \"s1.safetensors\", \"c\": \"s2.safetensors\"}}");
+    nli_st_index ix;
+    int rc = nli_st_index_read(p, &ix);
+    CHECK(rc == 0, "valid index refused: %s", nli_geterr());
+    if (rc == 0) {
+        CHECK(ix.n_shards == 2 && !strcmp(ix.shards[0], "s2.safetensors") && !strcmp(ix.shards[1], "s1.safetensors"),
+              "shards in order of first mention");
+        CHECK(ix.n_map == 3 && !strcmp(ix.map[0].tensor, "a") && ix.map[0].shard == 0 &&
+                  !strcmp(ix.map[1].tensor, "b") && ix.map[1].shard == 1 && ix.map[2].shard == 0,
+              "tensor -> shard map");
+        nli_st_index_free(&ix);
+    }
+    const struct { const char *what, *text, *frag; } bad[] = {
+        {"garbage index", "{\"weight_map\":", "invalid JSON at line 1"},
+        {"duplicate key", "{\"weight_map\": {\"a\": \"s.safetensors\", \"a\": \"s.safetensors\"}}", "invalid JSON"},
+        {"no weight_map", "{\"metadata\": {}}", "missing or empty \"weight_map\""},
+        {"weight_map array", "{\"weight_map\": [1, 2]}", "missing or empty \"weight_map\""},
+        {"empty weight_map", "{\"weight_map\": {}}", "missing or empty \"weight_map\""},
+        {"non-string entry", "{\"weight_map\": {\"a\": 3}}", "weight_map entry 'a' is not a string"},
+        {"traversal", "{\"weight_map\": {\"a\": \"../x.safetensors\"}}",
+         "'../x.safetensors' for tensor 'a' is not a plain file name"},
+        {"control bytes", "{\"weight_map\": {\"a\\u001b[2J\": \"x\\u0007.safetensors\"}}",
+         "'x?.safetensors' for tensor 'a?[2J'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_index(p, bad[i].text);
+        rc = nli_st_index_read(p, &ix);
+        CHECK(rc != 0, "%s: accepted", bad[i].what);
+        if (rc == 0) { nli_st_index_free(&ix); continue; }
+        const char *e = nli_geterr();
+        printf("%-24s -> %s\n", bad[i].what, e);
+        CHECK(strstr(e, p) && strstr(e, bad[i].frag), "%s: expected the file and '%s' in: %s", bad[i].what,
+              bad[i].frag, e);
+    }
+    /* NL_ST_MAX_SHARDS distinct shards are read, one more is refused */
+    for (int n = NL_ST_MAX_SHARDS; n <= NL_ST_MAX_SHARDS + 1; n++) {
+        nli_buf b = {0};
+        nli_buf_puts(&b, "{\"weight_map\": {");
+        for (int i = 0; i < n; i++) nli_buf_printf(&b, "%s\"t%d\": \"s%d.safetensors\"", i ? ", " : "", i, i);
+        nli_buf_puts(&b, "}}");
+        write_index(p, b.s);
+        nli_buf_free(&b);
+        rc = nli_st_index_read(p, &ix);
+        if (n == NL_ST_MAX_SHARDS) {
+            CHECK(rc == 0 && ix.n_shards == n, "%d shards refused: %s", n, nli_geterr());
+            if (rc == 0) nli_st_index_free(&ix);
+        } else {
+            CHECK(rc != 0 && strstr(nli_geterr(), "more than 1024 shards"), "%d shards: %s", n,
+                  rc ? nli_geterr() : "accepted");
+            if (rc == 0) nli_st_index_free(&ix);
+        }
+    }
+    free(p);
+
+    /* a folder opened through its index: each tensor must be in the shard
+     * the index names (position_ids entries are not checked) */
+    char *d = check_path(tmp, "sharded"), *s1 = check_path(d, "s1.safetensors"), *s2 = check_path(d, "s2.safetensors");
+    char *ip = check_path(d, "model.safetensors.index.json");
+    CHECK(mkdir(d, 0777) == 0, "mkdir %s", d);
+    float one = 1;
+    const char *ha = "{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
+    const char *hb = "{\"b\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
+    stb_write_raw(s1, ha, strlen(ha), &one, 4);
+    stb_write_raw(s2, hb, strlen(hb), &one, 4);
+    write_index(ip, "{\"weight_map\": {\"b\": \"s2.safetensors\", \"a\": \"s1.safetensors\", "
+                    "\"text_model.embeddings.position_ids\": \"s1.safetensors\"}}");
+    nli_st st;
+    rc = nli_st_open_dir(d, &st);
+    CHECK(rc == 0, "sharded folder refused: %s", nli_geterr());
+    if (rc == 0) {
+        const nli_st_tensor *a = nli_st_find(&st, "a"), *b = nli_st_find(&st, "b");
+        CHECK(st.n_files == 2 && a && b && a->file == 1 && b->file == 0, "shards opened in order of first mention");
+        nli_st_close(&st);
+    }
+    write_index(ip, "{\"weight_map\": {\"a\": \"s2.safetensors\", \"b\": \"s1.safetensors\"}}");
+    expect_fail_dir("tensor in the wrong shard", d, "tensor 'a' is mapped to 's2.safetensors' but not found there");
+    write_index(ip, "{\"weight_map\": {\"a\": \"s1.safetensors\", \"b\": \"s2.safetensors\", "
+                    "\"c\": \"s2.safetensors\"}}");
+    expect_fail_dir("tensor in no shard", d, "tensor 'c' is mapped to 's2.safetensors' but not found there");
+    free(ip); free(s2); free(s1); free(d);
+}
+
 int main(void) {
     const char *shared = check_shared();
     tmp = check_tmpdir();
     synthetic_cases();
     half_cases();
+    index_cases();
     char *src = check_path(shared, "fixtures/tiny-clip");
     model_cases(src);
     free(src);

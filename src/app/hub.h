@@ -9,7 +9,9 @@
  *
  * Missing files are downloaded with libcurl from HF_ENDPOINT unless
  * HF_HUB_OFFLINE is set. Everything from the network is treated as hostile
- * (docs/hub.md). The public entry point is nl_model_resolve (neglabel.h). */
+ * (docs/hub.md). The public entry point is nl_model_resolve (neglabel.h).
+ * The code: hub_cache.c, hub_http.c and hub_download.c (what they share:
+ * hub_impl.h). */
 #ifndef NEGLABEL_HUB_H
 #define NEGLABEL_HUB_H
 #include <stddef.h>
@@ -17,7 +19,6 @@
 /* Bounds on what a server may make us do. */
 #define NL_HUB_SMALL_FILE_MAX ((long long)64 << 20)   /* config, vocab, merges, index */
 #define NL_HUB_WEIGHTS_FILE_MAX ((long long)128 << 30) /* one safetensors file */
-#define NL_HUB_MAX_SHARDS 1024
 
 /* Parse "org/name[@revision]". 1: a valid Hub id (*repo_id "org/name" and
  * *revision, "main" when absent, malloc'd); 0: not one (error set saying
@@ -44,11 +45,6 @@ int nli_hub_is_commit(const char *s);
  * 1 KiB, surrounding white space ignored), which must be a commit. 1 found,
  * 0 no such ref (error set), -1 a damaged ref (error set). */
 int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]);
-
-/* A file name the index may name as a shard: a plain name of [A-Za-z0-9._-]
- * (not starting with '.', no "..", at most 200 characters) ending in
- * ".safetensors". */
-int nli_hub_valid_shard_name(const char *s);
 
 /* The snapshot folder of repo_id at revision when the cache already holds
  * every file neglabel needs (config.json, vocab.json, merges.txt and the

@@ -93,6 +93,20 @@ char *nli_strndup(const char *s, size_t n) {
 
 char *nli_strdup(const char *s) { return nli_strndup(s, strlen(s)); }
 
+void nli_sanitize(char *out, size_t cap, const char *in) {
+    size_t j = 0;
+    for (size_t i = 0; in && in[i] && j + 4 < cap; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[j++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        if (i >= 200) {
+            memcpy(out + j, "...", 3);
+            j += 3;
+            break;
+        }
+    }
+    out[j] = 0;
+}
+
 int nli_grow(void **p, size_t *cap, size_t need, size_t sz) {
     if (need <= *cap) return 0;
     size_t nc = *cap ? *cap : 16;

@@ -27,6 +27,10 @@ void *nli_mallocarray(size_t count, size_t size);
 void *nli_realloc(void *p, size_t n);
 char *nli_strdup(const char *s);
 char *nli_strndup(const char *s, size_t n);
+/* A string from a file or a server made safe to quote in a message: bytes
+ * outside printable ASCII become '?', and after 200 characters "..." ends
+ * it (also cut to fit cap). in NULL gives "". */
+void nli_sanitize(char *out, size_t cap, const char *in);
 /* Grow *p (capacity *cap elements of size sz) to hold at least need. */
 int nli_grow(void **p, size_t *cap, size_t need, size_t sz);
 

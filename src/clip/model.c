@@ -132,7 +132,7 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     if (!m) return NULL;
     m->n_threads = p.n_threads > 0 ? p.n_threads : nli_num_threads();
     /* a folder, or a Hub id "org/name[@rev]" resolved to its snapshot in the
-     * Hugging Face cache (downloaded when missing; hub.c) */
+     * Hugging Face cache (downloaded when missing; src/app/hub_download.c) */
     m->dir = nl_model_resolve(dir);
     if (!m->dir) goto fail;
     dir = m->dir;

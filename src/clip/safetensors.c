@@ -3,6 +3,7 @@
  * against its byte range, every byte range against the data buffer. */
 #include "safetensors.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -222,51 +223,108 @@ int nli_st_open_file(const char *path, nli_st *st) {
     return 0;
 }
 
-/* A shard name from the index must be a plain file name inside the folder. */
-static int plain_name(const char *s) {
-    return *s && !strchr(s, '/') && !strchr(s, '\\') && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
-           !strstr(s, "..");
+int nli_st_valid_shard_name(const char *s) {
+    size_t n = strlen(s);
+    if (n < 13 || n > 200 || s[0] == '.' || strstr(s, "..") || !ends_with(s, ".safetensors")) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isalnum(c) || c == '-' || c == '_' || c == '.')) return 0;
+    }
+    return 1;
 }
 
-static int open_index(const char *dir, const char *index, nli_st *st) {
+void nli_st_index_free(nli_st_index *ix) {
+    for (int i = 0; i < ix->n_shards; i++) free(ix->shards[i]);
+    for (size_t i = 0; i < ix->n_map; i++) free(ix->map[i].tensor);
+    free(ix->shards);
+    free(ix->map);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Append tensor key, stored in shard f, to ix (f validated). */
+static int index_add(nli_st_index *ix, const char *path, const char *key, const char *f, size_t *cap_s,
+                     size_t *cap_m) {
+    int s = 0;
+    while (s < ix->n_shards && strcmp(ix->shards[s], f) != 0) s++;
+    if (s == ix->n_shards) {
+        if (ix->n_shards >= NL_ST_MAX_SHARDS) {
+            nli_seterr("%s: more than %d shards", path, NL_ST_MAX_SHARDS);
+            return -1;
+        }
+        if (nli_grow((void **)&ix->shards, cap_s, (size_t)s + 1, sizeof *ix->shards) != 0 ||
+            !(ix->shards[s] = nli_strdup(f)))
+            return -1;
+        ix->n_shards++;
+    }
+    if (nli_grow((void **)&ix->map, cap_m, ix->n_map + 1, sizeof *ix->map) != 0) return -1;
+    nli_st_index_entry *e = &ix->map[ix->n_map];
+    if (!(e->tensor = nli_strdup(key))) return -1;
+    e->shard = s;
+    ix->n_map++;
+    return 0;
+}
+
+int nli_st_index_read(const char *path, nli_st_index *ix) {
+    memset(ix, 0, sizeof *ix);
     char *text = NULL;
-    size_t len = 0;
+    size_t len = 0, cap_s = 0, cap_m = 0;
     json_t *root = NULL;
     int rc = -1;
-    size_t cap = 0;
-    if (!(st->source = nli_strdup(index))) return -1;
-    if (nli_read_file(index, 64 << 20, &text, &len) != 0) return -1;
+    if (nli_read_file(path, NL_ST_INDEX_MAX, &text, &len) != 0) return -1;
     json_error_t jerr;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        nli_seterr("%s: invalid JSON at line %d, column %d: %s", index, jerr.line, jerr.column, jerr.text);
+        nli_seterr("%s: invalid JSON at line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
         goto done;
     }
     json_t *wm = json_object_get(root, "weight_map");
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
-        nli_seterr("%s: missing or empty \"weight_map\" object", index);
+        nli_seterr("%s: missing or empty \"weight_map\" object", path);
         goto done;
     }
     const char *key;
     json_t *v;
-    /* Open each distinct shard once, in order of first mention. */
     json_object_foreach(wm, key, v) {
-        if (!json_is_string(v)) { nli_seterr("%s: weight_map entry '%s' is not a string", index, key); goto done; }
-        const char *f = json_string_value(v);
-        if (!plain_name(f)) {
-            nli_seterr("%s: shard name '%s' for tensor '%s' is not a plain file name in the folder", index, f, key);
+        char k[256], f[256];
+        if (!json_is_string(v)) {
+            nli_sanitize(k, sizeof k, key);
+            nli_seterr("%s: weight_map entry '%s' is not a string", path, k);
             goto done;
         }
-        int seen = 0;
-        for (int i = 0; i < st->n_files && !seen; i++) {
-            const char *base = strrchr(st->paths[i], '/');
-            seen = strcmp(base ? base + 1 : st->paths[i], f) == 0;
+        if (!nli_st_valid_shard_name(json_string_value(v))) {
+            nli_sanitize(k, sizeof k, key);
+            nli_sanitize(f, sizeof f, json_string_value(v));
+            nli_seterr("%s: shard name '%s' for tensor '%s' is not a plain file name ending in .safetensors", path,
+                       f, k);
+            goto done;
         }
-        if (seen) continue;
-        char *p = nli_path_join(dir, f);
+        if (index_add(ix, path, key, json_string_value(v), &cap_s, &cap_m) != 0) goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0) nli_st_index_free(ix);
+    json_decref(root);
+    free(text);
+    return rc;
+}
+
+/* The shards of an index in dir, each opened at its first mention; then
+ * every mapped tensor must be in the shard the index names. */
+static int open_index(const char *dir, const char *index, nli_st *st) {
+    nli_st_index ix;
+    size_t cap = 0;
+    if (!(st->source = nli_strdup(index))) return -1;
+    if (nli_st_index_read(index, &ix) != 0) return -1;
+    int rc = -1;
+    for (size_t i = 0; i < ix.n_map; i++) {
+        int s = ix.map[i].shard;
+        if (s < st->n_files) continue; /* opened already: shards are numbered in order of first mention */
+        char *p = nli_path_join(dir, ix.shards[s]);
         if (!p) goto done;
         if (!nli_file_exists(p)) {
-            nli_seterr("%s: shard '%s' (for tensor '%s') does not exist", index, f, key);
+            char k[256];
+            nli_sanitize(k, sizeof k, ix.map[i].tensor);
+            nli_seterr("%s: shard '%s' (for tensor '%s') does not exist", index, ix.shards[s], k);
             free(p);
             goto done;
         }
@@ -275,21 +333,20 @@ static int open_index(const char *dir, const char *index, nli_st *st) {
         if (r != 0 || parse_file(st, st->n_files - 1, &cap) != 0) goto done;
     }
     if (finish(st) != 0) goto done;
-    /* Every mapped tensor must be in the shard the index names. */
-    json_object_foreach(wm, key, v) {
-        if (ends_with(key, "position_ids")) continue;
-        const nli_st_tensor *t = nli_st_find(st, key);
-        const char *base = t ? strrchr(st->paths[t->file], '/') : NULL;
-        base = base ? base + 1 : t ? st->paths[t->file] : NULL;
-        if (!t || strcmp(base, json_string_value(v)) != 0) {
-            nli_seterr("%s: tensor '%s' is mapped to '%s' but not found there", index, key, json_string_value(v));
+    for (size_t i = 0; i < ix.n_map; i++) {
+        const nli_st_index_entry *e = &ix.map[i];
+        if (ends_with(e->tensor, "position_ids")) continue;
+        const nli_st_tensor *t = nli_st_find(st, e->tensor);
+        if (!t || t->file != e->shard) {
+            char k[256];
+            nli_sanitize(k, sizeof k, e->tensor);
+            nli_seterr("%s: tensor '%s' is mapped to '%s' but not found there", index, k, ix.shards[e->shard]);
             goto done;
         }
     }
     rc = 0;
 done:
-    json_decref(root);
-    free(text);
+    nli_st_index_free(&ix);
     return rc;
 }
 

@@ -39,6 +39,34 @@ typedef struct {
     size_t n;
 } nli_st;
 
+/* model.safetensors.index.json: {"weight_map": {tensor: shard file}, ...}
+ * (other keys ignored). Bounds: the file at most NL_ST_INDEX_MAX bytes, at
+ * most NL_ST_MAX_SHARDS distinct shards. */
+#define NL_ST_INDEX_MAX ((size_t)64 << 20)
+#define NL_ST_MAX_SHARDS 1024
+
+typedef struct {
+    char *tensor;
+    int shard;        /* index into nli_st_index.shards */
+} nli_st_index_entry;
+
+typedef struct {
+    char **shards;    /* distinct shard file names, in order of first mention */
+    int n_shards;
+    nli_st_index_entry *map; /* the weight_map, in file order */
+    size_t n_map;
+} nli_st_index;
+
+/* A file name an index may give as a shard: a plain name of [A-Za-z0-9._-]
+ * (not starting with '.', no "..", at most 200 characters) ending in
+ * ".safetensors". 1 valid, 0 not. */
+int nli_st_valid_shard_name(const char *s);
+/* Read and validate an index: JSON without duplicate keys, a non-empty
+ * weight_map object of strings, each a valid shard name. -1 with the error
+ * naming the file and the problem (names from the file sanitised). */
+int nli_st_index_read(const char *path, nli_st_index *ix);
+void nli_st_index_free(nli_st_index *ix);
+
 /* One file. */
 int nli_st_open_file(const char *path, nli_st *st);
 /* A folder: model.safetensors, else model.safetensors.index.json + shards. */

@@ -1,0 +1,539 @@
+/* hub_download.c — writing the Hugging Face cache as huggingface_hub
+ * writes it (hub.h): blobs fetched under its lock, resumed and verified,
+ * pointers, refs and .no_exist markers; the files of one snapshot neglabel
+ * needs; nli_hub_resolve (cache first, else the Hub) and nl_model_resolve
+ * (a folder or a Hub name). See docs/hub.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "hub_impl.h"
+#include "neglabel.h"
+#include "safetensors.h"
+#include "util.h"
+
+/* ------------------------------------------------------------ writing the cache */
+
+/* mkdir -p; -1 with errno set (no error message). */
+static int mkdirs(const char *path) {
+    char *p = nli_strdup(path);
+    if (!p) return -1;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s) continue;
+        char c = *s;
+        *s = 0;
+        struct stat st;
+        if (mkdir(p, 0777) != 0 && !(errno == EEXIST && stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+            int e = errno == EEXIST ? ENOTDIR : errno;
+            free(p);
+            errno = e;
+            return -1;
+        }
+        *s = c;
+        if (!c) break;
+    }
+    free(p);
+    return 0;
+}
+
+static int mkdir_cache(const nli_hub_ctx *h, const char *dir) {
+    if (mkdirs(dir) != 0) {
+        nli_hub_cache_error(h, dir, errno);
+        return -1;
+    }
+    return 0;
+}
+
+/* Write data to path through a temporary file in the same folder and a
+ * rename, so readers never see a partial file. */
+static int write_atomic_small(const nli_hub_ctx *h, const char *path, const char *data, size_t n) {
+    nli_buf t = {0};
+    nli_buf_printf(&t, "%s.%ld.tmp", path, (long)getpid());
+    if (!t.s) return -1;
+    int fd = open(t.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0 || nli_hub_write_all(fd, data, n) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        unlink(t.s);
+        nli_hub_cache_error(h, path, e);
+        nli_buf_free(&t);
+        return -1;
+    }
+    close(fd);
+    if (rename(t.s, path) != 0) {
+        int e = errno;
+        unlink(t.s);
+        nli_hub_cache_error(h, path, e);
+        nli_buf_free(&t);
+        return -1;
+    }
+    nli_buf_free(&t);
+    return 0;
+}
+
+/* refs/<revision> := commit (when the revision is not the commit itself and
+ * the file says otherwise). */
+static int write_ref(const nli_hub_ctx *h, const char *commit) {
+    if (!strcmp(h->revision, commit)) return 0;
+    char cur[41];
+    if (nli_hub_read_ref(h->repo, h->revision, cur) == 1 && !strcmp(cur, commit)) return 0;
+    char *p = nli_hub_path(h->repo, "refs", h->revision, NULL);
+    if (!p) return -1;
+    char *slash = strrchr(p, '/');
+    *slash = 0;
+    int rc = mkdir_cache(h, p);
+    *slash = '/';
+    if (rc == 0) rc = write_atomic_small(h, p, commit, 40);
+    free(p);
+    return rc;
+}
+
+/* Best effort, as huggingface_hub: a cache directory tag and .no_exist
+ * markers. */
+static void touch(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd >= 0) close(fd);
+}
+
+static void write_cachedir_tag(const nli_hub_ctx *h) {
+    char *p = nli_path_join(h->cache, "CACHEDIR.TAG");
+    if (p && !nli_file_exists(p)) {
+        static const char tag[] = "Signature: 8a477f597d28d172789f06886806bc55\n"
+                                  "# This file is a cache directory tag created by huggingface_hub.\n"
+                                  "# For information about cache directory tags, see:\n"
+                                  "#\thttps://bford.info/cachedir/\n";
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            if (nli_hub_write_all(fd, tag, sizeof tag - 1) != 0) {}
+            close(fd);
+        }
+    }
+    free(p);
+}
+
+static int no_exist_marked(const nli_hub_ctx *h, const char *commit, const char *file) {
+    char *p = nli_hub_path(h->repo, ".no_exist", commit, file, NULL);
+    int r = p && nli_file_exists(p);
+    free(p);
+    return r;
+}
+
+static void mark_no_exist(const nli_hub_ctx *h, const char *commit, const char *file) {
+    char *d = nli_hub_path(h->repo, ".no_exist", commit, NULL);
+    char *p = d ? nli_path_join(d, file) : NULL;
+    if (p && mkdirs(d) == 0) touch(p);
+    free(p);
+    free(d);
+}
+
+/* snapshots/<commit>/<name> -> ../../blobs/<etag>, replacing whatever is
+ * there (a dangling link) atomically. */
+static int link_pointer(const nli_hub_ctx *h, const char *commit, const char *name, const char *etag) {
+    char *snap = nli_hub_path(h->repo, "snapshots", commit, NULL);
+    char *ptr = snap ? nli_path_join(snap, name) : NULL;
+    nli_buf target = {0}, tmp = {0};
+    int rc = -1;
+    if (!ptr) goto done;
+    nli_buf_printf(&target, "../../blobs/%s", etag);
+    nli_buf_printf(&tmp, "%s.%ld.tmp", ptr, (long)getpid());
+    if (!target.s || !tmp.s) goto done;
+    if (mkdir_cache(h, snap) != 0) goto done;
+    unlink(tmp.s);
+    if (symlink(target.s, tmp.s) != 0 || rename(tmp.s, ptr) != 0) {
+        int e = errno;
+        unlink(tmp.s);
+        nli_hub_cache_error(h, ptr, e);
+        goto done;
+    }
+    rc = 0;
+done:
+    nli_buf_free(&target);
+    nli_buf_free(&tmp);
+    free(ptr);
+    free(snap);
+    return rc;
+}
+
+static int pointer_present(const nli_hub_ctx *h, const char *commit, const char *name) {
+    char *ptr = nli_hub_path(h->repo, "snapshots", commit, name, NULL);
+    int r = ptr && nli_hub_is_regular(ptr);
+    free(ptr);
+    return r;
+}
+
+/* Verify a complete download against the ETag: SHA-256 for LFS files, the
+ * git blob id (SHA-1 of "blob <size>\0" + bytes) for the others. */
+static int verify(const char *path, const nli_hub_file *m, const char *url) {
+    char hex[65];
+    if (nli_hub_file_digest(path, !m->lfs, hex) != 0) return -1;
+    if (strcmp(hex, m->etag) != 0) {
+        char u[600];
+        nli_sanitize(u, sizeof u, url);
+        nli_seterr_code(NL_ERR_IO,
+                       "%s: the downloaded bytes do not match the Hub's checksum: %s %s, expected %s (%s); the corrupt "
+                       "download was removed, run again to retry",
+                       u, m->lfs ? "SHA-256" : "git blob id", hex, m->etag, m->lfs ? "X-Linked-Etag" : "ETag");
+        return -1;
+    }
+    return 0;
+}
+
+/* Fetch one blob into blobs/<etag>: under a lock shared with huggingface_hub
+ * (.locks/<repo>/<etag>.lock), into blobs/<etag>.incomplete, resuming what
+ * an earlier run left there (HTTP Range), verified, then renamed. */
+static int fetch_blob(const nli_hub_ctx *h, const nli_hub_file *m) {
+    char *blobs = nli_path_join(h->repo, "blobs");
+    char *blob = blobs ? nli_path_join(blobs, m->etag) : NULL;
+    char *folder = nli_hub_repo_folder(h->repo_id);
+    char *lockdir = folder ? nli_hub_path(h->cache, ".locks", folder, NULL) : NULL;
+    nli_buf lockp = {0}, inc = {0};
+    int lockfd = -1, fd = -1, rc = -1;
+    if (!blob || !lockdir) goto done;
+    nli_buf_printf(&lockp, "%s/%s.lock", lockdir, m->etag);
+    nli_buf_printf(&inc, "%s.incomplete", blob);
+    if (!lockp.s || !inc.s) goto done;
+    if (mkdir_cache(h, blobs) != 0 || mkdir_cache(h, lockdir) != 0) goto done;
+    lockfd = open(lockp.s, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (lockfd < 0) {
+        nli_hub_cache_error(h, lockp.s, errno);
+        goto done;
+    }
+    while (flock(lockfd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            nli_hub_cache_error(h, lockp.s, errno);
+            goto done;
+        }
+    }
+    struct stat st;
+    if (stat(blob, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == m->size) {
+        rc = 0; /* another process finished it */
+        goto done;
+    }
+    fd = open(inc.s, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        nli_hub_cache_error(h, inc.s, errno);
+        goto done;
+    }
+    long long have = st.st_size;
+    if (have > m->size) {
+        if (ftruncate(fd, 0) != 0) {
+            nli_hub_cache_error(h, inc.s, errno);
+            goto done;
+        }
+        have = 0;
+    }
+    /* room for the rest? */
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0 && vfs.f_blocks > 0) {
+        unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+        if (avail < (unsigned long long)(m->size - have)) {
+            nli_seterr_code(NL_ERR_IO, "%s: not enough disk space for %s (%lld bytes to fetch, %llu free)", h->cache,
+                           m->name, m->size - have, avail);
+            goto done;
+        }
+    }
+    if (nli_hub_get(h, m, fd, inc.s, &have) != 0) goto done;
+    if (fsync(fd) != 0) {
+        nli_hub_cache_error(h, inc.s, errno);
+        goto done;
+    }
+    if (verify(inc.s, m, m->url) != 0) {
+        unlink(inc.s);
+        goto done;
+    }
+    if (rename(inc.s, blob) != 0) {
+        nli_hub_cache_error(h, blob, errno);
+        goto done;
+    }
+    int dfd = open(blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) != 0) {}
+        close(dfd);
+    }
+    rc = 0;
+done:
+    if (fd >= 0) close(fd);
+    if (lockfd >= 0) close(lockfd); /* releases the lock */
+    nli_buf_free(&lockp);
+    nli_buf_free(&inc);
+    free(lockdir);
+    free(folder);
+    free(blob);
+    free(blobs);
+    return rc;
+}
+
+/* ------------------------------------------------------------ one snapshot */
+
+/* HEAD one file at the commit. 1: found (*m filled), 0: the repo has no
+ * such file (404), -1: error. */
+static int head_at_commit(const nli_hub_ctx *h, const char *commit, const char *name, nli_hub_file *m) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    char *url = nli_hub_resolve_url(h, commit, name);
+    if (!url) return -1;
+    long status;
+    int rc = nli_hub_head(h, url, m, &status, NULL);
+    free(url);
+    if (rc == 0) {
+        if (strcmp(m->commit, commit) != 0) {
+            nli_seterr_code(NL_ERR_IO, "HEAD %s at commit %s: the server answered for commit %s", name, commit,
+                           m->commit);
+            return -1;
+        }
+        long long max = nli_st_valid_shard_name(name) || !strcmp(name, "model.safetensors") ? NL_HUB_WEIGHTS_FILE_MAX
+                                                                                              : NL_HUB_SMALL_FILE_MAX;
+        if (m->size > max) {
+            nli_seterr("%s: the Hub says it has %lld bytes, more than neglabel accepts (%lld)", name, m->size, max);
+            return -1;
+        }
+        return 1;
+    }
+    return status == 404 ? 0 : -1;
+}
+
+static void meta_free(nli_hub_file *m) {
+    free(m->url);
+    m->url = NULL;
+}
+
+/* The files to fetch for one snapshot. */
+typedef struct {
+    nli_hub_file *v;
+    size_t n, cap;
+} plan;
+
+static void plan_free(plan *p) {
+    for (size_t i = 0; i < p->n; i++) meta_free(&p->v[i]);
+    free(p->v);
+}
+
+/* Add name to the plan unless the snapshot has it. 1 planned or present,
+ * 0 absent from the repo (404), -1 error. */
+static int plan_file(const nli_hub_ctx *h, const char *commit, const char *name, plan *p) {
+    if (pointer_present(h, commit, name)) return 1;
+    if (nli_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v) != 0) return -1;
+    int r = head_at_commit(h, commit, name, &p->v[p->n]);
+    if (r == 1) p->n++;
+    else meta_free(&p->v[p->n]);
+    return r;
+}
+
+static int blob_present(const nli_hub_ctx *h, const nli_hub_file *m) {
+    char *blob = nli_hub_path(h->repo, "blobs", m->etag, NULL);
+    struct stat st;
+    int have = blob && stat(blob, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == m->size;
+    free(blob);
+    return have;
+}
+
+/* The blob is there (this or an earlier run, or huggingface_hub): link it;
+ * else download it first. */
+static int place_file(const nli_hub_ctx *h, const char *commit, const nli_hub_file *m) {
+    if (!blob_present(h, m) && fetch_blob(h, m) != 0) return -1;
+    return link_pointer(h, commit, m->name, m->etag);
+}
+
+static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_file *config) {
+    char *snap = nli_hub_path(h->repo, "snapshots", commit, NULL);
+    plan p = {0};
+    int rc = -1;
+    if (!snap) return -1;
+    if (mkdir_cache(h, snap) != 0) goto done;
+    write_cachedir_tag(h);
+    if (!pointer_present(h, commit, "config.json")) {
+        /* fetched at the commit, not at the revision, which may move */
+        if (nli_grow((void **)&p.v, &p.cap, 1, sizeof *p.v) != 0) goto done;
+        p.v[0] = *config;
+        p.v[0].url = config->lfs ? nli_strdup(config->url) : nli_hub_resolve_url(h, commit, "config.json");
+        if (!p.v[0].url) goto done;
+        p.n = 1;
+    }
+    /* the weights: model.safetensors, else the index and its shards (as
+     * transformers asks for them) */
+    int single = no_exist_marked(h, commit, "model.safetensors") ? 0 : plan_file(h, commit, "model.safetensors", &p);
+    if (single < 0) goto done;
+    if (single == 0) {
+        mark_no_exist(h, commit, "model.safetensors");
+        plan ip = {0};
+        int idx = plan_file(h, commit, "model.safetensors.index.json", &ip);
+        if (idx == 1 && ip.n) idx = place_file(h, commit, &ip.v[0]) == 0 ? 1 : -1; /* small; needed now */
+        plan_free(&ip);
+        if (idx < 0) goto done;
+        if (idx == 0) {
+            nli_seterr("%s@%s has neither model.safetensors nor model.safetensors.index.json (neglabel reads "
+                      "safetensors weights only)", h->repo_id, commit);
+            goto done;
+        }
+        char *index = nli_path_join(snap, "model.safetensors.index.json");
+        nli_st_index ix;
+        int ir = index ? nli_st_index_read(index, &ix) : -1;
+        free(index);
+        if (ir != 0) goto done;
+        for (int i = 0; i < ix.n_shards && ir == 0; i++) {
+            int s = plan_file(h, commit, ix.shards[i], &p);
+            if (s == 0)
+                nli_seterr("the index names shard %s, which %s@%s does not have", ix.shards[i], h->repo_id, commit);
+            if (s != 1) ir = -1;
+        }
+        nli_st_index_free(&ix);
+        if (ir != 0) goto done;
+    }
+    for (size_t i = 1; i < NL_HUB_N_REQUIRED; i++) {
+        int s = plan_file(h, commit, nli_hub_required[i], &p);
+        if (s == 0)
+            nli_seterr("%s@%s has no %s (neglabel needs a CLIP model in Hugging Face format)", h->repo_id, commit,
+                      nli_hub_required[i]);
+        if (s != 1) goto done;
+    }
+    if (!no_exist_marked(h, commit, NL_HUB_OPTIONAL_FILE)) {
+        int s = plan_file(h, commit, NL_HUB_OPTIONAL_FILE, &p);
+        if (s < 0) goto done;
+        if (s == 0) mark_no_exist(h, commit, NL_HUB_OPTIONAL_FILE);
+    }
+    long long bytes = 0;
+    size_t files = 0;
+    for (size_t i = 0; i < p.n; i++)
+        if (!blob_present(h, &p.v[i])) bytes += p.v[i].size, files++;
+    if (files)
+        nli_log(NL_LOG_INFO, "downloading %s@%.12s (%zu file%s, %.1f MB) from %s into %s", h->repo_id, commit, files,
+               files == 1 ? "" : "s", (double)bytes / 1e6, h->endpoint, h->cache);
+    for (size_t i = 0; i < p.n; i++)
+        if (place_file(h, commit, &p.v[i]) != 0) goto done;
+    rc = 0;
+done:
+    plan_free(&p);
+    free(snap);
+    return rc;
+}
+
+/* ------------------------------------------------------------ resolve */
+
+static int offline(void) { return nli_hub_env_true("HF_HUB_OFFLINE") || nli_hub_env_true("TRANSFORMERS_OFFLINE"); }
+
+char *nli_hub_resolve(const char *repo_id, const char *revision) {
+    nli_hub_ctx h = {.repo_id = repo_id, .revision = revision};
+    char *snap = NULL, *folder = NULL;
+    nli_hub_file config = {0};
+    char *result = NULL;
+    if (!(h.cache = nli_hub_cache_dir())) return NULL;
+    if (!(folder = nli_hub_repo_folder(repo_id)) || !(h.repo = nli_path_join(h.cache, folder))) goto done;
+
+    if (offline()) {
+        result = nli_hub_find_cached(h.cache, repo_id, revision);
+        if (!result)
+            nli_prefixerr("not in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded; unset it, "
+                         "or pass a model folder)");
+        goto done;
+    }
+    /* a commit already complete in the cache: no network at all */
+    if (nli_hub_is_commit(revision) && (result = nli_hub_find_cached(h.cache, repo_id, revision))) {
+        char *opt = nli_path_join(result, NL_HUB_OPTIONAL_FILE);
+        int done_opt = opt && (nli_hub_is_regular(opt) || no_exist_marked(&h, revision, NL_HUB_OPTIONAL_FILE));
+        free(opt);
+        if (done_opt) goto done;
+        free(result);
+        result = NULL;
+    }
+
+    if (nli_hub_settings(&h) != 0) goto done;
+
+    /* Which commit is the revision now? (one HEAD, as huggingface_hub) */
+    char *url = nli_hub_resolve_url(&h, revision, "config.json");
+    if (!url) goto done;
+    long status = 0;
+    char *code = NULL;
+    snprintf(config.name, sizeof config.name, "config.json");
+    int hr = nli_hub_head(&h, url, &config, &status, &code);
+    free(url);
+    if (hr == 0 && config.size > NL_HUB_SMALL_FILE_MAX) {
+        nli_seterr("config.json: the Hub says it has %lld bytes, more than neglabel accepts", config.size);
+        hr = -2;
+    }
+    if (hr == -1) {
+        /* Unreachable, or the repo is not visible: use the cache when it has
+         * the model, as huggingface_hub does; a missing revision or file is
+         * an error. */
+        int definite = code && (!strcmp(code, "RevisionNotFound") || !strcmp(code, "EntryNotFound"));
+        free(code);
+        if (!definite) {
+            char saved[2048];
+            nl_status st = nl_last_status();
+            snprintf(saved, sizeof saved, "%s%s", nli_geterr(),
+                     status ? "" : " (the Hub cannot be reached and the model is not in the Hugging Face cache)");
+            if ((result = nli_hub_find_cached(h.cache, repo_id, revision))) goto done;
+            nli_seterr_code(st, "%s", saved);
+        }
+        goto done;
+    }
+    free(code);
+    if (hr != 0) goto done;
+    const char *commit = config.commit;
+    if (!(snap = nli_hub_path(h.repo, "snapshots", commit, NULL))) goto done;
+    const char *missing;
+    char *opt = nli_path_join(snap, NL_HUB_OPTIONAL_FILE);
+    int complete = nli_hub_snapshot_complete(snap, &missing) == 1 && opt &&
+                   (nli_hub_is_regular(opt) || no_exist_marked(&h, commit, NL_HUB_OPTIONAL_FILE));
+    free(opt);
+    if (complete) {
+        /* up to date; the ref is refreshed best effort (the cache may be
+         * read-only, which is fine when it holds the model) */
+        char saved[2048];
+        nl_status st = nl_last_status();
+        snprintf(saved, sizeof saved, "%s", nli_geterr());
+        if (write_ref(&h, commit) != 0) nli_seterr_code(st, "%s", saved);
+        result = snap;
+        snap = NULL;
+        goto done;
+    }
+    if (download_snapshot(&h, commit, &config) != 0) goto done;
+    if (nli_hub_snapshot_complete(snap, &missing) != 1) {
+        nli_seterr("%s@%s: the snapshot %s is still incomplete after downloading (%s)", repo_id, revision, snap,
+                  missing);
+        goto done;
+    }
+    if (write_ref(&h, commit) != 0) goto done;
+    result = snap;
+    snap = NULL;
+done:
+    meta_free(&config);
+    free(snap);
+    free(h.endpoint);
+    free(h.token);
+    free(h.repo);
+    free(h.cache);
+    free(folder);
+    return result;
+}
+
+char *nl_model_resolve(const char *name) {
+    if (!name || !*name) {
+        nli_seterr("empty model name");
+        return NULL;
+    }
+    struct stat st;
+    /* a path that exists wins; so do names that can only be paths */
+    if (stat(name, &st) == 0 || name[0] == '/' || name[0] == '.' || name[0] == '~' || !strchr(name, '/'))
+        return nli_strdup(name);
+    const char *at = strchr(name, '@');
+    size_t idlen = at ? (size_t)(at - name) : strlen(name);
+    const char *s1 = memchr(name, '/', idlen);
+    if (!s1 || memchr(s1 + 1, '/', idlen - (size_t)(s1 - name) - 1)) return nli_strdup(name); /* a/b/c: a path */
+    char *repo_id, *revision;
+    int r = nli_hub_parse_id(name, &repo_id, &revision);
+    if (r <= 0) {
+        if (r == 0) nli_prefixerr("%s: no such folder, and not a Hugging Face Hub model name", name);
+        return NULL;
+    }
+    char *dir = nli_hub_resolve(repo_id, revision);
+    if (!dir) nli_prefixerr("%s: no such folder; as a Hugging Face Hub model", name);
+    free(repo_id);
+    free(revision);
+    return dir;
+}
