@@ -55,6 +55,7 @@ libdir=$(pkg-config --variable=libdir neglabel)
 includedir=$(pkg-config --variable=includedir neglabel)
 echo "neglabel $version: libdir $libdir, includedir $includedir"
 case $libdir in "$prefix"/*) ;; *) bad "libdir $libdir is not under the prefix $prefix" ;; esac
+[ -n "$(find "$prefix" -path '*/man1/neglabel.1')" ] || bad "no man1/neglabel.1 under $prefix"
 [ -f "$libdir/libneglabel.so.$version" ] && [ ! -L "$libdir/libneglabel.so.$version" ] \
   || bad "no regular file $libdir/libneglabel.so.$version"
 [ "$(readlink "$libdir/libneglabel.so.$major" || true)" = "libneglabel.so.$version" ] \
