@@ -90,7 +90,11 @@ typedef struct {
                              sized from free memory on a GPU, at most 512) */
     nl_device device;     /* default NL_DEVICE_CPU */
     int device_index;     /* CUDA device ordinal for NL_DEVICE_CUDA (default 0) */
-    nl_precision precision; /* default NL_PRECISION_DEFAULT */
+    nl_precision precision; /* default NL_PRECISION_DEFAULT: fp16 on CUDA, fp32 on the CPU */
+    /* NL_PRECISION_BF16 on a CPU without native bf16 (AVX512-BF16 or AMX)
+     * runs fp32 with a warning (nl_model_precision says fp32); with
+     * strict_precision = 1 nl_model_load fails instead (default 0). */
+    int strict_precision;
 } nl_model_params;
 
 NL_API nl_model_params nl_model_default_params(void);

@@ -52,7 +52,10 @@ static const opt_doc o_common[] = {
      "where the model runs, and mining and scoring (default $NEGLABEL_DEVICE, else auto: the first usable GPU, "
      "else the CPU)", C_DEVICE},
     {"--precision", NULL, "fp32|fp16|bf16",
-     "model precision (default $NEGLABEL_PRECISION, else fp16 on a GPU; the CPU runs fp32 only)", C_PRECISION},
+     "model precision (default $NEGLABEL_PRECISION, else fp16 on a GPU and fp32 on the CPU; bf16 on the CPU "
+     "needs AVX512-BF16 or AMX, else it runs fp32 with a warning)", C_PRECISION},
+    {"--strict-precision", NULL, NULL, "fail instead of falling back to fp32 when the CPU has no native bf16 "
+     "(default: fall back)", C_PRECISION},
     {"--batch", NULL, "N", "images per forward pass (default 32 on the CPU; on a GPU sized from free memory, at most 512)",
      C_BATCH},
     {"--cache", NULL, "DIR",

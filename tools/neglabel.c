@@ -82,6 +82,7 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) { cli_g.quiet = 1; continue; }
         if (!strcmp(argv[i], "--no-cache")) { no_cache = 1; continue; }
+        if (!strcmp(argv[i], "--strict-precision")) { cli_g.model.strict_precision = 1; continue; }
         int j = i;
         if (cli_opt(argc, argv, &j, "--cache", &v)) { cli_g.cache_dir = v; i = j; continue; }
         j = i;

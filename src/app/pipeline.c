@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cache.h"
+#include "gemm_bf16.h"
 #include "model.h"
 #include "neglabel.h"
 #include "util.h"
@@ -150,6 +151,8 @@ static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *ki
      * CPU's: each device kind and precision has its own cache file. */
     if (nl_model_device(m, NULL) == NL_DEVICE_CUDA)
         snprintf(dev, sizeof dev, "-cuda-%s", nl_precision_name(nl_model_precision(m)));
+    else if (nl_model_precision(m) == NL_PRECISION_BF16) /* the AMX and AVX512-BF16 kernels round differently */
+        snprintf(dev, sizeof dev, "-cpu-bf16-%s", nli_bf16_kernel_name());
     snprintf(name, sizeof name, "%s%s-%s%s.nlc", nl_model_fingerprint(m), dev, kind, ns_extra);
     snprintf(ns, sizeof ns, "neglabel %s model=%s%s %s", kind, nl_model_fingerprint(m), dev, ns_extra);
     char *path = nli_path_join(o->cache_dir, name);

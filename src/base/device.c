@@ -2,6 +2,7 @@
  * build without CUDA) the stubs of base/cuda/cuda_device.h that say so. */
 #include "neglabel.h"
 #include "cuda/cuda_device.h"
+#include "gemm_bf16.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -69,7 +70,8 @@ char *nl_devices_info_json(void) {
         nli_buf_puts(&b, ",\"cuda_unavailable\":");
         nli_buf_json_string(&b, nli_geterr());
     }
-    nli_buf_puts(&b, "}");
+    nli_buf_printf(&b, ",\"cpu\":{\"bf16\":\"%s\",\"bf16_kernel\":\"%s\"}}", nli_bf16_cpu_features(),
+                   nli_bf16_kernel_name());
     if (!b.s) nli_seterr("out of memory");
     return b.s;
 }

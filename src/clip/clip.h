@@ -59,6 +59,12 @@ int nli_clip_encode_texts_padded(nli_clip *c, const int32_t *const *ids, const s
  * dispatch there. index < 0: back to the CPU. */
 int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch);
 struct nli_cuda_clip *nli_clip_gpu(const nli_clip *c);
+/* CPU towers in bf16 (on): the linear layers, the patch embedding and the
+ * attention products take bf16 operands with float32 sums; LayerNorm,
+ * softmax, activations, residuals and the final projection stay float32.
+ * Packs the weights once (-1, error set: out of memory, or no native bf16
+ * on this CPU). off: back to float32, the packed copies freed. */
+int nli_clip_use_bf16(nli_clip *c, int on);
 /* logit_scale as stored in the checkpoint (log of 1/temperature). */
 float nli_clip_logit_scale(const nli_clip *c);
 #endif

@@ -3,12 +3,15 @@
 #ifndef NEGLABEL_CLIP_IMPL_H
 #define NEGLABEL_CLIP_IMPL_H
 #include "clip.h"
+#include "gemm_bf16.h"
 
 /* One pre-LN transformer block. q, k and v are fused at load time into one
  * [3*hidden, hidden] weight so a block needs one GEMM for them. */
 typedef struct {
     const float *ln1_w, *ln1_b, *qkv_w, *qkv_b, *o_w, *o_b;
     const float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    /* bf16 copies of the four weights (nli_clip_use_bf16), data NULL in fp32 */
+    nli_bf16_matrix qkv_p, o_p, fc1_p, fc2_p;
 } nli_block;
 
 struct nli_clip {
@@ -23,6 +26,9 @@ struct nli_clip {
     /* vision tower */
     const float *cls, *patch_w, *vpos_emb, *pre_w, *pre_b, *post_w, *post_b, *vproj;
     nli_block *vblk;
+    /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
+    uint16_t *bf16_mem;
+    nli_bf16_matrix patch_p;
     /* CUDA engine (nli_clip_use_device), or NULL: the CPU runs the towers */
     struct nli_cuda_clip *gpu;
 };
@@ -32,10 +38,27 @@ struct nli_clip {
 void nli_layernorm(const float *x, const float *w, const float *b, float *y, size_t rows, int dim, double eps);
 /* x = block(x) for `items` sequences stored as consecutive rows: item b is
  * rows [start[b], start[b] + len[b]). causal: mask future positions.
- * ws: nli_block_ws_floats() floats for `rows` rows and sequences <= maxT. */
+ * ws: nli_block_ws_floats() floats for `rows` rows and sequences <= maxT
+ * (bf16: the block's weights are packed, nli_clip_use_bf16). */
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws);
-size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads);
+size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16);
+/* Softmax of each row of S (T x T) in place; causal: row i over 0..i, the
+ * rest set to 0. */
+void nli_softmax_rows(float *S, int T, int causal);
+/* Attention of head h of one sequence of T rows in bf16 (clip_bf16.c):
+ * scores and outputs from bf16 products with float32 accumulation, the
+ * softmax in float32. Same arguments as the float32 attend (clip_vision.c);
+ * S: nli_attn_bf16_scratch_floats(maxT, hd) floats. */
+void nli_attend_bf16(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S);
+size_t nli_attn_bf16_scratch_floats(int maxT, int hd);
+/* x = QuickGELU(x) for the bf16 path (vector exp). */
+void nli_quick_gelu_bf16(float *x, size_t n, int n_threads);
+/* x (rows x K, float32) * W^T + bias on the bf16 weights when W->data,
+ * else on the float32 ones (w): C[rows][W's n]. ws: nli_linear_ws_bytes. */
+void nli_linear(const float *x, const float *w, const nli_bf16_matrix *W, const float *bias, float *C, size_t rows,
+                size_t n, size_t k, int n_threads, void *ws);
+
 /* Rows per forward chunk: bounds the workspace (one sequence at least). */
 #define NL_CHUNK_ROWS 8192
 /* Set OpenBLAS and OpenMP to the model's thread count for this call. */

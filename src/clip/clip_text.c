@@ -72,7 +72,7 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
     nli_clip_use_threads(c);
     const int nt = c->n_threads;
     const size_t max_rows = NL_CHUNK_ROWS > (size_t)ctx ? NL_CHUNK_ROWS : (size_t)ctx;
-    size_t nws = nli_block_ws_floats(tc, max_rows, ctx, nt);
+    size_t nws = nli_block_ws_floats(tc, max_rows, ctx, nt, c->bf16_mem != NULL);
     float *x = nli_mallocarray(max_rows, (size_t)D * sizeof(float)), *ws = nli_mallocarray(nws, sizeof(float));
     size_t *start = nli_mallocarray(max_rows, sizeof(size_t)), *pool = nli_mallocarray(max_rows, sizeof(size_t));
     int *len = nli_mallocarray(max_rows, sizeof(int));

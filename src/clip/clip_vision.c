@@ -31,12 +31,34 @@ void nli_layernorm(const float *x, const float *w, const float *b, float *y, siz
     }
 }
 
-/* Per-thread scratch: one T x T score matrix. */
-static size_t attn_scratch(int maxT) { return (size_t)maxT * (size_t)maxT; }
+void nli_softmax_rows(float *S, int T, int causal) {
+    for (int i = 0; i < T; i++) {
+        float *r = S + (size_t)i * T;
+        int n = causal ? i + 1 : T;
+        float mx = -INFINITY, sum = 0;
+        for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < n; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) r[j] *= inv;
+        for (int j = n; j < T; j++) r[j] = 0.0f;
+    }
+}
 
-size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads) {
+/* Per-thread scratch: one T x T score matrix (and bf16 operands). */
+static size_t attn_scratch(const nli_tower_config *tc, int maxT, int bf16) {
+    return bf16 ? nli_attn_bf16_scratch_floats(maxT, tc->hidden_size / tc->num_attention_heads)
+                : (size_t)maxT * (size_t)maxT;
+}
+
+/* The bf16 GEMMs' operand buffer (bf16 rows of the widest input), in floats. */
+static size_t linear_ws(const nli_tower_config *tc, size_t rows, int bf16) {
+    size_t K = (size_t)(tc->intermediate_size > tc->hidden_size ? tc->intermediate_size : tc->hidden_size);
+    return bf16 ? nli_gemm_bf16_ws_bytes(rows, K) / sizeof(float) + 16 : 0;
+}
+
+size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16) {
     size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
-    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(maxT);
+    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(tc, maxT, bf16) + linear_ws(tc, rows, bf16);
 }
 
 /* Attention of head h of one sequence of T rows. qkv rows are [q | k | v]
@@ -51,52 +73,50 @@ static void attend(const float *qkv, float *out, int T, int D, int hd, int h, in
     const int W = 3 * D;
     const float *q = qkv + h * hd, *k = q + D, *v = q + 2 * D;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd), q, W, k, W, 0.0f, S, T);
-    for (int i = 0; i < T; i++) {
-        float *r = S + (size_t)i * T;
-        int n = causal ? i + 1 : T;
-        float mx = -INFINITY, sum = 0;
-        for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
-        for (int j = 0; j < n; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
-        float inv = 1.0f / sum;
-        for (int j = 0; j < n; j++) r[j] *= inv;
-        for (int j = n; j < T; j++) r[j] = 0.0f;
-    }
+    nli_softmax_rows(S, T, causal);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, W, 0.0f, out + h * hd, D);
 }
 
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
+    const int bf16 = bk->qkv_p.data != NULL;
     float *ln = ws, *qkv = ln + rows * D, *att = qkv + rows * 3 * D, *mlp = att + rows * D;
     float *scratch = mlp + rows * I;
+    void *lws = scratch + (size_t)n_threads * attn_scratch(tc, maxT, bf16);
 
     /* x = x + out_proj(attention(ln1(x))) */
     nli_layernorm(x, bk->ln1_w, bk->ln1_b, ln, rows, D, tc->layer_norm_eps);
-    nli_gemm(ln, bk->qkv_w, bk->qkv_b, qkv, rows, 3 * (size_t)D, D);
+    nli_linear(ln, bk->qkv_w, &bk->qkv_p, bk->qkv_b, qkv, rows, 3 * (size_t)D, D, n_threads, lws);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
     for (size_t job = 0; job < items * (size_t)H; job++) {
         size_t b = job / H;
         int h = (int)(job % H);
-        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(maxT);
-        attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, bf16);
+        if (bf16)
+            nli_attend_bf16(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+        else
+            attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
     }
-    nli_gemm(att, bk->o_w, bk->o_b, ln, rows, D, D);
+    nli_linear(att, bk->o_w, &bk->o_p, bk->o_b, ln, rows, D, D, n_threads, lws);
     size_t nx = rows * (size_t)D;
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += ln[i];
 
     /* x = x + fc2(act(fc1(ln2(x)))) */
     nli_layernorm(x, bk->ln2_w, bk->ln2_b, ln, rows, D, tc->layer_norm_eps);
-    nli_gemm(ln, bk->fc1_w, bk->fc1_b, mlp, rows, I, D);
+    nli_linear(ln, bk->fc1_w, &bk->fc1_p, bk->fc1_b, mlp, rows, I, D, n_threads, lws);
     size_t nm = rows * (size_t)I;
-    if (tc->quick_gelu) {
+    if (tc->quick_gelu && bf16) {
+        nli_quick_gelu_bf16(mlp, nm, n_threads);
+    } else if (tc->quick_gelu) {
 #pragma omp parallel for schedule(static) num_threads(n_threads)
         for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
     } else {
 #pragma omp parallel for schedule(static) num_threads(n_threads)
         for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
     }
-    nli_gemm(mlp, bk->fc2_w, bk->fc2_b, att, rows, D, I);
+    nli_linear(mlp, bk->fc2_w, &bk->fc2_p, bk->fc2_b, att, rows, D, I, n_threads, lws);
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += att[i];
 }
@@ -115,7 +135,11 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
     if (B < 1) B = 1;
     if (B > n) B = n;
     size_t rows = B * T;
-    size_t nws = nli_block_ws_floats(vc, rows, T, nt);
+    const int bf16 = c->bf16_mem != NULL;
+    size_t nws = nli_block_ws_floats(vc, rows, T, nt, bf16);
+    /* the patch embedding's bf16 operands after the patch embeddings in ws */
+    size_t pws = (size_t)D * B * np + nli_gemm_bf16_ws_bytes(B * np, K) / sizeof(float) + 16;
+    if (bf16 && nws < pws) nws = pws;
     float *x = nli_mallocarray(rows, (size_t)D * sizeof(float)), *ws = nli_mallocarray(nws, sizeof(float));
     float *patches = nli_mallocarray(B * (size_t)np, (size_t)K * sizeof(float));
     size_t *start = nli_mallocarray(B, sizeof(size_t));
@@ -137,7 +161,7 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
                 for (int ky = 0; ky < p; ky++)
                     memcpy(row + (ch * p + ky) * p, img + ((size_t)ch * S + py * p + ky) * S + px * p, p * sizeof(float));
         }
-        nli_gemm(patches, c->patch_w, NULL, pe, nb * np, D, K);
+        nli_linear(patches, c->patch_w, &c->patch_p, NULL, pe, nb * np, D, K, nt, pe + (size_t)D * nb * np);
         /* [class; patches] + positions, then pre_layrnorm */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (size_t bt = 0; bt < r; bt++) {

@@ -204,6 +204,7 @@ void nli_clip_free(nli_clip *c) {
     if (!c) return;
     nli_cuda_clip_free(c->gpu);
     free(c->mem);
+    free(c->bf16_mem);
     free(c->tblk);
     free(c->vblk);
     free(c);

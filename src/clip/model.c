@@ -12,6 +12,7 @@
 #include "tokenizer.h"
 #include "model.h"
 #include "util.h"
+#include "gemm_bf16.h"
 #include "cuda/cuda_device.h"
 #include "cuda/clip_cuda.h"
 
@@ -46,13 +47,28 @@ static int place(nl_model *m, const nl_model_params *p) {
     m->precision = prec;
     m->device_index = dev == NL_DEVICE_CUDA ? p->device_index : 0;
     if (dev == NL_DEVICE_CPU) {
-        if (prec != NL_PRECISION_FP32) {
-            nli_seterr_code(NL_ERR_UNSUPPORTED, "precision %s: the CPU engine computes in fp32 only (use --precision fp32, or a CUDA device)",
-                      nl_precision_name(prec));
+        if (prec == NL_PRECISION_FP16) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED, "precision fp16: the CPU engine computes in fp32 or bf16 (use --precision fp32 or bf16, or a CUDA device)");
             return -1;
         }
+        if (prec == NL_PRECISION_BF16 && !nli_bf16_available()) {
+            const char *f = nli_bf16_cpu_features();
+            if (p->strict_precision) {
+                nli_seterr_code(NL_ERR_UNSUPPORTED, "precision bf16: %s (NEGLABEL_CPU_BF16=%s); use --precision fp32",
+                                *f ? "native bf16 is disabled" : "this CPU has no native bf16 (AVX512-BF16 or AMX)",
+                                getenv("NEGLABEL_CPU_BF16") ? getenv("NEGLABEL_CPU_BF16") : "");
+                return -1;
+            }
+            nli_log(NL_LOG_WARN, "precision bf16: %s; computing in fp32",
+                    *f ? "native bf16 is disabled (NEGLABEL_CPU_BF16)" : "this CPU has no native bf16 (AVX512-BF16 or AMX)");
+            prec = m->precision = NL_PRECISION_FP32;
+        }
+        if (nli_clip_use_bf16(m->clip, prec == NL_PRECISION_BF16) != 0) return -1;
         m->batch = p->batch_size > 0 ? p->batch_size : 32;
-        snprintf(m->device_name, sizeof m->device_name, "cpu");
+        if (prec == NL_PRECISION_BF16)
+            snprintf(m->device_name, sizeof m->device_name, "cpu (bf16: %s)", nli_bf16_kernel_name());
+        else
+            snprintf(m->device_name, sizeof m->device_name, "cpu");
         return 0;
     }
     if (nli_clip_use_device(m->clip, m->device_index, (int)prec, p->batch_size) != 0) return -1;
@@ -194,6 +210,7 @@ char *nl_model_info_json(const nl_model *m) {
     nli_buf_puts(&b, "\"device\":");
     nli_buf_json_string(&b, m->device_name);
     nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,", nl_precision_name(m->precision), m->batch);
+    nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",", nli_bf16_cpu_features());
     nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
     if (!b.s) nli_seterr("out of memory");
     return b.s;
