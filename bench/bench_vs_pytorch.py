@@ -14,6 +14,15 @@ transformers pillow numpy), a built neglabel, and the reference data
 (../shared) for images and the tokenizer files.
 
   python3 bench/bench_vs_pytorch.py --bin build/neglabel --threads 2 --images 64 --texts 2000
+  python3 bench/bench_vs_pytorch.py ... --bf16     # also bf16 rows (issue 8)
+
+With --bf16 the same run adds: the machine's float32 and bf16 matrix-multiply
+rates (torch.matmul, 2048 x 2048, what PyTorch's oneDNN/MKL reach), neglabel
+--precision bf16 from the same JPEG files, PyTorch under
+torch.autocast("cpu", dtype=torch.bfloat16) from preprocessed tensors (its
+forward pass only: decoding is not counted for PyTorch), the effective
+GFLOP/s of each image row, and the worst cosine of each bf16 embedding to
+its float32 counterpart.
 """
 import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
 
@@ -67,6 +76,11 @@ def as_features(x):
     return x if isinstance(x, torch.Tensor) else x.pooler_output
 
 
+def autocast(bf16):
+    import contextlib
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
 def torch_images(model, paths, batch):
     out = []
     with torch.inference_mode():
@@ -76,19 +90,64 @@ def torch_images(model, paths, batch):
     return torch.cat(out)
 
 
-def torch_texts(model, tok, texts, batch):
+def torch_images_tensors(model, paths, batch, bf16):
+    """Forward passes only, from preprocessed tensors; (seconds, embeddings)."""
+    px = torch.stack([preprocess(p) for p in paths])
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(bf16):
+        model.get_image_features(pixel_values=px[:2])  # warm-up (oneDNN primitives)
+        t = time.perf_counter()
+        for i in range(0, len(paths), batch):
+            out.append(as_features(model.get_image_features(pixel_values=px[i:i + batch])).float())
+        dt = time.perf_counter() - t
+    return dt, torch.cat(out)
+
+
+def torch_texts(model, tok, texts, batch, bf16=False):
+    out = []
+    with torch.inference_mode(), autocast(bf16):
         for i in range(0, len(texts), batch):
             enc = tok(texts[i:i + batch], padding=True, truncation=True, max_length=77, return_tensors="pt")
-            out.append(as_features(model.get_text_features(**enc)))
+            out.append(as_features(model.get_text_features(**enc)).float())
     return torch.cat(out)
 
 
-def ours(binary, model_dir, args, threads):
+def matmul_rate(dtype, n=2048, reps=10, tries=3):
+    """Best of `tries` timings of `reps` products (GFLOP/s)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.matmul(a, b)
+    best = 0
+    for _ in range(tries):
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.matmul(a, b)
+        best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def best_of(n, fn):
+    """fn() -> (seconds, result): the fastest of n runs, and its result (this
+    machine's timings vary by tens of percent from run to run)."""
+    runs = [fn() for _ in range(n)]
+    return min(runs, key=lambda r: r[0])
+
+
+def vit_flops(n_img):
+    """Multiply-adds x 2 of ViT-B/16 on one 224 image (linear layers, patch
+    embedding, attention products)."""
+    T, D, I, L = 197, 768, 3072, 12
+    per_layer = 2 * T * (D * 3 * D + D * D + 2 * D * I) + 2 * 2 * T * T * D
+    return n_img * (L * per_layer + 2 * 196 * D * 768 + 2 * D * 512)
+
+
+def worst_cos(a, b):
+    return float((unit(a) * unit(b)).sum(axis=1).min())
+
+
+def ours(binary, model_dir, args, threads, extra=()):
     t = time.perf_counter()
     r = subprocess.run([binary, "embed", "--no-cache", "--quiet", "--threads", str(threads), "--model", model_dir]
-                       + args, capture_output=True, text=True, check=True)
+                       + list(extra) + args, capture_output=True, text=True, check=True)
     dt = time.perf_counter() - t
     emb = np.array([json.loads(l)["embedding"] for l in r.stdout.splitlines()], dtype=np.float64)
     return dt, emb
@@ -143,6 +202,8 @@ def main():
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--texts", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--bf16", action="store_true", help="also the bf16 rows (CPU with AVX512-BF16 or AMX)")
+    ap.add_argument("--repeat", type=int, default=3, help="bf16 rows: best of this many runs each")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tmp = tempfile.mkdtemp(prefix="neglabel-bench-")
@@ -178,8 +239,77 @@ def main():
         print(f"{'NegLabel scoring (from .npy)':34s} {t_o:10.2f} s {t_r:10.2f} s {t_r / t_o:8.2f}x {d_s:11.2e}")
         print("(%d images x (%d ID + %d negative labels), dim %d, %d groups; neglabel includes process start and "
               ".npy loading; PyTorch float32 vs neglabel's double-precision cosines)" % shape)
+        if a.bf16:
+            bf16_rows(a, model, tok, model_dir, imgs, texts)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bf16_rows(a, model, tok, model_dir, imgs, texts):
+    """All image and text rows of the bf16 table, each the best of a.repeat
+    runs, interleaved so that a slow spell of the machine hits every row."""
+    info = json.loads(subprocess.run([a.bin, "devices"], capture_output=True, text=True, check=True).stdout)
+    cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][:1]
+    r32, r16 = matmul_rate(torch.float32), matmul_rate(torch.bfloat16)
+    bf = ["--precision", "bf16", "--strict-precision"]
+    img_args = sum((["--image", p] for p in imgs), [])
+    txt_args = sum((["--text", t] for t in texts), [])
+    res = {}
+
+    def ours_items(extra, args, n):
+        t_l, _ = ours(a.bin, model_dir, ["--text", "warm up"], a.threads, extra)
+        t, e = ours(a.bin, model_dir, args, a.threads, extra)
+        return (t - t_l) / n, e
+
+    def torch_txt(bf16):
+        t0 = time.perf_counter()
+        e = torch_texts(model, tok, texts, a.batch * 8, bf16)
+        return time.perf_counter() - t0, e
+
+    jobs = {"img32": lambda: ours_items([], img_args, len(imgs)), "img16": lambda: ours_items(bf, img_args, len(imgs)),
+            "timg32": lambda: torch_images_tensors(model, imgs, a.batch, False),
+            "timg16": lambda: torch_images_tensors(model, imgs, a.batch, True),
+            "txt32": lambda: ours_items([], txt_args, len(texts)), "txt16": lambda: ours_items(bf, txt_args, len(texts)),
+            "ttxt32": lambda: torch_txt(False), "ttxt16": lambda: torch_txt(True)}
+    for _ in range(a.repeat):
+        for k, fn in jobs.items():
+            t, e = fn()
+            if k in ("timg32", "timg16"):
+                t /= len(imgs)
+            elif k in ("ttxt32", "ttxt16"):
+                t /= len(texts)
+            if k not in res or t < res[k][0]:
+                res[k] = (t, e)
+    ms = {k: v[0] * 1e3 for k, v in res.items()}
+    e_img, e_img32 = res["img16"][1], res["img32"][1]
+    e_txt, e_txt32 = res["txt16"][1], res["txt32"][1]
+    p16, p32 = res["timg16"][1], res["timg32"][1]
+    q16, q32 = res["ttxt16"][1], res["ttxt32"][1]
+    F = vit_flops(1)
+    print()
+    print(f"bf16 on the CPU: {cpu[0] if cpu else '?'}; native bf16: '{info['cpu']['bf16']}', "
+          f"neglabel kernel {info['cpu']['bf16_kernel']}; {a.threads} threads")
+    print(f"matrix multiply 2048^2 (torch.matmul): float32 {r32:.0f} GFLOP/s, bf16 {r16:.0f} GFLOP/s")
+    print(f"{'images (ViT-B/16)':34s} {'ms/image':>9s} {'images/s':>9s} {'GFLOP/s':>8s} {'of bf16 mm':>10s} "
+          f"{'worst cos':>10s}")
+    rows = [("neglabel fp32, JPEG files", ms["img32"], None),
+            ("neglabel bf16, JPEG files", ms["img16"], worst_cos(e_img, e_img32)),
+            ("PyTorch fp32, tensors", ms["timg32"], None),
+            ("PyTorch autocast bf16, tensors", ms["timg16"], worst_cos(p16.numpy(), p32.numpy()))]
+    for name, ms, wc in rows:
+        print(f"{name:34s} {ms:9.1f} {1e3 / ms:9.2f} {F / ms / 1e6:8.0f} {F / ms / 1e6 / r16:9.0%} "
+              f"{'' if wc is None else f'{wc:.6f}':>10s}")
+    print(f"neglabel bf16 / PyTorch autocast bf16: {ms['timg16'] / ms['img16']:.2f}x; "
+          f"neglabel bf16 / fp32: {ms['img32'] / ms['img16']:.2f}x")
+    print(f"{'texts':34s} {'ms/text':>9s} {'worst cos':>10s}")
+    tr = [("neglabel fp32", ms["txt32"], None), ("neglabel bf16", ms["txt16"], worst_cos(e_txt, e_txt32)),
+          ("PyTorch fp32 (padded to batch max)", ms["ttxt32"], None),
+          ("PyTorch autocast bf16", ms["ttxt16"], worst_cos(q16.numpy(), q32.numpy()))]
+    for name, ms, wc in tr:
+        print(f"{name:34s} {ms:9.3f} {'' if wc is None else f'{wc:.6f}':>10s}")
+    print(f"neglabel bf16 / PyTorch autocast bf16 (texts): {ms['ttxt16'] / ms['txt16']:.2f}x")
+    print(f"(best of {a.repeat} interleaved runs per row; {len(imgs)} images, batch {a.batch}; {len(texts)} prompts; "
+          f"GFLOP/s: {F / 1e9:.1f} GFLOP per image)")
 
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@
  *   - batch independence: a row gives the same bits alone, at another
  *     position, and in products of other sizes;
  *   - thread independence: 1 and 2 threads give the same bits;
- *   - the single-thread entry (attention) equals the threaded one, with
- *     scale, and a transposed packing equals the plain one;
+ *   - the tiled entry on one thread (attention) equals the threaded one,
+ *     with a scale; a transposed packing equals the plain one; the fused
+ *     epilogue (bias, activation, bf16 operand of the next product) equals
+ *     the same steps done one after the other;
  *   - float -> bf16 rounding: to nearest even, NaN kept.
  * On a CPU without native bf16 it checks that the kernel says "none" (the
  * engine then falls back to fp32, tested in test_clip_bf16). */
 #include "check.h"
 #include "gemm_bf16.h"
+#include "gemm_bf16_impl.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -97,15 +100,30 @@ static void check_kernel(const char *name) {
         memcpy(A2 + 7 * K, A, M * K * sizeof *A);
         nli_gemm_bf16(A2, K, &P, bias, C3, N, M + 40, 2, ws);
         CHECK(!memcmp(C3 + 7 * N, C, M * N * sizeof *C), "%s %zux%zux%zu: rows at another position", name, M, N, K);
-        /* single-thread entry with a scale and no bias */
-        size_t mp = nli_bf16_round32(M);
-        uint16_t *Ab = malloc(mp * P.k_pad * sizeof *Ab);
-        nli_bf16_convert_rows(A, K, M, K, Ab, P.k_pad, mp, P.k_pad);
-        nli_gemm_bf16_1t(Ab, P.k_pad, M, &P, NULL, 0.125f, C2, N);
+        /* the tiled entry on the calling thread, with a scale and no bias */
+        uint16_t *Ab = malloc(nli_bf16_tiled_count(M, K) * sizeof *Ab);
+        nli_bf16_tile(A, K, M, K, Ab, 1);
+        nli_bf16_epilogue es = {.C = C2, .ldc = N, .scale = 0.125f};
+        nli_gemm_bf16_t(Ab, M, &P, &es, 1);
         nli_gemm_bf16(A, K, &P, NULL, C, N, M, 2, ws);
         int sc_ok = 1;
         for (size_t i = 0; i < M * N; i++) sc_ok &= C2[i] == C[i] * 0.125f;
-        CHECK(sc_ok, "%s %zux%zux%zu: nli_gemm_bf16_1t with scale", name, M, N, K);
+        CHECK(sc_ok, "%s %zux%zux%zu: one thread, tiled operand, scale", name, M, N, K);
+        /* fused epilogue: bias, activation, bf16 operand of the next product
+         * == the float32 results, activated, then tiled */
+        for (int act = NLI_ACT_QUICK_GELU; act <= NLI_ACT_GELU; act++) {
+            uint16_t *T1 = malloc(nli_bf16_tiled_count(M, N) * 2), *T2 = malloc(nli_bf16_tiled_count(M, N) * 2);
+            memset(T1, 0xAB, nli_bf16_tiled_count(M, N) * 2); /* padding must be overwritten with zeros */
+            nli_bf16_epilogue ea = {.bias = bias, .scale = 1.0f, .act = act, .out_tiled = T1};
+            nli_gemm_bf16_t(Ab, M, &P, &ea, 2);
+            nli_gemm_bf16(A, K, &P, bias, C, N, M, 2, ws);
+            for (size_t i = 0; i < M; i++) nli_bf16_act(C + i * N, N, act);
+            nli_bf16_tile(C, N, M, N, T2, 1);
+            CHECK(!memcmp(T1, T2, nli_bf16_tiled_count(M, N) * 2), "%s %zux%zux%zu: fused epilogue (act %d)", name,
+                  M, N, K, act);
+            free(T1);
+            free(T2);
+        }
         free(Ab);
         free(A2);
         free(C3);

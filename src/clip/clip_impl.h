@@ -52,15 +52,17 @@ void nli_softmax_rows(float *S, int T, int causal);
  * S: nli_attn_bf16_scratch_floats(maxT, hd) floats. */
 void nli_attend_bf16(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S);
 size_t nli_attn_bf16_scratch_floats(int maxT, int hd);
-/* x = QuickGELU(x) for the bf16 path (vector exp). */
-void nli_quick_gelu_bf16(float *x, size_t n, int n_threads);
+/* nli_layernorm with the result rounded to bf16 into a tiled buffer (the
+ * next product's left operand, nli_bf16_tile), padding rows zeroed. */
+void nli_layernorm_tiled(const float *x, const float *w, const float *b, uint16_t *y, size_t rows, int dim,
+                         double eps);
 /* x (rows x K, float32) * W^T + bias on the bf16 weights when W->data,
  * else on the float32 ones (w): C[rows][W's n]. ws: nli_linear_ws_bytes. */
 void nli_linear(const float *x, const float *w, const nli_bf16_matrix *W, const float *bias, float *C, size_t rows,
                 size_t n, size_t k, int n_threads, void *ws);
 
 /* Rows per forward chunk: bounds the workspace (one sequence at least). */
-#define NL_CHUNK_ROWS 8192
+#define NL_CHUNK_ROWS 2048
 /* Set OpenBLAS and OpenMP to the model's thread count for this call. */
 void nli_clip_use_threads(const nli_clip *c);
 #endif

@@ -17,18 +17,31 @@
 /* LayerNorm with statistics in double (two passes: mean, then variance),
  * close to PyTorch's float32 kernel and to the float64 reference. x may
  * equal y. */
+static void layernorm_row(const float *xr, const float *w, const float *b, float *yr, int dim, double eps) {
+    double s = 0, ss = 0;
+    for (int i = 0; i < dim; i++) s += xr[i];
+    double mean = s / dim;
+    for (int i = 0; i < dim; i++) { double d = xr[i] - mean; ss += d * d; }
+    float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / dim + eps));
+    for (int i = 0; i < dim; i++) yr[i] = (xr[i] - m) * rstd * w[i] + b[i];
+}
+
 void nli_layernorm(const float *x, const float *w, const float *b, float *y, size_t rows, int dim, double eps) {
 #pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) layernorm_row(x + r * (size_t)dim, w, b, y + r * (size_t)dim, dim, eps);
+}
+
+#define LN_TILED_MAX 8192 /* widest row normalised on the stack */
+
+void nli_layernorm_tiled(const float *x, const float *w, const float *b, uint16_t *y, size_t rows, int dim,
+                         double eps) {
+#pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * (size_t)dim;
-        float *yr = y + r * (size_t)dim;
-        double s = 0, ss = 0;
-        for (int i = 0; i < dim; i++) s += xr[i];
-        double mean = s / dim;
-        for (int i = 0; i < dim; i++) { double d = xr[i] - mean; ss += d * d; }
-        float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / dim + eps));
-        for (int i = 0; i < dim; i++) yr[i] = (xr[i] - m) * rstd * w[i] + b[i];
+        float t[LN_TILED_MAX];
+        layernorm_row(x + r * (size_t)dim, w, b, t, dim, eps);
+        nli_bf16_tile_row(t, (size_t)dim, y, r);
     }
+    nli_bf16_tile_zero_rows(y, rows, (size_t)dim);
 }
 
 void nli_softmax_rows(float *S, int T, int causal) {
@@ -58,7 +71,45 @@ static size_t linear_ws(const nli_tower_config *tc, size_t rows, int bf16) {
 
 size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16) {
     size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
+    if (bf16) rows = nli_bf16_round32(rows); /* ln and mlp also hold tiled bf16 operands of 32-row blocks */
     return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(tc, maxT, bf16) + linear_ws(tc, rows, bf16);
+}
+
+/* The block in bf16 (clip_bf16.c has the attention): LayerNorms write the
+ * next product's bf16 operand directly, fc1's results go through
+ * bias + activation into fc2's operand, so neither is stored in float32. */
+static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
+                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
+    const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
+    const size_t rp = nli_bf16_round32(rows);
+    float *ln = ws, *qkv = ln + rp * D, *att = qkv + rp * 3 * D, *mlp = att + rp * D;
+    float *scratch = mlp + rp * I;
+    void *lws = scratch + (size_t)n_threads * attn_scratch(tc, maxT, 1);
+    uint16_t *lnT = (uint16_t *)ln, *mlpT = (uint16_t *)mlp;
+
+    nli_layernorm_tiled(x, bk->ln1_w, bk->ln1_b, lnT, rows, D, tc->layer_norm_eps);
+    nli_bf16_epilogue e_qkv = {.C = qkv, .ldc = 3 * (size_t)D, .bias = bk->qkv_b, .scale = 1.0f};
+    nli_gemm_bf16_t(lnT, rows, &bk->qkv_p, &e_qkv, n_threads);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (size_t job = 0; job < items * (size_t)H; job++) {
+        size_t b = job / H;
+        int h = (int)(job % H);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, 1);
+        nli_attend_bf16(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+    }
+    nli_gemm_bf16(att, D, &bk->o_p, bk->o_b, ln, D, rows, n_threads, lws);
+    size_t nx = rows * (size_t)D;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t i = 0; i < nx; i++) x[i] += ln[i];
+
+    nli_layernorm_tiled(x, bk->ln2_w, bk->ln2_b, lnT, rows, D, tc->layer_norm_eps);
+    nli_bf16_epilogue e_fc1 = {.bias = bk->fc1_b, .scale = 1.0f,
+                               .act = tc->quick_gelu ? NLI_ACT_QUICK_GELU : NLI_ACT_GELU, .out_tiled = mlpT};
+    nli_gemm_bf16_t(lnT, rows, &bk->fc1_p, &e_fc1, n_threads);
+    nli_bf16_epilogue e_fc2 = {.C = att, .ldc = (size_t)D, .bias = bk->fc2_b, .scale = 1.0f};
+    nli_gemm_bf16_t(mlpT, rows, &bk->fc2_p, &e_fc2, n_threads);
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t i = 0; i < nx; i++) x[i] += att[i];
 }
 
 /* Attention of head h of one sequence of T rows. qkv rows are [q | k | v]
@@ -80,43 +131,40 @@ static void attend(const float *qkv, float *out, int T, int D, int hd, int h, in
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
-    const int bf16 = bk->qkv_p.data != NULL;
+    if (bk->qkv_p.data && D <= LN_TILED_MAX) {
+        block_bf16(tc, bk, x, rows, items, start, len, maxT, causal, n_threads, ws);
+        return;
+    }
     float *ln = ws, *qkv = ln + rows * D, *att = qkv + rows * 3 * D, *mlp = att + rows * D;
     float *scratch = mlp + rows * I;
-    void *lws = scratch + (size_t)n_threads * attn_scratch(tc, maxT, bf16);
 
     /* x = x + out_proj(attention(ln1(x))) */
     nli_layernorm(x, bk->ln1_w, bk->ln1_b, ln, rows, D, tc->layer_norm_eps);
-    nli_linear(ln, bk->qkv_w, &bk->qkv_p, bk->qkv_b, qkv, rows, 3 * (size_t)D, D, n_threads, lws);
+    nli_gemm(ln, bk->qkv_w, bk->qkv_b, qkv, rows, 3 * (size_t)D, D);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
     for (size_t job = 0; job < items * (size_t)H; job++) {
         size_t b = job / H;
         int h = (int)(job % H);
-        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, bf16);
-        if (bf16)
-            nli_attend_bf16(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
-        else
-            attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, 0);
+        attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
     }
-    nli_linear(att, bk->o_w, &bk->o_p, bk->o_b, ln, rows, D, D, n_threads, lws);
+    nli_gemm(att, bk->o_w, bk->o_b, ln, rows, D, D);
     size_t nx = rows * (size_t)D;
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += ln[i];
 
     /* x = x + fc2(act(fc1(ln2(x)))) */
     nli_layernorm(x, bk->ln2_w, bk->ln2_b, ln, rows, D, tc->layer_norm_eps);
-    nli_linear(ln, bk->fc1_w, &bk->fc1_p, bk->fc1_b, mlp, rows, I, D, n_threads, lws);
+    nli_gemm(ln, bk->fc1_w, bk->fc1_b, mlp, rows, I, D);
     size_t nm = rows * (size_t)I;
-    if (tc->quick_gelu && bf16) {
-        nli_quick_gelu_bf16(mlp, nm, n_threads);
-    } else if (tc->quick_gelu) {
+    if (tc->quick_gelu) {
 #pragma omp parallel for schedule(static) num_threads(n_threads)
         for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
     } else {
 #pragma omp parallel for schedule(static) num_threads(n_threads)
         for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
     }
-    nli_linear(mlp, bk->fc2_w, &bk->fc2_p, bk->fc2_b, att, rows, D, I, n_threads, lws);
+    nli_gemm(mlp, bk->fc2_w, bk->fc2_b, att, rows, D, I);
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += att[i];
 }
