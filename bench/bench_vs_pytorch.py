@@ -296,8 +296,8 @@ def bf16_rows(a, model, tok, model_dir, imgs, texts):
             ("neglabel bf16, JPEG files", ms["img16"], worst_cos(e_img, e_img32)),
             ("PyTorch fp32, tensors", ms["timg32"], None),
             ("PyTorch autocast bf16, tensors", ms["timg16"], worst_cos(p16.numpy(), p32.numpy()))]
-    for name, ms, wc in rows:
-        print(f"{name:34s} {ms:9.1f} {1e3 / ms:9.2f} {F / ms / 1e6:8.0f} {F / ms / 1e6 / r16:9.0%} "
+    for name, t, wc in rows:
+        print(f"{name:34s} {t:9.1f} {1e3 / t:9.2f} {F / t / 1e6:8.0f} {F / t / 1e6 / r16:9.0%} "
               f"{'' if wc is None else f'{wc:.6f}':>10s}")
     print(f"neglabel bf16 / PyTorch autocast bf16: {ms['timg16'] / ms['img16']:.2f}x; "
           f"neglabel bf16 / fp32: {ms['img32'] / ms['img16']:.2f}x")
@@ -305,8 +305,8 @@ def bf16_rows(a, model, tok, model_dir, imgs, texts):
     tr = [("neglabel fp32", ms["txt32"], None), ("neglabel bf16", ms["txt16"], worst_cos(e_txt, e_txt32)),
           ("PyTorch fp32 (padded to batch max)", ms["ttxt32"], None),
           ("PyTorch autocast bf16", ms["ttxt16"], worst_cos(q16.numpy(), q32.numpy()))]
-    for name, ms, wc in tr:
-        print(f"{name:34s} {ms:9.3f} {'' if wc is None else f'{wc:.6f}':>10s}")
+    for name, t, wc in tr:
+        print(f"{name:34s} {t:9.3f} {'' if wc is None else f'{wc:.6f}':>10s}")
     print(f"neglabel bf16 / PyTorch autocast bf16 (texts): {ms['ttxt16'] / ms['txt16']:.2f}x")
     print(f"(best of {a.repeat} interleaved runs per row; {len(imgs)} images, batch {a.batch}; {len(texts)} prompts; "
           f"GFLOP/s: {F / 1e9:.1f} GFLOP per image)")

@@ -29,6 +29,17 @@ static inline int check_done(void) {
     return check_failed ? 1 : 0;
 }
 
+/* Cosine of two float vectors, summed in double. */
+static inline double check_cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return ab / __builtin_sqrt(aa * bb);
+}
+
 /* Path of the shared reference data (NEGLABEL_SHARED, else ../shared). */
 static inline const char *check_shared(void) {
     const char *s = getenv("NEGLABEL_SHARED");

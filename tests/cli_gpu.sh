@@ -4,7 +4,6 @@
 # 1e-9 relative. Exits 77 (skipped) with the reason where no GPU is usable.
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
-nl() { "$BIN" "$@"; }
 ndev=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
 if [ "${ndev:-0}" -lt 1 ]; then
   echo "SKIP: no usable CUDA device ($(nl devices 2>&1 | jq -r '.cuda_unavailable // "?"' 2>/dev/null))"

@@ -5,11 +5,8 @@
 # its report opens in a real browser).
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
-command -v jq >/dev/null || { echo "SKIP: jq is not installed (apt-get install jq)"; exit 77; }
-M=$SHARED/fixtures/tiny-clip
-D=$SHARED/data/cifar10-test
-L=$SHARED/neglabel-reference/txtfiles
-nl() { "$BIN" "$@"; }
+need_jq
+M=$TINY D=$CIFAR L=$LISTS
 
 # --- corpus -------------------------------------------------------------
 nl corpus --lists "$L" -o "$TMP/corpus.tsv" 2>"$TMP/corpus.err"

@@ -12,6 +12,12 @@ need_shared() {
     exit 77
   fi
 }
+need_jq() { command -v jq >/dev/null || { echo "SKIP: jq is not installed (apt-get install jq)"; exit 77; }; }
+nl() { "$BIN" "$@"; }
+# The reference data the pipeline tests use.
+TINY=$SHARED/fixtures/tiny-clip
+CIFAR=$SHARED/data/cifar10-test
+LISTS=$SHARED/neglabel-reference/txtfiles
 ok() { PASS=$((PASS+1)); }
 bad() { FAIL=$((FAIL+1)); echo "FAILED: $*" >&2; }
 check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }

@@ -37,16 +37,6 @@ static float nrand(void) { /* roughly N(0, 1): normalised pixels */
     return s * 1.7f;
 }
 
-static double cosine(const float *a, const float *b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return ab / sqrt(aa * bb);
-}
-
 typedef struct {
     float *px;
     int32_t *ids[NT];
@@ -94,8 +84,8 @@ static void check_model(const char *name, const char *dir, int full) {
     CHECK(nli_clip_use_bf16(c, 1) == 0 && nli_clip_use_bf16(c1, 1) == 0, "%s: bf16 on: %s", name, nli_geterr());
     CHECK(encode(c, &in, ib, tb) == 0, "%s: bf16: %s", name, nli_geterr());
     double worst = 1;
-    for (int i = 0; i < NI; i++) worst = fmin(worst, cosine(i32 + i * P, ib + i * P, P));
-    for (int t = 0; t < NT; t++) worst = fmin(worst, cosine(t32 + t * P, tb + t * P, P));
+    for (int i = 0; i < NI; i++) worst = fmin(worst, check_cosine(i32 + i * P, ib + i * P, P));
+    for (int t = 0; t < NT; t++) worst = fmin(worst, check_cosine(t32 + t * P, tb + t * P, P));
     printf("%s (%s): worst cosine bf16 vs fp32 %.7f\n", name, nli_bf16_kernel_name(), worst);
     CHECK(worst >= 0.9995, "%s: bf16 embeddings within cosine 0.9995 of fp32 (worst %.7f)", name, worst);
     if (!full) {

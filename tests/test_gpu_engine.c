@@ -29,16 +29,6 @@ static double row_err(const float *a, const float *g, size_t dim) {
     return norm > 0 ? mx / sqrt(norm) : mx;
 }
 
-static double cosine(const float *a, const float *b, size_t dim) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t d = 0; d < dim; d++) {
-        ab += (double)a[d] * b[d];
-        aa += (double)a[d] * a[d];
-        bb += (double)b[d] * b[d];
-    }
-    return ab / sqrt(aa * bb);
-}
-
 static nl_model *load(const char *dir, nl_device dev, int index, nl_precision prec, int batch) {
     nl_model_params p = nl_model_default_params();
     p.device = dev;
@@ -81,12 +71,12 @@ static void compare(const char *label, const run_out *g, const run_out *c, size_
             CHECK(zero, "%s: failed image %zu has a non-zero row", label, i);
             continue;
         }
-        double e = row_err(g->img + i * dim, c->img + i * dim, dim), cs = cosine(g->img + i * dim, c->img + i * dim, dim);
+        double e = row_err(g->img + i * dim, c->img + i * dim, dim), cs = check_cosine(g->img + i * dim, c->img + i * dim, dim);
         if (!(e <= worst_i)) worst_i = e;
         if (!(cs >= cos_i)) cos_i = cs;
     }
     for (size_t i = 0; i < N_TEXTS; i++) {
-        double e = row_err(g->txt + i * dim, c->txt + i * dim, dim), cs = cosine(g->txt + i * dim, c->txt + i * dim, dim);
+        double e = row_err(g->txt + i * dim, c->txt + i * dim, dim), cs = check_cosine(g->txt + i * dim, c->txt + i * dim, dim);
         if (!(e <= worst_t)) worst_t = e;
         if (!(cs >= cos_t)) cos_t = cs;
     }

@@ -269,7 +269,9 @@ class Model:
         device: ``"auto"`` (the first usable GPU, else the CPU), ``"cpu"``,
             ``"cuda"`` or ``"cuda:N"``.
         precision: ``None`` (fp32 on the CPU, fp16 on a GPU), ``"fp32"``,
-            ``"fp16"`` or ``"bf16"`` (the CPU engine runs fp32 only).
+            ``"fp16"`` or ``"bf16"`` (the CPU runs fp32, or bf16 on AVX512-BF16 /
+            AMX; without them bf16 falls back to fp32 with a warning, see
+            docs/cpu-bf16.md; ``precision`` says what runs).
         threads: CPU threads (0: NEGLABEL_THREADS, OMP_NUM_THREADS or all cores).
         batch_size: images per forward pass (0: the library's default).
 

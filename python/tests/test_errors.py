@@ -51,7 +51,7 @@ def test_bad_device_and_precision(cli, tiny):
     with pytest.raises(ValueError) as e:
         neglabel.Model(tiny, precision="fp64")
     assert str(e.value) in cli.run("info", "--model", tiny, "--precision", "fp64").stderr
-    # the CPU engine computes in fp32 only
+    # the CPU engine computes in fp32 or bf16
     with pytest.raises(NotImplementedError) as e:
         neglabel.Model(tiny, device="cpu", precision="fp16")
     assert str(e.value) == cli.error("info", "--model", tiny, "--device", "cpu", "--precision", "fp16")

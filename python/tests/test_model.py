@@ -12,8 +12,8 @@ import neglabel
 
 
 
-def embed_cli(cli, tiny, images=(), texts=(), resample=None):
-    args = ["embed", "--model", tiny]
+def embed_cli(cli, tiny, images=(), texts=(), resample=None, extra=()):
+    args = ["embed", "--model", tiny, *extra]
     if resample:
         args += ["--resample", resample]
     for p in images:
@@ -206,3 +206,22 @@ def test_threads_and_batch_options(cli, tiny, images):
         rows = [json.loads(l, parse_float=str, parse_int=str) for l in r.stdout.splitlines()]
         assert_rows_equal(m1.embed_images(images[:5]), rows[:5])
         assert_rows_equal(m1.embed_texts(texts), rows[5:])
+
+
+def test_bf16_on_the_cpu(cli, tiny, images):
+    """precision="bf16" runs what the CLI runs (same bits) and stays within
+    cosine 0.9995 of fp32; on a CPU without native bf16 it is fp32."""
+    m16 = neglabel.Model(tiny, device="cpu", precision="bf16")
+    m32 = neglabel.Model(tiny, device="cpu")
+    texts = ["the nice cat", "a photo of a dog"]
+    paths = [str(p) for p in images[:3]]
+    e16 = np.concatenate([m16.embed_images(paths), m16.embed_texts(texts)])  # the CLI's order
+    e32 = np.concatenate([m32.embed_images(paths), m32.embed_texts(texts)])
+    rows = embed_cli(cli, tiny, texts=texts, images=paths, extra=["--precision", "bf16"])
+    assert_rows_equal(e16, rows)
+    if m16.precision == "fp32":  # no AVX512-BF16 or AMX here
+        assert np.array_equal(e16, e32)
+    else:
+        assert m16.precision == "bf16"
+        cos = (e16 * e32).sum(1) / np.linalg.norm(e16, axis=1) / np.linalg.norm(e32, axis=1)
+        assert cos.min() >= 0.9995 and not np.array_equal(e16, e32)

@@ -75,12 +75,30 @@ size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, in
     return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(tc, maxT, bf16) + linear_ws(tc, rows, bf16);
 }
 
+static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S);
+
+/* Every head of every sequence, one (sequence, head) per job and thread. */
+static void attention(const nli_tower_config *tc, const float *qkv, float *att, size_t items, const size_t *start,
+                      const int *len, int maxT, int causal, int n_threads, float *scratch, int bf16) {
+    const int D = tc->hidden_size, H = tc->num_attention_heads, hd = D / H;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (size_t job = 0; job < items * (size_t)H; job++) {
+        size_t b = job / H;
+        int h = (int)(job % H);
+        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, bf16);
+        if (bf16)
+            nli_attend_bf16(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+        else
+            attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
+    }
+}
+
 /* The block in bf16 (clip_bf16.c has the attention): LayerNorms write the
  * next product's bf16 operand directly, fc1's results go through
  * bias + activation into fc2's operand, so neither is stored in float32. */
 static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                        const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
-    const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
+    const int D = tc->hidden_size, I = tc->intermediate_size;
     const size_t rp = nli_bf16_round32(rows);
     float *ln = ws, *qkv = ln + rp * D, *att = qkv + rp * 3 * D, *mlp = att + rp * D;
     float *scratch = mlp + rp * I;
@@ -90,13 +108,7 @@ static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x
     nli_layernorm_tiled(x, bk->ln1_w, bk->ln1_b, lnT, rows, D, tc->layer_norm_eps);
     nli_bf16_epilogue e_qkv = {.C = qkv, .ldc = 3 * (size_t)D, .bias = bk->qkv_b, .scale = 1.0f};
     nli_gemm_bf16_t(lnT, rows, &bk->qkv_p, &e_qkv, n_threads);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
-    for (size_t job = 0; job < items * (size_t)H; job++) {
-        size_t b = job / H;
-        int h = (int)(job % H);
-        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, 1);
-        nli_attend_bf16(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
-    }
+    attention(tc, qkv, att, items, start, len, maxT, causal, n_threads, scratch, 1);
     nli_gemm_bf16(att, D, &bk->o_p, bk->o_b, ln, D, rows, n_threads, lws);
     size_t nx = rows * (size_t)D;
 #pragma omp parallel for schedule(static) num_threads(n_threads)
@@ -130,7 +142,7 @@ static void attend(const float *qkv, float *out, int T, int D, int hd, int h, in
 
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
-    const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads, hd = D / H;
+    const int D = tc->hidden_size, I = tc->intermediate_size;
     if (bk->qkv_p.data && D <= LN_TILED_MAX) {
         block_bf16(tc, bk, x, rows, items, start, len, maxT, causal, n_threads, ws);
         return;
@@ -141,13 +153,7 @@ void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x
     /* x = x + out_proj(attention(ln1(x))) */
     nli_layernorm(x, bk->ln1_w, bk->ln1_b, ln, rows, D, tc->layer_norm_eps);
     nli_gemm(ln, bk->qkv_w, bk->qkv_b, qkv, rows, 3 * (size_t)D, D);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
-    for (size_t job = 0; job < items * (size_t)H; job++) {
-        size_t b = job / H;
-        int h = (int)(job % H);
-        float *sc = scratch + (size_t)omp_get_thread_num() * attn_scratch(tc, maxT, 0);
-        attend(qkv + start[b] * 3 * D, att + start[b] * D, len[b], D, hd, h, causal, sc);
-    }
+    attention(tc, qkv, att, items, start, len, maxT, causal, n_threads, scratch, 0);
     nli_gemm(att, bk->o_w, bk->o_b, ln, rows, D, D);
     size_t nx = rows * (size_t)D;
 #pragma omp parallel for schedule(static) num_threads(n_threads)
