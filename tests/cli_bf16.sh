@@ -25,7 +25,7 @@ ls "$D/frog"/*.jpg >"$TMP/frog.lst"
 ls "$D/ship"/*.jpg >"$TMP/ship.lst"
 printf 'airplane\nautomobile\nbird\n' >"$TMP/id_labels.txt"
 C="$TMP/cache"
-E="nl eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP/id.lst --ood frog=$TMP/frog.lst --ood ship=$TMP/ship.lst --cache $C"
+E="$BIN eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP/id.lst --ood frog=$TMP/frog.lst --ood ship=$TMP/ship.lst --cache $C"
 
 $E --out "$TMP/fp32" >/dev/null 2>"$TMP/fp32.err"
 check "fp32 eval" test -s "$TMP/fp32/results.json"
@@ -59,6 +59,8 @@ check "fallback gives fp32's scores" cmp -s "$TMP/fp32/scores.csv" "$TMP/fb/scor
 check "fallback info says fp32" test "$(NEGLABEL_CPU_BF16=none nl info --model "$M" --precision bf16 2>/dev/null | jq -r '.precision')" = fp32
 expect_fail "--strict-precision refuses" 'precision bf16: .*use --precision fp32' \
   env NEGLABEL_CPU_BF16=none "$BIN" info --model "$M" --precision bf16 --strict-precision
+expect_fail "eval --strict refuses too" 'precision bf16: .*use --precision fp32' \
+  env NEGLABEL_CPU_BF16=none $E --precision bf16 --strict --out "$TMP/strict"
 expect_fail "fp16 on the CPU is refused" 'precision fp16: the CPU engine computes in fp32 or bf16' \
   "$BIN" info --model "$M" --device cpu --precision fp16
 finish

@@ -63,7 +63,11 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_opt(argc, argv, i, "--adj-template", &v)) return cli_push(&c->adj_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--mcm-template", &c->mcm_template)) return 1;
     if (cli_flag(argv, *i, "--allow-duplicate-labels")) return 1; /* the default now; kept for old scripts */
-    if (cli_flag(argv, *i, "--strict")) { c->strict = 1; return 1; }
+    if (cli_flag(argv, *i, "--strict")) { /* also: no silent fp32 for --precision bf16 */
+        c->strict = 1;
+        cli_g.model.strict_precision = 1;
+        return 1;
+    }
     if (cli_flag(argv, *i, "--remove-id-labels")) { c->remove_id = 1; return 1; }
     return 0;
 }
