@@ -26,6 +26,10 @@ static int check_passed, check_failed;
 
 static inline int check_done(void) {
     printf("%d passed, %d failed\n", check_passed, check_failed);
+    if (check_passed + check_failed == 0) {
+        fprintf(stderr, "FAILED: no check ran\n");
+        return 1;
+    }
     return check_failed ? 1 : 0;
 }
 
@@ -40,9 +44,12 @@ static inline double check_cosine(const float *a, const float *b, size_t n) {
     return ab / __builtin_sqrt(aa * bb);
 }
 
-/* Path of the shared reference data (NEGLABEL_SHARED, else ../shared). */
+/* Path of the shared reference data: NEGLABEL_SHARED as the test runs,
+ * else NEGLABEL_SHARED_DEFAULT (set by ctest from the configure step), else
+ * ../shared. */
 static inline const char *check_shared(void) {
     const char *s = getenv("NEGLABEL_SHARED");
+    if (!s || !*s) s = getenv("NEGLABEL_SHARED_DEFAULT");
     if (!s || !*s) s = "../shared";
     struct stat st;
     char probe[4096];

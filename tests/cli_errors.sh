@@ -4,6 +4,7 @@
 # and test_image; this checks that the CLI passes them on intact.
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
+need_jq
 M=$SHARED/fixtures/tiny-clip
 IMG=$SHARED/fixtures/images
 T() { timeout 60 "$BIN" "$@"; }
@@ -40,9 +41,11 @@ printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x00\x00\x00\x00\x00\x0
 expect_fail "zero-size image" "zero.png" T preprocess "$TMP/zero.png" -o "$TMP/x.rgb"
 check "failed preprocess wrote nothing" test ! -e "$TMP/x.rgb"
 expect_fail "invalid UTF-8 text" "UTF-8" T embed --no-cache --model "$M" --text "$(printf 'caf\xe9')"
-printf '{"text": "ok"}\n{"text": \n' | T tokenize --model "$M" >/dev/null 2>"$TMP/tok.err"
-check "tokenize: malformed JSON line fails" test $? -eq 1
+printf '{"text": "ok"}\n{"text": \n{"nope": 1}\n{"text": "after"}\n' | T tokenize --model "$M" >"$TMP/tok.out" 2>"$TMP/tok.err"
+check "tokenize: malformed JSON line fails (exit 1)" test $? -eq 1
 check "tokenize: names the line" grep -q 'line 2' "$TMP/tok.err"
+check "tokenize: the stream goes on after bad lines" test "$(jq -r '.text // empty' "$TMP/tok.out" | tr '\n' ,)" = "ok,after,"
+check "tokenize: an error object per bad line" test "$(jq -c 'select(.error) | .line' "$TMP/tok.out" | tr '\n' ,)" = "2,3,"
 expect_fail "unknown command" "unknown command" T frobnicate
 expect_fail "unknown option" "unknown option" T info --model "$M" --bogus
 finish

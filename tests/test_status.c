@@ -29,8 +29,7 @@ int main(void) {
 
     nl_model_params p = nl_model_default_params();
     p.precision = NL_PRECISION_FP16;
-    const char *shared = getenv("NEGLABEL_SHARED");
-    char *tiny = shared ? check_path(shared, "fixtures/tiny-clip") : NULL;
+    char *tiny = check_path(check_shared(), "fixtures/tiny-clip"); /* exits 77 without the data */
     if (tiny) {
         nl_model *m = nl_model_load(tiny, &p);
         CHECK(!m && nl_last_status() == NL_ERR_UNSUPPORTED, "fp16 on the CPU: %s (%s)",

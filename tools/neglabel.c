@@ -322,6 +322,17 @@ out:
     return rc;
 }
 
+/* One output line: {"text","ids"}, or {"line","error"} for an input line
+ * that cannot be tokenized (the stream goes on; exit status 1 at the end). */
+static void tokenize_error(size_t lineno, const char *msg) {
+    json_t *res = json_pack("{s:I,s:s}", "line", (json_int_t)lineno, "error", msg);
+    char *s = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s) printf("%s\n", s);
+    free(s);
+    json_decref(res);
+    fprintf(stderr, "neglabel tokenize: stdin line %zu: %s\n", lineno, msg);
+}
+
 static int cmd_tokenize(int argc, char **argv) {
     int rc = 0;
     nl_model *m = model_only(argc, argv, &rc);
@@ -335,26 +346,26 @@ static int cmd_tokenize(int argc, char **argv) {
         json_error_t jerr;
         json_t *o = json_loadb(line, (size_t)len, JSON_DECODE_ANY, &jerr);
         const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
-        if (!text) {
-            rc = cli_fail("stdin line %zu: expected a JSON object with a \"text\" string%s%s", lineno,
-                          o ? "" : ": ", o ? "" : jerr.text);
-            json_decref(o);
-            break;
-        }
         int32_t *ids = NULL;
         size_t n = 0;
-        if (nl_tokenize(m, text, &ids, &n) != 0) {
-            rc = cli_fail("stdin line %zu: %s", lineno, nl_last_error());
-            json_decref(o);
-            break;
+        if (!text) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "expected a JSON object with a \"text\" string%s%s", o ? "" : ": ",
+                     o ? "" : jerr.text);
+            tokenize_error(lineno, msg);
+            rc = 1;
+        } else if (nl_tokenize(m, text, &ids, &n) != 0) {
+            tokenize_error(lineno, nl_last_error());
+            rc = 1;
+        } else {
+            json_t *arr = json_array();
+            for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids[k]));
+            json_t *res = json_pack("{s:s,s:o}", "text", text, "ids", arr);
+            char *s = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+            if (s) printf("%s\n", s);
+            free(s);
+            json_decref(res);
         }
-        json_t *arr = json_array();
-        for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids[k]));
-        json_t *res = json_pack("{s:s,s:o}", "text", text, "ids", arr);
-        char *s = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        if (s) printf("%s\n", s);
-        free(s);
-        json_decref(res);
         json_decref(o);
         free(ids);
     }
