@@ -65,6 +65,15 @@ struct nli_cuda_clip *nli_clip_gpu(const nli_clip *c);
  * Packs the weights once (-1, error set: out of memory, or no native bf16
  * on this CPU). off: back to float32, the packed copies freed. */
 int nli_clip_use_bf16(nli_clip *c, int on);
+/* Tests (per-layer checks against transformers' hidden states): while buf
+ * is set, encoding ONE image or text on the CPU also writes (layers + 2)
+ * blocks of T x hidden floats to buf: [0] the first block's input (the
+ * embeddings; vision: after pre_layrnorm, as transformers' hidden_states[0]),
+ * [1..layers] each block's output, and [layers + 1]:
+ * vision, the pooled output after post_layernorm (first hidden floats);
+ * text, the final LayerNorm of every position. T: the image's tokens, or
+ * the text's tokens up to the pooled one. NULL: off. */
+void nli_clip_capture(nli_clip *c, float *buf);
 /* logit_scale as stored in the checkpoint (log of 1/temperature). */
 float nli_clip_logit_scale(const nli_clip *c);
 #endif

@@ -29,6 +29,8 @@ struct nli_clip {
     /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
     uint16_t *bf16_mem;
     nli_bf16_matrix patch_p;
+    /* tests (nli_clip_capture): the hidden states of the next single input */
+    float *capture;
     /* CUDA engine (nli_clip_use_device), or NULL: the CPU runs the towers */
     struct nli_cuda_clip *gpu;
 };

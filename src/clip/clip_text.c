@@ -102,8 +102,15 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
                 for (int d = 0; d < D; d++) dst[d] = te[d] + pe[d];
             }
         }
-        for (int l = 0; l < tc->num_hidden_layers; l++)
+        const size_t TD = rows * (size_t)D;
+        float *cap = c->capture && n == 1 ? c->capture : NULL; /* tests: hidden states */
+        if (cap) memcpy(cap, x, TD * sizeof(float));
+        for (int l = 0; l < tc->num_hidden_layers; l++) {
             nli_block_forward(tc, &c->tblk[l], x, rows, nb, start, len, ctx, 1, nt, ws);
+            if (cap) memcpy(cap + (l + 1) * TD, x, TD * sizeof(float));
+        }
+        if (cap) nli_layernorm(x, c->tfinal_w, c->tfinal_b, cap + (tc->num_hidden_layers + 1) * TD, rows, D,
+                               tc->layer_norm_eps);
         /* final_layer_norm is per row: apply it to the pooled rows only */
         float *pooled = ws;
         for (size_t b = 0; b < nb; b++) memcpy(pooled + b * D, x + (start[b] + pool[b]) * D, D * sizeof(float));

@@ -224,13 +224,19 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
             float *dst = x + bt * D;
             for (int d = 0; d < D; d++) dst[d] = src[d] + pos[d];
         }
+        const size_t TD = (size_t)T * D;
+        float *cap = c->capture && n == 1 ? c->capture : NULL; /* tests: hidden states */
         nli_layernorm(x, c->pre_w, c->pre_b, x, r, D, vc->layer_norm_eps);
-        for (int l = 0; l < vc->num_hidden_layers; l++)
+        if (cap) memcpy(cap, x, TD * sizeof(float));
+        for (int l = 0; l < vc->num_hidden_layers; l++) {
             nli_block_forward(vc, &c->vblk[l], x, r, nb, start, len, T, 0, nt, ws);
+            if (cap) memcpy(cap + (l + 1) * TD, x, TD * sizeof(float));
+        }
         /* pooled = post_layernorm(class token); out = pooled * proj^T */
         float *pooled = ws;
         for (size_t b = 0; b < nb; b++) memcpy(pooled + b * D, x + b * T * D, D * sizeof(float));
         nli_layernorm(pooled, c->post_w, c->post_b, pooled, nb, D, vc->layer_norm_eps);
+        if (cap) memcpy(cap + (vc->num_hidden_layers + 1) * TD, pooled, D * sizeof(float));
         nli_gemm(pooled, c->vproj, NULL, out + i0 * P, nb, P, D);
     }
     rc = 0;

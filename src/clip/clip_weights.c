@@ -224,6 +224,8 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
 
 struct nli_cuda_clip *nli_clip_gpu(const nli_clip *c) { return c->gpu; }
 
+void nli_clip_capture(nli_clip *c, float *buf) { c->capture = buf; }
+
 void nli_clip_use_threads(const nli_clip *c) {
     nli_gemm_set_threads(c->n_threads);
     omp_set_num_threads(c->n_threads);
