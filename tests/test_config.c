@@ -146,10 +146,10 @@ static void error_cases(void) {
 }
 
 int main(void) {
-    const char *shared = check_shared();
     tmp = check_tmpdir();
     defaults_cases();
     error_cases();
+    const char *shared = check_shared(); /* the rest reads the tiny model */
     /* The tiny fixture's own config. */
     char *dir = check_path(shared, "fixtures/tiny-clip");
     nli_clip_config c;

@@ -307,15 +307,14 @@ static void test_resolve_paths(const char *tmp) {
 }
 
 int main(void) {
-    const char *shared = check_shared();
-    char *model = check_path(shared, "fixtures/tiny-clip");
     const char *tmp = check_tmpdir();
     test_parse();
     test_cache_dir();
     test_refs(tmp);
     test_digest(tmp);
-    test_snapshots(tmp, model);
     test_resolve_paths(tmp);
+    char *model = check_path(check_shared(), "fixtures/tiny-clip"); /* the rest copies the tiny model */
+    test_snapshots(tmp, model);
     free(model);
     return check_done();
 }

@@ -503,12 +503,12 @@ static void test_hostile(const char *shared) {
 }
 
 int main(void) {
-    const char *shared = check_shared();
     g_tmp = check_tmpdir();
-    test_goldens(shared);
     test_normalize();
     test_png_variants();
     test_webp();
+    const char *shared = check_shared(); /* the rest reads the fixture images */
+    test_goldens(shared);
     printf("hostile inputs:\n");
     test_hostile(shared);
     return check_done();

@@ -372,11 +372,11 @@ static void index_cases(void) {
 }
 
 int main(void) {
-    const char *shared = check_shared();
     tmp = check_tmpdir();
     synthetic_cases();
     half_cases();
     index_cases();
+    const char *shared = check_shared(); /* the rest reads the tiny model */
     char *src = check_path(shared, "fixtures/tiny-clip");
     model_cases(src);
     free(src);
