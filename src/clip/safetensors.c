@@ -182,8 +182,10 @@ static int parse_file(nli_st *st, int fi, size_t *cap) {
     size_t nf = st->n - first;
     nli_st_tensor *tmp = nli_mallocarray(nf ? nf : 1, sizeof *tmp);
     if (!tmp) return -1;
-    memcpy(tmp, st->t + first, nf * sizeof *tmp);
-    qsort(tmp, nf, sizeof *tmp, cmp_begin);
+    if (nf) { /* no tensors: st->t may still be NULL (no pointer arithmetic on it) */
+        memcpy(tmp, st->t + first, nf * sizeof *tmp);
+        qsort(tmp, nf, sizeof *tmp, cmp_begin);
+    }
     const nli_st_tensor *prev = NULL;
     for (size_t i = 0; i < nf; i++) {
         if (!tmp[i].nbytes) continue;

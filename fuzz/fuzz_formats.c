@@ -1,0 +1,221 @@
+/* fuzz_formats.c — libFuzzer harness for the small file formats. Input byte
+ * 0 picks the parser, the rest is the file's content:
+ *   'C' config.json           nli_clip_config_load (with no preprocessor file)
+ *   'P' preprocessor_config.json, beside a valid config.json
+ *   'N' .npy                  nl_npy_load
+ *   'K' embedding cache file  nli_cache_open (dim 32), every entry read back
+ *   'G' negatives file        nl_negatives_read
+ *   'W' a word list           nl_corpus_load on a folder holding it
+ *   'L' an ID-label file      nl_read_id_labels (duplicates allowed and not)
+ *   'D' a WordNet data.noun   nl_corpus_load on a database folder
+ * Seeds: fuzz/corpus/formats/ (each file starts with its selector byte).
+ *
+ *   cmake -S . -B build-fuzz -DNEGLABEL_FUZZ=ON -DNEGLABEL_SANITIZE=ON -DNEGLABEL_CUDA=OFF \
+ *     -DCMAKE_C_COMPILER=clang
+ *   cmake --build build-fuzz --target fuzz_formats
+ *   build-fuzz/fuzz_formats -max_total_time=60 CORPUS_COPY fuzz/corpus/formats
+ *
+ * Invariants: no crash or sanitizer report; every failure sets a message;
+ * what a parser accepts is internally consistent (sizes as declared). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "clip.h"
+#include "neglabel.h"
+#include "util.h"
+
+static char dir[64];
+
+static void setup(void) {
+    if (dir[0]) return;
+    snprintf(dir, sizeof dir, "/tmp/fuzz-formats-%d", (int)getpid());
+    mkdir(dir, 0700);
+}
+
+static int put(const char *name, const void *d, size_t n) {
+    char p[128];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (!f) return -1;
+    int ok = fwrite(d, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void drop(const char *name) {
+    char p[128];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    unlink(p);
+}
+
+static void need_message(int failed) {
+    if (failed && !*nl_last_error()) {
+        fprintf(stderr, "a parser failed without a message\n");
+        abort();
+    }
+}
+
+static const char VALID_CONFIG[] = "{\"projection_dim\":32,\"text_config\":{\"hidden_size\":64,\"intermediate_size\":"
+                                   "256,\"num_hidden_layers\":2,\"num_attention_heads\":1},\"vision_config\":{"
+                                   "\"hidden_size\":128,\"intermediate_size\":512,\"num_hidden_layers\":2,"
+                                   "\"num_attention_heads\":2,\"patch_size\":16}}";
+
+static void fuzz_config(const uint8_t *d, size_t n, int preprocessor) {
+    if (preprocessor) {
+        put("config.json", VALID_CONFIG, sizeof VALID_CONFIG - 1);
+        put("preprocessor_config.json", d, n);
+    } else {
+        drop("preprocessor_config.json");
+        put("config.json", d, n);
+    }
+    nli_clip_config cfg;
+    int rc = nli_clip_config_load(dir, &cfg);
+    need_message(rc != 0);
+    if (rc == 0 && (cfg.vision.hidden_size <= 0 || cfg.text.hidden_size <= 0 || cfg.projection_dim <= 0)) abort();
+}
+
+static void fuzz_npy(const uint8_t *d, size_t n) {
+    put("a.npy", d, n);
+    char p[128];
+    snprintf(p, sizeof p, "%s/a.npy", dir);
+    float *x = NULL;
+    size_t r = 0, c = 0;
+    int rc = nl_npy_load(p, &x, &r, &c);
+    need_message(rc != 0);
+    if (rc == 0) {
+        float s = 0;
+        for (size_t i = 0; i < r * c; i++) s += x[i]; /* every value is there (ASan) */
+        if (s != s && r * c == 0) abort();            /* unreachable: keeps the sum */
+        free(x);
+    }
+}
+
+/* The namespace and dimension are taken from the input's own header when it
+ * has one (magic 8, version 4, dim 4, hash 8, ns length 4, ns), so that the
+ * records behind it are parsed, not refused as another model's cache. */
+static void fuzz_cache(const uint8_t *d, size_t n) {
+    put("c.nlc", d, n);
+    char p[128], ns[1024] = "fuzz";
+    snprintf(p, sizeof p, "%s/c.nlc", dir);
+    size_t dim = 32;
+    if (n >= 28) {
+        uint32_t hd = d[12] | d[13] << 8 | d[14] << 16 | (uint32_t)d[15] << 24;
+        uint32_t nl = d[24] | d[25] << 8 | d[26] << 16 | (uint32_t)d[27] << 24;
+        if (hd >= 1 && hd <= 4096) dim = hd;
+        if (nl < sizeof ns && 28 + (size_t)nl <= n) {
+            memcpy(ns, d + 28, nl);
+            ns[nl] = 0;
+        }
+    }
+    nli_cache *c = nli_cache_open(p, ns, dim);
+    if (!c) { /* a damaged cache is an error or a fresh start */
+        need_message(1);
+        return;
+    }
+    float *v = malloc(dim * sizeof *v);
+    char key[32];
+    for (int i = 0; v && i < 4; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        nli_cache_get(c, key, v);
+    }
+    if (v && nli_cache_get(c, "the nice airplane", v) == 1)
+        for (size_t i = 0; i < dim; i++) (void)(volatile float)v[i];
+    free(v);
+    nli_cache_close(c);
+}
+
+static void fuzz_negatives(const uint8_t *d, size_t n) {
+    put("neg.tsv", d, n);
+    char p[128];
+    snprintf(p, sizeof p, "%s/neg.tsv", dir);
+    nl_negatives neg;
+    memset(&neg, 0, sizeof neg);
+    int rc = nl_negatives_read(p, &neg);
+    need_message(rc != 0);
+    if (rc == 0) nl_negatives_free(&neg);
+}
+
+static void fuzz_words(const uint8_t *d, size_t n) {
+    char lists[128];
+    snprintf(lists, sizeof lists, "%s/lists", dir);
+    mkdir(lists, 0700);
+    put("lists/noun.fuzz.txt", d, n);
+    nl_corpus_params p = {.lists_dir = lists};
+    nl_corpus c;
+    memset(&c, 0, sizeof c);
+    int rc = nl_corpus_load(&p, &c);
+    need_message(rc != 0);
+    if (rc == 0) {
+        if (c.n != c.n_noun + c.n_adj) abort();
+        nl_corpus_free(&c);
+    }
+}
+
+static void fuzz_wordnet(const uint8_t *d, size_t n) {
+    char wn[128];
+    snprintf(wn, sizeof wn, "%s/wordnet", dir);
+    mkdir(wn, 0700);
+    put("wordnet/data.noun", d, n);
+    put("wordnet/data.adj", "", 0);
+    nl_corpus_params p = {.wordnet_dir = wn};
+    nl_corpus c;
+    memset(&c, 0, sizeof c);
+    int rc = nl_corpus_load(&p, &c);
+    need_message(rc != 0);
+    if (rc == 0) {
+        if (c.n != c.n_noun + c.n_adj) abort();
+        nl_corpus_free(&c);
+    }
+}
+
+static void fuzz_labels(const uint8_t *d, size_t n) {
+    put("labels.txt", d, n);
+    char p[128];
+    snprintf(p, sizeof p, "%s/labels.txt", dir);
+    for (int dup = 0; dup < 2; dup++) {
+        nl_strvec v = {0};
+        int rc = nl_read_id_labels(p, dup, &v);
+        need_message(rc != 0);
+        for (size_t i = 0; rc == 0 && i < v.n; i++)
+            if (!v.v[i]) abort();
+        nl_strvec_free(&v);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    setup();
+    if (size < 1) return 0;
+    const uint8_t *d = data + 1;
+    size_t n = size - 1;
+    nli_seterr_code(NL_OK, "%s", ""); /* so that a failure without a message shows */
+    switch (data[0]) {
+    case 'C': fuzz_config(d, n, 0); break;
+    case 'P': fuzz_config(d, n, 1); break;
+    case 'N': fuzz_npy(d, n); break;
+    case 'K': fuzz_cache(d, n); break;
+    case 'G': fuzz_negatives(d, n); break;
+    case 'W': fuzz_words(d, n); break;
+    case 'L': fuzz_labels(d, n); break;
+    case 'D': fuzz_wordnet(d, n); break;
+    default: break;
+    }
+    return 0;
+}
+
+#ifdef FUZZ_MAIN
+int main(int argc, char **argv) {
+    static uint8_t buf[1 << 22];
+    for (int i = 1; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        LLVMFuzzerTestOneInput(buf, n);
+    }
+    return 0;
+}
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""make_corpus.py — regenerates the seed inputs of fuzz/corpus/safetensors,
+image and tokenizer (Pillow >= 9; made with Pillow 13.0.0). The formats/
+seeds are hand-written except the two cache files (cache_*), which are
+neglabel's own cache files from scoring two CIFAR-10 images with the tiny
+fixture model (`neglabel score --cache DIR ...`), prefixed with 'K'.
+
+  python3 fuzz/make_corpus.py        (from the repository root)
+"""
+import io, json, struct
+from PIL import Image
+
+D = "fuzz/corpus/"
+
+
+def safetensors(path, tensors):
+    hdr, data = {}, b""
+    for name, (dt, shape, raw) in tensors.items():
+        hdr[name] = {"dtype": dt, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    h = json.dumps(hdr).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + data)
+
+
+safetensors(D + "safetensors/f32", {"a": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4)),
+                                     "b": ("F32", [3], struct.pack("<3f", 0, -1, 2.5))})
+safetensors(D + "safetensors/f16_bf16", {"h": ("F16", [2], struct.pack("<2H", 0x3c00, 0xc000)),
+                                          "g": ("BF16", [2], struct.pack("<2H", 0x3f80, 0x4040))})
+safetensors(D + "safetensors/meta", {})
+
+im = Image.new("RGB", (7, 5))
+for x in range(7):
+    for y in range(5):
+        im.putpixel((x, y), (x * 30, y * 50, (x * y) % 255))
+for img, fmt, name, kw in [(im, "PNG", "rgb.png", {}), (im, "JPEG", "rgb.jpg", {"quality": 80}),
+                           (im, "JPEG", "prog.jpg", {"progressive": True}),
+                           (im, "WEBP", "rgb.webp", {"lossless": True}), (im, "WEBP", "lossy.webp", {"quality": 50}),
+                           (im.convert("P"), "PNG", "palette.png", {}), (im.convert("LA"), "PNG", "gray_alpha.png", {}),
+                           (im.convert("CMYK"), "JPEG", "cmyk.jpg", {})]:
+    b = io.BytesIO()
+    img.save(b, fmt, **kw)
+    open(D + "image/" + name, "wb").write(b.getvalue())
+
+for i, t in enumerate(["a photo of a dog", "The NICE caf\u00e9 \u2014 na\u00efve \u65e5\u672c \U0001F600",
+                       "&amp; html &lt;tag&gt;", "  many   spaces\t\n", "don't stop's won't"]):
+    open(D + "tokenizer/text%d" % i, "w", encoding="utf-8").write(t)
+open(D + "tokenizer/merges", "w").write("M#version: 0.2\nt h\nth e</w>\na n\n")
