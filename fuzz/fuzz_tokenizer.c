@@ -2,6 +2,7 @@
  *
  * Input byte 0 picks the target, the rest is the data:
  *   'M': the contents of a merges.txt, loaded against the real vocab.json
+ *   'V': the contents of a vocab.json, loaded with a two-line merges.txt
  *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
  *
@@ -94,10 +95,33 @@ static void fuzz_merges(const uint8_t *d, size_t n) {
     unlink(merges_tmp);
 }
 
+/* The input as vocab.json, with a two-line merges file: the vocabulary's
+ * parser (JSON, ids, the 256 byte tokens it must hold) on hostile bytes. */
+static void fuzz_vocab(const uint8_t *d, size_t n) {
+    char vp[80], mp[80];
+    snprintf(vp, sizeof vp, "/tmp/fuzz-vocab-%d.json", (int)getpid());
+    snprintf(mp, sizeof mp, "/tmp/fuzz-vmerges-%d.txt", (int)getpid());
+    FILE *f = fopen(vp, "wb"), *g = fopen(mp, "wb");
+    if (f) fwrite(d, 1, n, f);
+    if (g) fputs("#version: 0.2\nt h\n", g);
+    if (f) fclose(f);
+    if (g) fclose(g);
+    nli_tokenizer *t = nli_tokenizer_load(vp, mp);
+    if (t) {
+        if (nli_tokenizer_vocab_size(t) == 0) abort();
+        nli_tokenizer_free(t);
+    } else if (!strstr(nli_geterr(), "fuzz-v")) {
+        abort(); /* every load error must name the file */
+    }
+    unlink(vp);
+    unlink(mp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok) setup();
     if (size == 0) return 0;
     if (data[0] == 'M') fuzz_merges(data + 1, size - 1); /* slow: reloads vocab.json */
+    else if (data[0] == 'V') fuzz_vocab(data + 1, size - 1);
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }

@@ -46,3 +46,4 @@ for i, t in enumerate(["a photo of a dog", "The NICE caf\u00e9 \u2014 na\u00efve
                        "&amp; html &lt;tag&gt;", "  many   spaces\t\n", "don't stop's won't"]):
     open(D + "tokenizer/text%d" % i, "w", encoding="utf-8").write(t)
 open(D + "tokenizer/merges", "w").write("M#version: 0.2\nt h\nth e</w>\na n\n")
+open(D + "tokenizer/vocab", "w").write('V{"!": 0, "\\"": 1, "t": 2, "h": 3, "th": 4, "the</w>": 5}')
