@@ -16,4 +16,22 @@ uint64_t nli_prng_upto(nli_prng *r, uint64_t bound);
  * a[j], j = nli_prng_upto(i). */
 void nli_prng_shuffle(nli_prng *r, size_t *a, size_t n);
 
+/* PyTorch's CPU generator and torch.randperm, bit for bit: the NegLabel
+ * reference and its successors shuffle the negatives with
+ * torch.manual_seed(seed); torch.randperm(n). MT19937 seeded as
+ * at::mt19937 seeds it (the seed's low 32 bits, Knuth's initialisation),
+ * outputs tempered as std::mt19937. */
+typedef struct {
+    uint32_t s[624];
+    int i;
+} nli_mt19937;
+
+void nli_mt19937_seed(nli_mt19937 *m, uint64_t seed);
+uint32_t nli_mt19937_next(nli_mt19937 *m);
+/* out[0..n) = torch.randperm(n) right after torch.manual_seed(seed), on the
+ * CPU generator (torch's algorithm for n < 2^32 / 20: for i in 0..n-2, swap
+ * out[i] with out[i + next() % (n - i)]). -1 (error set) for larger n, where
+ * torch switches to 64-bit draws (not reproduced: not testable here). */
+int nli_torch_randperm(uint64_t seed, size_t n, size_t *out);
+
 #endif
