@@ -4,7 +4,9 @@
 # PNG with alpha, text), tokenize with a bad line, corpus, mine, eval and a
 # missing image, on the tiny model and a few CIFAR-10 images. Run by
 # .ci/run (about 2 minutes; not a ctest). Leaks are ASan's job (the
-# sanitizer suite). Valgrind hides AVX-512 and AMX, so the AVX2 paths run.
+# sanitizer suite). Valgrind hides AVX-512 and AMX, so the AVX2 paths run;
+# the device is the CPU (NEGLABEL_DEVICE=cpu). tests/memcheck.supp silences
+# one glibc ld.so report (a CUDA build's runtime probes for libcuda).
 #   bash tests/memcheck.sh [BIN]     (NEGLABEL_SHARED: the reference data)
 set -uo pipefail
 BIN=${1:-build/neglabel}
@@ -21,7 +23,8 @@ fail=0
 run() {
   local what=$1 want=$2
   shift 2
-  valgrind -q --error-exitcode=99 --leak-check=no --track-origins=yes --trace-children=yes "$@" >"$T/out" 2>"$T/err"
+  NEGLABEL_DEVICE=cpu valgrind -q --error-exitcode=99 --leak-check=no --track-origins=yes --trace-children=yes \
+    --suppressions="$(dirname "$0")/memcheck.supp" "$@" >"$T/out" 2>"$T/err"
   local rc=$?
   if [ $rc -ne "$want" ]; then
     echo "FAILED: $what: exit status $rc, expected $want (99: valgrind found errors)" >&2
