@@ -139,20 +139,24 @@ static void fuzz_negatives(const uint8_t *d, size_t n) {
     if (rc == 0) nl_negatives_free(&neg);
 }
 
-static void fuzz_words(const uint8_t *d, size_t n) {
-    char lists[128];
-    snprintf(lists, sizeof lists, "%s/lists", dir);
-    mkdir(lists, 0700);
-    put("lists/noun.fuzz.txt", d, n);
-    nl_corpus_params p = {.lists_dir = lists};
+/* nl_corpus_load with p; what it accepts must add up. */
+static void load_corpus(const nl_corpus_params *p) {
     nl_corpus c;
     memset(&c, 0, sizeof c);
-    int rc = nl_corpus_load(&p, &c);
+    int rc = nl_corpus_load(p, &c);
     need_message(rc != 0);
     if (rc == 0) {
         if (c.n != c.n_noun + c.n_adj) abort();
         nl_corpus_free(&c);
     }
+}
+
+static void fuzz_words(const uint8_t *d, size_t n) {
+    char lists[128];
+    snprintf(lists, sizeof lists, "%s/lists", dir);
+    mkdir(lists, 0700);
+    put("lists/noun.fuzz.txt", d, n);
+    load_corpus(&(nl_corpus_params){.lists_dir = lists});
 }
 
 static void fuzz_wordnet(const uint8_t *d, size_t n) {
@@ -161,15 +165,7 @@ static void fuzz_wordnet(const uint8_t *d, size_t n) {
     mkdir(wn, 0700);
     put("wordnet/data.noun", d, n);
     put("wordnet/data.adj", "", 0);
-    nl_corpus_params p = {.wordnet_dir = wn};
-    nl_corpus c;
-    memset(&c, 0, sizeof c);
-    int rc = nl_corpus_load(&p, &c);
-    need_message(rc != 0);
-    if (rc == 0) {
-        if (c.n != c.n_noun + c.n_adj) abort();
-        nl_corpus_free(&c);
-    }
+    load_corpus(&(nl_corpus_params){.wordnet_dir = wn});
 }
 
 static void fuzz_labels(const uint8_t *d, size_t n) {

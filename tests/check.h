@@ -33,7 +33,7 @@ static inline int check_done(void) {
     return check_failed ? 1 : 0;
 }
 
-/* Cosine of two float vectors, summed in double. */
+/* Cosine of two float vectors, summed in double; 0 when one is zero. */
 static inline double check_cosine(const float *a, const float *b, size_t n) {
     double ab = 0, aa = 0, bb = 0;
     for (size_t i = 0; i < n; i++) {
@@ -41,7 +41,7 @@ static inline double check_cosine(const float *a, const float *b, size_t n) {
         aa += (double)a[i] * a[i];
         bb += (double)b[i] * b[i];
     }
-    return ab / __builtin_sqrt(aa * bb);
+    return aa > 0 && bb > 0 ? ab / __builtin_sqrt(aa * bb) : 0.0;
 }
 
 /* Path of the shared reference data: NEGLABEL_SHARED as the test runs,

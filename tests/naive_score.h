@@ -4,6 +4,7 @@
 #ifndef NEGLABEL_NAIVE_SCORE_H
 #define NEGLABEL_NAIVE_SCORE_H
 #include <math.h>
+#include "check.h"
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -31,15 +32,7 @@ static inline void unit_emb(float *x, size_t n, size_t dim) {
 }
 
 /* Cosine similarity in double (the library normalises rows itself). */
-static inline double dot(const float *a, const float *b, size_t d) {
-    double s = 0, na = 0, nb = 0;
-    for (size_t k = 0; k < d; k++) {
-        s += (double)a[k] * b[k];
-        na += (double)a[k] * a[k];
-        nb += (double)b[k] * b[k];
-    }
-    return na > 0 && nb > 0 ? s / sqrt(na * nb) : 0.0;
-}
+static inline double dot(const float *a, const float *b, size_t d) { return check_cosine(a, b, d); }
 
 /* Naive NegLabel: negatives order[0..kept) cut into ngroup contiguous groups;
  * per group, softmax over ID + group logits, ID mass; mean. */
