@@ -122,7 +122,7 @@ static void fuzz_cache(const uint8_t *d, size_t n) {
         snprintf(key, sizeof key, "k%d", i);
         nli_cache_get(c, key, v);
     }
-    if (v && nli_cache_get(c, "the nice airplane", v) == 1)
+    if (v && nli_cache_get(c, "the nice brass lantern", v) == 1)
         for (size_t i = 0; i < dim; i++) (void)(volatile float)v[i];
     free(v);
     nli_cache_close(c);

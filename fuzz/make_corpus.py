@@ -2,8 +2,9 @@
 """make_corpus.py — regenerates the seed inputs of fuzz/corpus/safetensors,
 image and tokenizer (Pillow >= 9; made with Pillow 13.0.0). The formats/
 seeds are hand-written except the two cache files (cache_*), which are
-neglabel's own cache files from scoring two CIFAR-10 images with the tiny
-fixture model (`neglabel score --cache DIR ...`), prefixed with 'K'.
+neglabel's own cache files from scoring one CIFAR-10 image with the tiny
+fixture model against the hand-written negatives seed (`neglabel score
+--cache DIR --negatives ...`), prefixed with 'K'.
 
   python3 fuzz/make_corpus.py        (from the repository root)
 """
