@@ -192,6 +192,15 @@ NL_API int nl_write_file_atomic(const char *path, const void *data, size_t len);
 /* L2-normalise each of n rows of length dim in place (zero rows stay zero). */
 NL_API void nl_normalize_rows(float *x, size_t n, size_t dim);
 
+/* Convert a PyTorch checkpoint of an OpenAI CLIP (OpenAI's TorchScript .pt
+ * files such as ViT-B-16.pt or RN50.pt, or a torch.save'd zip of their state
+ * dict) into an OpenCLIP folder: dst_dir/open_clip_model.safetensors (the
+ * state dict, dtypes kept, without the input_resolution, context_length and
+ * vocab_size entries) and dst_dir/open_clip_config.json (the architecture as
+ * open_clip infers it). The pickle is read by a restricted unpickler that
+ * runs no code; archives it cannot read are refused. 0 or -1. */
+NL_API int nl_convert_checkpoint(const char *src, const char *dst_dir);
+
 /* ---------------------------------------------------------------- neglabel */
 
 /* Candidate corpus: WordNet nouns and adjectives (first lemma of each synset,

@@ -144,6 +144,11 @@ static const opt_doc o_preprocess[] = {
     {"--size", NULL, "N", "side of the square output, 1-4096 (default 224)", 0},
     {"--resample", NULL, "bicubic|bilinear|model", "resize filter (default bicubic)", 0},
     {0}};
+static const opt_doc o_convert[] = {
+    {"CHECKPOINT", NULL, NULL, "an OpenAI CLIP .pt (TorchScript, e.g. ViT-B-16.pt, RN50.pt) or a torch.save'd zip of "
+     "its state dict", 0},
+    {"-o", "--output", "DIR", "the OpenCLIP folder to write (created if missing; its two files replaced) (required)", 0},
+    {0}};
 static const opt_doc o_corpus_cmd[] = {
     {"-o", "--output", "FILE", "where to write the TSV (required)", 0},
     {0}};
@@ -176,6 +181,7 @@ static const opt_doc o_eval[] = {
     {"--method", NULL, "M", "refused: eval reports NegLabel and MCM side by side", 0},
     {0}};
 static const group_doc g_embed = {NULL, o_embed}, g_preprocess = {NULL, o_preprocess},
+                       g_convert = {NULL, o_convert},
                        g_corpus_cmd = {NULL, o_corpus_cmd}, g_mine = {NULL, o_mine}, g_score = {NULL, o_score},
                        g_score_emb = {NULL, o_score_emb}, g_metrics = {NULL, o_metrics}, g_eval = {NULL, o_eval};
 
@@ -195,6 +201,10 @@ static const cmd_doc commands[] = {
     {"preprocess", "CLIP engine", "[--resample R] [--size N] IMAGE -o OUT",
      "write the N x N x 3 uint8 RGB pixels (HWC) of IMAGE after resize and centre crop",
      {&g_preprocess}, C_QUIET},
+    {"convert", "CLIP engine", "CHECKPOINT -o DIR",
+     "write an OpenCLIP folder (open_clip_model.safetensors, open_clip_config.json) from OpenAI's CLIP checkpoint; "
+     "the pickle is read without running any of it",
+     {&g_convert}, C_QUIET},
     {"corpus", "NegLabel", "[--wordnet DIR | --lists DIR] [--include CAT]... [--exclude CAT]... -o FILE",
      "write the candidate labels as TSV pos<TAB>word",
      {&g_corpus_cmd, &g_corpus}, C_QUIET},

@@ -397,6 +397,19 @@ static int cmd_preprocess(int argc, char **argv) {
     return rc;
 }
 
+static int cmd_convert(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+        if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+        if (in) return cli_usage(g_cmd, "one CHECKPOINT at a time");
+        in = argv[i];
+    }
+    if (!in || !out) return cli_usage(g_cmd, "usage: neglabel convert CHECKPOINT -o DIR");
+    if (nl_convert_checkpoint(in, out) != 0) return cli_fail("%s", nl_last_error());
+    return 0;
+}
+
 static int run(int argc, char **argv);
 
 /* --model defaults to NL_DEFAULT_MODEL (a Hub id, docs/hub.md) for the
@@ -443,6 +456,7 @@ static int run(int argc, char **argv) {
     g_cmd = argv[1];
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"info", cmd_info}, {"embed", cmd_embed}, {"tokenize", cmd_tokenize}, {"preprocess", cmd_preprocess},
+        {"convert", cmd_convert},
         {"corpus", cmd_corpus}, {"mine", cmd_mine}, {"score", cmd_score},
         {"score-embeddings", cmd_score_embeddings}, {"metrics", cmd_metrics}, {"eval", cmd_eval},
         {"devices", cmd_devices},

@@ -78,6 +78,20 @@ const char *nli_st_dtype_name(nli_st_dtype d);
 /* Convert t (F32, F16 or BF16) to numel float32 values; other dtypes and
  * non-finite values are errors naming the file and tensor. */
 int nli_st_to_f32(const nli_st *st, const nli_st_tensor *t, float *out);
+/* Writing (safetensors_write.c): tensors in the order given, the data
+ * contiguous in that order, the JSON header padded with spaces to a multiple
+ * of 8, "__metadata__" {"format": "pt"}; written to a temporary file and
+ * renamed (nli_atomic). dtype: a safetensors name ("F32", "F16", ...). */
+typedef struct {
+    const char *name;
+    const char *dtype;
+    int ndim;
+    const int64_t *shape;
+    const void *data;
+    size_t nbytes;
+} nli_st_out;
+int nli_st_write(const char *path, const nli_st_out *t, size_t n);
+
 /* Half-precision helpers (exposed for tests and tools). */
 float nli_f16_to_f32(uint16_t h);
 float nli_bf16_to_f32(uint16_t h);
