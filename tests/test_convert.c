@@ -1,0 +1,732 @@
+/* test_convert.c — `convert` (nl_convert_checkpoint) and the readers under
+ * it: zip archives (zipread.c), the restricted unpickler (pickle.c), the
+ * state-dict walk (torch_ckpt.c), the config inference (openai_config.c).
+ *
+ * Golden: tests/data/torchscript/golden.txt, written by
+ * tests/gen/gen_torchscript.py with torch from the archives next to it
+ * (torch.jit.save of a scripted ViT CLIP and a traced ModifiedResNet CLIP in
+ * OpenAI's layout, torch.save'd state dicts): every tensor's name in
+ * state_dict() order, dtype, shape and the SHA-256 of its bytes, and the
+ * config open_clip infers. Checked: the reader gives exactly those, and the
+ * converted folder's safetensors holds exactly those bytes and its config
+ * exactly that model_cfg.
+ *
+ * Hostile input, built here: pickles that name other globals (os.system,
+ * builtins.eval, __builtin__.getattr, by GLOBAL and STACK_GLOBAL), REDUCE /
+ * NEWOBJ / BUILD of what is not allowed, storages shorter than their
+ * tensors, sizes and strides that overflow, memo abuse, cycles and deep
+ * module nesting, truncation, unknown opcodes; zip archives with '..' or
+ * absolute names, a wrong CRC, truncated, a storage entry of the wrong size,
+ * a big-endian byteorder. Each is refused with the message asserted. */
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "check.h"
+#include "neglabel.h"
+#include "pickle.h"
+#include "safetensors.h"
+#include "torch_ckpt.h"
+#include "util.h"
+#include "zipread.h"
+
+static char tmpdir[256];
+
+static void sha256_hex(const void *data, size_t n, char out[65]) {
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* ------------------------------------------------------------ golden */
+
+typedef struct {
+    char name[256], dtype[8], shape[128], sha[65];
+} gtensor;
+
+typedef struct {
+    char archive[64];
+    gtensor *t;
+    size_t n;
+    json_t *config; /* model_cfg, or NULL */
+} garchive;
+
+static garchive arch[8];
+static size_t n_arch;
+
+static void load_golden(const char *path) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "cannot open %s (set NEGLABEL_SRC to the repository)", path);
+    if (!f) return;
+    char line[1 << 16];
+    garchive *a = NULL;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!strncmp(line, "archive ", 8) && n_arch < 8) {
+            a = &arch[n_arch++];
+            snprintf(a->archive, sizeof a->archive, "%s", line + 8);
+        } else if (a && !strncmp(line, "tensor ", 7)) {
+            a->t = realloc(a->t, (a->n + 1) * sizeof *a->t);
+            gtensor *g = &a->t[a->n++];
+            CHECK(sscanf(line + 7, "%255s %7s %127s %64s", g->name, g->dtype, g->shape, g->sha) == 4, "golden: %s", line);
+        } else if (a && !strncmp(line, "config ", 7)) {
+            a->config = json_loads(line + 7, 0, NULL);
+            CHECK(a->config != NULL, "golden config of %s", a->archive);
+        }
+    }
+    fclose(f);
+    CHECK(n_arch == 4, "golden: %zu archives, expected 4", n_arch);
+}
+
+static void shape_str(int ndim, const int64_t *shape, char *out, size_t cap) {
+    if (ndim == 0) { snprintf(out, cap, "-"); return; }
+    size_t k = 0;
+    for (int d = 0; d < ndim && k < cap; d++) k += (size_t)snprintf(out + k, cap - k, "%s%lld", d ? "," : "", (long long)shape[d]);
+}
+
+/* The reader against the golden: names in order, dtypes, shapes, bytes. */
+static void check_reader(const char *dir, const garchive *g) {
+    char *path = check_path(dir, g->archive);
+    nli_ckpt ck;
+    int rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "%s: %s", path, nli_geterr());
+    if (rc == 0) {
+        CHECK(ck.n == g->n, "%s: %zu tensors, golden %zu", g->archive, ck.n, g->n);
+        CHECK(ck.torchscript == (strstr(g->archive, "_jit") != NULL), "%s: TorchScript detected wrongly", g->archive);
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc == 0, "%s: load: %s", g->archive, nli_geterr());
+        for (size_t i = 0; rc == 0 && i < ck.n && i < g->n; i++) {
+            char shape[128], sha[65];
+            shape_str(ck.t[i].ndim, ck.t[i].shape, shape, sizeof shape);
+            sha256_hex(ck.t[i].data, ck.t[i].nbytes, sha);
+            CHECK(!strcmp(ck.t[i].name, g->t[i].name), "%s: tensor %zu is '%s', golden '%s'", g->archive, i,
+                  ck.t[i].name, g->t[i].name);
+            CHECK(!strcmp(nli_dtype_st_name(ck.t[i].dtype), g->t[i].dtype), "%s: %s dtype %s, golden %s", g->archive,
+                  g->t[i].name, nli_dtype_st_name(ck.t[i].dtype), g->t[i].dtype);
+            CHECK(!strcmp(shape, g->t[i].shape), "%s: %s shape %s, golden %s", g->archive, g->t[i].name, shape,
+                  g->t[i].shape);
+            CHECK(!strcmp(sha, g->t[i].sha), "%s: %s bytes differ from torch's", g->archive, g->t[i].name);
+        }
+        nli_ckpt_free(&ck);
+    }
+    free(path);
+}
+
+/* nl_convert_checkpoint against the golden: the safetensors holds every
+ * tensor but the three OpenAI extras, bit for bit; the config is open_clip's. */
+static void check_convert(const char *dir, const garchive *g) {
+    char *path = check_path(dir, g->archive);
+    char out[512];
+    snprintf(out, sizeof out, "%s/%s.out", tmpdir, g->archive);
+    int rc = nl_convert_checkpoint(path, out);
+    CHECK(rc == 0, "convert %s: %s", g->archive, nl_last_error());
+    if (rc == 0) {
+        char *st_path = check_path(out, "open_clip_model.safetensors");
+        nli_st st;
+        rc = nli_st_open_file(st_path, &st);
+        CHECK(rc == 0, "%s: %s", st_path, nli_geterr());
+        size_t expect = 0;
+        for (size_t i = 0; rc == 0 && i < g->n; i++) {
+            const gtensor *gt = &g->t[i];
+            const nli_st_tensor *t = nli_st_find(&st, gt->name);
+            int extra = !strcmp(gt->name, "input_resolution") || !strcmp(gt->name, "context_length") ||
+                        !strcmp(gt->name, "vocab_size");
+            if (extra) { CHECK(t == NULL, "%s: the OpenAI extra '%s' was kept", g->archive, gt->name); continue; }
+            expect++;
+            CHECK(t != NULL, "%s: '%s' missing from the safetensors", g->archive, gt->name);
+            if (!t) continue;
+            char shape[128], sha[65];
+            shape_str(t->ndim, t->shape, shape, sizeof shape);
+            sha256_hex(t->data, t->nbytes, sha);
+            CHECK(!strcmp(nli_st_dtype_name(t->dtype), gt->dtype), "%s: %s written as %s", g->archive, gt->name,
+                  nli_st_dtype_name(t->dtype));
+            CHECK(!strcmp(shape, gt->shape), "%s: %s written with shape %s", g->archive, gt->name, shape);
+            CHECK(!strcmp(sha, gt->sha), "%s: %s written with other bytes", g->archive, gt->name);
+        }
+        if (rc == 0) {
+            CHECK(st.n == expect, "%s: %zu tensors written, %zu expected", g->archive, st.n, expect);
+            nli_st_close(&st);
+        }
+        free(st_path);
+        char *cfg_path = check_path(out, "open_clip_config.json");
+        json_error_t je;
+        json_t *cfg = json_load_file(cfg_path, JSON_REJECT_DUPLICATES, &je);
+        CHECK(cfg != NULL, "%s: %s", cfg_path, je.text);
+        if (cfg && g->config) {
+            json_t *mc = json_object_get(cfg, "model_cfg");
+            char *got = json_dumps(mc, JSON_SORT_KEYS), *want = json_dumps(g->config, JSON_SORT_KEYS);
+            CHECK(json_equal(mc, g->config), "%s: model_cfg %s, open_clip's %s", g->archive, got, want);
+            free(got);
+            free(want);
+            json_t *pp = json_object_get(cfg, "preprocess_cfg");
+            CHECK(pp && !strcmp(json_string_value(json_object_get(pp, "interpolation")), "bicubic") &&
+                  !strcmp(json_string_value(json_object_get(pp, "resize_mode")), "shortest") &&
+                  json_real_value(json_array_get(json_object_get(pp, "mean"), 0)) == 0.48145466 &&
+                  json_real_value(json_array_get(json_object_get(pp, "std"), 2)) == 0.27577711,
+                  "%s: preprocess_cfg is not OpenAI's", g->archive);
+        }
+        json_decref(cfg);
+        free(cfg_path);
+    }
+    free(path);
+}
+
+/* ------------------------------------------------------------ hostile pickles */
+
+typedef struct {
+    uint8_t b[1 << 16];
+    size_t n;
+} pk;
+
+static void pb(pk *p, const void *s, size_t n) {
+    if (p->n + n <= sizeof p->b) { memcpy(p->b + p->n, s, n); p->n += n; }
+}
+static void op(pk *p, uint8_t c) { pb(p, &c, 1); }
+static void str(pk *p, const char *s) { /* SHORT_BINUNICODE or BINUNICODE */
+    size_t n = strlen(s);
+    if (n < 256) { op(p, 0x8c); op(p, (uint8_t)n); }
+    else { op(p, 'X'); uint32_t l = (uint32_t)n; pb(p, &l, 4); }
+    pb(p, s, n);
+}
+static void glob(pk *p, const char *mod, const char *name) {
+    op(p, 'c');
+    pb(p, mod, strlen(mod));
+    op(p, '\n');
+    pb(p, name, strlen(name));
+    op(p, '\n');
+}
+static void integer(pk *p, int64_t v) {
+    if (v >= 0 && v < 256) { op(p, 'K'); op(p, (uint8_t)v); return; }
+    op(p, 0x8a);
+    op(p, 8);
+    pb(p, &v, 8);
+}
+static void ints(pk *p, const int64_t *v, int n) {
+    op(p, '(');
+    for (int i = 0; i < n; i++) integer(p, v[i]);
+    op(p, 't');
+}
+/* _rebuild_tensor_v2(('storage', torch.<type>, key, 'cpu', numel), offset, size, stride, False, OrderedDict()) */
+static void tensor(pk *p, const char *type, const char *key, int64_t numel, int64_t off, const int64_t *size,
+                   const int64_t *stride, int ndim) {
+    glob(p, "torch._utils", "_rebuild_tensor_v2");
+    op(p, '(');
+    op(p, '(');
+    str(p, "storage");
+    glob(p, "torch", type);
+    str(p, key);
+    str(p, "cpu");
+    integer(p, numel);
+    op(p, 't');
+    op(p, 'Q');
+    integer(p, off);
+    ints(p, size, ndim);
+    ints(p, stride, ndim);
+    op(p, 0x89);
+    glob(p, "collections", "OrderedDict");
+    op(p, ')');
+    op(p, 'R');
+    op(p, 't');
+    op(p, 'R');
+}
+static void start(pk *p) { p->n = 0; op(p, 0x80); op(p, 2); }
+
+/* A state dict {name: tensor} with one tensor of the given geometry. */
+static void one_tensor(pk *p, const char *type, int64_t numel, int64_t off, const int64_t *size, const int64_t *stride,
+                       int ndim) {
+    start(p);
+    op(p, '}');
+    str(p, "w");
+    tensor(p, type, "0", numel, off, size, stride, ndim);
+    op(p, 's');
+    op(p, '.');
+}
+
+/* Unpickle and walk (as a state dict, or objects without code); expect an
+ * error containing want, or success when want is NULL. */
+static void expect_pickle(const pk *p, const char *want, const char *what) {
+    nli_pk_arena *a;
+    nli_pk *root;
+    int rc = nli_unpickle(p->b, p->n, "t.pkl", &a, &root);
+    if (rc == 0) {
+        nli_ckpt ck;
+        memset(&ck, 0, sizeof ck);
+        rc = nli_ckpt_walk(&ck, root, "t.pkl");
+        for (size_t i = 0; i < ck.n; i++) free(ck.t[i].name);
+        free(ck.t);
+        nli_pk_free(a);
+    }
+    if (getenv("TEST_VERBOSE")) printf("%s -> %s\n", what, rc ? nli_geterr() : "accepted");
+    if (!want) { CHECK(rc == 0, "%s: refused: %s", what, nli_geterr()); return; }
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc != 0) CHECK(strstr(nli_geterr(), want) != NULL, "%s: message '%s' lacks '%s'", what, nli_geterr(), want);
+}
+
+static void hostile_pickles(void) {
+    pk p;
+    int64_t s22[] = {2, 2}, st21[] = {2, 1};
+
+    one_tensor(&p, "FloatStorage", 4, 0, s22, st21, 2);
+    expect_pickle(&p, NULL, "a valid 2x2 tensor");
+    /* the same, ended early at every byte: never accepted, never a crash */
+    int truncated_ok = 1;
+    for (size_t cut = 0; cut + 1 < p.n; cut++) {
+        nli_pk_arena *a;
+        nli_pk *root;
+        if (nli_unpickle(p.b, cut, "t.pkl", &a, &root) == 0) { truncated_ok = 0; nli_pk_free(a); }
+    }
+    CHECK(truncated_ok, "a truncated pickle was accepted");
+    pk q = p;
+    q.n -= 1;
+    expect_pickle(&q, "ends without STOP", "no STOP");
+
+    /* other globals, by GLOBAL and STACK_GLOBAL, called or not */
+    const char *evil[][2] = {{"os", "system"}, {"builtins", "eval"}, {"__builtin__", "getattr"},
+                             {"posix", "system"}, {"torch", "load"}, {"torch._utils", "_rebuild_tensor"},
+                             {"subprocess", "Popen"}, {"torch.serialization", "_get_layout"}};
+    for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
+        char want[200], what[200];
+        snprintf(want, sizeof want, "global '%s.%s' is not allowed", evil[i][0], evil[i][1]);
+        start(&p);
+        glob(&p, evil[i][0], evil[i][1]);
+        str(&p, "echo pwned");
+        op(&p, 0x85);
+        op(&p, 'R');
+        op(&p, '.');
+        snprintf(what, sizeof what, "GLOBAL %s.%s + REDUCE", evil[i][0], evil[i][1]);
+        expect_pickle(&p, want, what);
+        start(&p);
+        str(&p, evil[i][0]);
+        str(&p, evil[i][1]);
+        op(&p, 0x93);
+        op(&p, '.');
+        snprintf(what, sizeof what, "STACK_GLOBAL %s.%s", evil[i][0], evil[i][1]);
+        expect_pickle(&p, want, what);
+    }
+    /* a global name with a NUL, or split oddly, is no way around the list */
+    start(&p);
+    str(&p, "torch");
+    op(&p, 'C'); op(&p, 12); pb(&p, "FloatStorage", 12); /* bytes, not str */
+    op(&p, 0x93);
+    op(&p, '.');
+    expect_pickle(&p, "STACK_GLOBAL of non-strings", "STACK_GLOBAL of bytes");
+    start(&p);
+    glob(&p, "__torch__.a b", "C");
+    op(&p, '.');
+    expect_pickle(&p, "is not allowed", "a TorchScript class name with a space");
+
+    /* allowed names used the wrong way */
+    start(&p);
+    glob(&p, "torch", "FloatStorage");
+    op(&p, ')');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "REDUCE of 'torch.FloatStorage' is not allowed", "REDUCE of a storage type");
+    start(&p);
+    glob(&p, "__torch__", "CLIP");
+    op(&p, ')');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "REDUCE of '__torch__.CLIP' is not allowed", "REDUCE of a TorchScript class");
+    start(&p);
+    glob(&p, "collections", "OrderedDict");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, '.');
+    expect_pickle(&p, "NEWOBJ of 'collections.OrderedDict' is not allowed", "NEWOBJ of OrderedDict");
+    start(&p);
+    op(&p, ']');
+    op(&p, '}');
+    op(&p, 'b');
+    op(&p, '.');
+    expect_pickle(&p, "BUILD of a list", "BUILD of a list");
+    start(&p);
+    str(&p, "x");
+    op(&p, ')');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "REDUCE of a str", "REDUCE of a string");
+    start(&p);
+    op(&p, 'c'); pb(&p, "os\nsystem", 9); /* no final newline */
+    expect_pickle(&p, "GLOBAL without a newline", "GLOBAL cut short");
+    const uint8_t unsupported[] = {'i', 'o', 'P', 'I', 'S', 0x92, 'V', 0x96};
+    for (size_t i = 0; i < sizeof unsupported; i++) {
+        start(&p);
+        op(&p, unsupported[i]);
+        op(&p, '.');
+        expect_pickle(&p, "is not supported", "an unsupported opcode");
+    }
+    /* persistent ids other than storages */
+    start(&p);
+    str(&p, "/etc/passwd");
+    op(&p, 'Q');
+    op(&p, '.');
+    expect_pickle(&p, "not a 5-tuple", "a persistent id string");
+    start(&p);
+    op(&p, '(');
+    str(&p, "storage");
+    glob(&p, "torch", "FloatStorage");
+    str(&p, "../../etc/passwd");
+    str(&p, "cpu");
+    integer(&p, 4);
+    op(&p, 't');
+    op(&p, 'Q');
+    op(&p, '.');
+    expect_pickle(&p, "storage key that is not a short name", "a storage key with a path");
+
+    /* storages shorter than their tensors; sizes and strides that overflow */
+    one_tensor(&p, "FloatStorage", 3, 0, s22, st21, 2);
+    expect_pickle(&p, "the storage is shorter than the tensor", "a 2x2 tensor on 3 elements");
+    one_tensor(&p, "FloatStorage", 4, 1, s22, st21, 2);
+    expect_pickle(&p, "the storage is shorter than the tensor", "a 2x2 tensor at offset 1 of 4 elements");
+    int64_t tstride[] = {1, 3};
+    one_tensor(&p, "HalfStorage", 4, 0, s22, tstride, 2);
+    expect_pickle(&p, "the storage is shorter than the tensor", "a strided view past the storage");
+    int64_t huge[] = {(int64_t)1 << 32, (int64_t)1 << 32}, hs[] = {(int64_t)1 << 32, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, huge, hs, 2);
+    expect_pickle(&p, "more than 2^40 elements", "a 2^64-element tensor");
+    int64_t big1[] = {3}, bigst[] = {INT64_MAX / 2 + 1};
+    one_tensor(&p, "FloatStorage", 4, 0, big1, bigst, 1);
+    expect_pickle(&p, "strides overflow", "a stride that overflows");
+    int64_t neg[] = {-2, 2};
+    one_tensor(&p, "FloatStorage", 4, 0, neg, st21, 2);
+    expect_pickle(&p, "negative", "a negative size");
+    one_tensor(&p, "FloatStorage", (int64_t)1 << 41, 0, s22, st21, 2);
+    expect_pickle(&p, "of 2199023255552 elements", "a storage of 2^41 elements");
+    one_tensor(&p, "FloatStorage", 4, -1, s22, st21, 2);
+    expect_pickle(&p, "negative tensor offset", "a negative offset");
+    int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, nine, nine, 9);
+    expect_pickle(&p, "9 dimensions", "nine dimensions");
+    start(&p);
+    op(&p, 0x8a); op(&p, 9); pb(&p, "123456789", 9);
+    op(&p, '.');
+    expect_pickle(&p, "an integer of 9 bytes", "a 9-byte integer");
+
+    /* memo abuse */
+    start(&p);
+    op(&p, 'h'); op(&p, 7);
+    op(&p, '.');
+    expect_pickle(&p, "memo index 7 was never set", "BINGET of an unset slot");
+    start(&p);
+    op(&p, ']');
+    op(&p, 'r'); pb(&p, "\xff\xff\xff\x7f", 4);
+    op(&p, '.');
+    expect_pickle(&p, "out of range", "LONG_BINPUT at 2^31");
+    start(&p);
+    op(&p, 'j'); pb(&p, "\xff\xff\xff\xff", 4);
+    op(&p, '.');
+    expect_pickle(&p, "never set", "LONG_BINGET at 2^32-1");
+    /* a list holding itself, a million times: the arena frees it at once */
+    start(&p);
+    op(&p, ']');
+    op(&p, 'q'); op(&p, 0);
+    op(&p, '(');
+    for (int i = 0; i < 20000; i++) { op(&p, 'h'); op(&p, 0); }
+    op(&p, 'e');
+    op(&p, '.');
+    expect_pickle(&p, "holds a list", "a self-referencing list");
+    /* stack games */
+    start(&p);
+    op(&p, '0');
+    op(&p, '.');
+    expect_pickle(&p, "stack underflow", "POP of nothing");
+    start(&p);
+    op(&p, '(');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "stack underflow", "REDUCE across a MARK");
+    start(&p);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_pickle(&p, "no MARK", "SETITEMS without a MARK");
+    start(&p);
+    op(&p, ']');
+    op(&p, '(');
+    op(&p, 'N');
+    op(&p, 'u');
+    op(&p, '.');
+    expect_pickle(&p, "SETITEM on a list", "SETITEMS on a list");
+    start(&p);
+    op(&p, 0x80); op(&p, 9);
+    expect_pickle(&p, "pickle protocol 9", "protocol 9");
+    /* 100000 nested lists: no recursion in the machine */
+    start(&p);
+    for (int i = 0; i < 30000; i++) op(&p, ']');
+    for (int i = 0; i < 29999; i++) op(&p, 'a');
+    op(&p, '.');
+    expect_pickle(&p, "holds a list", "30000 nested lists");
+
+    /* state dicts that are not */
+    start(&p);
+    op(&p, '}');
+    str(&p, "w");
+    str(&p, "not a tensor");
+    op(&p, 's');
+    op(&p, '.');
+    expect_pickle(&p, "'w' is a str, not a tensor", "a state dict of a string");
+    start(&p);
+    op(&p, '}');
+    op(&p, '.');
+    expect_pickle(&p, "no tensors", "an empty state dict");
+    start(&p);
+    op(&p, '}');
+    op(&p, '(');
+    str(&p, "w");
+    tensor(&p, "FloatStorage", "0", 4, 0, s22, st21, 2);
+    str(&p, "w");
+    tensor(&p, "FloatStorage", "1", 4, 0, s22, st21, 2);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_pickle(&p, "tensor 'w' appears twice", "a name twice");
+
+    /* TorchScript objects: a module that contains itself; 100 nested modules */
+    start(&p);
+    glob(&p, "__torch__", "M");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, 'q'); op(&p, 0);
+    op(&p, '}');
+    str(&p, "self");
+    op(&p, 'h'); op(&p, 0);
+    op(&p, 's');
+    op(&p, 'b');
+    op(&p, '.');
+    expect_pickle(&p, "nested deeper than 64 (or a cycle)", "a module that holds itself");
+    start(&p);
+    for (int i = 0; i < 100; i++) {
+        glob(&p, "__torch__", "M");
+        op(&p, ')');
+        op(&p, 0x81);
+        op(&p, '}');
+        str(&p, "m");
+    }
+    op(&p, 'N');
+    for (int i = 0; i < 100; i++) {
+        op(&p, 's'); /* {"m": child} */
+        op(&p, 'b'); /* BUILD the object below with it: it is the child of the next */
+    }
+    op(&p, '.');
+    expect_pickle(&p, "nested deeper than 64", "100 nested modules");
+    start(&p);
+    glob(&p, "__torch__", "M");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, '.');
+    expect_pickle(&p, "has no attribute dict", "a module without state");
+    start(&p);
+    glob(&p, "__torch__", "M");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, '}');
+    op(&p, 'b');
+    op(&p, '}');
+    op(&p, 'b');
+    op(&p, '.');
+    expect_pickle(&p, "BUILD of an object twice", "BUILD twice");
+}
+
+/* ------------------------------------------------------------ hostile archives */
+
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t len;
+} zentry;
+
+/* A zip of the entries, stored (uncompressed) unless deflate. */
+static int write_zip(const char *path, const zentry *e, size_t n, int deflate) {
+    int err;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!za) return -1;
+    for (size_t i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(za, e[i].data, e[i].len, 0);
+        zip_int64_t idx = s ? zip_file_add(za, e[i].name, s, ZIP_FL_ENC_UTF_8) : -1;
+        if (idx < 0) { zip_source_free(s); zip_discard(za); return -1; }
+        zip_set_file_compression(za, (zip_uint64_t)idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+    }
+    return zip_close(za);
+}
+
+static void expect_convert(const char *path, const char *want, const char *what) {
+    char out[512];
+    snprintf(out, sizeof out, "%s/out-hostile", tmpdir);
+    int rc = nl_convert_checkpoint(path, out);
+    if (getenv("TEST_VERBOSE")) printf("%s -> %s\n", what, rc ? nl_last_error() : "accepted");
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc != 0) CHECK(strstr(nl_last_error(), want) != NULL, "%s: message '%s' lacks '%s'", what, nl_last_error(), want);
+    char *probe = check_path(out, "open_clip_model.safetensors");
+    CHECK(access(probe, F_OK) != 0, "%s: wrote %s anyway", what, probe);
+    free(probe);
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+    char *d;
+    if (nli_read_file(path, (size_t)1 << 30, &d, n) != 0) return NULL;
+    return (uint8_t *)d;
+}
+
+static void hostile_archives(void) {
+    pk p;
+    int64_t s22[] = {2, 2}, st21[] = {2, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, s22, st21, 2);
+    float four[4] = {1, 2, 3, 4};
+    char path[512];
+    snprintf(path, sizeof path, "%s/h.pt", tmpdir);
+
+    /* a valid archive first (the reader takes it; convert refuses a non-CLIP) */
+    zentry ok[] = {{"a/data.pkl", p.b, p.n}, {"a/byteorder", "little", 6}, {"a/data/0", four, 16}};
+    CHECK(write_zip(path, ok, 3, 0) == 0, "writing %s", path);
+    nli_ckpt ck;
+    int rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "a valid one-tensor archive: %s", nli_geterr());
+    if (rc == 0) {
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc == 0 && ck.n == 1 && ck.t[0].nbytes == 16 && !memcmp(ck.t[0].data, four, 16),
+              "the one-tensor archive's bytes: %s", rc ? nli_geterr() : "wrong");
+        nli_ckpt_free(&ck);
+    }
+    expect_convert(path, "no tensor 'visual.layer1.0.conv1.weight' (not an OpenAI CLIP state dict)", "a non-CLIP");
+    CHECK(write_zip(path, ok, 3, 1) == 0, "writing %s", path);
+    rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "the same, deflated: %s", nli_geterr());
+    if (rc == 0) {
+        CHECK(nli_ckpt_load_data(&ck) == 0 && !memcmp(ck.t[0].data, four, 16), "deflated bytes");
+        nli_ckpt_free(&ck);
+    }
+
+    /* bad names */
+    const char *names[][2] = {{"a/../../etc/data.pkl", "'..' component"}, {"/abs/data.pkl", "an absolute path"},
+                              {"a\\data.pkl", "a backslash"}, {"a//data.pkl", "an empty path component"},
+                              {"a/da\x01ta.pkl", "a control character"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        /* libzip will not write a control character: a placeholder, patched in the bytes */
+        const char *nm = strchr(names[i][0], 1) ? "a/da_ta.pkl" : names[i][0];
+        zentry e[] = {{"a/data.pkl", p.b, p.n}, {nm, "x", 1}, {"a/data/0", four, 16}};
+        CHECK(write_zip(path, e, 3, 0) == 0, "writing %s", path);
+        if (nm != names[i][0]) {
+            size_t n;
+            uint8_t *z = slurp(path, &n), *hit = z;
+            int patched = 0;
+            while (hit && (hit = memmem(hit, n - (size_t)(hit - z), nm, strlen(nm)))) { hit[4] = 1; patched++; }
+            CHECK(patched == 2, "patching the name in the local and central headers (%d)", patched);
+            FILE *f = fopen(path, "wb");
+            if (z && f) fwrite(z, 1, n, f);
+            if (f) fclose(f);
+            free(z);
+        }
+        expect_convert(path, names[i][1], names[i][0]);
+    }
+    /* other structure problems */
+    zentry outside[] = {{"a/data.pkl", p.b, p.n}, {"b/data/0", four, 16}};
+    write_zip(path, outside, 2, 0);
+    expect_convert(path, "outside the archive's folder", "an entry in another folder");
+    zentry nopkl[] = {{"a/data/0", four, 16}};
+    write_zip(path, nopkl, 1, 0);
+    expect_convert(path, "no a/data.pkl (not a PyTorch archive)", "no data.pkl");
+    zentry big[] = {{"a/data.pkl", p.b, p.n}, {"a/byteorder", "big", 3}, {"a/data/0", four, 16}};
+    write_zip(path, big, 3, 0);
+    expect_convert(path, "a big-endian archive", "byteorder big");
+    zentry short_st[] = {{"a/data.pkl", p.b, p.n}, {"a/data/0", four, 12}};
+    write_zip(path, short_st, 2, 0);
+    rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "the short-storage archive opens: %s", nli_geterr());
+    if (rc == 0) {
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc != 0 && strstr(nli_geterr(), "holds 12 bytes, its header says 4 elements of 4 bytes"),
+              "a storage entry shorter than declared: %s", rc ? nli_geterr() : "accepted");
+        nli_ckpt_free(&ck);
+    }
+    zentry missing[] = {{"a/data.pkl", p.b, p.n}};
+    write_zip(path, missing, 1, 0);
+    rc = nli_ckpt_open(path, &ck);
+    if (rc == 0) {
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc != 0 && strstr(nli_geterr(), "its storage a/data/0 is missing"), "a missing storage: %s",
+              rc ? nli_geterr() : "accepted");
+        nli_ckpt_free(&ck);
+    }
+    pk evil;
+    start(&evil);
+    glob(&evil, "os", "system");
+    str(&evil, "touch /tmp/neglabel-pwned");
+    op(&evil, 0x85);
+    op(&evil, 'R');
+    op(&evil, '.');
+    zentry ev[] = {{"a/data.pkl", evil.b, evil.n}};
+    write_zip(path, ev, 1, 0);
+    expect_convert(path, "a/data.pkl: pickle byte 2 (opcode 0x63): global 'os.system' is not allowed", "os.system");
+
+    /* byte-level damage: a wrong CRC (one stored byte flipped), truncation */
+    write_zip(path, ok, 3, 0);
+    size_t n;
+    uint8_t *z = slurp(path, &n);
+    CHECK(z != NULL, "reading back %s", path);
+    if (z) {
+        uint8_t *hit = memmem(z, n, four, 16); /* the stored storage bytes */
+        CHECK(hit != NULL, "the storage bytes in the zip");
+        if (hit) {
+            hit[5] ^= 0x40;
+            FILE *f = fopen(path, "wb");
+            fwrite(z, 1, n, f);
+            fclose(f);
+            rc = nli_ckpt_open(path, &ck);
+            if (rc == 0) {
+                rc = nli_ckpt_load_data(&ck);
+                nli_ckpt_free(&ck);
+            }
+            CHECK(rc != 0 && strstr(nli_geterr(), "CRC error"), "a flipped byte: %s", rc ? nli_geterr() : "accepted");
+            hit[5] ^= 0x40;
+        }
+        for (size_t cut = 1; cut < n; cut += n / 23 + 1) {
+            FILE *f = fopen(path, "wb");
+            fwrite(z, 1, cut, f);
+            fclose(f);
+            expect_convert(path, "not a readable zip archive", "a truncated zip");
+        }
+        /* an absurd declared size in the central directory */
+        uint8_t *cd = memmem(z, n, "PK\x01\x02", 4);
+        while (cd && (size_t)(cd - z) + 46 <= n && memcmp(cd + 46, "a/data/0", 8) != 0)
+            cd = memmem(cd + 4, n - (size_t)(cd + 4 - z), "PK\x01\x02", 4);
+        CHECK(cd != NULL, "the central directory entry of a/data/0");
+        if (cd) {
+            memcpy(cd + 24, "\xff\xff\xff\x7f", 4); /* uncompressed size */
+            FILE *f = fopen(path, "wb");
+            fwrite(z, 1, n, f);
+            fclose(f);
+            expect_convert(path, "zip archive", "a 2 GB uncompressed size in the directory");
+        }
+        free(z);
+    }
+    snprintf(path, sizeof path, "%s/none.pt", tmpdir);
+    expect_convert(path, "not a readable zip archive", "a missing file");
+    CHECK(access("/tmp/neglabel-pwned", F_OK) != 0, "os.system ran");
+}
+
+int main(void) {
+    const char *src = getenv("NEGLABEL_SRC");
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/neglabel-test-convert-XXXXXX");
+    CHECK(mkdtemp(tmpdir) != NULL, "mkdtemp");
+    char *dir = check_path(src && *src ? src : ".", "tests/data/torchscript");
+    char *golden = check_path(dir, "golden.txt");
+    load_golden(golden);
+    for (size_t i = 0; i < n_arch; i++) {
+        check_reader(dir, &arch[i]);
+        if (arch[i].config) check_convert(dir, &arch[i]);
+    }
+    hostile_pickles();
+    hostile_archives();
+    for (size_t i = 0; i < n_arch; i++) { free(arch[i].t); json_decref(arch[i].config); }
+    free(dir);
+    free(golden);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    CHECK(system(cmd) == 0, "removing %s", tmpdir);
+    return check_done();
+}
