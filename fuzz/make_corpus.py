@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """make_corpus.py — regenerates the seed inputs of fuzz/corpus/safetensors,
-image and tokenizer (Pillow >= 9; made with Pillow 13.0.0). The formats/
+image, tokenizer (Pillow >= 9; made with Pillow 13.0.0) and unpickler (the
+data.pkl of each archive in tests/data/torchscript prefixed with 'P'; whole
+archives prefixed with 'Z': views_sd.pt, and vit_jit.pt without its
+storages over 512 bytes and its .debug_pkl files, to keep the seed small). The formats/
 seeds are hand-written except the two cache files (cache_*), which are
 neglabel's own cache files from scoring one CIFAR-10 image with the tiny
 fixture model against the hand-written negatives seed (`neglabel score
@@ -8,7 +11,7 @@ fixture model against the hand-written negatives seed (`neglabel score
 
   python3 fuzz/make_corpus.py        (from the repository root)
 """
-import io, json, struct
+import io, json, os, struct, zipfile
 from PIL import Image
 
 D = "fuzz/corpus/"
@@ -48,3 +51,17 @@ for i, t in enumerate(["a photo of a dog", "The NICE caf\u00e9 \u2014 na\u00efve
     open(D + "tokenizer/text%d" % i, "w", encoding="utf-8").write(t)
 open(D + "tokenizer/merges", "w").write("M#version: 0.2\nt h\nth e</w>\na n\n")
 open(D + "tokenizer/vocab", "w").write('V{"!": 0, "\\"": 1, "t": 2, "h": 3, "th": 4, "the</w>": 5}')
+
+os.makedirs(D + "unpickler", exist_ok=True)
+T = "tests/data/torchscript/"
+for name in ["vit_jit", "rn_jit", "vit_sd", "views_sd"]:
+    with zipfile.ZipFile(T + name + ".pt") as z:
+        open(D + "unpickler/pkl_" + name, "wb").write(b"P" + z.read(name + "/data.pkl"))
+open(D + "unpickler/zip_views_sd", "wb").write(b"Z" + open(T + "views_sd.pt", "rb").read())
+buf = io.BytesIO()
+with zipfile.ZipFile(T + "vit_jit.pt") as z, zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+    for info in z.infolist():
+        if info.filename.endswith(".debug_pkl") or ("/data/" in info.filename and info.file_size > 512):
+            continue
+        out.writestr(info.filename, z.read(info.filename))
+open(D + "unpickler/zip_vit_jit_small", "wb").write(b"Z" + buf.getvalue())

@@ -388,6 +388,9 @@ static void hostile_pickles(void) {
     int64_t tstride[] = {1, 3};
     one_tensor(&p, "HalfStorage", 4, 0, s22, tstride, 2);
     expect_pickle(&p, "the storage is shorter than the tensor", "a strided view past the storage");
+    int64_t exp_size[] = {1000000, 4}, exp_stride[] = {0, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, exp_size, exp_stride, 2);
+    expect_pickle(&p, "tensor of 4000000 elements on storage '0' of 4 (an overlapping view)", "an expanded view");
     int64_t huge[] = {(int64_t)1 << 32, (int64_t)1 << 32}, hs[] = {(int64_t)1 << 32, 1};
     one_tensor(&p, "FloatStorage", 4, 0, huge, hs, 2);
     expect_pickle(&p, "more than 2^40 elements", "a 2^64-element tensor");

@@ -335,6 +335,13 @@ static nli_pk *rebuild_tensor(up *u, const nli_pk *args) {
              (long long)st->i);
         return NULL;
     }
+    /* more elements than the storage holds: an expanded, overlapping view
+     * (stride 0); no state dict has one, and its copy could be huge */
+    if (t.numel > st->i) {
+        fail(u, "tensor of %lld elements on storage '%s' of %lld (an overlapping view)", (long long)t.numel, st->s,
+             (long long)st->i);
+        return NULL;
+    }
     nli_pk *v = newv(u, NLI_PK_TENSOR);
     if (!v) return NULL;
     v->t = nli_malloc(sizeof *v->t);

@@ -11,7 +11,9 @@
  * else is refused, naming the global or the opcode.
  *
  * A tensor's sizes, strides and offset are checked against its storage's
- * declared element count when it is built (overflow included). Bounds:
+ * declared element count when it is built (overflow included), and a
+ * tensor may not have more elements than its storage (no expanded views,
+ * so copying tensors out costs at most their storages' size each). Bounds:
  * NL_PK_MAX_INPUT bytes of pickle, NL_PK_MAX_MEMO memo slots, at most one
  * value per input byte. Every value lives in an arena freed at once, so
  * shared and cyclic structures (memo abuse) cost nothing to free; code that
