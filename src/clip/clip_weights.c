@@ -156,7 +156,17 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads)
     block_off *bo = NULL;
     if (!c) return NULL;
     if (nli_clip_config_load(dir, &c->cfg) != 0) goto fail;
-    if ((weights_path ? nli_st_open_file(weights_path, &st) : nli_st_open_dir(dir, &st)) != 0) goto fail;
+    if (weights_path) {
+        if (nli_st_open_file(weights_path, &st) != 0) goto fail;
+    } else if (c->cfg.format == NLI_FORMAT_OPENCLIP) {
+        /* OpenCLIP's Hub layout: one open_clip_model.safetensors */
+        char *f = nli_path_join(dir, "open_clip_model.safetensors");
+        int rc = !f ? -1 : !nli_file_exists(f) ? (nli_seterr_code(NL_ERR_IO, "%s: no open_clip_model.safetensors (the "
+                                                                              "weights of an OpenCLIP folder)", dir), -1)
+                                              : nli_st_open_file(f, &st);
+        free(f);
+        if (rc != 0) goto fail;
+    } else if (nli_st_open_dir(dir, &st) != 0) goto fail;
     c->n_threads = n_threads > 0 ? n_threads : nli_num_threads();
     const nli_tower_config *tc = &c->cfg.text, *vc = &c->cfg.vision;
     int64_t Dt = tc->hidden_size, Dv = vc->hidden_size, P = c->cfg.projection_dim, ps = vc->patch_size;
