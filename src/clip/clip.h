@@ -11,7 +11,15 @@ typedef struct {
     int image_size, patch_size, num_channels;  /* vision only */
     double layer_norm_eps;
     int quick_gelu; /* hidden_act: 1 quick_gelu, 0 gelu (exact erf) */
+    int pool_argmax; /* text: pool at the argmax of the ids (OpenCLIP; HF eos_token_id 2) */
 } nli_tower_config;
+
+/* Vision architectures. */
+enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1 };
+/* Folder formats. */
+enum { NLI_FORMAT_HF = 0, NLI_FORMAT_OPENCLIP = 1 };
+/* OpenCLIP's preprocess_cfg resize_mode (src/clip/image_resize.c). */
+typedef enum { NLI_RESIZE_SHORTEST = 0, NLI_RESIZE_LONGEST = 1, NLI_RESIZE_SQUASH = 2 } nli_resize_mode;
 
 typedef struct {
     nli_tower_config text, vision;
@@ -19,7 +27,21 @@ typedef struct {
     float image_mean[3], image_std[3]; /* preprocessor_config.json or OpenAI's */
     int resample_default;              /* nl_resample from preprocessor_config */
     char dtype[8];                     /* "F32", "F16", "BF16" (weights on disk) */
+    int format;                        /* NLI_FORMAT_*: which folder layout was read */
+    int arch;                          /* NLI_ARCH_*: the vision tower */
+    /* ResNet (ModifiedResNet): blocks per stage and the stem width; vision
+     * hidden_size is the attention pool's width (width * 32), heads its heads,
+     * patch_size 32 (the total stride), num_hidden_layers the block count. */
+    int rn_layers[4], rn_width;
+    nli_resize_mode resize_mode;       /* OpenCLIP preprocess_cfg; HF: shortest */
+    int fill_color;                    /* longest: padding value (0..255) */
 } nli_clip_config;
+
+/* OpenCLIP folders (config_openclip.c): open_clip_config.json present? */
+int nli_is_openclip_dir(const char *dir);
+/* Parse open_clip_config.json's model_cfg and preprocess_cfg as open_clip
+ * resolves them; anything we do not implement is refused by name. */
+int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
 
 /* Parse config.json (+ preprocessor_config.json if present) in dir, filling
  * Hugging Face's CLIPTextConfig / CLIPVisionConfig defaults. */

@@ -59,6 +59,11 @@ int nli_clip_use_bf16(nli_clip *c, int on) {
         return 0;
     }
     if (c->bf16_mem) return 0;
+    if (c->rn) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "precision bf16: the CPU bf16 path runs ViT towers only; this ResNet "
+                                            "computes in fp32 (use --precision fp32)");
+        return -1;
+    }
     if (!nli_bf16_available()) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "this CPU has no native bf16 (AVX512-BF16 or AMX)");
         return -1;

@@ -26,6 +26,8 @@ struct nli_clip {
     /* vision tower */
     const float *cls, *patch_w, *vpos_emb, *pre_w, *pre_b, *post_w, *post_b, *vproj;
     nli_block *vblk;
+    /* vision tower when cfg.arch is NLI_ARCH_RESNET (clip_resnet.h), else NULL */
+    struct nli_resnet *rn;
     /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
     uint16_t *bf16_mem;
     nli_bf16_matrix patch_p;

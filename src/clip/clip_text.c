@@ -12,11 +12,12 @@
 #include <string.h>
 
 /* Pooled position as transformers' CLIPTextTransformer picks it: argmax of
- * the ids when eos_token_id == 2 (legacy configs), else the first EOT;
+ * the ids when pool_argmax (eos_token_id == 2 in legacy HF configs, and
+ * every OpenCLIP text tower), else the first EOT;
  * with no EOT its argmax over an all-false mask gives 0. */
 static size_t pool_index(const nli_tower_config *tc, const int32_t *ids, size_t len) {
     size_t best = 0;
-    if (tc->eos_token_id == 2) {
+    if (tc->pool_argmax) {
         for (size_t i = 1; i < len; i++)
             if (ids[i] > ids[best]) best = i;
         return best;

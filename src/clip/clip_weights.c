@@ -6,6 +6,8 @@
 #include "cuda/clip_cuda.h"
 #include "gemm.h"
 #include "safetensors.h"
+#include "weights_plan.h"
+#include "clip_resnet.h"
 #include "util.h"
 #include "neglabel.h"
 
@@ -13,23 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char name[128];
-    int ndim;
-    int64_t shape[4];
-    size_t off, numel;
-    const nli_st_tensor *t;
-} want;
-
-typedef struct {
-    want *w;
-    size_t n, cap, total;
-} plan;
-
 /* Queue one tensor; its float32 copy goes at the next offset in mem. */
-static int need(plan *p, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
-    if (nli_grow((void **)&p->w, &p->cap, p->n + 1, sizeof(want)) != 0) return -1;
-    want *w = &p->w[p->n++];
+int nli_plan_need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    if (nli_grow((void **)&p->w, &p->cap, p->n + 1, sizeof(nli_want)) != 0) return -1;
+    nli_want *w = &p->w[p->n++];
     memset(w, 0, sizeof *w);
     snprintf(w->name, sizeof w->name, "%s", name);
     w->ndim = ndim;
@@ -45,20 +34,46 @@ static int need(plan *p, size_t *off, const char *name, int ndim, int64_t d0, in
     return 0;
 }
 
+int nli_plan_need_t(nli_plan *p, size_t *off, const char *name, int64_t d0, int64_t d1) {
+    if (nli_plan_need(p, off, name, 2, d1, d0, 0, 0)) return -1;
+    p->w[p->n - 1].transpose = 1;
+    return 0;
+}
+
+static int need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    return nli_plan_need(p, off, name, ndim, d0, d1, d2, d3);
+}
+
 /* Offsets of one block's fields, in nli_block order. */
 typedef struct { size_t o[12]; } block_off;
 
-static int need_block(plan *p, const char *tower, int i, const nli_tower_config *tc, block_off *bo) {
-    char n[128];
+static int need_block(nli_plan *p, int openclip, const char *tower, int i, const nli_tower_config *tc, block_off *bo) {
+    char n[160];
     int64_t D = tc->hidden_size, I = tc->intermediate_size;
     size_t *o = bo->o;
     /* slot -1: k and v parts of the fused qkv, reached through q's offset */
-#define NEED(field, slot, nd, a, b)                                                       \
-    do {                                                                                  \
-        snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", tower, i, field);                \
-        if (need(p, (slot) >= 0 ? o + ((slot) >= 0 ? (slot) : 0) : NULL, n, nd, a, b, 0, 0)) \
-            return -1;                                                                    \
+#define NEED(field, slot, nd, a, b)                                                                         \
+    do {                                                                                                    \
+        if (openclip) snprintf(n, sizeof n, "%stransformer.resblocks.%d.%s", tower, i, field);              \
+        else snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", tower, i, field);                              \
+        if (need(p, (slot) >= 0 ? o + ((slot) >= 0 ? (slot) : 0) : NULL, n, nd, a, b, 0, 0)) return -1; \
     } while (0)
+    if (openclip) {
+        /* nn.MultiheadAttention's in_proj is already [q; k; v] */
+        NEED("ln_1.weight", 0, 1, D, 0);
+        NEED("ln_1.bias", 1, 1, D, 0);
+        NEED("attn.in_proj_weight", 2, 2, 3 * D, D);
+        NEED("attn.in_proj_bias", 3, 1, 3 * D, 0);
+        NEED("attn.out_proj.weight", 4, 2, D, D);
+        NEED("attn.out_proj.bias", 5, 1, D, 0);
+        NEED("ln_2.weight", 6, 1, D, 0);
+        NEED("ln_2.bias", 7, 1, D, 0);
+        NEED("mlp.c_fc.weight", 8, 2, I, D);
+        NEED("mlp.c_fc.bias", 9, 1, I, 0);
+        NEED("mlp.c_proj.weight", 10, 2, D, I);
+        NEED("mlp.c_proj.bias", 11, 1, D, 0);
+        return 0;
+    }
     NEED("layer_norm1.weight", 0, 1, D, 0);
     NEED("layer_norm1.bias", 1, 1, D, 0);
     /* q, k, v weights then q, k, v biases, each consecutive: fused qkv. */
@@ -93,10 +108,10 @@ static void shape_str(char *s, size_t cap, int ndim, const int64_t *shape) {
 }
 
 /* Every wanted tensor present, shaped as the config implies, convertible. */
-static int validate(const nli_st *st, plan *p, nli_clip_config *cfg) {
+static int validate(const nli_st *st, nli_plan *p, nli_clip_config *cfg) {
     int first_dtype = -1, mixed = 0;
     for (size_t i = 0; i < p->n; i++) {
-        want *w = &p->w[i];
+        nli_want *w = &p->w[i];
         const nli_st_tensor *t = nli_st_find(st, w->name);
         if (!t) { nli_seterr("%s: tensor '%s' missing", st->source, w->name); return -1; }
         int ok = t->ndim == w->ndim;
@@ -121,45 +136,85 @@ static int validate(const nli_st *st, plan *p, nli_clip_config *cfg) {
     return 0;
 }
 
+/* One tensor to float32 at its offset, transposed when the plan says so. */
+static int convert(const nli_st *st, const nli_want *w, float *mem) {
+    float *dst = mem + w->off;
+    if (!w->transpose) return nli_st_to_f32(st, w->t, dst);
+    float *tmp = nli_mallocarray(w->numel, sizeof(float));
+    if (!tmp || nli_st_to_f32(st, w->t, tmp) != 0) { free(tmp); return -1; }
+    size_t r = (size_t)w->shape[0], k = (size_t)w->shape[1]; /* stored [r, k]: we want [k, r] */
+    for (size_t i = 0; i < r; i++)
+        for (size_t j = 0; j < k; j++) dst[j * r + i] = tmp[i * k + j];
+    free(tmp);
+    return 0;
+}
+
 static nli_clip *build(const char *dir, const char *weights_path, int n_threads) {
     nli_clip *c = nli_calloc(1, sizeof *c);
     nli_st st = {0};
-    plan p = {0};
+    nli_plan p = {0};
     block_off *bo = NULL;
     if (!c) return NULL;
     if (nli_clip_config_load(dir, &c->cfg) != 0) goto fail;
-    if ((weights_path ? nli_st_open_file(weights_path, &st) : nli_st_open_dir(dir, &st)) != 0) goto fail;
+    if (weights_path) {
+        if (nli_st_open_file(weights_path, &st) != 0) goto fail;
+    } else if (c->cfg.format == NLI_FORMAT_OPENCLIP) {
+        /* OpenCLIP's Hub layout: one open_clip_model.safetensors */
+        char *f = nli_path_join(dir, "open_clip_model.safetensors");
+        int rc = !f ? -1 : !nli_file_exists(f) ? (nli_seterr_code(NL_ERR_IO, "%s: no open_clip_model.safetensors (the "
+                                                                              "weights of an OpenCLIP folder)", dir), -1)
+                                              : nli_st_open_file(f, &st);
+        free(f);
+        if (rc != 0) goto fail;
+    } else if (nli_st_open_dir(dir, &st) != 0) goto fail;
     c->n_threads = n_threads > 0 ? n_threads : nli_num_threads();
     const nli_tower_config *tc = &c->cfg.text, *vc = &c->cfg.vision;
     int64_t Dt = tc->hidden_size, Dv = vc->hidden_size, P = c->cfg.projection_dim, ps = vc->patch_size;
     int64_t grid = vc->image_size / vc->patch_size;
-    size_t o_tok, o_tpos, o_tfw, o_tfb, o_tproj, o_cls, o_patch, o_vpos, o_prew, o_preb, o_postw, o_postb, o_vproj, o_ls;
-    int nt = tc->num_hidden_layers, nv = vc->num_hidden_layers;
+    size_t o_tok = 0, o_tpos = 0, o_tfw = 0, o_tfb = 0, o_tproj = 0, o_cls = 0, o_patch = 0, o_vpos = 0, o_prew = 0, o_preb = 0, o_postw = 0,
+           o_postb = 0, o_vproj = 0, o_ls = 0;
+    int nt = tc->num_hidden_layers, nv = c->cfg.arch == NLI_ARCH_RESNET ? 0 : vc->num_hidden_layers;
     bo = nli_calloc((size_t)(nt + nv), sizeof *bo);
     c->tblk = nli_calloc((size_t)nt, sizeof(nli_block));
     c->vblk = nli_calloc((size_t)nv, sizeof(nli_block));
     if (!bo || !c->tblk || !c->vblk) goto fail;
-    if (need(&p, &o_tok, "text_model.embeddings.token_embedding.weight", 2, tc->vocab_size, Dt, 0, 0) ||
-        need(&p, &o_tpos, "text_model.embeddings.position_embedding.weight", 2, tc->max_position_embeddings, Dt, 0, 0))
+    /* names: Hugging Face CLIPModel, or OpenCLIP's state dict (whose
+     * projections are x @ proj, stored [in, out]: transposed on load) */
+    const int oc = c->cfg.format == NLI_FORMAT_OPENCLIP;
+    const char *tname = oc ? "" : "text_model", *vname = oc ? "visual." : "vision_model";
+    int rn = c->cfg.arch == NLI_ARCH_RESNET;
+    if (need(&p, &o_tok, oc ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight", 2,
+             tc->vocab_size, Dt, 0, 0) ||
+        need(&p, &o_tpos, oc ? "positional_embedding" : "text_model.embeddings.position_embedding.weight", 2,
+             tc->max_position_embeddings, Dt, 0, 0))
         goto fail;
     for (int i = 0; i < nt; i++)
-        if (need_block(&p, "text_model", i, tc, &bo[i])) goto fail;
-    if (need(&p, &o_tfw, "text_model.final_layer_norm.weight", 1, Dt, 0, 0, 0) ||
-        need(&p, &o_tfb, "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
-        need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0) ||
-        need(&p, &o_cls, "vision_model.embeddings.class_embedding", 1, Dv, 0, 0, 0) ||
-        need(&p, &o_patch, "vision_model.embeddings.patch_embedding.weight", 4, Dv, vc->num_channels, ps, ps) ||
-        need(&p, &o_vpos, "vision_model.embeddings.position_embedding.weight", 2, grid * grid + 1, Dv, 0, 0) ||
-        need(&p, &o_prew, "vision_model.pre_layrnorm.weight", 1, Dv, 0, 0, 0) ||
-        need(&p, &o_preb, "vision_model.pre_layrnorm.bias", 1, Dv, 0, 0, 0))
-        goto fail;
-    for (int i = 0; i < nv; i++)
-        if (need_block(&p, "vision_model", i, vc, &bo[nt + i])) goto fail;
-    if (need(&p, &o_postw, "vision_model.post_layernorm.weight", 1, Dv, 0, 0, 0) ||
-        need(&p, &o_postb, "vision_model.post_layernorm.bias", 1, Dv, 0, 0, 0) ||
-        need(&p, &o_vproj, "visual_projection.weight", 2, P, Dv, 0, 0) ||
+        if (need_block(&p, oc, tname, i, tc, &bo[i])) goto fail;
+    if (need(&p, &o_tfw, oc ? "ln_final.weight" : "text_model.final_layer_norm.weight", 1, Dt, 0, 0, 0) ||
+        need(&p, &o_tfb, oc ? "ln_final.bias" : "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
+        (oc ? nli_plan_need_t(&p, &o_tproj, "text_projection", P, Dt)
+            : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)) ||
         need(&p, &o_ls, "logit_scale", 0, 0, 0, 0, 0))
         goto fail;
+    if (rn) {
+        if (nli_resnet_plan(c, &p)) goto fail;
+    } else {
+        if (need(&p, &o_cls, oc ? "visual.class_embedding" : "vision_model.embeddings.class_embedding", 1, Dv, 0, 0, 0) ||
+            need(&p, &o_patch, oc ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight", 4, Dv,
+                 vc->num_channels, ps, ps) ||
+            need(&p, &o_vpos, oc ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight",
+                 2, grid * grid + 1, Dv, 0, 0) ||
+            need(&p, &o_prew, oc ? "visual.ln_pre.weight" : "vision_model.pre_layrnorm.weight", 1, Dv, 0, 0, 0) ||
+            need(&p, &o_preb, oc ? "visual.ln_pre.bias" : "vision_model.pre_layrnorm.bias", 1, Dv, 0, 0, 0))
+            goto fail;
+        for (int i = 0; i < nv; i++)
+            if (need_block(&p, oc, vname, i, vc, &bo[nt + i])) goto fail;
+        if (need(&p, &o_postw, oc ? "visual.ln_post.weight" : "vision_model.post_layernorm.weight", 1, Dv, 0, 0, 0) ||
+            need(&p, &o_postb, oc ? "visual.ln_post.bias" : "vision_model.post_layernorm.bias", 1, Dv, 0, 0, 0) ||
+            (oc ? nli_plan_need_t(&p, &o_vproj, "visual.proj", P, Dv)
+                : need(&p, &o_vproj, "visual_projection.weight", 2, P, Dv, 0, 0)))
+            goto fail;
+    }
     if (validate(&st, &p, &c->cfg) != 0) goto fail;
     if (!(c->mem = nli_mallocarray(p.total, sizeof(float)))) { nli_prefixerr("%s", st.source); goto fail; }
     int bad = 0;
@@ -168,12 +223,13 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads)
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads)
     for (size_t i = 0; i < p.n; i++) {
         if (bad) continue;
-        if (nli_st_to_f32(&st, p.w[i].t, c->mem + p.w[i].off) != 0) {
+        if (convert(&st, &p.w[i], c->mem) != 0) {
 #pragma omp critical
             if (!bad) { bad = 1; snprintf(err, sizeof err, "%s", nli_geterr()); }
         }
     }
     if (bad) { nli_seterr("%s", err); goto fail; }
+    if (rn && nli_resnet_bind(c, c->mem) != 0) goto fail;
     float *m = c->mem;
     c->tok_emb = m + o_tok; c->tpos_emb = m + o_tpos; c->tfinal_w = m + o_tfw; c->tfinal_b = m + o_tfb;
     c->tproj = m + o_tproj; c->cls = m + o_cls; c->patch_w = m + o_patch; c->vpos_emb = m + o_vpos;
@@ -207,6 +263,8 @@ void nli_clip_free(nli_clip *c) {
     free(c->bf16_mem);
     free(c->tblk);
     free(c->vblk);
+    if (c->rn) free(c->rn->blk);
+    free(c->rn);
     free(c);
 }
 
@@ -218,6 +276,11 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     nli_cuda_clip_free(c->gpu);
     c->gpu = NULL;
     if (index < 0) return 0;
+    if (c->rn) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "the CUDA engine runs ViT towers only; this ResNet runs on the CPU "
+                                            "(use --device cpu)");
+        return -1;
+    }
     c->gpu = nli_cuda_clip_create(c, index, precision, max_batch);
     return c->gpu ? 0 : -1;
 }

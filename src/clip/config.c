@@ -3,6 +3,7 @@
  * defaults (transformers' configuration_clip.py), so minimal official
  * configs resolve to the same numbers transformers uses. */
 #include "clip.h"
+#include "config_json.h"
 #include "neglabel.h"
 #include "util.h"
 
@@ -39,7 +40,7 @@ static void vision_defaults(nli_tower_config *v) {
 }
 
 /* Read integer key into *out if present and not null; [lo, hi] inclusive. */
-static int get_int(json_t *obj, const char *sect, const char *key, long long lo, long long hi, int *out) {
+int nli_cfg_get_int(json_t *obj, const char *sect, const char *key, long long lo, long long hi, int *out) {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v)) return 0;
     double d;
@@ -59,20 +60,20 @@ static int get_tower(json_t *o, const char *sect, int text, nli_tower_config *t)
     if (!json_is_object(o)) { nli_seterr("%s is not an object", sect); return -1; }
     char s[32];
     snprintf(s, sizeof s, "%s.", sect);
-    if (get_int(o, s, "hidden_size", 1, 16384, &t->hidden_size) || get_int(o, s, "intermediate_size", 1, 65536, &t->intermediate_size) ||
-        get_int(o, s, "num_hidden_layers", 1, 256, &t->num_hidden_layers) ||
-        get_int(o, s, "num_attention_heads", 1, 1024, &t->num_attention_heads))
+    if (nli_cfg_get_int(o, s, "hidden_size", 1, 16384, &t->hidden_size) || nli_cfg_get_int(o, s, "intermediate_size", 1, 65536, &t->intermediate_size) ||
+        nli_cfg_get_int(o, s, "num_hidden_layers", 1, 256, &t->num_hidden_layers) ||
+        nli_cfg_get_int(o, s, "num_attention_heads", 1, 1024, &t->num_attention_heads))
         return -1;
     if (text) {
-        if (get_int(o, s, "vocab_size", 1, 10000000, &t->vocab_size) ||
-            get_int(o, s, "max_position_embeddings", 2, 4096, &t->max_position_embeddings) ||
-            get_int(o, s, "eos_token_id", 0, INT32_MAX, &t->eos_token_id) ||
-            get_int(o, s, "bos_token_id", 0, INT32_MAX, &t->bos_token_id) ||
-            get_int(o, s, "pad_token_id", 0, INT32_MAX, &t->pad_token_id))
+        if (nli_cfg_get_int(o, s, "vocab_size", 1, 10000000, &t->vocab_size) ||
+            nli_cfg_get_int(o, s, "max_position_embeddings", 2, 4096, &t->max_position_embeddings) ||
+            nli_cfg_get_int(o, s, "eos_token_id", 0, INT32_MAX, &t->eos_token_id) ||
+            nli_cfg_get_int(o, s, "bos_token_id", 0, INT32_MAX, &t->bos_token_id) ||
+            nli_cfg_get_int(o, s, "pad_token_id", 0, INT32_MAX, &t->pad_token_id))
             return -1;
     } else {
-        if (get_int(o, s, "image_size", 1, 4096, &t->image_size) || get_int(o, s, "patch_size", 1, 4096, &t->patch_size) ||
-            get_int(o, s, "num_channels", 1, 16, &t->num_channels))
+        if (nli_cfg_get_int(o, s, "image_size", 1, 4096, &t->image_size) || nli_cfg_get_int(o, s, "patch_size", 1, 4096, &t->patch_size) ||
+            nli_cfg_get_int(o, s, "num_channels", 1, 16, &t->num_channels))
             return -1;
     }
     json_t *v = json_object_get(o, "layer_norm_eps");
@@ -105,7 +106,7 @@ static int get_tower(json_t *o, const char *sect, int text, nli_tower_config *t)
     return 0;
 }
 
-static json_t *load_json(const char *path) {
+json_t *nli_cfg_load_json(const char *path) {
     char *text = NULL;
     size_t len = 0;
     if (nli_read_file(path, 16 << 20, &text, &len) != 0) return NULL;
@@ -124,7 +125,7 @@ static json_t *load_json(const char *path) {
     return root;
 }
 
-static int get_triple(json_t *o, const char *key, int positive, float out[3]) {
+int nli_cfg_get_triple(json_t *o, const char *key, int positive, float out[3]) {
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) return 0;
     if (!json_is_array(v) || json_array_size(v) != 3) { nli_seterr("%s must be an array of 3 numbers", key); return -1; }
@@ -141,10 +142,10 @@ static int get_triple(json_t *o, const char *key, int positive, float out[3]) {
 }
 
 static int load_preprocessor(const char *path, nli_clip_config *cfg) {
-    json_t *root = load_json(path);
+    json_t *root = nli_cfg_load_json(path);
     if (!root) return -1;
     int rc = -1;
-    if (get_triple(root, "image_mean", 0, cfg->image_mean) || get_triple(root, "image_std", 1, cfg->image_std))
+    if (nli_cfg_get_triple(root, "image_mean", 0, cfg->image_mean) || nli_cfg_get_triple(root, "image_std", 1, cfg->image_std))
         goto done;
     json_t *r = json_object_get(root, "resample");
     if (r && !json_is_null(r)) {
@@ -160,7 +161,7 @@ done:
     return rc;
 }
 
-int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
+void nli_clip_config_defaults(nli_clip_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     text_defaults(&cfg->text);
     vision_defaults(&cfg->vision);
@@ -170,19 +171,24 @@ int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
     memcpy(cfg->image_std, std, sizeof std);
     cfg->resample_default = NL_RESAMPLE_BICUBIC;
     strcpy(cfg->dtype, "F32");
+}
 
+int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
+    if (nli_is_openclip_dir(dir)) return nli_openclip_config_load(dir, cfg);
+    nli_clip_config_defaults(cfg);
     char *path = nli_path_join(dir, "config.json");
     char *pp = nli_path_join(dir, "preprocessor_config.json");
     json_t *root = NULL;
     int rc = -1;
     if (!path || !pp) goto done;
-    if (!(root = load_json(path))) goto done;
-    if (get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
+    if (!(root = nli_cfg_load_json(path))) goto done;
+    if (nli_cfg_get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
         get_tower(json_object_get(root, "text_config"), "text_config", 1, &cfg->text) ||
         get_tower(json_object_get(root, "vision_config"), "vision_config", 0, &cfg->vision)) {
         nli_prefixerr("%s", path);
         goto done;
     }
+    cfg->text.pool_argmax = cfg->text.eos_token_id == 2; /* transformers' legacy rule */
     if (nli_file_exists(pp) && load_preprocessor(pp, cfg) != 0) {
         if (strncmp(nli_geterr(), pp, strlen(pp)) != 0) nli_prefixerr("%s", pp);
         goto done;

@@ -27,6 +27,18 @@ void nli_image_free(nli_image *img);
  * out: size*size*3 uint8. */
 int nli_image_resize_crop(const nli_image *in, int size, nl_resample resample, uint8_t *out);
 
+/* OpenCLIP's resize modes (open_clip transform.py image_transform, eval):
+ * NLI_RESIZE_SHORTEST is nli_image_resize_crop; NLI_RESIZE_LONGEST resizes
+ * so the longer side is size (ResizeKeepRatio(longest=1): each side
+ * round(side / max(w, h) * size) with Python's round), then pads to
+ * size x size with fill (CenterCropOrPad: left/top (size - side) // 2);
+ * NLI_RESIZE_SQUASH resizes to size x size ignoring the aspect ratio.
+ * mode: an nli_resize_mode (clip.h). */
+int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, int mode, int fill, uint8_t *out);
+/* nl_preprocess_file / nl_preprocess_rgb with a resize mode and fill. */
+int nli_preprocess_file_mode(const char *path, int size, nl_resample resample, int mode, int fill, uint8_t *out);
+int nli_preprocess_rgb_mode(const nl_rgb_image *img, int size, nl_resample resample, int mode, int fill, uint8_t *out);
+
 /* HWC uint8 -> CHW float32: x/255, then (x-mean)/std per channel. */
 void nli_image_normalize(const uint8_t *hwc, int size, const float mean[3], const float std[3], float *chw);
 #endif

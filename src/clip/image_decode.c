@@ -26,6 +26,7 @@
 #include <png.h>
 #include <webp/decode.h>
 
+#include "clip.h"
 #include "image.h"
 #include "util.h"
 
@@ -455,9 +456,13 @@ void nli_image_free(nli_image *img) {
 }
 
 int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t *out) {
+    return nli_preprocess_file_mode(path, size, resample, NLI_RESIZE_SHORTEST, 0, out);
+}
+
+int nli_preprocess_file_mode(const char *path, int size, nl_resample resample, int mode, int fill, uint8_t *out) {
     nli_image img;
     if (nli_image_load(path, &img) != 0) return -1;
-    int rc = nli_image_resize_crop(&img, size, resample, out);
+    int rc = nli_image_resize_mode(&img, size, resample, mode, fill, out);
     if (rc != 0) nli_prefixerr("%s", path);
     nli_image_free(&img);
     return rc;

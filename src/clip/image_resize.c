@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip.h"
 #include "image.h"
 #include "util.h"
 
@@ -216,7 +217,37 @@ done:
     return rc;
 }
 
+/* Resize in to ow x oh, then centre-crop (or pad with fill) to size x size
+ * with torchvision's offsets; only the kept pixels are resampled. */
+static int resize_place(const nli_image *in, int ow, int oh, int size, nl_resample resample, int fill, uint8_t *out) {
+    int offx = crop_offset(ow, size), offy = crop_offset(oh, size);
+    /* Crop pixels [cx0, cx1) read resized pixels [cx0+offx, cx1+offx). */
+    int cx0 = offx < 0 ? -offx : 0, cx1 = ow - offx < size ? ow - offx : size;
+    int cy0 = offy < 0 ? -offy : 0, cy1 = oh - offy < size ? oh - offy : size;
+    int nx = cx1 - cx0, ny = cy1 - cy0;
+    uint8_t *win = out;
+    if (nx != size || ny != size) {
+        memset(out, fill, (size_t)size * size * 3);
+        win = nli_mallocarray((size_t)nx * ny, 3);
+        if (!win) return -1;
+    }
+    if (resample_window(in, ow, oh, cx0 + offx, nx, cy0 + offy, ny, resample, win) != 0) {
+        if (win != out) free(win);
+        return -1;
+    }
+    if (win != out) {
+        for (int y = 0; y < ny; y++)
+            memcpy(out + ((size_t)(cy0 + y) * size + cx0) * 3, win + (size_t)y * nx * 3, (size_t)nx * 3);
+        free(win);
+    }
+    return 0;
+}
+
 int nli_image_resize_crop(const nli_image *in, int size, nl_resample resample, uint8_t *out) {
+    return nli_image_resize_mode(in, size, resample, NLI_RESIZE_SHORTEST, 0, out);
+}
+
+int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, int mode, int fill, uint8_t *out) {
     if (!in || !in->rgb || in->w <= 0 || in->h <= 0) {
         nli_seterr("resize: empty image");
         return -1;
@@ -232,9 +263,25 @@ int nli_image_resize_crop(const nli_image *in, int size, nl_resample resample, u
                   (int)resample);
         return -1;
     }
+    if (fill < 0 || fill > 255) { nli_seterr("resize: fill value %d outside 0..255", fill); return -1; }
+    int w = in->w, h = in->h, ow, oh;
+    if (mode == NLI_RESIZE_SQUASH) return resize_place(in, size, size, size, resample, fill, out);
+    if (mode == NLI_RESIZE_LONGEST) {
+        /* ResizeKeepRatio(longest=1): ratio = max(h/size, w/size), each
+         * side round(side / ratio), Python's round (half to even) */
+        double rh = (double)h / size, rw = (double)w / size;
+        double ratio = (rh > rw ? rh : rw) * 1.0 + (rh > rw ? rw : rh) * 0.0;
+        oh = (int)nearbyint((double)h / ratio);
+        ow = (int)nearbyint((double)w / ratio);
+        if (ow < 1 || oh < 1) {
+            nli_seterr("resize: %dx%d image is too elongated to fit in %d (a side would be 0 pixels)", w, h, size);
+            return -1;
+        }
+        return resize_place(in, ow, oh, size, resample, fill, out);
+    }
+    if (mode != NLI_RESIZE_SHORTEST) { nli_seterr("resize: unknown resize mode %d", mode); return -1; }
     /* torchvision: the shorter side becomes size, the longer
      * int(size * long / short) (exact product, one rounded division). */
-    int w = in->w, h = in->h, ow, oh;
     int shorter = w <= h ? w : h, longer = w <= h ? h : w;
     double nl = (double)((int64_t)size * longer) / shorter;
     if (nl > (double)(INT_MAX / 8)) {
@@ -252,28 +299,7 @@ int nli_image_resize_crop(const nli_image *in, int size, nl_resample resample, u
         ow = new_long;
         oh = size;
     }
-
-    int offx = crop_offset(ow, size), offy = crop_offset(oh, size);
-    /* Crop pixels [cx0, cx1) read resized pixels [cx0+offx, cx1+offx). */
-    int cx0 = offx < 0 ? -offx : 0, cx1 = ow - offx < size ? ow - offx : size;
-    int cy0 = offy < 0 ? -offy : 0, cy1 = oh - offy < size ? oh - offy : size;
-    int nx = cx1 - cx0, ny = cy1 - cy0;
-    uint8_t *win = out;
-    if (nx != size || ny != size) {
-        memset(out, 0, (size_t)size * size * 3);
-        win = nli_mallocarray((size_t)nx * ny, 3);
-        if (!win) return -1;
-    }
-    if (resample_window(in, ow, oh, cx0 + offx, nx, cy0 + offy, ny, resample, win) != 0) {
-        if (win != out) free(win);
-        return -1;
-    }
-    if (win != out) {
-        for (int y = 0; y < ny; y++)
-            memcpy(out + ((size_t)(cy0 + y) * size + cx0) * 3, win + (size_t)y * nx * 3, (size_t)nx * 3);
-        free(win);
-    }
-    return 0;
+    return resize_place(in, ow, oh, size, resample, fill, out);
 }
 
 void nli_image_normalize(const uint8_t *hwc, int size, const float mean[3], const float std[3], float *chw) {
@@ -287,6 +313,10 @@ void nli_image_normalize(const uint8_t *hwc, int size, const float mean[3], cons
 }
 
 int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, uint8_t *out) {
+    return nli_preprocess_rgb_mode(img, size, resample, NLI_RESIZE_SHORTEST, 0, out);
+}
+
+int nli_preprocess_rgb_mode(const nl_rgb_image *img, int size, nl_resample resample, int mode, int fill, uint8_t *out) {
     if (!img || !img->rgb || !out) { nli_seterr("preprocess: NULL image or output"); return -1; }
     if (img->width <= 0 || img->height <= 0) {
         nli_seterr("preprocess: image of %d x %d pixels", img->width, img->height);
@@ -313,7 +343,7 @@ int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, u
         for (int y = 0; y < img->height; y++) memcpy(packed + (size_t)y * row, img->rgb + (size_t)y * stride, row);
         im.rgb = packed;
     }
-    int rc = nli_image_resize_crop(&im, size, resample, out);
+    int rc = nli_image_resize_mode(&im, size, resample, mode, fill, out);
     free(packed);
     return rc;
 }

@@ -92,7 +92,8 @@ nl_resample nl_model_resample(const nl_model *m) {
 }
 const char *nl_model_device_name(const nl_model *m) { return m->device_name; }
 
-/* Identity of the weights for cache keys and negatives files: config.json,
+/* Identity of the weights for cache keys and negatives files: config.json
+ * (open_clip_config.json in OpenCLIP folders),
  * and each safetensors file's name, size and 64 evenly spaced 4 KiB samples
  * of its bytes. Stable when a model folder is copied, different for a
  * fine-tune with the same shapes, and cheap (hashing 600 MB would not be). */
@@ -102,7 +103,7 @@ static void make_fingerprint(nl_model *m) {
     uint64_t h = NL_FNV_INIT;
     char *cfg = NULL;
     size_t len = 0;
-    char *p = nli_path_join(m->dir, "config.json");
+    char *p = nli_path_join(m->dir, m->cfg->format == NLI_FORMAT_OPENCLIP ? "open_clip_config.json" : "config.json");
     if (p && nli_read_file(p, 1 << 20, &cfg, &len) == 0) h = nli_fnv1a(cfg, len, h);
     free(cfg);
     free(p);
@@ -156,7 +157,11 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     if (!m->clip) goto fail;
     m->cfg = nli_clip_get_config(m->clip);
     char *vocab = nli_path_join(dir, "vocab.json"), *merges = nli_path_join(dir, "merges.txt");
-    if (vocab && merges) m->tok = nli_tokenizer_load(vocab, merges);
+    if (vocab && merges && m->cfg->format == NLI_FORMAT_OPENCLIP && !nli_file_exists(vocab))
+        nli_seterr_code(NL_ERR_IO, "%s: no vocab.json / merges.txt: OpenCLIP checkpoints use OpenAI's CLIP BPE, which "
+                                   "open_clip ships inside its package; copy vocab.json and merges.txt from any Hugging "
+                                   "Face CLIP model (e.g. openai/clip-vit-base-patch32) into this folder", dir);
+    else if (vocab && merges) m->tok = nli_tokenizer_load(vocab, merges);
     free(vocab);
     free(merges);
     if (!m->tok) goto fail;
@@ -198,8 +203,16 @@ char *nl_model_info_json(const nl_model *m) {
     nli_buf b = {0};
     nli_buf_puts(&b, "{\"model\":");
     nli_buf_json_string(&b, m->dir);
-    nli_buf_puts(&b, ",");
-    tower_json(&b, "vision", &c->vision, 0);
+    nli_buf_printf(&b, ",\"format\":\"%s\",\"architecture\":\"%s\",",
+                   c->format == NLI_FORMAT_OPENCLIP ? "open_clip" : "huggingface",
+                   c->arch == NLI_ARCH_RESNET ? "ModifiedResNet" : "ViT");
+    if (c->arch == NLI_ARCH_RESNET)
+        nli_buf_printf(&b, "\"vision\":{\"layers\":[%d,%d,%d,%d],\"width\":%d,\"attnpool_width\":%d,"
+                           "\"attnpool_heads\":%d,\"image_size\":%d,\"num_channels\":3}",
+                       c->rn_layers[0], c->rn_layers[1], c->rn_layers[2], c->rn_layers[3], c->rn_width,
+                       c->vision.hidden_size, c->vision.num_attention_heads, c->vision.image_size);
+    else
+        tower_json(&b, "vision", &c->vision, 0);
     nli_buf_puts(&b, ",");
     tower_json(&b, "text", &c->text, 1);
     nli_buf_printf(&b, ",\"projection_dim\":%d,\"dtype\":\"%s\",\"parameters\":%zu,", c->projection_dim, c->dtype,
@@ -207,6 +220,8 @@ char *nl_model_info_json(const nl_model *m) {
     nli_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",
                   c->image_mean[0], c->image_mean[1], c->image_mean[2], c->image_std[0], c->image_std[1],
                   c->image_std[2], c->resample_default == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic");
+    static const char *const modes[3] = {"shortest", "longest", "squash"};
+    nli_buf_printf(&b, "\"resize_mode\":\"%s\",", modes[c->resize_mode]);
     nli_buf_puts(&b, "\"device\":");
     nli_buf_json_string(&b, m->device_name);
     nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,", nl_precision_name(m->precision), m->batch);
@@ -300,9 +315,10 @@ typedef struct {
     const nl_rgb_image *rgb;
 } img_src;
 
-static int prep(const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
-    if (src->paths) return nl_preprocess_file(src->paths[i], S, resample, out);
-    if (nl_preprocess_rgb(&src->rgb[i], S, resample, out) != 0) {
+static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
+    /* the model's resize mode: OpenCLIP's preprocess_cfg, else shortest */
+    if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, c->resize_mode, c->fill_color, out);
+    if (nli_preprocess_rgb_mode(&src->rgb[i], S, resample, c->resize_mode, c->fill_color, out) != 0) {
         nli_prefixerr("image %zu", i);
         return -1;
     }
@@ -353,7 +369,7 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
         uint8_t *stage = nli_cuda_images_staging(g, slot);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
         for (size_t i = 0; i < k; i++) {
-            ok[i] = prep(src, s + i, S, resample, stage + i * px) == 0;
+            ok[i] = prep(c, src, s + i, S, resample, stage + i * px) == 0;
             if (!ok[i]) {
                 errs[i] = nli_strdup(nli_geterr());
                 code[i] = (int)nl_last_status();
@@ -425,7 +441,7 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
          * parallel. Each thread has its own error message buffer. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
         for (size_t i = 0; i < k; i++) {
-            ok[i] = prep(src, s + i, S, resample, rgb + i * px) == 0;
+            ok[i] = prep(c, src, s + i, S, resample, rgb + i * px) == 0;
             if (ok[i]) {
                 nli_image_normalize(rgb + i * px, S, c->image_mean, c->image_std, pix + i * px);
             } else {

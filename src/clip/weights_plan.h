@@ -1,0 +1,35 @@
+/* weights_plan.h — the list of tensors a model needs, each with its shape
+ * and its offset in one float32 allocation (clip_weights.c fills it from a
+ * checkpoint; clip_resnet_weights.c adds a ResNet's tensors). */
+#ifndef NEGLABEL_WEIGHTS_PLAN_H
+#define NEGLABEL_WEIGHTS_PLAN_H
+#include <stddef.h>
+#include <stdint.h>
+#include "clip.h"
+#include "safetensors.h"
+
+typedef struct {
+    char name[160];
+    int ndim, transpose; /* transpose: a 2-D [a, b] tensor stored as [b, a] */
+    int64_t shape[4];
+    size_t off, numel;
+    const nli_st_tensor *t;
+} nli_want;
+
+typedef struct {
+    nli_want *w;
+    size_t n, cap, total;
+} nli_plan;
+
+/* Queue one tensor of ndim dims (d0..d3, unused ones 0); its float32 copy
+ * goes at the next offset, returned in *off when off != NULL. */
+int nli_plan_need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Same for a 2-D tensor wanted as [d0, d1] but stored as [d1, d0]
+ * (OpenCLIP's x @ proj projections): transposed while converting. */
+int nli_plan_need_t(nli_plan *p, size_t *off, const char *name, int64_t d0, int64_t d1);
+
+/* The ModifiedResNet's tensors (clip_resnet_weights.c): queue them, and
+ * after conversion fold the BatchNorms and bind c->rn. */
+int nli_resnet_plan(nli_clip *c, nli_plan *p);
+int nli_resnet_bind(nli_clip *c, float *mem);
+#endif
