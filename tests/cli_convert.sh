@@ -3,8 +3,12 @@
 # state dict, from tests/gen/gen_torchscript.py) becomes an OpenCLIP folder
 # with the two files; a second run replaces them; a hostile archive fails
 # with exit 1, one message, and writes nothing; usage errors exit 2.
-# (test_convert.c checks the tensors bit for bit and the hostile inputs
-# one by one.) Needs no reference data: never skips.
+# Round trip through the CLI: the converted ViT (with the BPE files of the
+# tiny fixture model copied in: OpenCLIP folders carry none) embeds the
+# fixture images as the torch model itself does (golden.txt, float64),
+# within 1e-4 * ||g||; that part needs ../shared. (test_convert.c checks the
+# tensors bit for bit, the text tower and the ResNet through the engine, and
+# the hostile inputs one by one.)
 . "$(dirname "$0")/lib_cli.sh"
 D=$SRC/tests/data/torchscript
 for a in vit_jit rn_jit vit_sd; do
@@ -41,4 +45,40 @@ nl convert "$D/vit_jit.pt" >/dev/null 2>&1; rc=$?
 check "convert without -o: usage error, exit 2 (rc=$rc)" test $rc -eq 2
 nl convert "$D/vit_jit.pt" "$D/rn_jit.pt" -o "$TMP/x" >/dev/null 2>&1; rc=$?
 check "convert with two checkpoints: usage error, exit 2 (rc=$rc)" test $rc -eq 2
+
+# ---------------------------------------------------------------- round trip
+if [ ! -f "$SHARED/README.md" ]; then
+  partial_skip "reference data not found at '$SHARED': the round trip through 'neglabel embed' did not run"
+  finish; exit
+fi
+for a in vit_jit; do
+  cp "$TINY/vocab.json" "$TINY/merges.txt" "$TMP/$a/"
+  nl embed --model "$TMP/$a" --no-cache --image "$SHARED/fixtures/images/dog.jpg" \
+    --image "$SHARED/fixtures/images/eagle.jpg" >"$TMP/$a.emb" 2>"$TMP/err"; rc=$?
+  check "embed with the converted $a exits 0 (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+  out=$(python3 - "$D/golden.txt" "$a.pt" "$TMP/$a.emb" <<'PY'
+import json, math, sys
+golden, arch, got = sys.argv[1:4]
+want, cur = {}, None
+for line in open(golden):
+    f = line.split()
+    if f and f[0] == "archive":
+        cur = f[1]
+    elif f and f[0] == "image" and cur == arch:
+        want[f[1]] = [float(x) for x in f[2:]]
+n = 0
+for line in open(got):
+    r = json.loads(line)
+    g = want[r["input"].rsplit("/", 1)[1]]
+    e = r["embedding"]
+    assert len(e) == len(g), "dimension %d, golden %d" % (len(e), len(g))
+    err = max(abs(a - b) for a, b in zip(e, g)) / math.sqrt(sum(b * b for b in g))
+    print("%s %.3g" % (r["input"].rsplit("/", 1)[1], err))
+    assert err < 1e-4, "error %.3g of ||g||" % err
+    n += 1
+assert n == len(want) == 2, "%d embeddings for %d golden images" % (n, len(want))
+PY
+  ); rc=$?
+  check "$a: 'neglabel embed' equals the model's own image embeddings within 1e-4 ||g|| ($out)" test $rc -eq 0
+done
 finish

@@ -547,7 +547,7 @@ static int step(up *u, int *stop) {
     case 't': case 'l': case 'd': /* TUPLE, LIST, DICT from the mark */
         if (pop_mark(u, &first, &n) != 0) return -1;
         if (op == 'd' && n % 2) return fail(u, "DICT with an odd number of items");
-        v = make_seq(u, op == 't' ? NLI_PK_TUPLE : op == 'l' ? NLI_PK_LIST : NLI_PK_DICT, u->stack + first, n);
+        v = make_seq(u, op == 't' ? NLI_PK_TUPLE : op == 'l' ? NLI_PK_LIST : NLI_PK_DICT, n ? u->stack + first : NULL, n);
         u->sp = first;
         return push(u, v);
     case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
