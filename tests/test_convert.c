@@ -816,6 +816,13 @@ static void hostile_archives(void) {
         }
         free(z);
     }
+    /* fuzz_unpickler's second finding: an empty archive from memory leaked its copy */
+    nli_zip *zz;
+    CHECK(nli_zip_open_buffer("", 0, "empty.pt", &zz) != 0 && strstr(nli_geterr(), "not a readable zip archive: empty"),
+          "an empty buffer: %s", nli_geterr());
+    FILE *ef = fopen(path, "wb");
+    if (ef) fclose(ef);
+    expect_convert(path, "not a readable zip archive", "an empty file");
     snprintf(path, sizeof path, "%s/none.pt", tmpdir);
     expect_convert(path, "not a readable zip archive", "a missing file");
     CHECK(access("/tmp/neglabel-pwned", F_OK) != 0, "os.system ran");

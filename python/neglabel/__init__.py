@@ -43,7 +43,7 @@ __version__: str = _C.version
 
 __all__ = [
     "Model", "Negatives", "NegLabel", "MCM", "mine", "metrics", "evaluate", "set_progress", "default_progress",
-    "cuda_device_count", "cuda_built", "devices_info",
+    "cuda_device_count", "cuda_built", "devices_info", "convert_checkpoint",
     "Error", "InvalidInputError", "FileError", "OutOfMemoryError", "UnsupportedError", "DeviceError",
     "DEFAULT_MODEL", "TEMPLATE_NOUN", "TEMPLATE_ADJ", "TEMPLATE_MCM", "__version__",
 ]
@@ -866,6 +866,17 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
     r["ood"] = {s.pop("name"): s for s in r["ood"]}
     r["convention"] = _CONVENTION_NAME[r["convention"]]
     return r
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def convert_checkpoint(src: PathLike, dst_dir: PathLike) -> None:
+    """``neglabel convert``: OpenAI's CLIP checkpoint (``ViT-B-16.pt``, ``RN50.pt``: TorchScript, or a
+    ``torch.save``'d zip of the state dict) to an OpenCLIP folder (``open_clip_model.safetensors``,
+    ``open_clip_config.json``) that :class:`Model` loads. The pickle is read by a restricted unpickler that runs
+    nothing; an archive it cannot read raises :class:`InvalidInputError` naming the problem."""
+    _C.convert_checkpoint(src, dst_dir)
 
 
 # ---------------------------------------------------------------- devices

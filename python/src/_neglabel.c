@@ -1257,6 +1257,21 @@ done:
     return res;
 }
 
+static PyObject *py_convert_checkpoint(PyObject *self, PyObject *args) {
+    PyObject *src, *dst;
+    if (!PyArg_ParseTuple(args, "O&O&:convert_checkpoint", PyUnicode_FSConverter, &src, PyUnicode_FSConverter, &dst))
+        return NULL;
+    int rc;
+    failure f = {0};
+    Py_BEGIN_ALLOW_THREADS
+    rc = nl_convert_checkpoint(PyBytes_AS_STRING(src), PyBytes_AS_STRING(dst));
+    if (rc) fail_capture(&f);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(src);
+    Py_DECREF(dst);
+    return rc || f.closed ? fail_raise(&f) : Py_NewRef(Py_None);
+}
+
 /* ------------------------------------------------------------ module */
 
 static PyMethodDef module_methods[] = {
@@ -1276,6 +1291,7 @@ static PyMethodDef module_methods[] = {
     {"devices_info_json", py_devices_info_json, METH_NOARGS, "nl_devices_info_json"},
     {"fpr_convention_text", py_fpr_convention_text, METH_VARARGS, "nl_fpr_convention_text"},
     {"eval", (PyCFunction)(void (*)(void))py_eval, METH_VARARGS | METH_KEYWORDS, "nl_eval"},
+    {"convert_checkpoint", py_convert_checkpoint, METH_VARARGS, "nl_convert_checkpoint(src, dst_dir)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -142,12 +142,16 @@ int nli_zip_open(const char *path, nli_zip **out) {
 
 int nli_zip_open_buffer(const void *data, size_t len, const char *name, nli_zip **out) {
     *out = NULL;
+    if (len == 0) { /* (libzip would not take ownership of an empty buffer) */
+        nli_seterr("%s: not a readable zip archive: empty", name);
+        return -1;
+    }
     nli_zip *z = nli_calloc(1, sizeof *z);
     if (!z) return -1;
     z->path = nli_strdup(name);
-    void *copy = nli_malloc(len ? len : 1);
+    void *copy = nli_malloc(len);
     if (!z->path || !copy) { free(copy); nli_zip_close(z); return -1; }
-    if (len) memcpy(copy, data, len);
+    memcpy(copy, data, len);
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(copy, len, 1, &ze); /* frees copy */
