@@ -7,8 +7,8 @@
 # tiny fixture model copied in: OpenCLIP folders carry none) embeds the
 # fixture images as the torch model itself does (golden.txt, float64),
 # within 1e-4 * ||g||; that part needs ../shared. (test_convert.c checks the
-# tensors bit for bit, the text tower and the ResNet through the engine, and
-# the hostile inputs one by one.)
+# tensors bit for bit and the text tower and the ResNet through the engine;
+# test_unpickler.c the hostile inputs one by one.)
 . "$(dirname "$0")/lib_cli.sh"
 D=$SRC/tests/data/torchscript
 for a in vit_jit rn_jit vit_sd; do

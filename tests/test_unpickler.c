@@ -1,0 +1,589 @@
+/* test_unpickler.c — hostile PyTorch checkpoints, built here, each refused
+ * with its message asserted (the readers of `convert`: zipread.c, pickle.c,
+ * torch_ckpt.c; the valid archives are test_convert.c's):
+ * - pickles that name other globals (os.system, builtins.eval,
+ *   __builtin__.getattr, ... by GLOBAL and STACK_GLOBAL), REDUCE / NEWOBJ /
+ *   BUILD of what is not allowed, persistent ids that are not storages;
+ * - storages shorter than their tensors, expanded views, sizes and strides
+ *   that overflow, negative sizes, too many dimensions, huge integers;
+ * - memo abuse, stack games, cycles and deep nesting (lists and modules),
+ *   truncation at every byte, unknown opcodes; fuzz_unpickler's findings;
+ * - zip archives with '..', absolute, backslash or control-character names,
+ *   entries outside the archive's folder, no data.pkl, a big-endian
+ *   byteorder, a storage entry shorter than declared or missing, a flipped
+ *   byte (CRC), truncation, an absurd size in the central directory, an
+ *   empty file. Nothing is written for a refused archive. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "check.h"
+#include "neglabel.h"
+#include "pickle.h"
+#include "torch_ckpt.h"
+#include "util.h"
+#include "zipread.h"
+
+static char tmpdir[256];
+
+/* ------------------------------------------------------------ hostile pickles */
+
+typedef struct {
+    uint8_t b[1 << 16];
+    size_t n;
+} pk;
+
+static void pb(pk *p, const void *s, size_t n) {
+    if (p->n + n <= sizeof p->b) { memcpy(p->b + p->n, s, n); p->n += n; }
+}
+static void op(pk *p, uint8_t c) { pb(p, &c, 1); }
+static void str(pk *p, const char *s) { /* SHORT_BINUNICODE or BINUNICODE */
+    size_t n = strlen(s);
+    if (n < 256) { op(p, 0x8c); op(p, (uint8_t)n); }
+    else { op(p, 'X'); uint32_t l = (uint32_t)n; pb(p, &l, 4); }
+    pb(p, s, n);
+}
+static void glob(pk *p, const char *mod, const char *name) {
+    op(p, 'c');
+    pb(p, mod, strlen(mod));
+    op(p, '\n');
+    pb(p, name, strlen(name));
+    op(p, '\n');
+}
+static void integer(pk *p, int64_t v) {
+    if (v >= 0 && v < 256) { op(p, 'K'); op(p, (uint8_t)v); return; }
+    op(p, 0x8a);
+    op(p, 8);
+    pb(p, &v, 8);
+}
+static void ints(pk *p, const int64_t *v, int n) {
+    op(p, '(');
+    for (int i = 0; i < n; i++) integer(p, v[i]);
+    op(p, 't');
+}
+/* _rebuild_tensor_v2(('storage', torch.<type>, key, 'cpu', numel), offset, size, stride, False, OrderedDict()) */
+static void tensor(pk *p, const char *type, const char *key, int64_t numel, int64_t off, const int64_t *size,
+                   const int64_t *stride, int ndim) {
+    glob(p, "torch._utils", "_rebuild_tensor_v2");
+    op(p, '(');
+    op(p, '(');
+    str(p, "storage");
+    glob(p, "torch", type);
+    str(p, key);
+    str(p, "cpu");
+    integer(p, numel);
+    op(p, 't');
+    op(p, 'Q');
+    integer(p, off);
+    ints(p, size, ndim);
+    ints(p, stride, ndim);
+    op(p, 0x89);
+    glob(p, "collections", "OrderedDict");
+    op(p, ')');
+    op(p, 'R');
+    op(p, 't');
+    op(p, 'R');
+}
+static void start(pk *p) { p->n = 0; op(p, 0x80); op(p, 2); }
+
+/* A state dict {name: tensor} with one tensor of the given geometry. */
+static void one_tensor(pk *p, const char *type, int64_t numel, int64_t off, const int64_t *size, const int64_t *stride,
+                       int ndim) {
+    start(p);
+    op(p, '}');
+    str(p, "w");
+    tensor(p, type, "0", numel, off, size, stride, ndim);
+    op(p, 's');
+    op(p, '.');
+}
+
+/* Unpickle and walk (as a state dict, or objects without code); expect an
+ * error containing want, or success when want is NULL. */
+static void expect_pickle(const pk *p, const char *want, const char *what) {
+    nli_pk_arena *a;
+    nli_pk *root;
+    int rc = nli_unpickle(p->b, p->n, "t.pkl", &a, &root);
+    if (rc == 0) {
+        nli_ckpt ck;
+        memset(&ck, 0, sizeof ck);
+        rc = nli_ckpt_walk(&ck, root, "t.pkl");
+        for (size_t i = 0; i < ck.n; i++) free(ck.t[i].name);
+        free(ck.t);
+        nli_pk_free(a);
+    }
+    if (getenv("TEST_VERBOSE")) printf("%s -> %s\n", what, rc ? nli_geterr() : "accepted");
+    if (!want) { CHECK(rc == 0, "%s: refused: %s", what, nli_geterr()); return; }
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc != 0) CHECK(strstr(nli_geterr(), want) != NULL, "%s: message '%s' lacks '%s'", what, nli_geterr(), want);
+}
+
+static void hostile_pickles(void) {
+    pk p;
+    int64_t s22[] = {2, 2}, st21[] = {2, 1};
+
+    one_tensor(&p, "FloatStorage", 4, 0, s22, st21, 2);
+    expect_pickle(&p, NULL, "a valid 2x2 tensor");
+    /* the same, ended early at every byte: never accepted, never a crash */
+    int truncated_ok = 1;
+    for (size_t cut = 0; cut + 1 < p.n; cut++) {
+        nli_pk_arena *a;
+        nli_pk *root;
+        if (nli_unpickle(p.b, cut, "t.pkl", &a, &root) == 0) { truncated_ok = 0; nli_pk_free(a); }
+    }
+    CHECK(truncated_ok, "a truncated pickle was accepted");
+    pk q = p;
+    q.n -= 1;
+    expect_pickle(&q, "ends without STOP", "no STOP");
+
+    /* other globals, by GLOBAL and STACK_GLOBAL, called or not */
+    const char *evil[][2] = {{"os", "system"}, {"builtins", "eval"}, {"__builtin__", "getattr"},
+                             {"posix", "system"}, {"torch", "load"}, {"torch._utils", "_rebuild_tensor"},
+                             {"subprocess", "Popen"}, {"torch.serialization", "_get_layout"}};
+    for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
+        char want[200], what[200];
+        snprintf(want, sizeof want, "global '%s.%s' is not allowed", evil[i][0], evil[i][1]);
+        start(&p);
+        glob(&p, evil[i][0], evil[i][1]);
+        str(&p, "echo pwned");
+        op(&p, 0x85);
+        op(&p, 'R');
+        op(&p, '.');
+        snprintf(what, sizeof what, "GLOBAL %s.%s + REDUCE", evil[i][0], evil[i][1]);
+        expect_pickle(&p, want, what);
+        start(&p);
+        str(&p, evil[i][0]);
+        str(&p, evil[i][1]);
+        op(&p, 0x93);
+        op(&p, '.');
+        snprintf(what, sizeof what, "STACK_GLOBAL %s.%s", evil[i][0], evil[i][1]);
+        expect_pickle(&p, want, what);
+    }
+    /* a global name with a NUL, or split oddly, is no way around the list */
+    start(&p);
+    str(&p, "torch");
+    op(&p, 'C'); op(&p, 12); pb(&p, "FloatStorage", 12); /* bytes, not str */
+    op(&p, 0x93);
+    op(&p, '.');
+    expect_pickle(&p, "STACK_GLOBAL of non-strings", "STACK_GLOBAL of bytes");
+    start(&p);
+    glob(&p, "__torch__.a b", "C");
+    op(&p, '.');
+    expect_pickle(&p, "is not allowed", "a TorchScript class name with a space");
+
+    /* allowed names used the wrong way */
+    start(&p);
+    glob(&p, "torch", "FloatStorage");
+    op(&p, ')');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "REDUCE of 'torch.FloatStorage' is not allowed", "REDUCE of a storage type");
+    start(&p);
+    glob(&p, "__torch__", "CLIP");
+    op(&p, ')');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "REDUCE of '__torch__.CLIP' is not allowed", "REDUCE of a TorchScript class");
+    start(&p);
+    glob(&p, "collections", "OrderedDict");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, '.');
+    expect_pickle(&p, "NEWOBJ of 'collections.OrderedDict' is not allowed", "NEWOBJ of OrderedDict");
+    start(&p);
+    op(&p, ']');
+    op(&p, '}');
+    op(&p, 'b');
+    op(&p, '.');
+    expect_pickle(&p, "BUILD of a list", "BUILD of a list");
+    start(&p);
+    str(&p, "x");
+    op(&p, ')');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "REDUCE of a str", "REDUCE of a string");
+    start(&p);
+    op(&p, 'c'); pb(&p, "os\nsystem", 9); /* no final newline */
+    expect_pickle(&p, "GLOBAL without a newline", "GLOBAL cut short");
+    const uint8_t unsupported[] = {'i', 'o', 'P', 'I', 'S', 0x92, 'V', 0x96};
+    for (size_t i = 0; i < sizeof unsupported; i++) {
+        start(&p);
+        op(&p, unsupported[i]);
+        op(&p, '.');
+        expect_pickle(&p, "is not supported", "an unsupported opcode");
+    }
+    /* persistent ids other than storages */
+    start(&p);
+    str(&p, "/etc/passwd");
+    op(&p, 'Q');
+    op(&p, '.');
+    expect_pickle(&p, "not a 5-tuple", "a persistent id string");
+    start(&p);
+    op(&p, '(');
+    str(&p, "storage");
+    glob(&p, "torch", "FloatStorage");
+    str(&p, "../../etc/passwd");
+    str(&p, "cpu");
+    integer(&p, 4);
+    op(&p, 't');
+    op(&p, 'Q');
+    op(&p, '.');
+    expect_pickle(&p, "storage key that is not a short name", "a storage key with a path");
+
+    /* storages shorter than their tensors; sizes and strides that overflow */
+    one_tensor(&p, "FloatStorage", 3, 0, s22, st21, 2);
+    expect_pickle(&p, "the storage is shorter than the tensor", "a 2x2 tensor on 3 elements");
+    one_tensor(&p, "FloatStorage", 4, 1, s22, st21, 2);
+    expect_pickle(&p, "the storage is shorter than the tensor", "a 2x2 tensor at offset 1 of 4 elements");
+    int64_t tstride[] = {1, 3};
+    one_tensor(&p, "HalfStorage", 4, 0, s22, tstride, 2);
+    expect_pickle(&p, "the storage is shorter than the tensor", "a strided view past the storage");
+    int64_t exp_size[] = {1000000, 4}, exp_stride[] = {0, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, exp_size, exp_stride, 2);
+    expect_pickle(&p, "tensor of 4000000 elements on storage '0' of 4 (an overlapping view)", "an expanded view");
+    int64_t huge[] = {(int64_t)1 << 32, (int64_t)1 << 32}, hs[] = {(int64_t)1 << 32, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, huge, hs, 2);
+    expect_pickle(&p, "more than 2^40 elements", "a 2^64-element tensor");
+    int64_t big1[] = {3}, bigst[] = {INT64_MAX / 2 + 1};
+    one_tensor(&p, "FloatStorage", 4, 0, big1, bigst, 1);
+    expect_pickle(&p, "strides overflow", "a stride that overflows");
+    int64_t neg[] = {-2, 2};
+    one_tensor(&p, "FloatStorage", 4, 0, neg, st21, 2);
+    expect_pickle(&p, "negative", "a negative size");
+    one_tensor(&p, "FloatStorage", (int64_t)1 << 41, 0, s22, st21, 2);
+    expect_pickle(&p, "of 2199023255552 elements", "a storage of 2^41 elements");
+    one_tensor(&p, "FloatStorage", 4, -1, s22, st21, 2);
+    expect_pickle(&p, "negative tensor offset", "a negative offset");
+    int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, nine, nine, 9);
+    expect_pickle(&p, "9 dimensions", "nine dimensions");
+    start(&p);
+    op(&p, 0x8a); op(&p, 9); pb(&p, "123456789", 9);
+    op(&p, '.');
+    expect_pickle(&p, "an integer of 9 bytes", "a 9-byte integer");
+
+    /* memo abuse */
+    start(&p);
+    op(&p, 'h'); op(&p, 7);
+    op(&p, '.');
+    expect_pickle(&p, "memo index 7 was never set", "BINGET of an unset slot");
+    start(&p);
+    op(&p, ']');
+    op(&p, 'r'); pb(&p, "\xff\xff\xff\x7f", 4);
+    op(&p, '.');
+    expect_pickle(&p, "out of range", "LONG_BINPUT at 2^31");
+    start(&p);
+    op(&p, 'j'); pb(&p, "\xff\xff\xff\xff", 4);
+    op(&p, '.');
+    expect_pickle(&p, "never set", "LONG_BINGET at 2^32-1");
+    /* a list holding itself, a million times: the arena frees it at once */
+    start(&p);
+    op(&p, ']');
+    op(&p, 'q'); op(&p, 0);
+    op(&p, '(');
+    for (int i = 0; i < 20000; i++) { op(&p, 'h'); op(&p, 0); }
+    op(&p, 'e');
+    op(&p, '.');
+    expect_pickle(&p, "holds a list", "a self-referencing list");
+    /* stack games; the first: an empty tuple from a MARK on an empty
+     * stack (fuzz_unpickler's first finding: NULL + 0 under UBSan) */
+    start(&p);
+    op(&p, '(');
+    op(&p, 't');
+    op(&p, '.');
+    expect_pickle(&p, "holds a tuple", "MARK TUPLE on an empty stack");
+    start(&p);
+    op(&p, '0');
+    op(&p, '.');
+    expect_pickle(&p, "stack underflow", "POP of nothing");
+    start(&p);
+    op(&p, '(');
+    op(&p, 'R');
+    op(&p, '.');
+    expect_pickle(&p, "stack underflow", "REDUCE across a MARK");
+    start(&p);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_pickle(&p, "no MARK", "SETITEMS without a MARK");
+    start(&p);
+    op(&p, ']');
+    op(&p, '(');
+    op(&p, 'N');
+    op(&p, 'u');
+    op(&p, '.');
+    expect_pickle(&p, "SETITEM on a list", "SETITEMS on a list");
+    start(&p);
+    op(&p, 0x80); op(&p, 9);
+    expect_pickle(&p, "pickle protocol 9", "protocol 9");
+    /* 100000 nested lists: no recursion in the machine */
+    start(&p);
+    for (int i = 0; i < 30000; i++) op(&p, ']');
+    for (int i = 0; i < 29999; i++) op(&p, 'a');
+    op(&p, '.');
+    expect_pickle(&p, "holds a list", "30000 nested lists");
+
+    /* state dicts that are not */
+    start(&p);
+    op(&p, '}');
+    str(&p, "w");
+    str(&p, "not a tensor");
+    op(&p, 's');
+    op(&p, '.');
+    expect_pickle(&p, "'w' is a str, not a tensor", "a state dict of a string");
+    start(&p);
+    op(&p, '}');
+    op(&p, '.');
+    expect_pickle(&p, "no tensors", "an empty state dict");
+    start(&p);
+    op(&p, '}');
+    op(&p, '(');
+    str(&p, "w");
+    tensor(&p, "FloatStorage", "0", 4, 0, s22, st21, 2);
+    str(&p, "w");
+    tensor(&p, "FloatStorage", "1", 4, 0, s22, st21, 2);
+    op(&p, 'u');
+    op(&p, '.');
+    expect_pickle(&p, "tensor 'w' appears twice", "a name twice");
+
+    /* TorchScript objects: a module that contains itself; 100 nested modules */
+    start(&p);
+    glob(&p, "__torch__", "M");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, 'q'); op(&p, 0);
+    op(&p, '}');
+    str(&p, "self");
+    op(&p, 'h'); op(&p, 0);
+    op(&p, 's');
+    op(&p, 'b');
+    op(&p, '.');
+    expect_pickle(&p, "nested deeper than 64 (or a cycle)", "a module that holds itself");
+    start(&p);
+    for (int i = 0; i < 100; i++) {
+        glob(&p, "__torch__", "M");
+        op(&p, ')');
+        op(&p, 0x81);
+        op(&p, '}');
+        str(&p, "m");
+    }
+    op(&p, 'N');
+    for (int i = 0; i < 100; i++) {
+        op(&p, 's'); /* {"m": child} */
+        op(&p, 'b'); /* BUILD the object below with it: it is the child of the next */
+    }
+    op(&p, '.');
+    expect_pickle(&p, "nested deeper than 64", "100 nested modules");
+    start(&p);
+    glob(&p, "__torch__", "M");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, '.');
+    expect_pickle(&p, "has no attribute dict", "a module without state");
+    start(&p);
+    glob(&p, "__torch__", "M");
+    op(&p, ')');
+    op(&p, 0x81);
+    op(&p, '}');
+    op(&p, 'b');
+    op(&p, '}');
+    op(&p, 'b');
+    op(&p, '.');
+    expect_pickle(&p, "BUILD of an object twice", "BUILD twice");
+}
+
+/* ------------------------------------------------------------ hostile archives */
+
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t len;
+} zentry;
+
+/* A zip of the entries, stored (uncompressed) unless deflate. */
+static int write_zip(const char *path, const zentry *e, size_t n, int deflate) {
+    int err;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!za) return -1;
+    for (size_t i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(za, e[i].data, e[i].len, 0);
+        zip_int64_t idx = s ? zip_file_add(za, e[i].name, s, ZIP_FL_ENC_UTF_8) : -1;
+        if (idx < 0) { zip_source_free(s); zip_discard(za); return -1; }
+        zip_set_file_compression(za, (zip_uint64_t)idx, deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+    }
+    return zip_close(za);
+}
+
+static void expect_convert(const char *path, const char *want, const char *what) {
+    char out[512];
+    snprintf(out, sizeof out, "%s/out-hostile", tmpdir);
+    int rc = nl_convert_checkpoint(path, out);
+    if (getenv("TEST_VERBOSE")) printf("%s -> %s\n", what, rc ? nl_last_error() : "accepted");
+    CHECK(rc != 0, "%s: accepted", what);
+    if (rc != 0) CHECK(strstr(nl_last_error(), want) != NULL, "%s: message '%s' lacks '%s'", what, nl_last_error(), want);
+    char *probe = check_path(out, "open_clip_model.safetensors");
+    CHECK(access(probe, F_OK) != 0, "%s: wrote %s anyway", what, probe);
+    free(probe);
+}
+
+static uint8_t *slurp(const char *path, size_t *n) {
+    char *d;
+    if (nli_read_file(path, (size_t)1 << 30, &d, n) != 0) return NULL;
+    return (uint8_t *)d;
+}
+
+static void hostile_archives(void) {
+    pk p;
+    int64_t s22[] = {2, 2}, st21[] = {2, 1};
+    one_tensor(&p, "FloatStorage", 4, 0, s22, st21, 2);
+    float four[4] = {1, 2, 3, 4};
+    char path[512];
+    snprintf(path, sizeof path, "%s/h.pt", tmpdir);
+
+    /* a valid archive first (the reader takes it; convert refuses a non-CLIP) */
+    zentry ok[] = {{"a/data.pkl", p.b, p.n}, {"a/byteorder", "little", 6}, {"a/data/0", four, 16}};
+    CHECK(write_zip(path, ok, 3, 0) == 0, "writing %s", path);
+    nli_ckpt ck;
+    int rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "a valid one-tensor archive: %s", nli_geterr());
+    if (rc == 0) {
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc == 0 && ck.n == 1 && ck.t[0].nbytes == 16 && !memcmp(ck.t[0].data, four, 16),
+              "the one-tensor archive's bytes: %s", rc ? nli_geterr() : "wrong");
+        nli_ckpt_free(&ck);
+    }
+    expect_convert(path, "no tensor 'visual.layer1.0.conv1.weight' (not an OpenAI CLIP state dict)", "a non-CLIP");
+    CHECK(write_zip(path, ok, 3, 1) == 0, "writing %s", path);
+    rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "the same, deflated: %s", nli_geterr());
+    if (rc == 0) {
+        CHECK(nli_ckpt_load_data(&ck) == 0 && !memcmp(ck.t[0].data, four, 16), "deflated bytes");
+        nli_ckpt_free(&ck);
+    }
+
+    /* bad names */
+    const char *names[][2] = {{"a/../../etc/data.pkl", "'..' component"}, {"/abs/data.pkl", "an absolute path"},
+                              {"a\\data.pkl", "a backslash"}, {"a//data.pkl", "an empty path component"},
+                              {"a/da\x01ta.pkl", "a control character"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        /* libzip will not write a control character: a placeholder, patched in the bytes */
+        const char *nm = strchr(names[i][0], 1) ? "a/da_ta.pkl" : names[i][0];
+        zentry e[] = {{"a/data.pkl", p.b, p.n}, {nm, "x", 1}, {"a/data/0", four, 16}};
+        CHECK(write_zip(path, e, 3, 0) == 0, "writing %s", path);
+        if (nm != names[i][0]) {
+            size_t n;
+            uint8_t *z = slurp(path, &n), *hit = z;
+            int patched = 0;
+            while (hit && (hit = memmem(hit, n - (size_t)(hit - z), nm, strlen(nm)))) { hit[4] = 1; patched++; }
+            CHECK(patched == 2, "patching the name in the local and central headers (%d)", patched);
+            FILE *f = fopen(path, "wb");
+            if (z && f) fwrite(z, 1, n, f);
+            if (f) fclose(f);
+            free(z);
+        }
+        expect_convert(path, names[i][1], names[i][0]);
+    }
+    /* other structure problems */
+    zentry outside[] = {{"a/data.pkl", p.b, p.n}, {"b/data/0", four, 16}};
+    write_zip(path, outside, 2, 0);
+    expect_convert(path, "outside the archive's folder", "an entry in another folder");
+    zentry nopkl[] = {{"a/data/0", four, 16}};
+    write_zip(path, nopkl, 1, 0);
+    expect_convert(path, "no a/data.pkl (not a PyTorch archive)", "no data.pkl");
+    zentry big[] = {{"a/data.pkl", p.b, p.n}, {"a/byteorder", "big", 3}, {"a/data/0", four, 16}};
+    write_zip(path, big, 3, 0);
+    expect_convert(path, "a big-endian archive", "byteorder big");
+    zentry short_st[] = {{"a/data.pkl", p.b, p.n}, {"a/data/0", four, 12}};
+    write_zip(path, short_st, 2, 0);
+    rc = nli_ckpt_open(path, &ck);
+    CHECK(rc == 0, "the short-storage archive opens: %s", nli_geterr());
+    if (rc == 0) {
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc != 0 && strstr(nli_geterr(), "holds 12 bytes, its header says 4 elements of 4 bytes"),
+              "a storage entry shorter than declared: %s", rc ? nli_geterr() : "accepted");
+        nli_ckpt_free(&ck);
+    }
+    zentry missing[] = {{"a/data.pkl", p.b, p.n}};
+    write_zip(path, missing, 1, 0);
+    rc = nli_ckpt_open(path, &ck);
+    if (rc == 0) {
+        rc = nli_ckpt_load_data(&ck);
+        CHECK(rc != 0 && strstr(nli_geterr(), "its storage a/data/0 is missing"), "a missing storage: %s",
+              rc ? nli_geterr() : "accepted");
+        nli_ckpt_free(&ck);
+    }
+    pk evil;
+    start(&evil);
+    glob(&evil, "os", "system");
+    str(&evil, "touch /tmp/neglabel-pwned");
+    op(&evil, 0x85);
+    op(&evil, 'R');
+    op(&evil, '.');
+    zentry ev[] = {{"a/data.pkl", evil.b, evil.n}};
+    write_zip(path, ev, 1, 0);
+    expect_convert(path, "a/data.pkl: pickle byte 2 (opcode 0x63): global 'os.system' is not allowed", "os.system");
+
+    /* byte-level damage: a wrong CRC (one stored byte flipped), truncation */
+    write_zip(path, ok, 3, 0);
+    size_t n;
+    uint8_t *z = slurp(path, &n);
+    CHECK(z != NULL, "reading back %s", path);
+    if (z) {
+        uint8_t *hit = memmem(z, n, four, 16); /* the stored storage bytes */
+        CHECK(hit != NULL, "the storage bytes in the zip");
+        if (hit) {
+            hit[5] ^= 0x40;
+            FILE *f = fopen(path, "wb");
+            fwrite(z, 1, n, f);
+            fclose(f);
+            rc = nli_ckpt_open(path, &ck);
+            if (rc == 0) {
+                rc = nli_ckpt_load_data(&ck);
+                nli_ckpt_free(&ck);
+            }
+            CHECK(rc != 0 && strstr(nli_geterr(), "CRC error"), "a flipped byte: %s", rc ? nli_geterr() : "accepted");
+            hit[5] ^= 0x40;
+        }
+        for (size_t cut = 1; cut < n; cut += n / 23 + 1) {
+            FILE *f = fopen(path, "wb");
+            fwrite(z, 1, cut, f);
+            fclose(f);
+            expect_convert(path, "not a readable zip archive", "a truncated zip");
+        }
+        /* an absurd declared size in the central directory */
+        uint8_t *cd = memmem(z, n, "PK\x01\x02", 4);
+        while (cd && (size_t)(cd - z) + 46 <= n && memcmp(cd + 46, "a/data/0", 8) != 0)
+            cd = memmem(cd + 4, n - (size_t)(cd + 4 - z), "PK\x01\x02", 4);
+        CHECK(cd != NULL, "the central directory entry of a/data/0");
+        if (cd) {
+            memcpy(cd + 24, "\xff\xff\xff\x7f", 4); /* uncompressed size */
+            FILE *f = fopen(path, "wb");
+            fwrite(z, 1, n, f);
+            fclose(f);
+            expect_convert(path, "zip archive", "a 2 GB uncompressed size in the directory");
+        }
+        free(z);
+    }
+    /* fuzz_unpickler's second finding: an empty archive from memory leaked its copy */
+    nli_zip *zz;
+    CHECK(nli_zip_open_buffer("", 0, "empty.pt", &zz) != 0 && strstr(nli_geterr(), "not a readable zip archive: empty"),
+          "an empty buffer: %s", nli_geterr());
+    FILE *ef = fopen(path, "wb");
+    if (ef) fclose(ef);
+    expect_convert(path, "not a readable zip archive", "an empty file");
+    snprintf(path, sizeof path, "%s/none.pt", tmpdir);
+    expect_convert(path, "not a readable zip archive", "a missing file");
+    CHECK(access("/tmp/neglabel-pwned", F_OK) != 0, "os.system ran");
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/neglabel-test-unpickler-XXXXXX");
+    CHECK(mkdtemp(tmpdir) != NULL, "mkdtemp");
+    hostile_pickles();
+    hostile_archives();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    CHECK(system(cmd) == 0, "removing %s", tmpdir);
+    return check_done();
+}
