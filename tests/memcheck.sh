@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # memcheck.sh — the CLI's main paths under valgrind memcheck (invalid reads
 # and writes, uses of uninitialised values, bad frees): info, embed (JPEG,
-# PNG with alpha, text), tokenize with a bad line, corpus, mine, eval and a
-# missing image, on the tiny model and a few CIFAR-10 images. Run by
-# .ci/run (about 2 minutes; not a ctest). Leaks are ASan's job (the
-# sanitizer suite). Valgrind hides AVX-512 and AMX, so the AVX2 paths run;
+# PNG with alpha, text), tokenize with a bad line, corpus, mine, eval, a
+# missing image, on the tiny model and a few CIFAR-10 images, and convert
+# (tests/data/torchscript). Run by .ci/run (about 2 minutes; not a ctest).
+# Leaks are ASan's job (the sanitizer suite). Valgrind hides AVX-512 and AMX, so the AVX2 paths run;
 # the device is the CPU (NEGLABEL_DEVICE=cpu). tests/memcheck.supp silences
 # one glibc ld.so report (a CUDA build's runtime probes for libcuda).
 #   bash tests/memcheck.sh [BIN]     (NEGLABEL_SHARED: the reference data)
@@ -51,4 +51,8 @@ run "mine" 0 "$BIN" mine $N --model "$M" --id-labels "$T/labels.txt" --lists "$T
 run "eval" 0 "$BIN" eval $N --model "$M" --id-labels "$T/labels.txt" --negatives "$T/neg.tsv" --ngroup 4 \
   --id "$T/id.lst" --ood ships="$T/ood.lst" --out "$T/ev"
 run "a missing image (exit 1)" 1 "$BIN" embed $N --model "$M" --image "$T/missing.jpg"
+TS=$(dirname "$0")/data/torchscript
+run "convert: TorchScript ResNet" 0 "$BIN" convert $N "$TS/rn_jit.pt" -o "$T/rn"
+run "convert: torch.save'd state dict" 0 "$BIN" convert $N "$TS/vit_sd.pt" -o "$T/vit"
+run "convert: not a CLIP (exit 1)" 1 "$BIN" convert $N "$TS/views_sd.pt" -o "$T/views"
 exit $fail
