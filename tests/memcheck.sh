@@ -6,7 +6,8 @@
 # (tests/data/torchscript). Run by .ci/run (about 2 minutes; not a ctest).
 # Leaks are ASan's job (the sanitizer suite). Valgrind hides AVX-512 and
 # AMX, so the AVX2 paths run; the device is the CPU (NEGLABEL_DEVICE=cpu).
-# tests/memcheck.supp silences one glibc ld.so report (a CUDA build's runtime probes for libcuda).
+# tests/memcheck.supp silences one glibc ld.so report (a CUDA build's
+# runtime probes for libcuda).
 #   bash tests/memcheck.sh [BIN]     (NEGLABEL_SHARED: the reference data)
 set -uo pipefail
 BIN=${1:-build/neglabel}
