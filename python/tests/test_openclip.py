@@ -41,5 +41,5 @@ def test_openclip_folder(tmp_path, name):
     for got, ref in zip(np.vstack([got_i, got_t]), list(g["images"].values()) + list(g["texts"].values())):
         ref = np.array(ref)
         assert np.linalg.norm(got - ref) <= 1e-4 * np.linalg.norm(ref)
-    assert m.info()["format"] == "open_clip"
-    assert m.info()["architecture"] == ("ModifiedResNet" if name.startswith("rn") else "ViT")
+    assert m.info["format"] == "open_clip"
+    assert m.info["architecture"] == ("ModifiedResNet" if name.startswith("rn") else "ViT")
