@@ -2,6 +2,7 @@
  * 0 picks the parser, the rest is the file's content:
  *   'C' config.json           nli_clip_config_load (with no preprocessor file)
  *   'P' preprocessor_config.json, beside a valid config.json
+ *   'O' open_clip_config.json nli_clip_config_load on an OpenCLIP folder
  *   'N' .npy                  nl_npy_load
  *   'K' embedding cache file  nli_cache_open (dim 32), every entry read back
  *   'G' negatives file        nl_negatives_read
@@ -65,7 +66,10 @@ static const char VALID_CONFIG[] = "{\"projection_dim\":32,\"text_config\":{\"hi
                                    "\"num_attention_heads\":2,\"patch_size\":16}}";
 
 static void fuzz_config(const uint8_t *d, size_t n, int preprocessor) {
-    if (preprocessor) {
+    drop("open_clip_config.json");
+    if (preprocessor == 2) {
+        put("open_clip_config.json", d, n); /* read instead of config.json */
+    } else if (preprocessor) {
         put("config.json", VALID_CONFIG, sizeof VALID_CONFIG - 1);
         put("preprocessor_config.json", d, n);
     } else {
@@ -76,6 +80,11 @@ static void fuzz_config(const uint8_t *d, size_t n, int preprocessor) {
     int rc = nli_clip_config_load(dir, &cfg);
     need_message(rc != 0);
     if (rc == 0 && (cfg.vision.hidden_size <= 0 || cfg.text.hidden_size <= 0 || cfg.projection_dim <= 0)) abort();
+    if (rc == 0 && (cfg.vision.hidden_size % cfg.vision.num_attention_heads || cfg.vision.image_size % cfg.vision.patch_size ||
+                    cfg.text.hidden_size % cfg.text.num_attention_heads || cfg.text.intermediate_size <= 0 ||
+                    (cfg.arch == NLI_ARCH_RESNET && (cfg.rn_width <= 0 || cfg.rn_layers[3] <= 0))))
+        abort();
+    drop("open_clip_config.json");
 }
 
 static void fuzz_npy(const uint8_t *d, size_t n) {
@@ -191,6 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     switch (data[0]) {
     case 'C': fuzz_config(d, n, 0); break;
     case 'P': fuzz_config(d, n, 1); break;
+    case 'O': fuzz_config(d, n, 2); break;
     case 'N': fuzz_npy(d, n); break;
     case 'K': fuzz_cache(d, n); break;
     case 'G': fuzz_negatives(d, n); break;

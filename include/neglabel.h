@@ -114,8 +114,10 @@ NL_API char *nl_devices_info_json(void);
 
 /* Load a Hugging Face CLIP folder: config.json, model.safetensors (or a
  * sharded set with model.safetensors.index.json), vocab.json, merges.txt and
- * optionally preprocessor_config.json. Weights F32, F16 or BF16. dir may
- * also be a Hugging Face Hub id (see nl_model_resolve). */
+ * optionally preprocessor_config.json; or an OpenCLIP folder:
+ * open_clip_config.json, open_clip_model.safetensors, vocab.json, merges.txt
+ * (ViT and ModifiedResNet towers; docs/openclip.md). Weights F32, F16 or
+ * BF16. dir may also be a Hugging Face Hub id (see nl_model_resolve). */
 NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
 
 /* The CLI's default model: the NegLabel paper's CLIP ViT-B/16. */
@@ -143,7 +145,9 @@ NL_API const char *nl_model_device_name(const nl_model *m);
 NL_API nl_resample nl_model_resample(const nl_model *m);
 /* CPU threads the model uses (resolved from nl_model_params.n_threads). */
 NL_API int nl_model_threads(const nl_model *m);
-/* Resolved configuration as a JSON object (malloc'd; caller frees). */
+/* Resolved configuration as a JSON object (malloc'd; caller frees);
+ * "format" ("huggingface" or "open_clip") and "architecture" ("ViT" or
+ * "ModifiedResNet") say what was loaded. */
 NL_API char *nl_model_info_json(const nl_model *m);
 /* A string identifying the weights and config (for cache keys). */
 NL_API const char *nl_model_fingerprint(const nl_model *m);

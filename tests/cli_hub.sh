@@ -29,12 +29,18 @@ repo sharded "preprocessor_config.json"
 "$PY" "$SRC/tests/hub_server.py" shard "$M/model.safetensors" "$TMP/sharded"
 repo evil "preprocessor_config.json"
 printf '{"weight_map": {"logit_scale": "../../../../../tmp/evil.safetensors"}}' >"$TMP/evil/model.safetensors.index.json"
+# OpenCLIP repositories (open_clip_config.json + open_clip_model.safetensors,
+# no config.json): with the tokenizer files, and without (as timm/ repos)
+"$(dirname "$BIN")/test_openclip" --write "$TMP/openclip" vit-small-gelu f16 || { echo "FAILED: test_openclip --write"; exit 1; }
+cp -r "$TMP/openclip" "$TMP/openclip-notok"
+cp "$M/vocab.json" "$M/merges.txt" "$TMP/openclip/"
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
   --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" \
   --repo org/evil="$TMP/evil" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
+  --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token &
 SERVER=$!
@@ -203,6 +209,29 @@ check "no preprocessor config: .no_exist marker" test -f "$C/models--org--noproc
 n=$(requests)
 HF_HUB_CACHE=$C T info --model org/noproc >/dev/null 2>&1
 check "no preprocessor config: one request the second time" test "$(since $n | wc -l)" -eq 1
+
+# --- an OpenCLIP repository: no config.json, so open_clip_config.json and
+# open_clip_model.safetensors (+ the tokenizer files when there)
+C=$TMP/c-openclip
+info_of "$TMP/openclip" >"$TMP/want-oc.json"
+HF_HUB_CACHE=$C T info --model org/openclip 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-oc.json"
+check "OpenCLIP repo: info equals info on the folder" cmp -s "$TMP/want-oc.json" "$TMP/got-oc.json"
+check "OpenCLIP repo: architecture" grep -q '"format": "open_clip"' "$TMP/got-oc.json"
+S=$(snapshot "$C" openclip)
+for f in open_clip_config.json open_clip_model.safetensors vocab.json merges.txt; do
+  check "OpenCLIP repo: $f same bytes" cmp -s "$TMP/openclip/$f" "$S/$f"
+done
+check "OpenCLIP repo: no config.json fetched" test ! -e "$S/config.json"
+n=$(requests)
+HF_HUB_CACHE=$C T info --model org/openclip >/dev/null 2>&1
+check "OpenCLIP repo cached: works" test $? -eq 0
+check "OpenCLIP repo cached: two HEADs, nothing downloaded" test "$(since $n | wc -l)" -eq 2
+HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/openclip >/dev/null 2>&1
+check "OpenCLIP repo offline from the cache" test $? -eq 0
+expect_fail "OpenCLIP repo without tokenizer files" "no vocab.json / merges.txt" \
+  env HF_HUB_CACHE=$TMP/c-openclip2 timeout 120 "$BIN" --no-cache info --model org/openclip-notok
+expect_fail "neither config.json nor open_clip_config.json" "config.json" \
+  env HF_HUB_CACHE=$TMP/c-none timeout 120 "$BIN" --no-cache info --model org/nothere-config
 
 # --- an existing folder wins over a Hub id of the same spelling
 mkdir -p "$TMP/cwd/org" && cp -r "$TMP/noproc" "$TMP/cwd/org/tiny"

@@ -6,7 +6,8 @@
  * Also the helper of tests/cli_openclip.sh and tests/gen/gen_openclip.py:
  *   test_openclip --write DIR NAME f32|f16   write checkpoint NAME to DIR
  *   test_openclip --pixels IMAGE SIZE bicubic|bilinear shortest|longest|squash
- *                                            preprocessed HWC bytes to stdout */
+ *                                            preprocessed HWC bytes to stdout
+ *   test_openclip --config DIR               the resolved config, or the error */
 #include <math.h>
 #include <unistd.h>
 
@@ -221,7 +222,21 @@ static int pixels_main(int argc, char **argv) {
     return 0;
 }
 
+/* --config DIR: the resolved config, or the error (a survey tool). */
+static int config_main(int argc, char **argv) {
+    nli_clip_config c;
+    if (argc != 3) return 2;
+    if (nli_clip_config_load(argv[2], &c) != 0) { printf("refused: %s\n", nli_geterr()); return 1; }
+    printf("%s vision %d/%d/%d heads %d image %d patch %d text %d/%d/%d heads %d embed %d quick_gelu %d\n",
+           c.arch == NLI_ARCH_RESNET ? "ResNet" : "ViT", c.vision.hidden_size, c.vision.intermediate_size,
+           c.vision.num_hidden_layers, c.vision.num_attention_heads, c.vision.image_size, c.vision.patch_size,
+           c.text.hidden_size, c.text.intermediate_size, c.text.num_hidden_layers, c.text.num_attention_heads,
+           c.projection_dim, c.text.quick_gelu);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--config") == 0) return config_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--write") == 0) return write_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--pixels") == 0) return pixels_main(argc, argv);
     if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }

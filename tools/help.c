@@ -65,7 +65,7 @@ static const opt_doc o_common[] = {
 
 static const opt_doc o_model[] = {
     {"--model", NULL, "DIR",
-     "Hugging Face CLIP folder or Hub id org/name[@revision] (default " NL_DEFAULT_MODEL ")", 0},
+     "CLIP folder (Hugging Face or OpenCLIP) or Hub id org/name[@revision] (default " NL_DEFAULT_MODEL ")", 0},
     {0}};
 static const group_doc g_model = {NULL, o_model};
 
@@ -232,8 +232,9 @@ static const cmd_doc commands[] = {
 
 static const char *TAGLINE = "zero-shot OOD detection with negative labels (NegLabel) on CLIP";
 static const char *MODELS =
-    "--model takes a Hugging Face CLIP folder or a Hub id org/name[@revision], taken from the Hugging Face "
-    "cache or downloaded into it; see docs/hub.md.";
+    "--model takes a Hugging Face CLIP folder, an OpenCLIP folder (open_clip_config.json + "
+    "open_clip_model.safetensors: ViTs and CLIP ResNets, see docs/openclip.md) or a Hub id org/name[@revision], "
+    "taken from the Hugging Face cache or downloaded into it; see docs/hub.md.";
 static const struct { const char *name, *help; } environment[] = {
     {"NEGLABEL_DEVICE", "default of --device"},
     {"NEGLABEL_PRECISION", "default of --precision"},

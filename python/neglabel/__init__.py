@@ -263,7 +263,9 @@ class Model:
 
     Args:
         name_or_path: a Hugging Face CLIP folder (config.json,
-            model.safetensors, vocab.json, merges.txt) or a Hub id
+            model.safetensors, vocab.json, merges.txt), an OpenCLIP folder
+            (open_clip_config.json, open_clip_model.safetensors, vocab.json,
+            merges.txt: ViTs and CLIP ResNets, docs/openclip.md) or a Hub id
             ``org/name[@revision]`` taken from the Hugging Face cache
             (downloaded there when missing, unless HF_HUB_OFFLINE is set).
         device: ``"auto"`` (the first usable GPU, else the CPU), ``"cpu"``,

@@ -230,6 +230,18 @@ const char *const nli_hub_required[NL_HUB_N_REQUIRED] = {"config.json", "vocab.j
 
 int nli_hub_snapshot_complete(const char *snap, const char **missing) {
     static _Thread_local char miss[256];
+    /* an OpenCLIP snapshot: its config and weights (the tokenizer files are
+     * not in every such repo; the model load says when they are missing) */
+    char *oc = nli_path_join(snap, NL_HUB_OPENCLIP_CONFIG);
+    int is_oc = oc && nli_hub_is_regular(oc);
+    free(oc);
+    if (is_oc) {
+        char *w = nli_path_join(snap, NL_HUB_OPENCLIP_WEIGHTS);
+        int ok = w && nli_hub_is_regular(w);
+        free(w);
+        if (!ok) *missing = NL_HUB_OPENCLIP_WEIGHTS;
+        return ok;
+    }
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++) {
         char *p = nli_path_join(snap, nli_hub_required[i]);
         int ok = p && nli_hub_is_regular(p);

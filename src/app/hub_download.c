@@ -287,7 +287,9 @@ static int head_at_commit(const nli_hub_ctx *h, const char *commit, const char *
                            m->commit);
             return -1;
         }
-        long long max = nli_st_valid_shard_name(name) || !strcmp(name, "model.safetensors") ? NL_HUB_WEIGHTS_FILE_MAX
+        long long max = nli_st_valid_shard_name(name) || !strcmp(name, "model.safetensors") ||
+                                !strcmp(name, NL_HUB_OPENCLIP_WEIGHTS)
+                            ? NL_HUB_WEIGHTS_FILE_MAX
                                                                                               : NL_HUB_SMALL_FILE_MAX;
         if (m->size > max) {
             nli_seterr("%s: the Hub says it has %lld bytes, more than neglabel accepts (%lld)", name, m->size, max);
@@ -347,13 +349,27 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
     if (!snap) return -1;
     if (mkdir_cache(h, snap) != 0) goto done;
     write_cachedir_tag(h);
-    if (!pointer_present(h, commit, "config.json")) {
+    /* config.json, or open_clip_config.json for an OpenCLIP repository */
+    const int openclip = strcmp(config->name, NL_HUB_OPENCLIP_CONFIG) == 0;
+    if (!pointer_present(h, commit, config->name)) {
         /* fetched at the commit, not at the revision, which may move */
         if (nli_grow((void **)&p.v, &p.cap, 1, sizeof *p.v) != 0) goto done;
         p.v[0] = *config;
-        p.v[0].url = config->lfs ? nli_strdup(config->url) : nli_hub_resolve_url(h, commit, "config.json");
+        p.v[0].url = config->lfs ? nli_strdup(config->url) : nli_hub_resolve_url(h, commit, config->name);
         if (!p.v[0].url) goto done;
         p.n = 1;
+    }
+    if (openclip) {
+        /* open_clip_model.safetensors; the tokenizer files when the repo has
+         * them (timm/ repos do not: the model load then says what to do) */
+        int w = plan_file(h, commit, NL_HUB_OPENCLIP_WEIGHTS, &p);
+        if (w == 0)
+            nli_seterr("%s@%s has no %s (neglabel reads safetensors weights only)", h->repo_id, commit,
+                       NL_HUB_OPENCLIP_WEIGHTS);
+        if (w != 1) goto done;
+        for (size_t i = 1; i < NL_HUB_N_REQUIRED; i++)
+            if (plan_file(h, commit, nli_hub_required[i], &p) < 0) goto done;
+        goto fetch;
     }
     /* the weights: model.safetensors, else the index and its shards (as
      * transformers asks for them) */
@@ -392,6 +408,7 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
                       nli_hub_required[i]);
         if (s != 1) goto done;
     }
+fetch:
     if (!no_exist_marked(h, commit, NL_HUB_OPTIONAL_FILE)) {
         int s = plan_file(h, commit, NL_HUB_OPTIONAL_FILE, &p);
         if (s < 0) goto done;
@@ -452,8 +469,23 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
     snprintf(config.name, sizeof config.name, "config.json");
     int hr = nli_hub_head(&h, url, &config, &status, &code);
     free(url);
+    if (hr == -1 && code && !strcmp(code, "EntryNotFound")) {
+        /* no config.json: an OpenCLIP repository has open_clip_config.json */
+        char saved[2048];
+        nl_status st = nl_last_status();
+        snprintf(saved, sizeof saved, "%s", nli_geterr());
+        free(code);
+        code = NULL;
+        meta_free(&config);
+        memset(&config, 0, sizeof config);
+        if (!(url = nli_hub_resolve_url(&h, revision, NL_HUB_OPENCLIP_CONFIG))) goto done;
+        snprintf(config.name, sizeof config.name, NL_HUB_OPENCLIP_CONFIG);
+        hr = nli_hub_head(&h, url, &config, &status, &code);
+        free(url);
+        if (hr == -1 && code && !strcmp(code, "EntryNotFound")) nli_seterr_code(st, "%s", saved);
+    }
     if (hr == 0 && config.size > NL_HUB_SMALL_FILE_MAX) {
-        nli_seterr("config.json: the Hub says it has %lld bytes, more than neglabel accepts", config.size);
+        nli_seterr("%s: the Hub says it has %lld bytes, more than neglabel accepts", config.name, config.size);
         hr = -2;
     }
     if (hr == -1) {

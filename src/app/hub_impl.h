@@ -20,6 +20,9 @@
 #define NL_HUB_N_REQUIRED 3
 extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vocab.json, merges.txt */
 #define NL_HUB_OPTIONAL_FILE "preprocessor_config.json"
+/* OpenCLIP repositories (no config.json): their config and weights */
+#define NL_HUB_OPENCLIP_CONFIG "open_clip_config.json"
+#define NL_HUB_OPENCLIP_WEIGHTS "open_clip_model.safetensors"
 
 /* One resolve: where from, as whom, into which cache folder. */
 typedef struct {

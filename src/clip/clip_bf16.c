@@ -55,7 +55,7 @@ static void unpack_all(nli_clip *c) {
 
 int nli_clip_use_bf16(nli_clip *c, int on) {
     if (!on) {
-        unpack_all(c);
+        if (!c->rn) unpack_all(c); /* a ResNet never packs (refused below) */
         return 0;
     }
     if (c->bf16_mem) return 0;

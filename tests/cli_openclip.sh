@@ -1,0 +1,98 @@
+#!/bin/bash
+# OpenCLIP folders through the CLI against open_clip (tests/data/openclip/
+# golden.json, made by tests/gen/gen_openclip.py with open-clip-torch in
+# float64):
+#  - preprocessing: the pixels of every fixture image, for each resize mode
+#    (shortest, longest, squash) and filter (bicubic, bilinear), hash to
+#    what open_clip's eval transform gives (Pillow 9.4);
+#  - embeddings: the deterministic checkpoints of tests/openclip_ckpt.h (a
+#    small ResNet in RN50's layout, two small ViTs with quick_gelu true and
+#    false, full-size RN50 and RN101), written again here in F32 and F16,
+#    give `neglabel embed` image and text projections within 1e-4 * |g| of
+#    open_clip's (relative L2 error per vector), so every config field,
+#    tensor name, BN fold, the attention pool and the resize modes are used;
+#  - info names the format and architecture; a ResNet refuses bf16 and CUDA.
+source "$(dirname "$0")/lib_cli.sh"
+need_shared
+GOLD=$SRC/tests/data/openclip/golden.json
+HELPER=$(dirname "$BIN")/test_openclip
+IMG=$SHARED/fixtures/images
+[ -x "$HELPER" ] || { bad "helper $HELPER not built"; finish; exit; }
+command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
+
+# --- preprocessing: byte-identical to open_clip's transforms
+python3 - "$GOLD" > "$TMP/pp.txt" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))["preprocess"]
+for img, modes in sorted(g["sha256"].items()):
+    for mode, f in modes.items():
+        for interp, h in f.items():
+            print(img, mode, interp, h)
+EOF
+n=0
+while read -r img mode interp want; do
+  got=$("$HELPER" --pixels "$IMG/$img" 224 "$interp" "$mode" | sha256sum | cut -d' ' -f1)
+  check "pixels of $img ($mode, $interp) as open_clip's" [ "$got" = "$want" ]
+  n=$((n+1))
+done < "$TMP/pp.txt"
+check "preprocess goldens present" [ "$n" -ge 120 ]
+
+# --- embeddings through the CLI
+python3 - "$GOLD" > "$TMP/models.txt" <<'EOF'
+import json, sys
+g = json.load(open(sys.argv[1]))
+for name, dts in g["models"].items():
+    for dt, r in dts.items():
+        print(name, dt, " ".join(r["images"]))
+EOF
+while read -r name dt images; do
+  d=$TMP/$name-$dt
+  "$HELPER" --write "$d" "$name" "$dt" || { bad "write $name $dt"; continue; }
+  cp "$SHARED/clip-tokenizer/vocab.json" "$SHARED/clip-tokenizer/merges.txt" "$d/"
+  args=()
+  for i in $images; do args+=(--image "$IMG/$i"); done
+  while IFS= read -r t; do args+=(--text "$t"); done < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["texts"]))' "$GOLD")
+  if nl embed -q --model "$d" "${args[@]}" > "$TMP/out.jsonl"; then ok; else bad "embed $name $dt"; continue; fi
+  out=$(python3 - "$GOLD" "$name" "$dt" "$TMP/out.jsonl" <<'EOF'
+import json, math, os, sys
+g = json.load(open(sys.argv[1]))["models"][sys.argv[2]][sys.argv[3]]
+rows = [json.loads(l) for l in open(sys.argv[4])]
+want = [("image", k, v) for k, v in g["images"].items()] + [("text", k, v) for k, v in g["texts"].items()]
+if len(rows) != len(want):
+    print("FAIL: %d outputs, want %d" % (len(rows), len(want))); sys.exit()
+worst = 0.0
+for r, (kind, key, ref) in zip(rows, want):
+    e = r["embedding"]
+    name = os.path.basename(r["input"]) if kind == "image" else r["input"]
+    if r["kind"] != kind or name != key or len(e) != len(ref):
+        print("FAIL: output %s %s, want %s %s" % (r["kind"], name[:30], kind, key[:30])); sys.exit()
+    rel = math.sqrt(sum((a - b) ** 2 for a, b in zip(e, ref))) / math.sqrt(sum(b * b for b in ref))
+    worst = max(worst, rel)
+    if not rel <= 1e-4:
+        print("FAIL: %s %s relative error %.3g" % (kind, key[:30], rel)); sys.exit()
+print("ok %.3g" % worst)
+EOF
+)
+  echo "$name $dt: $out"
+  check "$name $dt embeddings as open_clip's ($out)" [ "${out%% *}" = ok ]
+  case $name in
+    rn-small)
+      info=$(nl info -q --model "$d")
+      check "info: open_clip ModifiedResNet" grep -q '"format":"open_clip","architecture":"ModifiedResNet"' <<< "$info"
+      check "info: layers" grep -q '"layers":\[3,4,6,3\]' <<< "$info"
+      # (a CPU without native bf16, or a build without CUDA, refuses earlier;
+      # test_openclip checks the ResNet refusals themselves)
+      expect_fail "ResNet bf16 refused" "ViT towers only|no native bf16" nl embed -q --model "$d" --precision bf16 --strict-precision --text x
+      expect_fail "ResNet on CUDA refused" "ViT towers only|CUDA" nl embed -q --model "$d" --device cuda --text x ;;
+    vit-small-quickgelu)
+      info=$(nl info -q --model "$d")
+      check "info: open_clip ViT, longest" grep -q '"architecture":"ViT".*"resize_mode":"longest"' <<< "$info" ;;
+  esac
+  rm -rf "$d"
+done < "$TMP/models.txt"
+
+# an OpenCLIP folder without the tokenizer files says what to do
+d=$TMP/notok
+"$HELPER" --write "$d" vit-small-gelu f16
+expect_fail "no vocab.json" "vocab.json.*merges.txt" nl embed -q --model "$d" --text x
+finish
