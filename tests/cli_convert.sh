@@ -3,11 +3,11 @@
 # state dict, from tests/gen/gen_torchscript.py) becomes an OpenCLIP folder
 # with the two files; a second run replaces them; a hostile archive fails
 # with exit 1, one message, and writes nothing; usage errors exit 2.
-# Round trip through the CLI: the converted ViT (with the BPE files of the
-# tiny fixture model copied in: OpenCLIP folders carry none) embeds the
-# fixture images as the torch model itself does (golden.txt, float64),
+# Round trip through the CLI: the converted ViT and ResNet (with the BPE
+# files of the tiny fixture model copied in: OpenCLIP folders carry none)
+# embed the fixture images as the torch model itself does (golden.txt, float64),
 # within 1e-4 * ||g||; that part needs ../shared. (test_convert.c checks the
-# tensors bit for bit and the text tower and the ResNet through the engine;
+# tensors bit for bit and the text towers through the engine;
 # test_unpickler.c the hostile inputs one by one.)
 . "$(dirname "$0")/lib_cli.sh"
 D=$SRC/tests/data/torchscript
@@ -51,7 +51,7 @@ if [ ! -f "$SHARED/README.md" ]; then
   partial_skip "reference data not found at '$SHARED': the round trip through 'neglabel embed' did not run"
   finish; exit
 fi
-for a in vit_jit; do
+for a in vit_jit rn_jit; do
   cp "$TINY/vocab.json" "$TINY/merges.txt" "$TMP/$a/"
   nl embed --model "$TMP/$a" --no-cache --image "$SHARED/fixtures/images/dog.jpg" \
     --image "$SHARED/fixtures/images/eagle.jpg" >"$TMP/$a.emb" 2>"$TMP/err"; rc=$?
