@@ -30,7 +30,8 @@ Golden (golden.txt), per archive:
   ids N id... / text v1 ...  float64 text embedding of the given token ids
 
   python3 tests/gen/gen_torchscript.py   (repository root; torch, numpy, PIL)
-Made with torch 2.11.0+cpu (see the first line of golden.txt).
+Made with torch 2.11.0+cu130 on the CPU (the first line of golden.txt records it);
+the archives differ from run to run only in .data/serialization_id.
 """
 import copy
 import hashlib
