@@ -31,7 +31,8 @@ Golden (golden.txt), per archive:
 
   python3 tests/gen/gen_torchscript.py   (repository root; torch, numpy, PIL)
 Made with torch 2.11.0+cu130 on the CPU (the first line of golden.txt records it);
-the archives differ from run to run only in .data/serialization_id.
+Rerunning it rewrites the TorchScript archives with another serialization id;
+their data.pkl and storages, the state-dict archives and golden.txt stay the same.
 """
 import copy
 import hashlib
