@@ -11,7 +11,12 @@ decodes every entry and requires the same.
 Run with the system Python (Debian python3-pil 9.4.0), from the repository
 root:  /usr/bin/python3 tests/gen/gen_images_gif_bmp.py
 All images are our own: synthetic patterns from fixed seeds.
+
+A wider differential run (not committed): --out DIR --scale K --seed S
+writes K times as many random mutants with other seeds into DIR/tests/data/
+images/gif_bmp; then NEGLABEL_SRC=DIR build/test_image_formats_gif_bmp.
 """
+import argparse
 import hashlib
 import io
 import json
@@ -26,7 +31,12 @@ from PIL import Image
 
 assert PIL.__version__ == "9.4.0", "run with Debian's /usr/bin/python3 (Pillow 9.4.0)"
 warnings.simplefilter("ignore")
-OUT = "tests/data/images/gif_bmp"
+ap = argparse.ArgumentParser()
+ap.add_argument("--out", default=".")
+ap.add_argument("--scale", type=int, default=1)
+ap.add_argument("--seed", type=int, default=0)
+ARGS = ap.parse_args()
+OUT = os.path.join(ARGS.out, "tests/data/images/gif_bmp")
 os.makedirs(OUT, exist_ok=True)
 for f in os.listdir(OUT):
     os.remove(os.path.join(OUT, f))
@@ -67,9 +77,9 @@ def truncations(name, data, cuts):
 
 def mutants(name, data, n, seed, protect=0):
     """Seeded random damage: byte flips, set to 0/255, insertions, deletions."""
-    r = random.Random(seed)
+    r = random.Random(seed + 1000003 * ARGS.seed)
     base, ext = os.path.splitext(name)
-    for i in range(n):
+    for i in range(n * ARGS.scale):
         d = bytearray(data)
         for _ in range(r.randrange(1, 4)):
             op = r.randrange(5)
@@ -381,6 +391,9 @@ def gif_cases():
     mutants("mut1.gif", base1, 120, 90, protect=6)
     mutants("mut2.gif", base2, 120, 91, protect=6)
     mutants("mut3.gif", FILES["pil_P_7x5.gif"], 60, 92, protect=6)
+    mutants("mut4.gif", FILES["interlace_h9.gif"], 30, 93, protect=6)
+    mutants("mut5.gif", FILES["ext_netscape.gif"], 30, 94, protect=6)
+    mutants("mut6.gif", FILES["offset_frame_trns.gif"], 30, 95, protect=6)
 
 
 # ================================================================== BMP
@@ -628,6 +641,9 @@ def bmp_cases():
     mutants("mut2.bmp", base2, 100, 701, protect=2)
     mutants("mut3.bmp", base3, 150, 702, protect=2)
     mutants("mut4.bmp", base4, 60, 703, protect=2)
+    for i, src in enumerate(("rle8_37x23.bmp", "rle4.bmp", "pal1_os2.bmp", "rgb32_bf3_v4.bmp", "modeL_4_quirk.bmp",
+                             "rgb16_565_v5.bmp", "pal4_h108.bmp", "dib_pal8.dib")):
+        mutants("mut%d%s" % (5 + i, os.path.splitext(src)[1]), FILES[src], 30, 704 + i, protect=2)
 
 
 gif_cases()
@@ -658,7 +674,7 @@ for name in sorted(FILES):
     except AssertionError:
         raise
     except Exception as e:  # noqa: BLE001 -- every refusal is recorded
-        manifest["files"][name] = {"refused": "%s: %s" % (type(e).__name__, str(e).replace(os.path.abspath(path), name))}
+        manifest["files"][name] = {"refused": "%s: %s" % (type(e).__name__, str(e).replace(os.path.abspath(path), name).replace(path, name))}
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump(manifest, f, indent=1, sort_keys=True)
     f.write("\n")
