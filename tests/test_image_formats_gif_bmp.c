@@ -6,9 +6,11 @@
  * reference data from ../shared. */
 #include <jansson.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "image.h"
+#include "neglabel.h"
 #include "util.h"
 
 /* ---- SHA-256 (FIPS 180-4), to compare with the manifest's digests */
@@ -65,6 +67,38 @@ static void test_sha256(void) {
     CHECK(strcmp(hex, "d4817aa5497628e7c77e6b606107042bbba3130888c5f47a375e6179be789fbb") == 0, "sha256(56 zeros) %s", hex);
 }
 
+/* A folder given to embed/eval is walked for .gif and .bmp files too, and
+ * the public preprocessing path reads them. */
+static void test_collect(const char *dir) {
+    char tmpl[] = "/tmp/neglabel-gifbmp-XXXXXX";
+    CHECK(mkdtemp(tmpl) != NULL, "mkdtemp");
+    static const char *copy[][2] = {{"pil_P_7x5.gif", "a.gif"}, {"rgb24.bmp", "b.BMP"}, {"rgb24.bmp", "c.txt"}};
+    for (int i = 0; i < 3; i++) {
+        char *from = check_path(dir, copy[i][0]), *to = check_path(tmpl, copy[i][1]);
+        char *buf;
+        size_t n;
+        CHECK(nli_read_file(from, 1 << 20, &buf, &n) == 0, "%s", nli_geterr());
+        FILE *f = fopen(to, "wb");
+        CHECK(f && fwrite(buf, 1, n, f) == n, "%s", to);
+        if (f) fclose(f);
+        free(buf);
+        free(from);
+        free(to);
+    }
+    nl_strvec v;
+    CHECK(nl_collect_images(tmpl, &v) == 0, "%s", nl_last_error());
+    CHECK(v.n == 2 && strstr(v.v[0], "/a.gif") && strstr(v.v[1], "/b.BMP"), "collected %zu files", v.n);
+    uint8_t px[7 * 7 * 3];
+    for (size_t i = 0; i < v.n; i++)
+        CHECK(nl_preprocess_file(v.v[i], 7, NL_RESAMPLE_BICUBIC, px) == 0, "%s", nl_last_error());
+    for (size_t i = 0; i < v.n; i++) unlink(v.v[i]);
+    nl_strvec_free(&v);
+    char *txt = check_path(tmpl, "c.txt");
+    unlink(txt);
+    free(txt);
+    rmdir(tmpl);
+}
+
 int main(void) {
     test_sha256();
     const char *src = getenv("NEGLABEL_SRC");
@@ -74,6 +108,7 @@ int main(void) {
     json_t *m = json_load_file(mpath, 0, &jerr);
     CHECK(m != NULL, "%s: %s", mpath, jerr.text);
     if (!m) return check_done();
+    test_collect(dir);
     CHECK(strcmp(json_string_value(json_object_get(m, "pillow")), "9.4.0") == 0, "manifest not made with Pillow 9.4.0");
     json_t *files = json_object_get(m, "files");
     const char *name;
