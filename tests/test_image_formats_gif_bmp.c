@@ -75,10 +75,11 @@ static void test_collect(const char *dir) {
     static const char *copy[][2] = {{"pil_P_7x5.gif", "a.gif"}, {"rgb24.bmp", "b.BMP"}, {"rgb24.bmp", "c.txt"}};
     for (int i = 0; i < 3; i++) {
         char *from = check_path(dir, copy[i][0]), *to = check_path(tmpl, copy[i][1]);
-        char *buf;
-        size_t n;
-        CHECK(nli_read_file(from, 1 << 20, &buf, &n) == 0, "%s", nli_geterr());
-        FILE *f = fopen(to, "wb");
+        char *buf = NULL;
+        size_t n = 0;
+        int rc = nli_read_file(from, 1 << 20, &buf, &n);
+        CHECK(rc == 0, "%s", nli_geterr());
+        FILE *f = rc == 0 ? fopen(to, "wb") : NULL;
         CHECK(f && fwrite(buf, 1, n, f) == n, "%s", to);
         if (f) fclose(f);
         free(buf);
