@@ -1,0 +1,75 @@
+/* test_image_formats_tiff_webp.c — TIFF, WebP (still and animated), PNG and
+ * JPEG files, whole and damaged, decoded as Pillow 9.4 decodes them: every
+ * entry of tests/data/images/tiff_webp/manifest.json (written by
+ * tests/gen/gen_images_tiff_webp.py with Pillow 9.4) must give the same
+ * size and the same RGB bytes (sha256), or be refused where Pillow refuses
+ * it. Each failing check names the file. Needs no reference data. */
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "image.h"
+#include "util.h"
+
+static void sha256_hex(const uint8_t *p, size_t n, char out[65]) {
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+int main(void) {
+    const char *src = getenv("NEGLABEL_SRC");
+    if (!src || !*src) src = ".";
+    char *dir = check_path(src, "tests/data/images/tiff_webp");
+    char *mpath = check_path(dir, "manifest.json");
+    json_error_t jerr;
+    json_t *m = json_load_file(mpath, 0, &jerr);
+    CHECK(m != NULL, "%s: %s", mpath, jerr.text);
+    if (!m) return check_done();
+    json_t *entries = json_object_get(m, "entries");
+    CHECK(json_array_size(entries) > 400, "manifest has %zu entries", json_array_size(entries));
+    size_t i, accepted = 0, refused = 0, formats[5] = {0};
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+        const char *file = json_string_value(json_object_get(e, "file"));
+        if (!file) { CHECK(0, "entry %zu has no file", i); continue; }
+        char *path = check_path(dir, file);
+        nli_image img;
+        int rc = nli_image_load(path, &img);
+        const char *why = json_string_value(json_object_get(e, "refused"));
+        const char *ext = strrchr(file, '.');
+        formats[!strcmp(ext, ".tif") ? 0 : !strcmp(ext, ".webp") ? 1 : !strcmp(ext, ".png") ? 2 : !strcmp(ext, ".jpg") ? 3 : 4]++;
+        if (why) {
+            refused++;
+            CHECK(rc != 0, "%s: Pillow refuses it (%s), we decode it (%dx%d)", file, why, img.w, img.h);
+            if (rc == 0) nli_image_free(&img);
+            else CHECK(strstr(nli_geterr(), file) != NULL, "%s: the error names the file: %s", file, nli_geterr());
+        } else {
+            accepted++;
+            int w = (int)json_integer_value(json_object_get(e, "width"));
+            int h = (int)json_integer_value(json_object_get(e, "height"));
+            const char *want = json_string_value(json_object_get(e, "sha256"));
+            CHECK(rc == 0, "%s: Pillow decodes it (%dx%d), we refuse it: %s", file, w, h, rc ? nli_geterr() : "");
+            if (rc == 0) {
+                char got[65];
+                sha256_hex(img.rgb, (size_t)img.w * img.h * 3, got);
+                CHECK(img.w == w && img.h == h, "%s: size %dx%d, Pillow %dx%d", file, img.w, img.h, w, h);
+                CHECK(want && !strcmp(got, want), "%s: RGB bytes differ from Pillow's", file);
+                nli_image_free(&img);
+            }
+        }
+        free(path);
+    }
+    printf("%zu files (%zu TIFF, %zu WebP, %zu PNG, %zu JPEG): %zu decoded as Pillow, %zu refused as Pillow\n",
+           json_array_size(entries), formats[0], formats[1], formats[2], formats[3], accepted, refused);
+    CHECK(formats[4] == 0, "%zu files of no known extension", formats[4]);
+    CHECK(accepted > 100 && refused > 100, "both kinds present");
+    json_decref(m);
+    free(mpath);
+    free(dir);
+    return check_done();
+}
