@@ -21,6 +21,23 @@ static void sha256_hex(const uint8_t *p, size_t n, char out[65]) {
     for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
 }
 
+/* Files where we knowingly differ from Pillow, with the reason. The test
+ * requires that they still differ as stated, so a fix shows up here (then
+ * remove the entry). */
+static const struct { const char *file, *why; } known_gaps[] = {
+    /* uncompressed tiled TIFF whose TileByteCounts point past the end:
+     * Pillow's raw decoder never reads the byte counts, libtiff refuses
+     * to give the offsets without them */
+    {"tifw_rgb_be_tiles_bad325.tif", "byte counts unreadable: Pillow accepts, we refuse"},
+    {"tifw_rgb_be_tiles_trunc3255.tif", "byte counts cut off: Pillow accepts, we refuse"},
+};
+
+static const char *known_gap(const char *file) {
+    for (size_t i = 0; i < sizeof known_gaps / sizeof *known_gaps; i++)
+        if (!strcmp(known_gaps[i].file, file)) return known_gaps[i].why;
+    return NULL;
+}
+
 int main(void) {
     const char *src = getenv("NEGLABEL_SRC");
     if (!src || !*src) src = ".";
@@ -32,7 +49,7 @@ int main(void) {
     if (!m) return check_done();
     json_t *entries = json_object_get(m, "entries");
     CHECK(json_array_size(entries) > 400, "manifest has %zu entries", json_array_size(entries));
-    size_t i, accepted = 0, refused = 0, formats[5] = {0};
+    size_t i, accepted = 0, refused = 0, ngaps = 0, formats[5] = {0};
     json_t *e;
     json_array_foreach(entries, i, e) {
         const char *file = json_string_value(json_object_get(e, "file"));
@@ -43,7 +60,13 @@ int main(void) {
         const char *why = json_string_value(json_object_get(e, "refused"));
         const char *ext = strrchr(file, '.');
         formats[!strcmp(ext, ".tif") ? 0 : !strcmp(ext, ".webp") ? 1 : !strcmp(ext, ".png") ? 2 : !strcmp(ext, ".jpg") ? 3 : 4]++;
-        if (why) {
+        const char *gap = known_gap(file);
+        if (gap) {
+            printf("known difference: %s: %s\n", file, gap);
+            CHECK(!why && rc != 0, "%s: listed as a known difference (%s) but now matches Pillow; remove it", file, gap);
+            if (rc == 0) nli_image_free(&img);
+            ngaps++;
+        } else if (why) {
             refused++;
             CHECK(rc != 0, "%s: Pillow refuses it (%s), we decode it (%dx%d)", file, why, img.w, img.h);
             if (rc == 0) nli_image_free(&img);
@@ -66,6 +89,7 @@ int main(void) {
     }
     printf("%zu files (%zu TIFF, %zu WebP, %zu PNG, %zu JPEG): %zu decoded as Pillow, %zu refused as Pillow\n",
            json_array_size(entries), formats[0], formats[1], formats[2], formats[3], accepted, refused);
+    CHECK(ngaps == sizeof known_gaps / sizeof *known_gaps, "%zu of the known differences found", ngaps);
     CHECK(formats[4] == 0, "%zu files of no known extension", formats[4]);
     CHECK(accepted > 100 && refused > 100, "both kinds present");
     json_decref(m);

@@ -219,11 +219,21 @@ typedef struct {
     size_t len, pos;
     jmp_buf jb;
     char msg[256];
+    int h, interlaced;
+    int cut_after_rows; /* the data ran out after the last row was decoded */
 } png_src;
 
 static void png_read_cb(png_structp png, png_bytep dst, size_t n) {
     png_src *s = png_get_io_ptr(png);
-    if (n > s->len - s->pos) png_error(png, "image file is truncated");
+    if (n > s->len - s->pos) {
+        /* libpng reads on past the last row (the zlib stream's end, the
+         * IDAT's CRC); Pillow's decoder stops at the last row and then takes
+         * a cut file quietly. libpng has counted the last row (interlaced:
+         * the last pass) when it asks for more. */
+        s->cut_after_rows = s->interlaced ? png_get_current_pass_number(png) >= 7
+                                          : png_get_current_row_number(png) >= (png_uint_32)s->h;
+        png_error(png, "image file is truncated");
+    }
     memcpy(dst, s->p + s->pos, n);
     s->pos += n;
 }
@@ -379,6 +389,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     if (png_prescan(data, len, name, &idat_at) != 0) return -1;
 
     png_src src = {.p = data, .len = len, .pos = 0};
+    uint8_t pal[256][3]; /* before setjmp: read again after a longjmp (rows_done) */
     uint8_t *volatile rgb = NULL;
     uint8_t *volatile raw = NULL;
     png_bytep *volatile rows = NULL;
@@ -390,6 +401,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         return -1;
     }
     if (setjmp(src.jb)) {
+        if (src.cut_after_rows && rgb) goto rows_done;
         nli_seterr("%s: %s", name, src.msg);
         png_destroy_read_struct(&png, &info, NULL);
         free(rgb);
@@ -411,7 +423,6 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     }
     int w = (int)w32, h = (int)h32;
 
-    uint8_t pal[256][3];
     for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i; /* Pillow's ramp */
     if (ctype == PNG_COLOR_TYPE_PALETTE) {
         png_colorp plte = NULL;
@@ -425,6 +436,8 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     }
 
     int passes = interlace != PNG_INTERLACE_NONE ? png_set_interlace_handling(png) : 1;
+    src.h = h;
+    src.interlaced = passes > 1;
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     rgb = nli_image_alloc_rgb(name, w, h);
@@ -436,8 +449,6 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         if (!raw || !rows) { nli_prefixerr("%s", name); goto fail; }
         for (int y = 0; y < h; y++) rows[y] = raw + (size_t)y * rowbytes;
         png_read_image(png, rows);
-        for (int y = 0; y < h; y++)
-            png_row_rgb(rows[y], rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
     } else {
         raw = nli_malloc(rowbytes);
         if (!raw) { nli_prefixerr("%s", name); goto fail; }
@@ -445,6 +456,16 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
             png_read_row(png, raw, NULL);
             png_row_rgb(raw, rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
         }
+    }
+rows_done:
+    png_get_IHDR(png, info, &w32, &h32, &depth, &ctype, &interlace, NULL, NULL);
+    w = (int)w32;
+    h = (int)h32;
+    if (rows) {
+        for (int y = 0; y < h; y++)
+            png_row_rgb(rows[y], rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
+    } else if (src.cut_after_rows) { /* the last row is in raw, not yet converted */
+        png_row_rgb(raw, rgb + (size_t)(h - 1) * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
     }
     /* No png_read_end: Pillow does not check the chunks after the image data
      * as libpng does; png_postscan does what it does. */

@@ -75,6 +75,37 @@ static int t_warn(TIFF *tif, void *user, const char *module, const char *fmt, va
     return 1;
 }
 
+/* Pillow's directory reader drops a tag whose data lies past the end of
+ * the file (ImageFileDirectory_v2.load: "Possibly corrupt EXIF data");
+ * libtiff may keep going without it (a palette image without its colour
+ * map becomes grey). 1: the first directory of a classic TIFF has the tag
+ * and its data is in the file (BigTIFF: not checked, 1). */
+static int ifd_tag_in_file(const uint8_t *p, size_t len, unsigned tag, unsigned *value) {
+    int be = p[0] == 'M';
+#define RD16(q) (be ? (unsigned)(q)[0] << 8 | (q)[1] : (unsigned)(q)[1] << 8 | (q)[0])
+#define RD32(q) (be ? (uint32_t)(q)[0] << 24 | (uint32_t)(q)[1] << 16 | (uint32_t)(q)[2] << 8 | (q)[3] \
+                    : (uint32_t)(q)[3] << 24 | (uint32_t)(q)[2] << 16 | (uint32_t)(q)[1] << 8 | (q)[0])
+    if (len < 8 || RD16(p + 2) == 43) return 1;
+    uint32_t ifd = RD32(p + 4);
+    if (ifd > len || len - ifd < 2) return 0;
+    unsigned n = RD16(p + ifd);
+    static const uint8_t tsize[13] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8};
+    for (unsigned i = 0; i < n; i++) {
+        size_t at = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (at + 12 > len) return 0;
+        if (RD16(p + at) != tag) continue;
+        unsigned type = RD16(p + at + 2);
+        uint64_t size = (uint64_t)RD32(p + at + 4) * (type < 13 ? tsize[type] : 1);
+        if (value) *value = RD16(p + at + 8);
+        if (size <= 4) return 1;
+        uint32_t off = RD32(p + at + 8);
+        return off <= len && size <= len - off;
+    }
+#undef RD16
+#undef RD32
+    return 0;
+}
+
 /* What a row holds, after Pillow's OPEN_INFO. */
 enum { K_BILEVEL, K_GREY, K_GREY16, K_GREY16S, K_RGB, K_RGBA_PRE, K_CMYK, K_PAL, K_RGBX_YCC };
 
@@ -157,7 +188,7 @@ static void unpack_row(const tfmt *f, const uint8_t *in, uint8_t *out, int n) {
 }
 
 /* Pillow's OPEN_INFO, for the modes we read. */
-static int pick_format(TIFF *tif, const char *name, int raw, tfmt *f) {
+static int pick_format(TIFF *tif, const char *name, int raw, int colormap_ok, tfmt *f) {
     uint16_t photo = 0, spp = 1, bps = 1, fill = 1, sfmt = 1, nextra = 0, comp = 1, *extra = NULL;
     TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo);
     TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &comp);
@@ -208,7 +239,7 @@ static int pick_format(TIFF *tif, const char *name, int raw, tfmt *f) {
     }
     if (f->kind == K_PAL) {
         uint16_t *r, *g, *b;
-        if (!TIFFGetField(tif, TIFFTAG_COLORMAP, &r, &g, &b)) {
+        if (!colormap_ok || !TIFFGetField(tif, TIFFTAG_COLORMAP, &r, &g, &b)) {
             nli_seterr("%s: corrupt TIFF: palette image without a colour map", name);
             return -1;
         }
@@ -224,8 +255,12 @@ static int pick_format(TIFF *tif, const char *name, int raw, tfmt *f) {
 
 /* Pillow's raw decoder: rows straight from the file at each strip's or
  * tile's offset; stride: bytes per row in the file. */
-static int read_raw(TIFF *tif, const tmem *m, const char *name, const tfmt *f, int w, int h, uint8_t *rgb) {
-    uint64_t bpp_bits = (uint64_t)(f->kind == K_RGBX_YCC ? 32 : f->spp * f->bps);
+static int read_raw(TIFF *tif, const tmem *m, const char *name, const tfmt *f, int planar, int w, int h,
+                    uint8_t *rgb) {
+    /* planar: one band per plane, in the order of Pillow's rawmode ("RGB",
+     * "RGBA"): the colour bands land in their channel, the rest is dropped */
+    uint64_t bpp_bits = (uint64_t)(planar ? f->bps : f->kind == K_RGBX_YCC ? 32 : f->spp * f->bps);
+    int layer = 0;
     int tiled = TIFFIsTiled(tif);
     uint32_t bw = (uint32_t)w, bh = (uint32_t)h;
     if (tiled) {
@@ -244,7 +279,12 @@ static int read_raw(TIFF *tif, const tmem *m, const char *name, const tfmt *f, i
     for (uint32_t i = 0; i < nblk; i++) {
         uint32_t x1 = x + bw > (uint32_t)w ? (uint32_t)w : x + bw, y1 = y + bh > (uint32_t)h ? (uint32_t)h : y + bh;
         uint64_t stride = ((uint64_t)(x + bw > (uint32_t)w ? bw : x1 - x) * bpp_bits + 7) / 8;
-        uint64_t off = TIFFGetStrileOffset(tif, i);
+        int oerr = 0;
+        uint64_t off = TIFFGetStrileOffsetWithErr(tif, i, &oerr);
+        if (oerr) {
+            nli_seterr("%s: corrupt TIFF: cannot read the strip or tile offsets", name);
+            return -1;
+        }
         for (uint32_t yy = y; yy < y1; yy++) {
             uint64_t at = off + (uint64_t)(yy - y) * stride;
             uint64_t need = ((uint64_t)(x1 - x) * bpp_bits + 7) / 8;
@@ -253,16 +293,21 @@ static int read_raw(TIFF *tif, const tmem *m, const char *name, const tfmt *f, i
                            (unsigned long long)at);
                 return -1;
             }
-            unpack_row(f, m->p + at, rgb + ((size_t)yy * w + x) * 3, (int)(x1 - x));
+            if (!planar) unpack_row(f, m->p + at, rgb + ((size_t)yy * w + x) * 3, (int)(x1 - x));
+            else if (layer < 3)
+                for (uint32_t k = 0; k < x1 - x; k++) rgb[((size_t)yy * w + x + k) * 3 + layer] = m->p[at + k];
         }
         x += bw;
         if (x >= (uint32_t)w) {
             x = 0;
             y += bh;
-            if (y >= (uint32_t)h) break; /* further planes: not read (contiguous only) */
+            if (y >= (uint32_t)h) {
+                if (!planar || ++layer >= f->spp) break;
+                y = 0;
+            }
         }
     }
-    if (y < (uint32_t)h) {
+    if (y < (uint32_t)h || (planar && layer < f->spp)) {
         nli_seterr("%s: image file is truncated (TIFF has fewer strips or tiles than rows)", name);
         return -1;
     }
@@ -374,8 +419,10 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
     TIFFOpenOptionsSetErrorHandlerExtR(opt, t_err, &m);
     TIFFOpenOptionsSetWarningHandlerExtR(opt, t_warn, &m);
     /* "c": no strip chopping, so the raw path sees the file's own strips;
-     * "m": no memory mapping (the data is in memory already). */
-    TIFF *tif = TIFFClientOpenExt(name, "rcm", &m, t_read, t_write, t_seek, t_close, t_size, t_map, t_unmap, opt);
+     * "m": no memory mapping (the data is in memory already); "O": each strip's
+     * offset and byte count read when first used (Pillow's raw path does
+     * not read the byte counts, so broken ones do not stop it). */
+    TIFF *tif = TIFFClientOpenExt(name, "rcmO", &m, t_read, t_write, t_seek, t_close, t_size, t_map, t_unmap, opt);
     TIFFOpenOptionsFree(opt);
     if (!tif) {
         nli_seterr("%s: cannot identify image file (corrupt TIFF: %s)", name, m.msg[0] ? m.msg : "unreadable header");
@@ -390,9 +437,17 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
     TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo);
     int raw = comp == COMPRESSION_NONE;
+    unsigned file_photo = 0;
+    if (ifd_tag_in_file(data, len, TIFFTAG_PHOTOMETRIC, &file_photo) && file_photo == PHOTOMETRIC_PALETTE &&
+        !ifd_tag_in_file(data, len, TIFFTAG_COLORMAP, NULL)) {
+        nli_seterr("%s: cannot identify image file (TIFF palette image whose colour map is missing or past the end)",
+                   name);
+        goto fail;
+    }
     tfmt f;
-    if (nli_image_check_dims(name, "TIFF", w, h) != 0 || pick_format(tif, name, raw, &f) != 0) goto fail;
-    if (planar != PLANARCONFIG_CONTIG && f.spp > 1) {
+    if (nli_image_check_dims(name, "TIFF", w, h) != 0 || pick_format(tif, name, raw, ifd_tag_in_file(data, len, TIFFTAG_COLORMAP, NULL), &f) != 0) goto fail;
+    int sep = planar == PLANARCONFIG_SEPARATE && f.spp > 1;
+    if (sep && !(raw && f.kind == K_RGB && f.bps == 8)) {
         nli_seterr("%s: unsupported TIFF (separate colour planes)", name);
         goto fail;
     }
@@ -402,7 +457,7 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
     }
     if (!(rgb = nli_image_alloc_rgb(name, (int)w, (int)h))) goto fail;
     int rc;
-    if (raw) rc = read_raw(tif, &m, name, &f, (int)w, (int)h, rgb);
+    if (raw) rc = read_raw(tif, &m, name, &f, sep, (int)w, (int)h, rgb);
     else if (photo == PHOTOMETRIC_YCBCR && comp != COMPRESSION_JPEG) rc = read_rgba(tif, &m, name, (int)w, (int)h, rgb);
     else {
         if (photo == PHOTOMETRIC_YCBCR) TIFFSetField(tif, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
