@@ -25,16 +25,12 @@ static void sha256_hex(const uint8_t *p, size_t n, char out[65]) {
  * requires that they still differ as stated, so a fix shows up here (then
  * remove the entry). */
 static const struct { const char *file, *why; } known_gaps[] = {
-    /* uncompressed tiled TIFF whose TileByteCounts point past the end:
-     * Pillow's raw decoder never reads the byte counts, libtiff refuses
-     * to give the offsets without them */
-    {"tifw_rgb_be_tiles_bad325.tif", "byte counts unreadable: Pillow accepts, we refuse"},
-    {"tifw_rgb_be_tiles_trunc3255.tif", "byte counts cut off: Pillow accepts, we refuse"},
+    {NULL, NULL}, /* none at present */
 };
 
 static const char *known_gap(const char *file) {
     for (size_t i = 0; i < sizeof known_gaps / sizeof *known_gaps; i++)
-        if (!strcmp(known_gaps[i].file, file)) return known_gaps[i].why;
+        if (known_gaps[i].file && !strcmp(known_gaps[i].file, file)) return known_gaps[i].why;
     return NULL;
 }
 
@@ -49,7 +45,7 @@ int main(void) {
     if (!m) return check_done();
     json_t *entries = json_object_get(m, "entries");
     CHECK(json_array_size(entries) > 400, "manifest has %zu entries", json_array_size(entries));
-    size_t i, accepted = 0, refused = 0, ngaps = 0, formats[5] = {0};
+    size_t i, accepted = 0, refused = 0, ngaps = 0, undefined = 0, formats[5] = {0};
     json_t *e;
     json_array_foreach(entries, i, e) {
         const char *file = json_string_value(json_object_get(e, "file"));
@@ -81,15 +77,18 @@ int main(void) {
                 char got[65];
                 sha256_hex(img.rgb, (size_t)img.w * img.h * 3, got);
                 CHECK(img.w == w && img.h == h, "%s: size %dx%d, Pillow %dx%d", file, img.w, img.h, w, h);
-                CHECK(want && !strcmp(got, want), "%s: RGB bytes differ from Pillow's", file);
+                if (json_object_get(e, "pixels")) undefined++; /* Pillow's pixels are not defined: size only */
+                else CHECK(want && !strcmp(got, want), "%s: RGB bytes differ from Pillow's", file);
                 nli_image_free(&img);
             }
         }
         free(path);
     }
-    printf("%zu files (%zu TIFF, %zu WebP, %zu PNG, %zu JPEG): %zu decoded as Pillow, %zu refused as Pillow\n",
-           json_array_size(entries), formats[0], formats[1], formats[2], formats[3], accepted, refused);
-    CHECK(ngaps == sizeof known_gaps / sizeof *known_gaps, "%zu of the known differences found", ngaps);
+    printf("%zu files (%zu TIFF, %zu WebP, %zu PNG, %zu JPEG): %zu decoded as Pillow (%zu of them where Pillow's "
+           "pixels are undefined: size only), %zu refused as Pillow\n",
+           json_array_size(entries), formats[0], formats[1], formats[2], formats[3], accepted, undefined, refused);
+    CHECK(undefined < 10, "%zu files with undefined pixels", undefined);
+    CHECK(ngaps == sizeof known_gaps / sizeof *known_gaps - 1, "%zu of the known differences found", ngaps);
     CHECK(formats[4] == 0, "%zu files of no known extension", formats[4]);
     CHECK(accepted > 100 && refused > 100, "both kinds present");
     json_decref(m);

@@ -13,6 +13,7 @@ Debian libjpeg-turbo, libpng, libwebp and libtiff as neglabel):
   /usr/bin/python3 tests/gen/gen_images_tiff_webp.py   (from the repository root)
 All images are our own: synthetic patterns from a fixed seed.
 """
+import ctypes
 import hashlib
 import io
 import json
@@ -455,7 +456,8 @@ def tiff_variants():
         put("tifw_%s.tif" % name, made[name])
     # damage: truncations, broken offsets and counts, bad magic, IFD loops
     for name in ("tif_RGB_raw.tif", "tif_RGB_tiff_lzw.tif", "tif_RGB_jpeg.tif", "tifw_rgb_be_tiles.tif",
-                 "tifw_rgb_le_tiles_deflate.tif", "tifw_pal8_be.tif"):
+                 "tifw_rgb_le_tiles_deflate.tif", "tifw_pal8_be.tif", "tifw_grey16_be.tif", "tif_L_packbits.tif",
+                 "tif_1_group4.tif", "tifw_rgb_le_strips.tif"):
         data = FILES[name]
         e = "<" if data[:2] == b"II" else ">"
         ifd = struct.unpack(e + "I", data[4:8])[0]
@@ -474,6 +476,34 @@ def tiff_variants():
         bad = bytearray(data)
         struct.pack_into(e + "I", bad, 4, len(data) + 100)
         put(stem + "_badifd.tif", bytes(bad))
+        bad = bytearray(data)
+        struct.pack_into(e + "H", bad, ifd, 0xFFFF)
+        put(stem + "_ifdcount.tif", bytes(bad))
+        for k in range(n):
+            at = ifd + 2 + 12 * k
+            tag, typ, cnt = struct.unpack(e + "HHI", data[at:at + 8])
+            edits = []
+            if tag in (279, 325) and cnt == 1:
+                edits.append(("small%d" % tag, lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 10)))
+            if tag == 256:
+                edits.append(("asciiwidth", lambda b, at=at: struct.pack_into(e + "H", b, at + 2, 2)))
+                edits.append(("zerowidth", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 0)))
+            if tag == 259:
+                edits.append(("comp99", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 99)))
+            if tag == 262:
+                edits.append(("nophoto", lambda b, at=at: struct.pack_into(e + "H", b, at, 0x7FFF)))
+                edits.append(("photo4", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 4)))
+            if tag == 258 and cnt == 1:
+                edits.append(("bps3", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 3)))
+            if tag in (273, 324) and cnt == 1:
+                edits.append(("offset0", lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 0)))
+            if tag == 278:
+                edits.append(("rps0", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 0)))
+                edits.append(("rps1", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 1)))
+            for tname, fn in edits:
+                bad = bytearray(data)
+                fn(bad)
+                put("%s_%s.tif" % (stem, tname), bytes(bad))
         put(stem + "_trailing.tif", data + b"trailing")
 
 
@@ -482,15 +512,48 @@ jpeg_variants()
 webp_variants()
 tiff_variants()
 
+LIBC = ctypes.CDLL(None)
+LIBC.malloc.restype = ctypes.c_void_p
+LIBC.free.argtypes = [ctypes.c_void_p]
+
+
+def dirty_heap(byte):
+    """Leave freed malloc blocks of every small size filled with byte, so a
+    decoder that reads memory it never wrote shows it."""
+    blocks = []
+    for size in list(range(8, 4096, 8)) * 4:
+        b = LIBC.malloc(size)
+        ctypes.memset(b, byte, size)
+        blocks.append(b)
+    for b in blocks:
+        LIBC.free(b)
+
+
+def pillow_result(path):
+    try:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+        return dict(width=rgb.width, height=rgb.height, sha256=hashlib.sha256(rgb.tobytes()).hexdigest())
+    except Exception as ex:  # what Pillow refuses, with its reason
+        return {"refused": "%s: %s" % (type(ex).__name__, ex)}
+
+
 entries = []
 for name in sorted(FILES):
     e = {"file": name}
-    try:
-        with Image.open(os.path.join(OUT, name)) as im:
-            rgb = im.convert("RGB")
-        e.update(width=rgb.width, height=rgb.height, sha256=hashlib.sha256(rgb.tobytes()).hexdigest())
-    except Exception as ex:  # what Pillow refuses, with its reason
-        e["refused"] = "%s: %s" % (type(ex).__name__, ex)
+    e.update(pillow_result(os.path.join(OUT, name)))
+    # Where libtiff leaves part of a damaged strip undecoded, Pillow's pixels
+    # are whatever its reallocated strip buffer held (TiffDecode.c): decode
+    # again with other heap contents, and record such pixels as undefined
+    # (the test then checks the size and that the file is accepted).
+    for k in range(3):
+        dirty_heap(0xFF if k == 0 else 0x5A + k)
+        again = pillow_result(os.path.join(OUT, name))
+        if again != {kk: e[kk] for kk in again if kk in e} or set(again) != set(e) - {"file"}:
+            assert "refused" not in again and "refused" not in e, name
+            e.pop("sha256")
+            e["pixels"] = "undefined: Pillow decodes uninitialised memory"
+            break
     entries.append(e)
 versions = {"pillow": PIL.__version__}
 for lib in ("libjpeg_turbo", "zlib", "libtiff", "webp"):
