@@ -84,6 +84,23 @@ def png_chunk(cid, body):
     return struct.pack(">I", len(body)) + cid + body + struct.pack(">I", zlib.crc32(cid + body) & 0xFFFFFFFF)
 
 
+def adam7(im):
+    """The raw (filter type 0) Adam7 passes of a 16-bit grey image."""
+    w, h = im.size
+    px = im.load()
+    out = bytearray()
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+                           (0, 1, 1, 2)):
+        xs = range(x0, w, dx)
+        if not len(xs):
+            continue
+        for y in range(y0, h, dy):
+            out.append(0)
+            for x in xs:
+                out += struct.pack(">H", min(px[x, y], 65535))
+    return bytes(out)
+
+
 def png_variants():
     from PIL import PngImagePlugin
     rgb = pattern(21, 13, 1)
@@ -113,7 +130,33 @@ def png_variants():
             parts.append(png_chunk(b"prVa", b"unknown ancillary"))
     pal_png = d[:8] + b"".join(parts)
     put("png_pal.png", pal_png)
-    for name, data in (("png_rgb.png", base), ("png_pal.png", pal_png)):
+    # more chunk kinds, around a 16-bit interlaced image: Pillow writes
+    # pHYs, iTXt and eXIf; sRGB, cHRM, bKGD, sBIT, tIME and a private chunk
+    # are put in by hand
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("Description", "iTXt chunk", lang="en", tkey="Beschreibung")
+    g16 = rgb.convert("L").point(lambda v: v * 200 + 7 if v < 250 else 50000, "I")
+    b16 = io.BytesIO()
+    g16.save(b16, "PNG", pnginfo=info, dpi=(72, 72), exif=b"Exif\0\0MM\0*\0\0\0\x08\0\0")
+    d16 = b16.getvalue()
+    ch16 = png_chunks(d16)
+    out16 = bytearray(d16[:8])
+    for pos, cid, n in ch16:
+        body = d16[pos + 8:pos + 8 + n]
+        if cid == b"IHDR":
+            body = body[:12] + b"\x01"  # Adam7
+            out16 += png_chunk(cid, body)
+            out16 += png_chunk(b"sRGB", b"\0") + png_chunk(b"cHRM", struct.pack(">8I", *range(31270, 31278)))
+            out16 += png_chunk(b"sBIT", b"\x0c") + png_chunk(b"bKGD", b"\0\x10")
+            out16 += png_chunk(b"tIME", struct.pack(">HBBBBB", 2024, 1, 2, 3, 4, 5))
+            continue
+        if cid == b"IDAT":
+            # re-encode the rows interlaced: ask Pillow? It cannot write Adam7,
+            # so write the passes here (filter 0 on every row)
+            body = zlib.compress(adam7(g16))
+        out16 += png_chunk(cid, body)
+    put("png_grey16_adam7.png", bytes(out16))
+    for name, data in (("png_rgb.png", base), ("png_pal.png", pal_png), ("png_grey16_adam7.png", bytes(out16))):
         stem = name[:-4]
         chunks = png_chunks(data)
         cuts = [8, 12, 16, 33]
