@@ -20,7 +20,8 @@
  * byte, associated alpha ("RGBa") un-premultiplied, CMYK by cmyk2rgb, alpha
  * dropped. Uncompressed YCbCr is read, as Pillow reads it, as 4-byte RGBX
  * pixels. LAB, float and 32-bit integer samples are refused (Pillow reads
- * them; not supported here). */
+ * them; not supported here). Pillow's directory reader, mode table and
+ * unpackers are in image_tiff_dir.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <tiffio.h>
 
 #include "image_internal.h"
+#include "image_tiff.h"
 #include "util.h"
 
 /* libtiff allocations for one strip or tile, tags etc. (hostile headers) */
@@ -83,369 +85,6 @@ static int t_warn(TIFF *tif, void *user, const char *module, const char *fmt, va
     return 1;
 }
 
-/* What a row holds, after Pillow's OPEN_INFO. */
-enum { K_BILEVEL, K_GREY, K_GREY16, K_GREY16S, K_RGB, K_RGBA_PRE, K_CMYK, K_PAL, K_RGBX_YCC };
-
-typedef struct {
-    int kind, spp, bps, invert, be, bitrev;
-    uint8_t pal[256][3];
-} tfmt;
-
-static int u16s(const tfmt *f, const uint8_t *p) { return f->be ? p[0] << 8 | p[1] : p[1] << 8 | p[0]; }
-static uint8_t rev8(uint8_t b) {
-    b = (uint8_t)((b & 0xF0) >> 4 | (b & 0x0F) << 4);
-    b = (uint8_t)((b & 0xCC) >> 2 | (b & 0x33) << 2);
-    return (uint8_t)((b & 0xAA) >> 1 | (b & 0x55) << 1);
-}
-
-/* One row (or tile row) of n pixels to RGB. */
-static void unpack_row(const tfmt *f, const uint8_t *in, uint8_t *out, int n) {
-    int x, c;
-    switch (f->kind) {
-    case K_BILEVEL:
-    case K_GREY:
-    case K_PAL: {
-        int d = f->bps, per = 8 / d, mask = (1 << d) - 1, mul = d == 1 ? 255 : d == 2 ? 0x55 : d == 4 ? 0x11 : 1;
-        for (x = 0; x < n; x++) {
-            int v;
-            if (d == 8) { /* LA / PA: the first sample; "L;R" / "P;R": bits reversed */
-                v = in[(size_t)x * f->spp];
-                if (f->bitrev) v = rev8((uint8_t)v);
-            } else {
-                uint8_t b = in[x / per];
-                if (f->bitrev) b = rev8(b);
-                v = (b >> (8 - d * (x % per + 1))) & mask;
-            }
-            if (f->kind == K_PAL) {
-                memcpy(out + 3 * x, f->pal[v], 3);
-                continue;
-            }
-            v *= mul;
-            if (f->invert) v = 255 - v;
-            out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = (uint8_t)v;
-        }
-        break;
-    }
-    case K_GREY16:
-    case K_GREY16S:
-        for (x = 0; x < n; x++) {
-            int v = u16s(f, in + 2 * x);
-            if (f->kind == K_GREY16S && v >= 32768) v = 0;
-            if (v > 255) v = 255;
-            out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = (uint8_t)v;
-        }
-        break;
-    case K_RGB: /* "RGB;R": each byte's bits reversed */
-        for (x = 0; x < n; x++)
-            for (c = 0; c < 3; c++) {
-                const uint8_t *s = in + ((size_t)x * f->spp + c) * (f->bps / 8);
-                out[3 * x + c] = f->bps == 16 ? (uint8_t)(u16s(f, s) >> 8) : f->bitrev ? rev8(s[0]) : s[0];
-            }
-        break;
-    case K_RGBA_PRE: /* Unpack.c unpackRGBa (16-bit: the high bytes first) */
-        for (x = 0; x < n; x++) {
-            int v[4];
-            for (c = 0; c < 4; c++) {
-                const uint8_t *s = in + ((size_t)x * f->spp + c) * (f->bps / 8);
-                v[c] = f->bps == 16 ? u16s(f, s) >> 8 : s[0];
-            }
-            for (c = 0; c < 3; c++) {
-                int r = v[3] == 0 ? 0 : v[3] == 255 ? v[c] : v[c] * 255 / v[3];
-                out[3 * x + c] = (uint8_t)(r > 255 ? 255 : r);
-            }
-        }
-        break;
-    case K_CMYK: /* 16-bit ("CMYK;16L"): the high bytes */
-        if (f->bps == 8) nli_image_cmyk_row(in, f->spp, 0, out, n);
-        else
-            for (x = 0; x < n; x++) {
-                uint8_t k[4];
-                for (c = 0; c < 4; c++) k[c] = (uint8_t)(u16s(f, in + 8 * (size_t)x + 2 * c) >> 8);
-                nli_image_cmyk_row(k, 4, 0, out + 3 * x, 1);
-            }
-        break;
-    case K_RGBX_YCC:
-        for (x = 0; x < n; x++) memcpy(out + 3 * x, in + 4 * x, 3);
-        break;
-    }
-}
-
-/* ------------------------------------------------ Pillow's directory reader */
-
-/* One directory entry as ImageFileDirectory_v2.load keeps it. */
-typedef struct {
-    uint16_t tag, type;
-    uint64_t count;
-    const uint8_t *p; /* count values of the type, in the file's byte order */
-} tent;
-
-typedef struct {
-    const uint8_t *data;
-    size_t len;
-    int be, big;
-    tent *e;
-    size_t n;
-} tdir;
-
-static uint64_t rdu(const tdir *d, const uint8_t *p, int size) {
-    uint64_t v = 0;
-    for (int i = 0; i < size; i++) v = d->be ? v << 8 | p[i] : v | (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* Bytes per value of the types Pillow 9.4 loads (others are skipped). */
-static int type_size(unsigned t) {
-    static const uint8_t sz[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
-    return t < 17 ? sz[t] : 0;
-}
-
-/* ImageFileDirectory_v2.load at the first directory: entries are read until
- * the count says stop or the file ends; an entry of an unknown type or of no
- * data is skipped; an entry whose data lies (partly) past the end of the
- * file stops the reading there (_safe_read raises, load returns), keeping
- * the entries before it. 0, or -1 when the header is not a TIFF header. */
-static int read_dir(tdir *d, const char *name) {
-    const uint8_t *p = d->data;
-    size_t len = d->len;
-    d->be = p[0] == 'M';
-    d->big = p[2] == 43; /* as Pillow tests it: "MM\0+" is read as classic */
-    size_t hdr = d->big ? 16 : 8;
-    if (len < hdr) {
-        nli_seterr("%s: cannot identify image file (TIFF header cut)", name);
-        return -1;
-    }
-    uint64_t at = d->big ? rdu(d, p + 8, 8) : rdu(d, p + 4, 4);
-    if (at == 0) {
-        nli_seterr("%s: cannot identify image file (TIFF without a directory)", name);
-        return -1;
-    }
-    size_t esz = d->big ? 20 : 12, vsz = d->big ? 8 : 4;
-    if (at > len || len - at < (d->big ? 8 : 2)) return 0; /* no entries */
-    uint64_t count = rdu(d, p + at, d->big ? 8 : 2);
-    at += d->big ? 8 : 2;
-    uint64_t fit = (len - at) / esz;
-    if (count > fit) count = fit;
-    d->e = nli_mallocarray(count ? (size_t)count : 1, sizeof *d->e);
-    if (!d->e) {
-        nli_prefixerr("%s", name);
-        return -1;
-    }
-    for (uint64_t i = 0; i < count; i++, at += esz) {
-        const uint8_t *q = p + at;
-        tent e = {(uint16_t)rdu(d, q, 2), (uint16_t)rdu(d, q + 2, 2), rdu(d, q + 4, d->big ? 8 : 4), q + 4 + vsz};
-        int ts = type_size(e.type);
-        if (!ts) continue;
-        if (e.count > (uint64_t)len) break; /* its data cannot be in the file */
-        uint64_t size = e.count * (uint64_t)ts;
-        if (size == 0) continue;
-        if (size > vsz) {
-            uint64_t off = rdu(d, e.p, (int)vsz);
-            if (off > len || size > len - off) break;
-            e.p = p + off;
-        }
-        size_t k; /* a repeated tag replaces the earlier one, as in a dict */
-        for (k = 0; k < d->n && d->e[k].tag != e.tag; k++) {}
-        d->e[k] = e;
-        if (k == d->n) d->n++;
-    }
-    return 0;
-}
-
-static const tent *find(const tdir *d, unsigned tag) {
-    for (size_t k = 0; k < d->n; k++)
-        if (d->e[k].tag == tag) return &d->e[k];
-    return NULL;
-}
-
-static int int_type(unsigned t) { return t == 1 || t == 3 || t == 4 || t == 6 || t == 8 || t == 9 || t == 13 || t == 16; }
-
-/* Value i of an integer entry (signed types sign-extended). */
-static int64_t val(const tdir *d, const tent *e, uint64_t i) {
-    int ts = type_size(e->type);
-    uint64_t v = rdu(d, e->p + i * ts, ts);
-    if (e->type == 6) return (int8_t)v;
-    if (e->type == 8) return (int16_t)v;
-    if (e->type == 9) return (int32_t)v;
-    return (int64_t)v;
-}
-
-/* A tag Pillow reads as one number (TiffTags length 1): 1 found, 0 absent
- * (*v = dflt), -1 present but not an integer (Pillow fails on it). */
-static int get1(const tdir *d, unsigned tag, int64_t dflt, int64_t *v) {
-    const tent *e = find(d, tag);
-    *v = dflt;
-    if (!e) return 0;
-    if (!int_type(e->type)) return -1;
-    *v = val(d, e, 0);
-    return 1;
-}
-
-/* ------------------------------------------------------ Pillow's _setup */
-
-enum { M_1, M_L, M_P, M_I16, M_I, M_LA, M_PA, M_RGB, M_RGBA, M_RGBX, M_CMYK };
-
-typedef struct {
-    tfmt f;
-    int mode;
-    int rawmode_is_mode; /* Pillow may map the file instead of decoding */
-    int rawbits;         /* bits per pixel of the rawmode */
-    const char *rawchars; /* the rawmode's letters, for separate planes */
-    int64_t w, h, comp, planar, photo;
-    int bps_count;
-    uint64_t bps_sum;
-} tsetup;
-
-static int unknown_mode(const char *name, int64_t photo, int64_t spp, int64_t bps) {
-    nli_seterr("%s: unsupported TIFF (unknown pixel mode: photometric %lld, %lld samples of %lld bits)", name,
-               (long long)photo, (long long)spp, (long long)bps);
-    return -1;
-}
-
-/* TiffImagePlugin._setup up to the choice of mode and rawmode (OPEN_INFO):
- * only the keys we decode; others are refused, as Pillow refuses the keys it
- * does not know. */
-static int setup(const tdir *d, const char *name, tsetup *s) {
-    memset(s, 0, sizeof *s);
-    int64_t fill, spp;
-    if (find(d, 0xBC01)) {
-        nli_seterr("%s: unsupported TIFF (Windows Media Photo)", name);
-        return -1;
-    }
-    if (get1(d, 259, 1, &s->comp) < 0 || get1(d, 284, 1, &s->planar) < 0 || get1(d, 262, 0, &s->photo) < 0 ||
-        get1(d, 266, 1, &fill) < 0 || get1(d, 256, -1, &s->w) < 1 || get1(d, 257, -1, &s->h) < 1) {
-        nli_seterr("%s: cannot identify image file (TIFF without a usable size, or a tag of the wrong type)", name);
-        return -1;
-    }
-    static const int comps[] = {1, 2, 3, 4, 5, 6, 7, 8, 32771, 32773, 32809, 32946, 34676, 34677, 34925, 50000, 50001};
-    int known = 0;
-    for (size_t i = 0; i < sizeof comps / sizeof *comps; i++) known |= comps[i] == s->comp;
-    if (!known) {
-        nli_seterr("%s: unsupported TIFF compression %lld", name, (long long)s->comp);
-        return -1;
-    }
-    if (s->comp == 6) s->photo = 6; /* old-style JPEG: YCbCr */
-    /* sample format: one value for all samples (Pillow collapses (1,1,1)) */
-    const tent *sf = find(d, 339), *bp = find(d, 258), *ex = find(d, 338);
-    if ((sf && (!int_type(sf->type) || sf->type == 1)) || (bp && (!int_type(bp->type) || bp->type == 1)) ||
-        (ex && (!int_type(ex->type) || ex->type == 1))) {
-        nli_seterr("%s: cannot identify image file (TIFF sample tags of the wrong type)", name);
-        return -1;
-    }
-    int64_t sfmt = 1;
-    if (sf) {
-        sfmt = val(d, sf, 0);
-        int all1 = 1;
-        for (uint64_t i = 0; i < sf->count; i++) all1 &= val(d, sf, i) == 1;
-        if (sf->count > 1 && !all1) return unknown_mode(name, s->photo, 0, 0);
-    }
-    uint64_t nextra = ex ? ex->count : 0;
-    if (nextra > 6) return unknown_mode(name, s->photo, 0, 0);
-    int extra[6] = {0};
-    for (uint64_t i = 0; i < nextra; i++) extra[i] = (int)val(d, ex, i);
-    s->bps_count = (int)(s->photo == 2 || s->photo == 6 || s->photo == 8 ? 3 : s->photo == 5 ? 4 : 1) + (int)nextra;
-    if (get1(d, 277, s->comp == 6 && (s->photo == 2 || s->photo == 6) ? 3 : 1, &spp) < 0) spp = -1;
-    if (spp > 6 || spp < 1) {
-        nli_seterr("%s: corrupt TIFF: invalid value for samples per pixel", name);
-        return -1;
-    }
-    /* bits per sample: one value per sample; one value is repeated */
-    uint64_t nb = bp ? bp->count : 1;
-    int64_t b0 = bp ? val(d, bp, 0) : 1;
-    for (uint64_t i = 1; i < nb && i < (uint64_t)spp; i++)
-        if (val(d, bp, i) != b0) return unknown_mode(name, s->photo, spp, -1);
-    if ((uint64_t)spp > nb && nb != 1) {
-        nli_seterr("%s: corrupt TIFF: unknown data organization (bits per sample)", name);
-        return -1;
-    }
-    s->bps_sum = (uint64_t)b0 * (uint64_t)spp;
-    int be = d->be, bps = (int)b0;
-    tfmt *f = &s->f;
-    f->spp = (int)spp;
-    f->bps = bps;
-    f->be = be;
-    f->bitrev = fill == 2;
-    int e0 = nextra ? extra[0] : -1, rest0 = 1;
-    for (uint64_t i = 1; i < nextra; i++) rest0 &= extra[i] == 0;
-    s->rawbits = bps * (int)spp;
-    s->rawchars = "";
-    int ph = (int)s->photo;
-    if (fill != 1 && fill != 2) return unknown_mode(name, ph, spp, bps);
-    if (sfmt == 2) {
-        if (!(ph == 1 && spp == 1 && nextra == 0 && bps == 16 && fill == 1)) return unknown_mode(name, ph, spp, bps);
-        f->kind = K_GREY16S;
-        s->mode = M_I;
-        return 0;
-    }
-    if (sfmt != 1) return unknown_mode(name, ph, spp, bps);
-    if ((ph == 0 || ph == 1) && spp == 1 && nextra == 0 && (bps == 1 || bps == 2 || bps == 4 || bps == 8)) {
-        f->kind = bps == 1 ? K_BILEVEL : K_GREY;
-        f->invert = ph == 0;
-        s->mode = bps == 1 ? M_1 : M_L;
-        s->rawmode_is_mode = bps == 8 && ph == 1 && fill == 1;
-        return 0;
-    }
-    if ((ph == 0 || ph == 1) && spp == 1 && nextra == 0 && bps == 16 && fill == 1 && (!be || ph == 1)) {
-        f->kind = K_GREY16;
-        s->mode = M_I16;
-        s->rawmode_is_mode = 1;
-        return 0;
-    }
-    if (ph == 1 && spp == 2 && bps == 8 && nextra == 1 && e0 == 2 && fill == 1) {
-        f->kind = K_GREY;
-        s->mode = M_LA;
-        s->rawchars = "LA";
-        return 0;
-    }
-    if (ph == 2 && fill == 1 && (bps == 8 || bps == 16) && spp == 3 + (int)nextra + (nextra == 0 && spp == 4) &&
-        rest0 && (e0 <= 2 || (e0 == 999 && nextra == 1 && bps == 8)) && (bps == 8 || spp <= 4)) {
-        f->kind = e0 == 1 ? K_RGBA_PRE : K_RGB;
-        s->mode = spp == 3 ? M_RGB : e0 == 0 ? M_RGBX : M_RGBA;
-        s->rawmode_is_mode = bps == 8 && spp == 4 && e0 != 1;
-        s->rawchars = spp == 3 ? "RGB" : e0 == 0 ? "RGBX" : e0 == 1 ? "RGBa" : "RGBA";
-        return 0;
-    }
-    if (ph == 2 && fill == 2 && bps == 8 && spp == 3 && nextra == 0) { /* "RGB;R" */
-        f->kind = K_RGB;
-        s->mode = M_RGB;
-        return 0;
-    }
-    if (ph == 3 && spp == 1 && nextra == 0 && (bps == 1 || bps == 2 || bps == 4 || bps == 8)) {
-        f->kind = K_PAL;
-        s->mode = M_P;
-        s->rawmode_is_mode = bps == 8 && fill == 1;
-    } else if (ph == 3 && spp == 2 && bps == 8 && nextra == 1 && e0 == 2 && fill == 1) {
-        f->kind = K_PAL;
-        s->mode = M_PA;
-    } else if (ph == 5 && fill == 1 && ((bps == 8 && spp == 4 + (int)nextra && (nextra == 0 || (e0 == 0 && rest0))) ||
-                                        (bps == 16 && !be && spp == 4 && nextra == 0))) {
-        f->kind = K_CMYK;
-        s->mode = M_CMYK;
-        s->rawmode_is_mode = bps == 8 && spp == 4;
-        return 0;
-    } else if (ph == 6 && spp == 3 && bps == 8 && nextra == 0 && fill == 1) {
-        f->kind = s->comp == 1 ? K_RGBX_YCC : K_RGB; /* raw: read as "RGBX", 4 bytes a pixel */
-        s->mode = M_RGB;
-        if (s->comp == 1) s->rawbits = 32;
-        return 0;
-    } else return unknown_mode(name, ph, spp, bps);
-    /* palette: Pillow's palette from the colour map's high bytes */
-    const tent *cm = find(d, 320);
-    if (!cm || !int_type(cm->type)) {
-        nli_seterr("%s: cannot identify image file (TIFF palette image without its colour map)", name);
-        return -1;
-    }
-    uint64_t third = cm->count / 3;
-    for (int i = 0; i < 256; i++) f->pal[i][0] = f->pal[i][1] = f->pal[i][2] = 0;
-    for (uint64_t i = 0; i < third && i < 256; i++)
-        for (int c = 0; c < 3; c++) f->pal[i][c] = (uint8_t)(val(d, cm, c * third + i) >> 8);
-    return 0;
-}
-
-/* Pillow's image before decoding is all zeros in its mode. */
-static void zero_pixel(const tsetup *s, uint8_t rgb[3]) {
-    memset(rgb, s->mode == M_CMYK ? 255 : 0, 3);
-    if (s->mode == M_P || s->mode == M_PA) memcpy(rgb, s->f.pal[0], 3);
-}
 
 /* ------------------------------------------- uncompressed: Pillow's own */
 
@@ -467,20 +106,20 @@ static int tile_cmp(const void *a, const void *b) {
  * tiles are sorted by offset, repeats dropped, and each decoded by the raw
  * decoder, which needs every row in the file. */
 static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *rgb) {
-    const tent *off = find(d, 273);
+    const tent *off = nli_tiff_find(d, 273);
     int tiled = !off;
-    if (tiled) off = find(d, 324);
-    if (!off || !int_type(off->type) || off->type == 1) {
+    if (tiled) off = nli_tiff_find(d, 324);
+    if (!off || !nli_tiff_int_type(off->type) || off->type == 1) {
         nli_seterr("%s: corrupt TIFF: unknown data organization (no strip or tile offsets)", name);
         return -1;
     }
     int64_t bw = s->w, bh;
     if (tiled) {
-        if (get1(d, 322, -1, &bw) < 1 || get1(d, 323, -1, &bh) < 1) {
+        if (nli_tiff_get1(d, 322, -1, &bw) < 1 || nli_tiff_get1(d, 323, -1, &bh) < 1) {
             nli_seterr("%s: corrupt TIFF: tiles without a tile size", name);
             return -1;
         }
-    } else if (get1(d, 278, s->h, &bh) < 0) {
+    } else if (nli_tiff_get1(d, 278, s->h, &bh) < 0) {
         nli_seterr("%s: corrupt TIFF: rows per strip of the wrong type", name);
         return -1;
     }
@@ -503,7 +142,7 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
         if (planar) stride /= s->bps_count;
         int64_t x1 = x + bw < s->w ? x + bw : s->w, y1 = y + bh < s->h ? y + bh : s->h;
         if (bw <= 0 || bh <= 0 || x1 <= x || y1 <= y || x < 0 || y < 0) x1 = x, y1 = y; /* refused when decoded */
-        t[i] = (ttile){(uint64_t)val(d, off, i), (uint32_t)x, (uint32_t)y, (uint32_t)x1, (uint32_t)y1, layer,
+        t[i] = (ttile){(uint64_t)nli_tiff_val(d, off, i), (uint32_t)x, (uint32_t)y, (uint32_t)x1, (uint32_t)y1, layer,
                        (uint64_t)stride};
         x += bw;
         if (x >= s->w) {
@@ -528,13 +167,13 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
                 goto out;
             }
             for (int64_t r = 0; r < s->h; r++)
-                unpack_row(&s->f, d->data + o + r * stride, rgb + (size_t)r * w * 3, w);
+                nli_tiff_unpack_row(&s->f, d->data + o + r * stride, rgb + (size_t)r * w * 3, w);
             rc = 0;
             goto out;
         }
     }
     uint8_t z[3];
-    zero_pixel(s, z);
+    nli_tiff_zero_pixel(s, z);
     for (size_t i = 0; i < (size_t)s->w * (size_t)s->h; i++) memcpy(rgb + 3 * i, z, 3);
     qsort(t, (size_t)n, sizeof *t, tile_cmp);
     for (uint64_t i = 0; i < n; i++) {
@@ -569,7 +208,7 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
         for (uint32_t r = 0; r < th; r++) {
             const uint8_t *in = d->data + a->off + (uint64_t)r * stride;
             uint8_t *o = rgb + ((size_t)(a->y0 + r) * w + a->x0) * 3;
-            if (!planar) unpack_row(&s->f, in, o, (int)tw);
+            if (!planar) nli_tiff_unpack_row(&s->f, in, o, (int)tw);
             else if (a->layer < 3)
                 for (uint32_t k = 0; k < tw; k++) o[3 * k + a->layer] = in[k];
         }
@@ -609,7 +248,7 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
 #define EMIT(src, y, x, n, plane)                                                              \
     do {                                                                                       \
         uint8_t *o_ = rgb + ((size_t)(y) * w + (x)) * 3;                                        \
-        if (planes == 1) unpack_row(f, (src), o_, (int)(n));                                   \
+        if (planes == 1) nli_tiff_unpack_row(f, (src), o_, (int)(n));                                   \
         else if ((plane) < 3 && !(s->mode == M_LA && (plane) > 0))                             \
             for (uint32_t k_ = 0; k_ < (uint32_t)(n); k_++) {                                  \
                 uint8_t v_ = pbps == 16 ? (src)[2 * k_ + 1] : (src)[k_];                       \
@@ -722,8 +361,8 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
     uint8_t *rgb = NULL;
     TIFF *tif = NULL;
     tmem m = {.p = data, .len = len, .pos = 0};
-    if (read_dir(&d, name) != 0) return -1;
-    if (setup(&d, name, &s) != 0 || nli_image_check_dims(name, "TIFF", s.w < 0 ? 0 : (uint64_t)s.w,
+    if (nli_tiff_read_dir(&d, name) != 0) return -1;
+    if (nli_tiff_setup(&d, name, &s) != 0 || nli_image_check_dims(name, "TIFF", s.w < 0 ? 0 : (uint64_t)s.w,
                                                          s.h < 0 ? 0 : (uint64_t)s.h) != 0)
         goto fail;
     if (!(rgb = nli_image_alloc_rgb(name, (int)s.w, (int)s.h))) goto fail;
