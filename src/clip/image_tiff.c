@@ -242,7 +242,7 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
             return -1;
         }
     }
-    uint64_t bits = planes > 1 ? pbps : (uint64_t)f->spp * f->bps;
+    uint64_t bits = (uint64_t)f->spp * f->bps; /* the rawmode's bits; a plane has bits / planes */
     uint8_t *buf = NULL;
     int rc = -1;
 #define EMIT(src, y, x, n, plane)                                                              \

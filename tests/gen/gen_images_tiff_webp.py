@@ -317,12 +317,17 @@ def packbits(row):
 
 
 def write_tiff(w, h, spp, bps, photometric, pixels, endian="<", compression=1, rows_per_strip=None,
-               tile=None, extra=None, colormap=None, pages=None, fillorder=None, sampleformat=None, planar=1):
+               tile=None, extra=None, colormap=None, pages=None, fillorder=None, sampleformat=None, planar=1,
+               big=False):
     """A TIFF written byte by byte. pixels: the image's rows, each packed to
     whole bytes (samples interleaved; planar=2: one such array per plane).
     pages: further (w, h, spp, bps, photometric, pixels) pages."""
-    out = bytearray(b"II*\0" if endian == "<" else b"MM\0*")
-    out += struct.pack(endian + "I", 0)
+    if big:  # BigTIFF: 8-byte offsets and counts, 20-byte entries
+        out = bytearray((b"II+\0" if endian == "<" else b"MM\0+") + struct.pack(endian + "HHQ", 8, 0, 0))
+    else:
+        out = bytearray(b"II*\0" if endian == "<" else b"MM\0*")
+        out += struct.pack(endian + "I", 0)
+    O, E, N = ("Q", 20, 8) if big else ("I", 12, 4)
 
     def one(w, h, spp, bps, photometric, pixels, link_at, **kw):
         bits_row = w * spp * bps if planar == 1 else w * bps
@@ -370,25 +375,25 @@ def write_tiff(w, h, spp, bps, photometric, pixels, endian="<", compression=1, r
         if sampleformat:
             tags[339] = (3, [sampleformat] * spp)
         ifd_at = len(out)
-        struct.pack_into(endian + "I", out, link_at, ifd_at)
+        struct.pack_into(endian + O, out, link_at, ifd_at)
         ents = sorted(tags.items())
-        out.extend(struct.pack(endian + "H", len(ents)))
-        data_at = ifd_at + 2 + 12 * len(ents) + 4
+        out.extend(struct.pack(endian + ("Q" if big else "H"), len(ents)))
+        data_at = ifd_at + (8 if big else 2) + E * len(ents) + N
         tail = bytearray()
         for tag, (typ, vals) in ents:
             fmt = "H" if typ == 3 else "I"
             raw = struct.pack(endian + fmt * len(vals), *vals)
-            if len(raw) <= 4:
-                out.extend(struct.pack(endian + "HHI", tag, typ, len(vals)) + raw + b"\0" * (4 - len(raw)))
+            if len(raw) <= N:
+                out.extend(struct.pack(endian + "HH" + O, tag, typ, len(vals)) + raw + b"\0" * (N - len(raw)))
             else:
-                out.extend(struct.pack(endian + "HHII", tag, typ, len(vals), data_at + len(tail)))
+                out.extend(struct.pack(endian + "HH" + O + O, tag, typ, len(vals), data_at + len(tail)))
                 tail += raw + (b"\0" if len(raw) & 1 else b"")
         next_at = len(out)
-        out.extend(b"\0\0\0\0")
+        out.extend(b"\0" * N)
         out.extend(tail)
         return next_at
 
-    link = one(w, h, spp, bps, photometric, pixels, 4)
+    link = one(w, h, spp, bps, photometric, pixels, 8 if big else 4)
     for p in pages or []:
         link = one(*p, link)
     return bytes(out)
@@ -490,6 +495,21 @@ def tiff_variants():
                                 compression=8),
         "rgb_planar": dict(spp=3, bps=8, photometric=2, planar=2,
                            pixels=[bytes(rb[c::3]) for c in range(3)]),
+        "bigtiff_rgb": dict(spp=3, bps=8, photometric=2, pixels=rb, rows_per_strip=5, big=True),
+        "bigtiff_rgba_deflate_tiles": dict(spp=4, bps=8, photometric=2, pixels=ab, extra=[2], tile=(16, 16),
+                                           compression=8, big=True),
+        "bigtiff_be_grey": dict(spp=1, bps=8, photometric=1, pixels=gb, endian=">", big=True),
+        "cmyk16_le": dict(spp=4, bps=16, photometric=5, pixels=b"".join(struct.pack("<H", v * 257)
+                                                                         for v in modes["CMYK"].tobytes())),
+        "rgba16_assoc_be_deflate": dict(spp=4, bps=16, photometric=2, extra=[1], endian=">", compression=8,
+                                        pixels=b"".join(struct.pack(">H", v * 257) for v in bytes(prem))),
+        "rgb_fill2": dict(spp=3, bps=8, photometric=2, pixels=rb, fillorder=2),
+        "rgb_planar_deflate": dict(spp=3, bps=8, photometric=2, planar=2, compression=8,
+                                   pixels=[bytes(rb[c::3]) for c in range(3)]),
+        "rgba_planar_be": dict(spp=4, bps=8, photometric=2, planar=2, extra=[2], endian=">",
+                               pixels=[bytes(ab[c::4]) for c in range(4)]),
+        "grey_fill2_deflate": dict(spp=1, bps=8, photometric=1, pixels=gb, fillorder=2, compression=8),
+        "lab_unsupported": dict(spp=3, bps=8, photometric=8, pixels=rb),
         "multipage_be": dict(spp=1, bps=8, photometric=1, pixels=gb, endian=">",
                              pages=[(w, h, 3, 8, 2, rb), (w, h, 1, 8, 1, gb)]),
     }
@@ -500,15 +520,24 @@ def tiff_variants():
     # damage: truncations, broken offsets and counts, bad magic, IFD loops
     for name in ("tif_RGB_raw.tif", "tif_RGB_tiff_lzw.tif", "tif_RGB_jpeg.tif", "tifw_rgb_be_tiles.tif",
                  "tifw_rgb_le_tiles_deflate.tif", "tifw_pal8_be.tif", "tifw_grey16_be.tif", "tif_L_packbits.tif",
-                 "tif_1_group4.tif", "tifw_rgb_le_strips.tif"):
+                 "tif_1_group4.tif", "tifw_rgb_le_strips.tif", "tifw_bigtiff_rgb.tif",
+                 "tifw_bigtiff_rgba_deflate_tiles.tif"):
         data = FILES[name]
         e = "<" if data[:2] == b"II" else ">"
+        stem = name[:-4]
+        if data[2] == 0x2B:  # BigTIFF: cuts, a bad first offset, trailing bytes
+            ifd = struct.unpack(e + "Q", data[8:16])[0]
+            n = struct.unpack(e + "Q", data[ifd:ifd + 8])[0]
+            truncations(name, data, [4, 8, 12, 16, ifd, ifd + 8, ifd + 8 + 20 * n // 2, ifd + 8 + 20 * n,
+                                     ifd + 16 + 20 * n, len(data) // 2, len(data) - 1])
+            put(stem + "_badifd.tif", data[:8] + struct.pack(e + "Q", len(data) + 100) + data[16:])
+            put(stem + "_trailing.tif", data + b"trailing")
+            continue
         ifd = struct.unpack(e + "I", data[4:8])[0]
         n = struct.unpack(e + "H", data[ifd:ifd + 2])[0]
         cuts = [2, 4, 6, 8, ifd, ifd + 1, ifd + 2, ifd + 2 + 12 * n // 2, ifd + 2 + 12 * n, ifd + 6 + 12 * n,
                 len(data) // 4, len(data) // 2, len(data) - 1]
         truncations(name, data, cuts)
-        stem = name[:-4]
         for k in range(n):
             at = ifd + 2 + 12 * k
             tag = struct.unpack(e + "H", data[at:at + 2])[0]
