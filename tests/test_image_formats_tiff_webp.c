@@ -3,15 +3,18 @@
  * entry of tests/data/images/tiff_webp/manifest.json (written by
  * tests/gen/gen_images_tiff_webp.py with Pillow 9.4) must give the same
  * size and the same RGB bytes (sha256), or be refused where Pillow refuses
- * it. Each failing check names the file. Needs no reference data. */
+ * it. Each failing check names the file. Also: a folder listing takes
+ * .tif/.tiff. Needs no reference data. */
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "check.h"
 #include "image.h"
+#include "neglabel.h"
 #include "util.h"
 
 static void sha256_hex(const uint8_t *p, size_t n, char out[65]) {
@@ -35,6 +38,30 @@ static const char *known_gap(const char *file) {
     for (size_t i = 0; i < sizeof known_gaps / sizeof *known_gaps; i++)
         if (known_gaps[i].file && !strcmp(known_gaps[i].file, file)) return known_gaps[i].why;
     return NULL;
+}
+
+/* A folder's listing (nl_collect_images) takes TIFF files by their
+ * extensions, any case, next to the other formats. */
+static void check_listing(void) {
+    const char *tmp = check_tmpdir();
+    char *d = check_path(tmp, "listing");
+    mkdir(d, 0755);
+    static const char *names[] = {"a.tif", "b.TIFF", "c.webp", "d.txt", "e.tiff.bak"};
+    for (size_t i = 0; i < 5; i++) {
+        char *p = check_path(d, names[i]);
+        FILE *f = fopen(p, "wb");
+        if (f) fclose(f);
+        free(p);
+    }
+    nl_strvec v;
+    int rc = nl_collect_images(d, &v);
+    CHECK(rc == 0 && v.n == 3, "listing: %zu images found, want a.tif, b.TIFF, c.webp", rc ? 0 : v.n);
+    if (rc == 0) {
+        for (size_t i = 0; i < v.n && i < 3; i++)
+            CHECK(strstr(v.v[i], names[i]) != NULL, "listing: %s, want %s", v.v[i], names[i]);
+        nl_strvec_free(&v);
+    }
+    free(d);
 }
 
 int main(void) {
@@ -94,6 +121,7 @@ int main(void) {
     CHECK(ngaps == sizeof known_gaps / sizeof *known_gaps - 1, "%zu of the known differences found", ngaps);
     CHECK(formats[4] == 0, "%zu files of no known extension", formats[4]);
     CHECK(accepted > 100 && refused > 100, "both kinds present");
+    check_listing();
     json_decref(m);
     free(mpath);
     free(dir);
