@@ -92,13 +92,13 @@ typedef struct {
     uint64_t off;
     uint32_t x0, y0, x1, y1;
     int layer;
-    uint64_t stride;
+    uint64_t stride, idx;
 } ttile;
 
 static int tile_cmp(const void *a, const void *b) {
     const ttile *p = a, *q = b;
     if (p->off != q->off) return p->off < q->off ? -1 : 1;
-    return p < q ? -1 : p > q; /* stable */
+    return p->idx < q->idx ? -1 : p->idx > q->idx; /* stable, as Python's sort */
 }
 
 /* TiffImagePlugin._setup's tile list, then ImageFile.load: a single tile in
@@ -123,6 +123,10 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
         nli_seterr("%s: corrupt TIFF: rows per strip of the wrong type", name);
         return -1;
     }
+    if (bw > ((int64_t)1 << 32) || bh > ((int64_t)1 << 32)) {
+        nli_seterr("%s: corrupt TIFF: strip or tile size out of range", name);
+        return -1;
+    }
     int planar = s->planar == 2;
     if (planar && (s->f.bps != 8 || !strchr("RGB RGBX RGBA", s->rawchars[0] ? s->rawchars[0] : '?') ||
                    (s->mode != M_RGB && s->mode != M_RGBA && s->mode != M_RGBX) || strchr(s->rawchars, 'a'))) {
@@ -143,7 +147,7 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
         int64_t x1 = x + bw < s->w ? x + bw : s->w, y1 = y + bh < s->h ? y + bh : s->h;
         if (bw <= 0 || bh <= 0 || x1 <= x || y1 <= y || x < 0 || y < 0) x1 = x, y1 = y; /* refused when decoded */
         t[i] = (ttile){(uint64_t)nli_tiff_val(d, off, i), (uint32_t)x, (uint32_t)y, (uint32_t)x1, (uint32_t)y1, layer,
-                       (uint64_t)stride};
+                       (uint64_t)stride, i};
         x += bw;
         if (x >= s->w) {
             x = 0;
@@ -160,7 +164,7 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
     if (n == 1 && s->rawmode_is_mode && !planar) {
         uint64_t o = t[0].off, stride = t[0].stride;
         int px = s->mode == M_L || s->mode == M_P ? 1 : s->mode == M_I16 ? 2 : 4;
-        if (!(o + (uint64_t)s->h * stride > len)) {
+        if (o <= len && stride <= len && (uint64_t)s->h * stride <= len - o) { /* else: decoded below */
             if (!stride) stride = (uint64_t)w * px;
             if (o > len || (uint64_t)s->h * stride > len - o) {
                 nli_seterr("%s: image file is truncated (TIFF image data past the end of the file)", name);
@@ -178,11 +182,10 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
     qsort(t, (size_t)n, sizeof *t, tile_cmp);
     for (uint64_t i = 0; i < n; i++) {
         const ttile *a = &t[i], *b = i + 1 < n ? &t[i + 1] : NULL;
-        if (b && a->x0 == b->x0 && a->y0 == b->y0 && a->x1 == b->x1 && a->y1 == b->y1 && a->layer == b->layer &&
-            a->stride == b->stride && !planar)
-            continue; /* consecutive repeats: the last one counts */
-        if (b && planar && a->x0 == b->x0 && a->y0 == b->y0 && a->x1 == b->x1 && a->y1 == b->y1 &&
-            a->layer == b->layer && a->stride == b->stride)
+        /* consecutive tiles that differ only by offset: the last one counts
+         * (the rawmode differs between planes only) */
+        if (b && a->x0 == b->x0 && a->y0 == b->y0 && a->x1 == b->x1 && a->y1 == b->y1 && a->stride == b->stride &&
+            (!planar || a->layer == b->layer))
             continue;
         uint32_t tw = a->x1 - a->x0, th = a->y1 - a->y0;
         if (!tw || !th) { /* the decoder's setimage refuses it */
@@ -195,7 +198,7 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
             nli_seterr("%s: corrupt TIFF: strip or tile row longer than its stride", name);
             goto out;
         }
-        uint64_t need = (uint64_t)(th - 1) * stride + bytes;
+        uint64_t need = th > 1 && stride > len ? UINT64_MAX : (uint64_t)(th - 1) * stride + bytes;
         if (a->off > len || need > len - a->off) {
             nli_seterr("%s: image file is truncated (TIFF strip or tile at offset %llu)", name,
                        (unsigned long long)a->off);
@@ -409,14 +412,12 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
         if (rc != 0) goto fail;
         TIFFClose(tif);
     }
-    free(d.e);
     out->w = (int)s.w;
     out->h = (int)s.h;
     out->rgb = rgb;
     return 0;
 fail:
     if (tif) TIFFClose(tif);
-    free(d.e);
     free(rgb);
     return -1;
 }

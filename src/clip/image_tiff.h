@@ -13,6 +13,12 @@ typedef struct {
     uint8_t pal[256][3];
 } tfmt;
 
+/* The tags read: size, compression, samples, photometric, fill order,
+ * strips, planes, colour map, tiles, extra samples, sample format,
+ * Windows Media Photo marker. */
+#define NL_TIFF_NTAGS 17
+extern const uint16_t nli_tiff_tags[NL_TIFF_NTAGS];
+
 /* One directory entry as ImageFileDirectory_v2.load keeps it. */
 typedef struct {
     uint16_t tag, type;
@@ -24,8 +30,7 @@ typedef struct {
     const uint8_t *data;
     size_t len;
     int be, big;
-    tent *e;
-    size_t n;
+    tent e[NL_TIFF_NTAGS]; /* by nli_tiff_tags; count 0: absent */
 } tdir;
 
 enum { M_1, M_L, M_P, M_I16, M_I, M_LA, M_PA, M_RGB, M_RGBA, M_RGBX, M_CMYK };
@@ -43,8 +48,8 @@ typedef struct {
 
 /* One row (or tile row) of n pixels in the rawmode to RGB. */
 void nli_tiff_unpack_row(const tfmt *f, const uint8_t *in, uint8_t *out, int n);
-/* ImageFileDirectory_v2.load of the first directory (d->data, d->len set);
- * 0, or -1 with the error set. d->e is to be freed. */
+/* ImageFileDirectory_v2.load of the first directory (d->data, d->len set,
+ * the rest zero); 0, or -1 with the error set. */
 int nli_tiff_read_dir(tdir *d, const char *name);
 const tent *nli_tiff_find(const tdir *d, unsigned tag);
 int nli_tiff_int_type(unsigned t);

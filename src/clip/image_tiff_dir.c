@@ -98,6 +98,9 @@ static uint64_t rdu(const tdir *d, const uint8_t *p, int size) {
     return v;
 }
 
+const uint16_t nli_tiff_tags[NL_TIFF_NTAGS] = {256, 257, 258, 259, 262, 266, 273, 277, 278,
+                                               284, 320, 322, 323, 324, 338, 339, 0xBC01};
+
 /* Bytes per value of the types Pillow 9.4 loads (others are skipped). */
 static int type_size(unsigned t) {
     static const uint8_t sz[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
@@ -130,11 +133,6 @@ int nli_tiff_read_dir(tdir *d, const char *name) {
     at += d->big ? 8 : 2;
     uint64_t fit = (len - at) / esz;
     if (count > fit) count = fit;
-    d->e = nli_mallocarray(count ? (size_t)count : 1, sizeof *d->e);
-    if (!d->e) {
-        nli_prefixerr("%s", name);
-        return -1;
-    }
     for (uint64_t i = 0; i < count; i++, at += esz) {
         const uint8_t *q = p + at;
         tent e = {(uint16_t)rdu(d, q, 2), (uint16_t)rdu(d, q + 2, 2), rdu(d, q + 4, d->big ? 8 : 4), q + 4 + vsz};
@@ -148,17 +146,17 @@ int nli_tiff_read_dir(tdir *d, const char *name) {
             if (off > len || size > len - off) break;
             e.p = p + off;
         }
-        size_t k; /* a repeated tag replaces the earlier one, as in a dict */
-        for (k = 0; k < d->n && d->e[k].tag != e.tag; k++) {}
-        d->e[k] = e;
-        if (k == d->n) d->n++;
+        /* only the tags we use are kept; a repeated tag replaces the
+         * earlier one, as in Pillow's dict */
+        for (int k = 0; k < NL_TIFF_NTAGS; k++)
+            if (nli_tiff_tags[k] == e.tag) d->e[k] = e;
     }
     return 0;
 }
 
 const tent *nli_tiff_find(const tdir *d, unsigned tag) {
-    for (size_t k = 0; k < d->n; k++)
-        if (d->e[k].tag == tag) return &d->e[k];
+    for (int k = 0; k < NL_TIFF_NTAGS; k++)
+        if (nli_tiff_tags[k] == tag) return d->e[k].count ? &d->e[k] : NULL;
     return NULL;
 }
 

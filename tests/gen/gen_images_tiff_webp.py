@@ -567,6 +567,8 @@ def tiff_variants():
                 edits.append(("photo4", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 4)))
             if tag == 258 and cnt == 1:
                 edits.append(("bps3", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 3)))
+            if tag in (322, 323):
+                edits.append(("huge%d" % tag, lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 0xFFF0)))
             if tag in (273, 324) and cnt == 1:
                 edits.append(("offset0", lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 0)))
             if tag == 278:
@@ -577,6 +579,11 @@ def tiff_variants():
                 fn(bad)
                 put("%s_%s.tif" % (stem, tname), bytes(bad))
         put(stem + "_trailing.tif", data + b"trailing")
+        if name == "tifw_rgb_be_tiles.tif":  # 2000 more entries: the width, again and again
+            ents = data[ifd + 2:ifd + 2 + 12 * n]
+            width = next(ents[i:i + 12] for i in range(0, len(ents), 12) if ents[i:i + 2] == struct.pack(e + "H", 256))
+            many = struct.pack(e + "H", n + 2000) + ents + width * 2000 + b"\0\0\0\0"
+            put(stem + "_manyentries.tif", data[:4] + struct.pack(e + "I", len(data)) + data[8:] + many)
 
 
 png_variants()
