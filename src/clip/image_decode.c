@@ -13,7 +13,8 @@
  *    except 16-bit grey, which Pillow opens as mode "I" and clips to 0..255
  *    in convert('RGB'); 1/2/4-bit grey scale to 0..255; palette indices
  *    beyond PLTE map to Pillow's grey ramp; alpha is dropped, not composited.
- * WebP is in image_webp.c, TIFF in image_tiff.c.
+ * WebP is in image_webp.c, GIF in image_gif.c, BMP in image_bmp.c, TIFF in
+ * image_tiff.c.
  * Sizes are checked against NL_MAX_IMAGE_PIXELS from the header, before any
  * pixel buffer is allocated. */
 #include <setjmp.h>
@@ -505,10 +506,16 @@ int nli_image_load_mem(const uint8_t *data, size_t len, const char *name, nli_im
     if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return load_png(data, len, name, out);
     if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
         return nli_image_load_webp(data, len, name, out);
+    if (len >= 6 && (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0))
+        return nli_image_load_gif(data, len, name, out);
+    if (len >= 2 && memcmp(data, "BM", 2) == 0) return nli_image_load_bmp(data, len, name, 0, out);
+    if (len >= 4 && data[1] == 0 && data[2] == 0 && data[3] == 0 &&
+        (data[0] == 12 || data[0] == 40 || data[0] == 64 || data[0] == 108 || data[0] == 124))
+        return nli_image_load_bmp(data, len, name, 1, out); /* Pillow's DIB: a BMP without file header */
     if (len >= 4 && (!memcmp(data, "MM\0*", 4) || !memcmp(data, "II*\0", 4) || !memcmp(data, "MM*\0", 4) ||
                      !memcmp(data, "II\0*", 4) || !memcmp(data, "MM\0+", 4) || !memcmp(data, "II+\0", 4)))
         return nli_image_load_tiff(data, len, name, out);
-    nli_seterr("%s: cannot identify image file (not JPEG, PNG, WebP or TIFF)", name);
+    nli_seterr("%s: cannot identify image file (not JPEG, PNG, WebP, GIF, BMP or TIFF)", name);
     return -1;
 }
 
