@@ -248,11 +248,23 @@ NL_API int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size
  * Higher = more in-distribution. */
 typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1 } nl_method;
 
+/* The shuffle of the negatives before grouping (docs/scoring.md).
+ * SPLITMIX: neglabel's own splitmix64 Fisher–Yates (the default).
+ * TORCH: torch.manual_seed(seed); torch.randperm(n) on torch's CPU
+ * generator, bit for bit, as the NegLabel reference and its successors
+ * shuffle (use it to reproduce their groups). NUMPY: np.random.seed(seed);
+ * np.random.permutation(n) (legacy RandomState; seed < 2^32). */
+typedef enum { NL_PERM_SPLITMIX = 0, NL_PERM_TORCH = 1, NL_PERM_NUMPY = 2 } nl_permutation;
+/* "splitmix", "torch" or "numpy". 0 on success, -1 (error set) otherwise. */
+NL_API int nl_parse_permutation(const char *s, nl_permutation *out);
+NL_API const char *nl_permutation_name(nl_permutation p);
+
 typedef struct {
     nl_method method;
     int ngroup;      /* default 100 */
     uint64_t seed;   /* default 0 */
     int shuffle;     /* default 1 */
+    nl_permutation permutation; /* default NL_PERM_SPLITMIX */
     double tau;      /* default 0.01 (NegLabel) or 1 (MCM) */
     nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA: cosines (in
                          double) and group sums on that GPU, equal to the

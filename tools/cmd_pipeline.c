@@ -95,6 +95,13 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
         return 1;
     }
     if (cli_flag(argv, *i, "--no-shuffle")) { c->score.shuffle = 0; return 1; }
+    if (cli_opt(argc, argv, i, "--permutation", &v)) {
+        if (nl_parse_permutation(v, &c->score.permutation) != 0) {
+            fprintf(stderr, "neglabel: --permutation expects splitmix, torch or numpy, got '%s'\n", v);
+            return -1;
+        }
+        return 1;
+    }
     if (cli_opt(argc, argv, i, "--tau", &v)) {
         if (cli_double("--tau", v, &c->tau)) return -1;
         if (!(c->tau > 0) || !isfinite(c->tau)) { fprintf(stderr, "neglabel: --tau must be a positive number\n"); return -1; }

@@ -128,6 +128,9 @@ static const opt_doc o_scoring[] = {
     {"--ngroup", NULL, "N", "split the negatives into N groups and average their scores (default 100)", 0},
     {"--seed", NULL, "S", "seed of the negatives' shuffle before grouping, see docs/scoring.md (default 0)", 0},
     {"--no-shuffle", NULL, NULL, "group the negatives in file order (default: shuffled)", 0},
+    {"--permutation", NULL, "splitmix|torch|numpy", "the shuffle: neglabel's splitmix64, torch.randperm after "
+     "torch.manual_seed(S) bit for bit (the reference code's groups), or NumPy's np.random.permutation "
+     "(default splitmix)", 0},
     {"--tau", NULL, "T", "softmax temperature (default 0.01 for NegLabel, 1 for MCM)", 0},
     {0}};
 static const group_doc g_scoring = {"Scoring options", o_scoring};

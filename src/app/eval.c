@@ -374,6 +374,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     nli_report r = {
         .model_dir = p->model_dir, .model_info_json = info, .n_id_labels = n_id, .n_negatives = neg.words.n,
         .ngroup = p->neglabel.ngroup, .seed = (unsigned long long)p->neglabel.seed, .shuffle = p->neglabel.shuffle,
+        .permutation = nl_permutation_name(p->neglabel.permutation),
         .tau_neglabel = p->neglabel.tau, .tau_mcm = p->mcm.tau, .convention = p->convention, .id = &rs[0],
         .ood = rs + 1, .n_ood = p->n_ood, .skipped = (const char *const *)skipped.v, .n_skipped = skipped.n,
         .seconds = nli_now() - t0,
