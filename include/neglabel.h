@@ -228,6 +228,11 @@ typedef struct {
     double fraction;  /* default 0.15 */
     double quantile;  /* default 0.95 */
     size_t total;     /* default 0: use fraction */
+    /* CSP's rule: a candidate whose largest cosine to the ID labels exceeds
+     * max_cut ranks with similarity 1 (after every other candidate).
+     * Default 2: off (no cosine exceeds it); CSP uses 0.95. When on, the
+     * cosines are computed on the CPU. */
+    double max_cut;
     nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA computes the
                          similarities and quantiles on that GPU */
     int device_index;
@@ -246,7 +251,10 @@ NL_API int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size
  * MCM: max softmax probability over the ID cosines / tau.
  * Rows need not be normalised: cosines are computed in double precision.
  * Higher = more in-distribution. */
-typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1 } nl_method;
+/* CSP (Chen et al., NeurIPS 2024) scores with NegLabel's formula over its
+ * own negatives (nl_csp_*, nl_mine with max_cut 0.95); its defaults
+ * differ only in the permutation (torch, as its reference). */
+typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1, NL_METHOD_CSP = 2 } nl_method;
 
 /* The shuffle of the negatives before grouping (docs/scoring.md).
  * SPLITMIX: neglabel's own splitmix64 Fisher–Yates (the default).
@@ -413,6 +421,28 @@ NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *p
 NL_API int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
                   const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg,
                   float **emb, double **qsim);
+
+/* ---------------------------------------------------------------- CSP */
+
+/* CSP's label texts (docs/methods.md). Its candidates are the word lists
+ * without noun.person, noun.quantity, noun.group and adj.pert
+ * (nl_csp_exclude); each adjective is "conjugated" with one of 14
+ * superclass phrases ("{} environment", ...) drawn with Python's
+ * random.seed(seed); random.choice in corpus order (CSP's seed 0).
+ * out (n entries, malloc'd strings) receives each candidate's text: the
+ * noun itself, or the adjective's phrase. Prompts: nouns and ID labels
+ * with the 8 nl_csp_noun_templates, phrases with the 4
+ * nl_csp_adj_templates; each label's embedding is the mean of its RAW
+ * prompt embeddings, normalised once (nl_ensemble_raw). */
+NL_API const char *const *nl_csp_exclude(size_t *n);
+NL_API const char *const *nl_csp_noun_templates(size_t *n);
+NL_API const char *const *nl_csp_superclasses(size_t *n);
+NL_API const char *const *nl_csp_adj_templates(size_t *n);
+NL_API int nl_csp_phrases(const nl_corpus *c, uint64_t seed, nl_strvec *out);
+/* raw: n_templates blocks of n rows (template-major, as the reference's
+ * view(n_templates, n, dim)); out[i] = normalise(mean_t raw[t][i]), in
+ * double, rounded to float once. A zero mean stays zero. */
+NL_API int nl_ensemble_raw(const float *raw, size_t n, size_t n_templates, size_t dim, float *out);
 
 /* ---------------------------------------------------------------- eval */
 

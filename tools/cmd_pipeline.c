@@ -16,7 +16,7 @@ typedef struct {
     nl_corpus_params corpus;
     nl_mine_params mine;
     nl_score_params score;
-    int method_set, tau_set;
+    int method_set, tau_set, perm_set;
     double tau;
     const char *mcm_template;
     int allow_dups, remove_id;
@@ -78,7 +78,8 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_opt(argc, argv, i, "--method", &v)) {
         if (!strcmp(v, "neglabel")) c->score.method = NL_METHOD_NEGLABEL;
         else if (!strcmp(v, "mcm")) c->score.method = NL_METHOD_MCM;
-        else { fprintf(stderr, "neglabel: --method expects neglabel or mcm, got '%s'\n", v); return -1; }
+        else if (!strcmp(v, "csp")) c->score.method = NL_METHOD_CSP;
+        else { fprintf(stderr, "neglabel: --method expects neglabel, mcm or csp, got '%s'\n", v); return -1; }
         c->method_set = 1;
         return 1;
     }
@@ -100,6 +101,7 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
             fprintf(stderr, "neglabel: --permutation expects splitmix, torch or numpy, got '%s'\n", v);
             return -1;
         }
+        c->perm_set = 1;
         return 1;
     }
     if (cli_opt(argc, argv, i, "--tau", &v)) {
@@ -123,6 +125,7 @@ static void common_finish(common_opts *c) {
     if (c->method_set) {
         nl_score_params d = nl_score_default_params(c->score.method);
         c->score.tau = d.tau;
+        if (!c->perm_set) c->score.permutation = d.permutation;
     }
     if (c->tau_set) c->score.tau = c->tau;
 }
@@ -236,6 +239,10 @@ int cmd_score(int argc, char **argv) {
     }
     common_finish(&c);
     if (!model || !labels_path) { rc = cli_usage("score", "--model and --id-labels are required"); goto out; }
+    if (c.score.method == NL_METHOD_CSP) {
+        rc = cli_usage("score", "--method csp: not available here yet; score CSP's embeddings with score-embeddings");
+        goto out;
+    }
     if (!images.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
     nl_strvec labels = {0}, listed = {0};
     nl_negatives neg = {0};
@@ -336,8 +343,8 @@ int cmd_score_embeddings(int argc, char **argv) {
         goto out;
     }
     common_finish(&c);
-    if (!idp || !imgp || (c.score.method == NL_METHOD_NEGLABEL && !negp)) {
-        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel) --neg NEG.npy are required");
+    if (!idp || !imgp || (c.score.method != NL_METHOD_MCM && !negp)) {
+        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel and CSP) --neg NEG.npy are required");
         goto out;
     }
     float *id = NULL, *neg = NULL, *img = NULL;

@@ -88,7 +88,8 @@ static const opt_doc o_convention[] = {
 static const group_doc g_convention = {NULL, o_convention};
 
 static const opt_doc o_method[] = {
-    {"--method", NULL, "neglabel|mcm", "NegLabel, or MCM (no negatives: maximum softmax over the ID labels) "
+    {"--method", NULL, "neglabel|mcm|csp", "NegLabel, MCM (no negatives: maximum softmax over the ID labels), or CSP "
+     "(NegLabel's score over CSP's negatives, torch permutation; score-embeddings only), see docs/methods.md "
      "(default neglabel)", 0},
     {0}};
 static const group_doc g_method = {NULL, o_method};

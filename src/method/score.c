@@ -23,7 +23,8 @@
 #define IMG_CHUNK 256
 
 nl_score_params nl_score_default_params(nl_method method) {
-    return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1, .permutation = NL_PERM_SPLITMIX,
+    return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1,
+                             .permutation = method == NL_METHOD_CSP ? NL_PERM_TORCH : NL_PERM_SPLITMIX,
                              .tau = method == NL_METHOD_MCM ? 1.0 : 0.01, .device = NL_DEVICE_CPU,
                              .device_index = 0};
 }
@@ -80,7 +81,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
              double *scores, size_t *top_id, size_t *top_neg) {
     if (!p) { nli_seterr("score: no parameters"); return -1; }
-    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM) {
+    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM && p->method != NL_METHOD_CSP) {
         nli_seterr("score: unknown method %d", (int)p->method);
         return -1;
     }
@@ -103,8 +104,8 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         return -1;
     }
     size_t ngroup = 0, gsize = 0, kept = 0;
-    if (p->method == NL_METHOD_NEGLABEL) {
-        if (n_neg == 0) { nli_seterr("score: NegLabel needs negative labels"); return -1; }
+    if (p->method != NL_METHOD_MCM) { /* NegLabel's formula; CSP's too */
+        if (n_neg == 0) { nli_seterr("score: NegLabel and CSP need negative labels"); return -1; }
         if (p->ngroup < 1 || (size_t)p->ngroup > n_neg) {
             nli_seterr("score: ngroup %d outside [1, %zu] (the number of negative labels)", p->ngroup, n_neg);
             return -1;
