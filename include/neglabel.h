@@ -359,8 +359,19 @@ typedef struct {
     const char *const *noun; size_t n_noun;
     const char *const *adj; size_t n_adj;
     const char *mcm; /* MCM's ID prompt, "a photo of a {}" */
+    /* CSP's scheme (0 in nl_templates_default): raw_mean = each label's
+     * embedding is the mean of its RAW prompt embeddings, normalised once
+     * (nl_embed_words_raw) instead of the mean of normalised ones;
+     * conjugate = each adjective becomes a superclass phrase drawn with
+     * Python's random.seed(conjugate_seed) (nl_csp_phrases) before the
+     * adjective templates are applied. */
+    int raw_mean, conjugate;
+    uint64_t conjugate_seed;
 } nl_templates;
 NL_API nl_templates nl_templates_default(void);
+/* CSP's: its 8 noun templates (ID labels and nouns), 4 adjective templates,
+ * raw_mean and conjugate on, seed 0. */
+NL_API nl_templates nl_templates_csp(void);
 
 /* Embedding with the on-disk cache (docs/cache.md). */
 typedef struct {
@@ -373,6 +384,11 @@ typedef struct {
  * just the normalised embedding). Cached per prompt. out: n x dim. */
 NL_API int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
                    const char *const *templates, size_t n_templates, float *out);
+/* CSP's ensemble: each word's embedding is the mean over the templates of
+ * its raw (unnormalised) prompt embeddings, L2-normalised once, in double
+ * (nl_ensemble_raw). Cached per prompt like nl_embed_words. */
+NL_API int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
+                              const char *const *templates, size_t n_templates, float *out);
 /* Normalised embeddings of ready-made prompts (cached). */
 NL_API int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out);
 /* Normalised image embeddings (cached by path, size, mtime). status[i] -1 and
@@ -401,6 +417,7 @@ typedef struct {
     char *model;         /* fingerprint from the header, or NULL */
     int dim;             /* from the header, or 0 */
     nl_strvec noun_templates, adj_templates; /* from the header, or empty */
+    int raw_mean;        /* header "ensemble=raw": embed with nl_embed_words_raw (CSP) */
 } nl_negatives;
 NL_API int nl_negatives_read(const char *path, nl_negatives *out);
 /* Write (header + TSV), atomically; qsim (optional): each entry's quantile
@@ -417,7 +434,10 @@ NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *p
  * where the model runs. id_emb: the normalised ID embeddings. Fills neg
  * (words, prompts, pos, templates, model fingerprint) and, when emb is
  * non-NULL, *emb (malloc'd, neg->words.n x dim, normalised). qsim
- * (optional) receives the selected labels' quantile similarities. */
+ * (optional) receives the selected labels' quantile similarities.
+ * With t->conjugate, adjectives are replaced by CSP's phrases (drawn over
+ * the whole corpus, before drop) and the negatives' words are the phrases;
+ * with t->raw_mean, candidates are embedded with nl_embed_words_raw. */
 NL_API int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
                   const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg,
                   float **emb, double **qsim);
