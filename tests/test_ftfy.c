@@ -45,14 +45,14 @@ static void check_line(const nli_tokenizer *t, json_t *o, size_t lineno) {
     size_t glen = 0;
     int32_t *ids = NULL;
     size_t n = 0;
-    int bad = 0;
+    int bad = 0, fbad = 0;
     if (nli_ftfy_fix_utf8(text, tlen, &got, &glen)) {
         fprintf(stderr, "line %zu: fix_text failed: %s\n", lineno, nli_geterr());
         errors++;
         return;
     }
     if (glen != wlen || memcmp(got, want, glen) != 0) {
-        bad = 1;
+        bad = fbad = 1;
         if (!mark && fixed_bad++ < 8) {
             fprintf(stderr, "line %zu (%s): fix_text differs\n", lineno, json_string_value(json_object_get(o, "kind")));
             show("text", text, tlen);
@@ -78,7 +78,8 @@ static void check_line(const nli_tokenizer *t, json_t *o, size_t lineno) {
     }
     if (mark && bad) {
         marked_diff++;
-        fprintf(stderr, "line %zu (marked): differs, as its code points' Unicode versions do\n", lineno);
+        fprintf(stderr, "line %zu (marked): %s differ, as its code points' Unicode versions do\n", lineno,
+                fbad && !same ? "fix_text and ids" : fbad ? "fix_text" : "ids");
     }
 }
 

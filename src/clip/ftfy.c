@@ -140,6 +140,7 @@ static int is_bad(const uint32_t *s, size_t n) {
 typedef struct { uint8_t *v; size_t n, cap; } bytebuf;
 
 static int bb_put(bytebuf *b, const uint8_t *p, size_t n) {
+    if (!n) return 0;
     if (b->n + n > b->cap && nli_grow((void **)&b->v, &b->cap, b->n + n, 1)) return -1;
     memcpy(b->v + b->n, p, n);
     b->n += n;

@@ -194,6 +194,10 @@ def fixer_cases():
               "&Eacute;", "&eacute", "&aaaaaaaaaaaaaaaaaaaaaaaaa;", "&aaaaaaaaaaaaaaaaaaaaaaaa;", "&;", "&#;",
               "&nbsp;x", "&NBSP;", "&quot;hi&quot;", "&#8217;s", "Grevy&rsquo;s zebra", "&Amp;"):
         out.append(("html", s))
+    # found by fuzz/fuzz_tokenizer.c (target 'F')
+    for s in ("â€œmixedâ€  p eacss\t\x9d cafÃ\xa0 &#x2019;&#128;&#0;",
+              "â€ \u2028 ‚Ä¶ вЂ™ Ã\xa0 &#x2019;&#128;&#0;"):
+        out.append(("fuzz", s))
     for s in ("Grevy’s zebra", "king’s cross", "“tabby” cat", "Chihuahua", "Ｔａｂｂｙ　ｃａｔ", "ﬁre truck",
               "Rhodesian ridgeback", "Shih-Tzu", "jack-o’-lantern", "loupe, jeweler’s loupe", "potter’s wheel",
               "carpenter’s kit", "plate rack", "ballplayer", "café au lait", "crème caramel"):
