@@ -166,6 +166,7 @@ def main():
         if r != chr(c):
             assert 1 <= len(r) <= 3, (c, r)
             maps.append((c, r))
+    assert all(c >= 0x80 for c, _ in maps)  # ftfy.c looks up only non-ASCII
     w("/* fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes\n")
     w(" * composed: code point -> up to 3 code points, sorted. */\n")
     w("const nli_ftfy_charmap nli_ftfy_charmaps[] = {\n")
