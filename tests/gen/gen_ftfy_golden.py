@@ -15,7 +15,9 @@ ftfy and regex. Nothing here comes from this project's code.
 Each line: {"kind", "text", "fixed" (ftfy.fix_text), "ids" (SOT, encode,
 EOT), "mark"}; long strings are {"kind", "repeat": [head, unit, count,
 tail], "fixed_len", "fixed_fnv", "ids_n", "ids_fnv"} (FNV-1a 64 of the
-UTF-8 of fixed, and of the ids as little-endian int32). "mark" is 1 when
+UTF-8 of fixed, and of the ids as little-endian int32); strings with
+surrogates are {"kind": "surrogates", "cps": [code points], "fixed"}.
+"mark" is 1 when
 the text holds a code point whose Unicode properties differ between the
 versions involved (Python's unicodedata, which ftfy and str use; the regex
 module's; utf8proc's, which our NFC and lowercase use); the first line
@@ -287,6 +289,12 @@ def main():
         mark = int(any(ord(c) in diff for c in s + fixed))
         marked += mark
         w(json.dumps({"kind": kind, "text": s, "fixed": fixed, "ids": ids, "mark": mark}, ensure_ascii=False) + "\n")
+    # Lone and paired surrogates (a Python str may hold them, UTF-8 cannot):
+    # given as code points, fix_text only (test_ftfy calls it on code points).
+    for t in ("a\ud83d\ude00b", "x\ud800y", "\udc00\ud800", "caf\u00c3\u00a9 \ud83d\ude00 \ud83d",
+              "\ud83d\ude00\r\n\ud83d", "\u00e2\u20ac\ud83d\ude00\u0153", "\ud83d\n<\udfff&amp;"):
+        w(json.dumps({"kind": "surrogates", "cps": [ord(c) for c in t], "fixed": ftfy.fix_text(t), "mark": 0},
+                     ensure_ascii=False) + "\n")
     # Long strings: past max_decode_length (1,000,000 code points) in one
     # segment, and many segments.
     for head, unit, count, tail in (("Ã©", "abc Ã© ", 200000, "&amp;"), ("", "x ", 500002, "Ã©\n&lt;"),
