@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "tokenizer.h"
+#include "tokenizer_errata.h"
 #include "util.h"
 
 static const char *tmp_file(const char *name, const char *data, size_t len) {
@@ -64,25 +65,17 @@ static void print_ids(const char *what, const int32_t *v, size_t n) {
     fputc('\n', stderr);
 }
 
-/* golden.jsonl was written with ftfy.fix_text skipped; on one of its lines
- * ftfy is not the identity (the full-width comma U+FF0C becomes ','). The
- * ids below are what OpenAI's simple_tokenizer.py gives with ftfy 6.3.1
- * (tests/data/ftfy_golden.jsonl holds the same string, kind "shared-golden"). */
-static const struct { size_t line; const char *text; int32_t ids[12]; } ERRATA[] = {
-    {80476, "\344\275\240\345\245\275\357\274\214\344\270\226\347\225\214",
-     {49406, 47466, 254, 29290, 377, 267, 19759, 244, 163, 243, 490, 49407}},
-};
-
+/* Lines of golden.jsonl made with ftfy skipped: use the ids with ftfy. */
 static void apply_errata(golden *g, size_t count) {
-    for (size_t k = 0; k < sizeof ERRATA / sizeof *ERRATA; k++) {
-        size_t i = ERRATA[k].line - 1, n = 0;
-        CHECK(i < count && g[i].len == strlen(ERRATA[k].text) && memcmp(g[i].text, ERRATA[k].text, g[i].len) == 0,
-              "erratum %zu: line %zu is not the expected text", k, ERRATA[k].line);
+    for (size_t k = 0; k < TOKENIZER_ERRATA_COUNT; k++) {
+        size_t i = TOKENIZER_ERRATA[k].line - 1, n = TOKENIZER_ERRATA[k].n;
+        const char *text = TOKENIZER_ERRATA[k].text;
+        CHECK(i < count && g[i].len == strlen(text) && memcmp(g[i].text, text, g[i].len) == 0,
+              "erratum %zu: line %zu is not the expected text", k, TOKENIZER_ERRATA[k].line);
         if (i >= count) continue;
-        while (n < 12 && ERRATA[k].ids[n]) n++;
-        CHECK(!same(g[i].ids, g[i].n, ERRATA[k].ids, n), "erratum %zu: golden line already has ftfy's ids", k);
-        if (g[i].n < n) g[i].ids = realloc(g[i].ids, n * sizeof *g[i].ids);
-        memcpy(g[i].ids, ERRATA[k].ids, n * sizeof *g[i].ids);
+        CHECK(!same(g[i].ids, g[i].n, TOKENIZER_ERRATA[k].ids, n), "erratum %zu: golden line already has ftfy's ids", k);
+        if (g[i].n < n && !(g[i].ids = realloc(g[i].ids, n * sizeof *g[i].ids))) exit(1);
+        memcpy(g[i].ids, TOKENIZER_ERRATA[k].ids, n * sizeof *g[i].ids);
         g[i].n = n;
     }
 }
