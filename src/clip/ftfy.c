@@ -139,9 +139,19 @@ static int is_bad(const uint32_t *s, size_t n) {
 
 typedef struct { uint8_t *v; size_t n, cap; } bytebuf;
 
+/* Room for need bytes and 32 more, the spare ones zeroed (PCRE2's JIT may
+ * read words past the end of a subject; see nli_cpbuf_push). */
+static int bb_reserve(bytebuf *b, size_t need) {
+    if (need + 32 <= b->cap) return 0;
+    size_t old = b->cap;
+    if (nli_grow((void **)&b->v, &b->cap, need + 32, 1)) return -1;
+    memset(b->v + old, 0, b->cap - old);
+    return 0;
+}
+
 static int bb_put(bytebuf *b, const uint8_t *p, size_t n) {
     if (!n) return 0;
-    if (b->n + n > b->cap && nli_grow((void **)&b->v, &b->cap, b->n + n, 1)) return -1;
+    if (bb_reserve(b, b->n + n)) return -1;
     memcpy(b->v + b->n, p, n);
     b->n += n;
     return 0;
@@ -206,7 +216,7 @@ static int enc_byte(size_t e, uint32_t c) {
  * possible, -1 out of memory. */
 static int encode1(size_t e, const uint32_t *s, size_t n, bytebuf *out) {
     out->n = 0;
-    if (n > out->cap && nli_grow((void **)&out->v, &out->cap, n, 1)) return -1;
+    if (bb_reserve(out, n)) return -1;
     for (size_t i = 0; i < n; i++) {
         int b = enc_byte(e, s[i]);
         if (b < 0) return 0;

@@ -29,8 +29,19 @@ extern const size_t nli_uc_case_ignorable_count;
 
 typedef nli_cpbuf cpbuf;
 
+/* Room for need code points and 8 more, the spare ones zeroed: PCRE2's JIT
+ * (ftfy.c) may read whole words past the end of a subject, and memcheck
+ * would report those bytes as uninitialised. */
+static int cp_reserve(cpbuf *b, size_t need) {
+    if (need + 8 <= b->cap) return 0;
+    size_t old = b->cap;
+    if (nli_grow((void **)&b->v, &b->cap, need + 8, sizeof *b->v)) return -1;
+    memset(b->v + old, 0, (b->cap - old) * sizeof *b->v);
+    return 0;
+}
+
 int nli_cpbuf_push(cpbuf *b, uint32_t c) {
-    if (b->n == b->cap && nli_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
+    if (b->n + 8 >= b->cap && cp_reserve(b, b->n + 1)) return -1;
     b->v[b->n++] = c;
     return 0;
 }
@@ -38,7 +49,7 @@ int nli_cpbuf_push(cpbuf *b, uint32_t c) {
 
 int nli_cpbuf_append(cpbuf *b, const uint32_t *v, size_t n) {
     if (!n) return 0;
-    if (b->n + n > b->cap && nli_grow((void **)&b->v, &b->cap, b->n + n, sizeof *b->v)) return -1;
+    if (cp_reserve(b, b->n + n)) return -1;
     memcpy(b->v + b->n, v, n * sizeof *v);
     b->n += n;
     return 0;
