@@ -3,7 +3,9 @@
  * Input byte 0 picks the target, the rest is the data:
  *   'M': the contents of a merges.txt, loaded against the real vocab.json
  *   'V': the contents of a vocab.json, loaded with a two-line merges.txt
- *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean)
+ *   'F': text for nli_ftfy_fix_utf8 (ftfy.fix_text) alone
+ *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean,
+ *        both of which run ftfy.fix_text first)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
  *
  *   cmake -S . -B build-fuzz -DNEGLABEL_FUZZ=ON -DCMAKE_C_COMPILER=clang
@@ -12,13 +14,17 @@
  *
  * Invariants checked: no crash or sanitizer report; encode succeeds exactly
  * when the text is valid UTF-8 (as decided by an independent, naive check);
- * output is SOT ... EOT with every id inside the vocabulary. */
+ * output is SOT ... EOT with every id inside the vocabulary; fix_text
+ * succeeds exactly on valid UTF-8 and returns valid UTF-8 holding none of
+ * what its last round would have changed (C1 controls that windows-1252
+ * defines, curly quotes, \r, the control characters ftfy removes). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ftfy.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -76,6 +82,33 @@ static void fuzz_encode(const uint8_t *d, size_t n) {
     free(clean);
 }
 
+static void fuzz_ftfy(const uint8_t *d, size_t n) {
+    char *out;
+    size_t m;
+    int rc = nli_ftfy_fix_utf8((const char *)d, n, &out, &m);
+    if ((rc == 0) != valid_utf8(d, n)) {
+        fprintf(stderr, "fix_text rc %d disagrees with UTF-8 validity: %s\n", rc, nli_geterr());
+        abort();
+    }
+    if (rc) return;
+    if (!valid_utf8((const uint8_t *)out, m) || out[m] != 0) abort();
+    nli_cpbuf cps = {0};
+    if (nli_utf8_decode((const uint8_t *)out, m, &cps)) abort();
+    for (size_t i = 0; i < cps.n; i++) {
+        uint32_t c = cps.v[i];
+        /* C1 controls but the five windows-1252 leaves undefined (ftfy keeps them) */
+        int c1 = c >= 0x80 && c < 0xA0 && c != 0x81 && c != 0x8D && c != 0x8F && c != 0x90 && c != 0x9D;
+        int left = c1 || (c >= 0x2018 && c <= 0x201F) || c == 0x2BC || c == '\r' ||
+                   c < 9 || c == 11 || (c >= 14 && c < 32) || c == 0x7F || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC);
+        if (left) {
+            fprintf(stderr, "fix_text left U+%04X at %zu\n", c, i);
+            abort();
+        }
+    }
+    free(cps.v);
+    free(out);
+}
+
 static void fuzz_merges(const uint8_t *d, size_t n) {
     FILE *f = fopen(merges_tmp, "wb");
     if (!f) return;
@@ -122,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     if (data[0] == 'M') fuzz_merges(data + 1, size - 1); /* slow: reloads vocab.json */
     else if (data[0] == 'V') fuzz_vocab(data + 1, size - 1);
+    else if (data[0] == 'F') fuzz_ftfy(data + 1, size - 1);
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }

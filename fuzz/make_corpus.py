@@ -73,6 +73,20 @@ shutil.copy(G + "png_pal.png", D + "image/png_pal_chunks.png")
 for i, t in enumerate(["a photo of a dog", "The NICE caf\u00e9 \u2014 na\u00efve \u65e5\u672c \U0001F600",
                        "&amp; html &lt;tag&gt;", "  many   spaces\t\n", "don't stop's won't"]):
     open(D + "tokenizer/text%d" % i, "w", encoding="utf-8").write(t)
+# ftfy.fix_text seeds: 'F' runs fix_text alone, others the whole tokenizer
+# (mojibake in several codecs, C1 controls, ligatures, full-width, curly
+# quotes, line breaks, controls incl. NUL, HTML entities, terminal escapes).
+for name, t in [
+        ("ftfy0", "F" + "The Mona Lisa doesn\u00e2\u20ac\u2122t have eyebrows. \u00c3 la carte\r\n\u00c2\xa0&amp;lt; "
+                        "\x1b[31mred\x1b[0m"),
+        ("ftfy1", "F" + "\u00d0\u00bf\u00d1\u20ac\u00d0\u00b8\u00d0\u00b2\u00d0\u00b5\u00d1\u201a \x80\x93 \ufb01sh "
+                        "\uff26\uff55\uff4c\uff4c \u201cq\u201d e\u0301\xa0\ufeff\x00 <b>&eacute;</b>\n&EACUTE;"),
+        ("ftfy2", "F" + "\u00e2\u20ac\u0153mixed\u00e2\u20ac\x9d caf\u00c3\u00a9 and caf\u00e9 \u2028 \u201a\u00c4\u00b6 "
+                        "\u0432\u0402\u2122 \u00c3\xa0 &#x2019;&#128;&#0;"),
+        ("ftfy3", "F" + b"\xed\xa0\xbd\xed\xb8\x80 \xc0\x80".decode("latin-1") + " \u00c3\u0083\u00c2\u00a9"),
+        ("text5", "T" + "Grevy\u2019s zebra, \ufb01re truck, \uff34\uff41\uff42\uff42\uff59\u3000\uff43\uff41\uff54, "
+                        "caf\u00c3\u00a9 au lait")]:
+    open(D + "tokenizer/" + name, "w", encoding="utf-8", newline="").write(t)
 open(D + "tokenizer/merges", "w").write("M#version: 0.2\nt h\nth e</w>\na n\n")
 open(D + "tokenizer/vocab", "w").write('V{"!": 0, "\\"": 1, "t": 2, "h": 3, "th": 4, "the</w>": 5}')
 

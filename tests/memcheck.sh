@@ -45,7 +45,8 @@ N="--no-cache --quiet --threads 2"
 run "info" 0 "$BIN" info $N --model "$M"
 run "embed: JPEG, PNG with alpha, text" 0 "$BIN" embed $N --model "$M" --image "$SHARED/fixtures/images/dog.jpg" \
   --image "$SHARED/fixtures/images/rgba-dog.png" --text "a photo of a dog"
-printf '{"text":"hi"}\n{"bad"\n{"text":"caf\\u00e9 \\u65e5"}\n' >"$T/tok.jsonl"
+# the last line is mojibake, so ftfy.fix_text's slow path (PCRE2's JIT) runs
+printf '{"text":"hi"}\n{"bad"\n{"text":"caf\\u00e9 \\u65e5"}\n{"text":"\\u00c3\\u00a9 \\u00e2\\u20ac\\u0153x\\u00e2\\u20ac\\u009d it\\u00e2\\u20ac\\u2122s Ð¿Ñ€Ð¸Ð²ÐµÑ‚ \\ufb01 &amp;"}\n' >"$T/tok.jsonl"
 run "tokenize with a bad line (exit 1)" 1 sh -c "'$BIN' tokenize $N --model '$M' < '$T/tok.jsonl'"
 run "corpus" 0 "$BIN" corpus $N --lists "$T/mini" -o "$T/corpus.tsv"
 run "mine" 0 "$BIN" mine $N --model "$M" --id-labels "$T/labels.txt" --lists "$T/mini" -o "$T/neg.tsv"

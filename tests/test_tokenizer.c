@@ -1,6 +1,6 @@
 /* test_tokenizer.c — the CLIP BPE tokenizer against OpenAI's reference ids
  * (all of fixtures/tokenizer/golden.jsonl), plus hostile and malformed input.
- * Expected strings below come from Python (html.unescape, regex, str.lower),
+ * Expected strings below come from Python (ftfy 6.3.1, html.unescape, regex, str.lower),
  * not from this library. */
 #include <jansson.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "tokenizer.h"
+#include "tokenizer_errata.h"
 #include "util.h"
 
 static const char *tmp_file(const char *name, const char *data, size_t len) {
@@ -64,6 +65,21 @@ static void print_ids(const char *what, const int32_t *v, size_t n) {
     fputc('\n', stderr);
 }
 
+/* Lines of golden.jsonl made with ftfy skipped: use the ids with ftfy. */
+static void apply_errata(golden *g, size_t count) {
+    for (size_t k = 0; k < TOKENIZER_ERRATA_COUNT; k++) {
+        size_t i = TOKENIZER_ERRATA[k].line - 1, n = TOKENIZER_ERRATA[k].n;
+        const char *text = TOKENIZER_ERRATA[k].text;
+        CHECK(i < count && g[i].len == strlen(text) && memcmp(g[i].text, text, g[i].len) == 0,
+              "erratum %zu: line %zu is not the expected text", k, TOKENIZER_ERRATA[k].line);
+        if (i >= count) continue;
+        CHECK(!same(g[i].ids, g[i].n, TOKENIZER_ERRATA[k].ids, n), "erratum %zu: golden line already has ftfy's ids", k);
+        if (g[i].n < n && !(g[i].ids = realloc(g[i].ids, n * sizeof *g[i].ids))) exit(1);
+        memcpy(g[i].ids, TOKENIZER_ERRATA[k].ids, n * sizeof *g[i].ids);
+        g[i].n = n;
+    }
+}
+
 /* Every golden line, on several threads at once (encode must be thread-safe). */
 static void test_golden(const nli_tokenizer *t, const golden *g, size_t count, const char *label) {
     size_t mismatches = 0, errors = 0;
@@ -94,7 +110,7 @@ static void test_golden(const nli_tokenizer *t, const golden *g, size_t count, c
 static void test_clean(void) {
     static const struct { const char *in, *want; } cases[] = {
         {"&amp;amp;", "&"},
-        {"&amp;amp;amp;", "&amp;"}, /* unescaped exactly twice */
+        {"&amp;amp;amp;", "&"}, /* ftfy unescapes to a fixed point first */
         {"&lt;b&gt;bold&lt;/b&gt;", "<b>bold</b>"},
         {"x &#39;q&#x27; &#X41;", "x 'q' a"},
         {"&#128;&#x80;", "\342\202\254\342\202\254"},
@@ -107,7 +123,8 @@ static void test_clean(void) {
         {"&aacute&", "\303\241&"},
         {"&#x110000;&#x10FFFF;", "\357\277\275"},
         {"\034 a \034", "a"},
-        {"a\034b\302\205c\343\200\200\342\200\250d", "a\034b c d"},
+        /* ftfy: U+001C removed, U+0085 is windows-1252's ellipsis */
+        {"a\034b\302\205c\343\200\200\342\200\250d", "ab\342\200\246c d"},
         {"\304\260STANBUL", "i\314\207stanbul"},
         {"\316\237\316\224\316\237\316\243 \316\243\316\221 \316\243 A\316\243. A\316\243'A",
          "\316\277\316\264\316\277\317\202 \317\203\316\261 \317\203 a\317\202. a\317\203'a"},
@@ -136,13 +153,13 @@ static void test_python_cases(const nli_tokenizer *t) {
         /* final sigma */
         {"\316\237\316\224\316\237\316\243 \316\243\316\221",
          {49406, 138, 123, 138, 112, 138, 123, 139, 480, 139, 225, 138, 365, 49407}},
-        /* U+001C: stripped at the ends, but not \s for the regex */
-        {"a\034b \034", {49406, 320, 472, 321, 49407}},
+        /* U+001C: a control character ftfy removes */
+        {"a\034b \034", {49406, 3937, 49407}},
         {"\304\260stanbul", {49406, 328, 16384, 11231, 49407}},
         /* U+180E is not whitespace for Python (it is for PCRE2's \s) */
         {"x\341\240\216y", {49406, 343, 157, 254, 492, 344, 49407}},
-        {"\307\205emal", {49406, 131, 228, 908, 566, 49407}},
-        {"&notit; &amp;amp;lt;", {49406, 126, 361, 585, 282, 261, 3333, 282, 49407}},
+        {"\307\205emal", {49406, 67, 129, 122, 908, 566, 49407}}, /* ftfy: the ligature is split */
+        {"&notit; &amp;amp;lt;", {49406, 126, 361, 585, 282, 283, 49407}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t want = 0;
@@ -177,13 +194,13 @@ static void test_bad_utf8(const nli_tokenizer *t) {
         CHECK(strstr(nli_geterr(), "invalid UTF-8") && strstr(nli_geterr(), cases[i].why),
               "case %zu: message \"%s\" should say \"%s\"", i, nli_geterr(), cases[i].why);
     }
-    /* NUL is valid UTF-8 and must not end the text early: Python gives
-     * SOT a \0 b EOT = 49406 320 444 321 49407. */
+    /* NUL is valid UTF-8 and must not end the text early; ftfy removes it
+     * as a control character: Python gives SOT ab EOT = 49406 3937 49407. */
     int32_t *ids;
     size_t n;
     int rc = nli_tokenizer_encode(t, "a\0b", 3, &ids, &n);
-    static const int32_t want[] = {49406, 320, 444, 321, 49407};
-    CHECK(rc == 0 && same(ids, n, want, 5), "embedded NUL: rc %d n %zu", rc, n);
+    static const int32_t want[] = {49406, 3937, 49407};
+    CHECK(rc == 0 && same(ids, n, want, 3), "embedded NUL: rc %d n %zu", rc, n);
     if (rc == 0) free(ids);
 }
 
@@ -307,6 +324,7 @@ int main(void) {
     size_t count;
     golden *g = read_golden(gpath, &count);
     CHECK(count == 80496, "golden lines: %zu", count);
+    apply_errata(g, count);
     test_golden(t, g, count, "clip-tokenizer");
     nli_tokenizer *tiny = nli_tokenizer_load(tvocab, tmerges);
     CHECK(tiny != NULL, "tiny-clip load: %s", nli_geterr());

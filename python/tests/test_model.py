@@ -4,6 +4,7 @@ equal bits), images as paths, numpy arrays (contiguous and strided views)
 and PIL images."""
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -62,6 +63,19 @@ def test_tokenize_matches_cli(cli, tiny, model):
     want = [json.loads(l)["ids"] for l in out.splitlines()]
     assert [model.tokenize(t) for t in texts] == want
     assert len(want[-1]) > 77  # not truncated
+
+
+def test_tokenize_ftfy_golden(cli, tiny, model):
+    """ftfy.fix_text runs in the package too: every 40th string of the ftfy
+    golden (ids from OpenAI's simple_tokenizer with the real ftfy; the tiny
+    model has CLIP's vocabulary), the same through the CLI."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "ftfy_golden.jsonl"
+    rows = [json.loads(l) for l in path.read_text(encoding="utf-8").split("\n") if l]  # not splitlines: U+2028
+    rows = [r for r in rows if "text" in r and not r["mark"] and "\0" not in r["text"]][::40]
+    assert len(rows) > 400 and sum(r["fixed"] != r["text"] for r in rows) > 200
+    assert [model.tokenize(r["text"]) for r in rows] == [r["ids"] for r in rows]
+    out = cli("tokenize", "--model", tiny, input="".join(json.dumps({"text": r["text"]}) + "\n" for r in rows))
+    assert [json.loads(l)["ids"] for l in out.split("\n") if l] == [r["ids"] for r in rows]
 
 
 def test_embed_texts_bitwise(cli, tiny, model):

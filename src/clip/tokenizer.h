@@ -24,9 +24,9 @@ int32_t nli_tokenizer_sot(const nli_tokenizer *t);
 int32_t nli_tokenizer_eot(const nli_tokenizer *t);
 size_t nli_tokenizer_vocab_size(const nli_tokenizer *t);
 
-/* The text simple_tokenizer hands to its regex: html.unescape twice, strip,
- * whitespace runs -> one space, strip, str.lower(). (ftfy.fix_text is not
- * applied: it is the identity on the reference strings.) *out is malloc'd
+/* The text simple_tokenizer hands to its regex: ftfy.fix_text (ftfy.c),
+ * html.unescape twice, strip, whitespace runs -> one space, strip,
+ * str.lower(). *out is malloc'd
  * UTF-8, NUL-terminated (it may hold NUL itself: use *outlen). -1 on invalid
  * UTF-8, with the byte offset in the message. */
 int nli_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen);

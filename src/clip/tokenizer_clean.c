@@ -2,8 +2,7 @@
  *
  *   whitespace_clean(basic_clean(text)).lower()
  *
- * basic_clean = ftfy.fix_text (skipped: identity on the reference strings and
- * on plain well-formed text), html.unescape twice, str.strip();
+ * basic_clean = ftfy.fix_text (ftfy.c), html.unescape twice, str.strip();
  * whitespace_clean = regex.sub(r'\s+', ' ') then str.strip().
  * Everything works on arrays of code points, as Python's str does, so that
  * "32 characters" and "strip" mean what they mean there. */
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "ftfy.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -27,27 +27,47 @@ extern const size_t nli_uc_cased_count;
 extern const uint32_t nli_uc_case_ignorable[][2];
 extern const size_t nli_uc_case_ignorable_count;
 
-/* A growable array of code points. */
-typedef struct { uint32_t *v; size_t n, cap; } cpbuf;
+typedef nli_cpbuf cpbuf;
 
-static int cp_push(cpbuf *b, uint32_t c) {
-    if (b->n == b->cap && nli_grow((void **)&b->v, &b->cap, b->n + 1, sizeof *b->v)) return -1;
+/* Room for need code points and 8 more, the spare ones zeroed: PCRE2's JIT
+ * (ftfy.c) may read whole words past the end of a subject, and memcheck
+ * would report those bytes as uninitialised. */
+static int cp_reserve(cpbuf *b, size_t need) {
+    if (need + 8 <= b->cap) return 0;
+    size_t old = b->cap;
+    if (nli_grow((void **)&b->v, &b->cap, need + 8, sizeof *b->v)) return -1;
+    memset(b->v + old, 0, (b->cap - old) * sizeof *b->v);
+    return 0;
+}
+
+int nli_cpbuf_push(cpbuf *b, uint32_t c) {
+    if (b->n + 8 >= b->cap && cp_reserve(b, b->n + 1)) return -1;
     b->v[b->n++] = c;
+    return 0;
+}
+#define cp_push nli_cpbuf_push
+
+int nli_cpbuf_append(cpbuf *b, const uint32_t *v, size_t n) {
+    if (!n) return 0;
+    if (cp_reserve(b, b->n + n)) return -1;
+    memcpy(b->v + b->n, v, n * sizeof *v);
+    b->n += n;
     return 0;
 }
 
 static int cp_push_utf8(cpbuf *b, const char *s);
 
-/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or values past U+10FFFF. */
-static int utf8_decode(const uint8_t *s, size_t len, cpbuf *out) {
+/* Strict UTF-8 (RFC 3629): no overlongs, surrogates or values past U+10FFFF.
+ * -1 out of memory, -2 invalid. */
+int nli_utf8_decode(const uint8_t *s, size_t len, cpbuf *out) {
     size_t i = 0;
     while (i < len) {
         uint32_t c = s[i];
         size_t need;
         uint32_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
         if (c < 0x80) { if (cp_push(out, c)) return -1; i++; continue; }
-        if (c < 0xC0) { nli_seterr("invalid UTF-8 at byte %zu: stray continuation byte 0x%02X", i, c); return -1; }
-        if (c < 0xC2) { nli_seterr("invalid UTF-8 at byte %zu: overlong 2-byte sequence (lead 0x%02X)", i, c); return -1; }
+        if (c < 0xC0) { nli_seterr("invalid UTF-8 at byte %zu: stray continuation byte 0x%02X", i, c); return -2; }
+        if (c < 0xC2) { nli_seterr("invalid UTF-8 at byte %zu: overlong 2-byte sequence (lead 0x%02X)", i, c); return -2; }
         if (c < 0xE0) { need = 1; c &= 0x1F; }
         else if (c < 0xF0) {
             need = 2;
@@ -61,29 +81,29 @@ static int utf8_decode(const uint8_t *s, size_t len, cpbuf *out) {
             c &= 0x07;
         } else {
             nli_seterr("invalid UTF-8 at byte %zu: byte 0x%02X never appears in UTF-8", i, c);
-            return -1;
+            return -2;
         }
         if (len - i <= need) {
             nli_seterr("invalid UTF-8 at byte %zu: truncated %zu-byte sequence at end of text", i, need + 1);
-            return -1;
+            return -2;
         }
         uint8_t b1 = s[i + 1];
         if (b1 < 0x80 || b1 > 0xBF) {
             nli_seterr("invalid UTF-8 at byte %zu: truncated sequence (byte 0x%02X is not a continuation)", i + 1, b1);
-            return -1;
+            return -2;
         }
         if (b1 < lo || b1 > hi) {
             const char *why = lo == 0xA0 || lo == 0x90 ? "overlong encoding"
                               : hi == 0x9F         ? "UTF-16 surrogate"
                                                    : "code point above U+10FFFF";
             nli_seterr("invalid UTF-8 at byte %zu: %s", i, why);
-            return -1;
+            return -2;
         }
         for (size_t k = 1; k <= need; k++) {
             uint8_t b = s[i + k];
             if ((b & 0xC0) != 0x80) {
                 nli_seterr("invalid UTF-8 at byte %zu: truncated sequence (byte 0x%02X is not a continuation)", i + k, b);
-                return -1;
+                return -2;
             }
             c = (c << 6) | (b & 0x3F);
         }
@@ -93,7 +113,7 @@ static int utf8_decode(const uint8_t *s, size_t len, cpbuf *out) {
     return 0;
 }
 
-static size_t utf8_put(uint32_t c, char *o) {
+size_t nli_utf8_put(uint32_t c, char *o) {
     if (c < 0x80) { o[0] = (char)c; return 1; }
     if (c < 0x800) { o[0] = (char)(0xC0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
     if (c < 0x10000) {
@@ -110,7 +130,7 @@ static size_t utf8_put(uint32_t c, char *o) {
 static int cp_push_utf8(cpbuf *b, const char *s) {
     cpbuf tmp = {0};
     size_t n = strlen(s);
-    if (utf8_decode((const uint8_t *)s, n, &tmp)) { free(tmp.v); return -1; }
+    if (nli_utf8_decode((const uint8_t *)s, n, &tmp)) { free(tmp.v); return -1; }
     for (size_t i = 0; i < tmp.n; i++)
         if (cp_push(b, tmp.v[i])) { free(tmp.v); return -1; }
     free(tmp.v);
@@ -165,7 +185,7 @@ static uint32_t xval(uint32_t c) { return is_digit(c) ? c - '0' : (c | 0x20) - '
 /* Python's html.unescape: the regex
  *   &(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)
  * replaced by _replace_charref, scanning left to right. */
-static int html_unescape(const uint32_t *in, size_t n, cpbuf *out) {
+int nli_html_unescape(const uint32_t *in, size_t n, cpbuf *out) {
     size_t i = 0;
     while (i < n) {
         if (in[i] != '&') { if (cp_push(out, in[i++])) return -1; continue; }
@@ -271,10 +291,12 @@ int nli_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen
     if (outlen) *outlen = 0;
     if (!text && len) { nli_seterr("tokenizer: NULL text"); return -1; }
     if (len > ((size_t)1 << 30)) { nli_seterr("tokenizer: text too long (%zu bytes, limit 1 GiB)", len); return -1; }
-    if (utf8_decode((const uint8_t *)text, len, &a)) goto fail;
-    if (html_unescape(a.v, a.n, &b)) goto fail;
+    if (nli_utf8_decode((const uint8_t *)text, len, &b)) goto fail;
+    if (nli_ftfy_fix_text(b.v, b.n, &a)) goto fail;
+    b.n = 0;
+    if (nli_html_unescape(a.v, a.n, &b)) goto fail;
     a.n = 0;
-    if (html_unescape(b.v, b.n, &a)) goto fail;
+    if (nli_html_unescape(b.v, b.n, &a)) goto fail;
 
     /* strip; collapse \s+ to ' '; strip again (in place). */
     size_t lo = 0, hi = a.n;
@@ -298,7 +320,7 @@ int nli_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen
     s = nli_mallocarray(b.n + 1, 4);
     if (!s) goto fail;
     size_t o = 0;
-    for (size_t i = 0; i < b.n; i++) o += utf8_put(b.v[i], s + o);
+    for (size_t i = 0; i < b.n; i++) o += nli_utf8_put(b.v[i], s + o);
     s[o] = 0;
     free(a.v);
     free(b.v);
