@@ -209,10 +209,8 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
         goto fail;
     if (validate(&st, &p, &c->cfg) != 0) goto fail;
     /* pages, not malloc: a bf16 load gives back the ranges it has packed */
-    if (p.total > SIZE_MAX / sizeof(float) || !(c->mem = nli_pages_alloc(p.total * sizeof(float)))) {
-        nli_prefixerr("%s", st.source);
-        goto fail;
-    }
+    if (p.total > SIZE_MAX / sizeof(float)) { nli_seterr("%s: weights too large", st.source); goto fail; }
+    if (!(c->mem = nli_pages_alloc(p.total * sizeof(float)))) { nli_prefixerr("%s", st.source); goto fail; }
     c->mem_bytes = p.total * sizeof(float);
     float *m = c->mem;
     c->tok_emb = m + o_tok; c->tpos_emb = m + o_tpos; c->tfinal_w = m + o_tfw; c->tfinal_b = m + o_tfb;
