@@ -1,7 +1,9 @@
 /* random_clip.h — a random-weight CLIP with the shapes of
- * openai/clip-vit-base-patch16 (F16 on disk, weights ~U(-0.03, 0.03), LayerNorm
- * gains 1, biases 0), written as a Hugging Face folder: for benchmarks
- * (bench/bench_clip.c) and full-size tests (test_clip_bf16.c). Test-only.
+ * openai/clip-vit-base-patch16 (F16 on disk, or F32 / BF16 with
+ * random_clip_write_dtype; weights ~U(-0.03, 0.03), LayerNorm gains 1,
+ * biases 0), written as a Hugging Face folder: for benchmarks
+ * (bench/bench_clip.c) and full-size tests (test_clip_bf16.c, the memory
+ * test's tests/memtool.c). Test-only.
  * Uses st_build.h, safetensors.h (nli_f32_to_f16) and util.h. */
 #ifndef NEGLABEL_RANDOM_CLIP_H
 #define NEGLABEL_RANDOM_CLIP_H
@@ -22,20 +24,23 @@ static float urand(void) { /* xorshift64, uniform in [-1, 1) */
     return (float)((rng >> 40) / 8388608.0 - 1.0);
 }
 
-typedef struct { json_t *hdr; FILE *f; size_t off; } writer;
+typedef struct { json_t *hdr; FILE *f; size_t off; nli_st_dtype dtype; } writer;
 
 static void put(writer *w, const char *name, int ndim, const int64_t *shape, int kind) {
-    size_t n = 1;
+    size_t n = 1, es = w->dtype == NL_ST_F32 ? 4 : 2;
     json_t *sh = json_array();
     for (int i = 0; i < ndim; i++) { n *= (size_t)shape[i]; json_array_append_new(sh, json_integer(shape[i])); }
-    uint16_t *buf = malloc(n * 2);
-    for (size_t i = 0; i < n; i++) /* kind 0: weights ~0.03, 1: LN gain 1, 2: zero bias */
-        buf[i] = nli_f32_to_f16(kind == 1 ? 1.0f : kind == 2 ? 0.0f : 0.03f * urand());
-    fwrite(buf, 2, n, w->f);
+    uint8_t *buf = malloc(n * es);
+    for (size_t i = 0; i < n; i++) { /* kind 0: weights ~0.03, 1: LN gain 1, 2: zero bias */
+        float v = kind == 1 ? 1.0f : kind == 2 ? 0.0f : 0.03f * urand();
+        uint16_t h = w->dtype == NL_ST_BF16 ? nli_f32_to_bf16(v) : nli_f32_to_f16(v);
+        memcpy(buf + i * es, es == 4 ? (const void *)&v : (const void *)&h, es);
+    }
+    fwrite(buf, es, n, w->f);
     free(buf);
-    json_object_set_new(w->hdr, name, json_pack("{s:s,s:o,s:[II]}", "dtype", "F16", "shape", sh, "data_offsets",
-                                                (json_int_t)w->off, (json_int_t)(w->off + 2 * n)));
-    w->off += 2 * n;
+    json_object_set_new(w->hdr, name, json_pack("{s:s,s:o,s:[II]}", "dtype", nli_st_dtype_name(w->dtype), "shape", sh,
+                                                "data_offsets", (json_int_t)w->off, (json_int_t)(w->off + es * n)));
+    w->off += es * n;
 }
 
 static void tower(writer *w, const char *pre, int L, int64_t D, int64_t I) {
@@ -55,12 +60,16 @@ static void tower(writer *w, const char *pre, int L, int64_t D, int64_t I) {
 }
 
 /* config.json and model.safetensors of a random ViT-B/16 CLIP in dir (the
- * tokenizer files are not written). */
-static void random_clip_write(const char *dir) {
+ * tokenizer files are not written), weights stored as dtype (F32, F16 or
+ * BF16; the same random draws, rounded to nearest even). 0, or -1 when a
+ * file could not be written. */
+static int random_clip_write_dtype(const char *dir, nli_st_dtype dtype) {
     char *cp = nli_path_join(dir, "config.json"), *dp = nli_path_join(dir, "data.bin"), *mp = nli_path_join(dir, "model.safetensors");
     const char *cfg = "{\"projection_dim\":512,\"text_config\":{},\"vision_config\":{\"patch_size\":16}}";
     stb_spit(cp, cfg, strlen(cfg), NULL, 0);
-    writer w = {json_object(), fopen(dp, "wb"), 0};
+    rng = 88172645463325252ULL; /* the same weights every call */
+    writer w = {json_object(), fopen(dp, "wb"), 0, dtype};
+    if (!w.f) { json_decref(w.hdr); free(cp); free(dp); free(mp); return -1; }
     int64_t s[4];
     s[0] = 49408; s[1] = 512; put(&w, "text_model.embeddings.token_embedding.weight", 2, s, 0);
     s[0] = 77; put(&w, "text_model.embeddings.position_embedding.weight", 2, s, 0);
@@ -75,14 +84,27 @@ static void random_clip_write(const char *dir) {
     put(&w, "vision_model.post_layernorm.weight", 1, s, 1); put(&w, "vision_model.post_layernorm.bias", 1, s, 2);
     s[0] = 512; s[1] = 768; put(&w, "visual_projection.weight", 2, s, 0);
     put(&w, "logit_scale", 0, s, 2);
-    fclose(w.f);
-    /* header + data: write the header file, then append the data */
+    int rc = fclose(w.f) == 0 ? 0 : -1;
+    /* header + data: write the header, then append the data in pieces
+     * (an F32 checkpoint is 600 MB) */
     char *h = json_dumps(w.hdr, JSON_COMPACT);
-    uint8_t *data; size_t len;
-    stb_slurp(dp, &data, &len);
-    stb_write_raw(mp, h, strlen(h), data, len);
+    size_t hl = strlen(h);
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hl >> (8 * i));
+    FILE *in = fopen(dp, "rb"), *out = fopen(mp, "wb");
+    if (!in || !out || fwrite(len8, 1, 8, out) != 8 || fwrite(h, 1, hl, out) != hl) rc = -1;
+    char *chunk = malloc(1 << 20);
+    size_t got;
+    while (rc == 0 && chunk && (got = fread(chunk, 1, 1 << 20, in)) > 0)
+        if (fwrite(chunk, 1, got, out) != got) rc = -1;
+    if (!chunk || (in && ferror(in))) rc = -1;
+    if (in) fclose(in);
+    if (out && fclose(out) != 0) rc = -1;
     unlink(dp);
-    free(data); free(h); json_decref(w.hdr); free(cp); free(dp); free(mp);
+    free(chunk); free(h); json_decref(w.hdr); free(cp); free(dp); free(mp);
+    return rc;
 }
+
+static inline void random_clip_write(const char *dir) { random_clip_write_dtype(dir, NL_ST_F16); }
 
 #endif

@@ -107,6 +107,19 @@ static void check_model(const char *name, const char *dir, int full) {
     }
     CHECK(encode(c1, &in, x, y) == 0 && !memcmp(x, ib, NI * P * 4) && !memcmp(y, tb, NT * P * 4),
           "%s: 1 thread gives the bits of 2", name);
+    /* Packed while loading (what nl_model_load does for bf16 on the CPU,
+     * giving back the float32 matrices): the same packed bits. */
+    nli_clip *cp = nli_clip_load_ex(dir, NULL, 2, 1);
+    CHECK(cp != NULL, "%s: load packed for bf16: %s", name, nli_geterr());
+    if (cp) {
+        CHECK(encode(cp, &in, x, y) == 0 && !memcmp(x, ib, NI * P * 4) && !memcmp(y, tb, NT * P * 4),
+              "%s: packed while loading gives the bits of packing after", name);
+        CHECK(nli_clip_use_bf16(cp, 0) != 0 && strstr(nli_geterr(), "reload it for fp32"),
+              "%s: packed while loading: no way back to fp32 (%s)", name, nli_geterr());
+        CHECK(nli_clip_use_bf16(cp, 1) == 0 && encode(cp, &in, x, y) == 0 && !memcmp(x, ib, NI * P * 4),
+              "%s: packed while loading: bf16 on again is a no-op", name);
+        nli_clip_free(cp);
+    }
     CHECK(nli_clip_use_bf16(c, 0) == 0 && encode(c, &in, x, y) == 0 && !memcmp(x, i32, NI * P * 4) &&
               !memcmp(y, t32, NT * P * 4),
           "%s: bf16 off again: fp32's bits", name);

@@ -181,6 +181,32 @@ void nli_unmap(nli_map *m) {
     m->len = 0;
 }
 
+void nli_pages_drop(const void *p, size_t len) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p, e = a + len;
+    if (!p || !len || pg == (uintptr_t)-1) return;
+    a = (a + pg - 1) / pg * pg;
+    e = e / pg * pg;
+    /* advice only: on failure the pages stay resident, nothing else changes */
+    if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+void *nli_pages_alloc(size_t n) {
+    if (n > NL_ALLOC_LIMIT) {
+        nli_seterr("refusing to allocate %zu bytes (limit %zu)", n, NL_ALLOC_LIMIT);
+        return NULL;
+    }
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        nli_seterr_code(NL_ERR_NOMEM, "out of memory allocating %zu bytes", n);
+        return NULL;
+    }
+    return p;
+}
+
+void nli_pages_free(void *p, size_t n) {
+    if (p) munmap(p, n ? n : 1);
+}
+
 int nli_atomic_open(nli_atomic *a, const char *path) {
     memset(a, 0, sizeof *a);
     a->path = nli_strdup(path);

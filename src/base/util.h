@@ -41,6 +41,15 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len);
 typedef struct { const uint8_t *data; size_t len; } nli_map;
 int nli_map_file(const char *path, nli_map *m);
 void nli_unmap(nli_map *m);
+/* Give back the resident pages lying wholly inside [p, p + len) (partial
+ * pages at the ends stay). For a nli_map (read-only, private) a later read
+ * faults the file's bytes in again, so this only bounds memory; for
+ * nli_pages_alloc memory the contents are gone (they read as zeros). */
+void nli_pages_drop(const void *p, size_t len);
+/* Zero-filled anonymous pages (mmap) that nli_pages_drop can give back in
+ * part; the limits and errors of nli_malloc. Free with the same n. */
+void *nli_pages_alloc(size_t n);
+void nli_pages_free(void *p, size_t n);
 
 /* Crash-safe output: write to "<path>.tmp.<pid>", then fsync + rename. */
 typedef struct { FILE *f; char *path; char *tmp; } nli_atomic;

@@ -71,6 +71,13 @@ int nli_clip_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *
 /* Like nli_clip_load, with the weights taken from one explicit safetensors
  * file instead of dir's model.safetensors / sharded index. */
 nli_clip *nli_clip_load_file(const char *dir, const char *weights_path, int n_threads);
+/* Either of the two (weights_path NULL: from dir); bf16: packed for the
+ * CPU's bf16 kernels while loading, as nli_clip_use_bf16(c, 1) packs them,
+ * but without ever holding all the float32 matrices at once: the float32
+ * copies of the packed matrices are given back, so the clip cannot go back
+ * to float32 (nli_clip_use_bf16(c, 0) fails) nor to a GPU. -1 like
+ * nli_clip_use_bf16 where the CPU has no native bf16. */
+nli_clip *nli_clip_load_ex(const char *dir, const char *weights_path, int n_threads, int bf16);
 /* Like nli_clip_encode_texts, but each text is padded with id 0 after its
  * last token to max_position_embeddings and the full causal pass is run;
  * the result must equal nli_clip_encode_texts (proves the truncation). */
@@ -85,7 +92,8 @@ struct nli_cuda_clip *nli_clip_gpu(const nli_clip *c);
  * attention products take bf16 operands with float32 sums; LayerNorm,
  * softmax, activations, residuals and the final projection stay float32.
  * Packs the weights once (-1, error set: out of memory, or no native bf16
- * on this CPU). off: back to float32, the packed copies freed. */
+ * on this CPU). off: back to float32, the packed copies freed (-1 for a
+ * clip loaded packed, nli_clip_load_ex). */
 int nli_clip_use_bf16(nli_clip *c, int on);
 /* Tests (per-layer checks against transformers' hidden states): while buf
  * is set, encoding ONE image or text on the CPU also writes (layers + 2)

@@ -15,7 +15,7 @@
 /* The packed weights of one tower's blocks, in order, and their sizes. */
 typedef struct {
     nli_bf16_matrix *m;
-    const float *w;
+    const float **w; /* the float32 matrix's pointer in the clip */
     size_t n, k;
 } packing;
 
@@ -27,8 +27,8 @@ static size_t plan(nli_clip *c, packing *out) {
         size_t D = (size_t)tcs[t]->hidden_size, I = (size_t)tcs[t]->intermediate_size;
         for (int l = 0; l < tcs[t]->num_hidden_layers; l++) {
             nli_block *b = &blks[t][l];
-            packing p[4] = {{&b->qkv_p, b->qkv_w, 3 * D, D}, {&b->o_p, b->o_w, D, D}, {&b->fc1_p, b->fc1_w, I, D},
-                            {&b->fc2_p, b->fc2_w, D, I}};
+            packing p[4] = {{&b->qkv_p, &b->qkv_w, 3 * D, D}, {&b->o_p, &b->o_w, D, D},
+                            {&b->fc1_p, &b->fc1_w, I, D}, {&b->fc2_p, &b->fc2_w, D, I}};
             for (int i = 0; i < 4; i++)
                 if (out) out[n + i] = p[i];
             n += 4;
@@ -36,7 +36,7 @@ static size_t plan(nli_clip *c, packing *out) {
     }
     const nli_tower_config *vc = &c->cfg.vision;
     if (out)
-        out[n] = (packing){&c->patch_p, c->patch_w, (size_t)vc->hidden_size,
+        out[n] = (packing){&c->patch_p, &c->patch_w, (size_t)vc->hidden_size,
                            (size_t)vc->num_channels * vc->patch_size * vc->patch_size};
     return n + 1;
 }
@@ -55,11 +55,20 @@ static void unpack_all(nli_clip *c) {
 
 int nli_clip_use_bf16(nli_clip *c, int on) {
     if (!on) {
+        if (c->fp32_released) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED, "the model was loaded packed for bf16 (its float32 matrices "
+                                                "released): reload it for fp32");
+            return -1;
+        }
         if (!c->rn) unpack_all(c); /* a ResNet never packs (refused below) */
         return 0;
     }
+    return nli_clip_pack_bf16(c, NULL, NULL);
+}
+
+int nli_clip_pack_bf16(nli_clip *c, int (*fill)(void *ctx, size_t first, size_t count), void *ctx) {
     if (c->bf16_mem) return 0;
-    if (c->rn) {
+    if (c->rn || c->cfg.arch == NLI_ARCH_RESNET) { /* c->rn is bound after a packed load */
         nli_seterr_code(NL_ERR_UNSUPPORTED, "precision bf16: the CPU bf16 path runs ViT towers only; this ResNet "
                                             "computes in fp32 (use --precision fp32)");
         return -1;
@@ -85,10 +94,31 @@ int nli_clip_use_bf16(nli_clip *c, int on) {
         return -1;
     }
     for (size_t i = 0, o = 0; i < n; o += nli_bf16_packed_count(p[i].n, p[i].k), i++) off[i] = o;
+    int bad = 0;
+    char err[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads)
-    for (size_t i = 0; i < n; i++) nli_bf16_pack_into(p[i].m, c->bf16_mem + off[i], p[i].w, p[i].n, p[i].k, p[i].k, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (bad) continue;
+        const float *w = *p[i].w;
+        if (fill && fill(ctx, (size_t)(w - c->mem), p[i].n * p[i].k) != 0) {
+#pragma omp critical
+            if (!bad) { bad = 1; snprintf(err, sizeof err, "%s", nli_geterr()); }
+            continue;
+        }
+        nli_bf16_pack_into(p[i].m, c->bf16_mem + off[i], w, p[i].n, p[i].k, p[i].k, 0);
+        if (fill) nli_pages_drop(w, p[i].n * p[i].k * sizeof(float));
+    }
+    if (!bad && fill) { /* nothing may read the given-back float32 matrices */
+        for (size_t i = 0; i < n; i++) *p[i].w = NULL;
+        c->fp32_released = 1;
+    }
     free(off);
     free(p);
+    if (bad) {
+        unpack_all(c);
+        nli_seterr("%s", err);
+        return -1;
+    }
     return 0;
 }
 

@@ -18,7 +18,11 @@ struct nli_clip {
     nli_clip_config cfg;
     int n_threads;
     size_t n_params; /* as stored in the checkpoint (q,k,v counted once each) */
-    float *mem;      /* one allocation holding every weight below */
+    float *mem;      /* one allocation (nli_pages_alloc) holding every weight below */
+    size_t mem_bytes;
+    /* loaded packed for bf16 (nli_clip_load_ex): the float32 copies of the
+     * packed matrices were given back, their pointers below are NULL */
+    int fp32_released;
     float logit_scale;
     /* text tower */
     const float *tok_emb, *tpos_emb, *tfinal_w, *tfinal_b, *tproj;
@@ -36,6 +40,14 @@ struct nli_clip {
     /* CUDA engine (nli_clip_use_device), or NULL: the CPU runs the towers */
     struct nli_cuda_clip *gpu;
 };
+
+/* Pack the matrices the bf16 kernels multiply by (nli_clip_use_bf16).
+ * fill NULL: from their float32 copies in c->mem. Else, for a load
+ * (clip_weights.c): before a matrix is packed, fill(ctx, first, count) must
+ * write its float32 values to c->mem[first, first + count), and once packed
+ * those pages are given back and its float32 pointer cleared
+ * (c->fp32_released). -1 with the error set (then nothing is packed). */
+int nli_clip_pack_bf16(nli_clip *c, int (*fill)(void *ctx, size_t first, size_t count), void *ctx);
 
 /* Shared forward-pass pieces (clip_vision.c). All are deterministic for any
  * thread count: each output row is computed by one thread. */

@@ -1,7 +1,14 @@
 /* clip_weights.c — find, validate and convert every CLIP tensor into one
  * float32 allocation. The checkpoint is checked completely (presence, shape
  * implied by the config, convertible dtype) before anything is allocated,
- * so a hostile header cannot make us allocate more than the files hold. */
+ * so a hostile header cannot make us allocate more than the files hold.
+ *
+ * Memory: each tensor's mapped file pages are given back as soon as it is
+ * converted, so the peak is the float32 copy plus the tensors in flight,
+ * not the file plus the copy. Loaded for bf16 (nli_clip_load_ex), the
+ * matrices the bf16 kernels multiply by are packed one by one as they are
+ * converted and their float32 pages given back too: the peak is then the
+ * packed bf16 matrices plus the float32 rest (README, "Memory"). */
 #include "clip_impl.h"
 #include "cuda/clip_cuda.h"
 #include "gemm.h"
@@ -136,25 +143,62 @@ static int validate(const nli_st *st, nli_plan *p, nli_clip_config *cfg) {
     return 0;
 }
 
-/* One tensor to float32 at its offset, transposed when the plan says so. */
+/* One tensor to float32 at its offset (transposed when the plan says so);
+ * then its file pages go. */
 static int convert(const nli_st *st, const nli_want *w, float *mem) {
     float *dst = mem + w->off;
-    if (!w->transpose) return nli_st_to_f32(st, w->t, dst);
-    float *tmp = nli_mallocarray(w->numel, sizeof(float));
-    if (!tmp || nli_st_to_f32(st, w->t, tmp) != 0) { free(tmp); return -1; }
-    size_t r = (size_t)w->shape[0], k = (size_t)w->shape[1]; /* stored [r, k]: we want [k, r] */
-    for (size_t i = 0; i < r; i++)
-        for (size_t j = 0; j < k; j++) dst[j * r + i] = tmp[i * k + j];
-    free(tmp);
+    if (!w->transpose) {
+        if (nli_st_to_f32(st, w->t, dst) != 0) return -1;
+    } else {
+        float *tmp = nli_mallocarray(w->numel, sizeof(float));
+        if (!tmp || nli_st_to_f32(st, w->t, tmp) != 0) { free(tmp); return -1; }
+        size_t r = (size_t)w->shape[0], k = (size_t)w->shape[1]; /* stored [r, k]: we want [k, r] */
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < k; j++) dst[j * r + i] = tmp[i * k + j];
+        free(tmp);
+    }
+    nli_pages_drop(w->t->data, w->t->nbytes);
     return 0;
 }
 
-static nli_clip *build(const char *dir, const char *weights_path, int n_threads) {
+typedef struct {
+    const nli_st *st;
+    nli_plan *p;
+    float *mem;
+} fill_ctx;
+
+/* nli_clip_pack_bf16's fill: convert the tensors making up the float32
+ * range [first, first + count) of c->mem (wants are in offset order). */
+static int fill_range(void *ctx, size_t first, size_t count) {
+    fill_ctx *f = ctx;
+    size_t lo = 0, hi = f->p->n;
+    while (lo < hi) { /* first want ending after `first` */
+        size_t mid = lo + (hi - lo) / 2;
+        if (f->p->w[mid].off + f->p->w[mid].numel <= first) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < f->p->n && f->p->w[i].off < first + count; i++) {
+        nli_want *w = &f->p->w[i];
+        if (w->off < first || w->off + w->numel > first + count) {
+            nli_seterr("internal error: packed range [%zu,+%zu) splits tensor '%s'", first, count, w->name);
+            return -1;
+        }
+        if (convert(f->st, w, f->mem) != 0) return -1;
+        w->done = 1;
+    }
+    return 0;
+}
+
+static nli_clip *build(const char *dir, const char *weights_path, int n_threads, int bf16) {
     nli_clip *c = nli_calloc(1, sizeof *c);
     nli_st st = {0};
     nli_plan p = {0};
     block_off *bo = NULL;
     if (!c) return NULL;
+    if (bf16 && !nli_bf16_available()) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "this CPU has no native bf16 (AVX512-BF16 or AMX)");
+        goto fail;
+    }
     if (nli_clip_config_load(dir, &c->cfg) != 0) goto fail;
     if (weights_path) {
         if (nli_st_open_file(weights_path, &st) != 0) goto fail;
@@ -216,28 +260,36 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads)
             goto fail;
     }
     if (validate(&st, &p, &c->cfg) != 0) goto fail;
-    if (!(c->mem = nli_mallocarray(p.total, sizeof(float)))) { nli_prefixerr("%s", st.source); goto fail; }
+    /* pages, not malloc: a bf16 load gives back the ranges it has packed */
+    if (p.total > SIZE_MAX / sizeof(float)) { nli_seterr("%s: weights too large", st.source); goto fail; }
+    if (!(c->mem = nli_pages_alloc(p.total * sizeof(float)))) { nli_prefixerr("%s", st.source); goto fail; }
+    c->mem_bytes = p.total * sizeof(float);
+    float *m = c->mem;
+    c->tok_emb = m + o_tok; c->tpos_emb = m + o_tpos; c->tfinal_w = m + o_tfw; c->tfinal_b = m + o_tfb;
+    c->tproj = m + o_tproj; c->cls = m + o_cls; c->patch_w = m + o_patch; c->vpos_emb = m + o_vpos;
+    c->pre_w = m + o_prew; c->pre_b = m + o_preb; c->post_w = m + o_postw; c->post_b = m + o_postb;
+    c->vproj = m + o_vproj;
+    for (int i = 0; i < nt; i++) set_block(&c->tblk[i], m, &bo[i]);
+    for (int i = 0; i < nv; i++) set_block(&c->vblk[i], m, &bo[nt + i]);
+    c->n_params = p.total;
+    if (bf16) {
+        fill_ctx f = {&st, &p, m};
+        if (nli_clip_pack_bf16(c, fill_range, &f) != 0) { nli_prefixerr("%s", st.source); goto fail; }
+    }
     int bad = 0;
     char err[1024] = "";
     /* Conversion is embarrassingly parallel over tensors. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads)
     for (size_t i = 0; i < p.n; i++) {
-        if (bad) continue;
-        if (convert(&st, &p.w[i], c->mem) != 0) {
+        if (bad || p.w[i].done) continue;
+        if (convert(&st, &p.w[i], m) != 0) {
 #pragma omp critical
             if (!bad) { bad = 1; snprintf(err, sizeof err, "%s", nli_geterr()); }
         }
     }
     if (bad) { nli_seterr("%s", err); goto fail; }
-    if (rn && nli_resnet_bind(c, c->mem) != 0) goto fail;
-    float *m = c->mem;
-    c->tok_emb = m + o_tok; c->tpos_emb = m + o_tpos; c->tfinal_w = m + o_tfw; c->tfinal_b = m + o_tfb;
-    c->tproj = m + o_tproj; c->cls = m + o_cls; c->patch_w = m + o_patch; c->vpos_emb = m + o_vpos;
-    c->pre_w = m + o_prew; c->pre_b = m + o_preb; c->post_w = m + o_postw; c->post_b = m + o_postb;
-    c->vproj = m + o_vproj; c->logit_scale = m[o_ls];
-    for (int i = 0; i < nt; i++) set_block(&c->tblk[i], m, &bo[i]);
-    for (int i = 0; i < nv; i++) set_block(&c->vblk[i], m, &bo[nt + i]);
-    c->n_params = p.total;
+    if (rn && nli_resnet_bind(c, m) != 0) goto fail;
+    c->logit_scale = m[o_ls];
     free(p.w);
     free(bo);
     nli_st_close(&st);
@@ -250,16 +302,20 @@ fail:
     return NULL;
 }
 
-nli_clip *nli_clip_load(const char *dir, int n_threads) { return build(dir, NULL, n_threads); }
+nli_clip *nli_clip_load(const char *dir, int n_threads) { return build(dir, NULL, n_threads, 0); }
 
 nli_clip *nli_clip_load_file(const char *dir, const char *weights_path, int n_threads) {
-    return build(dir, weights_path, n_threads);
+    return build(dir, weights_path, n_threads, 0);
+}
+
+nli_clip *nli_clip_load_ex(const char *dir, const char *weights_path, int n_threads, int bf16) {
+    return build(dir, weights_path, n_threads, bf16);
 }
 
 void nli_clip_free(nli_clip *c) {
     if (!c) return;
     nli_cuda_clip_free(c->gpu);
-    free(c->mem);
+    nli_pages_free(c->mem, c->mem_bytes);
     free(c->bf16_mem);
     free(c->tblk);
     free(c->vblk);
@@ -279,6 +335,10 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     if (c->rn) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "the CUDA engine runs ViT towers only; this ResNet runs on the CPU "
                                             "(use --device cpu)");
+        return -1;
+    }
+    if (c->fp32_released) {
+        nli_seterr("the model was loaded packed for the CPU's bf16 (its float32 matrices released): reload it for a GPU");
         return -1;
     }
     c->gpu = nli_cuda_clip_create(c, index, precision, max_batch);

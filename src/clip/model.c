@@ -35,8 +35,9 @@ nl_model_params nl_model_default_params(void) {
     return p;
 }
 
-/* Resolve AUTO and DEFAULT and move the towers to the GPU if asked. */
-static int place(nl_model *m, const nl_model_params *p) {
+/* Resolve AUTO and DEFAULT (and bf16 on a CPU without it) before the
+ * weights are loaded: a CPU bf16 model is packed while loading. */
+static int resolve(nl_model *m, const nl_model_params *p) {
     nl_device dev = p->device;
     if (dev == NL_DEVICE_AUTO) dev = nli_cuda_count() > 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
     if (dev != NL_DEVICE_CPU && dev != NL_DEVICE_CUDA) { nli_seterr("unknown device kind %d", (int)dev); return -1; }
@@ -61,17 +62,23 @@ static int place(nl_model *m, const nl_model_params *p) {
             }
             nli_log(NL_LOG_WARN, "precision bf16: %s; computing in fp32",
                     *f ? "native bf16 is disabled (NEGLABEL_CPU_BF16)" : "this CPU has no native bf16 (AVX512-BF16 or AMX)");
-            prec = m->precision = NL_PRECISION_FP32;
+            m->precision = NL_PRECISION_FP32;
         }
-        if (nli_clip_use_bf16(m->clip, prec == NL_PRECISION_BF16) != 0) return -1;
+    }
+    return 0;
+}
+
+/* After loading: move the towers to the GPU if asked; name the device. */
+static int place(nl_model *m, const nl_model_params *p) {
+    if (m->device == NL_DEVICE_CPU) {
         m->batch = p->batch_size > 0 ? p->batch_size : 32;
-        if (prec == NL_PRECISION_BF16)
+        if (m->precision == NL_PRECISION_BF16)
             snprintf(m->device_name, sizeof m->device_name, "cpu (bf16: %s)", nli_bf16_kernel_name());
         else
             snprintf(m->device_name, sizeof m->device_name, "cpu");
         return 0;
     }
-    if (nli_clip_use_device(m->clip, m->device_index, (int)prec, p->batch_size) != 0) return -1;
+    if (nli_clip_use_device(m->clip, m->device_index, (int)m->precision, p->batch_size) != 0) return -1;
     m->batch = nli_cuda_clip_max_batch(nli_clip_gpu(m->clip));
     char name[128] = "?";
     size_t fr, tot;
@@ -153,7 +160,9 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     m->dir = nl_model_resolve(dir);
     if (!m->dir) goto fail;
     dir = m->dir;
-    m->clip = nli_clip_load(dir, m->n_threads);
+    if (resolve(m, &p) != 0) goto fail;
+    /* bf16 on the CPU: packed while loading, never all float32 at once */
+    m->clip = nli_clip_load_ex(dir, NULL, m->n_threads, m->device == NL_DEVICE_CPU && m->precision == NL_PRECISION_BF16);
     if (!m->clip) goto fail;
     m->cfg = nli_clip_get_config(m->clip);
     char *vocab = nli_path_join(dir, "vocab.json"), *merges = nli_path_join(dir, "merges.txt");

@@ -14,6 +14,7 @@ typedef struct {
     int64_t shape[4];
     size_t off, numel;
     const nli_st_tensor *t;
+    int done; /* converted while packing (bf16 loads) */
 } nli_want;
 
 typedef struct {
