@@ -19,9 +19,12 @@
  *                   files past N writes only up to N, then fails (and so do
  *                   all later writes)
  *   NLFAULT_ERRNO   ENOSPC (default), EIO or EDQUOT
- *   NLFAULT_ACTION  fail (default) or kill: SIGKILL the process at the point
- *                   (after the partial write, with NLFAULT_BYTES)
+ *   NLFAULT_ACTION  fail (default); kill: SIGKILL the process at the point
+ *                   (after the partial write, with NLFAULT_BYTES); pause:
+ *                   sleep NLFAULT_PAUSE_MS (default 1000) at the point, then go on
  *   NLFAULT_TRACE   file: one line "k op path" per fault point is appended
+ * A sticky failure spares ftruncate: cutting a file back frees space, which
+ * works on a full disk.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -41,7 +44,7 @@
 #define MAXFD 4096
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int inited, active, sticky, kill_mode, fail_errno = ENOSPC, trace_fd = -1;
+static int inited, active, sticky, kill_mode, pause_ms = -1, fail_errno = ENOSPC, trace_fd = -1;
 static long at = -1, count;
 static long long byte_limit = -1, bytes;
 static int failing; /* sticky failure in force */
@@ -62,6 +65,10 @@ static void init(void) {
     if ((e = getenv("NLFAULT_BYTES")) && *e) byte_limit = atoll(e);
     sticky = (e = getenv("NLFAULT_STICKY")) && !strcmp(e, "1");
     kill_mode = (e = getenv("NLFAULT_ACTION")) && !strcmp(e, "kill");
+    if ((e = getenv("NLFAULT_ACTION")) && !strcmp(e, "pause")) {
+        const char *ms = getenv("NLFAULT_PAUSE_MS");
+        pause_ms = ms && *ms ? atoi(ms) : 1000;
+    }
     if ((e = getenv("NLFAULT_ERRNO")) && *e)
         fail_errno = !strcmp(e, "EIO") ? EIO : !strcmp(e, "EDQUOT") ? EDQUOT : ENOSPC;
     if (active && (e = getenv("NLFAULT_TRACE")) && *e) {
@@ -83,10 +90,18 @@ static int point(const char *op, const char *path) {
         REAL(write, ssize_t, int, const void *, size_t);
         if (n > 0 && real_write(trace_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1)) {}
     }
-    int fail = failing || k == at;
+    int fail = (failing && strncmp(op, "ftruncate", 9) != 0) || k == at;
     if (k == at && sticky) failing = 1;
     pthread_mutex_unlock(&mu);
     if (!fail) return 0;
+    if (pause_ms >= 0) {
+        if (trace_fd >= 0) {
+            REAL(write, ssize_t, int, const void *, size_t);
+            if (real_write(trace_fd, "paused\n", 7)) {}
+        }
+        usleep((useconds_t)pause_ms * 1000);
+        return 0;
+    }
     if (kill_mode) kill(getpid(), SIGKILL);
     errno = fail_errno;
     return -1;

@@ -208,6 +208,36 @@ static void remove_stale_temps(const char *path) {
     free(dir);
 }
 
+/* The temp file's stream writes through this, so that the first write
+ * error's errno is kept for the message (stdio keeps only a flag). */
+struct nli_atomic_io {
+    int fd;
+    int err;
+};
+
+static ssize_t atomic_io_write(void *cookie, const char *buf, size_t n) {
+    nli_atomic_io *io = cookie;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(io->fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (!io->err) io->err = w < 0 ? errno : ENOSPC;
+            return done ? (ssize_t)done : -1;
+        }
+        done += (size_t)w;
+    }
+    return (ssize_t)n;
+}
+
+static int atomic_io_close(void *cookie) {
+    nli_atomic_io *io = cookie;
+    int rc = close(io->fd);
+    if (rc != 0 && !io->err) io->err = errno;
+    io->fd = -1;
+    return rc;
+}
+
 int nli_atomic_open(nli_atomic *a, const char *path) {
     memset(a, 0, sizeof *a);
     a->path = nli_strdup(path);
@@ -216,28 +246,34 @@ int nli_atomic_open(nli_atomic *a, const char *path) {
     if (!a->path || !a->tmp) { free(a->path); free(a->tmp); a->path = a->tmp = NULL; return -1; }
     snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     remove_stale_temps(path);
-    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    a->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    a->io = nli_calloc(1, sizeof *a->io);
+    int fd = a->io ? open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666) : -1;
+    if (fd >= 0) {
+        a->io->fd = fd;
+        cookie_io_functions_t fns = {NULL, atomic_io_write, NULL, atomic_io_close};
+        a->f = fopencookie(a->io, "w", fns);
+    }
     if (!a->f) {
-        nli_seterr_code(NL_ERR_IO, "%s: cannot create %s: %s", path, a->tmp, strerror(errno));
+        if (a->io) nli_seterr_code(NL_ERR_IO, "%s: cannot create %s: %s", path, a->tmp, strerror(errno));
         if (fd >= 0) { close(fd); unlink(a->tmp); }
-        free(a->path); free(a->tmp);
-        a->path = a->tmp = NULL;
+        free(a->path); free(a->tmp); free(a->io);
+        memset(a, 0, sizeof *a);
         return -1;
     }
     return 0;
 }
 
-/* Say why a->f failed; errno is 0 when only the stream's error flag tells. */
+/* Say why writing a failed: the first write error's errno, else e. */
 static void atomic_write_error(const nli_atomic *a, int e) {
+    if (a->io && a->io->err) e = a->io->err;
     nli_seterr_code(NL_ERR_IO, "%s: write error: %s (the file was left as it was)", a->path,
-                    e ? strerror(e) : "an earlier write to it failed");
+                    e ? strerror(e) : "unknown error");
 }
 
 int nli_atomic_finish(nli_atomic *a) {
     int rc = 0;
     errno = 0;
-    if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0) {
+    if (fflush(a->f) != 0 || ferror(a->f) || a->io->err || fsync(a->io->fd) != 0) {
         atomic_write_error(a, errno);
         rc = -1;
     }
@@ -245,6 +281,7 @@ int nli_atomic_finish(nli_atomic *a) {
     if (fclose(a->f) != 0 && rc == 0) { atomic_write_error(a, errno); rc = -1; }
     a->f = NULL;
     if (rc != 0) nli_atomic_abort(a);
+    else { free(a->io); a->io = NULL; }
     return rc;
 }
 
@@ -265,6 +302,8 @@ static int sync_dir_of(const char *path) {
 
 int nli_atomic_publish(nli_atomic *a) {
     int rc = 0;
+    free(a->io); /* finished: closed already */
+    a->io = NULL;
     if (rename(a->tmp, a->path) != 0) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot rename into place: %s (the file was left as it was)", a->path,
                         strerror(errno));
@@ -287,7 +326,7 @@ int nli_atomic_commit(nli_atomic *a) {
 void nli_atomic_abort(nli_atomic *a) {
     if (a->f) fclose(a->f);
     if (a->tmp) unlink(a->tmp);
-    free(a->path); free(a->tmp);
+    free(a->path); free(a->tmp); free(a->io);
     memset(a, 0, sizeof *a);
 }
 

@@ -48,7 +48,8 @@ void nli_unmap(nli_map *m);
  * the temp files of the same target that killed runs left (their pid is
  * gone). Several files that belong together are finished first (every
  * write error found) and published after. */
-typedef struct { FILE *f; char *path; char *tmp; } nli_atomic;
+typedef struct nli_atomic_io nli_atomic_io; /* the descriptor and the first write error */
+typedef struct { FILE *f; char *path; char *tmp; nli_atomic_io *io; } nli_atomic;
 int nli_atomic_open(nli_atomic *a, const char *path);
 int nli_atomic_finish(nli_atomic *a);  /* flush, fsync, close; -1: aborted */
 int nli_atomic_publish(nli_atomic *a); /* rename into place, fsync the folder; frees */
