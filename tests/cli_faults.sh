@@ -25,6 +25,10 @@ SHARED=$(cd "$SHARED" && pwd)
 TINY=$SHARED/fixtures/tiny-clip CIFAR=$SHARED/data/cifar10-test LISTS=$SHARED/neglabel-reference/txtfiles
 M=$TINY
 T0=$(date +%s)
+# Every write call is faulted; NEGLABEL_FAULT_STRIDE=n takes every n-th
+# (the ASan build, where each run is several times slower, uses 3; the
+# release build covers every call).
+S=${NEGLABEL_FAULT_STRIDE:-1}
 
 # --- fixtures: a few dozen CIFAR images, two small candidate lists ----------
 W=$TMP/w
@@ -187,11 +191,11 @@ fault_eval() {
   no_temps "$W/fo" "$W/fc" || { ok=0; why="$why temp files after resume;"; }
   if [ $ok -eq 1 ]; then ok; else bad "$what ($(point_line "$W/ft" "$k")):$why stderr: $(head -c 400 "$W/fe")"; fi
 }
-for k in $(seq 1 "$K"); do
+for k in $(seq 1 "$S" "$K"); do
   fault_eval "eval, disk full at write call $k of $K" "No space left on device" NLFAULT_AT=$k NLFAULT_STICKY=1
 done
 # An I/O error at one call (the next calls work): every third call.
-for k in $(seq 1 3 "$K"); do
+for k in $(seq 1 $((3 * S)) "$K"); do
   fault_eval "eval, EIO at write call $k of $K" "Input/output error" NLFAULT_AT=$k NLFAULT_ERRNO=EIO
 done
 # The disk fills in the middle of a cache record and of a report file.
@@ -220,7 +224,7 @@ sweep_cmd() {
   shim NLFAULT_TRACE="$W/st" "${cmd[@]}" >/dev/null 2>&1
   n=$(npoints "$W/st")
   check "$name: write calls seen ($n)" test "$n" -ge 4
-  for k in $(seq 1 "$n"); do
+  for k in $(seq 1 "$S" "$n"); do
     for mode in ENOSPC EIO; do
       cp -a "$W/sc/old" "$out"; rm -f "$W/st"
       shim NLFAULT_TRACE="$W/st" NLFAULT_AT=$k NLFAULT_ERRNO=$mode "${cmd[@]}" >/dev/null 2>"$W/se"
@@ -250,7 +254,7 @@ rm -f "$W/st"; cp -a "$W/mc_seed" "$W/mct"
 shim NLFAULT_TRACE="$W/st" "$BIN" mine -q --cache "$W/mct" --model "$M" --id-labels "$W/labels.txt" --lists "$W/mini2" \
   -o "$W/o/negc_t.tsv" >/dev/null 2>&1
 n=$(npoints "$W/st")
-for k in $(seq 1 "$n"); do
+for k in $(seq 1 "$S" "$n"); do
   rm -rf "$W/mc"; cp -a "$W/mc_seed" "$W/mc"; cp "$W/o/negc.old" "$W/o/negc.tsv"; rm -f "$W/st"
   shim NLFAULT_TRACE="$W/st" NLFAULT_AT=$k NLFAULT_STICKY=1 "$BIN" mine -q --cache "$W/mc" --model "$M" \
     --id-labels "$W/labels.txt" --lists "$W/mini2" -o "$W/o/negc.tsv" >/dev/null 2>"$W/se"
