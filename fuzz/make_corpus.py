@@ -43,6 +43,15 @@ for img, fmt, name, kw in [(im, "PNG", "rgb.png", {}), (im, "JPEG", "rgb.jpg", {
     img.save(b, fmt, **kw)
     open(D + "image/" + name, "wb").write(b.getvalue())
 
+# GIF and BMP seeds: copies of a few goldens of tests/gen/gen_images_gif_bmp.py
+# (its hand-written LZW streams and BMP headers reach what Pillow cannot write).
+GB = "tests/data/images/gif_bmp/"
+for name in ["pil_P_7x5.gif", "interlace_h9.gif", "offset_frame_trns.gif", "ext_netscape.gif", "codesize_0.gif",
+             "literal_high_9.gif", "kwkwk.gif", "frame_w0_x0.gif", "pal1.bmp", "pal4_os2.bmp", "pal8_colors16.bmp",
+             "rgb16_565_v5.bmp", "rgb24_topdown.bmp", "rgb32_bf3_v4.bmp", "rle8_37x23.bmp", "rle4.bmp",
+             "modeL_4_quirk.bmp", "mode1.bmp", "dib_pal8.dib"]:
+    open(D + "image/" + name, "wb").write(open(GB + name, "rb").read())
+
 for i, t in enumerate(["a photo of a dog", "The NICE caf\u00e9 \u2014 na\u00efve \u65e5\u672c \U0001F600",
                        "&amp; html &lt;tag&gt;", "  many   spaces\t\n", "don't stop's won't"]):
     open(D + "tokenizer/text%d" % i, "w", encoding="utf-8").write(t)

@@ -451,7 +451,7 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
 static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
-    static const char *ext[] = {".jpg", ".jpeg", ".png", ".webp", ".jpe", ".jfif"};
+    static const char *ext[] = {".jpg", ".jpeg", ".png", ".webp", ".jpe", ".jfif", ".gif", ".bmp"};
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
         if (!strcasecmp(dot, ext[i])) return 1;
     return 0;
@@ -489,7 +489,7 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
     if (stat(spec, &st) != 0) { nli_seterr_code(NL_ERR_IO, "%s: %s", spec, strerror(errno)); return -1; }
     if (S_ISDIR(st.st_mode)) {
         if (walk(spec, out, 0) != 0) { nl_strvec_free(out); return -1; }
-        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp)", spec); return -1; }
+        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp, .gif, .bmp)", spec); return -1; }
         return 0;
     }
     nl_strvec lines;

@@ -26,7 +26,7 @@
 #include <png.h>
 #include <webp/decode.h>
 
-#include "image.h"
+#include "image_internal.h"
 #include "util.h"
 
 /* Largest image file we read into memory (bytes). */
@@ -35,7 +35,7 @@
  * a full pass over the coefficients; real files have a dozen or so. */
 #define NL_MAX_JPEG_SCANS 1000
 
-static int check_dims(const char *name, const char *fmt, uint64_t w, uint64_t h) {
+int nli_image_check_dims(const char *name, const char *fmt, uint64_t w, uint64_t h) {
     if (w == 0 || h == 0) {
         nli_seterr("%s: %s image has zero size (%llux%llu)", name, fmt,
                   (unsigned long long)w, (unsigned long long)h);
@@ -49,7 +49,7 @@ static int check_dims(const char *name, const char *fmt, uint64_t w, uint64_t h)
     return 0;
 }
 
-static uint8_t *alloc_rgb(const char *name, int w, int h) {
+uint8_t *nli_image_alloc_rgb(const char *name, int w, int h) {
     uint8_t *p = nli_mallocarray((size_t)w * (size_t)h, 3);
     if (!p) nli_prefixerr("%s", name);
     return p;
@@ -133,7 +133,7 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_imag
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
 
-    if (check_dims(name, "JPEG", cinfo.image_width, cinfo.image_height) != 0) {
+    if (nli_image_check_dims(name, "JPEG", cinfo.image_width, cinfo.image_height) != 0) {
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
@@ -159,7 +159,7 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_imag
         jpeg_destroy_decompress(&cinfo);
         return -1;
     }
-    rgb = alloc_rgb(name, w, h);
+    rgb = nli_image_alloc_rgb(name, w, h);
     if (nc != 3) row = nli_mallocarray((size_t)w, (size_t)nc);
     if (!rgb || (nc != 3 && !row)) {
         if (!row && rgb) nli_prefixerr("%s", name);
@@ -284,7 +284,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         nli_seterr("%s: corrupt PNG: first chunk is not IHDR", name);
         return -1;
     }
-    if (check_dims(name, "PNG", be32(data + 16), be32(data + 20)) != 0) return -1;
+    if (nli_image_check_dims(name, "PNG", be32(data + 16), be32(data + 20)) != 0) return -1;
 
     png_src src = {.p = data, .len = len, .pos = 0};
     uint8_t *volatile rgb = NULL;
@@ -312,7 +312,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     png_uint_32 w32, h32;
     int depth, ctype, interlace;
     png_get_IHDR(png, info, &w32, &h32, &depth, &ctype, &interlace, NULL, NULL);
-    if (check_dims(name, "PNG", w32, h32) != 0) {
+    if (nli_image_check_dims(name, "PNG", w32, h32) != 0) {
         png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }
@@ -334,7 +334,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     int passes = interlace != PNG_INTERLACE_NONE ? png_set_interlace_handling(png) : 1;
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
-    rgb = alloc_rgb(name, w, h);
+    rgb = nli_image_alloc_rgb(name, w, h);
     if (!rgb) goto fail;
     if (passes > 1) {
         /* Interlaced: libpng fills the whole image over its passes. */
@@ -391,8 +391,8 @@ static int load_webp(const uint8_t *data, size_t len, const char *name, nli_imag
         nli_seterr("%s: animated WebP is not supported", name);
         return -1;
     }
-    if (check_dims(name, "WebP", (uint64_t)f.width, (uint64_t)f.height) != 0) return -1;
-    uint8_t *rgb = alloc_rgb(name, f.width, f.height);
+    if (nli_image_check_dims(name, "WebP", (uint64_t)f.width, (uint64_t)f.height) != 0) return -1;
+    uint8_t *rgb = nli_image_alloc_rgb(name, f.width, f.height);
     if (!rgb) return -1;
     size_t n = (size_t)f.width * f.height * 3;
     if (!WebPDecodeRGBInto(data, len, rgb, n, f.width * 3)) {
@@ -432,7 +432,13 @@ int nli_image_load_mem(const uint8_t *data, size_t len, const char *name, nli_im
     if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return load_png(data, len, name, out);
     if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
         return load_webp(data, len, name, out);
-    nli_seterr("%s: cannot identify image file (not JPEG, PNG or WebP)", name);
+    if (len >= 6 && (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0))
+        return nli_image_load_gif(data, len, name, out);
+    if (len >= 2 && memcmp(data, "BM", 2) == 0) return nli_image_load_bmp(data, len, name, 0, out);
+    if (len >= 4 && data[1] == 0 && data[2] == 0 && data[3] == 0 &&
+        (data[0] == 12 || data[0] == 40 || data[0] == 64 || data[0] == 108 || data[0] == 124))
+        return nli_image_load_bmp(data, len, name, 1, out); /* Pillow's DIB: a BMP without file header */
+    nli_seterr("%s: cannot identify image file (not JPEG, PNG, WebP, GIF or BMP)", name);
     return -1;
 }
 
