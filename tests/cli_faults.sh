@@ -411,9 +411,11 @@ check "a single run's cache equals the reference's" same_cache "$W/cc1" "$W/kref
 for round in 1 2 3; do
   rm -rf "$W/cc" "$W/ca" "$W/cb" "$W/pt"
   if [ $round -eq 1 ]; then
-    # A holds the image cache's lock (paused in writing its header, 3rd
-    # call on it); B starts then and must wait for it.
-    env LD_PRELOAD="$PRELOAD" NLFAULT_MATCH="image" NLFAULT_AT=3 NLFAULT_ACTION=pause NLFAULT_PAUSE_MS=1500 \
+    # A holds the image cache's lock while it writes the ID images' records
+    # (paused at that write: the 5th call on the file, after open, truncate
+    # and the header's write and sync); B starts then, must wait for the
+    # lock, and then finds every ID image in the cache.
+    env LD_PRELOAD="$PRELOAD" NLFAULT_MATCH="image" NLFAULT_AT=5 NLFAULT_ACTION=pause NLFAULT_PAUSE_MS=1500 \
       NLFAULT_TRACE="$W/pt" $EVV --cache "$W/cc" --out "$W/ca" >/dev/null 2>"$W/la" &
     pa=$!
     for _ in $(seq 1 200); do grep -q '^paused' "$W/pt" 2>/dev/null && break; sleep 0.05; done
@@ -437,7 +439,9 @@ for round in 1 2 3; do
   if [ $round -eq 1 ]; then
     check "round 1: the first was paused holding the lock" grep -q '^paused' "$W/pt"
     check "round 1: the second waited for the lock" grep -q 'in use by another process; waiting' "$W/lb"
-    check "round 1: the second computed no image" sh -c "! grep -q 'images: [0-9]* cached, [1-9]' '$W/lb' || grep -q 'images: .* stored meanwhile' '$W/lb'"
+    check "round 1: A was paused writing image records" grep -q '^5 pwrite .*image' "$W/pt"
+    check "round 1: the second took the 20 ID images from the cache" \
+      test "$(grep -m1 'images: ' "$W/lb" | sed 's/.*images: //')" = "20 cached, 0 to embed"
   fi
 done
 echo "concurrency: $(( $(date +%s) - T0 )) s in all"
