@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """make_corpus.py — regenerates the seed inputs of fuzz/corpus/safetensors,
-image and tokenizer (Pillow >= 9; made with Pillow 13.0.0). The formats/
+image and tokenizer (Pillow >= 9; made with Pillow 13.0.0; the TIFF and
+animated WebP seeds are copies of goldens, see below). The formats/
 seeds are hand-written except the two cache files (cache_*), which are
 neglabel's own cache files from scoring one CIFAR-10 image with the tiny
 fixture model against the hand-written negatives seed (`neglabel score
@@ -51,6 +52,20 @@ for name in ["pil_P_7x5.gif", "interlace_h9.gif", "offset_frame_trns.gif", "ext_
              "rgb16_565_v5.bmp", "rgb24_topdown.bmp", "rgb32_bf3_v4.bmp", "rle8_37x23.bmp", "rle4.bmp",
              "modeL_4_quirk.bmp", "mode1.bmp", "dib_pal8.dib"]:
     open(D + "image/" + name, "wb").write(open(GB + name, "rb").read())
+
+# TIFF (strips, tiles, each compression, BigTIFF, several pages), animated
+# WebP and a PNG with chunks before and after the image data: copied from
+# the goldens tests/gen/gen_images_tiff_webp.py writes (with Pillow 9.4 and
+# by hand).
+import shutil
+G = "tests/data/images/tiff_webp/"
+for name in ["tif_RGB_tiff_lzw.tif", "tif_L_packbits.tif", "tif_P_raw.tif", "tif_CMYK_tiff_adobe_deflate.tif",
+             "tif_YCbCr_jpeg.tif", "tif_1_group4.tif", "tif_multipage.tif", "tifw_rgb_be_tiles_packbits.tif",
+             "tifw_rgba_assoc_tiles_deflate.tif", "tifw_grey16_be.tif", "tifw_pal4.tif", "tifw_rgb_planar.tif",
+             "tifw_bigtiff_rgba_deflate_tiles.tif", "tifw_rgb_planar_deflate.tif",
+             "webpanim_lossy.webp", "webpanim_alpha.webp", "webpanim_offset_blend.webp", "webp_alpha_lossless.webp"]:
+    shutil.copy(G + name, D + "image/" + name)
+shutil.copy(G + "png_pal.png", D + "image/png_pal_chunks.png")
 
 for i, t in enumerate(["a photo of a dog", "The NICE caf\u00e9 \u2014 na\u00efve \u65e5\u672c \U0001F600",
                        "&amp; html &lt;tag&gt;", "  many   spaces\t\n", "don't stop's won't"]):

@@ -228,6 +228,11 @@ typedef struct {
     double fraction;  /* default 0.15 */
     double quantile;  /* default 0.95 */
     size_t total;     /* default 0: use fraction */
+    /* CSP's rule: a candidate whose largest cosine to the ID labels exceeds
+     * max_cut ranks with similarity 1 (after every other candidate).
+     * Default 2: off (no cosine exceeds it); CSP uses 0.95. When on, the
+     * cosines are computed on the CPU. */
+    double max_cut;
     nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA computes the
                          similarities and quantiles on that GPU */
     int device_index;
@@ -246,13 +251,28 @@ NL_API int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size
  * MCM: max softmax probability over the ID cosines / tau.
  * Rows need not be normalised: cosines are computed in double precision.
  * Higher = more in-distribution. */
-typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1 } nl_method;
+/* CSP (Chen et al., NeurIPS 2024) scores with NegLabel's formula over its
+ * own negatives (nl_csp_*, nl_mine with max_cut 0.95); its defaults
+ * differ only in the permutation (torch, as its reference). */
+typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1, NL_METHOD_CSP = 2 } nl_method;
+
+/* The shuffle of the negatives before grouping (docs/scoring.md).
+ * SPLITMIX: neglabel's own splitmix64 Fisher–Yates (the default).
+ * TORCH: torch.manual_seed(seed); torch.randperm(n) on torch's CPU
+ * generator, bit for bit, as the NegLabel reference and its successors
+ * shuffle (use it to reproduce their groups). NUMPY: np.random.seed(seed);
+ * np.random.permutation(n) (legacy RandomState; seed < 2^32). */
+typedef enum { NL_PERM_SPLITMIX = 0, NL_PERM_TORCH = 1, NL_PERM_NUMPY = 2 } nl_permutation;
+/* "splitmix", "torch" or "numpy". 0 on success, -1 (error set) otherwise. */
+NL_API int nl_parse_permutation(const char *s, nl_permutation *out);
+NL_API const char *nl_permutation_name(nl_permutation p);
 
 typedef struct {
     nl_method method;
     int ngroup;      /* default 100 */
     uint64_t seed;   /* default 0 */
     int shuffle;     /* default 1 */
+    nl_permutation permutation; /* default NL_PERM_SPLITMIX */
     double tau;      /* default 0.01 (NegLabel) or 1 (MCM) */
     nl_device device; /* default NL_DEVICE_CPU; NL_DEVICE_CUDA: cosines (in
                          double) and group sums on that GPU, equal to the
@@ -339,8 +359,19 @@ typedef struct {
     const char *const *noun; size_t n_noun;
     const char *const *adj; size_t n_adj;
     const char *mcm; /* MCM's ID prompt, "a photo of a {}" */
+    /* CSP's scheme (0 in nl_templates_default): raw_mean = each label's
+     * embedding is the mean of its RAW prompt embeddings, normalised once
+     * (nl_embed_words_raw) instead of the mean of normalised ones;
+     * conjugate = each adjective becomes a superclass phrase drawn with
+     * Python's random.seed(conjugate_seed) (nl_csp_phrases) before the
+     * adjective templates are applied. */
+    int raw_mean, conjugate;
+    uint64_t conjugate_seed;
 } nl_templates;
 NL_API nl_templates nl_templates_default(void);
+/* CSP's: its 8 noun templates (ID labels and nouns), 4 adjective templates,
+ * raw_mean and conjugate on, seed 0. */
+NL_API nl_templates nl_templates_csp(void);
 
 /* Embedding with the on-disk cache (docs/cache.md). */
 typedef struct {
@@ -353,6 +384,11 @@ typedef struct {
  * just the normalised embedding). Cached per prompt. out: n x dim. */
 NL_API int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
                    const char *const *templates, size_t n_templates, float *out);
+/* CSP's ensemble: each word's embedding is the mean over the templates of
+ * its raw (unnormalised) prompt embeddings, L2-normalised once, in double
+ * (nl_ensemble_raw). Cached per prompt like nl_embed_words. */
+NL_API int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
+                              const char *const *templates, size_t n_templates, float *out);
 /* Normalised embeddings of ready-made prompts (cached). */
 NL_API int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out);
 /* Normalised image embeddings (cached by path, size, mtime). status[i] -1 and
@@ -381,6 +417,7 @@ typedef struct {
     char *model;         /* fingerprint from the header, or NULL */
     int dim;             /* from the header, or 0 */
     nl_strvec noun_templates, adj_templates; /* from the header, or empty */
+    int raw_mean;        /* header "ensemble=raw": embed with nl_embed_words_raw (CSP) */
 } nl_negatives;
 NL_API int nl_negatives_read(const char *path, nl_negatives *out);
 /* Write (header + TSV), atomically; qsim (optional): each entry's quantile
@@ -397,10 +434,35 @@ NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *p
  * where the model runs. id_emb: the normalised ID embeddings. Fills neg
  * (words, prompts, pos, templates, model fingerprint) and, when emb is
  * non-NULL, *emb (malloc'd, neg->words.n x dim, normalised). qsim
- * (optional) receives the selected labels' quantile similarities. */
+ * (optional) receives the selected labels' quantile similarities.
+ * With t->conjugate, adjectives are replaced by CSP's phrases (drawn over
+ * the whole corpus, before drop) and the negatives' words are the phrases;
+ * with t->raw_mean, candidates are embedded with nl_embed_words_raw. */
 NL_API int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
                   const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg,
                   float **emb, double **qsim);
+
+/* ---------------------------------------------------------------- CSP */
+
+/* CSP's label texts (docs/methods.md). Its candidates are the word lists
+ * without noun.person, noun.quantity, noun.group and adj.pert
+ * (nl_csp_exclude); each adjective is "conjugated" with one of 14
+ * superclass phrases ("{} environment", ...) drawn with Python's
+ * random.seed(seed); random.choice in corpus order (CSP's seed 0).
+ * out (n entries, malloc'd strings) receives each candidate's text: the
+ * noun itself, or the adjective's phrase. Prompts: nouns and ID labels
+ * with the 8 nl_csp_noun_templates, phrases with the 4
+ * nl_csp_adj_templates; each label's embedding is the mean of its RAW
+ * prompt embeddings, normalised once (nl_ensemble_raw). */
+NL_API const char *const *nl_csp_exclude(size_t *n);
+NL_API const char *const *nl_csp_noun_templates(size_t *n);
+NL_API const char *const *nl_csp_superclasses(size_t *n);
+NL_API const char *const *nl_csp_adj_templates(size_t *n);
+NL_API int nl_csp_phrases(const nl_corpus *c, uint64_t seed, nl_strvec *out);
+/* raw: n_templates blocks of n rows (template-major, as the reference's
+ * view(n_templates, n, dim)); out[i] = normalise(mean_t raw[t][i]), in
+ * double, rounded to float once. A zero mean stays zero. */
+NL_API int nl_ensemble_raw(const float *raw, size_t n, size_t n_templates, size_t dim, float *out);
 
 /* ---------------------------------------------------------------- eval */
 

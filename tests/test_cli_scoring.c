@@ -103,6 +103,26 @@ static void test_score_embeddings(void) {
     CHECK(a && b && memcmp(a, b, NIMG * sizeof *a) != 0, "seed has no effect");
     free(a);
     free(b);
+    /* --permutation torch|numpy: the library's scores with that shuffle
+     * (%.17g round-trips), and a bad name is a usage error. */
+    const char *kinds[2] = {"torch", "numpy"};
+    for (int k = 0; k < 2; k++) {
+        CHECK(run(o2, "score-embeddings --id '%s' --neg '%s' --images '%s' --ngroup 7 --seed 3 --permutation %s", pid,
+                  pneg, pimg, kinds[k]) == 0,
+              "--permutation %s failed", kinds[k]);
+        b = read_scores(o2, NIMG);
+        double lib[NIMG];
+        nl_score_params sp = nl_score_default_params(NL_METHOD_NEGLABEL);
+        sp.ngroup = 7;
+        sp.seed = 3;
+        nl_parse_permutation(kinds[k], &sp.permutation);
+        CHECK(nl_score(img, NIMG, id, NID, neg, NNEG, DIM, &sp, lib, NULL, NULL) == 0, "%s", nl_last_error());
+        CHECK(b && !memcmp(b, lib, sizeof lib), "--permutation %s: CLI scores differ from nl_score's", kinds[k]);
+        free(b);
+    }
+    CHECK(run(o2, "score-embeddings --id '%s' --neg '%s' --images '%s' --permutation shuffle", pid, pneg, pimg) == 2 &&
+              stderr_has("splitmix, torch or numpy"),
+          "bad --permutation: usage error naming the choices");
     free(o2);
 
     /* Refusals: mismatched dimensions, non-finite values, ngroup > negatives. */

@@ -132,7 +132,8 @@ static void check_json(const char *dir, const nli_report *r) {
               json_integer_value(json_object_get(params, "n_negatives")) == 10000 &&
               json_integer_value(json_object_get(params, "ngroup")) == 100 &&
               json_integer_value(json_object_get(params, "seed")) == 42 &&
-              json_is_true(json_object_get(params, "shuffle")),
+              json_is_true(json_object_get(params, "shuffle")) &&
+              !strcmp(json_string_value(json_object_get(params, "permutation")) ? json_string_value(json_object_get(params, "permutation")) : "", "torch"),
           "params");
     CHECK(jnum(j, "params", "tau_neglabel") == 0.01 && jnum(j, "params", "tau_mcm") == 1.0, "taus");
     CHECK(!strcmp(json_string_value(json_object_get(params, "fpr95_convention")), "neglabel"), "convention");
@@ -388,7 +389,7 @@ int main(void) {
     ood[1].m_mcm = (nl_metrics){0.8000, 0.8500, 0.7000, 0.6000};
     const char *skipped[2] = {NL_PATH, BAD_UTF8};
     nli_report r = {"/models/clip-vit-b16 <local>", "{\"projection_dim\": 512, \"name\": \"<clip>\"}", 1000, 10000,
-                   100, 42, 1, 0.01, 1.0, NL_FPR95_NEGLABEL, &id, ood, 2, skipped, 2, 12.5};
+                   100, 42, 1, 0.01, 1.0, NL_FPR95_NEGLABEL, &id, ood, 2, skipped, 2, 12.5, "torch"};
 
     CHECK(nli_report_write(dir, &r) == 0, "write report: %s", nli_geterr());
     const char *names[] = {"results.json", "scores.csv", "report.html"};

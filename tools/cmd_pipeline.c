@@ -16,7 +16,7 @@ typedef struct {
     nl_corpus_params corpus;
     nl_mine_params mine;
     nl_score_params score;
-    int method_set, tau_set;
+    int method_set, tau_set, perm_set, cut_set;
     double tau;
     const char *mcm_template;
     int allow_dups, remove_id;
@@ -59,6 +59,15 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
         c->mine.total = (size_t)l;
         return 1;
     }
+    if (cli_opt(argc, argv, i, "--max-cut", &v)) {
+        if (cli_double("--max-cut", v, &c->mine.max_cut)) return -1;
+        if (!(c->mine.max_cut >= -1 && c->mine.max_cut <= 2)) {
+            fprintf(stderr, "neglabel: --max-cut expects a number in [-1, 2]\n");
+            return -1;
+        }
+        c->cut_set = 1;
+        return 1;
+    }
     if (cli_opt(argc, argv, i, "--template", &v)) return cli_push(&c->noun_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--adj-template", &v)) return cli_push(&c->adj_t, v) ? -1 : 1;
     if (cli_opt(argc, argv, i, "--mcm-template", &c->mcm_template)) return 1;
@@ -72,16 +81,22 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     return 0;
 }
 
+static int method_opt(int argc, char **argv, int *i, common_opts *c) {
+    const char *v;
+    if (!cli_opt(argc, argv, i, "--method", &v)) return 0;
+    if (!strcmp(v, "neglabel")) c->score.method = NL_METHOD_NEGLABEL;
+    else if (!strcmp(v, "mcm")) c->score.method = NL_METHOD_MCM;
+    else if (!strcmp(v, "csp")) c->score.method = NL_METHOD_CSP;
+    else { fprintf(stderr, "neglabel: --method expects neglabel, mcm or csp, got '%s'\n", v); return -1; }
+    c->method_set = 1;
+    return 1;
+}
+
 static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     const char *v;
     long l;
-    if (cli_opt(argc, argv, i, "--method", &v)) {
-        if (!strcmp(v, "neglabel")) c->score.method = NL_METHOD_NEGLABEL;
-        else if (!strcmp(v, "mcm")) c->score.method = NL_METHOD_MCM;
-        else { fprintf(stderr, "neglabel: --method expects neglabel or mcm, got '%s'\n", v); return -1; }
-        c->method_set = 1;
-        return 1;
-    }
+    int r = method_opt(argc, argv, i, c);
+    if (r) return r;
     if (cli_opt(argc, argv, i, "--ngroup", &v)) {
         if (cli_int("--ngroup", v, 1, 100000000, &l)) return -1;
         c->score.ngroup = (int)l;
@@ -95,6 +110,14 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
         return 1;
     }
     if (cli_flag(argv, *i, "--no-shuffle")) { c->score.shuffle = 0; return 1; }
+    if (cli_opt(argc, argv, i, "--permutation", &v)) {
+        if (nl_parse_permutation(v, &c->score.permutation) != 0) {
+            fprintf(stderr, "neglabel: --permutation expects splitmix, torch or numpy, got '%s'\n", v);
+            return -1;
+        }
+        c->perm_set = 1;
+        return 1;
+    }
     if (cli_opt(argc, argv, i, "--tau", &v)) {
         if (cli_double("--tau", v, &c->tau)) return -1;
         if (!(c->tau > 0) || !isfinite(c->tau)) { fprintf(stderr, "neglabel: --tau must be a positive number\n"); return -1; }
@@ -103,6 +126,12 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     }
     return 0;
 }
+
+/* CSP's word lists leave these out (custom_config/clip-ViT-B16.py's
+ * txt_exclude), and, like NegLabel's, have no noun.animal or noun.food
+ * (named so that a WordNet database gives the same categories). */
+static const char *const csp_corpus_exclude[] = {"noun.person", "noun.quantity", "noun.group", "adj.pert",
+                                                 "noun.animal", "noun.food"};
 
 static void common_finish(common_opts *c) {
     if (c->strict) c->allow_dups = 0;
@@ -113,15 +142,23 @@ static void common_finish(common_opts *c) {
     c->corpus.exclude = c->exclude.v;
     c->corpus.n_exclude = c->exclude.n;
     if (!c->wordnet && !c->lists) c->corpus.wordnet_dir = "/usr/share/wordnet";
+    if (c->score.method == NL_METHOD_CSP) {
+        if (!c->include.n && !c->exclude.n) {
+            c->corpus.exclude = csp_corpus_exclude;
+            c->corpus.n_exclude = sizeof csp_corpus_exclude / sizeof *csp_corpus_exclude;
+        }
+        if (!c->cut_set) c->mine.max_cut = 0.95;
+    }
     if (c->method_set) {
         nl_score_params d = nl_score_default_params(c->score.method);
         c->score.tau = d.tau;
+        if (!c->perm_set) c->score.permutation = d.permutation;
     }
     if (c->tau_set) c->score.tau = c->tau;
 }
 
 static nl_templates common_templates(const common_opts *c) {
-    nl_templates t = nl_templates_default();
+    nl_templates t = c->score.method == NL_METHOD_CSP ? nl_templates_csp() : nl_templates_default();
     if (c->noun_t.n) { t.noun = c->noun_t.v; t.n_noun = c->noun_t.n; }
     if (c->adj_t.n) { t.adj = c->adj_t.v; t.n_adj = c->adj_t.n; }
     t.mcm = c->mcm_template;
@@ -174,12 +211,14 @@ int cmd_mine(int argc, char **argv) {
     for (int i = 2; i < argc; i++) {
         TRY(corpus_opt);
         TRY(mine_opt);
+        TRY(method_opt);
         if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--id-labels", &labels_path)) continue;
         if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
         rc = cli_usage("mine", "unknown option '%s'", argv[i]);
         goto out;
     }
     if (!model || !labels_path || !out) { rc = cli_usage("mine", "--model, --id-labels and -o are required"); goto out; }
+    if (c.score.method == NL_METHOD_MCM) { rc = cli_usage("mine", "--method mcm uses no negatives"); goto out; }
     common_finish(&c);
     nl_strvec labels = {0};
     nl_negatives neg = {0};
@@ -193,7 +232,8 @@ int cmd_mine(int argc, char **argv) {
     if (!(m = cli_load_model(model))) goto done;
     size_t dim = (size_t)nl_model_dim(m);
     if (!(id_emb = malloc(labels.n * dim * sizeof(float)))) { cli_fail("out of memory"); goto done; }
-    if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, t.noun, t.n_noun, id_emb) != 0 ||
+    if ((t.raw_mean ? nl_embed_words_raw : nl_embed_words)(m, &o, (const char *const *)labels.v, labels.n, t.noun,
+                                                           t.n_noun, id_emb) != 0 ||
         nl_mine_model(m, &o, id_emb, labels.n, &c.corpus, c.remove_id ? &labels : NULL, &c.mine, &t, &neg, NULL, &qsim) != 0 ||
         nl_negatives_write(out, &neg, qsim) != 0) {
         cli_fail("%s", nl_last_error());
@@ -260,7 +300,8 @@ int cmd_score(int argc, char **argv) {
     if (!id_emb || !neg_emb || !img || !scores || !top_id || !top_neg || !which) { cli_fail("out of memory"); goto done; }
     int mcm = c.score.method == NL_METHOD_MCM;
     const char *const *tp = mcm ? &t.mcm : t.noun;
-    if (nl_embed_words(m, &o, (const char *const *)labels.v, labels.n, tp, mcm ? 1 : t.n_noun, id_emb) != 0) {
+    if ((t.raw_mean && !mcm ? nl_embed_words_raw : nl_embed_words)(m, &o, (const char *const *)labels.v, labels.n, tp,
+                                                                    mcm ? 1 : t.n_noun, id_emb) != 0) {
         cli_fail("%s", nl_last_error());
         goto done;
     }
@@ -330,8 +371,8 @@ int cmd_score_embeddings(int argc, char **argv) {
         goto out;
     }
     common_finish(&c);
-    if (!idp || !imgp || (c.score.method == NL_METHOD_NEGLABEL && !negp)) {
-        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel) --neg NEG.npy are required");
+    if (!idp || !imgp || (c.score.method != NL_METHOD_MCM && !negp)) {
+        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel and CSP) --neg NEG.npy are required");
         goto out;
     }
     float *id = NULL, *neg = NULL, *img = NULL;
@@ -475,7 +516,11 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_usage("eval", "--model, --id-labels, --id and at least one --ood NAME=DIR|LIST are required");
         goto out;
     }
-    if (c.method_set) { rc = cli_usage("eval", "--method does not apply: eval reports NegLabel and MCM side by side"); goto out; }
+    if (c.method_set) {
+        rc = cli_usage("eval", "--method does not apply: eval reports NegLabel and MCM side by side (CSP: use mine and "
+                               "score with --method csp)");
+        goto out;
+    }
     common_finish(&c);
     p.corpus = c.corpus;
     p.mine = c.mine;

@@ -88,7 +88,9 @@ static const opt_doc o_convention[] = {
 static const group_doc g_convention = {NULL, o_convention};
 
 static const opt_doc o_method[] = {
-    {"--method", NULL, "neglabel|mcm", "NegLabel, or MCM (no negatives: maximum softmax over the ID labels) "
+    {"--method", NULL, "neglabel|mcm|csp", "NegLabel, MCM (no negatives: maximum softmax over the ID labels), or CSP "
+     "(its corpus, superclass phrases, raw-mean prompt ensembles and similarity cut; NegLabel's score with the torch "
+     "permutation), see docs/methods.md "
      "(default neglabel)", 0},
     {0}};
 static const group_doc g_method = {NULL, o_method};
@@ -109,6 +111,8 @@ static const opt_doc o_mining[] = {
      0},
     {"--total", NULL, "M", "keep M negatives in all, split between nouns and adjectives in proportion "
      "(default: --fraction)", 0},
+    {"--max-cut", NULL, "C", "candidates whose largest similarity to an ID label exceeds C rank last, as CSP does "
+     "(default 0.95 with --method csp, otherwise off)", 0},
     {0}};
 static const group_doc g_mining = {"NegMining options", o_mining};
 
@@ -128,6 +132,9 @@ static const opt_doc o_scoring[] = {
     {"--ngroup", NULL, "N", "split the negatives into N groups and average their scores (default 100)", 0},
     {"--seed", NULL, "S", "seed of the negatives' shuffle before grouping, see docs/scoring.md (default 0)", 0},
     {"--no-shuffle", NULL, NULL, "group the negatives in file order (default: shuffled)", 0},
+    {"--permutation", NULL, "splitmix|torch|numpy", "the shuffle: neglabel's splitmix64, torch.randperm after "
+     "torch.manual_seed(S) bit for bit (the reference code's groups), or NumPy's np.random.permutation "
+     "(default splitmix)", 0},
     {"--tau", NULL, "T", "softmax temperature (default 0.01 for NegLabel, 1 for MCM)", 0},
     {0}};
 static const group_doc g_scoring = {"Scoring options", o_scoring};
@@ -200,7 +207,7 @@ static const cmd_doc commands[] = {
      {&g_corpus_cmd, &g_corpus}, C_QUIET},
     {"mine", "NegLabel", "[--model DIR] --id-labels FILE [options] -o FILE",
      "NegMining: write the candidates least like the ID labels as pos<TAB>word<TAB>prompt<TAB>quantile_similarity",
-     {&g_model, &g_labels, &g_mine, &g_corpus, &g_mining, &g_prompts}, C_MODEL | C_CACHE},
+     {&g_model, &g_labels, &g_mine, &g_method, &g_corpus, &g_mining, &g_prompts}, C_MODEL | C_CACHE},
     {"score", "NegLabel", "[--model DIR] --id-labels FILE [--negatives FILE] [options] (IMAGE... | --list FILE)",
      "score images (higher: more in-distribution) as CSV path,score,top_id_label,top_negative_label",
      {&g_model, &g_labels, &g_score, &g_method, &g_resample, &g_scoring, &g_mining, &g_prompts, &g_corpus},

@@ -463,12 +463,14 @@ class Negatives:
         model: fingerprint of the model they were mined with (or None).
         dim: embedding size recorded in the file (0: none).
         noun_templates, adj_templates: the prompt templates of the file.
+        raw_mean: the labels are embedded as CSP does, the mean of raw
+            prompt embeddings normalised once (the file's ``ensemble=raw``).
     """
 
     def __init__(self, words: Sequence[str], pos: Sequence[str], prompts: Sequence[str],
                  similarities: Optional[Sequence[float]] = None, *, model: Optional[str] = None, dim: int = 0,
                  noun_templates: Sequence[str] = (), adj_templates: Sequence[str] = (),
-                 path: Optional[str] = None) -> None:
+                 path: Optional[str] = None, raw_mean: bool = False) -> None:
         self.words: List[str] = list(words)
         self.pos: List[str] = list(pos)
         self.prompts: List[str] = list(prompts)
@@ -486,6 +488,7 @@ class Negatives:
         self.noun_templates: List[str] = list(noun_templates)
         self.adj_templates: List[str] = list(adj_templates)
         self.path: Optional[str] = path
+        self.raw_mean: bool = bool(raw_mean)
 
     def __len__(self) -> int:
         return len(self.words)
@@ -496,13 +499,14 @@ class Negatives:
 
     def _tuple(self) -> tuple:
         pos = bytes(0 if p == "noun" else 1 for p in self.pos)
-        return (self.words, self.prompts, pos, self.model, self.dim, self.noun_templates, self.adj_templates)
+        return (self.words, self.prompts, pos, self.model, self.dim, self.noun_templates, self.adj_templates,
+                self.raw_mean)
 
     @classmethod
     def _from_tuple(cls, t: tuple, similarities: Optional[np.ndarray], path: Optional[str]) -> "Negatives":
-        words, prompts, pos, model, dim, nt, at = t
+        words, prompts, pos, model, dim, nt, at, raw = t
         return cls(words, ["adj" if b else "noun" for b in pos], prompts, similarities, model=model, dim=dim,
-                   noun_templates=nt, adj_templates=at, path=path)
+                   noun_templates=nt, adj_templates=at, path=path, raw_mean=bool(raw))
 
     def save(self, path: PathLike) -> None:
         """Write the CLI's format (header + ``pos<TAB>word<TAB>prompt<TAB>similarity``), atomically."""
@@ -614,7 +618,8 @@ class _Scorer:
             kind, index = self.model._score_device()
             ngroup, seed, shuffle, tau = self._params()
             _C.score(emb, self.id_embeddings, neg, self.model.dim, self._method, ngroup, seed, shuffle, tau, kind,
-                     index, self.model._load["threads"], scores, top_id, top_neg)
+                     index, self.model._load["threads"], scores, top_id, top_neg,
+                     getattr(self, "permutation", "splitmix"))
         return scores, top_id, top_neg
 
     def _labels_of(self, top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int) -> List[Optional[str]]:
@@ -659,6 +664,9 @@ class NegLabel(_Scorer):
         ngroup: groups of negatives (``--ngroup``).
         tau: softmax temperature on cosines (``--tau``; CLIP's logit scale 100).
         seed, shuffle: the seeded shuffle before grouping (``--seed``, ``--no-shuffle``).
+        permutation: ``"splitmix"`` (default), ``"torch"`` (torch.randperm
+            after torch.manual_seed(seed), bit for bit: the reference's
+            groups) or ``"numpy"`` (``--permutation``).
         templates: prompt templates for the ID labels (``--template``).
         corpus: candidate corpus when mining (see :func:`mine`).
         cache_dir: embedding cache folder (``--cache``; None: no cache).
@@ -672,9 +680,11 @@ class NegLabel(_Scorer):
 
     def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
                  ngroup: int = 100, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "splitmix",
                  templates: Union[None, str, Sequence[str]] = None, corpus: Optional[PathLike] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
-        _check_score_params(ngroup, tau, seed)
+        _check_score_params(ngroup, tau, seed, permutation)
+        self.permutation = permutation
         self.model = model
         self.labels = _labels(id_labels, strict)
         self.cache_dir = cache_dir
@@ -749,7 +759,11 @@ class MCM(_Scorer):
         return self._score_embeddings(img_emb, return_labels)
 
 
-def _check_score_params(ngroup: int, tau: float, seed: int) -> None:
+def _check_score_params(ngroup: int, tau: float, seed: int, permutation: str = "splitmix") -> None:
+    if permutation not in ("splitmix", "torch", "numpy"):
+        raise InvalidInputError(f"permutation must be 'splitmix', 'torch' or 'numpy', got {permutation!r}")
+    if permutation == "numpy" and int(seed) >= 2 ** 32:
+        raise InvalidInputError("the numpy permutation takes a seed below 2**32")
     if int(ngroup) < 1:
         raise InvalidInputError("ngroup must be >= 1")
     if not (float(tau) > 0 and math.isfinite(float(tau))):
@@ -795,7 +809,8 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
              negatives: Optional[Union[Negatives, PathLike]] = None, corpus: Optional[PathLike] = None,
              include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
              fraction: float = 0.15, quantile: float = 0.95, total: int = 0, ngroup: int = 100, tau: float = 0.01,
-             seed: int = 0, shuffle: bool = True, mcm_tau: float = 1.0, convention: str = "neglabel",
+             seed: int = 0, shuffle: bool = True, permutation: str = "splitmix", mcm_tau: float = 1.0,
+             convention: str = "neglabel",
              resample: str = "model", templates: Union[None, str, Sequence[str]] = None,
              adj_templates: Union[None, str, Sequence[str]] = None, mcm_template: Optional[str] = None,
              cache_dir: Optional[PathLike] = None, strict: bool = False, remove_id_labels: bool = False,
@@ -833,7 +848,7 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
     conv = _CONVENTION.get(convention) if isinstance(convention, str) else None
     if conv is None:
         raise InvalidInputError(f"convention must be 'neglabel' or 'openood', got {convention!r}")
-    _check_score_params(ngroup, tau, seed)
+    _check_score_params(ngroup, tau, seed, permutation)
     if not (float(mcm_tau) > 0 and math.isfinite(float(mcm_tau))):
         raise InvalidInputError("mcm_tau must be a positive number")
     if not ood:
@@ -862,7 +877,7 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
                     tau=float(tau), mcm_tau=float(mcm_tau), convention=conv, resample=_resample(resample),
                     out_dir=out_dir, cache_dir=cache_dir, strict=bool(strict),
                     remove_id_labels=bool(remove_id_labels), examples=int(examples), device=device,
-                    precision=precision, threads=int(threads), batch_size=int(batch_size))
+                    precision=precision, threads=int(threads), batch_size=int(batch_size), permutation=permutation)
     r["ood"] = {s.pop("name"): s for s in r["ood"]}
     r["convention"] = _CONVENTION_NAME[r["convention"]]
     return r

@@ -581,14 +581,15 @@ static PyObject *Model_embed_words(ModelObject *self, PyObject *args) {
 
 /* Negatives cross the boundary as a tuple:
  * (words, prompts, pos bytes (0 noun / 1 adj), model str|None, dim,
- *  noun_templates, adj_templates). */
+ *  noun_templates, adj_templates, raw_mean) -- raw_mean optional on input
+ *  (CSP's "ensemble=raw", see nl_negatives). */
 static PyObject *negatives_tuple(const nl_negatives *n) {
     PyObject *w = strvec_list(&n->words, 0), *p = strvec_list(&n->prompts, 0);
     PyObject *pos = PyBytes_FromStringAndSize((const char *)n->pos, (Py_ssize_t)n->words.n);
     PyObject *model = n->model ? utf8_str(n->model) : Py_NewRef(Py_None);
     PyObject *nt = strvec_list(&n->noun_templates, 0), *at = strvec_list(&n->adj_templates, 0);
     PyObject *res = NULL;
-    if (w && p && pos && model && nt && at) res = Py_BuildValue("(OOOOiOO)", w, p, pos, model, n->dim, nt, at);
+    if (w && p && pos && model && nt && at) res = Py_BuildValue("(OOOOiOOi)", w, p, pos, model, n->dim, nt, at, n->raw_mean);
     Py_XDECREF(w);
     Py_XDECREF(p);
     Py_XDECREF(pos);
@@ -617,9 +618,9 @@ static void negview_free(negview *v) {
 static int negview_from(PyObject *tup, negview *v) {
     memset(v, 0, sizeof *v);
     PyObject *w, *p, *pos, *model, *nt, *at;
-    int dim;
-    if (!PyArg_ParseTuple(tup, "OOSOiOO;negatives: expected (words, prompts, pos, model, dim, noun_templates, adj_templates)",
-                          &w, &p, &pos, &model, &dim, &nt, &at))
+    int dim, raw_mean = 0;
+    if (!PyArg_ParseTuple(tup, "OOSOiOO|p;negatives: expected (words, prompts, pos, model, dim, noun_templates, adj_templates[, raw_mean])",
+                          &w, &p, &pos, &model, &dim, &nt, &at, &raw_mean))
         return -1;
     const char *ms;
     if (strarr_from(w, 0, &v->w, "words") || strarr_from(p, 0, &v->p, "prompts") ||
@@ -644,6 +645,7 @@ static int negview_from(PyObject *tup, negview *v) {
     v->neg.pos = (uint8_t *)PyBytes_AS_STRING(pos);
     v->neg.model = (char *)ms;
     v->neg.dim = dim;
+    v->neg.raw_mean = raw_mean;
     return 0;
 fail:
     negview_free(v);
@@ -925,7 +927,8 @@ static PyTypeObject ModelType = {
 /* ------------------------------------------------------------ scoring */
 
 /* score(img, id, neg or None, dim, method, ngroup, seed, shuffle, tau,
- *       device, device_index, n_threads, scores_out, top_id_out, top_neg_out)
+ *       device, device_index, n_threads, scores_out, top_id_out, top_neg_out
+ *       [, permutation "splitmix"|"torch"|"numpy"])
  * img/id/neg: float32 rows of dim; scores_out float64; top_*: size_t
  * buffers or None. */
 static PyObject *py_score(PyObject *self, PyObject *args) {
@@ -934,9 +937,15 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
     int method, ngroup, shuffle, device, device_index, n_threads;
     unsigned long long seed;
     double tau;
-    if (!PyArg_ParseTuple(args, "OOOniiKpdiiiOOO:score", &img, &id, &neg, &dim, &method, &ngroup, &seed, &shuffle,
-                          &tau, &device, &device_index, &n_threads, &so, &tio, &tno))
+    const char *perm = NULL;
+    if (!PyArg_ParseTuple(args, "OOOniiKpdiiiOOO|z:score", &img, &id, &neg, &dim, &method, &ngroup, &seed, &shuffle,
+                          &tau, &device, &device_index, &n_threads, &so, &tio, &tno, &perm))
         return NULL;
+    nl_permutation pk = NL_PERM_SPLITMIX;
+    if (perm && nl_parse_permutation(perm, &pk) != 0) {
+        PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
+        return NULL;
+    }
     if (dim <= 0) { PyErr_SetString(PyExc_ValueError, "dim must be positive"); return NULL; }
     if (method != NL_METHOD_NEGLABEL && method != NL_METHOD_MCM) {
         PyErr_SetString(PyExc_ValueError, "method must be 0 (NegLabel) or 1 (MCM)");
@@ -977,6 +986,7 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
     p.ngroup = ngroup;
     p.seed = seed;
     p.shuffle = shuffle;
+    p.permutation = pk;
     p.tau = tau;
     p.device = (nl_device)device;
     p.device_index = device_index;
@@ -1152,19 +1162,19 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"model", "id_labels", "id", "ood_names", "ood_specs", "negatives", "corpus", "fraction",
                              "quantile", "total", "noun_templates", "adj_templates", "mcm_template", "ngroup", "seed",
                              "shuffle", "tau", "mcm_tau", "convention", "resample", "out_dir", "cache_dir", "strict",
-                             "remove_id_labels", "examples", "device", "precision", "threads", "batch_size", NULL};
+                             "remove_id_labels", "examples", "device", "precision", "threads", "batch_size", "permutation", NULL};
     PyObject *model_o, *labels_o, *id_o, *names_o, *specs_o, *neg_o, *corpus_o, *nt_o, *at_o, *mcm_t_o, *out_o,
         *cache_o;
     double fraction, quantile, tau, mcm_tau;
     Py_ssize_t total;
     int ngroup, shuffle, conv, resample, strict, remove_id, examples, threads, batch;
     unsigned long long seed;
-    const char *device, *precision;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOddnOOOiKpddiiOOppiszii:eval", kwlist, &model_o, &labels_o,
+    const char *device, *precision, *perm = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOddnOOOiKpddiiOOppiszii|z:eval", kwlist, &model_o, &labels_o,
                                      &id_o, &names_o, &specs_o, &neg_o, &corpus_o, &fraction, &quantile, &total, &nt_o,
                                      &at_o, &mcm_t_o, &ngroup, &seed, &shuffle, &tau, &mcm_tau, &conv, &resample,
                                      &out_o, &cache_o, &strict, &remove_id, &examples, &device, &precision, &threads,
-                                     &batch))
+                                     &batch, &perm))
         return NULL;
     nl_resample rs;
     if (parse_resample(resample, &rs) != 0) return NULL;
@@ -1220,6 +1230,10 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     p.neglabel.ngroup = ngroup;
     p.neglabel.seed = seed;
     p.neglabel.shuffle = shuffle;
+    if (perm && nl_parse_permutation(perm, &p.neglabel.permutation) != 0) {
+        PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
+        goto done;
+    }
     p.neglabel.tau = tau;
     p.neglabel.n_threads = threads;
     p.mcm = nl_score_default_params(NL_METHOD_MCM);

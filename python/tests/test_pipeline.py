@@ -196,6 +196,29 @@ def test_score_embeddings_matches_cli(cli, model, labels_file, negatives_file, c
     assert one.shape == (1,) and one[0] == got[0]
 
 
+def test_permutation_matches_cli(cli, model, labels_file, negatives_file, cat_images, tmp_path):
+    """permutation= is the CLI's --permutation (torch.randperm / NumPy's
+    legacy permutation, checked against torch and NumPy in
+    tests/test_randperm.c and tests/test_score_perm.c)."""
+    raw = model.embed_images(cat_images)
+    base = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=3, seed=5)
+    np.save(tmp_path / "id.npy", base.id_embeddings)
+    np.save(tmp_path / "neg.npy", base.neg_embeddings)
+    np.save(tmp_path / "img.npy", raw)
+    got = {}
+    for perm in ("splitmix", "torch", "numpy"):
+        det = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=3, seed=5, permutation=perm)
+        out = cli("score-embeddings", "--id", tmp_path / "id.npy", "--neg", tmp_path / "neg.npy", "--images",
+                  tmp_path / "img.npy", "--ngroup", 3, "--seed", 5, "--permutation", perm)
+        got[perm] = det.score_embeddings(raw)
+        assert np.array_equal(got[perm], np.array([float(x) for x in out.split()]))
+    assert np.array_equal(got["splitmix"], base.score_embeddings(raw))  # the default
+    with pytest.raises(ValueError, match="permutation"):
+        neglabel.NegLabel(model, labels_file, negatives_file, permutation="shuffle")
+    with pytest.raises(ValueError, match="2\\*\\*32"):
+        neglabel.NegLabel(model, labels_file, negatives_file, seed=2 ** 32, permutation="numpy")
+
+
 def test_mcm_matches_cli(cli, tiny, model, labels_file, cat_images, tmp_path):
     want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--method", "mcm", *cat_images))
     mcm = neglabel.MCM(model, labels_file)

@@ -16,14 +16,24 @@ static const char *const DEFAULT_NOUN[] = {NL_TEMPLATE_NOUN};
 static const char *const DEFAULT_ADJ[] = {NL_TEMPLATE_ADJ};
 
 nl_templates nl_templates_default(void) {
-    nl_templates t = {DEFAULT_NOUN, 1, DEFAULT_ADJ, 1, NL_TEMPLATE_MCM};
+    nl_templates t = {DEFAULT_NOUN, 1, DEFAULT_ADJ, 1, NL_TEMPLATE_MCM, 0, 0, 0};
+    return t;
+}
+
+nl_templates nl_templates_csp(void) {
+    nl_templates t = nl_templates_default();
+    t.noun = nl_csp_noun_templates(&t.n_noun);
+    t.adj = nl_csp_adj_templates(&t.n_adj);
+    t.raw_mean = t.conjugate = 1;
+    t.conjugate_seed = 0;
     return t;
 }
 
 static int cmp_nocase(const void *a, const void *b) { return strcasecmp(*(char *const *)a, *(char *const *)b); }
 
-/* Remove the corpus words found in drop, keeping the order of the rest. */
-static int corpus_drop(nl_corpus *c, const nl_strvec *drop) {
+/* Remove the corpus words found in drop, keeping the order of the rest;
+ * text (NULL or c->n entries, parallel to the corpus) is compacted alike. */
+static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
     char **keys = nli_mallocarray(drop->n + 1, sizeof *keys);
     if (!keys) return -1;
     memcpy(keys, drop->v, drop->n * sizeof *keys);
@@ -33,6 +43,7 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop) {
         if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_nocase)) {
             free(c->word[i]);
             free(c->category[i]);
+            if (text) free(text->v[i]);
             if (c->pos[i] == NL_POS_NOUN) c->n_noun--; else c->n_adj--;
             removed++;
             continue;
@@ -40,9 +51,11 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop) {
         c->word[k] = c->word[i];
         c->pos[k] = c->pos[i];
         c->category[k] = c->category[i];
+        if (text) text->v[k] = text->v[i];
         k++;
     }
     c->n = k;
+    if (text) text->n = k;
     free(keys);
     nli_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
     return 0;
@@ -56,7 +69,16 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     if (emb) *emb = NULL;
     if (qsim) *qsim = NULL;
     if (nl_corpus_load(cp, &c) != 0) return -1;
-    if (drop && corpus_drop(&c, drop) != 0) { nl_corpus_free(&c); return -1; }
+    /* CSP: phrases drawn over the whole corpus in list order, then the
+     * same drop as the words (matched on the words themselves) */
+    nl_strvec text = {0};
+    if (t->conjugate && nl_csp_phrases(&c, t->conjugate_seed, &text) != 0) { nl_corpus_free(&c); return -1; }
+    if (drop && corpus_drop(&c, drop, t->conjugate ? &text : NULL) != 0) {
+        nl_corpus_free(&c);
+        nl_strvec_free(&text);
+        return -1;
+    }
+    char **label = t->conjugate ? text.v : c.word; /* what the templates are applied to */
     int rc = -1;
     float *ce = nli_mallocarray(c.n * dim + 1, sizeof(float));
     double *qs = nli_mallocarray(c.n + 1, sizeof(double));
@@ -69,10 +91,12 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     for (int pos = 0; pos < 2; pos++) {
         size_t k = 0;
         for (size_t i = 0; i < c.n; i++)
-            if (c.pos[i] == pos) { w[k] = c.word[i]; at[k++] = i; }
+            if (c.pos[i] == pos) { w[k] = label[i]; at[k++] = i; }
         if (!k) continue;
         if (!o->quiet) nli_log(NL_LOG_INFO, "embedding %zu %s candidates", k, pos ? "adjective" : "noun");
-        if (nl_embed_words(m, o, w, k, pos ? t->adj : t->noun, pos ? t->n_adj : t->n_noun, tmp) != 0) goto done;
+        if ((t->raw_mean ? nl_embed_words_raw : nl_embed_words)(m, o, w, k, pos ? t->adj : t->noun,
+                                                                  pos ? t->n_adj : t->n_noun, tmp) != 0)
+            goto done;
         for (size_t j = 0; j < k; j++) memcpy(ce + at[j] * dim, tmp + j * dim, dim * sizeof(float));
     }
     /* Mining runs where the model runs. */
@@ -83,14 +107,15 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     neg->pos = nli_malloc(n_sel + 1);
     neg->model = nli_strdup(nl_model_fingerprint(m));
     neg->dim = (int)dim;
+    neg->raw_mean = t->raw_mean;
     if (!neg->pos || !neg->model) goto done;
     for (size_t i = 0; i < t->n_noun; i++) if (nl_strvec_push(&neg->noun_templates, t->noun[i])) goto done;
     for (size_t i = 0; i < t->n_adj; i++) if (nl_strvec_push(&neg->adj_templates, t->adj[i])) goto done;
     for (size_t i = 0; i < n_sel; i++) {
         size_t j = sel[i];
         neg->pos[i] = c.pos[j];
-        if (nl_strvec_push(&neg->words, c.word[j])) goto done;
-        if (nl_strvec_push_owned(&neg->prompts, nl_apply_template(c.pos[j] ? t->adj[0] : t->noun[0], c.word[j])))
+        if (nl_strvec_push(&neg->words, label[j])) goto done;
+        if (nl_strvec_push_owned(&neg->prompts, nl_apply_template(c.pos[j] ? t->adj[0] : t->noun[0], label[j])))
             goto done;
     }
     if (emb) {
@@ -102,8 +127,8 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
         for (size_t i = 0; i < n_sel; i++) (*qsim)[i] = qs[sel[i]];
     }
     if (!o->quiet)
-        nli_log(NL_LOG_INFO, "mined %zu negative labels from %zu candidates (%zu nouns, %zu adjectives)", n_sel,
-                c.n, c.n_noun, c.n_adj);
+        nli_log(NL_LOG_INFO, "mined %zu negative labels from %zu candidates (%zu nouns, %zu adjectives%s)", n_sel,
+                c.n, c.n_noun, c.n_adj, t->conjugate ? ", conjugated with CSP's superclass phrases" : "");
     rc = 0;
 done:
     if (rc != 0) {
@@ -112,6 +137,7 @@ done:
         if (qsim) { free(*qsim); *qsim = NULL; }
     }
     nl_corpus_free(&c);
+    nl_strvec_free(&text);
     free(ce);
     free(qs);
     free(sel);
@@ -126,6 +152,7 @@ static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const doubl
     fprintf(a.f, "# neglabel negatives\tmodel=%s\tdim=%d", neg->model ? neg->model : "", neg->dim);
     for (size_t i = 0; i < neg->noun_templates.n; i++) fprintf(a.f, "\tnoun_template=%s", neg->noun_templates.v[i]);
     for (size_t i = 0; i < neg->adj_templates.n; i++) fprintf(a.f, "\tadj_template=%s", neg->adj_templates.v[i]);
+    if (neg->raw_mean) fprintf(a.f, "\tensemble=raw");
     fprintf(a.f, "\tcount=%zu\n", neg->words.n);
     for (size_t i = 0; i < neg->words.n; i++) {
         fprintf(a.f, "%s\t%s\t%s", neg->pos[i] ? "adj" : "noun", neg->words.v[i], neg->prompts.v[i]);
@@ -387,6 +414,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     nli_report r = {
         .model_dir = p->model_dir, .model_info_json = info, .n_id_labels = n_id, .n_negatives = neg.words.n,
         .ngroup = p->neglabel.ngroup, .seed = (unsigned long long)p->neglabel.seed, .shuffle = p->neglabel.shuffle,
+        .permutation = nl_permutation_name(p->neglabel.permutation),
         .tau_neglabel = p->neglabel.tau, .tau_mcm = p->mcm.tau, .convention = p->convention, .id = &rs[0],
         .ood = rs + 1, .n_ood = p->n_ood, .skipped = (const char *const *)skipped.v, .n_skipped = skipped.n,
         .seconds = nli_now() - t0,

@@ -169,11 +169,12 @@ static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *ki
  * (and synced) before the lock is released: an interrupted run resumes
  * where it stopped, and another process sharing the cache waits for the
  * chunk and then takes it from the cache instead of computing it again.
- * Rows of out end L2-normalised. */
+ * Rows of out end L2-normalised unless raw (the cache holds the raw vectors
+ * either way). */
 typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors);
 
 static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const char *what, char *const *keys,
-                        size_t n, embed_fn fn, void *ctx, float *out, int *status, char **errors) {
+                        size_t n, embed_fn fn, void *ctx, int raw, float *out, int *status, char **errors) {
     size_t dim = (size_t)nl_model_dim(m);
     size_t *miss = nli_mallocarray(n ? n : 1, sizeof *miss);
     size_t *batch = nli_mallocarray(EMBED_CHUNK, sizeof *batch);
@@ -221,7 +222,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
     nli_progress_end(&pr);
     if (later && !quiet)
         nli_log(NL_LOG_INFO, "%s: %zu of them were stored meanwhile by another process and reused", what, later);
-    nl_normalize_rows(out, n, dim);
+    if (!raw) nl_normalize_rows(out, n, dim);
     rc = 0;
 done:
     free(miss);
@@ -246,7 +247,7 @@ int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *pro
     nli_cache *c = open_cache(o, m, "text", "", &cerr);
     if (cerr) return -1;
     /* the prompt is its own cache key */
-    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, out,
+    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, 0, out,
                           NULL, NULL);
     nli_cache_close(c);
     return rc;
@@ -277,7 +278,7 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
         /* A file that cannot be stat'ed gets no key; decoding reports it. */
         for (size_t i = 0; c && i < n; i++) keys[i] = nli_cache_file_key(paths[i]);
         image_ctx ic = {paths, resample};
-        rc = embed_cached(m, o, c, "images", keys, n, embed_image_chunk, &ic, out, status, errors);
+        rc = embed_cached(m, o, c, "images", keys, n, embed_image_chunk, &ic, 0, out, status, errors);
         for (size_t i = 0; i < n; i++) free(keys[i]);
     }
     free(keys);
@@ -316,6 +317,50 @@ done:
     return rc;
 }
 
+/* Raw prompt embeddings (cached like nl_embed_prompts, not normalised). */
+static int embed_prompts_raw(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+    int cerr;
+    nli_cache *c = open_cache(o, m, "text", "", &cerr);
+    if (cerr) return -1;
+    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, 1, out,
+                          NULL, NULL);
+    nli_cache_close(c);
+    return rc;
+}
+
+#define RAW_CHUNK 1024 /* words per ensemble step: n_templates x 1024 x dim floats */
+
+int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
+                       const char *const *templates, size_t n_templates, float *out) {
+    size_t dim = (size_t)nl_model_dim(m);
+    if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
+    size_t chunk = n < RAW_CHUNK ? n : RAW_CHUNK;
+    char **prompts = nli_calloc(n_templates * chunk + 1, sizeof *prompts);
+    float *raw = nli_mallocarray(n_templates * chunk * dim + 1, sizeof(float));
+    int rc = -1;
+    if (!prompts || !raw) goto done;
+    for (size_t w0 = 0; w0 < n; w0 += chunk) {
+        size_t k = n - w0 < chunk ? n - w0 : chunk;
+        /* template-major: prompts[t * k + i] = templates[t] applied to word w0 + i */
+        for (size_t t = 0; t < n_templates; t++)
+            for (size_t i = 0; i < k; i++) {
+                free(prompts[t * k + i]);
+                if (!(prompts[t * k + i] = nl_apply_template(templates[t], words[w0 + i]))) goto done;
+            }
+        if (embed_prompts_raw(m, o, (const char *const *)prompts, n_templates * k, raw) != 0 ||
+            nl_ensemble_raw(raw, k, n_templates, dim, out + w0 * dim) != 0)
+            goto done;
+        for (size_t i = 0; i < n_templates * k; i++) { free(prompts[i]); prompts[i] = NULL; }
+    }
+    rc = 0;
+done:
+    if (prompts)
+        for (size_t i = 0; i < n_templates * chunk; i++) free(prompts[i]);
+    free(prompts);
+    free(raw);
+    return rc;
+}
+
 /* ------------------------------------------------------------ negatives */
 
 void nl_negatives_free(nl_negatives *n) {
@@ -344,11 +389,18 @@ static int parse_header(const char *path, const char *line, nl_negatives *out) {
             else if (kl == 3 && !strncmp(p, "dim", 3)) out->dim = atoi(val);
             else if (kl == 13 && !strncmp(p, "noun_template", 13)) { if (nl_strvec_push_owned(&out->noun_templates, val)) return -1; val = NULL; }
             else if (kl == 12 && !strncmp(p, "adj_template", 12)) { if (nl_strvec_push_owned(&out->adj_templates, val)) return -1; val = NULL; }
+            else if (kl == 8 && !strncmp(p, "ensemble", 8)) {
+                if (strcmp(val, "raw") && strcmp(val, "normalised")) {
+                    nli_seterr("%s: header: ensemble '%s' (expected raw or normalised)", path, val);
+                    free(val);
+                    return -1;
+                }
+                out->raw_mean = !strcmp(val, "raw");
+            }
             free(val);
         }
         p += len;
     }
-    (void)path;
     return 0;
 }
 
@@ -433,7 +485,8 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
         if (w && at && e) {
             for (size_t i = 0, j = 0; i < n; i++)
                 if (neg->pos[i] == pos) { w[j] = neg->words.v[i]; at[j++] = i; }
-            if (nl_embed_words(m, o, w, k, (const char *const *)tv->v, tv->n, e) == 0) {
+            if ((neg->raw_mean ? nl_embed_words_raw : nl_embed_words)(m, o, w, k, (const char *const *)tv->v, tv->n,
+                                                                    e) == 0) {
                 for (size_t j = 0; j < k; j++) memcpy(out + at[j] * dim, e + j * dim, dim * sizeof(float));
                 rc = 0;
             } else rc = -1;
@@ -451,7 +504,7 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
 static int has_image_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
-    static const char *ext[] = {".jpg", ".jpeg", ".png", ".webp", ".jpe", ".jfif", ".gif", ".bmp"};
+    static const char *ext[] = {".jpg", ".jpeg", ".png", ".webp", ".jpe", ".jfif", ".gif", ".bmp", ".tif", ".tiff"};
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
         if (!strcasecmp(dot, ext[i])) return 1;
     return 0;
@@ -489,7 +542,7 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
     if (stat(spec, &st) != 0) { nli_seterr_code(NL_ERR_IO, "%s: %s", spec, strerror(errno)); return -1; }
     if (S_ISDIR(st.st_mode)) {
         if (walk(spec, out, 0) != 0) { nl_strvec_free(out); return -1; }
-        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp, .gif, .bmp)", spec); return -1; }
+        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp, .gif, .bmp, .tif, .tiff)", spec); return -1; }
         return 0;
     }
     nl_strvec lines;

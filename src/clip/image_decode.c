@@ -1,4 +1,4 @@
-/* image_decode.c — JPEG, PNG and WebP decoding to 8-bit RGB, giving the
+/* image_decode.c — JPEG and PNG decoding to 8-bit RGB, giving the
  * pixels Pillow 9.4 gives for Image.open(path).convert('RGB').
  *
  * Pillow's choices we reproduce (see PngImagePlugin._MODES, Unpack.c,
@@ -7,13 +7,14 @@
  *    4-component JPEGs are read as Adobe-inverted CMYK ("CMYK;I") and turned
  *    into RGB with cmyk2rgb. Running out of data is an error ("image file is
  *    truncated"); other libjpeg warnings (corrupt entropy data) are ignored,
- *    as Pillow ignores them. A missing EOI after the last scanline is
- *    tolerated, as in Pillow.
+ *    as Pillow ignores them. Running out of data after the last scanline
+ *    (a missing or cut EOI) is tolerated, as in Pillow.
  *  - PNG: no gamma/colour transforms; 16-bit samples keep their high byte,
  *    except 16-bit grey, which Pillow opens as mode "I" and clips to 0..255
  *    in convert('RGB'); 1/2/4-bit grey scale to 0..255; palette indices
  *    beyond PLTE map to Pillow's grey ramp; alpha is dropped, not composited.
- *  - WebP: libwebp's default decode (fancy upsampling), alpha dropped.
+ * WebP is in image_webp.c, GIF in image_gif.c, BMP in image_bmp.c, TIFF in
+ * image_tiff.c.
  * Sizes are checked against NL_MAX_IMAGE_PIXELS from the header, before any
  * pixel buffer is allocated. */
 #include <setjmp.h>
@@ -24,7 +25,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
-#include <webp/decode.h>
+#include <zlib.h>
 
 #include "image_internal.h"
 #include "util.h"
@@ -60,7 +61,6 @@ uint8_t *nli_image_alloc_rgb(const char *name, int w, int h) {
 typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
-    int lines_done; /* all scanlines read: running out of data now is benign */
     char msg[JMSG_LENGTH_MAX + 64];
 } jpeg_err;
 
@@ -73,16 +73,25 @@ static void jpeg_error_exit(j_common_ptr c) {
 }
 
 static void jpeg_emit(j_common_ptr c, int level) {
-    jpeg_err *e = (jpeg_err *)c->err;
-    if (level >= 0) return; /* trace messages */
-    /* libjpeg pads a truncated file with a fake EOI and only warns; Pillow's
-     * suspending reader instead reports "image file is truncated". */
-    if (c->err->msg_code == JWRN_JPEG_EOF && !e->lines_done) {
-        snprintf(e->msg, sizeof e->msg, "image file is truncated (premature end of JPEG data)");
-        longjmp(e->jb, 1);
-    }
-    c->err->num_warnings++;
+    if (level < 0) c->err->num_warnings++; /* warnings (corrupt data) are ignored, as in Pillow */
 }
+
+/* A suspending in-memory source, as Pillow's JpegDecode feeds libjpeg: the
+ * whole file is in the buffer, and asking for more suspends the decoder
+ * (fill_input_buffer returns FALSE) instead of inserting a fake EOI, as
+ * jpeg_mem_src does. Suspension before the last scanline is Pillow's "image
+ * file is truncated"; suspension in jpeg_finish_decompress, once all rows
+ * are out, ends the decode successfully, as JpegDecode.c does. */
+static void jsrc_init(j_decompress_ptr c) { (void)c; }
+static boolean jsrc_fill(j_decompress_ptr c) { (void)c; return FALSE; }
+static void jsrc_skip(j_decompress_ptr c, long n) {
+    struct jpeg_source_mgr *s = c->src;
+    if (n <= 0) return;
+    if ((size_t)n > s->bytes_in_buffer) n = (long)s->bytes_in_buffer; /* then the next read suspends */
+    s->next_input_byte += n;
+    s->bytes_in_buffer -= (size_t)n;
+}
+static void jsrc_term(j_decompress_ptr c) { (void)c; }
 
 static void jpeg_progress(j_common_ptr c) {
     j_decompress_ptr d = (j_decompress_ptr)c;
@@ -93,12 +102,13 @@ static void jpeg_progress(j_common_ptr c) {
     }
 }
 
-/* Pillow: "CMYK;I" unpack inverts, then cmyk2rgb with MULDIV255 rounding. */
-static void cmyk_row(const uint8_t *in, uint8_t *out, int w) {
-    for (int x = 0; x < w; x++, in += 4, out += 3) {
-        int nk = in[3]; /* 255 - (255 - raw) */
+/* Pillow's cmyk2rgb with MULDIV255 rounding, on CMYK samples `step` bytes
+ * apart per pixel; inverted: Adobe "CMYK;I" raw data (JPEG). */
+void nli_image_cmyk_row(const uint8_t *in, int step, int inverted, uint8_t *out, int w) {
+    for (int x = 0; x < w; x++, in += step, out += 3) {
+        int nk = inverted ? in[3] : 255 - in[3];
         for (int c = 0; c < 3; c++) {
-            int v = 255 - in[c];
+            int v = inverted ? 255 - in[c] : in[c];
             int t = v * nk + 128;
             int m = ((t >> 8) + t) >> 8;
             int r = nk - m;
@@ -118,7 +128,6 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_imag
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_error_exit;
     err.pub.emit_message = jpeg_emit;
-    err.lines_done = 0;
     err.msg[0] = 0;
     if (setjmp(err.jb)) {
         nli_seterr("%s: %s", name, err.msg);
@@ -130,8 +139,16 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_imag
     jpeg_create_decompress(&cinfo);
     prog.progress_monitor = jpeg_progress;
     cinfo.progress = &prog;
-    jpeg_mem_src(&cinfo, data, (unsigned long)len);
-    jpeg_read_header(&cinfo, TRUE);
+    struct jpeg_source_mgr src = {.next_input_byte = data, .bytes_in_buffer = len, .init_source = jsrc_init,
+                                  .fill_input_buffer = jsrc_fill, .skip_input_data = jsrc_skip,
+                                  .resync_to_restart = jpeg_resync_to_restart, .term_source = jsrc_term};
+    cinfo.src = &src;
+    int hr = jpeg_read_header(&cinfo, TRUE);
+    if (hr != JPEG_HEADER_OK) {
+        snprintf(err.msg, sizeof err.msg, "%s", hr == JPEG_SUSPENDED ? "image file is truncated (JPEG header incomplete)"
+                                                                      : "corrupt JPEG: no image in the file");
+        longjmp(err.jb, 1);
+    }
 
     if (nli_image_check_dims(name, "JPEG", cinfo.image_width, cinfo.image_height) != 0) {
         jpeg_destroy_decompress(&cinfo);
@@ -152,7 +169,10 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_imag
     cinfo.do_fancy_upsampling = TRUE;
     cinfo.scale_num = cinfo.scale_denom = 1;
 
-    jpeg_start_decompress(&cinfo);
+    if (!jpeg_start_decompress(&cinfo)) {
+        snprintf(err.msg, sizeof err.msg, "image file is truncated (JPEG scans incomplete)");
+        longjmp(err.jb, 1);
+    }
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
     if (cinfo.output_components != (nc == 1 ? 1 : nc)) {
         nli_seterr("%s: unexpected JPEG output layout", name);
@@ -179,11 +199,12 @@ static int load_jpeg(const uint8_t *data, size_t len, const char *name, nli_imag
         if (nc == 1) {
             for (int x = 0; x < w; x++) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x];
         } else if (nc == 4) {
-            cmyk_row(row, dst, w);
+            nli_image_cmyk_row(row, 4, 1, dst, w);
         }
     }
-    err.lines_done = 1;
-    jpeg_finish_decompress(&cinfo); /* Pillow does too: broken trailing markers fail */
+    /* Pillow finishes too: a broken trailing marker is an error, running
+     * out of data here is not (the function then returns FALSE). */
+    (void)jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
     out->w = w;
@@ -199,11 +220,21 @@ typedef struct {
     size_t len, pos;
     jmp_buf jb;
     char msg[256];
+    int h, interlaced;
+    int cut_after_rows; /* the data ran out after the last row was decoded */
 } png_src;
 
 static void png_read_cb(png_structp png, png_bytep dst, size_t n) {
     png_src *s = png_get_io_ptr(png);
-    if (n > s->len - s->pos) png_error(png, "image file is truncated");
+    if (n > s->len - s->pos) {
+        /* libpng reads on past the last row (the zlib stream's end, the
+         * IDAT's CRC); Pillow's decoder stops at the last row and then takes
+         * a cut file quietly. libpng has counted the last row (interlaced:
+         * the last pass) when it asks for more. */
+        s->cut_after_rows = s->interlaced ? png_get_current_pass_number(png) >= 7
+                                          : png_get_current_row_number(png) >= (png_uint_32)s->h;
+        png_error(png, "image file is truncated");
+    }
     memcpy(dst, s->p + s->pos, n);
     s->pos += n;
 }
@@ -273,6 +304,76 @@ static void png_row_rgb(const uint8_t *in, uint8_t *out, int w, int depth, int c
     }
 }
 
+/* Pillow's chunk checks (PngImagePlugin.PngImageFile._open, load_end): every
+ * chunk before the first IDAT must be whole, have a name of four [A-Za-z0-9_]
+ * and a correct CRC; the image data's CRCs are never checked (libpng is
+ * told to ignore them all, below). After the image data Pillow reads chunk
+ * by chunk up to IEND without checking CRCs: a chunk whose header is cut or
+ * whose name is not a chunk name ends the file quietly, a chunk whose body
+ * is cut is an error ("Truncated File Read"). *idat is set to the offset
+ * of the first IDAT chunk. */
+static int is_cid(const uint8_t *c) {
+    for (int i = 0; i < 4; i++)
+        if (!((c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') ||
+              c[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static int png_prescan(const uint8_t *data, size_t len, const char *name, size_t *idat) {
+    size_t pos = 8;
+    for (;;) {
+        if (len - pos < 8) {
+            nli_seterr("%s: image file is truncated (PNG chunk header cut before the image data)", name);
+            return -1;
+        }
+        uint32_t n = be32(data + pos);
+        const uint8_t *cid = data + pos + 4;
+        if (!is_cid(cid)) {
+            nli_seterr("%s: corrupt PNG: broken chunk name at offset %zu", name, pos);
+            return -1;
+        }
+        if (memcmp(cid, "IDAT", 4) == 0) {
+            *idat = pos;
+            return 0;
+        }
+        if (memcmp(cid, "IEND", 4) == 0) {
+            nli_seterr("%s: corrupt PNG: IEND before any image data", name);
+            return -1;
+        }
+        if (n > len - pos - 8 || len - pos - 8 - n < 4) {
+            nli_seterr("%s: image file is truncated (PNG chunk %.4s cut)", name, (const char *)cid);
+            return -1;
+        }
+        uint32_t crc = (uint32_t)crc32(0L, cid, 4 + n);
+        if (crc != be32(data + pos + 8 + n)) {
+            nli_seterr("%s: corrupt PNG: bad checksum in chunk %.4s", name, (const char *)cid);
+            return -1;
+        }
+        pos += 12 + (size_t)n;
+    }
+}
+
+static int png_postscan(const uint8_t *data, size_t len, const char *name, size_t pos) {
+    while (len - pos >= 8 && memcmp(data + pos + 4, "IDAT", 4) == 0) {
+        uint32_t n = be32(data + pos);
+        if (n > len - pos - 8) return 0; /* the image decoded from what there is */
+        pos += 8 + (size_t)n;
+        pos += len - pos < 4 ? len - pos : 4;
+    }
+    for (;;) {
+        if (len - pos < 8 || !is_cid(data + pos + 4) || memcmp(data + pos + 4, "IEND", 4) == 0) return 0;
+        uint32_t n = be32(data + pos);
+        if (n > len - pos - 8) {
+            nli_seterr("%s: image file is truncated (PNG chunk %.4s after the image data cut)", name,
+                       (const char *)data + pos + 4);
+            return -1;
+        }
+        pos += 8 + (size_t)n;
+        pos += len - pos < 4 ? len - pos : 4;
+    }
+}
+
 static int load_png(const uint8_t *data, size_t len, const char *name, nli_image *out) {
     /* Read the size from IHDR ourselves, so absurd sizes are refused before
      * libpng reads further. */
@@ -285,8 +386,11 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         return -1;
     }
     if (nli_image_check_dims(name, "PNG", be32(data + 16), be32(data + 20)) != 0) return -1;
+    size_t idat_at = 0;
+    if (png_prescan(data, len, name, &idat_at) != 0) return -1;
 
     png_src src = {.p = data, .len = len, .pos = 0};
+    uint8_t pal[256][3]; /* before setjmp: read again after a longjmp (rows_done) */
     uint8_t *volatile rgb = NULL;
     uint8_t *volatile raw = NULL;
     png_bytep *volatile rows = NULL;
@@ -298,6 +402,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         return -1;
     }
     if (setjmp(src.jb)) {
+        if (src.cut_after_rows && rgb) goto rows_done;
         nli_seterr("%s: %s", name, src.msg);
         png_destroy_read_struct(&png, &info, NULL);
         free(rgb);
@@ -306,6 +411,7 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         return -1;
     }
     png_set_read_fn(png, &src, png_read_cb);
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE); /* checked above, as Pillow does */
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our pixel limit applies instead */
     png_read_info(png, info);
 
@@ -318,7 +424,6 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     }
     int w = (int)w32, h = (int)h32;
 
-    uint8_t pal[256][3];
     for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i; /* Pillow's ramp */
     if (ctype == PNG_COLOR_TYPE_PALETTE) {
         png_colorp plte = NULL;
@@ -332,6 +437,8 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
     }
 
     int passes = interlace != PNG_INTERLACE_NONE ? png_set_interlace_handling(png) : 1;
+    src.h = h;
+    src.interlaced = passes > 1;
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     rgb = nli_image_alloc_rgb(name, w, h);
@@ -343,8 +450,6 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
         if (!raw || !rows) { nli_prefixerr("%s", name); goto fail; }
         for (int y = 0; y < h; y++) rows[y] = raw + (size_t)y * rowbytes;
         png_read_image(png, rows);
-        for (int y = 0; y < h; y++)
-            png_row_rgb(rows[y], rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
     } else {
         raw = nli_malloc(rowbytes);
         if (!raw) { nli_prefixerr("%s", name); goto fail; }
@@ -353,8 +458,25 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
             png_row_rgb(raw, rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
         }
     }
-    /* No png_read_end: Pillow does not require the chunks after the image data. */
+rows_done:
+    png_get_IHDR(png, info, &w32, &h32, &depth, &ctype, &interlace, NULL, NULL);
+    w = (int)w32;
+    h = (int)h32;
+    if (rows) {
+        for (int y = 0; y < h; y++)
+            png_row_rgb(rows[y], rgb + (size_t)y * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
+    } else if (src.cut_after_rows) { /* the last row is in raw, not yet converted */
+        png_row_rgb(raw, rgb + (size_t)(h - 1) * w * 3, w, depth, ctype, (const uint8_t(*)[3])pal);
+    }
+    /* No png_read_end: Pillow does not check the chunks after the image data
+     * as libpng does; png_postscan does what it does. */
     png_destroy_read_struct(&png, &info, NULL);
+    if (png_postscan(data, len, name, idat_at) != 0) {
+        free(raw);
+        free(rows);
+        free(rgb);
+        return -1;
+    }
     free(raw);
     free(rows);
     out->w = w;
@@ -367,54 +489,6 @@ fail:
     free(raw);
     free(rows);
     return -1;
-}
-
-/* ------------------------------------------------------------------ WebP */
-
-static const char *webp_status(VP8StatusCode s) {
-    switch (s) {
-    case VP8_STATUS_NOT_ENOUGH_DATA: return "image file is truncated";
-    case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported WebP feature";
-    case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
-    default: return "corrupt WebP data";
-    }
-}
-
-static int load_webp(const uint8_t *data, size_t len, const char *name, nli_image *out) {
-    WebPBitstreamFeatures f;
-    VP8StatusCode st = WebPGetFeatures(data, len, &f);
-    if (st != VP8_STATUS_OK) {
-        nli_seterr("%s: %s", name, webp_status(st));
-        return -1;
-    }
-    if (f.has_animation) {
-        nli_seterr("%s: animated WebP is not supported", name);
-        return -1;
-    }
-    if (nli_image_check_dims(name, "WebP", (uint64_t)f.width, (uint64_t)f.height) != 0) return -1;
-    uint8_t *rgb = nli_image_alloc_rgb(name, f.width, f.height);
-    if (!rgb) return -1;
-    size_t n = (size_t)f.width * f.height * 3;
-    if (!WebPDecodeRGBInto(data, len, rgb, n, f.width * 3)) {
-        /* The features parsed, so the bitstream itself is short or broken. */
-        WebPDecoderConfig cfg;
-        const char *why = "corrupt WebP data";
-        if (WebPInitDecoderConfig(&cfg)) {
-            cfg.output.colorspace = MODE_RGB;
-            cfg.output.is_external_memory = 1;
-            cfg.output.u.RGBA.rgba = rgb;
-            cfg.output.u.RGBA.stride = f.width * 3;
-            cfg.output.u.RGBA.size = n;
-            why = webp_status(WebPDecode(data, len, &cfg));
-        }
-        nli_seterr("%s: %s", name, why);
-        free(rgb);
-        return -1;
-    }
-    out->w = f.width;
-    out->h = f.height;
-    out->rgb = rgb;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- public */
@@ -431,14 +505,17 @@ int nli_image_load_mem(const uint8_t *data, size_t len, const char *name, nli_im
         return load_jpeg(data, len, name, out);
     if (len >= 8 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) return load_png(data, len, name, out);
     if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
-        return load_webp(data, len, name, out);
+        return nli_image_load_webp(data, len, name, out);
     if (len >= 6 && (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0))
         return nli_image_load_gif(data, len, name, out);
     if (len >= 2 && memcmp(data, "BM", 2) == 0) return nli_image_load_bmp(data, len, name, 0, out);
     if (len >= 4 && data[1] == 0 && data[2] == 0 && data[3] == 0 &&
         (data[0] == 12 || data[0] == 40 || data[0] == 64 || data[0] == 108 || data[0] == 124))
         return nli_image_load_bmp(data, len, name, 1, out); /* Pillow's DIB: a BMP without file header */
-    nli_seterr("%s: cannot identify image file (not JPEG, PNG, WebP, GIF or BMP)", name);
+    if (len >= 4 && (!memcmp(data, "MM\0*", 4) || !memcmp(data, "II*\0", 4) || !memcmp(data, "MM*\0", 4) ||
+                     !memcmp(data, "II\0*", 4) || !memcmp(data, "MM\0+", 4) || !memcmp(data, "II+\0", 4)))
+        return nli_image_load_tiff(data, len, name, out);
+    nli_seterr("%s: cannot identify image file (not JPEG, PNG, WebP, GIF, BMP or TIFF)", name);
     return -1;
 }
 

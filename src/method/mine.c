@@ -20,8 +20,8 @@
 #define SIM_BYTES ((size_t)256 << 20)     /* and at most this many bytes of cosines */
 
 nl_mine_params nl_mine_default_params(void) {
-    return (nl_mine_params){.fraction = 0.15, .quantile = 0.95, .total = 0, .device = NL_DEVICE_CPU,
-                            .device_index = 0};
+    return (nl_mine_params){.fraction = 0.15, .quantile = 0.95, .total = 0, .max_cut = 2.0,
+                            .device = NL_DEVICE_CPU, .device_index = 0};
 }
 
 /* Quickselect: after return a[k] is the k-th smallest, a[<k] <= a[k] <= a[>k]. */
@@ -98,6 +98,8 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         nli_seterr("mine: unknown device %d", (int)p->device);
         return -1;
     }
+    if (isnan(p->max_cut)) { nli_seterr("mine: max_cut is NaN"); return -1; }
+    int cut = p->max_cut < 1.5; /* any cosine can exceed it (the default 2 is off) */
     size_t cnt[2] = {0, 0};
     for (size_t i = 0; i < n_cand; i++) {
         if (cand_pos[i] > NL_POS_ADJ) {
@@ -120,7 +122,8 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         keep[1] = (size_t)floor(p->fraction * (double)cnt[1]);
     }
 
-    int use_cuda = p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_count() > 0);
+    /* the GPU path returns quantiles only; CSP's cut needs each row's maximum */
+    int use_cuda = !cut && (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_count() > 0));
     ranked *r = nli_mallocarray(n_cand, sizeof *r);
     size_t *sel = nli_mallocarray(keep[0] + keep[1] ? keep[0] + keep[1] : 1, sizeof(size_t));
     double *did = NULL, *cd = NULL, *sim = NULL;
@@ -147,8 +150,13 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
             for (size_t k = 0; k < m * dim; k++) cd[k] = cand_emb[c0 * dim + k];
             nli_gemm_f64(cd, did, sim, m, n_id, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(static)
-            for (size_t i = 0; i < m; i++)
-                r[c0 + i] = (ranked){nli_mine_quantile(sim + i * n_id, n_id, p->quantile), c0 + i};
+            for (size_t i = 0; i < m; i++) {
+                double *row = sim + i * n_id, mx = row[0];
+                for (size_t k = 1; k < n_id; k++) mx = row[k] > mx ? row[k] : mx;
+                double q = nli_mine_quantile(row, n_id, p->quantile);
+                /* CSP: sim[maximum > 0.95] = 1.0 (NaN stays NaN, refused below) */
+                r[c0 + i] = (ranked){cut && mx > p->max_cut ? 1.0 : q, c0 + i};
+            }
         }
     }
     for (size_t i = 0; i < n_cand; i++)

@@ -24,6 +24,7 @@
 
 nl_score_params nl_score_default_params(nl_method method) {
     return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1,
+                             .permutation = method == NL_METHOD_CSP ? NL_PERM_TORCH : NL_PERM_SPLITMIX,
                              .tau = method == NL_METHOD_MCM ? 1.0 : 0.01, .device = NL_DEVICE_CPU,
                              .device_index = 0};
 }
@@ -80,11 +81,19 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
              double *scores, size_t *top_id, size_t *top_neg) {
     if (!p) { nli_seterr("score: no parameters"); return -1; }
-    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM) {
+    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM && p->method != NL_METHOD_CSP) {
         nli_seterr("score: unknown method %d", (int)p->method);
         return -1;
     }
     if (n_id == 0) { nli_seterr("score: no ID labels"); return -1; }
+    if ((unsigned)p->permutation > NL_PERM_NUMPY) {
+        nli_seterr("score: unknown permutation %d", (int)p->permutation);
+        return -1;
+    }
+    if (p->permutation == NL_PERM_NUMPY && p->shuffle && p->seed > UINT32_MAX) {
+        nli_seterr("score: the numpy permutation takes a seed below 2^32 (got %llu)", (unsigned long long)p->seed);
+        return -1;
+    }
     if (!(p->tau > 0) || !isfinite(p->tau)) { nli_seterr("score: tau must be positive and finite (got %g)", p->tau); return -1; }
     if (p->device != NL_DEVICE_AUTO && p->device != NL_DEVICE_CPU && p->device != NL_DEVICE_CUDA) {
         nli_seterr("score: unknown device %d", (int)p->device);
@@ -95,8 +104,8 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         return -1;
     }
     size_t ngroup = 0, gsize = 0, kept = 0;
-    if (p->method == NL_METHOD_NEGLABEL) {
-        if (n_neg == 0) { nli_seterr("score: NegLabel needs negative labels"); return -1; }
+    if (p->method != NL_METHOD_MCM) { /* NegLabel's formula; CSP's too */
+        if (n_neg == 0) { nli_seterr("score: NegLabel and CSP need negative labels"); return -1; }
         if (p->ngroup < 1 || (size_t)p->ngroup > n_neg) {
             nli_seterr("score: ngroup %d outside [1, %zu] (the number of negative labels)", p->ngroup, n_neg);
             return -1;
@@ -113,11 +122,10 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     int rc = -1;
     if (kept && !perm) goto done;
     if (kept) {
-        for (size_t k = 0; k < kept; k++) perm[k] = k;
         if (p->shuffle) {
-            nli_prng r;
-            nli_prng_seed(&r, p->seed);
-            nli_prng_shuffle(&r, perm, kept);
+            if (nli_permutation(p->permutation, p->seed, kept, perm) != 0) goto done;
+        } else {
+            for (size_t k = 0; k < kept; k++) perm[k] = k;
         }
     }
     double inv_tau = 1.0 / p->tau;

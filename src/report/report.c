@@ -189,8 +189,9 @@ static int write_json(nli_atomic *a, const nli_report *r) {
     nli_rw_puts(&w, ", \"info\": ");
     json_model_info(&w, r->model_info_json);
     nli_rw_printf(&w, "},\n  \"params\": {\"n_id_labels\": %zu, \"n_negatives\": %zu, \"ngroup\": %d, "
-                     "\"seed\": %llu, \"shuffle\": %s, \"tau_neglabel\": ",
-                 r->n_id_labels, r->n_negatives, r->ngroup, r->seed, r->shuffle ? "true" : "false");
+                     "\"seed\": %llu, \"shuffle\": %s, \"permutation\": \"%s\", \"tau_neglabel\": ",
+                 r->n_id_labels, r->n_negatives, r->ngroup, r->seed, r->shuffle ? "true" : "false",
+                 r->permutation ? r->permutation : "splitmix");
     json_num(&w, r->tau_neglabel);
     nli_rw_puts(&w, ", \"tau_mcm\": ");
     json_num(&w, r->tau_mcm);

@@ -58,6 +58,7 @@ typedef struct {
     const char *const *skipped; /* images that failed to load */
     size_t n_skipped;
     double seconds; /* wall time of the run */
+    const char *permutation; /* nl_permutation_name(); NULL: splitmix */
 } nli_report;
 
 /* Create out_dir if needed and write results.json, scores.csv and

@@ -338,9 +338,9 @@ static void header(nli_rw *w, const nli_report *r) {
     nli_rw_puts(w, "</code></b><br>ID set: <b>");
     nli_rw_html(w, set_name(r->id));
     nli_rw_printf(w, "</b> (%zu images) &middot; %zu OOD sets<br>%zu ID labels &middot; %zu negative labels &middot; "
-                    "%d groups &middot; %s, seed %llu &middot; &tau; = %g (NegLabel), %g (MCM)<br>",
+                    "%d groups &middot; %s (%s), seed %llu &middot; &tau; = %g (NegLabel), %g (MCM)<br>",
                  r->id->n, r->n_ood, r->n_id_labels, r->n_negatives, r->ngroup,
-                 r->shuffle ? "shuffled" : "not shuffled", r->seed, r->tau_neglabel, r->tau_mcm);
+                 r->shuffle ? "shuffled" : "not shuffled", r->permutation ? r->permutation : "splitmix", r->seed, r->tau_neglabel, r->tau_mcm);
     nli_rw_printf(w, "%zu images skipped &middot; run time %.1f s &middot; neglabel %s</p>\n", r->n_skipped, r->seconds,
                  NEGLABEL_VERSION);
 }
