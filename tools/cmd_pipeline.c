@@ -195,7 +195,8 @@ int cmd_corpus(int argc, char **argv) {
     nl_corpus corpus;
     if (nl_corpus_load(&c.corpus, &corpus) != 0) { rc = cli_fail("%s", nl_last_error()); goto out; }
     if (nl_corpus_write(&corpus, out) != 0) rc = cli_fail("%s", nl_last_error());
-    fprintf(stderr, "corpus: %zu nouns + %zu adjectives = %zu candidates\n", corpus.n_noun, corpus.n_adj, corpus.n);
+    else if (!cli_g.quiet) /* -q: errors and warnings only */
+        fprintf(stderr, "corpus: %zu nouns + %zu adjectives = %zu candidates\n", corpus.n_noun, corpus.n_adj, corpus.n);
     nl_corpus_free(&corpus);
 out:
     common_free(&c);

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -442,6 +443,14 @@ int main(int argc, char **argv) {
     if (argc < 0) return 2;
     char **args = default_model(&argc, argv);
     int rc = run(argc, args);
+    /* Output on stdout (JSON lines, CSV, the eval table) to a full disk or a
+     * closed pipe is a failure, not a silent truncation. */
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+        fprintf(stderr, "neglabel %s: error writing standard output: %s\n", argc > 1 ? args[1] : "",
+                errno ? strerror(errno) : "an earlier write failed");
+        rc = 1;
+    }
     if (args != argv) free(args);
     free(cache_alloc);
     return rc;

@@ -1,8 +1,10 @@
 /* cache.c — see cache.h; the file format is described in docs/cache.md.
  *
  * The whole file is read into memory at open (an open-addressing hash table
- * over an array of entries, vectors in one contiguous array) and new records
- * are appended through a stdio buffer. Integers and floats are stored
+ * over an array of entries, vectors in one contiguous array); new records
+ * are collected in memory and written after the valid data by
+ * nli_cache_flush, under an flock that also covers reading what other
+ * processes appended meanwhile. Integers and floats are stored
  * little-endian and assembled byte by byte, so the format does not depend on
  * the host. */
 #include "cache.h"
@@ -35,7 +37,10 @@ struct nli_cache {
     char *path, *ns;
     size_t dim;
     int fd;
-    FILE *f;
+    off_t len;     /* valid bytes in the file as this handle last read or wrote it */
+    int locked;    /* holds the flock */
+    uint8_t *pend; /* records put but not yet written */
+    size_t pend_len, pend_cap;
     entry *ent;
     size_t n, cap;
     char *keys;
@@ -44,8 +49,6 @@ struct nli_cache {
     size_t vec_cap; /* in vectors */
     size_t *slot;   /* entry index + 1; 0 = empty */
     size_t nslot;   /* power of two */
-    unsigned char *rec;
-    size_t rec_cap;
 };
 
 static uint32_t rd32(const uint8_t *p) {
@@ -204,6 +207,26 @@ static long long load_records(nli_cache *c, const uint8_t *d, size_t len, size_t
     return (long long)pos;
 }
 
+/* pwrite all of buf at off; -1 with errno set (ENOSPC for a write of 0). */
+static int write_all(int fd, const uint8_t *buf, size_t n, off_t off) {
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(fd, buf + done, n - done, off + (off_t)done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) { errno = ENOSPC; return -1; }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* Forget everything loaded (the file is read again from the start). */
+static void mem_clear(nli_cache *c) {
+    c->n = 0;
+    c->keys_len = 0;
+    memset(c->slot, 0, c->nslot * sizeof *c->slot);
+    c->len = 0;
+}
+
 /* Replace the file's contents with a fresh header. */
 static int reset_file(nli_cache *c) {
     size_t hl;
@@ -211,25 +234,31 @@ static int reset_file(nli_cache *c) {
     if (!h) return -1;
     int rc = 0;
     if (ftruncate(c->fd, 0) != 0) rc = -1;
-    for (size_t off = 0; rc == 0 && off < hl;) {
-        ssize_t w = write(c->fd, h + off, hl - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) rc = -1;
-        else off += (size_t)w;
-    }
+    if (rc == 0) rc = write_all(c->fd, h, hl, 0);
     if (rc == 0 && fsync(c->fd) != 0) rc = -1;
-    if (rc != 0) nli_seterr_code(NL_ERR_IO, "%s: cannot write cache header: %s", c->path, strerror(errno));
+    if (rc != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot write cache header: %s", c->path, strerror(errno));
+        if (ftruncate(c->fd, 0) != 0) { /* an empty file is a valid new cache; nothing more to do */ }
+        c->len = 0;
+    } else {
+        c->len = (off_t)hl;
+    }
     free(h);
     return rc;
 }
 
-/* Read and validate the open file, rebuilding or cutting it back as needed. */
+/* Read what the file holds beyond the c->len bytes already loaded (all of
+ * it when c->len is 0), validating every record; a damaged header makes a
+ * new empty cache, a damaged or cut-off tail is cut back. Called with the
+ * lock held. */
 static int load_file(nli_cache *c) {
     struct stat st;
     if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         nli_seterr("%s: not a regular file", c->path);
         return -1;
     }
+    if (st.st_size == c->len && c->len > 0) return 0; /* nothing new */
+    if (st.st_size < c->len) mem_clear(c);          /* rebuilt by another process: read it all again */
     if (st.st_size == 0) return reset_file(c);
     size_t len = (size_t)st.st_size;
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, c->fd, 0);
@@ -238,21 +267,27 @@ static int load_file(nli_cache *c) {
         return -1;
     }
     const uint8_t *d = map;
-    char whybuf[512];
-    size_t hlen = 0;
-    const char *bad = check_header(c, d, len, &hlen, whybuf, sizeof whybuf);
-    if (bad) {
-        munmap(map, len);
-        nli_log(NL_LOG_WARN, "cache %s: %s; starting a new empty cache", c->path, bad);
-        return reset_file(c);
+    size_t start = (size_t)c->len;
+    if (start == 0) {
+        char whybuf[512];
+        const char *bad = check_header(c, d, len, &start, whybuf, sizeof whybuf);
+        if (bad) {
+            munmap(map, len);
+            nli_log(NL_LOG_WARN, "cache %s: %s; starting a new empty cache", c->path, bad);
+            return reset_file(c);
+        }
     }
     const char *why;
-    long long valid = load_records(c, d, len, hlen, &why);
+    size_t n0 = c->n;
+    long long valid = load_records(c, d, len, start, &why);
     munmap(map, len);
     if (valid < 0) {
         nli_prefixerr("%s", c->path);
         return -1;
     }
+    if (start > 0 && c->len > 0 && c->n > n0)
+        nli_log(NL_LOG_INFO, "cache %s: %zu entries stored by another process since it was opened here", c->path,
+                c->n - n0);
     if ((size_t)valid < len) {
         nli_log(NL_LOG_WARN,
                 "cache %s: %s at byte %lld (an interrupted run?); keeping the %zu "
@@ -263,14 +298,54 @@ static int load_file(nli_cache *c) {
             return -1;
         }
     }
+    c->len = (off_t)valid;
     return 0;
+}
+
+/* Take the file's lock (waiting for another process that holds it) and
+ * read what others appended meanwhile. */
+static int lock_file(nli_cache *c) {
+    if (c->locked) return 0;
+    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) goto fail;
+        nli_log(NL_LOG_INFO, "cache %s: in use by another process; waiting for it", c->path);
+        while (flock(c->fd, LOCK_EX) != 0)
+            if (errno != EINTR) goto fail;
+    }
+    c->locked = 1;
+    if (load_file(c) != 0) {
+        flock(c->fd, LOCK_UN);
+        c->locked = 0;
+        return -1;
+    }
+    return 0;
+fail:
+    nli_seterr_code(NL_ERR_IO, "%s: cannot lock cache: %s", c->path, strerror(errno));
+    return -1;
+}
+
+/* Write the pending records after the valid data and sync; on failure the
+ * file is cut back to what it held before, so it stays valid. */
+static int write_pending(nli_cache *c) {
+    if (!c->pend_len) return 0;
+    int rc = write_all(c->fd, c->pend, c->pend_len, c->len);
+    if (rc == 0 && fsync(c->fd) != 0) rc = -1;
+    if (rc != 0) {
+        int e = errno;
+        int cut = ftruncate(c->fd, c->len);
+        nli_seterr_code(NL_ERR_IO, "%s: cannot write cache: %s (%s)", c->path, strerror(e),
+                        cut == 0 ? "the entries stored before are kept" : "the next run cuts the cache back");
+    } else {
+        c->len += (off_t)c->pend_len;
+    }
+    c->pend_len = 0;
+    return rc;
 }
 
 static void cache_free(nli_cache *c) {
     if (!c) return;
-    if (c->f) fclose(c->f); /* also closes fd and drops the lock */
-    else if (c->fd >= 0) close(c->fd);
-    free(c->path); free(c->ns); free(c->ent); free(c->keys); free(c->vec); free(c->slot); free(c->rec);
+    if (c->fd >= 0) close(c->fd); /* also drops the lock */
+    free(c->path); free(c->ns); free(c->ent); free(c->keys); free(c->vec); free(c->slot); free(c->pend);
     free(c);
 }
 
@@ -301,24 +376,15 @@ nli_cache *nli_cache_open(const char *path, const char *ns, size_t dim) {
         free(dir);
         if (rc != 0) goto fail;
     }
-    c->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    c->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (c->fd < 0) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot open cache: %s", path, strerror(errno));
         goto fail;
     }
-    /* Two writers appending to one file would interleave records. */
-    if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno == EWOULDBLOCK) nli_seterr("%s: cache is in use by another process", path);
-        else nli_seterr_code(NL_ERR_IO, "%s: cannot lock cache: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (load_file(c) != 0) goto fail;
-    c->f = fdopen(c->fd, "ab");
-    if (!c->f) {
-        nli_seterr_code(NL_ERR_IO, "%s: cannot open cache for appending: %s", path, strerror(errno));
-        goto fail;
-    }
-    setvbuf(c->f, NULL, _IOFBF, 1 << 18);
+    /* Read (and repair) under the lock, then let others in. */
+    if (lock_file(c) != 0) goto fail;
+    flock(c->fd, LOCK_UN);
+    c->locked = 0;
     return c;
 fail:
     cache_free(c);
@@ -334,6 +400,8 @@ int nli_cache_get(nli_cache *c, const char *key, float *out) {
     return 1;
 }
 
+int nli_cache_lock(nli_cache *c) { return c ? lock_file(c) : 0; }
+
 int nli_cache_put(nli_cache *c, const char *key, const float *v) {
     if (!c || !key || !v) { nli_seterr("cache: missing argument"); return -1; }
     size_t klen = strlen(key);
@@ -345,9 +413,10 @@ int nli_cache_put(nli_cache *c, const char *key, const float *v) {
         nli_seterr("%s: refusing to cache a non-finite vector for key \"%.200s\"", c->path, key);
         return -1;
     }
+    if (lock_file(c) != 0) return -1;
     size_t need = 4 + klen + c->dim * sizeof(float) + 8;
-    if (nli_grow((void **)&c->rec, &c->rec_cap, need, 1) != 0) return -1;
-    uint8_t *r = c->rec;
+    if (nli_grow((void **)&c->pend, &c->pend_cap, c->pend_len + need, 1) != 0) return -1;
+    uint8_t *r = c->pend + c->pend_len;
     wr32(r, (uint32_t)klen);
     memcpy(r + 4, key, klen);
     for (size_t i = 0; i < c->dim; i++) {
@@ -356,27 +425,26 @@ int nli_cache_put(nli_cache *c, const char *key, const float *v) {
         wr32(r + 4 + klen + 4 * i, bits);
     }
     wr64(r + need - 8, nli_fnv1a(r, need - 8, NL_FNV_INIT));
-    if (fwrite(r, 1, need, c->f) != need) {
-        nli_seterr_code(NL_ERR_IO, "%s: cache write error: %s", c->path, strerror(errno));
-        return -1;
-    }
-    return mem_put(c, key, klen, v);
+    if (mem_put(c, key, klen, v) != 0) return -1;
+    c->pend_len += need;
+    return 0;
 }
 
 int nli_cache_flush(nli_cache *c) {
     if (!c) return 0;
-    if (fflush(c->f) != 0 || ferror(c->f) || fsync(c->fd) != 0) {
-        nli_seterr_code(NL_ERR_IO, "%s: cache write error: %s", c->path, strerror(errno));
-        return -1;
+    int rc = write_pending(c);
+    if (c->locked) {
+        flock(c->fd, LOCK_UN);
+        c->locked = 0;
     }
-    return 0;
+    return rc;
 }
 
 size_t nli_cache_count(const nli_cache *c) { return c ? c->n : 0; }
 
 void nli_cache_close(nli_cache *c) {
     if (!c) return;
-    if (nli_cache_flush(c) != 0) nli_log(NL_LOG_ERROR, "%s", nli_geterr());
+    if (c->pend_len && nli_cache_flush(c) != 0) nli_log(NL_LOG_ERROR, "%s", nli_geterr());
     cache_free(c);
 }
 

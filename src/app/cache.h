@@ -11,9 +11,12 @@
  *   ... every few hundred puts: nli_cache_flush(c);
  *   nli_cache_close(c);
  *
- * A handle is not thread-safe; the file is locked (flock) while open, so a
- * second process opening the same cache gets an error, not interleaved
- * records. */
+ * Several processes may share one cache. The file is locked (flock) from
+ * the first put (or nli_cache_lock) to the next flush; taking the lock reads
+ * what other processes stored meanwhile, so a caller that locks before it
+ * computes a chunk and flushes after stores each vector once, and another
+ * process waits for the chunk and then reuses it. A handle is not
+ * thread-safe; one process should hold one cache's lock at a time. */
 #ifndef NEGLABEL_CACHE_H
 #define NEGLABEL_CACHE_H
 #include <stddef.h>
@@ -28,18 +31,28 @@ typedef struct nli_cache nli_cache;
  * for another namespace or dim, or with a damaged header, is reported once on
  * stderr and replaced by an empty cache; a damaged or cut-off tail is
  * reported and cut back to the last valid record. NULL + error when the file
- * cannot be created, read or locked. */
+ * cannot be created, read or locked. Waits while another process holds the
+ * lock. */
 nli_cache *nli_cache_open(const char *path, const char *ns, size_t dim);
+
+/* Take the lock (waiting while another process holds it) and load the
+ * records others appended since; held until nli_cache_flush. -1 + error
+ * when the file cannot be locked or read. */
+int nli_cache_lock(nli_cache *c);
 
 /* 1 and out (dim floats) filled on a hit, 0 on a miss. */
 int nli_cache_get(nli_cache *c, const char *key, float *out);
 
-/* Store v (dim floats) under key, replacing any earlier vector, and append
- * it to the file (buffered: see nli_cache_flush). -1 + error for a key over
- * NL_CACHE_MAX_KEY bytes, a non-finite value, or a write error. */
+/* Store v (dim floats) under key, replacing any earlier vector; it is
+ * written by the next nli_cache_flush. Takes the lock if not held. -1 +
+ * error for a key over NL_CACHE_MAX_KEY bytes, a non-finite value, or a
+ * lock error. */
 int nli_cache_put(nli_cache *c, const char *key, const float *v);
 
-/* Push buffered records to disk (fflush + fsync). */
+/* Write the records put since the last flush after the file's valid data,
+ * fsync, and release the lock. On a write or sync error (disk full) the
+ * file is cut back to its valid length and -1 + error names it; the
+ * entries stored before stay valid. */
 int nli_cache_flush(nli_cache *c);
 
 size_t nli_cache_count(const nli_cache *c);

@@ -1,9 +1,11 @@
 /* eval.c — NegMining with a model, and `neglabel eval` end to end:
  * labels -> negatives -> image embeddings -> NegLabel and MCM scores ->
  * metrics -> results.json, scores.csv, report.html. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "neglabel.h"
 #include "image.h"
@@ -145,9 +147,8 @@ done:
     return rc;
 }
 
-int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim) {
-    nli_atomic a;
-    if (nli_atomic_open(&a, path) != 0) return -1;
+static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const double *qsim) {
+    nli_atomic a = *ap;
     fprintf(a.f, "# neglabel negatives\tmodel=%s\tdim=%d", neg->model ? neg->model : "", neg->dim);
     for (size_t i = 0; i < neg->noun_templates.n; i++) fprintf(a.f, "\tnoun_template=%s", neg->noun_templates.v[i]);
     for (size_t i = 0; i < neg->adj_templates.n; i++) fprintf(a.f, "\tadj_template=%s", neg->adj_templates.v[i]);
@@ -158,7 +159,13 @@ int nl_negatives_write(const char *path, const nl_negatives *neg, const double *
         if (qsim) fprintf(a.f, "\t%.8f", qsim[i]);
         fputc('\n', a.f);
     }
-    return nli_atomic_commit(&a);
+}
+
+int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim) {
+    nli_atomic a;
+    if (nli_atomic_open(&a, path) != 0) return -1;
+    negatives_print(&a, neg, qsim);
+    return nli_atomic_commit(&a); /* checks ferror and fsyncs */
 }
 
 /* One image set (ID or an OOD set) through embedding and scoring. */
@@ -335,6 +342,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     eval_set *sets = nli_calloc(n_sets, sizeof *sets);
     nli_report_set *rs = nli_calloc(n_sets, sizeof *rs);
     char *info = NULL;
+    nli_atomic neg_file = {0};
     int rc = -1;
     if (!sets || !rs) goto done;
     if (p->n_ood == 0) { nli_seterr("no OOD set given (--ood NAME=DIR|LIST)"); goto done; }
@@ -352,6 +360,10 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     }
     if (nl_read_id_labels(p->id_labels, p->allow_duplicate_labels, &labels) != 0) goto done;
     if (p->out_dir && nli_mkdir_p(p->out_dir) != 0) goto done;
+    if (p->out_dir && access(p->out_dir, W_OK) != 0) { /* before the hours of work, not after */
+        nli_seterr_code(NL_ERR_IO, "%s: cannot write to the output folder: %s", p->out_dir, strerror(errno));
+        goto done;
+    }
     if (!(m = nl_model_load(p->model_dir, &p->model))) goto done;
     if (!p->embed.quiet)
         nli_log(NL_LOG_INFO, "model on %s, %s", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));
@@ -372,11 +384,12 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     } else {
         if (nl_mine_model(m, &p->embed, id_emb, n_id, &p->corpus, p->remove_id_labels ? &labels : NULL, &p->mine, &p->templates, &neg, &neg_emb, &qsim) != 0)
             goto done;
-        if (p->out_dir) {
+        if (p->out_dir) { /* published with the report, so a failed run leaves the earlier set whole */
             char *np = nli_path_join(p->out_dir, "negatives.tsv");
-            int w = np ? nl_negatives_write(np, &neg, qsim) : -1;
+            int w = np ? nli_atomic_open(&neg_file, np) : -1;
             free(np);
             if (w != 0) goto done;
+            negatives_print(&neg_file, &neg, qsim);
         }
     }
 
@@ -406,10 +419,11 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
         .ood = rs + 1, .n_ood = p->n_ood, .skipped = (const char *const *)skipped.v, .n_skipped = skipped.n,
         .seconds = nli_now() - t0,
     };
-    if (p->out_dir && nli_report_write(p->out_dir, &r) != 0) goto done;
+    if (p->out_dir && nli_report_write_with(p->out_dir, &r, &neg_file, neg_file.f ? 1 : 0) != 0) goto done;
     if (result && fill_result(&r, result) != 0) goto done;
     rc = 0;
 done:
+    nli_atomic_abort(&neg_file); /* a no-op once published */
     for (size_t k = 0; sets && k < n_sets; k++) set_free(&sets[k]);
     free(sets);
     free(rs);

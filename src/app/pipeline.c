@@ -140,12 +140,12 @@ char *nl_apply_template(const char *tmpl, const char *word) {
 
 #define EMBED_CHUNK 512 /* items per forward call; the cache is flushed after each */
 
-static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kind, const char *ns_extra) {
+static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kind, const char *ns_extra, int *err) {
+    *err = 0;
     if (!o || !o->cache_dir) return NULL;
-    if (nli_mkdir_p(o->cache_dir) != 0) {
-        nli_log(NL_LOG_WARN, "cache disabled: %s", nli_geterr());
-        return NULL;
-    }
+    /* A cache that cannot be opened is an error like any unwritable output
+     * (the message names it; --no-cache runs without one). */
+    if (nli_mkdir_p(o->cache_dir) != 0) { *err = 1; return NULL; }
     char name[320], ns[512], dev[64] = "";
     /* GPU embeddings (another precision, other rounding) never mix with the
      * CPU's: each device kind and precision has its own cache file. */
@@ -157,7 +157,7 @@ static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *ki
     snprintf(ns, sizeof ns, "neglabel %s model=%s%s %s", kind, nl_model_fingerprint(m), dev, ns_extra);
     char *path = nli_path_join(o->cache_dir, name);
     nli_cache *c = path ? nli_cache_open(path, ns, (size_t)nl_model_dim(m)) : NULL;
-    if (!c) nli_log(NL_LOG_WARN, "cache disabled: %s", nli_geterr());
+    if (!c) *err = 1;
     free(path);
     return c;
 }
@@ -165,21 +165,26 @@ static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *ki
 /* Embed items in chunks, taking what the cache has and storing what it
  * lacks (keys[i] NULL: not cacheable). fn embeds items idx[0..k) into
  * out[k x dim] and sets status (0 ok, -1 failed) and errors (malloc'd or
- * NULL) per item. The cache is flushed after every chunk, so an interrupted
- * run resumes where it stopped. Rows of out end L2-normalised unless raw
- * (the cache holds the raw vectors either way). */
+ * NULL) per item. Each chunk is computed with the cache locked and written
+ * (and synced) before the lock is released: an interrupted run resumes
+ * where it stopped, and another process sharing the cache waits for the
+ * chunk and then takes it from the cache instead of computing it again.
+ * Rows of out end L2-normalised unless raw (the cache holds the raw vectors
+ * either way). */
 typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors);
 
 static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const char *what, char *const *keys,
                         size_t n, embed_fn fn, void *ctx, int raw, float *out, int *status, char **errors) {
     size_t dim = (size_t)nl_model_dim(m);
     size_t *miss = nli_mallocarray(n ? n : 1, sizeof *miss);
+    size_t *batch = nli_mallocarray(EMBED_CHUNK, sizeof *batch);
     int *st = nli_mallocarray(EMBED_CHUNK, sizeof *st);
     char **errs = nli_calloc(EMBED_CHUNK, sizeof *errs);
     float *tmp = nli_mallocarray((size_t)EMBED_CHUNK * dim, sizeof(float));
     int rc = -1, quiet = o && o->quiet;
-    if (!miss || !st || !errs || !tmp) goto done;
-    size_t nm = 0;
+    if (!miss || !batch || !st || !errs || !tmp) goto done;
+    if (c && nli_cache_lock(c) != 0) goto done;
+    size_t nm = 0, later = 0;
     for (size_t i = 0; i < n; i++) {
         if (status) status[i] = 0;
         if (!c || !keys[i] || nli_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
@@ -190,27 +195,38 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
     nli_progress pr;
     nli_progress_start(&pr, label, nm);
     if (quiet) pr.quiet = 1;
-    for (size_t s = 0; s < nm; s += EMBED_CHUNK) {
-        size_t k = nm - s < EMBED_CHUNK ? nm - s : EMBED_CHUNK;
+    for (size_t s = 0; s < nm;) {
+        if (c && nli_cache_lock(c) != 0) goto done; /* held from the first pass: a no-op */
+        size_t k = 0;
+        while (s < nm && k < EMBED_CHUNK) {
+            size_t i = miss[s++];
+            if (c && keys[i] && nli_cache_get(c, keys[i], out + i * dim) == 1) later++; /* stored meanwhile */
+            else batch[k++] = i;
+        }
         memset(errs, 0, k * sizeof *errs);
-        if (fn(m, ctx, miss + s, k, tmp, st, errs) != 0) goto done;
+        if (k && fn(m, ctx, batch, k, tmp, st, errs) != 0) goto done;
         for (size_t j = 0; j < k; j++) {
-            size_t i = miss[s + j];
+            size_t i = batch[j];
             memcpy(out + i * dim, tmp + j * dim, dim * sizeof(float));
             if (status) status[i] = st[j];
             if (errors) errors[i] = errs[j];
             else free(errs[j]);
             errs[j] = NULL;
-            if (c && st[j] == 0 && keys[i]) nli_cache_put(c, keys[i], tmp + j * dim);
+            if (c && st[j] == 0 && keys[i] && nli_cache_put(c, keys[i], tmp + j * dim) != 0)
+                nli_log(NL_LOG_WARN, "not cached: %s", nli_geterr());
         }
-        if (c) nli_cache_flush(c);
-        nli_progress_update(&pr, s + k);
+        if (c && nli_cache_flush(c) != 0) goto done;
+        nli_progress_update(&pr, s);
     }
+    if (c && nli_cache_flush(c) != 0) goto done; /* nothing to embed: just unlock */
     nli_progress_end(&pr);
+    if (later && !quiet)
+        nli_log(NL_LOG_INFO, "%s: %zu of them were stored meanwhile by another process and reused", what, later);
     if (!raw) nl_normalize_rows(out, n, dim);
     rc = 0;
 done:
     free(miss);
+    free(batch);
     free(st);
     free(errs);
     free(tmp);
@@ -227,7 +243,9 @@ static int embed_prompt_chunk(nl_model *m, void *ctx, const size_t *idx, size_t 
 }
 
 int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
-    nli_cache *c = open_cache(o, m, "text", "");
+    int cerr;
+    nli_cache *c = open_cache(o, m, "text", "", &cerr);
+    if (cerr) return -1;
     /* the prompt is its own cache key */
     int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, 0, out,
                           NULL, NULL);
@@ -251,7 +269,9 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
     char extra[64];
     snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
              nl_model_image_size(m));
-    nli_cache *c = open_cache(o, m, "image", extra);
+    int cerr;
+    nli_cache *c = open_cache(o, m, "image", extra, &cerr);
+    if (cerr) return -1;
     char **keys = nli_calloc(n ? n : 1, sizeof *keys);
     int rc = -1;
     if (keys) {
@@ -299,7 +319,9 @@ done:
 
 /* Raw prompt embeddings (cached like nl_embed_prompts, not normalised). */
 static int embed_prompts_raw(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
-    nli_cache *c = open_cache(o, m, "text", "");
+    int cerr;
+    nli_cache *c = open_cache(o, m, "text", "", &cerr);
+    if (cerr) return -1;
     int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, 1, out,
                           NULL, NULL);
     nli_cache_close(c);

@@ -2,7 +2,9 @@
 #include "util.h"
 #include "neglabel.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,45 +209,150 @@ void nli_pages_free(void *p, size_t n) {
     if (p) munmap(p, n ? n : 1);
 }
 
+/* Remove "<base>.tmp.<pid>" files that a killed writer of the same target
+ * left in dir (the pid no longer runs). A live pid's temp file is another
+ * writer's and is left alone. */
+static void remove_stale_temps(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");
+    const char *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5) != 0) continue;
+        char *end;
+        const char *num = e->d_name + bl + 5;
+        long pid = strtol(num, &end, 10);
+        if (end == num || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = nli_path_join(dir, e->d_name);
+        if (p && unlink(p) == 0) nli_log(NL_LOG_INFO, "removed %s, left by an interrupted run", p);
+        free(p);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
+/* The temp file's stream writes through this, so that the first write
+ * error's errno is kept for the message (stdio keeps only a flag). */
+struct nli_atomic_io {
+    int fd;
+    int err;
+};
+
+static ssize_t atomic_io_write(void *cookie, const char *buf, size_t n) {
+    nli_atomic_io *io = cookie;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(io->fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (!io->err) io->err = w < 0 ? errno : ENOSPC;
+            return done ? (ssize_t)done : -1;
+        }
+        done += (size_t)w;
+    }
+    return (ssize_t)n;
+}
+
+static int atomic_io_close(void *cookie) {
+    nli_atomic_io *io = cookie;
+    int rc = close(io->fd);
+    if (rc != 0 && !io->err) io->err = errno;
+    io->fd = -1;
+    return rc;
+}
+
 int nli_atomic_open(nli_atomic *a, const char *path) {
     memset(a, 0, sizeof *a);
     a->path = nli_strdup(path);
     size_t n = strlen(path) + 32;
     a->tmp = nli_malloc(n);
-    if (!a->path || !a->tmp) { free(a->path); free(a->tmp); return -1; }
+    if (!a->path || !a->tmp) { free(a->path); free(a->tmp); a->path = a->tmp = NULL; return -1; }
     snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    a->f = fopen(a->tmp, "wb");
+    remove_stale_temps(path);
+    a->io = nli_calloc(1, sizeof *a->io);
+    int fd = a->io ? open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666) : -1;
+    if (fd >= 0) {
+        a->io->fd = fd;
+        cookie_io_functions_t fns = {NULL, atomic_io_write, NULL, atomic_io_close};
+        a->f = fopencookie(a->io, "w", fns);
+    }
     if (!a->f) {
-        nli_seterr_code(NL_ERR_IO, "%s: cannot create: %s", a->tmp, strerror(errno));
-        free(a->path); free(a->tmp);
-        a->path = a->tmp = NULL;
+        if (a->io) nli_seterr_code(NL_ERR_IO, "%s: cannot create %s: %s", path, a->tmp, strerror(errno));
+        if (fd >= 0) { close(fd); unlink(a->tmp); }
+        free(a->path); free(a->tmp); free(a->io);
+        memset(a, 0, sizeof *a);
         return -1;
     }
     return 0;
 }
 
-int nli_atomic_commit(nli_atomic *a) {
+/* Say why writing a failed: the first write error's errno, else e. */
+static void atomic_write_error(const nli_atomic *a, int e) {
+    if (a->io && a->io->err) e = a->io->err;
+    nli_seterr_code(NL_ERR_IO, "%s: write error: %s (the file was left as it was)", a->path,
+                    e ? strerror(e) : "unknown error");
+}
+
+int nli_atomic_finish(nli_atomic *a) {
     int rc = 0;
-    if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0) {
-        nli_seterr_code(NL_ERR_IO, "%s: write error: %s", a->path, strerror(errno));
+    errno = 0;
+    if (fflush(a->f) != 0 || ferror(a->f) || a->io->err || fsync(a->io->fd) != 0) {
+        atomic_write_error(a, errno);
         rc = -1;
     }
-    if (fclose(a->f) != 0 && rc == 0) { nli_seterr_code(NL_ERR_IO, "%s: write error: %s", a->path, strerror(errno)); rc = -1; }
+    errno = 0;
+    if (fclose(a->f) != 0 && rc == 0) { atomic_write_error(a, errno); rc = -1; }
     a->f = NULL;
-    if (rc == 0 && rename(a->tmp, a->path) != 0) {
-        nli_seterr_code(NL_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
+    if (rc != 0) nli_atomic_abort(a);
+    else { free(a->io); a->io = NULL; }
+    return rc;
+}
+
+/* fsync the folder holding path, so a rename into it survives a crash. */
+static int sync_dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");
+    if (!dir) return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) { /* EINVAL: a file system without directory fsync */
+        nli_seterr_code(NL_ERR_IO, "%s: cannot sync the folder: %s", dir, strerror(errno));
         rc = -1;
     }
-    if (rc != 0) unlink(a->tmp);
-    free(a->path); free(a->tmp);
-    a->path = a->tmp = NULL;
+    if (fd >= 0) close(fd);
+    free(dir);
     return rc;
+}
+
+int nli_atomic_publish(nli_atomic *a) {
+    int rc = 0;
+    free(a->io); /* finished: closed already */
+    a->io = NULL;
+    if (rename(a->tmp, a->path) != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot rename into place: %s (the file was left as it was)", a->path,
+                        strerror(errno));
+        unlink(a->tmp);
+        rc = -1;
+    } else if (sync_dir_of(a->path) != 0) {
+        nli_prefixerr("%s: written, but", a->path);
+        rc = -1;
+    }
+    free(a->path); free(a->tmp);
+    memset(a, 0, sizeof *a);
+    return rc;
+}
+
+int nli_atomic_commit(nli_atomic *a) {
+    if (nli_atomic_finish(a) != 0) return -1;
+    return nli_atomic_publish(a);
 }
 
 void nli_atomic_abort(nli_atomic *a) {
     if (a->f) fclose(a->f);
     if (a->tmp) unlink(a->tmp);
-    free(a->path); free(a->tmp);
+    free(a->path); free(a->tmp); free(a->io);
     memset(a, 0, sizeof *a);
 }
 
@@ -253,7 +360,7 @@ int nl_write_file_atomic(const char *path, const void *data, size_t len) {
     nli_atomic a;
     if (nli_atomic_open(&a, path) != 0) return -1;
     if (len && fwrite(data, 1, len, a.f) != len) {
-        nli_seterr_code(NL_ERR_IO, "%s: write error: %s", path, strerror(errno));
+        atomic_write_error(&a, errno);
         nli_atomic_abort(&a);
         return -1;
     }

@@ -51,11 +51,19 @@ void nli_pages_drop(const void *p, size_t len);
 void *nli_pages_alloc(size_t n);
 void nli_pages_free(void *p, size_t n);
 
-/* Crash-safe output: write to "<path>.tmp.<pid>", then fsync + rename. */
-typedef struct { FILE *f; char *path; char *tmp; } nli_atomic;
+/* Crash-safe output: write to "<path>.tmp.<pid>", then fsync + rename + fsync
+ * of the folder. On any error the temp file is removed and the message
+ * names path; whatever was at path before is left as it was. Open removes
+ * the temp files of the same target that killed runs left (their pid is
+ * gone). Several files that belong together are finished first (every
+ * write error found) and published after. */
+typedef struct nli_atomic_io nli_atomic_io; /* the descriptor and the first write error */
+typedef struct { FILE *f; char *path; char *tmp; nli_atomic_io *io; } nli_atomic;
 int nli_atomic_open(nli_atomic *a, const char *path);
-int nli_atomic_commit(nli_atomic *a); /* closes; renames on success */
-void nli_atomic_abort(nli_atomic *a); /* closes and removes the temp file */
+int nli_atomic_finish(nli_atomic *a);  /* flush, fsync, close; -1: aborted */
+int nli_atomic_publish(nli_atomic *a); /* rename into place, fsync the folder; frees */
+int nli_atomic_commit(nli_atomic *a);  /* finish + publish */
+void nli_atomic_abort(nli_atomic *a);  /* closes and removes the temp file; frees */
 int nl_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* Growable string buffer. */

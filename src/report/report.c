@@ -182,7 +182,7 @@ static void json_model_info(nli_rw *w, const char *info) {
     json_decref(j);
 }
 
-static int write_json(const char *path, const nli_report *r) {
+static int write_json(nli_atomic *a, const nli_report *r) {
     nli_rw w = {0};
     nli_rw_printf(&w, "{\n  \"neglabel_version\": \"%s\",\n  \"model\": {\"dir\": ", NEGLABEL_VERSION);
     json_str(&w, r->model_dir);
@@ -223,8 +223,9 @@ static int write_json(const char *path, const nli_report *r) {
     nli_rw_puts(&w, "]},\n  \"seconds\": ");
     json_num(&w, r->seconds);
     nli_rw_puts(&w, "\n}\n");
-    int rc = w.err ? -1 : nl_write_file_atomic(path, w.b.s, w.b.len);
-    if (w.err) nli_prefixerr("%s", path);
+    int rc = w.err ? -1 : 0;
+    if (w.err) nli_prefixerr("%s", a->path);
+    else if (w.b.len) fwrite(w.b.s, 1, w.b.len, a->f); /* a write error shows in nli_atomic_finish */
     nli_buf_free(&w.b);
     return rc;
 }
@@ -264,29 +265,67 @@ static void csv_set(FILE *f, const nli_report_set *s) {
     }
 }
 
-static int write_csv(const char *path, const nli_report *r) {
-    nli_atomic a;
-    if (nli_atomic_open(&a, path) != 0) return -1;
-    fputs("set,path,neglabel,mcm,top_id_label,top_negative_label\n", a.f);
-    csv_set(a.f, r->id);
-    for (size_t i = 0; i < r->n_ood; i++) csv_set(a.f, &r->ood[i]);
-    return nli_atomic_commit(&a); /* checks ferror and fsyncs */
+static int write_csv(nli_atomic *a, const nli_report *r) {
+    fputs("set,path,neglabel,mcm,top_id_label,top_negative_label\n", a->f);
+    csv_set(a->f, r->id);
+    for (size_t i = 0; i < r->n_ood; i++) csv_set(a->f, &r->ood[i]);
+    return 0; /* write errors: nli_atomic_finish checks ferror and fsyncs */
 }
 
 /* ------------------------------------------------------------ entry points */
 
-int nli_report_write(const char *out_dir, const nli_report *r) {
-    if (!out_dir || !*out_dir) { nli_seterr("report: no output folder"); return -1; }
-    if (check_report(r) != 0) return -1;
-    if (nli_mkdir_p(out_dir) != 0) return -1;
-    static const char *const names[3] = {"results.json", "scores.csv", "report.html"};
-    for (int k = 0; k < 3; k++) {
-        char *p = nli_path_join(out_dir, names[k]);
-        if (!p) return -1;
-        int rc = k == 0 ? write_json(p, r) : k == 1 ? write_csv(p, r) : nli_report_html(p, r);
-        free(p);
-        if (rc != 0) return -1;
-    }
-    return 0;
+/* After the publish of files[k] failed: say which of the set were replaced. */
+static void publish_failed(nli_atomic *files, size_t n, size_t k, char (*names)[256]) {
+    char msg[2048], done[1024] = "";
+    snprintf(msg, sizeof msg, "%s", nli_geterr());
+    for (size_t j = 0; j < k; j++)
+        snprintf(done + strlen(done), sizeof done - strlen(done), "%s%s", j ? ", " : "", names[j]);
+    if (k) nli_seterr_code(NL_ERR_IO, "%s; already replaced: %s", msg, done);
+    for (size_t j = k + 1; j < n; j++) nli_atomic_abort(&files[j]);
 }
 
+int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *also, size_t n_also) {
+    enum { MAXF = 8 };
+    nli_atomic f[MAXF];
+    char names[MAXF][256]; /* base names, kept after publish frees the paths */
+    size_t n = 0;
+    memset(f, 0, sizeof f);
+    int rc = -1;
+    if (n_also > MAXF - 3) { nli_seterr("report: too many files"); goto fail; }
+    if (!out_dir || !*out_dir) { nli_seterr("report: no output folder"); goto fail; }
+    if (check_report(r) != 0) goto fail;
+    if (nli_mkdir_p(out_dir) != 0) goto fail;
+    /* Every file is written, synced and closed under a temporary name
+     * before any is renamed into place: a write error (a full disk) leaves
+     * the earlier results in out_dir as they were. */
+    for (size_t k = 0; k < n_also; k++) {
+        f[n] = also[k];
+        memset(&also[k], 0, sizeof also[k]);
+        const char *sl = strrchr(f[n].path, '/');
+        snprintf(names[n], sizeof names[n], "%s", sl ? sl + 1 : f[n].path);
+        n++;
+        if (nli_atomic_finish(&f[n - 1]) != 0) goto fail;
+    }
+    static const char *const own[3] = {"results.json", "scores.csv", "report.html"};
+    for (int k = 0; k < 3; k++) {
+        char *p = nli_path_join(out_dir, own[k]);
+        int ok = p && nli_atomic_open(&f[n], p) == 0;
+        free(p);
+        if (!ok) goto fail;
+        snprintf(names[n++], sizeof names[0], "%s", own[k]);
+        int w = k == 0 ? write_json(&f[n - 1], r) : k == 1 ? write_csv(&f[n - 1], r) : nli_report_html(&f[n - 1], r);
+        if (w != 0 || nli_atomic_finish(&f[n - 1]) != 0) goto fail;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (nli_atomic_publish(&f[k]) != 0) {
+            publish_failed(f, n, k, names);
+            return -1;
+        }
+    return 0;
+fail:
+    for (size_t k = 0; k < n; k++) nli_atomic_abort(&f[k]);
+    for (size_t k = 0; k < n_also; k++) nli_atomic_abort(&also[k]);
+    return rc;
+}
+
+int nli_report_write(const char *out_dir, const nli_report *r) { return nli_report_write_with(out_dir, r, NULL, 0); }

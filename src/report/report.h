@@ -63,8 +63,13 @@ typedef struct {
 
 /* Create out_dir if needed and write results.json, scores.csv and
  * report.html in it, each atomically. -1 + error (naming the file) on bad
- * input or a write failure. */
+ * input or a write failure. All three are written and synced under
+ * temporary names before the first is renamed into place, so a write error
+ * leaves earlier results as they were. */
 int nli_report_write(const char *out_dir, const nli_report *r);
+/* The same, publishing also[0..n_also) (opened with nli_atomic_open and
+ * written, not finished) with them, first; they are consumed either way. */
+int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *also, size_t n_also);
 
 
 /* Encode w x h RGB (HWC uint8) as a baseline JPEG in memory (*out malloc'd,
@@ -85,5 +90,5 @@ void nli_rw_html(nli_rw *w, const char *s); /* HTML-escaped, invalid UTF-8 -> U+
 char *nli_utf8_clean(const char *s);
 /* Mean of the OOD sets' metrics (NaN when there are none). */
 void nli_report_average(const nli_report *r, nl_metrics *neglabel, nl_metrics *mcm);
-int nli_report_html(const char *path, const nli_report *r);
+int nli_report_html(nli_atomic *a, const nli_report *r); /* into a->f */
 #endif

@@ -365,7 +365,7 @@ static void footer(nli_rw *w, const nli_report *r) {
     nli_rw_puts(w, "</body>\n</html>\n");
 }
 
-int nli_report_html(const char *path, const nli_report *r) {
+int nli_report_html(nli_atomic *a, const nli_report *r) {
     nli_rw w = {0};
     header(&w, r);
     nli_rw_puts(&w, "<h2>Results</h2>\n");
@@ -388,8 +388,11 @@ int nli_report_html(const char *path, const nli_report *r) {
     }
     footer(&w, r);
     int rc = -1;
-    if (w.err) nli_prefixerr("%s", path);
-    else rc = nl_write_file_atomic(path, w.b.s, w.b.len);
+    if (w.err) nli_prefixerr("%s", a->path);
+    else {
+        rc = 0;
+        if (w.b.len) fwrite(w.b.s, 1, w.b.len, a->f); /* a write error shows in nli_atomic_finish */
+    }
     nli_buf_free(&w.b);
     return rc;
 }
