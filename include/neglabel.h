@@ -154,6 +154,9 @@ NL_API const char *nl_model_fingerprint(const nl_model *m);
 
 /* CLIP BPE token ids with SOT and EOT, not truncated (caller frees *ids). */
 NL_API int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n);
+/* The same for len bytes of UTF-8 that may hold NUL characters (U+0000,
+ * which ftfy.fix_text removes, as the reference tokenizer does). */
+NL_API int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids, size_t *n);
 
 /* Text embeddings (projections, not normalised). Texts longer than the
  * context are truncated to context-1 tokens + EOT, as clip.tokenize does. */

@@ -41,10 +41,15 @@ printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x00\x00\x00\x00\x00\x0
 expect_fail "zero-size image" "zero.png" T preprocess "$TMP/zero.png" -o "$TMP/x.rgb"
 check "failed preprocess wrote nothing" test ! -e "$TMP/x.rgb"
 expect_fail "invalid UTF-8 text" "UTF-8" T embed --no-cache --model "$M" --text "$(printf 'caf\xe9')"
-printf '{"text": "ok"}\n{"text": \n{"nope": 1}\n{"text": "after"}\n' | T tokenize --model "$M" >"$TMP/tok.out" 2>"$TMP/tok.err"
+printf '{"text": "ok"}\n{"text": \n{"nope": 1}\n{"text": "after"}\n{"text": "a\\u0000b"}\n{"text": "ab"}\n' |
+  T tokenize --model "$M" >"$TMP/tok.out" 2>"$TMP/tok.err"
 check "tokenize: malformed JSON line fails (exit 1)" test $? -eq 1
 check "tokenize: names the line" grep -q 'line 2' "$TMP/tok.err"
-check "tokenize: the stream goes on after bad lines" test "$(jq -r '.text // empty' "$TMP/tok.out" | tr '\n' ,)" = "ok,after,"
+check "tokenize: the stream goes on after bad lines" test "$(jq -r '.text // empty' "$TMP/tok.out" | head -2 | tr '\n' ,)" = "ok,after,"
+# \u0000 is a character (ftfy removes it: the ids of "ab"), echoed back intact
+check "tokenize: \\u0000 in the text is tokenized" test "$(jq -c 'select(.ids) | .ids' "$TMP/tok.out" | sed -n 3p)" = "$(jq -c 'select(.ids) | .ids' "$TMP/tok.out" | sed -n 4p)"
+check "tokenize: \\u0000 echoed in the text" test "$(jq -c 'select(.ids) | .text' "$TMP/tok.out" | sed -n 3p)" = '"a\u0000b"'
+check "tokenize: 4 lines tokenized" test "$(jq -c 'select(.ids)' "$TMP/tok.out" | wc -l)" -eq 4
 check "tokenize: an error object per bad line" test "$(jq -c 'select(.error) | .line' "$TMP/tok.out" | tr '\n' ,)" = "2,3,"
 expect_fail "unknown command" "unknown command" T frobnicate
 expect_fail "unknown option" "unknown option" T info --model "$M" --bogus

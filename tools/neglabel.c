@@ -345,8 +345,12 @@ static int cmd_tokenize(int argc, char **argv) {
         lineno++;
         if (len == 1 && line[0] == '\n') continue;
         json_error_t jerr;
-        json_t *o = json_loadb(line, (size_t)len, JSON_DECODE_ANY, &jerr);
-        const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
+        /* JSON_ALLOW_NUL: a "\u0000" in the text is a character like any
+         * other (ftfy removes it), not the end of the string */
+        json_t *o = json_loadb(line, (size_t)len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        json_t *t = o ? json_object_get(o, "text") : NULL;
+        const char *text = json_string_value(t);
+        size_t tlen = text ? json_string_length(t) : 0;
         int32_t *ids = NULL;
         size_t n = 0;
         if (!text) {
@@ -355,13 +359,13 @@ static int cmd_tokenize(int argc, char **argv) {
                      o ? "" : jerr.text);
             tokenize_error(lineno, msg);
             rc = 1;
-        } else if (nl_tokenize(m, text, &ids, &n) != 0) {
+        } else if (nl_tokenize_n(m, text, tlen, &ids, &n) != 0) {
             tokenize_error(lineno, nl_last_error());
             rc = 1;
         } else {
             json_t *arr = json_array();
             for (size_t k = 0; k < n; k++) json_array_append_new(arr, json_integer(ids[k]));
-            json_t *res = json_pack("{s:s,s:o}", "text", text, "ids", arr);
+            json_t *res = json_pack("{s:s%,s:o}", "text", text, tlen, "ids", arr);
             char *s = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
             if (s) printf("%s\n", s);
             free(s);

@@ -825,13 +825,20 @@ done:
 
 static PyObject *Model_tokenize(ModelObject *self, PyObject *arg) {
     if (!model_ok(self)) return NULL;
-    PyObject *b;
-    if (utf8_bytes(arg, &b, "text") != 0) return NULL;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "text: expected str, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    PyObject *b = PyUnicode_AsUTF8String(arg); /* "\0" allowed: ftfy removes it */
+    if (!b) return NULL;
     int32_t *ids = NULL;
     size_t n = 0;
     int rc = 0;
     failure f = {0};
-    MODEL_CALL(self, f, { rc = nl_tokenize(self->m, PyBytes_AS_STRING(b), &ids, &n); if (rc) fail_capture(&f); });
+    MODEL_CALL(self, f, {
+        rc = nl_tokenize_n(self->m, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b), &ids, &n);
+        if (rc) fail_capture(&f);
+    });
     Py_DECREF(b);
     if (rc || f.closed) return fail_raise(&f);
     PyObject *l = PyList_New((Py_ssize_t)n);

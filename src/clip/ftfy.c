@@ -92,17 +92,6 @@ static int ready(void) {
     return G.ok;
 }
 
-static int in_ranges(uint32_t c, const uint32_t (*r)[2], size_t n) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c < r[mid][0]) hi = mid;
-        else if (c > r[mid][1]) lo = mid + 1;
-        else return 1;
-    }
-    return 0;
-}
-
 static int same(const nli_cpbuf *a, const nli_cpbuf *b) {
     return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
 }
@@ -471,10 +460,10 @@ static int escapes_controls(const uint32_t *s, size_t n, nli_cpbuf *out) {
     for (size_t i = 0; i < n; i++) {
         if (s[i] == 0x1B && i + 1 < n && s[i + 1] == '[') {
             size_t k = i + 2;
-            while (k < n && (s[k] == ';' || in_ranges(s[k], nli_ftfy_digit, nli_ftfy_digit_count))) k++;
+            while (k < n && (s[k] == ';' || nli_in_ranges(s[k], nli_ftfy_digit, nli_ftfy_digit_count))) k++;
             if (k < n && s[k] < 0x80 && (s[k] | 0x20) >= 'a' && (s[k] | 0x20) <= 'z') { i = k; continue; }
         }
-        if (in_ranges(s[i], nli_ftfy_control, nli_ftfy_control_count)) continue;
+        if (nli_in_ranges(s[i], nli_ftfy_control, nli_ftfy_control_count)) continue;
         if (nli_cpbuf_push(out, s[i])) return -1;
     }
     return 0;

@@ -17,6 +17,8 @@ int nli_cpbuf_append(nli_cpbuf *b, const uint32_t *v, size_t n);
 int nli_utf8_decode(const uint8_t *s, size_t len, nli_cpbuf *out);
 /* Encode one code point (<= 0x10FFFF) at o (4 bytes of room); bytes written. */
 size_t nli_utf8_put(uint32_t c, char *o);
+/* Whether c lies in one of n sorted, disjoint [lo, hi] ranges. */
+int nli_in_ranges(uint32_t c, const uint32_t (*r)[2], size_t n);
 /* Python's html.unescape, appended to out. */
 int nli_html_unescape(const uint32_t *in, size_t n, nli_cpbuf *out);
 

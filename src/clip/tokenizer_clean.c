@@ -157,7 +157,7 @@ static int u32_in_sorted(uint32_t c, const uint32_t *v, size_t n) {
     return 0;
 }
 
-static int in_ranges(uint32_t c, const uint32_t (*r)[2], size_t n) {
+int nli_in_ranges(uint32_t c, const uint32_t (*r)[2], size_t n) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -252,9 +252,9 @@ static int py_isspace(uint32_t c) {
 /* The regex module's \s: Unicode White_Space (unlike isspace, not 0x1C-0x1F). */
 static int re_space(uint32_t c) { return py_isspace(c) && !(c >= 0x1C && c <= 0x1F); }
 
-static int is_cased(uint32_t c) { return in_ranges(c, nli_uc_cased, nli_uc_cased_count); }
+static int is_cased(uint32_t c) { return nli_in_ranges(c, nli_uc_cased, nli_uc_cased_count); }
 static int is_case_ignorable(uint32_t c) {
-    return in_ranges(c, nli_uc_case_ignorable, nli_uc_case_ignorable_count);
+    return nli_in_ranges(c, nli_uc_case_ignorable, nli_uc_case_ignorable_count);
 }
 
 /* CPython's handle_capital_sigma: Σ becomes ς at the end of a word, i.e.

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden_embed import matrix  # noqa: E402
+from golden_embed import grouping, matrix  # noqa: E402
 
 EXCLUDE = ["noun.person.txt", "noun.quantity.txt", "noun.group.txt", "adj.pert.txt"]
 SUPER = ["{} environment", "{} space", "{} object", "{} scene", "{} place", "{} item", "{} area", "{} view",
@@ -101,22 +101,6 @@ def ensemble(raw, n_t, n):
 def unit(x):
     x = x.astype(np.float64)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def grouping(pos, neg, ngroup, seed, t):
-    drop = neg.shape[1] % ngroup
-    if drop > 0:
-        neg = neg[:, :-drop]
-    torch.manual_seed(seed)
-    idx = torch.randperm(neg.shape[1]).numpy()
-    negs = neg.T[idx].T.reshape(pos.shape[0], ngroup, -1)
-    out = []
-    for i in range(ngroup):
-        full = np.concatenate([pos, negs[:, i, :]], axis=-1) / t
-        full = np.exp(full - full.max(axis=-1, keepdims=True))
-        full /= full.sum(axis=-1, keepdims=True)
-        out.append(full[:, :pos.shape[1]].sum(axis=-1))
-    return np.stack(out, axis=-1).mean(axis=-1)
 
 
 def main():

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden_embed import matrix  # noqa: E402
+from golden_embed import grouping, matrix  # noqa: E402
 
 CASES = [  # s, n_img, n_id, n_neg, dim, ngroup, seed, tau
     (1, 40, 10, 257, 16, 100, 0, 0.01),
@@ -39,23 +39,6 @@ def unit(x):
     x = x.astype(np.float64)
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(n > 0, n, 1)
-
-
-def grouping(pos, neg, ngroup, seed, t):
-    """clip_ood.py ScalableClassifier.grouping (random_permute=True), in float64."""
-    drop = neg.shape[1] % ngroup
-    if drop > 0:
-        neg = neg[:, :-drop]
-    torch.manual_seed(seed)
-    idx = torch.randperm(neg.shape[1]).numpy()
-    negs = neg.T[idx].T.reshape(pos.shape[0], ngroup, -1)
-    scores = []
-    for i in range(ngroup):
-        full = np.concatenate([pos, negs[:, i, :]], axis=-1) / t
-        full = np.exp(full - full.max(axis=-1, keepdims=True))
-        full /= full.sum(axis=-1, keepdims=True)
-        scores.append(full[:, :pos.shape[1]].sum(axis=-1))
-    return np.stack(scores, axis=-1).mean(axis=-1)
 
 
 with open("tests/data/score_perm_golden.txt", "w") as f:

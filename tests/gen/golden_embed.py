@@ -19,3 +19,22 @@ def value(s, m, k):
 def matrix(s, m, rows, cols):
     """rows x cols float32 (values exact), row-major index k = r * cols + c."""
     return np.array([value(s, m, k) for k in range(rows * cols)], dtype=np.float64).astype(np.float32).reshape(rows, cols)
+
+
+def grouping(pos, neg, ngroup, seed, t):
+    """clip_ood.py ScalableClassifier.grouping (random_permute=True), in float64."""
+    drop = neg.shape[1] % ngroup
+    if drop > 0:
+        neg = neg[:, :-drop]
+    import torch  # the reference permutation; only the generators that score need torch
+
+    torch.manual_seed(seed)
+    idx = torch.randperm(neg.shape[1]).numpy()
+    negs = neg.T[idx].T.reshape(pos.shape[0], ngroup, -1)
+    scores = []
+    for i in range(ngroup):
+        full = np.concatenate([pos, negs[:, i, :]], axis=-1) / t
+        full = np.exp(full - full.max(axis=-1, keepdims=True))
+        full /= full.sum(axis=-1, keepdims=True)
+        scores.append(full[:, :pos.shape[1]].sum(axis=-1))
+    return np.stack(scores, axis=-1).mean(axis=-1)
