@@ -57,7 +57,7 @@ MODELS = {
     "vit-small-quickgelu": (SMALL_IMAGES, ["f32", "f16"]),
     "vit-small-gelu": (SMALL_IMAGES, ["f32", "f16"]),
     "rn50": (FULL_IMAGES, ["f32", "f16"]),
-    "rn101": (FULL_IMAGES, ["f32"]),
+    "rn101": (FULL_IMAGES, ["f32", "f16"]),
 }
 
 
