@@ -242,15 +242,21 @@ static int embed_prompt_chunk(nl_model *m, void *ctx, const size_t *idx, size_t 
     return nl_embed_texts(m, batch, k, out);
 }
 
-int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+/* Prompt embeddings through the cache (the prompt is its own key); raw:
+ * as the model gives them, else normalised. */
+static int embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, int raw,
+                         float *out) {
     int cerr;
     nli_cache *c = open_cache(o, m, "text", "", &cerr);
     if (cerr) return -1;
-    /* the prompt is its own cache key */
-    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, 0, out,
-                          NULL, NULL);
+    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, raw,
+                          out, NULL, NULL);
     nli_cache_close(c);
     return rc;
+}
+
+int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+    return embed_prompts(m, o, prompts, n, 0, out);
 }
 
 typedef struct { const char *const *paths; nl_resample resample; } image_ctx;
@@ -317,16 +323,6 @@ done:
     return rc;
 }
 
-/* Raw prompt embeddings (cached like nl_embed_prompts, not normalised). */
-static int embed_prompts_raw(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
-    int cerr;
-    nli_cache *c = open_cache(o, m, "text", "", &cerr);
-    if (cerr) return -1;
-    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, 1, out,
-                          NULL, NULL);
-    nli_cache_close(c);
-    return rc;
-}
 
 #define RAW_CHUNK 1024 /* words per ensemble step: n_templates x 1024 x dim floats */
 
@@ -347,7 +343,7 @@ int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *w
                 free(prompts[t * k + i]);
                 if (!(prompts[t * k + i] = nl_apply_template(templates[t], words[w0 + i]))) goto done;
             }
-        if (embed_prompts_raw(m, o, (const char *const *)prompts, n_templates * k, raw) != 0 ||
+        if (embed_prompts(m, o, (const char *const *)prompts, n_templates * k, 1, raw) != 0 ||
             nl_ensemble_raw(raw, k, n_templates, dim, out + w0 * dim) != 0)
             goto done;
         for (size_t i = 0; i < n_templates * k; i++) { free(prompts[i]); prompts[i] = NULL; }
