@@ -269,8 +269,18 @@ NL_API int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size
  * Higher = more in-distribution. */
 /* CSP (Chen et al., NeurIPS 2024) scores with NegLabel's formula over its
  * own negatives (nl_csp_*, nl_mine with max_cut 0.95); its defaults
- * differ only in the permutation (torch, as its reference). */
-typedef enum { NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1, NL_METHOD_CSP = 2 } nl_method;
+ * differ only in the permutation (torch, as its reference).
+ * AdaNeg (Zhang et al., NeurIPS 2024) and OODD (CVPR 2025) are stream
+ * methods: an image's score depends on the images before it (and, within
+ * a batch, beside it), so nl_score takes the rows as one stream in the
+ * given order, from a fresh memory (docs/methods.md). */
+typedef enum {
+    NL_METHOD_NEGLABEL = 0, NL_METHOD_MCM = 1, NL_METHOD_CSP = 2, NL_METHOD_ADANEG = 3, NL_METHOD_OODD = 4
+} nl_method;
+#define NL_METHOD_COUNT 5
+/* "neglabel", "mcm", "csp", "adaneg", "oodd". 0, or -1 (error set). */
+NL_API int nl_parse_method(const char *s, nl_method *out);
+NL_API const char *nl_method_name(nl_method m);
 
 /* The shuffle of the negatives before grouping (docs/scoring.md).
  * SPLITMIX: neglabel's own splitmix64 Fisher–Yates (the default).
@@ -295,6 +305,28 @@ typedef struct {
                          CPU's to ~1e-12 relative */
     int device_index;
     int n_threads;    /* CPU threads; 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
+    /* AdaNeg (NL_METHOD_ADANEG; defaults: its reference script's,
+     * ngroup 5, torch permutation). Stream batches of adaneg_batch; an
+     * image is cached under its ID label when its static score exceeds
+     * thres + gap (1 - thres), under its negative label below
+     * thres - gap thres; adaneg_memory image slots per label;
+     * score = adaptive + lambda * static. sample_adaptive: proxies
+     * weighted by exp(-beta (1 - cos)), beta truncated to an integer as
+     * the reference does. */
+    int adaneg_batch;           /* default 256 */
+    int adaneg_memory;          /* default 10 */
+    double adaneg_thres;        /* default 0.5 */
+    double adaneg_gap;          /* default 0.5 */
+    double adaneg_lambda;       /* default 0.1 */
+    int adaneg_sample_adaptive; /* default 0 */
+    double adaneg_beta;         /* default 5.5 */
+    /* OODD (NL_METHOD_OODD; static score NegLabel's with this struct's
+     * ngroup, tau and permutation): batches of oodd_batch enter a queue of
+     * the oodd_queue lowest static scores; score = static - the oodd_k-th
+     * largest cosine between the image and the queued images. */
+    int oodd_batch;             /* default 64 */
+    int oodd_queue;             /* default 2048 */
+    int oodd_k;                 /* default 5 */
 } nl_score_params;
 
 NL_API nl_score_params nl_score_default_params(nl_method method);

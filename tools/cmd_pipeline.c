@@ -16,7 +16,7 @@ typedef struct {
     nl_corpus_params corpus;
     nl_mine_params mine;
     nl_score_params score;
-    int method_set, tau_set, perm_set, cut_set;
+    int method_set, tau_set, perm_set, cut_set, ngroup_set;
     double tau;
     const char *mcm_template;
     int allow_dups, remove_id;
@@ -84,12 +84,43 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
 static int method_opt(int argc, char **argv, int *i, common_opts *c) {
     const char *v;
     if (!cli_opt(argc, argv, i, "--method", &v)) return 0;
-    if (!strcmp(v, "neglabel")) c->score.method = NL_METHOD_NEGLABEL;
-    else if (!strcmp(v, "mcm")) c->score.method = NL_METHOD_MCM;
-    else if (!strcmp(v, "csp")) c->score.method = NL_METHOD_CSP;
-    else { fprintf(stderr, "neglabel: --method expects neglabel, mcm or csp, got '%s'\n", v); return -1; }
+    if (nl_parse_method(v, &c->score.method) != 0) {
+        fprintf(stderr, "neglabel: --method expects neglabel, mcm, csp, adaneg or oodd, got '%s'\n", v);
+        return -1;
+    }
     c->method_set = 1;
     return 1;
+}
+
+/* AdaNeg's and OODD's options (their references' defaults). */
+static int stream_opt(int argc, char **argv, int *i, common_opts *c) {
+    const char *v;
+    long l;
+    nl_score_params *s = &c->score;
+    struct { const char *name; int *dst; long lo, hi; } ints[] = {
+        {"--adaneg-batch", &s->adaneg_batch, 1, 1L << 20}, {"--adaneg-memory", &s->adaneg_memory, 1, 10000},
+        {"--oodd-batch", &s->oodd_batch, 1, 1L << 20}, {"--oodd-queue", &s->oodd_queue, 1, 1L << 24},
+        {"--oodd-k", &s->oodd_k, 1, 1L << 24}};
+    for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
+        if (cli_opt(argc, argv, i, ints[k].name, &v)) {
+            if (cli_int(ints[k].name, v, ints[k].lo, ints[k].hi, &l)) return -1;
+            *ints[k].dst = (int)l;
+            return 1;
+        }
+    struct { const char *name; double *dst; double lo, hi; } dbl[] = {
+        {"--adaneg-thres", &s->adaneg_thres, 0, 1}, {"--adaneg-gap", &s->adaneg_gap, 0, 1},
+        {"--adaneg-lambda", &s->adaneg_lambda, 0, 1e6}, {"--adaneg-beta", &s->adaneg_beta, 0, 1e6}};
+    for (size_t k = 0; k < sizeof dbl / sizeof *dbl; k++)
+        if (cli_opt(argc, argv, i, dbl[k].name, &v)) {
+            if (cli_double(dbl[k].name, v, dbl[k].dst)) return -1;
+            if (!(*dbl[k].dst >= dbl[k].lo && *dbl[k].dst <= dbl[k].hi)) {
+                fprintf(stderr, "neglabel: %s expects a number in [%g, %g]\n", dbl[k].name, dbl[k].lo, dbl[k].hi);
+                return -1;
+            }
+            return 1;
+        }
+    if (cli_flag(argv, *i, "--adaneg-sample-adaptive")) { s->adaneg_sample_adaptive = 1; return 1; }
+    return 0;
 }
 
 static int score_opt(int argc, char **argv, int *i, common_opts *c) {
@@ -97,9 +128,11 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     long l;
     int r = method_opt(argc, argv, i, c);
     if (r) return r;
+    if ((r = stream_opt(argc, argv, i, c))) return r;
     if (cli_opt(argc, argv, i, "--ngroup", &v)) {
         if (cli_int("--ngroup", v, 1, 100000000, &l)) return -1;
         c->score.ngroup = (int)l;
+        c->ngroup_set = 1;
         return 1;
     }
     if (cli_opt(argc, argv, i, "--seed", &v)) {
@@ -153,6 +186,7 @@ static void common_finish(common_opts *c) {
         nl_score_params d = nl_score_default_params(c->score.method);
         c->score.tau = d.tau;
         if (!c->perm_set) c->score.permutation = d.permutation;
+        if (!c->ngroup_set) c->score.ngroup = d.ngroup;
     }
     if (c->tau_set) c->score.tau = c->tau;
 }

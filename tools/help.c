@@ -88,10 +88,11 @@ static const opt_doc o_convention[] = {
 static const group_doc g_convention = {NULL, o_convention};
 
 static const opt_doc o_method[] = {
-    {"--method", NULL, "neglabel|mcm|csp", "NegLabel, MCM (no negatives: maximum softmax over the ID labels), or CSP "
-     "(its corpus, superclass phrases, raw-mean prompt ensembles and similarity cut; NegLabel's score with the torch "
-     "permutation), see docs/methods.md "
-     "(default neglabel)", 0},
+    {"--method", NULL, "neglabel|mcm|csp|adaneg|oodd", "NegLabel, MCM (no negatives: maximum softmax over the ID "
+     "labels), CSP (its corpus, superclass phrases, raw-mean prompt ensembles and similarity cut; NegLabel's score "
+     "with the torch permutation), AdaNeg (NegLabel's score with a memory of test images per label) or OODD "
+     "(NegLabel's score minus the similarity to a queue of the most OOD-like images); AdaNeg and OODD take the "
+     "images as one stream in the order given, see docs/methods.md (default neglabel)", 0},
     {0}};
 static const group_doc g_method = {NULL, o_method};
 
@@ -136,6 +137,19 @@ static const opt_doc o_scoring[] = {
      "torch.manual_seed(S) bit for bit (the reference code's groups), or NumPy's np.random.permutation "
      "(default splitmix)", 0},
     {"--tau", NULL, "T", "softmax temperature (default 0.01 for NegLabel, 1 for MCM)", 0},
+    {"--adaneg-batch", NULL, "N", "AdaNeg: images per batch of the stream (default 256)", 0},
+    {"--adaneg-memory", NULL, "L", "AdaNeg: image slots per label (default 10)", 0},
+    {"--adaneg-thres", NULL, "T", "AdaNeg: middle of the static score (default 0.5)", 0},
+    {"--adaneg-gap", NULL, "G", "AdaNeg: images above T + G(1 - T) join an ID label's memory, below T - G T a "
+     "negative's (default 0.5)", 0},
+    {"--adaneg-lambda", NULL, "W", "AdaNeg: weight of the static score in the final one (default 0.1)", 0},
+    {"--adaneg-sample-adaptive", NULL, NULL, "AdaNeg: per-image proxies weighted by exp(-beta (1 - cos)) "
+     "(default: the memory mean)", 0},
+    {"--adaneg-beta", NULL, "B", "AdaNeg: beta of the sample-adaptive weights, truncated to an integer as the "
+     "reference does (default 5.5)", 0},
+    {"--oodd-batch", NULL, "N", "OODD: images per batch of the stream (default 64)", 0},
+    {"--oodd-queue", NULL, "Q", "OODD: the queue keeps the Q lowest static scores (default 2048)", 0},
+    {"--oodd-k", NULL, "K", "OODD: subtract the K-th largest cosine to the queued images (default 5)", 0},
     {0}};
 static const group_doc g_scoring = {"Scoring options", o_scoring};
 

@@ -8,6 +8,8 @@
 #include "neglabel.h"
 #include "cuda/cuda_device.h"
 #include "cuda/score_cuda.h"
+#include "adaneg.h"
+#include "oodd.h"
 #include "prng.h"
 #include "gemm.h"
 #include "util.h"
@@ -22,11 +24,26 @@
  * similarities, and so the scores, never depend on the number of threads. */
 #define IMG_CHUNK 256
 
+static const char *const METHOD_NAMES[NL_METHOD_COUNT] = {"neglabel", "mcm", "csp", "adaneg", "oodd"};
+
+int nl_parse_method(const char *s, nl_method *out) {
+    for (int m = 0; s && m < NL_METHOD_COUNT; m++)
+        if (!strcmp(s, METHOD_NAMES[m])) { *out = (nl_method)m; return 0; }
+    nli_seterr("unknown method '%s' (neglabel, mcm, csp, adaneg or oodd)", s ? s : "");
+    return -1;
+}
+
+const char *nl_method_name(nl_method m) { return (unsigned)m < NL_METHOD_COUNT ? METHOD_NAMES[m] : "unknown"; }
+
 nl_score_params nl_score_default_params(nl_method method) {
-    return (nl_score_params){.method = method, .ngroup = 100, .seed = 0, .shuffle = 1,
-                             .permutation = method == NL_METHOD_CSP ? NL_PERM_TORCH : NL_PERM_SPLITMIX,
+    /* the references of CSP, AdaNeg and OODD shuffle with torch.randperm */
+    int torch_perm = method == NL_METHOD_CSP || method == NL_METHOD_ADANEG || method == NL_METHOD_OODD;
+    return (nl_score_params){.method = method, .ngroup = method == NL_METHOD_ADANEG ? 5 : 100, .seed = 0,
+                             .shuffle = 1, .permutation = torch_perm ? NL_PERM_TORCH : NL_PERM_SPLITMIX,
                              .tau = method == NL_METHOD_MCM ? 1.0 : 0.01, .device = NL_DEVICE_CPU,
-                             .device_index = 0};
+                             .device_index = 0, .adaneg_batch = 256, .adaneg_memory = 10, .adaneg_thres = 0.5,
+                             .adaneg_gap = 0.5, .adaneg_lambda = 0.1, .adaneg_sample_adaptive = 0,
+                             .adaneg_beta = 5.5, .oodd_batch = 64, .oodd_queue = 2048, .oodd_k = 5};
 }
 
 /* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
@@ -81,7 +98,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
              double *scores, size_t *top_id, size_t *top_neg) {
     if (!p) { nli_seterr("score: no parameters"); return -1; }
-    if (p->method != NL_METHOD_NEGLABEL && p->method != NL_METHOD_MCM && p->method != NL_METHOD_CSP) {
+    if ((unsigned)p->method >= NL_METHOD_COUNT) {
         nli_seterr("score: unknown method %d", (int)p->method);
         return -1;
     }
@@ -105,7 +122,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     }
     size_t ngroup = 0, gsize = 0, kept = 0;
     if (p->method != NL_METHOD_MCM) { /* NegLabel's formula; CSP's too */
-        if (n_neg == 0) { nli_seterr("score: NegLabel and CSP need negative labels"); return -1; }
+        if (n_neg == 0) { nli_seterr("score: %s needs negative labels", nl_method_name(p->method)); return -1; }
         if (p->ngroup < 1 || (size_t)p->ngroup > n_neg) {
             nli_seterr("score: ngroup %d outside [1, %zu] (the number of negative labels)", p->ngroup, n_neg);
             return -1;
@@ -115,6 +132,10 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         gsize = kept / ngroup;
     }
     if (n_img == 0) return 0;
+    if (p->method == NL_METHOD_ADANEG)
+        return nli_score_adaneg(img, n_img, id_emb, n_id, neg_emb, n_neg, dim, p, scores, top_id, top_neg);
+    if (p->method == NL_METHOD_OODD)
+        return nli_score_oodd(img, n_img, id_emb, n_id, neg_emb, n_neg, dim, p, scores, top_id, top_neg);
 
     size_t chunk = n_img < IMG_CHUNK ? n_img : IMG_CHUNK;
     double *sid = NULL, *sneg = NULL, *did = NULL, *dneg = NULL, *dimg = NULL;
