@@ -48,5 +48,5 @@ check "splitmix groups differently" sh -c "! cmp -s '$TMP/s_file.csv' '$TMP/s_sp
 expect_fail "mine --method mcm refused" "mcm uses no negatives" \
   nl mine --model "$TINY" --id-labels "$TMP/ids.txt" --lists "$L" --method mcm -o "$TMP/x.tsv"
 expect_fail "bad --max-cut refused" "max-cut" mine --max-cut 7 -o "$TMP/x.tsv"
-expect_fail "bad --method refused" "neglabel, mcm or csp" mine --method adaneg -o "$TMP/x.tsv"
+expect_fail "bad --method refused" "neglabel, mcm, csp, adaneg or oodd" mine --method bogus -o "$TMP/x.tsv"
 finish
