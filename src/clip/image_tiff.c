@@ -19,9 +19,17 @@
  * samples keep their high byte, the palette's 16-bit entries their high
  * byte, associated alpha ("RGBa") un-premultiplied, CMYK by cmyk2rgb, alpha
  * dropped. Uncompressed YCbCr is read, as Pillow reads it, as 4-byte RGBX
- * pixels. LAB, float and 32-bit integer samples are refused (Pillow reads
- * them; not supported here). Pillow's directory reader, mode table and
- * unpackers are in image_tiff_dir.c. */
+ * pixels. 12-bit grey ("I;12") and 16-bit grey with fill order 2 ("I;16R")
+ * as "I;16"; 32-bit integers ("I") clipped to 0..255; 32-bit floats ("F")
+ * clipped and truncated (NaN 0); CIELab through LittleCMS as Pillow's
+ * ImageCms (image_tiff_mode.c). Separate planes are decoded band by band
+ * into Pillow's 4-byte pixels with its unpackers (uncompressed: the one of
+ * the rawmode's letter for that plane, refused where Pillow has none;
+ * libtiff: band k from plane k, 16-bit samples' high byte, associated alpha
+ * then undone), then converted as Pillow converts the mode. Big-endian
+ * 32-bit samples through libtiff are read, as Pillow reads them, with the
+ * file's byte order although libtiff gives them in the machine's. Pillow's
+ * directory reader, mode table and unpackers are in image_tiff_dir.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +109,27 @@ static int tile_cmp(const void *a, const void *b) {
     return p->idx < q->idx ? -1 : p->idx > q->idx; /* stable, as Python's sort */
 }
 
+/* Unpack.c's unpacker of one band letter in the image's mode, as Pillow's
+ * raw decoder picks it for a plane (rawmode[layer]): 0 with its bits and
+ * band, -1 where Pillow has none ("unknown raw mode"). */
+static int plane_unpacker(int mode, char c, int *bits, int *band) {
+    static const struct {
+        int mode;
+        const char *letters;
+        int bits;
+    } tab[] = {{M_1, "1", 1},       {M_L, "L", 8},       {M_P, "P", 8},       {M_I, "I", 32},     {M_F, "F", 32},
+               {M_RGB, "RGB", 8},   {M_RGBA, "RGBA", 8}, {M_RGBX, "RGBX", 8}, {M_CMYK, "CMYK", 8}, {M_LAB, "LAB", 8}};
+    for (size_t i = 0; i < sizeof tab / sizeof *tab; i++) {
+        const char *p = tab[i].mode == mode ? strchr(tab[i].letters, c) : NULL;
+        if (p && c) {
+            *bits = tab[i].bits;
+            *band = (int)(p - tab[i].letters);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* TiffImagePlugin._setup's tile list, then ImageFile.load: a single tile in
  * the image's own mode is mapped from the file (map_buffer), otherwise the
  * tiles are sorted by offset, repeats dropped, and each decoded by the raw
@@ -128,14 +157,13 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
         return -1;
     }
     int planar = s->planar == 2;
-    if (planar && (s->f.bps != 8 || !strchr("RGB RGBX RGBA", s->rawchars[0] ? s->rawchars[0] : '?') ||
-                   (s->mode != M_RGB && s->mode != M_RGBA && s->mode != M_RGBX) || strchr(s->rawchars, 'a'))) {
-        nli_seterr("%s: unsupported TIFF (separate planes of this kind)", name);
-        return -1;
-    }
     uint64_t n = off->count;
     ttile *t = nli_mallocarray(n ? (size_t)n : 1, sizeof *t);
-    if (!t) {
+    /* separate planes: each band decoded into Pillow's image, 4 bytes a
+     * pixel, converted at the end */
+    uint8_t *px = planar ? nli_calloc((size_t)s->w * (size_t)s->h, 4) : NULL;
+    if (!t || (planar && !px)) {
+        free(t);
         nli_prefixerr("%s", name);
         return -1;
     }
@@ -163,9 +191,9 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
     /* ImageFile.load's map_buffer: one tile, rawmode == mode */
     if (n == 1 && s->rawmode_is_mode && !planar) {
         uint64_t o = t[0].off, stride = t[0].stride;
-        int px = s->mode == M_L || s->mode == M_P ? 1 : s->mode == M_I16 ? 2 : 4;
+        int pxb = s->mode == M_L || s->mode == M_P ? 1 : s->mode == M_I16 ? 2 : 4;
         if (o <= len && stride <= len && (uint64_t)s->h * stride <= len - o) { /* else: decoded below */
-            if (!stride) stride = (uint64_t)w * px;
+            if (!stride) stride = (uint64_t)w * pxb;
             if (o > len || (uint64_t)s->h * stride > len - o) {
                 nli_seterr("%s: image file is truncated (TIFF image data past the end of the file)", name);
                 goto out;
@@ -192,7 +220,18 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
             nli_seterr("%s: corrupt TIFF: strip or tile of no size", name);
             goto out;
         }
-        int bits = planar ? 8 : s->rawbits;
+        int bits = s->rawbits, band = 0;
+        if (planar) {
+            if (a->layer >= (int)strlen(s->rawchars)) {
+                nli_seterr("%s: corrupt TIFF: more planes than bands", name);
+                goto out;
+            }
+            if (plane_unpacker(s->mode, s->rawchars[a->layer], &bits, &band) != 0) {
+                nli_seterr("%s: unsupported TIFF (separate planes: unknown raw mode '%c' for this image mode)", name,
+                           s->rawchars[a->layer]);
+                goto out;
+            }
+        }
         uint64_t bytes = ((uint64_t)tw * bits + 7) / 8, stride = a->stride ? a->stride : bytes;
         if (stride < bytes) {
             nli_seterr("%s: corrupt TIFF: strip or tile row longer than its stride", name);
@@ -204,20 +243,24 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
                        (unsigned long long)a->off);
             goto out;
         }
-        if (planar && a->layer >= (int)strlen(s->rawchars)) {
-            nli_seterr("%s: corrupt TIFF: more planes than bands", name);
-            goto out;
-        }
         for (uint32_t r = 0; r < th; r++) {
             const uint8_t *in = d->data + a->off + (uint64_t)r * stride;
-            uint8_t *o = rgb + ((size_t)(a->y0 + r) * w + a->x0) * 3;
-            if (!planar) nli_tiff_unpack_row(&s->f, in, o, (int)tw);
-            else if (a->layer < 3)
-                for (uint32_t k = 0; k < tw; k++) o[3 * k + a->layer] = in[k];
+            if (!planar) {
+                nli_tiff_unpack_row(&s->f, in, rgb + ((size_t)(a->y0 + r) * w + a->x0) * 3, (int)tw);
+                continue;
+            }
+            uint8_t *o = px + ((size_t)(a->y0 + r) * w + a->x0) * 4;
+            for (uint32_t k = 0; k < tw; k++, o += 4) {
+                if (bits == 1) o[0] = in[k / 8] >> (7 - k % 8) & 1 ? 255 : 0; /* unpack1 */
+                else if (bits == 32) memcpy(o, in + 4 * (size_t)k, 4); /* copy4 */
+                else o[band] = in[k];
+            }
         }
     }
+    if (planar) nli_tiff_px4_to_rgb(s, px, rgb, (size_t)s->w * (size_t)s->h);
     rc = 0;
 out:
+    free(px);
     free(t);
     return rc;
 }
@@ -231,7 +274,7 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
     int w = (int)s->w, h = (int)s->h;
     uint16_t pc = PLANARCONFIG_CONTIG;
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &pc);
-    int bands = s->mode == M_RGB ? 3 : s->mode == M_LA || s->mode == M_PA ? 2 : s->mode == M_RGBA || s->mode == M_RGBX || s->mode == M_CMYK ? 4 : 1;
+    int bands = s->mode == M_RGB || s->mode == M_LAB ? 3 : s->mode == M_LA || s->mode == M_PA ? 2 : s->mode == M_RGBA || s->mode == M_RGBX || s->mode == M_CMYK ? 4 : 1;
     int planes = pc == PLANARCONFIG_SEPARATE && bands > 1 ? bands : 1;
     uint16_t pbps = 8;
     if (planes > 1) {
@@ -240,24 +283,19 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
             nli_seterr("%s: corrupt TIFF: %u bits per sample on separate planes", name, pbps);
             return -1;
         }
-        if (s->mode == M_CMYK || s->f.kind == K_RGBA_PRE || s->mode == M_PA) {
-            nli_seterr("%s: unsupported TIFF (separate planes of this kind)", name);
-            return -1;
-        }
     }
     uint64_t bits = (uint64_t)f->spp * f->bps; /* the rawmode's bits; a plane has bits / planes */
-    uint8_t *buf = NULL;
+    uint8_t *buf = NULL, *px = NULL;
     int rc = -1;
+    /* separate planes: plane k into band k of Pillow's image (4 bytes a
+     * pixel; 16-bit samples: the high byte), converted at the end */
+    if (planes > 1 && !(px = nli_calloc((size_t)w * (size_t)h, 4))) goto out;
 #define EMIT(src, y, x, n, plane)                                                              \
     do {                                                                                       \
-        uint8_t *o_ = rgb + ((size_t)(y) * w + (x)) * 3;                                        \
-        if (planes == 1) nli_tiff_unpack_row(f, (src), o_, (int)(n));                                   \
-        else if ((plane) < 3 && !(s->mode == M_LA && (plane) > 0))                             \
-            for (uint32_t k_ = 0; k_ < (uint32_t)(n); k_++) {                                  \
-                uint8_t v_ = pbps == 16 ? (src)[2 * k_ + 1] : (src)[k_];                       \
-                if (s->mode == M_LA) o_[3 * k_] = o_[3 * k_ + 1] = o_[3 * k_ + 2] = v_;        \
-                else o_[3 * k_ + (plane)] = v_;                                                \
-            }                                                                                  \
+        if (planes == 1) nli_tiff_unpack_row(f, (src), rgb + ((size_t)(y) * w + (x)) * 3, (int)(n)); \
+        else if ((plane) < 4)                                                                  \
+            for (uint32_t k_ = 0; k_ < (uint32_t)(n); k_++)                                    \
+                px[((size_t)(y) * w + (x) + k_) * 4 + (plane)] = pbps == 16 ? (src)[2 * k_ + 1] : (src)[k_]; \
     } while (0)
     if (TIFFIsTiled(tif)) {
         uint32_t tw = 0, th = 0;
@@ -310,9 +348,19 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
         }
     }
 #undef EMIT
+    if (planes > 1) {
+        /* TiffDecode.c: RGBA from separate planes whose first extra sample
+         * is associated alpha (or unspecified) is un-premultiplied */
+        uint16_t nex = 0, *info = NULL;
+        if (planes > 3 && s->mode == M_RGBA && TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &nex, &info) == 1 &&
+            nex >= 1 && info && (info[0] == EXTRASAMPLE_UNSPECIFIED || info[0] == EXTRASAMPLE_ASSOCALPHA))
+            nli_tiff_unpremultiply(px, (size_t)w * (size_t)h);
+        nli_tiff_px4_to_rgb(s, px, rgb, (size_t)w * (size_t)h);
+    }
     rc = 0;
 out:
     if (rc && !buf) nli_prefixerr("%s", name);
+    free(px);
     free(buf);
     return rc;
 }
@@ -360,7 +408,7 @@ out:
 
 int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_image *out) {
     tdir d = {.data = data, .len = len};
-    tsetup s;
+    tsetup s = {0};
     uint8_t *rgb = NULL;
     TIFF *tif = NULL;
     tmem m = {.p = data, .len = len, .pos = 0};
@@ -369,6 +417,7 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
                                                          s.h < 0 ? 0 : (uint64_t)s.h) != 0)
         goto fail;
     if (!(rgb = nli_image_alloc_rgb(name, (int)s.w, (int)s.h))) goto fail;
+    if (s.mode == M_LAB && nli_tiff_lab_begin(&s.f, name) != 0) goto fail;
     if (s.comp == COMPRESSION_NONE) {
         if (read_raw(&d, &s, name, rgb) != 0) goto fail;
     } else {
@@ -400,7 +449,7 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
         }
         /* libtiff gives 16-bit samples in the machine's order and has
          * already reversed the bits of fill order 2 */
-        s.f.be = 0;
+        if (s.f.bps == 16) s.f.be = 0;
         s.f.bitrev = 0;
         int rc;
         if (photo == PHOTOMETRIC_YCBCR && !(comp == COMPRESSION_JPEG && pc == PLANARCONFIG_CONTIG)) {
@@ -412,12 +461,14 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
         if (rc != 0) goto fail;
         TIFFClose(tif);
     }
+    nli_tiff_lab_end(&s.f);
     out->w = (int)s.w;
     out->h = (int)s.h;
     out->rgb = rgb;
     return 0;
 fail:
     if (tif) TIFFClose(tif);
+    nli_tiff_lab_end(&s.f);
     free(rgb);
     return -1;
 }

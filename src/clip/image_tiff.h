@@ -6,11 +6,13 @@
 #include <stdint.h>
 
 /* What a row holds, after Pillow's OPEN_INFO. */
-enum { K_BILEVEL, K_GREY, K_GREY16, K_GREY16S, K_RGB, K_RGBA_PRE, K_CMYK, K_PAL, K_RGBX_YCC };
+enum { K_BILEVEL, K_GREY, K_GREY16, K_GREY16S, K_RGB, K_RGBA_PRE, K_CMYK, K_PAL, K_RGBX_YCC,
+       K_GREY12, K_INT32, K_FLOAT32, K_LAB };
 
 typedef struct {
     int kind, spp, bps, invert, be, bitrev;
     uint8_t pal[256][3];
+    void *lab; /* K_LAB / mode LAB: the LittleCMS transform to sRGB */
 } tfmt;
 
 /* The tags read: size, compression, samples, photometric, fill order,
@@ -33,7 +35,7 @@ typedef struct {
     tent e[NL_TIFF_NTAGS]; /* by nli_tiff_tags; count 0: absent */
 } tdir;
 
-enum { M_1, M_L, M_P, M_I16, M_I, M_LA, M_PA, M_RGB, M_RGBA, M_RGBX, M_CMYK };
+enum { M_1, M_L, M_P, M_I16, M_I, M_F, M_LA, M_PA, M_RGB, M_RGBA, M_RGBX, M_CMYK, M_LAB };
 
 typedef struct {
     tfmt f;
@@ -62,4 +64,17 @@ int nli_tiff_get1(const tdir *d, unsigned tag, int64_t dflt, int64_t *v);
 int nli_tiff_setup(const tdir *d, const char *name, tsetup *s);
 /* RGB of a pixel left as Pillow's new image has it (zeros in its mode). */
 void nli_tiff_zero_pixel(const tsetup *s, uint8_t rgb[3]);
+/* n pixels of Pillow's image in its own mode, 4 bytes each (bands at
+ * their places: L/P/1 in byte 0, LA/PA alpha in byte 3; I and F a native
+ * 32-bit number), to RGB as convert('RGB') does. */
+void nli_tiff_px4_to_rgb(const tsetup *s, const uint8_t *px, uint8_t *rgb, size_t n);
+/* Pillow's unpackRGBa in place (associated alpha undone). */
+void nli_tiff_unpremultiply(uint8_t *px, size_t n);
+/* Rows of K_GREY12, K_INT32, K_FLOAT32 / K_LAB to RGB. */
+void nli_tiff_unpack_wide(const tfmt *f, const uint8_t *in, uint8_t *out, int n);
+void nli_tiff_unpack_lab(const tfmt *f, const uint8_t *in, uint8_t *out, int n);
+/* LAB: the transform Pillow's convert builds (ImageCms, LittleCMS: its
+ * Lab v2 profile to sRGB, perceptual); 0, or -1 with the error set. */
+int nli_tiff_lab_begin(tfmt *f, const char *name);
+void nli_tiff_lab_end(tfmt *f);
 #endif

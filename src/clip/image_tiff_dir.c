@@ -46,10 +46,14 @@ void nli_tiff_unpack_row(const tfmt *f, const uint8_t *in, uint8_t *out, int n) 
         }
         break;
     }
+    case K_GREY12:
+    case K_INT32:
+    case K_FLOAT32: nli_tiff_unpack_wide(f, in, out, n); break;
+    case K_LAB: nli_tiff_unpack_lab(f, in, out, n); break;
     case K_GREY16:
     case K_GREY16S:
-        for (x = 0; x < n; x++) {
-            int v = u16s(f, in + 2 * x);
+        for (x = 0; x < n; x++) { /* "I;16R": each byte's bits reversed */
+            int v = f->bitrev ? rev8(in[2 * x + !f->be]) << 8 | rev8(in[2 * x + f->be]) : u16s(f, in + 2 * x);
             if (f->kind == K_GREY16S && v >= 32768) v = 0;
             if (v > 255) v = 255;
             out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = (uint8_t)v;
@@ -260,24 +264,49 @@ int nli_tiff_setup(const tdir *d, const char *name, tsetup *s) {
     s->rawchars = "";
     int ph = (int)s->photo;
     if (fill != 1 && fill != 2) return unknown_mode(name, ph, spp, bps);
-    if (sfmt == 2) {
-        if (!(ph == 1 && spp == 1 && nextra == 0 && bps == 16 && fill == 1)) return unknown_mode(name, ph, spp, bps);
-        f->kind = K_GREY16S;
+    if (sfmt == 2) { /* "I;16S", "I;16BS", "I;32S", "I;32BS" */
+        if (!(ph == 1 && spp == 1 && nextra == 0 && (bps == 16 || bps == 32) && fill == 1))
+            return unknown_mode(name, ph, spp, bps);
+        f->kind = bps == 16 ? K_GREY16S : K_INT32;
         s->mode = M_I;
+        s->rawchars = "I";
+        return 0;
+    }
+    if (sfmt == 3) { /* "F;32F", "F;32BF", min-is-white not inverted */
+        if (!((ph == 0 || ph == 1) && spp == 1 && nextra == 0 && bps == 32 && fill == 1))
+            return unknown_mode(name, ph, spp, bps);
+        f->kind = K_FLOAT32;
+        s->mode = M_F;
+        s->rawchars = "F";
         return 0;
     }
     if (sfmt != 1) return unknown_mode(name, ph, spp, bps);
+    if (ph == 1 && spp == 1 && nextra == 0 && !be && fill == 1 && (bps == 12 || bps == 32)) { /* "I;12", "I;32N" */
+        f->kind = bps == 12 ? K_GREY12 : K_INT32;
+        s->mode = bps == 12 ? M_I16 : M_I;
+        s->rawchars = "I";
+        return 0;
+    }
+    if (ph == 8 && spp == 3 && nextra == 0 && bps == 8 && fill == 1) {
+        f->kind = K_LAB;
+        s->mode = M_LAB;
+        s->rawchars = "LAB";
+        return 0;
+    }
     if ((ph == 0 || ph == 1) && spp == 1 && nextra == 0 && (bps == 1 || bps == 2 || bps == 4 || bps == 8)) {
         f->kind = bps == 1 ? K_BILEVEL : K_GREY;
         f->invert = ph == 0;
         s->mode = bps == 1 ? M_1 : M_L;
+        s->rawchars = bps == 1 ? "1" : "L";
         s->rawmode_is_mode = bps == 8 && ph == 1 && fill == 1;
         return 0;
     }
-    if ((ph == 0 || ph == 1) && spp == 1 && nextra == 0 && bps == 16 && fill == 1 && (!be || ph == 1)) {
+    if ((ph == 0 || ph == 1) && spp == 1 && nextra == 0 && bps == 16 &&
+        ((fill == 1 && (!be || ph == 1)) || (fill == 2 && !be && ph == 1))) { /* "I;16", "I;16B", "I;16R" */
         f->kind = K_GREY16;
         s->mode = M_I16;
-        s->rawmode_is_mode = 1;
+        s->rawmode_is_mode = fill == 1;
+        s->rawchars = "I";
         return 0;
     }
     if (ph == 1 && spp == 2 && bps == 8 && nextra == 1 && e0 == 2 && fill == 1) {
@@ -291,31 +320,38 @@ int nli_tiff_setup(const tdir *d, const char *name, tsetup *s) {
         f->kind = e0 == 1 ? K_RGBA_PRE : K_RGB;
         s->mode = spp == 3 ? M_RGB : e0 == 0 ? M_RGBX : M_RGBA;
         s->rawmode_is_mode = bps == 8 && spp == 4 && e0 != 1;
-        s->rawchars = spp == 3 ? "RGB" : e0 == 0 ? "RGBX" : e0 == 1 ? "RGBa" : "RGBA";
+        static const char *raws[3][3] = {{"RGBX", "RGBXX", "RGBXXX"}, {"RGBa", "RGBaX", "RGBaXX"},
+                                         {"RGBA", "RGBAX", "RGBAXX"}};
+        s->rawchars = spp == 3 ? "RGB" : raws[e0 == 0 ? 0 : e0 == 1 ? 1 : 2][nextra > 1 ? nextra - 1 : 0];
         return 0;
     }
     if (ph == 2 && fill == 2 && bps == 8 && spp == 3 && nextra == 0) { /* "RGB;R" */
         f->kind = K_RGB;
         s->mode = M_RGB;
+        s->rawchars = "RGB";
         return 0;
     }
     if (ph == 3 && spp == 1 && nextra == 0 && (bps == 1 || bps == 2 || bps == 4 || bps == 8)) {
         f->kind = K_PAL;
         s->mode = M_P;
+        s->rawchars = "P";
         s->rawmode_is_mode = bps == 8 && fill == 1;
     } else if (ph == 3 && spp == 2 && bps == 8 && nextra == 1 && e0 == 2 && fill == 1) {
         f->kind = K_PAL;
         s->mode = M_PA;
+        s->rawchars = "PA";
     } else if (ph == 5 && fill == 1 && ((bps == 8 && spp == 4 + (int)nextra && (nextra == 0 || (e0 == 0 && rest0))) ||
                                         (bps == 16 && !be && spp == 4 && nextra == 0))) {
         f->kind = K_CMYK;
         s->mode = M_CMYK;
+        s->rawchars = nextra == 0 ? "CMYK" : nextra == 1 ? "CMYKX" : "CMYKXX";
         s->rawmode_is_mode = bps == 8 && spp == 4;
         return 0;
     } else if (ph == 6 && spp == 3 && bps == 8 && nextra == 0 && fill == 1) {
         f->kind = s->comp == 1 ? K_RGBX_YCC : K_RGB; /* raw: read as "RGBX", 4 bytes a pixel */
         s->mode = M_RGB;
         if (s->comp == 1) s->rawbits = 32;
+        s->rawchars = "RGBX";
         return 0;
     } else return unknown_mode(name, ph, spp, bps);
     /* palette: Pillow's palette from the colour map's high bytes */
@@ -331,8 +367,3 @@ int nli_tiff_setup(const tdir *d, const char *name, tsetup *s) {
     return 0;
 }
 
-/* Pillow's image before decoding is all zeros in its mode. */
-void nli_tiff_zero_pixel(const tsetup *s, uint8_t rgb[3]) {
-    memset(rgb, s->mode == M_CMYK ? 255 : 0, 3);
-    if (s->mode == M_P || s->mode == M_PA) memcpy(rgb, s->f.pal[0], 3);
-}

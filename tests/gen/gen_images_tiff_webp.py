@@ -522,74 +522,227 @@ def tiff_variants():
                  "tifw_rgb_le_tiles_deflate.tif", "tifw_pal8_be.tif", "tifw_grey16_be.tif", "tif_L_packbits.tif",
                  "tif_1_group4.tif", "tifw_rgb_le_strips.tif", "tifw_bigtiff_rgb.tif",
                  "tifw_bigtiff_rgba_deflate_tiles.tif"):
-        data = FILES[name]
-        e = "<" if data[:2] == b"II" else ">"
-        stem = name[:-4]
-        if data[2] == 0x2B:  # BigTIFF: cuts, a bad first offset, trailing bytes
-            ifd = struct.unpack(e + "Q", data[8:16])[0]
-            n = struct.unpack(e + "Q", data[ifd:ifd + 8])[0]
-            truncations(name, data, [4, 8, 12, 16, ifd, ifd + 8, ifd + 8 + 20 * n // 2, ifd + 8 + 20 * n,
-                                     ifd + 16 + 20 * n, len(data) // 2, len(data) - 1])
-            put(stem + "_badifd.tif", data[:8] + struct.pack(e + "Q", len(data) + 100) + data[16:])
-            put(stem + "_trailing.tif", data + b"trailing")
-            continue
-        ifd = struct.unpack(e + "I", data[4:8])[0]
-        n = struct.unpack(e + "H", data[ifd:ifd + 2])[0]
-        cuts = [2, 4, 6, 8, ifd, ifd + 1, ifd + 2, ifd + 2 + 12 * n // 2, ifd + 2 + 12 * n, ifd + 6 + 12 * n,
-                len(data) // 4, len(data) // 2, len(data) - 1]
-        truncations(name, data, cuts)
-        for k in range(n):
-            at = ifd + 2 + 12 * k
-            tag = struct.unpack(e + "H", data[at:at + 2])[0]
-            if tag in (273, 279, 324, 325, 256, 257, 320):
-                bad = bytearray(data)
-                struct.pack_into(e + "I", bad, at + 8, 0x7FFFFFF0)
-                put("%s_bad%d.tif" % (stem, tag), bytes(bad))
-        bad = bytearray(data)
-        struct.pack_into(e + "I", bad, 4, len(data) + 100)
-        put(stem + "_badifd.tif", bytes(bad))
-        bad = bytearray(data)
-        struct.pack_into(e + "H", bad, ifd, 0xFFFF)
-        put(stem + "_ifdcount.tif", bytes(bad))
-        for k in range(n):
-            at = ifd + 2 + 12 * k
-            tag, typ, cnt = struct.unpack(e + "HHI", data[at:at + 8])
-            edits = []
-            if tag in (279, 325) and cnt == 1:
-                edits.append(("small%d" % tag, lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 10)))
-            if tag == 256:
-                edits.append(("asciiwidth", lambda b, at=at: struct.pack_into(e + "H", b, at + 2, 2)))
-                edits.append(("zerowidth", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 0)))
-            if tag == 259:
-                edits.append(("comp99", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 99)))
-            if tag == 262:
-                edits.append(("nophoto", lambda b, at=at: struct.pack_into(e + "H", b, at, 0x7FFF)))
-                edits.append(("photo4", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 4)))
-            if tag == 258 and cnt == 1:
-                edits.append(("bps3", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 3)))
-            if tag in (322, 323):
-                edits.append(("huge%d" % tag, lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 0xFFF0)))
-            if tag in (273, 324) and cnt == 1:
-                edits.append(("offset0", lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 0)))
-            if tag == 278:
-                edits.append(("rps0", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 0)))
-                edits.append(("rps1", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 1)))
-            for tname, fn in edits:
-                bad = bytearray(data)
-                fn(bad)
-                put("%s_%s.tif" % (stem, tname), bytes(bad))
+        damage_tiff(name)
+
+
+def damage_tiff(name):
+    """Truncations, broken offsets and counts, bad magic, IFD loops of one
+    TIFF already written."""
+    data = FILES[name]
+    e = "<" if data[:2] == b"II" else ">"
+    stem = name[:-4]
+    if data[2] == 0x2B:  # BigTIFF: cuts, a bad first offset, trailing bytes
+        ifd = struct.unpack(e + "Q", data[8:16])[0]
+        n = struct.unpack(e + "Q", data[ifd:ifd + 8])[0]
+        truncations(name, data, [4, 8, 12, 16, ifd, ifd + 8, ifd + 8 + 20 * n // 2, ifd + 8 + 20 * n,
+                                 ifd + 16 + 20 * n, len(data) // 2, len(data) - 1])
+        put(stem + "_badifd.tif", data[:8] + struct.pack(e + "Q", len(data) + 100) + data[16:])
         put(stem + "_trailing.tif", data + b"trailing")
-        if name == "tifw_rgb_be_tiles.tif":  # 2000 more entries: the width, again and again
-            ents = data[ifd + 2:ifd + 2 + 12 * n]
-            width = next(ents[i:i + 12] for i in range(0, len(ents), 12) if ents[i:i + 2] == struct.pack(e + "H", 256))
-            many = struct.pack(e + "H", n + 2000) + ents + width * 2000 + b"\0\0\0\0"
-            put(stem + "_manyentries.tif", data[:4] + struct.pack(e + "I", len(data)) + data[8:] + many)
+        return
+    ifd = struct.unpack(e + "I", data[4:8])[0]
+    n = struct.unpack(e + "H", data[ifd:ifd + 2])[0]
+    cuts = [2, 4, 6, 8, ifd, ifd + 1, ifd + 2, ifd + 2 + 12 * n // 2, ifd + 2 + 12 * n, ifd + 6 + 12 * n,
+            len(data) // 4, len(data) // 2, len(data) - 1]
+    truncations(name, data, cuts)
+    for k in range(n):
+        at = ifd + 2 + 12 * k
+        tag = struct.unpack(e + "H", data[at:at + 2])[0]
+        if tag in (273, 279, 324, 325, 256, 257, 320):
+            bad = bytearray(data)
+            struct.pack_into(e + "I", bad, at + 8, 0x7FFFFFF0)
+            put("%s_bad%d.tif" % (stem, tag), bytes(bad))
+    bad = bytearray(data)
+    struct.pack_into(e + "I", bad, 4, len(data) + 100)
+    put(stem + "_badifd.tif", bytes(bad))
+    bad = bytearray(data)
+    struct.pack_into(e + "H", bad, ifd, 0xFFFF)
+    put(stem + "_ifdcount.tif", bytes(bad))
+    for k in range(n):
+        at = ifd + 2 + 12 * k
+        tag, typ, cnt = struct.unpack(e + "HHI", data[at:at + 8])
+        edits = []
+        if tag in (279, 325) and cnt == 1:
+            edits.append(("small%d" % tag, lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 10)))
+        if tag == 256:
+            edits.append(("asciiwidth", lambda b, at=at: struct.pack_into(e + "H", b, at + 2, 2)))
+            edits.append(("zerowidth", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 0)))
+        if tag == 259:
+            edits.append(("comp99", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 99)))
+        if tag == 262:
+            edits.append(("nophoto", lambda b, at=at: struct.pack_into(e + "H", b, at, 0x7FFF)))
+            edits.append(("photo4", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 4)))
+        if tag == 258 and cnt == 1:
+            edits.append(("bps3", lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 3)))
+        if tag in (322, 323):
+            edits.append(("huge%d" % tag, lambda b, at=at: struct.pack_into(e + "H", b, at + 8, 0xFFF0)))
+        if tag in (273, 324) and cnt == 1:
+            edits.append(("offset0", lambda b, at=at: struct.pack_into(e + "I", b, at + 8, 0)))
+        if tag == 278:
+            edits.append(("rps0", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 0)))
+            edits.append(("rps1", lambda b, at=at, typ=typ: struct.pack_into(e + ("H" if typ == 3 else "I"), b, at + 8, 1)))
+        for tname, fn in edits:
+            bad = bytearray(data)
+            fn(bad)
+            put("%s_%s.tif" % (stem, tname), bytes(bad))
+    put(stem + "_trailing.tif", data + b"trailing")
+    if name == "tifw_rgb_be_tiles.tif":  # 2000 more entries: the width, again and again
+        ents = data[ifd + 2:ifd + 2 + 12 * n]
+        width = next(ents[i:i + 12] for i in range(0, len(ents), 12) if ents[i:i + 2] == struct.pack(e + "H", 256))
+        many = struct.pack(e + "H", n + 2000) + ents + width * 2000 + b"\0\0\0\0"
+        put(stem + "_manyentries.tif", data[:4] + struct.pack(e + "I", len(data)) + data[8:] + many)
+
+
+def tiff_sample_variants():
+    """Samples beyond 8 bits a channel, CIELab and separate planes: Pillow's
+    modes I;16 (12 and 16 bits, fill order 2, min-is-white), I (signed 16,
+    32-bit integers), F (32-bit floats, with edge values: negative, past 255,
+    fractions, NaN, infinities) and LAB, in both byte orders (where Pillow's
+    table has them; the others are refused), raw and through libtiff, at
+    several sizes."""
+    def vals(w, h, seed, lo, hi):
+        r = random.Random(seed)
+        return [lo + (x * 7 + y * 13 + r.randrange(hi - lo + 1)) % (hi - lo + 1) for y in range(h) for x in range(w)]
+
+    def pack(fmt, e, v):
+        return b"".join(struct.pack(e + fmt, x) for x in v)
+
+    def floats(w, h, seed):
+        r = random.Random(seed)
+        edge = [float("nan"), float("inf"), -float("inf"), -0.0, -0.5, 0.5, 0.99, 1.0, 254.5, 254.999, 255.0, 255.5,
+                256.0, -1e30, 1e30, 1e-40, 3e9, -3e9, 127.5]
+        v = [r.uniform(-80.0, 340.0) for _ in range(w * h)]
+        for i, x in enumerate(edge):
+            v[(i * 5) % len(v)] = x
+        return v
+
+    def pack12(w, h, v):
+        out = bytearray()
+        for y in range(h):
+            bitsrow, n = 0, 0
+            row = bytearray()
+            for x in range(w):
+                bitsrow = bitsrow << 12 | v[y * w + x]
+                n += 12
+                while n >= 8:
+                    row.append((bitsrow >> (n - 8)) & 255)
+                    n -= 8
+            if n:
+                row.append((bitsrow << (8 - n)) & 255)
+            out += row
+        return bytes(out)
+
+    def planes(data, spp, nbytes):
+        step = spp * nbytes
+        return [b"".join(data[i + c * nbytes:i + (c + 1) * nbytes] for i in range(0, len(data), step))
+                for c in range(spp)]
+
+    cases = {}
+    for (w, h) in ((23, 17), (5, 3), (64, 9)):
+        sz = "%dx%d" % (w, h)
+        f = floats(w, h, w)
+        i32 = vals(w, h, w + 1, -70000, 70000)
+        u32 = vals(w, h, w + 2, 0, 600)
+        u16 = vals(w, h, w + 3, 0, 700) if w != 64 else vals(w, h, w + 3, 0, 65535)
+        s16 = vals(w, h, w + 4, -400, 700)
+        u12 = vals(w, h, w + 5, 0, 4095) if w != 5 else vals(w, h, w + 5, 0, 300)
+        for e, en in (("<", "le"), (">", "be")):
+            for comp, cn in ((1, ""), (8, "_deflate")):
+                for ph in (1, 0):
+                    pn = "" if ph == 1 else "_miniswhite"
+                    cases["f32%s_%s%s_%s" % (pn, en, cn, sz)] = dict(w=w, h=h, spp=1, bps=32, photometric=ph,
+                                                                    sampleformat=3, endian=e, compression=comp,
+                                                                    pixels=pack("f", e, f))
+                cases["i32s_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=1, bps=32, photometric=1, sampleformat=2,
+                                                           endian=e, compression=comp, pixels=pack("i", e, i32))
+                cases["u32_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=1, bps=32, photometric=1, endian=e,
+                                                          compression=comp, pixels=pack("I", e, u32))
+                cases["grey16s_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=1, bps=16, photometric=1,
+                                                              sampleformat=2, endian=e, compression=comp,
+                                                              pixels=pack("h", e, s16))
+                cases["grey16_miniswhite_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=1, bps=16, photometric=0,
+                                                                        endian=e, compression=comp,
+                                                                        pixels=pack("H", e, u16))
+                cases["grey16_fill2_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=1, bps=16, photometric=1,
+                                                                   fillorder=2, endian=e, compression=comp,
+                                                                   pixels=pack("H", e, u16))
+                cases["grey12_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=1, bps=12, photometric=1, endian=e,
+                                                             compression=comp, pixels=pack12(w, h, u12))
+                cmyk = bytes(vals(w, h * 4, w + 6, 0, 255))
+                cases["cmyk16_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=4, bps=16, photometric=5, endian=e,
+                                                             compression=comp,
+                                                             pixels=pack("H", e, [v * 256 + 3 for v in cmyk]))
+                lab = bytes(vals(w, h * 3, w + 7, 0, 255))
+                cases["lab_%s%s_%s" % (en, cn, sz)] = dict(w=w, h=h, spp=3, bps=8, photometric=8, endian=e,
+                                                          compression=comp, pixels=lab)
+    # every 8-bit CIELab value of L, a and b at least once, in tiles
+    r = random.Random(99)
+    lab = bytearray()
+    for i in range(128 * 64):
+        lab += bytes((i % 256, (i // 256 * 8 + r.randrange(8)) % 256, r.randrange(256)))
+    cases["lab_all_tiles_deflate_128x64"] = dict(w=128, h=64, spp=3, bps=8, photometric=8, compression=8,
+                                                 tile=(32, 32), pixels=bytes(lab))
+    cases["f32_be_tiles_23x17"] = dict(w=23, h=17, spp=1, bps=32, photometric=1, sampleformat=3, endian=">",
+                                       tile=(16, 16), pixels=pack("f", ">", floats(23, 17, 5)))
+    cases["f32_le_tiles_deflate_23x17"] = dict(w=23, h=17, spp=1, bps=32, photometric=1, sampleformat=3,
+                                               tile=(16, 16), compression=8, pixels=pack("f", "<", floats(23, 17, 6)))
+    cases["i32s_be_strips_deflate_23x17"] = dict(w=23, h=17, spp=1, bps=32, photometric=1, sampleformat=2,
+                                                 endian=">", rows_per_strip=4, compression=8,
+                                                 pixels=pack("i", ">", vals(23, 17, 8, -1000, 1000)))
+    # separate planes of every kind, raw and deflated, both byte orders
+    w, h = 23, 17
+    rgb = pattern(w, h, 21)
+    rgba = pattern(w, h, 22, alpha=True)
+    rb, ab = rgb.tobytes(), rgba.tobytes()
+    gb = rgb.convert("L").tobytes()
+    cmyk = rgb.convert("CMYK").tobytes()
+    pal = rgb.convert("P", palette=Image.ADAPTIVE, colors=30)
+    pp = pal.getpalette()[:768]
+    pp += [0] * (768 - len(pp))
+    cmap = [v * 257 for v in pp[0::3]] + [v * 257 for v in pp[1::3]] + [v * 257 for v in pp[2::3]]
+    la = bytes(v for i in range(w * h) for v in (gb[i], ab[4 * i + 3]))
+    pa = bytes(v for i in range(w * h) for v in (pal.tobytes()[i], ab[4 * i + 3]))
+    rgb16 = pack("H", "<", [v * 256 + 77 for v in rb])
+    rgba16 = pack("H", "<", [v * 256 + 5 for v in ab])
+    for e, en in (("<", "le"), (">", "be")):
+        def sw(b16):
+            return b16 if e == "<" else b"".join(b16[i + 1:i + 2] + b16[i:i + 1] for i in range(0, len(b16), 2))
+        for comp, cn in ((1, ""), (8, "_deflate")):
+            k = dict(endian=e, compression=comp, planar=2, w=w, h=h)
+            cases["planar_rgb16_%s%s" % (en, cn)] = dict(spp=3, bps=16, photometric=2, pixels=planes(sw(rgb16), 3, 2), **k)
+            cases["planar_rgba16_%s%s" % (en, cn)] = dict(spp=4, bps=16, photometric=2, extra=[2],
+                                                         pixels=planes(sw(rgba16), 4, 2), **k)
+            cases["planar_rgba_assoc_%s%s" % (en, cn)] = dict(spp=4, bps=8, photometric=2, extra=[1],
+                                                             pixels=planes(ab, 4, 1), **k)
+            cases["planar_rgbx_%s%s" % (en, cn)] = dict(spp=4, bps=8, photometric=2, extra=[0],
+                                                       pixels=planes(ab, 4, 1), **k)
+            cases["planar_cmyk_%s%s" % (en, cn)] = dict(spp=4, bps=8, photometric=5, pixels=planes(cmyk, 4, 1), **k)
+            cases["planar_la_%s%s" % (en, cn)] = dict(spp=2, bps=8, photometric=1, extra=[2], pixels=planes(la, 2, 1), **k)
+            cases["planar_pa_%s%s" % (en, cn)] = dict(spp=2, bps=8, photometric=3, extra=[2], colormap=cmap,
+                                                     pixels=planes(pa, 2, 1), **k)
+            cases["planar_grey_miniswhite_%s%s" % (en, cn)] = dict(spp=1, bps=8, photometric=0, pixels=[gb], **k)
+            cases["planar_grey16_%s%s" % (en, cn)] = dict(spp=1, bps=16, photometric=1,
+                                                         pixels=[sw(pack("H", "<", [v * 3 for v in gb]))], **k)
+            cases["planar_lab_%s%s" % (en, cn)] = dict(spp=3, bps=8, photometric=8, pixels=planes(rb, 3, 1), **k)
+            cases["planar_ycbcr_%s%s" % (en, cn)] = dict(spp=3, bps=8, photometric=6, pixels=planes(rb, 3, 1), **k)
+        cases["planar_rgb_tiles_%s" % en] = dict(spp=3, bps=8, photometric=2, planar=2, endian=e, tile=(16, 16),
+                                                 w=w, h=h, pixels=planes(rb, 3, 1))
+        cases["planar_cmyk_strips_deflate_%s" % en] = dict(spp=4, bps=8, photometric=5, planar=2, endian=e,
+                                                           rows_per_strip=5, compression=8, w=w, h=h,
+                                                           pixels=planes(cmyk, 4, 1))
+    for name, kw in cases.items():
+        kw = dict(kw)
+        put("tifs_%s.tif" % name, write_tiff(kw.pop("w"), kw.pop("h"), **kw))
+    for name in ("f32_be_23x17", "f32_le_deflate_23x17", "i32s_be_deflate_23x17", "grey12_le_23x17",
+                 "lab_le_23x17", "lab_be_deflate_23x17", "planar_cmyk_le", "planar_rgba_assoc_be_deflate",
+                 "planar_rgb16_be", "planar_cmyk_strips_deflate_le"):
+        damage_tiff("tifs_%s.tif" % name)
 
 
 png_variants()
 jpeg_variants()
 webp_variants()
 tiff_variants()
+tiff_sample_variants()
 
 LIBC = ctypes.CDLL(None)
 LIBC.malloc.restype = ctypes.c_void_p
@@ -635,7 +788,7 @@ for name in sorted(FILES):
             break
     entries.append(e)
 versions = {"pillow": PIL.__version__}
-for lib in ("libjpeg_turbo", "zlib", "libtiff", "webp"):
+for lib in ("libjpeg_turbo", "zlib", "libtiff", "webp", "littlecms2"):
     versions[lib] = features.version(lib)
 with open(os.path.join(OUT, "manifest.json"), "w") as f:
     json.dump({"generator": "tests/gen/gen_images_tiff_webp.py", "versions": versions, "entries": entries},
