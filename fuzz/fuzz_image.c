@@ -2,8 +2,8 @@
  * Not part of the default build. Build with clang, e.g.:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *     -Iinclude -Isrc fuzz/fuzz_image.c src/clip/image_decode.c src/clip/image_webp.c src/clip/image_tiff.c \
- *     src/clip/image_tiff_dir.c src/clip/image_resize.c \
- *     src/base/util.c $(pkg-config --cflags --libs libjpeg libpng libwebp libwebpdemux libtiff-4 zlib) -lm -o fuzz_image
+ *     src/clip/image_tiff_dir.c src/clip/image_tiff_mode.c src/clip/image_resize.c \
+ *     src/base/util.c $(pkg-config --cflags --libs libjpeg libpng libwebp libwebpdemux libtiff-4 lcms2 zlib) -lm -o fuzz_image
  *   ./fuzz_image -rss_limit_mb=4096 corpus/   (seed corpus: shared/fixtures/images)
  * Any crash, hang, leak or sanitizer report is a bug: hostile bytes must only
  * ever produce -1 and a message. */

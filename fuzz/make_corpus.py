@@ -66,6 +66,10 @@ for name in ["tif_RGB_tiff_lzw.tif", "tif_L_packbits.tif", "tif_P_raw.tif", "tif
              "tif_YCbCr_jpeg.tif", "tif_1_group4.tif", "tif_multipage.tif", "tifw_rgb_be_tiles_packbits.tif",
              "tifw_rgba_assoc_tiles_deflate.tif", "tifw_grey16_be.tif", "tifw_pal4.tif", "tifw_rgb_planar.tif",
              "tifw_bigtiff_rgba_deflate_tiles.tif", "tifw_rgb_planar_deflate.tif",
+             "tifs_f32_be_23x17.tif", "tifs_f32_le_deflate_5x3.tif", "tifs_i32s_be_deflate_5x3.tif",
+             "tifs_grey12_le_deflate_5x3.tif", "tifs_grey16_fill2_le_5x3.tif", "tifs_lab_le_5x3.tif",
+             "tifs_lab_be_deflate_5x3.tif", "tifs_planar_cmyk_strips_deflate_le.tif",
+             "tifs_planar_rgba_assoc_be_deflate.tif", "tifs_planar_rgb16_be.tif", "tifs_planar_la_le.tif",
              "webpanim_lossy.webp", "webpanim_alpha.webp", "webpanim_offset_blend.webp", "webp_alpha_lossless.webp"]:
     shutil.copy(G + name, D + "image/" + name)
 shutil.copy(G + "png_pal.png", D + "image/png_pal_chunks.png")

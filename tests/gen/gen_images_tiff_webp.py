@@ -9,7 +9,8 @@ sha256 of the RGB bytes -- or "refused" with Pillow's exception.
 test_image_formats_tiff_webp.c decodes every entry and requires the same.
 
 Run with the system Python (Debian python3-pil 9.4.0, linked to the same
-Debian libjpeg-turbo, libpng, libwebp and libtiff as neglabel):
+Debian libjpeg-turbo, libpng, libwebp, libtiff and LittleCMS (CIELab) as
+neglabel):
   /usr/bin/python3 tests/gen/gen_images_tiff_webp.py   (from the repository root)
 All images are our own: synthetic patterns from a fixed seed.
 """
