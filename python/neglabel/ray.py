@@ -255,7 +255,8 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     ``seed``, ``shuffle``, ``permutation``, ``templates``, ``corpus``,
     ``cache_dir``), or given as ``labels``. One actor per ``num_cpus`` CPUs
     (``num_gpus`` GPUs: ``device="cuda"``) holds the model; ``concurrency``
-    actors (default: as many as the cluster's CPUs or GPUs allow).
+    actors (default: one per GPU, or one per ``num_cpus`` of the cluster's
+    CPUs less one, left to Ray Data's read tasks).
     """
     _check_method(method)
     if resample not in _RESAMPLE:
@@ -273,7 +274,11 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     ref = ray.put(labels)
     if concurrency is None:
         res = ray.cluster_resources()
-        concurrency = max(1, int(res.get("GPU", 0) // num_gpus) if num_gpus else int(res.get("CPU", 1) // num_cpus))
+        # GPU actors: one per GPU. CPU actors: one per num_cpus, less one
+        # slot left to Ray Data's read and shuffle tasks (with every CPU held
+        # by an actor those tasks never start and the job waits forever).
+        concurrency = max(1, int(res.get("GPU", 0) // num_gpus) if num_gpus else
+                          int(res.get("CPU", 1) // num_cpus) - 1)
     load = dict(device=device, precision=precision, threads=int(threads), batch_size=int(batch_size))
     remote: Dict[str, Any] = dict(num_cpus=num_cpus, max_restarts=max_restarts, max_task_retries=max_task_retries)
     if num_gpus:
