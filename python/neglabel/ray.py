@@ -53,7 +53,7 @@ except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError("neglabel.ray needs Ray Data and pyarrow: pip install 'neglabel[ray]' "
                       f"(or 'ray[data]' pyarrow): {e}") from e
 
-__all__ = ["Labels", "prepare", "mine", "score_dataset", "evaluate_dataset", "score_to_shards", "main"]
+__all__ = ["Labels", "BatchScorer", "prepare", "mine", "score_dataset", "evaluate_dataset", "score_to_shards", "main"]
 
 _METHODS = {"neglabel": 0, "mcm": 1}
 _RESAMPLE = {"bicubic": 0, "bilinear": 1, "model": 2}
@@ -151,14 +151,19 @@ def mine(model: Any, id_labels: Any, corpus: Any = None, *, device: str = "cpu",
     return neglabel.mine(_driver_model(model, device, None, threads), id_labels, corpus, **options)
 
 
-class _ScoreActor:
-    """One per worker slot: loads the model once, then scores batches."""
+class BatchScorer:
+    """Scores Arrow tables of images with a model loaded once: what each Ray
+    actor runs, and what a Spark ``mapInArrow`` function can run per
+    partition (docs/scale.md). ``labels`` from :func:`prepare`; ``load``:
+    :class:`neglabel.Model` options (device, precision, threads,
+    batch_size); other arguments as :func:`score_dataset`'s."""
 
-    def __init__(self, model: str, load: Dict[str, Any], labels_ref: List[Any], path_column: Optional[str],
-                 bytes_column: Optional[str], name_column: Optional[str], key_columns: Optional[List[str]],
-                 return_embedding: bool, resample: str) -> None:
-        self.labels: Labels = ray.get(labels_ref[0])
-        self.model = neglabel.Model(model, **load)
+    def __init__(self, model: str, labels: Labels, *, load: Optional[Dict[str, Any]] = None,
+                 path_column: Optional[str] = "path", bytes_column: Optional[str] = None,
+                 name_column: Optional[str] = None, key_columns: Optional[List[str]] = None,
+                 return_embedding: bool = False, resample: str = "model") -> None:
+        self.labels: Labels = labels
+        self.model = neglabel.Model(model, **(load or {"device": "cpu", "threads": 1}))
         if self.model.dim != self.labels.dim or self.model.fingerprint != self.labels.fingerprint:
             raise neglabel.InvalidInputError(f"{model}: this worker's model is not the one the labels were "
                                              f"embedded with (fingerprint {self.model.fingerprint} vs "
@@ -203,6 +208,8 @@ class _ScoreActor:
         return emb, errors
 
     def __call__(self, batch: "pa.Table") -> "pa.Table":
+        """Key columns + score, top_id_label, top_negative_label, error
+        (+ embedding) of one table of images."""
         n = batch.num_rows
         emb, errors = self._embed(batch)
         good = np.array([e is None for e in errors], dtype=bool)
@@ -230,6 +237,14 @@ class _ScoreActor:
             cols["embedding"] = pa.array(arr.to_pylist(), type=pa.list_(pa.float32(), lab.dim), mask=~good) \
                 if not good.all() else arr
         return pa.table(cols)
+
+
+class _ScoreActor(BatchScorer):
+    """One per worker slot: the labels from the object store, the model
+    loaded once, then batch after batch."""
+
+    def __init__(self, model: str, load: Dict[str, Any], labels_ref: List[Any], **kw: Any) -> None:
+        super().__init__(model, ray.get(labels_ref[0]), load=load, **kw)
 
 
 def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, negatives: Any = None,

@@ -309,3 +309,14 @@ def test_cli_resumes_from_written_shards(cluster, inputs, tiny, labels_file, tmp
     assert r.returncode == 0 and f"{n_shards} of {n_shards} shards already written" in r.stderr, r.stderr
     r = subprocess.run(cmd + ["--seed", "3"], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1 and "another job" in r.stderr, r.stderr
+
+
+def test_batch_scorer_without_a_cluster(inputs, tiny, labels_file):
+    """What a Spark mapInArrow function runs (docs/scale.md): the labels
+    prepared once, a BatchScorer per partition, no Ray involved."""
+    labels = nlr.prepare(tiny, labels_file, inputs["neg"])
+    scorer = nlr.BatchScorer(tiny, labels)
+    rows = inputs["good"][:20] + inputs["bad"]
+    out = scorer(pa.table({"path": rows, "k": list(range(len(rows)))}))
+    assert out.column_names == ["path", "k", "score", "top_id_label", "top_negative_label", "error"]
+    _check_against_cli(out.drop_columns(["k"]), dict(inputs, rows=rows))
