@@ -553,13 +553,14 @@ done0:
     return res;
 }
 
-/* The per-image messages of an embedding call as a list: None for an image
- * embedded, the library's message for one that failed; frees them. */
-static PyObject *errors_list(char **errs, const int *status, size_t n) {
-    PyObject *l = PyList_New((Py_ssize_t)n);
+/* The result of an embedding call with per-image messages: its failure
+ * raised, else a list of None for each image embedded and the library's
+ * message for each that failed; frees the messages either way. */
+static PyObject *errors_list(int rc, failure *f, char **errs, const int *status, size_t n) {
+    PyObject *l = rc || f->closed ? fail_raise(f) : PyList_New((Py_ssize_t)n);
     for (size_t i = 0; i < n; i++) {
         PyObject *v = NULL;
-        if (l) {
+        if (l && !rc) {
             if (status[i] == 0) v = Py_NewRef(Py_None);
             else v = utf8_str(errs[i] ? errs[i] : "the image could not be read");
             if (v) PyList_SET_ITEM(l, (Py_ssize_t)i, v);
@@ -598,11 +599,7 @@ static PyObject *Model_embed_files_each(ModelObject *self, PyObject *args) {
                 rc = nl_embed_image_files(self->m, &o, resample, p.v, p.n, b.buf, st, errs);
                 if (rc) fail_capture(&f);
             });
-        if (rc || f.closed) {
-            fail_raise(&f);
-            for (size_t i = 0; i < p.n; i++) free(errs[i]);
-        } else
-            res = errors_list(errs, st, p.n);
+        res = errors_list(rc, &f, errs, st, p.n);
     }
     PyBuffer_Release(&b);
 done0:
@@ -656,11 +653,7 @@ static PyObject *Model_embed_buffers_each(ModelObject *self, PyObject *args) {
             if (rc) fail_capture(&f);
             else nl_normalize_rows(ob.buf, (size_t)n, self->dim);
         });
-    if (rc || f.closed) {
-        fail_raise(&f);
-        for (Py_ssize_t i = 0; i < n; i++) free(errs[i]);
-    } else
-        res = errors_list(errs, st, (size_t)n);
+    res = errors_list(rc, &f, errs, st, (size_t)n);
 done:
     if (have_out) PyBuffer_Release(&ob);
     for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
