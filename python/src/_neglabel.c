@@ -670,7 +670,9 @@ done:
  * template ensemble, cached). */
 static PyObject *Model_embed_words(ModelObject *self, PyObject *args) {
     PyObject *words, *templates, *cache, *out;
-    if (!PyArg_ParseTuple(args, "OOOO:embed_words", &words, &templates, &cache, &out) || !model_ok(self)) return NULL;
+    int raw = 0; /* CSP's ensemble: mean of the raw prompt embeddings, normalised once */
+    if (!PyArg_ParseTuple(args, "OOOO|p:embed_words", &words, &templates, &cache, &out, &raw) || !model_ok(self))
+        return NULL;
     strarr w, t;
     PyObject *ck, *res = NULL;
     nl_embed_opts o = {NULL, 0};
@@ -682,7 +684,10 @@ static PyObject *Model_embed_words(ModelObject *self, PyObject *args) {
         if (check_len(&b, w.n * (size_t)self->dim, "out") == 0) {
             int rc = 0;
             failure f = {0};
-            MODEL_CALL(self, f, { rc = nl_embed_words(self->m, &o, w.v, w.n, t.v, t.n, b.buf); if (rc) fail_capture(&f); });
+            MODEL_CALL(self, f, {
+                rc = (raw ? nl_embed_words_raw : nl_embed_words)(self->m, &o, w.v, w.n, t.v, t.n, b.buf);
+                if (rc) fail_capture(&f);
+            });
             res = rc || f.closed ? fail_raise(&f) : Py_NewRef(Py_None);
         }
         PyBuffer_Release(&b);
@@ -882,9 +887,9 @@ static PyObject *Model_mine(ModelObject *self, PyObject *args) {
     PyObject *labels, *id_emb, *corpus, *nt_o, *at_o, *cache;
     double fraction, quantile;
     Py_ssize_t total;
-    int n_threads, remove_id;
-    if (!PyArg_ParseTuple(args, "OOOddniOOOp:mine", &labels, &id_emb, &corpus, &fraction, &quantile, &total,
-                          &n_threads, &nt_o, &at_o, &cache, &remove_id) ||
+    int n_threads, remove_id, csp = 0;
+    if (!PyArg_ParseTuple(args, "OOOddniOOOp|p:mine", &labels, &id_emb, &corpus, &fraction, &quantile, &total,
+                          &n_threads, &nt_o, &at_o, &cache, &remove_id, &csp) ||
         !model_ok(self))
         return NULL;
     if (total < 0) { PyErr_SetString(PyExc_ValueError, "total must be >= 0"); return NULL; }
@@ -907,7 +912,17 @@ static PyObject *Model_mine(ModelObject *self, PyObject *args) {
     mp.quantile = quantile;
     mp.total = (size_t)total;
     mp.n_threads = n_threads;
-    nl_templates t = nl_templates_default();
+    /* csp: CSP's templates, phrases, raw ensembles, similarity cut and (with
+     * no include/exclude) its word lists' categories */
+    nl_templates t = csp ? nl_templates_csp() : nl_templates_default();
+    if (csp) {
+        nl_eval_params d = nl_eval_default_params();
+        mp.max_cut = d.csp_mine.max_cut;
+        if (!cv.cp.n_include && !cv.cp.n_exclude) {
+            cv.cp.exclude = d.csp_corpus.exclude;
+            cv.cp.n_exclude = d.csp_corpus.n_exclude;
+        }
+    }
     if (nt.n) { t.noun = nt.v; t.n_noun = nt.n; }
     if (at.n) { t.adj = at.v; t.n_adj = at.n; }
     nl_strvec drop = {(char **)lab.v, lab.n, lab.n};
@@ -1022,7 +1037,7 @@ static PyMethodDef Model_methods[] = {
      "embed_files_each(paths, resample, cache_dir, out) -> [None or message]: nl_embed_image_files"},
     {"embed_buffers_each", (PyCFunction)Model_embed_buffers_each, METH_VARARGS,
      "embed_buffers_each(buffers, names, resample, out) -> [None or message]: nl_embed_image_buffers, normalised"},
-    {"embed_words", (PyCFunction)Model_embed_words, METH_VARARGS, "embed_words(words, templates, cache_dir, out)"},
+    {"embed_words", (PyCFunction)Model_embed_words, METH_VARARGS, "embed_words(words, templates, cache_dir, out[, raw])"},
     {"negatives_embed", (PyCFunction)Model_negatives_embed, METH_VARARGS,
      "negatives_embed(negatives, path, cache_dir, out)"},
     {"mine", (PyCFunction)Model_mine, METH_VARARGS, "mine(...): nl_mine_model"},
@@ -1615,6 +1630,15 @@ PyMODINIT_FUNC PyInit__neglabel(void) {
         PyModule_AddStringConstant(m, "TEMPLATE_MCM", NL_TEMPLATE_MCM) != 0 ||
         PyModule_AddIntConstant(m, "SIZEOF_SIZE_T", (long)sizeof(size_t)) != 0)
         goto fail;
+    size_t n_csp;
+    const char *const *csp_t = nl_csp_noun_templates(&n_csp);
+    PyObject *ct = PyTuple_New((Py_ssize_t)n_csp);
+    for (size_t k = 0; ct && k < n_csp; k++) {
+        PyObject *v = PyUnicode_FromString(csp_t[k]);
+        if (!v) { Py_CLEAR(ct); break; }
+        PyTuple_SET_ITEM(ct, (Py_ssize_t)k, v);
+    }
+    if (!ct || PyModule_AddObject(m, "CSP_NOUN_TEMPLATES", ct) != 0) { Py_XDECREF(ct); goto fail; }
     /* Installed once, before any work: the library's callbacks are process-wide. */
     nl_set_progress(progress_trampoline, NULL);
     nl_set_log(log_trampoline, NULL);
