@@ -18,7 +18,7 @@ An image that cannot be read gets a null score and its message in the
 retried when a worker dies (``max_restarts``, ``max_task_retries``).
 
 The stream methods (AdaNeg, OODD) depend on the order the images arrive
-in, so they are refused here; CSP is not in the Python package yet.
+in, so they are refused here; NegLabel, MCM and CSP are not.
 
 For people who do not write Python::
 
@@ -55,7 +55,7 @@ except ImportError as e:  # pragma: no cover - depends on the installation
 
 __all__ = ["Labels", "BatchScorer", "prepare", "mine", "score_dataset", "evaluate_dataset", "score_to_shards", "main"]
 
-_METHODS = {"neglabel": 0, "mcm": 1}
+_METHODS = {"neglabel": 0, "mcm": 1, "csp": 2}
 _RESAMPLE = {"bicubic": 0, "bilinear": 1, "model": 2}
 OUTPUT_COLUMNS = ("score", "top_id_label", "top_negative_label", "error")
 
@@ -65,12 +65,9 @@ def _check_method(method: str) -> int:
         raise neglabel.InvalidInputError(
             f"method '{method}' scores the images as one stream in the order given (docs/methods.md): it cannot "
             "run on a Ray Dataset, whose batches arrive in any order; use the CLI (neglabel score --method "
-            f"{method}) on one machine, or method 'neglabel' / 'mcm'")
-    if method == "csp":
-        raise neglabel.InvalidInputError("method 'csp' is not in the Python package yet: use the CLI "
-                                         "(neglabel score --method csp), or method 'neglabel' / 'mcm'")
+            f"{method}) on one machine, or method 'neglabel', 'mcm' or 'csp'")
     if method not in _METHODS:
-        raise neglabel.InvalidInputError(f"method must be 'neglabel' or 'mcm', got {method!r}")
+        raise neglabel.InvalidInputError(f"method must be 'neglabel', 'mcm' or 'csp', got {method!r}")
     return _METHODS[method]
 
 
@@ -124,7 +121,7 @@ def _driver_model(model: Any, device: str, precision: Optional[str], threads: in
 
 
 def prepare(model: Any, id_labels: Any, negatives: Any = None, *, method: str = "neglabel", ngroup: int = 100,
-            tau: Optional[float] = None, seed: int = 0, shuffle: bool = True, permutation: str = "splitmix",
+            tau: Optional[float] = None, seed: int = 0, shuffle: bool = True, permutation: Optional[str] = None,
             templates: Any = None, corpus: Any = None, cache_dir: Any = None, device: str = "cpu",
             precision: Optional[str] = None, threads: int = 0) -> Labels:
     """The label embeddings, on the driver, as ``neglabel score`` computes
@@ -137,11 +134,15 @@ def prepare(model: Any, id_labels: Any, negatives: Any = None, *, method: str = 
         det = neglabel.MCM(m, id_labels, 1.0 if tau is None else tau, cache_dir=cache_dir)
         return Labels("mcm", det.labels, [], det.id_embeddings, None, 100, 0, True, det.tau, "splitmix",
                       m.fingerprint, m.dim)
-    det = neglabel.NegLabel(m, id_labels, negatives, ngroup=ngroup, tau=0.01 if tau is None else tau, seed=seed,
-                            shuffle=shuffle, permutation=permutation, templates=templates, corpus=corpus,
-                            cache_dir=cache_dir)
-    return Labels("neglabel", det.labels, det.negatives.words, det.id_embeddings, det.neg_embeddings, det.ngroup,
-                  det.seed, det.shuffle, det.tau, permutation, m.fingerprint, m.dim)
+    if method == "csp":  # its templates, raw-mean ensembles and the torch permutation (neglabel.CSP)
+        det = neglabel.CSP(m, id_labels, negatives, ngroup=ngroup, tau=0.01 if tau is None else tau, seed=seed,
+                           shuffle=shuffle, permutation=permutation or "torch", corpus=corpus, cache_dir=cache_dir)
+    else:
+        det = neglabel.NegLabel(m, id_labels, negatives, ngroup=ngroup, tau=0.01 if tau is None else tau,
+                                seed=seed, shuffle=shuffle, permutation=permutation or "splitmix",
+                                templates=templates, corpus=corpus, cache_dir=cache_dir)
+    return Labels(method, det.labels, det.negatives.words, det.id_embeddings, det.neg_embeddings, det.ngroup,
+                  det.seed, det.shuffle, det.tau, det.permutation, m.fingerprint, m.dim)
 
 
 def mine(model: Any, id_labels: Any, corpus: Any = None, *, device: str = "cpu", threads: int = 0,
@@ -462,7 +463,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--id-labels", required=True)
     s.add_argument("--negatives", help="negatives file (neglabel mine); default: mined now on the driver")
     s.add_argument("--corpus", help="WordNet folder or word lists when mining (default Debian's WordNet)")
-    s.add_argument("--method", default="neglabel", help="neglabel or mcm")
+    s.add_argument("--method", default="neglabel", help="neglabel, mcm or csp")
     s.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     s.add_argument("--path-column", default="path")
     s.add_argument("--shard-size", type=int, default=10000)

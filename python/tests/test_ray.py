@@ -320,3 +320,16 @@ def test_batch_scorer_without_a_cluster(inputs, tiny, labels_file):
     out = scorer(pa.table({"path": rows, "k": list(range(len(rows)))}))
     assert out.column_names == ["path", "k", "score", "top_id_label", "top_negative_label", "error"]
     _check_against_cli(out.drop_columns(["k"]), dict(inputs, rows=rows))
+
+
+def test_batch_scorer_csp_matches_cli(cli, tiny, labels_file, mini_corpus, inputs, tmp_path):
+    """CSP (its own negatives, raw-mean ensembles, torch permutation) as
+    `neglabel score --method csp`, text for text."""
+    neg = tmp_path / "csp.tsv"
+    cli("mine", "--method", "csp", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "-o", neg)
+    rows = inputs["good"][:16]
+    out = cli("score", "--method", "csp", "--model", tiny, "--id-labels", labels_file, "--negatives", neg, *rows)
+    want = [(r["path"], r["score"], r["top_id_label"], r["top_negative_label"]) for r in csv.DictReader(out.splitlines())]
+    got = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, str(neg), method="csp"))(pa.table({"path": rows}))
+    assert [(r["path"], f"{r['score']:.9g}", r["top_id_label"], r["top_negative_label"])
+            for r in got.to_pylist()] == want
