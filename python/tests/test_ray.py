@@ -157,8 +157,12 @@ def inputs(cifar, labels_file, tiny, cli, mini_corpus, tmp_path_factory):
     cli("mine", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "-o", neg)
     cache = d / "cache"
     t0 = time.time()
-    r = cli.run("score", "--model", tiny, "--id-labels", labels_file, "--negatives", neg, "--list", d / "all.lst",
-                "--threads", "1")
+    # `score` fills an embedding cache that `eval` then reuses: cached rows
+    # are the computed floats, stored bit for bit (docs/determinism.md), so
+    # the 10,000 images are embedded once for both.
+    r = subprocess.run([cli.path, "score", "--model", tiny, "--id-labels", labels_file, "--negatives", neg, "--list",
+                        d / "all.lst", "--threads", "1", "--quiet", "--cache", cache], capture_output=True,
+                       text=True, env=cli.env)
     cli_s = time.time() - t0
     assert r.returncode == 0, r.stderr
     # `score` skips unreadable images with a warning: each is named
@@ -168,11 +172,11 @@ def inputs(cifar, labels_file, tiny, cli, mini_corpus, tmp_path_factory):
     # full-precision scores of the same single-process CLI: `eval`'s scores.csv (%.17g), both methods
     (d / "id.lst").write_text("".join(p + "\n" for p in good[:5000]))
     (d / "ood.lst").write_text("".join(p + "\n" for p in good[5000:]))
-    cli.env["NEGLABEL_CACHE"] = ""
     r = subprocess.run([cli.path, "eval", "--model", tiny, "--id-labels", labels_file, "--negatives", neg,
-                        "--id", d / "id.lst", "--ood", f"rest={d / 'ood.lst'}", "--out", d / "eval", "--quiet",
-                        "--no-cache", "--examples", "0", "--threads", "1"], capture_output=True, text=True,
+                        "--id", d / "id.lst", "--ood", f"rest={d / 'ood.lst'}", "--out", d / "eval",
+                        "--cache", cache, "--examples", "0", "--threads", "1"], capture_output=True, text=True,
                        env=cli.env)
+    assert "images: 5000 cached, 0 to embed" in r.stderr, r.stderr
     assert r.returncode == 0, r.stderr
     ev = {row["path"]: row for row in csv.DictReader(open(d / "eval" / "scores.csv"))}
     assert len(ev) == N_CIFAR
