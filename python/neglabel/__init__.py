@@ -42,7 +42,7 @@ from ._neglabel import (
 __version__: str = _C.version
 
 __all__ = [
-    "Model", "Negatives", "NegLabel", "MCM", "AdaNeg", "OODD", "METHODS", "mine", "metrics", "evaluate", "set_progress", "default_progress",
+    "Model", "Negatives", "NegLabel", "MCM", "CSP", "AdaNeg", "OODD", "METHODS", "mine", "metrics", "evaluate", "set_progress", "default_progress",
     "cuda_device_count", "cuda_built", "devices_info", "convert_checkpoint",
     "Error", "InvalidInputError", "FileError", "OutOfMemoryError", "UnsupportedError", "DeviceError",
     "DEFAULT_MODEL", "TEMPLATE_NOUN", "TEMPLATE_ADJ", "TEMPLATE_MCM", "__version__",
@@ -54,6 +54,7 @@ DEFAULT_MODEL: str = _C.DEFAULT_MODEL
 TEMPLATE_NOUN: str = _C.TEMPLATE_NOUN
 TEMPLATE_ADJ: str = _C.TEMPLATE_ADJ
 TEMPLATE_MCM: str = _C.TEMPLATE_MCM
+CSP_NOUN_TEMPLATES: Tuple[str, ...] = _C.CSP_NOUN_TEMPLATES
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 #: One image: a file path, an H x W x 3 uint8 RGB array, or a PIL image.
@@ -411,9 +412,10 @@ class Model:
         return out
 
     # -- pipeline helpers (normalised, cached embeddings as the CLI's commands use)
-    def _embed_words(self, words: Sequence[str], templates: Sequence[str], cache_dir: Optional[PathLike]) -> np.ndarray:
+    def _embed_words(self, words: Sequence[str], templates: Sequence[str], cache_dir: Optional[PathLike],
+                     raw: bool = False) -> np.ndarray:
         out = np.empty((len(words), self.dim), dtype=np.float32)
-        self._m.embed_words(list(words), list(templates), cache_dir, out)
+        self._m.embed_words(list(words), list(templates), cache_dir, out, raw)
         return out
 
     def _embed_normalized(self, images: Any, resample: str, cache_dir: Optional[PathLike],
@@ -585,12 +587,13 @@ def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fra
 def _mine(model: Model, labels: List[str], id_emb: np.ndarray, corpus: Optional[PathLike], fraction: float,
           quantile: float, total: int, cache_dir: Optional[PathLike], include: Optional[Sequence[str]],
           exclude: Optional[Sequence[str]], templates: Optional[List[str]],
-          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool) -> Negatives:
+          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool, csp: bool = False) -> Negatives:
     if int(total) < 0:
         raise InvalidInputError("total must be >= 0")
     at = [] if adj_templates is None else _templates(adj_templates, TEMPLATE_ADJ)
     t, q = model._m.mine(labels, id_emb, _corpus(corpus, include, exclude), float(fraction), float(quantile),
-                         int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels))
+                         int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels),
+                         bool(csp))
     return Negatives._from_tuple(t, np.frombuffer(q, dtype=np.float64).copy(), None)
 
 
@@ -759,6 +762,38 @@ class MCM(_Scorer):
     def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:
         """MCM scores of image embeddings (``neglabel score-embeddings --method mcm``)."""
         return self._score_embeddings(img_emb, return_labels)
+
+
+class CSP(NegLabel):
+    """CSP (Chen et al., NeurIPS 2024; ``--method csp``): NegLabel's score
+    over CSP's own negatives: its word lists' categories, each adjective
+    conjugated with a superclass phrase, the mean of the raw prompt
+    embeddings of its 8 (ID labels, nouns) and 4 (phrases) templates, and
+    its similarity cut (``mine --method csp``). ``negatives``: ``None`` to
+    mine them now over ``corpus``, or CSP negatives (``mine --method csp``).
+    The torch permutation by default, as its reference."""
+
+    _method = 2
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
+                 ngroup: int = 100, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "torch", corpus: Optional[PathLike] = None,
+                 include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
+                 cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        _check_score_params(ngroup, tau, seed, permutation)
+        self.permutation = permutation
+        self.model = model
+        self.labels = _labels(id_labels, strict)
+        self.cache_dir = cache_dir
+        self.ngroup, self.tau, self.seed, self.shuffle = int(ngroup), float(tau), int(seed), bool(shuffle)
+        self.id_embeddings = model._embed_words(self.labels, CSP_NOUN_TEMPLATES, cache_dir, raw=True)
+        if negatives is None:
+            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
+                              exclude, None, None, False, csp=True)
+        elif not isinstance(negatives, Negatives):
+            negatives = Negatives.load(negatives)
+        self.negatives = negatives
+        self.neg_embeddings = negatives.embed(model, cache_dir)
 
 
 class _Stream(NegLabel):

@@ -10,6 +10,7 @@
 #include "cuda/score_cuda.h"
 #include "adaneg.h"
 #include "oodd.h"
+#include "cosine.h"
 #include "prng.h"
 #include "gemm.h"
 #include "util.h"
@@ -78,8 +79,7 @@ static double neglabel_one(const double *sid, size_t n_id, const double *sneg, c
     return total / (double)ngroup;
 }
 
-/* n rows of float -> double, each scaled to unit length (zero rows stay 0). */
-static double *unit_rows(const float *x, size_t n, size_t dim) {
+double *nli_unit_rows(const float *x, size_t n, size_t dim) {
     double *d = nli_mallocarray(n * dim + 1, sizeof(double));
     if (!d) return NULL;
     for (size_t i = 0; i < n; i++) {
@@ -159,14 +159,14 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     }
     sid = nli_mallocarray(chunk * n_id, sizeof(double));
     sneg = n_neg ? nli_mallocarray(chunk * n_neg, sizeof(double)) : NULL;
-    did = unit_rows(id_emb, n_id, dim);
-    dneg = n_neg ? unit_rows(neg_emb, n_neg, dim) : NULL;
+    did = nli_unit_rows(id_emb, n_id, dim);
+    dneg = n_neg ? nli_unit_rows(neg_emb, n_neg, dim) : NULL;
     if (!sid || (n_neg && (!sneg || !dneg)) || !did) goto done;
     int nt = p->n_threads > 0 ? p->n_threads : nli_num_threads();
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
         free(dimg);
-        if (!(dimg = unit_rows(img + i0 * dim, m, dim))) goto done;
+        if (!(dimg = nli_unit_rows(img + i0 * dim, m, dim))) goto done;
         nli_gemm_f64(dimg, did, sid, m, n_id, dim, nt);
         if (n_neg) nli_gemm_f64(dimg, dneg, sneg, m, n_neg, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
