@@ -518,14 +518,23 @@ typedef struct {
     const char *model_dir, *id_labels, *id_spec;
     nl_model_params model;           /* device, precision, batch, threads */
     const char *const *ood_names; const char *const *ood_specs; size_t n_ood;
+    /* The methods to run, in report order, each at most once; none: NegLabel
+     * and MCM. NegLabel, AdaNeg and OODD share one set of negatives (mined
+     * with corpus, mine and templates, or read from negatives); CSP mines
+     * its own with csp_corpus, csp_mine and csp_templates. */
+    nl_method methods[NL_METHOD_COUNT]; size_t n_methods;
+    nl_score_params score[NL_METHOD_COUNT]; /* indexed by nl_method */
     const char *negatives;           /* NULL: mine */
-    nl_corpus_params corpus;
-    nl_mine_params mine;
-    nl_templates templates;
-    nl_score_params neglabel, mcm;
+    nl_corpus_params corpus, csp_corpus;
+    nl_mine_params mine, csp_mine;
+    nl_templates templates, csp_templates;
+    /* AdaNeg and OODD score each OOD set as one stream: the ID images then
+     * the set's, in the order np.random.seed(stream_seed);
+     * np.random.permutation(N) gives (OODD's reference, seed 110). */
+    uint64_t stream_seed;
     nl_fpr_convention convention;
     nl_resample resample;
-    const char *out_dir;             /* results.json, scores.csv, report.html, negatives.tsv */
+    const char *out_dir;             /* results.json, scores.csv, report.html, negatives*.tsv */
     nl_embed_opts embed;
     int strict;                      /* unreadable images are fatal */
     int allow_duplicate_labels;
@@ -533,18 +542,28 @@ typedef struct {
     int n_examples;                  /* example images per set in the report */
 } nl_eval_params;
 
-/* One image set's outcome: for OOD sets, the metrics against the ID set. */
+/* NegLabel and MCM with their defaults; CSP's corpus exclusions (its word
+ * lists': nl_csp_exclude plus noun.animal and noun.food), its mining
+ * (max_cut 0.95) and templates (nl_templates_csp); stream_seed 110;
+ * 6 examples; WordNet in /usr/share/wordnet. */
+NL_API nl_eval_params nl_eval_default_params(void);
+
+/* One image set's outcome: for OOD sets, each method's metrics against the
+ * ID set (for AdaNeg and OODD, the ID images' scores in that set's
+ * stream). */
 typedef struct {
     char *name;
-    size_t n_images;                 /* images scored (unreadable ones skipped) */
-    nl_metrics neglabel, mcm;        /* OOD sets only */
+    size_t n_images;                        /* images scored (unreadable ones skipped) */
+    nl_metrics metrics[NL_METHOD_COUNT];    /* indexed by nl_method; NaN for methods not run */
+    nl_method best;                         /* lowest FPR95 (then highest AUROC) of the methods run */
 } nl_eval_set;
 
 typedef struct {
     nl_eval_set id;
     nl_eval_set *ood; size_t n_ood;
-    nl_metrics avg_neglabel, avg_mcm; /* means over the OOD sets */
-    size_t n_id_labels, n_negatives, n_skipped;
+    nl_method methods[NL_METHOD_COUNT]; size_t n_methods;
+    nl_eval_set average;                    /* means over the OOD sets */
+    size_t n_id_labels, n_negatives, n_negatives_csp, n_skipped;
     nl_fpr_convention convention;
     double seconds;
 } nl_eval_result;

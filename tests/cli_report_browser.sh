@@ -32,7 +32,10 @@ count() { grep -o -- "$1" "$TMP/dom.html" | wc -l; }
 check "DOM has the metrics table" grep -q '<table class="metrics" id="metrics">' "$TMP/dom.html"
 check "table has the average row" grep -q '>Average<' "$TMP/dom.html"
 check "2 ROC and 2 histogram SVGs" test "$(count '<svg class="roc"')" -eq 2 -a "$(count '<svg class="hist"')" -eq 2
-check "4 ROC polylines" test "$(count '<polyline class="\(neglabel\|mcm\)"')" -eq 4
+check "6 ROC polylines (3 methods, 2 sets)" test "$(count '<polyline class="\(neglabel\|mcm\|oodd\)"')" -eq 6
+check "12 Figure 4 charts" test "$(count '<svg class="aff"')" -eq 12
+check "Figure 4 bars drawn" test "$(count '<rect x="110"')" -eq 72
+check "best method starred" test "$(count 'class="method best"')" -eq 3
 check "12 embedded images" test "$(count '<img alt="example [0-9]*" src="data:image/jpeg;base64,')" -eq 12
 check "no image from anywhere else" test "$(count '<img ')" -eq 12
 # The hostile label must come back as text, not as an element.

@@ -33,13 +33,18 @@ static double urand(void) {
 
 typedef struct {
     char **paths, **top_id, **top_neg;
-    double *neg, *mcm;
+    double *neg, *mcm, *oodd, *oodd_id; /* oodd_id: the ID images' OODD scores in this set's stream */
+    size_t *order;                      /* this set's stream: ID images then the set's, reversed */
     unsigned char *thumb[N_EX];
     size_t thumb_len[N_EX];
     nli_report_example ex[N_EX];
 } set_data;
 
 static const char *LABELS[] = {"tench", "café au lait", "goldfish", "great white shark"};
+/* Figure 4 bars of every example */
+static const char *const AFF_ID[3] = {"tench", "<i>goldfish</i>", "a very long label that the chart cuts short"};
+static const char *const AFF_NEG[3] = {"jellyfish", "fern", "moss"};
+static const double AFF_P[6] = {0.5, 0.2, 0.1, 0.12, 0.05, 0.03};
 static const char *NEGS[] = {"the nice jellyfish", "the nice \"fern\" & co", "This is a <b>moss</b> photo",
                              "the nice ß-glucan"};
 
@@ -49,6 +54,11 @@ static void make_set(set_data *d, nli_report_set *s, const char *name, size_t n,
     d->top_neg = calloc(n, sizeof(char *));
     d->neg = calloc(n, sizeof(double));
     d->mcm = calloc(n, sizeof(double));
+    d->oodd = calloc(n, sizeof(double));
+    d->oodd_id = calloc(N_ID, sizeof(double));
+    d->order = calloc(N_ID + n, sizeof(size_t));
+    for (size_t i = 0; i < N_ID; i++) d->oodd_id[i] = 0.5 + 0.25 * urand();
+    for (size_t i = 0; i < N_ID + n; i++) d->order[i] = N_ID + n - 1 - i;
     for (size_t i = 0; i < n; i++) {
         char p[128];
         snprintf(p, sizeof p, "/data/%s/img_%05zu.jpg", dir, i);
@@ -57,6 +67,7 @@ static void make_set(set_data *d, nli_report_set *s, const char *name, size_t n,
         d->top_neg[i] = strdup(NEGS[i % 4]);
         d->neg[i] = 1.0 / (1.0 + exp(-(4.0 * (urand() - 0.5) + shift)));
         d->mcm[i] = 0.001 + 0.002 * urand() + 0.0005 * shift;
+        d->oodd[i] = d->neg[i] - 0.125;
     }
     if (n > 10) {
         free(d->paths[3]); d->paths[3] = strdup(COMMA_PATH);
@@ -81,20 +92,28 @@ static void make_set(set_data *d, nli_report_set *s, const char *name, size_t n,
                   d->thumb[k][d->thumb_len[k] - 2] == 0xff && d->thumb[k][d->thumb_len[k] - 1] == 0xd9,
               "thumbnail %d is a JPEG (%zu bytes)", k, d->thumb_len[k]);
         d->ex[k] = (nli_report_example){d->paths[k + 4], d->neg[k], d->top_id[k + 4], d->top_neg[k + 4],
-                                       d->thumb[k], d->thumb_len[k], NULL};
+                                       d->thumb[k], d->thumb_len[k], NULL, 3, AFF_ID, AFF_NEG, AFF_P, AFF_P + 3};
     }
     d->ex[0].top_neg = NEGS[3];
     d->ex[3].top_id = HOSTILE_LABEL;
     d->ex[3].top_neg = ATTR_BREAK;
     free(rgb);
-    *s = (nli_report_set){name, n, (const char *const *)d->paths, d->neg, d->mcm,
-                         (const char *const *)d->top_id, (const char *const *)d->top_neg,
-                         {0, 0, 0, 0}, {0, 0, 0, 0}, d->ex, N_EX};
+    memset(s, 0, sizeof *s);
+    s->name = name;
+    s->n = n;
+    s->paths = (const char *const *)d->paths;
+    s->scores[NL_METHOD_NEGLABEL] = d->neg;
+    s->scores[NL_METHOD_MCM] = d->mcm;
+    s->top_id = (const char *const *)d->top_id;
+    s->top_neg = (const char *const *)d->top_neg;
+    s->examples = d->ex;
+    s->n_examples = N_EX;
 }
 
 static void free_set(set_data *d, size_t n) {
     for (size_t i = 0; i < n; i++) { free(d->paths[i]); free(d->top_id[i]); free(d->top_neg[i]); }
     free(d->paths); free(d->top_id); free(d->top_neg); free(d->neg); free(d->mcm);
+    free(d->oodd); free(d->oodd_id); free(d->order);
     for (int k = 0; k < N_EX; k++) free(d->thumb[k]);
 }
 
@@ -128,14 +147,25 @@ static void check_json(const char *dir, const nli_report *r) {
     free(p);
     if (!j) return;
     json_t *params = json_object_get(j, "params");
+    json_t *ms = json_object_get(params, "methods");
+    json_t *m0 = json_array_get(ms, 0), *m1 = json_array_get(ms, 1), *m2 = json_array_get(ms, 2);
     CHECK(json_integer_value(json_object_get(params, "n_id_labels")) == 1000 &&
               json_integer_value(json_object_get(params, "n_negatives")) == 10000 &&
-              json_integer_value(json_object_get(params, "ngroup")) == 100 &&
-              json_integer_value(json_object_get(params, "seed")) == 42 &&
-              json_is_true(json_object_get(params, "shuffle")) &&
-              !strcmp(json_string_value(json_object_get(params, "permutation")) ? json_string_value(json_object_get(params, "permutation")) : "", "torch"),
+              json_integer_value(json_object_get(params, "stream_seed")) == 110 && json_array_size(ms) == 3,
           "params");
-    CHECK(jnum(j, "params", "tau_neglabel") == 0.01 && jnum(j, "params", "tau_mcm") == 1.0, "taus");
+    CHECK(!strcmp(json_string_value(json_object_get(m0, "name")), "neglabel") &&
+              json_integer_value(json_object_get(m0, "ngroup")) == 100 &&
+              json_integer_value(json_object_get(m0, "seed")) == 42 && json_is_true(json_object_get(m0, "shuffle")) &&
+              !strcmp(json_string_value(json_object_get(m0, "permutation")), "torch") &&
+              json_number_value(json_object_get(m0, "tau")) == 0.01,
+          "neglabel's params");
+    CHECK(!strcmp(json_string_value(json_object_get(m1, "name")), "mcm") && json_number_value(json_object_get(m1, "tau")) == 1.0 &&
+              !json_object_get(m1, "ngroup"),
+          "mcm's params");
+    CHECK(!strcmp(json_string_value(json_object_get(m2, "name")), "oodd") &&
+              json_integer_value(json_object_get(m2, "queue")) == 2048 && json_integer_value(json_object_get(m2, "k")) == 5 &&
+              json_integer_value(json_object_get(m2, "batch")) == 64,
+          "oodd's params");
     CHECK(!strcmp(json_string_value(json_object_get(params, "fpr95_convention")), "neglabel"), "convention");
     json_t *info = json_object_get(json_object_get(j, "model"), "info");
     CHECK(json_integer_value(json_object_get(info, "projection_dim")) == 512, "model info embedded as JSON");
@@ -147,8 +177,11 @@ static void check_json(const char *dir, const nli_report *r) {
         json_t *s = json_array_get(ood, i);
         CHECK(!strcmp(json_string_value(json_object_get(s, "name")), r->ood[i].name), "set %zu name round-trips", i);
         CHECK(json_integer_value(json_object_get(s, "n")) == (json_int_t)r->ood[i].n, "set %zu n", i);
-        check_metrics(json_object_get(s, "neglabel"), &r->ood[i].m_neglabel, "ood neglabel");
-        check_metrics(json_object_get(s, "mcm"), &r->ood[i].m_mcm, "ood mcm");
+        check_metrics(json_object_get(s, "neglabel"), &r->ood[i].metrics[NL_METHOD_NEGLABEL], "ood neglabel");
+        check_metrics(json_object_get(s, "mcm"), &r->ood[i].metrics[NL_METHOD_MCM], "ood mcm");
+        check_metrics(json_object_get(s, "oodd"), &r->ood[i].metrics[NL_METHOD_OODD], "ood oodd");
+        CHECK(!json_object_get(s, "csp"), "no metrics of a method not run");
+        CHECK(!strcmp(json_string_value(json_object_get(s, "best")), i ? "oodd" : "neglabel"), "set %zu: best method", i);
     }
     /* Averages, worked out by hand from the fixed numbers in main(). */
     nl_metrics an = {(0.9949 + 0.9000) / 2, (0.9988 + 0.9500) / 2, (0.9768 + 0.8200) / 2, (0.0191 + 0.3500) / 2};
@@ -156,6 +189,9 @@ static void check_json(const char *dir, const nli_report *r) {
     json_t *avg = json_object_get(j, "average");
     check_metrics(json_object_get(avg, "neglabel"), &an, "average neglabel");
     check_metrics(json_object_get(avg, "mcm"), &am, "average mcm");
+    nl_metrics ao = {(0.9900 + 0.9100) / 2, (0.9950 + 0.9600) / 2, (0.9700 + 0.8300) / 2, (0.0500 + 0.3000) / 2};
+    check_metrics(json_object_get(avg, "oodd"), &ao, "average oodd");
+    CHECK(!strcmp(json_string_value(json_object_get(avg, "best")), "oodd"), "best on average");
     json_t *sk = json_object_get(j, "skipped");
     json_t *skp = json_object_get(sk, "paths");
     CHECK(json_integer_value(json_object_get(sk, "count")) == 2 && json_array_size(skp) == 2, "skipped count");
@@ -166,7 +202,7 @@ static void check_json(const char *dir, const nli_report *r) {
 }
 
 /* Minimal RFC 4180 reader: returns fields of the next record (NULL at end). */
-static int csv_record(const char **pp, char fields[8][256], int *nf) {
+static int csv_record(const char **pp, char fields[10][256], int *nf) {
     const char *p = *pp;
     if (!*p) return 0;
     *nf = 0;
@@ -190,7 +226,7 @@ static int csv_record(const char **pp, char fields[8][256], int *nf) {
             }
         }
         f[k] = 0;
-        if (*nf < 7) (*nf)++;
+        if (*nf < 9) (*nf)++;
         if (*p == ',') { p++; continue; }
         if (*p == '\n') p++;
         else if (*p) return -1;
@@ -208,34 +244,54 @@ static void check_csv(const char *dir, const nli_report *r) {
     free(p);
     if (!s) return;
     const char *q = s;
-    static char f[8][256];
+    static char f[10][256];
     int nf, rc, rows = 0, good_fields = 1, comma_ok = 0, nli_ok = 0, scores_ok = 1, nan_empty = 0, label_ok = 0;
     rc = csv_record(&q, f, &nf);
-    CHECK(rc == 1 && nf == 6 && !strcmp(f[0], "set") && !strcmp(f[1], "path") && !strcmp(f[2], "neglabel") &&
-              !strcmp(f[3], "mcm") && !strcmp(f[4], "top_id_label") && !strcmp(f[5], "top_negative_label"),
+    CHECK(rc == 1 && nf == 9 && !strcmp(f[0], "set") && !strcmp(f[1], "path") && !strcmp(f[2], "neglabel") &&
+              !strcmp(f[3], "mcm") && !strcmp(f[4], "oodd") && !strcmp(f[5], "top_id_label") &&
+              !strcmp(f[6], "top_negative_label") && !strcmp(f[7], "stream") && !strcmp(f[8], "position"),
           "header");
     const nli_report_set *sets[3] = {r->id, &r->ood[0], &r->ood[1]};
     size_t si = 0, row = 0;
-    while ((rc = csv_record(&q, f, &nf)) == 1) {
+    /* the order-free methods: each image once, the stream columns empty */
+    while (si < 3 && (rc = csv_record(&q, f, &nf)) == 1) {
         rows++;
-        while (si < 3 && row >= sets[si]->n) { si++; row = 0; }
-        if (si == 3) break;
         const nli_report_set *st = sets[si];
-        if (nf != 6 || strcmp(f[0], st->name) || strcmp(f[1], st->paths[row])) good_fields = 0;
+        if (nf != 9 || strcmp(f[0], st->name) || strcmp(f[1], st->paths[row]) || f[4][0] || f[7][0] || f[8][0])
+            good_fields = 0;
         if (!strcmp(f[1], COMMA_PATH)) comma_ok++;
         if (!strcmp(f[1], NL_PATH)) nli_ok++;
-        if (!strcmp(f[4], HOSTILE_LABEL) && !strcmp(f[5], ATTR_BREAK)) label_ok++;
-        if (isnan(st->neglabel[row])) nan_empty += f[2][0] == 0;
-        else if (strtod(f[2], NULL) != st->neglabel[row] || strtod(f[3], NULL) != st->mcm[row]) scores_ok = 0;
-        row++;
+        if (!strcmp(f[5], HOSTILE_LABEL) && !strcmp(f[6], ATTR_BREAK)) label_ok++;
+        const double *neg = st->scores[NL_METHOD_NEGLABEL], *mcm = st->scores[NL_METHOD_MCM];
+        if (isnan(neg[row])) nan_empty += f[2][0] == 0;
+        else if (strtod(f[2], NULL) != neg[row] || strtod(f[3], NULL) != mcm[row]) scores_ok = 0;
+        if (++row == st->n) { si++; row = 0; }
     }
-    CHECK(rc == 0, "CSV is well-formed to the end");
     CHECK(rows == N_ID + N_O1 + N_O2, "one row per image (%d)", rows);
-    CHECK(good_fields, "every row: 6 fields, set name and path as given (quoting round-trips)");
+    CHECK(good_fields, "every row: 9 fields, set name and path as given (quoting round-trips)");
     CHECK(comma_ok == 3 && nli_ok == 3, "paths with comma/quote (%d) and newline (%d) round-trip", comma_ok, nli_ok);
     CHECK(label_ok == 3, "hostile labels round-trip (%d)", label_ok);
     CHECK(scores_ok, "scores round-trip exactly");
     CHECK(nan_empty == 3, "non-finite score is an empty field (%d)", nan_empty);
+    /* then each OOD set's stream in order: only the stream method's column */
+    int stream_ok = 1, srows = 0;
+    for (size_t k = 0; k < 2; k++) {
+        const nli_report_set *o = &r->ood[k];
+        for (size_t pos = 0; pos < N_ID + o->n; pos++) {
+            if ((rc = csv_record(&q, f, &nf)) != 1) { stream_ok = 0; break; }
+            srows++;
+            size_t w = o->order[pos], is_id = w < N_ID, i = is_id ? w : w - N_ID;
+            const nli_report_set *st = is_id ? r->id : o;
+            double want = is_id ? o->id_scores[NL_METHOD_OODD][i] : o->scores[NL_METHOD_OODD][i];
+            char ps[32];
+            snprintf(ps, sizeof ps, "%zu", pos);
+            if (nf != 9 || strcmp(f[0], st->name) || strcmp(f[1], st->paths[i]) || f[2][0] || f[3][0] ||
+                strcmp(f[7], o->name) || strcmp(f[8], ps) || (!isnan(want) && strtod(f[4], NULL) != want))
+                stream_ok = 0;
+        }
+    }
+    CHECK(stream_ok && srows == 2 * N_ID + N_O1 + N_O2, "stream rows in stream order, set named, OODD column (%d)", srows);
+    CHECK(csv_record(&q, f, &nf) == 0, "CSV is well-formed to the end");
     free(s);
 }
 
@@ -281,8 +337,15 @@ static void check_html(const char *dir, const nli_report *r) {
     CHECK(strstr(h, "<td class=\"best\">1.91</td>") && strstr(h, "<td>30.94</td>") && strstr(h, "99.49"),
           "metrics in percent");
     CHECK(strstr(h, "<b>neglabel</b>"), "convention named");
-    CHECK(count_of(h, "<polyline class=\"neglabel\"") == 2 && count_of(h, "<polyline class=\"mcm\"") == 2,
-          "ROC: both methods for each OOD set");
+    CHECK(count_of(h, "<polyline class=\"neglabel\"") == 2 && count_of(h, "<polyline class=\"mcm\"") == 2 &&
+              count_of(h, "<polyline class=\"oodd\"") == 2,
+          "ROC: every method for each OOD set");
+    CHECK(count_of(h, "<td class=\"method best\">") == 3, "best method starred per set and on average");
+    CHECK(count_of(h, "<svg class=\"aff\"") == 3 * N_EX && count_of(h, "<figure class=\"ex fig4\">") == 3 * N_EX,
+          "Figure 4 chart beside every example");
+    CHECK(strstr(h, "&lt;i&gt;goldfish&lt;/i&gt;") && strstr(h, "a very long label \xe2\x80\xa6") &&
+              strstr(h, ">0.500</text>") && strstr(h, ">0.030</text>"),
+          "Figure 4 labels escaped and cut, probabilities shown");
     /* Each polyline: from (0,0) to (1,1), at most 500 points. */
     int pts_ok = 1, ends_ok = 1;
     for (const char *s = h; (s = strstr(s, "<polyline")); s++) {
@@ -313,11 +376,19 @@ static void check_table(const nli_report *r) {
     res.id.name = (char *)r->id->name;
     res.id.n_images = r->id->n;
     nl_eval_set ood[8];
-    for (size_t i = 0; i < r->n_ood && i < 8; i++)
-        ood[i] = (nl_eval_set){(char *)r->ood[i].name, r->ood[i].n, r->ood[i].m_neglabel, r->ood[i].m_mcm};
+    res.methods[0] = NL_METHOD_NEGLABEL;
+    res.methods[1] = NL_METHOD_MCM;
+    res.methods[2] = NL_METHOD_OODD;
+    res.n_methods = 3;
+    for (size_t i = 0; i < r->n_ood && i < 8; i++) {
+        ood[i] = (nl_eval_set){(char *)r->ood[i].name, r->ood[i].n, {{0}}, NL_METHOD_NEGLABEL};
+        memcpy(ood[i].metrics, r->ood[i].metrics, sizeof ood[i].metrics);
+        ood[i].best = nli_report_best(r, ood[i].metrics);
+    }
     res.ood = ood;
     res.n_ood = r->n_ood < 8 ? r->n_ood : 8;
-    nli_report_average(r, &res.avg_neglabel, &res.avg_mcm);
+    nli_report_average(r, res.average.metrics);
+    res.average.best = nli_report_best(r, res.average.metrics);
     res.n_skipped = r->n_skipped;
     res.convention = r->convention;
     FILE *f = open_memstream(&s, &len);
@@ -326,6 +397,10 @@ static void check_table(const nli_report *r) {
     CHECK(strstr(s, "Average") && strstr(s, "1.91") && strstr(s, "99.49") && strstr(s, "30.94"), "table numbers:\n%s", s);
     const char *avg = strstr(s, "Average");
     CHECK(avg && strstr(avg, "97.44") && strstr(avg, "45.47"), "average row in %% (97.44 AUPR-In, 45.47 MCM FPR95)");
+    const char *st = strstr(s, "OODD");
+    CHECK(st && strstr(st, "83.00  *\n") && strstr(st, "90.00  *\n") && strstr(s, "97.68  *\n") &&
+              !strstr(s, "82.00  *"),
+          "the best method of each set starred");
     CHECK(strstr(s, "FPR95 convention: neglabel"), "convention named");
     CHECK(!strchr(s, '\x1b'), "escape sequence from a set name neutralised");
     printf("%s", s);
@@ -337,9 +412,22 @@ static void check_tiny(void) {
     char *dir = check_path(check_tmpdir(), "tiny");
     /* Thresholds 0.9, 0.8 (a tie between ID and OOD: one diagonal step), 0.1. */
     double sid[2] = {0.9, 0.8}, sood[2] = {0.8, 0.1};
-    nli_report_set id = {"id", 2, NULL, sid, NULL, NULL, NULL, {0, 0, 0, 0}, {0, 0, 0, 0}, NULL, 0};
-    nli_report_set ood = {"ood", 2, NULL, sood, NULL, NULL, NULL, {0.875, 0.9, 0.8, 0.5}, {NAN, NAN, NAN, NAN}, NULL, 0};
+    nli_report_set id = {0}, ood = {0};
+    id.name = "id";
+    id.n = 2;
+    id.scores[NL_METHOD_NEGLABEL] = sid;
+    ood.name = "ood";
+    ood.n = 2;
+    ood.scores[NL_METHOD_NEGLABEL] = sood;
+    ood.id_scores[NL_METHOD_NEGLABEL] = sid;
+    ood.metrics[NL_METHOD_NEGLABEL] = (nl_metrics){0.875, 0.9, 0.8, 0.5};
+    nl_method methods[1] = {NL_METHOD_NEGLABEL};
+    nl_score_params sp[NL_METHOD_COUNT];
+    for (int m = 0; m < NL_METHOD_COUNT; m++) sp[m] = nl_score_default_params((nl_method)m);
     nli_report r = {0};
+    r.methods = methods;
+    r.n_methods = 1;
+    r.score = sp;
     r.id = &id;
     r.ood = &ood;
     r.n_ood = 1;
@@ -351,24 +439,24 @@ static void check_tiny(void) {
     if (h) {
         CHECK(strstr(h, "points=\"52.0,268.0 52.0,158.0 187.0,48.0 322.0,48.0\""),
               "ROC points: (0,0) (0,.5) (.5,1) (1,1)");
-        CHECK(!strstr(h, "class=\"mcm\"") && !strstr(h, "<h2>Examples"), "no MCM curve or examples when absent");
-        CHECK(strstr(h, "<b>openood</b>") && strstr(h, "<td>&ndash;</td>"), "openood named; NaN metrics as a dash");
+        CHECK(!strstr(h, "class=\"mcm\"") && !strstr(h, "<h2>Examples") && !strstr(h, "&#9733;"),
+              "no MCM curve, examples or star when absent");
+        CHECK(strstr(h, "<b>openood</b>") && strstr(h, "<td>87.50</td>"), "openood named; one method, nothing marked");
         free(h);
     }
     p = check_path(dir, "scores.csv");
     char *c = NULL;
     CHECK(nli_read_file(p, 1 << 20, &c, NULL) == 0 &&
-              !strcmp(c, "set,path,neglabel,mcm,top_id_label,top_negative_label\nid,,0.90000000000000002,,,\n"
-                         "id,,0.80000000000000004,,,\nood,,0.80000000000000004,,,\nood,,0.10000000000000001,,,\n"),
+              !strcmp(c, "set,path,neglabel,top_id_label,top_negative_label,stream,position\n"
+                         "id,,0.90000000000000002,,,,\nid,,0.80000000000000004,,,,\n"
+                         "ood,,0.80000000000000004,,,,\nood,,0.10000000000000001,,,,\n"),
           "tiny scores.csv: %s", c ? c : "");
     free(c);
     free(p);
     p = check_path(dir, "results.json");
     json_error_t e;
     json_t *j = json_load_file(p, 0, &e);
-    json_t *mcm = json_object_get(json_object_get(json_array_get(json_object_get(j, "ood"), 0), "mcm"), "auroc");
-    CHECK(j && json_is_null(mcm) && json_is_null(json_object_get(json_object_get(j, "model"), "info")),
-          "NaN metrics and missing model info are JSON null");
+    CHECK(j && json_is_null(json_object_get(json_object_get(j, "model"), "info")), "missing model info is JSON null");
     CHECK(jnum(json_object_get(j, "average"), "neglabel", "auroc") == 0.875, "average of one set");
     json_decref(j);
     free(p);
@@ -383,13 +471,31 @@ int main(void) {
     make_set(&di, &id, "ImageNet-1k (val) & co", N_ID, 2.0, "id");
     make_set(&d1, &ood[0], "iNaturalist", N_O1, -1.5, "inat");
     make_set(&d2, &ood[1], HOSTILE_SET, N_O2, 0.0, "places");
-    ood[0].m_neglabel = (nl_metrics){0.9949, 0.9988, 0.9768, 0.0191};
-    ood[0].m_mcm = (nl_metrics){0.9461, 0.9880, 0.7730, 0.3094};
-    ood[1].m_neglabel = (nl_metrics){0.9000, 0.9500, 0.8200, 0.3500};
-    ood[1].m_mcm = (nl_metrics){0.8000, 0.8500, 0.7000, 0.6000};
+    ood[0].metrics[NL_METHOD_NEGLABEL] = (nl_metrics){0.9949, 0.9988, 0.9768, 0.0191};
+    ood[0].metrics[NL_METHOD_MCM] = (nl_metrics){0.9461, 0.9880, 0.7730, 0.3094};
+    ood[0].metrics[NL_METHOD_OODD] = (nl_metrics){0.9900, 0.9950, 0.9700, 0.0500};
+    ood[1].metrics[NL_METHOD_NEGLABEL] = (nl_metrics){0.9000, 0.9500, 0.8200, 0.3500};
+    ood[1].metrics[NL_METHOD_MCM] = (nl_metrics){0.8000, 0.8500, 0.7000, 0.6000};
+    ood[1].metrics[NL_METHOD_OODD] = (nl_metrics){0.9100, 0.9600, 0.8300, 0.3000};
+    set_data *dd[2] = {&d1, &d2};
+    for (int k = 0; k < 2; k++) {
+        ood[k].scores[NL_METHOD_OODD] = dd[k]->oodd;
+        ood[k].id_scores[NL_METHOD_OODD] = dd[k]->oodd_id;
+        ood[k].id_scores[NL_METHOD_NEGLABEL] = di.neg;
+        ood[k].id_scores[NL_METHOD_MCM] = di.mcm;
+        ood[k].order = dd[k]->order;
+    }
     const char *skipped[2] = {NL_PATH, BAD_UTF8};
-    nli_report r = {"/models/clip-vit-b16 <local>", "{\"projection_dim\": 512, \"name\": \"<clip>\"}", 1000, 10000,
-                   100, 42, 1, 0.01, 1.0, NL_FPR95_NEGLABEL, &id, ood, 2, skipped, 2, 12.5, "torch"};
+    nl_method methods[3] = {NL_METHOD_NEGLABEL, NL_METHOD_MCM, NL_METHOD_OODD};
+    nl_score_params sp[NL_METHOD_COUNT];
+    for (int m = 0; m < NL_METHOD_COUNT; m++) sp[m] = nl_score_default_params((nl_method)m);
+    sp[NL_METHOD_NEGLABEL].seed = 42;
+    sp[NL_METHOD_NEGLABEL].permutation = NL_PERM_TORCH;
+    nli_report r = {.model_dir = "/models/clip-vit-b16 <local>",
+                    .model_info_json = "{\"projection_dim\": 512, \"name\": \"<clip>\"}", .n_id_labels = 1000,
+                    .n_negatives = 10000, .methods = methods, .n_methods = 3, .score = sp, .stream_seed = 110,
+                    .convention = NL_FPR95_NEGLABEL, .id = &id, .ood = ood, .n_ood = 2, .skipped = skipped,
+                    .n_skipped = 2, .seconds = 12.5};
 
     CHECK(nli_report_write(dir, &r) == 0, "write report: %s", nli_geterr());
     const char *names[] = {"results.json", "scores.csv", "report.html"};
@@ -408,6 +514,19 @@ int main(void) {
     nli_report bad = r;
     bad.id = NULL;
     CHECK(nli_report_write(dir, &bad) == -1 && strstr(nli_geterr(), "ID set"), "missing ID set: %s", nli_geterr());
+    bad = r;
+    nli_report_set o2[2] = {ood[0], ood[1]};
+    o2[1].order = NULL;
+    bad.ood = o2;
+    CHECK(nli_report_write(dir, &bad) == -1 && strstr(nli_geterr(), "stream order"), "stream without order: %s", nli_geterr());
+    size_t badorder[N_ID + N_O2];
+    memcpy(badorder, ood[1].order, sizeof badorder);
+    badorder[7] = N_ID + N_O2;
+    o2[1].order = badorder;
+    CHECK(nli_report_write(dir, &bad) == -1 && strstr(nli_geterr(), "out of range"), "stream index out of range: %s", nli_geterr());
+    o2[1] = ood[1];
+    o2[1].scores[NL_METHOD_OODD] = NULL;
+    CHECK(nli_report_write(dir, &bad) == -1 && strstr(nli_geterr(), "no oodd scores"), "missing scores: %s", nli_geterr());
     CHECK(nli_report_write("/proc/version/report", &r) == -1 && strstr(nli_geterr(), "/proc/version"),
           "unwritable folder: %s", nli_geterr());
     unsigned char *j = NULL;

@@ -2,6 +2,8 @@
  * score-embeddings, metrics, eval. Each parses options and calls the
  * library; the work is in src/. */
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,12 +162,6 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     return 0;
 }
 
-/* CSP's word lists leave these out (custom_config/clip-ViT-B16.py's
- * txt_exclude), and, like NegLabel's, have no noun.animal or noun.food
- * (named so that a WordNet database gives the same categories). */
-static const char *const csp_corpus_exclude[] = {"noun.person", "noun.quantity", "noun.group", "adj.pert",
-                                                 "noun.animal", "noun.food"};
-
 static void common_finish(common_opts *c) {
     if (c->strict) c->allow_dups = 0;
     c->corpus.wordnet_dir = c->wordnet;
@@ -176,9 +172,10 @@ static void common_finish(common_opts *c) {
     c->corpus.n_exclude = c->exclude.n;
     if (!c->wordnet && !c->lists) c->corpus.wordnet_dir = "/usr/share/wordnet";
     if (c->score.method == NL_METHOD_CSP) {
-        if (!c->include.n && !c->exclude.n) {
-            c->corpus.exclude = csp_corpus_exclude;
-            c->corpus.n_exclude = sizeof csp_corpus_exclude / sizeof *csp_corpus_exclude;
+        if (!c->include.n && !c->exclude.n) { /* CSP's word lists' categories */
+            nl_eval_params d = nl_eval_default_params();
+            c->corpus.exclude = d.csp_corpus.exclude;
+            c->corpus.n_exclude = d.csp_corpus.n_exclude;
         }
         if (!c->cut_set) c->mine.max_cut = 0.95;
     }
@@ -495,20 +492,45 @@ int cmd_metrics(int argc, char **argv) {
     return rc;
 }
 
+/* eval's --method: a name, a comma-separated list, or "all"; repeatable. */
+static int eval_methods(const char *v, nl_eval_params *p) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        nl_method all[NL_METHOD_COUNT] = {NL_METHOD_NEGLABEL, NL_METHOD_MCM, NL_METHOD_CSP, NL_METHOD_ADANEG,
+                                          NL_METHOD_OODD};
+        nl_method one;
+        size_t n = 1;
+        if (!strcmp(t, "all")) n = NL_METHOD_COUNT;
+        else if (nl_parse_method(t, &one) != 0) {
+            fprintf(stderr, "neglabel: --method expects neglabel, mcm, csp, adaneg, oodd or all, got '%s'\n", t);
+            return -1;
+        } else all[0] = one;
+        for (size_t k = 0; k < n; k++) {
+            int dup = 0;
+            for (size_t j = 0; j < p->n_methods; j++) dup |= p->methods[j] == all[k];
+            if (!dup) p->methods[p->n_methods++] = all[k];
+        }
+    }
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
     common_opts c;
     common_init(&c);
-    nl_eval_params p;
-    memset(&p, 0, sizeof p);
+    nl_eval_params p = nl_eval_default_params();
+    p.n_methods = 0;
     cli_list names = {0}, specs = {0};
     const char *v;
     int resample = NL_RESAMPLE_MODEL, rc = 0;
     double mcm_tau = 1.0;
     long l;
-    p.convention = NL_FPR95_NEGLABEL;
     p.out_dir = "neglabel-eval";
-    p.n_examples = 6;
     for (int i = 2; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--method", &v)) {
+            if (eval_methods(v, &p)) { rc = 2; goto out; }
+            continue;
+        }
         TRY(corpus_opt);
         TRY(mine_opt);
         TRY(score_opt);
@@ -536,6 +558,11 @@ int cmd_eval(int argc, char **argv) {
             p.n_examples = (int)l;
             continue;
         }
+        if (cli_opt(argc, argv, &i, "--stream-seed", &v)) {
+            if (cli_int("--stream-seed", v, 0, 4294967295L, &l)) { rc = 2; goto out; }
+            p.stream_seed = (uint64_t)l;
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--mcm-tau", &v)) {
             if (cli_double("--mcm-tau", v, &mcm_tau) || !(mcm_tau > 0) || !isfinite(mcm_tau)) {
                 rc = cli_usage("eval", "--mcm-tau must be a positive number");
@@ -550,18 +577,42 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_usage("eval", "--model, --id-labels, --id and at least one --ood NAME=DIR|LIST are required");
         goto out;
     }
-    if (c.method_set) {
-        rc = cli_usage("eval", "--method does not apply: eval reports NegLabel and MCM side by side (CSP: use mine and "
-                               "score with --method csp)");
-        goto out;
-    }
+    if (!p.n_methods) { p.methods[0] = NL_METHOD_NEGLABEL; p.methods[1] = NL_METHOD_MCM; p.n_methods = 2; }
     common_finish(&c);
     p.corpus = c.corpus;
+    /* CSP: the same word source; its own categories unless --include/--exclude are given */
+    p.csp_corpus.wordnet_dir = c.corpus.wordnet_dir;
+    p.csp_corpus.lists_dir = c.corpus.lists_dir;
+    if (c.include.n || c.exclude.n) {
+        p.csp_corpus.include = c.corpus.include; p.csp_corpus.n_include = c.corpus.n_include;
+        p.csp_corpus.exclude = c.corpus.exclude; p.csp_corpus.n_exclude = c.corpus.n_exclude;
+    }
     p.mine = c.mine;
+    p.csp_mine = c.mine;
+    if (!c.cut_set) p.csp_mine.max_cut = 0.95;
     p.templates = common_templates(&c);
-    p.neglabel = c.score;
-    p.mcm = nl_score_default_params(NL_METHOD_MCM);
-    p.mcm.tau = mcm_tau;
+    /* Each method keeps its reference defaults; options given apply to
+     * every method that has them (--tau not to MCM: --mcm-tau). */
+    for (int m = 0; m < NL_METHOD_COUNT; m++) {
+        nl_score_params *q = &p.score[m];
+        if (c.ngroup_set) q->ngroup = c.score.ngroup;
+        if (c.perm_set) q->permutation = c.score.permutation;
+        if (c.tau_set && m != NL_METHOD_MCM) q->tau = c.tau;
+        q->seed = c.score.seed;
+        q->shuffle = c.score.shuffle;
+        /* the --adaneg-* and --oodd-* options (their defaults otherwise) */
+        q->adaneg_batch = c.score.adaneg_batch;
+        q->adaneg_memory = c.score.adaneg_memory;
+        q->adaneg_thres = c.score.adaneg_thres;
+        q->adaneg_gap = c.score.adaneg_gap;
+        q->adaneg_lambda = c.score.adaneg_lambda;
+        q->adaneg_sample_adaptive = c.score.adaneg_sample_adaptive;
+        q->adaneg_beta = c.score.adaneg_beta;
+        q->oodd_batch = c.score.oodd_batch;
+        q->oodd_queue = c.score.oodd_queue;
+        q->oodd_k = c.score.oodd_k;
+    }
+    p.score[NL_METHOD_MCM].tau = mcm_tau;
     p.ood_names = names.v;
     p.ood_specs = specs.v;
     p.n_ood = names.n;

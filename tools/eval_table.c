@@ -32,13 +32,18 @@ static void pct(FILE *f, double v) {
     else fprintf(f, " %8s", "-");
 }
 
-static void row(FILE *f, const char *name, int w, const nl_metrics *a, const nl_metrics *b) {
-    int used = term_name(f, name, w);
-    fprintf(f, "%*s", w - used, "");
-    pct(f, a->fpr95); pct(f, a->auroc); pct(f, a->aupr_in); pct(f, a->aupr_out);
-    fputs("  ", f);
-    pct(f, b->fpr95); pct(f, b->auroc); pct(f, b->aupr_in); pct(f, b->aupr_out);
-    fputc('\n', f);
+static const char *const TITLE[NL_METHOD_COUNT] = {"NegLabel", "MCM", "CSP", "AdaNeg", "OODD"};
+
+/* One OOD set (or the average): a line per method, the best starred. */
+static void block(FILE *f, const nl_eval_result *r, const char *name, int w, const nl_eval_set *s) {
+    for (size_t k = 0; k < r->n_methods; k++) {
+        nl_method m = r->methods[k];
+        int used = k ? 0 : term_name(f, name, w);
+        fprintf(f, "%*s  %-8s", w - used, "", TITLE[m]);
+        const nl_metrics *x = &s->metrics[m];
+        pct(f, x->fpr95); pct(f, x->auroc); pct(f, x->aupr_in); pct(f, x->aupr_out);
+        fputs(r->n_methods > 1 && m == s->best ? "  *\n" : "\n", f);
+    }
 }
 
 void cli_print_eval_table(FILE *f, const nl_eval_result *r) {
@@ -52,18 +57,13 @@ void cli_print_eval_table(FILE *f, const nl_eval_result *r) {
     }
     fputs("ID set: ", f);
     term_name(f, r->id.name ? r->id.name : "ID", 64);
-    fprintf(f, " (%zu images); metrics in %%\n", r->id.n_images);
-    fprintf(f, "%*s %s   %s\n", w, "", "-------------- NegLabel -----------", "--------------- MCM ---------------");
-    fprintf(f, "%-*s", w, "OOD set");
-    for (int k = 0; k < 2; k++) {
-        fprintf(f, " %8s %8s %8s %8s", "FPR95", "AUROC", "AUPR-In", "AUPR-Out");
-        if (!k) fputs("  ", f);
-    }
+    fprintf(f, " (%zu images); metrics in %%", r->id.n_images);
+    if (r->n_methods > 1) fputs("; * the best method of each set (lowest FPR95)", f);
+    fprintf(f, "\n%-*s  %-8s %8s %8s %8s %8s\n", w, "OOD set", "method", "FPR95", "AUROC", "AUPR-In", "AUPR-Out");
+    for (size_t i = 0; i < r->n_ood; i++) block(f, r, r->ood[i].name, w, &r->ood[i]);
+    for (int i = 0; i < w + 2 + 8 + 4 * 9 + 3; i++) fputc('-', f);
     fputc('\n', f);
-    for (size_t i = 0; i < r->n_ood; i++) row(f, r->ood[i].name, w, &r->ood[i].neglabel, &r->ood[i].mcm);
-    for (int i = 0; i < w + 2 + 8 * 9; i++) fputc('-', f);
-    fputc('\n', f);
-    row(f, "Average", w, &r->avg_neglabel, &r->avg_mcm);
+    block(f, r, "Average", w, &r->average);
     fprintf(f, "FPR95 convention: %s (%s)\n", nl_fpr_convention_name(r->convention),
             nl_fpr_convention_text(r->convention));
     if (r->n_skipped) fprintf(f, "%zu images could not be read and were skipped\n", r->n_skipped);

@@ -42,7 +42,7 @@ from ._neglabel import (
 __version__: str = _C.version
 
 __all__ = [
-    "Model", "Negatives", "NegLabel", "MCM", "mine", "metrics", "evaluate", "set_progress", "default_progress",
+    "Model", "Negatives", "NegLabel", "MCM", "CSP", "AdaNeg", "OODD", "METHODS", "mine", "metrics", "evaluate", "set_progress", "default_progress",
     "cuda_device_count", "cuda_built", "devices_info", "convert_checkpoint",
     "Error", "InvalidInputError", "FileError", "OutOfMemoryError", "UnsupportedError", "DeviceError",
     "DEFAULT_MODEL", "TEMPLATE_NOUN", "TEMPLATE_ADJ", "TEMPLATE_MCM", "__version__",
@@ -54,6 +54,7 @@ DEFAULT_MODEL: str = _C.DEFAULT_MODEL
 TEMPLATE_NOUN: str = _C.TEMPLATE_NOUN
 TEMPLATE_ADJ: str = _C.TEMPLATE_ADJ
 TEMPLATE_MCM: str = _C.TEMPLATE_MCM
+CSP_NOUN_TEMPLATES: Tuple[str, ...] = _C.CSP_NOUN_TEMPLATES
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 #: One image: a file path, an H x W x 3 uint8 RGB array, or a PIL image.
@@ -411,9 +412,10 @@ class Model:
         return out
 
     # -- pipeline helpers (normalised, cached embeddings as the CLI's commands use)
-    def _embed_words(self, words: Sequence[str], templates: Sequence[str], cache_dir: Optional[PathLike]) -> np.ndarray:
+    def _embed_words(self, words: Sequence[str], templates: Sequence[str], cache_dir: Optional[PathLike],
+                     raw: bool = False) -> np.ndarray:
         out = np.empty((len(words), self.dim), dtype=np.float32)
-        self._m.embed_words(list(words), list(templates), cache_dir, out)
+        self._m.embed_words(list(words), list(templates), cache_dir, out, raw)
         return out
 
     def _embed_normalized(self, images: Any, resample: str, cache_dir: Optional[PathLike],
@@ -585,12 +587,13 @@ def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fra
 def _mine(model: Model, labels: List[str], id_emb: np.ndarray, corpus: Optional[PathLike], fraction: float,
           quantile: float, total: int, cache_dir: Optional[PathLike], include: Optional[Sequence[str]],
           exclude: Optional[Sequence[str]], templates: Optional[List[str]],
-          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool) -> Negatives:
+          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool, csp: bool = False) -> Negatives:
     if int(total) < 0:
         raise InvalidInputError("total must be >= 0")
     at = [] if adj_templates is None else _templates(adj_templates, TEMPLATE_ADJ)
     t, q = model._m.mine(labels, id_emb, _corpus(corpus, include, exclude), float(fraction), float(quantile),
-                         int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels))
+                         int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels),
+                         bool(csp))
     return Negatives._from_tuple(t, np.frombuffer(q, dtype=np.float64).copy(), None)
 
 
@@ -621,7 +624,7 @@ class _Scorer:
             ngroup, seed, shuffle, tau = self._params()
             _C.score(emb, self.id_embeddings, neg, self.model.dim, self._method, ngroup, seed, shuffle, tau, kind,
                      index, self.model._load["threads"], scores, top_id, top_neg,
-                     getattr(self, "permutation", "splitmix"))
+                     getattr(self, "permutation", "splitmix"), getattr(self, "_stream", None))
         return scores, top_id, top_neg
 
     def _labels_of(self, top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int) -> List[Optional[str]]:
@@ -761,6 +764,108 @@ class MCM(_Scorer):
         return self._score_embeddings(img_emb, return_labels)
 
 
+class CSP(NegLabel):
+    """CSP (Chen et al., NeurIPS 2024; ``--method csp``): NegLabel's score
+    over CSP's own negatives: its word lists' categories, each adjective
+    conjugated with a superclass phrase, the mean of the raw prompt
+    embeddings of its 8 (ID labels, nouns) and 4 (phrases) templates, and
+    its similarity cut (``mine --method csp``). ``negatives``: ``None`` to
+    mine them now over ``corpus``, or CSP negatives (``mine --method csp``).
+    The torch permutation by default, as its reference."""
+
+    _method = 2
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
+                 ngroup: int = 100, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "torch", corpus: Optional[PathLike] = None,
+                 include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
+                 cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        _check_score_params(ngroup, tau, seed, permutation)
+        self.permutation = permutation
+        self.model = model
+        self.labels = _labels(id_labels, strict)
+        self.cache_dir = cache_dir
+        self.ngroup, self.tau, self.seed, self.shuffle = int(ngroup), float(tau), int(seed), bool(shuffle)
+        self.id_embeddings = model._embed_words(self.labels, CSP_NOUN_TEMPLATES, cache_dir, raw=True)
+        if negatives is None:
+            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
+                              exclude, None, None, False, csp=True)
+        elif not isinstance(negatives, Negatives):
+            negatives = Negatives.load(negatives)
+        self.negatives = negatives
+        self.neg_embeddings = negatives.embed(model, cache_dir)
+
+
+class _Stream(NegLabel):
+    """Common to the stream methods: NegLabel's labels and negatives, scored
+    as one stream in the order given (see docs/methods.md)."""
+
+    _defaults: Dict[str, Any] = {}
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
+                 ngroup: Optional[int] = None, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "torch", templates: Union[None, str, Sequence[str]] = None,
+                 corpus: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None, strict: bool = False,
+                 **params: Any) -> None:
+        d = _C.score_defaults(self._method)
+        super().__init__(model, id_labels, negatives, ngroup=d["ngroup"] if ngroup is None else ngroup, tau=tau,
+                         seed=seed, shuffle=shuffle, permutation=permutation, templates=templates, corpus=corpus,
+                         cache_dir=cache_dir, strict=strict)
+        unknown = set(params) - set(self._defaults)
+        if unknown:
+            raise InvalidInputError(f"unknown parameter(s) {sorted(unknown)}; {type(self).__name__} takes "
+                                    f"{sorted(self._defaults)}")
+        self.params: Dict[str, Any] = {k: params.get(k, v) for k, v in self._defaults.items()}
+        self._stream = {f"{self._prefix}_{k}": v for k, v in self.params.items()}
+
+    def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
+              return_labels: bool = False, skip_unreadable: bool = False) -> Any:
+        """Scores of images taken as ONE stream in the order given (a fresh
+        memory each call); labels as :meth:`NegLabel.score` (the static
+        argmax). Unreadable images are left out of the stream."""
+        return self._score_images(images, resample, return_labels, skip_unreadable)
+
+    def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:
+        """Scores of image embeddings as one stream in row order
+        (``neglabel score-embeddings --method ...``)."""
+        return self._score_embeddings(img_emb, return_labels)
+
+
+class AdaNeg(_Stream):
+    """AdaNeg (Zhang et al., NeurIPS 2024; ``--method adaneg``): NegLabel's
+    score with a memory of test images per label, built from the stream.
+    Defaults are the reference script's: ngroup 5, torch permutation,
+    ``batch=256, memory=10, thres=0.5, gap=0.5, lambda_=0.1,
+    sample_adaptive=False, beta=5.5`` (keyword arguments)."""
+
+    _method = 3
+    _prefix = "adaneg"
+    _defaults = {"batch": 256, "memory": 10, "thres": 0.5, "gap": 0.5, "lambda": 0.1, "sample_adaptive": 0,
+                 "beta": 5.5}
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None,
+                 **kw: Any) -> None:
+        if "lambda_" in kw:
+            kw["lambda"] = kw.pop("lambda_")
+        if "sample_adaptive" in kw:
+            kw["sample_adaptive"] = int(bool(kw["sample_adaptive"]))
+        super().__init__(model, id_labels, negatives, **kw)
+
+
+class OODD(_Stream):
+    """OODD (CVPR 2025; ``--method oodd``): NegLabel's score minus the
+    similarity to a queue of the stream's most OOD-like images. Defaults are
+    the reference's: ngroup 100, torch permutation, ``batch=64,
+    queue=2048, k=5`` (keyword arguments)."""
+
+    _method = 4
+    _prefix = "oodd"
+    _defaults = {"batch": 64, "queue": 2048, "k": 5}
+
+
+METHODS = ("neglabel", "mcm", "csp", "adaneg", "oodd")
+
+
 def _check_score_params(ngroup: int, tau: float, seed: int, permutation: str = "splitmix") -> None:
     if permutation not in ("splitmix", "torch", "numpy"):
         raise InvalidInputError(f"permutation must be 'splitmix', 'torch' or 'numpy', got {permutation!r}")
@@ -817,7 +922,9 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
              adj_templates: Union[None, str, Sequence[str]] = None, mcm_template: Optional[str] = None,
              cache_dir: Optional[PathLike] = None, strict: bool = False, remove_id_labels: bool = False,
              examples: int = 6, device: str = "auto", precision: Optional[str] = None, threads: int = 0,
-             batch_size: int = 0) -> Dict[str, Any]:
+             batch_size: int = 0, methods: Union[str, Sequence[str]] = ("neglabel", "mcm"),
+             method_params: Optional[Mapping[str, Mapping[str, Any]]] = None,
+             stream_seed: int = 110) -> Dict[str, Any]:
     """The whole benchmark (``neglabel eval``): labels, negatives (mined, or
     given), embeddings, NegLabel and MCM scores and their metrics for each
     OOD set against the ID set.
@@ -831,16 +938,40 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
         ood: OOD set name -> folder, list file or sequence of paths.
         out_dir: where results.json, scores.csv, report.html and (when
             mined) negatives.tsv are written (``--out``); None: no files.
+        methods: names from ``METHODS`` or ``"all"`` (``--method``), in
+            report order; default NegLabel and MCM. ``ngroup``, ``tau``,
+            ``seed``, ``shuffle`` and ``permutation`` are NegLabel's; every
+            other method keeps its reference defaults unless
+            ``method_params[name]`` overrides them (keys as
+            ``_C.score_defaults``: ``ngroup``, ``tau``, ``seed``,
+            ``permutation``, ``adaneg_batch``, ``oodd_queue``, ...).
+        stream_seed: AdaNeg and OODD score each OOD set as one stream, the
+            ID images then the set's, ordered by
+            ``np.random.seed(stream_seed); np.random.permutation(N)``.
         Other arguments as the CLI's options of the same names; unreadable
         images are skipped with a warning unless ``strict``.
 
     Returns the table's numbers (fractions, not %)::
 
-        {"id": {"name", "n_images"},
-         "ood": {name: {"n_images", "neglabel": {auroc, aupr_in, aupr_out, fpr95}, "mcm": {...}}},
-         "average": {"neglabel": {...}, "mcm": {...}},
-         "n_id_labels", "n_negatives", "n_skipped", "convention", "seconds"}
+        {"id": {"name", "n_images"}, "methods": [...],
+         "ood": {name: {"n_images", "neglabel": {auroc, aupr_in, aupr_out, fpr95}, "mcm": {...}, ...,
+                        "best": "neglabel"}},
+         "average": {"neglabel": {...}, ..., "best": ...},
+         "n_id_labels", "n_negatives", "n_negatives_csp", "n_skipped", "convention", "seconds"}
     """
+    mlist = list(METHODS) if methods == "all" else [methods] if isinstance(methods, str) else list(methods)
+    for nm in mlist:
+        if nm not in METHODS:
+            raise InvalidInputError(f"unknown method {nm!r}; expected one of {METHODS} or 'all'")
+    if len(set(mlist)) != len(mlist) or not mlist:
+        raise InvalidInputError("methods: each method at most once, at least one")
+    mp: Dict[str, Dict[str, Any]] = {}
+    for nm, d in (method_params or {}).items():
+        if nm not in METHODS:
+            raise InvalidInputError(f"method_params: unknown method {nm!r}")
+        mp[nm] = dict(d)
+    if not (0 <= int(stream_seed) < 2 ** 32):
+        raise InvalidInputError("stream_seed must be in [0, 2**32)")
     if isinstance(model, Model):
         load = model._load
         model_dir = model.name_or_path
@@ -879,7 +1010,8 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
                     tau=float(tau), mcm_tau=float(mcm_tau), convention=conv, resample=_resample(resample),
                     out_dir=out_dir, cache_dir=cache_dir, strict=bool(strict),
                     remove_id_labels=bool(remove_id_labels), examples=int(examples), device=device,
-                    precision=precision, threads=int(threads), batch_size=int(batch_size), permutation=permutation)
+                    precision=precision, threads=int(threads), batch_size=int(batch_size), permutation=permutation,
+                    methods=[METHODS.index(nm) for nm in mlist], score_params=mp, stream_seed=int(stream_seed))
     r["ood"] = {s.pop("name"): s for s in r["ood"]}
     r["convention"] = _CONVENTION_NAME[r["convention"]]
     return r

@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stddef.h>
+#include <limits.h>
+
 #include "neglabel.h"
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -554,7 +557,9 @@ done0:
  * template ensemble, cached). */
 static PyObject *Model_embed_words(ModelObject *self, PyObject *args) {
     PyObject *words, *templates, *cache, *out;
-    if (!PyArg_ParseTuple(args, "OOOO:embed_words", &words, &templates, &cache, &out) || !model_ok(self)) return NULL;
+    int raw = 0; /* CSP's ensemble: mean of the raw prompt embeddings, normalised once */
+    if (!PyArg_ParseTuple(args, "OOOO|p:embed_words", &words, &templates, &cache, &out, &raw) || !model_ok(self))
+        return NULL;
     strarr w, t;
     PyObject *ck, *res = NULL;
     nl_embed_opts o = {NULL, 0};
@@ -566,7 +571,10 @@ static PyObject *Model_embed_words(ModelObject *self, PyObject *args) {
         if (check_len(&b, w.n * (size_t)self->dim, "out") == 0) {
             int rc = 0;
             failure f = {0};
-            MODEL_CALL(self, f, { rc = nl_embed_words(self->m, &o, w.v, w.n, t.v, t.n, b.buf); if (rc) fail_capture(&f); });
+            MODEL_CALL(self, f, {
+                rc = (raw ? nl_embed_words_raw : nl_embed_words)(self->m, &o, w.v, w.n, t.v, t.n, b.buf);
+                if (rc) fail_capture(&f);
+            });
             res = rc || f.closed ? fail_raise(&f) : Py_NewRef(Py_None);
         }
         PyBuffer_Release(&b);
@@ -766,9 +774,9 @@ static PyObject *Model_mine(ModelObject *self, PyObject *args) {
     PyObject *labels, *id_emb, *corpus, *nt_o, *at_o, *cache;
     double fraction, quantile;
     Py_ssize_t total;
-    int n_threads, remove_id;
-    if (!PyArg_ParseTuple(args, "OOOddniOOOp:mine", &labels, &id_emb, &corpus, &fraction, &quantile, &total,
-                          &n_threads, &nt_o, &at_o, &cache, &remove_id) ||
+    int n_threads, remove_id, csp = 0;
+    if (!PyArg_ParseTuple(args, "OOOddniOOOp|p:mine", &labels, &id_emb, &corpus, &fraction, &quantile, &total,
+                          &n_threads, &nt_o, &at_o, &cache, &remove_id, &csp) ||
         !model_ok(self))
         return NULL;
     if (total < 0) { PyErr_SetString(PyExc_ValueError, "total must be >= 0"); return NULL; }
@@ -791,7 +799,17 @@ static PyObject *Model_mine(ModelObject *self, PyObject *args) {
     mp.quantile = quantile;
     mp.total = (size_t)total;
     mp.n_threads = n_threads;
-    nl_templates t = nl_templates_default();
+    /* csp: CSP's templates, phrases, raw ensembles, similarity cut and (with
+     * no include/exclude) its word lists' categories */
+    nl_templates t = csp ? nl_templates_csp() : nl_templates_default();
+    if (csp) {
+        nl_eval_params d = nl_eval_default_params();
+        mp.max_cut = d.csp_mine.max_cut;
+        if (!cv.cp.n_include && !cv.cp.n_exclude) {
+            cv.cp.exclude = d.csp_corpus.exclude;
+            cv.cp.n_exclude = d.csp_corpus.n_exclude;
+        }
+    }
     if (nt.n) { t.noun = nt.v; t.n_noun = nt.n; }
     if (at.n) { t.adj = at.v; t.n_adj = at.n; }
     nl_strvec drop = {(char **)lab.v, lab.n, lab.n};
@@ -902,7 +920,7 @@ static PyMethodDef Model_methods[] = {
     {"embed_arrays", (PyCFunction)Model_embed_arrays, METH_VARARGS, "embed_arrays(arrays, resample, out): nl_embed_rgb"},
     {"embed_image_files", (PyCFunction)Model_embed_image_files, METH_VARARGS,
      "embed_image_files(paths, resample, cache_dir, strict, out) -> good indices: nl_embed_image_files_readable"},
-    {"embed_words", (PyCFunction)Model_embed_words, METH_VARARGS, "embed_words(words, templates, cache_dir, out)"},
+    {"embed_words", (PyCFunction)Model_embed_words, METH_VARARGS, "embed_words(words, templates, cache_dir, out[, raw])"},
     {"negatives_embed", (PyCFunction)Model_negatives_embed, METH_VARARGS,
      "negatives_embed(negatives, path, cache_dir, out)"},
     {"mine", (PyCFunction)Model_mine, METH_VARARGS, "mine(...): nl_mine_model"},
@@ -933,11 +951,88 @@ static PyTypeObject ModelType = {
 
 /* ------------------------------------------------------------ scoring */
 
+/* The nl_score_params fields settable from Python, by name. */
+#define SP_INT(f) {#f, offsetof(nl_score_params, f), 'i'}
+#define SP_DBL(f) {#f, offsetof(nl_score_params, f), 'd'}
+static const struct { const char *name; size_t off; char kind; } SP_FIELDS[] = {
+    SP_INT(ngroup), SP_DBL(tau), SP_INT(shuffle), SP_INT(adaneg_batch), SP_INT(adaneg_memory), SP_DBL(adaneg_thres),
+    SP_DBL(adaneg_gap), SP_DBL(adaneg_lambda), SP_INT(adaneg_sample_adaptive), SP_DBL(adaneg_beta),
+    SP_INT(oodd_batch), SP_INT(oodd_queue), SP_INT(oodd_k)};
+
+/* score_defaults(method) -> dict of nl_score_default_params(method). */
+static PyObject *py_score_defaults(PyObject *self, PyObject *args) {
+    int method;
+    if (!PyArg_ParseTuple(args, "i:score_defaults", &method)) return NULL;
+    if (method < 0 || method >= NL_METHOD_COUNT) { PyErr_SetString(PyExc_ValueError, "unknown method"); return NULL; }
+    nl_score_params p = nl_score_default_params((nl_method)method);
+    PyObject *d = PyDict_New();
+    if (!d) return NULL;
+    for (size_t k = 0; k < sizeof SP_FIELDS / sizeof *SP_FIELDS; k++) {
+        const char *at = (const char *)&p + SP_FIELDS[k].off;
+        PyObject *v = SP_FIELDS[k].kind == 'i' ? PyLong_FromLong(*(const int *)at) : PyFloat_FromDouble(*(const double *)at);
+        if (!v || PyDict_SetItemString(d, SP_FIELDS[k].name, v) != 0) { Py_XDECREF(v); Py_DECREF(d); return NULL; }
+        Py_DECREF(v);
+    }
+    PyObject *v = PyLong_FromUnsignedLongLong(p.seed);
+    PyObject *pm = PyUnicode_FromString(nl_permutation_name(p.permutation));
+    PyObject *nm = PyUnicode_FromString(nl_method_name((nl_method)method));
+    if (!v || !pm || !nm || PyDict_SetItemString(d, "seed", v) || PyDict_SetItemString(d, "permutation", pm) ||
+        PyDict_SetItemString(d, "name", nm)) {
+        Py_XDECREF(v); Py_XDECREF(pm); Py_XDECREF(nm); Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(v); Py_DECREF(pm); Py_DECREF(nm);
+    return d;
+}
+
+/* Fields of a dict (None: nothing) into p; unknown keys are errors. */
+static int score_params_from(PyObject *d, nl_score_params *p) {
+    if (!d || d == Py_None) return 0;
+    if (!PyDict_Check(d)) { PyErr_SetString(PyExc_TypeError, "score parameters must be a dict"); return -1; }
+    PyObject *key, *val;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(d, &pos, &key, &val)) {
+        const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        if (!k) { PyErr_SetString(PyExc_TypeError, "score parameter names must be strings"); return -1; }
+        if (!strcmp(k, "name")) continue;
+        if (!strcmp(k, "seed")) {
+            unsigned long long v = PyLong_AsUnsignedLongLong(val);
+            if (PyErr_Occurred()) return -1;
+            p->seed = v;
+            continue;
+        }
+        if (!strcmp(k, "permutation")) {
+            const char *v = PyUnicode_Check(val) ? PyUnicode_AsUTF8(val) : NULL;
+            if (!v || nl_parse_permutation(v, &p->permutation) != 0) {
+                PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
+                return -1;
+            }
+            continue;
+        }
+        size_t f = 0, nf = sizeof SP_FIELDS / sizeof *SP_FIELDS;
+        while (f < nf && strcmp(SP_FIELDS[f].name, k)) f++;
+        if (f == nf) { PyErr_Format(PyExc_ValueError, "unknown score parameter '%s'", k); return -1; }
+        char *at = (char *)p + SP_FIELDS[f].off;
+        if (SP_FIELDS[f].kind == 'i') {
+            long v = PyLong_AsLong(val);
+            if (PyErr_Occurred()) return -1;
+            if (v < INT_MIN || v > INT_MAX) { PyErr_Format(PyExc_ValueError, "%s out of range", k); return -1; }
+            *(int *)at = (int)v;
+        } else {
+            double v = PyFloat_AsDouble(val);
+            if (PyErr_Occurred()) return -1;
+            *(double *)at = v;
+        }
+    }
+    return 0;
+}
+
 /* score(img, id, neg or None, dim, method, ngroup, seed, shuffle, tau,
  *       device, device_index, n_threads, scores_out, top_id_out, top_neg_out
- *       [, permutation "splitmix"|"torch"|"numpy"])
+ *       [, permutation "splitmix"|"torch"|"numpy" [, params dict]])
  * img/id/neg: float32 rows of dim; scores_out float64; top_*: size_t
- * buffers or None. */
+ * buffers or None; params: more nl_score_params fields by name
+ * (score_defaults' keys). */
 static PyObject *py_score(PyObject *self, PyObject *args) {
     PyObject *img, *id, *neg, *so, *tio, *tno;
     Py_ssize_t dim;
@@ -945,8 +1040,9 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
     unsigned long long seed;
     double tau;
     const char *perm = NULL;
-    if (!PyArg_ParseTuple(args, "OOOniiKpdiiiOOO|z:score", &img, &id, &neg, &dim, &method, &ngroup, &seed, &shuffle,
-                          &tau, &device, &device_index, &n_threads, &so, &tio, &tno, &perm))
+    PyObject *extra = NULL;
+    if (!PyArg_ParseTuple(args, "OOOniiKpdiiiOOO|zO:score", &img, &id, &neg, &dim, &method, &ngroup, &seed, &shuffle,
+                          &tau, &device, &device_index, &n_threads, &so, &tio, &tno, &perm, &extra))
         return NULL;
     nl_permutation pk = NL_PERM_SPLITMIX;
     if (perm && nl_parse_permutation(perm, &pk) != 0) {
@@ -954,8 +1050,8 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (dim <= 0) { PyErr_SetString(PyExc_ValueError, "dim must be positive"); return NULL; }
-    if (method != NL_METHOD_NEGLABEL && method != NL_METHOD_MCM) {
-        PyErr_SetString(PyExc_ValueError, "method must be 0 (NegLabel) or 1 (MCM)");
+    if (method < 0 || method >= NL_METHOD_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "method must be 0 (NegLabel), 1 (MCM), 2 (CSP), 3 (AdaNeg) or 4 (OODD)");
         return NULL;
     }
     Py_buffer b[6];
@@ -998,6 +1094,7 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
     p.device = (nl_device)device;
     p.device_index = device_index;
     p.n_threads = n_threads;
+    if (score_params_from(extra, &p) != 0) goto done;
     int rc;
     failure f = {0};
     Py_BEGIN_ALLOW_THREADS
@@ -1145,23 +1242,39 @@ static PyObject *metrics_dict(const nl_metrics *m) {
                          "fpr95", m->fpr95);
 }
 
+/* {"neglabel": {...}, ..., "best": "..."} of the methods run. */
+static PyObject *method_metrics(const nl_eval_result *r, const nl_eval_set *s, PyObject *d) {
+    if (!d) return NULL;
+    for (size_t k = 0; k < r->n_methods; k++) {
+        PyObject *m = metrics_dict(&s->metrics[r->methods[k]]);
+        if (!m || PyDict_SetItemString(d, nl_method_name(r->methods[k]), m) != 0) { Py_XDECREF(m); Py_DECREF(d); return NULL; }
+        Py_DECREF(m);
+    }
+    PyObject *b = PyUnicode_FromString(nl_method_name(s->best));
+    if (!b || PyDict_SetItemString(d, "best", b) != 0) { Py_XDECREF(b); Py_DECREF(d); return NULL; }
+    Py_DECREF(b);
+    return d;
+}
+
 static PyObject *eval_result_dict(const nl_eval_result *r) {
-    PyObject *ood = PyList_New((Py_ssize_t)r->n_ood);
-    if (!ood) return NULL;
+    PyObject *ood = PyList_New((Py_ssize_t)r->n_ood), *methods = PyList_New((Py_ssize_t)r->n_methods);
+    if (!ood || !methods) { Py_XDECREF(ood); Py_XDECREF(methods); return NULL; }
+    for (size_t k = 0; k < r->n_methods; k++)
+        PyList_SET_ITEM(methods, (Py_ssize_t)k, PyUnicode_FromString(nl_method_name(r->methods[k])));
     for (size_t i = 0; i < r->n_ood; i++) {
         const nl_eval_set *s = &r->ood[i];
-        PyObject *d = Py_BuildValue("{s:N,s:n,s:N,s:N}", "name", utf8_str(s->name ? s->name : ""), "n_images",
-                                    (Py_ssize_t)s->n_images, "neglabel", metrics_dict(&s->neglabel), "mcm",
-                                    metrics_dict(&s->mcm));
-        if (!d) { Py_DECREF(ood); return NULL; }
+        PyObject *d = method_metrics(r, s, Py_BuildValue("{s:N,s:n}", "name", utf8_str(s->name ? s->name : ""), "n_images",
+                                                         (Py_ssize_t)s->n_images));
+        if (!d) { Py_DECREF(ood); Py_DECREF(methods); return NULL; }
         PyList_SET_ITEM(ood, (Py_ssize_t)i, d);
     }
-    return Py_BuildValue("{s:{s:N,s:n},s:N,s:{s:N,s:N},s:n,s:n,s:n,s:i,s:d}", "id", "name",
-                         utf8_str(r->id.name ? r->id.name : "ID"), "n_images", (Py_ssize_t)r->id.n_images, "ood", ood,
-                         "average", "neglabel", metrics_dict(&r->avg_neglabel), "mcm", metrics_dict(&r->avg_mcm),
-                         "n_id_labels", (Py_ssize_t)r->n_id_labels, "n_negatives", (Py_ssize_t)r->n_negatives,
-                         "n_skipped", (Py_ssize_t)r->n_skipped, "convention", (int)r->convention, "seconds",
-                         r->seconds);
+    PyObject *avg = method_metrics(r, &r->average, PyDict_New());
+    if (!avg) { Py_DECREF(ood); Py_DECREF(methods); return NULL; }
+    return Py_BuildValue("{s:{s:N,s:n},s:N,s:N,s:N,s:n,s:n,s:n,s:n,s:i,s:d}", "id", "name",
+                         utf8_str(r->id.name ? r->id.name : "ID"), "n_images", (Py_ssize_t)r->id.n_images, "methods",
+                         methods, "ood", ood, "average", avg, "n_id_labels", (Py_ssize_t)r->n_id_labels, "n_negatives",
+                         (Py_ssize_t)r->n_negatives, "n_negatives_csp", (Py_ssize_t)r->n_negatives_csp, "n_skipped",
+                         (Py_ssize_t)r->n_skipped, "convention", (int)r->convention, "seconds", r->seconds);
 }
 
 /* eval(**params) -> dict: nl_eval with nl_eval_result. */
@@ -1169,7 +1282,8 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"model", "id_labels", "id", "ood_names", "ood_specs", "negatives", "corpus", "fraction",
                              "quantile", "total", "noun_templates", "adj_templates", "mcm_template", "ngroup", "seed",
                              "shuffle", "tau", "mcm_tau", "convention", "resample", "out_dir", "cache_dir", "strict",
-                             "remove_id_labels", "examples", "device", "precision", "threads", "batch_size", "permutation", NULL};
+                             "remove_id_labels", "examples", "device", "precision", "threads", "batch_size", "permutation",
+                             "methods", "score_params", "stream_seed", NULL};
     PyObject *model_o, *labels_o, *id_o, *names_o, *specs_o, *neg_o, *corpus_o, *nt_o, *at_o, *mcm_t_o, *out_o,
         *cache_o;
     double fraction, quantile, tau, mcm_tau;
@@ -1177,11 +1291,13 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     int ngroup, shuffle, conv, resample, strict, remove_id, examples, threads, batch;
     unsigned long long seed;
     const char *device, *precision, *perm = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOddnOOOiKpddiiOOppiszii|z:eval", kwlist, &model_o, &labels_o,
+    PyObject *methods_o = NULL, *sp_o = NULL;
+    unsigned long long stream_seed = 110;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOddnOOOiKpddiiOOppiszii|zOOK:eval", kwlist, &model_o, &labels_o,
                                      &id_o, &names_o, &specs_o, &neg_o, &corpus_o, &fraction, &quantile, &total, &nt_o,
                                      &at_o, &mcm_t_o, &ngroup, &seed, &shuffle, &tau, &mcm_tau, &conv, &resample,
                                      &out_o, &cache_o, &strict, &remove_id, &examples, &device, &precision, &threads,
-                                     &batch, &perm))
+                                     &batch, &perm, &methods_o, &sp_o, &stream_seed))
         return NULL;
     nl_resample rs;
     if (parse_resample(resample, &rs) != 0) return NULL;
@@ -1189,8 +1305,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, "total, threads and batch_size must be >= 0");
         return NULL;
     }
-    nl_eval_params p;
-    memset(&p, 0, sizeof p);
+    nl_eval_params p = nl_eval_default_params();
     PyObject *mk = NULL, *lk = NULL, *ik = NULL, *nk = NULL, *ok = NULL, *ck = NULL, *mtk = NULL, *res = NULL;
     strarr names = {0}, specs = {0}, nt = {0}, at = {0};
     corpusview cv;
@@ -1223,28 +1338,62 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     p.ood_specs = specs.v;
     p.n_ood = names.n;
     p.corpus = cv.cp;
+    if (cv.cp.wordnet_dir || cv.cp.lists_dir) { /* CSP reads the same words, its own categories */
+        p.csp_corpus.wordnet_dir = cv.cp.wordnet_dir;
+        p.csp_corpus.lists_dir = cv.cp.lists_dir;
+    }
+    if (cv.cp.n_include || cv.cp.n_exclude) {
+        p.csp_corpus.include = cv.cp.include; p.csp_corpus.n_include = cv.cp.n_include;
+        p.csp_corpus.exclude = cv.cp.exclude; p.csp_corpus.n_exclude = cv.cp.n_exclude;
+    }
     p.mine = nl_mine_default_params();
     p.mine.fraction = fraction;
     p.mine.quantile = quantile;
     p.mine.total = (size_t)total;
     p.mine.n_threads = threads;
+    p.csp_mine.fraction = fraction;
+    p.csp_mine.quantile = quantile;
+    p.csp_mine.total = (size_t)total;
     const char *mcm_t = p.templates.mcm;
     p.templates = nl_templates_default();
     if (nt.n) { p.templates.noun = nt.v; p.templates.n_noun = nt.n; }
     if (at.n) { p.templates.adj = at.v; p.templates.n_adj = at.n; }
     if (mcm_t) p.templates.mcm = mcm_t;
-    p.neglabel = nl_score_default_params(NL_METHOD_NEGLABEL);
-    p.neglabel.ngroup = ngroup;
-    p.neglabel.seed = seed;
-    p.neglabel.shuffle = shuffle;
-    if (perm && nl_parse_permutation(perm, &p.neglabel.permutation) != 0) {
+    nl_score_params *ps = &p.score[NL_METHOD_NEGLABEL];
+    ps->ngroup = ngroup;
+    ps->seed = seed;
+    ps->shuffle = shuffle;
+    if (perm && nl_parse_permutation(perm, &ps->permutation) != 0) {
         PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
         goto done;
     }
-    p.neglabel.tau = tau;
-    p.neglabel.n_threads = threads;
-    p.mcm = nl_score_default_params(NL_METHOD_MCM);
-    p.mcm.tau = mcm_tau;
+    ps->tau = tau;
+    p.score[NL_METHOD_MCM].tau = mcm_tau;
+    /* methods: a sequence of nl_method values; score_params: a dict method
+     * name -> dict of score parameters (score_defaults' keys) */
+    if (methods_o && methods_o != Py_None) {
+        PyObject *seq = PySequence_Fast(methods_o, "methods must be a sequence");
+        if (!seq) goto done;
+        Py_ssize_t nm = PySequence_Fast_GET_SIZE(seq);
+        if (nm > NL_METHOD_COUNT) { Py_DECREF(seq); PyErr_SetString(PyExc_ValueError, "too many methods"); goto done; }
+        p.n_methods = 0;
+        for (Py_ssize_t k = 0; k < nm; k++) {
+            long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, k));
+            if (PyErr_Occurred() || v < 0 || v >= NL_METHOD_COUNT) {
+                Py_DECREF(seq);
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "unknown method");
+                goto done;
+            }
+            p.methods[p.n_methods++] = (nl_method)v;
+        }
+        Py_DECREF(seq);
+    }
+    if (sp_o && sp_o != Py_None) {
+        if (!PyDict_Check(sp_o)) { PyErr_SetString(PyExc_TypeError, "score_params must be a dict"); goto done; }
+        for (int m = 0; m < NL_METHOD_COUNT; m++)
+            if (score_params_from(PyDict_GetItemString(sp_o, nl_method_name((nl_method)m)), &p.score[m]) != 0) goto done;
+    }
+    p.stream_seed = stream_seed;
     p.convention = (nl_fpr_convention)conv;
     p.resample = rs;
     p.strict = strict;
@@ -1300,6 +1449,7 @@ static PyMethodDef module_methods[] = {
      "set_progress_handler(fn or None): fn(label, done, total, elapsed, final) for the library's progress"},
     {"set_log_handler", py_set_log_handler, METH_O, "set_log_handler(fn or None): fn(level, message)"},
     {"score", py_score, METH_VARARGS, "nl_score"},
+    {"score_defaults", py_score_defaults, METH_VARARGS, "nl_score_default_params(method) as a dict"},
     {"normalize_rows", py_normalize_rows, METH_VARARGS, "nl_normalize_rows(x, dim) in place"},
     {"compute_metrics", py_compute_metrics, METH_VARARGS, "nl_compute_metrics"},
     {"negatives_read", py_negatives_read, METH_VARARGS, "nl_negatives_read(path) -> negatives tuple"},
@@ -1363,6 +1513,15 @@ PyMODINIT_FUNC PyInit__neglabel(void) {
         PyModule_AddStringConstant(m, "TEMPLATE_MCM", NL_TEMPLATE_MCM) != 0 ||
         PyModule_AddIntConstant(m, "SIZEOF_SIZE_T", (long)sizeof(size_t)) != 0)
         goto fail;
+    size_t n_csp;
+    const char *const *csp_t = nl_csp_noun_templates(&n_csp);
+    PyObject *ct = PyTuple_New((Py_ssize_t)n_csp);
+    for (size_t k = 0; ct && k < n_csp; k++) {
+        PyObject *v = PyUnicode_FromString(csp_t[k]);
+        if (!v) { Py_CLEAR(ct); break; }
+        PyTuple_SET_ITEM(ct, (Py_ssize_t)k, v);
+    }
+    if (!ct || PyModule_AddObject(m, "CSP_NOUN_TEMPLATES", ct) != 0) { Py_XDECREF(ct); goto fail; }
     /* Installed once, before any work: the library's callbacks are process-wide. */
     nl_set_progress(progress_trampoline, NULL);
     nl_set_log(log_trampoline, NULL);

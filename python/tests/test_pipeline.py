@@ -314,12 +314,15 @@ def compare_eval(got, want):
     for s in want["ood"]:
         g = got["ood"][s["name"]]
         assert g["n_images"] == s["n"]
-        for method in ("neglabel", "mcm"):
+        for method in got["methods"]:
             for k in ("auroc", "aupr_in", "aupr_out", "fpr95"):
                 assert abs(g[method][k] - s[method][k]) <= TOL, (s["name"], method, k)
-    for method in ("neglabel", "mcm"):
+        assert g["best"] == s["best"]
+    assert got["methods"] == [m["name"] for m in want["params"]["methods"]]
+    for method in got["methods"]:
         for k in ("auroc", "aupr_in", "aupr_out", "fpr95"):
             assert abs(got["average"][method][k] - want["average"][method][k]) <= TOL
+    assert got["average"]["best"] == want["average"]["best"]
     assert got["n_id_labels"] == want["params"]["n_id_labels"]
     assert got["n_negatives"] == want["params"]["n_negatives"]
     assert got["n_skipped"] == want["skipped"]["count"]
@@ -363,3 +366,72 @@ def test_evaluate_matches_cli(cli, tiny, model, mini_corpus, eval_sets, tmp_path
         m = neglabel.metrics([float(r["neglabel"]) for r in ids], ood)
         for key in m:
             assert abs(m[key] - s["neglabel"][key]) <= TOL
+
+
+STREAM_OPTS = ("--adaneg-batch", 16, "--adaneg-memory", 4, "--oodd-batch", 8, "--oodd-queue", 24, "--oodd-k", 3)
+STREAM_PARAMS = {"adaneg": {"adaneg_batch": 16, "adaneg_memory": 4}, "oodd": {"oodd_batch": 8, "oodd_queue": 24,
+                                                                                 "oodd_k": 3}}
+
+
+def test_evaluate_all_methods_matches_cli(cli, tiny, mini_corpus, eval_sets, tmp_path):
+    """evaluate(methods="all") is `eval --method all`: every method's metrics,
+    the best, scores.csv (streams included) and CSP's negatives, byte for byte."""
+    e = eval_sets
+    cli("eval", "--model", tiny, "--id-labels", e["labels"], "--lists", mini_corpus, "--id", e["id_lst"],
+        "--ood", f"animals={e['animals_lst']}", "--ood", f"ships={e['ships']}", "--method", "all",
+        "--ngroup", 5, *STREAM_OPTS, "--out", tmp_path / "cli")
+    want = json.loads((tmp_path / "cli" / "results.json").read_text())
+    params = {m: dict(STREAM_PARAMS.get(m, {}), ngroup=5) for m in neglabel.METHODS if m != "mcm"}
+    got = neglabel.evaluate(model=tiny, id_labels=e["labels"], id=e["id_lst"],
+                            ood={"animals": e["animals_lst"], "ships": e["ships"]}, out_dir=tmp_path / "py",
+                            corpus=mini_corpus, ngroup=5, device="cpu", methods="all", method_params=params)
+    assert got["methods"] == list(neglabel.METHODS)
+    compare_eval(got, want)
+    for f in ("scores.csv", "negatives.tsv", "negatives-csp.tsv"):
+        assert (tmp_path / "py" / f).read_bytes() == (tmp_path / "cli" / f).read_bytes(), f
+    with pytest.raises(neglabel.InvalidInputError, match="unknown method"):
+        neglabel.evaluate(tiny, e["labels"], e["id_lst"], {"a": e["animals_lst"]}, methods=["nope"])
+    with pytest.raises(ValueError, match="unknown score parameter"):
+        neglabel.evaluate(tiny, e["labels"], e["id_lst"], {"a": e["animals_lst"]}, corpus=mini_corpus,
+                          methods=["oodd"], method_params={"oodd": {"queue_size": 3}})
+
+
+@pytest.mark.parametrize("cls,method", [(neglabel.AdaNeg, "adaneg"), (neglabel.OODD, "oodd")])
+def test_stream_scorers_match_cli(cli, model, labels_file, negatives_ref, tmp_path, cls, method):
+    """AdaNeg/OODD.score_embeddings on a stream = `score-embeddings --method`
+    on the same rows in the same order (the library's scores, 17 digits)."""
+    rng = np.random.default_rng(7)
+    img = rng.standard_normal((70, model.dim)).astype(np.float32)
+    kw = {k.split("_", 1)[1]: v for k, v in STREAM_PARAMS[method].items()}
+    det = cls(model, labels_file, negatives_ref.negatives, **kw)
+    np.save(tmp_path / "id.npy", det.id_embeddings)
+    np.save(tmp_path / "neg.npy", det.neg_embeddings)
+    np.save(tmp_path / "img.npy", img)
+    opts = [a for k, v in STREAM_PARAMS[method].items() for a in ("--" + k.replace("_", "-"), v)]
+    out = cli("score-embeddings", "--method", method, *opts, "--id", tmp_path / "id.npy", "--neg",
+              tmp_path / "neg.npy", "--images", tmp_path / "img.npy")
+    want = np.array([float(x) for x in out.split()])
+    got = det.score_embeddings(img)
+    assert got.shape == (70,) and np.array_equal(got, want)
+    if method == "oodd":  # a stream: the queue depends on the order
+        assert not np.array_equal(det.score_embeddings(img[::-1])[::-1], got)
+    with pytest.raises(neglabel.InvalidInputError, match="unknown parameter"):
+        cls(model, labels_file, negatives_ref.negatives, bogus=1)
+
+
+def test_csp_scorer_matches_cli(cli, tiny, model, labels_file, mini_corpus, cat_images, tmp_path):
+    """neglabel.CSP mines as `mine --method csp` (the same file) and scores as
+    `score --method csp` (to the CLI's 9 printed digits)."""
+    det = neglabel.CSP(model, labels_file, corpus=mini_corpus)
+    cli("mine", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "--method", "csp", "-o",
+        tmp_path / "csp.tsv")
+    det.negatives.save(tmp_path / "py.tsv")
+    assert (tmp_path / "py.tsv").read_bytes() == (tmp_path / "csp.tsv").read_bytes()
+    want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--negatives", tmp_path / "csp.tsv",
+                         "--method", "csp", *cat_images))
+    got = det.score(cat_images)
+    assert np.allclose(got, [float(w["score"]) for w in want], rtol=1e-8, atol=0)
+    # not NegLabel's: other ID embeddings (raw ensembles of 8 templates) and negatives
+    plain = neglabel.NegLabel(model, labels_file, corpus=mini_corpus)
+    assert not np.allclose(plain.id_embeddings, det.id_embeddings)
+    assert det.permutation == "torch"

@@ -96,18 +96,30 @@ void nli_rw_html(nli_rw *w, const char *s) {
     }
 }
 
-void nli_report_average(const nli_report *r, nl_metrics *neglabel, nl_metrics *mcm) {
-    nl_metrics a = {0, 0, 0, 0}, b = {0, 0, 0, 0};
-    for (size_t i = 0; i < r->n_ood; i++) {
-        const nl_metrics *x = &r->ood[i].m_neglabel, *y = &r->ood[i].m_mcm;
-        a.auroc += x->auroc; a.aupr_in += x->aupr_in; a.aupr_out += x->aupr_out; a.fpr95 += x->fpr95;
-        b.auroc += y->auroc; b.aupr_in += y->aupr_in; b.aupr_out += y->aupr_out; b.fpr95 += y->fpr95;
-    }
+int nli_method_is_stream(nl_method m) { return m == NL_METHOD_ADANEG || m == NL_METHOD_OODD; }
+
+void nli_report_average(const nli_report *r, nl_metrics avg[NL_METHOD_COUNT]) {
     double n = r->n_ood ? (double)r->n_ood : NAN; /* no OOD sets: no average */
-    a.auroc /= n; a.aupr_in /= n; a.aupr_out /= n; a.fpr95 /= n;
-    b.auroc /= n; b.aupr_in /= n; b.aupr_out /= n; b.fpr95 /= n;
-    *neglabel = a;
-    *mcm = b;
+    for (int m = 0; m < NL_METHOD_COUNT; m++) {
+        nl_metrics a = {0, 0, 0, 0};
+        for (size_t i = 0; i < r->n_ood; i++) {
+            const nl_metrics *x = &r->ood[i].metrics[m];
+            a.auroc += x->auroc; a.aupr_in += x->aupr_in; a.aupr_out += x->aupr_out; a.fpr95 += x->fpr95;
+        }
+        a.auroc /= n; a.aupr_in /= n; a.aupr_out /= n; a.fpr95 /= n;
+        avg[m] = a;
+    }
+}
+
+nl_method nli_report_best(const nli_report *r, const nl_metrics *m) {
+    nl_method best = r->n_methods ? r->methods[0] : NL_METHOD_NEGLABEL;
+    for (size_t k = 1; k < r->n_methods; k++) {
+        const nl_metrics *x = &m[r->methods[k]], *b = &m[best];
+        int better = isfinite(x->fpr95) && (!isfinite(b->fpr95) || x->fpr95 < b->fpr95 ||
+                                            (x->fpr95 == b->fpr95 && x->auroc > b->auroc));
+        if (better) best = r->methods[k];
+    }
+    return best;
 }
 
 const char *nl_fpr_convention_text(nl_fpr_convention c) {
@@ -117,9 +129,28 @@ const char *nl_fpr_convention_text(nl_fpr_convention c) {
 }
 
 /* Reject structurally impossible input before writing anything. */
-static int check_set(const nli_report_set *s, const char *what) {
+static int check_set(const nli_report *r, const nli_report_set *s, const char *what) {
     if (!s) { nli_seterr("report: %s set missing", what); return -1; }
-    if (s->n && !s->neglabel) { nli_seterr("report: set '%s' has no NegLabel scores", s->name ? s->name : what); return -1; }
+    for (size_t k = 0; k < r->n_methods; k++) {
+        nl_method m = r->methods[k];
+        int need = s != r->id || !nli_method_is_stream(m);
+        if (s->n && need && !s->scores[m]) {
+            nli_seterr("report: set '%s' has no %s scores", s->name ? s->name : what, nl_method_name(m));
+            return -1;
+        }
+        if (s != r->id && need && r->id->n && !s->id_scores[m]) {
+            nli_seterr("report: set '%s' has no %s ID scores", s->name ? s->name : what, nl_method_name(m));
+            return -1;
+        }
+        if (s != r->id && nli_method_is_stream(m)) {
+            if (!s->order) { nli_seterr("report: set '%s' has no stream order", s->name ? s->name : what); return -1; }
+            for (size_t i = 0; i < r->id->n + s->n; i++)
+                if (s->order[i] >= r->id->n + s->n) {
+                    nli_seterr("report: set '%s': stream position %zu out of range", s->name ? s->name : what, i);
+                    return -1;
+                }
+        }
+    }
     if (s->n_examples && !s->examples) { nli_seterr("report: set '%s' has no example array", s->name ? s->name : what); return -1; }
     for (size_t i = 0; i < s->n_examples; i++)
         if (s->examples[i].thumb_len && !s->examples[i].thumb) {
@@ -131,10 +162,16 @@ static int check_set(const nli_report_set *s, const char *what) {
 
 static int check_report(const nli_report *r) {
     if (!r) { nli_seterr("report: nothing to write"); return -1; }
-    if (check_set(r->id, "ID") != 0) return -1;
+    if (!r->n_methods || r->n_methods > NL_METHOD_COUNT || !r->methods || !r->score) {
+        nli_seterr("report: no methods");
+        return -1;
+    }
+    for (size_t k = 0; k < r->n_methods; k++)
+        if ((unsigned)r->methods[k] >= NL_METHOD_COUNT) { nli_seterr("report: unknown method %d", (int)r->methods[k]); return -1; }
+    if (check_set(r, r->id, "ID") != 0) return -1;
     if (r->n_ood && !r->ood) { nli_seterr("report: %zu OOD sets but no array", r->n_ood); return -1; }
     for (size_t i = 0; i < r->n_ood; i++)
-        if (check_set(&r->ood[i], "OOD") != 0) return -1;
+        if (check_set(r, &r->ood[i], "OOD") != 0) return -1;
     if (r->n_skipped && !r->skipped) { nli_seterr("report: skipped count without paths"); return -1; }
     return 0;
 }
@@ -182,21 +219,51 @@ static void json_model_info(nli_rw *w, const char *info) {
     json_decref(j);
 }
 
+static void json_method_params(nli_rw *w, nl_method m, const nl_score_params *p) {
+    nli_rw_printf(w, "{\"name\": \"%s\", \"tau\": ", nl_method_name(m));
+    json_num(w, p->tau);
+    if (m != NL_METHOD_MCM)
+        nli_rw_printf(w, ", \"ngroup\": %d, \"seed\": %llu, \"shuffle\": %s, \"permutation\": \"%s\"", p->ngroup,
+                     (unsigned long long)p->seed, p->shuffle ? "true" : "false", nl_permutation_name(p->permutation));
+    if (m == NL_METHOD_ADANEG) {
+        nli_rw_printf(w, ", \"batch\": %d, \"memory\": %d, \"thres\": ", p->adaneg_batch, p->adaneg_memory);
+        json_num(w, p->adaneg_thres);
+        nli_rw_puts(w, ", \"gap\": ");
+        json_num(w, p->adaneg_gap);
+        nli_rw_puts(w, ", \"lambda\": ");
+        json_num(w, p->adaneg_lambda);
+        nli_rw_printf(w, ", \"sample_adaptive\": %s, \"beta\": ", p->adaneg_sample_adaptive ? "true" : "false");
+        json_num(w, p->adaneg_beta);
+    }
+    if (m == NL_METHOD_OODD)
+        nli_rw_printf(w, ", \"batch\": %d, \"queue\": %d, \"k\": %d", p->oodd_batch, p->oodd_queue, p->oodd_k);
+    nli_rw_puts(w, "}");
+}
+
+/* "neglabel": {...}, "mcm": {...}, "best": "..." for the methods run. */
+static void json_method_metrics(nli_rw *w, const nli_report *r, const nl_metrics *m) {
+    for (size_t k = 0; k < r->n_methods; k++) {
+        json_metrics(w, nl_method_name(r->methods[k]), &m[r->methods[k]]);
+        nli_rw_puts(w, ", ");
+    }
+    nli_rw_printf(w, "\"best\": \"%s\"", nl_method_name(nli_report_best(r, m)));
+}
+
 static int write_json(nli_atomic *a, const nli_report *r) {
     nli_rw w = {0};
     nli_rw_printf(&w, "{\n  \"neglabel_version\": \"%s\",\n  \"model\": {\"dir\": ", NEGLABEL_VERSION);
     json_str(&w, r->model_dir);
     nli_rw_puts(&w, ", \"info\": ");
     json_model_info(&w, r->model_info_json);
-    nli_rw_printf(&w, "},\n  \"params\": {\"n_id_labels\": %zu, \"n_negatives\": %zu, \"ngroup\": %d, "
-                     "\"seed\": %llu, \"shuffle\": %s, \"permutation\": \"%s\", \"tau_neglabel\": ",
-                 r->n_id_labels, r->n_negatives, r->ngroup, r->seed, r->shuffle ? "true" : "false",
-                 r->permutation ? r->permutation : "splitmix");
-    json_num(&w, r->tau_neglabel);
-    nli_rw_puts(&w, ", \"tau_mcm\": ");
-    json_num(&w, r->tau_mcm);
-    nli_rw_printf(&w, ", \"fpr95_convention\": \"%s\"},\n  \"metrics_unit\": \"fraction\",\n  \"id\": {\"name\": ",
+    nli_rw_printf(&w, "},\n  \"params\": {\"n_id_labels\": %zu, \"n_negatives\": %zu, \"n_negatives_csp\": %zu, "
+                     "\"stream_seed\": %llu, \"fpr95_convention\": \"%s\", \"methods\": [",
+                 r->n_id_labels, r->n_negatives, r->n_negatives_csp, r->stream_seed,
                  nl_fpr_convention_name(r->convention));
+    for (size_t k = 0; k < r->n_methods; k++) {
+        nli_rw_puts(&w, k ? ",\n    " : "\n    ");
+        json_method_params(&w, r->methods[k], &r->score[r->methods[k]]);
+    }
+    nli_rw_puts(&w, "]},\n  \"metrics_unit\": \"fraction\",\n  \"id\": {\"name\": ");
     json_str(&w, r->id->name);
     nli_rw_printf(&w, ", \"n\": %zu},\n  \"ood\": [", r->id->n);
     for (size_t i = 0; i < r->n_ood; i++) {
@@ -204,17 +271,13 @@ static int write_json(nli_atomic *a, const nli_report *r) {
         nli_rw_puts(&w, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
         json_str(&w, s->name);
         nli_rw_printf(&w, ", \"n\": %zu, ", s->n);
-        json_metrics(&w, "neglabel", &s->m_neglabel);
-        nli_rw_puts(&w, ", ");
-        json_metrics(&w, "mcm", &s->m_mcm);
+        json_method_metrics(&w, r, s->metrics);
         nli_rw_puts(&w, "}");
     }
     nli_rw_puts(&w, r->n_ood ? "\n  ],\n  \"average\": {" : "],\n  \"average\": {");
-    nl_metrics an, am;
-    nli_report_average(r, &an, &am);
-    json_metrics(&w, "neglabel", &an);
-    nli_rw_puts(&w, ", ");
-    json_metrics(&w, "mcm", &am);
+    nl_metrics avg[NL_METHOD_COUNT];
+    nli_report_average(r, avg);
+    json_method_metrics(&w, r, avg);
     nli_rw_printf(&w, "},\n  \"skipped\": {\"count\": %zu, \"paths\": [", r->n_skipped);
     for (size_t i = 0; i < r->n_skipped; i++) {
         nli_rw_puts(&w, i ? ", " : "");
@@ -248,27 +311,60 @@ static void csv_num(FILE *f, const double *a, size_t i) {
     if (a && isfinite(a[i])) fprintf(f, "%.17g", a[i]);
 }
 
-static void csv_set(FILE *f, const nli_report_set *s) {
-    for (size_t i = 0; i < s->n; i++) {
-        nl_csv_field(f, s->name ? s->name : "");
+/* One row: set, path, each method's score (NULL arrays: empty), the top
+ * labels, and the stream and position (empty outside a stream). */
+static void csv_row(FILE *f, const nli_report *r, const nli_report_set *s, size_t i, const double *const *sc,
+                    size_t j, const char *stream, size_t pos) {
+    nl_csv_field(f, s->name ? s->name : "");
+    fputc(',', f);
+    nl_csv_field(f, str_or_empty(s->paths, i));
+    for (size_t k = 0; k < r->n_methods; k++) {
         fputc(',', f);
-        nl_csv_field(f, str_or_empty(s->paths, i));
-        fputc(',', f);
-        csv_num(f, s->neglabel, i);
-        fputc(',', f);
-        csv_num(f, s->mcm, i);
-        fputc(',', f);
-        nl_csv_field(f, str_or_empty(s->top_id, i));
-        fputc(',', f);
-        nl_csv_field(f, str_or_empty(s->top_neg, i));
-        fputc('\n', f);
+        csv_num(f, sc[r->methods[k]], j);
+    }
+    fputc(',', f);
+    nl_csv_field(f, str_or_empty(s->top_id, i));
+    fputc(',', f);
+    nl_csv_field(f, str_or_empty(s->top_neg, i));
+    fputc(',', f);
+    if (stream) {
+        nl_csv_field(f, stream);
+        fprintf(f, ",%zu\n", pos);
+    } else {
+        fputs(",\n", f);
     }
 }
 
 static int write_csv(nli_atomic *a, const nli_report *r) {
-    fputs("set,path,neglabel,mcm,top_id_label,top_negative_label\n", a->f);
-    csv_set(a->f, r->id);
-    for (size_t i = 0; i < r->n_ood; i++) csv_set(a->f, &r->ood[i]);
+    fputs("set,path", a->f);
+    int streams = 0;
+    for (size_t k = 0; k < r->n_methods; k++) {
+        fprintf(a->f, ",%s", nl_method_name(r->methods[k]));
+        streams |= nli_method_is_stream(r->methods[k]);
+    }
+    fputs(",top_id_label,top_negative_label,stream,position\n", a->f);
+    /* the order-free methods: each image once */
+    const nli_report_set *sets[1] = {r->id};
+    for (size_t si = 0; si <= r->n_ood; si++) {
+        const nli_report_set *s = si ? &r->ood[si - 1] : sets[0];
+        const double *sc[NL_METHOD_COUNT] = {0};
+        for (size_t k = 0; k < r->n_methods; k++)
+            if (!nli_method_is_stream(r->methods[k])) sc[r->methods[k]] = s->scores[r->methods[k]];
+        for (size_t i = 0; i < s->n; i++) csv_row(a->f, r, s, i, sc, i, NULL, 0);
+    }
+    /* the stream methods: each OOD set's stream, in order */
+    for (size_t si = 0; streams && si < r->n_ood; si++) {
+        const nli_report_set *s = &r->ood[si];
+        size_t nid = r->id->n;
+        for (size_t pos = 0; pos < nid + s->n; pos++) {
+            size_t q = s->order[pos], is_id = q < nid, i = is_id ? q : q - nid;
+            const double *sc[NL_METHOD_COUNT] = {0};
+            for (size_t k = 0; k < r->n_methods; k++)
+                if (nli_method_is_stream(r->methods[k]))
+                    sc[r->methods[k]] = is_id ? s->id_scores[r->methods[k]] : s->scores[r->methods[k]];
+            csv_row(a->f, r, is_id ? r->id : s, i, sc, i, s->name ? s->name : "", pos);
+        }
+    }
     return 0; /* write errors: nli_atomic_finish checks ferror and fsyncs */
 }
 

@@ -19,26 +19,38 @@
 
 /* One example image shown on the page. thumb may be NULL (no image);
  * thumb_mime NULL means "image/jpeg"; only image/jpeg, image/png and
- * image/webp are embedded. */
+ * image/webp are embedded. The paper's Figure 4 view: the image's softmax
+ * over the logits (cos / tau) of all ID and negative labels, its n_aff
+ * most probable ID labels and n_aff most probable negatives (descending). */
 typedef struct {
     const char *path;
-    double score; /* NegLabel score */
+    double score; /* the ranking method's score */
     const char *top_id, *top_neg;
     const unsigned char *thumb;
     size_t thumb_len;
     const char *thumb_mime;
+    size_t n_aff;
+    const char *const *aff_id_label, *const *aff_neg_label; /* n_aff each */
+    const double *aff_id, *aff_neg;                         /* n_aff each */
 } nli_report_example;
 
 /* One image set (the ID set or an OOD set); arrays have n entries. paths,
- * mcm, top_id and top_neg may be NULL (empty in the outputs). The metrics
- * are those of this OOD set against the ID set (unused for the ID set). */
+ * top_id and top_neg may be NULL (empty in the outputs). scores[m] (by
+ * nl_method) are the set's scores under each method run (for a stream
+ * method, this OOD set's images in its stream; NULL in the ID set).
+ * OOD sets: id_scores[m], the ID scores method m is measured against
+ * (the ID set's, or the ID images' in this set's stream), metrics[m], and,
+ * with stream methods, order: the stream as indices into the ID images
+ * then this set's (i < id->n an ID image, else this set's i - id->n). */
 typedef struct {
     const char *name;
     size_t n;
     const char *const *paths;
-    const double *neglabel, *mcm;
+    const double *scores[NL_METHOD_COUNT];
+    const double *id_scores[NL_METHOD_COUNT];
+    const size_t *order;
     const char *const *top_id, *const *top_neg;
-    nl_metrics m_neglabel, m_mcm;
+    nl_metrics metrics[NL_METHOD_COUNT];
     const nli_report_example *examples;
     size_t n_examples;
 } nli_report_set;
@@ -46,11 +58,11 @@ typedef struct {
 typedef struct {
     const char *model_dir;
     const char *model_info_json; /* nl_model_info_json(); may be NULL */
-    size_t n_id_labels, n_negatives;
-    int ngroup;
-    unsigned long long seed;
-    int shuffle;
-    double tau_neglabel, tau_mcm;
+    size_t n_id_labels, n_negatives, n_negatives_csp;
+    const nl_method *methods;     /* n_methods, in report order */
+    size_t n_methods;
+    const nl_score_params *score; /* indexed by nl_method */
+    unsigned long long stream_seed;
     nl_fpr_convention convention;
     const nli_report_set *id;
     const nli_report_set *ood; /* n_ood sets */
@@ -58,7 +70,6 @@ typedef struct {
     const char *const *skipped; /* images that failed to load */
     size_t n_skipped;
     double seconds; /* wall time of the run */
-    const char *permutation; /* nl_permutation_name(); NULL: splitmix */
 } nli_report;
 
 /* Create out_dir if needed and write results.json, scores.csv and
@@ -88,7 +99,12 @@ void nli_rw_printf(nli_rw *w, const char *fmt, ...) __attribute__((format(printf
 void nli_rw_html(nli_rw *w, const char *s); /* HTML-escaped, invalid UTF-8 -> U+FFFD */
 /* Copy of s with invalid UTF-8 replaced by U+FFFD (malloc'd). */
 char *nli_utf8_clean(const char *s);
-/* Mean of the OOD sets' metrics (NaN when there are none). */
-void nli_report_average(const nli_report *r, nl_metrics *neglabel, nl_metrics *mcm);
+/* Mean of the OOD sets' metrics per method (NaN when there are none). */
+void nli_report_average(const nli_report *r, nl_metrics avg[NL_METHOD_COUNT]);
+/* The best of the methods run: lowest FPR95, then highest AUROC, then the
+ * first listed. */
+nl_method nli_report_best(const nli_report *r, const nl_metrics *m);
+/* Stream methods (AdaNeg, OODD) score in a stream that depends on order. */
+int nli_method_is_stream(nl_method m);
 int nli_report_html(nli_atomic *a, const nli_report *r); /* into a->f */
 #endif

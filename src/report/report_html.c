@@ -29,18 +29,27 @@ static const char CSS[] =
     "table.metrics th,table.metrics td{border:1px solid #d0d7de;padding:.35em .7em;text-align:right}\n"
     "table.metrics th{background:#f6f8fa;text-align:center}table.metrics td.name,table.metrics th.name{text-align:left}\n"
     "table.metrics tr.avg td{font-weight:600;background:#f6f8fa}table.metrics td.best{color:#0a7d32;font-weight:600}\n"
+    "table.metrics td.method{text-align:left}\n"
     ".note{color:#57606a;font-size:.92em}\n"
     ".panels{display:flex;flex-wrap:wrap;gap:1em}.panels figure{margin:0;border:1px solid #d0d7de;border-radius:6px;"
     "padding:.4em;width:340px}\n"
     "figcaption{font-size:.92em;text-align:center;overflow-wrap:anywhere}\n"
     "svg text{font-size:11px;fill:#1b1f24}svg .grid{stroke:#eaeef2}svg .axis{stroke:#57606a;fill:none}\n"
     ".ex-grid{display:flex;flex-wrap:wrap;gap:.8em}.ex{margin:0;width:150px;font-size:.82em}\n"
+    ".ex.fig4{width:400px;display:grid;grid-template-columns:150px 240px;gap:0 10px}.ex.fig4 figcaption{grid-column:1/3}\n"
+    "svg.aff text{font-size:10px}svg.aff text.id{fill:#0a7d32}svg.aff text.neg{fill:#b42318}\n"
     ".ex img,.ex .noimg{width:150px;height:150px;object-fit:cover;border-radius:4px;display:block;background:#eaeef2}\n"
     ".ex figcaption{text-align:left;margin-top:.3em;line-height:1.35}.ex .score{font-weight:600}\n"
     ".ex .path{color:#57606a;overflow-wrap:anywhere}.ex .neg{color:#b42318}.ex .id{color:#0a7d32}\n"
     "pre{background:#f6f8fa;padding:.8em;overflow:auto;max-height:30em}\n";
 
 static const char *set_name(const nli_report_set *s) { return s->name ? s->name : "(unnamed)"; }
+
+/* Each method's curve style, by nl_method. */
+static const char *const COLOR[NL_METHOD_COUNT] = {"#1f6feb", "#e8710a", "#8250df", "#0a7d32", "#bf3989"};
+static const char *const DASH[NL_METHOD_COUNT] = {"", " stroke-dasharray=\"6 3\"", " stroke-dasharray=\"2 2\"",
+                                                  " stroke-dasharray=\"8 3 2 3\"", " stroke-dasharray=\"4 4\""};
+static const char *const TITLE[NL_METHOD_COUNT] = {"NegLabel", "MCM", "CSP", "AdaNeg", "OODD"};
 
 /* ------------------------------------------------------------ numbers */
 
@@ -116,8 +125,8 @@ static void axes(nli_rw *w, double xlo, double xhi, double ymax, const char *xti
 }
 
 /* Legends sit in a row above the plot, where no curve or bar can hide them. */
-static void legend(nli_rw *w, int row, const char *color, const char *dash, const char *label) {
-    double x = PX0, y = 16.0 + 16 * row;
+static void legend(nli_rw *w, int slot, const char *color, const char *dash, const char *label) {
+    double x = PX0 + (slot % 2) * 140.0, y = 12.0 + 12 * (slot / 2);
     nli_rw_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"%s/>",
                  x, y - 4, x + 20, y - 4, color, dash);
     nli_rw_printf(w, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", x + 25, y, label);
@@ -160,15 +169,18 @@ static void roc_panel(nli_rw *w, const nli_report *r, const nli_report_set *s) {
     axes(w, 0, 1, 1, "FPR (OOD images accepted as ID)", "TPR (ID images accepted)");
     nli_rw_printf(w, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#afb8c1\" stroke-dasharray=\"4 4\"/>\n",
                  sx(0), sy(0), sx(1), sy(1));
-    if (r->id->mcm && s->mcm && roc_polyline(w, r, r->id->mcm, s->mcm, s->n, "mcm", "#e8710a", " stroke-dasharray=\"6 3\"") != 0)
-        w->err = 1;
-    if (roc_polyline(w, r, r->id->neglabel, s->neglabel, s->n, "neglabel", "#1f6feb", "") != 0) w->err = 1;
-    char lab[96];
-    snprintf(lab, sizeof lab, "NegLabel (AUROC %.2f%%)", 100 * s->m_neglabel.auroc);
-    legend(w, 0, "#1f6feb", "", lab);
-    if (r->id->mcm && s->mcm) {
-        snprintf(lab, sizeof lab, "MCM (AUROC %.2f%%)", 100 * s->m_mcm.auroc);
-        legend(w, 1, "#e8710a", " stroke-dasharray=\"6 3\"", lab);
+    /* the first method drawn last, on top */
+    for (size_t k = r->n_methods; k-- > 0;) {
+        nl_method m = r->methods[k];
+        if (s->scores[m] && s->id_scores[m] &&
+            roc_polyline(w, r, s->id_scores[m], s->scores[m], s->n, nl_method_name(m), COLOR[m], DASH[m]) != 0)
+            w->err = 1;
+    }
+    for (size_t k = 0; k < r->n_methods; k++) {
+        nl_method m = r->methods[k];
+        char lab[96];
+        snprintf(lab, sizeof lab, "%s %.2f%%", TITLE[m], 100 * s->metrics[m].auroc);
+        legend(w, (int)k, COLOR[m], DASH[m], lab);
     }
     svg_close(w, "ROC", r, s);
 }
@@ -199,8 +211,11 @@ static void hist_path(nli_rw *w, const double *h, double ymax, const char *cls, 
 
 static void hist_panel(nli_rw *w, const nli_report *r, const nli_report_set *s) {
     double lo = INFINITY, hi = -INFINITY;
+    nl_method m0 = r->methods[0];
+    const double *ids = s->id_scores[m0], *oods = s->scores[m0];
+    if (!ids || !oods) return;
     for (int k = 0; k < 2; k++) {
-        const double *a = k ? s->neglabel : r->id->neglabel;
+        const double *a = k ? oods : ids;
         size_t n = k ? s->n : r->id->n;
         for (size_t i = 0; i < n; i++)
             if (isfinite(a[i])) { lo = a[i] < lo ? a[i] : lo; hi = a[i] > hi ? a[i] : hi; }
@@ -208,20 +223,24 @@ static void hist_panel(nli_rw *w, const nli_report *r, const nli_report_set *s) 
     if (!(lo <= hi)) { lo = 0; hi = 1; }
     if (hi - lo < 1e-12) { lo -= 0.5; hi += 0.5; }
     double hid[HIST_BINS], hood[HIST_BINS], ymax = 0;
-    histogram(r->id->neglabel, r->id->n, lo, hi, hid);
-    histogram(s->neglabel, s->n, lo, hi, hood);
+    histogram(ids, r->id->n, lo, hi, hid);
+    histogram(oods, s->n, lo, hi, hood);
     for (int b = 0; b < HIST_BINS; b++) {
         if (hid[b] > ymax) ymax = hid[b];
         if (hood[b] > ymax) ymax = hood[b];
     }
     if (ymax <= 0) ymax = 1;
-    svg_open(w, "hist", "NegLabel score histogram", s);
-    axes(w, lo, hi, ymax, "NegLabel score", "fraction of images");
+    char what[64], xt[64];
+    snprintf(what, sizeof what, "%s score histogram", TITLE[m0]);
+    snprintf(xt, sizeof xt, "%s score", TITLE[m0]);
+    svg_open(w, "hist", what, s);
+    axes(w, lo, hi, ymax, xt, "fraction of images");
     hist_path(w, hid, ymax, "id", "#0a7d32");
     hist_path(w, hood, ymax, "ood", "#b42318");
     legend(w, 0, "#0a7d32", "", "ID");
     legend(w, 1, "#b42318", "", "OOD");
-    svg_close(w, "NegLabel scores", r, s);
+    snprintf(what, sizeof what, "%s scores", TITLE[m0]);
+    svg_close(w, what, r, s);
 }
 
 /* ------------------------------------------------------------ examples */
@@ -256,6 +275,47 @@ static const char *safe_mime(const char *m) {
     return NULL;
 }
 
+/* The paper's Figure 4: horizontal bars of the softmax-normalised affinity
+ * to the image's top ID labels (green) and top negative labels (red), on
+ * one scale (the largest bar full width). */
+static void affinity_chart(nli_rw *w, const nli_report_example *e) {
+    if (!e->n_aff || !e->aff_id || !e->aff_neg || !e->aff_id_label || !e->aff_neg_label) return;
+    enum { ROW = 15, LABW = 110, BARW = 90 };
+    size_t n = e->n_aff;
+    double top = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (e->aff_id[k] > top) top = e->aff_id[k];
+        if (e->aff_neg[k] > top) top = e->aff_neg[k];
+    }
+    if (!(top > 0)) top = 1;
+    int h = (int)(2 * n + 1) * ROW;
+    nli_rw_printf(w, "<svg class=\"aff\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+                    "height=\"%d\" role=\"img\" aria-label=\"softmax affinities to the top ID and negative labels\">\n",
+                 LABW + BARW + 40, h, LABW + BARW + 40, h);
+    for (int kind = 0; kind < 2; kind++) {
+        const double *p = kind ? e->aff_neg : e->aff_id;
+        const char *const *lab = kind ? e->aff_neg_label : e->aff_id_label;
+        for (size_t k = 0; k < n; k++) {
+            double y = (double)(kind * (n + 1) + k) * ROW;
+            double bw = p[k] / top * BARW;
+            nli_rw_printf(w, "<text class=\"%s\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", kind ? "neg" : "id",
+                         LABW - 4, y + 11);
+            char cut[64];
+            snprintf(cut, sizeof cut, "%s", lab[k] ? lab[k] : "");
+            if (strlen(lab[k] ? lab[k] : "") > 18) { /* cut on a UTF-8 boundary */
+                size_t c = 18;
+                while (c > 0 && ((unsigned char)cut[c] & 0xc0) == 0x80) c--;
+                snprintf(cut + c, sizeof cut - c, "\xe2\x80\xa6");
+            }
+            nli_rw_html(w, cut);
+            nli_rw_printf(w, "</text><rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"11\" fill=\"%s\"/>"
+                            "<text x=\"%.1f\" y=\"%.1f\">%.3f</text>\n",
+                         LABW, y + 2, bw, kind ? "#b42318" : "#0a7d32", LABW + bw + 3, y + 11, p[k]);
+        }
+    }
+    nli_rw_puts(w, "</svg>");
+}
+
 static void examples(nli_rw *w, const nli_report_set *s, int is_id) {
     if (!s->n_examples) return;
     nli_rw_puts(w, "<h3>");
@@ -264,7 +324,7 @@ static void examples(nli_rw *w, const nli_report_set *s, int is_id) {
     for (size_t i = 0; i < s->n_examples; i++) {
         const nli_report_example *e = &s->examples[i];
         const char *mime = safe_mime(e->thumb_mime);
-        nli_rw_puts(w, "<figure class=\"ex\">");
+        nli_rw_puts(w, e->n_aff ? "<figure class=\"ex fig4\">" : "<figure class=\"ex\">");
         if (e->thumb && e->thumb_len && mime) {
             nli_rw_printf(w, "<img alt=\"example %zu\" src=\"data:%s;base64,", i + 1, mime);
             base64(w, e->thumb, e->thumb_len);
@@ -272,6 +332,7 @@ static void examples(nli_rw *w, const nli_report_set *s, int is_id) {
         } else {
             nli_rw_puts(w, "<div class=\"noimg\"></div>");
         }
+        affinity_chart(w, e);
         nli_rw_printf(w, "<figcaption><div class=\"score\">score %.4f</div>", e->score);
         nli_rw_puts(w, "<div class=\"id\">ID: ");
         nli_rw_html(w, e->top_id ? e->top_id : "");
@@ -289,39 +350,55 @@ static void examples(nli_rw *w, const nli_report_set *s, int is_id) {
 
 /* ------------------------------------------------------------ table */
 
-static void cell(nli_rw *w, double v, double other, int lower_better) {
-    int best = isfinite(v) && isfinite(other) && (lower_better ? v < other : v > other);
+static void cell(nli_rw *w, double v, int best) {
     if (isfinite(v)) nli_rw_printf(w, "<td%s>%.2f</td>", best ? " class=\"best\"" : "", 100 * v);
     else nli_rw_puts(w, "<td>&ndash;</td>");
 }
 
-static void table_row(nli_rw *w, const char *name, size_t n, int avg, const nl_metrics *a, const nl_metrics *b) {
-    nli_rw_puts(w, avg ? "<tr class=\"avg\"><td class=\"name\">" : "<tr><td class=\"name\">");
-    nli_rw_html(w, name);
-    if (avg) nli_rw_puts(w, "</td><td></td>");
-    else nli_rw_printf(w, "</td><td>%zu</td>", n);
-    for (int k = 0; k < 2; k++) {
-        const nl_metrics *x = k ? b : a, *y = k ? a : b;
-        cell(w, x->fpr95, y->fpr95, 1);
-        cell(w, x->auroc, y->auroc, 0);
-        cell(w, x->aupr_in, y->aupr_in, 0);
-        cell(w, x->aupr_out, y->aupr_out, 0);
+/* One OOD set (or the average): a row per method, the best value of each
+ * column in green and the best method (nli_report_best) named. */
+static void table_block(nli_rw *w, const nli_report *r, const char *name, size_t n, int avg, const nl_metrics *mt) {
+    nl_method best = nli_report_best(r, mt);
+    double bf = INFINITY, ba = -INFINITY, bi = -INFINITY, bo = -INFINITY;
+    for (size_t k = 0; k < r->n_methods; k++) {
+        const nl_metrics *x = &mt[r->methods[k]];
+        if (x->fpr95 < bf) bf = x->fpr95;
+        if (x->auroc > ba) ba = x->auroc;
+        if (x->aupr_in > bi) bi = x->aupr_in;
+        if (x->aupr_out > bo) bo = x->aupr_out;
     }
-    nli_rw_puts(w, "</tr>\n");
+    int many = r->n_methods > 1;
+    for (size_t k = 0; k < r->n_methods; k++) {
+        nl_method m = r->methods[k];
+        const nl_metrics *x = &mt[m];
+        nli_rw_puts(w, avg ? "<tr class=\"avg\">" : "<tr>");
+        if (k == 0) {
+            nli_rw_printf(w, "<td class=\"name\" rowspan=\"%zu\">", r->n_methods);
+            nli_rw_html(w, name);
+            if (avg) nli_rw_printf(w, "</td><td rowspan=\"%zu\"></td>", r->n_methods);
+            else nli_rw_printf(w, "</td><td rowspan=\"%zu\">%zu</td>", r->n_methods, n);
+        }
+        nli_rw_printf(w, "<td class=\"method%s\">%s%s</td>", many && m == best ? " best" : "", TITLE[m],
+                     many && m == best ? " &#9733;" : "");
+        cell(w, x->fpr95, many && x->fpr95 == bf);
+        cell(w, x->auroc, many && x->auroc == ba);
+        cell(w, x->aupr_in, many && x->aupr_in == bi);
+        cell(w, x->aupr_out, many && x->aupr_out == bo);
+        nli_rw_puts(w, "</tr>\n");
+    }
 }
 
 static void table(nli_rw *w, const nli_report *r) {
-    nli_rw_puts(w, "<table class=\"metrics\" id=\"metrics\">\n<thead><tr><th class=\"name\" rowspan=\"2\">OOD set</th>"
-                  "<th rowspan=\"2\">images</th><th colspan=\"4\">NegLabel</th><th colspan=\"4\">MCM</th></tr>\n<tr>");
-    for (int k = 0; k < 2; k++)
-        nli_rw_puts(w, "<th>FPR95 &darr;</th><th>AUROC &uarr;</th><th>AUPR-In &uarr;</th><th>AUPR-Out &uarr;</th>");
-    nli_rw_puts(w, "</tr></thead>\n<tbody>\n");
-    for (size_t i = 0; i < r->n_ood; i++)
-        table_row(w, set_name(&r->ood[i]), r->ood[i].n, 0, &r->ood[i].m_neglabel, &r->ood[i].m_mcm);
-    nl_metrics an, am;
-    nli_report_average(r, &an, &am);
-    table_row(w, "Average", 0, 1, &an, &am);
-    nli_rw_printf(w, "</tbody></table>\n<p class=\"note\">Metrics in %%; better of the two methods in green. "
+    nli_rw_puts(w, "<table class=\"metrics\" id=\"metrics\">\n<thead><tr><th class=\"name\">OOD set</th>"
+                  "<th>images</th><th class=\"name\">method</th><th>FPR95 &darr;</th><th>AUROC &uarr;</th>"
+                  "<th>AUPR-In &uarr;</th><th>AUPR-Out &uarr;</th></tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < r->n_ood; i++) table_block(w, r, set_name(&r->ood[i]), r->ood[i].n, 0, r->ood[i].metrics);
+    nl_metrics avg[NL_METHOD_COUNT];
+    nli_report_average(r, avg);
+    table_block(w, r, "Average", 0, 1, avg);
+    nli_rw_printf(w, "</tbody></table>\n<p class=\"note\">Metrics in %%; for each set the best value of each column "
+                    "in green, the best method (lowest FPR95, then highest AUROC) starred. AdaNeg and OODD score "
+                    "each OOD set as one stream with the ID images (seeded order, see scores.csv). "
                     "FPR95 convention: <b>%s</b> &mdash; %s.</p>\n",
                  nl_fpr_convention_name(r->convention), nl_fpr_convention_text(r->convention));
 }
@@ -337,10 +414,19 @@ static void header(nli_rw *w, const nli_report *r) {
     nli_rw_html(w, r->model_dir ? r->model_dir : "");
     nli_rw_puts(w, "</code></b><br>ID set: <b>");
     nli_rw_html(w, set_name(r->id));
-    nli_rw_printf(w, "</b> (%zu images) &middot; %zu OOD sets<br>%zu ID labels &middot; %zu negative labels &middot; "
-                    "%d groups &middot; %s (%s), seed %llu &middot; &tau; = %g (NegLabel), %g (MCM)<br>",
-                 r->id->n, r->n_ood, r->n_id_labels, r->n_negatives, r->ngroup,
-                 r->shuffle ? "shuffled" : "not shuffled", r->permutation ? r->permutation : "splitmix", r->seed, r->tau_neglabel, r->tau_mcm);
+    nli_rw_printf(w, "</b> (%zu images) &middot; %zu OOD sets<br>%zu ID labels &middot; %zu negative labels",
+                 r->id->n, r->n_ood, r->n_id_labels, r->n_negatives);
+    if (r->n_negatives_csp) nli_rw_printf(w, " (CSP: %zu)", r->n_negatives_csp);
+    nli_rw_puts(w, "<br>");
+    for (size_t k = 0; k < r->n_methods; k++) {
+        nl_method m = r->methods[k];
+        const nl_score_params *p = &r->score[m];
+        nli_rw_printf(w, "%s<b>%s</b> &tau; = %g", k ? " &middot; " : "", TITLE[m], p->tau);
+        if (m != NL_METHOD_MCM)
+            nli_rw_printf(w, ", %d groups, %s (%s), seed %llu", p->ngroup, p->shuffle ? "shuffled" : "not shuffled",
+                         nl_permutation_name(p->permutation), (unsigned long long)p->seed);
+    }
+    nli_rw_puts(w, "<br>");
     nli_rw_printf(w, "%zu images skipped &middot; run time %.1f s &middot; neglabel %s</p>\n", r->n_skipped, r->seconds,
                  NEGLABEL_VERSION);
 }
@@ -371,18 +457,20 @@ int nli_report_html(nli_atomic *a, const nli_report *r) {
     nli_rw_puts(&w, "<h2>Results</h2>\n");
     table(&w, r);
     if (r->n_ood) {
-        nli_rw_puts(&w, "<h2>ROC curves</h2>\n<p class=\"note\">ID as the positive class; NegLabel solid, MCM dashed."
+        nli_rw_puts(&w, "<h2>ROC curves</h2>\n<p class=\"note\">ID as the positive class; one curve per method, its AUROC in the legend."
                        "</p>\n<div class=\"panels\">\n");
         for (size_t i = 0; i < r->n_ood; i++) roc_panel(&w, r, &r->ood[i]);
-        nli_rw_puts(&w, "</div>\n<h2>NegLabel score histograms</h2>\n<div class=\"panels\">\n");
+        nli_rw_printf(&w, "</div>\n<h2>%s score histograms</h2>\n<div class=\"panels\">\n", TITLE[r->methods[0]]);
         for (size_t i = 0; i < r->n_ood; i++) hist_panel(&w, r, &r->ood[i]);
         nli_rw_puts(&w, "</div>\n");
     }
     int any = r->id->n_examples > 0;
     for (size_t i = 0; i < r->n_ood; i++) any |= r->ood[i].n_examples > 0;
     if (any) {
-        nli_rw_puts(&w, "<h2>Examples</h2>\n<p class=\"note\">NegLabel score, most similar ID label and most "
-                       "similar negative label.</p>\n");
+        nli_rw_printf(&w, "<h2>Examples</h2>\n<p class=\"note\">Spread over the %s ranking: the image, its "
+                         "softmax-normalised affinities to its most similar ID labels (green) and negative labels "
+                         "(red), as in the NegLabel paper's Figure 4, its %s score, and its most similar ID and "
+                         "negative label.</p>\n", TITLE[r->methods[0]], TITLE[r->methods[0]]);
         examples(&w, r->id, 1);
         for (size_t i = 0; i < r->n_ood; i++) examples(&w, &r->ood[i], 0);
     }
