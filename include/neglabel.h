@@ -181,6 +181,21 @@ typedef struct {
  * exactly as files are (nl_preprocess_rgb). status as nl_embed_images. */
 NL_API int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out,
                         int *status);
+/* An encoded image in memory: the bytes of an image file (JPEG, PNG, WebP,
+ * GIF, BMP, TIFF), e.g. a Parquet or WebDataset column; name (optional)
+ * is what messages call it. */
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+    const char *name;
+} nl_image_buffer;
+
+/* Image embeddings from encoded bytes, decoded exactly as nl_embed_images
+ * decodes the same bytes read from a file (same rows, bit for bit). status
+ * as nl_embed_images; errors (optional, n entries, zeroed by the caller): a
+ * malloc'd message for each image that failed (status -1). */
+NL_API int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample,
+                                  float *out, int *status, char **errors);
 /* Resize the shorter side to size and centre-crop, as nl_preprocess_file
  * does after decoding; out receives size*size*3 uint8 (HWC). */
 NL_API int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, uint8_t *out);

@@ -1,9 +1,11 @@
-/* test_embed_rgb.c — images from memory (nl_embed_rgb, nl_preprocess_rgb)
- * give exactly what the same images give from files: the decoded pixels of
- * each fixture image, contiguous and with padded rows, preprocess to the
- * same bytes and embed to the same bits. Bad buffers are errors. */
+/* test_embed_rgb.c — images from memory (nl_embed_rgb, nl_preprocess_rgb,
+ * nl_embed_image_buffers) give exactly what the same images give from
+ * files: the decoded pixels of each fixture image, contiguous and with
+ * padded rows, preprocess to the same bytes and embed to the same bits; the
+ * files' encoded bytes embed to the same bits. Bad buffers are errors. */
 #include "check.h"
 #include "image.h"
+#include "util.h"
 #include "neglabel.h"
 
 static const char *names[] = {"dog.jpg", "rgba-dog.png", "wide-1700x40.png", "tiny-1x1.png", "odd-227x389.png",
@@ -56,6 +58,40 @@ int main(void) {
     CHECK(nl_embed_rgb(m, buf, N, NL_RESAMPLE_BICUBIC, eb, st) == 0, "buffers: %s", nl_last_error());
     CHECK(nl_embed_rgb(m, pad, N, NL_RESAMPLE_BICUBIC, ep, NULL) == 0, "padded buffers: %s", nl_last_error());
     CHECK(!memcmp(ef, eb, N * dim * 4) && !memcmp(ef, ep, N * dim * 4), "embeddings from buffers differ from files'");
+
+    /* The encoded bytes of the same files (nl_embed_image_buffers), and
+     * undecodable bytes: an error naming them, or with status only their row. */
+    nl_image_buffer enc[N + 2];
+    char *bytes[N];
+    for (size_t i = 0; i < N; i++) {
+        size_t len = 0;
+        CHECK(nli_read_file(paths[i], (size_t)1 << 30, &bytes[i], &len) == 0, "read %s", names[i]);
+        enc[i] = (nl_image_buffer){(const uint8_t *)bytes[i], len, names[i]};
+    }
+    float *ee = calloc((N + 2) * dim, sizeof(float));
+    char *errs[N + 2] = {0};
+    int est[N + 2];
+    CHECK(nl_embed_image_buffers(m, enc, N, NL_RESAMPLE_BICUBIC, ee, NULL, NULL) == 0, "bytes: %s", nl_last_error());
+    CHECK(!memcmp(ef, ee, N * dim * 4), "embeddings from encoded bytes differ from files'");
+    static const uint8_t junk[] = "not an image";
+    enc[N] = enc[0];
+    enc[N].len /= 2; /* a truncated JPEG */
+    enc[N].name = "half.jpg";
+    enc[N + 1] = (nl_image_buffer){junk, sizeof junk, NULL};
+    nl_image_buffer three[3] = {enc[0], enc[N + 1], enc[1]};
+    CHECK(nl_embed_image_buffers(m, three, 3, NL_RESAMPLE_BICUBIC, ee, NULL, NULL) != 0 &&
+              strstr(nl_last_error(), "<memory>"),
+          "junk bytes, no status: %s", nl_last_error());
+    CHECK(nl_embed_image_buffers(m, enc, N + 2, NL_RESAMPLE_BICUBIC, ee, est, errs) == 0, "with status: %s",
+          nl_last_error());
+    CHECK(est[N] == -1 && est[N + 1] == -1 && errs[N] && strstr(errs[N], "half.jpg") && errs[N + 1] &&
+              strstr(errs[N + 1], "<memory>") && !errs[0],
+          "bad bytes reported: %s | %s", errs[N] ? errs[N] : "-", errs[N + 1] ? errs[N + 1] : "-");
+    CHECK(!memcmp(ef, ee, N * dim * 4), "good rows beside bad bytes differ");
+    CHECK(nl_embed_image_buffers(m, NULL, 1, NL_RESAMPLE_BICUBIC, ee, NULL, NULL) != 0, "NULL images accepted");
+    for (size_t i = 0; i < N + 2; i++) free(errs[i]);
+    for (size_t i = 0; i < N; i++) free(bytes[i]);
+    free(ee);
 
     /* Bad buffers: errors naming the problem; with status, only that row. */
     nl_rgb_image bad[3] = {buf[0], {img[0].rgb, img[0].w, img[0].h, (size_t)img[0].w * 3 - 1}, buf[1]};

@@ -381,7 +381,7 @@ static void check_table(const nli_report *r) {
     res.methods[2] = NL_METHOD_OODD;
     res.n_methods = 3;
     for (size_t i = 0; i < r->n_ood && i < 8; i++) {
-        ood[i] = (nl_eval_set){(char *)r->ood[i].name, r->ood[i].n, {{0}}, NL_METHOD_NEGLABEL};
+        ood[i] = (nl_eval_set){.name = (char *)r->ood[i].name, .n_images = r->ood[i].n};
         memcpy(ood[i].metrics, r->ood[i].metrics, sizeof ood[i].metrics);
         ood[i].best = nli_report_best(r, ood[i].metrics);
     }

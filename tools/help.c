@@ -199,7 +199,11 @@ static const opt_doc o_eval[] = {
     {"--out", NULL, "DIR", "where to write results.json, scores.csv and report.html (default neglabel-eval)", 0},
     {"--examples", NULL, "N", "example images per set in report.html, 0-100 (default 6)", 0},
     {"--mcm-tau", NULL, "T", "MCM's softmax temperature (default 1)", 0},
-    {"--method", NULL, "M", "refused: eval reports NegLabel and MCM side by side", 0},
+    {"--method", NULL, "M|all", "methods to report side by side: neglabel, mcm, csp, adaneg, oodd, a comma-separated "
+     "list, or all; repeatable, in report order (default neglabel,mcm). Each keeps its reference defaults; an option "
+     "given applies to every method that has it", 0},
+    {"--stream-seed", NULL, "S", "AdaNeg and OODD score each OOD set as one stream, the ID images then the set's, in "
+     "the order np.random.seed(S); np.random.permutation(N) gives (default 110, OODD's reference)", 0},
     {0}};
 static const group_doc g_embed = {NULL, o_embed}, g_preprocess = {NULL, o_preprocess},
                        g_convert = {NULL, o_convert},
@@ -243,8 +247,9 @@ static const cmd_doc commands[] = {
      "print {\"auroc\",\"aupr_in\",\"aupr_out\",\"fpr95\",\"convention\"} (JSON); ID is the positive class",
      {&g_metrics, &g_convention}, C_QUIET},
     {"eval", "NegLabel", "[--model DIR] --id-labels FILE --id DIR|LIST --ood NAME=DIR|LIST... [options]",
-     "the whole benchmark, NegLabel and MCM: table on stdout; results.json, scores.csv, report.html, "
-     "negatives.tsv in --out",
+     "the whole benchmark for each method (default NegLabel and MCM; --method all: NegLabel, MCM, CSP, AdaNeg, "
+     "OODD side by side, the best of each set marked): table on stdout; results.json, scores.csv, report.html, "
+     "negatives.tsv (negatives-csp.tsv) in --out",
      {&g_model, &g_labels, &g_eval, &g_resample, &g_convention, &g_scoring, &g_mining, &g_prompts, &g_corpus},
      C_MODEL | C_BATCH | C_CACHE},
     {"devices", "Other", "", "print the CUDA build and the GPUs found (JSON)", {NULL}, C_QUIET},

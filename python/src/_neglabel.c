@@ -553,6 +553,119 @@ done0:
     return res;
 }
 
+/* The result of an embedding call with per-image messages: its failure
+ * raised, else a list of None for each image embedded and the library's
+ * message for each that failed; frees the messages either way. */
+static PyObject *errors_list(int rc, failure *f, char **errs, const int *status, size_t n) {
+    PyObject *l = rc || f->closed ? fail_raise(f) : PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; i < n; i++) {
+        PyObject *v = NULL;
+        if (l && !rc) {
+            if (status[i] == 0) v = Py_NewRef(Py_None);
+            else v = utf8_str(errs[i] ? errs[i] : "the image could not be read");
+            if (v) PyList_SET_ITEM(l, (Py_ssize_t)i, v);
+            else Py_CLEAR(l);
+        }
+        free(errs[i]);
+    }
+    return l;
+}
+
+/* embed_files_each(paths, resample, cache_dir, out) -> [None or message]:
+ * nl_embed_image_files (L2-normalised rows, as `neglabel score` embeds
+ * them; rows of unreadable images are zero, their messages returned). */
+static PyObject *Model_embed_files_each(ModelObject *self, PyObject *args) {
+    PyObject *paths, *cache, *out;
+    int r;
+    nl_resample resample;
+    if (!PyArg_ParseTuple(args, "OiOO:embed_files_each", &paths, &r, &cache, &out) || !model_ok(self) ||
+        parse_resample(r, &resample))
+        return NULL;
+    strarr p;
+    PyObject *ck, *res = NULL;
+    nl_embed_opts o = {NULL, 1};
+    if (opt_path(cache, &o.cache_dir, &ck) != 0) return NULL;
+    if (strarr_from(paths, 1, &p, "paths") != 0) { Py_XDECREF(ck); return NULL; }
+    Py_buffer b;
+    int *st = PyMem_Calloc(p.n + 1, sizeof *st);
+    char **errs = PyMem_Calloc(p.n + 1, sizeof *errs);
+    if (!st || !errs) { PyErr_NoMemory(); goto done0; }
+    if (get_buffer(out, &b, 1, 4, 'f', "out") != 0) goto done0;
+    if (check_len(&b, p.n * (size_t)self->dim, "out") == 0) {
+        int rc = 0;
+        failure f = {0};
+        if (p.n)
+            MODEL_CALL(self, f, {
+                rc = nl_embed_image_files(self->m, &o, resample, p.v, p.n, b.buf, st, errs);
+                if (rc) fail_capture(&f);
+            });
+        res = errors_list(rc, &f, errs, st, p.n);
+    }
+    PyBuffer_Release(&b);
+done0:
+    PyMem_Free(st);
+    PyMem_Free(errs);
+    strarr_free(&p);
+    Py_XDECREF(ck);
+    return res;
+}
+
+/* embed_buffers_each(buffers, names, resample, out) -> [None or message]:
+ * encoded images (bytes-like) through nl_embed_image_buffers, then
+ * nl_normalize_rows: the rows the same files give embed_files_each. */
+static PyObject *Model_embed_buffers_each(ModelObject *self, PyObject *args) {
+    PyObject *bufs, *names, *out;
+    int r;
+    nl_resample resample;
+    if (!PyArg_ParseTuple(args, "OOiO:embed_buffers_each", &bufs, &names, &r, &out) || !model_ok(self) ||
+        parse_resample(r, &resample))
+        return NULL;
+    PyObject *fast = PySequence_Fast(bufs, "buffers: expected a sequence");
+    if (!fast) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    strarr nm;
+    if (strarr_from(names, 0, &nm, "names") != 0) { Py_DECREF(fast); return NULL; }
+    Py_buffer *views = PyMem_Calloc((size_t)n + 1, sizeof *views);
+    nl_image_buffer *imgs = PyMem_Calloc((size_t)n + 1, sizeof *imgs);
+    int *st = PyMem_Calloc((size_t)n + 1, sizeof *st);
+    char **errs = PyMem_Calloc((size_t)n + 1, sizeof *errs);
+    Py_ssize_t got = 0;
+    PyObject *res = NULL;
+    Py_buffer ob = {0};
+    int have_out = 0;
+    if (!views || !imgs || !st || !errs) { PyErr_NoMemory(); goto done; }
+    if (nm.n != (size_t)n) {
+        PyErr_Format(PyExc_ValueError, "names: expected %zd names, got %zu", n, nm.n);
+        goto done;
+    }
+    for (; got < n; got++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, got), &views[got], PyBUF_SIMPLE) != 0) goto done;
+        imgs[got] = (nl_image_buffer){views[got].buf, (size_t)views[got].len, nm.v[got]};
+    }
+    if (get_buffer(out, &ob, 1, 4, 'f', "out") != 0) goto done;
+    have_out = 1;
+    if (check_len(&ob, (size_t)n * self->dim, "out") != 0) goto done;
+    int rc = 0;
+    failure f = {0};
+    if (n)
+        MODEL_CALL(self, f, {
+            rc = nl_embed_image_buffers(self->m, imgs, (size_t)n, resample, ob.buf, st, errs);
+            if (rc) fail_capture(&f);
+            else nl_normalize_rows(ob.buf, (size_t)n, self->dim);
+        });
+    res = errors_list(rc, &f, errs, st, (size_t)n);
+done:
+    if (have_out) PyBuffer_Release(&ob);
+    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(imgs);
+    PyMem_Free(st);
+    PyMem_Free(errs);
+    strarr_free(&nm);
+    Py_DECREF(fast);
+    return res;
+}
+
 /* embed_words(words, templates, cache_dir, out): nl_embed_words (normalised,
  * template ensemble, cached). */
 static PyObject *Model_embed_words(ModelObject *self, PyObject *args) {
@@ -920,6 +1033,10 @@ static PyMethodDef Model_methods[] = {
     {"embed_arrays", (PyCFunction)Model_embed_arrays, METH_VARARGS, "embed_arrays(arrays, resample, out): nl_embed_rgb"},
     {"embed_image_files", (PyCFunction)Model_embed_image_files, METH_VARARGS,
      "embed_image_files(paths, resample, cache_dir, strict, out) -> good indices: nl_embed_image_files_readable"},
+    {"embed_files_each", (PyCFunction)Model_embed_files_each, METH_VARARGS,
+     "embed_files_each(paths, resample, cache_dir, out) -> [None or message]: nl_embed_image_files"},
+    {"embed_buffers_each", (PyCFunction)Model_embed_buffers_each, METH_VARARGS,
+     "embed_buffers_each(buffers, names, resample, out) -> [None or message]: nl_embed_image_buffers, normalised"},
     {"embed_words", (PyCFunction)Model_embed_words, METH_VARARGS, "embed_words(words, templates, cache_dir, out[, raw])"},
     {"negatives_embed", (PyCFunction)Model_negatives_embed, METH_VARARGS,
      "negatives_embed(negatives, path, cache_dir, out)"},

@@ -37,6 +37,9 @@ int nli_image_resize_crop(const nli_image *in, int size, nl_resample resample, u
 int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, int mode, int fill, uint8_t *out);
 /* nl_preprocess_file / nl_preprocess_rgb with a resize mode and fill. */
 int nli_preprocess_file_mode(const char *path, int size, nl_resample resample, int mode, int fill, uint8_t *out);
+/* The same from an encoded image in memory (name: for messages; NULL: "<memory>"). */
+int nli_preprocess_mem_mode(const uint8_t *data, size_t len, const char *name, int size, nl_resample resample,
+                            int mode, int fill, uint8_t *out);
 int nli_preprocess_rgb_mode(const nl_rgb_image *img, int size, nl_resample resample, int mode, int fill, uint8_t *out);
 
 /* HWC uint8 -> CHW float32: x/255, then (x-mean)/std per channel. */

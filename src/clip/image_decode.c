@@ -544,10 +544,26 @@ int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t
 }
 
 int nli_preprocess_file_mode(const char *path, int size, nl_resample resample, int mode, int fill, uint8_t *out) {
+    char *buf;
+    size_t len;
+    if (nli_read_file(path, NL_MAX_IMAGE_FILE, &buf, &len) != 0) return -1;
+    int rc = nli_preprocess_mem_mode((const uint8_t *)buf, len, path, size, resample, mode, fill, out);
+    free(buf);
+    return rc;
+}
+
+int nli_preprocess_mem_mode(const uint8_t *data, size_t len, const char *name, int size, nl_resample resample,
+                            int mode, int fill, uint8_t *out) {
+    if (!name) name = "<memory>";
+    if (len > NL_MAX_IMAGE_FILE) {
+        nli_seterr_code(NL_ERR_INVALID, "%s: %zu bytes is larger than the %zu-byte limit for an image", name, len,
+                        NL_MAX_IMAGE_FILE);
+        return -1;
+    }
     nli_image img;
-    if (nli_image_load(path, &img) != 0) return -1;
+    if (nli_image_load_mem(data, len, name, &img) != 0) return -1;
     int rc = nli_image_resize_mode(&img, size, resample, mode, fill, out);
-    if (rc != 0) nli_prefixerr("%s", path);
+    if (rc != 0) nli_prefixerr("%s", name);
     nli_image_free(&img);
     return rc;
 }

@@ -326,15 +326,20 @@ int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample
     return nli_embed_images_ex(m, paths, n, resample, out, status, NULL);
 }
 
-/* Where images come from: files (paths) or decoded buffers (rgb). */
+/* Where images come from: files (paths), encoded bytes (enc) or decoded
+ * buffers (rgb). */
 typedef struct {
     const char *const *paths;
     const nl_rgb_image *rgb;
+    const nl_image_buffer *enc;
 } img_src;
 
 static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
     /* the model's resize mode: OpenCLIP's preprocess_cfg, else shortest */
     if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, c->resize_mode, c->fill_color, out);
+    if (src->enc)
+        return nli_preprocess_mem_mode(src->enc[i].data, src->enc[i].len, src->enc[i].name, S, resample,
+                                       c->resize_mode, c->fill_color, out);
     if (nli_preprocess_rgb_mode(&src->rgb[i], S, resample, c->resize_mode, c->fill_color, out) != 0) {
         nli_prefixerr("image %zu", i);
         return -1;
@@ -425,16 +430,24 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
 
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
-    img_src src = {paths, NULL};
+    img_src src = {paths, NULL, NULL};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);
 }
 
 int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
     if (n && (!images || !out)) { nli_seterr("nl_embed_rgb: NULL argument"); return -1; }
-    img_src src = {NULL, images};
+    img_src src = {NULL, images, NULL};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, NULL);
+}
+
+int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample, float *out,
+                           int *status, char **errors) {
+    if (n && (!images || !out)) { nli_seterr("nl_embed_image_buffers: NULL argument"); return -1; }
+    img_src src = {NULL, NULL, images};
+    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
+    return embed_images_src(m, &src, n, resample, out, status, errors);
 }
 
 /* Decode (files) or take (buffers), resize and crop on all cores, then the

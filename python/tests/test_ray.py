@@ -1,0 +1,339 @@
+"""neglabel.ray on a real local Ray cluster: a head and two worker nodes
+(separate `ray start` processes on 127.0.0.1, one CPU each, a private temp
+folder), scoring the 10,000 CIFAR-10 test images plus unreadable files
+from a Parquet listing. Checked against the single-process CLI on the same
+inputs: `neglabel score` (its CSV, text for text) and `neglabel eval`'s
+scores.csv (every score with 17 digits: bit for bit). A worker process is
+killed with SIGKILL mid-job; the CLI command `python -m neglabel.ray score`
+is killed mid-run and rerun, and must reuse the shards already written.
+Every Ray process started here is ended at the end, also on failure."""
+import csv
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+from conftest import need
+
+# Ray turns token authentication on by itself where ~/.ray/auth_token
+# exists (a ray.init elsewhere made it), and reads the mode when imported:
+# this local test cluster, its driver and its nodes all run without.
+os.environ["RAY_AUTH_MODE"] = "disabled"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'ray[data]' pyarrow)")
+pa = pytest.importorskip("pyarrow")
+import pyarrow.parquet as pq  # noqa: E402
+
+import neglabel  # noqa: E402
+import neglabel.ray as nlr  # noqa: E402
+
+N_CIFAR = 10000
+SHARD = 1000  # rows per shard of the command's run
+
+
+def _ray_bin():
+    b = os.path.join(os.path.dirname(sys.executable), "ray")
+    need(os.access(b, os.X_OK), f"the ray command is not beside {sys.executable} (pip install 'ray[data]')")
+    return b
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _procs_of(tag):
+    """Pids of the processes started for this cluster: their command line
+    or environment names its private temp folder, or an ancestor's does."""
+    parent, mine = {}, set()
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                parent[int(p)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read()
+            env = b""
+            try:
+                with open(f"/proc/{p}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                pass
+            if tag.encode() in cmd or tag.encode() in env:
+                mine.add(int(p))
+        except (OSError, ValueError, IndexError):
+            continue
+    changed = True
+    while changed:
+        changed = False
+        for p, pp in parent.items():
+            if pp in mine and p not in mine:
+                mine.add(p)
+                changed = True
+    mine.discard(os.getpid())
+    return mine
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """`ray start --head` + 2 x `ray start --address`, one CPU each."""
+    rb = _ray_bin()
+    tmp = tempfile.mkdtemp(prefix="nlray-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    port = _free_port()
+    env = dict(os.environ, NEGLABEL_TEST_RAY=tmp, RAY_TMPDIR=tmp)
+    common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--object-store-memory", str(200 << 20),
+              "--disable-usage-stats"]
+    log = open(os.path.join(tmp, "start.log"), "w")  # not a pipe: the daemons keep their stdout
+
+    def start(*args):
+        r = subprocess.run([rb, "start", *args, *common], env=env, stdout=log, stderr=log, timeout=180)
+        if r.returncode != 0:
+            log.flush()
+            raise AssertionError(f"ray start {' '.join(args)} failed: {open(log.name).read()[-3000:]}")
+
+    try:
+        start("--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", tmp)
+        for _ in range(2):
+            start("--address", f"127.0.0.1:{port}")
+        ray.init(address=f"127.0.0.1:{port}", _node_ip_address="127.0.0.1", log_to_driver=False)
+        deadline = time.time() + 120
+        while len([n for n in ray.nodes() if n["Alive"]]) < 3 and time.time() < deadline:
+            time.sleep(1)
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        assert len(nodes) == 3 and ray.cluster_resources().get("CPU") == 3, nodes
+        raylets = [p for p in _procs_of(tmp) if "raylet" in _cmdline(p).split(" ")[0]]
+        assert len(raylets) == 3, f"expected 3 raylet processes, found {raylets}"
+        yield {"address": f"127.0.0.1:{port}", "tmp": tmp, "env": env}
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in _procs_of(tmp):
+                try:
+                    os.kill(p, sig)
+                except ProcessLookupError:
+                    pass
+            time.sleep(2)
+        left = _procs_of(tmp)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not left, f"Ray processes left: {[_cmdline(p) for p in left]}"
+
+
+@pytest.fixture(scope="module")
+def inputs(cifar, labels_file, tiny, cli, mini_corpus, tmp_path_factory):
+    """The listing (10,000 CIFAR-10 images + 3 unreadable files, shuffled
+    with a fixed seed), the negatives, and the CLI's results."""
+    d = tmp_path_factory.mktemp("rayin")
+    good = sorted(str(p) for p in cifar.rglob("*.jpg"))
+    assert len(good) == N_CIFAR
+    (d / "notes.jpg").write_text("not an image\n")
+    data = open(good[0], "rb").read()
+    (d / "half.jpg").write_bytes(data[: len(data) // 2])
+    bad = [str(d / "missing.jpg"), str(d / "notes.jpg"), str(d / "half.jpg")]
+    rows = good + bad
+    np.random.default_rng(7).shuffle(rows)
+    pq.write_table(pa.table({"path": rows, "id": np.arange(len(rows), dtype=np.int64)}), d / "listing.parquet",
+                   row_group_size=500)
+    (d / "all.lst").write_text("".join(p + "\n" for p in rows))
+    neg = d / "neg.tsv"
+    cli("mine", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "-o", neg)
+    cache = d / "cache"
+    t0 = time.time()
+    # `score` fills an embedding cache that `eval` then reuses: cached rows
+    # are the computed floats, stored bit for bit (docs/determinism.md), so
+    # the 10,000 images are embedded once for both.
+    r = subprocess.run([cli.path, "score", "--model", tiny, "--id-labels", labels_file, "--negatives", neg, "--list",
+                        d / "all.lst", "--threads", "1", "--quiet", "--cache", cache], capture_output=True,
+                       text=True, env=cli.env)
+    cli_s = time.time() - t0
+    assert r.returncode == 0, r.stderr
+    # `score` skips unreadable images with a warning: each is named
+    for b in bad:
+        assert os.path.basename(b) in r.stderr, r.stderr
+    score_rows = list(csv.DictReader(r.stdout.splitlines()))
+    # full-precision scores of the same single-process CLI: `eval`'s scores.csv (%.17g), both methods
+    (d / "id.lst").write_text("".join(p + "\n" for p in good[:5000]))
+    (d / "ood.lst").write_text("".join(p + "\n" for p in good[5000:]))
+    r = subprocess.run([cli.path, "eval", "--model", tiny, "--id-labels", labels_file, "--negatives", neg,
+                        "--id", d / "id.lst", "--ood", f"rest={d / 'ood.lst'}", "--out", d / "eval",
+                        "--cache", cache, "--examples", "0", "--threads", "1"], capture_output=True, text=True,
+                       env=cli.env)
+    assert "images: 5000 cached, 0 to embed" in r.stderr, r.stderr
+    assert r.returncode == 0, r.stderr
+    ev = {row["path"]: row for row in csv.DictReader(open(d / "eval" / "scores.csv"))}
+    assert len(ev) == N_CIFAR
+    print(f"\nCLI: neglabel score, {len(rows)} images: {cli_s:.1f} s ({len(good) / cli_s:.1f} images/s)")
+    return {"dir": d, "listing": str(d / "listing.parquet"), "rows": rows, "good": good, "bad": bad,
+            "neg": str(neg), "labels": open(labels_file).read().split(), "score": {x["path"]: x for x in score_rows}, "eval": ev, "cli_seconds": cli_s}
+
+
+def _check_against_cli(table, inputs, method="neglabel"):
+    """Each listed row exactly once; readable ones with the CLI's score (bit
+    for bit), labels and CSV text; unreadable ones with a null score and
+    the library's message naming the file."""
+    rows = table.to_pylist()
+    paths = [r["path"] for r in rows]
+    assert len(paths) == len(inputs["rows"]) and sorted(paths) == sorted(inputs["rows"]), "rows lost or repeated"
+    if "id" in table.column_names:
+        assert sorted(r["id"] for r in rows) == list(range(len(inputs["rows"])))
+    for r in rows:
+        p = r["path"]
+        if p in inputs["bad"]:
+            assert r["score"] is None and r["top_id_label"] is None, r
+            assert r["error"] and os.path.basename(p) in r["error"], r
+            continue
+        assert r["error"] is None, r
+        ev = inputs["eval"][p]
+        want = float(ev[method])
+        assert r["score"] == want, f"{p}: {r['score']!r} != CLI {want!r}"
+        if method == "neglabel":  # (scores.csv's labels are NegLabel's)
+            assert r["top_id_label"] == ev["top_id_label"], r
+            assert r["top_negative_label"] == ev["top_negative_label"], r
+            s = inputs["score"][p]
+            assert (f"{r['score']:.9g}", r["top_id_label"], r["top_negative_label"]) == (
+                s["score"], s["top_id_label"], s["top_negative_label"]), (r, s)
+        else:
+            assert r["top_id_label"] in inputs["labels"] and r["top_negative_label"] is None, r
+
+
+def _worker_pids(tag):
+    return [p for p in _procs_of(tag) if _cmdline(p).startswith("ray::") and "ScoreActor" in _cmdline(p)]
+
+
+def test_score_dataset_matches_cli_despite_a_killed_worker(cluster, inputs, tiny, labels_file):
+    ds = ray.data.read_parquet(inputs["listing"]).repartition(160)
+    scored = nlr.score_dataset(ds, model=tiny, id_labels=labels_file, negatives=inputs["neg"], batch_size=64)
+    parts, killed = [], None
+    t0 = time.time()
+    for b in scored.iter_batches(batch_format="pyarrow", batch_size=None):
+        parts.append(b)
+        if killed is None and sum(x.num_rows for x in parts) >= 1000:
+            pids = _worker_pids(cluster["tmp"])
+            assert pids, "no scoring actor process found"
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
+    took = time.time() - t0
+    assert killed is not None
+    table = pa.concat_tables(parts)
+    _check_against_cli(table, inputs)
+    print(f"\nRay, 3 one-CPU nodes: {table.num_rows} images in {took:.1f} s "
+          f"({table.num_rows / took:.1f} images/s; CLI on this machine {len(inputs['good']) / inputs['cli_seconds']:.1f})")
+
+
+def test_bytes_column_and_mcm(cluster, inputs, tiny, labels_file):
+    """Image bytes in a column give the files' scores; MCM too; a truncated
+    image's bytes are an error row; the stream methods are refused."""
+    paths = inputs["good"][:40:3] + [inputs["bad"][2]]
+    t = pa.table({"name": paths, "image": [open(p, "rb").read() for p in paths]})
+    ds = ray.data.from_arrow([t.slice(i, 5) for i in range(0, t.num_rows, 5)])
+    got = nlr.score_dataset(ds, model=tiny, id_labels=labels_file, negatives=inputs["neg"], bytes_column="image",
+                            name_column="name", batch_size=5, return_embedding=True).to_arrow_refs()
+    got = pa.concat_tables(ray.get(got)).sort_by("name")
+    assert "image" not in got.column_names and got.num_rows == len(paths)
+    model = neglabel.Model(tiny, device="cpu")
+    for r in got.to_pylist():
+        if r["name"] == inputs["bad"][2]:
+            assert r["score"] is None and "half.jpg" in r["error"] and r["embedding"] is None
+            continue
+        assert r["score"] == float(inputs["eval"][r["name"]]["neglabel"]) and r["error"] is None
+        e = model.embed_images(r["name"])[0]
+        assert np.array_equal(np.asarray(r["embedding"], dtype=np.float32), e / np.float32(np.linalg.norm(e))) or \
+            np.allclose(r["embedding"], e / np.linalg.norm(e), rtol=0, atol=1e-6)
+    ds = ray.data.from_arrow([pa.table({"path": inputs["good"][i:i + 8]}) for i in range(0, 48, 8)])
+    mcm = pa.concat_tables(ray.get(nlr.score_dataset(ds, model=tiny, id_labels=labels_file, method="mcm",
+                                                     batch_size=8).to_arrow_refs()))
+    sub = dict(inputs, rows=inputs["good"][:48], bad=[])
+    _check_against_cli(mcm, sub, method="mcm")
+    for m in ("adaneg", "oodd"):
+        with pytest.raises(neglabel.InvalidInputError, match="stream"):
+            nlr.score_dataset(ds, model=tiny, id_labels=labels_file, method=m)
+
+
+def test_evaluate_dataset_is_the_exact_metrics(inputs):
+    ev = inputs["eval"]
+    idt = pa.table({"score": [float(ev[p]["neglabel"]) for p in inputs["good"][:5000]] + [None]})
+    ood = pa.table({"score": [float(ev[p]["neglabel"]) for p in inputs["good"][5000:]]})
+    got = nlr.evaluate_dataset(idt, {"rest": ood})
+    want = neglabel.metrics(idt.column("score").drop_null().to_numpy(), ood.column("score").to_numpy())
+    assert {k: got["ood"]["rest"][k] for k in want} == want
+    assert got["id"] == {"n_images": 5000, "n_skipped": 1}
+
+
+def test_cli_resumes_from_written_shards(cluster, inputs, tiny, labels_file, tmp_path):
+    out = tmp_path / "scores"
+    cmd = [sys.executable, "-m", "neglabel.ray", "score", "--input", inputs["listing"], "--output", str(out),
+           "--model", tiny, "--id-labels", labels_file, "--negatives", inputs["neg"], "--address",
+           cluster["address"], "--shard-size", str(SHARD), "--batch-size", "50"]
+    n_shards = -(-len(inputs["rows"]) // SHARD)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    p = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 900
+    try:
+        while len(list(out.glob("part-*.parquet"))) < 3 and p.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert p.poll() is None, f"the run ended before it could be killed: {p.stdout.read().decode()}"
+        os.killpg(p.pid, signal.SIGKILL)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    first = {f.name: f.stat().st_mtime_ns for f in out.glob("part-*.parquet")}
+    assert 3 <= len(first) < n_shards, first
+    for f in out.glob("part-*.parquet"):  # each shard there is whole (written to a temporary, renamed)
+        k = int(f.name[5:10])
+        assert pq.read_metadata(f).num_rows == min(SHARD, len(inputs["rows"]) - k * SHARD), f
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    assert f"{len(first)} of {n_shards} shards already written, skipped" in r.stderr, r.stderr
+    after = {f.name: f.stat().st_mtime_ns for f in out.glob("part-*.parquet")}
+    assert len(after) == n_shards and all(after[k] == v for k, v in first.items()), "written shards were rewritten"
+    table = pa.concat_tables([pq.read_table(out / f"part-{k:05d}.parquet") for k in range(n_shards)])
+    assert table.column("id").to_pylist() == list(range(len(inputs["rows"]))), "shards out of input order"
+    _check_against_cli(table, inputs)
+    # a third run has nothing to do; another job's options are refused in the same folder
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and f"{n_shards} of {n_shards} shards already written" in r.stderr, r.stderr
+    r = subprocess.run(cmd + ["--seed", "3"], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1 and "another job" in r.stderr, r.stderr
+
+
+def test_batch_scorer_without_a_cluster(inputs, tiny, labels_file):
+    """What a Spark mapInArrow function runs (docs/scale.md): the labels
+    prepared once, a BatchScorer per partition, no Ray involved."""
+    labels = nlr.prepare(tiny, labels_file, inputs["neg"])
+    scorer = nlr.BatchScorer(tiny, labels)
+    rows = inputs["good"][:20] + inputs["bad"]
+    out = scorer(pa.table({"path": rows, "k": list(range(len(rows)))}))
+    assert out.column_names == ["path", "k", "score", "top_id_label", "top_negative_label", "error"]
+    _check_against_cli(out.drop_columns(["k"]), dict(inputs, rows=rows))
+
+
+def test_batch_scorer_csp_matches_cli(cli, tiny, labels_file, mini_corpus, inputs, tmp_path):
+    """CSP (its own negatives, raw-mean ensembles, torch permutation) as
+    `neglabel score --method csp`, text for text."""
+    neg = tmp_path / "csp.tsv"
+    cli("mine", "--method", "csp", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "-o", neg)
+    rows = inputs["good"][:16]
+    out = cli("score", "--method", "csp", "--model", tiny, "--id-labels", labels_file, "--negatives", neg, *rows)
+    want = [(r["path"], r["score"], r["top_id_label"], r["top_negative_label"]) for r in csv.DictReader(out.splitlines())]
+    got = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, str(neg), method="csp"))(pa.table({"path": rows}))
+    assert [(r["path"], f"{r['score']:.9g}", r["top_id_label"], r["top_negative_label"])
+            for r in got.to_pylist()] == want
