@@ -12,6 +12,7 @@
 #include "oodd.h"
 #include "cosine.h"
 #include "prng.h"
+#include "score_util.h"
 #include "gemm.h"
 #include "util.h"
 
@@ -45,53 +46,6 @@ nl_score_params nl_score_default_params(nl_method method) {
                              .device_index = 0, .adaneg_batch = 256, .adaneg_memory = 10, .adaneg_thres = 0.5,
                              .adaneg_gap = 0.5, .adaneg_lambda = 0.1, .adaneg_sample_adaptive = 0,
                              .adaneg_beta = 5.5, .oodd_batch = 64, .oodd_queue = 2048, .oodd_k = 5};
-}
-
-/* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
-static double lse(const double *s, const size_t *idx, size_t n, double inv_tau) {
-    double m = -INFINITY;
-    for (size_t k = 0; k < n; k++) {
-        double x = s[idx ? idx[k] : k] * inv_tau;
-        if (x > m) m = x;
-    }
-    double sum = 0;
-    for (size_t k = 0; k < n; k++) sum += exp(s[idx ? idx[k] : k] * inv_tau - m);
-    return m + log(sum);
-}
-
-static size_t argmax(const double *s, size_t n) {
-    size_t b = 0;
-    for (size_t k = 1; k < n; k++)
-        if (s[k] > s[b]) b = k;
-    return b;
-}
-
-/* NegLabel for one image: mean over groups of exp(LSE(id) - LSE(id ∪ g)). */
-static double neglabel_one(const double *sid, size_t n_id, const double *sneg, const size_t *perm,
-                           size_t ngroup, size_t gsize, double inv_tau) {
-    double a = lse(sid, NULL, n_id, inv_tau), total = 0;
-    for (size_t g = 0; g < ngroup; g++) {
-        double b = lse(sneg, perm + g * gsize, gsize, inv_tau);
-        double hi = a > b ? a : b, lo = a > b ? b : a;
-        double all = hi + log1p(exp(lo - hi)); /* log(e^a + e^b) */
-        total += exp(a - all);
-    }
-    return total / (double)ngroup;
-}
-
-double *nli_unit_rows(const float *x, size_t n, size_t dim) {
-    double *d = nli_mallocarray(n * dim + 1, sizeof(double));
-    if (!d) return NULL;
-    for (size_t i = 0; i < n; i++) {
-        double ss = 0;
-        for (size_t k = 0; k < dim; k++) {
-            d[i * dim + k] = x[i * dim + k];
-            ss += d[i * dim + k] * d[i * dim + k];
-        }
-        double inv = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
-        for (size_t k = 0; k < dim; k++) d[i * dim + k] *= inv;
-    }
-    return d;
 }
 
 int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
@@ -172,13 +126,13 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 8)
         for (size_t i = 0; i < m; i++) {
             const double *a = sid + i * n_id, *b = sneg ? sneg + i * n_neg : NULL;
-            if (top_id) top_id[i0 + i] = argmax(a, n_id);
-            if (top_neg) top_neg[i0 + i] = n_neg ? argmax(b, n_neg) : SIZE_MAX;
+            if (top_id) top_id[i0 + i] = nli_argmax(a, n_id);
+            if (top_neg) top_neg[i0 + i] = n_neg ? nli_argmax(b, n_neg) : SIZE_MAX;
             if (p->method == NL_METHOD_MCM) {
                 /* max softmax probability = exp(max logit - LSE) */
-                scores[i0 + i] = exp(a[argmax(a, n_id)] * inv_tau - lse(a, NULL, n_id, inv_tau));
+                scores[i0 + i] = exp(a[nli_argmax(a, n_id)] * inv_tau - nli_lse(a, NULL, n_id, inv_tau));
             } else {
-                scores[i0 + i] = neglabel_one(a, n_id, b, perm, ngroup, gsize, inv_tau);
+                scores[i0 + i] = nli_neglabel_one(a, n_id, b, perm, ngroup, gsize, inv_tau);
             }
         }
     }
