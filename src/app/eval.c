@@ -297,12 +297,10 @@ static int set_score(const nl_eval_params *p, const nl_score_params *sp, const e
             return -1;
         have_top |= mine;
     }
-    if (!have_top) { /* only stream methods use this head: the static argmax */
+    if (!have_top) { /* only stream methods use this head: their static argmax */
         double *tmp = nli_mallocarray(n + 1, sizeof(double));
-        nl_score_params q = sp[NL_METHOD_NEGLABEL];
-        q.device = sp[p->methods[0]].device;
-        q.device_index = sp[p->methods[0]].device_index;
-        q.n_threads = sp[p->methods[0]].n_threads;
+        nl_score_params q = *heads[top_head].sp;
+        q.method = NL_METHOD_NEGLABEL;
         int rc = tmp ? score_head(&heads[top_head], dim, n_id, s->emb, n, &q, tmp, s->top_id, s->top_neg) : -1;
         free(tmp);
         if (rc != 0) return -1;
