@@ -688,21 +688,28 @@ class NegLabel(_Scorer):
                  permutation: str = "splitmix",
                  templates: Union[None, str, Sequence[str]] = None, corpus: Optional[PathLike] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
+        nt = _templates(templates, TEMPLATE_NOUN)
+        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir)
+        if negatives is None:
+            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, None, None,
+                              None if templates is None else nt, None, False)
+        self._set_negatives(negatives)
+
+    def _setup(self, model: Model, id_labels: Labels, ngroup: int, tau: float, seed: int, shuffle: bool,
+               permutation: str, cache_dir: Optional[PathLike], strict: bool) -> None:
         _check_score_params(ngroup, tau, seed, permutation)
         self.permutation = permutation
         self.model = model
         self.labels = _labels(id_labels, strict)
         self.cache_dir = cache_dir
         self.ngroup, self.tau, self.seed, self.shuffle = int(ngroup), float(tau), int(seed), bool(shuffle)
-        nt = _templates(templates, TEMPLATE_NOUN)
-        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir)
-        if negatives is None:
-            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, None, None,
-                              None if templates is None else nt, None, False)
-        elif not isinstance(negatives, Negatives):
+
+    def _set_negatives(self, negatives: Union[Negatives, PathLike]) -> None:
+        if not isinstance(negatives, Negatives):
             negatives = Negatives.load(negatives)
         self.negatives: Negatives = negatives
-        self.neg_embeddings: np.ndarray = negatives.embed(model, cache_dir)
+        self.neg_embeddings: np.ndarray = negatives.embed(self.model, self.cache_dir)
 
     def _neg(self) -> Optional[np.ndarray]:
         return self.neg_embeddings
@@ -780,20 +787,12 @@ class CSP(NegLabel):
                  permutation: str = "torch", corpus: Optional[PathLike] = None,
                  include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
-        _check_score_params(ngroup, tau, seed, permutation)
-        self.permutation = permutation
-        self.model = model
-        self.labels = _labels(id_labels, strict)
-        self.cache_dir = cache_dir
-        self.ngroup, self.tau, self.seed, self.shuffle = int(ngroup), float(tau), int(seed), bool(shuffle)
+        self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         self.id_embeddings = model._embed_words(self.labels, CSP_NOUN_TEMPLATES, cache_dir, raw=True)
         if negatives is None:
             negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
                               exclude, None, None, False, csp=True)
-        elif not isinstance(negatives, Negatives):
-            negatives = Negatives.load(negatives)
-        self.negatives = negatives
-        self.neg_embeddings = negatives.embed(model, cache_dir)
+        self._set_negatives(negatives)
 
 
 class _Stream(NegLabel):
