@@ -242,16 +242,17 @@ check "folder wins: model is the folder" test "$(jq -r .model "$TMP/local.json")
 expect_fail "not a Hub id" "org/na me: no such folder, and not a Hugging Face Hub model name" T info --model "org/na me"
 expect_fail "bad revision" "not a valid revision" T info --model "org/tiny@../../x"
 
-# --- a full disk or an I/O error from each point where the download writes
-# the cache on (tests/fault_shim.c preloaded, the failure sticky: the disk
-# stays full; the points of parallel downloads interleave differently from
-# run to run, so "from the k-th point on" is the fault that is well defined;
-# every distinct operation of a traced run is a starting point: the
-# first and last of each run of writes to one file, every open, fsync,
-# close, rename and mkdir): exit 1, one error naming the cache path, no
-# temporary file left, no snapshot entry pointing at a partial blob, and a
-# run without faults then completes the same cache (resuming the
-# .incomplete blob, as huggingface_hub does) with the folder's info.
+# --- a full disk or an I/O error in the download's writes to each part of
+# the cache (tests/fault_shim.c preloaded; the failure sticky: that part of
+# the disk stays full): the lock files, the blobs, refs/ and the snapshot
+# folders, each from every one of its first write operations on. The shim
+# counts only the paths of the part under test (NLFAULT_MATCH), so the k-th
+# point is the same operation in every run: parallel downloads interleave
+# their writes differently from run to run, and the blobs' write count
+# follows the network's chunking, but each part's first operations do not
+# move. Each time: exit 1, one error naming the cache file and the cause,
+# no temporary file left, no snapshot entry on a partial blob, and a run
+# without faults then completes the cache (resuming the .incomplete blob).
 SHIM=${NEGLABEL_FAULT_SHIM:-}
 if [ ! -f "$SHIM" ]; then
   bad "fault shim not found ('$SHIM'; CMake builds it as fault_shim and exports NEGLABEL_FAULT_SHIM)"
@@ -259,39 +260,38 @@ else
   PRELOAD=$SHIM
   [ -n "${NEGLABEL_ASAN_RT:-}" ] && PRELOAD="$NEGLABEL_ASAN_RT $SHIM"
   CF=$TMP/cfault
-  HF_HUB_CACHE=$CF/trace LD_PRELOAD=$PRELOAD NLFAULT_MATCH="$CF/" NLFAULT_AT=0 NLFAULT_TRACE="$TMP/trace" \
-    T info --model org/tiny >/dev/null 2>&1
-  check "faults: a clean traced download" test $? -eq 0
-  npts=$(wc -l <"$TMP/trace")
-  check "faults: the download has fault points ($npts)" test "$npts" -gt 10
-  # one point per distinct operation (op + file), its first and last occurrence
-  awk '{ key = $2 " " $3; if (!(key in first)) { first[key] = $1; order[++n] = key } last[key] = $1 }
-       END { for (i = 1; i <= n; i++) { print first[order[i]]; if (last[order[i]] != first[order[i]]) print last[order[i]] } }' \
-    "$TMP/trace" | sort -n -u >"$TMP/points"
-  tried=0 bad_rc=0 bad_msg=0 left_tmp=0 bad_snap=0 not_resumed=0
-  for k in $(cat "$TMP/points"); do
-    for err in ENOSPC EIO; do
-      d=$CF/k$k-$err
-      HF_HUB_CACHE=$d LD_PRELOAD=$PRELOAD NLFAULT_MATCH="$CF/" NLFAULT_AT=$k NLFAULT_STICKY=1 NLFAULT_ERRNO=$err NLFAULT_TRACE=$d.trace \
-        T info --model org/tiny >/dev/null 2>"$TMP/ferr"
-      rc=$?
-      tried=$((tried + 1))
-      [ $rc -eq 1 ] || { bad_rc=$((bad_rc + 1)); echo "fault $k ($err): exit $rc; $(tail -n 3 $d.trace | tr "\n" " ")" >&2; }
-      msg=$(grep -c '^neglabel info:' "$TMP/ferr")
-      want='No space left on device'; [ $err = EIO ] && want='Input/output error'
-      if [ "$msg" -ne 1 ] || ! grep -q "$d.*$want\|$want.*$d" "$TMP/ferr"; then
-        bad_msg=$((bad_msg + 1)); echo "fault $k ($err): $(cat "$TMP/ferr")" >&2
-      fi
-      [ -z "$(find "$d" -name '*.tmp' 2>/dev/null)" ] || { left_tmp=$((left_tmp + 1)); echo "fault $k: temp left" >&2; }
-      # every snapshot entry present resolves to a whole blob
-      for f in $(find "$d" -path '*/snapshots/*' -type l 2>/dev/null); do
-        case "$f" in *model.safetensors) cmp -s "$f" "$M/model.safetensors" || { bad_snap=$((bad_snap + 1)); echo "fault $k: partial $f" >&2; } ;; esac
+  tried=0 fired=0 bad_rc=0 bad_msg=0 left_tmp=0 bad_snap=0 not_resumed=0
+  for part in /.locks/ /blobs/ /refs/ /snapshots/; do
+    HF_HUB_CACHE=$CF/trace$tried LD_PRELOAD=$PRELOAD NLFAULT_MATCH="$part" NLFAULT_AT=0 NLFAULT_TRACE="$TMP/trace" \
+      T info --model org/tiny >/dev/null 2>&1
+    npts=$(wc -l <"$TMP/trace")
+    rm -f "$TMP/trace"
+    check "faults: a traced download writes $part ($npts points)" test "$npts" -gt 0
+    [ "$npts" -gt 6 ] && npts=6
+    for k in $(seq 1 "$npts"); do
+      for err in ENOSPC EIO; do
+        d=$CF/k$tried-$err
+        HF_HUB_CACHE=$d LD_PRELOAD=$PRELOAD NLFAULT_MATCH="$part" NLFAULT_AT=$k NLFAULT_STICKY=1 NLFAULT_ERRNO=$err \
+          NLFAULT_TRACE=$d.trace T info --model org/tiny >/dev/null 2>"$TMP/ferr"
+        rc=$?
+        tried=$((tried + 1))
+        [ "$(wc -l <"$d.trace")" -ge "$k" ] && fired=$((fired + 1))
+        [ $rc -eq 1 ] || { bad_rc=$((bad_rc + 1)); echo "fault $part $k ($err): exit $rc; $(tail -n 2 "$d.trace" | tr '\n' ' ')" >&2; }
+        msg=$(grep -c '^neglabel info:' "$TMP/ferr")
+        want='No space left on device'; [ $err = EIO ] && want='Input/output error'
+        if [ "$msg" -ne 1 ] || ! grep -q "$d.*$want" "$TMP/ferr"; then
+          bad_msg=$((bad_msg + 1)); echo "fault $part $k ($err): $(cat "$TMP/ferr")" >&2
+        fi
+        [ -z "$(find "$d" -name '*.tmp' 2>/dev/null)" ] || { left_tmp=$((left_tmp + 1)); echo "fault $part $k: temp left" >&2; }
+        for f in $(find "$d" -path '*/snapshots/*' -name model.safetensors 2>/dev/null); do
+          cmp -s "$f" "$M/model.safetensors" || { bad_snap=$((bad_snap + 1)); echo "fault $part $k: partial $f" >&2; }
+        done
+        HF_HUB_CACHE=$d T info --model org/tiny 2>/dev/null | jq -S 'del(.model)' >"$TMP/fgot.json"
+        cmp -s "$TMP/want.json" "$TMP/fgot.json" || { not_resumed=$((not_resumed + 1)); echo "fault $part $k: the rerun did not complete" >&2; }
       done
-      HF_HUB_CACHE=$d T info --model org/tiny 2>/dev/null | jq -S 'del(.model)' >"$TMP/fgot.json"
-      cmp -s "$TMP/want.json" "$TMP/fgot.json" || { not_resumed=$((not_resumed + 1)); echo "fault $k: the rerun did not complete" >&2; }
     done
   done
-  check "faults: $tried injected (every distinct write operation, ENOSPC and EIO)" test "$tried" -ge 20
+  check "faults: $tried injected (4 parts of the cache, ENOSPC and EIO), each fired" test "$tried" -ge 20 -a "$fired" -eq "$tried"
   check "faults: exit status 1 each time" test $bad_rc -eq 0
   check "faults: one error line naming the cache file and the cause" test $bad_msg -eq 0
   check "faults: no temporary file left" test $left_tmp -eq 0
