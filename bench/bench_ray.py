@@ -7,9 +7,11 @@ machine and the same images.
 For each run: the CLI (`neglabel score --threads 1`, one process, one core)
 and a local Ray cluster (ray.init with as many one-CPU actors as --workers)
 score the same N images with the same labels and negatives (checked equal).
-Prints images/s, and Ray's overhead per image: with one actor on one core,
-(Ray's wall time - the CLI's) / N, i.e. what scheduling, the object store,
-Arrow batches and the actor start cost beside the same embedding work.
+Prints images/s, and what Ray adds with one actor on one core: Ray's wall
+time - the CLI's, in all and per image. It is mostly a fixed cost (the
+actor's start and model load, Ray Data's start) plus scheduling, the object
+store and Arrow batches per batch: run two --n values to separate the two
+(docs/scale.md).
 Wall times: on a shared machine, run it when it is quiet, and take the best
 of --repeat runs.
 """
@@ -84,7 +86,8 @@ def main():
         ray.shutdown()
         line = f"Ray, {w} actor(s) x 1 CPU: {best:.1f} s, {n / best:.1f} images/s"
         if w == 1:
-            line += f"; overhead {1000 * (best - best_cli) / n:.2f} ms/image over the CLI"
+            line += (f"; Ray - CLI: {best - best_cli:.1f} s in all, {1000 * (best - best_cli) / n:.2f} ms/image"
+                     " (actor start included)")
         print(line)
     return 0
 

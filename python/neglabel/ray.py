@@ -296,16 +296,24 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
         concurrency = max(1, int(res.get("GPU", 0) // num_gpus) if num_gpus else
                           int(res.get("CPU", 1) // num_cpus) - 1)
     load = dict(device=device, precision=precision, threads=int(threads), batch_size=int(batch_size))
-    remote: Dict[str, Any] = dict(num_cpus=num_cpus, max_restarts=max_restarts, max_task_retries=max_task_retries)
+    remote: Dict[str, Any] = dict(num_cpus=num_cpus)
     if num_gpus:
         remote["num_gpus"] = num_gpus
+    # -1 (restart a lost actor and retry its tasks forever) is Ray Data's own
+    # default for actor pools; other values go through **ray_remote_args,
+    # which Ray 2.60 deprecates, so only when asked for.
+    if max_restarts != -1:
+        remote["max_restarts"] = int(max_restarts)
+    if max_task_retries != -1:
+        remote["max_task_retries"] = int(max_task_retries)
     return ds.map_batches(
         _ScoreActor,
         fn_constructor_kwargs=dict(model=os.fspath(model), load=load, labels_ref=[ref], path_column=path_column,
                                    bytes_column=bytes_column, name_column=name_column,
                                    key_columns=None if key_columns is None else list(key_columns),
                                    return_embedding=bool(return_embedding), resample=resample),
-        batch_size=int(batch_size), batch_format="pyarrow", zero_copy_batch=True, concurrency=int(concurrency),
+        batch_size=int(batch_size), batch_format="pyarrow", zero_copy_batch=True,
+        compute=ray.data.ActorPoolStrategy(size=int(concurrency)),
         **remote)
 
 
