@@ -1,5 +1,6 @@
 /* test_cache.c — the embedding cache: round trips, namespaces, damaged and
  * cut-off files, hostile lengths, limits and speed. Needs no shared data. */
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -166,31 +167,51 @@ static void test_round_trip(const char *dir) {
 }
 
 /* Another process that opens the cache while this one holds the lock (it
- * computes a chunk) waits, then finds what this one stored. */
+ * computes a chunk) waits, then finds what this one stored. No timing: the
+ * child's log callback reports on a pipe that it found the lock taken and is
+ * about to wait; only then does the parent store and unlock. */
+static void wait_logged(nl_log_level level, const char *msg, void *user) {
+    (void)level;
+    if (strstr(msg, "waiting for it")) {
+        int *fd = user;
+        if (write(*fd, "w", 1) != 1) _exit(4);
+    }
+}
+
 static void test_lock_wait(const char *dir) {
     char *p = check_path(dir, "wait.nlc");
     nli_cache *c = nli_cache_open(p, NS, DIM);
     CHECK(c != NULL && nli_cache_lock(c) == 0, "open and lock: %s", nli_geterr());
-    if (!c) { free(p); return; }
+    int fds[2];
+    if (!c || pipe(fds) != 0) {
+        if (c) CHECK(0, "pipe: %s", strerror(errno));
+        nli_cache_close(c);
+        free(p);
+        return;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        double t0 = nli_now();
-        nli_cache *c2 = nli_cache_open(p, NS, DIM); /* blocks until the parent's flush */
+        close(fds[0]);
+        nl_set_log(wait_logged, &fds[1]);
+        nli_cache *c2 = nli_cache_open(p, NS, DIM); /* logs, then blocks until the parent's flush */
         float w[DIM];
         int found = c2 && nli_cache_get(c2, "late", w) == 1;
-        double waited = nli_now() - t0;
         nli_cache_close(c2);
-        _exit(found && waited >= 0.25 ? 0 : waited < 0.25 ? 2 : 3);
+        _exit(found ? 0 : 3);
     }
-    usleep(400 * 1000);
+    close(fds[1]);
+    char b = 0;
+    ssize_t r = read(fds[0], &b, 1); /* the child is waiting for the lock (0: it exited without) */
+    close(fds[0]);
+    CHECK(r == 1 && b == 'w', "the other process found the lock taken and waits");
     float v[DIM];
     vec_for(7, v, DIM);
     CHECK(nli_cache_put(c, "late", v) == 0 && nli_cache_flush(c) == 0, "store while the other waits");
     int st = 0;
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-          "the other process waited for the lock and then found the entry (status %d: 2 = did not wait, 3 = not found)",
+          "the other process, once the lock was free, found the entry (status %d: 3 = not found, 4 = pipe)",
           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     nli_cache_close(c);
     free(p);
