@@ -102,9 +102,3 @@ __all__ = [
     "Error", "InvalidInputError", "FileError", "OutOfMemoryError", "UnsupportedError", "DeviceError",
     "DEFAULT_MODEL", "TEMPLATE_NOUN", "TEMPLATE_ADJ", "TEMPLATE_MCM", "__version__",
 ]
-
-# They were defined here: help(), repr and pickles still name them neglabel.X.
-for _obj in (Model, Negatives, NegLabel, MCM, CSP, AdaNeg, OODD, _Scorer, _Stream, mine, metrics, evaluate,
-             set_progress, default_progress, cuda_device_count, cuda_built, devices_info, convert_checkpoint):
-    _obj.__module__ = __name__
-del _obj
