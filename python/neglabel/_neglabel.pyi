@@ -1,4 +1,4 @@
-"""Type stub of the C extension (python/src/_neglabel.c). Use the package
+"""Type stub of the C extension (python/src/, ext.h lists its files). Use the package
 `neglabel`, which checks arguments and allocates the outputs; these are
 thin wrappers of one library call each (buffers: C-contiguous, float32
 embeddings, float64 scores, size_t indices)."""

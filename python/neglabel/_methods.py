@@ -1,0 +1,344 @@
+"""NegMining (:func:`mine`) and the scoring methods: NegLabel, MCM, CSP
+and the stream methods AdaNeg and OODD."""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _neglabel as _C
+from ._model import Model, Negatives
+from ._neglabel import InvalidInputError
+from ._util import (CSP_NOUN_TEMPLATES, TEMPLATE_ADJ, TEMPLATE_MCM, TEMPLATE_NOUN, ImageLike, Labels, PathLike,
+                    _corpus, _f32_rows, _image_list, _labels, _templates)
+
+
+# ---------------------------------------------------------------- mining
+
+
+def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fraction: float = 0.15,
+         quantile: float = 0.95, total: int = 0, cache_dir: Optional[PathLike] = None, *,
+         include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
+         templates: Union[None, str, Sequence[str]] = None, adj_templates: Union[None, str, Sequence[str]] = None,
+         remove_id_labels: bool = False, strict: bool = False) -> Negatives:
+    """NegMining (``neglabel mine``): the candidates of ``corpus`` farthest
+    from the ID labels in CLIP's text space.
+
+    Args:
+        model: the :class:`Model`.
+        id_labels: ID class names, a list or a file with one per line.
+        corpus: ``None`` (Debian's WordNet, /usr/share/wordnet, without
+            noun.animal and noun.food), a WordNet database folder (holding
+            data.noun: ``--wordnet``) or a folder of word lists
+            ``noun.<cat>.txt`` / ``adj.<cat>.txt`` (``--lists``).
+        fraction: share of each part of speech kept (``--fraction``).
+        quantile: the quantile of each candidate's similarities to the ID
+            labels it is ranked by (``--quantile``).
+        total: keep this many instead, split in proportion (``--total``).
+        cache_dir: embedding cache folder (``--cache``; None: no cache).
+        include, exclude: categories (``"noun.plant"``) or ``"noun"``/``"adj"``.
+        templates, adj_templates: prompt templates (``--template``,
+            ``--adj-template``); ID labels and nouns share ``templates``.
+        remove_id_labels: drop candidates equal to an ID label.
+        strict: duplicate ID labels are an error.
+    """
+    labels = _labels(id_labels, strict)
+    nt = _templates(templates, TEMPLATE_NOUN)
+    id_emb = model._embed_words(labels, nt, cache_dir)
+    return _mine(model, labels, id_emb, corpus, fraction, quantile, total, cache_dir, include, exclude,
+                 None if templates is None else nt, adj_templates, remove_id_labels)
+
+
+def _mine(model: Model, labels: List[str], id_emb: np.ndarray, corpus: Optional[PathLike], fraction: float,
+          quantile: float, total: int, cache_dir: Optional[PathLike], include: Optional[Sequence[str]],
+          exclude: Optional[Sequence[str]], templates: Optional[List[str]],
+          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool, csp: bool = False) -> Negatives:
+    if int(total) < 0:
+        raise InvalidInputError("total must be >= 0")
+    at = [] if adj_templates is None else _templates(adj_templates, TEMPLATE_ADJ)
+    t, q = model._m.mine(labels, id_emb, _corpus(corpus, include, exclude), float(fraction), float(quantile),
+                         int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels),
+                         bool(csp))
+    return Negatives._from_tuple(t, np.frombuffer(q, dtype=np.float64).copy(), None)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+class _Scorer:
+    _method = 0
+    model: Model
+    labels: List[str]
+    id_embeddings: np.ndarray
+    cache_dir: Optional[PathLike]
+
+    def _neg(self) -> Optional[np.ndarray]:
+        return None
+
+    def _params(self) -> Tuple[int, int, bool, float]:
+        raise NotImplementedError
+
+    def _run(self, emb: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        n = emb.shape[0]
+        neg = self._neg()
+        scores = np.empty(n, dtype=np.float64)
+        top_id = np.zeros(n, dtype=np.uintp)
+        top_neg = np.zeros(n, dtype=np.uintp) if neg is not None and len(neg) else None
+        if n:
+            kind, index = self.model._score_device()
+            ngroup, seed, shuffle, tau = self._params()
+            _C.score(emb, self.id_embeddings, neg, self.model.dim, self._method, ngroup, seed, shuffle, tau, kind,
+                     index, self.model._load["threads"], scores, top_id, top_neg,
+                     getattr(self, "permutation", "splitmix"), getattr(self, "_stream", None))
+        return scores, top_id, top_neg
+
+    def _labels_of(self, top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int) -> List[Optional[str]]:
+        out: List[Optional[str]] = [None] * n
+        if top is not None:
+            for k, i in enumerate(idx):
+                out[i] = names[int(top[k])]
+        return out
+
+    def _score_images(self, images: Any, resample: str, return_labels: bool, skip_unreadable: bool) -> Any:
+        n = len(_image_list(images))
+        emb, idx = self.model._embed_normalized(images, resample, self.cache_dir, skip_unreadable)
+        s, ti, tn = self._run(emb)
+        scores = np.full(n, np.nan, dtype=np.float64)
+        scores[idx] = s
+        if not return_labels:
+            return scores
+        return self._with_labels(scores, ti, tn, idx, n)
+
+    def _score_embeddings(self, img_emb: Any, return_labels: bool) -> Any:
+        emb = _f32_rows(img_emb, self.model.dim, "img_emb")
+        s, ti, tn = self._run(emb)
+        if not return_labels:
+            return s
+        return self._with_labels(s, ti, tn, np.arange(len(s)), len(s))
+
+    def _with_labels(self, scores: np.ndarray, ti: np.ndarray, tn: Optional[np.ndarray], idx: np.ndarray,
+                     n: int) -> Any:
+        raise NotImplementedError
+
+
+class NegLabel(_Scorer):
+    """NegLabel scoring (``neglabel score``): the softmax mass on the ID labels
+    against groups of negative labels, averaged over the groups. Higher
+    scores are more in-distribution; scores lie in [0, 1].
+
+    Args:
+        model: the :class:`Model`.
+        id_labels: ID class names, a list or a file with one per line.
+        negatives: a :class:`Negatives`, a negatives file, or ``None`` to mine
+            them now with :func:`mine`'s defaults over ``corpus``.
+        ngroup: groups of negatives (``--ngroup``).
+        tau: softmax temperature on cosines (``--tau``; CLIP's logit scale 100).
+        seed, shuffle: the seeded shuffle before grouping (``--seed``, ``--no-shuffle``).
+        permutation: ``"splitmix"`` (default), ``"torch"`` (torch.randperm
+            after torch.manual_seed(seed), bit for bit: the reference's
+            groups) or ``"numpy"`` (``--permutation``).
+        templates: prompt templates for the ID labels (``--template``).
+        corpus: candidate corpus when mining (see :func:`mine`).
+        cache_dir: embedding cache folder (``--cache``; None: no cache).
+        strict: duplicate ID labels are an error.
+
+    Attributes ``id_embeddings`` and ``neg_embeddings`` hold the
+    L2-normalised label embeddings (float32).
+    """
+
+    _method = 0
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
+                 ngroup: int = 100, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "splitmix",
+                 templates: Union[None, str, Sequence[str]] = None, corpus: Optional[PathLike] = None,
+                 cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
+        nt = _templates(templates, TEMPLATE_NOUN)
+        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir)
+        if negatives is None:
+            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, None, None,
+                              None if templates is None else nt, None, False)
+        self._set_negatives(negatives)
+
+    def _setup(self, model: Model, id_labels: Labels, ngroup: int, tau: float, seed: int, shuffle: bool,
+               permutation: str, cache_dir: Optional[PathLike], strict: bool) -> None:
+        _check_score_params(ngroup, tau, seed, permutation)
+        self.permutation = permutation
+        self.model = model
+        self.labels = _labels(id_labels, strict)
+        self.cache_dir = cache_dir
+        self.ngroup, self.tau, self.seed, self.shuffle = int(ngroup), float(tau), int(seed), bool(shuffle)
+
+    def _set_negatives(self, negatives: Union[Negatives, PathLike]) -> None:
+        if not isinstance(negatives, Negatives):
+            negatives = Negatives.load(negatives)
+        self.negatives: Negatives = negatives
+        self.neg_embeddings: np.ndarray = negatives.embed(self.model, self.cache_dir)
+
+    def _neg(self) -> Optional[np.ndarray]:
+        return self.neg_embeddings
+
+    def _params(self) -> Tuple[int, int, bool, float]:
+        return self.ngroup, self.seed, self.shuffle, self.tau
+
+    def _with_labels(self, scores, ti, tn, idx, n):
+        return (scores, self._labels_of(ti, self.labels, idx, n), self._labels_of(tn, self.negatives.words, idx, n))
+
+    def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
+              return_labels: bool = False, skip_unreadable: bool = False) -> Any:
+        """NegLabel scores of images (paths, uint8 RGB arrays, PIL images; see
+        :meth:`Model.embed_images`): a float64 array, equal to ``neglabel
+        score``'s. With ``return_labels``, ``(scores, top_id_labels,
+        top_negative_labels)``: each image's most similar ID and negative
+        label. An unreadable image raises, or with ``skip_unreadable`` gets
+        a NaN score (and None labels) and a logged warning."""
+        return self._score_images(images, resample, return_labels, skip_unreadable)
+
+    def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:
+        """Scores of image embeddings (rows of ``dim``; any scale: cosines are
+        computed in double), as ``neglabel score-embeddings`` with this
+        object's label embeddings. Note :meth:`score` normalises the image
+        embeddings in float32 first, as the CLI's ``score`` does."""
+        return self._score_embeddings(img_emb, return_labels)
+
+
+class MCM(_Scorer):
+    """The MCM baseline (``neglabel score --method mcm``): the maximum softmax
+    probability over the ID labels' cosines / tau, with prompts
+    ``"a photo of a {}"``. Higher scores are more in-distribution."""
+
+    _method = 1
+
+    def __init__(self, model: Model, id_labels: Labels, tau: float = 1.0, *, template: str = TEMPLATE_MCM,
+                 cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        _check_score_params(1, tau, 0)
+        self.model = model
+        self.labels = _labels(id_labels, strict)
+        self.cache_dir = cache_dir
+        self.tau = float(tau)
+        self.id_embeddings = model._embed_words(self.labels, [template], cache_dir)
+
+    def _params(self) -> Tuple[int, int, bool, float]:
+        return 100, 0, True, self.tau
+
+    def _with_labels(self, scores, ti, tn, idx, n):
+        return (scores, self._labels_of(ti, self.labels, idx, n))
+
+    def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
+              return_labels: bool = False, skip_unreadable: bool = False) -> Any:
+        """MCM scores of images (float64), equal to ``neglabel score --method
+        mcm``'s; with ``return_labels``, ``(scores, top_id_labels)``."""
+        return self._score_images(images, resample, return_labels, skip_unreadable)
+
+    def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:
+        """MCM scores of image embeddings (``neglabel score-embeddings --method mcm``)."""
+        return self._score_embeddings(img_emb, return_labels)
+
+
+class CSP(NegLabel):
+    """CSP (Chen et al., NeurIPS 2024; ``--method csp``): NegLabel's score
+    over CSP's own negatives: its word lists' categories, each adjective
+    conjugated with a superclass phrase, the mean of the raw prompt
+    embeddings of its 8 (ID labels, nouns) and 4 (phrases) templates, and
+    its similarity cut (``mine --method csp``). ``negatives``: ``None`` to
+    mine them now over ``corpus``, or CSP negatives (``mine --method csp``).
+    The torch permutation by default, as its reference."""
+
+    _method = 2
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
+                 ngroup: int = 100, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "torch", corpus: Optional[PathLike] = None,
+                 include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
+                 cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
+        self.id_embeddings = model._embed_words(self.labels, CSP_NOUN_TEMPLATES, cache_dir, raw=True)
+        if negatives is None:
+            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
+                              exclude, None, None, False, csp=True)
+        self._set_negatives(negatives)
+
+
+class _Stream(NegLabel):
+    """Common to the stream methods: NegLabel's labels and negatives, scored
+    as one stream in the order given (see docs/methods.md)."""
+
+    _defaults: Dict[str, Any] = {}
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
+                 ngroup: Optional[int] = None, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
+                 permutation: str = "torch", templates: Union[None, str, Sequence[str]] = None,
+                 corpus: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None, strict: bool = False,
+                 **params: Any) -> None:
+        d = _C.score_defaults(self._method)
+        super().__init__(model, id_labels, negatives, ngroup=d["ngroup"] if ngroup is None else ngroup, tau=tau,
+                         seed=seed, shuffle=shuffle, permutation=permutation, templates=templates, corpus=corpus,
+                         cache_dir=cache_dir, strict=strict)
+        unknown = set(params) - set(self._defaults)
+        if unknown:
+            raise InvalidInputError(f"unknown parameter(s) {sorted(unknown)}; {type(self).__name__} takes "
+                                    f"{sorted(self._defaults)}")
+        self.params: Dict[str, Any] = {k: params.get(k, v) for k, v in self._defaults.items()}
+        self._stream = {f"{self._prefix}_{k}": v for k, v in self.params.items()}
+
+    def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
+              return_labels: bool = False, skip_unreadable: bool = False) -> Any:
+        """Scores of images taken as ONE stream in the order given (a fresh
+        memory each call); labels as :meth:`NegLabel.score` (the static
+        argmax). Unreadable images are left out of the stream."""
+        return self._score_images(images, resample, return_labels, skip_unreadable)
+
+    def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:
+        """Scores of image embeddings as one stream in row order
+        (``neglabel score-embeddings --method ...``)."""
+        return self._score_embeddings(img_emb, return_labels)
+
+
+class AdaNeg(_Stream):
+    """AdaNeg (Zhang et al., NeurIPS 2024; ``--method adaneg``): NegLabel's
+    score with a memory of test images per label, built from the stream.
+    Defaults are the reference script's: ngroup 5, torch permutation,
+    ``batch=256, memory=10, thres=0.5, gap=0.5, lambda_=0.1,
+    sample_adaptive=False, beta=5.5`` (keyword arguments)."""
+
+    _method = 3
+    _prefix = "adaneg"
+    _defaults = {"batch": 256, "memory": 10, "thres": 0.5, "gap": 0.5, "lambda": 0.1, "sample_adaptive": 0,
+                 "beta": 5.5}
+
+    def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None,
+                 **kw: Any) -> None:
+        if "lambda_" in kw:
+            kw["lambda"] = kw.pop("lambda_")
+        if "sample_adaptive" in kw:
+            kw["sample_adaptive"] = int(bool(kw["sample_adaptive"]))
+        super().__init__(model, id_labels, negatives, **kw)
+
+
+class OODD(_Stream):
+    """OODD (CVPR 2025; ``--method oodd``): NegLabel's score minus the
+    similarity to a queue of the stream's most OOD-like images. Defaults are
+    the reference's: ngroup 100, torch permutation, ``batch=64,
+    queue=2048, k=5`` (keyword arguments)."""
+
+    _method = 4
+    _prefix = "oodd"
+    _defaults = {"batch": 64, "queue": 2048, "k": 5}
+
+
+METHODS = ("neglabel", "mcm", "csp", "adaneg", "oodd")
+
+
+def _check_score_params(ngroup: int, tau: float, seed: int, permutation: str = "splitmix") -> None:
+    if permutation not in ("splitmix", "torch", "numpy"):
+        raise InvalidInputError(f"permutation must be 'splitmix', 'torch' or 'numpy', got {permutation!r}")
+    if permutation == "numpy" and int(seed) >= 2 ** 32:
+        raise InvalidInputError("the numpy permutation takes a seed below 2**32")
+    if int(ngroup) < 1:
+        raise InvalidInputError("ngroup must be >= 1")
+    if not (float(tau) > 0 and math.isfinite(float(tau))):
+        raise InvalidInputError("tau must be a positive number")
+    if int(seed) < 0 or int(seed) >= 2 ** 64:
+        raise InvalidInputError("seed must be a non-negative 64-bit integer")

@@ -1,0 +1,307 @@
+"""The CLIP model (:class:`Model`) and negative labels (:class:`Negatives`)."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _neglabel as _C
+from ._neglabel import InvalidInputError
+from ._util import _DEVICE_KIND, ImageLike, PathLike, _image_list, _is_path, _resample, _rgb_array, _str_list
+
+
+# ---------------------------------------------------------------- model
+
+
+class Model:
+    """A CLIP model loaded by the library (``nl_model_load``).
+
+    Args:
+        name_or_path: a Hugging Face CLIP folder (config.json,
+            model.safetensors, vocab.json, merges.txt), an OpenCLIP folder
+            (open_clip_config.json, open_clip_model.safetensors, vocab.json,
+            merges.txt: ViTs and CLIP ResNets, docs/openclip.md) or a Hub id
+            ``org/name[@revision]`` taken from the Hugging Face cache
+            (downloaded there when missing, unless HF_HUB_OFFLINE is set).
+        device: ``"auto"`` (the first usable GPU, else the CPU), ``"cpu"``,
+            ``"cuda"`` or ``"cuda:N"``.
+        precision: ``None`` (fp32 on the CPU, fp16 on a GPU), ``"fp32"``,
+            ``"fp16"`` or ``"bf16"`` (the CPU runs fp32, or bf16 on AVX512-BF16 /
+            AMX; without them bf16 falls back to fp32 with a warning, see
+            docs/cpu-bf16.md; ``precision`` says what runs).
+        threads: CPU threads (0: NEGLABEL_THREADS, OMP_NUM_THREADS or all cores).
+        batch_size: images per forward pass (0: the library's default).
+
+    One model serves one call at a time: calls on the same Model from
+    several threads are serialised by a lock held by the object (load one
+    Model per thread to run in parallel). Use ``close()`` or ``with`` to free
+    it early.
+    """
+
+    def __init__(self, name_or_path: PathLike, device: str = "auto", precision: Optional[str] = None,
+                 threads: int = 0, batch_size: int = 0) -> None:
+        self._m = _C.Model(name_or_path, device, precision, int(threads), int(batch_size))
+        self.name_or_path: str = os.fsdecode(name_or_path)
+        self._load = dict(device=device, precision=precision, threads=int(threads), batch_size=int(batch_size))
+        self._desc: Dict[str, Any] = self._m.describe()
+        self._info: Optional[Dict[str, Any]] = None
+
+    # -- resolved settings
+    @property
+    def dim(self) -> int:
+        """Embedding size (projection_dim)."""
+        return self._desc["dim"]
+
+    @property
+    def image_size(self) -> int:
+        """Input side of the vision tower (images are resized and centre-cropped to it)."""
+        return self._desc["image_size"]
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``"cpu"`` or ``"cuda:N"`` (``"auto"`` resolved)."""
+        return self._desc["device"]
+
+    @property
+    def device_name(self) -> str:
+        """The device for messages, e.g. ``"cuda:0 (NVIDIA H200)"``."""
+        return self._desc["device_name"]
+
+    @property
+    def precision(self) -> str:
+        """Arithmetic of the forward passes: ``"fp32"``, ``"fp16"`` or ``"bf16"``."""
+        return self._desc["precision"]
+
+    @property
+    def threads(self) -> int:
+        """CPU threads the model uses."""
+        return self._desc["threads"]
+
+    @property
+    def fingerprint(self) -> str:
+        """A string identifying the weights and config (recorded in negatives files)."""
+        return self._desc["fingerprint"]
+
+    @property
+    def resample(self) -> str:
+        """The model's own resize filter (its preprocessor_config.json): ``"bicubic"`` or ``"bilinear"``."""
+        return self._desc["resample"]
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        """The resolved configuration (``neglabel info``) as a dict."""
+        if self._info is None:
+            self._info = json.loads(self._m.info_json())
+        return self._info
+
+    @property
+    def closed(self) -> bool:
+        return self._m.closed
+
+    def close(self) -> None:
+        """Free the model now (waits for a call in progress); later calls raise ValueError."""
+        self._m.close()
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"dim={self.dim}, device={self.device!r}, precision={self.precision!r}"
+        return f"neglabel.Model({self.name_or_path!r}, {state})"
+
+    # -- the CLIP engine
+    def tokenize(self, text: str) -> List[int]:
+        """CLIP BPE token ids of ``text``, with start and end tokens, not truncated."""
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected str, got {type(text).__name__}")
+        return self._m.tokenize(text)
+
+    def embed_texts(self, texts: Union[str, Sequence[str]]) -> np.ndarray:
+        """Text embeddings: an (n, dim) float32 array of CLIP's projections,
+        **not normalised** (as ``neglabel embed --text``). Texts longer than
+        the context are truncated to context-1 tokens + EOT. A single string
+        gives one row."""
+        t = _str_list(texts, "texts")
+        out = np.empty((len(t), self.dim), dtype=np.float32)
+        if t:
+            self._m.embed_texts(t, out)
+        return out
+
+    def embed_images(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model") -> np.ndarray:
+        """Image embeddings: an (n, dim) float32 array of CLIP's projections,
+        **not normalised** (as ``neglabel embed --image``).
+
+        ``images`` is one image or a sequence of them, each a file path, an
+        H x W x 3 uint8 RGB numpy array (any strides: a crop view is used in
+        place, other layouts copied) or a PIL image (converted to RGB); an
+        N x H x W x 3 array is a batch. Arrays are resized and cropped
+        exactly as files are. ``resample``: ``"model"`` (the model's
+        preprocessor_config.json), ``"bicubic"`` or ``"bilinear"``. An image
+        that cannot be read raises an exception naming it.
+
+        The rows equal ``neglabel embed``'s for the same list of images.
+        (The library's last bits may depend on how images are batched and
+        on the thread count; a list mixing files with decoded images is
+        embedded as two calls, the files and then the decoded images.)
+        """
+        r = _resample(resample)
+        items = _image_list(images)
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        paths = [(i, x) for i, x in enumerate(items) if _is_path(x)]
+        arrays = [(i, _rgb_array(x, i)) for i, x in enumerate(items) if not _is_path(x)]
+        if not arrays:
+            if paths:
+                self._m.embed_paths([x for _, x in paths], r, out)
+            return out
+        if not paths:
+            self._m.embed_arrays([a for _, a in arrays], r, out)
+            return out
+        for group, fn in ((paths, self._m.embed_paths), (arrays, self._m.embed_arrays)):
+            part = np.empty((len(group), self.dim), dtype=np.float32)
+            fn([x for _, x in group], r, part)
+            out[[i for i, _ in group]] = part
+        return out
+
+    # -- pipeline helpers (normalised, cached embeddings as the CLI's commands use)
+    def _embed_words(self, words: Sequence[str], templates: Sequence[str], cache_dir: Optional[PathLike],
+                     raw: bool = False) -> np.ndarray:
+        out = np.empty((len(words), self.dim), dtype=np.float32)
+        self._m.embed_words(list(words), list(templates), cache_dir, out, raw)
+        return out
+
+    def _embed_normalized(self, images: Any, resample: str, cache_dir: Optional[PathLike],
+                          skip_unreadable: bool) -> Tuple[np.ndarray, np.ndarray]:
+        """L2-normalised embeddings of the readable images and their indices:
+        files through the cached path of ``neglabel score``, arrays through
+        nl_embed_rgb + nl_normalize_rows."""
+        r = _resample(resample)
+        items = _image_list(images)
+        n = len(items)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        ok = np.zeros(n, dtype=bool)
+        paths = [(i, x) for i, x in enumerate(items) if _is_path(x)]
+        arrays = [(i, _rgb_array(x, i)) for i, x in enumerate(items) if not _is_path(x)]
+        if paths:
+            part = np.empty((len(paths), self.dim), dtype=np.float32)
+            good = self._m.embed_image_files([x for _, x in paths], r, cache_dir, not skip_unreadable, part)
+            rows = [paths[g][0] for g in good]
+            out[rows] = part[: len(good)]
+            ok[rows] = True
+        if arrays:
+            part = np.empty((len(arrays), self.dim), dtype=np.float32)
+            self._m.embed_arrays([a for _, a in arrays], r, part)
+            _C.normalize_rows(part, self.dim)
+            rows = [i for i, _ in arrays]
+            out[rows] = part
+            ok[rows] = True
+        idx = np.flatnonzero(ok)
+        return np.ascontiguousarray(out[idx]), idx
+
+    def _score_device(self) -> Tuple[int, int]:
+        return _DEVICE_KIND["cuda" if self.device.startswith("cuda") else "cpu"], self._desc["device_index"]
+
+
+# ---------------------------------------------------------------- negatives
+
+
+class Negatives:
+    """Negative labels: mined by :func:`mine` or read with :meth:`load` from
+    the CLI's file format (``neglabel mine -o FILE``; plain prompt lists,
+    one per line, are read too).
+
+    Attributes:
+        words: the words (for plain lists: the prompts themselves).
+        pos: ``"noun"`` or ``"adj"`` per word.
+        prompts: each word in its first template, as embedded.
+        similarities: float64 quantile similarity to the ID labels per word
+            (mined files; ``None`` for plain lists). Files keep 8 decimals.
+        model: fingerprint of the model they were mined with (or None).
+        dim: embedding size recorded in the file (0: none).
+        noun_templates, adj_templates: the prompt templates of the file.
+        raw_mean: the labels are embedded as CSP does, the mean of raw
+            prompt embeddings normalised once (the file's ``ensemble=raw``).
+    """
+
+    def __init__(self, words: Sequence[str], pos: Sequence[str], prompts: Sequence[str],
+                 similarities: Optional[Sequence[float]] = None, *, model: Optional[str] = None, dim: int = 0,
+                 noun_templates: Sequence[str] = (), adj_templates: Sequence[str] = (),
+                 path: Optional[str] = None, raw_mean: bool = False) -> None:
+        self.words: List[str] = list(words)
+        self.pos: List[str] = list(pos)
+        self.prompts: List[str] = list(prompts)
+        if not (len(self.words) == len(self.pos) == len(self.prompts)):
+            raise InvalidInputError("negatives: words, pos and prompts differ in length")
+        bad = [p for p in self.pos if p not in ("noun", "adj")]
+        if bad:
+            raise InvalidInputError(f"negatives: pos must be 'noun' or 'adj', got {bad[0]!r}")
+        self.similarities: Optional[np.ndarray] = (
+            None if similarities is None else np.array(similarities, dtype=np.float64).reshape(-1))
+        if self.similarities is not None and len(self.similarities) != len(self.words):
+            raise InvalidInputError("negatives: similarities and words differ in length")
+        self.model: Optional[str] = model
+        self.dim: int = int(dim)
+        self.noun_templates: List[str] = list(noun_templates)
+        self.adj_templates: List[str] = list(adj_templates)
+        self.path: Optional[str] = path
+        self.raw_mean: bool = bool(raw_mean)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __repr__(self) -> str:
+        n = sum(p == "noun" for p in self.pos)
+        return f"neglabel.Negatives({len(self)} labels: {n} nouns, {len(self) - n} adjectives)"
+
+    def _tuple(self) -> tuple:
+        pos = bytes(0 if p == "noun" else 1 for p in self.pos)
+        return (self.words, self.prompts, pos, self.model, self.dim, self.noun_templates, self.adj_templates,
+                self.raw_mean)
+
+    @classmethod
+    def _from_tuple(cls, t: tuple, similarities: Optional[np.ndarray], path: Optional[str]) -> "Negatives":
+        words, prompts, pos, model, dim, nt, at, raw = t
+        return cls(words, ["adj" if b else "noun" for b in pos], prompts, similarities, model=model, dim=dim,
+                   noun_templates=nt, adj_templates=at, path=path, raw_mean=bool(raw))
+
+    def save(self, path: PathLike) -> None:
+        """Write the CLI's format (header + ``pos<TAB>word<TAB>prompt<TAB>similarity``), atomically."""
+        sims = None if self.similarities is None else np.ascontiguousarray(self.similarities, dtype=np.float64)
+        _C.negatives_write(path, self._tuple(), sims)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Negatives":
+        """Read a negatives file (``neglabel mine`` output or a plain prompt list)."""
+        t = _C.negatives_read(path)
+        return cls._from_tuple(t, _read_similarities(path, len(t[0])), os.fsdecode(path))
+
+    def embed(self, model: Model, cache_dir: Optional[PathLike] = None) -> np.ndarray:
+        """L2-normalised (n, dim) float32 embeddings of the labels with the
+        file's templates (as ``neglabel score``); refused when the labels were
+        mined with another model."""
+        out = np.empty((len(self), model.dim), dtype=np.float32)
+        model._m.negatives_embed(self._tuple(), self.path or "negatives", cache_dir, out)
+        return out
+
+
+def _read_similarities(path: PathLike, n: int) -> Optional[np.ndarray]:
+    """The 4th column of a mined file (nl_negatives_read has already checked
+    the rest), or None when the file has none."""
+    vals = []
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace").strip(" \t\r\n")
+            if not line or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != 4:
+                return None
+            try:
+                vals.append(float(parts[3]))
+            except ValueError:
+                return None
+    return np.array(vals, dtype=np.float64) if len(vals) == n else None

@@ -1,0 +1,66 @@
+"""The library's log messages and progress reports, routed into Python
+(the package's module-level state: installed once, at import)."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Callable, Optional
+
+from . import _neglabel as _C
+
+ProgressFn = Callable[[str, int, int, float, bool], Any]
+
+# ---------------------------------------------------------------- logging and progress
+
+_logger = logging.getLogger("neglabel")
+_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}
+
+
+def _log(level: int, message: str) -> None:
+    _logger.log(_LEVELS.get(level, logging.INFO), "%s", message)
+
+
+_C.set_log_handler(_log)
+
+
+def _hms(seconds: float) -> str:
+    s = int(max(0.0, seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+def default_progress(label: str, done: int, total: int, elapsed: float, final: bool) -> None:
+    """The default progress display: a tqdm-style line on stderr, redrawn in
+    place, only when stderr is a terminal (nothing otherwise)."""
+    stream = sys.stderr
+    try:
+        if stream is None or not stream.isatty():
+            return
+    except (ValueError, OSError):  # closed or detached
+        return
+    frac = done / total if total else 1.0
+    width = 24
+    full = int(frac * width)
+    bar = "\u2588" * full + (" " * (width - full))
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 and total > done else 0.0
+    line = f"\r\033[K{label}: {100 * frac:3.0f}%|{bar}| {done}/{total} [{_hms(elapsed)}<{_hms(eta)}, {rate:.1f}it/s]"
+    try:
+        stream.write(line + ("\n" if final else ""))
+        stream.flush()
+    except (ValueError, OSError):
+        pass
+
+
+def set_progress(fn: Optional[ProgressFn]) -> None:
+    """Route the progress of long work (embedding prompts and images, mining)
+    to ``fn(label, done, total, elapsed_seconds, final)``, or silence it with
+    ``None``. The library throttles calls (a few a second); ``final`` is True
+    on a job's last call. ``fn`` may be called from any thread, with the GIL
+    held; an exception it raises is reported (sys.unraisablehook) and the work
+    goes on. The default is :func:`default_progress`."""
+    if fn is not None and not callable(fn):
+        raise TypeError("set_progress expects a callable or None")
+    _C.set_progress_handler(fn)
+
+
+set_progress(default_progress)
