@@ -15,7 +15,7 @@
 #   .gpu/shared/      the part of ../shared the tests and benchmark read
 #   (when space is short, lib/, shared/ and lib-compat/ are packed, in that
 #   order, as .gpu/DIR.tar.xz, which gpu_run.sh unpacks; then only the
-#   programs of the gpu-labelled tests are kept)
+#   programs of the gpu-labelled tests are kept; then build-gpu/ is packed)
 #   .gpu/paths.env    the absolute paths baked into the ctest files
 #
 # Then on the GPU machine: scripts/gpu_run.sh (one `run` call, carry [".gpu"]).
@@ -65,8 +65,10 @@ done
 
 # ---- 3. the absolute paths ctest will use
 CT=$G/build-gpu/CTestTestfile.cmake
-val() { grep -o "$1=[^;\"]*" "$CT" | head -n 1 | cut -d= -f2-; }
-B_SRC=$(val NEGLABEL_SRC); B_SHARED=$(val NEGLABEL_SHARED); B_BUILD=$(val NEGLABEL_BUILD)
+val() { { grep -o "$1=[^;\"]*" "$CT" || true; } | head -n 1 | cut -d= -f2-; }
+# the tests read NEGLABEL_SHARED when they run (gpu_run.sh exports it) and
+# fall back to NEGLABEL_SHARED_DEFAULT, the folder found when configuring
+B_SRC=$(val NEGLABEL_SRC); B_SHARED=$(val NEGLABEL_SHARED_DEFAULT); B_BUILD=$(val NEGLABEL_BUILD)
 [ -n "$B_SRC" ] && [ -n "$B_BUILD" ] || die "cannot read NEGLABEL_SRC/NEGLABEL_BUILD from $CT"
 [ "$B_BUILD" = "$B_SRC/$(basename "$B_BUILD")" ] || die "build folder $B_BUILD is not directly in $B_SRC"
 {
@@ -146,6 +148,8 @@ if [ "$total" -gt "$limit" ]; then
   total=$(travel_bytes)
   say "travels: $(mib "$total") MiB"
 fi
+# d) the programs themselves (CUDA fatbins for sm_80 and sm_90 pack ~3x)
+[ "$total" -gt "$limit" ] && pack build-gpu
 [ "$total" -le "$limit" ] || die "what travels is $(mib "$total") MiB, over ${LIMIT_MIB} MiB"
 say "ready: .gpu ($(du -sh "$G" | cut -f1)); total $(mib "$total") MiB of the tool's 64"
 say "on the GPU machine: run(command=\"bash scripts/gpu_run.sh\", carry=[\".gpu\"], timeout_s=600)"
