@@ -13,7 +13,7 @@
  * nli_gemm_f64 against all slots in use (free slots' stale rows are
  * computed and ignored: a cosine depends only on its two rows). */
 #include "oodd.h"
-#include "cosine.h"
+#include "score_util.h"
 #include "gemm.h"
 #include "util.h"
 

@@ -10,7 +10,6 @@
 #include "cuda/score_cuda.h"
 #include "adaneg.h"
 #include "oodd.h"
-#include "cosine.h"
 #include "prng.h"
 #include "score_util.h"
 #include "gemm.h"

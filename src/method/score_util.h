@@ -1,5 +1,5 @@
 /* score_util.h — the pieces of NegLabel's score that every method built on
- * it shares (score.c, adaneg.c): log-sum-exp, argmax, the grouped score of
+ * it shares (score.c, adaneg.c, oodd.c): log-sum-exp, argmax, the grouped score of
  * one image, unit rows in double. docs/scoring.md. */
 #ifndef NEGLABEL_SCORE_UTIL_H
 #define NEGLABEL_SCORE_UTIL_H
