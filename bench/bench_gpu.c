@@ -375,7 +375,8 @@ static int cmd_minescore(int argc, char **argv) {
     size_t *sel = NULL, n_sel = 0, *sel_c = NULL, n_sel_c = 0;
     /* warm-up (context, cuBLAS handle): a small problem */
     double t0 = nli_now();
-    if (nl_mine(id, n_id, cand, 1000, pos, dim, &mp, &sel, &n_sel, NULL) != 0) return fail("nl_mine (GPU warm-up)");
+    if (nl_mine(id, n_id, cand, n_cand < 1000 ? n_cand : 1000, pos, dim, &mp, &sel, &n_sel, NULL) != 0)
+        return fail("nl_mine (GPU warm-up)");
     double t_mine_first = nli_now() - t0;
     free(sel);
     t0 = nli_now();

@@ -17,7 +17,7 @@ L=$SHARED/neglabel-reference/txtfiles
 check "devices lists a GPU" test "$ndev" -ge 1
 expect_fail "cuda:99 is refused, naming it" 'cuda:99: no such device' nl --device cuda:99 info --model "$M"
 expect_fail "bad --device value" 'expected auto, cpu, cuda or cuda:N' nl --device gpu info --model "$M"
-expect_fail "fp16 on the CPU is refused" 'CPU engine computes in fp32 only' nl --device cpu --precision fp16 info --model "$M"
+expect_fail "fp16 on the CPU is refused" 'the CPU engine computes in fp32 or bf16' nl --device cpu --precision fp16 info --model "$M"
 check "info says cuda:0" sh -c "'$BIN' --device cuda info --model '$M' 2>/dev/null | jq -e '.device | startswith(\"cuda:0\")' >/dev/null"
 check "default precision on the GPU is fp16" sh -c "'$BIN' --device cuda info --model '$M' 2>/dev/null | jq -e '.precision == \"fp16\"' >/dev/null"
 check "auto picks the GPU" sh -c "'$BIN' --device auto info --model '$M' 2>/dev/null | jq -e '.device | startswith(\"cuda\")' >/dev/null"

@@ -13,6 +13,16 @@
 #include <math.h>
 #include <stdint.h>
 
+/* Image and candidate counts: the full ones on a GPU; on the CPU emulator of
+ * tests/cuda_emu (NEGLABEL_GPU_EMU=1, set by a NEGLABEL_CUDA=EMU build) a
+ * tenth or less, so that CI runs every kernel path in minutes. The label
+ * counts and dimensions, which decide the kernel paths (staged rows,
+ * warp/block groups, chunking, the quantile sort), stay the same. */
+static size_t scaled(size_t full, size_t emu) {
+    const char *e = getenv("NEGLABEL_GPU_EMU");
+    return e && *e == '1' ? emu : full;
+}
+
 static uint64_t rs = 0x853c49e6748fea9bULL;
 static double urand(void) { /* xorshift64, [0, 1) */
     rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17;
@@ -184,7 +194,7 @@ int main(void) {
 
     /* 1. the main case: 5,000 images x (1,000 ID + 10,000 negatives), dim 512 */
     {
-        size_t ni = 5000, nid = 1000, nneg = 10000, dim = 512;
+        size_t ni = scaled(5000, 600), nid = 1000, nneg = 10000, dim = 512;
         float *img = make_rows(ni, dim, 0), *id = make_rows(nid, dim, 0), *neg = make_rows(nneg, dim, 0);
         data d = {img, id, neg, ni, nid, nneg, dim};
         score_case("NegLabel tau 0.01 ngroup 100", &d, neglabel(100, 0.01, 1), 1);
@@ -193,7 +203,7 @@ int main(void) {
         p.tau = 0.01;
         score_case("MCM tau 0.01", &d, p, 0);
         /* MCM without negatives: top_neg is SIZE_MAX */
-        data d0 = {img, id, NULL, 1000, nid, 0, dim};
+        data d0 = {img, id, NULL, ni < 1000 ? ni : 1000, nid, 0, dim};
         result g = run_score(&d0, nl_score_default_params(NL_METHOD_MCM), NL_DEVICE_CUDA, 0, NULL);
         result c = run_score(&d0, nl_score_default_params(NL_METHOD_MCM), NL_DEVICE_CPU, 0, NULL);
         compare("MCM without negatives", &d0, &c, &g);
@@ -258,15 +268,15 @@ int main(void) {
 
     /* 5. mining: 20,000 candidates x 1,000 ID labels, dim 512 */
     {
-        size_t nc = 20000, nid = 1000, dim = 512;
+        size_t nc = scaled(20000, 2000), nid = 1000, dim = 512;
         float *id = make_rows(nid, dim, 1), *cand = make_rows(nc, dim, 1);
         uint8_t *pos = malloc(nc);
         for (size_t i = 0; i < nc; i++) pos[i] = urand() < 0.2;
         nl_mine_params p = nl_mine_default_params();
         CHECK(p.device == NL_DEVICE_CPU && p.device_index == 0, "mining defaults");
         mine_case("mining, fraction 0.15", id, nid, cand, nc, pos, dim, p);
-        p.total = 3001;
-        mine_case("mining, total 3001", id, nid, cand, nc, pos, dim, p);
+        p.total = scaled(3001, 301);
+        mine_case(p.total == 3001 ? "mining, total 3001" : "mining, total 301", id, nid, cand, nc, pos, dim, p);
         setenv("NEGLABEL_CUDA_CHUNK_BYTES", "5000000", 1);
         mine_case("mining, 5 MB chunks", id, nid, cand, nc, pos, dim, p);
         unsetenv("NEGLABEL_CUDA_CHUNK_BYTES");
@@ -323,7 +333,7 @@ int main(void) {
      * GPU only (a first and a second run), checked against the CPU on the
      * first and the last 256 images (the last, partial chunk) */
     {
-        size_t ni = 100000, nid = 1000, nneg = 10000, dim = 512, part = 256;
+        size_t ni = scaled(100000, 3000), nid = 1000, nneg = 10000, dim = 512, part = 256;
         float *img = make_rows(ni, dim, 0), *id = make_rows(nid, dim, 0), *neg = make_rows(nneg, dim, 0);
         data d = {img, id, neg, ni, nid, nneg, dim};
         nl_score_params p = nl_score_default_params(NL_METHOD_NEGLABEL);
@@ -351,10 +361,10 @@ int main(void) {
         free_result(&g);
         free(img); free(id); free(neg);
 
-        size_t nc = 70000;
+        size_t nc = scaled(70000, 3000);
         float *ci = make_rows(nc, dim, 1), *ii = make_rows(nid, dim, 1);
         uint8_t *pp = malloc(nc);
-        for (size_t i = 0; i < nc; i++) pp[i] = i >= 56909;
+        for (size_t i = 0; i < nc; i++) pp[i] = i >= nc / 70000.0 * 56909;
         nl_mine_params m = nl_mine_default_params();
         m.device = NL_DEVICE_CUDA;
         size_t *sel = NULL, ns = 0;

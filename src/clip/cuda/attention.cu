@@ -38,6 +38,9 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi, int bf) {
 
 /* D += A(16x16, row) * B(16x8, col), fp32 accumulators. */
 __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, int bf) {
+#ifdef NLEMU /* the CPU emulator of the tests (tests/cuda_emu): the same instruction, from the PTX ISA's layouts */
+    nlemu::mma16816(c, a, b0, b1, bf);
+#else
     if (bf)
         asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
                      "{%0,%1,%2,%3};\n"
@@ -48,6 +51,7 @@ __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b
                      "{%0,%1,%2,%3};\n"
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 /* Load 8 consecutive 16-bit values (16 bytes) and add a float bias. */

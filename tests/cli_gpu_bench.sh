@@ -1,0 +1,38 @@
+# cli_gpu_bench.sh — bench/bench_gpu (the neglabel side of bench/gpu.sh) on
+# the tiny model with small sizes (ctest label gpu): every subcommand runs
+# and prints its JSON lines, so a GPU session's benchmark does not die on a
+# path no test took. Measures nothing. Exits 77 (skipped) where no GPU is
+# usable; runs on the CPU emulator in CI (NEGLABEL_CUDA=EMU, docs/gpu.md).
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+B=${NEGLABEL_BUILD:-build}/bench_gpu
+[ -x "$B" ] || { echo "SKIP: $B not built (no CUDA backend)"; exit 77; }
+ndev=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
+if [ "${ndev:-0}" -lt 1 ]; then
+  echo "SKIP: no usable CUDA device ($(nl devices 2>&1 | jq -r '.cuda_unavailable // "?"' 2>/dev/null))"
+  exit 77
+fi
+M=$SHARED/fixtures/tiny-clip
+I=$SHARED/fixtures/images
+L=$SHARED/neglabel-reference/txtfiles
+
+# json_ok FILE KIND N: FILE has at least N JSON lines of kind KIND, all parsed
+json_ok() {
+  local n
+  n=$(grep '^{' "$1" | jq -c "select(.kind == \"$2\")" 2>/dev/null | wc -l)
+  [ "$n" -ge "$3" ]
+}
+
+check "devices" sh -c "'$B' devices >'$TMP/dev.json' && grep -q cuda '$TMP/dev.json'"
+check "images: 3 precisions x 2 batches" sh -c "'$B' images '$M' --precision fp16,bf16,fp32 --batch 2,5 --iters 1 --warmup 1 >'$TMP/img.jsonl'"
+check "images: 6 JSON rows" json_ok "$TMP/img.jsonl" images 6
+check "prompts from the word lists" "$B" prompts "$M" --lists "$L" --out "$TMP/p"
+check "prompts: ids and lengths written" test -s "$TMP/p_ids.npy" -a -s "$TMP/p_lens.npy" -a "$(wc -l <"$TMP/p.txt")" -gt 60000
+head -n 300 "$TMP/p.txt" >"$TMP/p300.txt"
+check "texts: 300 prompts, fp16" sh -c "'$B' texts '$M' --prompts '$TMP/p300.txt' --precision fp16 --save 5 --out '$TMP/t' >'$TMP/txt.jsonl'"
+check "texts: a JSON row" json_ok "$TMP/txt.jsonl" texts 1
+check "minescore, with the CPU for comparison" sh -c "'$B' minescore --cpu --n-cand 400 --n-id 100 --n-img 300 --n-neg 1000 --dim 64 >'$TMP/ms.jsonl'"
+check "minescore: JSON rows" sh -c "grep -c '^{' '$TMP/ms.jsonl' | grep -qv '^0$'"
+check "e2e on the fixture images" sh -c "'$B' e2e '$M' --images '$I' --limit 8 --batch 4 >'$TMP/e2e.jsonl'"
+check "e2e: a JSON row" sh -c "grep -q '^{' '$TMP/e2e.jsonl'"
+finish
