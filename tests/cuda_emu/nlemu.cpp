@@ -71,22 +71,23 @@ size_t budget(void) {
     return s && *s ? (size_t)strtoull(s, NULL, 10) : (size_t)16 << 30;
 }
 
-/* The allocation of `kind` that holds [p, p + n), or 0 (kind) when none. */
-int kind_of(const void *p, size_t n, int want = 0) {
+/* The kind of the allocation that holds p, or 0 when none; one that holds p
+ * but not all of [p, p + n) stops the process (what: the operand, for the
+ * message). */
+int kind_of(const void *p, size_t n, const char *what = "an operand") {
     uintptr_t a = (uintptr_t)p;
     auto it = allocs.upper_bound(a);
     if (it == allocs.begin()) return 0;
     --it;
     if (a < it->first || a - it->first >= it->second.size + (n == 0)) return 0;
-    if (want && it->second.kind != want) return 0;
     if (n > it->second.size - (a - it->first))
-        fatal("%zu bytes at offset %zu of a %zu-byte %s allocation run past its end", n, (size_t)(a - it->first),
-              it->second.size, it->second.kind == DEVICE ? "device" : "pinned host");
+        fatal("%s: %zu bytes at offset %zu of a %zu-byte %s allocation run past its end", what, n,
+              (size_t)(a - it->first), it->second.size, it->second.kind == DEVICE ? "device" : "pinned host");
     return it->second.kind;
 }
 
 void need_device(const void *p, size_t n, const char *what) {
-    if (n && kind_of(p, n) != DEVICE) fatal("%s: %zu bytes at %p are not inside one device allocation", what, n, p);
+    if (n && kind_of(p, n, what) != DEVICE) fatal("%s: %zu bytes at %p are not inside one device allocation", what, n, p);
 }
 
 /* ------------------------------------------------------------ streams */
@@ -257,6 +258,36 @@ const char *state_name(int s) {
     fatal("barrier deadlock (%s)", why);
 }
 
+/* The order in which the fibers of a block run between two barriers. A
+ * GPU gives no order; a kernel whose result depends on one has a race. So
+ * by default every phase runs the threads in a new pseudo-random order
+ * (NLEMU_ORDER=random, seed NLEMU_SEED), which makes such a race show as a
+ * difference from the CPU engine; NLEMU_ORDER=linear runs them by index. */
+std::vector<int> order;
+uint64_t order_state = 0;
+int order_mode = -1; /* 0 linear, 1 random */
+
+void next_order(void) {
+    if (order_mode < 0) {
+        const char *m = getenv("NLEMU_ORDER"), *seed = getenv("NLEMU_SEED");
+        order_mode = !(m && !strcmp(m, "linear"));
+        order_state = seed && *seed ? strtoull(seed, NULL, 10) : 0x9e3779b97f4a7c15ULL;
+        if (!order_state) order_state = 1;
+    }
+    order.resize(n_threads);
+    for (int i = 0; i < n_threads; i++) order[i] = i;
+    if (!order_mode) return;
+    for (int i = n_threads - 1; i > 0; i--) {
+        order_state ^= order_state << 13;
+        order_state ^= order_state >> 7;
+        order_state ^= order_state << 17;
+        int j = (int)(order_state % (uint64_t)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
 void run_block(void) {
     for (int i = 0; i < n_threads; i++) {
         fiber &f = fibers[i];
@@ -264,8 +295,9 @@ void run_block(void) {
         f.state = READY;
     }
     for (;;) {
-        for (int i = 0; i < n_threads; i++)
-            if (fibers[i].state == READY) {
+        next_order();
+        for (int k = 0; k < n_threads; k++)
+            if (int i = order[k]; fibers[i].state == READY) {
                 set_thread(i);
                 context_swap(&sched_ctx, &fibers[i].ctx);
             }

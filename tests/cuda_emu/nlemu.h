@@ -12,7 +12,11 @@
  *    __syncthreads, __syncwarp, shuffles and mma.sync are real barriers
  *    among those fibers, so a barrier not reached by every thread it needs
  *    (divergence, an exited lane) stops the process with a message, as the
- *    hardware would hang or misbehave;
+ *    hardware would hang or misbehave. Threads that have exited do not
+ *    count at __syncthreads (as on Volta and later). Between two barriers
+ *    the threads run in a new pseudo-random order each time
+ *    (NLEMU_ORDER=linear: by index; NLEMU_SEED), so a kernel whose result
+ *    depends on the order, a race, gives results that differ;
  *  - mma.sync.m16n8k16 (f16/bf16 in, f32 accumulate) from the fragment
  *    layouts of the PTX ISA, independently of the kernels that use it;
  *  - launches: more than 1024 threads, grid.y/z over 65535, dynamic shared
