@@ -4,11 +4,8 @@
 # 1e-9 relative. Exits 77 (skipped) with the reason where no GPU is usable.
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
-ndev=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
-if [ "${ndev:-0}" -lt 1 ]; then
-  echo "SKIP: no usable CUDA device ($(nl devices 2>&1 | jq -r '.cuda_unavailable // "?"' 2>/dev/null))"
-  exit 77
-fi
+need_cuda
+ndev=$(nl devices | jq '.cuda_devices | length')
 command -v python3 >/dev/null && python3 -c 'import numpy' 2>/dev/null || { echo "SKIP: python3 with numpy needed"; exit 77; }
 M=$SHARED/fixtures/tiny-clip
 I=$SHARED/fixtures/images

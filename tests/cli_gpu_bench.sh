@@ -7,11 +7,7 @@
 need_shared
 B=${NEGLABEL_BUILD:-build}/bench_gpu
 [ -x "$B" ] || { echo "SKIP: $B not built (no CUDA backend)"; exit 77; }
-ndev=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
-if [ "${ndev:-0}" -lt 1 ]; then
-  echo "SKIP: no usable CUDA device ($(nl devices 2>&1 | jq -r '.cuda_unavailable // "?"' 2>/dev/null))"
-  exit 77
-fi
+need_cuda
 M=$SHARED/fixtures/tiny-clip
 I=$SHARED/fixtures/images
 L=$SHARED/neglabel-reference/txtfiles

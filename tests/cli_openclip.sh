@@ -20,10 +20,7 @@ source "$(dirname "$0")/lib_cli.sh"
 need_shared
 GPU=0
 case ${NEGLABEL_DEVICE:-} in cuda*) GPU=1 ;; esac
-if [ $GPU = 1 ]; then
-  ndev=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
-  [ "${ndev:-0}" -ge 1 ] || { echo "SKIP: no usable CUDA device"; exit 77; }
-fi
+[ $GPU = 0 ] || need_cuda
 GOLD=$SRC/tests/data/openclip/golden.json
 HELPER=$(dirname "$BIN")/test_openclip
 IMG=$SHARED/fixtures/images

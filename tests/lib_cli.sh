@@ -12,6 +12,15 @@ need_shared() {
     exit 77
   fi
 }
+# need_cuda: skip (77) with the reason where no CUDA device is usable
+need_cuda() {
+  local n
+  n=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
+  if [ "${n:-0}" -lt 1 ]; then
+    echo "SKIP: no usable CUDA device ($(nl devices 2>&1 | jq -r '.cuda_unavailable // "?"' 2>/dev/null))"
+    exit 77
+  fi
+}
 need_jq() { command -v jq >/dev/null || { echo "SKIP: jq is not installed (apt-get install jq)"; exit 77; }; }
 nl() { "$BIN" "$@"; }
 # The reference data the pipeline tests use.

@@ -16,34 +16,10 @@
 #include <vector>
 
 namespace nlemu_rt {
-
-[[noreturn]] void fatal(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "nlemu (CUDA emulator): ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    fflush(stderr);
-    abort();
-}
-
-std::recursive_mutex mu;
+namespace { /* this file's state */
 
 cudaError_t last_error = cudaSuccess;
 int current_device = 0;
-
-int device_count(void) {
-    const char *s = getenv("NLEMU_DEVICES");
-    return s && *s ? atoi(s) : 1;
-}
-
-cudaError_t fail(cudaError_t e) {
-    last_error = e;
-    return e;
-}
-
-/* ------------------------------------------------------------ memory */
 
 struct alloc {
     size_t size;
@@ -57,35 +33,9 @@ size_t budget(void) {
     return s && *s ? (size_t)strtoull(s, NULL, 10) : (size_t)16 << 30;
 }
 
-int kind_of(const void *p, size_t n, const char *what) {
-    uintptr_t a = (uintptr_t)p;
-    auto it = allocs.upper_bound(a);
-    if (it == allocs.begin()) return 0;
-    --it;
-    if (a < it->first || a - it->first >= it->second.size + (n == 0)) return 0;
-    if (n > it->second.size - (a - it->first))
-        fatal("%s: %zu bytes at offset %zu of a %zu-byte %s allocation run past its end", what, n,
-              (size_t)(a - it->first), it->second.size, it->second.kind == DEVICE ? "device" : "pinned host");
-    return it->second.kind;
-}
-
-void need_device(const void *p, size_t n, const char *what) {
-    if (n && kind_of(p, n, what) != DEVICE) fatal("%s: %zu bytes at %p are not inside one device allocation", what, n, p);
-}
-
-/* ------------------------------------------------------------ streams */
-
 nlemu_stream legacy;
 std::set<nlemu_stream *> streams;
 std::set<nlemu_event *> events;
-
-nlemu_stream *stream_of(cudaStream_t st) {
-    if (!st) return &legacy;
-    if (!streams.count(st)) fatal("stream %p is not a live stream", (void *)st);
-    return st;
-}
-
-void enqueue(nlemu_stream *s, std::function<void()> fn) { s->q.push_back(op{++s->seq, std::move(fn)}); }
 
 /* Run the stream's work up to sequence number upto (all of it: UINT64_MAX). */
 void drain(nlemu_stream *s, uint64_t upto = UINT64_MAX) {
@@ -106,6 +56,60 @@ double now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+} // namespace
+
+[[noreturn]] void fatal(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "nlemu (CUDA emulator): ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    fflush(stderr);
+    abort();
+}
+
+std::recursive_mutex mu;
+
+int device_count(void) {
+    const char *s = getenv("NLEMU_DEVICES");
+    return s && *s ? atoi(s) : 1;
+}
+
+cudaError_t fail(cudaError_t e) {
+    LOCK;
+    last_error = e;
+    return e;
+}
+
+/* ------------------------------------------------------------ memory */
+
+int kind_of(const void *p, size_t n, const char *what) {
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocs.upper_bound(a);
+    if (it == allocs.begin()) return 0;
+    --it;
+    if (a < it->first || a - it->first >= it->second.size + (n == 0)) return 0;
+    if (n > it->second.size - (a - it->first))
+        fatal("%s: %zu bytes at offset %zu of a %zu-byte %s allocation run past its end", what, n,
+              (size_t)(a - it->first), it->second.size, it->second.kind == DEVICE ? "device" : "pinned host");
+    return it->second.kind;
+}
+
+void need_device(const void *p, size_t n, const char *what) {
+    if (n && kind_of(p, n, what) != DEVICE) fatal("%s: %zu bytes at %p are not inside one device allocation", what, n, p);
+}
+
+/* ------------------------------------------------------------ streams */
+
+nlemu_stream *stream_of(cudaStream_t st) {
+    if (!st) return &legacy;
+    if (!streams.count(st)) fatal("stream %p is not a live stream", (void *)st);
+    return st;
+}
+
+void enqueue(nlemu_stream *s, std::function<void()> fn) { s->q.push_back(op{++s->seq, std::move(fn)}); }
 
 } // namespace nlemu_rt
 

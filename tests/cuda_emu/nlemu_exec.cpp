@@ -19,6 +19,8 @@ namespace nlemu_rt {
 
 std::map<const void *, int> max_dyn;
 
+namespace { /* this file's state: the fibers of the running block */
+
 /* ------------------------------------------------------------ fibers */
 
 /* Context switch: ucontext's swapcontext saves the signal mask with a
@@ -232,6 +234,8 @@ void run_grid(dim3 grid, dim3 block, size_t smem, const std::function<void()> &f
             }
     body = nullptr;
 }
+
+} // namespace
 
 /* ------------------------------------------------------------ 16-bit */
 
