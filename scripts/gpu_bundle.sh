@@ -12,6 +12,9 @@
 #   .gpu/lib-compat/  GCC's runtime and zlib: every machine has them, newer;
 #                     used only where it has none (last on the search path)
 #   .gpu/bin/         jq (the CLI tests use it), with its libraries in lib/
+#   .gpu/python/      the Python package (python/neglabel + the extension,
+#                     built for Python 3.12, the GPU machine's), when a
+#                     Python 3.12 with headers is found here
 #   .gpu/shared/      the part of ../shared the tests and benchmark read
 #   (when space is short, lib/, shared/ and lib-compat/ are packed, in that
 #   order, as .gpu/DIR.tar.xz, which gpu_run.sh unpacks; then only the
@@ -37,10 +40,29 @@ die() { say "ERROR: $*"; exit 1; }
 SHARED=$(cd "$SHARED" && pwd)
 
 # ---- 1. build
+# The Python extension too, for the GPU machine's python3 (3.12: cp312), when
+# a Python 3.12 with its headers is found here (python/tests/test_gpu.py
+# runs there); GPU_BUNDLE_PYTHON names one, GPU_BUNDLE_PYTHON=none skips it.
+PY=${GPU_BUNDLE_PYTHON:-}
+if [ -z "$PY" ]; then
+  for c in "$(command -v python3.12 || true)" /root/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do
+    [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null &&
+      { PY=$c; break; }
+  done
+fi
+[ "$PY" = none ] && PY=
+PYOPT=(-DNEGLABEL_PYTHON=OFF)
+if [ -n "$PY" ]; then
+  PYOPT=(-DNEGLABEL_PYTHON=ON "-DPython_EXECUTABLE=$PY")
+  say "Python extension for $("$PY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])') ($PY)"
+else
+  say "warning: no Python 3.12 with headers here: the bundle has no Python extension (test_gpu.py will not run)"
+fi
 if [ -f "$BUILD/CMakeCache.txt" ] && grep -q '^NEGLABEL_CUDA:STRING=ON$' "$BUILD/CMakeCache.txt"; then
   say "reusing $BUILD"
+  cmake -S . -B "$BUILD" "${PYOPT[@]}" >/dev/null
 else
-  cmake -S . -B "$BUILD" -DNEGLABEL_CUDA=ON -DCMAKE_BUILD_TYPE=Release
+  cmake -S . -B "$BUILD" -DNEGLABEL_CUDA=ON -DCMAKE_BUILD_TYPE=Release "${PYOPT[@]}"
 fi
 cmake --build "$BUILD" -j "$(nproc)"
 [ -x "$BUILD/bench_gpu" ] || die "$BUILD/bench_gpu was not built (is the CUDA backend on? see cmake's 'CUDA backend:' line)"
@@ -62,6 +84,17 @@ done
   cp "$BUILD/$f" "$G/build-gpu/$f"
 done
 [ -f "$G/build-gpu/CTestTestfile.cmake" ] || die "no CTestTestfile.cmake in $BUILD"
+# the Python package: python/neglabel and the extension beside it
+if [ -n "$PY" ]; then
+  ext=$(ls "$BUILD"/_neglabel.cpython-*.so 2>/dev/null | head -n 1)
+  [ -n "$ext" ] || die "the Python extension was not built in $BUILD"
+  mkdir -p "$G/python"
+  cp -R python/neglabel "$G/python/"
+  rm -rf "$G/python/neglabel/__pycache__"
+  cp "$ext" "$G/python/neglabel/"
+  strip --strip-unneeded "$G/python/neglabel/$(basename "$ext")" 2>/dev/null || say "warning: could not strip $(basename "$ext")"
+  BINS+=("$ext")
+fi
 
 # ---- 3. the absolute paths ctest will use
 CT=$G/build-gpu/CTestTestfile.cmake
@@ -111,6 +144,14 @@ for p in "${SHARED_PATHS[@]}"; do
   mkdir -p "$G/shared/$(dirname "$p")"
   cp -R "$SHARED/$p" "$G/shared/$p"
 done
+# the Python GPU tests read a few CIFAR-10 test images per class (of 1,000)
+if [ -n "$PY" ]; then
+  for d in "$SHARED"/data/cifar10-test/*/; do
+    c=$(basename "$d")
+    mkdir -p "$G/shared/data/cifar10-test/$c"
+    find "$d" -maxdepth 1 -name '*.jpg' | sort | head -n 16 | xargs -r cp -t "$G/shared/data/cifar10-test/$c/"
+  done
+fi
 chmod -R u+w "$G/shared"
 
 # ---- 6. size of what travels

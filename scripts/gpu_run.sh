@@ -7,8 +7,10 @@
 #   run(command="bash scripts/gpu_run.sh", carry=[".gpu"], timeout_s=600)
 #
 # Results in $OUT (default ./gpu-out): gpu_run.log (everything), ctest_gpu.log,
-# ctest_last.log, gpu_bench.json, gpu_bench.md, gpu_bench.log.
+# ctest_last.log, gpu_bench.json, gpu_bench.md, gpu_bench.log, pytest_gpu.log.
 # Environment: GPU_RUN_TESTS=0/1 (default 1), GPU_RUN_BENCH=0/1 (default 1),
+# GPU_RUN_PYTEST=0/1 (default 1: the Python package's GPU tests after the
+# benchmark, when the bundle has .gpu/python; GPU_PYTEST_TIMEOUT, default 75),
 # GPU_RUN_BUDGET (seconds for everything, default 540), GPU_TEST_TIMEOUT
 # (default 180), GPU_TEST_REGEX (ctest -R, to run some gpu tests only),
 # and bench/gpu.sh's own variables (GPU_BENCH_*).
@@ -138,9 +140,11 @@ if [ "${GPU_RUN_TESTS:-1}" = 1 ]; then
   fi
 fi
 
-# ---- 6. benchmark
+# ---- 6. benchmark (leaving PYRES seconds for the Python tests after it)
+PYRES=0
+[ "${GPU_RUN_PYTEST:-1}" = 1 ] && [ -d "$ROOT/.gpu/python/neglabel" ] && PYRES=${GPU_PYTEST_TIMEOUT:-75}
 if [ "${GPU_RUN_BENCH:-1}" = 1 ]; then
-  bl=$(( BUDGET - $(el) - 15 ))
+  bl=$(( BUDGET - $(el) - 15 - PYRES ))
   if [ "$bl" -lt 90 ]; then
     note "bench: skipped, only ${bl}s left"
   else
@@ -153,7 +157,30 @@ if [ "${GPU_RUN_BENCH:-1}" = 1 ]; then
   fi
 fi
 
-# ---- 7. summary (the tool returns the last 12,000 characters)
+# ---- 7. the Python package on the GPU (python/tests/test_gpu.py, marked gpu)
+if [ "$PYRES" -gt 0 ]; then
+  pl=$(( BUDGET - $(el) - 5 ))
+  [ "$pl" -gt "$PYRES" ] && pl=$PYRES
+  if [ "$pl" -lt 20 ]; then
+    note "python tests: skipped, only ${pl}s left"
+  else
+    say "python tests: python3 -m pytest python/tests/test_gpu.py (timeout ${pl}s)"
+    set -o pipefail
+    NEGLABEL_GPU_TESTS=1 NEGLABEL_NO_SKIP=1 PYTHONPATH=$ROOT/.gpu/python${PYTHONPATH:+:$PYTHONPATH} \
+      NEGLABEL_BIN=$B/neglabel PYTHONDONTWRITEBYTECODE=1 \
+      timeout -k 5 "$pl" python3 -m pytest -q -rs -p no:cacheprovider python/tests/test_gpu.py 2>&1 |
+      tee "$OUT/pytest_gpu.log"
+    rc=$?
+    set +o pipefail
+    res=$(grep -E '[0-9]+ (passed|failed|errors?) ' "$OUT/pytest_gpu.log" | tail -n 1)
+    [ "$rc" = 124 ] || [ "$rc" = 137 ] && res="TIMED OUT after ${pl}s; $res"
+    note "python tests: exit $rc: ${res:-no summary line}"
+    [ "$rc" = 0 ] || RC=1
+    while read -r l; do SUMMARY+=("  $l"); done < <(grep -E '^FAILED' "$OUT/pytest_gpu.log" | head -n 10)
+  fi
+fi
+
+# ---- 8. summary (the tool returns the last 12,000 characters)
 echo
 echo "================================ summary ($(el)s) ================================"
 [ -f "$OUT/gpu_bench.md" ] && cat "$OUT/gpu_bench.md"

@@ -4,7 +4,8 @@ build/neglabel) whose outputs every test compares with.
 
 Where the data or the binary is missing the tests are skipped with the
 reason, except under CI (CI or NEGLABEL_NO_SKIP set), where a skip fails
-the run."""
+the run. Tests marked gpu (test_gpu.py) run instead of the others when
+NEGLABEL_GPU_TESTS=1."""
 import os
 import pathlib
 import subprocess
@@ -25,6 +26,21 @@ def need(ok, reason):
 
 
 _skipped = []
+GPU_TESTS = os.environ.get("NEGLABEL_GPU_TESTS") == "1"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs the CUDA backend and a GPU; run with NEGLABEL_GPU_TESTS=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked gpu run only with NEGLABEL_GPU_TESTS=1 (then only they:
+    the rest compare with the CPU CLI and assume the CPU); without it they are
+    deselected, not skipped."""
+    keep = [i for i in items if (i.get_closest_marker("gpu") is not None) == GPU_TESTS]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 def pytest_runtest_logreport(report):
