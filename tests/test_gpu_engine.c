@@ -8,6 +8,7 @@
  * the reason where no CUDA device is usable. */
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -60,7 +61,21 @@ static int run(nl_model *m, run_out *o) {
 
 static void free_out(run_out *o) { free(o->img); free(o->txt); free(o->status); }
 
+typedef struct {
+    nl_model *m;
+    run_out o;
+    int rc;
+} thread_run;
+
+static void *run_thread(void *arg) {
+    thread_run *t = arg;
+    t->rc = run(t->m, &t->o);
+    return NULL;
+}
+
 /* Compare a GPU run with the CPU run. exact: fp32 bound, else cosine. */
+static const char *ref_name = "CPU fp32"; /* what compare's c is */
+
 static void compare(const char *label, const run_out *g, const run_out *c, size_t dim, int exact) {
     double worst_i = 0, worst_t = 0, cos_i = 1, cos_t = 1;
     for (size_t i = 0; i < n_paths; i++) {
@@ -80,8 +95,8 @@ static void compare(const char *label, const run_out *g, const run_out *c, size_
         if (!(e <= worst_t)) worst_t = e;
         if (!(cs >= cos_t)) cos_t = cs;
     }
-    printf("%s vs CPU fp32: worst max|a-g|/||g|| images %.3g texts %.3g; worst cosine images %.8f texts %.8f\n", label,
-           worst_i, worst_t, cos_i, cos_t);
+    printf("%s vs %s: worst max|a-g|/||g|| images %.3g texts %.3g; worst cosine images %.8f texts %.8f\n", label,
+           ref_name, worst_i, worst_t, cos_i, cos_t);
     if (exact) {
         CHECK(worst_i <= 1e-5 && worst_t <= 1e-5, "%s: off by %g / %g (limit 1e-5)", label, worst_i, worst_t);
     } else {
@@ -137,6 +152,49 @@ int main(void) {
         free_out(&o);
         free_out(&o2);
         nl_model_free(g);
+    }
+
+    /* The last of several GPUs, in fp32: from this thread while a model on
+     * device 0 is used in turn with it, and from another thread (a new host
+     * thread starts on device 0), the results of device 0. A machine with
+     * one GPU cannot run this; the emulator runs these tests with two. */
+    int ndev = nl_cuda_device_count();
+    if (ndev >= 2) {
+        nl_model *g0 = load(dir, NL_DEVICE_CUDA, 0, NL_PRECISION_FP32, 4);
+        nl_model *gl = load(dir, NL_DEVICE_CUDA, ndev - 1, NL_PRECISION_FP32, 4);
+        CHECK(g0 && gl, "models on cuda:0 and cuda:%d: %s", ndev - 1, nl_last_error());
+        if (g0 && gl) {
+            int idx = -1;
+            CHECK(nl_model_device(gl, &idx) == NL_DEVICE_CUDA && idx == ndev - 1, "device index %d", idx);
+            printf("second device: %s\n", nl_model_device_name(gl));
+            run_out a = {0}, b = {0}, a2 = {0};
+            CHECK(run(g0, &a) == 0 && run(gl, &b) == 0 && run(g0, &a2) == 0, "interleaved runs: %s",
+                  nl_last_error());
+            char what[64];
+            snprintf(what, sizeof what, "GPU fp32 on cuda:%d", ndev - 1);
+            ref_name = "GPU fp32 on cuda:0";
+            compare(what, &b, &a, dim, 1);
+            CHECK(!memcmp(a.img, a2.img, n_paths * dim * 4), "cuda:0 changed after a run on cuda:%d", ndev - 1);
+            thread_run tr = {gl, {0}, -1};
+            pthread_t t;
+            CHECK(pthread_create(&t, NULL, run_thread, &tr) == 0, "pthread_create");
+            pthread_join(t, NULL);
+            CHECK(tr.rc == 0, "cuda:%d from another thread: %s", ndev - 1, tr.rc ? "failed" : "");
+            if (tr.rc == 0) {
+                snprintf(what, sizeof what, "GPU fp32 on cuda:%d, another thread", ndev - 1);
+                compare(what, &tr.o, &a, dim, 1);
+            }
+            ref_name = "CPU fp32";
+            free_out(&tr.o);
+            free_out(&a);
+            free_out(&b);
+            free_out(&a2);
+        }
+        nl_model_free(g0);
+        nl_model_free(gl);
+    } else {
+        CHECK(!getenv("NEGLABEL_GPU_EMU"), "the emulator runs these tests with 2 devices (NLEMU_DEVICES=2)");
+        printf("one GPU: the checks on a second device need two (the emulator runs them)\n");
     }
 
     /* AUTO picks the GPU, in fp16. */

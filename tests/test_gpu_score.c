@@ -11,6 +11,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* Image and candidate counts: the full ones on a GPU; on the CPU emulator of
@@ -154,6 +155,18 @@ static nl_score_params neglabel(int ngroup, double tau, int shuffle) {
 }
 
 /* Mining on the CPU and the GPU: quantiles to 1e-12 relative, same selection. */
+typedef struct {
+    const data *d;
+    int index;
+    result r;
+} other_dev;
+
+static void *score_other_thread(void *arg) {
+    other_dev *o = arg;
+    o->r = run_score(o->d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, o->index, NULL);
+    return NULL;
+}
+
 static void mine_case(const char *what, const float *id, size_t nid, const float *cand, size_t nc,
                       const uint8_t *pos, size_t dim, nl_mine_params p) {
     double *qc = malloc(nc * sizeof *qc), *qg = malloc(nc * sizeof *qg);
@@ -306,7 +319,52 @@ int main(void) {
         free(pos);
     }
 
-    /* 7. a device that does not exist */
+    /* 7. the last of several GPUs, from this thread (whose current device is
+     * 0) and from another one (a new host thread starts on device 0): the
+     * same scores and selections as on device 0. A machine with one GPU
+     * cannot run this; the emulator runs these tests with two. */
+    {
+        int ndev = nl_cuda_device_count();
+        if (ndev >= 2) {
+            size_t ni = 500, nid = 100, nneg = 2000, dim = 64;
+            float *img = make_rows(ni, dim, 0), *id = make_rows(nid, dim, 0), *neg = make_rows(nneg, dim, 0);
+            data d = {img, id, neg, ni, nid, nneg, dim};
+            result g0 = run_score(&d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, 0, NULL);
+            result gl = run_score(&d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, ndev - 1, NULL);
+            char what[64];
+            snprintf(what, sizeof what, "scores on cuda:%d vs cuda:0", ndev - 1);
+            compare(what, &d, &g0, &gl);
+            other_dev od = {&d, ndev - 1, {0}};
+            pthread_t t;
+            CHECK(pthread_create(&t, NULL, score_other_thread, &od) == 0, "pthread_create");
+            pthread_join(t, NULL);
+            snprintf(what, sizeof what, "scores on cuda:%d from another thread", ndev - 1);
+            compare(what, &d, &g0, &od.r);
+            free_result(&od.r);
+            free_result(&g0);
+            free_result(&gl);
+            uint8_t *pos = malloc(nneg);
+            for (size_t i = 0; i < nneg; i++) pos[i] = i % 4 == 0;
+            nl_mine_params mp = nl_mine_default_params();
+            mp.device = NL_DEVICE_CUDA;
+            size_t *s0 = NULL, *sl = NULL, n0 = 0, nl = 0;
+            double *q0 = malloc(nneg * sizeof *q0), *ql = malloc(nneg * sizeof *ql);
+            int ok0 = nl_mine(id, nid, neg, nneg, pos, dim, &mp, &s0, &n0, q0) == 0;
+            mp.device_index = ndev - 1;
+            int okl = nl_mine(id, nid, neg, nneg, pos, dim, &mp, &sl, &nl, ql) == 0;
+            CHECK(ok0 && okl, "mining on cuda:0 / cuda:%d: %s", ndev - 1, nl_last_error());
+            CHECK(ok0 && okl && n0 == nl && !memcmp(s0, sl, n0 * sizeof *s0) && !memcmp(q0, ql, nneg * sizeof *q0),
+                  "mining on cuda:%d differs from cuda:0", ndev - 1);
+            printf("cuda:%d: scores and mining as on cuda:0 (%zu selected)\n", ndev - 1, nl);
+            free(s0); free(sl); free(q0); free(ql); free(pos);
+            free(img); free(id); free(neg);
+        } else {
+            CHECK(!getenv("NEGLABEL_GPU_EMU"), "the emulator runs these tests with 2 devices (NLEMU_DEVICES=2)");
+            printf("one GPU: the checks on a second device need two (the emulator runs them)\n");
+        }
+    }
+
+    /* 8. a device that does not exist */
     {
         float *x = make_rows(4, 8, 1);
         double sc[4];
@@ -329,7 +387,7 @@ int main(void) {
         free(x);
     }
 
-    /* 8. timings: 100,000 images x (1,000 + 10,000) labels, dim 512, on the
+    /* 9. timings: 100,000 images x (1,000 + 10,000) labels, dim 512, on the
      * GPU only (a first and a second run), checked against the CPU on the
      * first and the last 256 images (the last, partial chunk) */
     {

@@ -291,6 +291,27 @@ def test_threads_on_gpu(gpu, tiny, few):
     shared.close()
 
 
+def test_second_device(gpu, tiny, few, gmodel):
+    """The last GPU of several (the emulator has two; a one-GPU machine
+    cannot run this and says so), used from a thread other than the loading
+    one and in turn with a model on device 0: device 0's results."""
+    n = neglabel.cuda_device_count()
+    if n < 2:
+        assert not os.environ.get("NEGLABEL_GPU_EMU"), "the emulator runs with 2 devices (NLEMU_DEVICES=2)"
+        print("one GPU: the second-device checks need two")
+        return
+    with neglabel.Model(tiny, device=f"cuda:{n - 1}", precision="fp32") as m:
+        assert m.device == f"cuda:{n - 1}"
+        out = {}
+        t = threading.Thread(target=lambda: out.update(t=m.embed_texts(TEXTS), i=m.embed_images(few)))
+        t.start()
+        t.join()
+        ref_t, ref_i = gmodel.embed_texts(TEXTS), gmodel.embed_images(few)
+        close_rows(out["t"], ref_t, 1e-6)
+        close_rows(out["i"], ref_i, 1e-6)
+        close_rows(m.embed_images(few), ref_i, 1e-6)
+
+
 def test_progress_on_gpu(gmodel, labels_file, negatives_ref, few):
     seen = []
     det = neglabel.NegLabel(gmodel, labels_file, negatives_ref.negatives, ngroup=10)

@@ -19,14 +19,15 @@ namespace nlemu_rt {
 namespace { /* this file's state */
 
 cudaError_t last_error = cudaSuccess;
-int current_device = 0;
+thread_local int current_device = 0; /* per host thread, as in CUDA */
 
 struct alloc {
     size_t size;
     int kind;
+    int dev; /* DEVICE: the device current at cudaMalloc */
 };
 std::map<uintptr_t, alloc> allocs;
-size_t device_used = 0;
+size_t device_used[MAX_DEVICES];
 
 size_t budget(void) {
     const char *s = getenv("NLEMU_MEM_BYTES");
@@ -49,6 +50,13 @@ void drain(nlemu_stream *s, uint64_t upto = UINT64_MAX) {
 void drain_all(void) {
     drain(&legacy);
     for (nlemu_stream *s : streams) drain(s);
+}
+
+/* cudaDeviceSynchronize: the legacy stream and the current device's streams */
+void drain_device(int dev) {
+    drain(&legacy);
+    for (nlemu_stream *s : streams)
+        if (s->dev == dev) drain(s);
 }
 
 double now(void) {
@@ -74,8 +82,11 @@ std::recursive_mutex mu;
 
 int device_count(void) {
     const char *s = getenv("NLEMU_DEVICES");
-    return s && *s ? atoi(s) : 1;
+    int n = s && *s ? atoi(s) : 1;
+    return n < 0 ? 0 : n > MAX_DEVICES ? MAX_DEVICES : n;
 }
+
+int current(void) { return current_device; }
 
 cudaError_t fail(cudaError_t e) {
     LOCK;
@@ -99,6 +110,14 @@ int kind_of(const void *p, size_t n, const char *what) {
 
 void need_device(const void *p, size_t n, const char *what) {
     if (n && kind_of(p, n, what) != DEVICE) fatal("%s: %zu bytes at %p are not inside one device allocation", what, n, p);
+}
+
+int device_of(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocs.upper_bound(a);
+    if (it == allocs.begin()) return -1;
+    --it;
+    return a - it->first < it->second.size && it->second.kind == DEVICE ? it->second.dev : -1;
 }
 
 /* ------------------------------------------------------------ streams */
@@ -187,15 +206,15 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int d) {
 
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
     LOCK;
-    size_t b = budget();
+    size_t b = budget(), used = device_used[current_device];
     *total_bytes = b;
-    *free_bytes = device_used < b ? b - device_used : 0;
+    *free_bytes = used < b ? b - used : 0;
     return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void) {
     LOCK;
-    drain_all();
+    drain_device(current_device);
     return cudaSuccess;
 }
 
@@ -204,7 +223,8 @@ cudaError_t cudaMalloc(void **p, size_t n) {
     *p = NULL;
     if (device_count() <= 0) return fail(cudaErrorNoDevice);
     if (n == 0) return cudaSuccess;
-    if (n > budget() || device_used > budget() - n) return fail(cudaErrorMemoryAllocation);
+    size_t &used = device_used[current_device]; /* each device its own budget */
+    if (n > budget() || used > budget() - n) return fail(cudaErrorMemoryAllocation);
     /* Up to 1 GiB from malloc, so that AddressSanitizer sees a kernel that
      * reads or writes past a buffer; filled with 0xff because fresh device
      * memory is not zero on a GPU. Bigger blocks (the out-of-memory test's
@@ -213,8 +233,8 @@ cudaError_t cudaMalloc(void **p, size_t n) {
     void *m = big ? mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : malloc(n);
     if (m == MAP_FAILED || !m) return fail(cudaErrorMemoryAllocation);
     if (!big) memset(m, 0xff, n);
-    allocs[(uintptr_t)m] = alloc{n, DEVICE};
-    device_used += n;
+    allocs[(uintptr_t)m] = alloc{n, DEVICE, current_device};
+    used += n;
     *p = m;
     return cudaSuccess;
 }
@@ -227,7 +247,7 @@ cudaError_t cudaFree(void *p) {
     if (it == allocs.end() || it->second.kind != DEVICE) fatal("cudaFree(%p): not a device allocation", p);
     if (it->second.size > ((size_t)1 << 30)) munmap(p, it->second.size);
     else free(p);
-    device_used -= it->second.size;
+    device_used[it->second.dev] -= it->second.size;
     allocs.erase(it);
     return cudaSuccess;
 }
@@ -240,7 +260,7 @@ cudaError_t cudaHostAlloc(void **p, size_t n, unsigned flags) {
     void *m = malloc(n ? n : 1);
     if (!m) return fail(cudaErrorMemoryAllocation);
     memset(m, 0xff, n);
-    allocs[(uintptr_t)m] = alloc{n ? n : 1, PINNED};
+    allocs[(uintptr_t)m] = alloc{n ? n : 1, PINNED, -1};
     *p = m;
     return cudaSuccess;
 }
@@ -312,6 +332,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *st, unsigned flags) {
     (void)flags;
     if (device_count() <= 0) return fail(cudaErrorNoDevice);
     *st = new nlemu_stream;
+    (*st)->dev = current_device;
     streams.insert(*st);
     return cudaSuccess;
 }
@@ -338,6 +359,7 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t *ev, unsigned flags) {
     LOCK;
     (void)flags;
     *ev = new nlemu_event;
+    (*ev)->dev = current_device;
     events.insert(*ev);
     return cudaSuccess;
 }
@@ -360,6 +382,9 @@ cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t st) {
     LOCK;
     if (!events.count(ev)) fatal("cudaEventRecord(%p): not a live event", (void *)ev);
     nlemu_stream *s = stream_of(st);
+    /* "cudaEventRecord() will fail if the input event and input stream are
+     * associated to different devices" (CUDA Programming Guide) */
+    if ((s == &legacy ? current_device : s->dev) != ev->dev) return fail(cudaErrorInvalidResourceHandle);
     ev->st = s;
     ev->recorded = true;
     ev->done = false;
@@ -380,7 +405,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t ev) {
 
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b) {
     LOCK;
-    if (!a->done || !b->done) return fail(cudaErrorInvalidResourceHandle);
+    if (!a->done || !b->done || a->dev != b->dev) return fail(cudaErrorInvalidResourceHandle);
     *ms = (float)((b->t - a->t) * 1e3);
     return cudaSuccess;
 }

@@ -12,6 +12,7 @@
 
 struct nlemu_blas {
     nlemu_stream *st = nullptr;
+    int dev = 0; /* the device current at cublasCreate: the handle's for good */
 };
 
 namespace nlemu_rt {
@@ -59,6 +60,7 @@ cublasStatus_t cublasCreate(cublasHandle_t *h) {
     if (device_count() <= 0) return CUBLAS_STATUS_NOT_INITIALIZED;
     *h = new nlemu_blas;
     (*h)->st = stream_of(NULL);
+    (*h)->dev = current();
     handles.insert(*h);
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -73,7 +75,10 @@ cublasStatus_t cublasDestroy(cublasHandle_t h) {
 
 cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t st) {
     LOCK;
+    if (!handles.count(h)) fatal("cublasSetStream(%p): not a live handle", (void *)h);
     h->st = stream_of(st);
+    if (h->st->dev >= 0 && h->st->dev != h->dev)
+        fatal("cublasSetStream: a stream of device %d on a handle of device %d", h->st->dev, h->dev);
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -87,9 +92,14 @@ const char *cublasGetStatusString(cublasStatus_t s) {
     return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_(emulated error)";
 }
 
-static cublasStatus_t check_gemm(const char *who, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                                 const void *A, size_t as, int lda, const void *B, size_t bs, int ldb, const void *C,
-                                 size_t cs, int ldc) {
+static cublasStatus_t check_gemm(const char *who, cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
+                                 int n, int k, const void *A, size_t as, int lda, const void *B, size_t bs, int ldb,
+                                 const void *C, size_t cs, int ldc) {
+    if (!handles.count(h)) fatal("%s: not a live handle", who);
+    /* a handle belongs to the device current at cublasCreate; cuBLAS wants
+     * that device current at every call (one handle per device) */
+    if (h->dev != current())
+        fatal("%s: a handle of device %d used while device %d is current", who, h->dev, current());
     if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
     int ar = ta == CUBLAS_OP_N ? m : k, ac = ta == CUBLAS_OP_N ? k : m;
     int br = tb == CUBLAS_OP_N ? k : n, bc = tb == CUBLAS_OP_N ? n : k;
@@ -102,6 +112,11 @@ static cublasStatus_t check_gemm(const char *who, cublasOperation_t ta, cublasOp
         if (k) need_device(B, span(br, bc, ldb) * bs, what);
         snprintf(what, sizeof what, "%s operand C", who);
         need_device(C, span(m, n, ldc) * cs, what);
+        const void *ops[3] = {k ? A : C, k ? B : C, C};
+        for (int i = 0; i < 3; i++)
+            if (device_of(ops[i]) != h->dev)
+                fatal("%s: operand %c is memory of device %d, the handle's device is %d", who, "ABC"[i],
+                      device_of(ops[i]), h->dev);
     }
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -112,12 +127,11 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             cublasComputeType_t comp, cublasGemmAlgo_t algo) {
     LOCK;
     (void)algo;
-    if (!handles.count(h)) fatal("cublasGemmEx: not a live handle");
     if (comp != CUBLAS_COMPUTE_32F && comp != CUBLAS_COMPUTE_32F_PEDANTIC) return CUBLAS_STATUS_NOT_SUPPORTED;
     if (!type_size(at) || !type_size(bt) || !type_size(ct) || at == CUDA_R_64F || at != bt)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (at == CUDA_R_32F && ct != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
-    cublasStatus_t s = check_gemm("cublasGemmEx", ta, tb, m, n, k, A, type_size(at), lda, B, type_size(bt), ldb, C,
+    cublasStatus_t s = check_gemm("cublasGemmEx", h, ta, tb, m, n, k, A, type_size(at), lda, B, type_size(bt), ldb, C,
                                   type_size(ct), ldc);
     if (s != CUBLAS_STATUS_SUCCESS || !m || !n) return s;
     const float al = *(const float *)alpha, be = *(const float *)beta;
@@ -146,8 +160,7 @@ cublasStatus_t cublasDgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
                            const double *alpha, const double *A, int lda, const double *B, int ldb,
                            const double *beta, double *C, int ldc) {
     LOCK;
-    if (!handles.count(h)) fatal("cublasDgemm: not a live handle");
-    cublasStatus_t s = check_gemm("cublasDgemm", ta, tb, m, n, k, A, 8, lda, B, 8, ldb, C, 8, ldc);
+    cublasStatus_t s = check_gemm("cublasDgemm", h, ta, tb, m, n, k, A, 8, lda, B, 8, ldb, C, 8, ldc);
     if (s != CUBLAS_STATUS_SUCCESS || !m || !n) return s;
     const double al = *alpha, be = *beta;
     enqueue(h->st, [=]() {

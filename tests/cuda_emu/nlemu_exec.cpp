@@ -338,6 +338,12 @@ void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, int bf) {
 void launch(const void *func, dim3 grid, dim3 block, size_t smem, cudaStream_t st, std::function<void()> fn) {
     LOCK;
     nlemu_stream *s = stream_of(st);
+    /* "A kernel launch will fail if it is issued to a stream that is not
+     * associated to the current device" (CUDA Programming Guide) */
+    if (s->dev >= 0 && s->dev != current()) {
+        fail(cudaErrorInvalidResourceHandle);
+        return;
+    }
     size_t threads = (size_t)block.x * block.y * block.z;
     if (!threads || threads > 1024 || block.z > 64 || !grid.x || !grid.y || !grid.z || grid.x > 2147483647u ||
         grid.y > 65535 || grid.z > 65535) {

@@ -23,7 +23,9 @@ extern std::recursive_mutex mu;
 const size_t OPTIN_SMEM = 232448; /* H100/H200: 227 KiB per block, opted in */
 const size_t DEFAULT_SMEM = 48 * 1024;
 
-int device_count(void);
+const int MAX_DEVICES = 16;
+int device_count(void); /* NLEMU_DEVICES (default 1), at most MAX_DEVICES */
+int current(void);      /* the calling thread's device (cudaSetDevice is per thread) */
 cudaError_t fail(cudaError_t e); /* record as the last error, return it */
 
 enum { DEVICE = 1, PINNED = 2 };
@@ -32,6 +34,7 @@ enum { DEVICE = 1, PINNED = 2 };
  * message). */
 int kind_of(const void *p, size_t n, const char *what = "an operand");
 void need_device(const void *p, size_t n, const char *what);
+int device_of(const void *p); /* the device of the device allocation holding p, else -1 */
 
 struct op {
     uint64_t seq;
@@ -53,9 +56,11 @@ uint16_t f2bf(float f);
 struct nlemu_stream {
     std::deque<nlemu_rt::op> q;
     uint64_t seq = 0;
+    int dev = -1; /* the device current at creation; -1: the legacy stream (any) */
 };
 struct nlemu_event {
     nlemu_stream *st = nullptr;
+    int dev = 0;
     uint64_t seq = 0;
     bool recorded = false, done = false;
     double t = 0;

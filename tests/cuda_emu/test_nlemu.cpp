@@ -10,10 +10,13 @@
  *   - the memory budget; operands outside an allocation and barrier deadlocks
  *     stop the process (checked in a child);
  *   - the thread order between barriers changes from phase to phase, so a
- *     racy kernel's result changes with the seed. */
+ *     racy kernel's result changes with the seed;
+ *   - two devices: the current device per host thread, memory, streams,
+ *     events and cuBLAS handles tied to theirs, cross-device misuse caught. */
 #include "nlemu.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +218,97 @@ static void test_memory(void) {
     cudaFree(p);
 }
 
+/* ------------------------------------------------------------ devices */
+
+/* Two devices (NLEMU_DEVICES=2): the current device is per host thread;
+ * memory, streams, events and cuBLAS handles belong to the device current
+ * when they were made; a launch into another device's stream and an event
+ * recorded on another device's stream fail, as the CUDA Programming Guide
+ * says they do. */
+static void *other_thread_device(void *arg) {
+    int d = -1;
+    cudaGetDevice(&d);
+    *(int *)arg = d; /* a new thread starts on device 0 */
+    return NULL;
+}
+
+static void test_devices(void) {
+    setenv("NLEMU_DEVICES", "2", 1);
+    int n = 0, d = -1;
+    CHECK(cudaGetDeviceCount(&n) == cudaSuccess && n == 2, "2 devices: %d", n);
+    CHECK(cudaSetDevice(2) == cudaErrorInvalidDevice, "device 2 of 2 was accepted");
+    cudaGetLastError();
+    CHECK(cudaSetDevice(1) == cudaSuccess && cudaGetDevice(&d) == cudaSuccess && d == 1, "set device 1: %d", d);
+    pthread_t t;
+    int td = -1;
+    pthread_create(&t, NULL, other_thread_device, &td);
+    pthread_join(t, NULL);
+    CHECK(td == 0, "another thread sees device %d, not 0", td);
+    size_t f0, f1, tot;
+    cudaMemGetInfo(&f1, &tot);
+    float *d1;
+    cudaStream_t s1;
+    cudaEvent_t e1;
+    cudaMalloc((void **)&d1, 1 << 20);
+    cudaStreamCreate(&s1);
+    cudaEventCreate(&e1);
+    size_t f1b;
+    cudaMemGetInfo(&f1b, &tot);
+    cudaSetDevice(0);
+    cudaMemGetInfo(&f0, &tot);
+    CHECK(f1 - f1b == (1 << 20) && f0 == tot, "budgets: device 1 %zu -> %zu, device 0 free %zu of %zu", f1, f1b, f0,
+          tot);
+    nlemu::launch_kernel(add_kernel, 1, 4, 0, s1, d1, 1.0f);
+    CHECK(cudaGetLastError() == cudaErrorInvalidResourceHandle, "a launch into device 1's stream from device 0 ran");
+    cudaEvent_t e0;
+    cudaEventCreate(&e0);
+    CHECK(cudaEventRecord(e0, s1) == cudaErrorInvalidResourceHandle, "device 0's event recorded on device 1's stream");
+    cudaGetLastError();
+    /* a copy into another device's stream succeeds (the guide says so) */
+    float h[4] = {1, 2, 3, 4};
+    CHECK(cudaMemcpyAsync(d1, h, 16, cudaMemcpyHostToDevice, s1) == cudaSuccess, "copy on device 1's stream");
+    cudaSetDevice(1);
+    nlemu::launch_kernel(add_kernel, 1, 4, 0, s1, d1, 1.0f);
+    CHECK(cudaGetLastError() == cudaSuccess, "a launch on device 1 from device 1 failed");
+    CHECK(cudaEventRecord(e1, s1) == cudaSuccess, "device 1's event on device 1's stream");
+    cudaStreamSynchronize(s1);
+    CHECK(d1[0] == 2.0f && d1[3] == 5.0f, "device 1 kernel: %g %g", d1[0], d1[3]);
+    cudaEventDestroy(e1);
+    cudaStreamDestroy(s1);
+    cudaFree(d1);
+    cudaSetDevice(0);
+    cudaEventDestroy(e0);
+}
+
+/* a cuBLAS handle of device 1 called while device 0 is current */
+static void run_handle_other_device(void) {
+    setenv("NLEMU_DEVICES", "2", 1);
+    float *a, *b, *c, one = 1, zero = 0;
+    cudaMalloc((void **)&a, 64);
+    cudaMalloc((void **)&b, 64);
+    cudaMalloc((void **)&c, 64);
+    cudaSetDevice(1);
+    cublasHandle_t h;
+    cublasCreate(&h);
+    cudaSetDevice(0);
+    cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one, a, CUDA_R_32F, 4, b, CUDA_R_32F, 4, &zero, c, CUDA_R_32F,
+                 4, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
+}
+
+/* a GEMM on device 1 whose operand B is device 0's memory */
+static void run_operand_other_device(void) {
+    setenv("NLEMU_DEVICES", "2", 1);
+    float *a, *b, *c, one = 1, zero = 0;
+    cudaMalloc((void **)&b, 64);
+    cudaSetDevice(1);
+    cudaMalloc((void **)&a, 64);
+    cudaMalloc((void **)&c, 64);
+    cublasHandle_t h;
+    cublasCreate(&h);
+    cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &one, a, CUDA_R_32F, 4, b, CUDA_R_32F, 4, &zero, c, CUDA_R_32F,
+                 4, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT);
+}
+
 /* ------------------------------------------------------------ what stops */
 
 /* fn in a child: it must die of abort() with `want` in its stderr */
@@ -316,10 +410,16 @@ int main(void) {
     test_streams();
     test_memory();
     test_order();
+    test_devices();
+    unsetenv("NLEMU_DEVICES");
     expect_abort("a shuffle that half of each warp skips", run_divergent, "threads wait at different barriers");
     expect_abort("a shuffle with an exited lane", run_exited_lane, "exited lanes");
     expect_abort("a copy past the end of an allocation", run_copy_past_end, "run past its end");
     expect_abort("a GEMM whose C is too small", run_gemm_past_end, "cublasGemmEx operand C: 64 bytes");
+    expect_abort("a cuBLAS handle of device 1 called on device 0", run_handle_other_device,
+                 "a handle of device 1 used while device 0 is current");
+    expect_abort("a GEMM on device 1 with device 0's memory", run_operand_other_device,
+                 "operand B is memory of device 0, the handle's device is 1");
     printf("%d passed, %d failed\n", passes, failures);
     return failures ? 1 : 0;
 }
