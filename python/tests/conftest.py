@@ -9,6 +9,7 @@ NEGLABEL_GPU_TESTS=1."""
 import os
 import pathlib
 import subprocess
+import threading
 
 import pytest
 
@@ -23,6 +24,26 @@ def need(ok, reason):
         if NO_SKIP:
             pytest.fail(f"{reason} (skipping is not allowed under CI)", pytrace=False)
         pytest.skip(reason)
+
+
+def run_threads(n, fn):
+    """fn(k) on n threads at once; their results in order (an exception in
+    any fails the test)."""
+    errors, results = [], [None] * n
+
+    def target(k):
+        try:
+            results[k] = fn(k)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=target, args=(k,)) for k in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    return results
 
 
 _skipped = []

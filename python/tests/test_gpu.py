@@ -14,13 +14,12 @@ scores from the same embeddings within 1e-9 relative.
 import csv
 import json
 import os
-import threading
 
 import numpy as np
 import pytest
 
 import neglabel
-from conftest import need
+from conftest import need, run_threads
 
 pytestmark = pytest.mark.gpu
 
@@ -251,41 +250,17 @@ def test_threads_on_gpu(gpu, tiny, few):
     model's result on one thread."""
     with neglabel.Model(tiny, device="cuda", precision="fp32") as m:
         ref_t, ref_i = m.embed_texts(TEXTS), m.embed_images(few)
-    errors, out = [], {}
-
     def own(k):
-        try:
-            with neglabel.Model(tiny, device="cuda", precision="fp32") as m:
-                out[k] = [(m.embed_texts(TEXTS), m.embed_images(few)) for _ in range(2)]
-        except BaseException as e:  # reported below
-            errors.append(e)
+        with neglabel.Model(tiny, device="cuda", precision="fp32") as m:
+            return [(m.embed_texts(TEXTS), m.embed_images(few)) for _ in range(2)]
 
-    ts = [threading.Thread(target=own, args=(k,)) for k in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert not errors, errors
-    for res in out.values():
+    for res in run_threads(2, own):
         for t, i in res:
             close_rows(t, ref_t, 1e-6)
             close_rows(i, ref_i, 1e-6)
     shared = neglabel.Model(tiny, device="cuda", precision="fp32")
-    out.clear()
-
-    def use(k):
-        try:
-            out[k] = (shared.embed_texts(TEXTS), shared.embed_images(few[k:k + 3]))
-        except BaseException as e:
-            errors.append(e)
-
-    ts = [threading.Thread(target=use, args=(k,)) for k in range(3)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert not errors, errors
-    for k, (t, i) in out.items():
+    out = run_threads(3, lambda k: (shared.embed_texts(TEXTS), shared.embed_images(few[k:k + 3])))
+    for k, (t, i) in enumerate(out):
         close_rows(t, ref_t, 1e-6)
         close_rows(i, ref_i[k:k + 3], 1e-6)
     shared.close()
@@ -302,13 +277,10 @@ def test_second_device(gpu, tiny, few, gmodel):
         return
     with neglabel.Model(tiny, device=f"cuda:{n - 1}", precision="fp32") as m:
         assert m.device == f"cuda:{n - 1}"
-        out = {}
-        t = threading.Thread(target=lambda: out.update(t=m.embed_texts(TEXTS), i=m.embed_images(few)))
-        t.start()
-        t.join()
+        [(t, i)] = run_threads(1, lambda k: (m.embed_texts(TEXTS), m.embed_images(few)))
         ref_t, ref_i = gmodel.embed_texts(TEXTS), gmodel.embed_images(few)
-        close_rows(out["t"], ref_t, 1e-6)
-        close_rows(out["i"], ref_i, 1e-6)
+        close_rows(t, ref_t, 1e-6)
+        close_rows(i, ref_i, 1e-6)
         close_rows(m.embed_images(few), ref_i, 1e-6)
 
 

@@ -8,26 +8,9 @@ import time
 import numpy as np
 
 import neglabel
+from conftest import run_threads
 
 TEXTS = [f"the nice {w}" for w in ("cat", "dog", "tuba", "fern", "anvil", "kite", "bridge", "violin")]
-
-
-def run_threads(n, fn):
-    errors, results = [], [None] * n
-
-    def target(k):
-        try:
-            results[k] = fn(k)
-        except BaseException as e:  # reported below
-            errors.append(e)
-
-    ts = [threading.Thread(target=target, args=(k,)) for k in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert not errors, errors
-    return results
 
 
 def test_separate_models(tiny, images, labels_file, cat_images, negatives_ref):
