@@ -10,7 +10,8 @@
 # ctest_last.log, gpu_bench.json, gpu_bench.md, gpu_bench.log, pytest_gpu.log.
 # Environment: GPU_RUN_TESTS=0/1 (default 1), GPU_RUN_BENCH=0/1 (default 1),
 # GPU_RUN_PYTEST=0/1 (default 1: the Python package's GPU tests after the
-# benchmark, when the bundle has .gpu/python; GPU_PYTEST_TIMEOUT, default 75),
+# benchmark, in the time it leaves, when the bundle has .gpu/python;
+# GPU_PYTEST_TIMEOUT, default 75),
 # GPU_RUN_BUDGET (seconds for everything, default 540), GPU_TEST_TIMEOUT
 # (default 180), GPU_TEST_REGEX (ctest -R, to run some gpu tests only),
 # and bench/gpu.sh's own variables (GPU_BENCH_*).
@@ -140,11 +141,11 @@ if [ "${GPU_RUN_TESTS:-1}" = 1 ]; then
   fi
 fi
 
-# ---- 6. benchmark (leaving PYRES seconds for the Python tests after it)
+# ---- 6. benchmark (first: the Python tests get what time it leaves)
 PYRES=0
 [ "${GPU_RUN_PYTEST:-1}" = 1 ] && [ -d "$ROOT/.gpu/python/neglabel" ] && PYRES=${GPU_PYTEST_TIMEOUT:-75}
 if [ "${GPU_RUN_BENCH:-1}" = 1 ]; then
-  bl=$(( BUDGET - $(el) - 15 - PYRES ))
+  bl=$(( BUDGET - $(el) - 15 ))
   if [ "$bl" -lt 90 ]; then
     note "bench: skipped, only ${bl}s left"
   else
@@ -162,7 +163,7 @@ if [ "$PYRES" -gt 0 ]; then
   pl=$(( BUDGET - $(el) - 5 ))
   [ "$pl" -gt "$PYRES" ] && pl=$PYRES
   if [ "$pl" -lt 20 ]; then
-    note "python tests: skipped, only ${pl}s left"
+    note "python tests: skipped, only ${pl}s left (GPU_RUN_TESTS=0 GPU_RUN_BENCH=0 runs them alone)"
   else
     say "python tests: python3 -m pytest python/tests/test_gpu.py (timeout ${pl}s)"
     set -o pipefail
