@@ -149,7 +149,8 @@ if [ -n "$PY" ]; then
   for d in "$SHARED"/data/cifar10-test/*/; do
     c=$(basename "$d")
     mkdir -p "$G/shared/data/cifar10-test/$c"
-    find "$d" -maxdepth 1 -name '*.jpg' | sort | head -n 16 | xargs -r cp -t "$G/shared/data/cifar10-test/$c/"
+    imgs=("$d"*.jpg) # sorted by the glob; no pipe into head (SIGPIPE under pipefail)
+    cp -t "$G/shared/data/cifar10-test/$c/" "${imgs[@]:0:16}"
   done
 fi
 chmod -R u+w "$G/shared"
