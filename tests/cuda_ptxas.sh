@@ -8,9 +8,10 @@
 # kernel would not fit one SM's register file or shared memory at the block
 # size its __launch_bounds__ promises (.maxntid in the PTX), or at 1,024
 # threads for a kernel without bounds. Also prints, for kernels with
-# bounds, how many warps of 64 can be resident on one SM (occupancy). Shared memory
-# is the static part; dynamic shared memory is the launch's (the emulator
-# checks those launches against the 48 KiB / 227 KiB limits). ctest runs it in CUDA builds
+# bounds, how many warps of 64 can be resident on one SM (occupancy).
+# Shared memory is the static part; dynamic shared memory is the launch's
+# (the emulator checks those launches against the 48 KiB / 227 KiB limits).
+# ctest runs it in CUDA builds
 # (CMakeLists.txt passes the compiler, the architectures, the include
 # folders and the files):
 #
@@ -52,6 +53,10 @@ for f in "$@"; do
       fail=1
       continue
     fi
+    # one SM: 64K registers (allocated per warp in units of 256), 228 KiB of
+    # shared memory, 227 KiB of it per block (sm_80: 164 and 163 KiB)
+    smsm=$((228 * 1024)) smax=$((227 * 1024))
+    [ "$sm" = 80 ] && smsm=$((164 * 1024)) smax=$((163 * 1024))
     # ptxas -v, per function: "Compiling entry function 'NAME' for 'sm_90'",
     # "N bytes stack frame, N bytes spill stores, N bytes spill loads",
     # "Used N registers, ... N bytes smem, ...". Entry functions only.
@@ -65,7 +70,6 @@ for f in "$@"; do
       # registers per warp in units of 256, 1 KiB of shared memory reserved
       # per block, at most 32 blocks
       per_warp=$(( (regs * 32 + 255) / 256 * 256 ))
-      smsm=$((228 * 1024)); [ "$sm" = 80 ] && smsm=$((164 * 1024))
       occ=-
       if [ -n "$threads" ]; then
         wpb=$(( (threads + 31) / 32 ))
@@ -79,16 +83,13 @@ for f in "$@"; do
       why=
       [ "$sst" -gt 0 ] || [ "$sld" -gt 0 ] && why="$why spills"
       [ "$stack" -gt 0 ] && why="$why stack-frame"
-      # one SM: 64K registers (allocated per warp in units of 256), 227 KiB of
-      # shared memory per block (sm_80: 163 KiB)
-      smax=$((227 * 1024)); [ "$sm" = 80 ] && smax=$((163 * 1024))
       [ "$smem" -gt "$smax" ] && why="$why smem>$smax"
       [ $(( per_warp * ((threads + 31) / 32) )) -gt 65536 ] && why="$why regs*threads>64K"
       printf '%-26s sm_%-3s %5s %8s %6s %6s %7s %8s %5s%s\n' "$short" "$sm" "$regs" "$smem" "$stack" "$sst" "$sld" \
         "$shown" "$occ" "${why:+   <- FAIL:$why}"
       [ -n "$why" ] && fail=1
     done < <(awk '
-      /Compiling entry function/ { match($0, /function .[^\047]*/); n = substr($0, RSTART + 10, RLENGTH - 10); fn = n; next }
+      /Compiling entry function/ { match($0, /function .[^\047]*/); fn = substr($0, RSTART + 10, RLENGTH - 10); next }
       /Function properties for/ { if ($NF != fn) fn = "" ; next }
       /bytes stack frame/ && fn != "" { st = $1; ss = $5; sl = $9; next }
       /Used [0-9]+ registers/ && fn != "" {

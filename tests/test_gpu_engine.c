@@ -61,6 +61,7 @@ static int run(nl_model *m, run_out *o) {
 
 static void free_out(run_out *o) { free(o->img); free(o->txt); free(o->status); }
 
+/* run() on another host thread (which starts on device 0). */
 typedef struct {
     nl_model *m;
     run_out o;
@@ -73,9 +74,9 @@ static void *run_thread(void *arg) {
     return NULL;
 }
 
-/* Compare a GPU run with the CPU run. exact: fp32 bound, else cosine. */
 static const char *ref_name = "CPU fp32"; /* what compare's c is */
 
+/* Compare a GPU run with the CPU run. exact: fp32 bound, else cosine. */
 static void compare(const char *label, const run_out *g, const run_out *c, size_t dim, int exact) {
     double worst_i = 0, worst_t = 0, cos_i = 1, cos_t = 1;
     for (size_t i = 0; i < n_paths; i++) {
@@ -179,7 +180,7 @@ int main(void) {
             pthread_t t;
             CHECK(pthread_create(&t, NULL, run_thread, &tr) == 0, "pthread_create");
             pthread_join(t, NULL);
-            CHECK(tr.rc == 0, "cuda:%d from another thread: %s", ndev - 1, tr.rc ? "failed" : "");
+            CHECK(tr.rc == 0, "cuda:%d from another thread failed", ndev - 1);
             if (tr.rc == 0) {
                 snprintf(what, sizeof what, "GPU fp32 on cuda:%d, another thread", ndev - 1);
                 compare(what, &tr.o, &a, dim, 1);

@@ -154,19 +154,21 @@ static nl_score_params neglabel(int ngroup, double tau, int shuffle) {
     return p;
 }
 
-/* Mining on the CPU and the GPU: quantiles to 1e-12 relative, same selection. */
+/* run_score on another host thread (which starts on device 0). */
 typedef struct {
     const data *d;
+    nl_score_params p;
     int index;
     result r;
 } other_dev;
 
 static void *score_other_thread(void *arg) {
     other_dev *o = arg;
-    o->r = run_score(o->d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, o->index, NULL);
+    o->r = run_score(o->d, o->p, NL_DEVICE_CUDA, o->index, NULL);
     return NULL;
 }
 
+/* Mining on the CPU and the GPU: quantiles to 1e-12 relative, same selection. */
 static void mine_case(const char *what, const float *id, size_t nid, const float *cand, size_t nc,
                       const uint8_t *pos, size_t dim, nl_mine_params p) {
     double *qc = malloc(nc * sizeof *qc), *qg = malloc(nc * sizeof *qg);
@@ -329,12 +331,13 @@ int main(void) {
             size_t ni = 500, nid = 100, nneg = 2000, dim = 64;
             float *img = make_rows(ni, dim, 0), *id = make_rows(nid, dim, 0), *neg = make_rows(nneg, dim, 0);
             data d = {img, id, neg, ni, nid, nneg, dim};
-            result g0 = run_score(&d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, 0, NULL);
-            result gl = run_score(&d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, ndev - 1, NULL);
+            nl_score_params sp = neglabel(10, 0.01, 1);
+            result g0 = run_score(&d, sp, NL_DEVICE_CUDA, 0, NULL);
+            result gl = run_score(&d, sp, NL_DEVICE_CUDA, ndev - 1, NULL);
             char what[64];
             snprintf(what, sizeof what, "scores on cuda:%d vs cuda:0", ndev - 1);
             compare(what, &d, &g0, &gl);
-            other_dev od = {&d, ndev - 1, {0}};
+            other_dev od = {&d, sp, ndev - 1, {0}};
             pthread_t t;
             CHECK(pthread_create(&t, NULL, score_other_thread, &od) == 0, "pthread_create");
             pthread_join(t, NULL);

@@ -58,9 +58,11 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked gpu run only with NEGLABEL_GPU_TESTS=1 (then only they:
     the rest compare with the CPU CLI and assume the CPU); without it they are
     deselected, not skipped."""
-    keep = [i for i in items if (i.get_closest_marker("gpu") is not None) == GPU_TESTS]
-    if len(keep) != len(items):
-        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    keep, drop = [], []
+    for i in items:
+        (keep if (i.get_closest_marker("gpu") is not None) == GPU_TESTS else drop).append(i)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
 
