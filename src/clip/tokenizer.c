@@ -290,6 +290,7 @@ typedef struct {
     size_t cap, hcap, hn;
     int32_t *out;
     size_t nout, outcap;
+    size_t work; /* pair lookups + heap pops, for nli_tokenizer_encode_counted */
 } scratch;
 
 static void heap_push(scratch *s, uint64_t v) {
@@ -320,6 +321,7 @@ static uint64_t heap_pop(scratch *s) {
 
 static void push_pair(const nli_tokenizer *t, scratch *s, int32_t p) {
     if (p < 0 || s->next[p] < 0) return;
+    s->work++;
     int64_t r = merge_get(t, s->id[p], s->id[s->next[p]]);
     if (r >= 0) heap_push(s, (uint64_t)r << 32 | (uint32_t)p);
 }
@@ -349,6 +351,7 @@ static int bpe(const nli_tokenizer *t, scratch *s, const uint8_t *p, size_t n) {
         size_t nmerged = 0;
         while (s->hn && (uint32_t)(s->heap[0] >> 32) == rank) {
             int32_t i = (int32_t)(uint32_t)heap_pop(s), j = s->next[i];
+            s->work++;
             /* stale entries: i was absorbed (id -1) or its pair changed */
             if (s->id[i] != t->ra[rank] || j < 0 || s->id[j] != t->rb[rank]) continue;
             s->id[i] = t->rm[rank];
@@ -369,6 +372,12 @@ static int bpe(const nli_tokenizer *t, scratch *s, const uint8_t *p, size_t n) {
 }
 
 int nli_tokenizer_encode(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
+    return nli_tokenizer_encode_counted(t, text, len, ids, n, NULL);
+}
+
+int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                                 size_t *work) {
+    if (work) *work = 0;
     *ids = NULL;
     *n = 0;
     char *clean = NULL;
@@ -419,6 +428,7 @@ int nli_tokenizer_encode(const nli_tokenizer *t, const char *text, size_t len, i
     *ids = s.out;
     *n = s.nout;
     s.out = NULL;
+    if (work) *work = s.work;
     rc = 0;
 done:
     pcre2_match_data_free(md);

@@ -18,6 +18,12 @@ void nli_tokenizer_free(nli_tokenizer *t);
  * *ids is malloc'd. Invalid UTF-8 is an error. Thread-safe for concurrent
  * calls on one tokenizer. */
 int nli_tokenizer_encode(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n);
+/* The same, also counting BPE's steps (adjacent-pair lookups and heap pops)
+ * in *work: at most 6 per byte of the cleaned text whatever the text (n - 1
+ * lookups, 2 more per merge, each merge removes a symbol, a pop per push).
+ * Tests check that bound instead of timing hostile input. */
+int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                                 size_t *work);
 
 /* Ids of the special tokens as found in the vocabulary. */
 int32_t nli_tokenizer_sot(const nli_tokenizer *t);
