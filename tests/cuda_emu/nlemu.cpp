@@ -18,8 +18,10 @@
 namespace nlemu_rt {
 namespace { /* this file's state */
 
-cudaError_t last_error = cudaSuccess;
-thread_local int current_device = 0; /* per host thread, as in CUDA */
+/* per host thread, as in CUDA: the last error (cudaGetLastError) and the
+ * current device */
+thread_local cudaError_t last_error = cudaSuccess;
+thread_local int current_device = 0;
 
 struct alloc {
     size_t size;
@@ -89,7 +91,6 @@ int device_count(void) {
 int current(void) { return current_device; }
 
 cudaError_t fail(cudaError_t e) {
-    LOCK;
     last_error = e;
     return e;
 }
@@ -152,14 +153,12 @@ const char *cudaGetErrorString(cudaError_t e) {
 }
 
 cudaError_t cudaGetLastError(void) {
-    LOCK;
     cudaError_t e = last_error;
     last_error = cudaSuccess;
     return e;
 }
 
 cudaError_t cudaPeekAtLastError(void) {
-    LOCK;
     return last_error;
 }
 

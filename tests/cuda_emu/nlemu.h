@@ -33,7 +33,9 @@
  *    one live allocation of the right kind;
  *  - dynamic shared memory and fresh cudaMalloc memory are filled with 0xff
  *    bytes (NaN as floats and doubles), so reading what was never written
- *    shows.
+ *    shows;
+ *  - the current device and the last error (cudaGetLastError) are per host
+ *    thread, as in CUDA: a thread does not see, or clear, another's error.
  * Environment: NLEMU_DEVICES (default 1; 0 = no device). */
 #ifndef NLEMU_H
 #define NLEMU_H

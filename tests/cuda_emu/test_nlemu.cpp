@@ -232,6 +232,30 @@ static void *other_thread_device(void *arg) {
     return NULL;
 }
 
+/* The last error is per host thread: another thread neither sees nor
+ * clears it. */
+static void *other_thread_error(void *arg) {
+    cudaError_t *e = (cudaError_t *)arg;
+    e[0] = cudaPeekAtLastError();
+    e[1] = cudaSetDevice(-1);
+    e[2] = cudaGetLastError();
+    return NULL;
+}
+
+static void test_error_per_thread(void) {
+    cudaGetLastError();
+    CHECK(cudaSetDevice(99) == cudaErrorInvalidDevice, "device 99 was accepted");
+    cudaError_t e[3] = {cudaErrorLaunchFailure, cudaErrorLaunchFailure, cudaErrorLaunchFailure};
+    pthread_t t;
+    pthread_create(&t, NULL, other_thread_error, e);
+    pthread_join(t, NULL);
+    CHECK(e[0] == cudaSuccess, "another thread sees this thread's error (%d)", (int)e[0]);
+    CHECK(e[1] == cudaErrorInvalidDevice && e[2] == cudaErrorInvalidDevice, "the other thread's own error: %d %d",
+          (int)e[1], (int)e[2]);
+    CHECK(cudaPeekAtLastError() == cudaErrorInvalidDevice, "another thread cleared this thread's error");
+    CHECK(cudaGetLastError() == cudaErrorInvalidDevice && cudaGetLastError() == cudaSuccess, "not cleared");
+}
+
 static void test_devices(void) {
     setenv("NLEMU_DEVICES", "2", 1);
     int n = 0, d = -1;
@@ -410,6 +434,7 @@ int main(void) {
     test_streams();
     test_memory();
     test_order();
+    test_error_per_thread();
     test_devices();
     unsetenv("NLEMU_DEVICES");
     expect_abort("a shuffle that half of each warp skips", run_divergent, "threads wait at different barriers");
