@@ -362,13 +362,56 @@ static void note_failure(size_t row, char **err, int code, float *out, size_t di
     *err = NULL;
 }
 
+/* Decode (or take), resize and crop rows s..s+k-1 of src into rgb (px
+ * bytes each) on all cores. ok[i]: whether row s+i loaded; if not, errs[i]
+ * (malloc'd) and code[i] (its nl_status) say why. Each thread has its own
+ * error message buffer. */
+static void decode_batch(nl_model *m, const img_src *src, size_t s, size_t k, nl_resample resample, uint8_t *rgb,
+                         int *ok, char **errs, int *code) {
+    const nli_clip_config *c = m->cfg;
+    int S = c->vision.image_size;
+    size_t px = (size_t)S * S * 3;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
+    for (size_t i = 0; i < k; i++) {
+        ok[i] = prep(c, src, s + i, S, resample, rgb + i * px) == 0;
+        if (!ok[i]) {
+            errs[i] = nli_strdup(nli_geterr());
+            code[i] = (int)nl_last_status();
+        }
+    }
+}
+
+/* After decode_batch: each row's status, the failures noted (note_failure,
+ * which frees every errs[i]), and the good images packed to the front of
+ * rgb so the model sees one dense batch; idx[j] is the input row of packed
+ * image j. Returns how many are good. */
+static size_t pack_batch(size_t s, size_t k, const int *ok, char **errs, const int *code, uint8_t *rgb, size_t px,
+                         size_t *idx, float *out, size_t dim, int *status, char **errors, int *rc) {
+    size_t good = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (status) status[s + i] = ok[i] ? 0 : -1;
+        if (!ok[i]) {
+            note_failure(s + i, &errs[i], code[i], out, dim, status, errors, rc);
+            continue;
+        }
+        if (good != i) memmove(rgb + good * px, rgb + i * px, px);
+        idx[good++] = s + i;
+    }
+    return good;
+}
+
 /* One decoded batch's bookkeeping: which input rows its images are. */
 typedef struct { size_t *idx, n; } gpu_slot;
+
+/* Scatter n embeddings (tmp) to their input rows idx of out. */
+static void scatter_rows(const float *tmp, const size_t *idx, size_t n, float *out, size_t dim) {
+    for (size_t j = 0; j < n; j++) memcpy(out + idx[j] * dim, tmp + j * dim, dim * sizeof(float));
+}
 
 /* Scatter a collected slot's embeddings to their rows of out. */
 static int gpu_collect(nli_cuda_clip *g, int slot, gpu_slot *sl, float *tmp, float *out, size_t dim) {
     if (nli_cuda_images_collect(g, slot, tmp) != 0) return -1;
-    for (size_t j = 0; j < sl->n; j++) memcpy(out + sl->idx[j] * dim, tmp + j * dim, dim * sizeof(float));
+    scatter_rows(tmp, sl->idx, sl->n, out, dim);
     sl->n = 0;
     return 0;
 }
@@ -389,24 +432,8 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
         uint8_t *stage = nli_cuda_images_staging(g, slot);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
-        for (size_t i = 0; i < k; i++) {
-            ok[i] = prep(c, src, s + i, S, resample, stage + i * px) == 0;
-            if (!ok[i]) {
-                errs[i] = nli_strdup(nli_geterr());
-                code[i] = (int)nl_last_status();
-            }
-        }
-        size_t good = 0;
-        for (size_t i = 0; i < k; i++) {
-            if (status) status[s + i] = ok[i] ? 0 : -1;
-            if (!ok[i]) {
-                note_failure(s + i, &errs[i], code[i], out, dim, status, errors, &rc);
-                continue;
-            }
-            if (good != i) memmove(stage + good * px, stage + i * px, px);
-            sl[slot].idx[good++] = s + i;
-        }
+        decode_batch(m, src, s, k, resample, stage, ok, errs, code);
+        size_t good = pack_batch(s, k, ok, errs, code, stage, px, sl[slot].idx, out, dim, status, errors, &rc);
         if (rc != 0) break;
         sl[slot].n = good;
         if (nli_cuda_images_submit(g, slot, stage, good) != 0) { sl[slot].n = 0; rc = -1; break; }
@@ -459,49 +486,30 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
     int S = c->vision.image_size;
     size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3;
     size_t B = (size_t)m->batch;
-    float *pix = nli_mallocarray(B * px, sizeof(float));
+    float *pix = nli_mallocarray(B * px, sizeof(float)), *emb = nli_mallocarray(B * dim, sizeof(float));
     uint8_t *rgb = nli_mallocarray(B * px, 1);
+    size_t *idx = nli_mallocarray(B, sizeof(size_t));
     int *ok = nli_mallocarray(B, sizeof(int)), *code = nli_calloc(B, sizeof(int)); /* code: nl_status of a failure */
     char **errs = nli_calloc(B, sizeof(char *));
     int rc = 0;
-    if (!pix || !rgb || !ok || !code || !errs) { rc = -1; goto done; }
+    if (!pix || !emb || !rgb || !idx || !ok || !code || !errs) { rc = -1; goto done; }
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
-        /* Decoding and resampling dominate for small models: do them in
-         * parallel. Each thread has its own error message buffer. */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(m->n_threads)
-        for (size_t i = 0; i < k; i++) {
-            ok[i] = prep(c, src, s + i, S, resample, rgb + i * px) == 0;
-            if (ok[i]) {
-                nli_image_normalize(rgb + i * px, S, c->image_mean, c->image_std, pix + i * px);
-            } else {
-                errs[i] = nli_strdup(nli_geterr());
-                code[i] = (int)nl_last_status();
-            }
-        }
-        /* Pack the good images together so the model sees one dense batch. */
-        size_t good = 0;
-        for (size_t i = 0; i < k; i++) {
-            if (status) status[s + i] = ok[i] ? 0 : -1;
-            if (!ok[i]) {
-                note_failure(s + i, &errs[i], code[i], out, dim, status, errors, &rc);
-                continue;
-            }
-            if (good != i) memcpy(pix + good * px, pix + i * px, px * sizeof(float));
-            good++;
-        }
-        for (size_t i = 0; i < k; i++) { free(errs[i]); errs[i] = NULL; }
+        /* Decoding and resampling dominate for small models: all cores. */
+        decode_batch(m, src, s, k, resample, rgb, ok, errs, code);
+        size_t good = pack_batch(s, k, ok, errs, code, rgb, px, idx, out, dim, status, errors, &rc);
         if (rc != 0) break;
-        float *emb = nli_mallocarray(good ? good * dim : 1, sizeof(float));
-        if (!emb) { rc = -1; break; }
-        if (good && nli_clip_encode_images(m->clip, pix, good, emb) != 0) { free(emb); rc = -1; break; }
-        for (size_t i = 0, g = 0; i < k; i++)
-            if (ok[i]) memcpy(out + (s + i) * dim, emb + (g++) * dim, dim * sizeof(float));
-        free(emb);
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+        for (size_t j = 0; j < good; j++)
+            nli_image_normalize(rgb + j * px, S, c->image_mean, c->image_std, pix + j * px);
+        if (good && nli_clip_encode_images(m->clip, pix, good, emb) != 0) { rc = -1; break; }
+        scatter_rows(emb, idx, good, out, dim);
     }
 done:
     free(pix);
+    free(emb);
     free(rgb);
+    free(idx);
     free(ok);
     free(code);
     free(errs);

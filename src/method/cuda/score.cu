@@ -565,7 +565,6 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
     }
     rc = 0;
 done:
-    if (rc != 0) (void)cudaGetLastError(); /* leave no error behind for the next caller */
     if (h) cublasDestroy(h);
     if (st) {
         cudaStreamSynchronize(st);
@@ -582,7 +581,7 @@ done:
     cudaFree(d_tneg);
     cudaFree(d_perm);
     free(h_perm);
-    if (rc != 0) (void)cudaGetLastError();
+    if (rc != 0) (void)cudaGetLastError(); /* leave no error behind for the next caller */
     if (entered) device_leave(index, prev);
     return rc;
 }
@@ -680,7 +679,6 @@ int nli_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const f
     }
     rc = 0;
 done:
-    if (rc != 0) (void)cudaGetLastError();
     if (h) cublasDestroy(h);
     if (st) {
         cudaStreamSynchronize(st);
