@@ -66,6 +66,10 @@ char *nl_devices_info_json(void) {
         nli_buf_printf(&b, ",\"compute_capability\":\"%d.%d\",\"memory_total\":%zu,\"memory_free\":%zu}", ma, mi, tot, fr);
     }
     nli_buf_puts(&b, "]");
+    if (n > 0 && nli_cublas_path()) {
+        nli_buf_puts(&b, ",\"cublas\":");
+        nli_buf_json_string(&b, nli_cublas_path());
+    }
     if (n == 0) {
         nli_buf_puts(&b, ",\"cuda_unavailable\":");
         nli_buf_json_string(&b, nli_geterr());
@@ -79,6 +83,8 @@ char *nl_devices_info_json(void) {
 #ifndef NEGLABEL_HAVE_CUDA
 /* ------------------------------------------------ build without CUDA */
 int nli_cuda_count(void) { NL_NO_CUDA(); return 0; }
+int nli_cublas_load(void) { NL_NO_CUDA(); return -1; }
+const char *nli_cublas_path(void) { return NULL; }
 int nli_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,
                      int *cc_minor) { NL_NO_CUDA(); return -1; }
 #endif

@@ -11,11 +11,18 @@
 extern "C" {
 #endif
 
-/* Usable CUDA devices; 0 with the reason in nli_geterr() when none. */
+/* Usable CUDA devices; 0 with the reason in nli_geterr() when none (also
+ * when there are GPUs but cuBLAS cannot be loaded). */
 int nli_cuda_count(void);
 /* Name, memory and compute capability of device index. */
 int nli_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,
                      int *cc_minor);
+
+/* cuBLAS, loaded the first time nli_cuda_count finds a GPU (not linked:
+ * base/cuda/cublas_load.h): 0, or -1 with the reason. Once per process. */
+int nli_cublas_load(void);
+/* The file cuBLAS was loaded from; NULL until nli_cublas_load succeeded. */
+const char *nli_cublas_path(void);
 
 /* What every stub of a build without CUDA does (base/device.c,
  * clip/clip_cuda_stubs.c, method/score_cuda_stubs.c; needs util.h). */

@@ -3,7 +3,7 @@
  * (nli_seterr) naming the call, and jumps to the function's cleanup. */
 #ifndef NEGLABEL_CUDA_UTIL_H
 #define NEGLABEL_CUDA_UTIL_H
-#include <cublas_v2.h>
+#include "cublas_load.h"
 #include <cuda_runtime.h>
 
 #include "neglabel.h"

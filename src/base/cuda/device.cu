@@ -38,7 +38,16 @@ extern "C" int nli_cuda_count(void) {
         nli_seterr_code(NL_ERR_DEVICE, "no usable CUDA device: %s", nli_cuda_errstr(e));
         return 0;
     }
-    if (n == 0) nli_seterr_code(NL_ERR_DEVICE, "no usable CUDA device: the driver reports none");
+    if (n == 0) {
+        nli_seterr_code(NL_ERR_DEVICE, "no usable CUDA device: the driver reports none");
+        return 0;
+    }
+    if (nli_cublas_load() != 0) {
+        char why[1600];
+        snprintf(why, sizeof why, "%s", nli_geterr());
+        nli_seterr_code(NL_ERR_DEVICE, "no usable CUDA device: %d GPU%s found, but %s", n, n == 1 ? "" : "s", why);
+        return 0;
+    }
     return n;
 }
 

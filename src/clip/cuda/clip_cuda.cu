@@ -85,8 +85,8 @@ static int gemm(nli_cuda_clip *g, const void *A, const void *W, void *C, int c_f
     cublasComputeType_t comp = ab == CUDA_R_32F ? CUBLAS_COMPUTE_32F_PEDANTIC : CUBLAS_COMPUTE_32F;
     float alpha = 1.0f;
     if (M <= 0) return 0;
-    CUBLAS_TRY(cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, W, ab, K, A, ab, K, &beta, C, ct, N,
-                            comp, CUBLAS_GEMM_DEFAULT),
+    CUBLAS_TRY(nli_cublas.GemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, W, ab, K, A, ab, K, &beta, C,
+                                 ct, N, comp, CUBLAS_GEMM_DEFAULT),
                fail);
     return 0;
 fail:
@@ -301,9 +301,9 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     CUDA_TRY(cudaStreamCreateWithFlags(&g->st, cudaStreamNonBlocking), fail);
     CUDA_TRY(cudaEventCreateWithFlags(&g->done[0], cudaEventDisableTiming), fail);
     CUDA_TRY(cudaEventCreateWithFlags(&g->done[1], cudaEventDisableTiming), fail);
-    CUBLAS_TRY(cublasCreate(&g->blas), fail);
-    CUBLAS_TRY(cublasSetStream(g->blas, g->st), fail);
-    CUBLAS_TRY(cublasSetMathMode(g->blas, CUBLAS_DEFAULT_MATH), fail);
+    CUBLAS_TRY(nli_cublas.Create(&g->blas), fail);
+    CUBLAS_TRY(nli_cublas.SetStream(g->blas, g->st), fail);
+    CUBLAS_TRY(nli_cublas.SetMathMode(g->blas, CUBLAS_DEFAULT_MATH), fail);
     {
         cudaError_t e = cudaMalloc((void **)&g->wmem, c->n_params * sizeof(float));
         if (e != cudaSuccess) {
@@ -393,7 +393,7 @@ extern "C" void nli_cuda_clip_free(nli_cuda_clip *g) {
     cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix);
     cudaFreeHost(g->h_tok); cudaFreeHost(g->h_pos); cudaFreeHost(g->h_pool); cudaFreeHost(g->h_tiles);
     cudaFree(g->d_tok); cudaFree(g->d_pos); cudaFree(g->d_pool); cudaFree(g->d_tiles);
-    if (g->blas) cublasDestroy(g->blas);
+    if (g->blas) nli_cublas.Destroy(g->blas);
     if (g->done[0]) cudaEventDestroy(g->done[0]);
     if (g->done[1]) cudaEventDestroy(g->done[1]);
     if (g->st) cudaStreamDestroy(g->st);

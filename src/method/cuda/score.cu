@@ -30,7 +30,7 @@
  *
  * NEGLABEL_CUDA_CHUNK_BYTES (bytes) overrides the per-chunk memory budget;
  * the tests use it to exercise many chunks on small inputs. */
-#include <cublas_v2.h>
+#include "cuda/cublas_load.h"
 #include <cuda_runtime.h>
 #include <limits.h>
 #include <math.h>
@@ -76,8 +76,8 @@ static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-b
         cublasStatus_t s_ = (call);                                                                   \
         if (s_ != CUBLAS_STATUS_SUCCESS) {                                                            \
             nli_seterr_code(s_ == CUBLAS_STATUS_ALLOC_FAILED ? NL_ERR_NOMEM : NL_ERR_DEVICE,           \
-                           "cuda:%d: %s: %s (cuBLAS status %d)", index, what, cublasGetStatusString(s_), \
-                           (int)s_);                                                                  \
+                           "cuda:%d: %s: %s (cuBLAS status %d)", index, what,                         \
+                           nli_cublas.GetStatusString(s_), (int)s_);                                  \
             goto done;                                                                                \
         }                                                                                             \
     } while (0)
@@ -116,6 +116,7 @@ static int device_enter(int index, int *prev) {
         nli_seterr("cuda:%d: no such device (%d CUDA devices)", index, n);
         return -1;
     }
+    if (nli_cublas_load() != 0) return -1;
     if (cudaGetDevice(prev) != cudaSuccess) {
         (void)cudaGetLastError();
         *prev = -1;
@@ -176,9 +177,9 @@ k_unit_rows(const float *__restrict__ x, size_t n, int dim, int normalise, doubl
  * destroys both, also after a failure here (either may be left NULL). */
 static int open_blas(int index, cudaStream_t *st, cublasHandle_t *h) {
     CUDA_TRY(cudaStreamCreateWithFlags(st, cudaStreamNonBlocking), "creating a stream");
-    CUBLAS_TRY(cublasCreate(h), "creating the cuBLAS handle");
-    CUBLAS_TRY(cublasSetStream(*h, *st), "setting the cuBLAS stream");
-    CUBLAS_TRY(cublasSetMathMode(*h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
+    CUBLAS_TRY(nli_cublas.Create(h), "creating the cuBLAS handle");
+    CUBLAS_TRY(nli_cublas.SetStream(*h, *st), "setting the cuBLAS stream");
+    CUBLAS_TRY(nli_cublas.SetMathMode(*h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
     return 0;
 done:
     return -1;
@@ -542,12 +543,12 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
         if (upload_rows(index, st, img + i0 * dim, m, dim, 1, d_f, d_img, "copying the image embeddings")) goto done;
         /* row-major S (m x n) = IMG (m x dim) * L^T is column-major S^T (n x m)
          * = L * IMG^T, where the row-major L (n x dim) is column-major dim x n */
-        CUBLAS_TRY(cublasDgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_id, (int)m, (int)dim, &one, d_id, (int)dim,
-                               d_img, (int)dim, &zero, d_sid, (int)n_id),
+        CUBLAS_TRY(nli_cublas.Dgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_id, (int)m, (int)dim, &one, d_id, (int)dim,
+                                    d_img, (int)dim, &zero, d_sid, (int)n_id),
                    "cosines to the ID labels (cublasDgemm)");
         if (use_neg)
-            CUBLAS_TRY(cublasDgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)use_neg, (int)m, (int)dim, &one, d_neg,
-                                   (int)dim, d_img, (int)dim, &zero, d_sneg, (int)use_neg),
+            CUBLAS_TRY(nli_cublas.Dgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)use_neg, (int)m, (int)dim, &one, d_neg,
+                                        (int)dim, d_img, (int)dim, &zero, d_sneg, (int)use_neg),
                        "cosines to the negative labels (cublasDgemm)");
         k_score<<<(unsigned)m, SCORE_THREADS, stage ? stage_bytes : 0, st>>>(
             d_sid, (int)n_id, use_neg ? d_sneg : NULL, (int)use_neg, d_perm, (int)ngroup, (int)gsize, method,
@@ -565,7 +566,7 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
     }
     rc = 0;
 done:
-    if (h) cublasDestroy(h);
+    if (h) nli_cublas.Destroy(h);
     if (st) {
         cudaStreamSynchronize(st);
         cudaStreamDestroy(st);
@@ -661,8 +662,8 @@ int nli_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const f
         if (upload_rows(index, st, cand_emb + c0 * dim, m, dim, 0, d_f, d_cand, "copying the candidate embeddings"))
             goto done;
         /* row-major S (m x n_id) = CAND * ID^T, as in nli_cuda_score */
-        CUBLAS_TRY(cublasDgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_id, (int)m, (int)dim, &one, d_id, (int)dim,
-                               d_cand, (int)dim, &zero, d_s, (int)n_id),
+        CUBLAS_TRY(nli_cublas.Dgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)n_id, (int)m, (int)dim, &one, d_id, (int)dim,
+                                    d_cand, (int)dim, &zero, d_s, (int)n_id),
                    "candidate-ID similarities (cublasDgemm)");
         if (on_gpu) {
             k_quantile<<<(unsigned)m, threads, smem, st>>>(d_s, (int)n_id, p, lo_i, frac, has_next, d_q);
@@ -679,7 +680,7 @@ int nli_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const f
     }
     rc = 0;
 done:
-    if (h) cublasDestroy(h);
+    if (h) nli_cublas.Destroy(h);
     if (st) {
         cudaStreamSynchronize(st);
         cudaStreamDestroy(st);
