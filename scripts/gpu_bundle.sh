@@ -183,8 +183,10 @@ if [ "$total" -gt "$limit" ]; then
   keep=$(ctest --test-dir "$BUILD" -N -L gpu --show-only=json-v1 2>/dev/null |
     python3 -c 'import json,sys,os; d=json.load(sys.stdin); print("\n".join(sorted({os.path.basename(t["command"][0]) for t in d.get("tests",[]) if t.get("command")})))' || true)
   # and the helpers that gpu-labelled scripts call: cli_openclip.sh (run as
-  # cli_openclip_gpu) writes its checkpoints with test_openclip
-  keep=$(printf '%s\n' "$keep" test_openclip)
+  # cli_openclip_gpu) writes its checkpoints with test_openclip; and
+  # test_cublas_load, which gpu_run.sh runs on its own (cuBLAS opened once a
+  # GPU is found)
+  keep=$(printf '%s\n' "$keep" test_openclip test_cublas_load)
   say "over ${LIMIT_MIB} MiB: keeping only the gpu-labelled tests' programs: $(echo $keep)"
   for f in "$G"/build-gpu/test_*; do
     b=$(basename "$f")

@@ -110,9 +110,17 @@ for f in "$B"/neglabel "$B"/bench_gpu "$B"/test_*; do
   if [ -n "$m" ]; then nf=1; echo "$(basename "$f"): $m"; fi
 done
 [ "$nf" = 0 ] && say "ldd: every library found" || note "ldd: some libraries NOT FOUND (above); continuing"
-ldd "$B/bench_gpu" | grep -E 'cublas|stdc\+\+|gomp|openblas|libz' | sed 's/^/  /'
-say "devices as neglabel sees them:"
+ldd "$B/bench_gpu" | grep -E 'stdc\+\+|gomp|openblas|libz' | sed 's/^/  /'
+say "devices as neglabel sees them (\"cublas\": the file it opened):"
 timeout 60 "$B/bench_gpu" devices || note "bench_gpu devices FAILED (exit $?)"
+# cuBLAS is opened when a GPU is found, not linked: with a GPU, it must be
+if [ -x "$B/test_cublas_load" ]; then
+  if timeout 60 "$B/test_cublas_load" >"$OUT/test_cublas_load.log" 2>&1; then
+    say "test_cublas_load: $(tail -n 1 "$OUT/test_cublas_load.log")"
+  else
+    note "test_cublas_load FAILED:"; sed 's/^/  /' "$OUT/test_cublas_load.log" | head -n 20; RC=1
+  fi
+fi
 
 # ---- 5. GPU tests
 CTEST=$(command -v ctest || ls /opt/torch/.venv/bin/ctest 2>/dev/null || true)
