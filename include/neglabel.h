@@ -104,9 +104,15 @@ NL_API int nl_parse_device(const char *s, nl_device *dev, int *index);
 /* "fp32", "fp16" or "bf16" (also "default"). */
 NL_API int nl_parse_precision(const char *s, nl_precision *p);
 NL_API const char *nl_precision_name(nl_precision p);
-/* Number of usable CUDA devices: 0 when built without CUDA, with no driver
- * or no GPU (nl_last_error() then says why). */
+/* Number of CUDA devices (cuda:0 to cuda:N-1): 0 when built without CUDA,
+ * with no driver, no GPU or no cuBLAS (nl_last_error() then says why). A
+ * device may still be one this build cannot run on: its kernels need
+ * compute capability 8.0 or newer (nl_devices_info_json: "supported"). */
 NL_API int nl_cuda_device_count(void);
+/* The device NL_DEVICE_AUTO runs on: the first supported CUDA device, or -1
+ * for the CPU (nl_last_error() says why; when every GPU is too old, a
+ * warning is also logged, once per process). */
+NL_API int nl_cuda_auto_device(void);
 /* 1 when this build contains the CUDA backend. */
 NL_API int nl_cuda_built(void);
 /* JSON describing the CUDA build and the devices found (malloc'd). */

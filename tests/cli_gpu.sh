@@ -86,4 +86,26 @@ check "GPU mine from its cache: identical file" cmp -s "$TMP/neg_gpu.tsv" "$TMP/
 nl --device cuda score --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_gpu.tsv" \
   "$I"/*.jpg >"$TMP/score_gpu.csv" 2>"$TMP/score_gpu.err"
 check "GPU score: a row per JPEG" test "$(tail -n +2 "$TMP/score_gpu.csv" | wc -l)" -eq "$(ls "$I"/*.jpg | wc -l)"
+
+# --- GPUs the kernels cannot run on (compute capability below 8.0: T4, V100).
+# Here every GPU must be supported and auto must take cuda:0; on the emulator
+# (NLEMU_CC) older GPUs are refused by name and auto passes over them.
+check "devices: every GPU supported, auto is cuda:0" sh -c "'$BIN' devices | jq -e '(.cuda_devices | all(.supported)) and .auto == \"cuda:0\"' >/dev/null"
+if [ "${NEGLABEL_GPU_EMU:-0}" = 1 ]; then
+  export NLEMU_DEVICES=2
+  check "emulated 7.5 + 9.0: cuda:0 unsupported (why), auto cuda:1" sh -c "NLEMU_CC=7.5,9.0 '$BIN' devices | jq -e '(.cuda_devices | map(.supported)) == [false, true] and (.cuda_devices[0].unsupported | test(\"compute capability 7.5\")) and .auto == \"cuda:1\"' >/dev/null"
+  check "emulated 7.5 + 9.0: auto loads the model on cuda:1, no warning" sh -c "NLEMU_CC=7.5,9.0 '$BIN' --device auto info --model '$M' 2>'$TMP/auto.err' | jq -e '.device | startswith(\"cuda:1\")' >/dev/null && ! grep -q warning '$TMP/auto.err'"
+  expect_fail "emulated 7.5: --device cuda:0 refused, naming the GPU and what it lacks" \
+    'cuda:0 \(nlemu CPU emulation of an sm_75 GPU\) has compute capability 7.5; this build.s GPU kernels need 8.0 or newer' \
+    env NLEMU_CC=7.5,9.0 "$BIN" --device cuda:0 info --model "$M"
+  expect_fail "emulated 7.5: score-embeddings --device cuda refused too" 'compute capability 7.5' \
+    env NLEMU_CC=7.5 "$BIN" --device cuda score-embeddings --id "$TMP/id.npy" --neg "$TMP/neg.npy" --images "$TMP/img.npy"
+  check "emulated 7.0 + 7.5: devices says why the CPU (auto cpu)" sh -c "NLEMU_CC=7.0,7.5 '$BIN' devices | jq -e '.auto == \"cpu\" and (.cuda_unavailable | test(\"none of the 2 GPUs is supported\"))' >/dev/null"
+  NLEMU_CC=7.0,7.5 "$BIN" --device auto score --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_cpu.tsv" "$I/dog.jpg" >"$TMP/old.csv" 2>"$TMP/old.err"
+  check "emulated old GPUs: auto scores on the CPU, as --device cpu" sh -c "'$BIN' --device cpu score --no-cache --model '$M' --id-labels '$TMP/labels.txt' --negatives '$TMP/neg_cpu.tsv' '$I/dog.jpg' 2>/dev/null | cmp -s - '$TMP/old.csv' && test -s '$TMP/old.csv'"
+  check "emulated old GPUs: one warning, naming the GPU" test "$(grep -c 'warning: no usable CUDA device: none of the 2 GPUs is supported: cuda:0 (nlemu CPU emulation of an sm_70 GPU)' "$TMP/old.err")" -eq 1
+  check "emulated old GPUs: the model says cpu" grep -q 'model on cpu' "$TMP/old.err"
+  unset NLEMU_DEVICES
+fi
+
 finish

@@ -49,8 +49,8 @@ static const opt_doc o_common[] = {
     {"-q", "--quiet", NULL, "no progress or information on stderr; warnings and errors still (default: shown)", C_QUIET},
     {"--threads", NULL, "N", "CPU threads (default $NEGLABEL_THREADS, else $OMP_NUM_THREADS, else all cores)", C_THREADS},
     {"--device", NULL, "auto|cpu|cuda|cuda:N",
-     "where the model runs, and mining and scoring (default $NEGLABEL_DEVICE, else auto: the first usable GPU, "
-     "else the CPU)", C_DEVICE},
+     "where the model runs, and mining and scoring (default $NEGLABEL_DEVICE, else auto: the first GPU of "
+     "compute capability 8.0 or newer, else the CPU)", C_DEVICE},
     {"--precision", NULL, "fp32|fp16|bf16",
      "model precision (default $NEGLABEL_PRECISION, else fp16 on a GPU and fp32 on the CPU; bf16 on the CPU "
      "needs AVX512-BF16 or AMX, else it runs fp32 with a warning)", C_PRECISION},

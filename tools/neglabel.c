@@ -224,7 +224,11 @@ nl_model *cli_load_model(const char *dir) {
 void cli_compute_device(nl_device *dev, int *index) {
     *dev = cli_g.model.device;
     *index = cli_g.model.device_index;
-    if (*dev == NL_DEVICE_AUTO) *dev = nl_cuda_device_count() > 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+    if (*dev == NL_DEVICE_AUTO) {
+        int i = nl_cuda_auto_device();
+        *dev = i >= 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+        *index = i >= 0 ? i : 0;
+    }
 }
 
 static int cmd_devices(int argc, char **argv) {

@@ -174,7 +174,8 @@ def cuda_built() -> bool:
 
 
 def cuda_device_count() -> int:
-    """Usable CUDA devices (0 without the CUDA backend, a driver or a GPU)."""
+    """CUDA devices found (0 without the CUDA backend, a driver, a GPU or cuBLAS);
+    ``devices_info()`` says which this build supports (compute capability 8.0+)."""
     return _C.cuda_device_count()
 
 

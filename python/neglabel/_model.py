@@ -25,8 +25,8 @@ class Model:
             merges.txt: ViTs and CLIP ResNets, docs/openclip.md) or a Hub id
             ``org/name[@revision]`` taken from the Hugging Face cache
             (downloaded there when missing, unless HF_HUB_OFFLINE is set).
-        device: ``"auto"`` (the first usable GPU, else the CPU), ``"cpu"``,
-            ``"cuda"`` or ``"cuda:N"``.
+        device: ``"auto"`` (the first GPU of compute capability 8.0+, else
+            the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         precision: ``None`` (fp32 on the CPU, fp16 on a GPU), ``"fp32"``,
             ``"fp16"`` or ``"bf16"`` (the CPU runs fp32, or bf16 on AVX512-BF16 /
             AMX; without them bf16 falls back to fp32 with a warning, see

@@ -46,6 +46,11 @@ const char *nl_precision_name(nl_precision p) {
 
 int nl_cuda_device_count(void) { return nli_cuda_count(); }
 
+int nl_cuda_auto_device(void) {
+    int index = -1;
+    return nli_cuda_auto(&index, 1) ? index : -1;
+}
+
 #ifdef NEGLABEL_HAVE_CUDA
 int nl_cuda_built(void) { return 1; }
 #else
@@ -63,14 +68,26 @@ char *nl_devices_info_json(void) {
         if (nli_cuda_describe(i, name, sizeof name, &fr, &tot, &ma, &mi) != 0) continue;
         nli_buf_printf(&b, "%s{\"index\":%d,\"name\":", i ? "," : "", i);
         nli_buf_json_string(&b, name);
-        nli_buf_printf(&b, ",\"compute_capability\":\"%d.%d\",\"memory_total\":%zu,\"memory_free\":%zu}", ma, mi, tot, fr);
+        nli_buf_printf(&b, ",\"compute_capability\":\"%d.%d\",\"memory_total\":%zu,\"memory_free\":%zu",
+                       ma, mi, tot, fr);
+        int ok = nli_cuda_supported(i) == 0;
+        nli_buf_printf(&b, ",\"supported\":%s", ok ? "true" : "false");
+        if (!ok) {
+            nli_buf_puts(&b, ",\"unsupported\":");
+            nli_buf_json_string(&b, nli_geterr());
+        }
+        nli_buf_puts(&b, "}");
     }
     nli_buf_puts(&b, "]");
+    int auto_index = -1, on_gpu = n > 0 && nli_cuda_auto(&auto_index, 0);
+    if (on_gpu) nli_buf_printf(&b, ",\"auto\":\"cuda:%d\"", auto_index);
+    else nli_buf_puts(&b, ",\"auto\":\"cpu\"");
     if (n > 0 && nli_cublas_path()) {
         nli_buf_puts(&b, ",\"cublas\":");
         nli_buf_json_string(&b, nli_cublas_path());
     }
-    if (n == 0) {
+    if (!on_gpu) {
+        if (n == 0) nli_cuda_count(); /* its reason again: describing devices may have set another */
         nli_buf_puts(&b, ",\"cuda_unavailable\":");
         nli_buf_json_string(&b, nli_geterr());
     }
@@ -84,6 +101,8 @@ char *nl_devices_info_json(void) {
 /* ------------------------------------------------ build without CUDA */
 int nli_cuda_count(void) { NL_NO_CUDA(); return 0; }
 int nli_cublas_load(void) { NL_NO_CUDA(); return -1; }
+int nli_cuda_supported(int index) { (void)index; NL_NO_CUDA(); return -1; }
+int nli_cuda_auto(int *index, int warn) { (void)index; (void)warn; NL_NO_CUDA(); return 0; }
 const char *nli_cublas_path(void) { return NULL; }
 int nli_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,
                      int *cc_minor) { NL_NO_CUDA(); return -1; }

@@ -39,14 +39,15 @@ nl_model_params nl_model_default_params(void) {
  * weights are loaded: a CPU bf16 model is packed while loading. */
 static int resolve(nl_model *m, const nl_model_params *p) {
     nl_device dev = p->device;
-    if (dev == NL_DEVICE_AUTO) dev = nli_cuda_count() > 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+    int index = p->device_index;
+    if (dev == NL_DEVICE_AUTO) dev = nli_cuda_auto(&index, 1) ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
     if (dev != NL_DEVICE_CPU && dev != NL_DEVICE_CUDA) { nli_seterr("unknown device kind %d", (int)dev); return -1; }
     nl_precision prec = p->precision;
     if (prec == NL_PRECISION_DEFAULT) prec = dev == NL_DEVICE_CUDA ? NL_PRECISION_FP16 : NL_PRECISION_FP32;
     if (prec < NL_PRECISION_FP32 || prec > NL_PRECISION_BF16) { nli_seterr("unknown precision %d", (int)prec); return -1; }
     m->device = dev;
     m->precision = prec;
-    m->device_index = dev == NL_DEVICE_CUDA ? p->device_index : 0;
+    m->device_index = dev == NL_DEVICE_CUDA ? index : 0;
     if (dev == NL_DEVICE_CPU) {
         if (prec == NL_PRECISION_FP16) {
             nli_seterr_code(NL_ERR_UNSUPPORTED, "precision fp16: the CPU engine computes in fp32 or bf16 (use --precision fp32 or bf16, or a CUDA device)");

@@ -123,7 +123,8 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
     }
 
     /* the GPU path returns quantiles only; CSP's cut needs each row's maximum */
-    int use_cuda = !cut && (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_count() > 0));
+    int index = p->device_index;
+    int use_cuda = !cut && (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_auto(&index, 1)));
     ranked *r = nli_mallocarray(n_cand, sizeof *r);
     size_t *sel = nli_mallocarray(keep[0] + keep[1] ? keep[0] + keep[1] : 1, sizeof(size_t));
     double *did = NULL, *cd = NULL, *sim = NULL;
@@ -131,7 +132,7 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
     if (use_cuda) {
         /* the quantiles on the GPU (same cosines and rule), into r[].q */
         if (!(sim = nli_mallocarray(n_cand, sizeof(double)))) goto fail;
-        if (nli_cuda_mine_quantiles(p->device_index, id_emb, n_id, cand_emb, n_cand, dim, p->quantile, sim) != 0)
+        if (nli_cuda_mine_quantiles(index, id_emb, n_id, cand_emb, n_cand, dim, p->quantile, sim) != 0)
             goto fail;
         for (size_t i = 0; i < n_cand; i++) r[i] = (ranked){sim[i], i};
     } else {

@@ -103,9 +103,10 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         }
     }
     double inv_tau = 1.0 / p->tau;
-    if (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_count() > 0)) {
+    int index = p->device_index;
+    if (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_auto(&index, 1))) {
         /* the same normalisation, cosines and formulas on the GPU */
-        rc = nli_cuda_score(p->device_index, img, n_img, id_emb, n_id, neg_emb, n_neg, dim,
+        rc = nli_cuda_score(index, img, n_img, id_emb, n_id, neg_emb, n_neg, dim,
                            p->method == NL_METHOD_MCM ? 1 : 0, ngroup, gsize, perm, inv_tau, scores, top_id,
                            top_neg);
         goto done;

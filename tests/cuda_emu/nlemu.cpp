@@ -90,6 +90,22 @@ int device_count(void) {
 
 int current(void) { return current_device; }
 
+/* Device d's compute capability as major * 10 + minor, from NLEMU_CC
+ * ("7.5,9.0": one per device, the last repeated; default 9.0). */
+int compute_capability(int d) {
+    const char *s = getenv("NLEMU_CC");
+    int cc = 90;
+    for (int i = 0; s && *s; i++) {
+        char *end;
+        long ma = strtol(s, &end, 10), mi = *end == '.' ? strtol(end + 1, &end, 10) : 0;
+        if (end == s || ma < 1 || ma > 99 || mi < 0 || mi > 9) fatal("NLEMU_CC=%s: not major.minor[,major.minor...]", getenv("NLEMU_CC"));
+        cc = (int)(ma * 10 + mi);
+        if (i == d) break;
+        s = *end == ',' ? end + 1 : end + strlen(end);
+    }
+    return cc;
+}
+
 cudaError_t fail(cudaError_t e) {
     last_error = e;
     return e;
@@ -148,6 +164,7 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorNoKernelImageForDevice: return "no kernel image is available for execution on the device";
     default: return "unknown error (emulated)";
     }
 }
@@ -184,11 +201,12 @@ cudaError_t cudaSetDevice(int d) {
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int d) {
     if (d < 0 || d >= device_count()) return fail(cudaErrorInvalidDevice);
     memset(p, 0, sizeof *p);
-    snprintf(p->name, sizeof p->name, "nlemu CPU emulation of an sm_90 GPU");
+    const int cc = compute_capability(d);
+    snprintf(p->name, sizeof p->name, "nlemu CPU emulation of an sm_%d GPU", cc);
     p->totalGlobalMem = budget();
     p->sharedMemPerBlock = DEFAULT_SMEM;
-    p->major = 9;
-    p->minor = 0;
+    p->major = cc / 10;
+    p->minor = cc % 10;
     p->multiProcessorCount = 132;
     return cudaSuccess;
 }
@@ -199,6 +217,8 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int d) {
     case cudaDevAttrMaxSharedMemoryPerBlock: *v = (int)DEFAULT_SMEM; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = (int)OPTIN_SMEM; return cudaSuccess;
     case cudaDevAttrMultiProcessorCount: *v = 132; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMajor: *v = compute_capability(d) / 10; return cudaSuccess;
+    case cudaDevAttrComputeCapabilityMinor: *v = compute_capability(d) % 10; return cudaSuccess;
     default: return fail(cudaErrorInvalidValue);
     }
 }

@@ -36,7 +36,11 @@
  *    shows;
  *  - the current device and the last error (cudaGetLastError) are per host
  *    thread, as in CUDA: a thread does not see, or clear, another's error.
- * Environment: NLEMU_DEVICES (default 1; 0 = no device). */
+ *  - compute capability: NLEMU_CC, one "major.minor" per device separated
+ *    by commas, the last repeated (default 9.0); kernels launched on a
+ *    device older than 8.0 fail with cudaErrorNoKernelImageForDevice, as
+ *    this build's sm_80/sm_90 code and sm_90 PTX do on a real one.
+ * Environment: NLEMU_DEVICES (default 1; 0 = no device), NLEMU_CC. */
 #ifndef NLEMU_H
 #define NLEMU_H
 #include <stddef.h>
@@ -90,6 +94,8 @@ typedef struct cudaDeviceProp {
 typedef enum cudaDeviceAttr {
     cudaDevAttrMaxSharedMemoryPerBlock = 8,
     cudaDevAttrMultiProcessorCount = 16,
+    cudaDevAttrComputeCapabilityMajor = 75,
+    cudaDevAttrComputeCapabilityMinor = 76,
     cudaDevAttrMaxSharedMemoryPerBlockOptin = 97
 } cudaDeviceAttr;
 

@@ -344,6 +344,12 @@ void launch(const void *func, dim3 grid, dim3 block, size_t smem, cudaStream_t s
         fail(cudaErrorInvalidResourceHandle);
         return;
     }
+    /* the build has sm_80 and sm_90 machine code and sm_90 PTX: nothing
+     * for an older GPU */
+    if (compute_capability(current()) < 80) {
+        fail(cudaErrorNoKernelImageForDevice);
+        return;
+    }
     size_t threads = (size_t)block.x * block.y * block.z;
     if (!threads || threads > 1024 || block.z > 64 || !grid.x || !grid.y || !grid.z || grid.x > 2147483647u ||
         grid.y > 65535 || grid.z > 65535) {

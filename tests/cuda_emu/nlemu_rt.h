@@ -26,6 +26,7 @@ const size_t DEFAULT_SMEM = 48 * 1024;
 const int MAX_DEVICES = 16;
 int device_count(void); /* NLEMU_DEVICES (default 1), at most MAX_DEVICES */
 int current(void);      /* the calling thread's device (cudaSetDevice is per thread) */
+int compute_capability(int d); /* major * 10 + minor, from NLEMU_CC (default 90) */
 cudaError_t fail(cudaError_t e); /* record as the last error, return it */
 
 enum { DEVICE = 1, PINNED = 2 };

@@ -159,6 +159,22 @@ static void test_launch_limits(void) {
     CHECK(h == 15, "the 60 KiB kernel did not run: %d", h);
     nlemu::launch_kernel(smem_kernel, 1, 16, (size_t)210 * 1024, 0, d);
     CHECK(cudaGetLastError() == cudaErrorInvalidValue, "210 KiB, over the attribute's 200, was accepted");
+    /* a GPU older than the build's sm_80 code (NLEMU_CC): no kernel image */
+    setenv("NLEMU_CC", "7.5", 1);
+    int ma = 0, mi = 0;
+    cudaDeviceGetAttribute(&ma, cudaDevAttrComputeCapabilityMajor, 0);
+    cudaDeviceGetAttribute(&mi, cudaDevAttrComputeCapabilityMinor, 0);
+    CHECK(ma == 7 && mi == 5, "NLEMU_CC=7.5 gives compute capability %d.%d", ma, mi);
+    nlemu::launch_kernel(smem_kernel, 1, 16, 0, 0, d);
+    CHECK(cudaGetLastError() == cudaErrorNoKernelImageForDevice, "a kernel was launched on a 7.5 device");
+    setenv("NLEMU_CC", "8.0", 1);
+    nlemu::launch_kernel(smem_kernel, 1, 16, 0, 0, d);
+    CHECK(cudaGetLastError() == cudaSuccess, "a kernel was refused on an 8.0 device");
+    unsetenv("NLEMU_CC");
+    cudaDeviceProp p;
+    cudaGetDeviceProperties(&p, 0);
+    CHECK(p.major == 9 && p.minor == 0, "default compute capability %d.%d, not 9.0", p.major, p.minor);
+    cudaDeviceSynchronize();
     cudaFree(d);
 }
 

@@ -14,6 +14,15 @@ extern "C" {
 /* Usable CUDA devices; 0 with the reason in nli_geterr() when none (also
  * when there are GPUs but cuBLAS cannot be loaded). */
 int nli_cuda_count(void);
+/* 0 when this build's kernels run on device index (compute capability 8.0
+ * or newer), else -1 with the reason (NL_ERR_UNSUPPORTED: which GPU, its
+ * capability, what is needed). */
+int nli_cuda_supported(int index);
+/* What NL_DEVICE_AUTO means for the GPU: 1 with *index the first supported
+ * device (cuBLAS loaded), 0 for the CPU with the reason set; with warn, a
+ * machine whose GPUs are all unsupported also logs a warning (once per
+ * process). */
+int nli_cuda_auto(int *index, int warn);
 /* Name, memory and compute capability of device index. */
 int nli_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,
                      int *cc_minor);

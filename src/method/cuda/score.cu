@@ -116,7 +116,7 @@ static int device_enter(int index, int *prev) {
         nli_seterr("cuda:%d: no such device (%d CUDA devices)", index, n);
         return -1;
     }
-    if (nli_cublas_load() != 0) return -1;
+    if (nli_cuda_supported(index) != 0 || nli_cublas_load() != 0) return -1;
     if (cudaGetDevice(prev) != cudaSuccess) {
         (void)cudaGetLastError();
         *prev = -1;
