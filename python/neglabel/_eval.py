@@ -169,7 +169,7 @@ def convert_checkpoint(src: PathLike, dst_dir: PathLike) -> None:
 
 
 def cuda_built() -> bool:
-    """True when this build contains the CUDA backend (``pip install . -C cmake.define.NEGLABEL_CUDA=ON``)."""
+    """True when this build contains the CUDA backend (``pip install .`` with the CUDA toolkit present)."""
     return _C.cuda_built()
 
 

@@ -205,11 +205,21 @@ def test_model_context_and_close(tiny):
     assert e.shape == (1, 32)
 
 
-def test_devices():
+def test_devices(tiny):
     assert isinstance(neglabel.cuda_built(), bool)
     assert neglabel.cuda_device_count() >= 0
-    assert isinstance(neglabel.devices_info(), dict)
+    info = neglabel.devices_info()
+    assert isinstance(info, dict) and info["auto"] in ["cpu"] + [f"cuda:{d['index']}" for d in info["cuda_devices"]]
     assert neglabel.__version__ == "0.1.0" or neglabel.__version__.count(".") == 2
+    # CI builds the package with the toolkit present: it must have the CUDA
+    # backend (pyproject's default) and still run on a machine without a GPU
+    if os.environ.get("NEGLABEL_EXPECT_CUDA_BUILT") == "1":
+        assert neglabel.cuda_built(), "pip install . did not build the CUDA backend (NEGLABEL_CUDA=AUTO)"
+    if neglabel.cuda_built() and info["auto"] == "cpu":
+        with neglabel.Model(tiny, device="auto") as m:
+            assert m.device == "cpu" and m.embed_texts(["a dog"]).shape == (1, 32)
+        with open("/proc/self/maps") as f:  # cuBLAS is opened only when a GPU is used
+            assert "libcublas" not in f.read()
 
 
 def test_threads_and_batch_options(cli, tiny, images):
