@@ -110,8 +110,9 @@ NL_API const char *nl_precision_name(nl_precision p);
  * compute capability 8.0 or newer (nl_devices_info_json: "supported"). */
 NL_API int nl_cuda_device_count(void);
 /* The device NL_DEVICE_AUTO runs on: the first supported CUDA device, or -1
- * for the CPU (nl_last_error() says why; when every GPU is too old, a
- * warning is also logged, once per process). */
+ * for the CPU (nl_last_error() says why; when there are GPUs but none to
+ * run on, too old or without cuBLAS, a warning is also logged, once per
+ * process). */
 NL_API int nl_cuda_auto_device(void);
 /* 1 when this build contains the CUDA backend. */
 NL_API int nl_cuda_built(void);

@@ -105,6 +105,11 @@ if [ "${NEGLABEL_GPU_EMU:-0}" = 1 ]; then
   check "emulated old GPUs: auto scores on the CPU, as --device cpu" sh -c "'$BIN' --device cpu score --no-cache --model '$M' --id-labels '$TMP/labels.txt' --negatives '$TMP/neg_cpu.tsv' '$I/dog.jpg' 2>/dev/null | cmp -s - '$TMP/old.csv' && test -s '$TMP/old.csv'"
   check "emulated old GPUs: one warning, naming the GPU" test "$(grep -c 'warning: no usable CUDA device: none of the 2 GPUs is supported: cuda:0 (nlemu CPU emulation of an sm_70 GPU)' "$TMP/old.err")" -eq 1
   check "emulated old GPUs: the model says cpu" grep -q 'model on cpu' "$TMP/old.err"
+  NLEMU_NO_CUBLAS=1 "$BIN" --device auto info --model "$M" >"$TMP/nocublas.json" 2>"$TMP/nocublas.err"
+  check "emulated GPUs without cuBLAS: auto runs on the CPU" jq -e '.device == "cpu"' "$TMP/nocublas.json"
+  check "emulated GPUs without cuBLAS: one warning saying so" test "$(grep -c 'warning: no usable CUDA device: 2 GPUs found, but cuBLAS could not be loaded' "$TMP/nocublas.err")" -eq 1
+  expect_fail "emulated GPUs without cuBLAS: --device cuda refused, saying why" '2 GPUs found, but cuBLAS could not be loaded' \
+    env NLEMU_NO_CUBLAS=1 "$BIN" --device cuda info --model "$M"
   unset NLEMU_DEVICES
 fi
 

@@ -20,8 +20,8 @@ int nli_cuda_count(void);
 int nli_cuda_supported(int index);
 /* What NL_DEVICE_AUTO means for the GPU: 1 with *index the first supported
  * device (cuBLAS loaded), 0 for the CPU with the reason set; with warn, a
- * machine whose GPUs are all unsupported also logs a warning (once per
- * process). */
+ * machine that has GPUs but none to run on (all unsupported, or no cuBLAS)
+ * also logs a warning (once per process). */
 int nli_cuda_auto(int *index, int warn);
 /* Name, memory and compute capability of device index. */
 int nli_cuda_describe(int index, char *name, size_t cap, size_t *free_bytes, size_t *total_bytes, int *cc_major,

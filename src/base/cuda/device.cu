@@ -89,7 +89,7 @@ extern "C" int nli_cuda_auto(int *index, int warn) {
     char first[1024] = "";
     for (int i = 0; i < n; i++) {
         if (nli_cuda_supported(i) == 0) {
-            if (nli_cuda_count() == 0) return 0; /* cuBLAS missing: the reason is set */
+            if (nli_cuda_count() == 0) goto cpu; /* cuBLAS missing: the reason is set */
             *index = i;
             return 1;
         }
@@ -97,6 +97,7 @@ extern "C" int nli_cuda_auto(int *index, int warn) {
     }
     if (n == 1) nli_seterr_code(NL_ERR_UNSUPPORTED, "no usable CUDA device: %s", first);
     else nli_seterr_code(NL_ERR_UNSUPPORTED, "no usable CUDA device: none of the %d GPUs is supported: %s", n, first);
+cpu:; /* GPUs, but none to run on: say so (a machine without any stays quiet) */
     static int warned; /* once per process: every AUTO decision comes here */
     if (warn && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
         nli_log(NL_LOG_WARN, "%s; running on the CPU", nli_geterr());
