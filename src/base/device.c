@@ -87,7 +87,6 @@ char *nl_devices_info_json(void) {
         nli_buf_json_string(&b, nli_cublas_path());
     }
     if (!on_gpu) {
-        if (n == 0) nli_cuda_count(); /* its reason again: describing devices may have set another */
         nli_buf_puts(&b, ",\"cuda_unavailable\":");
         nli_buf_json_string(&b, nli_geterr());
     }

@@ -14,6 +14,10 @@ extern "C" {
 /* Usable CUDA devices; 0 with the reason in nli_geterr() when none (also
  * when there are GPUs but cuBLAS cannot be loaded). */
 int nli_cuda_count(void);
+/* Make device index current after checking that it exists, that the
+ * kernels run there and that cuBLAS is loaded; *prev receives the device
+ * that was current (restore it with cudaSetDevice). 0, or -1 with the reason. */
+int nli_cuda_select(int index, int *prev);
 /* 0 when this build's kernels run on device index (compute capability 8.0
  * or newer), else -1 with the reason (NL_ERR_UNSUPPORTED: which GPU, its
  * capability, what is needed). */

@@ -37,7 +37,4 @@ const char *nli_cublas_errstr(cublasStatus_t s);
 /* After a kernel launch: launch errors (bad configuration, no device). */
 #define LAUNCH_TRY(label) CUDA_TRY(cudaGetLastError(), label)
 
-/* Make device index current after checking it exists; *prev receives the
- * device that was current (restore it with cudaSetDevice). */
-int nli_cuda_select(int index, int *prev);
 #endif

@@ -116,9 +116,10 @@ static int enter(int index, int *prev, int need_supported) {
     }
     if (need_supported && nli_cuda_supported(index) != 0) return -1;
     *prev = 0;
-    cudaGetDevice(prev);
+    if (cudaGetDevice(prev) != cudaSuccess) cudaGetLastError();
     cudaError_t e = cudaSetDevice(index);
     if (e != cudaSuccess) {
+        cudaGetLastError(); /* leave no error behind for the next caller */
         nli_seterr_code(NL_ERR_DEVICE, "cuda:%d: %s", index, nli_cuda_errstr(e));
         return -1;
     }

@@ -102,34 +102,6 @@ static size_t chunk_items(size_t budget, size_t per_item, size_t n, size_t cap) 
     return c;
 }
 
-/* Check the index, remember the current device, switch to index. */
-static int device_enter(int index, int *prev) {
-    int n = 0;
-    *prev = -1;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        nli_seterr("cuda:%d: cannot count CUDA devices: %s", index, cudaGetErrorString(e));
-        return -1;
-    }
-    if (index < 0 || index >= n) {
-        nli_seterr("cuda:%d: no such device (%d CUDA devices)", index, n);
-        return -1;
-    }
-    if (nli_cuda_supported(index) != 0 || nli_cublas_load() != 0) return -1;
-    if (cudaGetDevice(prev) != cudaSuccess) {
-        (void)cudaGetLastError();
-        *prev = -1;
-    }
-    e = cudaSetDevice(index);
-    if (e != cudaSuccess) {
-        (void)cudaGetLastError();
-        nli_seterr("cuda:%d: cannot select the device: %s", index, cudaGetErrorString(e));
-        return -1;
-    }
-    return 0;
-}
-
 static void device_leave(int index, int prev) {
     if (prev >= 0 && prev != index && cudaSetDevice(prev) != cudaSuccess) (void)cudaGetLastError();
 }
@@ -493,7 +465,7 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
     /* the negative cosines: for NegLabel, and for top_neg */
     use_neg = n_neg > 0 && (method == 0 || top_neg) ? n_neg : 0;
 
-    if (device_enter(index, &prev) != 0) return -1;
+    if (nli_cuda_select(index, &prev) != 0) return -1;
     entered = 1;
     CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, index),
              "reading the shared-memory limit");
@@ -624,7 +596,7 @@ int nli_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const f
     has_next = lo + 1 < n_id;
     lo_i = (int)lo;
 
-    if (device_enter(index, &prev) != 0) return -1;
+    if (nli_cuda_select(index, &prev) != 0) return -1;
     entered = 1;
     CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, index),
              "reading the shared-memory limit");
