@@ -146,6 +146,22 @@ if [ "${GPU_RUN_TESTS:-1}" = 1 ]; then
       RC=1
       while read -r l; do SUMMARY+=("  why: $l"); done < <(grep -h '^SKIP' "$OUT/ctest_last.log" 2>/dev/null | sort | uniq -c | head -n 3)
     fi
+    # A failed C test program once more under compute-sanitizer (memcheck),
+    # at most two of them, GPU_SANITIZE_TIMEOUT seconds each (default 60):
+    # its first errors go to this log (the machine keeps nothing).
+    CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+    ns=0
+    for t in $(sed -n '/The following tests FAILED/,$p' "$OUT/ctest_gpu.log" | grep -oE ' - (test_[a-z_]+)' | sed 's/ - //'); do
+      [ -n "$CS" ] && [ "$ns" -lt 2 ] || break
+      exe=${t%_gpu}; envs=()
+      [ "$exe" != "$t" ] && envs=(NEGLABEL_DEVICE=cuda NEGLABEL_PRECISION=fp32)
+      [ -x "$B/$exe" ] || continue
+      ns=$((ns + 1))
+      say "compute-sanitizer memcheck on $t ($exe), ${GPU_SANITIZE_TIMEOUT:-60}s at most:"
+      env "${envs[@]}" NEGLABEL_BUILD="$B" NEGLABEL_SRC="$ROOT" NEGLABEL_BIN="$B/neglabel" \
+        timeout -k 5 "${GPU_SANITIZE_TIMEOUT:-60}" "$CS" --tool memcheck --print-limit 10 "$B/$exe" 2>&1 |
+        grep -vE '^(ok|PASS) ' | head -n 80
+    done
   fi
 fi
 
