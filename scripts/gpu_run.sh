@@ -9,6 +9,8 @@
 # Results in $OUT (default ./gpu-out): gpu_run.log (everything), ctest_gpu.log,
 # ctest_last.log, gpu_bench.json, gpu_bench.md, gpu_bench.log, pytest_gpu.log.
 # Environment: GPU_RUN_TESTS=0/1 (default 1), GPU_RUN_BENCH=0/1 (default 1),
+# GPU_RUN_PROFILE=0/1 (default 0: per-kernel tables of one forward, ours
+# under ncu and transformers under torch.profiler, in gpu_profile.md),
 # GPU_RUN_PYTEST=0/1 (default 1: the Python package's GPU tests after the
 # benchmark, in the time it leaves, when the bundle has .gpu/python;
 # GPU_PYTEST_TIMEOUT, default 75),
@@ -115,10 +117,10 @@ say "devices as neglabel sees them (\"cublas\": the file it opened):"
 timeout 60 "$B/bench_gpu" devices || note "bench_gpu devices FAILED (exit $?)"
 # cuBLAS is opened when a GPU is found, not linked: with a GPU, it must be
 if [ -x "$B/test_cublas_load" ]; then
-  if timeout 60 "$B/test_cublas_load" >"$OUT/test_cublas_load.log" 2>&1; then
-    say "test_cublas_load: $(tail -n 1 "$OUT/test_cublas_load.log")"
+  if timeout 60 "$B/test_cublas_load" >/tmp/test_cublas_load.log 2>&1; then
+    say "test_cublas_load: $(tail -n 1 /tmp/test_cublas_load.log)"
   else
-    note "test_cublas_load FAILED:"; sed 's/^/  /' "$OUT/test_cublas_load.log" | head -n 20; RC=1
+    note "test_cublas_load FAILED:"; sed 's/^/  /' /tmp/test_cublas_load.log | head -n 20; RC=1
   fi
 fi
 
@@ -165,6 +167,46 @@ if [ "${GPU_RUN_TESTS:-1}" = 1 ]; then
   fi
 fi
 
+# ---- 5b. per-kernel profile of one forward (GPU_RUN_PROFILE=1): neglabel
+# under Nsight Compute (kernel durations only), transformers under
+# torch.profiler; ViT-B/16 shapes, fp16, batch 256; tables in gpu_profile.md
+if [ "${GPU_RUN_PROFILE:-0}" = 1 ]; then
+  NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
+  PW=/tmp/nl-profile; mkdir -p "$PW"
+  PYO=(env "LD_LIBRARY_PATH=$NL_ORIG_LD_LIBRARY_PATH" python3)
+  PM=$PW/models/clip-vit-b16
+  say "profile: random ViT-B/16 checkpoint"
+  timeout 120 "${PYO[@]}" bench/gpu_models.py --out "$PW/models" --tokenizer "$NEGLABEL_SHARED/clip-tokenizer" \
+    --models b16 --pixels "$PW/pixels.npy" >"$PW/gen.log" 2>&1 || { note "profile: model generation failed"; tail -n 5 "$PW/gen.log"; }
+  : >"$OUT/gpu_profile.md"
+  if [ -z "$NCU" ]; then
+    note "profile: no ncu on this machine"
+  elif [ -d "$PM" ]; then
+    for pr in fp16 fp32; do
+      say "profile: ncu on bench_gpu images ($pr, batch 256: 3 forwards)"
+      timeout 150 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$PW/img_$pr.csv" \
+        "$B/bench_gpu" images "$PM" --precision $pr --batch 256 --iters 1 --warmup 0 >"$PW/ncu_$pr.out" 2>&1 ||
+        { note "profile: ncu images $pr failed (exit $?)"; tail -n 8 "$PW/ncu_$pr.out"; }
+      "${PYO[@]}" bench/gpu_profile.py ncu "$PW/img_$pr.csv" --passes 3 >>"$OUT/gpu_profile.md" 2>&1
+      [ $pr = fp16 ] && [ "${GPU_PROFILE_FP32:-0}" = 0 ] && break
+    done
+    say "profile: ncu on bench_gpu texts (fp16, 8,192 NegLabel prompts after 256 warm-up)"
+    timeout 60 "$B/bench_gpu" prompts "$PM" --lists "$NEGLABEL_SHARED/neglabel-reference/txtfiles" --out "$PW/p" >/dev/null 2>&1
+    shuf -n 8192 --random-source=<(yes) "$PW/p.txt" >"$PW/p8k.txt" 2>/dev/null || head -n 8192 "$PW/p.txt" >"$PW/p8k.txt"
+    timeout 120 "$NCU" --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$PW/txt.csv" \
+      "$B/bench_gpu" texts "$PM" --prompts "$PW/p8k.txt" --precision fp16 >"$PW/ncu_txt.out" 2>&1 ||
+      { note "profile: ncu texts failed"; tail -n 8 "$PW/ncu_txt.out"; }
+    grep '^{' "$PW/ncu_txt.out" | head -n 2
+    "${PYO[@]}" bench/gpu_profile.py ncu "$PW/txt.csv" --passes 1 >>"$OUT/gpu_profile.md" 2>&1
+  fi
+  if [ -d "$PM" ]; then
+    say "profile: transformers under torch.profiler"
+    timeout 120 "${PYO[@]}" bench/gpu_profile.py torch "$PM" --batch 256 --dtype fp16 --passes 3 >>"$OUT/gpu_profile.md" 2>&1 ||
+      note "profile: torch.profiler failed"
+  fi
+  say "profile: done"
+fi
+
 # ---- 6. benchmark (first: the Python tests get what time it leaves)
 PYRES=0
 [ "${GPU_RUN_PYTEST:-1}" = 1 ] && [ -d "$ROOT/.gpu/python/neglabel" ] && PYRES=${GPU_PYTEST_TIMEOUT:-75}
@@ -208,6 +250,7 @@ fi
 # ---- 8. summary (the tool returns the last 12,000 characters)
 echo
 echo "================================ summary ($(el)s) ================================"
+[ -s "$OUT/gpu_profile.md" ] && cat "$OUT/gpu_profile.md"
 [ -f "$OUT/gpu_bench.md" ] && cat "$OUT/gpu_bench.md"
 echo
 for l in "${SUMMARY[@]}"; do echo "$l"; done

@@ -14,10 +14,12 @@ need_shared() {
 }
 # need_cuda: skip (77) with the reason where no CUDA device is usable
 need_cuda() {
-  local n
-  n=$(nl devices | jq '.cuda_devices | length' 2>/dev/null || echo 0)
+  local d n
+  command -v jq >/dev/null || { echo "SKIP: jq is not installed (apt-get install jq); it tells whether a GPU is usable"; exit 77; }
+  d=$(nl devices 2>"$TMP/devices.err") || { echo "SKIP: '$BIN devices' failed: $(cat "$TMP/devices.err")"; exit 77; }
+  n=$(printf '%s\n' "$d" | jq '.cuda_devices | length' 2>&1) || { echo "SKIP: jq could not read '$BIN devices' ($n): $d"; exit 77; }
   if [ "${n:-0}" -lt 1 ]; then
-    echo "SKIP: no usable CUDA device ($(nl devices 2>&1 | jq -r '.cuda_unavailable // "?"' 2>/dev/null))"
+    echo "SKIP: no usable CUDA device ($(printf '%s\n' "$d" | jq -r '.cuda_unavailable // "?"' 2>&1))"
     exit 77
   fi
 }

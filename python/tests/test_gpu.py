@@ -285,12 +285,20 @@ def test_second_device(gpu, tiny, few, gmodel):
 
 
 def test_progress_on_gpu(gmodel, labels_file, negatives_ref, few):
-    seen = []
+    """Image embedding on the GPU reports progress, ending with a final call
+    that counts every image. Jobs under 0.2 s report nothing, and a GPU
+    embeds the six images far faster than that: the job grows until it
+    takes long enough (the CPU emulator stops at the first size)."""
     det = neglabel.NegLabel(gmodel, labels_file, negatives_ref.negatives, ngroup=10)
-    neglabel.set_progress(lambda label, done, total, elapsed, final: seen.append((label, done, total, final)))
-    try:
-        det.score(few)
-    finally:
-        neglabel.set_progress(None)
-    assert any("images" in label and total == len(few) and done == total and final
+    for k in (1, 16, 128, 1024):
+        seen = []
+        paths = few * k
+        neglabel.set_progress(lambda label, done, total, elapsed, final: seen.append((label, done, total, final)))
+        try:
+            det.score(paths)
+        finally:
+            neglabel.set_progress(None)
+        if seen:
+            break
+    assert any("images" in label and total == len(paths) and done == total and final
                for label, done, total, final in seen), seen
