@@ -12,9 +12,14 @@
  *       PREFIX_lens.npy (int32, n: tokens per prompt after truncation)
  *   bench_gpu images MODEL_DIR [--precision fp16,bf16] [--batch 256,1024] [--iters 5] [--warmup 2]
  *       model only (nli_cuda_bench_images): images/s and TFLOP/s
+ *   bench_gpu stages MODEL_DIR [--precision fp16] [--batch 256] [--iters 5]
+ *       where an image forward pass spends its time (nli_cuda_bench_stages:
+ *       an event after every op): per stage ms, share, FLOPs and the fewest
+ *       bytes it must move, so TFLOP/s and GB/s against the ceilings
  *   bench_gpu texts MODEL_DIR --prompts FILE [--precision fp16] [--save N --out PREFIX]
  *       nl_model_load on the GPU + nl_embed_texts of every prompt (wall
- *       time, tokenization included)
+ *       time, tokenization included), then again (the second run: warm
+ *       kernels and cuBLAS heuristics), and the tokenization alone
  *   bench_gpu minescore [--cpu] [--n-cand 70000] [--n-id 1000] [--n-img 100000] [--n-neg 10000] [--dim 512]
  *       nl_mine and nl_score (NegLabel, 100 groups) on the GPU; --cpu also
  *       times the CPU and compares
@@ -301,6 +306,68 @@ static int cmd_images(const char *model, int argc, char **argv) {
     return rc;
 }
 
+/* ------------------------------------------------------------ stages */
+
+/* FLOPs and the fewest bytes each stage of one image forward pass must move
+ * (each operand read once, each result written once; the residual stream x
+ * is fp32, T activations are tsz bytes), for batch B, summed over layers. */
+static void stage_work(const nli_clip_config *cfg, int B, int tsz, double *flops, double *bytes) {
+    const nli_tower_config *v = &cfg->vision;
+    double p = v->patch_size, S = v->image_size, np = (S / p) * (S / p), T = np + 1, D = v->hidden_size;
+    double I = v->intermediate_size, L = v->num_hidden_layers, Kc = 3 * p * p, R = B * T, t = tsz;
+    for (int k = 0; k < NLI_STAGES; k++) flops[k] = bytes[k] = 0;
+    bytes[NLI_STAGE_PATCH] = B * 3 * S * S * 4 + B * np * Kc * t;
+    flops[NLI_STAGE_PATCH_GEMM] = 2 * B * np * D * Kc;
+    bytes[NLI_STAGE_PATCH_GEMM] = B * np * Kc * t + D * Kc * t + B * np * D * 4;
+    bytes[NLI_STAGE_EMBED] = B * np * D * 4 + 3 * R * D * 4;
+    bytes[NLI_STAGE_LN1] = bytes[NLI_STAGE_LN2] = L * (2 * R * D * 4 + R * D * t);
+    flops[NLI_STAGE_QKV] = L * 2 * R * 3 * D * D;
+    bytes[NLI_STAGE_QKV] = L * (R * D * t + 3 * D * D * t + 3 * R * D * t);
+    flops[NLI_STAGE_ATTN] = L * 4 * B * T * T * D;
+    bytes[NLI_STAGE_ATTN] = L * (3 * R * D * t + R * D * t);
+    flops[NLI_STAGE_OPROJ] = L * 2 * R * D * D;
+    bytes[NLI_STAGE_OPROJ] = L * (R * D * t + D * D * t + 2 * R * D * 4);
+    flops[NLI_STAGE_FC1] = L * 2 * R * I * D;
+    bytes[NLI_STAGE_FC1] = L * (R * D * t + I * D * t + R * I * t);
+    bytes[NLI_STAGE_ACT] = L * 2 * R * I * t;
+    flops[NLI_STAGE_FC2] = L * 2 * R * D * I;
+    bytes[NLI_STAGE_FC2] = L * (R * I * t + D * I * t + 2 * R * D * 4);
+    flops[NLI_STAGE_HEAD] = 2.0 * B * D * cfg->projection_dim;
+    bytes[NLI_STAGE_HEAD] = B * D * 4 * 2 + (double)D * cfg->projection_dim * 4;
+}
+
+static int cmd_stages(const char *model, int argc, char **argv) {
+    static const char *names[] = NLI_STAGE_NAMES;
+    nl_precision prec;
+    int B = (int)opt_long(argc, argv, "--batch", 256), iters = (int)opt_long(argc, argv, "--iters", 5);
+    if (nl_parse_precision(opt(argc, argv, "--precision", "fp16"), &prec) != 0 || B < 1 || iters < 1) {
+        fprintf(stderr, "stages: --precision fp32|fp16|bf16, --batch N, --iters N\n");
+        return 2;
+    }
+    nli_clip *c = nli_clip_load(model, nli_num_threads());
+    if (!c) return fail(model);
+    nli_cuda_clip *g = nli_cuda_clip_create(c, 0, (int)prec, B);
+    if (!g) { nli_clip_free(c); return fail("nli_cuda_clip_create"); }
+    double ms[NLI_STAGES], total = 0, fl[NLI_STAGES], by[NLI_STAGES];
+    int rc = 0;
+    if (nli_cuda_bench_stages(g, B, iters, ms, &total) != 0) rc = fail("nli_cuda_bench_stages");
+    else {
+        stage_work(nli_clip_get_config(c), B, prec == NL_PRECISION_FP32 ? 4 : 2, fl, by);
+        for (int k = 0; k < NLI_STAGES; k++) {
+            printf("{\"kind\":\"stage\",\"model\":");
+            print_model(model);
+            printf(",\"precision\":\"%s\",\"batch\":%d,\"iters\":%d,\"stage\":\"%s\",\"ms\":%.4f,\"share\":%.4f,"
+                   "\"flops\":%.6e,\"bytes\":%.6e,\"tflops\":%.2f,\"gbps\":%.1f,\"pass_ms\":%.4f}\n",
+                   nl_precision_name(prec), B, iters, names[k], ms[k], total > 0 ? ms[k] / total : 0, fl[k], by[k],
+                   ms[k] > 0 ? fl[k] / ms[k] / 1e9 : 0, ms[k] > 0 ? by[k] / ms[k] / 1e6 : 0, total);
+        }
+        fflush(stdout);
+    }
+    nli_cuda_clip_free(g);
+    nli_clip_free(c);
+    return rc;
+}
+
 /* ------------------------------------------------------------ texts */
 
 static int cmd_texts(const char *model, int argc, char **argv) {
@@ -330,13 +397,30 @@ static int cmd_texts(const char *model, int argc, char **argv) {
     size_t free1 = gpu_free(0);
     int bad = 0;
     for (size_t i = 0; i < pr.n * dim; i++) if (!isfinite(out[i])) { bad = 1; break; }
+    t0 = nli_now();
+    if (nl_embed_texts(m, (const char *const *)pr.v, pr.n, out) != 0) return fail("nl_embed_texts (second run)");
+    double t2 = nli_now() - t0;
+    /* the tokenization alone, on as many threads as nl_embed_texts uses */
+    int tok_bad = 0;
+    t0 = nli_now();
+#pragma omp parallel for schedule(dynamic, 64) num_threads(nli_num_threads()) reduction(| : tok_bad)
+    for (size_t i = 0; i < pr.n; i++) {
+        int32_t *ids = NULL;
+        size_t k = 0;
+        if (nl_tokenize(m, pr.v[i], &ids, &k) != 0) tok_bad = 1;
+        free(ids);
+    }
+    double t_tok = nli_now() - t0;
+    if (tok_bad) return fail("nl_tokenize");
     printf("{\"kind\":\"texts\",\"model\":");
     print_model(model);
     printf(",\"precision\":\"%s\",\"device\":", nl_precision_name(nl_model_precision(m)));
     json_str(nl_model_device_name(m));
-    printf(",\"n\":%zu,\"seconds\":%.4f,\"prompts_per_s\":%.1f,\"warmup_prompts\":%zu,\"warmup_s\":%.4f,\"load_s\":%.3f,"
-           "\"gpu_mem_used_bytes\":%zu,\"all_finite\":%s}\n",
-           pr.n, t, pr.n / t, warm, t_warm, t_load, free0 > free1 ? free0 - free1 : 0, bad ? "false" : "true");
+    printf(",\"n\":%zu,\"seconds\":%.4f,\"prompts_per_s\":%.1f,\"second_run_s\":%.4f,\"tokenize_s\":%.4f,"
+           "\"threads\":%d,\"warmup_prompts\":%zu,\"warmup_s\":%.4f,\"load_s\":%.3f,\"gpu_mem_used_bytes\":%zu,"
+           "\"all_finite\":%s}\n",
+           pr.n, t, pr.n / t, t2, t_tok, nli_num_threads(), warm, t_warm, t_load, free0 > free1 ? free0 - free1 : 0,
+           bad ? "false" : "true");
     if (save && prefix) {
         char path[4096];
         snprintf(path, sizeof path, "%s.npy", prefix);
@@ -572,7 +656,7 @@ static int cmd_cosine(const char *model, int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_gpu devices|prompts|images|texts|minescore|e2e|cosine ... (see bench/bench_gpu.c)\n");
+        fprintf(stderr, "usage: bench_gpu devices|prompts|images|stages|texts|minescore|e2e|cosine ... (see bench/bench_gpu.c)\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -582,6 +666,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "prompts")) return cmd_prompts(argv[2], argc - 3, argv + 3);
     if (!strcmp(cmd, "images")) return cmd_images(argv[2], argc - 3, argv + 3);
     if (!strcmp(cmd, "texts")) return cmd_texts(argv[2], argc - 3, argv + 3);
+    if (!strcmp(cmd, "stages")) return cmd_stages(argv[2], argc - 3, argv + 3);
     if (!strcmp(cmd, "e2e")) return cmd_e2e(argv[2], argc - 3, argv + 3);
     if (!strcmp(cmd, "cosine")) return cmd_cosine(argv[2], argc - 3, argv + 3);
     fprintf(stderr, "bench_gpu: unknown command '%s'\n", cmd);

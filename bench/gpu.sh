@@ -118,6 +118,9 @@ for n in "${NAMES[@]}"; do
   step "ours:images:$n" 120 150 "$BIN" images "$M/$n" --precision fp16,bf16 --batch 256,1024 --iters "$ITERS" --warmup 0
 done
 for n in "${NAMES[@]}"; do
+  step "ours:stages:$n" 60 150 "$BIN" stages "$M/$n" --precision fp16 --batch 256 --iters "$ITERS"
+done
+for n in "${NAMES[@]}"; do
   step "ours:texts:$n" 90 150 "$BIN" texts "$M/$n" --prompts "$WORK/prompts.txt" --precision fp16 \
     --save 1024 --out "$WORK/texts_${n}_ours_fp16"
 done

@@ -17,7 +17,7 @@ import collections
 import csv
 import sys
 
-UNITS = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}
+UNITS = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3, "ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def table(title, rows, passes):
@@ -38,7 +38,10 @@ def ncu(path, passes):
     for r in csv.DictReader(lines):
         if r.get("Metric Name") != "gpu__time_duration.sum":
             continue
-        ms = float(r["Metric Value"].replace(",", "")) * UNITS.get(r["Metric Unit"], float("nan"))
+        unit = r["Metric Unit"]
+        if unit not in UNITS:
+            sys.exit(f"gpu_profile: {path}: unknown time unit '{unit}'")
+        ms = float(r["Metric Value"].replace(",", "")) * UNITS[unit]
         key = f'{r["Kernel Name"]} grid{r.get("Grid Size", "")} block{r.get("Block Size", "")}'
         rows[key][0] += 1
         rows[key][1] += ms

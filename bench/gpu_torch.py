@@ -3,7 +3,8 @@
 benchmark (bench/gpu.sh), on the same GPU and the same random-weight
 checkpoints (bench/gpu_models.py) as neglabel's bench_gpu:
 
-  gemm     torch.matmul 8192^3 fp16 and bf16 on random data: TFLOP/s
+  gemm     torch.matmul 8192^3 fp16 and bf16 on random data: TFLOP/s; a
+           2 GiB device-to-device copy: GB/s (bytes read + written)
   images   CLIPModel.get_image_features, attn_implementation="sdpa", from
            preprocessed tensors already on the GPU, fp16 and bf16, batch 256
            and 1024 (CUDA events, median of --iters after --warmup); peak
@@ -181,6 +182,15 @@ def gemm():
                                "tflops_mean": 2 * n ** 3 / statistics.mean(ts) / 1e12})
         log(f"matmul {n}^3 {name}: {2 * n ** 3 / t / 1e12:.0f} TFLOP/s")
         del a, b
+    # the memory ceiling: a device-to-device copy of 2 GiB (bytes read + written)
+    nbytes = (2 << 30) if gpu() else (64 << 20)
+    src = torch.empty(nbytes, dtype=torch.uint8, device=ARGS.device).random_(0, 256)
+    dst = torch.empty_like(src)
+    with torch.inference_mode():
+        t, ts = cuda_time(lambda: dst.copy_(src), 3, 10)
+    RESULT["copy"] = {"bytes": nbytes, "seconds": t, "gbps": 2 * nbytes / t / 1e9}
+    log(f"device copy {nbytes >> 20} MiB: {2 * nbytes / t / 1e9:.0f} GB/s (read + write)")
+    del src, dst
 
 
 def image_rows(model, name, dtype_name, batches, impl, fn_maker, compile_s=None):

@@ -27,6 +27,11 @@ check "prompts: ids and lengths written" test -s "$TMP/p_ids.npy" -a -s "$TMP/p_
 head -n 300 "$TMP/p.txt" >"$TMP/p300.txt"
 check "texts: 300 prompts, fp16" sh -c "'$B' texts '$M' --prompts '$TMP/p300.txt' --precision fp16 --save 5 --out '$TMP/t' >'$TMP/txt.jsonl'"
 check "texts: a JSON row" json_ok "$TMP/txt.jsonl" texts 1
+check "texts: second run and tokenizer timed" sh -c "jq -e 'select(.kind == \"texts\") | .second_run_s > 0 and .tokenize_s > 0' '$TMP/txt.jsonl' >/dev/null"
+check "stages of an image pass, fp16" sh -c "'$B' stages '$M' --precision fp16 --batch 3 --iters 1 >'$TMP/st.jsonl'"
+check "stages: one JSON row per stage" json_ok "$TMP/st.jsonl" stage 12
+check "stages: shares sum to 1, every stage timed" sh -c "jq -s -e '(map(.share) | add) > 0.999 and (map(.share) | add) < 1.001 and all(.[]; .ms > 0)' '$TMP/st.jsonl' >/dev/null"
+check "stages: batch 0 refused" sh -c "! '$B' stages '$M' --batch 0 2>/dev/null"
 check "minescore, with the CPU for comparison" sh -c "'$B' minescore --cpu --n-cand 400 --n-id 100 --n-img 300 --n-neg 1000 --dim 64 >'$TMP/ms.jsonl'"
 check "minescore: JSON rows" sh -c "grep -c '^{' '$TMP/ms.jsonl' | grep -qv '^0$'"
 check "e2e on the fixture images" sh -c "'$B' e2e '$M' --images '$I' --limit 8 --batch 4 >'$TMP/e2e.jsonl'"

@@ -65,7 +65,21 @@ struct nli_cuda_clip {
     cudaEvent_t done[2];
     float *d_pix; /* float-input path (tests, bench), allocated on first use */
     size_t d_pix_cap;
+    /* stage clock (nli_cuda_bench_stages only): an event after each op */
+    cudaEvent_t *sev;
+    unsigned char *skind;
+    int sn, scap;
 };
+
+/* Record the end of an op of kind k on the stream when the stage clock is
+ * on; always 0, so that it chains with the launchers' ||. */
+static int mark(nli_cuda_clip *g, int k) {
+    if (g->sev && g->sn < g->scap) {
+        cudaEventRecord(g->sev[g->sn], g->st);
+        g->skind[g->sn++] = (unsigned char)k;
+    }
+    return 0;
+}
 
 static size_t vision_tokens(const nli_clip_config *c) {
     int g = c->vision.image_size / c->vision.patch_size;
@@ -101,15 +115,17 @@ static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
         if (k_layernorm(g->prec, g->st, g->x, NULL, pb, 1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
-                        tc->layer_norm_eps) ||
-            gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) ||
+                        tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
+            gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
             k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
-            gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
+            mark(g, NLI_STAGE_ATTN) || gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
+            mark(g, NLI_STAGE_OPROJ) ||
             k_layernorm(g->prec, g->st, g->x, NULL, b->o_b, 1, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
-                        tc->layer_norm_eps) ||
-            gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) ||
+                        tc->layer_norm_eps) || mark(g, NLI_STAGE_LN2) ||
+            gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
             k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
-            gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f))
+            mark(g, NLI_STAGE_ACT) || gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
+            mark(g, NLI_STAGE_FC2))
             return -1;
         pb = b->fc2_b;
     }
@@ -127,13 +143,13 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
     if (rgb ? k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
             : k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
         return -1;
-    if (gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
-        k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
+    if (mark(g, NLI_STAGE_PATCH) || gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
+        mark(g, NLI_STAGE_PATCH_GEMM) || k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
         k_layernorm(1, g->st, g->x, NULL, NULL, 0, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
-        run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0, &pb) ||
+        mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0, &pb) ||
         k_layernorm(1, g->st, g->x, g->cls_idx, pb, 0, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
-        gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f))
+        gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
         return -1;
     return 0;
 }
@@ -537,10 +553,31 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* batch images of reproducible pseudo-random pixels in [-2, 2) in d_pix
+ * (benchmarks: never zeros, which can run faster than real data). */
+static int random_pixels(nli_cuda_clip *g, int batch) {
+    const size_t S = g->cfg.vision.image_size, n = (size_t)batch * 3 * S * S;
+    if (ensure_pix(g, n) != 0) return -1;
+    float *h = (float *)malloc(n * 4);
+    if (!h) { nli_seterr("out of memory"); return -1; }
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        h[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+    }
+    cudaError_t e = cudaMemcpy(g->d_pix, h, n * 4, cudaMemcpyHostToDevice);
+    free(h);
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        nli_seterr("cuda:%d: benchmark pixels: %s", g->dev, nli_cuda_errstr(e));
+        cudaGetLastError();
+        return -1;
+    }
+    return 0;
+}
+
 extern "C" int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, double *seconds) {
-    const size_t S = g->cfg.vision.image_size, per = 3 * S * S;
     int prev, rc = -1;
-    float *h = NULL;
     double *t = NULL;
     cudaEvent_t e0 = NULL, e1 = NULL;
     if (batch < 1 || batch > g->max_batch || iters < 1) {
@@ -548,19 +585,9 @@ extern "C" int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, dou
         return -1;
     }
     if (nli_cuda_select(g->dev, &prev) != 0) return -1;
-    if (ensure_pix(g, (size_t)batch * per) != 0) goto out;
-    h = (float *)malloc((size_t)batch * per * 4);
+    if (random_pixels(g, batch) != 0) goto out;
     t = (double *)malloc((size_t)iters * sizeof(double));
-    if (!h || !t) { nli_seterr("out of memory"); goto out; }
-    {
-        uint64_t s = 0x9e3779b97f4a7c15ULL;
-        for (size_t i = 0; i < (size_t)batch * per; i++) {
-            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-            h[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 4.0 - 2.0);
-        }
-    }
-    CUDA_TRY(cudaMemcpy(g->d_pix, h, (size_t)batch * per * 4, cudaMemcpyHostToDevice), out);
-    CUDA_TRY(cudaDeviceSynchronize(), out);
+    if (!t) { nli_seterr("out of memory"); goto out; }
     CUDA_TRY(cudaEventCreate(&e0), out);
     CUDA_TRY(cudaEventCreate(&e1), out);
     for (int w = 0; w < 2; w++)
@@ -580,8 +607,53 @@ extern "C" int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, dou
 out:
     if (e0) cudaEventDestroy(e0);
     if (e1) cudaEventDestroy(e1);
-    free(h);
     free(t);
+    cudaSetDevice(prev);
+    return rc;
+}
+
+/* Per-stage time of the image forward pass: an event after every op
+ * (mark), `iters` passes after two warm-up passes; ms[k] is the mean time
+ * per pass of stage k (NLI_STAGE_*), summed over the layers, and *total_ms
+ * the mean pass time with the events in place. */
+extern "C" int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, double *total_ms) {
+    const int cap = 16 + 12 * g->cfg.vision.num_hidden_layers;
+    int prev, rc = -1, made = 0;
+    if (batch < 1 || batch > g->max_batch || iters < 1) {
+        nli_seterr("bench: batch %d outside [1, %d] or iters %d < 1", batch, g->max_batch, iters);
+        return -1;
+    }
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    for (int k = 0; k < NLI_STAGES; k++) ms[k] = 0;
+    *total_ms = 0;
+    g->sev = (cudaEvent_t *)calloc((size_t)cap, sizeof(cudaEvent_t));
+    g->skind = (unsigned char *)malloc((size_t)cap);
+    if (!g->sev || !g->skind) { nli_seterr("out of memory"); goto out; }
+    for (; made < cap; made++) CUDA_TRY(cudaEventCreate(&g->sev[made]), out);
+    if (random_pixels(g, batch) != 0) goto out;
+    for (int it = -2; it < iters; it++) {
+        g->sn = 0;
+        g->scap = cap;
+        mark(g, NLI_STAGES); /* start */
+        if (vision_forward(g, NULL, g->d_pix, batch) != 0) goto out;
+        CUDA_TRY(cudaEventSynchronize(g->sev[g->sn - 1]), out);
+        if (it < 0) continue;
+        for (int i = 1; i < g->sn; i++) {
+            float t = 0;
+            CUDA_TRY(cudaEventElapsedTime(&t, g->sev[i - 1], g->sev[i]), out);
+            ms[g->skind[i]] += t / iters;
+            *total_ms += t / iters;
+        }
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < made; i++) cudaEventDestroy(g->sev[i]);
+    free(g->sev);
+    free(g->skind);
+    g->sev = NULL;
+    g->skind = NULL;
+    g->sn = g->scap = 0;
+    cudaGetLastError();
     cudaSetDevice(prev);
     return rc;
 }

@@ -45,6 +45,29 @@ int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int
  * already in GPU memory, `iters` times; *seconds per pass (median). */
 int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, double *seconds);
 
+/* The ops of an image forward pass, for nli_cuda_bench_stages. */
+enum {
+    NLI_STAGE_PATCH,      /* pixels to patch rows (normalise, im2col) */
+    NLI_STAGE_PATCH_GEMM, /* patch embedding matrix product */
+    NLI_STAGE_EMBED,      /* class token + positions, pre-LayerNorm */
+    NLI_STAGE_LN1,        /* per block: LayerNorm 1 (+ pending bias into x) */
+    NLI_STAGE_QKV,        /*            q, k, v projection */
+    NLI_STAGE_ATTN,       /*            fused attention */
+    NLI_STAGE_OPROJ,      /*            output projection + residual */
+    NLI_STAGE_LN2,        /*            LayerNorm 2 (+ output bias) */
+    NLI_STAGE_FC1,        /*            MLP up projection */
+    NLI_STAGE_ACT,        /*            bias + activation */
+    NLI_STAGE_FC2,        /*            MLP down projection + residual */
+    NLI_STAGE_HEAD,       /* post-LayerNorm of the class rows + projection */
+    NLI_STAGES
+};
+#define NLI_STAGE_NAMES \
+    { "patch", "patch_gemm", "embed", "ln1", "qkv", "attn", "o_proj", "ln2", "fc1", "act", "fc2", "head" }
+/* Mean time per image forward pass of each stage (ms[NLI_STAGES], summed
+ * over the layers) over `iters` passes of `batch` images, with an event
+ * after every op; *total_ms: the pass with those events. */
+int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, double *total_ms);
+
 #ifdef __cplusplus
 }
 #endif
