@@ -35,8 +35,10 @@ int nli_plan_need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t 
         w->shape[i] = d[i];
         w->numel *= (size_t)d[i]; /* config bounds keep this far from overflow */
     }
+    if (off) p->total = (p->total + 15) & ~(size_t)15;
     w->off = p->total;
     p->total += w->numel;
+    p->params += w->numel;
     if (off) *off = w->off;
     return 0;
 }
@@ -271,7 +273,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     c->vproj = m + o_vproj;
     for (int i = 0; i < nt; i++) set_block(&c->tblk[i], m, &bo[i]);
     for (int i = 0; i < nv; i++) set_block(&c->vblk[i], m, &bo[nt + i]);
-    c->n_params = p.total;
+    c->n_params = p.params;
     if (bf16) {
         fill_ctx f = {&st, &p, m};
         if (nli_clip_pack_bf16(c, fill_range, &f) != 0) { nli_prefixerr("%s", st.source); goto fail; }

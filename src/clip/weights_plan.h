@@ -19,11 +19,16 @@ typedef struct {
 
 typedef struct {
     nli_want *w;
-    size_t n, cap, total;
+    size_t n, cap;
+    size_t total;  /* floats of the allocation, alignment gaps included */
+    size_t params; /* floats of the tensors alone */
 } nli_plan;
 
 /* Queue one tensor of ndim dims (d0..d3, unused ones 0); its float32 copy
- * goes at the next offset, returned in *off when off != NULL. */
+ * goes at the next offset, returned in *off when off != NULL. With off, that
+ * offset is a multiple of 16 floats (64 bytes: whole vectors for the CPU's
+ * and the GPU's vector loads); without, the tensor follows the previous one
+ * directly (k and v after q: one fused qkv matrix). */
 int nli_plan_need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 /* Same for a 2-D tensor wanted as [d0, d1] but stored as [d1, d0]
  * (OpenCLIP's x @ proj projections): transposed while converting. */

@@ -104,23 +104,34 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
 
     for (int k0 = 0; k0 < kend; k0 += 64) {
         __syncthreads(); /* previous tile consumed */
-        for (int c = tid; c < 64 * 8; c += 128) {
-            int j = c >> 3, d0 = (c & 7) * 8, ok = k0 + j < tl.len;
+        /* Each lane takes 16 values of one key row: a warp spans 32 key rows
+         * at one d0, so the transposed stores into Vt (row d, column key)
+         * fall in 16 distinct banks and the 16-byte stores into Ks in
+         * conflict-free quarter-warp phases. */
+        for (int c = tid; c < 64 * 4; c += 128) {
+            int j = c & 63, d0 = (c >> 6) * 16, ok = k0 + j < tl.len;
             const uint16_t *kp = base + (size_t)(k0 + j) * W + D + d0;
-            uint16_t v[8];
-            load8(kp, qkv_b + D + h * HD + d0, ok, bf, v);
-            *(uint4 *)&Ks[j * LDS + d0] = *(uint4 *)v;
-            load8(kp + D, qkv_b + 2 * D + h * HD + d0, ok, bf, v);
 #pragma unroll
-            for (int i = 0; i < 8; i++) Vt[(d0 + i) * LDS + j] = v[i];
+            for (int u = 0; u < 16; u += 8) {
+                uint16_t v[8];
+                load8(kp + u, qkv_b + D + h * HD + d0 + u, ok, bf, v);
+                *(uint4 *)&Ks[j * LDS + d0 + u] = *(uint4 *)v;
+                load8(kp + D + u, qkv_b + 2 * D + h * HD + d0 + u, ok, bf, v);
+#pragma unroll
+                for (int i = 0; i < 8; i++) Vt[(d0 + u + i) * LDS + j] = v[i];
+            }
         }
         __syncthreads();
         if (!warp_live || (causal && k0 > tl.q0 + r0 + 15)) continue;
+        /* keys of this chunk inside the sequence: the products of the 8-key
+         * groups past them are skipped (masked to -inf, then p = 0) */
+        const int nk = tl.len - k0;
 
         float s[8][4];
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+            if (nt * 8 >= nk) continue;
 #pragma unroll
             for (int ks = 0; ks < 4; ks++) {
                 uint32_t b0 = *(const uint32_t *)&Ks[(nt * 8 + g) * LDS + ks * 16 + tig * 2];
@@ -173,6 +184,7 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
         /* P (16 x 64) as A operands, straight from the score accumulators */
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
+            if (kk * 16 >= nk) continue; /* all 16 probabilities are 0 */
             uint32_t pa[4];
             pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
             pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
@@ -200,7 +212,7 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
     }
 }
 
-int k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
+int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
                 int n_tiles, int H, int hd, int causal) {
     if (n_tiles <= 0) return 0;
     if (hd > 128 || hd % 4 != 0) {

@@ -114,16 +114,16 @@ static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock
     const float *pb = NULL;
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
-        if (k_layernorm(g->prec, g->st, g->x, NULL, pb, 1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
+        if (nli_k_layernorm(g->prec, g->st, g->x, NULL, pb, 1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
             gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
-            k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
+            nli_k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
             mark(g, NLI_STAGE_ATTN) || gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
             mark(g, NLI_STAGE_OPROJ) ||
-            k_layernorm(g->prec, g->st, g->x, NULL, b->o_b, 1, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
+            nli_k_layernorm(g->prec, g->st, g->x, NULL, b->o_b, 1, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN2) ||
             gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
-            k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
+            nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
             mark(g, NLI_STAGE_ACT) || gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
             mark(g, NLI_STAGE_FC2))
             return -1;
@@ -140,14 +140,14 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
     const int D = vc->hidden_size, S = vc->image_size, p = vc->patch_size, Tn = (int)vision_tokens(&g->cfg);
     const int np = Tn - 1, Kc = 3 * p * p, P = g->cfg.projection_dim, rows = n * Tn;
     const float *pb = NULL;
-    if (rgb ? k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
-            : k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
+    if (rgb ? nli_k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
+            : nli_k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
         return -1;
     if (mark(g, NLI_STAGE_PATCH) || gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
-        mark(g, NLI_STAGE_PATCH_GEMM) || k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
-        k_layernorm(1, g->st, g->x, NULL, NULL, 0, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
+        mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
+        nli_k_layernorm(1, g->st, g->x, NULL, NULL, 0, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
         mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0, &pb) ||
-        k_layernorm(1, g->st, g->x, g->cls_idx, pb, 0, g->post_w, g->post_b, g->pooled, NULL, n, D,
+        nli_k_layernorm(1, g->st, g->x, g->cls_idx, pb, 0, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
         gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
         return -1;
@@ -166,7 +166,7 @@ static const void *as_t(nli_cuda_clip *g, const nli_clip *c, const float *host, 
     if (g->prec == 1) return src;
     void *dst = (char *)g->tmem + *off * g->tsize;
     *off += n;
-    if (k_convert(g->prec, g->st, src, dst, n) != 0) return NULL;
+    if (nli_k_convert(g->prec, g->st, src, dst, n) != 0) return NULL;
     return dst;
 }
 
@@ -321,16 +321,16 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     CUBLAS_TRY(nli_cublas.SetStream(g->blas, g->st), fail);
     CUBLAS_TRY(nli_cublas.SetMathMode(g->blas, CUBLAS_DEFAULT_MATH), fail);
     {
-        cudaError_t e = cudaMalloc((void **)&g->wmem, c->n_params * sizeof(float));
+        cudaError_t e = cudaMalloc((void **)&g->wmem, c->mem_bytes);
         if (e != cudaSuccess) {
             cudaGetLastError();
-            nli_seterr("cuda:%d: weights (%.2f GB in fp32): %s", index, c->n_params * 4e-9, nli_cuda_errstr(e));
+            nli_seterr("cuda:%d: weights (%.2f GB in fp32): %s", index, c->mem_bytes * 1e-9, nli_cuda_errstr(e));
             goto fail;
         }
     }
     /* On g->st, so the conversions below run after the copy (a plain
      * cudaMemcpy from pageable memory may return before its DMA ends). */
-    CUDA_TRY(cudaMemcpyAsync(g->wmem, c->mem, c->n_params * sizeof(float), cudaMemcpyHostToDevice, g->st), fail);
+    CUDA_TRY(cudaMemcpyAsync(g->wmem, c->mem, c->mem_bytes, cudaMemcpyHostToDevice, g->st), fail);
     if (precision != 1) {
         cudaError_t e = cudaMalloc(&g->tmem, matrix_floats(cfg) * g->tsize);
         if (e != cudaSuccess) {
@@ -528,9 +528,9 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
         CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_tiles, g->h_tiles, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
         const float *pb = NULL;
-        if (k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
+        if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
             run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, 1, &pb) ||
-            k_layernorm(1, g->st, g->x, g->d_pool, pb, 0, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
+            nli_k_layernorm(1, g->st, g->x, g->d_pool, pb, 0, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                         tc->layer_norm_eps) ||
             gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))
             goto out;

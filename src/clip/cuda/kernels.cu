@@ -19,6 +19,7 @@ __device__ __forceinline__ void patch_pixel(size_t i, int S, int p, int *b, int 
     *xx = (pi % g) * p + kx;
 }
 
+#define LN_V 8 /* float4 per lane in layernorm_v: rows up to 1024 wide */
 #define NL_T_FILE "kernels_t.cuh"
 #include "for_types.cuh"
 
@@ -31,6 +32,9 @@ static int launched(void) {
     return 0;
 }
 
+/* NULL counts as aligned (an absent operand). */
+static int aligned(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
+
 /* Grid for grid-stride loops: enough blocks to fill any current GPU. */
 static unsigned grid_for(size_t n, int threads) {
     size_t b = (n + threads - 1) / threads;
@@ -38,20 +42,35 @@ static unsigned grid_for(size_t n, int threads) {
 }
 
 
-int k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
+int nli_k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
                 const float *b, float *yf, void *yt, int rows, int D, double eps) {
     if (rows <= 0) return 0;
     unsigned blocks = (unsigned)((rows + 7) / 8);
-    if (prec == 2) layernorm_f16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__half *)yt, rows, D, eps);
+    int vec = D % 4 == 0 && D <= 128 * LN_V && aligned(x, 16) && aligned(pb, 16) && aligned(w, 16) &&
+              aligned(b, 16) && aligned(yf, 16) && aligned(yt, prec == 1 ? 16 : 8);
+    if (vec) {
+        if (prec == 2) layernorm_v_f16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__half *)yt, rows, D, eps);
+        else if (prec == 3)
+            layernorm_v_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
+        else layernorm_v_f32<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (float *)yt, rows, D, eps);
+    } else if (prec == 2) layernorm_f16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__half *)yt, rows, D, eps);
     else if (prec == 3)
         layernorm_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
     else layernorm_f32<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (float *)yt, rows, D, eps);
     return launched();
 }
 
-int k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act) {
+int nli_k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act) {
     size_t n = rows * (size_t)N;
     if (!n) return 0;
+    int V = prec == 1 ? 4 : 8;
+    if (N % V == 0 && aligned(h, 16)) {
+        unsigned g = grid_for(n / V, 256);
+        if (prec == 2) bias_act_v_f16<<<g, 256, 0, st>>>((__half *)h, bias, rows, N, act);
+        else if (prec == 3) bias_act_v_bf16<<<g, 256, 0, st>>>((__nv_bfloat16 *)h, bias, rows, N, act);
+        else bias_act_v_f32<<<g, 256, 0, st>>>((float *)h, bias, rows, N, act);
+        return launched();
+    }
     unsigned g = grid_for(n, 256);
     if (prec == 2) bias_act_f16<<<g, 256, 0, st>>>((__half *)h, bias, rows, N, act);
     else if (prec == 3) bias_act_bf16<<<g, 256, 0, st>>>((__nv_bfloat16 *)h, bias, rows, N, act);
@@ -59,7 +78,7 @@ int k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t row
     return launched();
 }
 
-int k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
+int nli_k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
                  const float stdv[3]) {
     size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
     unsigned g = grid_for(n, 256);
@@ -73,7 +92,7 @@ int k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B
     return launched();
 }
 
-int k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S, int p) {
+int nli_k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S, int p) {
     size_t n = (size_t)B * (S / p) * (S / p) * 3 * p * p;
     unsigned g = grid_for(n, 256);
     if (prec == 2) patches_f32_f16<<<g, 256, 0, st>>>(pix, (__half *)out, B, S, p);
@@ -94,7 +113,7 @@ __global__ void vit_embed_kernel(const float *pe, const float *cls, const float 
     }
 }
 
-int k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D) {
+int nli_k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D) {
     size_t n = (size_t)B * T * D;
     vit_embed_kernel<<<grid_for(n, 256), 256, 0, st>>>(pe, cls, pos, x, B, T, D);
     return launched();
@@ -110,7 +129,7 @@ __global__ void text_embed_kernel(const int32_t *tok, const int32_t *posi, int r
     }
 }
 
-int k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
+int nli_k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
                  const float *pos_emb, float *x, int D) {
     size_t n = (size_t)rows * D;
     if (!n) return 0;
@@ -127,7 +146,7 @@ __global__ void convert_bf16(const float *s, __nv_bfloat16 *d, size_t n) {
         d[i] = __float2bfloat16_rn(s[i]);
 }
 
-int k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n) {
+int nli_k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n) {
     if (!n) return 0;
     if (prec == 2) convert_f16<<<grid_for(n, 256), 256, 0, st>>>(src, (__half *)dst, n);
     else if (prec == 3) convert_bf16<<<grid_for(n, 256), 256, 0, st>>>(src, (__nv_bfloat16 *)dst, n);

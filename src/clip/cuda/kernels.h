@@ -8,19 +8,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
+#ifdef __cplusplus
+extern "C" { /* C linkage: tests/test_gpu_kernels.c calls them from C */
+#endif
+
+int nli_k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
                 const float *b, float *yf, void *yt, int rows, int D, double eps);
-int k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act);
-int k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
+int nli_k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act);
+int nli_k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
                  const float stdv[3]);
-int k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S, int p);
+int nli_k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S, int p);
 /* x[b*T + t] = (t ? pe[b*(T-1) + t-1] : cls) + pos[t] */
-int k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D);
+int nli_k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D);
 /* x[r] = tok_emb[tok[r]] + pos_emb[posi[r]] */
-int k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
+int nli_k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
                  const float *pos_emb, float *x, int D);
 /* fp32 -> T conversion of n values. */
-int k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n);
+int nli_k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n);
 
 /* One attention tile: sequence starting at row `start` with `len` rows,
  * query rows q0 .. q0+63 of it. */
@@ -30,6 +34,10 @@ typedef struct { int start, len, q0, pad; } nli_attn_tile;
  * [q | k | v] (3D wide, without bias; bias qkv_b added on load), out rows D
  * wide. Never materialises the T x T scores in global memory. causal: row i
  * attends keys 0..i of its sequence. */
-int k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
+int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
                 int n_tiles, int H, int hd, int causal);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

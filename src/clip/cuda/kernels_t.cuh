@@ -44,14 +44,93 @@ __global__ void K(layernorm)(float *x, const int *idx, const float *pb, int writ
     }
 }
 
+/* The same LayerNorm with the row held in registers: x is read once, in
+ * 16-byte loads. Each lane holds float4 k*32 + lane (k < LN_V) of the row,
+ * so D <= 128 * LN_V and D % 4 == 0, and x, pb, w, b, yf, yt must be
+ * 16-byte aligned (8 for 16-bit yt): nli_k_layernorm checks, else it runs the
+ * kernel above. The statistics are the same double sums in another order. */
+__global__ void K(layernorm_v)(float *x, const int *idx, const float *pb, int write_x, const float *w,
+                               const float *b, float *yf, T *yt, int rows, int D, double eps) {
+    int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    float *xr = x + (size_t)(idx ? idx[r] : r) * D;
+    __align__(16) float v[LN_V * 4];
+    double s = 0;
+#pragma unroll
+    for (int k = 0; k < LN_V; k++) {
+        int i = (k * 32 + lane) * 4;
+        if (i < D) {
+            *(uint4 *)&v[k * 4] = *(const uint4 *)(xr + i);
+            if (pb) {
+                __align__(16) float p[4];
+                *(uint4 *)p = *(const uint4 *)(pb + i);
+#pragma unroll
+                for (int u = 0; u < 4; u++) v[k * 4 + u] += p[u];
+                if (write_x) *(uint4 *)(xr + i) = *(const uint4 *)&v[k * 4];
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++) s += v[k * 4 + u];
+        }
+    }
+    for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    double mean = s / D, ss = 0;
+#pragma unroll
+    for (int k = 0; k < LN_V; k++)
+        if ((k * 32 + lane) * 4 < D) {
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                double d = v[k * 4 + u] - mean;
+                ss += d * d;
+            }
+        }
+    for (int o = 16; o; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / D + eps));
+#pragma unroll
+    for (int k = 0; k < LN_V; k++) {
+        int i = (k * 32 + lane) * 4;
+        if (i >= D) continue;
+        __align__(16) float ww[4], bb[4], y[4];
+        __align__(16) T t[4];
+        *(uint4 *)ww = *(const uint4 *)(w + i);
+        *(uint4 *)bb = *(const uint4 *)(b + i);
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            y[u] = (v[k * 4 + u] - m) * rstd * ww[u] + bb[u];
+            t[u] = FROMF(y[u]);
+        }
+        if (yf) *(uint4 *)(yf + (size_t)r * D + i) = *(const uint4 *)y;
+        if (yt) {
+            if (sizeof(T) == 4) *(uint4 *)(yt + (size_t)r * D + i) = *(const uint4 *)t;
+            else *(uint2 *)(yt + (size_t)r * D + i) = *(const uint2 *)t;
+        }
+    }
+}
+
 /* h = act(h + bias) in place; act 0 none, 1 QuickGELU, 2 GELU (erf). */
+__device__ __forceinline__ float K(act)(float v, int act) {
+    if (act == 1) return v / (1.0f + expf(-1.702f * v));
+    if (act == 2) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+    return v;
+}
 __global__ void K(bias_act)(T *h, const float *bias, size_t rows, int N, int act) {
     size_t n = rows * (size_t)N;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float v = TOF(h[i]) + bias[i % N];
-        if (act == 1) v = v / (1.0f + expf(-1.702f * v));
-        else if (act == 2) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
-        h[i] = FROMF(v);
+        h[i] = FROMF(K(act)(TOF(h[i]) + bias[i % N], act));
+    }
+}
+
+/* The same in 16-byte vectors (N a multiple of 16 / sizeof(T), h 16-byte
+ * aligned: nli_k_bias_act checks): one index division per vector. */
+__global__ void K(bias_act_v)(T *h, const float *bias, size_t rows, int N, int act) {
+    const int V = (int)(16 / sizeof(T)), nv = N / V;
+    size_t n = rows * (size_t)nv;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < n; j += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)(j % (size_t)nv) * V;
+        __align__(16) T e[16 / sizeof(T)];
+        *(uint4 *)e = *(const uint4 *)(h + j * V);
+#pragma unroll
+        for (int u = 0; u < V; u++) e[u] = FROMF(K(act)(TOF(e[u]) + bias[c + u], act));
+        *(uint4 *)(h + j * V) = *(const uint4 *)e;
     }
 }
 

@@ -1,0 +1,301 @@
+/* test_gpu_kernels.c — the CLIP engine's own GPU kernels one by one
+ * (src/clip/cuda: fused attention, LayerNorm, bias + activation) against
+ * double-precision references computed here from the same inputs, in fp32,
+ * fp16 and bf16, on shapes that take every path: attention over packed
+ * sequences of 1 to 257 rows (the 64-row tiles, the last partial key chunk
+ * whose empty 8-key groups are skipped, the causal mask), LayerNorm with
+ * the register-resident vector kernel and the scalar fallback (a row wider
+ * than 1,024 or not a multiple of 4), bias + activation vectorised and not.
+ * The engine tests (test_gpu_engine) compare whole models with a cosine
+ * of 0.999 in fp16; here each kernel must hold a bound set by its rounding,
+ * so one wrong key or element shows. Outputs are poisoned (NaN) first, so
+ * an unwritten element fails. Label gpu: exits 77 with the reason where no
+ * CUDA device is usable; runs on the emulator in CI. */
+#include "check.h"
+#include "neglabel.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#ifndef NEGLABEL_HAVE_CUDA
+int main(void) {
+    printf("SKIP: built without CUDA\n");
+    return 77;
+}
+#else
+#include <cuda_runtime.h>
+
+#include "cuda/kernels.h"
+
+static uint64_t rs = 0x2545f4914f6cdd1dULL;
+static double urand(void) { /* [0, 1) */
+    rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17;
+    return (double)(rs >> 11) / 9007199254740992.0;
+}
+
+/* Host float <-> fp16 / bf16, round to nearest even (no NaN inputs here). */
+static uint16_t f2h(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xff, m = x & 0x7fffff;
+    if (e == 0xff) return (uint16_t)(sign | 0x7c00 | (m ? 0x200 : 0));
+    int ex = (int)e - 127 + 15;
+    if (ex >= 31) return (uint16_t)(sign | 0x7c00);
+    if (ex <= 0) { /* subnormal */
+        if (ex < -10) return (uint16_t)sign;
+        m |= 0x800000;
+        int sh = 14 - ex;
+        uint32_t r = m >> sh, rem = m & ((1u << sh) - 1), half = 1u << (sh - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = ((uint32_t)ex << 10) | (m >> 13), rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+}
+static float h2f(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, x;
+    if (e == 0) {
+        if (!m) x = sign;
+        else {
+            e = 127 - 15 + 1;
+            while (!(m & 0x400)) { m <<= 1; e--; }
+            x = sign | (e << 23) | ((m & 0x3ff) << 13);
+        }
+    } else if (e == 31) x = sign | 0x7f800000 | (m << 13);
+    else x = sign | ((e - 15 + 127) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+static uint16_t f2b(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+static float b2f(uint16_t b) {
+    uint32_t x = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static const char *pname(int prec) { return prec == 1 ? "fp32" : prec == 2 ? "fp16" : "bf16"; }
+static size_t tsz(int prec) { return prec == 1 ? 4 : 2; }
+/* Element i of a T array on the host, as float; and stored from float. */
+static float tget(const void *a, size_t i, int prec) {
+    return prec == 1 ? ((const float *)a)[i] : prec == 2 ? h2f(((const uint16_t *)a)[i]) : b2f(((const uint16_t *)a)[i]);
+}
+static void tset(void *a, size_t i, float v, int prec) {
+    if (prec == 1) ((float *)a)[i] = v;
+    else ((uint16_t *)a)[i] = prec == 2 ? f2h(v) : f2b(v);
+}
+/* The rounding of T: a float rounded to it. */
+static float tround(float v, int prec) {
+    return prec == 1 ? v : prec == 2 ? h2f(f2h(v)) : b2f(f2b(v));
+}
+
+static void *dev_copy(const void *h, size_t bytes) {
+    void *d = NULL;
+    if (cudaMalloc(&d, bytes) != cudaSuccess) return NULL;
+    if (h && cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice) != cudaSuccess) return NULL;
+    if (!h) cudaMemset(d, 0xff, bytes); /* poison: NaN in every type */
+    return d;
+}
+static int to_host(void *h, const void *d, size_t bytes) {
+    return cudaDeviceSynchronize() == cudaSuccess && cudaMemcpy(h, d, bytes, cudaMemcpyDeviceToHost) == cudaSuccess;
+}
+
+/* ------------------------------------------------------------ attention */
+
+#define HD 64
+#define NH 2
+
+static void attention_case(int prec, int causal) {
+    static const int lens[] = {1, 5, 9, 17, 50, 63, 64, 65, 73, 77, 128, 136, 197, 200, 257};
+    const int ns = (int)(sizeof lens / sizeof lens[0]), D = NH * HD, W = 3 * D;
+    int rows = 0, nt = 0;
+    for (int s = 0; s < ns; s++) {
+        rows += lens[s];
+        nt += (lens[s] + 63) / 64;
+    }
+    void *qkv = malloc((size_t)rows * W * tsz(prec)), *out = malloc((size_t)rows * D * tsz(prec));
+    float *bias = malloc((size_t)W * sizeof(float));
+    nli_attn_tile *tiles = malloc((size_t)nt * sizeof *tiles);
+    /* Wide scores (|q|, |k| up to 2: softmax weights from ~0 to ~1), so a
+     * key skipped or leaked from the next sequence moves outputs far more
+     * than rounding does. */
+    for (size_t i = 0; i < (size_t)rows * W; i++) tset(qkv, i, (float)(4 * urand() - 2), prec);
+    for (int i = 0; i < W; i++) bias[i] = (float)(urand() - 0.5);
+    for (int s = 0, r = 0, t = 0; s < ns; r += lens[s++])
+        for (int q0 = 0; q0 < lens[s]; q0 += 64) tiles[t++] = (nli_attn_tile){r, lens[s], q0, 0};
+    void *dq = dev_copy(qkv, (size_t)rows * W * tsz(prec)), *dout = dev_copy(NULL, (size_t)rows * D * tsz(prec));
+    float *db = dev_copy(bias, (size_t)W * sizeof(float));
+    nli_attn_tile *dt = dev_copy(tiles, (size_t)nt * sizeof *tiles);
+    CHECK(dq && dout && db && dt, "attention %s: device buffers", pname(prec));
+    if (!(dq && dout && db && dt)) return;
+    int rc = nli_k_attention(prec, 0, dq, db, dout, dt, nt, NH, HD, causal);
+    CHECK(rc == 0, "attention %s causal %d: launch: %s", pname(prec), causal, nl_last_error());
+    CHECK(to_host(out, dout, (size_t)rows * D * tsz(prec)), "attention %s: copy back", pname(prec));
+    /* Reference in double from the kernel's own inputs: q, k, v with the
+     * bias added and rounded to T, as the kernel loads them. */
+    double worst = 0, scale = 1.0 / sqrt((double)HD);
+    int bad_rows = 0;
+    double *p = malloc(sizeof(double) * 512);
+    for (int s = 0, r0 = 0; s < ns; r0 += lens[s++]) {
+        int L = lens[s];
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < L; i++) {
+                int kmax = causal ? i + 1 : L;
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < kmax; j++) {
+                    double dot = 0;
+                    for (int d = 0; d < HD; d++) {
+                        int c = h * HD + d;
+                        double q = tround(tget(qkv, (size_t)(r0 + i) * W + c, prec) + bias[c], prec);
+                        double k = tround(tget(qkv, (size_t)(r0 + j) * W + D + c, prec) + bias[D + c], prec);
+                        dot += q * k;
+                    }
+                    p[j] = dot * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int j = 0; j < kmax; j++) sum += (p[j] = exp(p[j] - mx));
+                double row_worst = 0;
+                for (int d = 0; d < HD; d++) {
+                    int c = h * HD + d;
+                    double o = 0;
+                    for (int j = 0; j < kmax; j++)
+                        o += p[j] / sum * tround(tget(qkv, (size_t)(r0 + j) * W + 2 * D + c, prec) + bias[2 * D + c], prec);
+                    double e = fabs(tget(out, (size_t)(r0 + i) * D + c, prec) - o);
+                    if (!(e <= row_worst)) row_worst = e; /* NaN too */
+                }
+                if (!(row_worst <= worst)) worst = row_worst;
+                /* values are within [-2.5, 2.5]: absolute bounds */
+                if (!(row_worst <= (prec == 1 ? 1e-5 : prec == 2 ? 6e-3 : 5e-2))) bad_rows++;
+            }
+    }
+    CHECK(bad_rows == 0, "attention %s causal %d: %d rows off, worst %.3g", pname(prec), causal, bad_rows, worst);
+    printf("attention %s causal %d: %d rows in %d sequences, worst |out - ref| %.2e\n", pname(prec), causal, rows, ns,
+           worst);
+    free(p);
+    free(qkv); free(out); free(bias); free(tiles);
+    cudaFree(dq); cudaFree(dout); cudaFree(db); cudaFree(dt);
+}
+
+/* ------------------------------------------------------------ LayerNorm */
+
+static void layernorm_case(int prec, int D, int with_pb, int write_x, int gather) {
+    const int rows = 37, src_rows = 53;
+    const double eps = 1e-5;
+    size_t nx = (size_t)src_rows * D;
+    float *x = malloc(nx * 4), *pb = malloc((size_t)D * 4), *w = malloc((size_t)D * 4), *b = malloc((size_t)D * 4);
+    float *yf = malloc((size_t)rows * D * 4), *xo = malloc(nx * 4);
+    void *yt = malloc((size_t)rows * D * tsz(prec));
+    int idx[37];
+    for (size_t i = 0; i < nx; i++) x[i] = (float)(3 * urand() - 1); /* mean far from 0 */
+    for (int i = 0; i < D; i++) {
+        pb[i] = (float)(urand() - 0.5);
+        w[i] = (float)(urand() + 0.5);
+        b[i] = (float)(urand() - 0.5);
+    }
+    for (int r = 0; r < rows; r++) idx[r] = (r * 7 + 3) % src_rows;
+    float *dx = dev_copy(x, nx * 4), *dpb = dev_copy(pb, (size_t)D * 4), *dw = dev_copy(w, (size_t)D * 4);
+    float *dbb = dev_copy(b, (size_t)D * 4), *dyf = dev_copy(NULL, (size_t)rows * D * 4);
+    void *dyt = dev_copy(NULL, (size_t)rows * D * tsz(prec));
+    int *didx = dev_copy(idx, sizeof idx);
+    if (!(dx && dpb && dw && dbb && dyf && dyt && didx)) {
+        CHECK(0, "layernorm: device buffers");
+        return;
+    }
+    int rc = nli_k_layernorm(prec, 0, dx, gather ? didx : NULL, with_pb ? dpb : NULL, write_x, dw, dbb, dyf, dyt,
+                         gather ? rows : src_rows < rows ? src_rows : rows, D, eps);
+    CHECK(rc == 0, "layernorm: launch: %s", nl_last_error());
+    int ok = to_host(yf, dyf, (size_t)rows * D * 4) && to_host(yt, dyt, (size_t)rows * D * tsz(prec)) &&
+             to_host(xo, dx, nx * 4);
+    CHECK(ok, "layernorm: copy back");
+    double wf = 0, wt = 0, wx = 0;
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)(gather ? idx[r] : r) * D;
+        double s = 0, ss = 0;
+        for (int i = 0; i < D; i++) s += (double)(xr[i] + (with_pb ? pb[i] : 0.0f));
+        double mean = s / D;
+        for (int i = 0; i < D; i++) {
+            double d = (double)(xr[i] + (with_pb ? pb[i] : 0.0f)) - mean;
+            ss += d * d;
+        }
+        double rstd = 1.0 / sqrt(ss / D + eps);
+        for (int i = 0; i < D; i++) {
+            double v = (double)(xr[i] + (with_pb ? pb[i] : 0.0f)), y = (v - mean) * rstd * w[i] + b[i];
+            double ef = fabs(yf[(size_t)r * D + i] - y), et = fabs(tget(yt, (size_t)r * D + i, prec) - y);
+            double ex = fabs(xo[(size_t)(gather ? idx[r] : r) * D + i] - (write_x && with_pb ? (float)v : xr[i]));
+            if (!(ef <= wf)) wf = ef;
+            if (!(et <= wt)) wt = et;
+            if (!(ex <= wx)) wx = ex;
+        }
+    }
+    /* |y| stays under ~6: fp32 to 1e-5, T to its half ulp there */
+    double tt = prec == 1 ? 1e-5 : prec == 2 ? 4e-3 : 3e-2;
+    CHECK(wf <= 1e-5 && wt <= tt && wx == 0, "layernorm %s D %d pb %d write_x %d gather %d: float %.3g, T %.3g, x %.3g",
+          pname(prec), D, with_pb, write_x, gather, wf, wt, wx);
+    free(x); free(pb); free(w); free(b); free(yf); free(xo); free(yt);
+    cudaFree(dx); cudaFree(dpb); cudaFree(dw); cudaFree(dbb); cudaFree(dyf); cudaFree(dyt); cudaFree(didx);
+}
+
+/* ------------------------------------------------------------ bias + act */
+
+static void bias_act_case(int prec, int N, int act) {
+    const size_t rows = 29, n = rows * (size_t)N;
+    void *h = malloc(n * tsz(prec)), *got = malloc(n * tsz(prec));
+    float *bias = malloc((size_t)N * 4);
+    for (size_t i = 0; i < n; i++) tset(h, i, (float)(8 * urand() - 4), prec);
+    for (int i = 0; i < N; i++) bias[i] = (float)(urand() - 0.5);
+    void *dh = dev_copy(h, n * tsz(prec));
+    float *db = dev_copy(bias, (size_t)N * 4);
+    if (!dh || !db) {
+        CHECK(0, "bias_act: device buffers");
+        return;
+    }
+    CHECK(nli_k_bias_act(prec, 0, dh, db, rows, N, act) == 0, "bias_act: launch: %s", nl_last_error());
+    CHECK(to_host(got, dh, n * tsz(prec)), "bias_act: copy back");
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)tget(h, i, prec) + bias[i % N];
+        double y = act == 1 ? v / (1 + exp(-1.702 * v)) : act == 2 ? 0.5 * v * (1 + erf(v / sqrt(2.0))) : v;
+        double e = fabs(tget(got, i, prec) - y) / (fabs(y) + 1e-2);
+        if (!(e <= worst)) worst = e;
+    }
+    /* relative, with a floor: T's half ulp, and float's erff and expf where
+     * 1 + erf(v / sqrt 2) cancels (GELU far below 0) */
+    double tol = prec == 1 ? 1e-4 : prec == 2 ? 1.5e-3 : 1e-2;
+    CHECK(worst <= tol, "bias_act %s N %d act %d: relative error %.3g", pname(prec), N, act, worst);
+    free(h); free(got); free(bias);
+    cudaFree(dh); cudaFree(db);
+}
+
+int main(void) {
+    int dev = nl_cuda_auto_device();
+    if (dev < 0) {
+        printf("SKIP: %s\n", nl_last_error());
+        return 77;
+    }
+    if (cudaSetDevice(dev) != cudaSuccess) {
+        printf("FAILED: cudaSetDevice(%d)\n", dev);
+        return 1;
+    }
+    for (int prec = 1; prec <= 3; prec++) {
+        for (int causal = 0; causal <= 1; causal++) attention_case(prec, causal);
+        /* 128, 768, 1024: the vector kernel; 1280 (too wide) and 130 (not a
+         * multiple of 4): the scalar one */
+        static const int dims[] = {128, 768, 1024, 1280, 130};
+        for (int k = 0; k < 5; k++)
+            for (int v = 0; v < 4; v++) layernorm_case(prec, dims[k], v & 1, v >> 1, k == 1);
+        layernorm_case(prec, 768, 1, 1, 1);
+        /* 3072: vectors of 16 bytes; 100: vectors for fp32 only; 66: none */
+        static const int ns[] = {3072, 100, 66};
+        for (int k = 0; k < 3; k++)
+            for (int act = 0; act <= 2; act++) bias_act_case(prec, ns[k], act);
+    }
+    return check_done();
+}
+#endif
