@@ -9,7 +9,7 @@
 # Results in $OUT (default ./gpu-out): gpu_run.log (everything), ctest_gpu.log,
 # ctest_last.log, gpu_bench.json, gpu_bench.md, gpu_bench.log, pytest_gpu.log.
 # Environment: GPU_RUN_TESTS=0/1 (default 1), GPU_RUN_BENCH=0/1 (default 1),
-# GPU_RUN_PROFILE=0/1 (default 0: per-kernel tables of one forward, ours
+# GPU_RUN_PROFILE=0/1 (default 1: per-kernel tables of one forward, ours
 # under ncu and transformers under torch.profiler, in gpu_profile.md),
 # GPU_RUN_PYTEST=0/1 (default 1: the Python package's GPU tests after the
 # benchmark, in the time it leaves, when the bundle has .gpu/python;
@@ -97,7 +97,10 @@ export NL_ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
 DRIVER_DIRS=
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [ -d "$d" ] && DRIVER_DIRS=$DRIVER_DIRS:$d; done
 export LD_LIBRARY_PATH=$ROOT/.gpu/lib${CUBLAS_DIR:+:$CUBLAS_DIR}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}$DRIVER_DIRS:$ROOT/.gpu/lib-compat
-export PATH=$PATH:$ROOT/.gpu/bin
+# .gpu/bin first: its jq goes with the libjq in .gpu/lib (a newer system jq
+# would load that older libjq through LD_LIBRARY_PATH and fail)
+export PATH=$ROOT/.gpu/bin:$PATH
+echo '{"a":1}' | jq -e .a >/dev/null 2>&1 || note "jq ($(command -v jq)) does not run here: the CLI tests will skip"
 
 # ---- 4. the machine
 say "machine: $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
@@ -170,7 +173,8 @@ fi
 # ---- 5b. per-kernel profile of one forward (GPU_RUN_PROFILE=1): neglabel
 # under Nsight Compute (kernel durations only), transformers under
 # torch.profiler; ViT-B/16 shapes, fp16, batch 256; tables in gpu_profile.md
-if [ "${GPU_RUN_PROFILE:-0}" = 1 ]; then
+# (about 40 s on an H200)
+if [ "${GPU_RUN_PROFILE:-1}" = 1 ]; then
   NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -n 1)
   PW=/tmp/nl-profile; mkdir -p "$PW"
   PYO=(env "LD_LIBRARY_PATH=$NL_ORIG_LD_LIBRARY_PATH" python3)
