@@ -320,7 +320,7 @@ static void stage_work(const nli_clip_config *cfg, int B, int tsz, double *flops
     flops[NLI_STAGE_PATCH_GEMM] = 2 * B * np * D * Kc;
     bytes[NLI_STAGE_PATCH_GEMM] = B * np * Kc * t + D * Kc * t + B * np * D * 4;
     bytes[NLI_STAGE_EMBED] = B * np * D * 4 + 3 * R * D * 4;
-    bytes[NLI_STAGE_LN1] = bytes[NLI_STAGE_LN2] = L * (2 * R * D * 4 + R * D * t);
+    bytes[NLI_STAGE_LN1] = bytes[NLI_STAGE_LN2] = L * (R * D * 4 + R * D * t); /* x read, nothing written back */
     flops[NLI_STAGE_QKV] = L * 2 * R * 3 * D * D;
     bytes[NLI_STAGE_QKV] = L * (R * D * t + 3 * D * D * t + 3 * R * D * t);
     flops[NLI_STAGE_ATTN] = L * 4 * B * T * T * D;

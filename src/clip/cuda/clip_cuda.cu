@@ -4,15 +4,18 @@
  *
  * Per transformer block (pre-LN), with T the activation type (fp32, fp16 or
  * bf16) and the residual stream x always fp32:
- *   ln  = LN1(x += pending bias)        (one kernel, T out)
+ *   ln  = LN1(x + cb1)                  (one kernel, T out)
  *   qkv = ln W_qkv^T                    (cuBLAS, T out, fp32 accumulate)
  *   att = attention(qkv + b_qkv)        (fused kernel, attention.cu)
  *   x  += att W_o^T                     (cuBLAS, beta = 1: residual fused)
- *   ln  = LN2(x += b_o)
+ *   ln  = LN2(x + cb2)
  *   h   = act(ln W_1^T + b_1)           (cuBLAS, then bias + activation)
- *   x  += h W_2^T                       (cuBLAS, beta = 1; b_2 pending)
- * The last pending bias joins the final LayerNorm, which gathers the pooled
- * rows; the projection is an fp32 GEMM. fp32 means true fp32 (cuBLAS's
+ *   x  += h W_2^T                       (cuBLAS, beta = 1)
+ * x never receives the biases of W_o and W_2: they are constant per column,
+ * so each LayerNorm adds their sum so far (cb1, cb2, computed at load)
+ * instead of reading, adding and writing back the stream. The final
+ * LayerNorm adds the whole sum and gathers the pooled rows; the projection
+ * is an fp32 GEMM. fp32 means true fp32 (cuBLAS's
  * pedantic fp32 compute: no TF32). */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -34,6 +37,11 @@ extern "C" {
 typedef struct {
     const float *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *fc1_b, *fc2_b;
     const void *qkv_w, *o_w, *fc1_w, *fc2_w; /* T */
+    /* Sum of every bias the residual stream has received before LN1 and
+     * LN2 of this block (o_b and fc2_b of the blocks before, and o_b of
+     * this one for LN2; NULL before the first block's LN1): x holds the
+     * GEMM outputs alone, LayerNorm adds these, nothing writes them back. */
+    const float *cb1, *cb2;
 } gblock;
 
 struct nli_cuda_clip {
@@ -42,6 +50,8 @@ struct nli_cuda_clip {
     cudaStream_t st;
     cublasHandle_t blas;
     float *wmem; /* every weight in fp32, as on the host */
+    float *cumb; /* the cumulative biases of both towers (gblock cb1, cb2; *_cbf) */
+    const float *t_cbf, *v_cbf; /* after the last block: for the final LayerNorm */
     void *tmem;  /* matrices converted to T (fp16/bf16) */
     gblock *tb, *vb;
     const float *tok_emb, *tpos, *tfin_w, *tfin_b, *tproj, *cls, *vpos, *pre_w, *pre_b, *post_w, *post_b, *vproj;
@@ -107,29 +117,28 @@ fail:
     return -1;
 }
 
-/* The blocks of one tower over `rows` rows of x. Returns the pending bias. */
+/* The blocks of one tower over `rows` rows of x (see the top: x lacks the
+ * output biases; *pending: their sum, for the final LayerNorm). */
 static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
                       const nli_attn_tile *tiles, int n_tiles, int causal, const float **pending) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads;
-    const float *pb = NULL;
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
-        if (nli_k_layernorm(g->prec, g->st, g->x, NULL, pb, 1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
+        if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, 0, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
             gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
             nli_k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
             mark(g, NLI_STAGE_ATTN) || gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
             mark(g, NLI_STAGE_OPROJ) ||
-            nli_k_layernorm(g->prec, g->st, g->x, NULL, b->o_b, 1, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
+            nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, 0, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN2) ||
             gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
             nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
             mark(g, NLI_STAGE_ACT) || gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
             mark(g, NLI_STAGE_FC2))
             return -1;
-        pb = b->fc2_b;
     }
-    *pending = pb;
+    *pending = tc == &g->cfg.text ? g->t_cbf : g->v_cbf;
     return 0;
 }
 
@@ -181,9 +190,27 @@ static size_t matrix_floats(const nli_clip_config *cfg) {
     return n;
 }
 
+/* Device pointers and T copies of one tower's blocks; its cumulative
+ * biases (gblock cb1/cb2, then the final sum, (2L + 1) x D floats) are
+ * summed in double into host[] and will be at dev[] once copied. */
 static int setup_blocks(nli_cuda_clip *g, const nli_clip *c, const nli_tower_config *tc, const nli_block *hb, gblock *gb,
-                        size_t *off) {
+                        size_t *off, float *host, const float *dev, const float **final_sum) {
     size_t D = tc->hidden_size, I = tc->intermediate_size;
+    double *acc = (double *)calloc(D, sizeof(double));
+    if (!acc) { nli_seterr("out of memory"); return -1; }
+    for (int l = 0; l < tc->num_hidden_layers; l++) {
+        for (int k = 0; k < 2; k++) {
+            const float *bias = k ? hb[l].o_b : NULL; /* LN1: the sum so far; LN2: o_b added */
+            for (size_t i = 0; bias && i < D; i++) acc[i] += bias[i];
+            for (size_t i = 0; i < D; i++) host[(2 * l + k) * D + i] = (float)acc[i];
+        }
+        gb[l].cb1 = l ? dev + 2 * l * D : NULL;
+        gb[l].cb2 = dev + (2 * l + 1) * D;
+        for (size_t i = 0; i < D; i++) acc[i] += hb[l].fc2_b[i];
+    }
+    for (size_t i = 0; i < D; i++) host[2 * (size_t)tc->num_hidden_layers * D + i] = (float)acc[i];
+    *final_sum = dev + 2 * (size_t)tc->num_hidden_layers * D;
+    free(acc);
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const nli_block *h = &hb[l];
         gblock *b = &gb[l];
@@ -342,8 +369,22 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     g->tb = (gblock *)calloc((size_t)nt, sizeof(gblock));
     g->vb = (gblock *)calloc((size_t)nv, sizeof(gblock));
     if (!g->tb || !g->vb) { nli_seterr("out of memory"); goto fail; }
-    if (setup_blocks(g, c, &cfg->text, c->tblk, g->tb, &off) || setup_blocks(g, c, &cfg->vision, c->vblk, g->vb, &off))
-        goto fail;
+    {
+        size_t nct = (2 * (size_t)nt + 1) * cfg->text.hidden_size, ncv = (2 * (size_t)nv + 1) * cfg->vision.hidden_size;
+        float *hc = (float *)malloc((nct + ncv) * sizeof(float));
+        cudaError_t e = hc ? cudaMalloc((void **)&g->cumb, (nct + ncv) * sizeof(float)) : cudaErrorMemoryAllocation;
+        int bad = e != cudaSuccess ||
+                  setup_blocks(g, c, &cfg->text, c->tblk, g->tb, &off, hc, g->cumb, &g->t_cbf) ||
+                  setup_blocks(g, c, &cfg->vision, c->vblk, g->vb, &off, hc + nct, g->cumb + nct, &g->v_cbf);
+        if (!bad) e = cudaMemcpy(g->cumb, hc, (nct + ncv) * sizeof(float), cudaMemcpyHostToDevice);
+        free(hc);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            nli_seterr("cuda:%d: cumulative biases: %s", index, nli_cuda_errstr(e));
+            goto fail;
+        }
+        if (bad) goto fail;
+    }
     {
         size_t D = cfg->vision.hidden_size, ps = cfg->vision.patch_size;
         if (!(g->patch_w = as_t(g, c, c->patch_w, D * 3 * ps * ps, &off))) goto fail;
@@ -406,7 +447,7 @@ extern "C" void nli_cuda_clip_free(nli_cuda_clip *g) {
     cudaSetDevice(g->dev);
     if (g->st) cudaStreamSynchronize(g->st);
     free_workspace(g);
-    cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix);
+    cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix); cudaFree(g->cumb);
     cudaFreeHost(g->h_tok); cudaFreeHost(g->h_pos); cudaFreeHost(g->h_pool); cudaFreeHost(g->h_tiles);
     cudaFree(g->d_tok); cudaFree(g->d_pos); cudaFree(g->d_pool); cudaFree(g->d_tiles);
     if (g->blas) nli_cublas.Destroy(g->blas);

@@ -50,11 +50,11 @@ enum {
     NLI_STAGE_PATCH,      /* pixels to patch rows (normalise, im2col) */
     NLI_STAGE_PATCH_GEMM, /* patch embedding matrix product */
     NLI_STAGE_EMBED,      /* class token + positions, pre-LayerNorm */
-    NLI_STAGE_LN1,        /* per block: LayerNorm 1 (+ pending bias into x) */
+    NLI_STAGE_LN1,        /* per block: LayerNorm 1 (of x + the output biases so far) */
     NLI_STAGE_QKV,        /*            q, k, v projection */
     NLI_STAGE_ATTN,       /*            fused attention */
     NLI_STAGE_OPROJ,      /*            output projection + residual */
-    NLI_STAGE_LN2,        /*            LayerNorm 2 (+ output bias) */
+    NLI_STAGE_LN2,        /*            LayerNorm 2 */
     NLI_STAGE_FC1,        /*            MLP up projection */
     NLI_STAGE_ACT,        /*            bias + activation */
     NLI_STAGE_FC2,        /*            MLP down projection + residual */
