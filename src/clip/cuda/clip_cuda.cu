@@ -118,19 +118,19 @@ fail:
 }
 
 /* The blocks of one tower over `rows` rows of x (see the top: x lacks the
- * output biases; *pending: their sum, for the final LayerNorm). */
+ * output biases, whose sum the final LayerNorm adds: t_cbf, v_cbf). */
 static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
-                      const nli_attn_tile *tiles, int n_tiles, int causal, const float **pending) {
+                      const nli_attn_tile *tiles, int n_tiles, int causal) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads;
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
-        if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, 0, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
+        if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
             gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
             nli_k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
             mark(g, NLI_STAGE_ATTN) || gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
             mark(g, NLI_STAGE_OPROJ) ||
-            nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, 0, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
+            nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN2) ||
             gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
             nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
@@ -138,7 +138,6 @@ static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock
             mark(g, NLI_STAGE_FC2))
             return -1;
     }
-    *pending = tc == &g->cfg.text ? g->t_cbf : g->v_cbf;
     return 0;
 }
 
@@ -148,15 +147,14 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
     const nli_tower_config *vc = &g->cfg.vision;
     const int D = vc->hidden_size, S = vc->image_size, p = vc->patch_size, Tn = (int)vision_tokens(&g->cfg);
     const int np = Tn - 1, Kc = 3 * p * p, P = g->cfg.projection_dim, rows = n * Tn;
-    const float *pb = NULL;
     if (rgb ? nli_k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
             : nli_k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
         return -1;
     if (mark(g, NLI_STAGE_PATCH) || gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
         mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
-        nli_k_layernorm(1, g->st, g->x, NULL, NULL, 0, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
-        mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0, &pb) ||
-        nli_k_layernorm(1, g->st, g->x, g->cls_idx, pb, 0, g->post_w, g->post_b, g->pooled, NULL, n, D,
+        nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
+        mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0) ||
+        nli_k_layernorm(1, g->st, g->x, g->cls_idx, g->v_cbf, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
         gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
         return -1;
@@ -198,18 +196,17 @@ static int setup_blocks(nli_cuda_clip *g, const nli_clip *c, const nli_tower_con
     size_t D = tc->hidden_size, I = tc->intermediate_size;
     double *acc = (double *)calloc(D, sizeof(double));
     if (!acc) { nli_seterr("out of memory"); return -1; }
-    for (int l = 0; l < tc->num_hidden_layers; l++) {
-        for (int k = 0; k < 2; k++) {
-            const float *bias = k ? hb[l].o_b : NULL; /* LN1: the sum so far; LN2: o_b added */
-            for (size_t i = 0; bias && i < D; i++) acc[i] += bias[i];
-            for (size_t i = 0; i < D; i++) host[(2 * l + k) * D + i] = (float)acc[i];
-        }
+    /* slot k of host/dev: the sum after k output biases (o_b, fc2_b, o_b, ...) */
+    const size_t L = (size_t)tc->num_hidden_layers;
+    for (size_t k = 0; k <= 2 * L; k++) {
+        const float *bias = k == 0 ? NULL : k % 2 ? hb[(k - 1) / 2].o_b : hb[(k - 1) / 2].fc2_b;
+        for (size_t i = 0; i < D; i++) host[k * D + i] = (float)(acc[i] += bias ? bias[i] : 0.0f);
+    }
+    for (size_t l = 0; l < L; l++) {
         gb[l].cb1 = l ? dev + 2 * l * D : NULL;
         gb[l].cb2 = dev + (2 * l + 1) * D;
-        for (size_t i = 0; i < D; i++) acc[i] += hb[l].fc2_b[i];
     }
-    for (size_t i = 0; i < D; i++) host[2 * (size_t)tc->num_hidden_layers * D + i] = (float)acc[i];
-    *final_sum = dev + 2 * (size_t)tc->num_hidden_layers * D;
+    *final_sum = dev + 2 * L * D;
     free(acc);
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const nli_block *h = &hb[l];
@@ -568,10 +565,9 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
         CUDA_TRY(cudaMemcpyAsync(g->d_pos, g->h_pos, rows * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_tiles, g->h_tiles, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
-        const float *pb = NULL;
         if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
-            run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, 1, &pb) ||
-            nli_k_layernorm(1, g->st, g->x, g->d_pool, pb, 0, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
+            run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, 1) ||
+            nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                         tc->layer_norm_eps) ||
             gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))
             goto out;

@@ -42,21 +42,21 @@ static unsigned grid_for(size_t n, int threads) {
 }
 
 
-int nli_k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
-                const float *b, float *yf, void *yt, int rows, int D, double eps) {
+int nli_k_layernorm(int prec, cudaStream_t st, const float *x, const int *idx, const float *pb, const float *w,
+                    const float *b, float *yf, void *yt, int rows, int D, double eps) {
     if (rows <= 0) return 0;
     unsigned blocks = (unsigned)((rows + 7) / 8);
     int vec = D % 4 == 0 && D <= 128 * LN_V && aligned(x, 16) && aligned(pb, 16) && aligned(w, 16) &&
               aligned(b, 16) && aligned(yf, 16) && aligned(yt, prec == 1 ? 16 : 8);
     if (vec) {
-        if (prec == 2) layernorm_v_f16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__half *)yt, rows, D, eps);
+        if (prec == 2) layernorm_v_f16<<<blocks, 256, 0, st>>>(x, idx, pb, w, b, yf, (__half *)yt, rows, D, eps);
         else if (prec == 3)
-            layernorm_v_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
-        else layernorm_v_f32<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (float *)yt, rows, D, eps);
-    } else if (prec == 2) layernorm_f16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__half *)yt, rows, D, eps);
+            layernorm_v_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
+        else layernorm_v_f32<<<blocks, 256, 0, st>>>(x, idx, pb, w, b, yf, (float *)yt, rows, D, eps);
+    } else if (prec == 2) layernorm_f16<<<blocks, 256, 0, st>>>(x, idx, pb, w, b, yf, (__half *)yt, rows, D, eps);
     else if (prec == 3)
-        layernorm_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
-    else layernorm_f32<<<blocks, 256, 0, st>>>(x, idx, pb, write_x, w, b, yf, (float *)yt, rows, D, eps);
+        layernorm_bf16<<<blocks, 256, 0, st>>>(x, idx, pb, w, b, yf, (__nv_bfloat16 *)yt, rows, D, eps);
+    else layernorm_f32<<<blocks, 256, 0, st>>>(x, idx, pb, w, b, yf, (float *)yt, rows, D, eps);
     return launched();
 }
 

@@ -12,8 +12,10 @@
 extern "C" { /* C linkage: tests/test_gpu_kernels.c calls them from C */
 #endif
 
-int nli_k_layernorm(int prec, cudaStream_t st, float *x, const int *idx, const float *pb, int write_x, const float *w,
-                const float *b, float *yf, void *yt, int rows, int D, double eps);
+/* y = LayerNorm(x[idx[r] or r] + pb) into yf (float) and/or yt (T); pb may be
+ * NULL. yf may be x itself (in place). */
+int nli_k_layernorm(int prec, cudaStream_t st, const float *x, const int *idx, const float *pb, const float *w,
+                    const float *b, float *yf, void *yt, int rows, int D, double eps);
 int nli_k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act);
 int nli_k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
                  const float stdv[3]);

@@ -8,28 +8,25 @@
 
 /* LayerNorm, one warp per row, statistics in double (two passes) as the CPU
  * engine: v = x[src] (+ pb), y = (v - mean) * rstd * w + b. src = idx[r]
- * when idx is given (gather, e.g. the class token or the EOT row). With pb
- * and write_x, v is written back to x (the pending bias of the previous
- * GEMM joins the residual stream). yf (float) and yt (T) are optional. */
-__global__ void K(layernorm)(float *x, const int *idx, const float *pb, int write_x, const float *w,
-                             const float *b, float *yf, T *yt, int rows, int D, double eps) {
+ * when idx is given (gather, e.g. the class token or the EOT row); pb is
+ * the sum of the output biases the stream x lacks (clip_cuda.cu). x is only
+ * read. yf (float) and yt (T) are optional. */
+__global__ void K(layernorm)(const float *x, const int *idx, const float *pb, const float *w, const float *b,
+                             float *yf, T *yt, int rows, int D, double eps) {
     int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
     if (r >= rows) return;
-    float *xr = x + (size_t)(idx ? idx[r] : r) * D;
+    const float *xr = x + (size_t)(idx ? idx[r] : r) * D;
     double s = 0;
     for (int i = lane; i < D; i += 32) {
         float v = xr[i];
-        if (pb) {
-            v += pb[i];
-            if (write_x) xr[i] = v;
-        }
+        if (pb) v += pb[i];
         s += v;
     }
     for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
     double mean = s / D, ss = 0;
     for (int i = lane; i < D; i += 32) {
         float v = xr[i];
-        if (pb && !write_x) v += pb[i];
+        if (pb) v += pb[i];
         double d = v - mean;
         ss += d * d;
     }
@@ -37,7 +34,7 @@ __global__ void K(layernorm)(float *x, const int *idx, const float *pb, int writ
     float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / D + eps));
     for (int i = lane; i < D; i += 32) {
         float v = xr[i];
-        if (pb && !write_x) v += pb[i];
+        if (pb) v += pb[i];
         float y = (v - m) * rstd * w[i] + b[i];
         if (yf) yf[(size_t)r * D + i] = y;
         if (yt) yt[(size_t)r * D + i] = FROMF(y);
@@ -49,11 +46,11 @@ __global__ void K(layernorm)(float *x, const int *idx, const float *pb, int writ
  * so D <= 128 * LN_V and D % 4 == 0, and x, pb, w, b, yf, yt must be
  * 16-byte aligned (8 for 16-bit yt): nli_k_layernorm checks, else it runs the
  * kernel above. The statistics are the same double sums in another order. */
-__global__ void K(layernorm_v)(float *x, const int *idx, const float *pb, int write_x, const float *w,
-                               const float *b, float *yf, T *yt, int rows, int D, double eps) {
+__global__ void K(layernorm_v)(const float *x, const int *idx, const float *pb, const float *w, const float *b,
+                               float *yf, T *yt, int rows, int D, double eps) {
     int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x & 31;
     if (r >= rows) return;
-    float *xr = x + (size_t)(idx ? idx[r] : r) * D;
+    const float *xr = x + (size_t)(idx ? idx[r] : r) * D;
     __align__(16) float v[LN_V * 4];
     double s = 0;
 #pragma unroll
@@ -66,7 +63,6 @@ __global__ void K(layernorm_v)(float *x, const int *idx, const float *pb, int wr
                 *(uint4 *)p = *(const uint4 *)(pb + i);
 #pragma unroll
                 for (int u = 0; u < 4; u++) v[k * 4 + u] += p[u];
-                if (write_x) *(uint4 *)(xr + i) = *(const uint4 *)&v[k * 4];
             }
 #pragma unroll
             for (int u = 0; u < 4; u++) s += v[k * 4 + u];
