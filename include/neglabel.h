@@ -114,6 +114,10 @@ NL_API int nl_cuda_device_count(void);
  * run on, too old or without cuBLAS, a warning is also logged, once per
  * process). */
 NL_API int nl_cuda_auto_device(void);
+/* Resolve NL_DEVICE_AUTO in place (*dev becomes NL_DEVICE_CUDA with *index
+ * set to nl_cuda_auto_device(), or NL_DEVICE_CPU with *index 0); CPU and
+ * CUDA stay as given. -1 (error set) for an unknown device kind. */
+NL_API int nl_resolve_device(nl_device *dev, int *index);
 /* 1 when this build contains the CUDA backend. */
 NL_API int nl_cuda_built(void);
 /* JSON describing the CUDA build and the devices found (malloc'd). */

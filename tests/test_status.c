@@ -47,6 +47,32 @@ int main(void) {
     nl_device dev;
     int idx;
     CHECK(nl_parse_device("tpu", &dev, &idx) != 0 && nl_last_status() == NL_ERR_INVALID, "bad device name");
+    /* AUTO resolves as nl_cuda_auto_device says; CPU and CUDA stay; an
+     * unknown kind is refused, also by scoring, which resolves the same way */
+    int want = nl_cuda_auto_device();
+    dev = NL_DEVICE_AUTO;
+    idx = 7;
+    CHECK(nl_resolve_device(&dev, &idx) == 0 && dev == (want >= 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU) &&
+              idx == (want >= 0 ? want : 0),
+          "auto resolves to %d:%d (auto device %d)", (int)dev, idx, want);
+    dev = NL_DEVICE_CUDA;
+    idx = 5;
+    CHECK(nl_resolve_device(&dev, &idx) == 0 && dev == NL_DEVICE_CUDA && idx == 5, "cuda:5 stays");
+    dev = NL_DEVICE_CPU;
+    CHECK(nl_resolve_device(&dev, &idx) == 0 && dev == NL_DEVICE_CPU, "cpu stays");
+    dev = (nl_device)9;
+    CHECK(nl_resolve_device(&dev, &idx) != 0 && nl_last_status() == NL_ERR_INVALID &&
+              strstr(nl_last_error(), "unknown device kind 9"),
+          "unknown device kind: %s", nl_last_error());
+    {
+        nl_score_params sp = nl_score_default_params(NL_METHOD_MCM);
+        sp.device = (nl_device)9;
+        float im[4] = {1, 0, 0, 0}, id[4] = {0, 1, 0, 0};
+        double sc[1];
+        CHECK(nl_score(im, 1, id, 1, NULL, 0, 4, &sp, sc, NULL, NULL) != 0 &&
+                  strstr(nl_last_error(), "score: unknown device kind 9"),
+              "score on an unknown device kind: %s", nl_last_error());
+    }
     if (!nl_cuda_built()) {
         CHECK(nl_cuda_device_count() == 0 && nl_last_status() == NL_ERR_UNSUPPORTED, "no CUDA build: %s",
               nl_status_name(nl_last_status()));

@@ -224,10 +224,9 @@ nl_model *cli_load_model(const char *dir) {
 void cli_compute_device(nl_device *dev, int *index) {
     *dev = cli_g.model.device;
     *index = cli_g.model.device_index;
-    if (*dev == NL_DEVICE_AUTO) {
-        int i = nl_cuda_auto_device();
-        *dev = i >= 0 ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
-        *index = i >= 0 ? i : 0;
+    if (nl_resolve_device(dev, index) != 0) { /* a kind nl_parse_device never gives: stay on the CPU */
+        *dev = NL_DEVICE_CPU;
+        *index = 0;
     }
 }
 

@@ -51,6 +51,22 @@ int nl_cuda_auto_device(void) {
     return nli_cuda_auto(&index, 1) ? index : -1;
 }
 
+int nl_resolve_device(nl_device *dev, int *index) {
+    if (!dev || !index) { nli_seterr_code(NL_ERR_INVALID, "resolve device: NULL argument"); return -1; }
+    if (*dev == NL_DEVICE_AUTO) {
+        int i = 0;
+        int cuda = nli_cuda_auto(&i, 1);
+        *dev = cuda ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+        *index = cuda ? i : 0;
+        return 0;
+    }
+    if (*dev != NL_DEVICE_CPU && *dev != NL_DEVICE_CUDA) {
+        nli_seterr_code(NL_ERR_INVALID, "unknown device kind %d", (int)*dev);
+        return -1;
+    }
+    return 0;
+}
+
 #ifdef NEGLABEL_HAVE_CUDA
 int nl_cuda_built(void) { return 1; }
 #else

@@ -40,8 +40,7 @@ nl_model_params nl_model_default_params(void) {
 static int resolve(nl_model *m, const nl_model_params *p) {
     nl_device dev = p->device;
     int index = p->device_index;
-    if (dev == NL_DEVICE_AUTO) dev = nli_cuda_auto(&index, 1) ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
-    if (dev != NL_DEVICE_CPU && dev != NL_DEVICE_CUDA) { nli_seterr("unknown device kind %d", (int)dev); return -1; }
+    if (nl_resolve_device(&dev, &index) != 0) return -1;
     nl_precision prec = p->precision;
     if (prec == NL_PRECISION_DEFAULT) prec = dev == NL_DEVICE_CUDA ? NL_PRECISION_FP16 : NL_PRECISION_FP32;
     if (prec < NL_PRECISION_FP32 || prec > NL_PRECISION_BF16) { nli_seterr("unknown precision %d", (int)prec); return -1; }

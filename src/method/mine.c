@@ -5,7 +5,6 @@
  * NL_DEVICE_CUDA, on a GPU (method/cuda/score.cu), with the same results. */
 #include "neglabel.h"
 #include "mine.h"
-#include "cuda/cuda_device.h"
 #include "cuda/score_cuda.h"
 #include "gemm.h"
 #include "util.h"
@@ -94,8 +93,10 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         nli_seterr("mine: quantile %g outside [0, 1]", p->quantile);
         return -1;
     }
-    if (p->device != NL_DEVICE_AUTO && p->device != NL_DEVICE_CPU && p->device != NL_DEVICE_CUDA) {
-        nli_seterr("mine: unknown device %d", (int)p->device);
+    nl_device dev = p->device;
+    int index = p->device_index;
+    if (nl_resolve_device(&dev, &index) != 0) {
+        nli_prefixerr("mine");
         return -1;
     }
     if (isnan(p->max_cut)) { nli_seterr("mine: max_cut is NaN"); return -1; }
@@ -123,8 +124,7 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
     }
 
     /* the GPU path returns quantiles only; CSP's cut needs each row's maximum */
-    int index = p->device_index;
-    int use_cuda = !cut && (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_auto(&index, 1)));
+    int use_cuda = !cut && dev == NL_DEVICE_CUDA;
     ranked *r = nli_mallocarray(n_cand, sizeof *r);
     size_t *sel = nli_mallocarray(keep[0] + keep[1] ? keep[0] + keep[1] : 1, sizeof(size_t));
     double *did = NULL, *cd = NULL, *sim = NULL;

@@ -6,7 +6,6 @@
  * move scores by ~1e-6, more than the formulas' own precision. With
  * NL_DEVICE_CUDA the same steps run on a GPU (method/cuda/score.cu). */
 #include "neglabel.h"
-#include "cuda/cuda_device.h"
 #include "cuda/score_cuda.h"
 #include "adaneg.h"
 #include "oodd.h"
@@ -65,8 +64,10 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         return -1;
     }
     if (!(p->tau > 0) || !isfinite(p->tau)) { nli_seterr("score: tau must be positive and finite (got %g)", p->tau); return -1; }
-    if (p->device != NL_DEVICE_AUTO && p->device != NL_DEVICE_CPU && p->device != NL_DEVICE_CUDA) {
-        nli_seterr("score: unknown device %d", (int)p->device);
+    nl_device dev = p->device;
+    int index = p->device_index;
+    if (nl_resolve_device(&dev, &index) != 0) {
+        nli_prefixerr("score");
         return -1;
     }
     if (dim == 0 || dim > INT_MAX || n_id > INT_MAX || n_neg > INT_MAX) {
@@ -103,8 +104,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         }
     }
     double inv_tau = 1.0 / p->tau;
-    int index = p->device_index;
-    if (p->device == NL_DEVICE_CUDA || (p->device == NL_DEVICE_AUTO && nli_cuda_auto(&index, 1))) {
+    if (dev == NL_DEVICE_CUDA) {
         /* the same normalisation, cosines and formulas on the GPU */
         rc = nli_cuda_score(index, img, n_img, id_emb, n_id, neg_emb, n_neg, dim,
                            p->method == NL_METHOD_MCM ? 1 : 0, ngroup, gsize, perm, inv_tau, scores, top_id,
