@@ -170,12 +170,14 @@ def main():
               ["model", "prompts", "neglabel (tokenize + embed)", "transformers padded to 77", "neglabel / padded-77",
                "transformers padded per batch, corpus order", "neglabel / per-batch",
                "transformers padded per batch, sorted by length", "neglabel / sorted",
-               "transformers tokenizer alone", "neglabel second run", "neglabel tokenizer alone"],
+               "transformers tokenizer alone", "neglabel second run", "neglabel second run, prompts in their own tiles",
+               "neglabel tokenizer alone"],
               "transformers runs the ids neglabel's tokenizer wrote (the same tokens on both sides), batch "
               "1024, forward + copy to host; its tokenization is timed apart and not included. "
               "neglabel's time is nl_embed_texts on the strings: tokenization included; the second run repeats "
-              "it in the same process (kernels loaded, cuBLAS heuristics cached); the tokenizer alone runs on "
-              "all cores.")
+              "it in the same process (kernels loaded, cuBLAS heuristics cached), and once more with every "
+              "prompt in its own attention tiles (NEGLABEL_CUDA_TEXT_PACK=0: what the shared tiles save); "
+              "the tokenizer alone runs on all cores.")
     tok = one(tr.get("tokenizer", []))
     for m in models:
         o = one(ours_of("texts", model=m))
@@ -187,6 +189,7 @@ def main():
         t.add(NAMES[m], fmt((o or rows.get("pad77", {})).get("n")), op, p77, fx(ratio(op, p77)), pb, fx(ratio(op, pb)),
               ps, fx(ratio(op, ps)), fmt((tok or {}).get("prompts_per_s")),
               fmt(o["n"] / o["second_run_s"]) if o and o.get("second_run_s") else "—",
+              fmt(o["n"] / o["unpacked_s"]) if o and o.get("unpacked_s") else "—",
               fmt(o["n"] / o["tokenize_s"]) if o and o.get("tokenize_s") else "—")
     tables.append(t)
 

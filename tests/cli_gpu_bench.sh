@@ -28,6 +28,7 @@ head -n 300 "$TMP/p.txt" >"$TMP/p300.txt"
 check "texts: 300 prompts, fp16" sh -c "'$B' texts '$M' --prompts '$TMP/p300.txt' --precision fp16 --save 5 --out '$TMP/t' >'$TMP/txt.jsonl'"
 check "texts: a JSON row" json_ok "$TMP/txt.jsonl" texts 1
 check "texts: second run and tokenizer timed" sh -c "jq -e 'select(.kind == \"texts\") | .second_run_s > 0 and .tokenize_s > 0' '$TMP/txt.jsonl' >/dev/null"
+check "texts: unpacked tiles timed, same embeddings to fp16 rounding" sh -c "jq -e 'select(.kind == \"texts\") | .unpacked_s > 0 and .unpacked_max_abs_diff < 0.01' '$TMP/txt.jsonl' >/dev/null"
 check "stages of an image pass, fp16" sh -c "'$B' stages '$M' --precision fp16 --batch 3 --iters 1 >'$TMP/st.jsonl'"
 check "stages: one JSON row per stage" json_ok "$TMP/st.jsonl" stage 12
 check "stages: shares sum to 1, every stage timed" sh -c "jq -s -e '(map(.share) | add) > 0.999 and (map(.share) | add) < 1.001 and all(.[]; .ms > 0)' '$TMP/st.jsonl' >/dev/null"

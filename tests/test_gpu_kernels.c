@@ -65,9 +65,16 @@ static int to_host(void *h, const void *d, size_t bytes) {
 #define HD 64
 #define NH 2
 
-static void attention_case(int prec, int causal) {
-    static const int lens[] = {1, 5, 9, 17, 50, 63, 64, 65, 73, 77, 128, 136, 197, 200, 257};
-    const int ns = (int)(sizeof lens / sizeof lens[0]), D = NH * HD, W = 3 * D;
+/* packed (causal only): sequences of up to 64 rows share tiles as the
+ * text tower packs prompts (clip_cuda.cu), the kernel told each row's
+ * position; runs of short prompts, one of exactly 64, longer ones between. */
+static void attention_case(int prec, int causal, int packed) {
+    static const int lens_one[] = {1, 5, 9, 17, 50, 63, 64, 65, 73, 77, 128, 136, 197, 200, 257};
+    static const int lens_packed[] = {1, 5, 9, 17, 3, 7, 7, 12, 64, 2, 9, 30, 33, 65, 6, 6, 6, 6, 6, 6,
+                                      6, 6, 6, 6, 6, 1, 77, 8, 20, 40, 24, 1, 63, 1, 2};
+    const int *lens = packed ? lens_packed : lens_one;
+    const int ns = packed ? (int)(sizeof lens_packed / sizeof *lens_packed) : (int)(sizeof lens_one / sizeof *lens_one);
+    const int D = NH * HD, W = 3 * D;
     int rows = 0, nt = 0;
     for (int s = 0; s < ns; s++) {
         rows += lens[s];
@@ -76,20 +83,36 @@ static void attention_case(int prec, int causal) {
     void *qkv = malloc((size_t)rows * W * tsz(prec)), *out = malloc((size_t)rows * D * tsz(prec));
     float *bias = malloc((size_t)W * sizeof(float));
     nli_attn_tile *tiles = malloc((size_t)nt * sizeof *tiles);
+    int *pos = malloc((size_t)rows * sizeof *pos);
     /* Wide scores (|q|, |k| up to 2: softmax weights from ~0 to ~1), so a
      * key skipped or leaked from the next sequence moves outputs far more
      * than rounding does. */
     for (size_t i = 0; i < (size_t)rows * W; i++) tset(qkv, i, (float)(4 * urand() - 2), prec);
     for (int i = 0; i < W; i++) bias[i] = (float)(urand() - 0.5);
-    for (int s = 0, r = 0, t = 0; s < ns; r += lens[s++])
-        for (int q0 = 0; q0 < lens[s]; q0 += 64) tiles[t++] = (nli_attn_tile){r, lens[s], q0, 0};
+    int nt_used = 0, shared = 0;
+    for (int s = 0, r = 0, open = -1; s < ns; r += lens[s++]) {
+        for (int i = 0; i < lens[s]; i++) pos[r + i] = i;
+        if (packed && lens[s] <= 64 && open >= 0 && tiles[open].len + lens[s] <= 64) {
+            tiles[open].len += lens[s];
+            shared++;
+            continue;
+        }
+        open = packed && lens[s] <= 64 ? nt_used : -1;
+        for (int q0 = 0; q0 < lens[s]; q0 += 64) tiles[nt_used++] = (nli_attn_tile){r, lens[s], q0, 0};
+    }
+    if (packed) CHECK(shared >= 20, "attention: only %d sequences share a tile", shared);
     void *dq = dev_copy(qkv, (size_t)rows * W * tsz(prec)), *dout = dev_copy(NULL, (size_t)rows * D * tsz(prec));
     float *db = dev_copy(bias, (size_t)W * sizeof(float));
-    nli_attn_tile *dt = dev_copy(tiles, (size_t)nt * sizeof *tiles);
-    CHECK(dq && dout && db && dt, "attention %s: device buffers", pname(prec));
-    if (!(dq && dout && db && dt)) return;
-    int rc = nli_k_attention(prec, 0, dq, db, dout, dt, nt, NH, HD, causal);
-    CHECK(rc == 0, "attention %s causal %d: launch: %s", pname(prec), causal, nl_last_error());
+    nli_attn_tile *dt = dev_copy(tiles, (size_t)nt_used * sizeof *tiles);
+    int *dpos = dev_copy(pos, (size_t)rows * sizeof *pos);
+    CHECK(dq && dout && db && dt && dpos, "attention %s: device buffers", pname(prec));
+    if (!(dq && dout && db && dt && dpos)) return;
+    int rc = nli_k_attention(prec, 0, dq, db, packed ? dpos : NULL, dout, dt, nt_used, NH, HD, causal);
+    CHECK(rc == 0, "attention %s causal %d packed %d: launch: %s", pname(prec), causal, packed, nl_last_error());
+    if (packed)
+        CHECK(nli_k_attention(prec, 0, dq, db, dpos, dout, dt, nt_used, NH, HD, 0) == -1 &&
+                  strstr(nl_last_error(), "causal"),
+              "attention: shared tiles without the causal mask refused: %s", nl_last_error());
     CHECK(to_host(out, dout, (size_t)rows * D * tsz(prec)), "attention %s: copy back", pname(prec));
     /* Reference in double from the kernel's own inputs: q, k, v with the
      * bias added and rounded to T, as the kernel loads them. */
@@ -128,12 +151,13 @@ static void attention_case(int prec, int causal) {
                 if (!(row_worst <= (prec == 1 ? 1e-5 : prec == 2 ? 6e-3 : 5e-2))) bad_rows++;
             }
     }
-    CHECK(bad_rows == 0, "attention %s causal %d: %d rows off, worst %.3g", pname(prec), causal, bad_rows, worst);
-    printf("attention %s causal %d: %d rows in %d sequences, worst |out - ref| %.2e\n", pname(prec), causal, rows, ns,
-           worst);
+    CHECK(bad_rows == 0, "attention %s causal %d packed %d: %d rows off, worst %.3g", pname(prec), causal, packed,
+          bad_rows, worst);
+    printf("attention %s causal %d packed %d: %d rows in %d sequences, %d tiles, worst |out - ref| %.2e\n", pname(prec),
+           causal, packed, rows, ns, nt_used, worst);
     free(p);
-    free(qkv); free(out); free(bias); free(tiles);
-    cudaFree(dq); cudaFree(dout); cudaFree(db); cudaFree(dt);
+    free(qkv); free(out); free(bias); free(tiles); free(pos);
+    cudaFree(dq); cudaFree(dout); cudaFree(db); cudaFree(dt); cudaFree(dpos);
 }
 
 /* ------------------------------------------------------------ LayerNorm */
@@ -237,7 +261,8 @@ int main(void) {
         return 1;
     }
     for (int prec = 1; prec <= 3; prec++) {
-        for (int causal = 0; causal <= 1; causal++) attention_case(prec, causal);
+        for (int causal = 0; causal <= 1; causal++) attention_case(prec, causal, 0);
+        attention_case(prec, 1, 1);
         /* 128, 768, 1024: the vector kernel; 1280 (too wide) and 130 (not a
          * multiple of 4): the scalar one */
         static const int dims[] = {128, 768, 1024, 1280, 130};

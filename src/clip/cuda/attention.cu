@@ -7,7 +7,10 @@
  * live in registers, the softmax is online (running max and sum per row,
  * exp2 of pre-scaled scores), and the probabilities are re-packed from the
  * score accumulators straight into the A operand of P x V, so the T x T
- * matrix never exists, not even in shared memory.
+ * matrix never exists, not even in shared memory. Short causal sequences
+ * (prompts, ~7 tokens) share a tile (see kernels.h, pos): a block then does
+ * up to 64 useful rows instead of 7, and a warp skips the 8-key groups
+ * outside its rows' sequences.
  *
  * Every other case (fp32, other head sizes) runs attention_scalar_t.cuh. */
 #include <cuda_bf16.h>
@@ -67,9 +70,9 @@ __device__ __forceinline__ void load8(const uint16_t *src, const float *bias, in
     for (int i = 0; i < 8; i++) v[i] = f2h(h2f(r[i], bf) + bias[i], bf);
 }
 
-__global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float *qkv_b, uint16_t *out,
-                                                const nli_attn_tile *tiles, int H, int causal, float scale_log2,
-                                                int bf) {
+__global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float *qkv_b, const int *pos,
+                                                uint16_t *out, const nli_attn_tile *tiles, int H, int causal,
+                                                float scale_log2, int bf) {
     __shared__ __align__(16) uint16_t Qs[64 * LDS], Ks[64 * LDS], Vt[HD * LDS];
     const nli_attn_tile tl = tiles[blockIdx.x];
     const int h = blockIdx.y, D = H * HD, W = 3 * D;
@@ -99,6 +102,22 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
     const int row0 = tl.q0 + r0 + g, row1 = row0 + 8; /* this thread's two query rows */
     const int warp_live = tl.q0 + r0 < tl.len;
+    /* The first key each row may see: its sequence's first row, where a
+     * tile holds several (pos); a row past the end sees none. The warp's
+     * lowest (wlo) and the causal limit of its last row (whi) bound the
+     * 8-key groups it computes: the others are masked for all its rows. */
+    int lo0 = 0, lo1 = 0;
+    if (pos) {
+        lo0 = row0 < tl.len ? row0 - pos[tl.start + row0] : row0;
+        lo1 = row1 < tl.len ? row1 - pos[tl.start + row1] : row1;
+    }
+    int wlo = lo0 < lo1 ? lo0 : lo1;
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+        int v = __shfl_xor_sync(0xffffffffu, wlo, o);
+        wlo = v < wlo ? v : wlo;
+    }
+    const int whi = causal ? tl.q0 + r0 + 15 : 0x7fffffff;
     int kend = tl.len;
     if (causal && tl.q0 + 64 < kend) kend = tl.q0 + 64;
 
@@ -122,16 +141,16 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
             }
         }
         __syncthreads();
-        if (!warp_live || (causal && k0 > tl.q0 + r0 + 15)) continue;
+        if (!warp_live || k0 > whi || k0 + 64 <= wlo) continue;
         /* keys of this chunk inside the sequence: the products of the 8-key
          * groups past them are skipped (masked to -inf, then p = 0) */
-        const int nk = tl.len - k0;
+        const int nk = tl.len - k0, glo = wlo - k0, ghi = whi - k0; /* group bounds, chunk coordinates */
 
         float s[8][4];
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-            if (nt * 8 >= nk) continue;
+            if (nt * 8 >= nk || nt * 8 > ghi || nt * 8 + 8 <= glo) continue;
 #pragma unroll
             for (int ks = 0; ks < 4; ks++) {
                 uint32_t b0 = *(const uint32_t *)&Ks[(nt * 8 + g) * LDS + ks * 16 + tig * 2];
@@ -146,7 +165,7 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = k0 + nt * 8 + tig * 2 + (e & 1), row = e < 2 ? row0 : row1;
-                int ok = key < tl.len && (!causal || key <= row);
+                int ok = key < tl.len && (!causal || (key <= row && key >= (e < 2 ? lo0 : lo1)));
                 float v = ok ? s[nt][e] * scale_log2 : -INFINITY;
                 s[nt][e] = v;
                 if (e < 2) mx0 = fmaxf(mx0, v);
@@ -184,7 +203,7 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
         /* P (16 x 64) as A operands, straight from the score accumulators */
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
-            if (kk * 16 >= nk) continue; /* all 16 probabilities are 0 */
+            if (kk * 16 >= nk || kk * 16 > ghi || kk * 16 + 16 <= glo) continue; /* all 16 probabilities are 0 */
             uint32_t pa[4];
             pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
             pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
@@ -212,9 +231,13 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
     }
 }
 
-int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
-                int n_tiles, int H, int hd, int causal) {
+int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, const int *pos, void *out,
+                    const nli_attn_tile *tiles, int n_tiles, int H, int hd, int causal) {
     if (n_tiles <= 0) return 0;
+    if (pos && !causal) {
+        nli_seterr("attention: several sequences per tile need the causal mask");
+        return -1;
+    }
     if (hd > 128 || hd % 4 != 0) {
         nli_seterr("attention: head size %d unsupported (at most 128, a multiple of 4)", hd);
         return -1;
@@ -226,15 +249,17 @@ int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv
     dim3 grid((unsigned)n_tiles, (unsigned)H);
     float scale = 1.0f / sqrtf((float)hd);
     if ((prec == 2 || prec == 3) && hd == HD) {
-        attn_mma<<<grid, 128, 0, st>>>((const uint16_t *)qkv, qkv_b, (uint16_t *)out, tiles, H, causal,
+        attn_mma<<<grid, 128, 0, st>>>((const uint16_t *)qkv, qkv_b, pos, (uint16_t *)out, tiles, H, causal,
                                        scale * 1.4426950408889634f, prec == 3);
     } else if (prec == 2) {
-        attn_scalar_f16<<<grid, 256, 0, st>>>((const __half *)qkv, qkv_b, (__half *)out, tiles, H, hd, causal, scale);
+        attn_scalar_f16<<<grid, 256, 0, st>>>((const __half *)qkv, qkv_b, pos, (__half *)out, tiles, H, hd, causal,
+                                              scale);
     } else if (prec == 3) {
-        attn_scalar_bf16<<<grid, 256, 0, st>>>((const __nv_bfloat16 *)qkv, qkv_b, (__nv_bfloat16 *)out, tiles, H, hd,
-                                               causal, scale);
+        attn_scalar_bf16<<<grid, 256, 0, st>>>((const __nv_bfloat16 *)qkv, qkv_b, pos, (__nv_bfloat16 *)out, tiles, H,
+                                               hd, causal, scale);
     } else {
-        attn_scalar_f32<<<grid, 256, 0, st>>>((const float *)qkv, qkv_b, (float *)out, tiles, H, hd, causal, scale);
+        attn_scalar_f32<<<grid, 256, 0, st>>>((const float *)qkv, qkv_b, pos, (float *)out, tiles, H, hd, causal,
+                                              scale);
     }
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) {

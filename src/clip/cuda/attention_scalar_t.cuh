@@ -10,14 +10,15 @@
 #define CAT_(a, b) a##_##b
 #define CAT(a, b) CAT_(a, b)
 
-__global__ void __launch_bounds__(256) CAT(attn_scalar, SFX)(const T *qkv, const float *qkv_b, T *out,
-                                                              const nli_attn_tile *tiles, int H, int hd, int causal,
-                                                              float scale) {
+__global__ void __launch_bounds__(256) CAT(attn_scalar, SFX)(const T *qkv, const float *qkv_b, const int *pos,
+                                                              T *out, const nli_attn_tile *tiles, int H, int hd,
+                                                              int causal, float scale) {
     __shared__ float Ks[32][128], Vs[32][128];
     const nli_attn_tile tl = tiles[blockIdx.x];
     const int h = blockIdx.y, D = H * hd, W = 3 * D;
     const int tid = threadIdx.x, sub = tid & 3, row = tl.q0 + (tid >> 2), dpt = hd >> 2;
     const int qrow = row < tl.len ? row : tl.len - 1; /* rows past the end compute, never store */
+    const int lo = pos ? qrow - pos[tl.start + qrow] : 0; /* its sequence's first row (several per tile) */
     float q[32], o[32];
     const T *qp = qkv + (size_t)(tl.start + qrow) * W + h * hd;
 #pragma unroll
@@ -52,7 +53,7 @@ __global__ void __launch_bounds__(256) CAT(attn_scalar, SFX)(const T *qkv, const
             s += __shfl_xor_sync(0xffffffffu, s, 1);
             s += __shfl_xor_sync(0xffffffffu, s, 2);
             int key = k0 + j;
-            if (causal && key > qrow) continue; /* uniform across the row's 4 threads */
+            if (causal && (key > qrow || key < lo)) continue; /* uniform across the row's 4 threads */
             s *= scale;
             float mn = s > m ? s : m, corr = expf(m - mn), p = expf(s - mn);
             l = l * corr + p;

@@ -120,14 +120,14 @@ fail:
 /* The blocks of one tower over `rows` rows of x (see the top: x lacks the
  * output biases, whose sum the final LayerNorm adds: t_cbf, v_cbf). */
 static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
-                      const nli_attn_tile *tiles, int n_tiles, int causal) {
+                      const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads;
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
         if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
             gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
-            nli_k_attention(g->prec, g->st, g->big, b->qkv_b, g->ln, tiles, n_tiles, H, D / H, causal) ||
+            nli_k_attention(g->prec, g->st, g->big, b->qkv_b, pos, g->ln, tiles, n_tiles, H, D / H, causal) ||
             mark(g, NLI_STAGE_ATTN) || gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
             mark(g, NLI_STAGE_OPROJ) ||
             nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
@@ -153,7 +153,7 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
     if (mark(g, NLI_STAGE_PATCH) || gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
         mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
         nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
-        mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, 0) ||
+        mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0) ||
         nli_k_layernorm(1, g->st, g->x, g->cls_idx, g->v_cbf, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
         gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
@@ -547,16 +547,25 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
                       tc->max_position_embeddings);
             return -1;
         }
+    /* Prompts of up to 64 tokens share attention tiles (one block, 64 query
+     * rows); NEGLABEL_CUDA_TEXT_PACK=0 gives each its own, for benchmarks. */
+    const char *pk = getenv("NEGLABEL_CUDA_TEXT_PACK");
+    const int pack = !(pk && !strcmp(pk, "0"));
     if (nli_cuda_select(g->dev, &prev) != 0) return -1;
     for (size_t i0 = 0; i0 < n;) {
-        size_t nb = 0, rows = 0, nt = 0;
+        size_t nb = 0, rows = 0, nt = 0, open = SIZE_MAX; /* open: the tile short prompts join */
         while (i0 + nb < n && rows + (size_t)run[i0 + nb] <= TEXT_ROWS) {
             size_t i = i0 + nb, L = (size_t)run[i];
             for (size_t t = 0; t < L; t++) {
                 g->h_tok[rows + t] = ids[i][t];
                 g->h_pos[rows + t] = (int32_t)t;
             }
-            for (size_t q0 = 0; q0 < L; q0 += 64) g->h_tiles[nt++] = (nli_attn_tile){(int)rows, (int)L, (int)q0, 0};
+            if (pack && L <= 64 && open != SIZE_MAX && g->h_tiles[open].len + (int)L <= 64) {
+                g->h_tiles[open].len += (int)L;
+            } else {
+                open = pack && L <= 64 ? nt : SIZE_MAX; /* a longer prompt ends the run of shared tiles */
+                for (size_t q0 = 0; q0 < L; q0 += 64) g->h_tiles[nt++] = (nli_attn_tile){(int)rows, (int)L, (int)q0, 0};
+            }
             g->h_pool[nb] = (int)(rows + (size_t)pool[i]);
             rows += L;
             nb++;
@@ -566,7 +575,7 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
         CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_tiles, g->h_tiles, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
         if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
-            run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, 1) ||
+            run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, g->d_pos, 1) ||
             nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                         tc->layer_norm_eps) ||
             gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))

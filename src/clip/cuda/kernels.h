@@ -28,16 +28,19 @@ int nli_k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, i
 /* fp32 -> T conversion of n values. */
 int nli_k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n);
 
-/* One attention tile: sequence starting at row `start` with `len` rows,
- * query rows q0 .. q0+63 of it. */
+/* One attention tile: rows start .. start+len-1 (a sequence, or with pos
+ * several whole ones), query rows q0 .. q0+63 of them. */
 typedef struct { int start, len, q0, pad; } nli_attn_tile;
 
 /* Fused multi-head attention over packed sequences: qkv rows are
  * [q | k | v] (3D wide, without bias; bias qkv_b added on load), out rows D
  * wide. Never materialises the T x T scores in global memory. causal: row i
- * attends keys 0..i of its sequence. */
-int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, void *out, const nli_attn_tile *tiles,
-                int n_tiles, int H, int hd, int causal);
+ * attends keys 0..i of its sequence. pos (causal only; NULL: each tile is
+ * one sequence from its start) holds every row's position in its sequence,
+ * so a tile of at most 64 rows may hold several short sequences: row r of a
+ * tile attends its keys r - pos[start + r] .. r. */
+int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, const int *pos, void *out,
+                    const nli_attn_tile *tiles, int n_tiles, int H, int hd, int causal);
 
 #ifdef __cplusplus
 }
