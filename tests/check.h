@@ -44,6 +44,18 @@ static inline double check_cosine(const float *a, const float *b, size_t n) {
     return aa > 0 && bb > 0 ? ab / __builtin_sqrt(aa * bb) : 0.0;
 }
 
+/* max |a - g| / ||g|| (the engine tests' bound on one output row); NaN in
+ * a counts as an infinite error. */
+static inline double check_row_err(const float *a, const float *g, size_t dim) {
+    double norm = 0, mx = 0;
+    for (size_t d = 0; d < dim; d++) {
+        norm += (double)g[d] * g[d];
+        double e = __builtin_fabs((double)a[d] - g[d]);
+        if (!(e <= mx)) mx = e != e ? __builtin_inf() : e;
+    }
+    return norm > 0 ? mx / __builtin_sqrt(norm) : mx;
+}
+
 /* Path of the shared reference data: NEGLABEL_SHARED as the test runs,
  * else NEGLABEL_SHARED_DEFAULT (set by ctest from the configure step), else
  * ../shared; NULL when it is not there. */

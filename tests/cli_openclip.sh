@@ -11,11 +11,14 @@
 #    give `neglabel embed` image and text projections within 1e-4 * |g| of
 #    open_clip's (relative L2 error per vector), so every config field,
 #    tensor name, BN fold, the attention pool and the resize modes are used;
-#  - info names the format and architecture; a ResNet refuses bf16 and CUDA.
-# With NEGLABEL_DEVICE=cuda (ctest cli_openclip_gpu, label gpu) the ViT
-# checkpoints run on the GPU in fp32 against the same goldens: GELU, head
-# sizes 16 and 32 (the CUDA-core attention), other image sizes; the
-# preprocessing part and the ResNets (CPU only) are left to the CPU run.
+#  - info names the format and architecture; a ResNet refuses bf16 on the CPU.
+# With NEGLABEL_DEVICE=cuda (ctest cli_openclip_gpu, label gpu) every
+# checkpoint runs on the GPU in fp32 against the same goldens: the ResNets
+# (resnet_cuda.cu: im2col convolutions, the downsample shortcuts, the
+# attention pool), the ViTs with GELU, head sizes 16 and 32 (the CUDA-core
+# attention), other image sizes; and rn-small and rn50 also in fp16 and
+# bf16, cosine >= 0.999 to the goldens. The preprocessing part is left to the CPU
+# run.
 source "$(dirname "$0")/lib_cli.sh"
 need_shared
 GPU=0
@@ -55,7 +58,6 @@ for name, dts in g["models"].items():
 EOF
 n_models=0
 while read -r name dt images; do
-  case $GPU-$name in 1-rn*) continue ;; esac
   n_models=$((n_models+1))
   d=$TMP/$name-$dt
   "$HELPER" --write "$d" "$name" "$dt" || { bad "write $name $dt"; continue; }
@@ -86,22 +88,47 @@ EOF
 )
   echo "$name $dt: $out"
   check "$name $dt embeddings as open_clip's ($out)" [ "${out%% *}" = ok ]
+  # The ResNets on the GPU also in 16 bits: every output within cosine
+  # 0.999. Not rn101: in this random checkpoint its attention pool's softmax
+  # is one-hot (measured: the second-largest weight of every head is below
+  # 1e-41), so the output is one token's value vector and a 16-bit rounding
+  # that changes the winning token moves it (cosine 0.993-0.996 on the
+  # emulator) without saying anything about the arithmetic. rn-small's and
+  # rn50's pools are not saturated (second weights 0.02-0.8). The F32 files
+  # only: the weights become fp16/bf16 at load either way.
+  case $GPU-$name-$dt in 1-rn-small-f32|1-rn50-f32)
+    for pr in fp16 bf16; do
+      nl embed -q --model "$d" --precision $pr "${args[@]}" > "$TMP/out16.jsonl" || { bad "embed $name $dt $pr"; continue; }
+      cs=$(python3 - "$GOLD" "$name" "$dt" "$TMP/out16.jsonl" <<'EOF'
+import json, math, sys
+g = json.load(open(sys.argv[1]))["models"][sys.argv[2]][sys.argv[3]]
+rows = [json.loads(l) for l in open(sys.argv[4])]
+want = list(g["images"].values()) + list(g["texts"].values())
+if len(rows) != len(want):
+    print(-1); sys.exit()
+def cos(a, b):
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+print("%.7f" % min(cos(r["embedding"], w) for r, w in zip(rows, want)))
+EOF
+)
+      check "$name $dt $pr on the GPU: cosine to open_clip's $cs >= 0.999" awk -v c="$cs" 'BEGIN { exit !(c >= 0.999) }'
+    done ;;
+  esac
   case $name in
     rn-small)
       info=$(nl info -q --model "$d")
       check "info: open_clip ModifiedResNet" grep -q '"format":"open_clip","architecture":"ModifiedResNet"' <<< "$info"
       check "info: layers" grep -q '"layers":\[3,4,6,3\]' <<< "$info"
-      # (a CPU without native bf16, or a build without CUDA, refuses earlier;
-      # test_openclip checks the ResNet refusals themselves)
-      expect_fail "ResNet bf16 refused" "ViT towers only|no native bf16" nl embed -q --model "$d" --precision bf16 --strict-precision --text x
-      expect_fail "ResNet on CUDA refused" "ViT towers only|CUDA" nl embed -q --model "$d" --device cuda --text x ;;
+      # (a CPU without native bf16 refuses earlier; test_openclip checks the
+      # ResNet refusal itself)
+      [ $GPU = 1 ] || expect_fail "ResNet bf16 on the CPU refused" "ViT towers only|no native bf16" nl embed -q --model "$d" --device cpu --precision bf16 --strict-precision --text x ;;
     vit-small-quickgelu)
       info=$(nl info -q --model "$d")
       check "info: open_clip ViT, longest" grep -q '"architecture":"ViT".*"resize_mode":"longest"' <<< "$info" ;;
   esac
   rm -rf "$d"
 done < "$TMP/models.txt"
-check "every checkpoint of the goldens ran ($n_models)" [ "$n_models" -ge $([ $GPU = 1 ] && echo 4 || echo 10) ]
+check "every checkpoint of the goldens ran ($n_models)" [ "$n_models" -ge 10 ]
 
 # an OpenCLIP folder without the tokenizer files says what to do
 d=$TMP/notok

@@ -20,16 +20,6 @@
 static char *paths[64];
 static size_t n_paths;
 
-static double row_err(const float *a, const float *g, size_t dim) {
-    double norm = 0, mx = 0;
-    for (size_t d = 0; d < dim; d++) {
-        norm += (double)g[d] * g[d];
-        double e = fabs((double)a[d] - g[d]);
-        if (!(e <= mx)) mx = e;
-    }
-    return norm > 0 ? mx / sqrt(norm) : mx;
-}
-
 static nl_model *load(const char *dir, nl_device dev, int index, nl_precision prec, int batch) {
     nl_model_params p = nl_model_default_params();
     p.device = dev;
@@ -87,12 +77,12 @@ static void compare(const char *label, const run_out *g, const run_out *c, size_
             CHECK(zero, "%s: failed image %zu has a non-zero row", label, i);
             continue;
         }
-        double e = row_err(g->img + i * dim, c->img + i * dim, dim), cs = check_cosine(g->img + i * dim, c->img + i * dim, dim);
+        double e = check_row_err(g->img + i * dim, c->img + i * dim, dim), cs = check_cosine(g->img + i * dim, c->img + i * dim, dim);
         if (!(e <= worst_i)) worst_i = e;
         if (!(cs >= cos_i)) cos_i = cs;
     }
     for (size_t i = 0; i < N_TEXTS; i++) {
-        double e = row_err(g->txt + i * dim, c->txt + i * dim, dim), cs = check_cosine(g->txt + i * dim, c->txt + i * dim, dim);
+        double e = check_row_err(g->txt + i * dim, c->txt + i * dim, dim), cs = check_cosine(g->txt + i * dim, c->txt + i * dim, dim);
         if (!(e <= worst_t)) worst_t = e;
         if (!(cs >= cos_t)) cos_t = cs;
     }

@@ -334,11 +334,6 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     nli_cuda_clip_free(c->gpu);
     c->gpu = NULL;
     if (index < 0) return 0;
-    if (c->rn) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "the CUDA engine runs ViT towers only; this ResNet runs on the CPU "
-                                            "(use --device cpu)");
-        return -1;
-    }
     if (c->fp32_released) {
         nli_seterr("the model was loaded packed for the CPU's bf16 (its float32 matrices released): reload it for a GPU");
         return -1;

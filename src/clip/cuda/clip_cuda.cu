@@ -23,9 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/cuda_util.h"
-#include "kernels.h"
-#include "clip_cuda.h"
+#include "clip_cuda_impl.h"
 #include "neglabel.h"
 extern "C" {
 #include "clip_impl.h"
@@ -33,53 +31,6 @@ extern "C" {
 
 #define TEXT_ROWS 32768 /* token rows per text forward pass */
 #define BATCH_CAP 4096  /* images per forward pass, at most */
-
-typedef struct {
-    const float *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *fc1_b, *fc2_b;
-    const void *qkv_w, *o_w, *fc1_w, *fc2_w; /* T */
-    /* Sum of every bias the residual stream has received before LN1 and
-     * LN2 of this block (o_b and fc2_b of the blocks before, and o_b of
-     * this one for LN2; NULL before the first block's LN1): x holds the
-     * GEMM outputs alone, LayerNorm adds these, nothing writes them back. */
-    const float *cb1, *cb2;
-} gblock;
-
-struct nli_cuda_clip {
-    int dev, prec, tsize, max_batch;
-    nli_clip_config cfg;
-    cudaStream_t st;
-    cublasHandle_t blas;
-    float *wmem; /* every weight in fp32, as on the host */
-    float *cumb; /* the cumulative biases of both towers (gblock cb1, cb2; *_cbf) */
-    const float *t_cbf, *v_cbf; /* after the last block: for the final LayerNorm */
-    void *tmem;  /* matrices converted to T (fp16/bf16) */
-    gblock *tb, *vb;
-    const float *tok_emb, *tpos, *tfin_w, *tfin_b, *tproj, *cls, *vpos, *pre_w, *pre_b, *post_w, *post_b, *vproj;
-    const void *patch_w;
-    /* workspace */
-    size_t rows_cap;
-    float *x, *ln; /* ln holds T values, or fp32 patch embeddings */
-    void *big;     /* rows_cap x max(3D, I) of T: qkv, MLP hidden, patches */
-    float *pooled, *outd;
-    int *cls_idx;          /* b * T_vision */
-    nli_attn_tile *vtiles;  /* vision tiles for max_batch images */
-    int vtiles_per_image;
-    /* text staging (pinned host + device) */
-    int32_t *h_tok, *h_pos, *d_tok, *d_pos;
-    int *h_pool, *d_pool;
-    nli_attn_tile *h_tiles, *d_tiles;
-    /* image slots */
-    uint8_t *stage[2], *d_rgb;
-    float *h_out[2];
-    size_t n_slot[2];
-    cudaEvent_t done[2];
-    float *d_pix; /* float-input path (tests, bench), allocated on first use */
-    size_t d_pix_cap;
-    /* stage clock (nli_cuda_bench_stages only): an event after each op */
-    cudaEvent_t *sev;
-    unsigned char *skind;
-    int sn, scap;
-};
 
 /* Record the end of an op of kind k on the stream when the stage clock is
  * on; always 0, so that it chains with the launchers' ||. */
@@ -101,8 +52,7 @@ static size_t wide_of(const nli_tower_config *t) {
     return a > b ? a : b;
 }
 
-/* C[M,N] (row-major) = A[M,K] W[N,K]^T (+ beta C). T inputs unless f32in. */
-static int gemm(nli_cuda_clip *g, const void *A, const void *W, void *C, int c_f32, int f32in, int M, int N, int K,
+int nli_cg_gemm(nli_cuda_clip *g, const void *A, const void *W, void *C, int c_f32, int f32in, int M, int N, int K,
                 float beta) {
     cudaDataType ab = f32in || g->prec == 1 ? CUDA_R_32F : g->prec == 2 ? CUDA_R_16F : CUDA_R_16BF;
     cudaDataType ct = c_f32 ? CUDA_R_32F : ab;
@@ -126,15 +76,15 @@ static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock
         const gblock *b = &bl[l];
         if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
-            gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
+            nli_cg_gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
             nli_k_attention(g->prec, g->st, g->big, b->qkv_b, pos, g->ln, tiles, n_tiles, H, D / H, causal) ||
-            mark(g, NLI_STAGE_ATTN) || gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
+            mark(g, NLI_STAGE_ATTN) || nli_cg_gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
             mark(g, NLI_STAGE_OPROJ) ||
             nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || mark(g, NLI_STAGE_LN2) ||
-            gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
+            nli_cg_gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
             nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
-            mark(g, NLI_STAGE_ACT) || gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
+            mark(g, NLI_STAGE_ACT) || nli_cg_gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
             mark(g, NLI_STAGE_FC2))
             return -1;
     }
@@ -144,32 +94,30 @@ static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock
 /* Vision tower on n images already on the device (u8 HWC or f32 CHW);
  * projections land in g->outd (n x P, fp32). */
 static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix, int n) {
+    if (g->rn) return nli_cg_rn_forward(g, rgb, pix, n);
     const nli_tower_config *vc = &g->cfg.vision;
     const int D = vc->hidden_size, S = vc->image_size, p = vc->patch_size, Tn = (int)vision_tokens(&g->cfg);
     const int np = Tn - 1, Kc = 3 * p * p, P = g->cfg.projection_dim, rows = n * Tn;
     if (rgb ? nli_k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
             : nli_k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
         return -1;
-    if (mark(g, NLI_STAGE_PATCH) || gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
+    if (mark(g, NLI_STAGE_PATCH) || nli_cg_gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
         mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
         nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
         mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0) ||
         nli_k_layernorm(1, g->st, g->x, g->cls_idx, g->v_cbf, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
-        gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
+        nli_cg_gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
         return -1;
     return 0;
 }
 
 /* ------------------------------------------------------------ creation */
 
-static void *dev_ptr(nli_cuda_clip *g, const nli_clip *c, const float *host) {
-    return g->wmem + (host - c->mem);
-}
+const float *nli_cg_dev(nli_cuda_clip *g, const nli_clip *c, const float *host) { return g->wmem + (host - c->mem); }
 
-/* Device copy in T of one fp32 matrix (fp32: the fp32 weights themselves). */
-static const void *as_t(nli_cuda_clip *g, const nli_clip *c, const float *host, size_t n, size_t *off) {
-    const float *src = (const float *)dev_ptr(g, c, host);
+const void *nli_cg_as_t(nli_cuda_clip *g, const nli_clip *c, const float *host, size_t n, size_t *off) {
+    const float *src = nli_cg_dev(g, c, host);
     if (g->prec == 1) return src;
     void *dst = (char *)g->tmem + *off * g->tsize;
     *off += n;
@@ -177,15 +125,18 @@ static const void *as_t(nli_cuda_clip *g, const nli_clip *c, const float *host, 
     return dst;
 }
 
-static size_t matrix_floats(const nli_clip_config *cfg) {
+/* T floats of the matrices converted at load: the transformer blocks, and
+ * the patch embedding or the ResNet's convolutions and attention pool. */
+static size_t matrix_floats(const nli_clip *c) {
+    const nli_clip_config *cfg = &c->cfg;
     size_t n = 0;
     const nli_tower_config *t[2] = {&cfg->text, &cfg->vision};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < (c->rn ? 1 : 2); k++) {
         size_t D = t[k]->hidden_size, I = t[k]->intermediate_size;
         n += (size_t)t[k]->num_hidden_layers * (3 * D * D + D * D + 2 * D * I);
     }
-    n += (size_t)cfg->vision.hidden_size * 3 * cfg->vision.patch_size * cfg->vision.patch_size;
-    return n;
+    if (c->rn) return n + nli_cg_rn_matrix_floats(c);
+    return n + (size_t)cfg->vision.hidden_size * 3 * cfg->vision.patch_size * cfg->vision.patch_size;
 }
 
 /* Device pointers and T copies of one tower's blocks; its cumulative
@@ -211,16 +162,16 @@ static int setup_blocks(nli_cuda_clip *g, const nli_clip *c, const nli_tower_con
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const nli_block *h = &hb[l];
         gblock *b = &gb[l];
-        b->ln1_w = (const float *)dev_ptr(g, c, h->ln1_w);
-        b->ln1_b = (const float *)dev_ptr(g, c, h->ln1_b);
-        b->qkv_b = (const float *)dev_ptr(g, c, h->qkv_b);
-        b->o_b = (const float *)dev_ptr(g, c, h->o_b);
-        b->ln2_w = (const float *)dev_ptr(g, c, h->ln2_w);
-        b->ln2_b = (const float *)dev_ptr(g, c, h->ln2_b);
-        b->fc1_b = (const float *)dev_ptr(g, c, h->fc1_b);
-        b->fc2_b = (const float *)dev_ptr(g, c, h->fc2_b);
-        if (!(b->qkv_w = as_t(g, c, h->qkv_w, 3 * D * D, off)) || !(b->o_w = as_t(g, c, h->o_w, D * D, off)) ||
-            !(b->fc1_w = as_t(g, c, h->fc1_w, I * D, off)) || !(b->fc2_w = as_t(g, c, h->fc2_w, D * I, off)))
+        b->ln1_w = nli_cg_dev(g, c, h->ln1_w);
+        b->ln1_b = nli_cg_dev(g, c, h->ln1_b);
+        b->qkv_b = nli_cg_dev(g, c, h->qkv_b);
+        b->o_b = nli_cg_dev(g, c, h->o_b);
+        b->ln2_w = nli_cg_dev(g, c, h->ln2_w);
+        b->ln2_b = nli_cg_dev(g, c, h->ln2_b);
+        b->fc1_b = nli_cg_dev(g, c, h->fc1_b);
+        b->fc2_b = nli_cg_dev(g, c, h->fc2_b);
+        if (!(b->qkv_w = nli_cg_as_t(g, c, h->qkv_w, 3 * D * D, off)) || !(b->o_w = nli_cg_as_t(g, c, h->o_w, D * D, off)) ||
+            !(b->fc1_w = nli_cg_as_t(g, c, h->fc1_w, I * D, off)) || !(b->fc2_w = nli_cg_as_t(g, c, h->fc2_w, D * I, off)))
             return -1;
     }
     return 0;
@@ -229,11 +180,13 @@ static int setup_blocks(nli_cuda_clip *g, const nli_clip *c, const nli_tower_con
 /* Bytes of device workspace per image and fixed. */
 static size_t per_image_bytes(const nli_cuda_clip *g) {
     size_t Tn = vision_tokens(&g->cfg), D = g->cfg.vision.hidden_size, S = g->cfg.vision.image_size;
+    if (g->rn) return nli_cg_rn_per_image(g) + S * S * 3 + 64 * 4 + (size_t)g->cfg.projection_dim * 4;
     return Tn * (D * 4 + D * 4 + wide_of(&g->cfg.vision) * g->tsize) + S * S * 3 + 64 * 4 + (size_t)D * 4 +
            (size_t)g->cfg.projection_dim * 4;
 }
 
 static void free_workspace(nli_cuda_clip *g) {
+    nli_cg_rn_free_workspace(g);
     cudaFree(g->x); cudaFree(g->ln); cudaFree(g->big); cudaFree(g->pooled); cudaFree(g->outd);
     cudaFree(g->cls_idx); cudaFree(g->vtiles); cudaFree(g->d_rgb);
     cudaFreeHost(g->stage[0]); cudaFreeHost(g->stage[1]); cudaFreeHost(g->h_out[0]); cudaFreeHost(g->h_out[1]);
@@ -246,11 +199,14 @@ static void free_workspace(nli_cuda_clip *g) {
  * is reported with *oom set so the caller can retry with fewer images. */
 static int alloc_workspace(nli_cuda_clip *g, int B, int *oom) {
     const nli_clip_config *c = &g->cfg;
+    /* a ResNet's vision tower has its own buffers (nli_cg_rn_alloc): the
+     * shared ones serve the text tower and the projections */
+    const int vit = g->rn == NULL;
     size_t Tn = vision_tokens(c), S = c->vision.image_size, P = c->projection_dim;
-    size_t vrows = (size_t)B * Tn, rows = vrows > TEXT_ROWS ? vrows : TEXT_ROWS;
-    size_t D = c->vision.hidden_size > c->text.hidden_size ? c->vision.hidden_size : c->text.hidden_size;
-    size_t wv = wide_of(&c->vision), wt = wide_of(&c->text), wide = wv > wt ? wv : wt;
-    size_t np = Tn - 1, Kc = 3 * (size_t)c->vision.patch_size * c->vision.patch_size;
+    size_t vrows = vit ? (size_t)B * Tn : 0, rows = vrows > TEXT_ROWS ? vrows : TEXT_ROWS;
+    size_t D = vit && c->vision.hidden_size > c->text.hidden_size ? c->vision.hidden_size : c->text.hidden_size;
+    size_t wv = vit ? wide_of(&c->vision) : 0, wt = wide_of(&c->text), wide = wv > wt ? wv : wt;
+    size_t np = Tn - 1, Kc = vit ? 3 * (size_t)c->vision.patch_size * c->vision.patch_size : 0;
     size_t big = rows * wide > (size_t)B * np * Kc ? rows * wide : (size_t)B * np * Kc;
     size_t outrows = (size_t)B > TEXT_ROWS ? (size_t)B : TEXT_ROWS;
     int tps = (int)((Tn + 63) / 64);
@@ -277,6 +233,7 @@ static int alloc_workspace(nli_cuda_clip *g, int B, int *oom) {
     HALLOC(g->stage[1], (size_t)B * S * S * 3);
     HALLOC(g->h_out[0], (size_t)B * P * 4);
     HALLOC(g->h_out[1], (size_t)B * P * 4);
+    if (g->rn && (e = (cudaError_t)nli_cg_rn_alloc(g, B)) != cudaSuccess) goto fail;
 #undef DALLOC
 #undef HALLOC
     {
@@ -331,9 +288,10 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     g->cfg = c->cfg;
     const nli_clip_config *cfg = &c->cfg;
     size_t off = 0;
-    int nt = cfg->text.num_hidden_layers, nv = cfg->vision.num_hidden_layers;
+    const int vit = c->rn == NULL; /* else a ModifiedResNet: resnet_cuda.cu */
+    int nt = cfg->text.num_hidden_layers, nv = vit ? cfg->vision.num_hidden_layers : 0;
     int hd_t = cfg->text.hidden_size / cfg->text.num_attention_heads;
-    int hd_v = cfg->vision.hidden_size / cfg->vision.num_attention_heads;
+    int hd_v = vit ? cfg->vision.hidden_size / cfg->vision.num_attention_heads : hd_t;
     if (hd_t > 128 || hd_v > 128 || hd_t % 4 || hd_v % 4) {
         nli_seterr("cuda: attention head size %d/%d unsupported (at most 128, a multiple of 4)", hd_t, hd_v);
         goto fail;
@@ -356,7 +314,7 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
      * cudaMemcpy from pageable memory may return before its DMA ends). */
     CUDA_TRY(cudaMemcpyAsync(g->wmem, c->mem, c->mem_bytes, cudaMemcpyHostToDevice, g->st), fail);
     if (precision != 1) {
-        cudaError_t e = cudaMalloc(&g->tmem, matrix_floats(cfg) * g->tsize);
+        cudaError_t e = cudaMalloc(&g->tmem, matrix_floats(c) * g->tsize);
         if (e != cudaSuccess) {
             cudaGetLastError();
             nli_seterr("cuda:%d: %s weights: %s", index, precision == 2 ? "fp16" : "bf16", nli_cuda_errstr(e));
@@ -364,7 +322,7 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
         }
     }
     g->tb = (gblock *)calloc((size_t)nt, sizeof(gblock));
-    g->vb = (gblock *)calloc((size_t)nv, sizeof(gblock));
+    g->vb = (gblock *)calloc((size_t)nv + 1, sizeof(gblock));
     if (!g->tb || !g->vb) { nli_seterr("out of memory"); goto fail; }
     {
         size_t nct = (2 * (size_t)nt + 1) * cfg->text.hidden_size, ncv = (2 * (size_t)nv + 1) * cfg->vision.hidden_size;
@@ -372,7 +330,7 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
         cudaError_t e = hc ? cudaMalloc((void **)&g->cumb, (nct + ncv) * sizeof(float)) : cudaErrorMemoryAllocation;
         int bad = e != cudaSuccess ||
                   setup_blocks(g, c, &cfg->text, c->tblk, g->tb, &off, hc, g->cumb, &g->t_cbf) ||
-                  setup_blocks(g, c, &cfg->vision, c->vblk, g->vb, &off, hc + nct, g->cumb + nct, &g->v_cbf);
+                  (vit && setup_blocks(g, c, &cfg->vision, c->vblk, g->vb, &off, hc + nct, g->cumb + nct, &g->v_cbf));
         if (!bad) e = cudaMemcpy(g->cumb, hc, (nct + ncv) * sizeof(float), cudaMemcpyHostToDevice);
         free(hc);
         if (e != cudaSuccess) {
@@ -382,14 +340,18 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
         }
         if (bad) goto fail;
     }
-    {
+    if (vit) {
         size_t D = cfg->vision.hidden_size, ps = cfg->vision.patch_size;
-        if (!(g->patch_w = as_t(g, c, c->patch_w, D * 3 * ps * ps, &off))) goto fail;
+        if (!(g->patch_w = nli_cg_as_t(g, c, c->patch_w, D * 3 * ps * ps, &off))) goto fail;
+    } else if (nli_cg_rn_setup(g, c, &off) != 0) {
+        goto fail;
     }
-#define DP(field, host) g->field = (const float *)dev_ptr(g, c, c->host)
+#define DP(field, host) g->field = nli_cg_dev(g, c, c->host)
     DP(tok_emb, tok_emb); DP(tpos, tpos_emb); DP(tfin_w, tfinal_w); DP(tfin_b, tfinal_b); DP(tproj, tproj);
-    DP(cls, cls); DP(vpos, vpos_emb); DP(pre_w, pre_w); DP(pre_b, pre_b); DP(post_w, post_w); DP(post_b, post_b);
-    DP(vproj, vproj);
+    if (vit) {
+        DP(cls, cls); DP(vpos, vpos_emb); DP(pre_w, pre_w); DP(pre_b, pre_b); DP(post_w, post_w); DP(post_b, post_b);
+        DP(vproj, vproj);
+    }
 #undef DP
     CUDA_TRY(cudaStreamSynchronize(g->st), fail);
     {
@@ -451,6 +413,7 @@ extern "C" void nli_cuda_clip_free(nli_cuda_clip *g) {
     if (g->done[0]) cudaEventDestroy(g->done[0]);
     if (g->done[1]) cudaEventDestroy(g->done[1]);
     if (g->st) cudaStreamDestroy(g->st);
+    nli_cg_rn_free(g);
     free(g->tb);
     free(g->vb);
     free(g);
@@ -578,7 +541,7 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
             run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, g->d_pos, 1) ||
             nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                         tc->layer_norm_eps) ||
-            gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))
+            nli_cg_gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))
             goto out;
         CUDA_TRY(cudaMemcpyAsync(out + i0 * P, g->outd, nb * P * 4, cudaMemcpyDeviceToHost, g->st), out);
         /* the pinned staging is rewritten by the next chunk: wait */
@@ -665,6 +628,10 @@ out:
 extern "C" int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, double *total_ms) {
     const int cap = 16 + 12 * g->cfg.vision.num_hidden_layers;
     int prev, rc = -1, made = 0;
+    if (g->rn) {
+        nli_seterr("bench: the stage clock times ViT passes; this model's vision tower is a ResNet");
+        return -1;
+    }
     if (batch < 1 || batch > g->max_batch || iters < 1) {
         nli_seterr("bench: batch %d outside [1, %d] or iters %d < 1", batch, g->max_batch, iters);
         return -1;

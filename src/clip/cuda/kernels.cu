@@ -3,6 +3,7 @@
  * type-generic ones are in kernels_t.cuh, instantiated here per type. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <math.h>
 
 #include "cuda/cuda_util.h"
 #include "kernels.h"
@@ -155,5 +156,106 @@ int nli_k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t
         if (e != cudaSuccess) { nli_seterr("CUDA copy: %s", nli_cuda_errstr(e)); return -1; }
         return 0;
     }
+    return launched();
+}
+
+/* ------------------------------------------------------------ ModifiedResNet */
+
+int nli_k_rn_input_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, size_t n_px, const float mean[3],
+                      const float stdv[3]) {
+    unsigned g = grid_for(n_px * 3, 256);
+    if (!n_px) return 0;
+    if (prec == 2)
+        rn_input_u8_f16<<<g, 256, 0, st>>>(rgb, (__half *)out, n_px, mean[0], mean[1], mean[2], stdv[0], stdv[1], stdv[2]);
+    else if (prec == 3)
+        rn_input_u8_bf16<<<g, 256, 0, st>>>(rgb, (__nv_bfloat16 *)out, n_px, mean[0], mean[1], mean[2], stdv[0], stdv[1],
+                                            stdv[2]);
+    else
+        rn_input_u8_f32<<<g, 256, 0, st>>>(rgb, (float *)out, n_px, mean[0], mean[1], mean[2], stdv[0], stdv[1], stdv[2]);
+    return launched();
+}
+
+int nli_k_rn_input_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S) {
+    unsigned g = grid_for((size_t)B * S * S * 3, 256);
+    if (prec == 2) rn_input_f32_f16<<<g, 256, 0, st>>>(pix, (__half *)out, B, S);
+    else if (prec == 3) rn_input_f32_bf16<<<g, 256, 0, st>>>(pix, (__nv_bfloat16 *)out, B, S);
+    else rn_input_f32_f32<<<g, 256, 0, st>>>(pix, (float *)out, B, S);
+    return launched();
+}
+
+int nli_k_rn_im2col3(int prec, cudaStream_t st, const void *in, void *col, int B, int H, int W, int C, int stride) {
+    int oh = (H - 1) / stride + 1, ow = (W - 1) / stride + 1;
+    unsigned g = grid_for((size_t)B * oh * ow * 9 * C, 256);
+    if (prec == 2) rn_im2col3_f16<<<g, 256, 0, st>>>((const __half *)in, (__half *)col, B, H, W, C, stride, oh, ow);
+    else if (prec == 3)
+        rn_im2col3_bf16<<<g, 256, 0, st>>>((const __nv_bfloat16 *)in, (__nv_bfloat16 *)col, B, H, W, C, stride, oh, ow);
+    else rn_im2col3_f32<<<g, 256, 0, st>>>((const float *)in, (float *)col, B, H, W, C, stride, oh, ow);
+    return launched();
+}
+
+int nli_k_rn_avgpool(int prec, cudaStream_t st, const void *in, void *out, int B, int H, int W, int C, int k) {
+    unsigned g = grid_for((size_t)B * (H / k) * (W / k) * C, 256);
+    if (prec == 2) rn_avgpool_f16<<<g, 256, 0, st>>>((const __half *)in, (__half *)out, B, H, W, C, k);
+    else if (prec == 3) rn_avgpool_bf16<<<g, 256, 0, st>>>((const __nv_bfloat16 *)in, (__nv_bfloat16 *)out, B, H, W, C, k);
+    else rn_avgpool_f32<<<g, 256, 0, st>>>((const float *)in, (float *)out, B, H, W, C, k);
+    return launched();
+}
+
+int nli_k_rn_tokens(int prec, cudaStream_t st, const void *x, const float *pos, void *tok, void *q0, int B, int HW,
+                    int E) {
+    unsigned g = grid_for((size_t)B * (HW + 1) * E, 256);
+    if (prec == 2) rn_tokens_f16<<<g, 256, 0, st>>>((const __half *)x, pos, (__half *)tok, (__half *)q0, B, HW, E);
+    else if (prec == 3)
+        rn_tokens_bf16<<<g, 256, 0, st>>>((const __nv_bfloat16 *)x, pos, (__nv_bfloat16 *)tok, (__nv_bfloat16 *)q0, B, HW,
+                                          E);
+    else rn_tokens_f32<<<g, 256, 0, st>>>((const float *)x, pos, (float *)tok, (float *)q0, B, HW, E);
+    return launched();
+}
+
+/* One block per (image, head): scores (a thread per key, the dot product in
+ * index order), then max, exp and their sum in key order by one thread (as
+ * clip_resnet.c's attnpool, so the fp32 results follow the CPU's), then the
+ * output (a thread per dimension, keys in order). Scores in dynamic shared
+ * memory (T floats). */
+__global__ void rn_attnpool_kernel(const float *q, const float *q_b, const float *kv, const float *kv_b, float *o,
+                                   int T, int H, int hd, float scale) {
+    extern __shared__ float p[];
+    __shared__ float sum;
+    const int b = blockIdx.x / H, h = blockIdx.x % H, E = H * hd;
+    const float *qh = q + (size_t)b * E + h * hd, *qb = q_b + h * hd, *kvb = kv + (size_t)b * T * 2 * E;
+    for (int j = threadIdx.x; j < T; j += blockDim.x) {
+        const float *kj = kvb + (size_t)j * 2 * E + h * hd, *kb = kv_b + h * hd;
+        float s = 0;
+        for (int d = 0; d < hd; d++) s += (qh[d] + qb[d]) * (kj[d] + kb[d]);
+        p[j] = s * scale;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float mx = -INFINITY, s = 0;
+        for (int j = 0; j < T; j++) mx = p[j] > mx ? p[j] : mx;
+        for (int j = 0; j < T; j++) {
+            p[j] = expf(p[j] - mx);
+            s += p[j];
+        }
+        sum = s;
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        const float vb = kv_b[E + h * hd + d];
+        float acc = 0;
+        for (int j = 0; j < T; j++) acc += p[j] / sum * (kvb[(size_t)j * 2 * E + E + h * hd + d] + vb);
+        o[(size_t)b * E + h * hd + d] = acc;
+    }
+}
+
+int nli_k_rn_attnpool(cudaStream_t st, const float *q, const float *q_b, const float *kv, const float *kv_b, float *o,
+                      int B, int T, int H, int hd) {
+    if (B <= 0) return 0;
+    if ((size_t)T * sizeof(float) > 48 * 1024) {
+        nli_seterr("attention pool: %d tokens, more than shared memory holds", T);
+        return -1;
+    }
+    rn_attnpool_kernel<<<(unsigned)B * H, 128, (size_t)T * sizeof(float), st>>>(q, q_b, kv, kv_b, o, T, H, hd,
+                                                                            1.0f / sqrtf((float)hd));
     return launched();
 }

@@ -28,6 +28,22 @@ int nli_k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, i
 /* fp32 -> T conversion of n values. */
 int nli_k_convert(int prec, cudaStream_t st, const float *src, void *dst, size_t n);
 
+/* ModifiedResNet (resnet_cuda.cu), activations channels-last in T. */
+int nli_k_rn_input_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, size_t n_px, const float mean[3],
+                      const float stdv[3]);
+int nli_k_rn_input_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S);
+/* 3x3 convolution's im2col (padding 1, stride) of B x H x W x C into
+ * (B * oh * ow) x (9 C) */
+int nli_k_rn_im2col3(int prec, cudaStream_t st, const void *in, void *col, int B, int H, int W, int C, int stride);
+int nli_k_rn_avgpool(int prec, cudaStream_t st, const void *in, void *out, int B, int H, int W, int C, int k);
+int nli_k_rn_tokens(int prec, cudaStream_t st, const void *x, const float *pos, void *tok, void *q0, int B, int HW,
+                    int E);
+/* The attention pool's one query per image and head over its T tokens:
+ * q (B x E) + q_b against kv (B x T x 2E: k then v) + kv_b, into o (B x E),
+ * all fp32, with the CPU's order of operations. */
+int nli_k_rn_attnpool(cudaStream_t st, const float *q, const float *q_b, const float *kv, const float *kv_b, float *o,
+                      int B, int T, int H, int hd);
+
 /* One attention tile: rows start .. start+len-1 (a sequence, or with pos
  * several whole ones), query rows q0 .. q0+63 of them. */
 typedef struct { int start, len, q0, pad; } nli_attn_tile;

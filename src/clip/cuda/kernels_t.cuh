@@ -102,10 +102,11 @@ __global__ void K(layernorm_v)(const float *x, const int *idx, const float *pb, 
     }
 }
 
-/* h = act(h + bias) in place; act 0 none, 1 QuickGELU, 2 GELU (erf). */
+/* h = act(h + bias) in place; act 0 none, 1 QuickGELU, 2 GELU (erf), 3 ReLU. */
 __device__ __forceinline__ float K(act)(float v, int act) {
     if (act == 1) return v / (1.0f + expf(-1.702f * v));
     if (act == 2) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+    if (act == 3) return v > 0.0f ? v : 0.0f;
     return v;
 }
 __global__ void K(bias_act)(T *h, const float *bias, size_t rows, int N, int act) {
@@ -151,6 +152,83 @@ __global__ void K(patches_f32)(const float *pix, T *out, int B, int S, int p) {
         int b, ch, y, xx;
         patch_pixel(i, S, p, &b, &ch, &y, &xx);
         out[i] = FROMF(pix[(((size_t)b * 3 + ch) * S + y) * S + xx]);
+    }
+}
+
+/* ------------------------------------------------ ModifiedResNet (resnet_cuda.cu)
+ * Activations channels-last: [image][y][x][channel], as clip_resnet.c. */
+
+/* uint8 HWC pixels -> normalised T, HWC (n_px pixels of 3 channels), with
+ * patches_u8's formula. */
+__global__ void K(rn_input_u8)(const uint8_t *rgb, T *out, size_t n_px, float m0, float m1, float m2, float s0,
+                               float s1, float s2) {
+    size_t n = n_px * 3;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int ch = (int)(i % 3);
+        float m = ch == 0 ? m0 : ch == 1 ? m1 : m2, s = ch == 0 ? s0 : ch == 1 ? s1 : s2;
+        out[i] = FROMF(((float)rgb[i] / 255.0f - m) / s);
+    }
+}
+
+/* float CHW images -> T HWC. */
+__global__ void K(rn_input_f32)(const float *pix, T *out, int B, int S) {
+    size_t SS = (size_t)S * S, n = (size_t)B * SS * 3;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t px = i / 3, b = px / SS;
+        int ch = (int)(i % 3);
+        out[i] = FROMF(pix[(b * 3 + ch) * SS + px % SS]);
+    }
+}
+
+/* im2col of a 3x3 convolution with padding 1: row (b, oy, ox), columns
+ * [ky][kx][c] (clip_resnet_weights.c's weight order); outside the image 0. */
+__global__ void K(rn_im2col3)(const T *in, T *col, int B, int H, int W, int C, int stride, int oh, int ow) {
+    size_t K9 = (size_t)9 * C, n = (size_t)B * oh * ow * K9;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        size_t r = i / K9;
+        int k = (int)(i % K9), t = k / C, c = k % C;
+        int ox = (int)(r % ow), oy = (int)(r / ow % oh);
+        size_t b = r / ((size_t)oh * ow);
+        int iy = oy * stride + t / 3 - 1, ix = ox * stride + t % 3 - 1;
+        col[i] = iy < 0 || iy >= H || ix < 0 || ix >= W ? FROMF(0.0f) : in[((b * H + iy) * W + ix) * C + c];
+    }
+}
+
+/* nn.AvgPool2d(k): k x k windows, stride k, the sum in double as the CPU. */
+__global__ void K(rn_avgpool)(const T *in, T *out, int B, int H, int W, int C, int k) {
+    int oh = H / k, ow = W / k;
+    size_t n = (size_t)B * oh * ow * C;
+    double inv = 1.0 / (k * k);
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int c = (int)(i % C);
+        size_t r = i / C;
+        int ox = (int)(r % ow), oy = (int)(r / ow % oh);
+        size_t b = r / ((size_t)oh * ow);
+        double s = 0;
+        for (int dy = 0; dy < k; dy++)
+            for (int dx = 0; dx < k; dx++) s += TOF(in[((b * H + oy * k + dy) * W + ox * k + dx) * C + c]);
+        out[i] = FROMF((float)(s * inv));
+    }
+}
+
+/* The attention pool's tokens: row 0 of each image the mean of its HW
+ * pixels (double sum) + pos[0], also written to q0 (the query's input);
+ * row t + 1 pixel t + pos[t + 1]. */
+__global__ void K(rn_tokens)(const T *x, const float *pos, T *tok, T *q0, int B, int HW, int E) {
+    size_t n = (size_t)B * (HW + 1) * E;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        int d = (int)(i % E), t = (int)(i / E % (HW + 1));
+        size_t b = i / ((size_t)E * (HW + 1));
+        const T *xb = x + b * HW * E;
+        if (t == 0) {
+            double s = 0;
+            for (int p = 0; p < HW; p++) s += TOF(xb[(size_t)p * E + d]);
+            T v = FROMF((float)(s / HW) + pos[d]);
+            tok[i] = v;
+            q0[b * E + d] = v;
+        } else {
+            tok[i] = FROMF(TOF(xb[(size_t)(t - 1) * E + d]) + pos[(size_t)t * E + d]);
+        }
     }
 }
 

@@ -1,0 +1,83 @@
+/* clip_cuda_impl.h — the CUDA CLIP engine's context, shared by the files
+ * of src/clip/cuda (clip_cuda.cu: the ViT towers and the entry points;
+ * resnet_cuda.cu: the ModifiedResNet vision tower). Private. */
+#ifndef NEGLABEL_CLIP_CUDA_IMPL_H
+#define NEGLABEL_CLIP_CUDA_IMPL_H
+#include "cuda/cuda_util.h"
+#include "kernels.h"
+#include "clip_cuda.h"
+extern "C" {
+#include "clip.h"
+}
+
+struct nli_clip;
+struct nli_cuda_rn; /* resnet_cuda.cu */
+
+typedef struct {
+    const float *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *fc1_b, *fc2_b;
+    const void *qkv_w, *o_w, *fc1_w, *fc2_w; /* T */
+    /* Sum of every bias the residual stream has received before LN1 and
+     * LN2 of this block (o_b and fc2_b of the blocks before, and o_b of
+     * this one for LN2; NULL before the first block's LN1): x holds the
+     * GEMM outputs alone, LayerNorm adds these, nothing writes them back. */
+    const float *cb1, *cb2;
+} gblock;
+
+struct nli_cuda_clip {
+    int dev, prec, tsize, max_batch;
+    nli_clip_config cfg;
+    cudaStream_t st;
+    cublasHandle_t blas;
+    float *wmem; /* every weight in fp32, as on the host */
+    float *cumb; /* the cumulative biases of both towers (gblock cb1, cb2; *_cbf) */
+    const float *t_cbf, *v_cbf; /* after the last block: for the final LayerNorm */
+    void *tmem;  /* matrices converted to T (fp16/bf16) */
+    gblock *tb, *vb;
+    const float *tok_emb, *tpos, *tfin_w, *tfin_b, *tproj, *cls, *vpos, *pre_w, *pre_b, *post_w, *post_b, *vproj;
+    const void *patch_w;
+    /* workspace */
+    size_t rows_cap;
+    float *x, *ln; /* ln holds T values, or fp32 patch embeddings */
+    void *big;     /* rows_cap x max(3D, I) of T: qkv, MLP hidden, patches */
+    float *pooled, *outd;
+    int *cls_idx;          /* b * T_vision */
+    nli_attn_tile *vtiles;  /* vision tiles for max_batch images */
+    int vtiles_per_image;
+    /* text staging (pinned host + device) */
+    int32_t *h_tok, *h_pos, *d_tok, *d_pos;
+    int *h_pool, *d_pool;
+    nli_attn_tile *h_tiles, *d_tiles;
+    /* image slots */
+    uint8_t *stage[2], *d_rgb;
+    float *h_out[2];
+    size_t n_slot[2];
+    cudaEvent_t done[2];
+    float *d_pix; /* float-input path (tests, bench), allocated on first use */
+    size_t d_pix_cap;
+    /* stage clock (nli_cuda_bench_stages only): an event after each op */
+    cudaEvent_t *sev;
+    unsigned char *skind;
+    int sn, scap;
+    struct nli_cuda_rn *rn; /* the ModifiedResNet vision tower, or NULL (ViT) */
+};
+
+/* C[M,N] (row-major) = A[M,K] W[N,K]^T (+ beta C). T inputs unless f32in;
+ * T output unless c_f32. */
+int nli_cg_gemm(nli_cuda_clip *g, const void *A, const void *W, void *C, int c_f32, int f32in, int M, int N, int K,
+                float beta);
+/* Device copy in T of one fp32 host weight matrix of c (fp32: the weight
+ * itself in g->wmem); *off counts the T floats used in g->tmem. */
+const void *nli_cg_as_t(nli_cuda_clip *g, const struct nli_clip *c, const float *host, size_t n, size_t *off);
+/* The device address of a host weight of c (in g->wmem). */
+const float *nli_cg_dev(nli_cuda_clip *g, const struct nli_clip *c, const float *host);
+
+/* ModifiedResNet vision tower (resnet_cuda.cu). */
+size_t nli_cg_rn_matrix_floats(const struct nli_clip *c);   /* T floats of its matrices */
+int nli_cg_rn_setup(nli_cuda_clip *g, const struct nli_clip *c, size_t *off); /* weights; -1: error set */
+size_t nli_cg_rn_per_image(const nli_cuda_clip *g);         /* workspace bytes per image */
+int nli_cg_rn_alloc(nli_cuda_clip *g, int B);               /* workspace for B images; cudaError_t */
+void nli_cg_rn_free_workspace(nli_cuda_clip *g);
+void nli_cg_rn_free(nli_cuda_clip *g);
+/* n images (u8 HWC on the device, or f32 CHW) -> g->outd (n x P, fp32). */
+int nli_cg_rn_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix, int n);
+#endif
