@@ -136,7 +136,26 @@ static int npy_save_i32(const char *path, const int32_t *data, size_t rows, size
 
 /* Matrix-product FLOPs of one image through the vision tower (linear
  * layers, attention's two products, patch embedding). */
+/* The same for a ModifiedResNet (convolutions as the GEMMs they are, the
+ * attention pool's projections), from the config alone. */
+static double resnet_flops(const nli_clip_config *cfg) {
+    double w = cfg->rn_width, h = cfg->vision.image_size / 2, f = 0, E = cfg->vision.hidden_size, cin = w;
+    f += 2 * h * h * (w / 2) * 9 * 3 + 2 * h * h * (w / 2) * 9 * (w / 2) + 2 * h * h * w * 9 * (w / 2); /* stem */
+    h /= 2;
+    for (int s = 0; s < 4; s++)
+        for (int j = 0; j < cfg->rn_layers[s]; j++) {
+            double planes = w * (1 << s), st = s > 0 && j == 0 ? 2 : 1, oh = h / st;
+            f += 2 * h * h * planes * cin + 2 * h * h * planes * 9 * planes + 2 * oh * oh * 4 * planes * planes;
+            if (st > 1 || cin != 4 * planes) f += 2 * oh * oh * 4 * planes * cin; /* downsample */
+            cin = 4 * planes;
+            h = oh;
+        }
+    double T = h * h + 1;
+    return f + 2 * T * 2 * E * E + 2 * E * E + 4 * T * E + 2 * E * cfg->projection_dim;
+}
+
 static double vision_flops(const nli_clip_config *cfg) {
+    if (cfg->arch == NLI_ARCH_RESNET) return resnet_flops(cfg);
     const nli_tower_config *v = &cfg->vision;
     double p = v->patch_size, np = (double)(v->image_size / v->patch_size) * (v->image_size / v->patch_size);
     double T = np + 1, D = v->hidden_size, I = v->intermediate_size;

@@ -29,6 +29,13 @@ check "texts: 300 prompts, fp16" sh -c "'$B' texts '$M' --prompts '$TMP/p300.txt
 check "texts: a JSON row" json_ok "$TMP/txt.jsonl" texts 1
 check "texts: second run and tokenizer timed" sh -c "jq -e 'select(.kind == \"texts\") | .second_run_s > 0 and .tokenize_s > 0' '$TMP/txt.jsonl' >/dev/null"
 check "texts: unpacked tiles timed, same embeddings to fp16 rounding" sh -c "jq -e 'select(.kind == \"texts\") | .unpacked_s > 0 and .unpacked_max_abs_diff < 0.01' '$TMP/txt.jsonl' >/dev/null"
+# a ResNet (OpenCLIP's layout: the small RN50-layout checkpoint): images/s,
+# and FLOPs counted from its convolutions (7.28e8 at 224 pixels, width 16),
+# not from the ViT fields its config also fills; the stage clock refuses it
+RN=$TMP/rn
+check "images on a ResNet" sh -c "'$(dirname "$B")/test_openclip' --write '$RN' rn-small f32 && cp '$SHARED/clip-tokenizer/vocab.json' '$SHARED/clip-tokenizer/merges.txt' '$RN/' && '$B' images '$RN' --precision fp16 --batch 2 --iters 1 --warmup 0 >'$TMP/rn.jsonl'"
+check "images on a ResNet: its convolutions' FLOPs" sh -c "jq -e 'select(.kind == \"images\") | .flops_per_image > 7.2e8 and .flops_per_image < 7.4e8' '$TMP/rn.jsonl' >/dev/null"
+check "stages: a ResNet refused" sh -c "! '$B' stages '$RN' --precision fp16 --batch 2 --iters 1 2>'$TMP/rn.err' && grep -q 'vision tower is a ResNet' '$TMP/rn.err'"
 check "stages of an image pass, fp16" sh -c "'$B' stages '$M' --precision fp16 --batch 3 --iters 1 >'$TMP/st.jsonl'"
 check "stages: one JSON row per stage" json_ok "$TMP/st.jsonl" stage 12
 check "stages: shares sum to 1, every stage timed" sh -c "jq -s -e '(map(.share) | add) > 0.999 and (map(.share) | add) < 1.001 and all(.[]; .ms > 0)' '$TMP/st.jsonl' >/dev/null"
