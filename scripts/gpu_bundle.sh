@@ -178,6 +178,8 @@ pack() { # pack DIR: .gpu/DIR -> .gpu/DIR.tar.xz (gpu_run.sh unpacks it)
 # b) the reference data packs from 45 to ~30 MB
 [ "$total" -gt "$limit" ] && pack shared
 [ "$total" -gt "$limit" ] && pack lib-compat
+# the Python extension (~5 MB, the whole library inside) packs to ~1.5
+[ "$total" -gt "$limit" ] && [ -d "$G/python" ] && pack python
 if [ "$total" -gt "$limit" ]; then
   # c) keep only the test programs of the gpu-labelled tests
   keep=$(ctest --test-dir "$BUILD" -N -L gpu --show-only=json-v1 2>/dev/null |
