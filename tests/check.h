@@ -93,6 +93,13 @@ static inline char *check_path(const char *a, const char *b) {
     return p;
 }
 
+/* Remove a test's temporary directory and everything in it; 0 on success. */
+static inline int check_rm_rf(const char *dir) {
+    char cmd[4200];
+    if (snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir) >= (int)sizeof cmd) return -1;
+    return system(cmd);
+}
+
 /* A fresh temporary directory for the test (caller may leave it). */
 static inline const char *check_tmpdir(void) {
     static char dir[] = "/tmp/neglabel-test-XXXXXX";

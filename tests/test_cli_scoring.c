@@ -240,8 +240,6 @@ int main(void) {
     DIR_ = check_tmpdir();
     test_score_embeddings();
     test_metrics();
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", DIR_);
-    if (system(cmd)) {}
+    if (check_rm_rf(DIR_)) {}
     return check_done();
 }

@@ -297,8 +297,6 @@ int main(void) {
     }
     free(dir);
     free(golden);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    CHECK(system(cmd) == 0, "removing %s", tmpdir);
+    CHECK(check_rm_rf(tmpdir) == 0, "removing %s", tmpdir);
     return check_done();
 }

@@ -71,8 +71,6 @@ int main(void) {
         nli_clip_free(c);
         free(d);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    CHECK(system(cmd) == 0, "remove %s", tmp);
+    CHECK(check_rm_rf(tmp) == 0, "remove %s", tmp);
     return check_done();
 }

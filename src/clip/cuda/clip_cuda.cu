@@ -233,7 +233,7 @@ static int alloc_workspace(nli_cuda_clip *g, int B, int *oom) {
     HALLOC(g->stage[1], (size_t)B * S * S * 3);
     HALLOC(g->h_out[0], (size_t)B * P * 4);
     HALLOC(g->h_out[1], (size_t)B * P * 4);
-    if (g->rn && (e = (cudaError_t)nli_cg_rn_alloc(g, B)) != cudaSuccess) goto fail;
+    if (g->rn && (e = nli_cg_rn_alloc(g, B)) != cudaSuccess) goto fail;
 #undef DALLOC
 #undef HALLOC
     {
@@ -291,7 +291,7 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     const int vit = c->rn == NULL; /* else a ModifiedResNet: resnet_cuda.cu */
     int nt = cfg->text.num_hidden_layers, nv = vit ? cfg->vision.num_hidden_layers : 0;
     int hd_t = cfg->text.hidden_size / cfg->text.num_attention_heads;
-    int hd_v = vit ? cfg->vision.hidden_size / cfg->vision.num_attention_heads : hd_t;
+    int hd_v = vit ? cfg->vision.hidden_size / cfg->vision.num_attention_heads : 0; /* a ResNet's pool: any */
     if (hd_t > 128 || hd_v > 128 || hd_t % 4 || hd_v % 4) {
         nli_seterr("cuda: attention head size %d/%d unsupported (at most 128, a multiple of 4)", hd_t, hd_v);
         goto fail;

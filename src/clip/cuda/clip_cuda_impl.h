@@ -75,7 +75,7 @@ const float *nli_cg_dev(nli_cuda_clip *g, const struct nli_clip *c, const float 
 size_t nli_cg_rn_matrix_floats(const struct nli_clip *c);   /* T floats of its matrices */
 int nli_cg_rn_setup(nli_cuda_clip *g, const struct nli_clip *c, size_t *off); /* weights; -1: error set */
 size_t nli_cg_rn_per_image(const nli_cuda_clip *g);         /* workspace bytes per image */
-int nli_cg_rn_alloc(nli_cuda_clip *g, int B);               /* workspace for B images; cudaError_t */
+cudaError_t nli_cg_rn_alloc(nli_cuda_clip *g, int B);       /* workspace for B images */
 void nli_cg_rn_free_workspace(nli_cuda_clip *g);
 void nli_cg_rn_free(nli_cuda_clip *g);
 /* n images (u8 HWC on the device, or f32 CHW) -> g->outd (n x P, fp32). */

@@ -190,7 +190,7 @@ void nli_cg_rn_free_workspace(nli_cuda_clip *g) {
     d->kv = d->q = d->o = NULL;
 }
 
-int nli_cg_rn_alloc(nli_cuda_clip *g, int B) {
+cudaError_t nli_cg_rn_alloc(nli_cuda_clip *g, int B) {
     nli_cuda_rn *d = g->rn;
     const rsizes *z = &d->sz;
     const size_t n = (size_t)B, ts = (size_t)g->tsize;
@@ -203,7 +203,7 @@ int nli_cg_rn_alloc(nli_cuda_clip *g, int B) {
         (e = cudaMalloc((void **)&d->q, n * z->e * 4)) != cudaSuccess ||
         (e = cudaMalloc((void **)&d->o, n * z->e * 4)) != cudaSuccess)
         nli_cg_rn_free_workspace(g);
-    return (int)e;
+    return e;
 }
 
 void nli_cg_rn_free(nli_cuda_clip *g) {
