@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu.sh — the GPU benchmark: neglabel's CUDA engine (bench_gpu) against
 # PyTorch/transformers on the same GPU and the same random-weight
-# checkpoints with the shapes of OpenAI's CLIP ViT-B/16 and ViT-L/14.
+# checkpoints with the shapes of OpenAI's CLIP ViT-B/16 and ViT-L/14, and
+# RN50 against open_clip (GPU_BENCH_RESNET below).
 # Self-contained for a machine without network: needs nvcc + cuBLAS (only
 # when build-gpu must be built), python3 with torch, transformers,
 # safetensors, numpy and pillow, and CLIP's tokenizer files
@@ -16,7 +17,11 @@
 # intermediate files; kept, so a rerun skips generation), GPU_BENCH_MODELS
 # (default b16,l14), GPU_BENCH_IMAGES (JPEG count, default 4000),
 # GPU_BENCH_ITERS (timed passes, default 5), GPU_BENCH_COMPILE (batches for
-# the torch.compile rows, default 256; empty: none), PYTHON (default python3).
+# the torch.compile rows, default 256; empty: none), GPU_BENCH_RESNET (an
+# OpenCLIP ResNet for the ResNet rows, written by the build's test_openclip
+# from tests/openclip_ckpt.h: rn50 by default, rn101, or empty for none; the
+# PyTorch side is open_clip's model and needs open_clip, else those cells stay
+# empty and the table says why), PYTHON (default python3).
 # When LD_LIBRARY_PATH was set for our binaries (scripts/gpu_run.sh),
 # NL_ORIG_LD_LIBRARY_PATH holds the one Python gets.
 set -u
@@ -31,6 +36,7 @@ ITERS=${GPU_BENCH_ITERS:-5}
 NIMG=${GPU_BENCH_IMAGES:-4000}
 MODELS=${GPU_BENCH_MODELS:-b16,l14}
 COMPILE=${GPU_BENCH_COMPILE-256}
+RESNET=${GPU_BENCH_RESNET-rn50}
 mkdir -p "$OUTDIR" "$WORK" || exit 1
 LOG=$OUTDIR/gpu_bench.log
 OURS=$WORK/ours.jsonl
@@ -110,6 +116,25 @@ NAMES=()
 [ ${#NAMES[@]} -gt 0 ] || { say "FATAL: GPU_BENCH_MODELS='$MODELS' names neither b16 nor l14"; exit 1; }
 FIRST=$M/${NAMES[0]}
 
+# an OpenCLIP ResNet (random weights, full RN50 shapes): the build's test helper writes it
+RN=
+if [ -n "$RESNET" ]; then
+  TOC=$BUILD/test_openclip
+  if [ ! -x "$TOC" ] && command -v cmake >/dev/null; then
+    say "building test_openclip (writes the ResNet checkpoint)"
+    cmake --build "$BUILD" -j "$(nproc)" --target test_openclip >>"$LOG" 2>&1
+  fi
+  if [ ! -x "$TOC" ]; then
+    say "no $TOC: no ResNet rows"
+  elif [ -f "$M/clip-$RESNET/open_clip_model.safetensors" ] ||
+       { step gen:resnet 60 200 "$TOC" --write "$M/clip-$RESNET" "$RESNET" f16 &&
+         cp "$TOK/vocab.json" "$TOK/merges.txt" "$M/clip-$RESNET/"; }; then
+    RN=$M/clip-$RESNET
+  else
+    rm -rf "$M/clip-$RESNET"; say "ResNet checkpoint not written: no ResNet rows"
+  fi
+fi
+
 step ours:devices 30 150 "$BIN" devices
 step ours:prompts 60 150 "$BIN" prompts "$FIRST" --lists "$LISTS" --out "$WORK/prompts"
 
@@ -117,6 +142,8 @@ step ours:prompts 60 150 "$BIN" prompts "$FIRST" --lists "$LISTS" --out "$WORK/p
 for n in "${NAMES[@]}"; do
   step "ours:images:$n" 120 150 "$BIN" images "$M/$n" --precision fp16,bf16 --batch 256,1024 --iters "$ITERS" --warmup 0
 done
+[ -n "$RN" ] && step "ours:images:clip-$RESNET" 90 150 "$BIN" images "$RN" --precision fp16,bf16 --batch 256,1024 \
+  --iters "$ITERS" --warmup 0
 for n in "${NAMES[@]}"; do
   step "ours:stages:$n" 60 150 "$BIN" stages "$M/$n" --precision fp16 --batch 256 --iters "$ITERS"
 done
@@ -133,15 +160,18 @@ for n in "${NAMES[@]}"; do
   step "ours:cosine:$n" 90 150 "$BIN" cosine "$M/$n" --pixels "$WORK/pixels.npy" --n "$cn" --out "$WORK/cos_$n"
 done
 
+[ -n "$RN" ] && step "ours:cosine:clip-$RESNET" 90 150 "$BIN" cosine "$RN" --pixels "$WORK/pixels.npy" --n 64 \
+  --out "$WORK/cos_clip-$RESNET"
+
 # ---- PyTorch / transformers (its own budget: what is left, less the table)
 TB=$(( $(left) - 25 ))
 step torch "$TB" 15 "${PYCMD[@]}" bench/gpu_torch.py --models "$M" --names "$(IFS=,; echo "${NAMES[*]}")" --work "$WORK" \
   --pixels "$WORK/pixels.npy" --prompts "$WORK/prompts" --out "$TORCHJ" --iters "$ITERS" \
-  --compile-batches "$COMPILE" --budget "$(( TB - 10 ))"
+  --compile-batches "$COMPILE" --budget "$(( TB - 10 ))" ${RN:+--resnet "$RN"}
 
 # ---- table (always)
 "${PYCMD[@]}" bench/gpu_table.py --ours "$OURS" --torch "$TORCHJ" --work "$WORK" --steps "$STEPS" \
-  --models "$(IFS=,; echo "${NAMES[*]}")" \
+  --models "$(IFS=,; echo "${NAMES[*]}")" ${RN:+--resnet "$(basename "$RN")"} \
   --json "$OUTDIR/gpu_bench.json" --md "$OUTDIR/gpu_bench.md" | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
 say "done in $(( $(date +%s) - START ))s: $OUTDIR/gpu_bench.json, gpu_bench.md, gpu_bench.log"

@@ -12,7 +12,7 @@ import argparse, json, math, os, sys
 
 import numpy as np
 
-NAMES = {"clip-vit-b16": "ViT-B/16", "clip-vit-l14": "ViT-L/14"}
+NAMES = {"clip-vit-b16": "ViT-B/16", "clip-vit-l14": "ViT-L/14", "clip-rn50": "RN50", "clip-rn101": "RN101"}
 FP16_VS_TRANSFORMERS = 0.999
 GPU_FP32_VS_CPU = 0.99999
 
@@ -80,6 +80,7 @@ def main():
     ap.add_argument("--md", default=None)
     ap.add_argument("--steps", default=None)
     ap.add_argument("--models", default=None, help="expected models (default: those found in the results)")
+    ap.add_argument("--resnet", default=None, help="the OpenCLIP ResNet of the ResNet rows (e.g. clip-rn50)")
     a = ap.parse_args()
 
     ours = []
@@ -116,8 +117,11 @@ def main():
         for m in models:
             NAMES.setdefault(m, m)
     else:
-        models = [m for m in NAMES if any(r.get("model") == m for r in ours) or
-                  any(r.get("model") == m for r in tr.get("images", []))] or list(NAMES)
+        models = [m for m in NAMES if "-vit-" in m and (any(r.get("model") == m for r in ours) or
+                  any(r.get("model") == m for r in tr.get("images", [])))] or ["clip-vit-b16", "clip-vit-l14"]
+    rn = a.resnet
+    if rn:
+        NAMES.setdefault(rn, rn)
     tables = []
 
     # ---- image embedding, model only
@@ -141,6 +145,28 @@ def main():
                 t.add(NAMES[m], p, str(b), oi, (o or {}).get("tflops"), si, fx(ratio(oi, si)), ci, fx(ratio(oi, ci)),
                       fmt(gib((o or {}).get("gpu_mem_used_bytes")), 2), fmt(gib((s or {}).get("peak_mem_bytes")), 2))
     tables.append(t)
+
+    # ---- a ResNet against open_clip
+    if rn:
+        t = Table(f"Image embedding, model only: {NAMES[rn]} against open_clip (images/s)",
+                  ["model", "precision", "batch", "neglabel", "neglabel TFLOP/s", "open_clip", "neglabel / open_clip",
+                   "open_clip channels_last", "neglabel / channels_last", "GPU memory neglabel (GiB)",
+                   "torch peak allocated (GiB)"],
+                  "OpenCLIP's ModifiedResNet (random weights, the shapes of OpenAI's RN50) in open_clip's own model, "
+                  "16-bit as open_clip's precision=\"fp16\" makes it (BatchNorm in fp32, as OpenAI's clip.load), "
+                  "NCHW as built and in channels_last; neglabel's TFLOP/s counts the convolutions, the attention "
+                  "pool's projections and its attention.")
+        for p in ("fp16", "bf16"):
+            for b in batches:
+                o = one(ours_of("images", model=rn, precision=p, batch=b))
+                s_, c = torch_img(rn, "open_clip", p, b), torch_img(rn, "open_clip channels_last", p, b)
+                if not (o or s_ or c):
+                    continue
+                oi, si, ci = (o or {}).get("images_per_s"), (s_ or {}).get("images_per_s"), (c or {}).get("images_per_s")
+                t.add(NAMES[rn], p, str(b), oi, (o or {}).get("tflops"), si, fx(ratio(oi, si)), ci, fx(ratio(oi, ci)),
+                      fmt(gib((o or {}).get("gpu_mem_used_bytes")), 2),
+                      fmt(gib(max((x or {}).get("peak_mem_bytes") or 0 for x in (s_, c)) or None), 2))
+        tables.append(t)
 
     # ---- where an image forward pass spends its time (bench_gpu stages)
     gm = {r["dtype"]: r.get("tflops") for r in tr.get("gemm", [])}
@@ -240,7 +266,7 @@ def main():
     t = Table("Matrix-product rate: neglabel's model vs cuBLAS's ceiling (TFLOP/s)",
               ["precision", "neglabel, best image row", "torch.matmul 8192³ (random data)", "fraction of the ceiling"])
     for p in ("fp16", "bf16"):
-        rows = ours_of("images", precision=p)
+        rows = [r for r in ours_of("images", precision=p) if r.get("model") in models]  # the ViTs
         best = max(rows, key=lambda r: r.get("tflops", 0)) if rows else None
         g = one([r for r in tr.get("gemm", []) if r["dtype"] == p])
         if best or g:
@@ -282,6 +308,15 @@ def main():
               f"{W}/cos_{m}_torch_fp32.npy", None)
         check("neglabel GPU fp16 vs transformers fp16 (texts, padded-77)", m, f"{W}/texts_{m}_ours_fp16.npy",
               f"{W}/texts_{m}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
+    if rn:
+        check("neglabel GPU fp16 vs open_clip fp16 (images)", rn, f"{W}/cos_{rn}_gpu_fp16.npy",
+              f"{W}/cos_{rn}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
+        check("neglabel GPU fp32 vs neglabel CPU fp32 (images)", rn, f"{W}/cos_{rn}_gpu_fp32.npy",
+              f"{W}/cos_{rn}_cpu_fp32.npy", GPU_FP32_VS_CPU)
+        check("neglabel CPU fp32 vs open_clip fp32 (images)", rn, f"{W}/cos_{rn}_cpu_fp32.npy",
+              f"{W}/cos_{rn}_torch_fp32.npy", None)
+        check("open_clip fp16 vs open_clip fp32 (images)", rn, f"{W}/cos_{rn}_torch_fp16.npy",
+              f"{W}/cos_{rn}_torch_fp32.npy", None)
     if tok:
         res = "PASS" if tok.get("mismatches") == 0 else "FAIL"
         checks.append({"check": "transformers tokenizer ids == neglabel ids", "result": res,
@@ -294,8 +329,10 @@ def main():
     dev = one(ours_of("devices"))
     head = "## GPU benchmark: neglabel vs PyTorch/transformers\n\n"
     head += (f"{env.get('device', '?')}; torch {env.get('torch', '?')}, transformers {env.get('transformers', '?')}, "
+             + (f"open_clip {env['open_clip']}, " if env.get("open_clip") else "") +
              f"CUDA {env.get('cuda', '?')}. Random weights with the shapes of OpenAI's CLIP ViT-B/16 and ViT-L/14 "
-             f"(bench/gpu_models.py); both sides load the same safetensors files.\n")
+             f"(bench/gpu_models.py)" + (f" and {NAMES[rn]} (tests/openclip_ckpt.h)" if rn else "") +
+             "; both sides load the same safetensors files.\n")
     problems = []
     for e in tr.get("errors", []):
         problems.append(f"torch {e.get('part')}: {e.get('error')}")

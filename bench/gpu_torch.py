@@ -20,6 +20,13 @@ checkpoints (bench/gpu_models.py) as neglabel's bench_gpu:
            its ids compared with neglabel's
   mine/score  the reference's NegMining and grouped NegLabel scoring in
            torch on the GPU (float32), on random embeddings of the same sizes
+  resnet   (--resnet DIR) an OpenCLIP ResNet folder (open_clip_config.json +
+           open_clip_model.safetensors) in open_clip's own CLIP model, what a
+           PyTorch user runs for RN50: encode_image from preprocessed tensors
+           on the GPU, fp16 and bf16, as built (NCHW) and in channels_last
+           (cuDNN's NHWC kernels); fp16 and fp32 embeddings of the fixed
+           pixels for the cosine checks. Needs open_clip (skipped, with the
+           reason, when it does not import)
   compile  torch.compile of the image path, fp16 (last: it is the slowest)
 
 Results are written to --out as JSON after every part, so a run cut short
@@ -193,13 +200,16 @@ def gemm():
     del src, dst
 
 
-def image_rows(model, name, dtype_name, batches, impl, fn_maker, compile_s=None):
-    flops = vision_flops(model.config)
+def image_rows(model, name, dtype_name, batches, impl, fn_maker, compile_s=None, flops=None, memory_format=None):
+    """flops per image: from a transformers config unless given (0: not counted)."""
+    flops = vision_flops(model.config) if flops is None else flops
     for B in batches:
         if not guard(f"images {name} {dtype_name} {impl} b{B}", 10):
             continue
         g = torch.Generator(device=ARGS.device).manual_seed(1)
         px = torch.randn(B, 3, 224, 224, device=ARGS.device, dtype=DTYPES[dtype_name], generator=g)
+        if memory_format is not None:
+            px = px.contiguous(memory_format=memory_format)
         fn = fn_maker()
         sync()
         reset_peak()
@@ -211,24 +221,28 @@ def image_rows(model, name, dtype_name, batches, impl, fn_maker, compile_s=None)
             t_first = time.perf_counter() - t_first
             t, ts = cuda_time(lambda: fn(px), ARGS.warmup, ARGS.iters)
         row = {"model": name, "impl": impl, "dtype": dtype_name, "batch": B, "seconds_per_batch": t,
-               "images_per_s": B / t, "tflops": flops * B / t / 1e12, "flops_per_image": flops,
+               "images_per_s": B / t, "tflops": flops * B / t / 1e12 if flops else None,
+               "flops_per_image": flops or None,
                "times": ts, "first_call_s": t_first, "peak_mem_bytes": peak(),
                "mem_before_bytes": base}
         if compile_s is not None:
             row["compile_s"] = t_first
         RESULT["images"].append(row)
-        log(f"images {name} {impl} {dtype_name} b{B}: {B / t:.0f} img/s ({flops * B / t / 1e12:.0f} TFLOP/s), "
+        rate = f" ({flops * B / t / 1e12:.0f} TFLOP/s)" if flops else ""
+        log(f"images {name} {impl} {dtype_name} b{B}: {B / t:.0f} img/s{rate}, "
             f"peak {(row['peak_mem_bytes'] or 0) / 2 ** 30:.2f} GiB, first call {t_first:.1f} s")
         del px
         save()
 
 
-def cosine_rows(model, name, dtype_name):
-    px = np.load(ARGS.pixels).astype(np.float32)
+def cosine_rows(model, name, dtype_name, encode=None, n=None):
+    """encode(x) -> embeddings (default: transformers' get_image_features); n: the first n pixel rows."""
+    px = np.load(ARGS.pixels).astype(np.float32)[:n]
     x = torch.from_numpy(px).reshape(-1, 3, 224, 224).to(ARGS.device, DTYPES[dtype_name])
+    if encode is None:
+        encode = lambda xb: as_features(model.get_image_features(pixel_values=xb))
     with torch.inference_mode():
-        out = torch.cat([as_features(model.get_image_features(pixel_values=x[i:i + 32])).float()
-                         for i in range(0, x.shape[0], 32)]).cpu().numpy()
+        out = torch.cat([encode(x[i:i + 32]).float() for i in range(0, x.shape[0], 32)]).cpu().numpy()
     path = os.path.join(ARGS.work, f"cos_{name}_torch_{dtype_name}.npy")
     np.save(path, out)
     RESULT["cosine"].append({"model": name, "dtype": dtype_name, "n": int(out.shape[0]), "npy": path,
@@ -358,6 +372,52 @@ def minescore():
     log(f"torch mine {t_mine:.3f} s, score {t_score:.3f} s")
 
 
+def load_open_clip(path):
+    """open_clip's CLIP, float32, from an OpenCLIP folder (the layout neglabel reads)."""
+    import open_clip
+    from safetensors.torch import load_file
+    mc = json.load(open(os.path.join(path, "open_clip_config.json")))["model_cfg"]
+    m = open_clip.model.CLIP(embed_dim=mc["embed_dim"], vision_cfg=mc["vision_cfg"], text_cfg=mc["text_cfg"],
+                             quick_gelu=mc.get("quick_gelu", False))
+    m.load_state_dict(load_file(os.path.join(path, "open_clip_model.safetensors")))
+    return m.to(ARGS.device).eval()
+
+
+def resnet(path, batches, skip):
+    """The ResNet rows: open_clip's own model, in 16 bits as open_clip's precision="fp16" makes it
+    (convert_weights_to_lp: convolutions, linear layers and the attention pool in 16 bits, BatchNorm in
+    fp32, as OpenAI's clip.load does on a GPU), as built (NCHW) and in channels_last."""
+    try:
+        import open_clip
+    except Exception as e:  # not on every GPU machine: say so in the table
+        RESULT["skipped"].append({"part": "resnet", "reason": f"open_clip does not import: {type(e).__name__}: {e}"})
+        log(f"skip resnet: open_clip does not import ({e})")
+        return
+    RESULT["env"]["open_clip"] = open_clip.__version__
+    name = os.path.basename(os.path.normpath(path))
+    no_tf32()
+    m32 = load_open_clip(path)
+    log(f"loaded {name} (open_clip {open_clip.__version__})")
+    if "cosine" not in skip:
+        part(f"cosine {name} fp32", cosine_rows, m32, name, "fp32", m32.encode_image)
+    for dt in ARGS.dtypes.split(","):
+        m = copy.deepcopy(m32)
+        open_clip.model.convert_weights_to_lp(m, DTYPES[dt])
+        if "images" not in skip:
+            part(f"images {name} {dt}", image_rows, m, name, dt, batches, "open_clip", lambda m=m: m.encode_image,
+                 None, 0)
+        if dt == "fp16" and "cosine" not in skip:
+            part(f"cosine {name} fp16", cosine_rows, m, name, "fp16", m.encode_image)
+        if "images" not in skip:
+            m = m.to(memory_format=torch.channels_last)
+            part(f"images {name} {dt} channels_last", image_rows, m, name, dt, batches, "open_clip channels_last",
+                 lambda m=m: m.encode_image, None, 0, torch.channels_last)
+        del m
+        gc.collect()
+        empty_cache()
+    del m32
+
+
 def compiled(path, name):
     torch._dynamo.reset()
     m = load(path, torch.float16)
@@ -388,6 +448,7 @@ def main():
     ap.add_argument("--budget", type=float, default=1e9, help="seconds; parts that would not fit are skipped")
     ap.add_argument("--device", default="cuda", help="cuda; cpu only to smoke-test this script (small sizes)")
     ap.add_argument("--gemm-n", type=int, default=8192)
+    ap.add_argument("--resnet", default=None, help="an OpenCLIP ResNet folder for the open_clip rows (needs open_clip)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: gemm,images,cosine,texts,tokenizer,minescore,compile")
     ARGS = ap.parse_args()
     skip = set(s for s in ARGS.skip.split(",") if s)
@@ -432,7 +493,9 @@ def main():
         gc.collect()
         empty_cache()
         save()
-    if ARGS.prompts and "tokenizer" not in skip and guard("tokenizer", 30):
+    if ARGS.resnet and guard("resnet", 30):
+        part("resnet", resnet, ARGS.resnet, batches, skip)
+    if ARGS.prompts and names and "tokenizer" not in skip and guard("tokenizer", 30):
         part("tokenizer", tokenizer, os.path.join(ARGS.models, names[0]))
     if "minescore" not in skip and guard("minescore", 30):
         part("minescore", minescore)

@@ -16,6 +16,10 @@
 #                     built for Python 3.12, the GPU machine's), when a
 #                     Python 3.12 with headers is found here
 #   .gpu/shared/      the part of ../shared the tests and benchmark read
+#   .gpu/pylib/       the pure-Python packages the benchmark's PyTorch side needs
+#                     and the GPU machine lacks (open_clip for the ResNet
+#                     rows, and ftfy, wcwidth it imports), pinned, from PyPI
+#                     here; skipped with a warning when PyPI is unreachable
 #   (when space is short, lib/, shared/ and lib-compat/ are packed, in that
 #   order, as .gpu/DIR.tar.xz, which gpu_run.sh unpacks; then only the
 #   programs of the gpu-labelled tests are kept; then build-gpu/ is packed)
@@ -154,6 +158,25 @@ if [ -n "$PY" ]; then
   done
 fi
 chmod -R u+w "$G/shared"
+# pure-Python wheels for bench/gpu_torch.py's ResNet rows (torch, torchvision
+# and regex are on the GPU machine already: transformers and timm need them)
+PYLIB_PKGS=${GPU_BUNDLE_PYLIB:-open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.2.13}
+if [ -n "$PYLIB_PKGS" ]; then
+  wd=$(mktemp -d)
+  # shellcheck disable=SC2086
+  if timeout 120 python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
+       --python-version 3.12 -d "$wd" $PYLIB_PKGS >"$wd/log" 2>&1; then
+    mkdir -p "$G/pylib"
+    for w in "$wd"/*.whl; do python3 -m zipfile -e "$w" "$G/pylib/"; done
+    rm -rf "$G/pylib/open_clip_train"  # training code: not imported
+    find "$G/pylib" -name '__pycache__' -prune -exec rm -rf {} +
+    say "pylib: $(cd "$wd" && ls *.whl | tr '\n' ' ')"
+  else
+    say "warning: could not download $PYLIB_PKGS (no PyPI here?): the benchmark's ResNet rows will have no PyTorch side"
+    sed 's/^/  /' "$wd/log" | tail -n 3 >&2
+  fi
+  rm -rf "$wd"
+fi
 
 # ---- 6. size of what travels
 travel_bytes() {
@@ -178,6 +201,7 @@ pack() { # pack DIR: .gpu/DIR -> .gpu/DIR.tar.xz (gpu_run.sh unpacks it)
 # b) the reference data packs from 45 to ~30 MB
 [ "$total" -gt "$limit" ] && pack shared
 [ "$total" -gt "$limit" ] && pack lib-compat
+[ "$total" -gt "$limit" ] && [ -d "$G/pylib" ] && pack pylib
 # the Python extension (~5 MB, the whole library inside) packs to ~1.5
 [ "$total" -gt "$limit" ] && [ -d "$G/python" ] && pack python
 if [ "$total" -gt "$limit" ]; then

@@ -11,7 +11,6 @@
 # Environment: GPU_RUN_TESTS=0/1 (default 1), GPU_RUN_BENCH=0/1 (default 1),
 # GPU_RUN_PROFILE=0/1 (default 1: per-kernel tables of one forward, ours
 # under ncu and transformers under torch.profiler, in gpu_profile.md),
-# GPU_RUN_RESNET=0/1 (default 1: RN50's images/s, ~30 s),
 # GPU_RUN_PYTEST=0/1 (default 1: the Python package's GPU tests after the
 # benchmark, in the time it leaves, when the bundle has .gpu/python;
 # GPU_PYTEST_TIMEOUT, default 75),
@@ -212,27 +211,6 @@ if [ "${GPU_RUN_PROFILE:-1}" = 1 ]; then
   say "profile: done"
 fi
 
-# ---- 5c. a ResNet's rate (GPU_RUN_RESNET=1): RN50 in OpenCLIP's layout (the
-# deterministic checkpoint of tests/openclip_ckpt.h), model only, fp16 and
-# bf16, batch 256; images/s and TFLOP/s of its convolutions (bench/gpu.sh has
-# no ResNet row, nor a PyTorch side for one yet). About 30 s.
-if [ "${GPU_RUN_RESNET:-1}" = 1 ] && [ -x "$B/test_openclip" ] && [ $(( BUDGET - $(el) )) -gt 300 ]; then
-  RNM=/tmp/nl-rn50
-  rm -rf "$RNM"
-  say "resnet: RN50 (OpenCLIP layout, random weights), bench_gpu images fp16,bf16 batch 256"
-  if timeout 60 "$B/test_openclip" --write "$RNM" rn50 f16 >/dev/null 2>&1 &&
-    cp "$NEGLABEL_SHARED/clip-tokenizer/vocab.json" "$NEGLABEL_SHARED/clip-tokenizer/merges.txt" "$RNM/"; then
-    timeout 90 "$B/bench_gpu" images "$RNM" --precision fp16,bf16 --batch 256 --iters 5 --warmup 2 >/tmp/nl-rn50.jsonl 2>&1 ||
-      note "resnet: bench_gpu images FAILED (exit $?)"
-    while read -r l; do
-      note "resnet RN50: $(echo "$l" | jq -r '"\(.precision) batch \(.batch): \(.images_per_s) img/s, \(.tflops) TFLOP/s, \(.gpu_mem_used_bytes / 1073741824 | . * 100 | round / 100) GiB"' 2>/dev/null || echo "$l")"
-    done < <(grep '^{' /tmp/nl-rn50.jsonl)
-  else
-    note "resnet: could not write the RN50 checkpoint"
-  fi
-  rm -rf "$RNM"
-fi
-
 # ---- 6. benchmark (first: the Python tests get what time it leaves)
 PYRES=0
 [ "${GPU_RUN_PYTEST:-1}" = 1 ] && [ -d "$ROOT/.gpu/python/neglabel" ] && PYRES=${GPU_PYTEST_TIMEOUT:-75}
@@ -243,7 +221,8 @@ if [ "${GPU_RUN_BENCH:-1}" = 1 ]; then
   else
     export GPU_BENCH_BUDGET=$(( bl - 10 ))
     say "bench: bash bench/gpu.sh (budget ${GPU_BENCH_BUDGET}s)"
-    timeout -k 10 "$bl" bash bench/gpu.sh
+    # .gpu/pylib: open_clip for the benchmark's ResNet rows (gpu_bundle.sh)
+    PYTHONPATH=$ROOT/.gpu/pylib${PYTHONPATH:+:$PYTHONPATH} timeout -k 10 "$bl" bash bench/gpu.sh
     rc=$?
     note "bench: exit $rc$([ "$rc" = 124 ] && echo ' (timed out)')"
     [ "$rc" = 0 ] || RC=1
