@@ -6,17 +6,63 @@
  * which label, the fill index, the counts of writes, replacements and
  * rejections; entropies to 1e-9). Also: nl_score gives the same scores,
  * 1 and 2 threads give the same bits, and bad parameters are refused with a
- * message naming the parameter. */
+ * message naming the parameter.
+ *
+ * NEGLABEL_DEVICE=cuda (ctest's test_adaneg_gpu): every case runs on CUDA
+ * device 0 (method/cuda/adaneg.cu) and must pass the same checks, and also
+ * match the CPU path on the same case (scores to 1e-9 relative, the same
+ * argmaxes, the same final memory); a larger random stream (1,000 ID and
+ * 15,000 negative labels: the negative rows too large to stage in shared
+ * memory; one batch of 300: two chunks) is compared with the CPU the
+ * same way, task- and sample-adaptive. */
 #include "adaneg.h"
 #include "check.h"
 #include "golden_embed.h"
 #include "neglabel.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static double rel(double got, double want) { return fabs(got - want) / fmax(fabs(want), 1e-12); }
+
+static int on_gpu;
+
+/* On the GPU: the same stream on the CPU, then scores to 1e-9 relative,
+ * the same argmaxes and the same final memory (entropies to 1e-9). */
+static void same_as_cpu(const char *what, const float *stream, size_t ni, const float *id, size_t nid,
+                        const float *neg, size_t nneg, size_t dim, nl_score_params p, const double *got,
+                        const size_t *tid, const size_t *tneg, const nli_adaneg_trace *tr) {
+    double *c = malloc(ni * sizeof(double));
+    size_t *cid = malloc(ni * sizeof(size_t)), *cneg = malloc(ni * sizeof(size_t));
+    nli_adaneg_trace ct;
+    p.device = NL_DEVICE_CPU;
+    CHECK(nli_adaneg_run(stream, ni, id, nid, neg, nneg, dim, &p, c, cid, cneg, &ct) == 0, "%s on the CPU: %s", what,
+          nl_last_error());
+    double err = 0, eerr = 0;
+    size_t tops = 0, slots = 0;
+    for (size_t i = 0; i < ni; i++) {
+        err = fmax(err, rel(got[i], c[i]));
+        tops += tid[i] != cid[i] || tneg[i] != cneg[i];
+    }
+    for (size_t k = 0; ct.slot && tr->slot && k < ct.n_labels * ct.slots; k++) {
+        slots += ct.slot[k] != tr->slot[k];
+        eerr = fmax(eerr, fabs(ct.entropy[k] - tr->entropy[k]) / fmax(fabs(ct.entropy[k]), 1e-6));
+    }
+    for (size_t l = 0; ct.fill && tr->fill && l < ct.n_labels; l++) slots += ct.fill[l] != tr->fill[l];
+    CHECK(err <= 1e-9, "%s: GPU scores differ from the CPU's by %.3g relative", what, err);
+    CHECK(tops == 0, "%s: %zu images with another argmax on the GPU than on the CPU", what, tops);
+    CHECK(slots == 0 && ct.cached_id == tr->cached_id && ct.cached_neg == tr->cached_neg &&
+              ct.replaced == tr->replaced && ct.rejected == tr->rejected,
+          "%s: the GPU's final memory differs from the CPU's (%zu slots or fill indices)", what, slots);
+    CHECK(eerr <= 1e-9, "%s: GPU entropies differ from the CPU's by %.3g relative", what, eerr);
+    printf("%s: GPU vs CPU: max relative score difference %.2g, entropies %.2g, %zu ID + %zu negative writes, "
+           "%zu replaced\n", what, err, eerr, ct.cached_id, ct.cached_neg, ct.replaced);
+    nli_adaneg_trace_free(&ct);
+    free(c); free(cid); free(cneg);
+}
 
 /* One golden case; returns 0 at the end of the file. */
 static int run_case(FILE *f, int *replaced_total) {
@@ -65,6 +111,7 @@ static int run_case(FILE *f, int *replaced_total) {
     p.adaneg_sample_adaptive = samada;
     p.adaneg_beta = beta;
     p.n_threads = 2;
+    if (on_gpu) p.device = NL_DEVICE_CUDA;
     nli_adaneg_trace tr;
     CHECK(nli_adaneg_run(stream, ni, id, nid, neg, nneg, dim, &p, got, tid, tneg, &tr) == 0, "case %llu: %s", s,
           nl_last_error());
@@ -113,12 +160,19 @@ static int run_case(FILE *f, int *replaced_total) {
     CHECK(bad_slots == 0 && bad_fill == 0, "case %llu: %zu slots and %zu fill indices differ from the reference's", s,
           bad_slots, bad_fill);
     CHECK(eerr <= 1e-9, "case %llu: entropies differ by %.3g relative", s, eerr);
+    if (on_gpu) {
+        char what[64];
+        snprintf(what, sizeof what, "case %llu", s);
+        same_as_cpu(what, stream, ni, id, nid, neg, nneg, dim, p, got, tid, tneg, &tr);
+    }
     /* the public entry point; one thread gives the same bits */
     CHECK(nl_score(stream, ni, id, nid, neg, nneg, dim, &p, pub, NULL, NULL) == 0, "%s", nl_last_error());
-    p.n_threads = 1;
-    CHECK(nl_score(stream, ni, id, nid, neg, nneg, dim, &p, one, NULL, NULL) == 0, "%s", nl_last_error());
     CHECK(!memcmp(pub, got, ni * sizeof(double)), "case %llu: nl_score gives other scores than the traced run", s);
-    CHECK(!memcmp(one, got, ni * sizeof(double)), "case %llu: 1 thread gives other bits than 2", s);
+    if (!on_gpu) { /* (the GPU path has no threads) */
+        p.n_threads = 1;
+        CHECK(nl_score(stream, ni, id, nid, neg, nneg, dim, &p, one, NULL, NULL) == 0, "%s", nl_last_error());
+        CHECK(!memcmp(one, got, ni * sizeof(double)), "case %llu: 1 thread gives other bits than 2", s);
+    }
     nli_adaneg_trace_free(&tr);
     free(listed); free(img); free(id); free(neg); free(stream); free(want); free(got); free(pub); free(one);
     free(wid); free(wneg); free(tid); free(tneg);
@@ -133,7 +187,51 @@ static void refused(nl_score_params p, const char *word, const char *what) {
           rc ? nl_last_error() : "");
 }
 
+/* GPU only: a larger random stream, CLIP-like (rows around one direction,
+ * images near an ID label or a negative), against the CPU. */
+static void big_stream(int samada) {
+    const size_t ni = 300, nid = 1000, nneg = 15000, dim = 32;
+    uint64_t r = 0x9e3779b97f4a7c15ULL + (uint64_t)samada;
+    float *id = malloc(nid * dim * sizeof(float)), *neg = malloc(nneg * dim * sizeof(float));
+    float *img = malloc(ni * dim * sizeof(float));
+    for (size_t k = 0; k < (nid + nneg + ni) * dim; k++) {
+        r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+        double u = (double)(r >> 11) / 9007199254740992.0 - 0.5, mu = (k % 2 ? 1.0 : -1.0) / sqrt((double)dim);
+        float v = (float)(mu + 2.0 * u / sqrt((double)dim));
+        if (k < nid * dim) id[k] = v;
+        else if (k < (nid + nneg) * dim) neg[k - nid * dim] = v;
+        else img[k - (nid + nneg) * dim] = v;
+    }
+    for (size_t i = 0; i < ni; i++) { /* two thirds near one of 23 ID labels, the rest near one of 11 negatives */
+        const float *t = i % 3 ? id + (i * 7 % 23) * dim : neg + (i * 31 % 11) * dim;
+        for (size_t k = 0; k < dim; k++) img[i * dim + k] = 0.3f * img[i * dim + k] + t[k];
+    }
+    nl_score_params p = nl_score_default_params(NL_METHOD_ADANEG);
+    p.device = NL_DEVICE_CUDA;
+    p.adaneg_batch = 300;
+    p.adaneg_memory = 4;
+    p.adaneg_sample_adaptive = samada;
+    double *got = malloc(ni * sizeof(double));
+    size_t *tid = malloc(ni * sizeof(size_t)), *tneg = malloc(ni * sizeof(size_t));
+    nli_adaneg_trace tr;
+    CHECK(nli_adaneg_run(img, ni, id, nid, neg, nneg, dim, &p, got, tid, tneg, &tr) == 0, "big stream on the GPU: %s",
+          nl_last_error());
+    CHECK(tr.cached_id > 50 && tr.cached_neg > 20 && tr.replaced > 20,
+          "the big stream writes both kinds of memory and replaces (%zu, %zu, %zu)", tr.cached_id, tr.cached_neg,
+          tr.replaced);
+    same_as_cpu(samada ? "big stream, sample-adaptive" : "big stream, task-adaptive", img, ni, id, nid, neg, nneg, dim,
+                p, got, tid, tneg, &tr);
+    nli_adaneg_trace_free(&tr);
+    free(id); free(neg); free(img); free(got); free(tid); free(tneg);
+}
+
 int main(void) {
+    const char *dev = getenv("NEGLABEL_DEVICE");
+    on_gpu = dev && !strncmp(dev, "cuda", 4);
+    if (on_gpu && nl_cuda_device_count() == 0) {
+        printf("SKIP: %s\n", nl_last_error());
+        return 77;
+    }
     const char *src = getenv("NEGLABEL_SRC");
     char *path = check_path(src && *src ? src : ".", "tests/data/adaneg_golden.txt");
     FILE *f = fopen(path, "r");
@@ -143,6 +241,10 @@ int main(void) {
     if (f) fclose(f);
     CHECK(cases == 10, "%d golden cases (expected 10)", cases);
     CHECK(replaced > 100, "the goldens replace slots (%d replacements)", replaced);
+    if (on_gpu) {
+        big_stream(0);
+        big_stream(1);
+    }
 
     nl_score_params d = nl_score_default_params(NL_METHOD_ADANEG), p;
     CHECK(d.ngroup == 5 && d.permutation == NL_PERM_TORCH && d.tau == 0.01 && d.adaneg_batch == 256 &&
@@ -150,6 +252,7 @@ int main(void) {
               !d.adaneg_sample_adaptive && d.adaneg_beta == 5.5,
           "defaults are the reference script's");
     d.ngroup = 1;
+    if (on_gpu) d.device = NL_DEVICE_CUDA; /* the refusals and the one-image edge there too */
     p = d; p.adaneg_batch = 0; refused(p, "batch", "batch 0");
     p = d; p.adaneg_memory = 0; refused(p, "memory", "memory 0");
     p = d; p.adaneg_memory = 10001; refused(p, "memory", "memory 10001");

@@ -21,8 +21,11 @@
  * image has its text embedding as proxy, so its adaptive cosine is the
  * static one; only labels with images ("touched") get proxy rows. Cosines
  * in double from unit rows (score.c), GEMMs in fixed 256-image chunks: the
- * scores do not depend on the thread count. */
+ * scores do not depend on the thread count. With NL_DEVICE_CUDA the same
+ * logic runs here and each chunk's cosines, scores, entropies and adaptive
+ * cosines on the GPU (method/cuda/adaneg.cu). */
 #include "adaneg.h"
+#include "cuda/adaneg_cuda.h"
 #include "gemm.h"
 #include "prng.h"
 #include "score_util.h"
@@ -136,7 +139,8 @@ static int slot_vector(const state *st, size_t lab, size_t k, double *out) {
 }
 
 /* Recompute the proxy (task-adaptive) or Gram matrix (sample-adaptive) of
- * every label whose memory changed in this batch. */
+ * every label whose memory changed in this batch (the list stays for the
+ * GPU's copy; the caller empties it). */
 static void refresh(state *st) {
     size_t dim = st->dim, S = st->S;
 #pragma omp parallel for num_threads(st->nt) schedule(dynamic, 4)
@@ -170,7 +174,27 @@ static void refresh(state *st) {
         }
         st->changed[lab] = 0;
     }
-    st->n_changed = 0;
+}
+
+/* The GPU's copy of the proxy rows that changed (packed in *pack, grown as
+ * needed); 0 or -1. */
+static int upload_changed(const state *st, nli_cuda_adaneg *gpu, double **pack, size_t **rows, size_t *cap) {
+    size_t len = st->samada ? st->S * st->S : st->dim, n = st->n_changed;
+    if (n > *cap) {
+        double *p = nli_realloc(*pack, n * len * sizeof(double));
+        if (!p) return -1;
+        *pack = p;
+        size_t *r = nli_realloc(*rows, n * sizeof(size_t));
+        if (!r) return -1;
+        *rows = r;
+        *cap = n;
+    }
+    for (size_t c = 0; c < n; c++) {
+        size_t row = (size_t)st->row[st->changed_list[c]];
+        (*rows)[c] = row;
+        memcpy(*pack + c * len, (st->samada ? st->G : st->P) + row * len, len * sizeof(double));
+    }
+    return nli_cuda_adaneg_set_rows(gpu, *rows, n, *pack);
 }
 
 /* Unit rows of images rows[0..m) of the stream into out (m * dim). */
@@ -227,6 +251,16 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
     size_t sub = batch < SUB ? batch : SUB;
     double hi = p->adaneg_thres + p->adaneg_gap * (1 - p->adaneg_thres), lo = p->adaneg_thres - p->adaneg_gap * p->adaneg_thres;
     int rc = -1;
+    nl_device dev = p->device;
+    int index = p->device_index;
+    if (nl_resolve_device(&dev, &index) != 0) {
+        nli_prefixerr("adaneg");
+        return -1;
+    }
+    nli_cuda_adaneg *gpu = NULL;
+    double *pack = NULL, *gad = NULL; /* GPU: proxy rows to upload, a chunk's adaptive scores */
+    size_t *pack_rows = NULL, pack_cap = 0;
+    int *cols = NULL;
     size_t *perm = nli_mallocarray(kept, sizeof(size_t)), *rows = nli_mallocarray(sub, sizeof(size_t));
     size_t *bid = nli_mallocarray(batch, sizeof(size_t)), *bneg = nli_mallocarray(batch, sizeof(size_t));
     double *bent = nli_mallocarray(batch, sizeof(double)), *dimg = nli_mallocarray(sub * dim, sizeof(double));
@@ -263,6 +297,12 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
     }
     if (upos)
         for (size_t i = 0; i < n_img; i++) upos[i] = -1;
+    if (dev == NL_DEVICE_CUDA) {
+        if (!(gad = nli_mallocarray(sub, sizeof(double)))) goto done;
+        if (!(gpu = nli_cuda_adaneg_open(index, st.did, n_id, st.dneg, n_neg, dim, perm, st.ngroup, st.gsize,
+                                         st.inv_tau, sub, S, st.samada, st.beta)))
+            goto done;
+    }
 
     for (size_t b0 = 0; b0 < n_img; b0 += batch) {
         size_t bn = n_img - b0 < batch ? n_img - b0 : batch, nsub = (bn + sub - 1) / sub;
@@ -271,6 +311,11 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
             size_t m = bn - s0 < sub ? bn - s0 : sub;
             for (size_t i = 0; i < m; i++) rows[i] = b0 + s0 + i;
             unit_images(&st, rows, m, dimg);
+            if (gpu) {
+                if (nli_cuda_adaneg_static(gpu, dimg, m, hi, lo, scores + b0 + s0, bid + s0, bneg + s0, bent + s0) != 0)
+                    goto done;
+                continue;
+            }
             static_cos(&st, dimg, m, sid, sneg);
 #pragma omp parallel for num_threads(st.nt) schedule(dynamic, 8)
             for (size_t i = 0; i < m; i++) {
@@ -295,6 +340,8 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
         /* 3. proxies of the labels that changed */
         if (assign_rows(&st) != 0) goto done;
         refresh(&st);
+        if (gpu && upload_changed(&st, gpu, &pack, &pack_rows, &pack_cap) != 0) goto done;
+        st.n_changed = 0;
         if (st.samada) { /* the images now in memory, for their cosines to this batch */
             for (size_t u = 0; u < n_u; u++) upos[ulist[u]] = -1;
             n_u = 0;
@@ -306,6 +353,29 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
             free(U);
             if (!(U = nli_mallocarray(n_u * dim + 1, sizeof(double)))) goto done;
             unit_images(&st, ulist, n_u, U);
+        }
+        if (gpu) { /* the memory as the GPU reads it; then the chunks' adaptive scores there */
+            if (st.samada) {
+                free(cols);
+                if (!(cols = nli_mallocarray(st.n_touched * S + 1, sizeof(int)))) goto done;
+                for (size_t r = 0; r < st.n_touched; r++)
+                    for (size_t k = 0; k < S; k++) {
+                        int64_t v = st.slot[st.touched[r] * S + k];
+                        cols[r * S + k] = v == NLI_ADANEG_EMPTY ? -1 : v == NLI_ADANEG_TEXT ? -2 : (int)upos[v];
+                    }
+            }
+            if (nli_cuda_adaneg_memory(gpu, st.touched, st.n_touched, U, n_u, cols) != 0) goto done;
+            for (size_t s0 = 0; s0 < bn; s0 += sub) {
+                size_t m = bn - s0 < sub ? bn - s0 : sub;
+                if (nsub > 1) { /* the device holds the last chunk's static cosines: this one's again */
+                    for (size_t i = 0; i < m; i++) rows[i] = b0 + s0 + i;
+                    unit_images(&st, rows, m, dimg);
+                }
+                if (nli_cuda_adaneg_adaptive(gpu, nsub > 1 ? dimg : NULL, m, gad) != 0) goto done;
+                for (size_t i = 0; i < m; i++)
+                    scores[b0 + s0 + i] = gad[i] + p->adaneg_lambda * scores[b0 + s0 + i];
+            }
+            continue;
         }
         free(T);
         size_t tcols = st.samada ? n_u : st.n_touched;
@@ -365,6 +435,8 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
         trace->rejected = st.rejected;
     }
 done:
+    nli_cuda_adaneg_close(gpu);
+    free(pack); free(pack_rows); free(cols); free(gad);
     free(perm); free(rows); free(bid); free(bneg); free(bent); free(dimg); free(sid); free(sneg); free(aid);
     free(aneg); free(T); free(U); free(upos); free(ulist);
     free((double *)st.did); free((double *)st.dneg); free(st.slot); free(st.ent); free(st.fill); free(st.row);

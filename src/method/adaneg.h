@@ -3,9 +3,9 @@
  * ngroup, permutation and sizes; n_img > 0). The rows are one stream, in
  * the given order, from a fresh memory. top_id / top_neg: the static
  * argmax (the image's most similar ID label and, over all negatives,
- * negative label), as for NegLabel. Runs on the CPU whatever p->device
- * (nl_score dispatches here before choosing a device). docs/methods.md,
- * "AdaNeg". */
+ * negative label), as for NegLabel. With p->device CUDA (or AUTO finding
+ * one) each chunk's cosines and scores run on that GPU, the memory's logic
+ * here. docs/methods.md, "AdaNeg". */
 #ifndef NEGLABEL_ADANEG_H
 #define NEGLABEL_ADANEG_H
 #include "neglabel.h"

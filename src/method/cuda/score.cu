@@ -48,39 +48,16 @@ extern "C" {
 #include "neglabel.h"
 
 #include "mine.h" /* nli_mine_quantile: the host fallback for large n_id */
+#include "score_device.cuh"
 
-#define SCORE_THREADS 256
-#define SCORE_WARPS (SCORE_THREADS / 32)
 #define UNIT_WARPS 4                     /* k_unit_rows: warps per block, 32 rows each */
 #define QUANT_MAX_SORT 8192              /* largest n_id sorted in shared memory */
-#define STAGE_MAX_BYTES (110 * 1024)     /* stage a negative row in shared memory up to this */
 #define DEFAULT_BUDGET ((size_t)1 << 30) /* device bytes per chunk */
 #define HOST_FALLBACK_BUDGET ((size_t)256 << 20)
 
 static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-bit");
 
 /* ------------------------------------------------------------ helpers */
-
-#define CUDA_TRY(call, what)                                                                          \
-    do {                                                                                              \
-        cudaError_t e_ = (call);                                                                      \
-        if (e_ != cudaSuccess) {                                                                      \
-            nli_seterr_code(e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_DEVICE,             \
-                           "cuda:%d: %s: %s", index, what, cudaGetErrorString(e_));                    \
-            goto done;                                                                                \
-        }                                                                                             \
-    } while (0)
-
-#define CUBLAS_TRY(call, what)                                                                        \
-    do {                                                                                              \
-        cublasStatus_t s_ = (call);                                                                   \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                            \
-            nli_seterr_code(s_ == CUBLAS_STATUS_ALLOC_FAILED ? NL_ERR_NOMEM : NL_ERR_DEVICE,           \
-                           "cuda:%d: %s: %s (cuBLAS status %d)", index, what,                         \
-                           nli_cublas.GetStatusString(s_), (int)s_);                                  \
-            goto done;                                                                                \
-        }                                                                                             \
-    } while (0)
 
 /* Bytes per chunk: NEGLABEL_CUDA_CHUNK_BYTES, else def. */
 static size_t chunk_budget(size_t def) {
@@ -100,10 +77,6 @@ static size_t chunk_items(size_t budget, size_t per_item, size_t n, size_t cap) 
     if (c > n) c = n;
     if (c > cap) c = cap;
     return c;
-}
-
-static void device_leave(int index, int prev) {
-    if (prev >= 0 && prev != index && cudaSetDevice(prev) != cudaSuccess) (void)cudaGetLastError();
 }
 
 /* ------------------------------------------------------------ kernels */
@@ -145,18 +118,6 @@ k_unit_rows(const float *__restrict__ x, size_t n, int dim, int normalise, doubl
     }
 }
 
-/* A stream and a cuBLAS handle on it (default math: true fp64). The caller
- * destroys both, also after a failure here (either may be left NULL). */
-static int open_blas(int index, cudaStream_t *st, cublasHandle_t *h) {
-    CUDA_TRY(cudaStreamCreateWithFlags(st, cudaStreamNonBlocking), "creating a stream");
-    CUBLAS_TRY(nli_cublas.Create(h), "creating the cuBLAS handle");
-    CUBLAS_TRY(nli_cublas.SetStream(*h, *st), "setting the cuBLAS stream");
-    CUBLAS_TRY(nli_cublas.SetMathMode(*h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
-    return 0;
-done:
-    return -1;
-}
-
 /* Copy n float rows to the device (through the staging buffer d_f) and
  * turn them into doubles there, normalised or not. 0, or -1 with the error
  * set (what: which rows, for the message). */
@@ -169,212 +130,6 @@ static int upload_rows(int index, cudaStream_t st, const float *host, size_t n, 
     return 0;
 done:
     return -1;
-}
-
-/* (value, index) pairs ordered by value descending, then index ascending:
- * the first maximum, as score.c's argmax (NaN never wins). */
-static __device__ __forceinline__ void argmax_merge(double &v, int &i, double v2, int i2) {
-    if (v2 > v || (v2 == v && i2 < i)) {
-        v = v2;
-        i = i2;
-    }
-}
-
-static __device__ __forceinline__ void warp_argmax(double &v, int &i) {
-    for (int off = 16; off > 0; off >>= 1) {
-        const double v2 = __shfl_xor_sync(0xffffffffu, v, off);
-        const int i2 = __shfl_xor_sync(0xffffffffu, i, off);
-        argmax_merge(v, i, v2, i2);
-    }
-}
-
-static __device__ __forceinline__ double warp_max(double v) {
-    for (int off = 16; off > 0; off >>= 1) {
-        const double v2 = __shfl_xor_sync(0xffffffffu, v, off);
-        if (v2 > v) v = v2;
-    }
-    return v;
-}
-
-static __device__ __forceinline__ double warp_sum(double v) {
-    for (int off = 16; off > 0; off >>= 1) v = __dadd_rn(v, __shfl_xor_sync(0xffffffffu, v, off));
-    return v;
-}
-
-/* Shared scratch of the block reductions. */
-struct reduce_smem {
-    double v[SCORE_WARPS];
-    int i[SCORE_WARPS];
-    double out_v;
-    int out_i;
-};
-
-/* Block-wide first argmax; every thread gets the result. */
-static __device__ void block_argmax(reduce_smem &r, double &v, int &i) {
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    warp_argmax(v, i);
-    if (lane == 0) {
-        r.v[warp] = v;
-        r.i[warp] = i;
-    }
-    __syncthreads();
-    if (warp == 0) {
-        double w = lane < SCORE_WARPS ? r.v[lane] : -INFINITY;
-        int wi = lane < SCORE_WARPS ? r.i[lane] : INT_MAX;
-        warp_argmax(w, wi);
-        if (lane == 0) {
-            r.out_v = w;
-            r.out_i = wi;
-        }
-    }
-    __syncthreads();
-    v = r.out_v;
-    i = r.out_i;
-    __syncthreads(); /* r may be reused at once */
-}
-
-static __device__ double block_max(reduce_smem &r, double v) {
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    v = warp_max(v);
-    if (lane == 0) r.v[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        double w = warp_max(lane < SCORE_WARPS ? r.v[lane] : -INFINITY);
-        if (lane == 0) r.out_v = w;
-    }
-    __syncthreads();
-    v = r.out_v;
-    __syncthreads();
-    return v;
-}
-
-static __device__ double block_sum(reduce_smem &r, double v) {
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    v = warp_sum(v);
-    if (lane == 0) r.v[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        double w = warp_sum(lane < SCORE_WARPS ? r.v[lane] : 0.0);
-        if (lane == 0) r.out_v = w;
-    }
-    __syncthreads();
-    v = r.out_v;
-    __syncthreads();
-    return v;
-}
-
-/* exp(x * inv_tau - m) with score.c's two roundings (no fused multiply-add). */
-static __device__ __forceinline__ double exp_shifted(double x, double inv_tau, double m) {
-    return exp(__dsub_rn(__dmul_rn(x, inv_tau), m));
-}
-
-/* score.c's neglabel_one, one group: exp(a - log(e^a + e^b)). */
-static __device__ __forceinline__ double group_term(double a, double b) {
-    const double hi = a > b ? a : b, lo = a > b ? b : a;
-    const double all = hi + log1p(exp(lo - hi));
-    return exp(a - all);
-}
-
-/* One block per image of the chunk. sid: m x n_id cosines (row-major),
- * sneg: m x n_neg (n_neg 0: none). method 0 NegLabel (perm: ngroup * gsize
- * indices into the negative row), 1 MCM. stage: copy each negative row to
- * dynamic shared memory (n_neg doubles) before the groups read it. */
-static __global__ void __launch_bounds__(SCORE_THREADS)
-k_score(const double *__restrict__ sid, int n_id, const double *__restrict__ sneg, int n_neg,
-        const int *__restrict__ perm, int ngroup, int gsize, int method, double inv_tau, int stage,
-        double *__restrict__ scores, unsigned long long *__restrict__ top_id,
-        unsigned long long *__restrict__ top_neg) {
-    extern __shared__ double srow[];
-    __shared__ reduce_smem red;
-    __shared__ double warp_total[SCORE_WARPS];
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-    const size_t img = blockIdx.x;
-
-    /* ID labels: first argmax, then LSE = m + log(sum exp(x - m)) */
-    const double *a = sid + img * (size_t)n_id;
-    double bv = -INFINITY;
-    int bi = INT_MAX;
-    for (int k = tid; k < n_id; k += SCORE_THREADS) {
-        const double x = a[k];
-        if (x > bv) {
-            bv = x;
-            bi = k;
-        }
-    }
-    block_argmax(red, bv, bi);
-    if (bi == INT_MAX) bi = 0; /* all NaN */
-    /* max(s * inv_tau) == max(s) * inv_tau: rounding is monotone */
-    const double m_id = __dmul_rn(bv, inv_tau);
-    double s = 0;
-    for (int k = tid; k < n_id; k += SCORE_THREADS) s += exp_shifted(a[k], inv_tau, m_id);
-    s = block_sum(red, s);
-    const double lse_id = m_id + log(s);
-    if (tid == 0 && top_id) top_id[img] = (unsigned long long)bi;
-
-    /* negative labels: first argmax over all of them (and the staging copy) */
-    const double *b = sneg ? sneg + img * (size_t)n_neg : NULL;
-    if (n_neg > 0) {
-        double nv = -INFINITY;
-        int ni = INT_MAX;
-        for (int k = tid; k < n_neg; k += SCORE_THREADS) {
-            const double x = b[k];
-            if (stage) srow[k] = x;
-            if (x > nv) {
-                nv = x;
-                ni = k;
-            }
-        }
-        block_argmax(red, nv, ni); /* its __syncthreads also publish srow */
-        if (ni == INT_MAX) ni = 0;
-        if (tid == 0 && top_neg) top_neg[img] = (unsigned long long)ni;
-    }
-
-    if (method == 1) {
-        if (tid == 0) scores[img] = exp(__dsub_rn(m_id, lse_id));
-        return;
-    }
-
-    const double *row = stage ? srow : b;
-    double total = 0; /* thread 0 (block path) or each warp's lane 0 (warp path) */
-    if (ngroup >= SCORE_WARPS) {
-        /* a warp per group */
-        for (int g = warp; g < ngroup; g += SCORE_WARPS) {
-            const int *pg = perm + (size_t)g * gsize;
-            double mx = -INFINITY;
-            for (int j = lane; j < gsize; j += 32) {
-                const double x = row[pg[j]];
-                if (x > mx) mx = x;
-            }
-            const double mb = __dmul_rn(warp_max(mx), inv_tau);
-            double sb = 0;
-            for (int j = lane; j < gsize; j += 32) sb += exp_shifted(row[pg[j]], inv_tau, mb);
-            sb = warp_sum(sb);
-            total += group_term(lse_id, mb + log(sb));
-        }
-        if (lane == 0) warp_total[warp] = total;
-        __syncthreads();
-        if (tid == 0) {
-            double t = 0;
-            for (int w = 0; w < SCORE_WARPS; w++) t += warp_total[w];
-            scores[img] = t / (double)ngroup;
-        }
-    } else {
-        /* few, large groups: the whole block per group, in score.c's order */
-        for (int g = 0; g < ngroup; g++) {
-            const int *pg = perm + (size_t)g * gsize;
-            double mx = -INFINITY;
-            for (int j = tid; j < gsize; j += SCORE_THREADS) {
-                const double x = row[pg[j]];
-                if (x > mx) mx = x;
-            }
-            const double mb = __dmul_rn(block_max(red, mx), inv_tau);
-            double sb = 0;
-            for (int j = tid; j < gsize; j += SCORE_THREADS) sb += exp_shifted(row[pg[j]], inv_tau, mb);
-            sb = block_sum(red, sb);
-            total += group_term(lse_id, mb + log(sb));
-        }
-        if (tid == 0) scores[img] = total / (double)ngroup;
-    }
 }
 
 /* One block per candidate: its n cosines (row of S, ld n) sorted ascending
