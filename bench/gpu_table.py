@@ -220,7 +220,7 @@ def main():
     tables.append(t)
 
     # ---- mine + score
-    t = Table("NegMining and NegLabel scoring (seconds, random normalised embeddings, dim 512)",
+    t = Table("NegMining, NegLabel and AdaNeg scoring (seconds, random normalised embeddings, dim 512)",
               ["work", "neglabel GPU", "neglabel CPU", "CPU / GPU", "torch GPU (reference code, fp32)",
                "torch / neglabel GPU", "GPU vs CPU agreement"])
     mi, sc = one(ours_of("mine")), one(ours_of("score"))
@@ -247,6 +247,16 @@ def main():
         t.add(f"NegLabel score: {fmt(s0.get('n_img'))} images × {fmt(s0.get('n_id', 0) + s0.get('n_neg', 0))} labels, "
               f"{s0.get('ngroup')} groups", fmt(g, 3), fmt(c, 3), fx(ratio(c, g)), fmt((ts or {}).get("seconds"), 3),
               fx(ratio((ts or {}).get("seconds"), g)), agree)
+    for r in ours_of("adaneg"):
+        c = r.get("cpu_s")
+        c = c if c is not None and c >= 0 else None
+        agree = "—"
+        if r.get("max_rel_diff", -1) >= 0:
+            agree = (f"largest score difference {r['max_rel_diff']:.1e} relative; same top ID labels: "
+                     f"{'yes' if r.get('same_top_id') else 'NO'}")
+        t.add(f"AdaNeg, {r.get('variant')}-adaptive: one stream of {fmt(r.get('n_img'))} images × "
+              f"{fmt(r.get('n_id', 0) + r.get('n_neg', 0))} labels, {r.get('ngroup')} groups, memory "
+              f"{r.get('memory')}", fmt(r.get("gpu_s"), 3), fmt(c, 3), fx(ratio(c, r.get("gpu_s"))), "—", "—", agree)
     tables.append(t)
 
     # ---- end to end
@@ -295,28 +305,21 @@ def main():
         t.add(name, NAMES.get(model, model), str(n), f"{w:.7f}", f"{1 - w:.1e}", "—" if thr is None else f"≥ {thr}", res)
 
     W = a.work
-    for m in models:
-        check("neglabel GPU fp16 vs transformers fp16 (images)", m, f"{W}/cos_{m}_gpu_fp16.npy",
+
+    def image_checks(m, ref):  # our embeddings against ref's (transformers or open_clip) and our CPU's
+        check(f"neglabel GPU fp16 vs {ref} fp16 (images)", m, f"{W}/cos_{m}_gpu_fp16.npy",
               f"{W}/cos_{m}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
         check("neglabel GPU fp32 vs neglabel CPU fp32 (images)", m, f"{W}/cos_{m}_gpu_fp32.npy",
               f"{W}/cos_{m}_cpu_fp32.npy", GPU_FP32_VS_CPU)
-        check("neglabel GPU fp16 vs transformers fp32 (images)", m, f"{W}/cos_{m}_gpu_fp16.npy",
-              f"{W}/cos_{m}_torch_fp32.npy", None)
-        check("transformers fp16 vs transformers fp32 (images)", m, f"{W}/cos_{m}_torch_fp16.npy",
-              f"{W}/cos_{m}_torch_fp32.npy", None)
-        check("neglabel CPU fp32 vs transformers fp32 (images)", m, f"{W}/cos_{m}_cpu_fp32.npy",
-              f"{W}/cos_{m}_torch_fp32.npy", None)
+        for a_, b_ in (("neglabel GPU fp16", "gpu_fp16"), (f"{ref} fp16", "torch_fp16"), ("neglabel CPU fp32", "cpu_fp32")):
+            check(f"{a_} vs {ref} fp32 (images)", m, f"{W}/cos_{m}_{b_}.npy", f"{W}/cos_{m}_torch_fp32.npy", None)
+
+    for m in models:
+        image_checks(m, "transformers")
         check("neglabel GPU fp16 vs transformers fp16 (texts, padded-77)", m, f"{W}/texts_{m}_ours_fp16.npy",
               f"{W}/texts_{m}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
     if rn:
-        check("neglabel GPU fp16 vs open_clip fp16 (images)", rn, f"{W}/cos_{rn}_gpu_fp16.npy",
-              f"{W}/cos_{rn}_torch_fp16.npy", FP16_VS_TRANSFORMERS)
-        check("neglabel GPU fp32 vs neglabel CPU fp32 (images)", rn, f"{W}/cos_{rn}_gpu_fp32.npy",
-              f"{W}/cos_{rn}_cpu_fp32.npy", GPU_FP32_VS_CPU)
-        check("neglabel CPU fp32 vs open_clip fp32 (images)", rn, f"{W}/cos_{rn}_cpu_fp32.npy",
-              f"{W}/cos_{rn}_torch_fp32.npy", None)
-        check("open_clip fp16 vs open_clip fp32 (images)", rn, f"{W}/cos_{rn}_torch_fp16.npy",
-              f"{W}/cos_{rn}_torch_fp32.npy", None)
+        image_checks(rn, "open_clip")
     if tok:
         res = "PASS" if tok.get("mismatches") == 0 else "FAIL"
         checks.append({"check": "transformers tokenizer ids == neglabel ids", "result": res,

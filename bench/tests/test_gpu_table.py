@@ -90,6 +90,21 @@ def test_resnet_without_open_clip_says_why(tmp_path):
     assert any("open_clip does not import" in p for p in js["problems"])
 
 
+def test_adaneg_rows(tmp_path):
+    ours = [{"kind": "score", "n_img": 100000, "n_id": 1000, "n_neg": 10000, "ngroup": 100, "gpu_s": 0.06,
+             "cpu_s": 2.7, "max_abs_diff": 1e-16, "max_rel_diff": 2e-15},
+            {"kind": "adaneg", "variant": "task", "n_img": 60000, "n_id": 1000, "n_neg": 10000, "ngroup": 5,
+             "memory": 10, "gpu_s": 0.5, "cpu_s": 4.0, "max_rel_diff": 1.2e-14, "same_top_id": True},
+            {"kind": "adaneg", "variant": "sample", "n_img": 60000, "n_id": 1000, "n_neg": 10000, "ngroup": 5,
+             "memory": 10, "gpu_s": 0.8, "cpu_s": -1, "max_rel_diff": -1, "same_top_id": None}]
+    js, _ = run_table(tmp_path, ours, {"images": []})
+    rows = table(js, "NegMining, NegLabel and AdaNeg scoring")["rows"]
+    ada = [r for r in rows if r[0].startswith("AdaNeg")]
+    assert len(ada) == 2 and "60,000 images × 11,000 labels, 5 groups, memory 10" in ada[0][0]
+    assert ada[0][1:4] == ["0.500", "4.000", "8.00×"] and "1.2e-14" in ada[0][6] and "yes" in ada[0][6]
+    assert ada[1][0].startswith("AdaNeg, sample-adaptive") and ada[1][2:4] == ["—", "—"] and ada[1][6] == "—"
+
+
 def test_no_resnet_no_resnet_table(tmp_path):
     js, _ = run_table(tmp_path, [ours_images("clip-vit-b16", "fp16", 256, 8000.0, 280.0)], {"images": []})
     assert not any(t.startswith("Image embedding, model only: RN") for t in js["tables"])
