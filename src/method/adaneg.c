@@ -176,25 +176,48 @@ static void refresh(state *st) {
     }
 }
 
-/* The GPU's copy of the proxy rows that changed (packed in *pack, grown as
- * needed); 0 or -1. */
-static int upload_changed(const state *st, nli_cuda_adaneg *gpu, double **pack, size_t **rows, size_t *cap) {
-    size_t len = st->samada ? st->S * st->S : st->dim, n = st->n_changed;
-    if (n > *cap) {
-        double *p = nli_realloc(*pack, n * len * sizeof(double));
+/* Host buffers of the GPU uploads, grown as needed. */
+typedef struct {
+    double *pack, *slotv;
+    size_t *rows, cap;
+    int *kinds;
+} gpu_upload;
+
+/* The GPU's copy of the proxy rows that changed, and for sample-adaptive
+ * their slots' unit vectors (zeros for text and empty slots, which the GPU
+ * reads as kinds -2 and -1); 0 or -1. */
+static int upload_changed(const state *st, nli_cuda_adaneg *gpu, gpu_upload *b) {
+    size_t S = st->S, len = st->samada ? S * S : st->dim, n = st->n_changed;
+    if (n > b->cap) {
+        double *p = nli_realloc(b->pack, n * len * sizeof(double));
         if (!p) return -1;
-        *pack = p;
-        size_t *r = nli_realloc(*rows, n * sizeof(size_t));
+        b->pack = p;
+        size_t *r = nli_realloc(b->rows, n * sizeof(size_t));
         if (!r) return -1;
-        *rows = r;
-        *cap = n;
+        b->rows = r;
+        if (st->samada) {
+            double *v = nli_realloc(b->slotv, n * S * st->dim * sizeof(double));
+            if (!v) return -1;
+            b->slotv = v;
+            int *k = nli_realloc(b->kinds, n * S * sizeof(int));
+            if (!k) return -1;
+            b->kinds = k;
+        }
+        b->cap = n;
     }
     for (size_t c = 0; c < n; c++) {
-        size_t row = (size_t)st->row[st->changed_list[c]];
-        (*rows)[c] = row;
-        memcpy(*pack + c * len, (st->samada ? st->G : st->P) + row * len, len * sizeof(double));
+        size_t lab = st->changed_list[c], row = (size_t)st->row[lab];
+        b->rows[c] = row;
+        memcpy(b->pack + c * len, (st->samada ? st->G : st->P) + row * len, len * sizeof(double));
+        for (size_t k = 0; st->samada && k < S; k++) {
+            int64_t v = st->slot[lab * S + k];
+            double *out = b->slotv + (c * S + k) * st->dim;
+            b->kinds[c * S + k] = v == NLI_ADANEG_EMPTY ? -1 : v == NLI_ADANEG_TEXT ? -2 : 0;
+            if (v >= 0) nli_unit_row(st->img + (size_t)v * st->dim, st->dim, out);
+            else memset(out, 0, st->dim * sizeof(double));
+        }
     }
-    return nli_cuda_adaneg_set_rows(gpu, *rows, n, *pack);
+    return nli_cuda_adaneg_set_rows(gpu, b->rows, n, b->pack, b->slotv, b->kinds);
 }
 
 /* Unit rows of images rows[0..m) of the stream into out (m * dim). */
@@ -258,14 +281,17 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
         return -1;
     }
     nli_cuda_adaneg *gpu = NULL;
-    double *pack = NULL, *gad = NULL; /* GPU: proxy rows to upload, a chunk's adaptive scores */
-    size_t *pack_rows = NULL, pack_cap = 0;
-    int *cols = NULL;
+    double *gad = NULL; /* GPU: a chunk's adaptive scores */
+    gpu_upload up = {0};
     size_t *perm = nli_mallocarray(kept, sizeof(size_t)), *rows = nli_mallocarray(sub, sizeof(size_t));
     size_t *bid = nli_mallocarray(batch, sizeof(size_t)), *bneg = nli_mallocarray(batch, sizeof(size_t));
     double *bent = nli_mallocarray(batch, sizeof(double)), *dimg = nli_mallocarray(sub * dim, sizeof(double));
-    double *sid = nli_mallocarray(sub * n_id, sizeof(double)), *sneg = nli_mallocarray(sub * n_neg, sizeof(double));
-    double *aid = nli_mallocarray(sub * n_id, sizeof(double)), *aneg = nli_mallocarray(sub * n_neg, sizeof(double));
+    /* the cosines: on the CPU only (the GPU keeps its own) */
+    int on_cpu = dev != NL_DEVICE_CUDA;
+    double *sid = on_cpu ? nli_mallocarray(sub * n_id, sizeof(double)) : NULL;
+    double *sneg = on_cpu ? nli_mallocarray(sub * n_neg, sizeof(double)) : NULL;
+    double *aid = on_cpu ? nli_mallocarray(sub * n_id, sizeof(double)) : NULL;
+    double *aneg = on_cpu ? nli_mallocarray(sub * n_neg, sizeof(double)) : NULL;
     double *T = NULL, *U = NULL;
     int64_t *upos = NULL;
     size_t *ulist = NULL, n_u = 0;
@@ -279,10 +305,10 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
     st.changed = nli_calloc(n_lab, 1);
     st.changed_list = nli_mallocarray(n_lab, sizeof(size_t));
     st.work = nli_mallocarray((size_t)st.nt * (st.samada ? S : 1) * dim, sizeof(double));
-    if (!perm || !rows || !bid || !bneg || !bent || !dimg || !sid || !sneg || !aid || !aneg || !st.did || !st.dneg ||
-        !st.slot || !st.ent || !st.fill || !st.row || !st.changed || !st.changed_list || !st.work)
+    if (!perm || !rows || !bid || !bneg || !bent || !dimg || (on_cpu && (!sid || !sneg || !aid || !aneg)) || !st.did ||
+        !st.dneg || !st.slot || !st.ent || !st.fill || !st.row || !st.changed || !st.changed_list || !st.work)
         goto done;
-    if (st.samada && (!(upos = nli_mallocarray(n_img, sizeof(int64_t))) || !(ulist = nli_mallocarray(n_img, sizeof(size_t)))))
+    if (on_cpu && st.samada && (!(upos = nli_mallocarray(n_img, sizeof(int64_t))) || !(ulist = nli_mallocarray(n_img, sizeof(size_t)))))
         goto done;
     if (p->shuffle) {
         if (nli_permutation(p->permutation, p->seed, kept, perm) != 0) goto done;
@@ -340,9 +366,9 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
         /* 3. proxies of the labels that changed */
         if (assign_rows(&st) != 0) goto done;
         refresh(&st);
-        if (gpu && upload_changed(&st, gpu, &pack, &pack_rows, &pack_cap) != 0) goto done;
+        if (gpu && upload_changed(&st, gpu, &up) != 0) goto done;
         st.n_changed = 0;
-        if (st.samada) { /* the images now in memory, for their cosines to this batch */
+        if (st.samada && !gpu) { /* the images now in memory, for their cosines to this batch */
             for (size_t u = 0; u < n_u; u++) upos[ulist[u]] = -1;
             n_u = 0;
             for (size_t r = 0; r < st.n_touched; r++)
@@ -355,16 +381,7 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
             unit_images(&st, ulist, n_u, U);
         }
         if (gpu) { /* the memory as the GPU reads it; then the chunks' adaptive scores there */
-            if (st.samada) {
-                free(cols);
-                if (!(cols = nli_mallocarray(st.n_touched * S + 1, sizeof(int)))) goto done;
-                for (size_t r = 0; r < st.n_touched; r++)
-                    for (size_t k = 0; k < S; k++) {
-                        int64_t v = st.slot[st.touched[r] * S + k];
-                        cols[r * S + k] = v == NLI_ADANEG_EMPTY ? -1 : v == NLI_ADANEG_TEXT ? -2 : (int)upos[v];
-                    }
-            }
-            if (nli_cuda_adaneg_memory(gpu, st.touched, st.n_touched, U, n_u, cols) != 0) goto done;
+            if (nli_cuda_adaneg_memory(gpu, st.touched, st.n_touched) != 0) goto done;
             for (size_t s0 = 0; s0 < bn; s0 += sub) {
                 size_t m = bn - s0 < sub ? bn - s0 : sub;
                 if (nsub > 1) { /* the device holds the last chunk's static cosines: this one's again */
@@ -436,7 +453,7 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
     }
 done:
     nli_cuda_adaneg_close(gpu);
-    free(pack); free(pack_rows); free(cols); free(gad);
+    free(up.pack); free(up.slotv); free(up.rows); free(up.kinds); free(gad);
     free(perm); free(rows); free(bid); free(bneg); free(bent); free(dimg); free(sid); free(sneg); free(aid);
     free(aneg); free(T); free(U); free(upos); free(ulist);
     free((double *)st.did); free((double *)st.dneg); free(st.slot); free(st.ent); free(st.fill); free(st.row);

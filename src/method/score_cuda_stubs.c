@@ -24,11 +24,8 @@ nli_cuda_adaneg *nli_cuda_adaneg_open(int index, const double *did, size_t n_id,
 void nli_cuda_adaneg_close(nli_cuda_adaneg *g) { (void)g; }
 int nli_cuda_adaneg_static(nli_cuda_adaneg *g, const double *u, size_t m, double hi, double lo, double *score,
                            size_t *top_id, size_t *top_neg, double *entropy) { NL_NO_CUDA(); return -1; }
-int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, const double *data) {
-    NL_NO_CUDA();
-    return -1;
-}
-int nli_cuda_adaneg_memory(nli_cuda_adaneg *g, const size_t *touched, size_t n_touched, const double *U, size_t n_u,
-                           const int *cols) { NL_NO_CUDA(); return -1; }
+int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, const double *data,
+                             const double *slotv, const int *kinds) { NL_NO_CUDA(); return -1; }
+int nli_cuda_adaneg_memory(nli_cuda_adaneg *g, const size_t *touched, size_t n_touched) { NL_NO_CUDA(); return -1; }
 int nli_cuda_adaneg_adaptive(nli_cuda_adaneg *g, const double *u, size_t m, double *out) { NL_NO_CUDA(); return -1; }
 #endif

@@ -8,17 +8,19 @@
  *             d_sid / d_sneg), k_score (score.cu's NegLabel kernel) for the
  *             static score and the argmaxes, k_entropy for the entropies;
  *   adaptive  the static cosines copied to d_aid / d_aneg, cublasDgemm of the
- *             images against the proxies (task-adaptive) or the images in
- *             memory (sample-adaptive), k_adapt_task / k_adapt_sample writing
+ *             images against the proxies (task-adaptive) or against every
+ *             slot vector of the touched labels (sample-adaptive: d_V, kept
+ *             here and updated for the labels that changed, so a batch sends
+ *             only those), k_adapt_task / k_adapt_sample writing
  *             each touched label's adaptive cosine over its static one, and
  *             k_score again.
  * Only the order of the sums in the reductions and DGEMMs differs from the
  * CPU, which moves scores and entropies by ~1e-15 relative.
  *
  * Device memory: the label rows (n_id + n_neg) * dim * 8 bytes, per chunk
- * sub * (4 (n_id + n_neg) + dim) * 8 bytes, and what grows with the memory:
- * the proxy rows (dim or slots^2 doubles per touched label), the images in
- * memory (n_u * dim), and the product of a chunk with them. */
+ * sub * (4 (n_id + n_neg) + dim) * 8 bytes, and per touched label: its proxy
+ * (dim doubles) or its Gram matrix and slot vectors (slots^2 + slots * dim),
+ * and a chunk's cosines to them (sub * 1 or sub * slots). */
 #include "score_device.cuh"
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,10 +43,13 @@ struct nli_cuda_adaneg {
     double *d_rows, *d_pack;  /* proxy rows (cap_rows), packed uploads (cap_pack rows) */
     int *d_rowidx;            /* cap_rowidx */
     size_t cap_rows, cap_pack, cap_rowidx;
-    int *d_touched, *d_cols;  /* cap_touched, cap_cols */
-    size_t cap_touched, cap_cols, n_touched;
-    double *d_U, *d_T;        /* cap_u * dim; sub * cap_t */
-    size_t cap_u, n_u, cap_t;
+    double *d_V, *d_vpack;    /* sample-adaptive: slot vectors, slots * dim per row (cap_v, cap_vpack rows) */
+    int *d_kind, *d_kpack;    /* slot kinds, slots per row (cap_kind, cap_kpack rows) */
+    size_t cap_v, cap_vpack, cap_kind, cap_kpack;
+    int *d_touched;           /* cap_touched */
+    size_t cap_touched, n_touched, rows_set; /* rows_set: 1 + the highest proxy row given */
+    double *d_T;              /* sub * cap_t */
+    size_t cap_t;
     size_t m;                 /* images of the last static step */
 };
 
@@ -103,14 +108,14 @@ static __global__ void k_adapt_task(const double *__restrict__ T, int tcols, con
 }
 
 /* x_k: the cosine of image i to slot k of touched row r (0 for an empty
- * slot, the static cosine for the label's text, else from T). */
-static __device__ __forceinline__ double slot_cos(const int *__restrict__ cr, int k, int lab, int i, int n_id, int n_neg,
+ * slot, the static cosine for the label's text, else T's column r S + k). */
+static __device__ __forceinline__ double slot_cos(const int *__restrict__ kr, int k, int lab, int i, int n_id, int n_neg,
                                                   const double *__restrict__ sid, const double *__restrict__ sneg,
-                                                  const double *__restrict__ T, int tcols) {
-    const int c = cr[k];
+                                                  const double *__restrict__ tr) {
+    const int c = kr[k];
     if (c == -1) return 0;
     if (c == -2) return lab < n_id ? sid[(size_t)i * n_id + lab] : sneg[(size_t)i * n_neg + lab - n_id];
-    return T[(size_t)i * tcols + c];
+    return tr[k];
 }
 
 /* exp(-beta (1 - x)), adaneg.c's slot weight. */
@@ -121,25 +126,25 @@ static __device__ __forceinline__ double slot_weight(double beta, double x) {
 /* Sample-adaptive: img . sum_k w_k v_k / |sum_k w_k v_k| = sum_k w_k x_k /
  * sqrt(w^T G w), in adaneg.c's order (the weights recomputed, not stored:
  * S + S^2 exponentials per pair, each the same value every time). */
-static __global__ void k_adapt_sample(const double *__restrict__ T, int tcols, const int *__restrict__ touched,
-                                      const int *__restrict__ cols, const double *__restrict__ G, int n_touched, int S,
+static __global__ void k_adapt_sample(const double *__restrict__ T, const int *__restrict__ touched,
+                                      const int *__restrict__ kinds, const double *__restrict__ G, int n_touched, int S,
                                       int m, int n_id, int n_neg, double beta, const double *__restrict__ sid,
                                       const double *__restrict__ sneg, double *__restrict__ aid,
                                       double *__restrict__ aneg) {
     const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
     if (t >= (size_t)m * n_touched) return;
     const int i = (int)(t / n_touched), r = (int)(t % n_touched), lab = touched[r];
-    const int *cr = cols + (size_t)r * S;
-    const double *g = G + (size_t)r * S * S;
+    const int *kr = kinds + (size_t)r * S;
+    const double *g = G + (size_t)r * S * S, *tr = T + ((size_t)i * n_touched + r) * S;
     double num = 0, den = 0;
     for (int k = 0; k < S; k++) {
-        const double x = slot_cos(cr, k, lab, i, n_id, n_neg, sid, sneg, T, tcols);
+        const double x = slot_cos(kr, k, lab, i, n_id, n_neg, sid, sneg, tr);
         num = __dadd_rn(num, __dmul_rn(slot_weight(beta, x), x));
     }
     for (int a = 0; a < S; a++) {
-        const double wa = slot_weight(beta, slot_cos(cr, a, lab, i, n_id, n_neg, sid, sneg, T, tcols));
+        const double wa = slot_weight(beta, slot_cos(kr, a, lab, i, n_id, n_neg, sid, sneg, tr));
         for (int b = 0; b < S; b++) {
-            const double wb = slot_weight(beta, slot_cos(cr, b, lab, i, n_id, n_neg, sid, sneg, T, tcols));
+            const double wb = slot_weight(beta, slot_cos(kr, b, lab, i, n_id, n_neg, sid, sneg, tr));
             den = __dadd_rn(den, __dmul_rn(__dmul_rn(wa, wb), g[(size_t)a * S + b]));
         }
     }
@@ -148,9 +153,18 @@ static __global__ void k_adapt_sample(const double *__restrict__ T, int tcols, c
     else aneg[(size_t)i * n_neg + lab - n_id] = c;
 }
 
-/* rows[j] <- pack[j] (len doubles each), for j < n. */
+/* rows[rowidx[j]] <- pack[j] (len doubles each), for j < n. */
 static __global__ void k_scatter_rows(const double *__restrict__ pack, const int *__restrict__ rowidx, int n, int len,
                                       double *__restrict__ rows) {
+    const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
+    if (t >= (size_t)n * len) return;
+    const size_t j = t / len, k = t % len;
+    rows[(size_t)rowidx[j] * len + k] = pack[t];
+}
+
+/* The same for rows of ints. */
+static __global__ void k_scatter_ints(const int *__restrict__ pack, const int *__restrict__ rowidx, int n, int len,
+                                      int *__restrict__ rows) {
     const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
     if (t >= (size_t)n * len) return;
     const size_t j = t / len, k = t % len;
@@ -192,8 +206,8 @@ void nli_cuda_adaneg_close(nli_cuda_adaneg *g) {
         cudaStreamDestroy(g->st);
     }
     void *bufs[] = {g->d_id, g->d_neg, g->d_u, g->d_sid, g->d_sneg, g->d_aid, g->d_aneg, g->d_score, g->d_ent,
-                    g->d_ad, g->d_perm, g->d_tid, g->d_tneg, g->d_rows, g->d_pack, g->d_rowidx, g->d_touched,
-                    g->d_cols, g->d_U, g->d_T};
+                    g->d_ad, g->d_perm, g->d_tid, g->d_tneg, g->d_rows, g->d_pack, g->d_rowidx, g->d_V,
+                    g->d_vpack, g->d_kind, g->d_kpack, g->d_touched, g->d_T};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) cudaFree(bufs[k]);
     (void)cudaGetLastError();
     if (ok) device_leave(g->index, prev);
@@ -317,21 +331,28 @@ done:
     return rc;
 }
 
-int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, const double *data) {
+int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, const double *data,
+                             const double *slotv, const int *kinds) {
     const int index = g->index;
+    const size_t S = g->slots, vlen = S * g->dim;
     int prev = -1, rc = -1, *h_idx = NULL;
     size_t need = 0;
     if (n == 0) return 0;
+    if (g->samada && (!slotv || !kinds)) {
+        nli_seterr("cuda:%d: adaneg: sample-adaptive rows need their slot vectors and kinds", index);
+        return -1;
+    }
     if (nli_cuda_select(index, &prev) != 0) return -1;
     if (!(h_idx = (int *)nli_mallocarray(n, sizeof(int)))) goto done;
     for (size_t j = 0; j < n; j++) {
-        if (rows[j] >= INT_MAX) {
+        if (rows[j] >= g->n_id + g->n_neg) {
             nli_seterr("cuda:%d: adaneg: proxy row %zu out of range", index, rows[j]);
             goto done;
         }
         h_idx[j] = (int)rows[j];
         if (rows[j] + 1 > need) need = rows[j] + 1;
     }
+    if (need > g->rows_set) g->rows_set = need;
     if (grow(index, g->st, (void **)&g->d_rows, &g->cap_rows, need, g->rowlen * sizeof(double), 1,
              "adaneg: allocating the proxy rows") ||
         grow(index, g->st, (void **)&g->d_pack, &g->cap_pack, n, g->rowlen * sizeof(double), 0,
@@ -345,6 +366,27 @@ int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, c
     k_scatter_rows<<<blocks_for(n * g->rowlen), PAIR_THREADS, 0, g->st>>>(g->d_pack, g->d_rowidx, (int)n,
                                                                           (int)g->rowlen, g->d_rows);
     CUDA_TRY(cudaGetLastError(), "adaneg: launching the row scatter");
+    if (g->samada) {
+        if (grow(index, g->st, (void **)&g->d_V, &g->cap_v, need, vlen * sizeof(double), 1,
+                 "adaneg: allocating the slot vectors") ||
+            grow(index, g->st, (void **)&g->d_vpack, &g->cap_vpack, n, vlen * sizeof(double), 0,
+                 "adaneg: allocating the slot vector upload") ||
+            grow(index, g->st, (void **)&g->d_kind, &g->cap_kind, need, S * sizeof(int), 1,
+                 "adaneg: allocating the slot kinds") ||
+            grow(index, g->st, (void **)&g->d_kpack, &g->cap_kpack, n, S * sizeof(int), 0,
+                 "adaneg: allocating the slot kind upload"))
+            goto done;
+        CUDA_TRY(cudaMemcpyAsync(g->d_vpack, slotv, n * vlen * sizeof(double), cudaMemcpyHostToDevice, g->st),
+                 "adaneg: copying the slot vectors");
+        CUDA_TRY(cudaMemcpyAsync(g->d_kpack, kinds, n * S * sizeof(int), cudaMemcpyHostToDevice, g->st),
+                 "adaneg: copying the slot kinds");
+        k_scatter_rows<<<blocks_for(n * vlen), PAIR_THREADS, 0, g->st>>>(g->d_vpack, g->d_rowidx, (int)n, (int)vlen,
+                                                                         g->d_V);
+        CUDA_TRY(cudaGetLastError(), "adaneg: launching the row scatter");
+        k_scatter_ints<<<blocks_for(n * S), PAIR_THREADS, 0, g->st>>>(g->d_kpack, g->d_rowidx, (int)n, (int)S,
+                                                                      g->d_kind);
+        CUDA_TRY(cudaGetLastError(), "adaneg: launching the row scatter");
+    }
     CUDA_TRY(cudaStreamSynchronize(g->st), "adaneg: proxy rows"); /* h_idx is freed below */
     rc = 0;
 done:
@@ -354,41 +396,31 @@ done:
     return rc;
 }
 
-int nli_cuda_adaneg_memory(nli_cuda_adaneg *g, const size_t *touched, size_t n_touched, const double *U, size_t n_u,
-                           const int *cols) {
+int nli_cuda_adaneg_memory(nli_cuda_adaneg *g, const size_t *touched, size_t n_touched) {
     const int index = g->index;
     int prev = -1, rc = -1, *h_t = NULL;
-    if (n_touched > g->n_id + g->n_neg || n_u > INT_MAX || (g->samada && n_touched && !cols)) {
-        nli_seterr("cuda:%d: adaneg: bad memory (%zu touched labels, %zu images)", index, n_touched, n_u);
+    if (n_touched > g->rows_set) {
+        nli_seterr("cuda:%d: adaneg: %zu touched labels, %zu proxy rows set", index, n_touched, g->rows_set);
         return -1;
     }
     if (nli_cuda_select(index, &prev) != 0) return -1;
     if (n_touched) {
         if (!(h_t = (int *)nli_mallocarray(n_touched, sizeof(int)))) goto done;
-        for (size_t r = 0; r < n_touched; r++) h_t[r] = (int)touched[r];
+        for (size_t r = 0; r < n_touched; r++) {
+            if (touched[r] >= g->n_id + g->n_neg) {
+                nli_seterr("cuda:%d: adaneg: label %zu out of range", index, touched[r]);
+                goto done;
+            }
+            h_t[r] = (int)touched[r];
+        }
         if (grow(index, g->st, (void **)&g->d_touched, &g->cap_touched, n_touched, sizeof(int), 0,
                  "adaneg: allocating the touched labels"))
             goto done;
         CUDA_TRY(cudaMemcpyAsync(g->d_touched, h_t, n_touched * sizeof(int), cudaMemcpyHostToDevice, g->st),
                  "adaneg: copying the touched labels");
-        if (g->samada) {
-            if (grow(index, g->st, (void **)&g->d_cols, &g->cap_cols, n_touched * g->slots, sizeof(int), 0,
-                     "adaneg: allocating the slot table"))
-                goto done;
-            CUDA_TRY(cudaMemcpyAsync(g->d_cols, cols, n_touched * g->slots * sizeof(int), cudaMemcpyHostToDevice,
-                                     g->st), "adaneg: copying the slot table");
-        }
+        CUDA_TRY(cudaStreamSynchronize(g->st), "adaneg: memory"); /* h_t is freed below */
     }
-    if (g->samada && n_u) {
-        if (grow(index, g->st, (void **)&g->d_U, &g->cap_u, n_u, g->dim * sizeof(double), 0,
-                 "adaneg: allocating the images in memory"))
-            goto done;
-        CUDA_TRY(cudaMemcpyAsync(g->d_U, U, n_u * g->dim * sizeof(double), cudaMemcpyHostToDevice, g->st),
-                 "adaneg: copying the images in memory");
-    }
-    CUDA_TRY(cudaStreamSynchronize(g->st), "adaneg: memory"); /* h_t is freed below */
     g->n_touched = n_touched;
-    g->n_u = g->samada ? n_u : 0;
     rc = 0;
 done:
     if (rc) (void)cudaGetLastError();
@@ -401,8 +433,8 @@ int nli_cuda_adaneg_adaptive(nli_cuda_adaneg *g, const double *u, size_t m, doub
     const int index = g->index;
     int prev = -1, rc = -1;
     const double one = 1.0, zero = 0.0;
-    const size_t tcols = g->samada ? g->n_u : g->n_touched;
-    if (m == 0 || m > g->sub || (!u && m != g->m)) {
+    const size_t tcols = g->samada ? g->n_touched * g->slots : g->n_touched;
+    if (m == 0 || m > g->sub || (!u && m != g->m) || tcols > INT_MAX) {
         nli_seterr("cuda:%d: adaneg: %zu images for the adaptive step (chunk of %zu, %zu in the last static step)",
                    index, m, g->sub, g->m);
         return -1;
@@ -413,22 +445,20 @@ int nli_cuda_adaneg_adaptive(nli_cuda_adaneg *g, const double *u, size_t m, doub
              "adaneg: copying the cosines");
     CUDA_TRY(cudaMemcpyAsync(g->d_aneg, g->d_sneg, m * g->n_neg * sizeof(double), cudaMemcpyDeviceToDevice, g->st),
              "adaneg: copying the cosines");
-    if (g->n_touched) {
-        if (tcols) {
-            if (grow(index, g->st, (void **)&g->d_T, &g->cap_t, tcols, g->sub * sizeof(double), 0,
-                     "adaneg: allocating the proxy cosines"))
-                goto done;
-            /* row-major T (m x tcols) = U (m x dim) * R^T, R the proxies or the images in memory */
-            CUBLAS_TRY(nli_cublas.Dgemm(g->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)tcols, (int)m, (int)g->dim, &one,
-                                        g->samada ? g->d_U : g->d_rows, (int)g->dim, g->d_u, (int)g->dim, &zero,
-                                        g->d_T, (int)tcols),
-                       "adaneg: cosines to the proxies (cublasDgemm)");
-        }
+    if (tcols) {
+        if (grow(index, g->st, (void **)&g->d_T, &g->cap_t, tcols, g->sub * sizeof(double), 0,
+                 "adaneg: allocating the proxy cosines"))
+            goto done;
+        /* row-major T (m x tcols) = U (m x dim) * R^T, R the proxies or every slot vector of the touched rows */
+        CUBLAS_TRY(nli_cublas.Dgemm(g->h, CUBLAS_OP_T, CUBLAS_OP_N, (int)tcols, (int)m, (int)g->dim, &one,
+                                    g->samada ? g->d_V : g->d_rows, (int)g->dim, g->d_u, (int)g->dim, &zero, g->d_T,
+                                    (int)tcols),
+                   "adaneg: cosines to the proxies (cublasDgemm)");
         const size_t pairs = m * g->n_touched;
         if (g->samada)
             k_adapt_sample<<<blocks_for(pairs), PAIR_THREADS, 0, g->st>>>(
-                g->d_T, (int)tcols, g->d_touched, g->d_cols, g->d_rows, (int)g->n_touched, (int)g->slots, (int)m,
-                (int)g->n_id, (int)g->n_neg, g->beta, g->d_sid, g->d_sneg, g->d_aid, g->d_aneg);
+                g->d_T, g->d_touched, g->d_kind, g->d_rows, (int)g->n_touched, (int)g->slots, (int)m, (int)g->n_id,
+                (int)g->n_neg, g->beta, g->d_sid, g->d_sneg, g->d_aid, g->d_aneg);
         else
             k_adapt_task<<<blocks_for(pairs), PAIR_THREADS, 0, g->st>>>(g->d_T, (int)tcols, g->d_touched,
                                                                         (int)g->n_touched, (int)m, (int)g->n_id,

@@ -36,15 +36,16 @@ int nli_cuda_adaneg_static(nli_cuda_adaneg *g, const double *u, size_t m, double
 
 /* The proxy rows that changed: n rows (their indices in rows[]), packed in
  * data, each dim doubles (task-adaptive proxies) or slots^2 (sample-adaptive
- * Gram matrices). The device keeps every row it was given. */
-int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, const double *data);
+ * Gram matrices). Sample-adaptive also: slotv, each row's slots' unit
+ * vectors (slots * dim doubles; what an empty or text slot holds is not
+ * read), and kinds, slots ints per row: -2 the label's text, -1 empty, 0 an
+ * image. The device keeps every row it was given. */
+int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, const double *data,
+                             const double *slotv, const int *kinds);
 
 /* The memory for this batch: touched[r] is the label of proxy row r
- * (n_touched rows). Sample-adaptive only: U, the n_u unit rows of the
- * images in memory, and cols, n_touched * slots entries: -2 the label's
- * text, -1 an empty slot, else a row of U. */
-int nli_cuda_adaneg_memory(nli_cuda_adaneg *g, const size_t *touched, size_t n_touched, const double *U, size_t n_u,
-                           const int *cols);
+ * (n_touched rows, every one set by nli_cuda_adaneg_set_rows). */
+int nli_cuda_adaneg_memory(nli_cuda_adaneg *g, const size_t *touched, size_t n_touched);
 
 /* The adaptive step: NegLabel's score over the cosines with each touched
  * label's replaced by the cosine to its proxy (out, m values). Runs on the
