@@ -5,7 +5,8 @@
 # RN50 against open_clip (GPU_BENCH_RESNET below).
 # Self-contained for a machine without network: needs nvcc + cuBLAS (only
 # when build-gpu must be built), python3 with torch, transformers,
-# safetensors, numpy and pillow, and CLIP's tokenizer files
+# safetensors, numpy and pillow (and open_clip for the ResNet rows' PyTorch
+# side: scripts/gpu_bundle.sh carries it), and CLIP's tokenizer files
 # ($NEGLABEL_SHARED/clip-tokenizer) and the NegLabel word lists
 # ($NEGLABEL_SHARED/neglabel-reference/txtfiles).
 #
