@@ -133,17 +133,23 @@ def main():
               "patch embedding). neglabel's memory is the drop in free device memory (weights + workspace for "
               "the largest batch); torch's is torch.cuda.max_memory_allocated (weights + activations).")
     batches = sorted({r["batch"] for r in ours_of("images")} | {r["batch"] for r in tr.get("images", [])}) or [256, 1024]
-    for m in models:
+
+    def image_rows(t, m, impl_a, impl_b, peak_of_both):
+        """One row per precision and batch: ours, torch's impl_a and impl_b, the ratios, memory (torch's: impl_a's
+        peak, or the larger of the two)."""
         for p in ("fp16", "bf16"):
             for b in batches:
                 o = one(ours_of("images", model=m, precision=p, batch=b))
-                s = torch_img(m, "sdpa", p, b)
-                c = torch_img(m, "sdpa+compile", p, b)
+                s, c = torch_img(m, impl_a, p, b), torch_img(m, impl_b, p, b)
                 if not (o or s or c):
                     continue
                 oi, si, ci = (o or {}).get("images_per_s"), (s or {}).get("images_per_s"), (c or {}).get("images_per_s")
+                peaks = [(x or {}).get("peak_mem_bytes") for x in ((s, c) if peak_of_both else (s,))]
                 t.add(NAMES[m], p, str(b), oi, (o or {}).get("tflops"), si, fx(ratio(oi, si)), ci, fx(ratio(oi, ci)),
-                      fmt(gib((o or {}).get("gpu_mem_used_bytes")), 2), fmt(gib((s or {}).get("peak_mem_bytes")), 2))
+                      fmt(gib((o or {}).get("gpu_mem_used_bytes")), 2), fmt(gib(max(x or 0 for x in peaks) or None), 2))
+
+    for m in models:
+        image_rows(t, m, "sdpa", "sdpa+compile", False)
     tables.append(t)
 
     # ---- a ResNet against open_clip
@@ -156,16 +162,7 @@ def main():
                   "16-bit as open_clip's precision=\"fp16\" makes it (BatchNorm in fp32, as OpenAI's clip.load), "
                   "NCHW as built and in channels_last; neglabel's TFLOP/s counts the convolutions, the attention "
                   "pool's projections and its attention.")
-        for p in ("fp16", "bf16"):
-            for b in batches:
-                o = one(ours_of("images", model=rn, precision=p, batch=b))
-                s_, c = torch_img(rn, "open_clip", p, b), torch_img(rn, "open_clip channels_last", p, b)
-                if not (o or s_ or c):
-                    continue
-                oi, si, ci = (o or {}).get("images_per_s"), (s_ or {}).get("images_per_s"), (c or {}).get("images_per_s")
-                t.add(NAMES[rn], p, str(b), oi, (o or {}).get("tflops"), si, fx(ratio(oi, si)), ci, fx(ratio(oi, ci)),
-                      fmt(gib((o or {}).get("gpu_mem_used_bytes")), 2),
-                      fmt(gib(max((x or {}).get("peak_mem_bytes") or 0 for x in (s_, c)) or None), 2))
+        image_rows(t, rn, "open_clip", "open_clip channels_last", True)
         tables.append(t)
 
     # ---- where an image forward pass spends its time (bench_gpu stages)

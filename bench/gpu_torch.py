@@ -404,14 +404,15 @@ def resnet(path, batches, skip):
         m = copy.deepcopy(m32)
         open_clip.model.convert_weights_to_lp(m, DTYPES[dt])
         if "images" not in skip:
-            part(f"images {name} {dt}", image_rows, m, name, dt, batches, "open_clip", lambda m=m: m.encode_image,
-                 None, 0)
+            part(f"images {name} {dt}", lambda m=m: image_rows(m, name, dt, batches, "open_clip",
+                                                               lambda: m.encode_image, flops=0))
         if dt == "fp16" and "cosine" not in skip:
             part(f"cosine {name} fp16", cosine_rows, m, name, "fp16", m.encode_image)
         if "images" not in skip:
             m = m.to(memory_format=torch.channels_last)
-            part(f"images {name} {dt} channels_last", image_rows, m, name, dt, batches, "open_clip channels_last",
-                 lambda m=m: m.encode_image, None, 0, torch.channels_last)
+            part(f"images {name} {dt} channels_last", lambda m=m: image_rows(
+                m, name, dt, batches, "open_clip channels_last", lambda: m.encode_image, flops=0,
+                memory_format=torch.channels_last))
         del m
         gc.collect()
         empty_cache()

@@ -323,7 +323,7 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
     }
     if (upos)
         for (size_t i = 0; i < n_img; i++) upos[i] = -1;
-    if (dev == NL_DEVICE_CUDA) {
+    if (!on_cpu) {
         if (!(gad = nli_mallocarray(sub, sizeof(double)))) goto done;
         if (!(gpu = nli_cuda_adaneg_open(index, st.did, n_id, st.dneg, n_neg, dim, perm, st.ngroup, st.gsize,
                                          st.inv_tau, sub, S, st.samada, st.beta)))

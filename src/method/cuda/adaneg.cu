@@ -153,27 +153,25 @@ static __global__ void k_adapt_sample(const double *__restrict__ T, const int *_
     else aneg[(size_t)i * n_neg + lab - n_id] = c;
 }
 
-/* rows[rowidx[j]] <- pack[j] (len doubles each), for j < n. */
-static __global__ void k_scatter_rows(const double *__restrict__ pack, const int *__restrict__ rowidx, int n, int len,
-                                      double *__restrict__ rows) {
-    const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
-    if (t >= (size_t)n * len) return;
-    const size_t j = t / len, k = t % len;
-    rows[(size_t)rowidx[j] * len + k] = pack[t];
-}
-
-/* The same for rows of ints. */
-static __global__ void k_scatter_ints(const int *__restrict__ pack, const int *__restrict__ rowidx, int n, int len,
-                                      int *__restrict__ rows) {
-    const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
-    if (t >= (size_t)n * len) return;
-    const size_t j = t / len, k = t % len;
-    rows[(size_t)rowidx[j] * len + k] = pack[t];
-}
-
 /* ------------------------------------------------------------ host */
 
 static unsigned blocks_for(size_t n) { return (unsigned)((n + PAIR_THREADS - 1) / PAIR_THREADS); }
+
+/* rows[rowidx[j]] <- pack[j], rows of len 4-byte words (a double is two),
+ * for j < n. */
+static __global__ void k_scatter_rows(const uint32_t *__restrict__ pack, const int *__restrict__ rowidx, int n,
+                                      int len, uint32_t *__restrict__ rows) {
+    const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
+    if (t >= (size_t)n * len) return;
+    const size_t j = t / len, k = t % len;
+    rows[(size_t)rowidx[j] * len + k] = pack[t];
+}
+
+/* Scatter n packed rows of len doubles (or ints: words 1) on the stream. */
+static void scatter(nli_cuda_adaneg *g, const void *pack, size_t n, size_t len, int words, void *rows) {
+    k_scatter_rows<<<blocks_for(n * len * words), PAIR_THREADS, 0, g->st>>>(
+        (const uint32_t *)pack, g->d_rowidx, (int)n, (int)(len * words), (uint32_t *)rows);
+}
 
 /* Grow a device buffer to hold `want` items of `size` bytes (keep: copy the
  * old contents); 0 or -1 with the error set. */
@@ -363,8 +361,7 @@ int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, c
              "adaneg: copying the proxy rows");
     CUDA_TRY(cudaMemcpyAsync(g->d_rowidx, h_idx, n * sizeof(int), cudaMemcpyHostToDevice, g->st),
              "adaneg: copying the proxy rows");
-    k_scatter_rows<<<blocks_for(n * g->rowlen), PAIR_THREADS, 0, g->st>>>(g->d_pack, g->d_rowidx, (int)n,
-                                                                          (int)g->rowlen, g->d_rows);
+    scatter(g, g->d_pack, n, g->rowlen, 2, g->d_rows);
     CUDA_TRY(cudaGetLastError(), "adaneg: launching the row scatter");
     if (g->samada) {
         if (grow(index, g->st, (void **)&g->d_V, &g->cap_v, need, vlen * sizeof(double), 1,
@@ -380,11 +377,9 @@ int nli_cuda_adaneg_set_rows(nli_cuda_adaneg *g, const size_t *rows, size_t n, c
                  "adaneg: copying the slot vectors");
         CUDA_TRY(cudaMemcpyAsync(g->d_kpack, kinds, n * S * sizeof(int), cudaMemcpyHostToDevice, g->st),
                  "adaneg: copying the slot kinds");
-        k_scatter_rows<<<blocks_for(n * vlen), PAIR_THREADS, 0, g->st>>>(g->d_vpack, g->d_rowidx, (int)n, (int)vlen,
-                                                                         g->d_V);
+        scatter(g, g->d_vpack, n, vlen, 2, g->d_V);
         CUDA_TRY(cudaGetLastError(), "adaneg: launching the row scatter");
-        k_scatter_ints<<<blocks_for(n * S), PAIR_THREADS, 0, g->st>>>(g->d_kpack, g->d_rowidx, (int)n, (int)S,
-                                                                      g->d_kind);
+        scatter(g, g->d_kpack, n, S, 1, g->d_kind);
         CUDA_TRY(cudaGetLastError(), "adaneg: launching the row scatter");
     }
     CUDA_TRY(cudaStreamSynchronize(g->st), "adaneg: proxy rows"); /* h_idx is freed below */

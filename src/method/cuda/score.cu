@@ -55,7 +55,6 @@ extern "C" {
 #define DEFAULT_BUDGET ((size_t)1 << 30) /* device bytes per chunk */
 #define HOST_FALLBACK_BUDGET ((size_t)256 << 20)
 
-static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-bit");
 
 /* ------------------------------------------------------------ helpers */
 

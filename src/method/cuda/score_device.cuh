@@ -24,6 +24,9 @@ extern "C" {
 #define NLI_DYN_SMEM(T, name) extern __shared__ T name[]
 #endif
 
+/* top labels come back as unsigned long long into size_t arrays */
+static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-bit");
+
 #define SCORE_THREADS 256
 #define SCORE_WARPS (SCORE_THREADS / 32)
 #define STAGE_MAX_BYTES (110 * 1024) /* stage a negative row in shared memory up to this */
