@@ -11,7 +11,13 @@
  * reference's stream order (np.random.seed(110); permutation) equals
  * nli_permutation(NL_PERM_NUMPY, 110, N). One and two threads give the
  * same bits; the public nl_score the same as the traced entry point. Bad
- * parameters are refused with errors that name them. */
+ * parameters are refused with errors that name them.
+ *
+ * NEGLABEL_DEVICE=cuda (ctest's test_oodd_gpu): every case runs on CUDA
+ * device 0 (method/cuda/oodd.cu) and must pass the same checks; each is also
+ * run on the CPU, and the GPU's selected cosines must equal the CPU's to
+ * 1e-14 with the same queues; and two larger streams (ties, evictions
+ * within a batch, k = 1 and k = the queue) are compared with the CPU. */
 #include "check.h"
 #include "golden_embed.h"
 #include "neglabel.h"
@@ -20,6 +26,8 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -69,6 +77,26 @@ static double rel(double got, double want, double scale) {
     return fabs(got - want) / fmax(fmax(fabs(want), scale), 1e-300);
 }
 
+static int on_gpu;
+
+/* On the GPU: the stream once more on the CPU; the cosines each score
+ * subtracts agree to 1e-14 and the final queues are identical. */
+static void same_as_cpu(const char *what, const float *img, size_t n, size_t dim, const double *stat,
+                        nl_score_params p, const double *kth, const size_t *final, size_t final_len) {
+    double *sc = malloc((n + 1) * sizeof *sc), *ck = malloc((n + 1) * sizeof *ck);
+    size_t *cf = calloc((size_t)p.oodd_queue + 1, sizeof *cf);
+    nli_oodd_trace ct = {.final_heap = cf, .kth = ck};
+    p.device = NL_DEVICE_CPU;
+    CHECK(nli_oodd_stream(img, n, dim, stat, &p, sc, &ct) == 0, "%s on the CPU: %s", what, nl_last_error());
+    double err = 0;
+    for (size_t i = 0; i < n; i++) err = fmax(err, fabs(kth[i] - ck[i]));
+    CHECK(err <= 1e-14, "%s: the GPU's k-th cosines differ from the CPU's by %.3g", what, err);
+    CHECK(ct.final_len == final_len && !memcmp(cf, final, final_len * sizeof *cf),
+          "%s: the GPU's final queue differs from the CPU's", what);
+    printf("%s: GPU vs CPU: k-th cosines within %.2g, queue of %zu identical\n", what, err, final_len);
+    free(sc); free(ck); free(cf);
+}
+
 static void run_case(const gcase *c, int *evict_cases) {
     float *img = stream_rows(c), *id = golden_matrix(c->s, 1, c->nid, c->dim),
           *neg = golden_matrix(c->s, 2, c->nneg, c->dim);
@@ -77,6 +105,7 @@ static void run_case(const gcase *c, int *evict_cases) {
               p.ngroup == 100 && p.tau == 0.01,
           "OODD's defaults are the reference's");
     p.ngroup = c->ngroup; p.seed = c->seed; p.tau = c->tau;
+    if (on_gpu) p.device = NL_DEVICE_CUDA;
     p.oodd_batch = c->batch; p.oodd_queue = c->queue; p.oodd_k = c->k;
     size_t q = (size_t)c->queue;
     size_t *snap_heap = calloc(c->nsnap * q + 1, sizeof(size_t)), snap_len[8] = {0};
@@ -101,7 +130,6 @@ static void run_case(const gcase *c, int *evict_cases) {
         es = fmax(es, rel(got[i], c->score[i], fabs(c->stat[i]) + fabs(kth[i])));
         if (!is_static) et = fmax(et, rel(stat[i], c->stat[i], 0));
     }
-    free(stat);
     CHECK(es <= 1e-9, "case %s: OODD scores: max relative error %.3g vs the reference", c->name, es);
     CHECK(et <= 1e-9, "case %s: static scores: max relative error %.3g vs the reference", c->name, et);
     for (size_t t = 0; t < c->nsnap; t++) {
@@ -116,6 +144,9 @@ static void run_case(const gcase *c, int *evict_cases) {
     CHECK((tr.n_short > 0) == !strcmp(c->name, "short_k"),
           "case %s: %zu images scored with fewer than k queued", c->name, tr.n_short);
     if (c->final_len == q && c->n > q) (*evict_cases)++;
+    /* the static scores the stream ran on (NegLabel's, on the GPU when it is) */
+    if (on_gpu) same_as_cpu(c->name, img, c->n, c->dim, is_static ? c->stat : stat, p, kth, final, tr.final_len);
+    free(stat);
 
     /* two threads: the same bits; the public entry point: the same bits */
     p.n_threads = 2;
@@ -145,12 +176,14 @@ static void bad_params(void) {
     for (size_t t = 0; t < sizeof bad / sizeof *bad; t++) {
         nl_score_params p = nl_score_default_params(NL_METHOD_OODD);
         p.ngroup = 1;
+        if (on_gpu) p.device = NL_DEVICE_CUDA;
         p.oodd_batch = bad[t].batch; p.oodd_queue = bad[t].queue; p.oodd_k = bad[t].k;
         CHECK(nl_score(x, 2, x, 1, x + 2, 2, 2, &p, sc, NULL, NULL) != 0 && strstr(nl_last_error(), bad[t].msg),
               "refused with '%s' (got '%s')", bad[t].msg, nl_last_error());
     }
     /* NegLabel's own checks apply to OODD's static score */
     nl_score_params p = nl_score_default_params(NL_METHOD_OODD);
+    if (on_gpu) p.device = NL_DEVICE_CUDA; /* the one-image edge and the NaN row there too */
     CHECK(nl_score(x, 2, x, 1, x + 2, 2, 2, &p, sc, NULL, NULL) != 0 && strstr(nl_last_error(), "ngroup 100"),
           "ngroup above the negatives refused (got '%s')", nl_last_error());
     CHECK(nl_score(x, 2, x, 1, NULL, 0, 2, &p, sc, NULL, NULL) != 0 && strstr(nl_last_error(), "oodd needs negative"),
@@ -169,7 +202,54 @@ static void bad_params(void) {
     CHECK(nl_score(nan_img, 2, x, 1, x + 2, 2, 2, &p, sc, NULL, NULL) == 0, "a NaN image is scored without hanging");
 }
 
+/* GPU only: larger streams than the goldens', against the CPU: 3,000 rows
+ * of dim 48 around one direction (cosines up to ~0.9), every 7th a copy of
+ * an earlier one and the static scores on a grid of 1/64 (ties in both);
+ * a queue of 500 in batches of 64 with k 5, a queue of 40 (smaller than
+ * the batch of 100: slots reused within a batch) with k 1 and k 40. */
+static void big_streams(void) {
+    const size_t n = 3000, dim = 48;
+    float *img = malloc(n * dim * sizeof *img);
+    double *stat = malloc(n * sizeof *stat), *got = malloc(n * sizeof *got), *kth = malloc(n * sizeof *kth);
+    uint64_t r = 0x2545f4914f6cdd1dULL;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < dim; k++) {
+            r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+            img[i * dim + k] = i % 7 == 6 ? img[(i / 3) * dim + k]
+                                          : (float)(1.0 + 1.5 * ((double)(r >> 11) / 9007199254740992.0 - 0.5));
+        }
+        r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+        stat[i] = floor((double)(r >> 11) / 9007199254740992.0 * 64.0) / 64.0;
+    }
+    struct { int queue, batch, k; const char *what; } runs[] = {
+        {500, 64, 5, "big stream, queue 500, k 5"},
+        {40, 100, 1, "big stream, queue 40 < batch 100, k 1"},
+        {40, 100, 40, "big stream, queue 40 < batch 100, k 40"},
+    };
+    for (size_t t = 0; t < sizeof runs / sizeof *runs; t++) {
+        nl_score_params p = nl_score_default_params(NL_METHOD_OODD);
+        p.device = NL_DEVICE_CUDA;
+        p.oodd_queue = runs[t].queue; p.oodd_batch = runs[t].batch; p.oodd_k = runs[t].k;
+        size_t *final = calloc((size_t)p.oodd_queue + 1, sizeof *final);
+        nli_oodd_trace tr = {.final_heap = final, .kth = kth};
+        CHECK(nli_oodd_stream(img, n, dim, stat, &p, got, &tr) == 0, "%s on the GPU: %s", runs[t].what,
+              nl_last_error());
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) off += got[i] != stat[i] - kth[i] || !(kth[i] > 0.2 && kth[i] <= 1.0 + 1e-12);
+        CHECK(off == 0, "%s: %zu scores are not static - a cosine in (0.2, 1]", runs[t].what, off);
+        same_as_cpu(runs[t].what, img, n, dim, stat, p, kth, final, tr.final_len);
+        free(final);
+    }
+    free(img); free(stat); free(got); free(kth);
+}
+
 int main(void) {
+    const char *dev = getenv("NEGLABEL_DEVICE");
+    on_gpu = dev && !strncmp(dev, "cuda", 4);
+    if (on_gpu && nl_cuda_device_count() == 0) {
+        printf("SKIP: %s\n", nl_last_error());
+        return 77;
+    }
     const char *src = getenv("NEGLABEL_SRC");
     char *path = check_path(src && *src ? src : ".", "tests/data/oodd_golden.txt");
     FILE *f = fopen(path, "r");
@@ -209,6 +289,7 @@ int main(void) {
     CHECK(cases == 12, "%d golden cases (expected 12)", cases);
     CHECK(evict_cases >= 8, "%d cases fill the queue and evict (expected >= 8)", evict_cases);
     bad_params();
+    if (on_gpu) big_streams();
     free(path);
     return check_done();
 }

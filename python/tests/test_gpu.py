@@ -175,9 +175,9 @@ def test_mine_on_gpu(gmodel, model, labels_file, mini_corpus):
                                     (neglabel.AdaNeg, {"ngroup": 10, "batch": 4, "memory": 3}),
                                     (neglabel.OODD, {"ngroup": 10, "batch": 4, "queue": 6, "k": 2})])
 def test_scorers_on_gpu(gmodel, model, labels_file, negatives_ref, cat_images, cls, kw):
-    """The same embeddings scored with a GPU model's scorer (NegLabel, MCM
-    and AdaNeg run on the GPU, OODD's static score too and its queue on the
-    host) = the CPU model's scorer, to 1e-9 relative; labels identical.
+    """The same embeddings scored with a GPU model's scorer (NegLabel, MCM,
+    AdaNeg and OODD run on the GPU, OODD's queue kept on the host) = the CPU
+    model's scorer, to 1e-9 relative; labels identical.
     Then images straight from files, within what the fp32 embeddings allow."""
     assert gmodel._score_device() == (neglabel._util._DEVICE_KIND["cuda"], 0) != model._score_device()
     neg = () if cls is neglabel.MCM else (negatives_ref.negatives,)

@@ -11,11 +11,18 @@
  * heappop (Lib/heapq.py, _siftdown and _siftup) with that comparison.
  * Queued images keep their unit rows in `slots`; a batch's cosines are one
  * nli_gemm_f64 against all slots in use (free slots' stale rows are
- * computed and ignored: a cosine depends only on its two rows). */
+ * computed and ignored: a cosine depends only on its two rows).
+ *
+ * On a CUDA device (p->device) the queue stays here and the slots' rows,
+ * the cosines and the selection of the k-th largest move to the GPU
+ * (method/cuda/oodd.cu): a batch sends its rows, which of them enter which
+ * slot (the last image written to a slot in the batch: an image queued and
+ * evicted within its batch is never seen), and the queued slots. */
 #include "oodd.h"
 #include "score_util.h"
 #include "gemm.h"
 #include "util.h"
+#include "cuda/oodd_cuda.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -113,27 +120,52 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
     if (nli_oodd_check(p) != 0) return -1;
     if (tr) { tr->final_len = 0; tr->n_short = 0; }
     if (n_img == 0) return 0;
+    nl_device dev = p->device;
+    int index = p->device_index;
+    if (nl_resolve_device(&dev, &index) != 0) return -1;
+    const int on_gpu = dev == NL_DEVICE_CUDA;
     size_t batch = (size_t)p->oodd_batch, qcap = (size_t)p->oodd_queue, k = (size_t)p->oodd_k;
     /* at most queue + 1 items are held at once (a push before its pop) */
     size_t cap = (qcap < n_img ? qcap : n_img) + 1;
     size_t bmax = batch < n_img ? batch : n_img;
     item *heap = nli_mallocarray(cap, sizeof(item));
     size_t *free_slots = nli_mallocarray(cap, sizeof(size_t));
-    double *slots = nli_mallocarray(cap * dim, sizeof(double));
-    double *cos = nli_mallocarray(bmax * cap, sizeof(double));
-    double *sel = nli_mallocarray(bmax * cap, sizeof(double));
+    /* the CPU's slots, cosines and selection buffers; the GPU's slot lists */
+    double *slots = on_gpu ? NULL : nli_mallocarray(cap * dim, sizeof(double));
+    double *cos = on_gpu ? NULL : nli_mallocarray(bmax * cap, sizeof(double));
+    double *sel = on_gpu ? NULL : nli_mallocarray(bmax * cap, sizeof(double));
+    size_t *put_slot = on_gpu ? nli_mallocarray(bmax, sizeof(size_t)) : NULL;
+    size_t *put_row = on_gpu ? nli_mallocarray(bmax, sizeof(size_t)) : NULL;
+    size_t *queued = on_gpu ? nli_mallocarray(cap, sizeof(size_t)) : NULL;
+    size_t *stamp = on_gpu ? nli_mallocarray(cap, sizeof(size_t)) : NULL; /* 1 + the batch that last wrote a slot */
+    size_t *writer = on_gpu ? nli_mallocarray(cap, sizeof(size_t)) : NULL; /* the row that last wrote it */
+    double *gkth = on_gpu ? nli_mallocarray(bmax, sizeof(double)) : NULL; /* the GPU's k-th cosines */
     double *rows = NULL;
+    nli_cuda_oodd *gpu = NULL;
     int rc = -1;
-    if (!heap || !free_slots || !slots || !cos || !sel) goto done;
+    if (!heap || !free_slots ||
+        (on_gpu ? !put_slot || !put_row || !queued || !stamp || !writer || !gkth : !slots || !cos || !sel))
+        goto done;
+    if (on_gpu) {
+        for (size_t s = 0; s < cap; s++) stamp[s] = 0;
+        if (!(gpu = nli_cuda_oodd_open(index, dim, cap, bmax))) goto done;
+    }
     int nt = p->n_threads > 0 ? p->n_threads : nli_num_threads();
     size_t n = 0, n_free = 0, used = 0, snap = 0; /* heap length, free list, slots ever used */
     for (size_t b0 = 0, bi = 0; b0 < n_img; b0 += batch, bi++) {
         size_t m = n_img - b0 < batch ? n_img - b0 : batch;
         free(rows);
         if (!(rows = nli_unit_rows(img + b0 * dim, m, dim))) goto done;
+        size_t n_put = 0;
         for (size_t j = 0; j < m; j++) { /* queue.put, then queue.get while qsize > queue */
             size_t s = n_free ? free_slots[--n_free] : used++;
-            memcpy(slots + s * dim, rows + j * dim, dim * sizeof(double));
+            if (slots) {
+                memcpy(slots + s * dim, rows + j * dim, dim * sizeof(double));
+            } else { /* the GPU: the slots this batch writes, each with the last row written to it */
+                if (stamp[s] != bi + 1) put_slot[n_put++] = s;
+                stamp[s] = bi + 1;
+                writer[s] = j;
+            }
             heap_push(heap, &n, (item){stat[b0 + j], b0 + j, s});
             if (n > qcap) free_slots[n_free++] = heap_pop(heap, &n).slot;
         }
@@ -144,9 +176,19 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
             }
         }
         /* cosines of the batch to every slot, then the k-th largest over the queued ones */
-        nli_gemm_f64(rows, slots, cos, m, used, dim, nt);
         size_t kk = k < n ? k : n; /* fewer than k queued: the smallest cosine (the reference fails) */
         if (tr && kk < k) tr->n_short += m;
+        if (gpu) {
+            for (size_t t = 0; t < n_put; t++) put_row[t] = writer[put_slot[t]];
+            for (size_t t = 0; t < n; t++) queued[t] = heap[t].slot;
+            if (nli_cuda_oodd_batch(gpu, rows, m, put_row, put_slot, n_put, queued, n, used, kk, gkth) != 0) goto done;
+            for (size_t j = 0; j < m; j++) {
+                scores[b0 + j] = stat[b0 + j] - gkth[j];
+                if (tr && tr->kth) tr->kth[b0 + j] = gkth[j];
+            }
+            continue;
+        }
+        nli_gemm_f64(rows, slots, cos, m, used, dim, nt);
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (size_t j = 0; j < m; j++) {
             double *v = sel + j * cap;
@@ -164,7 +206,9 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
     }
     rc = 0;
 done:
+    nli_cuda_oodd_close(gpu);
     free(heap); free(free_slots); free(slots); free(cos); free(sel); free(rows);
+    free(put_slot); free(put_row); free(queued); free(stamp); free(writer); free(gkth);
     return rc;
 }
 

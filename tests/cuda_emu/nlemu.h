@@ -243,6 +243,23 @@ static inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 b) { return b.x; }
 static inline double __dadd_rn(double a, double b) { return a + b; }
 static inline double __dsub_rn(double a, double b) { return a - b; }
 static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline long long __double_as_longlong(double d) {
+    long long v;
+    memcpy(&v, &d, 8);
+    return v;
+}
+static inline double __longlong_as_double(long long v) {
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+/* A thread runs alone until its next barrier (fibers), so a plain
+ * read-modify-write is atomic here. */
+static inline unsigned atomicAdd(unsigned *p, unsigned v) {
+    unsigned o = *p;
+    *p = o + v;
+    return o;
+}
 
 namespace nlemu {
 void sync_block(void);                 /* __syncthreads */

@@ -1,20 +1,14 @@
 /* score_device.cuh — what the GPU's NegLabel scoring (score.cu) and AdaNeg
- * (adaneg.cu) share: the error macros, the stream + cuBLAS set-up, the
- * block reductions and k_score, NegLabel / MCM scores of a chunk of
- * cosines (its contract and rounding are described in score.cu). Included
- * by those .cu files only; everything here is static to each. */
+ * (adaneg.cu) share beyond session_device.cuh: the block reductions and
+ * k_score, NegLabel / MCM scores of a chunk of cosines (its contract and
+ * rounding are described in score.cu). Included by those .cu files only;
+ * everything here is static to each. */
 #ifndef NEGLABEL_SCORE_DEVICE_CUH
 #define NEGLABEL_SCORE_DEVICE_CUH
-#include "cuda/cublas_load.h"
-#include <cuda_runtime.h>
+#include "session_device.cuh"
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
-
-extern "C" {
-#include "util.h"
-}
-#include "neglabel.h"
 
 /* A kernel's dynamic shared memory (the CPU emulator's rewriting of .cu
  * files, tests/cuda_emu/unlaunch.py, does not reach this header). */
@@ -30,44 +24,6 @@ static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-b
 #define SCORE_THREADS 256
 #define SCORE_WARPS (SCORE_THREADS / 32)
 #define STAGE_MAX_BYTES (110 * 1024) /* stage a negative row in shared memory up to this */
-
-/* Both macros need `index` (the device, for the message) and a `done:` label. */
-#define CUDA_TRY(call, what)                                                                          \
-    do {                                                                                              \
-        cudaError_t e_ = (call);                                                                      \
-        if (e_ != cudaSuccess) {                                                                      \
-            nli_seterr_code(e_ == cudaErrorMemoryAllocation ? NL_ERR_NOMEM : NL_ERR_DEVICE,             \
-                           "cuda:%d: %s: %s", index, what, cudaGetErrorString(e_));                    \
-            goto done;                                                                                \
-        }                                                                                             \
-    } while (0)
-
-#define CUBLAS_TRY(call, what)                                                                        \
-    do {                                                                                              \
-        cublasStatus_t s_ = (call);                                                                   \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                            \
-            nli_seterr_code(s_ == CUBLAS_STATUS_ALLOC_FAILED ? NL_ERR_NOMEM : NL_ERR_DEVICE,           \
-                           "cuda:%d: %s: %s (cuBLAS status %d)", index, what,                         \
-                           nli_cublas.GetStatusString(s_), (int)s_);                                  \
-            goto done;                                                                                \
-        }                                                                                             \
-    } while (0)
-
-static inline void device_leave(int index, int prev) {
-    if (prev >= 0 && prev != index && cudaSetDevice(prev) != cudaSuccess) (void)cudaGetLastError();
-}
-
-/* A stream and a cuBLAS handle on it (default math: true fp64). The caller
- * destroys both, also after a failure here (either may be left NULL). */
-static inline int open_blas(int index, cudaStream_t *st, cublasHandle_t *h) {
-    CUDA_TRY(cudaStreamCreateWithFlags(st, cudaStreamNonBlocking), "creating a stream");
-    CUBLAS_TRY(nli_cublas.Create(h), "creating the cuBLAS handle");
-    CUBLAS_TRY(nli_cublas.SetStream(*h, *st), "setting the cuBLAS stream");
-    CUBLAS_TRY(nli_cublas.SetMathMode(*h, CUBLAS_DEFAULT_MATH), "setting the cuBLAS math mode");
-    return 0;
-done:
-    return -1;
-}
 
 /* (value, index) pairs ordered by value descending, then index ascending:
  * the first maximum, as score.c's argmax (NaN never wins). */
