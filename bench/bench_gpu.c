@@ -21,7 +21,8 @@
  *       time, tokenization included), then again (the second run: warm
  *       kernels and cuBLAS heuristics), and the tokenization alone
  *   bench_gpu minescore [--cpu] [--n-cand 70000] [--n-id 1000] [--n-img 100000] [--n-neg 10000] [--dim 512]
- *                       [--adaneg-img 60000]   (then AdaNeg on one stream of that many images, 0: none)
+ *                       [--adaneg-img 60000] [--oodd-img 60000]
+ *           (then AdaNeg, both variants, and OODD on one stream of that many images each; 0: none)
  *       nl_mine and nl_score (NegLabel, 100 groups) on the GPU; --cpu also
  *       times the CPU and compares
  *   bench_gpu e2e MODEL_DIR --images DIR [--precision fp16] [--limit N]
@@ -474,14 +475,18 @@ static int cmd_texts(const char *model, int argc, char **argv) {
  * rest near negatives, so that both kinds of memory fill and replace:
  * the GPU's time (after a warm-up), the CPU's on all cores, the largest
  * relative score difference and whether the argmaxes agree. */
-static int bench_adaneg(const float *id, size_t n_id, const float *neg, size_t n_neg, size_t dim, size_t n, int samada,
-                        int cpu) {
+/* One stream method (AdaNeg or OODD, p) over n CLIP-like images: two
+ * thirds near an ID label, the rest near 12 negatives (low in most groups);
+ * the GPU's time, and with cpu the CPU's and their agreement. `extra`: the
+ * method's parameters as JSON members. */
+static int bench_stream(const char *kind, const char *extra, nl_score_params p, const float *id, size_t n_id,
+                        const float *neg, size_t n_neg, size_t dim, size_t n, int cpu) {
     float *img = malloc(sizeof(float) * n * dim);
     double *sg = malloc(sizeof(double) * n), *sc = malloc(sizeof(double) * n);
     size_t *tg = malloc(sizeof(size_t) * n), *tc = malloc(sizeof(size_t) * n);
     if (!img || !sg || !sc || !tg || !tc) { fprintf(stderr, "out of memory\n"); return 1; }
     randn_rows(img, n, dim);
-    for (size_t i = 0; i < n; i++) { /* near an ID label, or near 12 negatives (low in most groups) */
+    for (size_t i = 0; i < n; i++) {
         float *x = img + i * dim;
         for (size_t k = 0; k < dim; k++) x[k] *= 0.5f;
         for (size_t j = 0; j < (i % 3 ? 1u : 12u); j++) {
@@ -490,19 +495,17 @@ static int bench_adaneg(const float *id, size_t n_id, const float *neg, size_t n
         }
     }
     nl_normalize_rows(img, n, dim);
-    nl_score_params p = nl_score_default_params(NL_METHOD_ADANEG);
-    p.adaneg_sample_adaptive = samada;
     p.device = NL_DEVICE_CUDA;
     size_t warm = n < 512 ? n : 512;
-    if (nl_score(img, warm, id, n_id, neg, n_neg, dim, &p, sg, NULL, NULL) != 0) return fail("AdaNeg (GPU warm-up)");
+    if (nl_score(img, warm, id, n_id, neg, n_neg, dim, &p, sg, NULL, NULL) != 0) return fail("stream (GPU warm-up)");
     double t0 = nli_now();
-    if (nl_score(img, n, id, n_id, neg, n_neg, dim, &p, sg, tg, NULL) != 0) return fail("AdaNeg (GPU)");
+    if (nl_score(img, n, id, n_id, neg, n_neg, dim, &p, sg, tg, NULL) != 0) return fail("stream (GPU)");
     double t_gpu = nli_now() - t0, t_cpu = -1, d_rel = -1;
     long same = -1;
     if (cpu) {
         p.device = NL_DEVICE_CPU;
         t0 = nli_now();
-        if (nl_score(img, n, id, n_id, neg, n_neg, dim, &p, sc, tc, NULL) != 0) return fail("AdaNeg (CPU)");
+        if (nl_score(img, n, id, n_id, neg, n_neg, dim, &p, sc, tc, NULL) != 0) return fail("stream (CPU)");
         t_cpu = nli_now() - t0;
         d_rel = 0;
         same = 1;
@@ -511,11 +514,10 @@ static int bench_adaneg(const float *id, size_t n_id, const float *neg, size_t n
             if (tg[i] != tc[i]) same = 0;
         }
     }
-    printf("{\"kind\":\"adaneg\",\"variant\":\"%s\",\"n_img\":%zu,\"n_id\":%zu,\"n_neg\":%zu,\"dim\":%zu,"
-           "\"ngroup\":%d,\"memory\":%d,\"gpu_s\":%.4f,\"cpu_s\":%.4f,\"cpu_threads\":%d,\"max_rel_diff\":%.3e,"
-           "\"same_top_id\":%s}\n",
-           samada ? "sample" : "task", n, n_id, n_neg, dim, p.ngroup, p.adaneg_memory, t_gpu, t_cpu, nli_num_threads(),
-           d_rel, same < 0 ? "null" : same ? "true" : "false");
+    printf("{\"kind\":\"%s\",%s,\"n_img\":%zu,\"n_id\":%zu,\"n_neg\":%zu,\"dim\":%zu,\"ngroup\":%d,"
+           "\"gpu_s\":%.4f,\"cpu_s\":%.4f,\"cpu_threads\":%d,\"max_rel_diff\":%.3e,\"same_top_id\":%s}\n",
+           kind, extra, n, n_id, n_neg, dim, p.ngroup, t_gpu, t_cpu, nli_num_threads(), d_rel,
+           same < 0 ? "null" : same ? "true" : "false");
     fflush(stdout);
     free(img); free(sg); free(sc); free(tg); free(tc);
     return 0;
@@ -597,8 +599,20 @@ static int cmd_minescore(int argc, char **argv) {
            n_img, n_id, n_neg, dim, ngroup, t_score, t_score_cpu, nli_num_threads(), d_abs, d_rel);
     fflush(stdout);
     size_t n_ada = (size_t)opt_long(argc, argv, "--adaneg-img", 60000);
-    for (int v = 0; v < 2 && n_ada > 0; v++)
-        if (bench_adaneg(id, n_id, neg, n_neg, dim, n_ada, v, cpu) != 0) return 1;
+    for (int v = 0; v < 2 && n_ada > 0; v++) {
+        nl_score_params p = nl_score_default_params(NL_METHOD_ADANEG);
+        p.adaneg_sample_adaptive = v;
+        char extra[128];
+        snprintf(extra, sizeof extra, "\"variant\":\"%s\",\"memory\":%d", v ? "sample" : "task", p.adaneg_memory);
+        if (bench_stream("adaneg", extra, p, id, n_id, neg, n_neg, dim, n_ada, cpu) != 0) return 1;
+    }
+    size_t n_oodd = (size_t)opt_long(argc, argv, "--oodd-img", 60000);
+    if (n_oodd > 0) {
+        nl_score_params p = nl_score_default_params(NL_METHOD_OODD);
+        char extra[128];
+        snprintf(extra, sizeof extra, "\"batch\":%d,\"queue\":%d,\"k\":%d", p.oodd_batch, p.oodd_queue, p.oodd_k);
+        if (bench_stream("oodd", extra, p, id, n_id, neg, n_neg, dim, n_oodd, cpu) != 0) return 1;
+    }
     free(id); free(cand); free(img); free(neg); free(pos);
     free(q_gpu); free(q_cpu); free(s_gpu); free(s_cpu);
     return 0;

@@ -152,7 +152,7 @@ for n in "${NAMES[@]}"; do
   step "ours:texts:$n" 90 150 "$BIN" texts "$M/$n" --prompts "$WORK/prompts.txt" --precision fp16 \
     --save 1024 --out "$WORK/texts_${n}_ours_fp16"
 done
-step ours:minescore 180 150 "$BIN" minescore --cpu --adaneg-img 20000
+step ours:minescore 180 150 "$BIN" minescore --cpu --adaneg-img 20000 --oodd-img 60000
 for n in "${NAMES[@]}"; do
   step "ours:e2e:$n" 90 150 "$BIN" e2e "$M/$n" --images "$WORK/images" --precision fp16
 done

@@ -217,7 +217,7 @@ def main():
     tables.append(t)
 
     # ---- mine + score
-    t = Table("NegMining, NegLabel and AdaNeg scoring (seconds, random normalised embeddings, dim 512)",
+    t = Table("NegMining, NegLabel, AdaNeg and OODD scoring (seconds, random normalised embeddings, dim 512)",
               ["work", "neglabel GPU", "neglabel CPU", "CPU / GPU", "torch GPU (reference code, fp32)",
                "torch / neglabel GPU", "GPU vs CPU agreement"])
     mi, sc = one(ours_of("mine")), one(ours_of("score"))
@@ -244,16 +244,19 @@ def main():
         t.add(f"NegLabel score: {fmt(s0.get('n_img'))} images × {fmt(s0.get('n_id', 0) + s0.get('n_neg', 0))} labels, "
               f"{s0.get('ngroup')} groups", fmt(g, 3), fmt(c, 3), fx(ratio(c, g)), fmt((ts or {}).get("seconds"), 3),
               fx(ratio((ts or {}).get("seconds"), g)), agree)
-    for r in ours_of("adaneg"):
+    streams = [(r, f"AdaNeg, {r.get('variant')}-adaptive", f"memory {r.get('memory')}") for r in ours_of("adaneg")]
+    streams += [(r, "OODD", f"queue {r.get('queue')}, k {r.get('k')}, batches of {r.get('batch')}")
+                for r in ours_of("oodd")]
+    for r, name, params in streams:
         c = r.get("cpu_s")
         c = c if c is not None and c >= 0 else None
         agree = "—"
         if r.get("max_rel_diff", -1) >= 0:
             agree = (f"largest score difference {r['max_rel_diff']:.1e} relative; same top ID labels: "
                      f"{'yes' if r.get('same_top_id') else 'NO'}")
-        t.add(f"AdaNeg, {r.get('variant')}-adaptive: one stream of {fmt(r.get('n_img'))} images × "
-              f"{fmt(r.get('n_id', 0) + r.get('n_neg', 0))} labels, {r.get('ngroup')} groups, memory "
-              f"{r.get('memory')}", fmt(r.get("gpu_s"), 3), fmt(c, 3), fx(ratio(c, r.get("gpu_s"))), "—", "—", agree)
+        t.add(f"{name}: one stream of {fmt(r.get('n_img'))} images × "
+              f"{fmt(r.get('n_id', 0) + r.get('n_neg', 0))} labels, {r.get('ngroup')} groups, {params}",
+              fmt(r.get("gpu_s"), 3), fmt(c, 3), fx(ratio(c, r.get("gpu_s"))), "—", "—", agree)
     tables.append(t)
 
     # ---- end to end

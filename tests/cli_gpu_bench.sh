@@ -40,9 +40,10 @@ check "stages of an image pass, fp16" sh -c "'$B' stages '$M' --precision fp16 -
 check "stages: one JSON row per stage" json_ok "$TMP/st.jsonl" stage 12
 check "stages: shares sum to 1, every stage timed" sh -c "jq -s -e '(map(.share) | add) > 0.999 and (map(.share) | add) < 1.001 and all(.[]; .ms > 0)' '$TMP/st.jsonl' >/dev/null"
 check "stages: batch 0 refused" sh -c "! '$B' stages '$M' --batch 0 2>/dev/null"
-check "minescore, with the CPU for comparison" sh -c "'$B' minescore --cpu --n-cand 400 --n-id 100 --n-img 300 --n-neg 1000 --dim 64 --adaneg-img 400 >'$TMP/ms.jsonl'"
+check "minescore, with the CPU for comparison" sh -c "'$B' minescore --cpu --n-cand 400 --n-id 100 --n-img 300 --n-neg 1000 --dim 64 --adaneg-img 400 --oodd-img 500 >'$TMP/ms.jsonl'"
 check "minescore: JSON rows" sh -c "grep -c '^{' '$TMP/ms.jsonl' | grep -qv '^0$'"
 check "minescore: AdaNeg, both variants, GPU = CPU" sh -c "jq -s -e 'map(select(.kind == \"adaneg\")) | length == 2 and all(.[]; .gpu_s > 0 and .cpu_s > 0 and .max_rel_diff <= 1e-9 and .same_top_id)' '$TMP/ms.jsonl' >/dev/null"
+check "minescore: OODD, GPU = CPU" sh -c "jq -s -e 'map(select(.kind == \"oodd\")) | length == 1 and all(.[]; .gpu_s > 0 and .cpu_s > 0 and .max_rel_diff <= 1e-9 and .same_top_id and .queue == 2048 and .k == 5)' '$TMP/ms.jsonl' >/dev/null"
 check "e2e on the fixture images" sh -c "'$B' e2e '$M' --images '$I' --limit 8 --batch 4 >'$TMP/e2e.jsonl'"
 check "e2e: a JSON row" sh -c "grep -q '^{' '$TMP/e2e.jsonl'"
 finish

@@ -96,13 +96,18 @@ def test_adaneg_rows(tmp_path):
             {"kind": "adaneg", "variant": "task", "n_img": 60000, "n_id": 1000, "n_neg": 10000, "ngroup": 5,
              "memory": 10, "gpu_s": 0.5, "cpu_s": 4.0, "max_rel_diff": 1.2e-14, "same_top_id": True},
             {"kind": "adaneg", "variant": "sample", "n_img": 60000, "n_id": 1000, "n_neg": 10000, "ngroup": 5,
-             "memory": 10, "gpu_s": 0.8, "cpu_s": -1, "max_rel_diff": -1, "same_top_id": None}]
+             "memory": 10, "gpu_s": 0.8, "cpu_s": -1, "max_rel_diff": -1, "same_top_id": None},
+            {"kind": "oodd", "batch": 64, "queue": 2048, "k": 5, "n_img": 60000, "n_id": 1000, "n_neg": 10000,
+             "ngroup": 100, "gpu_s": 0.05, "cpu_s": 1.0, "max_rel_diff": 3e-15, "same_top_id": False}]
     js, _ = run_table(tmp_path, ours, {"images": []})
-    rows = table(js, "NegMining, NegLabel and AdaNeg scoring")["rows"]
+    rows = table(js, "NegMining, NegLabel, AdaNeg and OODD scoring")["rows"]
     ada = [r for r in rows if r[0].startswith("AdaNeg")]
     assert len(ada) == 2 and "60,000 images × 11,000 labels, 5 groups, memory 10" in ada[0][0]
     assert ada[0][1:4] == ["0.500", "4.000", "8.00×"] and "1.2e-14" in ada[0][6] and "yes" in ada[0][6]
     assert ada[1][0].startswith("AdaNeg, sample-adaptive") and ada[1][2:4] == ["—", "—"] and ada[1][6] == "—"
+    oodd = [r for r in rows if r[0].startswith("OODD")]
+    assert len(oodd) == 1 and "60,000 images × 11,000 labels, 100 groups, queue 2048, k 5, batches of 64" in oodd[0][0]
+    assert oodd[0][1:4] == ["0.050", "1.000", "20.00×"] and "3.0e-15" in oodd[0][6] and "NO" in oodd[0][6]
 
 
 def test_no_resnet_no_resnet_table(tmp_path):
