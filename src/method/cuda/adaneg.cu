@@ -198,11 +198,7 @@ void nli_cuda_adaneg_close(nli_cuda_adaneg *g) {
     if (!g) return;
     int prev = -1;
     int ok = nli_cuda_select(g->index, &prev) == 0;
-    if (g->h) nli_cublas.Destroy(g->h);
-    if (g->st) {
-        cudaStreamSynchronize(g->st);
-        cudaStreamDestroy(g->st);
-    }
+    close_blas(g->st, g->h);
     void *bufs[] = {g->d_id, g->d_neg, g->d_u, g->d_sid, g->d_sneg, g->d_aid, g->d_aneg, g->d_score, g->d_ent,
                     g->d_ad, g->d_perm, g->d_tid, g->d_tneg, g->d_rows, g->d_pack, g->d_rowidx, g->d_V,
                     g->d_vpack, g->d_kind, g->d_kpack, g->d_touched, g->d_T};

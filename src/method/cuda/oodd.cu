@@ -96,11 +96,7 @@ void nli_cuda_oodd_close(nli_cuda_oodd *g) {
     if (!g) return;
     int prev = -1;
     int ok = nli_cuda_select(g->index, &prev) == 0;
-    if (g->h) nli_cublas.Destroy(g->h);
-    if (g->st) {
-        cudaStreamSynchronize(g->st);
-        cudaStreamDestroy(g->st);
-    }
+    close_blas(g->st, g->h);
     void *bufs[] = {g->d_slots, g->d_rows, g->d_cos, g->d_kth, g->d_put, g->d_q};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) cudaFree(bufs[k]);
     (void)cudaGetLastError();

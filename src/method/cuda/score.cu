@@ -292,11 +292,7 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
     }
     rc = 0;
 done:
-    if (h) nli_cublas.Destroy(h);
-    if (st) {
-        cudaStreamSynchronize(st);
-        cudaStreamDestroy(st);
-    }
+    close_blas(st, h);
     cudaFree(d_f);
     cudaFree(d_id);
     cudaFree(d_neg);
@@ -406,11 +402,7 @@ int nli_cuda_mine_quantiles(int index, const float *id_emb, size_t n_id, const f
     }
     rc = 0;
 done:
-    if (h) nli_cublas.Destroy(h);
-    if (st) {
-        cudaStreamSynchronize(st);
-        cudaStreamDestroy(st);
-    }
+    close_blas(st, h);
     cudaFree(d_f);
     cudaFree(d_id);
     cudaFree(d_cand);

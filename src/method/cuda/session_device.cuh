@@ -1,7 +1,8 @@
 /* session_device.cuh — what the GPU's method code (score.cu, adaneg.cu,
  * oodd.cu) shares to run a session on one device: the error macros that
  * name the device and the step, leaving the device, and a stream with a
- * cuBLAS handle on it in true fp64. Included by those .cu files only. */
+ * cuBLAS handle on it in true fp64 (and its end). Included by those .cu
+ * files only. */
 #ifndef NEGLABEL_SESSION_DEVICE_CUH
 #define NEGLABEL_SESSION_DEVICE_CUH
 #include "cuda/cublas_load.h"
@@ -48,5 +49,14 @@ static inline int open_blas(int index, cudaStream_t *st, cublasHandle_t *h) {
     return 0;
 done:
     return -1;
+}
+
+/* Undo open_blas (either may be NULL): the stream's work finished first. */
+static inline void close_blas(cudaStream_t st, cublasHandle_t h) {
+    if (h) nli_cublas.Destroy(h);
+    if (st) {
+        cudaStreamSynchronize(st);
+        cudaStreamDestroy(st);
+    }
 }
 #endif
