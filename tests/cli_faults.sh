@@ -63,7 +63,7 @@ check "reference eval added to both caches" sh -c \
 
 # Helpers -------------------------------------------------------------------
 shim() { env LD_PRELOAD="$PRELOAD" NLFAULT_MATCH="$W/" "$@"; }
-no_temps() { [ -z "$(find "$@" -name '*.tmp.*' 2>/dev/null)" ]; }
+no_temps() { [ -z "$(find "$@" -name '*.tmp.*' -o -name '*.old.*' 2>/dev/null)" ]; }
 # results.json without the run's wall time
 rj() { jq -S 'del(.seconds)' "$1"; }
 same_outputs() { # DIR REF: every output file equal (results.json and report.html up to the run's time)
@@ -119,8 +119,9 @@ same_file() { # NAME DIR REF
   esac
 }
 # After a failed rename (all files were written and synced, then renamed in
-# turn): the files the message lists as already replaced are the new ones,
-# complete; every other is the earlier one, byte for byte.
+# turn, and those renamed put back when the disk lets it): the files the
+# message lists as already replaced are the new ones, complete; every other
+# is the earlier one, byte for byte.
 rename_mix() { # MSGFILE DIR OLD NEW
   local done f
   done=$(sed -n 's/.*already replaced: //p' "$1")
@@ -169,7 +170,11 @@ fault_eval() {
       grep -qF -- "$W/f" "$W/fe" || { ok=0; why="$why message does not name the file;"; }
     fi
     grep -q -- "$etext" "$W/fe" || { ok=0; why="$why message lacks '$etext';"; }
-    if [ -n "$k" ] && point_line "$W/ft" "$k" | grep -q ' rename '; then
+    if [ -n "$k" ] && point_line "$W/ft" "$k" | grep -q ' rename ' && [ $sticky -eq 0 ]; then
+      # one failing rename: what was replaced before it is put back
+      grep -q 'no file was changed' "$W/fe" || { ok=0; why="$why message does not say no file was changed;"; }
+      unchanged_outputs "$W/fo" "$W/seed_out" || { ok=0; why="$why earlier outputs not put back;"; }
+    elif [ -n "$k" ] && point_line "$W/ft" "$k" | grep -q ' rename '; then
       rename_mix "$W/fe" "$W/fo" "$W/seed_out" "$W/good_out" || { ok=0; why="$why outputs not the old ones and the listed new ones;"; }
     else
       unchanged_outputs "$W/fo" "$W/seed_out" || { ok=0; why="$why earlier outputs changed;"; }
@@ -197,6 +202,16 @@ done
 # An I/O error at one call (the next calls work): every third call.
 for k in $(seq 1 $((3 * S)) "$K"); do
   fault_eval "eval, EIO at write call $k of $K" "Input/output error" NLFAULT_AT=$k NLFAULT_ERRNO=EIO
+done
+# Every rename of the publish, whatever the stride: a one-off I/O error (the
+# files renamed before it are put back: no file changed), and an I/O error
+# that stays (nothing can be put back: the message lists what is new).
+RENAMES=$(awk '$2 == "rename" { print $1 }' "$W/trace")
+check "eval publishes its four files with renames" test "$(echo $RENAMES | wc -w)" -eq 4
+for k in $RENAMES; do
+  fault_eval "eval, EIO at rename call $k of $K" "Input/output error" NLFAULT_AT=$k NLFAULT_ERRNO=EIO
+  fault_eval "eval, EIO from rename call $k of $K on" "Input/output error" NLFAULT_AT=$k NLFAULT_ERRNO=EIO \
+    NLFAULT_STICKY=1
 done
 # The disk fills in the middle of a cache record and of a report file.
 for b in 3000 20000 60000; do

@@ -3,9 +3,11 @@
  * $NEGLABEL_REPORT_OUT for tests/cli_report_browser.sh; then results.json,
  * scores.csv, report.html and the terminal table are checked. Needs no
  * shared data. */
+#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -463,6 +465,57 @@ static void check_tiny(void) {
     free(dir);
 }
 
+/* The folder's entries other than report.html, as "a b c". */
+static void entries(const char *dir, char *out, size_t cap) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    *out = 0;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "report.html"))
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", *out ? " " : "", e->d_name);
+    if (d) closedir(d);
+}
+
+/* All or none: report.html is a folder, so its rename fails after
+ * results.json and scores.csv were renamed into place; both are put back
+ * (removed in a fresh folder, their earlier bytes otherwise) and nothing
+ * else is left there. */
+static void check_publish_all_or_none(const nli_report *r, const char *base) {
+    char *d = check_path(base, "publish"), *html = check_path(d, "report.html"), *in = check_path(html, "keep");
+    char *rj = check_path(d, "results.json"), *sc = check_path(d, "scores.csv"), left[512];
+    CHECK(nli_mkdir_p(html) == 0 && nl_write_file_atomic(in, "x", 1) == 0, "set up %s", html);
+    CHECK(nli_report_write(d, r) == -1 && strstr(nli_geterr(), "report.html: cannot rename into place") &&
+              strstr(nli_geterr(), "no file was changed") && !strstr(nli_geterr(), "already replaced"),
+          "a failing rename in a fresh folder: %s", nli_geterr());
+    entries(d, left, sizeof left);
+    CHECK(!*left, "a fresh folder stays empty after a failing publish (found: %s)", left);
+    const char *old_rj = "{\"earlier\": true}\n", *old_sc = "set,path\n";
+    CHECK(nl_write_file_atomic(rj, old_rj, strlen(old_rj)) == 0 && nl_write_file_atomic(sc, old_sc, strlen(old_sc)) == 0,
+          "earlier files");
+    CHECK(nli_report_write(d, r) == -1 && strstr(nli_geterr(), "no file was changed"),
+          "a failing rename over earlier files: %s", nli_geterr());
+    char *got = NULL;
+    size_t n = 0;
+    CHECK(nli_read_file(rj, 1 << 20, &got, &n) == 0 && n == strlen(old_rj) && !memcmp(got, old_rj, n),
+          "results.json put back byte for byte");
+    free(got);
+    CHECK(nli_read_file(sc, 1 << 20, &got, &n) == 0 && n == strlen(old_sc) && !memcmp(got, old_sc, n),
+          "scores.csv put back byte for byte");
+    free(got);
+    entries(d, left, sizeof left);
+    CHECK(!strcmp(left, "results.json scores.csv") || !strcmp(left, "scores.csv results.json"),
+          "no temporary or backup file left (found: %s)", left);
+    /* the folder made a file again: the set publishes */
+    CHECK(unlink(in) == 0 && rmdir(html) == 0 && nli_report_write(d, r) == 0, "publish: %s", nli_geterr());
+    CHECK(nli_read_file(rj, 1 << 24, &got, &n) == 0 && n > strlen(old_rj) && strstr(got, "\"methods\""),
+          "the new results.json in place");
+    free(got);
+    entries(d, left, sizeof left);
+    CHECK(!strcmp(left, "results.json scores.csv") || !strcmp(left, "scores.csv results.json"),
+          "no backup left after a publish (found: %s)", left);
+    free(d); free(html); free(in); free(rj); free(sc);
+}
+
 int main(void) {
     const char *out = getenv("NEGLABEL_REPORT_OUT");
     char *dir = out && *out ? strdup(out) : check_path(check_tmpdir(), "report/sub");
@@ -509,6 +562,7 @@ int main(void) {
     check_html(dir, &r);
     check_table(&r);
     check_tiny();
+    check_publish_all_or_none(&r, dir);
 
     /* Bad input: one clear message, nothing written. */
     nli_report bad = r;

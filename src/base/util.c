@@ -209,8 +209,8 @@ void nli_pages_free(void *p, size_t n) {
     if (p) munmap(p, n ? n : 1);
 }
 
-/* Remove "<base>.tmp.<pid>" files that a killed writer of the same target
- * left in dir (the pid no longer runs). A live pid's temp file is another
+/* Remove "<base>.tmp.<pid>" and "<base>.old.<pid>" files that a killed
+ * writer of the same target left in dir (the pid no longer runs). A live pid's temp file is another
  * writer's and is left alone. */
 static void remove_stale_temps(const char *path) {
     const char *slash = strrchr(path, '/');
@@ -220,7 +220,9 @@ static void remove_stale_temps(const char *path) {
     DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        if (strncmp(e->d_name, base, bl) != 0 || strncmp(e->d_name + bl, ".tmp.", 5) != 0) continue;
+        if (strncmp(e->d_name, base, bl) != 0 ||
+            (strncmp(e->d_name + bl, ".tmp.", 5) != 0 && strncmp(e->d_name + bl, ".old.", 5) != 0))
+            continue;
         char *end;
         const char *num = e->d_name + bl + 5;
         long pid = strtol(num, &end, 10);
@@ -341,6 +343,87 @@ int nli_atomic_publish(nli_atomic *a) {
     }
     free(a->path); free(a->tmp);
     memset(a, 0, sizeof *a);
+    return rc;
+}
+
+/* "<path>.old.<pid>": a file's earlier version while a set is published
+ * (remove_stale_temps removes those of killed runs too). */
+static char *backup_name(const char *path) {
+    size_t n = strlen(path) + 32;
+    char *b = nli_malloc(n);
+    if (b) snprintf(b, n, "%s.old.%ld", path, (long)getpid());
+    return b;
+}
+
+static const char *base_name(const char *path) {
+    const char *sl = strrchr(path, '/');
+    return sl ? sl + 1 : path;
+}
+
+int nli_atomic_publish_set(nli_atomic *a, size_t n) {
+    char **bak = nli_calloc(n + 1, sizeof *bak);
+    int *state = nli_calloc(n + 1, sizeof *state); /* 0 no earlier file, 1 kept as bak, 2 there but not kept */
+    int rc = 0;
+    size_t k = 0;
+    if (!bak || !state) goto out_abort;
+    for (size_t j = 0; j < n; j++) {
+        free(a[j].io); /* finished: closed already */
+        a[j].io = NULL;
+        if (!(bak[j] = backup_name(a[j].path))) goto out_abort;
+        unlink(bak[j]);
+        if (link(a[j].path, bak[j]) == 0) state[j] = 1;
+        else state[j] = errno == ENOENT ? 0 : 2; /* e.g. no hard links on this file system */
+    }
+    for (k = 0; k < n; k++)
+        if (rename(a[k].tmp, a[k].path) != 0) break;
+    if (k == n) { /* all in place: drop the earlier versions, then make the renames durable */
+        for (size_t j = 0; j < n; j++)
+            if (state[j] == 1) unlink(bak[j]);
+        for (size_t j = 0; j < n && rc == 0; j++)
+            if (sync_dir_of(a[j].path) != 0) {
+                nli_prefixerr("%s: written, but", a[j].path);
+                rc = -1;
+            }
+        goto out;
+    }
+    /* a[k] failed: put back what a[0..k) replaced, newest first */
+    rc = -1;
+    int e = errno, e_back = 0, uncopied = 0;
+    char msg[1024], kept[1024] = "";
+    snprintf(msg, sizeof msg, "%s: cannot rename into place: %s", a[k].path, strerror(e));
+    for (size_t j = k; j < n; j++) unlink(a[j].tmp);
+    for (size_t j = k; j-- > 0;) {
+        int back = state[j] == 1 ? rename(bak[j], a[j].path) : state[j] == 0 ? unlink(a[j].path) : -1;
+        if (back == 0) {
+            if (state[j] == 1) state[j] = 0; /* the backup is the file again */
+            continue;
+        }
+        if (state[j] == 2) uncopied = 1;
+        else if (!e_back) e_back = errno;
+        snprintf(kept + strlen(kept), sizeof kept - strlen(kept), "%s%s", *kept ? ", " : "", base_name(a[j].path));
+    }
+    for (size_t j = 0; j < n; j++)
+        if (state[j] == 1) unlink(bak[j]);
+    (void)sync_dir_of(a[k].path);
+    if (!*kept)
+        nli_seterr_code(NL_ERR_IO, "%s (no file was changed%s)", msg,
+                        k ? ": the ones replaced before it were put back" : "");
+    else
+        nli_seterr_code(NL_ERR_IO, "%s; putting the earlier versions back failed (%s); already replaced: %s", msg,
+                        e_back ? strerror(e_back) : uncopied ? "no copy could be kept on this file system" : "?", kept);
+    goto out;
+out_abort:
+    for (size_t j = 0; j < n; j++)
+        if (a[j].tmp) unlink(a[j].tmp);
+    rc = -1;
+out:
+    for (size_t j = 0; j < n; j++) {
+        free(a[j].io); free(a[j].path); free(a[j].tmp);
+        memset(&a[j], 0, sizeof a[j]);
+        if (bak) free(bak[j]);
+    }
+    free(bak);
+    free(state);
     return rc;
 }
 

@@ -63,6 +63,14 @@ int nli_atomic_open(nli_atomic *a, const char *path);
 int nli_atomic_finish(nli_atomic *a);  /* flush, fsync, close; -1: aborted */
 int nli_atomic_publish(nli_atomic *a); /* rename into place, fsync the folder; frees */
 int nli_atomic_commit(nli_atomic *a);  /* finish + publish */
+/* Publish n finished files that belong together, all or none: each
+ * earlier version is kept as a hard link ("<path>.old.<pid>") until every
+ * rename has worked; when one fails, those already renamed are put back
+ * and the message says no file was changed. Where that cannot be done
+ * (no hard links, the putting back fails too) the message ends with
+ * "already replaced: " and the base names of the files that are new.
+ * Frees all n. */
+int nli_atomic_publish_set(nli_atomic *a, size_t n);
 void nli_atomic_abort(nli_atomic *a);  /* closes and removes the temp file; frees */
 int nl_write_file_atomic(const char *path, const void *data, size_t len);
 

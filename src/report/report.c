@@ -370,20 +370,9 @@ static int write_csv(nli_atomic *a, const nli_report *r) {
 
 /* ------------------------------------------------------------ entry points */
 
-/* After the publish of files[k] failed: say which of the set were replaced. */
-static void publish_failed(nli_atomic *files, size_t n, size_t k, char (*names)[256]) {
-    char msg[2048], done[1024] = "";
-    snprintf(msg, sizeof msg, "%s", nli_geterr());
-    for (size_t j = 0; j < k; j++)
-        snprintf(done + strlen(done), sizeof done - strlen(done), "%s%s", j ? ", " : "", names[j]);
-    if (k) nli_seterr_code(NL_ERR_IO, "%s; already replaced: %s", msg, done);
-    for (size_t j = k + 1; j < n; j++) nli_atomic_abort(&files[j]);
-}
-
 int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *also, size_t n_also) {
     enum { MAXF = 8 };
     nli_atomic f[MAXF];
-    char names[MAXF][256]; /* base names, kept after publish frees the paths */
     size_t n = 0;
     memset(f, 0, sizeof f);
     int rc = -1;
@@ -393,14 +382,12 @@ int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *
     if (nli_mkdir_p(out_dir) != 0) goto fail;
     /* Every file is written, synced and closed under a temporary name
      * before any is renamed into place: a write error (a full disk) leaves
-     * the earlier results in out_dir as they were. */
+     * the earlier results in out_dir as they were; so does a failing
+     * rename (nli_atomic_publish_set puts back what it replaced). */
     for (size_t k = 0; k < n_also; k++) {
         f[n] = also[k];
         memset(&also[k], 0, sizeof also[k]);
-        const char *sl = strrchr(f[n].path, '/');
-        snprintf(names[n], sizeof names[n], "%s", sl ? sl + 1 : f[n].path);
-        n++;
-        if (nli_atomic_finish(&f[n - 1]) != 0) goto fail;
+        if (nli_atomic_finish(&f[n++]) != 0) goto fail;
     }
     static const char *const own[3] = {"results.json", "scores.csv", "report.html"};
     for (int k = 0; k < 3; k++) {
@@ -408,16 +395,11 @@ int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *
         int ok = p && nli_atomic_open(&f[n], p) == 0;
         free(p);
         if (!ok) goto fail;
-        snprintf(names[n++], sizeof names[0], "%s", own[k]);
+        n++;
         int w = k == 0 ? write_json(&f[n - 1], r) : k == 1 ? write_csv(&f[n - 1], r) : nli_report_html(&f[n - 1], r);
         if (w != 0 || nli_atomic_finish(&f[n - 1]) != 0) goto fail;
     }
-    for (size_t k = 0; k < n; k++)
-        if (nli_atomic_publish(&f[k]) != 0) {
-            publish_failed(f, n, k, names);
-            return -1;
-        }
-    return 0;
+    return nli_atomic_publish_set(f, n); /* all or none */
 fail:
     for (size_t k = 0; k < n; k++) nli_atomic_abort(&f[k]);
     for (size_t k = 0; k < n_also; k++) nli_atomic_abort(&also[k]);
