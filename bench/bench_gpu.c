@@ -19,7 +19,9 @@
  *   bench_gpu texts MODEL_DIR --prompts FILE [--precision fp16] [--save N --out PREFIX]
  *       nl_model_load on the GPU + nl_embed_texts of every prompt (wall
  *       time, tokenization included), then again (the second run: warm
- *       kernels and cuBLAS heuristics), and the tokenization alone
+ *       kernels and cuBLAS heuristics), the tokenization alone, and one
+ *       more run under the stage clock (text_stage rows: ms per op kind,
+ *       summed over layers and forward passes, and between passes)
  *   bench_gpu minescore [--cpu] [--n-cand 70000] [--n-id 1000] [--n-img 100000] [--n-neg 10000] [--dim 512]
  *                       [--adaneg-img 60000] [--oodd-img 60000]
  *           (then AdaNeg, both variants, and OODD on one stream of that many images each; 0: none)
@@ -43,7 +45,7 @@
 #include "clip.h"
 #include "cuda/cuda_device.h"
 #include "cuda/clip_cuda.h"
-#include "neglabel.h"
+#include "model.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -448,6 +450,20 @@ static int cmd_texts(const char *model, int argc, char **argv) {
     }
     double t_tok = nli_now() - t0;
     if (tok_bad) return fail("nl_tokenize");
+    /* where the time of one more run goes: the stage clock on (an event
+     * after every op of every forward pass; a forward pass holds at most
+     * 32,768 token rows, and nl_embed_texts hands over 8,192 texts at a time) */
+    nli_clip *c = nli_model_clip(m);
+    nli_cuda_clip *g = nli_clip_gpu(c);
+    const int L = nli_clip_get_config(c)->text.num_hidden_layers;
+    size_t passes = pr.n * CTX / (32768 - CTX) + pr.n / 8192 + 4;
+    int cap = (int)((8 * (size_t)L + 3) * passes), events;
+    double sms[NLI_STAGES + 1];
+    if (!g || nli_cuda_stage_clock_start(g, cap) != 0) return fail("stage clock");
+    t0 = nli_now();
+    int rc_clock = nl_embed_texts(m, (const char *const *)pr.v, pr.n, out);
+    double t_clock = nli_now() - t0;
+    if ((events = nli_cuda_stage_clock_stop(g, sms)) < 0 || rc_clock != 0) return fail("nl_embed_texts (stage clock)");
     printf("{\"kind\":\"texts\",\"model\":");
     print_model(model);
     printf(",\"precision\":\"%s\",\"device\":", nl_precision_name(nl_model_precision(m)));
@@ -457,6 +473,25 @@ static int cmd_texts(const char *model, int argc, char **argv) {
            "\"load_s\":%.3f,\"gpu_mem_used_bytes\":%zu,\"all_finite\":%s}\n",
            pr.n, t, pr.n / t, t2, t_unp, unp_diff, t_tok, nli_num_threads(), warm, t_warm, t_load,
            free0 > free1 ? free0 - free1 : 0, bad ? "false" : "true");
+    static const char *names[] = NLI_STAGE_NAMES;
+    static const int text_stages[] = {NLI_STAGE_EMBED, NLI_STAGE_LN1, NLI_STAGE_QKV, NLI_STAGE_ATTN, NLI_STAGE_OPROJ,
+                                      NLI_STAGE_LN2, NLI_STAGE_FC1, NLI_STAGE_ACT, NLI_STAGE_FC2, NLI_STAGE_HEAD,
+                                      NLI_STAGES};
+    double clocked = 0;
+    for (int k = 0; k <= NLI_STAGES; k++) clocked += sms[k];
+    for (size_t j = 0; j < sizeof text_stages / sizeof *text_stages; j++) {
+        int k = text_stages[j];
+        printf("{\"kind\":\"text_stage\",\"model\":");
+        print_model(model);
+        printf(",\"precision\":\"%s\",\"stage\":\"%s\",\"ms\":%.4f,\"share\":%.4f}\n",
+               nl_precision_name(nl_model_precision(m)), k == NLI_STAGES ? "between_passes" : names[k], sms[k],
+               clocked > 0 ? sms[k] / clocked : 0);
+    }
+    printf("{\"kind\":\"text_clock\",\"model\":");
+    print_model(model);
+    printf(",\"precision\":\"%s\",\"n\":%zu,\"events\":%d,\"cap\":%d,\"clocked_ms\":%.3f,\"wall_ms\":%.3f}\n",
+           nl_precision_name(nl_model_precision(m)), pr.n, events, cap, clocked, t_clock * 1e3);
+    fflush(stdout);
     if (save && prefix) {
         char path[4096];
         snprintf(path, sizeof path, "%s.npy", prefix);

@@ -216,6 +216,25 @@ def main():
               fmt(o["n"] / o["tokenize_s"]) if o and o.get("tokenize_s") else "—")
     tables.append(t)
 
+    # ---- where the text tower's time goes (bench_gpu texts, under the stage clock)
+    for m in models:
+        st, ck = ours_of("text_stage", model=m), one(ours_of("text_clock", model=m))
+        if not st or not ck:
+            continue
+        t = Table(f"Where neglabel's text embedding spends its time: {NAMES[m]}, {st[0].get('precision')}, "
+                  f"{fmt(ck.get('n'))} prompts ({fmt(ck.get('clocked_ms'), 1)} ms clocked of "
+                  f"{fmt(ck.get('wall_ms'), 1)} ms wall)",
+                  ["stage", "ms", "share of the clocked time"],
+                  "One more run of nl_embed_texts with an event after every op of every forward pass (at most "
+                  "32,768 token rows each), summed over layers and passes. between_passes: from one pass's "
+                  "projection to the next pass's start (its copy back and wait, the host's packing, the next "
+                  "chunk's tokenization); wall minus clocked: the first chunk's tokenization and the last copy."
+                  + (f" Only {ck.get('events')} of the ops were timed: the clock ran out of room."
+                     if ck.get("events", 0) >= ck.get("cap", 1) else ""))
+        for r in st:
+            t.add(r["stage"], fmt(r["ms"], 3), fmt(100 * r["share"], 1, " %"))
+        tables.append(t)
+
     # ---- mine + score
     t = Table("NegMining, NegLabel, AdaNeg and OODD scoring (seconds, random normalised embeddings, dim 512)",
               ["work", "neglabel GPU", "neglabel CPU", "CPU / GPU", "torch GPU (reference code, fp32)",

@@ -27,8 +27,10 @@ check "prompts: ids and lengths written" test -s "$TMP/p_ids.npy" -a -s "$TMP/p_
 head -n 300 "$TMP/p.txt" >"$TMP/p300.txt"
 check "texts: 300 prompts, fp16" sh -c "'$B' texts '$M' --prompts '$TMP/p300.txt' --precision fp16 --save 5 --out '$TMP/t' >'$TMP/txt.jsonl'"
 check "texts: a JSON row" json_ok "$TMP/txt.jsonl" texts 1
-check "texts: second run and tokenizer timed" sh -c "jq -e 'select(.kind == \"texts\") | .second_run_s > 0 and .tokenize_s > 0' '$TMP/txt.jsonl' >/dev/null"
-check "texts: unpacked tiles timed, same embeddings to fp16 rounding" sh -c "jq -e 'select(.kind == \"texts\") | .unpacked_s > 0 and .unpacked_max_abs_diff < 0.01' '$TMP/txt.jsonl' >/dev/null"
+check "texts: second run and tokenizer timed" sh -c "jq -s -e 'map(select(.kind == \"texts\")) | length == 1 and all(.[]; .second_run_s > 0 and .tokenize_s > 0)' '$TMP/txt.jsonl' >/dev/null"
+check "texts: the stage clock, a row per text stage, shares summing to 1" sh -c "jq -s -e 'map(select(.kind == \"text_stage\")) | length == 11 and ((map(.share) | add) > 0.999) and ((map(.share) | add) < 1.001) and all(.[]; .ms >= 0) and all(.[] | select(.stage != \"between_passes\"); .ms > 0)' '$TMP/txt.jsonl' >/dev/null"
+check "texts: the clock's events within its room, time within the run's" sh -c "jq -s -e 'map(select(.kind == \"text_clock\")) | length == 1 and all(.[]; .events > 10 and .events < .cap and .clocked_ms > 0 and .clocked_ms <= .wall_ms)' '$TMP/txt.jsonl' >/dev/null"
+check "texts: unpacked tiles timed, same embeddings to fp16 rounding" sh -c "jq -s -e 'map(select(.kind == \"texts\")) | length == 1 and all(.[]; .unpacked_s > 0 and .unpacked_max_abs_diff < 0.01)' '$TMP/txt.jsonl' >/dev/null"
 # a ResNet (OpenCLIP's layout: the small RN50-layout checkpoint): images/s,
 # and FLOPs counted from its convolutions (7.28e8 at 224 pixels, width 16),
 # not from the ViT fields its config also fills; the stage clock refuses it

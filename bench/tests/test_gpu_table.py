@@ -114,3 +114,17 @@ def test_no_resnet_no_resnet_table(tmp_path):
     js, _ = run_table(tmp_path, [ours_images("clip-vit-b16", "fp16", 256, 8000.0, 280.0)], {"images": []})
     assert not any(t.startswith("Image embedding, model only: RN") for t in js["tables"])
     assert not any(c["model"] == "clip-rn50" for c in js["checks"] if "model" in c)
+
+
+def test_text_stage_rows(tmp_path):
+    stages = ["embed", "ln1", "qkv", "attn", "o_proj", "ln2", "fc1", "act", "fc2", "head", "between_passes"]
+    ours = [{"kind": "text_stage", "model": "clip-vit-b16", "precision": "fp16", "stage": k, "ms": 10.0 * (i + 1),
+             "share": (i + 1) / 66} for i, k in enumerate(stages)]
+    ours.append({"kind": "text_clock", "model": "clip-vit-b16", "precision": "fp16", "n": 70000, "events": 1500,
+                 "cap": 17000, "clocked_ms": 660.0, "wall_ms": 700.0})
+    js, md = run_table(tmp_path, ours, {"images": []})
+    name = [k for k in js["tables"] if k.startswith("Where neglabel's text embedding spends its time: ViT-B/16")]
+    assert len(name) == 1 and "70,000 prompts (660.0 ms clocked of 700.0 ms wall)" in name[0]
+    rows = table(js, name[0])["rows"]
+    assert [r[0] for r in rows] == stages and rows[3][1:] == ["40.000", "6.1 %"]
+    assert "ran out of room" not in md

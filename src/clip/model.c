@@ -94,6 +94,7 @@ nl_device nl_model_device(const nl_model *m, int *index) {
 }
 nl_precision nl_model_precision(const nl_model *m) { return m->precision; }
 int nl_model_threads(const nl_model *m) { return m->n_threads; }
+struct nli_clip *nli_model_clip(const nl_model *m) { return m->clip; }
 nl_resample nl_model_resample(const nl_model *m) {
     return m->cfg->resample_default == NL_RESAMPLE_BILINEAR ? NL_RESAMPLE_BILINEAR : NL_RESAMPLE_BICUBIC;
 }

@@ -516,6 +516,7 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
     const int pack = !(pk && !strcmp(pk, "0"));
     if (nli_cuda_select(g->dev, &prev) != 0) return -1;
     for (size_t i0 = 0; i0 < n;) {
+        mark(g, NLI_STAGES); /* the stage clock: the start of a forward pass */
         size_t nb = 0, rows = 0, nt = 0, open = SIZE_MAX; /* open: the tile short prompts join */
         while (i0 + nb < n && rows + (size_t)run[i0 + nb] <= TEXT_ROWS) {
             size_t i = i0 + nb, L = (size_t)run[i];
@@ -538,10 +539,10 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
         CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_tiles, g->h_tiles, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
         if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
-            run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, g->d_pos, 1) ||
+            mark(g, NLI_STAGE_EMBED) || run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, g->d_pos, 1) ||
             nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                         tc->layer_norm_eps) ||
-            nli_cg_gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f))
+            nli_cg_gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
             goto out;
         CUDA_TRY(cudaMemcpyAsync(out + i0 * P, g->outd, nb * P * 4, cudaMemcpyDeviceToHost, g->st), out);
         /* the pinned staging is rewritten by the next chunk: wait */
@@ -621,13 +622,74 @@ out:
     return rc;
 }
 
-/* Per-stage time of the image forward pass: an event after every op
- * (mark), `iters` passes after two warm-up passes; ms[k] is the mean time
- * per pass of stage k (NLI_STAGE_*), summed over the layers, and *total_ms
- * the mean pass time with the events in place. */
+extern "C" int nli_cuda_stage_clock_start(nli_cuda_clip *g, int cap) {
+    int prev, made = 0;
+    if (g->sev) {
+        nli_seterr("cuda:%d: the stage clock is running already", g->dev);
+        return -1;
+    }
+    if (cap < 1) {
+        nli_seterr("cuda:%d: stage clock: room for %d events", g->dev, cap);
+        return -1;
+    }
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    g->sev = (cudaEvent_t *)calloc((size_t)cap, sizeof(cudaEvent_t));
+    g->skind = (unsigned char *)malloc((size_t)cap);
+    if (!g->sev || !g->skind) {
+        nli_seterr("out of memory");
+        goto fail;
+    }
+    for (; made < cap; made++) CUDA_TRY(cudaEventCreate(&g->sev[made]), fail);
+    g->sn = 0;
+    g->scap = cap;
+    cudaSetDevice(prev);
+    return 0;
+fail:
+    for (int i = 0; i < made; i++) cudaEventDestroy(g->sev[i]);
+    free(g->sev);
+    free(g->skind);
+    g->sev = NULL;
+    g->skind = NULL;
+    cudaGetLastError();
+    cudaSetDevice(prev);
+    return -1;
+}
+
+extern "C" int nli_cuda_stage_clock_stop(nli_cuda_clip *g, double *ms) {
+    int prev, n = -1;
+    if (ms)
+        for (int k = 0; k <= NLI_STAGES; k++) ms[k] = 0;
+    if (!g->sev) {
+        nli_seterr("cuda:%d: the stage clock is not running", g->dev);
+        return -1;
+    }
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    if (g->sn > 0) CUDA_TRY(cudaEventSynchronize(g->sev[g->sn - 1]), out);
+    for (int i = 1; i < g->sn; i++) {
+        float t = 0;
+        CUDA_TRY(cudaEventElapsedTime(&t, g->sev[i - 1], g->sev[i]), out);
+        if (ms) ms[g->skind[i]] += t;
+    }
+    n = g->sn;
+out:
+    for (int i = 0; i < g->scap; i++) cudaEventDestroy(g->sev[i]);
+    free(g->sev);
+    free(g->skind);
+    g->sev = NULL;
+    g->skind = NULL;
+    g->sn = g->scap = 0;
+    cudaGetLastError();
+    cudaSetDevice(prev);
+    return n;
+}
+
+/* Per-stage time of the image forward pass: the stage clock over each of
+ * `iters` passes after two warm-up passes; ms[k] is the mean time per pass
+ * of stage k (NLI_STAGE_*), summed over the layers, and *total_ms the mean
+ * pass time with the events in place. */
 extern "C" int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, double *total_ms) {
     const int cap = 16 + 12 * g->cfg.vision.num_hidden_layers;
-    int prev, rc = -1, made = 0;
+    double one[NLI_STAGES + 1];
     if (g->rn) {
         nli_seterr("bench: the stage clock times ViT passes; this model's vision tower is a ResNet");
         return -1;
@@ -636,37 +698,24 @@ extern "C" int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, dou
         nli_seterr("bench: batch %d outside [1, %d] or iters %d < 1", batch, g->max_batch, iters);
         return -1;
     }
-    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
+    int prev, rc = -1;
     for (int k = 0; k < NLI_STAGES; k++) ms[k] = 0;
     *total_ms = 0;
-    g->sev = (cudaEvent_t *)calloc((size_t)cap, sizeof(cudaEvent_t));
-    g->skind = (unsigned char *)malloc((size_t)cap);
-    if (!g->sev || !g->skind) { nli_seterr("out of memory"); goto out; }
-    for (; made < cap; made++) CUDA_TRY(cudaEventCreate(&g->sev[made]), out);
+    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
     if (random_pixels(g, batch) != 0) goto out;
     for (int it = -2; it < iters; it++) {
-        g->sn = 0;
-        g->scap = cap;
+        if (nli_cuda_stage_clock_start(g, cap) != 0) goto out;
         mark(g, NLI_STAGES); /* start */
-        if (vision_forward(g, NULL, g->d_pix, batch) != 0) goto out;
-        CUDA_TRY(cudaEventSynchronize(g->sev[g->sn - 1]), out);
+        int fw = vision_forward(g, NULL, g->d_pix, batch);
+        if (nli_cuda_stage_clock_stop(g, one) < 0 || fw != 0) goto out;
         if (it < 0) continue;
-        for (int i = 1; i < g->sn; i++) {
-            float t = 0;
-            CUDA_TRY(cudaEventElapsedTime(&t, g->sev[i - 1], g->sev[i]), out);
-            ms[g->skind[i]] += t / iters;
-            *total_ms += t / iters;
+        for (int k = 0; k < NLI_STAGES; k++) {
+            ms[k] += one[k] / iters;
+            *total_ms += one[k] / iters;
         }
     }
     rc = 0;
 out:
-    for (int i = 0; i < made; i++) cudaEventDestroy(g->sev[i]);
-    free(g->sev);
-    free(g->skind);
-    g->sev = NULL;
-    g->skind = NULL;
-    g->sn = g->scap = 0;
-    cudaGetLastError();
     cudaSetDevice(prev);
     return rc;
 }

@@ -45,7 +45,8 @@ int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int
  * already in GPU memory, `iters` times; *seconds per pass (median). */
 int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, double *seconds);
 
-/* The ops of an image forward pass, for nli_cuda_bench_stages. */
+/* The ops of a forward pass, for the stage clock (the text tower's: embed,
+ * the block stages and head). */
 enum {
     NLI_STAGE_PATCH,      /* pixels to patch rows (normalise, im2col) */
     NLI_STAGE_PATCH_GEMM, /* patch embedding matrix product */
@@ -67,6 +68,16 @@ enum {
  * over the layers) over `iters` passes of `batch` images, with an event
  * after every op; *total_ms: the pass with those events. */
 int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, double *total_ms);
+
+/* The stage clock over whatever runs next on g (benchmarks): from _start,
+ * an event after every op of every forward pass, at most cap (ops past it
+ * are not timed). _stop waits for the last, adds each op's time to
+ * ms[kind] (NLI_STAGES + 1 entries, zeroed first; ms[NLI_STAGES] is the
+ * time from the end of one forward pass to the start of the next: copies
+ * back, the host's work, tokenising the next chunk), stops the clock and
+ * returns the number of events recorded (-1 on error). ms may be NULL. */
+int nli_cuda_stage_clock_start(nli_cuda_clip *g, int cap);
+int nli_cuda_stage_clock_stop(nli_cuda_clip *g, double *ms);
 
 #ifdef __cplusplus
 }

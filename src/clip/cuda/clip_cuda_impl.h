@@ -54,7 +54,7 @@ struct nli_cuda_clip {
     cudaEvent_t done[2];
     float *d_pix; /* float-input path (tests, bench), allocated on first use */
     size_t d_pix_cap;
-    /* stage clock (nli_cuda_bench_stages only): an event after each op */
+    /* stage clock (benchmarks: nli_cuda_stage_clock_start): an event after each op */
     cudaEvent_t *sev;
     unsigned char *skind;
     int sn, scap;
