@@ -16,8 +16,8 @@
  * On a CUDA device (p->device) the queue stays here and the slots' rows,
  * the cosines and the selection of the k-th largest move to the GPU
  * (method/cuda/oodd.cu): a batch sends its rows, which of them enter which
- * slot (the last image written to a slot in the batch: an image queued and
- * evicted within its batch is never seen), and the queued slots. */
+ * slot (a slot written twice in one batch gets the later row: the earlier
+ * image was evicted within the batch), and the queued slots. */
 #include "oodd.h"
 #include "score_util.h"
 #include "gemm.h"

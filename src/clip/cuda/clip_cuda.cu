@@ -516,7 +516,6 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
     const int pack = !(pk && !strcmp(pk, "0"));
     if (nli_cuda_select(g->dev, &prev) != 0) return -1;
     for (size_t i0 = 0; i0 < n;) {
-        mark(g, NLI_STAGES); /* the stage clock: the start of a forward pass */
         size_t nb = 0, rows = 0, nt = 0, open = SIZE_MAX; /* open: the tile short prompts join */
         while (i0 + nb < n && rows + (size_t)run[i0 + nb] <= TEXT_ROWS) {
             size_t i = i0 + nb, L = (size_t)run[i];
@@ -534,6 +533,7 @@ extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids
             rows += L;
             nb++;
         }
+        mark(g, NLI_STAGES); /* the stage clock: a forward pass starts (its ids packed) */
         CUDA_TRY(cudaMemcpyAsync(g->d_tok, g->h_tok, rows * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_pos, g->h_pos, rows * 4, cudaMemcpyHostToDevice, g->st), out);
         CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
