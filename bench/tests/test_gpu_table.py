@@ -40,9 +40,14 @@ def table(js, prefix):
 
 
 def test_resnet_rows_checks_and_gemm_rate(tmp_path):
+    stage = lambda st, ms, fl: {"kind": "stage", "model": "clip-vit-b16", "precision": "fp16", "batch": 256,
+                                "stage": st, "ms": ms, "share": 0.1, "flops": fl, "bytes": 1e9, "tflops": 0,
+                                "gbps": 0, "pass_ms": 30.0}
     ours = [ours_images("clip-vit-b16", "fp16", 256, 8000.0, 280.0),
             ours_images("clip-rn50", "fp16", 256, 3000.0, 400.0),  # more TFLOP/s than the ViT: not the GEMM rate
-            ours_images("clip-rn50", "bf16", 256, 2900.0, 390.0)]
+            ours_images("clip-rn50", "bf16", 256, 2900.0, 390.0),
+            # GEMMs alone: (4 + 2) TFLOP in (6 + 4) ms = 600 TFLOP/s; attention and LayerNorm stay out
+            stage("qkv", 6.0, 4e12), stage("fc1", 4.0, 2e12), stage("attn", 5.0, 1e12), stage("ln1", 2.0, 0)]
     tj = {"env": {"device": "test", "open_clip": "3.3.0"},
           "gemm": [{"dtype": "fp16", "tflops": 700.0}, {"dtype": "bf16", "tflops": 750.0}],
           "images": [torch_images("clip-vit-b16", "sdpa", "fp16", 256, 9000.0),
@@ -70,6 +75,7 @@ def test_resnet_rows_checks_and_gemm_rate(tmp_path):
     assert vit["rows"][0][6] == "0.89×"
     rate = table(js, "Matrix-product rate")
     assert rate["rows"][0][1].startswith("280 (ViT-B/16") and rate["rows"][0][3] == "40 %"
+    assert rate["rows"][0][4:] == ["600 (ViT-B/16)", "86 %"] and rate["rows"][1][4:] == ["—", "—"]
 
     checks = {(c["check"], c["model"]): c for c in js["checks"]}
     c16 = checks[("neglabel GPU fp16 vs open_clip fp16 (images)", "clip-rn50")]
