@@ -210,8 +210,8 @@ void nli_pages_free(void *p, size_t n) {
 }
 
 /* Remove "<base>.tmp.<pid>" and "<base>.old.<pid>" files that a killed
- * writer of the same target left in dir (the pid no longer runs). A live pid's temp file is another
- * writer's and is left alone. */
+ * writer of the same target left in dir (the pid no longer runs). A live
+ * pid's temp file is another writer's and is left alone. */
 static void remove_stale_temps(const char *path) {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");

@@ -157,20 +157,12 @@ static __global__ void k_adapt_sample(const double *__restrict__ T, const int *_
 
 static unsigned blocks_for(size_t n) { return (unsigned)((n + PAIR_THREADS - 1) / PAIR_THREADS); }
 
-/* rows[rowidx[j]] <- pack[j], rows of len 4-byte words (a double is two),
- * for j < n. */
-static __global__ void k_scatter_rows(const uint32_t *__restrict__ pack, const int *__restrict__ rowidx, int n,
-                                      int len, uint32_t *__restrict__ rows) {
-    const size_t t = (size_t)blockIdx.x * PAIR_THREADS + threadIdx.x;
-    if (t >= (size_t)n * len) return;
-    const size_t j = t / len, k = t % len;
-    rows[(size_t)rowidx[j] * len + k] = pack[t];
-}
-
 /* Scatter n packed rows of len doubles (or ints: words 1) on the stream. */
 static void scatter(nli_cuda_adaneg *g, const void *pack, size_t n, size_t len, int words, void *rows) {
-    k_scatter_rows<<<blocks_for(n * len * words), PAIR_THREADS, 0, g->st>>>(
-        (const uint32_t *)pack, g->d_rowidx, (int)n, (int)(len * words), (uint32_t *)rows);
+    const size_t w = len * (size_t)words;
+    if (!n || !w) return;
+    k_copy_rows<<<copy_rows_blocks(n, w), COPY_ROWS_THREADS, 0, g->st>>>(
+        (const uint32_t *)pack, (const int *)NULL, g->d_rowidx, (int)n, (int)w, (uint32_t *)rows);
 }
 
 /* Grow a device buffer to hold `want` items of `size` bytes (keep: copy the

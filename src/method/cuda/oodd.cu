@@ -1,6 +1,6 @@
 /* oodd.cu — OODD's queue cosines on a GPU (oodd_cuda.h). oodd.c runs the
  * queue (CPython's heapq, slot for slot) and hands each batch here:
- *   put    the batch's unit rows (one copy) and, by k_put, the rows that
+ *   put    the batch's unit rows (one copy) and, by k_copy_rows, the rows that
  *          are queued into their slots, which stay on the device for the
  *          whole stream (so a batch sends its own rows and the queue's slot
  *          list, ~8 KB at the default queue of 2,048, never the queue);
@@ -23,7 +23,6 @@
 #include "oodd_cuda.h"
 
 #define KTH_THREADS 256
-#define PUT_THREADS 256
 
 struct nli_cuda_oodd {
     int index;
@@ -31,20 +30,11 @@ struct nli_cuda_oodd {
     cublasHandle_t h;
     size_t dim, slots, batch;
     double *d_slots, *d_rows, *d_cos, *d_kth;
-    int *d_put, *d_q; /* (row, slot) pairs, 2 * batch ints; the queued slots, `slots` ints */
+    int *d_put, *d_q; /* n_put rows then their n_put slots (2 * batch ints); the queued slots (`slots` ints) */
     int *h_put, *h_q; /* their host copies */
 };
 
 /* ------------------------------------------------------------ kernels */
-
-/* slots[put[2j + 1]] <- rows[put[2j]], dim doubles, for j < n. */
-static __global__ void k_put(const double *__restrict__ rows, const int *__restrict__ put, int n, int dim,
-                             double *__restrict__ slots) {
-    const size_t t = (size_t)blockIdx.x * PUT_THREADS + threadIdx.x;
-    if (t >= (size_t)n * dim) return;
-    const size_t j = t / dim, k = t % dim;
-    slots[(size_t)put[2 * j + 1] * dim + k] = rows[(size_t)put[2 * j] * dim + k];
-}
 
 /* A double's bits as an unsigned key in the doubles' order (negative
  * numbers: every bit flipped; others: the sign bit set), and back. */
@@ -158,8 +148,8 @@ int nli_cuda_oodd_batch(nli_cuda_oodd *g, const double *rows, size_t m, const si
                        put_row[j], put_slot[j], m, used);
             return -1;
         }
-        g->h_put[2 * j] = (int)put_row[j];
-        g->h_put[2 * j + 1] = (int)put_slot[j];
+        g->h_put[j] = (int)put_row[j];
+        g->h_put[n_put + j] = (int)put_slot[j];
     }
     for (size_t t = 0; t < n_queued; t++) {
         if (queued[t] >= used) {
@@ -175,8 +165,9 @@ int nli_cuda_oodd_batch(nli_cuda_oodd *g, const double *rows, size_t m, const si
     if (n_put) {
         CUDA_TRY(cudaMemcpyAsync(g->d_put, g->h_put, 2 * n_put * sizeof(int), cudaMemcpyHostToDevice, g->st),
                  "oodd: copying the slot lists");
-        k_put<<<(unsigned)((n_put * g->dim + PUT_THREADS - 1) / PUT_THREADS), PUT_THREADS, 0, g->st>>>(
-            g->d_rows, g->d_put, (int)n_put, (int)g->dim, g->d_slots);
+        k_copy_rows<<<copy_rows_blocks(n_put, 2 * g->dim), COPY_ROWS_THREADS, 0, g->st>>>(
+            (const uint32_t *)g->d_rows, g->d_put, g->d_put + n_put, (int)n_put, (int)(2 * g->dim),
+            (uint32_t *)g->d_slots);
         CUDA_TRY(cudaGetLastError(), "oodd: launching the queue's update");
     }
     CUDA_TRY(cudaMemcpyAsync(g->d_q, g->h_q, n_queued * sizeof(int), cudaMemcpyHostToDevice, g->st),

@@ -1,12 +1,13 @@
 /* session_device.cuh — what the GPU's method code (score.cu, adaneg.cu,
  * oodd.cu) shares to run a session on one device: the error macros that
- * name the device and the step, leaving the device, and a stream with a
- * cuBLAS handle on it in true fp64 (and its end). Included by those .cu
- * files only. */
+ * name the device and the step, leaving the device, a stream with a
+ * cuBLAS handle on it in true fp64 (and its end), and an indexed row copy.
+ * Included by those .cu files only. */
 #ifndef NEGLABEL_SESSION_DEVICE_CUH
 #define NEGLABEL_SESSION_DEVICE_CUH
 #include "cuda/cublas_load.h"
 #include <cuda_runtime.h>
+#include <stdint.h>
 
 extern "C" {
 #include "util.h"
@@ -58,5 +59,23 @@ static inline void close_blas(cudaStream_t st, cublasHandle_t h) {
         cudaStreamSynchronize(st);
         cudaStreamDestroy(st);
     }
+}
+#define COPY_ROWS_THREADS 256
+
+/* dst[dst_idx[j]] <- src[src_idx ? src_idx[j] : j], rows of len 4-byte
+ * words (a double is two), for j < n. */
+static __global__ void k_copy_rows(const uint32_t *__restrict__ src, const int *__restrict__ src_idx,
+                                   const int *__restrict__ dst_idx, int n, int len, uint32_t *__restrict__ dst) {
+    const size_t t = (size_t)blockIdx.x * COPY_ROWS_THREADS + threadIdx.x;
+    if (t >= (size_t)n * len) return;
+    const size_t j = t / len, k = t % len;
+    const size_t from = src_idx ? (size_t)src_idx[j] : j;
+    dst[(size_t)dst_idx[j] * len + k] = src[from * len + k];
+}
+
+/* Blocks of COPY_ROWS_THREADS for k_copy_rows over n rows of len words
+ * (the launch itself stays in the .cu files, which the emulator rewrites). */
+static inline unsigned copy_rows_blocks(size_t n, size_t len) {
+    return (unsigned)((n * len + COPY_ROWS_THREADS - 1) / COPY_ROWS_THREADS);
 }
 #endif
