@@ -453,11 +453,12 @@ static int cmd_texts(const char *model, int argc, char **argv) {
     if (tok_bad) return fail("nl_tokenize");
     /* where the time of one more run goes: the stage clock on (an event
      * after every op of every forward pass; a forward pass holds at most
-     * 32,768 token rows, and nl_embed_texts hands over 8,192 texts at a time) */
+     * 32,768 token rows, and nl_embed_texts hands over 8,192 texts at a time,
+     * tokenizing the next 8,192 while the GPU runs them) */
     nli_clip *c = nli_model_clip(m);
     nli_cuda_clip *g = nli_clip_gpu(c);
     const int L = nli_clip_get_config(c)->text.num_hidden_layers;
-    size_t passes = pr.n * CTX / (32768 - CTX) + pr.n / 8192 + 4;
+    size_t passes = pr.n * CTX / (32768 - CTX) + pr.n / NLI_CUDA_TEXT_SLOT + 4;
     int cap = (int)((8 * (size_t)L + 3) * passes), events;
     double sms[NLI_STAGES + 1];
     if (!g || nli_cuda_stage_clock_start(g, cap) != 0) return fail("stage clock");

@@ -227,9 +227,10 @@ def main():
                   ["stage", "ms", "share of the clocked time"],
                   "One more run of nl_embed_texts with an event after every op of every forward pass (at most "
                   "32,768 token rows each), summed over layers and passes; embed includes copying the packed "
-                  "ids to the GPU. between_passes: from one pass's projection to the next pass's start (its "
-                  "copy back and wait, the next chunk's tokenization, the host's packing); wall minus clocked: "
-                  "the first chunk's tokenization and packing, and the last copy back."
+                  "ids to the GPU. between_passes: from one pass's projection to the next pass's start, where "
+                  "the GPU waits for the host (the texts are tokenized and packed a chunk of 8,192 ahead while "
+                  "the GPU runs, so this is what the host failed to hide); wall minus clocked: the first "
+                  "chunk's tokenization and packing, and the last copy back."
                   + (f" Only {ck.get('events')} of the ops were timed: the clock ran out of room."
                      if ck.get("events", 0) >= ck.get("cap", 1) else ""))
         for r in st:

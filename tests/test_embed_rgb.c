@@ -89,6 +89,23 @@ int main(void) {
           "bad bytes reported: %s | %s", errs[N] ? errs[N] : "-", errs[N + 1] ? errs[N + 1] : "-");
     CHECK(!memcmp(ef, ee, N * dim * 4), "good rows beside bad bytes differ");
     CHECK(nl_embed_image_buffers(m, NULL, 1, NL_RESAMPLE_BICUBIC, ee, NULL, NULL) != 0, "NULL images accepted");
+    /* NULL entries: a clear error naming the row (with status: that row only), never a crash */
+    nl_image_buffer nulldata[2] = {enc[0], {NULL, 10, "x.jpg"}};
+    CHECK(nl_embed_image_buffers(m, nulldata, 2, NL_RESAMPLE_BICUBIC, ee, NULL, NULL) != 0 &&
+              strstr(nl_last_error(), "image 1: the data is NULL"),
+          "NULL data: %s", nl_last_error());
+    const char *nullpath[3] = {paths[0], NULL, paths[1]};
+    CHECK(nl_embed_images(m, nullpath, 3, NL_RESAMPLE_BICUBIC, ee, NULL) != 0 &&
+              strstr(nl_last_error(), "image 1: the path is NULL"),
+          "NULL path: %s", nl_last_error());
+    CHECK(nl_embed_images(m, nullpath, 3, NL_RESAMPLE_BICUBIC, ee, est) == 0 && est[0] == 0 && est[1] == -1 &&
+              est[2] == 0 && !memcmp(ee, ef, dim * 4) && !memcmp(ee + 2 * dim, ef + dim, dim * 4),
+          "NULL path with status: %s [%d %d %d]", nl_last_error(), est[0], est[1], est[2]);
+    CHECK(nl_embed_images(m, NULL, 1, NL_RESAMPLE_BICUBIC, ee, NULL) != 0, "NULL paths accepted");
+    const char *nulltext[3] = {"a dog", NULL, "x"};
+    CHECK(nl_embed_texts(m, nulltext, 3, ee) != 0 && strstr(nl_last_error(), "text 1: the text is NULL"),
+          "NULL text: %s", nl_last_error());
+    CHECK(nl_embed_texts(m, NULL, 1, ee) != 0 && nl_embed_texts(m, nulltext, 1, NULL) != 0, "NULL texts accepted");
     for (size_t i = 0; i < N + 2; i++) free(errs[i]);
     for (size_t i = 0; i < N; i++) free(bytes[i]);
     free(ee);

@@ -1,7 +1,8 @@
 /* test_gpu_engine.c — the CUDA engine through the public API against the
  * CPU engine on the tiny model: images from files (decode, the GPU's own
  * normalisation, the double-buffered pipeline, an unreadable file among
- * them) and texts (packed, causal, truncated at 77 tokens). fp32 on the GPU
+ * them) and texts (packed, causal, truncated at 77 tokens; also 17,161 of
+ * them through the asynchronous text slots, and a failure there). fp32 on the GPU
  * must equal the CPU within 1e-5 * ||g|| per row; fp16 and bf16 must keep
  * cosine >= 0.999 to it. Then: a device index that does not exist, and an
  * out-of-memory batch that is retried smaller. Label gpu: exits 77 with
@@ -96,6 +97,63 @@ static void compare(const char *label, const run_out *g, const run_out *c, size_
     }
 }
 
+/* Many texts (three GPU slots' worth and more, so both slots are reused,
+ * of mixed lengths: most short, some past the 64-token shared tiles and
+ * past the context) through the GPU's asynchronous text pipeline in fp32,
+ * against the CPU; then a NULL text in the third slot's chunk: the call
+ * fails naming it, and the next call gives the same embeddings again. */
+static void check_many_texts(nl_model *cpu, nl_model *g) {
+    static const char *syl[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "photo", "of", "the", "zebra",
+                                "nice", "big", "cat", "dog", "ship", "café", "x", "7"};
+    const size_t n = 2 * 8192 + 777, dim = (size_t)nl_model_dim(cpu);
+    char **tx = calloc(n, sizeof *tx);
+    float *ec = calloc(n * dim, sizeof(float)), *eg = calloc(n * dim, sizeof(float)),
+          *eg2 = calloc(n * dim, sizeof(float));
+    CHECK(tx && ec && eg && eg2, "out of memory");
+    if (!tx || !ec || !eg || !eg2) return;
+    uint64_t r = 12345;
+    size_t longs = 0;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t words = i % 97 == 3 ? 30 + (size_t)(r >> 58) : 1 + (size_t)(r >> 62); /* long: 30..93 words */
+        longs += words >= 30;
+        char *t = calloc(words * 8 + 1, 1);
+        if (!t) break;
+        for (size_t w = 0; w < words; w++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            strcat(t, syl[(r >> 40) % (sizeof syl / sizeof syl[0])]);
+            if (w + 1 < words) strcat(t, (r >> 20) & 1 ? " " : "");
+        }
+        tx[i] = t;
+    }
+    CHECK(nl_embed_texts(cpu, (const char *const *)tx, n, ec) == 0, "CPU, %zu texts: %s", n, nl_last_error());
+    CHECK(nl_embed_texts(g, (const char *const *)tx, n, eg) == 0, "GPU, %zu texts: %s", n, nl_last_error());
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = check_row_err(eg + i * dim, ec + i * dim, dim);
+        if (!(e <= worst)) worst = e;
+    }
+    printf("%zu texts (%zu long) through the GPU's text slots, fp32: worst max|a-g|/||g|| %.3g\n", n, longs, worst);
+    CHECK(worst <= 1e-5, "%zu texts on the GPU: off by %g (limit 1e-5)", n, worst);
+
+    const size_t bad = 2 * 8192 + 5;
+    char *keep = tx[bad];
+    tx[bad] = NULL;
+    char want[64];
+    snprintf(want, sizeof want, "text %zu", bad);
+    CHECK(nl_embed_texts(g, (const char *const *)tx, n, eg2) != 0 && strstr(nl_last_error(), want) &&
+              strstr(nl_last_error(), "NULL"),
+          "a NULL text in the third chunk: %s", nl_last_error());
+    tx[bad] = keep;
+    CHECK(nl_embed_texts(g, (const char *const *)tx, n, eg2) == 0 && !memcmp(eg, eg2, n * dim * sizeof(float)),
+          "after a failed call, the same texts give different embeddings (%s)", nl_last_error());
+    for (size_t i = 0; i < n; i++) free(tx[i]);
+    free(tx);
+    free(ec);
+    free(eg);
+    free(eg2);
+}
+
 int main(void) {
     if (nl_cuda_device_count() == 0) {
         printf("SKIP: %s\n", nl_last_error());
@@ -144,6 +202,11 @@ int main(void) {
         free_out(&o2);
         nl_model_free(g);
     }
+
+    nl_model *gm = load(dir, NL_DEVICE_CUDA, 0, NL_PRECISION_FP32, 4);
+    CHECK(gm != NULL, "GPU fp32 load: %s", nl_last_error());
+    if (gm) check_many_texts(cpu, gm);
+    nl_model_free(gm);
 
     /* The last of several GPUs, in fp32: from this thread while a model on
      * device 0 is used in turn with it, and from another thread (a new host

@@ -66,6 +66,12 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
  * eos_token_id == 2, as transformers does. Only tokens up to the pooled
  * position are run (exact under the causal mask). */
 int nli_clip_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
+/* The same on the GPU (nli_clip_use_device), asynchronous: submit queues
+ * n <= NLI_CUDA_TEXT_SLOT texts on slot 0 or 1 and returns (ids may be
+ * freed then); collect waits for the slot and writes its embeddings to out
+ * (NULL: drops them). See nli_cuda_texts_submit. */
+int nli_clip_texts_submit(nli_clip *c, int slot, const int32_t *const *ids, const size_t *lens, size_t n);
+int nli_clip_texts_collect(nli_clip *c, int slot, float *out);
 
 /* Internal entries (engine tests and tools). */
 /* Like nli_clip_load, with the weights taken from one explicit safetensors

@@ -18,6 +18,9 @@ int nli_cuda_images_collect(nli_cuda_clip *g, int slot, float *out) { NL_NO_CUDA
 uint8_t *nli_cuda_images_staging(nli_cuda_clip *g, int slot) { NL_NO_CUDA(); return NULL; }
 int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int *run, const int *pool, size_t n,
                          float *out) { NL_NO_CUDA(); return -1; }
+int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *const *ids, const int *run, const int *pool,
+                         size_t n) { NL_NO_CUDA(); return -1; }
+int nli_cuda_texts_collect(nli_cuda_clip *g, int slot, float *out) { NL_NO_CUDA(); return -1; }
 int nli_cuda_bench_images(nli_cuda_clip *g, int batch, int iters, double *seconds) { NL_NO_CUDA(); return -1; }
 int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, double *total_ms) {
     NL_NO_CUDA();

@@ -27,36 +27,47 @@ static size_t pool_index(const nli_tower_config *tc, const int32_t *ids, size_t 
     return 0;
 }
 
-/* The GPU runs texts packed too; padded runs get explicit id-0 padding. */
-static int encode_gpu(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+/* What the GPU is given for n texts: each one's run (tokens through the
+ * tower: up to its pooled row, or the whole context when padded) and pooled
+ * row; padded runs get explicit id-0 padding (*use: the padded rows). The
+ * caller frees the three arrays (also on failure). */
+static int gpu_runs(const nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, int padded,
+                    int **run, int **pool, int32_t **pad, const int32_t ***use) {
     const nli_tower_config *tc = &c->cfg.text;
     const int ctx = tc->max_position_embeddings;
-    int *run = nli_mallocarray(n, sizeof(int)), *pool = nli_mallocarray(n, sizeof(int));
-    int32_t *pad = padded ? nli_mallocarray(n * (size_t)ctx, sizeof(int32_t)) : NULL;
-    const int32_t **use = padded ? nli_mallocarray(n, sizeof(int32_t *)) : NULL;
-    int rc = -1;
-    if (!run || !pool || (padded && (!pad || !use))) goto done;
+    *run = nli_mallocarray(n, sizeof(int));
+    *pool = nli_mallocarray(n, sizeof(int));
+    *pad = padded ? nli_mallocarray(n * (size_t)ctx, sizeof(int32_t)) : NULL;
+    *use = padded ? nli_mallocarray(n, sizeof(int32_t *)) : NULL;
+    if (!*run || !*pool || (padded && (!*pad || !*use))) return -1;
     for (size_t i = 0; i < n; i++) {
-        pool[i] = (int)pool_index(tc, ids[i], lens[i]);
-        run[i] = padded ? ctx : pool[i] + 1;
+        (*pool)[i] = (int)pool_index(tc, ids[i], lens[i]);
+        (*run)[i] = padded ? ctx : (*pool)[i] + 1;
         if (padded) {
-            int32_t *p = pad + i * (size_t)ctx;
+            int32_t *p = *pad + i * (size_t)ctx;
             memset(p, 0, (size_t)ctx * sizeof(int32_t));
             memcpy(p, ids[i], lens[i] * sizeof(int32_t));
-            use[i] = p;
+            (*use)[i] = p;
         }
     }
-    rc = nli_cuda_encode_texts(c->gpu, padded ? use : (const int32_t *const *)ids, run, pool, n, out);
-done:
+    return 0;
+}
+
+/* The GPU runs texts packed too. */
+static int encode_gpu(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+    int *run = NULL, *pool = NULL;
+    int32_t *pad = NULL;
+    const int32_t **use = NULL;
+    int rc = gpu_runs(c, ids, lens, n, padded, &run, &pool, &pad, &use);
+    if (rc == 0) rc = nli_cuda_encode_texts(c->gpu, padded ? use : ids, run, pool, n, out);
     free(run); free(pool); free(pad); free(use);
     return rc;
 }
 
-static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+/* Every text 1 to context tokens, every id in the vocabulary. */
+static int check_ids(const nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n) {
     const nli_tower_config *tc = &c->cfg.text;
-    const int D = tc->hidden_size, P = c->cfg.projection_dim, ctx = tc->max_position_embeddings;
-    if (n == 0) return 0;
-    if (!ids || !lens || !out) { nli_seterr("nli_clip_encode_texts: NULL argument"); return -1; }
+    const int ctx = tc->max_position_embeddings;
     for (size_t i = 0; i < n; i++) {
         if (!ids[i] || lens[i] < 1 || lens[i] > (size_t)ctx) {
             nli_seterr("text %zu: %zu tokens (must be 1 to %d)", i, lens[i], ctx);
@@ -69,6 +80,34 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
                 return -1;
             }
     }
+    return 0;
+}
+
+int nli_clip_texts_submit(nli_clip *c, int slot, const int32_t *const *ids, const size_t *lens, size_t n) {
+    if (!c->gpu) { nli_seterr("nli_clip_texts_submit: the model is not on a GPU"); return -1; }
+    if (n == 0) return 0;
+    if (!ids || !lens) { nli_seterr("nli_clip_texts_submit: NULL argument"); return -1; }
+    if (check_ids(c, ids, lens, n) != 0) return -1;
+    int *run = NULL, *pool = NULL;
+    int32_t *pad = NULL;
+    const int32_t **use = NULL;
+    int rc = gpu_runs(c, ids, lens, n, 0, &run, &pool, &pad, &use);
+    if (rc == 0) rc = nli_cuda_texts_submit(c->gpu, slot, ids, run, pool, n);
+    free(run); free(pool);
+    return rc;
+}
+
+int nli_clip_texts_collect(nli_clip *c, int slot, float *out) {
+    if (!c->gpu) { nli_seterr("nli_clip_texts_collect: the model is not on a GPU"); return -1; }
+    return nli_cuda_texts_collect(c->gpu, slot, out);
+}
+
+static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
+    const nli_tower_config *tc = &c->cfg.text;
+    const int D = tc->hidden_size, P = c->cfg.projection_dim, ctx = tc->max_position_embeddings;
+    if (n == 0) return 0;
+    if (!ids || !lens || !out) { nli_seterr("nli_clip_encode_texts: NULL argument"); return -1; }
+    if (check_ids(c, ids, lens, n) != 0) return -1;
     if (c->gpu) return encode_gpu(c, ids, lens, n, out, padded);
     nli_clip_use_threads(c);
     const int nt = c->n_threads;

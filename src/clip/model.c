@@ -256,6 +256,10 @@ int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids
 /* Tokenise for the text tower: clip.tokenize(truncate=True) keeps the first
  * context-1 tokens and puts EOT last. */
 static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
+    if (!text) {
+        nli_seterr_code(NL_ERR_INVALID, "the text is NULL");
+        return -1;
+    }
     if (nli_tokenizer_encode(m->tok, text, strlen(text), ids, n) != 0) return -1;
     size_t ctx = (size_t)m->cfg->text.max_position_embeddings;
     if (*n > ctx) {
@@ -273,38 +277,73 @@ static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids
     return 0;
 }
 
-/* Texts per forward call: a GPU wants many at once (packed, ~8 tokens each). */
+/* Texts per forward call on the CPU; on a GPU, a slot's worth. */
 #define TEXT_CHUNK_CPU 256
-#define TEXT_CHUNK_GPU 8192
+#define TEXT_CHUNK_GPU NLI_CUDA_TEXT_SLOT
+
+/* Tokenise texts[s..s+k) into ids/lens on all cores (the tokenizer is
+ * read-only once loaded); 0, or -1 with the first failure's message. */
+static int tokenize_chunk(nl_model *m, const char *const *texts, size_t s, size_t k, int32_t **ids, size_t *lens,
+                          char **errs) {
+    int rc = 0;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(m->n_threads)
+    for (size_t i = 0; i < k; i++)
+        if (tokenize_for_model(m, texts[s + i], &ids[i], &lens[i]) != 0) errs[i] = nli_strdup(nli_geterr());
+    for (size_t i = 0; i < k && rc == 0; i++)
+        if (errs[i] || !ids[i]) {
+            nli_seterr("text %zu: %s", s + i, errs[i] ? errs[i] : "out of memory");
+            rc = -1;
+        }
+    return rc;
+}
+
+static void free_chunk(size_t k, int32_t **ids, char **errs) {
+    for (size_t i = 0; i < k; i++) {
+        free(ids[i]);
+        free(errs[i]);
+        ids[i] = NULL;
+        errs[i] = NULL;
+    }
+}
 
 int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) {
+    if (!m) {
+        nli_seterr_code(NL_ERR_INVALID, "embed texts: NULL model");
+        return -1;
+    }
     size_t dim = (size_t)m->cfg->projection_dim;
-    size_t chunk = m->device == NL_DEVICE_CUDA ? TEXT_CHUNK_GPU : TEXT_CHUNK_CPU;
+    const int gpu = m->device == NL_DEVICE_CUDA;
+    size_t chunk = gpu ? TEXT_CHUNK_GPU : TEXT_CHUNK_CPU;
     if (chunk > n) chunk = n;
     if (n == 0) return 0;
+    if (!texts || !out) {
+        nli_seterr_code(NL_ERR_INVALID, "embed texts: NULL argument");
+        return -1;
+    }
     int32_t **ids = nli_calloc(chunk, sizeof *ids);
     size_t *lens = nli_calloc(chunk, sizeof *lens);
     char **errs = nli_calloc(chunk, sizeof *errs);
     int rc = ids && lens && errs ? 0 : -1;
-    for (size_t s = 0; s < n && rc == 0; s += chunk) {
+    /* On a GPU the chunks alternate between two slots: the host tokenises
+     * (and packs) chunk c while the GPU runs chunk c - 1. at: each slot's
+     * first text. */
+    size_t at[2] = {0, 0};
+    int slot = 0;
+    for (size_t s = 0; s < n && rc == 0; s += chunk, slot ^= 1) {
         size_t k = n - s < chunk ? n - s : chunk;
-        /* The tokenizer is read-only once loaded: tokenise in parallel. */
-#pragma omp parallel for schedule(dynamic, 64) num_threads(m->n_threads)
-        for (size_t i = 0; i < k; i++)
-            if (tokenize_for_model(m, texts[s + i], &ids[i], &lens[i]) != 0) errs[i] = nli_strdup(nli_geterr());
-        for (size_t i = 0; i < k && rc == 0; i++)
-            if (errs[i] || !ids[i]) {
-                nli_seterr("text %zu: %s", s + i, errs[i] ? errs[i] : "out of memory");
-                rc = -1;
-            }
-        if (rc == 0) rc = nli_clip_encode_texts(m->clip, (const int32_t *const *)ids, lens, k, out + s * dim);
-        for (size_t i = 0; i < k; i++) {
-            free(ids[i]);
-            free(errs[i]);
-            ids[i] = NULL;
-            errs[i] = NULL;
+        rc = tokenize_chunk(m, texts, s, k, ids, lens, errs);
+        if (!gpu) {
+            if (rc == 0) rc = nli_clip_encode_texts(m->clip, (const int32_t *const *)ids, lens, k, out + s * dim);
+        } else {
+            if (rc == 0) rc = nli_clip_texts_collect(m->clip, slot, out + at[slot] * dim); /* chunk c - 2 */
+            if (rc == 0) rc = nli_clip_texts_submit(m->clip, slot, (const int32_t *const *)ids, lens, k);
+            at[slot] = s;
         }
+        free_chunk(k, ids, errs);
     }
+    if (gpu) /* the last two chunks; after a failure, wait for them and drop them */
+        for (slot = 0; slot < 2; slot++)
+            if (nli_clip_texts_collect(m->clip, slot, rc ? NULL : out + at[slot] * dim) != 0) rc = -1;
     free(ids);
     free(lens);
     free(errs);
@@ -337,6 +376,10 @@ typedef struct {
 
 static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
     /* the model's resize mode: OpenCLIP's preprocess_cfg, else shortest */
+    if ((src->paths && !src->paths[i]) || (src->enc && !src->enc[i].data && src->enc[i].len)) {
+        nli_seterr_code(NL_ERR_INVALID, "image %zu: %s is NULL", i, src->paths ? "the path" : "the data");
+        return -1;
+    }
     if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, c->resize_mode, c->fill_color, out);
     if (src->enc)
         return nli_preprocess_mem_mode(src->enc[i].data, src->enc[i].len, src->enc[i].name, S, resample,
@@ -458,6 +501,7 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
 
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
+    if (n && (!paths || !out)) { nli_seterr_code(NL_ERR_INVALID, "nl_embed_images: NULL argument"); return -1; }
     img_src src = {paths, NULL, NULL};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);

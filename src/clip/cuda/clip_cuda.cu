@@ -29,12 +29,11 @@ extern "C" {
 #include "clip_impl.h"
 }
 
-#define TEXT_ROWS 32768 /* token rows per text forward pass */
 #define BATCH_CAP 4096  /* images per forward pass, at most */
 
 /* Record the end of an op of kind k on the stream when the stage clock is
  * on; always 0, so that it chains with the launchers' ||. */
-static int mark(nli_cuda_clip *g, int k) {
+int nli_cg_mark(nli_cuda_clip *g, int k) {
     if (g->sev && g->sn < g->scap) {
         cudaEventRecord(g->sev[g->sn], g->st);
         g->skind[g->sn++] = (unsigned char)k;
@@ -69,23 +68,23 @@ fail:
 
 /* The blocks of one tower over `rows` rows of x (see the top: x lacks the
  * output biases, whose sum the final LayerNorm adds: t_cbf, v_cbf). */
-static int run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
+int nli_cg_run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
                       const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads;
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
         if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
-                        tc->layer_norm_eps) || mark(g, NLI_STAGE_LN1) ||
-            nli_cg_gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || mark(g, NLI_STAGE_QKV) ||
+                        tc->layer_norm_eps) || nli_cg_mark(g, NLI_STAGE_LN1) ||
+            nli_cg_gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || nli_cg_mark(g, NLI_STAGE_QKV) ||
             nli_k_attention(g->prec, g->st, g->big, b->qkv_b, pos, g->ln, tiles, n_tiles, H, D / H, causal) ||
-            mark(g, NLI_STAGE_ATTN) || nli_cg_gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
-            mark(g, NLI_STAGE_OPROJ) ||
+            nli_cg_mark(g, NLI_STAGE_ATTN) || nli_cg_gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
+            nli_cg_mark(g, NLI_STAGE_OPROJ) ||
             nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
-                        tc->layer_norm_eps) || mark(g, NLI_STAGE_LN2) ||
-            nli_cg_gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || mark(g, NLI_STAGE_FC1) ||
+                        tc->layer_norm_eps) || nli_cg_mark(g, NLI_STAGE_LN2) ||
+            nli_cg_gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || nli_cg_mark(g, NLI_STAGE_FC1) ||
             nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
-            mark(g, NLI_STAGE_ACT) || nli_cg_gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
-            mark(g, NLI_STAGE_FC2))
+            nli_cg_mark(g, NLI_STAGE_ACT) || nli_cg_gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
+            nli_cg_mark(g, NLI_STAGE_FC2))
             return -1;
     }
     return 0;
@@ -101,13 +100,13 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
     if (rgb ? nli_k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
             : nli_k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
         return -1;
-    if (mark(g, NLI_STAGE_PATCH) || nli_cg_gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
-        mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
+    if (nli_cg_mark(g, NLI_STAGE_PATCH) || nli_cg_gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
+        nli_cg_mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
         nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
-        mark(g, NLI_STAGE_EMBED) || run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0) ||
+        nli_cg_mark(g, NLI_STAGE_EMBED) || nli_cg_run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0) ||
         nli_k_layernorm(1, g->st, g->x, g->cls_idx, g->v_cbf, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
-        nli_cg_gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
+        nli_cg_gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || nli_cg_mark(g, NLI_STAGE_HEAD))
         return -1;
     return 0;
 }
@@ -380,10 +379,6 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     }
     {
         size_t r = TEXT_ROWS;
-        CUDA_TRY(cudaHostAlloc((void **)&g->h_tok, r * 4, cudaHostAllocDefault), fail);
-        CUDA_TRY(cudaHostAlloc((void **)&g->h_pos, r * 4, cudaHostAllocDefault), fail);
-        CUDA_TRY(cudaHostAlloc((void **)&g->h_pool, r * 4, cudaHostAllocDefault), fail);
-        CUDA_TRY(cudaHostAlloc((void **)&g->h_tiles, r * sizeof(nli_attn_tile), cudaHostAllocDefault), fail);
         CUDA_TRY(cudaMalloc((void **)&g->d_tok, r * 4), fail);
         CUDA_TRY(cudaMalloc((void **)&g->d_pos, r * 4), fail);
         CUDA_TRY(cudaMalloc((void **)&g->d_pool, r * 4), fail);
@@ -407,7 +402,7 @@ extern "C" void nli_cuda_clip_free(nli_cuda_clip *g) {
     if (g->st) cudaStreamSynchronize(g->st);
     free_workspace(g);
     cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix); cudaFree(g->cumb);
-    cudaFreeHost(g->h_tok); cudaFreeHost(g->h_pos); cudaFreeHost(g->h_pool); cudaFreeHost(g->h_tiles);
+    nli_cg_text_free(g);
     cudaFree(g->d_tok); cudaFree(g->d_pos); cudaFree(g->d_pool); cudaFree(g->d_tiles);
     if (g->blas) nli_cublas.Destroy(g->blas);
     if (g->done[0]) cudaEventDestroy(g->done[0]);
@@ -492,66 +487,6 @@ extern "C" int nli_cuda_encode_images(nli_cuda_clip *g, const float *pixels, siz
     rc = 0;
 out:
     if (rc) nli_prefixerr("cuda:%d: image forward pass", g->dev);
-    cudaSetDevice(prev);
-    return rc;
-}
-
-/* ------------------------------------------------------------ texts */
-
-extern "C" int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int *run, const int *pool,
-                                    size_t n, float *out) {
-    const nli_tower_config *tc = &g->cfg.text;
-    const int D = tc->hidden_size, P = g->cfg.projection_dim;
-    int prev, rc = -1;
-    if (n == 0) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (run[i] < 1 || run[i] > tc->max_position_embeddings || pool[i] < 0 || pool[i] >= run[i]) {
-            nli_seterr("cuda: text %zu: run %d / pool %d outside the context (%d)", i, run[i], pool[i],
-                      tc->max_position_embeddings);
-            return -1;
-        }
-    /* Prompts of up to 64 tokens share attention tiles (one block, 64 query
-     * rows); NEGLABEL_CUDA_TEXT_PACK=0 gives each its own, for benchmarks. */
-    const char *pk = getenv("NEGLABEL_CUDA_TEXT_PACK");
-    const int pack = !(pk && !strcmp(pk, "0"));
-    if (nli_cuda_select(g->dev, &prev) != 0) return -1;
-    for (size_t i0 = 0; i0 < n;) {
-        size_t nb = 0, rows = 0, nt = 0, open = SIZE_MAX; /* open: the tile short prompts join */
-        while (i0 + nb < n && rows + (size_t)run[i0 + nb] <= TEXT_ROWS) {
-            size_t i = i0 + nb, L = (size_t)run[i];
-            for (size_t t = 0; t < L; t++) {
-                g->h_tok[rows + t] = ids[i][t];
-                g->h_pos[rows + t] = (int32_t)t;
-            }
-            if (pack && L <= 64 && open != SIZE_MAX && g->h_tiles[open].len + (int)L <= 64) {
-                g->h_tiles[open].len += (int)L;
-            } else {
-                open = pack && L <= 64 ? nt : SIZE_MAX; /* a longer prompt ends the run of shared tiles */
-                for (size_t q0 = 0; q0 < L; q0 += 64) g->h_tiles[nt++] = (nli_attn_tile){(int)rows, (int)L, (int)q0, 0};
-            }
-            g->h_pool[nb] = (int)(rows + (size_t)pool[i]);
-            rows += L;
-            nb++;
-        }
-        mark(g, NLI_STAGES); /* the stage clock: a forward pass starts (its ids packed) */
-        CUDA_TRY(cudaMemcpyAsync(g->d_tok, g->h_tok, rows * 4, cudaMemcpyHostToDevice, g->st), out);
-        CUDA_TRY(cudaMemcpyAsync(g->d_pos, g->h_pos, rows * 4, cudaMemcpyHostToDevice, g->st), out);
-        CUDA_TRY(cudaMemcpyAsync(g->d_pool, g->h_pool, nb * 4, cudaMemcpyHostToDevice, g->st), out);
-        CUDA_TRY(cudaMemcpyAsync(g->d_tiles, g->h_tiles, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
-        if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
-            mark(g, NLI_STAGE_EMBED) || run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, g->d_pos, 1) ||
-            nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
-                        tc->layer_norm_eps) ||
-            nli_cg_gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f) || mark(g, NLI_STAGE_HEAD))
-            goto out;
-        CUDA_TRY(cudaMemcpyAsync(out + i0 * P, g->outd, nb * P * 4, cudaMemcpyDeviceToHost, g->st), out);
-        /* the pinned staging is rewritten by the next chunk: wait */
-        CUDA_TRY(cudaStreamSynchronize(g->st), out);
-        i0 += nb;
-    }
-    rc = 0;
-out:
-    if (rc) nli_prefixerr("cuda:%d: text forward pass", g->dev);
     cudaSetDevice(prev);
     return rc;
 }
@@ -705,7 +640,7 @@ extern "C" int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, dou
     if (random_pixels(g, batch) != 0) goto out;
     for (int it = -2; it < iters; it++) {
         if (nli_cuda_stage_clock_start(g, cap) != 0) goto out;
-        mark(g, NLI_STAGES); /* start */
+        nli_cg_mark(g, NLI_STAGES); /* start */
         int fw = vision_forward(g, NULL, g->d_pix, batch);
         if (nli_cuda_stage_clock_stop(g, one) < 0 || fw != 0) goto out;
         if (it < 0) continue;

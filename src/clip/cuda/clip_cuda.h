@@ -40,6 +40,15 @@ uint8_t *nli_cuda_images_staging(nli_cuda_clip *g, int slot);
  * pool[i] is pooled. Sequences are packed, never padded. */
 int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int *run, const int *pool, size_t n,
                          float *out);
+/* The same, asynchronous and double-buffered (text_cuda.cu): submit packs
+ * n <= NLI_CUDA_TEXT_SLOT texts into slot 0 or 1 (pinned staging; the ids
+ * may be freed when it returns) and queues their forward passes; collect
+ * waits for that slot and writes its n embeddings to out (out NULL: drops
+ * them, errors ignored). A slot must be collected before its next submit. */
+#define NLI_CUDA_TEXT_SLOT 8192
+int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *const *ids, const int *run, const int *pool,
+                         size_t n);
+int nli_cuda_texts_collect(nli_cuda_clip *g, int slot, float *out);
 
 /* Benchmark entry: forward passes over `batch` random preprocessed images
  * already in GPU memory, `iters` times; *seconds per pass (median). */
@@ -73,8 +82,8 @@ int nli_cuda_bench_stages(nli_cuda_clip *g, int batch, int iters, double *ms, do
  * an event after every op of every forward pass, at most cap (ops past it
  * are not timed). _stop waits for the last, adds each op's time to
  * ms[kind] (NLI_STAGES + 1 entries, zeroed first; ms[NLI_STAGES] is the
- * time from the end of one forward pass to the start of the next: copies
- * back, the host's work, tokenising the next chunk), stops the clock and
+ * time from the end of one forward pass to the start of the next: the
+ * copy back, and whatever the GPU waits for from the host), stops the clock and
  * returns the number of events recorded (-1 on error). ms may be NULL. */
 int nli_cuda_stage_clock_start(nli_cuda_clip *g, int cap);
 int nli_cuda_stage_clock_stop(nli_cuda_clip *g, double *ms);

@@ -13,6 +13,21 @@ extern "C" {
 struct nli_clip;
 struct nli_cuda_rn; /* resnet_cuda.cu */
 
+#define TEXT_ROWS 32768 /* token rows per text forward pass */
+
+/* A text slot (text_cuda.cu): pinned host staging for up to
+ * NLI_CUDA_TEXT_SLOT prompts packed into forward passes, and their
+ * embeddings coming back; allocated on the first text call. */
+typedef struct {
+    int32_t *tok, *pos;   /* token rows of all the slot's passes, in order */
+    int *pool;            /* per prompt: its pooled row within its pass */
+    nli_attn_tile *tiles; /* per pass, its attention tiles (rows within the pass) */
+    float *out;           /* n x P embeddings */
+    size_t n;             /* prompts queued and not yet collected (0: none) */
+    int failed;           /* queuing failed part-way: collect reports it */
+    cudaEvent_t done;     /* recorded after the slot's last copy back */
+} nli_cg_text_slot;
+
 typedef struct {
     const float *ln1_w, *ln1_b, *qkv_b, *o_b, *ln2_w, *ln2_b, *fc1_b, *fc2_b;
     const void *qkv_w, *o_w, *fc1_w, *fc2_w; /* T */
@@ -43,10 +58,11 @@ struct nli_cuda_clip {
     int *cls_idx;          /* b * T_vision */
     nli_attn_tile *vtiles;  /* vision tiles for max_batch images */
     int vtiles_per_image;
-    /* text staging (pinned host + device) */
-    int32_t *h_tok, *h_pos, *d_tok, *d_pos;
-    int *h_pool, *d_pool;
-    nli_attn_tile *h_tiles, *d_tiles;
+    /* text: one pass's rows on the device, and the two pinned host slots */
+    int32_t *d_tok, *d_pos;
+    int *d_pool;
+    nli_attn_tile *d_tiles;
+    nli_cg_text_slot ts[2];
     /* image slots */
     uint8_t *stage[2], *d_rgb;
     float *h_out[2];
@@ -60,6 +76,15 @@ struct nli_cuda_clip {
     int sn, scap;
     struct nli_cuda_rn *rn; /* the ModifiedResNet vision tower, or NULL (ViT) */
 };
+
+/* Record the end of an op of kind k on the stream when the stage clock is
+ * on; always 0, so that it chains with the launchers' ||. */
+int nli_cg_mark(nli_cuda_clip *g, int k);
+/* The blocks of one tower over `rows` rows of x. */
+int nli_cg_run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
+                      const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal);
+/* Release the text slots (text_cuda.cu; their work finished first). */
+void nli_cg_text_free(nli_cuda_clip *g);
 
 /* C[M,N] (row-major) = A[M,K] W[N,K]^T (+ beta C). T inputs unless f32in;
  * T output unless c_f32. */
