@@ -466,7 +466,8 @@ NL_API int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *c
 /* Normalised embeddings of ready-made prompts (cached). */
 NL_API int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out);
 /* Normalised image embeddings (cached by path, size, mtime). status[i] -1 and
- * errors[i] (malloc'd) for images that failed; rows of those are zero. */
+ * errors[i] (malloc'd) for images that failed; rows of those are zero.
+ * status NULL: the first image that fails fails the call (its message). */
 NL_API int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                          size_t n, float *out, int *status, char **errors);
 /* The same, keeping only the readable images: their rows are packed at the

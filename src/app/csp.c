@@ -27,12 +27,13 @@ static const char *const csp_adj_t[] = {"{}", "a nice photo of {}", "a good phot
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-const char *const *nl_csp_exclude(size_t *n) { *n = COUNT(csp_exclude); return csp_exclude; }
-const char *const *nl_csp_noun_templates(size_t *n) { *n = COUNT(csp_noun_t); return csp_noun_t; }
-const char *const *nl_csp_superclasses(size_t *n) { *n = COUNT(csp_super); return csp_super; }
-const char *const *nl_csp_adj_templates(size_t *n) { *n = COUNT(csp_adj_t); return csp_adj_t; }
+const char *const *nl_csp_exclude(size_t *n) { if (n) *n = COUNT(csp_exclude); return csp_exclude; }
+const char *const *nl_csp_noun_templates(size_t *n) { if (n) *n = COUNT(csp_noun_t); return csp_noun_t; }
+const char *const *nl_csp_superclasses(size_t *n) { if (n) *n = COUNT(csp_super); return csp_super; }
+const char *const *nl_csp_adj_templates(size_t *n) { if (n) *n = COUNT(csp_adj_t); return csp_adj_t; }
 
 int nl_csp_phrases(const nl_corpus *c, uint64_t seed, nl_strvec *out) {
+    if (!out) return nli_null_arg(__func__);
     memset(out, 0, sizeof *out);
     if (!c || (c->n && (!c->word || !c->pos))) { nli_seterr("CSP phrases: no corpus"); return -1; }
     /* random.seed(seed), then one random.choice(csp_templates) per
@@ -57,6 +58,7 @@ fail:
 }
 
 int nl_ensemble_raw(const float *raw, size_t n, size_t n_templates, size_t dim, float *out) {
+    if (n && (!raw || !out)) return nli_null_arg(__func__);
     if (n_templates == 0 || dim == 0) {
         nli_seterr("ensemble: %zu templates, dimension %zu", n_templates, dim);
         return -1;

@@ -66,6 +66,7 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
 
 int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
                   const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg, float **emb, double **qsim) {
+    if (!m || !id_emb || !cp || !t || !neg) return nli_null_arg(__func__);
     size_t dim = (size_t)nl_model_dim(m);
     nl_corpus c;
     memset(neg, 0, sizeof *neg);
@@ -166,6 +167,7 @@ static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const doubl
 
 int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim) {
     nli_atomic a;
+    if (!path || !neg) return nli_null_arg(__func__);
     if (nli_atomic_open(&a, path) != 0) return -1;
     negatives_print(&a, neg, qsim);
     return nli_atomic_commit(&a); /* checks ferror and fsyncs */
@@ -555,6 +557,7 @@ static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_
 
 int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     if (result) memset(result, 0, sizeof *result);
+    if (!p) return nli_null_arg(__func__);
     double t0 = nli_now();
     nl_model *m = NULL;
     nl_strvec labels = {0}, skipped = {0};

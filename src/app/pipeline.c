@@ -13,15 +13,20 @@
 #include "util.h"
 
 int nl_strvec_push_owned(nl_strvec *s, char *str) {
-    if (!str) return -1;
+    if (!s) { free(str); return nli_null_arg(__func__); }
+    if (!str) return -1; /* nli_strdup's failure (or NULL given): the error is set */
     if (nli_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) { free(str); return -1; }
     s->v[s->n++] = str;
     return 0;
 }
 
-int nl_strvec_push(nl_strvec *s, const char *str) { return nl_strvec_push_owned(s, nli_strdup(str)); }
+int nl_strvec_push(nl_strvec *s, const char *str) {
+    if (!s || !str) return nli_null_arg(__func__);
+    return nl_strvec_push_owned(s, nli_strdup(str));
+}
 
 void nl_strvec_free(nl_strvec *s) {
+    if (!s) return;
     for (size_t i = 0; i < s->n; i++) free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
@@ -52,6 +57,7 @@ static int utf8_valid(const unsigned char *s, size_t n) {
 #define MAX_LIST_FILE ((size_t)1 << 30)
 
 int nl_read_lines(const char *path, nl_strvec *out) {
+    if (!path || !out) return nli_null_arg(__func__);
     memset(out, 0, sizeof *out);
     char *buf;
     size_t len;
@@ -122,6 +128,10 @@ int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
 }
 
 char *nl_apply_template(const char *tmpl, const char *word) {
+    if (!tmpl || !word) {
+        nli_null_arg(__func__);
+        return NULL;
+    }
     const char *at = strstr(tmpl, "{}");
     if (!at) {
         nli_seterr("prompt template '%s' has no '{}' placeholder", tmpl);
@@ -205,6 +215,12 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
         }
         memset(errs, 0, k * sizeof *errs);
         if (k && fn(m, ctx, batch, k, tmp, st, errs) != 0) goto done;
+        for (size_t j = 0; !status && j < k; j++) /* no status array: a failure fails the call */
+            if (st[j] != 0) {
+                nli_seterr("%s", errs[j] ? errs[j] : "out of memory");
+                for (size_t q = 0; q < k; q++) free(errs[q]);
+                goto done;
+            }
         for (size_t j = 0; j < k; j++) {
             size_t i = batch[j];
             memcpy(out + i * dim, tmp + j * dim, dim * sizeof(float));
@@ -256,6 +272,7 @@ static int embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const 
 }
 
 int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, float *out) {
+    if (!m || (n && (!prompts || !out))) return nli_null_arg(__func__);
     return embed_prompts(m, o, prompts, n, 0, out);
 }
 
@@ -271,6 +288,7 @@ static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k
 
 int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                          size_t n, float *out, int *status, char **errors) {
+    if (!m || (n && (!paths || !out))) return nli_null_arg(__func__);
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     char extra[64];
     snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
@@ -294,6 +312,11 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
 
 int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
                    const char *const *templates, size_t n_templates, float *out) {
+    if (!m || (n && (!words || !out)) || (n_templates && !templates)) return nli_null_arg(__func__);
+    for (size_t t = 0; t < n_templates; t++)
+        if (!templates[t]) return nli_null_arg(__func__);
+    for (size_t i = 0; i < n; i++)
+        if (!words[i]) { nli_seterr("%s: word %zu is NULL", __func__, i); return -1; }
     size_t dim = (size_t)nl_model_dim(m);
     if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
     char **prompts = nli_calloc(n ? n : 1, sizeof *prompts);
@@ -328,6 +351,11 @@ done:
 
 int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
                        const char *const *templates, size_t n_templates, float *out) {
+    if (!m || (n && (!words || !out)) || (n_templates && !templates)) return nli_null_arg(__func__);
+    for (size_t t = 0; t < n_templates; t++)
+        if (!templates[t]) return nli_null_arg(__func__);
+    for (size_t i = 0; i < n; i++)
+        if (!words[i]) { nli_seterr("%s: word %zu is NULL", __func__, i); return -1; }
     size_t dim = (size_t)nl_model_dim(m);
     if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
     size_t chunk = n < RAW_CHUNK ? n : RAW_CHUNK;
@@ -360,6 +388,7 @@ done:
 /* ------------------------------------------------------------ negatives */
 
 void nl_negatives_free(nl_negatives *n) {
+    if (!n) return;
     nl_strvec_free(&n->words);
     nl_strvec_free(&n->prompts);
     nl_strvec_free(&n->noun_templates);
@@ -401,6 +430,7 @@ static int parse_header(const char *path, const char *line, nl_negatives *out) {
 }
 
 int nl_negatives_read(const char *path, nl_negatives *out) {
+    if (!path || !out) return nli_null_arg(__func__);
     memset(out, 0, sizeof *out);
     nl_strvec lines;
     if (nl_read_lines(path, &lines) != 0) return -1;
@@ -453,6 +483,8 @@ fail:
 }
 
 int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out) {
+    if (!m || !neg || !out) return nli_null_arg(__func__);
+    if (!path) path = "negatives";
     size_t dim = (size_t)nl_model_dim(m);
     if (neg->model && strcmp(neg->model, nl_model_fingerprint(m)) != 0) {
         nli_seterr("%s: negatives were mined with model %s, but the model given is %s; re-run 'neglabel mine' "
@@ -533,6 +565,7 @@ static int walk(const char *dir, nl_strvec *out, int depth) {
 }
 
 int nl_collect_images(const char *spec, nl_strvec *out) {
+    if (!spec || !out) return nli_null_arg(__func__);
     memset(out, 0, sizeof *out);
     struct stat st;
     if (stat(spec, &st) != 0) { nli_seterr_code(NL_ERR_IO, "%s: %s", spec, strerror(errno)); return -1; }
@@ -561,6 +594,7 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
 
 int nl_embed_image_files_readable(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                                   size_t n, int strict, float *out, size_t *good, size_t *n_good, nl_strvec *skipped) {
+    if (!m || !n_good || (n && (!paths || !out || !good))) return nli_null_arg(__func__);
     size_t dim = (size_t)nl_model_dim(m), k = 0;
     int *st = nli_mallocarray(n + 1, sizeof(int));
     char **errs = nli_calloc(n + 1, sizeof(char *));

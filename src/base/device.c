@@ -9,6 +9,7 @@
 #include <string.h>
 
 int nl_parse_device(const char *s, nl_device *dev, int *index) {
+    if (!dev || !index) return nli_null_arg(__func__);
     *index = 0;
     if (!s) { nli_seterr("device: none given"); return -1; }
     if (!strcmp(s, "auto")) { *dev = NL_DEVICE_AUTO; return 0; }
@@ -29,6 +30,7 @@ int nl_parse_device(const char *s, nl_device *dev, int *index) {
 
 int nl_parse_precision(const char *s, nl_precision *p) {
     static const char *names[] = {"default", "fp32", "fp16", "bf16"};
+    if (!p) return nli_null_arg(__func__);
     for (int i = 0; i < 4 && s; i++)
         if (!strcmp(s, names[i])) { *p = (nl_precision)i; return 0; }
     nli_seterr("precision '%s': expected fp32, fp16 or bf16", s ? s : "");

@@ -55,6 +55,7 @@ static int npy_shape(const char *p, size_t dims[2]) {
 }
 
 int nl_npy_load(const char *path, float **data, size_t *rows, size_t *cols) {
+    if (!path || !data || !rows || !cols) return nli_null_arg(__func__);
     *data = NULL;
     *rows = *cols = 0;
     nli_map m;
@@ -148,6 +149,7 @@ out:
 
 int nl_npy_save(const char *path, const float *data, size_t rows, size_t cols) {
     size_t n;
+    if (!path || (rows && cols && !data)) return nli_null_arg(__func__);
     if (__builtin_mul_overflow(rows, cols, &n) || n > NL_ALLOC_LIMIT / sizeof(float)) {
         nli_seterr("%s: shape (%zu, %zu) is too large", path, rows, cols);
         return -1;

@@ -163,6 +163,7 @@ uint32_t nli_pyrandom_below(nli_mt19937 *m, uint32_t n) {
 static const char *const perm_names[] = {"splitmix", "torch", "numpy"};
 
 int nl_parse_permutation(const char *s, nl_permutation *out) {
+    if (!out) return nli_null_arg(__func__);
     for (int k = 0; k < 3; k++)
         if (s && !strcmp(s, perm_names[k])) {
             *out = (nl_permutation)k;

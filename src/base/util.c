@@ -24,6 +24,11 @@ void nli_seterr(const char *fmt, ...) {
     g_status = NL_ERR_INVALID;
 }
 
+int nli_null_arg(const char *fn) {
+    nli_seterr("%s: NULL argument", fn);
+    return -1;
+}
+
 void nli_seterr_code(int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -441,6 +446,7 @@ void nli_atomic_abort(nli_atomic *a) {
 
 int nl_write_file_atomic(const char *path, const void *data, size_t len) {
     nli_atomic a;
+    if (!path || (len && !data)) return nli_null_arg(__func__);
     if (nli_atomic_open(&a, path) != 0) return -1;
     if (len && fwrite(data, 1, len, a.f) != len) {
         atomic_write_error(&a, errno);

@@ -19,6 +19,9 @@ void nli_seterr_code(int status, const char *fmt, ...) __attribute__((format(pri
 /* Prepend "prefix: " to the current message (e.g. the file name). */
 void nli_prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *nli_geterr(void);
+/* A public entry point given NULL where it needs a pointer: the error
+ * "<fn>: NULL argument" (NL_ERR_INVALID), and -1 to return. */
+int nli_null_arg(const char *fn);
 
 /* Allocation: NULL (with error set) on overflow, over NL_ALLOC_LIMIT or OOM. */
 void *nli_malloc(size_t n);

@@ -540,6 +540,7 @@ void nli_image_free(nli_image *img) {
 }
 
 int nl_preprocess_file(const char *path, int size, nl_resample resample, uint8_t *out) {
+    if (!path || !out) return nli_null_arg(__func__);
     return nli_preprocess_file_mode(path, size, resample, NLI_RESIZE_SHORTEST, 0, out);
 }
 

@@ -88,17 +88,20 @@ static int place(nl_model *m, const nl_model_params *p) {
     return 0;
 }
 
+/* The accessors take a loaded model; given NULL they answer 0 (the first
+ * enum value, an empty string) rather than crash. */
 nl_device nl_model_device(const nl_model *m, int *index) {
-    if (index) *index = m->device_index;
-    return m->device;
+    if (index) *index = m ? m->device_index : 0;
+    return m ? m->device : NL_DEVICE_CPU;
 }
-nl_precision nl_model_precision(const nl_model *m) { return m->precision; }
-int nl_model_threads(const nl_model *m) { return m->n_threads; }
+nl_precision nl_model_precision(const nl_model *m) { return m ? m->precision : NL_PRECISION_DEFAULT; }
+int nl_model_threads(const nl_model *m) { return m ? m->n_threads : 0; }
 struct nli_clip *nli_model_clip(const nl_model *m) { return m->clip; }
 nl_resample nl_model_resample(const nl_model *m) {
+    if (!m) return NL_RESAMPLE_BICUBIC;
     return m->cfg->resample_default == NL_RESAMPLE_BILINEAR ? NL_RESAMPLE_BILINEAR : NL_RESAMPLE_BICUBIC;
 }
-const char *nl_model_device_name(const nl_model *m) { return m->device_name; }
+const char *nl_model_device_name(const nl_model *m) { return m ? m->device_name : ""; }
 
 /* Identity of the weights for cache keys and negatives files: config.json
  * (open_clip_config.json in OpenCLIP folders),
@@ -191,9 +194,9 @@ void nl_model_free(nl_model *m) {
     free(m);
 }
 
-int nl_model_dim(const nl_model *m) { return m->cfg->projection_dim; }
-int nl_model_image_size(const nl_model *m) { return m->cfg->vision.image_size; }
-const char *nl_model_fingerprint(const nl_model *m) { return m->fingerprint; }
+int nl_model_dim(const nl_model *m) { return m ? m->cfg->projection_dim : 0; }
+int nl_model_image_size(const nl_model *m) { return m ? m->cfg->vision.image_size : 0; }
+const char *nl_model_fingerprint(const nl_model *m) { return m ? m->fingerprint : ""; }
 
 static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, int text) {
     nli_buf_printf(b, "\"%s\":{\"hidden_size\":%d,\"intermediate_size\":%d,\"num_hidden_layers\":%d,"
@@ -209,6 +212,10 @@ static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, 
 }
 
 char *nl_model_info_json(const nl_model *m) {
+    if (!m) {
+        nli_null_arg(__func__);
+        return NULL;
+    }
     const nli_clip_config *c = m->cfg;
     nli_buf b = {0};
     nli_buf_puts(&b, "{\"model\":");
@@ -351,6 +358,7 @@ int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) 
 }
 
 void nl_normalize_rows(float *x, size_t n, size_t dim) {
+    if (!x) return;
     for (size_t i = 0; i < n; i++) {
         float *r = x + i * dim;
         double ss = 0;
@@ -501,14 +509,14 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
 
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
-    if (n && (!paths || !out)) { nli_seterr_code(NL_ERR_INVALID, "nl_embed_images: NULL argument"); return -1; }
+    if (!m || (n && (!paths || !out))) return nli_null_arg("nl_embed_images");
     img_src src = {paths, NULL, NULL};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);
 }
 
 int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
-    if (n && (!images || !out)) { nli_seterr("nl_embed_rgb: NULL argument"); return -1; }
+    if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
     img_src src = {NULL, images, NULL};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, NULL);
@@ -516,7 +524,7 @@ int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample 
 
 int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample, float *out,
                            int *status, char **errors) {
-    if (n && (!images || !out)) { nli_seterr("nl_embed_image_buffers: NULL argument"); return -1; }
+    if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
     img_src src = {NULL, NULL, images};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);

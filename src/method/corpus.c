@@ -336,6 +336,7 @@ out:
 /* ------------------------------------------------------------ public */
 
 int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
+    if (!out) return nli_null_arg(__func__);
     memset(out, 0, sizeof *out);
     if (!p || (!p->wordnet_dir) == (!p->lists_dir)) {
         nli_seterr("corpus: give exactly one of a WordNet folder or a word-list folder");
@@ -375,6 +376,7 @@ void nl_corpus_free(nl_corpus *c) {
 
 int nl_corpus_write(const nl_corpus *c, const char *path) {
     nli_atomic a;
+    if (!c || !path || (c->n && (!c->word || !c->pos))) return nli_null_arg(__func__);
     if (nli_atomic_open(&a, path) != 0) return -1;
     for (size_t k = 0; k < c->n; k++)
         fprintf(a.f, "%s\t%s\n", c->pos[k] == NL_POS_ADJ ? "adj" : "noun", c->word[k]);

@@ -109,6 +109,7 @@ static double fpr_neglabel(const curve *c, size_t n_ood) {
 
 int nl_compute_metrics(const double *id_scores, size_t n_id, const double *ood_scores, size_t n_ood,
                        nl_fpr_convention conv, nl_metrics *out) {
+    if (!out || (n_id && !id_scores) || (n_ood && !ood_scores)) return nli_null_arg(__func__);
     if (n_id == 0 || n_ood == 0) {
         nli_seterr("metrics: need at least one ID and one OOD score (got %zu ID, %zu OOD)", n_id, n_ood);
         return -1;

@@ -75,6 +75,7 @@ static int cmp_ranked(const void *a, const void *b) {
 int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_cand,
             const uint8_t *cand_pos, size_t dim, const nl_mine_params *p,
             size_t **selected, size_t *n_selected, double *qsim) {
+    if (!id_emb || !cand_emb || !cand_pos || !selected || !n_selected) return nli_null_arg(__func__);
     *selected = NULL;
     *n_selected = 0;
     nl_mine_params d = nl_mine_default_params();

@@ -27,6 +27,7 @@
 static const char *const METHOD_NAMES[NL_METHOD_COUNT] = {"neglabel", "mcm", "csp", "adaneg", "oodd"};
 
 int nl_parse_method(const char *s, nl_method *out) {
+    if (!out) return nli_null_arg(__func__);
     for (int m = 0; s && m < NL_METHOD_COUNT; m++)
         if (!strcmp(s, METHOD_NAMES[m])) { *out = (nl_method)m; return 0; }
     nli_seterr("unknown method '%s' (neglabel, mcm, csp, adaneg or oodd)", s ? s : "");
@@ -50,6 +51,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
              double *scores, size_t *top_id, size_t *top_neg) {
     if (!p) { nli_seterr("score: no parameters"); return -1; }
+    if ((n_img && (!img || !scores)) || (n_id && !id_emb) || (n_neg && !neg_emb)) return nli_null_arg(__func__);
     if ((unsigned)p->method >= NL_METHOD_COUNT) {
         nli_seterr("score: unknown method %d", (int)p->method);
         return -1;

@@ -298,6 +298,8 @@ static int write_json(nli_atomic *a, const nli_report *r) {
 /* RFC 4180: quote a field holding a comma, quote, CR or LF; double quotes.
  * Bytes are kept as they are so a path can be matched exactly. */
 void nl_csv_field(FILE *f, const char *s) {
+    if (!f) return;
+    if (!s) s = "";
     if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
     fputc('"', f);
     for (; *s; s++) {

@@ -1,0 +1,195 @@
+/* test_api_null.c — every public entry point given NULL where it needs a
+ * pointer (or a NULL entry in an array of texts, paths, words or
+ * templates) returns an error naming the function or the row, and never
+ * crashes; accessors of a NULL model answer 0 or an empty string; the free
+ * functions take NULL. Run under ASan/UBSan in CI like every test. */
+#include "check.h"
+#include "neglabel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* rc is -1 and the message contains want. */
+#define FAILS(call, want)                                                                                    \
+    do {                                                                                                     \
+        int rc_ = (call);                                                                                    \
+        CHECK(rc_ == -1 && strstr(nl_last_error(), want), "%s: rc %d, '%s' (want '%s')", #call, rc_,         \
+              nl_last_error(), want);                                                                        \
+    } while (0)
+
+int main(void) {
+    const char *shared = check_shared();
+    char *dir = check_path(shared, "fixtures/tiny-clip");
+    char *img = check_path(shared, "fixtures/images/dog.jpg");
+    nl_model *m = nl_model_load(dir, NULL);
+    CHECK(m != NULL, "load %s: %s", dir, nl_last_error());
+    if (!m) return check_done();
+    const size_t dim = (size_t)nl_model_dim(m);
+    float *out = calloc(8 * dim, sizeof(float));
+    double sc[8];
+    int st[4];
+    int32_t *ids = NULL;
+    size_t n = 0;
+    nl_device dev;
+    int idx;
+    nl_precision prec;
+    nl_method meth;
+    nl_permutation perm;
+    nl_strvec sv = {0};
+    nl_corpus corpus;
+    nl_negatives neg;
+    nl_metrics met;
+    const char *null1[] = {NULL};
+    const char *tmpl[] = {"a photo of a {}."}, *null_tmpl[] = {NULL};
+    nl_embed_opts eo = {0};
+
+    /* parsing */
+    FAILS(nl_parse_device("cuda", NULL, &idx), "nl_parse_device: NULL argument");
+    FAILS(nl_parse_device("cuda", &dev, NULL), "nl_parse_device: NULL argument");
+    FAILS(nl_parse_device(NULL, &dev, &idx), "device: none given");
+    FAILS(nl_parse_precision("fp16", NULL), "nl_parse_precision: NULL argument");
+    FAILS(nl_parse_precision(NULL, &prec), "precision");
+    FAILS(nl_parse_method("mcm", NULL), "nl_parse_method: NULL argument");
+    FAILS(nl_parse_method(NULL, &meth), "unknown method");
+    FAILS(nl_parse_permutation("torch", NULL), "nl_parse_permutation: NULL argument");
+    FAILS(nl_parse_permutation(NULL, &perm), "permutation");
+    FAILS(nl_resolve_device(NULL, NULL), "NULL argument");
+
+    /* the model */
+    CHECK(nl_model_load(NULL, NULL) == NULL && strstr(nl_last_error(), "empty model name"), "load NULL: %s",
+          nl_last_error());
+    CHECK(nl_model_resolve(NULL) == NULL, "resolve NULL");
+    CHECK(nl_model_dim(NULL) == 0 && nl_model_image_size(NULL) == 0 && nl_model_threads(NULL) == 0 &&
+              nl_model_device(NULL, &idx) == NL_DEVICE_CPU && idx == 0 &&
+              nl_model_precision(NULL) == NL_PRECISION_DEFAULT && nl_model_resample(NULL) == NL_RESAMPLE_BICUBIC &&
+              !strcmp(nl_model_device_name(NULL), "") && !strcmp(nl_model_fingerprint(NULL), ""),
+          "accessors of a NULL model");
+    CHECK(nl_model_info_json(NULL) == NULL && strstr(nl_last_error(), "nl_model_info_json: NULL argument"),
+          "info of a NULL model: %s", nl_last_error());
+    nl_model_free(NULL);
+    FAILS(nl_tokenize(NULL, "x", &ids, &n), "NULL argument");
+    FAILS(nl_tokenize_n(m, NULL, 3, &ids, &n), "NULL argument");
+
+    /* embedding */
+    FAILS(nl_embed_texts(NULL, null1, 1, out), "NULL model");
+    FAILS(nl_embed_texts(m, NULL, 1, out), "NULL argument");
+    FAILS(nl_embed_texts(m, null1, 1, NULL), "NULL argument");
+    FAILS(nl_embed_texts(m, null1, 1, out), "text 0: the text is NULL");
+    FAILS(nl_embed_images(NULL, null1, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_images: NULL argument");
+    FAILS(nl_embed_images(m, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_images: NULL argument");
+    FAILS(nl_embed_images(m, null1, 1, NL_RESAMPLE_BICUBIC, out, NULL), "image 0: the path is NULL");
+    FAILS(nl_embed_rgb(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_rgb: NULL argument");
+    FAILS(nl_embed_image_buffers(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL, NULL),
+          "nl_embed_image_buffers: NULL argument");
+    FAILS(nl_preprocess_rgb(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "NULL");
+    FAILS(nl_preprocess_file(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "nl_preprocess_file: NULL argument");
+    FAILS(nl_preprocess_file(img, 224, NL_RESAMPLE_BICUBIC, NULL), "nl_preprocess_file: NULL argument");
+    FAILS(nl_embed_words(NULL, &eo, null1, 1, tmpl, 1, out), "nl_embed_words: NULL argument");
+    FAILS(nl_embed_words(m, &eo, NULL, 1, tmpl, 1, out), "nl_embed_words: NULL argument");
+    FAILS(nl_embed_words(m, &eo, tmpl, 1, NULL, 1, out), "nl_embed_words: NULL argument");
+    FAILS(nl_embed_words(m, &eo, tmpl, 1, null_tmpl, 1, out), "nl_embed_words: NULL argument");
+    FAILS(nl_embed_words(m, &eo, null1, 1, tmpl, 1, out), "nl_embed_words: word 0 is NULL");
+    FAILS(nl_embed_words_raw(m, NULL, null1, 1, tmpl, 1, out), "nl_embed_words_raw: word 0 is NULL");
+    FAILS(nl_embed_words_raw(m, NULL, tmpl, 1, tmpl, 1, NULL), "nl_embed_words_raw: NULL argument");
+    FAILS(nl_embed_prompts(m, NULL, NULL, 1, out), "nl_embed_prompts: NULL argument");
+    FAILS(nl_embed_prompts(m, NULL, null1, 1, out), "text 0: the text is NULL");
+    FAILS(nl_embed_image_files(NULL, NULL, NL_RESAMPLE_BICUBIC, null1, 1, out, st, NULL),
+          "nl_embed_image_files: NULL argument");
+    /* no status array: the failed image fails the call (before: a zero row and success) */
+    FAILS(nl_embed_image_files(m, NULL, NL_RESAMPLE_BICUBIC, null1, 1, out, NULL, NULL), "image 0: the path is NULL");
+    CHECK(nl_embed_image_files(m, NULL, NL_RESAMPLE_BICUBIC, null1, 1, out, st, NULL) == 0 && st[0] == -1,
+          "with a status array, the NULL path is that row's failure: %s", nl_last_error());
+    {
+        size_t good[2], ng = 9;
+        FAILS(nl_embed_image_files_readable(m, NULL, NL_RESAMPLE_BICUBIC, null1, 1, 0, out, good, NULL, NULL),
+              "nl_embed_image_files_readable: NULL argument");
+        FAILS(nl_embed_image_files_readable(m, NULL, NL_RESAMPLE_BICUBIC, null1, 1, 0, out, NULL, &ng, NULL),
+              "nl_embed_image_files_readable: NULL argument");
+    }
+    nl_normalize_rows(NULL, 3, 4);
+
+    /* files, lists, templates */
+    FAILS(nl_write_file_atomic(NULL, "x", 1), "nl_write_file_atomic: NULL argument");
+    FAILS(nl_write_file_atomic("/nonexistent/x", NULL, 1), "nl_write_file_atomic: NULL argument");
+    FAILS(nl_npy_load(NULL, (float **)&ids, &n, &n), "nl_npy_load: NULL argument");
+    FAILS(nl_npy_save(NULL, out, 1, 1), "nl_npy_save: NULL argument");
+    FAILS(nl_npy_save("/nonexistent/x.npy", NULL, 1, 1), "nl_npy_save: NULL argument");
+    FAILS(nl_read_lines(NULL, &sv), "nl_read_lines: NULL argument");
+    FAILS(nl_read_lines(img, NULL), "nl_read_lines: NULL argument");
+    FAILS(nl_read_id_labels(NULL, 0, &sv), "nl_read_lines: NULL argument");
+    FAILS(nl_collect_images(NULL, &sv), "nl_collect_images: NULL argument");
+    FAILS(nl_collect_images(dir, NULL), "nl_collect_images: NULL argument");
+    FAILS(nl_strvec_push(NULL, "x"), "nl_strvec_push: NULL argument");
+    FAILS(nl_strvec_push(&sv, NULL), "nl_strvec_push: NULL argument");
+    FAILS(nl_strvec_push_owned(NULL, strdup("x")), "nl_strvec_push_owned: NULL argument"); /* frees it */
+    nl_strvec_free(NULL);
+    CHECK(nl_apply_template(NULL, "x") == NULL && strstr(nl_last_error(), "nl_apply_template: NULL argument"),
+          "template NULL: %s", nl_last_error());
+    CHECK(nl_apply_template("a {}", NULL) == NULL && strstr(nl_last_error(), "nl_apply_template: NULL argument"),
+          "word NULL: %s", nl_last_error());
+    nl_csv_field(NULL, "x");
+    nl_csv_field(stdout, NULL);
+    FAILS(nl_convert_checkpoint(NULL, NULL), "NULL argument");
+
+    /* corpus, mining, scoring, metrics */
+    FAILS(nl_corpus_load(NULL, &corpus), "corpus: give exactly one");
+    {
+        nl_corpus_params cp = {0};
+        FAILS(nl_corpus_load(&cp, NULL), "nl_corpus_load: NULL argument");
+    }
+    FAILS(nl_corpus_write(NULL, "/nonexistent/c"), "nl_corpus_write: NULL argument");
+    nl_corpus_free(NULL);
+    {
+        size_t *sel = NULL, ns = 0;
+        uint8_t pos[2] = {0, 0};
+        nl_mine_params mp = nl_mine_default_params();
+        FAILS(nl_mine(NULL, 2, out, 2, pos, 4, &mp, &sel, &ns, NULL), "nl_mine: NULL argument");
+        FAILS(nl_mine(out, 2, NULL, 2, pos, 4, &mp, &sel, &ns, NULL), "nl_mine: NULL argument");
+        FAILS(nl_mine(out, 2, out, 2, NULL, 4, &mp, &sel, &ns, NULL), "nl_mine: NULL argument");
+        FAILS(nl_mine(out, 2, out, 2, pos, 4, &mp, NULL, &ns, NULL), "nl_mine: NULL argument");
+        FAILS(nl_mine(out, 2, out, 2, pos, 4, &mp, &sel, NULL, NULL), "nl_mine: NULL argument");
+    }
+    {
+        nl_score_params sp = nl_score_default_params(NL_METHOD_NEGLABEL);
+        sp.ngroup = 1;
+        FAILS(nl_score(NULL, 2, out, 2, out, 2, 4, &sp, sc, NULL, NULL), "nl_score: NULL argument");
+        FAILS(nl_score(out, 2, NULL, 2, out, 2, 4, &sp, sc, NULL, NULL), "nl_score: NULL argument");
+        FAILS(nl_score(out, 2, out, 2, NULL, 2, 4, &sp, sc, NULL, NULL), "nl_score: NULL argument");
+        FAILS(nl_score(out, 2, out, 2, out, 2, 4, &sp, NULL, NULL, NULL), "nl_score: NULL argument");
+        FAILS(nl_score(out, 2, out, 2, out, 2, 4, NULL, sc, NULL, NULL), "score: no parameters");
+    }
+    FAILS(nl_compute_metrics(NULL, 2, sc, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");
+    FAILS(nl_compute_metrics(sc, 2, NULL, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");
+    FAILS(nl_compute_metrics(sc, 2, sc, 2, NL_FPR95_NEGLABEL, NULL), "nl_compute_metrics: NULL argument");
+    FAILS(nl_ensemble_raw(NULL, 1, 1, 4, out), "nl_ensemble_raw: NULL argument");
+    FAILS(nl_ensemble_raw(out, 1, 1, 4, NULL), "nl_ensemble_raw: NULL argument");
+    FAILS(nl_csp_phrases(NULL, 1, &sv), "CSP phrases: no corpus");
+    FAILS(nl_csp_phrases(NULL, 1, NULL), "nl_csp_phrases: NULL argument");
+    CHECK(nl_csp_exclude(NULL) && nl_csp_noun_templates(NULL) && nl_csp_superclasses(NULL) &&
+              nl_csp_adj_templates(NULL),
+          "CSP lists without a count");
+
+    /* negatives, eval */
+    FAILS(nl_negatives_read(NULL, &neg), "nl_negatives_read: NULL argument");
+    FAILS(nl_negatives_read(img, NULL), "nl_negatives_read: NULL argument");
+    FAILS(nl_negatives_write(NULL, &neg, NULL), "nl_negatives_write: NULL argument");
+    FAILS(nl_negatives_write("/nonexistent/n", NULL, NULL), "nl_negatives_write: NULL argument");
+    FAILS(nl_negatives_embed(m, &eo, NULL, NULL, out), "nl_negatives_embed: NULL argument");
+    nl_negatives_free(NULL);
+    {
+        nl_templates t = nl_templates_default();
+        nl_corpus_params cp = {0};
+        FAILS(nl_mine_model(NULL, &eo, out, 1, &cp, NULL, NULL, &t, &neg, NULL, NULL), "nl_mine_model: NULL argument");
+        FAILS(nl_mine_model(m, &eo, out, 1, &cp, NULL, NULL, NULL, &neg, NULL, NULL), "nl_mine_model: NULL argument");
+        FAILS(nl_mine_model(m, &eo, out, 1, &cp, NULL, NULL, &t, NULL, NULL, NULL), "nl_mine_model: NULL argument");
+    }
+    FAILS(nl_eval(NULL, NULL), "nl_eval: NULL argument");
+    nl_eval_result_free(NULL);
+
+    nl_model_free(m);
+    free(out);
+    free(dir);
+    free(img);
+    return check_done();
+}
