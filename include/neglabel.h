@@ -49,6 +49,9 @@ extern "C" {
 
 #define NEGLABEL_VERSION "0.1.0"
 
+/* Errors: functions return -1 (or NULL) and set a message for this thread;
+ * NULL where a function needs a pointer is such an error ("nl_mine: NULL
+ * argument"), never a crash. */
 NL_API const char *nl_last_error(void);
 
 /* What kind of failure the last error was (per thread, like the message). */
