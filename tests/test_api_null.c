@@ -72,9 +72,9 @@ int main(void) {
     FAILS(nl_tokenize_n(m, NULL, 3, &ids, &n), "NULL argument");
 
     /* embedding */
-    FAILS(nl_embed_texts(NULL, null1, 1, out), "NULL model");
-    FAILS(nl_embed_texts(m, NULL, 1, out), "NULL argument");
-    FAILS(nl_embed_texts(m, null1, 1, NULL), "NULL argument");
+    FAILS(nl_embed_texts(NULL, null1, 1, out), "nl_embed_texts: NULL argument");
+    FAILS(nl_embed_texts(m, NULL, 1, out), "nl_embed_texts: NULL argument");
+    FAILS(nl_embed_texts(m, null1, 1, NULL), "nl_embed_texts: NULL argument");
     FAILS(nl_embed_texts(m, null1, 1, out), "text 0: the text is NULL");
     FAILS(nl_embed_images(NULL, null1, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_images: NULL argument");
     FAILS(nl_embed_images(m, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_images: NULL argument");

@@ -314,19 +314,13 @@ static void free_chunk(size_t k, int32_t **ids, char **errs) {
 }
 
 int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) {
-    if (!m) {
-        nli_seterr_code(NL_ERR_INVALID, "embed texts: NULL model");
-        return -1;
-    }
+    if (!m) return nli_null_arg(__func__);
     size_t dim = (size_t)m->cfg->projection_dim;
     const int gpu = m->device == NL_DEVICE_CUDA;
     size_t chunk = gpu ? TEXT_CHUNK_GPU : TEXT_CHUNK_CPU;
     if (chunk > n) chunk = n;
     if (n == 0) return 0;
-    if (!texts || !out) {
-        nli_seterr_code(NL_ERR_INVALID, "embed texts: NULL argument");
-        return -1;
-    }
+    if (!texts || !out) return nli_null_arg(__func__);
     int32_t **ids = nli_calloc(chunk, sizeof *ids);
     size_t *lens = nli_calloc(chunk, sizeof *lens);
     char **errs = nli_calloc(chunk, sizeof *errs);
