@@ -405,7 +405,7 @@ NL_API void nl_set_progress(nl_progress_fn fn, void *user);
 /* A growable list of owned strings. */
 typedef struct { char **v; size_t n, cap; } nl_strvec;
 NL_API int nl_strvec_push(nl_strvec *s, const char *str); /* copies */
-NL_API int nl_strvec_push_owned(nl_strvec *s, char *str); /* takes ownership (frees on error) */
+NL_API int nl_strvec_push_owned(nl_strvec *s, char *str); /* takes ownership (frees on error); NULL str: -1 */
 NL_API void nl_strvec_free(nl_strvec *s);
 
 /* Non-empty lines of a UTF-8 text file (CR/LF stripped, surrounding spaces

@@ -14,7 +14,9 @@
 
 int nl_strvec_push_owned(nl_strvec *s, char *str) {
     if (!s) { free(str); return nli_null_arg(__func__); }
-    if (!str) return -1; /* nli_strdup's failure (or NULL given): the error is set */
+    /* A NULL str is how a failed nli_strdup/nli_strndup/nli_path_join
+     * arrives, its message already set: keep that message, add none. */
+    if (!str) return -1;
     if (nli_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) { free(str); return -1; }
     s->v[s->n++] = str;
     return 0;

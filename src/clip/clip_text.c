@@ -29,26 +29,34 @@ static size_t pool_index(const nli_tower_config *tc, const int32_t *ids, size_t 
 
 /* What the GPU is given for n texts: each one's run (tokens through the
  * tower: up to its pooled row, or the whole context when padded) and pooled
- * row; padded runs get explicit id-0 padding (*use: the padded rows). The
- * caller frees the three arrays (also on failure). */
+ * row. The caller frees both arrays (also on failure). */
 static int gpu_runs(const nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, int padded,
-                    int **run, int **pool, int32_t **pad, const int32_t ***use) {
+                    int **run, int **pool) {
     const nli_tower_config *tc = &c->cfg.text;
-    const int ctx = tc->max_position_embeddings;
     *run = nli_mallocarray(n, sizeof(int));
     *pool = nli_mallocarray(n, sizeof(int));
-    *pad = padded ? nli_mallocarray(n * (size_t)ctx, sizeof(int32_t)) : NULL;
-    *use = padded ? nli_mallocarray(n, sizeof(int32_t *)) : NULL;
-    if (!*run || !*pool || (padded && (!*pad || !*use))) return -1;
+    if (!*run || !*pool) return -1;
     for (size_t i = 0; i < n; i++) {
         (*pool)[i] = (int)pool_index(tc, ids[i], lens[i]);
-        (*run)[i] = padded ? ctx : (*pool)[i] + 1;
-        if (padded) {
-            int32_t *p = *pad + i * (size_t)ctx;
-            memset(p, 0, (size_t)ctx * sizeof(int32_t));
-            memcpy(p, ids[i], lens[i] * sizeof(int32_t));
-            (*use)[i] = p;
-        }
+        (*run)[i] = padded ? tc->max_position_embeddings : (*pool)[i] + 1;
+    }
+    return 0;
+}
+
+/* Each text zero-padded to the context (the padded runs of tests and
+ * benchmarks): *pad holds the rows, *use points at them. The caller frees
+ * both (also on failure). */
+static int pad_ids(const nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, int32_t **pad,
+                   const int32_t ***use) {
+    const size_t ctx = (size_t)c->cfg.text.max_position_embeddings;
+    *pad = nli_mallocarray(n, ctx * sizeof(int32_t));
+    *use = nli_mallocarray(n, sizeof(int32_t *));
+    if (!*pad || !*use) return -1;
+    for (size_t i = 0; i < n; i++) {
+        int32_t *p = *pad + i * ctx;
+        memset(p, 0, ctx * sizeof(int32_t));
+        memcpy(p, ids[i], lens[i] * sizeof(int32_t));
+        (*use)[i] = p;
     }
     return 0;
 }
@@ -58,7 +66,8 @@ static int encode_gpu(nli_clip *c, const int32_t *const *ids, const size_t *lens
     int *run = NULL, *pool = NULL;
     int32_t *pad = NULL;
     const int32_t **use = NULL;
-    int rc = gpu_runs(c, ids, lens, n, padded, &run, &pool, &pad, &use);
+    int rc = gpu_runs(c, ids, lens, n, padded, &run, &pool);
+    if (rc == 0 && padded) rc = pad_ids(c, ids, lens, n, &pad, &use);
     if (rc == 0) rc = nli_cuda_encode_texts(c->gpu, padded ? use : ids, run, pool, n, out);
     free(run); free(pool); free(pad); free(use);
     return rc;
@@ -89,9 +98,7 @@ int nli_clip_texts_submit(nli_clip *c, int slot, const int32_t *const *ids, cons
     if (!ids || !lens) { nli_seterr("nli_clip_texts_submit: NULL argument"); return -1; }
     if (check_ids(c, ids, lens, n) != 0) return -1;
     int *run = NULL, *pool = NULL;
-    int32_t *pad = NULL;
-    const int32_t **use = NULL;
-    int rc = gpu_runs(c, ids, lens, n, 0, &run, &pool, &pad, &use);
+    int rc = gpu_runs(c, ids, lens, n, 0, &run, &pool);
     if (rc == 0) rc = nli_cuda_texts_submit(c->gpu, slot, ids, run, pool, n);
     free(run); free(pool);
     return rc;

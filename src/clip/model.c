@@ -264,7 +264,7 @@ int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids
  * context-1 tokens and puts EOT last. */
 static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
     if (!text) {
-        nli_seterr_code(NL_ERR_INVALID, "the text is NULL");
+        nli_seterr("the text is NULL");
         return -1;
     }
     if (nli_tokenizer_encode(m->tok, text, strlen(text), ids, n) != 0) return -1;
