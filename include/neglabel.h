@@ -88,9 +88,9 @@ typedef enum {
 } nl_precision;
 
 typedef struct {
-    int n_threads;        /* 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
+    int n_threads;        /* at most 1024; 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
     int batch_size;       /* images per forward batch; 0: default (32 on the CPU,
-                             sized from free memory on a GPU, at most 512) */
+                             sized from free memory on a GPU, at most 512); at most 4096 */
     nl_device device;     /* default NL_DEVICE_CPU */
     int device_index;     /* CUDA device ordinal for NL_DEVICE_CUDA (default 0) */
     nl_precision precision; /* default NL_PRECISION_DEFAULT: fp16 on CUDA, fp32 on the CPU */
@@ -417,8 +417,9 @@ NL_API int nl_read_lines(const char *path, nl_strvec *out);
 NL_API int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out);
 
 /* Image paths of a dataset: a folder (walked recursively, sorted, files
- * with image extensions) or a list file (one path per line, relative to the
- * list's folder). Empty is an error. */
+ * with image extensions; symbolic links followed, a folder reached twice
+ * walked once, with a warning) or a list file (one path per line, relative
+ * to the list's folder). Empty is an error. */
 NL_API int nl_collect_images(const char *spec, nl_strvec *out);
 
 /* ------------------------------------------------ prompts and the cache */

@@ -40,6 +40,9 @@ extern cli_globals cli_g;
 int cli_help_main(int argc, char **argv);
 void cli_help_overview(FILE *f);
 int cli_help_known(const char *cmd);         /* 1: a command help.c documents */
+/* 1 when arg is an option of cmd given without "=VALUE" whose value is the
+ * next argument (so that value is never taken for an option itself). */
+int cli_takes_value(const char *cmd, const char *arg);
 int cli_unknown_command(const char *name);   /* prints, returns 2 */
 
 /* The metrics table of `eval` (eval_table.c). */

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +141,12 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     }
     if (cli_opt(argc, argv, i, "--seed", &v)) {
         char *end;
+        errno = 0;
         unsigned long long s = strtoull(v, &end, 10);
-        if (!*v || *end || v[0] == '-') { fprintf(stderr, "neglabel: --seed expects a non-negative integer\n"); return -1; }
+        if (!(*v >= '0' && *v <= '9') || *end || errno == ERANGE) {
+            fprintf(stderr, "neglabel: --seed expects an integer from 0 to %llu, got '%s'\n", ULLONG_MAX, v);
+            return -1;
+        }
         c->score.seed = s;
         return 1;
     }

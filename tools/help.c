@@ -160,10 +160,10 @@ static const opt_doc o_embed[] = {
     {"--normalize", NULL, NULL, "L2-normalise the embeddings (default: the raw projections)", 0},
     {0}};
 static const opt_doc o_preprocess[] = {
-    {"IMAGE", NULL, NULL, "the image (JPEG, PNG or WebP)", 0},
+    {"IMAGE", NULL, NULL, "the image (JPEG, PNG, WebP, GIF, BMP or TIFF)", 0},
     {"-o", "--output", "OUT", "where to write the pixels (required)", 0},
     {"--size", NULL, "N", "side of the square output, 1-4096 (default 224)", 0},
-    {"--resample", NULL, "bicubic|bilinear|model", "resize filter (default bicubic)", 0},
+    {"--resample", NULL, "bicubic|bilinear", "resize filter (default bicubic)", 0},
     {0}};
 static const opt_doc o_convert[] = {
     {"CHECKPOINT", NULL, NULL, "an OpenAI CLIP .pt (TorchScript, e.g. ViT-B-16.pt, RN50.pt) or a torch.save'd zip of "
@@ -311,6 +311,13 @@ static const opt_doc *opt_of(const cmd_doc *c, const char *a, int *eq) {
     size_t n = n_groups(c);
     for (size_t k = 0; !o && k < n; k++) o = opt_in(g[k]->opts, a, eq);
     return o;
+}
+
+int cli_takes_value(const char *cmd, const char *arg) {
+    const cmd_doc *c = find_cmd(cmd);
+    int eq;
+    const opt_doc *o = c ? opt_of(c, arg, &eq) : NULL;
+    return o && o->arg && !eq && o->name[0] == '-';
 }
 
 static int is_help(const char *a) { return !strcmp(a, "--help") || !strcmp(a, "-h"); }

@@ -3,6 +3,7 @@
  * (info, embed, tokenize, preprocess). The NegLabel pipeline commands are in
  * cmd_pipeline.c. */
 #include <jansson.h>
+#include <utf8proc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
@@ -70,15 +71,8 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
      * NEGLABEL_PRECISION override them, the options override both. */
     cli_g.model = nl_model_default_params();
     cli_g.model.device = NL_DEVICE_AUTO;
-    const char *ed = getenv("NEGLABEL_DEVICE"), *ep = getenv("NEGLABEL_PRECISION");
-    if (ed && *ed && nl_parse_device(ed, &cli_g.model.device, &cli_g.model.device_index) != 0) {
-        fprintf(stderr, "neglabel: NEGLABEL_DEVICE: %s\n", nl_last_error());
-        return -1;
-    }
-    if (ep && *ep && nl_parse_precision(ep, &cli_g.model.precision) != 0) {
-        fprintf(stderr, "neglabel: NEGLABEL_PRECISION: %s\n", nl_last_error());
-        return -1;
-    }
+    int got_device = 0, got_precision = 0; /* given as options: the variables are not read */
+    const char *cmd = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) { cli_g.quiet = 1; continue; }
@@ -100,6 +94,7 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
                 cli_usage(g_cmd, "--device: %s", nl_last_error());
                 return -1;
             }
+            got_device = 1;
             i = j;
             continue;
         }
@@ -109,6 +104,7 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
                 cli_usage(g_cmd, "--precision: %s", nl_last_error());
                 return -1;
             }
+            got_precision = 1;
             i = j;
             continue;
         }
@@ -120,9 +116,20 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
             i = j;
             continue;
         }
+        if (!cmd) cmd = argv[i]; /* the first argument that is not a common option */
+        else if (i + 1 < argc && cli_takes_value(cmd, argv[i])) argv[out++] = argv[i++]; /* its value: never an option */
         argv[out++] = argv[i];
     }
     argv[out] = NULL;
+    const char *ed = getenv("NEGLABEL_DEVICE"), *ep = getenv("NEGLABEL_PRECISION");
+    if (!got_device && ed && *ed && nl_parse_device(ed, &cli_g.model.device, &cli_g.model.device_index) != 0) {
+        fprintf(stderr, "neglabel: NEGLABEL_DEVICE: %s (or give --device)\n", nl_last_error());
+        return -1;
+    }
+    if (!got_precision && ep && *ep && nl_parse_precision(ep, &cli_g.model.precision) != 0) {
+        fprintf(stderr, "neglabel: NEGLABEL_PRECISION: %s (or give --precision)\n", nl_last_error());
+        return -1;
+    }
     if (no_cache) cli_g.cache_dir = NULL;
     else if (!cli_g.cache_dir) cli_g.cache_dir = *cache_alloc = default_cache_dir();
     nl_set_log(cli_log, NULL);
@@ -263,9 +270,28 @@ static int cmd_info(int argc, char **argv) {
     return js ? 0 : cli_fail("%s", nl_last_error());
 }
 
+/* s as valid UTF-8: each byte that starts no valid sequence becomes U+FFFD
+ * (JSON strings are UTF-8; a path may hold any bytes). */
+static char *utf8_lossy(const char *s) {
+    size_t n = strlen(s), k = 0;
+    char *o = malloc(3 * n + 1);
+    if (!o) return NULL;
+    for (size_t i = 0; i < n;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+        if (l <= 0) { c = 0xFFFD; l = 1; }
+        k += (size_t)utf8proc_encode_char(c, (utf8proc_uint8_t *)o + k);
+        i += (size_t)l;
+    }
+    o[k] = 0;
+    return o;
+}
+
 static void print_embedding(const char *kind, const char *input, const float *e, int dim) {
-    /* jansson escapes the input (paths and texts may hold any bytes) */
-    json_t *s = json_string_nocheck(input);
+    /* jansson escapes the input; invalid UTF-8 bytes are shown as U+FFFD */
+    char *u = utf8_lossy(input);
+    json_t *s = u ? json_string(u) : NULL;
+    free(u);
     char *js = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
     printf("{\"kind\":\"%s\",\"input\":%s,\"embedding\":[", kind, js ? js : "null");
     for (int j = 0; j < dim; j++) printf("%s%.9g", j ? "," : "", e[j]);
@@ -377,6 +403,7 @@ static int cmd_tokenize(int argc, char **argv) {
         json_decref(o);
         free(ids);
     }
+    if (ferror(stdin)) rc = cli_fail("reading standard input: %s", strerror(errno));
     free(line);
     nl_model_free(m);
     return rc;
@@ -387,7 +414,11 @@ static int cmd_preprocess(int argc, char **argv) {
     int resample = NL_RESAMPLE_BICUBIC;
     long size = 224;
     for (int i = 2; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) return 2; continue; }
+        if (cli_opt(argc, argv, &i, "--resample", &v)) {
+            if (cli_resample(v, &resample)) return 2;
+            if (resample == NL_RESAMPLE_MODEL) return cli_usage(g_cmd, "--resample model needs a model: bicubic or bilinear");
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--size", &v)) { if (cli_int("--size", v, 1, 4096, &size)) return 2; continue; }
         if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
         if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
@@ -443,13 +474,15 @@ static char **default_model(int *argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    int help = cli_help_main(argc, argv); /* --help wins over everything else */
-    if (help >= 0) return help;
+    int rc = cli_help_main(argc, argv); /* --help wins over everything else */
     char *cache_alloc = NULL;
-    argc = strip_globals(argc, argv, &cache_alloc);
-    if (argc < 0) return 2;
-    char **args = default_model(&argc, argv);
-    int rc = run(argc, args);
+    char **args = argv;
+    if (rc < 0) {
+        argc = strip_globals(argc, argv, &cache_alloc);
+        if (argc < 0) return 2;
+        args = default_model(&argc, argv);
+        rc = run(argc, args);
+    }
     /* Output on stdout (JSON lines, CSV, the eval table) to a full disk or a
      * closed pipe is a failure, not a silent truncation. */
     errno = 0;

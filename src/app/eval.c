@@ -165,9 +165,46 @@ static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const doubl
     }
 }
 
+/* Every string of neg as one TSV field (no TAB or line break), or an error
+ * naming the first that is not. */
+static int negatives_check(const char *path, const nl_negatives *neg) {
+    const nl_strvec *tv[2] = {&neg->noun_templates, &neg->adj_templates};
+    for (int t = 0; t < 2; t++)
+        for (size_t i = 0; i < tv[t]->n; i++)
+            if (!nli_tsv_field_ok(tv[t]->v[i])) {
+                nli_seterr("%s: the template '%s' holds a TAB or a line break, which the file cannot store", path,
+                           tv[t]->v[i]);
+                return -1;
+            }
+    if (neg->model && !nli_tsv_field_ok(neg->model)) {
+        nli_seterr("%s: the model fingerprint holds a TAB or a line break", path);
+        return -1;
+    }
+    if (neg->prompts.n != neg->words.n) {
+        nli_seterr("%s: %zu words but %zu prompts", path, neg->words.n, neg->prompts.n);
+        return -1;
+    }
+    for (size_t i = 0; i < neg->words.n; i++) {
+        if (!neg->words.v[i] || !neg->prompts.v[i] || !*neg->words.v[i] || !*neg->prompts.v[i]) {
+            nli_seterr("%s: negative %zu has an empty word or prompt", path, i + 1);
+            return -1;
+        }
+        const char *bad = !nli_tsv_field_ok(neg->words.v[i]) ? neg->words.v[i]
+                          : !nli_tsv_field_ok(neg->prompts.v[i]) ? neg->prompts.v[i] : NULL;
+        if (bad) {
+            nli_seterr("%s: negative %zu, '%s', holds a TAB or a line break, which the file cannot store "
+                       "(remove it from the word list)", path, i + 1, bad);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim) {
     nli_atomic a;
-    if (!path || !neg) return nli_null_arg(__func__);
+    if (!path || !neg || (neg->words.n && (!neg->words.v || !neg->prompts.v || !neg->pos)))
+        return nli_null_arg(__func__);
+    if (negatives_check(path, neg) != 0) return -1;
     if (nli_atomic_open(&a, path) != 0) return -1;
     negatives_print(&a, neg, qsim);
     return nli_atomic_commit(&a); /* checks ferror and fsyncs */
@@ -577,6 +614,21 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     if (check_methods(p) != 0) goto done;
     if (p->n_methods) memcpy(methods, p->methods, p->n_methods * sizeof *methods);
     if (p->n_ood == 0) { nli_seterr("no OOD set given (--ood NAME=DIR|LIST)"); goto done; }
+    if (!p->ood_names || !p->ood_specs || !p->id_spec) { nli_null_arg(__func__); goto done; }
+    /* the sets' names tell them apart in scores.csv and results.json */
+    for (size_t k = 0; k < p->n_ood; k++) {
+        const char *nk = p->ood_names[k];
+        if (!nk || !p->ood_specs[k]) { nli_null_arg(__func__); goto done; }
+        if (!*nk || !strcmp(nk, "ID")) {
+            nli_seterr("OOD set '%s': %s", nk, *nk ? "the name ID is the ID set's" : "an empty name");
+            goto done;
+        }
+        for (size_t j = 0; j < k; j++)
+            if (!strcmp(p->ood_names[j], nk)) {
+                nli_seterr("OOD set '%s' given twice (set %zu and set %zu): the names must differ", nk, j + 1, k + 1);
+                goto done;
+            }
+    }
     for (size_t k = 0; k < n_methods; k++) {
         heads[head_of(methods[k])].used = 1;
         streams |= nli_method_is_stream(methods[k]);

@@ -117,9 +117,8 @@ int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
     for (size_t i = 1; i < out->n; i++)
         if (!strcmp(e[i].s, e[i - 1].s)) {
             if (allow_duplicates) { dups++; continue; }
-            nli_seterr("%s: duplicate ID label '%s' (entries %zu and %zu); pass --allow-duplicate-labels if "
-                      "that is intended",
-                      path, e[i].s, e[i - 1].i + 1, e[i].i + 1);
+            nli_seterr("%s: duplicate ID label '%s' (entries %zu and %zu): two classes of one name cannot be "
+                       "told apart", path, e[i].s, e[i - 1].i + 1, e[i].i + 1);
             free(e);
             nl_strvec_free(out);
             return -1;
@@ -401,7 +400,7 @@ void nl_negatives_free(nl_negatives *n) {
 }
 
 /* Header fields are key=value separated by TABs (values may hold spaces). */
-static int parse_header(const char *path, const char *line, nl_negatives *out) {
+static int parse_header(const char *path, const char *line, nl_negatives *out, long long *count) {
     const char *p = line + strlen("# neglabel negatives");
     while (*p) {
         while (*p == '\t' || *p == ' ') p++;
@@ -414,6 +413,16 @@ static int parse_header(const char *path, const char *line, nl_negatives *out) {
             if (!val) return -1;
             if (kl == 5 && !strncmp(p, "model", 5)) { free(out->model); out->model = val; val = NULL; }
             else if (kl == 3 && !strncmp(p, "dim", 3)) out->dim = atoi(val);
+            else if (kl == 5 && !strncmp(p, "count", 5)) {
+                char *end;
+                errno = 0;
+                *count = strtoll(val, &end, 10);
+                if (errno || end == val || *end || *count < 0) {
+                    nli_seterr("%s: header: count '%s' is not a number of entries", path, val);
+                    free(val);
+                    return -1;
+                }
+            }
             else if (kl == 13 && !strncmp(p, "noun_template", 13)) { if (nl_strvec_push_owned(&out->noun_templates, val)) return -1; val = NULL; }
             else if (kl == 12 && !strncmp(p, "adj_template", 12)) { if (nl_strvec_push_owned(&out->adj_templates, val)) return -1; val = NULL; }
             else if (kl == 8 && !strncmp(p, "ensemble", 8)) {
@@ -437,11 +446,15 @@ int nl_negatives_read(const char *path, nl_negatives *out) {
     nl_strvec lines;
     if (nl_read_lines(path, &lines) != 0) return -1;
     size_t cap = 0;
-    int tsv = 0;
+    int tsv = 0, header = 0;
+    long long count = -1; /* the header's count= (files written by nl_negatives_write) */
     for (size_t i = 0; i < lines.n; i++) {
         const char *l = lines.v[i];
         if (l[0] == '#') {
-            if (!strncmp(l, "# neglabel negatives", 20) && parse_header(path, l, out) != 0) goto fail;
+            if (!strncmp(l, "# neglabel negatives", 20)) {
+                if (parse_header(path, l, out, &count) != 0) goto fail;
+                header = 1;
+            }
             continue;
         }
         if (nli_grow((void **)&out->pos, &cap, out->words.n + 1, 1) != 0) goto fail;
@@ -462,12 +475,21 @@ int nl_negatives_read(const char *path, nl_negatives *out) {
                 nl_strvec_push_owned(&out->prompts, t3 ? nli_strndup(t2 + 1, (size_t)(t3 - t2 - 1)) : nli_strdup(t2 + 1)))
                 goto fail;
             tsv = 1;
+        } else if (header) {
+            nli_seterr("%s: entry %zu: '%s' has no TAB, but a neglabel negatives file holds pos<TAB>word<TAB>prompt "
+                       "on every line (cut short or edited?)", path, out->words.n + 1, l);
+            goto fail;
         } else {
             out->pos[out->words.n] = NL_POS_NOUN;
             if (nl_strvec_push(&out->words, l) || nl_strvec_push(&out->prompts, l)) goto fail;
         }
     }
     nl_strvec_free(&lines);
+    if (count >= 0 && (unsigned long long)count != out->words.n) {
+        nli_seterr("%s: %zu entries, but the header says count=%lld (cut short or edited?)", path, out->words.n, count);
+        nl_negatives_free(out);
+        return -1;
+    }
     if (out->words.n == 0) {
         nli_seterr("%s: no negative labels in the file", path);
         nl_negatives_free(out);
@@ -542,8 +564,21 @@ static int has_image_ext(const char *name) {
 
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int walk(const char *dir, nl_strvec *out, int depth) {
+/* The folders a walk has entered, by device and inode: a folder reached a
+ * second time (a symbolic link back up the tree, or two links to one
+ * folder) is skipped, so a loop ends and no image is listed twice. */
+typedef struct { dev_t dev; ino_t ino; } dir_id;
+typedef struct { dir_id *v; size_t n, cap; } dir_seen;
+
+static int walk(const char *dir, const struct stat *dst, nl_strvec *out, dir_seen *seen, int depth) {
     if (depth > 64) { nli_seterr("%s: directory nesting too deep", dir); return -1; }
+    for (size_t i = 0; i < seen->n; i++)
+        if (seen->v[i].dev == dst->st_dev && seen->v[i].ino == dst->st_ino) {
+            nli_log(NL_LOG_WARN, "%s: skipped, a folder already walked (a symbolic link loop or a second link)", dir);
+            return 0;
+        }
+    if (nli_grow((void **)&seen->v, &seen->cap, seen->n + 1, sizeof *seen->v) != 0) return -1;
+    seen->v[seen->n++] = (dir_id){dst->st_dev, dst->st_ino};
     DIR *d = opendir(dir);
     if (!d) { nli_seterr_code(NL_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno)); return -1; }
     nl_strvec names = {0};
@@ -558,7 +593,7 @@ static int walk(const char *dir, nl_strvec *out, int depth) {
         struct stat st;
         if (!p) { rc = -1; break; }
         if (stat(p, &st) != 0) { free(p); continue; } /* dangling link */
-        if (S_ISDIR(st.st_mode)) { rc = walk(p, out, depth + 1); free(p); }
+        if (S_ISDIR(st.st_mode)) { rc = walk(p, &st, out, seen, depth + 1); free(p); }
         else if (S_ISREG(st.st_mode) && has_image_ext(p)) rc = nl_strvec_push_owned(out, p);
         else free(p);
     }
@@ -572,7 +607,10 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
     struct stat st;
     if (stat(spec, &st) != 0) { nli_seterr_code(NL_ERR_IO, "%s: %s", spec, strerror(errno)); return -1; }
     if (S_ISDIR(st.st_mode)) {
-        if (walk(spec, out, 0) != 0) { nl_strvec_free(out); return -1; }
+        dir_seen seen = {0};
+        int rc = walk(spec, &st, out, &seen, 0);
+        free(seen.v);
+        if (rc != 0) { nl_strvec_free(out); return -1; }
         if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp, .gif, .bmp, .tif, .tiff)", spec); return -1; }
         return 0;
     }

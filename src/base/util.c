@@ -271,24 +271,56 @@ static int atomic_io_close(void *cookie) {
     return rc;
 }
 
+/* Where an output to path goes. A symbolic link to a regular file: its
+ * target (the temp file beside the target, the rename onto it; the link
+ * stays). A pipe, a device or a socket (/dev/stdout, a FIFO): written in
+ * place (*direct), since a rename would replace it with a file. A dangling
+ * link: refused (which file it should become is a guess). */
+static char *output_target(const char *path, int *direct) {
+    struct stat lst, st;
+    *direct = 0;
+    if (lstat(path, &lst) != 0) return nli_strdup(path); /* a new file */
+    if (stat(path, &st) != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: a symbolic link to a missing file (%s): give the file's own path", path,
+                        strerror(errno));
+        return NULL;
+    }
+    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)) {
+        *direct = 1;
+        return nli_strdup(path);
+    }
+    if (!S_ISLNK(lst.st_mode)) return nli_strdup(path);
+    char *r = realpath(path, NULL);
+    if (!r) nli_seterr_code(NL_ERR_IO, "%s: cannot resolve the symbolic link: %s", path, strerror(errno));
+    return r;
+}
+
 int nli_atomic_open(nli_atomic *a, const char *path) {
+    int direct;
     memset(a, 0, sizeof *a);
-    a->path = nli_strdup(path);
-    size_t n = strlen(path) + 32;
-    a->tmp = nli_malloc(n);
-    if (!a->path || !a->tmp) { free(a->path); free(a->tmp); a->path = a->tmp = NULL; return -1; }
-    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    remove_stale_temps(path);
+    char *target = output_target(path, &direct);
+    if (!target) return -1;
+    a->path = nli_strdup(target);
+    free(target);
+    if (!a->path) return -1;
+    if (!direct) {
+        size_t n = strlen(a->path) + 32;
+        if (!(a->tmp = nli_malloc(n))) { free(a->path); a->path = NULL; return -1; }
+        snprintf(a->tmp, n, "%s.tmp.%ld", a->path, (long)getpid());
+        remove_stale_temps(a->path);
+    }
     a->io = nli_calloc(1, sizeof *a->io);
-    int fd = a->io ? open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666) : -1;
+    int fd = !a->io ? -1 : direct ? open(a->path, O_WRONLY | O_CLOEXEC)
+                                  : open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd >= 0) {
         a->io->fd = fd;
         cookie_io_functions_t fns = {NULL, atomic_io_write, NULL, atomic_io_close};
         a->f = fopencookie(a->io, "w", fns);
     }
     if (!a->f) {
-        if (a->io) nli_seterr_code(NL_ERR_IO, "%s: cannot create %s: %s", path, a->tmp, strerror(errno));
-        if (fd >= 0) { close(fd); unlink(a->tmp); }
+        if (a->io) nli_seterr_code(NL_ERR_IO, "%s: cannot create %s: %s", path, direct ? a->path : a->tmp,
+                                   strerror(errno));
+        if (fd >= 0) { close(fd); if (!direct) unlink(a->tmp); }
         free(a->path); free(a->tmp); free(a->io);
         memset(a, 0, sizeof *a);
         return -1;
@@ -306,7 +338,7 @@ static void atomic_write_error(const nli_atomic *a, int e) {
 int nli_atomic_finish(nli_atomic *a) {
     int rc = 0;
     errno = 0;
-    if (fflush(a->f) != 0 || ferror(a->f) || a->io->err || fsync(a->io->fd) != 0) {
+    if (fflush(a->f) != 0 || ferror(a->f) || a->io->err || (a->tmp && fsync(a->io->fd) != 0)) {
         atomic_write_error(a, errno);
         rc = -1;
     }
@@ -337,7 +369,8 @@ int nli_atomic_publish(nli_atomic *a) {
     int rc = 0;
     free(a->io); /* finished: closed already */
     a->io = NULL;
-    if (rename(a->tmp, a->path) != 0) {
+    if (!a->tmp) { /* written in place */
+    } else if (rename(a->tmp, a->path) != 0) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot rename into place: %s (the file was left as it was)", a->path,
                         strerror(errno));
         unlink(a->tmp);
@@ -367,25 +400,27 @@ static const char *base_name(const char *path) {
 
 int nli_atomic_publish_set(nli_atomic *a, size_t n) {
     char **bak = nli_calloc(n + 1, sizeof *bak);
-    int *state = nli_calloc(n + 1, sizeof *state); /* 0 no earlier file, 1 kept as bak, 2 there but not kept */
+    /* 0 no earlier file, 1 kept as bak, 2 there but not kept, 3 written in place (a pipe, a device) */
+    int *state = nli_calloc(n + 1, sizeof *state);
     int rc = 0;
     size_t k = 0;
     if (!bak || !state) goto out_abort;
     for (size_t j = 0; j < n; j++) {
         free(a[j].io); /* finished: closed already */
         a[j].io = NULL;
+        if (!a[j].tmp) { state[j] = 3; continue; }
         if (!(bak[j] = backup_name(a[j].path))) goto out_abort;
         unlink(bak[j]);
         if (link(a[j].path, bak[j]) == 0) state[j] = 1;
         else state[j] = errno == ENOENT ? 0 : 2; /* e.g. no hard links on this file system */
     }
     for (k = 0; k < n; k++)
-        if (rename(a[k].tmp, a[k].path) != 0) break;
+        if (state[k] != 3 && rename(a[k].tmp, a[k].path) != 0) break;
     if (k == n) { /* all in place: drop the earlier versions, then make the renames durable */
         for (size_t j = 0; j < n; j++)
             if (state[j] == 1) unlink(bak[j]);
         for (size_t j = 0; j < n && rc == 0; j++)
-            if (sync_dir_of(a[j].path) != 0) {
+            if (state[j] != 3 && sync_dir_of(a[j].path) != 0) {
                 nli_prefixerr("%s: written, but", a[j].path);
                 rc = -1;
             }
@@ -396,8 +431,10 @@ int nli_atomic_publish_set(nli_atomic *a, size_t n) {
     int e = errno, e_back = 0, uncopied = 0;
     char msg[1024], kept[1024] = "";
     snprintf(msg, sizeof msg, "%s: cannot rename into place: %s", a[k].path, strerror(e));
-    for (size_t j = k; j < n; j++) unlink(a[j].tmp);
+    for (size_t j = k; j < n; j++)
+        if (a[j].tmp) unlink(a[j].tmp);
     for (size_t j = k; j-- > 0;) {
+        if (state[j] == 3) continue; /* a pipe or a device: what went out is out */
         int back = state[j] == 1 ? rename(bak[j], a[j].path) : state[j] == 0 ? unlink(a[j].path) : -1;
         if (back == 0) {
             if (state[j] == 1) state[j] = 0; /* the backup is the file again */
@@ -455,6 +492,8 @@ int nl_write_file_atomic(const char *path, const void *data, size_t len) {
     }
     return nli_atomic_commit(&a);
 }
+
+int nli_tsv_field_ok(const char *s) { return s[strcspn(s, "\t\r\n")] == 0; }
 
 int nli_buf_append(nli_buf *b, const char *s, size_t n) {
     if (nli_grow((void **)&b->s, &b->cap, b->len + n + 1, 1) != 0) return -1;
@@ -524,6 +563,7 @@ int nli_file_exists(const char *path) {
 }
 
 int nli_mkdir_p(const char *path) {
+    if (!path[0]) { nli_seterr("cannot create a directory with an empty name"); return -1; }
     char *p = nli_strdup(path);
     if (!p) return -1;
     for (char *s = p + 1; *s; s++) {
@@ -545,15 +585,20 @@ int nli_mkdir_p(const char *path) {
     return 0;
 }
 
+int nli_threads(int requested) {
+    if (requested <= 0) return nli_num_threads();
+    return requested > NLI_MAX_THREADS ? NLI_MAX_THREADS : requested;
+}
+
 int nli_num_threads(void) {
     const char *e = getenv("NEGLABEL_THREADS");
     if (!e || !*e) e = getenv("OMP_NUM_THREADS");
     if (e && *e) {
         long v = strtol(e, NULL, 10);
-        if (v >= 1 && v <= 1024) return (int)v;
+        if (v >= 1 && v <= NLI_MAX_THREADS) return (int)v;
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n >= 1 ? (int)(n > 1024 ? 1024 : n) : 1;
+    return n >= 1 ? (int)(n > NLI_MAX_THREADS ? NLI_MAX_THREADS : n) : 1;
 }
 
 double nli_now(void) {

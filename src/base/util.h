@@ -59,7 +59,9 @@ void nli_pages_free(void *p, size_t n);
  * names path; whatever was at path before is left as it was. Open removes
  * the temp files of the same target that killed runs left (their pid is
  * gone). Several files that belong together are finished first (every
- * write error found) and published after. */
+ * write error found) and published after. A symbolic link to a file: the
+ * file is replaced, the link kept. A pipe or a device (/dev/stdout, a
+ * FIFO): written in place, tmp NULL. A dangling link: refused. */
 typedef struct nli_atomic_io nli_atomic_io; /* the descriptor and the first write error */
 typedef struct { FILE *f; char *path; char *tmp; nli_atomic_io *io; } nli_atomic;
 int nli_atomic_open(nli_atomic *a, const char *path);
@@ -77,6 +79,9 @@ int nli_atomic_publish_set(nli_atomic *a, size_t n);
 void nli_atomic_abort(nli_atomic *a);  /* closes and removes the temp file; frees */
 int nl_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* 1 when s can be one field of a TSV line: no TAB, CR or LF. */
+int nli_tsv_field_ok(const char *s);
+
 /* Growable string buffer. */
 typedef struct { char *s; size_t len, cap; } nli_buf;
 int nli_buf_append(nli_buf *b, const char *s, size_t n);
@@ -90,8 +95,13 @@ char *nli_path_join(const char *dir, const char *name); /* malloc'd */
 int nli_file_exists(const char *path);
 int nli_mkdir_p(const char *path);
 
-/* Thread count: NEGLABEL_THREADS, else OMP_NUM_THREADS, else online CPUs. */
+/* Thread count: NEGLABEL_THREADS, else OMP_NUM_THREADS, else online CPUs
+ * (values outside 1..NLI_MAX_THREADS ignored, the CPUs capped). */
+#define NLI_MAX_THREADS 1024
 int nli_num_threads(void);
+/* A params struct's n_threads: 0 or less, nli_num_threads(); else at most
+ * NLI_MAX_THREADS (OpenMP's threads each take a stack). */
+int nli_threads(int requested);
 double nli_now(void); /* monotonic seconds */
 
 /* A message to the nl_set_log callback (none set: dropped). One line, no

@@ -156,9 +156,17 @@ static void make_fingerprint(nl_model *m) {
 
 nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     nl_model_params p = params ? *params : nl_model_default_params();
+    if (p.n_threads < 0 || p.n_threads > NLI_MAX_THREADS) {
+        nli_seterr("model parameters: n_threads %d (expected 1 to %d, or 0: automatic)", p.n_threads, NLI_MAX_THREADS);
+        return NULL;
+    }
+    if (p.batch_size < 0 || p.batch_size > 4096) {
+        nli_seterr("model parameters: batch_size %d (expected 1 to 4096, or 0: automatic)", p.batch_size);
+        return NULL;
+    }
     nl_model *m = nli_calloc(1, sizeof *m);
     if (!m) return NULL;
-    m->n_threads = p.n_threads > 0 ? p.n_threads : nli_num_threads();
+    m->n_threads = nli_threads(p.n_threads);
     /* a folder, or a Hub id "org/name[@rev]" resolved to its snapshot in the
      * Hugging Face cache (downloaded when missing; src/app/hub_download.c) */
     m->dir = nl_model_resolve(dir);

@@ -267,7 +267,7 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
     state st = {.img = img, .n_img = n_img, .n_id = n_id, .n_neg = n_neg, .n_lab = n_id + n_neg, .dim = dim,
                 .L = (size_t)p->adaneg_memory, .S = (size_t)p->adaneg_memory + 1, .ngroup = (size_t)p->ngroup,
                 .inv_tau = 1.0 / p->tau, .beta = trunc(p->adaneg_beta), .samada = p->adaneg_sample_adaptive != 0,
-                .nt = p->n_threads > 0 ? p->n_threads : nli_num_threads()};
+                .nt = nli_threads(p->n_threads)};
     size_t kept = n_neg - n_neg % st.ngroup, S = st.S, n_lab = st.n_lab;
     st.gsize = kept / st.ngroup;
     size_t batch = (size_t)p->adaneg_batch < n_img ? (size_t)p->adaneg_batch : n_img;

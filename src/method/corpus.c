@@ -105,6 +105,10 @@ static int add_word(builder *b, const char *file, size_t line, const char *w, si
         nli_seterr("%s: line %zu: NUL byte", file, line);
         return -1;
     }
+    if (memchr(w, '\t', len) || memchr(w, '\r', len)) { /* neither fits a negatives file's TSV */
+        nli_seterr("%s: line %zu: a TAB or CR inside the word (one word per line)", file, line);
+        return -1;
+    }
     if (!utf8_valid(w, len)) {
         nli_seterr("%s: line %zu: invalid UTF-8", file, line);
         return -1;
@@ -377,6 +381,12 @@ void nl_corpus_free(nl_corpus *c) {
 int nl_corpus_write(const nl_corpus *c, const char *path) {
     nli_atomic a;
     if (!c || !path || (c->n && (!c->word || !c->pos))) return nli_null_arg(__func__);
+    for (size_t k = 0; k < c->n; k++)
+        if (!nli_tsv_field_ok(c->word[k])) {
+            nli_seterr("%s: word %zu, '%s', holds a TAB or a line break, which the file cannot store", path, k + 1,
+                       c->word[k]);
+            return -1;
+        }
     if (nli_atomic_open(&a, path) != 0) return -1;
     for (size_t k = 0; k < c->n; k++)
         fprintf(a.f, "%s\t%s\n", c->pos[k] == NL_POS_ADJ ? "adj" : "noun", c->word[k]);

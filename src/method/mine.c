@@ -146,7 +146,7 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         sim = nli_mallocarray(chunk * n_id, sizeof(double));
         if (!did || !cd || !sim) goto fail;
         for (size_t k = 0; k < n_id * dim; k++) did[k] = id_emb[k];
-        int nt = p->n_threads > 0 ? p->n_threads : nli_num_threads();
+        int nt = nli_threads(p->n_threads);
         for (size_t c0 = 0; c0 < n_cand; c0 += chunk) {
             size_t m = n_cand - c0 < chunk ? n_cand - c0 : chunk;
             for (size_t k = 0; k < m * dim; k++) cd[k] = cand_emb[c0 * dim + k];

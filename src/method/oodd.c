@@ -150,7 +150,7 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
         for (size_t s = 0; s < cap; s++) stamp[s] = 0;
         if (!(gpu = nli_cuda_oodd_open(index, dim, cap, bmax))) goto done;
     }
-    int nt = p->n_threads > 0 ? p->n_threads : nli_num_threads();
+    int nt = nli_threads(p->n_threads);
     size_t n = 0, n_free = 0, used = 0, snap = 0; /* heap length, free list, slots ever used */
     for (size_t b0 = 0, bi = 0; b0 < n_img; b0 += batch, bi++) {
         size_t m = n_img - b0 < batch ? n_img - b0 : batch;

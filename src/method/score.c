@@ -118,7 +118,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     did = nli_unit_rows(id_emb, n_id, dim);
     dneg = n_neg ? nli_unit_rows(neg_emb, n_neg, dim) : NULL;
     if (!sid || (n_neg && (!sneg || !dneg)) || !did) goto done;
-    int nt = p->n_threads > 0 ? p->n_threads : nli_num_threads();
+    int nt = nli_threads(p->n_threads);
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
         free(dimg);

@@ -1,0 +1,123 @@
+# cli_hostile.sh — unusual use of the CLI that once went wrong: folder
+# loops, outputs that are links, pipes or devices, empty paths, TABs in
+# words, cut-short negatives files, clashing set names, option values that
+# look like options, environment variables the options override, unreadable
+# standard input and a full disk under help. Each case checks the outcome,
+# not just the exit status.
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+need_jq
+M=$TINY
+IMG=$SHARED/fixtures/images
+T() { timeout 60 "$BIN" "$@"; }
+ls "$CIFAR" >"$TMP/labels.txt"
+mkdir -p "$TMP/mini"
+head -n 200 "$LISTS/noun.artifact.txt" >"$TMP/mini/noun.artifact.txt"
+head -n 100 "$LISTS/adj.all.txt" >"$TMP/mini/adj.all.txt"
+nl mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" -o "$TMP/neg.tsv"
+check "mine wrote negatives" grep -q '^# neglabel negatives' "$TMP/neg.tsv"
+S() { T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 2 "$@"; }
+
+# --- image folders: symbolic links --------------------------------------
+# A link back up the tree used to be walked again and again (two such links:
+# the number of paths doubled at every level, a hang); one link listed the
+# same image 41 times. Now a folder reached twice is walked once.
+mkdir -p "$TMP/loop/sub"
+cp "$IMG/dog.jpg" "$TMP/loop/"; cp "$IMG/eagle.jpg" "$TMP/loop/sub/"
+ln -s . "$TMP/loop/a"; ln -s .. "$TMP/loop/sub/up"; ln -s sub "$TMP/loop/b"
+out=$(S --list "$TMP/loop" 2>"$TMP/loop.err"); rc=$?
+check "a folder with link loops: scored (rc=$rc)" test $rc -eq 0
+rows=$(printf '%s\n' "$out" | grep -c '\.jpg,')
+check "each image once: 2 rows, not $rows" test "$rows" -eq 2
+check "the skipped folders are named on stderr" grep -q "already walked" "$TMP/loop.err"
+# A link to a folder elsewhere is followed (datasets are often linked in).
+mkdir -p "$TMP/linked"; ln -s "$TMP/loop/sub" "$TMP/linked/birds"
+out=$(S --list "$TMP/linked" 2>/dev/null)
+check "a link to another folder is followed" test "$(printf '%s\n' "$out" | grep -c eagle)" -eq 1
+
+# --- outputs that are not plain files -----------------------------------
+nl corpus -q --lists "$TMP/mini" -o "$TMP/corpus.tsv"
+# a link to a file: the file gets the output, the link stays
+: >"$TMP/real.tsv"; ln -s real.tsv "$TMP/link.tsv"
+nl corpus -q --lists "$TMP/mini" -o "$TMP/link.tsv"
+check "-o LINK: still a link" test -L "$TMP/link.tsv"
+check "-o LINK: its target written" cmp -s "$TMP/real.tsv" "$TMP/corpus.tsv"
+check "-o LINK: no temp file left" test -z "$(ls "$TMP" | grep '\.tmp\.')"
+# a FIFO: written through, not replaced by a file
+mkfifo "$TMP/fifo"
+timeout 30 cat "$TMP/fifo" >"$TMP/fifo.out" & # bounded: a FIFO replaced by a file never opens
+reader=$!
+timeout 30 "$BIN" corpus -q --lists "$TMP/mini" -o "$TMP/fifo"; rc=$?
+wait $reader
+check "-o FIFO: rc 0 (rc=$rc)" test $rc -eq 0
+check "-o FIFO: still a FIFO" test -p "$TMP/fifo"
+check "-o FIFO: the reader got the corpus" cmp -s "$TMP/fifo.out" "$TMP/corpus.tsv"
+# a link to the process's standard output, as /dev/stdout is (our own link:
+# were it replaced, as root would replace /dev/stdout, the machine's stays)
+ln -s /proc/self/fd/1 "$TMP/stdout"
+n=$(nl corpus -q --lists "$TMP/mini" -o "$TMP/stdout" | wc -l)
+check "-o a link to stdout: $n lines through the pipe" test "$n" -eq "$(wc -l <"$TMP/corpus.tsv")"
+check "-o a link to stdout: still a link" test -L "$TMP/stdout"
+ln -s "$TMP/missing/x.tsv" "$TMP/dangling.tsv"
+expect_fail "-o to a dangling link" "dangling.tsv.*symbolic link to a missing file" \
+  T corpus -q --lists "$TMP/mini" -o "$TMP/dangling.tsv"
+
+# --- empty paths ---------------------------------------------------------
+expect_fail "--cache ''" "empty name" \
+  T score -q --cache '' --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$IMG/dog.jpg"
+expect_fail "eval --out ''" "empty name" \
+  T eval -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --id "$IMG" \
+  --ood o="$IMG" --out ''
+
+# --- TABs and truncation in word lists and negatives files ---------------
+mkdir -p "$TMP/tabs"; cp "$TMP/mini/"* "$TMP/tabs/"; printf 'tab\tword\n' >>"$TMP/tabs/noun.artifact.txt"
+expect_fail "a TAB inside a word" "noun.artifact.txt: line 201: a TAB" T corpus -q --lists "$TMP/tabs" -o "$TMP/t.tsv"
+expect_fail "a TAB inside a template" "template.*TAB" \
+  T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --template "$(printf 'a\t{}')" -o "$TMP/t.tsv"
+check "no file left by the failed mine" test ! -e "$TMP/t.tsv"
+head -n 20 "$TMP/neg.tsv" >"$TMP/cut.tsv"
+expect_fail "a negatives file cut at a line" "cut.tsv: 19 entries, but the header says count=" \
+  T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/cut.tsv" "$IMG/dog.jpg"
+head -c 3000 "$TMP/neg.tsv" >"$TMP/cut2.tsv"; printf 'noun\n' >>"$TMP/cut2.tsv"
+expect_fail "a negatives line without TABs" "cut2.tsv: entry [0-9]+: 'noun' has no TAB" \
+  T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/cut2.tsv" "$IMG/dog.jpg"
+
+# --- eval: set names ------------------------------------------------------
+mkdir -p "$TMP/id" "$TMP/ood"; cp "$IMG/dog.jpg" "$TMP/id/"; cp "$IMG/eagle.jpg" "$TMP/ood/"
+E() { T eval -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --id "$TMP/id" \
+  --out "$TMP/ev" "$@"; }
+expect_fail "an OOD set named ID" "OOD set 'ID': the name ID is the ID set's" E --ood ID="$TMP/ood"
+expect_fail "two OOD sets of one name" "OOD set 'a' given twice" E --ood a="$TMP/ood" --ood a="$TMP/ood"
+
+# --- options and the environment -----------------------------------------
+got=$(nl embed -q --model "$M" --text -q | jq -r .input)
+check "embed --text -q: the text is '-q' (got '$got')" test "$got" = "-q"
+got=$(nl embed -q --model "$M" --text --device | jq -r .input)
+check "embed --text --device: the text is '--device' (got '$got')" test "$got" = "--device"
+check "NEGLABEL_DEVICE overridden by --device" sh -c "NEGLABEL_DEVICE=bogus '$BIN' --device cpu --version >/dev/null"
+check "NEGLABEL_PRECISION overridden by --precision" \
+  sh -c "NEGLABEL_PRECISION=fp64 '$BIN' --precision fp32 --version >/dev/null"
+expect_fail "a bad NEGLABEL_DEVICE, not overridden" "NEGLABEL_DEVICE.*bogus" env NEGLABEL_DEVICE=bogus "$BIN" --version
+for s in 99999999999999999999999 18446744073709551616 ' 1' '+1' -1; do
+  expect_fail "--seed '$s'" "--seed expects an integer" S --seed "$s" "$IMG/dog.jpg"
+done
+check "--seed 18446744073709551615 (the largest) is taken" test -n "$(S --seed 18446744073709551615 "$IMG/dog.jpg")"
+expect_fail "preprocess --resample model" "needs a model" T preprocess --resample model "$IMG/dog.jpg" -o "$TMP/x.rgb"
+printf 'cat\ncat\n' >"$TMP/dup.txt"
+expect_fail "duplicate labels under --strict" "duplicate ID label 'cat'.*cannot be told apart" \
+  T score -q --no-cache --model "$M" --id-labels "$TMP/dup.txt" --negatives "$TMP/neg.tsv" --strict --method mcm "$IMG/dog.jpg"
+
+# --- standard input and output -------------------------------------------
+expect_fail "tokenize from a folder as stdin" "reading standard input" sh -c "'$BIN' tokenize -q --model '$M' <'$TMP'"
+if [ -w /dev/full ]; then
+  expect_fail "help to a full disk" "error writing standard output" sh -c "'$BIN' help >/dev/full"
+  expect_fail "score --help to a full disk" "error writing standard output" sh -c "'$BIN' score --help >/dev/full"
+else
+  partial_skip "/dev/full is not writable here: help to a full disk was not checked"
+fi
+# a path that is not UTF-8: shown with U+FFFD, not dropped
+bad=$(printf 'bad\377.jpg'); cp "$IMG/dog.jpg" "$TMP/$bad"
+got=$(nl embed -q --model "$M" --image "$TMP/$bad" | jq -r .input)
+check "a non-UTF-8 path in embed's output (got '$got')" test "$got" = "$TMP/bad$(printf '\357\277\275').jpg"
+
+finish
