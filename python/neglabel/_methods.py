@@ -93,16 +93,21 @@ class _Scorer:
                      getattr(self, "permutation", "splitmix"), getattr(self, "_stream", None))
         return scores, top_id, top_neg
 
-    def _labels_of(self, top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int) -> List[Optional[str]]:
+    def _labels_of(self, top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int,
+                   scores: np.ndarray) -> List[Optional[str]]:
+        """Each row's top label; None for a row without a score (skipped, or
+        NaN from an embedding holding NaN: its argmax would be label 0)."""
         out: List[Optional[str]] = [None] * n
         if top is not None:
             for k, i in enumerate(idx):
-                out[i] = names[int(top[k])]
+                if not np.isnan(scores[i]):
+                    out[i] = names[int(top[k])]
         return out
 
     def _score_images(self, images: Any, resample: str, return_labels: bool, skip_unreadable: bool) -> Any:
-        n = len(_image_list(images))
-        emb, idx = self.model._embed_normalized(images, resample, self.cache_dir, skip_unreadable)
+        items = _image_list(images)  # once: a generator gives its images only once
+        n = len(items)
+        emb, idx = self.model._embed_normalized(items, resample, self.cache_dir, skip_unreadable)
         s, ti, tn = self._run(emb)
         scores = np.full(n, np.nan, dtype=np.float64)
         scores[idx] = s
@@ -184,7 +189,8 @@ class NegLabel(_Scorer):
         return self.ngroup, self.seed, self.shuffle, self.tau
 
     def _with_labels(self, scores, ti, tn, idx, n):
-        return (scores, self._labels_of(ti, self.labels, idx, n), self._labels_of(tn, self.negatives.words, idx, n))
+        return (scores, self._labels_of(ti, self.labels, idx, n, scores),
+                self._labels_of(tn, self.negatives.words, idx, n, scores))
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
               return_labels: bool = False, skip_unreadable: bool = False) -> Any:
@@ -224,7 +230,7 @@ class MCM(_Scorer):
         return 100, 0, True, self.tau
 
     def _with_labels(self, scores, ti, tn, idx, n):
-        return (scores, self._labels_of(ti, self.labels, idx, n))
+        return (scores, self._labels_of(ti, self.labels, idx, n, scores))
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
               return_labels: bool = False, skip_unreadable: bool = False) -> Any:

@@ -104,6 +104,10 @@ class Model:
         """Free the model now (waits for a call in progress); later calls raise ValueError."""
         self._m.close()
 
+    def _check_open(self) -> None:
+        if self._m.closed:
+            raise ValueError("the model is closed")
+
     def __enter__(self) -> "Model":
         return self
 
@@ -127,6 +131,7 @@ class Model:
         the context are truncated to context-1 tokens + EOT. A single string
         gives one row."""
         t = _str_list(texts, "texts")
+        self._check_open()
         out = np.empty((len(t), self.dim), dtype=np.float32)
         if t:
             self._m.embed_texts(t, out)
@@ -151,6 +156,7 @@ class Model:
         """
         r = _resample(resample)
         items = _image_list(images)
+        self._check_open()
         out = np.empty((len(items), self.dim), dtype=np.float32)
         paths = [(i, x) for i, x in enumerate(items) if _is_path(x)]
         arrays = [(i, _rgb_array(x, i)) for i, x in enumerate(items) if not _is_path(x)]

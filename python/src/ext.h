@@ -93,16 +93,26 @@ typedef struct {
     PyThread_type_lock lock; /* one library call on the model at a time */
 } ModelObject;
 
+/* > 0 while this thread runs a Python log or progress handler for the
+ * library (ext_common.c). */
+extern _Thread_local int nlpy_in_callback;
+
 /* Run the statements on the model with the GIL released and the model's
- * lock held; f (a failure) records a model closed by another thread. */
-#define MODEL_CALL(self, f, ...)                             \
-    do {                                                     \
-        Py_BEGIN_ALLOW_THREADS                               \
-        PyThread_acquire_lock((self)->lock, WAIT_LOCK);      \
-        if (!(self)->m) (f).closed = 1; /* closed meanwhile */ \
-        else { __VA_ARGS__; }                                \
-        PyThread_release_lock((self)->lock);                 \
-        Py_END_ALLOW_THREADS                                 \
+ * lock held; f (a failure) records a model closed by another thread
+ * (closed 1), or a handler's call on a model in use (closed 2: the handler
+ * runs inside a library call that may hold this very lock, so it never
+ * waits for it). */
+#define MODEL_CALL(self, f, ...)                                                    \
+    do {                                                                            \
+        Py_BEGIN_ALLOW_THREADS                                                      \
+        if (!PyThread_acquire_lock((self)->lock, nlpy_in_callback ? NOWAIT_LOCK : WAIT_LOCK)) \
+            (f).closed = 2;                                                         \
+        else {                                                                      \
+            if (!(self)->m) (f).closed = 1; /* closed meanwhile */                  \
+            else { __VA_ARGS__; }                                                   \
+            PyThread_release_lock((self)->lock);                                    \
+        }                                                                           \
+        Py_END_ALLOW_THREADS                                                        \
     } while (0)
 
 extern PyTypeObject nlpy_ModelType;

@@ -46,6 +46,11 @@ void nlpy_fail_capture(failure *f) {
     f->msg = strdup(nl_last_error());
 }
 PyObject *nlpy_fail_raise(failure *f) {
+    if (f->closed == 2) {
+        PyErr_SetString(PyExc_RuntimeError, "a log or progress handler cannot use a model that is busy (the call "
+                                            "being reported may be on it): use the model after that call returns");
+        return NULL;
+    }
     if (f->closed) {
         PyErr_SetString(PyExc_ValueError, "the model is closed");
         return NULL;
@@ -62,6 +67,8 @@ static PyObject *progress_handler; /* callable or NULL; changed under the GIL */
 static PyObject *log_handler;
 atomic_int nlpy_have_progress, nlpy_have_log;
 
+_Thread_local int nlpy_in_callback;
+
 void nlpy_progress_trampoline(const char *label, size_t done, size_t total, double elapsed, int final, void *user) {
     (void)user;
     if (!atomic_load(&nlpy_have_progress) || NLPY_FINALIZING()) return;
@@ -69,10 +76,12 @@ void nlpy_progress_trampoline(const char *label, size_t done, size_t total, doub
     PyObject *cb = progress_handler;
     Py_XINCREF(cb);
     if (cb) {
+        nlpy_in_callback++;
         PyObject *r = PyObject_CallFunction(cb, "NnndO",
                                             PyUnicode_DecodeUTF8(label ? label : "", (Py_ssize_t)strlen(label ? label : ""),
                                                                  "replace"),
                                             (Py_ssize_t)done, (Py_ssize_t)total, elapsed, final ? Py_True : Py_False);
+        nlpy_in_callback--;
         if (!r) PyErr_WriteUnraisable(cb); /* the library's work goes on */
         Py_XDECREF(r);
         Py_DECREF(cb);
@@ -87,9 +96,11 @@ void nlpy_log_trampoline(nl_log_level level, const char *msg, void *user) {
     PyObject *cb = log_handler;
     Py_XINCREF(cb);
     if (cb) {
+        nlpy_in_callback++;
         PyObject *r = PyObject_CallFunction(cb, "iN", (int)level,
                                             PyUnicode_DecodeUTF8(msg ? msg : "", (Py_ssize_t)strlen(msg ? msg : ""),
                                                                  "backslashreplace"));
+        nlpy_in_callback--;
         if (!r) PyErr_WriteUnraisable(cb);
         Py_XDECREF(r);
         Py_DECREF(cb);

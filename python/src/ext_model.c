@@ -85,7 +85,7 @@ static PyObject *Model_close(ModelObject *self, PyObject *unused) {
     nl_model *m = NULL;
     failure f = {0}; /* closing twice is fine */
     MODEL_CALL(self, f, { m = self->m; self->m = NULL; });
-    (void)f;
+    if (f.closed == 2) return nlpy_fail_raise(&f);
     if (m) {
         Py_BEGIN_ALLOW_THREADS
         nl_model_free(m);

@@ -1,0 +1,156 @@
+"""Unusual use of the package that once crashed, hung or gave wrong results
+quietly: a huge thread count, handlers that call the model they report on,
+generators of images, negatives that a TSV cannot hold, NaN embeddings,
+stream parameters of the wrong type, a closed model given nothing."""
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import neglabel
+
+
+def test_thread_and_batch_bounds(tiny):
+    # 100,000 OpenMP threads overflowed the stack while loading (a segfault)
+    with pytest.raises(neglabel.InvalidInputError, match="n_threads 100000"):
+        neglabel.Model(tiny, device="cpu", threads=100000)
+    with pytest.raises(neglabel.InvalidInputError, match="batch_size 5000"):
+        neglabel.Model(tiny, device="cpu", batch_size=5000)
+    assert neglabel.Model(tiny, device="cpu", threads=1024).threads == 1024
+
+
+def _run(code, tiny, images, timeout=120):
+    """code in a fresh interpreter, bounded: a deadlock fails the test instead
+    of hanging the suite."""
+    env = dict(os.environ, TINY=str(tiny), IMG=images[0])
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_log_handler_calling_the_busy_model(tiny, images):
+    # the handler runs inside score(), which holds the model's lock: its call
+    # used to wait for that lock for ever; now it raises, and the work goes on
+    r = _run("""
+        import logging, os, neglabel
+        m = neglabel.Model(os.environ["TINY"], device="cpu")
+        seen = []
+        class H(logging.Handler):
+            def emit(self, rec):
+                try:
+                    m.tokenize("x")
+                    seen.append("ran")
+                except RuntimeError as e:
+                    seen.append(str(e))
+        logging.getLogger("neglabel").addHandler(H())
+        s = neglabel.MCM(m, ["cat", "dog"]).score([os.environ["IMG"], "/nonexistent.jpg"], skip_unreadable=True)
+        print(len(s), s[0] == s[0], s[1] != s[1])
+        print(seen[0] if seen else "no handler call")
+        m.tokenize("x")  # usable after the call
+        print("after ok")
+    """, tiny, images)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0] == "2 True True"
+    assert "handler cannot use a model that is busy" in out[1]
+    assert out[2] == "after ok"
+
+
+def test_progress_handler_closing_the_busy_model(tiny, images):
+    # MCM embeds its labels holding the model's lock and reports progress
+    # (after 0.2 s: more labels until it does, as test_progress.py)
+    r = _run("""
+        import os, random, neglabel
+        m = neglabel.Model(os.environ["TINY"], device="cpu")
+        errs = []
+        def progress(*a):
+            try:
+                m.close()
+            except RuntimeError as e:
+                errs.append(str(e))
+        neglabel.set_progress(progress)
+        rng = random.Random(2)
+        for n in (2000, 8000, 32000, 128000):
+            labels = [" ".join("".join(rng.choice("abcdefghij") for _ in range(9)) for _ in range(3)) for _ in range(n)]
+            neglabel.MCM(m, labels)
+            if errs:
+                break
+        neglabel.set_progress(None)
+        print(len(errs) > 0, m.closed)
+        print(errs[0] if errs else "no progress")
+    """, tiny, images, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0] == "True False", out
+    assert "busy" in out[1]
+
+
+def test_generator_of_images(negatives_ref, images):
+    det = negatives_ref
+    paths = images[:3]
+    want = det.score(paths)
+    assert not np.isnan(want).any()
+    # score() counted the images with a first pass over the generator, then
+    # embedded an empty second pass: every score NaN, no error
+    np.testing.assert_array_equal(det.score(iter(paths)), want)
+    np.testing.assert_array_equal(det.score(p for p in paths), want)
+    s, ti, tn = det.score((p for p in paths), return_labels=True)
+    np.testing.assert_array_equal(s, want)
+    assert None not in ti and None not in tn
+
+
+@pytest.mark.parametrize("kw", [
+    dict(words=["a\tb"], pos=["noun"], prompts=["x"]),
+    dict(words=["a\nb"], pos=["noun"], prompts=["x"]),
+    dict(words=["a"], pos=["noun"], prompts=["x\ry"]),
+    dict(words=[""], pos=["noun"], prompts=[""]),
+    dict(words=["x"], pos=["noun"], prompts=["x"], noun_templates=["a\t{}"]),
+    dict(words=["x"], pos=["noun"], prompts=["x"], model="a\nb"),
+])
+def test_negatives_a_tsv_cannot_hold(tmp_path, kw):
+    # these were written, and read back as other words (or not at all)
+    p = tmp_path / "n.tsv"
+    with pytest.raises(neglabel.InvalidInputError, match="n.tsv"):
+        neglabel.Negatives(**kw).save(p)
+    assert not p.exists()
+
+
+def test_negatives_cut_short(tmp_path, negatives_ref):
+    p = tmp_path / "n.tsv"
+    negatives_ref.negatives.save(p)
+    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "cut.tsv").write_text("".join(lines[:-3]), encoding="utf-8")
+    with pytest.raises(neglabel.InvalidInputError, match="header says count="):
+        neglabel.Negatives.load(tmp_path / "cut.tsv")
+    assert len(neglabel.Negatives.load(p).words) == len(lines) - 1
+
+
+def test_nan_rows_have_no_top_labels(negatives_ref, model):
+    emb = np.ones((2, model.dim), dtype=np.float32)
+    emb[1] = np.nan
+    s, ti, tn = negatives_ref.score_embeddings(emb, return_labels=True)
+    assert not np.isnan(s[0]) and np.isnan(s[1])
+    assert ti[0] is not None and tn[0] is not None
+    assert ti[1] is None and tn[1] is None  # was label 0, as if it matched
+
+
+def test_stream_parameter_types(model, labels_file, negatives_ref):
+    emb = np.ones((1, model.dim), dtype=np.float32)
+    with pytest.raises(TypeError, match="oodd_k: expected an integer, got float"):
+        neglabel.OODD(model, labels_file, negatives_ref.negatives, k=5.0).score_embeddings(emb)
+    with pytest.raises(TypeError, match="adaneg_memory: expected an integer, got str"):
+        neglabel.AdaNeg(model, labels_file, negatives_ref.negatives, memory="10").score_embeddings(emb)
+    with pytest.raises(TypeError, match="adaneg_thres: expected a number, got str"):
+        neglabel.AdaNeg(model, labels_file, negatives_ref.negatives, thres="0.5").score_embeddings(emb)
+
+
+def test_closed_model_given_nothing(tiny):
+    m = neglabel.Model(tiny, device="cpu")
+    m.close()
+    with pytest.raises(ValueError, match="closed"):
+        m.embed_texts([])
+    with pytest.raises(ValueError, match="closed"):
+        m.embed_images([])
