@@ -359,6 +359,10 @@ typedef struct {
 } nl_score_params;
 
 NL_API nl_score_params nl_score_default_params(nl_method method);
+/* The checks nl_score makes of p and the sizes (n_id ID and n_neg negative
+ * labels of dim floats), without images: call it before embedding images
+ * so that a bad parameter fails in a second, not after the embedding. */
+NL_API int nl_score_check(const nl_score_params *p, size_t n_id, size_t n_neg, size_t dim);
 /* top_id / top_neg (optional, n_img each): index of each image's most similar
  * ID label and negative label. */
 NL_API int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,

@@ -107,6 +107,30 @@ printf 'cat\ncat\n' >"$TMP/dup.txt"
 expect_fail "duplicate labels under --strict" "duplicate ID label 'cat'.*cannot be told apart" \
   T score -q --no-cache --model "$M" --id-labels "$TMP/dup.txt" --negatives "$TMP/neg.tsv" --strict --method mcm "$IMG/dog.jpg"
 
+# --- parameters that fail: before the expensive work, not after ----------
+# (each used to be reported after every image or the whole corpus was
+# embedded: here the unreadable image's warning, or the missing list folder,
+# shows whether that work ran first)
+printf 'junk' >"$TMP/junk.jpg"
+has() { printf '%s' "$1" | grep -qE -- "$2"; }
+lacks() { ! has "$@"; }
+out=$(S --ngroup 100000 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1); rc=$?
+check "score --ngroup above the negatives: rc 1 (rc=$rc)" test $rc -eq 1
+check "score --ngroup above the negatives: named ($out)" has "$out" 'ngroup 100000 outside'
+check "score --ngroup above the negatives: before the images" lacks "$out" 'junk.jpg'
+out=$(S --method oodd --oodd-queue 10 --oodd-k 100 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1)
+check "score --oodd-k above the queue: named ($out)" has "$out" 'oodd'
+check "score --oodd-k above the queue: before the images" lacks "$out" 'junk.jpg'
+for f in 2 0 inf; do
+  expect_fail "mine --fraction $f, before the corpus" "fraction .* outside \\(0, 1\\]" \
+    T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" --fraction $f -o "$TMP/f.tsv"
+done
+expect_fail "mine --quantile 2, before the corpus" "quantile 2 outside" \
+  T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" --quantile 2 -o "$TMP/f.tsv"
+expect_fail "mine --template with a TAB, before the corpus" "template 'a.\{\}' holds a TAB" \
+  T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" \
+  --template "$(printf 'a\t{}')" -o "$TMP/f.tsv"
+
 # --- standard input and output -------------------------------------------
 expect_fail "tokenize from a folder as stdin" "reading standard input" sh -c "'$BIN' tokenize -q --model '$M' <'$TMP'"
 if [ -w /dev/full ]; then

@@ -158,6 +158,21 @@ int main(void) {
         FAILS(nl_score(out, 2, out, 2, NULL, 2, 4, &sp, sc, NULL, NULL), "nl_score: NULL argument");
         FAILS(nl_score(out, 2, out, 2, out, 2, 4, &sp, NULL, NULL, NULL), "nl_score: NULL argument");
         FAILS(nl_score(out, 2, out, 2, out, 2, 4, NULL, sc, NULL, NULL), "score: no parameters");
+        FAILS(nl_score_check(NULL, 2, 2, 4), "score: no parameters");
+        /* the checks without images: what nl_score would refuse */
+        CHECK(nl_score_check(&sp, 2, 2, 4) == 0, "nl_score_check: %s", nl_last_error());
+        sp.ngroup = 3;
+        FAILS(nl_score_check(&sp, 2, 2, 4), "ngroup 3 outside [1, 2]");
+        FAILS(nl_score(out, 2, out, 2, out, 2, 4, &sp, sc, NULL, NULL), "ngroup 3 outside [1, 2]");
+        nl_score_params so = nl_score_default_params(NL_METHOD_OODD);
+        so.ngroup = 1;
+        so.oodd_queue = 10;
+        so.oodd_k = 100;
+        FAILS(nl_score_check(&so, 2, 2, 4), "oodd");
+        nl_score_params sa = nl_score_default_params(NL_METHOD_ADANEG);
+        sa.ngroup = 1;
+        sa.adaneg_thres = 2;
+        FAILS(nl_score_check(&sa, 2, 2, 4), "adaneg: thres must be in [0, 1]");
     }
     FAILS(nl_compute_metrics(NULL, 2, sc, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");
     FAILS(nl_compute_metrics(sc, 2, NULL, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");

@@ -12,6 +12,7 @@
 #include "neglabel.h"
 #include "image.h"
 #include "prng.h"
+#include "mine.h"
 #include "report.h"
 #include "util.h"
 
@@ -72,6 +73,18 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     memset(neg, 0, sizeof *neg);
     if (emb) *emb = NULL;
     if (qsim) *qsim = NULL;
+    /* what would fail after the corpus is embedded, checked first */
+    nl_mine_params md = nl_mine_default_params();
+    if (nli_mine_check(mp ? mp : &md) != 0) return -1;
+    const char *const *tl[2] = {t->noun, t->adj};
+    const size_t tn[2] = {t->n_noun, t->n_adj};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < tn[k]; i++)
+            if (tl[k][i] && !nli_tsv_field_ok(tl[k][i])) {
+                nli_seterr("mine: the template '%s' holds a TAB or a line break, which a negatives file cannot store",
+                           tl[k][i]);
+                return -1;
+            }
     if (nl_corpus_load(cp, &c) != 0) return -1;
     /* CSP: phrases drawn over the whole corpus in list order, then the
      * same drop as the words (matched on the words themselves) */

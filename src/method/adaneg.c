@@ -231,7 +231,7 @@ static void static_cos(const state *st, const double *u, size_t m, double *sid, 
     nli_gemm_f64(u, st->dneg, sneg, m, st->n_neg, st->dim, st->nt);
 }
 
-static int check_params(const nl_score_params *p) {
+int nli_adaneg_check(const nl_score_params *p) {
     if (p->adaneg_batch < 1) { nli_seterr("adaneg: batch must be at least 1 image (got %d)", p->adaneg_batch); return -1; }
     if (p->adaneg_memory < 1 || p->adaneg_memory > MAX_MEMORY) {
         nli_seterr("adaneg: memory must be 1 to %d image slots per label (got %d)", MAX_MEMORY, p->adaneg_memory);
@@ -263,7 +263,7 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
                    size_t n_neg, size_t dim, const nl_score_params *p, double *scores, size_t *top_id,
                    size_t *top_neg, nli_adaneg_trace *trace) {
     if (trace) memset(trace, 0, sizeof *trace);
-    if (check_params(p) != 0) return -1;
+    if (nli_adaneg_check(p) != 0) return -1;
     state st = {.img = img, .n_img = n_img, .n_id = n_id, .n_neg = n_neg, .n_lab = n_id + n_neg, .dim = dim,
                 .L = (size_t)p->adaneg_memory, .S = (size_t)p->adaneg_memory + 1, .ngroup = (size_t)p->ngroup,
                 .inv_tau = 1.0 / p->tau, .beta = trunc(p->adaneg_beta), .samada = p->adaneg_sample_adaptive != 0,

@@ -27,6 +27,8 @@ typedef struct {
     size_t rejected;  /* images a full label turned away (entropy not below any stored one) */
 } nli_adaneg_trace;
 
+/* AdaNeg's parameters in range: 0, or -1 with the error set. */
+int nli_adaneg_check(const nl_score_params *p);
 int nli_score_adaneg(const float *img, size_t n_img, const float *id_emb, size_t n_id, const float *neg_emb,
                      size_t n_neg, size_t dim, const nl_score_params *p, double *scores, size_t *top_id,
                      size_t *top_neg);

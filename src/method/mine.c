@@ -72,6 +72,18 @@ static int cmp_ranked(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
+int nli_mine_check(const nl_mine_params *p) {
+    if (!(p->fraction > 0 && p->fraction <= 1)) {
+        nli_seterr("mine: fraction %g outside (0, 1]", p->fraction);
+        return -1;
+    }
+    if (!(p->quantile >= 0 && p->quantile <= 1)) {
+        nli_seterr("mine: quantile %g outside [0, 1]", p->quantile);
+        return -1;
+    }
+    return 0;
+}
+
 int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_cand,
             const uint8_t *cand_pos, size_t dim, const nl_mine_params *p,
             size_t **selected, size_t *n_selected, double *qsim) {
@@ -86,14 +98,7 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         nli_seterr("mine: bad sizes (dim %zu, %zu ID labels)", dim, n_id);
         return -1;
     }
-    if (!(p->fraction > 0 && p->fraction <= 1)) {
-        nli_seterr("mine: fraction %g outside (0, 1]", p->fraction);
-        return -1;
-    }
-    if (!(p->quantile >= 0 && p->quantile <= 1)) {
-        nli_seterr("mine: quantile %g outside [0, 1]", p->quantile);
-        return -1;
-    }
+    if (nli_mine_check(p) != 0) return -1;
     nl_device dev = p->device;
     int index = p->device_index;
     if (nl_resolve_device(&dev, &index) != 0) {

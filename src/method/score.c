@@ -47,11 +47,8 @@ nl_score_params nl_score_default_params(nl_method method) {
                              .adaneg_beta = 5.5, .oodd_batch = 64, .oodd_queue = 2048, .oodd_k = 5};
 }
 
-int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
-             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
-             double *scores, size_t *top_id, size_t *top_neg) {
+int nl_score_check(const nl_score_params *p, size_t n_id, size_t n_neg, size_t dim) {
     if (!p) { nli_seterr("score: no parameters"); return -1; }
-    if ((n_img && (!img || !scores)) || (n_id && !id_emb) || (n_neg && !neg_emb)) return nli_null_arg(__func__);
     if ((unsigned)p->method >= NL_METHOD_COUNT) {
         nli_seterr("score: unknown method %d", (int)p->method);
         return -1;
@@ -76,13 +73,28 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
         nli_seterr("score: bad sizes (dim %zu, %zu ID, %zu negative labels)", dim, n_id, n_neg);
         return -1;
     }
-    size_t ngroup = 0, gsize = 0, kept = 0;
     if (p->method != NL_METHOD_MCM) { /* NegLabel's formula; CSP's too */
         if (n_neg == 0) { nli_seterr("score: %s needs negative labels", nl_method_name(p->method)); return -1; }
         if (p->ngroup < 1 || (size_t)p->ngroup > n_neg) {
             nli_seterr("score: ngroup %d outside [1, %zu] (the number of negative labels)", p->ngroup, n_neg);
             return -1;
         }
+    }
+    if (p->method == NL_METHOD_ADANEG) return nli_adaneg_check(p);
+    if (p->method == NL_METHOD_OODD) return nli_oodd_check(p);
+    return 0;
+}
+
+int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
+             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
+             double *scores, size_t *top_id, size_t *top_neg) {
+    if ((n_img && (!img || !scores)) || (n_id && !id_emb) || (n_neg && !neg_emb)) return nli_null_arg(__func__);
+    if (nl_score_check(p, n_id, n_neg, dim) != 0) return -1;
+    nl_device dev = p->device;
+    int index = p->device_index;
+    if (nl_resolve_device(&dev, &index) != 0) return -1; /* resolved once already by the check */
+    size_t ngroup = 0, gsize = 0, kept = 0;
+    if (p->method != NL_METHOD_MCM) {
         ngroup = (size_t)p->ngroup;
         kept = n_neg - n_neg % ngroup;
         gsize = kept / ngroup;
