@@ -355,8 +355,8 @@ int cmd_score(int argc, char **argv) {
         neg_emb = mined;
     }
     c.score.device = nl_model_device(m, &c.score.device_index); /* score where the model runs */
-    if (nl_score_check(&c.score, labels.n, neg.words.n, dim) != 0 || /* before the images are embedded */
-        (neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
+    if ((neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
+        nl_score_check(&c.score, labels.n, neg.words.n, dim) != 0 || /* before the images are embedded */
         nl_embed_image_files_readable(m, &o, (nl_resample)resample, images.v, n, c.strict, img, which, &good, NULL) !=
             0) {
         cli_fail("%s", nl_last_error());

@@ -79,13 +79,18 @@ class _Scorer:
     def _params(self) -> Tuple[int, int, bool, float]:
         raise NotImplementedError
 
-    def _run(self, emb: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    def _check(self) -> None:
+        """nl_score's checks (ngroup against the negatives, a stream's
+        parameters) now, at construction, not after images are embedded."""
+        self._run(np.empty((0, self.model.dim), dtype=np.float32), check=True)
+
+    def _run(self, emb: np.ndarray, check: bool = False) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         n = emb.shape[0]
         neg = self._neg()
         scores = np.empty(n, dtype=np.float64)
         top_id = np.zeros(n, dtype=np.uintp)
         top_neg = np.zeros(n, dtype=np.uintp) if neg is not None and len(neg) else None
-        if n:
+        if n or check:
             kind, index = self.model._score_device()
             ngroup, seed, shuffle, tau = self._params()
             _C.score(emb, self.id_embeddings, neg, self.model.dim, self._method, ngroup, seed, shuffle, tau, kind,
@@ -181,6 +186,7 @@ class NegLabel(_Scorer):
             negatives = Negatives.load(negatives)
         self.negatives: Negatives = negatives
         self.neg_embeddings: np.ndarray = negatives.embed(self.model, self.cache_dir)
+        self._check()
 
     def _neg(self) -> Optional[np.ndarray]:
         return self.neg_embeddings
@@ -288,6 +294,7 @@ class _Stream(NegLabel):
                                     f"{sorted(self._defaults)}")
         self.params: Dict[str, Any] = {k: params.get(k, v) for k, v in self._defaults.items()}
         self._stream = {f"{self._prefix}_{k}": v for k, v in self.params.items()}
+        self._check()
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
               return_labels: bool = False, skip_unreadable: bool = False) -> Any:

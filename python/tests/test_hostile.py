@@ -137,14 +137,23 @@ def test_nan_rows_have_no_top_labels(negatives_ref, model):
     assert ti[1] is None and tn[1] is None  # was label 0, as if it matched
 
 
-def test_stream_parameter_types(model, labels_file, negatives_ref):
-    emb = np.ones((1, model.dim), dtype=np.float32)
+def test_stream_parameters_checked_at_construction(model, labels_file, negatives_ref):
+    # wrong types named (they gave "'float' object cannot be interpreted as an
+    # integer" at the first score); values out of range refused before any
+    # image is embedded (they failed after)
+    neg = negatives_ref.negatives
     with pytest.raises(TypeError, match="oodd_k: expected an integer, got float"):
-        neglabel.OODD(model, labels_file, negatives_ref.negatives, k=5.0).score_embeddings(emb)
+        neglabel.OODD(model, labels_file, neg, k=5.0)
     with pytest.raises(TypeError, match="adaneg_memory: expected an integer, got str"):
-        neglabel.AdaNeg(model, labels_file, negatives_ref.negatives, memory="10").score_embeddings(emb)
+        neglabel.AdaNeg(model, labels_file, neg, memory="10")
     with pytest.raises(TypeError, match="adaneg_thres: expected a number, got str"):
-        neglabel.AdaNeg(model, labels_file, negatives_ref.negatives, thres="0.5").score_embeddings(emb)
+        neglabel.AdaNeg(model, labels_file, neg, thres="0.5")
+    with pytest.raises(ValueError, match="oodd"):
+        neglabel.OODD(model, labels_file, neg, queue=10, k=100)
+    with pytest.raises(ValueError, match="adaneg: thres must be in"):
+        neglabel.AdaNeg(model, labels_file, neg, thres=2.0)
+    with pytest.raises(ValueError, match="ngroup 100000 outside"):
+        neglabel.NegLabel(model, labels_file, neg, ngroup=100000)
 
 
 def test_closed_model_given_nothing(tiny):
