@@ -102,6 +102,12 @@ for s in 99999999999999999999999 18446744073709551616 ' 1' '+1' -1; do
   expect_fail "--seed '$s'" "--seed expects an integer" S --seed "$s" "$IMG/dog.jpg"
 done
 check "--seed 18446744073709551615 (the largest) is taken" test -n "$(S --seed 18446744073709551615 "$IMG/dog.jpg")"
+expect_fail "eval --method: a list past 255 characters" "a list of 283 characters" \
+  T eval --method "$(printf 'mcm,%.0s' $(seq 70))csp"
+expect_fail "eval --method ','" "no method in ','" T eval --method ,
+out=$("$BIN" --threads abc info 2>&1)
+check "an error in a common option names the command once ($out)" test "$out" = \
+  "neglabel info: --threads expects an integer in [1, 1024], got 'abc'"
 expect_fail "preprocess --resample model" "needs a model" T preprocess --resample model "$IMG/dog.jpg" -o "$TMP/x.rgb"
 printf 'cat\ncat\n' >"$TMP/dup.txt"
 expect_fail "duplicate labels under --strict" "duplicate ID label 'cat'.*cannot be told apart" \

@@ -502,8 +502,13 @@ int cmd_metrics(int argc, char **argv) {
 /* eval's --method: a name, a comma-separated list, or "all"; repeatable. */
 static int eval_methods(const char *v, nl_eval_params *p) {
     char buf[256];
+    size_t got = 0;
+    if (strlen(v) >= sizeof buf) { /* was cut silently, dropping the methods past it */
+        fprintf(stderr, "neglabel: --method: a list of %zu characters (at most %zu)\n", strlen(v), sizeof buf - 1);
+        return -1;
+    }
     snprintf(buf, sizeof buf, "%s", v);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save), got++) {
         nl_method all[NL_METHOD_COUNT] = {NL_METHOD_NEGLABEL, NL_METHOD_MCM, NL_METHOD_CSP, NL_METHOD_ADANEG,
                                           NL_METHOD_OODD};
         nl_method one;
@@ -519,6 +524,7 @@ static int eval_methods(const char *v, nl_eval_params *p) {
             if (!dup) p->methods[p->n_methods++] = all[k];
         }
     }
+    if (!got) { fprintf(stderr, "neglabel: --method: no method in '%s'\n", v); return -1; }
     return 0;
 }
 

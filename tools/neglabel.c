@@ -14,7 +14,7 @@
 #include "neglabel.h"
 #include <unistd.h>
 
-static const char *g_cmd = "neglabel";
+static const char *g_cmd = ""; /* the command, once known ("": none yet) */
 cli_globals cli_g;
 
 /* Default cache folder: $NEGLABEL_CACHE, $XDG_CACHE_HOME/neglabel or
@@ -72,6 +72,8 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
     cli_g.model = nl_model_default_params();
     cli_g.model.device = NL_DEVICE_AUTO;
     int got_device = 0, got_precision = 0; /* given as options: the variables are not read */
+    for (int i = 1; i < argc && !*g_cmd; i++) /* for the messages: the command, wherever it is */
+        if (cli_help_known(argv[i])) g_cmd = argv[i];
     const char *cmd = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -137,9 +139,15 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
     return out;
 }
 
+/* "neglabel CMD: ", or "neglabel: " before a command is known. */
+static void cli_prefix(const char *cmd) {
+    if (cmd && cli_help_known(cmd)) fprintf(stderr, "neglabel %s: ", cmd);
+    else fputs("neglabel: ", stderr);
+}
+
 int cli_fail(const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "neglabel %s: ", g_cmd);
+    cli_prefix(g_cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -149,7 +157,7 @@ int cli_fail(const char *fmt, ...) {
 
 int cli_usage(const char *cmd, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "neglabel %s: ", cmd);
+    cli_prefix(cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -165,7 +173,8 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
     if (a[n] == '=') { *val = a + n + 1; return 1; }
     if (a[n] != 0) return 0;
     if (*i + 1 >= argc) {
-        fprintf(stderr, "neglabel %s: option %s needs a value\n", g_cmd, name);
+        cli_prefix(g_cmd);
+        fprintf(stderr, "option %s needs a value\n", name);
         exit(2);
     }
     *val = argv[++*i];
@@ -178,7 +187,8 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     long v = strtol(s, &end, 10);
     if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "neglabel %s: %s expects an integer in [%ld, %ld], got '%s'\n", g_cmd, opt, lo, hi, s);
+        cli_prefix(g_cmd);
+        fprintf(stderr, "%s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
         return -1;
     }
     *out = v;
@@ -189,7 +199,8 @@ int cli_double(const char *opt, const char *s, double *out) {
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || v != v) {
-        fprintf(stderr, "neglabel %s: %s expects a number, got '%s'\n", g_cmd, opt, s);
+        cli_prefix(g_cmd);
+        fprintf(stderr, "%s expects a number, got '%s'\n", opt, s);
         return -1;
     }
     *out = v;
@@ -201,7 +212,8 @@ int cli_resample(const char *s, int *out) {
     else if (!strcmp(s, "bilinear")) *out = NL_RESAMPLE_BILINEAR;
     else if (!strcmp(s, "model")) *out = NL_RESAMPLE_MODEL;
     else {
-        fprintf(stderr, "neglabel %s: --resample expects bicubic, bilinear or model, got '%s'\n", g_cmd, s);
+        cli_prefix(g_cmd);
+        fprintf(stderr, "--resample expects bicubic, bilinear or model, got '%s'\n", s);
         return -1;
     }
     return 0;
