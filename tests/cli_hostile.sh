@@ -108,6 +108,19 @@ expect_fail "eval --method ','" "no method in ','" T eval --method ,
 out=$("$BIN" --threads abc info 2>&1)
 check "an error in a common option names the command once ($out)" test "$out" = \
   "neglabel info: --threads expects an integer in [1, 1024], got 'abc'"
+python3 - "$TMP" <<'PY'
+import struct, sys
+def npy(path, rows, cols):  # float32 C-order .npy, version 1.0
+    hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (rows, cols)
+    hdr += " " * (63 - (len(hdr) + 10) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+        f.write(struct.pack("<%df" % (rows * cols), *([1.0] * (rows * cols))))
+npy(sys.argv[1] + "/id.npy", 2, 4); npy(sys.argv[1] + "/neg.npy", 3, 4); npy(sys.argv[1] + "/img.npy", 1, 5)
+PY
+out=$("$BIN" score-embeddings --id "$TMP/id.npy" --neg "$TMP/neg.npy" --images "$TMP/img.npy" --ngroup 1 2>&1)
+check "score-embeddings: the dimensions named on one line ($out)" test "$(printf '%s\n' "$out" | wc -l)" -eq 1 -a \
+  -n "$(printf '%s' "$out" | grep 'id.npy has 4 columns, .*neg.npy 4, .*img.npy 5')"
 expect_fail "preprocess --resample model" "needs a model" T preprocess --resample model "$IMG/dog.jpg" -o "$TMP/x.rgb"
 printf 'cat\ncat\n' >"$TMP/dup.txt"
 expect_fail "duplicate labels under --strict" "duplicate ID label 'cat'.*cannot be told apart" \

@@ -423,9 +423,10 @@ int cmd_score_embeddings(int argc, char **argv) {
         goto done;
     }
     if (did != dimg || (negp && dneg != dimg)) {
-        cli_fail("embedding dimensions differ: %s has %zu columns, %s %zu%s%s%s", idp, did, imgp, dimg,
-                 negp ? ", " : "", negp ? negp : "", negp ? "" : "");
-        if (negp) fprintf(stderr, "  (%s has %zu columns)\n", negp, dneg);
+        if (negp) /* one line, as every error */
+            cli_fail("embedding dimensions differ: %s has %zu columns, %s %zu, %s %zu", idp, did, negp, dneg, imgp, dimg);
+        else
+            cli_fail("embedding dimensions differ: %s has %zu columns, %s %zu", idp, did, imgp, dimg);
         goto done;
     }
     /* No normalisation here: nl_score takes raw rows (cosines in double). */
