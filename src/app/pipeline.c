@@ -564,21 +564,46 @@ static int has_image_ext(const char *name) {
 
 static int cmp_cstr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The folders a walk has entered, by device and inode: a folder reached a
- * second time (a symbolic link back up the tree, or two links to one
- * folder) is skipped, so a loop ends and no image is listed twice. */
-typedef struct { dev_t dev; ino_t ino; } dir_id;
-typedef struct { dir_id *v; size_t n, cap; } dir_seen;
+/* The folders a walk has entered, by device and inode (an open-addressing
+ * hash set: datasets may have 100,000 folders): a folder reached a second
+ * time (a symbolic link back up the tree, or two links to one folder) is
+ * skipped, so a loop ends and no image is listed twice. */
+typedef struct { dev_t dev; ino_t ino; int used; } dir_id;
+typedef struct { dir_id *v; size_t n, cap; } dir_seen; /* cap: 0 or a power of two */
+
+static dir_id *seen_slot(dir_id *v, size_t cap, dev_t dev, ino_t ino) {
+    size_t h = (size_t)(((uint64_t)ino * 0x9E3779B97F4A7C15ull) ^ (uint64_t)dev) & (cap - 1);
+    while (v[h].used && (v[h].dev != dev || v[h].ino != ino)) h = (h + 1) & (cap - 1);
+    return &v[h];
+}
+
+/* 0: added, 1: there already, -1: out of memory. */
+static int seen_add(dir_seen *s, dev_t dev, ino_t ino) {
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        dir_id *v = nli_calloc(cap, sizeof *v);
+        if (!v) return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->v[i].used) *seen_slot(v, cap, s->v[i].dev, s->v[i].ino) = s->v[i];
+        free(s->v);
+        s->v = v;
+        s->cap = cap;
+    }
+    dir_id *e = seen_slot(s->v, s->cap, dev, ino);
+    if (e->used) return 1;
+    *e = (dir_id){dev, ino, 1};
+    s->n++;
+    return 0;
+}
 
 static int walk(const char *dir, const struct stat *dst, nl_strvec *out, dir_seen *seen, int depth) {
     if (depth > 64) { nli_seterr("%s: directory nesting too deep", dir); return -1; }
-    for (size_t i = 0; i < seen->n; i++)
-        if (seen->v[i].dev == dst->st_dev && seen->v[i].ino == dst->st_ino) {
-            nli_log(NL_LOG_WARN, "%s: skipped, a folder already walked (a symbolic link loop or a second link)", dir);
-            return 0;
-        }
-    if (nli_grow((void **)&seen->v, &seen->cap, seen->n + 1, sizeof *seen->v) != 0) return -1;
-    seen->v[seen->n++] = (dir_id){dst->st_dev, dst->st_ino};
+    int known = seen_add(seen, dst->st_dev, dst->st_ino);
+    if (known < 0) return -1;
+    if (known) {
+        nli_log(NL_LOG_WARN, "%s: skipped, a folder already walked (a symbolic link loop or a second link)", dir);
+        return 0;
+    }
     DIR *d = opendir(dir);
     if (!d) { nli_seterr_code(NL_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno)); return -1; }
     nl_strvec names = {0};
