@@ -57,7 +57,10 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
     ``None``. The library throttles calls (a few a second); ``final`` is True
     on a job's last call. ``fn`` may be called from any thread, with the GIL
     held; an exception it raises is reported (sys.unraisablehook) and the work
-    goes on. The default is :func:`default_progress`."""
+    goes on. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
+    inside the call it reports on: a model that call is using raises
+    RuntimeError there instead of waiting for it. The default is
+    :func:`default_progress`."""
     if fn is not None and not callable(fn):
         raise TypeError("set_progress expects a callable or None")
     _C.set_progress_handler(fn)
