@@ -76,15 +76,12 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     /* what would fail after the corpus is embedded, checked first */
     nl_mine_params md = nl_mine_default_params();
     if (nli_mine_check(mp ? mp : &md) != 0) return -1;
-    const char *const *tl[2] = {t->noun, t->adj};
-    const size_t tn[2] = {t->n_noun, t->n_adj};
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < tn[k]; i++)
-            if (tl[k][i] && !nli_tsv_field_ok(tl[k][i])) {
-                nli_seterr("mine: the template '%s' holds a TAB or a line break, which a negatives file cannot store",
-                           tl[k][i]);
-                return -1;
-            }
+    const char *bad = nli_tsv_first_bad(t->noun, t->n_noun);
+    if (!bad) bad = nli_tsv_first_bad(t->adj, t->n_adj);
+    if (bad) {
+        nli_seterr("mine: the template '%s' holds a TAB or a line break, which a negatives file cannot store", bad);
+        return -1;
+    }
     if (nl_corpus_load(cp, &c) != 0) return -1;
     /* CSP: phrases drawn over the whole corpus in list order, then the
      * same drop as the words (matched on the words themselves) */
@@ -181,14 +178,12 @@ static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const doubl
 /* Every string of neg as one TSV field (no TAB or line break), or an error
  * naming the first that is not. */
 static int negatives_check(const char *path, const nl_negatives *neg) {
-    const nl_strvec *tv[2] = {&neg->noun_templates, &neg->adj_templates};
-    for (int t = 0; t < 2; t++)
-        for (size_t i = 0; i < tv[t]->n; i++)
-            if (!nli_tsv_field_ok(tv[t]->v[i])) {
-                nli_seterr("%s: the template '%s' holds a TAB or a line break, which the file cannot store", path,
-                           tv[t]->v[i]);
-                return -1;
-            }
+    const char *bad = nli_tsv_first_bad((const char *const *)neg->noun_templates.v, neg->noun_templates.n);
+    if (!bad) bad = nli_tsv_first_bad((const char *const *)neg->adj_templates.v, neg->adj_templates.n);
+    if (bad) {
+        nli_seterr("%s: the template '%s' holds a TAB or a line break, which the file cannot store", path, bad);
+        return -1;
+    }
     if (neg->model && !nli_tsv_field_ok(neg->model)) {
         nli_seterr("%s: the model fingerprint holds a TAB or a line break", path);
         return -1;
@@ -202,9 +197,8 @@ static int negatives_check(const char *path, const nl_negatives *neg) {
             nli_seterr("%s: negative %zu has an empty word or prompt", path, i + 1);
             return -1;
         }
-        const char *bad = !nli_tsv_field_ok(neg->words.v[i]) ? neg->words.v[i]
-                          : !nli_tsv_field_ok(neg->prompts.v[i]) ? neg->prompts.v[i] : NULL;
-        if (bad) {
+        const char *pair[2] = {neg->words.v[i], neg->prompts.v[i]};
+        if ((bad = nli_tsv_first_bad(pair, 2))) {
             nli_seterr("%s: negative %zu, '%s', holds a TAB or a line break, which the file cannot store "
                        "(remove it from the word list)", path, i + 1, bad);
             return -1;

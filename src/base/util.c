@@ -298,11 +298,7 @@ static char *output_target(const char *path, int *direct) {
 int nli_atomic_open(nli_atomic *a, const char *path) {
     int direct;
     memset(a, 0, sizeof *a);
-    char *target = output_target(path, &direct);
-    if (!target) return -1;
-    a->path = nli_strdup(target);
-    free(target);
-    if (!a->path) return -1;
+    if (!(a->path = output_target(path, &direct))) return -1;
     if (!direct) {
         size_t n = strlen(a->path) + 32;
         if (!(a->tmp = nli_malloc(n))) { free(a->path); a->path = NULL; return -1; }
@@ -494,6 +490,12 @@ int nl_write_file_atomic(const char *path, const void *data, size_t len) {
 }
 
 int nli_tsv_field_ok(const char *s) { return s[strcspn(s, "\t\r\n")] == 0; }
+
+const char *nli_tsv_first_bad(const char *const *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && !nli_tsv_field_ok(v[i])) return v[i];
+    return NULL;
+}
 
 int nli_buf_append(nli_buf *b, const char *s, size_t n) {
     if (nli_grow((void **)&b->s, &b->cap, b->len + n + 1, 1) != 0) return -1;

@@ -81,6 +81,8 @@ int nl_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* 1 when s can be one field of a TSV line: no TAB, CR or LF. */
 int nli_tsv_field_ok(const char *s);
+/* The first of v[0..n) that cannot (NULL entries skipped), or NULL. */
+const char *nli_tsv_first_bad(const char *const *v, size_t n);
 
 /* Growable string buffer. */
 typedef struct { char *s; size_t len, cap; } nli_buf;

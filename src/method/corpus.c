@@ -381,12 +381,11 @@ void nl_corpus_free(nl_corpus *c) {
 int nl_corpus_write(const nl_corpus *c, const char *path) {
     nli_atomic a;
     if (!c || !path || (c->n && (!c->word || !c->pos))) return nli_null_arg(__func__);
-    for (size_t k = 0; k < c->n; k++)
-        if (!nli_tsv_field_ok(c->word[k])) {
-            nli_seterr("%s: word %zu, '%s', holds a TAB or a line break, which the file cannot store", path, k + 1,
-                       c->word[k]);
-            return -1;
-        }
+    const char *bad = nli_tsv_first_bad((const char *const *)c->word, c->n);
+    if (bad) {
+        nli_seterr("%s: the word '%s' holds a TAB or a line break, which the file cannot store", path, bad);
+        return -1;
+    }
     if (nli_atomic_open(&a, path) != 0) return -1;
     for (size_t k = 0; k < c->n; k++)
         fprintf(a.f, "%s\t%s\n", c->pos[k] == NL_POS_ADJ ? "adj" : "noun", c->word[k]);
