@@ -228,10 +228,7 @@ static int cmd_prompts(const char *model, int argc, char **argv) {
     cp.lists_dir = lists;
     nl_corpus c;
     if (nl_corpus_load(&cp, &c) != 0) return fail("corpus");
-    char *vocab = nli_path_join(model, "vocab.json"), *merges = nli_path_join(model, "merges.txt");
-    nli_tokenizer *tok = nli_tokenizer_load(vocab, merges);
-    free(vocab);
-    free(merges);
+    nli_tokenizer *tok = nli_tokenizer_for_folder(model, 1);
     if (!tok) { nl_corpus_free(&c); return fail("tokenizer"); }
     char path[4096];
     snprintf(path, sizeof path, "%s.txt", prefix);

@@ -3,6 +3,8 @@
  * Input byte 0 picks the target, the rest is the data:
  *   'M': the contents of a merges.txt, loaded against the real vocab.json
  *   'V': the contents of a vocab.json, loaded with a two-line merges.txt
+ *   'J': the contents of a tokenizer.json (Hugging Face tokenizers), and
+ *        the same bytes as an OpenCLIP folder's only tokenizer file
  *   'F': text for nli_ftfy_fix_utf8 (ftfy.fix_text) alone
  *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean,
  *        both of which run ftfy.fix_text first)
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ftfy.h"
@@ -150,11 +153,43 @@ static void fuzz_vocab(const uint8_t *d, size_t n) {
     unlink(mp);
 }
 
+/* The input as tokenizer.json: its model section's parser (type, word-end
+ * suffix, vocab, merges in both forms); loaded alone and as a folder's
+ * tokenizer. A tokenizer that loads encodes a short text inside its
+ * vocabulary. */
+static void fuzz_json(const uint8_t *d, size_t n) {
+    char dir[80], path[120];
+    snprintf(dir, sizeof dir, "/tmp/fuzz-tokjson-%d", (int)getpid());
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    mkdir(dir, 0700);
+    FILE *f = fopen(path, "wb");
+    if (f) fwrite(d, 1, n, f);
+    if (f) fclose(f);
+    for (int k = 0; k < 2; k++) {
+        nli_tokenizer *t = k ? nli_tokenizer_for_folder(dir, 1) : nli_tokenizer_load_json(path);
+        if (t) {
+            int32_t *ids;
+            size_t m;
+            if (nli_tokenizer_encode(t, "the cat", 7, &ids, &m) == 0) {
+                for (size_t i = 0; i < m; i++)
+                    if (ids[i] < 0 || ids[i] >= (1 << 24)) abort();
+                free(ids);
+            }
+            nli_tokenizer_free(t);
+        } else if (!strstr(nli_geterr(), "fuzz-tokjson")) {
+            abort(); /* every load error must name the file */
+        }
+    }
+    unlink(path);
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok) setup();
     if (size == 0) return 0;
     if (data[0] == 'M') fuzz_merges(data + 1, size - 1); /* slow: reloads vocab.json */
     else if (data[0] == 'V') fuzz_vocab(data + 1, size - 1);
+    else if (data[0] == 'J') fuzz_json(data + 1, size - 1);
     else if (data[0] == 'F') fuzz_ftfy(data + 1, size - 1);
     else fuzz_encode(data + 1, size - 1);
     return 0;

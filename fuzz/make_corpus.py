@@ -93,6 +93,12 @@ for name, t in [
     open(D + "tokenizer/" + name, "w", encoding="utf-8", newline="").write(t)
 open(D + "tokenizer/merges", "w").write("M#version: 0.2\nt h\nth e</w>\na n\n")
 open(D + "tokenizer/vocab", "w").write('V{"!": 0, "\\"": 1, "t": 2, "h": 3, "th": 4, "the</w>": 5}')
+# tokenizer.json seeds: a small BPE with "</w>" ends, merges in both forms
+# ('J'; loads only when it holds the 512 byte symbols, which the fuzzer may
+# add: the seeds exercise the parser up to that check)
+tj = {"model": {"type": "BPE", "end_of_word_suffix": "</w>", "continuing_subword_prefix": "",
+                "vocab": {"t": 0, "h": 1, "th": 2, "e</w>": 3, "the</w>": 4}, "merges": [["t", "h"], "th e</w>"]}}
+open(D + "tokenizer/json", "w").write("J" + json.dumps(tj))
 
 os.makedirs(D + "unpickler", exist_ok=True)
 T = "tests/data/torchscript/"

@@ -34,13 +34,30 @@ printf '{"weight_map": {"logit_scale": "../../../../../tmp/evil.safetensors"}}' 
 "$(dirname "$BIN")/test_openclip" --write "$TMP/openclip" vit-small-gelu f16 || { echo "FAILED: test_openclip --write"; exit 1; }
 cp -r "$TMP/openclip" "$TMP/openclip-notok"
 cp "$M/vocab.json" "$M/merges.txt" "$TMP/openclip/"
+# A folder as transformers 5 saves it: tokenizer.json instead of vocab.json +
+# merges.txt, processor_config.json (the image processor under
+# "image_processor") instead of preprocessor_config.json.
+mkdir -p "$TMP/v5" && cp "$M/config.json" "$M/model.safetensors" "$TMP/v5/"
+"$PY" - "$M" "$TMP/v5" <<'EOF'
+import json, sys
+src, out = sys.argv[1], sys.argv[2]
+vocab = json.load(open(src + "/vocab.json", encoding="utf-8"))
+merges = open(src + "/merges.txt", encoding="utf-8").read().split("\n")[1:]
+merges = [m.split(" ") for m in merges if m]
+tok = {"version": "1.0", "model": {"type": "BPE", "dropout": None, "unk_token": "<|endoftext|>",
+       "continuing_subword_prefix": "", "end_of_word_suffix": "</w>", "fuse_unk": False,
+       "byte_fallback": False, "ignore_merges": False, "vocab": vocab, "merges": merges}}
+json.dump(tok, open(out + "/tokenizer.json", "w", encoding="utf-8"), ensure_ascii=False)
+pp = json.load(open(src + "/preprocessor_config.json"))
+json.dump({"image_processor": pp, "processor_class": "CLIPProcessor"}, open(out + "/processor_config.json", "w"))
+EOF
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
   --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" \
   --repo org/evil="$TMP/evil" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
-  --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" \
+  --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token &
 SERVER=$!
@@ -222,14 +239,45 @@ for f in open_clip_config.json open_clip_model.safetensors vocab.json merges.txt
   check "OpenCLIP repo: $f same bytes" cmp -s "$TMP/openclip/$f" "$S/$f"
 done
 check "OpenCLIP repo: no config.json fetched" test ! -e "$S/config.json"
-n=$(requests)
-HF_HUB_CACHE=$C T info --model org/openclip >/dev/null 2>&1
-check "OpenCLIP repo cached: works" test $? -eq 0
-check "OpenCLIP repo cached: two HEADs, nothing downloaded" test "$(since $n | wc -l)" -eq 2
-HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/openclip >/dev/null 2>&1
-check "OpenCLIP repo offline from the cache" test $? -eq 0
-expect_fail "OpenCLIP repo without tokenizer files" "no vocab.json / merges.txt" \
-  env HF_HUB_CACHE=$TMP/c-openclip2 timeout 120 "$BIN" --no-cache info --model org/openclip-notok
+# cached_ok WHAT REPO HEADS: in the cache $C, the repo loads again with HEADS
+# requests (HEADs) and nothing downloaded, and offline with none
+cached_ok() {
+  local n
+  n=$(requests)
+  HF_HUB_CACHE=$C T info --model "$2" >/dev/null 2>&1
+  check "$1 cached: works" test $? -eq 0
+  check "$1 cached: $3 HEAD(s), nothing downloaded" test "$(since $n | grep -c '"HEAD"')" -eq "$3" -a "$(since $n | wc -l)" -eq "$3"
+  HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model "$2" >/dev/null 2>&1
+  check "$1 offline from the cache" test $? -eq 0
+}
+cached_ok "OpenCLIP repo" org/openclip 2
+# without tokenizer files (as timm/ repos): the built-in BPE, as open_clip
+HF_HUB_CACHE=$TMP/c-openclip2 T info --model org/openclip-notok 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-oc2.json"
+check "OpenCLIP repo without tokenizer files: the built-in BPE" \
+  test "$(jq -r .tokenizer "$TMP/got-oc2.json")" = "built-in OpenAI CLIP BPE"
+check "OpenCLIP repo without tokenizer files: the same model otherwise" \
+  cmp -s <(jq -S 'del(.tokenizer)' "$TMP/want-oc.json") <(jq -S 'del(.tokenizer)' "$TMP/got-oc2.json")
+
+# --- a repo saved by transformers 5: tokenizer.json, processor_config.json
+C=$TMP/c-v5
+info_of "$TMP/v5" >"$TMP/want-v5.json"
+check "transformers 5 folder: same model as with vocab.json + merges.txt" \
+  cmp -s <(jq -S 'del(.tokenizer)' "$TMP/want.json") <(jq -S 'del(.tokenizer)' "$TMP/want-v5.json")
+check "transformers 5 folder: tokenizer.json read" test "$(jq -r .tokenizer "$TMP/want-v5.json")" = tokenizer.json
+HF_HUB_CACHE=$C T info --model org/v5 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-v5.json"
+check "transformers 5 repo: info equals info on the folder" cmp -s "$TMP/want-v5.json" "$TMP/got-v5.json"
+S=$(snapshot "$C" v5)
+for f in config.json model.safetensors tokenizer.json processor_config.json; do
+  check "transformers 5 repo: $f same bytes" cmp -s "$TMP/v5/$f" "$S/$f"
+done
+check "transformers 5 repo: no vocab.json or preprocessor_config.json" \
+  test ! -e "$S/vocab.json" -a ! -e "$S/preprocessor_config.json"
+cached_ok "transformers 5 repo" org/v5 1
+# the same text and image embeddings from both kinds of files
+T embed -q --model "$TMP/tiny" --text "a photo of a goldfish" --image "$SHARED/fixtures/images/dog.jpg" >"$TMP/e-tiny.jsonl" 2>/dev/null
+T embed -q --model "$TMP/v5" --text "a photo of a goldfish" --image "$SHARED/fixtures/images/dog.jpg" >"$TMP/e-v5.jsonl" 2>/dev/null
+check "transformers 5 folder: same embeddings" cmp -s "$TMP/e-tiny.jsonl" "$TMP/e-v5.jsonl"
+check "transformers 5 folder: two embeddings" test "$(wc -l <"$TMP/e-v5.jsonl")" -eq 2
 expect_fail "neither config.json nor open_clip_config.json" "config.json" \
   env HF_HUB_CACHE=$TMP/c-none timeout 120 "$BIN" --no-cache info --model org/nothere-config
 

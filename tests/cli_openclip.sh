@@ -61,7 +61,9 @@ while read -r name dt images; do
   n_models=$((n_models+1))
   d=$TMP/$name-$dt
   "$HELPER" --write "$d" "$name" "$dt" || { bad "write $name $dt"; continue; }
-  cp "$SHARED/clip-tokenizer/vocab.json" "$SHARED/clip-tokenizer/merges.txt" "$d/"
+  # open_clip tokenizes with the BPE in its package whatever the folder
+  # holds: the first checkpoint reads the files, the others the built-in BPE
+  [ $n_models -eq 1 ] && cp "$SHARED/clip-tokenizer/vocab.json" "$SHARED/clip-tokenizer/merges.txt" "$d/"
   args=()
   for i in $images; do args+=(--image "$IMG/$i"); done
   while IFS= read -r t; do args+=(--text "$t"); done < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["texts"]))' "$GOLD")
@@ -130,8 +132,25 @@ EOF
 done < "$TMP/models.txt"
 check "every checkpoint of the goldens ran ($n_models)" [ "$n_models" -ge 10 ]
 
-# an OpenCLIP folder without the tokenizer files says what to do
+# an OpenCLIP folder without the tokenizer files uses the built-in BPE, with
+# the same ids, embeddings and fingerprint as with the files
 d=$TMP/notok
 "$HELPER" --write "$d" vit-small-gelu f16
-expect_fail "no vocab.json" "vocab.json.*merges.txt" nl embed -q --model "$d" --text x
+check "no tokenizer files: the built-in BPE" \
+  sh -c "'$BIN' info -q --model '$d' | grep -q '\"tokenizer\":\"built-in OpenAI CLIP BPE\"'"
+nl embed -q --model "$d" --text "a photo of a goldfish" --text "3 café signs" >"$TMP/bi.jsonl"
+tok_line='{"text":"a photo of a goldfish, café &amp; 3 signs"}'
+nl tokenize -q --model "$d" <<<"$tok_line" >"$TMP/bi.ids"
+fingerprint() { "$BIN" info -q --model "$1" | grep -o '"fingerprint":"[^"]*"'; }
+fp_bi=$(fingerprint "$d")
+cp "$SHARED/clip-tokenizer/vocab.json" "$SHARED/clip-tokenizer/merges.txt" "$d/"
+nl embed -q --model "$d" --text "a photo of a goldfish" --text "3 café signs" >"$TMP/files.jsonl"
+nl tokenize -q --model "$d" <<<"$tok_line" >"$TMP/files.ids"
+check "built-in BPE: the same embeddings as the files" cmp -s "$TMP/bi.jsonl" "$TMP/files.jsonl"
+check "built-in BPE: the same ids as the files" cmp -s "$TMP/bi.ids" "$TMP/files.ids"
+check "built-in BPE: two embeddings" test "$(wc -l <"$TMP/bi.jsonl")" -eq 2
+check "built-in BPE: ids start with SOT" grep -q '"ids":\[49406,' "$TMP/bi.ids"
+check "built-in BPE: the same fingerprint" test -n "$fp_bi" -a "$fp_bi" = "$(fingerprint "$d")"
+rm "$d/merges.txt"
+expect_fail "vocab.json without merges.txt" "has vocab.json but not merges.txt" nl embed -q --model "$d" --text x
 finish

@@ -8,6 +8,7 @@
 #include "neglabel.h"
 #include "st_build.h"
 #include "util.h"
+#include <unistd.h>
 
 static const char *tmp;
 static int counter;
@@ -27,6 +28,44 @@ static char *folder(const char *cfg, const char *pp) {
         free(p);
     }
     return d;
+}
+
+/* transformers 5 saves processor_config.json, the image processor's
+ * settings under "image_processor", and no preprocessor_config.json. */
+static void processor_config_cases(void) {
+    nli_clip_config c;
+    char *d = folder("{}", NULL), *p = check_path(d, "processor_config.json");
+    const char *proc = "{\"image_processor\":{\"crop_size\":{\"height\":224,\"width\":224},\"do_center_crop\":true,"
+                       "\"do_convert_rgb\":true,\"do_normalize\":true,\"do_rescale\":true,\"do_resize\":true,"
+                       "\"image_mean\":[0.5,0.25,0.125],\"image_processor_type\":\"CLIPImageProcessor\","
+                       "\"image_std\":[0.5,0.5,0.5],\"resample\":2,\"rescale_factor\":0.00392156862745098,"
+                       "\"size\":{\"shortest_edge\":224}},\"processor_class\":\"CLIPProcessor\"}";
+    stb_spit(p, proc, strlen(proc), NULL, 0);
+    int rc = nli_clip_config_load(d, &c);
+    CHECK(rc == 0 && c.image_mean[1] == 0.25f && c.image_std[2] == 0.5f && c.resample_default == NL_RESAMPLE_BILINEAR,
+          "processor_config.json read: %s", rc ? nli_geterr() : "other values");
+    /* preprocessor_config.json wins when both are there */
+    char *pp = check_path(d, "preprocessor_config.json");
+    stb_spit(pp, "{\"resample\":3}", 14, NULL, 0);
+    rc = nli_clip_config_load(d, &c);
+    CHECK(rc == 0 && c.image_mean[1] == 0.4578275f && c.resample_default == NL_RESAMPLE_BICUBIC,
+          "preprocessor_config.json first: %s", rc ? nli_geterr() : "processor_config.json read");
+    unlink(pp);
+    const char *bad = "{\"image_processor\":{\"size\":{\"shortest_edge\":256}}}";
+    stb_spit(p, bad, strlen(bad), NULL, 0);
+    rc = nli_clip_config_load(d, &c);
+    CHECK(rc != 0 && strstr(nli_geterr(), "processor_config.json: image_processor") && strstr(nli_geterr(), "size 256"),
+          "bad image_processor: %s", nli_geterr());
+    stb_spit(p, "{\"image_processor\":3}", 21, NULL, 0);
+    rc = nli_clip_config_load(d, &c);
+    CHECK(rc != 0 && strstr(nli_geterr(), "processor_config.json") && strstr(nli_geterr(), "not an object"),
+          "image_processor not an object: %s", nli_geterr());
+    stb_spit(p, "{\"processor_class\":\"CLIPProcessor\"}", 35, NULL, 0);
+    rc = nli_clip_config_load(d, &c);
+    CHECK(rc == 0 && c.image_mean[0] == 0.48145466f, "processor_config.json without image_processor: %s", nli_geterr());
+    free(pp);
+    free(p);
+    free(d);
 }
 
 static int load(const char *cfg, const char *pp, nli_clip_config *out) {
@@ -137,6 +176,20 @@ static void error_cases(void) {
     expect_fail("zero std", "{}", "{\"image_std\":[0.2,0,0.2]}", "preprocessor_config.json", "image_std[1]");
     expect_fail("two means", "{}", "{\"image_mean\":[0.2,0.2]}", "preprocessor_config.json", "image_mean");
     expect_fail("nearest resample", "{}", "{\"resample\":0}", "preprocessor_config.json", "resample");
+    /* what neglabel would compute differently is refused, not ignored */
+    expect_fail("no resize", "{}", "{\"do_resize\":false}", "preprocessor_config.json", "do_resize is false");
+    expect_fail("no crop", "{}", "{\"do_center_crop\":false}", "preprocessor_config.json", "do_center_crop is false");
+    expect_fail("no normalise", "{}", "{\"do_normalize\":false}", "preprocessor_config.json", "do_normalize is false");
+    expect_fail("rescale 1", "{}", "{\"rescale_factor\":1}", "preprocessor_config.json", "rescale_factor must be 1/255");
+    expect_fail("resize 256, crop 224", "{}", "{\"size\":{\"shortest_edge\":256},\"crop_size\":224}",
+                "preprocessor_config.json", "size 256 / crop_size 224");
+    expect_fail("crop not the image size", "{}", "{\"size\":224,\"crop_size\":{\"height\":336,\"width\":336}}",
+                "preprocessor_config.json", "crop_size 336");
+    expect_fail("squash resize", "{}", "{\"size\":{\"height\":224,\"width\":224}}", "preprocessor_config.json",
+                "size {\"height\":224");
+    expect_fail("oblong crop", "{}", "{\"crop_size\":{\"height\":224,\"width\":200}}", "preprocessor_config.json",
+                "crop_size {");
+    expect_fail("string size", "{}", "{\"size\":\"224\"}", "preprocessor_config.json", "size \"224\"");
 
     nli_clip_config c;
     char *d = check_path(tmp, "empty-folder");
@@ -149,6 +202,7 @@ int main(void) {
     tmp = check_tmpdir();
     defaults_cases();
     error_cases();
+    processor_config_cases();
     const char *shared = check_shared(); /* the rest reads the tiny model */
     /* The tiny fixture's own config. */
     char *dir = check_path(shared, "fixtures/tiny-clip");

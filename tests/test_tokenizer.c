@@ -1,5 +1,7 @@
 /* test_tokenizer.c — the CLIP BPE tokenizer against OpenAI's reference ids
- * (all of fixtures/tokenizer/golden.jsonl), plus hostile and malformed input.
+ * (all of fixtures/tokenizer/golden.jsonl: from the shared vocab.json +
+ * merges.txt, tiny-clip's, and the built-in BPE), plus hostile and malformed
+ * input.
  * Expected strings below come from Python (ftfy 6.3.1, html.unescape, regex, str.lower),
  * not from this library. */
 #include <jansson.h>
@@ -337,6 +339,14 @@ int main(void) {
     CHECK(tiny != NULL, "tiny-clip load: %s", nli_geterr());
     if (tiny) test_golden(tiny, g, count, "tiny-clip");
     nli_tokenizer_free(tiny);
+    /* the BPE built into the library (OpenCLIP folders without tokenizer
+     * files; test_tokenizer_sources compares its tables) */
+    double t0 = nli_now();
+    nli_tokenizer *builtin = nli_tokenizer_builtin();
+    CHECK(builtin != NULL, "built-in: %s", nli_geterr());
+    printf("built-in BPE loaded in %.3f s\n", nli_now() - t0);
+    if (builtin) test_golden(builtin, g, count, "built-in");
+    nli_tokenizer_free(builtin);
 
     test_clean();
     test_python_cases(t);

@@ -20,9 +20,11 @@ class Model:
 
     Args:
         name_or_path: a Hugging Face CLIP folder (config.json,
-            model.safetensors, vocab.json, merges.txt), an OpenCLIP folder
-            (open_clip_config.json, open_clip_model.safetensors, vocab.json,
-            merges.txt: ViTs and CLIP ResNets, docs/openclip.md) or a Hub id
+            model.safetensors, vocab.json + merges.txt or transformers 5's
+            tokenizer.json), an OpenCLIP folder (open_clip_config.json,
+            open_clip_model.safetensors; tokenizer files optional: OpenAI's
+            BPE is built in, as in open_clip; ViTs and CLIP ResNets,
+            docs/openclip.md) or a Hub id
             ``org/name[@revision]`` taken from the Hugging Face cache
             (downloaded there when missing, unless HF_HUB_OFFLINE is set).
         device: ``"auto"`` (the first GPU of compute capability 8.0+, else

@@ -23,8 +23,9 @@ def test_openclip_folder(tmp_path, name):
     need(helper.exists() and (SHARED / "README.md").exists(), f"{helper} or the reference data is missing")
     d = tmp_path / name
     subprocess.run([str(helper), "--write", str(d), name, "f32"], check=True)
-    for f in ("vocab.json", "merges.txt"):
-        shutil.copy(SHARED / "clip-tokenizer" / f, d)
+    if name == "rn-small":  # the other reads the built-in BPE, as open_clip does
+        for f in ("vocab.json", "merges.txt"):
+            shutil.copy(SHARED / "clip-tokenizer" / f, d)
     g = json.loads(GOLDEN.read_text())["models"][name]["f32"]
     images = [str(SHARED / "fixtures" / "images" / k) for k in g["images"]]
     texts = list(g["texts"])

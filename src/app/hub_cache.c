@@ -242,15 +242,23 @@ int nli_hub_snapshot_complete(const char *snap, const char **missing) {
         if (!ok) *missing = NL_HUB_OPENCLIP_WEIGHTS;
         return ok;
     }
+    /* config.json, and vocab.json + merges.txt or else tokenizer.json */
+    int have[NL_HUB_N_REQUIRED];
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++) {
         char *p = nli_path_join(snap, nli_hub_required[i]);
-        int ok = p && nli_hub_is_regular(p);
+        have[i] = p && nli_hub_is_regular(p);
         free(p);
-        if (!ok) {
+    }
+    if (!have[1] && !have[2]) {
+        char *p = nli_path_join(snap, NL_HUB_TOKENIZER_JSON);
+        have[1] = have[2] = p && nli_hub_is_regular(p);
+        free(p);
+    }
+    for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++)
+        if (!have[i]) {
             *missing = nli_hub_required[i];
             return 0;
         }
-    }
     char *single = nli_path_join(snap, "model.safetensors");
     int ok = single && nli_hub_is_regular(single);
     free(single);

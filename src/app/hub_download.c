@@ -401,18 +401,30 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
         nli_st_index_free(&ix);
         if (ir != 0) goto done;
     }
-    for (size_t i = 1; i < NL_HUB_N_REQUIRED; i++) {
-        int s = plan_file(h, commit, nli_hub_required[i], &p);
-        if (s == 0)
-            nli_seterr("%s@%s has no %s (neglabel needs a CLIP model in Hugging Face format)", h->repo_id, commit,
-                      nli_hub_required[i]);
-        if (s != 1) goto done;
+    /* the tokenizer: vocab.json + merges.txt, else tokenizer.json (all that
+     * transformers 5 saves) */
+    int v = plan_file(h, commit, nli_hub_required[1], &p);
+    if (v == 1) {
+        v = plan_file(h, commit, nli_hub_required[2], &p);
+        if (v == 0)
+            nli_seterr("%s@%s has %s but no %s (the CLIP tokenizer needs both)", h->repo_id, commit,
+                       nli_hub_required[1], nli_hub_required[2]);
+    } else if (v == 0) {
+        v = plan_file(h, commit, NL_HUB_TOKENIZER_JSON, &p);
+        if (v == 0)
+            nli_seterr("%s@%s has neither %s + %s nor %s (neglabel needs a CLIP model in Hugging Face format)",
+                       h->repo_id, commit, nli_hub_required[1], nli_hub_required[2], NL_HUB_TOKENIZER_JSON);
     }
+    if (v != 1) goto done;
 fetch:
-    if (!no_exist_marked(h, commit, NL_HUB_OPTIONAL_FILE)) {
-        int s = plan_file(h, commit, NL_HUB_OPTIONAL_FILE, &p);
+    /* preprocessor_config.json, else processor_config.json (transformers 5
+     * nests the image processor's settings there) */
+    for (int k = 0; k < 2; k++) {
+        const char *name = k ? NL_HUB_OPTIONAL_FILE2 : NL_HUB_OPTIONAL_FILE;
+        int marked = no_exist_marked(h, commit, name), s = marked ? 0 : plan_file(h, commit, name, &p);
         if (s < 0) goto done;
-        if (s == 0) mark_no_exist(h, commit, NL_HUB_OPTIONAL_FILE);
+        if (s == 1) break;
+        if (!marked) mark_no_exist(h, commit, name);
     }
     long long bytes = 0;
     size_t files = 0;
@@ -431,6 +443,20 @@ done:
 }
 
 /* ------------------------------------------------------------ resolve */
+
+/* The optional preprocessing file is in the snapshot, or known absent:
+ * preprocessor_config.json, else processor_config.json. */
+static int optional_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
+    for (int k = 0; k < 2; k++) {
+        const char *name = k ? NL_HUB_OPTIONAL_FILE2 : NL_HUB_OPTIONAL_FILE;
+        char *opt = nli_path_join(snap, name);
+        int have = opt && nli_hub_is_regular(opt);
+        free(opt);
+        if (have) return 1;
+        if (!no_exist_marked(h, commit, name)) return 0;
+    }
+    return 1;
+}
 
 static int offline(void) { return nli_hub_env_true("HF_HUB_OFFLINE") || nli_hub_env_true("TRANSFORMERS_OFFLINE"); }
 
@@ -451,10 +477,7 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
     }
     /* a commit already complete in the cache: no network at all */
     if (nli_hub_is_commit(revision) && (result = nli_hub_find_cached(h.cache, repo_id, revision))) {
-        char *opt = nli_path_join(result, NL_HUB_OPTIONAL_FILE);
-        int done_opt = opt && (nli_hub_is_regular(opt) || no_exist_marked(&h, revision, NL_HUB_OPTIONAL_FILE));
-        free(opt);
-        if (done_opt) goto done;
+        if (optional_done(&h, result, revision)) goto done;
         free(result);
         result = NULL;
     }
@@ -509,10 +532,7 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
     const char *commit = config.commit;
     if (!(snap = nli_hub_path(h.repo, "snapshots", commit, NULL))) goto done;
     const char *missing;
-    char *opt = nli_path_join(snap, NL_HUB_OPTIONAL_FILE);
-    int complete = nli_hub_snapshot_complete(snap, &missing) == 1 && opt &&
-                   (nli_hub_is_regular(opt) || no_exist_marked(&h, commit, NL_HUB_OPTIONAL_FILE));
-    free(opt);
+    int complete = nli_hub_snapshot_complete(snap, &missing) == 1 && optional_done(&h, snap, commit);
     if (complete) {
         /* up to date; the ref is refreshed best effort (the cache may be
          * read-only, which is fine when it holds the model) */

@@ -20,6 +20,8 @@
 #define NL_HUB_N_REQUIRED 3
 extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vocab.json, merges.txt */
 #define NL_HUB_OPTIONAL_FILE "preprocessor_config.json"
+#define NL_HUB_OPTIONAL_FILE2 "processor_config.json" /* transformers 5, when the first is absent */
+#define NL_HUB_TOKENIZER_JSON "tokenizer.json" /* when a repo has no vocab.json */
 /* OpenCLIP repositories (no config.json): their config and weights */
 #define NL_HUB_OPENCLIP_CONFIG "open_clip_config.json"
 #define NL_HUB_OPENCLIP_WEIGHTS "open_clip_model.safetensors"

@@ -141,23 +141,108 @@ int nli_cfg_get_triple(json_t *o, const char *key, int positive, float out[3]) {
     return 0;
 }
 
-static int load_preprocessor(const char *path, nli_clip_config *cfg) {
-    json_t *root = nli_cfg_load_json(path);
-    if (!root) return -1;
-    int rc = -1;
+/* size / crop_size: an integer, or {"shortest_edge": n} (size) or
+ * {"height": n, "width": n} (crop_size), as CLIPImageProcessor reads them.
+ * *px stays 0 when the key is absent. */
+static int get_px(json_t *root, const char *key, int *px) {
+    json_t *v = json_object_get(root, key);
+    *px = 0;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_integer(v)) {
+        *px = (int)(json_integer_value(v) > 0 && json_integer_value(v) < 100000 ? json_integer_value(v) : -1);
+    } else if (json_is_object(v) && !strcmp(key, "size")) {
+        json_t *e = json_object_get(v, "shortest_edge"), *l = json_object_get(v, "longest_edge");
+        *px = json_is_integer(e) && json_integer_value(e) > 0 && json_integer_value(e) < 100000 &&
+                      (!l || json_is_null(l)) && json_object_size(v) == 1u + (l != NULL)
+                  ? (int)json_integer_value(e)
+                  : -1;
+    } else if (json_is_object(v)) {
+        json_t *h = json_object_get(v, "height"), *w = json_object_get(v, "width");
+        *px = json_is_integer(h) && json_is_integer(w) && json_integer_value(h) == json_integer_value(w) &&
+                      json_integer_value(h) > 0 && json_integer_value(h) < 100000 && json_object_size(v) == 2
+                  ? (int)json_integer_value(h)
+                  : -1;
+    } else {
+        *px = -1;
+    }
+    if (*px < 0) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s %.80s: neglabel resizes the shorter side and crops a square (%s)", key,
+                        text ? text : "?",
+                        strcmp(key, "size") ? "expected an integer or {\"height\": n, \"width\": n}"
+                                            : "expected an integer or {\"shortest_edge\": n}");
+        free(text);
+        return -1;
+    }
+    return 0;
+}
+
+/* The image processor's settings: preprocessor_config.json, or the
+ * "image_processor" object of the processor_config.json transformers 5
+ * saves instead. neglabel preprocesses as CLIPImageProcessor does by
+ * default (RGB, shorter side resized to the image size, centre crop, x/255,
+ * normalised): mean, std and resample are read; settings that would compute
+ * something else are refused, never ignored. */
+static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
     if (nli_cfg_get_triple(root, "image_mean", 0, cfg->image_mean) || nli_cfg_get_triple(root, "image_std", 1, cfg->image_std))
-        goto done;
+        return -1;
     json_t *r = json_object_get(root, "resample");
     if (r && !json_is_null(r)) {
         /* PIL codes: 2 bilinear, 3 bicubic; others are not implemented. */
         json_int_t code = json_is_integer(r) ? json_integer_value(r) : -1;
         if (code == 3) cfg->resample_default = NL_RESAMPLE_BICUBIC;
         else if (code == 2) cfg->resample_default = NL_RESAMPLE_BILINEAR;
-        else { nli_seterr("resample must be 2 (bilinear) or 3 (bicubic)"); goto done; }
+        else { nli_seterr("resample must be 2 (bilinear) or 3 (bicubic)"); return -1; }
     }
-    rc = 0;
+    static const char *const steps[] = {"do_resize", "do_center_crop", "do_rescale", "do_normalize"};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        if (json_is_false(json_object_get(root, steps[i]))) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED, "%s is false: neglabel always resizes, crops, rescales and normalises",
+                            steps[i]);
+            return -1;
+        }
+    json_t *f = json_object_get(root, "rescale_factor");
+    if (f && !json_is_null(f) && !(json_is_number(f) && fabs(json_number_value(f) * 255.0 - 1.0) < 1e-6)) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "rescale_factor must be 1/255");
+        return -1;
+    }
+    int size, crop, want = cfg->vision.image_size;
+    if (get_px(root, "size", &size) || get_px(root, "crop_size", &crop)) return -1;
+    if ((size && size != want) || (crop && crop != want)) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED,
+                        "size %d / crop_size %d: neglabel resizes the shorter side to the model's image size (%d, "
+                        "vision_config.image_size) and crops that square",
+                        size, crop, want);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_preprocessor_file(const char *dir, nli_clip_config *cfg) {
+    char *pp = nli_path_join(dir, "preprocessor_config.json"), *proc = nli_path_join(dir, "processor_config.json");
+    const char *path = NULL;
+    json_t *root = NULL, *obj = NULL;
+    int rc = -1;
+    if (!pp || !proc) goto done;
+    if (nli_file_exists(pp)) {
+        path = pp;
+        if (!(obj = root = nli_cfg_load_json(pp))) goto done;
+    } else if (nli_file_exists(proc)) {
+        path = proc;
+        if (!(root = nli_cfg_load_json(proc))) goto done;
+        obj = json_object_get(root, "image_processor");
+        if (obj && !json_is_object(obj)) {
+            nli_seterr("%s: \"image_processor\" is not an object", proc);
+            goto done;
+        }
+    }
+    rc = obj ? load_preprocessor(obj, cfg) : 0;
+    if (rc && strncmp(nli_geterr(), path, strlen(path)) != 0)
+        nli_prefixerr("%s%s", path, obj == root ? "" : ": image_processor");
 done:
     json_decref(root);
+    free(pp);
+    free(proc);
     return rc;
 }
 
@@ -177,10 +262,9 @@ int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
     if (nli_is_openclip_dir(dir)) return nli_openclip_config_load(dir, cfg);
     nli_clip_config_defaults(cfg);
     char *path = nli_path_join(dir, "config.json");
-    char *pp = nli_path_join(dir, "preprocessor_config.json");
     json_t *root = NULL;
     int rc = -1;
-    if (!path || !pp) goto done;
+    if (!path) goto done;
     if (!(root = nli_cfg_load_json(path))) goto done;
     if (nli_cfg_get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
         get_tower(json_object_get(root, "text_config"), "text_config", 1, &cfg->text) ||
@@ -189,14 +273,10 @@ int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
         goto done;
     }
     cfg->text.pool_argmax = cfg->text.eos_token_id == 2; /* transformers' legacy rule */
-    if (nli_file_exists(pp) && load_preprocessor(pp, cfg) != 0) {
-        if (strncmp(nli_geterr(), pp, strlen(pp)) != 0) nli_prefixerr("%s", pp);
-        goto done;
-    }
+    if (load_preprocessor_file(dir, cfg) != 0) goto done;
     rc = 0;
 done:
     json_decref(root);
     free(path);
-    free(pp);
     return rc;
 }

@@ -106,8 +106,11 @@ const char *nl_model_device_name(const nl_model *m) { return m ? m->device_name 
 /* Identity of the weights for cache keys and negatives files: config.json
  * (open_clip_config.json in OpenCLIP folders),
  * and each safetensors file's name, size and 64 evenly spaced 4 KiB samples
- * of its bytes. Stable when a model folder is copied, different for a
- * fine-tune with the same shapes, and cheap (hashing 600 MB would not be). */
+ * of its bytes, and the tokenizer's digest when it is not OpenAI's CLIP BPE
+ * (so every folder with the usual tokenizer keeps its fingerprint, from
+ * whichever files it reads it). Stable when a model folder is copied,
+ * different for a fine-tune with the same shapes or another vocabulary, and
+ * cheap (hashing 600 MB would not be). */
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void make_fingerprint(nl_model *m) {
@@ -151,6 +154,8 @@ static void make_fingerprint(nl_model *m) {
         free(f);
         free(names[k]);
     }
+    uint64_t tok = nli_tokenizer_digest(m->tok);
+    if (tok != NLI_TOKENIZER_OPENAI_DIGEST) h = nli_fnv1a(&tok, sizeof tok, h);
     snprintf(m->fingerprint, sizeof m->fingerprint, "clip-%016llx", (unsigned long long)h);
 }
 
@@ -177,14 +182,9 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     m->clip = nli_clip_load_ex(dir, NULL, m->n_threads, m->device == NL_DEVICE_CPU && m->precision == NL_PRECISION_BF16);
     if (!m->clip) goto fail;
     m->cfg = nli_clip_get_config(m->clip);
-    char *vocab = nli_path_join(dir, "vocab.json"), *merges = nli_path_join(dir, "merges.txt");
-    if (vocab && merges && m->cfg->format == NLI_FORMAT_OPENCLIP && !nli_file_exists(vocab))
-        nli_seterr_code(NL_ERR_IO, "%s: no vocab.json / merges.txt: OpenCLIP checkpoints use OpenAI's CLIP BPE, which "
-                                   "open_clip ships inside its package; copy vocab.json and merges.txt from any Hugging "
-                                   "Face CLIP model (e.g. openai/clip-vit-base-patch32) into this folder", dir);
-    else if (vocab && merges) m->tok = nli_tokenizer_load(vocab, merges);
-    free(vocab);
-    free(merges);
+    /* OpenCLIP folders may carry no tokenizer files: open_clip always uses
+     * OpenAI's BPE from its package, which the library has built in */
+    m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
     if (!m->tok) goto fail;
     if (place(m, &p) != 0) goto fail;
     make_fingerprint(m);
@@ -250,7 +250,8 @@ char *nl_model_info_json(const nl_model *m) {
     nli_buf_puts(&b, "\"device\":");
     nli_buf_json_string(&b, m->device_name);
     nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,", nl_precision_name(m->precision), m->batch);
-    nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",", nli_bf16_cpu_features());
+    nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",\"tokenizer\":\"%s\",", nli_bf16_cpu_features(),
+                   nli_tokenizer_source(m->tok));
     nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
     if (!b.s) nli_seterr("out of memory");
     return b.s;
@@ -283,7 +284,7 @@ static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids
     }
     for (size_t i = 0; i < *n; i++)
         if ((*ids)[i] < 0 || (*ids)[i] >= m->cfg->text.vocab_size) {
-            nli_seterr("token id %d outside the model's vocabulary (%d): vocab.json does not match the model",
+            nli_seterr("token id %d outside the model's vocabulary (%d): the tokenizer does not match the model",
                       (*ids)[i], m->cfg->text.vocab_size);
             free(*ids);
             *ids = NULL;

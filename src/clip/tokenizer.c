@@ -5,38 +5,17 @@
  * through GPT-2's bytes_to_unicode, and BPE-merged with '</w>' on the last
  * symbol. BPE runs on vocabulary ids rather than strings: every symbol BPE
  * can produce is a base byte symbol or a merge result, and loading checks
- * that all of those are in vocab.json, so ids and strings correspond 1:1.
+ * that all of those are in the vocabulary, so ids and strings correspond
+ * 1:1. The tables are filled by tokenizer_load.c (vocab.json + merges.txt,
+ * tokenizer.json, or OpenAI's merges built in).
  *
  * The tokenizer is read-only after loading; each encode call has its own
  * scratch, so concurrent calls are safe. */
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <jansson.h>
-#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "tokenizer_impl.h"
 #include "util.h"
-
-#define VOCAB_FILE_MAX ((size_t)256 << 20)
-#define MAX_TOKEN_ID (1 << 24) /* CLIP has 49,408; refuse absurd ids */
-
-struct nli_tokenizer {
-    /* vocab: open addressing, string -> id */
-    char **vkey;
-    uint32_t *vlen;
-    int32_t *vid;
-    size_t vcap, vcount;
-    /* merges: open addressing, (id a, id b) -> rank; rank -> pair, result */
-    uint64_t *mkey;
-    uint32_t *mrank;
-    size_t mcap;
-    int32_t *ra, *rb, *rm;
-    size_t nrank;
-    int32_t byte_id[256], byte_end_id[256];
-    int32_t sot, eot;
-    pcre2_code *re;
-};
 
 /* Python's \s for the regex module, spelled out so PCRE2's own notion of
  * \s (which differs, e.g. U+180E) does not enter. U+0345 is left out of the
@@ -97,55 +76,68 @@ static size_t put_utf8_2(uint32_t c, char *o) {
     return 2;
 }
 
-static int load_vocab(nli_tokenizer *t, const char *path) {
-    char *data = NULL;
-    size_t len = 0;
-    if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return -1;
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(data);
-    if (!root) {
-        nli_seterr("%s: not valid JSON (line %d, column %d: %s)", path, jerr.line, jerr.column, jerr.text);
+size_t nli_tok_byte_symbol(int byte, char o[2]) { return put_utf8_2(byte_to_unicode(byte), o); }
+
+nli_tokenizer *nli_tok_new(const char *source) {
+    nli_tokenizer *t = nli_calloc(1, sizeof *t);
+    if (t) t->source = source;
+    return t;
+}
+
+int nli_tok_vocab_init(nli_tokenizer *t, size_t count, const char *src) {
+    if (count == 0 || count > NLI_TOK_MAX_ID) {
+        nli_seterr("%s: %zu tokens in the vocabulary (expected 1 to %d)", src, count, NLI_TOK_MAX_ID);
         return -1;
     }
-    int rc = -1;
-    uint8_t *seen = NULL;
-    if (!json_is_object(root) || json_object_size(root) == 0) {
-        nli_seterr("%s: expected a non-empty JSON object of token -> id", path);
-        goto done;
-    }
-    t->vcount = json_object_size(root);
-    t->vcap = pow2_at_least(t->vcount * 2);
+    t->vcap = pow2_at_least(count * 2);
     t->vkey = nli_calloc(t->vcap, sizeof *t->vkey);
     t->vlen = nli_calloc(t->vcap, sizeof *t->vlen);
     t->vid = nli_calloc(t->vcap, sizeof *t->vid);
-    seen = nli_calloc(MAX_TOKEN_ID, 1);
-    if (!t->vkey || !t->vlen || !t->vid || !seen) { nli_prefixerr("%s", path); goto done; }
-    const char *key;
-    json_t *val;
-    json_object_foreach(root, key, val) {
-        size_t klen = strlen(key);
-        if (!json_is_integer(val)) {
-            nli_seterr("%s: the id of token \"%.40s\" is not an integer", path, key);
-            goto done;
-        }
-        json_int_t id = json_integer_value(val);
-        if (id < 0 || id >= MAX_TOKEN_ID) {
-            nli_seterr("%s: token \"%.40s\" has id %lld, outside 0..%d", path, key, (long long)id, MAX_TOKEN_ID - 1);
-            goto done;
-        }
-        if (seen[id]) {
-            nli_seterr("%s: id %lld is given to more than one token (again for \"%.40s\")", path, (long long)id, key);
-            goto done;
-        }
-        seen[id] = 1;
-        size_t mask = t->vcap - 1, i = hash_bytes(key, klen) & mask;
-        while (t->vkey[i]) i = (i + 1) & mask; /* keys are unique (duplicates rejected) */
-        if (!(t->vkey[i] = nli_strndup(key, klen))) { nli_prefixerr("%s", path); goto done; }
-        t->vlen[i] = (uint32_t)klen;
-        t->vid[i] = (int32_t)id;
+    t->seen = nli_calloc(NLI_TOK_MAX_ID, 1);
+    if (!t->vkey || !t->vlen || !t->vid || !t->seen) {
+        nli_prefixerr("%s", src);
+        return -1;
     }
-    /* The symbols BPE starts from, and the special tokens. */
+    return 0;
+}
+
+int nli_tok_vocab_add(nli_tokenizer *t, const char *key, size_t klen, long long id, const char *src) {
+    if (id < 0 || id >= NLI_TOK_MAX_ID) {
+        nli_seterr("%s: token \"%.40s\" has id %lld, outside 0..%d", src, key, id, NLI_TOK_MAX_ID - 1);
+        return -1;
+    }
+    if (t->seen[id]) {
+        nli_seterr("%s: id %lld is given to more than one token (again for \"%.40s\")", src, id, key);
+        return -1;
+    }
+    if (t->vcount * 2 >= t->vcap || klen > UINT32_MAX) {
+        nli_seterr("%s: more tokens than announced", src);
+        return -1;
+    }
+    size_t mask = t->vcap - 1, i = hash_bytes(key, klen) & mask;
+    for (; t->vkey[i]; i = (i + 1) & mask)
+        if (t->vlen[i] == klen && memcmp(t->vkey[i], key, klen) == 0) {
+            nli_seterr("%s: token \"%.40s\" appears twice", src, key);
+            return -1;
+        }
+    if (!(t->vkey[i] = nli_strndup(key, klen))) {
+        nli_prefixerr("%s", src);
+        return -1;
+    }
+    t->seen[id] = 1;
+    t->vlen[i] = (uint32_t)klen;
+    t->vid[i] = (int32_t)id;
+    t->vcount++;
+    if (klen + 8 > t->catcap) t->catcap = klen + 8;
+    return 0;
+}
+
+int32_t nli_tok_vocab_get(const nli_tokenizer *t, const char *s, size_t n) { return vocab_get(t, s, n); }
+
+/* The symbols BPE starts from, and the special tokens. */
+int nli_tok_vocab_done(nli_tokenizer *t, const char *src) {
+    free(t->seen);
+    t->seen = NULL;
     for (int b = 0; b < 256; b++) {
         char s[8];
         size_t n = put_utf8_2(byte_to_unicode(b), s);
@@ -154,97 +146,66 @@ static int load_vocab(nli_tokenizer *t, const char *path) {
         t->byte_end_id[b] = vocab_get(t, s, n + 4);
         if (t->byte_id[b] < 0 || t->byte_end_id[b] < 0) {
             s[n] = 0;
-            nli_seterr("%s: byte symbol \"%s\" (byte 0x%02X) or its \"</w>\" form is missing", path, s, b);
-            goto done;
+            nli_seterr("%s: byte symbol \"%s\" (byte 0x%02X) or its \"</w>\" form is missing", src, s, b);
+            return -1;
         }
     }
     t->sot = vocab_get(t, "<|startoftext|>", 15);
     t->eot = vocab_get(t, "<|endoftext|>", 13);
     if (t->sot < 0 || t->eot < 0) {
-        nli_seterr("%s: special token <|startoftext|> or <|endoftext|> is missing", path);
-        goto done;
+        nli_seterr("%s: special token <|startoftext|> or <|endoftext|> is missing", src);
+        return -1;
     }
-    rc = 0;
-done:
-    free(seen);
-    json_decref(root);
-    return rc;
+    return 0;
 }
 
-static void malformed(const char *path, size_t line, const char *why, const char *s, size_t n) {
-    nli_seterr("%s: line %zu: %s: \"%.*s\"", path, line, why, (int)(n > 60 ? 60 : n), s);
-}
-
-/* Hugging Face merges.txt: an optional "#version" header, then "a b" per
- * line in rank order. As in Python's dict, a repeated pair keeps its last
- * rank. */
-static int load_merges(nli_tokenizer *t, const char *path) {
-    char *data = NULL;
-    size_t len = 0;
-    if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return -1;
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += data[i] == '\n';
-    int rc = -1;
-    char *cat = NULL;
-    t->mcap = pow2_at_least(lines * 2);
+int nli_tok_merges_init(nli_tokenizer *t, size_t count, const char *src) {
+    if (count > NLI_TOK_MAX_ID) {
+        nli_seterr("%s: %zu merges (at most %d)", src, count, NLI_TOK_MAX_ID);
+        return -1;
+    }
+    t->mmax = count ? count : 1;
+    t->mcap = pow2_at_least(t->mmax * 2);
     t->mkey = nli_mallocarray(t->mcap, sizeof *t->mkey);
     t->mrank = nli_mallocarray(t->mcap, sizeof *t->mrank);
-    t->ra = nli_mallocarray(lines, sizeof *t->ra);
-    t->rb = nli_mallocarray(lines, sizeof *t->rb);
-    t->rm = nli_mallocarray(lines, sizeof *t->rm);
-    cat = nli_malloc(len + 8);
-    if (!t->mkey || !t->mrank || !t->ra || !t->rb || !t->rm || !cat) { nli_prefixerr("%s", path); goto done; }
-    memset(t->mrank, 0xFF, t->mcap * sizeof *t->mrank);
-
-    size_t pos = 0, lineno = 0;
-    while (pos < len) {
-        const char *s = data + pos;
-        const char *nl = memchr(s, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - s) : len - pos;
-        pos += n + (nl != NULL);
-        lineno++;
-        if (n && s[n - 1] == '\r') n--;
-        if (lineno == 1 && n && s[0] == '#') continue; /* "#version: 0.2" */
-        if (n == 0) {
-            if (pos >= len) break; /* final newline */
-            malformed(path, lineno, "empty line", s, n);
-            goto done;
-        }
-        const char *sp = memchr(s, ' ', n);
-        if (!sp || sp == s || sp == s + n - 1 || memchr(sp + 1, ' ', (size_t)(s + n - sp - 1))) {
-            malformed(path, lineno, "expected two symbols separated by one space", s, n);
-            goto done;
-        }
-        size_t na = (size_t)(sp - s), nb = n - na - 1;
-        int32_t a = vocab_get(t, s, na), b = vocab_get(t, sp + 1, nb);
-        memcpy(cat, s, na);
-        memcpy(cat + na, sp + 1, nb);
-        int32_t m = vocab_get(t, cat, na + nb);
-        if (a < 0 || b < 0 || m < 0) {
-            malformed(path, lineno, "a symbol or the merged result is not in the vocabulary", s, n);
-            goto done;
-        }
-        uint32_t r = (uint32_t)t->nrank++;
-        t->ra[r] = a, t->rb[r] = b, t->rm[r] = m;
-        uint64_t k = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
-        size_t mask = t->mcap - 1, i = hash_pair(k) & mask;
-        while (t->mrank[i] != UINT32_MAX && t->mkey[i] != k) i = (i + 1) & mask;
-        t->mkey[i] = k;
-        t->mrank[i] = r;
+    t->ra = nli_mallocarray(t->mmax, sizeof *t->ra);
+    t->rb = nli_mallocarray(t->mmax, sizeof *t->rb);
+    t->rm = nli_mallocarray(t->mmax, sizeof *t->rm);
+    /* a join longer than the longest token is in no vocabulary */
+    t->cat = nli_malloc(t->catcap);
+    if (!t->mkey || !t->mrank || !t->ra || !t->rb || !t->rm || !t->cat) {
+        nli_prefixerr("%s", src);
+        return -1;
     }
-    if (t->nrank == 0) { nli_seterr("%s: no merges found", path); goto done; }
-    rc = 0;
-done:
-    free(cat);
-    free(data);
-    return rc;
+    memset(t->mrank, 0xFF, t->mcap * sizeof *t->mrank);
+    return 0;
 }
 
-nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt) {
-    if (!vocab_json || !merges_txt) { nli_seterr("tokenizer: NULL path"); return NULL; }
-    nli_tokenizer *t = nli_calloc(1, sizeof *t);
-    if (!t) return NULL;
-    if (load_vocab(t, vocab_json) || load_merges(t, merges_txt)) goto fail;
+int nli_tok_merge_add(nli_tokenizer *t, const char *a, size_t na, const char *b, size_t nb) {
+    int32_t ia = vocab_get(t, a, na), ib = vocab_get(t, b, nb);
+    if (ia < 0 || ib < 0 || na + nb > t->catcap) return 1;
+    memcpy(t->cat, a, na);
+    memcpy(t->cat + na, b, nb);
+    int32_t m = vocab_get(t, t->cat, na + nb);
+    if (m < 0) return 1;
+    if (t->nrank >= t->mmax) return 1;
+    uint32_t r = (uint32_t)t->nrank++;
+    t->ra[r] = ia, t->rb[r] = ib, t->rm[r] = m;
+    uint64_t k = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
+    size_t mask = t->mcap - 1, i = hash_pair(k) & mask;
+    while (t->mrank[i] != UINT32_MAX && t->mkey[i] != k) i = (i + 1) & mask;
+    t->mkey[i] = k;
+    t->mrank[i] = r;
+    return 0;
+}
+
+int nli_tok_finish(nli_tokenizer *t, const char *src) {
+    free(t->cat);
+    t->cat = NULL;
+    if (t->nrank == 0) {
+        nli_seterr("%s: no merges found", src);
+        return -1;
+    }
     int err;
     PCRE2_SIZE off;
     t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
@@ -253,13 +214,10 @@ nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(err, msg, sizeof msg);
         nli_seterr("tokenizer: cannot compile the split pattern at %zu: %s", (size_t)off, (char *)msg);
-        goto fail;
+        return -1;
     }
     pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE); /* optional speed-up; the interpreter is the fallback */
-    return t;
-fail:
-    nli_tokenizer_free(t);
-    return NULL;
+    return 0;
 }
 
 void nli_tokenizer_free(nli_tokenizer *t) {
@@ -274,6 +232,8 @@ void nli_tokenizer_free(nli_tokenizer *t) {
     free(t->ra);
     free(t->rb);
     free(t->rm);
+    free(t->seen);
+    free(t->cat);
     pcre2_code_free(t->re);
     free(t);
 }
@@ -281,6 +241,21 @@ void nli_tokenizer_free(nli_tokenizer *t) {
 int32_t nli_tokenizer_sot(const nli_tokenizer *t) { return t->sot; }
 int32_t nli_tokenizer_eot(const nli_tokenizer *t) { return t->eot; }
 size_t nli_tokenizer_vocab_size(const nli_tokenizer *t) { return t->vcount; }
+
+uint64_t nli_tokenizer_digest(const nli_tokenizer *t) {
+    /* the vocabulary as a set (its slot order depends on how it was filled),
+     * then the merges in rank order and the special tokens */
+    uint64_t vocab = 0;
+    for (size_t i = 0; i < t->vcap; i++)
+        if (t->vkey[i]) vocab += hash_pair(nli_fnv1a(t->vkey[i], t->vlen[i], NL_FNV_INIT) ^ (uint64_t)t->vid[i]);
+    uint64_t h = nli_fnv1a(&vocab, sizeof vocab, NL_FNV_INIT);
+    for (size_t r = 0; r < t->nrank; r++) {
+        int32_t v[3] = {t->ra[r], t->rb[r], t->rm[r]};
+        h = nli_fnv1a(v, sizeof v, h);
+    }
+    int32_t sp[2] = {t->sot, t->eot};
+    return nli_fnv1a(sp, sizeof sp, h);
+}
 
 /* Per-call scratch for BPE over one piece. */
 typedef struct {

@@ -12,7 +12,21 @@ typedef struct nli_tokenizer nli_tokenizer;
 /* Load Hugging Face vocab.json + merges.txt (as in a CLIP model folder).
  * NULL and an error naming the file on failure. */
 nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt);
+/* Load the "model" (a BPE with "</w>" word ends) of a Hugging Face
+ * tokenizers file, tokenizer.json: what transformers 5 saves instead of
+ * vocab.json + merges.txt. Other models are refused (NL_ERR_UNSUPPORTED). */
+nli_tokenizer *nli_tokenizer_load_json(const char *path);
+/* OpenAI's CLIP BPE, built in (open_clip's SimpleTokenizer vocabulary). */
+nli_tokenizer *nli_tokenizer_builtin(void);
+/* A model folder's tokenizer: vocab.json + merges.txt, else tokenizer.json,
+ * else (builtin_ok: OpenCLIP folders) the built-in BPE; else an error. */
+nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int builtin_ok);
 void nli_tokenizer_free(nli_tokenizer *t);
+/* What the tables came from: "vocab.json + merges.txt", "tokenizer.json"
+ * or "built-in OpenAI CLIP BPE". */
+const char *nli_tokenizer_source(const nli_tokenizer *t);
+/* The id of one vocabulary string, -1 if absent. */
+int32_t nli_tokenizer_token_id(const nli_tokenizer *t, const char *s, size_t n);
 
 /* Full ids of text (len bytes, UTF-8): SOT, tokens, EOT; not truncated.
  * *ids is malloc'd. Invalid UTF-8 is an error. Thread-safe for concurrent
@@ -29,6 +43,11 @@ int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_
 int32_t nli_tokenizer_sot(const nli_tokenizer *t);
 int32_t nli_tokenizer_eot(const nli_tokenizer *t);
 size_t nli_tokenizer_vocab_size(const nli_tokenizer *t);
+/* A hash of the vocabulary, merges and special tokens, the same whatever
+ * the source; NLI_TOKENIZER_OPENAI_DIGEST for OpenAI's CLIP BPE (checked by
+ * test_tokenizer). Model fingerprints mix it in for any other tokenizer. */
+uint64_t nli_tokenizer_digest(const nli_tokenizer *t);
+#define NLI_TOKENIZER_OPENAI_DIGEST 0x5fd87dc271be6af3ULL
 
 /* The text simple_tokenizer hands to its regex: ftfy.fix_text (ftfy.c),
  * html.unescape twice, strip, whitespace runs -> one space, strip,
