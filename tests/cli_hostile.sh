@@ -1,8 +1,8 @@
 # cli_hostile.sh — unusual use of the CLI that once went wrong: folder
 # loops, outputs that are links, pipes or devices, empty paths, TABs in
 # words, cut-short negatives files, clashing set names, option values that
-# look like options, environment variables the options override, unreadable
-# standard input and a full disk under help. Each case checks the outcome,
+# look like options, outputs that are inputs, environment variables the
+# options override, unreadable standard input and a full disk under help. Each case checks the outcome,
 # not just the exit status.
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
@@ -34,6 +34,25 @@ check "the skipped folders are named on stderr" grep -q "already walked" "$TMP/l
 mkdir -p "$TMP/linked"; ln -s "$TMP/loop/sub" "$TMP/linked/birds"
 out=$(S --list "$TMP/linked" 2>/dev/null)
 check "a link to another folder is followed" test "$(printf '%s\n' "$out" | grep -c eagle)" -eq 1
+
+# --- an output that is also an input ------------------------------------
+# mine -o onto its own labels file used to replace the labels with the
+# negatives (after mining); now refused at once, the input untouched, also
+# through a link or another spelling of the path.
+cp "$TMP/labels.txt" "$TMP/lab2.txt"; ln -s lab2.txt "$TMP/lab2-link.txt"
+want=$(sha256sum <"$TMP/lab2.txt")
+expect_fail "mine -o onto its --id-labels" "output .*lab2.txt is also an input \('.*lab2.txt'\)" \
+  T mine -q --no-cache --model "$M" --id-labels "$TMP/lab2.txt" --lists "$TMP/mini" -o "$TMP/lab2.txt"
+expect_fail "mine -o through a link to its --id-labels" "is also an input" \
+  T mine -q --no-cache --model "$M" --id-labels="$TMP/lab2.txt" --lists "$TMP/mini" -o "$TMP/lab2-link.txt"
+expect_fail "mine --output=./x onto its --id-labels" "is also an input" \
+  sh -c "cd '$TMP' && '$BIN' mine -q --no-cache --model '$M' --id-labels lab2.txt --lists mini --output=./lab2.txt"
+check "the labels file is untouched" test "$(sha256sum <"$TMP/lab2.txt")" = "$want"
+cp "$IMG/dog.jpg" "$TMP/dog2.jpg"
+expect_fail "preprocess IMAGE -o IMAGE" "is also an input" T preprocess "$TMP/dog2.jpg" -o "$TMP/dog2.jpg"
+check "the image is untouched" cmp -s "$IMG/dog.jpg" "$TMP/dog2.jpg"
+T preprocess "$TMP/dog2.jpg" -o "$TMP/dog2.rgb"; rc=$?
+check "preprocess to another file still works (rc=$rc)" test $rc -eq 0 -a "$(wc -c <"$TMP/dog2.rgb")" -eq $((224 * 224 * 3))
 
 # --- outputs that are not plain files -----------------------------------
 nl corpus -q --lists "$TMP/mini" -o "$TMP/corpus.tsv"

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "neglabel.h"
@@ -508,6 +509,30 @@ int main(int argc, char **argv) {
     return rc;
 }
 
+/* An output that is also an input (mine --id-labels L -o L, preprocess X -o
+ * X) would be replaced by the result: refused before any work. Every
+ * argument that names an existing regular file (operands, option values,
+ * --opt=value) is compared with -o's file by device and inode, so links and
+ * other spellings of the same file count too. */
+static int output_is_input(int argc, char **argv) {
+    const char *out = NULL;
+    int at = -1;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[at = ++i];
+        else if (!strncmp(a, "--output=", 9) || !strncmp(a, "-o=", 3)) out = strchr(a, '=') + 1, at = i;
+    }
+    struct stat so, si;
+    if (!out || stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *eq = a[0] == '-' ? strchr(a, '=') : NULL, *p = eq ? eq + 1 : a;
+        if (i != at && stat(p, &si) == 0 && S_ISREG(si.st_mode) && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return cli_usage(g_cmd, "the output %s is also an input ('%s'): it would be replaced; write elsewhere", out,
+                             a);
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv) {
     if (argc < 2) {
         cli_help_overview(stderr);
@@ -523,6 +548,6 @@ static int run(int argc, char **argv) {
         {"devices", cmd_devices},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-        if (!strcmp(argv[1], cmds[k].name)) return cmds[k].fn(argc, argv);
+        if (!strcmp(argv[1], cmds[k].name)) return output_is_input(argc, argv) ? 2 : cmds[k].fn(argc, argv);
     return cli_unknown_command(argv[1]);
 }
