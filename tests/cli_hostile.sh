@@ -54,6 +54,19 @@ check "the image is untouched" cmp -s "$IMG/dog.jpg" "$TMP/dog2.jpg"
 T preprocess "$TMP/dog2.jpg" -o "$TMP/dog2.rgb"; rc=$?
 check "preprocess to another file still works (rc=$rc)" test $rc -eq 0 -a "$(wc -c <"$TMP/dog2.rgb")" -eq $((224 * 224 * 3))
 
+# -o into a folder that does not exist, or a file where the folder should
+# be: refused before the command starts (mine used to fail only after
+# mining); the lists given do not exist either, and the output is named first
+expect_fail "mine -o into a missing folder, before mining" "cannot write .*/nodir/neg.tsv: the folder .*/nodir does not exist" \
+  T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" -o "$TMP/nodir/neg.tsv"
+expect_fail "corpus -o under a file" "the folder .*/labels.txt is not a folder" \
+  T corpus -q --lists "$TMP/no-such-lists" -o "$TMP/labels.txt/c.tsv"
+ln -s "$TMP/nodir/x.tsv" "$TMP/dangling-into-nodir"
+expect_fail "a link into a missing folder: the library names the dangling link" "dangling" \
+  T corpus -q --lists "$TMP/mini" -o "$TMP/dangling-into-nodir"
+(cd "$TMP" && "$BIN" corpus -q --lists mini -o rel.tsv); rc=$?
+check "a relative -o in the current folder (rc=$rc)" test $rc -eq 0 -a -s "$TMP/rel.tsv"
+
 # --- outputs that are not plain files -----------------------------------
 nl corpus -q --lists "$TMP/mini" -o "$TMP/corpus.tsv"
 # a link to a file: the file gets the output, the link stays

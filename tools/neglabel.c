@@ -509,12 +509,38 @@ int main(int argc, char **argv) {
     return rc;
 }
 
+/* -o FILE into a folder that does not exist or cannot be written failed
+ * only when the result was written (for mine: after mining, minutes on a
+ * CPU). For the commands whose -o is a file, the folder the file will be
+ * written in (the link's target's, for a link) is checked first; FIFOs and
+ * devices are written in place and need no folder. */
+static int output_folder_ok(const char *out) {
+    if (strcmp(g_cmd, "mine") && strcmp(g_cmd, "corpus") && strcmp(g_cmd, "preprocess")) return 1;
+    struct stat st;
+    char *real = NULL;
+    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode) && (!S_ISLNK(st.st_mode) || !(real = realpath(out, NULL))))
+        return 1; /* a FIFO or device; a dangling link, which the library refuses by name */
+    const char *p = real ? real : out, *slash = strrchr(p, '/');
+    char *dir = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
+    int ok = 0;
+    if (!dir || stat(dir, &st) != 0) ok = 0; /* errno says why */
+    else if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
+    else ok = access(dir, W_OK | X_OK) == 0;
+    if (!ok && dir)
+        cli_fail("cannot write %s: the folder %s %s", out, dir,
+                 errno == ENOENT ? "does not exist" : errno == ENOTDIR ? "is not a folder" : strerror(errno));
+    free(dir);
+    free(real);
+    return ok;
+}
+
 /* An output that is also an input (mine --id-labels L -o L, preprocess X -o
  * X) would be replaced by the result: refused before any work. Every
  * argument that names an existing regular file (operands, option values,
  * --opt=value) is compared with -o's file by device and inode, so links and
- * other spellings of the same file count too. */
-static int output_is_input(int argc, char **argv) {
+ * other spellings of the same file count too. Returns the exit status of a
+ * refusal, else 0. */
+static int check_output(int argc, char **argv) {
     const char *out = NULL;
     int at = -1;
     for (int i = 2; i < argc; i++) {
@@ -522,8 +548,10 @@ static int output_is_input(int argc, char **argv) {
         if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[at = ++i];
         else if (!strncmp(a, "--output=", 9) || !strncmp(a, "-o=", 3)) out = strchr(a, '=') + 1, at = i;
     }
+    if (!out || !*out) return 0; /* the command says what is missing */
+    if (!output_folder_ok(out)) return 1;
     struct stat so, si;
-    if (!out || stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
+    if (stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *eq = a[0] == '-' ? strchr(a, '=') : NULL, *p = eq ? eq + 1 : a;
         if (i != at && stat(p, &si) == 0 && S_ISREG(si.st_mode) && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
@@ -548,6 +576,9 @@ static int run(int argc, char **argv) {
         {"devices", cmd_devices},
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-        if (!strcmp(argv[1], cmds[k].name)) return output_is_input(argc, argv) ? 2 : cmds[k].fn(argc, argv);
+        if (!strcmp(argv[1], cmds[k].name)) {
+            int rc = check_output(argc, argv);
+            return rc ? rc : cmds[k].fn(argc, argv);
+        }
     return cli_unknown_command(argv[1]);
 }
