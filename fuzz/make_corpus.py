@@ -100,6 +100,26 @@ tj = {"model": {"type": "BPE", "end_of_word_suffix": "</w>", "continuing_subword
                 "vocab": {"t": 0, "h": 1, "th": 2, "e</w>": 3, "the</w>": 4}, "merges": [["t", "h"], "th e</w>"]}}
 open(D + "tokenizer/json", "w").write("J" + json.dumps(tj))
 
+
+def bytes_to_unicode():  # GPT-2's, as simple_tokenizer.py
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs]
+
+
+# one that loads (every byte symbol, a few merges, the special tokens), so
+# mutations reach the encoder too
+syms = bytes_to_unicode()
+vocab = syms + [s + "</w>" for s in syms] + ["th", "the</w>", "ca", "cat</w>", "<|startoftext|>", "<|endoftext|>"]
+tj = {"model": {"type": "BPE", "end_of_word_suffix": "</w>", "vocab": {v: i for i, v in enumerate(vocab)},
+                "merges": [["t", "h"], "th e</w>", ["c", "a"], "ca t</w>"]}}
+open(D + "tokenizer/json_full", "w", encoding="utf-8").write("J" + json.dumps(tj, ensure_ascii=False))
+
 os.makedirs(D + "unpickler", exist_ok=True)
 T = "tests/data/torchscript/"
 for name in ["vit_jit", "rn_jit", "vit_sd", "views_sd"]:
