@@ -130,6 +130,19 @@ check "NEGLABEL_DEVICE overridden by --device" sh -c "NEGLABEL_DEVICE=bogus '$BI
 check "NEGLABEL_PRECISION overridden by --precision" \
   sh -c "NEGLABEL_PRECISION=fp64 '$BIN' --precision fp32 --version >/dev/null"
 expect_fail "a bad NEGLABEL_DEVICE, not overridden" "NEGLABEL_DEVICE.*bogus" env NEGLABEL_DEVICE=bogus "$BIN" --version
+# a thread count in the environment that is not one (0 used to be ignored
+# silently, 4x taken as 4): one warning, all cores used; a good one is quiet
+for v in 0 4x abc 2000; do
+  NEGLABEL_THREADS=$v "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"; rc=$?
+  check "NEGLABEL_THREADS=$v: runs (rc=$rc) with one warning" \
+    test $rc -eq 0 -a "$(grep -c "NEGLABEL_THREADS='$v' is not a thread count from 1 to 1024: ignored" "$TMP/thr.err")" -eq 1
+done
+OMP_NUM_THREADS=0 "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
+check "OMP_NUM_THREADS=0: named in the warning" grep -q "OMP_NUM_THREADS='0' is not a thread count" "$TMP/thr.err"
+for v in 2 "2,1"; do
+  OMP_NUM_THREADS=$v "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
+  check "OMP_NUM_THREADS=$v: no warning" test "$(grep -c 'thread count' "$TMP/thr.err")" -eq 0
+done
 for s in 99999999999999999999999 18446744073709551616 ' 1' '+1' -1; do
   expect_fail "--seed '$s'" "--seed expects an integer" S --seed "$s" "$IMG/dog.jpg"
 done

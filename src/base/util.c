@@ -593,11 +593,19 @@ int nli_threads(int requested) {
 }
 
 int nli_num_threads(void) {
-    const char *e = getenv("NEGLABEL_THREADS");
-    if (!e || !*e) e = getenv("OMP_NUM_THREADS");
+    const char *name = "NEGLABEL_THREADS", *e = getenv(name);
+    if (!e || !*e) e = getenv(name = "OMP_NUM_THREADS");
     if (e && *e) {
-        long v = strtol(e, NULL, 10);
-        if (v >= 1 && v <= NLI_MAX_THREADS) return (int)v;
+        char *end;
+        errno = 0;
+        long v = strtol(e, &end, 10);
+        /* OMP_NUM_THREADS may be a list for nested levels ("4,2"): its first */
+        int list = end != e && *end == ',' && !strcmp(name, "OMP_NUM_THREADS");
+        if (!errno && end != e && (!*end || list) && v >= 1 && v <= NLI_MAX_THREADS) return (int)v;
+        static _Atomic int warned;
+        if (!warned++)
+            nli_log(NL_LOG_WARN, "%s='%.40s' is not a thread count from 1 to %d: ignored (all cores used)", name, e,
+                    NLI_MAX_THREADS);
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n >= 1 ? (int)(n > NLI_MAX_THREADS ? NLI_MAX_THREADS : n) : 1;
