@@ -197,6 +197,15 @@ expect_fail "mine --template with a TAB, before the corpus" "template 'a.\{\}' h
 
 # --- standard input and output -------------------------------------------
 expect_fail "tokenize from a folder as stdin" "reading standard input" sh -c "'$BIN' tokenize -q --model '$M' <'$TMP'"
+# a byte-order mark before the first line and lines of blanks used to be
+# errors ("expected a JSON object"); now the BOM is dropped, blanks skipped
+printf '\xEF\xBB\xBF{"text":"a dog"}\n   \n\t\r\n{"text":"a cat"}\n' >"$TMP/bom.jsonl"
+nl tokenize -q --model "$M" <"$TMP/bom.jsonl" >"$TMP/bom.out" 2>"$TMP/bom.err"; rc=$?
+check "tokenize: BOM and blank lines (rc=$rc: $(head -c 200 "$TMP/bom.err"))" test $rc -eq 0
+check "tokenize: the two texts, in order" test "$(jq -r .text "$TMP/bom.out" | tr '\n' ,)" = "a dog,a cat,"
+printf '{"text":"x"}\n\xEF\xBB\xBF{"text":"y"}\n' | nl tokenize -q --model "$M" >/dev/null 2>"$TMP/bom2.err"; rc=$?
+check "tokenize: a BOM on a later line is still an error, naming line 2 (rc=$rc)" \
+  sh -c "test $rc -eq 1 && grep -q 'line 2' '$TMP/bom2.err'"
 if [ -w /dev/full ]; then
   expect_fail "help to a full disk" "error writing standard output" sh -c "'$BIN' help >/dev/full"
   expect_fail "score --help to a full disk" "error writing standard output" sh -c "'$BIN' score --help >/dev/full"

@@ -220,8 +220,9 @@ static const cmd_doc commands[] = {
      "print one JSON object {\"kind\",\"input\",\"embedding\"} per input, in order (the projections)",
      {&g_model, &g_embed, &g_resample}, C_MODEL | C_BATCH},
     {"tokenize", "CLIP engine", "[--model DIR] < LINES",
-     "read JSON lines {\"text\"} on stdin, print {\"text\",\"ids\"} (SOT/EOT included, not truncated); a line "
-     "that cannot be read prints {\"line\",\"error\"} and the stream goes on (exit status 1 at the end)",
+     "read JSON lines {\"text\"} on stdin (blank lines and a leading byte-order mark skipped), print "
+     "{\"text\",\"ids\"} (SOT/EOT included, not truncated); a line that cannot be read prints {\"line\",\"error\"} "
+     "and the stream goes on (exit status 1 at the end)",
      {&g_model}, C_MODEL},
     {"preprocess", "CLIP engine", "[--resample R] [--size N] IMAGE -o OUT",
      "write the N x N x 3 uint8 RGB pixels (HWC) of IMAGE after resize and centre crop",

@@ -385,11 +385,15 @@ static int cmd_tokenize(int argc, char **argv) {
     ssize_t len;
     while ((len = getline(&line, &cap, stdin)) > 0) {
         lineno++;
-        if (len == 1 && line[0] == '\n') continue;
+        char *p = line;
+        /* a UTF-8 byte-order mark before the first line (Windows editors
+         * write one) is not text; blank lines are skipped */
+        if (lineno == 1 && len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3, len -= 3;
+        if (strspn(p, " \t\r\n") == (size_t)len) continue;
         json_error_t jerr;
         /* JSON_ALLOW_NUL: a "\u0000" in the text is a character like any
          * other (ftfy removes it), not the end of the string */
-        json_t *o = json_loadb(line, (size_t)len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        json_t *o = json_loadb(p, (size_t)len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         json_t *t = o ? json_object_get(o, "text") : NULL;
         const char *text = json_string_value(t);
         size_t tlen = text ? json_string_length(t) : 0;
