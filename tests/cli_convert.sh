@@ -3,12 +3,12 @@
 # state dict, from tests/gen/gen_torchscript.py) becomes an OpenCLIP folder
 # with the two files; a second run replaces them; a hostile archive fails
 # with exit 1, one message, and writes nothing; usage errors exit 2.
-# Round trip through the CLI: the converted ViT and ResNet (with the BPE
-# files of the tiny fixture model copied in: OpenCLIP folders carry none)
-# embed the fixture images as the torch model itself does (golden.txt, float64),
+# Round trip through the CLI: the converted ViT and ResNet (no tokenizer
+# files: OpenCLIP folders use the built-in BPE) embed the fixture images as the torch model itself does (golden.txt, float64),
 # within 1e-4 * ||g||; that part needs ../shared. (test_convert.c checks the
 # tensors bit for bit and the text towers through the engine;
-# test_unpickler.c the hostile inputs one by one.)
+# test_unpickler.c the hostile inputs one by one.) Then a Hugging Face
+# pytorch_model.bin becomes a Hugging Face folder (below).
 . "$(dirname "$0")/lib_cli.sh"
 D=$SRC/tests/data/torchscript
 for a in vit_jit rn_jit vit_sd; do
@@ -81,4 +81,70 @@ PY
   ); rc=$?
   check "$a: 'neglabel embed' equals the model's own image embeddings within 1e-4 ||g|| ($out)" test $rc -eq 0
 done
+
+# ------------------------------------------ a Hugging Face pytorch_model.bin
+# A CLIPModel state dict saved by torch.save (tests/gen/gen_hf_bin.py: fp16,
+# with the int64 position_ids buffers older transformers saved), in a folder
+# with its config.json and the tokenizer files: the folder alone is refused
+# with the command that fixes it; convert writes model.safetensors (every
+# tensor bit for bit, by SHA-256) and copies the other files; the result
+# embeds texts as transformers does (float64 goldens) within 1e-5 ||g||.
+H=$TMP/hf && mkdir -p "$H"
+cp "$SRC/tests/data/hf_bin/config.json" "$SRC/tests/data/hf_bin/pytorch_model.bin" "$H/"
+cp "$TINY/vocab.json" "$TINY/merges.txt" "$H/"
+expect_fail "a folder with pytorch_model.bin only: says how to convert it" \
+  "the folder has pytorch_model.bin, which .neglabel convert .*/hf/pytorch_model.bin -o" nl info -q --model "$H"
+nl convert "$H/pytorch_model.bin" -o "$TMP/hf-out" 2>"$TMP/err"; rc=$?
+check "convert a Hugging Face pytorch_model.bin (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+check "the log says what it was" grep -q "Hugging Face state dict, 48 tensors" "$TMP/err"
+check "hf-out: model.safetensors and the three files, nothing else" \
+  test "$(ls "$TMP/hf-out" | tr '\n' ' ')" = "config.json merges.txt model.safetensors vocab.json "
+out=$(python3 - "$SRC/tests/data/hf_bin/golden.json" "$TMP/hf-out/model.safetensors" <<'PY'
+import hashlib, json, struct, sys
+g = json.load(open(sys.argv[1]))["tensors"]
+raw = open(sys.argv[2], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+hdr.pop("__metadata__", None)
+names = {"float16": "F16", "int64": "I64"}
+assert len(hdr) == len(g), "%d tensors, golden %d" % (len(hdr), len(g))
+for t in g:
+    h = hdr[t["name"]]
+    a, b = h["data_offsets"]
+    assert h["dtype"] == names[t["dtype"]] and h["shape"] == t["shape"], t["name"]
+    assert hashlib.sha256(raw[8 + n + a:8 + n + b]).hexdigest() == t["sha256"], t["name"] + ": bytes differ"
+print(len(g))
+PY
+); rc=$?
+check "hf-out: every tensor bit for bit, names, dtypes and shapes ($out)" test $rc -eq 0
+nl embed -q --model "$TMP/hf-out" --text "a photo of a dog." --text "a photo of a goldfish, a type of fish" \
+  >"$TMP/hf.emb" 2>"$TMP/err"; rc=$?
+check "embed with the converted folder (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+out=$(python3 - "$SRC/tests/data/hf_bin/golden.json" "$TMP/hf.emb" <<'PY'
+import json, math, sys
+want = json.load(open(sys.argv[1]))["texts"]
+n = 0
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    g, e = want[r["input"]], r["embedding"]
+    err = math.sqrt(sum((a - b) ** 2 for a, b in zip(e, g))) / math.sqrt(sum(b * b for b in g))
+    assert len(e) == len(g) and err < 1e-5, "%s: error %.3g" % (r["input"], err)
+    print("%.2g" % err, end=" ")
+    n += 1
+assert n == len(want) == 2
+PY
+); rc=$?
+check "the converted folder's text embeddings equal transformers' within 1e-5 ||g|| ($out)" test $rc -eq 0
+ino=$(stat -c %i "$H/config.json")
+nl convert -q "$H/pytorch_model.bin" -o "$H"; rc=$?
+check "convert into the .bin's own folder (rc=$rc)" test $rc -eq 0 -a -s "$H/model.safetensors"
+check "its own files are left as they were" test "$(stat -c %i "$H/config.json")" = "$ino"
+check "that folder now loads" sh -c "'$BIN' info -q --model '$H' >/dev/null"
+mkdir -p "$TMP/hf-lone" && cp "$H/pytorch_model.bin" "$TMP/hf-lone/"
+expect_fail "a Hugging Face .bin without config.json beside it" "no config.json beside it" \
+  nl convert -q "$TMP/hf-lone/pytorch_model.bin" -o "$TMP/hf-lone-out"
+check "nothing written for it" test ! -e "$TMP/hf-lone-out"
+mkdir -p "$TMP/hf-oc" && echo '{}' >"$TMP/hf-oc/open_clip_config.json"
+expect_fail "into a folder holding open_clip_config.json" "would be read as an OpenCLIP folder" \
+  nl convert -q "$H/pytorch_model.bin" -o "$TMP/hf-oc"
 finish

@@ -167,7 +167,7 @@ static const opt_doc o_preprocess[] = {
     {0}};
 static const opt_doc o_convert[] = {
     {"CHECKPOINT", NULL, NULL, "an OpenAI CLIP .pt (TorchScript, e.g. ViT-B-16.pt, RN50.pt) or a torch.save'd zip of "
-     "its state dict", 0},
+     "its state dict; or a Hugging Face CLIPModel's pytorch_model.bin, its config.json beside it", 0},
     {"-o", "--output", "DIR", "the OpenCLIP folder to write (created if missing; its two files replaced) (required)", 0},
     {0}};
 static const opt_doc o_corpus_cmd[] = {
@@ -228,8 +228,9 @@ static const cmd_doc commands[] = {
      "write the N x N x 3 uint8 RGB pixels (HWC) of IMAGE after resize and centre crop",
      {&g_preprocess}, C_QUIET},
     {"convert", "CLIP engine", "CHECKPOINT -o DIR",
-     "write an OpenCLIP folder (open_clip_model.safetensors, open_clip_config.json) from OpenAI's CLIP checkpoint; "
-     "the pickle is read without running any of it",
+     "write an OpenCLIP folder (open_clip_model.safetensors, open_clip_config.json) from OpenAI's CLIP checkpoint, "
+     "or a Hugging Face folder (model.safetensors and the files beside it) from a pytorch_model.bin; the pickle is "
+     "read without running any of it",
      {&g_convert}, C_QUIET},
     {"corpus", "NegLabel", "[--wordnet DIR | --lists DIR] [--include CAT]... [--exclude CAT]... -o FILE",
      "write the candidate labels as TSV pos<TAB>word",

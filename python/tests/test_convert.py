@@ -1,7 +1,9 @@
 """neglabel.convert_checkpoint against `neglabel convert`: the same two files,
 byte for byte, from the generated OpenAI-layout archives
 (tests/data/torchscript); the same error for a pickle that calls os.system;
-the converted folder loads as a Model whose image embeddings equal the CLI's."""
+the converted folder loads as a Model whose image embeddings equal the CLI's;
+a Hugging Face pytorch_model.bin becomes a folder whose text embeddings
+equal transformers'."""
 import os
 import zipfile
 import json
@@ -47,3 +49,23 @@ def test_converted_model_embeds_like_cli(cli, shared, tmp_path):
         assert m.info["tokenizer"] == "built-in OpenAI CLIP BPE"
     want = np.array(json.loads(cli("embed", "--model", out, "--image", img))["embedding"], dtype=np.float32)
     np.testing.assert_array_equal(got[0], want)
+
+
+def test_hf_pytorch_model_bin(shared, tmp_path):
+    """A Hugging Face pytorch_model.bin (tests/gen/gen_hf_bin.py) becomes a
+    folder the Model loads, whose text embeddings equal transformers'."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in ["config.json", "pytorch_model.bin"]:
+        (src / f).write_bytes((ROOT / "tests" / "data" / "hf_bin" / f).read_bytes())
+    for f in ["vocab.json", "merges.txt"]:
+        (src / f).write_bytes((shared / "clip-tokenizer" / f).read_bytes())
+    with pytest.raises(neglabel.Error, match="neglabel convert"):
+        neglabel.Model(src, device="cpu")
+    neglabel.convert_checkpoint(src / "pytorch_model.bin", tmp_path / "out")
+    golden = json.loads((ROOT / "tests" / "data" / "hf_bin" / "golden.json").read_text())["texts"]
+    with neglabel.Model(tmp_path / "out", device="cpu") as m:
+        got = m.embed_texts(list(golden))
+    for row, want in zip(got, golden.values()):
+        want = np.array(want)
+        assert np.linalg.norm(row - want) <= 1e-5 * np.linalg.norm(want)

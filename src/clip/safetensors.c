@@ -364,7 +364,15 @@ int nli_st_open_dir(const char *dir, nli_st *st) {
         rc = open_index(dir, index, st);
         if (rc != 0) nli_st_close(st);
     } else {
-        nli_seterr("%s: no model.safetensors or model.safetensors.index.json", dir);
+        char *bin = nli_path_join(dir, "pytorch_model.bin");
+        if (bin && nli_file_exists(bin))
+            nli_seterr("%s: no model.safetensors or model.safetensors.index.json; the folder has pytorch_model.bin, "
+                       "which `neglabel convert %s -o %s` turns into the model.safetensors neglabel reads (nothing "
+                       "in the pickle is run)",
+                       dir, bin, dir);
+        else
+            nli_seterr("%s: no model.safetensors or model.safetensors.index.json", dir);
+        free(bin);
     }
 done:
     free(single);
