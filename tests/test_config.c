@@ -68,6 +68,20 @@ static void processor_config_cases(void) {
     free(d);
 }
 
+static int load(const char *cfg, const char *pp, nli_clip_config *out);
+
+/* size {"height": n, "width": n}: both sides resized (squash), as
+ * CLIPImageProcessor does; a crop then changes nothing, so it may be off. */
+static void squash_cases(void) {
+    nli_clip_config c;
+    int rc = load("{}", "{\"size\":{\"height\":224,\"width\":224},\"crop_size\":224}", &c);
+    CHECK(rc == 0 && c.resize_mode == NLI_RESIZE_SQUASH, "squash: %s", rc ? nli_geterr() : "other mode");
+    rc = load("{}", "{\"size\":{\"height\":224,\"width\":224},\"do_center_crop\":false}", &c);
+    CHECK(rc == 0 && c.resize_mode == NLI_RESIZE_SQUASH, "squash, no crop: %s", rc ? nli_geterr() : "other mode");
+    rc = load("{}", "{\"size\":{\"shortest_edge\":224},\"crop_size\":{\"height\":224,\"width\":224}}", &c);
+    CHECK(rc == 0 && c.resize_mode == NLI_RESIZE_SHORTEST, "shortest edge: %s", rc ? nli_geterr() : "other mode");
+}
+
 static int load(const char *cfg, const char *pp, nli_clip_config *out) {
     char *d = folder(cfg, pp);
     int rc = nli_clip_config_load(d, out);
@@ -185,8 +199,12 @@ static void error_cases(void) {
                 "preprocessor_config.json", "size 256 / crop_size 224");
     expect_fail("crop not the image size", "{}", "{\"size\":224,\"crop_size\":{\"height\":336,\"width\":336}}",
                 "preprocessor_config.json", "crop_size 336");
-    expect_fail("squash resize", "{}", "{\"size\":{\"height\":224,\"width\":224}}", "preprocessor_config.json",
+    expect_fail("oblong resize", "{}", "{\"size\":{\"height\":224,\"width\":200}}", "preprocessor_config.json",
                 "size {\"height\":224");
+    expect_fail("squash to another size", "{}", "{\"size\":{\"height\":256,\"width\":256}}",
+                "preprocessor_config.json", "size 256");
+    expect_fail("no crop after a shorter-side resize", "{}", "{\"size\":224,\"do_center_crop\":false}",
+                "preprocessor_config.json", "do_center_crop is false");
     expect_fail("oblong crop", "{}", "{\"crop_size\":{\"height\":224,\"width\":200}}", "preprocessor_config.json",
                 "crop_size {");
     expect_fail("string size", "{}", "{\"size\":\"224\"}", "preprocessor_config.json", "size \"224\"");
@@ -203,6 +221,7 @@ int main(void) {
     defaults_cases();
     error_cases();
     processor_config_cases();
+    squash_cases();
     const char *shared = check_shared(); /* the rest reads the tiny model */
     /* The tiny fixture's own config. */
     char *dir = check_path(shared, "fixtures/tiny-clip");

@@ -141,48 +141,46 @@ int nli_cfg_get_triple(json_t *o, const char *key, int positive, float out[3]) {
     return 0;
 }
 
-/* size / crop_size: an integer, or {"shortest_edge": n} (size) or
- * {"height": n, "width": n} (crop_size), as CLIPImageProcessor reads them.
- * *px stays 0 when the key is absent. */
-static int get_px(json_t *root, const char *key, int *px) {
+/* size / crop_size as CLIPImageProcessor reads them: an integer (for size:
+ * the shorter side), {"shortest_edge": n} (size only), or {"height": n,
+ * "width": n} with n the same (for size: both sides, *squash set). *px
+ * stays 0 when the key is absent. */
+static int get_px(json_t *root, const char *key, int *px, int *squash) {
     json_t *v = json_object_get(root, key);
     *px = 0;
     if (!v || json_is_null(v)) return 0;
-    if (json_is_integer(v)) {
-        *px = (int)(json_integer_value(v) > 0 && json_integer_value(v) < 100000 ? json_integer_value(v) : -1);
-    } else if (json_is_object(v) && !strcmp(key, "size")) {
-        json_t *e = json_object_get(v, "shortest_edge"), *l = json_object_get(v, "longest_edge");
-        *px = json_is_integer(e) && json_integer_value(e) > 0 && json_integer_value(e) < 100000 &&
-                      (!l || json_is_null(l)) && json_object_size(v) == 1u + (l != NULL)
-                  ? (int)json_integer_value(e)
-                  : -1;
-    } else if (json_is_object(v)) {
-        json_t *h = json_object_get(v, "height"), *w = json_object_get(v, "width");
-        *px = json_is_integer(h) && json_is_integer(w) && json_integer_value(h) == json_integer_value(w) &&
-                      json_integer_value(h) > 0 && json_integer_value(h) < 100000 && json_object_size(v) == 2
-                  ? (int)json_integer_value(h)
-                  : -1;
-    } else {
-        *px = -1;
+    json_t *e = json_object_get(v, "shortest_edge"), *l = json_object_get(v, "longest_edge"),
+           *h = json_object_get(v, "height"), *w = json_object_get(v, "width");
+    json_int_t n = -1;
+    if (json_is_integer(v)) n = json_integer_value(v);
+    else if (json_is_object(v) && !strcmp(key, "size") && json_is_integer(e) && (!l || json_is_null(l)) &&
+             json_object_size(v) == 1u + (l != NULL))
+        n = json_integer_value(e);
+    else if (json_is_object(v) && json_is_integer(h) && json_is_integer(w) &&
+             json_integer_value(h) == json_integer_value(w) && json_object_size(v) == 2) {
+        n = json_integer_value(h);
+        if (squash) *squash = 1;
     }
-    if (*px < 0) {
+    if (n <= 0 || n >= 100000) {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s %.80s: neglabel resizes the shorter side and crops a square (%s)", key,
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s %.80s: neglabel makes square images (expected %s)", key,
                         text ? text : "?",
-                        strcmp(key, "size") ? "expected an integer or {\"height\": n, \"width\": n}"
-                                            : "expected an integer or {\"shortest_edge\": n}");
+                        squash ? "an integer, {\"shortest_edge\": n} or {\"height\": n, \"width\": n}"
+                               : "an integer or {\"height\": n, \"width\": n}");
         free(text);
         return -1;
     }
+    *px = (int)n;
     return 0;
 }
 
 /* The image processor's settings: preprocessor_config.json, or the
  * "image_processor" object of the processor_config.json transformers 5
- * saves instead. neglabel preprocesses as CLIPImageProcessor does by
- * default (RGB, shorter side resized to the image size, centre crop, x/255,
- * normalised): mean, std and resample are read; settings that would compute
- * something else are refused, never ignored. */
+ * saves instead. neglabel preprocesses as CLIPImageProcessor does (RGB;
+ * the shorter side resized to the image size and a centre crop, or, for a
+ * size of {"height", "width"}, both sides resized; x/255; normalised): mean,
+ * std and resample are read; settings that would compute something else
+ * are refused, never ignored. */
 static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
     if (nli_cfg_get_triple(root, "image_mean", 0, cfg->image_mean) || nli_cfg_get_triple(root, "image_std", 1, cfg->image_std))
         return -1;
@@ -194,8 +192,11 @@ static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
         else if (code == 2) cfg->resample_default = NL_RESAMPLE_BILINEAR;
         else { nli_seterr("resample must be 2 (bilinear) or 3 (bicubic)"); return -1; }
     }
-    static const char *const steps[] = {"do_resize", "do_center_crop", "do_rescale", "do_normalize"};
-    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+    int size, crop, squash = 0, want = cfg->vision.image_size;
+    if (get_px(root, "size", &size, &squash) || get_px(root, "crop_size", &crop, NULL)) return -1;
+    /* without a crop, only a resize of both sides gives a square */
+    static const char *const steps[] = {"do_resize", "do_rescale", "do_normalize", "do_center_crop"};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps - (size_t)squash; i++)
         if (json_is_false(json_object_get(root, steps[i]))) {
             nli_seterr_code(NL_ERR_UNSUPPORTED, "%s is false: neglabel always resizes, crops, rescales and normalises",
                             steps[i]);
@@ -206,15 +207,14 @@ static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "rescale_factor must be 1/255");
         return -1;
     }
-    int size, crop, want = cfg->vision.image_size;
-    if (get_px(root, "size", &size) || get_px(root, "crop_size", &crop)) return -1;
     if ((size && size != want) || (crop && crop != want)) {
         nli_seterr_code(NL_ERR_UNSUPPORTED,
-                        "size %d / crop_size %d: neglabel resizes the shorter side to the model's image size (%d, "
+                        "size %d / crop_size %d: neglabel resizes to the model's image size (%d, "
                         "vision_config.image_size) and crops that square",
                         size, crop, want);
         return -1;
     }
+    if (squash) cfg->resize_mode = NLI_RESIZE_SQUASH;
     return 0;
 }
 

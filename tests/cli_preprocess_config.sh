@@ -1,0 +1,48 @@
+# cli_preprocess_config.sh — a Hugging Face folder's image processor
+# settings change the pixels as transformers' do: a preprocessor_config.json
+# with size {"height": 224, "width": 224} resizes both sides (no centre crop
+# of the shorter side's resize), and the same settings in transformers 5's
+# processor_config.json ("image_processor") give the same embeddings.
+# Golden: tests/data/hf_squash (tests/gen/gen_hf_squash.py: transformers'
+# Pillow image processor and CLIPModel in float64 on the tiny fixture model).
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+G=$SRC/tests/data/hf_squash/golden.json
+IMG=$SHARED/fixtures/images
+mkdir -p "$TMP/sq" "$TMP/sq5"
+for f in config.json model.safetensors vocab.json merges.txt; do cp "$TINY/$f" "$TMP/sq/"; cp "$TINY/$f" "$TMP/sq5/"; done
+python3 - "$G" "$TMP/sq/preprocessor_config.json" "$TMP/sq5/processor_config.json" <<'PY'
+import json, sys
+pp = json.load(open(sys.argv[1]))["preprocessor_config"]
+json.dump(pp, open(sys.argv[2], "w"))
+json.dump({"image_processor": pp, "processor_class": "CLIPProcessor"}, open(sys.argv[3], "w"))
+PY
+args=()
+for f in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["images"]))' "$G"); do
+  args+=(--image "$IMG/$f")
+done
+for d in sq sq5; do
+  nl embed -q --no-cache --model "$TMP/$d" "${args[@]}" >"$TMP/$d.jsonl" 2>"$TMP/err"; rc=$?
+  check "$d: embed (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+  out=$(python3 - "$G" "$TMP/$d.jsonl" <<'PY'
+import json, math, sys
+want = json.load(open(sys.argv[1]))["images"]
+n = 0
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    g, e = want[r["input"].rsplit("/", 1)[1]], r["embedding"]
+    err = math.sqrt(sum((a - b) ** 2 for a, b in zip(e, g))) / math.sqrt(sum(b * b for b in g))
+    assert len(e) == len(g) and err < 1e-5, "%s: error %.3g" % (r["input"], err)
+    print("%.2g" % err, end=" ")
+    n += 1
+assert n == len(want) >= 3, "%d embeddings for %d golden images" % (n, len(want))
+PY
+  ); rc=$?
+  check "$d: image embeddings equal transformers' (both sides resized) within 1e-5 ||g|| ($out)" test $rc -eq 0
+done
+check "processor_config.json and preprocessor_config.json: the same embeddings" cmp -s "$TMP/sq.jsonl" "$TMP/sq5.jsonl"
+# the default (shorter side and crop) differs on these non-square images:
+# the check above would fail if the size setting were ignored
+nl embed -q --no-cache --model "$TINY" "${args[@]}" >"$TMP/default.jsonl"
+check "the shorter-side resize gives other embeddings" bash -c "! cmp -s '$TMP/sq.jsonl' '$TMP/default.jsonl'"
+finish
