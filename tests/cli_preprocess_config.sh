@@ -2,7 +2,8 @@
 # settings change the pixels as transformers' do: a preprocessor_config.json
 # with size {"height": 224, "width": 224} resizes both sides (no centre crop
 # of the shorter side's resize), and the same settings in transformers 5's
-# processor_config.json ("image_processor") give the same embeddings.
+# processor_config.json ("image_processor") give the same embeddings; a
+# change of those settings is never answered from the image cache.
 # Golden: tests/data/hf_squash (tests/gen/gen_hf_squash.py: transformers'
 # Pillow image processor and CLIPModel in float64 on the tiny fixture model).
 . "$(dirname "$0")/lib_cli.sh"
@@ -45,4 +46,27 @@ check "processor_config.json and preprocessor_config.json: the same embeddings" 
 # the check above would fail if the size setting were ignored
 nl embed -q --no-cache --model "$TINY" "${args[@]}" >"$TMP/default.jsonl"
 check "the shorter-side resize gives other embeddings" bash -c "! cmp -s '$TMP/sq.jsonl' '$TMP/default.jsonl'"
+
+# The image cache (score and eval use it): a folder scored with the default
+# preprocessing, then given the squash setting, must not get the cached
+# embeddings back (the preprocessor config is not in the model's
+# fingerprint, which negatives files check; the cache key carries what
+# differs from OpenAI's preprocessing instead).
+ls "$CIFAR" >"$TMP/labels.txt"
+imgs=(); for a in "${args[@]}"; do [ "$a" != --image ] && imgs+=("$a"); done
+MCM() { nl score -q --method mcm --id-labels "$TMP/labels.txt" "$@" "${imgs[@]}"; }
+MCM --no-cache --model "$TMP/sq" >"$TMP/mcm-sq.csv"
+MCM --no-cache --model "$TINY" >"$TMP/mcm-default.csv"
+check "MCM scores differ between the two preprocessings" bash -c "! cmp -s '$TMP/mcm-sq.csv' '$TMP/mcm-default.csv'"
+mkdir -p "$TMP/flip"
+for f in config.json model.safetensors vocab.json merges.txt preprocessor_config.json; do cp "$TINY/$f" "$TMP/flip/"; done
+MCM --cache "$TMP/c" --model "$TMP/flip" >"$TMP/flip1.csv"
+check "default preprocessing through the cache: the default scores" \
+  cmp -s <(cut -d, -f2- "$TMP/flip1.csv") <(cut -d, -f2- "$TMP/mcm-default.csv")
+check "the default preprocessing's image cache has no -pp tag" test "$(ls "$TMP/c" | grep -c 'image-bicubic-224.nlc$')" -eq 1
+cp "$TMP/sq/preprocessor_config.json" "$TMP/flip/"
+MCM --cache "$TMP/c" --model "$TMP/flip" >"$TMP/flip2.csv"
+check "after the switch to squash: the squash scores, not the cached ones" \
+  cmp -s <(cut -d, -f2- "$TMP/flip2.csv") <(cut -d, -f2- "$TMP/mcm-sq.csv")
+check "a second image cache, tagged" test "$(ls "$TMP/c" | grep -c 'image-bicubic-224-pp[0-9a-f]*.nlc$')" -eq 1
 finish

@@ -291,9 +291,10 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
                          size_t n, float *out, int *status, char **errors) {
     if (!m || (n && (!paths || !out))) return nli_null_arg(__func__);
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
-    char extra[64];
-    snprintf(extra, sizeof extra, "-%s-%d", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
-             nl_model_image_size(m));
+    char extra[96], pp[32];
+    nli_model_preprocess_tag(m, pp, sizeof pp);
+    snprintf(extra, sizeof extra, "-%s-%d%s", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
+             nl_model_image_size(m), pp);
     int cerr;
     nli_cache *c = open_cache(o, m, "image", extra, &cerr);
     if (cerr) return -1;

@@ -202,6 +202,21 @@ void nl_model_free(nl_model *m) {
     free(m);
 }
 
+void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap) {
+    const nli_clip_config *c = m->cfg;
+    const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    if (!memcmp(c->image_mean, mean, sizeof mean) && !memcmp(c->image_std, std, sizeof std) &&
+        c->resize_mode == NLI_RESIZE_SHORTEST && c->fill_color == 0) {
+        snprintf(buf, cap, "%s", "");
+        return;
+    }
+    uint64_t h = nli_fnv1a(c->image_mean, sizeof c->image_mean, NL_FNV_INIT);
+    h = nli_fnv1a(c->image_std, sizeof c->image_std, h);
+    int32_t v[2] = {(int32_t)c->resize_mode, c->fill_color};
+    h = nli_fnv1a(v, sizeof v, h);
+    snprintf(buf, cap, "-pp%016llx", (unsigned long long)h);
+}
+
 int nl_model_dim(const nl_model *m) { return m ? m->cfg->projection_dim : 0; }
 int nl_model_image_size(const nl_model *m) { return m ? m->cfg->vision.image_size : 0; }
 const char *nl_model_fingerprint(const nl_model *m) { return m ? m->fingerprint : ""; }

@@ -8,6 +8,13 @@
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors);
 
+/* The part of the model's preprocessing (mean, std, resize mode, fill)
+ * that may differ from OpenAI's and is not in the fingerprint (a Hugging
+ * Face folder's preprocessor config is not, so that negatives files keep
+ * matching): "" for OpenAI's preprocessing, else "-pp" and a hash of it,
+ * for cache keys of image embeddings. */
+void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap);
+
 /* The model's CLIP (benchmarks reach its GPU context through nli_clip_gpu). */
 struct nli_clip *nli_model_clip(const nl_model *m);
 #endif
