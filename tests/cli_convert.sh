@@ -144,6 +144,11 @@ mkdir -p "$TMP/hf-lone" && cp "$H/pytorch_model.bin" "$TMP/hf-lone/"
 expect_fail "a Hugging Face .bin without config.json beside it" "no config.json beside it" \
   nl convert -q "$TMP/hf-lone/pytorch_model.bin" -o "$TMP/hf-lone-out"
 check "nothing written for it" test ! -e "$TMP/hf-lone-out"
+mkdir -p "$TMP/hf-stale" && echo '{}' >"$TMP/hf-stale/tokenizer.json"
+expect_fail "into a folder holding a tokenizer.json the source has not" \
+  "hf-stale holds tokenizer.json, which .*/hf does not: it would be read with the converted weights" \
+  nl convert -q "$H/pytorch_model.bin" -o "$TMP/hf-stale"
+check "nothing written there" test ! -e "$TMP/hf-stale/model.safetensors"
 mkdir -p "$TMP/hf-oc" && echo '{}' >"$TMP/hf-oc/open_clip_config.json"
 expect_fail "into a folder holding open_clip_config.json" "would be read as an OpenCLIP folder" \
   nl convert -q "$H/pytorch_model.bin" -o "$TMP/hf-oc"

@@ -67,6 +67,22 @@ expect_fail "a link into a missing folder: the library names the dangling link" 
 (cd "$TMP" && "$BIN" corpus -q --lists mini -o rel.tsv); rc=$?
 check "a relative -o in the current folder (rc=$rc)" test $rc -eq 0 -a -s "$TMP/rel.tsv"
 
+# a link to a device whose folder the user cannot write (/dev/stdout sent
+# to /dev/null, as any user): written in place, so the folder does not
+# matter (a first version of the check above refused it); root ignores
+# permissions, so this runs as nobody where root can drop to it
+if [ "$(id -u)" -ne 0 ]; then
+  "$BIN" preprocess "$IMG/exact-224.png" -o /dev/stdout >/dev/null; rc=$?
+  check "-o /dev/stdout sent to /dev/null (rc=$rc)" test $rc -eq 0
+elif setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+  cp "$IMG/exact-224.png" "$TMP/e224.png"; chmod 755 "$TMP"; chmod 644 "$TMP/e224.png"
+  setpriv --reuid=65534 --regid=65534 --clear-groups -- sh -c "'$BIN' preprocess '$TMP/e224.png' -o /dev/stdout >/dev/null"
+  rc=$?
+  check "-o /dev/stdout sent to /dev/null, as nobody (rc=$rc)" test $rc -eq 0
+else
+  partial_skip "cannot drop root to check -o /dev/stdout as another user"
+fi
+
 # --- outputs that are not plain files -----------------------------------
 nl corpus -q --lists "$TMP/mini" -o "$TMP/corpus.tsv"
 # a link to a file: the file gets the output, the link stays
@@ -139,10 +155,12 @@ for v in 0 4x abc 2000; do
 done
 OMP_NUM_THREADS=0 "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
 check "OMP_NUM_THREADS=0: named in the warning" grep -q "OMP_NUM_THREADS='0' is not a thread count" "$TMP/thr.err"
-for v in 2 "2,1"; do
+for v in 2 "2,1" " 2 "; do
   OMP_NUM_THREADS=$v "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
-  check "OMP_NUM_THREADS=$v: no warning" test "$(grep -c 'thread count' "$TMP/thr.err")" -eq 0
+  check "OMP_NUM_THREADS='$v': no warning" test "$(grep -c 'thread count' "$TMP/thr.err")" -eq 0
 done
+NEGLABEL_THREADS="3 " "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
+check "NEGLABEL_THREADS='3 ': no warning" test "$(grep -c 'thread count' "$TMP/thr.err")" -eq 0
 for s in 99999999999999999999999 18446744073709551616 ' 1' '+1' -1; do
   expect_fail "--seed '$s'" "--seed expects an integer" S --seed "$s" "$IMG/dog.jpg"
 done

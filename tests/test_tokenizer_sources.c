@@ -148,6 +148,7 @@ static void test_hostile(const char *dir) {
         {"model.continuing_subword_prefix", "\"##\"", "continuing_subword_prefix"},
         {"model.byte_fallback", "true", "byte_fallback"},
         {"model.dropout", "0.1", "dropout"},
+        {"model.ignore_merges", "true", "ignore_merges"},
         {"model.vocab", "[]", "non-empty JSON object"},
         {"model.vocab", "{}", "non-empty JSON object"},
         {"model.vocab", "{\"a\": \"x\"}", "not an integer"},

@@ -520,10 +520,11 @@ int main(int argc, char **argv) {
  * devices are written in place and need no folder. */
 static int output_folder_ok(const char *out) {
     if (strcmp(g_cmd, "mine") && strcmp(g_cmd, "corpus") && strcmp(g_cmd, "preprocess")) return 1;
-    struct stat st;
+    struct stat st, lst;
     char *real = NULL;
-    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode) && (!S_ISLNK(st.st_mode) || !(real = realpath(out, NULL))))
-        return 1; /* a FIFO or device; a dangling link, which the library refuses by name */
+    if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) return 1; /* a FIFO or device, or a link to one */
+    if (lstat(out, &lst) == 0 && S_ISLNK(lst.st_mode) && !(real = realpath(out, NULL)))
+        return 1; /* a dangling link, which the library refuses by name */
     const char *p = real ? real : out, *slash = strrchr(p, '/');
     char *dir = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
     int ok = 0;
@@ -531,8 +532,9 @@ static int output_folder_ok(const char *out) {
     else if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
     else ok = access(dir, W_OK | X_OK) == 0;
     if (!ok && dir)
-        cli_fail("cannot write %s: the folder %s %s", out, dir,
-                 errno == ENOENT ? "does not exist" : errno == ENOTDIR ? "is not a folder" : strerror(errno));
+        cli_fail("cannot write %s: the folder %s %s%s", out, dir,
+                 errno == ENOENT ? "does not exist" : errno == ENOTDIR ? "is not a folder" : "cannot be written: ",
+                 errno == ENOENT || errno == ENOTDIR ? "" : strerror(errno));
     free(dir);
     free(real);
     return ok;
@@ -542,8 +544,9 @@ static int output_folder_ok(const char *out) {
  * X) would be replaced by the result: refused before any work. Every
  * argument that names an existing regular file (operands, option values,
  * --opt=value) is compared with -o's file by device and inode, so links and
- * other spellings of the same file count too. Returns the exit status of a
- * refusal, else 0. */
+ * other spellings of the same file count too. Files read from a folder
+ * argument (corpus --lists DIR -o DIR/noun.x.txt) are not: the folder holds
+ * other files too. Returns the exit status of a refusal, else 0. */
 static int check_output(int argc, char **argv) {
     const char *out = NULL;
     int at = -1;

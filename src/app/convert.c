@@ -49,7 +49,7 @@ static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st
                    src);
         goto out;
     }
-    if (nli_clip_config_load(dir, &c) != 0) goto out;
+    if (nli_hf_config_load(dir, &c) != 0) goto out;
     char *oc = nli_path_join(dst_dir, "open_clip_config.json");
     int clash = oc && nli_file_exists(oc);
     free(oc);
@@ -58,6 +58,20 @@ static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st
                    dst_dir);
         goto out;
     }
+    /* a file of an earlier model in the output folder that the source has
+     * no copy of would be read with these weights (vocab.json before the
+     * source's tokenizer.json, say) */
+    for (size_t k = 0; k < sizeof HF_FILES / sizeof *HF_FILES && !clash; k++) {
+        char *from = nli_path_join(dir, HF_FILES[k]), *to = nli_path_join(dst_dir, HF_FILES[k]);
+        clash = !from || !to || (nli_file_exists(to) && !nli_file_exists(from));
+        if (clash && from && to)
+            nli_seterr("%s holds %s, which %s does not: it would be read with the converted weights; remove it or "
+                       "choose another folder",
+                       dst_dir, HF_FILES[k], dir);
+        free(from);
+        free(to);
+    }
+    if (clash) goto out;
     double t0 = nli_now();
     if (nli_ckpt_load_data(ck) != 0) goto out;
     size_t bytes = 0;

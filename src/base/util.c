@@ -599,6 +599,7 @@ int nli_num_threads(void) {
         char *end;
         errno = 0;
         long v = strtol(e, &end, 10);
+        while (*end == ' ' || *end == '\t') end++; /* strtol skips leading blanks; trailing ones too */
         /* OMP_NUM_THREADS may be a list for nested levels ("4,2"): its first */
         int list = end != e && *end == ',' && !strcmp(name, "OMP_NUM_THREADS");
         if (!errno && end != e && (!*end || list) && v >= 1 && v <= NLI_MAX_THREADS) return (int)v;

@@ -46,6 +46,9 @@ int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
 /* Parse config.json (+ preprocessor_config.json if present) in dir, filling
  * Hugging Face's CLIPTextConfig / CLIPVisionConfig defaults. */
 int nli_clip_config_load(const char *dir, nli_clip_config *cfg);
+/* The Hugging Face files alone (config.json and the preprocessing), also in
+ * a folder that has open_clip_config.json too. */
+int nli_hf_config_load(const char *dir, nli_clip_config *cfg);
 
 typedef struct nli_clip nli_clip;
 

@@ -259,7 +259,10 @@ void nli_clip_config_defaults(nli_clip_config *cfg) {
 }
 
 int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
-    if (nli_is_openclip_dir(dir)) return nli_openclip_config_load(dir, cfg);
+    return nli_is_openclip_dir(dir) ? nli_openclip_config_load(dir, cfg) : nli_hf_config_load(dir, cfg);
+}
+
+int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     nli_clip_config_defaults(cfg);
     char *path = nli_path_join(dir, "config.json");
     json_t *root = NULL;

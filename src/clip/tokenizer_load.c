@@ -116,7 +116,8 @@ nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt
 static int check_model(json_t *model, const char *path) {
     json_t *type = json_object_get(model, "type"), *eow = json_object_get(model, "end_of_word_suffix"),
            *cont = json_object_get(model, "continuing_subword_prefix"),
-           *fallback = json_object_get(model, "byte_fallback"), *dropout = json_object_get(model, "dropout");
+           *fallback = json_object_get(model, "byte_fallback"), *dropout = json_object_get(model, "dropout"),
+           *ignore = json_object_get(model, "ignore_merges");
     if (!json_is_string(type) || strcmp(json_string_value(type), "BPE") != 0) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: model.type is %s%s%s, not \"BPE\": not a CLIP tokenizer", path,
                         json_is_string(type) ? "\"" : "", json_is_string(type) ? json_string_value(type) : "missing",
@@ -131,10 +132,12 @@ static int check_model(json_t *model, const char *path) {
         return -1;
     }
     if ((cont && !json_is_null(cont) && !(json_is_string(cont) && !json_string_value(cont)[0])) ||
-        json_is_true(fallback) ||
+        json_is_true(fallback) || json_is_true(ignore) ||
         (dropout && !json_is_null(dropout) && !(json_is_number(dropout) && json_number_value(dropout) == 0))) {
         nli_seterr_code(NL_ERR_UNSUPPORTED,
-                        "%s: model has continuing_subword_prefix, byte_fallback or dropout set: not CLIP's BPE", path);
+                        "%s: model has continuing_subword_prefix, byte_fallback, ignore_merges or dropout set: not "
+                        "CLIP's BPE",
+                        path);
         return -1;
     }
     return 0;
