@@ -120,20 +120,7 @@ check "hf-out: every tensor bit for bit, names, dtypes and shapes ($out)" test $
 nl embed -q --model "$TMP/hf-out" --text "a photo of a dog." --text "a photo of a goldfish, a type of fish" \
   >"$TMP/hf.emb" 2>"$TMP/err"; rc=$?
 check "embed with the converted folder (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
-out=$(python3 - "$SRC/tests/data/hf_bin/golden.json" "$TMP/hf.emb" <<'PY'
-import json, math, sys
-want = json.load(open(sys.argv[1]))["texts"]
-n = 0
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    g, e = want[r["input"]], r["embedding"]
-    err = math.sqrt(sum((a - b) ** 2 for a, b in zip(e, g))) / math.sqrt(sum(b * b for b in g))
-    assert len(e) == len(g) and err < 1e-5, "%s: error %.3g" % (r["input"], err)
-    print("%.2g" % err, end=" ")
-    n += 1
-assert n == len(want) == 2
-PY
-); rc=$?
+out=$(python3 "$SRC/tests/emb_close.py" "$SRC/tests/data/hf_bin/golden.json" texts "$TMP/hf.emb" 1e-5); rc=$?
 check "the converted folder's text embeddings equal transformers' within 1e-5 ||g|| ($out)" test $rc -eq 0
 ino=$(stat -c %i "$H/config.json")
 nl convert -q "$H/pytorch_model.bin" -o "$H"; rc=$?
