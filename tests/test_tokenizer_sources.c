@@ -164,6 +164,11 @@ static void test_hostile(const char *dir) {
         {"model.merges", "[[\"\", \"n\"]]", "model.merges[0]: expected"},
         {"model.merges", "[[\"i\", 2]]", "model.merges[0]: expected"},
         {"model.merges", "[[\"i\", \"n\"], [\"zq\", \"qz\"]]", "model.merges[1]: a symbol or the merged result"},
+        /* a fine-tune's added word would be matched whole by transformers */
+        {"added_tokens", "[{\"id\": 2514, \"content\": \"<sks>\"}]", "added token \"<sks>\" (id 2514)"},
+        {"added_tokens", "[{\"id\": 7, \"content\": \"<|endoftext|>\"}]", "added token \"<|endoftext|>\" (id 7)"},
+        {"added_tokens", "[{\"id\": 2512}]", "added_tokens[0]: expected"},
+        {"added_tokens", "{}", "added_tokens is not a list"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
         json_t *root = json_deep_copy(base), *obj = root;
@@ -233,6 +238,21 @@ static void test_folder(const char *dir, const char *vocab, const char *merges) 
     CHECK(t && !strcmp(nli_tokenizer_source(t), "vocab.json + merges.txt") && nli_tokenizer_vocab_size(t) == 49408,
           "all three files: %s", t ? nli_tokenizer_source(t) : nli_geterr());
     nli_tokenizer_free(t);
+    /* transformers 4's added_tokens.json: CLIP's specials pass, a new word
+     * (which transformers would match whole) is refused by name */
+    put_text(sub, "added_tokens.json", "{\"<|startoftext|>\": 49406, \"<|endoftext|>\": 49407}");
+    t = nli_tokenizer_for_folder(sub, 0);
+    CHECK(t != NULL, "added_tokens.json with the specials: %s", nli_geterr());
+    nli_tokenizer_free(t);
+    put_text(sub, "added_tokens.json", "{\"<|endoftext|>\": 49407, \"<sks>\": 49408}");
+    t = nli_tokenizer_for_folder(sub, 0);
+    CHECK(!t && err_has("added_tokens.json: added token \"<sks>\" (id 49408)", NULL) &&
+              nl_last_status() == NL_ERR_UNSUPPORTED,
+          "added_tokens.json with a new word: %s", nli_geterr());
+    put_text(sub, "added_tokens.json", "[1]");
+    t = nli_tokenizer_for_folder(sub, 0);
+    CHECK(!t && err_has("added_tokens.json: expected a JSON object", NULL), "added_tokens.json a list: %s",
+          nli_geterr());
 }
 
 int main(void) {
