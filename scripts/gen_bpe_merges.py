@@ -3,7 +3,9 @@
 library for OpenCLIP folders that carry no tokenizer files (open_clip itself
 never reads any: it ships this file in its package and always uses it).
 
-  python3 scripts/gen_bpe_merges.py ../shared/clip-tokenizer/bpe_simple_vocab_16e6.txt.gz \\
+  pip install open_clip_torch    # (a venv) only for its copy of the file
+  python3 scripts/gen_bpe_merges.py "$(python3 -c 'import open_clip, os;
+      print(os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz"))')" \\
       > src/clip/bpe_merges.c
 
 The source is bpe_simple_vocab_16e6.txt.gz from OpenAI's CLIP repository

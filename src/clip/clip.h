@@ -45,6 +45,9 @@ int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
 
 /* Parse config.json (+ preprocessor_config.json if present) in dir, filling
  * Hugging Face's CLIPTextConfig / CLIPVisionConfig defaults. */
+/* Hugging Face's CLIPConfig defaults (and OpenAI's preprocessing: mean/std,
+ * bicubic, shorter side and crop). */
+void nli_clip_config_defaults(nli_clip_config *cfg);
 int nli_clip_config_load(const char *dir, nli_clip_config *cfg);
 /* The Hugging Face files alone (config.json and the preprocessing), also in
  * a folder that has open_clip_config.json too. */

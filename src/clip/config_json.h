@@ -5,8 +5,6 @@
 #include "clip.h"
 #include <jansson.h>
 
-/* Hugging Face's CLIPConfig defaults (and OpenAI's mean/std, bicubic). */
-void nli_clip_config_defaults(nli_clip_config *cfg);
 /* The JSON object in path (at most 16 MiB), or NULL with an error. */
 json_t *nli_cfg_load_json(const char *path);
 /* obj[key] into *out when present and not null; an integer in [lo, hi]

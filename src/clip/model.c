@@ -204,9 +204,11 @@ void nl_model_free(nl_model *m) {
 
 void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap) {
     const nli_clip_config *c = m->cfg;
-    const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-    if (!memcmp(c->image_mean, mean, sizeof mean) && !memcmp(c->image_std, std, sizeof std) &&
-        c->resize_mode == NLI_RESIZE_SHORTEST && c->fill_color == 0) {
+    nli_clip_config d; /* OpenAI's preprocessing: the defaults of every config */
+    nli_clip_config_defaults(&d);
+    if (!memcmp(c->image_mean, d.image_mean, sizeof d.image_mean) &&
+        !memcmp(c->image_std, d.image_std, sizeof d.image_std) && c->resize_mode == d.resize_mode &&
+        c->fill_color == d.fill_color) {
         snprintf(buf, cap, "%s", "");
         return;
     }
