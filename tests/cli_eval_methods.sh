@@ -115,6 +115,20 @@ $E --method adaneg --stream-seed 7 --cache "$C" --out "$TMP/ev4" >/dev/null 2>&1
 check "--stream-seed changes the stream" bash -c "! cmp -s <(awk -F, '\$10 == \"ships\" { print \$2 }' '$TMP/ev1/scores.csv') <(awk -F, '\$10 == \"ships\" { print \$2 }' '$TMP/ev4/scores.csv')"
 expect_fail "unknown method" "neglabel, mcm, csp, adaneg, oodd or all" $E --method bogus --out "$TMP/x"
 
+# results.json names the negatives each run used; a negatives file left in a
+# reused --out by an earlier run is pointed out, not passed off as this run's.
+check "results.json: mined negatives saved beside it" test "$(jq -r '.params.negatives_file + " " + .params.negatives_csp_file' "$TMP/ev1/results.json")" = "negatives.tsv negatives-csp.tsv"
+check "results.json: no CSP negatives when CSP did not run" test "$(jq -r '.params.negatives_csp_file' "$TMP/ev4/results.json")" = null
+cp "$TMP/ev1/negatives.tsv" "$TMP/given.tsv"
+cp -r "$TMP/ev1" "$TMP/ev5"
+$E --method neglabel --negatives "$TMP/given.tsv" --cache "$C" --out "$TMP/ev5" >/dev/null 2>"$TMP/ev5.err"
+check "results.json: --negatives FILE named" test "$(jq -r '.params.negatives_file' "$TMP/ev5/results.json")" = "$TMP/given.tsv"
+check "an earlier run's negatives in --out: warned, named, kept" sh -c \
+  "grep -q '$TMP/ev5/negatives.tsv is from an earlier run, not this one (this run.s negatives: $TMP/given.tsv)' '$TMP/ev5.err' &&
+   grep -q 'negatives-csp.tsv is from an earlier run, not this one (this run.s CSP negatives: none)' '$TMP/ev5.err' && test -s '$TMP/ev5/negatives-csp.tsv'"
+$E --method neglabel --negatives "$TMP/ev4/negatives.tsv" --cache "$C" --out "$TMP/ev4" >/dev/null 2>"$TMP/ev6.err"
+check "--negatives is --out's own negatives.tsv: no warning" sh -c "! grep -q 'earlier run' '$TMP/ev6.err'"
+
 # The report in a real browser: every method, the Figure 4 view.
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROMIUM" ]; then

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "neglabel.h"
@@ -567,6 +568,9 @@ static int check_methods(const nl_eval_params *p) {
     return 0;
 }
 
+/* the files mined negatives are saved to in out_dir, NegLabel's and CSP's */
+static const char *const neg_file_name[2] = {"negatives.tsv", "negatives-csp.tsv"};
+
 /* A head's ID embeddings and negatives (read from p->negatives, or mined
  * and their file opened in out_dir under file_name). */
 static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_strvec *labels, eval_head *h,
@@ -590,13 +594,30 @@ static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_
                       &h->neg_emb, &h->qsim) != 0)
         return -1;
     if (p->out_dir) { /* published with the report, so a failed run leaves the earlier set whole */
-        char *np = nli_path_join(p->out_dir, which == HEAD_CSP ? "negatives-csp.tsv" : "negatives.tsv");
+        char *np = nli_path_join(p->out_dir, neg_file_name[which == HEAD_CSP]);
         int w = np ? nli_atomic_open(file, np) : -1;
         free(np);
         if (w != 0) return -1;
         negatives_print(file, &h->neg, h->qsim);
     }
     return 0;
+}
+
+/* A negatives file in out_dir that this run did not write is from an
+ * earlier run: said once, and left alone (it may be a set the user keeps
+ * there); results.json names the negatives this run used. */
+static void warn_stale_negatives(const nl_eval_params *p, const eval_head *heads) {
+    for (int k = 0; k < 2; k++) {
+        const eval_head *h = &heads[k ? HEAD_CSP : HEAD_NEG];
+        if (h->used && !(k == 0 && p->negatives)) continue; /* written by this run */
+        char *np = nli_path_join(p->out_dir, neg_file_name[k]);
+        struct stat a, b;
+        if (np && stat(np, &a) == 0 &&
+            !(k == 0 && p->negatives && stat(p->negatives, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+            nli_log(NL_LOG_WARN, "%s is from an earlier run, not this one (this run's %snegatives: %s)", np,
+                    k ? "CSP " : "", !h->used ? "none" : p->negatives);
+        free(np);
+    }
 }
 
 int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
@@ -707,6 +728,8 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     nli_report r = {
         .model_dir = p->model_dir, .model_info_json = info, .n_id_labels = n_id,
         .n_negatives = heads[HEAD_NEG].neg.words.n, .n_negatives_csp = heads[HEAD_CSP].neg.words.n,
+        .negatives_file = !heads[HEAD_NEG].used ? NULL : p->negatives ? p->negatives : p->out_dir ? neg_file_name[0] : NULL,
+        .negatives_csp_file = heads[HEAD_CSP].used && p->out_dir ? neg_file_name[1] : NULL,
         .methods = methods, .n_methods = n_methods, .score = sp, .stream_seed = (unsigned long long)p->stream_seed,
         .convention = p->convention, .id = &rs[0], .ood = rs + 1, .n_ood = p->n_ood,
         .skipped = (const char *const *)skipped.v, .n_skipped = skipped.n, .seconds = nli_now() - t0,
@@ -716,6 +739,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     for (int k = 0; k < 2; k++)
         if (neg_file[k].f) { also[n_also++] = neg_file[k]; memset(&neg_file[k], 0, sizeof neg_file[k]); }
     if (p->out_dir && nli_report_write_with(p->out_dir, &r, also, n_also) != 0) goto done;
+    if (p->out_dir) warn_stale_negatives(p, heads);
     if (!p->out_dir)
         for (size_t k = 0; k < n_also; k++) nli_atomic_abort(&also[k]);
     if (result && fill_result(&r, result) != 0) goto done;

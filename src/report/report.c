@@ -186,6 +186,11 @@ static void json_str(nli_rw *w, const char *s) {
     free(c);
 }
 
+static void json_str_or_null(nli_rw *w, const char *s) {
+    if (s) json_str(w, s);
+    else nli_rw_puts(w, "null");
+}
+
 static void json_num(nli_rw *w, double v) {
     if (isfinite(v)) nli_rw_printf(w, "%.17g", v);
     else nli_rw_puts(w, "null"); /* JSON has no NaN */
@@ -256,9 +261,14 @@ static int write_json(nli_atomic *a, const nli_report *r) {
     nli_rw_puts(&w, ", \"info\": ");
     json_model_info(&w, r->model_info_json);
     nli_rw_printf(&w, "},\n  \"params\": {\"n_id_labels\": %zu, \"n_negatives\": %zu, \"n_negatives_csp\": %zu, "
-                     "\"stream_seed\": %llu, \"fpr95_convention\": \"%s\", \"methods\": [",
+                     "\"stream_seed\": %llu, \"fpr95_convention\": \"%s\", ",
                  r->n_id_labels, r->n_negatives, r->n_negatives_csp, r->stream_seed,
                  nl_fpr_convention_name(r->convention));
+    nli_rw_puts(&w, "\"negatives_file\": ");
+    json_str_or_null(&w, r->negatives_file);
+    nli_rw_puts(&w, ", \"negatives_csp_file\": ");
+    json_str_or_null(&w, r->negatives_csp_file);
+    nli_rw_puts(&w, ", \"methods\": [");
     for (size_t k = 0; k < r->n_methods; k++) {
         nli_rw_puts(&w, k ? ",\n    " : "\n    ");
         json_method_params(&w, r->methods[k], &r->score[r->methods[k]]);

@@ -59,6 +59,10 @@ typedef struct {
     const char *model_dir;
     const char *model_info_json; /* nl_model_info_json(); may be NULL */
     size_t n_id_labels, n_negatives, n_negatives_csp;
+    /* where the negatives came from: the file read (--negatives), or the
+     * name of the file written in out_dir beside the report for a mined
+     * set; NULL: that set is unused, or mined and not saved */
+    const char *negatives_file, *negatives_csp_file;
     const nl_method *methods;     /* n_methods, in report order */
     size_t n_methods;
     const nl_score_params *score; /* indexed by nl_method */
