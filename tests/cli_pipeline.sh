@@ -70,6 +70,25 @@ check "scores within [0, 1]" awk -F, 'NR>1 && ($2<0 || $2>1) {exit 1}' "$TMP/sco
 nl score --no-cache --threads 1 --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 10 \
   $(cat "$TMP/few.lst") >"$TMP/score1.csv" 2>/dev/null
 check "score: list == arguments, cache == none, 1 thread == all" cmp -s "$TMP/score.csv" "$TMP/score1.csv"
+# A folder operand stands for its images (sorted, recursively), in its place.
+mkdir -p "$TMP/fold/b" "$TMP/fold/a"
+for f in $(sed -n 1,4p "$TMP/few.lst"); do cp "$f" "$TMP/fold/b/"; done
+for f in $(sed -n 5,6p "$TMP/few.lst"); do cp "$f" "$TMP/fold/a/"; done
+printf 'not an image\n' >"$TMP/fold/notes.txt"
+one=$(sed -n 7p "$TMP/few.lst")
+nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 10 \
+  "$one" "$TMP/fold" >"$TMP/score_dir.csv" 2>"$TMP/score_dir.err"
+check "score DIR: the file, then the folder's 6 images in sorted order" test \
+  "$(tail -n +2 "$TMP/score_dir.csv" | cut -d, -f1 | tr '\n' ' ')" = \
+  "$one $(ls "$TMP"/fold/a/*.jpg "$TMP"/fold/b/*.jpg | tr '\n' ' ')"
+first=$(sed -n 2p "$TMP/score_dir.csv" | cut -d, -f2-)
+check "score DIR: the file's row as in the list run" test -n "$first" -a "$first" = "$(grep -F "$one," "$TMP/score.csv" | cut -d, -f2-)"
+check "score DIR: a copy in the folder scores as its original" test \
+  "$(grep -F "/fold/a/$(basename "$(sed -n 5p "$TMP/few.lst")")," "$TMP/score_dir.csv" | cut -d, -f2-)" = \
+  "$(grep -F "$(sed -n 5p "$TMP/few.lst")," "$TMP/score.csv" | cut -d, -f2-)"
+mkdir -p "$TMP/empty_dir"
+expect_fail "score: a folder without images" "no images found" nl score --cache "$C" --model "$M" \
+  --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$TMP/empty_dir"
 nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/nege.tsv" --ngroup 10 \
   --template 'the nice {}' --template 'a photo of the {}' --list "$TMP/few.lst" >"$TMP/score_e.csv" 2>/dev/null
 check "ensemble scoring works" test "$(tail -n +2 "$TMP/score_e.csv" | wc -l)" -eq 12

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "neglabel.h"
@@ -293,7 +294,8 @@ int cmd_score(int argc, char **argv) {
     common_init(&c);
     const char *model = NULL, *labels_path = NULL, *neg_path = NULL, *list = NULL, *v;
     int resample = NL_RESAMPLE_MODEL, rc = 0;
-    cli_list images = {0};
+    cli_list operands = {0};
+    nl_strvec images = {0};
     for (int i = 2; i < argc; i++) {
         TRY(score_opt);
         TRY(mine_opt);
@@ -303,12 +305,12 @@ int cmd_score(int argc, char **argv) {
             continue;
         if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
         if (argv[i][0] == '-' && argv[i][1]) { rc = cli_usage("score", "unknown option '%s'", argv[i]); goto out; }
-        cli_push(&images, argv[i]);
+        cli_push(&operands, argv[i]);
     }
     common_finish(&c);
     if (!model || !labels_path) { rc = cli_usage("score", "--model and --id-labels are required"); goto out; }
-    if (!images.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
-    nl_strvec labels = {0}, listed = {0};
+    if (!operands.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
+    nl_strvec labels = {0};
     nl_negatives neg = {0};
     float *id_emb = NULL, *neg_emb = NULL, *img = NULL;
     double *scores = NULL;
@@ -318,9 +320,22 @@ int cmd_score(int argc, char **argv) {
     nl_templates t = common_templates(&c);
     size_t dim = 0, n = 0;
     rc = 1;
-    if (list) {
-        if (nl_collect_images(list, &listed) != 0) { cli_fail("%s", nl_last_error()); goto done; }
-        for (size_t k = 0; k < listed.n; k++) cli_push(&images, listed.v[k]);
+    /* the operands in order, a folder's images (walked as --list walks
+     * one) in its place; then --list's */
+    for (size_t k = 0; k <= operands.n; k++) {
+        const char *a = k < operands.n ? operands.v[k] : list;
+        struct stat st;
+        if (!a) continue;
+        if (k < operands.n && (stat(a, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            if (nl_strvec_push(&images, a) != 0) { cli_fail("out of memory"); goto done; }
+            continue;
+        }
+        nl_strvec found;
+        if (nl_collect_images(a, &found) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+        int bad = 0;
+        for (size_t j = 0; j < found.n && !bad; j++) bad = nl_strvec_push(&images, found.v[j]) != 0;
+        nl_strvec_free(&found);
+        if (bad) { cli_fail("out of memory"); goto done; }
     }
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
@@ -357,7 +372,7 @@ int cmd_score(int argc, char **argv) {
     c.score.device = nl_model_device(m, &c.score.device_index); /* score where the model runs */
     if ((neg_path && nl_negatives_embed(m, &o, neg_path, &neg, neg_emb) != 0) ||
         nl_score_check(&c.score, labels.n, neg.words.n, dim) != 0 || /* before the images are embedded */
-        nl_embed_image_files_readable(m, &o, (nl_resample)resample, images.v, n, c.strict, img, which, &good, NULL) !=
+        nl_embed_image_files_readable(m, &o, (nl_resample)resample, (const char *const *)images.v, n, c.strict, img, which, &good, NULL) !=
             0) {
         cli_fail("%s", nl_last_error());
         goto done;
@@ -388,9 +403,9 @@ done:
     nl_model_free(m);
     nl_negatives_free(&neg);
     nl_strvec_free(&labels);
-    nl_strvec_free(&listed);
 out:
-    free(images.v);
+    nl_strvec_free(&images);
+    free(operands.v);
     common_free(&c);
     return rc;
 }

@@ -177,7 +177,8 @@ static const opt_doc o_mine[] = {
     {"-o", "--output", "FILE", "where to write the negatives (required)", 0},
     {0}};
 static const opt_doc o_score[] = {
-    {"IMAGE", NULL, NULL, "images to score (with or instead of --list)", 0},
+    {"IMAGE", NULL, NULL, "images to score, or folders of them (walked recursively, sorted, as --list walks one); "
+     "with or instead of --list", 0},
     {"--list", NULL, "FILE", "more images: a folder (walked recursively) or a file of paths, one per line", 0},
     {"--negatives", NULL, "FILE", "negatives written by 'neglabel mine' (default: mined now with the options below; "
      "not used by MCM)", 0},
