@@ -9,6 +9,7 @@
  *   'W' a word list           nl_corpus_load on a folder holding it
  *   'L' an ID-label file      nl_read_id_labels (duplicates allowed and not)
  *   'D' a WordNet data.noun   nl_corpus_load on a database folder
+ *   'S' a score file          nl_read_scores (plain or CSV; the "score" column, then "b")
  * Seeds: fuzz/corpus/formats/ (each file starts with its selector byte).
  *
  *   cmake -S . -B build-fuzz -DNEGLABEL_FUZZ=ON -DNEGLABEL_SANITIZE=ON -DNEGLABEL_CUDA=OFF \
@@ -18,6 +19,7 @@
  *
  * Invariants: no crash or sanitizer report; every failure sets a message;
  * what a parser accepts is internally consistent (sizes as declared). */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +193,22 @@ static void fuzz_labels(const uint8_t *d, size_t n) {
     }
 }
 
+static void fuzz_scores(const uint8_t *d, size_t n) {
+    put("scores.csv", d, n);
+    char p[128];
+    snprintf(p, sizeof p, "%s/scores.csv", dir);
+    for (int k = 0; k < 2; k++) {
+        double *v = NULL;
+        size_t m = 0;
+        int rc = nl_read_scores(p, k ? "b" : NULL, &v, &m);
+        need_message(rc != 0);
+        if (rc == 0 && (!v || !m || m > n)) abort(); /* a value takes a byte at least */
+        for (size_t i = 0; rc == 0 && i < m; i++)
+            if (!isfinite(v[i])) abort();
+        free(v);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
     if (size < 1) return 0;
@@ -207,6 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 'W': fuzz_words(d, n); break;
     case 'L': fuzz_labels(d, n); break;
     case 'D': fuzz_wordnet(d, n); break;
+    case 'S': fuzz_scores(d, n); break;
     default: break;
     }
     return 0;

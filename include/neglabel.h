@@ -386,6 +386,14 @@ typedef struct { double auroc, aupr_in, aupr_out, fpr95; } nl_metrics;
 NL_API int nl_compute_metrics(const double *id_scores, size_t n_id, const double *ood_scores, size_t n_ood,
                        nl_fpr_convention conv, nl_metrics *out);
 NL_API const char *nl_fpr_convention_name(nl_fpr_convention c);
+/* Scores from a file, for nl_compute_metrics: one finite number per line
+ * (blank lines skipped), or a CSV table (RFC 4180: quoted fields may hold
+ * commas, quotes and line breaks) whose first row is a header, read from its
+ * column `column`. NULL column: a file whose first line is a number is read
+ * as numbers, anything else as a table with a "score" column (what
+ * `neglabel score` writes). Errors name the file and the line. *scores is
+ * malloc'd (free()), *n >= 1. */
+NL_API int nl_read_scores(const char *path, const char *column, double **scores, size_t *n);
 
 /* .npy files: 2-D, C order, float32 or float64 (little-endian). Non-finite
  * values are an error. *data is malloc'd float32, rows x cols. */

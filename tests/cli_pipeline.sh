@@ -95,6 +95,14 @@ check "ensemble scoring works" test "$(tail -n +2 "$TMP/score_e.csv" | wc -l)" -
 check "ensemble changes the scores" sh -c "! cmp -s '$TMP/score.csv' '$TMP/score_e.csv'"
 nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --method mcm --list "$TMP/few.lst" >"$TMP/mcm.csv" 2>/dev/null
 check "MCM scores need no negatives" test "$(tail -n +2 "$TMP/mcm.csv" | wc -l)" -eq 12
+# metrics takes score's CSV as it is: the same figures as its score column cut out.
+nl metrics --id-scores "$TMP/score.csv" --ood-scores "$TMP/score_e.csv" >"$TMP/m_csv.json" 2>"$TMP/m_csv.err"
+tail -n +2 "$TMP/score.csv" | cut -d, -f2 >"$TMP/id_col.txt"
+tail -n +2 "$TMP/score_e.csv" | cut -d, -f2 >"$TMP/ood_col.txt"
+nl metrics --id-scores "$TMP/id_col.txt" --ood-scores "$TMP/ood_col.txt" >"$TMP/m_col.json" 2>/dev/null
+check "metrics: score's CSV = its score column" sh -c "jq -e .auroc '$TMP/m_csv.json' >/dev/null && cmp -s '$TMP/m_csv.json' '$TMP/m_col.json'"
+expect_fail "metrics: a CSV without the column" "score.csv: line 1: the header has no column 'mcm'" \
+  nl metrics --column mcm --id-scores "$TMP/score.csv" --ood-scores "$TMP/score_e.csv"
 
 # --- eval ---------------------------------------------------------------
 for c in airplane automobile bird; do ls "$D/$c"/*.jpg | head -n 20; done >"$TMP/id.lst"

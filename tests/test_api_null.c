@@ -177,6 +177,10 @@ int main(void) {
     FAILS(nl_compute_metrics(NULL, 2, sc, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");
     FAILS(nl_compute_metrics(sc, 2, NULL, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");
     FAILS(nl_compute_metrics(sc, 2, sc, 2, NL_FPR95_NEGLABEL, NULL), "nl_compute_metrics: NULL argument");
+    double *rs = NULL;
+    FAILS(nl_read_scores(NULL, NULL, &rs, &n), "nl_read_scores: NULL argument");
+    FAILS(nl_read_scores(img, NULL, NULL, &n), "nl_read_scores: NULL argument");
+    FAILS(nl_read_scores(img, NULL, &rs, NULL), "nl_read_scores: NULL argument");
     FAILS(nl_ensemble_raw(NULL, 1, 1, 4, out), "nl_ensemble_raw: NULL argument");
     FAILS(nl_ensemble_raw(out, 1, 1, 4, NULL), "nl_ensemble_raw: NULL argument");
     FAILS(nl_csp_phrases(NULL, 1, &sv), "CSP phrases: no corpus");

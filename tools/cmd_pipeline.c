@@ -463,35 +463,13 @@ out:
     return rc;
 }
 
-/* One finite number per non-empty line. */
-static int read_scores(const char *path, double **out, size_t *n) {
-    nl_strvec lines;
-    *out = NULL;
-    *n = 0;
-    if (nl_read_lines(path, &lines) != 0) return cli_fail("%s", nl_last_error());
-    double *v = malloc((lines.n + 1) * sizeof(double));
-    if (!v) { nl_strvec_free(&lines); return cli_fail("out of memory"); }
-    for (size_t k = 0; k < lines.n; k++) {
-        char *end;
-        v[k] = strtod(lines.v[k], &end);
-        if (end == lines.v[k] || *end || !isfinite(v[k])) {
-            cli_fail("%s: entry %zu: '%s' is not a finite number", path, k + 1, lines.v[k]);
-            free(v);
-            nl_strvec_free(&lines);
-            return 1;
-        }
-    }
-    *n = lines.n;
-    *out = v;
-    nl_strvec_free(&lines);
-    return 0;
-}
-
 int cmd_metrics(int argc, char **argv) {
-    const char *idp = NULL, *oodp = NULL, *v;
+    const char *idp = NULL, *oodp = NULL, *column = NULL, *v;
     nl_fpr_convention conv = NL_FPR95_NEGLABEL;
     for (int i = 2; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--id-scores", &idp) || cli_opt(argc, argv, &i, "--ood-scores", &oodp)) continue;
+        if (cli_opt(argc, argv, &i, "--id-scores", &idp) || cli_opt(argc, argv, &i, "--ood-scores", &oodp) ||
+            cli_opt(argc, argv, &i, "--column", &column))
+            continue;
         if (cli_opt(argc, argv, &i, "--convention", &v)) {
             if (!strcmp(v, "neglabel")) conv = NL_FPR95_NEGLABEL;
             else if (!strcmp(v, "openood")) conv = NL_FPR95_OPENOOD;
@@ -503,8 +481,9 @@ int cmd_metrics(int argc, char **argv) {
     if (!idp || !oodp) return cli_usage("metrics", "--id-scores FILE and --ood-scores FILE are required");
     double *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
-    int rc = read_scores(idp, &a, &na);
-    if (!rc) rc = read_scores(oodp, &b, &nb);
+    int rc = 0;
+    if (nl_read_scores(idp, column, &a, &na) != 0 || nl_read_scores(oodp, column, &b, &nb) != 0)
+        rc = cli_fail("%s", nl_last_error());
     nl_metrics mt;
     if (!rc && nl_compute_metrics(a, na, b, nb, conv, &mt) != 0) rc = cli_fail("%s", nl_last_error());
     if (!rc)

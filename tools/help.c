@@ -189,8 +189,10 @@ static const opt_doc o_score_emb[] = {
     {"--images", NULL, "IMG.npy", "image embeddings, one row per image (required)", 0},
     {0}};
 static const opt_doc o_metrics[] = {
-    {"--id-scores", NULL, "FILE", "scores of the ID images, one number per line (required)", 0},
-    {"--ood-scores", NULL, "FILE", "scores of the OOD images, one number per line (required)", 0},
+    {"--id-scores", NULL, "FILE", "scores of the ID images: one number per line, or a CSV table with a header, "
+     "such as 'neglabel score' writes (required)", 0},
+    {"--ood-scores", NULL, "FILE", "scores of the OOD images, as --id-scores (required)", 0},
+    {"--column", NULL, "NAME", "the column of CSV tables to read (default: score)", 0},
     {0}};
 static const opt_doc o_eval[] = {
     {"--id", NULL, "DIR|LIST", "the ID images: a folder (walked recursively) or a file of paths (required)", 0},
@@ -246,7 +248,7 @@ static const cmd_doc commands[] = {
     {"score-embeddings", "NegLabel", "--id ID.npy --neg NEG.npy --images IMG.npy [options]",
      "score embeddings made by any pipeline: one score per line",
      {&g_score_emb, &g_method, &g_scoring}, C_QUIET | C_THREADS | C_DEVICE},
-    {"metrics", "NegLabel", "--id-scores FILE --ood-scores FILE [--convention neglabel|openood]",
+    {"metrics", "NegLabel", "--id-scores FILE --ood-scores FILE [--column NAME] [--convention neglabel|openood]",
      "print {\"auroc\",\"aupr_in\",\"aupr_out\",\"fpr95\",\"convention\"} (JSON); ID is the positive class",
      {&g_metrics, &g_convention}, C_QUIET},
     {"eval", "NegLabel", "[--model DIR] --id-labels FILE --id DIR|LIST --ood NAME=DIR|LIST... [options]",
