@@ -312,15 +312,22 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
     return rc;
 }
 
+/* The arguments nl_embed_words and nl_embed_words_raw share. */
+static int words_args_check(const char *fn, const nl_model *m, const char *const *words, size_t n,
+                            const char *const *templates, size_t n_templates, const float *out) {
+    if (!m || (n && (!words || !out)) || (n_templates && !templates)) return nli_null_arg(fn);
+    for (size_t t = 0; t < n_templates; t++)
+        if (!templates[t]) return nli_null_arg(fn);
+    for (size_t i = 0; i < n; i++)
+        if (!words[i]) { nli_seterr("%s: word %zu is NULL", fn, i); return -1; }
+    if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
+    return 0;
+}
+
 int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
                    const char *const *templates, size_t n_templates, float *out) {
-    if (!m || (n && (!words || !out)) || (n_templates && !templates)) return nli_null_arg(__func__);
-    for (size_t t = 0; t < n_templates; t++)
-        if (!templates[t]) return nli_null_arg(__func__);
-    for (size_t i = 0; i < n; i++)
-        if (!words[i]) { nli_seterr("%s: word %zu is NULL", __func__, i); return -1; }
+    if (words_args_check(__func__, m, words, n, templates, n_templates, out) != 0) return -1;
     size_t dim = (size_t)nl_model_dim(m);
-    if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
     char **prompts = nli_calloc(n ? n : 1, sizeof *prompts);
     float *tmp = n_templates > 1 ? nli_mallocarray(n * dim + 1, sizeof(float)) : NULL;
     int rc = -1;
@@ -353,13 +360,8 @@ done:
 
 int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *words, size_t n,
                        const char *const *templates, size_t n_templates, float *out) {
-    if (!m || (n && (!words || !out)) || (n_templates && !templates)) return nli_null_arg(__func__);
-    for (size_t t = 0; t < n_templates; t++)
-        if (!templates[t]) return nli_null_arg(__func__);
-    for (size_t i = 0; i < n; i++)
-        if (!words[i]) { nli_seterr("%s: word %zu is NULL", __func__, i); return -1; }
+    if (words_args_check(__func__, m, words, n, templates, n_templates, out) != 0) return -1;
     size_t dim = (size_t)nl_model_dim(m);
-    if (n_templates == 0) { nli_seterr("no prompt template given"); return -1; }
     size_t chunk = n < RAW_CHUNK ? n : RAW_CHUNK;
     char **prompts = nli_calloc(n_templates * chunk + 1, sizeof *prompts);
     float *raw = nli_mallocarray(n_templates * chunk * dim + 1, sizeof(float));
