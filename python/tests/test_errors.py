@@ -169,7 +169,10 @@ def test_metrics_errors(cli, tmp_path):
     (tmp_path / "e.txt").write_text("")
     with pytest.raises(ValueError) as e:
         neglabel.metrics([0.5, 0.7], [])
-    assert str(e.value) == cli.error("metrics", "--id-scores", tmp_path / "a.txt", "--ood-scores", tmp_path / "e.txt")
+    assert str(e.value) == "metrics: need at least one ID and one OOD score (got 2 ID, 0 OOD)"
+    # the CLI stops earlier, at the empty file, and names it
+    assert cli.error("metrics", "--id-scores", tmp_path / "a.txt", "--ood-scores", tmp_path / "e.txt") == \
+        f"{tmp_path / 'e.txt'}: no scores in the file"
     with pytest.raises(ValueError):
         neglabel.metrics([0.5, float("nan")], [0.1])
     with pytest.raises(ValueError, match="convention"):
