@@ -27,14 +27,15 @@
 #
 # Then on the GPU machine: scripts/gpu_run.sh (one `run` call, carry [".gpu"]).
 # Fails when what travels (tracked and untracked-not-ignored files + .gpu)
-# would exceed GPU_BUNDLE_LIMIT_MIB (default 60). Environment:
+# would exceed GPU_BUNDLE_LIMIT_MIB (default 63, of the device tool's 64 for
+# everything that travels; packed with xz -9e). Environment:
 # NEGLABEL_SHARED (default ../shared), GPU_BUNDLE_EXTRA_SHARED (more paths
 # under shared/, space-separated), GPU_BUNDLE_BUILD (default build-gpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${GPU_BUNDLE_BUILD:-build-gpu}
-LIMIT_MIB=${GPU_BUNDLE_LIMIT_MIB:-60}
+LIMIT_MIB=${GPU_BUNDLE_LIMIT_MIB:-63}
 SHARED=${NEGLABEL_SHARED:-$ROOT/../shared}
 G=$ROOT/.gpu
 say() { echo "gpu_bundle: $*" >&2; }
@@ -191,7 +192,7 @@ total=$(travel_bytes)
 say "travels: $(mib "$total") MiB (.gpu: build $(du -sh "$G/build-gpu" | cut -f1), lib $(du -sh "$G/lib" | cut -f1), lib-compat $(du -sh "$G/lib-compat" | cut -f1), shared $(du -sh "$G/shared" | cut -f1))"
 
 pack() { # pack DIR: .gpu/DIR -> .gpu/DIR.tar.xz (gpu_run.sh unpacks it)
-  tar -C "$G" -cf - "$1" | xz -T0 -6 >"$G/$1.tar.xz"
+  tar -C "$G" -cf - "$1" | xz -T0 -9e >"$G/$1.tar.xz"
   rm -rf "${G:?}/$1"
   total=$(travel_bytes)
   say "over ${LIMIT_MIB} MiB: $1/ packed to $(du -sh "$G/$1.tar.xz" | cut -f1); travels: $(mib "$total") MiB"
