@@ -48,6 +48,20 @@ expect_fail "mine -o through a link to its --id-labels" "is also an input" \
 expect_fail "mine --output=./x onto its --id-labels" "is also an input" \
   sh -c "cd '$TMP' && '$BIN' mine -q --no-cache --model '$M' --id-labels lab2.txt --lists mini --output=./lab2.txt"
 check "the labels file is untouched" test "$(sha256sum <"$TMP/lab2.txt")" = "$want"
+# one of the word lists --lists reads, named as the output: refused by name
+# (the folder's other files, and lists' folders elsewhere, are not inputs)
+mkdir -p "$TMP/lists2"; cp "$TMP/mini"/*.txt "$TMP/lists2/"
+lst=$(cd "$TMP/lists2" && ls noun.*.txt | head -n 1); want=$(sha256sum <"$TMP/lists2/$lst")
+expect_fail "corpus -o onto one of its --lists" "output .*lists2/$lst is one of the word lists read from --lists .*lists2" \
+  T corpus -q --lists "$TMP/lists2" -o "$TMP/lists2/$lst"
+expect_fail "mine -o onto one of its --lists=, spelt another way" "is one of the word lists" \
+  T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists="$TMP/lists2/" -o "$TMP/lists2/../lists2/$lst"
+check "the word list is untouched" test "$(sha256sum <"$TMP/lists2/$lst")" = "$want"
+T corpus -q --lists "$TMP/lists2" -o "$TMP/lists2/corpus.tsv"; rc=$?
+check "corpus -o beside its lists, under another name (rc=$rc)" test $rc -eq 0 -a -s "$TMP/lists2/corpus.tsv"
+cp "$TMP/lists2/$lst" "$TMP/$lst"
+T corpus -q --lists "$TMP/lists2" -o "$TMP/$lst"; rc=$?
+check "corpus -o onto a list's name in another folder (rc=$rc)" test $rc -eq 0
 cp "$IMG/dog.jpg" "$TMP/dog2.jpg"
 expect_fail "preprocess IMAGE -o IMAGE" "is also an input" T preprocess "$TMP/dog2.jpg" -o "$TMP/dog2.jpg"
 check "the image is untouched" cmp -s "$IMG/dog.jpg" "$TMP/dog2.jpg"

@@ -540,13 +540,29 @@ static int output_folder_ok(const char *out) {
     return ok;
 }
 
+/* -o inside --lists' folder under a name the corpus reads there
+ * (noun.<category>.txt, adj.<category>.txt: src/method/corpus.c). */
+static int is_listed_word_list(const char *out, const char *lists) {
+    const char *slash = strrchr(out, '/'), *nm = slash ? slash + 1 : out;
+    size_t l = strlen(nm);
+    if (!((!strncmp(nm, "noun.", 5) && l > 9) || (!strncmp(nm, "adj.", 4) && l > 8)) || strcmp(nm + l - 4, ".txt"))
+        return 0;
+    char *dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
+    char *a = dir ? realpath(dir, NULL) : NULL, *b = realpath(lists, NULL);
+    int same = a && b && !strcmp(a, b);
+    free(dir);
+    free(a);
+    free(b);
+    return same;
+}
+
 /* An output that is also an input (mine --id-labels L -o L, preprocess X -o
- * X) would be replaced by the result: refused before any work. Every
- * argument that names an existing regular file (operands, option values,
- * --opt=value) is compared with -o's file by device and inode, so links and
- * other spellings of the same file count too. Files read from a folder
- * argument (corpus --lists DIR -o DIR/noun.x.txt) are not: the folder holds
- * other files too. Returns the exit status of a refusal, else 0. */
+ * X, corpus --lists DIR -o DIR/noun.x.txt) would be replaced by the result:
+ * refused before any work. Every argument that names an existing regular
+ * file (operands, option values, --opt=value) is compared with -o's file by
+ * device and inode, so links and other spellings of the same file count
+ * too; a folder argument only as --lists, whose word lists are known by
+ * name. Returns the exit status of a refusal, else 0. */
 static int check_output(int argc, char **argv) {
     const char *out = NULL;
     int at = -1;
@@ -564,6 +580,10 @@ static int check_output(int argc, char **argv) {
         if (i != at && stat(p, &si) == 0 && S_ISREG(si.st_mode) && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
             return cli_usage(g_cmd, "the output %s is also an input ('%s'): it would be replaced; write elsewhere", out,
                              a);
+        const char *lists = !strcmp(a, "--lists") && i + 1 < argc ? argv[i + 1] : !strncmp(a, "--lists=", 8) ? p : NULL;
+        if (lists && is_listed_word_list(out, lists))
+            return cli_usage(g_cmd, "the output %s is one of the word lists read from --lists %s: it would be replaced; "
+                             "write elsewhere", out, lists);
     }
     return 0;
 }
