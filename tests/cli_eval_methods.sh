@@ -123,6 +123,7 @@ cp "$TMP/ev1/negatives.tsv" "$TMP/given.tsv"
 cp -r "$TMP/ev1" "$TMP/ev5"
 $E --method neglabel --negatives "$TMP/given.tsv" --cache "$C" --out "$TMP/ev5" >/dev/null 2>"$TMP/ev5.err"
 check "results.json: --negatives FILE named" test "$(jq -r '.params.negatives_file' "$TMP/ev5/results.json")" = "$TMP/given.tsv"
+check "report.html names the negatives file" grep -q "negative labels (<code>$TMP/given.tsv</code>)" "$TMP/ev5/report.html"
 check "an earlier run's negatives in --out: warned, named, kept" sh -c \
   "grep -q '$TMP/ev5/negatives.tsv is from an earlier run, not this one (this run.s negatives: $TMP/given.tsv)' '$TMP/ev5.err' &&
    grep -q 'negatives-csp.tsv is from an earlier run, not this one (this run.s CSP negatives: none)' '$TMP/ev5.err' && test -s '$TMP/ev5/negatives-csp.tsv'"

@@ -416,6 +416,11 @@ static void header(nli_rw *w, const nli_report *r) {
     nli_rw_html(w, set_name(r->id));
     nli_rw_printf(w, "</b> (%zu images) &middot; %zu OOD sets<br>%zu ID labels &middot; %zu negative labels",
                  r->id->n, r->n_ood, r->n_id_labels, r->n_negatives);
+    if (r->negatives_file) {
+        nli_rw_puts(w, " (<code>");
+        nli_rw_html(w, r->negatives_file);
+        nli_rw_puts(w, "</code>)");
+    }
     if (r->n_negatives_csp) nli_rw_printf(w, " (CSP: %zu)", r->n_negatives_csp);
     nli_rw_puts(w, "<br>");
     for (size_t k = 0; k < r->n_methods; k++) {
