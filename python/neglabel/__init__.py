@@ -92,12 +92,13 @@ from ._eval import (
     devices_info,
     evaluate,
     metrics,
+    read_scores,
 )
 
 __version__: str = _C.version
 
 __all__ = [
-    "Model", "Negatives", "NegLabel", "MCM", "CSP", "AdaNeg", "OODD", "METHODS", "mine", "metrics", "evaluate", "set_progress", "default_progress",
+    "Model", "Negatives", "NegLabel", "MCM", "CSP", "AdaNeg", "OODD", "METHODS", "mine", "metrics", "read_scores", "evaluate", "set_progress", "default_progress",
     "cuda_device_count", "cuda_built", "devices_info", "convert_checkpoint",
     "Error", "InvalidInputError", "FileError", "OutOfMemoryError", "UnsupportedError", "DeviceError",
     "DEFAULT_MODEL", "TEMPLATE_NOUN", "TEMPLATE_ADJ", "TEMPLATE_MCM", "__version__",

@@ -8,6 +8,8 @@ import os
 import tempfile
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
+import numpy as np
+
 from . import _neglabel as _C
 from ._methods import METHODS, _check_score_params
 from ._model import Model, Negatives
@@ -19,13 +21,27 @@ from ._util import (TEMPLATE_ADJ, TEMPLATE_NOUN, Labels, PathLike, _CONVENTION, 
 # ---------------------------------------------------------------- metrics and evaluation
 
 
-def metrics(id_scores: Any, ood_scores: Any, convention: str = "neglabel") -> Dict[str, float]:
+def read_scores(path: PathLike, column: Optional[str] = None) -> np.ndarray:
+    """The scores of a file as ``neglabel metrics`` reads it: one number per
+    line, or a CSV table with a header (``neglabel score``'s output as it is),
+    its ``"score"`` column or ``column``. float64, one per image."""
+    return np.frombuffer(_C.read_scores(os.fspath(path), column), dtype=np.float64).copy()
+
+
+def metrics(id_scores: Any, ood_scores: Any, convention: str = "neglabel", *,
+            column: Optional[str] = None) -> Dict[str, float]:
     """AUROC, AUPR-In, AUPR-Out and FPR95 of ID vs OOD scores (``neglabel
-    metrics``), equal to scikit-learn's; fractions, not %. ``convention``:
-    ``"neglabel"`` (the paper's and MCM's FPR95) or ``"openood"``."""
+    metrics``), equal to scikit-learn's; fractions, not %. Each of the two is
+    an array of scores or a score file (a path: read by :func:`read_scores`,
+    with ``column``). ``convention``: ``"neglabel"`` (the paper's and MCM's
+    FPR95) or ``"openood"``."""
     conv = _CONVENTION.get(convention) if isinstance(convention, str) else None
     if conv is None:
         raise InvalidInputError(f"convention must be 'neglabel' or 'openood', got {convention!r}")
+    if _is_path(id_scores):
+        id_scores = read_scores(id_scores, column)
+    if _is_path(ood_scores):
+        ood_scores = read_scores(ood_scores, column)
     a, b = _f64_vector(id_scores, "id_scores"), _f64_vector(ood_scores, "ood_scores")
     auroc, aupr_in, aupr_out, fpr95 = _C.compute_metrics(a, b, conv)
     return {"auroc": auroc, "aupr_in": aupr_in, "aupr_out": aupr_out, "fpr95": fpr95}

@@ -219,6 +219,26 @@ static PyObject *py_compute_metrics(PyObject *self, PyObject *args) {
 
 /* ------------------------------------------------------------ files */
 
+/* read_scores(path, column or None) -> bytes of float64 */
+static PyObject *py_read_scores(PyObject *self, PyObject *args) {
+    PyObject *path;
+    const char *column = NULL;
+    if (!PyArg_ParseTuple(args, "O&z:read_scores", PyUnicode_FSConverter, &path, &column)) return NULL;
+    double *v = NULL;
+    size_t n = 0;
+    int rc;
+    failure f = {0};
+    Py_BEGIN_ALLOW_THREADS
+    rc = nl_read_scores(PyBytes_AS_STRING(path), column, &v, &n);
+    if (rc) nlpy_fail_capture(&f);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (rc) return nlpy_fail_raise(&f);
+    PyObject *b = PyBytes_FromStringAndSize((const char *)v, (Py_ssize_t)(n * sizeof *v));
+    free(v);
+    return b;
+}
+
 static PyObject *py_read_id_labels(PyObject *self, PyObject *args) {
     PyObject *path;
     int allow;
@@ -302,6 +322,7 @@ PyMethodDef nlpy_score_methods[] = {
     {"score_defaults", py_score_defaults, METH_VARARGS, "nl_score_default_params(method) as a dict"},
     {"normalize_rows", py_normalize_rows, METH_VARARGS, "nl_normalize_rows(x, dim) in place"},
     {"compute_metrics", py_compute_metrics, METH_VARARGS, "nl_compute_metrics"},
+    {"read_scores", py_read_scores, METH_VARARGS, "nl_read_scores(path, column) -> float64 bytes"},
     {"read_id_labels", py_read_id_labels, METH_VARARGS, "nl_read_id_labels(path, allow_duplicates) -> list"},
     {"collect_images", py_collect_images, METH_VARARGS, "nl_collect_images(spec) -> list"},
     {"parse_device", py_parse_device, METH_VARARGS, "nl_parse_device(s) -> (kind, index)"},

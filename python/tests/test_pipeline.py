@@ -286,6 +286,23 @@ def test_metrics_match_cli(cli, tmp_path, convention):
         assert set(got) == {"auroc", "aupr_in", "aupr_out", "fpr95"}
         for k, v in got.items():
             assert abs(v - want[k]) <= TOL, (case, k, v, want[k])
+        # score files, as the CLI reads them: the same figures exactly
+        assert neglabel.metrics(tmp_path / "a.txt", str(tmp_path / "b.txt"), convention=convention) == \
+            neglabel.metrics(np.array(a), np.array(b), convention=convention)
+
+
+def test_read_scores(tmp_path):
+    f = tmp_path / "s.csv"
+    f.write_text('path,score,top_id_label,top_negative_label\n"a,\nb.jpg",0.25,cat,rock\nc.jpg,-1.5,dog,\n')
+    got = neglabel.read_scores(f)
+    assert got.dtype == np.float64 and got.tolist() == [0.25, -1.5]
+    f.write_text("set,mcm\nID,0.5\nID,1e-3\n")
+    assert neglabel.read_scores(str(f), column="mcm").tolist() == [0.5, 1e-3]
+    assert neglabel.metrics(f, f, column="mcm")["auroc"] == 0.5
+    with pytest.raises(neglabel.InvalidInputError, match=r"s.csv: line 1: the header has no column 'score'"):
+        neglabel.read_scores(f)
+    with pytest.raises(neglabel.FileError, match="missing.txt"):
+        neglabel.read_scores(tmp_path / "missing.txt")
 
 
 # ------------------------------------------------------------------ evaluate
