@@ -513,6 +513,12 @@ int main(int argc, char **argv) {
     return rc;
 }
 
+/* The folder holding path ("/" for "/x", "." for a bare name); malloc'd. */
+static char *parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+}
+
 /* -o FILE into a folder that does not exist or cannot be written failed
  * only when the result was written (for mine: after mining, minutes on a
  * CPU). For the commands whose -o is a file, the folder the file will be
@@ -525,8 +531,7 @@ static int output_folder_ok(const char *out) {
     if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) return 1; /* a FIFO or device, or a link to one */
     if (lstat(out, &lst) == 0 && S_ISLNK(lst.st_mode) && !(real = realpath(out, NULL)))
         return 1; /* a dangling link, which the library refuses by name */
-    const char *p = real ? real : out, *slash = strrchr(p, '/');
-    char *dir = slash ? strndup(p, slash == p ? 1 : (size_t)(slash - p)) : strdup(".");
+    char *dir = parent_dir(real ? real : out);
     int ok = 0;
     if (!dir || stat(dir, &st) != 0) ok = 0; /* errno says why */
     else if (!S_ISDIR(st.st_mode)) errno = ENOTDIR;
@@ -547,7 +552,7 @@ static int is_listed_word_list(const char *out, const char *lists) {
     size_t l = strlen(nm);
     if (!((!strncmp(nm, "noun.", 5) && l > 9) || (!strncmp(nm, "adj.", 4) && l > 8)) || strcmp(nm + l - 4, ".txt"))
         return 0;
-    char *dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
+    char *dir = parent_dir(out);
     char *a = dir ? realpath(dir, NULL) : NULL, *b = realpath(lists, NULL);
     int same = a && b && !strcmp(a, b);
     free(dir);

@@ -37,8 +37,7 @@ static const char *const HF_FILES[] = {"config.json",    "vocab.json",   "merges
                                        "tokenizer.json", "preprocessor_config.json", "processor_config.json"};
 
 static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st_out *o) {
-    const char *slash = strrchr(src, '/');
-    char *dir = slash ? nli_strndup(src, slash == src ? 1 : (size_t)(slash - src)) : nli_strdup(".");
+    char *dir = nli_dirname(src);
     char *cfg = dir ? nli_path_join(dir, "config.json") : NULL, *st_path = NULL;
     nli_clip_config c;
     int rc = -1;

@@ -214,12 +214,17 @@ void nli_pages_free(void *p, size_t n) {
     if (p) munmap(p, n ? n : 1);
 }
 
+char *nli_dirname(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");
+}
+
 /* Remove "<base>.tmp.<pid>" and "<base>.old.<pid>" files that a killed
  * writer of the same target left in dir (the pid no longer runs). A live
  * pid's temp file is another writer's and is left alone. */
 static void remove_stale_temps(const char *path) {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");
+    char *dir = nli_dirname(path);
     const char *base = slash ? slash + 1 : path;
     size_t bl = strlen(base);
     DIR *d = dir ? opendir(dir) : NULL;
@@ -348,8 +353,7 @@ int nli_atomic_finish(nli_atomic *a) {
 
 /* fsync the folder holding path, so a rename into it survives a crash. */
 static int sync_dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");
+    char *dir = nli_dirname(path);
     if (!dir) return -1;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
     if (fd < 0 || (fsync(fd) != 0 && errno != EINVAL)) { /* EINVAL: a file system without directory fsync */

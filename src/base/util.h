@@ -94,6 +94,8 @@ int nli_buf_json_string(nli_buf *b, const char *s);
 void nli_buf_free(nli_buf *b);
 
 char *nli_path_join(const char *dir, const char *name); /* malloc'd */
+/* The folder holding path ("/" for "/x", "." for a bare name); malloc'd. */
+char *nli_dirname(const char *path);
 int nli_file_exists(const char *path);
 int nli_mkdir_p(const char *path);
 
