@@ -214,6 +214,7 @@ out=$(S --ngroup 100000 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1); rc=$?
 check "score --ngroup above the negatives: rc 1 (rc=$rc)" test $rc -eq 1
 check "score --ngroup above the negatives: named ($out)" has "$out" 'ngroup 100000 outside'
 check "score --ngroup above the negatives: before the images" lacks "$out" 'junk.jpg'
+check "score --ngroup above the negatives: the command named once" has "$out" '^neglabel score: ngroup 100000 outside'
 out=$(S --method oodd --oodd-queue 10 --oodd-k 100 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1)
 check "score --oodd-k above the queue: named ($out)" has "$out" 'oodd'
 check "score --oodd-k above the queue: before the images" lacks "$out" 'junk.jpg'

@@ -146,13 +146,28 @@ static void cli_prefix(const char *cmd) {
     else fputs("neglabel: ", stderr);
 }
 
+/* Prints "neglabel CMD: message". A library message that already starts with
+ * "CMD: " (score.c's "score: ngroup ...") loses that start, so the command is
+ * not named twice; Python raises the library's message as it is. */
 int cli_fail(const char *fmt, ...) {
     va_list ap;
+    char buf[1024], *msg = buf;
     cli_prefix(g_cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof buf && (msg = malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (!msg) msg = buf; /* out of memory: the message cut at 1023 bytes */
+    const char *m = msg;
+    size_t lc = g_cmd && cli_help_known(g_cmd) ? strlen(g_cmd) : 0;
+    if (lc && !strncmp(m, g_cmd, lc) && m[lc] == ':' && m[lc + 1] == ' ') m += lc + 2;
+    fputs(m, stderr);
     fputc('\n', stderr);
+    if (msg != buf) free(msg);
     return 1;
 }
 
