@@ -180,6 +180,9 @@ static void error_cases(void) {
                 "not divisible by num_attention_heads");
     expect_fail("patch does not divide", "{\"vision_config\":{\"image_size\":224,\"patch_size\":15}}", NULL, "config.json",
                 "not divisible by patch_size");
+    /* the pixels are RGB: a 1- or 16-channel patch layer misread (or overran) them */
+    expect_fail("one channel", "{\"vision_config\":{\"num_channels\":1}}", NULL, "config.json", "vision_config.num_channels 1 not supported");
+    expect_fail("16 channels", "{\"vision_config\":{\"num_channels\":16}}", NULL, "config.json", "num_channels 16 not supported");
     expect_fail("unknown activation", "{\"text_config\":{\"hidden_act\":\"relu\"}}", NULL, "config.json", "hidden_act 'relu'");
     expect_fail("string size", "{\"text_config\":{\"hidden_size\":\"512\"}}", NULL, "config.json", "not an integer");
     expect_fail("fractional size", "{\"text_config\":{\"hidden_size\":512.5}}", NULL, "config.json", "not an integer");

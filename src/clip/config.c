@@ -75,6 +75,10 @@ static int get_tower(json_t *o, const char *sect, int text, nli_tower_config *t)
         if (nli_cfg_get_int(o, s, "image_size", 1, 4096, &t->image_size) || nli_cfg_get_int(o, s, "patch_size", 1, 4096, &t->patch_size) ||
             nli_cfg_get_int(o, s, "num_channels", 1, 16, &t->num_channels))
             return -1;
+        if (t->num_channels != 3) { /* images are decoded to RGB: other counts would misread the pixels */
+            nli_seterr("%snum_channels %d not supported (images are RGB: 3 channels)", s, t->num_channels);
+            return -1;
+        }
     }
     json_t *v = json_object_get(o, "layer_norm_eps");
     if (v && !json_is_null(v)) {
