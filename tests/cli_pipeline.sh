@@ -200,6 +200,43 @@ for f in config.json vocab.json merges.txt preprocessor_config.json; do ln -s "$
 ln -s "$M/model-f16.safetensors" "$TMP/m16/model.safetensors"
 expect_fail "negatives mined with another model" 'neg.tsv: negatives were mined with model' \
   nl score --no-cache --model "$TMP/m16" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$D/cat/0000.jpg"
+# one tensor edited (the text projection, which the first, sampled
+# fingerprint never read): another fingerprint, no cached embedding of the
+# original reused, its negatives refused
+mkdir -p "$TMP/medit"
+for f in "$M"/*; do ln -s "$f" "$TMP/medit/"; done # the same files, but for one
+rm "$TMP/medit/model.safetensors"
+cp "$M/model.safetensors" "$TMP/medit/model.safetensors"
+hlen=$(od -An -t u8 -N 8 "$M/model.safetensors" | tr -d ' ')
+span=$(head -c $((8 + hlen)) "$M/model.safetensors" | tail -c "$hlen" | jq -r '.["text_projection.weight"].data_offsets | "\(.[0]) \(.[1])"')
+set -- $span
+# a float of it outside the 64 windows of 4 KiB the old fingerprint read
+step=$(( ($(stat -c %s "$M/model.safetensors") - 4096) / 63 )) pos=$((8 + hlen + $1))
+while [ $pos -lt $((8 + hlen + $2)) ] && [ $((pos % step)) -lt 4100 ]; do pos=$((pos + 4)); done
+check "a float of the projection outside the old samples (at $pos)" test $pos -lt $((8 + hlen + $2))
+printf '\000\000\200\077' | dd of="$TMP/medit/model.safetensors" bs=1 seek=$pos conv=notrunc 2>/dev/null
+check "edited copy differs" sh -c "! cmp -s '$M/model.safetensors' '$TMP/medit/model.safetensors'"
+fpr() { nl info -q --model "$1" | jq -r .fingerprint; }
+fp_m=$(fpr "$M"); fp_e=$(fpr "$TMP/medit")
+check "fingerprint of the whole weights ($fp_m)" sh -c "echo '$fp_m' | grep -qE '^clip2-[0-9a-f]{16}\$'"
+check "one weight edited: another fingerprint ($fp_e)" test -n "$fp_e" -a "$fp_e" != "$fp_m"
+nl embed -q --cache "$C" --model "$M" --text "a photo of a dog" >"$TMP/fe_m.json"
+nl embed -q --cache "$C" --model "$TMP/medit" --text "a photo of a dog" >"$TMP/fe_c.json"
+nl embed -q --no-cache --model "$TMP/medit" --text "a photo of a dog" >"$TMP/fe_n.json"
+check "edited copy: the cache gives its own embedding" cmp -s "$TMP/fe_c.json" "$TMP/fe_n.json"
+check "edited copy: not the original's" sh -c "! cmp -s '$TMP/fe_m.json' '$TMP/fe_c.json'"
+expect_fail "negatives mined before one weight changed" 'neg.tsv: negatives were mined with model clip2-' \
+  nl score --no-cache --model "$TMP/medit" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$D/cat/0000.jpg"
+# files written before 2026-12 carry the sampled fingerprint: still checked
+# against it (clip-8bb167c4808d64cc: the tiny model's, as neglabel 2026-11 wrote it)
+sed "1s/model=clip2-[0-9a-f]*/model=clip-8bb167c4808d64cc/" "$TMP/neg.tsv" >"$TMP/neg_v1.tsv"
+sed "1s/model=clip2-[0-9a-f]*/model=clip-0123456789abcdef/" "$TMP/neg.tsv" >"$TMP/neg_v0.tsv"
+check "old negatives file: header rewritten" grep -q 'model=clip-8bb167c4808d64cc' "$TMP/neg_v1.tsv"
+nl score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$D/cat/0000.jpg" >"$TMP/sv2.csv"
+nl score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_v1.tsv" "$D/cat/0000.jpg" >"$TMP/sv1.csv"
+check "old negatives file of this model: accepted, same scores" sh -c "test -s '$TMP/sv1.csv' && cmp -s '$TMP/sv1.csv' '$TMP/sv2.csv'"
+expect_fail "old negatives file of another model" 'neg_v0.tsv: negatives were mined with model clip-0123456789abcdef, but the model given is clip-8bb167c4808d64cc' \
+  nl score --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_v0.tsv" "$D/cat/0000.jpg"
 mkdir -p "$TMP/emptyset"
 expect_fail "empty OOD set" "OOD set 'nothing'.*emptyset.*no images" $E --no-cache --ood nothing=$TMP/emptyset --out "$TMP/ev6"
 expect_fail "missing OOD folder" "nowhere" $E --no-cache --ood gone=$TMP/nowhere --out "$TMP/ev7"

@@ -513,11 +513,17 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
     if (!m || !neg || !out) return nli_null_arg(__func__);
     if (!path) path = "negatives";
     size_t dim = (size_t)nl_model_dim(m);
-    if (neg->model && strcmp(neg->model, nl_model_fingerprint(m)) != 0) {
-        nli_seterr("%s: negatives were mined with model %s, but the model given is %s; re-run 'neglabel mine' "
-                  "with this model",
-                  path, neg->model, nl_model_fingerprint(m));
-        return -1;
+    if (neg->model) {
+        /* files written before 2026-12 carry the sampled fingerprint ("clip-") */
+        char v1[64];
+        const char *fp = nl_model_fingerprint(m);
+        if (!strncmp(neg->model, "clip-", 5)) nli_model_fingerprint_v1(m, v1, sizeof v1), fp = v1;
+        if (strcmp(neg->model, fp) != 0) {
+            nli_seterr("%s: negatives were mined with model %s, but the model given is %s; re-run 'neglabel mine' "
+                      "with this model",
+                      path, neg->model, fp);
+            return -1;
+        }
     }
     if (neg->dim && (size_t)neg->dim != dim) {
         nli_seterr("%s: negatives were mined in dimension %d, the model has %zu", path, neg->dim, dim);

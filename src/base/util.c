@@ -679,3 +679,40 @@ uint64_t nli_fnv1a(const void *data, size_t len, uint64_t h) {
     }
     return h;
 }
+
+#define H64_P1 0x9e3779b185ebca87ULL
+#define H64_P2 0xc2b2ae3d27d4eb4fULL
+#define H64_P3 0x165667b19e3779f9ULL
+static inline uint64_t h64_rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t h64_load(const uint8_t *p) { /* little-endian on every host (one load on x86/ARM) */
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+           (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+static inline uint64_t h64_lane(uint64_t acc, uint64_t w) { return h64_rotl(acc + w * H64_P2, 31) * H64_P1; }
+static inline uint64_t h64_fold(uint64_t h, uint64_t v) { return (h ^ h64_lane(0, v)) * H64_P1 + H64_P3; }
+
+uint64_t nli_hash64(const void *data, size_t len, uint64_t seed) {
+    const uint8_t *p = data, *end = p + len;
+    uint64_t h;
+    if (len >= 32) {
+        uint64_t a = seed + H64_P1 + H64_P2, b = seed + H64_P2, c = seed, d = seed - H64_P1;
+        for (; end - p >= 32; p += 32) {
+            a = h64_lane(a, h64_load(p));
+            b = h64_lane(b, h64_load(p + 8));
+            c = h64_lane(c, h64_load(p + 16));
+            d = h64_lane(d, h64_load(p + 24));
+        }
+        h = h64_rotl(a, 1) + h64_rotl(b, 7) + h64_rotl(c, 12) + h64_rotl(d, 18);
+        h = h64_fold(h64_fold(h64_fold(h64_fold(h, a), b), c), d);
+    } else {
+        h = seed + H64_P3;
+    }
+    h += (uint64_t)len;
+    for (; end - p >= 8; p += 8) h = h64_rotl(h ^ h64_lane(0, h64_load(p)), 27) * H64_P1 + H64_P2;
+    for (; p < end; p++) h = h64_rotl(h ^ (*p * H64_P3), 11) * H64_P1;
+    h ^= h >> 33;
+    h *= H64_P2;
+    h ^= h >> 29;
+    h *= H64_P3;
+    return h ^ (h >> 32);
+}

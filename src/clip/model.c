@@ -103,30 +103,32 @@ nl_resample nl_model_resample(const nl_model *m) {
 }
 const char *nl_model_device_name(const nl_model *m) { return m ? m->device_name : ""; }
 
-/* Identity of the weights for cache keys and negatives files: config.json
- * (open_clip_config.json in OpenCLIP folders),
- * and each safetensors file's name, size and 64 evenly spaced 4 KiB samples
- * of its bytes, and the tokenizer's digest when it is not OpenAI's CLIP BPE
+/* Identity of the weights for cache keys and negatives files, "clip2-" and
+ * 16 hex digits: config.json (open_clip_config.json in OpenCLIP folders),
+ * each safetensors file's name, size and every byte (nli_hash64 over 64 MiB
+ * pieces on the model's threads, folded in order, so the thread count does
+ * not matter), and the tokenizer's digest when it is not OpenAI's CLIP BPE
  * (so every folder with the usual tokenizer keeps its fingerprint, from
  * whichever files it reads it). Stable when a model folder is copied,
- * different for a fine-tune with the same shapes or another vocabulary, and
- * cheap (hashing 600 MB would not be). */
+ * different whenever one weight differs.
+ *
+ * The first fingerprint ("clip-") read 64 windows of 4 KiB per file: an
+ * edit outside them (a fine-tuned projection, ~1.7 % of the tiny model's
+ * bytes and 0.04 % of ViT-B/16's were read) kept it, so cached embeddings
+ * of the old weights came back and negatives mined with them were accepted.
+ * Negatives files written then still carry it; nli_model_fingerprint_v1
+ * computes it for them. */
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void make_fingerprint(nl_model *m) {
-    uint64_t h = NL_FNV_INIT;
-    char *cfg = NULL;
-    size_t len = 0;
-    char *p = nli_path_join(m->dir, m->cfg->format == NLI_FORMAT_OPENCLIP ? "open_clip_config.json" : "config.json");
-    if (p && nli_read_file(p, 1 << 20, &cfg, &len) == 0) h = nli_fnv1a(cfg, len, h);
-    free(cfg);
-    free(p);
-    char *names[256] = {0}; /* a model has a handful of shards */
+#define FP_MAX_FILES 256 /* a model has a handful of shards */
+#define FP_PIECE ((size_t)64 << 20)
+
+static size_t safetensors_names(const char *dir, char **names) {
     size_t nn = 0;
-    DIR *d = opendir(m->dir);
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
-        while ((e = readdir(d)) && nn < 256) {
+        while ((e = readdir(d)) && nn < FP_MAX_FILES) {
             size_t n = strlen(e->d_name);
             if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors") != 0) continue;
             if ((names[nn] = nli_strdup(e->d_name))) nn++;
@@ -134,30 +136,81 @@ static void make_fingerprint(nl_model *m) {
         closedir(d);
     }
     qsort(names, nn, sizeof names[0], cmp_str);
-    uint8_t buf[4096];
+    return nn;
+}
+
+static uint64_t hash_config(const nl_model *m) {
+    uint64_t h = NL_FNV_INIT;
+    char *cfg = NULL;
+    size_t len = 0;
+    char *p = nli_path_join(m->dir, m->cfg->format == NLI_FORMAT_OPENCLIP ? "open_clip_config.json" : "config.json");
+    if (p && nli_read_file(p, 1 << 20, &cfg, &len) == 0) h = nli_fnv1a(cfg, len, h);
+    free(cfg);
+    free(p);
+    return h;
+}
+
+/* Every byte of one mapped file: its pieces hashed in parallel, folded in order. */
+static uint64_t hash_bytes(const uint8_t *d, size_t len, int nt, uint64_t h) {
+    size_t np = len / FP_PIECE + 1;
+    uint64_t *ph = malloc(np * sizeof *ph);
+    if (!ph) nt = 1; /* the same result, one piece at a time */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (ph)
+    for (size_t i = 0; i < np; i++) {
+        size_t off = i * FP_PIECE, n = len - off < FP_PIECE ? len - off : FP_PIECE;
+        uint64_t v = nli_hash64(d + off, n, i);
+        if (ph) ph[i] = v;
+        else h = nli_fnv1a(&v, sizeof v, h);
+    }
+    if (ph) h = nli_fnv1a(ph, np * sizeof *ph, h);
+    free(ph);
+    return h;
+}
+
+/* The 64 evenly spaced 4 KiB windows of the first fingerprint. */
+static uint64_t hash_samples(const char *path, uint64_t h) {
+    FILE *fp = fopen(path, "rb");
+    struct stat st;
+    uint8_t b[4096];
+    if (fp && fstat(fileno(fp), &st) == 0) {
+        uint64_t size = (uint64_t)st.st_size;
+        h = nli_fnv1a(&size, sizeof size, h);
+        for (int i = 0; i < 64 && size; i++) {
+            uint64_t off = size > sizeof b ? (size - sizeof b) / 63 * (uint64_t)i : 0;
+            if (fseeko(fp, (off_t)off, SEEK_SET) != 0) break;
+            size_t got = fread(b, 1, sizeof b, fp);
+            h = nli_fnv1a(b, got, h);
+        }
+    }
+    if (fp) fclose(fp);
+    return h;
+}
+
+static void fingerprint(const nl_model *m, int every_byte, char *buf, size_t cap) {
+    uint64_t h = hash_config(m);
+    char *names[FP_MAX_FILES] = {0};
+    size_t nn = safetensors_names(m->dir, names);
     for (size_t k = 0; k < nn; k++) {
         char *f = nli_path_join(m->dir, names[k]);
-        FILE *fp = f ? fopen(f, "rb") : NULL;
-        struct stat st;
         h = nli_fnv1a(names[k], strlen(names[k]), h);
-        if (fp && fstat(fileno(fp), &st) == 0) {
-            uint64_t size = (uint64_t)st.st_size;
+        nli_map map = {0};
+        if (f && !every_byte) h = hash_samples(f, h);
+        /* the file was read a moment ago: it is there, or the load failed */
+        else if (f && nli_map_file(f, &map) == 0) {
+            uint64_t size = map.len;
             h = nli_fnv1a(&size, sizeof size, h);
-            for (int i = 0; i < 64 && size; i++) {
-                uint64_t off = size > sizeof buf ? (size - sizeof buf) / 63 * (uint64_t)i : 0;
-                if (fseeko(fp, (off_t)off, SEEK_SET) != 0) break;
-                size_t got = fread(buf, 1, sizeof buf, fp);
-                h = nli_fnv1a(buf, got, h);
-            }
+            h = hash_bytes(map.data, map.len, m->n_threads, h);
+            nli_unmap(&map);
         }
-        if (fp) fclose(fp);
         free(f);
         free(names[k]);
     }
     uint64_t tok = nli_tokenizer_digest(m->tok);
     if (tok != NLI_TOKENIZER_OPENAI_DIGEST) h = nli_fnv1a(&tok, sizeof tok, h);
-    snprintf(m->fingerprint, sizeof m->fingerprint, "clip-%016llx", (unsigned long long)h);
+    snprintf(buf, cap, "%s-%016llx", every_byte ? "clip2" : "clip", (unsigned long long)h);
 }
+
+void nli_model_fingerprint_v1(const nl_model *m, char *buf, size_t cap) { fingerprint(m, 0, buf, cap); }
 
 nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     nl_model_params p = params ? *params : nl_model_default_params();
@@ -187,7 +240,7 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
     if (!m->tok) goto fail;
     if (place(m, &p) != 0) goto fail;
-    make_fingerprint(m);
+    fingerprint(m, 1, m->fingerprint, sizeof m->fingerprint);
     return m;
 fail:
     nl_model_free(m);

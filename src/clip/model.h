@@ -15,6 +15,11 @@ int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resa
  * for cache keys of image embeddings. */
 void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap);
 
+/* The model's fingerprint as neglabel computed it before 2026-12 ("clip-"
+ * and a hash of 64 samples of each weight file), for negatives files that
+ * carry it (model.c, make_fingerprint). */
+void nli_model_fingerprint_v1(const nl_model *m, char *buf, size_t cap);
+
 /* The model's CLIP (benchmarks reach its GPU context through nli_clip_gpu). */
 struct nli_clip *nli_model_clip(const nl_model *m);
 #endif
