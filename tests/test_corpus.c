@@ -115,6 +115,19 @@ int main(void) {
     CHECK(c.n == 4 && c.n_adj == 2 && !strcmp(c.word[0], "cat") && !strcmp(c.word[2], "big cat") &&
           !strcmp(c.word[3], "dog") && !strcmp(c.category[3], "noun.a"), "small lists: %zu words", c.n);
     nl_corpus_free(&c);
+    /* a byte order mark (Windows Notepad) is no part of the first word:
+     * "\xEF\xBB\xBFapple" would escape deduplication */
+    char *bd = check_path(tmp, "bom");
+    mkdir(bd, 0700);
+    const char *bom_food = "\xEF\xBB\xBF" "Apple\r\nbanana\r\nApple\r\n", *bom_adj = "\xEF\xBB\xBF" "red\n";
+    write_file(bd, "noun.food.txt", bom_food, strlen(bom_food));
+    write_file(bd, "adj.all.txt", bom_adj, strlen(bom_adj));
+    nl_corpus_params bq = {.lists_dir = bd};
+    CHECK(nl_corpus_load(&bq, &c) == 0, "BOM lists: %s", nl_last_error());
+    CHECK(c.n == 3 && c.n_adj == 1 && !strcmp(c.word[0], "red") && !strcmp(c.word[1], "apple") &&
+          !strcmp(c.word[2], "banana"), "BOM lists: %zu words, first noun '%s'", c.n, c.n > 1 ? c.word[1] : "");
+    nl_corpus_free(&c);
+    free(bd);
     write_file(d, "noun.b.txt", "ok\nfine\n\xc3\x28 bad\n", 13);
     expect_fail("invalid UTF-8", d, "noun.b.txt: line 3: invalid UTF-8");
     write_file(d, "noun.b.txt", "ok\nfi\0ne\n", 9);

@@ -66,7 +66,7 @@ int nl_read_lines(const char *path, nl_strvec *out) {
     if (nli_read_file(path, MAX_LIST_FILE, &buf, &len) != 0) return -1;
     size_t lineno = 0;
     char *p = buf, *end = buf + len;
-    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* BOM */
+    p += nli_bom_len(p, len);
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *e = nl ? nl : end;

@@ -98,7 +98,7 @@ int nl_read_scores(const char *path, const char *column, double **out, size_t *n
     char *start = r.s;
     r.end = r.s + len;
     if (memchr(r.s, 0, len)) { nli_seterr("%s: a NUL byte: not a text file", path); goto done; }
-    if (len >= 3 && !memcmp(r.s, "\xEF\xBB\xBF", 3)) r.s += 3; /* a UTF-8 byte order mark */
+    r.s += nli_bom_len(r.s, len); /* a UTF-8 byte order mark */
     int got = next_record(&r, &fields, &nf, &cap, &at);
     if (got < 0) goto done;
     if (!got) { nli_seterr("%s: no scores in the file", path); goto done; }

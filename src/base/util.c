@@ -129,6 +129,10 @@ int nli_grow(void **p, size_t *cap, size_t need, size_t sz) {
     return 0;
 }
 
+size_t nli_bom_len(const char *s, size_t len) {
+    return s && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}
+
 int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;

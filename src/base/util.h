@@ -39,6 +39,10 @@ int nli_grow(void **p, size_t *cap, size_t need, size_t sz);
 
 /* Whole-file read; result NUL-terminated; files larger than max are refused. */
 int nli_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Length of a UTF-8 byte order mark (EF BB BF) at the start of a text of
+ * len bytes: 3, or 0 if there is none. Every text input skips it (Windows
+ * Notepad writes one). */
+size_t nli_bom_len(const char *s, size_t len);
 
 /* Read-only memory map of a whole file. */
 typedef struct { const uint8_t *data; size_t len; } nli_map;

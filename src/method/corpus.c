@@ -209,7 +209,8 @@ static int load_list(builder *b, const char *path, const group *g) {
     if (nli_read_file(path, LIST_MAX, &text, &len) != 0) return -1;
     size_t line = 0;
     int rc = 0;
-    for (size_t i = 0; i < len && rc == 0;) {
+    /* a byte order mark is no part of the first word (it would escape deduplication) */
+    for (size_t i = nli_bom_len(text, len); i < len && rc == 0;) {
         const char *e = memchr(text + i, '\n', len - i);
         size_t n = e ? (size_t)(e - (text + i)) : len - i;
         line++;
