@@ -264,10 +264,24 @@ typedef struct {
     const char *wordnet_dir;  /* WordNet database folder (data.noun, data.adj) */
     const char *lists_dir;    /* or: folder of noun.<cat>.txt / adj.<cat>.txt */
     const char *const *include; size_t n_include; /* categories ("noun.plant") or "noun"/"adj"; none = all */
-    const char *const *exclude; size_t n_exclude;
+    const char *const *exclude; size_t n_exclude; /* the same; dropped after include; none = none */
+    int absent_ok; /* 1: a filter the source lacks is skipped, not an error
+                      (built-in defaults, such as CSP's categories) */
 } nl_corpus_params;
 
+/* Each include and exclude must match a category (or part of speech) the
+ * source has, else -1 with a message naming it and the source (unless
+ * absent_ok). A WordNet
+ * database always leaves out noun.animal and noun.food (the reference's
+ * word lists have neither), unless include names that category itself:
+ * "noun.animal" brings it back, "noun" does not. A word-list folder keeps
+ * whatever its files hold. Lines of a word list may end in CRLF, and a
+ * UTF-8 byte order mark before the first is skipped. */
 NL_API int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out);
+/* nl_corpus_load's checks that need no word read (one source, readable;
+ * every include/exclude matching a category of it), for a caller to fail
+ * fast before loading a model. 0 or -1. */
+NL_API int nl_corpus_check(const nl_corpus_params *p);
 /* The corpus as TSV lines pos<TAB>word ("noun"/"adj"), written atomically. */
 NL_API int nl_corpus_write(const nl_corpus *c, const char *path);
 NL_API void nl_corpus_free(nl_corpus *c);
@@ -539,6 +553,10 @@ NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *p
  * With t->conjugate, adjectives are replaced by CSP's phrases (drawn over
  * the whole corpus, before drop) and the negatives' words are the phrases;
  * with t->raw_mean, candidates are embedded with nl_embed_words_raw. */
+/* nl_mine_model's checks that need no model: the mining parameters (mp
+ * NULL: the defaults) and the templates' text; with nl_corpus_check, for a
+ * caller to fail fast before loading a model. 0 or -1. */
+NL_API int nl_mine_check(const nl_mine_params *mp, const nl_templates *t);
 NL_API int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
                   const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg,
                   float **emb, double **qsim);
@@ -547,7 +565,8 @@ NL_API int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_em
 
 /* CSP's label texts (docs/methods.md). Its candidates are the word lists
  * without noun.person, noun.quantity, noun.group and adj.pert
- * (nl_csp_exclude); each adjective is "conjugated" with one of 14
+ * (nl_csp_exclude, an exclude list for nl_corpus_params with absent_ok
+ * set, as a folder may lack some); each adjective is "conjugated" with one of 14
  * superclass phrases ("{} environment", ...) drawn with Python's
  * random.seed(seed); random.choice in corpus order (CSP's seed 0).
  * out (n entries, malloc'd strings) receives each candidate's text: the
@@ -596,7 +615,8 @@ typedef struct {
 } nl_eval_params;
 
 /* NegLabel and MCM with their defaults; CSP's corpus exclusions (its word
- * lists': nl_csp_exclude plus noun.animal and noun.food), its mining
+ * lists': nl_csp_exclude; a WordNet database also leaves out noun.animal
+ * and noun.food, see nl_corpus_load), its mining
  * (max_cut 0.95) and templates (nl_templates_csp); stream_seed 110;
  * 6 examples; WordNet in /usr/share/wordnet. */
 NL_API nl_eval_params nl_eval_default_params(void);

@@ -51,6 +51,40 @@ check "tokenize: \\u0000 in the text is tokenized" test "$(jq -c 'select(.ids) |
 check "tokenize: \\u0000 echoed in the text" test "$(jq -c 'select(.ids) | .text' "$TMP/tok.out" | sed -n 3p)" = '"a\u0000b"'
 check "tokenize: 4 lines tokenized" test "$(jq -c 'select(.ids)' "$TMP/tok.out" | wc -l)" -eq 4
 check "tokenize: an error object per bad line" test "$(jq -c 'select(.error) | .line' "$TMP/tok.out" | tr '\n' ,)" = "2,3,"
+
+# Corpus categories: a name the source lacks is an error naming it and the
+# source, found before the model is loaded (the model here does not exist,
+# so a later check would report the model instead).
+printf 'cat\ndog\n' >"$TMP/labels.txt"
+L=$SHARED/neglabel-reference/txtfiles
+expect_fail "corpus --exclude a misspelt category" "$L: exclude 'noun.artifcat' matches no category.*noun.artifact" \
+  T corpus -q --lists "$L" --exclude noun.artifcat -o "$TMP/c.tsv"
+expect_fail "corpus --include a misspelt category" "$L: include 'noun.artifcat' matches no category" \
+  T corpus -q --lists "$L" --include noun.artifcat -o "$TMP/c.tsv"
+expect_fail "corpus --exclude a category the lists lack" "exclude 'noun.animal' matches no category" \
+  T corpus -q --lists "$L" --exclude noun.animal -o "$TMP/c.tsv"
+check "failed corpus wrote nothing" test ! -e "$TMP/c.tsv"
+expect_fail "mine: misspelt category before the model" "noun.artifcat' matches no category" \
+  T mine --model "$TMP/none" --id-labels "$TMP/labels.txt" --lists "$L" --exclude noun.artifcat -o "$TMP/n.tsv"
+expect_fail "score (mining): misspelt category before the model" "noun.artifcat' matches no category" \
+  T score --model "$TMP/none" --id-labels "$TMP/labels.txt" --lists "$L" --include noun.artifcat "$IMG/dog.jpg"
+expect_fail "eval: misspelt category before the model" "noun.artifcat' matches no category" \
+  T eval --model "$TMP/none" --id-labels "$TMP/labels.txt" --id "$IMG" --ood x="$IMG" --lists "$L" \
+  --method all --exclude noun.artifcat --out "$TMP/ev"
+if [ -f /usr/share/wordnet/data.noun ]; then
+  expect_fail "WordNet --exclude a misspelt category" "/usr/share/wordnet.*noun.artifcat" \
+    T corpus -q --exclude noun.artifcat -o "$TMP/c.tsv"
+  # noun.animal and noun.food stay out whatever the filters: dropping a
+  # category gives fewer candidates than the default, never more
+  T corpus -q -o "$TMP/wn.tsv"; T corpus -q --exclude noun.plant -o "$TMP/wn-plant.tsv"
+  T corpus -q --include noun -o "$TMP/wn-noun.tsv"; T corpus -q --include noun.animal -o "$TMP/wn-animal.tsv"
+  a=$(wc -l <"$TMP/wn.tsv"); b=$(wc -l <"$TMP/wn-plant.tsv")
+  check "WordNet --exclude noun.plant: fewer candidates ($b) than the default ($a)" test "$b" -lt "$a"
+  check "WordNet --include noun: no animals" sh -c "! grep -qx 'noun	poodle' '$TMP/wn-noun.tsv'"
+  check "WordNet --include noun.animal: animals" grep -qx 'noun	poodle' "$TMP/wn-animal.tsv"
+else
+  partial_skip "WordNet database not installed (apt-get install wordnet-base): its filters were not checked"
+fi
 expect_fail "unknown command" "unknown command" T frobnicate
 expect_fail "unknown option" "unknown option" T info --model "$M" --bogus
 finish

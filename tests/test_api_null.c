@@ -134,6 +134,8 @@ int main(void) {
 
     /* corpus, mining, scoring, metrics */
     FAILS(nl_corpus_load(NULL, &corpus), "corpus: give exactly one");
+    FAILS(nl_corpus_check(NULL), "corpus: give exactly one");
+    FAILS(nl_mine_check(NULL, NULL), "nl_mine_check: NULL argument");
     {
         nl_corpus_params cp = {0};
         FAILS(nl_corpus_load(&cp, NULL), "nl_corpus_load: NULL argument");

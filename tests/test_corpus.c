@@ -65,6 +65,32 @@ int main(void) {
     const char *badf[] = {"verb"};
     p.exclude = badf; p.n_exclude = 1;
     CHECK(nl_corpus_load(&p, &c) == -1 && strstr(nl_last_error(), "verb"), "bad filter: %s", nl_last_error());
+    /* a name the folder lacks is an error naming it and the folder, not a
+     * filter that silently drops nothing (or everything) */
+    const char *typo[] = {"noun.artifcat"}, *animal[] = {"noun.animal"};
+    for (int k = 0; k < 2; k++) {
+        nl_corpus_params t = {.lists_dir = lists};
+        if (k) { t.include = typo; t.n_include = 1; } else { t.exclude = typo; t.n_exclude = 1; }
+        CHECK(nl_corpus_load(&t, &c) == -1 && strstr(nl_last_error(), "noun.artifcat") &&
+              strstr(nl_last_error(), lists) && strstr(nl_last_error(), "noun.artifact"),
+              "%s noun.artifcat: %s", k ? "include" : "exclude", c.n ? "accepted" : nl_last_error());
+        CHECK(nl_corpus_check(&t) == -1 && strstr(nl_last_error(), "noun.artifcat"), "check %d: %s", k, nl_last_error());
+    }
+    nl_corpus_params la = {.lists_dir = lists, .exclude = animal, .n_exclude = 1}; /* the lists have no noun.animal */
+    CHECK(nl_corpus_load(&la, &c) == -1 && strstr(nl_last_error(), "noun.animal"), "lists exclude noun.animal: %s",
+          c.n ? "accepted" : nl_last_error());
+    la.absent_ok = 1; /* built-in defaults (CSP's) may name categories a folder lacks */
+    CHECK(nl_corpus_load(&la, &c) == 0 && c.n == 70000, "absent_ok: %s", nl_last_error());
+    nl_corpus_free(&c);
+    p.exclude = exc; p.n_exclude = 2;
+    CHECK(nl_corpus_check(&p) == 0, "check: %s", nl_last_error());
+    /* CSP's default categories exist in the reference lists */
+    nl_eval_params ev = nl_eval_default_params();
+    ev.csp_corpus.wordnet_dir = NULL;
+    ev.csp_corpus.lists_dir = lists;
+    CHECK(nl_corpus_load(&ev.csp_corpus, &c) == 0 && !has_cat(&c, "noun.person") && has_cat(&c, "noun.plant"),
+          "CSP's default on the reference lists: %s", nl_last_error());
+    nl_corpus_free(&c);
     free(lists);
 
     /* WordNet database (Debian wordnet-base) */
@@ -93,6 +119,25 @@ int main(void) {
         w.include = food; w.n_include = 1;
         CHECK(nl_corpus_load(&w, &c) == 0 && c.n_adj == 0 && find(&c, "food") >= 0 && !strcmp(c.category[0], "noun.food"),
               "include noun.food");
+        nl_corpus_free(&c);
+        /* the default drop holds with other filters too: excluding a
+         * category never brings noun.animal and noun.food back */
+        size_t n_all, n_plant = 0;
+        nl_corpus_params wd = {.wordnet_dir = wn};
+        CHECK(nl_corpus_load(&wd, &c) == 0, "%s", nl_last_error());
+        n_all = c.n;
+        for (size_t k = 0; k < c.n; k++) n_plant += !strcmp(c.category[k], "noun.plant");
+        nl_corpus_free(&c);
+        const char *plant[] = {"noun.plant"};
+        wd.exclude = plant; wd.n_exclude = 1;
+        CHECK(nl_corpus_load(&wd, &c) == 0 && !has_cat(&c, "noun.animal") && !has_cat(&c, "noun.food") &&
+              !has_cat(&c, "noun.plant") && c.n < n_all, "WordNet exclude noun.plant: %zu candidates, default %zu",
+              c.n, n_all);
+        printf("WordNet without noun.plant: %zu candidates (default %zu, of which %zu plants)\n", c.n, n_all, n_plant);
+        nl_corpus_free(&c);
+        wd.exclude = typo; wd.n_exclude = 1;
+        CHECK(nl_corpus_load(&wd, &c) == -1 && strstr(nl_last_error(), "noun.artifcat") && strstr(nl_last_error(), wn),
+              "WordNet exclude noun.artifcat: %s", c.n ? "accepted" : nl_last_error());
         nl_corpus_free(&c);
     } else {
         printf("note: %s not installed, WordNet checks skipped\n", probe);
@@ -153,6 +198,57 @@ int main(void) {
     CHECK(nl_corpus_load(&w2, &c) == 0 && c.n == 2 && !strcmp(c.word[0], "able") && !strcmp(c.word[1], "entity"),
           "tiny WordNet: %s", c.n ? c.word[0] : nl_last_error());
     nl_corpus_free(&c);
+    /* WordNet's default drop of noun.animal (05) and noun.food (13) holds
+     * whatever the filters, unless an include names the category itself */
+    const char *tiny = "00001740 03 n 01 entity 0 000 | x\n00002000 05 n 01 dog 0 000 | x\n"
+                       "00003000 13 n 01 apple 0 000 | x\n00004000 20 n 01 oak 0 000 | x\n";
+    write_file(d, "data.noun", tiny, strlen(tiny));
+    static const struct {
+        const char *inc[2], *exc[2], *want; /* want: the words, comma-separated; NULL: an error */
+    } wf[] = {
+        {{NULL}, {NULL}, "able,entity,oak"},
+        {{NULL}, {"noun.plant"}, "able,entity"},
+        {{NULL}, {"noun.animal"}, "able,entity,oak"},
+        {{NULL}, {"adj"}, "entity,oak"},
+        {{"noun"}, {NULL}, "entity,oak"},
+        {{"noun.animal"}, {NULL}, "dog"},
+        {{"noun", "noun.food"}, {NULL}, "entity,apple,oak"},
+        {{"noun.food"}, {"noun"}, ""},
+        {{NULL}, {"noun.artifcat"}, NULL},
+        {{"noun.artifcat"}, {NULL}, NULL},
+        {{NULL}, {"adj.nothing"}, NULL},
+    };
+    for (size_t k = 0; k < sizeof wf / sizeof *wf; k++) {
+        nl_corpus_params t = {.wordnet_dir = d, .include = wf[k].inc, .n_include = wf[k].inc[0] ? 1 + !!wf[k].inc[1] : 0,
+                              .exclude = wf[k].exc, .n_exclude = wf[k].exc[0] ? 1 : 0};
+        char got[256] = "";
+        int r = nl_corpus_load(&t, &c);
+        for (size_t j = 0; r == 0 && j < c.n; j++) {
+            if (j) strcat(got, ",");
+            strncat(got, c.word[j], 64);
+        }
+        if (!wf[k].want) {
+            const char *bad1 = wf[k].inc[0] ? wf[k].inc[0] : wf[k].exc[0];
+            CHECK(r == -1 && strstr(nl_last_error(), bad1) && strstr(nl_last_error(), d) &&
+                  strstr(nl_last_error(), "noun.artifact"), "tiny WordNet filter %zu: %s", k, r ? nl_last_error() : got);
+            CHECK(nl_corpus_check(&t) == -1 && strstr(nl_last_error(), bad1), "check %zu: %s", k, nl_last_error());
+        } else if (!*wf[k].want) {
+            CHECK(r == -1 && strstr(nl_last_error(), "no candidate words"), "tiny WordNet filter %zu: %s", k, got);
+            CHECK(nl_corpus_check(&t) == 0, "check %zu: %s", k, nl_last_error());
+        } else {
+            CHECK(r == 0 && !strcmp(got, wf[k].want), "tiny WordNet filter %zu: '%s', want '%s' (%s)", k, got,
+                  wf[k].want, r ? nl_last_error() : "");
+            CHECK(nl_corpus_check(&t) == 0, "check %zu: %s", k, nl_last_error());
+        }
+        nl_corpus_free(&c);
+    }
+    nl_eval_params ew = nl_eval_default_params(); /* CSP's default: no animals, no food from WordNet */
+    ew.csp_corpus.wordnet_dir = d;
+    CHECK(nl_corpus_load(&ew.csp_corpus, &c) == 0 && c.n == 3 && find(&c, "dog") < 0 && find(&c, "apple") < 0,
+          "CSP's default on a WordNet database: %s", nl_last_error());
+    nl_corpus_free(&c);
+    nl_corpus_params wm = {.wordnet_dir = tmp}; /* no data files: check fails as load does */
+    CHECK(nl_corpus_check(&wm) == -1 && strstr(nl_last_error(), "data.noun"), "check without data.noun: %s", nl_last_error());
     nl_corpus_params none = {0};
     CHECK(nl_corpus_load(&none, &c) == -1, "no source accepted");
     free(d);

@@ -183,6 +183,7 @@ static void common_finish(common_opts *c) {
             nl_eval_params d = nl_eval_default_params();
             c->corpus.exclude = d.csp_corpus.exclude;
             c->corpus.n_exclude = d.csp_corpus.n_exclude;
+            c->corpus.absent_ok = d.csp_corpus.absent_ok;
         }
         if (!c->cut_set) c->mine.max_cut = 0.95;
     }
@@ -267,6 +268,10 @@ int cmd_mine(int argc, char **argv) {
     nl_templates t = common_templates(&c);
     rc = 1;
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (nl_mine_check(&c.mine, &t) != 0 || nl_corpus_check(&c.corpus) != 0) { /* before the model */
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
     if (!(m = cli_load_model(model))) goto done;
     size_t dim = (size_t)nl_model_dim(m);
     if (!(id_emb = malloc(labels.n * dim * sizeof(float)))) { cli_fail("out of memory"); goto done; }
@@ -339,6 +344,11 @@ int cmd_score(int argc, char **argv) {
     }
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (c.score.method != NL_METHOD_MCM && !neg_path && /* mined: checked before the model */
+        (nl_mine_check(&c.mine, &t) != 0 || nl_corpus_check(&c.corpus) != 0)) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
     if (!(m = cli_load_model(model))) goto done;
     dim = (size_t)nl_model_dim(m);
     n = images.n;
@@ -594,6 +604,7 @@ int cmd_eval(int argc, char **argv) {
     if (c.include.n || c.exclude.n) {
         p.csp_corpus.include = c.corpus.include; p.csp_corpus.n_include = c.corpus.n_include;
         p.csp_corpus.exclude = c.corpus.exclude; p.csp_corpus.n_exclude = c.corpus.n_exclude;
+        p.csp_corpus.absent_ok = 0; /* the user's names must exist */
     }
     p.mine = c.mine;
     p.csp_mine = c.mine;

@@ -100,9 +100,11 @@ static const group_doc g_method = {NULL, o_method};
 static const opt_doc o_corpus[] = {
     {"--wordnet", NULL, "DIR", "WordNet database folder with data.noun and data.adj (default /usr/share/wordnet)", 0},
     {"--lists", NULL, "DIR", "instead of WordNet: a folder of word lists noun.<category>.txt and adj.<category>.txt", 0},
-    {"--include", NULL, "CAT", "keep only this category (noun.plant) or part of speech (noun, adj); repeatable "
-     "(default: all)", 0},
-    {"--exclude", NULL, "CAT", "drop this category or part of speech; repeatable (default: none)", 0},
+    {"--include", NULL, "CAT", "keep only this category (noun.plant) or part of speech (noun, adj); repeatable; "
+     "a name the source lacks is an error (default: all, except that WordNet always leaves out noun.animal and "
+     "noun.food, as the reference's lists do, unless --include names that category itself: noun does not)", 0},
+    {"--exclude", NULL, "CAT", "drop this category or part of speech, after --include; repeatable; a name the source "
+     "lacks is an error (default: none)", 0},
     {0}};
 static const group_doc g_corpus = {"Corpus options", o_corpus};
 

@@ -37,7 +37,9 @@ def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fra
             labels it is ranked by (``--quantile``).
         total: keep this many instead, split in proportion (``--total``).
         cache_dir: embedding cache folder (``--cache``; None: no cache).
-        include, exclude: categories (``"noun.plant"``) or ``"noun"``/``"adj"``.
+        include, exclude: categories (``"noun.plant"``) or ``"noun"``/``"adj"``;
+            a name the corpus lacks is an error. WordNet's noun.animal and
+            noun.food stay out unless ``include`` names them.
         templates, adj_templates: prompt templates (``--template``,
             ``--adj-template``); ID labels and nouns share ``templates``.
         remove_id_labels: drop candidates equal to an ID label.

@@ -112,6 +112,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     if (cv.cp.n_include || cv.cp.n_exclude) {
         p.csp_corpus.include = cv.cp.include; p.csp_corpus.n_include = cv.cp.n_include;
         p.csp_corpus.exclude = cv.cp.exclude; p.csp_corpus.n_exclude = cv.cp.n_exclude;
+        p.csp_corpus.absent_ok = 0; /* the user's names must exist */
     }
     p.mine = nl_mine_default_params();
     p.mine.fraction = fraction;

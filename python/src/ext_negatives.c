@@ -219,6 +219,7 @@ PyObject *nlpy_model_mine(ModelObject *self, PyObject *args) {
         if (!cv.cp.n_include && !cv.cp.n_exclude) {
             cv.cp.exclude = d.csp_corpus.exclude;
             cv.cp.n_exclude = d.csp_corpus.n_exclude;
+            cv.cp.absent_ok = d.csp_corpus.absent_ok;
         }
     }
     if (nt.n) { t.noun = nt.v; t.n_noun = nt.n; }

@@ -66,6 +66,19 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
     return 0;
 }
 
+int nl_mine_check(const nl_mine_params *mp, const nl_templates *t) {
+    if (!t) return nli_null_arg(__func__);
+    nl_mine_params md = nl_mine_default_params();
+    if (nli_mine_check(mp ? mp : &md) != 0) return -1;
+    const char *bad = nli_tsv_first_bad(t->noun, t->n_noun);
+    if (!bad) bad = nli_tsv_first_bad(t->adj, t->n_adj);
+    if (bad) {
+        nli_seterr("mine: the template '%s' holds a TAB or a line break, which a negatives file cannot store", bad);
+        return -1;
+    }
+    return 0;
+}
+
 int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size_t n_id, const nl_corpus_params *cp,
                   const nl_strvec *drop, const nl_mine_params *mp, const nl_templates *t, nl_negatives *neg, float **emb, double **qsim) {
     if (!m || !id_emb || !cp || !t || !neg) return nli_null_arg(__func__);
@@ -75,14 +88,7 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     if (emb) *emb = NULL;
     if (qsim) *qsim = NULL;
     /* what would fail after the corpus is embedded, checked first */
-    nl_mine_params md = nl_mine_default_params();
-    if (nli_mine_check(mp ? mp : &md) != 0) return -1;
-    const char *bad = nli_tsv_first_bad(t->noun, t->n_noun);
-    if (!bad) bad = nli_tsv_first_bad(t->adj, t->n_adj);
-    if (bad) {
-        nli_seterr("mine: the template '%s' holds a TAB or a line break, which a negatives file cannot store", bad);
-        return -1;
-    }
+    if (nl_mine_check(mp, t) != 0) return -1;
     if (nl_corpus_load(cp, &c) != 0) return -1;
     /* CSP: phrases drawn over the whole corpus in list order, then the
      * same drop as the words (matched on the words themselves) */
@@ -220,12 +226,6 @@ int nl_negatives_write(const char *path, const nl_negatives *neg, const double *
 
 /* ------------------------------------------------------------ eval */
 
-/* CSP's word lists leave out nl_csp_exclude's categories and, like
- * NegLabel's, have no noun.animal or noun.food (named so that a WordNet
- * database gives the same categories). */
-static const char *const CSP_CORPUS_EXCLUDE[] = {"noun.person", "noun.quantity", "noun.group", "adj.pert",
-                                                 "noun.animal", "noun.food"};
-
 nl_eval_params nl_eval_default_params(void) {
     nl_eval_params p;
     memset(&p, 0, sizeof p);
@@ -235,8 +235,12 @@ nl_eval_params nl_eval_default_params(void) {
     p.n_methods = 2;
     for (int m = 0; m < NL_METHOD_COUNT; m++) p.score[m] = nl_score_default_params((nl_method)m);
     p.corpus.wordnet_dir = p.csp_corpus.wordnet_dir = "/usr/share/wordnet";
-    p.csp_corpus.exclude = CSP_CORPUS_EXCLUDE;
-    p.csp_corpus.n_exclude = sizeof CSP_CORPUS_EXCLUDE / sizeof *CSP_CORPUS_EXCLUDE;
+    /* CSP's word lists leave out nl_csp_exclude's categories and, like
+     * NegLabel's, have no noun.animal or noun.food: nl_corpus_load leaves
+     * those out of a WordNet database anyway (named here, they would be an
+     * error with lists that lack them, as the reference's do). */
+    p.csp_corpus.exclude = nl_csp_exclude(&p.csp_corpus.n_exclude);
+    p.csp_corpus.absent_ok = 1; /* a word-list folder may lack some of them */
     p.mine = p.csp_mine = nl_mine_default_params();
     p.csp_mine.max_cut = 0.95;
     p.templates = nl_templates_default();
@@ -684,6 +688,14 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot write to the output folder: %s", p->out_dir, strerror(errno));
         goto done;
     }
+    /* a bad mining setting or a misspelt category fails here, not after the
+     * model and the ID labels */
+    if (heads[HEAD_NEG].used && !p->negatives &&
+        (nl_mine_check(&p->mine, &p->templates) != 0 || nl_corpus_check(&p->corpus) != 0))
+        goto done;
+    if (heads[HEAD_CSP].used &&
+        (nl_mine_check(&p->csp_mine, &p->csp_templates) != 0 || nl_corpus_check(&p->csp_corpus) != 0))
+        goto done;
     if (!(m = nl_model_load(p->model_dir, &p->model))) goto done;
     if (!p->embed.quiet)
         nli_log(NL_LOG_INFO, "model on %s, %s", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));

@@ -9,9 +9,13 @@
  * synset, lowercased, '_' -> ' ', adjective markers "(a)", "(p)", "(ip)"
  * removed.
  *
- * Default filter: lists keep everything; the WordNet database drops
- * noun.animal and noun.food, which the reference's lists also leave out
- * (they overlap ImageNet classes). Any include/exclude replaces that. */
+ * Filters: include keeps the matching groups (all if none), exclude then
+ * drops matching ones. Every filter must match a group of the source.
+ * A WordNet database also drops noun.animal and noun.food, whatever the
+ * filters, unless an include names that category itself ("noun" does not):
+ * the reference's word lists have neither file (it does not say why; the
+ * two hold a large share of ImageNet's classes). A word-list folder has no
+ * such rule. */
 #include "neglabel.h"
 #include "util.h"
 
@@ -168,9 +172,16 @@ static int filter_match(const char *f, const char *cat) {
     return !strcmp(f, cat) || (!strchr(f, '.') && !strncmp(cat, f, n) && cat[n] == '.');
 }
 
+/* WordNet's categories left out unless an include names them. */
+static int wordnet_dropped(const nl_corpus_params *p, const char *cat) {
+    if (strcmp(cat, "noun.animal") != 0 && strcmp(cat, "noun.food") != 0) return 0;
+    for (size_t i = 0; i < p->n_include; i++)
+        if (!strcmp(p->include[i], cat)) return 0;
+    return 1;
+}
+
 static int group_wanted(const nl_corpus_params *p, const char *cat, int wordnet) {
-    if (p->n_include == 0 && p->n_exclude == 0 && wordnet)
-        return strcmp(cat, "noun.animal") != 0 && strcmp(cat, "noun.food") != 0;
+    if (wordnet && wordnet_dropped(p, cat)) return 0;
     if (p->n_include) {
         int any = 0;
         for (size_t i = 0; i < p->n_include && !any; i++) any = filter_match(p->include[i], cat);
@@ -201,6 +212,35 @@ static int group_push(group **g, size_t *n, size_t *cap, const char *cat, nl_pos
     return 0;
 }
 
+/* Every include and exclude must match a group of the source: a misspelt
+ * category would otherwise drop nothing, or everything, silently. The
+ * groups are sorted; the message lists their names. */
+static int filters_check(const nl_corpus_params *p, const group *g, size_t ng) {
+    if (p->absent_ok) return 0;
+    const char *src = p->lists_dir ? p->lists_dir : p->wordnet_dir;
+    for (int k = 0; k < 2; k++) {
+        const char *const *f = k ? p->exclude : p->include;
+        size_t nf = k ? p->n_exclude : p->n_include;
+        for (size_t i = 0; i < nf; i++) {
+            size_t j = 0;
+            while (j < ng && !filter_match(f[i], g[j].cat)) j++;
+            if (j < ng) continue;
+            char have[640];
+            size_t at = 0;
+            have[0] = 0;
+            for (j = 0; j < ng && at < 480; j++) {
+                int w = snprintf(have + at, sizeof have - at, "%s%s", j ? ", " : "", g[j].cat);
+                at = w < 0 ? sizeof have : at + (size_t)w;
+            }
+            if (j < ng && at < sizeof have) snprintf(have + at, sizeof have - at, ", ...");
+            nli_seterr("%s: %s '%s' matches no category of this %s (it has: %s)", src, k ? "exclude" : "include", f[i],
+                       p->lists_dir ? "word-list folder" : "WordNet database", have);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ word lists */
 
 static int load_list(builder *b, const char *path, const group *g) {
@@ -221,7 +261,8 @@ static int load_list(builder *b, const char *path, const group *g) {
     return rc;
 }
 
-static int load_lists(const nl_corpus_params *p, builder *b) {
+/* The folder's lists noun.<cat>.txt / adj.<cat>.txt, sorted. */
+static int list_groups(const nl_corpus_params *p, group **gp, size_t *ngp) {
     DIR *d = opendir(p->lists_dir);
     if (!d) { nli_seterr_code(NL_ERR_IO, "%s: cannot open word-list folder: %s", p->lists_dir, strerror(errno)); return -1; }
     group *g = NULL;
@@ -247,15 +288,22 @@ static int load_lists(const nl_corpus_params *p, builder *b) {
         nli_seterr("%s: no word lists (noun.<category>.txt / adj.<category>.txt) found", p->lists_dir);
         rc = -1;
     }
-    if (rc == 0) qsort(g, ng, sizeof *g, cmp_group);
+    if (rc != 0) { groups_free(g, ng); return -1; }
+    qsort(g, ng, sizeof *g, cmp_group);
+    *gp = g;
+    *ngp = ng;
+    return 0;
+}
+
+static int load_lists(const nl_corpus_params *p, builder *b, const group *g, size_t ng) {
+    int rc = 0;
     for (size_t i = 0; i < ng && rc == 0; i++) {
         if (!group_wanted(p, g[i].cat, 0)) continue;
         char *path = nli_path_join(p->lists_dir, g[i].fname);
-        if (!path) { rc = -1; break; }
+        if (!path) return -1;
         rc = load_list(b, path, &g[i]);
         free(path);
     }
-    groups_free(g, ng);
     return rc;
 }
 
@@ -304,25 +352,41 @@ static int parse_data(const char *path, const nli_map *m, lemma **out, size_t *n
     return 0;
 }
 
-static int load_wordnet(const nl_corpus_params *p, builder *b) {
-    static const char *const files[2] = {"data.noun", "data.adj"};
+static const char *const wordnet_files[2] = {"data.noun", "data.adj"};
+
+/* The lexicographer files of nouns and adjectives, sorted. */
+static int wordnet_groups(group **gp, size_t *ngp) {
+    group *g = NULL;
+    size_t ng = 0, cap = 0;
+    for (unsigned lex = 0; lex <= 44; lex++)
+        if (lexname(lex) && group_push(&g, &ng, &cap, lexname(lex), lex >= 3 && lex <= 28 ? NL_POS_NOUN : NL_POS_ADJ, lex)) {
+            groups_free(g, ng);
+            return -1;
+        }
+    qsort(g, ng, sizeof *g, cmp_group);
+    *gp = g;
+    *ngp = ng;
+    return 0;
+}
+
+/* Map a WordNet database's data file k (0 nouns, 1 adjectives). */
+static int wordnet_map(const nl_corpus_params *p, int k, char **path, nli_map *m) {
+    if (!(*path = nli_path_join(p->wordnet_dir, wordnet_files[k]))) return -1;
+    if (nli_map_file(*path, m) != 0) { nli_prefixerr("WordNet database"); return -1; }
+    return 0;
+}
+
+static int load_wordnet(const nl_corpus_params *p, builder *b, const group *g, size_t ng) {
     char *path[2] = {NULL, NULL};
     nli_map m[2] = {{0}, {0}};
     lemma *lem[2] = {NULL, NULL};
     size_t nl[2] = {0, 0}, lcap[2] = {0, 0};
-    group *g = NULL;
-    size_t ng = 0, gcap = 0;
     int rc = -1;
     for (int k = 0; k < 2; k++) {
-        if (!(path[k] = nli_path_join(p->wordnet_dir, files[k]))) goto out;
-        if (nli_map_file(path[k], &m[k]) != 0) { nli_prefixerr("WordNet database"); goto out; }
+        if (wordnet_map(p, k, &path[k], &m[k]) != 0) goto out;
         if (parse_data(path[k], &m[k], &lem[k], &nl[k], &lcap[k]) != 0) goto out;
     }
     if (nl[0] + nl[1] == 0) { nli_seterr("%s: WordNet data files hold no synsets", p->wordnet_dir); goto out; }
-    for (unsigned lex = 0; lex <= 44; lex++)
-        if (lexname(lex) && group_push(&g, &ng, &gcap, lexname(lex), lex >= 3 && lex <= 28 ? NL_POS_NOUN : NL_POS_ADJ, lex))
-            goto out;
-    qsort(g, ng, sizeof *g, cmp_group);
     for (size_t i = 0; i < ng; i++) {
         if (!group_wanted(p, g[i].cat, 1)) continue;
         int k = g[i].pos == NL_POS_NOUN ? 0 : 1;
@@ -334,15 +398,16 @@ static int load_wordnet(const nl_corpus_params *p, builder *b) {
     rc = 0;
 out:
     for (int k = 0; k < 2; k++) { free(path[k]); nli_unmap(&m[k]); free(lem[k]); }
-    groups_free(g, ng);
     return rc;
 }
 
 /* ------------------------------------------------------------ public */
 
-int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
-    if (!out) return nli_null_arg(__func__);
-    memset(out, 0, sizeof *out);
+/* One source, well-formed filters, and the source's groups with every
+ * filter matching one of them. */
+static int corpus_groups(const nl_corpus_params *p, group **g, size_t *ng) {
+    *g = NULL;
+    *ng = 0;
     if (!p || (!p->wordnet_dir) == (!p->lists_dir)) {
         nli_seterr("corpus: give exactly one of a WordNet folder or a word-list folder");
         return -1;
@@ -359,9 +424,42 @@ int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
                       p->exclude[i] ? p->exclude[i] : "(null)");
             return -1;
         }
+    if ((p->lists_dir ? list_groups(p, g, ng) : wordnet_groups(g, ng)) != 0) return -1;
+    if (filters_check(p, *g, *ng) != 0) {
+        groups_free(*g, *ng);
+        *g = NULL;
+        *ng = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int nl_corpus_check(const nl_corpus_params *p) {
+    group *g;
+    size_t ng;
+    if (corpus_groups(p, &g, &ng) != 0) return -1;
+    groups_free(g, ng);
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0 && p->wordnet_dir; k++) { /* readable, not parsed */
+        char *path = NULL;
+        nli_map m = {0};
+        rc = wordnet_map(p, k, &path, &m);
+        free(path);
+        nli_unmap(&m);
+    }
+    return rc;
+}
+
+int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
+    if (!out) return nli_null_arg(__func__);
+    memset(out, 0, sizeof *out);
+    group *g;
+    size_t ng;
+    if (corpus_groups(p, &g, &ng) != 0) return -1;
     builder b = {out, 0, {0}};
-    int rc = p->lists_dir ? load_lists(p, &b) : load_wordnet(p, &b);
+    int rc = p->lists_dir ? load_lists(p, &b, g, ng) : load_wordnet(p, &b, g, ng);
     free(b.seen.slot);
+    groups_free(g, ng);
     if (rc == 0 && out->n == 0) {
         nli_seterr("%s: no candidate words after filtering", p->lists_dir ? p->lists_dir : p->wordnet_dir);
         rc = -1;
