@@ -542,6 +542,17 @@ NL_API void nl_negatives_free(nl_negatives *n);
 /* Embed negatives (templates of the file when it has them) after checking
  * that the file was mined with this model. out: n x dim, normalised. */
 NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out);
+/* The ID labels' templates for negatives read from a file. ID labels and
+ * nouns share one template ensemble, so when the file records its noun
+ * templates (every file `mine` writes does), the ID labels are embedded with
+ * those and the file's ensemble (raw or normalised): with given 0, t's noun
+ * templates and raw_mean become the file's (t->noun then points into neg:
+ * keep it while t is used); with given 1 (the caller chose t's templates),
+ * they must be the file's, else -1 with a message naming the file and both.
+ * A file without templates (a list of prompts) leaves t as it is. Before
+ * 2026-12, score and eval embedded the ID labels with the default template
+ * whatever the file said. */
+NL_API int nl_templates_for_negatives(nl_templates *t, int given, const nl_negatives *neg, const char *path);
 
 /* NegMining from a model: load the corpus, drop the candidates equal
  * (ignoring ASCII case) to a word of drop (NULL: none; the ID class names
@@ -600,6 +611,10 @@ typedef struct {
     nl_corpus_params corpus, csp_corpus;
     nl_mine_params mine, csp_mine;
     nl_templates templates, csp_templates;
+    /* 1: templates were chosen by the caller, so with a negatives file they
+     * must be its own; 0 (default): the file's are used
+     * (nl_templates_for_negatives) */
+    int templates_given;
     /* AdaNeg and OODD score each OOD set as one stream: the ID images then
      * the set's, in the order np.random.seed(stream_seed);
      * np.random.permutation(N) gives (OODD's reference, seed 110). */

@@ -237,6 +237,23 @@ nl score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$
 check "old negatives file of this model: accepted, same scores" sh -c "test -s '$TMP/sv1.csv' && cmp -s '$TMP/sv1.csv' '$TMP/sv2.csv'"
 expect_fail "old negatives file of another model" 'neg_v0.tsv: negatives were mined with model clip-0123456789abcdef, but the model given is clip-8bb167c4808d64cc' \
   nl score --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_v0.tsv" "$D/cat/0000.jpg"
+# negatives mined with another template: the ID labels are embedded with
+# the file's (before: with --template's default, silently)
+nl mine -q --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --template 'a photo of a {}' -o "$TMP/negT.tsv"
+ST="nl score -q --cache $C --model $M --id-labels $TMP/labels.txt --negatives $TMP/negT.tsv --ngroup 4 --list $TMP/id.lst"
+$ST >"$TMP/sT_file.csv"
+$ST --template 'a photo of a {}' >"$TMP/sT_given.csv"
+nl score -q --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 4 --list "$TMP/id.lst" >"$TMP/sT_other.csv"
+check "negatives' template: the ID labels use it" sh -c "test -s '$TMP/sT_file.csv' && cmp -s '$TMP/sT_file.csv' '$TMP/sT_given.csv'"
+check "negatives' template: not the default's scores" sh -c "! cmp -s '$TMP/sT_file.csv' '$TMP/sT_other.csv'"
+expect_fail "another --template than the negatives'" "negT.tsv: the negatives were mined with the template 'a photo of a \{\}' \\(normalised ensemble\\), the ID labels would be embedded with 'the nice \{\}'" \
+  $ST --template 'the nice {}'
+ET="nl eval -q --cache $C --model $M --id-labels $TMP/labels.txt --negatives $TMP/negT.tsv --ngroup 4 --id $TMP/id.lst --ood ships=$TMP/ships --method neglabel"
+$ET --out "$TMP/evT1" >/dev/null 2>&1
+$ET --template 'a photo of a {}' --out "$TMP/evT2" >/dev/null 2>&1
+check "eval: the negatives' template for the ID labels" sh -c "test -s '$TMP/evT1/scores.csv' && cmp -s '$TMP/evT1/scores.csv' '$TMP/evT2/scores.csv'"
+expect_fail "eval: another --template than the negatives'" "negT.tsv: the negatives were mined with the template" \
+  $ET --template 'the nice {}' --out "$TMP/evT3"
 mkdir -p "$TMP/emptyset"
 expect_fail "empty OOD set" "OOD set 'nothing'.*emptyset.*no images" $E --no-cache --ood nothing=$TMP/emptyset --out "$TMP/ev6"
 expect_fail "missing OOD folder" "nowhere" $E --no-cache --ood gone=$TMP/nowhere --out "$TMP/ev7"

@@ -197,6 +197,11 @@ int main(void) {
     FAILS(nl_negatives_write(NULL, &neg, NULL), "nl_negatives_write: NULL argument");
     FAILS(nl_negatives_write("/nonexistent/n", NULL, NULL), "nl_negatives_write: NULL argument");
     FAILS(nl_negatives_embed(m, &eo, NULL, NULL, out), "nl_negatives_embed: NULL argument");
+    {
+        nl_templates tn = nl_templates_default();
+        FAILS(nl_templates_for_negatives(NULL, 0, &neg, NULL), "nl_templates_for_negatives: NULL argument");
+        FAILS(nl_templates_for_negatives(&tn, 1, NULL, NULL), "nl_templates_for_negatives: NULL argument");
+    }
     nl_negatives_free(NULL);
     {
         nl_templates t = nl_templates_default();

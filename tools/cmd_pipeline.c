@@ -344,6 +344,11 @@ int cmd_score(int argc, char **argv) {
     }
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    /* the ID labels are embedded with the negatives' own templates */
+    if (neg_path && c.score.method != NL_METHOD_MCM && nl_templates_for_negatives(&t, c.noun_t.n > 0, &neg, neg_path) != 0) {
+        cli_fail("%s", nl_last_error());
+        goto done;
+    }
     if (c.score.method != NL_METHOD_MCM && !neg_path && /* mined: checked before the model */
         (nl_mine_check(&c.mine, &t) != 0 || nl_corpus_check(&c.corpus) != 0)) {
         cli_fail("%s", nl_last_error());
@@ -610,6 +615,7 @@ int cmd_eval(int argc, char **argv) {
     p.csp_mine = c.mine;
     if (!c.cut_set) p.csp_mine.max_cut = 0.95;
     p.templates = common_templates(&c);
+    p.templates_given = c.noun_t.n > 0;
     /* Each method keeps its reference defaults; options given apply to
      * every method that has them (--tau not to MCM: --mcm-tau). */
     for (int m = 0; m < NL_METHOD_COUNT; m++) {

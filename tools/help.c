@@ -120,8 +120,8 @@ static const opt_doc o_mining[] = {
 static const group_doc g_mining = {"NegMining options", o_mining};
 
 static const opt_doc o_prompts[] = {
-    {"--template", NULL, "T", "prompt for ID labels and nouns; repeat for an ensemble (default '" NL_TEMPLATE_NOUN "')",
-     0},
+    {"--template", NULL, "T", "prompt for ID labels and nouns; repeat for an ensemble (default '" NL_TEMPLATE_NOUN
+     "'; with --negatives FILE: the templates FILE was mined with, which a given one must equal)", 0},
     {"--adj-template", NULL, "T", "prompt for adjectives; repeatable (default '" NL_TEMPLATE_ADJ "')", 0},
     {"--mcm-template", NULL, "T", "prompt for the ID labels in MCM (default '" NL_TEMPLATE_MCM "')", 0},
     {"--remove-id-labels", NULL, NULL, "drop candidates equal to an ID label, ignoring case (default: keep them)", 0},

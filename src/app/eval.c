@@ -580,15 +580,19 @@ static const char *const neg_file_name[2] = {"negatives.tsv", "negatives-csp.tsv
 static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_strvec *labels, eval_head *h,
                       nli_atomic *file) {
     size_t dim = (size_t)nl_model_dim(m), n_id = labels->n;
-    const nl_templates *t = which == HEAD_CSP ? &p->csp_templates : &p->templates;
+    nl_templates tt = which == HEAD_CSP ? p->csp_templates : p->templates, *t = &tt;
     if (!(h->id_emb = nli_mallocarray(n_id * dim, sizeof(float)))) return -1;
     if (which == HEAD_MCM)
         return nl_embed_words(m, &p->embed, (const char *const *)labels->v, n_id, &p->templates.mcm, 1, h->id_emb);
+    int given = which == HEAD_NEG && p->negatives;
+    /* the ID labels are embedded with the negatives' own templates */
+    if (given && (nl_negatives_read(p->negatives, &h->neg) != 0 ||
+                  nl_templates_for_negatives(t, p->templates_given, &h->neg, p->negatives) != 0))
+        return -1;
     if ((t->raw_mean ? nl_embed_words_raw : nl_embed_words)(m, &p->embed, (const char *const *)labels->v, n_id, t->noun,
                                                             t->n_noun, h->id_emb) != 0)
         return -1;
-    if (which == HEAD_NEG && p->negatives) {
-        if (nl_negatives_read(p->negatives, &h->neg) != 0) return -1;
+    if (given) {
         if (!(h->neg_emb = nli_mallocarray(h->neg.words.n * dim + 1, sizeof(float)))) return -1;
         return nl_negatives_embed(m, &p->embed, p->negatives, &h->neg, h->neg_emb);
     }

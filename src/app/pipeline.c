@@ -509,6 +509,41 @@ fail:
     return -1;
 }
 
+/* "'a', 'b'" (raw) of a template list, cut at cap. */
+static void templates_text(char *buf, size_t cap, const char *const *v, size_t n, int raw_mean) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && at + 1 < cap; i++) {
+        int w = snprintf(buf + at, cap - at, "%s'%s'", i ? ", " : "", v[i]);
+        at = w < 0 ? cap : at + (size_t)w;
+    }
+    if (at + 1 < cap) snprintf(buf + at, cap - at, " (%s ensemble)", raw_mean ? "raw" : "normalised");
+}
+
+int nl_templates_for_negatives(nl_templates *t, int given, const nl_negatives *neg, const char *path) {
+    if (!t || !neg) return nli_null_arg(__func__);
+    if (!path) path = "negatives";
+    if (!neg->noun_templates.n) return 0;
+    const char *const *fv = (const char *const *)neg->noun_templates.v;
+    size_t fn = neg->noun_templates.n;
+    if (!given) {
+        t->noun = fv;
+        t->n_noun = fn;
+        t->raw_mean = neg->raw_mean;
+        return 0;
+    }
+    int same = t->n_noun == fn && !t->raw_mean == !neg->raw_mean;
+    for (size_t i = 0; same && i < fn; i++) same = t->noun[i] && !strcmp(t->noun[i], fv[i]);
+    if (same) return 0;
+    char a[512], b[512];
+    templates_text(a, sizeof a, fv, fn, neg->raw_mean);
+    templates_text(b, sizeof b, t->noun, t->n_noun, t->raw_mean);
+    nli_seterr("%s: the negatives were mined with the template %s, the ID labels would be embedded with %s; ID labels "
+               "and negatives must share their template (leave it out to use the file's, or mine again)",
+               path, a, b);
+    return -1;
+}
+
 int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out) {
     if (!m || !neg || !out) return nli_null_arg(__func__);
     if (!path) path = "negatives";
