@@ -12,7 +12,10 @@
  *   entries outside the archive's folder, no data.pkl, a big-endian
  *   byteorder, a storage entry shorter than declared or missing, a flipped
  *   byte (CRC), truncation, an absurd size in the central directory, an
- *   empty file. Nothing is written for a refused archive. */
+ *   empty file;
+ * - memory bombs: a deflated storage claiming 1000 times its compressed
+ *   size, one storage viewed by many tensors (tied weights, two views, are
+ *   read once and shared). Nothing is written for a refused archive. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,6 +463,72 @@ static void hostile_archives(void) {
     if (rc == 0) {
         CHECK(nli_ckpt_load_data(&ck) == 0 && !memcmp(ck.t[0].data, four, 16), "deflated bytes");
         nli_ckpt_free(&ck);
+    }
+
+    /* memory bombs: one storage viewed by several tensors, each of which
+     * used to get its own copy (and its own copy in the output), and a
+     * deflated storage that claims a size far beyond its compressed bytes
+     * (torch.save writes storages stored) */
+    {
+        const int64_t numel = (int64_t)1 << 20; /* 4 MiB of float zeros, about 4 KiB deflated */
+        uint8_t *zeros = calloc((size_t)numel, 4);
+        int64_t one = 1;
+        pk v;
+        start(&v);
+        op(&v, '}');
+        op(&v, '(');
+        for (int k = 0; k < 8; k++) {
+            char key[8];
+            snprintf(key, sizeof key, "t%d", k);
+            str(&v, key);
+            tensor(&v, "FloatStorage", "0", numel, 0, &numel, &one, 1);
+        }
+        op(&v, 'u');
+        op(&v, '.');
+        zentry bomb[] = {{"a/data.pkl", v.b, v.n}, {"a/data/0", zeros, (size_t)numel * 4}};
+        CHECK(zeros && write_zip(path, bomb, 2, 1) == 0, "writing %s", path);
+        rc = nli_ckpt_open(path, &ck);
+        CHECK(rc == 0 && ck.n == 8, "the deflate bomb opens: %s", nli_geterr());
+        if (rc == 0) {
+            rc = nli_ckpt_load_data(&ck);
+            CHECK(rc != 0 && strstr(nli_geterr(), "storage a/data/0 is deflated from ") &&
+                      strstr(nli_geterr(), " to 4194304 bytes: deflated storages may inflate to at most 32 times"),
+                  "a deflated storage of 4 MiB zeros viewed 8 times: %s", rc ? nli_geterr() : "accepted");
+            nli_ckpt_free(&ck);
+        }
+        /* the same stored: no inflation, but 8 views of 4 MiB */
+        CHECK(write_zip(path, bomb, 2, 0) == 0, "writing %s", path);
+        rc = nli_ckpt_open(path, &ck);
+        if (rc == 0) {
+            rc = nli_ckpt_load_data(&ck);
+            CHECK(rc != 0 && strstr(nli_geterr(), "its tensors take 33554432 bytes of 4194304 bytes of storage") &&
+                      strstr(nli_geterr(), "storage a/data/0 of 4194304 bytes is viewed by 8 tensors"),
+                  "a stored storage of 4 MiB viewed 8 times: %s", rc ? nli_geterr() : "accepted");
+            nli_ckpt_free(&ck);
+        }
+        free(zeros);
+        /* tied weights (two views of one storage) are read once and shared */
+        int64_t four_n = 4;
+        start(&v);
+        op(&v, '}');
+        op(&v, '(');
+        str(&v, "a");
+        tensor(&v, "FloatStorage", "0", 4, 0, &four_n, &one, 1);
+        str(&v, "b");
+        tensor(&v, "FloatStorage", "0", 4, 0, &four_n, &one, 1);
+        op(&v, 'u');
+        op(&v, '.');
+        zentry tied[] = {{"a/data.pkl", v.b, v.n}, {"a/data/0", four, 16}};
+        CHECK(write_zip(path, tied, 2, 0) == 0, "writing %s", path);
+        rc = nli_ckpt_open(path, &ck);
+        CHECK(rc == 0, "tied weights open: %s", nli_geterr());
+        if (rc == 0) {
+            rc = nli_ckpt_load_data(&ck);
+            CHECK(rc == 0 && ck.n == 2 && !memcmp(ck.t[0].data, four, 16) && !memcmp(ck.t[1].data, four, 16),
+                  "tied weights' bytes: %s", rc ? nli_geterr() : "wrong");
+            CHECK(rc != 0 || ck.t[0].data == ck.t[1].data, "tied weights share one copy of their storage");
+            nli_ckpt_free(&ck);
+        }
     }
 
     /* bad names */

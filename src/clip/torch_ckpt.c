@@ -307,18 +307,18 @@ int nli_ckpt_open(const char *path, nli_ckpt *ck) {
     return nli_ckpt_open_zip(z, ck);
 }
 
-/* Copy t's elements, row-major, out of its storage. */
-static void gather(uint8_t *dst, const uint8_t *base, const nli_pk_tensor *t, size_t es) {
-    int64_t idx[NL_PK_MAX_DIMS] = {0}, expect = 1;
-    int contiguous = 1;
+static int contiguous(const nli_pk_tensor *t) {
+    int64_t expect = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
-        if (t->size[d] != 1 && t->stride[d] != expect) contiguous = 0;
+        if (t->size[d] != 1 && t->stride[d] != expect) return 0;
         expect *= t->size[d];
     }
-    if (contiguous) {
-        if (t->numel) memcpy(dst, base + (size_t)t->offset * es, (size_t)t->numel * es);
-        return;
-    }
+    return 1;
+}
+
+/* Copy t's elements, row-major, out of its storage (a strided view). */
+static void gather(uint8_t *dst, const uint8_t *base, const nli_pk_tensor *t, size_t es) {
+    int64_t idx[NL_PK_MAX_DIMS] = {0};
     for (int64_t e = 0; e < t->numel; e++) {
         int64_t off = t->offset;
         for (int d = 0; d < t->ndim; d++) off += idx[d] * t->stride[d];
@@ -330,67 +330,136 @@ static void gather(uint8_t *dst, const uint8_t *base, const nli_pk_tensor *t, si
     }
 }
 
+/* A storage entry, read once and shared by every tensor that views it. */
 typedef struct {
     const char *key;
+    long entry;
+    uint64_t bytes, viewed; /* its size; the bytes of the tensors that view it */
+    size_t views;
     uint8_t *data;
-    uint64_t bytes;
 } stor;
 
-/* Storages by key: an open-addressing table of twice the tensors' count. */
+static uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+
+/* Storages by key: an open-addressing table of twice the tensors' count.
+ * Pass 1 checks every storage entry (present, its size as declared, and
+ * what a deflated one inflates to) and the bytes the tensors would take,
+ * before anything is read; pass 2 reads each storage once. */
 int nli_ckpt_load_data(nli_ckpt *ck) {
     const char *path = nli_zip_path(ck->zip);
     size_t cap = 16;
     while (cap < 2 * ck->n) cap *= 2;
-    stor *cache = nli_calloc(cap, sizeof *cache);
+    stor *tab = nli_calloc(cap, sizeof *tab);
+    size_t *slot = nli_mallocarray(ck->n ? ck->n : 1, sizeof *slot);
     int rc = -1;
-    if (!cache) return -1;
+    char name[NL_ZIP_MAX_NAME + 100], shown[300];
+    if (!tab || !slot) goto out;
+    uint64_t storage_bytes = 0, tensor_bytes = 0, inflated = 0, deflated = 0;
+    size_t nstor = 0;
     for (size_t i = 0; i < ck->n; i++) {
         nli_ckpt_tensor *t = &ck->t[i];
         const nli_pk *s = t->src->storage;
         size_t es = nli_dtype_size(s->dtype);
         size_t h = (size_t)nli_fnv1a(s->s, s->slen, NL_FNV_INIT) & (cap - 1);
-        while (cache[h].key && strcmp(cache[h].key, s->s) != 0) h = (h + 1) & (cap - 1);
-        const uint8_t *base = cache[h].data;
-        if (cache[h].key && cache[h].bytes != (uint64_t)s->i * es) {
-            nli_seterr("%s: tensor '%s': storage '%s' declared again with another size", path, t->name, s->s);
+        while (tab[h].key && strcmp(tab[h].key, s->s) != 0) h = (h + 1) & (cap - 1);
+        uint64_t want = (uint64_t)s->i * es;
+        snprintf(name, sizeof name, "%s/data/%s", ck->prefix, s->s);
+        nli_sanitize(shown, sizeof shown, name);
+        if (tab[h].key && tab[h].bytes != want) {
+            nli_seterr("%s: tensor '%s': storage '%s' declared again with another size", path, t->name, shown);
             goto out;
         }
-        if (!cache[h].key) {
-            char name[NL_ZIP_MAX_NAME + 100];
-            snprintf(name, sizeof name, "%s/data/%s", ck->prefix, s->s);
+        if (!tab[h].key) {
             long e = nli_zip_find(ck->zip, name);
-            if (e < 0) { nli_seterr("%s: tensor '%s': its storage %s is missing", path, t->name, name); goto out; }
-            uint64_t want = (uint64_t)s->i * es, have = nli_zip_size(ck->zip, (size_t)e);
+            if (e < 0) { nli_seterr("%s: tensor '%s': its storage %s is missing", path, t->name, shown); goto out; }
+            uint64_t have = nli_zip_size(ck->zip, (size_t)e);
             if (have != want) {
                 nli_seterr("%s: tensor '%s': storage %s holds %llu bytes, its header says %lld elements of %zu "
-                           "bytes (%llu)", path, t->name, name, (unsigned long long)have, (long long)s->i, es,
+                           "bytes (%llu)", path, t->name, shown, (unsigned long long)have, (long long)s->i, es,
                            (unsigned long long)want);
                 goto out;
             }
-            uint8_t *buf;
-            size_t len;
-            if (nli_zip_read(ck->zip, (size_t)e, want, &buf, &len) != 0) goto out;
-            cache[h].key = s->s;
-            cache[h].data = buf;
-            cache[h].bytes = want;
-            base = buf;
+            /* torch.save writes storages stored (uncompressed); a deflated
+             * one may claim any size, so what they inflate to is bounded by
+             * what they take in the file */
+            if (nli_zip_deflated(ck->zip, (size_t)e)) {
+                inflated = sat_add(inflated, want);
+                deflated = sat_add(deflated, nli_zip_comp_size(ck->zip, (size_t)e));
+                if (inflated > sat_add(deflated > UINT64_MAX / NL_CKPT_MAX_INFLATE ? UINT64_MAX
+                                                                                     : deflated * NL_CKPT_MAX_INFLATE,
+                                       NL_CKPT_INFLATE_SLACK)) {
+                    nli_seterr("%s: storage %s is deflated from %llu to %llu bytes: deflated storages may inflate "
+                               "to at most %d times their compressed size (plus %llu KiB in all); torch.save writes "
+                               "storages uncompressed",
+                               path, shown, (unsigned long long)nli_zip_comp_size(ck->zip, (size_t)e),
+                               (unsigned long long)want, NL_CKPT_MAX_INFLATE,
+                               (unsigned long long)(NL_CKPT_INFLATE_SLACK >> 10));
+                    goto out;
+                }
+            }
+            tab[h].key = s->s;
+            tab[h].entry = e;
+            tab[h].bytes = want;
+            storage_bytes = sat_add(storage_bytes, want);
+            nstor++;
         }
-        if (!(t->data = nli_malloc(t->nbytes ? t->nbytes : 1))) goto out;
-        gather(t->data, base, t->src, es);
+        tab[h].viewed = sat_add(tab[h].viewed, t->nbytes);
+        tab[h].views++;
+        tensor_bytes = sat_add(tensor_bytes, t->nbytes);
+        slot[i] = h;
+    }
+    /* views share their storage in memory, but every tensor is written out
+     * on its own: only tied weights view one storage twice */
+    if (tensor_bytes > sat_add(sat_add(storage_bytes, storage_bytes), NL_CKPT_VIEW_SLACK)) {
+        size_t worst = 0;
+        uint64_t excess = 0;
+        for (size_t h = 0; h < cap; h++)
+            if (tab[h].key && tab[h].viewed > tab[h].bytes && tab[h].viewed - tab[h].bytes >= excess) {
+                excess = tab[h].viewed - tab[h].bytes;
+                worst = h;
+            }
+        snprintf(name, sizeof name, "%s/data/%s", ck->prefix, tab[worst].key);
+        nli_sanitize(shown, sizeof shown, name);
+        nli_seterr("%s: its tensors take %llu bytes of %llu bytes of storage (more than twice, plus %llu KiB: "
+                   "storages viewed over and over; storage %s of %llu bytes is viewed by %zu tensors of %llu bytes)",
+                   path, (unsigned long long)tensor_bytes, (unsigned long long)storage_bytes,
+                   (unsigned long long)(NL_CKPT_VIEW_SLACK >> 10), shown, (unsigned long long)tab[worst].bytes,
+                   tab[worst].views, (unsigned long long)tab[worst].viewed);
+        goto out;
+    }
+    if (!(ck->stor = nli_calloc(nstor ? nstor : 1, sizeof *ck->stor))) goto out;
+    for (size_t i = 0; i < ck->n; i++) {
+        nli_ckpt_tensor *t = &ck->t[i];
+        stor *st = &tab[slot[i]];
+        size_t es = nli_dtype_size(t->src->storage->dtype);
+        if (!st->data) {
+            size_t len;
+            if (nli_zip_read(ck->zip, (size_t)st->entry, st->bytes, &st->data, &len) != 0) goto out;
+            ck->stor[ck->nstor++] = st->data;
+        }
+        if (contiguous(t->src)) {
+            t->data = st->data + (size_t)t->src->offset * es;
+        } else {
+            if (!(t->own = nli_malloc(t->nbytes ? t->nbytes : 1))) goto out;
+            gather(t->own, st->data, t->src, es);
+            t->data = t->own;
+        }
     }
     rc = 0;
 out:
-    for (size_t c = 0; c < cap; c++) free(cache[c].data);
-    free(cache);
+    free(tab);
+    free(slot);
     return rc;
 }
 
 void nli_ckpt_free(nli_ckpt *ck) {
     for (size_t i = 0; i < ck->n; i++) {
         free(ck->t[i].name);
-        free(ck->t[i].data);
+        free(ck->t[i].own);
     }
     free(ck->t);
+    for (size_t i = 0; i < ck->nstor; i++) free(ck->stor[i]);
+    free(ck->stor);
     nli_pk_free(ck->arena);
     nli_zip_close(ck->zip);
     free(ck->prefix);

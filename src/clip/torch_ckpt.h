@@ -17,6 +17,14 @@
 #define NL_CKPT_MAX_DEPTH 64     /* module nesting */
 #define NL_CKPT_MAX_NAME 4096    /* a tensor's full name */
 #define NL_CKPT_MAX_CODE ((uint64_t)16 << 20)
+/* Deflated storage entries (torch.save writes them stored) may inflate to
+ * at most NL_CKPT_MAX_INFLATE times their compressed bytes, plus
+ * NL_CKPT_INFLATE_SLACK in all; the tensors may take at most twice their
+ * storages' bytes plus NL_CKPT_VIEW_SLACK (views of one storage are each
+ * written out: only tied weights share one). */
+#define NL_CKPT_MAX_INFLATE 32
+#define NL_CKPT_INFLATE_SLACK ((uint64_t)1 << 20)
+#define NL_CKPT_VIEW_SLACK ((uint64_t)1 << 20)
 
 typedef struct {
     char *name;
@@ -24,7 +32,9 @@ typedef struct {
     int ndim;
     int64_t shape[NL_PK_MAX_DIMS];
     const nli_pk_tensor *src; /* in the pickle */
-    uint8_t *data;            /* contiguous bytes after nli_ckpt_load_data (owned) */
+    const uint8_t *data;      /* contiguous bytes after nli_ckpt_load_data: inside its
+                                 storage (shared with other views), or own */
+    uint8_t *own;             /* a strided view's gathered copy */
     size_t nbytes;
 } nli_ckpt_tensor;
 
@@ -35,6 +45,8 @@ typedef struct {
     nli_pk_arena *arena;
     nli_ckpt_tensor *t;
     size_t n, cap;
+    uint8_t **stor;           /* the storages read, each once */
+    size_t nstor;
 } nli_ckpt;
 
 /* Open the archive, unpickle data.pkl and list the state dict (shapes and
@@ -42,7 +54,11 @@ typedef struct {
 int nli_ckpt_open(const char *path, nli_ckpt *ck);
 /* The same on an archive already opened (takes ownership of z). */
 int nli_ckpt_open_zip(nli_zip *z, nli_ckpt *ck);
-/* Read every tensor's bytes (contiguous, row-major) from its storage. */
+/* Read every tensor's bytes (contiguous, row-major) from its storage:
+ * each storage entry is read once, its contiguous views point into it.
+ * Refused before anything is read: a missing or mis-sized storage entry,
+ * deflated ones that inflate too far, tensors viewing storages over and
+ * over (see NL_CKPT_MAX_INFLATE). */
 int nli_ckpt_load_data(nli_ckpt *ck);
 void nli_ckpt_free(nli_ckpt *ck);
 

@@ -11,7 +11,8 @@
 
 typedef struct {
     char *name;
-    uint64_t size;
+    uint64_t size, comp_size;
+    int deflated;
 } zentry;
 
 struct nli_zip {
@@ -93,6 +94,8 @@ static int index_entries(nli_zip *z) {
         z->e[i].name = nli_strdup(st.name);
         if (!z->e[i].name) return -1;
         z->e[i].size = st.size;
+        z->e[i].deflated = st.comp_method == ZIP_CM_DEFLATE;
+        z->e[i].comp_size = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : st.size;
         z->n = (size_t)i + 1;
     }
     /* duplicate names: which one a reader takes would be ambiguous */
@@ -187,6 +190,8 @@ const char *nli_zip_path(const nli_zip *z) { return z->path; }
 size_t nli_zip_count(const nli_zip *z) { return z->n; }
 const char *nli_zip_name(const nli_zip *z, size_t i) { return i < z->n ? z->e[i].name : NULL; }
 uint64_t nli_zip_size(const nli_zip *z, size_t i) { return i < z->n ? z->e[i].size : 0; }
+uint64_t nli_zip_comp_size(const nli_zip *z, size_t i) { return i < z->n ? z->e[i].comp_size : 0; }
+int nli_zip_deflated(const nli_zip *z, size_t i) { return i < z->n && z->e[i].deflated; }
 
 long nli_zip_find(const nli_zip *z, const char *name) {
     for (size_t i = 0; i < z->n; i++)

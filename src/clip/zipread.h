@@ -23,6 +23,10 @@ const char *nli_zip_path(const nli_zip *z);
 size_t nli_zip_count(const nli_zip *z);
 const char *nli_zip_name(const nli_zip *z, size_t i);
 uint64_t nli_zip_size(const nli_zip *z, size_t i);
+/* Its bytes in the archive, and whether they are deflated (else stored):
+ * a deflated entry's declared size is what it claims to inflate to. */
+uint64_t nli_zip_comp_size(const nli_zip *z, size_t i);
+int nli_zip_deflated(const nli_zip *z, size_t i);
 /* Index of the entry named name, -1 if none (no error set). */
 long nli_zip_find(const nli_zip *z, const char *name);
 /* Read entry i (at most max bytes, else an error) into a malloc'd buffer
