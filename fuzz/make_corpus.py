@@ -4,7 +4,8 @@ image, tokenizer (Pillow >= 9; made with Pillow 13.0.0; the TIFF and
 animated WebP seeds are copies of goldens, see below) and unpickler (the
 data.pkl of each archive in tests/data/torchscript prefixed with 'P'; whole
 archives prefixed with 'Z': views_sd.pt, and vit_jit.pt without its
-storages over 512 bytes and its .debug_pkl files, to keep the seed small).
+storages over 512 bytes and its .debug_pkl files, to keep the seed small;
+zip_bomb_views: a deflated storage of 4 MiB viewed by eight tensors).
 The formats/ seeds are hand-written except the two cache files (cache_*), which are
 neglabel's own cache files from scoring one CIFAR-10 image with the tiny
 fixture model against the hand-written negatives seed (`neglabel score
@@ -133,3 +134,21 @@ with zipfile.ZipFile(T + "vit_jit.pt") as z, zipfile.ZipFile(buf, "w", zipfile.Z
             continue
         out.writestr(info.filename, z.read(info.filename))
 open(D + "unpickler/zip_vit_jit_small", "wb").write(b"Z" + buf.getvalue())
+
+# A memory bomb (its old cost: 4 MiB inflated from 4 KiB, then a copy per
+# view): eight tensors viewing one deflated storage of 2^20 float zeros.
+def pk_str(s):
+    b = s.encode()
+    return b"\x8c" + bytes([len(b)]) + b
+def pk_int(v):
+    return b"K" + bytes([v]) if 0 <= v < 256 else b"\x8a\x08" + struct.pack("<q", v)
+N = 1 << 20
+view = (b"ctorch._utils\n_rebuild_tensor_v2\n((" + pk_str("storage") + b"ctorch\nFloatStorage\n" + pk_str("0") +
+        pk_str("cpu") + pk_int(N) + b"tQ" + pk_int(0) + b"(" + pk_int(N) + b"t(" + pk_int(1) + b"t\x89" +
+        b"ccollections\nOrderedDict\n)RtR")
+pkl = b"\x80\x02}(" + b"".join(pk_str("t%d" % k) + view for k in range(8)) + b"u."
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as out:
+    out.writestr("a/data.pkl", pkl)
+    out.writestr("a/data/0", bytes(4 * N), compress_type=zipfile.ZIP_DEFLATED)
+open(D + "unpickler/zip_bomb_views", "wb").write(b"Z" + buf.getvalue())
