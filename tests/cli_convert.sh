@@ -15,6 +15,8 @@ for a in vit_jit rn_jit vit_sd; do
   out=$TMP/$a
   nl convert "$D/$a.pt" -o "$out" 2>"$TMP/err"; rc=$?
   check "convert $a.pt exits 0 (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+  check "$a: the log says OpenAI's QuickGELU and preprocessing were assumed ($(cat "$TMP/err"))" \
+    grep -q "no open_clip_config.json beside it: assuming OpenAI's QuickGELU and preprocessing" "$TMP/err"
   check "$a: open_clip_model.safetensors written" test -s "$out/open_clip_model.safetensors"
   check "$a: open_clip_config.json written" test -s "$out/open_clip_config.json"
   check "$a: no temporary files left" test "$(ls "$out" | wc -l)" -eq 2
@@ -139,4 +141,101 @@ check "nothing written there" test ! -e "$TMP/hf-stale/model.safetensors"
 mkdir -p "$TMP/hf-oc" && echo '{}' >"$TMP/hf-oc/open_clip_config.json"
 expect_fail "into a folder holding open_clip_config.json" "would be read as an OpenCLIP folder" \
   nl convert -q "$H/pytorch_model.bin" -o "$TMP/hf-oc"
+# ------------------------------- an OpenCLIP open_clip_pytorch_model.bin
+# An OpenCLIP (GELU, not QuickGELU; non-default MLP ratios and preprocessing)
+# folder written by the test_openclip helper, and the same state dict as a
+# torch.save zip (open_clip_pytorch_model.bin, no torch needed) beside the
+# same open_clip_config.json: convert uses that config (checked against the
+# shapes) instead of OpenAI's assumptions, so the converted folder embeds
+# exactly as the safetensors folder does; it never replaces a different
+# config in the output folder, and refuses a config the shapes contradict.
+HELPER=$(dirname "$BIN")/test_openclip
+# vit-small-gelu: GELU, MLP ratios 2.5 and 3, squash resize, a text width of
+# 32; rn-small: a GELU ModifiedResNet with OpenAI's preprocessing (what the
+# old convert silently turned into QuickGELU)
+for spec in vit-small-gelu rn-small; do
+OC=$TMP/oc-st-$spec OB=$TMP/oc-bin-$spec CV=$TMP/oc-conv-$spec
+"$HELPER" --write "$OC" $spec f32 >/dev/null || bad "test_openclip --write $spec"
+mkdir -p "$OB" && cp "$OC/open_clip_config.json" "$OB/"
+python3 - "$OC/open_clip_model.safetensors" "$OB/open_clip_pytorch_model.bin" <<'PY'
+import json, struct, sys, zipfile
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n]); hdr.pop("__metadata__", None)
+types = {"F32": (b"FloatStorage", 4), "F16": (b"HalfStorage", 2), "I64": (b"LongStorage", 8)}
+def s(x):
+    b = x.encode(); return b"\x8c" + bytes([len(b)]) + b
+def i(v):
+    return b"K" + bytes([v]) if 0 <= v < 256 else b"\x8a\x08" + struct.pack("<q", v)
+def tup(v):
+    return b"(" + b"".join(i(x) for x in v) + b"t"
+pkl, blobs = b"\x80\x02}(", {}
+for k, (name, h) in enumerate(sorted(hdr.items())):
+    typ, es = types[h["dtype"]]
+    a, b = h["data_offsets"]
+    blobs[str(k)] = raw[8 + n + a:8 + n + b]
+    shape = h["shape"]; stride = [1] * len(shape)
+    for d in range(len(shape) - 2, -1, -1): stride[d] = stride[d + 1] * shape[d + 1]
+    pkl += (s(name) + b"ctorch._utils\n_rebuild_tensor_v2\n((" + s("storage") + b"ctorch\n" + typ + b"\n" +
+            s(str(k)) + s("cpu") + i((b - a) // es) + b"tQ" + i(0) + tup(shape) + tup(stride) + b"\x89" +
+            b"ccollections\nOrderedDict\n)RtR")
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", pkl + b"u.")
+    z.writestr("archive/version", "3\n")
+    for k, v in blobs.items(): z.writestr("archive/data/" + k, v)
+PY
+check "$spec: open_clip_pytorch_model.bin written" test -s "$OB/open_clip_pytorch_model.bin"
+nl convert "$OB/open_clip_pytorch_model.bin" -o "$CV" 2>"$TMP/err"; rc=$?
+check "$spec: convert an OpenCLIP .bin (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+check "$spec: the log names the config beside it" grep -q "config from the open_clip_config.json beside it" "$TMP/err"
+check "$spec: the converted folder keeps the OpenCLIP config (GELU), byte for byte" \
+  cmp -s "$OC/open_clip_config.json" "$CV/open_clip_config.json"
+check "$spec: no quick_gelu true in it" bash -c "! grep -q '\"quick_gelu\": *true' '$CV/open_clip_config.json'"
+IMG=$SRC/tests/data/images/gif_bmp/rgb24.bmp
+for m in "$OC" "$CV"; do
+  nl embed -q --device cpu --model "$m" --image "$IMG" --text "a photo of a dog." >"$m.emb" 2>"$TMP/err"; rc=$?
+  check "$spec: embed with $m (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+done
+# the same weights and config on the same machine: equal up to float
+# rounding (1e-6 of the norm; in practice bit for bit)
+out=$(python3 - "$OC.emb" "$CV.emb" <<'PY'
+import json, math, sys
+a, b = ([json.loads(l)["embedding"] for l in open(f)] for f in sys.argv[1:3])
+assert len(a) == len(b) == 2, "%d and %d embeddings" % (len(a), len(b))
+for u, v in zip(a, b):
+    err = max(abs(x - y) for x, y in zip(u, v)) / math.sqrt(sum(x * x for x in u))
+    print("%.3g" % err)
+    assert len(u) == len(v) and err <= 1e-6, "error %.3g of ||e||" % err
+PY
+); rc=$?
+check "$spec: the converted .bin embeds as the safetensors folder does, image and text ($out)" test $rc -eq 0
+done
+OC=$TMP/oc-st-vit-small-gelu OB=$TMP/oc-bin-vit-small-gelu
+# converting in place: the folder's own config stays as it is
+cp -r "$OB" "$TMP/oc-inplace"
+nl convert -q "$TMP/oc-inplace/open_clip_pytorch_model.bin" -o "$TMP/oc-inplace"; rc=$?
+check "convert into the .bin's own folder (rc=$rc)" test $rc -eq 0 -a -s "$TMP/oc-inplace/open_clip_model.safetensors"
+check "its open_clip_config.json is left as it was" cmp -s "$OC/open_clip_config.json" "$TMP/oc-inplace/open_clip_config.json"
+# a different config already in the output folder is not replaced
+mkdir -p "$TMP/oc-clash"
+sed 's/"quick_gelu": *false/"quick_gelu": true/' \
+  "$OC/open_clip_config.json" >"$TMP/oc-clash/open_clip_config.json"
+cp "$TMP/oc-clash/open_clip_config.json" "$TMP/clash.json"
+expect_fail "into a folder holding a different open_clip_config.json" \
+  "oc-clash already holds an open_clip_config.json that differs from .*oc-bin-vit-small-gelu/open_clip_config.json" \
+  nl convert -q "$OB/open_clip_pytorch_model.bin" -o "$TMP/oc-clash"
+check "that config is left as it was" cmp -s "$TMP/clash.json" "$TMP/oc-clash/open_clip_config.json"
+check "nothing written there" test ! -e "$TMP/oc-clash/open_clip_model.safetensors"
+# a config that contradicts the shapes
+mkdir -p "$TMP/oc-bad" && ln -s "$OB/open_clip_pytorch_model.bin" "$TMP/oc-bad/"
+python3 - "$OC/open_clip_config.json" "$TMP/oc-bad/open_clip_config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["model_cfg"]["vision_cfg"]["layers"] += 1
+json.dump(c, open(sys.argv[2], "w"))
+PY
+expect_fail "a config whose layers the checkpoint does not have" \
+  "oc-bad/open_clip_config.json does not describe .*: model_cfg.vision_cfg.layers is 4, the checkpoint's visual.transformer.resblocks give 3" \
+  nl convert -q "$TMP/oc-bad/open_clip_pytorch_model.bin" -o "$TMP/oc-bad-out"
+check "nothing written for it" test ! -e "$TMP/oc-bad-out"
 finish

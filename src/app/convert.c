@@ -1,10 +1,15 @@
 /* convert.c — nl_convert_checkpoint: a PyTorch CLIP checkpoint
  * (torch_ckpt.c) to a folder neglabel reads (safetensors_write.c):
  *
- * - OpenAI's checkpoints (TorchScript .pt, or a state dict in its names) to
- *   an OpenCLIP folder, the config inferred as open_clip infers it
- *   (openai_config.c) before any tensor data is read, so an archive that is
- *   not a CLIP fails fast;
+ * - OpenAI's checkpoints (TorchScript .pt, or a state dict in its names,
+ *   which are OpenCLIP's: open_clip_pytorch_model.bin) to an OpenCLIP
+ *   folder. The config is the open_clip_config.json beside the checkpoint
+ *   (or already in the output folder), checked against the tensors' shapes;
+ *   without one, it is inferred as open_clip infers OpenAI's (openai_config.c:
+ *   QuickGELU, OpenAI's preprocessing), and the summary says so. Either way
+ *   before any tensor data is read, so an archive that is not a CLIP fails
+ *   fast, and a config already in the output folder is never replaced by a
+ *   different one;
  * - a Hugging Face CLIPModel state dict (pytorch_model.bin, all many
  *   fine-tunes on the Hub have) to a Hugging Face folder: the tensors, names
  *   and dtypes unchanged, in model.safetensors, and the config, tokenizer and
@@ -108,12 +113,66 @@ static int find_vit(const nli_ckpt *ck) {
     return 0;
 }
 
+#define OC_CONFIG "open_clip_config.json"
+
+/* The config of an OpenCLIP-named state dict (d: its shapes): the
+ * open_clip_config.json beside src, else the one already in dst_dir, else
+ * OpenAI's inferred. *cfg gets the bytes to write, *write whether dst_dir
+ * needs them (not when its own config is the one used), *how a phrase for
+ * the summary. */
+static int openclip_config(const nli_sd_dims *d, const char *src, const char *dst_dir, nli_buf *cfg, int *write,
+                           const char **how) {
+    char *sdir = nli_dirname(src);
+    char *beside = sdir ? nli_path_join(sdir, OC_CONFIG) : NULL, *in_dst = nli_path_join(dst_dir, OC_CONFIG);
+    char *data = NULL, *other = NULL;
+    size_t len = 0, olen = 0;
+    int rc = -1;
+    if (!beside || !in_dst) goto out;
+    int have_beside = nli_file_exists(beside), have_dst = nli_file_exists(in_dst);
+    int same = have_beside && have_dst && same_file(beside, in_dst);
+    if (!have_beside && !have_dst) {
+        nli_log(NL_LOG_INFO, "%s: no %s beside it: assuming OpenAI's QuickGELU and preprocessing (what OpenAI's "
+                             "checkpoints need; an OpenCLIP model trained with GELU needs its own %s there)",
+                src, OC_CONFIG, OC_CONFIG);
+        rc = nli_openai_config_json(d, src, cfg);
+        *write = 1;
+        *how = "config inferred (OpenAI's QuickGELU and preprocessing)";
+        goto out;
+    }
+    const char *use = have_beside ? beside : in_dst;
+    nli_clip_config c;
+    if (nli_openclip_config_load(have_beside ? sdir : dst_dir, &c) != 0) goto out;
+    if (nli_openai_config_check(d, &c, use, src) != 0) goto out;
+    if (nli_read_file(use, (size_t)16 << 20, &data, &len) != 0) goto out;
+    if (have_beside && have_dst && !same) {
+        if (nli_read_file(in_dst, (size_t)16 << 20, &other, &olen) != 0) goto out;
+        if (olen != len || memcmp(data, other, len) != 0) {
+            nli_seterr("%s already holds an %s that differs from %s: it would be replaced; remove it or choose "
+                       "another folder",
+                       dst_dir, OC_CONFIG, beside);
+            goto out;
+        }
+    }
+    *write = !have_dst;
+    *how = have_beside ? "config from the " OC_CONFIG " beside it" : "config from the " OC_CONFIG " in the output folder";
+    rc = nli_buf_append(cfg, data, len);
+out:
+    free(data);
+    free(other);
+    free(beside);
+    free(in_dst);
+    free(sdir);
+    return rc;
+}
+
 int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     if (!src || !dst_dir) { nli_seterr("nl_convert_checkpoint: NULL argument"); return -1; }
     nli_ckpt ck;
     if (nli_ckpt_open(src, &ck) != 0) return -1;
-    int rc = -1;
+    int rc = -1, write_cfg = 0;
+    const char *how = "";
     nli_buf cfg = {0};
+    nli_sd_dims dims;
     char *st_path = NULL, *cfg_path = NULL;
     nli_sd_entry *e = nli_mallocarray(ck.n, sizeof *e);
     nli_st_out *o = nli_mallocarray(ck.n, sizeof *o);
@@ -123,7 +182,8 @@ int nl_convert_checkpoint(const char *src, const char *dst_dir) {
         goto out;
     }
     for (size_t i = 0; i < ck.n; i++) e[i] = (nli_sd_entry){ck.t[i].name, ck.t[i].ndim, ck.t[i].shape};
-    if (nli_openai_config_json(e, ck.n, src, &cfg) != 0) goto out;
+    if (nli_openai_dims(e, ck.n, src, &dims) != 0 || openclip_config(&dims, src, dst_dir, &cfg, &write_cfg, &how) != 0)
+        goto out;
     double t0 = nli_now();
     if (nli_ckpt_load_data(&ck) != 0) goto out;
     size_t n = 0, bytes = 0;
@@ -135,12 +195,13 @@ int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     }
     if (nli_mkdir_p(dst_dir) != 0) goto out;
     if (!(st_path = nli_path_join(dst_dir, "open_clip_model.safetensors")) ||
-        !(cfg_path = nli_path_join(dst_dir, "open_clip_config.json")))
+        !(cfg_path = nli_path_join(dst_dir, OC_CONFIG)))
         goto out;
-    if (nli_st_write(st_path, o, n) != 0 || nl_write_file_atomic(cfg_path, cfg.s, cfg.len) != 0) goto out;
-    nli_log(NL_LOG_INFO, "%s: %s %s, %zu tensors (%.1f MB) -> %s in %.1f s", src,
+    if (nli_st_write(st_path, o, n) != 0 || (write_cfg && nl_write_file_atomic(cfg_path, cfg.s, cfg.len) != 0))
+        goto out;
+    nli_log(NL_LOG_INFO, "%s: %s %s, %zu tensors (%.1f MB), %s -> %s in %.1f s", src,
             ck.torchscript ? "TorchScript" : "state dict", find_vit(&ck) ? "ViT" : "ModifiedResNet", n, bytes / 1e6,
-            dst_dir, nli_now() - t0);
+            how, dst_dir, nli_now() - t0);
     rc = 0;
 out:
     free(e);
