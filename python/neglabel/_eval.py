@@ -175,8 +175,9 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
 
 def convert_checkpoint(src: PathLike, dst_dir: PathLike) -> None:
     """``neglabel convert``: OpenAI's CLIP checkpoint (``ViT-B-16.pt``, ``RN50.pt``: TorchScript, or a
-    ``torch.save``'d zip of the state dict) to an OpenCLIP folder (``open_clip_model.safetensors``,
-    ``open_clip_config.json``) that :class:`Model` loads; or a Hugging Face ``pytorch_model.bin`` (its
+    ``torch.save``'d zip of the state dict, e.g. OpenCLIP's ``open_clip_pytorch_model.bin``) to an OpenCLIP
+    folder (``open_clip_model.safetensors``, ``open_clip_config.json``: the one beside ``src`` when there is one,
+    checked against the shapes, else OpenAI's QuickGELU and preprocessing) that :class:`Model` loads; or a Hugging Face ``pytorch_model.bin`` (its
     ``config.json`` beside it) to a Hugging Face folder (``model.safetensors`` and copies of the config,
     tokenizer and preprocessing files; ``dst_dir`` may be the ``.bin``'s own folder). The pickle is read by a
     restricted unpickler that runs nothing; an archive it cannot read raises :class:`InvalidInputError` naming
