@@ -214,6 +214,17 @@ out=$(S --ngroup 100000 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1); rc=$?
 check "score --ngroup above the negatives: rc 1 (rc=$rc)" test $rc -eq 1
 check "score --ngroup above the negatives: named ($out)" has "$out" 'ngroup 100000 outside'
 check "score --ngroup above the negatives: before the images" lacks "$out" 'junk.jpg'
+# an output that is the wrong kind of file: refused before the work (the
+# model path does not exist, so getting to it would say so)
+mkdir -p "$TMP/outdir"; : >"$TMP/afile"
+expect_fail "mine -o an existing folder: refused first" "cannot write .*outdir: it is a folder" \
+  T mine --model "$TMP/no-model" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" -o "$TMP/outdir"
+expect_fail "corpus -o an existing folder: refused first" "cannot write .*outdir: it is a folder" \
+  T corpus --lists "$TMP/no-lists" -o "$TMP/outdir"
+expect_fail "eval --out an existing file: refused before the model" "afile: cannot create directory: a file of that name exists" \
+  T eval -q --model "$TMP/no-model" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --id "$IMG" --ood x="$IMG" --out "$TMP/afile"
+expect_fail "eval --out below a file" "afile: cannot create directory: Not a directory|afile/sub: cannot create directory" \
+  T eval -q --model "$TMP/no-model" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --id "$IMG" --ood x="$IMG" --out "$TMP/afile/sub"
 check "score --ngroup above the negatives: the command named once" has "$out" '^neglabel score: ngroup 100000 outside'
 out=$(S --method oodd --oodd-queue 10 --oodd-k 100 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1)
 check "score --oodd-k above the queue: named ($out)" has "$out" 'oodd'

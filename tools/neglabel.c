@@ -543,6 +543,10 @@ static int output_folder_ok(const char *out) {
     if (strcmp(g_cmd, "mine") && strcmp(g_cmd, "corpus") && strcmp(g_cmd, "preprocess")) return 1;
     struct stat st, lst;
     char *real = NULL;
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) { /* refused before the work, not at the rename after it */
+        cli_fail("cannot write %s: it is a folder (-o names the file to write)", out);
+        return 0;
+    }
     if (stat(out, &st) == 0 && !S_ISREG(st.st_mode)) return 1; /* a FIFO or device, or a link to one */
     if (lstat(out, &lst) == 0 && S_ISLNK(lst.st_mode) && !(real = realpath(out, NULL)))
         return 1; /* a dangling link, which the library refuses by name */

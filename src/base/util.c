@@ -591,6 +591,13 @@ int nli_mkdir_p(const char *path) {
         free(p);
         return -1;
     }
+    struct stat st; /* EEXIST: a folder, or a link to one, and not a file */
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot create directory: %s", p,
+                        stat(p, &st) != 0 ? strerror(errno) : "a file of that name exists");
+        free(p);
+        return -1;
+    }
     free(p);
     return 0;
 }
