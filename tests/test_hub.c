@@ -108,7 +108,7 @@ static void test_parse(void) {
 
 static void clear_env(void) {
     const char *vars[] = {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HF_HUB_OFFLINE",
-                          "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH",
+                          "TRANSFORMERS_OFFLINE", "TRANSFORMERS_CACHE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH",
                           "HF_ENDPOINT", "HF_HUB_DISABLE_IMPLICIT_TOKEN"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
 }
@@ -127,8 +127,10 @@ static void test_cache_dir(void) {
     expect_cache("/xdg/huggingface/hub", "XDG_CACHE_HOME");
     setenv("HF_HOME", "~/hf", 1);
     expect_cache("/home/u/hf/hub", "HF_HOME with ~");
+    setenv("TRANSFORMERS_CACHE", "~/tc", 1);
+    expect_cache("/home/u/tc", "TRANSFORMERS_CACHE (transformers 4's) over HF_HOME");
     setenv("HUGGINGFACE_HUB_CACHE", "/legacy", 1);
-    expect_cache("/legacy", "HUGGINGFACE_HUB_CACHE");
+    expect_cache("/legacy", "HUGGINGFACE_HUB_CACHE over TRANSFORMERS_CACHE");
     setenv("HF_HUB_CACHE", "/new", 1);
     expect_cache("/new", "HF_HUB_CACHE");
     setenv("HF_HUB_CACHE", "", 1); /* empty: unset */

@@ -164,6 +164,8 @@ int nli_hub_home(char **home) {
 char *nli_hub_cache_dir(void) {
     const char *v = nli_hub_env("HF_HUB_CACHE");
     if (!v) v = nli_hub_env("HUGGINGFACE_HUB_CACHE");
+    /* transformers 4's own (deprecated) name: where it downloaded to */
+    if (!v) v = nli_hub_env("TRANSFORMERS_CACHE");
     if (v) return nli_hub_expand_user(v);
     char *home;
     if (nli_hub_home(&home) != 0) return NULL;
