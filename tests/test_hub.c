@@ -248,6 +248,38 @@ static void test_snapshots(const char *tmp, const char *model) {
     free(index);
     free(single);
 
+    /* open_clip's config added (an older open_clip downloads it and its
+     * .bin) beside complete Hugging Face files: still a whole snapshot, read
+     * as the Hugging Face model; without config.json, it wants its weights */
+    char *occ = check_path(snap, "open_clip_config.json"), *ocb = check_path(snap, "open_clip_pytorch_model.bin");
+    write_text(occ, "{\"model_cfg\": {}}");
+    write_text(ocb, "x");
+    got = nli_hub_find_cached(cache, "org/tiny", "main");
+    CHECK(got && !strcmp(got, snap), "open_clip config beside HF files: %s", got ? got : nl_last_error());
+    free(got);
+    clear_env();
+    setenv("HF_HUB_CACHE", cache, 1);
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    m = nl_model_load("org/tiny", NULL);
+    CHECK(m != NULL, "open_clip config beside HF files loads: %s", nl_last_error());
+    if (m) {
+        char *js = nl_model_info_json(m);
+        CHECK(has(js, "\"format\":\"huggingface\""), "read as the Hugging Face model: %.200s", js);
+        free(js);
+        nl_model_free(m);
+    }
+    char *cfg = check_path(snap, "config.json"), *cfg_aside = check_path(tmp, "config-aside.json");
+    CHECK(rename(cfg, cfg_aside) == 0, "config.json aside");
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "open_clip_model.safetensors"),
+          "open_clip config alone wants its weights: %s", nl_last_error());
+    CHECK(rename(cfg_aside, cfg) == 0, "config.json back");
+    unlink(occ);
+    unlink(ocb);
+    free(occ);
+    free(ocb);
+    free(cfg);
+    free(cfg_aside);
+
     /* a hostile ref in the cache */
     char *ref = check_path(cache, "models--org--tiny/refs/main");
     write_text(ref, "../../../../etc");

@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "clip.h"
 #include "hub_impl.h"
 #include "neglabel.h"
 #include "safetensors.h"
@@ -234,10 +235,7 @@ int nli_hub_snapshot_complete(const char *snap, const char **missing) {
     static _Thread_local char miss[256];
     /* an OpenCLIP snapshot: its config and weights (the tokenizer files are
      * not in every such repo; the model load says when they are missing) */
-    char *oc = nli_path_join(snap, NL_HUB_OPENCLIP_CONFIG);
-    int is_oc = oc && nli_hub_is_regular(oc);
-    free(oc);
-    if (is_oc) {
+    if (nli_is_openclip_dir(snap)) { /* the loader's own rule */
         char *w = nli_path_join(snap, NL_HUB_OPENCLIP_WEIGHTS);
         int ok = w && nli_hub_is_regular(w);
         free(w);

@@ -37,7 +37,9 @@ typedef struct {
     int fill_color;                    /* longest: padding value (0..255) */
 } nli_clip_config;
 
-/* OpenCLIP folders (config_openclip.c): open_clip_config.json present? */
+/* OpenCLIP folders (config_openclip.c): open_clip_config.json, with
+ * open_clip_model.safetensors or without a config.json (else the folder is
+ * read as a Hugging Face one). */
 int nli_is_openclip_dir(const char *dir);
 /* Parse open_clip_config.json's model_cfg and preprocess_cfg as open_clip
  * resolves them; anything we do not implement is refused by name. */

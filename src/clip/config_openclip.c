@@ -16,11 +16,19 @@
 
 #define CONFIG_NAME "open_clip_config.json"
 
-int nli_is_openclip_dir(const char *dir) {
-    char *p = nli_path_join(dir, CONFIG_NAME);
+static int has_file(const char *dir, const char *name) {
+    char *p = nli_path_join(dir, name);
     int yes = p && nli_file_exists(p);
     free(p);
     return yes;
+}
+
+/* open_clip_config.json, and its weights or no Hugging Face config: a Hub
+ * snapshot that transformers filled (config.json, model.safetensors) and an
+ * older open_clip added its config and .bin to is read as what it has
+ * whole, the Hugging Face model (transformers reads it so too). */
+int nli_is_openclip_dir(const char *dir) {
+    return has_file(dir, CONFIG_NAME) && (has_file(dir, "open_clip_model.safetensors") || !has_file(dir, "config.json"));
 }
 
 /* A key we read ourselves, or one whose default is harmless, with the
