@@ -56,8 +56,11 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
     to ``fn(label, done, total, elapsed_seconds, final)``, or silence it with
     ``None``. The library throttles calls (a few a second); ``final`` is True
     on a job's last call. ``fn`` may be called from any thread, with the GIL
-    held; an exception it raises is reported (sys.unraisablehook) and the work
-    goes on. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
+    held; an Exception it raises is reported (sys.unraisablehook) and the work
+    goes on. A KeyboardInterrupt (Ctrl-C during a long call arrives inside
+    ``fn``) or another BaseException that is not an Exception (SystemExit)
+    is raised in the main thread once the call returns: the library cannot
+    stop a call midway, so the call runs to its end first. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
     inside the call it reports on: a model that call is using raises
     RuntimeError there instead of waiting for it. The default is
     :func:`default_progress`."""

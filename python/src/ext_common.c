@@ -69,6 +69,55 @@ atomic_int nlpy_have_progress, nlpy_have_log;
 
 _Thread_local int nlpy_in_callback;
 
+/* A handler's exception. An Exception is reported (sys.unraisablehook) and
+ * the library's work goes on. Any other BaseException (KeyboardInterrupt
+ * from Ctrl-C, SystemExit) is kept and raised in the main thread once the
+ * library call returns: a pending call, which the interpreter runs at its
+ * next check, as it runs a signal's handler. The API has no way to stop a
+ * call early (nl_progress_fn returns nothing), so the call runs to its end
+ * first. The first such exception wins until it is raised; later ones are
+ * dropped. The GIL is held. */
+static PyObject *pending_exc; /* the exception instance to raise; under the GIL */
+
+static int raise_pending(void *unused) {
+    (void)unused;
+    PyObject *e = pending_exc;
+    pending_exc = NULL;
+    if (!e) return 0;
+    PyErr_SetObject((PyObject *)Py_TYPE(e), e); /* keeps e.__traceback__ */
+    Py_DECREF(e);
+    return -1;
+}
+
+static void handler_failed(PyObject *cb) {
+    if (PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_WriteUnraisable(cb); /* the library's work goes on */
+        return;
+    }
+    if (pending_exc) { /* one is waiting to be raised already */
+        PyErr_Clear();
+        return;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *v = PyErr_GetRaisedException();
+#else
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (v && tb) PyException_SetTraceback(v, tb);
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+#endif
+    if (!v) return;
+    pending_exc = v;
+    if (Py_AddPendingCall(raise_pending, NULL) != 0) { /* the queue is full: report it at least */
+        pending_exc = NULL;
+        PyErr_SetObject((PyObject *)Py_TYPE(v), v);
+        Py_DECREF(v);
+        PyErr_WriteUnraisable(cb);
+    }
+}
+
 void nlpy_progress_trampoline(const char *label, size_t done, size_t total, double elapsed, int final, void *user) {
     (void)user;
     if (!atomic_load(&nlpy_have_progress) || NLPY_FINALIZING()) return;
@@ -76,13 +125,17 @@ void nlpy_progress_trampoline(const char *label, size_t done, size_t total, doub
     PyObject *cb = progress_handler;
     Py_XINCREF(cb);
     if (cb) {
+        /* Ctrl-C during the call: Python's SIGINT handler only set a flag
+         * (the GIL is released); on the main thread its handler runs here,
+         * whatever the progress handler is (a C callable checks nothing). */
+        if (PyErr_CheckSignals() != 0) handler_failed(cb);
         nlpy_in_callback++;
         PyObject *r = PyObject_CallFunction(cb, "NnndO",
                                             PyUnicode_DecodeUTF8(label ? label : "", (Py_ssize_t)strlen(label ? label : ""),
                                                                  "replace"),
                                             (Py_ssize_t)done, (Py_ssize_t)total, elapsed, final ? Py_True : Py_False);
         nlpy_in_callback--;
-        if (!r) PyErr_WriteUnraisable(cb); /* the library's work goes on */
+        if (!r) handler_failed(cb);
         Py_XDECREF(r);
         Py_DECREF(cb);
     }
@@ -101,7 +154,7 @@ void nlpy_log_trampoline(nl_log_level level, const char *msg, void *user) {
                                             PyUnicode_DecodeUTF8(msg ? msg : "", (Py_ssize_t)strlen(msg ? msg : ""),
                                                                  "backslashreplace"));
         nlpy_in_callback--;
-        if (!r) PyErr_WriteUnraisable(cb);
+        if (!r) handler_failed(cb);
         Py_XDECREF(r);
         Py_DECREF(cb);
     }

@@ -1,6 +1,7 @@
 """Progress goes to the callback of neglabel.set_progress (called back from
 the library's threads while the caller has released the GIL); the default
 draws a tqdm-style line only on a terminal. Warnings go to logging."""
+import functools
 import io
 import logging
 import random
@@ -140,3 +141,62 @@ def test_cache_dir(model, labels_file, cat_images, tmp_path, caplog):
     assert np.array_equal(a, b)
     assert any("images: 12 cached, 0 to embed" in r.getMessage() for r in caplog.records)
     assert np.array_equal(neglabel.MCM(model, labels_file).score(cat_images), a)
+
+
+def _interrupt_during(job):
+    """Send SIGINT 0.3 s into job(labels), growing the job until it lasts
+    past the signal. 'during': KeyboardInterrupt came out of the call;
+    'after': the call ended first (too short: grown); 'lost': the call
+    swallowed it (none came, even after it returned)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    assert threading.current_thread() is threading.main_thread()
+    for n in (4000, 16000, 64000):
+        labels = many(n)
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        returned = False
+        try:
+            timer.start()
+            job(labels)
+            returned = True
+            time.sleep(1.0)  # a signal that came during the call would be raised by now
+            return "lost"
+        except KeyboardInterrupt:
+            if not returned:
+                return "during"
+        finally:
+            timer.join()
+    raise AssertionError("the job never outlasted the signal")
+
+
+@pytest.mark.parametrize("handler", ["default", "custom", "builtin", "none"])
+def test_ctrl_c_during_a_long_call_reaches_the_caller(model, restore_progress, handler):
+    """Ctrl-C while the library works (GIL released) lands in the progress
+    handler; it was reported as unraisable and dropped, so the call's
+    caller never saw the KeyboardInterrupt. It is raised once the call
+    returns (the API cannot stop a call midway)."""
+    if handler == "custom":
+        neglabel.set_progress(lambda *a: None)
+    elif handler == "builtin":  # a C callable: the interpreter checks no signal in it
+        neglabel.set_progress(functools.partial(print, file=io.StringIO()))
+    elif handler == "none":
+        neglabel.set_progress(None)
+    assert _interrupt_during(lambda labels: model._embed_words(labels, ["a photo of a {}."], None)) == "during"
+    # nothing is left pending: the next call runs and returns normally
+    assert neglabel.MCM(model, ["cat", "dog"]).id_embeddings.shape == (2, model.dim)
+
+
+def test_base_exception_from_progress_handler_is_raised(model, restore_progress):
+    """A SystemExit (a BaseException, not an Exception) raised by the handler
+    reaches the caller after the call; an Exception is still only reported."""
+    def stop(*a):
+        raise SystemExit(3)
+
+    neglabel.set_progress(stop)
+    with pytest.raises(SystemExit) as e:
+        for n in (2000, 8000, 32000, 128000):
+            neglabel.MCM(model, many(n))
+    assert e.value.code == 3
