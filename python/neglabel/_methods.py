@@ -207,7 +207,8 @@ class NegLabel(_Scorer):
         score``'s. With ``return_labels``, ``(scores, top_id_labels,
         top_negative_labels)``: each image's most similar ID and negative
         label. An unreadable image raises, or with ``skip_unreadable`` gets
-        a NaN score (and None labels) and a logged warning."""
+        a NaN score (and None labels) and a logged warning, even when no
+        image of the batch is readable."""
         return self._score_images(images, resample, return_labels, skip_unreadable)
 
     def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _neglabel as _C
 from ._neglabel import InvalidInputError
+from ._progress import _logger
 from ._util import _DEVICE_KIND, ImageLike, PathLike, _image_list, _is_path, _resample, _rgb_array, _str_list
 
 
@@ -196,7 +197,17 @@ class Model:
         arrays = [(i, _rgb_array(x, i)) for i, x in enumerate(items) if not _is_path(x)]
         if paths:
             part = np.empty((len(paths), self.dim), dtype=np.float32)
-            good = self._m.embed_image_files([x for _, x in paths], r, cache_dir, not skip_unreadable, part)
+            if skip_unreadable:
+                # per-image status: nl_embed_image_files_readable (below)
+                # fails when none of them is readable; here that is NaNs
+                errs = self._m.embed_files_each([x for _, x in paths], r, cache_dir, part, False)
+                good = [g for g, e in enumerate(errs) if e is None]
+                for e in errs:
+                    if e is not None:
+                        _logger.warning("skipping unreadable image: %s", e)
+                part = part[good]
+            else:
+                good = self._m.embed_image_files([x for _, x in paths], r, cache_dir, True, part)
             rows = [paths[g][0] for g in good]
             out[rows] = part[: len(good)]
             ok[rows] = True

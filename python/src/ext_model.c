@@ -261,19 +261,20 @@ static PyObject *errors_list(int rc, failure *f, char **errs, const int *status,
     return l;
 }
 
-/* embed_files_each(paths, resample, cache_dir, out) -> [None or message]:
- * nl_embed_image_files (L2-normalised rows, as `neglabel score` embeds
- * them; rows of unreadable images are zero, their messages returned). */
+/* embed_files_each(paths, resample, cache_dir, out[, quiet=True]) -> [None
+ * or message]: nl_embed_image_files (L2-normalised rows, as `neglabel
+ * score` embeds them; rows of unreadable images are zero, their messages
+ * returned). quiet: no INFO messages about the cache. */
 static PyObject *Model_embed_files_each(ModelObject *self, PyObject *args) {
     PyObject *paths, *cache, *out;
-    int r;
+    int r, quiet = 1;
     nl_resample resample;
-    if (!PyArg_ParseTuple(args, "OiOO:embed_files_each", &paths, &r, &cache, &out) || !nlpy_model_ok(self) ||
+    if (!PyArg_ParseTuple(args, "OiOO|p:embed_files_each", &paths, &r, &cache, &out, &quiet) || !nlpy_model_ok(self) ||
         nlpy_parse_resample(r, &resample))
         return NULL;
     strarr p;
     PyObject *ck, *res = NULL;
-    nl_embed_opts o = {NULL, 1};
+    nl_embed_opts o = {NULL, quiet};
     if (nlpy_opt_path(cache, &o.cache_dir, &ck) != 0) return NULL;
     if (nlpy_strarr_from(paths, 1, &p, "paths") != 0) { Py_XDECREF(ck); return NULL; }
     Py_buffer b;

@@ -32,11 +32,13 @@ def _run(code, tiny, images, timeout=120):
 
 
 def test_log_handler_calling_the_busy_model(tiny, images):
-    # the handler runs inside score(), which holds the model's lock: its call
-    # used to wait for that lock for ever; now it raises, and the work goes on
+    # the handler runs inside the embedding call, which holds the model's
+    # lock (the cache's INFO message): its call used to wait for that lock
+    # for ever; now it raises, and the work goes on
     r = _run("""
-        import logging, os, neglabel
+        import logging, os, tempfile, neglabel
         m = neglabel.Model(os.environ["TINY"], device="cpu")
+        logging.getLogger("neglabel").setLevel(logging.INFO)
         seen = []
         class H(logging.Handler):
             def emit(self, rec):
@@ -46,7 +48,8 @@ def test_log_handler_calling_the_busy_model(tiny, images):
                 except RuntimeError as e:
                     seen.append(str(e))
         logging.getLogger("neglabel").addHandler(H())
-        s = neglabel.MCM(m, ["cat", "dog"]).score([os.environ["IMG"], "/nonexistent.jpg"], skip_unreadable=True)
+        s = neglabel.MCM(m, ["cat", "dog"], cache_dir=tempfile.mkdtemp()).score(
+            [os.environ["IMG"], "/nonexistent.jpg"], skip_unreadable=True)
         print(len(s), s[0] == s[0], s[1] != s[1])
         print(seen[0] if seen else "no handler call")
         m.tokenize("x")  # usable after the call

@@ -452,3 +452,26 @@ def test_csp_scorer_matches_cli(cli, tiny, model, labels_file, mini_corpus, cat_
     plain = neglabel.NegLabel(model, labels_file, corpus=mini_corpus)
     assert not np.allclose(plain.id_embeddings, det.id_embeddings)
     assert det.permutation == "torch"
+
+
+def test_skip_unreadable_when_none_is_readable(model, labels_file, negatives_file, cat_images, tmp_path, caplog):
+    """skip_unreadable: a batch whose files are all unreadable gets NaN
+    scores too (it raised 'none of the 1 images could be read'), alone or
+    beside arrays, for every scorer."""
+    missing = str(tmp_path / "missing.jpg")
+    arr = np.zeros((8, 8, 3), np.uint8)
+    det = neglabel.NegLabel(model, labels_file, negatives_file, ngroup=10)
+    s = det.score([missing], skip_unreadable=True)
+    assert s.shape == (1,) and np.isnan(s[0])
+    assert any("missing.jpg" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+    s, top_id, top_neg = det.score([missing, arr], skip_unreadable=True, return_labels=True)
+    assert np.isnan(s[0]) and top_id[0] is None and top_neg[0] is None
+    assert s[1] == det.score([arr])[0] and top_id[1] is not None
+    assert np.isnan(neglabel.MCM(model, labels_file).score([missing], skip_unreadable=True)).all()
+    assert np.isnan(neglabel.OODD(model, labels_file, negatives_file).score([missing, missing],
+                                                                          skip_unreadable=True)).all()
+    # readable files beside them: the same scores as before
+    s = det.score([missing, cat_images[0], arr], skip_unreadable=True)
+    assert np.isnan(s[0]) and s[1] == det.score([cat_images[0]])[0] and s[2] == det.score([arr])[0]
+    with pytest.raises(neglabel.Error, match="missing.jpg"):
+        det.score([missing])
