@@ -83,6 +83,14 @@ PyObject *nlpy_strvec_list(const nl_strvec *v, int fs);
 int nlpy_get_buffer(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize, char kind, const char *what);
 int nlpy_check_len(Py_buffer *b, size_t items, const char *what);
 int nlpy_parse_resample(int r, nl_resample *out);
+/* Numbers given by the user, named what in the error: an integer is
+ * anything with __index__ (int, bool, NumPy's integers; not 3.0) in
+ * [lo, hi] (ValueError "out of range" outside), an unsigned 64-bit one the
+ * same from 0; a real number anything with __float__ or __index__
+ * (NumPy's floats too; not str). TypeError naming the type otherwise. */
+int nlpy_int_arg(PyObject *o, long long lo, long long hi, long long *out, const char *what);
+int nlpy_u64_arg(PyObject *o, unsigned long long *out, const char *what);
+int nlpy_real_arg(PyObject *o, double *out, const char *what);
 
 /* ------------------------------------------------------------ Model (ext_model.c) */
 

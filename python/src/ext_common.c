@@ -320,3 +320,54 @@ int nlpy_parse_resample(int r, nl_resample *out) {
     *out = (nl_resample)r;
     return 0;
 }
+
+/* The argument as a Python int (a new reference) through __index__. */
+static PyObject *index_of(PyObject *o, const char *what) {
+    if (!PyIndex_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected an integer, got %.100s", what, Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return PyNumber_Index(o);
+}
+
+int nlpy_int_arg(PyObject *o, long long lo, long long hi, long long *out, const char *what) {
+    PyObject *i = index_of(o, what);
+    if (!i) return -1;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+    Py_DECREF(i);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (overflow || v < lo || v > hi) {
+        PyErr_Format(PyExc_ValueError, "%s out of range", what);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int nlpy_u64_arg(PyObject *o, unsigned long long *out, const char *what) {
+    PyObject *i = index_of(o, what);
+    if (!i) return -1;
+    unsigned long long v = PyLong_AsUnsignedLongLong(i); /* OverflowError below 0 too */
+    Py_DECREF(i);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "%s out of range", what);
+        }
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int nlpy_real_arg(PyObject *o, double *out, const char *what) {
+    if (!PyFloat_Check(o) && !PyIndex_Check(o) && !(Py_TYPE(o)->tp_as_number && Py_TYPE(o)->tp_as_number->nb_float)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a number, got %.100s", what, Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    double v = PyFloat_AsDouble(o);
+    if (v == -1.0 && PyErr_Occurred()) return -1;
+    *out = v;
+    return 0;
+}

@@ -50,8 +50,8 @@ int nlpy_score_params_from(PyObject *d, nl_score_params *p) {
         if (!k) { PyErr_SetString(PyExc_TypeError, "score parameter names must be strings"); return -1; }
         if (!strcmp(k, "name")) continue;
         if (!strcmp(k, "seed")) {
-            unsigned long long v = PyLong_AsUnsignedLongLong(val);
-            if (PyErr_Occurred()) return -1;
+            unsigned long long v;
+            if (nlpy_u64_arg(val, &v, k) != 0) return -1;
             p->seed = v;
             continue;
         }
@@ -68,21 +68,12 @@ int nlpy_score_params_from(PyObject *d, nl_score_params *p) {
         if (f == nf) { PyErr_Format(PyExc_ValueError, "unknown score parameter '%s'", k); return -1; }
         char *at = (char *)p + SP_FIELDS[f].off;
         if (SP_FIELDS[f].kind == 'i') {
-            if (!PyLong_Check(val)) {
-                PyErr_Format(PyExc_TypeError, "%s: expected an integer, got %s", k, Py_TYPE(val)->tp_name);
-                return -1;
-            }
-            long v = PyLong_AsLong(val);
-            if (PyErr_Occurred()) return -1;
-            if (v < INT_MIN || v > INT_MAX) { PyErr_Format(PyExc_ValueError, "%s out of range", k); return -1; }
+            long long v;
+            if (nlpy_int_arg(val, INT_MIN, INT_MAX, &v, k) != 0) return -1;
             *(int *)at = (int)v;
         } else {
-            if (!PyFloat_Check(val) && !PyLong_Check(val)) {
-                PyErr_Format(PyExc_TypeError, "%s: expected a number, got %s", k, Py_TYPE(val)->tp_name);
-                return -1;
-            }
-            double v = PyFloat_AsDouble(val);
-            if (PyErr_Occurred()) return -1;
+            double v;
+            if (nlpy_real_arg(val, &v, k) != 0) return -1;
             *(double *)at = v;
         }
     }

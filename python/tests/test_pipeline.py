@@ -475,3 +475,36 @@ def test_skip_unreadable_when_none_is_readable(model, labels_file, negatives_fil
     assert np.isnan(s[0]) and s[1] == det.score([cat_images[0]])[0] and s[2] == det.score([arr])[0]
     with pytest.raises(neglabel.Error, match="missing.jpg"):
         det.score([missing])
+
+
+def test_numpy_scalars_as_stream_parameters(model, labels_file, negatives_ref, cat_images, tmp_path):
+    """NumPy integers and floats are taken wherever a Python int or float is
+    (as NegLabel(ngroup=np.int64(3)) always was): AdaNeg/OODD parameters and
+    evaluate's method_params raised TypeError."""
+    neg = negatives_ref.negatives
+    img = np.random.default_rng(3).standard_normal((40, model.dim)).astype(np.float32)
+    a = neglabel.AdaNeg(model, labels_file, neg, batch=np.int64(16), memory=np.int32(4), thres=np.float32(0.25),
+                        gap=np.float64(0.5), sample_adaptive=np.bool_(True))
+    b = neglabel.AdaNeg(model, labels_file, neg, batch=16, memory=4, thres=float(np.float32(0.25)), gap=0.5,
+                        sample_adaptive=True)
+    assert np.array_equal(a.score_embeddings(img), b.score_embeddings(img))
+    o = neglabel.OODD(model, labels_file, neg, k=np.int64(3), batch=np.uint8(8), queue=np.int16(24))
+    assert np.array_equal(o.score_embeddings(img), neglabel.OODD(model, labels_file, neg, k=3, batch=8,
+                                                                 queue=24).score_embeddings(img))
+    with pytest.raises(TypeError, match="k: expected an integer"):
+        neglabel.OODD(model, labels_file, neg, k=3.0)
+    with pytest.raises(TypeError, match="adaneg_thres: expected a number, got str"):
+        neglabel.AdaNeg(model, labels_file, neg, thres="0.4")
+    with pytest.raises(ValueError, match="out of range"):
+        neglabel.OODD(model, labels_file, neg, k=np.int64(2 ** 40))
+    id_lst = tmp_path / "id.lst"
+    id_lst.write_text("".join(p + "\n" for p in cat_images[:6]))
+    ood_lst = tmp_path / "ood.lst"
+    ood_lst.write_text("".join(p + "\n" for p in cat_images[6:12]))
+    neg_path = tmp_path / "neg.tsv"
+    neg.save(neg_path)
+    runs = [neglabel.evaluate(model, labels_file, str(id_lst), {"o": str(ood_lst)}, negatives=neg_path,
+                              methods=["oodd"], method_params={"oodd": p})
+            for p in ({"oodd_k": np.int64(3), "oodd_batch": np.int32(4), "seed": np.uint64(5)},
+                      {"oodd_k": 3, "oodd_batch": 4, "seed": 5})]
+    assert runs[0]["ood"]["o"]["oodd"] == runs[1]["ood"]["o"]["oodd"]
