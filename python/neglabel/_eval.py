@@ -64,6 +64,9 @@ def _image_spec(d: str, name: str, spec: Union[PathLike, Sequence[PathLike]]) ->
     return _write_lines(d, name, [os.path.abspath(os.fsdecode(p)) for p in spec])
 
 
+_MAX_EXAMPLES = 100
+
+
 def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLike, Sequence[PathLike]],
              ood: Mapping[str, Union[PathLike, Sequence[PathLike]]], out_dir: Optional[PathLike] = None, *,
              negatives: Optional[Union[Negatives, PathLike]] = None, corpus: Optional[PathLike] = None,
@@ -98,6 +101,8 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
             ``method_params[name]`` overrides them (keys as
             ``_C.score_defaults``: ``ngroup``, ``tau``, ``seed``,
             ``permutation``, ``adaneg_batch``, ``oodd_queue``, ...).
+        examples: example images per set in report.html, 0 to 100
+            (``--examples``).
         stream_seed: AdaNeg and OODD score each OOD set as one stream, the
             ID images then the set's, ordered by
             ``np.random.seed(stream_seed); np.random.permutation(N)``.
@@ -125,6 +130,9 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
         mp[nm] = dict(d)
     if not (0 <= int(stream_seed) < 2 ** 32):
         raise InvalidInputError("stream_seed must be in [0, 2**32)")
+    if not (0 <= int(examples) <= _MAX_EXAMPLES):  # the CLI's --examples bounds (tools/cmd_pipeline.c)
+        raise InvalidInputError(f"examples must be between 0 and {_MAX_EXAMPLES} (example images per set in "
+                                f"report.html), got {int(examples)}")
     if isinstance(model, Model):
         load = model._load
         model_dir = model.name_or_path

@@ -508,3 +508,10 @@ def test_numpy_scalars_as_stream_parameters(model, labels_file, negatives_ref, c
             for p in ({"oodd_k": np.int64(3), "oodd_batch": np.int32(4), "seed": np.uint64(5)},
                       {"oodd_k": 3, "oodd_batch": 4, "seed": 5})]
     assert runs[0]["ood"]["o"]["oodd"] == runs[1]["ood"]["o"]["oodd"]
+
+
+def test_evaluate_examples_range(tiny, labels_file, tmp_path):
+    """examples: 0-100 as the CLI's --examples; -1 and 10**6 were taken."""
+    for bad in (-1, 101, 10 ** 6):
+        with pytest.raises(neglabel.InvalidInputError, match="examples must be between 0 and 100"):
+            neglabel.evaluate(tiny, labels_file, str(tmp_path), {"o": str(tmp_path)}, examples=bad)
