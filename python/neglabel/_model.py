@@ -309,10 +309,13 @@ class Negatives:
 
 def _read_similarities(path: PathLike, n: int) -> Optional[np.ndarray]:
     """The 4th column of a mined file (nl_negatives_read has already checked
-    the rest), or None when the file has none."""
+    the rest), or None when the file has none. A UTF-8 byte order mark at
+    the start is skipped, as the library does."""
     vals = []
     with open(path, "rb") as f:
-        for raw in f:
+        for k, raw in enumerate(f):
+            if k == 0 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
             line = raw.decode("utf-8", "replace").strip(" \t\r\n")
             if not line or line.startswith("#"):
                 continue

@@ -515,3 +515,13 @@ def test_evaluate_examples_range(tiny, labels_file, tmp_path):
     for bad in (-1, 101, 10 ** 6):
         with pytest.raises(neglabel.InvalidInputError, match="examples must be between 0 and 100"):
             neglabel.evaluate(tiny, labels_file, str(tmp_path), {"o": str(tmp_path)}, examples=bad)
+
+
+def test_negatives_load_with_a_byte_order_mark(negatives_file, tmp_path):
+    """A file starting with a UTF-8 BOM (an editor's save) keeps its
+    similarities: the column was read back as None."""
+    p = tmp_path / "bom.tsv"
+    p.write_bytes(b"\xef\xbb\xbf" + open(negatives_file, "rb").read())
+    want, got = neglabel.Negatives.load(negatives_file), neglabel.Negatives.load(p)
+    assert got.words == want.words and got.model == want.model and got.dim == want.dim
+    assert got.similarities is not None and np.array_equal(got.similarities, want.similarities)
