@@ -539,7 +539,8 @@ typedef struct {
     int raw_mean;        /* header "ensemble=raw": embed with nl_embed_words_raw (CSP) */
 } nl_negatives;
 NL_API int nl_negatives_read(const char *path, nl_negatives *out);
-/* Write (header + TSV), atomically; qsim (optional): each entry's quantile
+/* Write (header + TSV), atomically: at least one entry (what
+ * nl_negatives_read takes), dim >= 0; qsim (optional): each entry's quantile
  * similarity. */
 NL_API int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim);
 NL_API void nl_negatives_free(nl_negatives *n);

@@ -525,3 +525,14 @@ def test_negatives_load_with_a_byte_order_mark(negatives_file, tmp_path):
     want, got = neglabel.Negatives.load(negatives_file), neglabel.Negatives.load(p)
     assert got.words == want.words and got.model == want.model and got.dim == want.dim
     assert got.similarities is not None and np.array_equal(got.similarities, want.similarities)
+
+
+def test_negatives_save_refuses_what_load_refuses(tmp_path):
+    """No entries, or a negative dim: refused at save, not written for load
+    to refuse ('no negative labels in the file')."""
+    with pytest.raises(neglabel.InvalidInputError, match="no negative labels"):
+        neglabel.Negatives([], [], []).save(tmp_path / "empty.tsv")
+    assert not (tmp_path / "empty.tsv").exists()
+    with pytest.raises(neglabel.InvalidInputError, match="dim"):
+        neglabel.Negatives(["tuba"], ["noun"], ["the nice tuba"], dim=-1).save(tmp_path / "neg.tsv")
+    assert not (tmp_path / "neg.tsv").exists()

@@ -185,6 +185,14 @@ static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const doubl
 /* Every string of neg as one TSV field (no TAB or line break), or an error
  * naming the first that is not. */
 static int negatives_check(const char *path, const nl_negatives *neg) {
+    if (neg->words.n == 0) { /* nl_negatives_read refuses such a file */
+        nli_seterr("%s: no negative labels to write (a negatives file holds at least one)", path);
+        return -1;
+    }
+    if (neg->dim < 0) {
+        nli_seterr("%s: dim %d is negative (the embedding size, or 0 for none)", path, neg->dim);
+        return -1;
+    }
     const char *bad = nli_tsv_first_bad((const char *const *)neg->noun_templates.v, neg->noun_templates.n);
     if (!bad) bad = nli_tsv_first_bad((const char *const *)neg->adj_templates.v, neg->adj_templates.n);
     if (bad) {
