@@ -7,8 +7,9 @@ import os
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _Buffer = Any  # an object with the buffer protocol (numpy array)
-# (words, prompts, pos bytes 0/1, model fingerprint, dim, noun_templates, adj_templates)
-_NegTuple = Tuple[List[str], List[str], bytes, Optional[str], int, List[str], List[str]]
+# (words, prompts, pos bytes 0/1, model fingerprint, dim, noun_templates, adj_templates, raw_mean 0/1):
+# negatives_read and Model.mine return all 8; negatives_write and negatives_embed also take the first 7
+_NegTuple = Tuple[List[str], List[str], bytes, Optional[str], int, List[str], List[str], int]
 # (wordnet_dir, lists_dir, include, exclude)
 _Corpus = Tuple[Optional[_Path], Optional[_Path], Sequence[str], Sequence[str]]
 

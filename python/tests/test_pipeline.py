@@ -536,3 +536,18 @@ def test_negatives_save_refuses_what_load_refuses(tmp_path):
     with pytest.raises(neglabel.InvalidInputError, match="dim"):
         neglabel.Negatives(["tuba"], ["noun"], ["the nice tuba"], dim=-1).save(tmp_path / "neg.tsv")
     assert not (tmp_path / "neg.tsv").exists()
+
+
+def test_negatives_tuple_stub_matches(negatives_file):
+    """_neglabel.pyi's _NegTuple has the arity of negatives_read's tuple
+    (raw_mean last: 8), which Model.mine returns and negatives_write takes."""
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(__file__).resolve().parents[1] / "neglabel" / "_neglabel.pyi"
+    tree = ast.parse(stub.read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "_NegTuple")
+    arity = len(node.value.slice.elts)
+    t = neglabel._neglabel.negatives_read(negatives_file)
+    assert arity == len(t) == len(neglabel.Negatives.load(negatives_file)._tuple()) == 8
+    assert isinstance(t[-1], int)
