@@ -134,6 +134,17 @@ class _Scorer:
         raise NotImplementedError
 
 
+def _id_templates(negatives: Optional[Negatives], templates: Sequence[str], given: bool,
+                  raw: bool) -> Tuple[List[str], bool]:
+    """The ID labels' templates and ensemble for these negatives: a file's
+    own when it records them (``given``: the caller's must equal them;
+    nl_templates_for_negatives)."""
+    if negatives is None:
+        return list(templates), raw
+    t, r = _C.templates_for_negatives(negatives._tuple(), list(templates), given, raw, negatives.path or "negatives")
+    return t, bool(r)
+
+
 class NegLabel(_Scorer):
     """NegLabel scoring (``neglabel score``): the softmax mass on the ID labels
     against groups of negative labels, averaged over the groups. Higher
@@ -150,7 +161,10 @@ class NegLabel(_Scorer):
         permutation: ``"splitmix"`` (default), ``"torch"`` (torch.randperm
             after torch.manual_seed(seed), bit for bit: the reference's
             groups) or ``"numpy"`` (``--permutation``).
-        templates: prompt templates for the ID labels (``--template``).
+        templates: prompt templates for the ID labels (``--template``); with
+            negatives that record the templates they were mined with (every
+            file ``mine`` writes), those are used, and given ones must equal
+            them, as ID labels and negatives share one prompt.
         corpus: candidate corpus when mining (see :func:`mine`).
         cache_dir: embedding cache folder (``--cache``; None: no cache).
         strict: duplicate ID labels are an error.
@@ -168,7 +182,10 @@ class NegLabel(_Scorer):
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt = _templates(templates, TEMPLATE_NOUN)
-        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir)
+        if negatives is not None and not isinstance(negatives, Negatives):
+            negatives = Negatives.load(negatives)
+        nt, raw = _id_templates(negatives, nt, templates is not None, False)
+        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
         if negatives is None:
             negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, None, None,
                               None if templates is None else nt, None, False)
@@ -269,7 +286,10 @@ class CSP(NegLabel):
                  include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
-        self.id_embeddings = model._embed_words(self.labels, CSP_NOUN_TEMPLATES, cache_dir, raw=True)
+        if negatives is not None and not isinstance(negatives, Negatives):
+            negatives = Negatives.load(negatives)
+        nt, raw = _id_templates(negatives, CSP_NOUN_TEMPLATES, False, True)
+        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
         if negatives is None:
             negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
                               exclude, None, None, False, csp=True)

@@ -124,7 +124,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     p.csp_mine.total = (size_t)total;
     const char *mcm_t = p.templates.mcm;
     p.templates = nl_templates_default();
-    if (nt.n) { p.templates.noun = nt.v; p.templates.n_noun = nt.n; }
+    if (nt.n) { p.templates.noun = nt.v; p.templates.n_noun = nt.n; p.templates_given = 1; }
     if (at.n) { p.templates.adj = at.v; p.templates.n_adj = at.n; }
     if (mcm_t) p.templates.mcm = mcm_t;
     nl_score_params *ps = &p.score[NL_METHOD_NEGLABEL];

@@ -124,6 +124,44 @@ out0:
     return res;
 }
 
+/* templates_for_negatives(negatives, templates, given, raw_mean, path) ->
+ * (templates, raw_mean): nl_templates_for_negatives, the ID labels'
+ * templates for these negatives. */
+static PyObject *py_templates_for_negatives(PyObject *self, PyObject *args) {
+    PyObject *tup, *tl, *path;
+    int given, raw;
+    if (!PyArg_ParseTuple(args, "OOppO&:templates_for_negatives", &tup, &tl, &given, &raw, PyUnicode_FSConverter, &path))
+        return NULL;
+    negview v;
+    strarr t = {0};
+    PyObject *res = NULL;
+    if (negview_from(tup, &v) != 0) goto out0;
+    if (nlpy_strarr_from(tl, 0, &t, "templates") != 0) goto out;
+    nl_templates tt = nl_templates_default();
+    tt.noun = t.v;
+    tt.n_noun = t.n;
+    tt.raw_mean = raw;
+    if (nl_templates_for_negatives(&tt, given, &v.neg, PyBytes_AS_STRING(path)) != 0) {
+        failure f = {0};
+        nlpy_fail_capture(&f);
+        res = nlpy_fail_raise(&f);
+        goto out;
+    }
+    PyObject *l = PyList_New((Py_ssize_t)tt.n_noun);
+    for (size_t i = 0; l && i < tt.n_noun; i++) {
+        PyObject *u = nlpy_utf8_str(tt.noun[i]);
+        if (!u) { Py_CLEAR(l); break; }
+        PyList_SET_ITEM(l, (Py_ssize_t)i, u);
+    }
+    if (l) res = Py_BuildValue("(NO)", l, tt.raw_mean ? Py_True : Py_False);
+out:
+    nlpy_strarr_free(&t);
+    negview_free(&v);
+out0:
+    Py_DECREF(path);
+    return res;
+}
+
 /* negatives_embed(negatives, path_for_messages, cache_dir, out) */
 PyObject *nlpy_model_negatives_embed(ModelObject *self, PyObject *args) {
     PyObject *tup, *label, *cache, *out;
@@ -254,5 +292,7 @@ done:
 PyMethodDef nlpy_negatives_methods[] = {
     {"negatives_read", py_negatives_read, METH_VARARGS, "nl_negatives_read(path) -> negatives tuple"},
     {"negatives_write", py_negatives_write, METH_VARARGS, "nl_negatives_write(path, negatives, qsim)"},
+    {"templates_for_negatives", py_templates_for_negatives, METH_VARARGS,
+     "nl_templates_for_negatives(negatives, templates, given, raw_mean, path) -> (templates, raw_mean)"},
     {NULL, NULL, 0, NULL},
 };

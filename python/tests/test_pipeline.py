@@ -146,6 +146,35 @@ def test_neglabel_score_matches_cli(cli, tiny, model, labels_file, negatives_fil
     assert np.array_equal(det.score(cat_images), s)
 
 
+def test_negatives_templates_used_for_id_labels(cli, tiny, model, labels_file, mini_corpus, cat_images, tmp_path):
+    # mined with another template: the ID labels are embedded with it, as the
+    # CLI's score does (before: with the default, whatever the file said)
+    p = tmp_path / "negT.tsv"
+    cli("mine", "--model", tiny, "--id-labels", labels_file, "--lists", mini_corpus, "--template", "a photo of a {}",
+        "-o", p)
+    want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--negatives", p, "--ngroup", 4,
+                         *cat_images))
+    s = neglabel.NegLabel(model, labels_file, str(p), ngroup=4).score(cat_images)
+    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    given = neglabel.NegLabel(model, labels_file, neglabel.Negatives.load(p), ngroup=4,
+                              templates="a photo of a {}").score(cat_images)
+    assert np.array_equal(s, given)
+    default = neglabel.NegLabel(model, labels_file, neglabel.Negatives.load(p), ngroup=4)
+    assert default.id_embeddings.shape[0] == len(open(labels_file).read().split())
+    with pytest.raises(neglabel.InvalidInputError, match="mined with the template 'a photo of a {}'"):
+        neglabel.NegLabel(model, labels_file, str(p), templates="the nice {}")
+    # evaluate: the same rule
+    ids, ood = cat_images[:3], cat_images[3:]
+    r1 = neglabel.evaluate(model, labels_file, id=ids, ood={"o": ood}, negatives=str(p), ngroup=4,
+                           methods=["neglabel"], out_dir=tmp_path / "e1")
+    r2 = neglabel.evaluate(model, labels_file, id=ids, ood={"o": ood}, negatives=str(p), ngroup=4,
+                           methods=["neglabel"], templates="a photo of a {}", out_dir=tmp_path / "e2")
+    assert (tmp_path / "e1" / "scores.csv").read_bytes() == (tmp_path / "e2" / "scores.csv").read_bytes()
+    with pytest.raises(neglabel.InvalidInputError, match="mined with the template"):
+        neglabel.evaluate(model, labels_file, id=ids, ood={"o": ood}, negatives=str(p), ngroup=4,
+                          methods=["neglabel"], templates="the nice {}", out_dir=tmp_path / "e3")
+
+
 def test_score_arrays_and_pil(cli, tiny, model, labels_file, negatives_file, images, tmp_path):
     """Arrays and PIL images score as their PNG files do through the CLI."""
     from PIL import Image
