@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "clip.h"
 #include "image.h"
@@ -105,7 +107,7 @@ const char *nl_model_device_name(const nl_model *m) { return m ? m->device_name 
 
 /* Identity of the weights for cache keys and negatives files, "clip2-" and
  * 16 hex digits: config.json (open_clip_config.json in OpenCLIP folders),
- * each safetensors file's name, size and every byte (nli_hash64 over 64 MiB
+ * each safetensors file's name, size and every byte (nli_hash64 over 4 MiB
  * pieces on the model's threads, folded in order, so the thread count does
  * not matter), and the tokenizer's digest when it is not OpenAI's CLIP BPE
  * (so every folder with the usual tokenizer keeps its fingerprint, from
@@ -121,7 +123,7 @@ const char *nl_model_device_name(const nl_model *m) { return m ? m->device_name 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 #define FP_MAX_FILES 256 /* a model has a handful of shards */
-#define FP_PIECE ((size_t)64 << 20)
+#define FP_PIECE ((size_t)4 << 20)
 
 static size_t safetensors_names(const char *dir, char **names) {
     size_t nn = 0;
@@ -150,21 +152,42 @@ static uint64_t hash_config(const nl_model *m) {
     return h;
 }
 
-/* Every byte of one mapped file: its pieces hashed in parallel, folded in order. */
-static uint64_t hash_bytes(const uint8_t *d, size_t len, int nt, uint64_t h) {
-    size_t np = len / FP_PIECE + 1;
-    uint64_t *ph = malloc(np * sizeof *ph);
-    if (!ph) nt = 1; /* the same result, one piece at a time */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (ph)
-    for (size_t i = 0; i < np; i++) {
-        size_t off = i * FP_PIECE, n = len - off < FP_PIECE ? len - off : FP_PIECE;
-        uint64_t v = nli_hash64(d + off, n, i);
-        if (ph) ph[i] = v;
-        else h = nli_fnv1a(&v, sizeof v, h);
+/* Every byte of one file: its 4 MiB pieces read (pread: page-cache pages
+ * read so do not count in the process's memory, as a mapping's would) and
+ * hashed in parallel, their hashes folded in order. 0 and h, or -1 when
+ * the file could not be read. */
+static int hash_file(int fd, uint64_t size, int nt, uint64_t *h) {
+    size_t np = (size_t)(size / FP_PIECE) + 1;
+    uint64_t *ph = nli_mallocarray(np, sizeof *ph);
+    int bad = !ph;
+#pragma omp parallel num_threads(nt) if (ph)
+    {
+        uint8_t *buf = ph ? malloc(FP_PIECE) : NULL;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < np; i++) {
+            if (!buf) {
+#pragma omp atomic write
+                bad = 1;
+                continue;
+            }
+            uint64_t off = (uint64_t)i * FP_PIECE;
+            size_t n = size - off < FP_PIECE ? (size_t)(size - off) : FP_PIECE, got = 0;
+            while (got < n) {
+                ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+                if (r <= 0) break;
+                got += (size_t)r;
+            }
+            if (got == n) ph[i] = nli_hash64(buf, n, i);
+            else {
+#pragma omp atomic write
+                bad = 1;
+            }
+        }
+        free(buf);
     }
-    if (ph) h = nli_fnv1a(ph, np * sizeof *ph, h);
+    if (!bad) *h = nli_fnv1a(ph, np * sizeof *ph, *h);
     free(ph);
-    return h;
+    return bad ? -1 : 0;
 }
 
 /* The 64 evenly spaced 4 KiB windows of the first fingerprint. */
@@ -193,14 +216,14 @@ static void fingerprint(const nl_model *m, int every_byte, char *buf, size_t cap
     for (size_t k = 0; k < nn; k++) {
         char *f = nli_path_join(m->dir, names[k]);
         h = nli_fnv1a(names[k], strlen(names[k]), h);
-        nli_map map = {0};
         if (f && !every_byte) h = hash_samples(f, h);
-        /* the file was read a moment ago: it is there, or the load failed */
-        else if (f && nli_map_file(f, &map) == 0) {
-            uint64_t size = map.len;
+        else if (f) { /* read a moment ago by the load: a failure here is one more byte of the hash */
+            int fd = open(f, O_RDONLY | O_CLOEXEC);
+            struct stat st;
+            uint64_t size = fd >= 0 && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
             h = nli_fnv1a(&size, sizeof size, h);
-            h = hash_bytes(map.data, map.len, m->n_threads, h);
-            nli_unmap(&map);
+            if (fd < 0 || hash_file(fd, size, m->n_threads, &h) != 0) h = nli_fnv1a("?", 1, h);
+            if (fd >= 0) close(fd);
         }
         free(f);
         free(names[k]);
