@@ -61,7 +61,8 @@ typedef enum {
     NL_ERR_IO = 2,          /* a file or folder could not be read or written */
     NL_ERR_NOMEM = 3,       /* out of memory (host or GPU) */
     NL_ERR_UNSUPPORTED = 4, /* valid but not supported (a dtype, a precision, no CUDA build) */
-    NL_ERR_DEVICE = 5       /* GPU, driver or CUDA library failure */
+    NL_ERR_DEVICE = 5,      /* GPU, driver or CUDA library failure */
+    NL_ERR_CANCELLED = 6    /* stopped by the nl_set_cancel callback */
 } nl_status;
 NL_API nl_status nl_last_status(void);
 NL_API const char *nl_status_name(nl_status s);
@@ -439,6 +440,13 @@ NL_API void nl_set_log(nl_log_fn fn, void *user);
  * 1 on the last call of a job. elapsed in seconds since the job started. */
 typedef void (*nl_progress_fn)(const char *label, size_t done, size_t total, double elapsed, int final, void *user);
 NL_API void nl_set_progress(nl_progress_fn fn, void *user);
+/* Stopping long work: fn is polled on the calling thread after each batch
+ * of embedding (512 images or prompts, the cache's unit, so what was done
+ * stays cached); when it returns non-zero, the call stops and fails with
+ * NL_ERR_CANCELLED ("cancelled"). Process-wide, as nl_set_log; NULL (the
+ * default): never. The Python package stops a call so on Ctrl-C. */
+typedef int (*nl_cancel_fn)(void *user);
+NL_API void nl_set_cancel(nl_cancel_fn fn, void *user);
 
 /* ------------------------------------------------------- labels and files */
 

@@ -18,6 +18,34 @@
               nl_last_error(), want);                                                                        \
     } while (0)
 
+static int polls;
+static int cancel_after_first(void *user) { return ++polls >= *(int *)user; }
+
+/* nl_set_cancel: polled after each batch of 512; a stop fails the call with
+ * NL_ERR_CANCELLED, and no poll follows the last batch. */
+static void cancel_cases(nl_model *m, size_t dim) {
+    enum { N = 700 };
+    static char text[N][32];
+    const char *v[N];
+    for (int i = 0; i < N; i++) { snprintf(text[i], sizeof text[i], "word %d", i); v[i] = text[i]; }
+    float *o = malloc(N * dim * sizeof(float));
+    int stop_at = 1;
+    nl_set_cancel(cancel_after_first, &stop_at);
+    polls = 0;
+    CHECK(nl_embed_prompts(m, NULL, v, N, o) != 0 && nl_last_status() == NL_ERR_CANCELLED &&
+              !strcmp(nl_last_error(), "cancelled") && polls == 1,
+          "cancelled after the first batch: %s (polls %d)", nl_last_error(), polls);
+    CHECK(!strcmp(nl_status_name(NL_ERR_CANCELLED), "cancelled"), "status name");
+    polls = 0;
+    CHECK(nl_embed_prompts(m, NULL, v, 512, o) == 0 && polls == 0, "one batch: no poll (%d)", polls);
+    stop_at = 2;
+    polls = 0;
+    CHECK(nl_embed_prompts(m, NULL, v, N, o) == 0 && polls == 1, "not asked to stop: %s", nl_last_error());
+    nl_set_cancel(NULL, NULL);
+    CHECK(nl_embed_prompts(m, NULL, v, N, o) == 0, "no callback: %s", nl_last_error());
+    free(o);
+}
+
 int main(void) {
     const char *shared = check_shared();
     char *dir = check_path(shared, "fixtures/tiny-clip");
@@ -213,6 +241,7 @@ int main(void) {
     FAILS(nl_eval(NULL, NULL), "nl_eval: NULL argument");
     nl_eval_result_free(NULL);
 
+    cancel_cases(m, dim);
     nl_model_free(m);
     free(out);
     free(dir);

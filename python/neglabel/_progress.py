@@ -57,10 +57,11 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
     ``None``. The library throttles calls (a few a second); ``final`` is True
     on a job's last call. ``fn`` may be called from any thread, with the GIL
     held; an Exception it raises is reported (sys.unraisablehook) and the work
-    goes on. A KeyboardInterrupt (Ctrl-C during a long call arrives inside
-    ``fn``) or another BaseException that is not an Exception (SystemExit)
-    is raised in the main thread once the call returns: the library cannot
-    stop a call midway, so the call runs to its end first. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
+    goes on. A KeyboardInterrupt (Ctrl-C during a long call, whatever
+    ``fn`` is) or another BaseException that is not an Exception
+    (SystemExit) raised by ``fn`` stops the call after its current batch of
+    512 images or prompts (what was embedded stays cached) and is raised to
+    the caller. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
     inside the call it reports on: a model that call is using raises
     RuntimeError there instead of waiting for it. The default is
     :func:`default_progress`."""

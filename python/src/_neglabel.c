@@ -91,6 +91,7 @@ PyMODINIT_FUNC PyInit__neglabel(void) {
     /* Installed once, before any work: the library's callbacks are process-wide. */
     nl_set_progress(nlpy_progress_trampoline, NULL);
     nl_set_log(nlpy_log_trampoline, NULL);
+    nl_set_cancel(nlpy_cancel_poll, NULL);
     return m;
 fail:
     Py_DECREF(m);

@@ -58,6 +58,8 @@ extern atomic_int nlpy_have_progress, nlpy_have_log;
 /* Installed with nl_set_progress / nl_set_log once, at import. */
 void nlpy_progress_trampoline(const char *label, size_t done, size_t total, double elapsed, int final, void *user);
 void nlpy_log_trampoline(nl_log_level level, const char *msg, void *user);
+/* Installed with nl_set_cancel at import: stops a call on Ctrl-C. */
+int nlpy_cancel_poll(void *user);
 
 /* ------------------------------------------------------------ conversions (ext_common.c) */
 

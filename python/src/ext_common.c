@@ -45,6 +45,8 @@ void nlpy_fail_capture(failure *f) {
     f->st = nl_last_status();
     f->msg = strdup(nl_last_error());
 }
+static int raise_pending(void *unused);
+
 PyObject *nlpy_fail_raise(failure *f) {
     if (f->closed == 2) {
         PyErr_SetString(PyExc_RuntimeError, "a log or progress handler cannot use a model that is busy (the call "
@@ -55,7 +57,9 @@ PyObject *nlpy_fail_raise(failure *f) {
         PyErr_SetString(PyExc_ValueError, "the model is closed");
         return NULL;
     }
-    nlpy_raise_status(f->st, f->msg ? f->msg : "out of memory");
+    /* stopped for a Ctrl-C (or SystemExit) met during the call: that, not
+     * the library's "cancelled" */
+    if (!(f->st == NL_ERR_CANCELLED && raise_pending(NULL) != 0)) nlpy_raise_status(f->st, f->msg ? f->msg : "out of memory");
     free(f->msg);
     f->msg = NULL;
     return NULL;
@@ -116,6 +120,21 @@ static void handler_failed(PyObject *cb) {
         Py_DECREF(v);
         PyErr_WriteUnraisable(cb);
     }
+}
+
+/* nl_set_cancel's callback, polled between batches on the thread running a
+ * call (the GIL released): Python's SIGINT handler only set a flag, so the
+ * signals are checked here (on the main thread; elsewhere a no-op), and a
+ * KeyboardInterrupt or SystemExit met (here or in a handler) stops the call;
+ * nlpy_fail_raise then raises it. */
+int nlpy_cancel_poll(void *user) {
+    (void)user;
+    if (NLPY_FINALIZING()) return 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!pending_exc && PyErr_CheckSignals() != 0) handler_failed(Py_None);
+    int stop = pending_exc != NULL;
+    PyGILState_Release(g);
+    return stop;
 }
 
 void nlpy_progress_trampoline(const char *label, size_t done, size_t total, double elapsed, int final, void *user) {

@@ -189,6 +189,42 @@ def test_ctrl_c_during_a_long_call_reaches_the_caller(model, restore_progress, h
     assert neglabel.MCM(model, ["cat", "dog"]).id_embeddings.shape == (2, model.dim)
 
 
+def test_ctrl_c_stops_the_call(model, restore_progress, tmp_path, caplog):
+    """Ctrl-C stops the call at the next batch (nl_set_cancel), not at its
+    end: run again, the prompts embedded before the stop come from the
+    cache and the rest are still to embed."""
+    import logging
+    import os
+    import re
+    import signal
+    import threading
+
+    neglabel.set_progress(None)  # the poll checks signals whatever the handler
+    for n in (4000, 16000, 64000, 256000):
+        labels, cache = many(n), tmp_path / f"c{n}"
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        stopped = False
+        try:
+            timer.start()
+            model._embed_words(labels, ["a photo of a {}."], cache)
+        except KeyboardInterrupt:
+            stopped = True
+        finally:
+            timer.join()
+        if stopped:
+            break
+    else:
+        raise AssertionError("the job never outlasted the signal")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="neglabel"):
+        model._embed_words(labels, ["a photo of a {}."], cache)
+    counts = [re.search(r"(\d+) cached, (\d+) to embed", r.getMessage()) for r in caplog.records]
+    counts = [(int(m.group(1)), int(m.group(2))) for m in counts if m]
+    assert counts, [r.getMessage() for r in caplog.records]
+    cached, todo = counts[0]
+    assert cached + todo == n and todo > 0 and cached % 512 == 0, (n, cached, todo)
+
+
 def test_base_exception_from_progress_handler_is_raised(model, restore_progress):
     """A SystemExit (a BaseException, not an Exception) raised by the handler
     reaches the caller after the call; an Exception is still only reported."""

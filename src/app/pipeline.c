@@ -234,6 +234,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
         }
         if (c && nli_cache_flush(c) != 0) goto done;
         nli_progress_update(&pr, s);
+        if (s < nm && nli_cancelled()) goto done; /* what was embedded is cached */
     }
     if (c && nli_cache_flush(c) != 0) goto done; /* nothing to embed: just unlock */
     nli_progress_end(&pr);

@@ -40,7 +40,8 @@ void nli_seterr_code(int status, const char *fmt, ...) {
 nl_status nl_last_status(void) { return g_err[0] ? (nl_status)g_status : NL_OK; }
 
 const char *nl_status_name(nl_status s) {
-    static const char *names[] = {"ok", "invalid input", "I/O error", "out of memory", "unsupported", "device error"};
+    static const char *names[] = {"ok", "invalid input", "I/O error", "out of memory", "unsupported", "device error",
+                                  "cancelled"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
@@ -646,6 +647,20 @@ void nl_set_log(nl_log_fn fn, void *user) {
 void nl_set_progress(nl_progress_fn fn, void *user) {
     g_prog = fn;
     g_prog_user = user;
+}
+
+static nl_cancel_fn g_cancel;
+static void *g_cancel_user;
+
+void nl_set_cancel(nl_cancel_fn fn, void *user) {
+    g_cancel = fn;
+    g_cancel_user = user;
+}
+
+int nli_cancelled(void) {
+    if (!g_cancel || !g_cancel(g_cancel_user)) return 0;
+    nli_seterr_code(NL_ERR_CANCELLED, "cancelled");
+    return 1;
 }
 
 void nli_log(int level, const char *fmt, ...) {

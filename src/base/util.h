@@ -124,6 +124,9 @@ typedef struct {
     double t0, last;
     int quiet; /* this job reports nothing */
 } nli_progress;
+/* 1, with the error "cancelled" (NL_ERR_CANCELLED), when the nl_set_cancel
+ * callback asks long work to stop; polled between batches. */
+int nli_cancelled(void);
 void nli_progress_start(nli_progress *p, const char *label, size_t total);
 void nli_progress_update(nli_progress *p, size_t done);
 void nli_progress_end(nli_progress *p);
