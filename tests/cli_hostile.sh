@@ -140,6 +140,11 @@ check "no file left by the failed mine" test ! -e "$TMP/t.tsv"
 head -n 20 "$TMP/neg.tsv" >"$TMP/cut.tsv"
 expect_fail "a negatives file cut at a line" "cut.tsv: 19 entries, but the header says count=" \
   T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/cut.tsv" "$IMG/dog.jpg"
+for d in -5 12x 99999999999; do
+  sed "1s/dim=[0-9]*/dim=$d/" "$TMP/neg.tsv" >"$TMP/baddim.tsv"
+  expect_fail "a negatives header with dim=$d" "baddim.tsv: header: dim '$d' is not an embedding size" \
+    T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/baddim.tsv" "$IMG/dog.jpg"
+done
 head -c 3000 "$TMP/neg.tsv" >"$TMP/cut2.tsv"; printf 'noun\n' >>"$TMP/cut2.tsv"
 expect_fail "a negatives line without TABs" "cut2.tsv: entry [0-9]+: 'noun' has no TAB" \
   T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/cut2.tsv" "$IMG/dog.jpg"

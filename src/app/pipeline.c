@@ -416,7 +416,17 @@ static int parse_header(const char *path, const char *line, nl_negatives *out, l
             char *val = nli_strndup(eq + 1, len - kl - 1);
             if (!val) return -1;
             if (kl == 5 && !strncmp(p, "model", 5)) { free(out->model); out->model = val; val = NULL; }
-            else if (kl == 3 && !strncmp(p, "dim", 3)) out->dim = atoi(val);
+            else if (kl == 3 && !strncmp(p, "dim", 3)) {
+                char *end;
+                errno = 0;
+                long d = strtol(val, &end, 10);
+                if (errno || end == val || *end || d < 0 || d > 1 << 20) {
+                    nli_seterr("%s: header: dim '%s' is not an embedding size", path, val);
+                    free(val);
+                    return -1;
+                }
+                out->dim = (int)d;
+            }
             else if (kl == 5 && !strncmp(p, "count", 5)) {
                 char *end;
                 errno = 0;
