@@ -134,15 +134,17 @@ class _Scorer:
         raise NotImplementedError
 
 
-def _id_templates(negatives: Optional[Negatives], templates: Sequence[str], given: bool,
-                  raw: bool) -> Tuple[List[str], bool]:
-    """The ID labels' templates and ensemble for these negatives: a file's
-    own when it records them (``given``: the caller's must equal them;
-    nl_templates_for_negatives)."""
+def _id_templates(negatives: Union[None, Negatives, PathLike], templates: Sequence[str], given: bool,
+                  raw: bool) -> Tuple[List[str], bool, Optional[Negatives]]:
+    """The ID labels' templates and ensemble for these negatives (loaded
+    when a path): a file's own when it records them (``given``: the
+    caller's must equal them; nl_templates_for_negatives)."""
     if negatives is None:
-        return list(templates), raw
+        return list(templates), raw, None
+    if not isinstance(negatives, Negatives):
+        negatives = Negatives.load(negatives)
     t, r = _C.templates_for_negatives(negatives._tuple(), list(templates), given, raw, negatives.path or "negatives")
-    return t, bool(r)
+    return t, bool(r), negatives
 
 
 class NegLabel(_Scorer):
@@ -182,9 +184,7 @@ class NegLabel(_Scorer):
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt = _templates(templates, TEMPLATE_NOUN)
-        if negatives is not None and not isinstance(negatives, Negatives):
-            negatives = Negatives.load(negatives)
-        nt, raw = _id_templates(negatives, nt, templates is not None, False)
+        nt, raw, negatives = _id_templates(negatives, nt, templates is not None, False)
         self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
         if negatives is None:
             negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, None, None,
@@ -286,9 +286,7 @@ class CSP(NegLabel):
                  include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
-        if negatives is not None and not isinstance(negatives, Negatives):
-            negatives = Negatives.load(negatives)
-        nt, raw = _id_templates(negatives, CSP_NOUN_TEMPLATES, False, True)
+        nt, raw, negatives = _id_templates(negatives, CSP_NOUN_TEMPLATES, False, True)
         self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
         if negatives is None:
             negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
