@@ -47,21 +47,27 @@ def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fra
     """
     labels = _labels(id_labels, strict)
     nt = _templates(templates, TEMPLATE_NOUN)
-    id_emb = model._embed_words(labels, nt, cache_dir)
-    return _mine(model, labels, id_emb, corpus, fraction, quantile, total, cache_dir, include, exclude,
-                 None if templates is None else nt, adj_templates, remove_id_labels)
+    args = (corpus, fraction, quantile, total, cache_dir, include, exclude, None if templates is None else nt,
+            adj_templates, remove_id_labels)
+    _mine(model, labels, None, *args)  # the corpus and parameters, before the ID labels are embedded
+    return _mine(model, labels, model._embed_words(labels, nt, cache_dir), *args)
 
 
-def _mine(model: Model, labels: List[str], id_emb: np.ndarray, corpus: Optional[PathLike], fraction: float,
+def _mine(model: Model, labels: List[str], id_emb: Optional[np.ndarray], corpus: Optional[PathLike], fraction: float,
           quantile: float, total: int, cache_dir: Optional[PathLike], include: Optional[Sequence[str]],
           exclude: Optional[Sequence[str]], templates: Optional[List[str]],
-          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool, csp: bool = False) -> Negatives:
+          adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool, csp: bool = False) -> Any:
+    """nl_mine_model; id_emb None: only its checks of the corpus and the
+    parameters (nl_mine_check, nl_corpus_check), returning None."""
     if int(total) < 0:
         raise InvalidInputError("total must be >= 0")
     at = [] if adj_templates is None else _templates(adj_templates, TEMPLATE_ADJ)
-    t, q = model._m.mine(labels, id_emb, _corpus(corpus, include, exclude), float(fraction), float(quantile),
-                         int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels),
-                         bool(csp))
+    r = model._m.mine(labels, id_emb, _corpus(corpus, include, exclude), float(fraction), float(quantile),
+                      int(total), model._load["threads"], templates or [], at, cache_dir, bool(remove_id_labels),
+                      bool(csp))
+    if r is None:
+        return None
+    t, q = r
     return Negatives._from_tuple(t, np.frombuffer(q, dtype=np.float64).copy(), None)
 
 
@@ -185,10 +191,12 @@ class NegLabel(_Scorer):
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt = _templates(templates, TEMPLATE_NOUN)
         nt, raw, negatives = _id_templates(negatives, nt, templates is not None, False)
+        args = (corpus, 0.15, 0.95, 0, cache_dir, None, None, None if templates is None else nt, None, False)
+        if negatives is None:  # the corpus, before the ID labels are embedded
+            _mine(model, self.labels, None, *args)
         self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
         if negatives is None:
-            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, None, None,
-                              None if templates is None else nt, None, False)
+            negatives = _mine(model, self.labels, self.id_embeddings, *args)
         self._set_negatives(negatives)
 
     def _setup(self, model: Model, id_labels: Labels, ngroup: int, tau: float, seed: int, shuffle: bool,
@@ -287,10 +295,12 @@ class CSP(NegLabel):
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt, raw, negatives = _id_templates(negatives, CSP_NOUN_TEMPLATES, False, True)
+        args = (corpus, 0.15, 0.95, 0, cache_dir, include, exclude, None, None, False)
+        if negatives is None:  # the corpus, before the ID labels are embedded
+            _mine(model, self.labels, None, *args, csp=True)
         self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
         if negatives is None:
-            negatives = _mine(model, self.labels, self.id_embeddings, corpus, 0.15, 0.95, 0, cache_dir, include,
-                              exclude, None, None, False, csp=True)
+            negatives = _mine(model, self.labels, self.id_embeddings, *args, csp=True)
         self._set_negatives(negatives)
 
 

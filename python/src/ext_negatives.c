@@ -218,7 +218,9 @@ int nlpy_corpusview_from(PyObject *tup, corpusview *c) {
 
 /* mine(labels, id_emb, corpus, fraction, quantile, total, n_threads,
  *      noun_templates, adj_templates, cache_dir, remove_id_labels)
- * -> (negatives tuple, qsim bytes of float64): nl_mine_model. */
+ * -> (negatives tuple, qsim bytes of float64): nl_mine_model. id_emb None:
+ * only nl_mine_check and nl_corpus_check (before the ID labels are
+ * embedded), -> None. */
 PyObject *nlpy_model_mine(ModelObject *self, PyObject *args) {
     PyObject *labels, *id_emb, *corpus, *nt_o, *at_o, *cache;
     double fraction, quantile;
@@ -239,10 +241,11 @@ PyObject *nlpy_model_mine(ModelObject *self, PyObject *args) {
     if (nlpy_opt_path(cache, &o.cache_dir, &ck) || nlpy_strarr_from(labels, 0, &lab, "labels") ||
         nlpy_strarr_from(nt_o, 0, &nt, "templates") || nlpy_strarr_from(at_o, 0, &at, "adj_templates"))
         goto done;
-    if (nlpy_get_buffer(id_emb, &ib, 0, 4, 'f', "id_emb") != 0) goto done;
-    have_ib = 1;
-    size_t dim = (size_t)self->dim;
-    if (nlpy_check_len(&ib, lab.n * dim, "id_emb") != 0) goto done;
+    if (id_emb != Py_None) {
+        if (nlpy_get_buffer(id_emb, &ib, 0, 4, 'f', "id_emb") != 0) goto done;
+        have_ib = 1;
+        if (nlpy_check_len(&ib, lab.n * (size_t)self->dim, "id_emb") != 0) goto done;
+    }
     nl_mine_params mp = nl_mine_default_params();
     mp.fraction = fraction;
     mp.quantile = quantile;
@@ -262,6 +265,11 @@ PyObject *nlpy_model_mine(ModelObject *self, PyObject *args) {
     }
     if (nt.n) { t.noun = nt.v; t.n_noun = nt.n; }
     if (at.n) { t.adj = at.v; t.n_adj = at.n; }
+    if (!have_ib) { /* check only: nothing long runs, no model call */
+        if (nl_mine_check(&mp, &t) != 0 || nl_corpus_check(&cv.cp) != 0) nlpy_raise_last();
+        else res = Py_NewRef(Py_None);
+        goto done;
+    }
     nl_strvec drop = {(char **)lab.v, lab.n, lab.n};
     nl_negatives neg = {0};
     double *qsim = NULL;

@@ -84,6 +84,30 @@ def test_mine_wordnet_matches_cli(cli, tiny, model, labels_file, tmp_path):
     assert (tmp_path / "py2.tsv").read_bytes() == (tmp_path / "cli.tsv").read_bytes()
 
 
+@pytest.mark.parametrize("call", ["mine", "NegLabel", "CSP"])
+@pytest.mark.parametrize("bad", ["category", "folder"])
+def test_bad_corpus_fails_before_the_id_labels_are_embedded(model, labels_file, mini_corpus, tmp_path, call, bad):
+    """A misspelt category or a missing corpus folder is refused before any
+    prompt is embedded (nl_corpus_check): nothing reaches the cache."""
+    cache = tmp_path / "cache"
+    corpus, opts = mini_corpus, {}
+    if bad == "folder":
+        corpus = tmp_path / "no-such-corpus"
+    elif call == "NegLabel":  # NegLabel takes no include/exclude: a folder with no lists
+        corpus = tmp_path / "empty"
+        corpus.mkdir()
+    else:
+        opts = {"exclude": ["noun.artifcat"]}
+    make = {"mine": neglabel.mine, "NegLabel": neglabel.NegLabel, "CSP": neglabel.CSP}[call]
+    with pytest.raises(neglabel.Error) as e:
+        make(model, labels_file, corpus=corpus, cache_dir=cache, **opts)
+    assert str(corpus) in str(e.value) or "noun.artifcat" in str(e.value), str(e.value)
+    assert not cache.exists() or not any(cache.iterdir()), sorted(p.name for p in cache.iterdir())
+    # the same call with a good corpus does fill the cache (the check above can fail)
+    make(model, labels_file, corpus=mini_corpus, cache_dir=cache)
+    assert any(cache.iterdir())
+
+
 # ------------------------------------------------------------------ Negatives
 
 
