@@ -639,8 +639,10 @@ typedef struct {
     int strict;                      /* unreadable images are fatal */
     int allow_duplicate_labels;
     int remove_id_labels;            /* drop ID class names from the candidates */
-    int n_examples;                  /* example images per set in the report */
+    int n_examples;                  /* example images per set in the report, 0..NL_EVAL_MAX_EXAMPLES */
 } nl_eval_params;
+
+#define NL_EVAL_MAX_EXAMPLES 100
 
 /* NegLabel and MCM with their defaults; CSP's corpus exclusions (its word
  * lists': nl_csp_exclude; a WordNet database also leaves out noun.animal

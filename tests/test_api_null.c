@@ -239,6 +239,15 @@ int main(void) {
         FAILS(nl_mine_model(m, &eo, out, 1, &cp, NULL, NULL, &t, NULL, NULL, NULL), "nl_mine_model: NULL argument");
     }
     FAILS(nl_eval(NULL, NULL), "nl_eval: NULL argument");
+    {
+        nl_eval_params ep = nl_eval_default_params();
+        nl_eval_result er;
+        ep.n_examples = NL_EVAL_MAX_EXAMPLES + 1; /* a thumbnail each: bounded in the library, not only the CLI */
+        FAILS(nl_eval(&ep, &er), "eval: examples must be between 0 and 100 (example images per set in the report), got 101");
+        ep.n_examples = -1;
+        FAILS(nl_eval(&ep, &er), "got -1");
+        nl_eval_result_free(&er);
+    }
     nl_eval_result_free(NULL);
 
     cancel_cases(m, dim);

@@ -577,7 +577,7 @@ int cmd_eval(int argc, char **argv) {
         }
         if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
         if (cli_opt(argc, argv, &i, "--examples", &v)) {
-            if (cli_int("--examples", v, 0, 100, &l)) { rc = 2; goto out; }
+            if (cli_int("--examples", v, 0, NL_EVAL_MAX_EXAMPLES, &l)) { rc = 2; goto out; }
             p.n_examples = (int)l;
             continue;
         }

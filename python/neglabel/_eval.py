@@ -64,7 +64,7 @@ def _image_spec(d: str, name: str, spec: Union[PathLike, Sequence[PathLike]]) ->
     return _write_lines(d, name, [os.path.abspath(os.fsdecode(p)) for p in spec])
 
 
-_MAX_EXAMPLES = 100
+_MAX_EXAMPLES = 100  # NL_EVAL_MAX_EXAMPLES
 
 
 def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLike, Sequence[PathLike]],

@@ -656,6 +656,11 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     int rc = -1, streams = 0;
     if (!sets || !rs) goto done;
     if (check_methods(p) != 0) goto done;
+    if (p->n_examples < 0 || p->n_examples > NL_EVAL_MAX_EXAMPLES) { /* each a thumbnail in the report */
+        nli_seterr("eval: examples must be between 0 and %d (example images per set in the report), got %d",
+                   NL_EVAL_MAX_EXAMPLES, p->n_examples);
+        goto done;
+    }
     if (p->n_methods) memcpy(methods, p->methods, p->n_methods * sizeof *methods);
     if (p->n_ood == 0) { nli_seterr("no OOD set given (--ood NAME=DIR|LIST)"); goto done; }
     if (!p->ood_names || !p->ood_specs || !p->id_spec) { nli_null_arg(__func__); goto done; }
