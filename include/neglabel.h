@@ -442,9 +442,12 @@ typedef void (*nl_progress_fn)(const char *label, size_t done, size_t total, dou
 NL_API void nl_set_progress(nl_progress_fn fn, void *user);
 /* Stopping long work: fn is polled on the calling thread after each batch
  * of embedding (512 images or prompts, the cache's unit, so what was done
- * stays cached); when it returns non-zero, the call stops and fails with
- * NL_ERR_CANCELLED ("cancelled"). Process-wide, as nl_set_log; NULL (the
- * default): never. The Python package stops a call so on Ctrl-C. */
+ * stays cached) and during a download from the Hub (a few times a second,
+ * also while no data comes; the bytes received are kept to resume); when
+ * it returns non-zero, the call stops and fails with NL_ERR_CANCELLED
+ * (message "cancelled", or naming the download). Process-wide, as
+ * nl_set_log; NULL (the default): never. The Python package stops a call
+ * so on Ctrl-C. */
 typedef int (*nl_cancel_fn)(void *user);
 NL_API void nl_set_cancel(nl_cancel_fn fn, void *user);
 

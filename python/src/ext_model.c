@@ -65,9 +65,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     Py_END_ALLOW_THREADS
     Py_DECREF(path);
-    if (!m) {
-        nlpy_raise_status(st, msg ? msg : "out of memory");
-        free(msg);
+    if (!m) { /* a download stopped by Ctrl-C raises KeyboardInterrupt */
+        failure f = {st, msg, 0};
+        nlpy_fail_raise(&f);
         return -1;
     }
     self->m = m;

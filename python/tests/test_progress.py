@@ -246,3 +246,72 @@ def test_base_exception_from_progress_handler_is_raised(model, restore_progress)
         for n in (2000, 8000, 32000, 128000):
             neglabel.MCM(model, many(n))
     assert e.value.code == 3
+
+
+def test_ctrl_c_stops_a_download(tiny, tmp_path, monkeypatch):
+    """Ctrl-C during a download from the Hub stops it within a fraction of a
+    second, even while the server sends nothing (nl_set_cancel polled by
+    libcurl's progress callback); the bytes received stay to resume. The
+    stand-in Hub (tests/hub_server.py) stalls 60 s after 3 MB."""
+    import os
+    import pathlib
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    server = pathlib.Path(__file__).resolve().parents[2] / "tests" / "hub_server.py"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for f in ("config.json", "vocab.json", "merges.txt", "preprocessor_config.json", "model.safetensors"):
+        shutil.copy(os.path.join(tiny, f), repo / f)
+    port = tmp_path / "port"
+    srv = subprocess.Popen([sys.executable, str(server), "--port-file", str(port), "--log", str(tmp_path / "log"),
+                            "--repo", f"org/stall={repo}", "--stall", "org/stall:model.safetensors:3000000"])
+    try:
+        for _ in range(200):
+            if port.exists():
+                break
+            time.sleep(0.05)
+        for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGINGFACE_HUB_CACHE",
+                  "TRANSFORMERS_CACHE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+            monkeypatch.delenv(k, raising=False)
+        cache = tmp_path / "hf"
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port.read_text()}")
+        monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+        monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "300")  # the stall is not cut short by the read timeout
+
+        def part():
+            p = list(cache.glob("models--org--stall/blobs/*.incomplete"))
+            return p[0] if p else None
+
+        sent = []
+
+        def interrupt_in_the_stall():
+            for _ in range(600):  # 30 s at most
+                p = part()
+                if p is not None and p.stat().st_size >= 3000000:
+                    break
+                time.sleep(0.05)
+            sent.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGINT)
+
+        timer = threading.Thread(target=interrupt_in_the_stall)
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            try:
+                neglabel.Model("org/stall", device="cpu")
+            finally:
+                timer.join()
+        took = time.monotonic() - sent[0]
+        assert took < 10, f"the download went on {took:.1f} s after Ctrl-C"
+        assert part() is not None and part().stat().st_size == 3000000
+        # run again: it resumes from the bytes kept, and it is the model served
+        again = neglabel.Model("org/stall", device="cpu")
+        assert part() is None
+        assert again.fingerprint == neglabel.Model(str(repo), device="cpu").fingerprint
+    finally:
+        srv.terminate()
+        srv.wait()

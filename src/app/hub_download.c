@@ -515,7 +515,8 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
         /* Unreachable, or the repo is not visible: use the cache when it has
          * the model, as huggingface_hub does; a missing revision or file is
          * an error. */
-        int definite = code && (!strcmp(code, "RevisionNotFound") || !strcmp(code, "EntryNotFound"));
+        int definite = (code && (!strcmp(code, "RevisionNotFound") || !strcmp(code, "EntryNotFound"))) ||
+                       nl_last_status() == NL_ERR_CANCELLED; /* stopped: no fallback either */
         free(code);
         if (!definite) {
             char saved[2048];

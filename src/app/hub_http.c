@@ -237,6 +237,17 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
+/* libcurl's progress callback, called while data flows and about once a
+ * second while none does: polls nl_set_cancel (at most 20 times a second)
+ * so that a download stops on request, its bytes kept to resume. */
+static int xfer_cb(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+    (void)dt, (void)dn, (void)ut, (void)un;
+    double *last = ud, now = nli_now();
+    if (now - *last < 0.05) return 0;
+    *last = now;
+    return nli_cancelled();
+}
+
 /* Same scheme, host and port as the endpoint: the only place a token goes. */
 static int same_origin(const char *a, const char *b) {
     const char *pa = strstr(a, "://"), *pb = strstr(b, "://");
@@ -295,6 +306,10 @@ static CURLcode http_do(const nli_hub_ctx *h, const char *url, int head, sink *s
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, s ? s : &discard);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, h->etag_timeout);
+    double polled = 0;
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_cb);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &polled);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     if (head) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, h->etag_timeout);
@@ -344,7 +359,10 @@ static void http_status_error(const nli_hub_ctx *h, const char *method, const ch
 static void curl_error(const char *method, const char *url, CURLcode rc, const char *errbuf) {
     char u[600];
     nli_sanitize(u, sizeof u, url);
-    nli_seterr_code(NL_ERR_IO, "%s %s: %s", method, u, *errbuf ? errbuf : curl_easy_strerror(rc));
+    if (rc == CURLE_ABORTED_BY_CALLBACK) /* only xfer_cb aborts */
+        nli_seterr_code(NL_ERR_CANCELLED, "%s %s: cancelled", method, u);
+    else
+        nli_seterr_code(NL_ERR_IO, "%s %s: %s", method, u, *errbuf ? errbuf : curl_easy_strerror(rc));
 }
 
 static int transient_curl(CURLcode rc) {
@@ -584,8 +602,8 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
                 if (have > 0) {
                     char msg[1600];
                     snprintf(msg, sizeof msg, "%s", nli_geterr());
-                    nli_seterr_code(NL_ERR_IO, "%s; %lld of %lld bytes are kept in %s: run again to resume", msg, have,
-                                   m->size, part);
+                    nli_seterr_code(nl_last_status(), "%s; %lld of %lld bytes are kept in %s: run again to resume",
+                                    msg, have, m->size, part);
                 }
                 break;
             }
