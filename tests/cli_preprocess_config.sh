@@ -50,10 +50,14 @@ for f in config.json model.safetensors vocab.json merges.txt preprocessor_config
 MCM --cache "$TMP/c" --model "$TMP/flip" >"$TMP/flip1.csv"
 check "default preprocessing through the cache: the default scores" \
   cmp -s <(cut -d, -f2- "$TMP/flip1.csv") <(cut -d, -f2- "$TMP/mcm-default.csv")
-check "the default preprocessing's image cache has no -pp tag" test "$(ls "$TMP/c" | grep -c 'image-bicubic-224.nlc$')" -eq 1
+# a Hugging Face folder's default differs from OpenAI's too (transformers'
+# centre crop, (len - size) // 2): its cache is tagged, apart from the
+# untagged one an OpenAI/OpenCLIP model's embeddings would go to
+check "the HF default preprocessing's image cache is tagged" \
+  test "$(ls "$TMP/c" | grep -c 'image-bicubic-224.nlc$')" -eq 0 -a "$(ls "$TMP/c" | grep -c 'image-bicubic-224-pp[0-9a-f]*.nlc$')" -eq 1
 cp "$TMP/sq/preprocessor_config.json" "$TMP/flip/"
 MCM --cache "$TMP/c" --model "$TMP/flip" >"$TMP/flip2.csv"
 check "after the switch to squash: the squash scores, not the cached ones" \
   cmp -s <(cut -d, -f2- "$TMP/flip2.csv") <(cut -d, -f2- "$TMP/mcm-sq.csv")
-check "a second image cache, tagged" test "$(ls "$TMP/c" | grep -c 'image-bicubic-224-pp[0-9a-f]*.nlc$')" -eq 1
+check "a second image cache, tagged" test "$(ls "$TMP/c" | grep -c 'image-bicubic-224-pp[0-9a-f]*.nlc$')" -eq 2
 finish

@@ -8,6 +8,7 @@
 #include <webp/encode.h>
 
 #include "check.h"
+#include "clip.h"
 #include "image.h"
 #include "neglabel.h"
 #include "util.h"
@@ -127,6 +128,62 @@ static void test_normalize(void) {
             if (fabs(chw[c * 4 + i] - want) > 1e-5) bad++;
         }
     CHECK(bad == 0, "%d normalized values off", bad);
+}
+
+/* ------------------------------------------------------------ crop offsets */
+
+/* The two centre-crop rules: torchvision's CenterCrop puts the window at
+ * int(round((len - size) / 2)) (half to even), transformers' center_crop
+ * (CLIPImageProcessor, every backend) at (len - size) // 2. They differ when
+ * len - size is 3 mod 4: a 224-wide, 227-tall image is cropped from row 2
+ * by torchvision and from row 1 by transformers. With the shorter side
+ * already 224 nothing is resampled, so the crop is the input's rows. */
+static void test_crop_offsets(void) {
+    const int S = 224;
+    for (int t = 0; t < 2; t++) { /* t = 1: the long side across */
+        int w = t ? 227 : 224, h = t ? 224 : 227;
+        nli_image in = {w, h, malloc((size_t)w * h * 3)};
+        for (size_t i = 0; i < (size_t)w * h * 3; i++) in.rgb[i] = (uint8_t)lcg();
+        uint8_t *tv = malloc((size_t)S * S * 3), *hf = malloc((size_t)S * S * 3);
+        CHECK(nli_image_resize_mode(&in, S, NL_RESAMPLE_BICUBIC, NLI_RESIZE_SHORTEST, 0, tv) == 0 &&
+                  nli_image_resize_mode(&in, S, NL_RESAMPLE_BICUBIC, NLI_RESIZE_SHORTEST | NLI_RESIZE_CROP_FLOOR, 0,
+                                        hf) == 0,
+              "%dx%d: %s", w, h, nl_last_error());
+        int bad_tv = 0, bad_hf = 0;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                for (int c = 0; c < 3; c++) {
+                    size_t o = ((size_t)y * S + x) * 3 + c;
+                    bad_tv += tv[o] != in.rgb[((size_t)(y + !t * 2) * w + x + t * 2) * 3 + c];
+                    bad_hf += hf[o] != in.rgb[((size_t)(y + !t) * w + x + t) * 3 + c];
+                }
+        CHECK(bad_tv == 0, "%dx%d: torchvision's crop starts at 2 (%d values differ)", w, h, bad_tv);
+        CHECK(bad_hf == 0, "%dx%d: transformers' crop starts at 1 (%d values differ)", w, h, bad_hf);
+        free(tv);
+        free(hf);
+        free(in.rgb);
+    }
+    /* A resized image: 448x454 -> 224x227. The resize alone is the longest
+     * mode's output at 227 (224x227 placed at column (227-224)//2 = 1). */
+    nli_image in = {448, 454, malloc((size_t)448 * 454 * 3)};
+    for (size_t i = 0; i < (size_t)448 * 454 * 3; i++) in.rgb[i] = (uint8_t)lcg();
+    uint8_t *full = malloc((size_t)227 * 227 * 3), *tv = malloc((size_t)S * S * 3), *hf = malloc((size_t)S * S * 3);
+    CHECK(nli_image_resize_mode(&in, 227, NL_RESAMPLE_BICUBIC, NLI_RESIZE_LONGEST, 0, full) == 0 &&
+              nli_image_resize_mode(&in, S, NL_RESAMPLE_BICUBIC, NLI_RESIZE_SHORTEST, 0, tv) == 0 &&
+              nli_image_resize_mode(&in, S, NL_RESAMPLE_BICUBIC, NLI_RESIZE_SHORTEST | NLI_RESIZE_CROP_FLOOR, 0,
+                                    hf) == 0,
+          "448x454: %s", nl_last_error());
+    int bad_tv = 0, bad_hf = 0;
+    for (int y = 0; y < S; y++) {
+        bad_tv += memcmp(tv + (size_t)y * S * 3, full + ((size_t)(y + 2) * 227 + 1) * 3, (size_t)S * 3) != 0;
+        bad_hf += memcmp(hf + (size_t)y * S * 3, full + ((size_t)(y + 1) * 227 + 1) * 3, (size_t)S * 3) != 0;
+    }
+    CHECK(bad_tv == 0 && bad_hf == 0, "448x454 resized: %d / %d rows differ (torchvision / transformers)", bad_tv,
+          bad_hf);
+    free(full);
+    free(tv);
+    free(hf);
+    free(in.rgb);
 }
 
 /* ------------------------------------------------------------ PNG variants */
@@ -505,6 +562,7 @@ static void test_hostile(const char *shared) {
 int main(void) {
     g_tmp = check_tmpdir();
     test_normalize();
+    test_crop_offsets();
     test_png_variants();
     test_webp();
     const char *shared = check_shared(); /* the rest reads the fixture images */

@@ -20,6 +20,12 @@ enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1 };
 enum { NLI_FORMAT_HF = 0, NLI_FORMAT_OPENCLIP = 1 };
 /* OpenCLIP's preprocess_cfg resize_mode (src/clip/image_resize.c). */
 typedef enum { NLI_RESIZE_SHORTEST = 0, NLI_RESIZE_LONGEST = 1, NLI_RESIZE_SQUASH = 2 } nli_resize_mode;
+/* OR'ed into a resize mode: centre-crop offsets as transformers'
+ * image_transforms.center_crop computes them, (len - size) // 2, instead of
+ * torchvision's int(round((len - size) / 2)) (half to even): the two differ
+ * by one pixel when len - size is 3 mod 4 (e.g. a 640x427 image, resized
+ * to 335x224). */
+#define NLI_RESIZE_CROP_FLOOR 0x100
 
 typedef struct {
     nli_tower_config text, vision;
@@ -35,6 +41,7 @@ typedef struct {
     int rn_layers[4], rn_width;
     nli_resize_mode resize_mode;       /* OpenCLIP preprocess_cfg; HF: shortest */
     int fill_color;                    /* longest: padding value (0..255) */
+    int crop_floor;                    /* HF: CLIPImageProcessor's crop offsets (NLI_RESIZE_CROP_FLOOR) */
 } nli_clip_config;
 
 /* OpenCLIP folders (config_openclip.c): open_clip_config.json, with

@@ -280,6 +280,9 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
         goto done;
     }
     cfg->text.pool_argmax = cfg->text.eos_token_id == 2; /* transformers' legacy rule */
+    /* transformers' centre crop (every backend of CLIPImageProcessor) puts
+     * the window at (len - size) // 2, not at torchvision's rounded half */
+    cfg->crop_floor = 1;
     if (load_preprocessor_file(dir, cfg) != 0) goto done;
     rc = 0;
 done:

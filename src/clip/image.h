@@ -33,7 +33,8 @@ int nli_image_resize_crop(const nli_image *in, int size, nl_resample resample, u
  * round(side / max(w, h) * size) with Python's round), then pads to
  * size x size with fill (CenterCropOrPad: left/top (size - side) // 2);
  * NLI_RESIZE_SQUASH resizes to size x size ignoring the aspect ratio.
- * mode: an nli_resize_mode (clip.h). */
+ * mode: an nli_resize_mode (clip.h), optionally | NLI_RESIZE_CROP_FLOOR for
+ * transformers' crop offsets ((len - size) // 2) instead of torchvision's. */
 int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, int mode, int fill, uint8_t *out);
 /* nl_preprocess_file / nl_preprocess_rgb with a resize mode and fill. */
 int nli_preprocess_file_mode(const char *path, int size, nl_resample resample, int mode, int fill, uint8_t *out);

@@ -1,4 +1,5 @@
-/* image_resize.c — torchvision Resize(size) + CenterCrop(size) on PIL images,
+/* image_resize.c — torchvision Resize(size) + CenterCrop(size) on PIL images
+ * (or transformers' center_crop offsets, NLI_RESIZE_CROP_FLOOR),
  * reproducing Pillow 9.4's ImagingResample (Resample.c) bit for bit:
  * separable passes, horizontal first; per output pixel a window of
  * filter-support * max(scale, 1) input pixels; coefficients computed in
@@ -163,8 +164,8 @@ static int half_round_even(int d) {
 
 /* torchvision center_crop along one axis of length len: returns off such
  * that crop index c reads resized index c + off (out of range -> 0 pad). */
-static int crop_offset(int len, int size) {
-    if (len >= size) return half_round_even(len - size);
+static int crop_offset(int len, int size, int floor_crop) {
+    if (len >= size) return floor_crop ? (len - size) / 2 : half_round_even(len - size);
     return -((size - len) / 2);
 }
 
@@ -219,8 +220,9 @@ done:
 
 /* Resize in to ow x oh, then centre-crop (or pad with fill) to size x size
  * with torchvision's offsets; only the kept pixels are resampled. */
-static int resize_place(const nli_image *in, int ow, int oh, int size, nl_resample resample, int fill, uint8_t *out) {
-    int offx = crop_offset(ow, size), offy = crop_offset(oh, size);
+static int resize_place(const nli_image *in, int ow, int oh, int size, nl_resample resample, int fill,
+                        int floor_crop, uint8_t *out) {
+    int offx = crop_offset(ow, size, floor_crop), offy = crop_offset(oh, size, floor_crop);
     /* Crop pixels [cx0, cx1) read resized pixels [cx0+offx, cx1+offx). */
     int cx0 = offx < 0 ? -offx : 0, cx1 = ow - offx < size ? ow - offx : size;
     int cy0 = offy < 0 ? -offy : 0, cy1 = oh - offy < size ? oh - offy : size;
@@ -264,8 +266,10 @@ int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, i
         return -1;
     }
     if (fill < 0 || fill > 255) { nli_seterr("resize: fill value %d outside 0..255", fill); return -1; }
+    int fc = (mode & NLI_RESIZE_CROP_FLOOR) != 0;
+    mode &= ~NLI_RESIZE_CROP_FLOOR;
     int w = in->w, h = in->h, ow, oh;
-    if (mode == NLI_RESIZE_SQUASH) return resize_place(in, size, size, size, resample, fill, out);
+    if (mode == NLI_RESIZE_SQUASH) return resize_place(in, size, size, size, resample, fill, fc, out);
     if (mode == NLI_RESIZE_LONGEST) {
         /* ResizeKeepRatio(longest=1): ratio = max(h/size, w/size), each
          * side round(side / ratio), Python's round (half to even) */
@@ -277,7 +281,7 @@ int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, i
             nli_seterr("resize: %dx%d image is too elongated to fit in %d (a side would be 0 pixels)", w, h, size);
             return -1;
         }
-        return resize_place(in, ow, oh, size, resample, fill, out);
+        return resize_place(in, ow, oh, size, resample, fill, fc, out);
     }
     if (mode != NLI_RESIZE_SHORTEST) { nli_seterr("resize: unknown resize mode %d", mode); return -1; }
     /* torchvision: the shorter side becomes size, the longer
@@ -299,7 +303,7 @@ int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, i
         ow = new_long;
         oh = size;
     }
-    return resize_place(in, ow, oh, size, resample, fill, out);
+    return resize_place(in, ow, oh, size, resample, fill, fc, out);
 }
 
 void nli_image_normalize(const uint8_t *hwc, int size, const float mean[3], const float std[3], float *chw) {

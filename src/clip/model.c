@@ -284,13 +284,13 @@ void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap) {
     nli_clip_config_defaults(&d);
     if (!memcmp(c->image_mean, d.image_mean, sizeof d.image_mean) &&
         !memcmp(c->image_std, d.image_std, sizeof d.image_std) && c->resize_mode == d.resize_mode &&
-        c->fill_color == d.fill_color) {
+        c->fill_color == d.fill_color && c->crop_floor == d.crop_floor) {
         snprintf(buf, cap, "%s", "");
         return;
     }
     uint64_t h = nli_fnv1a(c->image_mean, sizeof c->image_mean, NL_FNV_INIT);
     h = nli_fnv1a(c->image_std, sizeof c->image_std, h);
-    int32_t v[2] = {(int32_t)c->resize_mode, c->fill_color};
+    int32_t v[3] = {(int32_t)c->resize_mode, c->fill_color, c->crop_floor};
     h = nli_fnv1a(v, sizeof v, h);
     snprintf(buf, cap, "-pp%016llx", (unsigned long long)h);
 }
@@ -484,11 +484,12 @@ static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, n
         nli_seterr_code(NL_ERR_INVALID, "image %zu: %s is NULL", i, src->paths ? "the path" : "the data");
         return -1;
     }
-    if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, c->resize_mode, c->fill_color, out);
+    int mode = (int)c->resize_mode | (c->crop_floor ? NLI_RESIZE_CROP_FLOOR : 0);
+    if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, mode, c->fill_color, out);
     if (src->enc)
-        return nli_preprocess_mem_mode(src->enc[i].data, src->enc[i].len, src->enc[i].name, S, resample,
-                                       c->resize_mode, c->fill_color, out);
-    if (nli_preprocess_rgb_mode(&src->rgb[i], S, resample, c->resize_mode, c->fill_color, out) != 0) {
+        return nli_preprocess_mem_mode(src->enc[i].data, src->enc[i].len, src->enc[i].name, S, resample, mode,
+                                       c->fill_color, out);
+    if (nli_preprocess_rgb_mode(&src->rgb[i], S, resample, mode, c->fill_color, out) != 0) {
         nli_prefixerr("image %zu", i);
         return -1;
     }
