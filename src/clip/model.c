@@ -124,6 +124,11 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 #define FP_MAX_FILES 256 /* a model has a handful of shards */
 #define FP_PIECE ((size_t)4 << 20)
+/* Threads that hash: each holds a FP_PIECE buffer while the loaded weights
+ * are resident, so the model's threads (all cores: 64 on a 64-core machine,
+ * 256 MiB of buffers) would grow the peak RSS with the core count past the
+ * README's weights + 200 MB. 8 hash a ViT-B/16 (600 MB) in a fraction of a second. */
+#define FP_MAX_THREADS 8
 
 static size_t safetensors_names(const char *dir, char **names) {
     size_t nn = 0;
@@ -158,6 +163,7 @@ static uint64_t hash_config(const nl_model *m) {
  * the file could not be read. */
 static int hash_file(int fd, uint64_t size, int nt, uint64_t *h) {
     size_t np = (size_t)(size / FP_PIECE) + 1;
+    if (nt > FP_MAX_THREADS) nt = FP_MAX_THREADS;
     uint64_t *ph = nli_mallocarray(np, sizeof *ph);
     int bad = !ph;
 #pragma omp parallel num_threads(nt) if (ph)
