@@ -27,7 +27,10 @@ Faults for the tests (each REPO is org/name):
                          ETag stays the true SHA-256)
   --gated REPO=TOKEN     resolve requests need "Authorization: Bearer TOKEN"
 Every request is appended to --log as one JSON line {method, path, range,
-auth, status}. The chosen port is written to --port-file.
+auth, status}, before any byte of the response is sent: a client that has
+its response (and exits) has its request in the log, so a test that counts
+the log lines right after a command sees all of its requests and none come
+later. The chosen port is written to --port-file.
 
 `hub_server.py shard SRC.safetensors DIR` splits a safetensors file in two
 shards plus model.safetensors.index.json (for the sharded-repo test).
@@ -117,6 +120,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def error(self, status, code=None, message=None, commit=None):
         body = (message or "error").encode()
+        self.record(status)
         self.send_response(status)
         if code:
             self.send_header("X-Error-Code", code)
@@ -129,7 +133,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.record(status)
 
     def do_HEAD(self):
         self.route()
@@ -170,6 +173,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             location = "http://localhost:%d/cdn/%s/%s?sig=%s" % (self.server.server_address[1], repo_id,
                                                                 f["sha256"], commit[:8])
             body = b"Found. Redirecting to " + location.encode()
+            self.record(302)
             self.send_response(302)
             self.send_header("Location", location)
             self.send_header("ETag", '"%s"' % f["oid"])
@@ -180,7 +184,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
-            return self.record(302)
+            return
         self.send_file(repo, name, f, {"ETag": '"%s"' % f["oid"], "X-Repo-Commit": commit})
 
     def cdn(self, repo_id, sha):
@@ -199,12 +203,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if rng and rng.startswith("bytes=") and rng.endswith("-"):
             start = int(rng[6:-1])
             if start >= size:
+                self.record(416)
                 self.send_response(416)
                 self.send_header("Content-Range", "bytes */%d" % size)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                return self.record(416)
+                return
             status = 206
+        self.record(status)
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -213,7 +219,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, size - 1, size))
         self.end_headers()
-        self.record(status)
         if self.command == "HEAD":
             return
         body = data[start:]
@@ -252,13 +257,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             return self.error(404, None, "no such route")
         body = json.dumps(out).encode()
+        self.record(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
-        self.record(200)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
