@@ -71,9 +71,14 @@ NL_API const char *nl_status_name(nl_status s);
 
 typedef struct nl_model nl_model;
 
-/* Resize filter. MODEL: the model's own preprocessor_config.json
- * (resample 3 = bicubic for OpenAI's CLIP; bicubic when absent), valid
- * wherever a model is given; the NegLabel reference resizes bilinearly. */
+/* Resize filter. MODEL: the model folder's own preprocessing (its
+ * preprocessor_config.json's filter, resample 3 = bicubic for OpenAI's
+ * CLIP, bicubic when absent; a Hugging Face folder's centre crop as
+ * CLIPImageProcessor places it, at (len - size) // 2), valid wherever a
+ * model is given. BICUBIC, BILINEAR: torchvision's Resize + CenterCrop
+ * with that filter (the crop at round((len - size) / 2)), as OpenAI's
+ * clip.load and the NegLabel reference (bilinear) preprocess. The two
+ * crops differ by one pixel when len - size is 3 mod 4. */
 typedef enum { NL_RESAMPLE_BICUBIC = 0, NL_RESAMPLE_BILINEAR = 1, NL_RESAMPLE_MODEL = 2 } nl_resample;
 
 /* Where the model runs. AUTO: the first usable CUDA device, else the CPU. */

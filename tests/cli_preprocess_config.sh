@@ -55,6 +55,11 @@ check "default preprocessing through the cache: the default scores" \
 # untagged one an OpenAI/OpenCLIP model's embeddings would go to
 check "the HF default preprocessing's image cache is tagged" \
   test "$(ls "$TMP/c" | grep -c 'image-bicubic-224.nlc$')" -eq 0 -a "$(ls "$TMP/c" | grep -c 'image-bicubic-224-pp[0-9a-f]*.nlc$')" -eq 1
+# a filter named is torchvision's Resize + CenterCrop (as clip.load and the
+# NegLabel reference): OpenAI's preprocessing, the untagged cache
+MCM --cache "$TMP/c" --model "$TMP/flip" --resample bicubic >/dev/null
+check "bicubic named: torchvision's crop, the untagged image cache" \
+  test "$(ls "$TMP/c" | grep -c 'image-bicubic-224.nlc$')" -eq 1 -a "$(ls "$TMP/c" | grep -c 'image-bicubic-224-pp[0-9a-f]*.nlc$')" -eq 1
 cp "$TMP/sq/preprocessor_config.json" "$TMP/flip/"
 MCM --cache "$TMP/c" --model "$TMP/flip" >"$TMP/flip2.csv"
 check "after the switch to squash: the squash scores, not the cached ones" \

@@ -110,19 +110,24 @@ int main(void) {
     for (size_t i = 0; i < N; i++) free(bytes[i]);
     free(ee);
 
-    /* A Hugging Face folder crops as CLIPImageProcessor does (transformers'
-     * center_crop: (len - size) // 2), not as torchvision: a 224-wide,
-     * 227-tall image (no resize) embeds as its rows 1..224, not 2..225. */
+    /* A Hugging Face folder's own preprocessing (NL_RESAMPLE_MODEL) crops as
+     * CLIPImageProcessor does (transformers' center_crop: (len - size) // 2):
+     * a 224-wide, 227-tall image (no resize) embeds as its rows 1..224. A
+     * filter named (BICUBIC) is torchvision's Resize + CenterCrop, as
+     * clip.load and the NegLabel reference: rows 2..225. */
     {
         int w = S, h = S + 3;
         uint8_t *tall = malloc((size_t)w * h * 3);
         uint32_t r = 7;
         for (size_t i = 0; i < (size_t)w * h * 3; i++) tall[i] = (uint8_t)((r = r * 1664525u + 1013904223u) >> 24);
         nl_rgb_image v[3] = {{tall, w, h, 0}, {tall + (size_t)w * 3, w, S, 0}, {tall + (size_t)2 * w * 3, w, S, 0}};
-        float *e3 = calloc(3 * dim, sizeof(float));
-        CHECK(nl_embed_rgb(m, v, 3, NL_RESAMPLE_BICUBIC, e3, NULL) == 0, "tall: %s", nl_last_error());
-        CHECK(!memcmp(e3, e3 + dim, dim * 4), "224x227 in a Hugging Face folder: not rows 1..224 (transformers' crop)");
-        CHECK(memcmp(e3, e3 + 2 * dim, dim * 4) != 0, "224x227: rows 2..225 (torchvision's crop) in a HF folder");
+        float *e3 = calloc(3 * dim, sizeof(float)), *tv = calloc(dim, sizeof(float));
+        CHECK(nl_embed_rgb(m, v, 3, NL_RESAMPLE_MODEL, e3, NULL) == 0, "tall: %s", nl_last_error());
+        CHECK(!memcmp(e3, e3 + dim, dim * 4), "224x227, the HF folder's own crop: not rows 1..224 (transformers')");
+        CHECK(memcmp(e3, e3 + 2 * dim, dim * 4) != 0, "224x227, the HF folder's own crop: rows 2..225 (torchvision's)");
+        CHECK(nl_embed_rgb(m, v, 1, NL_RESAMPLE_BICUBIC, tv, NULL) == 0, "tall: %s", nl_last_error());
+        CHECK(!memcmp(tv, e3 + 2 * dim, dim * 4), "224x227, bicubic named: not rows 2..225 (torchvision's crop)");
+        free(tv);
         free(e3);
         free(tall);
     }

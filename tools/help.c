@@ -71,8 +71,9 @@ static const group_doc g_model = {NULL, o_model};
 
 static const opt_doc o_resample[] = {
     {"--resample", NULL, "bicubic|bilinear|model",
-     "image resize filter (default model: the model's preprocessor_config.json, bicubic for OpenAI's CLIP; "
-     "the NegLabel reference resizes bilinearly)", 0},
+     "image resize (default model: the model folder's own preprocessing, its preprocessor_config.json's filter, "
+     "bicubic for OpenAI's CLIP, and for a Hugging Face folder CLIPImageProcessor's crop; bicubic or bilinear: "
+     "torchvision's Resize + CenterCrop with that filter, as clip.load and the NegLabel reference (bilinear))", 0},
     {0}};
 static const group_doc g_resample = {NULL, o_resample};
 

@@ -148,8 +148,11 @@ class Model:
         H x W x 3 uint8 RGB numpy array (any strides: a crop view is used in
         place, other layouts copied) or a PIL image (converted to RGB); an
         N x H x W x 3 array is a batch. Arrays are resized and cropped
-        exactly as files are. ``resample``: ``"model"`` (the model's
-        preprocessor_config.json), ``"bicubic"`` or ``"bilinear"``. An image
+        exactly as files are. ``resample``: ``"model"`` (the model folder's
+        own preprocessing: its preprocessor_config.json's filter and, for a
+        Hugging Face folder, CLIPImageProcessor's centre crop),
+        ``"bicubic"`` or ``"bilinear"`` (torchvision's Resize + CenterCrop
+        with that filter, as clip.load and the NegLabel reference). An image
         that cannot be read raises an exception naming it.
 
         The rows equal ``neglabel embed``'s for the same list of images.

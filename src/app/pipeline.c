@@ -291,10 +291,12 @@ static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k
 int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                          size_t n, float *out, int *status, char **errors) {
     if (!m || (n && (!paths || !out))) return nli_null_arg(__func__);
-    if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
+    /* the cache key names the filter and the crop rule (nli_embed_images_ex
+     * gets resample as given: MODEL decides the crop too) */
+    nl_resample filter = resample == NL_RESAMPLE_MODEL ? nl_model_resample(m) : resample;
     char extra[96], pp[32];
-    nli_model_preprocess_tag(m, pp, sizeof pp);
-    snprintf(extra, sizeof extra, "-%s-%d%s", resample == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
+    nli_model_preprocess_tag(m, resample, pp, sizeof pp);
+    snprintf(extra, sizeof extra, "-%s-%d%s", filter == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
              nl_model_image_size(m), pp);
     int cerr;
     nli_cache *c = open_cache(o, m, "image", extra, &cerr);

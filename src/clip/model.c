@@ -284,19 +284,24 @@ void nl_model_free(nl_model *m) {
     free(m);
 }
 
-void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap) {
+int nli_model_crop_floor(const nl_model *m, nl_resample requested) {
+    return requested == NL_RESAMPLE_MODEL && m->cfg->crop_floor;
+}
+
+void nli_model_preprocess_tag(const nl_model *m, nl_resample requested, char *buf, size_t cap) {
     const nli_clip_config *c = m->cfg;
     nli_clip_config d; /* OpenAI's preprocessing: the defaults of every config */
     nli_clip_config_defaults(&d);
+    int floor_crop = nli_model_crop_floor(m, requested);
     if (!memcmp(c->image_mean, d.image_mean, sizeof d.image_mean) &&
         !memcmp(c->image_std, d.image_std, sizeof d.image_std) && c->resize_mode == d.resize_mode &&
-        c->fill_color == d.fill_color && c->crop_floor == d.crop_floor) {
+        c->fill_color == d.fill_color && floor_crop == d.crop_floor) {
         snprintf(buf, cap, "%s", "");
         return;
     }
     uint64_t h = nli_fnv1a(c->image_mean, sizeof c->image_mean, NL_FNV_INIT);
     h = nli_fnv1a(c->image_std, sizeof c->image_std, h);
-    int32_t v[3] = {(int32_t)c->resize_mode, c->fill_color, c->crop_floor};
+    int32_t v[3] = {(int32_t)c->resize_mode, c->fill_color, floor_crop};
     h = nli_fnv1a(v, sizeof v, h);
     snprintf(buf, cap, "-pp%016llx", (unsigned long long)h);
 }
@@ -477,11 +482,13 @@ int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample
 }
 
 /* Where images come from: files (paths), encoded bytes (enc) or decoded
- * buffers (rgb). */
+ * buffers (rgb); crop_floor: transformers' crop offsets
+ * (nli_model_crop_floor). */
 typedef struct {
     const char *const *paths;
     const nl_rgb_image *rgb;
     const nl_image_buffer *enc;
+    int crop_floor;
 } img_src;
 
 static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, nl_resample resample, uint8_t *out) {
@@ -490,7 +497,7 @@ static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, n
         nli_seterr_code(NL_ERR_INVALID, "image %zu: %s is NULL", i, src->paths ? "the path" : "the data");
         return -1;
     }
-    int mode = (int)c->resize_mode | (c->crop_floor ? NLI_RESIZE_CROP_FLOOR : 0);
+    int mode = (int)c->resize_mode | (src->crop_floor ? NLI_RESIZE_CROP_FLOOR : 0);
     if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, mode, c->fill_color, out);
     if (src->enc)
         return nli_preprocess_mem_mode(src->enc[i].data, src->enc[i].len, src->enc[i].name, S, resample, mode,
@@ -613,14 +620,14 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors) {
     if (!m || (n && (!paths || !out))) return nli_null_arg("nl_embed_images");
-    img_src src = {paths, NULL, NULL};
+    img_src src = {paths, NULL, NULL, nli_model_crop_floor(m, resample)};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);
 }
 
 int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
     if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
-    img_src src = {NULL, images, NULL};
+    img_src src = {NULL, images, NULL, nli_model_crop_floor(m, resample)};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, NULL);
 }
@@ -628,7 +635,7 @@ int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample 
 int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample, float *out,
                            int *status, char **errors) {
     if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
-    img_src src = {NULL, NULL, images};
+    img_src src = {NULL, NULL, images, nli_model_crop_floor(m, resample)};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
     return embed_images_src(m, &src, n, resample, out, status, errors);
 }

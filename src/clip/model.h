@@ -8,12 +8,16 @@
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                        int *status, char **errors);
 
-/* The part of the model's preprocessing (mean, std, resize mode, fill)
- * that may differ from OpenAI's and is not in the fingerprint (a Hugging
- * Face folder's preprocessor config is not, so that negatives files keep
- * matching): "" for OpenAI's preprocessing, else "-pp" and a hash of it,
- * for cache keys of image embeddings. */
-void nli_model_preprocess_tag(const nl_model *m, char *buf, size_t cap);
+/* 1 when images embedded with this resample (as the caller gave it, before
+ * NL_RESAMPLE_MODEL is resolved) are cropped at transformers' offsets: the
+ * model's own preprocessing of a Hugging Face folder. */
+int nli_model_crop_floor(const nl_model *m, nl_resample requested);
+/* The part of the preprocessing with resample as requested (mean, std,
+ * resize mode, fill, crop rule) that may differ from OpenAI's and is not
+ * in the fingerprint (a Hugging Face folder's preprocessor config is not,
+ * so that negatives files keep matching): "" for OpenAI's preprocessing,
+ * else "-pp" and a hash of it, for cache keys of image embeddings. */
+void nli_model_preprocess_tag(const nl_model *m, nl_resample requested, char *buf, size_t cap);
 
 /* The model's fingerprint as neglabel computed it before 2026-12 ("clip-"
  * and a hash of 64 samples of each weight file), for negatives files that
