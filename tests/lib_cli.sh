@@ -6,6 +6,10 @@ SRC=${NEGLABEL_SRC:-.}
 PASS=0; FAIL=0
 TMP=$(mktemp -d /tmp/neglabel-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# The default embedding cache of every command a test runs without --cache:
+# its own, never the user's ~/.cache/neglabel (whose entries would also
+# spare a test the work it means to check).
+export NEGLABEL_CACHE=$TMP/default-cache
 need_shared() {
   if [ ! -f "$SHARED/README.md" ]; then
     echo "SKIP: reference data not found at '$SHARED' (set NEGLABEL_SHARED to the shared/ folder)"
