@@ -404,10 +404,13 @@ NL_API int nl_score(const float *img, size_t n_img, const float *id_emb, size_t 
              double *scores, size_t *top_id, size_t *top_neg);
 
 /* Metrics, with in-distribution as the positive class for AUROC/AUPR-In and
- * OOD positive (negated scores) for AUPR-Out; equal to scikit-learn. */
+ * OOD positive (negated scores) for AUPR-Out; equal to scikit-learn. The
+ * convention sets FPR95 and the AUPRs: */
 typedef enum {
-    NL_FPR95_NEGLABEL = 0, /* paper/MCM: ID recall closest to 0.95; FPR = OOD fraction >= threshold */
-    NL_FPR95_OPENOOD = 1   /* OpenOOD: OOD positive, first point with TPR >= 0.95 */
+    NL_FPR95_NEGLABEL = 0, /* paper/MCM: ID recall closest to 0.95; FPR = OOD fraction >= threshold;
+                              AUPR = average precision (average_precision_score) */
+    NL_FPR95_OPENOOD = 1   /* OpenOOD's evaluator: OOD positive, first point with TPR >= 0.95;
+                              AUPR = auc(recall, precision) over precision_recall_curve (trapezoid) */
 } nl_fpr_convention;
 
 typedef struct { double auroc, aupr_in, aupr_out, fpr95; } nl_metrics;

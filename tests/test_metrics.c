@@ -1,5 +1,5 @@
 /* test_metrics.c — nl_compute_metrics against scikit-learn 1.2.1 and the
- * MCM / OpenOOD reference code (tests/data/metrics_golden.txt, written by
+ * MCM / OpenOOD reference code (OpenOOD's FPR95 and trapezoid AUPRs) (tests/data/metrics_golden.txt, written by
  * tests/gen/gen_metrics.py), plus the error cases. */
 #include "check.h"
 #include "neglabel.h"
@@ -30,16 +30,17 @@ int main(void) {
             CHECK(0, "bad golden file near '%s'", line);
             break;
         }
-        double *a = read_list(f, "id", ni), *b = read_list(f, "ood", no), *e = read_list(f, "expect", 5);
+        double *a = read_list(f, "id", ni), *b = read_list(f, "ood", no), *e = read_list(f, "expect", 7);
         CHECK(a && b && e, "case %s: cannot parse", name);
         if (!a || !b || !e) { free(a); free(b); free(e); break; }
         nl_metrics m[2];
         int rc0 = nl_compute_metrics(a, ni, b, no, NL_FPR95_NEGLABEL, &m[0]);
         int rc1 = nl_compute_metrics(a, ni, b, no, NL_FPR95_OPENOOD, &m[1]);
         CHECK(rc0 == 0 && rc1 == 0, "case %s: %s", name, nl_last_error());
-        double got[5] = {m[0].auroc, m[0].aupr_in, m[0].aupr_out, m[0].fpr95, m[1].fpr95};
-        static const char *what[5] = {"auroc", "aupr_in", "aupr_out", "fpr95 neglabel", "fpr95 openood"};
-        for (int k = 0; k < 5; k++)
+        double got[7] = {m[0].auroc, m[0].aupr_in, m[0].aupr_out, m[0].fpr95, m[1].fpr95, m[1].aupr_in, m[1].aupr_out};
+        static const char *what[7] = {"auroc",         "aupr_in",        "aupr_out",        "fpr95 neglabel",
+                                      "fpr95 openood", "aupr_in openood", "aupr_out openood"};
+        for (int k = 0; k < 7; k++)
             CHECK(fabs(got[k] - e[k]) <= 1e-9, "case %s: %s %.17g, sklearn %.17g", name, what[k], got[k], e[k]);
         CHECK(m[1].auroc == m[0].auroc, "case %s: AUROC depends on the convention", name);
         ncase++;

@@ -84,7 +84,8 @@ static const group_doc g_labels = {NULL, o_labels};
 
 static const opt_doc o_convention[] = {
     {"--convention", NULL, "neglabel|openood",
-     "FPR95 as NegLabel's (MCM's) code or as OpenOOD computes it, see docs/scoring.md (default neglabel)", 0},
+     "FPR95 and AUPRs as NegLabel's (MCM's) code computes them or as OpenOOD's evaluator does, see "
+     "docs/scoring.md (default neglabel)", 0},
     {0}};
 static const group_doc g_convention = {NULL, o_convention};
 

@@ -34,7 +34,8 @@ def metrics(id_scores: Any, ood_scores: Any, convention: str = "neglabel", *,
     metrics``), equal to scikit-learn's; fractions, not %. Each of the two is
     an array of scores or a score file (a path: read by :func:`read_scores`,
     with ``column``). ``convention``: ``"neglabel"`` (the paper's and MCM's
-    FPR95) or ``"openood"``."""
+    FPR95, AUPRs as average precision) or ``"openood"`` (OpenOOD's
+    evaluator: its FPR95, AUPRs as the trapezoid over the PR curve)."""
     conv = _CONVENTION.get(convention) if isinstance(convention, str) else None
     if conv is None:
         raise InvalidInputError(f"convention must be 'neglabel' or 'openood', got {convention!r}")

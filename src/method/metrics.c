@@ -1,6 +1,7 @@
 /* metrics.c — AUROC, AUPR-In/Out and FPR@95, equal to scikit-learn 1.2
  * (roc_auc_score, average_precision_score, roc_curve) and to MCM's
- * fpr_and_fdr_at_recall. Every metric walks one "binary classifier curve":
+ * fpr_and_fdr_at_recall; in OpenOOD's convention, its FPR95 and its AUPRs
+ * (auc over precision_recall_curve). Every metric walks one "binary classifier curve":
  * scores sorted descending, one point per distinct score, cumulative true
  * and false positives there (sklearn's _binary_clf_curve). */
 #include "neglabel.h"
@@ -64,6 +65,20 @@ static double average_precision(const curve *c) {
         prev = r;
     }
     return ap;
+}
+
+/* OpenOOD's AUPR: sklearn auc(recall, precision) over precision_recall_curve,
+ * the trapezoid through (recall 0, precision 1) and every threshold's point
+ * (points past full recall add no width). */
+static double trapezoid_pr(const curve *c) {
+    double last = c->tps[c->n - 1], area = 0, r0 = 0, p0 = 1;
+    for (size_t k = 0; k < c->n; k++) {
+        double r = c->tps[k] / last, p = c->tps[k] / (c->tps[k] + c->fps[k]);
+        area += (r - r0) * (p + p0) / 2.0;
+        r0 = r;
+        p0 = p;
+    }
+    return area;
 }
 
 /* sklearn roc_curve (drop_intermediate=True): keep the first and last point
@@ -137,12 +152,14 @@ int nl_compute_metrics(const double *id_scores, size_t n_id, const double *ood_s
     double auc = 0;
     for (size_t i = 1; i < m; i++) auc += (fpr[i] - fpr[i - 1]) * (tpr[i] + tpr[i - 1]) / 2.0;
     out->auroc = auc;
-    out->aupr_in = average_precision(&in);
-    out->aupr_out = average_precision(&oo);
     if (conv == NL_FPR95_NEGLABEL) {
+        out->aupr_in = average_precision(&in);
+        out->aupr_out = average_precision(&oo);
         out->fpr95 = fpr_neglabel(&in, n_ood);
     } else {
         /* OpenOOD: roc_curve(ood_indicator, -score); fpr at argmax(tpr >= 0.95). */
+        out->aupr_in = trapezoid_pr(&in);
+        out->aupr_out = trapezoid_pr(&oo);
         m = roc_points(&oo, fpr, tpr);
         out->fpr95 = fpr[m - 1];
         for (size_t i = 0; i < m; i++)

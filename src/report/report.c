@@ -124,7 +124,8 @@ nl_method nli_report_best(const nli_report *r, const nl_metrics *m) {
 
 const char *nl_fpr_convention_text(nl_fpr_convention c) {
     if (c == NL_FPR95_OPENOOD)
-        return "OpenOOD: OOD as positive class, FPR at the first threshold with TPR >= 95%";
+        return "OpenOOD: OOD as positive class, FPR at the first threshold with TPR >= 95%; AUPR as the "
+               "trapezoid over the PR curve";
     return "NegLabel/MCM code: FPR of OOD at the threshold where ID recall is closest to 95%";
 }
 

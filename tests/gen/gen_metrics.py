@@ -7,6 +7,7 @@ Run with Debian's /usr/bin/python3 (numpy + sklearn). Format, per case:
   id <n_id scores, repr>
   ood <n_ood scores, repr>
   expect <auroc> <aupr_in> <aupr_out> <fpr95_neglabel> <fpr95_openood>
+         <aupr_in_openood> <aupr_out_openood>
 """
 import os
 import numpy as np
@@ -50,13 +51,18 @@ def neglabel_measures(_pos, _neg):
     return auroc, aupr_in, aupr_out, fpr
 
 
-# From Jingkang50/OpenOOD openood/evaluators/metrics.py (compute_all_metrics):
-# OOD as positive, roc_curve on -conf, fpr at the first tpr >= recall.
-def openood_fpr(conf, label, recall=0.95):
+# From Jingkang50/OpenOOD openood/evaluators/metrics.py (auc_and_fpr_recall,
+# which compute_all_metrics calls): OOD as positive, roc_curve on -conf, fpr
+# at the first tpr >= recall; AUPRs as auc(recall, precision) over
+# precision_recall_curve (a trapezoid, not average precision).
+def openood_measures(conf, label, recall=0.95):
     ood_indicator = np.zeros_like(label)
     ood_indicator[label == -1] = 1
     fpr_list, tpr_list, thresholds = metrics.roc_curve(ood_indicator, -conf)
-    return fpr_list[np.argmax(tpr_list >= recall)]
+    precision_in, recall_in, _ = metrics.precision_recall_curve(1 - ood_indicator, conf)
+    precision_out, recall_out, _ = metrics.precision_recall_curve(ood_indicator, -conf)
+    return (fpr_list[np.argmax(tpr_list >= recall)], metrics.auc(recall_in, precision_in),
+            metrics.auc(recall_out, precision_out))
 
 
 def main():
@@ -91,11 +97,11 @@ def main():
             auroc, ai, ao, fpr_n = neglabel_measures(a, b)
             conf = np.r_[a, b]
             label = np.r_[np.zeros(len(a), dtype=int), -np.ones(len(b), dtype=int)]
-            fpr_o = openood_fpr(conf, label)
+            fpr_o, ai_o, ao_o = openood_measures(conf, label)
             f.write(f"case {name} {len(a)} {len(b)}\n")
             f.write("id " + " ".join(repr(float(x)) for x in a) + "\n")
             f.write("ood " + " ".join(repr(float(x)) for x in b) + "\n")
-            f.write("expect " + " ".join(repr(float(x)) for x in (auroc, ai, ao, fpr_n, fpr_o)) + "\n")
+            f.write("expect " + " ".join(repr(float(x)) for x in (auroc, ai, ao, fpr_n, fpr_o, ai_o, ao_o)) + "\n")
     print(f"{len(cases)} cases -> {out}")
 
 
