@@ -41,10 +41,20 @@ static int same_file(const char *a, const char *b) {
 static const char *const HF_FILES[] = {"config.json",    "vocab.json",   "merges.txt",
                                        "tokenizer.json", "preprocessor_config.json", "processor_config.json"};
 
+/* Write data to a's temporary file for path and sync it, not yet renamed
+ * (published with the others by nli_atomic_publish_set). */
+static int finish_copy(nli_atomic *a, const char *path, const void *data, size_t len) {
+    if (nli_atomic_open(a, path) != 0) return -1;
+    if (len && fwrite(data, 1, len, a->f) != len) { /* the error and its errno: nli_atomic_finish */ }
+    return nli_atomic_finish(a);
+}
+
 static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st_out *o) {
     char *dir = nli_dirname(src);
     char *cfg = dir ? nli_path_join(dir, "config.json") : NULL, *st_path = NULL;
     nli_clip_config c;
+    nli_atomic files[1 + sizeof HF_FILES / sizeof *HF_FILES];
+    size_t nf = 0;
     int rc = -1;
     if (!cfg) goto out;
     if (!nli_file_exists(cfg)) {
@@ -85,22 +95,33 @@ static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st
         bytes += ck->t[i].nbytes;
     }
     if (nli_mkdir_p(dst_dir) != 0 || !(st_path = nli_path_join(dst_dir, "model.safetensors"))) goto out;
-    if (nli_st_write(st_path, o, ck->n) != 0) goto out;
+    /* The weights and the files beside them are published together: a
+     * failure or a kill before the last one is written leaves the earlier
+     * folder as it was, never new weights with an earlier model's config or
+     * tokenizer (which would load without a word and embed wrongly). */
+    if (nli_st_write_finish(&files[nf], st_path, o, ck->n) != 0) goto out;
+    nf++;
     for (size_t k = 0; k < sizeof HF_FILES / sizeof *HF_FILES; k++) {
         char *from = nli_path_join(dir, HF_FILES[k]), *to = nli_path_join(dst_dir, HF_FILES[k]), *data = NULL;
         size_t len = 0;
         int ok = from && to;
-        if (ok && nli_file_exists(from) && !same_file(from, to))
-            ok = nli_read_file(from, (size_t)256 << 20, &data, &len) == 0 && nl_write_file_atomic(to, data, len) == 0;
+        if (ok && nli_file_exists(from) && !same_file(from, to)) {
+            ok = nli_read_file(from, (size_t)256 << 20, &data, &len) == 0 && finish_copy(&files[nf], to, data, len) == 0;
+            if (ok) nf++;
+        }
         free(data);
         free(from);
         free(to);
         if (!ok) goto out;
     }
+    int published = nli_atomic_publish_set(files, nf); /* frees them */
+    nf = 0;
+    if (published != 0) goto out;
     nli_log(NL_LOG_INFO, "%s: Hugging Face state dict, %zu tensors (%.1f MB) -> %s in %.1f s", src, ck->n,
             bytes / 1e6, dst_dir, nli_now() - t0);
     rc = 0;
 out:
+    for (size_t k = 0; k < nf; k++) nli_atomic_abort(&files[k]);
     free(st_path);
     free(cfg);
     free(dir);
@@ -197,8 +218,17 @@ int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     if (!(st_path = nli_path_join(dst_dir, "open_clip_model.safetensors")) ||
         !(cfg_path = nli_path_join(dst_dir, OC_CONFIG)))
         goto out;
-    if (nli_st_write(st_path, o, n) != 0 || (write_cfg && nl_write_file_atomic(cfg_path, cfg.s, cfg.len) != 0))
+    /* weights and config published together (see convert_hf) */
+    nli_atomic files[2];
+    size_t nf = 0;
+    if (nli_st_write_finish(&files[0], st_path, o, n) != 0) goto out;
+    nf = 1;
+    if (write_cfg && finish_copy(&files[nf], cfg_path, cfg.s, cfg.len) != 0) {
+        nli_atomic_abort(&files[0]);
         goto out;
+    }
+    if (write_cfg) nf++;
+    if (nli_atomic_publish_set(files, nf) != 0) goto out; /* frees them */
     nli_log(NL_LOG_INFO, "%s: %s %s, %zu tensors (%.1f MB), %s -> %s in %.1f s", src,
             ck.torchscript ? "TorchScript" : "state dict", find_vit(&ck) ? "ViT" : "ModifiedResNet", n, bytes / 1e6,
             how, dst_dir, nli_now() - t0);

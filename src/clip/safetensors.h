@@ -91,6 +91,10 @@ typedef struct {
     size_t nbytes;
 } nli_st_out;
 int nli_st_write(const char *path, const nli_st_out *t, size_t n);
+/* The same, written and synced to a's temporary file but not renamed: for
+ * files published together with nli_atomic_publish_set (a converted
+ * folder). -1 + error naming path: nothing left behind. */
+int nli_st_write_finish(nli_atomic *a, const char *path, const nli_st_out *t, size_t n);
 
 /* Half-precision helpers (exposed for tests and tools). */
 float nli_f16_to_f32(uint16_t h);
