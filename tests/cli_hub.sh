@@ -124,6 +124,21 @@ n=$(requests)
 expect_fail "offline, not cached" "org/tiny.*not in the Hugging Face cache" \
   env HF_HUB_CACHE="$TMP/c-empty" HF_HUB_OFFLINE=1 "$BIN" --no-cache info --model org/tiny
 check "offline: no request" test "$(requests)" -eq "$n"
+# --- a snapshot whose download was interrupted before preprocessor_config.json
+# (the files are fetched one by one; the ref is written last, so this is a
+# pinned commit): offline it loads with CLIP's default preprocessing, which
+# is said, not silent; with the Hub reachable the file is fetched
+cp -a "$C" "$TMP/c-part"
+rm "$TMP/c-part/models--org--tiny/snapshots/$COMMIT/preprocessor_config.json"
+HF_HUB_CACHE=$TMP/c-part HF_HUB_OFFLINE=1 "$BIN" --no-cache info --model "org/tiny@$COMMIT" >/dev/null 2>"$TMP/err"
+check "interrupted before the preprocessing file: offline still works" test $? -eq 0
+check "interrupted before the preprocessing file: offline warns, naming it" \
+  grep -q "warning:.*no preprocessor_config.json in the cached snapshot" "$TMP/err"
+HF_HUB_CACHE=$C HF_HUB_OFFLINE=1 "$BIN" --no-cache info --model "org/tiny@$COMMIT" >/dev/null 2>"$TMP/err"
+check "a complete snapshot offline: no warning" sh -c "! grep -q warning '$TMP/err'"
+HF_HUB_CACHE=$TMP/c-part "$BIN" --no-cache info --model "org/tiny@$COMMIT" >/dev/null 2>&1
+check "with the Hub reachable the file is fetched" \
+  cmp -s "$M/preprocessor_config.json" "$TMP/c-part/models--org--tiny/snapshots/$COMMIT/preprocessor_config.json"
 # the default model is the paper's, by name
 expect_fail "default model" "openai/clip-vit-base-patch16.*not in the Hugging Face cache" \
   env HF_HUB_CACHE="$TMP/c-empty" HF_HUB_OFFLINE=1 "$BIN" --no-cache info

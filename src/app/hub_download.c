@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "clip.h"
 #include "hub_impl.h"
 #include "neglabel.h"
 #include "safetensors.h"
@@ -458,6 +459,24 @@ static int optional_done(const nli_hub_ctx *h, const char *snap, const char *com
     return 1;
 }
 
+/* A snapshot taken from the cache without asking the Hub (offline, or the
+ * Hub unreachable) may lack the preprocessing file only because the
+ * download that wrote it was interrupted before it (the files are fetched
+ * one by one) or because another tool fetched the weights alone: the
+ * model then loads with CLIP's default preprocessing, which is not the
+ * repository's when it has its own. Said, since it cannot be told apart
+ * here from a repository that has none (.no_exist records that). */
+static void warn_optional_unknown(const nli_hub_ctx *h, const char *snap) {
+    const char *commit = strrchr(snap, '/');
+    commit = commit ? commit + 1 : snap;
+    /* an OpenCLIP folder's preprocessing is in its open_clip_config.json */
+    if (nli_hub_is_commit(commit) && !nli_is_openclip_dir(snap) && !optional_done(h, snap, commit))
+        nli_log(NL_LOG_WARN,
+                "%s: no %s in the cached snapshot, and no record that %s has none (an interrupted download?): "
+                "CLIP's default image preprocessing is used; load it once with the Hub reachable to complete it",
+                snap, NL_HUB_OPTIONAL_FILE, h->repo_id);
+}
+
 static int offline(void) { return nli_hub_env_true("HF_HUB_OFFLINE") || nli_hub_env_true("TRANSFORMERS_OFFLINE"); }
 
 char *nli_hub_resolve(const char *repo_id, const char *revision) {
@@ -473,6 +492,8 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
         if (!result)
             nli_prefixerr("not in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded; unset it, "
                          "or pass a model folder)");
+        else
+            warn_optional_unknown(&h, result);
         goto done;
     }
     /* a commit already complete in the cache: no network at all */
@@ -523,7 +544,10 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
             nl_status st = nl_last_status();
             snprintf(saved, sizeof saved, "%s%s", nli_geterr(),
                      status ? "" : " (the Hub cannot be reached and the model is not in the Hugging Face cache)");
-            if ((result = nli_hub_find_cached(h.cache, repo_id, revision))) goto done;
+            if ((result = nli_hub_find_cached(h.cache, repo_id, revision))) {
+                warn_optional_unknown(&h, result);
+                goto done;
+            }
             nli_seterr_code(st, "%s", saved);
         }
         goto done;
