@@ -150,6 +150,22 @@ check "built-in BPE: the same embeddings as the files" cmp -s "$TMP/bi.jsonl" "$
 check "built-in BPE: the same ids as the files" cmp -s "$TMP/bi.ids" "$TMP/files.ids"
 check "built-in BPE: two embeddings" test "$(wc -l <"$TMP/bi.jsonl")" -eq 2
 check "built-in BPE: ids start with SOT" grep -q '"ids":\[49406,' "$TMP/bi.ids"
+# open_clip's SimpleTokenizer names SOT/EOT "<start_of_text>"/"<end_of_text>":
+# in a text of an OpenCLIP folder those are the special tokens and OpenAI's
+# "<|endoftext|>" is text (tests/data/tokenizer/specials.golden.json); a
+# Hugging Face folder keeps OpenAI's
+specials_ok() { # FOLDER KEY: tokenize's ids equal the golden's KEY ids
+  python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["texts"]: print(json.dumps({"text": r["text"]}))' \
+    "$SRC/tests/data/tokenizer/specials.golden.json" >"$TMP/sp.in" || return 1
+  "$BIN" tokenize -q --model "$1" <"$TMP/sp.in" >"$TMP/sp.out" || return 1
+  python3 -c 'import json, sys
+want = [r[sys.argv[3]] for r in json.load(open(sys.argv[1]))["texts"]]
+got = [json.loads(l)["ids"] for l in open(sys.argv[2])]
+sys.exit(0 if got == want else 1)' "$SRC/tests/data/tokenizer/specials.golden.json" "$TMP/sp.out" "$2"
+}
+check "OpenCLIP folder: open_clip's special-token strings" specials_ok "$d" openclip
+check "Hugging Face folder: OpenAI's special-token strings" specials_ok "$TINY" openai
 check "built-in BPE: the same fingerprint" test -n "$fp_bi" -a "$fp_bi" = "$(fingerprint "$d")"
 rm "$d/merges.txt"
 expect_fail "vocab.json without merges.txt" "has vocab.json but not merges.txt" nl embed -q --model "$d" --text x

@@ -3,7 +3,8 @@
  * against OpenAI's ids), tokenizer.json as transformers 5 saves it (golden
  * ids from transformers, tests/gen/gen_tokenizer_json.py) and the built-in
  * OpenAI CLIP BPE; hostile tokenizer.json files are refused by name; a
- * folder's tokenizer is picked in the documented order. */
+ * folder's tokenizer is picked in the documented order; OpenAI's and
+ * open_clip's special-token strings (tests/gen/gen_openclip_specials.py). */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -255,6 +256,37 @@ static void test_folder(const char *dir, const char *vocab, const char *merges) 
           nli_geterr());
 }
 
+/* OpenAI's simple_tokenizer.py maps "<|startoftext|>" / "<|endoftext|>" in a
+ * text to SOT / EOT, open_clip's SimpleTokenizer "<start_of_text>" /
+ * "<end_of_text>" (and splits OpenAI's as text): each mode against the
+ * real tokenizer's ids, from every source. */
+static void test_specials(const char *vocab, const char *merges) {
+    json_error_t jerr;
+    json_t *g = json_load_file(data("specials.golden.json"), 0, &jerr);
+    json_t *texts = json_object_get(g, "texts");
+    CHECK(json_array_size(texts) >= 10, "specials.golden.json: %s", g ? "no texts" : jerr.text);
+    for (int src = 0; src < 2; src++)
+        for (int oc = 0; oc < 2; oc++) {
+            nli_tokenizer *t = src ? nli_tokenizer_builtin() : nli_tokenizer_load(vocab, merges);
+            CHECK(t && (!oc || nli_tokenizer_use_openclip_specials(t) == 0), "load: %s", nli_geterr());
+            if (!t) continue;
+            size_t bad = 0;
+            for (size_t i = 0; i < json_array_size(texts); i++) {
+                json_t *e = json_array_get(texts, i);
+                const char *text = json_string_value(json_object_get(e, "text"));
+                if (!encode_eq(t, text, json_object_get(e, oc ? "openclip" : "openai"))) {
+                    bad++;
+                    fprintf(stderr, "  %s, %s specials: '%s'\n", src ? "built-in" : "files", oc ? "open_clip" : "OpenAI",
+                            text);
+                }
+            }
+            CHECK(bad == 0, "%s, %s specials: %zu texts differ", src ? "built-in" : "files",
+                  oc ? "open_clip's" : "OpenAI's", bad);
+            nli_tokenizer_free(t);
+        }
+    json_decref(g);
+}
+
 int main(void) {
     const char *shared = check_shared();
     char *vocab = check_path(shared, "clip-tokenizer/vocab.json");
@@ -278,6 +310,7 @@ int main(void) {
     nli_tokenizer_free(builtin);
 
     test_transformers_golden();
+    test_specials(vocab, merges);
     test_full_size(dir, vocab, merges);
     test_hostile(dir);
     test_folder(dir, vocab, merges);

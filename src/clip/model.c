@@ -268,6 +268,9 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
      * OpenAI's BPE from its package, which the library has built in */
     m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
     if (!m->tok) goto fail;
+    /* ... and open_clip's SimpleTokenizer names the special tokens
+     * "<start_of_text>" / "<end_of_text>", which a text may hold */
+    if (m->cfg->format == NLI_FORMAT_OPENCLIP && nli_tokenizer_use_openclip_specials(m->tok) != 0) goto fail;
     if (place(m, &p) != 0) goto fail;
     fingerprint(m, 1, m->fingerprint, sizeof m->fingerprint);
     return m;

@@ -11,6 +11,7 @@
  *
  * The tokenizer is read-only after loading; each encode call has its own
  * scratch, so concurrent calls are safe. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +23,12 @@
  * last class because under regex.IGNORECASE it case-folds to a letter and so
  * matches no alternative at all: Python drops it like a space. */
 #define WS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
-static const char PATTERN[] =
-    "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^" WS "\\x{345}\\p{L}\\p{N}]+";
+/* The split regex after its first two alternatives, the special-token
+ * strings (OpenAI's or open_clip's: compile_split). */
+static const char PATTERN_REST[] =
+    "|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^" WS "\\x{345}\\p{L}\\p{N}]+";
+static const char OPENAI_SOT[] = "<|startoftext|>", OPENAI_EOT[] = "<|endoftext|>";
+static const char OPENCLIP_SOT[] = "<start_of_text>", OPENCLIP_EOT[] = "<end_of_text>";
 
 static uint64_t hash_bytes(const char *s, size_t n) { return nli_fnv1a(s, n, NL_FNV_INIT); }
 
@@ -80,7 +85,11 @@ size_t nli_tok_byte_symbol(int byte, char o[2]) { return put_utf8_2(byte_to_unic
 
 nli_tokenizer *nli_tok_new(const char *source) {
     nli_tokenizer *t = nli_calloc(1, sizeof *t);
-    if (t) t->source = source;
+    if (t) {
+        t->source = source;
+        t->sot_str = OPENAI_SOT;
+        t->eot_str = OPENAI_EOT;
+    }
     return t;
 }
 
@@ -199,6 +208,38 @@ int nli_tok_merge_add(nli_tokenizer *t, const char *a, size_t na, const char *b,
     return 0;
 }
 
+/* A regex literal for s: every character that PCRE2 could read as syntax
+ * escaped (the names hold '|', '<', '>' and '_' only). */
+static void regex_quote(const char *s, char *o) {
+    for (; *s; s++) {
+        if (*s == '|') *o++ = '\\';
+        *o++ = *s;
+    }
+    *o = 0;
+}
+
+/* The split regex for the tokenizer's special-token strings. */
+static int compile_split(nli_tokenizer *t) {
+    char sot[64], eot[64], pat[sizeof PATTERN_REST + 160];
+    regex_quote(t->sot_str, sot);
+    regex_quote(t->eot_str, eot);
+    snprintf(pat, sizeof pat, "%s|%s%s", sot, eot, PATTERN_REST);
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
+                                   &err, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        nli_seterr("tokenizer: cannot compile the split pattern at %zu: %s", (size_t)off, (char *)msg);
+        return -1;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up; the interpreter is the fallback */
+    pcre2_code_free(t->re);
+    t->re = re;
+    return 0;
+}
+
 int nli_tok_finish(nli_tokenizer *t, const char *src) {
     free(t->cat);
     t->cat = NULL;
@@ -206,18 +247,14 @@ int nli_tok_finish(nli_tokenizer *t, const char *src) {
         nli_seterr("%s: no merges found", src);
         return -1;
     }
-    int err;
-    PCRE2_SIZE off;
-    t->re = pcre2_compile((PCRE2_SPTR)PATTERN, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS,
-                          &err, &off, NULL);
-    if (!t->re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(err, msg, sizeof msg);
-        nli_seterr("tokenizer: cannot compile the split pattern at %zu: %s", (size_t)off, (char *)msg);
-        return -1;
-    }
-    pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE); /* optional speed-up; the interpreter is the fallback */
-    return 0;
+    return compile_split(t);
+}
+
+int nli_tokenizer_use_openclip_specials(nli_tokenizer *t) {
+    if (!t) { nli_seterr("tokenizer: NULL tokenizer"); return -1; }
+    t->sot_str = OPENCLIP_SOT;
+    t->eot_str = OPENCLIP_EOT;
+    return compile_split(t);
 }
 
 void nli_tokenizer_free(nli_tokenizer *t) {
@@ -390,10 +427,12 @@ int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_
         start = b;
         const char *piece = clean + a;
         size_t plen = b - a;
-        /* simple_tokenizer's cache is pre-seeded with the two special tokens */
-        if (plen == 15 && memcmp(piece, "<|startoftext|>", 15) == 0) {
+        /* simple_tokenizer's cache is pre-seeded with the two special tokens
+         * (a piece the caseless regex matched in their place, "<|ſtartoftext|>"
+         * say, is not in the cache and goes through BPE) */
+        if (plen == strlen(t->sot_str) && memcmp(piece, t->sot_str, plen) == 0) {
             if (emit(&s, t->sot)) goto done;
-        } else if (plen == 13 && memcmp(piece, "<|endoftext|>", 13) == 0) {
+        } else if (plen == strlen(t->eot_str) && memcmp(piece, t->eot_str, plen) == 0) {
             if (emit(&s, t->eot)) goto done;
         } else if (bpe(t, &s, (const uint8_t *)piece, plen)) {
             goto done;

@@ -28,6 +28,16 @@ const char *nli_tokenizer_source(const nli_tokenizer *t);
 /* The id of one vocabulary string, -1 if absent. */
 int32_t nli_tokenizer_token_id(const nli_tokenizer *t, const char *s, size_t n);
 
+/* Match open_clip's special-token strings instead of OpenAI's: open_clip's
+ * SimpleTokenizer (what open_clip runs for every OpenCLIP model with
+ * OpenAI's BPE) names SOT and EOT "<start_of_text>" and "<end_of_text>" and
+ * puts those in its split regex, so in a text "<end_of_text>" is EOT and
+ * "<|endoftext|>" is split into ordinary tokens, where OpenAI's
+ * simple_tokenizer.py (and transformers) does the opposite. Same ids 49406
+ * and 49407 either way. Call before any encode; 0, or -1 with the error set
+ * (the tokenizer is then unusable). */
+int nli_tokenizer_use_openclip_specials(nli_tokenizer *t);
+
 /* Full ids of text (len bytes, UTF-8): SOT, tokens, EOT; not truncated.
  * *ids is malloc'd. Invalid UTF-8 is an error. Thread-safe for concurrent
  * calls on one tokenizer. */

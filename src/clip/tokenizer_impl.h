@@ -29,6 +29,9 @@ struct nli_tokenizer {
     size_t catcap;
     int32_t byte_id[256], byte_end_id[256];
     int32_t sot, eot;
+    /* The strings in a text that stand for sot and eot (static): OpenAI's
+     * "<|startoftext|>" and "<|endoftext|>", or open_clip's names. */
+    const char *sot_str, *eot_str;
     pcre2_code *re;
     const char *source; /* static: what the tables came from */
 };
