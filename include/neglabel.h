@@ -487,7 +487,10 @@ NL_API int nl_collect_images(const char *spec, nl_strvec *out);
 #define NL_TEMPLATE_NOUN "the nice {}"
 #define NL_TEMPLATE_ADJ "This is a {} photo"
 #define NL_TEMPLATE_MCM "a photo of a {}"
-/* tmpl with its "{}" replaced by word (malloc'd). Error if no "{}". */
+/* tmpl.format(word) as Python computes it (malloc'd): "{}" (or "{0}", which
+ * may repeat) is the word, "{{" and "}}" literal braces. An error, as in
+ * Python, for a second "{}", a lone brace or any other field; and for a
+ * template without "{}". */
 NL_API char *nl_apply_template(const char *tmpl, const char *word);
 
 /* Prompt templates: ID labels and nouns share one ensemble (the reference

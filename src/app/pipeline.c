@@ -128,23 +128,74 @@ int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
     return 0;
 }
 
+/* tmpl.format(word), as the NegLabel reference (and CLIP's prompt
+ * ensembles) build prompts: "{}" or "{0}" is the word, "{{" and "}}" are
+ * literal braces. What Python refuses is refused: a second "{}" (IndexError:
+ * the word would have been left as "{}" in the prompt), "{}" mixed with
+ * "{0}", a lone '{' or '}', and any other field ("{name}", "{0!r}", "{:>9}");
+ * so is a template without a field, whose prompts would all be the same. */
 char *nl_apply_template(const char *tmpl, const char *word) {
     if (!tmpl || !word) {
         nli_null_arg(__func__);
         return NULL;
     }
-    const char *at = strstr(tmpl, "{}");
-    if (!at) {
-        nli_seterr("prompt template '%s' has no '{}' placeholder", tmpl);
-        return NULL;
+    size_t w = strlen(word), len = 0, autos = 0, zeros = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        char *s = NULL;
+        if (pass && !(s = nli_malloc(len + 1))) return NULL;
+        size_t o = 0;
+        for (const char *p = tmpl; *p;) {
+            if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+                if (s) s[o] = p[0];
+                o++, p += 2;
+            } else if (*p == '{') {
+                const char *close = strchr(p + 1, '}'), *open = strchr(p + 1, '{');
+                if (!close || (open && open < close)) {
+                    nli_seterr("prompt template '%s': '{' without its '}' (write '{{' for a brace)", tmpl);
+                    return NULL;
+                }
+                size_t fl = (size_t)(close - p - 1);
+                if (!pass) {
+                    if (fl == 0) autos++;
+                    else if (fl == 1 && p[1] == '0') zeros++;
+                    else {
+                        nli_seterr("prompt template '%s': field '{%.*s}': the word is '{}' (or '{0}'), a literal "
+                                   "brace '{{' or '}}'",
+                                   tmpl, (int)fl, p + 1);
+                        return NULL;
+                    }
+                    if (autos > 1) {
+                        nli_seterr("prompt template '%s' has more than one '{}' (Python's format would fail; use "
+                                   "'{0}' to repeat the word)",
+                                   tmpl);
+                        return NULL;
+                    }
+                    if (autos && zeros) {
+                        nli_seterr("prompt template '%s' mixes '{}' and '{0}'", tmpl);
+                        return NULL;
+                    }
+                }
+                if (s) memcpy(s + o, word, w);
+                o += w, p = close + 1;
+            } else if (*p == '}') {
+                nli_seterr("prompt template '%s': '}' without its '{' (write '}}' for a brace)", tmpl);
+                return NULL;
+            } else {
+                if (s) s[o] = *p;
+                o++, p++;
+            }
+        }
+        if (!pass && autos + zeros == 0) {
+            nli_seterr("prompt template '%s' has no '{}' placeholder", tmpl);
+            return NULL;
+        }
+        if (pass) {
+            s[o] = 0;
+            return s;
+        }
+        len = o;
     }
-    size_t a = (size_t)(at - tmpl), w = strlen(word), r = strlen(at + 2);
-    char *s = nli_malloc(a + w + r + 1);
-    if (!s) return NULL;
-    memcpy(s, tmpl, a);
-    memcpy(s + a, word, w);
-    memcpy(s + a + w, at + 2, r + 1);
-    return s;
+    return NULL;
 }
 
 /* ------------------------------------------------------------ caching */
