@@ -185,6 +185,33 @@ check "resumed run reused part of the work ($resumed)" sh -c "set -- $resumed; [
 $R --no-cache --out "$TMP/evr3" >/dev/null 2>&1
 check "resumed results equal an uninterrupted run" cmp -s "$TMP/evr/scores.csv" "$TMP/evr3/scores.csv"
 
+# Stopped by a signal (SIGTERM here; Ctrl-C's SIGINT takes the same path,
+# but a shell without job control starts background jobs with it ignored):
+# the run stops after its current batch of 512, ends as the signal would
+# (status 143), leaves neither output nor temporary file in --out, and a
+# rerun resumes from the cache.
+ls "$D"/dog/*.jpg "$D"/cat/*.jpg | head -n 1500 >"$TMP/many.lst"
+S="$BIN eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP/id.lst --ood many=$TMP/many.lst --ngroup 5 --threads 1"
+$S --cache "$TMP/scache" --out "$TMP/evs" >/dev/null 2>"$TMP/evs1.err" &
+pid=$!
+for _ in $(seq 1 12000); do  # up to 10 min; ends at the set's first flush, before the poll at 1024
+  grep -q 'images: 0 cached, 1500 to embed' "$TMP/evs1.err" 2>/dev/null && \
+    [ "$(cat "$TMP"/scache/*image*.nlc 2>/dev/null | wc -c)" -gt 40000 ] && break
+  kill -0 $pid 2>/dev/null || break
+  sleep 0.05
+done
+kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+check "SIGTERM: ends as the signal would (status $rc, want 143)" test $rc -eq 143
+check "SIGTERM: says it stops after the current batch" grep -q 'stopping after the current batch' "$TMP/evs1.err"
+check "SIGTERM: says how to resume" grep -q 'run the same command again' "$TMP/evs1.err"
+check "SIGTERM: no results" test ! -e "$TMP/evs/results.json"
+check "SIGTERM: no temporary file left in --out ($(ls -A "$TMP/evs" 2>/dev/null | tr '\n' ' '))" \
+  sh -c "! ls -A '$TMP/evs' 2>/dev/null | grep -q tmp"
+$S --cache "$TMP/scache" --out "$TMP/evs" >/dev/null 2>"$TMP/evs2.err"
+check "SIGTERM: the rerun finished" test -s "$TMP/evs/results.json"
+resumed=$(sed -n 's/.*images: \([0-9]*\) cached, \([0-9]*\) to embed.*/\1 \2/p' "$TMP/evs2.err" | tail -n 1)
+check "SIGTERM: the rerun resumed midway ($resumed)" sh -c "set -- $resumed; [ \"\$1\" -gt 0 ] && [ \"\$2\" -gt 0 ]"
+
 # --- bad input -----------------------------------------------------------
 : >"$TMP/empty.txt"
 expect_fail "empty ID label file" 'empty.txt.*no ID labels' nl mine --no-cache --model "$M" --id-labels "$TMP/empty.txt" --lists "$TMP/mini" -o "$TMP/x.tsv"

@@ -45,6 +45,13 @@ int cli_help_known(const char *cmd);         /* 1: a command help.c documents */
 int cli_takes_value(const char *cmd, const char *arg);
 int cli_unknown_command(const char *name);   /* prints, returns 2 */
 
+/* SIGINT/SIGTERM (signals.c): the first stops the command after its
+ * current batch (nl_set_cancel); install before the command runs, and pass
+ * its status through cli_signals_finish, which ends a stopped command as
+ * the signal would have (exit status 128 + signal). */
+void cli_signals_install(void);
+int cli_signals_finish(int rc);
+
 /* The metrics table of `eval` (eval_table.c). */
 void cli_print_eval_table(FILE *f, const nl_eval_result *r);
 

@@ -513,6 +513,7 @@ int main(int argc, char **argv) {
         argc = strip_globals(argc, argv, &cache_alloc);
         if (argc < 0) return 2;
         args = default_model(&argc, argv);
+        cli_signals_install();
         rc = run(argc, args);
     }
     /* Output on stdout (JSON lines, CSV, the eval table) to a full disk or a
@@ -525,7 +526,7 @@ int main(int argc, char **argv) {
     }
     if (args != argv) free(args);
     free(cache_alloc);
-    return rc;
+    return cli_signals_finish(rc);
 }
 
 /* The folder holding path ("/" for "/x", "." for a bare name); malloc'd. */
