@@ -260,15 +260,25 @@ static void test_folder(const char *dir, const char *vocab, const char *merges) 
  * text to SOT / EOT, open_clip's SimpleTokenizer "<start_of_text>" /
  * "<end_of_text>" (and splits OpenAI's as text): each mode against the
  * real tokenizer's ids, from every source. */
-static void test_specials(const char *vocab, const char *merges) {
+static void test_specials(const char *dir, const char *vocab, const char *merges) {
     json_error_t jerr;
     json_t *g = json_load_file(data("specials.golden.json"), 0, &jerr);
     json_t *texts = json_object_get(g, "texts");
     CHECK(json_array_size(texts) >= 10, "specials.golden.json: %s", g ? "no texts" : jerr.text);
+    /* an OpenCLIP folder with the two files, and one with none (the
+     * built-in BPE) */
+    char files[1024], empty[1024], cmd[3200];
+    snprintf(files, sizeof files, "%s/specials-files", dir);
+    snprintf(empty, sizeof empty, "%s/specials-none", dir);
+    CHECK(mkdir(files, 0755) == 0 && mkdir(empty, 0755) == 0, "mkdir %s", files);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/vocab.json' && cp '%s' '%s/merges.txt'", vocab, files, merges, files);
+    CHECK(system(cmd) == 0, "%s", cmd);
     for (int src = 0; src < 2; src++)
         for (int oc = 0; oc < 2; oc++) {
-            nli_tokenizer *t = src ? nli_tokenizer_builtin() : nli_tokenizer_load(vocab, merges);
-            CHECK(t && (!oc || nli_tokenizer_use_openclip_specials(t) == 0), "load: %s", nli_geterr());
+            nli_tokenizer *t = oc ? nli_tokenizer_for_folder(src ? empty : files, 1)
+                                  : (src ? nli_tokenizer_builtin() : nli_tokenizer_load(vocab, merges));
+            CHECK(t && !strcmp(nli_tokenizer_source(t), src ? "built-in OpenAI CLIP BPE" : "vocab.json + merges.txt"),
+                  "load: %s", t ? nli_tokenizer_source(t) : nli_geterr());
             if (!t) continue;
             size_t bad = 0;
             for (size_t i = 0; i < json_array_size(texts); i++) {
@@ -310,7 +320,7 @@ int main(void) {
     nli_tokenizer_free(builtin);
 
     test_transformers_golden();
-    test_specials(vocab, merges);
+    test_specials(dir, vocab, merges);
     test_full_size(dir, vocab, merges);
     test_hostile(dir);
     test_folder(dir, vocab, merges);

@@ -265,12 +265,11 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     if (!m->clip) goto fail;
     m->cfg = nli_clip_get_config(m->clip);
     /* OpenCLIP folders may carry no tokenizer files: open_clip always uses
-     * OpenAI's BPE from its package, which the library has built in */
+     * OpenAI's BPE from its package, which the library has built in, and
+     * its SimpleTokenizer names the special tokens "<start_of_text>" /
+     * "<end_of_text>", which a text may hold */
     m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
     if (!m->tok) goto fail;
-    /* ... and open_clip's SimpleTokenizer names the special tokens
-     * "<start_of_text>" / "<end_of_text>", which a text may hold */
-    if (m->cfg->format == NLI_FORMAT_OPENCLIP && nli_tokenizer_use_openclip_specials(m->tok) != 0) goto fail;
     if (place(m, &p) != 0) goto fail;
     fingerprint(m, 1, m->fingerprint, sizeof m->fingerprint);
     return m;

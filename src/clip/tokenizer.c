@@ -83,12 +83,12 @@ static size_t put_utf8_2(uint32_t c, char *o) {
 
 size_t nli_tok_byte_symbol(int byte, char o[2]) { return put_utf8_2(byte_to_unicode(byte), o); }
 
-nli_tokenizer *nli_tok_new(const char *source) {
+nli_tokenizer *nli_tok_new(const char *source, int openclip_names) {
     nli_tokenizer *t = nli_calloc(1, sizeof *t);
     if (t) {
         t->source = source;
-        t->sot_str = OPENAI_SOT;
-        t->eot_str = OPENAI_EOT;
+        t->sot_str = openclip_names ? OPENCLIP_SOT : OPENAI_SOT;
+        t->eot_str = openclip_names ? OPENCLIP_EOT : OPENAI_EOT;
     }
     return t;
 }
@@ -218,7 +218,8 @@ static void regex_quote(const char *s, char *o) {
     *o = 0;
 }
 
-/* The split regex for the tokenizer's special-token strings. */
+/* The split regex for the tokenizer's special-token strings, compiled once
+ * when the tables are full. */
 static int compile_split(nli_tokenizer *t) {
     char sot[64], eot[64], pat[sizeof PATTERN_REST + 160];
     regex_quote(t->sot_str, sot);
@@ -235,7 +236,6 @@ static int compile_split(nli_tokenizer *t) {
         return -1;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional speed-up; the interpreter is the fallback */
-    pcre2_code_free(t->re);
     t->re = re;
     return 0;
 }
@@ -247,13 +247,6 @@ int nli_tok_finish(nli_tokenizer *t, const char *src) {
         nli_seterr("%s: no merges found", src);
         return -1;
     }
-    return compile_split(t);
-}
-
-int nli_tokenizer_use_openclip_specials(nli_tokenizer *t) {
-    if (!t) { nli_seterr("tokenizer: NULL tokenizer"); return -1; }
-    t->sot_str = OPENCLIP_SOT;
-    t->eot_str = OPENCLIP_EOT;
     return compile_split(t);
 }
 

@@ -19,24 +19,22 @@ nli_tokenizer *nli_tokenizer_load_json(const char *path);
 /* OpenAI's CLIP BPE, built in (open_clip's SimpleTokenizer vocabulary). */
 nli_tokenizer *nli_tokenizer_builtin(void);
 /* A model folder's tokenizer: vocab.json + merges.txt, else tokenizer.json,
- * else (builtin_ok: OpenCLIP folders) the built-in BPE; else an error. */
-nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int builtin_ok);
+ * else (openclip: OpenCLIP folders) the built-in BPE; else an error.
+ *
+ * The loaders above match OpenAI's special-token strings, as OpenAI's
+ * simple_tokenizer.py and transformers do: "<|startoftext|>" and
+ * "<|endoftext|>" in a text are SOT and EOT. With openclip the tokenizer
+ * matches open_clip's instead: its SimpleTokenizer (what open_clip runs for
+ * every OpenCLIP model with OpenAI's BPE) names them "<start_of_text>" and
+ * "<end_of_text>" and puts those in its split regex, so "<|endoftext|>" is
+ * split into ordinary tokens. Same ids 49406 and 49407 either way. */
+nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int openclip);
 void nli_tokenizer_free(nli_tokenizer *t);
 /* What the tables came from: "vocab.json + merges.txt", "tokenizer.json"
  * or "built-in OpenAI CLIP BPE". */
 const char *nli_tokenizer_source(const nli_tokenizer *t);
 /* The id of one vocabulary string, -1 if absent. */
 int32_t nli_tokenizer_token_id(const nli_tokenizer *t, const char *s, size_t n);
-
-/* Match open_clip's special-token strings instead of OpenAI's: open_clip's
- * SimpleTokenizer (what open_clip runs for every OpenCLIP model with
- * OpenAI's BPE) names SOT and EOT "<start_of_text>" and "<end_of_text>" and
- * puts those in its split regex, so in a text "<end_of_text>" is EOT and
- * "<|endoftext|>" is split into ordinary tokens, where OpenAI's
- * simple_tokenizer.py (and transformers) does the opposite. Same ids 49406
- * and 49407 either way. Call before any encode; 0, or -1 with the error set
- * (the tokenizer is then unusable). */
-int nli_tokenizer_use_openclip_specials(nli_tokenizer *t);
 
 /* Full ids of text (len bytes, UTF-8): SOT, tokens, EOT; not truncated.
  * *ids is malloc'd. Invalid UTF-8 is an error. Thread-safe for concurrent

@@ -40,7 +40,7 @@ struct nli_tokenizer {
  * -1 with the error set. Order: nli_tok_new, nli_tok_vocab_init, _add for
  * every token, nli_tok_vocab_done, nli_tok_merges_init, _add for every
  * merge in rank order, nli_tok_finish. */
-nli_tokenizer *nli_tok_new(const char *source);
+nli_tokenizer *nli_tok_new(const char *source, int openclip_names); /* see nli_tokenizer_for_folder */
 int nli_tok_vocab_init(nli_tokenizer *t, size_t count, const char *src);
 int nli_tok_vocab_add(nli_tokenizer *t, const char *key, size_t klen, long long id, const char *src);
 int nli_tok_vocab_done(nli_tokenizer *t, const char *src); /* byte symbols and special tokens */

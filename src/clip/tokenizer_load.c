@@ -93,9 +93,9 @@ static int parse_merges(nli_tokenizer *t, const char *data, size_t len, const ch
     return 0;
 }
 
-nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt) {
+static nli_tokenizer *load_files(const char *vocab_json, const char *merges_txt, int openclip_names) {
     if (!vocab_json || !merges_txt) { nli_seterr("tokenizer: NULL path"); return NULL; }
-    nli_tokenizer *t = nli_tok_new(SRC_FILES);
+    nli_tokenizer *t = nli_tok_new(SRC_FILES, openclip_names);
     json_t *root = NULL;
     char *data = NULL;
     size_t len = 0;
@@ -231,9 +231,13 @@ static int check_added_file(const nli_tokenizer *t, const char *dir) {
     return rc;
 }
 
-nli_tokenizer *nli_tokenizer_load_json(const char *path) {
+nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt) {
+    return load_files(vocab_json, merges_txt, 0);
+}
+
+static nli_tokenizer *load_json(const char *path, int openclip_names) {
     if (!path) { nli_seterr("tokenizer: NULL path"); return NULL; }
-    nli_tokenizer *t = nli_tok_new(SRC_JSON);
+    nli_tokenizer *t = nli_tok_new(SRC_JSON, openclip_names);
     json_t *root = t ? read_json(path) : NULL;
     if (!root) goto fail;
     json_t *model = json_object_get(root, "model");
@@ -265,8 +269,10 @@ fail:
  * <|endoftext|>: ids 0 .. 49,407. */
 static int printable(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
-nli_tokenizer *nli_tokenizer_builtin(void) {
-    nli_tokenizer *t = nli_tok_new(SRC_BUILTIN);
+nli_tokenizer *nli_tokenizer_load_json(const char *path) { return load_json(path, 0); }
+
+static nli_tokenizer *builtin(int openclip_names) {
+    nli_tokenizer *t = nli_tok_new(SRC_BUILTIN, openclip_names);
     char *text = t ? nli_malloc(nli_bpe_merges_bytes + 1) : NULL;
     if (!text) goto fail;
     size_t len = 0;
@@ -320,20 +326,22 @@ fail:
     return NULL;
 }
 
+nli_tokenizer *nli_tokenizer_builtin(void) { return builtin(0); }
+
 const char *nli_tokenizer_source(const nli_tokenizer *t) { return t ? t->source : ""; }
 
 int32_t nli_tokenizer_token_id(const nli_tokenizer *t, const char *s, size_t n) {
     return t && s ? nli_tok_vocab_get(t, s, n) : -1;
 }
 
-nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int builtin_ok) {
+nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int openclip) {
     char *vocab = nli_path_join(dir, "vocab.json"), *merges = nli_path_join(dir, "merges.txt"),
          *json = nli_path_join(dir, "tokenizer.json");
     nli_tokenizer *t = NULL;
     if (!vocab || !merges || !json) goto done;
     int hv = nli_file_exists(vocab), hm = nli_file_exists(merges);
     if (hv && hm) {
-        t = nli_tokenizer_load(vocab, merges);
+        t = load_files(vocab, merges, openclip);
         if (t && check_added_file(t, dir)) {
             nli_tokenizer_free(t);
             t = NULL;
@@ -343,9 +351,9 @@ nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int builtin_ok) {
         nli_seterr_code(NL_ERR_IO, "%s: has %s but not %s (the CLIP tokenizer needs both)", dir,
                         hv ? "vocab.json" : "merges.txt", hv ? "merges.txt" : "vocab.json");
     else if (nli_file_exists(json))
-        t = nli_tokenizer_load_json(json);
-    else if (builtin_ok)
-        t = nli_tokenizer_builtin();
+        t = load_json(json, openclip);
+    else if (openclip)
+        t = builtin(openclip);
     else
         nli_seterr_code(NL_ERR_IO,
                         "%s: no tokenizer files: a Hugging Face CLIP folder has vocab.json + merges.txt "
