@@ -49,8 +49,22 @@ def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fra
     nt = _templates(templates, TEMPLATE_NOUN)
     args = (corpus, fraction, quantile, total, cache_dir, include, exclude, None if templates is None else nt,
             adj_templates, remove_id_labels)
-    _mine(model, labels, None, *args)  # the corpus and parameters, before the ID labels are embedded
-    return _mine(model, labels, model._embed_words(labels, nt, cache_dir), *args)
+    return _embed_then_mine(model, labels, nt, False, None, args)[1]
+
+
+def _embed_then_mine(model: Model, labels: List[str], nt: List[str], raw: bool,
+                     negatives: Union[None, Negatives, PathLike], args: Tuple[Any, ...],
+                     csp: bool = False) -> Tuple[np.ndarray, Union[Negatives, PathLike]]:
+    """The ID labels' embeddings, and ``negatives``, or when None the
+    negatives mined now with ``args`` (``_mine``'s): the corpus and the
+    parameters are checked first, so that a misspelt category or a missing
+    folder fails before anything is embedded."""
+    if negatives is None:
+        _mine(model, labels, None, *args, csp=csp)
+    emb = model._embed_words(labels, nt, args[4], raw=raw)
+    if negatives is None:
+        negatives = _mine(model, labels, emb, *args, csp=csp)
+    return emb, negatives
 
 
 def _mine(model: Model, labels: List[str], id_emb: Optional[np.ndarray], corpus: Optional[PathLike], fraction: float,
@@ -192,11 +206,7 @@ class NegLabel(_Scorer):
         nt = _templates(templates, TEMPLATE_NOUN)
         nt, raw, negatives = _id_templates(negatives, nt, templates is not None, False)
         args = (corpus, 0.15, 0.95, 0, cache_dir, None, None, None if templates is None else nt, None, False)
-        if negatives is None:  # the corpus, before the ID labels are embedded
-            _mine(model, self.labels, None, *args)
-        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
-        if negatives is None:
-            negatives = _mine(model, self.labels, self.id_embeddings, *args)
+        self.id_embeddings, negatives = _embed_then_mine(model, self.labels, nt, raw, negatives, args)
         self._set_negatives(negatives)
 
     def _setup(self, model: Model, id_labels: Labels, ngroup: int, tau: float, seed: int, shuffle: bool,
@@ -296,11 +306,7 @@ class CSP(NegLabel):
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt, raw, negatives = _id_templates(negatives, CSP_NOUN_TEMPLATES, False, True)
         args = (corpus, 0.15, 0.95, 0, cache_dir, include, exclude, None, None, False)
-        if negatives is None:  # the corpus, before the ID labels are embedded
-            _mine(model, self.labels, None, *args, csp=True)
-        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir, raw=raw)
-        if negatives is None:
-            negatives = _mine(model, self.labels, self.id_embeddings, *args, csp=True)
+        self.id_embeddings, negatives = _embed_then_mine(model, self.labels, nt, raw, negatives, args, csp=True)
         self._set_negatives(negatives)
 
 
