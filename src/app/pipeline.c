@@ -134,68 +134,76 @@ int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *out) {
  * the word would have been left as "{}" in the prompt), "{}" mixed with
  * "{0}", a lone '{' or '}', and any other field ("{name}", "{0!r}", "{:>9}");
  * so is a template without a field, whose prompts would all be the same. */
+/* Checks tmpl as str.format with the word alone would, and gives the
+ * prompt's length for a word of w bytes; -1 with the error set. */
+static int template_measure(const char *tmpl, size_t w, size_t *len) {
+    size_t n = 0, autos = 0, zeros = 0;
+    for (const char *p = tmpl; *p;) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            n++, p += 2;
+            continue;
+        }
+        if (*p == '}') {
+            nli_seterr("prompt template '%s': '}' without its '{' (write '}}' for a brace)", tmpl);
+            return -1;
+        }
+        if (*p != '{') {
+            n++, p++;
+            continue;
+        }
+        const char *close = strchr(p + 1, '}'), *open = strchr(p + 1, '{');
+        if (!close || (open && open < close)) {
+            nli_seterr("prompt template '%s': '{' without its '}' (write '{{' for a brace)", tmpl);
+            return -1;
+        }
+        size_t fl = (size_t)(close - p - 1);
+        if (fl == 0) autos++;
+        else if (fl == 1 && p[1] == '0') zeros++;
+        else {
+            nli_seterr("prompt template '%s': field '{%.*s}': the word is '{}' (or '{0}'), a literal brace '{{' "
+                       "or '}}'",
+                       tmpl, (int)fl, p + 1);
+            return -1;
+        }
+        if (autos > 1) {
+            nli_seterr("prompt template '%s' has more than one '{}' (Python's format would fail; use '{0}' to "
+                       "repeat the word)",
+                       tmpl);
+            return -1;
+        }
+        if (autos && zeros) {
+            nli_seterr("prompt template '%s' mixes '{}' and '{0}'", tmpl);
+            return -1;
+        }
+        n += w, p = close + 1;
+    }
+    if (autos + zeros == 0) {
+        nli_seterr("prompt template '%s' has no '{}' placeholder", tmpl);
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
 char *nl_apply_template(const char *tmpl, const char *word) {
     if (!tmpl || !word) {
         nli_null_arg(__func__);
         return NULL;
     }
-    size_t w = strlen(word), len = 0, autos = 0, zeros = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        char *s = NULL;
-        if (pass && !(s = nli_malloc(len + 1))) return NULL;
-        size_t o = 0;
-        for (const char *p = tmpl; *p;) {
-            if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-                if (s) s[o] = p[0];
-                o++, p += 2;
-            } else if (*p == '{') {
-                const char *close = strchr(p + 1, '}'), *open = strchr(p + 1, '{');
-                if (!close || (open && open < close)) {
-                    nli_seterr("prompt template '%s': '{' without its '}' (write '{{' for a brace)", tmpl);
-                    return NULL;
-                }
-                size_t fl = (size_t)(close - p - 1);
-                if (!pass) {
-                    if (fl == 0) autos++;
-                    else if (fl == 1 && p[1] == '0') zeros++;
-                    else {
-                        nli_seterr("prompt template '%s': field '{%.*s}': the word is '{}' (or '{0}'), a literal "
-                                   "brace '{{' or '}}'",
-                                   tmpl, (int)fl, p + 1);
-                        return NULL;
-                    }
-                    if (autos > 1) {
-                        nli_seterr("prompt template '%s' has more than one '{}' (Python's format would fail; use "
-                                   "'{0}' to repeat the word)",
-                                   tmpl);
-                        return NULL;
-                    }
-                    if (autos && zeros) {
-                        nli_seterr("prompt template '%s' mixes '{}' and '{0}'", tmpl);
-                        return NULL;
-                    }
-                }
-                if (s) memcpy(s + o, word, w);
-                o += w, p = close + 1;
-            } else if (*p == '}') {
-                nli_seterr("prompt template '%s': '}' without its '{' (write '}}' for a brace)", tmpl);
-                return NULL;
-            } else {
-                if (s) s[o] = *p;
-                o++, p++;
-            }
+    size_t w = strlen(word), len, o = 0;
+    if (template_measure(tmpl, w, &len) != 0) return NULL;
+    char *s = nli_malloc(len + 1);
+    if (!s) return NULL;
+    for (const char *p = tmpl; *p;) /* checked: every brace is doubled or a field */
+        if (p[0] == '{' && p[1] != '{') {
+            memcpy(s + o, word, w);
+            o += w, p = strchr(p + 1, '}') + 1;
+        } else {
+            s[o++] = *p;
+            p += *p == '{' || *p == '}' ? 2 : 1;
         }
-        if (!pass && autos + zeros == 0) {
-            nli_seterr("prompt template '%s' has no '{}' placeholder", tmpl);
-            return NULL;
-        }
-        if (pass) {
-            s[o] = 0;
-            return s;
-        }
-        len = o;
-    }
-    return NULL;
+    s[o] = 0;
+    return s;
 }
 
 /* ------------------------------------------------------------ caching */
