@@ -171,10 +171,11 @@ NL_API int nl_model_threads(const nl_model *m);
 NL_API char *nl_model_info_json(const nl_model *m);
 /* A string identifying the weights and config, for cache keys and negatives
  * files: "clip2-" and a 64-bit hash of the config, every byte of every
- * weight file and a non-OpenAI tokenizer. The same for a copied folder,
- * another for any changed weight. (Before 2026-12: "clip-", a hash of 64
- * samples per file; negatives files carrying one are still checked
- * against it.) */
+ * weight file the model loaded and a non-OpenAI tokenizer. The same for a
+ * copied folder, another for any changed weight. (Before 2026-12: "clip-",
+ * a hash of 64 samples per file; until 2026-12-01, every *.safetensors in
+ * the folder, loaded or not; negatives files carrying either are still
+ * checked against it.) */
 NL_API const char *nl_model_fingerprint(const nl_model *m);
 
 /* CLIP BPE token ids with SOT and EOT, not truncated (caller frees *ids). */

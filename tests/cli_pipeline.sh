@@ -264,6 +264,23 @@ nl score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$
 check "old negatives file of this model: accepted, same scores" sh -c "test -s '$TMP/sv1.csv' && cmp -s '$TMP/sv1.csv' '$TMP/sv2.csv'"
 expect_fail "old negatives file of another model" 'neg_v0.tsv: negatives were mined with model clip-0123456789abcdef, but the model given is clip-8bb167c4808d64cc' \
   nl score --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_v0.tsv" "$D/cat/0000.jpg"
+# the fingerprint hashes the weight files the load read, not every
+# *.safetensors in the folder (the tiny model's model-f16.safetensors; in a
+# clone of a laion repository, its second set of weights, 10 GB for bigG)
+mkdir -p "$TMP/monly"
+for f in config.json vocab.json merges.txt preprocessor_config.json model.safetensors; do ln -s "$M/$f" "$TMP/monly/$f"; done
+fp_o=$(fpr "$TMP/monly")
+check "fingerprint: the files loaded, not the folder's others ($fp_o)" test -n "$fp_o" -a "$fp_o" = "$fp_m"
+# negatives files written until 2026-12-01 carry the fingerprint over every
+# *.safetensors (clip2-248d33527fb2c1af: the tiny model's folder, as
+# neglabel 37e0960 wrote it): still accepted there, not in the folder without
+# model-f16.safetensors
+sed "1s/model=clip2-[0-9a-f]*/model=clip2-248d33527fb2c1af/" "$TMP/neg.tsv" >"$TMP/neg_v2.tsv"
+check "negatives file: header rewritten" grep -q 'model=clip2-248d33527fb2c1af' "$TMP/neg_v2.tsv"
+nl score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_v2.tsv" "$D/cat/0000.jpg" >"$TMP/sv2o.csv"
+check "negatives file with the all-files fingerprint: accepted, same scores" sh -c "test -s '$TMP/sv2o.csv' && cmp -s '$TMP/sv2o.csv' '$TMP/sv2.csv'"
+expect_fail "all-files fingerprint of another folder" "neg_v2.tsv: negatives were mined with model clip2-248d33527fb2c1af, but the model given is $fp_o" \
+  nl score --no-cache --model "$TMP/monly" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg_v2.tsv" "$D/cat/0000.jpg"
 # negatives mined with another template: the ID labels are embedded with
 # the file's (before: with --template's default, silently)
 nl mine -q --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --template 'a photo of a {}' -o "$TMP/negT.tsv"

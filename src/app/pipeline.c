@@ -621,11 +621,18 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
     if (!path) path = "negatives";
     size_t dim = (size_t)nl_model_dim(m);
     if (neg->model) {
-        /* files written before 2026-12 carry the sampled fingerprint ("clip-") */
-        char v1[64];
+        /* files written before 2026-12 carry the sampled fingerprint
+         * ("clip-"), and until 2026-12-01 the weights were every
+         * *.safetensors in the folder, loaded or not */
+        char old[64];
         const char *fp = nl_model_fingerprint(m);
-        if (!strncmp(neg->model, "clip-", 5)) nli_model_fingerprint_v1(m, v1, sizeof v1), fp = v1;
-        if (strcmp(neg->model, fp) != 0) {
+        int same = !strcmp(neg->model, fp), v1 = !strncmp(neg->model, "clip-", 5);
+        if (!same && (v1 || !strncmp(neg->model, "clip2-", 6))) {
+            nli_model_fingerprint_legacy(m, v1 ? "clip" : "clip2", old, sizeof old);
+            same = !strcmp(neg->model, old);
+            if (v1) fp = old; /* named as the file names it */
+        }
+        if (!same) {
             nli_seterr("%s: negatives were mined with model %s, but the model given is %s; re-run 'neglabel mine' "
                       "with this model",
                       path, neg->model, fp);

@@ -71,6 +71,9 @@ nli_clip *nli_clip_load(const char *dir, int n_threads);
 void nli_clip_free(nli_clip *c);
 const nli_clip_config *nli_clip_get_config(const nli_clip *c);
 size_t nli_clip_param_count(const nli_clip *c);
+/* The weight files the load read (paths as opened: one file, or an index's
+ * shards in its order); *n of them. */
+const char *const *nli_clip_weight_files(const nli_clip *c, int *n);
 
 /* pixels: n images, each CHW float32 normalised, image_size^2*3 values.
  * out: n * projection_dim (projections, not normalised). */

@@ -39,6 +39,9 @@ struct nli_clip {
     float *capture;
     /* CUDA engine (nli_clip_use_device), or NULL: the CPU runs the towers */
     struct nli_cuda_clip *gpu;
+    /* the weight files read, as opened (nli_clip_weight_files) */
+    char **files;
+    int n_files;
 };
 
 /* Pack the matrices the bf16 kernels multiply by (nli_clip_use_bf16).

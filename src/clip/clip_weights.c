@@ -292,6 +292,10 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     if (bad) { nli_seterr("%s", err); goto fail; }
     if (rn && nli_resnet_bind(c, m) != 0) goto fail;
     c->logit_scale = m[o_ls];
+    /* the file names, kept for the model's fingerprint */
+    if (!(c->files = nli_calloc((size_t)st.n_files, sizeof *c->files))) goto fail;
+    for (; c->n_files < st.n_files; c->n_files++)
+        if (!(c->files[c->n_files] = nli_strdup(st.paths[c->n_files]))) goto fail;
     free(p.w);
     free(bo);
     nli_st_close(&st);
@@ -323,11 +327,17 @@ void nli_clip_free(nli_clip *c) {
     free(c->vblk);
     if (c->rn) free(c->rn->blk);
     free(c->rn);
+    for (int i = 0; i < c->n_files; i++) free(c->files[i]);
+    free(c->files);
     free(c);
 }
 
 const nli_clip_config *nli_clip_get_config(const nli_clip *c) { return &c->cfg; }
 size_t nli_clip_param_count(const nli_clip *c) { return c->n_params; }
+const char *const *nli_clip_weight_files(const nli_clip *c, int *n) {
+    *n = c->n_files;
+    return (const char *const *)c->files;
+}
 float nli_clip_logit_scale(const nli_clip *c) { return c->logit_scale; }
 
 int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {

@@ -114,11 +114,19 @@ const char *nl_model_device_name(const nl_model *m) { return m ? m->device_name 
  * whichever files it reads it). Stable when a model folder is copied,
  * different whenever one weight differs.
  *
+ * The safetensors files are those the load read. Until 2026-12 they were
+ * every *.safetensors in the folder: a clone of a Hub repository that holds
+ * two sets of weights (laion's hold model.safetensors and
+ * open_clip_model.safetensors, 10 GB each for ViT-bigG) hashed both, and
+ * differed from a download of the set it loads. The same in folders with
+ * one set; negatives files that carry the old one in other folders are
+ * still accepted (nli_model_fingerprint_legacy).
+ *
  * The first fingerprint ("clip-") read 64 windows of 4 KiB per file: an
  * edit outside them (a fine-tuned projection, ~1.7 % of the tiny model's
  * bytes and 0.04 % of ViT-B/16's were read) kept it, so cached embeddings
  * of the old weights came back and negatives mined with them were accepted.
- * Negatives files written then still carry it; nli_model_fingerprint_v1
+ * Negatives files written then still carry it; nli_model_fingerprint_legacy
  * computes it for them. */
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -130,17 +138,28 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
  * README's weights + 200 MB. 8 hash a ViT-B/16 (600 MB) in a fraction of a second. */
 #define FP_MAX_THREADS 8
 
-static size_t safetensors_names(const char *dir, char **names) {
+/* The names of the safetensors files hashed, sorted: every one in the
+ * folder (all), else those the load read. */
+static size_t safetensors_names(const nl_model *m, int all, char **names) {
     size_t nn = 0;
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) && nn < FP_MAX_FILES) {
-            size_t n = strlen(e->d_name);
-            if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors") != 0) continue;
-            if ((names[nn] = nli_strdup(e->d_name))) nn++;
+    if (all) {
+        DIR *d = opendir(m->dir);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d)) && nn < FP_MAX_FILES) {
+                size_t n = strlen(e->d_name);
+                if (n < 12 || strcmp(e->d_name + n - 12, ".safetensors") != 0) continue;
+                if ((names[nn] = nli_strdup(e->d_name))) nn++;
+            }
+            closedir(d);
         }
-        closedir(d);
+    } else {
+        int nf = 0;
+        const char *const *files = nli_clip_weight_files(m->clip, &nf);
+        for (int i = 0; i < nf && nn < FP_MAX_FILES; i++) {
+            const char *slash = strrchr(files[i], '/');
+            if ((names[nn] = nli_strdup(slash ? slash + 1 : files[i]))) nn++;
+        }
     }
     qsort(names, nn, sizeof names[0], cmp_str);
     return nn;
@@ -215,10 +234,12 @@ static uint64_t hash_samples(const char *path, uint64_t h) {
     return h;
 }
 
-static void fingerprint(const nl_model *m, int every_byte, char *buf, size_t cap) {
+/* every_byte 0: the first fingerprint ("clip-", all files sampled); all:
+ * the folder's every *.safetensors instead of the files the load read. */
+static void fingerprint(const nl_model *m, int every_byte, int all, char *buf, size_t cap) {
     uint64_t h = hash_config(m);
     char *names[FP_MAX_FILES] = {0};
-    size_t nn = safetensors_names(m->dir, names);
+    size_t nn = safetensors_names(m, all, names);
     for (size_t k = 0; k < nn; k++) {
         char *f = nli_path_join(m->dir, names[k]);
         h = nli_fnv1a(names[k], strlen(names[k]), h);
@@ -239,7 +260,10 @@ static void fingerprint(const nl_model *m, int every_byte, char *buf, size_t cap
     snprintf(buf, cap, "%s-%016llx", every_byte ? "clip2" : "clip", (unsigned long long)h);
 }
 
-void nli_model_fingerprint_v1(const nl_model *m, char *buf, size_t cap) { fingerprint(m, 0, buf, cap); }
+void nli_model_fingerprint_legacy(const nl_model *m, const char *prefix, char *buf, size_t cap) {
+    if (!strcmp(prefix, "clip")) fingerprint(m, 0, 1, buf, cap);
+    else fingerprint(m, 1, 1, buf, cap);
+}
 
 nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     nl_model_params p = params ? *params : nl_model_default_params();
@@ -271,7 +295,7 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
     if (!m->tok) goto fail;
     if (place(m, &p) != 0) goto fail;
-    fingerprint(m, 1, m->fingerprint, sizeof m->fingerprint);
+    fingerprint(m, 1, 0, m->fingerprint, sizeof m->fingerprint);
     return m;
 fail:
     nl_model_free(m);

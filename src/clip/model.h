@@ -19,10 +19,12 @@ int nli_model_crop_floor(const nl_model *m, nl_resample requested);
  * else "-pp" and a hash of it, for cache keys of image embeddings. */
 void nli_model_preprocess_tag(const nl_model *m, nl_resample requested, char *buf, size_t cap);
 
-/* The model's fingerprint as neglabel computed it before 2026-12 ("clip-"
- * and a hash of 64 samples of each weight file), for negatives files that
- * carry it (model.c, make_fingerprint). */
-void nli_model_fingerprint_v1(const nl_model *m, char *buf, size_t cap);
+/* The model's fingerprint as earlier versions computed it, for negatives
+ * files that carry one (model.c, fingerprint): prefix "clip" ("clip-" and a
+ * hash of 64 samples of each *.safetensors in the folder, before 2026-12)
+ * or "clip2" (every byte of each *.safetensors in the folder, loaded or
+ * not, until 2026-12-01). */
+void nli_model_fingerprint_legacy(const nl_model *m, const char *prefix, char *buf, size_t cap);
 
 /* The model's CLIP (benchmarks reach its GPU context through nli_clip_gpu). */
 struct nli_clip *nli_model_clip(const nl_model *m);
