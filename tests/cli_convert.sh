@@ -129,6 +129,16 @@ nl convert -q "$H/pytorch_model.bin" -o "$H"; rc=$?
 check "convert into the .bin's own folder (rc=$rc)" test $rc -eq 0 -a -s "$H/model.safetensors"
 check "its own files are left as they were" test "$(stat -c %i "$H/config.json")" = "$ino"
 check "that folder now loads" sh -c "'$BIN' info -q --model '$H' >/dev/null"
+# a fine-tune's added_tokens.json (tokens added to vocab.json) goes with the
+# weights: the loader refuses a tokenizer with added tokens (it would split
+# them), and the converted folder must not load without it
+mkdir -p "$TMP/hf-added" && cp "$H/config.json" "$H/pytorch_model.bin" "$H/vocab.json" "$H/merges.txt" "$TMP/hf-added/"
+echo '{"<sks>": 49408}' >"$TMP/hf-added/added_tokens.json"
+nl convert -q "$TMP/hf-added/pytorch_model.bin" -o "$TMP/hf-added-out"; rc=$?
+check "convert a .bin whose folder has added_tokens.json (rc=$rc)" test $rc -eq 0
+check "added_tokens.json is copied" cmp -s "$TMP/hf-added/added_tokens.json" "$TMP/hf-added-out/added_tokens.json"
+expect_fail "the converted folder refuses the added token as the source's tokenizer files do" \
+  'added_tokens.json: added token "<sks>" \(id 49408\)' nl info -q --model "$TMP/hf-added-out"
 mkdir -p "$TMP/hf-lone" && cp "$H/pytorch_model.bin" "$TMP/hf-lone/"
 expect_fail "a Hugging Face .bin without config.json beside it" "no config.json beside it" \
   nl convert -q "$TMP/hf-lone/pytorch_model.bin" -o "$TMP/hf-lone-out"

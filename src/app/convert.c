@@ -37,8 +37,11 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
-/* The files of a Hugging Face folder neglabel reads besides the weights. */
-static const char *const HF_FILES[] = {"config.json",    "vocab.json",   "merges.txt",
+/* The files of a Hugging Face folder neglabel reads besides the weights
+ * (added_tokens.json: the tokens a fine-tune added to vocab.json, which the
+ * tokenizer loader refuses rather than split; left behind, the converted
+ * folder would load and tokenize them as plain BPE). */
+static const char *const HF_FILES[] = {"config.json",    "vocab.json",   "merges.txt",        "added_tokens.json",
                                        "tokenizer.json", "preprocessor_config.json", "processor_config.json"};
 
 /* Write data to a's temporary file for path and sync it, not yet renamed
