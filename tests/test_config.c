@@ -131,19 +131,69 @@ static void defaults_cases(void) {
         CHECK(c.resample_default == NL_RESAMPLE_BICUBIC, "default resample");
     }
 
-    /* The shape of the real openai config: duplicated *_dict keys, names,
-     * architectures; only text_config / vision_config count. */
+    /* The shape of the real openai config (clip-vit-base-patch16): names,
+     * architectures, and the *_dict keys of configs saved before
+     * transformers 4.27, which CLIPConfig builds the towers from (over the
+     * defaults, so eos_token_id is 49407 here, not text_config's 2).
+     * Expected values: tests/gen/gen_config_dicts.py ("openai-style"). */
     rc = load("{\"_name_or_path\":\"openai/clip-vit-base-patch16\",\"architectures\":[\"CLIPModel\"],"
               "\"initializer_factor\":1.0,\"logit_scale_init_value\":2.6592,\"model_type\":\"clip\","
               "\"projection_dim\":512,\"text_config\":{\"_name_or_path\":\"\",\"bos_token_id\":0,"
               "\"dropout\":0.0,\"eos_token_id\":2,\"hidden_act\":\"quick_gelu\",\"max_length\":20,"
               "\"pad_token_id\":1,\"bad_words_ids\":null,\"task_specific_params\":null},"
-              "\"text_config_dict\":{\"hidden_size\":999,\"num_attention_heads\":7},"
+              "\"text_config_dict\":{\"hidden_size\":512,\"intermediate_size\":2048,\"num_attention_heads\":8,"
+              "\"num_hidden_layers\":12},"
               "\"vision_config\":{\"dropout\":0.0,\"patch_size\":16,\"hidden_act\":\"quick_gelu\"},"
-              "\"vision_config_dict\":{\"patch_size\":999},\"torch_dtype\":\"float32\"}",
+              "\"vision_config_dict\":{\"hidden_size\":768,\"intermediate_size\":3072,\"num_attention_heads\":12,"
+              "\"num_hidden_layers\":12,\"patch_size\":16},\"torch_dtype\":\"float32\"}",
               NULL, &c);
     CHECK(rc == 0, "openai-style B/16: %s", nli_geterr());
-    if (rc == 0) { check_b16_text(&c, 0, 2); check_vision(&c, 16); }
+    if (rc == 0) {
+        check_b16_text(&c, 49406, 49407);
+        check_vision(&c, 16);
+        CHECK(!c.text.pool_argmax, "openai-style: pooled at the first eos_token_id 49407");
+    }
+    /* the dicts alone ("dict-only"): an L/14, not the defaults' B/32 */
+    rc = load("{\"projection_dim\":768,\"text_config_dict\":{\"hidden_size\":768,\"num_attention_heads\":12,"
+              "\"intermediate_size\":3072},\"vision_config_dict\":{\"hidden_size\":1024,\"num_hidden_layers\":24,"
+              "\"num_attention_heads\":16,\"intermediate_size\":4096,\"patch_size\":14}}",
+              NULL, &c);
+    CHECK(rc == 0, "dicts only: %s", nli_geterr());
+    if (rc == 0) {
+        CHECK(c.text.hidden_size == 768 && c.text.intermediate_size == 3072 && c.text.num_attention_heads == 12 &&
+                  c.text.num_hidden_layers == 12 && c.text.quick_gelu == 1 && c.text.eos_token_id == 49407,
+              "dicts only: text %d %d %d", c.text.hidden_size, c.text.intermediate_size, c.text.num_attention_heads);
+        CHECK(c.vision.hidden_size == 1024 && c.vision.intermediate_size == 4096 && c.vision.num_hidden_layers == 24 &&
+                  c.vision.num_attention_heads == 16 && c.vision.patch_size == 14 && c.vision.quick_gelu == 1,
+              "dicts only: vision %d %d %d", c.vision.hidden_size, c.vision.num_hidden_layers, c.vision.patch_size);
+    }
+    /* a dict without hidden_act / layer_norm_eps ("dict-lacks-act"): the
+     * defaults (quick_gelu, 1e-5), not text_config's gelu and 1e-6 */
+    rc = load("{\"text_config\":{\"hidden_act\":\"gelu\",\"eos_token_id\":2,\"layer_norm_eps\":1e-6},"
+              "\"text_config_dict\":{\"hidden_size\":512},"
+              "\"vision_config\":{\"hidden_act\":\"quick_gelu\",\"patch_size\":32},"
+              "\"vision_config_dict\":{\"hidden_act\":\"gelu\",\"patch_size\":16}}",
+              NULL, &c);
+    CHECK(rc == 0, "dict without hidden_act: %s", nli_geterr());
+    if (rc == 0) {
+        check_b16_text(&c, 49406, 49407);
+        CHECK(!c.text.pool_argmax, "dict without hidden_act: first-eos pooling");
+        CHECK(c.vision.quick_gelu == 0 && c.vision.patch_size == 16 && c.vision.layer_norm_eps == 1e-5,
+              "dict without hidden_act: vision gelu, patch 16");
+    }
+    /* null dicts ("null-dicts", openai/clip-vit-base-patch32): text_config
+     * and vision_config */
+    rc = load("{\"text_config\":{\"eos_token_id\":2,\"hidden_act\":\"gelu\"},\"text_config_dict\":null,"
+              "\"vision_config\":{\"patch_size\":16},\"vision_config_dict\":null}",
+              NULL, &c);
+    CHECK(rc == 0, "null dicts: %s", nli_geterr());
+    if (rc == 0) {
+        CHECK(c.text.quick_gelu == 0 && c.text.eos_token_id == 2 && c.text.bos_token_id == 49406 && c.text.pool_argmax,
+              "null dicts: text_config read");
+        check_vision(&c, 16);
+    }
+    expect_fail("dict not an object", "{\"text_config\":{},\"text_config_dict\":[1]}", NULL, "config.json",
+                "text_config_dict is not an object");
 
     rc = load("{\"text_config\":{}}", NULL, &c);
     CHECK(rc == 0, "no vision_config: %s", nli_geterr());

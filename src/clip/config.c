@@ -266,6 +266,17 @@ int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
     return nli_is_openclip_dir(dir) ? nli_openclip_config_load(dir, cfg) : nli_hf_config_load(dir, cfg);
 }
 
+/* Configs saved before transformers 4.27 also hold text_config_dict /
+ * vision_config_dict (openai/, laion/ repositories). CLIPConfig builds the
+ * tower from such a dict whenever it is not null, over the tower's
+ * defaults: the keys it lacks take the defaults, not text_config's values
+ * (transformers 4.27 on; before it the dicts alone were read; checked
+ * with transformers 5.24). */
+static const char *tower_key(json_t *root, const char *key, const char *dict_key) {
+    json_t *d = json_object_get(root, dict_key);
+    return d && !json_is_null(d) ? dict_key : key;
+}
+
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     nli_clip_config_defaults(cfg);
     char *path = nli_path_join(dir, "config.json");
@@ -273,9 +284,11 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     int rc = -1;
     if (!path) goto done;
     if (!(root = nli_cfg_load_json(path))) goto done;
+    const char *tk = tower_key(root, "text_config", "text_config_dict"),
+               *vk = tower_key(root, "vision_config", "vision_config_dict");
     if (nli_cfg_get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
-        get_tower(json_object_get(root, "text_config"), "text_config", 1, &cfg->text) ||
-        get_tower(json_object_get(root, "vision_config"), "vision_config", 0, &cfg->vision)) {
+        get_tower(json_object_get(root, tk), tk, 1, &cfg->text) ||
+        get_tower(json_object_get(root, vk), vk, 0, &cfg->vision)) {
         nli_prefixerr("%s", path);
         goto done;
     }
