@@ -42,6 +42,14 @@ expect_fail "os.system in the pickle" "evil/data.pkl: pickle byte 2 .*global 'os
 check "os.system did not run" test ! -e /tmp/neglabel-cli-pwned
 check "nothing written for a refused archive" test ! -e "$TMP/evil/open_clip_model.safetensors"
 expect_fail "a file that is not a zip" "not a readable zip archive" nl convert "$D/golden.txt" -o "$TMP/x"
+# a clone made without git-lfs, and torch.save's format before torch 1.6
+# (it begins with a protocol-2 pickle of torch's MAGIC_NUMBER): each said
+printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%064d\nsize 605157884\n' 0 >"$TMP/lfs.bin"
+expect_fail "a Git LFS pointer" "lfs.bin: a Git LFS pointer, not the checkpoint: .*git lfs pull" \
+  nl convert "$TMP/lfs.bin" -o "$TMP/x"
+python3 -c 'import pickle, sys; open(sys.argv[1], "wb").write(pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + pickle.dumps(2, protocol=2))' "$TMP/legacy.bin"
+expect_fail "torch.save's legacy format" "legacy.bin: saved in torch.save's format before torch 1.6" \
+  nl convert "$TMP/legacy.bin" -o "$TMP/x"
 expect_fail "views_sd.pt is not a CLIP" "not an OpenAI CLIP state dict" nl convert "$D/views_sd.pt" -o "$TMP/x"
 nl convert "$D/vit_jit.pt" >/dev/null 2>&1; rc=$?
 check "convert without -o: usage error, exit 2 (rc=$rc)" test $rc -eq 2

@@ -22,6 +22,10 @@ model; head -c 100000 "$M/model.safetensors" >"$TMP/m/model.safetensors"
 expect_fail "truncated safetensors" "model.safetensors" T info --model "$TMP/m"
 model; printf '\xff\xff\xff\xff\xff\xff\x00\x00{}' >"$TMP/m/model.safetensors"
 expect_fail "header length past the end" "model.safetensors.*header" T info --model "$TMP/m"
+# a clone made without git-lfs: a pointer file in place of the weights
+model; printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%064d\nsize 605157884\n' 0 >"$TMP/m/model.safetensors"
+expect_fail "a Git LFS pointer for model.safetensors: says so" \
+  "model.safetensors: a Git LFS pointer .*, not the weights: .*git lfs pull" T info --model "$TMP/m"
 model; printf '{"text_config": {"hidden_size": 64,' >"$TMP/m/config.json"
 expect_fail "malformed config.json" "config.json" T info --model "$TMP/m"
 model; sed -i 's/"hidden_size": 128/"hidden_size": 96/' "$TMP/m/config.json"

@@ -573,6 +573,11 @@ int nli_file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+int nli_is_lfs_pointer(const void *data, size_t len) {
+    static const char sig[] = "version https://git-lfs.github.com/spec/";
+    return len >= sizeof sig - 1 && memcmp(data, sig, sizeof sig - 1) == 0;
+}
+
 int nli_mkdir_p(const char *path) {
     if (!path[0]) { nli_seterr("cannot create a directory with an empty name"); return -1; }
     char *p = nli_strdup(path);

@@ -101,6 +101,10 @@ char *nli_path_join(const char *dir, const char *name); /* malloc'd */
 /* The folder holding path ("/" for "/x", "." for a bare name); malloc'd. */
 char *nli_dirname(const char *path);
 int nli_file_exists(const char *path);
+/* data (a file's first len bytes, or all of it) is a Git LFS pointer: a
+ * repository cloned without git-lfs has these small text files in place
+ * of its weights. */
+int nli_is_lfs_pointer(const void *data, size_t len);
 int nli_mkdir_p(const char *path);
 
 /* Thread count: NEGLABEL_THREADS, else OMP_NUM_THREADS, else online CPUs

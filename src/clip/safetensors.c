@@ -2,6 +2,7 @@
  * checked before use: the header length against the file, every shape
  * against its byte range, every byte range against the data buffer. */
 #include "safetensors.h"
+#include "neglabel.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -136,6 +137,11 @@ static int parse_file(nli_st *st, int fi, size_t *cap) {
     const char *path = st->paths[fi];
     const uint8_t *buf = st->maps[fi].data;
     size_t len = st->maps[fi].len;
+    if (nli_is_lfs_pointer(buf, len)) {
+        nli_seterr_code(NL_ERR_IO, "%s: a Git LFS pointer (%zu bytes), not the weights: the repository was cloned "
+                        "without git-lfs (run `git lfs pull` in it, or download the file)", path, len);
+        return -1;
+    }
     if (len < 8) { nli_seterr("%s: file too short for a safetensors header (%zu bytes)", path, len); return -1; }
     uint64_t hn = 0;
     for (int i = 7; i >= 0; i--) hn = (hn << 8) | buf[i];

@@ -9,6 +9,7 @@
  * per module, the non-None parameters, then the buffers, each in slot
  * order, then the submodules (attributes that are modules) in slot order.
  * torch.save of a dict: data.pkl is the (Ordered)dict of tensors. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,10 +301,30 @@ fail:
     return -1;
 }
 
+/* What a file that is not a zip archive may be instead, said in place of
+ * libzip's message: a Git LFS pointer, or torch.save's format before torch
+ * 1.6 (a pickle of the magic number 0x1950a86a20f9469cfc6c first). */
+static void not_zip(const char *path) {
+    static const uint8_t legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+    uint8_t b[64];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f) fclose(f);
+    if (nli_is_lfs_pointer(b, n))
+        nli_seterr_code(NL_ERR_IO, "%s: a Git LFS pointer, not the checkpoint: the repository was cloned without "
+                        "git-lfs (run `git lfs pull` in it, or download the file)", path);
+    else if (n >= sizeof legacy && memcmp(b, legacy, sizeof legacy) == 0)
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: saved in torch.save's format before torch 1.6 (not a zip archive), "
+                        "which is not read: load and save it again with a newer torch", path);
+}
+
 int nli_ckpt_open(const char *path, nli_ckpt *ck) {
     memset(ck, 0, sizeof *ck);
     nli_zip *z;
-    if (nli_zip_open(path, &z) != 0) return -1;
+    if (nli_zip_open(path, &z) != 0) {
+        if (nl_last_status() == NL_ERR_INVALID) not_zip(path);
+        return -1;
+    }
     return nli_ckpt_open_zip(z, ck);
 }
 
