@@ -59,7 +59,8 @@ LOG=$TMP/server.log
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
-  --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token &
+  --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
+  --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -241,6 +242,19 @@ check "no preprocessor config: .no_exist marker" test -f "$C/models--org--noproc
 n=$(requests)
 HF_HUB_CACHE=$C T info --model org/noproc >/dev/null 2>&1
 check "no preprocessor config: one request the second time" test "$(since $n | wc -l)" -eq 1
+
+# --- a bare 404 (no X-Error-Code EntryNotFound: a proxy's, a load
+# balancer's) is a failure, not "the repo has no such file": nothing is
+# recorded in .no_exist, so the next run fetches the file (a marker would
+# make every later run, and transformers, use the default preprocessing)
+C=$TMP/c-flaky
+expect_fail "bare 404: an error naming the file" "preprocessor_config.json: HTTP 404" \
+  env HF_HUB_CACHE="$C" "$BIN" --no-cache info --model org/flaky
+check "bare 404: not recorded in .no_exist" test -z "$(find "$C" -path '*/.no_exist/*' -name 'preprocessor_config.json')"
+HF_HUB_CACHE=$C T info --model org/flaky >/dev/null 2>&1
+check "bare 404: the next run works" test $? -eq 0
+check "bare 404: the next run fetches the file" \
+  cmp -s "$M/preprocessor_config.json" "$(snapshot "$C" flaky)/preprocessor_config.json"
 
 # --- an OpenCLIP repository: no config.json, so open_clip_config.json and
 # open_clip_model.safetensors (+ the tokenizer files when there)

@@ -26,6 +26,9 @@ Faults for the tests (each REPO is org/name):
   --corrupt REPO:FILE    FILE's bytes are served with one byte flipped (the
                          ETag stays the true SHA-256)
   --gated REPO=TOKEN     resolve requests need "Authorization: Bearer TOKEN"
+  --notfound REPO:FILE:N the first N requests for FILE on /resolve/ answer
+                         404 without X-Error-Code (a proxy's or a load
+                         balancer's own 404, not the Hub's EntryNotFound)
 Every request is appended to --log as one JSON line {method, path, range,
 auth, status}, before any byte of the response is sent: a client that has
 its response (and exits) has its request in the log, so a test that counts
@@ -81,6 +84,7 @@ class Repo:
         self.corrupt = set()
         self.cut = {}    # file -> bytes, once
         self.stall = {}  # file -> bytes, once
+        self.notfound = {}  # file -> how many requests still get a bare 404
 
     def revision(self, rev):
         return self.commit if rev in ("main", "v1", self.commit) else None
@@ -163,6 +167,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         commit = repo.revision(rev)
         if commit is None:
             return self.error(404, "RevisionNotFound", "Invalid rev id: " + rev)
+        if repo.notfound.get(name, 0) > 0:
+            repo.notfound[name] -= 1
+            return self.error(404, None, "Not Found")
         f = repo.files.get(name)
         if f is None:
             return self.error(404, "EntryNotFound", "Entry not found", commit)
@@ -311,6 +318,7 @@ def main():
     ap.add_argument("--stall", action="append", default=[])
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--gated", action="append", default=[])
+    ap.add_argument("--notfound", action="append", default=[])
     a = ap.parse_args()
     for spec in a.repo:
         rid, folder = spec.split("=", 1)
@@ -324,6 +332,9 @@ def main():
     for spec in a.corrupt:
         rid, name = parse_repo_file(spec, 2)
         State.repos[rid].corrupt.add(name)
+    for spec in a.notfound:
+        rid, name, n = parse_repo_file(spec, 3)
+        State.repos[rid].notfound[name] = int(n)
     for spec in a.gated:
         rid, token = spec.split("=", 1)
         State.repos[rid].token = token

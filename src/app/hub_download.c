@@ -273,14 +273,20 @@ done:
 /* ------------------------------------------------------------ one snapshot */
 
 /* HEAD one file at the commit. 1: found (*m filled), 0: the repo has no
- * such file (404), -1: error. */
+ * such file (404 with X-Error-Code EntryNotFound, what the Hub answers and
+ * the only 404 huggingface_hub records in .no_exist), -1: error, a bare
+ * 404 (a proxy's, a repo or revision not found) included: the callers
+ * record 0 in .no_exist, which must not outlive a passing failure. */
 static int head_at_commit(const nli_hub_ctx *h, const char *commit, const char *name, nli_hub_file *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
     char *url = nli_hub_resolve_url(h, commit, name);
     if (!url) return -1;
     long status;
-    int rc = nli_hub_head(h, url, m, &status, NULL);
+    char *code = NULL;
+    int rc = nli_hub_head(h, url, m, &status, &code);
+    int absent = rc != 0 && status == 404 && code && !strcmp(code, "EntryNotFound");
+    free(code);
     free(url);
     if (rc == 0) {
         if (strcmp(m->commit, commit) != 0) {
@@ -298,7 +304,7 @@ static int head_at_commit(const nli_hub_ctx *h, const char *commit, const char *
         }
         return 1;
     }
-    return status == 404 ? 0 : -1;
+    return absent ? 0 : -1;
 }
 
 static void meta_free(nli_hub_file *m) {
@@ -318,7 +324,7 @@ static void plan_free(plan *p) {
 }
 
 /* Add name to the plan unless the snapshot has it. 1 planned or present,
- * 0 absent from the repo (404), -1 error. */
+ * 0 absent from the repo (404 EntryNotFound), -1 error. */
 static int plan_file(const nli_hub_ctx *h, const char *commit, const char *name, plan *p) {
     if (pointer_present(h, commit, name)) return 1;
     if (nli_grow((void **)&p->v, &p->cap, p->n + 1, sizeof *p->v) != 0) return -1;
