@@ -60,7 +60,8 @@ LOG=$TMP/server.log
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
-  --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 &
+  --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
+  --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -255,6 +256,16 @@ HF_HUB_CACHE=$C T info --model org/flaky >/dev/null 2>&1
 check "bare 404: the next run works" test $? -eq 0
 check "bare 404: the next run fetches the file" \
   cmp -s "$M/preprocessor_config.json" "$(snapshot "$C" flaky)/preprocessor_config.json"
+
+# --- a pinned commit answered for another commit (a mirror ignoring the
+# revision): refused, and no refs/<pinned> pointing elsewhere (which
+# huggingface_hub's try_to_load_from_cache would follow too)
+PIN=$(printf 'b%.0s' $(seq 40))
+C=$TMP/c-mirror
+expect_fail "pinned commit, another answered: refused" "at commit $PIN: the server answered for commit [0-9a-f]{40}" \
+  env HF_HUB_CACHE="$C" "$BIN" --no-cache info --model "org/mirror@$PIN"
+check "pinned commit, another answered: no ref, no snapshot" \
+  test ! -e "$C/models--org--mirror/refs/$PIN" -a -z "$(ls "$C/models--org--mirror/snapshots" 2>/dev/null)"
 
 # --- an OpenCLIP repository: no config.json, so open_clip_config.json and
 # open_clip_model.safetensors (+ the tokenizer files when there)

@@ -26,6 +26,9 @@ Faults for the tests (each REPO is org/name):
   --corrupt REPO:FILE    FILE's bytes are served with one byte flipped (the
                          ETag stays the true SHA-256)
   --gated REPO=TOKEN     resolve requests need "Authorization: Bearer TOKEN"
+  --alias REPO=COMMIT    the server also answers for the 40-hex revision
+                         COMMIT, with the repo's own commit (a mirror that
+                         ignores the revision asked for)
   --notfound REPO:FILE:N the first N requests for FILE on /resolve/ answer
                          404 without X-Error-Code (a proxy's or a load
                          balancer's own 404, not the Hub's EntryNotFound)
@@ -85,9 +88,10 @@ class Repo:
         self.cut = {}    # file -> bytes, once
         self.stall = {}  # file -> bytes, once
         self.notfound = {}  # file -> how many requests still get a bare 404
+        self.alias = None
 
     def revision(self, rev):
-        return self.commit if rev in ("main", "v1", self.commit) else None
+        return self.commit if rev in ("main", "v1", self.commit, self.alias) else None
 
 
 class State:
@@ -319,6 +323,7 @@ def main():
     ap.add_argument("--corrupt", action="append", default=[])
     ap.add_argument("--gated", action="append", default=[])
     ap.add_argument("--notfound", action="append", default=[])
+    ap.add_argument("--alias", action="append", default=[])
     a = ap.parse_args()
     for spec in a.repo:
         rid, folder = spec.split("=", 1)
@@ -332,6 +337,9 @@ def main():
     for spec in a.corrupt:
         rid, name = parse_repo_file(spec, 2)
         State.repos[rid].corrupt.add(name)
+    for spec in a.alias:
+        rid, commit = spec.split("=", 1)
+        State.repos[rid].alias = commit
     for spec in a.notfound:
         rid, name, n = parse_repo_file(spec, 3)
         State.repos[rid].notfound[name] = int(n)

@@ -534,6 +534,15 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
         free(url);
         if (hr == -1 && code && !strcmp(code, "EntryNotFound")) nli_seterr_code(st, "%s", saved);
     }
+    if (hr == 0 && nli_hub_is_commit(revision) && strcmp(config.commit, revision) != 0) {
+        /* a pinned commit is that commit or nothing: a server (a mirror
+         * ignoring the revision) answering for another would give another
+         * model and write refs/<commit> pointing elsewhere, which
+         * huggingface_hub's try_to_load_from_cache then follows too */
+        nli_seterr_code(NL_ERR_IO, "HEAD %s at commit %s: the server answered for commit %s", config.name,
+                        revision, config.commit);
+        hr = -2;
+    }
     if (hr == 0 && config.size > NL_HUB_SMALL_FILE_MAX) {
         nli_seterr("%s: the Hub says it has %lld bytes, more than neglabel accepts", config.name, config.size);
         hr = -2;
