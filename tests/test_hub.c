@@ -123,6 +123,8 @@ static void test_cache_dir(void) {
     clear_env();
     setenv("HOME", "/home/u", 1);
     expect_cache("/home/u/.cache/huggingface/hub", "HOME");
+    setenv("XDG_CACHE_HOME", "~/xdg", 1); /* expanded, as huggingface_hub expands HF_HOME */
+    expect_cache("/home/u/xdg/huggingface/hub", "XDG_CACHE_HOME with ~");
     setenv("XDG_CACHE_HOME", "/xdg", 1);
     expect_cache("/xdg/huggingface/hub", "XDG_CACHE_HOME");
     setenv("HF_HOME", "~/hf", 1);
@@ -300,6 +302,20 @@ static void test_snapshots(const char *tmp, const char *model) {
     CHECK(!nl_model_resolve("org/absent") &&
               has(nl_last_error(), "http://127.0.0.1:1/org/absent/resolve/main/config.json"),
           "unreachable endpoint names the URL: %s", nl_last_error());
+    /* TRANSFORMERS_OFFLINE counts only when HF_HUB_OFFLINE is unset (or
+     * empty), as huggingface_hub reads them: HF_HUB_OFFLINE=0 is online */
+    setenv("TRANSFORMERS_OFFLINE", "1", 1);
+    CHECK(!nl_model_resolve("org/absent") && has(nl_last_error(), "HF_HUB_OFFLINE is set"),
+          "TRANSFORMERS_OFFLINE=1: offline: %s", nl_last_error());
+    setenv("HF_HUB_OFFLINE", "0", 1);
+    CHECK(!nl_model_resolve("org/absent") &&
+              has(nl_last_error(), "http://127.0.0.1:1/org/absent/resolve/main/config.json"),
+          "HF_HUB_OFFLINE=0 over TRANSFORMERS_OFFLINE=1: online: %s", nl_last_error());
+    setenv("HF_HUB_OFFLINE", "", 1);
+    CHECK(!nl_model_resolve("org/absent") && has(nl_last_error(), "HF_HUB_OFFLINE is set"),
+          "empty HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE=1: offline: %s", nl_last_error());
+    unsetenv("HF_HUB_OFFLINE");
+    unsetenv("TRANSFORMERS_OFFLINE");
     setenv("HF_ENDPOINT", "ftp://example.org", 1);
     CHECK(!nl_model_resolve("org/absent") && has(nl_last_error(), "HF_ENDPOINT"), "bad endpoint: %s",
           nl_last_error());

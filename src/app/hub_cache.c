@@ -156,7 +156,12 @@ int nli_hub_home(char **home) {
     const char *v;
     *home = NULL;
     if ((v = nli_hub_env("HF_HOME"))) *home = nli_hub_expand_user(v);
-    else if ((v = nli_hub_env("XDG_CACHE_HOME"))) *home = nli_path_join(v, "huggingface");
+    else if ((v = nli_hub_env("XDG_CACHE_HOME"))) {
+        /* expanduser(join(XDG_CACHE_HOME, "huggingface")), as huggingface_hub */
+        char *x = nli_hub_expand_user(v);
+        *home = x ? nli_path_join(x, "huggingface") : NULL;
+        free(x);
+    }
     else if ((v = nli_hub_env("HOME"))) *home = nli_path_join(v, ".cache/huggingface");
     else return 0;
     return *home ? 0 : -1;

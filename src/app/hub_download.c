@@ -483,7 +483,11 @@ static void warn_optional_unknown(const nli_hub_ctx *h, const char *snap) {
                 snap, NL_HUB_OPTIONAL_FILE, h->repo_id);
 }
 
-static int offline(void) { return nli_hub_env_true("HF_HUB_OFFLINE") || nli_hub_env_true("TRANSFORMERS_OFFLINE"); }
+/* huggingface_hub: _is_true(HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE): a
+ * non-empty HF_HUB_OFFLINE decides, "0" included */
+static int offline(void) {
+    return nli_hub_env("HF_HUB_OFFLINE") ? nli_hub_env_true("HF_HUB_OFFLINE") : nli_hub_env_true("TRANSFORMERS_OFFLINE");
+}
 
 char *nli_hub_resolve(const char *repo_id, const char *revision) {
     nli_hub_ctx h = {.repo_id = repo_id, .revision = revision};
