@@ -61,7 +61,8 @@ LOG=$TMP/server.log
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
-  --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) &
+  --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) \
+  --repo org/busy="$TMP/tiny" --busy org/busy:config.json:1:3 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -256,6 +257,14 @@ HF_HUB_CACHE=$C T info --model org/flaky >/dev/null 2>&1
 check "bare 404: the next run works" test $? -eq 0
 check "bare 404: the next run fetches the file" \
   cmp -s "$M/preprocessor_config.json" "$(snapshot "$C" flaky)/preprocessor_config.json"
+
+# --- rate limited (429 with Retry-After: 3): the next attempt waits as
+# long, as huggingface_hub does, instead of its one second
+HF_HUB_CACHE=$TMP/c-busy T info --model org/busy >/dev/null 2>&1
+check "429 Retry-After: works" test $? -eq 0
+gap=$(jq -s '[.[] | select(.method == "GET" and (.path | test("^/org/busy/resolve/[0-9a-f]{40}/config.json$")))]
+  | if length == 2 and .[0].status == 429 then .[1].time - .[0].time else -1 end' "$LOG")
+check "429 Retry-After: the retry came $gap s later (>= 3)" awk "BEGIN { exit !($gap >= 3) }"
 
 # --- a pinned commit answered for another commit (a mirror ignoring the
 # revision): refused, and no refs/<pinned> pointing elsewhere (which

@@ -29,11 +29,13 @@ Faults for the tests (each REPO is org/name):
   --alias REPO=COMMIT    the server also answers for the 40-hex revision
                          COMMIT, with the repo's own commit (a mirror that
                          ignores the revision asked for)
+  --busy REPO:FILE:N:S   the first N GETs of FILE answer 429 with
+                         "Retry-After: S" (rate limited)
   --notfound REPO:FILE:N the first N requests for FILE on /resolve/ answer
                          404 without X-Error-Code (a proxy's or a load
                          balancer's own 404, not the Hub's EntryNotFound)
 Every request is appended to --log as one JSON line {method, path, range,
-auth, status}, before any byte of the response is sent: a client that has
+auth, status, time}, before any byte of the response is sent: a client that has
 its response (and exits) has its request in the log, so a test that counts
 the log lines right after a command sees all of its requests and none come
 later. The chosen port is written to --port-file.
@@ -89,6 +91,7 @@ class Repo:
         self.stall = {}  # file -> bytes, once
         self.notfound = {}  # file -> how many requests still get a bare 404
         self.alias = None
+        self.busy = {}  # file -> [GETs still answered 429, Retry-After]
 
     def revision(self, rev):
         return self.commit if rev in ("main", "v1", self.commit, self.alias) else None
@@ -121,6 +124,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "range": self.headers.get("Range"),
             "auth": self.headers.get("Authorization"),
             "status": status,
+            "time": time.time(),
         }
         with State.lock:
             with open(State.log_path, "a") as f:
@@ -206,6 +210,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.error(404, None, "no such object")
 
     def send_file(self, repo, name, f, headers):
+        busy = repo.busy.get(name)
+        if self.command == "GET" and busy and busy[0] > 0:
+            busy[0] -= 1
+            self.record(429)
+            self.send_response(429)
+            self.send_header("Retry-After", str(busy[1]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data = f["data"]
         if name in repo.corrupt:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
@@ -324,6 +337,7 @@ def main():
     ap.add_argument("--gated", action="append", default=[])
     ap.add_argument("--notfound", action="append", default=[])
     ap.add_argument("--alias", action="append", default=[])
+    ap.add_argument("--busy", action="append", default=[])
     a = ap.parse_args()
     for spec in a.repo:
         rid, folder = spec.split("=", 1)
@@ -337,6 +351,9 @@ def main():
     for spec in a.corrupt:
         rid, name = parse_repo_file(spec, 2)
         State.repos[rid].corrupt.add(name)
+    for spec in a.busy:
+        rid, name, n, secs = parse_repo_file(spec, 4)
+        State.repos[rid].busy[name] = [int(n), int(secs)]
     for spec in a.alias:
         rid, commit = spec.split("=", 1)
         State.repos[rid].alias = commit

@@ -25,6 +25,7 @@
 #define HEADER_VALUE_MAX 8192
 #define ERROR_BODY_MAX (64 << 10)
 #define RETRIES 5 /* failed attempts in a row without new bytes, as huggingface_hub */
+#define RETRY_AFTER_MAX 60 /* seconds: the most a Retry-After header makes us wait */
 
 /* ------------------------------------------------------------ settings */
 
@@ -104,6 +105,7 @@ typedef struct {
     int bad;                   /* a header too long or malformed */
     char *location, *etag, *linked_etag, *commit, *error_code, *error_message, *content_range, *content_encoding;
     long long content_length, linked_size; /* -1: absent */
+    long long retry_after;                 /* Retry-After in seconds; -1: absent or an HTTP date */
 } http_resp;
 
 static void resp_clear(http_resp *r) {
@@ -116,7 +118,7 @@ static void resp_clear(http_resp *r) {
     free(r->content_range);
     free(r->content_encoding);
     memset(r, 0, sizeof *r);
-    r->content_length = r->linked_size = -1;
+    r->content_length = r->linked_size = r->retry_after = -1;
 }
 
 static long long parse_size(const char *s) {
@@ -160,6 +162,16 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud) {
     else if (HDR("Content-Encoding")) slot = &r->content_encoding;
     else if (HDR("Content-Length")) num = &r->content_length;
     else if (HDR("X-Linked-Size")) num = &r->linked_size;
+    else if (HDR("Retry-After")) {
+        /* delay-seconds only (an HTTP date is ignored, as huggingface_hub) */
+        char tmp[20];
+        if (vn > 0 && vn < sizeof tmp) {
+            memcpy(tmp, v, vn);
+            tmp[vn] = 0;
+            r->retry_after = parse_size(tmp);
+        }
+        return n;
+    }
 #undef HDR
     if (!slot && !num) return n;
     if (vn > HEADER_VALUE_MAX) {
@@ -576,7 +588,11 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
         }
         if (cc == CURLE_OK && (r.status < 200 || r.status >= 300)) {
             if ((r.status == 429 || r.status >= 500) && ++fails <= RETRIES) {
-                sleep_s(1.0);
+                /* as huggingface_hub: the server's Retry-After when it sends
+                 * one (bounded), else a second */
+                double wait = r.retry_after < 0 ? 1.0 : r.retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX
+                                                                                        : (double)r.retry_after + 1;
+                sleep_s(wait);
                 continue;
             }
             http_status_error(h, "GET", m->url, &r);
