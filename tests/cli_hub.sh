@@ -188,6 +188,8 @@ check "the token does not go to the CDN" test "$(since $n | grep '/cdn/' | grep 
 mkdir -p "$TMP/hf-home2" && printf 'hf_test_token\n' >"$TMP/hf-home2/token"
 HF_HOME=$TMP/hf-home2 HF_HUB_CACHE=$TMP/c-gated2 T info --model org/gated >/dev/null 2>&1
 check "the token file of 'hf auth login' is used" test $? -eq 0
+HF_TOKEN=' ' HF_HOME=$TMP/hf-home2 HF_HUB_CACHE=$TMP/c-gated3 T info --model org/gated >/dev/null 2>&1
+check "HF_TOKEN of white space only: the token file is used (as huggingface_hub)" test $? -eq 0
 expect_fail "404 repository" "$EP/org/missing/resolve/main/config.json: HTTP 404 RepoNotFound" \
   env HF_HUB_CACHE="$TMP/c-404" "$BIN" --no-cache info --model org/missing
 expect_fail "404 revision" "$EP/org/tiny/resolve/nope/config.json: HTTP 404 RevisionNotFound" \

@@ -38,6 +38,9 @@ static int get_token(char **out) {
     if (nli_hub_env_true("HF_HUB_DISABLE_IMPLICIT_TOKEN")) return 0;
     const char *v = nli_hub_env("HF_TOKEN");
     if (!v) v = nli_hub_env("HUGGING_FACE_HUB_TOKEN");
+    /* only white space: no token from the environment, and the file is
+     * read (huggingface_hub's _clean_token(...) or the file's token) */
+    if (v && !v[strspn(v, " \t\r\n\v\f")]) v = NULL;
     char *text = NULL;
     const char *what = "HF_TOKEN";
     if (!v) {
