@@ -168,6 +168,29 @@ check "killed: resumed at byte 3000000 (206)" grep -q '"range": "bytes=3000000-"
 check "killed: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$C" stall)/model.safetensors"
 check "killed: .incomplete gone" test ! -e "$INC"
 
+# --- waiting for another process's download of the same blob (its lock
+# held, as huggingface_hub or another neglabel holds it while downloading):
+# SIGTERM still stops the command promptly, with nothing downloaded
+C=$TMP/c-locked
+mkdir -p "$C/.locks/models--org--tiny"
+LOCK=$C/.locks/models--org--tiny/$(sha256 "$M/model.safetensors").lock
+"$PY" -c 'import fcntl, sys, time; f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); print(flush=True); time.sleep(60)' \
+  "$LOCK" >"$TMP/locker.out" &
+LOCKER=$!
+for _ in $(seq 100); do [ -s "$TMP/locker.out" ] && break; sleep 0.1; done
+HF_HUB_CACHE=$C "$BIN" --no-cache info --model org/tiny >/dev/null 2>"$TMP/err" &
+PID=$!
+for _ in $(seq 100); do grep -q downloading "$TMP/err" && break; sleep 0.1; done
+sleep 0.5
+kill -TERM $PID
+for _ in $(seq 50); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+if kill -0 $PID 2>/dev/null; then stopped=no; kill -9 $PID; else stopped=yes; fi
+wait $PID; rc=$?
+kill $LOCKER 2>/dev/null; wait $LOCKER 2>/dev/null
+check "lock held elsewhere: SIGTERM stops the wait within 5 s" test $stopped = yes
+check "lock held elsewhere: ends by SIGTERM (exit $rc), saying so" test $rc -eq 143 -a "$(grep -c 'stopped by SIGTERM' "$TMP/err")" -eq 1
+check "lock held elsewhere: no model.safetensors fetched" test -z "$(find "$C" -name "$(sha256 "$M/model.safetensors")*" -path '*/blobs/*')"
+
 # --- corrupted bytes under the true SHA-256: refused, nothing kept
 C=$TMP/c-corrupt
 expect_fail "corrupt blob refused" "localhost:[0-9]+/cdn/org/corrupt/.*do not match.*SHA-256.*expected $(sha256 "$M/model.safetensors")" \

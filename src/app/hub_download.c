@@ -205,11 +205,21 @@ static int fetch_blob(const nli_hub_ctx *h, const nli_hub_file *m) {
         nli_hub_cache_error(h, lockp.s, errno);
         goto done;
     }
-    while (flock(lockfd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
+    /* another process (neglabel, huggingface_hub) may be downloading the
+     * same blob, for minutes: wait for it, but stop when asked to
+     * (nl_set_cancel), which a blocking flock would not let us see */
+    while (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno != EWOULDBLOCK) {
             nli_hub_cache_error(h, lockp.s, errno);
             goto done;
         }
+        if (nli_cancelled()) {
+            nli_seterr_code(NL_ERR_CANCELLED, "%s: cancelled while waiting for another download of it (%s)", m->name,
+                            lockp.s);
+            goto done;
+        }
+        usleep(100000);
     }
     struct stat st;
     if (stat(blob, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == m->size) {
