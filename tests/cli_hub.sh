@@ -62,7 +62,8 @@ LOG=$TMP/server.log
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
   --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) \
-  --repo org/busy="$TMP/tiny" --busy org/busy:config.json:1:3 &
+  --repo org/busy="$TMP/tiny" --busy org/busy:config.json:1:3 \
+  --repo org/denied="$TMP/tiny" --cdn-deny org/denied:model.safetensors:1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -208,6 +209,15 @@ HF_HUB_CACHE=$TMP/c-gated HF_TOKEN=hf_test_token T info --model org/gated >/dev/
 check "with the token: works" test $? -eq 0
 check "the token goes to the Hub" test "$(since $n | grep '/org/gated/resolve/' | grep -vc 'Bearer hf_test_token')" -eq 0
 check "the token does not go to the CDN" test "$(since $n | grep '/cdn/' | grep -c 'Bearer')" -eq 0
+# the CDN refusing the signed link (expired): the error says so, and does
+# not blame the token, which never goes there
+HF_HUB_CACHE=$TMP/c-denied HF_TOKEN=hf_some_token "$BIN" --no-cache info --model org/denied >/dev/null 2>"$TMP/err"
+check "CDN 403: fails (exit $?)" test $? -eq 1
+check "CDN 403: the error says the storage host refused the link" \
+  grep -qE "localhost:[0-9]+/cdn/org/denied/.*HTTP 403 \(the storage host refused the download link" "$TMP/err"
+check "CDN 403: the token is not blamed" sh -c "! grep -q HF_TOKEN '$TMP/err'"
+HF_HUB_CACHE=$TMP/c-denied HF_TOKEN=hf_some_token T info --model org/denied >/dev/null 2>&1
+check "CDN 403: running again works" test $? -eq 0
 mkdir -p "$TMP/hf-home2" && printf 'hf_test_token\n' >"$TMP/hf-home2/token"
 HF_HOME=$TMP/hf-home2 HF_HUB_CACHE=$TMP/c-gated2 T info --model org/gated >/dev/null 2>&1
 check "the token file of 'hf auth login' is used" test $? -eq 0

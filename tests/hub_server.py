@@ -31,6 +31,8 @@ Faults for the tests (each REPO is org/name):
                          ignores the revision asked for)
   --busy REPO:FILE:N:S   the first N GETs of FILE answer 429 with
                          "Retry-After: S" (rate limited)
+  --cdn-deny REPO:FILE:N the first N GETs of FILE from the CDN answer 403
+                         (as a storage host does for an expired signed link)
   --notfound REPO:FILE:N the first N requests for FILE on /resolve/ answer
                          404 without X-Error-Code (a proxy's or a load
                          balancer's own 404, not the Hub's EntryNotFound)
@@ -92,6 +94,7 @@ class Repo:
         self.notfound = {}  # file -> how many requests still get a bare 404
         self.alias = None
         self.busy = {}  # file -> [GETs still answered 429, Retry-After]
+        self.cdn_deny = {}  # file -> CDN GETs still answered 403
 
     def revision(self, rev):
         return self.commit if rev in ("main", "v1", self.commit, self.alias) else None
@@ -206,6 +209,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         repo = State.repos.get(repo_id)
         for name, f in (repo.files.items() if repo else []):
             if f["sha256"] == sha:
+                if self.command == "GET" and repo.cdn_deny.get(name, 0) > 0:
+                    repo.cdn_deny[name] -= 1
+                    return self.error(403, None, None)
                 return self.send_file(repo, name, f, {"ETag": '"%s"' % sha})
         self.error(404, None, "no such object")
 
@@ -338,6 +344,7 @@ def main():
     ap.add_argument("--notfound", action="append", default=[])
     ap.add_argument("--alias", action="append", default=[])
     ap.add_argument("--busy", action="append", default=[])
+    ap.add_argument("--cdn-deny", action="append", default=[])
     a = ap.parse_args()
     for spec in a.repo:
         rid, folder = spec.split("=", 1)
@@ -351,6 +358,9 @@ def main():
     for spec in a.corrupt:
         rid, name = parse_repo_file(spec, 2)
         State.repos[rid].corrupt.add(name)
+    for spec in a.cdn_deny:
+        rid, name, n = parse_repo_file(spec, 3)
+        State.repos[rid].cdn_deny[name] = int(n)
     for spec in a.busy:
         rid, name, n, secs = parse_repo_file(spec, 4)
         State.repos[rid].busy[name] = [int(n), int(secs)]

@@ -357,7 +357,11 @@ static void http_status_error(const nli_hub_ctx *h, const char *method, const ch
     if (r->error_code) nli_sanitize(code, sizeof code, r->error_code);
     if (r->error_message) nli_sanitize(msg, sizeof msg, r->error_message);
     const char *hint = "";
-    if (r->status == 401 || r->status == 403)
+    if (r->status >= 400 && r->status < 500 && r->status != 429 && !same_origin(url, h->endpoint))
+        /* the CDN or storage a redirect led to: our token never goes there,
+         * and the Hub's signed link may have expired during a long download */
+        hint = " (the storage host refused the download link the Hub gave, which may have expired: run again)";
+    else if (r->status == 401 || r->status == 403)
         hint = h->token ? " (the token in HF_TOKEN has no access to this repository, or it does not exist)"
                         : " (the repository does not exist, or it is private or gated: set HF_TOKEN to a token with "
                           "access)";
