@@ -166,6 +166,10 @@ got=$(nl embed -q --model "$M" --text -q | jq -r .input)
 check "embed --text -q: the text is '-q' (got '$got')" test "$got" = "-q"
 got=$(nl embed -q --model "$M" --text --device | jq -r .input)
 check "embed --text --device: the text is '--device' (got '$got')" test "$got" = "--device"
+# a value "--model" is not the option: the default model is still put in
+# (it once counted as --model given, and the command said --model was missing)
+expect_fail "embed --text --model: the text '--model', the default model" "openai/clip-vit-base-patch16: no such folder" \
+  env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$TMP/hf" HF_HOME="$TMP/hf" HF_ENDPOINT=http://127.0.0.1:9 "$BIN" embed -q --text --model
 check "NEGLABEL_DEVICE overridden by --device" sh -c "NEGLABEL_DEVICE=bogus '$BIN' --device cpu --version >/dev/null"
 check "NEGLABEL_PRECISION overridden by --precision" \
   sh -c "NEGLABEL_PRECISION=fp64 '$BIN' --precision fp32 --version >/dev/null"

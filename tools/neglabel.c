@@ -491,8 +491,10 @@ static char **default_model(int *argc, char **argv) {
     int t = 0;
     for (size_t k = 0; *argc >= 2 && k < sizeof takes / sizeof takes[0]; k++) t |= !strcmp(argv[1], takes[k]);
     if (!t) return argv;
-    for (int i = 2; i < *argc; i++)
+    for (int i = 2; i < *argc; i++) {
         if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return argv;
+        if (cli_takes_value(argv[1], argv[i])) i++; /* its value, never --model itself (embed --text --model) */
+    }
     char **v = malloc(((size_t)*argc + 3) * sizeof *v);
     if (!v) return argv;
     v[0] = argv[0];
