@@ -242,6 +242,15 @@ expect_fail "eval --out an existing file: refused before the model" "afile: cann
 expect_fail "eval --out below a file" "afile: cannot create directory: Not a directory|afile/sub: cannot create directory" \
   T eval -q --model "$TMP/no-model" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --id "$IMG" --ood x="$IMG" --out "$TMP/afile/sub"
 check "score --ngroup above the negatives: the command named once" has "$out" '^neglabel score: ngroup 100000 outside'
+# ... but a file spelt as the command keeps its name in the message (that
+# "CMD: " start was taken off too: "neglabel metrics: cannot open: ...", which file?)
+mkdir -p "$TMP/cwd"; : >"$TMP/cwd/metrics"; printf '1\n' >"$TMP/cwd/one.txt"
+expect_fail "metrics --id-scores metrics: the file named" "^neglabel metrics: metrics: no scores in the file" \
+  sh -c "cd '$TMP/cwd' && '$BIN' metrics --id-scores metrics --ood-scores one.txt"
+expect_fail "metrics --ood-scores=metrics: the file named" "^neglabel metrics: metrics: no scores in the file" \
+  sh -c "cd '$TMP/cwd' && '$BIN' metrics --id-scores one.txt --ood-scores=metrics"
+expect_fail "score --id-labels score: the file named" "^neglabel score: score: cannot open" \
+  sh -c "cd '$TMP/cwd' && '$BIN' score -q --model '$M' --id-labels score --method mcm '$IMG/dog.jpg'"
 out=$(S --method oodd --oodd-queue 10 --oodd-k 100 "$TMP/junk.jpg" "$IMG/dog.jpg" 2>&1)
 check "score --oodd-k above the queue: named ($out)" has "$out" 'oodd'
 check "score --oodd-k above the queue: before the images" lacks "$out" 'junk.jpg'

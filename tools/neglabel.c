@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 static const char *g_cmd = ""; /* the command, once known ("": none yet) */
+static int g_cmd_is_arg;       /* another argument is the command's name: a file ("--id-labels score") */
 cli_globals cli_g;
 
 /* Default cache folder: $NEGLABEL_CACHE, $XDG_CACHE_HOME/neglabel or
@@ -73,8 +74,13 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
     cli_g.model = nl_model_default_params();
     cli_g.model.device = NL_DEVICE_AUTO;
     int got_device = 0, got_precision = 0; /* given as options: the variables are not read */
+    int at = 0;
     for (int i = 1; i < argc && !*g_cmd; i++) /* for the messages: the command, wherever it is */
-        if (cli_help_known(argv[i])) g_cmd = argv[i];
+        if (cli_help_known(argv[i])) g_cmd = argv[i], at = i;
+    for (int i = 1; i < argc && *g_cmd; i++) {
+        const char *eq = strchr(argv[i], '=');
+        if (i != at && (!strcmp(argv[i], g_cmd) || (eq && !strcmp(eq + 1, g_cmd)))) g_cmd_is_arg = 1;
+    }
     const char *cmd = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -148,7 +154,9 @@ static void cli_prefix(const char *cmd) {
 
 /* Prints "neglabel CMD: message". A library message that already starts with
  * "CMD: " (score.c's "score: ngroup ...") loses that start, so the command is
- * not named twice; Python raises the library's message as it is. */
+ * not named twice; Python raises the library's message as it is. Not when an
+ * argument is spelt as the command: then "CMD: " may be a file's name
+ * ("--id-labels score": "score: no ID labels"), which the message needs. */
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     char buf[1024], *msg = buf;
@@ -163,7 +171,7 @@ int cli_fail(const char *fmt, ...) {
     }
     if (!msg) msg = buf; /* out of memory: the message cut at 1023 bytes */
     const char *m = msg;
-    size_t lc = g_cmd && cli_help_known(g_cmd) ? strlen(g_cmd) : 0;
+    size_t lc = g_cmd && cli_help_known(g_cmd) && !g_cmd_is_arg ? strlen(g_cmd) : 0;
     if (lc && !strncmp(m, g_cmd, lc) && m[lc] == ':' && m[lc + 1] == ' ') m += lc + 2;
     fputs(m, stderr);
     fputc('\n', stderr);
