@@ -80,7 +80,7 @@ def main():
                                                              concurrency=w, threads=1).to_arrow_refs()))
             dt = time.time() - t0
             best = dt if best is None else min(best, dt)
-            bad = sum(f"{s:.9g}" != cli_out[p] for p, s in zip(out.column("path").to_pylist(),
+            bad = sum(f"{s:.17g}" != cli_out[p] for p, s in zip(out.column("path").to_pylist(),
                                                                out.column("score").to_pylist()))
             assert bad == 0 and out.num_rows == n, f"{bad} scores differ from the CLI's"
         ray.shutdown()

@@ -400,7 +400,7 @@ int cmd_score(int argc, char **argv) {
     printf("path,score,top_id_label,top_negative_label\n");
     for (size_t g = 0; g < good; g++) {
         nl_csv_field(stdout, images.v[which[g]]);
-        printf(",%.9g,", scores[g]);
+        printf(",%.17g,", scores[g]); /* a double: every digit, as eval's scores.csv (metrics reads it back) */
         nl_csv_field(stdout, labels.v[top_id[g]]);
         putchar(',');
         if (neg.words.n) nl_csv_field(stdout, neg.words.v[top_neg[g]]);

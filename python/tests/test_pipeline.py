@@ -142,7 +142,7 @@ def test_plain_prompt_list(cli, tiny, model, labels_file, cat_images, tmp_path):
                          *cat_images))
     s, top_id, top_neg = neglabel.NegLabel(model, labels_file, str(p), ngroup=2).score(cat_images,
                                                                                     return_labels=True)
-    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    assert ["%.17g" % v for v in s] == [r["score"] for r in want]
     assert top_neg == [r["top_negative_label"] for r in want]
 
 
@@ -162,8 +162,8 @@ def test_neglabel_score_matches_cli(cli, tiny, model, labels_file, negatives_fil
     s, top_id, top_neg = det.score(cat_images, return_labels=True)
     assert s.dtype == np.float64 and s.shape == (len(cat_images),)
     assert [r["path"] for r in want] == cat_images
-    # the CSV keeps 9 digits: the same printed value, and within its precision
-    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    # the CSV keeps every digit (%.17g): the same double
+    assert ["%.17g" % v for v in s] == [r["score"] for r in want]
     assert np.allclose(s, [float(r["score"]) for r in want], rtol=1e-8, atol=0)
     assert top_id == [r["top_id_label"] for r in want]
     assert top_neg == [r["top_negative_label"] for r in want]
@@ -179,7 +179,7 @@ def test_negatives_templates_used_for_id_labels(cli, tiny, model, labels_file, m
     want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--negatives", p, "--ngroup", 4,
                          *cat_images))
     s = neglabel.NegLabel(model, labels_file, str(p), ngroup=4).score(cat_images)
-    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    assert ["%.17g" % v for v in s] == [r["score"] for r in want]
     given = neglabel.NegLabel(model, labels_file, neglabel.Negatives.load(p), ngroup=4,
                               templates="a photo of a {}").score(cat_images)
     assert np.array_equal(s, given)
@@ -218,7 +218,7 @@ def test_score_arrays_and_pil(cli, tiny, model, labels_file, negatives_file, ima
     s_pil = det.score([Image.open(p) for p in pngs])
     s_path = det.score(pngs)
     assert np.array_equal(s_arr, s_path) and np.array_equal(s_pil, s_path)
-    assert ["%.9g" % v for v in s_arr] == [r["score"] for r in want]
+    assert ["%.17g" % v for v in s_arr] == [r["score"] for r in want]
     # mixed: files and decoded images embedded as two calls (the library's
     # embeddings may depend on how images are batched), scored as one
     mixed = det.score([pngs[0], arrays[1], Image.open(pngs[2])])
@@ -276,7 +276,7 @@ def test_mcm_matches_cli(cli, tiny, model, labels_file, cat_images, tmp_path):
     want = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--method", "mcm", *cat_images))
     mcm = neglabel.MCM(model, labels_file)
     s, top_id = mcm.score(cat_images, return_labels=True)
-    assert ["%.9g" % v for v in s] == [r["score"] for r in want]
+    assert ["%.17g" % v for v in s] == [r["score"] for r in want]
     assert top_id == [r["top_id_label"] for r in want]
     # prompts "a photo of a {}"
     assert np.array_equal(mcm.id_embeddings, model._embed_words(mcm.labels, ["a photo of a {}"], None))
@@ -290,7 +290,7 @@ def test_mcm_matches_cli(cli, tiny, model, labels_file, cat_images, tmp_path):
         assert np.max(np.abs(neglabel.MCM(model, labels_file, tau=tau).score_embeddings(raw) - want2)) <= TOL
     want3 = score_csv(cli("score", "--model", tiny, "--id-labels", labels_file, "--method", "mcm", "--tau", 0.05,
                           *cat_images))
-    assert ["%.9g" % v for v in neglabel.MCM(model, labels_file, tau=0.05).score(cat_images)] == \
+    assert ["%.17g" % v for v in neglabel.MCM(model, labels_file, tau=0.05).score(cat_images)] == \
         [r["score"] for r in want3]
 
 

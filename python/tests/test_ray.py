@@ -208,7 +208,7 @@ def _check_against_cli(table, inputs, method="neglabel"):
             assert r["top_id_label"] == ev["top_id_label"], r
             assert r["top_negative_label"] == ev["top_negative_label"], r
             s = inputs["score"][p]
-            assert (f"{r['score']:.9g}", r["top_id_label"], r["top_negative_label"]) == (
+            assert (f"{r['score']:.17g}", r["top_id_label"], r["top_negative_label"]) == (
                 s["score"], s["top_id_label"], s["top_negative_label"]), (r, s)
         else:
             assert r["top_id_label"] in inputs["labels"] and r["top_negative_label"] is None, r
@@ -335,5 +335,5 @@ def test_batch_scorer_csp_matches_cli(cli, tiny, labels_file, mini_corpus, input
     out = cli("score", "--method", "csp", "--model", tiny, "--id-labels", labels_file, "--negatives", neg, *rows)
     want = [(r["path"], r["score"], r["top_id_label"], r["top_negative_label"]) for r in csv.DictReader(out.splitlines())]
     got = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, str(neg), method="csp"))(pa.table({"path": rows}))
-    assert [(r["path"], f"{r['score']:.9g}", r["top_id_label"], r["top_negative_label"])
+    assert [(r["path"], f"{r['score']:.17g}", r["top_id_label"], r["top_negative_label"])
             for r in got.to_pylist()] == want
