@@ -125,6 +125,29 @@ for o in $(opts_in <"$TMP/readme" | sort -u); do
   check "README's command line section mentions $o; no help documents it" has_line "$TMP/allhelp" "$o"
 done
 
+# ---------------------------------------------------------------- defaults
+# --ngroup's default, as the help states it for each method, is the one the
+# commands use (the help once said 100 for all; AdaNeg's is 5): with one
+# negative, score-embeddings names the ngroup it was given in its refusal.
+python3 - "$TMP/one.npy" <<'PY'
+import struct, sys
+h = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2), }"
+h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + struct.pack("<2f", 1, .5))
+PY
+ng=$(grep -E '^  --ngroup ' "$TMP/help.score")
+perm=$(grep -E '^  --permutation ' "$TMP/help.score")
+for mt in neglabel:NegLabel csp:CSP adaneg:AdaNeg oodd:OODD; do
+  m=${mt%%:*} title=${mt#*:}
+  want=$(printf '%s' "$ng" | grep -oE "[0-9]+ for ([A-Za-z]+(, | and ))*$title" | head -n 1 | cut -d' ' -f1)
+  [ -n "$want" ] || want=$(printf '%s' "$ng" | sed -nE 's/.*\(default ([0-9]+).*/\1/p')
+  out=$(T score-embeddings --device cpu --method "$m" --id "$TMP/one.npy" --neg "$TMP/one.npy" --images "$TMP/one.npy" 2>&1)
+  check "--method $m: help's default ngroup ${want:-?} is the one used ($out)" \
+    sh -c "test -n '$want' && printf '%s' \"\$1\" | grep -q 'ngroup $want outside'" _ "$out"
+done
+check "--permutation's help names torch as CSP's, AdaNeg's and OODD's default (src/method/score.c)" \
+  sh -c "printf '%s' \"\$1\" | grep -q 'torch for CSP, AdaNeg and OODD'" _ "$perm"
+
 # ---------------------------------------------------------------- man page
 T help --man >"$TMP/neglabel.1"
 check "docs/neglabel.1 is 'neglabel help --man' (regenerate: build/neglabel help --man > docs/neglabel.1)" \

@@ -134,12 +134,13 @@ static const opt_doc o_prompts[] = {
 static const group_doc g_prompts = {"Labels and prompts", o_prompts};
 
 static const opt_doc o_scoring[] = {
-    {"--ngroup", NULL, "N", "split the negatives into N groups and average their scores (default 100)", 0},
+    {"--ngroup", NULL, "N", "split the negatives into N groups and average their scores (default 100; 5 for AdaNeg)",
+     0},
     {"--seed", NULL, "S", "seed of the negatives' shuffle before grouping, see docs/scoring.md (default 0)", 0},
     {"--no-shuffle", NULL, NULL, "group the negatives in file order (default: shuffled)", 0},
     {"--permutation", NULL, "splitmix|torch|numpy", "the shuffle: neglabel's splitmix64, torch.randperm after "
      "torch.manual_seed(S) bit for bit (the reference code's groups), or NumPy's np.random.permutation "
-     "(default splitmix)", 0},
+     "(default splitmix; torch for CSP, AdaNeg and OODD)", 0},
     {"--tau", NULL, "T", "softmax temperature (default 0.01 for NegLabel, 1 for MCM)", 0},
     {"--adaneg-batch", NULL, "N", "AdaNeg: images per batch of the stream (default 256)", 0},
     {"--adaneg-memory", NULL, "L", "AdaNeg: image slots per label (default 10)", 0},
