@@ -135,6 +135,12 @@ expect_fail "--cache ''" "empty name" \
 expect_fail "eval --out ''" "empty name" \
   T eval -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --id "$IMG" \
   --ood o="$IMG" --out ''
+# -o '': refused before the work (it failed at the rename, after mining)
+for o in "-o " "--output="; do
+  expect_fail "mine ${o}'': refused before mining" "-o: an empty name" \
+    T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" $o''
+done
+expect_fail "preprocess -o ''" "-o: an empty name" T preprocess "$IMG/dog.jpg" -o ''
 
 # --- TABs and truncation in word lists and negatives files ---------------
 mkdir -p "$TMP/tabs"; cp "$TMP/mini/"* "$TMP/tabs/"; printf 'tab\tword\n' >>"$TMP/tabs/noun.artifact.txt"

@@ -606,7 +606,9 @@ static int check_output(int argc, char **argv) {
         if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[at = ++i];
         else if (!strncmp(a, "--output=", 9) || !strncmp(a, "-o=", 3)) out = strchr(a, '=') + 1, at = i;
     }
-    if (!out || !*out) return 0; /* the command says what is missing */
+    if (!out) return 0; /* the command says what is missing */
+    if (!*out) /* refused now: it once failed only at the rename, after the work (mine: all the mining) */
+        return cli_takes_value(g_cmd, "-o") ? cli_usage(g_cmd, "-o: an empty name (-o names what to write)") : 0;
     if (!output_folder_ok(out)) return 1;
     struct stat so, si;
     if (stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
