@@ -51,6 +51,9 @@ int cli_unknown_command(const char *name);   /* prints, returns 2 */
  * the signal would have (exit status 128 + signal). */
 void cli_signals_install(void);
 int cli_signals_finish(int rc);
+/* 1 once a stop was asked: for a command's own loop (tokenize's lines),
+ * which then ends with a non-zero status for cli_signals_finish. */
+int cli_signals_stopped(void);
 
 /* The metrics table of `eval` (eval_table.c). */
 void cli_print_eval_table(FILE *f, const nl_eval_result *r);

@@ -406,7 +406,10 @@ static int cmd_tokenize(int argc, char **argv) {
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
-    while ((len = getline(&line, &cap, stdin)) > 0) {
+    /* a stop (Ctrl-C, SIGTERM) ends the stream after the current line: the
+     * library's batches never see these lines, so its cancel cannot */
+    while (!cli_signals_stopped() && (len = getline(&line, &cap, stdin)) > 0) {
+        if (cli_signals_stopped()) break; /* a line that came after the signal */
         lineno++;
         char *p = line;
         /* a UTF-8 byte-order mark before the first line (Windows editors
@@ -443,7 +446,8 @@ static int cmd_tokenize(int argc, char **argv) {
         json_decref(o);
         free(ids);
     }
-    if (ferror(stdin)) rc = cli_fail("reading standard input: %s", strerror(errno));
+    if (cli_signals_stopped()) rc = 1; /* stopped: cli_signals_finish ends as the signal would */
+    else if (ferror(stdin)) rc = cli_fail("reading standard input: %s", strerror(errno));
     free(line);
     nl_model_free(m);
     return rc;

@@ -27,6 +27,8 @@ static int poll_signal(void *user) {
     return g_signal != 0;
 }
 
+int cli_signals_stopped(void) { return g_signal != 0; }
+
 void cli_signals_install(void) {
     static const int sigs[] = {SIGINT, SIGTERM};
     for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
