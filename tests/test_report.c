@@ -5,6 +5,7 @@
  * shared data. */
 #include <dirent.h>
 #include <jansson.h>
+#include <locale.h>
 #include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -516,6 +517,99 @@ static void check_publish_all_or_none(const nli_report *r, const char *base) {
     free(d); free(html); free(in); free(rj); free(sc);
 }
 
+/* A locale whose decimal point is a comma (de_DE): the system's, else one
+ * localedef makes in the temp folder (LOCPATH); NULL when neither works. */
+static const char *comma_locale(void) {
+    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8", "de_DE", "fr_FR.UTF-8", "fr_FR.utf8"};
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+            if (setlocale(LC_NUMERIC, names[k]) && localeconv()->decimal_point[0] == ',') return names[k];
+        if (pass) break;
+        char *loc = check_path(check_tmpdir(), "locales"), cmd[4200];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", loc,
+                 loc);
+        if (system(cmd) != -1) setenv("LOCPATH", loc, 1); /* localedef exits 1 on mere warnings */
+        free(loc);
+    }
+    setlocale(LC_NUMERIC, "C");
+    return NULL;
+}
+
+static int same_file(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    int same = nli_read_file(a, 1 << 30, &x, &nx) == 0 && nli_read_file(b, 1 << 30, &y, &ny) == 0 && nx == ny &&
+               !memcmp(x, y, nx);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The files are C-locale text whatever the process's LC_NUMERIC: a program
+ * that set a German locale (Python's locale.setlocale(LC_ALL, "")) got
+ * "auroc": 0,9988 in results.json, a column more per number in scores.csv,
+ * "52,0,268,0" in the SVG; score files and negatives files the same way. */
+static void check_numeric_locale(const nli_report *r, const char *dir) {
+    const char *name = comma_locale();
+    if (!name) {
+        printf("note: no locale with a decimal comma (de_DE) and localedef could not make one: the files under "
+               "such a locale were not checked\n");
+        return;
+    }
+    char *d2 = check_path(dir, "../locale-report");
+    CHECK(nli_report_write(d2, r) == 0, "write report under LC_NUMERIC=%s: %s", name, nli_geterr());
+    const char *names[] = {"results.json", "scores.csv", "report.html"};
+    for (int k = 0; k < 3; k++) {
+        char *a = check_path(dir, names[k]), *b = check_path(d2, names[k]);
+        CHECK(same_file(a, b), "%s under LC_NUMERIC=%s: the same bytes as under C", names[k], name);
+        free(a);
+        free(b);
+    }
+    char *sp = check_path(d2, "s.txt");
+    FILE *f = fopen(sp, "w");
+    if (f) { fputs("0.25\n1.5e-3\n", f); fclose(f); }
+    double *v = NULL;
+    size_t n = 0;
+    CHECK(nl_read_scores(sp, NULL, &v, &n) == 0 && n == 2 && v[0] == 0.25 && v[1] == 0.0015,
+          "nl_read_scores under LC_NUMERIC=%s: 0.25 and 1.5e-3 (%s)", name, n ? "" : nli_geterr());
+    free(v);
+    nl_negatives neg;
+    memset(&neg, 0, sizeof neg);
+    uint8_t pos[1] = {0};
+    double q[1] = {0.5};
+    neg.pos = pos;
+    neg.dim = 2;
+    nl_strvec_push(&neg.words, "fern");
+    nl_strvec_push(&neg.prompts, "the nice fern");
+    char *np = check_path(d2, "neg.tsv"), *text = NULL;
+    size_t tl = 0;
+    CHECK(nl_negatives_write(np, &neg, q) == 0 && nli_read_file(np, 1 << 20, &text, &tl) == 0 &&
+              strstr(text, "\tthe nice fern\t0.50000000\n"),
+          "negatives file under LC_NUMERIC=%s: similarity 0.50000000 (%s)", name, text ? text : nli_geterr());
+    free(text);
+    nl_strvec_free(&neg.words);
+    nl_strvec_free(&neg.prompts);
+    const char *shared = check_shared_opt(); /* the model's info JSON too, where the tiny model is at hand */
+    if (shared) {
+        char *mp = check_path(shared, "fixtures/tiny-clip");
+        nl_model *m = nl_model_load(mp, NULL);
+        char *js = m ? nl_model_info_json(m) : NULL;
+        json_error_t je;
+        json_t *j = js ? json_loads(js, 0, &je) : NULL;
+        double mean0 = json_real_value(json_array_get(json_object_get(j, "image_mean"), 0));
+        CHECK(j && fabs(mean0 - 0.48145466) < 1e-7, "model info JSON under LC_NUMERIC=%s: %.160s", name,
+              js ? js : nl_last_error());
+        json_decref(j);
+        free(js);
+        nl_model_free(m);
+        free(mp);
+    }
+    setlocale(LC_NUMERIC, "C");
+    free(np);
+    free(sp);
+    free(d2);
+}
+
 int main(void) {
     const char *out = getenv("NEGLABEL_REPORT_OUT");
     char *dir = out && *out ? strdup(out) : check_path(check_tmpdir(), "report/sub");
@@ -563,6 +657,7 @@ int main(void) {
     check_table(&r);
     check_tiny();
     check_publish_all_or_none(&r, dir);
+    check_numeric_locale(&r, dir);
 
     /* Bad input: one clear message, nothing written. */
     nli_report bad = r;

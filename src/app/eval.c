@@ -170,6 +170,7 @@ done:
 
 static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const double *qsim) {
     nli_atomic a = *ap;
+    void *loc = nli_numeric_c_begin(); /* the similarities as "0.5", whatever LC_NUMERIC says */
     fprintf(a.f, "# neglabel negatives\tmodel=%s\tdim=%d", neg->model ? neg->model : "", neg->dim);
     for (size_t i = 0; i < neg->noun_templates.n; i++) fprintf(a.f, "\tnoun_template=%s", neg->noun_templates.v[i]);
     for (size_t i = 0; i < neg->adj_templates.n; i++) fprintf(a.f, "\tadj_template=%s", neg->adj_templates.v[i]);
@@ -180,6 +181,7 @@ static void negatives_print(nli_atomic *ap, const nl_negatives *neg, const doubl
         if (qsim) fprintf(a.f, "\t%.8f", qsim[i]);
         fputc('\n', a.f);
     }
+    nli_numeric_c_end(loc);
 }
 
 /* Every string of neg as one TSV field (no TAB or line break), or an error

@@ -85,10 +85,19 @@ static int parse_number(const char *f, double *v) {
     return *e || !isfinite(*v) ? -1 : 0;
 }
 
+static int read_scores(const char *path, const char *column, double **out, size_t *n_out);
+
 int nl_read_scores(const char *path, const char *column, double **out, size_t *n_out) {
     if (out) *out = NULL;
     if (n_out) *n_out = 0;
     if (!path || !out || !n_out) return nli_null_arg(__func__);
+    void *loc = nli_numeric_c_begin(); /* "0.5" is a number, whatever LC_NUMERIC says */
+    int rc = read_scores(path, column, out, n_out);
+    nli_numeric_c_end(loc);
+    return rc;
+}
+
+static int read_scores(const char *path, const char *column, double **out, size_t *n_out) {
     reader r = {.path = path, .line = 1};
     size_t len = 0, nf = 0, cap = 0, vcap = 0, n = 0, at = 0, col = 0, width = 0;
     char **fields = NULL;

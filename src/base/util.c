@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -746,4 +747,30 @@ uint64_t nli_hash64(const void *data, size_t len, uint64_t seed) {
     h ^= h >> 29;
     h *= H64_P3;
     return h ^ (h >> 32);
+}
+
+/* ------------------------------------------------------------ locale */
+
+typedef struct { locale_t c, old; } numeric_c;
+
+void *nli_numeric_c_begin(void) {
+    numeric_c *n = malloc(sizeof *n);
+    if (!n) return NULL;
+    locale_t cur = uselocale((locale_t)0), base = duplocale(cur); /* the thread's (or the global) locale */
+    n->c = base ? newlocale(LC_NUMERIC_MASK, "C", base) : (locale_t)0;
+    if (!n->c) { /* newlocale frees base only on success */
+        if (base) freelocale(base);
+        free(n);
+        return NULL;
+    }
+    n->old = uselocale(n->c);
+    return n;
+}
+
+void nli_numeric_c_end(void *saved) {
+    numeric_c *n = saved;
+    if (!n) return;
+    uselocale(n->old);
+    freelocale(n->c);
+    free(n);
 }

@@ -44,6 +44,16 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len);
  * Notepad writes one). */
 size_t nli_bom_len(const char *s, size_t len);
 
+/* Numbers in the files the library writes and reads (results.json,
+ * scores.csv, report.html, negatives files, score files, model info) are
+ * C-locale text, '.' as the decimal point, whatever the process's
+ * LC_NUMERIC is (a Python program that called
+ * locale.setlocale(locale.LC_ALL, "") in a German locale wrote "0,5"):
+ * nli_numeric_c_begin switches this thread to LC_NUMERIC "C" and returns
+ * what nli_numeric_c_end puts back (NULL: left as it was). */
+void *nli_numeric_c_begin(void);
+void nli_numeric_c_end(void *saved);
+
 /* Read-only memory map of a whole file. */
 typedef struct { const uint8_t *data; size_t len; } nli_map;
 int nli_map_file(const char *path, nli_map *m);

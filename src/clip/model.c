@@ -349,11 +349,20 @@ static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, 
                       t->num_channels);
 }
 
+static char *model_info_json(const nl_model *m);
+
 char *nl_model_info_json(const nl_model *m) {
     if (!m) {
         nli_null_arg(__func__);
         return NULL;
     }
+    void *loc = nli_numeric_c_begin(); /* JSON numbers: "1e-05", "0.48145467", whatever LC_NUMERIC says */
+    char *s = model_info_json(m);
+    nli_numeric_c_end(loc);
+    return s;
+}
+
+static char *model_info_json(const nl_model *m) {
     const nli_clip_config *c = m->cfg;
     nli_buf b = {0};
     nli_buf_puts(&b, "{\"model\":");

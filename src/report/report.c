@@ -383,7 +383,7 @@ static int write_csv(nli_atomic *a, const nli_report *r) {
 
 /* ------------------------------------------------------------ entry points */
 
-int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *also, size_t n_also) {
+static int report_write_with(const char *out_dir, const nli_report *r, nli_atomic *also, size_t n_also) {
     enum { MAXF = 8 };
     nli_atomic f[MAXF];
     size_t n = 0;
@@ -416,6 +416,13 @@ int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *
 fail:
     for (size_t k = 0; k < n; k++) nli_atomic_abort(&f[k]);
     for (size_t k = 0; k < n_also; k++) nli_atomic_abort(&also[k]);
+    return rc;
+}
+
+int nli_report_write_with(const char *out_dir, const nli_report *r, nli_atomic *also, size_t n_also) {
+    void *loc = nli_numeric_c_begin(); /* "0.5", never "0,5", in all three files */
+    int rc = report_write_with(out_dir, r, also, n_also);
+    nli_numeric_c_end(loc);
     return rc;
 }
 
