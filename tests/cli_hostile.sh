@@ -130,6 +130,11 @@ expect_fail "-o to a dangling link" "dangling.tsv.*symbolic link to a missing fi
   T corpus -q --lists "$TMP/mini" -o "$TMP/dangling.tsv"
 
 # --- empty paths ---------------------------------------------------------
+# a folder without images: the message names every extension the walk takes
+# (it left out .jpe and .jfif, which README lists and the walk finds)
+mkdir -p "$TMP/noimg"; : >"$TMP/noimg/notes.txt"
+expect_fail "a folder without images: the extensions looked for" "no images found \(looked for \.jpg, \.jpeg, \.jpe, \.jfif, " \
+  S "$TMP/noimg"
 expect_fail "--cache ''" "empty name" \
   T score -q --cache '' --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" "$IMG/dog.jpg"
 expect_fail "eval --out ''" "empty name" \

@@ -759,7 +759,7 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
         int rc = walk(spec, &st, out, &seen, 0);
         free(seen.v);
         if (rc != 0) { nl_strvec_free(out); return -1; }
-        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .png, .webp, .gif, .bmp, .tif, .tiff)", spec); return -1; }
+        if (!out->n) { nli_seterr("%s: no images found (looked for .jpg, .jpeg, .jpe, .jfif, .png, .webp, .gif, .bmp, .tif, .tiff, any case)", spec); return -1; }
         return 0;
     }
     nl_strvec lines;
