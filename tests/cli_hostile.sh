@@ -209,6 +209,12 @@ check "--seed 18446744073709551615 (the largest) is taken" test -n "$(S --seed 1
 expect_fail "eval --method: a list past 255 characters" "a list of 283 characters" \
   T eval --method "$(printf 'mcm,%.0s' $(seq 70))csp"
 expect_fail "eval --method ','" "no method in ','" T eval --method ,
+# a bad value of a command's own option names the command, as every other
+# message does ("neglabel: --seed ..." did not say which command)
+for a in "score --seed -1" "eval --method bogus" "mine --max-cut 9" "score-embeddings --tau 0" "eval --adaneg-gap 2"; do
+  out=$("$BIN" $a 2>&1)
+  check "'$a': the command named ($out)" sh -c 'printf "%s" "$1" | grep -qE -- "$2"' _ "$out" "^neglabel ${a%% *}: --"
+done
 out=$("$BIN" --threads abc info 2>&1)
 check "an error in a common option names the command once ($out)" test "$out" = \
   "neglabel info: --threads expects an integer in [1, 1024], got 'abc'"

@@ -67,7 +67,7 @@ static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_opt(argc, argv, i, "--max-cut", &v)) {
         if (cli_double("--max-cut", v, &c->mine.max_cut)) return -1;
         if (!(c->mine.max_cut >= -1 && c->mine.max_cut <= 2)) {
-            fprintf(stderr, "neglabel: --max-cut expects a number in [-1, 2]\n");
+            cli_fail("--max-cut expects a number in [-1, 2]");
             return -1;
         }
         c->cut_set = 1;
@@ -90,7 +90,7 @@ static int method_opt(int argc, char **argv, int *i, common_opts *c) {
     const char *v;
     if (!cli_opt(argc, argv, i, "--method", &v)) return 0;
     if (nl_parse_method(v, &c->score.method) != 0) {
-        fprintf(stderr, "neglabel: --method expects neglabel, mcm, csp, adaneg or oodd, got '%s'\n", v);
+        cli_fail("--method expects neglabel, mcm, csp, adaneg or oodd, got '%s'", v);
         return -1;
     }
     c->method_set = 1;
@@ -119,7 +119,7 @@ static int stream_opt(int argc, char **argv, int *i, common_opts *c) {
         if (cli_opt(argc, argv, i, dbl[k].name, &v)) {
             if (cli_double(dbl[k].name, v, dbl[k].dst)) return -1;
             if (!(*dbl[k].dst >= dbl[k].lo && *dbl[k].dst <= dbl[k].hi)) {
-                fprintf(stderr, "neglabel: %s expects a number in [%g, %g]\n", dbl[k].name, dbl[k].lo, dbl[k].hi);
+                cli_fail("%s expects a number in [%g, %g]", dbl[k].name, dbl[k].lo, dbl[k].hi);
                 return -1;
             }
             return 1;
@@ -145,7 +145,7 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
         errno = 0;
         unsigned long long s = strtoull(v, &end, 10);
         if (!(*v >= '0' && *v <= '9') || *end || errno == ERANGE) {
-            fprintf(stderr, "neglabel: --seed expects an integer from 0 to %llu, got '%s'\n", ULLONG_MAX, v);
+            cli_fail("--seed expects an integer from 0 to %llu, got '%s'", ULLONG_MAX, v);
             return -1;
         }
         c->score.seed = s;
@@ -154,7 +154,7 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     if (cli_flag(argv, *i, "--no-shuffle")) { c->score.shuffle = 0; return 1; }
     if (cli_opt(argc, argv, i, "--permutation", &v)) {
         if (nl_parse_permutation(v, &c->score.permutation) != 0) {
-            fprintf(stderr, "neglabel: --permutation expects splitmix, torch or numpy, got '%s'\n", v);
+            cli_fail("--permutation expects splitmix, torch or numpy, got '%s'", v);
             return -1;
         }
         c->perm_set = 1;
@@ -162,7 +162,7 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     }
     if (cli_opt(argc, argv, i, "--tau", &v)) {
         if (cli_double("--tau", v, &c->tau)) return -1;
-        if (!(c->tau > 0) || !isfinite(c->tau)) { fprintf(stderr, "neglabel: --tau must be a positive number\n"); return -1; }
+        if (!(c->tau > 0) || !isfinite(c->tau)) { cli_fail("--tau must be a positive number"); return -1; }
         c->tau_set = 1;
         return 1;
     }
@@ -514,7 +514,7 @@ static int eval_methods(const char *v, nl_eval_params *p) {
     char buf[256];
     size_t got = 0;
     if (strlen(v) >= sizeof buf) { /* was cut silently, dropping the methods past it */
-        fprintf(stderr, "neglabel: --method: a list of %zu characters (at most %zu)\n", strlen(v), sizeof buf - 1);
+        cli_fail("--method: a list of %zu characters (at most %zu)", strlen(v), sizeof buf - 1);
         return -1;
     }
     snprintf(buf, sizeof buf, "%s", v);
@@ -525,7 +525,7 @@ static int eval_methods(const char *v, nl_eval_params *p) {
         size_t n = 1;
         if (!strcmp(t, "all")) n = NL_METHOD_COUNT;
         else if (nl_parse_method(t, &one) != 0) {
-            fprintf(stderr, "neglabel: --method expects neglabel, mcm, csp, adaneg, oodd or all, got '%s'\n", t);
+            cli_fail("--method expects neglabel, mcm, csp, adaneg, oodd or all, got '%s'", t);
             return -1;
         } else all[0] = one;
         for (size_t k = 0; k < n; k++) {
@@ -534,7 +534,7 @@ static int eval_methods(const char *v, nl_eval_params *p) {
             if (!dup) p->methods[p->n_methods++] = all[k];
         }
     }
-    if (!got) { fprintf(stderr, "neglabel: --method: no method in '%s'\n", v); return -1; }
+    if (!got) { cli_fail("--method: no method in '%s'", v); return -1; }
     return 0;
 }
 
