@@ -73,6 +73,11 @@ typedef struct {
 } strarr;
 
 void nlpy_strarr_free(strarr *a);
+/* The items of a sequence as a tuple (a new reference; TypeError msg when
+ * not a sequence): a snapshot that holds its items, for loops that run
+ * Python code per item (__fspath__, __index__, a buffer export), which
+ * could otherwise shrink or change a list under them. */
+PyObject *nlpy_seq_tuple(PyObject *seq, const char *msg);
 int nlpy_strarr_from(PyObject *seq, int fs, strarr *a, const char *what);
 /* Optional UTF-8 string argument (None -> NULL); *keep owns the bytes. */
 int nlpy_opt_utf8(PyObject *o, const char **s, PyObject **keep, const char *what);

@@ -235,9 +235,17 @@ static int utf8_bytes(PyObject *item, PyObject **out, const char *what) {
     return 0;
 }
 
+PyObject *nlpy_seq_tuple(PyObject *seq, const char *msg) {
+    PyObject *fast = PySequence_Fast(seq, msg);
+    if (!fast || PyTuple_Check(fast)) return fast;
+    PyObject *t = PyList_AsTuple(fast);
+    Py_DECREF(fast);
+    return t;
+}
+
 int nlpy_strarr_from(PyObject *seq, int fs, strarr *a, const char *what) {
     memset(a, 0, sizeof *a);
-    PyObject *fast = PySequence_Fast(seq, what);
+    PyObject *fast = nlpy_seq_tuple(seq, what);
     if (!fast) return -1;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     a->keep = PyList_New(n);

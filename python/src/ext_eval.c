@@ -140,7 +140,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     /* methods: a sequence of nl_method values; score_params: a dict method
      * name -> dict of score parameters (score_defaults' keys) */
     if (methods_o && methods_o != Py_None) {
-        PyObject *seq = PySequence_Fast(methods_o, "methods must be a sequence");
+        PyObject *seq = nlpy_seq_tuple(methods_o, "methods must be a sequence");
         if (!seq) goto done;
         Py_ssize_t nm = PySequence_Fast_GET_SIZE(seq);
         if (nm > NL_METHOD_COUNT) { Py_DECREF(seq); PyErr_SetString(PyExc_ValueError, "too many methods"); goto done; }

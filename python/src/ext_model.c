@@ -149,7 +149,7 @@ static PyObject *Model_embed_arrays(ModelObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OiO:embed_arrays", &arrays, &r, &out) || !nlpy_model_ok(self) ||
         nlpy_parse_resample(r, &resample))
         return NULL;
-    PyObject *fast = PySequence_Fast(arrays, "arrays: expected a sequence");
+    PyObject *fast = nlpy_seq_tuple(arrays, "arrays: expected a sequence");
     if (!fast) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     Py_buffer *bufs = PyMem_Calloc((size_t)n + 1, sizeof *bufs);
@@ -311,7 +311,7 @@ static PyObject *Model_embed_buffers_each(ModelObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOiO:embed_buffers_each", &bufs, &names, &r, &out) || !nlpy_model_ok(self) ||
         nlpy_parse_resample(r, &resample))
         return NULL;
-    PyObject *fast = PySequence_Fast(bufs, "buffers: expected a sequence");
+    PyObject *fast = nlpy_seq_tuple(bufs, "buffers: expected a sequence");
     if (!fast) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
     strarr nm;

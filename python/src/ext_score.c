@@ -43,15 +43,19 @@ static PyObject *py_score_defaults(PyObject *self, PyObject *args) {
 int nlpy_score_params_from(PyObject *d, nl_score_params *p) {
     if (!d || d == Py_None) return 0;
     if (!PyDict_Check(d)) { PyErr_SetString(PyExc_TypeError, "score parameters must be a dict"); return -1; }
-    PyObject *key, *val;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(d, &pos, &key, &val)) {
+    /* a snapshot holding the names and values: a value's __index__ or
+     * __float__ runs Python code, which may change or empty d meanwhile */
+    PyObject *items = PyDict_Items(d);
+    if (!items) return -1;
+    int rc = -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *kv = PyList_GET_ITEM(items, i), *key = PyTuple_GET_ITEM(kv, 0), *val = PyTuple_GET_ITEM(kv, 1);
         const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
-        if (!k) { PyErr_SetString(PyExc_TypeError, "score parameter names must be strings"); return -1; }
+        if (!k) { PyErr_SetString(PyExc_TypeError, "score parameter names must be strings"); goto out; }
         if (!strcmp(k, "name")) continue;
         if (!strcmp(k, "seed")) {
             unsigned long long v;
-            if (nlpy_u64_arg(val, &v, k) != 0) return -1;
+            if (nlpy_u64_arg(val, &v, k) != 0) goto out;
             p->seed = v;
             continue;
         }
@@ -59,25 +63,28 @@ int nlpy_score_params_from(PyObject *d, nl_score_params *p) {
             const char *v = PyUnicode_Check(val) ? PyUnicode_AsUTF8(val) : NULL;
             if (!v || nl_parse_permutation(v, &p->permutation) != 0) {
                 PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
-                return -1;
+                goto out;
             }
             continue;
         }
         size_t f = 0, nf = sizeof SP_FIELDS / sizeof *SP_FIELDS;
         while (f < nf && strcmp(SP_FIELDS[f].name, k)) f++;
-        if (f == nf) { PyErr_Format(PyExc_ValueError, "unknown score parameter '%s'", k); return -1; }
+        if (f == nf) { PyErr_Format(PyExc_ValueError, "unknown score parameter '%s'", k); goto out; }
         char *at = (char *)p + SP_FIELDS[f].off;
         if (SP_FIELDS[f].kind == 'i') {
             long long v;
-            if (nlpy_int_arg(val, INT_MIN, INT_MAX, &v, k) != 0) return -1;
+            if (nlpy_int_arg(val, INT_MIN, INT_MAX, &v, k) != 0) goto out;
             *(int *)at = (int)v;
         } else {
             double v;
-            if (nlpy_real_arg(val, &v, k) != 0) return -1;
+            if (nlpy_real_arg(val, &v, k) != 0) goto out;
             *(double *)at = v;
         }
     }
-    return 0;
+    rc = 0;
+out:
+    Py_DECREF(items);
+    return rc;
 }
 
 /* score(img, id, neg or None, dim, method, ngroup, seed, shuffle, tau,

@@ -166,3 +166,65 @@ def test_closed_model_given_nothing(tiny):
         m.embed_texts([])
     with pytest.raises(ValueError, match="closed"):
         m.embed_images([])
+
+
+def test_sequences_changed_by_their_items(tiny, images):
+    # The extension walked a list by index while each item's __fspath__ or
+    # __index__ (Python code) ran: one that emptied the list made it read
+    # past the list's end (a segfault); it now walks a snapshot. In a fresh
+    # interpreter: the old code's crash fails the test, not the suite.
+    r = _run("""
+        import os, numpy as np, neglabel
+        from neglabel import _neglabel as C
+        m = C.Model(os.environ["TINY"], "cpu")
+        paths = []
+        class P:
+            def __fspath__(self):
+                paths.clear()
+                return os.environ["IMG"]
+        paths.extend([P()] + [os.environ["IMG"]] * 50)
+        out = np.empty((51, 32), np.float32)
+        m.embed_paths(paths, 0, out)
+        print("paths", out.shape, bool(np.isfinite(out).all()))
+        methods = []
+        class M:
+            def __index__(self):
+                methods.clear()
+                return 0
+        methods.extend([M(), 1, 2])
+        try:
+            C.eval(model=os.environ["TINY"], id_labels="/nonexistent", id="/nonexistent", ood_names=["a"],
+                   ood_specs=["/x"], negatives=None, corpus=(None, None, [], []), fraction=.15, quantile=.95,
+                   total=0, noun_templates=[], adj_templates=[], mcm_template=None, ngroup=100, seed=0,
+                   shuffle=True, tau=.01, mcm_tau=1., convention=0, resample=0, out_dir=None, cache_dir=None,
+                   strict=False, remove_id_labels=False, examples=0, device="cpu", precision=None, threads=1,
+                   batch_size=0, methods=methods)
+        except neglabel.FileError as e:
+            print("methods", e)
+    """, tiny, images)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    out = r.stdout.splitlines()
+    assert out[0] == "paths (51, 32) True"
+    assert out[1].startswith("methods /nonexistent")
+
+
+def test_score_parameters_changed_by_a_value(tiny):
+    # nlpy_score_params_from walked the dict with borrowed names and values
+    # while a value's __index__ ran: one that emptied the dict freed the
+    # name the error message was then made from (it read freed memory:
+    # "ZZZZZZZZZZZZZ out of range"); it now walks a snapshot of the items
+    d = {}
+
+    class X:
+        def __index__(self):
+            d.clear()
+            global _junk
+            _junk = ["".join(["Z"] * 13) for _ in range(1000)]  # reuse what was freed
+            return 2 ** 40
+
+    d["".join(["adaneg_", "memory"])] = X()  # made at run time: only d holds it
+    dim = 32
+    with pytest.raises(ValueError, match="^adaneg_memory out of range$"):
+        neglabel._neglabel.score(np.zeros((1, dim), np.float32), np.zeros((2, dim), np.float32),
+                                 np.zeros((10, dim), np.float32), dim, 3, 5, 0, True, .01, 1, 0, 0, np.empty(1),
+                                 None, None, "torch", d)
