@@ -41,13 +41,17 @@ static struct PyModuleDef moduledef = {
     NULL, NULL, NULL, module_free,
 };
 
-static PyObject *new_exception(PyObject *mod, const char *name, PyObject *base2, const char *doc) {
+/* status: the class's .status (nl_status_name of its kind), so that an
+ * instance the package raises itself (InvalidInputError from Python code)
+ * carries one too; the library's errors set it on the instance. */
+static PyObject *new_exception(PyObject *mod, const char *name, PyObject *base2, const char *doc, const char *status) {
     char full[96];
     snprintf(full, sizeof full, "neglabel.%s", name);
     PyObject *bases = base2 ? PyTuple_Pack(2, nlpy_Error, base2) : PyTuple_Pack(1, PyExc_Exception);
-    if (!bases) return NULL;
-    PyObject *e = PyErr_NewExceptionWithDoc(full, doc, bases, NULL);
-    Py_DECREF(bases);
+    PyObject *dict = Py_BuildValue("{s:s}", "status", status);
+    PyObject *e = bases && dict ? PyErr_NewExceptionWithDoc(full, doc, bases, dict) : NULL;
+    Py_XDECREF(bases);
+    Py_XDECREF(dict);
     if (!e) return NULL;
     if (PyModule_AddObjectRef(mod, name, e) != 0) { Py_DECREF(e); return NULL; }
     return e;
@@ -60,17 +64,23 @@ PyMODINIT_FUNC PyInit__neglabel(void) {
         PyModule_AddFunctions(m, nlpy_negatives_methods) != 0 || PyModule_AddFunctions(m, nlpy_eval_methods) != 0)
         goto fail;
     if (PyType_Ready(&nlpy_ModelType) < 0 || PyModule_AddObjectRef(m, "Model", (PyObject *)&nlpy_ModelType) != 0) goto fail;
-    if (!(nlpy_Error = new_exception(m, "Error", NULL, "A neglabel library error; .status names its kind.")) ||
+    if (!(nlpy_Error = new_exception(m, "Error", NULL, "A neglabel library error; .status names its kind.",
+                                    "unknown" /* nl_status_name's word for a kind it does not know */)) ||
         !(nlpy_InvalidInputError = new_exception(m, "InvalidInputError", PyExc_ValueError,
-                                            "Bad input: arguments, files, formats, sizes (NL_ERR_INVALID).")) ||
+                                            "Bad input: arguments, files, formats, sizes (NL_ERR_INVALID).",
+                                            nl_status_name(NL_ERR_INVALID))) ||
         !(nlpy_FileError = new_exception(m, "FileError", PyExc_OSError,
-                                    "A file or folder could not be read or written (NL_ERR_IO).")) ||
+                                    "A file or folder could not be read or written (NL_ERR_IO).",
+                                    nl_status_name(NL_ERR_IO))) ||
         !(nlpy_OutOfMemoryError = new_exception(m, "OutOfMemoryError", PyExc_MemoryError,
-                                           "Out of host or GPU memory (NL_ERR_NOMEM).")) ||
+                                           "Out of host or GPU memory (NL_ERR_NOMEM).",
+                                           nl_status_name(NL_ERR_NOMEM))) ||
         !(nlpy_UnsupportedError = new_exception(m, "UnsupportedError", PyExc_NotImplementedError,
-                                           "Valid but not supported here (NL_ERR_UNSUPPORTED).")) ||
+                                           "Valid but not supported here (NL_ERR_UNSUPPORTED).",
+                                           nl_status_name(NL_ERR_UNSUPPORTED))) ||
         !(nlpy_DeviceError = new_exception(m, "DeviceError", PyExc_RuntimeError,
-                                      "GPU, driver or CUDA library failure (NL_ERR_DEVICE).")))
+                                      "GPU, driver or CUDA library failure (NL_ERR_DEVICE).",
+                                      nl_status_name(NL_ERR_DEVICE))))
         goto fail;
     if (PyModule_AddStringConstant(m, "version", NEGLABEL_VERSION) != 0 ||
         PyModule_AddStringConstant(m, "DEFAULT_MODEL", NL_DEFAULT_MODEL) != 0 ||

@@ -40,7 +40,8 @@ extern PyObject *nlpy_Error, *nlpy_InvalidInputError, *nlpy_FileError, *nlpy_Out
     *nlpy_DeviceError;
 
 /* Raise the exception for a message and status; returns NULL. The
- * instance carries .status, the kind's name ("invalid", "io", ...). */
+ * instance carries .status, the kind's name (nl_status_name: "invalid
+ * input", "I/O error", ...). */
 PyObject *nlpy_raise_status(nl_status st, const char *msg);
 /* The library's last error on this thread, raised. */
 PyObject *nlpy_raise_last(void);

@@ -18,7 +18,8 @@ static PyObject *status_exception(nl_status s) {
 }
 
 /* Raise the exception for a message and status; returns NULL. The
- * instance carries .status, the kind's name ("invalid", "io", ...). */
+ * instance carries .status, the kind's name (nl_status_name: "invalid
+ * input", "I/O error", ...). */
 PyObject *nlpy_raise_status(nl_status st, const char *msg) {
     PyObject *type = status_exception(st);
     PyObject *m = PyUnicode_DecodeUTF8(msg ? msg : "unknown error", (Py_ssize_t)strlen(msg ? msg : "unknown error"),

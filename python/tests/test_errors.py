@@ -21,6 +21,22 @@ def test_hierarchy():
     assert issubclass(neglabel.Error, Exception)
 
 
+def test_status_on_every_error(model):
+    # .status (the stub's Error.status, "names its kind") was set only on
+    # the library's errors: an InvalidInputError the package raises itself
+    # (a bad convention, an empty label list, ...) had none (AttributeError)
+    for call in (lambda: neglabel.metrics([1.0], [0.0], convention="nope"),
+                 lambda: neglabel.MCM(model, []),
+                 lambda: neglabel.metrics([float("nan")], [0.0])):  # the library's
+        with pytest.raises(neglabel.Error) as e:
+            call()
+        assert e.value.status == "invalid input"
+    for cls, status in ((neglabel.InvalidInputError, "invalid input"), (neglabel.FileError, "I/O error"),
+                        (neglabel.OutOfMemoryError, "out of memory"), (neglabel.UnsupportedError, "unsupported"),
+                        (neglabel.DeviceError, "device error"), (neglabel.Error, "unknown")):
+        assert cls("x").status == status
+
+
 def test_missing_model_is_oserror(cli, tmp_path):
     missing = str(tmp_path / "nowhere")
     with pytest.raises(OSError) as e:
