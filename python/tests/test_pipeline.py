@@ -604,3 +604,39 @@ def test_negatives_tuple_stub_matches(negatives_file):
     t = neglabel._neglabel.negatives_read(negatives_file)
     assert arity == len(t) == len(neglabel.Negatives.load(negatives_file)._tuple()) == 8
     assert isinstance(t[-1], int)
+
+
+def test_extension_stub_signatures_match():
+    """_neglabel.pyi against the extension: each function takes at most as
+    many arguments as the stub lists, and where the extension refuses
+    keywords (METH_VARARGS / METH_O: all but Model() and eval()) the stub
+    makes them positional only, so a type checker does not accept a call
+    (embed_texts(texts=..., out=...)) that fails at run time."""
+    import ast
+    import pathlib
+    import re
+
+    C = neglabel._neglabel
+    stub = pathlib.Path(__file__).resolve().parents[1] / "neglabel" / "_neglabel.pyi"
+    tree = ast.parse(stub.read_text())
+    blank = C.Model.__new__(C.Model)  # no model: the arguments are parsed first
+    defs = [(n, getattr(C, n.name)) for n in tree.body if isinstance(n, ast.FunctionDef)]
+    for c in tree.body:
+        if isinstance(c, ast.ClassDef) and c.name == "Model":
+            defs += [(f, getattr(blank, f.name)) for f in c.body if isinstance(f, ast.FunctionDef)]
+    assert len(defs) > 30
+    for f, fn in defs:
+        a = f.args
+        named = [x.arg for x in a.args if x.arg != "self"]
+        n_pos = len([x for x in a.posonlyargs + a.args if x.arg != "self"])
+        with pytest.raises(TypeError) as e:
+            fn(*([None] * 60))
+        m = re.search(r"takes (?:exactly|at most) (\w+) argument|takes (no) arguments", str(e.value))
+        assert m, (f.name, str(e.value))
+        most = {"one": 1, "no": 0}.get(m.group(1) or m.group(2))
+        most = int(m.group(1)) if most is None else most
+        assert most == n_pos + len(a.kwonlyargs), (f.name, str(e.value), n_pos)
+        with pytest.raises(TypeError) as e:
+            fn(__not_an_argument__=1)
+        if "takes no keyword arguments" in str(e.value):
+            assert not named, f"{f.name}: the stub lets {named} be given by keyword; the extension refuses that"
