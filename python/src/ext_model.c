@@ -436,27 +436,29 @@ static PyObject *Model_describe(ModelObject *self, PyObject *unused) {
     int idx = 0;
     nl_device d = NL_DEVICE_CPU;
     PyObject *res = NULL;
-    char dev[32];
-    const char *name = NULL, *prec = NULL, *fp = NULL;
+    char dev[32], name[192] = "", fp[96] = ""; /* copied under the lock: the model's own strings */
+    const char *prec = NULL;
     int dim = 0, size = 0, threads = 0;
     nl_resample rs = NL_RESAMPLE_BICUBIC;
     failure f = {0};
     MODEL_CALL(self, f, {
         d = nl_model_device(self->m, &idx);
-        name = nl_model_device_name(self->m);
-        prec = nl_precision_name(nl_model_precision(self->m));
-        fp = nl_model_fingerprint(self->m);
+        snprintf(name, sizeof name, "%s", nl_model_device_name(self->m));
+        prec = nl_precision_name(nl_model_precision(self->m)); /* a static string */
+        snprintf(fp, sizeof fp, "%s", nl_model_fingerprint(self->m));
         dim = nl_model_dim(self->m);
         size = nl_model_image_size(self->m);
         threads = nl_model_threads(self->m);
         rs = nl_model_resample(self->m);
     });
     if (f.closed) return nlpy_fail_raise(&f);
-    /* (the strings stay valid: closing needs the GIL, held from here on) */
+    /* (name and fp are copies: a close() on another thread may free the
+     * model between this lock's release and the GIL's return; it frees
+     * with the GIL released) */
     if (d == NL_DEVICE_CUDA) snprintf(dev, sizeof dev, "cuda:%d", idx);
     else snprintf(dev, sizeof dev, "cpu");
     res = Py_BuildValue("{s:s,s:i,s:s,s:s,s:s,s:i,s:i,s:i,s:s}", "device", dev, "device_index", idx, "device_name",
-                        name ? name : dev, "precision", prec ? prec : "", "fingerprint", fp ? fp : "", "dim", dim,
+                        name, "precision", prec ? prec : "", "fingerprint", fp, "dim", dim,
                         "image_size", size, "threads", threads, "resample",
                         rs == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic");
     return res;
