@@ -640,3 +640,21 @@ def test_extension_stub_signatures_match():
             fn(__not_an_argument__=1)
         if "takes no keyword arguments" in str(e.value):
             assert not named, f"{f.name}: the stub lets {named} be given by keyword; the extension refuses that"
+
+
+def test_negatives_without_a_model_round_trip(model, tmp_path):
+    """Negatives made in Python without a model fingerprint (model=None, as
+    documented) embed with any model; saved, the file's header held an empty
+    ``model=``, which load read back as the fingerprint '' and embedding then
+    refused ("negatives were mined with model , but the model given is
+    ..."). An empty fingerprint is no fingerprint, as nl_negatives_write
+    writes one."""
+    n = neglabel.Negatives(["rock", "tree"], ["noun", "noun"], ["a photo of a rock.", "a photo of a tree."])
+    assert n.model is None
+    p = tmp_path / "neg.tsv"
+    n.save(p)
+    back = neglabel.Negatives.load(p)
+    assert back.model is None and back.words == n.words
+    np.testing.assert_array_equal(back.embed(model), n.embed(model))
+    s = neglabel.NegLabel(model, ["cat", "dog"], str(p), ngroup=1).score_embeddings(np.ones((1, model.dim)))
+    assert s.shape == (1,) and np.isfinite(s).all()

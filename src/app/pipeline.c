@@ -476,7 +476,11 @@ static int parse_header(const char *path, const char *line, nl_negatives *out, l
             size_t kl = (size_t)(eq - p);
             char *val = nli_strndup(eq + 1, len - kl - 1);
             if (!val) return -1;
-            if (kl == 5 && !strncmp(p, "model", 5)) { free(out->model); out->model = val; val = NULL; }
+            if (kl == 5 && !strncmp(p, "model", 5)) { /* empty: none, as nl_negatives_write writes a NULL model */
+                free(out->model);
+                out->model = NULL;
+                if (*val) { out->model = val; val = NULL; }
+            }
             else if (kl == 3 && !strncmp(p, "dim", 3)) {
                 char *end;
                 errno = 0;
