@@ -109,8 +109,8 @@ typedef struct {
     PyThread_type_lock lock; /* one library call on the model at a time */
 } ModelObject;
 
-/* > 0 while this thread runs a Python log or progress handler for the
- * library (ext_common.c). */
+/* > 0 while this thread runs a Python log, progress or signal handler
+ * inside a library call (ext_common.c). */
 extern _Thread_local int nlpy_in_callback;
 
 /* Run the statements on the model with the GIL released and the model's

@@ -50,8 +50,8 @@ static int raise_pending(void *unused);
 
 PyObject *nlpy_fail_raise(failure *f) {
     if (f->closed == 2) {
-        PyErr_SetString(PyExc_RuntimeError, "a log or progress handler cannot use a model that is busy (the call "
-                                            "being reported may be on it): use the model after that call returns");
+        PyErr_SetString(PyExc_RuntimeError, "a log, progress or signal handler cannot use a model that is busy (the "
+                                            "call it runs inside may be on it): use the model after that call returns");
         return NULL;
     }
     if (f->closed) {
@@ -132,7 +132,11 @@ int nlpy_cancel_poll(void *user) {
     (void)user;
     if (NLPY_FINALIZING()) return 0;
     PyGILState_STATE g = PyGILState_Ensure();
+    /* a Python signal handler runs here, inside the call: as a log or
+     * progress handler, it must not wait for the lock this call may hold */
+    nlpy_in_callback++;
     if (!pending_exc && PyErr_CheckSignals() != 0) handler_failed(Py_None);
+    nlpy_in_callback--;
     int stop = pending_exc != NULL;
     PyGILState_Release(g);
     return stop;
@@ -148,8 +152,8 @@ void nlpy_progress_trampoline(const char *label, size_t done, size_t total, doub
         /* Ctrl-C during the call: Python's SIGINT handler only set a flag
          * (the GIL is released); on the main thread its handler runs here,
          * whatever the progress handler is (a C callable checks nothing). */
+        nlpy_in_callback++; /* (the signal handlers too, see nlpy_cancel_poll) */
         if (PyErr_CheckSignals() != 0) handler_failed(cb);
-        nlpy_in_callback++;
         PyObject *r = PyObject_CallFunction(cb, "NnndO",
                                             PyUnicode_DecodeUTF8(label ? label : "", (Py_ssize_t)strlen(label ? label : ""),
                                                                  "replace"),

@@ -91,6 +91,46 @@ def test_progress_handler_closing_the_busy_model(tiny, images):
     assert "busy" in out[1]
 
 
+def test_signal_handler_calling_the_busy_model(tiny, images):
+    # Between batches the extension runs Python's signal handlers (so that
+    # Ctrl-C stops a long call), inside the call, which holds the model's
+    # lock: a handler using that model waited for the lock for ever (a
+    # service's SIGTERM handler closing its model hung the process). It
+    # now raises RuntimeError there, as a log or progress handler's call
+    # does, and the work goes on.
+    r = _run("""
+        import os, signal, threading, time, neglabel
+        m = neglabel.Model(os.environ["TINY"], device="cpu")
+        neglabel.set_progress(None)
+        seen = []
+        def handler(signum, frame):
+            try:
+                m.tokenize("x")
+                seen.append("ran")
+            except RuntimeError as e:
+                seen.append(str(e))
+        signal.signal(signal.SIGUSR1, handler)
+        for n in (4000, 16000, 64000, 256000):  # until the call outlasts the signal
+            t = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+            t.start()
+            t0 = time.time()
+            e = m._embed_words([f"word{i}" for i in range(n)], ["a photo of a {}."], None)
+            t.join()
+            if time.time() - t0 > 0.6 and seen:
+                break
+            seen.clear()
+        print(e.shape == (n, m.dim))
+        print(seen[0])
+        m.tokenize("x")  # usable after the call
+        print("after ok")
+    """, tiny, images, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    assert out[0] == "True"
+    assert "signal handler cannot use a model that is busy" in out[1]
+    assert out[2] == "after ok"
+
+
 def test_generator_of_images(negatives_ref, images):
     det = negatives_ref
     paths = images[:3]
