@@ -14,7 +14,7 @@ from . import _neglabel as _C
 from ._methods import METHODS, _check_score_params
 from ._model import Model, Negatives
 from ._neglabel import InvalidInputError
-from ._util import (TEMPLATE_ADJ, TEMPLATE_NOUN, Labels, PathLike, _CONVENTION, _CONVENTION_NAME, _corpus,
+from ._util import (TEMPLATE_ADJ, TEMPLATE_NOUN, Labels, PathLike, _CONVENTION, _CONVENTION_NAME, _c_int, _corpus,
                     _f64_vector, _is_path, _labels, _resample, _templates)
 
 
@@ -167,12 +167,13 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
         at = [] if adj_templates is None else _templates(adj_templates, TEMPLATE_ADJ)
         r = _C.eval(model=model_dir, id_labels=labels_path, id=id_spec, ood_names=names, ood_specs=specs,
                     negatives=neg_path, corpus=_corpus(corpus, include, exclude), fraction=float(fraction),
-                    quantile=float(quantile), total=int(total), noun_templates=nt, adj_templates=at,
+                    quantile=float(quantile), total=_c_int(total, "total", 64), noun_templates=nt, adj_templates=at,
                     mcm_template=mcm_template, ngroup=int(ngroup), seed=int(seed), shuffle=bool(shuffle),
                     tau=float(tau), mcm_tau=float(mcm_tau), convention=conv, resample=_resample(resample),
                     out_dir=out_dir, cache_dir=cache_dir, strict=bool(strict),
                     remove_id_labels=bool(remove_id_labels), examples=int(examples), device=device,
-                    precision=precision, threads=int(threads), batch_size=int(batch_size), permutation=permutation,
+                    precision=precision, threads=_c_int(threads, "threads"),
+                    batch_size=_c_int(batch_size, "batch_size"), permutation=permutation,
                     methods=[METHODS.index(nm) for nm in mlist], score_params=mp, stream_seed=int(stream_seed))
     r["ood"] = {s.pop("name"): s for s in r["ood"]}
     r["convention"] = _CONVENTION_NAME[r["convention"]]

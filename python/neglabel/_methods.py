@@ -11,7 +11,7 @@ from . import _neglabel as _C
 from ._model import Model, Negatives
 from ._neglabel import InvalidInputError
 from ._util import (CSP_NOUN_TEMPLATES, TEMPLATE_ADJ, TEMPLATE_MCM, TEMPLATE_NOUN, ImageLike, Labels, PathLike,
-                    _corpus, _f32_rows, _image_list, _labels, _templates)
+                    _c_int, _corpus, _f32_rows, _image_list, _labels, _templates)
 
 
 # ---------------------------------------------------------------- mining
@@ -73,7 +73,7 @@ def _mine(model: Model, labels: List[str], id_emb: Optional[np.ndarray], corpus:
           adj_templates: Union[None, str, Sequence[str]], remove_id_labels: bool, csp: bool = False) -> Any:
     """nl_mine_model; id_emb None: only its checks of the corpus and the
     parameters (nl_mine_check, nl_corpus_check), returning None."""
-    if int(total) < 0:
+    if _c_int(total, "total", 64) < 0:
         raise InvalidInputError("total must be >= 0")
     at = [] if adj_templates is None else _templates(adj_templates, TEMPLATE_ADJ)
     r = model._m.mine(labels, id_emb, _corpus(corpus, include, exclude), float(fraction), float(quantile),
@@ -386,7 +386,7 @@ def _check_score_params(ngroup: int, tau: float, seed: int, permutation: str = "
         raise InvalidInputError(f"permutation must be 'splitmix', 'torch' or 'numpy', got {permutation!r}")
     if permutation == "numpy" and int(seed) >= 2 ** 32:
         raise InvalidInputError("the numpy permutation takes a seed below 2**32")
-    if int(ngroup) < 1:
+    if _c_int(ngroup, "ngroup") < 1:
         raise InvalidInputError("ngroup must be >= 1")
     if not (float(tau) > 0 and math.isfinite(float(tau))):
         raise InvalidInputError("tau must be a positive number")

@@ -10,7 +10,7 @@ import numpy as np
 from . import _neglabel as _C
 from ._neglabel import InvalidInputError
 from ._progress import _logger
-from ._util import _DEVICE_KIND, ImageLike, PathLike, _image_list, _is_path, _resample, _rgb_array, _str_list
+from ._util import _DEVICE_KIND, ImageLike, PathLike, _c_int, _image_list, _is_path, _resample, _rgb_array, _str_list
 
 
 # ---------------------------------------------------------------- model
@@ -45,9 +45,10 @@ class Model:
 
     def __init__(self, name_or_path: PathLike, device: str = "auto", precision: Optional[str] = None,
                  threads: int = 0, batch_size: int = 0) -> None:
-        self._m = _C.Model(name_or_path, device, precision, int(threads), int(batch_size))
+        threads, batch_size = _c_int(threads, "threads"), _c_int(batch_size, "batch_size")
+        self._m = _C.Model(name_or_path, device, precision, threads, batch_size)
         self.name_or_path: str = os.fsdecode(name_or_path)
-        self._load = dict(device=device, precision=precision, threads=int(threads), batch_size=int(batch_size))
+        self._load = dict(device=device, precision=precision, threads=threads, batch_size=batch_size)
         self._desc: Dict[str, Any] = self._m.describe()
         self._info: Optional[Dict[str, Any]] = None
 

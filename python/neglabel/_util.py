@@ -150,6 +150,16 @@ def _corpus(corpus: Optional[PathLike], include: Optional[Sequence[str]], exclud
     return (None, d, inc, exc)
 
 
+def _c_int(x: Any, what: str, bits: int = 32) -> int:
+    """int(x) for a C int (bits 32) or ssize_t (64) argument of the
+    extension: a value past its range is InvalidInputError naming the
+    argument (PyArg_ParseTuple's OverflowError named none)."""
+    v = int(x)
+    if not -(2 ** (bits - 1)) <= v < 2 ** (bits - 1):
+        raise InvalidInputError(f"{what} {v} is out of range (at most {2 ** (bits - 1) - 1})")
+    return v
+
+
 def _f32_rows(x: Any, dim: int, what: str) -> np.ndarray:
     a = np.asarray(x)
     if a.ndim == 1:

@@ -201,3 +201,20 @@ def test_evaluate_errors(tiny, labels_file, tmp_path):
     with pytest.raises(neglabel.Error, match="OOD set 'x'"):
         neglabel.evaluate(tiny, labels_file, [str(tmp_path / "a.jpg")], {"x": str(tmp_path / "nothing-here")},
                           device="cpu")
+
+
+def test_sizes_past_a_c_int_name_the_argument(tiny, model, labels_file, tmp_path):
+    # PyArg_ParseTuple's "i"/"n" turned a value past a C int / ssize_t into
+    # OverflowError ("signed integer is greater than maximum"), neither a
+    # ValueError nor naming the argument; an out-of-range value is bad input
+    negs = neglabel.Negatives(["rock", "tree"], ["noun", "noun"], ["a photo of a rock.", "a photo of a tree."])
+    for what, call in (
+            ("threads", lambda: neglabel.Model(tiny, device="cpu", threads=2 ** 31)),
+            ("batch_size", lambda: neglabel.Model(tiny, device="cpu", batch_size=2 ** 40)),
+            ("ngroup", lambda: neglabel.NegLabel(model, ["cat", "dog"], negs, ngroup=2 ** 31)),
+            ("ngroup", lambda: neglabel.AdaNeg(model, ["cat", "dog"], negs, ngroup=2 ** 40)),
+            ("total", lambda: neglabel.mine(model, ["cat", "dog"], total=2 ** 70)),
+            ("threads", lambda: neglabel.evaluate(tiny, labels_file, id=[], ood={"x": []}, threads=2 ** 31)),
+            ("total", lambda: neglabel.evaluate(tiny, labels_file, id=[], ood={"x": []}, total=2 ** 63))):
+        with pytest.raises(neglabel.InvalidInputError, match=f"^{what} \\d+ is out of range"):
+            call()
