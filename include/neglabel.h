@@ -450,10 +450,12 @@ NL_API void nl_set_log(nl_log_fn fn, void *user);
 typedef void (*nl_progress_fn)(const char *label, size_t done, size_t total, double elapsed, int final, void *user);
 NL_API void nl_set_progress(nl_progress_fn fn, void *user);
 /* Stopping long work: fn is polled on the calling thread after each batch
- * of embedding (512 images or prompts, the cache's unit, so what was done
- * stays cached) and during a download from the Hub (a few times a second,
- * also while no data comes; the bytes received are kept to resume); when
- * it returns non-zero, the call stops and fails with NL_ERR_CANCELLED
+ * the model runs but the last (256 prompts; the model's batch of images,
+ * 32 on the CPU by default, about a second for ViT-B/16), after each block
+ * of 512 of a cached embedding (the cache's unit: every whole block stays
+ * cached), and during a download from the Hub (a few times a second, also
+ * while no data comes; the bytes received are kept to resume); when it
+ * returns non-zero, the call stops and fails with NL_ERR_CANCELLED
  * (message "cancelled", or naming the download). Process-wide, as
  * nl_set_log; NULL (the default): never. The Python package stops a call
  * so on Ctrl-C. */

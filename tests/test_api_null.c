@@ -21,13 +21,16 @@
 static int polls;
 static int cancel_after_first(void *user) { return ++polls >= *(int *)user; }
 
-/* nl_set_cancel: polled after each batch of 512; a stop fails the call with
- * NL_ERR_CANCELLED, and no poll follows the last batch. */
-static void cancel_cases(nl_model *m, size_t dim) {
-    enum { N = 700 };
+/* nl_set_cancel: polled after each batch the model runs (256 prompts, or
+ * the model's batch of images: 32 on the CPU) and after each block of 512
+ * of the cached embedding; a stop fails the call with NL_ERR_CANCELLED, and
+ * no poll follows the last batch. */
+static void cancel_cases(nl_model *m, size_t dim, const char *img) {
+    enum { N = 700, NI = 100 };
     static char text[N][32];
-    const char *v[N];
+    const char *v[N], *paths[NI];
     for (int i = 0; i < N; i++) { snprintf(text[i], sizeof text[i], "word %d", i); v[i] = text[i]; }
+    for (int i = 0; i < NI; i++) paths[i] = img;
     float *o = malloc(N * dim * sizeof(float));
     int stop_at = 1;
     nl_set_cancel(cancel_after_first, &stop_at);
@@ -37,10 +40,26 @@ static void cancel_cases(nl_model *m, size_t dim) {
           "cancelled after the first batch: %s (polls %d)", nl_last_error(), polls);
     CHECK(!strcmp(nl_status_name(NL_ERR_CANCELLED), "cancelled"), "status name");
     polls = 0;
-    CHECK(nl_embed_prompts(m, NULL, v, 512, o) == 0 && polls == 0, "one batch: no poll (%d)", polls);
+    CHECK(nl_embed_prompts(m, NULL, v, 256, o) == 0 && polls == 0, "one batch: no poll (%d)", polls);
+    stop_at = 1000;
+    polls = 0;
+    /* 700: the blocks 512 + 188, the first run as 256 + 256 */
+    CHECK(nl_embed_prompts(m, NULL, v, N, o) == 0 && polls == 2, "not asked to stop: %s (polls %d)",
+          nl_last_error(), polls);
+    /* the plain calls too (before, only the cached embedding polled: the
+     * CLI's embed and Python's Model.embed_* ran to their end) */
     stop_at = 2;
     polls = 0;
-    CHECK(nl_embed_prompts(m, NULL, v, N, o) == 0 && polls == 1, "not asked to stop: %s", nl_last_error());
+    CHECK(nl_embed_texts(m, v, N, o) != 0 && nl_last_status() == NL_ERR_CANCELLED && polls == 2,
+          "nl_embed_texts: cancelled after its second batch of 256: %s (polls %d)", nl_last_error(), polls);
+    polls = 0;
+    CHECK(nl_embed_images(m, paths, NI, NL_RESAMPLE_MODEL, o, NULL) != 0 && nl_last_status() == NL_ERR_CANCELLED &&
+              polls == 2,
+          "nl_embed_images: cancelled after its second batch of 32: %s (polls %d)", nl_last_error(), polls);
+    stop_at = 1000;
+    polls = 0;
+    CHECK(nl_embed_images(m, paths, NI, NL_RESAMPLE_MODEL, o, NULL) == 0 && polls == 3,
+          "nl_embed_images: 100 images, 3 polls (%d): %s", polls, nl_last_error());
     nl_set_cancel(NULL, NULL);
     CHECK(nl_embed_prompts(m, NULL, v, N, o) == 0, "no callback: %s", nl_last_error());
     free(o);
@@ -250,7 +269,7 @@ int main(void) {
     }
     nl_eval_result_free(NULL);
 
-    cancel_cases(m, dim);
+    cancel_cases(m, dim, img);
     nl_model_free(m);
     free(out);
     free(dir);

@@ -1,6 +1,6 @@
 /* signals.c — Ctrl-C (SIGINT) and SIGTERM stop a command cleanly: the first
- * one asks the library to stop after its current batch (nl_set_cancel), so
- * what was embedded stays cached, temporary files are removed and no output
+ * one asks the library to stop after the batch its model is running
+ * (nl_set_cancel), so every whole block embedded stays cached, temporary files are removed and no output
  * is left half-written; the handler is then the default again, so a second
  * one stops the process at once. A signal ignored when neglabel started
  * (nohup, a background job of a shell without job control) stays ignored. */
@@ -13,7 +13,7 @@
 static volatile sig_atomic_t g_signal;
 
 static void on_signal(int sig) {
-    static const char msg[] = "\nneglabel: stopping after the current batch (what is done is kept); "
+    static const char msg[] = "\nneglabel: stopping after the current batch (the cache keeps what is done); "
                               "send it again to stop at once\n";
     if (!g_signal) {
         g_signal = sig;

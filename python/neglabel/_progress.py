@@ -59,9 +59,9 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
     held; an Exception it raises is reported (sys.unraisablehook) and the work
     goes on. A KeyboardInterrupt (Ctrl-C during a long call, whatever
     ``fn`` is) or another BaseException that is not an Exception
-    (SystemExit) raised by ``fn`` stops the call after its current batch of
-    512 images or prompts (what was embedded stays cached) and is raised to
-    the caller. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
+    (SystemExit) raised by ``fn`` stops the call after the batch the model
+    is running (every whole block of 512 embedded stays cached) and is
+    raised to the caller. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
     inside the call it reports on: a model that call is using raises
     RuntimeError there instead of waiting for it. The default is
     :func:`default_progress`."""

@@ -489,6 +489,7 @@ int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) 
             at[slot] = s;
         }
         free_chunk(k, ids, errs);
+        if (rc == 0 && s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each chunk but the last */
     }
     if (gpu) /* the last two chunks; after a failure, wait for them and drop them */
         for (slot = 0; slot < 2; slot++)
@@ -636,6 +637,7 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
         if (nli_cuda_images_submit(g, slot, stage, good) != 0) { sl[slot].n = 0; rc = -1; break; }
         if (sl[slot ^ 1].n && gpu_collect(g, slot ^ 1, &sl[slot ^ 1], tmp, out, dim) != 0) rc = -1;
         slot ^= 1;
+        if (rc == 0 && s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each batch but the last */
     }
     /* drain: the other slot may still be in flight (also after an error) */
     for (int k = 0; k < 2; k++)
@@ -702,6 +704,7 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
             nli_image_normalize(rgb + j * px, S, c->image_mean, c->image_std, pix + j * px);
         if (good && nli_clip_encode_images(m->clip, pix, good, emb) != 0) { rc = -1; break; }
         scatter_rows(emb, idx, good, out, dim);
+        if (s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each batch but the last */
     }
 done:
     free(pix);
