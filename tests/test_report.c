@@ -340,6 +340,8 @@ static void check_html(const char *dir, const nli_report *r) {
     CHECK(strstr(h, "<td class=\"best\">1.91</td>") && strstr(h, "<td>30.94</td>") && strstr(h, "99.49"),
           "metrics in percent");
     CHECK(strstr(h, "<b>neglabel</b>"), "convention named");
+    CHECK(strstr(h, " &middot; 2 OOD sets<br>") && !strstr(h, " 1 OOD sets") && !strstr(h, " 1 images"),
+          "counts in the header, plural where more than one");
     CHECK(count_of(h, "<polyline class=\"neglabel\"") == 2 && count_of(h, "<polyline class=\"mcm\"") == 2 &&
               count_of(h, "<polyline class=\"oodd\"") == 2,
           "ROC: every method for each OOD set");

@@ -414,8 +414,9 @@ static void header(nli_rw *w, const nli_report *r) {
     nli_rw_html(w, r->model_dir ? r->model_dir : "");
     nli_rw_puts(w, "</code></b><br>ID set: <b>");
     nli_rw_html(w, set_name(r->id));
-    nli_rw_printf(w, "</b> (%zu images) &middot; %zu OOD sets<br>%zu ID labels &middot; %zu negative labels",
-                 r->id->n, r->n_ood, r->n_id_labels, r->n_negatives);
+    nli_rw_printf(w, "</b> (%zu image%s) &middot; %zu OOD set%s<br>%zu ID label%s &middot; %zu negative label%s",
+                 r->id->n, r->id->n == 1 ? "" : "s", r->n_ood, r->n_ood == 1 ? "" : "s", r->n_id_labels,
+                 r->n_id_labels == 1 ? "" : "s", r->n_negatives, r->n_negatives == 1 ? "" : "s");
     if (r->negatives_file) {
         nli_rw_puts(w, " (<code>");
         nli_rw_html(w, r->negatives_file);
