@@ -38,7 +38,7 @@ def _resample(resample: str) -> int:
     try:
         return _RESAMPLE[resample]
     except (KeyError, TypeError):
-        raise ValueError(f"resample must be 'model', 'bicubic' or 'bilinear', got {resample!r}") from None
+        raise InvalidInputError(f"resample must be 'model', 'bicubic' or 'bilinear', got {resample!r}") from None
 
 
 def _is_path(x: Any) -> bool:
@@ -59,7 +59,7 @@ def _image_list(images: Any) -> List[Any]:
             return [images]
         if images.ndim == 4:
             return list(images)
-        raise ValueError(f"expected an H x W x 3 image or an N x H x W x 3 batch, got an array of shape {images.shape}")
+        raise InvalidInputError(f"expected an H x W x 3 image or an N x H x W x 3 batch, got an array of shape {images.shape}")
     try:
         return list(images)
     except TypeError:

@@ -27,6 +27,8 @@ def test_status_on_every_error(model):
     # (a bad convention, an empty label list, ...) had none (AttributeError)
     for call in (lambda: neglabel.metrics([1.0], [0.0], convention="nope"),
                  lambda: neglabel.MCM(model, []),
+                 lambda: model.embed_images(np.zeros((2, 4), np.uint8)),  # was a plain ValueError
+                 lambda: model.embed_images(np.zeros((4, 4, 3), np.uint8), resample="lanczos"),  # the same
                  lambda: neglabel.metrics([float("nan")], [0.0])):  # the library's
         with pytest.raises(neglabel.Error) as e:
             call()
