@@ -247,8 +247,8 @@ class NegLabel(_Scorer):
         return self._score_images(images, resample, return_labels, skip_unreadable)
 
     def score_embeddings(self, img_emb: Any, *, return_labels: bool = False) -> Any:
-        """Scores of image embeddings (rows of ``dim``; any scale: cosines are
-        computed in double), as ``neglabel score-embeddings`` with this
+        """Scores of image embeddings (rows of ``dim``, taken as float32; any
+        scale float32 holds: cosines are computed in double), as ``neglabel score-embeddings`` with this
         object's label embeddings. Note :meth:`score` normalises the image
         embeddings in float32 first, as the CLI's ``score`` does."""
         return self._score_embeddings(img_emb, return_labels)

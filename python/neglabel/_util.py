@@ -166,7 +166,14 @@ def _f32_rows(x: Any, dim: int, what: str) -> np.ndarray:
         a = a.reshape(1, -1)
     if a.ndim != 2 or a.shape[1] != dim:
         raise InvalidInputError(f"{what}: expected rows of {dim} values, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    with np.errstate(over="ignore"):  # said below, as an error
+        out = np.ascontiguousarray(a, dtype=np.float32)
+    if out is not a and not np.isfinite(out).all() and np.isfinite(a).all():
+        # float64 past float32's range would become inf, and its scores NaN
+        raise InvalidInputError(f"{what}: values past float32's range (largest magnitude "
+                                f"{float(np.abs(a).max()):.3g}); scale the rows down (the scores do not "
+                                f"depend on their norms)")
+    return out
 
 
 def _f64_vector(x: Any, what: str) -> np.ndarray:

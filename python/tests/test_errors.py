@@ -29,6 +29,8 @@ def test_status_on_every_error(model):
                  lambda: neglabel.MCM(model, []),
                  lambda: model.embed_images(np.zeros((2, 4), np.uint8)),  # was a plain ValueError
                  lambda: model.embed_images(np.zeros((4, 4, 3), np.uint8), resample="lanczos"),  # the same
+                 lambda: neglabel.MCM(model, ["cat", "dog"]).score_embeddings(
+                     np.full((1, model.dim), 1e39)),  # float32 inf: the scores were NaN
                  lambda: neglabel.metrics([float("nan")], [0.0])):  # the library's
         with pytest.raises(neglabel.Error) as e:
             call()
