@@ -215,6 +215,12 @@ for a in "score --seed -1" "eval --method bogus" "mine --max-cut 9" "score-embed
   out=$("$BIN" $a 2>&1)
   check "'$a': the command named ($out)" sh -c 'printf "%s" "$1" | grep -qE -- "$2"' _ "$out" "^neglabel ${a%% *}: --"
 done
+# --fraction and --quantile out of range are usage errors (exit 2) before
+# any work, as --total and --max-cut are (before: exit 1, from the library)
+for a in "--fraction 2" "--fraction 0" "--quantile 1.5" "--quantile -0.1"; do
+  out=$("$BIN" mine --id-labels /nonexistent $a -o "$TMP/never.tsv" 2>&1); rc=$?
+  check "mine $a: usage error, exit 2 (rc $rc: $out)" sh -c 'test "$1" -eq 2 && printf "%s" "$2" | grep -qE -- "^neglabel mine: ${3%% *} expects a number in"' _ "$rc" "$out" "$a"
+done
 out=$("$BIN" --threads abc info 2>&1)
 check "an error in a common option names the command once ($out)" test "$out" = \
   "neglabel info: --threads expects an integer in [1, 1024], got 'abc'"
@@ -272,10 +278,10 @@ out=$(S --method oodd --oodd-queue 10 --oodd-k 100 "$TMP/junk.jpg" "$IMG/dog.jpg
 check "score --oodd-k above the queue: named ($out)" has "$out" 'oodd'
 check "score --oodd-k above the queue: before the images" lacks "$out" 'junk.jpg'
 for f in 2 0 inf; do
-  expect_fail "mine --fraction $f, before the corpus" "fraction .* outside \\(0, 1\\]" \
+  expect_fail "mine --fraction $f, before the corpus" "fraction expects a number in \\(0, 1\\]" \
     T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" --fraction $f -o "$TMP/f.tsv"
 done
-expect_fail "mine --quantile 2, before the corpus" "quantile 2 outside" \
+expect_fail "mine --quantile 2, before the corpus" "quantile expects a number in \\[0, 1\\], got '2'" \
   T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" --quantile 2 -o "$TMP/f.tsv"
 expect_fail "mine --template with a TAB, before the corpus" "template 'a.\{\}' holds a TAB" \
   T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" \

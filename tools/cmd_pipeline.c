@@ -57,8 +57,24 @@ static int corpus_opt(int argc, char **argv, int *i, common_opts *c) {
 static int mine_opt(int argc, char **argv, int *i, common_opts *c) {
     const char *v;
     long l;
-    if (cli_opt(argc, argv, i, "--fraction", &v)) return cli_double("--fraction", v, &c->mine.fraction) ? -1 : 1;
-    if (cli_opt(argc, argv, i, "--quantile", &v)) return cli_double("--quantile", v, &c->mine.quantile) ? -1 : 1;
+    /* ranges as nl_mine_check's, refused here as usage errors (exit 2, as
+     * --total and --max-cut) before anything is loaded */
+    if (cli_opt(argc, argv, i, "--fraction", &v)) {
+        if (cli_double("--fraction", v, &c->mine.fraction)) return -1;
+        if (!(c->mine.fraction > 0 && c->mine.fraction <= 1)) {
+            cli_fail("--fraction expects a number in (0, 1], got '%s'", v);
+            return -1;
+        }
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--quantile", &v)) {
+        if (cli_double("--quantile", v, &c->mine.quantile)) return -1;
+        if (!(c->mine.quantile >= 0 && c->mine.quantile <= 1)) {
+            cli_fail("--quantile expects a number in [0, 1], got '%s'", v);
+            return -1;
+        }
+        return 1;
+    }
     if (cli_opt(argc, argv, i, "--total", &v)) {
         if (cli_int("--total", v, 1, 100000000, &l)) return -1;
         c->mine.total = (size_t)l;

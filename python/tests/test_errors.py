@@ -222,3 +222,12 @@ def test_sizes_past_a_c_int_name_the_argument(tiny, model, labels_file, tmp_path
             ("total", lambda: neglabel.evaluate(tiny, labels_file, id=[], ood={"x": []}, total=2 ** 63))):
         with pytest.raises(neglabel.InvalidInputError, match=f"^{what} \\d+ is out of range"):
             call()
+
+
+def test_mine_parameters_checked_by_the_library(model):
+    # the CLI refuses these before calling the library; nl_mine_check is
+    # what holds for every other caller, before any embedding
+    for kw, want in (({"fraction": 2.0}, "fraction 2 outside (0, 1]"), ({"fraction": 0.0}, "fraction 0 outside"),
+                     ({"quantile": 1.5}, "quantile 1.5 outside [0, 1]")):
+        with pytest.raises(neglabel.InvalidInputError, match=want.replace("(", r"\(").replace("[", r"\[")):
+            neglabel.mine(model, ["cat", "dog"], **kw)
