@@ -303,6 +303,15 @@ mkdir -p "$TMP/emptyset"
 expect_fail "empty OOD set" "OOD set 'nothing'.*emptyset.*no images" $E --no-cache --ood nothing=$TMP/emptyset --out "$TMP/ev6"
 expect_fail "missing OOD folder" "nowhere" $E --no-cache --ood gone=$TMP/nowhere --out "$TMP/ev7"
 expect_fail "--ood without NAME=" 'NAME=DIR' $E --ood "$TMP/ships" --out "$TMP/ev8"
+# a run that fails once it made --out (the model cannot load) leaves no
+# empty folder behind; a folder that was there stays
+mkdir -p "$TMP/nomodel" "$TMP/ev10"
+expect_fail "eval: a model that cannot load" "nomodel" nl eval --no-cache --model "$TMP/nomodel" --id-labels "$TMP/id_labels.txt" \
+  --lists "$TMP/mini" --id "$TMP/id.lst" --ood ships="$TMP/ships" --out "$TMP/ev9/sub"
+check "eval failed: the --out folder it made is gone" test ! -e "$TMP/ev9/sub"
+expect_fail "eval: a model that cannot load (--out there)" "nomodel" nl eval --no-cache --model "$TMP/nomodel" \
+  --id-labels "$TMP/id_labels.txt" --lists "$TMP/mini" --id "$TMP/id.lst" --ood ships="$TMP/ships" --out "$TMP/ev10"
+check "eval failed: an --out folder that was there is kept" test -d "$TMP/ev10"
 
 # --- the report in a real browser ---------------------------------------
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)

@@ -655,7 +655,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     nl_method methods[NL_METHOD_COUNT] = {NL_METHOD_NEGLABEL, NL_METHOD_MCM};
     size_t n_methods = p->n_methods ? p->n_methods : 2;
     nl_score_params sp[NL_METHOD_COUNT];
-    int rc = -1, streams = 0;
+    int rc = -1, streams = 0, made_out = 0; /* made_out: this run created out_dir */
     if (!sets || !rs) goto done;
     if (check_methods(p) != 0) goto done;
     if (p->n_examples < 0 || p->n_examples > NL_EVAL_MAX_EXAMPLES) { /* each a thumbnail in the report */
@@ -702,7 +702,11 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
         }
     }
     if (nl_read_id_labels(p->id_labels, p->allow_duplicate_labels, &labels) != 0) goto done;
-    if (p->out_dir && nli_mkdir_p(p->out_dir) != 0) goto done;
+    if (p->out_dir) {
+        struct stat ost;
+        made_out = stat(p->out_dir, &ost) != 0;
+        if (nli_mkdir_p(p->out_dir) != 0) goto done;
+    }
     if (p->out_dir && access(p->out_dir, W_OK) != 0) { /* before the hours of work, not after */
         nli_seterr_code(NL_ERR_IO, "%s: cannot write to the output folder: %s", p->out_dir, strerror(errno));
         goto done;
@@ -777,6 +781,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     rc = 0;
 done:
     for (int k = 0; k < 2; k++) nli_atomic_abort(&neg_file[k]); /* a no-op once published */
+    if (rc != 0 && made_out) (void)rmdir(p->out_dir); /* a failed run leaves no empty folder it made */
     for (size_t k = 0; sets && k < n_sets; k++) set_free(&sets[k]);
     free(sets);
     free(rs);
