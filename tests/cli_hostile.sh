@@ -238,6 +238,9 @@ out=$("$BIN" score-embeddings --id "$TMP/id.npy" --neg "$TMP/neg.npy" --images "
 check "score-embeddings: the dimensions named on one line ($out)" test "$(printf '%s\n' "$out" | wc -l)" -eq 1 -a \
   -n "$(printf '%s' "$out" | grep 'id.npy has 4 columns, .*neg.npy 4, .*img.npy 5')"
 expect_fail "preprocess --resample model" "needs a model" T preprocess --resample model "$IMG/dog.jpg" -o "$TMP/x.rgb"
+# MCM uses no negatives: a --negatives file is not read (nor embedded)
+out=$(T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/no-such-neg.tsv" --method mcm "$IMG/dog.jpg" 2>&1 >"$TMP/mcm.csv"); rc=$?
+check "score --method mcm --negatives: ignored with a warning (rc $rc: $out)" sh -c 'test "$1" -eq 0 && printf "%s" "$2" | grep -q "warning: --negatives is not used by --method mcm" && test "$(wc -l <"$3")" -eq 2' _ "$rc" "$out" "$TMP/mcm.csv"
 printf 'cat\ncat\n' >"$TMP/dup.txt"
 expect_fail "duplicate labels under --strict" "duplicate ID label 'cat'.*cannot be told apart" \
   T score -q --no-cache --model "$M" --id-labels "$TMP/dup.txt" --negatives "$TMP/neg.tsv" --strict --method mcm "$IMG/dog.jpg"

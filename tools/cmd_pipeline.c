@@ -359,6 +359,10 @@ int cmd_score(int argc, char **argv) {
         if (bad) { cli_fail("out of memory"); goto done; }
     }
     if (nl_read_id_labels(labels_path, c.allow_dups, &labels) != 0) { cli_fail("%s", nl_last_error()); goto done; }
+    if (neg_path && c.score.method == NL_METHOD_MCM) { /* read and embedded for nothing before */
+        fprintf(stderr, "neglabel: warning: --negatives is not used by --method mcm: %s ignored\n", neg_path);
+        neg_path = NULL;
+    }
     if (neg_path && nl_negatives_read(neg_path, &neg) != 0) { cli_fail("%s", nl_last_error()); goto done; }
     /* the ID labels are embedded with the negatives' own templates */
     if (neg_path && c.score.method != NL_METHOD_MCM && nl_templates_for_negatives(&t, c.noun_t.n > 0, &neg, neg_path) != 0) {
