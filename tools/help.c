@@ -98,6 +98,15 @@ static const opt_doc o_method[] = {
     {0}};
 static const group_doc g_method = {NULL, o_method};
 
+/* mine: the methods that have negatives to mine (--method mcm is a usage
+ * error there, tools/cmd_pipeline.c) */
+static const opt_doc o_mine_method[] = {
+    {"--method", NULL, "neglabel|csp|adaneg|oodd", "the negatives of NegLabel, which AdaNeg and OODD score with too, "
+     "or CSP's (its corpus, superclass phrases, raw-mean prompt ensembles and similarity cut); MCM uses no "
+     "negatives, see docs/methods.md (default neglabel)", 0},
+    {0}};
+static const group_doc g_mine_method = {NULL, o_mine_method};
+
 /* corpus_opt, mine_opt and score_opt in cmd_pipeline.c */
 static const opt_doc o_corpus[] = {
     {"--wordnet", NULL, "DIR", "WordNet database folder with data.noun and data.adj (default /usr/share/wordnet)", 0},
@@ -245,7 +254,7 @@ static const cmd_doc commands[] = {
      {&g_corpus_cmd, &g_corpus}, C_QUIET},
     {"mine", "NegLabel", "[--model DIR] --id-labels FILE [options] -o FILE",
      "NegMining: write the candidates least like the ID labels as pos<TAB>word<TAB>prompt<TAB>quantile_similarity",
-     {&g_model, &g_labels, &g_mine, &g_method, &g_corpus, &g_mining, &g_prompts}, C_MODEL | C_CACHE},
+     {&g_model, &g_labels, &g_mine, &g_mine_method, &g_corpus, &g_mining, &g_prompts}, C_MODEL | C_CACHE},
     {"score", "NegLabel", "[--model DIR] --id-labels FILE [--negatives FILE] [options] (IMAGE... | --list FILE)",
      "score images (higher: more in-distribution) as CSV path,score,top_id_label,top_negative_label",
      {&g_model, &g_labels, &g_score, &g_method, &g_resample, &g_scoring, &g_mining, &g_prompts, &g_corpus},
