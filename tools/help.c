@@ -291,7 +291,8 @@ static const struct { const char *name, *help; } environment[] = {
     {"HF_TOKEN", "token for gated or private models"},
     {"HF_HUB_OFFLINE", "1: the Hugging Face cache only, no network"},
 };
-static const char *EXIT_STATUS = "0 on success, 1 on a failure, 2 on a usage error; errors go to stderr as one line.";
+static const char *EXIT_STATUS = "0 on success, 1 on a failure, 2 on a usage error; errors go to stderr as one "
+                                 "line (an unknown or missing option adds a second: see 'neglabel COMMAND --help').";
 
 /* ------------------------------------------------------------ lookups */
 
