@@ -8,13 +8,17 @@
 #   neglabel|csp|...`) is accepted by that command: run with it, the
 #   command's required files missing, it fails on a file (exit 1), never
 #   with a usage error (exit 2);
+# - the README's C API example compiles as written against this build's
+#   libneglabel.so and, on the tiny model, gives 'neglabel score''s number;
 # - every relative link [text](path#anchor) points at a file that exists,
 #   and an #anchor at a heading of that Markdown file (GitHub's slugs).
-# Needs no reference data and no model: never skips.
+# Only the C example's run needs the reference data (without it, that part
+# is reported as not run).
 . "$(dirname "$0")/lib_cli.sh"
 export HF_HUB_OFFLINE=1 HF_HUB_CACHE=$TMP/hf HF_HOME=$TMP/hf HF_ENDPOINT=http://127.0.0.1:9
 T() { timeout 60 "$BIN" "$@" </dev/null; }
 [ -x "$BIN" ] || { echo "FAILED: no neglabel binary at '$BIN'" >&2; exit 1; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN") # the C example runs in a folder of its own
 command -v python3 >/dev/null || { echo "FAILED: python3 is needed to read the Markdown" >&2; exit 1; }
 docs=("$SRC/README.md" "$SRC"/docs/*.md)
 
@@ -85,6 +89,39 @@ for c in $cmds; do
   done < <(grep -oE '^  (-[a-z], )?--[a-z-]+ [a-z0-9]+(\|[a-z0-9:]+)+ ' "$TMP/help.$c" | sed -E 's/^  (-[a-z], )?//')
 done
 check "enumerated option values found in the helps ($values)" test $values -ge 20
+
+# ------------------------------------------------- the README's C example
+# Built as written (in a main(), with the two headers it leaves out) against
+# this build's libneglabel.so and run on the tiny model: its score must be
+# the CLI's for the same prompts, one group and bicubic resizing.
+BUILD=${NEGLABEL_BUILD:-build}
+CC=${CC:-cc}
+awk '/^## C API/ {on = 1} on && /^```c$/ {c = 1; next} c && /^```$/ {exit} c' "$SRC/README.md" >"$TMP/example.c"
+check "README.md's C API section has a \`\`\`c example" grep -q nl_model_load "$TMP/example.c"
+if [ ! -f "$BUILD/libneglabel.so" ] || ! command -v "$CC" >/dev/null; then
+  partial_skip "no $BUILD/libneglabel.so or no C compiler '$CC': the README's C example was not built"
+else
+  mkdir -p "$TMP/capi"
+  { echo '#include <stdio.h>'; echo '#include <stdlib.h>'; cat "$TMP/example.c"; } |
+    sed -e 's/^\(#include <neglabel.h>\)$/\1\nint main(void) {/' >"$TMP/capi/app.c"
+  printf '%s\n' 'printf("%.9g\n", score); free(id); free(neg); free(img); return 0; }' >>"$TMP/capi/app.c"
+  san=(); [ -n "${NEGLABEL_ASAN_RT:-}" ] && san=(-fsanitize=address,undefined)
+  "$CC" "${san[@]}" -std=c17 -Wall -Werror -I"$SRC/include" "$TMP/capi/app.c" \
+    "$BUILD/libneglabel.so" -Wl,-rpath,"$(cd "$BUILD" && pwd)" -o "$TMP/capi/app" 2>"$TMP/cc.err"
+  check "the README's C example compiles: $(head -n 3 "$TMP/cc.err")" test -x "$TMP/capi/app"
+  if [ ! -f "$SHARED/README.md" ]; then
+    partial_skip "reference data not found at '$SHARED': the README's C example was built, not run"
+  elif [ -x "$TMP/capi/app" ]; then
+    (cd "$TMP/capi" && ln -s "$TINY" clip-vit-base-patch16 && cp "$SHARED/fixtures/images/dog.jpg" photo.jpg &&
+      printf 'cat\ndog\n' >classes.txt && printf 'the nice tuba\nThis is a salty photo\n' >negs.txt)
+    got=$(cd "$TMP/capi" && ./app 2>"$TMP/app.err"); rc=$?
+    check "the README's C example runs (rc=$rc): $(head -n 3 "$TMP/app.err")" test $rc -eq 0
+    want=$(cd "$TMP/capi" && "$BIN" score -q --no-cache --device cpu --model clip-vit-base-patch16 \
+      --id-labels classes.txt --negatives negs.txt --ngroup 1 --resample bicubic photo.jpg | sed -n '2s/^[^,]*,\([^,]*\),.*/\1/p')
+    check "the README's C example scores $got, 'neglabel score' $want" \
+      python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(a - b) > 1e-8)" "$got" "$want"
+  fi
+fi
 
 # ------------------------------------------------- links
 python3 - "$SRC" "${docs[@]}" >"$TMP/links" <<'EOF'
