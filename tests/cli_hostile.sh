@@ -221,6 +221,9 @@ for a in "--fraction 2" "--fraction 0" "--quantile 1.5" "--quantile -0.1"; do
   out=$("$BIN" mine --id-labels /nonexistent $a -o "$TMP/never.tsv" 2>&1); rc=$?
   check "mine $a: usage error, exit 2 (rc $rc: $out)" sh -c 'test "$1" -eq 2 && printf "%s" "$2" | grep -qE -- "^neglabel mine: ${3%% *} expects a number in"' _ "$rc" "$out" "$a"
 done
+# a missing required option is named, not the default --model with it
+check "mine without --id-labels: names it alone" sh -c '"$1" mine -o "$2" 2>&1 | grep -qx "neglabel mine: --id-labels is required"' _ "$BIN" "$TMP/never.tsv"
+check "eval without --id-labels and --ood: names both" sh -c '"$1" eval --id "$2" 2>&1 | grep -qx "neglabel eval: --id-labels and at least one --ood NAME=DIR|LIST are required"' _ "$BIN" "$TMP"
 out=$("$BIN" --threads abc info 2>&1)
 check "an error in a common option names the command once ($out)" test "$out" = \
   "neglabel info: --threads expects an integer in [1, 1024], got 'abc'"

@@ -272,7 +272,7 @@ int cmd_mine(int argc, char **argv) {
         rc = cli_usage("mine", "unknown option '%s'", argv[i]);
         goto out;
     }
-    if (!model || !labels_path || !out) { rc = cli_usage("mine", "--model, --id-labels and -o are required"); goto out; }
+    if ((rc = cli_required("mine", 3, "--model", model != NULL, "--id-labels", labels_path != NULL, "-o", out != NULL))) goto out;
     if (c.score.method == NL_METHOD_MCM) { rc = cli_usage("mine", "--method mcm uses no negatives"); goto out; }
     common_finish(&c);
     nl_strvec labels = {0};
@@ -329,7 +329,7 @@ int cmd_score(int argc, char **argv) {
         cli_push(&operands, argv[i]);
     }
     common_finish(&c);
-    if (!model || !labels_path) { rc = cli_usage("score", "--model and --id-labels are required"); goto out; }
+    if ((rc = cli_required("score", 2, "--model", model != NULL, "--id-labels", labels_path != NULL))) goto out;
     if (!operands.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
     nl_strvec labels = {0};
     nl_negatives neg = {0};
@@ -616,10 +616,9 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_usage("eval", "unknown option '%s'", argv[i]);
         goto out;
     }
-    if (!p.model_dir || !p.id_labels || !p.id_spec || !names.n) {
-        rc = cli_usage("eval", "--model, --id-labels, --id and at least one --ood NAME=DIR|LIST are required");
+    if ((rc = cli_required("eval", 4, "--model", p.model_dir != NULL, "--id-labels", p.id_labels != NULL, "--id",
+                           p.id_spec != NULL, "at least one --ood NAME=DIR|LIST", names.n > 0)))
         goto out;
-    }
     if (!p.n_methods) { p.methods[0] = NL_METHOD_NEGLABEL; p.methods[1] = NL_METHOD_MCM; p.n_methods = 2; }
     common_finish(&c);
     p.corpus = c.corpus;

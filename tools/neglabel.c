@@ -190,6 +190,25 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
+int cli_required(const char *cmd, int n, ...) {
+    const char *miss[8];
+    int k = 0;
+    va_list ap;
+    va_start(ap, n);
+    for (int j = 0; j < n; j++) {
+        const char *name = va_arg(ap, const char *);
+        int given = va_arg(ap, int);
+        if (!given && k < 8) miss[k++] = name;
+    }
+    va_end(ap);
+    if (!k) return 0;
+    char msg[512];
+    size_t o = 0;
+    for (int j = 0; j < k && o < sizeof msg; j++)
+        o += (size_t)snprintf(msg + o, sizeof msg - o, "%s%s", j == 0 ? "" : j == k - 1 ? " and " : ", ", miss[j]);
+    return cli_usage(cmd, "%s %s required", msg, k == 1 ? "is" : "are");
+}
+
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
     const char *a = argv[*i];
     size_t n = strlen(name);
