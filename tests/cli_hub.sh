@@ -25,6 +25,9 @@ export HF_HOME=$TMP/hf-home HF_HUB_DISABLE_TELEMETRY=1
 repo() { mkdir -p "$TMP/$1"; for f in config.json vocab.json merges.txt $2; do cp "$M/$f" "$TMP/$1/"; done; chmod -R u+w "$TMP/$1"; }
 repo tiny "preprocessor_config.json model.safetensors"
 repo noproc "model.safetensors"
+# a fine-tune with an added word (transformers 4's added_tokens.json)
+repo added "preprocessor_config.json model.safetensors"
+printf '{"<|endoftext|>": 49407, "<sks>": 49408}' >"$TMP/added/added_tokens.json"
 repo sharded "preprocessor_config.json"
 "$PY" "$SRC/tests/hub_server.py" shard "$M/model.safetensors" "$TMP/sharded"
 repo evil "preprocessor_config.json"
@@ -54,7 +57,7 @@ EOF
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
-  --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" \
+  --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" --repo org/added="$TMP/added" \
   --repo org/evil="$TMP/evil" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
@@ -93,6 +96,7 @@ R=$C/models--org--tiny
 COMMIT=$(cat "$R/refs/main")
 check "refs/main holds a commit" grep -qxE '[0-9a-f]{40}' "$R/refs/main"
 check "refs/main has no newline (as huggingface_hub)" test "$(wc -c <"$R/refs/main")" -eq 40
+check "added_tokens.json asked for, recorded absent" test -e "$R/.no_exist/$COMMIT/added_tokens.json"
 check "info names the snapshot" test "$(jq -r .model "$TMP/got-full.json")" = "$R/snapshots/$COMMIT"
 for f in config.json vocab.json merges.txt preprocessor_config.json model.safetensors; do
   if [ "$f" = model.safetensors ]; then e=$(sha256 "$M/$f"); else e=$(gitblob "$M/$f"); fi
@@ -103,6 +107,11 @@ check "no partial files left" test -z "$(find "$C" -name '*.incomplete' -o -name
 check "CACHEDIR.TAG" grep -q huggingface_hub "$C/CACHEDIR.TAG"
 check "LFS file fetched from the CDN host, not followed on HEAD" \
   test "$(grep -c '"path": "/cdn/' "$LOG")" -eq 1
+# a repository's added_tokens.json is fetched with vocab.json + merges.txt,
+# so the load refuses its added word as in a folder (before: not fetched,
+# and "<sks>" was split into ordinary tokens without a word)
+expect_fail "added tokens: fetched, and refused as in a folder" 'added_tokens.json: added token "<sks>" \(id 49408\)' \
+  env HF_HUB_CACHE="$TMP/c-added" "$BIN" --no-cache info --model org/added
 
 # --- cached: one HEAD to learn the commit, nothing downloaded
 n=$(requests)

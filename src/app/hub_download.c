@@ -344,6 +344,15 @@ static int plan_file(const nli_hub_ctx *h, const char *commit, const char *name,
     return r;
 }
 
+/* plan_file for a file the repository may lack: one known absent (.no_exist)
+ * is not asked for again, one found absent is recorded so. */
+static int plan_optional(const nli_hub_ctx *h, const char *commit, const char *name, plan *p) {
+    if (no_exist_marked(h, commit, name)) return 0;
+    int s = plan_file(h, commit, name, p);
+    if (s == 0) mark_no_exist(h, commit, name);
+    return s;
+}
+
 static int blob_present(const nli_hub_ctx *h, const nli_hub_file *m) {
     char *blob = nli_hub_path(h->repo, "blobs", m->etag, NULL);
     struct stat st;
@@ -418,14 +427,17 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
         nli_st_index_free(&ix);
         if (ir != 0) goto done;
     }
-    /* the tokenizer: vocab.json + merges.txt, else tokenizer.json (all that
-     * transformers 5 saves) */
+    /* the tokenizer: vocab.json + merges.txt (and added_tokens.json when
+     * the repository has one: a fine-tune's added words, which the
+     * tokenizer refuses rather than split them where transformers matches
+     * them whole), else tokenizer.json (all that transformers 5 saves) */
     int v = plan_file(h, commit, nli_hub_required[1], &p);
     if (v == 1) {
         v = plan_file(h, commit, nli_hub_required[2], &p);
         if (v == 0)
             nli_seterr("%s@%s has %s but no %s (the CLIP tokenizer needs both)", h->repo_id, commit,
                        nli_hub_required[1], nli_hub_required[2]);
+        if (v == 1 && plan_optional(h, commit, NL_HUB_ADDED_TOKENS, &p) < 0) goto done;
     } else if (v == 0) {
         v = plan_file(h, commit, NL_HUB_TOKENIZER_JSON, &p);
         if (v == 0)
@@ -437,11 +449,9 @@ fetch:
     /* preprocessor_config.json, else processor_config.json (transformers 5
      * nests the image processor's settings there) */
     for (int k = 0; k < 2; k++) {
-        const char *name = k ? NL_HUB_OPTIONAL_FILE2 : NL_HUB_OPTIONAL_FILE;
-        int marked = no_exist_marked(h, commit, name), s = marked ? 0 : plan_file(h, commit, name, &p);
+        int s = plan_optional(h, commit, k ? NL_HUB_OPTIONAL_FILE2 : NL_HUB_OPTIONAL_FILE, &p);
         if (s < 0) goto done;
         if (s == 1) break;
-        if (!marked) mark_no_exist(h, commit, name);
     }
     long long bytes = 0;
     size_t files = 0;
@@ -461,18 +471,32 @@ done:
 
 /* ------------------------------------------------------------ resolve */
 
+static int in_snapshot(const char *snap, const char *name) {
+    char *f = nli_path_join(snap, name);
+    int have = f && nli_hub_is_regular(f);
+    free(f);
+    return have;
+}
+
 /* The optional preprocessing file is in the snapshot, or known absent:
  * preprocessor_config.json, else processor_config.json. */
-static int optional_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
+static int preprocessing_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
     for (int k = 0; k < 2; k++) {
         const char *name = k ? NL_HUB_OPTIONAL_FILE2 : NL_HUB_OPTIONAL_FILE;
-        char *opt = nli_path_join(snap, name);
-        int have = opt && nli_hub_is_regular(opt);
-        free(opt);
-        if (have) return 1;
+        if (in_snapshot(snap, name)) return 1;
         if (!no_exist_marked(h, commit, name)) return 0;
     }
     return 1;
+}
+
+/* Every optional file is in the snapshot or known absent: the
+ * preprocessing, and beside vocab.json (snapshots written before
+ * 2026-12-01, or by another tool, may lack the record: asked once) the
+ * added tokens. */
+static int optional_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
+    if (!preprocessing_done(h, snap, commit)) return 0;
+    return nli_is_openclip_dir(snap) || !in_snapshot(snap, nli_hub_required[1]) ||
+           in_snapshot(snap, NL_HUB_ADDED_TOKENS) || no_exist_marked(h, commit, NL_HUB_ADDED_TOKENS);
 }
 
 /* A snapshot taken from the cache without asking the Hub (offline, or the
@@ -486,7 +510,7 @@ static void warn_optional_unknown(const nli_hub_ctx *h, const char *snap) {
     const char *commit = strrchr(snap, '/');
     commit = commit ? commit + 1 : snap;
     /* an OpenCLIP folder's preprocessing is in its open_clip_config.json */
-    if (nli_hub_is_commit(commit) && !nli_is_openclip_dir(snap) && !optional_done(h, snap, commit))
+    if (nli_hub_is_commit(commit) && !nli_is_openclip_dir(snap) && !preprocessing_done(h, snap, commit))
         nli_log(NL_LOG_WARN,
                 "%s: no %s in the cached snapshot, and no record that %s has none (an interrupted download?): "
                 "CLIP's default image preprocessing is used; load it once with the Hub reachable to complete it",

@@ -21,6 +21,9 @@
 extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vocab.json, merges.txt */
 #define NL_HUB_OPTIONAL_FILE "preprocessor_config.json"
 #define NL_HUB_OPTIONAL_FILE2 "processor_config.json" /* transformers 5, when the first is absent */
+/* transformers 4's added tokens beside vocab.json + merges.txt, when the
+ * repository has them (the tokenizer refuses what it would split) */
+#define NL_HUB_ADDED_TOKENS "added_tokens.json"
 #define NL_HUB_TOKENIZER_JSON "tokenizer.json" /* when a repo has no vocab.json */
 /* OpenCLIP repositories (no config.json): their config and weights */
 #define NL_HUB_OPENCLIP_CONFIG "open_clip_config.json"
