@@ -270,9 +270,9 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     :func:`prepare`, whose options ``label_options`` are: ``ngroup``, ``tau``,
     ``seed``, ``shuffle``, ``permutation``, ``templates``, ``corpus``,
     ``cache_dir``), or given as ``labels``. One actor per ``num_cpus`` CPUs
-    (``num_gpus`` GPUs: ``device="cuda"``) holds the model; ``concurrency``
-    actors (default: one per GPU, or one per ``num_cpus`` of the cluster's
-    CPUs less one, left to Ray Data's read tasks).
+    (and ``num_gpus`` GPUs, default 1 with ``device="cuda"``) holds the
+    model; ``concurrency`` actors (default: one per GPU, or one per ``num_cpus`` of
+    the cluster's CPUs less one, left to Ray Data's read tasks).
     """
     _check_method(method)
     if resample not in _RESAMPLE:
@@ -285,6 +285,10 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
         labels = prepare(model, id_labels, negatives, method=method, **label_options)
     elif labels.method != method:
         raise neglabel.InvalidInputError(f"labels were prepared for method '{labels.method}', not '{method}'")
+    if num_gpus is None and str(device).startswith("cuda"):
+        # one GPU per actor: without it Ray sets no CUDA_VISIBLE_DEVICES, so
+        # every actor (one per CPU) would load the model on the same GPU 0
+        num_gpus = 1
     if not ray.is_initialized():
         ray.init()
     ref = ray.put(labels)
@@ -478,7 +482,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--concurrency", type=int)
     s.add_argument("--num-cpus", type=float, default=1)
-    s.add_argument("--num-gpus", type=float)
+    s.add_argument("--num-gpus", type=float, help="GPUs per actor (default: 1 with --device cuda, else 0)")
     s.add_argument("--device", default="cpu", help="device of each actor's model: cpu or cuda")
     s.add_argument("--threads", type=int, default=1, help="CPU threads per actor")
     s.add_argument("--ngroup", type=int, default=100)

@@ -337,3 +337,29 @@ def test_batch_scorer_csp_matches_cli(cli, tiny, labels_file, mini_corpus, input
     got = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, str(neg), method="csp"))(pa.table({"path": rows}))
     assert [(r["path"], f"{r['score']:.17g}", r["top_id_label"], r["top_negative_label"])
             for r in got.to_pylist()] == want
+
+
+class _Recorder:
+    """Stands in for a Ray Dataset: records what score_dataset asks
+    map_batches for (the actors' options), runs nothing."""
+
+    def map_batches(self, fn, **kw):
+        self.kw = kw
+        return self
+
+
+def test_cuda_actors_get_a_gpu_each(cluster, tiny, labels_file):
+    """device="cuda" without num_gpus: one GPU per actor, one actor per GPU
+    (Ray sets no CUDA_VISIBLE_DEVICES for an actor without GPUs, so every
+    actor, one per CPU, would load the model on the same GPU 0)."""
+    labs = nlr.prepare(tiny, labels_file, method="mcm")
+    for device in ("cuda", "cuda:0"):
+        ds = _Recorder()
+        nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm", device=device)
+        assert ds.kw.get("num_gpus") == 1, ds.kw
+        # the test cluster has no GPU: still one actor, not one per CPU
+        assert ds.kw["compute"].max_size == 1, vars(ds.kw["compute"])
+        assert ds.kw["fn_constructor_kwargs"]["load"]["device"] == device
+    ds = _Recorder()
+    nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm")  # CPU actors: no GPU asked for
+    assert "num_gpus" not in ds.kw and ds.kw["compute"].max_size == 2, ds.kw
