@@ -251,7 +251,7 @@ class _ScoreActor(BatchScorer):
 def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, negatives: Any = None,
                   method: str = "neglabel", device: str = "cpu", precision: Optional[str] = None,
                   batch_size: int = 64, concurrency: Optional[int] = None, num_cpus: float = 1,
-                  num_gpus: Optional[float] = None, threads: int = 1, path_column: str = "path",
+                  num_gpus: Optional[float] = None, threads: Optional[int] = None, path_column: str = "path",
                   bytes_column: Optional[str] = None, name_column: Optional[str] = None,
                   key_columns: Optional[Sequence[str]] = None, return_embedding: bool = False,
                   resample: str = "model", labels: Optional[Labels] = None, max_restarts: int = -1,
@@ -271,7 +271,8 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     ``seed``, ``shuffle``, ``permutation``, ``templates``, ``corpus``,
     ``cache_dir``), or given as ``labels``. One actor per ``num_cpus`` CPUs
     (and ``num_gpus`` GPUs, default 1 with ``device="cuda"``) holds the
-    model; ``concurrency`` actors (default: one per GPU, or one per ``num_cpus`` of
+    model and runs ``threads`` CPU threads (default: ``num_cpus``, at least
+    1); ``concurrency`` actors (default: one per GPU, or one per ``num_cpus`` of
     the cluster's CPUs less one, left to Ray Data's read tasks).
     """
     _check_method(method)
@@ -289,6 +290,8 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
         # one GPU per actor: without it Ray sets no CUDA_VISIBLE_DEVICES, so
         # every actor (one per CPU) would load the model on the same GPU 0
         num_gpus = 1
+    if threads is None:
+        threads = max(1, int(num_cpus))  # the CPUs Ray holds for each actor
     if not ray.is_initialized():
         ray.init()
     ref = ray.put(labels)
@@ -484,7 +487,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--num-cpus", type=float, default=1)
     s.add_argument("--num-gpus", type=float, help="GPUs per actor (default: 1 with --device cuda, else 0)")
     s.add_argument("--device", default="cpu", help="device of each actor's model: cpu or cuda")
-    s.add_argument("--threads", type=int, default=1, help="CPU threads per actor")
+    s.add_argument("--threads", type=int, help="CPU threads per actor (default: --num-cpus)")
     s.add_argument("--ngroup", type=int, default=100)
     s.add_argument("--tau", type=float)
     s.add_argument("--seed", type=int, default=0)

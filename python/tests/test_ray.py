@@ -363,3 +363,15 @@ def test_cuda_actors_get_a_gpu_each(cluster, tiny, labels_file):
     ds = _Recorder()
     nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm")  # CPU actors: no GPU asked for
     assert "num_gpus" not in ds.kw and ds.kw["compute"].max_size == 2, ds.kw
+
+
+def test_actors_use_the_cpus_they_hold(cluster, tiny, labels_file):
+    """Each actor's model runs as many threads as the CPUs Ray holds for it
+    (docs/scale.md's GPU example: num_cpus=4 to decode on 4 threads), unless
+    threads= says otherwise."""
+    labs = nlr.prepare(tiny, labels_file, method="mcm")
+    for kw, want in ((dict(num_cpus=4), 4), (dict(), 1), (dict(num_cpus=0.5), 1), (dict(num_cpus=4, threads=2), 2)):
+        ds = _Recorder()
+        nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm", concurrency=1, **kw)
+        assert ds.kw["fn_constructor_kwargs"]["load"]["threads"] == want, (kw, ds.kw)
+        assert ds.kw["num_cpus"] == kw.get("num_cpus", 1)
