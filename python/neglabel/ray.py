@@ -410,7 +410,10 @@ def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, nega
         rows_digest.update(str(p).encode("utf-8", "surrogateescape") + b"\0")
     job = {"rows": n, "shard_size": shard_size, "rows_sha256": rows_digest.hexdigest()[:16],
            "labels": labels.digest(), "method": method, "embedding": bool(return_embedding),
-           "resample": options.get("resample", "model")}
+           "resample": options.get("resample", "model"),
+           # the actors' image embeddings: a GPU's (fp16 by default) or
+           # another precision's differ from the CPU's fp32 ones
+           "device": options.get("device", "cpu"), "precision": options.get("precision")}
     os.makedirs(output, exist_ok=True)
     job_path = os.path.join(output, "_job.json")
     if os.path.exists(job_path):

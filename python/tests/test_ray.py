@@ -375,3 +375,19 @@ def test_actors_use_the_cpus_they_hold(cluster, tiny, labels_file):
         nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm", concurrency=1, **kw)
         assert ds.kw["fn_constructor_kwargs"]["load"]["threads"] == want, (kw, ds.kw)
         assert ds.kw["num_cpus"] == kw.get("num_cpus", 1)
+
+
+def test_shards_of_another_device_are_refused(cluster, cifar, tiny, labels_file, tmp_path):
+    """The actors' device and precision change the image embeddings (a GPU's
+    are fp16 by default): a rerun with another one must not pass shards
+    written on the CPU off as its own (docs/scale.md: a rerun with other
+    options is refused)."""
+    rows = sorted(str(p) for p in cifar.rglob("*.jpg"))[::1000][:8]
+    pq.write_table(pa.table({"path": rows}), tmp_path / "l.parquet")
+    out = str(tmp_path / "out")
+    kw = dict(model=tiny, id_labels=labels_file, method="mcm", shard_size=4, batch_size=4, concurrency=1)
+    assert nlr.score_to_shards(str(tmp_path / "l.parquet"), out, **kw)["written"] == 2
+    assert nlr.score_to_shards(str(tmp_path / "l.parquet"), out, **kw)["skipped"] == 2
+    for other in (dict(device="cuda"), dict(precision="bf16")):
+        with pytest.raises(neglabel.InvalidInputError, match="another job"):
+            nlr.score_to_shards(str(tmp_path / "l.parquet"), out, **kw, **other)
