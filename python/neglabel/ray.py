@@ -286,6 +286,10 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
         labels = prepare(model, id_labels, negatives, method=method, **label_options)
     elif labels.method != method:
         raise neglabel.InvalidInputError(f"labels were prepared for method '{labels.method}', not '{method}'")
+    elif id_labels is not None or negatives is not None or label_options:
+        given = ["id_labels"] * (id_labels is not None) + ["negatives"] * (negatives is not None) + sorted(label_options)
+        raise neglabel.InvalidInputError(f"labels from prepare() hold the label embeddings: {', '.join(given)} "
+                                         "would be ignored (give them to prepare() instead)")
     if num_gpus is None and str(device).startswith("cuda"):
         # one GPU per actor: without it Ray sets no CUDA_VISIBLE_DEVICES, so
         # every actor (one per CPU) would load the model on the same GPU 0

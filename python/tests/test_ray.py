@@ -391,3 +391,15 @@ def test_shards_of_another_device_are_refused(cluster, cifar, tiny, labels_file,
     for other in (dict(device="cuda"), dict(precision="bf16")):
         with pytest.raises(neglabel.InvalidInputError, match="another job"):
             nlr.score_to_shards(str(tmp_path / "l.parquet"), out, **kw, **other)
+
+
+def test_label_options_beside_prepared_labels_are_refused(cluster, tiny, labels_file):
+    """With labels= the label embeddings are fixed: a label option given
+    too (ngroup, tau, negatives, or a misspelt option, which lands in
+    **label_options) would be silently ignored, the scores not what was
+    asked for."""
+    labs = nlr.prepare(tiny, labels_file, method="mcm")
+    for bad in (dict(tau=0.5), dict(id_labels=labels_file), dict(concurency=4)):
+        with pytest.raises(neglabel.InvalidInputError, match="ignored"):
+            nlr.score_dataset(_Recorder(), model=tiny, labels=labs, method="mcm", **bad)
+    nlr.score_dataset(_Recorder(), model=tiny, labels=labs, method="mcm")
