@@ -511,6 +511,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except neglabel.Error as e:
         _log(str(e))
         return 1
+    except KeyboardInterrupt:
+        _log("stopped by Ctrl-C; the shards written are whole: run the same command again to resume")
+        return 130
     return 0
 
 

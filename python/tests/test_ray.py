@@ -403,3 +403,33 @@ def test_label_options_beside_prepared_labels_are_refused(cluster, tiny, labels_
         with pytest.raises(neglabel.InvalidInputError, match="ignored"):
             nlr.score_dataset(_Recorder(), model=tiny, labels=labs, method="mcm", **bad)
     nlr.score_dataset(_Recorder(), model=tiny, labels=labs, method="mcm")
+
+
+def test_cli_ctrl_c_stops_with_status_130(cluster, cifar, tiny, labels_file, tmp_path):
+    """Ctrl-C to `python -m neglabel.ray score`: it stops, says how to
+    resume and exits 130 (as the neglabel CLI), not 1 with a traceback that
+    reads as a crash; the shards written are whole."""
+    rows = sorted(str(p) for p in cifar.rglob("*.jpg"))[:600]
+    pq.write_table(pa.table({"path": rows}), tmp_path / "l.parquet")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "neglabel.ray", "score", "--input", str(tmp_path / "l.parquet"), "--output",
+           str(out), "--model", tiny, "--id-labels", labels_file, "--method", "mcm", "--address", cluster["address"],
+           "--shard-size", "20", "--batch-size", "10"]
+    p = subprocess.Popen(cmd, env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 300
+        while not list(out.glob("part-*.parquet")) and p.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert p.poll() is None, f"the run ended before Ctrl-C: {p.stdout.read()}"
+        os.kill(p.pid, signal.SIGINT)
+        log = p.communicate(timeout=120)[0]
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == 130 and "stopped by Ctrl-C" in log and "Traceback" not in log, (p.returncode, log[-3000:])
+    written = list(out.glob("part-*.parquet"))
+    assert 1 <= len(written) < 30
+    for f in written:
+        assert pq.read_metadata(f).num_rows == 20, f
