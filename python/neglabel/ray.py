@@ -441,6 +441,8 @@ def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, nega
     if not todo:
         return stats
     table = table.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
+    if options.get("key_columns") is not None:  # the row numbers travel with the rows, dropped below
+        options["key_columns"] = [c for c in options["key_columns"] if c != "_row"] + ["_row"]
     blocks = []
     for k in todo:
         lo, hi = k * shard_size, min(n, (k + 1) * shard_size)

@@ -433,3 +433,18 @@ def test_cli_ctrl_c_stops_with_status_130(cluster, cifar, tiny, labels_file, tmp
     assert 1 <= len(written) < 30
     for f in written:
         assert pq.read_metadata(f).num_rows == 20, f
+
+
+def test_shards_with_key_columns(cluster, cifar, tiny, labels_file, tmp_path):
+    """score_to_shards(key_columns=[...]) (a score_dataset option it passes
+    on): the shards hold those columns, in input order; the row numbers
+    that put the rows back in order are not lost with the other columns."""
+    rows = sorted(str(p) for p in cifar.rglob("*.jpg"))[::1000][:6]
+    pq.write_table(pa.table({"path": rows, "id": list(range(6)), "extra": ["x"] * 6}), tmp_path / "l.parquet")
+    out = tmp_path / "out"
+    nlr.score_to_shards(str(tmp_path / "l.parquet"), str(out), model=tiny, id_labels=labels_file, method="mcm",
+                        shard_size=3, batch_size=2, concurrency=1, key_columns=["path", "id"])
+    t = pa.concat_tables([pq.read_table(out / f"part-{k:05d}.parquet") for k in range(2)])
+    assert t.column_names == ["path", "id", "score", "top_id_label", "top_negative_label", "error"]
+    assert t.column("id").to_pylist() == list(range(6)) and t.column("path").to_pylist() == rows
+    assert t.column("error").null_count == 6
