@@ -418,6 +418,14 @@ def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, nega
            # the actors' image embeddings: a GPU's (fp16 by default) or
            # another precision's differ from the CPU's fp32 ones
            "device": options.get("device", "cpu"), "precision": options.get("precision")}
+    others = [c for c in table.column_names if c != path_column]
+    if others:  # the listing's other columns (ids, ground truth...) go into the shards too
+        cols_digest = hashlib.sha256()
+        for c in others:
+            cols_digest.update(f"{c}\0{table.schema.field(c).type}\0".encode("utf-8", "surrogateescape"))
+            for v in table.column(c).to_pylist():
+                cols_digest.update(repr(v).encode("utf-8", "surrogateescape") + b"\0")
+        job["columns_sha256"] = cols_digest.hexdigest()[:16]
     os.makedirs(output, exist_ok=True)
     job_path = os.path.join(output, "_job.json")
     if os.path.exists(job_path):

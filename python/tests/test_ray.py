@@ -448,3 +448,18 @@ def test_shards_with_key_columns(cluster, cifar, tiny, labels_file, tmp_path):
     assert t.column_names == ["path", "id", "score", "top_id_label", "top_negative_label", "error"]
     assert t.column("id").to_pylist() == list(range(6)) and t.column("path").to_pylist() == rows
     assert t.column("error").null_count == 6
+
+
+def test_shards_of_another_listing_are_refused(cluster, cifar, tiny, labels_file, tmp_path):
+    """The shards carry the listing's other columns (ids, ground truth): a
+    rerun over the same paths with other values there is another job, not a
+    resume that would keep the old values in the shards written."""
+    rows = sorted(str(p) for p in cifar.rglob("*.jpg"))[::1000][:4]
+    listing = str(tmp_path / "l.parquet")
+    kw = dict(model=tiny, id_labels=labels_file, method="mcm", shard_size=2, batch_size=2, concurrency=1)
+    pq.write_table(pa.table({"path": rows, "id": [0, 1, 2, 3]}), listing)
+    assert nlr.score_to_shards(listing, str(tmp_path / "out"), **kw)["written"] == 2
+    assert nlr.score_to_shards(listing, str(tmp_path / "out"), **kw)["skipped"] == 2
+    pq.write_table(pa.table({"path": rows, "id": [3, 2, 1, 0]}), listing)
+    with pytest.raises(neglabel.InvalidInputError, match="another job"):
+        nlr.score_to_shards(listing, str(tmp_path / "out"), **kw)
