@@ -756,10 +756,13 @@ typedef struct { locale_t c, old; } numeric_c;
 void *nli_numeric_c_begin(void) {
     numeric_c *n = malloc(sizeof *n);
     if (!n) return NULL;
-    locale_t cur = uselocale((locale_t)0), base = duplocale(cur); /* the thread's (or the global) locale */
-    n->c = base ? newlocale(LC_NUMERIC_MASK, "C", base) : (locale_t)0;
-    if (!n->c) { /* newlocale frees base only on success */
-        if (base) freelocale(base);
+    /* the whole C locale, not LC_NUMERIC over a copy of the thread's:
+     * these writers and readers format and parse numbers and copy bytes,
+     * which no other category changes, and glibc (2.36) gives its static C
+     * locale for this without allocating, where newlocale over a base
+     * leaked its LOCPATH list on every call whenever LOCPATH is set */
+    n->c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    if (!n->c) {
         free(n);
         return NULL;
     }

@@ -49,7 +49,7 @@ size_t nli_bom_len(const char *s, size_t len);
  * C-locale text, '.' as the decimal point, whatever the process's
  * LC_NUMERIC is (a Python program that called
  * locale.setlocale(locale.LC_ALL, "") in a German locale wrote "0,5"):
- * nli_numeric_c_begin switches this thread to LC_NUMERIC "C" and returns
+ * nli_numeric_c_begin switches this thread to the C locale and returns
  * what nli_numeric_c_end puts back (NULL: left as it was). */
 void *nli_numeric_c_begin(void);
 void nli_numeric_c_end(void *saved);
