@@ -5,6 +5,9 @@
  *   'O' open_clip_config.json nli_clip_config_load on an OpenCLIP folder
  *   'N' .npy                  nl_npy_load
  *   'K' embedding cache file  nli_cache_open (dim 32), every entry read back
+ *   'k' the same, with the header's and every record's checksum recomputed
+ *       first (a mutation almost always breaks a checksum, so 'K' alone
+ *       rarely gets past them to the records' own checks)
  *   'G' negatives file        nl_negatives_read
  *   'W' a word list           nl_corpus_load on a folder holding it
  *   'L' an ID-label file      nl_read_id_labels (duplicates allowed and not)
@@ -108,7 +111,38 @@ static void fuzz_npy(const uint8_t *d, size_t n) {
 /* The namespace and dimension are taken from the input's own header when it
  * has one (magic 8, version 4, dim 4, hash 8, ns length 4, ns), so that the
  * records behind it are parsed, not refused as another model's cache. */
-static void fuzz_cache(const uint8_t *d, size_t n) {
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static void put_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Recompute, in place, the checksums a cache file's reader verifies: the
+ * header's (after magic, version, dim, hash, ns length, ns) and each
+ * record's (key length 4, key, dim floats, checksum 8), as far as the
+ * lengths the bytes declare fit. */
+static void fix_cache_checksums(uint8_t *d, size_t n) {
+    if (n < 28) return;
+    uint32_t hd = le32(d + 12), nl = le32(d + 24);
+    size_t dim = hd >= 1 && hd <= 4096 ? hd : 32;
+    if (nl > n - 28 || n - 28 - nl < 8) return;
+    put_le64(d + 28 + nl, nli_fnv1a(d, 28 + nl, NL_FNV_INIT));
+    for (size_t pos = 28 + (size_t)nl + 8; n - pos >= 4;) {
+        size_t klen = le32(d + pos), need = 4 + klen + dim * 4 + 8;
+        if (klen > n || need > n - pos) return;
+        put_le64(d + pos + need - 8, nli_fnv1a(d + pos, need - 8, NL_FNV_INIT));
+        pos += need;
+    }
+}
+
+static void fuzz_cache(const uint8_t *d, size_t n, int fix) {
+    uint8_t *copy = NULL;
+    if (fix && n) {
+        if (!(copy = malloc(n))) return;
+        memcpy(copy, d, n);
+        fix_cache_checksums(copy, n);
+        d = copy;
+    }
     put("c.nlc", d, n);
     char p[128], ns[1024] = "fuzz";
     snprintf(p, sizeof p, "%s/c.nlc", dir);
@@ -125,6 +159,7 @@ static void fuzz_cache(const uint8_t *d, size_t n) {
     nli_cache *c = nli_cache_open(p, ns, dim);
     if (!c) { /* a damaged cache is an error or a fresh start */
         need_message(1);
+        free(copy);
         return;
     }
     float *v = malloc(dim * sizeof *v);
@@ -137,6 +172,7 @@ static void fuzz_cache(const uint8_t *d, size_t n) {
         for (size_t i = 0; i < dim; i++) (void)(volatile float)v[i];
     free(v);
     nli_cache_close(c);
+    free(copy);
 }
 
 static void fuzz_negatives(const uint8_t *d, size_t n) {
@@ -220,7 +256,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 'P': fuzz_config(d, n, 1); break;
     case 'O': fuzz_config(d, n, 2); break;
     case 'N': fuzz_npy(d, n); break;
-    case 'K': fuzz_cache(d, n); break;
+    case 'K': fuzz_cache(d, n, 0); break;
+    case 'k': fuzz_cache(d, n, 1); break;
     case 'G': fuzz_negatives(d, n); break;
     case 'W': fuzz_words(d, n); break;
     case 'L': fuzz_labels(d, n); break;

@@ -9,7 +9,8 @@ zip_bomb_views: a deflated storage of 4 MiB viewed by eight tensors).
 The formats/ seeds are hand-written except the two cache files (cache_*), which are
 neglabel's own cache files from scoring one CIFAR-10 image with the tiny
 fixture model against the hand-written negatives seed (`neglabel score
---cache DIR --negatives ...`), prefixed with 'K'.
+--cache DIR --negatives ...`), prefixed with 'K' (cache_text_fixed: cache_text
+prefixed with 'k', the harness's mode that recomputes the checksums).
 
   python3 fuzz/make_corpus.py        (from the repository root)
 """
