@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip.h"
 #include "image.h"
 #include "util.h"
 
@@ -28,6 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((uint64_t)img.w * img.h <= 4u << 20) {
         (void)nli_image_resize_crop(&img, 224, NL_RESAMPLE_BICUBIC, out);
         (void)nli_image_resize_crop(&img, 7, NL_RESAMPLE_BILINEAR, out);
+        /* OpenCLIP's other resize modes: longest side then pad (refuses a
+         * side that would round to 0 pixels), squash; transformers' crop
+         * offsets. */
+        (void)nli_image_resize_mode(&img, 9, NL_RESAMPLE_BICUBIC, NLI_RESIZE_LONGEST, 128, out);
+        (void)nli_image_resize_mode(&img, 8, NL_RESAMPLE_BILINEAR, NLI_RESIZE_SQUASH | NLI_RESIZE_CROP_FLOOR, 0, out);
+        (void)nli_image_resize_mode(&img, 5, NL_RESAMPLE_BICUBIC, NLI_RESIZE_SHORTEST | NLI_RESIZE_CROP_FLOOR, 0, out);
     }
     nli_image_free(&img);
     return 0;
