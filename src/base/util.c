@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -751,29 +752,23 @@ uint64_t nli_hash64(const void *data, size_t len, uint64_t seed) {
 
 /* ------------------------------------------------------------ locale */
 
-typedef struct { locale_t c, old; } numeric_c;
+/* one C locale for the process, made on first use and never freed: the
+ * whole C locale, not LC_NUMERIC over a copy of the thread's, since these
+ * writers and readers format and parse numbers and copy bytes, which no
+ * other category changes (and newlocale over a base leaked its LOCPATH
+ * list on every call whenever LOCPATH is set, glibc 2.36) */
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static locale_t c_locale;
+
+static void c_locale_make(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
 void *nli_numeric_c_begin(void) {
-    numeric_c *n = malloc(sizeof *n);
-    if (!n) return NULL;
-    /* the whole C locale, not LC_NUMERIC over a copy of the thread's:
-     * these writers and readers format and parse numbers and copy bytes,
-     * which no other category changes, and glibc (2.36) gives its static C
-     * locale for this without allocating, where newlocale over a base
-     * leaked its LOCPATH list on every call whenever LOCPATH is set */
-    n->c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-    if (!n->c) {
-        free(n);
-        return NULL;
-    }
-    n->old = uselocale(n->c);
-    return n;
+    pthread_once(&c_locale_once, c_locale_make);
+    if (!c_locale) return NULL;
+    locale_t old = uselocale(c_locale); /* LC_GLOBAL_LOCALE when the thread had none */
+    return old == (locale_t)0 ? NULL : (void *)old;
 }
 
 void nli_numeric_c_end(void *saved) {
-    numeric_c *n = saved;
-    if (!n) return;
-    uselocale(n->old);
-    freelocale(n->c);
-    free(n);
+    if (saved) uselocale((locale_t)saved);
 }
