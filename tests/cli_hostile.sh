@@ -293,6 +293,25 @@ expect_fail "mine --template with a TAB, before the corpus" "template 'a.\{\}' h
   T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/no-such-lists" \
   --template "$(printf 'a\t{}')" -o "$TMP/f.tsv"
 
+# --- "--": the end of the options ------------------------------------------
+# What follows "--" is an operand even when it starts with '-': an image
+# named "-x.jpg", a file named "--quiet"; --help there is no request for help.
+mkdir -p "$TMP/dash"; cp "$IMG/dog.jpg" "$TMP/dash/-x.jpg"; cp "$IMG/dog.jpg" "$TMP/dash/--quiet"
+a=$(cd "$TMP/dash" && S -- -x.jpg --quiet 2>"$TMP/dash.err"); rc=$?
+b=$(cd "$TMP/dash" && S ./-x.jpg ./--quiet 2>/dev/null)
+check "score -- -x.jpg --quiet: both scored (rc=$rc: $(cat "$TMP/dash.err"))" test $rc -eq 0 -a \
+  "$(printf '%s\n' "$a" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')" = "-x.jpg --quiet "
+check "score -- -x.jpg: the scores of ./-x.jpg" test "$(printf '%s\n' "$a" | cut -d, -f2-)" = "$(printf '%s\n' "$b" | cut -d, -f2-)"
+expect_fail "score -- --help: an image, not help" "--help" sh -c "cd '$TMP/dash' && '$BIN' score -q --no-cache --model '$M' --id-labels '$TMP/labels.txt' --negatives '$TMP/neg.tsv' --ngroup 2 -- --help"
+expect_fail "score -x.jpg without --: still an unknown option" "unknown option '-x.jpg'" \
+  sh -c "cd '$TMP/dash' && '$BIN' score -q --no-cache --model '$M' --id-labels '$TMP/labels.txt' -x.jpg"
+(cd "$TMP/dash" && nl preprocess --size 32 -o "$TMP/dash/a.rgb" -- -x.jpg && nl preprocess --size 32 -o "$TMP/dash/b.rgb" ./-x.jpg)
+check "preprocess -- -x.jpg: the pixels of ./-x.jpg" cmp -s "$TMP/dash/a.rgb" "$TMP/dash/b.rgb"
+expect_fail "preprocess: -o after -- is an operand" "one IMAGE at a time" sh -c "cd '$TMP/dash' && '$BIN' preprocess -- -x.jpg -o x.rgb"
+cp "$SRC/tests/data/torchscript/vit_sd.pt" "$TMP/dash/-v.pt"
+(cd "$TMP/dash" && nl -q convert -o "$TMP/dash/v1" -- -v.pt && nl -q convert -o "$TMP/dash/v2" ./-v.pt)
+check "convert -- -v.pt: the file ./-v.pt gives" cmp -s "$TMP/dash/v1/open_clip_model.safetensors" "$TMP/dash/v2/open_clip_model.safetensors"
+
 # --- standard input and output -------------------------------------------
 # SIGTERM (and Ctrl-C) stop tokenize after the current line, ending as the
 # signal would: it said "stopping" and read on to the end of its input,

@@ -318,6 +318,10 @@ int cmd_score(int argc, char **argv) {
     cli_list operands = {0};
     nl_strvec images = {0};
     for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) { /* the end of the options: IMAGE... may start with '-' */
+            while (++i < argc) cli_push(&operands, argv[i]);
+            break;
+        }
         TRY(score_opt);
         TRY(mine_opt);
         TRY(corpus_opt);

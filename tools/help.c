@@ -413,6 +413,8 @@ void cli_help_overview(FILE *f) {
     print_wrapped(f, 2, MODELS);
     fputs("\nCommon options (every command):\n", f);
     for (const opt_doc *o = o_common; o->name; o++) print_opt(f, o);
+    print_opt(f, &(opt_doc){"--", NULL, NULL, "the end of the options: what follows is an operand (score's and "
+                            "preprocess's IMAGE, convert's CHECKPOINT) even when it starts with '-'", 0});
     fputs("\nEnvironment:\n", f);
     for (size_t k = 0; k < sizeof environment / sizeof environment[0]; k++)
         fprintf(f, "  %-*s  %s\n", COL - 2, environment[k].name, environment[k].help);
@@ -614,7 +616,7 @@ int cli_help_main(int argc, char **argv) {
     const cmd_doc *c = find_cmd(argv[i]);
     if (!c) return -1;
     /* --help or -h, but not as the value of an option (embed --text -h) */
-    for (int j = i + 1; j < argc; j++) {
+    for (int j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++) { /* after "--": operands */
         if (is_help(argv[j])) {
             command_help(stdout, c);
             return 0;

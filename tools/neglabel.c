@@ -84,6 +84,10 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
     const char *cmd = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
+        if (cmd && !strcmp(argv[i], "--")) { /* the end of the options: the rest are operands, as given */
+            while (i < argc) argv[out++] = argv[i++];
+            break;
+        }
         if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) { cli_g.quiet = 1; continue; }
         if (!strcmp(argv[i], "--no-cache")) { no_cache = 1; continue; }
         if (!strcmp(argv[i], "--strict-precision")) { cli_g.model.strict_precision = 1; continue; }
@@ -476,15 +480,18 @@ static int cmd_preprocess(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *v;
     int resample = NL_RESAMPLE_BICUBIC;
     long size = 224;
-    for (int i = 2; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "--resample", &v)) {
-            if (cli_resample(v, &resample)) return 2;
-            if (resample == NL_RESAMPLE_MODEL) return cli_usage(g_cmd, "--resample model needs a model: bicubic or bilinear");
-            continue;
+    for (int i = 2, only = 0; i < argc; i++) {
+        if (!only && !strcmp(argv[i], "--")) { only = 1; continue; } /* operands only from here */
+        if (!only) {
+            if (cli_opt(argc, argv, &i, "--resample", &v)) {
+                if (cli_resample(v, &resample)) return 2;
+                if (resample == NL_RESAMPLE_MODEL) return cli_usage(g_cmd, "--resample model needs a model: bicubic or bilinear");
+                continue;
+            }
+            if (cli_opt(argc, argv, &i, "--size", &v)) { if (cli_int("--size", v, 1, 4096, &size)) return 2; continue; }
+            if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+            if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
         }
-        if (cli_opt(argc, argv, &i, "--size", &v)) { if (cli_int("--size", v, 1, 4096, &size)) return 2; continue; }
-        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
-        if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
         if (in) return cli_usage(g_cmd, "one IMAGE at a time");
         in = argv[i];
     }
@@ -501,9 +508,12 @@ static int cmd_preprocess(int argc, char **argv) {
 
 static int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
-        if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+    for (int i = 2, only = 0; i < argc; i++) {
+        if (!only && !strcmp(argv[i], "--")) { only = 1; continue; } /* operands only from here */
+        if (!only) {
+            if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+            if (argv[i][0] == '-' && argv[i][1]) return cli_usage(g_cmd, "unknown option '%s'", argv[i]);
+        }
         if (in) return cli_usage(g_cmd, "one CHECKPOINT at a time");
         in = argv[i];
     }
@@ -522,7 +532,7 @@ static char **default_model(int *argc, char **argv) {
     int t = 0;
     for (size_t k = 0; *argc >= 2 && k < sizeof takes / sizeof takes[0]; k++) t |= !strcmp(argv[1], takes[k]);
     if (!t) return argv;
-    for (int i = 2; i < *argc; i++) {
+    for (int i = 2; i < *argc && strcmp(argv[i], "--") != 0; i++) {
         if (!strcmp(argv[i], "--model") || !strncmp(argv[i], "--model=", 8)) return argv;
         if (cli_takes_value(argv[1], argv[i])) i++; /* its value, never --model itself (embed --text --model) */
     }
