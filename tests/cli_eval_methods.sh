@@ -30,6 +30,8 @@ E="nl eval --model $M --id-labels $TMP/id_labels.txt --lists $TMP/mini --id $TMP
 $E --method all --cache "$C" --out "$TMP/ev1" >"$TMP/ev1.out" 2>"$TMP/ev1.err"
 rc=$?; check "eval --method all succeeded" test $rc -eq 0; [ $rc -eq 0 ] || cat "$TMP/ev1.err" >&2
 for f in results.json scores.csv report.html negatives.tsv negatives-csp.tsv; do check "eval wrote $f" test -s "$TMP/ev1/$f"; done
+check "eval's last line names every file it wrote, the negatives too" \
+  grep -qx "neglabel eval: wrote $TMP/ev1/results.json, scores.csv, report.html, negatives.tsv, negatives-csp.tsv" "$TMP/ev1.err"
 check "CSP's negatives are its own (raw ensembles, superclass phrases)" sh -c \
   "head -n 1 '$TMP/ev1/negatives-csp.tsv' | grep -q 'ensemble=raw' && ! cmp -s '$TMP/ev1/negatives.tsv' '$TMP/ev1/negatives-csp.tsv'"
 for m in NegLabel MCM CSP AdaNeg OODD; do

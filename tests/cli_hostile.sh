@@ -221,6 +221,16 @@ for a in "--fraction 2" "--fraction 0" "--quantile 1.5" "--quantile -0.1"; do
   out=$("$BIN" mine --id-labels /nonexistent $a -o "$TMP/never.tsv" 2>&1); rc=$?
   check "mine $a: usage error, exit 2 (rc $rc: $out)" sh -c 'test "$1" -eq 2 && printf "%s" "$2" | grep -qE -- "^neglabel mine: ${3%% *} expects a number in"' _ "$rc" "$out" "$a"
 done
+# --oodd-k past --oodd-queue is a usage error (exit 2) before any work, as
+# the range errors of the other stream options are (before: exit 1, from the
+# library, after the images were embedded)
+for c in "score --model $TMP/none --id-labels /nonexistent $IMG/dog.jpg" "eval --model $TMP/none --id-labels /nonexistent --id x --ood a=b" \
+    "score-embeddings --id /nonexistent --images /nonexistent --method oodd"; do
+  out=$("$BIN" $c --oodd-queue 24 --oodd-k 25 2>&1); rc=$?
+  check "${c%% *} --oodd-k 25 --oodd-queue 24: usage error, exit 2 (rc $rc: $out)" sh -c 'test "$1" -eq 2 && printf "%s" "$2" | grep -q -- "^neglabel $3: --oodd-k 25 is past the queue.s 24 images"' _ "$rc" "$out" "${c%% *}"
+done
+out=$("$BIN" score-embeddings --oodd-k 3000 --method oodd 2>&1); rc=$?
+check "--oodd-k 3000 past the default queue (2048): exit 2 (rc $rc: $out)" sh -c 'test "$1" -eq 2 && printf "%s" "$2" | grep -q -- "--oodd-k 3000 is past the queue.s 2048 images"' _ "$rc" "$out"
 # a missing required option is named, not the default --model with it
 check "mine without --id-labels: names it alone" sh -c '"$1" mine -o "$2" 2>&1 | grep -qx "neglabel mine: --id-labels is required"' _ "$BIN" "$TMP/never.tsv"
 check "eval without --id-labels and --ood: names both" sh -c '"$1" eval --id "$2" 2>&1 | grep -qx "neglabel eval: --id-labels and at least one --ood NAME=DIR|LIST are required"' _ "$BIN" "$TMP"

@@ -31,7 +31,7 @@ check "the defaults are batch 64, k 5, 100 groups, tau 0.01, torch's permutation
 se --oodd-batch 32 >"$TMP/b32" 2>/dev/null
 check "another batch size scores differently (the stream matters)" sh -c "! cmp -s '$TMP/got1' '$TMP/b32'"
 
-expect_fail "k above the queue refused" "oodd k must be in \[1, 3\]" se --oodd-queue 3 --oodd-k 4
+expect_fail "k above the queue refused" "--oodd-k 4 is past the queue's 3 images" se --oodd-queue 3 --oodd-k 4
 expect_fail "--oodd-batch 0 refused" "oodd-batch" se --oodd-batch 0
 expect_fail "--oodd-k 0 refused" "oodd-k" se --oodd-k 0
 expect_fail "OODD without negatives refused" "neg" \

@@ -185,7 +185,12 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
     return 0;
 }
 
-static void common_finish(common_opts *c) {
+/* The options as the library takes them; 2 (a usage error, said) for
+ * values that contradict each other. */
+static int common_finish(common_opts *c, const char *cmd) {
+    if (c->score.oodd_k > c->score.oodd_queue)
+        return cli_usage(cmd, "--oodd-k %d is past the queue's %d images (--oodd-queue)", c->score.oodd_k,
+                         c->score.oodd_queue);
     if (c->strict) c->allow_dups = 0;
     c->corpus.wordnet_dir = c->wordnet;
     c->corpus.lists_dir = c->lists;
@@ -210,6 +215,7 @@ static void common_finish(common_opts *c) {
         if (!c->ngroup_set) c->score.ngroup = d.ngroup;
     }
     if (c->tau_set) c->score.tau = c->tau;
+    return 0;
 }
 
 static nl_templates common_templates(const common_opts *c) {
@@ -246,7 +252,7 @@ int cmd_corpus(int argc, char **argv) {
         goto out;
     }
     if (!out) { rc = cli_usage("corpus", "-o FILE is required"); goto out; }
-    common_finish(&c);
+    if ((rc = common_finish(&c, "corpus"))) goto out;
     nl_corpus corpus;
     if (nl_corpus_load(&c.corpus, &corpus) != 0) { rc = cli_fail("%s", nl_last_error()); goto out; }
     if (nl_corpus_write(&corpus, out) != 0) rc = cli_fail("%s", nl_last_error());
@@ -274,7 +280,7 @@ int cmd_mine(int argc, char **argv) {
     }
     if ((rc = cli_required("mine", 3, "--model", model != NULL, "--id-labels", labels_path != NULL, "-o", out != NULL))) goto out;
     if (c.score.method == NL_METHOD_MCM) { rc = cli_usage("mine", "--method mcm uses no negatives"); goto out; }
-    common_finish(&c);
+    if ((rc = common_finish(&c, "mine"))) goto out;
     nl_strvec labels = {0};
     nl_negatives neg = {0};
     float *id_emb = NULL;
@@ -332,7 +338,7 @@ int cmd_score(int argc, char **argv) {
         if (argv[i][0] == '-' && argv[i][1]) { rc = cli_usage("score", "unknown option '%s'", argv[i]); goto out; }
         cli_push(&operands, argv[i]);
     }
-    common_finish(&c);
+    if ((rc = common_finish(&c, "score"))) goto out;
     if ((rc = cli_required("score", 2, "--model", model != NULL, "--id-labels", labels_path != NULL))) goto out;
     if (!operands.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
     nl_strvec labels = {0};
@@ -462,7 +468,7 @@ int cmd_score_embeddings(int argc, char **argv) {
         rc = cli_usage("score-embeddings", "unknown option '%s'", argv[i]);
         goto out;
     }
-    common_finish(&c);
+    if ((rc = common_finish(&c, "score-embeddings"))) goto out;
     if (!idp || !imgp || (c.score.method != NL_METHOD_MCM && !negp)) {
         rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel and CSP) --neg NEG.npy are required");
         goto out;
@@ -624,7 +630,7 @@ int cmd_eval(int argc, char **argv) {
                            p.id_spec != NULL, "at least one --ood NAME=DIR|LIST", names.n > 0)))
         goto out;
     if (!p.n_methods) { p.methods[0] = NL_METHOD_NEGLABEL; p.methods[1] = NL_METHOD_MCM; p.n_methods = 2; }
-    common_finish(&c);
+    if ((rc = common_finish(&c, "eval"))) goto out;
     p.corpus = c.corpus;
     /* CSP: the same word source; its own categories unless --include/--exclude are given */
     p.csp_corpus.wordnet_dir = c.corpus.wordnet_dir;
@@ -675,7 +681,10 @@ int cmd_eval(int argc, char **argv) {
         rc = cli_fail("%s", nl_last_error());
     } else {
         cli_print_eval_table(stdout, &res);
-        if (!cli_g.quiet) fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html\n", p.out_dir);
+        if (!cli_g.quiet) /* and the negatives this run mined (not a --negatives file it read) */
+            fprintf(stderr, "neglabel eval: wrote %s/results.json, scores.csv, report.html%s%s\n", p.out_dir,
+                    res.n_negatives && !p.negatives ? ", negatives.tsv" : "",
+                    res.n_negatives_csp ? ", negatives-csp.tsv" : "");
     }
     nl_eval_result_free(&res);
 out:
