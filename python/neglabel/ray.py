@@ -270,7 +270,8 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     :func:`prepare`, whose options ``label_options`` are: ``ngroup``, ``tau``,
     ``seed``, ``shuffle``, ``permutation``, ``templates``, ``corpus``,
     ``cache_dir``), or given as ``labels``. One actor per ``num_cpus`` CPUs
-    (and ``num_gpus`` GPUs, default 1 with ``device="cuda"``) holds the
+    (and ``num_gpus`` GPUs, default 1 with ``device="cuda"``, and with
+    ``device="auto"`` when the cluster has GPUs) holds the
     model and runs ``threads`` CPU threads (default: ``num_cpus``, at least
     1); ``concurrency`` actors (default: one per GPU, or one per ``num_cpus`` of
     the cluster's CPUs less one, left to Ray Data's read tasks).
@@ -290,14 +291,16 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
         given = ["id_labels"] * (id_labels is not None) + ["negatives"] * (negatives is not None) + sorted(label_options)
         raise neglabel.InvalidInputError(f"labels from prepare() hold the label embeddings: {', '.join(given)} "
                                          "would be ignored (give them to prepare() instead)")
-    if num_gpus is None and str(device).startswith("cuda"):
+    if not ray.is_initialized():
+        ray.init()
+    if num_gpus is None and (str(device).startswith("cuda") or
+                             (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)):
         # one GPU per actor: without it Ray sets no CUDA_VISIBLE_DEVICES, so
-        # every actor (one per CPU) would load the model on the same GPU 0
+        # every actor (one per CPU) would load the model on the same GPU 0.
+        # "auto" on a cluster with GPUs is a GPU's; without any, the CPU's.
         num_gpus = 1
     if threads is None:
         threads = max(1, int(num_cpus))  # the CPUs Ray holds for each actor
-    if not ray.is_initialized():
-        ray.init()
     ref = ray.put(labels)
     if concurrency is None:
         res = ray.cluster_resources()

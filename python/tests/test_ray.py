@@ -363,6 +363,26 @@ def test_cuda_actors_get_a_gpu_each(cluster, tiny, labels_file):
     ds = _Recorder()
     nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm")  # CPU actors: no GPU asked for
     assert "num_gpus" not in ds.kw and ds.kw["compute"].max_size == 2, ds.kw
+    ds = _Recorder()  # "auto" on this cluster, which has no GPU: CPU actors
+    nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm", device="auto")
+    assert "num_gpus" not in ds.kw and ds.kw["compute"].max_size == 2, ds.kw
+
+
+def test_auto_actors_get_a_gpu_each_where_there_are_gpus(cluster, tiny, labels_file, monkeypatch):
+    """device="auto" on a cluster with GPUs: one GPU per actor, one actor per
+    GPU, as with "cuda" (before, the actors asked for no GPU, and every one
+    found and loaded the model on GPU 0). The cluster's resources are made
+    to say 3 GPUs: nothing runs."""
+    labs = nlr.prepare(tiny, labels_file, method="mcm")
+    real = ray.cluster_resources
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {**real(), "GPU": 3.0})
+    ds = _Recorder()
+    nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm", device="auto")
+    assert ds.kw.get("num_gpus") == 1 and ds.kw["compute"].max_size == 3, ds.kw
+    assert ds.kw["fn_constructor_kwargs"]["load"]["device"] == "auto"
+    ds = _Recorder()  # num_gpus given: as given
+    nlr.score_dataset(ds, model=tiny, labels=labs, method="mcm", device="auto", num_gpus=0.5)
+    assert ds.kw.get("num_gpus") == 0.5 and ds.kw["compute"].max_size == 6, ds.kw
 
 
 def test_actors_use_the_cpus_they_hold(cluster, tiny, labels_file):
