@@ -30,6 +30,96 @@ check "rn_jit: a ResNet config" grep -q '"layers": \[1, 2, 1, 1\]' "$TMP/rn_jit/
 check "vit_jit and vit_sd (the same weights, fp16 vs bf16) differ in the safetensors" \
   bash -c "! cmp -s '$TMP/vit_jit/open_clip_model.safetensors' '$TMP/vit_sd/open_clip_model.safetensors'"
 
+# ------------------------------------------- an OpenCLIP training checkpoint
+# open_clip_train saves {"epoch", "name", "state_dict", "optimizer",
+# "scaler"}, the weights under DDP's "module." when trained distributed;
+# open_clip's load_state_dict takes the 'state_dict' entry and strips the
+# prefix. vit_sd.pt's state dict re-saved so (wrap.py, below: torch's
+# pickling without torch) converts to the very file vit_sd.pt gives, the
+# optimizer's storages never read (present or not).
+cat >"$TMP/wrap.py" <<'WRAP'
+# wrap.py SRC DST MODE: re-save the state dict of the torch.save zip SRC as
+# torch.save would save an OpenCLIP training checkpoint (open_clip_train's
+# {"epoch", "name", "state_dict", "optimizer", "scaler"}), under DDP's
+# "module." prefix, without torch: fake torch globals by name, storages by
+# persistent id. MODE: train; train-nostor (the optimizer's storages left
+# out of the zip); module (the plain state dict, prefixed); bad ('state_dict'
+# a list of the tensors).
+import io, pickle, struct, sys, types, zipfile
+from collections import OrderedDict
+src, dst, mode = sys.argv[1:4]
+torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+torch._utils = utils
+sys.modules.update({"torch": torch, "torch._utils": utils})
+for n in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"):
+    setattr(torch, n + "Storage", type(n + "Storage", (), {"__module__": "torch"}))
+class Storage:
+    def __init__(self, pid): self.pid = pid
+class Tensor:
+    def __init__(self, *args): self.args = args
+    def __reduce_ex__(self, proto): return (_rebuild_tensor_v2, self.args)
+def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, *meta):
+    return Tensor(storage, offset, size, stride, requires_grad, hooks, *meta)
+_rebuild_tensor_v2.__module__ = "torch._utils"
+utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+class Reader(pickle.Unpickler):
+    def persistent_load(self, pid): return Storage(pid)
+class Writer(pickle.Pickler):
+    def persistent_id(self, obj): return obj.pid if isinstance(obj, Storage) else None
+zin = zipfile.ZipFile(src)
+top = zin.namelist()[0].split("/")[0]
+sd = Reader(io.BytesIO(zin.read(top + "/data.pkl"))).load()
+out = OrderedDict(("module." + k, v) for k, v in sd.items())
+out._metadata = OrderedDict([("", {}), ("module", {"version": 1})]) # as state_dict() has: a BUILD
+extra, key = {}, max(int(n.rsplit("/", 1)[1]) for n in zin.namelist() if "/data/" in n) + 1
+def tensor(values):
+    global key
+    extra[str(key)] = struct.pack("<%df" % len(values), *values)
+    st = Storage(("storage", torch.FloatStorage, str(key), "cpu", len(values)))
+    key += 1
+    shape = () if len(values) == 1 else (len(values),)
+    return Tensor(st, 0, shape, () if not shape else (1,), False, OrderedDict())
+if mode == "module":
+    obj = out
+else:
+    obj = {"epoch": 3, "name": "run", "state_dict": list(out.values()) if mode == "bad" else out,
+           "optimizer": {"state": {0: {"step": tensor([30.0]), "exp_avg": tensor([0.5, -0.25, 1e-3])},
+                                   1: {"step": tensor([30.0]), "exp_avg": tensor([2.0])}},
+                         "param_groups": [{"lr": 0.001, "betas": (0.9, 0.98), "eps": 1e-6, "weight_decay": 0.2,
+                                           "amsgrad": False, "foreach": None, "maximize": False,
+                                           "initial_lr": 0.001, "params": [0, 1]}]},
+           "scaler": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
+                      "_growth_tracker": 7}}
+buf = io.BytesIO()
+Writer(buf, protocol=2).dump(obj)
+with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as z:
+    z.writestr("checkpoint/data.pkl", buf.getvalue())
+    for n in zin.namelist():
+        if not n.endswith("/data.pkl"): z.writestr("checkpoint/" + n.split("/", 1)[1], zin.read(n))
+    if mode != "train-nostor":
+        for k, v in extra.items(): z.writestr("checkpoint/data/" + k, v)
+WRAP
+for m in train train-nostor module; do
+  python3 "$TMP/wrap.py" "$D/vit_sd.pt" "$TMP/$m.pt" $m || bad "wrap.py $m"
+  nl convert "$TMP/$m.pt" -o "$TMP/$m" 2>"$TMP/err"; rc=$?
+  check "$m: convert exits 0 (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+  check "$m: the same open_clip_model.safetensors as vit_sd.pt's" \
+    cmp -s "$TMP/vit_sd/open_clip_model.safetensors" "$TMP/$m/open_clip_model.safetensors"
+  check "$m: the same open_clip_config.json" cmp -s "$TMP/vit_sd/open_clip_config.json" "$TMP/$m/open_clip_config.json"
+  check "$m: the log says the prefix was stripped ($(cat "$TMP/err"))" \
+    grep -q "DDP's 'module.' prefix stripped from its 53 tensor names, as open_clip does" "$TMP/err"
+  cp "$TMP/err" "$TMP/err.$m"
+done
+check "train: the log says the 'state_dict' entry was taken ($(cat "$TMP/err.train"))" grep -q \
+  "train.pt: a training checkpoint (epoch 3): its 'state_dict' entry taken, as open_clip does; its 4 other entries" \
+  "$TMP/err.train"
+check "module: a plain state dict, not said to be a training checkpoint" \
+  bash -c "! grep -q 'training checkpoint' '$TMP/err.module'"
+python3 "$TMP/wrap.py" "$D/vit_sd.pt" "$TMP/bad.pt" bad || bad "wrap.py bad"
+expect_fail "a training checkpoint whose 'state_dict' is a list" \
+  "bad.pt: checkpoint/data.pkl: its 'state_dict' entry is a list, not a dict of tensors" nl convert "$TMP/bad.pt" -o "$TMP/bad"
+check "nothing written for it" test ! -e "$TMP/bad"
+
 # a pickle that calls os.system, in a torch-like archive
 python3 - "$TMP/evil.pt" <<'PY'
 import sys, zipfile
@@ -147,6 +237,20 @@ check "convert a .bin whose folder has added_tokens.json (rc=$rc)" test $rc -eq 
 check "added_tokens.json is copied" cmp -s "$TMP/hf-added/added_tokens.json" "$TMP/hf-added-out/added_tokens.json"
 expect_fail "the converted folder refuses the added token as the source's tokenizer files do" \
   'added_tokens.json: added token "<sks>" \(id 49408\)' nl info -q --model "$TMP/hf-added-out"
+# transformers loads pytorch_model.bin as the state dict itself: a training
+# checkpoint's 'state_dict' or DDP's 'module.' prefix is not looked through
+for m in train module; do
+  mkdir -p "$TMP/hf-$m" && cp "$H/config.json" "$H/vocab.json" "$H/merges.txt" "$TMP/hf-$m/"
+  python3 "$TMP/wrap.py" "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/hf-$m/pytorch_model.bin" $m ||
+    bad "wrap.py hf $m"
+done
+expect_fail "a Hugging Face state dict in a training checkpoint" \
+  "hf-train/pytorch_model.bin: Hugging Face CLIPModel names in a training checkpoint's 'state_dict' under DDP's 'module.' prefix: transformers loads a pytorch_model.bin as the state dict itself" \
+  nl convert -q "$TMP/hf-train/pytorch_model.bin" -o "$TMP/hf-train-out"
+expect_fail "a Hugging Face state dict under 'module.'" \
+  "hf-module/pytorch_model.bin: Hugging Face CLIPModel names under DDP's 'module.' prefix: transformers" \
+  nl convert -q "$TMP/hf-module/pytorch_model.bin" -o "$TMP/hf-module-out"
+check "nothing written for them" test ! -e "$TMP/hf-train-out" -a ! -e "$TMP/hf-module-out"
 mkdir -p "$TMP/hf-lone" && cp "$H/pytorch_model.bin" "$TMP/hf-lone/"
 expect_fail "a Hugging Face .bin without config.json beside it" "no config.json beside it" \
   nl convert -q "$TMP/hf-lone/pytorch_model.bin" -o "$TMP/hf-lone-out"

@@ -15,7 +15,13 @@
  *   empty file;
  * - memory bombs: a deflated storage claiming 1000 times its compressed
  *   size, one storage viewed by many tensors (tied weights, two views, are
- *   read once and shared). Nothing is written for a refused archive. */
+ *   read once and shared). Nothing is written for a refused archive;
+ * - training checkpoints (open_clip_train's {"epoch", "state_dict",
+ *   "optimizer" ...}): the 'state_dict' entry walked, the rest (int keys,
+ *   floats, tuples, None, bools, tensors) unpickled and left; a
+ *   'state_dict' that is not a dict, twice, or empty; and open_clip's
+ *   'module' rule (nli_ckpt_strip_module): the first name decides, 7 bytes
+ *   off every name, empty or repeated names refused. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -646,11 +652,146 @@ static void hostile_archives(void) {
     CHECK(access("/tmp/neglabel-pwned", F_OK) != 0, "os.system ran");
 }
 
+/* ------------------------------------------------------------ training checkpoints */
+
+static void binfloat(pk *p, double v) {
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    op(p, 'G');
+    for (int i = 7; i >= 0; i--) op(p, (uint8_t)(b >> (8 * i)));
+}
+
+static void vec_tensor(pk *p, const char *key) {
+    int64_t one[] = {3}, unit[] = {1};
+    tensor(p, "FloatStorage", key, 3, 0, one, unit, 1);
+}
+
+/* Unpickle, walk and (strip >= 0) strip; 0 or the error. names: the
+ * tensors' names after it, joined by ' '. */
+static int walk_strip(const pk *p, int strip, int *stripped, nli_ckpt *out, char *names, size_t cap) {
+    nli_pk_arena *a;
+    nli_pk *root;
+    int rc = nli_unpickle(p->b, p->n, "t.pkl", &a, &root);
+    names[0] = 0;
+    memset(out, 0, sizeof *out);
+    if (rc != 0) return rc;
+    rc = nli_ckpt_walk(out, root, "t.pkl");
+    if (rc == 0 && strip) rc = (*stripped = nli_ckpt_strip_module(out, "t.pkl")) < 0 ? -1 : 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (rc == 0 && strlen(names) + strlen(out->t[i].name) + 2 < cap)
+            strcat(strcat(names, *names ? " " : ""), out->t[i].name);
+        free(out->t[i].name);
+    }
+    free(out->t);
+    out->t = NULL;
+    nli_pk_free(a);
+    return rc;
+}
+
+/* {"epoch": 3, "name": "run", "state_dict": <sd>, "optimizer": {"state": {0:
+ * {"step": t, "exp_avg": t}}, "param_groups": [{"lr": 1e-3, "betas": (0.9,
+ * 0.98), "foreach": None, "amsgrad": False, "params": [0]}]}} */
+static void training(pk *p, void (*sd)(pk *)) {
+    start(p);
+    op(p, '}');
+    op(p, '(');
+    str(p, "epoch"), integer(p, 3);
+    str(p, "name"), str(p, "run");
+    str(p, "state_dict"), sd(p);
+    str(p, "optimizer"), op(p, '}'), op(p, '(');
+    str(p, "state"), op(p, '}'), integer(p, 0), op(p, '}'), op(p, '(');
+    str(p, "step"), vec_tensor(p, "7"), str(p, "exp_avg"), vec_tensor(p, "8");
+    op(p, 'u'), op(p, 's');
+    str(p, "param_groups"), op(p, ']'), op(p, '}'), op(p, '(');
+    str(p, "lr"), binfloat(p, 1e-3), str(p, "betas"), binfloat(p, 0.9), binfloat(p, 0.98), op(p, 0x86);
+    str(p, "foreach"), op(p, 'N'), str(p, "amsgrad"), op(p, 0x89);
+    str(p, "params"), op(p, ']'), integer(p, 0), op(p, 'a');
+    op(p, 'u'), op(p, 'a');
+    op(p, 'u');
+    op(p, 'u');
+    op(p, '.');
+}
+
+static void sd_module(pk *p) { /* OrderedDict(module.w, module.b) */
+    glob(p, "collections", "OrderedDict"), op(p, ')'), op(p, 'R'), op(p, '(');
+    str(p, "module.w"), vec_tensor(p, "0"), str(p, "module.b"), vec_tensor(p, "1");
+    op(p, 'u');
+}
+static void sd_list(pk *p) { op(p, ']'), vec_tensor(p, "0"), op(p, 'a'); }
+static void sd_empty(pk *p) { op(p, '}'); }
+static void sd_int(pk *p) { op(p, '}'), str(p, "w"), integer(p, 3), op(p, 's'); }
+static void sd_twice(pk *p) { sd_module(p), str(p, "state_dict"), sd_module(p); }
+
+/* A plain state dict of the names given, a tensor each. */
+static void plain(pk *p, const char *const *names, int n) {
+    start(p);
+    op(p, '}');
+    for (int i = 0; i < n; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "%d", i);
+        str(p, names[i]);
+        vec_tensor(p, key);
+        op(p, 's');
+    }
+    op(p, '.');
+}
+
+static void training_checkpoints(void) {
+    pk p;
+    nli_ckpt ck;
+    char names[256];
+    int stripped = 0;
+    training(&p, sd_module);
+    int rc = walk_strip(&p, 0, &stripped, &ck, names, sizeof names);
+    CHECK(rc == 0 && ck.training && ck.epoch == 3 && ck.ignored == 3 && !strcmp(names, "module.w module.b"),
+          "a training checkpoint: %s (%s)", rc ? nli_geterr() : "accepted", names);
+    rc = walk_strip(&p, 1, &stripped, &ck, names, sizeof names);
+    CHECK(rc == 0 && stripped == 1 && !strcmp(names, "w b"), "its names stripped: %s (%s)",
+          rc ? nli_geterr() : "accepted", names);
+    training(&p, sd_list);
+    expect_pickle(&p, "t.pkl: its 'state_dict' entry is a list, not a dict of tensors", "'state_dict' a list");
+    training(&p, sd_int);
+    expect_pickle(&p, "t.pkl: its 'state_dict': 'w' is a int, not a tensor", "'state_dict' holding an int");
+    training(&p, sd_empty);
+    expect_pickle(&p, "t.pkl: no tensors in its 'state_dict'", "an empty 'state_dict'");
+    training(&p, sd_twice);
+    expect_pickle(&p, "t.pkl: a training checkpoint with two 'state_dict' entries", "'state_dict' twice");
+    /* a tensor named 'state_dict' makes the dict one to look into, as in open_clip */
+    const char *sd_tensor[] = {"w", "state_dict"};
+    plain(&p, sd_tensor, 2);
+    expect_pickle(&p, "its 'state_dict' entry is a tensor, not a dict", "a tensor named state_dict");
+
+    /* open_clip: if the first key starts with 'module', k[7:] for every k */
+    static const struct {
+        const char *names[3];
+        const char *want; /* names after, or the error */
+        int stripped;
+    } cases[] = {
+        {{"w", "module.b", "c"}, "w module.b c", 0},              /* the first name decides */
+        {{"module.w", "module.b", "abcdefgXYZ"}, "w b XYZ", 1},  /* every name loses 7 bytes */
+        {{"modules.w", "module.b", "visual.x"}, ".w b x", 1},     /* 'module' is enough */
+        {{"module.w", "module.", "x"}, "leaves tensor 'module.' without a name", -1},
+        {{"module.w", "xxxxxxxw", "module.y"}, "tensor 'w' appears twice once DDP's 'module.' prefix is stripped", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        plain(&p, cases[i].names, 3);
+        stripped = 0;
+        rc = walk_strip(&p, 1, &stripped, &ck, names, sizeof names);
+        if (cases[i].stripped < 0)
+            CHECK(rc != 0 && strstr(nli_geterr(), cases[i].want), "strip case %zu: %s", i,
+                  rc ? nli_geterr() : names);
+        else
+            CHECK(rc == 0 && stripped == cases[i].stripped && !strcmp(names, cases[i].want),
+                  "strip case %zu: %s (%s, want %s)", i, rc ? nli_geterr() : "accepted", names, cases[i].want);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/neglabel-test-unpickler-XXXXXX");
     CHECK(mkdtemp(tmpdir) != NULL, "mkdtemp");
     hostile_pickles();
     hostile_archives();
+    training_checkpoints();
     CHECK(check_rm_rf(tmpdir) == 0, "removing %s", tmpdir);
     return check_done();
 }

@@ -2,11 +2,14 @@
  * (torch_ckpt.c) to a folder neglabel reads (safetensors_write.c):
  *
  * - OpenAI's checkpoints (TorchScript .pt, or a state dict in its names,
- *   which are OpenCLIP's: open_clip_pytorch_model.bin) to an OpenCLIP
- *   folder. The config is the open_clip_config.json beside the checkpoint
- *   (or already in the output folder), checked against the tensors' shapes;
- *   without one, it is inferred as open_clip infers OpenAI's (openai_config.c:
- *   QuickGELU, OpenAI's preprocessing), and the summary says so. Either way
+ *   which are OpenCLIP's: open_clip_pytorch_model.bin, or open_clip_train's
+ *   epoch_N.pt) to an OpenCLIP folder, read as open_clip's load_state_dict
+ *   reads them: a training checkpoint's 'state_dict' entry, DDP's 'module.'
+ *   prefix stripped (torch_ckpt.h). The config is the open_clip_config.json
+ *   beside the checkpoint (or already in the output folder), checked against
+ *   the tensors' shapes; without one, it is inferred as open_clip infers
+ *   OpenAI's (openai_config.c: QuickGELU, OpenAI's preprocessing), and the
+ *   summary says so. Either way
  *   before any tensor data is read, so an archive that is not a CLIP fails
  *   fast, and a config already in the output folder is never replaced by a
  *   different one;
@@ -14,7 +17,11 @@
  *   fine-tunes on the Hub have) to a Hugging Face folder: the tensors, names
  *   and dtypes unchanged, in model.safetensors, and the config, tokenizer and
  *   preprocessing files of the .bin's folder copied beside it (its config is
- *   checked first, as the model load will). */
+ *   checked first, as the model load will). transformers loads the .bin as
+ *   the state dict itself (modeling_utils.load_state_dict: torch.load, no
+ *   'state_dict' entry taken, no 'module.' prefix stripped), so Hugging Face
+ *   names in a training checkpoint or under 'module.' are refused. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -201,10 +208,29 @@ int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     nli_sd_entry *e = nli_mallocarray(ck.n, sizeof *e);
     nli_st_out *o = nli_mallocarray(ck.n, sizeof *o);
     if (!e || !o) goto out;
-    if (is_hf(&ck)) {
+    if (is_hf(&ck) && !ck.training) {
         rc = convert_hf(&ck, src, dst_dir, o);
         goto out;
     }
+    int stripped = nli_ckpt_strip_module(&ck, src);
+    if (stripped < 0) goto out;
+    if (is_hf(&ck)) {
+        nli_seterr("%s: Hugging Face CLIPModel names%s%s: transformers loads a pytorch_model.bin as the state dict "
+                   "itself (no 'state_dict' entry taken, no 'module.' prefix stripped), so it would not find these "
+                   "weights; save the model's own state_dict() (or save_pretrained) instead",
+                   src, ck.training ? " in a training checkpoint's 'state_dict'" : "",
+                   stripped ? " under DDP's 'module.' prefix" : "");
+        goto out;
+    }
+    if (ck.training) {
+        char epoch[48] = "";
+        if (ck.epoch >= 0) snprintf(epoch, sizeof epoch, " (epoch %lld)", (long long)ck.epoch);
+        nli_log(NL_LOG_INFO, "%s: a training checkpoint%s: its 'state_dict' entry taken, as open_clip does; its %zu "
+                "other entries (optimizer state ...) are not read", src, epoch, ck.ignored);
+    }
+    if (stripped)
+        nli_log(NL_LOG_INFO, "%s: DDP's 'module.' prefix stripped from its %zu tensor names, as open_clip does",
+                src, ck.n);
     for (size_t i = 0; i < ck.n; i++) e[i] = (nli_sd_entry){ck.t[i].name, ck.t[i].ndim, ck.t[i].shape};
     if (nli_openai_dims(e, ck.n, src, &dims) != 0 || openclip_config(&dims, src, dst_dir, &cfg, &write_cfg, &how) != 0)
         goto out;
@@ -233,8 +259,8 @@ int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     if (write_cfg) nf++;
     if (nli_atomic_publish_set(files, nf) != 0) goto out; /* frees them */
     nli_log(NL_LOG_INFO, "%s: %s %s, %zu tensors (%.1f MB), %s -> %s in %.1f s", src,
-            ck.torchscript ? "TorchScript" : "state dict", find_vit(&ck) ? "ViT" : "ModifiedResNet", n, bytes / 1e6,
-            how, dst_dir, nli_now() - t0);
+            ck.torchscript ? "TorchScript" : ck.training ? "training checkpoint's state dict" : "state dict",
+            find_vit(&ck) ? "ViT" : "ModifiedResNet", n, bytes / 1e6, how, dst_dir, nli_now() - t0);
     rc = 0;
 out:
     free(e);

@@ -8,7 +8,11 @@
  * "__parameters__ = [...]" and "__buffers__ = [...]"). state_dict() takes,
  * per module, the non-None parameters, then the buffers, each in slot
  * order, then the submodules (attributes that are modules) in slot order.
- * torch.save of a dict: data.pkl is the (Ordered)dict of tensors. */
+ * torch.save of a dict: data.pkl is the (Ordered)dict of tensors; of a
+ * training checkpoint (open_clip_train's {"epoch", "name", "state_dict",
+ * "optimizer", "scaler"}), a dict whose 'state_dict' entry is that dict:
+ * open_clip's load_state_dict (src/open_clip/factory.py) takes it when the
+ * root is a dict with that key, whatever else the root holds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,40 +217,117 @@ static int cmp_tensor_names(const void *a, const void *b) {
     return strcmp((*(const nli_ckpt_tensor *const *)a)->name, (*(const nli_ckpt_tensor *const *)b)->name);
 }
 
+/* No name twice (a dict key repeated, or two names made one by stripping);
+ * how says which, for the message. */
+static int check_unique(nli_ckpt *ck, const char *what, const char *how) {
+    if (ck->n < 2) return 0;
+    const nli_ckpt_tensor **s = nli_mallocarray(ck->n, sizeof *s);
+    if (!s) return -1;
+    for (size_t i = 0; i < ck->n; i++) s[i] = &ck->t[i];
+    qsort(s, ck->n, sizeof *s, cmp_tensor_names);
+    int rc = 0;
+    for (size_t i = 1; i < ck->n && rc == 0; i++)
+        if (strcmp(s[i - 1]->name, s[i]->name) == 0) {
+            char shown[300];
+            nli_sanitize(shown, sizeof shown, s[i]->name);
+            nli_seterr("%s: tensor '%s' appears twice%s", what, shown, how);
+            rc = -1;
+        }
+    free(s);
+    return rc;
+}
+
+/* A state dict: every key a string, every value a tensor. */
+static int walk_dict(walker *w, const nli_pk *d, const char *what) {
+    for (size_t i = 0; i + 1 < d->n; i += 2) {
+        if (d->items[i]->kind != NLI_PK_STR) {
+            nli_seterr("%s: a state dict key that is a %s", what, nli_pk_kind_name(d->items[i]->kind));
+            return -1;
+        }
+        if (emit(w, "", d->items[i]->s, d->items[i + 1]) != 0) return -1;
+    }
+    return 0;
+}
+
+/* A training checkpoint's state dict: the root's 'state_dict' entry (NULL
+ * when it has none). *twice is set when the key appears more than once. */
+static const nli_pk *training_state_dict(const nli_pk *root, int *twice) {
+    const nli_pk *sd = NULL;
+    *twice = 0;
+    for (size_t i = 0; i + 1 < root->n; i += 2)
+        if (root->items[i]->kind == NLI_PK_STR && strcmp(root->items[i]->s, "state_dict") == 0) {
+            if (sd) *twice = 1;
+            sd = root->items[i + 1];
+        }
+    return sd;
+}
+
 int nli_ckpt_walk(nli_ckpt *ck, const nli_pk *root, const char *what) {
     walker w = {.ck = ck, .what = what, .have_code = ck->zip != NULL};
-    int rc = 0;
+    int rc = 0, twice = 0;
+    ck->epoch = -1;
+    const nli_pk *sd = root->kind == NLI_PK_DICT ? training_state_dict(root, &twice) : NULL;
     if (root->kind == NLI_PK_OBJECT) {
         ck->torchscript = 1;
         rc = walk_module(&w, root, "", 0);
-    } else if (root->kind == NLI_PK_DICT) {
-        for (size_t i = 0; i + 1 < root->n && rc == 0; i += 2) {
-            if (root->items[i]->kind != NLI_PK_STR) {
-                nli_seterr("%s: a state dict key that is a %s", what, nli_pk_kind_name(root->items[i]->kind));
-                rc = -1;
-            } else rc = emit(&w, "", root->items[i]->s, root->items[i + 1]);
+    } else if (sd) {
+        /* open_clip_train's checkpoint: the model's weights in 'state_dict',
+         * the optimizer and the rest beside them, never read */
+        if (twice) {
+            nli_seterr("%s: a training checkpoint with two 'state_dict' entries", what);
+            rc = -1;
+        } else if (sd->kind != NLI_PK_DICT) {
+            nli_seterr("%s: its 'state_dict' entry is a %s, not a dict of tensors (open_clip takes a checkpoint's "
+                       "weights from that entry when the saved dict has one)", what, nli_pk_kind_name(sd->kind));
+            rc = -1;
+        } else {
+            size_t len = strlen(what) + 32;
+            char *inner = nli_malloc(len);
+            if (!inner) rc = -1;
+            else {
+                snprintf(inner, len, "%s: its 'state_dict'", what);
+                w.what = inner;
+                rc = walk_dict(&w, sd, inner);
+                w.what = what;
+                free(inner);
+            }
+            ck->training = 1;
+            ck->ignored = root->n / 2 - 1;
+            const nli_pk *ep = nli_pk_get(root, "epoch");
+            if (ep && ep->kind == NLI_PK_INT) ck->epoch = ep->i;
         }
+    } else if (root->kind == NLI_PK_DICT) {
+        rc = walk_dict(&w, root, what);
     } else {
         nli_seterr("%s: holds a %s, neither a TorchScript module nor a state dict", what, nli_pk_kind_name(root->kind));
         rc = -1;
     }
     free_decls(&w);
-    if (rc == 0 && ck->n == 0) { nli_seterr("%s: no tensors", what); rc = -1; }
-    if (rc == 0 && ck->n > 1) { /* a name twice (a dict key repeated) */
-        const nli_ckpt_tensor **s = nli_mallocarray(ck->n, sizeof *s);
-        if (!s) return -1;
-        for (size_t i = 0; i < ck->n; i++) s[i] = &ck->t[i];
-        qsort(s, ck->n, sizeof *s, cmp_tensor_names);
-        for (size_t i = 1; i < ck->n && rc == 0; i++)
-            if (strcmp(s[i - 1]->name, s[i]->name) == 0) {
-                char shown[300];
-                nli_sanitize(shown, sizeof shown, s[i]->name);
-                nli_seterr("%s: tensor '%s' appears twice", what, shown);
-                rc = -1;
-            }
-        free(s);
+    if (rc == 0 && ck->n == 0) {
+        nli_seterr(ck->training ? "%s: no tensors in its 'state_dict'" : "%s: no tensors", what);
+        rc = -1;
     }
+    if (rc == 0) rc = check_unique(ck, what, "");
     return rc;
+}
+
+int nli_ckpt_strip_module(nli_ckpt *ck, const char *what) {
+    if (ck->n == 0 || strncmp(ck->t[0].name, "module", 6) != 0) return 0;
+    for (size_t i = 0; i < ck->n; i++)
+        if (strlen(ck->t[i].name) <= 7) {
+            char shown[300];
+            nli_sanitize(shown, sizeof shown, ck->t[i].name);
+            nli_seterr("%s: its first tensor name begins with 'module', so DDP's 'module.' prefix is stripped from "
+                       "every name (their first 7 bytes, as open_clip does), which leaves tensor '%s' without a name",
+                       what, shown);
+            return -1;
+        }
+    for (size_t i = 0; i < ck->n; i++) {
+        char *s = ck->t[i].name;
+        memmove(s, s + 7, strlen(s + 7) + 1);
+    }
+    return check_unique(ck, what, " once DDP's 'module.' prefix is stripped (the first 7 bytes of every name, as "
+                                  "open_clip strips them)") == 0 ? 1 : -1;
 }
 
 /* ------------------------------------------------------------ the archive */

@@ -1,9 +1,14 @@
 /* torch_ckpt.h — a PyTorch checkpoint archive read as a state dict:
  * OpenAI's TorchScript .pt files (torch.jit.save: data.pkl holds the module
- * objects, code/ declares each class's parameters and buffers) and plain
- * torch.save zip files of a state dict. Names, order and contents are those
- * of module.state_dict() / the saved dict: parameters, then buffers, then
- * submodules, joined with '.'. Nothing is executed (pickle.h); every
+ * objects, code/ declares each class's parameters and buffers), plain
+ * torch.save zip files of a state dict, and training checkpoints (a dict
+ * with a 'state_dict' entry, open_clip_train's epoch_N.pt: that entry is
+ * the state dict, as open_clip's load_state_dict takes it; the optimizer
+ * state and the rest are unpickled but never read from their storages).
+ * Names, order and contents are those of module.state_dict() / the saved
+ * dict: parameters, then buffers, then submodules, joined with '.'. DDP's
+ * 'module.' prefix is left to nli_ckpt_strip_module (open_clip strips it,
+ * transformers does not). Nothing is executed (pickle.h); every
  * tensor's bytes are checked against its storage entry. Little-endian
  * archives only. */
 #ifndef NEGLABEL_TORCH_CKPT_H
@@ -42,6 +47,9 @@ typedef struct {
     nli_zip *zip;
     char *prefix;             /* "archive" of "archive/data.pkl" */
     int torchscript;
+    int training;             /* the state dict is the root dict's 'state_dict' entry */
+    int64_t epoch;            /* a training checkpoint's 'epoch' (-1: none, or not an int) */
+    size_t ignored;           /* its other entries (optimizer state ...), not read */
     nli_pk_arena *arena;
     nli_ckpt_tensor *t;
     size_t n, cap;
@@ -65,4 +73,11 @@ void nli_ckpt_free(nli_ckpt *ck);
 /* The walk alone, on an unpickled root (for the fuzzer and tests): with z
  * NULL, TorchScript objects count every tensor attribute as a parameter. */
 int nli_ckpt_walk(nli_ckpt *ck, const nli_pk *root, const char *what);
+
+/* open_clip's load_state_dict (factory.py): when the first tensor's name
+ * begins with 'module' (DDP's "module." prefix), its first 7 bytes are
+ * dropped from every name, whatever they are. Returns 1 when it did, 0
+ * when the names stay as they are, -1 (error naming what) when a name
+ * would be left empty or two the same. */
+int nli_ckpt_strip_module(nli_ckpt *ck, const char *what);
 #endif
