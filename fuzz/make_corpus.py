@@ -5,7 +5,9 @@ animated WebP seeds are copies of goldens, see below) and unpickler (the
 data.pkl of each archive in tests/data/torchscript prefixed with 'P'; whole
 archives prefixed with 'Z': views_sd.pt, and vit_jit.pt without its
 storages over 512 bytes and its .debug_pkl files, to keep the seed small;
-zip_bomb_views: a deflated storage of 4 MiB viewed by eight tensors).
+zip_bomb_views: a deflated storage of 4 MiB viewed by eight tensors;
+pkl_training and zip_training: open_clip_train's checkpoint of two tensors
+under DDP's "module.", with an optimizer state beside them).
 The formats/ seeds are hand-written except the two cache files (cache_*), which are
 neglabel's own cache files from scoring one CIFAR-10 image with the tiny
 fixture model against the hand-written negatives seed (`neglabel score
@@ -153,3 +155,28 @@ with zipfile.ZipFile(buf, "w") as out:
     out.writestr("a/data.pkl", pkl)
     out.writestr("a/data/0", bytes(4 * N), compress_type=zipfile.ZIP_DEFLATED)
 open(D + "unpickler/zip_bomb_views", "wb").write(b"Z" + buf.getvalue())
+
+# A training checkpoint as open_clip_train saves it ({"epoch", "name",
+# "state_dict", "optimizer"}), the weights under DDP's "module.": the
+# optimizer's int keys, floats, tuple, None, bool and tensors are unpickled
+# and left, their storages never read.
+def pk_tensor(key, n):
+    return (b"ctorch._utils\n_rebuild_tensor_v2\n((" + pk_str("storage") + b"ctorch\nFloatStorage\n" + pk_str(key) +
+            pk_str("cpu") + pk_int(n) + b"tQ" + pk_int(0) + b"(" + pk_int(n) + b"t(" + pk_int(1) + b"t\x89" +
+            b"ccollections\nOrderedDict\n)RtR")
+def pk_float(v):
+    return b"G" + struct.pack(">d", v)
+pkl = (b"\x80\x02}(" + pk_str("epoch") + pk_int(3) + pk_str("name") + pk_str("run") + pk_str("state_dict") +
+       b"ccollections\nOrderedDict\n)R(" + pk_str("module.w") + pk_tensor("0", 4) + pk_str("module.b") +
+       pk_tensor("1", 2) + b"u" + pk_str("optimizer") + b"}(" + pk_str("state") + b"}" + pk_int(0) + b"}(" +
+       pk_str("step") + pk_tensor("2", 1) + pk_str("exp_avg") + pk_tensor("3", 4) + b"us" + pk_str("param_groups") +
+       b"]}(" + pk_str("lr") + pk_float(1e-3) + pk_str("betas") + pk_float(0.9) + pk_float(0.98) + b"\x86" +
+       pk_str("foreach") + b"N" + pk_str("amsgrad") + b"\x89" + pk_str("params") + b"](" + pk_int(0) + pk_int(1) +
+       b"euauu.")
+open(D + "unpickler/pkl_training", "wb").write(b"P" + pkl)
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+    out.writestr("epoch_3/data.pkl", pkl)
+    for key, n in (("0", 4), ("1", 2), ("2", 1), ("3", 4)):
+        out.writestr("epoch_3/data/" + key, struct.pack("<%df" % n, *range(n)))
+open(D + "unpickler/zip_training", "wb").write(b"Z" + buf.getvalue())
