@@ -241,21 +241,25 @@ NL_API int nl_write_file_atomic(const char *path, const void *data, size_t len);
 NL_API void nl_normalize_rows(float *x, size_t n, size_t dim);
 
 /* Convert a PyTorch checkpoint of an OpenAI CLIP (OpenAI's TorchScript .pt
- * files such as ViT-B-16.pt or RN50.pt, or a torch.save'd zip of their state
- * dict) into an OpenCLIP folder: dst_dir/open_clip_model.safetensors (the
- * state dict, dtypes kept, without the input_resolution, context_length and
- * vocab_size entries) and dst_dir/open_clip_config.json: the one beside src
- * (an OpenCLIP open_clip_pytorch_model.bin's) or already in dst_dir, checked
- * against the tensors' shapes and never replaced by a different one; else
- * the architecture as open_clip infers it for OpenAI's weights (QuickGELU,
+ * files such as ViT-B-16.pt or RN50.pt, a torch.save'd zip of their state
+ * dict, or an open_clip_train checkpoint epoch_N.pt, read as open_clip's
+ * load_state_dict reads it: its 'state_dict' entry, DDP's 'module.' prefix
+ * stripped when the first name begins with 'module') into an OpenCLIP
+ * folder: dst_dir/open_clip_model.safetensors (the state dict, dtypes kept,
+ * without the input_resolution, context_length and vocab_size entries) and
+ * dst_dir/open_clip_config.json: the one beside src (an OpenCLIP
+ * open_clip_pytorch_model.bin's) or already in dst_dir, checked against the
+ * tensors' shapes and never replaced by a different one; else the
+ * architecture as open_clip infers it for OpenAI's weights (QuickGELU,
  * OpenAI's preprocessing; logged). A Hugging Face CLIPModel state dict
- * (pytorch_model.bin, names text_model.* / vision_model.*) becomes a Hugging
- * Face folder instead: dst_dir/model.safetensors (every tensor, names and
- * dtypes kept) and copies of the config, tokenizer and preprocessing files
- * beside the .bin (config.json required; dst_dir may be that folder). The
- * pickle is read by a restricted unpickler that runs no code; archives it
- * cannot read, and archives whose storages would inflate or be copied far
- * beyond their size, are refused. 0 or -1. */
+ * (pytorch_model.bin, names text_model.* / vision_model.*; as transformers
+ * reads it, no 'state_dict' entry taken, no prefix stripped) becomes a
+ * Hugging Face folder instead: dst_dir/model.safetensors (every tensor,
+ * names and dtypes kept) and copies of the config, tokenizer and
+ * preprocessing files beside the .bin (config.json required; dst_dir may be
+ * that folder). The pickle is read by a restricted unpickler that runs no
+ * code; archives it cannot read, and archives whose storages would inflate
+ * or be copied far beyond their size, are refused. 0 or -1. */
 NL_API int nl_convert_checkpoint(const char *src, const char *dst_dir);
 
 /* ---------------------------------------------------------------- neglabel */

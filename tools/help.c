@@ -181,7 +181,9 @@ static const opt_doc o_preprocess[] = {
     {0}};
 static const opt_doc o_convert[] = {
     {"CHECKPOINT", NULL, NULL, "an OpenAI CLIP .pt (TorchScript, e.g. ViT-B-16.pt, RN50.pt) or a torch.save'd zip of "
-     "its state dict; or a Hugging Face CLIPModel's pytorch_model.bin, its config.json beside it", 0},
+     "its state dict (open_clip_pytorch_model.bin, open_clip_config.json beside it), or an open_clip_train checkpoint "
+     "epoch_N.pt (its 'state_dict' entry, DDP's 'module.' prefix stripped, as open_clip loads it); or a Hugging Face "
+     "CLIPModel's pytorch_model.bin, its config.json beside it", 0},
     {"-o", "--output", "DIR", "the OpenCLIP folder to write (created if missing; its two files replaced) (required)", 0},
     {0}};
 static const opt_doc o_corpus_cmd[] = {

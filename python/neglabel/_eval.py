@@ -185,7 +185,9 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
 
 def convert_checkpoint(src: PathLike, dst_dir: PathLike) -> None:
     """``neglabel convert``: OpenAI's CLIP checkpoint (``ViT-B-16.pt``, ``RN50.pt``: TorchScript, or a
-    ``torch.save``'d zip of the state dict, e.g. OpenCLIP's ``open_clip_pytorch_model.bin``) to an OpenCLIP
+    ``torch.save``'d zip of the state dict, e.g. OpenCLIP's ``open_clip_pytorch_model.bin``, or an
+    ``open_clip_train`` checkpoint ``epoch_N.pt``: its ``state_dict`` entry, DDP's ``module.`` prefix stripped,
+    as open_clip loads it) to an OpenCLIP
     folder (``open_clip_model.safetensors``, ``open_clip_config.json``: the one beside ``src`` when there is one,
     checked against the shapes, else OpenAI's QuickGELU and preprocessing) that :class:`Model` loads; or a Hugging Face ``pytorch_model.bin`` (its
     ``config.json`` beside it) to a Hugging Face folder (``model.safetensors`` and copies of the config,
