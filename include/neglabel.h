@@ -253,7 +253,9 @@ NL_API void nl_normalize_rows(float *x, size_t n, size_t dim);
  * architecture as open_clip infers it for OpenAI's weights (QuickGELU,
  * OpenAI's preprocessing; logged). A Hugging Face CLIPModel state dict
  * (pytorch_model.bin, names text_model.* / vision_model.*; as transformers
- * reads it, no 'state_dict' entry taken, no prefix stripped) becomes a
+ * reads it, no 'state_dict' entry taken, no prefix stripped; or a sharded
+ * one, src its pytorch_model.bin.index.json: every shard read, each tensor
+ * where the index says, one shard alone refused) becomes a
  * Hugging Face folder instead: dst_dir/model.safetensors (every tensor,
  * names and dtypes kept) and copies of the config, tokenizer and
  * preprocessing files beside the .bin (config.json required; dst_dir may be

@@ -255,6 +255,99 @@ mkdir -p "$TMP/hf-lone" && cp "$H/pytorch_model.bin" "$TMP/hf-lone/"
 expect_fail "a Hugging Face .bin without config.json beside it" "no config.json beside it" \
   nl convert -q "$TMP/hf-lone/pytorch_model.bin" -o "$TMP/hf-lone-out"
 check "nothing written for it" test ! -e "$TMP/hf-lone-out"
+# transformers' sharded pytorch_model.bin (save_pretrained with
+# safe_serialization=False past max_shard_size): pytorch_model.bin.index.json
+# names each tensor's shard. The .bin above split so (shard.py: its pickle
+# re-saved in two torch.save zips without torch, each with its own storages)
+# converts, from the index, to the very model.safetensors the whole .bin
+# gives; an index that disagrees with its shards is refused, naming the
+# tensor; one shard alone is refused, naming the index to convert.
+cat >"$TMP/shard.py" <<'SHARD'
+# shard.py SRC DIR MODE: write DIR/pytorch_model-0000k-of-00002.bin and
+# DIR/pytorch_model.bin.index.json from the torch.save zip SRC. MODE: ok;
+# missing (the index names a tensor no shard has); wrong (a tensor mapped to
+# the other shard); unlisted (a shard tensor the index lacks).
+import io, json, os, pickle, sys, types, zipfile
+from collections import OrderedDict
+src, out, mode = sys.argv[1:4]
+torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+torch._utils = utils
+sys.modules.update({"torch": torch, "torch._utils": utils})
+for n in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"):
+    setattr(torch, n + "Storage", type(n + "Storage", (), {"__module__": "torch"}))
+class Storage:
+    def __init__(self, pid): self.pid = pid
+class Tensor:
+    def __init__(self, *args): self.args = args
+    def __reduce_ex__(self, proto): return (_rebuild_tensor_v2, self.args)
+def _rebuild_tensor_v2(*args): return Tensor(*args)
+_rebuild_tensor_v2.__module__ = "torch._utils"
+utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+class Reader(pickle.Unpickler):
+    def persistent_load(self, pid): return Storage(pid)
+class Writer(pickle.Pickler):
+    def persistent_id(self, obj): return obj.pid if isinstance(obj, Storage) else None
+zin = zipfile.ZipFile(src)
+top = zin.namelist()[0].split("/")[0]
+sd = Reader(io.BytesIO(zin.read(top + "/data.pkl"))).load()
+names = list(sd)
+half = len(names) // 2
+weight_map = {}
+for k, part in enumerate((names[:half], names[half:]), 1):
+    fn = "pytorch_model-%05d-of-00002.bin" % k
+    stem = fn[:-4]
+    buf = io.BytesIO()
+    Writer(buf, protocol=2).dump(OrderedDict((n, sd[n]) for n in part))
+    with zipfile.ZipFile(os.path.join(out, fn), "w", zipfile.ZIP_STORED) as z:
+        z.writestr(stem + "/data.pkl", buf.getvalue())
+        for e in zin.namelist():
+            rest = e.split("/", 1)[1]
+            if rest.startswith("data/") or rest == "data.pkl":
+                continue
+            z.writestr(stem + "/" + rest, zin.read(e))
+        for key in sorted({sd[n].args[0].pid[2] for n in part}):
+            z.writestr(stem + "/data/" + key, zin.read(top + "/data/" + key))
+    weight_map.update((n, fn) for n in part)
+if mode == "missing":
+    weight_map["text_model.extra.weight"] = "pytorch_model-00002-of-00002.bin"
+elif mode == "wrong":
+    weight_map[names[0]] = "pytorch_model-00002-of-00002.bin"
+elif mode == "unlisted":
+    del weight_map[names[-1]]
+json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map},
+          open(os.path.join(out, "pytorch_model.bin.index.json"), "w"), indent=2)
+SHARD
+for m in ok missing wrong unlisted; do
+  mkdir -p "$TMP/hf-sh-$m" && cp "$H/config.json" "$H/vocab.json" "$H/merges.txt" "$TMP/hf-sh-$m/"
+  python3 "$TMP/shard.py" "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/hf-sh-$m" $m || bad "shard.py $m"
+done
+S=$TMP/hf-sh-ok
+expect_fail "a folder with a sharded pytorch_model.bin only: says how to convert it" \
+  "the folder has pytorch_model.bin.index.json and its shards, which .neglabel convert .*/hf-sh-ok/pytorch_model.bin.index.json -o" \
+  nl info -q --model "$S"
+nl convert "$S/pytorch_model.bin.index.json" -o "$TMP/hf-sh-out" 2>"$TMP/err"; rc=$?
+check "convert a sharded pytorch_model.bin from its index (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+check "the log says it read 2 shards" grep -q "Hugging Face state dict in 2 shards, 48 tensors" "$TMP/err"
+check "the same model.safetensors as the whole .bin gives" cmp -s "$TMP/hf-out/model.safetensors" "$TMP/hf-sh-out/model.safetensors"
+check "and the same files beside it" \
+  test "$(ls "$TMP/hf-sh-out" | tr '\n' ' ')" = "config.json merges.txt model.safetensors vocab.json "
+nl convert -q "$S/pytorch_model.bin.index.json" -o "$S"; rc=$?
+check "convert into the shards' own folder, which then loads (rc=$rc)" sh -c "test $rc -eq 0 && '$BIN' info -q --model '$S' >/dev/null"
+expect_fail "one shard alone: the index is named" \
+  "pytorch_model-00001-of-00002.bin: one shard of the model that .*pytorch_model.bin.index.json lists: convert the index" \
+  nl convert -q "$S/pytorch_model-00001-of-00002.bin" -o "$TMP/hf-sh-one"
+expect_fail "an index naming a tensor no shard has" \
+  "tensor 'text_model.extra.weight' is mapped to 'pytorch_model-00002-of-00002.bin' but not found there" \
+  nl convert -q "$TMP/hf-sh-missing/pytorch_model.bin.index.json" -o "$TMP/hf-sh-bad"
+expect_fail "an index mapping a tensor to the other shard" \
+  "is in shard 'pytorch_model-00001-of-00002.bin', but the index maps it to 'pytorch_model-00002-of-00002.bin'" \
+  nl convert -q "$TMP/hf-sh-wrong/pytorch_model.bin.index.json" -o "$TMP/hf-sh-bad"
+expect_fail "a shard tensor the index lacks" "of shard 'pytorch_model-00002-of-00002.bin' is not in the index's weight_map" \
+  nl convert -q "$TMP/hf-sh-unlisted/pytorch_model.bin.index.json" -o "$TMP/hf-sh-bad"
+check "nothing written for them" test ! -e "$TMP/hf-sh-one" -a ! -e "$TMP/hf-sh-bad"
+rm "$TMP/hf-sh-missing/pytorch_model-00002-of-00002.bin"
+expect_fail "a shard that is not there" "shard 'pytorch_model-00002-of-00002.bin' does not exist" \
+  nl convert -q "$TMP/hf-sh-missing/pytorch_model.bin.index.json" -o "$TMP/hf-sh-bad"
 mkdir -p "$TMP/hf-stale" && echo '{}' >"$TMP/hf-stale/tokenizer.json"
 expect_fail "into a folder holding a tokenizer.json the source has not" \
   "hf-stale holds tokenizer.json, which .*/hf does not: it would be read with the converted weights" \

@@ -183,7 +183,7 @@ static const opt_doc o_convert[] = {
     {"CHECKPOINT", NULL, NULL, "an OpenAI CLIP .pt (TorchScript, e.g. ViT-B-16.pt, RN50.pt) or a torch.save'd zip of "
      "its state dict (open_clip_pytorch_model.bin, open_clip_config.json beside it), or an open_clip_train checkpoint "
      "epoch_N.pt (its 'state_dict' entry, DDP's 'module.' prefix stripped, as open_clip loads it); or a Hugging Face "
-     "CLIPModel's pytorch_model.bin, its config.json beside it", 0},
+     "CLIPModel's pytorch_model.bin, its config.json beside it, or the pytorch_model.bin.index.json of a sharded one", 0},
     {"-o", "--output", "DIR", "the OpenCLIP folder to write (created if missing; its two files replaced) (required)", 0},
     {0}};
 static const opt_doc o_corpus_cmd[] = {
@@ -248,7 +248,8 @@ static const cmd_doc commands[] = {
      {&g_preprocess}, C_QUIET},
     {"convert", "CLIP engine", "CHECKPOINT -o DIR",
      "write an OpenCLIP folder (open_clip_model.safetensors, open_clip_config.json) from OpenAI's CLIP checkpoint, "
-     "or a Hugging Face folder (model.safetensors and the files beside it) from a pytorch_model.bin; the pickle is "
+     "or a Hugging Face folder (model.safetensors and the files beside it) from a pytorch_model.bin (or the index of "
+     "its shards); the pickle is "
      "read without running any of it",
      {&g_convert}, C_QUIET},
     {"corpus", "NegLabel", "[--wordnet DIR | --lists DIR] [--include CAT]... [--exclude CAT]... -o FILE",

@@ -190,7 +190,7 @@ def convert_checkpoint(src: PathLike, dst_dir: PathLike) -> None:
     as open_clip loads it) to an OpenCLIP
     folder (``open_clip_model.safetensors``, ``open_clip_config.json``: the one beside ``src`` when there is one,
     checked against the shapes, else OpenAI's QuickGELU and preprocessing) that :class:`Model` loads; or a Hugging Face ``pytorch_model.bin`` (its
-    ``config.json`` beside it) to a Hugging Face folder (``model.safetensors`` and copies of the config,
+    ``config.json`` beside it; a sharded one by its ``pytorch_model.bin.index.json``) to a Hugging Face folder (``model.safetensors`` and copies of the config,
     tokenizer and preprocessing files; ``dst_dir`` may be the ``.bin``'s own folder). The pickle is read by a
     restricted unpickler that runs nothing; an archive it cannot read raises :class:`InvalidInputError` naming
     the problem."""

@@ -59,9 +59,12 @@ static int finish_copy(nli_atomic *a, const char *path, const void *data, size_t
     return nli_atomic_finish(a);
 }
 
-static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st_out *o) {
+/* nck archives (one pytorch_model.bin, or the shards of an index; src names
+ * it) of one Hugging Face state dict to a folder. */
+static int convert_hf(nli_ckpt *ck, size_t nck, const char *src, const char *dst_dir) {
     char *dir = nli_dirname(src);
     char *cfg = dir ? nli_path_join(dir, "config.json") : NULL, *st_path = NULL;
+    nli_st_out *o = NULL;
     nli_clip_config c;
     nli_atomic files[1 + sizeof HF_FILES / sizeof *HF_FILES];
     size_t nf = 0;
@@ -97,19 +100,25 @@ static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st
     }
     if (clash) goto out;
     double t0 = nli_now();
-    if (nli_ckpt_load_data(ck) != 0) goto out;
-    size_t bytes = 0;
-    for (size_t i = 0; i < ck->n; i++) {
-        o[i] = (nli_st_out){ck->t[i].name, nli_dtype_st_name(ck->t[i].dtype), ck->t[i].ndim, ck->t[i].shape,
-                            ck->t[i].data, ck->t[i].nbytes};
-        bytes += ck->t[i].nbytes;
+    size_t n = 0, bytes = 0;
+    for (size_t k = 0; k < nck; k++) {
+        if (nli_ckpt_load_data(&ck[k]) != 0) goto out;
+        n += ck[k].n;
     }
+    if (!(o = nli_mallocarray(n, sizeof *o))) goto out;
+    n = 0;
+    for (size_t k = 0; k < nck; k++)
+        for (size_t i = 0; i < ck[k].n; i++) {
+            const nli_ckpt_tensor *t = &ck[k].t[i];
+            o[n++] = (nli_st_out){t->name, nli_dtype_st_name(t->dtype), t->ndim, t->shape, t->data, t->nbytes};
+            bytes += t->nbytes;
+        }
     if (nli_mkdir_p(dst_dir) != 0 || !(st_path = nli_path_join(dst_dir, "model.safetensors"))) goto out;
     /* The weights and the files beside them are published together: a
      * failure or a kill before the last one is written leaves the earlier
      * folder as it was, never new weights with an earlier model's config or
      * tokenizer (which would load without a word and embed wrongly). */
-    if (nli_st_write_finish(&files[nf], st_path, o, ck->n) != 0) goto out;
+    if (nli_st_write_finish(&files[nf], st_path, o, n) != 0) goto out;
     nf++;
     for (size_t k = 0; k < sizeof HF_FILES / sizeof *HF_FILES; k++) {
         char *from = nli_path_join(dir, HF_FILES[k]), *to = nli_path_join(dst_dir, HF_FILES[k]), *data = NULL;
@@ -127,14 +136,124 @@ static int convert_hf(nli_ckpt *ck, const char *src, const char *dst_dir, nli_st
     int published = nli_atomic_publish_set(files, nf); /* frees them */
     nf = 0;
     if (published != 0) goto out;
-    nli_log(NL_LOG_INFO, "%s: Hugging Face state dict, %zu tensors (%.1f MB) -> %s in %.1f s", src, ck->n,
+    char shards[40] = "";
+    if (nck > 1) snprintf(shards, sizeof shards, " in %zu shards", nck);
+    nli_log(NL_LOG_INFO, "%s: Hugging Face state dict%s, %zu tensors (%.1f MB) -> %s in %.1f s", src, shards, n,
             bytes / 1e6, dst_dir, nli_now() - t0);
     rc = 0;
 out:
     for (size_t k = 0; k < nf; k++) nli_atomic_abort(&files[k]);
+    free(o);
     free(st_path);
     free(cfg);
     free(dir);
+    return rc;
+}
+
+/* ------------------------------------------------------------ sharded .bin */
+
+#define BIN_INDEX "pytorch_model.bin.index.json"
+
+static int has_suffix(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* 1, with the error set, when src is one of the shards that the
+ * pytorch_model.bin.index.json beside it names: alone it is part of the
+ * model, which would convert into a folder that cannot load. */
+static int shard_of_index(const char *src) {
+    char *dir = nli_dirname(src), *ix_path = dir ? nli_path_join(dir, BIN_INDEX) : NULL;
+    const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+    int hit = 0;
+    nli_st_index ix;
+    if (ix_path && nli_file_exists(ix_path) && nli_st_index_read_ext(ix_path, ".bin", &ix) == 0) {
+        for (int s = 0; s < ix.n_shards && !hit; s++) hit = strcmp(ix.shards[s], base) == 0;
+        nli_st_index_free(&ix);
+        if (hit)
+            nli_seterr("%s: one shard of the model that %s lists: convert the index (`neglabel convert %s -o DIR`), "
+                       "which reads every shard",
+                       src, ix_path, ix_path);
+    }
+    free(ix_path);
+    free(dir);
+    return hit;
+}
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const nli_st_index_entry *)a)->tensor, ((const nli_st_index_entry *)b)->tensor);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* transformers' sharded pytorch_model.bin (save_pretrained with
+ * safe_serialization=False past max_shard_size): the index's weight_map
+ * names each tensor's shard, each shard a torch.save zip of part of the
+ * state dict. Every shard is read (in order of first mention), every tensor
+ * must be in the shard the index names, and every tensor the index names
+ * must be in one (position_ids buffers excepted, as for safetensors
+ * indexes); then the tensors are one Hugging Face state dict. */
+static int convert_hf_sharded(const char *index, const char *dst_dir) {
+    nli_st_index ix;
+    if (nli_st_index_read_ext(index, ".bin", &ix) != 0) return -1;
+    char *dir = nli_dirname(index);
+    nli_ckpt *ck = nli_calloc((size_t)ix.n_shards, sizeof *ck);
+    char **names = NULL; /* every shard's tensor names, sorted */
+    size_t n = 0, cap = 0;
+    int rc = -1;
+    if (!dir || !ck) goto out;
+    qsort(ix.map, ix.n_map, sizeof *ix.map, cmp_entry); /* looked up by name below */
+    for (int s = 0; s < ix.n_shards; s++) {
+        char *p = nli_path_join(dir, ix.shards[s]);
+        if (!p) goto out;
+        if (!nli_file_exists(p)) {
+            nli_seterr("%s: shard '%s' does not exist", index, ix.shards[s]);
+            free(p);
+            goto out;
+        }
+        int r = nli_ckpt_open(p, &ck[s]);
+        free(p);
+        if (r != 0) goto out;
+        if (ck[s].training || !is_hf(&ck[s])) {
+            nli_seterr("%s: shard '%s' is not part of a Hugging Face CLIPModel state dict (%s)", index, ix.shards[s],
+                       ck[s].training ? "a training checkpoint" : "no text_model. or vision_model. tensors");
+            goto out;
+        }
+        for (size_t i = 0; i < ck[s].n; i++) {
+            nli_st_index_entry key = {.tensor = ck[s].t[i].name};
+            const nli_st_index_entry *e = bsearch(&key, ix.map, ix.n_map, sizeof *ix.map, cmp_entry);
+            if (!e || e->shard != s) {
+                char k[256];
+                nli_sanitize(k, sizeof k, ck[s].t[i].name);
+                if (e)
+                    nli_seterr("%s: tensor '%s' is in shard '%s', but the index maps it to '%s'", index, k,
+                               ix.shards[s], ix.shards[e->shard]);
+                else
+                    nli_seterr("%s: tensor '%s' of shard '%s' is not in the index's weight_map", index, k,
+                               ix.shards[s]);
+                goto out;
+            }
+            if (nli_grow((void **)&names, &cap, n + 1, sizeof *names) != 0) goto out;
+            names[n++] = ck[s].t[i].name;
+        }
+    }
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < ix.n_map; i++) {
+        const nli_st_index_entry *e = &ix.map[i];
+        if (has_suffix(e->tensor, "position_ids") || bsearch(&e->tensor, names, n, sizeof *names, cmp_str)) continue;
+        char k[256];
+        nli_sanitize(k, sizeof k, e->tensor);
+        nli_seterr("%s: tensor '%s' is mapped to '%s' but not found there", index, k, ix.shards[e->shard]);
+        goto out;
+    }
+    rc = convert_hf(ck, (size_t)ix.n_shards, index, dst_dir);
+out:
+    if (ck)
+        for (int s = 0; s < ix.n_shards; s++) nli_ckpt_free(&ck[s]);
+    free(ck);
+    free(names);
+    free(dir);
+    nli_st_index_free(&ix);
     return rc;
 }
 
@@ -198,6 +317,7 @@ out:
 
 int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     if (!src || !dst_dir) { nli_seterr("nl_convert_checkpoint: NULL argument"); return -1; }
+    if (has_suffix(src, ".bin.index.json")) return convert_hf_sharded(src, dst_dir);
     nli_ckpt ck;
     if (nli_ckpt_open(src, &ck) != 0) return -1;
     int rc = -1, write_cfg = 0;
@@ -209,7 +329,7 @@ int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     nli_st_out *o = nli_mallocarray(ck.n, sizeof *o);
     if (!e || !o) goto out;
     if (is_hf(&ck) && !ck.training) {
-        rc = convert_hf(&ck, src, dst_dir, o);
+        rc = shard_of_index(src) ? -1 : convert_hf(&ck, 1, src, dst_dir);
         goto out;
     }
     int stripped = nli_ckpt_strip_module(&ck, src);

@@ -231,15 +231,17 @@ int nli_st_open_file(const char *path, nli_st *st) {
     return 0;
 }
 
-int nli_st_valid_shard_name(const char *s) {
+static int valid_shard_name(const char *s, const char *suffix) {
     size_t n = strlen(s);
-    if (n < 13 || n > 200 || s[0] == '.' || strstr(s, "..") || !ends_with(s, ".safetensors")) return 0;
+    if (n <= strlen(suffix) || n > 200 || s[0] == '.' || strstr(s, "..") || !ends_with(s, suffix)) return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!(isalnum(c) || c == '-' || c == '_' || c == '.')) return 0;
     }
     return 1;
 }
+
+int nli_st_valid_shard_name(const char *s) { return valid_shard_name(s, ".safetensors"); }
 
 void nli_st_index_free(nli_st_index *ix) {
     for (int i = 0; i < ix->n_shards; i++) free(ix->shards[i]);
@@ -272,7 +274,7 @@ static int index_add(nli_st_index *ix, const char *path, const char *key, const 
     return 0;
 }
 
-int nli_st_index_read(const char *path, nli_st_index *ix) {
+int nli_st_index_read_ext(const char *path, const char *suffix, nli_st_index *ix) {
     memset(ix, 0, sizeof *ix);
     char *text = NULL;
     size_t len = 0, cap_s = 0, cap_m = 0;
@@ -299,11 +301,11 @@ int nli_st_index_read(const char *path, nli_st_index *ix) {
             nli_seterr("%s: weight_map entry '%s' is not a string", path, k);
             goto done;
         }
-        if (!nli_st_valid_shard_name(json_string_value(v))) {
+        if (!valid_shard_name(json_string_value(v), suffix)) {
             nli_sanitize(k, sizeof k, key);
             nli_sanitize(f, sizeof f, json_string_value(v));
-            nli_seterr("%s: shard name '%s' for tensor '%s' is not a plain file name ending in .safetensors", path,
-                       f, k);
+            nli_seterr("%s: shard name '%s' for tensor '%s' is not a plain file name ending in %s", path, f, k,
+                       suffix);
             goto done;
         }
         if (index_add(ix, path, key, json_string_value(v), &cap_s, &cap_m) != 0) goto done;
@@ -315,6 +317,8 @@ done:
     free(text);
     return rc;
 }
+
+int nli_st_index_read(const char *path, nli_st_index *ix) { return nli_st_index_read_ext(path, ".safetensors", ix); }
 
 /* The shards of an index in dir, each opened at its first mention; then
  * every mapped tensor must be in the shard the index names. */
@@ -371,14 +375,18 @@ int nli_st_open_dir(const char *dir, nli_st *st) {
         if (rc != 0) nli_st_close(st);
     } else {
         char *bin = nli_path_join(dir, "pytorch_model.bin");
-        if (bin && nli_file_exists(bin))
-            nli_seterr("%s: no model.safetensors or model.safetensors.index.json; the folder has pytorch_model.bin, "
-                       "which `neglabel convert %s -o %s` turns into the model.safetensors neglabel reads (nothing "
-                       "in the pickle is run)",
-                       dir, bin, dir);
+        char *bix = nli_path_join(dir, "pytorch_model.bin.index.json"); /* transformers' sharded .bin */
+        const char *have = bin && nli_file_exists(bin) ? bin : bix && nli_file_exists(bix) ? bix : NULL;
+        if (have)
+            nli_seterr("%s: no model.safetensors or model.safetensors.index.json; the folder has %s, which "
+                       "`neglabel convert %s -o %s` turns into the model.safetensors neglabel reads (nothing in the "
+                       "pickle is run)",
+                       dir, have == bin ? "pytorch_model.bin" : "pytorch_model.bin.index.json and its shards", have,
+                       dir);
         else
             nli_seterr("%s: no model.safetensors or model.safetensors.index.json", dir);
         free(bin);
+        free(bix);
     }
 done:
     free(single);

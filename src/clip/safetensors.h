@@ -65,6 +65,9 @@ int nli_st_valid_shard_name(const char *s);
  * weight_map object of strings, each a valid shard name. -1 with the error
  * naming the file and the problem (names from the file sanitised). */
 int nli_st_index_read(const char *path, nli_st_index *ix);
+/* The same for an index whose shards end in suffix (".bin": transformers'
+ * sharded pytorch_model.bin.index.json). */
+int nli_st_index_read_ext(const char *path, const char *suffix, nli_st_index *ix);
 void nli_st_index_free(nli_st_index *ix);
 
 /* One file. */
