@@ -461,27 +461,35 @@ def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, nega
             blocks.append(table.slice(s, min(batch_size, hi - s)))
     if not ray.is_initialized():
         ray.init()
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
-    ds = ray.data.from_arrow(blocks)
-    scored = score_dataset(ds, model=model, method=method, labels=labels, batch_size=batch_size,
-                           path_column=path_column, return_embedding=return_embedding, **options)
-    pending: Dict[int, List["pa.Table"]] = {}
-    counts: Dict[int, int] = {}
-    for b in scored.iter_batches(batch_format="pyarrow", batch_size=None):
-        shard = b.column("_row").to_numpy() // shard_size
-        for k in np.unique(shard):
-            part = b.filter(pa.array(shard == k))
-            pending.setdefault(int(k), []).append(part)
-            counts[int(k)] = counts.get(int(k), 0) + part.num_rows
-            want = min(n, (int(k) + 1) * shard_size) - int(k) * shard_size
-            if counts[int(k)] == want:
-                t = pa.concat_tables(pending.pop(int(k)))
-                t = t.sort_by("_row").drop_columns(["_row"])
-                _atomic_parquet(t, names[int(k)])
-                stats["written"] += 1
-                _log(f"wrote {os.path.basename(names[int(k)])} ({want} rows)")
-            elif counts[int(k)] > want:
-                raise RuntimeError(f"shard {k}: {counts[int(k)]} rows for {want}")
+    # the batches in input order, so shards complete one after another and few
+    # wait in memory; set for this job only (it is the driver's process-wide
+    # DataContext, which the caller's own datasets use too)
+    ctx = ray.data.DataContext.get_current()
+    keep = ctx.execution_options.preserve_order
+    ctx.execution_options.preserve_order = True
+    try:
+        ds = ray.data.from_arrow(blocks)
+        scored = score_dataset(ds, model=model, method=method, labels=labels, batch_size=batch_size,
+                               path_column=path_column, return_embedding=return_embedding, **options)
+        pending: Dict[int, List["pa.Table"]] = {}
+        counts: Dict[int, int] = {}
+        for b in scored.iter_batches(batch_format="pyarrow", batch_size=None):
+            shard = b.column("_row").to_numpy() // shard_size
+            for k in np.unique(shard):
+                part = b.filter(pa.array(shard == k))
+                pending.setdefault(int(k), []).append(part)
+                counts[int(k)] = counts.get(int(k), 0) + part.num_rows
+                want = min(n, (int(k) + 1) * shard_size) - int(k) * shard_size
+                if counts[int(k)] == want:
+                    t = pa.concat_tables(pending.pop(int(k)))
+                    t = t.sort_by("_row").drop_columns(["_row"])
+                    _atomic_parquet(t, names[int(k)])
+                    stats["written"] += 1
+                    _log(f"wrote {os.path.basename(names[int(k)])} ({want} rows)")
+                elif counts[int(k)] > want:
+                    raise RuntimeError(f"shard {k}: {counts[int(k)]} rows for {want}")
+    finally:
+        ctx.execution_options.preserve_order = keep
     if pending:
         raise RuntimeError(f"shards {sorted(pending)} are incomplete")
     _log(f"{stats['written']} shards written, {stats['skipped']} skipped, {n} rows in {time.time() - t0:.1f} s")
@@ -505,8 +513,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--concurrency", type=int)
     s.add_argument("--num-cpus", type=float, default=1)
-    s.add_argument("--num-gpus", type=float, help="GPUs per actor (default: 1 with --device cuda, else 0)")
-    s.add_argument("--device", default="cpu", help="device of each actor's model: cpu or cuda")
+    s.add_argument("--num-gpus", type=float,
+                   help="GPUs per actor (default: 1 with --device cuda, or auto on a cluster with GPUs; else 0)")
+    s.add_argument("--device", default="cpu",
+                   help="device of each actor's model: cpu, cuda, or auto (a GPU each when the cluster has GPUs)")
     s.add_argument("--threads", type=int, help="CPU threads per actor (default: --num-cpus)")
     s.add_argument("--ngroup", type=int, default=100)
     s.add_argument("--tau", type=float)

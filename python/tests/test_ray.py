@@ -462,8 +462,12 @@ def test_shards_with_key_columns(cluster, cifar, tiny, labels_file, tmp_path):
     rows = sorted(str(p) for p in cifar.rglob("*.jpg"))[::1000][:6]
     pq.write_table(pa.table({"path": rows, "id": list(range(6)), "extra": ["x"] * 6}), tmp_path / "l.parquet")
     out = tmp_path / "out"
+    ctx = ray.data.DataContext.get_current()
+    assert not ctx.execution_options.preserve_order  # Ray Data's default
     nlr.score_to_shards(str(tmp_path / "l.parquet"), str(out), model=tiny, id_labels=labels_file, method="mcm",
                         shard_size=3, batch_size=2, concurrency=1, key_columns=["path", "id"])
+    # its ordered execution was for its own job: the driver's other datasets keep the default
+    assert not ray.data.DataContext.get_current().execution_options.preserve_order
     t = pa.concat_tables([pq.read_table(out / f"part-{k:05d}.parquet") for k in range(2)])
     assert t.column_names == ["path", "id", "score", "top_id_label", "top_negative_label", "error"]
     assert t.column("id").to_pylist() == list(range(6)) and t.column("path").to_pylist() == rows
