@@ -28,6 +28,10 @@ repo noproc "model.safetensors"
 # a fine-tune with an added word (transformers 4's added_tokens.json)
 repo added "preprocessor_config.json model.safetensors"
 printf '{"<|endoftext|>": 49407, "<sks>": 49408}' >"$TMP/added/added_tokens.json"
+# no safetensors weights: only pytorch_model.bin (older fine-tunes), or nothing
+repo binonly "preprocessor_config.json"
+cp "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/binonly/"
+repo noweights "preprocessor_config.json"
 repo sharded "preprocessor_config.json"
 "$PY" "$SRC/tests/hub_server.py" shard "$M/model.safetensors" "$TMP/sharded"
 repo evil "preprocessor_config.json"
@@ -58,7 +62,7 @@ EOF
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
   --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" --repo org/added="$TMP/added" \
-  --repo org/evil="$TMP/evil" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
+  --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
@@ -112,6 +116,13 @@ check "LFS file fetched from the CDN host, not followed on HEAD" \
 # and "<sks>" was split into ordinary tokens without a word)
 expect_fail "added tokens: fetched, and refused as in a folder" 'added_tokens.json: added token "<sks>" \(id 49408\)' \
   env HF_HUB_CACHE="$TMP/c-added" "$BIN" --no-cache info --model org/added
+# a repository without safetensors weights: the message says how to get and
+# convert its pytorch_model.bin (before: only that safetensors are read)
+expect_fail "only pytorch_model.bin: how to convert it" \
+  "org/binonly@[0-9a-f]+ has no safetensors weights, only pytorch_model.bin, which neglabel does not fetch: download the repository \(huggingface-cli download org/binonly --local-dir DIR\) and convert it \(neglabel convert DIR/pytorch_model.bin -o DIR\)" \
+  env HF_HUB_CACHE="$TMP/c-bin" "$BIN" --no-cache info --model org/binonly
+expect_fail "no weights at all" "org/noweights@[0-9a-f]+ has neither model.safetensors nor model.safetensors.index.json" \
+  env HF_HUB_CACHE="$TMP/c-bin" "$BIN" --no-cache info --model org/noweights
 
 # --- cached: one HEAD to learn the commit, nothing downloaded
 n=$(requests)

@@ -368,6 +368,27 @@ static int place_file(const nli_hub_ctx *h, const char *commit, const nli_hub_fi
     return link_pointer(h, commit, m->name, m->etag);
 }
 
+/* The error for a repository without safetensors weights: when it has
+ * pytorch_model.bin (or a sharded one's index; many older fine-tunes
+ * have nothing else), how to convert it. */
+static void bin_only(const nli_hub_ctx *h, const char *commit) {
+    static const char *const bins[] = {"pytorch_model.bin", "pytorch_model.bin.index.json"};
+    int has = -1;
+    for (int k = 0; k < 2 && has < 0; k++) {
+        plan b = {0};
+        if (plan_file(h, commit, bins[k], &b) == 1) has = k;
+        plan_free(&b);
+    }
+    if (has < 0)
+        nli_seterr("%s@%s has neither model.safetensors nor model.safetensors.index.json (neglabel reads "
+                   "safetensors weights only)", h->repo_id, commit);
+    else
+        nli_seterr("%s@%s has no safetensors weights, only %s, which neglabel does not fetch: download the "
+                   "repository (huggingface-cli download %s --local-dir DIR) and convert it (neglabel convert DIR/%s "
+                   "-o DIR), then give --model DIR",
+                   h->repo_id, commit, bins[has], h->repo_id, bins[has]);
+}
+
 static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_file *config) {
     char *snap = nli_hub_path(h->repo, "snapshots", commit, NULL);
     plan p = {0};
@@ -409,8 +430,7 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
         plan_free(&ip);
         if (idx < 0) goto done;
         if (idx == 0) {
-            nli_seterr("%s@%s has neither model.safetensors nor model.safetensors.index.json (neglabel reads "
-                      "safetensors weights only)", h->repo_id, commit);
+            bin_only(h, commit);
             goto done;
         }
         char *index = nli_path_join(snap, "model.safetensors.index.json");
