@@ -41,6 +41,15 @@ int main(void) {
         float e[2 * 1024];
         CHECK(cm && nl_embed_images(cm, img, 2, NL_RESAMPLE_MODEL, e, NULL) != 0 && nl_last_status() == NL_ERR_IO,
               "missing image: %s (%s)", nl_status_name(nl_last_status()), nl_last_error());
+        /* the same through the cached path and the readable-only one with
+         * strict (before: invalid input, the kind lost between the chunks) */
+        CHECK(cm && nl_embed_image_files(cm, NULL, NL_RESAMPLE_MODEL, img, 2, e, NULL, NULL) != 0 &&
+                  nl_last_status() == NL_ERR_IO && strstr(nl_last_error(), "no-such.npy"),
+              "missing image, nl_embed_image_files: %s (%s)", nl_status_name(nl_last_status()), nl_last_error());
+        size_t good[2], ng = 0;
+        CHECK(cm && nl_embed_image_files_readable(cm, NULL, NL_RESAMPLE_MODEL, img, 2, 1, e, good, &ng, NULL) != 0 &&
+                  nl_last_status() == NL_ERR_IO && strstr(nl_last_error(), "no-such.npy"),
+              "missing image, strict: %s (%s)", nl_status_name(nl_last_status()), nl_last_error());
         nl_model_free(cm);
     }
 

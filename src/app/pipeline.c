@@ -37,25 +37,29 @@ static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *ki
 
 /* Embed items in chunks, taking what the cache has and storing what it
  * lacks (keys[i] NULL: not cacheable). fn embeds items idx[0..k) into
- * out[k x dim] and sets status (0 ok, -1 failed) and errors (malloc'd or
- * NULL) per item. Each chunk is computed with the cache locked and written
+ * out[k x dim] and sets status (0 ok, -1 failed), errors (malloc'd or
+ * NULL) and, for failed items, codes (the nl_status of the failure) per
+ * item; a failure keeps its kind in codes (optional, n entries) and, with
+ * no status array, in the call's nl_last_status. Each chunk is computed with the cache locked and written
  * (and synced) before the lock is released: an interrupted run resumes
  * where it stopped, and another process sharing the cache waits for the
  * chunk and then takes it from the cache instead of computing it again.
  * Rows of out end L2-normalised unless raw (the cache holds the raw vectors
  * either way). */
-typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors);
+typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors,
+                        int *codes);
 
 static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const char *what, char *const *keys,
-                        size_t n, embed_fn fn, void *ctx, int raw, float *out, int *status, char **errors) {
+                        size_t n, embed_fn fn, void *ctx, int raw, float *out, int *status, char **errors,
+                        int *codes) {
     size_t dim = (size_t)nl_model_dim(m);
     size_t *miss = nli_mallocarray(n ? n : 1, sizeof *miss);
     size_t *batch = nli_mallocarray(EMBED_CHUNK, sizeof *batch);
-    int *st = nli_mallocarray(EMBED_CHUNK, sizeof *st);
+    int *st = nli_mallocarray(EMBED_CHUNK, sizeof *st), *cd = nli_calloc(EMBED_CHUNK, sizeof *cd);
     char **errs = nli_calloc(EMBED_CHUNK, sizeof *errs);
     float *tmp = nli_mallocarray((size_t)EMBED_CHUNK * dim, sizeof(float));
     int rc = -1, quiet = o && o->quiet;
-    if (!miss || !batch || !st || !errs || !tmp) goto done;
+    if (!miss || !batch || !st || !cd || !errs || !tmp) goto done;
     if (c && nli_cache_lock(c) != 0) goto done;
     size_t nm = 0, later = 0;
     for (size_t i = 0; i < n; i++) {
@@ -77,10 +81,10 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
             else batch[k++] = i;
         }
         memset(errs, 0, k * sizeof *errs);
-        if (k && fn(m, ctx, batch, k, tmp, st, errs) != 0) goto done;
-        for (size_t j = 0; !status && j < k; j++) /* no status array: a failure fails the call */
+        if (k && fn(m, ctx, batch, k, tmp, st, errs, cd) != 0) goto done;
+        for (size_t j = 0; !status && j < k; j++) /* no status array: a failure fails the call, keeping its kind */
             if (st[j] != 0) {
-                nli_seterr("%s", errs[j] ? errs[j] : "out of memory");
+                nli_seterr_code(errs[j] && cd[j] ? cd[j] : NL_ERR_NOMEM, "%s", errs[j] ? errs[j] : "out of memory");
                 for (size_t q = 0; q < k; q++) free(errs[q]);
                 goto done;
             }
@@ -88,6 +92,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
             size_t i = batch[j];
             memcpy(out + i * dim, tmp + j * dim, dim * sizeof(float));
             if (status) status[i] = st[j];
+            if (codes && st[j] != 0) codes[i] = cd[j];
             if (errors) errors[i] = errs[j];
             else free(errs[j]);
             errs[j] = NULL;
@@ -108,17 +113,19 @@ done:
     free(miss);
     free(batch);
     free(st);
+    free(cd);
     free(errs);
     free(tmp);
     return rc;
 }
 
 static int embed_prompt_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status,
-                              char **errors) {
+                              char **errors, int *codes) {
     const char *const *prompts = ctx;
     const char *batch[EMBED_CHUNK];
     for (size_t j = 0; j < k; j++) { batch[j] = prompts[idx[j]]; status[j] = 0; }
     (void)errors; /* a text that cannot be embedded fails the whole call */
+    (void)codes;
     return nl_embed_texts(m, batch, k, out);
 }
 
@@ -130,7 +137,7 @@ static int embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const 
     nli_cache *c = open_cache(o, m, "text", "", &cerr);
     if (cerr) return -1;
     int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, raw,
-                          out, NULL, NULL);
+                          out, NULL, NULL, NULL);
     nli_cache_close(c);
     return rc;
 }
@@ -143,16 +150,17 @@ int nl_embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *pro
 typedef struct { const char *const *paths; nl_resample resample; } image_ctx;
 
 static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status,
-                             char **errors) {
+                             char **errors, int *codes) {
     const image_ctx *ic = ctx;
     const char *batch[EMBED_CHUNK];
     for (size_t j = 0; j < k; j++) batch[j] = ic->paths[idx[j]];
-    return nli_embed_images_ex(m, batch, k, ic->resample, out, status, errors);
+    return nli_embed_images_ex(m, batch, k, ic->resample, out, status, errors, codes);
 }
 
-int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
-                         size_t n, float *out, int *status, char **errors) {
-    if (!m || (n && (!paths || !out))) return nli_null_arg(__func__);
+/* nl_embed_image_files, plus codes (optional, n entries): the nl_status of
+ * each failed image (see embed_cached). */
+static int embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                             size_t n, float *out, int *status, char **errors, int *codes) {
     /* the cache key names the filter and the crop rule (nli_embed_images_ex
      * gets resample as given: MODEL decides the crop too) */
     nl_resample filter = resample == NL_RESAMPLE_MODEL ? nl_model_resample(m) : resample;
@@ -169,12 +177,18 @@ int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resamp
         /* A file that cannot be stat'ed gets no key; decoding reports it. */
         for (size_t i = 0; c && i < n; i++) keys[i] = nli_cache_file_key(paths[i]);
         image_ctx ic = {paths, resample};
-        rc = embed_cached(m, o, c, "images", keys, n, embed_image_chunk, &ic, 0, out, status, errors);
+        rc = embed_cached(m, o, c, "images", keys, n, embed_image_chunk, &ic, 0, out, status, errors, codes);
         for (size_t i = 0; i < n; i++) free(keys[i]);
     }
     free(keys);
     nli_cache_close(c);
     return rc;
+}
+
+int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
+                         size_t n, float *out, int *status, char **errors) {
+    if (!m || (n && (!paths || !out))) return nli_null_arg(__func__);
+    return embed_image_files(m, o, resample, paths, n, out, status, errors, NULL);
 }
 
 /* The arguments nl_embed_words and nl_embed_words_raw share. */
@@ -486,17 +500,18 @@ int nl_embed_image_files_readable(nl_model *m, const nl_embed_opts *o, nl_resamp
                                   size_t n, int strict, float *out, size_t *good, size_t *n_good, nl_strvec *skipped) {
     if (!m || !n_good || (n && (!paths || !out || !good))) return nli_null_arg(__func__);
     size_t dim = (size_t)nl_model_dim(m), k = 0;
-    int *st = nli_mallocarray(n + 1, sizeof(int));
+    int *st = nli_mallocarray(n + 1, sizeof(int)), *codes = nli_calloc(n + 1, sizeof(int));
     char **errs = nli_calloc(n + 1, sizeof(char *));
     int rc = -1;
     *n_good = 0;
-    if (!st || !errs) goto done;
-    if (nl_embed_image_files(m, o, resample, paths, n, out, st, errs) != 0) goto done;
+    if (!st || !codes || !errs) goto done;
+    if (embed_image_files(m, o, resample, paths, n, out, st, errs, codes) != 0) goto done;
     for (size_t i = 0; i < n; i++) {
         const char *why = errs[i] ? errs[i] : paths[i];
         if (st[i] != 0) {
             if (strict) {
-                nli_seterr("%s (--strict: unreadable images are fatal)", why);
+                nli_seterr_code(codes[i] ? codes[i] : NL_ERR_INVALID, "%s (--strict: unreadable images are fatal)",
+                                why);
                 goto done;
             }
             nli_log(NL_LOG_WARN, "skipping unreadable image: %s", why);
@@ -514,5 +529,6 @@ done:
         for (size_t i = 0; i < n; i++) free(errs[i]);
     free(errs);
     free(st);
+    free(codes);
     return rc;
 }

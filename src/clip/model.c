@@ -514,7 +514,7 @@ void nl_normalize_rows(float *x, size_t n, size_t dim) {
 
 int nl_embed_images(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
                     int *status) {
-    return nli_embed_images_ex(m, paths, n, resample, out, status, NULL);
+    return nli_embed_images_ex(m, paths, n, resample, out, status, NULL, NULL);
 }
 
 /* Where images come from: files (paths), encoded bytes (enc) or decoded
@@ -546,11 +546,13 @@ static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, n
 }
 
 /* Image row (of a batch decoded in parallel) that failed to load: its
- * status, a zero embedding, its message passed on (errors) or made the
- * call's error (no status array: the first failure fails the call). */
+ * status, a zero embedding, its message and nl_status passed on (errors,
+ * codes) or made the call's error (no status array: the first failure
+ * fails the call). */
 static void note_failure(size_t row, char **err, int code, float *out, size_t dim, int *status, char **errors,
-                         int *rc) {
+                         int *codes, int *rc) {
     memset(out + row * dim, 0, dim * sizeof(float));
+    if (codes) codes[row] = *err ? code : NL_ERR_NOMEM;
     if (!status && *rc == 0) {
         nli_seterr_code(*err ? code : NL_ERR_NOMEM, "%s", *err ? *err : "out of memory");
         *rc = -1;
@@ -584,12 +586,12 @@ static void decode_batch(nl_model *m, const img_src *src, size_t s, size_t k, nl
  * rgb so the model sees one dense batch; idx[j] is the input row of packed
  * image j. Returns how many are good. */
 static size_t pack_batch(size_t s, size_t k, const int *ok, char **errs, const int *code, uint8_t *rgb, size_t px,
-                         size_t *idx, float *out, size_t dim, int *status, char **errors, int *rc) {
+                         size_t *idx, float *out, size_t dim, int *status, char **errors, int *codes, int *rc) {
     size_t good = 0;
     for (size_t i = 0; i < k; i++) {
         if (status) status[s + i] = ok[i] ? 0 : -1;
         if (!ok[i]) {
-            note_failure(s + i, &errs[i], code[i], out, dim, status, errors, rc);
+            note_failure(s + i, &errs[i], code[i], out, dim, status, errors, codes, rc);
             continue;
         }
         if (good != i) memmove(rgb + good * px, rgb + i * px, px);
@@ -617,7 +619,7 @@ static int gpu_collect(nli_cuda_clip *g, int slot, gpu_slot *sl, float *tmp, flo
 /* GPU path: decode batch k on all cores straight into pinned memory while
  * the GPU runs batch k-1 (two slots), so decoding hides the model. */
 static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out,
-                            int *status, char **errors) {
+                            int *status, char **errors, int *codes) {
     const nli_clip_config *c = m->cfg;
     nli_cuda_clip *g = nli_clip_gpu(m->clip);
     int S = c->vision.image_size;
@@ -631,7 +633,8 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
         size_t k = n - s < B ? n - s : B;
         uint8_t *stage = nli_cuda_images_staging(g, slot);
         decode_batch(m, src, s, k, resample, stage, ok, errs, code);
-        size_t good = pack_batch(s, k, ok, errs, code, stage, px, sl[slot].idx, out, dim, status, errors, &rc);
+        size_t good =
+            pack_batch(s, k, ok, errs, code, stage, px, sl[slot].idx, out, dim, status, errors, codes, &rc);
         if (rc != 0) break;
         sl[slot].n = good;
         if (nli_cuda_images_submit(g, slot, stage, good) != 0) { sl[slot].n = 0; rc = -1; break; }
@@ -652,21 +655,21 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
 }
 
 static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out, int *status,
-                            char **errors);
+                            char **errors, int *codes);
 
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
-                       int *status, char **errors) {
+                       int *status, char **errors, int *codes) {
     if (!m || (n && (!paths || !out))) return nli_null_arg("nl_embed_images");
     img_src src = {paths, NULL, NULL, nli_model_crop_floor(m, resample)};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
-    return embed_images_src(m, &src, n, resample, out, status, errors);
+    return embed_images_src(m, &src, n, resample, out, status, errors, codes);
 }
 
 int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out, int *status) {
     if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
     img_src src = {NULL, images, NULL, nli_model_crop_floor(m, resample)};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
-    return embed_images_src(m, &src, n, resample, out, status, NULL);
+    return embed_images_src(m, &src, n, resample, out, status, NULL, NULL);
 }
 
 int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample, float *out,
@@ -674,14 +677,14 @@ int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n,
     if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
     img_src src = {NULL, NULL, images, nli_model_crop_floor(m, resample)};
     if (resample == NL_RESAMPLE_MODEL) resample = nl_model_resample(m);
-    return embed_images_src(m, &src, n, resample, out, status, errors);
+    return embed_images_src(m, &src, n, resample, out, status, errors, NULL);
 }
 
 /* Decode (files) or take (buffers), resize and crop on all cores, then the
  * model: on the GPU overlapped, on the CPU batch after batch. */
 static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resample resample, float *out, int *status,
-                            char **errors) {
-    if (m->device == NL_DEVICE_CUDA) return embed_images_gpu(m, src, n, resample, out, status, errors);
+                            char **errors, int *codes) {
+    if (m->device == NL_DEVICE_CUDA) return embed_images_gpu(m, src, n, resample, out, status, errors, codes);
     const nli_clip_config *c = m->cfg;
     int S = c->vision.image_size;
     size_t dim = (size_t)c->projection_dim, px = (size_t)S * S * 3;
@@ -697,7 +700,7 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
         size_t k = n - s < B ? n - s : B;
         /* Decoding and resampling dominate for small models: all cores. */
         decode_batch(m, src, s, k, resample, rgb, ok, errs, code);
-        size_t good = pack_batch(s, k, ok, errs, code, rgb, px, idx, out, dim, status, errors, &rc);
+        size_t good = pack_batch(s, k, ok, errs, code, rgb, px, idx, out, dim, status, errors, codes, &rc);
         if (rc != 0) break;
 #pragma omp parallel for schedule(static) num_threads(m->n_threads)
         for (size_t j = 0; j < good; j++)

@@ -4,9 +4,11 @@
 #include "neglabel.h"
 
 /* nl_embed_images, plus errors (optional, n entries, zeroed by the caller):
- * a malloc'd message for each image that failed (status -1). */
+ * a malloc'd message for each image that failed (status -1), and codes
+ * (optional, n entries): that failure's nl_status (NL_ERR_IO for a file
+ * that cannot be read, ...), set for failed rows only. */
 int nli_embed_images_ex(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
-                       int *status, char **errors);
+                       int *status, char **errors, int *codes);
 
 /* 1 when images embedded with this resample (as the caller gave it, before
  * NL_RESAMPLE_MODEL is resolved) are cropped at transformers' offsets: the
