@@ -522,7 +522,8 @@ NL_API nl_templates nl_templates_default(void);
  * raw_mean and conjugate on, seed 0. */
 NL_API nl_templates nl_templates_csp(void);
 
-/* Embedding with the on-disk cache (docs/cache.md). */
+/* Embedding with the on-disk cache (docs/cache.md). Every function taking
+ * one also takes NULL: no cache, not quiet. */
 typedef struct {
     const char *cache_dir; /* NULL: no cache */
     int quiet;             /* no INFO messages about the cache */

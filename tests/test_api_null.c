@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* rc is -1 and the message contains want. */
 #define FAILS(call, want)                                                                                    \
@@ -256,6 +257,56 @@ int main(void) {
         FAILS(nl_mine_model(NULL, &eo, out, 1, &cp, NULL, NULL, &t, &neg, NULL, NULL), "nl_mine_model: NULL argument");
         FAILS(nl_mine_model(m, &eo, out, 1, &cp, NULL, NULL, NULL, &neg, NULL, NULL), "nl_mine_model: NULL argument");
         FAILS(nl_mine_model(m, &eo, out, 1, &cp, NULL, NULL, &t, NULL, NULL, NULL), "nl_mine_model: NULL argument");
+    }
+    /* NULL arrays behind counts in the structs the caller fills (before: a
+     * NULL dereference in each), and NULL options for nl_mine_model as for
+     * the other embedding calls (before: a crash after the corpus loaded) */
+    {
+        nl_templates t = nl_templates_default();
+        t.noun = NULL;
+        FAILS(nl_mine_check(NULL, &t), "nl_mine_check: NULL argument");
+        t = nl_templates_default();
+        t.adj = NULL;
+        FAILS(nl_mine_check(NULL, &t), "nl_mine_check: NULL argument");
+        const char *nt[] = {"the {}", NULL};
+        t = nl_templates_default();
+        t.noun = nt;
+        t.n_noun = 2;
+        FAILS(nl_mine_check(NULL, &t), "nl_mine_check: noun template 1 is NULL");
+
+        nl_negatives hn;
+        memset(&hn, 0, sizeof hn);
+        nl_strvec_push(&hn.noun_templates, "the nice {}");
+        nl_strvec_push(&hn.words, "dog");
+        nl_strvec_push(&hn.prompts, "the nice dog");
+        t = nl_templates_default();
+        t.noun = NULL;
+        FAILS(nl_templates_for_negatives(&t, 1, &hn, "n.tsv"), "nl_templates_for_negatives: NULL argument");
+        FAILS(nl_negatives_embed(m, NULL, "n.tsv", &hn, out), "nl_negatives_embed: NULL argument"); /* pos NULL */
+        nl_negatives_free(&hn);
+
+        char *lists = check_path(check_tmpdir(), "lists"), *f = check_path(lists, "noun.thing.txt");
+        mkdir(lists, 0755);
+        FILE *fp = fopen(f, "w");
+        fputs("lamp\nkite\nmoss\n", fp);
+        fclose(fp);
+        nl_corpus_params cp = {.lists_dir = lists, .n_include = 1};
+        FAILS(nl_corpus_check(&cp), "corpus: NULL argument");
+        FAILS(nl_corpus_load(&cp, &corpus), "corpus: NULL argument");
+        cp.n_include = 0;
+        cp.n_exclude = 2;
+        FAILS(nl_corpus_check(&cp), "corpus: NULL argument");
+        cp.n_exclude = 0;
+        nl_strvec drop = {NULL, 1, 0};
+        t = nl_templates_default();
+        FAILS(nl_mine_model(m, NULL, out, 2, &cp, &drop, NULL, &t, &neg, NULL, NULL), "nl_mine_model: NULL argument");
+        float *ce = NULL;
+        CHECK(nl_mine_model(m, NULL, out, 2, &cp, NULL, NULL, &t, &neg, &ce, NULL) == 0 && neg.words.n == 0 && ce,
+              "nl_mine_model without options: %s", nl_last_error()); /* 15 % of 3 nouns: none */
+        nl_negatives_free(&neg);
+        free(ce);
+        free(f);
+        free(lists);
     }
     FAILS(nl_eval(NULL, NULL), "nl_eval: NULL argument");
     {

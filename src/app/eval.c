@@ -67,7 +67,13 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
 }
 
 int nl_mine_check(const nl_mine_params *mp, const nl_templates *t) {
-    if (!t) return nli_null_arg(__func__);
+    if (!t || (t->n_noun && !t->noun) || (t->n_adj && !t->adj)) return nli_null_arg(__func__);
+    for (size_t i = 0; i < t->n_noun + t->n_adj; i++)
+        if (!(i < t->n_noun ? t->noun[i] : t->adj[i - t->n_noun])) {
+            nli_seterr("nl_mine_check: %s template %zu is NULL", i < t->n_noun ? "noun" : "adjective",
+                       i < t->n_noun ? i : i - t->n_noun);
+            return -1;
+        }
     nl_mine_params md = nl_mine_default_params();
     if (nli_mine_check(mp ? mp : &md) != 0) return -1;
     const char *bad = nli_tsv_first_bad(t->noun, t->n_noun);
@@ -85,6 +91,11 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     size_t dim = (size_t)nl_model_dim(m);
     nl_corpus c;
     memset(neg, 0, sizeof *neg);
+    nl_embed_opts no_opts = {0};
+    if (!o) o = &no_opts; /* as nl_embed_words: no cache */
+    if (drop && drop->n && !drop->v) return nli_null_arg(__func__);
+    for (size_t i = 0; drop && i < drop->n; i++)
+        if (!drop->v[i]) { nli_seterr("nl_mine_model: drop entry %zu is NULL", i); return -1; }
     if (emb) *emb = NULL;
     if (qsim) *qsim = NULL;
     /* what would fail after the corpus is embedded, checked first */

@@ -407,14 +407,15 @@ static void templates_text(char *buf, size_t cap, const char *const *v, size_t n
     size_t at = 0;
     buf[0] = 0;
     for (size_t i = 0; i < n && at + 1 < cap; i++) {
-        int w = snprintf(buf + at, cap - at, "%s'%s'", i ? ", " : "", v[i]);
+        int w = snprintf(buf + at, cap - at, "%s'%s'", i ? ", " : "", v[i] ? v[i] : "(NULL)");
         at = w < 0 ? cap : at + (size_t)w;
     }
     if (at + 1 < cap) snprintf(buf + at, cap - at, " (%s ensemble)", raw_mean ? "raw" : "normalised");
 }
 
 int nl_templates_for_negatives(nl_templates *t, int given, const nl_negatives *neg, const char *path) {
-    if (!t || !neg) return nli_null_arg(__func__);
+    if (!t || !neg || (neg->noun_templates.n && !neg->noun_templates.v) || (given && t->n_noun && !t->noun))
+        return nli_null_arg(__func__);
     if (!path) path = "negatives";
     if (!neg->noun_templates.n) return 0;
     const char *const *fv = (const char *const *)neg->noun_templates.v;
@@ -426,7 +427,7 @@ int nl_templates_for_negatives(nl_templates *t, int given, const nl_negatives *n
         return 0;
     }
     int same = t->n_noun == fn && !t->raw_mean == !neg->raw_mean;
-    for (size_t i = 0; same && i < fn; i++) same = t->noun[i] && !strcmp(t->noun[i], fv[i]);
+    for (size_t i = 0; same && i < fn; i++) same = t->noun[i] && fv[i] && !strcmp(t->noun[i], fv[i]);
     if (same) return 0;
     char a[512], b[512];
     templates_text(a, sizeof a, fv, fn, neg->raw_mean);
@@ -439,6 +440,10 @@ int nl_templates_for_negatives(nl_templates *t, int given, const nl_negatives *n
 
 int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out) {
     if (!m || !neg || !out) return nli_null_arg(__func__);
+    /* a hand-filled struct: the arrays its counts promise (the template
+     * lists' and the prompts' entries are checked where they are embedded) */
+    if ((neg->noun_templates.n || neg->adj_templates.n) && neg->words.n && (!neg->words.v || !neg->pos))
+        return nli_null_arg(__func__);
     if (!path) path = "negatives";
     size_t dim = (size_t)nl_model_dim(m);
     if (neg->model) {

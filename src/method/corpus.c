@@ -412,6 +412,11 @@ static int corpus_groups(const nl_corpus_params *p, group **g, size_t *ng) {
         nli_seterr("corpus: give exactly one of a WordNet folder or a word-list folder");
         return -1;
     }
+    if ((p->n_include && !p->include) || (p->n_exclude && !p->exclude)) {
+        nli_seterr("corpus: NULL argument (%s: %zu entries, no array)", !p->include && p->n_include ? "include" : "exclude",
+                   !p->include && p->n_include ? p->n_include : p->n_exclude);
+        return -1;
+    }
     for (size_t i = 0; i < p->n_include; i++)
         if (!p->include[i] || !filter_valid(p->include[i])) {
             nli_seterr("corpus: bad include '%s' (want noun, adj, noun.<category> or adj.<category>)",
