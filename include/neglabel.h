@@ -452,7 +452,9 @@ typedef void (*nl_log_fn)(nl_log_level level, const char *msg, void *user);
 NL_API void nl_set_log(nl_log_fn fn, void *user);
 /* Progress of long work (embedding, mining): done of total items under a
  * label, throttled by the library (a few calls a second at most); final is
- * 1 on the last call of a job. elapsed in seconds since the job started. */
+ * 1 on the last call of a job, also of one stopped by an error or by
+ * nl_set_cancel (done then short of total). elapsed in seconds since the
+ * job started. */
 typedef void (*nl_progress_fn)(const char *label, size_t done, size_t total, double elapsed, int final, void *user);
 NL_API void nl_set_progress(nl_progress_fn fn, void *user);
 /* Stopping long work: fn is polled on the calling thread after each batch

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* rc is -1 and the message contains want. */
 #define FAILS(call, want)                                                                                    \
@@ -63,6 +64,44 @@ static void cancel_cases(nl_model *m, size_t dim, const char *img) {
           "nl_embed_images: 100 images, 3 polls (%d): %s", polls, nl_last_error());
     nl_set_cancel(NULL, NULL);
     CHECK(nl_embed_prompts(m, NULL, v, N, o) == 0, "no callback: %s", nl_last_error());
+    free(o);
+}
+
+/* nl_set_progress: a job's last call is final, also when it stops early
+ * (before: a cancelled or failed embedding left its last call non-final,
+ * so the CLI's and Python's live progress line was never ended). */
+static int prog_calls, prog_last_final;
+static void record_progress(const char *label, size_t done, size_t total, double elapsed, int final, void *user) {
+    (void)label, (void)done, (void)total, (void)elapsed, (void)user;
+    prog_calls++;
+    prog_last_final = final;
+}
+static int slow_then_stop(void *user) {
+    (void)user;
+    if (++polls == 1) { /* after the first block: let the second one report progress */
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    return 1;
+}
+static void progress_cases(nl_model *m, size_t dim) {
+    enum { N = 1200 }; /* blocks of 512: 512, 512, 176 */
+    static char text[N][32];
+    const char *v[N];
+    for (int i = 0; i < N; i++) { snprintf(text[i], sizeof text[i], "progress %d", i); v[i] = text[i]; }
+    float *o = malloc(N * dim * sizeof(float));
+    nl_set_progress(record_progress, NULL);
+    nl_set_cancel(slow_then_stop, NULL);
+    polls = prog_calls = 0;
+    prog_last_final = -1;
+    CHECK(nl_embed_prompts(m, NULL, v, N, o) != 0 && nl_last_status() == NL_ERR_CANCELLED &&
+              !strcmp(nl_last_error(), "cancelled") && polls == 2,
+          "cancelled after the second block: %s (polls %d)", nl_last_error(), polls);
+    CHECK(prog_calls >= 2 && prog_last_final == 1, "cancelled job: %d progress calls, the last final=%d", prog_calls,
+          prog_last_final);
+    nl_set_cancel(NULL, NULL);
+    nl_set_progress(NULL, NULL);
     free(o);
 }
 
@@ -321,6 +360,7 @@ int main(void) {
     nl_eval_result_free(NULL);
 
     cancel_cases(m, dim, img);
+    progress_cases(m, dim);
     nl_model_free(m);
     free(out);
     free(dir);

@@ -58,7 +58,8 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
     int *st = nli_mallocarray(EMBED_CHUNK, sizeof *st), *cd = nli_calloc(EMBED_CHUNK, sizeof *cd);
     char **errs = nli_calloc(EMBED_CHUNK, sizeof *errs);
     float *tmp = nli_mallocarray((size_t)EMBED_CHUNK * dim, sizeof(float));
-    int rc = -1, quiet = o && o->quiet;
+    int rc = -1, quiet = o && o->quiet, started = 0;
+    nli_progress pr;
     if (!miss || !batch || !st || !cd || !errs || !tmp) goto done;
     if (c && nli_cache_lock(c) != 0) goto done;
     size_t nm = 0, later = 0;
@@ -69,8 +70,8 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
     if (c && !quiet) nli_log(NL_LOG_INFO, "%s: %zu cached, %zu to embed", what, n - nm, nm);
     char label[64];
     snprintf(label, sizeof label, "embedding %s", what);
-    nli_progress pr;
     nli_progress_start(&pr, label, nm);
+    started = 1;
     if (quiet) pr.quiet = 1;
     for (size_t s = 0; s < nm;) {
         if (c && nli_cache_lock(c) != 0) goto done; /* held from the first pass: a no-op */
@@ -110,6 +111,13 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
     if (!raw) nl_normalize_rows(out, n, dim);
     rc = 0;
 done:
+    if (rc != 0 && started) { /* stopped (an error, nl_set_cancel): the job's last call is final all the same */
+        char msg[2048];
+        nl_status code = nl_last_status();
+        snprintf(msg, sizeof msg, "%s", nl_last_error());
+        nli_progress_end(&pr);
+        nli_seterr_code(code, "%s", msg); /* whatever the callback did */
+    }
     free(miss);
     free(batch);
     free(st);
