@@ -95,7 +95,7 @@ cache_between() { # DIR SEED REF
 npoints() { grep -vc '^paused' "$1"; }
 # The path of fault point K in TRACE, with a temp file's suffix dropped: the
 # file the error message must name.
-point_path() { awk -v k="$2" '$1 == k { $1 = ""; $2 = ""; sub(/^  /, ""); print; exit }' "$1" | sed 's/\.tmp\.[0-9]*$//'; }
+point_path() { awk -v k="$2" '$1 == k { $1 = ""; $2 = ""; sub(/^  /, ""); print; exit }' "$1" | sed 's/\.tmp\.[0-9.]*$//'; }
 point_line() { awk -v k="$2" '$1 == k { print; exit }' "$1"; }
 # names_fault MSGFILE TRACE K STICKY: the message names the file of fault
 # point K, or (the disk staying full) of a later point, when the failure at
@@ -103,7 +103,7 @@ point_line() { awk -v k="$2" '$1 == k { print; exit }' "$1"; }
 names_fault() {
   local p
   if [ "$4" = 1 ]; then
-    for p in $(awk -v k="$3" '$1 >= k && $1 ~ /^[0-9]+$/ { print $3 }' "$2" | sed 's/\.tmp\.[0-9]*$//' | sort -u); do
+    for p in $(awk -v k="$3" '$1 >= k && $1 ~ /^[0-9]+$/ { print $3 }' "$2" | sed 's/\.tmp\.[0-9.]*$//' | sort -u); do
       grep -qF -- "$p" "$1" && return 0
     done
     return 1

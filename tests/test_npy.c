@@ -3,8 +3,13 @@
 #include "check.h"
 #include "neglabel.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char *tmp(const char *name) { return check_path(check_tmpdir(), name); }
 
@@ -35,6 +40,56 @@ static void expect_fail(const char *name, const char *path, const char *needle) 
     CHECK(rc == -1 && d == NULL, "%s: accepted", name);
     CHECK(strstr(nl_last_error(), needle) != NULL, "%s: message '%s' lacks '%s'", name, nl_last_error(), needle);
     CHECK(strstr(nl_last_error(), path) != NULL, "%s: message '%s' does not name the file", name, nl_last_error());
+}
+
+/* Threads saving one path at once (nl_npy_* may run concurrently): each
+ * call succeeds and the file is one of them, whole. Before, they shared
+ * the temporary file "<path>.tmp.<pid>": one truncated and wrote over the
+ * other's, whose rename then failed ("cannot rename into place"). */
+typedef struct { const char *path; size_t rows; int fails; char msg[256]; } saver;
+static void *save_many(void *arg) {
+    saver *s = arg;
+    enum { COLS = 32 };
+    float *d = malloc(s->rows * COLS * sizeof(float));
+    for (size_t i = 0; i < s->rows * COLS; i++) d[i] = (float)s->rows;
+    for (int k = 0; k < 100; k++)
+        if (nl_npy_save(s->path, d, s->rows, COLS) != 0 && !s->fails++)
+            snprintf(s->msg, sizeof s->msg, "%s", nl_last_error());
+    free(d);
+    return NULL;
+}
+static void concurrent_saves(void) {
+    char *dir = tmp("concurrent"), *p = check_path(dir, "same.npy");
+    mkdir(dir, 0755);
+    /* temporary files a killed writer left (a pid that has ended): removed
+     * by the next save of that path, in the old and the new naming */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char stale[2][600];
+    snprintf(stale[0], sizeof stale[0], "%s.tmp.%ld", p, (long)child);
+    snprintf(stale[1], sizeof stale[1], "%s.tmp.%ld.7", p, (long)child);
+    for (int i = 0; i < 2; i++) fclose(fopen(stale[i], "w"));
+    saver s[2] = {{p, 50, 0, ""}, {p, 2000, 0, ""}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, save_many, &s[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    CHECK(s[0].fails == 0 && s[1].fails == 0, "concurrent saves of one path failed %d and %d times: %s%s", s[0].fails,
+          s[1].fails, s[0].msg, s[1].msg);
+    float *d = NULL;
+    size_t r = 0, c = 0;
+    CHECK(nl_npy_load(p, &d, &r, &c) == 0 && (r == 50 || r == 2000) && c == 32 && d[0] == (float)r &&
+              d[r * c - 1] == (float)r,
+          "the file is one save, whole: %s (%zu x %zu)", nl_last_error(), r, c);
+    free(d);
+    DIR *dd = opendir(dir);
+    int others = 0;
+    for (struct dirent *e; dd && (e = readdir(dd));)
+        if (e->d_name[0] != '.' && strcmp(e->d_name, "same.npy")) others++;
+    if (dd) closedir(dd);
+    CHECK(others == 0, "%d temporary files left beside the file", others);
+    free(p);
+    free(dir);
 }
 
 int main(void) {
@@ -122,5 +177,6 @@ int main(void) {
     struct stat st;
     CHECK(stat(p, &st) != 0, "file left after refused save");
     free(p);
+    concurrent_saves();
     return check_done();
 }

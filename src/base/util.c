@@ -226,9 +226,10 @@ char *nli_dirname(const char *path) {
     return slash ? nli_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : nli_strdup(".");
 }
 
-/* Remove "<base>.tmp.<pid>" and "<base>.old.<pid>" files that a killed
- * writer of the same target left in dir (the pid no longer runs). A live
- * pid's temp file is another writer's and is left alone. */
+/* Remove "<base>.tmp.<pid>.<n>" and "<base>.old.<pid>.<n>" files (or,
+ * from earlier versions, without ".<n>") that a killed writer of the same
+ * target left in dir (the pid no longer runs). A live pid's temp file is
+ * another writer's and is left alone. */
 static void remove_stale_temps(const char *path) {
     const char *slash = strrchr(path, '/');
     char *dir = nli_dirname(path);
@@ -243,6 +244,10 @@ static void remove_stale_temps(const char *path) {
         char *end;
         const char *num = e->d_name + bl + 5;
         long pid = strtol(num, &end, 10);
+        if (end != num && *end == '.' && end[1] >= '0' && end[1] <= '9') { /* ".<n>": one call's own name */
+            const char *seq = end + 1;
+            (void)strtoul(seq, &end, 10);
+        }
         if (end == num || *end || pid <= 0 || pid == (long)getpid()) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         char *p = nli_path_join(dir, e->d_name);
@@ -307,14 +312,26 @@ static char *output_target(const char *path, int *direct) {
     return r;
 }
 
+/* The temporary files' names: the pid and a number of this process, so
+ * that threads writing one target at once (nl_npy_save, nl_negatives_write
+ * may run concurrently) each have their own file and the last rename wins
+ * with a whole file; before, they shared "<path>.tmp.<pid>", and one
+ * truncated and wrote over the other's file, whose rename then failed. */
+static _Atomic unsigned long g_temp_seq;
+
+static char *temp_name(const char *path, const char *kind) {
+    size_t n = strlen(path) + 48;
+    char *t = nli_malloc(n);
+    if (t) snprintf(t, n, "%s.%s.%ld.%lu", path, kind, (long)getpid(), g_temp_seq++);
+    return t;
+}
+
 int nli_atomic_open(nli_atomic *a, const char *path) {
     int direct;
     memset(a, 0, sizeof *a);
     if (!(a->path = output_target(path, &direct))) return -1;
     if (!direct) {
-        size_t n = strlen(a->path) + 32;
-        if (!(a->tmp = nli_malloc(n))) { free(a->path); a->path = NULL; return -1; }
-        snprintf(a->tmp, n, "%s.tmp.%ld", a->path, (long)getpid());
+        if (!(a->tmp = temp_name(a->path, "tmp"))) { free(a->path); a->path = NULL; return -1; }
         remove_stale_temps(a->path);
     }
     a->io = nli_calloc(1, sizeof *a->io);
@@ -391,14 +408,9 @@ int nli_atomic_publish(nli_atomic *a) {
     return rc;
 }
 
-/* "<path>.old.<pid>": a file's earlier version while a set is published
- * (remove_stale_temps removes those of killed runs too). */
-static char *backup_name(const char *path) {
-    size_t n = strlen(path) + 32;
-    char *b = nli_malloc(n);
-    if (b) snprintf(b, n, "%s.old.%ld", path, (long)getpid());
-    return b;
-}
+/* "<path>.old.<pid>.<n>": a file's earlier version while a set is
+ * published (remove_stale_temps removes those of killed runs too). */
+static char *backup_name(const char *path) { return temp_name(path, "old"); }
 
 static const char *base_name(const char *path) {
     const char *sl = strrchr(path, '/');

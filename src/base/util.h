@@ -68,7 +68,8 @@ void nli_pages_drop(const void *p, size_t len);
 void *nli_pages_alloc(size_t n);
 void nli_pages_free(void *p, size_t n);
 
-/* Crash-safe output: write to "<path>.tmp.<pid>", then fsync + rename + fsync
+/* Crash-safe output: write to "<path>.tmp.<pid>.<n>" (n: a number of this
+ * process, so concurrent writers of one path never share it), then fsync + rename + fsync
  * of the folder. On any error the temp file is removed and the message
  * names path; whatever was at path before is left as it was. Open removes
  * the temp files of the same target that killed runs left (their pid is
@@ -83,7 +84,7 @@ int nli_atomic_finish(nli_atomic *a);  /* flush, fsync, close; -1: aborted */
 int nli_atomic_publish(nli_atomic *a); /* rename into place, fsync the folder; frees */
 int nli_atomic_commit(nli_atomic *a);  /* finish + publish */
 /* Publish n finished files that belong together, all or none: each
- * earlier version is kept as a hard link ("<path>.old.<pid>") until every
+ * earlier version is kept as a hard link ("<path>.old.<pid>.<n>") until every
  * rename has worked; when one fails, those already renamed are put back
  * and the message says no file was changed. Where that cannot be done
  * (no hard links, the putting back fails too) the message ends with
