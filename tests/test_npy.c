@@ -177,6 +177,15 @@ int main(void) {
     struct stat st;
     CHECK(stat(p, &st) != 0, "file left after refused save");
     free(p);
+    /* no rows: data may be NULL (before: passed on to fwrite, undefined
+     * behaviour that the sanitizer build stops at) */
+    p = tmp("empty-rows.npy");
+    float *e = NULL;
+    size_t er = 9, ec = 9;
+    CHECK(nl_npy_save(p, NULL, 0, 5) == 0 && nl_npy_load(p, &e, &er, &ec) == 0 && er == 0 && ec == 5,
+          "0 x 5 with NULL data: %s (%zu x %zu)", nl_last_error(), er, ec);
+    free(e);
+    free(p);
     concurrent_saves();
     return check_done();
 }

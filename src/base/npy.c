@@ -174,7 +174,7 @@ int nl_npy_save(const char *path, const float *data, size_t rows, size_t cols) {
     nli_atomic a;
     if (nli_atomic_open(&a, path) != 0) return -1;
     if (fwrite(pre, 1, 10, a.f) != 10 || fwrite(hdr, 1, hlen, a.f) != hlen ||
-        fwrite(data, sizeof(float), n, a.f) != n) {
+        (n && fwrite(data, sizeof(float), n, a.f) != n)) { /* n 0: data may be NULL, which fwrite may not take */
         nli_seterr("%s: write error", path);
         nli_atomic_abort(&a);
         return -1;
