@@ -311,7 +311,7 @@ NL_API void nl_corpus_free(nl_corpus *c);
  * indices: selected nouns then selected adjectives, each ascending by
  * similarity. qsim (optional, n_cand) receives every candidate's quantile. */
 typedef struct {
-    double fraction;  /* default 0.15 */
+    double fraction;  /* default 0.15; not used (nor checked) with total > 0 */
     double quantile;  /* default 0.95 */
     size_t total;     /* default 0: use fraction */
     /* CSP's rule: a candidate whose largest cosine to the ID labels exceeds

@@ -163,6 +163,16 @@ int main(void) {
     p.fraction = 1;
     CHECK(nl_mine(id, nid, cand, nc, pos, dim, &p, &sel, &ns, NULL) == 0 && ns == nc, "fraction 1");
     free(sel);
+    /* with total, fraction is not used, so not checked (before: a zeroed
+     * struct with total set failed with "fraction 0 outside (0, 1]") */
+    memset(&p, 0, sizeof p);
+    p.quantile = 0.95;
+    p.max_cut = 2;
+    p.total = 1;
+    CHECK(nl_mine(id, nid, cand, nc, pos, dim, &p, &sel, &ns, NULL) == 0 && ns == 1, "total 1, fraction 0: %s",
+          nl_last_error());
+    free(sel);
+    p = nl_mine_default_params();
     double badq[] = {-0.01, 1.01, NAN};
     for (int i = 0; i < 3; i++) {
         p.quantile = badq[i];

@@ -73,7 +73,7 @@ static int cmp_ranked(const void *a, const void *b) {
 }
 
 int nli_mine_check(const nl_mine_params *p) {
-    if (!(p->fraction > 0 && p->fraction <= 1)) {
+    if (p->total == 0 && !(p->fraction > 0 && p->fraction <= 1)) { /* with total, fraction is not used */
         nli_seterr("mine: fraction %g outside (0, 1]", p->fraction);
         return -1;
     }
