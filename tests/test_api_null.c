@@ -322,6 +322,13 @@ int main(void) {
         t.noun = NULL;
         FAILS(nl_templates_for_negatives(&t, 1, &hn, "n.tsv"), "nl_templates_for_negatives: NULL argument");
         FAILS(nl_negatives_embed(m, NULL, "n.tsv", &hn, out), "nl_negatives_embed: NULL argument"); /* pos NULL */
+        /* a part of speech past NL_POS_ADJ is refused (before: written as "adj") */
+        uint8_t bad_pos[1] = {5};
+        hn.pos = bad_pos;
+        char *np = check_path(check_tmpdir(), "badpos.tsv");
+        FAILS(nl_negatives_write(np, &hn, NULL), "negative 1 has bad part of speech 5");
+        free(np);
+        hn.pos = NULL;
         nl_negatives_free(&hn);
 
         char *lists = check_path(check_tmpdir(), "lists"), *f = check_path(lists, "noun.thing.txt");

@@ -221,6 +221,11 @@ static int negatives_check(const char *path, const nl_negatives *neg) {
         return -1;
     }
     for (size_t i = 0; i < neg->words.n; i++) {
+        if (neg->pos[i] > NL_POS_ADJ) { /* written as "adj" before, whatever it was */
+            nli_seterr("%s: negative %zu has bad part of speech %u (NL_POS_NOUN or NL_POS_ADJ)", path, i + 1,
+                       neg->pos[i]);
+            return -1;
+        }
         if (!neg->words.v[i] || !neg->prompts.v[i] || !*neg->words.v[i] || !*neg->prompts.v[i]) {
             nli_seterr("%s: negative %zu has an empty word or prompt", path, i + 1);
             return -1;
