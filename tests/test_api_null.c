@@ -364,6 +364,44 @@ int main(void) {
         FAILS(nl_eval(&ep, &er), "got -1");
         nl_eval_result_free(&er);
     }
+    /* nl_eval checks the scoring parameters before the work: tau before the
+     * model loads, ngroup against the mined negatives before any image is
+     * embedded (before: after the model and the ID set's embedding) */
+    {
+        const char *tmp = check_tmpdir();
+        char *labels = check_path(tmp, "id_labels.txt"), *id_list = check_path(tmp, "id.lst");
+        char *lists = check_path(tmp, "lists"), *no_model = check_path(tmp, "no-model");
+        FILE *fp = fopen(labels, "w");
+        fputs("dog\ncat\n", fp);
+        fclose(fp);
+        fp = fopen(id_list, "w"); /* an unreadable image, fatal with strict: reached only by embedding */
+        fprintf(fp, "%s\n%s\n", img, "/nonexistent/unreadable.jpg");
+        fclose(fp);
+        const char *names[] = {"o"}, *specs[] = {id_list};
+        nl_eval_params ep = nl_eval_default_params();
+        ep.model_dir = no_model;
+        ep.id_labels = labels;
+        ep.id_spec = id_list;
+        ep.ood_names = names;
+        ep.ood_specs = specs;
+        ep.n_ood = 1;
+        ep.corpus.wordnet_dir = NULL;
+        ep.corpus.lists_dir = lists; /* 3 nouns */
+        ep.mine.fraction = 1;
+        ep.strict = 1;
+        ep.embed.quiet = 1;
+        ep.score[NL_METHOD_NEGLABEL].tau = 0;
+        FAILS(nl_eval(&ep, NULL), "eval, neglabel: score: tau must be positive");
+        ep.score[NL_METHOD_NEGLABEL].tau = 0.01;
+        ep.model_dir = dir;
+        FAILS(nl_eval(&ep, NULL), "eval, neglabel: score: ngroup 100 outside [1, 3]");
+        ep.score[NL_METHOD_NEGLABEL].ngroup = 3;
+        FAILS(nl_eval(&ep, NULL), "unreadable.jpg"); /* and with a good ngroup, the images are embedded */
+        free(labels);
+        free(id_list);
+        free(lists);
+        free(no_model);
+    }
     nl_eval_result_free(NULL);
 
     cancel_cases(m, dim, img);

@@ -2,6 +2,7 @@
  * labels -> negatives -> image embeddings -> NegLabel and MCM scores ->
  * metrics -> results.json, scores.csv, report.html. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -735,6 +736,18 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     if (heads[HEAD_CSP].used &&
         (nl_mine_check(&p->csp_mine, &p->csp_templates) != 0 || nl_corpus_check(&p->csp_corpus) != 0))
         goto done;
+    /* and a bad scoring parameter (tau, AdaNeg's and OODD's ranges) here too;
+     * ngroup against the negatives once they are known, before any image is
+     * embedded (before: after the ID set's embedding) */
+    for (size_t k = 0; k < n_methods; k++) {
+        nl_score_params c = p->score[methods[k]];
+        c.method = methods[k];
+        c.device = NL_DEVICE_CPU; /* where it runs is the model's */
+        if (nl_score_check(&c, labels.n, INT_MAX, 1) != 0) {
+            nli_prefixerr("eval, %s", nl_method_name(methods[k]));
+            goto done;
+        }
+    }
     if (!(m = nl_model_load(p->model_dir, &p->model))) goto done;
     if (!p->embed.quiet)
         nli_log(NL_LOG_INFO, "model on %s, %s", nl_model_device_name(m), nl_precision_name(nl_model_precision(m)));
@@ -750,6 +763,11 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     for (int h = 0; h < N_HEADS; h++)
         if (heads[h].used && head_build(m, p, h, &labels, &heads[h], &neg_file[h == HEAD_CSP]) != 0) goto done;
     int top_head = heads[HEAD_NEG].used ? HEAD_NEG : heads[HEAD_CSP].used ? HEAD_CSP : HEAD_MCM;
+    for (size_t k = 0; k < n_methods; k++)
+        if (nl_score_check(&sp[methods[k]], n_id, heads[head_of(methods[k])].neg.words.n, dim) != 0) {
+            nli_prefixerr("eval, %s", nl_method_name(methods[k]));
+            goto done;
+        }
 
     for (size_t k = 0; k < n_sets; k++) {
         if (set_embed(m, p, &sets[k], &skipped) != 0) goto done;
