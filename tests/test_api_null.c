@@ -403,6 +403,27 @@ int main(void) {
         free(no_model);
     }
     nl_eval_result_free(NULL);
+    /* partly filled by a caller (a count set, its array not allocated): the
+     * free functions free what is there (before: a NULL dereference) */
+    {
+        nl_corpus pc = {.n = 2, .word = calloc(2, sizeof(char *))};
+        pc.word[0] = strdup("kite");
+        nl_corpus_free(&pc);
+        nl_corpus_free(&pc);
+        nl_strvec ps = {NULL, 3, 0};
+        nl_strvec_free(&ps);
+        nl_eval_result pr;
+        memset(&pr, 0, sizeof pr);
+        pr.n_ood = 2;
+        pr.id.name = strdup("ID");
+        nl_eval_result_free(&pr);
+        nl_eval_result_free(&pr);
+        nl_negatives pn;
+        memset(&pn, 0, sizeof pn);
+        pn.words.n = 4;
+        nl_negatives_free(&pn);
+        CHECK(pc.n == 0 && ps.n == 0 && pr.n_ood == 0 && pn.words.n == 0, "partly filled structs freed and zeroed");
+    }
 
     cancel_cases(m, dim, img);
     progress_cases(m, dim);

@@ -544,7 +544,7 @@ static void set_report(const eval_set *s, const eval_set *id, nli_report_set *r)
 void nl_eval_result_free(nl_eval_result *r) {
     if (!r) return;
     free(r->id.name);
-    for (size_t i = 0; i < r->n_ood; i++) free(r->ood[i].name);
+    for (size_t i = 0; r->ood && i < r->n_ood; i++) free(r->ood[i].name);
     free(r->ood);
     memset(r, 0, sizeof *r);
 }

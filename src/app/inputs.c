@@ -26,7 +26,7 @@ int nl_strvec_push(nl_strvec *s, const char *str) {
 
 void nl_strvec_free(nl_strvec *s) {
     if (!s) return;
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    for (size_t i = 0; s->v && i < s->n; i++) free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
 }

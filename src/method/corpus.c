@@ -475,7 +475,10 @@ int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
 
 void nl_corpus_free(nl_corpus *c) {
     if (!c) return;
-    for (size_t i = 0; i < c->n; i++) { free(c->word[i]); free(c->category[i]); }
+    for (size_t i = 0; i < c->n; i++) { /* a partly built corpus may lack an array */
+        if (c->word) free(c->word[i]);
+        if (c->category) free(c->category[i]);
+    }
     free(c->word);
     free(c->category);
     free(c->pos);
