@@ -141,7 +141,7 @@ int main(void) {
     FAILS(nl_parse_method(NULL, &meth), "unknown method");
     FAILS(nl_parse_permutation("torch", NULL), "nl_parse_permutation: NULL argument");
     FAILS(nl_parse_permutation(NULL, &perm), "permutation");
-    FAILS(nl_resolve_device(NULL, NULL), "NULL argument");
+    FAILS(nl_resolve_device(NULL, NULL), "nl_resolve_device: NULL argument");
 
     /* the model */
     CHECK(nl_model_load(NULL, NULL) == NULL && strstr(nl_last_error(), "empty model name"), "load NULL: %s",
@@ -155,8 +155,10 @@ int main(void) {
     CHECK(nl_model_info_json(NULL) == NULL && strstr(nl_last_error(), "nl_model_info_json: NULL argument"),
           "info of a NULL model: %s", nl_last_error());
     nl_model_free(NULL);
-    FAILS(nl_tokenize(NULL, "x", &ids, &n), "NULL argument");
-    FAILS(nl_tokenize_n(m, NULL, 3, &ids, &n), "NULL argument");
+    /* each names itself, as the header's convention says (before: "tokenize:",
+     * "preprocess: NULL image or output", "resolve device:") */
+    FAILS(nl_tokenize(NULL, "x", &ids, &n), "nl_tokenize: NULL argument");
+    FAILS(nl_tokenize_n(m, NULL, 3, &ids, &n), "nl_tokenize_n: NULL argument");
 
     /* embedding */
     FAILS(nl_embed_texts(NULL, null1, 1, out), "nl_embed_texts: NULL argument");
@@ -169,7 +171,7 @@ int main(void) {
     FAILS(nl_embed_rgb(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_rgb: NULL argument");
     FAILS(nl_embed_image_buffers(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL, NULL),
           "nl_embed_image_buffers: NULL argument");
-    FAILS(nl_preprocess_rgb(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "NULL");
+    FAILS(nl_preprocess_rgb(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "nl_preprocess_rgb: NULL argument");
     FAILS(nl_preprocess_file(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "nl_preprocess_file: NULL argument");
     FAILS(nl_preprocess_file(img, 224, NL_RESAMPLE_BICUBIC, NULL), "nl_preprocess_file: NULL argument");
     FAILS(nl_embed_words(NULL, &eo, null1, 1, tmpl, 1, out), "nl_embed_words: NULL argument");

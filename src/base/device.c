@@ -54,7 +54,7 @@ int nl_cuda_auto_device(void) {
 }
 
 int nl_resolve_device(nl_device *dev, int *index) {
-    if (!dev || !index) { nli_seterr_code(NL_ERR_INVALID, "resolve device: NULL argument"); return -1; }
+    if (!dev || !index) return nli_null_arg(__func__);
     if (*dev == NL_DEVICE_AUTO) {
         int i = 0;
         int cuda = nli_cuda_auto(&i, 1);

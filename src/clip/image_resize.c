@@ -317,6 +317,7 @@ void nli_image_normalize(const uint8_t *hwc, int size, const float mean[3], cons
 }
 
 int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, uint8_t *out) {
+    if (!img || !img->rgb || !out) return nli_null_arg(__func__);
     return nli_preprocess_rgb_mode(img, size, resample, NLI_RESIZE_SHORTEST, 0, out);
 }
 

@@ -397,14 +397,12 @@ static char *model_info_json(const nl_model *m) {
 }
 
 int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
-    return nl_tokenize_n(m, text, text ? strlen(text) : 0, ids, n);
+    if (!m || !text || !ids || !n) return nli_null_arg(__func__);
+    return nl_tokenize_n(m, text, strlen(text), ids, n);
 }
 
 int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids, size_t *n) {
-    if (!m || !text || !ids || !n) {
-        nli_seterr_code(NL_ERR_INVALID, "tokenize: NULL argument");
-        return -1;
-    }
+    if (!m || !text || !ids || !n) return nli_null_arg(__func__);
     return nli_tokenizer_encode(m->tok, text, len, ids, n);
 }
 
