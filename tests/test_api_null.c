@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* rc is -1 and the message contains want. */
 #define FAILS(call, want)                                                                                    \
@@ -353,6 +354,18 @@ int main(void) {
               "nl_mine_model without options: %s", nl_last_error()); /* 15 % of 3 nouns: none */
         nl_negatives_free(&neg);
         free(ce);
+        /* adjectives in the corpus but no adjective template: refused before
+         * any embedding (before: after the nouns' embedding, "no prompt
+         * template given") */
+        char *fa = check_path(lists, "adj.all.txt");
+        fp = fopen(fa, "w");
+        fputs("rusty\n", fp);
+        fclose(fp);
+        t.n_adj = 0;
+        FAILS(nl_mine_model(m, NULL, out, 2, &cp, NULL, NULL, &t, &neg, NULL, NULL),
+              "mine: the corpus has 1 adjectives, but no adjective template was given");
+        unlink(fa);
+        free(fa);
         free(f);
         free(lists);
     }
