@@ -34,73 +34,11 @@ check "vit_jit and vit_sd (the same weights, fp16 vs bf16) differ in the safeten
 # open_clip_train saves {"epoch", "name", "state_dict", "optimizer",
 # "scaler"}, the weights under DDP's "module." when trained distributed;
 # open_clip's load_state_dict takes the 'state_dict' entry and strips the
-# prefix. vit_sd.pt's state dict re-saved so (wrap.py, below: torch's
+# prefix. vit_sd.pt's state dict re-saved so (tests/torch_zip.py wrap: torch's
 # pickling without torch) converts to the very file vit_sd.pt gives, the
 # optimizer's storages never read (present or not).
-cat >"$TMP/wrap.py" <<'WRAP'
-# wrap.py SRC DST MODE: re-save the state dict of the torch.save zip SRC as
-# torch.save would save an OpenCLIP training checkpoint (open_clip_train's
-# {"epoch", "name", "state_dict", "optimizer", "scaler"}), under DDP's
-# "module." prefix, without torch: fake torch globals by name, storages by
-# persistent id. MODE: train; train-nostor (the optimizer's storages left
-# out of the zip); module (the plain state dict, prefixed); bad ('state_dict'
-# a list of the tensors).
-import io, pickle, struct, sys, types, zipfile
-from collections import OrderedDict
-src, dst, mode = sys.argv[1:4]
-torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
-torch._utils = utils
-sys.modules.update({"torch": torch, "torch._utils": utils})
-for n in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"):
-    setattr(torch, n + "Storage", type(n + "Storage", (), {"__module__": "torch"}))
-class Storage:
-    def __init__(self, pid): self.pid = pid
-class Tensor:
-    def __init__(self, *args): self.args = args
-    def __reduce_ex__(self, proto): return (_rebuild_tensor_v2, self.args)
-def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks, *meta):
-    return Tensor(storage, offset, size, stride, requires_grad, hooks, *meta)
-_rebuild_tensor_v2.__module__ = "torch._utils"
-utils._rebuild_tensor_v2 = _rebuild_tensor_v2
-class Reader(pickle.Unpickler):
-    def persistent_load(self, pid): return Storage(pid)
-class Writer(pickle.Pickler):
-    def persistent_id(self, obj): return obj.pid if isinstance(obj, Storage) else None
-zin = zipfile.ZipFile(src)
-top = zin.namelist()[0].split("/")[0]
-sd = Reader(io.BytesIO(zin.read(top + "/data.pkl"))).load()
-out = OrderedDict(("module." + k, v) for k, v in sd.items())
-out._metadata = OrderedDict([("", {}), ("module", {"version": 1})]) # as state_dict() has: a BUILD
-extra, key = {}, max(int(n.rsplit("/", 1)[1]) for n in zin.namelist() if "/data/" in n) + 1
-def tensor(values):
-    global key
-    extra[str(key)] = struct.pack("<%df" % len(values), *values)
-    st = Storage(("storage", torch.FloatStorage, str(key), "cpu", len(values)))
-    key += 1
-    shape = () if len(values) == 1 else (len(values),)
-    return Tensor(st, 0, shape, () if not shape else (1,), False, OrderedDict())
-if mode == "module":
-    obj = out
-else:
-    obj = {"epoch": 3, "name": "run", "state_dict": list(out.values()) if mode == "bad" else out,
-           "optimizer": {"state": {0: {"step": tensor([30.0]), "exp_avg": tensor([0.5, -0.25, 1e-3])},
-                                   1: {"step": tensor([30.0]), "exp_avg": tensor([2.0])}},
-                         "param_groups": [{"lr": 0.001, "betas": (0.9, 0.98), "eps": 1e-6, "weight_decay": 0.2,
-                                           "amsgrad": False, "foreach": None, "maximize": False,
-                                           "initial_lr": 0.001, "params": [0, 1]}]},
-           "scaler": {"scale": 65536.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 2000,
-                      "_growth_tracker": 7}}
-buf = io.BytesIO()
-Writer(buf, protocol=2).dump(obj)
-with zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as z:
-    z.writestr("checkpoint/data.pkl", buf.getvalue())
-    for n in zin.namelist():
-        if not n.endswith("/data.pkl"): z.writestr("checkpoint/" + n.split("/", 1)[1], zin.read(n))
-    if mode != "train-nostor":
-        for k, v in extra.items(): z.writestr("checkpoint/data/" + k, v)
-WRAP
 for m in train train-nostor module; do
-  python3 "$TMP/wrap.py" "$D/vit_sd.pt" "$TMP/$m.pt" $m || bad "wrap.py $m"
+  python3 "$SRC/tests/torch_zip.py" wrap "$D/vit_sd.pt" "$TMP/$m.pt" $m || bad "torch_zip.py wrap $m"
   nl convert "$TMP/$m.pt" -o "$TMP/$m" 2>"$TMP/err"; rc=$?
   check "$m: convert exits 0 (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
   check "$m: the same open_clip_model.safetensors as vit_sd.pt's" \
@@ -115,7 +53,7 @@ check "train: the log says the 'state_dict' entry was taken ($(cat "$TMP/err.tra
   "$TMP/err.train"
 check "module: a plain state dict, not said to be a training checkpoint" \
   bash -c "! grep -q 'training checkpoint' '$TMP/err.module'"
-python3 "$TMP/wrap.py" "$D/vit_sd.pt" "$TMP/bad.pt" bad || bad "wrap.py bad"
+python3 "$SRC/tests/torch_zip.py" wrap "$D/vit_sd.pt" "$TMP/bad.pt" bad || bad "torch_zip.py wrap bad"
 expect_fail "a training checkpoint whose 'state_dict' is a list" \
   "bad.pt: checkpoint/data.pkl: its 'state_dict' entry is a list, not a dict of tensors" nl convert "$TMP/bad.pt" -o "$TMP/bad"
 check "nothing written for it" test ! -e "$TMP/bad"
@@ -241,8 +179,8 @@ expect_fail "the converted folder refuses the added token as the source's tokeni
 # checkpoint's 'state_dict' or DDP's 'module.' prefix is not looked through
 for m in train module; do
   mkdir -p "$TMP/hf-$m" && cp "$H/config.json" "$H/vocab.json" "$H/merges.txt" "$TMP/hf-$m/"
-  python3 "$TMP/wrap.py" "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/hf-$m/pytorch_model.bin" $m ||
-    bad "wrap.py hf $m"
+  python3 "$SRC/tests/torch_zip.py" wrap "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/hf-$m/pytorch_model.bin" $m ||
+    bad "torch_zip.py wrap hf $m"
 done
 expect_fail "a Hugging Face state dict in a training checkpoint" \
   "hf-train/pytorch_model.bin: Hugging Face CLIPModel names in a training checkpoint's 'state_dict' under DDP's 'module.' prefix: transformers loads a pytorch_model.bin as the state dict itself" \
@@ -257,69 +195,14 @@ expect_fail "a Hugging Face .bin without config.json beside it" "no config.json 
 check "nothing written for it" test ! -e "$TMP/hf-lone-out"
 # transformers' sharded pytorch_model.bin (save_pretrained with
 # safe_serialization=False past max_shard_size): pytorch_model.bin.index.json
-# names each tensor's shard. The .bin above split so (shard.py: its pickle
+# names each tensor's shard. The .bin above split so (torch_zip.py shard: its pickle
 # re-saved in two torch.save zips without torch, each with its own storages)
 # converts, from the index, to the very model.safetensors the whole .bin
 # gives; an index that disagrees with its shards is refused, naming the
 # tensor; one shard alone is refused, naming the index to convert.
-cat >"$TMP/shard.py" <<'SHARD'
-# shard.py SRC DIR MODE: write DIR/pytorch_model-0000k-of-00002.bin and
-# DIR/pytorch_model.bin.index.json from the torch.save zip SRC. MODE: ok;
-# missing (the index names a tensor no shard has); wrong (a tensor mapped to
-# the other shard); unlisted (a shard tensor the index lacks).
-import io, json, os, pickle, sys, types, zipfile
-from collections import OrderedDict
-src, out, mode = sys.argv[1:4]
-torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
-torch._utils = utils
-sys.modules.update({"torch": torch, "torch._utils": utils})
-for n in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"):
-    setattr(torch, n + "Storage", type(n + "Storage", (), {"__module__": "torch"}))
-class Storage:
-    def __init__(self, pid): self.pid = pid
-class Tensor:
-    def __init__(self, *args): self.args = args
-    def __reduce_ex__(self, proto): return (_rebuild_tensor_v2, self.args)
-def _rebuild_tensor_v2(*args): return Tensor(*args)
-_rebuild_tensor_v2.__module__ = "torch._utils"
-utils._rebuild_tensor_v2 = _rebuild_tensor_v2
-class Reader(pickle.Unpickler):
-    def persistent_load(self, pid): return Storage(pid)
-class Writer(pickle.Pickler):
-    def persistent_id(self, obj): return obj.pid if isinstance(obj, Storage) else None
-zin = zipfile.ZipFile(src)
-top = zin.namelist()[0].split("/")[0]
-sd = Reader(io.BytesIO(zin.read(top + "/data.pkl"))).load()
-names = list(sd)
-half = len(names) // 2
-weight_map = {}
-for k, part in enumerate((names[:half], names[half:]), 1):
-    fn = "pytorch_model-%05d-of-00002.bin" % k
-    stem = fn[:-4]
-    buf = io.BytesIO()
-    Writer(buf, protocol=2).dump(OrderedDict((n, sd[n]) for n in part))
-    with zipfile.ZipFile(os.path.join(out, fn), "w", zipfile.ZIP_STORED) as z:
-        z.writestr(stem + "/data.pkl", buf.getvalue())
-        for e in zin.namelist():
-            rest = e.split("/", 1)[1]
-            if rest.startswith("data/") or rest == "data.pkl":
-                continue
-            z.writestr(stem + "/" + rest, zin.read(e))
-        for key in sorted({sd[n].args[0].pid[2] for n in part}):
-            z.writestr(stem + "/data/" + key, zin.read(top + "/data/" + key))
-    weight_map.update((n, fn) for n in part)
-if mode == "missing":
-    weight_map["text_model.extra.weight"] = "pytorch_model-00002-of-00002.bin"
-elif mode == "wrong":
-    weight_map[names[0]] = "pytorch_model-00002-of-00002.bin"
-elif mode == "unlisted":
-    del weight_map[names[-1]]
-json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map},
-          open(os.path.join(out, "pytorch_model.bin.index.json"), "w"), indent=2)
-SHARD
 for m in ok missing wrong unlisted; do
   mkdir -p "$TMP/hf-sh-$m" && cp "$H/config.json" "$H/vocab.json" "$H/merges.txt" "$TMP/hf-sh-$m/"
-  python3 "$TMP/shard.py" "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/hf-sh-$m" $m || bad "shard.py $m"
+  python3 "$SRC/tests/torch_zip.py" shard "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/hf-sh-$m" $m || bad "torch_zip.py shard $m"
 done
 S=$TMP/hf-sh-ok
 expect_fail "a folder with a sharded pytorch_model.bin only: says how to convert it" \
