@@ -154,11 +154,6 @@ out:
 
 #define BIN_INDEX "pytorch_model.bin.index.json"
 
-static int has_suffix(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* 1, with the error set, when src is one of the shards that the
  * pytorch_model.bin.index.json beside it names: alone it is part of the
  * model, which would convert into a folder that cannot load. */
@@ -240,7 +235,7 @@ static int convert_hf_sharded(const char *index, const char *dst_dir) {
     qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < ix.n_map; i++) {
         const nli_st_index_entry *e = &ix.map[i];
-        if (has_suffix(e->tensor, "position_ids") || bsearch(&e->tensor, names, n, sizeof *names, cmp_str)) continue;
+        if (nli_ends_with(e->tensor, "position_ids") || bsearch(&e->tensor, names, n, sizeof *names, cmp_str)) continue;
         char k[256];
         nli_sanitize(k, sizeof k, e->tensor);
         nli_seterr("%s: tensor '%s' is mapped to '%s' but not found there", index, k, ix.shards[e->shard]);
@@ -317,7 +312,7 @@ out:
 
 int nl_convert_checkpoint(const char *src, const char *dst_dir) {
     if (!src || !dst_dir) { nli_seterr("nl_convert_checkpoint: NULL argument"); return -1; }
-    if (has_suffix(src, ".bin.index.json")) return convert_hf_sharded(src, dst_dir);
+    if (nli_ends_with(src, ".bin.index.json")) return convert_hf_sharded(src, dst_dir);
     nli_ckpt ck;
     if (nli_ckpt_open(src, &ck) != 0) return -1;
     int rc = -1, write_cfg = 0;

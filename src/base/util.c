@@ -132,6 +132,11 @@ int nli_grow(void **p, size_t *cap, size_t need, size_t sz) {
     return 0;
 }
 
+int nli_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 size_t nli_bom_len(const char *s, size_t len) {
     return s && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
 }

@@ -43,6 +43,8 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len);
  * len bytes: 3, or 0 if there is none. Every text input skips it (Windows
  * Notepad writes one). */
 size_t nli_bom_len(const char *s, size_t len);
+/* 1 when s ends with suffix. */
+int nli_ends_with(const char *s, const char *suffix);
 
 /* Numbers in the files the library writes and reads (results.json,
  * scores.csv, report.html, negatives files, score files, model info) are

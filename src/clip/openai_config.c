@@ -28,11 +28,6 @@ static int dim_of(const nli_sd_entry *e, size_t n, const char *name, int ndim, i
     return 0;
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 /* len(set(k.split(".")[2] for k in keys if k.startswith(prefix))) */
 static int64_t count_third(const nli_sd_entry *e, size_t n, const char *prefix) {
     const char **seen = nli_mallocarray(n ? n : 1, sizeof *seen);
@@ -73,7 +68,7 @@ int nli_openai_dims(const nli_sd_entry *e, size_t n, const char *what, nli_sd_di
             dim_of(e, n, "visual.positional_embedding", 2, 0, what, &pos) != 0)
             return -1;
         for (size_t i = 0; i < n; i++)
-            d->layers += strncmp(e[i].name, "visual.", 7) == 0 && ends_with(e[i].name, ".attn.in_proj_weight");
+            d->layers += strncmp(e[i].name, "visual.", 7) == 0 && nli_ends_with(e[i].name, ".attn.in_proj_weight");
         if (pos < 1) { nli_seterr("%s: visual.positional_embedding has no rows", what); return -1; }
         d->image_size = d->patch * round_sqrt(pos - 1);
         d->v_mlp = mlp_rows(e, n, "visual.transformer.resblocks.0.mlp.c_fc.weight");

@@ -28,11 +28,6 @@ const char *nli_st_dtype_name(nli_st_dtype d) {
     return "?";
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
 static int cmp_name(const void *a, const void *b) {
     return strcmp(((const nli_st_tensor *)a)->name, ((const nli_st_tensor *)b)->name);
 }
@@ -173,7 +168,7 @@ static int parse_file(nli_st *st, int fi, size_t *cap) {
     json_object_foreach(root, key, v) {
         if (strcmp(key, "__metadata__") == 0) continue;
         /* Old checkpoints carry integer position_ids buffers; never used. */
-        if (ends_with(key, "position_ids")) continue;
+        if (nli_ends_with(key, "position_ids")) continue;
         if (nli_grow((void **)&st->t, cap, st->n + 1, sizeof(nli_st_tensor)) != 0) goto fail;
         nli_st_tensor *t = &st->t[st->n];
         memset(t, 0, sizeof *t);
@@ -233,7 +228,7 @@ int nli_st_open_file(const char *path, nli_st *st) {
 
 static int valid_shard_name(const char *s, const char *suffix) {
     size_t n = strlen(s);
-    if (n <= strlen(suffix) || n > 200 || s[0] == '.' || strstr(s, "..") || !ends_with(s, suffix)) return 0;
+    if (n <= strlen(suffix) || n > 200 || s[0] == '.' || strstr(s, "..") || !nli_ends_with(s, suffix)) return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!(isalnum(c) || c == '-' || c == '_' || c == '.')) return 0;
@@ -347,7 +342,7 @@ static int open_index(const char *dir, const char *index, nli_st *st) {
     if (finish(st) != 0) goto done;
     for (size_t i = 0; i < ix.n_map; i++) {
         const nli_st_index_entry *e = &ix.map[i];
-        if (ends_with(e->tensor, "position_ids")) continue;
+        if (nli_ends_with(e->tensor, "position_ids")) continue;
         const nli_st_tensor *t = nli_st_find(st, e->tensor);
         if (!t || t->file != e->shard) {
             char k[256];
