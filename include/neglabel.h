@@ -108,10 +108,12 @@ typedef struct {
 
 NL_API nl_model_params nl_model_default_params(void);
 
-/* "auto", "cpu", "cuda" or "cuda:N". 0 on success, -1 (error set) otherwise. */
+/* "auto", "cpu", "cuda" or "cuda:N" (index 0 but for cuda:N). 0 on success,
+ * -1 (error set) otherwise, *dev and *index then unchanged. */
 NL_API int nl_parse_device(const char *s, nl_device *dev, int *index);
 /* "fp32", "fp16" or "bf16" (also "default"). */
 NL_API int nl_parse_precision(const char *s, nl_precision *p);
+/* The name nl_parse_precision reads; "unknown" for a value outside the enum. */
 NL_API const char *nl_precision_name(nl_precision p);
 /* Number of CUDA devices (cuda:0 to cuda:N-1): 0 when built without CUDA,
  * with no driver, no GPU or no cuBLAS (nl_last_error() then says why). A
@@ -450,7 +452,8 @@ typedef enum { NL_LOG_ERROR = 0, NL_LOG_WARN = 1, NL_LOG_INFO = 2 } nl_log_level
 /* msg: one line, no trailing newline. */
 typedef void (*nl_log_fn)(nl_log_level level, const char *msg, void *user);
 NL_API void nl_set_log(nl_log_fn fn, void *user);
-/* Progress of long work (embedding, mining): done of total items under a
+/* Progress of long work (embedding, and so the embeddings mining needs; the
+ * similarities and quantiles after them report none): done of total items under a
  * label, throttled by the library (a few calls a second at most); final is
  * 1 on the last call of a job, also of one stopped by an error or by
  * nl_set_cancel (done then short of total). elapsed in seconds since the
@@ -579,7 +582,8 @@ NL_API int nl_negatives_read(const char *path, nl_negatives *out);
 NL_API int nl_negatives_write(const char *path, const nl_negatives *neg, const double *qsim);
 NL_API void nl_negatives_free(nl_negatives *n);
 /* Embed negatives (templates of the file when it has them) after checking
- * that the file was mined with this model. out: n x dim, normalised. */
+ * that the file was mined with this model. out: n x dim, normalised, n =
+ * words.n, which must equal prompts.n (as nl_negatives_read fills them). */
 NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, const nl_negatives *neg, float *out);
 /* The ID labels' templates for negatives read from a file. ID labels and
  * nouns share one template ensemble, so when the file records its noun
@@ -702,7 +706,8 @@ typedef struct {
  * (optional) receives the table's numbers (free with nl_eval_result_free). */
 NL_API int nl_eval(const nl_eval_params *p, nl_eval_result *result);
 NL_API void nl_eval_result_free(nl_eval_result *r);
-/* One line explaining an FPR95 convention (for tables). */
+/* One line explaining an FPR95 convention (for tables); "unknown convention"
+ * for a value outside the enum. */
 NL_API const char *nl_fpr_convention_text(nl_fpr_convention c);
 
 #ifdef __cplusplus

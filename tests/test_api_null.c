@@ -136,6 +136,21 @@ int main(void) {
     FAILS(nl_parse_device("cuda", NULL, &idx), "nl_parse_device: NULL argument");
     FAILS(nl_parse_device("cuda", &dev, NULL), "nl_parse_device: NULL argument");
     FAILS(nl_parse_device(NULL, &dev, &idx), "device: none given");
+    /* a failed parse leaves the caller's values (before: *index set to 0) */
+    dev = NL_DEVICE_CUDA;
+    idx = 3;
+    FAILS(nl_parse_device("cuda:x", &dev, &idx), "expected auto, cpu, cuda or cuda:N");
+    CHECK(dev == NL_DEVICE_CUDA && idx == 3, "failed parse changed device %d index %d", (int)dev, idx);
+    CHECK(nl_parse_device("cuda:2", &dev, &idx) == 0 && idx == 2 && nl_parse_device("cpu", &dev, &idx) == 0 &&
+              dev == NL_DEVICE_CPU && idx == 0,
+          "device parse");
+    /* names of values outside the enums (before: "default", and NegLabel's text) */
+    CHECK(!strcmp(nl_precision_name(NL_PRECISION_DEFAULT), "default") &&
+              !strcmp(nl_precision_name((nl_precision)9), "unknown"),
+          "precision name of 9: %s", nl_precision_name((nl_precision)9));
+    CHECK(!strcmp(nl_fpr_convention_text((nl_fpr_convention)7), "unknown convention") &&
+              strstr(nl_fpr_convention_text(NL_FPR95_NEGLABEL), "closest to 95%"),
+          "convention text of 7: %s", nl_fpr_convention_text((nl_fpr_convention)7));
     FAILS(nl_parse_precision("fp16", NULL), "nl_parse_precision: NULL argument");
     FAILS(nl_parse_precision(NULL, &prec), "precision");
     FAILS(nl_parse_method("mcm", NULL), "nl_parse_method: NULL argument");
@@ -331,6 +346,12 @@ int main(void) {
         char *np = check_path(check_tmpdir(), "badpos.tsv");
         FAILS(nl_negatives_write(np, &hn, NULL), "negative 1 has bad part of speech 5");
         free(np);
+        /* words and prompts of different counts: out's rows would be one or
+         * the other (before: no check) */
+        uint8_t noun[1] = {NL_POS_NOUN};
+        hn.pos = noun;
+        nl_strvec_push(&hn.prompts, "the nice cat");
+        FAILS(nl_negatives_embed(m, &eo, "n.tsv", &hn, out), "n.tsv: 1 words but 2 prompts");
         hn.pos = NULL;
         nl_negatives_free(&hn);
 

@@ -453,6 +453,12 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
     if ((neg->noun_templates.n || neg->adj_templates.n) && neg->words.n && (!neg->words.v || !neg->pos))
         return nli_null_arg(__func__);
     if (!path) path = "negatives";
+    if (neg->words.n != neg->prompts.n) {
+        /* out holds one row per entry: which count is meant is unknowable */
+        nli_seterr_code(NL_ERR_INVALID, "%s: %zu words but %zu prompts (one of each per negative label)", path,
+                        neg->words.n, neg->prompts.n);
+        return -1;
+    }
     size_t dim = (size_t)nl_model_dim(m);
     if (neg->model) {
         /* files written before 2026-12 carry the sampled fingerprint

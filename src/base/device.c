@@ -10,11 +10,11 @@
 
 int nl_parse_device(const char *s, nl_device *dev, int *index) {
     if (!dev || !index) return nli_null_arg(__func__);
-    *index = 0;
+    /* on failure *dev and *index keep what the caller had in them */
     if (!s) { nli_seterr("device: none given"); return -1; }
-    if (!strcmp(s, "auto")) { *dev = NL_DEVICE_AUTO; return 0; }
-    if (!strcmp(s, "cpu")) { *dev = NL_DEVICE_CPU; return 0; }
-    if (!strcmp(s, "cuda")) { *dev = NL_DEVICE_CUDA; return 0; }
+    if (!strcmp(s, "auto")) { *dev = NL_DEVICE_AUTO; *index = 0; return 0; }
+    if (!strcmp(s, "cpu")) { *dev = NL_DEVICE_CPU; *index = 0; return 0; }
+    if (!strcmp(s, "cuda")) { *dev = NL_DEVICE_CUDA; *index = 0; return 0; }
     if (!strncmp(s, "cuda:", 5) && s[5]) {
         char *end;
         long v = strtol(s + 5, &end, 10);
@@ -42,7 +42,8 @@ const char *nl_precision_name(nl_precision p) {
     case NL_PRECISION_FP32: return "fp32";
     case NL_PRECISION_FP16: return "fp16";
     case NL_PRECISION_BF16: return "bf16";
-    default: return "default";
+    case NL_PRECISION_DEFAULT: return "default";
+    default: return "unknown";
     }
 }
 

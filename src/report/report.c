@@ -126,6 +126,7 @@ const char *nl_fpr_convention_text(nl_fpr_convention c) {
     if (c == NL_FPR95_OPENOOD)
         return "OpenOOD: OOD as positive class, FPR at the first threshold with TPR >= 95%; AUPR as the "
                "trapezoid over the PR curve";
+    if (c != NL_FPR95_NEGLABEL) return "unknown convention";
     return "NegLabel/MCM code: FPR of OOD at the threshold where ID recall is closest to 95%";
 }
 
