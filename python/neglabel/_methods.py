@@ -11,7 +11,7 @@ from . import _neglabel as _C
 from ._model import Model, Negatives
 from ._neglabel import InvalidInputError
 from ._util import (CSP_NOUN_TEMPLATES, TEMPLATE_ADJ, TEMPLATE_MCM, TEMPLATE_NOUN, ImageLike, Labels, PathLike,
-                    _c_int, _corpus, _f32_rows, _image_list, _labels, _templates)
+                    _c_int, _corpus, _f32_rows, _image_list, _labels, _templates, _top_labels)
 
 
 # ---------------------------------------------------------------- mining
@@ -120,17 +120,6 @@ class _Scorer:
                      getattr(self, "permutation", "splitmix"), getattr(self, "_stream", None))
         return scores, top_id, top_neg
 
-    def _labels_of(self, top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int,
-                   scores: np.ndarray) -> List[Optional[str]]:
-        """Each row's top label; None for a row without a score (skipped, or
-        NaN from an embedding holding NaN: its argmax would be label 0)."""
-        out: List[Optional[str]] = [None] * n
-        if top is not None:
-            for k, i in enumerate(idx):
-                if not np.isnan(scores[i]):
-                    out[i] = names[int(top[k])]
-        return out
-
     def _score_images(self, images: Any, resample: str, return_labels: bool, skip_unreadable: bool) -> Any:
         items = _image_list(images)  # once: a generator gives its images only once
         n = len(items)
@@ -232,8 +221,8 @@ class NegLabel(_Scorer):
         return self.ngroup, self.seed, self.shuffle, self.tau
 
     def _with_labels(self, scores, ti, tn, idx, n):
-        return (scores, self._labels_of(ti, self.labels, idx, n, scores),
-                self._labels_of(tn, self.negatives.words, idx, n, scores))
+        return (scores, _top_labels(ti, self.labels, idx, n, scores),
+                _top_labels(tn, self.negatives.words, idx, n, scores))
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
               return_labels: bool = False, skip_unreadable: bool = False) -> Any:
@@ -274,7 +263,7 @@ class MCM(_Scorer):
         return 100, 0, True, self.tau
 
     def _with_labels(self, scores, ti, tn, idx, n):
-        return (scores, self._labels_of(ti, self.labels, idx, n, scores))
+        return (scores, _top_labels(ti, self.labels, idx, n, scores))
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,
               return_labels: bool = False, skip_unreadable: bool = False) -> Any:

@@ -179,3 +179,16 @@ def _f32_rows(x: Any, dim: int, what: str) -> np.ndarray:
 def _f64_vector(x: Any, what: str) -> np.ndarray:
     a = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1))
     return a
+
+
+def _top_labels(top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int,
+                scores: np.ndarray) -> List[Optional[str]]:
+    """Each of n rows' top label, row idx[k] getting names[top[k]]; None for
+    a row without a score (skipped, or NaN from an embedding holding NaN:
+    its argmax would be label 0)."""
+    out: List[Optional[str]] = [None] * n
+    if top is not None:
+        for k, i in enumerate(idx):
+            if not np.isnan(scores[i]):
+                out[i] = names[int(top[k])]
+    return out

@@ -44,6 +44,7 @@ import numpy as np
 
 import neglabel
 from . import _neglabel as _C
+from ._util import _top_labels
 
 try:
     import pyarrow as pa
@@ -219,12 +220,9 @@ class BatchScorer:
         s, ti, tn = lab.score(emb[idx], self.model.device, self.device_index, self.model.threads)
         score = np.zeros(n, dtype=np.float64)
         score[idx] = s
-        top_id: List[Optional[str]] = [None] * n
-        top_neg: List[Optional[str]] = [None] * n
-        for k, i in enumerate(idx):
-            top_id[i] = lab.id_labels[int(ti[k])]
-            if tn is not None:
-                top_neg[i] = lab.negative_words[int(tn[k])]
+        # no top labels for a NaN score (an embedding holding NaN), as neglabel.NegLabel gives
+        top_id = _top_labels(ti, lab.id_labels, idx, n, score)
+        top_neg = _top_labels(tn, lab.negative_words, idx, n, score)
         keep = self.key_columns if self.key_columns is not None else [
             c for c in batch.column_names if c != self.bytes_column and c not in OUTPUT_COLUMNS and c != "embedding"]
         cols = {c: batch.column(c) for c in keep}
@@ -259,7 +257,7 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     """Scores of a Ray Dataset of images: the input's key columns (all but
     ``bytes_column``, or ``key_columns``) plus ``score`` (float64, null for an
     image that could not be read), ``top_id_label``, ``top_negative_label``
-    (null for MCM), ``error`` (null, or the library's message) and, with
+    (null for MCM, and for a NaN score), ``error`` (null, or the library's message) and, with
     ``return_embedding``, ``embedding`` (the L2-normalised image embedding).
 
     Images come from ``path_column`` (file paths every worker can read) or

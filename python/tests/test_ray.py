@@ -326,6 +326,26 @@ def test_batch_scorer_without_a_cluster(inputs, tiny, labels_file):
     _check_against_cli(out.drop_columns(["k"]), dict(inputs, rows=rows))
 
 
+def test_nan_rows_have_no_top_labels(inputs, tiny, labels_file):
+    """A row whose embedding holds NaN scores NaN and gets no top labels, as
+    neglabel.NegLabel's score_images gives (before: label 0's names)."""
+    labels = nlr.prepare(tiny, labels_file, inputs["neg"])
+    scorer = nlr.BatchScorer(tiny, labels)
+    real = scorer._embed
+
+    def nan_in_row_1(batch):
+        emb, errors = real(batch)
+        emb[1] = np.nan
+        return emb, errors
+
+    scorer._embed = nan_in_row_1
+    out = scorer(pa.table({"path": inputs["good"][:3]})).to_pydict()
+    assert np.isnan(out["score"][1]) and out["error"][1] is None
+    assert out["top_id_label"][1] is None and out["top_negative_label"][1] is None
+    for i in (0, 2):
+        assert not np.isnan(out["score"][i]) and out["top_id_label"][i] and out["top_negative_label"][i]
+
+
 def test_batch_scorer_csp_matches_cli(cli, tiny, labels_file, mini_corpus, inputs, tmp_path):
     """CSP (its own negatives, raw-mean ensembles, torch permutation) as
     `neglabel score --method csp`, text for text."""
