@@ -151,7 +151,10 @@ NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
  * ~/.cache/huggingface/hub) as huggingface_hub lays it out, the files
  * neglabel needs downloaded there from HF_ENDPOINT (default
  * https://huggingface.co, token HF_TOKEN) when missing, unless
- * HF_HUB_OFFLINE is set. See docs/hub.md. */
+ * HF_HUB_OFFLINE is set. A repository (or cached snapshot) whose weights
+ * are only pytorch_model.bin (or its shards) has them converted to
+ * model.safetensors in the snapshot, as nl_convert_checkpoint does. See
+ * docs/hub.md. */
 NL_API char *nl_model_resolve(const char *name);
 NL_API void nl_model_free(nl_model *m);
 

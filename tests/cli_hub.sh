@@ -28,9 +28,17 @@ repo noproc "model.safetensors"
 # a fine-tune with an added word (transformers 4's added_tokens.json)
 repo added "preprocessor_config.json model.safetensors"
 printf '{"<|endoftext|>": 49407, "<sks>": 49408}' >"$TMP/added/added_tokens.json"
-# no safetensors weights: only pytorch_model.bin (older fine-tunes), or nothing
-repo binonly "preprocessor_config.json"
-cp "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/binonly/"
+# no safetensors weights: only pytorch_model.bin (older fine-tunes), sharded
+# (its index and shards, tests/torch_zip.py), a damaged one, or nothing
+HB=$SRC/tests/data/hf_bin
+repo binonly ""
+cp "$HB/pytorch_model.bin" "$HB/config.json" "$TMP/binonly/"
+repo binsharded ""
+cp "$HB/config.json" "$TMP/binsharded/"
+"$PY" "$SRC/tests/torch_zip.py" shard "$HB/pytorch_model.bin" "$TMP/binsharded" ok || { echo "FAILED: torch_zip.py shard"; exit 1; }
+repo binbad ""
+cp "$HB/config.json" "$TMP/binbad/"
+head -c 3000 "$HB/pytorch_model.bin" >"$TMP/binbad/pytorch_model.bin"
 repo noweights "preprocessor_config.json"
 repo sharded "preprocessor_config.json"
 "$PY" "$SRC/tests/hub_server.py" shard "$M/model.safetensors" "$TMP/sharded"
@@ -62,7 +70,7 @@ EOF
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
   --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" --repo org/added="$TMP/added" \
-  --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
+  --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/binsharded="$TMP/binsharded" --repo org/binbad="$TMP/binbad" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
@@ -116,12 +124,48 @@ check "LFS file fetched from the CDN host, not followed on HEAD" \
 # and "<sks>" was split into ordinary tokens without a word)
 expect_fail "added tokens: fetched, and refused as in a folder" 'added_tokens.json: added token "<sks>" \(id 49408\)' \
   env HF_HUB_CACHE="$TMP/c-added" "$BIN" --no-cache info --model org/added
-# a repository without safetensors weights: the message says how to get and
-# convert its pytorch_model.bin (before: only that safetensors are read)
-expect_fail "only pytorch_model.bin: how to convert it" \
-  "org/binonly@[0-9a-f]+ has no safetensors weights, only pytorch_model.bin, which neglabel does not fetch: download the repository \(huggingface-cli download org/binonly --local-dir DIR\) and convert it \(neglabel convert DIR/pytorch_model.bin -o DIR\)" \
-  env HF_HUB_CACHE="$TMP/c-bin" "$BIN" --no-cache info --model org/binonly
-expect_fail "no weights at all" "org/noweights@[0-9a-f]+ has neither model.safetensors nor model.safetensors.index.json" \
+# a repository without safetensors weights: its pytorch_model.bin is fetched
+# and converted in the snapshot, as `neglabel convert` converts it (before:
+# refused, with the commands to do that by hand)
+"$BIN" convert -q "$HB/pytorch_model.bin" -o "$TMP/binref" || bad "convert of hf_bin"
+cp "$M/vocab.json" "$M/merges.txt" "$TMP/binref/"
+info_of "$TMP/binref" >"$TMP/want-bin.json"
+check "info on the converted folder" test "$(jq -r .fingerprint "$TMP/want-bin.json")" != null
+HF_HUB_CACHE=$TMP/c-bin T info --model org/binonly 2>"$TMP/err-bin" | jq -S 'del(.model)' >"$TMP/got-bin.json"
+check "only pytorch_model.bin: info equals info on the converted folder" cmp -s "$TMP/want-bin.json" "$TMP/got-bin.json"
+check "only pytorch_model.bin: the conversion is said" grep -q "org/binonly@[0-9a-f]* has no safetensors weights: converting its pytorch_model.bin to model.safetensors" "$TMP/err-bin"
+B=$(snapshot "$TMP/c-bin" binonly)
+check "converted: model.safetensors a file of its own in the snapshot" test -f "$B/model.safetensors" -a ! -L "$B/model.safetensors"
+check "converted: the same bytes as neglabel convert writes" cmp -s "$TMP/binref/model.safetensors" "$B/model.safetensors"
+check "converted: pytorch_model.bin kept, linked to its blob" test "$(readlink "$B/pytorch_model.bin")" = "../../blobs/$(gitblob "$HB/pytorch_model.bin")"
+check "converted: no temporary file left" test -z "$(find "$TMP/c-bin" -name '*.tmp*' -o -name '*.incomplete')"
+n=$(requests)
+HF_HUB_CACHE=$TMP/c-bin T info --model org/binonly >/dev/null 2>"$TMP/err-bin2"
+check "converted, cached: one request" test "$(since $n | wc -l)" -eq 1
+check "converted, cached: not converted again" test "$(grep -c converting "$TMP/err-bin2")" -eq 0
+HF_HUB_CACHE=$TMP/c-bin HF_HUB_OFFLINE=1 T info --model org/binonly >/dev/null 2>&1
+check "converted, offline: loads" test $? -eq 0
+# a cache holding the .bin alone (as transformers leaves it): converted
+# offline, without the Hub
+B=$(snapshot "$TMP/c-bin" binonly)
+rm "$B/model.safetensors"
+n=$(requests)
+HF_HUB_CACHE=$TMP/c-bin HF_HUB_OFFLINE=1 T info --model org/binonly 2>"$TMP/err-bin4" | jq -S 'del(.model)' >"$TMP/got-bin4.json"
+check "the .bin alone in the cache, offline: converted and loaded" cmp -s "$TMP/want-bin.json" "$TMP/got-bin4.json"
+check "the .bin alone in the cache, offline: said" grep -q "converting its pytorch_model.bin" "$TMP/err-bin4"
+check "the .bin alone in the cache, offline: no request" test "$(requests)" -eq "$n"
+check "the .bin alone in the cache, offline: the same bytes" cmp -s "$TMP/binref/model.safetensors" "$B/model.safetensors"
+# sharded: every shard fetched, one model.safetensors, the same bytes
+HF_HUB_CACHE=$TMP/c-bin T info --model org/binsharded 2>"$TMP/err-bin3" | jq -S 'del(.model)' >"$TMP/got-bin3.json"
+check "sharded pytorch_model.bin: info equals info on the converted folder" cmp -s "$TMP/want-bin.json" "$TMP/got-bin3.json"
+B=$(snapshot "$TMP/c-bin" binsharded)
+check "sharded: both shards fetched" test -L "$B/pytorch_model-00001-of-00002.bin" -a -L "$B/pytorch_model-00002-of-00002.bin"
+check "sharded: converted to the same bytes" cmp -s "$TMP/binref/model.safetensors" "$B/model.safetensors"
+expect_fail "a damaged pytorch_model.bin: the conversion's error" \
+  "org/binbad@[0-9a-f]+: converting pytorch_model.bin: .*pytorch_model.bin" \
+  env HF_HUB_CACHE="$TMP/c-bin" "$BIN" --no-cache info --model org/binbad
+check "damaged: no model.safetensors in its snapshot" test -z "$(find "$TMP/c-bin/models--org--binbad/snapshots" -name 'model.safetensors*')"
+expect_fail "no weights at all" "org/noweights@[0-9a-f]+ has neither model.safetensors nor model.safetensors.index.json, nor a pytorch_model.bin \(or its index\) to convert" \
   env HF_HUB_CACHE="$TMP/c-bin" "$BIN" --no-cache info --model org/noweights
 
 # --- cached: one HEAD to learn the commit, nothing downloaded

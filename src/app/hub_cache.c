@@ -293,6 +293,33 @@ int nli_hub_snapshot_complete(const char *snap, const char **missing) {
     return rc;
 }
 
+int nli_hub_convert_bin(const char *repo_id, const char *snap, const char *from) {
+    const char *commit = strrchr(snap, '/');
+    commit = commit ? commit + 1 : snap;
+    char *src = nli_path_join(snap, from);
+    if (!src) return -1;
+    nli_log(NL_LOG_INFO, "%s@%.12s has no safetensors weights: converting its %s to model.safetensors in %s", repo_id,
+            commit, from, snap);
+    int rc = nl_convert_checkpoint(src, snap);
+    if (rc != 0) nli_prefixerr("%s@%.12s: converting %s", repo_id, commit, from);
+    free(src);
+    return rc;
+}
+
+/* A cached snapshot whose weights are a pytorch_model.bin (or its index)
+ * only, as transformers leaves an older repository in the cache: converted
+ * there, with no network. 1 converted, 0 no such file, -1 error. */
+static int convert_cached(const char *repo_id, const char *snap) {
+    static const char *const bins[] = {NL_HUB_BIN, NL_HUB_BIN_INDEX};
+    for (int k = 0; k < 2; k++) {
+        char *p = nli_path_join(snap, bins[k]);
+        int have = p && nli_hub_is_regular(p);
+        free(p);
+        if (have) return nli_hub_convert_bin(repo_id, snap, bins[k]) == 0 ? 1 : -1;
+    }
+    return 0;
+}
+
 char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision) {
     char *folder = nli_hub_repo_folder(repo_id);
     char *repo = folder ? nli_path_join(cache_dir, folder) : NULL;
@@ -311,6 +338,10 @@ char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char
     if (!snap) return NULL;
     const char *missing = NULL;
     int c = nli_hub_snapshot_complete(snap, &missing);
+    if (c == 0 && !strcmp(missing, "model.safetensors")) {
+        int k = convert_cached(repo_id, snap);
+        c = k < 0 ? -1 : k ? nli_hub_snapshot_complete(snap, &missing) : 0;
+    }
     if (c == 1) return snap;
     if (c == 0)
         nli_seterr_code(NL_ERR_IO, "%s@%s is in the cache only in part: %s has no %s", repo_id, revision, snap, missing);

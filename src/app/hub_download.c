@@ -282,6 +282,18 @@ done:
 
 /* ------------------------------------------------------------ one snapshot */
 
+#define BIN NL_HUB_BIN
+#define BIN_INDEX NL_HUB_BIN_INDEX
+
+/* A file that holds weights (the size limit is a model's, not a config's):
+ * the single files, and shards as an index may name them. */
+static int is_weights(const char *name) {
+    static const char *const single[] = {"model.safetensors", NL_HUB_OPENCLIP_WEIGHTS, BIN};
+    for (size_t k = 0; k < sizeof single / sizeof *single; k++)
+        if (!strcmp(name, single[k])) return 1;
+    return nli_st_valid_shard_name(name) || nli_st_valid_shard_name_ext(name, ".bin");
+}
+
 /* HEAD one file at the commit. 1: found (*m filled), 0: the repo has no
  * such file (404 with X-Error-Code EntryNotFound, what the Hub answers and
  * the only 404 huggingface_hub records in .no_exist), -1: error, a bare
@@ -304,10 +316,7 @@ static int head_at_commit(const nli_hub_ctx *h, const char *commit, const char *
                            m->commit);
             return -1;
         }
-        long long max = nli_st_valid_shard_name(name) || !strcmp(name, "model.safetensors") ||
-                                !strcmp(name, NL_HUB_OPENCLIP_WEIGHTS)
-                            ? NL_HUB_WEIGHTS_FILE_MAX
-                                                                                              : NL_HUB_SMALL_FILE_MAX;
+        long long max = is_weights(name) ? NL_HUB_WEIGHTS_FILE_MAX : NL_HUB_SMALL_FILE_MAX;
         if (m->size > max) {
             nli_seterr("%s: the Hub says it has %lld bytes, more than neglabel accepts (%lld)", name, m->size, max);
             return -1;
@@ -368,30 +377,54 @@ static int place_file(const nli_hub_ctx *h, const char *commit, const nli_hub_fi
     return link_pointer(h, commit, m->name, m->etag);
 }
 
-/* The error for a repository without safetensors weights: when it has
- * pytorch_model.bin (or a sharded one's index; many older fine-tunes
- * have nothing else), how to convert it. */
-static void bin_only(const nli_hub_ctx *h, const char *commit) {
-    static const char *const bins[] = {"pytorch_model.bin", "pytorch_model.bin.index.json"};
-    int has = -1;
-    for (int k = 0; k < 2 && has < 0; k++) {
-        plan b = {0};
-        if (plan_file(h, commit, bins[k], &b) == 1) has = k;
-        plan_free(&b);
+/* An index (name; its shards end in suffix) and its shards: the index
+ * fetched now (small; it says which shards), the shards planned. 1, 0 the
+ * repository has no such index, -1 error. */
+static int plan_index(const nli_hub_ctx *h, const char *commit, const char *snap, const char *name,
+                      const char *suffix, plan *p) {
+    plan ip = {0};
+    int idx = plan_file(h, commit, name, &ip);
+    if (idx == 1 && ip.n) idx = place_file(h, commit, &ip.v[0]) == 0 ? 1 : -1;
+    plan_free(&ip);
+    if (idx != 1) return idx;
+    char *index = nli_path_join(snap, name);
+    nli_st_index ix;
+    int ir = index ? nli_st_index_read_ext(index, suffix, &ix) : -1;
+    free(index);
+    if (ir != 0) return -1;
+    for (int i = 0; i < ix.n_shards && ir == 0; i++) {
+        int s = plan_file(h, commit, ix.shards[i], p);
+        if (s == 0)
+            nli_seterr("the index names shard %s, which %s@%s does not have", ix.shards[i], h->repo_id, commit);
+        if (s != 1) ir = -1;
     }
-    if (has < 0)
-        nli_seterr("%s@%s has neither model.safetensors nor model.safetensors.index.json (neglabel reads "
-                   "safetensors weights only)", h->repo_id, commit);
-    else
-        nli_seterr("%s@%s has no safetensors weights, only %s, which neglabel does not fetch: download the "
-                   "repository (huggingface-cli download %s --local-dir DIR) and convert it (neglabel convert DIR/%s "
-                   "-o DIR), then give --model DIR",
-                   h->repo_id, commit, bins[has], h->repo_id, bins[has]);
+    nli_st_index_free(&ix);
+    return ir == 0 ? 1 : -1;
+}
+
+/* A repository without safetensors weights (many older fine-tunes): its
+ * pytorch_model.bin, else the sharded one's index and shards, planned; they
+ * are converted to model.safetensors in the snapshot once fetched
+ * (*convert: the file to convert). 1, or -1 with the error set (also when
+ * the repository has neither). */
+static int plan_bin(const nli_hub_ctx *h, const char *commit, const char *snap, plan *p, const char **convert) {
+    int s = plan_file(h, commit, BIN, p);
+    if (s == 0) {
+        s = plan_index(h, commit, snap, BIN_INDEX, ".bin", p);
+        if (s == 1) *convert = BIN_INDEX;
+    } else if (s == 1) {
+        *convert = BIN;
+    }
+    if (s == 0)
+        nli_seterr("%s@%s has neither model.safetensors nor model.safetensors.index.json, nor a pytorch_model.bin "
+                   "(or its index) to convert", h->repo_id, commit);
+    return s == 1 ? 1 : -1;
 }
 
 static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_file *config) {
     char *snap = nli_hub_path(h->repo, "snapshots", commit, NULL);
     plan p = {0};
+    const char *convert = NULL; /* pytorch_model.bin or its index, to convert once fetched */
     int rc = -1;
     if (!snap) return -1;
     if (mkdir_cache(h, snap) != 0) goto done;
@@ -424,28 +457,8 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
     if (single < 0) goto done;
     if (single == 0) {
         mark_no_exist(h, commit, "model.safetensors");
-        plan ip = {0};
-        int idx = plan_file(h, commit, "model.safetensors.index.json", &ip);
-        if (idx == 1 && ip.n) idx = place_file(h, commit, &ip.v[0]) == 0 ? 1 : -1; /* small; needed now */
-        plan_free(&ip);
-        if (idx < 0) goto done;
-        if (idx == 0) {
-            bin_only(h, commit);
-            goto done;
-        }
-        char *index = nli_path_join(snap, "model.safetensors.index.json");
-        nli_st_index ix;
-        int ir = index ? nli_st_index_read(index, &ix) : -1;
-        free(index);
-        if (ir != 0) goto done;
-        for (int i = 0; i < ix.n_shards && ir == 0; i++) {
-            int s = plan_file(h, commit, ix.shards[i], &p);
-            if (s == 0)
-                nli_seterr("the index names shard %s, which %s@%s does not have", ix.shards[i], h->repo_id, commit);
-            if (s != 1) ir = -1;
-        }
-        nli_st_index_free(&ix);
-        if (ir != 0) goto done;
+        int idx = plan_index(h, commit, snap, "model.safetensors.index.json", ".safetensors", &p);
+        if (idx < 0 || (idx == 0 && plan_bin(h, commit, snap, &p, &convert) != 1)) goto done;
     }
     /* the tokenizer: vocab.json + merges.txt (and added_tokens.json when
      * the repository has one: a fine-tune's added words, which the
@@ -482,6 +495,7 @@ fetch:
                files == 1 ? "" : "s", (double)bytes / 1e6, h->endpoint, h->cache);
     for (size_t i = 0; i < p.n; i++)
         if (place_file(h, commit, &p.v[i]) != 0) goto done;
+    if (convert && nli_hub_convert_bin(h->repo_id, snap, convert) != 0) goto done;
     rc = 0;
 done:
     plan_free(&p);

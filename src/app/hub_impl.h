@@ -28,6 +28,10 @@ extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vo
 /* OpenCLIP repositories (no config.json): their config and weights */
 #define NL_HUB_OPENCLIP_CONFIG "open_clip_config.json"
 #define NL_HUB_OPENCLIP_WEIGHTS "open_clip_model.safetensors"
+/* A repository without safetensors weights (older fine-tunes): fetched and
+ * converted to model.safetensors in the snapshot (nli_hub_convert_bin) */
+#define NL_HUB_BIN "pytorch_model.bin"
+#define NL_HUB_BIN_INDEX "pytorch_model.bin.index.json"
 
 /* One resolve: where from, as whom, into which cache folder. */
 typedef struct {
@@ -49,6 +53,12 @@ typedef struct {
 } nli_hub_file;
 
 /* ---- hub_cache.c */
+
+/* snap/from (NL_HUB_BIN or NL_HUB_BIN_INDEX) to snap/model.safetensors, as
+ * `neglabel convert` writes it (the restricted unpickler runs no code);
+ * the .bin stays, the Hub's file in huggingface_hub's cache. Logged; the
+ * error names the repository and commit. 0 or -1. */
+int nli_hub_convert_bin(const char *repo_id, const char *snap, const char *from);
 
 /* 1 when s is n lowercase hex digits and nothing more. */
 int nli_hub_is_hex(const char *s, size_t n);

@@ -237,6 +237,7 @@ static int valid_shard_name(const char *s, const char *suffix) {
 }
 
 int nli_st_valid_shard_name(const char *s) { return valid_shard_name(s, ".safetensors"); }
+int nli_st_valid_shard_name_ext(const char *s, const char *suffix) { return valid_shard_name(s, suffix); }
 
 void nli_st_index_free(nli_st_index *ix) {
     for (int i = 0; i < ix->n_shards; i++) free(ix->shards[i]);

@@ -61,6 +61,8 @@ typedef struct {
  * (not starting with '.', no "..", at most 200 characters) ending in
  * ".safetensors". 1 valid, 0 not. */
 int nli_st_valid_shard_name(const char *s);
+/* The same for shards ending in suffix (".bin"). */
+int nli_st_valid_shard_name_ext(const char *s, const char *suffix);
 /* Read and validate an index: JSON without duplicate keys, a non-empty
  * weight_map object of strings, each a valid shard name. -1 with the error
  * naming the file and the problem (names from the file sanitised). */
