@@ -165,8 +165,9 @@ static void test_hostile(const char *dir) {
         {"model.merges", "[[\"\", \"n\"]]", "model.merges[0]: expected"},
         {"model.merges", "[[\"i\", 2]]", "model.merges[0]: expected"},
         {"model.merges", "[[\"i\", \"n\"], [\"zq\", \"qz\"]]", "model.merges[1]: a symbol or the merged result"},
-        /* a fine-tune's added word would be matched whole by transformers */
-        {"added_tokens", "[{\"id\": 2514, \"content\": \"<sks>\"}]", "added token \"<sks>\" (id 2514)"},
+        /* added tokens are matched as transformers matches them
+         * (test_tokenizer_added); ids it would not keep are refused */
+        {"added_tokens", "[{\"id\": 7, \"content\": \"<sks>\"}]", "added token \"<sks>\" (id 7)"},
         {"added_tokens", "[{\"id\": 7, \"content\": \"<|endoftext|>\"}]", "added token \"<|endoftext|>\" (id 7)"},
         {"added_tokens", "[{\"id\": 2512}]", "added_tokens[0]: expected"},
         {"added_tokens", "{}", "added_tokens is not a list"},
@@ -239,17 +240,30 @@ static void test_folder(const char *dir, const char *vocab, const char *merges) 
     CHECK(t && !strcmp(nli_tokenizer_source(t), "vocab.json + merges.txt") && nli_tokenizer_vocab_size(t) == 49408,
           "all three files: %s", t ? nli_tokenizer_source(t) : nli_geterr());
     nli_tokenizer_free(t);
-    /* transformers 4's added_tokens.json: CLIP's specials pass, a new word
-     * (which transformers would match whole) is refused by name */
+    /* transformers 4's added_tokens.json: CLIP's specials change nothing; a
+     * new word is matched whole, normalized, as transformers does (5.24
+     * gives [49406, 320, 49408, 256, 49407] for "a <SKS>!" in this folder),
+     * and changes the digest */
     put_text(sub, "added_tokens.json", "{\"<|startoftext|>\": 49406, \"<|endoftext|>\": 49407}");
     t = nli_tokenizer_for_folder(sub, 0);
     CHECK(t != NULL, "added_tokens.json with the specials: %s", nli_geterr());
+    CHECK(t && nli_tokenizer_digest(t) == NLI_TOKENIZER_OPENAI_DIGEST, "specials only: another digest");
     nli_tokenizer_free(t);
     put_text(sub, "added_tokens.json", "{\"<|endoftext|>\": 49407, \"<sks>\": 49408}");
     t = nli_tokenizer_for_folder(sub, 0);
-    CHECK(!t && err_has("added_tokens.json: added token \"<sks>\" (id 49408)", NULL) &&
+    int32_t *ids = NULL;
+    size_t n = 0;
+    CHECK(t && nli_tokenizer_digest(t) != NLI_TOKENIZER_OPENAI_DIGEST &&
+              nli_tokenizer_encode(t, "a <SKS>!", 8, &ids, &n) == 0 && n == 5 && ids[1] == 320 && ids[2] == 49408 &&
+              ids[3] == 256,
+          "added_tokens.json with a new word: %s", t ? "other ids or digest" : nli_geterr());
+    free(ids);
+    nli_tokenizer_free(t);
+    put_text(sub, "added_tokens.json", "{\"<|endoftext|>\": 49407, \"<sks>\": 7}");
+    t = nli_tokenizer_for_folder(sub, 0);
+    CHECK(!t && err_has("added_tokens.json: added token \"<sks>\" (id 7)", NULL) &&
               nl_last_status() == NL_ERR_UNSUPPORTED,
-          "added_tokens.json with a new word: %s", nli_geterr());
+          "added_tokens.json with a vocabulary id: %s", nli_geterr());
     put_text(sub, "added_tokens.json", "[1]");
     t = nli_tokenizer_for_folder(sub, 0);
     CHECK(!t && err_has("added_tokens.json: expected a JSON object", NULL), "added_tokens.json a list: %s",

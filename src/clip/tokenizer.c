@@ -265,6 +265,7 @@ void nli_tokenizer_free(nli_tokenizer *t) {
     free(t->seen);
     free(t->cat);
     pcre2_code_free(t->re);
+    nli_tok_added_free(t);
     free(t);
 }
 
@@ -284,7 +285,7 @@ uint64_t nli_tokenizer_digest(const nli_tokenizer *t) {
         h = nli_fnv1a(v, sizeof v, h);
     }
     int32_t sp[2] = {t->sot, t->eot};
-    return nli_fnv1a(sp, sizeof sp, h);
+    return nli_tok_added_digest(t, nli_fnv1a(sp, sizeof sp, h));
 }
 
 /* Per-call scratch for BPE over one piece. */
@@ -376,8 +377,79 @@ static int bpe(const nli_tokenizer *t, scratch *s, const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* Room in the scratch for BPE over pieces of up to n bytes (n <= 1 GiB:
+ * nli_tokenizer_clean's limit). */
+static int reserve(scratch *s, size_t n) {
+    if (n <= s->cap) return 0;
+    size_t c = s->cap ? s->cap : 64;
+    while (c < n) c *= 2;
+    void *p;
+    if (!(p = nli_realloc(s->id, c * sizeof *s->id))) return -1;
+    s->id = p;
+    if (!(p = nli_realloc(s->prev, c * sizeof *s->prev))) return -1;
+    s->prev = p;
+    if (!(p = nli_realloc(s->next, c * sizeof *s->next))) return -1;
+    s->next = p;
+    if (!(p = nli_realloc(s->merged, c * sizeof *s->merged))) return -1;
+    s->merged = p;
+    if (!(p = nli_realloc(s->heap, 3 * c * sizeof *s->heap))) return -1; /* n-1 pairs + 2 per merge */
+    s->heap = p;
+    s->cap = c, s->hcap = 3 * c;
+    return 0;
+}
+
 int nli_tokenizer_encode(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n) {
     return nli_tokenizer_encode_counted(t, text, len, ids, n, NULL);
+}
+
+/* simple_tokenizer's split and BPE over c[0..n), a cleaned piece. */
+static int encode_clean(const nli_tokenizer *t, scratch *s, pcre2_match_data *md, const char *c, size_t n) {
+    PCRE2_SIZE start = 0;
+    while (start < n) {
+        int m = pcre2_match(t->re, (PCRE2_SPTR)c, n, start, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (m == PCRE2_ERROR_NOMATCH) break;
+        if (m < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(m, msg, sizeof msg);
+            nli_seterr("tokenizer: regex match failed: %s", (char *)msg);
+            return -1;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t a = ov[0], b = ov[1];
+        if (b <= a) { start = a + 1; continue; } /* cannot happen: no alternative matches empty */
+        start = b;
+        const char *piece = c + a;
+        size_t plen = b - a;
+        /* simple_tokenizer's cache is pre-seeded with the two special tokens
+         * (a piece the caseless regex matched in their place, "<|ſtartoftext|>"
+         * say, is not in the cache and goes through BPE) */
+        if (plen == strlen(t->sot_str) && memcmp(piece, t->sot_str, plen) == 0) {
+            if (emit(s, t->sot)) return -1;
+        } else if (plen == strlen(t->eot_str) && memcmp(piece, t->eot_str, plen) == 0) {
+            if (emit(s, t->eot)) return -1;
+        } else if (reserve(s, plen) || bpe(t, s, (const uint8_t *)piece, plen)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One piece of raw text between added tokens of the raw stage: cleaned,
+ * then split at added tokens of the normalized stage. */
+static int encode_raw(const nli_tokenizer *t, scratch *s, pcre2_match_data *md, const char *text, size_t len) {
+    char *clean = NULL;
+    size_t clen = 0, from = 0, a, b;
+    int32_t id;
+    if (nli_tokenizer_clean(text, len, &clean, &clen)) return -1;
+    int rc = -1;
+    while (nli_tok_added_next(t, 1, clean, clen, from, md, &a, &b, &id)) {
+        if (encode_clean(t, s, md, clean + from, a - from) || emit(s, id)) goto done;
+        from = b;
+    }
+    rc = encode_clean(t, s, md, clean + from, clen - from);
+done:
+    free(clean);
+    return rc;
 }
 
 int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
@@ -385,53 +457,25 @@ int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_
     if (work) *work = 0;
     *ids = NULL;
     *n = 0;
-    char *clean = NULL;
-    size_t clen = 0;
     if (!t) { nli_seterr("tokenizer: NULL tokenizer"); return -1; }
-    if (nli_tokenizer_clean(text, len, &clean, &clen)) return -1;
-
+    if (!text && !len) text = "";
     int rc = -1;
     scratch s = {0};
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
     if (!md) { nli_seterr("tokenizer: out of memory for match data"); goto done; }
-    s.cap = clen ? clen : 1;
-    s.hcap = 3 * s.cap; /* n-1 initial pairs + 2 per merge */
-    s.id = nli_mallocarray(s.cap, sizeof *s.id);
-    s.prev = nli_mallocarray(s.cap, sizeof *s.prev);
-    s.next = nli_mallocarray(s.cap, sizeof *s.next);
-    s.merged = nli_mallocarray(s.cap, sizeof *s.merged);
-    s.heap = nli_mallocarray(s.hcap, sizeof *s.heap);
-    if (!s.id || !s.prev || !s.next || !s.merged || !s.heap) goto done;
     if (emit(&s, t->sot)) goto done;
-
-    PCRE2_SIZE start = 0;
-    while (start < clen) {
-        int m = pcre2_match(t->re, (PCRE2_SPTR)clean, clen, start, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (m == PCRE2_ERROR_NOMATCH) break;
-        if (m < 0) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(m, msg, sizeof msg);
-            nli_seterr("tokenizer: regex match failed: %s", (char *)msg);
-            goto done;
-        }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        size_t a = ov[0], b = ov[1];
-        if (b <= a) { start = a + 1; continue; } /* cannot happen: no alternative matches empty */
-        start = b;
-        const char *piece = clean + a;
-        size_t plen = b - a;
-        /* simple_tokenizer's cache is pre-seeded with the two special tokens
-         * (a piece the caseless regex matched in their place, "<|ſtartoftext|>"
-         * say, is not in the cache and goes through BPE) */
-        if (plen == strlen(t->sot_str) && memcmp(piece, t->sot_str, plen) == 0) {
-            if (emit(&s, t->sot)) goto done;
-        } else if (plen == strlen(t->eot_str) && memcmp(piece, t->eot_str, plen) == 0) {
-            if (emit(&s, t->eot)) goto done;
-        } else if (bpe(t, &s, (const uint8_t *)piece, plen)) {
-            goto done;
+    size_t from = 0, a, b;
+    int32_t id;
+    if (t->trie[0].nnodes) {
+        /* added tokens are found in the raw text: check it all first, so
+         * that an error gives the offset in the whole text */
+        if (nli_tokenizer_check_text(text, len)) goto done;
+        while (nli_tok_added_next(t, 0, text, len, from, md, &a, &b, &id)) {
+            if (encode_raw(t, &s, md, text + from, a - from) || emit(&s, id)) goto done;
+            from = b;
         }
     }
-    if (emit(&s, t->eot)) goto done;
+    if (encode_raw(t, &s, md, text + from, len - from) || emit(&s, t->eot)) goto done;
     *ids = s.out;
     *n = s.nout;
     s.out = NULL;
@@ -445,6 +489,5 @@ done:
     free(s.merged);
     free(s.heap);
     free(s.out);
-    free(clean);
     return rc;
 }

@@ -14,7 +14,8 @@ typedef struct nli_tokenizer nli_tokenizer;
 nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt);
 /* Load the "model" (a BPE with "</w>" word ends) of a Hugging Face
  * tokenizers file, tokenizer.json: what transformers 5 saves instead of
- * vocab.json + merges.txt. Other models are refused (NL_ERR_UNSUPPORTED). */
+ * vocab.json + merges.txt, and its "added_tokens". Other models are
+ * refused (NL_ERR_UNSUPPORTED). */
 nli_tokenizer *nli_tokenizer_load_json(const char *path);
 /* OpenAI's CLIP BPE, built in (open_clip's SimpleTokenizer vocabulary). */
 nli_tokenizer *nli_tokenizer_builtin(void);
@@ -27,7 +28,17 @@ nli_tokenizer *nli_tokenizer_builtin(void);
  * matches open_clip's instead: its SimpleTokenizer (what open_clip runs for
  * every OpenCLIP model with OpenAI's BPE) names them "<start_of_text>" and
  * "<end_of_text>" and puts those in its split regex, so "<|endoftext|>" is
- * split into ordinary tokens. Same ids 49406 and 49407 either way. */
+ * split into ordinary tokens. Same ids 49406 and 49407 either way.
+ *
+ * Without openclip, tokens added to the tokenizer are matched whole before
+ * BPE, as Hugging Face tokenizers matches them (tokenizer_added.c): those
+ * of tokenizer.json, tokenizer_config.json (added_tokens_decoder and its
+ * *_token entries), special_tokens_map.json and added_tokens.json; LAION's
+ * pad_token "!" is one. One neglabel cannot match as transformers does is
+ * refused (NL_ERR_UNSUPPORTED) naming the file and the token. open_clip
+ * reads no such files: with openclip, tokenizer_config.json and
+ * special_tokens_map.json are ignored and a new token in tokenizer.json or
+ * added_tokens.json is refused. */
 nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int openclip);
 void nli_tokenizer_free(nli_tokenizer *t);
 /* What the tables came from: "vocab.json + merges.txt", "tokenizer.json"
@@ -43,7 +54,9 @@ int nli_tokenizer_encode(const nli_tokenizer *t, const char *text, size_t len, i
 /* The same, also counting BPE's steps (adjacent-pair lookups and heap pops)
  * in *work: at most 6 per byte of the cleaned text whatever the text (n - 1
  * lookups, 2 more per merge, each merge removes a symbol, a pop per push).
- * Tests check that bound instead of timing hostile input. */
+ * Tests check that bound instead of timing hostile input. Added tokens are
+ * found in at most NLI_TOK_ADDED_LEN (256) trie steps per byte, not
+ * counted. */
 int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
                                  size_t *work);
 
@@ -51,9 +64,11 @@ int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_
 int32_t nli_tokenizer_sot(const nli_tokenizer *t);
 int32_t nli_tokenizer_eot(const nli_tokenizer *t);
 size_t nli_tokenizer_vocab_size(const nli_tokenizer *t);
-/* A hash of the vocabulary, merges and special tokens, the same whatever
- * the source; NLI_TOKENIZER_OPENAI_DIGEST for OpenAI's CLIP BPE (checked by
- * test_tokenizer). Model fingerprints mix it in for any other tokenizer. */
+/* A hash of the vocabulary, merges, special tokens and added tokens (with
+ * how they are matched), the same whatever the source;
+ * NLI_TOKENIZER_OPENAI_DIGEST for OpenAI's CLIP BPE without added tokens
+ * (checked by test_tokenizer). Model fingerprints mix it in for any other
+ * tokenizer. */
 uint64_t nli_tokenizer_digest(const nli_tokenizer *t);
 #define NLI_TOKENIZER_OPENAI_DIGEST 0x5fd87dc271be6af3ULL
 
@@ -63,4 +78,7 @@ uint64_t nli_tokenizer_digest(const nli_tokenizer *t);
  * UTF-8, NUL-terminated (it may hold NUL itself: use *outlen). -1 on invalid
  * UTF-8, with the byte offset in the message. */
 int nli_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen);
+/* What nli_tokenizer_clean refuses before cleaning: NULL text, more than
+ * 1 GiB, invalid UTF-8 (the message gives the byte offset). 0 or -1. */
+int nli_tokenizer_check_text(const char *text, size_t len);
 #endif

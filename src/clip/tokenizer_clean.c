@@ -284,14 +284,25 @@ static int py_lower(const uint32_t *a, size_t n, cpbuf *out) {
     return 0;
 }
 
+static int check_text(const char *text, size_t len, cpbuf *cp) {
+    if (!text && len) { nli_seterr("tokenizer: NULL text"); return -1; }
+    if (len > ((size_t)1 << 30)) { nli_seterr("tokenizer: text too long (%zu bytes, limit 1 GiB)", len); return -1; }
+    return nli_utf8_decode((const uint8_t *)text, len, cp) ? -1 : 0;
+}
+
+int nli_tokenizer_check_text(const char *text, size_t len) {
+    cpbuf cp = {0};
+    int rc = check_text(text, len, &cp);
+    free(cp.v);
+    return rc;
+}
+
 int nli_tokenizer_clean(const char *text, size_t len, char **out, size_t *outlen) {
     cpbuf a = {0}, b = {0};
     char *s = NULL;
     *out = NULL;
     if (outlen) *outlen = 0;
-    if (!text && len) { nli_seterr("tokenizer: NULL text"); return -1; }
-    if (len > ((size_t)1 << 30)) { nli_seterr("tokenizer: text too long (%zu bytes, limit 1 GiB)", len); return -1; }
-    if (nli_utf8_decode((const uint8_t *)text, len, &b)) goto fail;
+    if (check_text(text, len, &b)) goto fail;
     if (nli_ftfy_fix_text(b.v, b.n, &a)) goto fail;
     b.n = 0;
     if (nli_html_unescape(a.v, a.n, &b)) goto fail;

@@ -4,6 +4,7 @@
 #ifndef NEGLABEL_TOKENIZER_IMPL_H
 #define NEGLABEL_TOKENIZER_IMPL_H
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <jansson.h>
 #include <pcre2.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,26 @@
 #include "tokenizer.h"
 
 #define NLI_TOK_MAX_ID (1 << 24) /* CLIP has 49,408; refuse absurd ids */
+#define NLI_TOK_ADDED_MAX 4096   /* added tokens (tokenizer_added.c) */
+#define NLI_TOK_ADDED_LEN 256    /* bytes of one added token's content */
+enum { NLI_ADDED_NORMALIZED = 1, NLI_ADDED_SINGLE_WORD = 2 };
+
+/* A token added to a Hugging Face tokenizer (tokenizer_added.c). */
+typedef struct {
+    char *content, *match; /* match: content, or content cleaned when normalized (owned then) */
+    size_t len, mlen;
+    long long id; /* -1 until resolved: a *_token entry names no id */
+    int flags, owned;
+    char *file; /* the file that first gave it, for errors */
+} nli_added;
+
+/* A byte trie of added tokens' match strings: tok[node] is the index of
+ * the token ending there or -1; edges in an open-addressing table. */
+typedef struct {
+    int32_t *tok, *echild;
+    uint64_t *ekey;
+    size_t nnodes, ecap;
+} nli_trie;
 
 struct nli_tokenizer {
     /* vocab: open addressing, string -> id */
@@ -34,6 +55,10 @@ struct nli_tokenizer {
     const char *sot_str, *eot_str;
     pcre2_code *re;
     const char *source; /* static: what the tables came from */
+    nli_added *added;   /* CLIP's two specials are not among them */
+    size_t nadded, addedcap;
+    nli_trie trie[2];  /* [0]: normalized false (raw text), [1]: normalized true */
+    pcre2_code *word;  /* a word character, when a token is single_word */
 };
 
 /* Filling the tables; `src` names the source in errors. Each returns 0, or
@@ -51,6 +76,29 @@ int nli_tok_merges_init(nli_tokenizer *t, size_t count, const char *src);
  * dict), -1 on allocation failure. */
 int nli_tok_merge_add(nli_tokenizer *t, const char *a, size_t na, const char *b, size_t nb);
 int nli_tok_finish(nli_tokenizer *t, const char *src); /* at least one merge; the split regex */
+
+/* Added tokens, once the tables are finished. _add records one (id -1:
+ * the vocabulary's, for a *_token entry; CLIP's two specials with their
+ * ids are skipped; a repeated content keeps its first flags, as
+ * transformers); _done checks the ids against the vocabulary and builds
+ * the tries. Both return 0, or -1 with an error naming `file` (the file
+ * that gave the token; NL_ERR_UNSUPPORTED for what neglabel cannot match
+ * as tokenizers does). */
+int nli_tok_added_add(nli_tokenizer *t, const char *content, size_t len, long long id, int flags, const char *file);
+int nli_tok_added_done(nli_tokenizer *t);
+/* The next added token of one stage (normalized 0: raw text, 1: a cleaned
+ * piece) in s[from..n): 1 with [*start, *end) and its id, 0 if none. md:
+ * the caller's match data (for single_word's check). */
+int nli_tok_added_next(const nli_tokenizer *t, int normalized, const char *s, size_t n, size_t from,
+                       pcre2_match_data *md, size_t *start, size_t *end, int32_t *id);
+/* tokenizer_added_files.c: tokenizer.json's "added_tokens" list; a
+ * folder's tokenizer_config.json, added_tokens.json and
+ * special_tokens_map.json (configs 0: added_tokens.json only). */
+int nli_tok_added_from_list(nli_tokenizer *t, json_t *list, const char *path);
+int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs);
+json_t *nli_tok_read_json(const char *path); /* tokenizer_load.c; NULL with the error set */
+uint64_t nli_tok_added_digest(const nli_tokenizer *t, uint64_t h); /* h unchanged without added tokens */
+void nli_tok_added_free(nli_tokenizer *t);
 
 /* GPT-2's bytes_to_unicode as UTF-8 (1 or 2 bytes, returned) into o. */
 size_t nli_tok_byte_symbol(int byte, char o[2]);

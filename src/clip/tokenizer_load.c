@@ -43,7 +43,7 @@ static int fill_vocab(nli_tokenizer *t, json_t *obj, const char *src) {
     return nli_tok_vocab_done(t, src);
 }
 
-static json_t *read_json(const char *path) {
+json_t *nli_tok_read_json(const char *path) {
     char *data = NULL;
     size_t len = 0;
     if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return NULL;
@@ -99,7 +99,7 @@ static nli_tokenizer *load_files(const char *vocab_json, const char *merges_txt,
     json_t *root = NULL;
     char *data = NULL;
     size_t len = 0;
-    if (!t || !(root = read_json(vocab_json)) || fill_vocab(t, root, vocab_json) ||
+    if (!t || !(root = nli_tok_read_json(vocab_json)) || fill_vocab(t, root, vocab_json) ||
         nli_read_file(merges_txt, VOCAB_FILE_MAX, &data, &len) || parse_merges(t, data, len, merges_txt, 1) ||
         nli_tok_finish(t, merges_txt)) {
         nli_tokenizer_free(t);
@@ -168,69 +168,6 @@ static int json_merge(nli_tokenizer *t, json_t *m, size_t k, const char *path) {
     return r ? -1 : 0;
 }
 
-/* Tokens added to a tokenizer (a fine-tune's new words, say) are matched
- * whole before BPE by Hugging Face's tokenizers; neglabel has no such step,
- * so it would split them and give other ids. Only CLIP's two special
- * tokens, with their vocabulary ids, are accepted. */
-static int check_added(const nli_tokenizer *t, const char *content, long long id, const char *path) {
-    if ((!strcmp(content, "<|startoftext|>") && id == nli_tokenizer_sot(t)) ||
-        (!strcmp(content, "<|endoftext|>") && id == nli_tokenizer_eot(t)))
-        return 0;
-    nli_seterr_code(NL_ERR_UNSUPPORTED,
-                    "%s: added token \"%.60s\" (id %lld): neglabel tokenizes with CLIP's BPE and its two special "
-                    "tokens only, and would split it",
-                    path, content, id);
-    return -1;
-}
-
-/* tokenizer.json's "added_tokens": a list of {"id", "content", ...}. */
-static int check_added_list(const nli_tokenizer *t, json_t *list, const char *path) {
-    if (!list || json_is_null(list)) return 0;
-    if (!json_is_array(list)) {
-        nli_seterr("%s: added_tokens is not a list", path);
-        return -1;
-    }
-    for (size_t k = 0; k < json_array_size(list); k++) {
-        json_t *e = json_array_get(list, k), *c = json_object_get(e, "content"), *id = json_object_get(e, "id");
-        if (!json_is_string(c) || !json_is_integer(id)) {
-            nli_seterr("%s: added_tokens[%zu]: expected {\"id\": integer, \"content\": string}", path, k);
-            return -1;
-        }
-        if (check_added(t, json_string_value(c), (long long)json_integer_value(id), path)) return -1;
-    }
-    return 0;
-}
-
-/* transformers 4 keeps the tokens added to a slow tokenizer in
- * added_tokens.json beside vocab.json: {"token": id, ...}. */
-static int check_added_file(const nli_tokenizer *t, const char *dir) {
-    char *path = nli_path_join(dir, "added_tokens.json");
-    if (!path) return -1;
-    int rc = 0;
-    if (nli_file_exists(path)) {
-        json_t *a = read_json(path), *val;
-        const char *key;
-        rc = -1;
-        if (a && !json_is_object(a)) {
-            nli_seterr("%s: expected a JSON object of token -> id", path);
-        } else if (a) {
-            rc = 0;
-            json_object_foreach(a, key, val) {
-                if (!json_is_integer(val)) {
-                    nli_seterr("%s: the id of \"%.40s\" is not an integer", path, key);
-                    rc = -1;
-                } else {
-                    rc = check_added(t, key, (long long)json_integer_value(val), path);
-                }
-                if (rc) break;
-            }
-        }
-        json_decref(a);
-    }
-    free(path);
-    return rc;
-}
-
 nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt) {
     return load_files(vocab_json, merges_txt, 0);
 }
@@ -238,7 +175,7 @@ nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt
 static nli_tokenizer *load_json(const char *path, int openclip_names) {
     if (!path) { nli_seterr("tokenizer: NULL path"); return NULL; }
     nli_tokenizer *t = nli_tok_new(SRC_JSON, openclip_names);
-    json_t *root = t ? read_json(path) : NULL;
+    json_t *root = t ? nli_tok_read_json(path) : NULL;
     if (!root) goto fail;
     json_t *model = json_object_get(root, "model");
     if (!json_is_object(model)) {
@@ -254,7 +191,7 @@ static nli_tokenizer *load_json(const char *path, int openclip_names) {
     if (nli_tok_merges_init(t, json_array_size(merges), path)) goto fail;
     for (size_t k = 0; k < json_array_size(merges); k++)
         if (json_merge(t, json_array_get(merges, k), k, path)) goto fail;
-    if (nli_tok_finish(t, path) || check_added_list(t, json_object_get(root, "added_tokens"), path)) goto fail;
+    if (nli_tok_finish(t, path) || nli_tok_added_from_list(t, json_object_get(root, "added_tokens"), path)) goto fail;
     json_decref(root);
     return t;
 fail:
@@ -269,7 +206,24 @@ fail:
  * <|endoftext|>: ids 0 .. 49,407. */
 static int printable(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
-nli_tokenizer *nli_tokenizer_load_json(const char *path) { return load_json(path, 0); }
+/* The added tokens read so far checked and made ready: t, or NULL (t freed).
+ * open_clip's SimpleTokenizer has none, so an OpenCLIP folder that lists
+ * one is refused. */
+static nli_tokenizer *added_done(nli_tokenizer *t, int openclip) {
+    if (t && openclip && t->nadded) {
+        const nli_added *a = &t->added[0];
+        nli_seterr_code(NL_ERR_UNSUPPORTED,
+                        "%s: added token \"%.60s\" (id %lld): an OpenCLIP model's tokenizer (open_clip's "
+                        "SimpleTokenizer) has CLIP's BPE and its two special tokens only",
+                        a->file, a->content, a->id);
+    } else if (t && nli_tok_added_done(t) == 0) {
+        return t;
+    }
+    nli_tokenizer_free(t);
+    return NULL;
+}
+
+nli_tokenizer *nli_tokenizer_load_json(const char *path) { return added_done(load_json(path, 0), 0); }
 
 static nli_tokenizer *builtin(int openclip_names) {
     nli_tokenizer *t = nli_tok_new(SRC_BUILTIN, openclip_names);
@@ -340,13 +294,8 @@ nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int openclip) {
     nli_tokenizer *t = NULL;
     if (!vocab || !merges || !json) goto done;
     int hv = nli_file_exists(vocab), hm = nli_file_exists(merges);
-    if (hv && hm) {
+    if (hv && hm)
         t = load_files(vocab, merges, openclip);
-        if (t && check_added_file(t, dir)) {
-            nli_tokenizer_free(t);
-            t = NULL;
-        }
-    }
     else if (hv || hm)
         nli_seterr_code(NL_ERR_IO, "%s: has %s but not %s (the CLIP tokenizer needs both)", dir,
                         hv ? "vocab.json" : "merges.txt", hv ? "merges.txt" : "vocab.json");
@@ -359,6 +308,13 @@ nli_tokenizer *nli_tokenizer_for_folder(const char *dir, int openclip) {
                         "%s: no tokenizer files: a Hugging Face CLIP folder has vocab.json + merges.txt "
                         "(transformers 4) or tokenizer.json (transformers 5)",
                         dir);
+    /* open_clip reads no tokenizer_config.json / special_tokens_map.json
+     * (LAION's pad_token "!" is transformers' alone) */
+    if (t && (hv || !openclip) && nli_tok_added_from_folder(t, dir, !openclip)) {
+        nli_tokenizer_free(t);
+        t = NULL;
+    }
+    t = added_done(t, openclip);
 done:
     free(vocab);
     free(merges);
