@@ -5,11 +5,12 @@
  * - tokenizer.json's "added_tokens": [{"id", "content", "normalized",
  *   "single_word", "lstrip", "rstrip", "special"}, ...];
  * - tokenizer_config.json's "added_tokens_decoder": {"id": {"content", ...}};
+ *   when it is there, transformers reads neither of the next two;
  * - added_tokens.json (transformers 4, beside vocab.json): {"content": id},
- *   ordinary tokens, so normalized;
- * - the special tokens named by tokenizer_config.json and
- *   special_tokens_map.json: bos/eos/unk/sep/pad/cls/mask_token and the
- *   additional_special_tokens / extra_special_tokens lists, each a string
+ *   normalized unless a special-token entry names it;
+ * - special_tokens_map.json, then tokenizer_config.json: the special tokens
+ *   they name (bos/eos/unk/sep/pad/cls/mask_token, the
+ *   additional_special_tokens / extra_special_tokens lists), each a string
  *   (normalized false) or {"content": ..., flags}; their id is the one
  *   given above, else the vocabulary's. LAION's pad_token "!" is one.
  *
@@ -109,11 +110,21 @@ static int from_decoder(nli_tokenizer *t, json_t *dec, const char *path) {
     return 0;
 }
 
-/* The special tokens a tokenizer_config.json or special_tokens_map.json names. */
-static int from_specials(nli_tokenizer *t, json_t *root, const char *path) {
+/* The content of a *_token value: a string or {"content": string}. */
+static const char *content_of(json_t *e) {
+    return json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "content"));
+}
+
+/* Each special token of root (tokenizer_config.json or
+ * special_tokens_map.json): fn(e, key) for every *_token value and list
+ * item; skip: a root whose *_token values take precedence (NULL: none). */
+typedef int (*special_fn)(nli_tokenizer *t, json_t *e, const char *key, const char *path, void *arg);
+
+static int each_special(nli_tokenizer *t, json_t *root, json_t *skip, const char *path, special_fn fn, void *arg) {
+    if (!root) return 0;
     for (size_t k = 0; k < sizeof SPECIAL_KEYS / sizeof *SPECIAL_KEYS; k++) {
-        json_t *e = json_object_get(root, SPECIAL_KEYS[k]);
-        if (e && !json_is_null(e) && add_entry(t, e, -1, 1, path, SPECIAL_KEYS[k])) return -1;
+        json_t *e = json_object_get(root, SPECIAL_KEYS[k]), *o = skip ? json_object_get(skip, SPECIAL_KEYS[k]) : NULL;
+        if (e && !json_is_null(e) && !(o && !json_is_null(o)) && fn(t, e, SPECIAL_KEYS[k], path, arg)) return -1;
     }
     for (size_t k = 0; k < sizeof SPECIAL_LISTS / sizeof *SPECIAL_LISTS; k++) {
         json_t *l = json_object_get(root, SPECIAL_LISTS[k]), *e;
@@ -125,11 +136,24 @@ static int from_specials(nli_tokenizer *t, json_t *root, const char *path) {
         const char *key;
         size_t i;
         if (json_is_array(l)) {
-            json_array_foreach(l, i, e) if (add_entry(t, e, -1, 1, path, SPECIAL_LISTS[k])) return -1;
+            json_array_foreach(l, i, e) if (fn(t, e, SPECIAL_LISTS[k], path, arg)) return -1;
         } else {
-            json_object_foreach(l, key, e) if (add_entry(t, e, -1, 1, path, SPECIAL_LISTS[k])) return -1;
+            json_object_foreach(l, key, e) if (fn(t, e, SPECIAL_LISTS[k], path, arg)) return -1;
         }
     }
+    return 0;
+}
+
+static int add_special(nli_tokenizer *t, json_t *e, const char *key, const char *path, void *arg) {
+    (void)arg;
+    return add_entry(t, e, -1, 1, path, key);
+}
+
+/* Sets *(int *)arg when e's content is the one looked for (in arg[1]). */
+static int is_named(nli_tokenizer *t, json_t *e, const char *key, const char *path, void *arg) {
+    (void)t, (void)key, (void)path;
+    const char *c = content_of(e), **want = arg;
+    if (c && !strcmp(c, want[1])) want[0] = want[1];
     return 0;
 }
 
@@ -153,7 +177,10 @@ static json_t *optional(const char *dir, const char *name, char **path, int *rc)
     return root;
 }
 
-static int from_added_json(nli_tokenizer *t, json_t *a, const char *path) {
+/* added_tokens.json: {"content": id}; a token that a special-token entry
+ * also names is special (normalized false), the others normalized, as
+ * transformers reads it. */
+static int from_added_json(nli_tokenizer *t, json_t *a, const char *path, json_t *cfg, json_t *map) {
     const char *key;
     json_t *val;
     json_object_foreach(a, key, val) {
@@ -161,12 +188,20 @@ static int from_added_json(nli_tokenizer *t, json_t *a, const char *path) {
             nli_seterr("%s: the id of \"%.40s\" is not an integer", path, key);
             return -1;
         }
-        if (nli_tok_added_add(t, key, strlen(key), (long long)json_integer_value(val), NLI_ADDED_NORMALIZED, path))
+        const char *want[2] = {NULL, key};
+        each_special(t, cfg, NULL, "", is_named, want); /* errors come when they are added */
+        each_special(t, map, NULL, "", is_named, want);
+        if (nli_tok_added_add(t, key, strlen(key), (long long)json_integer_value(val),
+                              want[0] ? 0 : NLI_ADDED_NORMALIZED, path))
             return -1;
     }
     return 0;
 }
 
+/* As transformers 5 (PreTrainedTokenizerBase.from_pretrained): a
+ * tokenizer_config.json with added_tokens_decoder lists them all;
+ * otherwise (older folders) special_tokens_map.json's *_token entries
+ * replace tokenizer_config.json's, and added_tokens.json adds tokens. */
 int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs) {
     static const char *const names[3] = {"tokenizer_config.json", "added_tokens.json", "special_tokens_map.json"};
     char *path[3] = {NULL, NULL, NULL};
@@ -174,10 +209,15 @@ int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs) {
     int rc = 0;
     for (int k = 0; k < 3 && !rc; k++)
         if (configs || k == 1) root[k] = optional(dir, names[k], &path[k], &rc);
-    if (!rc && root[0]) rc = from_decoder(t, json_object_get(root[0], "added_tokens_decoder"), path[0]);
-    if (!rc && root[1]) rc = from_added_json(t, root[1], path[1]);
-    if (!rc && root[0]) rc = from_specials(t, root[0], path[0]);
-    if (!rc && root[2]) rc = from_specials(t, root[2], path[2]);
+    json_t *dec = root[0] ? json_object_get(root[0], "added_tokens_decoder") : NULL;
+    if (!rc && dec) {
+        rc = from_decoder(t, dec, path[0]);
+        json_decref(root[1]), json_decref(root[2]);
+        root[1] = root[2] = NULL; /* not read then */
+    }
+    if (!rc && root[1]) rc = from_added_json(t, root[1], path[1], root[0], root[2]);
+    if (!rc) rc = each_special(t, root[2], NULL, path[2], add_special, NULL);
+    if (!rc) rc = each_special(t, root[0], root[2], path[0], add_special, NULL);
     for (int k = 0; k < 3; k++) {
         json_decref(root[k]);
         free(path[k]);

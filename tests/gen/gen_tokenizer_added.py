@@ -77,6 +77,14 @@ def main():
         "laion-pad-dict": {"tokenizer_config.json": dict(cfg_plain, pad_token=dict(entry("!", normalized=True),
                                                                                     __type="AddedToken"))},
         "added-tokens-json": {"tokenizer_config.json": cfg_plain, "added_tokens.json": {"newword": len(vocab)}},
+        # with added_tokens_decoder, transformers reads neither added_tokens.json
+        # nor special_tokens_map.json; without, the map's pad_token replaces
+        # the config's
+        "decoder-and-added-json": {"tokenizer_config.json": laion_cfg, "special_tokens_map.json": laion_map,
+                                   "added_tokens.json": {"newword": len(vocab)}},
+        "legacy-map-and-added-json": {"tokenizer_config.json": dict(cfg_plain, pad_token="<|endoftext|>"),
+                                      "special_tokens_map.json": {"pad_token": "!"},
+                                      "added_tokens.json": {"newword": len(vocab)}},
     }
     golden = {"transformers": transformers.__version__, "tokenizers": tokenizers.__version__, "texts": TEXTS,
               "folders": []}
