@@ -45,11 +45,19 @@ static int same_file(const char *a, const char *b) {
 }
 
 /* The files of a Hugging Face folder neglabel reads besides the weights
- * (added_tokens.json: the tokens a fine-tune added to vocab.json, which the
- * tokenizer loader refuses rather than split; left behind, the converted
- * folder would load and tokenize them as plain BPE). */
-static const char *const HF_FILES[] = {"config.json",    "vocab.json",   "merges.txt",        "added_tokens.json",
-                                       "tokenizer.json", "preprocessor_config.json", "processor_config.json"};
+ * (added_tokens.json, tokenizer_config.json, special_tokens_map.json: the
+ * tokens added to the tokenizer, LAION's pad_token "!" say, matched whole
+ * as transformers does; left behind, the converted folder would tokenize
+ * them as plain BPE). */
+static const char *const HF_FILES[] = {"config.json",
+                                       "vocab.json",
+                                       "merges.txt",
+                                       "added_tokens.json",
+                                       "tokenizer_config.json",
+                                       "special_tokens_map.json",
+                                       "tokenizer.json",
+                                       "preprocessor_config.json",
+                                       "processor_config.json"};
 
 /* Write data to a's temporary file for path and sync it, not yet renamed
  * (published with the others by nli_atomic_publish_set). */

@@ -235,6 +235,8 @@ int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]
 }
 
 const char *const nli_hub_required[NL_HUB_N_REQUIRED] = {"config.json", "vocab.json", "merges.txt"};
+const char *const nli_hub_tokenizer_extras[NL_HUB_N_TOKENIZER_EXTRAS] = {"tokenizer_config.json",
+                                                                         "special_tokens_map.json"};
 
 int nli_hub_snapshot_complete(const char *snap, const char **missing) {
     static _Thread_local char miss[256];

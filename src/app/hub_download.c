@@ -461,9 +461,9 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
         if (idx < 0 || (idx == 0 && plan_bin(h, commit, snap, &p, &convert) != 1)) goto done;
     }
     /* the tokenizer: vocab.json + merges.txt (and added_tokens.json when
-     * the repository has one: a fine-tune's added words, which the
-     * tokenizer refuses rather than split them where transformers matches
-     * them whole), else tokenizer.json (all that transformers 5 saves) */
+     * the repository has one: a fine-tune's added words), else
+     * tokenizer.json (all that transformers 5 saves); then the files that
+     * list added tokens, when there (transformers matches them whole) */
     int v = plan_file(h, commit, nli_hub_required[1], &p);
     if (v == 1) {
         v = plan_file(h, commit, nli_hub_required[2], &p);
@@ -478,6 +478,8 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
                        h->repo_id, commit, nli_hub_required[1], nli_hub_required[2], NL_HUB_TOKENIZER_JSON);
     }
     if (v != 1) goto done;
+    for (size_t k = 0; k < NL_HUB_N_TOKENIZER_EXTRAS; k++)
+        if (plan_optional(h, commit, nli_hub_tokenizer_extras[k], &p) < 0) goto done;
 fetch:
     /* preprocessor_config.json, else processor_config.json (transformers 5
      * nests the image processor's settings there) */
@@ -523,14 +525,20 @@ static int preprocessing_done(const nli_hub_ctx *h, const char *snap, const char
     return 1;
 }
 
+static int present_or_absent(const nli_hub_ctx *h, const char *snap, const char *commit, const char *name) {
+    return in_snapshot(snap, name) || no_exist_marked(h, commit, name);
+}
+
 /* Every optional file is in the snapshot or known absent: the
- * preprocessing, and beside vocab.json (snapshots written before
- * 2026-12-01, or by another tool, may lack the record: asked once) the
- * added tokens. */
+ * preprocessing, beside vocab.json the added tokens, and in a Hugging Face
+ * snapshot the tokenizer's config files (snapshots written earlier, or by
+ * another tool, may lack the record: asked once). */
 static int optional_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
     if (!preprocessing_done(h, snap, commit)) return 0;
-    return nli_is_openclip_dir(snap) || !in_snapshot(snap, nli_hub_required[1]) ||
-           in_snapshot(snap, NL_HUB_ADDED_TOKENS) || no_exist_marked(h, commit, NL_HUB_ADDED_TOKENS);
+    if (nli_is_openclip_dir(snap)) return 1;
+    for (size_t k = 0; k < NL_HUB_N_TOKENIZER_EXTRAS; k++)
+        if (!present_or_absent(h, snap, commit, nli_hub_tokenizer_extras[k])) return 0;
+    return !in_snapshot(snap, nli_hub_required[1]) || present_or_absent(h, snap, commit, NL_HUB_ADDED_TOKENS);
 }
 
 /* A snapshot taken from the cache without asking the Hub (offline, or the

@@ -22,9 +22,13 @@ extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vo
 #define NL_HUB_OPTIONAL_FILE "preprocessor_config.json"
 #define NL_HUB_OPTIONAL_FILE2 "processor_config.json" /* transformers 5, when the first is absent */
 /* transformers 4's added tokens beside vocab.json + merges.txt, when the
- * repository has them (the tokenizer refuses what it would split) */
+ * repository has them (matched whole, as transformers does) */
 #define NL_HUB_ADDED_TOKENS "added_tokens.json"
 #define NL_HUB_TOKENIZER_JSON "tokenizer.json" /* when a repo has no vocab.json */
+/* What else the tokenizer reads when a repo has them: the tokens added to
+ * it (LAION's pad_token "!", matched whole as transformers does). */
+#define NL_HUB_N_TOKENIZER_EXTRAS 2
+extern const char *const nli_hub_tokenizer_extras[NL_HUB_N_TOKENIZER_EXTRAS];
 /* OpenCLIP repositories (no config.json): their config and weights */
 #define NL_HUB_OPENCLIP_CONFIG "open_clip_config.json"
 #define NL_HUB_OPENCLIP_WEIGHTS "open_clip_model.safetensors"
