@@ -8,7 +8,8 @@
  *        second under ASan, a hundred times any other input)
  *   'V': the contents of a vocab.json, loaded with a two-line merges.txt
  *   'J': the contents of a tokenizer.json (Hugging Face tokenizers), and
- *        the same bytes as an OpenCLIP folder's only tokenizer file
+ *        the same bytes as an OpenCLIP and as a Hugging Face folder's only
+ *        tokenizer file (its "added_tokens" matched whole in the text)
  *   'F': text for nli_ftfy_fix_utf8 (ftfy.fix_text) alone
  *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean,
  *        both of which run ftfy.fix_text first)
@@ -189,9 +190,9 @@ static void fuzz_vocab(const uint8_t *d, size_t n) {
 }
 
 /* The input as tokenizer.json: its model section's parser (type, word-end
- * suffix, vocab, merges in both forms); loaded alone and as a folder's
- * tokenizer. A tokenizer that loads encodes a short text inside its
- * vocabulary. */
+ * suffix, vocab, merges in both forms) and added tokens; loaded alone and
+ * as a folder's tokenizer. A tokenizer that loads encodes short texts (one
+ * with the added tokens of the corpus seed) to ids inside its range. */
 static void fuzz_json(const uint8_t *d, size_t n) {
     char dir[80], path[120];
     snprintf(dir, sizeof dir, "/tmp/fuzz-tokjson-%d", (int)getpid());
@@ -200,15 +201,18 @@ static void fuzz_json(const uint8_t *d, size_t n) {
     FILE *f = fopen(path, "wb");
     if (f) fwrite(d, 1, n, f);
     if (f) fclose(f);
-    for (int k = 0; k < 2; k++) {
-        nli_tokenizer *t = k ? nli_tokenizer_for_folder(dir, 1) : nli_tokenizer_load_json(path);
+    static const char *const texts[] = {"the cat", "The <X> cat!! x<x>x <x>\xc3\xa9!the cat"};
+    for (int k = 0; k < 3; k++) {
+        nli_tokenizer *t = k ? nli_tokenizer_for_folder(dir, k == 1) : nli_tokenizer_load_json(path);
         if (t) {
-            int32_t *ids;
-            size_t m;
-            if (nli_tokenizer_encode(t, "the cat", 7, &ids, &m) == 0) {
-                for (size_t i = 0; i < m; i++)
-                    if (ids[i] < 0 || ids[i] >= (1 << 24)) abort();
-                free(ids);
+            for (int i = 0; i < 2; i++) {
+                int32_t *ids;
+                size_t m;
+                if (nli_tokenizer_encode(t, texts[i], strlen(texts[i]), &ids, &m) == 0) {
+                    for (size_t j = 0; j < m; j++)
+                        if (ids[j] < 0 || ids[j] >= (1 << 24)) abort();
+                    free(ids);
+                }
             }
             nli_tokenizer_free(t);
         } else if (!strstr(nli_geterr(), "fuzz-tokjson")) {
@@ -229,3 +233,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }
+
+#include "fuzz_main.h"

@@ -123,6 +123,16 @@ vocab = syms + [s + "</w>" for s in syms] + ["th", "the</w>", "ca", "cat</w>", "
 tj = {"model": {"type": "BPE", "end_of_word_suffix": "</w>", "vocab": {v: i for i, v in enumerate(vocab)},
                 "merges": [["t", "h"], "th e</w>", ["c", "a"], "ca t</w>"]}}
 open(D + "tokenizer/json_full", "w", encoding="utf-8").write("J" + json.dumps(tj, ensure_ascii=False))
+# the same with added tokens as transformers 5 saves them: LAION's pad_token
+# "!" (a byte symbol's id), a new word (normalized), a single_word one
+tj["added_tokens"] = [
+    {"id": 0, "content": "!", "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+     "special": True},
+    {"id": len(vocab), "content": "<X>", "single_word": False, "lstrip": True, "rstrip": True, "normalized": True,
+     "special": False},
+    {"id": len(vocab) + 1, "content": "<x>", "single_word": True, "lstrip": False, "rstrip": False,
+     "normalized": False, "special": False}]
+open(D + "tokenizer/json_added", "w", encoding="utf-8").write("J" + json.dumps(tj, ensure_ascii=False))
 
 os.makedirs(D + "unpickler", exist_ok=True)
 T = "tests/data/torchscript/"
