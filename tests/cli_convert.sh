@@ -165,16 +165,23 @@ nl convert -q "$H/pytorch_model.bin" -o "$H"; rc=$?
 check "convert into the .bin's own folder (rc=$rc)" test $rc -eq 0 -a -s "$H/model.safetensors"
 check "its own files are left as they were" test "$(stat -c %i "$H/config.json")" = "$ino"
 check "that folder now loads" sh -c "'$BIN' info -q --model '$H' >/dev/null"
-# a fine-tune's added_tokens.json (tokens added to vocab.json) goes with the
-# weights: the loader refuses a tokenizer with added tokens (it would split
-# them), and the converted folder must not load without it
+# a fine-tune's added_tokens.json and LAION's tokenizer_config.json /
+# special_tokens_map.json (pad_token "!") go with the weights: the tokenizer
+# matches their tokens whole, as transformers does (test_tokenizer_added), so
+# without them the converted folder would tokenize "<sks>" and "!" as plain BPE
 mkdir -p "$TMP/hf-added" && cp "$H/config.json" "$H/pytorch_model.bin" "$H/vocab.json" "$H/merges.txt" "$TMP/hf-added/"
 echo '{"<sks>": 49408}' >"$TMP/hf-added/added_tokens.json"
+echo '{"tokenizer_class": "CLIPTokenizer", "pad_token": "!"}' >"$TMP/hf-added/tokenizer_config.json"
+echo '{"pad_token": "!"}' >"$TMP/hf-added/special_tokens_map.json"
 nl convert -q "$TMP/hf-added/pytorch_model.bin" -o "$TMP/hf-added-out"; rc=$?
-check "convert a .bin whose folder has added_tokens.json (rc=$rc)" test $rc -eq 0
-check "added_tokens.json is copied" cmp -s "$TMP/hf-added/added_tokens.json" "$TMP/hf-added-out/added_tokens.json"
-expect_fail "the converted folder refuses the added token as the source's tokenizer files do" \
-  'added_tokens.json: added token "<sks>" \(id 49408\)' nl info -q --model "$TMP/hf-added-out"
+check "convert a .bin whose folder has added tokens (rc=$rc)" test $rc -eq 0
+for f in added_tokens.json tokenizer_config.json special_tokens_map.json; do
+  check "$f is copied" cmp -s "$TMP/hf-added/$f" "$TMP/hf-added-out/$f"
+done
+printf '{"text": "a <sks>!"}\n' | nl tokenize -q --model "$TMP/hf-added-out" >"$TMP/added-ids.jsonl"
+check "the converted folder matches \"<sks>\" and \"!\" whole, as transformers 5.24 does" \
+  test "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ids"])' "$TMP/added-ids.jsonl")" = \
+  "[49406, 320, 49408, 0, 49407]"
 # transformers loads pytorch_model.bin as the state dict itself: a training
 # checkpoint's 'state_dict' or DDP's 'module.' prefix is not looked through
 for m in train module; do
