@@ -152,8 +152,9 @@ NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
  * neglabel needs downloaded there from HF_ENDPOINT (default
  * https://huggingface.co, token HF_TOKEN) when missing, unless
  * HF_HUB_OFFLINE is set. A repository (or cached snapshot) whose weights
- * are only pytorch_model.bin (or its shards) has them converted to
- * model.safetensors in the snapshot, as nl_convert_checkpoint does. See
+ * are only pytorch_model.bin (or its shards), or open_clip_pytorch_model.bin,
+ * has them converted to model.safetensors (open_clip_model.safetensors) in
+ * the snapshot, as nl_convert_checkpoint does. See
  * docs/hub.md. */
 NL_API char *nl_model_resolve(const char *name);
 NL_API void nl_model_free(nl_model *m);

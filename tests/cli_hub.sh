@@ -52,6 +52,13 @@ printf '{"weight_map": {"logit_scale": "../../../../../tmp/evil.safetensors"}}' 
 "$(dirname "$BIN")/test_openclip" --write "$TMP/openclip" vit-small-gelu f16 || { echo "FAILED: test_openclip --write"; exit 1; }
 cp -r "$TMP/openclip" "$TMP/openclip-notok"
 cp "$M/vocab.json" "$M/merges.txt" "$TMP/openclip/"
+# and one with open_clip_pytorch_model.bin alone (older OpenCLIP repositories):
+# OpenAI's names in a torch.save zip, its config as `convert` infers it
+"$BIN" convert -q "$SRC/tests/data/torchscript/vit_sd.pt" -o "$TMP/ocref" || { echo "FAILED: convert vit_sd.pt"; exit 1; }
+cp "$M/vocab.json" "$M/merges.txt" "$TMP/ocref/"
+mkdir -p "$TMP/openclipbin"
+cp "$TMP/ocref/open_clip_config.json" "$M/vocab.json" "$M/merges.txt" "$TMP/openclipbin/"
+cp "$SRC/tests/data/torchscript/vit_sd.pt" "$TMP/openclipbin/open_clip_pytorch_model.bin"
 # A folder as transformers 5 saves it: tokenizer.json instead of vocab.json +
 # merges.txt, processor_config.json (the image processor under
 # "image_processor") instead of preprocessor_config.json.
@@ -75,7 +82,7 @@ LOG=$TMP/server.log
   --repo org/tiny="$TMP/tiny" --repo org/noproc="$TMP/noproc" --repo org/sharded="$TMP/sharded" --repo org/added="$TMP/added" \
   --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/binsharded="$TMP/binsharded" --repo org/binbad="$TMP/binbad" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
-  --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/v5="$TMP/v5" \
+  --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/openclipbin="$TMP/openclipbin" --repo org/v5="$TMP/v5" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
@@ -415,6 +422,23 @@ cached_ok() {
   check "$1 offline from the cache" test $? -eq 0
 }
 cached_ok "OpenCLIP repo" org/openclip 2
+# open_clip_pytorch_model.bin alone: fetched and converted in the snapshot to
+# the open_clip_model.safetensors `convert` writes (before: refused)
+info_of "$TMP/ocref" >"$TMP/want-ocbin.json"
+HF_HUB_CACHE=$C T info --model org/openclipbin 2>"$TMP/err-ocbin" | jq -S 'del(.model)' >"$TMP/got-ocbin.json"
+check "OpenCLIP .bin alone: info equals info on the converted folder" cmp -s "$TMP/want-ocbin.json" "$TMP/got-ocbin.json"
+check "OpenCLIP .bin alone: an OpenCLIP model" grep -q '"format": "open_clip"' "$TMP/got-ocbin.json"
+check "OpenCLIP .bin alone: the conversion is said" \
+  grep -q "converting its open_clip_pytorch_model.bin to open_clip_model.safetensors" "$TMP/err-ocbin"
+S=$(snapshot "$C" openclipbin)
+check "OpenCLIP .bin alone: the same bytes as convert writes" \
+  cmp -s "$TMP/ocref/open_clip_model.safetensors" "$S/open_clip_model.safetensors"
+check "OpenCLIP .bin alone: its config kept as the Hub's (a link to its blob)" test -L "$S/open_clip_config.json"
+cached_ok "OpenCLIP .bin alone" org/openclipbin 2
+rm "$S/open_clip_model.safetensors"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/openclipbin >/dev/null 2>"$TMP/err-ocbin2"
+check "OpenCLIP .bin alone in the cache, offline: converted" \
+  cmp -s "$TMP/ocref/open_clip_model.safetensors" "$S/open_clip_model.safetensors"
 # without tokenizer files (as timm/ repos): the built-in BPE, as open_clip
 HF_HUB_CACHE=$TMP/c-openclip2 T info --model org/openclip-notok 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-oc2.json"
 check "OpenCLIP repo without tokenizer files: the built-in BPE" \

@@ -300,8 +300,8 @@ int nli_hub_convert_bin(const char *repo_id, const char *snap, const char *from)
     commit = commit ? commit + 1 : snap;
     char *src = nli_path_join(snap, from);
     if (!src) return -1;
-    nli_log(NL_LOG_INFO, "%s@%.12s has no safetensors weights: converting its %s to model.safetensors in %s", repo_id,
-            commit, from, snap);
+    nli_log(NL_LOG_INFO, "%s@%.12s has no safetensors weights: converting its %s to %s in %s", repo_id, commit, from,
+            strcmp(from, NL_HUB_OPENCLIP_BIN) ? "model.safetensors" : NL_HUB_OPENCLIP_WEIGHTS, snap);
     int rc = nl_convert_checkpoint(src, snap);
     if (rc != 0) nli_prefixerr("%s@%.12s: converting %s", repo_id, commit, from);
     free(src);
@@ -309,11 +309,16 @@ int nli_hub_convert_bin(const char *repo_id, const char *snap, const char *from)
 }
 
 /* A cached snapshot whose weights are a pytorch_model.bin (or its index)
- * only, as transformers leaves an older repository in the cache: converted
- * there, with no network. 1 converted, 0 no such file, -1 error. */
-static int convert_cached(const char *repo_id, const char *snap) {
-    static const char *const bins[] = {NL_HUB_BIN, NL_HUB_BIN_INDEX};
-    for (int k = 0; k < 2; k++) {
+ * only, as transformers leaves an older repository in the cache (or
+ * open_clip_pytorch_model.bin, as open_clip does; missing: the weights file
+ * the snapshot lacks): converted there, with no network. 1 converted, 0 no
+ * such file, -1 error. */
+static int convert_cached(const char *repo_id, const char *snap, const char *missing) {
+    static const char *const hf[] = {NL_HUB_BIN, NL_HUB_BIN_INDEX}, *const oc[] = {NL_HUB_OPENCLIP_BIN};
+    int openclip = !strcmp(missing, NL_HUB_OPENCLIP_WEIGHTS);
+    if (!openclip && strcmp(missing, "model.safetensors")) return 0;
+    const char *const *bins = openclip ? oc : hf;
+    for (int k = 0; k < (openclip ? 1 : 2); k++) {
         char *p = nli_path_join(snap, bins[k]);
         int have = p && nli_hub_is_regular(p);
         free(p);
@@ -340,8 +345,8 @@ char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char
     if (!snap) return NULL;
     const char *missing = NULL;
     int c = nli_hub_snapshot_complete(snap, &missing);
-    if (c == 0 && !strcmp(missing, "model.safetensors")) {
-        int k = convert_cached(repo_id, snap);
+    if (c == 0) {
+        int k = convert_cached(repo_id, snap, missing);
         c = k < 0 ? -1 : k ? nli_hub_snapshot_complete(snap, &missing) : 0;
     }
     if (c == 1) return snap;

@@ -288,7 +288,7 @@ done:
 /* A file that holds weights (the size limit is a model's, not a config's):
  * the single files, and shards as an index may name them. */
 static int is_weights(const char *name) {
-    static const char *const single[] = {"model.safetensors", NL_HUB_OPENCLIP_WEIGHTS, BIN};
+    static const char *const single[] = {"model.safetensors", NL_HUB_OPENCLIP_WEIGHTS, BIN, NL_HUB_OPENCLIP_BIN};
     for (size_t k = 0; k < sizeof single / sizeof *single; k++)
         if (!strcmp(name, single[k])) return 1;
     return nli_st_valid_shard_name(name) || nli_st_valid_shard_name_ext(name, ".bin");
@@ -443,9 +443,12 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
         /* open_clip_model.safetensors; the tokenizer files when the repo has
          * them (timm/ repos do not: the model load then says what to do) */
         int w = plan_file(h, commit, NL_HUB_OPENCLIP_WEIGHTS, &p);
+        if (w == 0) { /* older repositories: the .bin alone, converted once fetched */
+            w = plan_file(h, commit, NL_HUB_OPENCLIP_BIN, &p);
+            if (w == 1) convert = NL_HUB_OPENCLIP_BIN;
+        }
         if (w == 0)
-            nli_seterr("%s@%s has no %s (neglabel reads safetensors weights only)", h->repo_id, commit,
-                       NL_HUB_OPENCLIP_WEIGHTS);
+            nli_seterr("%s@%s has neither %s nor %s", h->repo_id, commit, NL_HUB_OPENCLIP_WEIGHTS, NL_HUB_OPENCLIP_BIN);
         if (w != 1) goto done;
         for (size_t i = 1; i < NL_HUB_N_REQUIRED; i++)
             if (plan_file(h, commit, nli_hub_required[i], &p) < 0) goto done;

@@ -36,6 +36,7 @@ extern const char *const nli_hub_tokenizer_extras[NL_HUB_N_TOKENIZER_EXTRAS];
  * converted to model.safetensors in the snapshot (nli_hub_convert_bin) */
 #define NL_HUB_BIN "pytorch_model.bin"
 #define NL_HUB_BIN_INDEX "pytorch_model.bin.index.json"
+#define NL_HUB_OPENCLIP_BIN "open_clip_pytorch_model.bin" /* to open_clip_model.safetensors */
 
 /* One resolve: where from, as whom, into which cache folder. */
 typedef struct {
@@ -58,7 +59,8 @@ typedef struct {
 
 /* ---- hub_cache.c */
 
-/* snap/from (NL_HUB_BIN or NL_HUB_BIN_INDEX) to snap/model.safetensors, as
+/* snap/from (NL_HUB_BIN or NL_HUB_BIN_INDEX) to snap/model.safetensors
+ * (NL_HUB_OPENCLIP_BIN to snap/open_clip_model.safetensors), as
  * `neglabel convert` writes it (the restricted unpickler runs no code);
  * the .bin stays, the Hub's file in huggingface_hub's cache. Logged; the
  * error names the repository and commit. 0 or -1. */
