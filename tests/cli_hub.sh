@@ -185,7 +185,7 @@ B=$(snapshot "$TMP/c-bin" binsharded)
 check "sharded: both shards fetched" test -L "$B/pytorch_model-00001-of-00002.bin" -a -L "$B/pytorch_model-00002-of-00002.bin"
 check "sharded: converted to the same bytes" cmp -s "$TMP/binref/model.safetensors" "$B/model.safetensors"
 expect_fail "a damaged pytorch_model.bin: the conversion's error" \
-  "org/binbad@[0-9a-f]+: converting pytorch_model.bin: .*pytorch_model.bin" \
+  "org/binbad@[0-9a-f]+: converting pytorch_model.bin to model.safetensors: .*pytorch_model.bin" \
   env HF_HUB_CACHE="$TMP/c-bin" "$BIN" --no-cache info --model org/binbad
 check "damaged: no model.safetensors in its snapshot" test -z "$(find "$TMP/c-bin/models--org--binbad/snapshots" -name 'model.safetensors*')"
 expect_fail "no weights at all" "org/noweights@[0-9a-f]+ has neither model.safetensors nor model.safetensors.index.json, nor a pytorch_model.bin \(or its index\) to convert" \

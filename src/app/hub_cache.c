@@ -300,10 +300,11 @@ int nli_hub_convert_bin(const char *repo_id, const char *snap, const char *from)
     commit = commit ? commit + 1 : snap;
     char *src = nli_path_join(snap, from);
     if (!src) return -1;
+    const char *to = strcmp(from, NL_HUB_OPENCLIP_BIN) ? "model.safetensors" : NL_HUB_OPENCLIP_WEIGHTS;
     nli_log(NL_LOG_INFO, "%s@%.12s has no safetensors weights: converting its %s to %s in %s", repo_id, commit, from,
-            strcmp(from, NL_HUB_OPENCLIP_BIN) ? "model.safetensors" : NL_HUB_OPENCLIP_WEIGHTS, snap);
+            to, snap);
     int rc = nl_convert_checkpoint(src, snap);
-    if (rc != 0) nli_prefixerr("%s@%.12s: converting %s", repo_id, commit, from);
+    if (rc != 0) nli_prefixerr("%s@%.12s: converting %s to %s", repo_id, commit, from, to);
     free(src);
     return rc;
 }
