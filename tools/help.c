@@ -282,7 +282,8 @@ static const char *TAGLINE = "zero-shot OOD detection with negative labels (NegL
 static const char *MODELS =
     "--model takes a Hugging Face CLIP folder, an OpenCLIP folder (open_clip_config.json + "
     "open_clip_model.safetensors: ViTs and CLIP ResNets, see docs/openclip.md) or a Hub id org/name[@revision], "
-    "taken from the Hugging Face cache or downloaded into it; see docs/hub.md.";
+    "taken from the Hugging Face cache or downloaded into it (a repository with only pytorch_model.bin is "
+    "converted there to safetensors); see docs/hub.md.";
 static const struct { const char *name, *help; } environment[] = {
     {"NEGLABEL_DEVICE", "default of --device"},
     {"NEGLABEL_PRECISION", "default of --precision"},
