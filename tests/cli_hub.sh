@@ -168,6 +168,13 @@ check "converted, cached: one request" test "$(since $n | wc -l)" -eq 1
 check "converted, cached: not converted again" test "$(grep -c converting "$TMP/err-bin2")" -eq 0
 HF_HUB_CACHE=$TMP/c-bin HF_HUB_OFFLINE=1 T info --model org/binonly >/dev/null 2>&1
 check "converted, offline: loads" test $? -eq 0
+# a snapshot asked again (here: no record that tokenizer_config.json is
+# absent, as in one taken before that file was asked for) keeps the
+# converted file: not converted again (before the fix: converted anew)
+rm "$B/../../.no_exist/$(basename "$B")/tokenizer_config.json"
+HF_HUB_CACHE=$TMP/c-bin T info --model org/binonly >/dev/null 2>"$TMP/err-bin5"
+check "converted, asked again: works, not converted again" \
+  test $? -eq 0 -a "$(grep -c converting "$TMP/err-bin5")" -eq 0 -a -e "$B/../../.no_exist/$(basename "$B")/tokenizer_config.json"
 # a cache holding the .bin alone (as transformers leaves it): converted
 # offline, without the Hub
 B=$(snapshot "$TMP/c-bin" binonly)

@@ -456,7 +456,10 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
     }
     /* the weights: model.safetensors, else the index and its shards (as
      * transformers asks for them) */
-    int single = no_exist_marked(h, commit, "model.safetensors") ? 0 : plan_file(h, commit, "model.safetensors", &p);
+    /* (one converted from a .bin is in the snapshot, though the Hub has none) */
+    int single = pointer_present(h, commit, "model.safetensors")     ? 1
+                 : no_exist_marked(h, commit, "model.safetensors") ? 0
+                                                                   : plan_file(h, commit, "model.safetensors", &p);
     if (single < 0) goto done;
     if (single == 0) {
         mark_no_exist(h, commit, "model.safetensors");
