@@ -211,10 +211,6 @@ static void test_hostile(const char *dir) {
         {"tokenizer_config.json",
          "{\"added_tokens_decoder\": {\"2514\": {\"content\": \"<x>\"}, \"2515\": {\"content\": \"<x>\"}}}",
          "added token \"<x>\" has id 2515"},
-        {"tokenizer_config.json",
-         "{\"added_tokens_decoder\": {\"2514\": {\"content\": \"<x>\"}, \"2516\": {\"content\": \"<y>\"}},"
-         " \"pad_token\": \"<z>\"}",
-         "added token \"<z>\" (id -1): not in the vocabulary and given no id"},
         {"tokenizer_config.json", "{\"added_tokens_decoder\": {\"0\": {\"content\": \"!\", \"normalized\": \"no\"}}}",
          "\"normalized\" is not true or false"},
         {"tokenizer_config.json", "{\"added_tokens_decoder\": {\"2514\": {\"content\": \" sp\"}}}", "whitespace"},
@@ -233,6 +229,29 @@ static void test_hostile(const char *dir) {
         nli_tokenizer *t = nli_tokenizer_for_folder(sub, 0);
         CHECK(!t && strstr(nli_geterr(), cases[i].file) && strstr(nli_geterr(), cases[i].why), "%s = %s: %s",
               cases[i].file, cases[i].text, t ? "loaded" : nli_geterr());
+        nli_tokenizer_free(t);
+    }
+    /* a special token in neither the vocabulary nor given an id: transformers
+     * (5.24) loads the folder and appends it (id 49408 after OpenAI's BPE,
+     * past the model's embeddings). The folder loads; only a text holding
+     * it fails (before: the folder was refused) */
+    {
+        const char *sub = folder(dir, "noid", NULL);
+        put_text(sub, "tokenizer_config.json",
+                 "{\"added_tokens_decoder\": {\"2514\": {\"content\": \"<x>\"}}, \"pad_token\": \"<z>\"}");
+        nli_tokenizer *t = nli_tokenizer_for_folder(sub, 0);
+        CHECK(t != NULL, "pad_token <z> without an id: %s", t ? "" : nli_geterr());
+        int32_t *ids = NULL;
+        size_t n = 0;
+        const char *ok = "a <x> photo", *bad = "a photo of <z>!";
+        int rc = t ? nli_tokenizer_encode(t, ok, strlen(ok), &ids, &n) : -1;
+        CHECK(rc == 0 && n == 5 && ids[2] == 2514, "a text without <z>: rc %d, %zu ids", rc, n);
+        free(ids);
+        ids = NULL;
+        rc = t ? nli_tokenizer_encode(t, bad, strlen(bad), &ids, &n) : 0;
+        CHECK(rc != 0 && ids == NULL && strstr(nli_geterr(), "tokenizer_config.json: the text holds \"<z>\"") &&
+                  nl_last_status() == NL_ERR_UNSUPPORTED,
+              "a text with <z>: rc %d, %s", rc, nli_geterr());
         nli_tokenizer_free(t);
     }
     /* tokenizer.json's list, read by nli_tokenizer_load_json alone too */

@@ -441,12 +441,12 @@ static int encode_raw(const nli_tokenizer *t, scratch *s, pcre2_match_data *md, 
     size_t clen = 0, from = 0, a, b;
     int32_t id;
     if (nli_tokenizer_clean(text, len, &clean, &clen)) return -1;
-    int rc = -1;
-    while (nli_tok_added_next(t, 1, clean, clen, from, md, &a, &b, &id)) {
+    int rc = -1, r;
+    while ((r = nli_tok_added_next(t, 1, clean, clen, from, md, &a, &b, &id)) > 0) {
         if (encode_clean(t, s, md, clean + from, a - from) || emit(s, id)) goto done;
         from = b;
     }
-    rc = encode_clean(t, s, md, clean + from, clen - from);
+    if (r == 0) rc = encode_clean(t, s, md, clean + from, clen - from);
 done:
     free(clean);
     return rc;
@@ -470,10 +470,12 @@ int nli_tokenizer_encode_counted(const nli_tokenizer *t, const char *text, size_
         /* added tokens are found in the raw text: check it all first, so
          * that an error gives the offset in the whole text */
         if (nli_tokenizer_check_text(text, len)) goto done;
-        while (nli_tok_added_next(t, 0, text, len, from, md, &a, &b, &id)) {
+        int r;
+        while ((r = nli_tok_added_next(t, 0, text, len, from, md, &a, &b, &id)) > 0) {
             if (encode_raw(t, &s, md, text + from, a - from) || emit(&s, id)) goto done;
             from = b;
         }
+        if (r < 0) goto done;
     }
     if (encode_raw(t, &s, md, text + from, len - from) || emit(&s, t->eot)) goto done;
     *ids = s.out;

@@ -165,8 +165,11 @@ static int check_ids(nli_tokenizer *t) {
         nli_added *a = &t->added[k];
         int32_t v = nli_tok_vocab_get(t, a->content, a->len);
         if (a->id < 0 && v < 0) {
-            unsupported(a, "not in the vocabulary and given no id (transformers would append it)");
-            goto done;
+            /* transformers appends it to the vocabulary at load (id 49408
+             * for OpenAI's), an id past the model's embeddings: the folder
+             * loads, a text holding it fails (nli_tok_added_next) */
+            a->no_id = 1;
+            continue;
         }
         if (a->id < 0) a->id = v;
         if (v >= 0 && v != a->id) {
@@ -178,7 +181,7 @@ static int check_ids(nli_tokenizer *t) {
             goto done;
         }
         for (size_t j = 0; j < k; j++)
-            if (t->added[j].id == a->id) {
+            if (!t->added[j].no_id && t->added[j].id == a->id) {
                 unsupported(a, "that id is another added token's");
                 goto done;
             }
@@ -263,6 +266,13 @@ int nli_tok_added_next(const nli_tokenizer *t, int normalized, const char *s, si
                 i = best_end;
                 continue;
             }
+        }
+        if (a->no_id) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED,
+                            "%s: the text holds \"%.60s\", a special token in neither the vocabulary nor given an "
+                            "id: transformers appends it to the vocabulary at load, an id past the model's embeddings",
+                            a->file, a->content);
+            return -1;
         }
         *start = i, *end = best_end, *id = (int32_t)a->id;
         return 1;

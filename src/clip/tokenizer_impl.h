@@ -22,6 +22,8 @@ typedef struct {
     size_t len, mlen;
     long long id; /* -1 until resolved: a *_token entry names no id */
     int flags, owned;
+    int no_id; /* neither an id nor in the vocabulary: transformers appends it
+                * at load, past the model's embeddings; a text holding it fails */
     char *file; /* the file that first gave it, for errors */
 } nli_added;
 
@@ -87,8 +89,9 @@ int nli_tok_finish(nli_tokenizer *t, const char *src); /* at least one merge; th
 int nli_tok_added_add(nli_tokenizer *t, const char *content, size_t len, long long id, int flags, const char *file);
 int nli_tok_added_done(nli_tokenizer *t);
 /* The next added token of one stage (normalized 0: raw text, 1: a cleaned
- * piece) in s[from..n): 1 with [*start, *end) and its id, 0 if none. md:
- * the caller's match data (for single_word's check). */
+ * piece) in s[from..n): 1 with [*start, *end) and its id, 0 if none, -1
+ * (NL_ERR_UNSUPPORTED) for a token without an id (no_id). md: the caller's
+ * match data (for single_word's check). */
 int nli_tok_added_next(const nli_tokenizer *t, int normalized, const char *s, size_t n, size_t from,
                        pcre2_match_data *md, size_t *start, size_t *end, int32_t *id);
 /* tokenizer_added_files.c: tokenizer.json's "added_tokens" list; a
