@@ -93,6 +93,17 @@ static inline char *check_path(const char *a, const char *b) {
     return p;
 }
 
+/* tests/data/SUB/NAME under $NEGLABEL_SRC (ctest sets it) or "."; the last
+ * four results stay valid. */
+static inline const char *check_src_data(const char *sub, const char *name) {
+    static char path[4][1024];
+    static int k;
+    const char *src = getenv("NEGLABEL_SRC");
+    char *p = path[k++ & 3];
+    snprintf(p, sizeof path[0], "%s/tests/data/%s/%s", src && *src ? src : ".", sub, name);
+    return p;
+}
+
 /* Remove a test's temporary directory and everything in it; 0 on success. */
 static inline int check_rm_rf(const char *dir) {
     char cmd[4200];

@@ -16,14 +16,7 @@
 #include "tokenizer.h"
 #include "util.h"
 
-static const char *data(const char *name) {
-    static char path[2][1024];
-    static int k;
-    const char *src = getenv("NEGLABEL_SRC");
-    char *p = path[k++ & 1];
-    snprintf(p, sizeof path[0], "%s/tests/data/tokenizer/%s", src && *src ? src : ".", name);
-    return p;
-}
+static const char *data(const char *name) { return check_src_data("tokenizer", name); }
 
 static json_t *base; /* clip2000.tokenizer.json */
 

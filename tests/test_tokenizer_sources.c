@@ -18,14 +18,7 @@
 #include "util.h"
 
 /* tests/data/tokenizer/NAME under $NEGLABEL_SRC (ctest sets it) or "." */
-static const char *data(const char *name) {
-    static char path[4][1024];
-    static int k;
-    const char *src = getenv("NEGLABEL_SRC");
-    char *p = path[k++ & 3];
-    snprintf(p, sizeof path[0], "%s/tests/data/tokenizer/%s", src && *src ? src : ".", name);
-    return p;
-}
+static const char *data(const char *name) { return check_src_data("tokenizer", name); }
 
 static int err_has(const char *a, const char *b) {
     const char *e = nli_geterr();

@@ -282,13 +282,11 @@ done:
 
 /* ------------------------------------------------------------ one snapshot */
 
-#define BIN NL_HUB_BIN
-#define BIN_INDEX NL_HUB_BIN_INDEX
-
 /* A file that holds weights (the size limit is a model's, not a config's):
  * the single files, and shards as an index may name them. */
 static int is_weights(const char *name) {
-    static const char *const single[] = {"model.safetensors", NL_HUB_OPENCLIP_WEIGHTS, BIN, NL_HUB_OPENCLIP_BIN};
+    static const char *const single[] = {"model.safetensors", NL_HUB_OPENCLIP_WEIGHTS, NL_HUB_BIN,
+                                         NL_HUB_OPENCLIP_BIN};
     for (size_t k = 0; k < sizeof single / sizeof *single; k++)
         if (!strcmp(name, single[k])) return 1;
     return nli_st_valid_shard_name(name) || nli_st_valid_shard_name_ext(name, ".bin");
@@ -408,12 +406,12 @@ static int plan_index(const nli_hub_ctx *h, const char *commit, const char *snap
  * (*convert: the file to convert). 1, or -1 with the error set (also when
  * the repository has neither). */
 static int plan_bin(const nli_hub_ctx *h, const char *commit, const char *snap, plan *p, const char **convert) {
-    int s = plan_file(h, commit, BIN, p);
+    int s = plan_file(h, commit, NL_HUB_BIN, p);
     if (s == 0) {
-        s = plan_index(h, commit, snap, BIN_INDEX, ".bin", p);
-        if (s == 1) *convert = BIN_INDEX;
+        s = plan_index(h, commit, snap, NL_HUB_BIN_INDEX, ".bin", p);
+        if (s == 1) *convert = NL_HUB_BIN_INDEX;
     } else if (s == 1) {
-        *convert = BIN;
+        *convert = NL_HUB_BIN;
     }
     if (s == 0)
         nli_seterr("%s@%s has neither model.safetensors nor model.safetensors.index.json, nor a pytorch_model.bin "
