@@ -40,7 +40,8 @@ class Model:
     One model serves one call at a time: calls on the same Model from
     several threads are serialised by a lock held by the object (load one
     Model per thread to run in parallel). Use ``close()`` or ``with`` to free
-    it early.
+    it early. Pickling stores how the model was loaded, not its weights: a
+    worker process that unpickles it loads it again (``__reduce__``).
     """
 
     def __init__(self, name_or_path: PathLike, device: str = "auto", precision: Optional[str] = None,
@@ -117,6 +118,19 @@ class Model:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickling (multiprocessing, concurrent.futures, joblib, Ray, ``copy``)
+        stores how the model was loaded, not its weights: unpickling loads it
+        again, with the same device, precision, threads and batch size
+        requests, from the same folder (made absolute) or Hub id, and checks
+        that the weights' fingerprint is the pickled one."""
+        self._check_open()
+        path = self.name_or_path
+        if os.path.exists(path):
+            path = os.path.abspath(path)
+        l = self._load
+        return (_restore_model, (path, l["device"], l["precision"], l["threads"], l["batch_size"], self.fingerprint))
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"dim={self.dim}, device={self.device!r}, precision={self.precision!r}"
@@ -227,6 +241,19 @@ class Model:
 
     def _score_device(self) -> Tuple[int, int]:
         return _DEVICE_KIND["cuda" if self.device.startswith("cuda") else "cpu"], self._desc["device_index"]
+
+
+def _restore_model(path: str, device: str, precision: Optional[str], threads: int, batch_size: int,
+                   fingerprint: str) -> Model:
+    """Unpickles a :class:`Model` (``Model.__reduce__``): loads it again and
+    refuses weights other than the pickled ones."""
+    m = Model(path, device=device, precision=precision, threads=threads, batch_size=batch_size)
+    if m.fingerprint != fingerprint:
+        got = m.fingerprint
+        m.close()
+        raise InvalidInputError(f"{path}: not the model that was pickled (fingerprint {got}, pickled {fingerprint}): "
+                                "the folder or the Hub cache changed since")
+    return m
 
 
 # ---------------------------------------------------------------- negatives
