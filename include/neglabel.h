@@ -411,7 +411,9 @@ NL_API nl_score_params nl_score_default_params(nl_method method);
  * so that a bad parameter fails in a second, not after the embedding. */
 NL_API int nl_score_check(const nl_score_params *p, size_t n_id, size_t n_neg, size_t dim);
 /* top_id / top_neg (optional, n_img each): index of each image's most similar
- * ID label and negative label. */
+ * ID label and negative label; SIZE_MAX for top_neg without negatives, and
+ * for both where scores[i] is NaN: an image embedding that is not finite
+ * (the model's forward pass overflowed) scores NaN, with a warning logged. */
 NL_API int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
              double *scores, size_t *top_id, size_t *top_neg);

@@ -360,4 +360,33 @@ bad=$(printf 'bad\377.jpg'); cp "$IMG/dog.jpg" "$TMP/$bad"
 got=$(nl embed -q --model "$M" --image "$TMP/$bad" | jq -r .input)
 check "a non-UTF-8 path in embed's output (got '$got')" test "$got" = "$TMP/bad$(printf '\357\277\275').jpg"
 
+# --- a model whose forward pass overflows ---------------------------------
+# Finite weights so large that the image embedding is inf (as fp16 can
+# overflow on a GPU): embed wrote "inf", which is not JSON (jq failed), and
+# score gave the NaN scores the first ID and negative labels (an argmax over
+# NaN). Now embed writes null and warns; score leaves the labels empty and
+# warns.
+mkdir -p "$TMP/big"
+cp "$M"/*.json "$M"/merges.txt "$TMP/big/"
+python3 - "$M/model.safetensors" "$TMP/big/model.safetensors" <<'PY'
+import array, json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+a, e = h["visual_projection.weight"]["data_offsets"]
+w = array.array("f", [3e38]) * ((e - a) // 4)
+d = bytearray(b[8 + n:])
+d[a:e] = w.tobytes()
+open(sys.argv[2], "wb").write(b[:8 + n] + bytes(d))
+PY
+nl embed --model "$TMP/big" --image "$IMG/dog.jpg" --text "a dog" >"$TMP/big.jsonl" 2>"$TMP/big.err"
+check "an overflowed embedding: valid JSON, null values"   test "$(jq -c '[.kind, (.embedding | map(select(. == null)) | length) > 0]' "$TMP/big.jsonl" | tr -d '\n')" = '["image",true]["text",false]'
+check "an overflowed embedding: a warning naming the image" grep -q 'embedding of image ".*dog.jpg" is not finite' "$TMP/big.err"
+printf 'a photo of a car.\na photo of a tree.\na photo of a house.\n' >"$TMP/big-neg.txt" # a plain list: no fingerprint
+T score --no-cache --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" --ngroup 1 \
+  "$IMG/dog.jpg" "$IMG/eagle.jpg" >"$TMP/big.csv" 2>"$TMP/big.err"
+check "an overflowed model: NaN scores without labels" \
+  test "$(tail -n +2 "$TMP/big.csv" | cut -d, -f2- | sed 's/^-//' | sort -u)" = "nan,,"
+check "an overflowed model: a warning" grep -q "2 of 2 images have a NaN score" "$TMP/big.err"
+
 finish

@@ -62,6 +62,7 @@ static double cosine(const float *a, const float *b, size_t dim) {
  * tau 1e-4, where exp may round to a subnormal or 0 either way) relative
  * to 1e-290. */
 static double reldiff(double a, double b) {
+    if (isnan(a) && isnan(b)) return 0; /* both NaN (a non-finite image); one NaN counts */
     double d = fabs(a - b), s = fmax(fmax(fabs(a), fabs(b)), 1e-290);
     return d == 0 ? 0 : d / s;
 }
@@ -278,6 +279,24 @@ int main(void) {
         data d = {img, id, neg, ni, nid, nneg, dim};
         score_case("zero image row, ngroup 10", &d, neglabel(10, 0.01, 1), 0);
         score_case("zero image row, MCM", &d, nl_score_default_params(NL_METHOD_MCM), 0);
+        /* image rows that are not finite (a forward pass that overflowed):
+         * NaN scores without top labels on both, the other rows as ever */
+        img[9 * dim + 4] = INFINITY;
+        img[20 * dim] = NAN;
+        score_case("non-finite image rows, ngroup 10", &d, neglabel(10, 0.01, 1), 0);
+        score_case("non-finite image rows, MCM", &d, nl_score_default_params(NL_METHOD_MCM), 0);
+        nl_score_params po = nl_score_default_params(NL_METHOD_OODD);
+        po.ngroup = 10, po.oodd_batch = 8, po.oodd_queue = 12, po.oodd_k = 3;
+        score_case("non-finite image rows, OODD", &d, po, 0);
+        result g = run_score(&d, neglabel(10, 0.01, 1), NL_DEVICE_CUDA, 0, NULL);
+        size_t nan_rows = 0, unlabelled = 0;
+        for (size_t i = 0; g.sc && i < ni; i++) {
+            nan_rows += isnan(g.sc[i]) && g.tid[i] == SIZE_MAX && g.tneg[i] == SIZE_MAX;
+            unlabelled += !isnan(g.sc[i]) && (g.tid[i] >= nid || g.tneg[i] >= nneg);
+        }
+        CHECK(nan_rows == 2 && unlabelled == 0, "non-finite image rows on the GPU: %zu NaN rows without labels (2), "
+              "%zu finite rows without", nan_rows, unlabelled);
+        free_result(&g);
         free(img); free(id); free(neg);
     }
 

@@ -119,6 +119,51 @@ int main(void) {
     CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1 && strstr(nl_last_error(), "ngroup"),
           "ngroup > n_neg: %s", nl_last_error());
 
+    /* An image embedding that is not finite (a forward pass that overflowed)
+     * scores NaN and has no top labels (SIZE_MAX; before, the argmax over
+     * NaN named label 0); every other image scores as without it (the
+     * stream methods: finite, a NaN image joins no memory or queue). */
+    {
+        unit_emb(img, ni, dim); unit_emb(id, nid, dim); unit_emb(neg, nneg, dim);
+        size_t bad_row = 7, bad_row2 = 150;
+        double *ref = malloc(ni * 8);
+        for (int meth = 0; meth < NL_METHOD_COUNT; meth++) {
+            if (meth == NL_METHOD_CSP) continue; /* NegLabel's formula on other labels */
+            p = nl_score_default_params((nl_method)meth);
+            if (meth != NL_METHOD_MCM) p.ngroup = 3;
+            if (meth == NL_METHOD_ADANEG) p.adaneg_batch = 16;
+            if (meth == NL_METHOD_OODD) p.oodd_batch = 16, p.oodd_queue = 40, p.oodd_k = 3;
+            size_t nn = meth == NL_METHOD_MCM ? 0 : nneg;
+            CHECK(nl_score(img, ni, id, nid, neg, nn, dim, &p, ref, NULL, NULL) == 0, "%s", nl_last_error());
+            float keep[2];
+            keep[0] = img[bad_row * dim + 3];
+            keep[1] = img[bad_row2 * dim];
+            img[bad_row * dim + 3] = INFINITY;
+            img[bad_row2 * dim] = NAN;
+            for (size_t i = 0; i < ni; i++) tid[i] = tneg[i] = 12345;
+            CHECK(nl_score(img, ni, id, nid, neg, nn, dim, &p, sc, tid, nn ? tneg : NULL) == 0, "%s", nl_last_error());
+            img[bad_row * dim + 3] = keep[0];
+            img[bad_row2 * dim] = keep[1];
+            CHECK(isnan(sc[bad_row]) && isnan(sc[bad_row2]), "method %d: a non-finite embedding scored %g, %g", meth,
+                  sc[bad_row], sc[bad_row2]);
+            CHECK(tid[bad_row] == SIZE_MAX && tid[bad_row2] == SIZE_MAX, "method %d: top ID label %zu, %zu of NaN scores",
+                  meth, tid[bad_row], tid[bad_row2]);
+            if (nn)
+                CHECK(tneg[bad_row] == SIZE_MAX && tneg[bad_row2] == SIZE_MAX,
+                      "method %d: top negative label %zu, %zu of NaN scores", meth, tneg[bad_row], tneg[bad_row2]);
+            size_t other = 0, unlabelled = 0;
+            for (size_t i = 0; i < ni; i++) {
+                if (i == bad_row || i == bad_row2) continue;
+                int stream = meth == NL_METHOD_ADANEG || meth == NL_METHOD_OODD;
+                if (stream ? !isfinite(sc[i]) : sc[i] != ref[i]) other++;
+                if (tid[i] >= nid || (nn && tneg[i] >= nn)) unlabelled++;
+            }
+            CHECK(other == 0, "method %d: %zu other images' scores changed by the NaN ones", meth, other);
+            CHECK(unlabelled == 0, "method %d: %zu finite images without a top label", meth, unlabelled);
+        }
+        free(ref);
+    }
+
     if (getenv("NEGLABEL_BENCH")) {
         size_t N = 10000, I = 1000, G = 10000, D = 512;
         float *bi = malloc(N * D * 4), *bid = malloc(I * D * 4), *bneg = malloc(G * D * 4);

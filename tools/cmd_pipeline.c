@@ -431,9 +431,10 @@ int cmd_score(int argc, char **argv) {
     for (size_t g = 0; g < good; g++) {
         nl_csv_field(stdout, images.v[which[g]]);
         printf(",%.17g,", scores[g]); /* a double: every digit, as eval's scores.csv (metrics reads it back) */
-        nl_csv_field(stdout, labels.v[top_id[g]]);
+        /* SIZE_MAX: a NaN score, no label (nl_score warned) */
+        if (top_id[g] != SIZE_MAX) nl_csv_field(stdout, labels.v[top_id[g]]);
         putchar(',');
-        if (neg.words.n) nl_csv_field(stdout, neg.words.v[top_neg[g]]);
+        if (neg.words.n && top_neg[g] != SIZE_MAX) nl_csv_field(stdout, neg.words.v[top_neg[g]]);
         putchar('\n');
     }
     rc = 0;

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <utf8proc.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -353,8 +354,17 @@ static void print_embedding(const char *kind, const char *input, const float *e,
     free(u);
     char *js = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
     printf("{\"kind\":\"%s\",\"input\":%s,\"embedding\":[", kind, js ? js : "null");
-    for (int j = 0; j < dim; j++) printf("%s%.9g", j ? "," : "", e[j]);
+    int finite = 1;
+    for (int j = 0; j < dim; j++) {
+        /* JSON has no inf or NaN: such a value (the forward pass overflowed) is null */
+        if (isfinite(e[j])) printf("%s%.9g", j ? "," : "", e[j]);
+        else printf("%snull", j ? "," : ""), finite = 0;
+    }
     fputs("]}\n", stdout);
+    if (!finite)
+        fprintf(stderr, "neglabel embed: warning: the embedding of %s %s is not finite (the model's forward pass "
+                "overflowed; in fp16, try --precision bf16 or fp32); its inf and NaN values are written as null\n",
+                kind, js ? js : "(input)");
     free(js);
     json_decref(s);
 }

@@ -25,6 +25,7 @@
 #include "cuda/oodd_cuda.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,10 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
         if (!(rows = nli_unit_rows(img + b0 * dim, m, dim))) goto done;
         size_t n_put = 0;
         for (size_t j = 0; j < m; j++) { /* queue.put, then queue.get while qsize > queue */
+            /* An image whose embedding is not finite (NaN static score) is
+             * not queued: its NaN cosines would make every later image's
+             * score NaN (the reference queues it; docs/methods.md, OODD). */
+            if (isnan(stat[b0 + j])) continue;
             size_t s = n_free ? free_slots[--n_free] : used++;
             if (slots) {
                 memcpy(slots + s * dim, rows + j * dim, dim * sizeof(double));
@@ -221,7 +226,7 @@ int nli_score_oodd_trace(const float *img, size_t n_img, const float *id_emb, si
     q.method = NL_METHOD_NEGLABEL;
     double *stat = nli_mallocarray(n_img + 1, sizeof(double));
     if (!stat) { nli_prefixerr("score"); return -1; }
-    int rc = nl_score(img, n_img, id_emb, n_id, neg_emb, n_neg, dim, &q, stat, top_id, top_neg);
+    int rc = nli_score_rows(img, n_img, id_emb, n_id, neg_emb, n_neg, dim, &q, stat, top_id, top_neg);
     if (rc == 0 && (rc = nli_oodd_stream(img, n_img, dim, stat, p, scores, trace)) != 0) nli_prefixerr("score: oodd");
     free(stat);
     return rc;

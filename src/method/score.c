@@ -85,11 +85,9 @@ int nl_score_check(const nl_score_params *p, size_t n_id, size_t n_neg, size_t d
     return 0;
 }
 
-int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
-             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
-             double *scores, size_t *top_id, size_t *top_neg) {
-    if ((n_img && (!img || !scores)) || (n_id && !id_emb) || (n_neg && !neg_emb)) return nli_null_arg(__func__);
-    if (nl_score_check(p, n_id, n_neg, dim) != 0) return -1;
+int nli_score_rows(const float *img, size_t n_img, const float *id_emb, size_t n_id, const float *neg_emb,
+                   size_t n_neg, size_t dim, const nl_score_params *p, double *scores, size_t *top_id,
+                   size_t *top_neg) {
     nl_device dev = p->device;
     int index = p->device_index;
     if (nl_resolve_device(&dev, &index) != 0) return -1; /* resolved once already by the check */
@@ -155,4 +153,27 @@ done:
     if (rc != 0) nli_prefixerr("score");
     free(sid); free(sneg); free(perm); free(did); free(dneg); free(dimg);
     return rc;
+}
+
+int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
+             const float *neg_emb, size_t n_neg, size_t dim, const nl_score_params *p,
+             double *scores, size_t *top_id, size_t *top_neg) {
+    if ((n_img && (!img || !scores)) || (n_id && !id_emb) || (n_neg && !neg_emb)) return nli_null_arg(__func__);
+    if (nl_score_check(p, n_id, n_neg, dim) != 0) return -1;
+    if (nli_score_rows(img, n_img, id_emb, n_id, neg_emb, n_neg, dim, p, scores, top_id, top_neg) != 0) return -1;
+    /* A NaN score comes from an image embedding that is not finite (the
+     * model's forward pass overflowed): such an image has no most similar
+     * label (an argmax over NaN would name the first one). */
+    size_t bad = 0;
+    for (size_t i = 0; i < n_img; i++) {
+        if (!isnan(scores[i])) continue;
+        bad++;
+        if (top_id) top_id[i] = SIZE_MAX;
+        if (top_neg) top_neg[i] = SIZE_MAX;
+    }
+    if (bad)
+        nli_log(NL_LOG_WARN,
+                "score: %zu of %zu images have a NaN score: their embeddings are not finite (the model's forward "
+                "pass overflowed; in fp16, try bf16 or fp32)", bad, n_img);
+    return 0;
 }

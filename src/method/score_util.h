@@ -5,6 +5,8 @@
 #define NEGLABEL_SCORE_UTIL_H
 #include <stddef.h>
 
+#include "neglabel.h"
+
 /* log(sum exp(s[idx[k]] / tau)) over k < n (idx NULL: identity). */
 double nli_lse(const double *s, const size_t *idx, size_t n, double inv_tau);
 /* Index of the first largest of s[0..n). */
@@ -18,4 +20,9 @@ void nli_unit_row(const float *x, size_t dim, double *out);
 /* n rows of float -> double, each scaled to unit length (zero rows stay 0);
  * malloc'd (NULL: out of memory, error set). */
 double *nli_unit_rows(const float *x, size_t n, size_t dim);
+/* nl_score after its checks, without marking NaN scores' labels or warning
+ * (for a method that scores NegLabel's static score first, and so warns once). */
+int nli_score_rows(const float *img, size_t n_img, const float *id_emb, size_t n_id, const float *neg_emb,
+                   size_t n_neg, size_t dim, const nl_score_params *p, double *scores, size_t *top_id,
+                   size_t *top_neg);
 #endif
