@@ -28,12 +28,23 @@ def _hms(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
 
 
+def _notebook(stream: Any) -> bool:
+    """stderr is a Jupyter kernel's (ipykernel's OutStream: JupyterLab,
+    Notebook, VS Code, Colab), whose output area redraws a line on a
+    carriage return but is not a terminal."""
+    return type(stream).__module__.startswith("ipykernel.")
+
+
 def default_progress(label: str, done: int, total: int, elapsed: float, final: bool) -> None:
     """The default progress display: a tqdm-style line on stderr, redrawn in
-    place, only when stderr is a terminal (nothing otherwise)."""
+    place, only when stderr is a terminal or a Jupyter notebook's output
+    (nothing otherwise: a log file or a pipe gets no progress lines)."""
     stream = sys.stderr
     try:
-        if stream is None or not stream.isatty():
+        if stream is None:
+            return
+        notebook = _notebook(stream)
+        if not notebook and not stream.isatty():
             return
     except (ValueError, OSError):  # closed or detached
         return
@@ -43,7 +54,10 @@ def default_progress(label: str, done: int, total: int, elapsed: float, final: b
     bar = "\u2588" * full + (" " * (width - full))
     rate = done / elapsed if elapsed > 0 else 0.0
     eta = (total - done) / rate if rate > 0 and total > done else 0.0
-    line = f"\r\033[K{label}: {100 * frac:3.0f}%|{bar}| {done}/{total} [{_hms(elapsed)}<{_hms(eta)}, {rate:.1f}it/s]"
+    # a terminal erases the rest of the line (ESC [K); a notebook's output
+    # area drops the line before a carriage return and shows ESC codes as text
+    line = f"\r{'' if notebook else chr(27) + '[K'}{label}: {100 * frac:3.0f}%|{bar}| {done}/{total} " \
+           f"[{_hms(elapsed)}<{_hms(eta)}, {rate:.1f}it/s]"
     try:
         stream.write(line + ("\n" if final else ""))
         stream.flush()

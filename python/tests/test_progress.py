@@ -117,6 +117,21 @@ def test_default_progress_only_on_terminal(monkeypatch):
     assert out.endswith("\n") and "100%" in out
 
 
+def test_default_progress_in_a_notebook(monkeypatch):
+    """A Jupyter kernel's stderr (ipykernel.iostream.OutStream) is not a
+    terminal but redraws a line on "\r": the line is drawn there, without
+    the terminal's erase code, which a notebook would show as text."""
+    OutStream = type("OutStream", (io.StringIO,), {"__module__": "ipykernel.iostream"})
+    nb = OutStream()
+    assert not nb.isatty()
+    monkeypatch.setattr(sys, "stderr", nb)
+    neglabel.default_progress("mining", 3, 10, 1.0, False)
+    neglabel.default_progress("mining", 10, 10, 2.0, True)
+    out = nb.getvalue()
+    assert out.startswith("\rmining:  30%|") and "\rmining: 100%|" in out and out.endswith("\n")
+    assert "\033" not in out
+
+
 def test_warnings_to_logging(model, tmp_path, caplog):
     dup = tmp_path / "dup.txt"
     dup.write_text("cat\ndog\ncat\n")
