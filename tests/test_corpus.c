@@ -173,6 +173,19 @@ int main(void) {
           !strcmp(c.word[2], "banana"), "BOM lists: %zu words, first noun '%s'", c.n, c.n > 1 ? c.word[1] : "");
     nl_corpus_free(&c);
     free(bd);
+    /* '_' is a space and the ends are stripped after it, as CSP's reference
+     * does (line.replace('_', ' ').strip()): "ice_cream_" is "ice cream"
+     * (was "ice cream ", a second candidate), "\vdog\f" is "dog" */
+    char *ud = check_path(tmp, "ends");
+    mkdir(ud, 0700);
+    const char *ends = "ice_cream_\nice cream\n__fox\nfox\n\vdog\f\ndog\n_\n";
+    write_file(ud, "noun.a.txt", ends, strlen(ends));
+    nl_corpus_params uq = {.lists_dir = ud};
+    CHECK(nl_corpus_load(&uq, &c) == 0, "ends: %s", nl_last_error());
+    CHECK(c.n == 3 && !strcmp(c.word[0], "ice cream") && !strcmp(c.word[1], "fox") && !strcmp(c.word[2], "dog"),
+          "ends: %zu words, first '%s'", c.n, c.n ? c.word[0] : "");
+    nl_corpus_free(&c);
+    free(ud);
     write_file(d, "noun.b.txt", "ok\nfine\n\xc3\x28 bad\n", 13);
     expect_fail("invalid UTF-8", d, "noun.b.txt: line 3: invalid UTF-8");
     write_file(d, "noun.b.txt", "ok\nfi\0ne\n", 9);

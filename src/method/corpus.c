@@ -94,12 +94,18 @@ typedef struct {
     wordset seen;
 } builder;
 
+/* Trimmed from both ends of a word: '_' (it becomes a space) and the ASCII
+ * characters Python's str.strip() removes, as CSP's reference does
+ * (line.replace('_', ' ').strip()). Trimming before the '_' -> ' ' below
+ * left "ice_cream_" as "ice cream ", a duplicate of "ice cream". */
+static int trimmed(char ch) { return ch == ' ' || ch == '_' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f); }
+
 /* Add one raw word (not NUL-terminated) of a group. Invalid text is an error
  * naming the file and line. */
 static int add_word(builder *b, const char *file, size_t line, const char *w, size_t len,
                     nl_pos pos, const char *cat) {
-    while (len && (w[len - 1] == ' ' || w[len - 1] == '\t' || w[len - 1] == '\r')) len--;
-    while (len && (*w == ' ' || *w == '\t')) { w++; len--; }
+    while (len && trimmed(w[len - 1])) len--;
+    while (len && trimmed(*w)) { w++; len--; }
     if (len == 0) return 0;
     if (len > WORD_MAX) {
         nli_seterr("%s: line %zu: word longer than %d bytes", file, line, WORD_MAX);
