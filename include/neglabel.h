@@ -604,8 +604,9 @@ NL_API int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *p
 NL_API int nl_templates_for_negatives(nl_templates *t, int given, const nl_negatives *neg, const char *path);
 
 /* NegMining from a model: load the corpus, drop the candidates equal
- * (ignoring ASCII case) to a word of drop (NULL: none; the ID class names
- * with --remove-id-labels), embed every candidate (cached), run nl_mine
+ * to a word of drop in the corpus's form (ASCII case ignored, '_' as a
+ * space, ends stripped; NULL: none; the ID class names with
+ * --remove-id-labels), embed every candidate (cached), run nl_mine
  * where the model runs. id_emb: the normalised ID embeddings. Fills neg
  * (words, prompts, pos, templates, model fingerprint) and, when emb is
  * non-NULL, *emb (malloc'd, neg->words.n x dim, normalised). qsim

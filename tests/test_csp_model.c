@@ -139,6 +139,24 @@ int main(void) {
         free(emb);
         free(f);
     }
+    /* the ID-label drop compares in the corpus's form: "Sailing_Boat " and
+     * "OAK" drop "sailing boat" and "oak" (before: only case was ignored,
+     * so an ID label written with '_' dropped nothing) */
+    {
+        char *dv[] = {"Sailing_Boat ", "OAK"};
+        nl_strvec drop = {dv, 2, 2};
+        nl_mine_params all = nl_mine_default_params();
+        all.fraction = 1;
+        nl_negatives neg;
+        CHECK(nl_mine_model(m, &o, id_d, 4, &cp, &drop, &all, &t, &neg, NULL, NULL) == 0, "%s", nl_last_error());
+        size_t hit = 0, nouns = 0;
+        for (size_t i = 0; i < neg.words.n; i++) {
+            hit += !strcmp(neg.words.v[i], "sailing boat") || !strcmp(neg.words.v[i], "oak");
+            nouns += neg.pos[i] == NL_POS_NOUN;
+        }
+        CHECK(hit == 0 && nouns == nn - 2, "drop: %zu dropped words kept, %zu nouns (want %zu)", hit, nouns, nn - 2);
+        nl_negatives_free(&neg);
+    }
     /* a bad ensemble value in a header is refused */
     char *bad = check_path(tmp, "bad.tsv");
     write_file(tmp, "bad.tsv", "# neglabel negatives\tmodel=x\tdim=8\tensemble=weird\nnoun\tx\tthe x\n");

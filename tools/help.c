@@ -135,7 +135,7 @@ static const opt_doc o_prompts[] = {
      "'; with --negatives FILE: the templates FILE was mined with, which a given one must equal)", 0},
     {"--adj-template", NULL, "T", "prompt for adjectives; repeatable (default '" NL_TEMPLATE_ADJ "')", 0},
     {"--mcm-template", NULL, "T", "prompt for the ID labels in MCM (default '" NL_TEMPLATE_MCM "')", 0},
-    {"--remove-id-labels", NULL, NULL, "drop candidates equal to an ID label, ignoring case (default: keep them)", 0},
+    {"--remove-id-labels", NULL, NULL, "drop candidates equal to an ID label, ignoring case and with _ as a space (default: keep them)", 0},
     {"--strict", NULL, NULL, "duplicate ID labels, unreadable images and --precision bf16 on a CPU without it are "
      "errors (default: duplicates kept, unreadable images skipped, fp32 for bf16, each with a warning)", 0},
     {"--allow-duplicate-labels", NULL, NULL, "keep duplicate ID labels: the default, accepted for old scripts", 0},

@@ -42,7 +42,7 @@ def mine(model: Model, id_labels: Labels, corpus: Optional[PathLike] = None, fra
             noun.food stay out unless ``include`` names them.
         templates, adj_templates: prompt templates (``--template``,
             ``--adj-template``); ID labels and nouns share ``templates``.
-        remove_id_labels: drop candidates equal to an ID label.
+        remove_id_labels: drop candidates equal to an ID label (ignoring case, with _ as a space).
         strict: duplicate ID labels are an error.
     """
     labels = _labels(id_labels, strict)

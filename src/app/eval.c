@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "neglabel.h"
+#include "corpus.h"
 #include "image.h"
 #include "prng.h"
 #include "mine.h"
@@ -35,18 +35,27 @@ nl_templates nl_templates_csp(void) {
     return t;
 }
 
-static int cmp_nocase(const void *a, const void *b) { return strcasecmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Remove the corpus words found in drop, keeping the order of the rest;
- * text (NULL or c->n entries, parallel to the corpus) is compacted alike. */
+ * text (NULL or c->n entries, parallel to the corpus) is compacted alike.
+ * drop's words are put in the corpus's form first (nli_corpus_word: case,
+ * '_' as a space, ends stripped), so the ID label "Pickup_Truck" drops the
+ * candidate "pickup truck" (before: compared as given, ignoring case only,
+ * it dropped nothing). */
 static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
-    char **keys = nli_mallocarray(drop->n + 1, sizeof *keys);
+    char **keys = nli_calloc(drop->n + 1, sizeof *keys);
     if (!keys) return -1;
-    memcpy(keys, drop->v, drop->n * sizeof *keys);
-    qsort(keys, drop->n, sizeof *keys, cmp_nocase);
+    for (size_t i = 0; i < drop->n; i++)
+        if (!(keys[i] = nli_corpus_word(drop->v[i], strlen(drop->v[i])))) {
+            for (size_t j = 0; j < i; j++) free(keys[j]);
+            free(keys);
+            return -1;
+        }
+    qsort(keys, drop->n, sizeof *keys, cmp_str);
     size_t k = 0, removed = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_nocase)) {
+        if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_str)) {
             free(c->word[i]);
             free(c->category[i]);
             if (text) free(text->v[i]);
@@ -62,6 +71,7 @@ static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
     }
     c->n = k;
     if (text) text->n = k;
+    for (size_t i = 0; i < drop->n; i++) free(keys[i]);
     free(keys);
     nli_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
     return 0;

@@ -17,6 +17,7 @@
  * two hold a large share of ImageNet's classes). A word-list folder has no
  * such rule. */
 #include "neglabel.h"
+#include "corpus.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -100,12 +101,27 @@ typedef struct {
  * left "ice_cream_" as "ice cream ", a duplicate of "ice cream". */
 static int trimmed(char ch) { return ch == ' ' || ch == '_' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f); }
 
+static void trim(const char **w, size_t *len) {
+    while (*len && trimmed((*w)[*len - 1])) (*len)--;
+    while (*len && trimmed(**w)) { (*w)++; (*len)--; }
+}
+
+char *nli_corpus_word(const char *w, size_t len) {
+    trim(&w, &len);
+    char *s = nli_strndup(w, len);
+    if (!s) return NULL;
+    for (char *p = s; *p; p++) {
+        if (*p == '_') *p = ' ';
+        else if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    }
+    return s;
+}
+
 /* Add one raw word (not NUL-terminated) of a group. Invalid text is an error
  * naming the file and line. */
 static int add_word(builder *b, const char *file, size_t line, const char *w, size_t len,
                     nl_pos pos, const char *cat) {
-    while (len && trimmed(w[len - 1])) len--;
-    while (len && trimmed(*w)) { w++; len--; }
+    trim(&w, &len);
     if (len == 0) return 0;
     if (len > WORD_MAX) {
         nli_seterr("%s: line %zu: word longer than %d bytes", file, line, WORD_MAX);
@@ -133,13 +149,9 @@ static int add_word(builder *b, const char *file, size_t line, const char *w, si
         if (nli_grow((void **)&c->pos, &cap, c->n + 1, sizeof *c->pos)) return -1;
         b->cap = cap;
     }
-    char *s = nli_strndup(w, len);
+    char *s = nli_corpus_word(w, len);
     char *cs = nli_strdup(cat);
     if (!s || !cs) { free(s); free(cs); return -1; }
-    for (char *p = s; *p; p++) {
-        if (*p == '_') *p = ' ';
-        else if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-    }
     int r = ws_add(&b->seen, s);
     if (r != 0) { free(s); free(cs); return r < 0 ? -1 : 0; }
     /* s is owned by the corpus from here; the set only borrows it. */
