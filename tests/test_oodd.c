@@ -23,6 +23,7 @@
 #include "neglabel.h"
 #include "oodd.h"
 #include "prng.h"
+#include "score_util.h"
 #include "util.h"
 
 #include <math.h>
@@ -202,6 +203,57 @@ static void bad_params(void) {
     CHECK(nl_score(nan_img, 2, x, 1, x + 2, 2, 2, &p, sc, NULL, NULL) == 0, "a NaN image is scored without hanging");
 }
 
+static int cmp_nan_last(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
+    return (x > y) - (x < y);
+}
+
+/* A NaN row in the queue (CPU): its cosines count as the largest, as
+ * torch.kthvalue's selection orders NaN, so the other images subtract
+ * their k-th largest among the rest (the (k-1)-th finite one). Before,
+ * the quickselect put NaN wherever its pivots fell: some images got NaN
+ * scores, others a finite k-th. */
+static void nan_row(void) {
+    const size_t n = 64, dim = 8, bad = 10;
+    float *img = malloc(n * dim * sizeof *img);
+    double *stat = malloc(n * sizeof *stat), *sc = malloc(n * sizeof *sc), *kth = malloc(n * sizeof *kth);
+    double *u = malloc(n * dim * sizeof *u), *col = malloc(n * sizeof *col);
+    uint64_t r = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n * dim; i++) {
+        r ^= r << 13; r ^= r >> 7; r ^= r << 17;
+        img[i] = (float)((double)(r >> 11) / 9007199254740992.0 - 0.5);
+    }
+    img[bad * dim + 3] = NAN;
+    for (size_t i = 0; i < n; i++) {
+        stat[i] = (double)i / 64;
+        nli_unit_row(img + i * dim, dim, u + i * dim);
+    }
+    for (int k = 2; k <= 3; k++) {
+        nl_score_params p = nl_score_default_params(NL_METHOD_OODD);
+        p.device = NL_DEVICE_CPU;
+        p.oodd_batch = 64; p.oodd_queue = 100; p.oodd_k = k;
+        nli_oodd_trace tr = {.kth = kth};
+        CHECK(nli_oodd_stream(img, n, dim, stat, &p, sc, &tr) == 0, "%s", nl_last_error());
+        size_t wrong = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == bad) continue;
+            for (size_t q = 0; q < n; q++) {
+                double c = 0;
+                for (size_t d = 0; d < dim; d++) c += u[j * dim + d] * u[q * dim + d];
+                col[q] = c;
+            }
+            qsort(col, n, sizeof *col, cmp_nan_last);
+            if (!(fabs(kth[j] - col[n - (size_t)k]) < 1e-12) || !isfinite(sc[j])) {
+                if (!wrong) printf("NaN row, k %d, image %zu: k-th %.17g, want %.17g\n", k, j, kth[j], col[n - (size_t)k]);
+                wrong++;
+            }
+        }
+        CHECK(wrong == 0, "NaN row, k %d: %zu images with another k-th cosine than NaN-as-largest gives", k, wrong);
+    }
+    free(img); free(stat); free(sc); free(kth); free(u); free(col);
+}
+
 /* GPU only: larger streams than the goldens', against the CPU: 3,000 rows
  * of dim 48 around one direction (cosines up to ~0.9), every 7th a copy of
  * an earlier one and the static scores on a grid of 1/64 (ties in both);
@@ -289,6 +341,7 @@ int main(void) {
     CHECK(cases == 12, "%d golden cases (expected 12)", cases);
     CHECK(evict_cases >= 8, "%d cases fill the queue and evict (expected >= 8)", evict_cases);
     bad_params();
+    nan_row();
     if (on_gpu) big_streams();
     free(path);
     return check_done();

@@ -85,18 +85,23 @@ static item heap_pop(item *h, size_t *n) {
     return top;
 }
 
-/* The k-th smallest (0-based) of a[0..n-1], k < n, by selection: a
- * three-way partition around the middle element, then on into the part
- * holding k (the array is reordered). The middle part holds the pivot, so
- * each round shrinks the range, NaNs or not. */
+/* a before b in torch.kthvalue's order: NaN above every number (its
+ * selection compares "(isnan(x) && !isnan(y)) || x > y"). */
+static int before(double a, double b) { return a < b || (isnan(b) && !isnan(a)); }
+
+/* The k-th smallest (0-based) of a[0..n-1], k < n, NaN the largest, by
+ * selection: a three-way partition around the middle element, then on into
+ * the part holding k (the array is reordered). The middle part holds the
+ * pivot, so each round shrinks the range. Before NaN was ordered, a NaN
+ * cosine (a NaN row in the queue) fell wherever the pivots put it. */
 static double select_kth(double *a, size_t n, size_t k) {
     size_t l = 0, r = n;
     while (r - l > 1) {
         double x = a[l + (r - l) / 2], t;
         size_t lt = l, i = l, gt = r;
         while (i < gt) {
-            if (a[i] < x) { t = a[lt]; a[lt++] = a[i]; a[i++] = t; }
-            else if (a[i] > x) { t = a[--gt]; a[gt] = a[i]; a[i] = t; }
+            if (before(a[i], x)) { t = a[lt]; a[lt++] = a[i]; a[i++] = t; }
+            else if (before(x, a[i])) { t = a[--gt]; a[gt] = a[i]; a[i] = t; }
             else i++;
         }
         if (k < lt) r = lt;
