@@ -279,7 +279,7 @@ int main(void) {
         nl_score_params sa = nl_score_default_params(NL_METHOD_ADANEG);
         sa.ngroup = 1;
         sa.adaneg_thres = 2;
-        FAILS(nl_score_check(&sa, 2, 2, 4), "adaneg: thres must be in [0, 1]");
+        FAILS(nl_score_check(&sa, 2, 2, 4), "score: adaneg: thres must be in [0, 1]"); /* as oodd's: "score: " */
     }
     FAILS(nl_compute_metrics(NULL, 2, sc, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");
     FAILS(nl_compute_metrics(sc, 2, NULL, 2, NL_FPR95_NEGLABEL, &met), "nl_compute_metrics: NULL argument");

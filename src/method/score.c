@@ -80,7 +80,10 @@ int nl_score_check(const nl_score_params *p, size_t n_id, size_t n_neg, size_t d
             return -1;
         }
     }
-    if (p->method == NL_METHOD_ADANEG) return nli_adaneg_check(p);
+    if (p->method == NL_METHOD_ADANEG && nli_adaneg_check(p) != 0) {
+        nli_prefixerr("score"); /* "score: adaneg: ...", as OODD's "score: oodd ..." */
+        return -1;
+    }
     if (p->method == NL_METHOD_OODD) return nli_oodd_check(p);
     return 0;
 }
