@@ -35,48 +35,6 @@ nl_templates nl_templates_csp(void) {
     return t;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Remove the corpus words found in drop, keeping the order of the rest;
- * text (NULL or c->n entries, parallel to the corpus) is compacted alike.
- * drop's words are put in the corpus's form first (nli_corpus_word: case,
- * '_' as a space, ends stripped), so the ID label "Pickup_Truck" drops the
- * candidate "pickup truck" (before: compared as given, ignoring case only,
- * it dropped nothing). */
-static int corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
-    char **keys = nli_calloc(drop->n + 1, sizeof *keys);
-    if (!keys) return -1;
-    for (size_t i = 0; i < drop->n; i++)
-        if (!(keys[i] = nli_corpus_word(drop->v[i], strlen(drop->v[i])))) {
-            for (size_t j = 0; j < i; j++) free(keys[j]);
-            free(keys);
-            return -1;
-        }
-    qsort(keys, drop->n, sizeof *keys, cmp_str);
-    size_t k = 0, removed = 0;
-    for (size_t i = 0; i < c->n; i++) {
-        if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_str)) {
-            free(c->word[i]);
-            free(c->category[i]);
-            if (text) free(text->v[i]);
-            if (c->pos[i] == NL_POS_NOUN) c->n_noun--; else c->n_adj--;
-            removed++;
-            continue;
-        }
-        c->word[k] = c->word[i];
-        c->pos[k] = c->pos[i];
-        c->category[k] = c->category[i];
-        if (text) text->v[k] = text->v[i];
-        k++;
-    }
-    c->n = k;
-    if (text) text->n = k;
-    for (size_t i = 0; i < drop->n; i++) free(keys[i]);
-    free(keys);
-    nli_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
-    return 0;
-}
-
 int nl_mine_check(const nl_mine_params *mp, const nl_templates *t) {
     if (!t || (t->n_noun && !t->noun) || (t->n_adj && !t->adj)) return nli_null_arg(__func__);
     for (size_t i = 0; i < t->n_noun + t->n_adj; i++)
@@ -116,7 +74,7 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
      * same drop as the words (matched on the words themselves) */
     nl_strvec text = {0};
     if (t->conjugate && nl_csp_phrases(&c, t->conjugate_seed, &text) != 0) { nl_corpus_free(&c); return -1; }
-    if (drop && corpus_drop(&c, drop, t->conjugate ? &text : NULL) != 0) {
+    if (drop && nli_corpus_drop(&c, drop, t->conjugate ? &text : NULL) != 0) {
         nl_corpus_free(&c);
         nl_strvec_free(&text);
         return -1;

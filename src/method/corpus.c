@@ -106,7 +106,9 @@ static void trim(const char **w, size_t *len) {
     while (*len && trimmed(**w)) { (*w)++; (*len)--; }
 }
 
-char *nli_corpus_word(const char *w, size_t len) {
+/* w[0..len) in the corpus's form: trimmed, '_' -> ' ', ASCII letters
+ * lowercased. malloc'd; NULL: out of memory (error set). */
+static char *corpus_word(const char *w, size_t len) {
     trim(&w, &len);
     char *s = nli_strndup(w, len);
     if (!s) return NULL;
@@ -149,7 +151,7 @@ static int add_word(builder *b, const char *file, size_t line, const char *w, si
         if (nli_grow((void **)&c->pos, &cap, c->n + 1, sizeof *c->pos)) return -1;
         b->cap = cap;
     }
-    char *s = nli_corpus_word(w, len);
+    char *s = corpus_word(w, len);
     char *cs = nli_strdup(cat);
     if (!s || !cs) { free(s); free(cs); return -1; }
     int r = ws_add(&b->seen, s);
@@ -161,6 +163,50 @@ static int add_word(builder *b, const char *file, size_t line, const char *w, si
     c->n++;
     if (pos == NL_POS_NOUN) c->n_noun++;
     else c->n_adj++;
+    return 0;
+}
+
+/* ------------------------------------------------------------ dropping */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Remove the corpus words found in drop, keeping the order of the rest;
+ * text (NULL or c->n entries, parallel to the corpus) is compacted alike.
+ * drop's words are put in the corpus's form first (corpus_word: case,
+ * '_' as a space, ends stripped), so the ID label "Pickup_Truck" drops the
+ * candidate "pickup truck" (before: compared as given, ignoring case only,
+ * it dropped nothing). */
+int nli_corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
+    char **keys = nli_calloc(drop->n + 1, sizeof *keys);
+    if (!keys) return -1;
+    for (size_t i = 0; i < drop->n; i++)
+        if (!(keys[i] = corpus_word(drop->v[i], strlen(drop->v[i])))) {
+            for (size_t j = 0; j < i; j++) free(keys[j]);
+            free(keys);
+            return -1;
+        }
+    qsort(keys, drop->n, sizeof *keys, cmp_str);
+    size_t k = 0, removed = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_str)) {
+            free(c->word[i]);
+            free(c->category[i]);
+            if (text) free(text->v[i]);
+            if (c->pos[i] == NL_POS_NOUN) c->n_noun--; else c->n_adj--;
+            removed++;
+            continue;
+        }
+        c->word[k] = c->word[i];
+        c->pos[k] = c->pos[i];
+        c->category[k] = c->category[i];
+        if (text) text->v[k] = text->v[i];
+        k++;
+    }
+    c->n = k;
+    if (text) text->n = k;
+    for (size_t i = 0; i < drop->n; i++) free(keys[i]);
+    free(keys);
+    nli_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
     return 0;
 }
 

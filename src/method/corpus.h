@@ -1,11 +1,11 @@
-/* corpus.h — the corpus's form of a word, shared with the ID-label drop
- * of nl_mine_model (app/eval.c), so both sides compare alike. */
+/* corpus.h — corpus internals shared with nl_mine_model (app/eval.c). */
 #ifndef NEGLABEL_CORPUS_H
 #define NEGLABEL_CORPUS_H
-#include <stddef.h>
+#include "neglabel.h"
 
-/* w[0..len) as the corpus stores it: the ends stripped (ASCII whitespace
- * and '_'), '_' -> ' ', ASCII letters lowercased. malloc'd ("" when nothing
- * is left); NULL: out of memory (error set). */
-char *nli_corpus_word(const char *w, size_t len);
+/* Remove from c the words equal to a word of drop in the corpus's form
+ * (the ends stripped of ASCII whitespace and '_', '_' -> ' ', ASCII letters
+ * lowercased), keeping the order of the rest; text (NULL or c->n entries,
+ * parallel to the corpus) is compacted alike. 0, or -1 (out of memory). */
+int nli_corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text);
 #endif
