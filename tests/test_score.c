@@ -107,8 +107,8 @@ int main(void) {
     p.ngroup = 10;
     CHECK(nl_score(img, ni, id, 0, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "n_id 0");
     CHECK(nl_score(img, ni, id, nid, neg, 0, dim, &p, sc, NULL, NULL) == -1, "NegLabel without negatives");
-    double badtau[4] = {0, -1, INFINITY, NAN};
-    for (int i = 0; i < 4; i++) {
+    double badtau[5] = {0, -1, INFINITY, NAN, 1e-310}; /* 1e-310: 1/tau overflows (was: every score NaN) */
+    for (int i = 0; i < 5; i++) {
         p.tau = badtau[i];
         CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "tau %g", badtau[i]);
     }

@@ -1,6 +1,6 @@
 /* score.c — NegLabel and MCM scores from image and label embeddings.
  * Formulas, grouping and the PRNG are described in docs/scoring.md. All
- * softmax sums are log-sum-exp in double, so no tau > 0 overflows. Cosines
+ * softmax sums are log-sum-exp in double, so no accepted tau (1/tau finite) overflows. Cosines
  * are computed in double from the float inputs (normalised here, in
  * double): at tau = 0.01 a float32 dot product's rounding (~1e-7) would
  * move scores by ~1e-6, more than the formulas' own precision. With
@@ -62,7 +62,12 @@ int nl_score_check(const nl_score_params *p, size_t n_id, size_t n_neg, size_t d
         nli_seterr("score: the numpy permutation takes a seed below 2^32 (got %llu)", (unsigned long long)p->seed);
         return -1;
     }
-    if (!(p->tau > 0) || !isfinite(p->tau)) { nli_seterr("score: tau must be positive and finite (got %g)", p->tau); return -1; }
+    /* 1 / tau must be finite too: a subnormal tau (1e-310) made every logit
+     * inf or NaN, so every score NaN, with no error */
+    if (!(p->tau > 0) || !isfinite(p->tau) || !isfinite(1.0 / p->tau)) {
+        nli_seterr("score: tau must be positive and finite, with 1/tau finite (got %g)", p->tau);
+        return -1;
+    }
     nl_device dev = p->device;
     int index = p->device_index;
     if (nl_resolve_device(&dev, &index) != 0) {
