@@ -273,7 +273,8 @@ NL_API int nl_convert_checkpoint(const char *src, const char *dst_dir);
 /* ---------------------------------------------------------------- neglabel */
 
 /* Candidate corpus: WordNet nouns and adjectives (first lemma of each synset,
- * lowercased, '_' -> ' ', deduplicated across files in sorted file order). */
+ * lowercased, '_' -> ' ', the ends stripped, deduplicated across files in
+ * sorted file order). */
 typedef enum { NL_POS_NOUN = 0, NL_POS_ADJ = 1 } nl_pos;
 
 typedef struct {
