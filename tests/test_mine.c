@@ -178,6 +178,28 @@ int main(void) {
         p.quantile = badq[i];
         CHECK(nl_mine(id, nid, cand, nc, pos, dim, &p, &sel, &ns, NULL) == -1, "quantile %g", badq[i]);
     }
+    /* a NaN in one ID embedding: every quantile is NaN (torch.quantile's,
+     * the GPU kernel's), so mining is refused, with or without CSP's cut,
+     * wherever the NaN row is (before: some rows and quantiles gave finite
+     * quantiles from the selection and a meaningless ranking, rc 0) */
+    {
+        size_t accepted = 0, tries = 0;
+        double qs[] = {0, 0.5, 0.95, 1};
+        for (size_t b = 0; b < nid; b++) {
+            float save = id[b * dim + 1];
+            id[b * dim + 1] = NAN;
+            for (int k = 0; k < 8; k++) {
+                nl_mine_params np = nl_mine_default_params();
+                np.quantile = qs[k % 4];
+                np.max_cut = k < 4 ? 2 : 0.5;
+                tries++;
+                if (nl_mine(id, nid, cand, 300, pos, dim, &np, &sel, &ns, NULL) == 0) { accepted++; free(sel); }
+                else if (!strstr(nl_last_error(), "non-finite similarity")) accepted += 1000;
+            }
+            id[b * dim + 1] = save;
+        }
+        CHECK(accepted == 0, "a NaN ID embedding: %zu of %zu minings accepted (or another error)", accepted, tries);
+    }
     p = nl_mine_default_params();
     pos[5] = 7;
     CHECK(nl_mine(id, nid, cand, nc, pos, dim, &p, &sel, &ns, NULL) == -1, "bad pos accepted");

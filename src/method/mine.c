@@ -49,9 +49,15 @@ static void select_k(double *a, size_t n, size_t k) {
 }
 
 /* torch.quantile's "linear" rule: pos = q (n-1), interpolate between the
- * floor(pos)-th and next order statistics. Reorders a. Also used by the
- * CUDA backend (method/cuda/score.cu) where n_id is too large to sort there. */
+ * floor(pos)-th and next order statistics; NaN when any value is NaN, as
+ * torch.quantile and the GPU kernel (k_quantile) give (the selection alone
+ * left a NaN wherever its pivots put it, so a NaN ID embedding could give
+ * finite, meaningless quantiles that nl_mine accepted). Reorders a. Also
+ * used by the CUDA backend (method/cuda/score.cu) where n_id is too large
+ * to sort there. */
 double nli_mine_quantile(double *a, size_t n, double q) {
+    for (size_t i = 0; i < n; i++)
+        if (isnan(a[i])) return NAN;
     double pos = q * (double)(n - 1);
     size_t lo = (size_t)floor(pos);
     if (lo >= n - 1) lo = n - 1;
@@ -161,8 +167,9 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
                 double *row = sim + i * n_id, mx = row[0];
                 for (size_t k = 1; k < n_id; k++) mx = row[k] > mx ? row[k] : mx;
                 double q = nli_mine_quantile(row, n_id, p->quantile);
-                /* CSP: sim[maximum > 0.95] = 1.0 (NaN stays NaN, refused below) */
-                r[c0 + i] = (ranked){cut && mx > p->max_cut ? 1.0 : q, c0 + i};
+                /* CSP: sim[maximum > 0.95] = 1.0 (a row with a NaN: torch.max is
+                 * NaN, so NaN stays NaN, refused below) */
+                r[c0 + i] = (ranked){cut && mx > p->max_cut && !isnan(q) ? 1.0 : q, c0 + i};
             }
         }
     }
