@@ -194,7 +194,7 @@ int main(void) {
                 np.max_cut = k < 4 ? 2 : 0.5;
                 tries++;
                 if (nl_mine(id, nid, cand, 300, pos, dim, &np, &sel, &ns, NULL) == 0) { accepted++; free(sel); }
-                else if (!strstr(nl_last_error(), "non-finite similarity")) accepted += 1000;
+                else if (!strstr(nl_last_error(), "ID label embedding") || !strstr(nl_last_error(), "non-finite")) accepted += 1000;
             }
             id[b * dim + 1] = save;
         }
