@@ -184,13 +184,13 @@ int main(void) {
      * quantiles from the selection and a meaningless ranking, rc 0) */
     {
         size_t accepted = 0, tries = 0;
-        double qs[] = {0, 0.5, 0.95, 1};
+        double nq[] = {0, 0.5, 0.95, 1};
         for (size_t b = 0; b < nid; b++) {
             float save = id[b * dim + 1];
             id[b * dim + 1] = NAN;
             for (int k = 0; k < 8; k++) {
                 nl_mine_params np = nl_mine_default_params();
-                np.quantile = qs[k % 4];
+                np.quantile = nq[k % 4];
                 np.max_cut = k < 4 ? 2 : 0.5;
                 tries++;
                 if (nl_mine(id, nid, cand, 300, pos, dim, &np, &sel, &ns, NULL) == 0) { accepted++; free(sel); }
