@@ -112,6 +112,21 @@ int main(void) {
         p.tau = badtau[i];
         CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "tau %g", badtau[i]);
     }
+    /* a non-finite label row is refused, naming it (was: every score NaN, rc 0);
+     * for every method, the stream ones too */
+    for (int m = 0; m < NL_METHOD_COUNT; m++) {
+        nl_score_params q = nl_score_default_params((nl_method)m);
+        q.ngroup = 7;
+        float *rowp[2] = {id + 3 * dim + 5, neg + 40 * dim};
+        const char *want[2] = {"ID label embedding 3 ", "negative label embedding 40 "};
+        for (int w = 0; w < 2 - (m == NL_METHOD_MCM); w++) {
+            float save = *rowp[w];
+            *rowp[w] = w ? INFINITY : NAN;
+            CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &q, sc, NULL, NULL) == -1 && strstr(nl_last_error(), want[w]),
+                  "%s, a bad %s: %s", nl_method_name((nl_method)m), want[w], nl_last_error());
+            *rowp[w] = save;
+        }
+    }
     p.tau = 0.01;
     p.ngroup = 0;
     CHECK(nl_score(img, ni, id, nid, neg, nneg, dim, &p, sc, NULL, NULL) == -1, "ngroup 0");

@@ -7,6 +7,7 @@
 #include "mine.h"
 #include "cuda/score_cuda.h"
 #include "gemm.h"
+#include "score_util.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -70,14 +71,6 @@ double nli_mine_quantile(double *a, size_t n, double q) {
     return v + (next - v) * (pos - (double)lo);
 }
 
-/* The first row of x (n x dim) holding a NaN or an infinity, or n. */
-static size_t first_nonfinite(const float *x, size_t n, size_t dim) {
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < dim; k++)
-            if (!isfinite(x[i * dim + k])) return i;
-    return n;
-}
-
 typedef struct { double q; size_t i; } ranked;
 
 static int cmp_ranked(const void *a, const void *b) {
@@ -131,9 +124,9 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
     }
     /* a bad row named before any work (else every candidate's quantile is
      * NaN and the message blames candidate 0) */
-    size_t bad = first_nonfinite(id_emb, n_id, dim);
+    size_t bad = nli_first_nonfinite(id_emb, n_id, dim);
     if (bad < n_id) { nli_seterr("mine: ID label embedding %zu holds a non-finite value", bad); return -1; }
-    if ((bad = first_nonfinite(cand_emb, n_cand, dim)) < n_cand) {
+    if ((bad = nli_first_nonfinite(cand_emb, n_cand, dim)) < n_cand) {
         nli_seterr("mine: candidate embedding %zu holds a non-finite value", bad);
         return -1;
     }

@@ -168,11 +168,20 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
              double *scores, size_t *top_id, size_t *top_neg) {
     if ((n_img && (!img || !scores)) || (n_id && !id_emb) || (n_neg && !neg_emb)) return nli_null_arg(__func__);
     if (nl_score_check(p, n_id, n_neg, dim) != 0) return -1;
+    /* a non-finite label row made every image's score NaN, with rc 0; an
+     * image's row makes only its own score NaN (by design: one bad image
+     * does not stop a batch; below) */
+    size_t bad = nli_first_nonfinite(id_emb, n_id, dim);
+    if (bad < n_id) { nli_seterr("score: ID label embedding %zu holds a non-finite value", bad); return -1; }
+    if (n_neg && (bad = nli_first_nonfinite(neg_emb, n_neg, dim)) < n_neg) {
+        nli_seterr("score: negative label embedding %zu holds a non-finite value", bad);
+        return -1;
+    }
     if (nli_score_rows(img, n_img, id_emb, n_id, neg_emb, n_neg, dim, p, scores, top_id, top_neg) != 0) return -1;
     /* A NaN score comes from an image embedding that is not finite (the
      * model's forward pass overflowed): such an image has no most similar
      * label (an argmax over NaN would name the first one). */
-    size_t bad = 0;
+    bad = 0;
     for (size_t i = 0; i < n_img; i++) {
         if (!isnan(scores[i])) continue;
         bad++;

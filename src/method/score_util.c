@@ -34,6 +34,13 @@ double nli_neglabel_one(const double *sid, size_t n_id, const double *sneg, cons
     return total / (double)ngroup;
 }
 
+size_t nli_first_nonfinite(const float *x, size_t n, size_t dim) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < dim; k++)
+            if (!isfinite(x[i * dim + k])) return i;
+    return n;
+}
+
 void nli_unit_row(const float *x, size_t dim, double *out) {
     double ss = 0;
     for (size_t k = 0; k < dim; k++) {

@@ -15,6 +15,9 @@ size_t nli_argmax(const double *s, size_t n);
  * group g the negatives perm[g gsize .. (g+1) gsize). */
 double nli_neglabel_one(const double *sid, size_t n_id, const double *sneg, const size_t *perm, size_t ngroup,
                         size_t gsize, double inv_tau);
+/* The first of the n rows of x (dim floats each) holding a NaN or an
+ * infinity, or n when every value is finite. */
+size_t nli_first_nonfinite(const float *x, size_t n, size_t dim);
 /* One row of float -> double scaled to unit length (a zero row stays 0). */
 void nli_unit_row(const float *x, size_t dim, double *out);
 /* n rows of float -> double, each scaled to unit length (zero rows stay 0);
