@@ -146,7 +146,8 @@ NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
 #define NL_DEFAULT_MODEL "openai/clip-vit-base-patch16"
 /* The folder nl_model_load reads for name (malloc'd; NULL with the error
  * set): name itself when it exists (or cannot be a Hub id); otherwise a
- * Hub id "org/name[@revision]" (default revision "main") found in the
+ * Hub id "org/name[@revision]" (default revision "main"; open_clip's
+ * "hf-hub:org/name" is the same) found in the
  * Hugging Face cache (HF_HUB_CACHE, else $HF_HOME/hub, else
  * ~/.cache/huggingface/hub) as huggingface_hub lays it out, the files
  * neglabel needs downloaded there from HF_ENDPOINT (default

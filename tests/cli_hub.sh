@@ -429,6 +429,14 @@ cached_ok() {
   check "$1 offline from the cache" test $? -eq 0
 }
 cached_ok "OpenCLIP repo" org/openclip 2
+# open_clip's own spelling of a Hub model, as users paste it from
+# create_model_and_transforms("hf-hub:org/name"): the same model (before:
+# "not a valid Hub repo id")
+HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model hf-hub:org/openclip 2>"$TMP/err-hfhub" | jq -S 'del(.model)' >"$TMP/got-hfhub.json"
+check "hf-hub:org/name is org/name: $(head -c 200 "$TMP/err-hfhub")" cmp -s "$TMP/want-oc.json" "$TMP/got-hfhub.json"
+mkdir -p "$TMP/cwd-hfhub/hf-hub:org" && cp -r "$TMP/openclip-notok" "$TMP/cwd-hfhub/hf-hub:org/openclip"
+(cd "$TMP/cwd-hfhub" && HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model hf-hub:org/openclip 2>/dev/null) | jq -r .tokenizer >"$TMP/got-hfhub-dir"
+check "a folder named hf-hub:org/name wins over the Hub" grep -q "built-in" "$TMP/got-hfhub-dir"
 # open_clip_pytorch_model.bin alone: fetched and converted in the snapshot to
 # the open_clip_model.safetensors `convert` writes (before: refused)
 info_of "$TMP/ocref" >"$TMP/want-ocbin.json"

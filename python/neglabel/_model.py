@@ -26,7 +26,7 @@ class Model:
             open_clip_model.safetensors; tokenizer files optional: OpenAI's
             BPE is built in, as in open_clip; ViTs and CLIP ResNets,
             docs/openclip.md) or a Hub id
-            ``org/name[@revision]`` taken from the Hugging Face cache
+            ``org/name[@revision]`` (or open_clip's ``hf-hub:org/name``) taken from the Hugging Face cache
             (downloaded there when missing, unless HF_HUB_OFFLINE is set).
         device: ``"auto"`` (the first GPU of compute capability 8.0+, else
             the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.

@@ -694,6 +694,9 @@ char *nl_model_resolve(const char *name) {
         return NULL;
     }
     struct stat st;
+    /* open_clip's spelling of a Hub model, "hf-hub:org/name", is the Hub's
+     * org/name (a folder of that name wins, as any path) */
+    if (!strncmp(name, "hf-hub:", 7) && stat(name, &st) != 0) name += 7;
     /* a path that exists wins; so do names that can only be paths */
     if (stat(name, &st) == 0 || name[0] == '/' || name[0] == '.' || name[0] == '~' || !strchr(name, '/'))
         return nli_strdup(name);
