@@ -499,8 +499,10 @@ NL_API int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *
 
 /* Image paths of a dataset: a folder (walked recursively, sorted, files
  * with image extensions; symbolic links followed, a folder reached twice
- * walked once, with a warning) or a list file (one path per line, relative
- * to the list's folder). Empty is an error. */
+ * walked once, with a warning; an entry that cannot be stat'ed, such as a
+ * dangling link, is listed when it has an image's name (the embedding then
+ * reports it unreadable), else named in a warning) or a list file (one
+ * path per line, relative to the list's folder). Empty is an error. */
 NL_API int nl_collect_images(const char *spec, nl_strvec *out);
 
 /* ------------------------------------------------ prompts and the cache */

@@ -34,6 +34,20 @@ check "the skipped folders are named on stderr" grep -q "already walked" "$TMP/l
 mkdir -p "$TMP/linked"; ln -s "$TMP/loop/sub" "$TMP/linked/birds"
 out=$(S --list "$TMP/linked" 2>/dev/null)
 check "a link to another folder is followed" test "$(printf '%s\n' "$out" | grep -c eagle)" -eq 1
+# An entry the walk cannot stat (a dangling link, a link to itself) used to
+# be dropped without a word: a class folder linked in from a moved disk
+# vanished from the set and the metrics were computed on the rest. Now an
+# image's name is kept, so it is reported unreadable and counted skipped
+# (--strict: fatal), and anything else is named in a warning.
+mkdir -p "$TMP/gone"; cp "$IMG/dog.jpg" "$TMP/gone/"
+ln -s "$TMP/nowhere/cat.jpg" "$TMP/gone/cat.jpg"; ln -s "$TMP/nowhere/birds" "$TMP/gone/birds"
+ln -s self.png "$TMP/gone/self.png"
+out=$(S --list "$TMP/gone" 2>"$TMP/gone.err"); rc=$?
+check "dangling links: the rest scored (rc=$rc)" sh -c "[ $rc -eq 0 ] && [ $(printf '%s\n' "$out" | grep -c 'dog\.jpg,') -eq 1 ]"
+check "a dangling image link is reported unreadable" grep -q "skipping unreadable image: $TMP/gone/cat.jpg" "$TMP/gone.err"
+check "an image link to itself is reported unreadable" grep -q "skipping unreadable image: $TMP/gone/self.png" "$TMP/gone.err"
+check "a dangling folder link is named" grep -q "$TMP/gone/birds: skipped, cannot be read: No such file" "$TMP/gone.err"
+expect_fail "--strict: a dangling image link is fatal" "gone/(cat\.jpg|self\.png).*--strict" S --strict --list "$TMP/gone"
 
 # --- an output that is also an input ------------------------------------
 # mine -o onto its own labels file used to replace the labels with the

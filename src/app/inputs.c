@@ -269,7 +269,19 @@ static int walk(const char *dir, const struct stat *dst, nl_strvec *out, dir_see
         char *p = nli_path_join(dir, names.v[i]);
         struct stat st;
         if (!p) { rc = -1; break; }
-        if (stat(p, &st) != 0) { free(p); continue; } /* dangling link */
+        if (stat(p, &st) != 0) {
+            /* A dangling link, a link to itself, a path too long: never
+             * dropped unseen. An image's name is listed, so the embedding
+             * reports it as unreadable and counts it skipped (--strict:
+             * fatal), as a list file's missing entry; anything else (it may
+             * have been a folder of images) is named in a warning. */
+            if (has_image_ext(p)) rc = nl_strvec_push_owned(out, p);
+            else {
+                nli_log(NL_LOG_WARN, "%s: skipped, cannot be read: %s", p, strerror(errno));
+                free(p);
+            }
+            continue;
+        }
         if (S_ISDIR(st.st_mode)) { rc = walk(p, &st, out, seen, depth + 1); free(p); }
         else if (S_ISREG(st.st_mode) && has_image_ext(p)) rc = nl_strvec_push_owned(out, p);
         else free(p);
