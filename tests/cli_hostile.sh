@@ -48,6 +48,16 @@ check "a dangling image link is reported unreadable" grep -q "skipping unreadabl
 check "an image link to itself is reported unreadable" grep -q "skipping unreadable image: $TMP/gone/self.png" "$TMP/gone.err"
 check "a dangling folder link is named" grep -q "$TMP/gone/birds: skipped, cannot be read: No such file" "$TMP/gone.err"
 expect_fail "--strict: a dangling image link is fatal" "gone/(cat\.jpg|self\.png).*--strict" S --strict --list "$TMP/gone"
+# A file name is any bytes: the control characters in one (an escape
+# sequence that retitles or clears the terminal, a line break that forges a
+# line) reached the terminal as they were, in warnings and errors; now '?'.
+mkdir -p "$TMP/ctl"; cp "$IMG/dog.jpg" "$TMP/ctl/"
+printf 'not an image' >"$TMP/ctl/$(printf 'x\033]0;owned\a\nneglabel: fake.jpg')"
+S --list "$TMP/ctl" >/dev/null 2>"$TMP/ctl.err"
+check "a warning shows no control character of a file name" sh -c "! LC_ALL=C grep -q '[[:cntrl:]]' '$TMP/ctl.err'"
+check "... and stays one line" test "$(grep -c 'skipping unreadable image: .*x?]0;owned??neglabel: fake.jpg' "$TMP/ctl.err")" -eq 1
+S --list "$TMP/ctl/$(printf 'gone\033[2J.lst')" >/dev/null 2>"$TMP/ctl2.err"
+check "an error shows no control character of a file name" sh -c "grep -q 'gone?\[2J.lst' '$TMP/ctl2.err' && ! LC_ALL=C grep -q '[[:cntrl:]]' '$TMP/ctl2.err'"
 
 # --- an output that is also an input ------------------------------------
 # mine -o onto its own labels file used to replace the labels with the

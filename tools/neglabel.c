@@ -39,11 +39,21 @@ static char *default_cache_dir(void) {
     return NULL;
 }
 
+/* A message on stderr as one line: the control characters a file name can
+ * hold (an escape sequence that retitles or clears the terminal, a line
+ * break that forges a line of its own) become '?', as eval's table shows a
+ * set name. */
+static void put_message(const char *msg) {
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
+        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
+    fputc('\n', stderr);
+}
+
 /* The library's messages and progress, on stderr. */
 static void cli_log(nl_log_level level, const char *msg, void *user) {
     if (level == NL_LOG_INFO && cli_g.quiet) return;
-    fprintf(stderr, "neglabel: %s%s\n", level == NL_LOG_WARN ? "warning: " : level == NL_LOG_ERROR ? "error: " : "",
-            msg);
+    fprintf(stderr, "neglabel: %s", level == NL_LOG_WARN ? "warning: " : level == NL_LOG_ERROR ? "error: " : "");
+    put_message(msg);
 }
 
 /* A live line with rate and ETA on a terminal, a line every 10 s otherwise. */
@@ -178,8 +188,7 @@ int cli_fail(const char *fmt, ...) {
     const char *m = msg;
     size_t lc = g_cmd && cli_help_known(g_cmd) && !g_cmd_is_arg ? strlen(g_cmd) : 0;
     if (lc && !strncmp(m, g_cmd, lc) && m[lc] == ':' && m[lc + 1] == ' ') m += lc + 2;
-    fputs(m, stderr);
-    fputc('\n', stderr);
+    put_message(m);
     if (msg != buf) free(msg);
     return 1;
 }
