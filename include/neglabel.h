@@ -502,7 +502,8 @@ NL_API int nl_read_id_labels(const char *path, int allow_duplicates, nl_strvec *
  * walked once, with a warning; an entry that cannot be stat'ed, such as a
  * dangling link, is listed when it has an image's name (the embedding then
  * reports it unreadable), else named in a warning) or a list file (one
- * path per line, relative to the list's folder). Empty is an error. */
+ * path per line, relative to the list's folder, any bytes but NUL: unlike
+ * nl_read_lines, not checked as UTF-8). Empty is an error. */
 NL_API int nl_collect_images(const char *spec, nl_strvec *out);
 
 /* ------------------------------------------------ prompts and the cache */

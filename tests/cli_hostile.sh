@@ -58,6 +58,13 @@ check "a warning shows no control character of a file name" sh -c "! LC_ALL=C gr
 check "... and stays one line" test "$(grep -c 'skipping unreadable image: .*x?]0;owned??neglabel: fake.jpg' "$TMP/ctl.err")" -eq 1
 S --list "$TMP/ctl/$(printf 'gone\033[2J.lst')" >/dev/null 2>"$TMP/ctl2.err"
 check "an error shows no control character of a file name" sh -c "grep -q 'gone?\[2J.lst' '$TMP/ctl2.err' && ! LC_ALL=C grep -q '[[:cntrl:]]' '$TMP/ctl2.err'"
+# A list file naming an image whose name is not UTF-8 (Latin-1, as old
+# archives hold): "invalid UTF-8" refused the whole list, though the same
+# folder walked was scored; a file name is bytes.
+mkdir -p "$TMP/latin"; cp "$IMG/dog.jpg" "$TMP/latin/"; cp "$IMG/eagle.jpg" "$TMP/latin/$(printf 'caf\xe9.jpg')"
+printf 'caf\xe9.jpg\ndog.jpg\n' >"$TMP/latin/list.txt"
+out=$(S --list "$TMP/latin/list.txt" 2>"$TMP/latin.err"); rc=$?
+check "a list naming a Latin-1 file: scored (rc=$rc: $(cat "$TMP/latin.err"))" sh -c "[ $rc -eq 0 ] && [ $(printf '%s\n' "$out" | grep -c '\.jpg,') -eq 2 ]"
 
 # --- an output that is also an input ------------------------------------
 # mine -o onto its own labels file used to replace the labels with the

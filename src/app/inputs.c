@@ -55,8 +55,9 @@ static int utf8_valid(const unsigned char *s, size_t n) {
 
 #define MAX_LIST_FILE ((size_t)1 << 30)
 
-int nl_read_lines(const char *path, nl_strvec *out) {
-    if (!path || !out) return nli_null_arg(__func__);
+/* nl_read_lines; utf8 0: any bytes but NUL (an image list: a file name is
+ * bytes, and the walk of a folder lists names that are not UTF-8). */
+static int read_lines(const char *path, int utf8, nl_strvec *out) {
     memset(out, 0, sizeof *out);
     char *buf;
     size_t len;
@@ -76,7 +77,7 @@ int nl_read_lines(const char *path, nl_strvec *out) {
         while (a < b && (*a == ' ' || *a == '\t' || *a == '\r')) a++;
         while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
         if (b > a) {
-            if (!utf8_valid((unsigned char *)a, (size_t)(b - a))) {
+            if (utf8 && !utf8_valid((unsigned char *)a, (size_t)(b - a))) {
                 nli_seterr("%s:%zu: invalid UTF-8", path, lineno);
                 goto fail;
             }
@@ -90,6 +91,11 @@ fail:
     free(buf);
     nl_strvec_free(out);
     return -1;
+}
+
+int nl_read_lines(const char *path, nl_strvec *out) {
+    if (!path || !out) return nli_null_arg(__func__);
+    return read_lines(path, 1, out);
 }
 
 static int cmp_ent(const void *a, const void *b) {
@@ -304,7 +310,7 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
         return 0;
     }
     nl_strvec lines;
-    if (nl_read_lines(spec, &lines) != 0) return -1;
+    if (read_lines(spec, 0, &lines) != 0) return -1;
     char *base = nli_strdup(spec);
     if (!base) { nl_strvec_free(&lines); return -1; }
     char *slash = strrchr(base, '/');
