@@ -137,15 +137,24 @@ static int embed_prompt_chunk(nl_model *m, void *ctx, const size_t *idx, size_t 
     return nl_embed_texts(m, batch, k, out);
 }
 
-/* Prompt embeddings through the cache (the prompt is its own key); raw:
- * as the model gives them, else normalised. */
+/* Prompt embeddings through the text cache c (NULL: none; the prompt is its
+ * own key); raw: as the model gives them, else normalised. */
+static int embed_prompts_in(nl_model *m, const nl_embed_opts *o, nli_cache *c, const char *const *prompts, size_t n,
+                            int raw, float *out) {
+    return embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, raw, out,
+                        NULL, NULL, NULL);
+}
+
+/* The text cache is opened once per call that embeds in steps (a template
+ * at a time, 1,024 words at a time): opening reads and checks the whole
+ * file, and CSP's ensemble of a WordNet corpus fills one of ~1.4 GB in ~80
+ * steps (reopened at each, ~100 GB read for a run that had it all cached). */
 static int embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, int raw,
                          float *out) {
     int cerr;
     nli_cache *c = open_cache(o, m, "text", "", &cerr);
     if (cerr) return -1;
-    int rc = embed_cached(m, o, c, "prompts", (char *const *)prompts, n, embed_prompt_chunk, (void *)prompts, raw,
-                          out, NULL, NULL, NULL);
+    int rc = embed_prompts_in(m, o, c, prompts, n, raw, out);
     nli_cache_close(c);
     return rc;
 }
@@ -215,6 +224,9 @@ int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words
                    const char *const *templates, size_t n_templates, float *out) {
     if (words_args_check(__func__, m, words, n, templates, n_templates, out) != 0) return -1;
     size_t dim = (size_t)nl_model_dim(m);
+    int cerr = 0;
+    nli_cache *c = n ? open_cache(o, m, "text", "", &cerr) : NULL; /* nothing to embed: no cache made */
+    if (cerr) return -1;
     char **prompts = nli_calloc(n ? n : 1, sizeof *prompts);
     float *tmp = n_templates > 1 ? nli_mallocarray(n * dim + 1, sizeof(float)) : NULL;
     int rc = -1;
@@ -226,7 +238,7 @@ int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words
             if (!(prompts[i] = nl_apply_template(templates[t], words[i]))) goto done;
         }
         float *dst = n_templates > 1 ? tmp : out;
-        if (nl_embed_prompts(m, o, (const char *const *)prompts, n, dst) != 0) goto done;
+        if (embed_prompts_in(m, o, c, (const char *const *)prompts, n, 0, dst) != 0) goto done;
         if (n_templates > 1)
             for (size_t i = 0; i < n * dim; i++) out[i] += tmp[i];
     }
@@ -239,6 +251,7 @@ done:
         for (size_t i = 0; i < n; i++) free(prompts[i]);
     free(prompts);
     free(tmp);
+    nli_cache_close(c);
     return rc;
 }
 
@@ -250,6 +263,9 @@ int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *w
     if (words_args_check(__func__, m, words, n, templates, n_templates, out) != 0) return -1;
     size_t dim = (size_t)nl_model_dim(m);
     size_t chunk = n < RAW_CHUNK ? n : RAW_CHUNK;
+    int cerr = 0;
+    nli_cache *c = n ? open_cache(o, m, "text", "", &cerr) : NULL; /* nothing to embed: no cache made */
+    if (cerr) return -1;
     char **prompts = nli_calloc(n_templates * chunk + 1, sizeof *prompts);
     float *raw = nli_mallocarray(n_templates * chunk * dim + 1, sizeof(float));
     int rc = -1;
@@ -262,7 +278,7 @@ int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *w
                 free(prompts[t * k + i]);
                 if (!(prompts[t * k + i] = nl_apply_template(templates[t], words[w0 + i]))) goto done;
             }
-        if (embed_prompts(m, o, (const char *const *)prompts, n_templates * k, 1, raw) != 0 ||
+        if (embed_prompts_in(m, o, c, (const char *const *)prompts, n_templates * k, 1, raw) != 0 ||
             nl_ensemble_raw(raw, k, n_templates, dim, out + w0 * dim) != 0)
             goto done;
         for (size_t i = 0; i < n_templates * k; i++) { free(prompts[i]); prompts[i] = NULL; }
@@ -273,6 +289,7 @@ done:
         for (size_t i = 0; i < n_templates * chunk; i++) free(prompts[i]);
     free(prompts);
     free(raw);
+    nli_cache_close(c);
     return rc;
 }
 
