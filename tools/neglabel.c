@@ -43,17 +43,28 @@ static char *default_cache_dir(void) {
  * hold (an escape sequence that retitles or clears the terminal, a line
  * break that forges a line of its own) become '?', as eval's table shows a
  * set name. */
-static void put_message(const char *msg) {
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++)
-        fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
-    fputc('\n', stderr);
+static void put_message(const char *prefix, const char *msg) {
+    size_t a = strlen(prefix), n = strlen(msg);
+    char small[2048], *line = a + n + 2 <= sizeof small ? small : malloc(a + n + 2);
+    if (!line) { /* out of memory: the message cut */
+        line = small;
+        n = sizeof small - a - 2;
+    }
+    memcpy(line, prefix, a);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        line[a + i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    line[a + n] = '\n';
+    fwrite(line, 1, a + n + 1, stderr); /* one write: lines of processes sharing stderr stay whole */
+    if (line != small) free(line);
 }
 
 /* The library's messages and progress, on stderr. */
 static void cli_log(nl_log_level level, const char *msg, void *user) {
     if (level == NL_LOG_INFO && cli_g.quiet) return;
-    fprintf(stderr, "neglabel: %s", level == NL_LOG_WARN ? "warning: " : level == NL_LOG_ERROR ? "error: " : "");
-    put_message(msg);
+    put_message(level == NL_LOG_WARN ? "neglabel: warning: " : level == NL_LOG_ERROR ? "neglabel: error: " : "neglabel: ",
+                msg);
 }
 
 /* A live line with rate and ETA on a terminal, a line every 10 s otherwise. */
@@ -188,7 +199,7 @@ int cli_fail(const char *fmt, ...) {
     const char *m = msg;
     size_t lc = g_cmd && cli_help_known(g_cmd) && !g_cmd_is_arg ? strlen(g_cmd) : 0;
     if (lc && !strncmp(m, g_cmd, lc) && m[lc] == ':' && m[lc + 1] == ' ') m += lc + 2;
-    put_message(m);
+    put_message("", m);
     if (msg != buf) free(msg);
     return 1;
 }
