@@ -48,6 +48,17 @@ check "a dangling image link is reported unreadable" grep -q "skipping unreadabl
 check "an image link to itself is reported unreadable" grep -q "skipping unreadable image: $TMP/gone/self.png" "$TMP/gone.err"
 check "a dangling folder link is named" grep -q "$TMP/gone/birds: skipped, cannot be read: No such file" "$TMP/gone.err"
 expect_fail "--strict: a dangling image link is fatal" "gone/(cat\.jpg|self\.png).*--strict" S --strict --list "$TMP/gone"
+# A FIFO named by a list file (or given as a file to read) waited in open()
+# for a writer that never came: a hang that one Ctrl-C could not end. Now
+# refused at once as "not a regular file" (the image skipped, as unreadable).
+mkdir -p "$TMP/fifos"; cp "$IMG/dog.jpg" "$TMP/fifos/"; mkfifo "$TMP/fifos/pipe.jpg"
+printf 'pipe.jpg\ndog.jpg\n' >"$TMP/fifos/list.txt"
+out=$(timeout -s KILL 20 "$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" \
+  --negatives "$TMP/neg.tsv" --ngroup 2 --list "$TMP/fifos/list.txt" 2>"$TMP/fifos.err"); rc=$?
+check "a FIFO in an image list: skipped, not waited for (rc=$rc)" sh -c "[ $rc -eq 0 ] && [ $(printf '%s\n' "$out" | grep -c 'dog\.jpg,') -eq 1 ]"
+check "... named as not a regular file" grep -q "pipe.jpg: not a regular file" "$TMP/fifos.err"
+expect_fail "a FIFO as the labels file: refused, not waited for" "pipe.jpg: not a regular file" \
+  timeout -s KILL 20 "$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/fifos/pipe.jpg" --method mcm "$IMG/dog.jpg"
 # A file name is any bytes: the control characters in one (an escape
 # sequence that retitles or clears the terminal, a line break that forges a
 # line) reached the terminal as they were, in warnings and errors; now '?'.

@@ -141,14 +141,33 @@ size_t nli_bom_len(const char *s, size_t len) {
     return s && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
 }
 
+/* path opened for reading if it is a regular file, else -1 with the error
+ * set. O_NONBLOCK: opening a FIFO (a list file or a dataset naming one)
+ * waited for a writer that never came, a hang one Ctrl-C could not end. */
+static int open_regular(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        nli_seterr("%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK); /* no effect on a regular file; cleared all the same */
+    return fd;
+}
+
 int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    int fd = open_regular(path);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); return -1; }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        nli_seterr("%s: not a regular file", path);
+    if (fstat(fileno(f), &st) != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         fclose(f);
         return -1;
     }
@@ -177,11 +196,11 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
 int nli_map_file(const char *path, nli_map *m) {
     m->data = NULL;
     m->len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    int fd = open_regular(path);
+    if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        nli_seterr("%s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
