@@ -144,11 +144,10 @@ size_t nli_bom_len(const char *s, size_t len) {
 /* path opened for reading if it is a regular file, else -1 with the error
  * set. O_NONBLOCK: opening a FIFO (a list file or a dataset naming one)
  * waited for a writer that never came, a hang one Ctrl-C could not end. */
-static int open_regular(const char *path) {
+static int open_regular(const char *path, struct stat *st) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         nli_seterr("%s: not a regular file", path);
         close(fd);
         return -1;
@@ -161,16 +160,11 @@ static int open_regular(const char *path) {
 int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
-    int fd = open_regular(path);
+    struct stat st;
+    int fd = open_regular(path, &st);
     if (fd < 0) return -1;
     FILE *f = fdopen(fd, "rb");
     if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); return -1; }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        nli_seterr_code(NL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        fclose(f);
-        return -1;
-    }
     if ((uint64_t)st.st_size > max) {
         nli_seterr("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, max);
         fclose(f);
@@ -196,14 +190,9 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
 int nli_map_file(const char *path, nli_map *m) {
     m->data = NULL;
     m->len = 0;
-    int fd = open_regular(path);
-    if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        nli_seterr_code(NL_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
+    int fd = open_regular(path, &st);
+    if (fd < 0) return -1;
     if (st.st_size == 0) { close(fd); m->data = (const uint8_t *)""; return 0; }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
