@@ -59,6 +59,10 @@ check "a FIFO in an image list: skipped, not waited for (rc=$rc)" sh -c "[ $rc -
 check "... named as not a regular file" grep -q "pipe.jpg: not a regular file" "$TMP/fifos.err"
 expect_fail "a FIFO as the labels file: refused, not waited for" "pipe.jpg: not a regular file" \
   timeout -s KILL 20 "$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/fifos/pipe.jpg" --method mcm "$IMG/dog.jpg"
+# The same for a checkpoint: `convert` of a FIFO waited in libzip's open
+# (and SIGTERM could not end it).
+expect_fail "a FIFO as convert's checkpoint: refused, not waited for" "pipe.pt: not a regular file" \
+  sh -c "mkfifo '$TMP/fifos/pipe.pt' && timeout -s KILL 20 '$BIN' convert '$TMP/fifos/pipe.pt' -o '$TMP/fifos/out'"
 # A file name is any bytes: the control characters in one (an escape
 # sequence that retitles or clears the terminal, a line break that forges a
 # line) reached the terminal as they were, in warnings and errors; now '?'.

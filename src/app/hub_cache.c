@@ -358,12 +358,9 @@ char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char
 }
 
 int nli_hub_file_digest(const char *path, int git_blob, char hex[65]) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        nli_seterr_code(NL_ERR_IO, "%s: %s", path, strerror(errno));
-        return -1;
-    }
     struct stat st;
+    int fd = nli_open_regular(path, &st); /* a FIFO in the cache is refused, not waited on */
+    if (fd < 0) return -1;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     size_t bufsz = 1 << 20;
     unsigned char *buf = nli_malloc(bufsz);

@@ -141,10 +141,9 @@ size_t nli_bom_len(const char *s, size_t len) {
     return s && len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
 }
 
-/* path opened for reading if it is a regular file, else -1 with the error
- * set. O_NONBLOCK: opening a FIFO (a list file or a dataset naming one)
- * waited for a writer that never came, a hang one Ctrl-C could not end. */
-static int open_regular(const char *path, struct stat *st) {
+/* O_NONBLOCK: opening a FIFO (a list file or a dataset naming one) waited
+ * for a writer that never came, a hang one Ctrl-C could not end. */
+int nli_open_regular(const char *path, struct stat *st) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
@@ -161,7 +160,7 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
     struct stat st;
-    int fd = open_regular(path, &st);
+    int fd = nli_open_regular(path, &st);
     if (fd < 0) return -1;
     FILE *f = fdopen(fd, "rb");
     if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); return -1; }
@@ -191,7 +190,7 @@ int nli_map_file(const char *path, nli_map *m) {
     m->data = NULL;
     m->len = 0;
     struct stat st;
-    int fd = open_regular(path, &st);
+    int fd = nli_open_regular(path, &st);
     if (fd < 0) return -1;
     if (st.st_size == 0) { close(fd); m->data = (const uint8_t *)""; return 0; }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -37,6 +37,11 @@ void nli_sanitize(char *out, size_t cap, const char *in);
 /* Grow *p (capacity *cap elements of size sz) to hold at least need. */
 int nli_grow(void **p, size_t *cap, size_t need, size_t sz);
 
+struct stat;
+/* path opened read-only when it is a regular file (*st its stat), else -1
+ * with the error set; never waits (a FIFO is refused, not opened for a
+ * writer that may never come). */
+int nli_open_regular(const char *path, struct stat *st);
 /* Whole-file read; result NUL-terminated; files larger than max are refused. */
 int nli_read_file(const char *path, size_t max, char **out, size_t *len);
 /* Length of a UTF-8 byte order mark (EF BB BF) at the start of a text of

@@ -217,10 +217,12 @@ static int hash_file(int fd, uint64_t size, int nt, uint64_t *h) {
 
 /* The 64 evenly spaced 4 KiB windows of the first fingerprint. */
 static uint64_t hash_samples(const char *path, uint64_t h) {
-    FILE *fp = fopen(path, "rb");
     struct stat st;
+    int fd = nli_open_regular(path, &st); /* a FIFO beside the weights is not waited on */
+    FILE *fp = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (fd >= 0 && !fp) close(fd);
     uint8_t b[4096];
-    if (fp && fstat(fileno(fp), &st) == 0) {
+    if (fp) {
         uint64_t size = (uint64_t)st.st_size;
         h = nli_fnv1a(&size, sizeof size, h);
         for (int i = 0; i < 64 && size; i++) {
@@ -245,9 +247,9 @@ static void fingerprint(const nl_model *m, int every_byte, int all, char *buf, s
         h = nli_fnv1a(names[k], strlen(names[k]), h);
         if (f && !every_byte) h = hash_samples(f, h);
         else if (f) { /* read a moment ago by the load: a failure here is one more byte of the hash */
-            int fd = open(f, O_RDONLY | O_CLOEXEC);
             struct stat st;
-            uint64_t size = fd >= 0 && fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+            int fd = nli_open_regular(f, &st); /* (a FIFO named *.safetensors is not waited on) */
+            uint64_t size = fd >= 0 ? (uint64_t)st.st_size : 0;
             h = nli_fnv1a(&size, sizeof size, h);
             if (fd < 0 || hash_file(fd, size, m->n_threads, &h) != 0) h = nli_fnv1a("?", 1, h);
             if (fd >= 0) close(fd);

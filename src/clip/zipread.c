@@ -2,6 +2,7 @@
  * (see zipread.h). libzip checks the central directory against the local
  * headers (ZIP_CHECKCONS) and the CRC-32 of what it inflates or copies. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <zip.h>
 
@@ -129,6 +130,13 @@ int nli_zip_open(const char *path, nli_zip **out) {
     if (!z) return -1;
     z->path = nli_strdup(path);
     if (!z->path) { free(z); return -1; }
+    /* libzip's open would wait on a FIFO for a writer: a regular file only */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        nli_seterr_code(NL_ERR_IO, "%s: not a regular file", path);
+        nli_zip_close(z);
+        return -1;
+    }
     int err = 0;
     z->za = zip_open(path, ZIP_RDONLY | ZIP_CHECKCONS, &err);
     if (!z->za) {
