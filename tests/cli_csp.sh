@@ -53,7 +53,9 @@ check "splitmix groups differently" sh -c "! cmp -s '$TMP/s_file.csv' '$TMP/s_sp
 SHIM=${NEGLABEL_FAULT_SHIM:-}
 if [ -f "$SHIM" ]; then
   mkdir -p "$TMP/big"; head -n 1100 "$LISTS/noun.artifact.txt" >"$TMP/big/noun.artifact.txt"
-  env LD_PRELOAD="$SHIM" NLFAULT_MATCH="$TMP/bigcache/" NLFAULT_TRACE="$TMP/big.trace" "$BIN" mine -q --model "$TINY" \
+  PRELOAD=$SHIM
+  [ -n "${NEGLABEL_ASAN_RT:-}" ] && PRELOAD="$NEGLABEL_ASAN_RT $SHIM" # ASan's runtime first, as it requires
+  env LD_PRELOAD="$PRELOAD" NLFAULT_MATCH="$TMP/bigcache/" NLFAULT_TRACE="$TMP/big.trace" "$BIN" mine -q --model "$TINY" \
     --id-labels "$TMP/ids.txt" --lists "$TMP/big" --cache "$TMP/bigcache" --method csp -o "$TMP/big.tsv" 2>"$TMP/big.err"
   opens=$(grep -c ' open .*-text\.nlc$' "$TMP/big.trace" 2>/dev/null)
   check "CSP mining of 1,100 words opens the text cache twice, not per step ($opens; $(head -c 200 "$TMP/big.err"))" \
