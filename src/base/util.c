@@ -156,14 +156,20 @@ int nli_open_regular(const char *path, struct stat *st) {
     return fd;
 }
 
+FILE *nli_fopen_regular(const char *path, struct stat *st) {
+    int fd = nli_open_regular(path, st);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); }
+    return f;
+}
+
 int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
     struct stat st;
-    int fd = nli_open_regular(path, &st);
-    if (fd < 0) return -1;
-    FILE *f = fdopen(fd, "rb");
-    if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); return -1; }
+    FILE *f = nli_fopen_regular(path, &st);
+    if (!f) return -1;
     if ((uint64_t)st.st_size > max) {
         nli_seterr("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, max);
         fclose(f);

@@ -42,6 +42,8 @@ struct stat;
  * with the error set; never waits (a FIFO is refused, not opened for a
  * writer that may never come). */
 int nli_open_regular(const char *path, struct stat *st);
+/* The same as a stdio stream ("rb"); NULL with the error set. */
+FILE *nli_fopen_regular(const char *path, struct stat *st);
 /* Whole-file read; result NUL-terminated; files larger than max are refused. */
 int nli_read_file(const char *path, size_t max, char **out, size_t *len);
 /* Length of a UTF-8 byte order mark (EF BB BF) at the start of a text of

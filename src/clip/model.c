@@ -218,9 +218,7 @@ static int hash_file(int fd, uint64_t size, int nt, uint64_t *h) {
 /* The 64 evenly spaced 4 KiB windows of the first fingerprint. */
 static uint64_t hash_samples(const char *path, uint64_t h) {
     struct stat st;
-    int fd = nli_open_regular(path, &st); /* a FIFO beside the weights is not waited on */
-    FILE *fp = fd < 0 ? NULL : fdopen(fd, "rb");
-    if (fd >= 0 && !fp) close(fd);
+    FILE *fp = nli_fopen_regular(path, &st); /* a FIFO beside the weights is not waited on */
     uint8_t b[4096];
     if (fp) {
         uint64_t size = (uint64_t)st.st_size;

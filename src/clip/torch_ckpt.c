@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <string.h>
 
 #include "neglabel.h"
@@ -391,9 +390,7 @@ static void not_zip(const char *path) {
     static const uint8_t legacy[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
     uint8_t b[64];
     struct stat st;
-    int fd = nli_open_regular(path, &st);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
-    if (fd >= 0 && !f) close(fd);
+    FILE *f = nli_fopen_regular(path, &st);
     size_t n = f ? fread(b, 1, sizeof b, f) : 0;
     if (f) fclose(f);
     if (nli_is_lfs_pointer(b, n))
