@@ -156,8 +156,22 @@ NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
  * are only pytorch_model.bin (or its shards), or open_clip_pytorch_model.bin,
  * has them converted to model.safetensors (open_clip_model.safetensors) in
  * the snapshot, as nl_convert_checkpoint does. See
- * docs/hub.md. */
+ * docs/hub.md.
+ * Also, as OpenAI's clip.load takes them: one of clip.available_models()'
+ * names ("RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32",
+ * "ViT-B/16", "ViT-L/14", "ViT-L/14@336px"), read from where clip.load
+ * downloads it (~/.cache/clip/ViT-B-16.pt, …; neglabel downloads nothing
+ * from OpenAI), or the path of a checkpoint file ending in ".pt"; the file
+ * is converted once, as nl_convert_checkpoint converts it, into
+ * nl_default_cache_dir()/openai-clip/<its SHA-256>, the folder returned. A
+ * name's file is checked against the SHA-256 OpenAI publishes for it (a
+ * mismatch is converted with a warning). docs/hub.md. */
 NL_API char *nl_model_resolve(const char *name);
+/* neglabel's cache folder (malloc'd; NULL when none of these is set):
+ * $NEGLABEL_CACHE, else $XDG_CACHE_HOME/neglabel, else
+ * $HOME/.cache/neglabel. The CLI's default --cache, and where OpenAI's
+ * checkpoints are converted (openai-clip/ in it; nl_model_resolve). */
+NL_API char *nl_default_cache_dir(void);
 NL_API void nl_model_free(nl_model *m);
 
 NL_API int nl_model_dim(const nl_model *m);        /* projection_dim */

@@ -140,6 +140,38 @@ static void test_cache_dir(void) {
     clear_env();
 }
 
+/* neglabel's own cache (the CLI's default --cache; where OpenAI's
+ * checkpoints are converted): NEGLABEL_CACHE, XDG_CACHE_HOME/neglabel,
+ * HOME/.cache/neglabel; empty values skipped; none: NULL. */
+static void expect_nl_cache(const char *want, const char *what) {
+    char *c = nl_default_cache_dir();
+    CHECK(want ? c && !strcmp(c, want) : !c, "%s: %s, want %s", what, c ? c : "NULL", want ? want : "NULL");
+    free(c);
+}
+
+static void test_default_cache_dir(void) {
+    const char *home = getenv("HOME");
+    char *saved = home ? strdup(home) : NULL;
+    clear_env();
+    unsetenv("NEGLABEL_CACHE");
+    unsetenv("HOME");
+    expect_nl_cache(NULL, "nothing set");
+    setenv("HOME", "", 1);
+    expect_nl_cache(NULL, "empty HOME");
+    setenv("HOME", "/home/u", 1);
+    expect_nl_cache("/home/u/.cache/neglabel", "HOME");
+    setenv("XDG_CACHE_HOME", "/xdg", 1);
+    expect_nl_cache("/xdg/neglabel", "XDG_CACHE_HOME over HOME");
+    setenv("NEGLABEL_CACHE", "/nl", 1);
+    expect_nl_cache("/nl", "NEGLABEL_CACHE over both");
+    setenv("NEGLABEL_CACHE", "", 1);
+    expect_nl_cache("/xdg/neglabel", "empty NEGLABEL_CACHE");
+    unsetenv("NEGLABEL_CACHE");
+    clear_env();
+    if (saved) setenv("HOME", saved, 1);
+    free(saved);
+}
+
 static void test_refs(const char *tmp) {
     char *repo = check_path(tmp, "refs-repo");
     char *refs = check_path(repo, "refs");
@@ -363,6 +395,7 @@ int main(void) {
     const char *tmp = check_tmpdir();
     test_parse();
     test_cache_dir();
+    test_default_cache_dir();
     test_refs(tmp);
     test_digest(tmp);
     test_resolve_paths(tmp);

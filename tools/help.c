@@ -65,7 +65,9 @@ static const opt_doc o_common[] = {
 
 static const opt_doc o_model[] = {
     {"--model", NULL, "DIR",
-     "CLIP folder (Hugging Face or OpenCLIP) or Hub id org/name[@revision] (default " NL_DEFAULT_MODEL ")", 0},
+     "CLIP folder (Hugging Face or OpenCLIP), Hub id org/name[@revision], OpenAI clip.load name (ViT-B/16, RN50, "
+     "...: ~/.cache/clip's file) or a .pt checkpoint, converted once into the cache (default " NL_DEFAULT_MODEL ")",
+     0},
     {0}};
 static const group_doc g_model = {NULL, o_model};
 

@@ -20,25 +20,6 @@ static const char *g_cmd = ""; /* the command, once known ("": none yet) */
 static int g_cmd_is_arg;       /* another argument is the command's name: a file ("--id-labels score") */
 cli_globals cli_g;
 
-/* Default cache folder: $NEGLABEL_CACHE, $XDG_CACHE_HOME/neglabel or
- * ~/.cache/neglabel. */
-static char *join(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
-static char *default_cache_dir(void) {
-    const char *e = getenv("NEGLABEL_CACHE");
-    if (e && *e) return strdup(e);
-    e = getenv("XDG_CACHE_HOME");
-    if (e && *e) return join(e, "neglabel");
-    e = getenv("HOME");
-    if (e && *e) return join(e, ".cache/neglabel");
-    return NULL;
-}
-
 /* A message on stderr as one line: the control characters a file name can
  * hold (an escape sequence that retitles or clears the terminal, a line
  * break that forges a line of its own) become '?', as eval's table shows a
@@ -166,7 +147,7 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
         return -1;
     }
     if (no_cache) cli_g.cache_dir = NULL;
-    else if (!cli_g.cache_dir) cli_g.cache_dir = *cache_alloc = default_cache_dir();
+    else if (!cli_g.cache_dir) cli_g.cache_dir = *cache_alloc = nl_default_cache_dir();
     nl_set_log(cli_log, NULL);
     if (!cli_g.quiet) nl_set_progress(cli_progress, NULL);
     return out;

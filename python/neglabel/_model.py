@@ -27,7 +27,10 @@ class Model:
             BPE is built in, as in open_clip; ViTs and CLIP ResNets,
             docs/openclip.md) or a Hub id
             ``org/name[@revision]`` (or open_clip's ``hf-hub:org/name``) taken from the Hugging Face cache
-            (downloaded there when missing, unless HF_HUB_OFFLINE is set).
+            (downloaded there when missing, unless HF_HUB_OFFLINE is set); or, as OpenAI's ``clip.load``
+            takes them, one of ``clip.available_models()`` (``"ViT-B/16"``, ``"RN50"``, …: the file
+            clip.load keeps in ~/.cache/clip; neglabel downloads nothing from OpenAI) or the path of a
+            ``.pt`` checkpoint, converted once into neglabel's cache (docs/hub.md).
         device: ``"auto"`` (the first GPU of compute capability 8.0+, else
             the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         precision: ``None`` (fp32 on the CPU, fp16 on a GPU), ``"fp32"``,

@@ -466,3 +466,13 @@ char *nli_cache_file_key(const char *path) {
     if (rc != 0) { nli_buf_free(&b); return NULL; }
     return b.s;
 }
+
+char *nl_default_cache_dir(void) {
+    const char *e = getenv("NEGLABEL_CACHE");
+    if (e && *e) return nli_strdup(e);
+    e = getenv("XDG_CACHE_HOME");
+    if (e && *e) return nli_path_join(e, "neglabel");
+    e = getenv("HOME");
+    if (e && *e) return nli_path_join(e, ".cache/neglabel");
+    return NULL;
+}

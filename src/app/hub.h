@@ -61,4 +61,19 @@ int nli_hub_file_digest(const char *path, int git_blob, char hex[65]);
  * TRANSFORMERS_OFFLINE) is set. NULL with the error set on failure. */
 char *nli_hub_resolve(const char *repo_id, const char *revision);
 
+/* ---- hub_openai.c: OpenAI's checkpoints by clip.load's names, and *.pt
+ * files by path, converted once into <neglabel cache>/openai-clip. */
+
+/* The index of one of clip.available_models()' names ("ViT-B/16"), or -1. */
+int nli_openai_clip_index(const char *name);
+/* That model's folder: its conversion of the published file when the cache
+ * has it, else ~/.cache/clip/<file> converted (malloc'd; NULL with the error
+ * naming where the file was looked for). */
+char *nli_openai_clip_resolve(int index);
+/* The conversion of the checkpoint file pt (with the open_clip_config.json
+ * beside it, if any), made once, keyed by their SHA-256; index >= 0 when pt
+ * is that model's file (its published digest is checked, a mismatch
+ * warned). malloc'd; NULL with the error set. */
+char *nli_checkpoint_resolve(const char *pt, int index);
+
 #endif
