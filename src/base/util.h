@@ -77,7 +77,7 @@ void nli_pages_drop(const void *p, size_t len);
 void *nli_pages_alloc(size_t n);
 void nli_pages_free(void *p, size_t n);
 
-/* Crash-safe output: write to "<path>.tmp.<pid>.<n>" (n: a number of this
+/* Crash-safe output (atomic.c): write to "<path>.tmp.<pid>.<n>" (n: a number of this
  * process, so concurrent writers of one path never share it), then fsync + rename + fsync
  * of the folder. On any error the temp file is removed and the message
  * names path; whatever was at path before is left as it was. Open removes
