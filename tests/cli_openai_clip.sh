@@ -11,7 +11,8 @@
 #   converts nothing; the published digest's conversion loads without the file.
 # - A config beside a .pt is part of the key; a damaged .pt fails naming it
 #   and leaves nothing; concurrent first loads share one conversion; a
-#   folder of that name still wins.
+#   folder of that name still wins; a cut-off download under a name says
+#   so; a killed conversion's temporary folder is removed by the next.
 . "$(dirname "$0")/lib_cli.sh"
 need_shared
 D=$SRC/tests/data/torchscript
@@ -107,6 +108,24 @@ before=$(ls -A "$OC" | sort | tr '\n' ' ')
 expect_fail "a truncated .pt fails naming the file" "$TMP/cut.pt: converting $TMP/cut.pt" \
   nl info --model "$TMP/cut.pt"
 check "nothing left in the cache for it" test "$(ls -A "$OC" | sort | tr '\n' ' ')" = "$before"
+# clip.load downloads straight into its file: an interrupted one is cut short
+head -c 5000 "$D/vit_jit.pt" >"$CLIPDIR/RN101.pt"
+expect_fail "a cut-off download under a name: the error says so" \
+  "RN101: converting $CLIPDIR/RN101.pt: .*not the file OpenAI publishes: an interrupted or damaged download\\? delete it and let clip.load fetch it again" \
+  nl info --model RN101
+rm "$CLIPDIR/RN101.pt"
+check "nothing left in the cache for it either" test "$(ls -A "$OC" | sort | tr '\n' ' ')" = "$before"
+# What a killed conversion left (its pid gone) is removed by the next one;
+# a running one's is left alone.
+sleep 0 & dead=$!; wait $dead
+mkdir -p "$OC/.tmp.$dead.abc123" "$OC/.tmp.$$.def456"
+head -c 1000 "$D/vit_jit.pt" >"$OC/.tmp.$dead.abc123/open_clip_model.safetensors"
+cp "$D/vit_sd.pt" "$TMP/other.pt"   # not converted yet without a config beside it
+nl info --model "$TMP/other.pt" >/dev/null 2>"$TMP/err" || bad "other.pt: $(cat "$TMP/err")"
+check "a dead run's temporary folder is removed ($(cat "$TMP/err"))" test ! -e "$OC/.tmp.$dead.abc123"
+check "... and said so" grep -q "removed $OC/.tmp.$dead.abc123, left by an interrupted conversion" "$TMP/err"
+check "a live run's is kept" test -d "$OC/.tmp.$$.def456"
+rmdir "$OC/.tmp.$$.def456"
 # a cache that cannot be written: one message naming it
 : >"$TMP/afile"
 expect_fail "an unwritable cache is an error naming it" "$TMP/afile" \

@@ -14,6 +14,7 @@
  * reading ~/.cache/clip at all. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,17 +91,41 @@ static void remove_tree(const char *dir) {
     rmdir(dir);
 }
 
+/* Remove the temporary folders ".tmp.<pid>.XXXXXX" that a killed
+ * conversion left in root (its pid no longer runs; a live one's is another
+ * run's, left alone): a ViT-L/14 leaves 0.9 GB. */
+static void remove_stale(const char *root) {
+    DIR *d = opendir(root);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, ".tmp.", 5) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + 5, &end, 10);
+        if (end == e->d_name + 5 || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = nli_path_join(root, e->d_name);
+        if (p) {
+            remove_tree(p);
+            nli_log(NL_LOG_INFO, "removed %s, left by an interrupted conversion", p);
+        }
+        free(p);
+    }
+    if (d) closedir(d);
+}
+
 /* Convert pt into root/key (a temporary folder renamed into place, so a
  * folder of that name is always whole; a concurrent run's finished one is
  * used). The folder (malloc'd) or NULL with the error set. */
-static char *convert_into(const char *root, const char *key, const char *pt, const char *label) {
+static char *convert_into(const char *root, const char *key, const char *pt, const char *label,
+                          const char *hint) {
     char *dst = nli_path_join(root, key), *tmp = NULL;
     if (!dst) return NULL;
     if (converted(dst)) return dst;
     if (nli_mkdir_p(root) != 0) goto fail;
-    size_t n = strlen(root) + 32;
+    remove_stale(root);
+    size_t n = strlen(root) + 64;
     if (!(tmp = nli_malloc(n))) goto fail;
-    snprintf(tmp, n, "%s/.tmp-XXXXXX", root);
+    snprintf(tmp, n, "%s/.tmp.%ld.XXXXXX", root, (long)getpid());
     if (!mkdtemp(tmp)) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot create a folder in the neglabel cache: %s", root, strerror(errno));
         goto fail;
@@ -108,6 +133,12 @@ static char *convert_into(const char *root, const char *key, const char *pt, con
     nli_log(NL_LOG_INFO, "%s: converting %s once into %s", label, pt, dst);
     if (nl_convert_checkpoint(pt, tmp) != 0) {
         nli_prefixerr("%s: converting %s", label, pt);
+        if (hint) {
+            char saved[2048];
+            nl_status st = nl_last_status();
+            snprintf(saved, sizeof saved, "%s", nli_geterr());
+            nli_seterr_code(st, "%s%s", saved, hint);
+        }
         remove_tree(tmp);
         goto fail;
     }
@@ -142,7 +173,8 @@ char *nli_checkpoint_resolve(const char *pt, int index) {
         nli_prefixerr("%s", label);
         goto done;
     }
-    if (index >= 0 && strcmp(hex, g_models[index].sha256) != 0)
+    int mismatch = index >= 0 && strcmp(hex, g_models[index].sha256) != 0;
+    if (mismatch)
         nli_log(NL_LOG_WARN,
                 "%s: %s has SHA-256 %s, not the %s OpenAI publishes (clip.load would download it again; neglabel "
                 "does not): converting it as it is",
@@ -160,7 +192,10 @@ char *nli_checkpoint_resolve(const char *pt, int index) {
     }
     if (!(key = nli_malloc(64 + 1 + 16 + 1))) goto done;
     snprintf(key, 64 + 1 + 16 + 1, "%s%s%.16s", hex, have_cfg ? "-" : "", chex);
-    result = convert_into(root, key, pt, label);
+    result = convert_into(root, key, pt, label,
+                          mismatch ? " (not the file OpenAI publishes: an interrupted or damaged download? delete it "
+                                     "and let clip.load fetch it again)"
+                                   : NULL);
 done:
     free(root);
     free(key);
