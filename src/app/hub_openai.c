@@ -162,12 +162,6 @@ char *nli_checkpoint_resolve(const char *pt, int index) {
     const char *label = index >= 0 ? g_models[index].name : pt;
     char *root = converted_root(), *key = NULL, *result = NULL;
     if (!root) return NULL;
-    /* the published file was converted before: nothing to read */
-    if (index >= 0 && !(result = nli_path_join(root, g_models[index].sha256))) goto done;
-    if (result && converted(result)) goto done;
-    free(result);
-    result = NULL;
-
     char hex[65];
     if (nli_hub_file_digest(pt, 0, hex) != 0) {
         nli_prefixerr("%s", label);
@@ -207,6 +201,7 @@ char *nli_openai_clip_resolve(int index) {
                                                                        : NULL;
     char *result = NULL;
     if (!pt) goto done;
+    /* the published file was converted before: nothing to read or hash */
     char *root = converted_root(), *done_dir = root ? nli_path_join(root, g_models[index].sha256) : NULL;
     int have = done_dir && converted(done_dir);
     free(root);
