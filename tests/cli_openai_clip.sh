@@ -72,7 +72,8 @@ check "... the same embedding" cmp -s "$TMP/ref.json" "$TMP/name2.json"
 # A folder of that name wins, as any path does.
 mkdir -p "$TMP/cwd/ViT-B"
 cp -r "$TMP/ref" "$TMP/cwd/ViT-B/32"
-(cd "$TMP/cwd" && "$BIN" info --model ViT-B/32 >"$TMP/info.json" 2>"$TMP/err")
+absbin=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")   # BIN may be relative to the repository
+(cd "$TMP/cwd" && "$absbin" info --model ViT-B/32 >"$TMP/info.json" 2>"$TMP/err")
 check "a folder ./ViT-B/32 is read as the folder ($(cat "$TMP/err"))" grep -q '"model":"ViT-B/32"' "$TMP/info.json"
 
 # ------------------------------------------------------------ .pt by its path
