@@ -40,6 +40,10 @@ check "nothing written to the cache for missing files" test ! -e "$OC"
 expect_fail "vit-b/16 (clip's names are case-sensitive) is not one of them" "Hugging Face Hub" \
   env HF_HUB_OFFLINE=1 "$BIN" info --model vit-b/16
 
+expect_fail "hf-hub:ViT-B/16 names a Hub repository, not clip's model" \
+  "ViT-B/16: no such folder; as a Hugging Face Hub model: not in the Hugging Face cache" \
+  env HF_HUB_OFFLINE=1 HF_HUB_CACHE="$TMP/hf" "$BIN" info --model hf-hub:ViT-B/16
+
 # --------------------------------------------------- a name's file, converted
 nl convert "$D/vit_jit.pt" -o "$TMP/ref" 2>/dev/null || bad "convert vit_jit.pt"
 nl embed --no-cache --model "$TMP/ref" --image "$IMG" >"$TMP/ref.json" 2>/dev/null || bad "embed with the converted folder"

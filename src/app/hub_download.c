@@ -696,13 +696,14 @@ char *nl_model_resolve(const char *name) {
     struct stat st;
     /* open_clip's spelling of a Hub model, "hf-hub:org/name", is the Hub's
      * org/name (a folder of that name wins, as any path) */
-    if (!strncmp(name, "hf-hub:", 7) && stat(name, &st) != 0) name += 7;
+    int hub_only = !strncmp(name, "hf-hub:", 7) && stat(name, &st) != 0;
+    if (hub_only) name += 7;
     /* a path that exists wins (a checkpoint file, as clip.load takes one, is
      * converted once into the cache); then OpenAI's names for its CLIPs */
     int oi;
     if (stat(name, &st) == 0)
         return S_ISREG(st.st_mode) && nli_ends_with(name, ".pt") ? nli_checkpoint_resolve(name, -1) : nli_strdup(name);
-    if ((oi = nli_openai_clip_index(name)) >= 0) return nli_openai_clip_resolve(oi);
+    if (!hub_only && (oi = nli_openai_clip_index(name)) >= 0) return nli_openai_clip_resolve(oi);
     /* names that can only be paths */
     if (name[0] == '/' || name[0] == '.' || name[0] == '~' || !strchr(name, '/')) return nli_strdup(name);
     const char *at = strchr(name, '@');
