@@ -175,13 +175,14 @@ char *nli_checkpoint_resolve(const char *pt, int index) {
                 label, pt, hex, g_models[index].sha256);
     /* a config beside the checkpoint is part of what convert reads */
     char *dir = nli_dirname(pt), *cfg = dir ? nli_path_join(dir, "open_clip_config.json") : NULL;
-    char chex[65] = "";
-    int have_cfg = cfg && nli_hub_is_regular(cfg);
-    int rc = have_cfg ? nli_hub_file_digest(cfg, 0, chex) : 0;
     free(dir);
+    if (!cfg) goto done;
+    char chex[65] = "";
+    int have_cfg = nli_hub_is_regular(cfg);
+    int rc = have_cfg ? nli_hub_file_digest(cfg, 0, chex) : 0;
     free(cfg);
-    if (rc != 0 || (!have_cfg && !cfg)) {
-        if (rc != 0) nli_prefixerr("%s", label);
+    if (rc != 0) {
+        nli_prefixerr("%s", label);
         goto done;
     }
     if (!(key = nli_malloc(64 + 1 + 16 + 1))) goto done;
