@@ -243,6 +243,17 @@ typedef struct {
  * malloc'd message for each image that failed (status -1). */
 NL_API int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample,
                                   float *out, int *status, char **errors);
+/* Image embeddings from pixels already preprocessed (a PyTorch DataLoader's
+ * batch, transformers' pixel_values, open_clip's or clip.load's preprocess):
+ * n images, each 3 x S x S float32 in C order (CHW; S = nl_model_image_size),
+ * resized, cropped, scaled to [0, 1] and normalised with the model's mean
+ * and std as its own preprocessing does; the model runs on them as given
+ * (model.get_image_features(pixel_values), model.encode_image(x)). out:
+ * n x dim projections, not normalised. A NaN or inf is an error naming the
+ * image; values far outside what [0, 1] pixels normalise to (0..255
+ * values, or none normalised) give a warning. */
+NL_API int nl_embed_pixels(nl_model *m, const float *pixels, size_t n, float *out);
+
 /* Resize the shorter side to size and centre-crop, as nl_preprocess_file
  * does after decoding; out receives size*size*3 uint8 (HWC). */
 NL_API int nl_preprocess_rgb(const nl_rgb_image *img, int size, nl_resample resample, uint8_t *out);

@@ -185,6 +185,9 @@ int main(void) {
     FAILS(nl_embed_images(m, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_images: NULL argument");
     FAILS(nl_embed_images(m, null1, 1, NL_RESAMPLE_BICUBIC, out, NULL), "image 0: the path is NULL");
     FAILS(nl_embed_rgb(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_embed_rgb: NULL argument");
+    FAILS(nl_embed_pixels(NULL, out, 1, out), "nl_embed_pixels: NULL argument");
+    FAILS(nl_embed_pixels(m, NULL, 1, out), "nl_embed_pixels: NULL argument");
+    FAILS(nl_embed_pixels(m, out, 1, NULL), "nl_embed_pixels: NULL argument");
     FAILS(nl_embed_image_buffers(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL, NULL),
           "nl_embed_image_buffers: NULL argument");
     FAILS(nl_preprocess_rgb(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "nl_preprocess_rgb: NULL argument");

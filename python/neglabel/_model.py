@@ -197,6 +197,33 @@ class Model:
             out[[i for i, _ in group]] = part
         return out
 
+    def embed_pixels(self, pixels: Any) -> np.ndarray:
+        """Image embeddings from pixels you preprocessed yourself: an (n, dim)
+        float32 array of CLIP's projections, **not normalised**, as
+        ``CLIPModel.get_image_features(pixel_values)`` or open_clip's
+        ``model.encode_image(x)`` give for the same tensor.
+
+        ``pixels`` is an N x 3 x S x S array (one image: 3 x S x S; S is
+        :attr:`image_size`) of floats already resized, cropped, scaled to
+        [0, 1] and normalised with the model's mean and std: a batch of a
+        PyTorch DataLoader with ``clip.load``'s or open_clip's ``preprocess``,
+        or transformers' ``pixel_values``. numpy arrays and anything
+        ``numpy.asarray`` takes are accepted, and PyTorch tensors on any
+        device, with gradients or in bfloat16 (copied to the CPU as float32).
+        float16 and float64 are converted to float32. A NaN or inf raises
+        InvalidInputError naming the image; values far outside what [0, 1]
+        pixels normalise to (0..255 values, or no normalisation) log a
+        warning. To let neglabel decode and preprocess exactly as the
+        reference does, give the images to :meth:`embed_images` instead.
+        """
+        a = _pixel_array(pixels, self.image_size)
+        self._check_open()
+        n = a.shape[0]
+        out = np.empty((n, self.dim), dtype=np.float32)
+        if n:
+            self._m.embed_pixels(a, n, out)
+        return out
+
     # -- pipeline helpers (normalised, cached embeddings as the CLI's commands use)
     def _embed_words(self, words: Sequence[str], templates: Sequence[str], cache_dir: Optional[PathLike],
                      raw: bool = False) -> np.ndarray:
@@ -244,6 +271,32 @@ class Model:
 
     def _score_device(self) -> Tuple[int, int]:
         return _DEVICE_KIND["cuda" if self.device.startswith("cuda") else "cpu"], self._desc["device_index"]
+
+
+def _pixel_array(pixels: Any, size: int) -> np.ndarray:
+    """An N x 3 x S x S C-contiguous float32 array of ``pixels`` (numpy,
+    array-like, or a PyTorch tensor, duck-typed: torch is not imported)."""
+    if hasattr(pixels, "detach") and hasattr(pixels, "cpu") and hasattr(pixels, "is_floating_point"):
+        t = pixels.detach()
+        if not t.is_floating_point():
+            raise TypeError(f"pixels: expected a float tensor of normalised pixels, got {t.dtype} "
+                            "(for uint8 images use embed_images)")
+        pixels = t.cpu().float().numpy()
+    a = np.asarray(pixels)
+    if a.dtype.kind != "f":
+        raise TypeError(f"pixels: expected floats (normalised pixels), got {a.dtype}"
+                        + (" (for uint8 images use embed_images)" if a.dtype.kind in "ui" else ""))
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[1:] != (3, size, size):
+        hint = ""
+        if a.ndim == 4 and a.shape[1:] == (size, size, 3):
+            hint = " (channels last: use pixels.transpose(0, 3, 1, 2))"
+        elif a.ndim == 4 and a.shape[1] == 3:
+            hint = f" (this model takes {size} x {size} images: resize and crop them to {size} as its preprocessing does)"
+        raise ValueError(f"pixels: expected an N x 3 x {size} x {size} array (or 3 x {size} x {size}), "
+                         f"got shape {a.shape}{hint}")
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def _restore_model(path: str, device: str, precision: Optional[str], threads: int, batch_size: int,

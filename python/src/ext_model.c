@@ -138,6 +138,32 @@ static PyObject *Model_embed_paths(ModelObject *self, PyObject *args) {
     return res;
 }
 
+/* embed_pixels(pixels, n, out): raw projections of n preprocessed images,
+ * a C-contiguous float32 buffer of n x 3 x S x S (the wrapper checks the
+ * shape and converts). */
+static PyObject *Model_embed_pixels(ModelObject *self, PyObject *args) {
+    PyObject *pixels, *out;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OnO:embed_pixels", &pixels, &n, &out) || !nlpy_model_ok(self)) return NULL;
+    if (n < 0) return PyErr_Format(PyExc_ValueError, "embed_pixels: n must be >= 0, got %zd", n);
+    size_t S = (size_t)nl_model_image_size(self->m);
+    Py_buffer pb, ob;
+    if (nlpy_get_buffer(pixels, &pb, 0, 4, 'f', "pixels") != 0) return NULL;
+    if (nlpy_get_buffer(out, &ob, 1, 4, 'f', "out") != 0) { PyBuffer_Release(&pb); return NULL; }
+    PyObject *res = NULL;
+    if (nlpy_check_len(&pb, (size_t)n * 3 * S * S, "pixels") == 0 &&
+        nlpy_check_len(&ob, (size_t)n * (size_t)self->dim, "out") == 0) {
+        int rc = 0;
+        failure f = {0};
+        if (n)
+            MODEL_CALL(self, f, { rc = nl_embed_pixels(self->m, pb.buf, (size_t)n, ob.buf); if (rc) nlpy_fail_capture(&f); });
+        res = rc || f.closed ? nlpy_fail_raise(&f) : Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&ob);
+    PyBuffer_Release(&pb);
+    return res;
+}
+
 /* embed_arrays(arrays, resample, out): raw projections of decoded images,
  * each an H x W x 3 uint8 buffer whose pixels are 3 bytes apart and
  * channels 1 byte apart; rows may be any stride >= W*3 apart (a crop of a
@@ -470,6 +496,7 @@ static PyMethodDef Model_methods[] = {
     {"embed_texts", (PyCFunction)Model_embed_texts, METH_VARARGS, "embed_texts(texts, out): raw text projections"},
     {"embed_paths", (PyCFunction)Model_embed_paths, METH_VARARGS, "embed_paths(paths, resample, out): nl_embed_images"},
     {"embed_arrays", (PyCFunction)Model_embed_arrays, METH_VARARGS, "embed_arrays(arrays, resample, out): nl_embed_rgb"},
+    {"embed_pixels", (PyCFunction)Model_embed_pixels, METH_VARARGS, "embed_pixels(pixels, n, out): nl_embed_pixels"},
     {"embed_image_files", (PyCFunction)Model_embed_image_files, METH_VARARGS,
      "embed_image_files(paths, resample, cache_dir, strict, out) -> good indices: nl_embed_image_files_readable"},
     {"embed_files_each", (PyCFunction)Model_embed_files_each, METH_VARARGS,

@@ -115,6 +115,22 @@ def test_fp32_matches_cpu(gmodel, model, few):
     close_rows(mixed, model.embed_images([few[0], arrays[1], few[2]]))
 
 
+def test_pixels_on_gpu(gmodel, model, few, shared):
+    """embed_pixels on the GPU: the bits of embed_images for the same
+    pixels (Pillow's bicubic crops in ../shared; the GPU normalises uint8
+    exactly as the CPU does), and the CPU's rows within 1e-5 |g|."""
+    S = gmodel.image_size
+    rgb = np.stack([np.fromfile(shared / "fixtures" / "preprocess" / (os.path.basename(p) + ".bicubic.rgb"),
+                                dtype=np.uint8).reshape(S, S, 3) for p in few]).transpose(0, 3, 1, 2)
+    info = gmodel.info
+    mean = np.array(info["image_mean"], np.float32).reshape(3, 1, 1)
+    std = np.array(info["image_std"], np.float32).reshape(3, 1, 1)
+    px = (rgb.astype(np.float32) / np.float32(255) - mean) / std
+    g = gmodel.embed_pixels(px)
+    assert np.array_equal(g, gmodel.embed_images(few, resample="bicubic"))
+    close_rows(g, model.embed_pixels(px))
+
+
 def test_buffers_and_files_each(gmodel, model, few, tmp_path):
     """The Ray path's calls (encoded bytes, files with a status each) on the
     GPU, with an unreadable item in the middle."""

@@ -670,6 +670,68 @@ int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample 
     return embed_images_src(m, &src, n, resample, out, status, NULL, NULL);
 }
 
+/* Pixels a caller preprocessed: every value finite (else an error naming the
+ * image, channel, row and column), and a warning when a value is far outside
+ * what [0, 1] pixels normalised with the model's mean and std can give
+ * (p = x * std + mean outside [-0.5, 1.5]: 0..255 values, or no
+ * normalisation), the usual mistake; a resize on float tensors overshoots
+ * by far less. */
+static int check_pixels(const nl_model *m, const float *pixels, size_t n) {
+    const nli_clip_config *c = m->cfg;
+    const size_t S = (size_t)c->vision.image_size, plane = S * S;
+    int warned = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int ch = 0; ch < 3; ch++) {
+            const float *x = pixels + (i * 3 + (size_t)ch) * plane;
+            const float lo = (-0.5f - c->image_mean[ch]) / c->image_std[ch];
+            const float hi = (1.5f - c->image_mean[ch]) / c->image_std[ch];
+            uint32_t bad = 0;
+            int out = 0;
+            for (size_t k = 0; k < plane; k++) { /* branch-free: vectorised */
+                uint32_t u;
+                memcpy(&u, &x[k], 4);
+                bad |= (u & 0x7f800000u) == 0x7f800000u;
+                out |= (x[k] < lo) | (x[k] > hi);
+            }
+            if (bad) {
+                size_t k = 0;
+                while (isfinite(x[k])) k++;
+                nli_seterr("pixels: image %zu holds a non-finite value (%s) at channel %d, row %zu, column %zu", i,
+                           isnan(x[k]) ? "NaN" : "inf", ch, k / S, k % S);
+                return -1;
+            }
+            if (out && !warned) {
+                size_t k = 0;
+                while (!(x[k] < lo || x[k] > hi)) k++;
+                nli_log(NL_LOG_WARN,
+                        "pixels: image %zu holds %g at channel %d, row %zu, column %zu, far outside [%.3g, %.3g], "
+                        "what pixels in [0, 1] normalised with the model's mean (%g, %g, %g) and std (%g, %g, %g) "
+                        "give: were they scaled to [0, 1] and normalised as the model expects?",
+                        i, (double)x[k], ch, k / S, k % S, (double)((0.0f - c->image_mean[ch]) / c->image_std[ch]),
+                        (double)((1.0f - c->image_mean[ch]) / c->image_std[ch]), (double)c->image_mean[0],
+                        (double)c->image_mean[1], (double)c->image_mean[2], (double)c->image_std[0],
+                        (double)c->image_std[1], (double)c->image_std[2]);
+                warned = 1;
+            }
+        }
+    return 0;
+}
+
+int nl_embed_pixels(nl_model *m, const float *pixels, size_t n, float *out) {
+    if (!m || (n && (!pixels || !out))) return nli_null_arg(__func__);
+    const nli_clip_config *c = m->cfg;
+    const size_t S = (size_t)c->vision.image_size, px = 3 * S * S, dim = (size_t)c->projection_dim;
+    if (n > SIZE_MAX / px / sizeof(float)) { nli_seterr("pixels: %zu images is too many", n); return -1; }
+    if (check_pixels(m, pixels, n) != 0) return -1;
+    const size_t B = (size_t)m->batch;
+    for (size_t s = 0; s < n; s += B) {
+        size_t k = n - s < B ? n - s : B;
+        if (nli_clip_encode_images(m->clip, pixels + s * px, k, out + s * dim) != 0) return -1;
+        if (s + k < n && nli_cancelled()) return -1; /* nl_set_cancel, after each batch but the last */
+    }
+    return 0;
+}
+
 int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, size_t n, nl_resample resample, float *out,
                            int *status, char **errors) {
     if (!m || (n && (!images || !out))) return nli_null_arg(__func__);
