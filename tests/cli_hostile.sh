@@ -49,16 +49,37 @@ check "an image link to itself is reported unreadable" grep -q "skipping unreada
 check "a dangling folder link is named" grep -q "$TMP/gone/birds: skipped, cannot be read: No such file" "$TMP/gone.err"
 expect_fail "--strict: a dangling image link is fatal" "gone/(cat\.jpg|self\.png).*--strict" S --strict --list "$TMP/gone"
 # A FIFO named by a list file (or given as a file to read) waited in open()
-# for a writer that never came: a hang that one Ctrl-C could not end. Now
-# refused at once as "not a regular file" (the image skipped, as unreadable).
+# for a writer that never came: a hang that one Ctrl-C could not end. Now an
+# image that is a FIFO is refused at once as "not a regular file" (skipped,
+# as unreadable); a text input (labels, negatives, scores, an image list)
+# that is one is read as a pipe, and without a writer it is empty at once.
 mkdir -p "$TMP/fifos"; cp "$IMG/dog.jpg" "$TMP/fifos/"; mkfifo "$TMP/fifos/pipe.jpg"
 printf 'pipe.jpg\ndog.jpg\n' >"$TMP/fifos/list.txt"
 out=$(timeout -s KILL 20 "$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" \
   --negatives "$TMP/neg.tsv" --ngroup 2 --list "$TMP/fifos/list.txt" 2>"$TMP/fifos.err"); rc=$?
 check "a FIFO in an image list: skipped, not waited for (rc=$rc)" sh -c "[ $rc -eq 0 ] && [ $(printf '%s\n' "$out" | grep -c 'dog\.jpg,') -eq 1 ]"
 check "... named as not a regular file" grep -q "pipe.jpg: not a regular file" "$TMP/fifos.err"
-expect_fail "a FIFO as the labels file: refused, not waited for" "pipe.jpg: not a regular file" \
+expect_fail "a FIFO without a writer as the labels file: empty, not waited for" "pipe.jpg: no ID labels \(the file is empty\)" \
   timeout -s KILL 20 "$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/fifos/pipe.jpg" --method mcm "$IMG/dog.jpg"
+# Text inputs from pipes: `<(cmd)` and /dev/stdin give what the files give
+# (before: "/dev/fd/63: not a regular file"). "-" is not standard input:
+# the error says which name is.
+want=$(S "$IMG/dog.jpg" "$IMG/kite.jpg")
+got=$(T score -q --no-cache --model "$M" --id-labels <(cat "$TMP/labels.txt") --negatives <(cat "$TMP/neg.tsv") \
+  --ngroup 2 "$IMG/dog.jpg" "$IMG/kite.jpg")
+check "labels and negatives from <(cat ...): the files' scores" test -n "$want" -a "$got" = "$want"
+got=$(printf '%s\n%s\n' "$IMG/dog.jpg" "$IMG/kite.jpg" | S --list /dev/stdin)
+check "an image list on /dev/stdin (a pipe): the same scores" test "$got" = "$want"
+got=$(S --list /dev/stdin "$IMG/dog.jpg" <<<"$IMG/kite.jpg")
+check "an image list on /dev/stdin (a here-string file) after an image: the same scores" test "$got" = "$want"
+printf '0.9\n0.8\n0.7\n' >"$TMP/id.txt"; printf '0.1\n0.75\n' >"$TMP/ood.txt"
+want=$(T metrics --id-scores "$TMP/id.txt" --ood-scores "$TMP/ood.txt")
+check "metrics of <(cat ...): the files' metrics" test -n "$want" -a "$(T metrics --id-scores <(cat "$TMP/id.txt") --ood-scores <(cat "$TMP/ood.txt"))" = "$want"
+check "metrics of scores piped to /dev/stdin" test "$(cat "$TMP/ood.txt" | T metrics --id-scores "$TMP/id.txt" --ood-scores /dev/stdin)" = "$want"
+expect_fail "'-' is no file: the message names /dev/stdin" "-: cannot open: No such file or directory \(standard input is /dev/stdin\)" \
+  T metrics --id-scores "$TMP/id.txt" --ood-scores -
+expect_fail "a folder as scores: neither a file nor a pipe" "$TMP/fifos: not a regular file or a pipe" \
+  T metrics --id-scores "$TMP/id.txt" --ood-scores "$TMP/fifos"
 # The same for a checkpoint: `convert` of a FIFO waited in libzip's open
 # (and SIGTERM could not end it).
 expect_fail "a FIFO as convert's checkpoint: refused, not waited for" "pipe.pt: not a regular file" \

@@ -61,7 +61,7 @@ static int read_lines(const char *path, int utf8, nl_strvec *out) {
     memset(out, 0, sizeof *out);
     char *buf;
     size_t len;
-    if (nli_read_file(path, MAX_LIST_FILE, &buf, &len) != 0) return -1;
+    if (nli_read_input(path, MAX_LIST_FILE, &buf, &len) != 0) return -1;
     size_t lineno = 0;
     char *p = buf, *end = buf + len;
     p += nli_bom_len(p, len);

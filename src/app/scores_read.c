@@ -103,7 +103,7 @@ static int read_scores(const char *path, const char *column, double **out, size_
     char **fields = NULL;
     double *v = NULL;
     int rc = -1, csv = 0;
-    if (nli_read_file(path, SCORES_MAX_BYTES, &r.s, &len) != 0) return -1;
+    if (nli_read_input(path, SCORES_MAX_BYTES, &r.s, &len) != 0) return -1;
     char *start = r.s;
     r.end = r.s + len;
     if (memchr(r.s, 0, len)) { nli_seterr("%s: a NUL byte: not a text file", path); goto done; }

@@ -164,10 +164,57 @@ FILE *nli_fopen_regular(const char *path, struct stat *st) {
     return f;
 }
 
-int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
+/* A pipe or character device read to its end (at most max bytes), in
+ * blocking mode: a FIFO without a writer reads as empty. An interrupted
+ * read stops when nl_set_cancel's callback says so (Ctrl-C in the CLI). */
+static int read_stream(int fd, const char *path, size_t max, char **out, size_t *len) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    size_t n = 0, cap = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (nli_grow((void **)&buf, &cap, n + 65537, 1) != 0) { nli_prefixerr("%s", path); goto fail; }
+        size_t want = cap - 1 - n;
+        if (want > (max - n) + 1) want = (max - n) + 1; /* one byte past max tells "too large" */
+        ssize_t got = read(fd, buf + n, want);
+        if (got < 0 && errno == EINTR) {
+            if (nli_cancelled()) goto fail;
+            continue;
+        }
+        if (got < 0) { nli_seterr_code(NL_ERR_IO, "%s: read error: %s", path, strerror(errno)); goto fail; }
+        if (got == 0) break;
+        n += (size_t)got;
+        if (n > max) { nli_seterr("%s: more than %zu bytes (the limit)", path, max); goto fail; }
+    }
+    close(fd);
+    buf[n] = 0;
+    *out = buf;
+    if (len) *len = n;
+    return 0;
+fail:
+    close(fd);
+    free(buf);
+    return -1;
+}
+
+/* streams: also a pipe or character device (nli_read_input). */
+static int read_whole(const char *path, size_t max, char **out, size_t *len, int streams) {
     *out = NULL;
     if (len) *len = 0;
     struct stat st;
+    if (streams) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never waits at open for a FIFO's writer */
+        if (fd < 0) {
+            nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s%s", path, strerror(errno),
+                            strcmp(path, "-") ? "" : " (standard input is /dev/stdin)");
+            return -1;
+        }
+        if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+            return read_stream(fd, path, max, out, len);
+        int reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        close(fd);
+        if (!reg) { nli_seterr("%s: not a regular file or a pipe", path); return -1; }
+    }
     FILE *f = nli_fopen_regular(path, &st);
     if (!f) return -1;
     if ((uint64_t)st.st_size > max) {
@@ -190,6 +237,14 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
     *out = buf;
     if (len) *len = n;
     return 0;
+}
+
+int nli_read_file(const char *path, size_t max, char **out, size_t *len) {
+    return read_whole(path, max, out, len, 0);
+}
+
+int nli_read_input(const char *path, size_t max, char **out, size_t *len) {
+    return read_whole(path, max, out, len, 1);
 }
 
 int nli_map_file(const char *path, nli_map *m) {

@@ -46,6 +46,10 @@ int nli_open_regular(const char *path, struct stat *st);
 FILE *nli_fopen_regular(const char *path, struct stat *st);
 /* Whole-file read; result NUL-terminated; files larger than max are refused. */
 int nli_read_file(const char *path, size_t max, char **out, size_t *len);
+/* The same for a file the user names as input (labels, negatives, scores,
+ * image lists): also a pipe or character device, read to its end (`<(cmd)`,
+ * /dev/stdin); a FIFO without a writer reads as empty, never waits. */
+int nli_read_input(const char *path, size_t max, char **out, size_t *len);
 /* Length of a UTF-8 byte order mark (EF BB BF) at the start of a text of
  * len bytes: 3, or 0 if there is none. Every text input skips it (Windows
  * Notepad writes one). */
