@@ -142,6 +142,18 @@ class _Scorer:
                      n: int) -> Any:
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        parts = [repr(self.model), f"id_labels={len(self.labels)}"]
+        negatives = getattr(self, "negatives", None)
+        if negatives is not None:
+            parts.append(f"negatives={len(negatives)}")
+        for k in ("ngroup", "tau", "seed", "shuffle", "permutation"):
+            if hasattr(self, k):
+                parts.append(f"{k}={getattr(self, k)!r}")
+        for k, v in getattr(self, "params", {}).items():
+            parts.append(f"{k}={v!r}")
+        return f"neglabel.{type(self).__name__}({', '.join(parts)})"
+
 
 def _id_templates(negatives: Union[None, Negatives, PathLike], templates: Sequence[str], given: bool,
                   raw: bool) -> Tuple[List[str], bool, Optional[Negatives]]:

@@ -489,6 +489,17 @@ def test_stream_scorers_match_cli(cli, model, labels_file, negatives_ref, tmp_pa
         cls(model, labels_file, negatives_ref.negatives, bogus=1)
 
 
+def test_scorer_repr(model, labels_file, negatives_ref):
+    """A scorer's repr says what it scores with (before: <... object at 0x...>)."""
+    n = len(negatives_ref.negatives)
+    assert repr(negatives_ref) == (f"neglabel.NegLabel({model!r}, id_labels=10, negatives={n}, ngroup=10, "
+                                   "tau=0.01, seed=0, shuffle=True, permutation='splitmix')")
+    ada = neglabel.AdaNeg(model, labels_file, negatives_ref.negatives, memory=7)
+    assert repr(ada).startswith(f"neglabel.AdaNeg({model!r}, id_labels=10, negatives={n}, ngroup=5, ")
+    assert "permutation='torch', batch=256, memory=7, " in repr(ada)
+    assert repr(neglabel.MCM(model, ["cat", "dog"])) == f"neglabel.MCM({model!r}, id_labels=2, tau=1.0)"
+
+
 def test_csp_scorer_matches_cli(cli, tiny, model, labels_file, mini_corpus, cat_images, tmp_path):
     """neglabel.CSP mines as `mine --method csp` (the same file) and scores as
     `score --method csp` (to the CLI's 9 printed digits)."""
