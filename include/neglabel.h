@@ -253,6 +253,16 @@ NL_API int nl_embed_image_buffers(nl_model *m, const nl_image_buffer *images, si
  * image; values far outside what [0, 1] pixels normalise to (0..255
  * values, or none normalised) give a warning. */
 NL_API int nl_embed_pixels(nl_model *m, const float *pixels, size_t n, float *out);
+/* The pixels nl_embed_images (files) and nl_embed_rgb (decoded buffers)
+ * give the model: decoded, resized and cropped as they do (resample as
+ * there), scaled to [0, 1] and normalised with the model's mean and std;
+ * n x 3 x S x S float32 (CHW), S = nl_model_image_size. nl_embed_pixels of
+ * them gives those functions' rows, bit for bit. status as nl_embed_images
+ * (a failed image's pixels are zero). */
+NL_API int nl_image_pixels(nl_model *m, const char *const *paths, size_t n, nl_resample resample, float *out,
+                           int *status);
+NL_API int nl_rgb_pixels(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample resample, float *out,
+                         int *status);
 
 /* Resize the shorter side to size and centre-crop, as nl_preprocess_file
  * does after decoding; out receives size*size*3 uint8 (HWC). */

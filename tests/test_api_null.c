@@ -188,6 +188,13 @@ int main(void) {
     FAILS(nl_embed_pixels(NULL, out, 1, out), "nl_embed_pixels: NULL argument");
     FAILS(nl_embed_pixels(m, NULL, 1, out), "nl_embed_pixels: NULL argument");
     FAILS(nl_embed_pixels(m, out, 1, NULL), "nl_embed_pixels: NULL argument");
+    FAILS(nl_image_pixels(NULL, null1, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_image_pixels: NULL argument");
+    FAILS(nl_image_pixels(m, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_image_pixels: NULL argument");
+    FAILS(nl_image_pixels(m, null1, 1, NL_RESAMPLE_BICUBIC, NULL, NULL), "nl_image_pixels: NULL argument");
+    float *pix = malloc((size_t)3 * nl_model_image_size(m) * nl_model_image_size(m) * sizeof(float));
+    FAILS(nl_image_pixels(m, null1, 1, NL_RESAMPLE_BICUBIC, pix, NULL), "image 0: the path is NULL");
+    free(pix);
+    FAILS(nl_rgb_pixels(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL), "nl_rgb_pixels: NULL argument");
     FAILS(nl_embed_image_buffers(NULL, NULL, 1, NL_RESAMPLE_BICUBIC, out, NULL, NULL),
           "nl_embed_image_buffers: NULL argument");
     FAILS(nl_preprocess_rgb(NULL, 224, NL_RESAMPLE_BICUBIC, (uint8_t *)out), "nl_preprocess_rgb: NULL argument");

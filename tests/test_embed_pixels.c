@@ -6,9 +6,13 @@
  * nl_embed_images gives for the same files; the model's batch splits a
  * call, which polls nl_set_cancel between batches; NaN and inf are errors
  * naming the image and the place; 0..255 values warn once; NULLs and an
- * impossible count are errors. NEGLABEL_DEVICE=cuda (test_embed_pixels_gpu):
+ * impossible count are errors. nl_image_pixels and nl_rgb_pixels give the
+ * golden's pixels, the same for files and decoded buffers, and pixels that
+ * embed to nl_embed_images' bits for every resample (the folder's own crop
+ * included); a missing file zeroes only its row. NEGLABEL_DEVICE=cuda (test_embed_pixels_gpu):
  * the same on CUDA device 0 in fp32. */
 #include "check.h"
+#include "image.h"
 #include "neglabel.h"
 
 #include <jansson.h>
@@ -118,6 +122,97 @@ int main(void) {
     CHECK(nl_embed_images(m, (const char *const *)paths, n, NL_RESAMPLE_BICUBIC, ef, NULL) == 0, "files: %s",
           nl_last_error());
     CHECK(!memcmp(e, ef, n * dim * sizeof(float)), "pixels embed differently from the same images as files");
+
+    /* nl_image_pixels / nl_rgb_pixels: the pixels the model is given, the
+     * golden's for bicubic; and with each folder's own preprocessing
+     * (transformers' crop for this Hugging Face folder) and awkward
+     * images, embedded by nl_embed_pixels, nl_embed_images' bits. */
+    float *p2 = malloc((n + 4) * PX * sizeof(float));
+    CHECK(nl_image_pixels(m, (const char *const *)paths, n, NL_RESAMPLE_BICUBIC, p2, NULL) == 0, "pixels: %s",
+          nl_last_error());
+    CHECK(!memcmp(p2, pix, n * PX * sizeof(float)), "nl_image_pixels (bicubic) differ from the golden's pixels");
+    {
+        static const char *more[] = {"odd-227x389.png", "wide-1700x40.png", "rgba-dog.png", "cmyk-dog.jpg"};
+        size_t nm = n + 4;
+        char **all = calloc(nm, sizeof *all);
+        nl_rgb_image *dec = calloc(nm, sizeof *dec);
+        nli_image *img = calloc(nm, sizeof *img);
+        for (size_t i = 0; i < nm; i++) {
+            char rel[512];
+            snprintf(rel, sizeof rel, "fixtures/images/%s",
+                     i < n ? json_string_value(json_array_get(imgs, i)) : more[i - n]);
+            all[i] = check_path(shared, rel);
+            CHECK(nli_image_load(all[i], &img[i]) == 0, "decode %s: %s", all[i], nl_last_error());
+            dec[i] = (nl_rgb_image){img[i].rgb, img[i].w, img[i].h, 0};
+        }
+        float *pm = malloc(nm * PX * sizeof(float)), *pr = malloc(nm * PX * sizeof(float));
+        float *ea = calloc(nm * dim, sizeof(float)), *eb = calloc(nm * dim, sizeof(float));
+        for (int f = 0; f < 3; f++) {
+            nl_resample rs = f == 0 ? NL_RESAMPLE_MODEL : f == 1 ? NL_RESAMPLE_BICUBIC : NL_RESAMPLE_BILINEAR;
+            CHECK(nl_image_pixels(m, (const char *const *)all, nm, rs, pm, NULL) == 0 &&
+                      nl_rgb_pixels(m, dec, nm, rs, pr, NULL) == 0,
+                  "pixels (%d): %s", f, nl_last_error());
+            CHECK(!memcmp(pm, pr, nm * PX * sizeof(float)), "resample %d: decoded buffers' pixels differ from files'", f);
+            CHECK(nl_embed_pixels(m, pm, nm, ea) == 0 && nl_embed_images(m, (const char *const *)all, nm, rs, eb, NULL) == 0,
+                  "embed (%d): %s", f, nl_last_error());
+            CHECK(!memcmp(ea, eb, nm * dim * sizeof(float)), "resample %d: embedding the pixels differs from the files",
+                  f);
+        }
+        /* the folder's own crop is transformers' for this Hugging Face folder: not torchvision's for 227 x 389 */
+        CHECK(nl_image_pixels(m, (const char *const *)all + n, 1, NL_RESAMPLE_MODEL, pm, NULL) == 0 &&
+                  nl_image_pixels(m, (const char *const *)all + n, 1, NL_RESAMPLE_BICUBIC, pr, NULL) == 0 &&
+                  memcmp(pm, pr, PX * sizeof(float)) != 0,
+              "odd-227x389.png: the folder's own preprocessing equals torchvision's bicubic crop");
+        /* a missing file: with status only its row (zeros), else the call fails naming it */
+        char *keep = all[1];
+        all[1] = check_path(shared, "fixtures/images/missing.jpg");
+        int st[64];
+        CHECK(nl_image_pixels(m, (const char *const *)all, nm, NL_RESAMPLE_BICUBIC, pm, NULL) != 0 &&
+                  strstr(nl_last_error(), "missing.jpg"),
+              "missing file, no status: %s", nl_last_error());
+        memset(pm, 0xff, nm * PX * sizeof(float));
+        CHECK(nl_image_pixels(m, (const char *const *)all, nm, NL_RESAMPLE_BICUBIC, pm, st) == 0 && st[0] == 0 &&
+                  st[1] == -1 && st[2] == 0,
+              "missing file with status: %s", nl_last_error());
+        int zero = 1;
+        for (size_t k = 0; k < PX; k++) zero &= pm[PX + k] == 0.0f;
+        CHECK(zero, "a failed image's pixels are not zero");
+        CHECK(!memcmp(pm, p2, PX * sizeof(float)) && !memcmp(pm + 2 * PX, p2 + 2 * PX, (n - 2) * PX * sizeof(float)),
+              "the other images' pixels changed beside a missing file");
+        free(all[1]);
+        all[1] = keep;
+        /* batches of 2: the same pixels; nl_set_cancel polled between them */
+        stop_at = 1000;
+        polls = 0;
+        nl_set_cancel(cancel_cb, NULL);
+        CHECK(nl_image_pixels(m2, (const char *const *)all, nm, NL_RESAMPLE_BICUBIC, pm, NULL) == 0 &&
+                  !memcmp(pm, p2, n * PX * sizeof(float)) && polls == (int)((nm + 1) / 2 - 1),
+              "pixels in batches of 2: %s (polls %d)", nl_last_error(), polls);
+        stop_at = 1;
+        polls = 0;
+        CHECK(nl_rgb_pixels(m2, dec, nm, NL_RESAMPLE_BICUBIC, pm, NULL) != 0 && nl_last_status() == NL_ERR_CANCELLED &&
+                  polls == 1,
+              "pixels cancelled after the first batch: %s (polls %d)", nl_last_error(), polls);
+        nl_set_cancel(NULL, NULL);
+        CHECK(nl_image_pixels(NULL, (const char *const *)all, 1, NL_RESAMPLE_MODEL, pm, NULL) != 0 &&
+                  strstr(nl_last_error(), "nl_image_pixels: NULL argument") &&
+                  nl_rgb_pixels(m, NULL, 1, NL_RESAMPLE_MODEL, pm, NULL) != 0 &&
+                  strstr(nl_last_error(), "nl_rgb_pixels: NULL argument") &&
+                  nl_image_pixels(m, NULL, 0, NL_RESAMPLE_MODEL, NULL, NULL) == 0,
+              "NULLs: %s", nl_last_error());
+        for (size_t i = 0; i < nm; i++) {
+            free(all[i]);
+            nli_image_free(&img[i]);
+        }
+        free(all);
+        free(dec);
+        free(img);
+        free(pm);
+        free(pr);
+        free(ea);
+        free(eb);
+    }
+    free(p2);
 
     /* Batches of 2: the same rows (to BLAS's blocking), nl_set_cancel
      * polled after each batch but the last. */

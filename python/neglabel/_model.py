@@ -178,21 +178,39 @@ class Model:
         on the thread count; a list mixing files with decoded images is
         embedded as two calls, the files and then the decoded images.)
         """
+        return self._images_call(images, resample, self.dim, "embed")
+
+    def preprocess(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model") -> np.ndarray:
+        """The pixels :meth:`embed_images` gives the model for ``images`` (the
+        same inputs and ``resample``): decoded, resized and cropped as
+        Pillow and torchvision (or transformers' CLIPImageProcessor, for a
+        Hugging Face folder's own preprocessing) do, scaled to [0, 1] and
+        normalised with the model's mean and std. An (n, 3, S, S) float32
+        array (S is :attr:`image_size`): what a PyTorch model takes, and
+        :meth:`embed_pixels` of it equals :meth:`embed_images`' rows."""
+        S = self.image_size
+        return self._images_call(images, resample, 3 * S * S, "pixels").reshape(-1, 3, S, S)
+
+    def _images_call(self, images: Any, resample: str, width: int, kind: str) -> np.ndarray:
+        """Rows of ``width`` floats for each image: files through
+        ``{kind}_paths``, decoded images through ``{kind}_arrays``, back in
+        the order given."""
         r = _resample(resample)
         items = _image_list(images)
         self._check_open()
-        out = np.empty((len(items), self.dim), dtype=np.float32)
+        by_paths, by_arrays = getattr(self._m, kind + "_paths"), getattr(self._m, kind + "_arrays")
+        out = np.empty((len(items), width), dtype=np.float32)
         paths = [(i, x) for i, x in enumerate(items) if _is_path(x)]
         arrays = [(i, _rgb_array(x, i)) for i, x in enumerate(items) if not _is_path(x)]
         if not arrays:
             if paths:
-                self._m.embed_paths([x for _, x in paths], r, out)
+                by_paths([x for _, x in paths], r, out)
             return out
         if not paths:
-            self._m.embed_arrays([a for _, a in arrays], r, out)
+            by_arrays([a for _, a in arrays], r, out)
             return out
-        for group, fn in ((paths, self._m.embed_paths), (arrays, self._m.embed_arrays)):
-            part = np.empty((len(group), self.dim), dtype=np.float32)
+        for group, fn in ((paths, by_paths), (arrays, by_arrays)):
+            part = np.empty((len(group), width), dtype=np.float32)
             fn([x for _, x in group], r, part)
             out[[i for i, _ in group]] = part
         return out

@@ -114,29 +114,38 @@ static PyObject *Model_embed_texts(ModelObject *self, PyObject *args) {
     return res;
 }
 
-/* embed_paths(paths, resample, out): raw image projections of files. */
-static PyObject *Model_embed_paths(ModelObject *self, PyObject *args) {
+/* embed_paths(paths, resample, out): raw image projections of files;
+ * pixels_paths(...): the pixels the model is given (n x 3 x S x S). */
+static PyObject *paths_call(ModelObject *self, PyObject *args, int pixels) {
     PyObject *paths, *out;
     int r;
     nl_resample resample;
-    if (!PyArg_ParseTuple(args, "OiO:embed_paths", &paths, &r, &out) || !nlpy_model_ok(self) || nlpy_parse_resample(r, &resample))
+    if (!PyArg_ParseTuple(args, pixels ? "OiO:pixels_paths" : "OiO:embed_paths", &paths, &r, &out) ||
+        !nlpy_model_ok(self) || nlpy_parse_resample(r, &resample))
         return NULL;
     strarr p;
     if (nlpy_strarr_from(paths, 1, &p, "paths") != 0) return NULL;
     Py_buffer b;
     if (nlpy_get_buffer(out, &b, 1, 4, 'f', "out") != 0) { nlpy_strarr_free(&p); return NULL; }
     PyObject *res = NULL;
-    if (nlpy_check_len(&b, p.n * (size_t)self->dim, "out") == 0) {
+    size_t row = pixels ? 3 * (size_t)nl_model_image_size(self->m) * (size_t)nl_model_image_size(self->m) : (size_t)self->dim;
+    if (nlpy_check_len(&b, p.n * row, "out") == 0) {
         int rc = 0;
         failure f = {0};
         if (p.n)
-            MODEL_CALL(self, f, { rc = nl_embed_images(self->m, p.v, p.n, resample, b.buf, NULL); if (rc) nlpy_fail_capture(&f); });
+            MODEL_CALL(self, f, {
+                rc = pixels ? nl_image_pixels(self->m, p.v, p.n, resample, b.buf, NULL)
+                            : nl_embed_images(self->m, p.v, p.n, resample, b.buf, NULL);
+                if (rc) nlpy_fail_capture(&f);
+            });
         res = rc || f.closed ? nlpy_fail_raise(&f) : Py_NewRef(Py_None);
     }
     PyBuffer_Release(&b);
     nlpy_strarr_free(&p);
     return res;
 }
+static PyObject *Model_embed_paths(ModelObject *self, PyObject *args) { return paths_call(self, args, 0); }
+static PyObject *Model_pixels_paths(ModelObject *self, PyObject *args) { return paths_call(self, args, 1); }
 
 /* embed_pixels(pixels, n, out): raw projections of n preprocessed images,
  * a C-contiguous float32 buffer of n x 3 x S x S (the wrapper checks the
@@ -164,15 +173,17 @@ static PyObject *Model_embed_pixels(ModelObject *self, PyObject *args) {
     return res;
 }
 
-/* embed_arrays(arrays, resample, out): raw projections of decoded images,
+/* embed_arrays(arrays, resample, out): raw projections of decoded images
+ * (pixels_arrays(...): the pixels the model is given, n x 3 x S x S),
  * each an H x W x 3 uint8 buffer whose pixels are 3 bytes apart and
  * channels 1 byte apart; rows may be any stride >= W*3 apart (a crop of a
  * larger image is used in place). */
-static PyObject *Model_embed_arrays(ModelObject *self, PyObject *args) {
+static PyObject *arrays_call(ModelObject *self, PyObject *args, int pixels) {
     PyObject *arrays, *out;
     int r;
     nl_resample resample;
-    if (!PyArg_ParseTuple(args, "OiO:embed_arrays", &arrays, &r, &out) || !nlpy_model_ok(self) ||
+    if (!PyArg_ParseTuple(args, pixels ? "OiO:pixels_arrays" : "OiO:embed_arrays", &arrays, &r, &out) ||
+        !nlpy_model_ok(self) ||
         nlpy_parse_resample(r, &resample))
         return NULL;
     PyObject *fast = nlpy_seq_tuple(arrays, "arrays: expected a sequence");
@@ -210,10 +221,16 @@ static PyObject *Model_embed_arrays(ModelObject *self, PyObject *args) {
     }
     if (nlpy_get_buffer(out, &ob, 1, 4, 'f', "out") != 0) goto done;
     have_out = 1;
-    if (nlpy_check_len(&ob, (size_t)n * (size_t)self->dim, "out") != 0) goto done;
+    size_t S = (size_t)nl_model_image_size(self->m), row = pixels ? 3 * S * S : (size_t)self->dim;
+    if (nlpy_check_len(&ob, (size_t)n * row, "out") != 0) goto done;
     int rc = 0;
     failure f = {0};
-    if (n) MODEL_CALL(self, f, { rc = nl_embed_rgb(self->m, imgs, (size_t)n, resample, ob.buf, NULL); if (rc) nlpy_fail_capture(&f); });
+    if (n)
+        MODEL_CALL(self, f, {
+            rc = pixels ? nl_rgb_pixels(self->m, imgs, (size_t)n, resample, ob.buf, NULL)
+                        : nl_embed_rgb(self->m, imgs, (size_t)n, resample, ob.buf, NULL);
+            if (rc) nlpy_fail_capture(&f);
+        });
     res = rc || f.closed ? nlpy_fail_raise(&f) : Py_NewRef(Py_None);
 done:
     if (have_out) PyBuffer_Release(&ob);
@@ -228,6 +245,9 @@ done:
 /* embed_image_files(paths, resample, cache_dir, strict, out) -> list of the
  * indices embedded: nl_embed_image_files_readable (L2-normalised rows packed
  * at the top of out, unreadable images skipped with a warning unless strict). */
+static PyObject *Model_embed_arrays(ModelObject *self, PyObject *args) { return arrays_call(self, args, 0); }
+static PyObject *Model_pixels_arrays(ModelObject *self, PyObject *args) { return arrays_call(self, args, 1); }
+
 static PyObject *Model_embed_image_files(ModelObject *self, PyObject *args) {
     PyObject *paths, *cache, *out;
     int r, strict;
@@ -497,6 +517,8 @@ static PyMethodDef Model_methods[] = {
     {"embed_paths", (PyCFunction)Model_embed_paths, METH_VARARGS, "embed_paths(paths, resample, out): nl_embed_images"},
     {"embed_arrays", (PyCFunction)Model_embed_arrays, METH_VARARGS, "embed_arrays(arrays, resample, out): nl_embed_rgb"},
     {"embed_pixels", (PyCFunction)Model_embed_pixels, METH_VARARGS, "embed_pixels(pixels, n, out): nl_embed_pixels"},
+    {"pixels_paths", (PyCFunction)Model_pixels_paths, METH_VARARGS, "pixels_paths(paths, resample, out): nl_image_pixels"},
+    {"pixels_arrays", (PyCFunction)Model_pixels_arrays, METH_VARARGS, "pixels_arrays(arrays, resample, out): nl_rgb_pixels"},
     {"embed_image_files", (PyCFunction)Model_embed_image_files, METH_VARARGS,
      "embed_image_files(paths, resample, cache_dir, strict, out) -> good indices: nl_embed_image_files_readable"},
     {"embed_files_each", (PyCFunction)Model_embed_files_each, METH_VARARGS,

@@ -4,9 +4,12 @@ transformers' pixel_values). The golden pixels of the tiny model (Pillow's
 embed to transformers' float64 image_embeds within 1e-4 of each row's norm
 and to the bits embed_images gives for the same files; every accepted form
 (one image, float64, float16, Fortran order, a PyTorch-like tensor) gives
-the same rows; wrong shapes and types, NaN and 0..255 values are caught."""
+the same rows; wrong shapes and types, NaN and 0..255 values are caught.
+Model.preprocess gives those pixels, and for every fixture image and
+resample the pixels that embed to embed_images' bits."""
 import json
 import logging
+import pathlib
 
 import numpy as np
 import pytest
@@ -119,3 +122,33 @@ def test_unnormalised_pixels_warn(model, golden, caplog):
         got = model.embed_pixels(golden["rgb"].astype(np.float32))  # 0..255, not normalised
     assert len(caplog.records) == 1 and "far outside" in caplog.records[0].getMessage()
     assert got.shape == (len(golden["paths"]), model.dim)
+
+
+@pytest.mark.parametrize("resample", ["model", "bicubic", "bilinear"])
+def test_preprocess_then_embed_pixels(model, images, resample):
+    """Model.preprocess gives the pixels embed_images gives the model: for
+    the 20 fixture images (grey, palette, RGBA, CMYK, 1x1, 1700x40, ...)
+    embed_pixels of them is embed_images, bit for bit."""
+    px = model.preprocess(images, resample=resample)
+    assert px.dtype == np.float32 and px.shape == (len(images), 3, S, S)
+    assert np.array_equal(model.embed_pixels(px), model.embed_images(images, resample=resample))
+
+
+def test_preprocess_forms(model, golden, images):
+    from PIL import Image
+
+    px = model.preprocess(golden["paths"], resample="bicubic")
+    assert np.array_equal(px, golden["pixels"])  # Pillow's crops, normalised as transformers was given them
+    one = model.preprocess(golden["paths"][0])
+    assert one.shape == (1, 3, S, S)
+    # files, decoded arrays and PIL images in one list: each image's own pixels, in the order given
+    odd = [p for p in images if p.endswith("odd-227x389.png")][0]
+    arr = np.asarray(Image.open(golden["paths"][1]).convert("RGB"))
+    mixed = model.preprocess([odd, arr, Image.open(golden["paths"][2])])
+    want = np.concatenate([model.preprocess(odd), model.preprocess(golden["paths"][1]),
+                           model.preprocess(golden["paths"][2])])
+    assert np.array_equal(mixed, want)
+    # the folder's own preprocessing (transformers' crop) is not torchvision's for a 227 x 389 image
+    assert not np.array_equal(model.preprocess(odd), model.preprocess(odd, resample="bicubic"))
+    with pytest.raises(neglabel.Error, match="missing.jpg"):
+        model.preprocess([golden["paths"][0], str(pathlib.Path(golden["paths"][0]).with_name("missing.jpg"))])
