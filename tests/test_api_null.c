@@ -106,6 +106,71 @@ static void progress_cases(nl_model *m, size_t dim) {
     free(o);
 }
 
+/* The plain calls report their own progress ("embedding texts", "embedding
+ * images", "embedding pixels", "preprocessing images": before, a long
+ * nl_embed_images, the CLI's embed or Python's Model.embed_images, was
+ * silent), ending with a final call at done == total, or at the stop; the
+ * cached pipeline's job, which runs them in blocks, reports once for all
+ * ("embedding prompts" only). Each poll of the cancel callback sleeps, so
+ * every job outlasts the callback's 0.2 s threshold. */
+static char labels_seen[512];
+static size_t last_done, last_total;
+static void record_labels(const char *label, size_t done, size_t total, double elapsed, int final, void *user) {
+    (void)elapsed, (void)user;
+    if (!strstr(labels_seen, label) && strlen(labels_seen) + strlen(label) + 2 < sizeof labels_seen) {
+        strcat(labels_seen, label);
+        strcat(labels_seen, ";");
+    }
+    prog_calls++;
+    prog_last_final = final;
+    last_done = done;
+    last_total = total;
+}
+static int slow(void *user) {
+    struct timespec ts = {0, 120 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    return ++polls >= *(int *)user;
+}
+static void plain_progress_cases(nl_model *m, size_t dim, const char *img) {
+    enum { N = 1200, NI = 70 };
+    static char text[N][32];
+    const char *v[N], *paths[NI];
+    for (int i = 0; i < N; i++) { snprintf(text[i], sizeof text[i], "plain %d", i); v[i] = text[i]; }
+    for (int i = 0; i < NI; i++) paths[i] = img;
+    int S = nl_model_image_size(m), never = 1 << 30, second = 2;
+    float *o = malloc(N * dim * sizeof(float)), *px = malloc((size_t)NI * 3 * S * S * sizeof(float));
+    nl_set_progress(record_labels, NULL);
+    nl_set_cancel(slow, &never);
+#define RUN(call, lab, count)                                                                                \
+    do {                                                                                                     \
+        labels_seen[0] = 0;                                                                                  \
+        prog_calls = polls = 0;                                                                              \
+        prog_last_final = -1;                                                                                \
+        int rc_ = (call);                                                                                    \
+        CHECK(rc_ == 0 && !strcmp(labels_seen, lab ";") && prog_last_final == 1 && last_done == (count) &&   \
+                  last_total == (count),                                                                     \
+              "%s: rc %d (%s), labels '%s', final %d, %zu of %zu", #call, rc_, nl_last_error(), labels_seen,   \
+              prog_last_final, last_done, last_total);                                                       \
+    } while (0)
+    RUN(nl_embed_texts(m, v, N, o), "embedding texts", (size_t)N);
+    RUN(nl_embed_images(m, paths, NI, NL_RESAMPLE_MODEL, o, NULL), "embedding images", (size_t)NI);
+    RUN(nl_image_pixels(m, paths, NI, NL_RESAMPLE_MODEL, px, NULL), "preprocessing images", (size_t)NI);
+    RUN(nl_embed_pixels(m, px, NI, o), "embedding pixels", (size_t)NI);
+    RUN(nl_embed_prompts(m, NULL, v, N, o), "embedding prompts", (size_t)N); /* its blocks: no "embedding texts" */
+#undef RUN
+    /* stopped after the second batch of 32: the last call is final, the error kept */
+    nl_set_cancel(slow, &second);
+    prog_calls = polls = 0;
+    prog_last_final = -1;
+    CHECK(nl_embed_images(m, paths, NI, NL_RESAMPLE_MODEL, o, NULL) != 0 && nl_last_status() == NL_ERR_CANCELLED &&
+              !strcmp(nl_last_error(), "cancelled") && prog_last_final == 1 && last_done == 64,
+          "cancelled plain call: %s, final %d at %zu", nl_last_error(), prog_last_final, last_done);
+    nl_set_cancel(NULL, NULL);
+    nl_set_progress(NULL, NULL);
+    free(o);
+    free(px);
+}
+
 int main(void) {
     const char *shared = check_shared();
     char *dir = check_path(shared, "fixtures/tiny-clip");
@@ -473,6 +538,7 @@ int main(void) {
 
     cancel_cases(m, dim, img);
     progress_cases(m, dim);
+    plain_progress_cases(m, dim, img);
     nl_model_free(m);
     free(out);
     free(dir);

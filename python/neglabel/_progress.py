@@ -68,7 +68,12 @@ def default_progress(label: str, done: int, total: int, elapsed: float, final: b
 def set_progress(fn: Optional[ProgressFn]) -> None:
     """Route the progress of long work (embedding prompts and images, mining)
     to ``fn(label, done, total, elapsed_seconds, final)``, or silence it with
-    ``None``. The library throttles calls (a few a second); ``final`` is True
+    ``None``. ``label`` says the job: ``"embedding prompts"`` and
+    ``"embedding images"`` (the cached work of the scorers and
+    :func:`mine`), and for the plain calls ``"embedding texts"``,
+    ``"embedding images"``, ``"embedding pixels"`` and ``"preprocessing
+    images"`` (:meth:`Model.embed_texts`, ``embed_images``,
+    ``embed_pixels``, ``preprocess``); jobs under 0.2 s report nothing. The library throttles calls (a few a second); ``final`` is True
     on a job's last call. ``fn`` may be called from any thread, with the GIL
     held; an Exception it raises is reported (sys.unraisablehook) and the work
     goes on. A KeyboardInterrupt (Ctrl-C during a long call, whatever

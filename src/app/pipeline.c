@@ -82,7 +82,11 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
             else batch[k++] = i;
         }
         memset(errs, 0, k * sizeof *errs);
-        if (k && fn(m, ctx, batch, k, tmp, st, errs, cd) != 0) goto done;
+        if (k) { /* the plain call inside reports nothing: this job's progress covers it */
+            int muted = nli_progress_mute(1), frc = fn(m, ctx, batch, k, tmp, st, errs, cd);
+            nli_progress_mute(muted);
+            if (frc != 0) goto done;
+        }
         for (size_t j = 0; !status && j < k; j++) /* no status array: a failure fails the call, keeping its kind */
             if (st[j] != 0) {
                 nli_seterr_code(errs[j] && cd[j] ? cd[j] : NL_ERR_NOMEM, "%s", errs[j] ? errs[j] : "out of memory");
@@ -111,13 +115,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
     if (!raw) nl_normalize_rows(out, n, dim);
     rc = 0;
 done:
-    if (rc != 0 && started) { /* stopped (an error, nl_set_cancel): the job's last call is final all the same */
-        char msg[2048];
-        nl_status code = nl_last_status();
-        snprintf(msg, sizeof msg, "%s", nl_last_error());
-        nli_progress_end(&pr);
-        nli_seterr_code(code, "%s", msg); /* whatever the callback did */
-    }
+    if (rc != 0 && started) nli_progress_finish(&pr, rc); /* stopped (an error, nl_set_cancel): final all the same */
     free(miss);
     free(batch);
     free(st);

@@ -479,12 +479,20 @@ void nli_log(int level, const char *fmt, ...) {
     g_log((nl_log_level)level, msg, g_log_user);
 }
 
+static __thread int g_progress_muted;
+
+int nli_progress_mute(int on) {
+    int was = g_progress_muted;
+    g_progress_muted = on;
+    return was;
+}
+
 void nli_progress_start(nli_progress *p, const char *label, size_t total) {
     p->label = label;
     p->total = total;
     p->done = 0;
     p->t0 = p->last = nli_now();
-    p->quiet = 0;
+    p->quiet = g_progress_muted;
 }
 
 void nli_progress_update(nli_progress *p, size_t done) {
@@ -501,6 +509,15 @@ void nli_progress_end(nli_progress *p) {
     double now = nli_now();
     if (now - p->t0 < 0.2) return; /* short jobs: no progress at all */
     g_prog(p->label, p->done, p->total, now - p->t0, 1, g_prog_user);
+}
+
+void nli_progress_finish(nli_progress *p, int rc) {
+    if (rc == 0) { nli_progress_end(p); return; }
+    char msg[2048];
+    nl_status code = nl_last_status();
+    snprintf(msg, sizeof msg, "%s", nl_last_error());
+    nli_progress_end(p);
+    nli_seterr_code(code, "%s", msg); /* whatever the callback did */
 }
 
 uint64_t nli_fnv1a(const void *data, size_t len, uint64_t h) {

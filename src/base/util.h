@@ -158,6 +158,13 @@ int nli_cancelled(void);
 void nli_progress_start(nli_progress *p, const char *label, size_t total);
 void nli_progress_update(nli_progress *p, size_t done);
 void nli_progress_end(nli_progress *p);
+/* The final call of a job that ends with rc (0, or -1 with the error set:
+ * the error survives whatever the callback does). */
+void nli_progress_finish(nli_progress *p, int rc);
+/* Mute (on 1) or unmute the progress of jobs this thread starts from now
+ * on, as a job that runs another as its part does; returns the previous
+ * setting, to restore. */
+int nli_progress_mute(int on);
 
 /* 64-bit FNV-1a, for cache keys and checksums. */
 uint64_t nli_fnv1a(const void *data, size_t len, uint64_t h);

@@ -464,6 +464,8 @@ int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) 
      * first text. */
     size_t at[2] = {0, 0};
     int slot = 0;
+    nli_progress pr;
+    nli_progress_start(&pr, "embedding texts", n);
     for (size_t s = 0; s < n && rc == 0; s += chunk, slot ^= 1) {
         size_t k = n - s < chunk ? n - s : chunk;
         rc = tokenize_chunk(m, texts, s, k, ids, lens, errs);
@@ -475,11 +477,13 @@ int nl_embed_texts(nl_model *m, const char *const *texts, size_t n, float *out) 
             at[slot] = s;
         }
         free_chunk(k, ids, errs);
+        if (rc == 0) nli_progress_update(&pr, s + k);
         if (rc == 0 && s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each chunk but the last */
     }
     if (gpu) /* the last two chunks; after a failure, wait for them and drop them */
         for (slot = 0; slot < 2; slot++)
             if (nli_clip_texts_collect(m->clip, slot, rc ? NULL : out + at[slot] * dim) != 0) rc = -1;
+    nli_progress_finish(&pr, rc);
     free(ids);
     free(lens);
     free(errs);

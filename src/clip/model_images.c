@@ -130,6 +130,8 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
     float *tmp = nli_mallocarray(B * dim, sizeof(float));
     gpu_slot sl[2] = {{nli_mallocarray(B, sizeof(size_t)), 0}, {nli_mallocarray(B, sizeof(size_t)), 0}};
     int rc = ok && code && errs && tmp && sl[0].idx && sl[1].idx ? 0 : -1, slot = 0;
+    nli_progress pr;
+    nli_progress_start(&pr, "embedding images", n);
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
         uint8_t *stage = nli_cuda_images_staging(g, slot);
@@ -141,11 +143,13 @@ static int embed_images_gpu(nl_model *m, const img_src *src, size_t n, nl_resamp
         if (nli_cuda_images_submit(g, slot, stage, good) != 0) { sl[slot].n = 0; rc = -1; break; }
         if (sl[slot ^ 1].n && gpu_collect(g, slot ^ 1, &sl[slot ^ 1], tmp, out, dim) != 0) rc = -1;
         slot ^= 1;
+        if (rc == 0) nli_progress_update(&pr, s + k);
         if (rc == 0 && s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each batch but the last */
     }
     /* drain: the other slot may still be in flight (also after an error) */
     for (int k = 0; k < 2; k++)
         if (sl[k].n && gpu_collect(g, k, &sl[k], tmp, out, dim) != 0 && rc == 0) rc = -1;
+    nli_progress_finish(&pr, rc);
     free(ok);
     free(code);
     free(errs);
@@ -227,12 +231,17 @@ int nl_embed_pixels(nl_model *m, const float *pixels, size_t n, float *out) {
     if (n > SIZE_MAX / px / sizeof(float)) { nli_seterr("pixels: %zu images is too many", n); return -1; }
     if (check_pixels(m, pixels, n) != 0) return -1;
     const size_t B = (size_t)m->batch;
-    for (size_t s = 0; s < n; s += B) {
+    nli_progress pr;
+    nli_progress_start(&pr, "embedding pixels", n);
+    int rc = 0;
+    for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
-        if (nli_clip_encode_images(m->clip, pixels + s * px, k, out + s * dim) != 0) return -1;
-        if (s + k < n && nli_cancelled()) return -1; /* nl_set_cancel, after each batch but the last */
+        if (nli_clip_encode_images(m->clip, pixels + s * px, k, out + s * dim) != 0) { rc = -1; break; }
+        nli_progress_update(&pr, s + k);
+        if (s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each batch but the last */
     }
-    return 0;
+    nli_progress_finish(&pr, rc);
+    return rc;
 }
 
 /* The buffers of one batch on the CPU: decoded pixels (rgb), which rows
@@ -289,13 +298,17 @@ static int pixels_src(nl_model *m, const img_src *src, size_t n, nl_resample res
     const size_t px = (size_t)S * S * 3, B = (size_t)m->batch;
     cpu_batch b;
     int rc = batch_alloc(&b, B, px);
+    nli_progress pr;
+    nli_progress_start(&pr, "preprocessing images", n);
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
         size_t good = batch_pixels(m, src, s, k, resample, &b, out, px, status, NULL, NULL, &rc);
         if (rc != 0) break;
         scatter_rows(b.pix, b.idx, good, out, px);
+        nli_progress_update(&pr, s + k);
         if (s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each batch but the last */
     }
+    nli_progress_finish(&pr, rc);
     batch_free(&b);
     return rc;
 }
@@ -333,14 +346,18 @@ static int embed_images_src(nl_model *m, const img_src *src, size_t n, nl_resamp
     float *emb = nli_mallocarray(B, dim * sizeof(float));
     cpu_batch b;
     int rc = batch_alloc(&b, B, px) == 0 && emb ? 0 : -1;
+    nli_progress pr;
+    nli_progress_start(&pr, "embedding images", n);
     for (size_t s = 0; s < n && rc == 0; s += B) {
         size_t k = n - s < B ? n - s : B;
         size_t good = batch_pixels(m, src, s, k, resample, &b, out, dim, status, errors, codes, &rc);
         if (rc != 0) break;
         if (good && nli_clip_encode_images(m->clip, b.pix, good, emb) != 0) { rc = -1; break; }
         scatter_rows(emb, b.idx, good, out, dim);
+        nli_progress_update(&pr, s + k);
         if (s + k < n && nli_cancelled()) rc = -1; /* nl_set_cancel, after each batch but the last */
     }
+    nli_progress_finish(&pr, rc);
     free(emb);
     batch_free(&b);
     return rc;
