@@ -214,6 +214,35 @@ int main(void) {
     }
     free(p2);
 
+    /* The half precisions (bf16 on the CPU, or fp32 there without native
+     * bf16; fp16 and bf16 on a GPU): pixels embed as the same files do,
+     * bit for bit, and near fp32. */
+    for (int h = 0; h < (gpu ? 2 : 1); h++) {
+        nl_model_params hp = nl_model_default_params();
+        hp.device = gpu ? NL_DEVICE_CUDA : NL_DEVICE_CPU;
+        hp.precision = h == 0 ? NL_PRECISION_BF16 : NL_PRECISION_FP16;
+        nl_model *mh = nl_model_load(dir, &hp);
+        CHECK(mh != NULL, "load in %s: %s", nl_precision_name(hp.precision), nl_last_error());
+        if (!mh) continue;
+        float *ha = calloc(n * dim, sizeof(float)), *hb = calloc(n * dim, sizeof(float));
+        CHECK(nl_embed_pixels(mh, pix, n, ha) == 0 &&
+                  nl_embed_images(mh, (const char *const *)paths, n, NL_RESAMPLE_BICUBIC, hb, NULL) == 0,
+              "%s: %s", nl_precision_name(nl_model_precision(mh)), nl_last_error());
+        CHECK(!memcmp(ha, hb, n * dim * sizeof(float)), "%s: pixels embed differently from the same files",
+              nl_precision_name(nl_model_precision(mh)));
+        double low = 1;
+        for (size_t i = 0; i < n; i++) {
+            double c = check_cosine(ha + i * dim, e + i * dim, dim);
+            if (!(c >= low)) low = c;
+        }
+        printf("%s (%s): worst cosine to fp32 %.6f\n", nl_precision_name(nl_model_precision(mh)),
+               nl_model_device_name(mh), low);
+        CHECK(low >= 0.999, "%s: cosine %.6f to fp32", nl_precision_name(nl_model_precision(mh)), low);
+        free(ha);
+        free(hb);
+        nl_model_free(mh);
+    }
+
     /* Batches of 2: the same rows (to BLAS's blocking), nl_set_cancel
      * polled after each batch but the last. */
     stop_at = 1000;
