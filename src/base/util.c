@@ -209,11 +209,10 @@ static int read_whole(const char *path, size_t max, char **out, size_t *len, int
                             strcmp(path, "-") ? "" : " (standard input is /dev/stdin)");
             return -1;
         }
-        if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
-            return read_stream(fd, path, max, out, len);
-        int reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+        int got = fstat(fd, &st) == 0;
+        if (got && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) return read_stream(fd, path, max, out, len);
         close(fd);
-        if (!reg) { nli_seterr("%s: not a regular file or a pipe", path); return -1; }
+        if (!got || !S_ISREG(st.st_mode)) { nli_seterr("%s: not a regular file or a pipe", path); return -1; }
     }
     FILE *f = nli_fopen_regular(path, &st);
     if (!f) return -1;
