@@ -297,12 +297,12 @@ def _pixel_array(pixels: Any, size: int) -> np.ndarray:
     if hasattr(pixels, "detach") and hasattr(pixels, "cpu") and hasattr(pixels, "is_floating_point"):
         t = pixels.detach()
         if not t.is_floating_point():
-            raise TypeError(f"pixels: expected a float tensor of normalised pixels, got {t.dtype} "
+            raise InvalidInputError(f"pixels: expected a float tensor of normalised pixels, got {t.dtype} "
                             "(for uint8 images use embed_images)")
         pixels = t.cpu().float().numpy()
     a = np.asarray(pixels)
     if a.dtype.kind != "f":
-        raise TypeError(f"pixels: expected floats (normalised pixels), got {a.dtype}"
+        raise InvalidInputError(f"pixels: expected floats (normalised pixels), got {a.dtype}"
                         + (" (for uint8 images use embed_images)" if a.dtype.kind in "ui" else ""))
     if a.ndim == 3:
         a = a[None]
@@ -312,7 +312,7 @@ def _pixel_array(pixels: Any, size: int) -> np.ndarray:
             hint = " (channels last: use pixels.transpose(0, 3, 1, 2))"
         elif a.ndim == 4 and a.shape[1] == 3:
             hint = f" (this model takes {size} x {size} images: resize and crop them to {size} as its preprocessing does)"
-        raise ValueError(f"pixels: expected an N x 3 x {size} x {size} array (or 3 x {size} x {size}), "
+        raise InvalidInputError(f"pixels: expected an N x 3 x {size} x {size} array (or 3 x {size} x {size}), "
                          f"got shape {a.shape}{hint}")
     return np.ascontiguousarray(a, dtype=np.float32)
 

@@ -92,19 +92,19 @@ def test_torch_like_tensors(model, golden):
     t = FakeTensor(px)
     assert np.array_equal(model.embed_pixels(t), model.embed_pixels(px))
     assert t.moved == ["detach", "cpu", "float"]
-    with pytest.raises(TypeError, match="torch.uint8.*embed_images"):
+    with pytest.raises(neglabel.InvalidInputError, match="torch.uint8.*embed_images"):
         model.embed_pixels(FakeTensor(golden["rgb"], dtype="torch.uint8", floating=False))
 
 
 def test_refusals(model, golden):
     px = golden["pixels"]
-    with pytest.raises(TypeError, match="uint8.*embed_images"):
+    with pytest.raises(neglabel.InvalidInputError, match="uint8.*embed_images"):
         model.embed_pixels(golden["rgb"])
-    with pytest.raises(ValueError, match=r"N x 3 x 224 x 224.*transpose\(0, 3, 1, 2\)"):
+    with pytest.raises(neglabel.InvalidInputError, match=r"N x 3 x 224 x 224.*transpose\(0, 3, 1, 2\)"):
         model.embed_pixels(px.transpose(0, 2, 3, 1))
-    with pytest.raises(ValueError, match="takes 224 x 224 images"):
+    with pytest.raises(neglabel.InvalidInputError, match="takes 224 x 224 images"):
         model.embed_pixels(px[:, :, :200, :200])
-    with pytest.raises(ValueError, match=r"got shape \(224, 224\)"):
+    with pytest.raises(neglabel.InvalidInputError, match=r"got shape \(224, 224\)"):
         model.embed_pixels(px[0, 0])
     bad = px.copy()
     bad[1, 2, 10, 20] = np.nan
