@@ -449,6 +449,11 @@ PY
 nl embed --model "$TMP/big" --image "$IMG/dog.jpg" --text "a dog" >"$TMP/big.jsonl" 2>"$TMP/big.err"
 check "an overflowed embedding: valid JSON, null values"   test "$(jq -c '[.kind, (.embedding | map(select(. == null)) | length) > 0]' "$TMP/big.jsonl" | tr -d '\n')" = '["image",true]["text",false]'
 check "an overflowed embedding: a warning naming the image" grep -q 'embedding of image ".*dog.jpg" is not finite' "$TMP/big.err"
+# embed -o FILE.npy: a .npy cannot carry it to score-embeddings (which refuses
+# non-finite values): refused naming the input, nothing written
+expect_fail "an overflowed embedding to .npy: refused, naming the image" "big.npy: the embedding of image '.*dog.jpg' is not finite" \
+  nl embed -q --model "$TMP/big" --text "a dog" --image "$IMG/dog.jpg" -o "$TMP/big.npy"
+check "... and no big.npy" test ! -e "$TMP/big.npy"
 printf 'a photo of a car.\na photo of a tree.\na photo of a house.\n' >"$TMP/big-neg.txt" # a plain list: no fingerprint
 T score --no-cache --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" --ngroup 1 \
   "$IMG/dog.jpg" "$IMG/eagle.jpg" >"$TMP/big.csv" 2>"$TMP/big.err"

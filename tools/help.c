@@ -172,8 +172,14 @@ static const group_doc g_scoring = {"Scoring options", o_scoring};
 /* Each command's own options. */
 static const opt_doc o_embed[] = {
     {"--image", NULL, "PATH", "an image to embed; repeatable", 0},
+    {"--list", NULL, "FILE", "more images: a folder (walked recursively, sorted) or a file of paths, one per line; "
+     "repeatable", 0},
     {"--text", NULL, "TEXT", "a text to embed; repeatable (inputs are printed in the order given)", 0},
+    {"--texts", NULL, "FILE", "more texts: a UTF-8 file, one per line (blank lines skipped, each line trimmed); "
+     "repeatable", 0},
     {"--normalize", NULL, NULL, "L2-normalise the embeddings (default: the raw projections)", 0},
+    {"-o", "--output", "FILE.npy", "write the embeddings as one float32 .npy, a row per input in the order given "
+     "(score-embeddings reads it), instead of JSON lines; an image that cannot be read fails the command", 0},
     {0}};
 static const opt_doc o_preprocess[] = {
     {"IMAGE", NULL, NULL, "the image (JPEG, PNG, WebP, GIF, BMP or TIFF)", 0},
@@ -237,8 +243,11 @@ static const cmd_doc commands[] = {
      "print the model's resolved vision/text configuration, projection size, dtype, parameter count, device and "
      "batch (JSON)",
      {&g_model}, C_MODEL | C_BATCH},
-    {"embed", "CLIP engine", "[--model DIR] [--normalize] [--resample R] [--image PATH]... [--text TEXT]...",
-     "print one JSON object {\"kind\",\"input\",\"embedding\"} per input, in order (the projections)",
+    {"embed", "CLIP engine",
+     "[--model DIR] [--normalize] [--resample R] [--image PATH]... [--list FILE]... [--text TEXT]... "
+     "[--texts FILE]... [-o FILE.npy]",
+     "print one JSON object {\"kind\",\"input\",\"embedding\"} per input, in order (the projections), or "
+     "write them as rows of a .npy",
      {&g_model, &g_embed, &g_resample}, C_MODEL | C_BATCH},
     {"tokenize", "CLIP engine", "[--model DIR] < LINES",
      "read JSON lines {\"text\"} on stdin (blank lines and a leading byte-order mark skipped), print "

@@ -370,11 +370,51 @@ static void print_embedding(const char *kind, const char *input, const float *e,
     json_decref(s);
 }
 
+/* One more input of embed: kind 'i' (an image) or 't' (a text), in order. */
+static int embed_add(cli_list *inputs, cli_list *of_kind, char **kinds, size_t *kcap, char kind, const char *s) {
+    if (inputs->n >= *kcap) {
+        size_t cap = *kcap ? *kcap * 2 : 64;
+        char *k = realloc(*kinds, cap);
+        if (!k) return -1;
+        *kinds = k;
+        *kcap = cap;
+    }
+    if (cli_push(inputs, s) != 0 || cli_push(of_kind, s) != 0) return -1;
+    (*kinds)[inputs->n - 1] = kind;
+    return 0;
+}
+
+/* embed -o FILE.npy: every row, in the order given, as float32 rows; a row
+ * that is not finite (the forward pass overflowed) is refused, naming its
+ * input: score-embeddings could not read it. */
+static int embed_save(const char *out, const cli_list *inputs, const char *kinds, const float *ie, const float *te,
+                      int dim) {
+    size_t n = inputs->n, d = (size_t)dim, ii = 0, ti = 0;
+    float *all = malloc(n * d * sizeof(float) + 1);
+    if (!all) return cli_fail("out of memory");
+    for (size_t k = 0; k < n; k++) {
+        const float *e = kinds[k] == 'i' ? ie + (ii++) * d : te + (ti++) * d;
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(e[j])) {
+                free(all);
+                return cli_fail("%s: the embedding of %s '%s' is not finite (the model's forward pass overflowed; in "
+                                "fp16, try --precision bf16 or fp32); nothing written", out,
+                                kinds[k] == 'i' ? "image" : "text", inputs->v[k]);
+            }
+        memcpy(all + k * d, e, d * sizeof(float));
+    }
+    int rc = nl_npy_save(out, all, n, d) == 0 ? 0 : cli_fail("%s", nl_last_error());
+    free(all);
+    return rc;
+}
+
 static int cmd_embed(int argc, char **argv) {
-    const char *model = NULL, *v;
+    const char *model = NULL, *out = NULL, *v;
     int normalize = 0, resample = -1, rc = 1;
     cli_list inputs = {0}, images = {0}, texts = {0};
-    char *kinds = calloc((size_t)argc, 1); /* 'i' or 't' per input, in order */
+    char *kinds = NULL; /* 'i' or 't' per input, in order */
+    size_t kcap = 0;
+    nl_strvec held = {0}, got = {0}; /* the strings --list and --texts read */
     for (int i = 2; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--model", &model)) continue;
         if (cli_flag(argv, i, "--normalize")) { normalize = 1; continue; }
@@ -382,12 +422,40 @@ static int cmd_embed(int argc, char **argv) {
             if (cli_resample(v, &resample)) { rc = 2; goto out; }
             continue;
         }
-        if (cli_opt(argc, argv, &i, "--image", &v)) { kinds[inputs.n] = 'i'; cli_push(&inputs, v); cli_push(&images, v); continue; }
-        if (cli_opt(argc, argv, &i, "--text", &v)) { kinds[inputs.n] = 't'; cli_push(&inputs, v); cli_push(&texts, v); continue; }
+        if (cli_opt(argc, argv, &i, "-o", &out) || cli_opt(argc, argv, &i, "--output", &out)) continue;
+        int is_image = cli_opt(argc, argv, &i, "--image", &v);
+        if (is_image || cli_opt(argc, argv, &i, "--text", &v)) {
+            if (embed_add(&inputs, is_image ? &images : &texts, &kinds, &kcap, is_image ? 'i' : 't', v) != 0) {
+                rc = cli_fail("out of memory");
+                goto out;
+            }
+            continue;
+        }
+        int is_list = cli_opt(argc, argv, &i, "--list", &v);
+        if (is_list || cli_opt(argc, argv, &i, "--texts", &v)) {
+            if ((is_list ? nl_collect_images(v, &got) : nl_read_lines(v, &got)) != 0) {
+                rc = cli_fail("%s", nl_last_error());
+                goto out;
+            }
+            for (size_t k = 0; k < got.n; k++) {
+                char *str = got.v[k];
+                got.v[k] = NULL;
+                if (nl_strvec_push_owned(&held, str) != 0 ||
+                    embed_add(&inputs, is_list ? &images : &texts, &kinds, &kcap, is_list ? 'i' : 't', str) != 0) {
+                    rc = cli_fail("out of memory");
+                    goto out;
+                }
+            }
+            nl_strvec_free(&got);
+            continue;
+        }
         rc = cli_usage(g_cmd, "unknown option '%s'", argv[i]);
         goto out;
     }
-    if (!inputs.n) { rc = cli_usage(g_cmd, "nothing to embed: give --image PATH and/or --text TEXT"); goto out; }
+    if (!inputs.n) {
+        rc = cli_usage(g_cmd, "nothing to embed: give --image PATH, --list FILE, --text TEXT and/or --texts FILE");
+        goto out;
+    }
     nl_model *m = cli_load_model(model);
     if (!m) { rc = model ? 1 : 2; goto out; }
     int dim = nl_model_dim(m);
@@ -404,12 +472,15 @@ static int cmd_embed(int argc, char **argv) {
             nl_normalize_rows(ie, images.n, (size_t)dim);
             nl_normalize_rows(te, texts.n, (size_t)dim);
         }
-        size_t ii = 0, ti = 0;
-        for (size_t k = 0; k < inputs.n; k++) {
-            if (kinds[k] == 'i') print_embedding("image", inputs.v[k], ie + (ii++) * (size_t)dim, dim);
-            else print_embedding("text", inputs.v[k], te + (ti++) * (size_t)dim, dim);
+        if (out) rc = embed_save(out, &inputs, kinds, ie, te, dim);
+        else {
+            size_t ii = 0, ti = 0;
+            for (size_t k = 0; k < inputs.n; k++) {
+                if (kinds[k] == 'i') print_embedding("image", inputs.v[k], ie + (ii++) * (size_t)dim, dim);
+                else print_embedding("text", inputs.v[k], te + (ti++) * (size_t)dim, dim);
+            }
+            rc = 0;
         }
-        rc = 0;
     }
     free(ie);
     free(te);
@@ -419,6 +490,8 @@ out:
     free(inputs.v);
     free(images.v);
     free(texts.v);
+    nl_strvec_free(&held);
+    nl_strvec_free(&got);
     return rc;
 }
 
