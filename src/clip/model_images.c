@@ -185,43 +185,56 @@ int nl_embed_rgb(nl_model *m, const nl_rgb_image *images, size_t n, nl_resample 
  * by far less. */
 static int check_pixels(const nl_model *m, const float *pixels, size_t n) {
     const nli_clip_config *c = m->cfg;
-    const size_t S = (size_t)c->vision.image_size, plane = S * S;
-    int warned = 0;
-    for (size_t i = 0; i < n; i++)
-        for (int ch = 0; ch < 3; ch++) {
-            const float *x = pixels + (i * 3 + (size_t)ch) * plane;
-            const float lo = (-0.5f - c->image_mean[ch]) / c->image_std[ch];
-            const float hi = (1.5f - c->image_mean[ch]) / c->image_std[ch];
-            uint32_t bad = 0;
-            int out = 0;
-            for (size_t k = 0; k < plane; k++) { /* branch-free: vectorised */
-                uint32_t u;
-                memcpy(&u, &x[k], 4);
-                bad |= (u & 0x7f800000u) == 0x7f800000u;
-                out |= (x[k] < lo) | (x[k] > hi);
-            }
-            if (bad) {
-                size_t k = 0;
-                while (isfinite(x[k])) k++;
-                nli_seterr("pixels: image %zu holds a non-finite value (%s) at channel %d, row %zu, column %zu", i,
-                           isnan(x[k]) ? "NaN" : "inf", ch, k / S, k % S);
-                return -1;
-            }
-            if (out && !warned) {
-                size_t k = 0;
-                while (!(x[k] < lo || x[k] > hi)) k++;
-                nli_log(NL_LOG_WARN,
-                        "pixels: image %zu holds %g at channel %d, row %zu, column %zu, far outside [%.3g, %.3g], "
-                        "what pixels in [0, 1] normalised with the model's mean (%g, %g, %g) and std (%g, %g, %g) "
-                        "give: were they scaled to [0, 1] and normalised as the model expects?",
-                        i, (double)x[k], ch, k / S, k % S, (double)((0.0f - c->image_mean[ch]) / c->image_std[ch]),
-                        (double)((1.0f - c->image_mean[ch]) / c->image_std[ch]), (double)c->image_mean[0],
-                        (double)c->image_mean[1], (double)c->image_mean[2], (double)c->image_std[0],
-                        (double)c->image_std[1], (double)c->image_std[2]);
-                warned = 1;
-            }
+    const size_t S = (size_t)c->vision.image_size, plane = S * S, np = 3 * n;
+    /* each plane scanned on all cores (a batch of 256 ViT-B/16 images is
+     * 154 MB: 23 ms on one core here), then reported in order */
+    uint8_t *flag = nli_malloc(np ? np : 1); /* 1: not finite, 2: far out of range */
+    if (!flag) return -1;
+#pragma omp parallel for schedule(static) num_threads(m->n_threads)
+    for (size_t q = 0; q < np; q++) {
+        const int ch = (int)(q % 3);
+        const float *x = pixels + q * plane;
+        const float lo = (-0.5f - c->image_mean[ch]) / c->image_std[ch];
+        const float hi = (1.5f - c->image_mean[ch]) / c->image_std[ch];
+        uint32_t bad = 0;
+        int out = 0;
+        for (size_t k = 0; k < plane; k++) { /* branch-free: vectorised */
+            uint32_t u;
+            memcpy(&u, &x[k], 4);
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+            out |= (x[k] < lo) | (x[k] > hi);
         }
-    return 0;
+        flag[q] = (uint8_t)((bad ? 1 : 0) | (out ? 2 : 0));
+    }
+    int warned = 0, rc = 0;
+    for (size_t q = 0; q < np && rc == 0; q++) {
+        const size_t i = q / 3;
+        const int ch = (int)(q % 3);
+        const float *x = pixels + q * plane;
+        const float lo = (-0.5f - c->image_mean[ch]) / c->image_std[ch];
+        const float hi = (1.5f - c->image_mean[ch]) / c->image_std[ch];
+        if (flag[q] & 1) {
+            size_t k = 0;
+            while (isfinite(x[k])) k++;
+            nli_seterr("pixels: image %zu holds a non-finite value (%s) at channel %d, row %zu, column %zu", i,
+                       isnan(x[k]) ? "NaN" : "inf", ch, k / S, k % S);
+            rc = -1;
+        } else if ((flag[q] & 2) && !warned) {
+            size_t k = 0;
+            while (!(x[k] < lo || x[k] > hi)) k++;
+            nli_log(NL_LOG_WARN,
+                    "pixels: image %zu holds %g at channel %d, row %zu, column %zu, far outside [%.3g, %.3g], "
+                    "what pixels in [0, 1] normalised with the model's mean (%g, %g, %g) and std (%g, %g, %g) "
+                    "give: were they scaled to [0, 1] and normalised as the model expects?",
+                    i, (double)x[k], ch, k / S, k % S, (double)((0.0f - c->image_mean[ch]) / c->image_std[ch]),
+                    (double)((1.0f - c->image_mean[ch]) / c->image_std[ch]), (double)c->image_mean[0],
+                    (double)c->image_mean[1], (double)c->image_mean[2], (double)c->image_std[0],
+                    (double)c->image_std[1], (double)c->image_std[2]);
+            warned = 1;
+        }
+    }
+    free(flag);
+    return rc;
 }
 
 int nl_embed_pixels(nl_model *m, const float *pixels, size_t n, float *out) {
