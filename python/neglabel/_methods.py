@@ -131,6 +131,21 @@ class _Scorer:
             return scores
         return self._with_labels(scores, ti, tn, idx, n)
 
+    def score_pixels(self, pixels: Any, *, return_labels: bool = False) -> Any:
+        """Scores of images given as preprocessed pixels (an N x 3 x S x S
+        array or PyTorch tensor, as :meth:`Model.embed_pixels` takes them:
+        a DataLoader's batch). The embeddings are normalised in float32 as
+        :meth:`score` normalises them, so the pixels of
+        :meth:`Model.preprocess` score as :meth:`score` scores the same
+        images. ``return_labels`` as in :meth:`score`; a stream method takes
+        the rows as one stream in order."""
+        emb = self.model.embed_pixels(pixels)
+        _C.normalize_rows(emb, self.model.dim)
+        s, ti, tn = self._run(emb)
+        if not return_labels:
+            return s
+        return self._with_labels(s, ti, tn, np.arange(len(s)), len(s))
+
     def _score_embeddings(self, img_emb: Any, return_labels: bool) -> Any:
         emb = _f32_rows(img_emb, self.model.dim, "img_emb")
         s, ti, tn = self._run(emb)

@@ -489,6 +489,18 @@ def test_stream_scorers_match_cli(cli, model, labels_file, negatives_ref, tmp_pa
         cls(model, labels_file, negatives_ref.negatives, bogus=1)
 
 
+def test_score_pixels_equals_score(model, labels_file, negatives_ref, cat_images):
+    """score_pixels of Model.preprocess's pixels = score of the same files,
+    bit for bit (labels too), for an order-free and a stream method and MCM."""
+    px = model.preprocess(cat_images)
+    for det in (negatives_ref, neglabel.AdaNeg(model, labels_file, negatives_ref.negatives, batch=4),
+                neglabel.MCM(model, labels_file)):
+        want = det.score(cat_images, return_labels=True)
+        got = det.score_pixels(px, return_labels=True)
+        assert np.array_equal(got[0], want[0]) and list(got[1:]) == list(want[1:]), type(det).__name__
+        assert np.array_equal(det.score_pixels(px[:3]), det.score(cat_images[:3]))
+
+
 def test_scorer_repr(model, labels_file, negatives_ref):
     """A scorer's repr says what it scores with (before: <... object at 0x...>)."""
     n = len(negatives_ref.negatives)
