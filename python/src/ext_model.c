@@ -242,12 +242,12 @@ done:
     return res;
 }
 
-/* embed_image_files(paths, resample, cache_dir, strict, out) -> list of the
- * indices embedded: nl_embed_image_files_readable (L2-normalised rows packed
- * at the top of out, unreadable images skipped with a warning unless strict). */
 static PyObject *Model_embed_arrays(ModelObject *self, PyObject *args) { return arrays_call(self, args, 0); }
 static PyObject *Model_pixels_arrays(ModelObject *self, PyObject *args) { return arrays_call(self, args, 1); }
 
+/* embed_image_files(paths, resample, cache_dir, strict, out) -> list of the
+ * indices embedded: nl_embed_image_files_readable (L2-normalised rows packed
+ * at the top of out, unreadable images skipped with a warning unless strict). */
 static PyObject *Model_embed_image_files(ModelObject *self, PyObject *args) {
     PyObject *paths, *cache, *out;
     int r, strict;
