@@ -348,6 +348,9 @@ static char *utf8_lossy(const char *s) {
     return o;
 }
 
+/* Why an embedding is not finite, and what to try. */
+#define OVERFLOW_HINT "the model's forward pass overflowed; in fp16, try --precision bf16 or fp32"
+
 static void print_embedding(const char *kind, const char *input, const float *e, int dim) {
     /* jansson escapes the input; invalid UTF-8 bytes are shown as U+FFFD */
     char *u = utf8_lossy(input);
@@ -363,8 +366,8 @@ static void print_embedding(const char *kind, const char *input, const float *e,
     }
     fputs("]}\n", stdout);
     if (!finite)
-        fprintf(stderr, "neglabel embed: warning: the embedding of %s %s is not finite (the model's forward pass "
-                "overflowed; in fp16, try --precision bf16 or fp32); its inf and NaN values are written as null\n",
+        fprintf(stderr, "neglabel embed: warning: the embedding of %s %s is not finite (" OVERFLOW_HINT
+                "); its inf and NaN values are written as null\n",
                 kind, js ? js : "(input)");
     free(js);
     json_decref(s);
@@ -397,8 +400,7 @@ static int embed_save(const char *out, const cli_list *inputs, const char *kinds
         for (size_t j = 0; j < d; j++)
             if (!isfinite(e[j])) {
                 free(all);
-                return cli_fail("%s: the embedding of %s '%s' is not finite (the model's forward pass overflowed; in "
-                                "fp16, try --precision bf16 or fp32); nothing written", out,
+                return cli_fail("%s: the embedding of %s '%s' is not finite (" OVERFLOW_HINT "); nothing written", out,
                                 kinds[k] == 'i' ? "image" : "text", inputs->v[k]);
             }
         memcpy(all + k * d, e, d * sizeof(float));

@@ -197,25 +197,32 @@ fail:
     return -1;
 }
 
-/* streams: also a pipe or character device (nli_read_input). */
+/* streams: also a pipe or character device (nli_read_input). One open,
+ * non-blocking (never waits for a FIFO's writer), then the kind decides. */
 static int read_whole(const char *path, size_t max, char **out, size_t *len, int streams) {
     *out = NULL;
     if (len) *len = 0;
     struct stat st;
-    if (streams) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never waits at open for a FIFO's writer */
-        if (fd < 0) {
+    int fd = streams ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : nli_open_regular(path, &st);
+    if (fd < 0) {
+        if (streams)
             nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s%s", path, strerror(errno),
                             strcmp(path, "-") ? "" : " (standard input is /dev/stdin)");
-            return -1;
-        }
+        return -1;
+    }
+    if (streams) {
         int got = fstat(fd, &st) == 0;
         if (got && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) return read_stream(fd, path, max, out, len);
-        close(fd);
-        if (!got || !S_ISREG(st.st_mode)) { nli_seterr("%s: not a regular file or a pipe", path); return -1; }
+        if (!got || !S_ISREG(st.st_mode)) {
+            close(fd);
+            nli_seterr("%s: not a regular file or a pipe", path);
+            return -1;
+        }
+        int fl = fcntl(fd, F_GETFL);
+        if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
-    FILE *f = nli_fopen_regular(path, &st);
-    if (!f) return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); return -1; }
     if ((uint64_t)st.st_size > max) {
         nli_seterr("%s: file too large (%lld bytes, limit %zu)", path, (long long)st.st_size, max);
         fclose(f);
