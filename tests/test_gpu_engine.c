@@ -154,6 +154,99 @@ static void check_many_texts(nl_model *cpu, nl_model *g) {
     free(eg2);
 }
 
+#ifdef NEGLABEL_HAVE_CUDA
+static int warnings;
+static char last_warning[1024];
+static void log_cb(nl_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level == NL_LOG_WARN) {
+        warnings++;
+        snprintf(last_warning, sizeof last_warning, "%s", msg);
+    }
+}
+
+/* nl_embed_pixels allocates its float32 pixel buffer (4x the RGB path's
+ * bytes) on first use. With room for the pixels of only about 6 of the
+ * model's 16 images per batch, the call halves its chunk until they fit
+ * (one warning; the next call keeps the smaller chunk and warns no more)
+ * and gives the embeddings of an unconstrained call; with room for none,
+ * it fails with NL_ERR_NOMEM naming the pixels, and the model still runs
+ * once the memory is back. */
+static void check_pixels_oom(const char *dir) {
+    const int B = 16;
+    nl_model *m = load(dir, NL_DEVICE_CUDA, 0, NL_PRECISION_FP32, B);
+    CHECK(m != NULL, "pixels OOM: load: %s", nl_last_error());
+    if (!m) return;
+    const size_t S = (size_t)nl_model_image_size(m), per = 3 * S * S, dim = (size_t)nl_model_dim(m), n = 40;
+    float *pix = malloc(n * per * sizeof(float)), *ref = malloc(n * dim * sizeof(float)),
+          *got = malloc(n * dim * sizeof(float));
+    int *st = calloc(n_paths, sizeof(int));
+    CHECK(pix && ref && got && st, "out of memory");
+    if (!pix || !ref || !got || !st) goto done;
+    /* the fixture images' pixels, repeated to n images */
+    CHECK(nl_image_pixels(m, (const char *const *)paths, n_paths, NL_RESAMPLE_BICUBIC, pix, st) == 0,
+          "pixels OOM: nl_image_pixels: %s", nl_last_error());
+    for (size_t i = n_paths; i < n; i++) memcpy(pix + i * per, pix + (i % n_paths) * per, per * sizeof(float));
+    nl_model *fresh = load(dir, NL_DEVICE_CUDA, 0, NL_PRECISION_FP32, B);
+    CHECK(fresh && nl_embed_pixels(fresh, pix, n, ref) == 0, "pixels OOM: reference run: %s", nl_last_error());
+    nl_model_free(fresh);
+
+    size_t fr = 0, tot = 0, room = 5 * per * sizeof(float) + ((size_t)1 << 20);
+    void *hog = NULL;
+    CHECK(cudaMemGetInfo(&fr, &tot) == cudaSuccess && fr > room && cudaMalloc(&hog, fr - room) == cudaSuccess,
+          "pixels OOM: could not hold all but %zu bytes of %zu free", room, fr);
+    if (!hog) goto done;
+    warnings = 0;
+    nl_set_log(log_cb, NULL);
+    CHECK(nl_embed_pixels(m, pix, n, got) == 0, "pixels OOM: %s", nl_last_error());
+    printf("pixels with room for ~6 images: %d warning(s): %s\n", warnings, last_warning);
+    CHECK(warnings == 1 && strstr(last_warning, "out of GPU memory for the pixels of 16 images; 4 at a time"),
+          "pixels OOM: %d warnings, '%s'", warnings, last_warning);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = check_row_err(got + i * dim, ref + i * dim, dim);
+        if (!(e <= worst)) worst = e;
+    }
+    printf("pixels in chunks of 4 vs 16: worst max|a-g|/||g|| %.3g (limit 1e-5)\n", worst);
+    CHECK(worst <= 1e-5, "pixels OOM: chunks of 4 differ from 16 by %g", worst);
+    warnings = 0;
+    CHECK(nl_embed_pixels(m, pix, n, got) == 0 && warnings == 0, "pixels OOM, second call: %s; %d warnings",
+          nl_last_error(), warnings);
+    nl_set_log(NULL, NULL);
+    cudaFree(hog);
+    nl_model_free(m);
+
+    /* no room for even one image's pixels */
+    m = load(dir, NL_DEVICE_CUDA, 0, NL_PRECISION_FP32, B);
+    CHECK(m != NULL, "pixels OOM: load: %s", nl_last_error());
+    if (!m) goto done;
+    hog = NULL;
+    room = per * sizeof(float) / 2;
+    CHECK(cudaMemGetInfo(&fr, &tot) == cudaSuccess && fr > room && cudaMalloc(&hog, fr - room) == cudaSuccess,
+          "pixels OOM: could not hold all but %zu bytes of %zu free", room, fr);
+    if (hog) {
+        CHECK(nl_embed_pixels(m, pix, 3, got) != 0 && nl_last_status() == NL_ERR_NOMEM &&
+                  strstr(nl_last_error(), "cuda:0: image forward pass") && strstr(nl_last_error(), "for pixels"),
+              "pixels with no room: %s (status %d)", nl_last_error(), (int)nl_last_status());
+        printf("pixels with no room: %s\n", nl_last_error());
+        cudaFree(hog);
+        int ok = nl_embed_pixels(m, pix, 3, got) == 0;
+        double e = 0;
+        for (size_t i = 0; ok && i < 3; i++) {
+            double d = check_row_err(got + i * dim, ref + i * dim, dim);
+            if (!(d <= e)) e = d;
+        }
+        CHECK(ok && e <= 1e-5, "pixels after the memory is back: %s (off by %g)", ok ? "ran" : nl_last_error(), e);
+    }
+done:
+    nl_model_free(m);
+    free(pix);
+    free(ref);
+    free(got);
+    free(st);
+}
+#endif
+
 int main(void) {
     if (nl_cuda_device_count() == 0) {
         printf("SKIP: %s\n", nl_last_error());
@@ -290,6 +383,7 @@ int main(void) {
     } else {
         CHECK(0, "could not reserve GPU memory for the out-of-memory test");
     }
+    check_pixels_oom(dir);
 #endif
 
     free_out(&c);

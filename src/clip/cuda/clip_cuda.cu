@@ -457,26 +457,49 @@ fail:
     return -1;
 }
 
-static int ensure_pix(nli_cuda_clip *g, size_t floats) {
+/* d_pix holds at least floats floats. -1 on failure, with *oom set when the
+ * GPU is out of memory (the caller may ask for less). */
+static int ensure_pix(nli_cuda_clip *g, size_t floats, int *oom) {
+    *oom = 0;
     if (floats <= g->d_pix_cap) return 0;
     cudaFree(g->d_pix);
     g->d_pix = NULL;
     g->d_pix_cap = 0;
-    CUDA_TRY(cudaMalloc((void **)&g->d_pix, floats * 4), fail);
+    cudaError_t e = cudaMalloc((void **)&g->d_pix, floats * 4);
+    if (e != cudaSuccess) {
+        g->d_pix = NULL;
+        *oom = e == cudaErrorMemoryAllocation;
+        nli_seterr_code(*oom ? NL_ERR_NOMEM : NL_ERR_DEVICE, "%.1f MiB for pixels: %s",
+                        (double)floats * 4 / 1048576, nli_cuda_errstr(e));
+        cudaGetLastError();
+        return -1;
+    }
     g->d_pix_cap = floats;
     return 0;
-fail:
-    cudaGetLastError();
-    return -1;
 }
 
+/* Float pixels (nl_embed_pixels) through the vision tower, in chunks of the
+ * model's batch; when the GPU has no room for a chunk's pixels (float32, 4x
+ * the bytes of the RGB path's buffers, allocated on first use), the chunk
+ * is halved until they fit, as the workspace is at load. */
 extern "C" int nli_cuda_encode_images(nli_cuda_clip *g, const float *pixels, size_t n, float *out) {
     const size_t S = g->cfg.vision.image_size, P = g->cfg.projection_dim, per = 3 * S * S;
-    int prev, rc = -1;
+    int prev, rc = -1, oom = 0;
     if (n == 0) return 0;
     if (nli_cuda_select(g->dev, &prev) != 0) return -1;
-    size_t B = (size_t)g->max_batch;
-    if (ensure_pix(g, (n < B ? n : B) * per) != 0) goto out;
+    /* Once reduced, the chunk stays reduced: no new attempt, and one warning. */
+    size_t B = g->pix_batch ? g->pix_batch : (size_t)g->max_batch, asked;
+    if (B > n) B = n;
+    asked = B;
+    while (ensure_pix(g, B * per, &oom) != 0) {
+        if (!oom || B == 1) goto out;
+        B /= 2;
+    }
+    if (B < asked) {
+        nli_log(NL_LOG_WARN, "cuda:%d: out of GPU memory for the pixels of %zu images; %zu at a time", g->dev,
+                asked, B);
+        g->pix_batch = B;
+    }
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t k = n - i0 < B ? n - i0 : B;
         CUDA_TRY(cudaMemcpyAsync(g->d_pix, pixels + i0 * per, k * per * 4, cudaMemcpyHostToDevice, g->st), out);
@@ -502,7 +525,8 @@ static int cmp_double(const void *a, const void *b) {
  * (benchmarks: never zeros, which can run faster than real data). */
 static int random_pixels(nli_cuda_clip *g, int batch) {
     const size_t S = g->cfg.vision.image_size, n = (size_t)batch * 3 * S * S;
-    if (ensure_pix(g, n) != 0) return -1;
+    int oom;
+    if (ensure_pix(g, n, &oom) != 0) return -1;
     float *h = (float *)malloc(n * 4);
     if (!h) { nli_seterr("out of memory"); return -1; }
     uint64_t s = 0x9e3779b97f4a7c15ULL;

@@ -68,8 +68,9 @@ struct nli_cuda_clip {
     float *h_out[2];
     size_t n_slot[2];
     cudaEvent_t done[2];
-    float *d_pix; /* float-input path (tests, bench), allocated on first use */
+    float *d_pix; /* float-input path (nl_embed_pixels, bench), allocated on first use */
     size_t d_pix_cap;
+    size_t pix_batch; /* images d_pix takes at a time: max_batch, less after an out-of-memory retry */
     /* stage clock (benchmarks: nli_cuda_stage_clock_start): an event after each op */
     cudaEvent_t *sev;
     unsigned char *skind;
