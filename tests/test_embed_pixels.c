@@ -12,6 +12,7 @@
  * included); a missing file zeroes only its row. NEGLABEL_DEVICE=cuda (test_embed_pixels_gpu):
  * the same on CUDA device 0 in fp32. */
 #include "check.h"
+#include "check_log.h"
 #include "image.h"
 #include "neglabel.h"
 
@@ -25,16 +26,6 @@
 
 static int polls, stop_at;
 static int cancel_cb(void *user) { (void)user; return ++polls >= stop_at; }
-
-static int warnings;
-static char last_warning[4096];
-static void log_cb(nl_log_level level, const char *msg, void *user) {
-    (void)user;
-    if (level == NL_LOG_WARN) {
-        warnings++;
-        snprintf(last_warning, sizeof last_warning, "%s", msg);
-    }
-}
 
 static nl_model *load(const char *dir, int batch, int gpu) {
     nl_model_params p = nl_model_default_params();
@@ -99,10 +90,10 @@ int main(void) {
 
     /* transformers' float64 embeddings of the same pixels */
     float *e = calloc(n * dim, sizeof(float)), *ef = calloc(n * dim, sizeof(float)), *e2 = calloc(n * dim, sizeof(float));
-    nl_set_log(log_cb, NULL);
-    warnings = 0;
+    nl_set_log(check_log_warnings, NULL);
+    check_warnings = 0;
     CHECK(nl_embed_pixels(m, pix, n, e) == 0, "embed pixels: %s", nl_last_error());
-    CHECK(warnings == 0, "normalised pixels warned: %s", last_warning);
+    CHECK(check_warnings == 0, "normalised pixels warned: %s", check_last_warning);
     json_t *ge = json_object_get(json_object_get(golden, "f32"), "image_embeds");
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
@@ -283,16 +274,16 @@ int main(void) {
 
     /* 0..255 values (no scaling, no normalisation): embedded, with one
      * warning naming the first such value. */
-    warnings = 0;
+    check_warnings = 0;
     CHECK(nl_embed_pixels(m, raw, n, e2) == 0, "0..255 pixels: %s", nl_last_error());
-    CHECK(warnings == 1 && strstr(last_warning, "far outside") && strstr(last_warning, "normalised as the model expects"),
-          "0..255 pixels: %d warnings, '%s'", warnings, last_warning);
+    CHECK(check_warnings == 1 && strstr(check_last_warning, "far outside") && strstr(check_last_warning, "normalised as the model expects"),
+          "0..255 pixels: %d warnings, '%s'", check_warnings, check_last_warning);
     CHECK(memcmp(e2, e, n * dim * sizeof(float)) != 0, "0..255 pixels embedded as normalised ones");
     /* A resize on float tensors overshoots [0, 1] a little: no warning. */
     memcpy(raw, pix, PX * sizeof(float));
     for (size_t k = 0; k < PLANE; k++) raw[k] = (1.1f - mean[0]) / std[0];
-    warnings = 0;
-    CHECK(nl_embed_pixels(m, raw, 1, e2) == 0 && warnings == 0, "1.1 before normalising warned: %s", last_warning);
+    check_warnings = 0;
+    CHECK(nl_embed_pixels(m, raw, 1, e2) == 0 && check_warnings == 0, "1.1 before normalising warned: %s", check_last_warning);
     nl_set_log(NULL, NULL);
 
     /* NULLs, nothing to do, an impossible count. */

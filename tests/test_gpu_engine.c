@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "check_log.h"
 #include "neglabel.h"
 #ifdef NEGLABEL_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -155,16 +156,6 @@ static void check_many_texts(nl_model *cpu, nl_model *g) {
 }
 
 #ifdef NEGLABEL_HAVE_CUDA
-static int warnings;
-static char last_warning[1024];
-static void log_cb(nl_log_level level, const char *msg, void *user) {
-    (void)user;
-    if (level == NL_LOG_WARN) {
-        warnings++;
-        snprintf(last_warning, sizeof last_warning, "%s", msg);
-    }
-}
-
 /* nl_embed_pixels allocates its float32 pixel buffer (4x the RGB path's
  * bytes) on first use. With room for the pixels of only about 6 of the
  * model's 16 images per batch, the call halves its chunk until they fit
@@ -196,12 +187,12 @@ static void check_pixels_oom(const char *dir) {
     CHECK(cudaMemGetInfo(&fr, &tot) == cudaSuccess && fr > room && cudaMalloc(&hog, fr - room) == cudaSuccess,
           "pixels OOM: could not hold all but %zu bytes of %zu free", room, fr);
     if (!hog) goto done;
-    warnings = 0;
-    nl_set_log(log_cb, NULL);
+    check_warnings = 0;
+    nl_set_log(check_log_warnings, NULL);
     CHECK(nl_embed_pixels(m, pix, n, got) == 0, "pixels OOM: %s", nl_last_error());
-    printf("pixels with room for ~6 images: %d warning(s): %s\n", warnings, last_warning);
-    CHECK(warnings == 1 && strstr(last_warning, "out of GPU memory for the pixels of 16 images; 4 at a time"),
-          "pixels OOM: %d warnings, '%s'", warnings, last_warning);
+    printf("pixels with room for ~6 images: %d warning(s): %s\n", check_warnings, check_last_warning);
+    CHECK(check_warnings == 1 && strstr(check_last_warning, "out of GPU memory for the pixels of 16 images; 4 at a time"),
+          "pixels OOM: %d warnings, '%s'", check_warnings, check_last_warning);
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
         double e = check_row_err(got + i * dim, ref + i * dim, dim);
@@ -209,9 +200,9 @@ static void check_pixels_oom(const char *dir) {
     }
     printf("pixels in chunks of 4 vs 16: worst max|a-g|/||g|| %.3g (limit 1e-5)\n", worst);
     CHECK(worst <= 1e-5, "pixels OOM: chunks of 4 differ from 16 by %g", worst);
-    warnings = 0;
-    CHECK(nl_embed_pixels(m, pix, n, got) == 0 && warnings == 0, "pixels OOM, second call: %s; %d warnings",
-          nl_last_error(), warnings);
+    check_warnings = 0;
+    CHECK(nl_embed_pixels(m, pix, n, got) == 0 && check_warnings == 0, "pixels OOM, second call: %s; %d warnings",
+          nl_last_error(), check_warnings);
     nl_set_log(NULL, NULL);
     cudaFree(hog);
     nl_model_free(m);
