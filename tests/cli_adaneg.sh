@@ -41,5 +41,9 @@ check "splitmix grouping gives other scores" sh -c "! cmp -s '$TMP/splitmix.txt'
 expect_fail "--adaneg-batch 0 refused" "adaneg-batch" run --adaneg-batch 0
 expect_fail "--adaneg-memory 0 refused" "adaneg-memory" run --adaneg-memory 0
 expect_fail "--adaneg-thres 2 refused" "adaneg-thres" run --adaneg-thres 2
+# sample-adaptive keeps an S x S matrix per label with images: 10,000
+# slots (800 MB each) are refused at once, saying why and what to change
+expect_fail "--adaneg-memory 10000 sample-adaptive: refused, naming the matrix and the option" \
+  "10001 x 10001 matrix \(800\.2 MB\) per label.*--adaneg-memory, now 10000" run --adaneg-memory 10000 --adaneg-sample-adaptive
 expect_fail "--adaneg-gap -1 refused" "adaneg-gap" run --adaneg-gap -1
 finish

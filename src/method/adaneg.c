@@ -110,15 +110,26 @@ static int assign_rows(state *st) {
         size_t lab = st->changed_list[c];
         if (st->row[lab] >= 0) continue;
         if (st->n_touched == st->cap) {
+            /* A row: a proxy (dim doubles), or a Gram matrix (S x S: 800 MB
+             * at 10,000 slots, so 64 rows are refused at once) */
+            size_t row_bytes = (st->samada ? st->S * st->S : st->dim) * sizeof(double);
             size_t cap = st->cap ? 2 * st->cap : 64;
             if (cap > st->n_lab) cap = st->n_lab;
             size_t *t = nli_realloc(st->touched, cap * sizeof *t);
             if (!t) return -1;
             st->touched = t;
-            double *m = nli_mallocarray(cap, st->samada ? st->S * st->S * sizeof(double) : st->dim * sizeof(double));
-            if (!m) return -1;
+            double *m = nli_mallocarray(cap, row_bytes);
+            if (!m) {
+                if (st->samada)
+                    nli_prefixerr("adaneg: sample-adaptive proxies keep a %zu x %zu matrix (%.1f MB) per label with "
+                                  "images, here for %zu labels; a smaller memory (--adaneg-memory, now %zu) needs less",
+                                  st->S, st->S, (double)row_bytes / 1e6, cap, st->L);
+                else
+                    nli_prefixerr("adaneg: proxies for %zu labels", cap);
+                return -1;
+            }
             double **dst = st->samada ? &st->G : &st->P;
-            if (*dst) memcpy(m, *dst, st->cap * (st->samada ? st->S * st->S : st->dim) * sizeof(double));
+            if (*dst) memcpy(m, *dst, st->cap * row_bytes);
             free(*dst);
             *dst = m;
             st->cap = cap;
