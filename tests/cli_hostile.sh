@@ -72,6 +72,40 @@ got=$(printf '%s\n%s\n' "$IMG/dog.jpg" "$IMG/kite.jpg" | S --list /dev/stdin)
 check "an image list on /dev/stdin (a pipe): the same scores" test "$got" = "$want"
 got=$(S --list /dev/stdin "$IMG/dog.jpg" <<<"$IMG/kite.jpg")
 check "an image list on /dev/stdin (a here-string file) after an image: the same scores" test "$got" = "$want"
+# Relative names in a list read from a pipe or a descriptor are the current
+# folder's (they were looked for under /dev or /dev/fd, the list's "folder").
+ABIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN"); AM=$(cd "$M" && pwd)
+mkdir -p "$TMP/rel"; cp "$IMG/dog.jpg" "$IMG/kite.jpg" "$TMP/rel/"
+R() { (cd "${RDIR:-$TMP/rel}" && timeout 60 "$ABIN" score -q --no-cache --model "$AM" --id-labels "$TMP/labels.txt" \
+  --negatives "$TMP/neg.tsv" --ngroup 2 --strict "$@"); }
+rel_want=$(printf '%s\n' "$want" | sed "s|$IMG/||")
+check "relative names piped to --list /dev/stdin: the current folder's images" \
+  test "$(printf 'dog.jpg\nkite.jpg\n' | R --list /dev/stdin)" = "$rel_want"
+check "relative names in --list <(printf ...): the current folder's images" \
+  test "$(R --list <(printf 'dog.jpg\nkite.jpg\n'))" = "$rel_want"
+check "a relative name in a here-string on /dev/stdin: the current folder's image" \
+  test "$(R dog.jpg --list /dev/stdin <<<'kite.jpg')" = "$rel_want"
+printf 'dog.jpg\nkite.jpg\n' >"$TMP/rel/list.txt"
+check "a list file's relative names are still its own folder's" \
+  test "$(RDIR=/ R --list "$TMP/rel/list.txt" | sed "s|$TMP/rel/||")" = "$rel_want"
+# A signal while a pipe's writer is silent stops the command at once: the
+# CLI's handler has SA_RESTART, which restarts a blocking read(), so the
+# wait used to go on until the writer closed. This shell holds the FIFO
+# open read-write (a writer that never writes; no race with its open).
+mkfifo "$TMP/silent.txt"
+exec 7<>"$TMP/silent.txt"
+"$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/silent.txt" --method mcm "$IMG/dog.jpg" \
+  >/dev/null 2>"$TMP/silent.err" &
+pid=$!
+sleep 1
+kill -TERM $pid
+for i in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then kill -KILL $pid; ended=no; else ended=yes; fi
+wait $pid; rc=$?
+exec 7>&-
+check "SIGTERM while the labels' writer is silent: stopped within 5 s (ended=$ended rc=$rc)" \
+  test "$ended" = yes -a "$rc" -eq 143
+check "... saying so ($(tr '\n' ' ' <"$TMP/silent.err"))" grep -q "stopped by SIGTERM" "$TMP/silent.err"
 printf '0.9\n0.8\n0.7\n' >"$TMP/id.txt"; printf '0.1\n0.75\n' >"$TMP/ood.txt"
 want=$(T metrics --id-scores "$TMP/id.txt" --ood-scores "$TMP/ood.txt")
 check "metrics of <(cat ...): the files' metrics" test -n "$want" -a "$(T metrics --id-scores <(cat "$TMP/id.txt") --ood-scores <(cat "$TMP/ood.txt"))" = "$want"

@@ -3,7 +3,10 @@
  * a pipe to its end (3 MiB through a 64 KiB pipe buffer, byte for byte),
  * refused one byte past the limit and taken at exactly the limit; an empty
  * pipe, /dev/null and a FIFO without a writer read as empty without
- * waiting; a folder is neither; "-" is no name for standard input, and the
+ * waiting; a slow writer is waited for, and nl_set_cancel's callback is
+ * asked while waiting (a silent writer is stopped by it in well under a
+ * second; it used to block in read() until the writer closed); a folder is
+ * neither; "-" is no name for standard input, and the
  * message says which is. */
 #include "check.h"
 #include "util.h"
@@ -51,11 +54,40 @@ static int through_pipe(const char *data, size_t len, size_t max, char **out, si
     return rc;
 }
 
+/* Writes text (may be NULL) after delay seconds into fd, then closes it. */
+typedef struct {
+    int fd;
+    double delay;
+    const char *text;
+} late_writer;
+
+static void *write_late(void *arg) {
+    late_writer *w = arg;
+    struct timespec ts = {(time_t)w->delay, (long)((w->delay - (double)(time_t)w->delay) * 1e9)};
+    nanosleep(&ts, NULL);
+    if (w->text) {
+        ssize_t k = write(w->fd, w->text, strlen(w->text));
+        (void)k;
+    }
+    close(w->fd);
+    return NULL;
+}
+
+static double cancel_after; /* now() past which the cancel callback says stop */
+static int cancel_asked;
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+static int cancel_late(void *user) {
+    (void)user;
+    cancel_asked++;
+    return now() > cancel_after;
+}
+
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
@@ -103,6 +135,38 @@ int main(void) {
     free(out);
     CHECK(nli_read_file(fifo, 100, &out, &len) != 0 && strstr(nl_last_error(), "not a regular file"),
           "nli_read_file still refuses a FIFO: %s", nl_last_error());
+
+    /* A writer that is there but slow (this test's O_RDWR descriptor is one,
+     * without blocking): waited for, its text read to its close. */
+    late_writer lw = {open(fifo, O_RDWR | O_CLOEXEC), 0.6, "late text\n"};
+    pthread_t th;
+    CHECK(lw.fd >= 0 && pthread_create(&th, NULL, write_late, &lw) == 0, "slow writer: %s", strerror(errno));
+    if (lw.fd >= 0) {
+        t0 = now();
+        CHECK(nli_read_input(fifo, 100, &out, &len) == 0 && len == 10 && !memcmp(out, "late text\n", 10),
+              "a slow writer: %s (%zu bytes)", nl_last_error(), len);
+        CHECK(now() - t0 >= 0.5, "a slow writer's text came back after %.2f s", now() - t0);
+        free(out);
+        pthread_join(th, NULL);
+    }
+    /* A writer that never writes (closes after 3 s): the cancel callback,
+     * asked while waiting, stops the read within a second of saying so. */
+    lw = (late_writer){open(fifo, O_RDWR | O_CLOEXEC), 3.0, NULL};
+    CHECK(lw.fd >= 0 && pthread_create(&th, NULL, write_late, &lw) == 0, "silent writer: %s", strerror(errno));
+    if (lw.fd >= 0) {
+        t0 = now();
+        cancel_after = t0 + 0.5;
+        cancel_asked = 0;
+        nl_set_cancel(cancel_late, NULL);
+        int rc = nli_read_input(fifo, 100, &out, &len);
+        double took = now() - t0;
+        nl_set_cancel(NULL, NULL);
+        printf("silent writer: the read ended after %.2f s, the callback asked %d times\n", took, cancel_asked);
+        CHECK(rc != 0 && nl_last_status() == NL_ERR_CANCELLED && took < 1.5,
+              "a silent writer and a cancel: rc %d after %.2f s: %s", rc, took, rc ? nl_last_error() : "read");
+        if (rc == 0) free(out);
+        pthread_join(th, NULL);
+    }
 
     CHECK(nli_read_input(tmp, 100, &out, &len) != 0 && strstr(nl_last_error(), "not a regular file or a pipe") &&
               nl_last_status() == NL_ERR_INVALID,

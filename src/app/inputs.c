@@ -313,7 +313,12 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
     if (read_lines(spec, 0, &lines) != 0) return -1;
     char *base = nli_strdup(spec);
     if (!base) { nl_strvec_free(&lines); return -1; }
-    char *slash = strrchr(base, '/');
+    /* relative lines: against the list's folder, or the current one for a
+     * pipe or a descriptor (--list /dev/stdin, <(ls ...), a here-string),
+     * whose "folder" would be /dev or /dev/fd, as the command that wrote
+     * them meant */
+    int here = !S_ISREG(st.st_mode) || !strncmp(spec, "/dev/", 5) || !strncmp(spec, "/proc/", 6);
+    char *slash = here ? NULL : strrchr(base, '/');
     if (slash) slash[1] = 0; else base[0] = 0;
     for (size_t i = 0; i < lines.n; i++) {
         if (lines.v[i][0] == '#') continue;

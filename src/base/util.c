@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -164,12 +165,15 @@ FILE *nli_fopen_regular(const char *path, struct stat *st) {
     return f;
 }
 
-/* A pipe or character device read to its end (at most max bytes), in
- * blocking mode: a FIFO without a writer reads as empty. An interrupted
- * read stops when nl_set_cancel's callback says so (Ctrl-C in the CLI). */
+/* A pipe or character device read to its end (at most max bytes). The
+ * descriptor (this function's own open) stays non-blocking: a FIFO without
+ * a writer reads as empty at once, and while a writer is slow the wait is
+ * poll()s of 250 ms, each followed by nl_set_cancel's callback, so Ctrl-C
+ * stops it (poll returns EINTR even under SA_RESTART, which restarts a
+ * blocking read() and would hide the signal until the next byte). */
 static int read_stream(int fd, const char *path, size_t max, char **out, size_t *len) {
     int fl = fcntl(fd, F_GETFL);
-    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     size_t n = 0, cap = 0;
     char *buf = NULL;
     for (;;) {
@@ -177,8 +181,10 @@ static int read_stream(int fd, const char *path, size_t max, char **out, size_t 
         size_t want = cap - 1 - n;
         if (want > (max - n) + 1) want = (max - n) + 1; /* one byte past max tells "too large" */
         ssize_t got = read(fd, buf + n, want);
-        if (got < 0 && errno == EINTR) {
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             if (nli_cancelled()) goto fail;
+            struct pollfd pf = {fd, POLLIN, 0};
+            (void)poll(&pf, 1, 250); /* ready, hung up, timed out or interrupted: read (or check) again */
             continue;
         }
         if (got < 0) { nli_seterr_code(NL_ERR_IO, "%s: read error: %s", path, strerror(errno)); goto fail; }
