@@ -106,6 +106,7 @@ typedef struct {
     PyObject_HEAD
     nl_model *m;
     size_t dim;              /* nl_model_dim, kept: readable without the lock */
+    size_t image_size;       /* nl_model_image_size, kept likewise */
     PyThread_type_lock lock; /* one library call on the model at a time */
 } ModelObject;
 

@@ -72,6 +72,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     self->m = m;
     self->dim = (size_t)nl_model_dim(m);
+    self->image_size = (size_t)nl_model_image_size(m);
     return 0;
 }
 
@@ -128,7 +129,7 @@ static PyObject *paths_call(ModelObject *self, PyObject *args, int pixels) {
     Py_buffer b;
     if (nlpy_get_buffer(out, &b, 1, 4, 'f', "out") != 0) { nlpy_strarr_free(&p); return NULL; }
     PyObject *res = NULL;
-    size_t row = pixels ? 3 * (size_t)nl_model_image_size(self->m) * (size_t)nl_model_image_size(self->m) : (size_t)self->dim;
+    size_t row = pixels ? 3 * self->image_size * self->image_size : (size_t)self->dim;
     if (nlpy_check_len(&b, p.n * row, "out") == 0) {
         int rc = 0;
         failure f = {0};
@@ -155,7 +156,7 @@ static PyObject *Model_embed_pixels(ModelObject *self, PyObject *args) {
     Py_ssize_t n;
     if (!PyArg_ParseTuple(args, "OnO:embed_pixels", &pixels, &n, &out) || !nlpy_model_ok(self)) return NULL;
     if (n < 0) return PyErr_Format(PyExc_ValueError, "embed_pixels: n must be >= 0, got %zd", n);
-    size_t S = (size_t)nl_model_image_size(self->m);
+    size_t S = self->image_size;
     Py_buffer pb, ob;
     if (nlpy_get_buffer(pixels, &pb, 0, 4, 'f', "pixels") != 0) return NULL;
     if (nlpy_get_buffer(out, &ob, 1, 4, 'f', "out") != 0) { PyBuffer_Release(&pb); return NULL; }
@@ -221,7 +222,7 @@ static PyObject *arrays_call(ModelObject *self, PyObject *args, int pixels) {
     }
     if (nlpy_get_buffer(out, &ob, 1, 4, 'f', "out") != 0) goto done;
     have_out = 1;
-    size_t S = (size_t)nl_model_image_size(self->m), row = pixels ? 3 * S * S : (size_t)self->dim;
+    size_t S = self->image_size, row = pixels ? 3 * S * S : (size_t)self->dim;
     if (nlpy_check_len(&ob, (size_t)n * row, "out") != 0) goto done;
     int rc = 0;
     failure f = {0};

@@ -214,22 +214,27 @@ static int check_pixels(const nl_model *m, const float *pixels, size_t n) {
         const int ch = (int)(q % 3);
         const float *x = pixels + q * plane;
         if (flag[q] & 1) {
-            size_t k = 0;
-            while (isfinite(x[k])) k++;
-            nli_seterr("pixels: image %zu holds a non-finite value (%s) at channel %d, row %zu, column %zu", i,
-                       isnan(x[k]) ? "NaN" : "inf", ch, k / S, k % S);
+            size_t k = 0; /* bounded: the caller may change the pixels meanwhile (another thread) */
+            while (k < plane && isfinite(x[k])) k++;
+            if (k == plane) {
+                nli_seterr("pixels: image %zu, channel %d changed while it was checked", i, ch);
+            } else {
+                nli_seterr("pixels: image %zu holds a non-finite value (%s) at channel %d, row %zu, column %zu", i,
+                           isnan(x[k]) ? "NaN" : "inf", ch, k / S, k % S);
+            }
             rc = -1;
         } else if ((flag[q] & 2) && !warned) {
             size_t k = 0;
-            while (!(x[k] < lo[ch] || x[k] > hi[ch])) k++;
-            nli_log(NL_LOG_WARN,
-                    "pixels: image %zu holds %g at channel %d, row %zu, column %zu, far outside [%.3g, %.3g], "
-                    "what pixels in [0, 1] normalised with the model's mean (%g, %g, %g) and std (%g, %g, %g) "
-                    "give: were they scaled to [0, 1] and normalised as the model expects?",
-                    i, (double)x[k], ch, k / S, k % S, (double)((0.0f - c->image_mean[ch]) / c->image_std[ch]),
-                    (double)((1.0f - c->image_mean[ch]) / c->image_std[ch]), (double)c->image_mean[0],
-                    (double)c->image_mean[1], (double)c->image_mean[2], (double)c->image_std[0],
-                    (double)c->image_std[1], (double)c->image_std[2]);
+            while (k < plane && !(x[k] < lo[ch] || x[k] > hi[ch])) k++;
+            if (k < plane) /* (it may have changed meanwhile) */
+                nli_log(NL_LOG_WARN,
+                        "pixels: image %zu holds %g at channel %d, row %zu, column %zu, far outside [%.3g, %.3g], "
+                        "what pixels in [0, 1] normalised with the model's mean (%g, %g, %g) and std (%g, %g, %g) "
+                        "give: were they scaled to [0, 1] and normalised as the model expects?",
+                        i, (double)x[k], ch, k / S, k % S, (double)((0.0f - c->image_mean[ch]) / c->image_std[ch]),
+                        (double)((1.0f - c->image_mean[ch]) / c->image_std[ch]), (double)c->image_mean[0],
+                        (double)c->image_mean[1], (double)c->image_mean[2], (double)c->image_std[0],
+                        (double)c->image_std[1], (double)c->image_std[2]);
             warned = 1;
         }
     }
