@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -217,6 +218,54 @@ static void test_lock_wait(const char *dir) {
     free(p);
 }
 
+/* Waiting for another process's lock asks the cancel callback (Ctrl-C in
+ * the CLI, whose SA_RESTART used to restart a blocking flock until the
+ * holder let go): the child gives up within a second of being told to. If
+ * it does not, the parent unlocks after 4 s and the child reports it. */
+static double mono(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+static double stop_after;
+static int stop_late(void *user) { (void)user; return mono() > stop_after; }
+
+static void test_lock_cancel(const char *dir) {
+    char *p = check_path(dir, "cancel.nlc");
+    nli_cache *c = nli_cache_open(p, NS, DIM);
+    CHECK(c != NULL && nli_cache_lock(c) == 0, "open and lock: %s", nli_geterr());
+    if (!c) { free(p); return; }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        double t0 = mono();
+        stop_after = t0 + 0.5;
+        nl_set_cancel(stop_late, NULL);
+        nli_cache *c2 = nli_cache_open(p, NS, DIM);
+        double took = mono() - t0;
+        if (c2) { nli_cache_close(c2); _exit(3); }      /* got the lock: not cancelled */
+        if (nl_last_status() != NL_ERR_CANCELLED) _exit(4);
+        _exit(took < 2.0 ? 0 : 5);
+    }
+    int st = 0, let_go = 0;
+    double t0 = mono();
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        if (mono() - t0 > 4 && !let_go) { /* let go (a flush unlocks the description the child shares) */
+            float v[DIM];
+            vec_for(1, v, DIM);
+            CHECK(nli_cache_put(c, "k", v) == 0 && nli_cache_flush(c) == 0, "unlock: %s", nli_geterr());
+            let_go = 1;
+        }
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "waiting for the lock, cancelled (status %d: 3 = waited for the holder, 4 = another error, 5 = slow)",
+          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    nli_cache_close(c);
+    free(p);
+}
+
 static void test_foreign(const char *dir) {
     char *p = check_path(dir, "foreign.nlc");
     fill(p, NS, 5);
@@ -421,6 +470,7 @@ int main(void) {
     const char *dir = check_tmpdir();
     test_round_trip(dir);
     test_lock_wait(dir);
+    test_lock_cancel(dir);
     test_foreign(dir);
     test_damaged_tail(dir);
     test_garbage(dir);

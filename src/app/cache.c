@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAGIC "NLCACHE1"
@@ -309,8 +310,14 @@ static int lock_file(nli_cache *c) {
     if (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) goto fail;
         nli_log(NL_LOG_INFO, "cache %s: in use by another process; waiting for it", c->path);
-        while (flock(c->fd, LOCK_EX) != 0)
-            if (errno != EINTR) goto fail;
+        /* polled, not a blocking flock: the CLI's SA_RESTART would restart
+         * that through Ctrl-C, and the cancel callback is asked meanwhile */
+        while (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR) goto fail;
+            if (nli_cancelled()) return -1;
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
     }
     c->locked = 1;
     if (load_file(c) != 0) {
