@@ -88,6 +88,7 @@ LOG=$TMP/server.log
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
   --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) \
   --repo org/busy="$TMP/tiny" --busy org/busy:config.json:1:3 \
+  --repo org/slow="$TMP/tiny" --busy org/slow:config.json:1:50 \
   --repo org/denied="$TMP/tiny" --cdn-deny org/denied:model.safetensors:1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -394,6 +395,21 @@ check "429 Retry-After: works" test $? -eq 0
 gap=$(jq -s '[.[] | select(.method == "GET" and (.path | test("^/org/busy/resolve/[0-9a-f]{40}/config.json$")))]
   | if length == 2 and .[0].status == 429 then .[1].time - .[0].time else -1 end' "$LOG")
 check "429 Retry-After: the retry came $gap s later (>= 3)" awk "BEGIN { exit !($gap >= 3) }"
+# A signal during such a wait (Retry-After: 50) stops the command at once;
+# the wait used to run its course (the cancel callback was not asked).
+HF_HUB_CACHE=$TMP/c-slow "$BIN" --no-cache info --model org/slow >/dev/null 2>"$TMP/slow.err" &
+pid=$!
+for _ in $(seq 100); do
+  jq -e -s 'any(.[]; .method == "GET" and .status == 429 and (.path | test("^/org/slow/")))' "$LOG" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+sleep 0.5
+kill -TERM $pid
+for _ in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then kill -KILL $pid; ended=no; else ended=yes; fi
+wait $pid; rc=$?
+check "SIGTERM in a 50 s Retry-After wait: stopped within 5 s (ended=$ended rc=$rc: $(tr '\n' ' ' <"$TMP/slow.err"))" \
+  test "$ended" = yes -a "$rc" -eq 143
 
 # --- a pinned commit answered for another commit (a mirror ignoring the
 # revision): refused, and no refs/<pinned> pointing elsewhere (which
