@@ -55,7 +55,7 @@ static int mkdir_cache(const nli_hub_ctx *h, const char *dir) {
  * rename, so readers never see a partial file. */
 static int write_atomic_small(const nli_hub_ctx *h, const char *path, const char *data, size_t n) {
     nli_buf t = {0};
-    nli_buf_printf(&t, "%s.%ld.tmp", path, (long)getpid());
+    t.s = nli_temp_name(path, "tmp"); /* not "<path>.<pid>.tmp": threads of one process each need their own */
     if (!t.s) return -1;
     int fd = open(t.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0 || nli_hub_write_all(fd, data, n) != 0 || fsync(fd) != 0) {
@@ -142,7 +142,7 @@ static int link_pointer(const nli_hub_ctx *h, const char *commit, const char *na
     int rc = -1;
     if (!ptr) goto done;
     nli_buf_printf(&target, "../../blobs/%s", etag);
-    nli_buf_printf(&tmp, "%s.%ld.tmp", ptr, (long)getpid());
+    tmp.s = nli_temp_name(ptr, "tmp"); /* threads resolving one model at once each have their own */
     if (!target.s || !tmp.s) goto done;
     if (mkdir_cache(h, snap) != 0) goto done;
     unlink(tmp.s);

@@ -108,7 +108,7 @@ static char *output_target(const char *path, int *direct) {
  * truncated and wrote over the other's file, whose rename then failed. */
 static _Atomic unsigned long g_temp_seq;
 
-static char *temp_name(const char *path, const char *kind) {
+char *nli_temp_name(const char *path, const char *kind) {
     size_t n = strlen(path) + 48;
     char *t = nli_malloc(n);
     if (t) snprintf(t, n, "%s.%s.%ld.%lu", path, kind, (long)getpid(), g_temp_seq++);
@@ -120,7 +120,7 @@ int nli_atomic_open(nli_atomic *a, const char *path) {
     memset(a, 0, sizeof *a);
     if (!(a->path = output_target(path, &direct))) return -1;
     if (!direct) {
-        if (!(a->tmp = temp_name(a->path, "tmp"))) { free(a->path); a->path = NULL; return -1; }
+        if (!(a->tmp = nli_temp_name(a->path, "tmp"))) { free(a->path); a->path = NULL; return -1; }
         remove_stale_temps(a->path);
     }
     a->io = nli_calloc(1, sizeof *a->io);
@@ -199,7 +199,7 @@ int nli_atomic_publish(nli_atomic *a) {
 
 /* "<path>.old.<pid>.<n>": a file's earlier version while a set is
  * published (remove_stale_temps removes those of killed runs too). */
-static char *backup_name(const char *path) { return temp_name(path, "old"); }
+static char *backup_name(const char *path) { return nli_temp_name(path, "old"); }
 
 static const char *base_name(const char *path) {
     const char *sl = strrchr(path, '/');

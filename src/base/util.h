@@ -92,6 +92,9 @@ void nli_pages_free(void *p, size_t n);
  * FIFO): written in place, tmp NULL. A dangling link: refused. */
 typedef struct nli_atomic_io nli_atomic_io; /* the descriptor and the first write error */
 typedef struct { FILE *f; char *path; char *tmp; nli_atomic_io *io; } nli_atomic;
+/* "<path>.<kind>.<pid>.<n>", n from a process-wide counter: a name of this
+ * call's own, also among threads (malloc'd; NULL: error set). */
+char *nli_temp_name(const char *path, const char *kind);
 int nli_atomic_open(nli_atomic *a, const char *path);
 int nli_atomic_finish(nli_atomic *a);  /* flush, fsync, close; -1: aborted */
 int nli_atomic_publish(nli_atomic *a); /* rename into place, fsync the folder; frees */
