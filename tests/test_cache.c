@@ -266,6 +266,48 @@ static void test_lock_cancel(const char *dir) {
     free(p);
 }
 
+/* The file replaced in place while a handle has it open (a backup copied
+ * over it) is read again from its header: the handle finds the copy's
+ * entries, and the file is not cut at the old end of this handle's view
+ * (which falls inside a record of the copy: it used to be taken for a
+ * damaged tail and cut back, dropping every entry). */
+static void test_replaced_in_place(const char *dir) {
+    char *p = check_path(dir, "replaced.nlc");
+    fill(p, NS, 5); /* key-0000..key-0004 */
+    char *backup = NULL;
+    size_t blen = 0;
+    CHECK(nli_read_file(p, 1 << 20, &backup, &blen) == 0, "read %s: %s", p, nli_geterr());
+    unlink(p);
+    nli_cache *a = nli_cache_open(p, NS, DIM);
+    float v[DIM], w[DIM];
+    vec_for(99, v, DIM);
+    CHECK(a && nli_cache_put(a, "a", v) == 0 && nli_cache_flush(a) == 0, "a: %s", nli_geterr());
+    int fd = open(p, O_WRONLY | O_TRUNC);
+    CHECK(fd >= 0 && backup && write(fd, backup, blen) == (ssize_t)blen, "copy the backup over %s", p);
+    if (fd >= 0) close(fd);
+    if (a && backup) {
+        cap_begin();
+        CHECK(nli_cache_lock(a) == 0, "reload: %s", nli_geterr());
+        free(cap_end());
+        int good = 1;
+        for (int i = 0; i < 5; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "key-%04d", i);
+            vec_for(i, v, DIM);
+            if (nli_cache_get(a, key, w) != 1 || memcmp(v, w, sizeof v) != 0) good = 0;
+        }
+        CHECK(good, "the handle finds the copy's 5 entries");
+        CHECK(nli_cache_flush(a) == 0, "unlock: %s", nli_geterr());
+        struct stat st;
+        CHECK(stat(p, &st) == 0 && (size_t)st.st_size == blen, "the copy is whole (%lld of %zu bytes)",
+              (long long)st.st_size, blen);
+    }
+    nli_cache_close(a);
+    free(reopen_expect(p, NS, DIM, 5, 5));
+    free(backup);
+    free(p);
+}
+
 static void test_foreign(const char *dir) {
     char *p = check_path(dir, "foreign.nlc");
     fill(p, NS, 5);
@@ -471,6 +513,7 @@ int main(void) {
     test_round_trip(dir);
     test_lock_wait(dir);
     test_lock_cancel(dir);
+    test_replaced_in_place(dir);
     test_foreign(dir);
     test_damaged_tail(dir);
     test_garbage(dir);

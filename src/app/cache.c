@@ -268,19 +268,30 @@ static int load_file(nli_cache *c) {
         return -1;
     }
     const uint8_t *d = map;
-    size_t start = (size_t)c->len;
-    if (start == 0) {
-        char whybuf[512];
-        const char *bad = check_header(c, d, len, &start, whybuf, sizeof whybuf);
-        if (bad) {
-            munmap(map, len);
-            nli_log(NL_LOG_WARN, "cache %s: %s; starting a new empty cache", c->path, bad);
-            return reset_file(c);
-        }
+    size_t start = (size_t)c->len, hl = 0;
+    char whybuf[512];
+    /* the header on every load, not only the first: a file replaced in
+     * place since (a copy over it) may be another namespace's */
+    const char *bad = check_header(c, d, len, &hl, whybuf, sizeof whybuf);
+    if (bad) {
+        munmap(map, len);
+        if (start) mem_clear(c);
+        nli_log(NL_LOG_WARN, "cache %s: %s; starting a new empty cache", c->path, bad);
+        return reset_file(c);
     }
+    if (start == 0) start = hl;
     const char *why;
     size_t n0 = c->n;
     long long valid = load_records(c, d, len, start, &why);
+    if (valid >= 0 && (size_t)valid < len && start > hl) {
+        /* damage right where this process's view of the file ended: the
+         * file may have been replaced in place rather than cut off, so it
+         * is read again from its header before anything is cut */
+        mem_clear(c);
+        n0 = 0;
+        start = hl;
+        valid = load_records(c, d, len, start, &why);
+    }
     munmap(map, len);
     if (valid < 0) {
         nli_prefixerr("%s", c->path);
