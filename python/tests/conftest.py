@@ -6,10 +6,14 @@ Where the data or the binary is missing the tests are skipped with the
 reason, except under CI (CI or NEGLABEL_NO_SKIP set), where a skip fails
 the run. Tests marked gpu (test_gpu.py) run instead of the others when
 NEGLABEL_GPU_TESTS=1."""
+import contextlib
 import os
 import pathlib
+import shutil
 import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -178,3 +182,30 @@ def negatives_ref(model, labels_file, mini_corpus):
     import neglabel
 
     return neglabel.NegLabel(model, labels_file, neglabel.mine(model, labels_file, corpus=mini_corpus), ngroup=10)
+
+
+@contextlib.contextmanager
+def hub_server(tmp_path, tiny, monkeypatch, name, *options):
+    """tests/hub_server.py (the stand-in Hub) serving a copy of the tiny
+    model as org/<name>, with more server options; HF_ENDPOINT set to it
+    and the other Hub variables cleared. Yields the copy's folder."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for f in ("config.json", "vocab.json", "merges.txt", "preprocessor_config.json", "model.safetensors"):
+        shutil.copy(os.path.join(tiny, f), repo / f)
+    port = tmp_path / "port"
+    srv = subprocess.Popen([sys.executable, str(ROOT / "tests" / "hub_server.py"), "--port-file", str(port),
+                            "--log", str(tmp_path / "log"), "--repo", f"org/{name}={repo}", *options])
+    try:
+        for _ in range(200):
+            if port.exists() and port.read_text():
+                break
+            time.sleep(0.05)
+        for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGINGFACE_HUB_CACHE",
+                  "TRANSFORMERS_CACHE", "HF_HUB_DISABLE_PROGRESS_BARS"):
+            monkeypatch.delenv(k, raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port.read_text()}")
+        yield repo
+    finally:
+        srv.terminate()
+        srv.wait()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import neglabel
+from conftest import hub_server
 
 
 @pytest.fixture
@@ -269,32 +270,12 @@ def test_ctrl_c_stops_a_download(tiny, tmp_path, monkeypatch):
     libcurl's progress callback); the bytes received stay to resume. The
     stand-in Hub (tests/hub_server.py) stalls 60 s after 3 MB."""
     import os
-    import pathlib
-    import shutil
     import signal
-    import subprocess
-    import sys
     import threading
     import time
 
-    server = pathlib.Path(__file__).resolve().parents[2] / "tests" / "hub_server.py"
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for f in ("config.json", "vocab.json", "merges.txt", "preprocessor_config.json", "model.safetensors"):
-        shutil.copy(os.path.join(tiny, f), repo / f)
-    port = tmp_path / "port"
-    srv = subprocess.Popen([sys.executable, str(server), "--port-file", str(port), "--log", str(tmp_path / "log"),
-                            "--repo", f"org/stall={repo}", "--stall", "org/stall:model.safetensors:3000000"])
-    try:
-        for _ in range(200):
-            if port.exists():
-                break
-            time.sleep(0.05)
-        for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGINGFACE_HUB_CACHE",
-                  "TRANSFORMERS_CACHE", "HF_HUB_DISABLE_PROGRESS_BARS"):
-            monkeypatch.delenv(k, raising=False)
+    with hub_server(tmp_path, tiny, monkeypatch, "stall", "--stall", "org/stall:model.safetensors:3000000") as repo:
         cache = tmp_path / "hf"
-        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port.read_text()}")
         monkeypatch.setenv("HF_HUB_CACHE", str(cache))
         monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "300")  # the stall is not cut short by the read timeout
 
@@ -327,6 +308,3 @@ def test_ctrl_c_stops_a_download(tiny, tmp_path, monkeypatch):
         again = neglabel.Model("org/stall", device="cpu")
         assert part() is None
         assert again.fingerprint == neglabel.Model(str(repo), device="cpu").fingerprint
-    finally:
-        srv.terminate()
-        srv.wait()

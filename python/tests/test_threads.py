@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 import neglabel
-from conftest import run_threads
+from conftest import hub_server, run_threads
 
 TEXTS = [f"the nice {w}" for w in ("cat", "dog", "tuba", "fern", "anvil", "kite", "bridge", "violin")]
 
@@ -122,29 +122,7 @@ def test_threads_resolving_one_hub_model(tiny, tmp_path, monkeypatch):
     shared: one thread's unlink removed another's link, which then failed
     as "cannot write to the Hugging Face cache" (in review: 6 of 40 runs of
     4 threads). 8 threads, 6 fresh caches."""
-    import os
-    import pathlib
-    import shutil
-    import subprocess
-    import sys
-
-    server = pathlib.Path(__file__).resolve().parents[2] / "tests" / "hub_server.py"
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for f in ("config.json", "vocab.json", "merges.txt", "preprocessor_config.json", "model.safetensors"):
-        shutil.copy(os.path.join(tiny, f), repo / f)
-    port = tmp_path / "port"
-    srv = subprocess.Popen([sys.executable, str(server), "--port-file", str(port), "--log", str(tmp_path / "log"),
-                            "--repo", f"org/tiny={repo}"])
-    try:
-        for _ in range(200):
-            if port.exists() and port.read_text():
-                break
-            time.sleep(0.05)
-        for k in ("HF_TOKEN", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGINGFACE_HUB_CACHE",
-                  "TRANSFORMERS_CACHE"):
-            monkeypatch.delenv(k, raising=False)
-        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port.read_text()}")
+    with hub_server(tmp_path, tiny, monkeypatch, "tiny") as repo:
         monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         want = neglabel.Model(str(repo), device="cpu").fingerprint
         for round_ in range(6):
@@ -153,6 +131,3 @@ def test_threads_resolving_one_hub_model(tiny, tmp_path, monkeypatch):
             assert got == [want] * 8, (round_, got)
             left = [p.name for p in (tmp_path / f"hf{round_}").rglob("*") if ".tmp" in p.name]
             assert not left, left
-    finally:
-        srv.terminate()
-        srv.wait()
