@@ -492,6 +492,25 @@ static void test_file_key(const char *dir) {
     CHECK(nl_write_file_atomic(p, "abcdef", 6) == 0, "write");
     char *k = nli_cache_file_key(p);
     CHECK(k && k[0] == '/' && strstr(k, "img.jpg|6|"), "file key: %s", k ? k : nli_geterr());
+    /* replaced by other bytes of the same size, given the old mtime (as
+     * cp -p, rsync -a or touch -r do): another key (it used to be the same:
+     * the old embedding came back) */
+    struct timespec pause = {0, 50 * 1000 * 1000}; /* past the coarse clock ctime is taken from */
+    nanosleep(&pause, NULL);
+    char *r = check_path(dir, "img.new");
+    struct stat st;
+    CHECK(nl_write_file_atomic(r, "ABCDEF", 6) == 0 && stat(p, &st) == 0, "write the replacement");
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    CHECK(utimensat(AT_FDCWD, r, times, 0) == 0 && rename(r, p) == 0, "replace with the old mtime: %s",
+          strerror(errno));
+    char *k2 = nli_cache_file_key(p);
+    CHECK(k && k2 && strcmp(k, k2) != 0, "a replacement with the same size and mtime: key %s, before %s",
+          k2 ? k2 : nli_geterr(), k ? k : "-");
+    char *k3 = nli_cache_file_key(p);
+    CHECK(k2 && k3 && !strcmp(k2, k3), "the same file twice: the same key");
+    free(k3);
+    free(k2);
+    free(r);
     free(k);
     char *q = check_path(dir, "missing.jpg");
     k = nli_cache_file_key(q);

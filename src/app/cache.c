@@ -477,9 +477,13 @@ char *nli_cache_file_key(const char *path) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot resolve path: %s", path, strerror(errno));
         return NULL;
     }
+    /* ctime too: a replacement of the same size given the old mtime (cp -p,
+     * rsync -a, touch -r; uncompressed formats keep their size) still
+     * changes it, and nothing can set it back */
     long long mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    long long ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
     nli_buf b = {0};
-    int rc = nli_buf_printf(&b, "%s|%lld|%lld", real, (long long)st.st_size, mtime_ns);
+    int rc = nli_buf_printf(&b, "%s|%lld|%lld|%lld", real, (long long)st.st_size, mtime_ns, ctime_ns);
     free(real);
     if (rc != 0) { nli_buf_free(&b); return NULL; }
     return b.s;
