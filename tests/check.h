@@ -56,6 +56,16 @@ static inline double check_row_err(const float *a, const float *g, size_t dim) {
     return norm > 0 ? mx / __builtin_sqrt(norm) : mx;
 }
 
+/* The worst check_row_err over n rows of dim values. */
+static inline double check_worst_row_err(const float *a, const float *g, size_t n, size_t dim) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = check_row_err(a + i * dim, g + i * dim, dim);
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
 /* Path of the shared reference data: NEGLABEL_SHARED as the test runs,
  * else NEGLABEL_SHARED_DEFAULT (set by ctest from the configure step), else
  * ../shared; NULL when it is not there. */

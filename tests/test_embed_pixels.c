@@ -241,11 +241,7 @@ int main(void) {
     nl_set_cancel(cancel_cb, NULL);
     CHECK(nl_embed_pixels(m2, pix, n, e2) == 0, "batch 2: %s", nl_last_error());
     CHECK(polls == (int)((n + 1) / 2 - 1), "batch 2, %zu images: %d polls", n, polls);
-    double wb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double err = check_row_err(e2 + i * dim, e + i * dim, dim);
-        if (!(err <= wb)) wb = err;
-    }
+    double wb = check_worst_row_err(e2, e, n, dim);
     CHECK(wb <= 1e-5, "batch 2 differs from one batch by %g", wb);
     stop_at = 1;
     polls = 0;

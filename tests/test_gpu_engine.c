@@ -129,11 +129,7 @@ static void check_many_texts(nl_model *cpu, nl_model *g) {
     }
     CHECK(nl_embed_texts(cpu, (const char *const *)tx, n, ec) == 0, "CPU, %zu texts: %s", n, nl_last_error());
     CHECK(nl_embed_texts(g, (const char *const *)tx, n, eg) == 0, "GPU, %zu texts: %s", n, nl_last_error());
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = check_row_err(eg + i * dim, ec + i * dim, dim);
-        if (!(e <= worst)) worst = e;
-    }
+    double worst = check_worst_row_err(eg, ec, n, dim);
     printf("%zu texts (%zu long) through the GPU's text slots, fp32: worst max|a-g|/||g|| %.3g\n", n, longs, worst);
     CHECK(worst <= 1e-5, "%zu texts on the GPU: off by %g (limit 1e-5)", n, worst);
 
@@ -193,11 +189,7 @@ static void check_pixels_oom(const char *dir) {
     printf("pixels with room for ~6 images: %d warning(s): %s\n", check_warnings, check_last_warning);
     CHECK(check_warnings == 1 && strstr(check_last_warning, "out of GPU memory for the pixels of 16 images; 4 at a time"),
           "pixels OOM: %d warnings, '%s'", check_warnings, check_last_warning);
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = check_row_err(got + i * dim, ref + i * dim, dim);
-        if (!(e <= worst)) worst = e;
-    }
+    double worst = check_worst_row_err(got, ref, n, dim);
     printf("pixels in chunks of 4 vs 16: worst max|a-g|/||g|| %.3g (limit 1e-5)\n", worst);
     CHECK(worst <= 1e-5, "pixels OOM: chunks of 4 differ from 16 by %g", worst);
     check_warnings = 0;
@@ -222,11 +214,7 @@ static void check_pixels_oom(const char *dir) {
         printf("pixels with no room: %s\n", nl_last_error());
         cudaFree(hog);
         int ok = nl_embed_pixels(m, pix, 3, got) == 0;
-        double e = 0;
-        for (size_t i = 0; ok && i < 3; i++) {
-            double d = check_row_err(got + i * dim, ref + i * dim, dim);
-            if (!(d <= e)) e = d;
-        }
+        double e = ok ? check_worst_row_err(got, ref, 3, dim) : 0;
         CHECK(ok && e <= 1e-5, "pixels after the memory is back: %s (off by %g)", ok ? "ran" : nl_last_error(), e);
     }
 done:

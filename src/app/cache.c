@@ -325,9 +325,7 @@ static int lock_file(nli_cache *c) {
          * that through Ctrl-C, and the cancel callback is asked meanwhile */
         while (flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
             if (errno != EWOULDBLOCK && errno != EINTR) goto fail;
-            if (nli_cancelled()) return -1;
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            if (nli_sleep_cancellable(0.1) != 0) return -1;
         }
     }
     c->locked = 1;

@@ -98,18 +98,6 @@ int nli_hub_settings(nli_hub_ctx *h) {
 
 /* ------------------------------------------------------------ one request */
 
-/* A wait between attempts, in steps of 100 ms that ask nl_set_cancel's
- * callback (a Retry-After can be a minute). -1: cancelled (error set). */
-static int sleep_s(double s) {
-    for (double left = s; left > 0; left -= 0.1) {
-        if (nli_cancelled()) return -1;
-        double step = left < 0.1 ? left : 0.1;
-        struct timespec ts = {0, (long)(step * 1e9)};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-    }
-    return nli_cancelled() ? -1 : 0;
-}
-
 typedef struct {
     long status;
     int bad;                   /* a header too long or malformed */
@@ -434,7 +422,7 @@ int nli_hub_head(const nli_hub_ctx *h, const char *url0, nli_hub_file *m, long *
     for (int hop = 0;; hop++) {
         CURLcode cc = CURLE_OK;
         for (int attempt = 0; attempt < 3; attempt++) {
-            if (attempt && sleep_s((double)attempt) != 0) goto done;
+            if (attempt && nli_sleep_cancellable((double)attempt) != 0) goto done;
             /* no retry on network errors: the caller falls back to the
              * cache at once, as huggingface_hub does */
             cc = http_do(h, url, 1, NULL, 0, 0, &r, errbuf);
@@ -606,7 +594,7 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
                  * one (bounded), else a second */
                 double wait = r.retry_after < 0 ? 1.0 : r.retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX
                                                                                         : (double)r.retry_after + 1;
-                if (sleep_s(wait) != 0) break;
+                if (nli_sleep_cancellable(wait) != 0) break;
                 continue;
             }
             http_status_error(h, "GET", m->url, &r);
@@ -637,7 +625,7 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
                 }
                 break;
             }
-            if (sleep_s(1.0) != 0) break; /* as huggingface_hub, then resume with a Range request */
+            if (nli_sleep_cancellable(1.0) != 0) break; /* as huggingface_hub, then resume with a Range request */
         }
     }
     resp_clear(&r);

@@ -481,6 +481,16 @@ int nli_cancelled(void) {
     return 1;
 }
 
+int nli_sleep_cancellable(double seconds) {
+    for (double left = seconds; left > 0; left -= 0.1) {
+        if (nli_cancelled()) return -1;
+        double step = left < 0.1 ? left : 0.1;
+        struct timespec ts = {0, (long)(step * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+    return nli_cancelled() ? -1 : 0;
+}
+
 void nli_log(int level, const char *fmt, ...) {
     if (!g_log) return;
     char msg[2048];

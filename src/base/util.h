@@ -158,6 +158,10 @@ typedef struct {
 /* 1, with the error "cancelled" (NL_ERR_CANCELLED), when the nl_set_cancel
  * callback asks long work to stop; polled between batches. */
 int nli_cancelled(void);
+/* Sleep for `seconds` in steps of 100 ms, asking nli_cancelled() before
+ * each step and at the end (a blocking wait would outlive a Ctrl-C, as the
+ * CLI's handler restarts system calls). 0, or -1 when cancelled. */
+int nli_sleep_cancellable(double seconds);
 void nli_progress_start(nli_progress *p, const char *label, size_t total);
 void nli_progress_update(nli_progress *p, size_t done);
 void nli_progress_end(nli_progress *p);
