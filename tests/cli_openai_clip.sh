@@ -121,16 +121,30 @@ expect_fail "a cut-off download under a name: the error says so" \
 rm "$CLIPDIR/RN101.pt"
 check "nothing left in the cache for it either" test "$(ls -A "$OC" | sort | tr '\n' ' ')" = "$before"
 # What a killed conversion left (its pid gone) is removed by the next one;
-# a running one's is left alone.
-sleep 0 & dead=$!; wait $dead
-mkdir -p "$OC/.tmp.$dead.abc123" "$OC/.tmp.$$.def456"
-head -c 1000 "$D/vit_jit.pt" >"$OC/.tmp.$dead.abc123/open_clip_model.safetensors"
+# a running one's is left alone, and so is one with another host's or pid
+# namespace's tag (a cache shared with a container or over NFS: its pid
+# means nothing here). The killed run is real: SIGKILL at its first write.
+SHIM=${NEGLABEL_FAULT_SHIM:-}
+[ -f "$SHIM" ] || bad "fault shim not found ('$SHIM'; CMake builds it as fault_shim and exports NEGLABEL_FAULT_SHIM)"
+PRELOAD=$SHIM
+[ -n "${NEGLABEL_ASAN_RT:-}" ] && PRELOAD="$NEGLABEL_ASAN_RT $SHIM"
 cp "$D/vit_sd.pt" "$TMP/other.pt"   # not converted yet without a config beside it
+{ env LD_PRELOAD="$PRELOAD" NLFAULT_MATCH="$OC/.tmp." NLFAULT_AT=1 NLFAULT_ACTION=kill \
+  "$BIN" info --model "$TMP/other.pt" >/dev/null 2>&1; } 2>/dev/null
+left=$(cd "$OC" && ls -d .tmp.* 2>/dev/null)
+check "the killed conversion left its folder ($left)" test "$(printf '%s\n' "$left" | grep -c .)" = 1
+tag=$(printf '%s\n' "$left" | sed -n 's/^\.tmp\.[0-9]*\.\([0-9a-f]\{8\}\)\.[A-Za-z0-9]\{6\}$/\1/p')
+check "its name is .tmp.<pid>.<tag>.XXXXXX ($left)" test -n "$tag"
+other=0badc0de; [ "$tag" = $other ] && other=0badc0df
+sleep 0 & dead=$!; wait $dead
+mkdir -p "$OC/.tmp.$$.$tag.def456" "$OC/.tmp.$dead.$other.ghi789" "$OC/.tmp.$dead.jkl012"
 nl info --model "$TMP/other.pt" >/dev/null 2>"$TMP/err" || bad "other.pt: $(cat "$TMP/err")"
-check "a dead run's temporary folder is removed ($(cat "$TMP/err"))" test ! -e "$OC/.tmp.$dead.abc123"
-check "... and said so" grep -q "removed $OC/.tmp.$dead.abc123, left by an interrupted conversion" "$TMP/err"
-check "a live run's is kept" test -d "$OC/.tmp.$$.def456"
-rmdir "$OC/.tmp.$$.def456"
+check "a dead run's temporary folder is removed ($(cat "$TMP/err"))" test ! -e "$OC/$left"
+check "... and said so" grep -q "removed $OC/$left, left by an interrupted conversion" "$TMP/err"
+check "a live run's is kept" test -d "$OC/.tmp.$$.$tag.def456"
+check "another namespace's is kept" test -d "$OC/.tmp.$dead.$other.ghi789"
+check "an untagged one is kept" test -d "$OC/.tmp.$dead.jkl012"
+rmdir "$OC/.tmp.$$.$tag.def456" "$OC/.tmp.$dead.$other.ghi789" "$OC/.tmp.$dead.jkl012"
 # a cache that cannot be written: one message naming it
 : >"$TMP/afile"
 expect_fail "an unwritable cache is an error naming it" "$TMP/afile" \

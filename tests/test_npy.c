@@ -2,6 +2,7 @@
  * hostile header we refuse. Files are built byte by byte here. */
 #include "check.h"
 #include "neglabel.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -61,15 +62,24 @@ static void *save_many(void *arg) {
 static void concurrent_saves(void) {
     char *dir = tmp("concurrent"), *p = check_path(dir, "same.npy");
     mkdir(dir, 0755);
-    /* temporary files a killed writer left (a pid that has ended): removed
-     * by the next save of that path, in the old and the new naming */
+    /* temporary files a killed writer of this host and pid namespace left
+     * (a pid that has ended, this process's tag): removed by the next save
+     * of that path. Kept: another namespace's or host's (its pid cannot be
+     * checked here), and names that only look like ours (a user's
+     * "same.npy.old.20240101", the untagged form of earlier versions). */
     pid_t child = fork();
     if (child == 0) _exit(0);
     waitpid(child, NULL, 0);
-    char stale[2][600];
-    snprintf(stale[0], sizeof stale[0], "%s.tmp.%ld", p, (long)child);
-    snprintf(stale[1], sizeof stale[1], "%s.tmp.%ld.7", p, (long)child);
+    char stale[2][600], keep[4][600];
+    snprintf(stale[0], sizeof stale[0], "%s.tmp.%ld.7.%s", p, (long)child, nli_temp_tag());
+    snprintf(stale[1], sizeof stale[1], "%s.old.%ld.0.%s", p, (long)child, nli_temp_tag());
+    snprintf(keep[0], sizeof keep[0], "%s.tmp.%ld.7.%s", p, (long)child, strcmp(nli_temp_tag(), "0badc0de") ? "0badc0de" : "0badc0df");
+    snprintf(keep[1], sizeof keep[1], "%s.old.20240101", p);
+    snprintf(keep[2], sizeof keep[2], "%s.tmp.%ld", p, (long)child);
+    snprintf(keep[3], sizeof keep[3], "%s.old.%ld.7", p, (long)child);
+    CHECK(strlen(nli_temp_tag()) == 8 && strspn(nli_temp_tag(), "0123456789abcdef") == 8, "tag '%s'", nli_temp_tag());
     for (int i = 0; i < 2; i++) fclose(fopen(stale[i], "w"));
+    for (int i = 0; i < 4; i++) fclose(fopen(keep[i], "w"));
     saver s[2] = {{p, 50, 0, ""}, {p, 2000, 0, ""}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, save_many, &s[i]);
@@ -82,10 +92,18 @@ static void concurrent_saves(void) {
               d[r * c - 1] == (float)r,
           "the file is one save, whole: %s (%zu x %zu)", nl_last_error(), r, c);
     free(d);
+    struct stat st;
+    for (int i = 0; i < 4; i++) {
+        CHECK(stat(keep[i], &st) == 0, "%s was removed", keep[i]);
+        unlink(keep[i]);
+    }
     DIR *dd = opendir(dir);
     int others = 0;
     for (struct dirent *e; dd && (e = readdir(dd));)
-        if (e->d_name[0] != '.' && strcmp(e->d_name, "same.npy")) others++;
+        if (e->d_name[0] != '.' && strcmp(e->d_name, "same.npy")) {
+            others++;
+            printf("left: %s\n", e->d_name);
+        }
     if (dd) closedir(dd);
     CHECK(others == 0, "%d temporary files left beside the file", others);
     free(p);

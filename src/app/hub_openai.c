@@ -91,17 +91,22 @@ static void remove_tree(const char *dir) {
     rmdir(dir);
 }
 
-/* Remove the temporary folders ".tmp.<pid>.XXXXXX" that a killed
+/* Remove the temporary folders ".tmp.<pid>.<tag>.XXXXXX" that a killed
  * conversion left in root (its pid no longer runs; a live one's is another
- * run's, left alone): a ViT-L/14 leaves 0.9 GB. */
+ * run's, left alone): a ViT-L/14 leaves 0.9 GB. Only this host's and pid
+ * namespace's tag (nli_temp_tag): a cache shared with containers or over
+ * NFS holds other machines' live conversions, whose pids mean nothing here. */
 static void remove_stale(const char *root) {
     DIR *d = opendir(root);
     struct dirent *e;
+    const char *tag = nli_temp_tag();
+    size_t tl = strlen(tag);
     while (d && (e = readdir(d))) {
-        if (strncmp(e->d_name, ".tmp.", 5) != 0) continue;
+        if (strncmp(e->d_name, ".tmp.", 5) != 0 || e->d_name[5] < '0' || e->d_name[5] > '9') continue;
         char *end;
         long pid = strtol(e->d_name + 5, &end, 10);
-        if (end == e->d_name + 5 || *end != '.' || pid <= 0 || pid == (long)getpid()) continue;
+        if (*end != '.' || strncmp(end + 1, tag, tl) != 0 || end[1 + tl] != '.') continue;
+        if (pid <= 0 || pid == (long)getpid()) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         char *p = nli_path_join(root, e->d_name);
         if (p) {
@@ -125,7 +130,7 @@ static char *convert_into(const char *root, const char *key, const char *pt, con
     remove_stale(root);
     size_t n = strlen(root) + 64;
     if (!(tmp = nli_malloc(n))) goto fail;
-    snprintf(tmp, n, "%s/.tmp.%ld.XXXXXX", root, (long)getpid());
+    snprintf(tmp, n, "%s/.tmp.%ld.%s.XXXXXX", root, (long)getpid(), nli_temp_tag());
     if (!mkdtemp(tmp)) {
         nli_seterr_code(NL_ERR_IO, "%s: cannot create a folder in the neglabel cache: %s", root, strerror(errno));
         goto fail;

@@ -8,21 +8,51 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Remove "<base>.tmp.<pid>.<n>" and "<base>.old.<pid>.<n>" files (or,
- * from earlier versions, without ".<n>") that a killed writer of the same
- * target left in dir (the pid no longer runs). A live pid's temp file is
- * another writer's and is left alone. */
+/* This host and pid namespace, as 8 hex digits (FNV-1a of the host name
+ * and /proc/self/ns/pid's link): the last part of every temporary name, so
+ * that a sweep only judges names whose pid it can check. A writer in a
+ * container (another pid namespace) or on another host sharing the folder
+ * (NFS) has another tag, and its live temporary is never taken for a dead
+ * run's; a user's own file ("results.json.old.20240101") has none. */
+static char g_tag[9];
+static pthread_once_t g_tag_once = PTHREAD_ONCE_INIT;
+
+static void make_tag(void) {
+    char id[512] = {0};
+    size_t n;
+    if (gethostname(id, 255) != 0) id[0] = 0;
+    id[255] = 0;
+    n = strlen(id);
+    id[n++] = '\n';
+    ssize_t k = readlink("/proc/self/ns/pid", id + n, sizeof id - n - 1);
+    if (k > 0) n += (size_t)k;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)id[i]) * 16777619u;
+    snprintf(g_tag, sizeof g_tag, "%08x", (unsigned)h);
+}
+
+const char *nli_temp_tag(void) {
+    pthread_once(&g_tag_once, make_tag);
+    return g_tag;
+}
+
+/* Remove "<base>.tmp.<pid>.<n>.<tag>" and "<base>.old.<pid>.<n>.<tag>"
+ * files that a killed writer of the same target left in dir: this host's
+ * and namespace's tag, a pid that no longer runs. Any other name is left
+ * alone: a live writer's, another namespace's or host's, a user's file. */
 static void remove_stale_temps(const char *path) {
     const char *slash = strrchr(path, '/');
     char *dir = nli_dirname(path);
-    const char *base = slash ? slash + 1 : path;
+    const char *base = slash ? slash + 1 : path, *tag = nli_temp_tag();
     size_t bl = strlen(base);
     DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *e;
@@ -30,14 +60,15 @@ static void remove_stale_temps(const char *path) {
         if (strncmp(e->d_name, base, bl) != 0 ||
             (strncmp(e->d_name + bl, ".tmp.", 5) != 0 && strncmp(e->d_name + bl, ".old.", 5) != 0))
             continue;
+        const char *num = e->d_name + bl + 5, *seq;
         char *end;
-        const char *num = e->d_name + bl + 5;
+        if (*num < '0' || *num > '9') continue;
         long pid = strtol(num, &end, 10);
-        if (end != num && *end == '.' && end[1] >= '0' && end[1] <= '9') { /* ".<n>": one call's own name */
-            const char *seq = end + 1;
-            (void)strtoul(seq, &end, 10);
-        }
-        if (end == num || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (*end != '.' || end[1] < '0' || end[1] > '9') continue;
+        seq = end + 1;
+        (void)strtoul(seq, &end, 10);
+        if (*end != '.' || strcmp(end + 1, tag) != 0) continue;
+        if (pid <= 0 || pid == (long)getpid()) continue;
         if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
         char *p = nli_path_join(dir, e->d_name);
         if (p && unlink(p) == 0) nli_log(NL_LOG_INFO, "removed %s, left by an interrupted run", p);
@@ -109,9 +140,9 @@ static char *output_target(const char *path, int *direct) {
 static _Atomic unsigned long g_temp_seq;
 
 char *nli_temp_name(const char *path, const char *kind) {
-    size_t n = strlen(path) + 48;
+    size_t n = strlen(path) + strlen(kind) + 64;
     char *t = nli_malloc(n);
-    if (t) snprintf(t, n, "%s.%s.%ld.%lu", path, kind, (long)getpid(), g_temp_seq++);
+    if (t) snprintf(t, n, "%s.%s.%ld.%lu.%s", path, kind, (long)getpid(), g_temp_seq++, nli_temp_tag());
     return t;
 }
 
@@ -197,7 +228,7 @@ int nli_atomic_publish(nli_atomic *a) {
     return rc;
 }
 
-/* "<path>.old.<pid>.<n>": a file's earlier version while a set is
+/* "<path>.old.<pid>.<n>.<tag>": a file's earlier version while a set is
  * published (remove_stale_temps removes those of killed runs too). */
 static char *backup_name(const char *path) { return nli_temp_name(path, "old"); }
 

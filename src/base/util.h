@@ -81,8 +81,8 @@ void nli_pages_drop(const void *p, size_t len);
 void *nli_pages_alloc(size_t n);
 void nli_pages_free(void *p, size_t n);
 
-/* Crash-safe output (atomic.c): write to "<path>.tmp.<pid>.<n>" (n: a number of this
- * process, so concurrent writers of one path never share it), then fsync + rename + fsync
+/* Crash-safe output (atomic.c): write to "<path>.tmp.<pid>.<n>.<tag>" (n: a number of this
+ * process, so concurrent writers of one path never share it; tag: nli_temp_tag), then fsync + rename + fsync
  * of the folder. On any error the temp file is removed and the message
  * names path; whatever was at path before is left as it was. Open removes
  * the temp files of the same target that killed runs left (their pid is
@@ -92,15 +92,19 @@ void nli_pages_free(void *p, size_t n);
  * FIFO): written in place, tmp NULL. A dangling link: refused. */
 typedef struct nli_atomic_io nli_atomic_io; /* the descriptor and the first write error */
 typedef struct { FILE *f; char *path; char *tmp; nli_atomic_io *io; } nli_atomic;
-/* "<path>.<kind>.<pid>.<n>", n from a process-wide counter: a name of this
+/* "<path>.<kind>.<pid>.<n>.<tag>", n from a process-wide counter: a name of this
  * call's own, also among threads (malloc'd; NULL: error set). */
 char *nli_temp_name(const char *path, const char *kind);
+/* 8 hex digits naming this host and pid namespace: a sweep of temporary
+ * names removes a dead pid's only under its own tag (another container's
+ * or NFS client's pids cannot be checked from here). */
+const char *nli_temp_tag(void);
 int nli_atomic_open(nli_atomic *a, const char *path);
 int nli_atomic_finish(nli_atomic *a);  /* flush, fsync, close; -1: aborted */
 int nli_atomic_publish(nli_atomic *a); /* rename into place, fsync the folder; frees */
 int nli_atomic_commit(nli_atomic *a);  /* finish + publish */
 /* Publish n finished files that belong together, all or none: each
- * earlier version is kept as a hard link ("<path>.old.<pid>.<n>") until every
+ * earlier version is kept as a hard link ("<path>.old.<pid>.<n>.<tag>") until every
  * rename has worked; when one fails, those already renamed are put back
  * and the message says no file was changed. Where that cannot be done
  * (no hard links, the putting back fails too) the message ends with
