@@ -257,6 +257,42 @@ static void test_hostile(const char *dir) {
     json_decref(added);
 }
 
+/* tokenizer_config.json as transformers (4 and 5) writes it for a
+ * tokenizer with no length limit: model_max_length 1e30 as an integer past
+ * 64 bits. Such a folder loads (before: "not valid JSON ... too big
+ * integer"), with vocab.json + merges.txt and with tokenizer.json, and the
+ * decoder's tokens are read; an id that size in added_tokens.json, which
+ * is read as an integer, is still refused. */
+static void test_big_numbers(const char *dir) {
+    static const char cfg[] = "{\"added_tokens_decoder\": {\"2514\": {\"content\": \"<x>\"}}, "
+                              "\"model_max_length\": 1000000000000000019884624838656, "
+                              "\"tokenizer_class\": \"CLIPTokenizer\"}";
+    json_t *none = json_array();
+    const char *subs[2] = {"bignum-files", "bignum-json"};
+    for (int k = 0; k < 2; k++) {
+        const char *sub = folder(dir, subs[k], k ? none : NULL);
+        put_text(sub, "tokenizer_config.json", cfg);
+        put_text(sub, "special_tokens_map.json", "{\"pad_token\": \"<|endoftext|>\", "
+                                                 "\"m\": 99999999999999999999999}");
+        nli_tokenizer *t = nli_tokenizer_for_folder(sub, 0);
+        CHECK(t != NULL, "%s: model_max_length 1e30: %s", subs[k], t ? "" : nli_geterr());
+        int32_t *ids = NULL;
+        size_t n = 0;
+        const char *text = "a <x> photo";
+        int rc = t ? nli_tokenizer_encode(t, text, strlen(text), &ids, &n) : -1;
+        CHECK(rc == 0 && n == 5 && ids[2] == 2514, "%s: '%s': rc %d, %zu ids", subs[k], text, rc, n);
+        free(ids);
+        nli_tokenizer_free(t);
+    }
+    json_decref(none);
+    const char *sub = folder(dir, "bignum-added", NULL);
+    put_text(sub, "added_tokens.json", "{\"<x>\": 1000000000000000019884624838656}");
+    nli_tokenizer *t = nli_tokenizer_for_folder(sub, 0);
+    CHECK(!t && strstr(nli_geterr(), "added_tokens.json") && strstr(nli_geterr(), "too big integer"),
+          "added_tokens.json with an id of 1e30: %s", t ? "loaded" : nli_geterr());
+    nli_tokenizer_free(t);
+}
+
 int main(void) {
     const char *dir = check_tmpdir();
     json_error_t jerr;
@@ -267,6 +303,7 @@ int main(void) {
     test_golden(dir);
     test_text(dir);
     test_hostile(dir);
+    test_big_numbers(dir);
     json_decref(base);
     check_rm_rf(dir);
     return check_done();

@@ -166,7 +166,7 @@ static json_t *optional(const char *dir, const char *name, char **path, int *rc)
         return NULL;
     }
     if (!nli_file_exists(*path)) return NULL;
-    json_t *root = nli_tok_read_json(*path);
+    json_t *root = nli_tok_read_json(*path, strcmp(name, "added_tokens.json") != 0); /* its ids are integers */
     if (!root) *rc = -1;
     else if (!json_is_object(root)) {
         nli_seterr("%s: expected a JSON object", *path);

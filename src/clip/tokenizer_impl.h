@@ -99,7 +99,11 @@ int nli_tok_added_next(const nli_tokenizer *t, int normalized, const char *s, si
  * special_tokens_map.json (configs 0: added_tokens.json only). */
 int nli_tok_added_from_list(nli_tokenizer *t, json_t *list, const char *path);
 int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs);
-json_t *nli_tok_read_json(const char *path); /* tokenizer_load.c; NULL with the error set */
+/* tokenizer_load.c; NULL with the error set. ints_as_real: every number a
+ * double, for files whose integers are never read (tokenizer_config.json,
+ * special_tokens_map.json), where transformers writes model_max_length
+ * 1e30 as an integer past 64 bits, which jansson refuses as one. */
+json_t *nli_tok_read_json(const char *path, int ints_as_real);
 uint64_t nli_tok_added_digest(const nli_tokenizer *t, uint64_t h); /* h unchanged without added tokens */
 void nli_tok_added_free(nli_tokenizer *t);
 

@@ -43,12 +43,12 @@ static int fill_vocab(nli_tokenizer *t, json_t *obj, const char *src) {
     return nli_tok_vocab_done(t, src);
 }
 
-json_t *nli_tok_read_json(const char *path) {
+json_t *nli_tok_read_json(const char *path, int ints_as_real) {
     char *data = NULL;
     size_t len = 0;
     if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return NULL;
     json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | (ints_as_real ? JSON_DECODE_INT_AS_REAL : 0), &jerr);
     free(data);
     if (!root) nli_seterr("%s: not valid JSON (line %d, column %d: %s)", path, jerr.line, jerr.column, jerr.text);
     return root;
@@ -99,7 +99,7 @@ static nli_tokenizer *load_files(const char *vocab_json, const char *merges_txt,
     json_t *root = NULL;
     char *data = NULL;
     size_t len = 0;
-    if (!t || !(root = nli_tok_read_json(vocab_json)) || fill_vocab(t, root, vocab_json) ||
+    if (!t || !(root = nli_tok_read_json(vocab_json, 0)) || fill_vocab(t, root, vocab_json) ||
         nli_read_file(merges_txt, VOCAB_FILE_MAX, &data, &len) || parse_merges(t, data, len, merges_txt, 1) ||
         nli_tok_finish(t, merges_txt)) {
         nli_tokenizer_free(t);
@@ -175,7 +175,7 @@ nli_tokenizer *nli_tokenizer_load(const char *vocab_json, const char *merges_txt
 static nli_tokenizer *load_json(const char *path, int openclip_names) {
     if (!path) { nli_seterr("tokenizer: NULL path"); return NULL; }
     nli_tokenizer *t = nli_tok_new(SRC_JSON, openclip_names);
-    json_t *root = t ? nli_tok_read_json(path) : NULL;
+    json_t *root = t ? nli_tok_read_json(path, 0) : NULL;
     if (!root) goto fail;
     json_t *model = json_object_get(root, "model");
     if (!json_is_object(model)) {
