@@ -494,5 +494,25 @@ T score --no-cache --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives 
 check "an overflowed model: NaN scores without labels" \
   test "$(tail -n +2 "$TMP/big.csv" | cut -d, -f2- | sed 's/^-//' | sort -u)" = "nan,,"
 check "an overflowed model: a warning" grep -q "2 of 2 images have a NaN score" "$TMP/big.err"
+expect_fail "metrics on those NaN rows: the message says where they come from" \
+  "big.csv: line 2: '-?nan' is not a finite number \(a NaN score: .neglabel score. writes one" \
+  nl metrics --id-scores "$TMP/big.csv" --ood-scores "$TMP/big.csv"
+# eval leaves such images out like unreadable ones (--strict: an error);
+# with none left, a clear error. Before: their top labels were read at index
+# SIZE_MAX (ASan: heap-buffer-overflow in set_score), then the metrics failed.
+printf '%s\n' "$IMG/dog.jpg" "$IMG/eagle.jpg" >"$TMP/big-id.lst"
+printf '%s\n' "$IMG/dog.jpg" >"$TMP/big-ood.lst"
+for meth in mcm neglabel; do
+  expect_fail "eval $meth, every embedding overflowed: a clear error" \
+    "ID: none of the 2 images has a finite embedding \(the model's forward pass overflowed" \
+    nl eval --no-cache --model "$TMP/big" --method $meth --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" \
+      --ngroup 1 --id "$TMP/big-id.lst" --ood "x=$TMP/big-ood.lst" --out "$TMP/big-eval"
+done
+nl eval --no-cache --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" --ngroup 1 \
+  --id "$TMP/big-id.lst" --ood "x=$TMP/big-ood.lst" >/dev/null 2>"$TMP/big.err"
+check "... each image named in a warning" test "$(grep -c "skipping .*: its embedding is not finite" "$TMP/big.err")" = 2
+expect_fail "eval --strict: the first such image is the error" "dog.jpg is not finite .*--strict" \
+  nl eval --no-cache --strict --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" \
+    --ngroup 1 --id "$TMP/big-id.lst" --ood "x=$TMP/big-ood.lst"
 
 finish

@@ -107,8 +107,34 @@ static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strve
         nli_prefixerr("%s", s->name);
         goto done;
     }
-    for (size_t i = 0; i < k; i++)
+    /* An image whose embedding is not finite (the forward pass overflowed:
+     * huge weights, fp16) has a NaN score and no top labels, which no
+     * metric takes: left out like an unreadable image (an error with
+     * --strict), where it used to fail the metrics after all the work and
+     * read its labels at index SIZE_MAX. */
+    size_t kept = 0;
+    for (size_t i = 0; i < k; i++) {
+        const float *e = s->emb + i * dim;
+        size_t j = 0;
+        while (j < dim && isfinite(e[j])) j++;
+        if (j < dim) {
+            if (p->strict) {
+                nli_seterr("%s: the embedding of %s is not finite (" NLI_OVERFLOW_HINT ") (--strict: unreadable "
+                           "images are fatal)", s->name, s->all.v[good[i]]);
+                goto done;
+            }
+            nli_log(NL_LOG_WARN, "skipping %s: its embedding is not finite (" NLI_OVERFLOW_HINT ")", s->all.v[good[i]]);
+            if (nl_strvec_push(skipped, s->all.v[good[i]])) goto done;
+            continue;
+        }
+        if (kept != i) memmove(s->emb + kept * dim, e, dim * sizeof(float));
+        kept++;
         if (nl_strvec_push(&s->paths, s->all.v[good[i]])) goto done;
+    }
+    if (kept == 0) {
+        nli_seterr("%s: none of the %zu images has a finite embedding (" NLI_OVERFLOW_HINT ")", s->name, k);
+        goto done;
+    }
     rc = 0;
 done:
     free(good);
@@ -149,9 +175,9 @@ static int set_score(const nl_eval_params *p, const nl_score_params *sp, const e
         if (rc != 0) return -1;
     }
     const nl_negatives *neg = &heads[top_head].neg;
-    for (size_t i = 0; i < n; i++) {
-        s->top_id_s[i] = id_labels->v[s->top_id[i]];
-        s->top_neg_s[i] = top_head != HEAD_MCM ? neg->words.v[s->top_neg[i]] : NULL;
+    for (size_t i = 0; i < n; i++) { /* SIZE_MAX: a NaN score, no label (set_embed keeps such images out) */
+        s->top_id_s[i] = s->top_id[i] < id_labels->n ? id_labels->v[s->top_id[i]] : NULL;
+        s->top_neg_s[i] = top_head != HEAD_MCM && s->top_neg[i] < neg->words.n ? neg->words.v[s->top_neg[i]] : NULL;
     }
     return 0;
 }

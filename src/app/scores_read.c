@@ -141,7 +141,11 @@ static int read_scores(const char *path, const char *column, double **out, size_
         if (parse_number(fields[col], &x) != 0) {
             char shown[64];
             nli_sanitize(shown, sizeof shown, fields[col]);
-            nli_seterr("%s: line %zu: '%s' is not a finite number", path, at, shown);
+            /* `score` writes NaN (printf: "nan" or "-nan") for an image whose embedding is not finite */
+            int nan = strcasestr(fields[col], "nan") != NULL;
+            nli_seterr("%s: line %zu: '%s' is not a finite number%s", path, at, shown,
+                       nan ? " (a NaN score: `neglabel score` writes one for an image whose embedding is not finite, "
+                             "and warns; leave such rows out)" : "");
             goto done;
         }
         if (nli_grow((void **)&v, &vcap, n + 1, sizeof *v) != 0) goto done;

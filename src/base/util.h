@@ -162,6 +162,8 @@ typedef struct {
 /* 1, with the error "cancelled" (NL_ERR_CANCELLED), when the nl_set_cancel
  * callback asks long work to stop; polled between batches. */
 int nli_cancelled(void);
+/* What an embedding that is not finite means, and what to try. */
+#define NLI_OVERFLOW_HINT "the model's forward pass overflowed; in fp16, try bf16 or fp32"
 /* Sleep for `seconds` in steps of 100 ms, asking nli_cancelled() before
  * each step and at the end (a blocking wait would outlive a Ctrl-C, as the
  * CLI's handler restarts system calls). 0, or -1 when cancelled. */

@@ -190,7 +190,7 @@ int nl_score(const float *img, size_t n_img, const float *id_emb, size_t n_id,
     }
     if (bad)
         nli_log(NL_LOG_WARN,
-                "score: %zu of %zu images have a NaN score: their embeddings are not finite (the model's forward "
-                "pass overflowed; in fp16, try bf16 or fp32)", bad, n_img);
+                "score: %zu of %zu images have a NaN score: their embeddings are not finite (" NLI_OVERFLOW_HINT ")",
+                bad, n_img);
     return 0;
 }
