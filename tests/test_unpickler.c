@@ -384,6 +384,41 @@ static void hostile_pickles(void) {
     }
     op(&p, '.');
     expect_pickle(&p, "nested deeper than 64", "100 nested modules");
+    /* modules shared along many paths: module k holds module k-1 twice
+     * (BINGET of its memo slot), so 40 levels are 2^40 paths in a pickle of
+     * a few hundred bytes; before, the walk took them all (hours). A
+     * module shared by two parents (4 levels here) is walked once per path. */
+    for (int levels = 4; levels <= 40; levels += 36) {
+        start(&p);
+        glob(&p, "__torch__", "M");
+        op(&p, ')');
+        op(&p, 0x81);
+        op(&p, '}');
+        str(&p, "w");
+        int64_t three[] = {3}, unit[] = {1};
+        tensor(&p, "FloatStorage", "0", 3, 0, three, unit, 1);
+        op(&p, 's');
+        op(&p, 'b');
+        op(&p, 'q'); op(&p, 0);
+        for (int k = 1; k <= levels; k++) {
+            op(&p, '0'); /* POP the module below: it is in the memo */
+            glob(&p, "__torch__", "M");
+            op(&p, ')');
+            op(&p, 0x81);
+            op(&p, '}');
+            str(&p, "a");
+            op(&p, 'h'); op(&p, (uint8_t)(k - 1));
+            op(&p, 's');
+            str(&p, "b");
+            op(&p, 'h'); op(&p, (uint8_t)(k - 1));
+            op(&p, 's');
+            op(&p, 'b');
+            op(&p, 'q'); op(&p, (uint8_t)k);
+        }
+        op(&p, '.');
+        expect_pickle(&p, levels == 4 ? NULL : "more than 1048576 module attributes to visit",
+                      levels == 4 ? "a module shared along 16 paths" : "a module shared along 2^40 paths");
+    }
     start(&p);
     glob(&p, "__torch__", "M");
     op(&p, ')');
@@ -558,6 +593,46 @@ static void hostile_archives(void) {
             free(z);
         }
         expect_convert(path, names[i][1], names[i][0]);
+    }
+    /* a ':' in the folder's name: torch.save names it after the file, and
+     * "ckpt_2024-01-01T12:00.pt" is one (it was refused as a bad name) */
+    {
+        zentry e[] = {{"ckpt_2024-01-01T12:00/data.pkl", p.b, p.n}, {"ckpt_2024-01-01T12:00/byteorder", "little", 6},
+                      {"ckpt_2024-01-01T12:00/data/0", four, 16}};
+        CHECK(write_zip(path, e, 3, 0) == 0, "writing %s", path);
+        rc = nli_ckpt_open(path, &ck);
+        CHECK(rc == 0, "a folder named with a ':': %s", nli_geterr());
+        if (rc == 0) {
+            CHECK(nli_ckpt_load_data(&ck) == 0 && ck.n == 1 && !memcmp(ck.t[0].data, four, 16), "its bytes: %s",
+                  nli_geterr());
+            nli_ckpt_free(&ck);
+        }
+    }
+    /* data.pkl as a deflate bomb: 4 MiB of pickle in a few KiB (the
+     * unpickler's values take ~100 bytes a pickle byte: 64 MiB of pickle
+     * took 6.9 GB); and, stored, more values than NL_PK_MAX_VALUES */
+    {
+        size_t nb = ((size_t)4 << 20) + 16;
+        uint8_t *big = malloc(nb);
+        CHECK(big != NULL, "malloc");
+        if (big) {
+            big[0] = 0x80, big[1] = 2;
+            memset(big + 2, 'N', nb - 3);
+            big[nb - 1] = '.';
+            zentry e[] = {{"a/data.pkl", big, nb}, {"a/data/0", four, 16}};
+            CHECK(write_zip(path, e, 2, 1) == 0, "writing %s", path);
+            rc = nli_ckpt_open(path, &ck);
+            CHECK(rc != 0 && strstr(nli_geterr(), "a/data.pkl is deflated from ") &&
+                      strstr(nli_geterr(), " to 4194320 bytes: at most 32 times its compressed size"),
+                  "a deflated data.pkl of 4 MiB: %s", rc ? nli_geterr() : "accepted");
+            if (rc == 0) nli_ckpt_free(&ck);
+            CHECK(write_zip(path, e, 2, 0) == 0, "writing %s", path);
+            rc = nli_ckpt_open(path, &ck);
+            CHECK(rc != 0 && strstr(nli_geterr(), "more than 4194304 values"), "4 Mi Nones, stored: %s",
+                  rc ? nli_geterr() : "accepted");
+            if (rc == 0) nli_ckpt_free(&ck);
+            free(big);
+        }
     }
     /* other structure problems */
     zentry outside[] = {{"a/data.pkl", p.b, p.n}, {"b/data/0", four, 16}};

@@ -615,7 +615,7 @@ int nli_unpickle(const uint8_t *data, size_t len, const char *name, nli_pk_arena
     up u = {.p = data, .len = len, .name = name, .memo_limit = len < NL_PK_MAX_MEMO ? len : NL_PK_MAX_MEMO};
     u.a = nli_calloc(1, sizeof *u.a);
     if (!u.a) return -1;
-    u.a->limit = len + 16;
+    u.a->limit = len + 16 < NL_PK_MAX_VALUES ? len + 16 : NL_PK_MAX_VALUES;
     int stop = 0, rc = 0;
     while (!stop) {
         if (u.pos >= len) { u.op_pos = len; rc = fail(&u, "ends without STOP"); break; }

@@ -15,7 +15,7 @@
  * tensor may not have more elements than its storage (no expanded views,
  * so copying tensors out costs at most their storages' size each). Bounds:
  * NL_PK_MAX_INPUT bytes of pickle, NL_PK_MAX_MEMO memo slots, at most one
- * value per input byte. Every value lives in an arena freed at once, so
+ * value per input byte and NL_PK_MAX_VALUES in all. Every value lives in an arena freed at once, so
  * shared and cyclic structures (memo abuse) cost nothing to free; code that
  * walks the tree bounds its own depth. */
 #ifndef NEGLABEL_PICKLE_H
@@ -25,6 +25,9 @@
 
 #define NL_PK_MAX_INPUT ((size_t)256 << 20)
 #define NL_PK_MAX_MEMO (1u << 22)
+/* Values in all (~100 bytes each, so 400 MB at most; a state dict takes
+ * about 15 a tensor, a real CLIP ~10,000). */
+#define NL_PK_MAX_VALUES ((size_t)1 << 22)
 #define NL_PK_MAX_DIMS 8
 /* Largest element count of a storage or a tensor (2^40). */
 #define NL_PK_MAX_NUMEL ((int64_t)1 << 40)

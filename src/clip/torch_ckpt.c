@@ -37,6 +37,7 @@ typedef struct {
     size_t n, cap;
     const char *what; /* "FILE: data.pkl" for messages */
     int have_code;
+    size_t visits; /* module attributes visited (NL_CKPT_MAX_VISITS) */
 } walker;
 
 static void free_decls(walker *w) {
@@ -51,19 +52,22 @@ static void free_decls(walker *w) {
 }
 
 /* "  __parameters__ = ["a", "b", ]" -> names */
-static int parse_list(const char *p, const char *end, char ***out, size_t *n, const char *file) {
+static int parse_list(const char *p, const char *end, char ***out, size_t *n, const char *zip, const char *file) {
     size_t cap = 0;
     while (p < end && *p != ']') {
         if (*p == '"') {
             const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
             if (!q) break;
-            if (*n == cap && nli_grow((void **)out, &cap, *n + 1, sizeof **out) != 0) return -1;
-            if (!((*out)[*n] = nli_strndup(p + 1, (size_t)(q - p - 1)))) return -1;
+            if ((*n == cap && nli_grow((void **)out, &cap, *n + 1, sizeof **out) != 0) ||
+                !((*out)[*n] = nli_strndup(p + 1, (size_t)(q - p - 1)))) {
+                nli_prefixerr("%s: %s", zip, file);
+                return -1;
+            }
             (*n)++;
             p = q + 1;
         } else p++;
     }
-    if (p >= end) { nli_seterr("%s: an unterminated attribute list", file); return -1; }
+    if (p >= end) { nli_seterr("%s: %s: an unterminated attribute list", zip, file); return -1; }
     return 0;
 }
 
@@ -107,8 +111,10 @@ static int read_decl(walker *w, const char *cls, decl *d) {
         for (const char *p = eol + 1; p < end && *p == ' ' && rc == 0;) {
             const char *le = memchr(p, '\n', (size_t)(end - p));
             if (!le) le = end;
-            if (strncmp(p, "  __parameters__ = [", 20) == 0) rc = parse_list(p + 20, le, &d->params, &d->np, path);
-            else if (strncmp(p, "  __buffers__ = [", 17) == 0) rc = parse_list(p + 17, le, &d->buffers, &d->nb, path);
+            if (strncmp(p, "  __parameters__ = [", 20) == 0)
+                rc = parse_list(p + 20, le, &d->params, &d->np, nli_zip_path(ck->zip), path);
+            else if (strncmp(p, "  __buffers__ = [", 17) == 0)
+                rc = parse_list(p + 17, le, &d->buffers, &d->nb, nli_zip_path(ck->zip), path);
             p = le + 1;
         }
     }
@@ -176,6 +182,12 @@ static int walk_module(walker *w, const nli_pk *obj, const char *prefix, int dep
     if (!st || st->kind != NLI_PK_DICT) {
         nli_sanitize(shown, sizeof shown, obj->cls->s);
         nli_seterr("%s: module '%s' (%s) has no attribute dict", w->what, prefix, shown);
+        return -1;
+    }
+    w->visits += 1 + st->n / 2;
+    if (w->visits > NL_CKPT_MAX_VISITS) {
+        nli_seterr("%s: more than %zu module attributes to visit (modules shared along very many paths)", w->what,
+                   NL_CKPT_MAX_VISITS);
         return -1;
     }
     for (size_t i = 0; i + 1 < st->n; i += 2)
@@ -366,6 +378,17 @@ int nli_ckpt_open_zip(nli_zip *z, nli_ckpt *ck) {
     snprintf(name, sizeof name, "%s/data.pkl", ck->prefix);
     long di = nli_zip_find(z, name);
     if (di < 0) { nli_seterr("%s: no %s (not a PyTorch archive)", path, name); goto fail; }
+    /* A deflated data.pkl inflates within the storages' bound: the
+     * unpickler's values take ~100 bytes per pickle byte */
+    if (nli_zip_deflated(z, (size_t)di) &&
+        nli_zip_size(z, (size_t)di) > nli_zip_comp_size(z, (size_t)di) * NL_CKPT_MAX_INFLATE + NL_CKPT_INFLATE_SLACK) {
+        nli_seterr("%s: %s is deflated from %llu to %llu bytes: at most %d times its compressed size (plus %llu KiB) "
+                   "is read; torch.save writes it uncompressed",
+                   path, name, (unsigned long long)nli_zip_comp_size(z, (size_t)di),
+                   (unsigned long long)nli_zip_size(z, (size_t)di), NL_CKPT_MAX_INFLATE,
+                   (unsigned long long)(NL_CKPT_INFLATE_SLACK >> 10));
+        goto fail;
+    }
     uint8_t *pkl;
     size_t len;
     if (nli_zip_read(z, (size_t)di, NL_PK_MAX_INPUT, &pkl, &len) != 0) goto fail;

@@ -20,11 +20,16 @@
 #include "zipread.h"
 
 #define NL_CKPT_MAX_DEPTH 64     /* module nesting */
+/* Module attributes visited in all (a visit of a module costs one, and one
+ * per attribute): a TorchScript module shared by two parents is walked once
+ * per path, so a chain of modules each holding the next twice would take
+ * 2^depth steps. A real CLIP visits a few thousand. */
+#define NL_CKPT_MAX_VISITS ((size_t)1 << 20)
 #define NL_CKPT_MAX_NAME 4096    /* a tensor's full name */
 #define NL_CKPT_MAX_CODE ((uint64_t)16 << 20)
 /* Deflated storage entries (torch.save writes them stored) may inflate to
  * at most NL_CKPT_MAX_INFLATE times their compressed bytes, plus
- * NL_CKPT_INFLATE_SLACK in all; the tensors may take at most twice their
+ * NL_CKPT_INFLATE_SLACK in all (data.pkl too, on its own); the tensors may take at most twice their
  * storages' bytes plus NL_CKPT_VIEW_SLACK (views of one storage are each
  * written out: only tied weights share one). */
 #define NL_CKPT_MAX_INFLATE 32

@@ -21,13 +21,14 @@ struct nli_zip {
     char *path;
     zentry *e;
     size_t n;
+    size_t *by_name; /* entry indices sorted by name (nli_zip_find: a storage per tensor) */
 };
 
-static int cmp_names(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+static int cmp_names(const void *a, const void *b, void *ctx);
 
-/* A name PyTorch could have written: relative, no "..", no '\\', printable. */
+/* A name PyTorch could have written: relative, no "..", no '\\', printable
+ * (a ':' is allowed: torch names the folder after the file, and
+ * "ckpt_2024-01-01T12:00.pt" is a file name). */
 static const char *bad_name(const char *s) {
     size_t n = strlen(s);
     if (n == 0) return "an empty name";
@@ -37,7 +38,6 @@ static const char *bad_name(const char *s) {
         unsigned char c = (unsigned char)*p;
         if (c < 0x20 || c == 0x7f) return "a control character in a name";
         if (c == '\\') return "a backslash in a name";
-        if (c == ':') return "a ':' in a name";
     }
     for (const char *p = s; p;) {
         const char *q = strchr(p, '/');
@@ -99,23 +99,24 @@ static int index_entries(nli_zip *z) {
         z->e[i].comp_size = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : st.size;
         z->n = (size_t)i + 1;
     }
-    /* duplicate names: which one a reader takes would be ambiguous */
-    if (z->n > 1) {
-        const char **names = nli_mallocarray(z->n, sizeof *names);
-        if (!names) return -1;
-        for (size_t i = 0; i < z->n; i++) names[i] = z->e[i].name;
-        qsort(names, z->n, sizeof *names, cmp_names);
-        for (size_t i = 1; i < z->n; i++)
-            if (strcmp(names[i - 1], names[i]) == 0) {
-                char name[256];
-                nli_sanitize(name, sizeof name, names[i]);
-                nli_seterr("%s: entry '%s' appears twice", z->path, name);
-                free(names);
-                return -1;
-            }
-        free(names);
-    }
+    /* sorted by name for lookups; duplicate names: which one a reader takes
+     * would be ambiguous */
+    if (!(z->by_name = nli_mallocarray(z->n + 1, sizeof *z->by_name))) return -1;
+    for (size_t i = 0; i < z->n; i++) z->by_name[i] = i;
+    qsort_r(z->by_name, z->n, sizeof *z->by_name, cmp_names, z);
+    for (size_t i = 1; i < z->n; i++)
+        if (strcmp(z->e[z->by_name[i - 1]].name, z->e[z->by_name[i]].name) == 0) {
+            char name[256];
+            nli_sanitize(name, sizeof name, z->e[z->by_name[i]].name);
+            nli_seterr("%s: entry '%s' appears twice", z->path, name);
+            return -1;
+        }
     return 0;
+}
+
+static int cmp_names(const void *a, const void *b, void *ctx) {
+    const nli_zip *z = ctx;
+    return strcmp(z->e[*(const size_t *)a].name, z->e[*(const size_t *)b].name);
 }
 
 static int finish_open(nli_zip *z, nli_zip **out) {
@@ -190,6 +191,7 @@ void nli_zip_close(nli_zip *z) {
     if (z->za) zip_discard(z->za);
     for (size_t i = 0; i < z->n; i++) free(z->e[i].name);
     free(z->e);
+    free(z->by_name);
     free(z->path);
     free(z);
 }
@@ -202,8 +204,14 @@ uint64_t nli_zip_comp_size(const nli_zip *z, size_t i) { return i < z->n ? z->e[
 int nli_zip_deflated(const nli_zip *z, size_t i) { return i < z->n && z->e[i].deflated; }
 
 long nli_zip_find(const nli_zip *z, const char *name) {
-    for (size_t i = 0; i < z->n; i++)
-        if (strcmp(z->e[i].name, name) == 0) return (long)i;
+    size_t lo = 0, hi = z->by_name ? z->n : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(z->e[z->by_name[mid]].name, name);
+        if (c == 0) return (long)z->by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return -1;
 }
 
