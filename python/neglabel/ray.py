@@ -50,6 +50,7 @@ try:
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray
+    import ray.exceptions
 except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError("neglabel.ray needs Ray Data and pyarrow: pip install 'neglabel[ray]' "
                       f"(or 'ray[data]' pyarrow): {e}") from e
@@ -183,7 +184,8 @@ class BatchScorer:
             data = batch.column(self.bytes_column).to_pylist()
             names_col = self.name_column or (self.path_column if self.path_column in batch.column_names else None)
             names = batch.column(names_col).to_pylist() if names_col else [None] * n
-            names = [str(x) if x is not None else f"row {i}" for i, x in enumerate(names)]
+            # (a NUL would fail the whole batch in the converter; a name is only for messages)
+            names = [str(x).replace("\0", "\\0") if x is not None else f"row {i}" for i, x in enumerate(names)]
             rows = [i for i in range(n) if data[i] is not None]
             for i in range(n):
                 if data[i] is None:
@@ -197,7 +199,11 @@ class BatchScorer:
                     errors[i] = e
         else:
             paths = batch.column(self.path_column).to_pylist()
-            rows = [i for i in range(n) if paths[i]]
+            nul = [i for i in range(n) if paths[i] and ("\0" if isinstance(paths[i], str) else b"\0") in paths[i]]
+            for i in nul:  # no file has such a name; the converter would fail the whole batch
+                shown = paths[i] if isinstance(paths[i], str) else os.fsdecode(paths[i])
+                errors[i] = f"{shown.replace(chr(0), chr(92) + '0')}: a path cannot hold a NUL byte"
+            rows = [i for i in range(n) if paths[i] and errors[i] is None]
             for i in range(n):
                 if not paths[i]:
                     errors[i] = f"row {i}: no path (null or empty)"
@@ -244,6 +250,13 @@ class _ScoreActor(BatchScorer):
 
     def __init__(self, model: str, load: Dict[str, Any], labels_ref: List[Any], **kw: Any) -> None:
         super().__init__(model, ray.get(labels_ref[0]), load=load, **kw)
+
+
+def _model_for_workers(model: Any) -> str:
+    """A model folder or file that exists here, as an absolute path (each
+    worker runs in a folder of its own); a Hub name as it is."""
+    m = os.fspath(model)
+    return os.path.abspath(m) if os.path.exists(m) else m
 
 
 def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, negatives: Any = None,
@@ -320,7 +333,7 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
         remote["max_task_retries"] = int(max_task_retries)
     return ds.map_batches(
         _ScoreActor,
-        fn_constructor_kwargs=dict(model=os.fspath(model), load=load, labels_ref=[ref], path_column=path_column,
+        fn_constructor_kwargs=dict(model=_model_for_workers(model), load=load, labels_ref=[ref], path_column=path_column,
                                    bytes_column=bytes_column, name_column=name_column,
                                    key_columns=None if key_columns is None else list(key_columns),
                                    return_embedding=bool(return_embedding), resample=resample),
@@ -364,15 +377,34 @@ def evaluate_dataset(id_scored: Any, ood_scored: Mapping[str, Any], *, column: s
 # ---------------------------------------------------------------- shards: the command
 
 
+def _absolute(p: Any, base: str) -> Any:
+    """p (str or bytes) made absolute against base; None and absolute paths
+    as they are."""
+    if isinstance(p, bytes):
+        return p if os.path.isabs(p) else os.path.abspath(os.path.join(os.fsencode(base), p))
+    if isinstance(p, str) and p:
+        return p if os.path.isabs(p) else os.path.abspath(os.path.join(base, p))
+    return p
+
+
 def _listing(spec: str, path_column: str) -> "pa.Table":
     """The input rows: a Parquet file or folder (a listing with a path
-    column, plus any key columns), else a glob of image files (sorted)."""
+    column, plus any key columns), else a glob of image files (sorted).
+    Paths are made absolute here, on the driver, since the workers run in
+    folders of their own: a glob's against the current folder, a listing's
+    relative paths against the listing's folder (as the CLI's ``--list``)."""
     if spec.endswith(".parquet") or (os.path.isdir(spec) and glob.glob(os.path.join(spec, "*.parquet"))):
         t = pq.read_table(spec)
         if path_column not in t.column_names:
             raise neglabel.InvalidInputError(f"{spec}: no column '{path_column}' (--path-column)")
+        base = os.path.abspath(spec if os.path.isdir(spec) else os.path.dirname(spec) or ".")
+        col = t.column(path_column)
+        paths = col.to_pylist()
+        fixed = [_absolute(p, base) for p in paths]
+        if fixed != paths:
+            t = t.set_column(t.column_names.index(path_column), path_column, pa.array(fixed, type=col.type))
         return t
-    files = sorted(f for f in glob.glob(spec, recursive=True) if os.path.isfile(f))
+    files = sorted(os.path.abspath(f) for f in glob.glob(spec, recursive=True) if os.path.isfile(f))
     if not files:
         raise neglabel.InvalidInputError(f"{spec}: no file matches")
     return pa.table({path_column: files})
@@ -446,7 +478,7 @@ def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, nega
     todo = [k for k in range(n_shards) if not os.path.exists(names[k])]
     if done:
         _log(f"{len(done)} of {n_shards} shards already written, skipped")
-    stats = {"rows": n, "shards": n_shards, "skipped": len(done), "written": 0}
+    stats = {"rows": n, "shards": n_shards, "skipped": len(done), "written": 0, "unreadable": 0}
     if not todo:
         return stats
     table = table.append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
@@ -483,14 +515,18 @@ def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, nega
                     t = t.sort_by("_row").drop_columns(["_row"])
                     _atomic_parquet(t, names[int(k)])
                     stats["written"] += 1
-                    _log(f"wrote {os.path.basename(names[int(k)])} ({want} rows)")
+                    bad = t.num_rows - t.column("error").null_count
+                    stats["unreadable"] += bad
+                    _log(f"wrote {os.path.basename(names[int(k)])} ({want} rows"
+                         + (f", {bad} unreadable: see the error column)" if bad else ")"))
                 elif counts[int(k)] > want:
                     raise RuntimeError(f"shard {k}: {counts[int(k)]} rows for {want}")
     finally:
         ctx.execution_options.preserve_order = keep
     if pending:
         raise RuntimeError(f"shards {sorted(pending)} are incomplete")
-    _log(f"{stats['written']} shards written, {stats['skipped']} skipped, {n} rows in {time.time() - t0:.1f} s")
+    _log(f"{stats['written']} shards written, {stats['skipped']} skipped, {n} rows in {time.time() - t0:.1f} s"
+         + (f"; {stats['unreadable']} images in the shards written could not be read" if stats["unreadable"] else ""))
     return stats
 
 
@@ -531,6 +567,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         ngroup=a.ngroup, tau=a.tau, seed=a.seed, resample=a.resample)
     except neglabel.Error as e:
         _log(str(e))
+        return 1
+    except ray.exceptions.RayError as e:
+        # an actor that failed to start (a model the workers cannot load)
+        # or died: Ray's message, which carries the library's, without the
+        # driver's traceback
+        _log(f"the Ray job failed: {e}")
         return 1
     except KeyboardInterrupt:
         _log("stopped by Ctrl-C; the shards written are whole: run the same command again to resume")

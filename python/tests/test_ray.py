@@ -507,3 +507,51 @@ def test_shards_of_another_listing_are_refused(cluster, cifar, tiny, labels_file
     pq.write_table(pa.table({"path": rows, "id": [3, 2, 1, 0]}), listing)
     with pytest.raises(neglabel.InvalidInputError, match="another job"):
         nlr.score_to_shards(listing, str(tmp_path / "out"), **kw)
+
+
+def test_relative_paths_are_the_drivers(cluster, cifar, tiny, labels_file, tmp_path):
+    """`python -m neglabel.ray score --input 'imgs/*.jpg' --model m` run in
+    a folder of its own: the workers run elsewhere (here, where `ray start`
+    ran), so the driver sends absolute paths. A listing's relative paths are
+    the listing folder's (as the CLI's --list). Before: every row was an
+    error ("imgs/...: cannot open"), the job exited 0 and a rerun took that
+    shard as done; a relative --model failed every actor with a traceback."""
+    src = sorted(cifar.rglob("*.jpg"))[::1000][:6]
+    (tmp_path / "imgs").mkdir()
+    names = [f"{p.parent.name}-{p.name}" for p in src]  # (class folders hold 0000.jpg each)
+    for p, n in zip(src, names):
+        (tmp_path / "imgs" / n).symlink_to(p)
+    (tmp_path / "m").symlink_to(tiny)
+    (tmp_path / "lst").mkdir()
+    pq.write_table(pa.table({"path": [f"../imgs/{n}" for n in names]}), tmp_path / "lst" / "l.parquet")
+    assert os.getcwd() != str(tmp_path)
+    want = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, method="mcm"))(
+        pa.table({"path": [str(tmp_path / "imgs" / n) for n in names]}))
+    for spec, out in (("imgs/*.jpg", "out1"), ("lst/l.parquet", "out2")):
+        r = subprocess.run([sys.executable, "-m", "neglabel.ray", "score", "--input", spec, "--output", out,
+                            "--model", "m", "--id-labels", labels_file, "--method", "mcm", "--address",
+                            cluster["address"], "--shard-size", "6", "--batch-size", "3", "--concurrency", "1"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert "unreadable" not in r.stderr, r.stderr
+        t = pq.read_table(tmp_path / out / "part-00000.parquet")
+        assert t.column("error").null_count == 6, t.column("error").to_pylist()
+        assert sorted(t.column("path").to_pylist()) == sorted(want.column("path").to_pylist())
+        got = dict(zip(t.column("path").to_pylist(), t.column("score").to_pylist()))
+        assert got == dict(zip(want.column("path").to_pylist(), want.column("score").to_pylist()))
+
+
+def test_a_nul_in_one_row_is_that_rows_error(inputs, tiny, labels_file):
+    """A path or name holding a NUL byte (no file has one) is that row's
+    error; the other rows of the batch are scored. Before: a ValueError
+    ("embedded null byte") failed the whole batch."""
+    scorer = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, method="mcm"))
+    good = inputs["good"][:2]
+    out = scorer(pa.table({"path": [good[0], "/x/bad\0name.jpg", good[1]]})).to_pylist()
+    assert [r["error"] is None for r in out] == [True, False, True], out
+    assert "a path cannot hold a NUL byte" in out[1]["error"] and out[1]["score"] is None
+    scorer = nlr.BatchScorer(tiny, nlr.prepare(tiny, labels_file, method="mcm"), path_column=None,
+                             bytes_column="image", name_column="name")
+    data = [open(p, "rb").read() for p in good]
+    out = scorer(pa.table({"name": ["a\0b", "c"], "image": data})).to_pylist()
+    assert all(r["error"] is None and r["score"] is not None for r in out), out
