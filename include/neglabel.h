@@ -507,8 +507,11 @@ NL_API void nl_set_progress(nl_progress_fn fn, void *user);
  * the model runs but the last (256 prompts; the model's batch of images,
  * 32 on the CPU by default, about a second for ViT-B/16), after each block
  * of 512 of a cached embedding (the cache's unit: every whole block stays
- * cached), and during a download from the Hub (a few times a second, also
- * while no data comes; the bytes received are kept to resume); when it
+ * cached), between blocks of 256 images that nl_score scores on the CPU
+ * (and between AdaNeg's and OODD's batches), while waiting (another
+ * process's cache lock, a pipe's writer, a wait between Hub attempts), and
+ * during a download from the Hub (a few times a second, also while no data
+ * comes; the bytes received are kept to resume); when it
  * returns non-zero, the call stops and fails with NL_ERR_CANCELLED
  * (message "cancelled", or naming the download). Process-wide, as
  * nl_set_log; NULL (the default): never. The Python package stops a call

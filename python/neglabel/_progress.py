@@ -77,10 +77,12 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
     on a job's last call. ``fn`` may be called from any thread, with the GIL
     held; an Exception it raises is reported (sys.unraisablehook) and the work
     goes on. A KeyboardInterrupt (Ctrl-C during a long call, whatever
-    ``fn`` is) or another BaseException that is not an Exception
-    (SystemExit) raised by ``fn`` stops the call after the batch the model
-    is running (every whole block of 512 embedded stays cached) and is
-    raised to the caller. ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
+    ``fn`` is), any exception a signal handler of yours raises (a
+    ``TimeoutError`` from a SIGALRM handler), or another BaseException that
+    is not an Exception (SystemExit) raised by ``fn`` stops the call after
+    the batch the model is running (every whole block of 512 embedded stays
+    cached) and is raised to the caller; calls running on other threads go
+    on. (If the call had ended first, it is raised in the main thread.) ``fn`` (like a ``logging`` handler of the "neglabel" logger) runs
     inside the call it reports on: a model that call is using raises
     RuntimeError there instead of waiting for it. The default is
     :func:`default_progress`."""

@@ -48,7 +48,7 @@ PyObject *nlpy_raise_last(void);
 
 /* The failure of a call made inside MODEL_CALL: status and message copied
  * on the calling thread while still inside. */
-typedef struct { nl_status st; char *msg; int closed; } failure;
+typedef struct { nl_status st; char *msg; int closed; } failure; /* closed: see nlpy_model_acquire */
 void nlpy_fail_capture(failure *f);
 PyObject *nlpy_fail_raise(failure *f);
 
@@ -121,16 +121,22 @@ extern _Thread_local int nlpy_in_callback;
  * waits for it). */
 #define MODEL_CALL(self, f, ...)                                                    \
     do {                                                                            \
-        Py_BEGIN_ALLOW_THREADS                                                      \
-        if (!PyThread_acquire_lock((self)->lock, nlpy_in_callback ? NOWAIT_LOCK : WAIT_LOCK)) \
-            (f).closed = 2;                                                         \
-        else {                                                                      \
+        if (nlpy_model_acquire((self), &(f))) {                                     \
+            Py_BEGIN_ALLOW_THREADS                                                  \
             if (!(self)->m) (f).closed = 1; /* closed meanwhile */                  \
             else { __VA_ARGS__; }                                                   \
             PyThread_release_lock((self)->lock);                                    \
+            Py_END_ALLOW_THREADS                                                    \
         }                                                                           \
-        Py_END_ALLOW_THREADS                                                        \
     } while (0)
+
+/* Take the model's lock for MODEL_CALL (the GIL held on entry and exit,
+ * released while waiting): 1, or 0 with f->closed 2 (a handler's call on a
+ * busy model) or 3 (a signal handler raised while this thread waited for
+ * another thread's call: Ctrl-C, the exception set). The wait checks
+ * Python's signals every 100 ms, so Ctrl-C is not held up by another
+ * thread's long call. */
+int nlpy_model_acquire(ModelObject *self, failure *f);
 
 extern PyTypeObject nlpy_ModelType;
 /* 1 when open, else 0 with ValueError set. */

@@ -46,9 +46,10 @@ void nlpy_fail_capture(failure *f) {
     f->st = nl_last_status();
     f->msg = strdup(nl_last_error());
 }
-static int raise_pending(void *unused);
+static int raise_mine(void);
 
 PyObject *nlpy_fail_raise(failure *f) {
+    if (f->closed == 3) return NULL; /* the signal handler's exception is set */
     if (f->closed == 2) {
         PyErr_SetString(PyExc_RuntimeError, "a log, progress or signal handler cannot use a model that is busy (the "
                                             "call it runs inside may be on it): use the model after that call returns");
@@ -58,9 +59,9 @@ PyObject *nlpy_fail_raise(failure *f) {
         PyErr_SetString(PyExc_ValueError, "the model is closed");
         return NULL;
     }
-    /* stopped for a Ctrl-C (or SystemExit) met during the call: that, not
-     * the library's "cancelled" */
-    if (!(f->st == NL_ERR_CANCELLED && raise_pending(NULL) != 0)) nlpy_raise_status(f->st, f->msg ? f->msg : "out of memory");
+    /* stopped for a Ctrl-C (or SystemExit) met during the call on this
+     * thread: that, not the library's "cancelled" */
+    if (!(f->st == NL_ERR_CANCELLED && raise_mine() != 0)) nlpy_raise_status(f->st, f->msg ? f->msg : "out of memory");
     free(f->msg);
     f->msg = NULL;
     return NULL;
@@ -74,18 +75,22 @@ atomic_int nlpy_have_progress, nlpy_have_log;
 
 _Thread_local int nlpy_in_callback;
 
-/* A handler's exception. An Exception is reported (sys.unraisablehook) and
- * the library's work goes on. Any other BaseException (KeyboardInterrupt
- * from Ctrl-C, SystemExit) is kept and raised in the main thread once the
- * library call returns: a pending call, which the interpreter runs at its
- * next check, as it runs a signal's handler. The API has no way to stop a
- * call early (nl_progress_fn returns nothing), so the call runs to its end
- * first. The first such exception wins until it is raised; later ones are
- * dropped. The GIL is held. */
-static PyObject *pending_exc; /* the exception instance to raise; under the GIL */
+/* A handler's exception. An Exception a log or progress handler raises is
+ * reported (sys.unraisablehook) and the library's work goes on. What a
+ * signal's handler raises (KeyboardInterrupt from Ctrl-C, or any exception
+ * of the user's own handler, e.g. a TimeoutError from SIGALRM), and any
+ * other BaseException from a handler (SystemExit), is kept for the thread
+ * it was raised on: that thread's call stops at its next poll
+ * (nlpy_cancel_poll) and nlpy_fail_raise raises it; another thread's call
+ * goes on. It is also a pending call, which the interpreter runs at its
+ * next check in the main thread (as it runs a signal's handler): that
+ * raises it when the call ended before a poll saw it. The first such
+ * exception wins until it is raised; later ones are dropped. The GIL is
+ * held. */
+static PyObject *pending_exc;       /* the exception instance to raise; under the GIL */
+static unsigned long pending_owner; /* the thread it was raised on */
 
-static int raise_pending(void *unused) {
-    (void)unused;
+static int take_pending(void) {
     PyObject *e = pending_exc;
     pending_exc = NULL;
     if (!e) return 0;
@@ -94,8 +99,19 @@ static int raise_pending(void *unused) {
     return -1;
 }
 
-static void handler_failed(PyObject *cb) {
-    if (PyErr_ExceptionMatches(PyExc_Exception)) {
+/* The pending call (main thread): whoever raised it. */
+static int raise_pending(void *unused) {
+    (void)unused;
+    return take_pending();
+}
+
+/* In a failed call: only this thread's. */
+static int raise_mine(void) {
+    return pending_exc && pending_owner == PyThread_get_thread_ident() ? take_pending() : 0;
+}
+
+static void handler_failed(PyObject *cb, int from_signal) {
+    if (!from_signal && PyErr_ExceptionMatches(PyExc_Exception)) {
         PyErr_WriteUnraisable(cb); /* the library's work goes on */
         return;
     }
@@ -115,6 +131,7 @@ static void handler_failed(PyObject *cb) {
 #endif
     if (!v) return;
     pending_exc = v;
+    pending_owner = PyThread_get_thread_ident();
     if (Py_AddPendingCall(raise_pending, NULL) != 0) { /* the queue is full: report it at least */
         pending_exc = NULL;
         PyErr_SetObject((PyObject *)Py_TYPE(v), v);
@@ -125,9 +142,9 @@ static void handler_failed(PyObject *cb) {
 
 /* nl_set_cancel's callback, polled between batches on the thread running a
  * call (the GIL released): Python's SIGINT handler only set a flag, so the
- * signals are checked here (on the main thread; elsewhere a no-op), and a
- * KeyboardInterrupt or SystemExit met (here or in a handler) stops the call;
- * nlpy_fail_raise then raises it. */
+ * signals are checked here (on the main thread; elsewhere a no-op), and an
+ * exception met (here, or a handler's, see handler_failed) on this thread
+ * stops the call; nlpy_fail_raise then raises it. */
 int nlpy_cancel_poll(void *user) {
     (void)user;
     if (NLPY_FINALIZING()) return 0;
@@ -135,9 +152,9 @@ int nlpy_cancel_poll(void *user) {
     /* a Python signal handler runs here, inside the call: as a log or
      * progress handler, it must not wait for the lock this call may hold */
     nlpy_in_callback++;
-    if (!pending_exc && PyErr_CheckSignals() != 0) handler_failed(Py_None);
+    if (!pending_exc && PyErr_CheckSignals() != 0) handler_failed(Py_None, 1);
     nlpy_in_callback--;
-    int stop = pending_exc != NULL;
+    int stop = pending_exc != NULL && pending_owner == PyThread_get_thread_ident();
     PyGILState_Release(g);
     return stop;
 }
@@ -153,13 +170,13 @@ void nlpy_progress_trampoline(const char *label, size_t done, size_t total, doub
          * (the GIL is released); on the main thread its handler runs here,
          * whatever the progress handler is (a C callable checks nothing). */
         nlpy_in_callback++; /* (the signal handlers too, see nlpy_cancel_poll) */
-        if (PyErr_CheckSignals() != 0) handler_failed(cb);
+        if (PyErr_CheckSignals() != 0) handler_failed(cb, 1);
         PyObject *r = PyObject_CallFunction(cb, "NnndO",
                                             PyUnicode_DecodeUTF8(label ? label : "", (Py_ssize_t)strlen(label ? label : ""),
                                                                  "replace"),
                                             (Py_ssize_t)done, (Py_ssize_t)total, elapsed, final ? Py_True : Py_False);
         nlpy_in_callback--;
-        if (!r) handler_failed(cb);
+        if (!r) handler_failed(cb, 0);
         Py_XDECREF(r);
         Py_DECREF(cb);
     }
@@ -178,7 +195,7 @@ void nlpy_log_trampoline(nl_log_level level, const char *msg, void *user) {
                                             PyUnicode_DecodeUTF8(msg ? msg : "", (Py_ssize_t)strlen(msg ? msg : ""),
                                                                  "backslashreplace"));
         nlpy_in_callback--;
-        if (!r) handler_failed(cb);
+        if (!r) handler_failed(cb, 0);
         Py_XDECREF(r);
         Py_DECREF(cb);
     }

@@ -82,11 +82,30 @@ static void Model_dealloc(ModelObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+int nlpy_model_acquire(ModelObject *self, failure *f) {
+    if (nlpy_in_callback) { /* a handler inside a call, which may hold this very lock: never wait */
+        if (PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) return 1;
+        f->closed = 2;
+        return 0;
+    }
+    for (;;) {
+        PyLockStatus r;
+        Py_BEGIN_ALLOW_THREADS
+        r = PyThread_acquire_lock_timed(self->lock, 100000, 0);
+        Py_END_ALLOW_THREADS
+        if (r == PY_LOCK_ACQUIRED) return 1;
+        if (PyErr_CheckSignals() != 0) {
+            f->closed = 3;
+            return 0;
+        }
+    }
+}
+
 static PyObject *Model_close(ModelObject *self, PyObject *unused) {
     nl_model *m = NULL;
     failure f = {0}; /* closing twice is fine */
     MODEL_CALL(self, f, { m = self->m; self->m = NULL; });
-    if (f.closed == 2) return nlpy_fail_raise(&f);
+    if (f.closed >= 2) return nlpy_fail_raise(&f);
     if (m) {
         Py_BEGIN_ALLOW_THREADS
         nl_model_free(m);

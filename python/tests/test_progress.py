@@ -308,3 +308,152 @@ def test_ctrl_c_stops_a_download(tiny, tmp_path, monkeypatch):
         again = neglabel.Model("org/stall", device="cpu")
         assert part() is None
         assert again.fingerprint == neglabel.Model(str(repo), device="cpu").fingerprint
+
+
+def test_ctrl_c_stops_scoring(model, restore_progress):
+    """Ctrl-C stops score_embeddings between blocks of 256 images
+    (nl_set_cancel, polled by nl_score); before, it came only when the
+    whole call had ended (a minute for 200,000 images x 10,000 labels)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    mcm = neglabel.MCM(model, many(4000))
+    rng = np.random.default_rng(0)
+    for n in (20000, 80000, 320000):
+        emb = rng.standard_normal((n, model.dim), dtype=np.float32)
+        t0 = time.monotonic()
+        mcm.score_embeddings(emb)
+        whole = time.monotonic() - t0
+        if whole < 2.0:
+            continue  # too short for the signal to land midway: a longer job
+        sent = []
+        timer = threading.Timer(0.3, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
+        t0 = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                mcm.score_embeddings(emb)
+                time.sleep(1.0)  # (a signal after the call would be raised here: the test fails on took)
+        finally:
+            timer.join()
+        took = time.monotonic() - sent[0]
+        assert took < 0.5 * whole, f"the scoring went on {took:.2f} s after Ctrl-C (the whole call: {whole:.2f} s)"
+        return
+    raise AssertionError("no scoring call lasted 2 s")
+
+
+def _long_embedding(model, at_least):
+    """Prompts whose embedding takes at least at_least seconds here."""
+    import time
+
+    for n in (2000, 8000, 32000, 128000):
+        took = []
+        for _ in range(2):  # the first run of a size is slower (its buffers' pages, the threads): the second counts
+            labels = many(n)  # new words: the tokenizer caches those it has seen
+            t0 = time.monotonic()
+            model._embed_words(labels, ["a {}"], None)
+            took.append(time.monotonic() - t0)
+        if took[1] >= at_least:
+            return many(n)
+    raise AssertionError(f"no embedding lasted {at_least} s")
+
+
+def test_a_signal_handlers_exception_stops_the_call(model, restore_progress):
+    """An exception a signal handler raises during a long call (a
+    TimeoutError from SIGALRM) stops the call and reaches its caller, as
+    the same alarm does to Python code; it was reported as unraisable and
+    the call ran to its end."""
+    import signal
+    import time
+
+    neglabel.set_progress(None)
+    labels = _long_embedding(model, 3.0)
+
+    def alarm(signum, frame):
+        raise TimeoutError("too slow")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError, match="too slow"):
+            model._embed_words(labels, ["a {}"], None)
+        took = time.monotonic() - t0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert took < 2.0, f"the call went on to {took:.2f} s"
+
+
+def test_a_handlers_exit_stays_on_its_thread(model, tiny, restore_progress):
+    """A SystemExit from a progress handler on thread A is A's: B's call on
+    another model goes on (before, B's next poll stopped it and B raised
+    A's exception)."""
+    import threading
+    import time
+
+    other = neglabel.Model(tiny, device="cpu")
+    long_labels = _long_embedding(other, 3.0)
+    a_labels = _long_embedding(model, 0.5)  # over 0.2 s: its progress has a final call
+    results = {}
+
+    def handler(label, done, total, elapsed, final):
+        if threading.current_thread().name == "A" and final:
+            raise SystemExit("from A's handler")
+
+    def run(name, m, labels):
+        try:
+            m._embed_words(labels, ["a {}"], None)
+            results[name] = "ok"
+        except BaseException as e:  # noqa: B902 - what reached this thread
+            results[name] = f"{type(e).__name__}: {e}"
+
+    neglabel.set_progress(handler)
+    tb = threading.Thread(target=run, args=("B", other, long_labels), name="B")
+    ta = threading.Thread(target=run, args=("A", model, a_labels), name="A")
+    tb.start()
+    time.sleep(0.3)
+    ta.start()
+    exits = 0
+    for t in (ta, tb):
+        while t.is_alive():
+            try:
+                t.join()
+            except SystemExit:  # A's, raised in the main thread: A's call had ended
+                exits += 1
+    try:
+        time.sleep(0.5)  # a pending call not run yet runs here
+    except SystemExit:
+        exits += 1
+    assert results["B"] == "ok", results
+    assert results["A"] == "SystemExit: from A's handler" or (results["A"] == "ok" and exits == 1), (results, exits)
+
+
+def test_ctrl_c_while_waiting_for_a_busy_model(model, restore_progress):
+    """Ctrl-C while this thread waits for the model's lock (another thread's
+    long call holds it) raises KeyboardInterrupt at once; the wait ignored
+    it until the other call ended."""
+    import os
+    import signal
+    import threading
+    import time
+
+    neglabel.set_progress(None)
+    labels = _long_embedding(model, 4.0)
+    worker = threading.Thread(target=lambda: model._embed_words(labels, ["a {}"], None))
+    worker.start()
+    time.sleep(0.3)
+    sent = []
+    timer = threading.Timer(0.7, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.embed_texts(["a photo"])
+        took = time.monotonic() - sent[0]
+    finally:
+        timer.join()
+        worker.join()
+    print(f"KeyboardInterrupt {took:.2f} s after the signal")
+    assert took < 1.0, f"the wait went on {took:.2f} s after Ctrl-C"

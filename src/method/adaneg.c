@@ -343,6 +343,7 @@ int nli_adaneg_run(const float *img, size_t n_img, const float *id_emb, size_t n
 
     for (size_t b0 = 0; b0 < n_img; b0 += batch) {
         size_t bn = n_img - b0 < batch ? n_img - b0 : batch, nsub = (bn + sub - 1) / sub;
+        if (b0 && nli_cancelled()) goto done;
         /* 1. static scores, argmaxes, entropies of the images that qualify */
         for (size_t s0 = 0; s0 < bn; s0 += sub) {
             size_t m = bn - s0 < sub ? bn - s0 : sub;

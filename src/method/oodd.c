@@ -159,6 +159,7 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
     int nt = nli_threads(p->n_threads);
     size_t n = 0, n_free = 0, used = 0, snap = 0; /* heap length, free list, slots ever used */
     for (size_t b0 = 0, bi = 0; b0 < n_img; b0 += batch, bi++) {
+        if (b0 && nli_cancelled()) goto done;
         size_t m = n_img - b0 < batch ? n_img - b0 : batch;
         free(rows);
         if (!(rows = nli_unit_rows(img + b0 * dim, m, dim))) goto done;

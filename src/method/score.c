@@ -139,6 +139,7 @@ int nli_score_rows(const float *img, size_t n_img, const float *id_emb, size_t n
     int nt = nli_threads(p->n_threads);
     for (size_t i0 = 0; i0 < n_img; i0 += chunk) {
         size_t m = n_img - i0 < chunk ? n_img - i0 : chunk;
+        if (i0 && nli_cancelled()) goto done; /* millions of images x 10,000 negatives take minutes */
         free(dimg);
         if (!(dimg = nli_unit_rows(img + i0 * dim, m, dim))) goto done;
         nli_gemm_f64(dimg, did, sid, m, n_id, dim, nt);
