@@ -106,6 +106,23 @@ exec 7>&-
 check "SIGTERM while the labels' writer is silent: stopped within 5 s (ended=$ended rc=$rc)" \
   test "$ended" = yes -a "$rc" -eq 143
 check "... saying so ($(tr '\n' ' ' <"$TMP/silent.err"))" grep -q "stopped by SIGTERM" "$TMP/silent.err"
+# tokenize waiting for its next stdin line: SIGTERM ends it (143), the
+# lines done are written; before, getline's read was restarted and the
+# command waited until killed, its output unflushed.
+mkfifo "$TMP/tok.fifo"
+exec 8<>"$TMP/tok.fifo"
+printf '{"text": "a photo"}\n' >&8
+"$BIN" tokenize -q --model "$M" <"$TMP/tok.fifo" >"$TMP/tok.out" 2>"$TMP/tok.err" &
+pid=$!
+for i in $(seq 100); do [ -s "$TMP/tok.out" ] && break; sleep 0.1; done
+kill -TERM $pid
+for i in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then kill -KILL $pid; ended=no; else ended=yes; fi
+wait $pid; rc=$?
+exec 8>&-
+check "SIGTERM while tokenize waits for a line: stopped within 5 s (ended=$ended rc=$rc)" \
+  test "$ended" = yes -a "$rc" -eq 143
+check "... the line before it written ($(cat "$TMP/tok.out"))" test "$(jq -c '.ids | length' "$TMP/tok.out")" = 4
 printf '0.9\n0.8\n0.7\n' >"$TMP/id.txt"; printf '0.1\n0.75\n' >"$TMP/ood.txt"
 want=$(T metrics --id-scores "$TMP/id.txt" --ood-scores "$TMP/ood.txt")
 check "metrics of <(cat ...): the files' metrics" test -n "$want" -a "$(T metrics --id-scores <(cat "$TMP/id.txt") --ood-scores <(cat "$TMP/ood.txt"))" = "$want"
@@ -158,6 +175,37 @@ expect_fail "corpus -o onto one of its --lists" "output .*lists2/$lst is one of 
 expect_fail "mine -o onto one of its --lists=, spelt another way" "is one of the word lists" \
   T mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists="$TMP/lists2/" -o "$TMP/lists2/../lists2/$lst"
 check "the word list is untouched" test "$(sha256sum <"$TMP/lists2/$lst")" = "$want"
+# a new file under a word list's name there: the next run would read it as
+# one (it was written: the check came after "does the output exist")
+expect_fail "corpus -o a new adj.*.txt in its --lists" "is one of the word lists read from --lists" \
+  T corpus -q --lists "$TMP/lists2" -o "$TMP/lists2/adj.new.txt"
+check "... not written" test ! -e "$TMP/lists2/adj.new.txt"
+# a bad template is refused before the model loads (it was found after
+# the nouns' embedding: ~57,000 prompts with WordNet)
+T mine --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --adj-template bad \
+  -o "$TMP/badt.tsv" >/dev/null 2>"$TMP/badt.err"; rc=$?
+check "mine --adj-template without {}: refused (rc=$rc) before any embedding ($(tr '\n' ' ' <"$TMP/badt.err"))" \
+  sh -c "[ $rc -eq 1 ] && grep -q \"prompt template 'bad' has no '{}' placeholder\" '$TMP/badt.err' && ! grep -q 'model on\|embedding' '$TMP/badt.err'"
+# score --list is repeatable, as embed's (the last one was the only one
+# read, the others silently dropped); eval --id given twice is refused
+printf '%s\n' "$IMG/dog.jpg" >"$TMP/l1.lst"; printf '%s\n' "$IMG/eagle.jpg" >"$TMP/l2.lst"
+out=$(T score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --method mcm --list "$TMP/l1.lst" --list "$TMP/l2.lst")
+check "score --list A --list B: both lists' images ($(echo "$out" | tr '\n' ' '))" \
+  sh -c "[ \"$(printf '%s\n' "$out" | tail -n +2 | cut -d, -f1 | xargs -n1 basename | tr '\n' ' ')\" = 'dog.jpg eagle.jpg ' ]"
+expect_fail "eval --id twice" "--id given twice" \
+  T eval --model "$M" --id-labels "$TMP/labels.txt" --id "$TMP/l1.lst" --id "$TMP/l2.lst" --ood "x=$TMP/l2.lst"
+# -o given twice is not an input; a command without -o refuses it as an
+# unknown option (both were "the output ... is also an input")
+T preprocess -q "$IMG/dog.jpg" -o "$TMP/twice.raw"
+T preprocess -q "$IMG/dog.jpg" -o "$TMP/twice.raw" -o "$TMP/twice.raw"; rc=$?
+check "preprocess -o X -o X onto an existing X (rc=$rc)" test $rc -eq 0
+printf '0.5\n0.25\n' >"$TMP/ids-o.txt"
+expect_fail "metrics -o: an unknown option" "unknown option '-o'" \
+  T metrics --id-scores "$TMP/ids-o.txt" --ood-scores "$TMP/ids-o.txt" -o "$TMP/ids-o.txt"
+# embed -o is checked before the model loads, as mine's and preprocess's
+expect_fail "embed -o a folder" "cannot write $TMP: it is a folder" T embed --model "$M" --text x -o "$TMP"
+expect_fail "embed -o into a missing folder" "the folder $TMP/nope does not exist" \
+  T embed --model "$M" --text x -o "$TMP/nope/x.npy"
 T corpus -q --lists "$TMP/lists2" -o "$TMP/lists2/corpus.tsv"; rc=$?
 check "corpus -o beside its lists, under another name (rc=$rc)" test $rc -eq 0 -a -s "$TMP/lists2/corpus.tsv"
 cp "$TMP/lists2/$lst" "$TMP/$lst"
@@ -285,7 +333,13 @@ expect_fail "embed --text --model: the text '--model', the default model" "opena
 check "NEGLABEL_DEVICE overridden by --device" sh -c "NEGLABEL_DEVICE=bogus '$BIN' --device cpu --version >/dev/null"
 check "NEGLABEL_PRECISION overridden by --precision" \
   sh -c "NEGLABEL_PRECISION=fp64 '$BIN' --precision fp32 --version >/dev/null"
-expect_fail "a bad NEGLABEL_DEVICE, not overridden" "NEGLABEL_DEVICE.*bogus" env NEGLABEL_DEVICE=bogus "$BIN" --version
+expect_fail "a bad NEGLABEL_DEVICE, not overridden" "NEGLABEL_DEVICE.*bogus" env NEGLABEL_DEVICE=bogus "$BIN" info --model "$M"
+expect_fail "a bad NEGLABEL_PRECISION, not overridden" "NEGLABEL_PRECISION.*fp64" \
+  env NEGLABEL_PRECISION=fp64 "$BIN" embed --model "$M" --text x
+# read only by the commands they act on (a bad one failed --version, help,
+# and preprocess, which takes --device without effect)
+check "a bad NEGLABEL_DEVICE: --version still runs" sh -c "NEGLABEL_DEVICE=bogus '$BIN' --version >/dev/null"
+check "... and preprocess" sh -c "NEGLABEL_DEVICE=bogus NEGLABEL_PRECISION=fp64 '$BIN' preprocess -q '$IMG/dog.jpg' -o '$TMP/env-pre.raw'"
 # a thread count in the environment that is not one (0 used to be ignored
 # silently, 4x taken as 4): one warning, all cores used; a good one is quiet
 for v in 0 4x abc 2000; do

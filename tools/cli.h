@@ -43,6 +43,9 @@ extern cli_globals cli_g;
 int cli_help_main(int argc, char **argv);
 void cli_help_overview(FILE *f);
 int cli_help_known(const char *cmd);         /* 1: a command help.c documents */
+/* 1: the common option opt ("--device") has an effect on cmd (not one of
+ * its "accepted here without effect"); 0 for an unknown command. */
+int cli_common_used(const char *cmd, const char *opt);
 /* 1 when arg is an option of cmd given without "=VALUE" whose value is the
  * next argument (so that value is never taken for an option itself). */
 int cli_takes_value(const char *cmd, const char *arg);
@@ -57,6 +60,10 @@ int cli_signals_finish(int rc);
 /* 1 once a stop was asked: for a command's own loop (tokenize's lines),
  * which then ends with a non-zero status for cli_signals_finish. */
 int cli_signals_stopped(void);
+/* From now on the first signal interrupts a blocking read (EINTR) instead
+ * of restarting it: for a command that waits on its own input (tokenize
+ * reading stdin), which the library's cancel never sees. */
+void cli_signals_interrupt_reads(void);
 
 /* The metrics table of `eval` (eval_table.c). */
 void cli_print_eval_table(FILE *f, const nl_eval_result *r);

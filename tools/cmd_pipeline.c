@@ -319,9 +319,9 @@ out:
 int cmd_score(int argc, char **argv) {
     common_opts c;
     common_init(&c);
-    const char *model = NULL, *labels_path = NULL, *neg_path = NULL, *list = NULL, *v;
+    const char *model = NULL, *labels_path = NULL, *neg_path = NULL, *v;
     int resample = NL_RESAMPLE_MODEL, rc = 0;
-    cli_list operands = {0};
+    cli_list operands = {0}, lists = {0}; /* --list is repeatable, as embed's */
     nl_strvec images = {0};
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--")) { /* the end of the options: IMAGE... may start with '-' */
@@ -332,15 +332,19 @@ int cmd_score(int argc, char **argv) {
         TRY(mine_opt);
         TRY(corpus_opt);
         if (cli_opt(argc, argv, &i, "--model", &model) || cli_opt(argc, argv, &i, "--id-labels", &labels_path) ||
-            cli_opt(argc, argv, &i, "--negatives", &neg_path) || cli_opt(argc, argv, &i, "--list", &list))
+            cli_opt(argc, argv, &i, "--negatives", &neg_path))
             continue;
+        if (cli_opt(argc, argv, &i, "--list", &v)) {
+            if (cli_push(&lists, v) != 0) { rc = cli_fail("out of memory"); goto out; }
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
         if (argv[i][0] == '-' && argv[i][1]) { rc = cli_usage("score", "unknown option '%s'", argv[i]); goto out; }
         cli_push(&operands, argv[i]);
     }
     if ((rc = common_finish(&c, "score"))) goto out;
     if ((rc = cli_required("score", 2, "--model", model != NULL, "--id-labels", labels_path != NULL))) goto out;
-    if (!operands.n && !list) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
+    if (!operands.n && !lists.n) { rc = cli_usage("score", "no images: give IMAGE... or --list FILE"); goto out; }
     nl_strvec labels = {0};
     nl_negatives neg = {0};
     float *id_emb = NULL, *neg_emb = NULL, *img = NULL;
@@ -352,11 +356,10 @@ int cmd_score(int argc, char **argv) {
     size_t dim = 0, n = 0;
     rc = 1;
     /* the operands in order, a folder's images (walked as --list walks
-     * one) in its place; then --list's */
-    for (size_t k = 0; k <= operands.n; k++) {
-        const char *a = k < operands.n ? operands.v[k] : list;
+     * one) in its place; then each --list's */
+    for (size_t k = 0; k < operands.n + lists.n; k++) {
+        const char *a = k < operands.n ? operands.v[k] : lists.v[k - operands.n];
         struct stat st;
-        if (!a) continue;
         if (k < operands.n && (stat(a, &st) != 0 || !S_ISDIR(st.st_mode))) {
             if (nl_strvec_push(&images, a) != 0) { cli_fail("out of memory"); goto done; }
             continue;
@@ -452,6 +455,7 @@ done:
 out:
     nl_strvec_free(&images);
     free(operands.v);
+    free(lists.v);
     common_free(&c);
     return rc;
 }
@@ -471,7 +475,7 @@ int cmd_score_embeddings(int argc, char **argv) {
     }
     if ((rc = common_finish(&c, "score-embeddings"))) goto out;
     if (!idp || !imgp || (c.score.method != NL_METHOD_MCM && !negp)) {
-        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for NegLabel and CSP) --neg NEG.npy are required");
+        rc = cli_usage("score-embeddings", "--id ID.npy, --images IMG.npy and (for every method but MCM) --neg NEG.npy are required");
         goto out;
     }
     float *id = NULL, *neg = NULL, *img = NULL;
@@ -588,9 +592,14 @@ int cmd_eval(int argc, char **argv) {
         TRY(corpus_opt);
         TRY(mine_opt);
         TRY(score_opt);
+        if (cli_opt(argc, argv, &i, "--id", &v)) { /* one ID set: a second one was the one used, silently */
+            if (p.id_spec) { rc = cli_usage("eval", "--id given twice ('%s', '%s'): one ID set (a folder or a list)",
+                                            p.id_spec, v); goto out; }
+            p.id_spec = v;
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--model", &p.model_dir) || cli_opt(argc, argv, &i, "--id-labels", &p.id_labels) ||
-            cli_opt(argc, argv, &i, "--id", &p.id_spec) || cli_opt(argc, argv, &i, "--negatives", &p.negatives) ||
-            cli_opt(argc, argv, &i, "--out", &p.out_dir))
+            cli_opt(argc, argv, &i, "--negatives", &p.negatives) || cli_opt(argc, argv, &i, "--out", &p.out_dir))
             continue;
         if (cli_opt(argc, argv, &i, "--ood", &v)) {
             const char *eq = strchr(v, '=');

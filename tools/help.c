@@ -203,13 +203,13 @@ static const opt_doc o_mine[] = {
 static const opt_doc o_score[] = {
     {"IMAGE", NULL, NULL, "images to score, or folders of them (walked recursively, sorted, as --list walks one); "
      "with or instead of --list", 0},
-    {"--list", NULL, "FILE", "more images: a folder (walked recursively) or a file of paths, one per line", 0},
+    {"--list", NULL, "FILE", "more images: a folder (walked recursively) or a file of paths, one per line; repeatable", 0},
     {"--negatives", NULL, "FILE", "negatives written by 'neglabel mine' (default: mined now with the options below; "
      "not used by MCM)", 0},
     {0}};
 static const opt_doc o_score_emb[] = {
     {"--id", NULL, "ID.npy", "ID label embeddings, float32 .npy, one row per label (required)", 0},
-    {"--neg", NULL, "NEG.npy", "negative label embeddings (required for NegLabel)", 0},
+    {"--neg", NULL, "NEG.npy", "negative label embeddings (required for every method but MCM)", 0},
     {"--images", NULL, "IMG.npy", "image embeddings, one row per image (required)", 0},
     {0}};
 static const opt_doc o_metrics[] = {
@@ -269,7 +269,7 @@ static const cmd_doc commands[] = {
     {"mine", "NegLabel", "[--model DIR] --id-labels FILE [options] -o FILE",
      "NegMining: write the candidates least like the ID labels as pos<TAB>word<TAB>prompt<TAB>quantile_similarity",
      {&g_model, &g_labels, &g_mine, &g_mine_method, &g_corpus, &g_mining, &g_prompts}, C_MODEL | C_CACHE},
-    {"score", "NegLabel", "[--model DIR] --id-labels FILE [--negatives FILE] [options] (IMAGE... | --list FILE)",
+    {"score", "NegLabel", "[--model DIR] --id-labels FILE [--negatives FILE] [options] (IMAGE... | --list FILE...)",
      "score images (higher: more in-distribution) as CSV path,score,top_id_label,top_negative_label",
      {&g_model, &g_labels, &g_score, &g_method, &g_resample, &g_scoring, &g_mining, &g_prompts, &g_corpus},
      C_MODEL | C_BATCH | C_CACHE},
@@ -318,6 +318,14 @@ static const cmd_doc *find_cmd(const char *name) {
 }
 
 int cli_help_known(const char *cmd) { return find_cmd(cmd) != NULL; }
+
+int cli_common_used(const char *cmd, const char *opt) {
+    const cmd_doc *c = cmd ? find_cmd(cmd) : NULL;
+    if (!c) return 0;
+    for (const opt_doc *o = o_common; o->name; o++)
+        if (!strcmp(o->name, opt)) return !o->bit || (c->common & o->bit);
+    return 0;
+}
 
 static size_t n_groups(const cmd_doc *c) {
     size_t n = 0;

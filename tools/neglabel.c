@@ -138,6 +138,10 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
     }
     argv[out] = NULL;
     const char *ed = getenv("NEGLABEL_DEVICE"), *ep = getenv("NEGLABEL_PRECISION");
+    /* read only by the commands they act on: a bad value failed --version,
+     * help and preprocess (which takes --device without effect) too */
+    if (!cli_common_used(cmd, "--device")) ed = NULL;
+    if (!cli_common_used(cmd, "--precision")) ep = NULL;
     if (!got_device && ed && *ed && nl_parse_device(ed, &cli_g.model.device, &cli_g.model.device_index) != 0) {
         fprintf(stderr, "neglabel: NEGLABEL_DEVICE: %s (or give --device)\n", nl_last_error());
         return -1;
@@ -516,7 +520,10 @@ static int cmd_tokenize(int argc, char **argv) {
     size_t cap = 0, lineno = 0;
     ssize_t len;
     /* a stop (Ctrl-C, SIGTERM) ends the stream after the current line: the
-     * library's batches never see these lines, so its cancel cannot */
+     * library's batches never see these lines, so its cancel cannot; a
+     * wait for the next line is interrupted (it was restarted: the
+     * command hung until killed) */
+    cli_signals_interrupt_reads();
     while (!cli_signals_stopped() && (len = getline(&line, &cap, stdin)) > 0) {
         if (cli_signals_stopped()) break; /* a line that came after the signal */
         lineno++;
@@ -554,6 +561,9 @@ static int cmd_tokenize(int argc, char **argv) {
         }
         json_decref(o);
         free(ids);
+        /* each answer as its line is done: a program that writes a line and
+         * waits for its ids (a coprocess) would wait for a full buffer */
+        if (fflush(stdout) != 0) break; /* (main reports the write error) */
     }
     if (cli_signals_stopped()) rc = 1; /* stopped: cli_signals_finish ends as the signal would */
     else if (ferror(stdin)) rc = cli_fail("reading standard input: %s", strerror(errno));
@@ -670,7 +680,8 @@ static char *parent_dir(const char *path) {
  * written in (the link's target's, for a link) is checked first; FIFOs and
  * devices are written in place and need no folder. */
 static int output_folder_ok(const char *out) {
-    if (strcmp(g_cmd, "mine") && strcmp(g_cmd, "corpus") && strcmp(g_cmd, "preprocess")) return 1;
+    if (strcmp(g_cmd, "mine") && strcmp(g_cmd, "corpus") && strcmp(g_cmd, "preprocess") && strcmp(g_cmd, "embed"))
+        return 1;
     struct stat st, lst;
     char *real = NULL;
     if (stat(out, &st) == 0 && S_ISDIR(st.st_mode)) { /* refused before the work, not at the rename after it */
@@ -717,29 +728,40 @@ static int is_listed_word_list(const char *out, const char *lists) {
  * device and inode, so links and other spellings of the same file count
  * too; a folder argument only as --lists, whose word lists are known by
  * name. Returns the exit status of a refusal, else 0. */
+/* argv[i] is an -o / --output value (the option before it, or in it). */
+static int is_output_arg(char **argv, int i) {
+    const char *a = argv[i], *b = argv[i - 1];
+    return !strcmp(b, "-o") || !strcmp(b, "--output") || !strncmp(a, "--output=", 9) || !strncmp(a, "-o=", 3);
+}
+
 static int check_output(int argc, char **argv) {
+    /* a command without -o refuses it as an unknown option */
+    if (!cli_takes_value(g_cmd, "-o")) return 0;
     const char *out = NULL;
-    int at = -1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[at = ++i];
-        else if (!strncmp(a, "--output=", 9) || !strncmp(a, "-o=", 3)) out = strchr(a, '=') + 1, at = i;
+        if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[++i];
+        else if (!strncmp(a, "--output=", 9) || !strncmp(a, "-o=", 3)) out = strchr(a, '=') + 1;
     }
     if (!out) return 0; /* the command says what is missing */
     if (!*out) /* refused now: it once failed only at the rename, after the work (mine: all the mining) */
-        return cli_takes_value(g_cmd, "-o") ? cli_usage(g_cmd, "-o: an empty name (-o names what to write)") : 0;
+        return cli_usage(g_cmd, "-o: an empty name (-o names what to write)");
     if (!output_folder_ok(out)) return 1;
     struct stat so, si;
-    if (stat(out, &so) != 0 || !S_ISREG(so.st_mode)) return 0;
+    int exists = stat(out, &so) == 0 && S_ISREG(so.st_mode);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *eq = a[0] == '-' ? strchr(a, '=') : NULL, *p = eq ? eq + 1 : a;
-        if (i != at && stat(p, &si) == 0 && S_ISREG(si.st_mode) && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+        /* (an -o given twice is not an input) */
+        if (exists && !is_output_arg(argv, i) && stat(p, &si) == 0 && S_ISREG(si.st_mode) &&
+            si.st_dev == so.st_dev && si.st_ino == so.st_ino)
             return cli_usage(g_cmd, "the output %s is also an input ('%s'): it would be replaced; write elsewhere", out,
                              a);
+        /* a word list's name in the --lists folder, also one not there yet:
+         * the next run would read it as a list */
         const char *lists = !strcmp(a, "--lists") && i + 1 < argc ? argv[i + 1] : !strncmp(a, "--lists=", 8) ? p : NULL;
         if (lists && is_listed_word_list(out, lists))
-            return cli_usage(g_cmd, "the output %s is one of the word lists read from --lists %s: it would be replaced; "
-                             "write elsewhere", out, lists);
+            return cli_usage(g_cmd, "the output %s is one of the word lists read from --lists %s (named as one: it "
+                             "would be replaced, or read as a list next time); write elsewhere", out, lists);
     }
     return 0;
 }

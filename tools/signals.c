@@ -29,19 +29,26 @@ static int poll_signal(void *user) {
 
 int cli_signals_stopped(void) { return g_signal != 0; }
 
-void cli_signals_install(void) {
+static void install(int restart) {
     static const int sigs[] = {SIGINT, SIGTERM};
     for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
         struct sigaction old, sa;
         if (sigaction(sigs[k], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+        if (!restart && old.sa_handler != on_signal) continue; /* (already fired, or never installed) */
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESTART | SA_RESETHAND; /* the second signal: the default action */
+        sa.sa_flags = (restart ? SA_RESTART : 0) | SA_RESETHAND; /* the second signal: the default action */
         sigaction(sigs[k], &sa, NULL);
     }
+}
+
+void cli_signals_install(void) {
+    install(1);
     nl_set_cancel(poll_signal, NULL);
 }
+
+void cli_signals_interrupt_reads(void) { install(0); }
 
 int cli_signals_finish(int rc) {
     int sig = g_signal;

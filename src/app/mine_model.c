@@ -41,6 +41,13 @@ int nl_mine_check(const nl_mine_params *mp, const nl_templates *t) {
                        i < t->n_noun ? i : i - t->n_noun);
             return -1;
         }
+    /* each template's placeholders, before any model work (a bad one was
+     * found only when its prompts were made, after the nouns' embedding) */
+    for (size_t i = 0; i < t->n_noun + t->n_adj; i++) {
+        char *probe = nl_apply_template(i < t->n_noun ? t->noun[i] : t->adj[i - t->n_noun], "x");
+        if (!probe) return -1;
+        free(probe);
+    }
     nl_mine_params md = nl_mine_default_params();
     if (nli_mine_check(mp ? mp : &md) != 0) return -1;
     const char *bad = nli_tsv_first_bad(t->noun, t->n_noun);
