@@ -196,6 +196,30 @@ static void test_errors(void) {
     /* NUL is text, removed as a control character (ftfy's remove_control_chars) */
     CHECK(nli_ftfy_fix_utf8("a\0b", 3, &out, &n) == 0 && n == 2 && memcmp(out, "ab", 2) == 0, "NUL removed");
     free(out);
+    /* HTML entities nested deep: one level goes a round, and each round
+     * reads the whole text (ftfy's loop; Python's ftfy is quadratic too).
+     * '&' + 'amp;' x 20,000 + 'lt;' (80 KB) took ~30 s and a 1 MB prompt
+     * would take an hour: refused once the work passes 8 rounds over the
+     * text + 64 Mi characters. A few levels are fixed as ftfy fixes them. */
+    {
+        size_t levels = 20000, len = 1 + 4 * levels + 3;
+        char *t = malloc(len + 1);
+        t[0] = '&';
+        for (size_t i = 0; i < levels; i++) memcpy(t + 1 + 4 * i, "amp;", 4);
+        memcpy(t + 1 + 4 * levels, "lt;", 4);
+        double t0 = nli_now();
+        int rc = nli_ftfy_fix_utf8(t, len, &out, &n);
+        double took = nli_now() - t0;
+        CHECK(rc != 0 && strstr(nli_geterr(), "keeps changing round after round"), "20,000 nested entities: %s",
+              rc ? nli_geterr() : "fixed");
+        printf("20,000 nested entities refused after %.2f s\n", took);
+        if (rc == 0) free(out);
+        free(t);
+        const char *few = "a &amp;amp;amp;amp;amp;lt; b";
+        CHECK(nli_ftfy_fix_utf8(few, strlen(few), &out, &n) == 0 && n == 5 && !memcmp(out, "a < b", 5),
+              "five levels: '%.*s'", (int)n, out ? out : "");
+        free(out);
+    }
 }
 
 int main(void) {

@@ -489,12 +489,21 @@ static int nfc(const uint32_t *s, size_t n, nli_cpbuf *out) {
 }
 
 /* fix_and_explain(segment) with unescape_html on or off. */
-static int fix_segment(const uint32_t *s, size_t n, int html, nli_cpbuf *out) {
+static int fix_segment(const uint32_t *s, size_t n, int html, nli_cpbuf *out, size_t *budget) {
     nli_cpbuf cur = {0}, orig = {0}, tmp = {0};
     int rc = -1;
     if (nli_cpbuf_append(&cur, s, n)) goto done;
     for (int round = 0;; round++) {
         if (round == MAX_ROUNDS) { nli_seterr("ftfy: text still changing after %d rounds", MAX_ROUNDS); goto done; }
+        /* each round reads the whole segment, and "&amp;amp;...;" nests
+         * lose one level a round: 32,000 levels in a 128 KB prompt took 70 s */
+        if (cur.n > *budget) {
+            nli_seterr("ftfy: the text keeps changing round after round (HTML entities nested %d deep or more, "
+                       "such as '&amp;amp;amp;'): more fixing than a text of this length needs; refused",
+                       round);
+            goto done;
+        }
+        *budget -= cur.n;
         orig.n = 0;
         if (nli_cpbuf_append(&orig, cur.v, cur.n)) goto done;
         if (html) {
@@ -534,6 +543,9 @@ int nli_ftfy_fix_text(const uint32_t *in, size_t n, nli_cpbuf *out) {
     if (plain(in, n)) return nli_cpbuf_append(out, in, n);
     if (!ready()) return -1;
     int html = 1;
+    /* work bound: 8 rounds over all of it, plus 64 Mi characters' worth
+     * (a real text settles in two or three) */
+    size_t budget = (n < ((size_t)1 << 58) ? 8 * n : n) + ((size_t)1 << 26);
     for (size_t pos = 0; pos < n;) {
         size_t end = pos;
         while (end < n && in[end] != '\n') end++;
@@ -541,7 +553,7 @@ int nli_ftfy_fix_text(const uint32_t *in, size_t n, nli_cpbuf *out) {
         if (end - pos > nli_ftfy_max_decode_length) end = pos + nli_ftfy_max_decode_length;
         for (size_t k = pos; html && k < end; k++)
             if (in[k] == '<') html = 0;
-        if (fix_segment(in + pos, end - pos, html, out)) return -1;
+        if (fix_segment(in + pos, end - pos, html, out, &budget)) return -1;
         pos = end;
     }
     return 0;
