@@ -340,6 +340,38 @@ int main(void) {
         free(pos);
     }
 
+    /* 6b. two threads scoring at once on one GPU with different numbers of
+     * negatives, both staged in shared memory: each call used to set the
+     * kernel's limit to its own size, so the smaller one lowered it under
+     * the larger one's next launch ("launching the scoring kernel: invalid
+     * argument"; 4 runs of 4 failed on the emulator) */
+    {
+        size_t ni = 400, nid = 10, dim = 16;
+        float *img = make_rows(ni, dim, 0), *id = make_rows(nid, dim, 0), *negA = make_rows(12000, dim, 0),
+              *negB = make_rows(7000, dim, 0);
+        data dA = {img, id, negA, ni, nid, 12000, dim}, dB = {img, id, negB, 40, nid, 7000, dim};
+        nl_score_params sp = neglabel(10, 0.01, 1);
+        setenv("NEGLABEL_CUDA_CHUNK_BYTES", "2000000", 1); /* many launches */
+        result cA = run_score(&dA, sp, NL_DEVICE_CPU, 0, NULL);
+        other_dev oa = {&dA, sp, 0, {0}};
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, score_other_thread, &oa) == 0, "pthread_create");
+        int fails = 0, runs = 0;
+        for (; runs < 6; runs++) {
+            result rb = run_score(&dB, sp, NL_DEVICE_CUDA, 0, NULL);
+            fails += rb.sc == NULL;
+            free_result(&rb);
+        }
+        pthread_join(t, NULL);
+        unsetenv("NEGLABEL_CUDA_CHUNK_BYTES");
+        CHECK(oa.r.sc != NULL && fails == 0, "scoring at once on one GPU: %s; %d of %d of the other's runs failed",
+              oa.r.sc ? "ran" : "failed", fails, runs);
+        if (oa.r.sc) compare("12,000 negatives while another thread scores 7,000", &dA, &cA, &oa.r);
+        free_result(&oa.r);
+        free_result(&cA);
+        free(img), free(id), free(negA), free(negB);
+    }
+
     /* 7. the last of several GPUs, from this thread (whose current device is
      * 0) and from another one (a new host thread starts on device 0): the
      * same scores and selections as on device 0. A machine with one GPU

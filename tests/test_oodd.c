@@ -201,6 +201,18 @@ static void bad_params(void) {
     float nan_img[4] = {NAN, 0, 1, 0};
     p.oodd_k = 1;
     CHECK(nl_score(nan_img, 2, x, 1, x + 2, 2, 2, &p, sc, NULL, NULL) == 0, "a NaN image is scored without hanging");
+    /* a NaN image first, batches of 1: nothing is queued for its batch.
+     * It scores NaN and the next image as alone; before, the GPU refused
+     * the batch ("bad batch ... k 0") and the CPU selected from an
+     * uninitialised buffer */
+    p.oodd_batch = 1;
+    float two[4] = {NAN, 0, x[4], x[5]};
+    int rc = nl_score(two, 2, x, 1, x + 2, 2, 2, &p, sc, NULL, NULL);
+    double st2;
+    CHECK(rc == 0 && isnan(sc[0]) && nl_score(two + 2, 1, x, 1, x + 2, 2, 2, &nq, &st2, NULL, NULL) == 0 &&
+              fabs(sc[1] - (st2 - 1.0)) < 1e-15,
+          "a NaN first image in a batch of its own: rc %d (%s), scores %g %.17g (static %.17g)", rc,
+          rc ? nl_last_error() : "", sc[0], sc[1], st2);
 }
 
 static int cmp_nan_last(const void *a, const void *b) {

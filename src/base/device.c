@@ -84,7 +84,14 @@ char *nl_devices_info_json(void) {
         char name[256];
         size_t fr = 0, tot = 0;
         int ma = 0, mi = 0;
-        if (nli_cuda_describe(i, name, sizeof name, &fr, &tot, &ma, &mi) != 0) continue;
+        if (nli_cuda_describe(i, name, sizeof name, &fr, &tot, &ma, &mi) != 0) {
+            /* listed with why (a device in exclusive-process mode that
+             * another process holds): skipped, it left "[," in the JSON */
+            nli_buf_printf(&b, "%s{\"index\":%d,\"supported\":false,\"error\":", i ? "," : "", i);
+            nli_buf_json_string(&b, nli_geterr());
+            nli_buf_puts(&b, "}");
+            continue;
+        }
         nli_buf_printf(&b, "%s{\"index\":%d,\"name\":", i ? "," : "", i);
         nli_buf_json_string(&b, name);
         nli_buf_printf(&b, ",\"compute_capability\":\"%d.%d\",\"memory_total\":%zu,\"memory_free\":%zu",

@@ -189,6 +189,13 @@ int nli_oodd_stream(const float *img, size_t n_img, size_t dim, const double *st
         /* cosines of the batch to every slot, then the k-th largest over the queued ones */
         size_t kk = k < n ? k : n; /* fewer than k queued: the smallest cosine (the reference fails) */
         if (tr && kk < k) tr->n_short += m;
+        if (n == 0) { /* nothing queued yet: every image so far has a NaN static score (never queued) */
+            for (size_t j = 0; j < m; j++) {
+                scores[b0 + j] = NAN;
+                if (tr && tr->kth) tr->kth[b0 + j] = NAN;
+            }
+            continue;
+        }
         if (gpu) {
             for (size_t t = 0; t < n_put; t++) put_row[t] = writer[put_slot[t]];
             for (size_t t = 0; t < n; t++) queued[t] = heap[t].slot;

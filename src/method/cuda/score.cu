@@ -254,8 +254,12 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
         CUDA_TRY(cudaMemcpyAsync(d_perm, h_perm, kept * sizeof(int), cudaMemcpyHostToDevice, st),
                  "copying the groups");
     }
-    if (stage && stage_bytes > 48 * 1024)
-        CUDA_TRY(cudaFuncSetAttribute(k_score, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)stage_bytes),
+    /* One value for every call on the device (calls may run at once: a
+     * call's own size would lower the limit under another's launch), and
+     * set at any staged size: under 48 KiB the default limit also counts
+     * the kernel's static shared memory. */
+    if (stage)
+        CUDA_TRY(cudaFuncSetAttribute(k_score, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)STAGE_LIMIT(optin)),
                  "raising the shared-memory limit of the scoring kernel");
 
     /* label rows: upload, normalise in double */

@@ -24,6 +24,9 @@ static_assert(sizeof(size_t) == sizeof(unsigned long long), "size_t must be 64-b
 #define SCORE_THREADS 256
 #define SCORE_WARPS (SCORE_THREADS / 32)
 #define STAGE_MAX_BYTES (110 * 1024) /* stage a negative row in shared memory up to this */
+/* The most a call stages on a device whose opt-in limit is optin (a call
+ * stages n_neg doubles when they fit under this). */
+#define STAGE_LIMIT(optin) ((size_t)(optin) - 2048 < STAGE_MAX_BYTES ? (size_t)(optin) - 2048 : STAGE_MAX_BYTES)
 
 /* (value, index) pairs ordered by value descending, then index ascending:
  * the first maximum, as score.c's argmax (NaN never wins). */
