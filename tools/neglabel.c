@@ -563,7 +563,10 @@ static int cmd_tokenize(int argc, char **argv) {
         free(ids);
         /* each answer as its line is done: a program that writes a line and
          * waits for its ids (a coprocess) would wait for a full buffer */
-        if (fflush(stdout) != 0) break; /* (main reports the write error) */
+        if (fflush(stdout) != 0) {
+            rc = cli_fail("error writing standard output: %s", strerror(errno));
+            break;
+        }
     }
     if (cli_signals_stopped()) rc = 1; /* stopped: cli_signals_finish ends as the signal would */
     else if (ferror(stdin)) rc = cli_fail("reading standard input: %s", strerror(errno));
