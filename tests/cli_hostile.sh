@@ -92,16 +92,21 @@ check "a list file's relative names are still its own folder's" \
 # CLI's handler has SA_RESTART, which restarts a blocking read(), so the
 # wait used to go on until the writer closed. This shell holds the FIFO
 # open read-write (a writer that never writes; no race with its open).
+# SIGTERM to a background job: ended=yes when it ended within 5 s (else it
+# is killed: ended=no), rc its exit status
+term_and_wait() {
+  kill -TERM "$1"
+  for i in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$1" 2>/dev/null; then kill -KILL "$1"; ended=no; else ended=yes; fi
+  wait "$1"; rc=$?
+}
 mkfifo "$TMP/silent.txt"
 exec 7<>"$TMP/silent.txt"
 "$BIN" score -q --no-cache --model "$M" --id-labels "$TMP/silent.txt" --method mcm "$IMG/dog.jpg" \
   >/dev/null 2>"$TMP/silent.err" &
 pid=$!
 sleep 1
-kill -TERM $pid
-for i in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if kill -0 $pid 2>/dev/null; then kill -KILL $pid; ended=no; else ended=yes; fi
-wait $pid; rc=$?
+term_and_wait $pid
 exec 7>&-
 check "SIGTERM while the labels' writer is silent: stopped within 5 s (ended=$ended rc=$rc)" \
   test "$ended" = yes -a "$rc" -eq 143
@@ -115,10 +120,7 @@ printf '{"text": "a photo"}\n' >&8
 "$BIN" tokenize -q --model "$M" <"$TMP/tok.fifo" >"$TMP/tok.out" 2>"$TMP/tok.err" &
 pid=$!
 for i in $(seq 100); do [ -s "$TMP/tok.out" ] && break; sleep 0.1; done
-kill -TERM $pid
-for i in $(seq 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if kill -0 $pid 2>/dev/null; then kill -KILL $pid; ended=no; else ended=yes; fi
-wait $pid; rc=$?
+term_and_wait $pid
 exec 8>&-
 check "SIGTERM while tokenize waits for a line: stopped within 5 s (ended=$ended rc=$rc)" \
   test "$ended" = yes -a "$rc" -eq 143
