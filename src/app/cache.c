@@ -123,12 +123,6 @@ static int mem_put(nli_cache *c, const char *k, size_t len, const float *v) {
     return 0;
 }
 
-static int all_finite(const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return 0;
-    return 1;
-}
-
 /* Serialise the header into a malloc'd buffer. */
 static uint8_t *make_header(const nli_cache *c, size_t *len) {
     size_t nsl = strlen(c->ns);
@@ -200,7 +194,7 @@ static long long load_records(nli_cache *c, const uint8_t *d, size_t len, size_t
             uint32_t bits = rd32(r + 4 + klen + 4 * i);
             memcpy(&v[i], &bits, 4);
         }
-        if (!all_finite(v, c->dim)) { *why = "damaged record (non-finite value)"; break; }
+        if (!nli_all_finite(v, c->dim)) { *why = "damaged record (non-finite value)"; break; }
         if (mem_put(c, (const char *)r + 4, klen, v) != 0) { free(v); return -1; }
         pos += need;
     }
@@ -425,7 +419,7 @@ int nli_cache_put(nli_cache *c, const char *key, const float *v) {
         nli_seterr("%s: cache key of %zu bytes is over the %zu-byte limit", c->path, klen, NL_CACHE_MAX_KEY);
         return -1;
     }
-    if (!all_finite(v, c->dim)) {
+    if (!nli_all_finite(v, c->dim)) {
         nli_seterr("%s: refusing to cache a non-finite vector for key \"%.200s\"", c->path, key);
         return -1;
     }

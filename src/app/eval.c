@@ -115,9 +115,7 @@ static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strve
     size_t kept = 0;
     for (size_t i = 0; i < k; i++) {
         const float *e = s->emb + i * dim;
-        size_t j = 0;
-        while (j < dim && isfinite(e[j])) j++;
-        if (j < dim) {
+        if (!nli_all_finite(e, dim)) {
             if (p->strict) {
                 nli_seterr("%s: the embedding of %s is not finite (" NLI_OVERFLOW_HINT ") (--strict: unreadable "
                            "images are fatal)", s->name, s->all.v[good[i]]);

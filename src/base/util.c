@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <locale.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -478,6 +479,12 @@ void nl_set_cancel(nl_cancel_fn fn, void *user) {
 int nli_cancelled(void) {
     if (!g_cancel || !g_cancel(g_cancel_user)) return 0;
     nli_seterr_code(NL_ERR_CANCELLED, "cancelled");
+    return 1;
+}
+
+int nli_all_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
     return 1;
 }
 

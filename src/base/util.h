@@ -168,6 +168,8 @@ int nli_cancelled(void);
  * each step and at the end (a blocking wait would outlive a Ctrl-C, as the
  * CLI's handler restarts system calls). 0, or -1 when cancelled. */
 int nli_sleep_cancellable(double seconds);
+/* 1 when none of the n values is NaN or infinite. */
+int nli_all_finite(const float *v, size_t n);
 void nli_progress_start(nli_progress *p, const char *label, size_t total);
 void nli_progress_update(nli_progress *p, size_t done);
 void nli_progress_end(nli_progress *p);

@@ -246,9 +246,7 @@ nli_cuda_adaneg *nli_cuda_adaneg_open(int index, const double *did, size_t n_id,
              "copying the ID rows");
     CUDA_TRY(cudaMemcpyAsync(g->d_neg, dneg, n_neg * dim * sizeof(double), cudaMemcpyHostToDevice, g->st),
              "copying the negative rows");
-    if (g->stage) /* one value for every call on the device, as score.cu */
-        CUDA_TRY(cudaFuncSetAttribute(k_score, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)STAGE_LIMIT(optin)),
-                 "raising the shared-memory limit of the scoring kernel");
+    if (g->stage) CUDA_TRY(k_score_allow_staging(optin), "raising the shared-memory limit of the scoring kernel");
     CUDA_TRY(cudaStreamSynchronize(g->st), "uploading the labels");
     free(h_perm);
     device_leave(index, prev);

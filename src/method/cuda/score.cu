@@ -254,13 +254,7 @@ int nli_cuda_score(int index, const float *img, size_t n_img, const float *id_em
         CUDA_TRY(cudaMemcpyAsync(d_perm, h_perm, kept * sizeof(int), cudaMemcpyHostToDevice, st),
                  "copying the groups");
     }
-    /* One value for every call on the device (calls may run at once: a
-     * call's own size would lower the limit under another's launch), and
-     * set at any staged size: under 48 KiB the default limit also counts
-     * the kernel's static shared memory. */
-    if (stage)
-        CUDA_TRY(cudaFuncSetAttribute(k_score, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)STAGE_LIMIT(optin)),
-                 "raising the shared-memory limit of the scoring kernel");
+    if (stage) CUDA_TRY(k_score_allow_staging(optin), "raising the shared-memory limit of the scoring kernel");
 
     /* label rows: upload, normalise in double */
     if (upload_rows(index, st, id_emb, n_id, dim, 1, d_f, d_id, "copying the ID embeddings")) goto done;

@@ -234,4 +234,12 @@ k_score(const double *__restrict__ sid, int n_id, const double *__restrict__ sne
     }
 }
 
+/* k_score may stage any size a call on this device stages: one value for
+ * every call (calls may run at once: a call's own size would lower the
+ * limit under another's launch), set at any staged size (under 48 KiB the
+ * default limit also counts the kernel's static shared memory). */
+static cudaError_t k_score_allow_staging(int optin) {
+    return cudaFuncSetAttribute(k_score, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)STAGE_LIMIT(optin));
+}
+
 #endif
