@@ -82,7 +82,7 @@ static void fuzz_config(const uint8_t *d, size_t n, int preprocessor) {
         put("config.json", d, n);
     }
     nli_clip_config cfg;
-    int rc = nli_clip_config_load(dir, &cfg);
+    int rc = nli_clip_config_load(dir, NLI_LAYOUT_AUTO, &cfg);
     need_message(rc != 0);
     if (rc == 0 && (cfg.vision.hidden_size <= 0 || cfg.text.hidden_size <= 0 || cfg.projection_dim <= 0)) abort();
     if (rc == 0 && (cfg.vision.hidden_size % cfg.vision.num_attention_heads || cfg.vision.image_size % cfg.vision.patch_size ||

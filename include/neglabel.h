@@ -147,7 +147,7 @@ NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
 /* The folder nl_model_load reads for name (malloc'd; NULL with the error
  * set): name itself when it exists (or cannot be a Hub id); otherwise a
  * Hub id "org/name[@revision]" (default revision "main"; open_clip's
- * "hf-hub:org/name" is the same) found in the
+ * "hf-hub:org/name" is the same repository) found in the
  * Hugging Face cache (HF_HUB_CACHE, else $HF_HOME/hub, else
  * ~/.cache/huggingface/hub) as huggingface_hub lays it out, the files
  * neglabel needs downloaded there from HF_ENDPOINT (default
@@ -155,8 +155,13 @@ NL_API nl_model *nl_model_load(const char *dir, const nl_model_params *params);
  * HF_HUB_OFFLINE is set. A repository (or cached snapshot) whose weights
  * are only pytorch_model.bin (or its shards), or open_clip_pytorch_model.bin,
  * has them converted to model.safetensors (open_clip_model.safetensors) in
- * the snapshot, as nl_convert_checkpoint does. See
- * docs/hub.md.
+ * the snapshot, as nl_convert_checkpoint does. Where a repository has
+ * both layouts, "org/name" is its Hugging Face model (config.json), as
+ * transformers reads it, and "hf-hub:org/name" its OpenCLIP one
+ * (open_clip_config.json), as open_clip reads it, whatever else the
+ * snapshot holds: nl_model_load(name) reads that layout, while
+ * nl_model_load on the returned folder reads it as any folder (see
+ * nl_model_load). See docs/hub.md, "Which layout".
  * Also, as OpenAI's clip.load takes them: one of clip.available_models()'
  * names ("RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32",
  * "ViT-B/16", "ViT-L/14", "ViT-L/14@336px"), read from where clip.load

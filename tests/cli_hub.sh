@@ -52,6 +52,14 @@ printf '{"weight_map": {"logit_scale": "../../../../../tmp/evil.safetensors"}}' 
 "$(dirname "$BIN")/test_openclip" --write "$TMP/openclip" vit-small-gelu f16 || { echo "FAILED: test_openclip --write"; exit 1; }
 cp -r "$TMP/openclip" "$TMP/openclip-notok"
 cp "$M/vocab.json" "$M/merges.txt" "$TMP/openclip/"
+# Both layouts in one repository, two different models (as laion/CLIP-ViT-*:
+# transformers reads config.json + model.safetensors, open_clip its
+# open_clip_config.json + open_clip_model.safetensors), and a timm/ one:
+# timm's config.json (no CLIP config) beside OpenCLIP's files and a .bin
+repo both "preprocessor_config.json model.safetensors"
+cp "$TMP/openclip/open_clip_config.json" "$TMP/openclip/open_clip_model.safetensors" "$TMP/both/"
+mkdir -p "$TMP/timm" && cp "$TMP/openclip/"* "$TMP/timm/" && cp "$SRC/tests/data/hf_bin/pytorch_model.bin" "$TMP/timm/"
+printf '{"architecture": "vit_base_patch16_clip_224", "num_classes": 0, "pretrained_cfg": {"tag": "openai"}}' >"$TMP/timm/config.json"
 # and one with open_clip_pytorch_model.bin alone (older OpenCLIP repositories):
 # OpenAI's names in a torch.save zip, its config as `convert` infers it
 "$BIN" convert -q "$SRC/tests/data/torchscript/vit_sd.pt" -o "$TMP/ocref" || { echo "FAILED: convert vit_sd.pt"; exit 1; }
@@ -83,6 +91,7 @@ LOG=$TMP/server.log
   --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/binsharded="$TMP/binsharded" --repo org/binbad="$TMP/binbad" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/openclipbin="$TMP/openclipbin" --repo org/v5="$TMP/v5" \
+  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
@@ -476,6 +485,64 @@ check "OpenCLIP repo without tokenizer files: the built-in BPE" \
   test "$(jq -r .tokenizer "$TMP/got-oc2.json")" = "built-in OpenAI CLIP BPE"
 check "OpenCLIP repo without tokenizer files: the same model otherwise" \
   cmp -s <(jq -S 'del(.tokenizer)' "$TMP/want-oc.json") <(jq -S 'del(.tokenizer)' "$TMP/got-oc2.json")
+
+# --- both layouts in one repository: "org/name" is what transformers reads,
+# "hf-hub:org/name" what open_clip reads, whatever the cache holds already
+# (before: whichever layout's files were cached, so a load by one spelling
+# changed what the other loaded, and hf-hub: fetched the Hugging Face files)
+info_of "$TMP/tiny" | jq -r .format >"$TMP/both-hf-want"
+fmt() { jq -r .format 2>/dev/null; }
+for order in hf-first oc-first; do
+  C=$TMP/c-both-$order
+  if [ $order = hf-first ]; then first=org/both; else first=hf-hub:org/both; fi
+  HF_HUB_CACHE=$C T info --model $first 2>/dev/null >"$TMP/both-1.json"
+  HF_HUB_CACHE=$C T info --model org/both 2>/dev/null | fmt >"$TMP/both-hf"
+  HF_HUB_CACHE=$C T info --model hf-hub:org/both 2>/dev/null | fmt >"$TMP/both-oc"
+  check "both layouts, $order: org/name is the Hugging Face model" grep -qx huggingface "$TMP/both-hf"
+  check "both layouts, $order: hf-hub:org/name is the OpenCLIP model" grep -qx open_clip "$TMP/both-oc"
+  HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/both 2>/dev/null | fmt >"$TMP/both-hf"
+  HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model hf-hub:org/both 2>/dev/null | fmt >"$TMP/both-oc"
+  check "both layouts, $order, offline: org/name is the Hugging Face model" grep -qx huggingface "$TMP/both-hf"
+  check "both layouts, $order, offline: hf-hub:org/name is the OpenCLIP model" grep -qx open_clip "$TMP/both-oc"
+done
+check "both layouts: the OpenCLIP model is the folder's" \
+  cmp -s "$TMP/want-oc.json" <(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model hf-hub:org/both 2>/dev/null | jq -S 'del(.model)')
+check "both layouts: the Hugging Face model is the folder's" \
+  cmp -s "$TMP/want.json" <(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/both 2>/dev/null | jq -S 'del(.model)')
+# hf-hub: fetched only open_clip's files: offline, org/name reads them, and
+# says that transformers would read another model
+C=$TMP/c-both-oconly
+HF_HUB_CACHE=$C T info --model hf-hub:org/both >/dev/null 2>&1
+S=$(snapshot "$C" both)
+check "hf-hub: fetches no config.json" test ! -e "$S/config.json" -a ! -e "$S/model.safetensors"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/both 2>"$TMP/err-both" | fmt >"$TMP/both-hf"
+check "only OpenCLIP's files cached, offline org/name: read" grep -qx open_clip "$TMP/both-hf"
+check "only OpenCLIP's files cached, offline org/name: said: $(head -c 300 "$TMP/err-both")" \
+  grep -q "has no config.json, and no record that the repository has none: read as an OpenCLIP model" "$TMP/err-both"
+# a repository with one layout under the other spelling: that one, and,
+# known to lack the other's config (.no_exist), nothing said offline
+C=$TMP/c-one-layout
+HF_HUB_CACHE=$C T info --model hf-hub:org/tiny 2>/dev/null | fmt >"$TMP/one"
+check "hf-hub: on a Hugging Face repository: its model" grep -qx huggingface "$TMP/one"
+check "hf-hub: on a Hugging Face repository: its lack of open_clip_config.json recorded" \
+  test -e "$C/models--org--tiny/.no_exist/$(cat "$C/models--org--tiny/refs/main")/open_clip_config.json"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model hf-hub:org/tiny 2>"$TMP/err-one" | fmt >"$TMP/one"
+check "hf-hub: on a Hugging Face repository, offline: nothing said: $(head -c 300 "$TMP/err-one")" \
+  test "$(cat "$TMP/one")" = huggingface -a -z "$(grep -i warn "$TMP/err-one")"
+# timm/ repositories: timm's config.json is no CLIP config; open_clip's
+# files are read, and nothing is converted into the snapshot (before: the
+# Hugging Face path ran on timm's config and converted its .bin)
+C=$TMP/c-timm
+HF_HUB_CACHE=$C T info --model org/timm 2>"$TMP/err-timm" | jq -S 'del(.model)' >"$TMP/got-timm.json"
+check "timm repo: the OpenCLIP model: $(head -c 300 "$TMP/err-timm")" cmp -s "$TMP/want-oc.json" "$TMP/got-timm.json"
+S=$(snapshot "$C" timm)
+check "timm repo: nothing fetched but what is read" \
+  test ! -e "$S/model.safetensors" -a ! -e "$S/pytorch_model.bin" -a -L "$S/open_clip_model.safetensors"
+check "timm repo, offline" test "$(HF_HUB_OFFLINE=1 HF_HUB_CACHE=$C T info --model org/timm 2>/dev/null | fmt)" = open_clip
+n=$(requests)
+check "timm repo, cached: works" test "$(HF_HUB_CACHE=$C T info --model org/timm 2>/dev/null | fmt)" = open_clip
+check "timm repo, cached: one HEAD, nothing downloaded" test "$(since $n | wc -l)" -eq 1
+check "timm folder: read as OpenCLIP" test "$(T info --model "$TMP/timm" 2>/dev/null | fmt)" = open_clip
 
 # --- a repo saved by transformers 5: tokenizer.json, processor_config.json
 C=$TMP/c-v5

@@ -109,7 +109,7 @@ static void check_model(const char *name, const char *dir, int full) {
           "%s: 1 thread gives the bits of 2", name);
     /* Packed while loading (what nl_model_load does for bf16 on the CPU,
      * giving back the float32 matrices): the same packed bits. */
-    nli_clip *cp = nli_clip_load_ex(dir, NULL, 2, 1);
+    nli_clip *cp = nli_clip_load_ex(dir, NULL, 2, 1, NLI_LAYOUT_AUTO);
     CHECK(cp != NULL, "%s: load packed for bf16: %s", name, nli_geterr());
     if (cp) {
         CHECK(encode(cp, &in, x, y) == 0 && !memcmp(x, ib, NI * P * 4) && !memcmp(y, tb, NT * P * 4),

@@ -41,27 +41,27 @@ static void processor_config_cases(void) {
                        "\"image_std\":[0.5,0.5,0.5],\"resample\":2,\"rescale_factor\":0.00392156862745098,"
                        "\"size\":{\"shortest_edge\":224}},\"processor_class\":\"CLIPProcessor\"}";
     stb_spit(p, proc, strlen(proc), NULL, 0);
-    int rc = nli_clip_config_load(d, &c);
+    int rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c);
     CHECK(rc == 0 && c.image_mean[1] == 0.25f && c.image_std[2] == 0.5f && c.resample_default == NL_RESAMPLE_BILINEAR,
           "processor_config.json read: %s", rc ? nli_geterr() : "other values");
     /* preprocessor_config.json wins when both are there */
     char *pp = check_path(d, "preprocessor_config.json");
     stb_spit(pp, "{\"resample\":3}", 14, NULL, 0);
-    rc = nli_clip_config_load(d, &c);
+    rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c);
     CHECK(rc == 0 && c.image_mean[1] == 0.4578275f && c.resample_default == NL_RESAMPLE_BICUBIC,
           "preprocessor_config.json first: %s", rc ? nli_geterr() : "processor_config.json read");
     unlink(pp);
     const char *bad = "{\"image_processor\":{\"size\":{\"shortest_edge\":256}}}";
     stb_spit(p, bad, strlen(bad), NULL, 0);
-    rc = nli_clip_config_load(d, &c);
+    rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c);
     CHECK(rc != 0 && strstr(nli_geterr(), "processor_config.json: image_processor") && strstr(nli_geterr(), "size 256"),
           "bad image_processor: %s", nli_geterr());
     stb_spit(p, "{\"image_processor\":3}", 21, NULL, 0);
-    rc = nli_clip_config_load(d, &c);
+    rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c);
     CHECK(rc != 0 && strstr(nli_geterr(), "processor_config.json") && strstr(nli_geterr(), "not an object"),
           "image_processor not an object: %s", nli_geterr());
     stb_spit(p, "{\"processor_class\":\"CLIPProcessor\"}", 35, NULL, 0);
-    rc = nli_clip_config_load(d, &c);
+    rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c);
     CHECK(rc == 0 && c.image_mean[0] == 0.48145466f, "processor_config.json without image_processor: %s", nli_geterr());
     free(pp);
     free(p);
@@ -84,7 +84,7 @@ static void squash_cases(void) {
 
 static int load(const char *cfg, const char *pp, nli_clip_config *out) {
     char *d = folder(cfg, pp);
-    int rc = nli_clip_config_load(d, out);
+    int rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, out);
     free(d);
     return rc;
 }
@@ -265,7 +265,7 @@ static void error_cases(void) {
     nli_clip_config c;
     char *d = check_path(tmp, "empty-folder");
     nli_mkdir_p(d);
-    CHECK(nli_clip_config_load(d, &c) != 0 && strstr(nli_geterr(), "config.json"), "missing config: %s", nli_geterr());
+    CHECK(nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c) != 0 && strstr(nli_geterr(), "config.json"), "missing config: %s", nli_geterr());
     free(d);
 }
 
@@ -279,7 +279,7 @@ int main(void) {
     /* The tiny fixture's own config. */
     char *dir = check_path(shared, "fixtures/tiny-clip");
     nli_clip_config c;
-    int rc = nli_clip_config_load(dir, &c);
+    int rc = nli_clip_config_load(dir, NLI_LAYOUT_AUTO, &c);
     CHECK(rc == 0, "tiny config: %s", nli_geterr());
     if (rc == 0)
         CHECK(c.text.hidden_size == 64 && c.text.num_attention_heads == 1 && c.vision.hidden_size == 128 &&

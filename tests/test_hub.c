@@ -214,15 +214,15 @@ static void test_digest(const char *tmp) {
 static void test_snapshots(const char *tmp, const char *model) {
     char *cache = check_path(tmp, "cache");
     char *snap = make_cache(cache, model);
-    char *got = nli_hub_find_cached(cache, "org/tiny", "main");
+    char *got = nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL);
     CHECK(got && !strcmp(got, snap), "complete snapshot: %s", got ? got : nl_last_error());
     free(got);
-    got = nli_hub_find_cached(cache, "org/tiny", COMMIT);
+    got = nli_hub_find_cached(cache, "org/tiny", COMMIT, NLI_LAYOUT_HF, NULL, NULL);
     CHECK(got && !strcmp(got, snap), "by commit");
     free(got);
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "v2") && has(nl_last_error(), "refs/v2"), "unknown ref: %s",
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "v2", NLI_LAYOUT_HF, NULL, NULL) && has(nl_last_error(), "refs/v2"), "unknown ref: %s",
           nl_last_error());
-    CHECK(!nli_hub_find_cached(cache, "org/other", "main"), "unknown repo");
+    CHECK(!nli_hub_find_cached(cache, "org/other", "main", NLI_LAYOUT_HF, NULL, NULL), "unknown repo");
 
     /* offline: loading by name reads the snapshot; HF_HUB_OFFLINE=yes */
     clear_env();
@@ -250,7 +250,7 @@ static void test_snapshots(const char *tmp, const char *model) {
           nl_last_error());
     /* a dangling link counts as missing */
     CHECK(symlink("../../blobs/gone", vocab) == 0, "dangling link");
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "vocab.json"), "dangling: %s",
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL) && has(nl_last_error(), "vocab.json"), "dangling: %s",
           nl_last_error());
     unlink(vocab);
     CHECK(symlink("../../blobs/vocab.json", vocab) == 0, "relink");
@@ -261,20 +261,20 @@ static void test_snapshots(const char *tmp, const char *model) {
     char *aside = check_path(tmp, "aside.safetensors");
     CHECK(rename(single, aside) == 0, "move weights aside");
     write_text(index, "{\"weight_map\": {\"a\": \"../../../../../tmp/evil.safetensors\"}}");
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "not a plain file name"),
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL) && has(nl_last_error(), "not a plain file name"),
           "traversal in index: %s", nl_last_error());
     write_text(index, "{\"weight_map\": {\"a\": \"model-00001-of-00002.safetensors\", \"b\": "
                       "\"model-00002-of-00002.safetensors\"}}");
     char *s1 = check_path(snap, "model-00001-of-00002.safetensors");
     write_text(s1, "x");
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "model-00002-of-00002.safetensors"),
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL) && has(nl_last_error(), "model-00002-of-00002.safetensors"),
           "missing shard named: %s", nl_last_error());
     write_text(index, "{\"weight_map\": [1, 2]}");
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "weight_map"), "bad index: %s",
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL) && has(nl_last_error(), "weight_map"), "bad index: %s",
           nl_last_error());
     unlink(index);
     unlink(s1);
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") && has(nl_last_error(), "model.safetensors"),
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL) && has(nl_last_error(), "model.safetensors"),
           "no weights: %s", nl_last_error());
     CHECK(rename(aside, single) == 0, "weights back");
     free(s1);
@@ -288,7 +288,7 @@ static void test_snapshots(const char *tmp, const char *model) {
     char *occ = check_path(snap, "open_clip_config.json"), *ocb = check_path(snap, "open_clip_pytorch_model.bin");
     write_text(occ, "{\"model_cfg\": {}}");
     write_text(ocb, "x");
-    got = nli_hub_find_cached(cache, "org/tiny", "main");
+    got = nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL);
     CHECK(got && !strcmp(got, snap), "open_clip config beside HF files: %s", got ? got : nl_last_error());
     free(got);
     clear_env();
@@ -305,7 +305,7 @@ static void test_snapshots(const char *tmp, const char *model) {
     char *cfg = check_path(snap, "config.json"), *cfg_aside = check_path(tmp, "config-aside.json");
     CHECK(rename(cfg, cfg_aside) == 0, "config.json aside");
     /* (its .bin, not a zip here, is converted and fails) */
-    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main") &&
+    CHECK(!nli_hub_find_cached(cache, "org/tiny", "main", NLI_LAYOUT_HF, NULL, NULL) &&
               has(nl_last_error(), "converting open_clip_pytorch_model.bin to open_clip_model.safetensors: ") &&
               has(nl_last_error(), "not a readable zip archive"),
           "open_clip config alone wants its weights: %s", nl_last_error());

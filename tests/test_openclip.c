@@ -40,7 +40,7 @@ static char *folder(const char *json) {
 static void refuse(const char *what, const char *json, int code, const char *frag) {
     char *d = folder(json);
     nli_clip_config c;
-    int rc = nli_clip_config_load(d, &c);
+    int rc = nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c);
     CHECK(rc != 0, "%s: accepted", what);
     if (rc != 0) {
         CHECK(strstr(nli_geterr(), frag) != NULL, "%s: message '%s' lacks '%s'", what, nli_geterr(), frag);
@@ -57,7 +57,7 @@ static void test_resolve(void) {
                      "\"preprocess_cfg\":{\"mean\":[0.48145466,0.4578275,0.40821073],"
                      "\"std\":[0.26862954,0.26130258,0.27577711]}}");
     nli_clip_config c;
-    CHECK(nli_clip_config_load(d, &c) == 0, "ViT-B-16: %s", nli_geterr());
+    CHECK(nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c) == 0, "ViT-B-16: %s", nli_geterr());
     CHECK(c.format == NLI_FORMAT_OPENCLIP && c.arch == NLI_ARCH_VIT, "format %d arch %d", c.format, c.arch);
     CHECK(c.vision.hidden_size == 768 && c.vision.num_attention_heads == 12 && c.vision.intermediate_size == 3072 &&
               c.vision.patch_size == 16 && c.vision.num_hidden_layers == 12,
@@ -72,7 +72,7 @@ static void test_resolve(void) {
                "\"head_width\":80,\"patch_size\":14},\"text_cfg\":{\"context_length\":77,\"vocab_size\":49408,"
                "\"width\":1024,\"heads\":16,\"layers\":24}},\"preprocess_cfg\":{\"interpolation\":\"bilinear\","
                "\"resize_mode\":\"squash\"}}");
-    CHECK(nli_clip_config_load(d, &c) == 0, "ViT-H-14: %s", nli_geterr());
+    CHECK(nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c) == 0, "ViT-H-14: %s", nli_geterr());
     CHECK(!c.text.quick_gelu && !c.vision.quick_gelu && c.vision.num_attention_heads == 16 &&
               c.resize_mode == NLI_RESIZE_SQUASH && c.resample_default == NL_RESAMPLE_BILINEAR,
           "ViT-H-14 resolved");
@@ -81,7 +81,7 @@ static void test_resolve(void) {
     d = folder("{\"model_cfg\":{\"embed_dim\":640,\"quick_gelu\":true,\"vision_cfg\":{\"image_size\":288,"
                "\"layers\":[4,6,10,6],\"width\":80,\"patch_size\":null},\"text_cfg\":{\"context_length\":77,"
                "\"vocab_size\":49408,\"width\":640,\"heads\":10,\"layers\":12}}}");
-    CHECK(nli_clip_config_load(d, &c) == 0, "RN50x4: %s", nli_geterr());
+    CHECK(nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c) == 0, "RN50x4: %s", nli_geterr());
     CHECK(c.arch == NLI_ARCH_RESNET && c.rn_width == 80 && c.vision.hidden_size == 2560 &&
               c.vision.num_attention_heads == 40 && c.rn_layers[2] == 10 && c.vision.num_hidden_layers == 26,
           "RN50x4 resolved: width %d heads %d", c.rn_width, c.vision.num_attention_heads);
@@ -224,7 +224,7 @@ static int pixels_main(int argc, char **argv) {
 static int config_main(int argc, char **argv) {
     nli_clip_config c;
     if (argc != 3) return 2;
-    if (nli_clip_config_load(argv[2], &c) != 0) { printf("refused: %s\n", nli_geterr()); return 1; }
+    if (nli_clip_config_load(argv[2], NLI_LAYOUT_AUTO, &c) != 0) { printf("refused: %s\n", nli_geterr()); return 1; }
     printf("%s vision %d/%d/%d heads %d image %d patch %d text %d/%d/%d heads %d embed %d quick_gelu %d\n",
            c.arch == NLI_ARCH_RESNET ? "ResNet" : "ViT", c.vision.hidden_size, c.vision.intermediate_size,
            c.vision.num_hidden_layers, c.vision.num_attention_heads, c.vision.image_size, c.vision.patch_size,

@@ -16,6 +16,8 @@
 #define NEGLABEL_HUB_H
 #include <stddef.h>
 
+#include "clip.h" /* nli_layout */
+
 /* Bounds on what a server may make us do. */
 #define NL_HUB_SMALL_FILE_MAX ((long long)64 << 20)   /* config, vocab, merges, index */
 #define NL_HUB_WEIGHTS_FILE_MAX ((long long)128 << 30) /* one safetensors file */
@@ -47,10 +49,18 @@ int nli_hub_is_commit(const char *s);
 int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]);
 
 /* The snapshot folder of repo_id at revision when the cache already holds
- * every file neglabel needs (config.json, vocab.json, merges.txt and the
- * weights: model.safetensors, or the index and each shard it names), else
- * NULL with the error naming what is missing. */
-char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision);
+ * every file neglabel needs in one layout (Hugging Face: config.json,
+ * vocab.json, merges.txt and the weights, model.safetensors or the index
+ * and each shard it names; OpenCLIP: open_clip_config.json and
+ * open_clip_model.safetensors), else NULL with the error naming what is
+ * missing. The layout read (*layout, when asked for): prefer (HF or
+ * OPENCLIP) when the snapshot has its config (a CLIP config.json, for HF,
+ * where open_clip_config.json is there too), else the other when it has
+ * that one's. *fallback (when asked for): 1 when the other was taken
+ * without a record (.no_exist) that the repository lacks prefer's config,
+ * so that the Hub may have it. */
+char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision, nli_layout prefer,
+                          nli_layout *layout, int *fallback);
 
 /* Hex digest of a file: SHA-256 (git_blob 0; 64 digits) or git's blob id,
  * SHA-1 of "blob <size>\0" + contents (git_blob 1; 40 digits). */
@@ -58,8 +68,11 @@ int nli_hub_file_digest(const char *path, int git_blob, char hex[65]);
 
 /* Resolve repo_id at revision to a complete snapshot folder (malloc'd),
  * downloading what is missing unless HF_HUB_OFFLINE (or
- * TRANSFORMERS_OFFLINE) is set. NULL with the error set on failure. */
-char *nli_hub_resolve(const char *repo_id, const char *revision);
+ * TRANSFORMERS_OFFLINE) is set. NULL with the error set on failure. The
+ * layout (prefer: HF or OPENCLIP; *layout: the one read): prefer's when the
+ * repository has its config (for HF, a CLIP config.json: timm's config.json
+ * beside open_clip_config.json is not one), else the other's. */
+char *nli_hub_resolve(const char *repo_id, const char *revision, nli_layout prefer, nli_layout *layout);
 
 /* ---- hub_openai.c: OpenAI's checkpoints by clip.load's names, and *.pt
  * files by path, converted once into <neglabel cache>/openai-clip. */

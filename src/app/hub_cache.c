@@ -238,38 +238,40 @@ const char *const nli_hub_required[NL_HUB_N_REQUIRED] = {"config.json", "vocab.j
 const char *const nli_hub_tokenizer_extras[NL_HUB_N_TOKENIZER_EXTRAS] = {"tokenizer_config.json",
                                                                          "special_tokens_map.json"};
 
-int nli_hub_snapshot_complete(const char *snap, const char **missing) {
+const char *nli_hub_layout_config(nli_layout layout) {
+    return layout == NLI_LAYOUT_OPENCLIP ? NL_HUB_OPENCLIP_CONFIG : nli_hub_required[0];
+}
+
+int nli_hub_in_snapshot(const char *snap, const char *name) {
+    char *p = nli_path_join(snap, name);
+    int ok = p && nli_hub_is_regular(p);
+    free(p);
+    return ok;
+}
+
+int nli_hub_snapshot_complete(const char *snap, nli_layout layout, const char **missing) {
     static _Thread_local char miss[256];
     /* an OpenCLIP snapshot: its config and weights (the tokenizer files are
      * not in every such repo; the model load says when they are missing) */
-    if (nli_is_openclip_dir(snap)) { /* the loader's own rule */
-        char *w = nli_path_join(snap, NL_HUB_OPENCLIP_WEIGHTS);
-        int ok = w && nli_hub_is_regular(w);
-        free(w);
-        if (!ok) *missing = NL_HUB_OPENCLIP_WEIGHTS;
-        return ok;
+    if (layout == NLI_LAYOUT_OPENCLIP) {
+        const char *need[] = {NL_HUB_OPENCLIP_CONFIG, NL_HUB_OPENCLIP_WEIGHTS};
+        for (int k = 0; k < 2; k++)
+            if (!nli_hub_in_snapshot(snap, need[k])) {
+                *missing = need[k];
+                return 0;
+            }
+        return 1;
     }
     /* config.json, and vocab.json + merges.txt or else tokenizer.json */
     int have[NL_HUB_N_REQUIRED];
-    for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++) {
-        char *p = nli_path_join(snap, nli_hub_required[i]);
-        have[i] = p && nli_hub_is_regular(p);
-        free(p);
-    }
-    if (!have[1] && !have[2]) {
-        char *p = nli_path_join(snap, NL_HUB_TOKENIZER_JSON);
-        have[1] = have[2] = p && nli_hub_is_regular(p);
-        free(p);
-    }
+    for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++) have[i] = nli_hub_in_snapshot(snap, nli_hub_required[i]);
+    if (!have[1] && !have[2]) have[1] = have[2] = nli_hub_in_snapshot(snap, NL_HUB_TOKENIZER_JSON);
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++)
         if (!have[i]) {
             *missing = nli_hub_required[i];
             return 0;
         }
-    char *single = nli_path_join(snap, "model.safetensors");
-    int ok = single && nli_hub_is_regular(single);
-    free(single);
-    if (ok) return 1;
+    if (nli_hub_in_snapshot(snap, "model.safetensors")) return 1;
     char *index = nli_path_join(snap, "model.safetensors.index.json");
     if (!index) return -1;
     if (!nli_hub_is_regular(index)) {
@@ -315,6 +317,7 @@ int nli_hub_convert_bin(const char *repo_id, const char *snap, const char *from)
  * the snapshot lacks): converted there, with no network. 1 converted, 0 no
  * such file, -1 error. */
 static int convert_cached(const char *repo_id, const char *snap, const char *missing) {
+    if (!missing) return 0;
     static const char *const hf[] = {NL_HUB_BIN, NL_HUB_BIN_INDEX}, *const oc[] = {NL_HUB_OPENCLIP_BIN};
     int openclip = !strcmp(missing, NL_HUB_OPENCLIP_WEIGHTS);
     if (!openclip && strcmp(missing, "model.safetensors")) return 0;
@@ -328,7 +331,20 @@ static int convert_cached(const char *repo_id, const char *snap, const char *mis
     return 0;
 }
 
-char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision) {
+/* The snapshot has layout's config: open_clip_config.json; config.json,
+ * a CLIP one where open_clip_config.json is there too (timm/ repositories
+ * have their own config.json; an unreadable one counts, to be reported). */
+static int layout_present(const char *snap, nli_layout layout) {
+    if (!nli_hub_in_snapshot(snap, nli_hub_layout_config(layout))) return 0;
+    if (layout == NLI_LAYOUT_OPENCLIP || !nli_hub_in_snapshot(snap, NL_HUB_OPENCLIP_CONFIG)) return 1;
+    char *p = nli_path_join(snap, nli_hub_required[0]);
+    int clip = p ? nli_hf_config_is_clip(p) : -1;
+    free(p);
+    return clip != 0;
+}
+
+char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision, nli_layout prefer,
+                          nli_layout *layout, int *fallback) {
     char *folder = nli_hub_repo_folder(repo_id);
     char *repo = folder ? nli_path_join(cache_dir, folder) : NULL;
     free(folder);
@@ -342,13 +358,24 @@ char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char
         return NULL;
     }
     snap = nli_hub_path(repo, "snapshots", commit, NULL);
+    if (!snap) {
+        free(repo);
+        return NULL;
+    }
+    const nli_layout other = prefer == NLI_LAYOUT_OPENCLIP ? NLI_LAYOUT_HF : NLI_LAYOUT_OPENCLIP;
+    const nli_layout use = !layout_present(snap, prefer) && layout_present(snap, other) ? other : prefer;
+    if (fallback) {
+        char *marker = nli_hub_path(repo, ".no_exist", commit, nli_hub_layout_config(prefer), NULL);
+        *fallback = use != prefer && !(marker && nli_file_exists(marker));
+        free(marker);
+    }
     free(repo);
-    if (!snap) return NULL;
+    if (layout) *layout = use;
     const char *missing = NULL;
-    int c = nli_hub_snapshot_complete(snap, &missing);
+    int c = nli_hub_snapshot_complete(snap, use, &missing);
     if (c == 0) {
         int k = convert_cached(repo_id, snap, missing);
-        c = k < 0 ? -1 : k ? nli_hub_snapshot_complete(snap, &missing) : 0;
+        c = k < 0 ? -1 : k ? nli_hub_snapshot_complete(snap, use, &missing) : 0;
     }
     if (c == 1) return snap;
     if (c == 0)

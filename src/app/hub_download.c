@@ -1,8 +1,8 @@
 /* hub_download.c — writing the Hugging Face cache as huggingface_hub
  * writes it (hub.h): blobs fetched under its lock, resumed and verified,
  * pointers, refs and .no_exist markers; the files of one snapshot neglabel
- * needs; nli_hub_resolve (cache first, else the Hub) and nl_model_resolve
- * (a folder or a Hub name). See docs/hub.md. */
+ * needs in the layout asked for; nli_hub_resolve (cache first, else the
+ * Hub). See docs/hub.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -511,38 +511,31 @@ done:
 
 /* ------------------------------------------------------------ resolve */
 
-static int in_snapshot(const char *snap, const char *name) {
-    char *f = nli_path_join(snap, name);
-    int have = f && nli_hub_is_regular(f);
-    free(f);
-    return have;
-}
-
 /* The optional preprocessing file is in the snapshot, or known absent:
  * preprocessor_config.json, else processor_config.json. */
 static int preprocessing_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
     for (int k = 0; k < 2; k++) {
         const char *name = k ? NL_HUB_OPTIONAL_FILE2 : NL_HUB_OPTIONAL_FILE;
-        if (in_snapshot(snap, name)) return 1;
+        if (nli_hub_in_snapshot(snap, name)) return 1;
         if (!no_exist_marked(h, commit, name)) return 0;
     }
     return 1;
 }
 
 static int present_or_absent(const nli_hub_ctx *h, const char *snap, const char *commit, const char *name) {
-    return in_snapshot(snap, name) || no_exist_marked(h, commit, name);
+    return nli_hub_in_snapshot(snap, name) || no_exist_marked(h, commit, name);
 }
 
 /* Every optional file is in the snapshot or known absent: the
  * preprocessing, beside vocab.json the added tokens, and in a Hugging Face
  * snapshot the tokenizer's config files (snapshots written earlier, or by
  * another tool, may lack the record: asked once). */
-static int optional_done(const nli_hub_ctx *h, const char *snap, const char *commit) {
+static int optional_done(const nli_hub_ctx *h, const char *snap, const char *commit, nli_layout layout) {
     if (!preprocessing_done(h, snap, commit)) return 0;
-    if (nli_is_openclip_dir(snap)) return 1;
+    if (layout == NLI_LAYOUT_OPENCLIP) return 1;
     for (size_t k = 0; k < NL_HUB_N_TOKENIZER_EXTRAS; k++)
         if (!present_or_absent(h, snap, commit, nli_hub_tokenizer_extras[k])) return 0;
-    return !in_snapshot(snap, nli_hub_required[1]) || present_or_absent(h, snap, commit, NL_HUB_ADDED_TOKENS);
+    return !nli_hub_in_snapshot(snap, nli_hub_required[1]) || present_or_absent(h, snap, commit, NL_HUB_ADDED_TOKENS);
 }
 
 /* A snapshot taken from the cache without asking the Hub (offline, or the
@@ -552,15 +545,83 @@ static int optional_done(const nli_hub_ctx *h, const char *snap, const char *com
  * model then loads with CLIP's default preprocessing, which is not the
  * repository's when it has its own. Said, since it cannot be told apart
  * here from a repository that has none (.no_exist records that). */
-static void warn_optional_unknown(const nli_hub_ctx *h, const char *snap) {
+static void warn_optional_unknown(const nli_hub_ctx *h, const char *snap, nli_layout layout) {
     const char *commit = strrchr(snap, '/');
     commit = commit ? commit + 1 : snap;
     /* an OpenCLIP folder's preprocessing is in its open_clip_config.json */
-    if (nli_hub_is_commit(commit) && !nli_is_openclip_dir(snap) && !preprocessing_done(h, snap, commit))
+    if (nli_hub_is_commit(commit) && layout != NLI_LAYOUT_OPENCLIP && !preprocessing_done(h, snap, commit))
         nli_log(NL_LOG_WARN,
                 "%s: no %s in the cached snapshot, and no record that %s has none (an interrupted download?): "
                 "CLIP's default image preprocessing is used; load it once with the Hub reachable to complete it",
                 snap, NL_HUB_OPTIONAL_FILE, h->repo_id);
+}
+
+/* A snapshot from the cache alone read in the layout not asked for (see
+ * nli_hub_find_cached's fallback): said, since the repository may have the
+ * other one, which the reference library would read. */
+static void warn_fallback(const nli_hub_ctx *h, const char *snap, nli_layout prefer) {
+    const int oc = prefer == NLI_LAYOUT_OPENCLIP;
+    const char *tool = oc ? "open_clip" : "transformers";
+    nli_log(NL_LOG_WARN,
+            "%s%s: the cached snapshot %s has no %s, and no record that the repository has none: read as %s (%s), "
+            "which %s does not read; load it once with the Hub reachable to read what %s reads",
+            oc ? "hf-hub:" : "", h->repo_id, snap, nli_hub_layout_config(prefer),
+            oc ? "the Hugging Face model" : "an OpenCLIP model",
+            nli_hub_layout_config(oc ? NLI_LAYOUT_HF : NLI_LAYOUT_OPENCLIP), tool, tool);
+}
+
+/* The cached snapshot, as nli_hub_find_cached finds it, with the warnings
+ * a snapshot not checked against the Hub gets. */
+static char *cached(const nli_hub_ctx *h, nli_layout prefer, nli_layout *layout) {
+    int fallback = 0;
+    char *snap = nli_hub_find_cached(h->cache, h->repo_id, h->revision, prefer, layout, &fallback);
+    if (!snap) return NULL;
+    if (fallback) warn_fallback(h, snap, prefer);
+    warn_optional_unknown(h, snap, *layout);
+    return snap;
+}
+
+/* The config file fetched (at the commit, not at the revision, which may
+ * move) when the snapshot lacks it. */
+static int place_config(const nli_hub_ctx *h, const char *commit, const nli_hub_file *config) {
+    if (pointer_present(h, commit, config->name)) return 0;
+    nli_hub_file m = *config;
+    m.url = config->lfs ? nli_strdup(config->url) : nli_hub_resolve_url(h, commit, config->name);
+    if (!m.url) return -1;
+    char *snap = nli_hub_path(h->repo, "snapshots", commit, NULL);
+    int rc = snap && mkdir_cache(h, snap) == 0 ? place_file(h, commit, &m) : -1;
+    free(snap);
+    meta_free(&m);
+    return rc;
+}
+
+/* For a name transformers would load ("org/name"): the repository's
+ * config.json is a CLIP one, else (timm/ repositories: timm's config.json)
+ * its open_clip_config.json, when it has one, is what is read. *config and
+ * *layout are switched to it then. 0 or -1. */
+static int settle_layout(const nli_hub_ctx *h, const char *commit, nli_hub_file *config, nli_layout *layout) {
+    if (*layout != NLI_LAYOUT_HF) return 0;
+    if (place_config(h, commit, config) != 0) return -1;
+    char *p = nli_hub_path(h->repo, "snapshots", commit, nli_hub_required[0], NULL);
+    int clip = p ? nli_hf_config_is_clip(p) : -1;
+    free(p);
+    if (clip != 0) return clip < 0 ? -1 : 0;
+    nli_hub_file oc = {0};
+    int s = 1; /* in the snapshot already: not asked for again (download_snapshot fetches it only when missing) */
+    if (pointer_present(h, commit, NL_HUB_OPENCLIP_CONFIG)) {
+        snprintf(oc.name, sizeof oc.name, "%s", NL_HUB_OPENCLIP_CONFIG);
+        snprintf(oc.commit, sizeof oc.commit, "%s", commit);
+    } else {
+        s = no_exist_marked(h, commit, NL_HUB_OPENCLIP_CONFIG) ? 0 : head_at_commit(h, commit, NL_HUB_OPENCLIP_CONFIG, &oc);
+    }
+    if (s == 0) mark_no_exist(h, commit, NL_HUB_OPENCLIP_CONFIG);
+    if (s != 1) return s;
+    nli_log(NL_LOG_INFO, "%s@%.12s: its config.json is no CLIP config (timm's?): reading its %s", h->repo_id, commit,
+            NL_HUB_OPENCLIP_CONFIG);
+    meta_free(config);
+    *config = oc;
+    *layout = NLI_LAYOUT_OPENCLIP;
+    return 0;
 }
 
 /* huggingface_hub: _is_true(HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE): a
@@ -569,54 +630,65 @@ static int offline(void) {
     return nli_hub_env("HF_HUB_OFFLINE") ? nli_hub_env_true("HF_HUB_OFFLINE") : nli_hub_env_true("TRANSFORMERS_OFFLINE");
 }
 
-char *nli_hub_resolve(const char *repo_id, const char *revision) {
+char *nli_hub_resolve(const char *repo_id, const char *revision, nli_layout prefer, nli_layout *layout) {
     nli_hub_ctx h = {.repo_id = repo_id, .revision = revision};
     char *snap = NULL, *folder = NULL;
     nli_hub_file config = {0};
     char *result = NULL;
+    const nli_layout other = prefer == NLI_LAYOUT_OPENCLIP ? NLI_LAYOUT_HF : NLI_LAYOUT_OPENCLIP;
+    *layout = prefer;
     if (!(h.cache = nli_hub_cache_dir())) return NULL;
     if (!(folder = nli_hub_repo_folder(repo_id)) || !(h.repo = nli_path_join(h.cache, folder))) goto done;
 
     if (offline()) {
-        result = nli_hub_find_cached(h.cache, repo_id, revision);
+        result = cached(&h, prefer, layout);
         if (!result)
             nli_prefixerr("not in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded; unset it, "
                          "or pass a model folder)");
-        else
-            warn_optional_unknown(&h, result);
         goto done;
     }
-    /* a commit already complete in the cache: no network at all */
-    if (nli_hub_is_commit(revision) && (result = nli_hub_find_cached(h.cache, repo_id, revision))) {
-        if (optional_done(&h, result, revision)) goto done;
+    /* a commit already complete in the cache, in the layout asked for (or
+     * the other, the repository known to lack the first): no network */
+    if (nli_hub_is_commit(revision)) {
+        int fallback = 0;
+        if ((result = nli_hub_find_cached(h.cache, repo_id, revision, prefer, layout, &fallback)) && !fallback &&
+            optional_done(&h, result, revision, *layout))
+            goto done;
         free(result);
         result = NULL;
+        *layout = prefer;
     }
 
     if (nli_hub_settings(&h) != 0) goto done;
 
-    /* Which commit is the revision now? (one HEAD, as huggingface_hub) */
-    char *url = nli_hub_resolve_url(&h, revision, "config.json");
-    if (!url) goto done;
+    /* Which commit is the revision now? (one HEAD, as huggingface_hub: of
+     * the layout's config, else of the other's) */
     long status = 0;
     char *code = NULL;
-    snprintf(config.name, sizeof config.name, "config.json");
-    int hr = nli_hub_head(&h, url, &config, &status, &code);
-    free(url);
-    if (hr == -1 && code && !strcmp(code, "EntryNotFound")) {
-        /* no config.json: an OpenCLIP repository has open_clip_config.json */
-        char saved[2048];
-        nl_status st = nl_last_status();
-        snprintf(saved, sizeof saved, "%s", nli_geterr());
-        free(code);
-        code = NULL;
+    int hr = -1;
+    char saved[2048] = "";
+    nl_status st = NL_OK;
+    for (int k = 0; k < 2; k++) {
+        const char *name = nli_hub_layout_config(k ? other : prefer);
+        char *url = nli_hub_resolve_url(&h, revision, name);
+        if (!url) goto done;
         meta_free(&config);
         memset(&config, 0, sizeof config);
-        if (!(url = nli_hub_resolve_url(&h, revision, NL_HUB_OPENCLIP_CONFIG))) goto done;
-        snprintf(config.name, sizeof config.name, NL_HUB_OPENCLIP_CONFIG);
+        snprintf(config.name, sizeof config.name, "%s", name);
+        free(code);
+        code = NULL;
         hr = nli_hub_head(&h, url, &config, &status, &code);
         free(url);
-        if (hr == -1 && code && !strcmp(code, "EntryNotFound")) nli_seterr_code(st, "%s", saved);
+        if (!(hr == -1 && code && !strcmp(code, "EntryNotFound"))) {
+            if (k) *layout = other;
+            break;
+        }
+        if (k) { /* neither: the first one's error */
+            nli_seterr_code(st, "%s", saved);
+            break;
+        }
+        st = nl_last_status();
+        snprintf(saved, sizeof saved, "%s", nli_geterr());
     }
     if (hr == 0 && nli_hub_is_commit(revision) && strcmp(config.commit, revision) != 0) {
         /* a pinned commit is that commit or nothing: a server (a mirror
@@ -639,29 +711,28 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
                        nl_last_status() == NL_ERR_CANCELLED; /* stopped: no fallback either */
         free(code);
         if (!definite) {
-            char saved[2048];
-            nl_status st = nl_last_status();
+            nl_status st2 = nl_last_status();
             snprintf(saved, sizeof saved, "%s%s", nli_geterr(),
                      status ? "" : " (the Hub cannot be reached and the model is not in the Hugging Face cache)");
-            if ((result = nli_hub_find_cached(h.cache, repo_id, revision))) {
-                warn_optional_unknown(&h, result);
-                goto done;
-            }
-            nli_seterr_code(st, "%s", saved);
+            if ((result = cached(&h, prefer, layout))) goto done;
+            nli_seterr_code(st2, "%s", saved);
         }
         goto done;
     }
     free(code);
     if (hr != 0) goto done;
     const char *commit = config.commit;
+    /* the other layout's config found: the repository lacks the first */
+    if (*layout != prefer) mark_no_exist(&h, commit, nli_hub_layout_config(prefer));
+    if (prefer == NLI_LAYOUT_HF && settle_layout(&h, commit, &config, layout) != 0) goto done;
+    commit = config.commit;
     if (!(snap = nli_hub_path(h.repo, "snapshots", commit, NULL))) goto done;
     const char *missing;
-    int complete = nli_hub_snapshot_complete(snap, &missing) == 1 && optional_done(&h, snap, commit);
+    int complete = nli_hub_snapshot_complete(snap, *layout, &missing) == 1 && optional_done(&h, snap, commit, *layout);
     if (complete) {
         /* up to date; the ref is refreshed best effort (the cache may be
          * read-only, which is fine when it holds the model) */
-        char saved[2048];
-        nl_status st = nl_last_status();
+        st = nl_last_status();
         snprintf(saved, sizeof saved, "%s", nli_geterr());
         if (write_ref(&h, commit) != 0) nli_seterr_code(st, "%s", saved);
         result = snap;
@@ -669,7 +740,7 @@ char *nli_hub_resolve(const char *repo_id, const char *revision) {
         goto done;
     }
     if (download_snapshot(&h, commit, &config) != 0) goto done;
-    if (nli_hub_snapshot_complete(snap, &missing) != 1) {
+    if (nli_hub_snapshot_complete(snap, *layout, &missing) != 1) {
         nli_seterr("%s@%s: the snapshot %s is still incomplete after downloading (%s)", repo_id, revision, snap,
                   missing);
         goto done;
@@ -686,39 +757,4 @@ done:
     free(h.cache);
     free(folder);
     return result;
-}
-
-char *nl_model_resolve(const char *name) {
-    if (!name || !*name) {
-        nli_seterr("empty model name");
-        return NULL;
-    }
-    struct stat st;
-    /* open_clip's spelling of a Hub model, "hf-hub:org/name", is the Hub's
-     * org/name (a folder of that name wins, as any path) */
-    int hub_only = !strncmp(name, "hf-hub:", 7) && stat(name, &st) != 0;
-    if (hub_only) name += 7;
-    /* a path that exists wins (a checkpoint file, as clip.load takes one, is
-     * converted once into the cache); then OpenAI's names for its CLIPs */
-    int oi;
-    if (stat(name, &st) == 0)
-        return S_ISREG(st.st_mode) && nli_ends_with(name, ".pt") ? nli_checkpoint_resolve(name, -1) : nli_strdup(name);
-    if (!hub_only && (oi = nli_openai_clip_index(name)) >= 0) return nli_openai_clip_resolve(oi);
-    /* names that can only be paths */
-    if (name[0] == '/' || name[0] == '.' || name[0] == '~' || !strchr(name, '/')) return nli_strdup(name);
-    const char *at = strchr(name, '@');
-    size_t idlen = at ? (size_t)(at - name) : strlen(name);
-    const char *s1 = memchr(name, '/', idlen);
-    if (!s1 || memchr(s1 + 1, '/', idlen - (size_t)(s1 - name) - 1)) return nli_strdup(name); /* a/b/c: a path */
-    char *repo_id, *revision;
-    int r = nli_hub_parse_id(name, &repo_id, &revision);
-    if (r <= 0) {
-        if (r == 0) nli_prefixerr("%s: no such folder, and not a Hugging Face Hub model name", name);
-        return NULL;
-    }
-    char *dir = nli_hub_resolve(repo_id, revision);
-    if (!dir) nli_prefixerr("%s: no such folder; as a Hugging Face Hub model", name);
-    free(repo_id);
-    free(revision);
-    return dir;
 }

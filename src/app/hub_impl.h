@@ -85,9 +85,14 @@ int nli_hub_write_all(int fd, const char *p, size_t n);
  * $XDG_CACHE_HOME/huggingface, else $HOME/.cache/huggingface. 0 with *home
  * malloc'd, or NULL when none of them is set; -1 out of memory. */
 int nli_hub_home(char **home);
-/* 1 when snap holds every file neglabel needs; else 0 with *missing set
- * (static string or error message); -1 on a bad index. */
-int nli_hub_snapshot_complete(const char *snap, const char **missing);
+/* 1 when snap holds every file neglabel needs in layout (HF or OPENCLIP);
+ * else 0 with *missing set (static string or error message); -1 on a bad
+ * index. */
+int nli_hub_snapshot_complete(const char *snap, nli_layout layout, const char **missing);
+/* snap/name is a regular file (following links). */
+int nli_hub_in_snapshot(const char *snap, const char *name);
+/* The config file of a layout: config.json or open_clip_config.json. */
+const char *nli_hub_layout_config(nli_layout layout);
 /* The error for a cache that cannot be written (path, errno err). */
 void nli_hub_cache_error(const nli_hub_ctx *h, const char *path, int err);
 

@@ -45,9 +45,22 @@ typedef struct {
 } nli_clip_config;
 
 /* OpenCLIP folders (config_openclip.c): open_clip_config.json, with
- * open_clip_model.safetensors or without a config.json (else the folder is
- * read as a Hugging Face one). */
+ * open_clip_model.safetensors, or without a Hugging Face CLIP config.json
+ * (none, or timm's; else the folder is read as a Hugging Face one). */
 int nli_is_openclip_dir(const char *dir);
+/* Which files a folder holding both layouts is read by: AUTO, the rule of
+ * nli_is_openclip_dir (a folder given by path); HF or OPENCLIP, decided by
+ * how a Hub model was named (nl_model_resolve: "org/name" is what
+ * transformers loads, "hf-hub:org/name" what open_clip loads), so that
+ * what another tool put in the same snapshot changes nothing. */
+typedef enum { NLI_LAYOUT_AUTO = 0, NLI_LAYOUT_HF = 1, NLI_LAYOUT_OPENCLIP = 2 } nli_layout;
+/* nl_model_resolve, also saying which layout to read (src/app/hub_download.c). */
+char *nli_model_resolve_layout(const char *name, nli_layout *layout);
+/* config.json at path is a Hugging Face CLIP config: a JSON object with
+ * model_type "clip" or a text_config / vision_config (or their *_dict);
+ * timm's config.json (timm/ repositories) is not. 1, 0 (not, or not JSON),
+ * -1 unreadable (error set). */
+int nli_hf_config_is_clip(const char *path);
 /* Parse open_clip_config.json's model_cfg and preprocess_cfg as open_clip
  * resolves them; anything we do not implement is refused by name. */
 int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
@@ -57,7 +70,7 @@ int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
 /* Hugging Face's CLIPConfig defaults (and OpenAI's preprocessing: mean/std,
  * bicubic, shorter side and crop). */
 void nli_clip_config_defaults(nli_clip_config *cfg);
-int nli_clip_config_load(const char *dir, nli_clip_config *cfg);
+int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg);
 /* The Hugging Face files alone (config.json and the preprocessing), also in
  * a folder that has open_clip_config.json too. */
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg);
@@ -95,13 +108,14 @@ int nli_clip_texts_collect(nli_clip *c, int slot, float *out);
 /* Like nli_clip_load, with the weights taken from one explicit safetensors
  * file instead of dir's model.safetensors / sharded index. */
 nli_clip *nli_clip_load_file(const char *dir, const char *weights_path, int n_threads);
-/* Either of the two (weights_path NULL: from dir); bf16: packed for the
+/* Either of the two (weights_path NULL: from dir; layout: which files of
+ * dir, nli_layout); bf16: packed for the
  * CPU's bf16 kernels while loading, as nli_clip_use_bf16(c, 1) packs them,
  * but without ever holding all the float32 matrices at once: the float32
  * copies of the packed matrices are given back, so the clip cannot go back
  * to float32 (nli_clip_use_bf16(c, 0) fails) nor to a GPU. -1 like
  * nli_clip_use_bf16 where the CPU has no native bf16. */
-nli_clip *nli_clip_load_ex(const char *dir, const char *weights_path, int n_threads, int bf16);
+nli_clip *nli_clip_load_ex(const char *dir, const char *weights_path, int n_threads, int bf16, nli_layout layout);
 /* Like nli_clip_encode_texts, but each text is padded with id 0 after its
  * last token to max_position_embeddings and the full causal pass is run;
  * the result must equal nli_clip_encode_texts (proves the truncation). */

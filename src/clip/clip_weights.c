@@ -191,7 +191,7 @@ static int fill_range(void *ctx, size_t first, size_t count) {
     return 0;
 }
 
-static nli_clip *build(const char *dir, const char *weights_path, int n_threads, int bf16) {
+static nli_clip *build(const char *dir, const char *weights_path, int n_threads, int bf16, nli_layout layout) {
     nli_clip *c = nli_calloc(1, sizeof *c);
     nli_st st = {0};
     nli_plan p = {0};
@@ -201,7 +201,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
         nli_seterr_code(NL_ERR_UNSUPPORTED, "this CPU has no native bf16 (AVX512-BF16 or AMX)");
         goto fail;
     }
-    if (nli_clip_config_load(dir, &c->cfg) != 0) goto fail;
+    if (nli_clip_config_load(dir, layout, &c->cfg) != 0) goto fail;
     if (weights_path) {
         if (nli_st_open_file(weights_path, &st) != 0) goto fail;
     } else if (c->cfg.format == NLI_FORMAT_OPENCLIP) {
@@ -308,14 +308,14 @@ fail:
     return NULL;
 }
 
-nli_clip *nli_clip_load(const char *dir, int n_threads) { return build(dir, NULL, n_threads, 0); }
+nli_clip *nli_clip_load(const char *dir, int n_threads) { return build(dir, NULL, n_threads, 0, NLI_LAYOUT_AUTO); }
 
 nli_clip *nli_clip_load_file(const char *dir, const char *weights_path, int n_threads) {
-    return build(dir, weights_path, n_threads, 0);
+    return build(dir, weights_path, n_threads, 0, NLI_LAYOUT_AUTO);
 }
 
-nli_clip *nli_clip_load_ex(const char *dir, const char *weights_path, int n_threads, int bf16) {
-    return build(dir, weights_path, n_threads, bf16);
+nli_clip *nli_clip_load_ex(const char *dir, const char *weights_path, int n_threads, int bf16, nli_layout layout) {
+    return build(dir, weights_path, n_threads, bf16, layout);
 }
 
 void nli_clip_free(nli_clip *c) {

@@ -262,8 +262,23 @@ void nli_clip_config_defaults(nli_clip_config *cfg) {
     strcpy(cfg->dtype, "F32");
 }
 
-int nli_clip_config_load(const char *dir, nli_clip_config *cfg) {
-    return nli_is_openclip_dir(dir) ? nli_openclip_config_load(dir, cfg) : nli_hf_config_load(dir, cfg);
+int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg) {
+    int oc = layout == NLI_LAYOUT_AUTO ? nli_is_openclip_dir(dir) : layout == NLI_LAYOUT_OPENCLIP;
+    return oc ? nli_openclip_config_load(dir, cfg) : nli_hf_config_load(dir, cfg);
+}
+
+int nli_hf_config_is_clip(const char *path) {
+    char *text = NULL;
+    size_t len = 0;
+    if (nli_read_file(path, 16 << 20, &text, &len) != 0) return -1;
+    json_t *root = json_loadb(text, len, 0, NULL);
+    free(text);
+    static const char *const towers[] = {"text_config", "vision_config", "text_config_dict", "vision_config_dict"};
+    json_t *mt = json_object_get(root, "model_type"); /* (NULL when root is not an object) */
+    int yes = mt && json_is_string(mt) && !strcmp(json_string_value(mt), "clip");
+    for (size_t i = 0; i < sizeof towers / sizeof *towers && !yes; i++) yes = json_is_object(json_object_get(root, towers[i]));
+    json_decref(root);
+    return yes;
 }
 
 /* Configs saved before transformers 4.27 also hold text_config_dict /

@@ -23,12 +23,18 @@ static int has_file(const char *dir, const char *name) {
     return yes;
 }
 
-/* open_clip_config.json, and its weights or no Hugging Face config: a Hub
- * snapshot that transformers filled (config.json, model.safetensors) and an
- * older open_clip added its config and .bin to is read as what it has
- * whole, the Hugging Face model (transformers reads it so too). */
+/* open_clip_config.json, and its weights or no Hugging Face CLIP config: a
+ * Hub snapshot that transformers filled (config.json, model.safetensors)
+ * and an older open_clip added its config and .bin to is read as what it
+ * has whole, the Hugging Face model (transformers reads it so too); timm's
+ * config.json beside them (timm/ repositories) is no CLIP config. */
 int nli_is_openclip_dir(const char *dir) {
-    return has_file(dir, CONFIG_NAME) && (has_file(dir, "open_clip_model.safetensors") || !has_file(dir, "config.json"));
+    if (!has_file(dir, CONFIG_NAME)) return 0;
+    if (has_file(dir, "open_clip_model.safetensors") || !has_file(dir, "config.json")) return 1;
+    char *p = nli_path_join(dir, "config.json");
+    int clip = p ? nli_hf_config_is_clip(p) : -1;
+    free(p);
+    return clip == 0;
 }
 
 /* A key we read ourselves, or one whose default is harmless, with the

@@ -268,12 +268,14 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     m->n_threads = nli_threads(p.n_threads);
     /* a folder, or a Hub id "org/name[@rev]" resolved to its snapshot in the
      * Hugging Face cache (downloaded when missing; src/app/hub_download.c) */
-    m->dir = nl_model_resolve(dir);
+    nli_layout layout = NLI_LAYOUT_AUTO;
+    m->dir = nli_model_resolve_layout(dir, &layout);
     if (!m->dir) goto fail;
     dir = m->dir;
     if (resolve(m, &p) != 0) goto fail;
     /* bf16 on the CPU: packed while loading, never all float32 at once */
-    m->clip = nli_clip_load_ex(dir, NULL, m->n_threads, m->device == NL_DEVICE_CPU && m->precision == NL_PRECISION_BF16);
+    m->clip = nli_clip_load_ex(dir, NULL, m->n_threads, m->device == NL_DEVICE_CPU && m->precision == NL_PRECISION_BF16,
+                               layout);
     if (!m->clip) goto fail;
     m->cfg = nli_clip_get_config(m->clip);
     /* OpenCLIP folders may carry no tokenizer files: open_clip always uses
