@@ -88,7 +88,8 @@ typedef enum { NL_DEVICE_AUTO = 0, NL_DEVICE_CPU = 1, NL_DEVICE_CUDA = 2 } nl_de
  * GPU (as the NegLabel authors ran). FP32 on a GPU is true fp32 (no TF32).
  * FP16/BF16: matrix products and attention in that type with fp32
  * accumulation; the residual stream, LayerNorm statistics, softmax and the
- * final projection stay fp32. The CPU engine supports FP32 only. */
+ * final projection stay fp32. The CPU engine computes in FP32 (the
+ * default) or BF16 (below: CPUs with native bf16); FP16 is GPU-only. */
 typedef enum {
     NL_PRECISION_DEFAULT = 0, NL_PRECISION_FP32 = 1, NL_PRECISION_FP16 = 2, NL_PRECISION_BF16 = 3
 } nl_precision;
@@ -193,7 +194,8 @@ NL_API nl_resample nl_model_resample(const nl_model *m);
 NL_API int nl_model_threads(const nl_model *m);
 /* Resolved configuration as a JSON object (malloc'd; caller frees);
  * "format" ("huggingface" or "open_clip") and "architecture" ("ViT" or
- * "ModifiedResNet") say what was loaded. */
+ * "ModifiedResNet") say what was loaded; "device", "precision",
+ * "batch_size" and "threads" where and how it runs. */
 NL_API char *nl_model_info_json(const nl_model *m);
 /* A string identifying the weights and config, for cache keys and negatives
  * files: "clip2-" and a 64-bit hash of the config, every byte of every

@@ -81,6 +81,22 @@ check "help --options for an unknown command exits 2 (rc=$rc)" test $rc -eq 2
 T help mine score >/dev/null 2>&1; rc=$?
 check "help with two commands exits 2 (rc=$rc)" test $rc -eq 2
 expect_fail "a command's usage error points at its --help" "see 'neglabel info --help'" T info --bogus
+# a bad value is the one line naming the option (README, "Errors"), exit 2
+one_line() {
+  local what=$1 pat=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ $rc -eq 2 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q -- "$pat"; then ok
+  else bad "bad value, one line: $what (rc=$rc, stderr: $out)"; fi
+}
+one_line "--device" "--device" T info --device foo
+one_line "--precision" "--precision" T info --precision fp8
+one_line "metrics --convention" "--convention" T metrics --convention bad --id-scores a --ood-scores b
+one_line "eval --convention" "--convention" T eval --convention x
+one_line "eval --ood" "--ood expects" T eval --ood nothing
+one_line "eval --mcm-tau" "--mcm-tau" T eval --mcm-tau -1
+one_line "preprocess --resample model" "--resample model" T preprocess --resample model a.png -o b.npy
+one_line "--threads" "--threads" T info --threads 0
 
 # ---------------------------------------------------------------- options
 cands=$(grep -ohE '"--?[a-z][a-z0-9-]*"' "$SRC"/tools/*.c | tr -d '"' | sort -u)

@@ -357,6 +357,11 @@ for v in 2 "2,1" " 2 "; do
   env -u NEGLABEL_THREADS OMP_NUM_THREADS="$v" "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
   check "OMP_NUM_THREADS='$v': no warning" test "$(grep -c 'thread count' "$TMP/thr.err")" -eq 0
 done
+# a bad NEGLABEL_THREADS falls back to OMP_NUM_THREADS, as documented (it
+# used to skip it: all cores)
+NEGLABEL_THREADS=0 OMP_NUM_THREADS=1 "$BIN" info --model "$M" 2>"$TMP/thr.err" >"$TMP/thr.json"
+check "NEGLABEL_THREADS=0 OMP_NUM_THREADS=1: one thread" test "$(jq .threads "$TMP/thr.json")" = 1
+check "... and said" grep -q "NEGLABEL_THREADS='0' is not a thread count from 1 to 1024: ignored (OMP_NUM_THREADS read instead)" "$TMP/thr.err"
 NEGLABEL_THREADS="3 " "$BIN" info --model "$M" >/dev/null 2>"$TMP/thr.err"
 check "NEGLABEL_THREADS='3 ': no warning" test "$(grep -c 'thread count' "$TMP/thr.err")" -eq 0
 for s in 99999999999999999999999 18446744073709551616 ' 1' '+1' -1; do

@@ -15,6 +15,9 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *opt, const char *s, double *out);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* prints, returns 1 */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* returns 2 */
+/* A bad option value: the one line naming the option (no pointer to
+ * --help, which an unknown or missing option gets), returns 2. */
+int cli_bad_value(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* n pairs (const char *name, int given): a usage error naming the options
  * not given ("--id-labels and -o are required"), 2; 0 when all are. */
 int cli_required(const char *cmd, int n, ...);

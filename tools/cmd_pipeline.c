@@ -189,7 +189,7 @@ static int score_opt(int argc, char **argv, int *i, common_opts *c) {
  * values that contradict each other. */
 static int common_finish(common_opts *c, const char *cmd) {
     if (c->score.oodd_k > c->score.oodd_queue)
-        return cli_usage(cmd, "--oodd-k %d is past the queue's %d images (--oodd-queue)", c->score.oodd_k,
+        return cli_bad_value(cmd, "--oodd-k %d is past the queue's %d images (--oodd-queue)", c->score.oodd_k,
                          c->score.oodd_queue);
     if (c->strict) c->allow_dups = 0;
     c->corpus.wordnet_dir = c->wordnet;
@@ -523,7 +523,7 @@ int cmd_metrics(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--convention", &v)) {
             if (!strcmp(v, "neglabel")) conv = NL_FPR95_NEGLABEL;
             else if (!strcmp(v, "openood")) conv = NL_FPR95_OPENOOD;
-            else return cli_usage("metrics", "--convention expects neglabel or openood, got '%s'", v);
+            else return cli_bad_value("metrics", "--convention expects neglabel or openood, got '%s'", v);
             continue;
         }
         return cli_usage("metrics", "unknown option '%s'", argv[i]);
@@ -603,7 +603,7 @@ int cmd_eval(int argc, char **argv) {
             continue;
         if (cli_opt(argc, argv, &i, "--ood", &v)) {
             const char *eq = strchr(v, '=');
-            if (!eq || eq == v || !eq[1]) { rc = cli_usage("eval", "--ood expects NAME=DIR|LIST, got '%s'", v); goto out; }
+            if (!eq || eq == v || !eq[1]) { rc = cli_bad_value("eval", "--ood expects NAME=DIR|LIST, got '%s'", v); goto out; }
             char *name = strndup(v, (size_t)(eq - v));
             cli_push(&names, name);
             cli_push(&specs, eq + 1);
@@ -612,7 +612,7 @@ int cmd_eval(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--convention", &v)) {
             if (!strcmp(v, "neglabel")) p.convention = NL_FPR95_NEGLABEL;
             else if (!strcmp(v, "openood")) p.convention = NL_FPR95_OPENOOD;
-            else { rc = cli_usage("eval", "--convention expects neglabel or openood"); goto out; }
+            else { rc = cli_bad_value("eval", "--convention expects neglabel or openood, got '%s'", v); goto out; }
             continue;
         }
         if (cli_opt(argc, argv, &i, "--resample", &v)) { if (cli_resample(v, &resample)) { rc = 2; goto out; } continue; }
@@ -628,7 +628,7 @@ int cmd_eval(int argc, char **argv) {
         }
         if (cli_opt(argc, argv, &i, "--mcm-tau", &v)) {
             if (cli_double("--mcm-tau", v, &mcm_tau) || !(mcm_tau > 0) || !isfinite(mcm_tau)) {
-                rc = cli_usage("eval", "--mcm-tau must be a positive number");
+                rc = cli_bad_value("eval", "--mcm-tau must be a positive number");
                 goto out;
             }
             continue;

@@ -192,7 +192,7 @@ static const opt_doc o_convert[] = {
      "its state dict (open_clip_pytorch_model.bin, open_clip_config.json beside it), or an open_clip_train checkpoint "
      "epoch_N.pt (its 'state_dict' entry, DDP's 'module.' prefix stripped, as open_clip loads it); or a Hugging Face "
      "CLIPModel's pytorch_model.bin, its config.json beside it, or the pytorch_model.bin.index.json of a sharded one", 0},
-    {"-o", "--output", "DIR", "the OpenCLIP folder to write (created if missing; its two files replaced) (required)", 0},
+    {"-o", "--output", "DIR", "the OpenCLIP folder to write (created if missing; its weights replaced, an open_clip_config.json there kept and used) (required)", 0},
     {0}};
 static const opt_doc o_corpus_cmd[] = {
     {"-o", "--output", "FILE", "where to write the TSV (required)", 0},

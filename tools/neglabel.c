@@ -107,7 +107,7 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
         j = i;
         if (cli_opt(argc, argv, &j, "--device", &v)) {
             if (nl_parse_device(v, &cli_g.model.device, &cli_g.model.device_index) != 0) {
-                cli_usage(g_cmd, "--device: %s", nl_last_error());
+                cli_bad_value(g_cmd, "--device: %s", nl_last_error());
                 return -1;
             }
             got_device = 1;
@@ -117,7 +117,7 @@ static int strip_globals(int argc, char **argv, char **cache_alloc) {
         j = i;
         if (cli_opt(argc, argv, &j, "--precision", &v)) {
             if (nl_parse_precision(v, &cli_g.model.precision) != 0) {
-                cli_usage(g_cmd, "--precision: %s", nl_last_error());
+                cli_bad_value(g_cmd, "--precision: %s", nl_last_error());
                 return -1;
             }
             got_precision = 1;
@@ -187,6 +187,16 @@ int cli_fail(const char *fmt, ...) {
     put_message("", m);
     if (msg != buf) free(msg);
     return 1;
+}
+
+int cli_bad_value(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    cli_prefix(cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...) {
@@ -584,7 +594,7 @@ static int cmd_preprocess(int argc, char **argv) {
         if (!only) {
             if (cli_opt(argc, argv, &i, "--resample", &v)) {
                 if (cli_resample(v, &resample)) return 2;
-                if (resample == NL_RESAMPLE_MODEL) return cli_usage(g_cmd, "--resample model needs a model: bicubic or bilinear");
+                if (resample == NL_RESAMPLE_MODEL) return cli_bad_value(g_cmd, "--resample model needs a model: bicubic or bilinear");
                 continue;
             }
             if (cli_opt(argc, argv, &i, "--size", &v)) { if (cli_int("--size", v, 1, 4096, &size)) return 2; continue; }

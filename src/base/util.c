@@ -428,20 +428,25 @@ int nli_threads(int requested) {
 }
 
 int nli_num_threads(void) {
-    const char *name = "NEGLABEL_THREADS", *e = getenv(name);
-    if (!e || !*e) e = getenv(name = "OMP_NUM_THREADS");
-    if (e && *e) {
+    /* NEGLABEL_THREADS, else OMP_NUM_THREADS (also when the first is not a
+     * count: each bad one is warned about once), else all cores */
+    static const char *const names[2] = {"NEGLABEL_THREADS", "OMP_NUM_THREADS"};
+    static _Atomic int warned[2];
+    for (int k = 0; k < 2; k++) {
+        const char *e = getenv(names[k]);
+        if (!e || !*e) continue;
         char *end;
         errno = 0;
         long v = strtol(e, &end, 10);
         while (*end == ' ' || *end == '\t') end++; /* strtol skips leading blanks; trailing ones too */
         /* OMP_NUM_THREADS may be a list for nested levels ("4,2"): its first */
-        int list = end != e && *end == ',' && !strcmp(name, "OMP_NUM_THREADS");
+        int list = end != e && *end == ',' && k == 1;
         if (!errno && end != e && (!*end || list) && v >= 1 && v <= NLI_MAX_THREADS) return (int)v;
-        static _Atomic int warned;
-        if (!warned++)
-            nli_log(NL_LOG_WARN, "%s='%.40s' is not a thread count from 1 to %d: ignored (all cores used)", name, e,
-                    NLI_MAX_THREADS);
+        if (!warned[k]++) {
+            const char *next = getenv(names[1]);
+            nli_log(NL_LOG_WARN, "%s='%.40s' is not a thread count from 1 to %d: ignored (%s)", names[k], e,
+                    NLI_MAX_THREADS, k == 0 && next && *next ? "OMP_NUM_THREADS read instead" : "all cores used");
+        }
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n >= 1 ? (int)(n > NLI_MAX_THREADS ? NLI_MAX_THREADS : n) : 1;

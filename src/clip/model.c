@@ -378,7 +378,8 @@ static char *model_info_json(const nl_model *m) {
     nli_buf_printf(&b, "\"resize_mode\":\"%s\",", modes[c->resize_mode]);
     nli_buf_puts(&b, "\"device\":");
     nli_buf_json_string(&b, m->device_name);
-    nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,", nl_precision_name(m->precision), m->batch);
+    nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,\"threads\":%d,", nl_precision_name(m->precision), m->batch,
+                   m->n_threads);
     nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",\"tokenizer\":\"%s\",", nli_bf16_cpu_features(),
                    nli_tokenizer_source(m->tok));
     nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
