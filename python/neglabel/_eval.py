@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _neglabel as _C
-from ._methods import METHODS, _check_score_params
+from ._methods import METHODS, AdaNeg, OODD, _check_score_params
 from ._model import Model, Negatives
 from ._neglabel import InvalidInputError
 from ._util import (TEMPLATE_ADJ, TEMPLATE_NOUN, Labels, PathLike, _CONVENTION, _CONVENTION_NAME, _c_int, _corpus,
@@ -66,6 +66,23 @@ def _image_spec(d: str, name: str, spec: Union[PathLike, Sequence[PathLike]]) ->
 
 
 _MAX_EXAMPLES = 100  # NL_EVAL_MAX_EXAMPLES
+
+
+def _long_names(method: str, params: Dict[str, Any]) -> Dict[str, Any]:
+    """A stream method's parameters as its class takes them (``k``,
+    ``queue``, ``lambda_``: ``OODD(k=5)``) under the names of
+    ``_C.score_defaults`` (``oodd_k``); both spellings are taken."""
+    cls = {"adaneg": AdaNeg, "oodd": OODD}.get(method)
+    if cls is None:
+        return params
+    out: Dict[str, Any] = {}
+    for k, v in params.items():
+        short = "lambda" if k == "lambda_" else k
+        key = f"{cls._prefix}_{short}" if short in cls._defaults else k
+        if key in out:
+            raise InvalidInputError(f"method_params[{method!r}]: {k!r} given twice (as {key!r} too)")
+        out[key] = v
+    return out
 
 
 def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLike, Sequence[PathLike]],
@@ -128,7 +145,7 @@ def evaluate(model: Union[Model, PathLike], id_labels: Labels, id: Union[PathLik
     for nm, d in (method_params or {}).items():
         if nm not in METHODS:
             raise InvalidInputError(f"method_params: unknown method {nm!r}")
-        mp[nm] = dict(d)
+        mp[nm] = _long_names(nm, dict(d))
     if not (0 <= int(stream_seed) < 2 ** 32):
         raise InvalidInputError("stream_seed must be in [0, 2**32)")
     if not (0 <= int(examples) <= _MAX_EXAMPLES):  # the CLI's --examples bounds (tools/cmd_pipeline.c)

@@ -11,7 +11,7 @@ from . import _neglabel as _C
 from ._model import Model, Negatives
 from ._neglabel import InvalidInputError
 from ._util import (CSP_NOUN_TEMPLATES, TEMPLATE_ADJ, TEMPLATE_MCM, TEMPLATE_NOUN, ImageLike, Labels, PathLike,
-                    _c_int, _corpus, _f32_rows, _image_list, _labels, _templates, _top_labels)
+                    _DEVICE_KIND, _c_int, _corpus, _f32_rows, _image_list, _labels, _templates, _top_labels)
 
 
 # ---------------------------------------------------------------- mining
@@ -338,15 +338,21 @@ class _Stream(NegLabel):
                  corpus: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None, strict: bool = False,
                  **params: Any) -> None:
         d = _C.score_defaults(self._method)
-        super().__init__(model, id_labels, negatives, ngroup=d["ngroup"] if ngroup is None else ngroup, tau=tau,
-                         seed=seed, shuffle=shuffle, permutation=permutation, templates=templates, corpus=corpus,
-                         cache_dir=cache_dir, strict=strict)
+        # the stream's parameters checked first: a misspelt or bad one is
+        # said before the labels are embedded and the negatives mined
         unknown = set(params) - set(self._defaults)
         if unknown:
             raise InvalidInputError(f"unknown parameter(s) {sorted(unknown)}; {type(self).__name__} takes "
                                     f"{sorted(self._defaults)}")
         self.params: Dict[str, Any] = {k: params.get(k, v) for k, v in self._defaults.items()}
         self._stream = {f"{self._prefix}_{k}": v for k, v in self.params.items()}
+        one = np.zeros((1, model.dim), dtype=np.float32)
+        _C.score(one[:0], one, one, model.dim, self._method, 1, 0, False, 0.01, _DEVICE_KIND["cpu"], 0,
+                 model._load["threads"],
+                 np.empty(0), np.zeros(0, dtype=np.uintp), np.zeros(0, dtype=np.uintp), "splitmix", self._stream)
+        super().__init__(model, id_labels, negatives, ngroup=d["ngroup"] if ngroup is None else ngroup, tau=tau,
+                         seed=seed, shuffle=shuffle, permutation=permutation, templates=templates, corpus=corpus,
+                         cache_dir=cache_dir, strict=strict)
         self._check()
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,

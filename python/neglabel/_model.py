@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _neglabel as _C
-from ._neglabel import InvalidInputError
+from ._neglabel import Error, InvalidInputError
 from ._progress import _logger
 from ._util import _DEVICE_KIND, ImageLike, PathLike, _c_int, _image_list, _is_path, _resample, _rgb_array, _str_list
 
@@ -204,14 +205,14 @@ class Model:
         arrays = [(i, _rgb_array(x, i)) for i, x in enumerate(items) if not _is_path(x)]
         if not arrays:
             if paths:
-                by_paths([x for _, x in paths], r, out)
+                _each(by_paths, paths, r, out)
             return out
         if not paths:
-            by_arrays([a for _, a in arrays], r, out)
+            _each(by_arrays, arrays, r, out)
             return out
         for group, fn in ((paths, by_paths), (arrays, by_arrays)):
             part = np.empty((len(group), width), dtype=np.float32)
-            fn([x for _, x in group], r, part)
+            _each(fn, group, r, part)
             out[[i for i, _ in group]] = part
         return out
 
@@ -266,20 +267,24 @@ class Model:
             if skip_unreadable:
                 # per-image status: nl_embed_image_files_readable (below)
                 # fails when none of them is readable; here that is NaNs
-                errs = self._m.embed_files_each([x for _, x in paths], r, cache_dir, part, False)
+                errs = _each(self._m.embed_files_each, paths, r, cache_dir, part, False)
                 good = [g for g, e in enumerate(errs) if e is None]
                 for e in errs:
                     if e is not None:
                         _logger.warning("skipping unreadable image: %s", e)
                 part = part[good]
             else:
-                good = self._m.embed_image_files([x for _, x in paths], r, cache_dir, True, part)
+                try:
+                    good = _each(self._m.embed_image_files, paths, r, cache_dir, True, part)
+                except Error as e:  # the library's hint names the CLI's option
+                    e.args = (str(e).replace(_STRICT_HINT, " (skip_unreadable=True leaves unreadable images out)"),)
+                    raise
             rows = [paths[g][0] for g in good]
             out[rows] = part[: len(good)]
             ok[rows] = True
         if arrays:
             part = np.empty((len(arrays), self.dim), dtype=np.float32)
-            self._m.embed_arrays([a for _, a in arrays], r, part)
+            _each(self._m.embed_arrays, arrays, r, part)
             _C.normalize_rows(part, self.dim)
             rows = [i for i, _ in arrays]
             out[rows] = part
@@ -289,6 +294,23 @@ class Model:
 
     def _score_device(self) -> Tuple[int, int]:
         return _DEVICE_KIND["cuda" if self.device.startswith("cuda") else "cpu"], self._desc["device_index"]
+
+
+_STRICT_HINT = " (--strict: unreadable images are fatal)"
+
+
+def _each(fn: Any, group: List[Tuple[int, Any]], *args: Any) -> Any:
+    """fn over the items of group, pairs (index given by the caller, item):
+    a library error about "image k" of the group names the caller's
+    index (paths and arrays go to the library as two lists)."""
+    try:
+        return fn([x for _, x in group], *args)
+    except Error as e:
+        msg = str(e)
+        m = re.match(r"image (\d+)\b", msg)
+        if m and int(m.group(1)) < len(group):
+            e.args = (f"image {group[int(m.group(1))][0]}{msg[m.end():]}",)
+        raise
 
 
 def _pixel_array(pixels: Any, size: int) -> np.ndarray:

@@ -54,6 +54,12 @@ def _image_list(images: Any) -> List[Any]:
     """One image or a sequence of them, as a list."""
     if _is_path(images) or _is_pil(images):
         return [images]
+    if not isinstance(images, np.ndarray) and (hasattr(images, "__array__") or isinstance(images, memoryview)):
+        # an array-like image or batch (a memoryview, a tensor): as numpy
+        # sees it, not item by item (its items would be rows)
+        images = np.asarray(images)
+    if isinstance(images, np.ndarray) and images.ndim == 1 and images.dtype.kind in "OUS":
+        return list(images)  # paths (a DataFrame column's to_numpy())
     if isinstance(images, np.ndarray):
         if images.ndim == 3:
             return [images]
@@ -160,8 +166,17 @@ def _c_int(x: Any, what: str, bits: int = 32) -> int:
     return v
 
 
-def _f32_rows(x: Any, dim: int, what: str) -> np.ndarray:
+def _real_array(x: Any, what: str) -> np.ndarray:
+    """np.asarray(x) of real numbers: complex values (whose imaginary part a
+    conversion would drop), strings and objects are refused."""
     a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise InvalidInputError(f"{what}: expected real numbers, got an array of {a.dtype}")
+    return a
+
+
+def _f32_rows(x: Any, dim: int, what: str) -> np.ndarray:
+    a = _real_array(x, what)
     if a.ndim == 1:
         a = a.reshape(1, -1)
     if a.ndim != 2 or a.shape[1] != dim:
@@ -177,8 +192,12 @@ def _f32_rows(x: Any, dim: int, what: str) -> np.ndarray:
 
 
 def _f64_vector(x: Any, what: str) -> np.ndarray:
-    a = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1))
-    return a
+    """One score per item: a 1-D array (or N x 1); a table of another shape
+    is refused (flattened, its columns would be taken as more items)."""
+    a = _real_array(x, what)
+    if a.ndim > 1 and not (a.ndim == 2 and a.shape[1] == 1):
+        raise InvalidInputError(f"{what}: expected one score per item (a 1-D array), got shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
 
 
 def _top_labels(top: Optional[np.ndarray], names: Sequence[str], idx: np.ndarray, n: int,

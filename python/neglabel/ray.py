@@ -254,12 +254,13 @@ class _ScoreActor(BatchScorer):
 
 def _model_for_workers(model: Any) -> str:
     """A model folder or file that exists here, as an absolute path (each
-    worker runs in a folder of its own); a Hub name as it is."""
-    m = os.fspath(model)
+    worker runs in a folder of its own); a Hub name as it is; a loaded
+    neglabel.Model as the name it was loaded from."""
+    m = model.name_or_path if isinstance(model, neglabel.Model) else os.fspath(model)
     return os.path.abspath(m) if os.path.exists(m) else m
 
 
-def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, negatives: Any = None,
+def score_dataset(ds: "ray.data.Dataset", *, model: Any, id_labels: Any = None, negatives: Any = None,
                   method: str = "neglabel", device: str = "cpu", precision: Optional[str] = None,
                   batch_size: int = 64, concurrency: Optional[int] = None, num_cpus: float = 1,
                   num_gpus: Optional[float] = None, threads: Optional[int] = None, path_column: str = "path",
@@ -277,7 +278,9 @@ def score_dataset(ds: "ray.data.Dataset", *, model: str, id_labels: Any = None, 
     ``bytes_column`` (the encoded bytes of each image: ``read_images`` is not
     needed, ``read_parquet`` / ``read_webdataset`` columns are decoded by the
     library exactly as the same file). ``model`` is a model folder every
-    worker can read. The label embeddings are computed once here (see
+    worker can read, a Hub name, or a :class:`neglabel.Model` (each worker
+    loads what it was loaded from, with this call's ``device`` and
+    ``precision``). The label embeddings are computed once here (see
     :func:`prepare`, whose options ``label_options`` are: ``ngroup``, ``tau``,
     ``seed``, ``shuffle``, ``permutation``, ``templates``, ``corpus``,
     ``cache_dir``), or given as ``labels``. One actor per ``num_cpus`` CPUs
@@ -427,7 +430,7 @@ def _log(msg: str) -> None:
     print(f"neglabel.ray: {msg}", file=sys.stderr, flush=True)
 
 
-def score_to_shards(input: str, output: str, *, model: str, id_labels: Any, negatives: Any = None,
+def score_to_shards(input: str, output: str, *, model: Any, id_labels: Any, negatives: Any = None,
                     method: str = "neglabel", shard_size: int = 10000, batch_size: int = 64,
                     path_column: str = "path", return_embedding: bool = False, **options: Any) -> Dict[str, int]:
     """Score the rows of ``input`` (see :func:`_listing`) into

@@ -250,7 +250,7 @@ static int utf8_bytes(PyObject *item, PyObject **out, const char *what) {
     if (!b) return -1;
     if (strlen(PyBytes_AS_STRING(b)) != (size_t)PyBytes_GET_SIZE(b)) {
         Py_DECREF(b);
-        PyErr_Format(PyExc_ValueError, "%s: embedded null character", what);
+        PyErr_Format(nlpy_InvalidInputError, "%s: embedded null character", what);
         return -1;
     }
     *out = b;
@@ -354,7 +354,7 @@ int nlpy_get_buffer(PyObject *o, Py_buffer *b, int writable, Py_ssize_t itemsize
 
 int nlpy_check_len(Py_buffer *b, size_t items, const char *what) {
     if ((size_t)b->len != items * (size_t)b->itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected %zu items, the buffer holds %zd", what, items,
+        PyErr_Format(nlpy_InvalidInputError, "%s: expected %zu items, the buffer holds %zd", what, items,
                      b->len / (b->itemsize ? b->itemsize : 1));
         return -1;
     }
@@ -363,7 +363,7 @@ int nlpy_check_len(Py_buffer *b, size_t items, const char *what) {
 
 int nlpy_parse_resample(int r, nl_resample *out) {
     if (r < 0 || r > 2) {
-        PyErr_SetString(PyExc_ValueError, "resample must be 0 (bicubic), 1 (bilinear) or 2 (model)");
+        PyErr_SetString(nlpy_InvalidInputError, "resample must be 0 (bicubic), 1 (bilinear) or 2 (model)");
         return -1;
     }
     *out = (nl_resample)r;
@@ -387,7 +387,7 @@ int nlpy_int_arg(PyObject *o, long long lo, long long hi, long long *out, const 
     Py_DECREF(i);
     if (v == -1 && PyErr_Occurred()) return -1;
     if (overflow || v < lo || v > hi) {
-        PyErr_Format(PyExc_ValueError, "%s out of range", what);
+        PyErr_Format(nlpy_InvalidInputError, "%s out of range", what);
         return -1;
     }
     *out = v;
@@ -402,7 +402,7 @@ int nlpy_u64_arg(PyObject *o, unsigned long long *out, const char *what) {
     if (v == (unsigned long long)-1 && PyErr_Occurred()) {
         if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
             PyErr_Clear();
-            PyErr_Format(PyExc_ValueError, "%s out of range", what);
+            PyErr_Format(nlpy_InvalidInputError, "%s out of range", what);
         }
         return -1;
     }

@@ -69,7 +69,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     nl_resample rs;
     if (nlpy_parse_resample(resample, &rs) != 0) return NULL;
     if (total < 0 || threads < 0 || batch < 0) {
-        PyErr_SetString(PyExc_ValueError, "total, threads and batch_size must be >= 0");
+        PyErr_SetString(nlpy_InvalidInputError, "total, threads and batch_size must be >= 0");
         return NULL;
     }
     nl_eval_params p = nl_eval_default_params();
@@ -86,11 +86,11 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     if (nlpy_corpusview_from(corpus_o, &cv) != 0) goto done;
     have_cv = 1;
     if (!p.model_dir || !p.id_labels || !p.id_spec) {
-        PyErr_SetString(PyExc_ValueError, "model, id_labels and id are required");
+        PyErr_SetString(nlpy_InvalidInputError, "model, id_labels and id are required");
         goto done;
     }
     if (names.n != specs.n) {
-        PyErr_SetString(PyExc_ValueError, "ood names and specs differ in length");
+        PyErr_SetString(nlpy_InvalidInputError, "ood names and specs differ in length");
         goto done;
     }
     p.model = nl_model_default_params();
@@ -132,7 +132,7 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
     ps->seed = seed;
     ps->shuffle = shuffle;
     if (perm && nl_parse_permutation(perm, &ps->permutation) != 0) {
-        PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
+        PyErr_SetString(nlpy_InvalidInputError, "permutation must be 'splitmix', 'torch' or 'numpy'");
         goto done;
     }
     ps->tau = tau;
@@ -143,13 +143,13 @@ static PyObject *py_eval(PyObject *self, PyObject *args, PyObject *kw) {
         PyObject *seq = nlpy_seq_tuple(methods_o, "methods must be a sequence");
         if (!seq) goto done;
         Py_ssize_t nm = PySequence_Fast_GET_SIZE(seq);
-        if (nm > NL_METHOD_COUNT) { Py_DECREF(seq); PyErr_SetString(PyExc_ValueError, "too many methods"); goto done; }
+        if (nm > NL_METHOD_COUNT) { Py_DECREF(seq); PyErr_SetString(nlpy_InvalidInputError, "too many methods"); goto done; }
         p.n_methods = 0;
         for (Py_ssize_t k = 0; k < nm; k++) {
             long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, k));
             if (PyErr_Occurred() || v < 0 || v >= NL_METHOD_COUNT) {
                 Py_DECREF(seq);
-                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "unknown method");
+                if (!PyErr_Occurred()) PyErr_SetString(nlpy_InvalidInputError, "unknown method");
                 goto done;
             }
             p.methods[p.n_methods++] = (nl_method)v;

@@ -40,7 +40,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     if (threads < 0 || batch < 0) {
         Py_DECREF(path);
-        PyErr_SetString(PyExc_ValueError, threads < 0 ? "threads must be >= 0 (0: all cores)"
+        PyErr_SetString(nlpy_InvalidInputError, threads < 0 ? "threads must be >= 0 (0: all cores)"
                                                       : "batch_size must be >= 0 (0: the default)");
         return -1;
     }
@@ -174,7 +174,7 @@ static PyObject *Model_embed_pixels(ModelObject *self, PyObject *args) {
     PyObject *pixels, *out;
     Py_ssize_t n;
     if (!PyArg_ParseTuple(args, "OnO:embed_pixels", &pixels, &n, &out) || !nlpy_model_ok(self)) return NULL;
-    if (n < 0) return PyErr_Format(PyExc_ValueError, "embed_pixels: n must be >= 0, got %zd", n);
+    if (n < 0) return PyErr_Format(nlpy_InvalidInputError, "embed_pixels: n must be >= 0, got %zd", n);
     size_t S = self->image_size;
     Py_buffer pb, ob;
     if (nlpy_get_buffer(pixels, &pb, 0, 4, 'f', "pixels") != 0) return NULL;
@@ -221,7 +221,7 @@ static PyObject *arrays_call(ModelObject *self, PyObject *args, int pixels) {
         if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, got), b, PyBUF_STRIDED_RO | PyBUF_FORMAT) != 0) goto done;
         const char *fmt = b->format ? b->format : "B";
         if (b->ndim != 3 || b->itemsize != 1 || strcmp(fmt, "B") != 0 || b->shape[2] != 3) {
-            PyErr_Format(PyExc_ValueError, "image %zd: expected an H x W x 3 array of uint8, got %d dimensions of format '%s'",
+            PyErr_Format(nlpy_InvalidInputError, "image %zd: expected an H x W x 3 array of uint8, got %d dimensions of format '%s'",
                          got, b->ndim, fmt);
             got++;
             goto done;
@@ -229,7 +229,7 @@ static PyObject *arrays_call(ModelObject *self, PyObject *args, int pixels) {
         /* a size-1 dimension's stride is meaningless (numpy may set any) */
         if (b->strides[2] != 1 || (b->shape[1] > 1 && b->strides[1] != 3) ||
             (b->shape[0] > 1 && b->strides[0] < 3 * b->shape[1]) || b->shape[0] > INT_MAX || b->shape[1] > INT_MAX) {
-            PyErr_Format(PyExc_ValueError, "image %zd: pixels must be 3 bytes apart and rows at least width*3 bytes "
+            PyErr_Format(nlpy_InvalidInputError, "image %zd: pixels must be 3 bytes apart and rows at least width*3 bytes "
                          "apart (copy it with numpy.ascontiguousarray)", got);
             got++;
             goto done;
@@ -392,7 +392,7 @@ static PyObject *Model_embed_buffers_each(ModelObject *self, PyObject *args) {
     int have_out = 0;
     if (!views || !imgs || !st || !errs) { PyErr_NoMemory(); goto done; }
     if (nm.n != (size_t)n) {
-        PyErr_Format(PyExc_ValueError, "names: expected %zd names, got %zu", n, nm.n);
+        PyErr_Format(nlpy_InvalidInputError, "names: expected %zd names, got %zu", n, nm.n);
         goto done;
     }
     for (; got < n; got++) {

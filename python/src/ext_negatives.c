@@ -54,12 +54,12 @@ static int negview_from(PyObject *tup, negview *v) {
         nlpy_opt_utf8(model, &ms, &v->model_keep, "model"))
         goto fail;
     if (v->p.n != v->w.n || (size_t)PyBytes_GET_SIZE(pos) != v->w.n) {
-        PyErr_SetString(PyExc_ValueError, "negatives: words, prompts and pos differ in length");
+        PyErr_SetString(nlpy_InvalidInputError, "negatives: words, prompts and pos differ in length");
         goto fail;
     }
     for (size_t i = 0; i < v->w.n; i++)
         if ((unsigned char)PyBytes_AS_STRING(pos)[i] > 1) {
-            PyErr_SetString(PyExc_ValueError, "negatives: pos entries must be 0 (noun) or 1 (adj)");
+            PyErr_SetString(nlpy_InvalidInputError, "negatives: pos entries must be 0 (noun) or 1 (adj)");
             goto fail;
         }
     v->pos_keep = Py_NewRef(pos);
@@ -230,7 +230,7 @@ PyObject *nlpy_model_mine(ModelObject *self, PyObject *args) {
                           &n_threads, &nt_o, &at_o, &cache, &remove_id, &csp) ||
         !nlpy_model_ok(self))
         return NULL;
-    if (total < 0) { PyErr_SetString(PyExc_ValueError, "total must be >= 0"); return NULL; }
+    if (total < 0) { PyErr_SetString(nlpy_InvalidInputError, "total must be >= 0"); return NULL; }
     strarr lab = {0}, nt = {0}, at = {0};
     corpusview cv;
     PyObject *ck = NULL, *res = NULL;

@@ -17,7 +17,7 @@ static const struct { const char *name; size_t off; char kind; } SP_FIELDS[] = {
 static PyObject *py_score_defaults(PyObject *self, PyObject *args) {
     int method;
     if (!PyArg_ParseTuple(args, "i:score_defaults", &method)) return NULL;
-    if (method < 0 || method >= NL_METHOD_COUNT) { PyErr_SetString(PyExc_ValueError, "unknown method"); return NULL; }
+    if (method < 0 || method >= NL_METHOD_COUNT) { PyErr_SetString(nlpy_InvalidInputError, "unknown method"); return NULL; }
     nl_score_params p = nl_score_default_params((nl_method)method);
     PyObject *d = PyDict_New();
     if (!d) return NULL;
@@ -62,14 +62,22 @@ int nlpy_score_params_from(PyObject *d, nl_score_params *p) {
         if (!strcmp(k, "permutation")) {
             const char *v = PyUnicode_Check(val) ? PyUnicode_AsUTF8(val) : NULL;
             if (!v || nl_parse_permutation(v, &p->permutation) != 0) {
-                PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
+                PyErr_SetString(nlpy_InvalidInputError, "permutation must be 'splitmix', 'torch' or 'numpy'");
                 goto out;
             }
             continue;
         }
         size_t f = 0, nf = sizeof SP_FIELDS / sizeof *SP_FIELDS;
         while (f < nf && strcmp(SP_FIELDS[f].name, k)) f++;
-        if (f == nf) { PyErr_Format(PyExc_ValueError, "unknown score parameter '%s'", k); goto out; }
+        if (f == nf) {
+            char known[512] = "seed, permutation";
+            for (size_t j = 0; j < nf; j++) {
+                size_t l = strlen(known);
+                snprintf(known + l, sizeof known - l, ", %s", SP_FIELDS[j].name);
+            }
+            PyErr_Format(nlpy_InvalidInputError, "unknown score parameter '%s' (known: %s)", k, known);
+            goto out;
+        }
         char *at = (char *)p + SP_FIELDS[f].off;
         if (SP_FIELDS[f].kind == 'i') {
             long long v;
@@ -106,12 +114,12 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
         return NULL;
     nl_permutation pk = NL_PERM_SPLITMIX;
     if (perm && nl_parse_permutation(perm, &pk) != 0) {
-        PyErr_SetString(PyExc_ValueError, "permutation must be 'splitmix', 'torch' or 'numpy'");
+        PyErr_SetString(nlpy_InvalidInputError, "permutation must be 'splitmix', 'torch' or 'numpy'");
         return NULL;
     }
-    if (dim <= 0) { PyErr_SetString(PyExc_ValueError, "dim must be positive"); return NULL; }
+    if (dim <= 0) { PyErr_SetString(nlpy_InvalidInputError, "dim must be positive"); return NULL; }
     if (method < 0 || method >= NL_METHOD_COUNT) {
-        PyErr_SetString(PyExc_ValueError, "method must be 0 (NegLabel), 1 (MCM), 2 (CSP), 3 (AdaNeg) or 4 (OODD)");
+        PyErr_SetString(nlpy_InvalidInputError, "method must be 0 (NegLabel), 1 (MCM), 2 (CSP), 3 (AdaNeg) or 4 (OODD)");
         return NULL;
     }
     Py_buffer b[6];
@@ -129,7 +137,7 @@ static PyObject *py_score(PyObject *self, PyObject *args) {
     size_t n_neg = held[2] ? (size_t)b[2].len / 4 / (size_t)dim : 0;
     if ((size_t)b[0].len != n_img * 4 * (size_t)dim || (size_t)b[1].len != n_id * 4 * (size_t)dim ||
         (held[2] && (size_t)b[2].len != n_neg * 4 * (size_t)dim)) {
-        PyErr_SetString(PyExc_ValueError, "embeddings: sizes are not multiples of dim");
+        PyErr_SetString(nlpy_InvalidInputError, "embeddings: sizes are not multiples of dim");
         goto done;
     }
     if (nlpy_get_buffer(so, &b[3], 1, 8, 'f', "scores") != 0) goto done;
@@ -174,13 +182,13 @@ static PyObject *py_normalize_rows(PyObject *self, PyObject *args) {
     PyObject *x;
     Py_ssize_t dim;
     if (!PyArg_ParseTuple(args, "On:normalize_rows", &x, &dim)) return NULL;
-    if (dim <= 0) { PyErr_SetString(PyExc_ValueError, "dim must be positive"); return NULL; }
+    if (dim <= 0) { PyErr_SetString(nlpy_InvalidInputError, "dim must be positive"); return NULL; }
     Py_buffer b;
     if (nlpy_get_buffer(x, &b, 1, 4, 'f', "x") != 0) return NULL;
     size_t n = (size_t)b.len / 4 / (size_t)dim;
     if ((size_t)b.len != n * 4 * (size_t)dim) {
         PyBuffer_Release(&b);
-        PyErr_SetString(PyExc_ValueError, "x: size is not a multiple of dim");
+        PyErr_SetString(nlpy_InvalidInputError, "x: size is not a multiple of dim");
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
@@ -196,7 +204,7 @@ static PyObject *py_compute_metrics(PyObject *self, PyObject *args) {
     int conv;
     if (!PyArg_ParseTuple(args, "OOi:compute_metrics", &a, &o, &conv)) return NULL;
     if (conv != NL_FPR95_NEGLABEL && conv != NL_FPR95_OPENOOD) {
-        PyErr_SetString(PyExc_ValueError, "convention must be 0 (neglabel) or 1 (openood)");
+        PyErr_SetString(nlpy_InvalidInputError, "convention must be 0 (neglabel) or 1 (openood)");
         return NULL;
     }
     Py_buffer ba, bo;
@@ -309,7 +317,7 @@ static PyObject *py_fpr_convention_text(PyObject *self, PyObject *args) {
     int c;
     if (!PyArg_ParseTuple(args, "i:fpr_convention_text", &c)) return NULL;
     if (c != NL_FPR95_NEGLABEL && c != NL_FPR95_OPENOOD) {
-        PyErr_SetString(PyExc_ValueError, "convention must be 0 or 1");
+        PyErr_SetString(nlpy_InvalidInputError, "convention must be 0 or 1");
         return NULL;
     }
     return PyUnicode_FromString(nl_fpr_convention_text((nl_fpr_convention)c));

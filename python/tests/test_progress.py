@@ -442,18 +442,28 @@ def test_ctrl_c_while_waiting_for_a_busy_model(model, restore_progress):
 
     neglabel.set_progress(None)
     labels = _long_embedding(model, 4.0)
+    # the other call holds the model once it reports progress (after 0.2 s
+    # of work; it lasts 4 s or more): only then is this thread's call made,
+    # and the signal sent while it waits. (Timed from the thread's start, a
+    # loaded machine let this call take the model first, and the signal then
+    # landed after the test, killing the session.)
+    in_call = threading.Event()
+    neglabel.set_progress(lambda *a: in_call.set())
     worker = threading.Thread(target=lambda: model._embed_words(labels, ["a {}"], None))
     worker.start()
-    time.sleep(0.3)
     sent = []
-    timer = threading.Timer(0.7, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
-    timer.start()
+    timer = threading.Timer(0.5, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
     try:
+        assert in_call.wait(30), "the other call reported no progress"
+        neglabel.set_progress(None)
+        timer.start()
         with pytest.raises(KeyboardInterrupt):
             model.embed_texts(["a photo"])
         took = time.monotonic() - sent[0]
     finally:
-        timer.join()
+        timer.cancel()  # not sent after the test when the call did not wait
+        if timer.is_alive():
+            timer.join()
         worker.join()
     print(f"KeyboardInterrupt {took:.2f} s after the signal")
     assert took < 1.0, f"the wait went on {took:.2f} s after Ctrl-C"

@@ -267,6 +267,19 @@ def test_bytes_column_and_mcm(cluster, inputs, tiny, labels_file):
             nlr.score_dataset(ds, model=tiny, id_labels=labels_file, method=m)
 
 
+def test_a_loaded_model_is_taken_as_prepare_takes_it(cluster, inputs, tiny, labels_file):
+    """score_dataset(model=neglabel.Model(...)), as prepare() takes it (it
+    failed in os.fspath, after the labels were embedded)."""
+    m = neglabel.Model(tiny, device="cpu")
+    paths = inputs["good"][:8]
+    ds = ray.data.from_arrow([pa.table({"path": paths})])
+    got = pa.concat_tables(ray.get(nlr.score_dataset(ds, model=m, id_labels=labels_file, negatives=inputs["neg"],
+                                                     batch_size=8).to_arrow_refs()))
+    assert sorted(got.column("path").to_pylist()) == sorted(paths)
+    for r in got.to_pylist():
+        assert r["score"] == float(inputs["eval"][r["path"]]["neglabel"]) and r["error"] is None
+
+
 def test_evaluate_dataset_is_the_exact_metrics(inputs):
     ev = inputs["eval"]
     idt = pa.table({"score": [float(ev[p]["neglabel"]) for p in inputs["good"][:5000]] + [None]})
