@@ -631,6 +631,20 @@ else
   check "faults: no temporary file left" test $left_tmp -eq 0
   check "faults: no snapshot entry on a partial blob" test $bad_snap -eq 0
   check "faults: a run without faults completes the cache" test $not_resumed -eq 0
+  # a download that cannot be read back to check it (EIO on reading the
+  # .incomplete file): an error, and the bytes kept to be checked again
+  # (before: deleted as if corrupt, and fetched again whole)
+  d=$TMP/c-readfault
+  HF_HUB_CACHE=$d LD_PRELOAD=$PRELOAD NLFAULT_MATCH=.incomplete NLFAULT_READS=1 NLFAULT_ONLY=read NLFAULT_AT=1 \
+    NLFAULT_ERRNO=EIO T info --model org/tiny >/dev/null 2>"$TMP/rerr"
+  rc=$?
+  check "read-back fault: exit 1 (rc=$rc)" test $rc -eq 1
+  check "read-back fault: said: $(head -c 300 "$TMP/rerr")" \
+    grep -q "checking the download (kept, to be checked again next time): .*incomplete: Input/output error" "$TMP/rerr"
+  inc=$(find "$d" -name '*.incomplete' | head -n 1)
+  check "read-back fault: the download kept" test -n "$inc" -a -s "$inc"
+  HF_HUB_CACHE=$d T info --model org/tiny 2>/dev/null | jq -S 'del(.model)' >"$TMP/rgot.json"
+  check "read-back fault: a rerun completes the cache" cmp -s "$TMP/want.json" "$TMP/rgot.json"
 fi
 
 # --- part 2: the real huggingface_hub package on the same caches

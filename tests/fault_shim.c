@@ -23,6 +23,11 @@
  *                   (after the partial write, with NLFAULT_BYTES); pause:
  *                   sleep NLFAULT_PAUSE_MS (default 1000) at the point, then go on
  *   NLFAULT_TRACE   file: one line "k op path" per fault point is appended
+ *   NLFAULT_READS   1: files of tracked paths opened read-only are tracked
+ *                   too, and each read() of a tracked file is a fault point
+ *                   named "read" (a disk that fails to read back)
+ *   NLFAULT_ONLY    an operation name ("read", "write", ...): only such
+ *                   calls are fault points (counted); the others go on
  * A sticky failure spares ftruncate: cutting a file back frees space, which
  * works on a full disk.
  */
@@ -44,7 +49,8 @@
 #define MAXFD 4096
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int inited, active, sticky, kill_mode, pause_ms = -1, fail_errno = ENOSPC, trace_fd = -1;
+static int inited, active, sticky, kill_mode, pause_ms = -1, fail_errno = ENOSPC, trace_fd = -1, reads;
+static const char *only_op;
 static long at = -1, count;
 static long long byte_limit = -1, bytes;
 static int failing; /* sticky failure in force */
@@ -64,6 +70,8 @@ static void init(void) {
     if ((e = getenv("NLFAULT_AT")) && *e) at = atol(e);
     if ((e = getenv("NLFAULT_BYTES")) && *e) byte_limit = atoll(e);
     sticky = (e = getenv("NLFAULT_STICKY")) && !strcmp(e, "1");
+    reads = (e = getenv("NLFAULT_READS")) && !strcmp(e, "1");
+    if ((e = getenv("NLFAULT_ONLY")) && *e) only_op = e;
     kill_mode = (e = getenv("NLFAULT_ACTION")) && !strcmp(e, "kill");
     if ((e = getenv("NLFAULT_ACTION")) && !strcmp(e, "pause")) {
         const char *ms = getenv("NLFAULT_PAUSE_MS");
@@ -82,6 +90,7 @@ static int tracked_fd(int fd) { return active && fd >= 0 && fd < MAXFD && fd_pat
 
 /* One fault point: 0 to go on, -1 (errno set) to fail. */
 static int point(const char *op, const char *path) {
+    if (only_op && strcmp(op, only_op) != 0) return 0;
     pthread_mutex_lock(&mu);
     long k = ++count;
     if (trace_fd >= 0) {
@@ -127,8 +136,8 @@ static int writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags 
 
 static int do_open(const char *name, int (*real)(const char *, int, ...), const char *path, int flags, mode_t mode) {
     init();
-    if (!tracked_path(path) || !writes(flags)) return real(path, flags, mode);
-    if (point(name, path) != 0) return -1;
+    if (!tracked_path(path) || !(writes(flags) || reads)) return real(path, flags, mode);
+    if (writes(flags) && point(name, path) != 0) return -1;
     int fd = real(path, flags, mode);
     if (fd >= 0) track(fd, path);
     return fd;
@@ -187,6 +196,14 @@ static ssize_t budget_hit(ssize_t written) {
     if (written > 0) return written; /* a short write; the next one fails */
     errno = fail_errno;
     return -1;
+}
+
+ssize_t read(int fd, void *buf, size_t n) {
+    REAL(read, ssize_t, int, void *, size_t);
+    init();
+    if (!reads || !tracked_fd(fd)) return real_read(fd, buf, n);
+    if (point("read", fd_path[fd]) != 0) return -1;
+    return real_read(fd, buf, n);
 }
 
 ssize_t write(int fd, const void *buf, size_t n) {

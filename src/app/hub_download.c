@@ -169,10 +169,15 @@ static int pointer_present(const nli_hub_ctx *h, const char *commit, const char 
 }
 
 /* Verify a complete download against the ETag: SHA-256 for LFS files, the
- * git blob id (SHA-1 of "blob <size>\0" + bytes) for the others. */
+ * git blob id (SHA-1 of "blob <size>\0" + bytes) for the others. 0, -2
+ * (error set) when the bytes differ, -1 when they could not be read back
+ * (an I/O error: the download may be whole, and is kept). */
 static int verify(const char *path, const nli_hub_file *m, const char *url) {
     char hex[65];
-    if (nli_hub_file_digest(path, !m->lfs, hex) != 0) return -1;
+    if (nli_hub_file_digest(path, !m->lfs, hex) != 0) {
+        nli_prefixerr("checking the download (kept, to be checked again next time)");
+        return -1;
+    }
     if (strcmp(hex, m->etag) != 0) {
         char u[600];
         nli_sanitize(u, sizeof u, url);
@@ -180,7 +185,7 @@ static int verify(const char *path, const nli_hub_file *m, const char *url) {
                        "%s: the downloaded bytes do not match the Hub's checksum: %s %s, expected %s (%s); the corrupt "
                        "download was removed, run again to retry",
                        u, m->lfs ? "SHA-256" : "git blob id", hex, m->etag, m->lfs ? "X-Linked-Etag" : "ETag");
-        return -1;
+        return -2;
     }
     return 0;
 }
@@ -254,8 +259,9 @@ static int fetch_blob(const nli_hub_ctx *h, const nli_hub_file *m) {
         nli_hub_cache_error(h, inc.s, errno);
         goto done;
     }
-    if (verify(inc.s, m, m->url) != 0) {
-        unlink(inc.s);
+    int v = verify(inc.s, m, m->url);
+    if (v != 0) {
+        if (v == -2) unlink(inc.s); /* corrupt: fetched again next time */
         goto done;
     }
     if (rename(inc.s, blob) != 0) {
