@@ -358,6 +358,17 @@ else
   expect_fail "read-only cache" "cannot write to the Hugging Face cache $TMP/c-ro.*Permission denied.*HF_HUB_CACHE" \
     env HF_HUB_CACHE="$TMP/c-ro" "${AS[@]}" "$BIN" --no-cache info --model org/tiny
   check "read-only cache holding the model" quietly env HF_HUB_CACHE="$TMP/c-ro-full" "${AS[@]}" "$BIN" --no-cache --quiet info --model org/tiny@v1
+  # holding the model's files but not the optional ones (nor their absence:
+  # another tool fetched the model alone): used as it is, with warnings
+  # (before: "cannot write to the Hugging Face cache", though offline it loads)
+  cp -a "$TMP/c1" "$TMP/c-ro-part"
+  rm -rf "$TMP/c-ro-part/models--org--tiny/.no_exist" "$(snapshot "$TMP/c-ro-part" tiny)/preprocessor_config.json"
+  chmod -R a-w "$TMP/c-ro-part"
+  env HF_HUB_CACHE="$TMP/c-ro-part" "${AS[@]}" "$BIN" --no-cache info --model org/tiny >/dev/null 2>"$TMP/ro-part.err"
+  rc=$?
+  check "read-only cache with the model alone: loads (rc=$rc): $(head -c 300 "$TMP/ro-part.err")" test $rc -eq 0
+  check "... said" grep -q "lacks optional files .* cannot be written to fetch them: used as it is" "$TMP/ro-part.err"
+  check "... and says the preprocessing is CLIP's default" grep -q "CLIP's default image preprocessing is used" "$TMP/ro-part.err"
 fi
 
 # --- sharded weights: the index, then each shard

@@ -734,7 +734,19 @@ char *nli_hub_resolve(const char *repo_id, const char *revision, nli_layout pref
     commit = config.commit;
     if (!(snap = nli_hub_path(h.repo, "snapshots", commit, NULL))) goto done;
     const char *missing;
-    int complete = nli_hub_snapshot_complete(snap, *layout, &missing) == 1 && optional_done(&h, snap, commit, *layout);
+    int required = nli_hub_snapshot_complete(snap, *layout, &missing) == 1;
+    int complete = required && optional_done(&h, snap, commit, *layout);
+    if (required && !complete && access(h.repo, W_OK) != 0) {
+        /* a cache shared read-only (filled by someone else, who fetched
+         * the model's files alone): what it holds is used, as offline;
+         * asking for the optional files would end in "cannot write" */
+        nli_log(NL_LOG_WARN,
+                "%s: the snapshot %s lacks optional files (or the record that %s has none), and the cache %s "
+                "cannot be written to fetch them: used as it is",
+                repo_id, snap, repo_id, h.cache);
+        warn_optional_unknown(&h, snap, *layout);
+        complete = 1;
+    }
     if (complete) {
         /* up to date; the ref is refreshed best effort (the cache may be
          * read-only, which is fine when it holds the model) */
