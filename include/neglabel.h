@@ -342,8 +342,10 @@ typedef struct {
  * database always leaves out noun.animal and noun.food (the reference's
  * word lists have neither), unless include names that category itself:
  * "noun.animal" brings it back, "noun" does not. A word-list folder keeps
- * whatever its files hold. Lines of a word list may end in CRLF, and a
- * UTF-8 byte order mark before the first is skipped. */
+ * whatever its files hold. Lines of a word list may end in LF, CRLF or CR
+ * (as Python's readlines() reads them), a UTF-8 byte order mark before the
+ * first is skipped, and words are stripped as str.strip() strips them
+ * (Unicode spaces such as U+00A0 and U+3000 included). */
 NL_API int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out);
 /* nl_corpus_load's checks that need no word read (one source, readable;
  * every include/exclude matching a category of it), for a caller to fail
@@ -534,8 +536,9 @@ NL_API int nl_strvec_push(nl_strvec *s, const char *str); /* copies */
 NL_API int nl_strvec_push_owned(nl_strvec *s, char *str); /* takes ownership (frees on error); NULL str: -1 */
 NL_API void nl_strvec_free(nl_strvec *s);
 
-/* Non-empty lines of a UTF-8 text file (CR/LF stripped, surrounding spaces
- * trimmed; invalid UTF-8 or NUL bytes are errors naming the line). */
+/* Non-empty lines of a UTF-8 text file (a line ends in LF, CRLF or CR;
+ * surrounding spaces and tabs trimmed; invalid UTF-8 or NUL bytes are errors
+ * naming the line). */
 NL_API int nl_read_lines(const char *path, nl_strvec *out);
 /* ID class names: at least one. A duplicate is an error naming both entries
  * unless allow_duplicates (CLIP's ImageNet names repeat "missile" and

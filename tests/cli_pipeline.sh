@@ -45,6 +45,15 @@ check "mine is deterministic (cache vs none, 1 vs all threads)" cmp -s "$TMP/neg
 nl mine --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" --total 60 -o "$TMP/neg60.tsv" 2>"$TMP/mine2.err"
 check "--total 60 keeps 60" test "$(grep -vc '^#' "$TMP/neg60.tsv")" -eq 60
 check "second mine embeds no prompt" sh -c "grep -q 'prompts: $cn cached, 0 to embed' '$TMP/mine2.err' && ! grep -q 'cached, [1-9][0-9]* to embed' '$TMP/mine2.err'"
+# a --total past the corpus, a --fraction selecting nothing: said once the
+# corpus is read, before its prompts are embedded (before: after all of them)
+for a in "--total 99999" "--fraction 0.0001"; do
+  nl mine --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/mini" $a -o "$TMP/neg-x.tsv" 2>"$TMP/mine3.err"
+  rc=$?
+  check "mine $a: refused (rc=$rc): $(tail -n 1 "$TMP/mine3.err")" \
+    sh -c "[ $rc -eq 1 ] && grep -qE 'fewer candidates than requested|selects no candidate' '$TMP/mine3.err'"
+  check "mine $a: before any prompt is embedded" sh -c "! grep -qE 'prompts: [0-9]+ cached|embedding' '$TMP/mine3.err'"
+done
 
 # ID class names stay candidates unless --remove-id-labels.
 w=$(grep '^noun' "$TMP/mini.tsv" | head -n 1 | cut -f2)

@@ -3,7 +3,54 @@
 #include "check.h"
 #include "neglabel.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+/* FNV-1a (64-bit, as the library's nli_fnv1a) from state h over w. */
+static uint64_t fnv(uint64_t h, const char *w) {
+    for (; *w; w++) h = (h ^ (unsigned char)*w) * 0x100000001b3ULL;
+    return h;
+}
+
+/* 2^m words that all collide in the low 22 bits of FNV-1a from its usual
+ * basis: m blocks, each a pair of 5-letter strings taking the state's low
+ * bits to the same value (those bits depend on the low bits alone), so any
+ * choice of one string per block ends in one state. Written one per line. */
+static void colliding_words(const char *path, int m) {
+    enum { K = 22 };
+    const uint32_t mask = (1u << K) - 1;
+    char blk[20][2][6];
+    uint32_t s = (uint32_t)(0xcbf29ce484222325ULL & mask);
+    int32_t *tab = malloc(sizeof(int32_t) << K);
+    uint64_t rng = 88172645463325252ULL;
+    for (int j = 0; j < m; j++) {
+        memset(tab, 0xff, sizeof(int32_t) << K);
+        for (;;) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            uint32_t code = (uint32_t)(rng % 11881376u), c = code; /* 26^5 */
+            char w[6];
+            for (int i = 0; i < 5; i++, c /= 26) w[i] = (char)('a' + c % 26);
+            w[5] = 0;
+            uint32_t t = (uint32_t)(fnv(s, w) & mask);
+            if (tab[t] >= 0 && (uint32_t)tab[t] != code) {
+                c = (uint32_t)tab[t];
+                for (int i = 0; i < 5; i++, c /= 26) blk[j][0][i] = (char)('a' + c % 26);
+                blk[j][0][5] = 0;
+                memcpy(blk[j][1], w, 6);
+                s = t;
+                break;
+            }
+            tab[t] = (int32_t)code;
+        }
+    }
+    free(tab);
+    FILE *f = fopen(path, "wb");
+    for (uint64_t x = 0; x < (1ull << m); x++) {
+        for (int j = 0; j < m; j++) fputs(blk[j][(x >> j) & 1], f);
+        fputc('\n', f);
+    }
+    fclose(f);
+}
 
 static long find(const nl_corpus *c, const char *w) {
     for (size_t i = 0; i < c->n; i++)
@@ -264,6 +311,54 @@ int main(void) {
     CHECK(nl_corpus_check(&wm) == -1 && strstr(nl_last_error(), "data.noun"), "check without data.noun: %s", nl_last_error());
     nl_corpus_params none = {0};
     CHECK(nl_corpus_load(&none, &c) == -1, "no source accepted");
+
+    /* Lines ending in CR alone (old Mac files; Python's readlines() reads
+     * them: before, "word longer than 1024 bytes" or "a TAB or CR inside
+     * the word"), and words stripped of Unicode spaces as str.strip()
+     * strips them (before: "dog\u00a0" escaped deduplication and a line of
+     * U+3000 became a candidate) */
+    char *u = check_path(tmp, "cr-unicode");
+    mkdir(u, 0700);
+    const char *lla = "dog\rcat\r\rbird\r\nowl", *lb = "dog\xc2\xa0\n\xe3\x80\x80\n\xc2\x85" "fox\xe2\x80\xaf\n\xc2\xa0\xe2\x80\x80\n";
+    write_file(u, "noun.a.txt", lla, strlen(lla));
+    write_file(u, "noun.b.txt", lb, strlen(lb));
+    nl_corpus_params up = {.lists_dir = u};
+    char got[256] = "";
+    CHECK(nl_corpus_load(&up, &c) == 0, "CR and Unicode spaces: %s", nl_last_error());
+    for (size_t j = 0; j < c.n; j++) {
+        if (j) strcat(got, ",");
+        strncat(got, c.word[j], 64);
+    }
+    CHECK(!strcmp(got, "dog,cat,bird,owl,fox"), "CR line ends, Unicode spaces stripped: '%s'", got);
+    nl_corpus_free(&c);
+    /* nl_read_lines (ID labels, negatives files): CR alone ends a line too
+     * (before: "dog\rairplane\rcat" was one ID label) */
+    const char *lc = "dog\rairplane\r\ncat\r";
+    write_file(u, "labels.txt", lc, strlen(lc));
+    char *lp = check_path(u, "labels.txt");
+    nl_strvec lv = {0};
+    CHECK(nl_read_lines(lp, &lv) == 0 && lv.n == 3 && !strcmp(lv.v[0], "dog") && !strcmp(lv.v[1], "airplane") &&
+              !strcmp(lv.v[2], "cat"),
+          "CR-only label file: %zu lines (%s)", lv.n, lv.n ? lv.v[0] : nl_last_error());
+    nl_strvec_free(&lv);
+    free(lp);
+
+    /* A word list made to collide in the word set's hash: 262,144 words of
+     * one FNV-1a slot (24 MB) take minutes to load with the fixed hash
+     * (quadratic: 131,072 took 32 s here); the keyed hash loads them in about
+     * a second. The alarm ends a run that hangs. */
+    char *fl = check_path(tmp, "flood");
+    mkdir(fl, 0700);
+    char *fp = check_path(fl, "noun.flood.txt");
+    colliding_words(fp, 18);
+    nl_corpus_params fpp = {.lists_dir = fl};
+    alarm(30);
+    CHECK(nl_corpus_load(&fpp, &c) == 0 && c.n == 262144, "colliding words: %zu (%s)", c.n, nl_last_error());
+    alarm(0);
+    nl_corpus_free(&c);
+    free(fp);
+    free(fl);
+    free(u);
     free(d);
     return check_done();
 }

@@ -66,8 +66,10 @@ static int read_lines(const char *path, int utf8, nl_strvec *out) {
     char *p = buf, *end = buf + len;
     p += nli_bom_len(p, len);
     while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *e = nl ? nl : end;
+        /* a line ends in LF, CR LF or CR alone (Python's universal
+         * newlines: an old Mac file's labels were read as one label) */
+        char *e = p;
+        while (e < end && *e != '\n' && *e != '\r') e++;
         lineno++;
         if (memchr(p, 0, (size_t)(e - p))) {
             nli_seterr("%s:%zu: NUL byte in text file", path, lineno);
@@ -83,7 +85,7 @@ static int read_lines(const char *path, int utf8, nl_strvec *out) {
             }
             if (nl_strvec_push_owned(out, nli_strndup(a, (size_t)(b - a))) != 0) goto fail;
         }
-        p = nl ? nl + 1 : end;
+        p = e < end ? e + (*e == '\r' && e + 1 < end && e[1] == '\n' ? 2 : 1) : end;
     }
     free(buf);
     return 0;

@@ -86,6 +86,13 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     }
     char **label = t->conjugate ? text.v : c.word; /* what the templates are applied to */
     int rc = -1;
+    nl_mine_params mpd = mp ? *mp : nl_mine_default_params();
+    size_t keep[2]; /* a --total past the corpus, a fraction selecting nothing: said before the embedding */
+    if (nli_mine_keep(&mpd, c.n_noun, c.n_adj, keep) != 0) {
+        nl_corpus_free(&c);
+        nl_strvec_free(&text);
+        return -1;
+    }
     /* a part of speech without templates fails here, not after the other's
      * embedding (before: the nouns were embedded, then "no prompt template") */
     if ((c.n_noun && !t->n_noun) || (c.n_adj && !t->n_adj)) {
@@ -116,7 +123,6 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
         for (size_t j = 0; j < k; j++) memcpy(ce + at[j] * dim, tmp + j * dim, dim * sizeof(float));
     }
     /* Mining runs where the model runs. */
-    nl_mine_params mpd = mp ? *mp : nl_mine_default_params();
     mpd.device = nl_model_device(m, &mpd.device_index);
     mpd.n_threads = nl_model_threads(m);
     if (nl_mine(id_emb, n_id, ce, c.n, c.pos, dim, &mpd, &sel, &n_sel, qs) != 0) goto done;

@@ -18,10 +18,14 @@
  * such rule. */
 #include "neglabel.h"
 #include "corpus.h"
+#include "prng.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -57,9 +61,28 @@ static int utf8_valid(const char *s, size_t n) {
 
 /* ------------------------------------------------------------ word set */
 
-typedef struct { char **slot; size_t cap, n; } wordset;
+/* A hash set keyed per load (key: random bits): with the fixed FNV-1a a
+ * word list could be made of words that all land in one slot (the low bits
+ * of FNV-1a depend on the low bits alone), and 131,072 such words took
+ * 131 s to load, quadratic. Which word is kept (the first) does not depend
+ * on the key. */
+typedef struct { char **slot; size_t cap, n; uint64_t key; } wordset;
 
-static size_t ws_hash(const char *w) { return (size_t)nli_fnv1a(w, strlen(w), NL_FNV_INIT); }
+static uint64_t ws_key(void) {
+    uint64_t k = 0;
+    if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) { /* no entropy yet: time and address */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        k = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&k;
+    }
+    return k;
+}
+
+static size_t ws_hash(const wordset *s, const char *w) {
+    nli_prng r; /* splitmix64's finaliser over FNV-1a from a keyed basis */
+    nli_prng_seed(&r, nli_fnv1a(w, strlen(w), NL_FNV_INIT ^ s->key));
+    return (size_t)nli_prng_next(&r);
+}
 
 /* 1 if w is already present, 0 if added (w stored by pointer), -1 error. */
 static int ws_add(wordset *s, char *w) {
@@ -69,7 +92,7 @@ static int ws_add(wordset *s, char *w) {
         if (!ns) return -1;
         for (size_t i = 0; i < s->cap; i++)
             if (s->slot[i]) {
-                size_t h = ws_hash(s->slot[i]) & (nc - 1);
+                size_t h = ws_hash(s, s->slot[i]) & (nc - 1);
                 while (ns[h]) h = (h + 1) & (nc - 1);
                 ns[h] = s->slot[i];
             }
@@ -77,7 +100,7 @@ static int ws_add(wordset *s, char *w) {
         s->slot = ns;
         s->cap = nc;
     }
-    size_t h = ws_hash(w) & (s->cap - 1);
+    size_t h = ws_hash(s, w) & (s->cap - 1);
     while (s->slot[h]) {
         if (!strcmp(s->slot[h], w)) return 1;
         h = (h + 1) & (s->cap - 1);
@@ -95,15 +118,43 @@ typedef struct {
     wordset seen;
 } builder;
 
-/* Trimmed from both ends of a word: '_' (it becomes a space) and the ASCII
- * characters Python's str.strip() removes, as CSP's reference does
+/* Trimmed from both ends of a word: '_' (it becomes a space) and the
+ * characters Python's str.strip() removes (the ASCII ones here, the others
+ * in uspace), as NegLabel's (line.strip()) and CSP's reference do
  * (line.replace('_', ' ').strip()). Trimming before the '_' -> ' ' below
  * left "ice_cream_" as "ice cream ", a duplicate of "ice cream". */
 static int trimmed(char ch) { return ch == ' ' || ch == '_' || (ch >= '\t' && ch <= '\r') || (ch >= 0x1c && ch <= 0x1f); }
 
+/* The other characters str.isspace() holds true (U+0085, U+00A0, U+1680,
+ * U+2000..U+200A, U+2028, U+2029, U+202F, U+205F, U+3000), as UTF-8: the
+ * byte length of one starting at s (n bytes there), else 0. */
+static size_t uspace(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    if (n >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) return 2;
+    if (n < 3) return 0;
+    unsigned cp = (unsigned)(u[0] & 0x0F) << 12 | (unsigned)(u[1] & 0x3F) << 6 | (u[2] & 0x3F);
+    if ((u[0] & 0xF0) != 0xE0 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80) return 0;
+    return cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+                   cp == 0x205F || cp == 0x3000
+               ? 3
+               : 0;
+}
+
 static void trim(const char **w, size_t *len) {
-    while (*len && trimmed((*w)[*len - 1])) (*len)--;
-    while (*len && trimmed(**w)) { (*w)++; (*len)--; }
+    for (;;) {
+        size_t k = 0;
+        if (*len && trimmed((*w)[*len - 1])) k = 1;
+        else if (*len >= 2 && uspace(*w + *len - 2, 2) == 2) k = 2;
+        else if (*len >= 3 && uspace(*w + *len - 3, 3) == 3) k = 3;
+        if (!k) break;
+        *len -= k;
+    }
+    for (;;) {
+        size_t k = *len && trimmed(**w) ? 1 : uspace(*w, *len);
+        if (!k) break;
+        *w += k;
+        *len -= k;
+    }
 }
 
 /* w[0..len) in the corpus's form: trimmed, '_' -> ' ', ASCII letters
@@ -314,12 +365,14 @@ static int load_list(builder *b, const char *path, const group *g) {
     size_t line = 0;
     int rc = 0;
     /* a byte order mark is no part of the first word (it would escape deduplication) */
+    /* lines end in LF, CR LF or CR alone, as Python's readlines() reads
+     * them (universal newlines) */
     for (size_t i = nli_bom_len(text, len); i < len && rc == 0;) {
-        const char *e = memchr(text + i, '\n', len - i);
-        size_t n = e ? (size_t)(e - (text + i)) : len - i;
+        size_t n = 0;
+        while (i + n < len && text[i + n] != '\n' && text[i + n] != '\r') n++;
         line++;
         rc = add_word(b, path, line, text + i, n, g->pos, g->cat);
-        i += n + 1;
+        i += n + (i + n + 1 < len && text[i + n] == '\r' && text[i + n + 1] == '\n' ? 2 : 1);
     }
     free(text);
     return rc;
@@ -525,7 +578,7 @@ int nl_corpus_load(const nl_corpus_params *p, nl_corpus *out) {
     group *g;
     size_t ng;
     if (corpus_groups(p, &g, &ng) != 0) return -1;
-    builder b = {out, 0, {0}};
+    builder b = {out, 0, {.key = ws_key()}};
     int rc = p->lists_dir ? load_lists(p, &b, g, ng) : load_wordnet(p, &b, g, ng);
     free(b.seen.slot);
     groups_free(g, ng);

@@ -91,6 +91,28 @@ int nli_mine_check(const nl_mine_params *p) {
     return 0;
 }
 
+int nli_mine_keep(const nl_mine_params *p, size_t n_noun, size_t n_adj, size_t keep[2]) {
+    size_t n = n_noun + n_adj;
+    if (p->total > 0) {
+        if (p->total > n) {
+            nli_seterr("mine: fewer candidates than requested: %zu, total %zu (--total)", n, p->total);
+            return -1;
+        }
+        /* nouns = floor(M * n_noun / n) in exact integer arithmetic. */
+        keep[0] = (size_t)((unsigned __int128)p->total * n_noun / n);
+        keep[1] = p->total - keep[0];
+    } else {
+        keep[0] = (size_t)floor(p->fraction * (double)n_noun);
+        keep[1] = (size_t)floor(p->fraction * (double)n_adj);
+    }
+    if (keep[0] + keep[1] == 0) {
+        nli_seterr("mine: fraction %g of %zu nouns and %zu adjectives selects no candidate (--fraction)",
+                   p->fraction, n_noun, n_adj);
+        return -1;
+    }
+    return 0;
+}
+
 int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_cand,
             const uint8_t *cand_pos, size_t dim, const nl_mine_params *p,
             size_t **selected, size_t *n_selected, double *qsim) {
@@ -131,18 +153,7 @@ int nl_mine(const float *id_emb, size_t n_id, const float *cand_emb, size_t n_ca
         return -1;
     }
     size_t keep[2];
-    if (p->total > 0) {
-        if (p->total > n_cand) {
-            nli_seterr("mine: fewer candidates than requested (%zu < %zu)", n_cand, p->total);
-            return -1;
-        }
-        /* nouns = floor(M * n_noun / n) in exact integer arithmetic. */
-        keep[0] = (size_t)((unsigned __int128)p->total * cnt[0] / n_cand);
-        keep[1] = p->total - keep[0];
-    } else {
-        keep[0] = (size_t)floor(p->fraction * (double)cnt[0]);
-        keep[1] = (size_t)floor(p->fraction * (double)cnt[1]);
-    }
+    if (nli_mine_keep(p, cnt[0], cnt[1], keep) != 0) return -1;
 
     /* the GPU path returns quantiles only; CSP's cut needs each row's maximum */
     int use_cuda = !cut && dev == NL_DEVICE_CUDA;

@@ -15,6 +15,11 @@ double nli_mine_quantile(double *a, size_t n, double q);
 /* fraction in (0, 1] and quantile in [0, 1]: 0, or -1 with the error set
  * (nl_mine's own check, also made before the corpus is embedded). */
 int nli_mine_check(const nl_mine_params *p);
+/* How many nouns (keep[0]) and adjectives (keep[1]) NegMining selects from
+ * n_noun + n_adj candidates: floor(fraction * each), or total split in
+ * proportion. -1 (error set) when total exceeds the candidates or nothing
+ * would be selected: known once the corpus is read, before it is embedded. */
+int nli_mine_keep(const nl_mine_params *p, size_t n_noun, size_t n_adj, size_t keep[2]);
 #ifdef __cplusplus
 }
 #endif
