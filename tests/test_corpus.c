@@ -331,6 +331,14 @@ int main(void) {
     }
     CHECK(!strcmp(got, "dog,cat,bird,owl,fox"), "CR line ends, Unicode spaces stripped: '%s'", got);
     nl_corpus_free(&c);
+    /* noun.txt / adj.txt are read (categories "noun", "adj"), as the
+     * reference reads them (before: skipped without a word) */
+    write_file(u, "adj.txt", "red\n", 4);
+    write_file(u, "noun.a.txt.bak", "old\n", 4);
+    CHECK(nl_corpus_load(&up, &c) == 0 && c.n == 6 && find(&c, "red") == 0 && find(&c, "old") < 0 &&
+              !strcmp(c.category[0], "adj"),
+          "adj.txt read, a backup not: %zu words (%s)", c.n, nl_last_error());
+    nl_corpus_free(&c);
     /* nl_read_lines (ID labels, negatives files): CR alone ends a line too
      * (before: "dog\rairplane\rcat" was one ID label) */
     const char *lc = "dog\rairplane\r\ncat\r";

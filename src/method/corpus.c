@@ -390,10 +390,21 @@ static int list_groups(const nl_corpus_params *p, group **gp, size_t *ngp) {
         const char *nm = de->d_name;
         size_t l = strlen(nm);
         nl_pos pos;
-        if (!strncmp(nm, "noun.", 5) && l > 9) pos = NL_POS_NOUN;
-        else if (!strncmp(nm, "adj.", 4) && l > 8) pos = NL_POS_ADJ;
-        else continue;
-        if (strcmp(nm + l - 4, ".txt") != 0) continue;
+        int noun = !strncmp(nm, "noun.", 5), adj = !strncmp(nm, "adj.", 4);
+        if (!noun && !adj) continue;
+        /* noun.<category>.txt, adj.<category>.txt, or noun.txt / adj.txt
+         * (categories "noun", "adj"), as the reference reads them; another
+         * noun.* / adj.* (an editor's backup) is said and left out (the
+         * reference reads every such file) */
+        int whole = !strcmp(nm, "noun.txt") || !strcmp(nm, "adj.txt");
+        if (!whole && (l <= (noun ? 9u : 8u) || strcmp(nm + l - 4, ".txt") != 0)) {
+            char shown[300];
+            nli_sanitize(shown, sizeof shown, nm);
+            nli_log(NL_LOG_WARN, "%s/%s: not read (word lists are named noun.<category>.txt or adj.<category>.txt)",
+                    p->lists_dir, shown);
+            continue;
+        }
+        pos = noun ? NL_POS_NOUN : NL_POS_ADJ;
         char cat[512];
         if (l - 4 >= sizeof cat) continue;
         memcpy(cat, nm, l - 4);
