@@ -86,19 +86,19 @@ int nl_mine_model(nl_model *m, const nl_embed_opts *o, const float *id_emb, size
     }
     char **label = t->conjugate ? text.v : c.word; /* what the templates are applied to */
     int rc = -1;
-    nl_mine_params mpd = mp ? *mp : nl_mine_default_params();
-    size_t keep[2]; /* a --total past the corpus, a fraction selecting nothing: said before the embedding */
-    if (nli_mine_keep(&mpd, c.n_noun, c.n_adj, keep) != 0) {
-        nl_corpus_free(&c);
-        nl_strvec_free(&text);
-        return -1;
-    }
     /* a part of speech without templates fails here, not after the other's
      * embedding (before: the nouns were embedded, then "no prompt template") */
     if ((c.n_noun && !t->n_noun) || (c.n_adj && !t->n_adj)) {
         int adj = c.n_adj && !t->n_adj;
         nli_seterr("mine: the corpus has %zu %s, but no %s template was given", adj ? c.n_adj : c.n_noun,
                    adj ? "adjectives" : "nouns", adj ? "adjective" : "noun");
+        nl_corpus_free(&c);
+        nl_strvec_free(&text);
+        return -1;
+    }
+    nl_mine_params mpd = mp ? *mp : nl_mine_default_params();
+    size_t keep[2]; /* a --total past the corpus, a fraction selecting nothing: said before the embedding */
+    if (nli_mine_keep(&mpd, c.n_noun, c.n_adj, keep) != 0) {
         nl_corpus_free(&c);
         nl_strvec_free(&text);
         return -1;
