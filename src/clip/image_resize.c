@@ -1,7 +1,10 @@
 /* image_resize.c — torchvision Resize(size) + CenterCrop(size) on PIL images
  * (or transformers' center_crop offsets, NLI_RESIZE_CROP_FLOOR),
- * reproducing Pillow 9.4's ImagingResample (Resample.c) bit for bit:
- * separable passes, horizontal first; per output pixel a window of
+ * reproducing Pillow 13's ImagingResample (Resample.c) bit for bit:
+ * separable passes, horizontal first unless the height shrinks by more than
+ * twice what the width does (then vertical first; Pillow <= 12 always went
+ * horizontal first, so it differs by at most 1 on some values of images
+ * more than about 2:1 tall); per output pixel a window of
  * filter-support * max(scale, 1) input pixels; coefficients computed in
  * double, normalised to sum 1, then fixed point with 22 fractional bits and
  * round-half-away; each pass rounds (+2^21) and clips to 0..255.
@@ -116,14 +119,15 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Horizontal pass: rows [y0, y0+ny) of src (w_in wide) -> dst (t->n wide). */
-static void pass_h(const uint8_t *src, int w_in, int y0, int ny, const taps *t, uint8_t *dst) {
+/* Horizontal pass: rows [y0, y0+ny) of src (stride pixels wide, its first
+ * column being input column xoff) -> dst (t->n wide). */
+static void pass_h(const uint8_t *src, int stride, int xoff, int y0, int ny, const taps *t, uint8_t *dst) {
     for (int y = 0; y < ny; y++) {
-        const uint8_t *row = src + (size_t)(y0 + y) * w_in * 3;
+        const uint8_t *row = src + (size_t)(y0 + y) * stride * 3;
         uint8_t *o = dst + (size_t)y * t->n * 3;
         for (int i = 0; i < t->n; i++) {
             const int32_t *k = t->k + (size_t)i * t->ksize;
-            const uint8_t *p = row + (size_t)t->lo[i] * 3;
+            const uint8_t *p = row + (size_t)(t->lo[i] - xoff) * 3;
             int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
             for (int x = 0; x < t->cnt[i]; x++, p += 3) {
                 s0 += p[0] * k[x];
@@ -137,16 +141,18 @@ static void pass_h(const uint8_t *src, int w_in, int y0, int ny, const taps *t, 
     }
 }
 
-/* Vertical pass: src rows are input rows starting at row `first`, width nx;
- * output row i of t -> dst row i. acc: nx*3 ints of scratch. Integer sums
- * are exact, so accumulating tap by tap equals Pillow's per-pixel order. */
-static void pass_v(const uint8_t *src, int nx, int first, const taps *t, int32_t *acc, uint8_t *dst) {
+/* Vertical pass: src rows are input rows starting at row `first`, stride
+ * pixels wide; columns [x0, x0+nx) of them; output row i of t -> dst row i
+ * (nx wide). acc: nx*3 ints of scratch. Integer sums are exact, so
+ * accumulating tap by tap equals Pillow's per-pixel order. */
+static void pass_v(const uint8_t *src, int stride, int x0, int nx, int first, const taps *t, int32_t *acc,
+                   uint8_t *dst) {
     size_t m = (size_t)nx * 3;
     for (int i = 0; i < t->n; i++) {
         const int32_t *k = t->k + (size_t)i * t->ksize;
         for (size_t j = 0; j < m; j++) acc[j] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < t->cnt[i]; y++) {
-            const uint8_t *row = src + (size_t)(t->lo[i] + y - first) * m;
+            const uint8_t *row = src + ((size_t)(t->lo[i] + y - first) * stride + x0) * 3;
             int32_t kk = k[y];
             for (size_t j = 0; j < m; j++) acc[j] += row[j] * kk;
         }
@@ -169,45 +175,73 @@ static int crop_offset(int len, int size, int floor_crop) {
     return -((size - len) / 2);
 }
 
+/* The span [first, last) of input positions that taps t read. */
+static void taps_span(const taps *t, int *first, int *last) {
+    *first = t->lo[0];
+    *last = t->lo[0] + t->cnt[0];
+    for (int i = 1; i < t->n; i++) {
+        if (t->lo[i] < *first) *first = t->lo[i];
+        if (t->lo[i] + t->cnt[i] > *last) *last = t->lo[i] + t->cnt[i];
+    }
+}
+
 /* Resize one window [x0,x0+nx) x [y0,y0+ny) of the out_w x out_h image into
- * win (nx*ny*3). Pillow skips a pass whose size does not change; we do too. */
+ * win (nx*ny*3). Pillow skips a pass whose size does not change; we do too.
+ * Pillow 13 (up to 12 it always went horizontal first) runs the vertical
+ * pass first when the height shrinks by more than twice what the width
+ * does: in->h - out_h > 0 && in->h - out_h > (in->w - out_w) * 2. The
+ * intermediate image is rounded to uint8 either way, so the order shows in
+ * the result (by at most 1 per value); both orders are reproduced here. */
 static int resample_window(const nli_image *in, int out_w, int out_h, int x0, int nx, int y0, int ny,
                            nl_resample r, uint8_t *win) {
     int need_h = out_w != in->w, need_v = out_h != in->h;
+    int dh = in->h - out_h;
+    int vertical_first = dh > 0 && (int64_t)dh > ((int64_t)in->w - out_w) * 2; /* implies need_v */
     taps th = {0}, tv = {0};
     uint8_t *tmp = NULL;
     int32_t *acc = NULL;
     int rc = -1;
 
     if (need_v && taps_init(&tv, in->h, out_h, y0, ny, r) != 0) goto done;
-    /* Input rows the vertical pass reads (all of them when it is skipped). */
-    int first = need_v ? tv.lo[0] : y0;
-    int last = need_v ? tv.lo[ny - 1] + tv.cnt[ny - 1] : y0 + ny;
-    for (int i = 0; need_v && i < ny; i++) {
-        if (tv.lo[i] < first) first = tv.lo[i];
-        if (tv.lo[i] + tv.cnt[i] > last) last = tv.lo[i] + tv.cnt[i];
+    if (need_h && taps_init(&th, in->w, out_w, x0, nx, r) != 0) goto done;
+    if (need_v && !(acc = nli_mallocarray((size_t)(nx > in->w ? nx : in->w), 3 * sizeof *acc))) goto done;
+
+    if (vertical_first) {
+        if (!need_h) {
+            pass_v(in->rgb, in->w, x0, nx, 0, &tv, acc, win);
+        } else {
+            /* Vertical pass over the input columns the horizontal taps read. */
+            int cfirst, clast;
+            taps_span(&th, &cfirst, &clast);
+            int cols = clast - cfirst;
+            if (!(tmp = nli_mallocarray((size_t)ny * cols, 3))) goto done;
+            pass_v(in->rgb, in->w, cfirst, cols, 0, &tv, acc, tmp);
+            pass_h(tmp, cols, cfirst, 0, ny, &th, win);
+        }
+        rc = 0;
+        goto done;
     }
+
+    /* Horizontal first: input rows the vertical pass reads (the window's
+     * rows when it is skipped). */
+    int first = y0, last = y0 + ny;
+    if (need_v) taps_span(&tv, &first, &last);
     int rows = last - first;
-    const uint8_t *hsrc; /* rows [first, last) restricted to the window's columns */
+    const uint8_t *hsrc = NULL; /* rows [first, last) restricted to the window's columns */
     if (need_h) {
-        if (taps_init(&th, in->w, out_w, x0, nx, r) != 0) goto done;
         uint8_t *dst = need_v ? (tmp = nli_mallocarray((size_t)rows * nx, 3)) : win;
         if (!dst) goto done;
-        pass_h(in->rgb, in->w, first, rows, &th, dst);
+        pass_h(in->rgb, in->w, 0, first, rows, &th, dst);
         hsrc = dst;
+    } else if (need_v) {
+        hsrc = in->rgb; /* the vertical pass reads the window's columns in place */
     } else {
-        /* Same width: the window's columns of the input, copied compactly. */
-        uint8_t *dst = need_v ? (tmp = nli_mallocarray((size_t)rows * nx, 3)) : win;
-        if (!dst) goto done;
-        for (int y = 0; y < rows; y++)
-            memcpy(dst + (size_t)y * nx * 3, in->rgb + ((size_t)(first + y) * in->w + x0) * 3,
-                   (size_t)nx * 3);
-        hsrc = dst;
+        for (int y = 0; y < ny; y++)
+            memcpy(win + (size_t)y * nx * 3, in->rgb + ((size_t)(y0 + y) * in->w + x0) * 3, (size_t)nx * 3);
     }
     if (need_v) {
-        acc = nli_mallocarray((size_t)nx * 3, sizeof *acc);
-        if (!acc) goto done;
-        pass_v(hsrc, nx, first, &tv, acc, win);
+        if (need_h) pass_v(hsrc, nx, 0, nx, first, &tv, acc, win);
+        else pass_v(hsrc, in->w, x0, nx, 0, &tv, acc, win);
     }
     rc = 0;
 done:

@@ -7,9 +7,10 @@ OpenCLIP folders, for tests/cli_openclip.sh.
   interpolation, resize_mode)) gives for each fixture image, for every
   resize mode (shortest, longest, squash) and interpolation (bicubic,
   bilinear): the transform's steps before MaybeToTensor/Normalize, run on
-  torchvision's PIL functional ops with Pillow 9.4 (the Pillow the shared
-  preprocess goldens were made with; resampling differs between Pillow
-  versions). The images are opened with .convert('RGB') first, as neglabel
+  torchvision's PIL functional ops with Pillow 13 (the Pillow the library
+  follows; Pillow <= 12 resamples images shrinking over 2:1 in height in the
+  other pass order: the golden was made with 9.4, then its preprocess
+  hashes brought to 13 by tests/gen/gen_openclip_pillow13.py). The images are opened with .convert('RGB') first, as neglabel
   decodes them; open_clip converts after resizing, which is the same for RGB
   and greyscale files and differs for palette, RGBA and CMYK files (Pillow
   resizes P images with NEAREST and RGBA ones premultiplied).
@@ -20,9 +21,8 @@ OpenCLIP folders, for tests/cli_openclip.sh.
   (load_state_dict strict), .double(); images through the same transform,
   texts through open_clip.tokenize (context 77, truncated with EOT last).
 
-Run (open-clip-torch, torch, torchvision and Pillow 9.4 importable; e.g.
-Pillow from Debian's python3-pil on PYTHONPATH in front):
-  PYTHONPATH=/path/to/pillow94:/path/to/open_clip python tests/gen/gen_openclip.py build
+Run (open-clip-torch, torch, torchvision and Pillow 13 importable):
+  PYTHONPATH=/path/to/open_clip python tests/gen/gen_openclip.py build
 """
 import hashlib
 import json
@@ -112,7 +112,7 @@ def model_goldens(build, name, images, dtype):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
-    assert PIL.__version__ == "9.4.0", "run with Pillow 9.4.0 (see the docstring), not " + PIL.__version__
+    assert PIL.__version__.split(".")[0] == "13", "run with Pillow 13 (see the docstring), not " + PIL.__version__
     torch.set_num_threads(2)
     g = {
         "generator": "tests/gen/gen_openclip.py",
