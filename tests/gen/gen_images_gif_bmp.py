@@ -5,16 +5,25 @@ for what Pillow cannot write -- plus damaged variants (every truncation of
 small files, bad header fields, corrupt LZW streams, seeded random byte
 damage), and manifest.json: for every file what Pillow 9.4 gives for
 Image.open(path).convert("RGB") -- width, height and the sha256 of the RGB
-bytes -- or "refused" with Pillow's exception. test_image_formats_gif_bmp.c
-decodes every entry and requires the same.
+bytes -- or "refused" with Pillow's exception.
 
-Run with the system Python (Debian python3-pil 9.4.0), from the repository
-root:  /usr/bin/python3 tests/gen/gen_images_gif_bmp.py
+The library follows Pillow 13: after this script, run
+tests/gen/manifest_images_pillow13.py with Pillow 13, which rewrites
+manifest.json with Pillow 13's results (keeping 9.4's for the files it
+lists as still following 9.4). test_image_formats_gif_bmp.c decodes every
+entry and requires that manifest's result.
+
+Run with the system Python (Debian python3-pil 9.4.0): the files saved by
+Pillow's encoders are 9.4's bytes (Pillow 13 writes some differently), and
+the random mutants depend on them. From the repository root:
+  /usr/bin/python3 tests/gen/gen_images_gif_bmp.py
+  /tmp/p13/bin/python tests/gen/manifest_images_pillow13.py   (Pillow 13.0.0)
 All images are our own: synthetic patterns from fixed seeds.
 
 A wider differential run (not committed): --out DIR --scale K --seed S
 writes K times as many random mutants with other seeds into DIR/tests/data/
-images/gif_bmp; then NEGLABEL_SRC=DIR build/test_image_formats_gif_bmp.
+images/gif_bmp; then tests/gen/manifest_images_pillow13.py --root DIR (with
+Pillow 13) and NEGLABEL_SRC=DIR build/test_image_formats_gif_bmp.
 """
 import argparse
 import hashlib
@@ -29,7 +38,8 @@ import warnings
 import PIL
 from PIL import Image
 
-assert PIL.__version__ == "9.4.0", "run with Debian's /usr/bin/python3 (Pillow 9.4.0)"
+assert PIL.__version__ == "9.4.0", ("run with Debian's /usr/bin/python3 (Pillow 9.4.0), then "
+                                   "tests/gen/manifest_images_pillow13.py with Pillow 13")
 warnings.simplefilter("ignore")
 ap = argparse.ArgumentParser()
 ap.add_argument("--out", default=".")

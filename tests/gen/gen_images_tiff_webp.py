@@ -6,12 +6,19 @@ points inside, bad CRCs in every PNG chunk, damaged trailing markers, bad
 RIFF sizes, broken TIFF offsets), and manifest.json: for every file what
 Pillow 9.4 gives for Image.open(p).convert("RGB") -- width, height and the
 sha256 of the RGB bytes -- or "refused" with Pillow's exception.
-test_image_formats_tiff_webp.c decodes every entry and requires the same.
+
+The library follows Pillow 13: after this script, run
+tests/gen/manifest_images_pillow13.py with Pillow 13, which rewrites
+manifest.json with Pillow 13's results (keeping 9.4's for the files it
+lists as still following 9.4). test_image_formats_tiff_webp.c decodes
+every entry and requires that manifest's result.
 
 Run with the system Python (Debian python3-pil 9.4.0, linked to the same
 Debian libjpeg-turbo, libpng, libwebp, libtiff and LittleCMS (CIELab) as
-neglabel):
+neglabel): the files saved by Pillow's encoders are 9.4's bytes (Pillow 13
+writes some of them differently, and cannot save some modes used here):
   /usr/bin/python3 tests/gen/gen_images_tiff_webp.py   (from the repository root)
+  /tmp/p13/bin/python tests/gen/manifest_images_pillow13.py   (Pillow 13.0.0)
 All images are our own: synthetic patterns from a fixed seed.
 """
 import ctypes
@@ -26,7 +33,8 @@ import zlib
 import PIL
 from PIL import Image, TiffImagePlugin, features
 
-assert PIL.__version__ == "9.4.0", "run with Debian's /usr/bin/python3 (Pillow 9.4.0)"
+assert PIL.__version__ == "9.4.0", ("run with Debian's /usr/bin/python3 (Pillow 9.4.0), then "
+                                   "tests/gen/manifest_images_pillow13.py with Pillow 13")
 OUT = "tests/data/images/tiff_webp"
 os.makedirs(OUT, exist_ok=True)
 for f in os.listdir(OUT):
