@@ -83,19 +83,22 @@ static void bmp_row(const bmp_info *b, const uint8_t *in, uint8_t *o, int w) {
     }
 }
 
-/* BmpRleDecoder.decode: the length of the data it builds (n), writing the
- * bytes below w*h into idx when idx is not NULL (idx is zeroed). Positions
- * are file offsets: Pillow pads after absolute runs by the file offset. */
+/* Pillow 13's BmpRleDecoder.decode: the length of the data it builds (n,
+ * at most w*h: it stops once the image is full), writing the bytes into idx
+ * when idx is not NULL (idx is zeroed). Positions are file offsets: Pillow
+ * pads after absolute runs by the file offset. A delta escape reads its two
+ * bytes (Pillow 9.4 skipped two more); an absolute RLE4 run of k pixels
+ * reads (k+1)/2 bytes and writes k nibbles (9.4: k/2 bytes, 2 nibbles
+ * each). Data that ends early is short, not an error, here. */
 static uint64_t bmp_rle(const uint8_t *d, size_t len, uint64_t pos, uint64_t w, uint64_t h, int rle4,
-                        uint8_t *idx, int *unpack_err) {
+                        uint8_t *idx) {
     uint64_t n = 0, x = 0, total = w * h;
 #define RD(v) (pos < len ? (v = d[pos++], 1) : 0)
 #define PUT(v) do { if (idx && n < total) idx[n] = (uint8_t)(v); n++; } while (0)
-    *unpack_err = 0;
     while (n < total) {
         int cnt, byte;
         if (!RD(cnt) || !RD(byte)) break;
-        if (cnt) {
+        if (cnt) { /* encoded run, cut at the end of the row */
             uint64_t k = (uint64_t)cnt;
             if (x + k > w) k = x > w ? 0 : w - x;
             for (uint64_t i = 0; i < k; i++) PUT(rle4 ? (i & 1 ? byte & 15 : byte >> 4) : byte);
@@ -105,23 +108,24 @@ static uint64_t bmp_rle(const uint8_t *d, size_t len, uint64_t pos, uint64_t w, 
             x = 0;
         } else if (byte == 1) { /* end of bitmap */
             break;
-        } else if (byte == 2) { /* delta: Pillow reads 2 bytes, checks them, then uses the next 2 */
-            if (len <= pos || len - pos < 2) break;
-            pos += 2;
+        } else if (byte == 2) { /* delta: right, up */
             int right, up;
-            if (!RD(right) || !RD(up)) { *unpack_err = 1; break; }
-            n += (uint64_t)right + (uint64_t)up * w;
+            if (!RD(right) || !RD(up)) break;
+            uint64_t skip = (uint64_t)right + (uint64_t)up * w;
+            n += skip < total - n ? skip : total - n;
             x = n % w;
-        } else { /* absolute run */
-            uint64_t want = rle4 ? (uint64_t)byte / 2 : (uint64_t)byte;
+        } else { /* absolute run of `byte` pixels */
+            uint64_t k = total - n < (uint64_t)byte ? total - n : (uint64_t)byte;
+            uint64_t want = rle4 ? (k + 1) / 2 : k;
             uint64_t have = pos < len ? len - pos : 0, got = want < have ? want : have;
             for (uint64_t i = 0; i < got; i++) {
                 int v = d[pos + i];
-                if (rle4) { PUT(v >> 4); PUT(v & 15); }
-                else PUT(v);
+                if (!rle4) { PUT(v); continue; }
+                PUT(v >> 4);
+                if (2 * i + 1 < k) PUT(v & 15);
             }
             pos += got;
-            if (got < want) break;
+            if (got < want || n == total) break;
             x += (uint64_t)byte;
             if (pos % 2) pos++;
         }
@@ -240,7 +244,9 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
             b.mode = colors == 2 ? '1' : 'L';
             b.raw = colors == 2 ? R_1 : R_L;
         } else {
-            for (int i = 0; i < 256; i++) b.pal[i][0] = b.pal[i][1] = b.pal[i][2] = (uint8_t)i;
+            /* Indices past the file's palette are black (Pillow 13; 9.4
+             * read its grey ramp there). */
+            memset(b.pal, 0, sizeof b.pal);
             size_t n = palbytes / padding;
             if (n > 256) return bmp_err(name, "invalid BMP palette size (more than 256 colours)");
             for (size_t i = 0; i < n; i++) {
@@ -257,14 +263,12 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
 
     uint8_t *rgb = NULL, *idx = NULL;
     if (rle) {
-        int err;
-        uint64_t n = bmp_rle(d, len, offset, b.w, b.h, comp == 2, NULL, &err);
-        if (err) return bmp_err(name, "corrupt BMP: RLE delta cut short");
+        uint64_t n = bmp_rle(d, len, offset, b.w, b.h, comp == 2, NULL);
         if (b.mode != 'P' && b.mode != 'L') return bmp_err(name, "unsupported BMP: RLE data in a non-palette mode");
-        if (n < b.w * b.h) return bmp_err(name, "image file is truncated (not enough BMP RLE data)");
+        if (n < b.w * b.h) return bmp_err(name, "not enough image data (BMP RLE data ends before the last pixel)");
         idx = nli_calloc((size_t)w * h, 1);
         if (!idx) { nli_prefixerr("%s", name); return -1; }
-        bmp_rle(d, len, offset, b.w, b.h, comp == 2, idx, &err);
+        bmp_rle(d, len, offset, b.w, b.h, comp == 2, idx);
         rgb = nli_image_alloc_rgb(name, w, h);
         if (!rgb) { free(idx); return -1; }
         bmp_info rb = b;

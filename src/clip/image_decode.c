@@ -428,6 +428,9 @@ static int load_png(const uint8_t *data, size_t len, const char *name, nli_image
 
     for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i; /* Pillow's ramp */
     if (ctype == PNG_COLOR_TYPE_PALETTE) {
+        /* Pillow 13: indices past the PLTE's entries are black (9.4 read
+         * its grey ramp there). */
+        memset(pal, 0, sizeof pal);
         png_colorp plte = NULL;
         int np = 0;
         if (png_get_PLTE(png, info, &plte, &np) && plte)

@@ -287,9 +287,11 @@ int nli_image_load_gif(const uint8_t *data, size_t len, const char *name, nli_im
     if (gif_decode(&z, bits, name) != 0) { free(idx); return -1; }
 
     uint8_t pal[256][3];
-    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (uint8_t)i;
+    /* No colour table at all: Pillow's grey ramp. A table shorter than the
+     * indices used: black past its end (Pillow 13; 9.4 kept the ramp). */
     const uint8_t *p = lpal && gif_pal_needed(lpal, nlpal) ? lpal : gpal;
     int np = p == lpal ? nlpal : ngpal;
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = p ? 0 : (uint8_t)i;
     if (p) memcpy(pal, p, (size_t)np * 3);
     uint8_t *rgb = nli_image_alloc_rgb(name, (int)W, (int)H);
     if (!rgb) { free(idx); return -1; }

@@ -55,28 +55,6 @@ def keep(reason, names):
 
 
 # ---- Files where the library still follows Pillow 9.4 (see the docstring).
-keep("indices past a short palette: Pillow 13 gives black, the library (as 9.4) its grey ramp", """
-    pal8_colors1.bmp pal8_colors2.bmp pal8_colors3.bmp pal8_colors16.bmp
-    short_lpal.gif short_pal2.gif short_pal16.gif
-    mut1_m6.bmp mut1_m18.bmp mut1_m25.bmp mut1_m45.bmp mut1_m51.bmp mut1_m79.bmp mut1_m99.bmp mut1_m101.bmp
-    mut1_m125.bmp mut1_m132.bmp mut1_m135.bmp mut1_m136.bmp mut1_m137.bmp mut1_m140.bmp mut1_m145.bmp
-    mut1_m88.gif mut2_m59.gif mut3_m24.gif mut3_m34.gif mut3_m50.gif mut3_m54.gif mut3_m57.gif
-    mut3_m13.bmp mut3_m26.bmp mut3_m35.bmp mut3_m48.bmp mut3_m67.bmp mut3_m92.bmp mut3_m133.bmp mut3_m140.bmp
-    mut3_m147.bmp
-""")
-keep("BMP RLE: Pillow 13's decoder reads a delta's 2 bytes (9.4: 4), an odd absolute RLE4 run's last byte, "
-     "and refuses data that ends before the image is full", """
-    rle4.bmp rle4_odd_abs.bmp rle4_on_8bit.bmp rle4_topdown.bmp rle8.bmp rle8_eob_early.bmp rle8_no_eob.bmp
-    rle8_topdown.bmp trunc_base3.bmp trunc_base3_t106.bmp trunc_base3_t107.bmp mut5_m27.bmp
-    mut3_m0.bmp mut3_m2.bmp mut3_m3.bmp mut3_m11.bmp mut3_m15.bmp mut3_m16.bmp mut3_m21.bmp mut3_m22.bmp
-    mut3_m23.bmp mut3_m24.bmp mut3_m28.bmp mut3_m29.bmp mut3_m30.bmp mut3_m34.bmp mut3_m39.bmp mut3_m43.bmp
-    mut3_m44.bmp mut3_m46.bmp mut3_m49.bmp mut3_m53.bmp mut3_m60.bmp mut3_m61.bmp mut3_m62.bmp mut3_m63.bmp
-    mut3_m69.bmp mut3_m74.bmp mut3_m76.bmp mut3_m78.bmp mut3_m80.bmp mut3_m86.bmp mut3_m89.bmp mut3_m91.bmp
-    mut3_m95.bmp mut3_m98.bmp mut3_m104.bmp mut3_m106.bmp mut3_m107.bmp mut3_m113.bmp mut3_m115.bmp
-    mut3_m122.bmp mut3_m129.bmp mut3_m138.bmp mut3_m141.bmp mut3_m142.bmp mut3_m144.bmp
-    mut6_m4.bmp mut6_m6.bmp mut6_m7.bmp mut6_m13.bmp mut6_m16.bmp mut6_m17.bmp mut6_m19.bmp mut6_m23.bmp
-    mut6_m24.bmp mut6_m25.bmp mut6_m26.bmp mut6_m28.bmp
-""")
 keep("BMP header sizes 52 and 56 (BITMAPV2/V3INFOHEADER): Pillow 13 reads them, 9.4 refused",
      "header52.bmp header56.bmp")
 keep("OS/2 BMP whose pixel offset (26) is the end of the header: Pillow 13 reads the palette from there, "
