@@ -133,8 +133,9 @@ static int plane_unpacker(int mode, char c, int *bits, int *band) {
 /* TiffImagePlugin._setup's tile list, then ImageFile.load: a single tile in
  * the image's own mode is mapped from the file (map_buffer), otherwise the
  * tiles are sorted by offset, repeats dropped, and each decoded by the raw
- * decoder, which needs every row in the file. */
-static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *rgb) {
+ * decoder, which needs every row in the file. Allocates *rgbp (w*h*3) only
+ * once the tiles are known to be in the file. */
+static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t **rgbp) {
     const tent *off = nli_tiff_find(d, 273);
     int tiled = !off;
     if (tiled) off = nli_tiff_find(d, 324);
@@ -159,11 +160,8 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
     int planar = s->planar == 2;
     uint64_t n = off->count;
     ttile *t = nli_mallocarray(n ? (size_t)n : 1, sizeof *t);
-    /* separate planes: each band decoded into Pillow's image, 4 bytes a
-     * pixel, converted at the end */
-    uint8_t *px = planar ? nli_calloc((size_t)s->w * (size_t)s->h, 4) : NULL;
-    if (!t || (planar && !px)) {
-        free(t);
+    uint8_t *px = NULL, *rgb = NULL;
+    if (!t) {
         nli_prefixerr("%s", name);
         return -1;
     }
@@ -198,68 +196,86 @@ static int read_raw(const tdir *d, const tsetup *s, const char *name, uint8_t *r
                 nli_seterr("%s: image file is truncated (TIFF image data past the end of the file)", name);
                 goto out;
             }
+            if (!(rgb = nli_image_alloc_rgb(name, w, (int)s->h))) goto out;
             for (int64_t r = 0; r < s->h; r++)
                 nli_tiff_unpack_row(&s->f, d->data + o + r * stride, rgb + (size_t)r * w * 3, w);
             rc = 0;
             goto out;
         }
     }
-    uint8_t z[3];
-    nli_tiff_zero_pixel(s, z);
-    for (size_t i = 0; i < (size_t)s->w * (size_t)s->h; i++) memcpy(rgb + 3 * i, z, 3);
     qsort(t, (size_t)n, sizeof *t, tile_cmp);
-    for (uint64_t i = 0; i < n; i++) {
-        const ttile *a = &t[i], *b = i + 1 < n ? &t[i + 1] : NULL;
-        /* consecutive tiles that differ only by offset: the last one counts
-         * (the rawmode differs between planes only) */
-        if (b && a->x0 == b->x0 && a->y0 == b->y0 && a->x1 == b->x1 && a->y1 == b->y1 && a->stride == b->stride &&
-            (!planar || a->layer == b->layer))
-            continue;
-        uint32_t tw = a->x1 - a->x0, th = a->y1 - a->y0;
-        if (!tw || !th) { /* the decoder's setimage refuses it */
-            nli_seterr("%s: corrupt TIFF: strip or tile of no size", name);
-            goto out;
-        }
-        int bits = s->rawbits, band = 0;
-        if (planar) {
-            if (a->layer >= (int)strlen(s->rawchars)) {
-                nli_seterr("%s: corrupt TIFF: more planes than bands", name);
+    /* Two passes over the tiles: the first only checks them (each one's
+     * bytes within the file, ...), so a small file declaring a huge image
+     * is refused before its pixels are allocated and filled; the second
+     * decodes. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (!(rgb = nli_image_alloc_rgb(name, w, (int)s->h))) goto out;
+            /* separate planes: each band decoded into Pillow's image, 4 bytes a
+             * pixel, converted at the end */
+            if (planar && !(px = nli_calloc((size_t)s->w * (size_t)s->h, 4))) {
+                nli_prefixerr("%s", name);
                 goto out;
             }
-            if (plane_unpacker(s->mode, s->rawchars[a->layer], &bits, &band) != 0) {
-                nli_seterr("%s: unsupported TIFF (separate planes: unknown raw mode '%c' for this image mode)", name,
-                           s->rawchars[a->layer]);
-                goto out;
-            }
+            uint8_t z[3];
+            nli_tiff_zero_pixel(s, z);
+            for (size_t i = 0; i < (size_t)s->w * (size_t)s->h; i++) memcpy(rgb + 3 * i, z, 3);
         }
-        uint64_t bytes = ((uint64_t)tw * bits + 7) / 8, stride = a->stride ? a->stride : bytes;
-        if (stride < bytes) {
-            nli_seterr("%s: corrupt TIFF: strip or tile row longer than its stride", name);
-            goto out;
-        }
-        uint64_t need = th > 1 && stride > len ? UINT64_MAX : (uint64_t)(th - 1) * stride + bytes;
-        if (a->off > len || need > len - a->off) {
-            nli_seterr("%s: image file is truncated (TIFF strip or tile at offset %llu)", name,
-                       (unsigned long long)a->off);
-            goto out;
-        }
-        for (uint32_t r = 0; r < th; r++) {
-            const uint8_t *in = d->data + a->off + (uint64_t)r * stride;
-            if (!planar) {
-                nli_tiff_unpack_row(&s->f, in, rgb + ((size_t)(a->y0 + r) * w + a->x0) * 3, (int)tw);
+        for (uint64_t i = 0; i < n; i++) {
+            const ttile *a = &t[i], *b = i + 1 < n ? &t[i + 1] : NULL;
+            /* consecutive tiles that differ only by offset: the last one counts
+             * (the rawmode differs between planes only) */
+            if (b && a->x0 == b->x0 && a->y0 == b->y0 && a->x1 == b->x1 && a->y1 == b->y1 && a->stride == b->stride &&
+                (!planar || a->layer == b->layer))
                 continue;
+            uint32_t tw = a->x1 - a->x0, th = a->y1 - a->y0;
+            if (!tw || !th) { /* the decoder's setimage refuses it */
+                nli_seterr("%s: corrupt TIFF: strip or tile of no size", name);
+                goto out;
             }
-            uint8_t *o = px + ((size_t)(a->y0 + r) * w + a->x0) * 4;
-            for (uint32_t k = 0; k < tw; k++, o += 4) {
-                if (bits == 1) o[0] = in[k / 8] >> (7 - k % 8) & 1 ? 255 : 0; /* unpack1 */
-                else if (bits == 32) memcpy(o, in + 4 * (size_t)k, 4); /* copy4 */
-                else o[band] = in[k];
+            int bits = s->rawbits, band = 0;
+            if (planar) {
+                if (a->layer >= (int)strlen(s->rawchars)) {
+                    nli_seterr("%s: corrupt TIFF: more planes than bands", name);
+                    goto out;
+                }
+                if (plane_unpacker(s->mode, s->rawchars[a->layer], &bits, &band) != 0) {
+                    nli_seterr("%s: unsupported TIFF (separate planes: unknown raw mode '%c' for this image mode)",
+                               name, s->rawchars[a->layer]);
+                    goto out;
+                }
+            }
+            uint64_t bytes = ((uint64_t)tw * bits + 7) / 8, stride = a->stride ? a->stride : bytes;
+            if (stride < bytes) {
+                nli_seterr("%s: corrupt TIFF: strip or tile row longer than its stride", name);
+                goto out;
+            }
+            uint64_t need = th > 1 && stride > len ? UINT64_MAX : (uint64_t)(th - 1) * stride + bytes;
+            if (a->off > len || need > len - a->off) {
+                nli_seterr("%s: image file is truncated (TIFF strip or tile at offset %llu)", name,
+                           (unsigned long long)a->off);
+                goto out;
+            }
+            for (uint32_t r = 0; pass == 1 && r < th; r++) {
+                const uint8_t *in = d->data + a->off + (uint64_t)r * stride;
+                if (!planar) {
+                    nli_tiff_unpack_row(&s->f, in, rgb + ((size_t)(a->y0 + r) * w + a->x0) * 3, (int)tw);
+                    continue;
+                }
+                uint8_t *o = px + ((size_t)(a->y0 + r) * w + a->x0) * 4;
+                for (uint32_t k = 0; k < tw; k++, o += 4) {
+                    if (bits == 1) o[0] = in[k / 8] >> (7 - k % 8) & 1 ? 255 : 0; /* unpack1 */
+                    else if (bits == 32) memcpy(o, in + 4 * (size_t)k, 4); /* copy4 */
+                    else o[band] = in[k];
+                }
             }
         }
     }
     if (planar) nli_tiff_px4_to_rgb(s, px, rgb, (size_t)s->w * (size_t)s->h);
     rc = 0;
 out:
+    if (rc == 0) *rgbp = rgb;
+    else free(rgb);
     free(px);
     free(t);
     return rc;
@@ -416,11 +432,12 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
     if (nli_tiff_setup(&d, name, &s) != 0 || nli_image_check_dims(name, "TIFF", s.w < 0 ? 0 : (uint64_t)s.w,
                                                          s.h < 0 ? 0 : (uint64_t)s.h) != 0)
         goto fail;
-    if (!(rgb = nli_image_alloc_rgb(name, (int)s.w, (int)s.h))) goto fail;
     if (s.mode == M_LAB && nli_tiff_lab_begin(&s.f, name) != 0) goto fail;
     if (s.comp == COMPRESSION_NONE) {
-        if (read_raw(&d, &s, name, rgb) != 0) goto fail;
+        /* allocates rgb once the strips or tiles are known to be in the file */
+        if (read_raw(&d, &s, name, &rgb) != 0) goto fail;
     } else {
+        if (!(rgb = nli_image_alloc_rgb(name, (int)s.w, (int)s.h))) goto fail;
         TIFFOpenOptions *opt = TIFFOpenOptionsAlloc();
         if (!opt) {
             nli_seterr("%s: out of memory opening TIFF", name);
