@@ -1,6 +1,8 @@
-/* image_bmp.c — BMP (and headerless DIB) files as Pillow 9.4 gives them for
+/* image_bmp.c — BMP (and headerless DIB) files as Pillow 13 gives them for
  * Image.open(path).convert("RGB") (BmpImagePlugin.py, RawDecode.c, Unpack.c,
- * ImageFile.load), written from their behaviour:
+ * ImageFile.load), written from their behaviour; a few cases still as Pillow
+ * 9.4 gave them (header sizes 52/56, OS/2 pixel offset 26, the grey palette
+ * of 1/4-bit files: tests/gen/manifest_images_pillow13.py's KEEP_94 lists them):
  *  - Headers: OS/2 v1 (12 bytes: 16-bit sizes, 3-byte palette entries) and
  *    40/64/108/124-byte info headers; a height whose top byte is 0xFF means
  *    top-down (height 2^32 - value), other values are unsigned.
@@ -12,18 +14,19 @@
  *    and white) and is then dropped: pixels are read as 8-bit grey (or
  *    1-bit) values whatever the file's depth, with the file's row stride.
  *    Otherwise more than 256 entries are refused; indices past the palette
- *    are Pillow's grey ramp.
+ *    are black (Pillow 13; 9.4 gave its grey ramp).
  *  - Pillow's quirks kept: the pixel offset skips 4*colors when it points
  *    right behind the header (even for 3-byte OS/2 palettes); an offset of 0
  *    means "after the palette"; the last row needs no padding; 8-bit "P"/"L"
  *    and RGBA rows are memory-mapped when the whole padded data is there, so
  *    an "L" image whose rows are wider than the stride reads overlapping rows
- *    (zeros past the end of the file), else refused; RLE runs are cut at the
- *    row end, absolute runs are not; RLE4 absolute runs of odd length read
- *    one byte too few; a delta reads 4 bytes and uses the last 2; padding
- *    after an absolute run follows the file offset's parity; the RLE data
- *    must cover every pixel (an early end of bitmap is refused), and RLE in
- *    a mode other than "P"/"L" is refused.
+ *    (zeros past the end of the file), else refused; RLE (Pillow 13's
+ *    BmpRleDecoder) runs are cut at the row end, absolute runs are not (but
+ *    stop at the end of the image); an RLE4 absolute run of n pixels reads
+ *    (n+1)/2 bytes; a delta reads its 2 bytes; padding after an absolute
+ *    run follows the file offset's parity; the RLE data must cover every
+ *    pixel (an early end of bitmap is refused), and RLE in a mode other
+ *    than "P"/"L" is refused.
  *  - Refused as Pillow refuses: other header sizes, depths, compressions
  *    and bitfield layouts, header or masks cut short, zero sizes, more than
  *    NL_MAX_IMAGE_PIXELS, and pixel data that ends early. */

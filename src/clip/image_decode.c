@@ -1,5 +1,5 @@
 /* image_decode.c — JPEG and PNG decoding to 8-bit RGB, giving the
- * pixels Pillow 9.4 gives for Image.open(path).convert('RGB').
+ * pixels Pillow 13 gives for Image.open(path).convert('RGB').
  *
  * Pillow's choices we reproduce (see PngImagePlugin._MODES, Unpack.c,
  * Convert.c, JpegDecode.c, JpegImagePlugin):
@@ -12,7 +12,7 @@
  *  - PNG: no gamma/colour transforms; 16-bit samples keep their high byte,
  *    except 16-bit grey, which Pillow opens as mode "I" and clips to 0..255
  *    in convert('RGB'); 1/2/4-bit grey scale to 0..255; palette indices
- *    beyond PLTE map to Pillow's grey ramp; alpha is dropped, not composited.
+ *    beyond PLTE are black (Pillow 13; 9.4: its grey ramp); alpha is dropped, not composited.
  * WebP is in image_webp.c, GIF in image_gif.c, BMP in image_bmp.c, TIFF in
  * image_tiff.c.
  * Sizes are checked against NL_MAX_IMAGE_PIXELS from the header, before any

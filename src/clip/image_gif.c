@@ -1,12 +1,14 @@
-/* image_gif.c — the first frame of a GIF as Pillow 9.4 gives it for
+/* image_gif.c — the first frame of a GIF as Pillow 13 gives it for
  * Image.open(path).convert("RGB") (GifImagePlugin.py, GifDecode.c,
- * ImageFile.load), written from their behaviour:
+ * ImageFile.load), written from their behaviour (the x=0 width-0 frame
+ * below is still decoded as Pillow 9.4 did: tests/gen/manifest_images_pillow13.py's KEEP_94):
  *  - The screen size grows to hold the first frame when the frame reaches
  *    past it; pixels outside the frame hold the frame's transparent index
  *    (graphic control extension) or index 0, never the background colour.
  *  - Colours: the local palette, unless it is the identity grey ramp, then
- *    the global one; entries past a short palette (and every index without
- *    a palette) are Pillow's grey ramp (i, i, i). Transparency does not
+ *    the global one; entries past a short palette are black (Pillow 13;
+ *    9.4: the grey ramp), every index without a palette is Pillow's grey
+ *    ramp (i, i, i). Transparency does not
  *    change the pixels in convert("RGB").
  *  - Refused as Pillow refuses: a header, extension or image descriptor cut
  *    short; no image before the trailer; a graphic control extension shorter

@@ -1,5 +1,7 @@
-/* image_tiff.c — TIFF as Pillow 9.4 opens it: Image.open(p).convert('RGB')
- * of the first page (TiffImagePlugin, TiffDecode.c, Unpack.c, Convert.c).
+/* image_tiff.c — TIFF as Pillow 13 opens it: Image.open(p).convert('RGB')
+ * of the first page (TiffImagePlugin, TiffDecode.c, Unpack.c, Convert.c);
+ * still as Pillow 9.4 did for 16-bit CMYK, uncompressed YCbCr, signed
+ * 16-bit big-endian grey and separate-plane RGBX/YCbCr files (tests/gen/manifest_images_pillow13.py's KEEP_94).
  *
  * Pillow reads the directory itself and picks a (mode, rawmode) from its
  * OPEN_INFO table keyed by byte order, photometric interpretation, sample

@@ -1,8 +1,9 @@
-/* image_tiff_dir.c — the parts of Pillow 9.4's TIFF reader that are
- * Pillow's own: its directory reader (ImageFileDirectory_v2.load), the
- * choice of mode and rawmode (TiffImagePlugin._setup, OPEN_INFO) and the
- * unpackers and conversions to RGB (Unpack.c, Convert.c) for the modes we
- * read. image_tiff.c decodes with them. */
+/* image_tiff_dir.c — the parts of Pillow's TIFF reader (13; 9.4 where
+ * image_tiff.c says so) that are Pillow's own: its directory reader
+ * (ImageFileDirectory_v2.load), the choice of mode and rawmode
+ * (TiffImagePlugin._setup, OPEN_INFO) and the unpackers and conversions to
+ * RGB (Unpack.c, Convert.c) for the modes we read. image_tiff.c decodes
+ * with them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ static uint64_t rdu(const tdir *d, const uint8_t *p, int size) {
 const uint16_t nli_tiff_tags[NL_TIFF_NTAGS] = {256, 257, 258, 259, 262, 266, 273, 277, 278,
                                                284, 320, 322, 323, 324, 338, 339, 0xBC01};
 
-/* Bytes per value of the types Pillow 9.4 loads (others are skipped). */
+/* Bytes per value of the types Pillow loads (others are skipped). */
 static int type_size(unsigned t) {
     static const uint8_t sz[17] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4, 0, 0, 8};
     return t < 17 ? sz[t] : 0;

@@ -1,6 +1,7 @@
-/* image_tiff_mode.c — Pillow 9.4's convert('RGB') from the modes its TIFF
- * reader makes that have no 8-bit RGB rows of their own: "I" (i2rgb: clipped
- * to 0..255), "F" (through "L", f2l: clipped, then truncated), "LAB"
+/* image_tiff_mode.c — Pillow's convert('RGB') (13; 9.4 where image_tiff.c
+ * says so) from the modes its TIFF reader makes that have no 8-bit RGB rows
+ * of their own: "I" (i2rgb: clipped to 0..255), "F" (through "L", f2l:
+ * clipped, then truncated), "LAB"
  * (Image.convert hands it to ImageCms: LittleCMS, Pillow's "LAB" profile,
  * cmsCreateLab2Profile(NULL), to cmsCreate_sRGBProfile(), perceptual intent,
  * no flags, 4-byte pixels both sides), and the 4-byte pixel image that
