@@ -1,26 +1,28 @@
 /* image_bmp.c — BMP (and headerless DIB) files as Pillow 13 gives them for
  * Image.open(path).convert("RGB") (BmpImagePlugin.py, RawDecode.c, Unpack.c,
- * ImageFile.load), written from their behaviour; a few cases still as Pillow
- * 9.4 gave them (header sizes 52/56, OS/2 pixel offset 26, the grey palette
- * of 1/4-bit files: tests/gen/manifest_images_pillow13.py's KEEP_94 lists them):
+ * ImageFile.load), written from their behaviour:
  *  - Headers: OS/2 v1 (12 bytes: 16-bit sizes, 3-byte palette entries) and
- *    40/64/108/124-byte info headers; a height whose top byte is 0xFF means
- *    top-down (height 2^32 - value), other values are unsigned.
+ *    40/52/56/64/108/124-byte info headers (the colour masks in the header
+ *    from 52 bytes on, alpha from 56; after a 40-byte one); a height whose
+ *    top byte is 0xFF means top-down (height 2^32 - value), other values
+ *    are unsigned.
  *  - Depths 1/4/8 (palette), 16 (5-5-5, or BITFIELDS 5-6-5 / 5-5-5), 24,
- *    32 (BGRX; BITFIELDS layouts BGRX, XBGR, ABGR, RGBA, BGRA, all-zero =
- *    BGRA); RLE8 and RLE4. Alpha is dropped by convert("RGB").
+ *    32 (BGRX; BITFIELDS layouts BGRX, XBGR, BGXR, ABGR, RGBA, BGRA, BGAR,
+ *    all-zero = BGRA); RLE8 and RLE4. Alpha is dropped by convert("RGB").
  *  - Palettes: `colors` entries (0 = 2^bits), at most 65536; a palette that
  *    is the grey ramp makes the image mode "L" (or "1" for two entries black
  *    and white) and is then dropped: pixels are read as 8-bit grey (or
- *    1-bit) values whatever the file's depth, with the file's row stride.
- *    Otherwise more than 256 entries are refused; indices past the palette
- *    are black (Pillow 13; 9.4 gave its grey ramp).
- *  - Pillow's quirks kept: the pixel offset skips 4*colors when it points
- *    right behind the header (even for 3-byte OS/2 palettes); an offset of 0
- *    means "after the palette"; the last row needs no padding; 8-bit "P"/"L"
- *    and RGBA rows are memory-mapped when the whole padded data is there, so
- *    an "L" image whose rows are wider than the stride reads overlapping rows
- *    (zeros past the end of the file), else refused; RLE (Pillow 13's
+ *    1-bit) values whatever the file's depth. Otherwise more than 256
+ *    entries are refused; indices past the palette are black (Pillow 13;
+ *    9.4 gave its grey ramp).
+ *  - Pillow's quirks kept: the pixel offset skips padding*colors (3 or 4
+ *    bytes an entry) when it points right behind the header; an offset of
+ *    0 means "after the palette"; the last row needs no padding; 8-bit
+ *    "P"/"L" and RGBA rows are memory-mapped when the whole data is there
+ *    at a stride of at least one row of pixels (so an "L" image from a
+ *    1/4-bit grey-palette file is read at a stride of its width if the file
+ *    holds that much), otherwise decoded, which refuses a stride shorter
+ *    than a row (9.4 mapped such rows overlapping); RLE (Pillow 13's
  *    BmpRleDecoder) runs are cut at the row end, absolute runs are not (but
  *    stop at the end of the image); an RLE4 absolute run of n pixels reads
  *    (n+1)/2 bytes; a delta reads its 2 bytes; padding after an absolute
@@ -41,8 +43,8 @@ static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | 
 static uint32_t le16(const uint8_t *p) { return p[0] | p[1] << 8; }
 
 /* Raw layouts: Pillow's rawmode for the image's rows. */
-enum { R_1, R_L, R_P1, R_P4, R_P8, R_BGR15, R_BGR16, R_BGR, R_BGRX, R_XBGR, R_ABGR, R_RGBA, R_BGRA };
-static const int raw_bits[] = {1, 8, 1, 4, 8, 16, 16, 24, 32, 32, 32, 32, 32};
+enum { R_1, R_L, R_P1, R_P4, R_P8, R_BGR15, R_BGR16, R_BGR, R_BGRX, R_XBGR, R_ABGR, R_RGBA, R_BGRA, R_BGXR, R_BGAR };
+static const int raw_bits[] = {1, 8, 1, 4, 8, 16, 16, 24, 32, 32, 32, 32, 32, 32, 32};
 
 typedef struct {
     uint64_t w, h;
@@ -80,6 +82,7 @@ static void bmp_row(const bmp_info *b, const uint8_t *in, uint8_t *o, int w) {
             break;
         case R_BGR: o[0] = in[3 * x + 2]; o[1] = in[3 * x + 1]; o[2] = in[3 * x]; break;
         case R_BGRX: case R_BGRA: o[0] = in[4 * x + 2]; o[1] = in[4 * x + 1]; o[2] = in[4 * x]; break;
+        case R_BGXR: case R_BGAR: o[0] = in[4 * x + 3]; o[1] = in[4 * x + 1]; o[2] = in[4 * x]; break;
         case R_XBGR: case R_ABGR: o[0] = in[4 * x + 3]; o[1] = in[4 * x + 2]; o[2] = in[4 * x + 1]; break;
         case R_RGBA: memcpy(o, in + 4 * x, 3); break;
         }
@@ -162,7 +165,7 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
         b.bits = (int)le16(hd + 6);
         padding = 3;
         pos += 8;
-    } else if (hs == 40 || hs == 64 || hs == 108 || hs == 124) {
+    } else if (hs == 40 || hs == 52 || hs == 56 || hs == 64 || hs == 108 || hs == 124) {
         b.topdown = hd[7] == 0xFF;
         b.w = le32(hd);
         b.h = b.topdown ? ((uint64_t)1 << 32) - le32(hd + 4) : le32(hd + 4);
@@ -172,8 +175,8 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
         padding = 4;
         pos += hs - 4;
         if (comp == 3) {
-            if (hs >= 56) {
-                for (int i = 0; i < 4; i++) masks[i] = le32(hd + 36 + 4 * i);
+            if (hs >= 52) { /* the masks in the header; alpha from 56 bytes on */
+                for (int i = 0; i < (hs >= 56 ? 4 : 3); i++) masks[i] = le32(hd + 36 + 4 * i);
             } else {
                 if (len - pos < 12) return bmp_err(name, "cannot identify image file (BMP bitfield masks cut short)");
                 for (int i = 0; i < 3; i++) masks[i] = le32(d + pos + 4 * i);
@@ -185,7 +188,7 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
         return -1;
     }
     if (colors == 0 && b.bits <= 8) colors = (uint64_t)1 << b.bits;
-    if (!dib && offset == 14 + (uint64_t)hs && b.bits <= 8) offset += 4 * colors;
+    if (!dib && offset == 14 + (uint64_t)hs && b.bits <= 8) offset += (uint64_t)padding * colors;
 
     switch (b.bits) {
     case 1: b.mode = 'P'; b.raw = R_P1; break;
@@ -204,6 +207,8 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
             {32, {0xFF000000, 0xFF0000, 0xFF00, 0xFF}, R_ABGR},
             {32, {0xFF, 0xFF00, 0xFF0000, 0xFF000000}, R_RGBA},
             {32, {0xFF0000, 0xFF00, 0xFF, 0xFF000000}, R_BGRA},
+            {32, {0xFF000000, 0xFF00, 0xFF, 0}, R_BGXR},
+            {32, {0xFF000000, 0xFF00, 0xFF, 0xFF0000}, R_BGAR},
             {32, {0, 0, 0, 0}, R_BGRA},
             {24, {0xFF0000, 0xFF00, 0xFF, 0}, R_BGR},
             {16, {0xF800, 0x7E0, 0x1F, 0}, R_BGR16},
@@ -214,7 +219,7 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
             int nm = b.bits == 32 ? 4 : 3; /* 16 and 24 bits: the alpha mask is not looked at */
             if (layouts[i].bits != b.bits || memcmp(layouts[i].m, masks, nm * sizeof masks[0]) != 0) continue;
             b.raw = layouts[i].raw;
-            if (b.raw == R_ABGR || b.raw == R_RGBA || b.raw == R_BGRA) b.mode = 'A';
+            if (b.raw == R_ABGR || b.raw == R_RGBA || b.raw == R_BGRA || b.raw == R_BGAR) b.mode = 'A';
             found = 1;
         }
         if (!found) return bmp_err(name, "unsupported BMP bitfields layout");
@@ -283,8 +288,13 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
         uint64_t stride = ((b.w * (uint64_t)b.bits + 31) >> 3) & ~(uint64_t)3;
         uint64_t rowbytes = (b.w * (uint64_t)raw_bits[b.raw] + 7) / 8;
         uint64_t avail = offset < len ? len - offset : 0;
-        /* ImageFile.load maps 8-bit "L"/"P" and RGBA rows when all padded rows are there. */
-        int mapped = (b.raw == R_L || b.raw == R_P8 || b.raw == R_RGBA) && offset + b.h * stride <= len;
+        /* ImageFile.load maps 8-bit "L"/"P" and RGBA rows when all padded
+         * rows are there, the rows at least a row of pixels apart (Pillow 13:
+         * an "L" image read from a 1/4-bit grey-palette file has rows wider
+         * than the file's stride; 9.4 mapped them overlapping). */
+        int mappable = b.raw == R_L || b.raw == R_P8 || b.raw == R_RGBA;
+        if (mappable && stride < rowbytes) stride = rowbytes;
+        int mapped = mappable && offset + b.h * stride <= len;
         if (!mapped) {
             if (b.w > (uint64_t)(INT_MAX / raw_bits[b.raw] - 7))
                 return bmp_err(name, "BMP image too wide for Pillow's raw decoder");
@@ -295,22 +305,8 @@ int nli_image_load_bmp(const uint8_t *d, size_t len, const char *name, int dib, 
         }
         rgb = nli_image_alloc_rgb(name, w, h);
         if (!rgb) return -1;
-        uint8_t *row = NULL;
-        if (rowbytes > stride) { /* mapped overlapping rows: bytes past the file read as 0 */
-            row = nli_malloc((size_t)rowbytes);
-            if (!row) { free(rgb); nli_prefixerr("%s", name); return -1; }
-        }
-        for (int y = 0; y < h; y++) {
-            uint64_t at = offset + (uint64_t)y * stride;
-            const uint8_t *src = d + at;
-            if (row) {
-                memset(row, 0, (size_t)rowbytes);
-                if (at < len) memcpy(row, d + at, (size_t)(len - at < rowbytes ? len - at : rowbytes));
-                src = row;
-            }
-            bmp_row(&b, src, rgb + (size_t)(b.topdown ? y : h - 1 - y) * w * 3, w);
-        }
-        free(row);
+        for (int y = 0; y < h; y++)
+            bmp_row(&b, d + offset + (uint64_t)y * stride, rgb + (size_t)(b.topdown ? y : h - 1 - y) * w * 3, w);
     }
     out->w = w;
     out->h = h;

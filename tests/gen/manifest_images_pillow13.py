@@ -55,15 +55,6 @@ def keep(reason, names):
 
 
 # ---- Files where the library still follows Pillow 9.4 (see the docstring).
-keep("BMP header sizes 52 and 56 (BITMAPV2/V3INFOHEADER): Pillow 13 reads them, 9.4 refused",
-     "header52.bmp header56.bmp")
-keep("OS/2 BMP whose pixel offset (26) is the end of the header: Pillow 13 reads the palette from there, "
-     "9.4 finds the data truncated", "pal1_os2_offset26.bmp pal4_os2_offset26.bmp pal8_os2_offset26.bmp")
-keep("BMP 'grey palette' quirk (a 4-bit or 3-colour palette that is grey): Pillow 13 refuses it "
-     "('codec configuration error'), 9.4 decoded it as L", """
-    modeL_1_colors3.bmp modeL_4_quirk.bmp modeL_4_quirk_wide.bmp modeL_4_quirk_padded.bmp
-    mut9_m5.bmp mut9_m6.bmp mut9_m10.bmp mut9_m12.bmp mut9_m14.bmp mut9_m17.bmp mut9_m18.bmp mut9_m23.bmp
-""")
 keep("damaged GIF: a frame of width 0 at x 0; Pillow 13 refuses it ('tile cannot extend outside image')",
      "frame_w0_x0.gif frame_w0_x0_y2.gif")
 keep("damaged JPEG: an SOF marker after EOI; Pillow 13 refuses it ('broken data stream')",
