@@ -1,7 +1,6 @@
 /* image_gif.c — the first frame of a GIF as Pillow 13 gives it for
  * Image.open(path).convert("RGB") (GifImagePlugin.py, GifDecode.c,
- * ImageFile.load), written from their behaviour (the x=0 width-0 frame
- * below is still decoded as Pillow 9.4 did: tests/gen/manifest_images_pillow13.py's KEEP_94):
+ * ImageFile.load), written from their behaviour:
  *  - The screen size grows to hold the first frame when the frame reaches
  *    past it; pixels outside the frame hold the frame's transparent index
  *    (graphic control extension) or index 0, never the background colour.
@@ -14,8 +13,8 @@
  *    short; no image before the trailer; a graphic control extension shorter
  *    than 3 bytes (4 with the transparency flag); an application extension
  *    with an empty first block, or NETSCAPE2.0 with an empty second one;
- *    an empty frame (except Pillow's x=0 width-0 frame, which it decodes as
- *    the whole image); code sizes above 12; LZW codes its decoder rejects;
+ *    an empty frame (Pillow 13; 9.4 decoded one at x=0 of width 0 as the
+ *    whole image); code sizes above 12; LZW codes its decoder rejects;
  *    and a stream that ends before every pixel of the frame is written.
  *  - Pillow's decoder only starts a data sub-block once all of it is there,
  *    keeps decoding after an end code when the file goes on (it is fed in
@@ -249,19 +248,14 @@ int nli_image_load_gif(const uint8_t *data, size_t len, const char *name, nli_im
     if (y0 + fh > H) H = y0 + fh;
     if (nli_image_check_dims(name, "GIF", W, H) != 0) return -1;
 
-    /* The decoder's tile: Pillow decodes a frame at x=0 of width 0 as the
-     * whole image, and refuses other empty frames. */
+    /* The decoder's tile: Pillow 13 refuses every empty frame (9.4 decoded
+     * one at x=0 of width 0 as the whole image). */
     gif_lzw z = {0};
     z.stride = (int)W;
-    if (x0 == 0 && fw == 0) {
-        z.xsize = (int)W;
-        z.ysize = (int)H;
-    } else {
-        z.xoff = (int)x0;
-        z.yoff = (int)y0;
-        z.xsize = (int)fw;
-        z.ysize = (int)fh;
-    }
+    z.xoff = (int)x0;
+    z.yoff = (int)y0;
+    z.xsize = (int)fw;
+    z.ysize = (int)fh;
     if (z.xsize <= 0 || z.ysize <= 0) {
         nli_seterr("%s: corrupt GIF: empty frame (%llux%llu)", name, (unsigned long long)fw,
                    (unsigned long long)fh);

@@ -55,8 +55,6 @@ def keep(reason, names):
 
 
 # ---- Files where the library still follows Pillow 9.4 (see the docstring).
-keep("damaged GIF: a frame of width 0 at x 0; Pillow 13 refuses it ('tile cannot extend outside image')",
-     "frame_w0_x0.gif frame_w0_x0_y2.gif")
 keep("damaged JPEG: an SOF marker after EOI; Pillow 13 refuses it ('broken data stream')",
      "jpg_base_eoi_sof.jpg jpg_grey_eoi_sof.jpg")
 keep("uncompressed YCbCr TIFF: Pillow 13 reads it, 9.4 found it truncated", "tif_YCbCr_raw.tif")
