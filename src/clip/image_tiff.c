@@ -1,7 +1,8 @@
 /* image_tiff.c — TIFF as Pillow 13 opens it: Image.open(p).convert('RGB')
  * of the first page (TiffImagePlugin, TiffDecode.c, Unpack.c, Convert.c);
- * still as Pillow 9.4 did for 16-bit CMYK, uncompressed YCbCr, signed
- * 16-bit big-endian grey and separate-plane RGBX/YCbCr files (tests/gen/manifest_images_pillow13.py's KEEP_94).
+ * still as Pillow 9.4 did for 16-bit CMYK, uncompressed YCbCr and signed
+ * 16-bit big-endian grey files (tests/gen/manifest_images_pillow13.py's
+ * KEEP_94).
  *
  * Pillow reads the directory itself and picks a (mode, rawmode) from its
  * OPEN_INFO table keyed by byte order, photometric interpretation, sample
@@ -302,7 +303,10 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
             return -1;
         }
     }
-    uint64_t bits = (uint64_t)f->spp * f->bps; /* the rawmode's bits; a plane has bits / planes */
+    uint64_t bits = (uint64_t)f->spp * f->bps; /* the rawmode's bits */
+    /* a plane holds one sample (Pillow 13 reads the image's bands, so an RGB
+     * image's planes past the third, e.g. RGBX's X, are not read) */
+    uint64_t pbits = planes > 1 ? (uint64_t)f->bps : bits;
     uint8_t *buf = NULL, *px = NULL;
     int rc = -1;
     /* separate planes: plane k into band k of Pillow's image (4 bytes a
@@ -321,7 +325,7 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
         TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
         TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
         if (tsz <= 0 || rowb <= 0 || rowb > tsz || tw == 0 || th == 0 ||
-            (uint64_t)tsz > ((uint64_t)th * bits / planes + 7) / 8 * tw) {
+            (uint64_t)tsz > ((uint64_t)th * pbits + 7) / 8 * tw) {
             nli_seterr("%s: corrupt TIFF: inconsistent tile size", name);
             return -1;
         }
@@ -335,7 +339,7 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
                     }
                     uint32_t cw = x + tw > (uint32_t)w ? (uint32_t)w - x : tw;
                     uint32_t ch = y + th > (uint32_t)h ? (uint32_t)h - y : th;
-                    if ((uint64_t)rowb * ch > (uint64_t)tsz || ((uint64_t)cw * bits / planes + 7) / 8 > (uint64_t)rowb) {
+                    if ((uint64_t)rowb * ch > (uint64_t)tsz || ((uint64_t)cw * pbits + 7) / 8 > (uint64_t)rowb) {
                         nli_seterr("%s: corrupt TIFF: inconsistent tile size", name);
                         goto out;
                     }
@@ -345,7 +349,7 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
         uint32_t rps = 0;
         if (TIFFGetField(tif, TIFFTAG_ROWSPERSTRIP, &rps) != 1 || rps == (uint32_t)-1) rps = (uint32_t)h;
         tmsize_t ssz = TIFFStripSize(tif), rowb = TIFFScanlineSize(tif);
-        uint64_t urow = ((uint64_t)w * bits / planes + 7) / 8;
+        uint64_t urow = ((uint64_t)w * pbits + 7) / 8;
         if (rps == 0 || ssz <= 0 || (uint64_t)ssz > urow * rps || rowb <= 0 || urow > (uint64_t)rowb) {
             nli_seterr("%s: corrupt TIFF: inconsistent strip size", name);
             return -1;

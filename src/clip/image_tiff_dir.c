@@ -319,8 +319,10 @@ int nli_tiff_setup(const tdir *d, const char *name, tsetup *s) {
     if (ph == 2 && fill == 1 && (bps == 8 || bps == 16) && spp == 3 + (int)nextra + (nextra == 0 && spp == 4) &&
         rest0 && (e0 <= 2 || (e0 == 999 && nextra == 1 && bps == 8)) && (bps == 8 || spp <= 4)) {
         f->kind = e0 == 1 ? K_RGBA_PRE : K_RGB;
-        s->mode = spp == 3 ? M_RGB : e0 == 0 ? M_RGBX : M_RGBA;
-        s->rawmode_is_mode = bps == 8 && spp == 4 && e0 != 1;
+        /* Pillow 13: RGB plus unspecified extra samples is mode "RGB"
+         * (rawmode "RGBX..."; 9.4: mode "RGBX") */
+        s->mode = spp == 3 || e0 == 0 ? M_RGB : M_RGBA;
+        s->rawmode_is_mode = bps == 8 && spp == 4 && e0 == 2;
         static const char *raws[3][3] = {{"RGBX", "RGBXX", "RGBXXX"}, {"RGBa", "RGBaX", "RGBaXX"},
                                          {"RGBA", "RGBAX", "RGBAXX"}};
         s->rawchars = spp == 3 ? "RGB" : raws[e0 == 0 ? 0 : e0 == 1 ? 1 : 2][nextra > 1 ? nextra - 1 : 0];
@@ -349,6 +351,12 @@ int nli_tiff_setup(const tdir *d, const char *name, tsetup *s) {
         s->rawmode_is_mode = bps == 8 && spp == 4;
         return 0;
     } else if (ph == 6 && spp == 3 && bps == 8 && nextra == 0 && fill == 1) {
+        /* Pillow 13 opens it as mode "YCbCr", which has no unpacker for
+         * separate uncompressed planes (9.4 read them as "RGBX" planes) */
+        if (s->comp == 1 && s->planar == 2) {
+            nli_seterr("%s: unsupported TIFF (separate YCbCr planes: unknown raw mode for this image mode)", name);
+            return -1;
+        }
         f->kind = s->comp == 1 ? K_RGBX_YCC : K_RGB; /* raw: read as "RGBX", 4 bytes a pixel */
         s->mode = M_RGB;
         if (s->comp == 1) s->rawbits = 32;

@@ -64,9 +64,7 @@ keep("16-bit CMYK TIFF: Pillow 13 reads it, 9.4 could not identify it", """
 """)
 keep("signed 16-bit big-endian grey TIFF: Pillow 13 converts it differently",
      "tifs_grey16s_be_deflate_5x3.tif tifs_grey16s_be_deflate_23x17.tif tifs_grey16s_be_deflate_64x9.tif")
-keep("planar RGBX / YCbCr TIFF: Pillow 13 refuses them, 9.4 decoded them", """
-    tifs_planar_rgbx_be.tif tifs_planar_rgbx_le.tif tifs_planar_ycbcr_be.tif tifs_planar_ycbcr_le.tif
-""")
+
 
 LIBC = ctypes.CDLL(None)
 LIBC.malloc.restype = ctypes.c_void_p
