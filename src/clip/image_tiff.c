@@ -1,8 +1,7 @@
 /* image_tiff.c — TIFF as Pillow 13 opens it: Image.open(p).convert('RGB')
  * of the first page (TiffImagePlugin, TiffDecode.c, Unpack.c, Convert.c);
- * still as Pillow 9.4 did for 16-bit CMYK, uncompressed YCbCr and signed
- * 16-bit big-endian grey files (tests/gen/manifest_images_pillow13.py's
- * KEEP_94).
+ * still as Pillow 9.4 did for uncompressed YCbCr (refused as truncated;
+ * tests/gen/manifest_images_pillow13.py's KEEP_94).
  *
  * Pillow reads the directory itself and picks a (mode, rawmode) from its
  * OPEN_INFO table keyed by byte order, photometric interpretation, sample
@@ -471,8 +470,11 @@ int nli_image_load_tiff(const uint8_t *data, size_t len, const char *name, nli_i
             goto fail;
         }
         /* libtiff gives 16-bit samples in the machine's order and has
-         * already reversed the bits of fill order 2 */
-        if (s.f.bps == 16) s.f.be = 0;
+         * already reversed the bits of fill order 2; except for signed
+         * 16-bit, Pillow 13 turns only rawmodes ending in ";16B"/";16L" into
+         * native order, so "I;16BS" reads libtiff's machine-order samples
+         * as big-endian (9.4 turned it into "I;16NS") */
+        if (s.f.bps == 16 && s.f.kind != K_GREY16S) s.f.be = 0;
         s.f.bitrev = 0;
         int rc;
         if (photo == PHOTOMETRIC_YCBCR && !(comp == COMPRESSION_JPEG && pc == PLANARCONFIG_CONTIG)) {

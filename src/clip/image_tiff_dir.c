@@ -80,7 +80,7 @@ void nli_tiff_unpack_row(const tfmt *f, const uint8_t *in, uint8_t *out, int n) 
             }
         }
         break;
-    case K_CMYK: /* 16-bit ("CMYK;16L"): the high bytes */
+    case K_CMYK: /* 16-bit ("CMYK;16L", "CMYK;16B"): the high bytes */
         if (f->bps == 8) nli_image_cmyk_row(in, f->spp, 0, out, n);
         else
             for (x = 0; x < n; x++) {
@@ -344,7 +344,7 @@ int nli_tiff_setup(const tdir *d, const char *name, tsetup *s) {
         s->mode = M_PA;
         s->rawchars = "PA";
     } else if (ph == 5 && fill == 1 && ((bps == 8 && spp == 4 + (int)nextra && (nextra == 0 || (e0 == 0 && rest0))) ||
-                                        (bps == 16 && !be && spp == 4 && nextra == 0))) {
+                                        (bps == 16 && spp == 4 && nextra == 0))) { /* 16B: Pillow 13 */
         f->kind = K_CMYK;
         s->mode = M_CMYK;
         s->rawchars = nextra == 0 ? "CMYK" : nextra == 1 ? "CMYKX" : "CMYKXX";

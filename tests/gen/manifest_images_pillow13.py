@@ -58,13 +58,6 @@ def keep(reason, names):
 keep("damaged JPEG: an SOF marker after EOI; Pillow 13 refuses it ('broken data stream')",
      "jpg_base_eoi_sof.jpg jpg_grey_eoi_sof.jpg")
 keep("uncompressed YCbCr TIFF: Pillow 13 reads it, 9.4 found it truncated", "tif_YCbCr_raw.tif")
-keep("16-bit CMYK TIFF: Pillow 13 reads it, 9.4 could not identify it", """
-    tifs_cmyk16_be_5x3.tif tifs_cmyk16_be_23x17.tif tifs_cmyk16_be_64x9.tif
-    tifs_cmyk16_be_deflate_5x3.tif tifs_cmyk16_be_deflate_23x17.tif tifs_cmyk16_be_deflate_64x9.tif
-""")
-keep("signed 16-bit big-endian grey TIFF: Pillow 13 converts it differently",
-     "tifs_grey16s_be_deflate_5x3.tif tifs_grey16s_be_deflate_23x17.tif tifs_grey16s_be_deflate_64x9.tif")
-
 
 LIBC = ctypes.CDLL(None)
 LIBC.malloc.restype = ctypes.c_void_p
