@@ -21,7 +21,6 @@ writes some of them differently, and cannot save some modes used here):
   /tmp/p13/bin/python tests/gen/manifest_images_pillow13.py   (Pillow 13.0.0)
 All images are our own: synthetic patterns from a fixed seed.
 """
-import ctypes
 import hashlib
 import io
 import json
@@ -753,21 +752,7 @@ webp_variants()
 tiff_variants()
 tiff_sample_variants()
 
-LIBC = ctypes.CDLL(None)
-LIBC.malloc.restype = ctypes.c_void_p
-LIBC.free.argtypes = [ctypes.c_void_p]
-
-
-def dirty_heap(byte):
-    """Leave freed malloc blocks of every small size filled with byte, so a
-    decoder that reads memory it never wrote shows it."""
-    blocks = []
-    for size in list(range(8, 4096, 8)) * 4:
-        b = LIBC.malloc(size)
-        ctypes.memset(b, byte, size)
-        blocks.append(b)
-    for b in blocks:
-        LIBC.free(b)
+from heap_util import dirty_heap  # noqa: E402 (tests/gen, beside this script)
 
 
 def pillow_result(path):

@@ -26,7 +26,6 @@ Pillow 13 does fails there until its line here goes. This script refuses to
 keep a file whose 9.4 and 13 results agree, and a listed file that is not
 in the corpora.
 """
-import ctypes
 import hashlib
 import json
 import os
@@ -59,21 +58,7 @@ keep("damaged JPEG: an SOF marker after EOI; Pillow 13 refuses it ('broken data 
      "jpg_base_eoi_sof.jpg jpg_grey_eoi_sof.jpg")
 keep("uncompressed YCbCr TIFF: Pillow 13 reads it, 9.4 found it truncated", "tif_YCbCr_raw.tif")
 
-LIBC = ctypes.CDLL(None)
-LIBC.malloc.restype = ctypes.c_void_p
-LIBC.free.argtypes = [ctypes.c_void_p]
-
-
-def dirty_heap(byte):
-    """Leave freed malloc blocks of every small size filled with byte, so a
-    decoder that reads memory it never wrote shows it."""
-    blocks = []
-    for size in list(range(8, 4096, 8)) * 4:
-        b = LIBC.malloc(size)
-        ctypes.memset(b, byte, size)
-        blocks.append(b)
-    for b in blocks:
-        LIBC.free(b)
+from heap_util import dirty_heap  # noqa: E402 (tests/gen, beside this script)
 
 
 def pillow_result(path, name):
