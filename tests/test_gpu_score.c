@@ -432,6 +432,7 @@ int main(void) {
         nl_mine_params m = nl_mine_default_params();
         m.device = NL_DEVICE_CUDA;
         m.device_index = 99;
+        m.fraction = 0.5; /* one of each part of speech: selecting none is refused before the device is used */
         uint8_t pos[4] = {0, 0, 1, 1};
         size_t *sel = NULL, ns = 0;
         CHECK(nl_mine(x, 4, x, 4, pos, 8, &m, &sel, &ns, NULL) == -1 && strstr(nl_last_error(), "cuda:99"),
