@@ -71,6 +71,12 @@ void cli_signals_interrupt_reads(void);
 /* The metrics table of `eval` (eval_table.c). */
 void cli_print_eval_table(FILE *f, const nl_eval_result *r);
 
+int cmd_devices(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_corpus(int argc, char **argv);
 int cmd_mine(int argc, char **argv);
 int cmd_score(int argc, char **argv);

@@ -249,6 +249,13 @@ int nli_hub_in_snapshot(const char *snap, const char *name) {
     return ok;
 }
 
+int nli_hub_no_exist_marked(const char *repo_dir, const char *commit, const char *file) {
+    char *p = nli_hub_path(repo_dir, ".no_exist", commit, file, NULL);
+    int r = p && nli_file_exists(p);
+    free(p);
+    return r;
+}
+
 int nli_hub_snapshot_complete(const char *snap, nli_layout layout, const char **missing) {
     static _Thread_local char miss[256];
     /* an OpenCLIP snapshot: its config and weights (the tokenizer files are
@@ -337,10 +344,7 @@ static int convert_cached(const char *repo_id, const char *snap, const char *mis
 static int layout_present(const char *snap, nli_layout layout) {
     if (!nli_hub_in_snapshot(snap, nli_hub_layout_config(layout))) return 0;
     if (layout == NLI_LAYOUT_OPENCLIP || !nli_hub_in_snapshot(snap, NL_HUB_OPENCLIP_CONFIG)) return 1;
-    char *p = nli_path_join(snap, nli_hub_required[0]);
-    int clip = p ? nli_hf_config_is_clip(p) : -1;
-    free(p);
-    return clip != 0;
+    return nli_dir_has_hf_clip_config(snap);
 }
 
 char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char *revision, nli_layout prefer,
@@ -364,11 +368,7 @@ char *nli_hub_find_cached(const char *cache_dir, const char *repo_id, const char
     }
     const nli_layout other = prefer == NLI_LAYOUT_OPENCLIP ? NLI_LAYOUT_HF : NLI_LAYOUT_OPENCLIP;
     const nli_layout use = !layout_present(snap, prefer) && layout_present(snap, other) ? other : prefer;
-    if (fallback) {
-        char *marker = nli_hub_path(repo, ".no_exist", commit, nli_hub_layout_config(prefer), NULL);
-        *fallback = use != prefer && !(marker && nli_file_exists(marker));
-        free(marker);
-    }
+    if (fallback) *fallback = use != prefer && !nli_hub_no_exist_marked(repo, commit, nli_hub_layout_config(prefer));
     free(repo);
     if (layout) *layout = use;
     const char *missing = NULL;

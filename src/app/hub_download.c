@@ -119,10 +119,7 @@ static void write_cachedir_tag(const nli_hub_ctx *h) {
 }
 
 static int no_exist_marked(const nli_hub_ctx *h, const char *commit, const char *file) {
-    char *p = nli_hub_path(h->repo, ".no_exist", commit, file, NULL);
-    int r = p && nli_file_exists(p);
-    free(p);
-    return r;
+    return nli_hub_no_exist_marked(h->repo, commit, file);
 }
 
 static void mark_no_exist(const nli_hub_ctx *h, const char *commit, const char *file) {

@@ -91,6 +91,9 @@ int nli_hub_home(char **home);
 int nli_hub_snapshot_complete(const char *snap, nli_layout layout, const char **missing);
 /* snap/name is a regular file (following links). */
 int nli_hub_in_snapshot(const char *snap, const char *name);
+/* repo_dir/.no_exist/commit/file is there: huggingface_hub's record that
+ * the repository has no such file at that commit. */
+int nli_hub_no_exist_marked(const char *repo_dir, const char *commit, const char *file);
 /* The config file of a layout: config.json or open_clip_config.json. */
 const char *nli_hub_layout_config(nli_layout layout);
 /* The error for a cache that cannot be written (path, errno err). */

@@ -61,6 +61,10 @@ char *nli_model_resolve_layout(const char *name, nli_layout *layout);
  * timm's config.json (timm/ repositories) is not. 1, 0 (not, or not JSON),
  * -1 unreadable (error set). */
 int nli_hf_config_is_clip(const char *path);
+/* dir holds a config.json that is a Hugging Face CLIP config, or one that
+ * cannot be read (counted as one, so that loading it reports the error):
+ * the rule both layouts' checks share (a folder's, a Hub snapshot's). */
+int nli_dir_has_hf_clip_config(const char *dir);
 /* Parse open_clip_config.json's model_cfg and preprocess_cfg as open_clip
  * resolves them; anything we do not implement is refused by name. */
 int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);

@@ -28,13 +28,17 @@ static int has_file(const char *dir, const char *name) {
  * and an older open_clip added its config and .bin to is read as what it
  * has whole, the Hugging Face model (transformers reads it so too); timm's
  * config.json beside them (timm/ repositories) is no CLIP config. */
-int nli_is_openclip_dir(const char *dir) {
-    if (!has_file(dir, CONFIG_NAME)) return 0;
-    if (has_file(dir, "open_clip_model.safetensors") || !has_file(dir, "config.json")) return 1;
+int nli_dir_has_hf_clip_config(const char *dir) {
+    if (!has_file(dir, "config.json")) return 0;
     char *p = nli_path_join(dir, "config.json");
     int clip = p ? nli_hf_config_is_clip(p) : -1;
     free(p);
-    return clip == 0;
+    return clip != 0;
+}
+
+int nli_is_openclip_dir(const char *dir) {
+    if (!has_file(dir, CONFIG_NAME)) return 0;
+    return has_file(dir, "open_clip_model.safetensors") || !nli_dir_has_hf_clip_config(dir);
 }
 
 /* A key we read ourselves, or one whose default is harmless, with the
