@@ -1,10 +1,21 @@
-/* test_image_tiff_bomb.c — an uncompressed TIFF of 222 bytes that declares
- * 13000 x 13000 RGB pixels (500 MB) with one strip of 100 bytes: refused
- * as truncated (as Pillow does) before any pixel buffer is allocated. Each
- * strip or tile's byte range is checked against the file first; the old
- * decoder allocated and filled the whole image before finding the strip
- * short. The peak memory of a child process that loads it must stay far
- * below the image's size. Needs no reference data. */
+/* test_image_tiff_bomb.c — small TIFFs declaring huge images must fail
+ * without touching memory of the image's size. The peak memory of a child
+ * process that loads each must stay far below it.
+ * - Uncompressed, 222 bytes declaring 13000 x 13000 RGB (500 MB) in one
+ *   strip of 100 bytes: refused as truncated (as Pillow does) before any
+ *   pixel buffer is filled (each strip or tile's byte range is checked
+ *   against the file first).
+ * - The same with a deflate, LZW or PackBits strip of 100 bytes: libtiff
+ *   zero-fills a whole-strip buffer after the first bad byte (500 MB); a
+ *   strip that large is decoded row by row, failing at row 0. (Not CCITT
+ *   fax: its decoder ends a short strip without error, as in Pillow, and a
+ *   valid fax page of 13000 x 13000 is a few KB anyway; the pixel limit
+ *   bounds it.)
+ * - One 60000 x 60000 deflate tile for a 16 x 16 image (10 GB zero-filled):
+ *   refused by its size.
+ * And the row-by-row reading gives the same pixels as whole strips on valid
+ * files that libtiff writes here (each codec, predictor, 16 bits, separate
+ * planes, a short last strip). Needs no reference data. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +24,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <tiffio.h>
+
 #include "check.h"
 #include "image.h"
+#include "image_tiff.h"
 #include "neglabel.h"
 #include "util.h"
 
 static size_t put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); return 2; }
 static size_t put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); return 4; }
 
-/* Little-endian TIFF: w x h, 3 x 8-bit RGB, one strip of nstrip bytes
- * (of value 0x80) right after the IFD; compression 1. */
-static size_t tiff_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip) {
-    const uint16_t tags[9][3] = {{256, 4, 0}, {257, 4, 0}, {258, 3, 8}, {259, 3, 1}, {262, 3, 2},
+/* Little-endian TIFF: w x h, 3 x 8-bit RGB, one strip
+ * of nstrip bytes (of value 0x80) right after the IFD; compression comp. */
+static size_t tiff_bomb_c(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip, uint16_t comp) {
+    const uint16_t tags[9][3] = {{256, 4, 0}, {257, 4, 0}, {258, 3, 8}, {259, 3, comp}, {262, 3, 2},
                                  {273, 4, 0}, {277, 3, 3}, {278, 4, 0}, {279, 4, 0}};
     uint32_t data_off = 8 + 2 + 9 * 12 + 4;
     size_t n = 0;
@@ -44,6 +58,135 @@ static size_t tiff_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip) {
     n += put32(o + n, 0);
     memset(o + n, 0x80, nstrip);
     return n + nstrip;
+}
+
+static size_t tiff_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip) {
+    return tiff_bomb_c(o, w, h, nstrip, 1);
+}
+
+/* Little-endian tiled TIFF: w x h RGB, one deflate tile of tw x th whose
+ * 100 bytes follow the IFD. */
+static size_t tiff_tile_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t tw, uint32_t th) {
+    const uint32_t tags[10][2] = {{256, w}, {257, h}, {258, 8}, {259, 8}, {262, 2},
+                                  {277, 3}, {322, tw}, {323, th}, {324, 0}, {325, 100}};
+    const uint32_t data_off = 8 + 2 + 10 * 12 + 4;
+    size_t n = 0;
+    memcpy(o, "II*\0", 4);
+    n = 4;
+    n += put32(o + n, 8);
+    n += put16(o + n, 10);
+    for (int i = 0; i < 10; i++) {
+        int shorts = tags[i][0] >= 258 && tags[i][0] <= 277;
+        n += put16(o + n, (uint16_t)tags[i][0]);
+        n += put16(o + n, shorts ? 3 : 4);
+        n += put32(o + n, 1);
+        uint32_t v = tags[i][0] == 324 ? data_off : tags[i][1];
+        if (shorts) n += put16(o + n, (uint16_t)v), n += put16(o + n, 0);
+        else n += put32(o + n, v);
+    }
+    n += put32(o + n, 0);
+    memset(o + n, 0x80, 100);
+    return n + 100;
+}
+
+/* A valid w x h TIFF written by libtiff (spp samples of bps bits, strips of
+ * rps rows, compression comp, predictor pred, planar config pc), its pixels
+ * a fixed pattern; into a malloc'd buffer (*len), NULL on failure. */
+static uint8_t *tiff_valid(uint32_t w, uint32_t h, int spp, int bps, uint32_t rps, uint16_t comp, uint16_t pred,
+                           uint16_t pc, size_t *len) {
+    char path[] = "/tmp/nl_tiff_rows_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    close(fd);
+    TIFF *t = TIFFOpen(path, "w");
+    uint8_t *out = NULL;
+    if (!t) goto done;
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)spp);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, (uint16_t)bps);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, spp == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, pc);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, rps);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, comp);
+    if (pred) TIFFSetField(t, TIFFTAG_PREDICTOR, pred);
+    int planes = pc == PLANARCONFIG_SEPARATE ? spp : 1;
+    tmsize_t rowb = TIFFScanlineSize(t);
+    uint8_t *row = calloc((size_t)rowb, 1);
+    int ok = row != NULL;
+    for (int pl = 0; pl < planes && ok; pl++)
+        for (uint32_t y = 0; y < h && ok; y++) {
+            for (tmsize_t k = 0; k < rowb; k++) row[k] = (uint8_t)((k * 7 + y * 13 + (uint32_t)pl * 51) ^ (k / 5));
+            if (bps == 16 && spp == 1) /* 16-bit grey becomes 8 bits by clipping: keep values under 256 */
+                for (tmsize_t k = 0; k + 1 < rowb; k += 2) row[k + 1] = 0;
+            ok = TIFFWriteScanline(t, row, y, (uint16_t)pl) == 1;
+        }
+    free(row);
+    TIFFClose(t);
+    if (!ok) goto done;
+    FILE *f = fopen(path, "rb");
+    if (!f) goto done;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (sz > 0 && (out = malloc((size_t)sz)) != NULL && fread(out, 1, (size_t)sz, f) != (size_t)sz) {
+        free(out);
+        out = NULL;
+    }
+    fclose(f);
+    *len = (size_t)sz;
+done:
+    unlink(path);
+    return out;
+}
+
+/* Each valid file decodes to the same pixels from whole strips and by rows. */
+static void rows_equal_whole(void) {
+    static const struct {
+        const char *what;
+        int spp, bps;
+        uint32_t rps;
+        uint16_t comp, pred, pc;
+    } v[] = {
+        {"LZW RGB", 3, 8, 8, COMPRESSION_LZW, 0, PLANARCONFIG_CONTIG},
+        {"LZW RGB predictor 2", 3, 8, 8, COMPRESSION_LZW, 2, PLANARCONFIG_CONTIG},
+        {"deflate RGB", 3, 8, 5, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG},
+        {"deflate RGB 16-bit predictor 2", 3, 16, 8, COMPRESSION_ADOBE_DEFLATE, 2, PLANARCONFIG_CONTIG},
+        {"PackBits grey", 1, 8, 8, COMPRESSION_PACKBITS, 0, PLANARCONFIG_CONTIG},
+        {"LZW RGB separate planes", 3, 8, 8, COMPRESSION_LZW, 0, PLANARCONFIG_SEPARATE},
+        {"deflate grey 16-bit", 1, 16, 37, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG},
+        {"CCITT G4 bilevel", 1, 1, 37, COMPRESSION_CCITTFAX4, 0, PLANARCONFIG_CONTIG},
+        {"CCITT G3 bilevel", 1, 1, 8, COMPRESSION_CCITTFAX3, 0, PLANARCONFIG_CONTIG},
+    };
+    const uint64_t dflt = nli_tiff_whole_strip_max;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t len = 0;
+        uint8_t *f = tiff_valid(29, 37, v[i].spp, v[i].bps, v[i].rps, v[i].comp, v[i].pred, v[i].pc, &len);
+        CHECK(f != NULL, "%s: libtiff could not write it", v[i].what);
+        if (!f) continue;
+        nli_image whole, rows;
+        nli_tiff_whole_strip_max = dflt;
+        int rw = nli_image_load_mem(f, len, "whole.tif", &whole);
+        CHECK(rw == 0, "%s (whole strips): %s", v[i].what, rw ? nli_geterr() : "");
+        nli_tiff_whole_strip_max = 0;
+        int rr = nli_image_load_mem(f, len, "rows.tif", &rows);
+        CHECK(rr == 0, "%s (by rows): %s", v[i].what, rr ? nli_geterr() : "");
+        nli_tiff_whole_strip_max = dflt;
+        if (rw == 0 && rr == 0) {
+            size_t nb = (size_t)whole.w * (size_t)whole.h * 3, varied = 0;
+            CHECK(rows.w == whole.w && rows.h == whole.h && !memcmp(rows.rgb, whole.rgb, nb),
+                  "%s: pixels by rows differ from whole strips", v[i].what);
+            for (size_t k = 1; k < nb; k++) varied += whole.rgb[k] != whole.rgb[k - 1];
+            CHECK(whole.w == 29 && whole.h == 37 && varied > nb / 100, "%s: %dx%d, %zu of %zu values vary", v[i].what,
+                  whole.w, whole.h, varied, nb);
+            if (v[i].bps == 8 && v[i].spp == 3 && v[i].pc == PLANARCONFIG_CONTIG)
+                CHECK(whole.rgb[3 * 30 + 1] == (uint8_t)((4 * 7 + 1 * 13) ^ (4 / 5)), "%s: a pixel is not what was written",
+                      v[i].what);
+        }
+        if (rw == 0) nli_image_free(&whole);
+        if (rr == 0) nli_image_free(&rows);
+        free(f);
+    }
 }
 
 /* The peak RSS of a child that loads data (KiB), or -1 if the child did
@@ -87,5 +230,37 @@ int main(void) {
     printf("peak RSS: whole.tif %ld KiB, bomb.tif %ld KiB\n", base, bomb);
     CHECK(base > 0 && bomb > 0 && bomb < base + 100 * 1024, "loading a 222-byte TIFF took %ld KiB (a 10x10 one %ld)",
           bomb, base);
+
+    /* compressed strips: refused as corrupt at row 0, in little memory */
+    static const struct { uint16_t comp; const char *name; } codecs[] = {
+        {8, "deflate"}, {5, "LZW"}, {32773, "PackBits"}};
+    for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
+        n = tiff_bomb_c(f, 13000, 13000, 100, codecs[i].comp);
+        rc = nli_image_load_mem(f, n, "cbomb.tif", &img);
+        CHECK(rc != 0 && strstr(nli_geterr(), "corrupt TIFF"), "%s bomb: %s", codecs[i].name, rc ? nli_geterr() : "decoded");
+        if (rc == 0) nli_image_free(&img);
+        long peak = child_peak(f, n, 0);
+        printf("peak RSS: %s bomb %ld KiB\n", codecs[i].name, peak);
+        CHECK(peak > 0 && peak < base + 100 * 1024, "loading a %zu-byte %s TIFF declaring 13000x13000 took %ld KiB",
+              n, codecs[i].name, peak);
+    }
+
+    /* one 60000x60000 tile for a 16x16 image: refused by its size */
+    n = tiff_tile_bomb(f, 16, 16, 60000, 60000);
+    rc = nli_image_load_mem(f, n, "tbomb.tif", &img);
+    CHECK(rc != 0 && strstr(nli_geterr(), "tile of 60000x60000"), "tile bomb: %s", rc ? nli_geterr() : "decoded");
+    if (rc == 0) nli_image_free(&img);
+    long tpeak = child_peak(f, n, 0);
+    printf("peak RSS: tile bomb %ld KiB\n", tpeak);
+    CHECK(tpeak > 0 && tpeak < base + 100 * 1024, "loading a %zu-byte TIFF with one 60000x60000 tile took %ld KiB", n,
+          tpeak);
+    /* a tile a little larger than a large image is read (here: found corrupt) */
+    n = tiff_tile_bomb(f, 4000, 4000, 4096, 4096);
+    rc = nli_image_load_mem(f, n, "tile.tif", &img);
+    CHECK(rc != 0 && strstr(nli_geterr(), "corrupt TIFF: tile at 0x0"), "4096 tile of a 4000x4000 image: %s",
+          rc ? nli_geterr() : "decoded");
+    if (rc == 0) nli_image_free(&img);
+
+    rows_equal_whole();
     return check_done();
 }

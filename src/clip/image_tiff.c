@@ -45,6 +45,10 @@
 
 /* libtiff allocations for one strip or tile, tags etc. (hostile headers) */
 #define NL_TIFF_MAX_ALLOC ((tmsize_t)256 << 20)
+/* A tile larger than this and than twice its image is refused (read_libtiff) */
+#define NL_TIFF_MAX_TILE ((uint64_t)64 << 20)
+
+uint64_t nli_tiff_whole_strip_max = (uint64_t)16 << 20;
 
 typedef struct {
     const uint8_t *p;
@@ -328,6 +332,16 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
             nli_seterr("%s: corrupt TIFF: inconsistent tile size", name);
             return -1;
         }
+        /* A tile is decoded whole (as Pillow does), and libtiff zero-fills
+         * what a corrupt tile leaves: a 222-byte file declaring one
+         * 60000x60000 tile for a 16x16 image touched 10 GB. A tile larger
+         * than NL_TIFF_MAX_TILE and than twice the RGB image it makes
+         * holds mostly nothing (real files tile by 256..4096). */
+        if ((uint64_t)tsz > NL_TIFF_MAX_TILE && (uint64_t)tsz > 2 * (uint64_t)w * (uint64_t)h * 3) {
+            nli_seterr("%s: TIFF tile of %ux%u (%lld bytes) is far larger than the %dx%d image", name, tw, th,
+                       (long long)tsz, w, h);
+            return -1;
+        }
         if (!(buf = nli_calloc((size_t)tsz, 1))) goto out;
         for (uint32_t y = 0; y < (uint32_t)h; y += th)
             for (int pl = 0; pl < planes; pl++)
@@ -353,16 +367,32 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
             nli_seterr("%s: corrupt TIFF: inconsistent strip size", name);
             return -1;
         }
-        if (!(buf = nli_calloc((size_t)ssz, 1))) goto out;
+        /* A strip larger than nli_tiff_whole_strip_max is read row by row
+         * (the same bytes from a whole stream): a 222-byte deflate file
+         * declaring one 13000x13000 strip touched 500 MB, libtiff
+         * zero-filling the strip buffer after the first bad byte; now it
+         * fails at its first row. Smaller strips are read whole, as Pillow
+         * reads them, so that a damaged stream gives Pillow's pixels (a fax
+         * decoder that "does not error on badly-terminated strips" stops a
+         * whole strip's decoding there, but goes on with the next row when
+         * read by rows). Each plane's rows of a strip are read in order
+         * (going back would decode the strip again). */
+        int by_rows = (uint64_t)ssz > nli_tiff_whole_strip_max;
+        if (!(buf = nli_calloc(by_rows ? (size_t)rowb : (size_t)ssz, 1))) goto out;
         for (uint32_t y = 0; y < (uint32_t)h; y += rps) {
             for (int pl = 0; pl < planes; pl++) {
-                if (TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, y, (uint16_t)pl), buf, ssz) == -1) {
+                if (!by_rows && TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, y, (uint16_t)pl), buf, ssz) == -1) {
                     nli_seterr("%s: corrupt TIFF: strip at row %u: %s", name, y, m->msg[0] ? m->msg : "read error");
                     goto out;
                 }
                 for (uint32_t r = 0; r < rps && y + r < (uint32_t)h; r++) {
-                    if ((uint64_t)(r + 1) * (uint64_t)rowb > (uint64_t)ssz) break;
-                    EMIT(buf + (size_t)r * (size_t)rowb, y + r, 0, w, pl);
+                    if (by_rows && TIFFReadScanline(tif, buf, y + r, (uint16_t)pl) == -1) {
+                        nli_seterr("%s: corrupt TIFF: strip at row %u: row %u: %s", name, y, y + r,
+                                   m->msg[0] ? m->msg : "read error");
+                        goto out;
+                    }
+                    if (!by_rows && (uint64_t)(r + 1) * (uint64_t)rowb > (uint64_t)ssz) break;
+                    EMIT(buf + (by_rows ? 0 : (size_t)r * (size_t)rowb), y + r, 0, w, pl);
                 }
             }
             if ((uint64_t)y + rps >= (uint64_t)h) break;

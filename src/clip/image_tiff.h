@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Strips of more bytes than this are decoded row by row, not whole (which
+ * bounds what a corrupt one costs; image_tiff.c). Tests lower it to check
+ * that both ways give the same pixels. */
+extern uint64_t nli_tiff_whole_strip_max;
+
 /* What a row holds, after Pillow's OPEN_INFO. */
 enum { K_BILEVEL, K_GREY, K_GREY16, K_GREY16S, K_RGB, K_RGBA_PRE, K_CMYK, K_PAL, K_RGBX_YCC,
        K_GREY12, K_INT32, K_FLOAT32, K_LAB };
