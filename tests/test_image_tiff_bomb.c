@@ -15,7 +15,7 @@
  *   refused by its size.
  * And the row-by-row reading gives the same pixels as whole strips on valid
  * files that libtiff writes here (each codec, predictor, 16 bits, separate
- * planes, a short last strip). Needs no reference data. */
+ * planes, JPEG, a short last strip). Needs no reference data. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +157,7 @@ static void rows_equal_whole(void) {
         {"deflate grey 16-bit", 1, 16, 37, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG},
         {"CCITT G4 bilevel", 1, 1, 37, COMPRESSION_CCITTFAX4, 0, PLANARCONFIG_CONTIG},
         {"CCITT G3 bilevel", 1, 1, 8, COMPRESSION_CCITTFAX3, 0, PLANARCONFIG_CONTIG},
+        {"JPEG RGB", 3, 8, 16, COMPRESSION_JPEG, 0, PLANARCONFIG_CONTIG},
     };
     const uint64_t dflt = nli_tiff_whole_strip_max;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -179,7 +180,7 @@ static void rows_equal_whole(void) {
             for (size_t k = 1; k < nb; k++) varied += whole.rgb[k] != whole.rgb[k - 1];
             CHECK(whole.w == 29 && whole.h == 37 && varied > nb / 100, "%s: %dx%d, %zu of %zu values vary", v[i].what,
                   whole.w, whole.h, varied, nb);
-            if (v[i].bps == 8 && v[i].spp == 3 && v[i].pc == PLANARCONFIG_CONTIG)
+            if (v[i].bps == 8 && v[i].spp == 3 && v[i].pc == PLANARCONFIG_CONTIG && v[i].comp != COMPRESSION_JPEG)
                 CHECK(whole.rgb[3 * 30 + 1] == (uint8_t)((4 * 7 + 1 * 13) ^ (4 / 5)), "%s: a pixel is not what was written",
                       v[i].what);
         }
