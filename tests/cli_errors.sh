@@ -45,6 +45,18 @@ printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x00\x00\x00\x00\x00\x0
 expect_fail "zero-size image" "zero.png" T preprocess "$TMP/zero.png" -o "$TMP/x.rgb"
 check "failed preprocess wrote nothing" test ! -e "$TMP/x.rgb"
 expect_fail "invalid UTF-8 text" "UTF-8" T embed --no-cache --model "$M" --text "$(printf 'caf\xe9')"
+# A text is tokenised whole before the cut to 77 tokens (~26 bytes a byte:
+# a 60 MB label took 1.6 GB), so a line of labels or texts longer than 1 MiB
+# (a file whose line breaks were lost) is refused on reading, naming it;
+# one of exactly 1 MiB is embedded.
+{ printf 'dog\ncat\n'; head -c 1048577 /dev/zero | tr '\0' x; printf '\n'; } >"$TMP/long_labels.txt"
+expect_fail "a label line over 1 MiB" "long_labels.txt:3: a line of 1048577 bytes.*1 MiB" \
+  T mine --no-cache --model "$M" --id-labels "$TMP/long_labels.txt" -o "$TMP/long_neg.txt"
+expect_fail "a text line over 1 MiB" "long_labels.txt:3: a line of 1048577 bytes" \
+  T embed --no-cache --model "$M" --texts "$TMP/long_labels.txt"
+{ head -c 1048576 /dev/zero | tr '\0' x; printf '\n'; } >"$TMP/mib_text.txt"
+T embed --no-cache --model "$M" --texts "$TMP/mib_text.txt" >"$TMP/mib.out" 2>"$TMP/mib.err"
+check "a text of exactly 1 MiB is embedded" test "$(jq -r '.input | length' "$TMP/mib.out")" = 1048576
 printf '{"text": "ok"}\n{"text": \n{"nope": 1}\n{"text": "after"}\n{"text": "a\\u0000b"}\n{"text": "ab"}\n' |
   T tokenize --model "$M" >"$TMP/tok.out" 2>"$TMP/tok.err"
 check "tokenize: malformed JSON line fails (exit 1)" test $? -eq 1

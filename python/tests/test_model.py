@@ -90,6 +90,16 @@ def test_embed_texts_bitwise(cli, tiny, model):
     assert model.embed_texts([]).shape == (0, model.dim)
 
 
+def test_embed_texts_longer_than_1_mib(model):
+    """A text is tokenised whole before the cut to the context (~26 bytes a
+    byte), so one over 1 MiB is refused by name; 1 MiB itself embeds, the same
+    as its first 76 tokens would."""
+    mib = "x" * (1 << 20)
+    assert model.embed_texts([mib]).shape == (1, model.dim)
+    with pytest.raises(neglabel.InvalidInputError, match=r"text 1: 1048577 bytes long.*at most 1 MiB"):
+        model.embed_texts(["dog", mib + "y"])
+
+
 @pytest.mark.parametrize("resample", [None, "bilinear", "bicubic"])
 def test_embed_image_paths_bitwise(cli, tiny, model, images, resample):
     rows = embed_cli(cli, tiny, images=images, resample=resample)

@@ -83,6 +83,11 @@ static int read_lines(const char *path, int utf8, nl_strvec *out) {
                 nli_seterr("%s:%zu: invalid UTF-8", path, lineno);
                 goto fail;
             }
+            if (utf8 && (size_t)(b - a) > NLI_TEXT_EMBED_MAX) {
+                nli_seterr("%s:%zu: a line of %zu bytes, and a text to embed is at most 1 MiB: a missing line break?",
+                           path, lineno, (size_t)(b - a));
+                goto fail;
+            }
             if (nl_strvec_push_owned(out, nli_strndup(a, (size_t)(b - a))) != 0) goto fail;
         }
         p = e < end ? e + (*e == '\r' && e + 1 < end && e[1] == '\n' ? 2 : 1) : end;

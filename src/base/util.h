@@ -12,6 +12,10 @@
 /* Largest single allocation the library will attempt (bytes). Guards against
  * sizes read from hostile headers; real models need far less per buffer. */
 #define NL_ALLOC_LIMIT ((size_t)16 << 30)
+/* The longest text the model embeds (a label, a prompt): BPE tokenises a
+ * text whole before the cut to the context, at ~26 bytes per byte, so a
+ * 60 MB label line took 1.6 GB; text files' lines are checked on reading. */
+#define NLI_TEXT_EMBED_MAX ((size_t)1 << 20)
 
 void nli_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* NL_ERR_INVALID */
 /* The same with a status (nl_status in neglabel.h). */

@@ -398,13 +398,23 @@ int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids
 }
 
 /* Tokenise for the text tower: clip.tokenize(truncate=True) keeps the first
- * context-1 tokens and puts EOT last. */
+ * context-1 tokens and puts EOT last. BPE needs a whole piece of text (a
+ * merge far in a word can change its first tokens), so a text is tokenised
+ * whole before the cut, on each thread: texts are bounded
+ * (NLI_TEXT_EMBED_MAX). */
 static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
     if (!text) {
         nli_seterr("the text is NULL");
         return -1;
     }
-    if (nli_tokenizer_encode(m->tok, text, strlen(text), ids, n) != 0) return -1;
+    size_t len = strlen(text);
+    if (len > NLI_TEXT_EMBED_MAX) {
+        nli_seterr("%zu bytes long, and a text to embed is at most 1 MiB (the model reads only its first %d "
+                   "tokens): a missing line break?",
+                   len, m->cfg->text.max_position_embeddings - 1);
+        return -1;
+    }
+    if (nli_tokenizer_encode(m->tok, text, len, ids, n) != 0) return -1;
     size_t ctx = (size_t)m->cfg->text.max_position_embeddings;
     if (*n > ctx) {
         (*ids)[ctx - 1] = nli_tokenizer_eot(m->tok);
