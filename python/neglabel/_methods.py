@@ -170,6 +170,15 @@ class _Scorer:
         return f"neglabel.{type(self).__name__}({', '.join(parts)})"
 
 
+def _mining_only(negatives: Any, **given: Any) -> None:
+    """The corpus and its categories choose what is mined: with negatives
+    given nothing is, and they would be ignored without a word."""
+    named = [k for k, v in given.items() if v is not None]
+    if negatives is not None and named:
+        raise InvalidInputError(f"{', '.join(named)}: used only to mine negatives, and negatives were given "
+                                "(pass negatives=None to mine them here, or mine() them first)")
+
+
 def _id_templates(negatives: Union[None, Negatives, PathLike], templates: Sequence[str], given: bool,
                   raw: bool) -> Tuple[List[str], bool, Optional[Negatives]]:
     """The ID labels' templates and ensemble for these negatives (loaded
@@ -203,7 +212,9 @@ class NegLabel(_Scorer):
             negatives that record the templates they were mined with (every
             file ``mine`` writes), those are used, and given ones must equal
             them, as ID labels and negatives share one prompt.
-        corpus: candidate corpus when mining (see :func:`mine`).
+        corpus, include, exclude: the candidate corpus and its categories
+            when mining (see :func:`mine`); with ``negatives`` given, an
+            error (they would be ignored).
         cache_dir: embedding cache folder (``--cache``; None: no cache).
         strict: duplicate ID labels are an error.
 
@@ -217,11 +228,13 @@ class NegLabel(_Scorer):
                  ngroup: int = 100, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
                  permutation: str = "splitmix",
                  templates: Union[None, str, Sequence[str]] = None, corpus: Optional[PathLike] = None,
+                 include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        _mining_only(negatives, corpus=corpus, include=include, exclude=exclude)
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt = _templates(templates, TEMPLATE_NOUN)
         nt, raw, negatives = _id_templates(negatives, nt, templates is not None, False)
-        args = (corpus, 0.15, 0.95, 0, cache_dir, None, None, None if templates is None else nt, None, False)
+        args = (corpus, 0.15, 0.95, 0, cache_dir, include, exclude, None if templates is None else nt, None, False)
         self.id_embeddings, negatives = _embed_then_mine(model, self.labels, nt, raw, negatives, args)
         self._set_negatives(negatives)
 
@@ -273,18 +286,26 @@ class NegLabel(_Scorer):
 class MCM(_Scorer):
     """The MCM baseline (``neglabel score --method mcm``): the maximum softmax
     probability over the ID labels' cosines / tau, with prompts
-    ``"a photo of a {}"``. Higher scores are more in-distribution."""
+    ``"a photo of a {}"``. Higher scores are more in-distribution.
+
+    ``templates``: the prompt (``--mcm-template``), or several for an
+    ensemble (the mean of their normalised embeddings, as NegLabel's
+    ``templates``). ``template`` is its older name, still taken."""
 
     _method = 1
 
-    def __init__(self, model: Model, id_labels: Labels, tau: float = 1.0, *, template: str = TEMPLATE_MCM,
+    def __init__(self, model: Model, id_labels: Labels, tau: float = 1.0, *,
+                 templates: Union[None, str, Sequence[str]] = None, template: Optional[str] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        if template is not None and templates is not None:
+            raise InvalidInputError("MCM: give templates= or its older name template=, not both")
+        nt = _templates(templates if templates is not None else template, TEMPLATE_MCM)
         _check_score_params(1, tau, 0)
         self.model = model
         self.labels = _labels(id_labels, strict)
         self.cache_dir = cache_dir
         self.tau = float(tau)
-        self.id_embeddings = model._embed_words(self.labels, [template], cache_dir)
+        self.id_embeddings = model._embed_words(self.labels, nt, cache_dir)
 
     def _params(self) -> Tuple[int, int, bool, float]:
         return 100, 0, True, self.tau
@@ -319,6 +340,7 @@ class CSP(NegLabel):
                  permutation: str = "torch", corpus: Optional[PathLike] = None,
                  include: Optional[Sequence[str]] = None, exclude: Optional[Sequence[str]] = None,
                  cache_dir: Optional[PathLike] = None, strict: bool = False) -> None:
+        _mining_only(negatives, corpus=corpus, include=include, exclude=exclude)
         self._setup(model, id_labels, ngroup, tau, seed, shuffle, permutation, cache_dir, strict)
         nt, raw, negatives = _id_templates(negatives, CSP_NOUN_TEMPLATES, False, True)
         args = (corpus, 0.15, 0.95, 0, cache_dir, include, exclude, None, None, False)
@@ -335,8 +357,10 @@ class _Stream(NegLabel):
     def __init__(self, model: Model, id_labels: Labels, negatives: Union[None, Negatives, PathLike] = None, *,
                  ngroup: Optional[int] = None, tau: float = 0.01, seed: int = 0, shuffle: bool = True,
                  permutation: str = "torch", templates: Union[None, str, Sequence[str]] = None,
-                 corpus: Optional[PathLike] = None, cache_dir: Optional[PathLike] = None, strict: bool = False,
+                 corpus: Optional[PathLike] = None, include: Optional[Sequence[str]] = None,
+                 exclude: Optional[Sequence[str]] = None, cache_dir: Optional[PathLike] = None, strict: bool = False,
                  **params: Any) -> None:
+        _mining_only(negatives, corpus=corpus, include=include, exclude=exclude)
         d = _C.score_defaults(self._method)
         # the stream's parameters checked first: a misspelt or bad one is
         # said before the labels are embedded and the negatives mined
@@ -352,7 +376,7 @@ class _Stream(NegLabel):
                  np.empty(0), np.zeros(0, dtype=np.uintp), np.zeros(0, dtype=np.uintp), "splitmix", self._stream)
         super().__init__(model, id_labels, negatives, ngroup=d["ngroup"] if ngroup is None else ngroup, tau=tau,
                          seed=seed, shuffle=shuffle, permutation=permutation, templates=templates, corpus=corpus,
-                         cache_dir=cache_dir, strict=strict)
+                         include=include, exclude=exclude, cache_dir=cache_dir, strict=strict)
         self._check()
 
     def score(self, images: Union[ImageLike, Sequence[ImageLike]], resample: str = "model", *,

@@ -153,6 +153,10 @@ class Model:
         the context are truncated to context-1 tokens + EOT. A single string
         gives one row."""
         t = _str_list(texts, "texts")
+        for i, x in enumerate(t):
+            if "\0" in x:  # the C API takes C strings; tokenize() takes the length
+                raise InvalidInputError(f"texts: entry {i + 1} holds a NUL character (U+0000), which a text to "
+                                        "embed cannot hold (tokenize() takes it: ftfy removes it)")
         self._check_open()
         out = np.empty((len(t), self.dim), dtype=np.float32)
         if t:

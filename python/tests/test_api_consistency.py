@@ -115,3 +115,45 @@ def test_unreadable_image_hint_is_pythons(negatives_ref, tmp_path):
         negatives_ref.score([missing])
     assert "skip_unreadable=True" in str(e.value) and "--strict" not in str(e.value)
     assert os.path.basename(missing) in str(e.value)
+
+
+def test_mcm_takes_templates_as_the_other_scorers(model, labels_file):
+    # MCM(template=) took one string where NegLabel, CSP and mine take templates=
+    t = "a blurry photo of a {}."
+    one = neglabel.MCM(model, labels_file, templates=t)
+    assert np.array_equal(one.id_embeddings, neglabel.MCM(model, labels_file, template=t).id_embeddings)
+    assert np.array_equal(one.id_embeddings, neglabel.MCM(model, labels_file, templates=[t]).id_embeddings)
+    assert not np.array_equal(one.id_embeddings, neglabel.MCM(model, labels_file).id_embeddings)
+    # an ensemble: the normalised mean of the normalised prompt embeddings
+    two = neglabel.MCM(model, labels_file, templates=[t, "a photo of a {}."]).id_embeddings
+    labels = [l for l in open(labels_file).read().split("\n") if l]
+    e = [model.embed_texts([s.format(l) for l in labels]) for s in (t, "a photo of a {}.")]
+    mean = sum(x / np.linalg.norm(x, axis=1, keepdims=True) for x in e)
+    assert np.allclose(two, mean / np.linalg.norm(mean, axis=1, keepdims=True), atol=1e-6)
+    with pytest.raises(neglabel.InvalidInputError, match="not both"):
+        neglabel.MCM(model, labels_file, templates=t, template=t)
+
+
+def test_negatives_mined_here_take_categories(model, labels_file, mini_corpus, negatives_ref):
+    # NegLabel(corpus=) could not choose categories (CSP and mine() could);
+    # with negatives given, corpus/include/exclude were silently ignored
+    plants = set(open(os.path.join(mini_corpus, "noun.plant.txt")).read().split("\n"))
+    only = neglabel.NegLabel(model, labels_file, corpus=mini_corpus, include=["noun.plant"], ngroup=2)
+    assert len(only.negatives) > 0 and set(only.negatives.words) <= plants
+    want = neglabel.mine(model, labels_file, corpus=mini_corpus, include=["noun.plant"])
+    assert only.negatives.words == want.words
+    ex = neglabel.AdaNeg(model, labels_file, corpus=mini_corpus, exclude=["adj"])
+    assert len(ex.negatives) > 0 and set(ex.negatives.pos) == {"noun"}
+    assert "adj" in set(negatives_ref.negatives.pos)
+    for cls, kw in ((neglabel.NegLabel, {"include": ["noun.plant"]}), (neglabel.OODD, {"corpus": mini_corpus}),
+                    (neglabel.CSP, {"exclude": ["adj"]})):
+        with pytest.raises(neglabel.InvalidInputError, match="used only to mine negatives, and negatives were given"):
+            cls(model, labels_file, negatives_ref.negatives, **kw)
+
+
+def test_embed_texts_names_a_nul_character(model):
+    # tokenize() takes U+0000 (ftfy removes it); embed_texts said only
+    # "texts: embedded null character"
+    assert model.tokenize("a\0b") == model.tokenize("ab")
+    with pytest.raises(neglabel.InvalidInputError, match=r"texts: entry 2 holds a NUL character \(U\+0000\)"):
+        model.embed_texts(["ok", "a\0b"])
