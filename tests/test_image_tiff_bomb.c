@@ -35,58 +35,46 @@
 static size_t put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); return 2; }
 static size_t put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); return 4; }
 
-/* Little-endian TIFF: w x h, 3 x 8-bit RGB, one strip
- * of nstrip bytes (of value 0x80) right after the IFD; compression comp. */
-static size_t tiff_bomb_c(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip, uint16_t comp) {
-    const uint16_t tags[9][3] = {{256, 4, 0}, {257, 4, 0}, {258, 3, 8}, {259, 3, comp}, {262, 3, 2},
-                                 {273, 4, 0}, {277, 3, 3}, {278, 4, 0}, {279, 4, 0}};
-    uint32_t data_off = 8 + 2 + 9 * 12 + 4;
+/* A little-endian TIFF of one IFD (nt tags as (tag, value); tags 258..277
+ * are SHORTs, the rest LONGs) and payload bytes of 0x80 right after it,
+ * which the offset tag (273 or 324) points at. */
+static size_t tiff_write(uint8_t *o, const uint32_t (*tags)[2], int nt, uint32_t payload) {
+    const uint32_t data_off = 8 + 2 + (uint32_t)nt * 12 + 4;
     size_t n = 0;
     memcpy(o, "II*\0", 4);
     n = 4;
     n += put32(o + n, 8);
-    n += put16(o + n, 9);
-    for (int i = 0; i < 9; i++) {
-        uint32_t v = tags[i][0] == 256 ? w : tags[i][0] == 257 || tags[i][0] == 278 ? h
-                     : tags[i][0] == 273 ? data_off : tags[i][0] == 279 ? nstrip : tags[i][2];
-        n += put16(o + n, tags[i][0]);
-        n += put16(o + n, tags[i][1]);
+    n += put16(o + n, (uint16_t)nt);
+    for (int i = 0; i < nt; i++) {
+        int shorts = tags[i][0] >= 258 && tags[i][0] <= 277;
+        uint32_t v = tags[i][0] == 273 || tags[i][0] == 324 ? data_off : tags[i][1];
+        n += put16(o + n, (uint16_t)tags[i][0]);
+        n += put16(o + n, shorts ? 3 : 4);
         n += put32(o + n, 1);
-        if (tags[i][1] == 3) n += put16(o + n, (uint16_t)v), n += put16(o + n, 0);
+        if (shorts) n += put16(o + n, (uint16_t)v), n += put16(o + n, 0);
         else n += put32(o + n, v);
     }
     n += put32(o + n, 0);
-    memset(o + n, 0x80, nstrip);
-    return n + nstrip;
+    memset(o + n, 0x80, payload);
+    return n + payload;
+}
+
+/* w x h, 3 x 8-bit RGB, one strip of nstrip bytes; compression comp. */
+static size_t tiff_bomb_c(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip, uint16_t comp) {
+    const uint32_t tags[9][2] = {{256, w}, {257, h}, {258, 8}, {259, comp}, {262, 2},
+                                 {273, 0}, {277, 3}, {278, h}, {279, nstrip}};
+    return tiff_write(o, tags, 9, nstrip);
 }
 
 static size_t tiff_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip) {
     return tiff_bomb_c(o, w, h, nstrip, 1);
 }
 
-/* Little-endian tiled TIFF: w x h RGB, one deflate tile of tw x th whose
- * 100 bytes follow the IFD. */
+/* w x h RGB, one deflate tile of tw x th, 100 bytes. */
 static size_t tiff_tile_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t tw, uint32_t th) {
     const uint32_t tags[10][2] = {{256, w}, {257, h}, {258, 8}, {259, 8}, {262, 2},
                                   {277, 3}, {322, tw}, {323, th}, {324, 0}, {325, 100}};
-    const uint32_t data_off = 8 + 2 + 10 * 12 + 4;
-    size_t n = 0;
-    memcpy(o, "II*\0", 4);
-    n = 4;
-    n += put32(o + n, 8);
-    n += put16(o + n, 10);
-    for (int i = 0; i < 10; i++) {
-        int shorts = tags[i][0] >= 258 && tags[i][0] <= 277;
-        n += put16(o + n, (uint16_t)tags[i][0]);
-        n += put16(o + n, shorts ? 3 : 4);
-        n += put32(o + n, 1);
-        uint32_t v = tags[i][0] == 324 ? data_off : tags[i][1];
-        if (shorts) n += put16(o + n, (uint16_t)v), n += put16(o + n, 0);
-        else n += put32(o + n, v);
-    }
-    n += put32(o + n, 0);
-    memset(o + n, 0x80, 100);
-    return n + 100;
+    return tiff_write(o, tags, 10, 100);
 }
 
 /* A valid w x h TIFF written by libtiff (spp samples of bps bits, strips of
