@@ -1,6 +1,7 @@
 /* test_corpus.c — the candidate corpus from the reference word lists
  * (exact counts), from Debian's WordNet database, and hostile folders. */
 #include "check.h"
+#include "corpus.h"
 #include "neglabel.h"
 
 #include <signal.h>
@@ -366,6 +367,24 @@ int main(void) {
     nl_corpus_free(&c);
     free(fp);
     free(fl);
+
+    /* --remove-id-labels: an ID label drops the candidates equal to it
+     * ignoring case in Unicode (not ASCII alone), with '_' as a space and
+     * either normal form of an accent; the rest keep their order */
+    char *dl = check_path(tmp, "drop");
+    mkdir(dl, 0700);
+    const char words[] = "\xc3\xa9" "clair\nstra\xc3\x9f" "e\npickup truck\nApple\ne\xcc\x81" "tude\ndog\n"
+                         "\xc3\xa9" "clairs\n";
+    write_file(dl, "noun.x.txt", words, sizeof words - 1);
+    nl_corpus_params dp = {.lists_dir = dl};
+    CHECK(nl_corpus_load(&dp, &c) == 0 && c.n == 7, "drop corpus: %zu (%s)", c.n, nl_last_error());
+    const char *labels[] = {"\xc3\x89" "clair", "STRASSE", "Pickup_Truck", "\xc3\x89" "TUDE", "cat", "APPLE"};
+    nl_strvec drop = {.v = (char **)labels, .n = 6};
+    CHECK(nli_corpus_drop(&c, &drop, NULL) == 0, "drop: %s", nl_last_error());
+    CHECK(c.n == 2 && c.n_noun == 2 && !strcmp(c.word[0], "dog") && !strcmp(c.word[1], "\xc3\xa9" "clairs"),
+          "after dropping: %zu words, first '%s'", c.n, c.n ? c.word[0] : "");
+    nl_corpus_free(&c);
+    free(dl);
     free(u);
     free(d);
     return check_done();

@@ -221,25 +221,48 @@ static int add_word(builder *b, const char *file, size_t line, const char *w, si
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* w in the form drop's words and the corpus's are compared in: the
+ * corpus's form (corpus_word), then Unicode case folding and NFC
+ * (utf8proc), so that the ID label "Éclair" drops the candidate "éclair"
+ * and "STRASSE" drops "straße" (the corpus's form lowercases ASCII only).
+ * malloc'd; NULL with the error set. */
+static char *drop_key(const char *w) {
+    char *cw = corpus_word(w, strlen(w));
+    if (!cw) return NULL;
+    utf8proc_uint8_t *f = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)cw, 0, &f,
+                                      UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+    if (n < 0) {
+        nli_seterr("'%.60s': %s", cw, utf8proc_errmsg(n));
+        free(cw);
+        return NULL;
+    }
+    free(cw);
+    return (char *)f;
+}
+
 /* Remove the corpus words found in drop, keeping the order of the rest;
  * text (NULL or c->n entries, parallel to the corpus) is compacted alike.
- * drop's words are put in the corpus's form first (corpus_word: case,
- * '_' as a space, ends stripped), so the ID label "Pickup_Truck" drops the
- * candidate "pickup truck" (before: compared as given, ignoring case only,
- * it dropped nothing). */
+ * Both sides are compared as drop_key makes them, so the ID label
+ * "Pickup_Truck" drops the candidate "pickup truck" (before: compared as
+ * given, ignoring case only, it dropped nothing). */
 int nli_corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
     char **keys = nli_calloc(drop->n + 1, sizeof *keys);
     if (!keys) return -1;
-    for (size_t i = 0; i < drop->n; i++)
-        if (!(keys[i] = corpus_word(drop->v[i], strlen(drop->v[i])))) {
-            for (size_t j = 0; j < i; j++) free(keys[j]);
-            free(keys);
-            return -1;
-        }
+    int rc = -1;
+    size_t nk = 0;
+    for (; nk < drop->n; nk++)
+        if (!(keys[nk] = drop_key(drop->v[nk]))) goto out;
     qsort(keys, drop->n, sizeof *keys, cmp_str);
     size_t k = 0, removed = 0;
+    int failed = 0;
     for (size_t i = 0; i < c->n; i++) {
-        if (bsearch(&c->word[i], keys, drop->n, sizeof *keys, cmp_str)) {
+        /* after a failure (out of memory) the rest is kept, the corpus whole */
+        char *key = failed ? NULL : drop_key(c->word[i]);
+        failed |= !key;
+        int hit = key && bsearch(&key, keys, drop->n, sizeof *keys, cmp_str) != NULL;
+        free(key);
+        if (hit) {
             free(c->word[i]);
             free(c->category[i]);
             if (text) free(text->v[i]);
@@ -253,12 +276,14 @@ int nli_corpus_drop(nl_corpus *c, const nl_strvec *drop, nl_strvec *text) {
         if (text) text->v[k] = text->v[i];
         k++;
     }
+    rc = failed ? -1 : 0;
     c->n = k;
     if (text) text->n = k;
-    for (size_t i = 0; i < drop->n; i++) free(keys[i]);
+    if (rc == 0) nli_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
+out:
+    for (size_t i = 0; i < nk; i++) free(keys[i]);
     free(keys);
-    nli_log(NL_LOG_INFO, "removed %zu candidates equal to an ID label", removed);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------ groups */
