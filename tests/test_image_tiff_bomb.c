@@ -15,7 +15,7 @@
  *   refused by its size.
  * And the row-by-row reading gives the same pixels as whole strips on valid
  * files that libtiff writes here (each codec, predictor, 16 bits, separate
- * planes, JPEG, a short last strip). Needs no reference data. */
+ * planes, JPEG in RGB and YCbCr, a short last strip). Needs no reference data. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +81,7 @@ static size_t tiff_tile_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t tw, ui
  * rps rows, compression comp, predictor pred, planar config pc), its pixels
  * a fixed pattern; into a malloc'd buffer (*len), NULL on failure. */
 static uint8_t *tiff_valid(uint32_t w, uint32_t h, int spp, int bps, uint32_t rps, uint16_t comp, uint16_t pred,
-                           uint16_t pc, size_t *len) {
+                           uint16_t pc, int ycbcr, size_t *len) {
     char path[] = "/tmp/nl_tiff_rows_XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) return NULL;
@@ -93,11 +93,12 @@ static uint8_t *tiff_valid(uint32_t w, uint32_t h, int spp, int bps, uint32_t rp
     TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
     TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)spp);
     TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, (uint16_t)bps);
-    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, spp == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, ycbcr ? PHOTOMETRIC_YCBCR : spp == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
     TIFFSetField(t, TIFFTAG_PLANARCONFIG, pc);
     TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, rps);
     TIFFSetField(t, TIFFTAG_COMPRESSION, comp);
     if (pred) TIFFSetField(t, TIFFTAG_PREDICTOR, pred);
+    if (ycbcr) TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB); /* RGB rows in, YCbCr 2x2 stored */
     int planes = pc == PLANARCONFIG_SEPARATE ? spp : 1;
     tmsize_t rowb = TIFFScanlineSize(t);
     uint8_t *row = calloc((size_t)rowb, 1);
@@ -135,22 +136,24 @@ static void rows_equal_whole(void) {
         int spp, bps;
         uint32_t rps;
         uint16_t comp, pred, pc;
+        int ycbcr;
     } v[] = {
-        {"LZW RGB", 3, 8, 8, COMPRESSION_LZW, 0, PLANARCONFIG_CONTIG},
-        {"LZW RGB predictor 2", 3, 8, 8, COMPRESSION_LZW, 2, PLANARCONFIG_CONTIG},
-        {"deflate RGB", 3, 8, 5, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG},
-        {"deflate RGB 16-bit predictor 2", 3, 16, 8, COMPRESSION_ADOBE_DEFLATE, 2, PLANARCONFIG_CONTIG},
-        {"PackBits grey", 1, 8, 8, COMPRESSION_PACKBITS, 0, PLANARCONFIG_CONTIG},
-        {"LZW RGB separate planes", 3, 8, 8, COMPRESSION_LZW, 0, PLANARCONFIG_SEPARATE},
-        {"deflate grey 16-bit", 1, 16, 37, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG},
-        {"CCITT G4 bilevel", 1, 1, 37, COMPRESSION_CCITTFAX4, 0, PLANARCONFIG_CONTIG},
-        {"CCITT G3 bilevel", 1, 1, 8, COMPRESSION_CCITTFAX3, 0, PLANARCONFIG_CONTIG},
-        {"JPEG RGB", 3, 8, 16, COMPRESSION_JPEG, 0, PLANARCONFIG_CONTIG},
+        {"LZW RGB", 3, 8, 8, COMPRESSION_LZW, 0, PLANARCONFIG_CONTIG, 0},
+        {"LZW RGB predictor 2", 3, 8, 8, COMPRESSION_LZW, 2, PLANARCONFIG_CONTIG, 0},
+        {"deflate RGB", 3, 8, 5, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG, 0},
+        {"deflate RGB 16-bit predictor 2", 3, 16, 8, COMPRESSION_ADOBE_DEFLATE, 2, PLANARCONFIG_CONTIG, 0},
+        {"PackBits grey", 1, 8, 8, COMPRESSION_PACKBITS, 0, PLANARCONFIG_CONTIG, 0},
+        {"LZW RGB separate planes", 3, 8, 8, COMPRESSION_LZW, 0, PLANARCONFIG_SEPARATE, 0},
+        {"deflate grey 16-bit", 1, 16, 37, COMPRESSION_ADOBE_DEFLATE, 0, PLANARCONFIG_CONTIG, 0},
+        {"CCITT G4 bilevel", 1, 1, 37, COMPRESSION_CCITTFAX4, 0, PLANARCONFIG_CONTIG, 0},
+        {"CCITT G3 bilevel", 1, 1, 8, COMPRESSION_CCITTFAX3, 0, PLANARCONFIG_CONTIG, 0},
+        {"JPEG RGB", 3, 8, 16, COMPRESSION_JPEG, 0, PLANARCONFIG_CONTIG, 0},
+        {"JPEG YCbCr 2x2", 3, 8, 16, COMPRESSION_JPEG, 0, PLANARCONFIG_CONTIG, 1},
     };
     const uint64_t dflt = nli_tiff_whole_strip_max;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         size_t len = 0;
-        uint8_t *f = tiff_valid(29, 37, v[i].spp, v[i].bps, v[i].rps, v[i].comp, v[i].pred, v[i].pc, &len);
+        uint8_t *f = tiff_valid(29, 37, v[i].spp, v[i].bps, v[i].rps, v[i].comp, v[i].pred, v[i].pc, v[i].ycbcr, &len);
         CHECK(f != NULL, "%s: libtiff could not write it", v[i].what);
         if (!f) continue;
         nli_image whole, rows;
