@@ -67,6 +67,13 @@ check "tokenize: \\u0000 in the text is tokenized" test "$(jq -c 'select(.ids) |
 check "tokenize: \\u0000 echoed in the text" test "$(jq -c 'select(.ids) | .text' "$TMP/tok.out" | sed -n 3p)" = '"a\u0000b"'
 check "tokenize: 4 lines tokenized" test "$(jq -c 'select(.ids)' "$TMP/tok.out" | wc -l)" -eq 4
 check "tokenize: an error object per bad line" test "$(jq -c 'select(.error) | .line' "$TMP/tok.out" | tr '\n' ,)" = "2,3,"
+# a line over 16 MiB (a stream with no line break) is an error for that line,
+# read past without being kept (getline kept it whole, however long)
+{ printf '{"text": "'; head -c 16777216 /dev/zero | tr '\0' x; printf '"}\n{"text": "a cat"}\n'; } |
+  T tokenize --model "$M" >"$TMP/tokl.out" 2>"$TMP/tokl.err"
+check "tokenize: a line over 16 MiB fails (exit 1)" test $? -eq 1
+check "tokenize: names its length" grep -q 'line 1: a line of 16777229 bytes: at most 16 MiB' "$TMP/tokl.err"
+check "tokenize: the next line is tokenized" test "$(jq -c 'select(.ids) | .text' "$TMP/tokl.out")" = '"a cat"'
 
 # Corpus categories: a name the source lacks is an error naming it and the
 # source, found before the model is loaded (the model here does not exist,

@@ -224,6 +224,38 @@ static void tokenize_error(size_t lineno, const char *msg) {
     fprintf(stderr, "neglabel tokenize: stdin line %zu: %s\n", lineno, msg);
 }
 
+/* tokenize's longest input line: its text, tokenised whole, takes ~26
+ * bytes of memory a byte (getline alone kept any line: a stream with no
+ * line break filled the memory). */
+#define TOKENIZE_LINE_MAX ((size_t)16 << 20)
+
+/* The next line of f (its '\n' kept) into *line; a line longer than max is
+ * read past and *too_long set, its length returned. -1 at the end of f or
+ * on an error (errno). */
+static ssize_t read_line_max(FILE *f, char **line, size_t *cap, size_t max, int *too_long) {
+    size_t n = 0;
+    int c = EOF;
+    *too_long = 0;
+    while ((c = getc(f)) != EOF) {
+        if (n < max) {
+            if (n + 2 > *cap) {
+                size_t nc = *cap ? *cap * 2 : 4096;
+                char *p = realloc(*line, nc);
+                if (!p) return errno = ENOMEM, -1;
+                *line = p, *cap = nc;
+            }
+            (*line)[n] = (char)c;
+        } else {
+            *too_long = 1;
+        }
+        n++;
+        if (c == '\n') break;
+    }
+    if (n == 0) return -1;
+    if (!*too_long) (*line)[n] = 0;
+    return (ssize_t)n;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     int rc = 0;
     nl_model *m = model_only(argc, argv, &rc);
@@ -236,9 +268,17 @@ int cmd_tokenize(int argc, char **argv) {
      * wait for the next line is interrupted (it was restarted: the
      * command hung until killed) */
     cli_signals_interrupt_reads();
-    while (!cli_signals_stopped() && (len = getline(&line, &cap, stdin)) > 0) {
+    int too_long = 0;
+    while (!cli_signals_stopped() && (len = read_line_max(stdin, &line, &cap, TOKENIZE_LINE_MAX, &too_long)) > 0) {
         if (cli_signals_stopped()) break; /* a line that came after the signal */
         lineno++;
+        if (too_long) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "a line of %zd bytes: at most %zu MiB", len, TOKENIZE_LINE_MAX >> 20);
+            tokenize_error(lineno, msg);
+            rc = 1;
+            continue;
+        }
         char *p = line;
         /* a UTF-8 byte-order mark before the first line (Windows editors
          * write one) is not text; blank lines are skipped */
