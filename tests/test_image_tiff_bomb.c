@@ -70,11 +70,15 @@ static size_t tiff_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t nstrip) {
     return tiff_bomb_c(o, w, h, nstrip, 1);
 }
 
-/* w x h RGB, one deflate tile of tw x th, 100 bytes. */
-static size_t tiff_tile_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t tw, uint32_t th) {
-    const uint32_t tags[10][2] = {{256, w}, {257, h}, {258, 8}, {259, 8}, {262, 2},
+/* w x h RGB of bps bits a sample, one deflate tile of tw x th, 100 bytes. */
+static size_t tiff_tile_bomb_bps(uint8_t *o, uint32_t w, uint32_t h, uint32_t tw, uint32_t th, uint32_t bps) {
+    const uint32_t tags[10][2] = {{256, w}, {257, h}, {258, bps}, {259, 8}, {262, 2},
                                   {277, 3}, {322, tw}, {323, th}, {324, 0}, {325, 100}};
     return tiff_write(o, tags, 10, 100);
+}
+
+static size_t tiff_tile_bomb(uint8_t *o, uint32_t w, uint32_t h, uint32_t tw, uint32_t th) {
+    return tiff_tile_bomb_bps(o, w, h, tw, th, 8);
 }
 
 /* A valid w x h TIFF written by libtiff (spp samples of bps bits, strips of
@@ -250,6 +254,15 @@ int main(void) {
     n = tiff_tile_bomb(f, 4000, 4000, 4096, 4096);
     rc = nli_image_load_mem(f, n, "tile.tif", &img);
     CHECK(rc != 0 && strstr(nli_geterr(), "corrupt TIFF: tile at 0x0"), "4096 tile of a 4000x4000 image: %s",
+          rc ? nli_geterr() : "decoded");
+    if (rc == 0) nli_image_free(&img);
+
+    /* 16-bit RGB, one tile a little larger than the image: 70 MB, 1.005x
+     * the image's own samples (the first rule compared it with the 8-bit
+     * RGB the image becomes, and refused it) */
+    n = tiff_tile_bomb_bps(f, 3400, 3400, 3408, 3408, 16);
+    rc = nli_image_load_mem(f, n, "tile16.tif", &img);
+    CHECK(rc != 0 && strstr(nli_geterr(), "corrupt TIFF: tile at 0x0"), "16-bit 3408 tile of a 3400x3400 image: %s",
           rc ? nli_geterr() : "decoded");
     if (rc == 0) nli_image_free(&img);
 

@@ -45,7 +45,7 @@
 
 /* libtiff allocations for one strip or tile, tags etc. (hostile headers) */
 #define NL_TIFF_MAX_ALLOC ((tmsize_t)256 << 20)
-/* A tile larger than this and than twice its image is refused (read_libtiff) */
+/* A tile larger than this and than twice its image's samples is refused (read_libtiff) */
 #define NL_TIFF_MAX_TILE ((uint64_t)64 << 20)
 
 uint64_t nli_tiff_whole_strip_max = (uint64_t)16 << 20;
@@ -335,9 +335,11 @@ static int read_libtiff(TIFF *tif, const tmem *m, const char *name, const tsetup
         /* A tile is decoded whole (as Pillow does), and libtiff zero-fills
          * what a corrupt tile leaves: a 222-byte file declaring one
          * 60000x60000 tile for a 16x16 image touched 10 GB. A tile larger
-         * than NL_TIFF_MAX_TILE and than twice the RGB image it makes
-         * holds mostly nothing (real files tile by 256..4096). */
-        if ((uint64_t)tsz > NL_TIFF_MAX_TILE && (uint64_t)tsz > 2 * (uint64_t)w * (uint64_t)h * 3) {
+         * than NL_TIFF_MAX_TILE and than twice the image's own samples
+         * (one plane's, at its bits per pixel: 16-bit RGBA in one tile is
+         * 8 bytes a pixel) holds mostly nothing (real files tile by
+         * 256..4096, or the whole image in one tile). */
+        if ((uint64_t)tsz > NL_TIFF_MAX_TILE && (uint64_t)tsz > 2 * (((uint64_t)w * pbits + 7) / 8) * (uint64_t)h) {
             nli_seterr("%s: TIFF tile of %ux%u (%lld bytes) is far larger than the %dx%d image", name, tw, th,
                        (long long)tsz, w, h);
             return -1;
