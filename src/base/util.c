@@ -392,6 +392,25 @@ int nli_is_lfs_pointer(const void *data, size_t len) {
     return len >= sizeof sig - 1 && memcmp(data, sig, sizeof sig - 1) == 0;
 }
 
+int nli_json_check_values(const char *what, const char *text, size_t len, size_t max_values) {
+    size_t n = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if ((c == ',' || c == '[' || c == '{') && ++n > max_values) {
+            nli_seterr("%s: more than %zu JSON values (at byte %zu of %zu): too many for this file, which is "
+                       "damaged or not what it is named", what, max_values, i, len);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int nli_mkdir_p(const char *path) {
     if (!path[0]) { nli_seterr("cannot create a directory with an empty name"); return -1; }
     char *p = nli_strdup(path);

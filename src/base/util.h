@@ -140,6 +140,16 @@ int nli_file_exists(const char *path);
  * repository cloned without git-lfs has these small text files in place
  * of its weights. */
 int nli_is_lfs_pointer(const void *data, size_t len);
+/* JSON text parsed whole (jansson 2.14) costs 40 bytes a value for
+ * "[0,0,...]" (20x the text), 136 for "[[],[],...]", 232 for "[{},{},...]"
+ * (77x). Before parsing a file its values are counted (commas and opening
+ * brackets outside strings: a cheap upper estimate) and past max_values it
+ * is refused: -1 and "<what>: more than N JSON values ...".
+ * NLI_JSON_MAX_VALUES suits model files (a safetensors header has ~10 values
+ * a tensor, CLIP's tokenizer.json ~100,000, a config with 21k labels
+ * ~42,000) and bounds a parse to ~250 MB. */
+#define NLI_JSON_MAX_VALUES ((size_t)1 << 20)
+int nli_json_check_values(const char *what, const char *text, size_t len, size_t max_values);
 int nli_mkdir_p(const char *path);
 
 /* Thread count: NEGLABEL_THREADS, else OMP_NUM_THREADS, else online CPUs

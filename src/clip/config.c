@@ -114,6 +114,7 @@ json_t *nli_cfg_load_json(const char *path) {
     char *text = NULL;
     size_t len = 0;
     if (nli_read_file(path, 16 << 20, &text, &len) != 0) return NULL;
+    if (nli_json_check_values(path, text, len, NLI_JSON_MAX_VALUES)) { free(text); return NULL; }
     json_error_t err;
     json_t *root = json_loadb(text, len, 0, &err);
     free(text);
@@ -271,6 +272,7 @@ int nli_hf_config_is_clip(const char *path) {
     char *text = NULL;
     size_t len = 0;
     if (nli_read_file(path, 16 << 20, &text, &len) != 0) return -1;
+    if (nli_json_check_values(path, text, len, NLI_JSON_MAX_VALUES)) { free(text); return -1; }
     json_t *root = json_loadb(text, len, 0, NULL);
     free(text);
     static const char *const towers[] = {"text_config", "vision_config", "text_config_dict", "vision_config_dict"};

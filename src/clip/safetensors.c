@@ -151,6 +151,7 @@ static int parse_file(nli_st *st, int fi, size_t *cap) {
     }
     const uint8_t *data = buf + 8 + hn;
     uint64_t data_len = len - 8 - hn;
+    if (nli_json_check_values(path, (const char *)buf + 8, (size_t)hn, NLI_JSON_MAX_VALUES)) return -1;
     json_error_t jerr;
     json_t *root = json_loadb((const char *)buf + 8, (size_t)hn, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
@@ -277,6 +278,7 @@ int nli_st_index_read_ext(const char *path, const char *suffix, nli_st_index *ix
     json_t *root = NULL;
     int rc = -1;
     if (nli_read_file(path, NL_ST_INDEX_MAX, &text, &len) != 0) return -1;
+    if (nli_json_check_values(path, text, len, NLI_JSON_MAX_VALUES)) goto done;
     json_error_t jerr;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

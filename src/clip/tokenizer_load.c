@@ -47,6 +47,7 @@ json_t *nli_tok_read_json(const char *path, int ints_as_real) {
     char *data = NULL;
     size_t len = 0;
     if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return NULL;
+    if (nli_json_check_values(path, data, len, NLI_JSON_MAX_VALUES)) { free(data); return NULL; }
     json_error_t jerr;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | (ints_as_real ? JSON_DECODE_INT_AS_REAL : 0), &jerr);
     free(data);
