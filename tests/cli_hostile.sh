@@ -576,4 +576,26 @@ expect_fail "eval --strict: the first such image is the error" "dog.jpg is not f
   nl eval --no-cache --strict --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" \
     --ngroup 1 --id "$TMP/big-id.lst" --ood "x=$TMP/big-ood.lst"
 
+# --- a weight that is NaN ---------------------------------------------------
+# Refused at load naming the file once and the tensor, on both CPU paths
+# (the bf16 path named the file twice: its packing threads' message already
+# held it and the caller prefixed it again).
+mkdir -p "$TMP/nanw"
+cp "$M"/*.json "$M"/merges.txt "$TMP/nanw/"
+python3 - "$M/model.safetensors" "$TMP/nanw/model.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+hn = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + hn])
+o = 8 + hn + h["vision_model.encoder.layers.0.mlp.fc1.weight"]["data_offsets"][0]
+b[o:o + 4] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(b)
+PY
+for p in fp32 bf16; do
+  out=$(nl embed --model "$TMP/nanw" --precision $p --text "a dog" 2>&1 >/dev/null); rc=$?
+  check "a NaN weight, $p: refused (rc=$rc)" test $rc -eq 1
+  check "a NaN weight, $p: the tensor named ($out)" grep -q "tensor 'vision_model.encoder.layers.0.mlp.fc1.weight' holds a non-finite value at index 0" <<<"$out"
+  check "a NaN weight, $p: the file named once ($out)" test "$(grep -o 'nanw/model.safetensors' <<<"$out" | wc -l)" -eq 1
+done
+
 finish

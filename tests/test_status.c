@@ -5,6 +5,16 @@
 
 #include "check.h"
 #include "neglabel.h"
+#include "util.h"
+
+/* A worker that fails out of memory: its error, saved to be raised by the
+ * caller (the model loader's converting and bf16-packing threads; they
+ * kept the message only, and out of memory came back as invalid input). */
+static void *failing_worker(void *arg) {
+    nli_seterr_code(NL_ERR_NOMEM, "out of memory allocating 12 bytes");
+    nli_err_save(arg);
+    return NULL;
+}
 
 static void *fresh_thread(void *arg) {
     (void)arg;
@@ -100,5 +110,19 @@ int main(void) {
     free(missing);
     free(bad);
     free(tiny);
+    nli_saved_err e;
+    pthread_t w;
+    pthread_create(&w, NULL, failing_worker, &e);
+    pthread_join(w, NULL);
+    nli_seterr("something else");
+    nli_err_restore(&e);
+    CHECK(nl_last_status() == NL_ERR_NOMEM && !strcmp(nl_last_error(), "out of memory allocating 12 bytes"),
+          "a worker's error raised again: %s (%s)", nl_status_name(nl_last_status()), nl_last_error());
+    nli_seterr("x.bin: y");
+    nli_prefixerr_file("x.bin");
+    CHECK(!strcmp(nl_last_error(), "x.bin: y"), "prefixed once: %s", nl_last_error());
+    nli_prefixerr_file("x.b");
+    CHECK(!strcmp(nl_last_error(), "x.b: x.bin: y"), "a name the message begins with is not the file: %s",
+          nl_last_error());
     return check_done();
 }

@@ -61,6 +61,18 @@ void nli_prefixerr(const char *fmt, ...) {
 
 const char *nli_geterr(void) { return g_err[0] ? g_err : "unknown error"; }
 
+void nli_prefixerr_file(const char *path) {
+    size_t n = strlen(path);
+    if (strncmp(g_err, path, n) != 0 || g_err[n] != ':') nli_prefixerr("%s", path);
+}
+
+void nli_err_save(nli_saved_err *e) {
+    e->status = g_err[0] ? g_status : NL_ERR_INVALID;
+    snprintf(e->msg, sizeof e->msg, "%s", nli_geterr());
+}
+
+void nli_err_restore(const nli_saved_err *e) { nli_seterr_code(e->status, "%s", e->msg); }
+
 void *nli_malloc(size_t n) {
     if (n > NL_ALLOC_LIMIT) {
         nli_seterr("refusing to allocate %zu bytes (limit %zu)", n, NL_ALLOC_LIMIT);
@@ -566,11 +578,10 @@ void nli_progress_end(nli_progress *p) {
 
 void nli_progress_finish(nli_progress *p, int rc) {
     if (rc == 0) { nli_progress_end(p); return; }
-    char msg[2048];
-    nl_status code = nl_last_status();
-    snprintf(msg, sizeof msg, "%s", nl_last_error());
+    nli_saved_err e;
+    nli_err_save(&e);
     nli_progress_end(p);
-    nli_seterr_code(code, "%s", msg); /* whatever the callback did */
+    nli_err_restore(&e); /* whatever the callback did */
 }
 
 uint64_t nli_fnv1a(const void *data, size_t len, uint64_t h) {

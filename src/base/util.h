@@ -23,6 +23,17 @@ void nli_seterr_code(int status, const char *fmt, ...) __attribute__((format(pri
 /* Prepend "prefix: " to the current message (e.g. the file name). */
 void nli_prefixerr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *nli_geterr(void);
+/* "path: " before the message, unless it already begins so (an error from
+ * deeper down that named the file itself). */
+void nli_prefixerr_file(const char *path);
+/* An error kept to be raised again: one from a worker thread (the message
+ * and status are thread-local), or across calls that overwrite it. */
+typedef struct {
+    int status;
+    char msg[2048];
+} nli_saved_err;
+void nli_err_save(nli_saved_err *e);
+void nli_err_restore(const nli_saved_err *e);
 /* A public entry point given NULL where it needs a pointer: the error
  * "<fn>: NULL argument" (NL_ERR_INVALID), and -1 to return. */
 int nli_null_arg(const char *fn);

@@ -95,14 +95,14 @@ int nli_clip_pack_bf16(nli_clip *c, int (*fill)(void *ctx, size_t first, size_t 
     }
     for (size_t i = 0, o = 0; i < n; o += nli_bf16_packed_count(p[i].n, p[i].k), i++) off[i] = o;
     int bad = 0;
-    char err[1024] = "";
+    nli_saved_err err;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads)
     for (size_t i = 0; i < n; i++) {
         if (bad) continue;
         const float *w = *p[i].w;
         if (fill && fill(ctx, (size_t)(w - c->mem), p[i].n * p[i].k) != 0) {
 #pragma omp critical
-            if (!bad) { bad = 1; snprintf(err, sizeof err, "%s", nli_geterr()); }
+            if (!bad) { bad = 1; nli_err_save(&err); }
             continue;
         }
         nli_bf16_pack_into(p[i].m, c->bf16_mem + off[i], w, p[i].n, p[i].k, p[i].k, 0);
@@ -116,7 +116,7 @@ int nli_clip_pack_bf16(nli_clip *c, int (*fill)(void *ctx, size_t first, size_t 
     free(p);
     if (bad) {
         unpack_all(c);
-        nli_seterr("%s", err);
+        nli_err_restore(&err);
         return -1;
     }
     return 0;

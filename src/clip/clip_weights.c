@@ -264,7 +264,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     if (validate(&st, &p, &c->cfg) != 0) goto fail;
     /* pages, not malloc: a bf16 load gives back the ranges it has packed */
     if (p.total > SIZE_MAX / sizeof(float)) { nli_seterr("%s: weights too large", st.source); goto fail; }
-    if (!(c->mem = nli_pages_alloc(p.total * sizeof(float)))) { nli_prefixerr("%s", st.source); goto fail; }
+    if (!(c->mem = nli_pages_alloc(p.total * sizeof(float)))) { nli_prefixerr_file(st.source); goto fail; }
     c->mem_bytes = p.total * sizeof(float);
     float *m = c->mem;
     c->tok_emb = m + o_tok; c->tpos_emb = m + o_tpos; c->tfinal_w = m + o_tfw; c->tfinal_b = m + o_tfb;
@@ -276,20 +276,20 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     c->n_params = p.params;
     if (bf16) {
         fill_ctx f = {&st, &p, m};
-        if (nli_clip_pack_bf16(c, fill_range, &f) != 0) { nli_prefixerr("%s", st.source); goto fail; }
+        if (nli_clip_pack_bf16(c, fill_range, &f) != 0) { nli_prefixerr_file(st.source); goto fail; }
     }
     int bad = 0;
-    char err[1024] = "";
+    nli_saved_err err;
     /* Conversion is embarrassingly parallel over tensors. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads)
     for (size_t i = 0; i < p.n; i++) {
         if (bad || p.w[i].done) continue;
         if (convert(&st, &p.w[i], m) != 0) {
 #pragma omp critical
-            if (!bad) { bad = 1; snprintf(err, sizeof err, "%s", nli_geterr()); }
+            if (!bad) { bad = 1; nli_err_save(&err); }
         }
     }
-    if (bad) { nli_seterr("%s", err); goto fail; }
+    if (bad) { nli_err_restore(&err); goto fail; }
     if (rn && nli_resnet_bind(c, m) != 0) goto fail;
     c->logit_scale = m[o_ls];
     /* the file names, kept for the model's fingerprint */
