@@ -152,6 +152,21 @@ s_score=$(tail -n 1 "$TMP/one.csv" | cut -d, -f2)
 s_eval=$(grep -F "$first" "$TMP/ev1/scores.csv" | head -n 1 | cut -d, -f3)
 check "score = eval on the same image, to the last digit ($s_score vs $s_eval)" test -n "$s_score" -a "$s_score" = "$s_eval"
 
+# The cache files' names carry what this build makes of the inputs: a
+# fingerprint of its pixels (decoders, every resize probed) for images and
+# of its tokenizer for prompts, so another release's vectors are never read
+# (Pillow 13's resize order changed the pixels of tall images, and vectors
+# cached before it were still used). A copy under the names such a cache
+# had before these tags (an older build's) is not read: all embedded again.
+check "the image cache's name has the pixels fingerprint" sh -c "ls '$C' | grep -qE -- '-px[0-9a-f]{8}-image-bicubic'"
+check "the text cache's name has the tokenizer fingerprint" sh -c "ls '$C' | grep -qE -- '-tk[0-9a-f]{8}-text.nlc\$'"
+mkdir -p "$TMP/cold"
+for f in "$C"/*.nlc; do cp "$f" "$TMP/cold/$(basename "$f" | sed -E 's/-(px|tk)[0-9a-f]{8}//')"; done
+$E --cache "$TMP/cold" --out "$TMP/evcold" >/dev/null 2>"$TMP/evcold.err"
+check "an untagged (older) image cache is not read" grep -q 'images: 0 cached, 60 to embed' "$TMP/evcold.err"
+check "an untagged (older) text cache is not read" sh -c "! grep -q 'prompts: [1-9][0-9]* cached' '$TMP/evcold.err'"
+check "scores as before" cmp -s "$TMP/ev1/scores.csv" "$TMP/evcold/scores.csv"
+
 # A damaged cache is reported and repaired, never used silently.
 img_cache=$(ls "$C"/*image-bicubic*.nlc | head -n 1)  # the tiny model's preprocessor_config: bicubic
 size=$(stat -c %s "$img_cache")

@@ -7,13 +7,15 @@
 #include "gemm_bf16.h"
 #include "model.h"
 #include "neglabel.h"
+#include "image.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ caching */
 
 #define EMBED_CHUNK 512 /* items per forward call; the cache is flushed after each */
 
-static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *kind, const char *ns_extra, int *err) {
+static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *tag, const char *kind,
+                             const char *ns_extra, int *err) {
     *err = 0;
     if (!o || !o->cache_dir) return NULL;
     /* A cache that cannot be opened is an error like any unwritable output
@@ -26,13 +28,37 @@ static nli_cache *open_cache(const nl_embed_opts *o, nl_model *m, const char *ki
         snprintf(dev, sizeof dev, "-cuda-%s", nl_precision_name(nl_model_precision(m)));
     else if (nl_model_precision(m) == NL_PRECISION_BF16) /* the AMX and AVX512-BF16 kernels round differently */
         snprintf(dev, sizeof dev, "-cpu-bf16-%s", nli_bf16_kernel_name());
-    snprintf(name, sizeof name, "%s%s-%s%s.nlc", nl_model_fingerprint(m), dev, kind, ns_extra);
-    snprintf(ns, sizeof ns, "neglabel %s model=%s%s %s", kind, nl_model_fingerprint(m), dev, ns_extra);
+    snprintf(name, sizeof name, "%s%s%s-%s%s.nlc", nl_model_fingerprint(m), dev, tag, kind, ns_extra);
+    snprintf(ns, sizeof ns, "neglabel %s model=%s%s%s %s", kind, nl_model_fingerprint(m), dev, tag, ns_extra);
     char *path = nli_path_join(o->cache_dir, name);
     nli_cache *c = path ? nli_cache_open(path, ns, (size_t)nl_model_dim(m)) : NULL;
     if (!c) *err = 1;
     free(path);
     return c;
+}
+
+/* Text embeddings are keyed by the prompt; the file name carries a
+ * fingerprint of how this build tokenizes with the model's tokenizer
+ * (ftfy, cleaning, BPE), probed on texts that exercise each step, so that
+ * another release's tokenizer never reads this one's vectors. */
+static nli_cache *open_text_cache(const nl_embed_opts *o, nl_model *m, int *err) {
+    static const char *const probe[] = {
+        "a photo of a dog.", "Grevy's zebra, the 2nd-largest (of 3)!", "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x93 "
+        "\xe2\x80\x9cquoted\xe2\x80\x9d \xef\xbc\xa1\xef\xbc\xa2", "  spaces\tand\nlines  ",
+        "\xef\xac\x81ne &amp; HTML \xc3\x83\xc2\xa9", "\xf0\x9f\x90\x95 \xe7\x8a\xac <|endoftext|>"};
+    *err = 0;
+    if (!o || !o->cache_dir) return NULL;
+    uint64_t h = NL_FNV_INIT;
+    for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (nl_tokenize(m, probe[i], &ids, &n) == 0) h = nli_fnv1a(ids, n * sizeof *ids, h);
+        else h = nli_fnv1a("!", 1, h);
+        free(ids);
+    }
+    char tag[16];
+    snprintf(tag, sizeof tag, "-tk%08x", (unsigned)(h ^ (h >> 32)));
+    return open_cache(o, m, tag, "text", "", err);
 }
 
 /* Embed items in chunks, taking what the cache has and storing what it
@@ -150,7 +176,7 @@ static int embed_prompts_in(nl_model *m, const nl_embed_opts *o, nli_cache *c, c
 static int embed_prompts(nl_model *m, const nl_embed_opts *o, const char *const *prompts, size_t n, int raw,
                          float *out) {
     int cerr;
-    nli_cache *c = open_cache(o, m, "text", "", &cerr);
+    nli_cache *c = open_text_cache(o, m, &cerr);
     if (cerr) return -1;
     int rc = embed_prompts_in(m, o, c, prompts, n, raw, out);
     nli_cache_close(c);
@@ -183,8 +209,12 @@ static int embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample re
     nli_model_preprocess_tag(m, resample, pp, sizeof pp);
     snprintf(extra, sizeof extra, "-%s-%d%s", filter == NL_RESAMPLE_BILINEAR ? "bilinear" : "bicubic",
              nl_model_image_size(m), pp);
+    /* and the pixels this build makes: another release's decoders or
+     * resize would have given other vectors */
+    char px[16];
+    snprintf(px, sizeof px, "-px%08x", (unsigned)nli_pixels_fingerprint());
     int cerr;
-    nli_cache *c = open_cache(o, m, "image", extra, &cerr);
+    nli_cache *c = open_cache(o, m, px, "image", extra, &cerr);
     if (cerr) return -1;
     char **keys = nli_calloc(n ? n : 1, sizeof *keys);
     int rc = -1;
@@ -223,7 +253,7 @@ int nl_embed_words(nl_model *m, const nl_embed_opts *o, const char *const *words
     if (words_args_check(__func__, m, words, n, templates, n_templates, out) != 0) return -1;
     size_t dim = (size_t)nl_model_dim(m);
     int cerr = 0;
-    nli_cache *c = n ? open_cache(o, m, "text", "", &cerr) : NULL; /* nothing to embed: no cache made */
+    nli_cache *c = n ? open_text_cache(o, m, &cerr) : NULL; /* nothing to embed: no cache made */
     if (cerr) return -1;
     char **prompts = nli_calloc(n ? n : 1, sizeof *prompts);
     float *tmp = n_templates > 1 ? nli_mallocarray(n * dim + 1, sizeof(float)) : NULL;
@@ -262,7 +292,7 @@ int nl_embed_words_raw(nl_model *m, const nl_embed_opts *o, const char *const *w
     size_t dim = (size_t)nl_model_dim(m);
     size_t chunk = n < RAW_CHUNK ? n : RAW_CHUNK;
     int cerr = 0;
-    nli_cache *c = n ? open_cache(o, m, "text", "", &cerr) : NULL; /* nothing to embed: no cache made */
+    nli_cache *c = n ? open_text_cache(o, m, &cerr) : NULL; /* nothing to embed: no cache made */
     if (cerr) return -1;
     char **prompts = nli_calloc(n_templates * chunk + 1, sizeof *prompts);
     float *raw = nli_mallocarray(n_templates * chunk * dim + 1, sizeof(float));

@@ -43,6 +43,11 @@ int nli_preprocess_mem_mode(const uint8_t *data, size_t len, const char *name, i
                             int mode, int fill, uint8_t *out);
 int nli_preprocess_rgb_mode(const nl_rgb_image *img, int size, nl_resample resample, int mode, int fill, uint8_t *out);
 
+/* A fingerprint of the pixels this build makes of an image (decoders'
+ * version and libraries, every resize probed: image_version.c), for the
+ * image embedding cache's name. */
+uint32_t nli_pixels_fingerprint(void);
+
 /* HWC uint8 -> CHW float32: x/255, then (x-mean)/std per channel. */
 void nli_image_normalize(const uint8_t *hwc, int size, const float mean[3], const float std[3], float *chw);
 #endif
