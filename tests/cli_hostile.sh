@@ -576,6 +576,20 @@ expect_fail "eval --strict: the first such image is the error" "dog.jpg is not f
   nl eval --no-cache --strict --model "$TMP/big" --id-labels "$TMP/labels.txt" --negatives "$TMP/big-neg.txt" \
     --ngroup 1 --id "$TMP/big-id.lst" --ood "x=$TMP/big-ood.lst"
 
+# --- image lists: comment lines ---------------------------------------------
+# A line beginning with # is a comment; one naming an existing file used to
+# vanish without a word. Now it is warned about, and ./#name lists it.
+mkdir -p "$TMP/hash"
+cp "$IMG/dog.jpg" "$TMP/hash/#1.jpg"; cp "$IMG/dog.jpg" "$TMP/hash/b.jpg"
+printf '#1.jpg\n# a comment\nb.jpg\n' >"$TMP/hash/l.lst"
+S --list "$TMP/hash/l.lst" >"$TMP/hash.csv" 2>"$TMP/hash.err"
+check "a comment line naming a file: warned" grep -q '"#1.jpg" is read as a comment, though a file of that name exists' "$TMP/hash.err"
+check "a plain comment: no warning" test "$(grep -c 'is read as a comment' "$TMP/hash.err")" -eq 1
+check "comments not scored: 1 row" test "$(tail -n +2 "$TMP/hash.csv" | wc -l)" -eq 1
+printf './#1.jpg\n' >"$TMP/hash/l2.lst"
+S --list "$TMP/hash/l2.lst" >"$TMP/hash2.csv" 2>/dev/null
+check "./#name lists it" grep -q '#1.jpg,' "$TMP/hash2.csv"
+
 # --- a weight that is NaN ---------------------------------------------------
 # Refused at load naming the file once and the tensor, on both CPU paths
 # (the bf16 path named the file twice: its packing threads' message already

@@ -328,7 +328,17 @@ int nl_collect_images(const char *spec, nl_strvec *out) {
     char *slash = here ? NULL : strrchr(base, '/');
     if (slash) slash[1] = 0; else base[0] = 0;
     for (size_t i = 0; i < lines.n; i++) {
-        if (lines.v[i][0] == '#') continue;
+        if (lines.v[i][0] == '#') {
+            /* a comment; one that names an existing file is said, not
+             * dropped unseen (such a file is listed as ./#name) */
+            char *p = nli_path_join(base, lines.v[i]);
+            struct stat cs;
+            if (p && stat(p, &cs) == 0)
+                nli_log(NL_LOG_WARN, "%s: \"%s\" is read as a comment, though a file of that name exists (list it as "
+                        "./%s)", spec, lines.v[i], lines.v[i]);
+            free(p);
+            continue;
+        }
         if (nl_strvec_push_owned(out, nli_path_join(base, lines.v[i])) != 0) {
             free(base); nl_strvec_free(&lines); nl_strvec_free(out); return -1;
         }
