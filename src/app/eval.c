@@ -392,9 +392,8 @@ static int check_methods(const nl_eval_params *p) {
 static const char *const neg_file_name[2] = {"negatives.tsv", "negatives-csp.tsv"};
 
 /* A head's ID embeddings and negatives (read from p->negatives, or mined
- * and their file opened in out_dir under file_name). */
-static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_strvec *labels, eval_head *h,
-                      nli_atomic *file) {
+ * now; their file is written with the report). */
+static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_strvec *labels, eval_head *h) {
     size_t dim = (size_t)nl_model_dim(m), n_id = labels->n;
     nl_templates tt = which == HEAD_CSP ? p->csp_templates : p->templates, *t = &tt;
     if (!(h->id_emb = nli_mallocarray(n_id * dim, sizeof(float)))) return -1;
@@ -417,13 +416,6 @@ static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_
                       p->remove_id_labels ? labels : NULL, which == HEAD_CSP ? &p->csp_mine : &p->mine, t, &h->neg,
                       &h->neg_emb, &h->qsim) != 0)
         return -1;
-    if (p->out_dir) { /* published with the report, so a failed run leaves the earlier set whole */
-        char *np = nli_path_join(p->out_dir, neg_file_name[which == HEAD_CSP]);
-        int w = np ? nli_atomic_open(file, np) : -1;
-        free(np);
-        if (w != 0) return -1;
-        nli_negatives_print(file, &h->neg, h->qsim);
-    }
     return 0;
 }
 
@@ -550,7 +542,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     }
     for (size_t k = 0; k < n_methods; k++) heads[head_of(methods[k])].sp = &sp[methods[k]];
     for (int h = 0; h < N_HEADS; h++)
-        if (heads[h].used && head_build(m, p, h, &labels, &heads[h], &neg_file[h == HEAD_CSP]) != 0) goto done;
+        if (heads[h].used && head_build(m, p, h, &labels, &heads[h]) != 0) goto done;
     int top_head = heads[HEAD_NEG].used ? HEAD_NEG : heads[HEAD_CSP].used ? HEAD_CSP : HEAD_MCM;
     for (size_t k = 0; k < n_methods; k++)
         if (nl_score_check(&sp[methods[k]], n_id, heads[head_of(methods[k])].neg.words.n, dim) != 0) {
@@ -592,6 +584,18 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
         .convention = p->convention, .id = &rs[0], .ood = rs + 1, .n_ood = p->n_ood,
         .skipped = (const char *const *)skipped.v, .n_skipped = skipped.n, .seconds = nli_now() - t0,
     };
+    /* the mined negatives, published with the report (a failed run leaves
+     * the earlier set whole), their files opened only now: a run killed
+     * while embedding (hours) left a negatives.tsv.tmp.* in out_dir */
+    for (int k = 0; p->out_dir && k < 2; k++) {
+        const eval_head *h = &heads[k ? HEAD_CSP : HEAD_NEG];
+        if (!h->used || (k == 0 && p->negatives)) continue;
+        char *np = nli_path_join(p->out_dir, neg_file_name[k]);
+        int w = np ? nli_atomic_open(&neg_file[k], np) : -1;
+        free(np);
+        if (w != 0) goto done;
+        nli_negatives_print(&neg_file[k], &h->neg, h->qsim);
+    }
     nli_atomic also[2];
     size_t n_also = 0;
     for (int k = 0; k < 2; k++)
