@@ -590,6 +590,17 @@ printf './#1.jpg\n' >"$TMP/hash/l2.lst"
 S --list "$TMP/hash/l2.lst" >"$TMP/hash2.csv" 2>/dev/null
 check "./#name lists it" grep -q '#1.jpg,' "$TMP/hash2.csv"
 
+# --- eval's terminal table: C1 control characters in a set name ------------
+# U+009B (CSI) and U+009D (OSC) are escape sequences to a terminal like ESC [
+# and ESC ]; the table replaced C0 and DEL only.
+printf '%s\n' "$IMG/dog.jpg" "$IMG/eagle.jpg" >"$TMP/c1-id.lst"
+printf '%s\n' "$IMG/giraffe.jpg" "$IMG/horses.jpg" >"$TMP/c1-ood.lst"
+nl eval -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 2 \
+  --out "$TMP/c1-out" --id "$TMP/c1-id.lst" --ood "$(printf 'x\302\2332Jy\302\2350;t\007z')=$TMP/c1-ood.lst" >"$TMP/c1.out" 2>/dev/null
+check "eval with a C1 set name ran" grep -q '^Average' "$TMP/c1.out"
+check "the table shows no C1 control (CSI, OSC)" sh -c "! LC_ALL=C grep -q \"\$(printf '\302[\200-\237]')\" '$TMP/c1.out'"
+check "they are shown as ? (x?2Jy?0;t?z)" grep -q 'x?2Jy?0;t?z' "$TMP/c1.out"
+
 # --- a weight that is NaN ---------------------------------------------------
 # Refused at load naming the file once and the tensor, on both CPU paths
 # (the bf16 path named the file twice: its packing threads' message already

@@ -1,7 +1,7 @@
 /* eval_table.c — the terminal table of `neglabel eval`: metrics in %, the
  * average row, the FPR95 convention named. Set names come from the user's
- * command line or folders: control characters (escape sequences) become
- * '?' and names are cut to their column. */
+ * command line or folders: control characters (C0, DEL and C1: escape
+ * sequences) become '?' and names are cut to their column. */
 #include <math.h>
 #include <stdio.h>
 
@@ -20,7 +20,8 @@ static int term_name(FILE *f, const char *s, int width) {
     int cols = 0;
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && cols < width;) {
         size_t n = utf8_len(p);
-        if (!n || *p < 0x20 || *p == 0x7f) { fputc('?', f); p++; }
+        /* C0, DEL, and C1 (U+0080..U+009F: 0xC2 0x80..0x9F; CSI, OSC) */
+        if (!n || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) { fputc('?', f); p += n ? n : 1; }
         else { fwrite(p, 1, n, f); p += n; }
         cols++;
     }
