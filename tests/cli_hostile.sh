@@ -601,6 +601,19 @@ check "eval with a C1 set name ran" grep -q '^Average' "$TMP/c1.out"
 check "the table shows no C1 control (CSI, OSC)" sh -c "! LC_ALL=C grep -q \"\$(printf '\302[\200-\237]')\" '$TMP/c1.out'"
 check "they are shown as ? (x?2Jy?0;t?z)" grep -q 'x?2Jy?0;t?z' "$TMP/c1.out"
 
+# --- eval: an image twice in a set, or in the ID set and an OOD set ---------
+# (by its real path: a link too) was counted each time and on both sides
+# without a word (the same list as ID and OOD gave AUROC 50, FPR95 95).
+printf '%s\n' "$IMG/dog.jpg" "$IMG/eagle.jpg" "$IMG/dog.jpg" >"$TMP/d-id.lst"
+ln -s "$IMG/eagle.jpg" "$TMP/eagle-link.jpg"
+printf '%s\n' "$IMG/giraffe.jpg" "$TMP/eagle-link.jpg" >"$TMP/d-ood.lst"
+nl eval -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 2 \
+  --out "$TMP/d-out" --id "$TMP/d-id.lst" --ood a="$TMP/d-ood.lst" --ood b="$TMP/c1-ood.lst" >/dev/null 2>"$TMP/d.err"
+check "a duplicate in the ID set: warned" grep -q "ID: 1 image listed more than once (e.g. .*dog.jpg)" "$TMP/d.err"
+check "an ID image in an OOD set (through a link): warned" grep -q "OOD set 'a': 1 image also in the ID set (e.g. .*eagle.jpg)" "$TMP/d.err"
+check "nothing said of the set that shares nothing" sh -c "! grep -q \"set 'b'\" '$TMP/d.err'"
+check "and the run goes on" test -s "$TMP/d-out/results.json"
+
 # --- a weight that is NaN ---------------------------------------------------
 # Refused at load naming the file once and the tensor, on both CPU paths
 # (the bf16 path named the file twice: its packing threads' message already

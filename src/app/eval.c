@@ -419,6 +419,51 @@ static int head_build(nl_model *m, const nl_eval_params *p, int which, const nl_
     return 0;
 }
 
+/* The same image twice in a set, or in the ID set and an OOD set (by its
+ * real path: links and ./ spellings too), is scored as listed, and the
+ * metrics count it each time and on both sides; said once per set, with
+ * an example, before the work. Best effort: no warning without memory. */
+typedef struct { char *real; size_t set; } real_entry;
+
+static int cmp_real(const void *a, const void *b) {
+    const real_entry *x = a, *y = b;
+    int c = strcmp(x->real, y->real);
+    return c ? c : x->set < y->set ? -1 : x->set > y->set;
+}
+
+static void warn_shared_images(const eval_set *sets, size_t n_sets) {
+    size_t n = 0, k = 0;
+    for (size_t s = 0; s < n_sets; s++) n += sets[s].all.n;
+    real_entry *e = n ? malloc(n * sizeof *e) : NULL;
+    size_t *dup = calloc(n_sets, sizeof *dup), *shared = calloc(n_sets, sizeof *shared);
+    const char **dup_ex = calloc(n_sets, sizeof *dup_ex), **shared_ex = calloc(n_sets, sizeof *shared_ex);
+    if (!e || !dup || !shared || !dup_ex || !shared_ex) goto done;
+    for (size_t s = 0; s < n_sets; s++)
+        for (size_t i = 0; i < sets[s].all.n; i++)
+            if ((e[k].real = realpath(sets[s].all.v[i], NULL))) e[k++].set = s; /* unreadable: reported later */
+    qsort(e, k, sizeof *e, cmp_real);
+    for (size_t a = 0, b; a < k; a = b) {
+        int in_id = e[a].set == 0;
+        for (b = a + 1; b < k && !strcmp(e[a].real, e[b].real); b++) {
+            size_t s = e[b].set;
+            if (s == e[b - 1].set) { if (!dup[s]++) dup_ex[s] = e[b].real; }
+            else if (in_id && s && !shared[s]++) shared_ex[s] = e[b].real;
+        }
+    }
+    for (size_t s = 0; s < n_sets; s++) {
+        if (dup[s])
+            nli_log(NL_LOG_WARN, "%s%s%s: %zu image%s listed more than once (e.g. %s): scored as often as listed",
+                    s ? "OOD set '" : "", sets[s].name, s ? "'" : "", dup[s], dup[s] > 1 ? "s" : "", dup_ex[s]);
+        if (shared[s])
+            nli_log(NL_LOG_WARN, "OOD set '%s': %zu image%s also in the ID set (e.g. %s): the metrics count %s on both "
+                    "sides", sets[s].name, shared[s], shared[s] > 1 ? "s" : "", shared_ex[s],
+                    shared[s] > 1 ? "them" : "it");
+    }
+done:
+    for (size_t i = 0; i < k; i++) free(e[i].real);
+    free(e), free(dup), free(shared), free(dup_ex), free(shared_ex);
+}
+
 /* A negatives file in out_dir that this run did not write is from an
  * earlier run: said once, and left alone (it may be a set the user keeps
  * there); results.json names the negatives this run used. */
@@ -499,6 +544,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
             goto done;
         }
     }
+    warn_shared_images(sets, p->n_ood + 1);
     if (nl_read_id_labels(p->id_labels, p->allow_duplicate_labels, &labels) != 0) goto done;
     if (p->out_dir) {
         struct stat ost;
