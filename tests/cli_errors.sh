@@ -74,6 +74,21 @@ check "tokenize: an error object per bad line" test "$(jq -c 'select(.error) | .
 check "tokenize: a line over 16 MiB fails (exit 1)" test $? -eq 1
 check "tokenize: names its length" grep -q 'line 1: a line of 16777229 bytes: at most 16 MiB' "$TMP/tokl.err"
 check "tokenize: the next line is tokenized" test "$(jq -c 'select(.ids) | .text' "$TMP/tokl.out")" = '"a cat"'
+# a line of many JSON values is refused before jansson parses it (a 16 MiB
+# line of {} took 1.3 GB); as many commas inside the text are characters
+# (counted as the model's JSON files are: the commas and opening brackets, +1)
+python3 -c 'import sys; n = 65535; sys.stdout.write("[" + ",".join(["0"] * n) + "]\n" + "[" + ",".join(["0"] * (n + 1)) + "]\n" + "{\"text\": \"" + "a,[{" * 100000 + "\"}\n" + "[" + "{}," * 5000000 + "{}]\n{\"text\": \"a cat\"}\n")' |
+  "${NEGLABEL_BUILD:-build}/memtool" peak "$TMP/tokv.rss" "$BIN" tokenize --model "$M" >"$TMP/tokv.out" 2>"$TMP/tokv.err"
+check "tokenize: many JSON values fail (exit 1)" test $? -eq 1
+check "tokenize: 65,536 values are parsed" grep -q 'line 1: expected a JSON object with a "text" string' "$TMP/tokv.err"
+check "tokenize: 65,537 values are refused unparsed" grep -q 'line 2: more than 65536 JSON values on the line' "$TMP/tokv.err"
+check "tokenize: 15 MB of values refused" grep -q 'line 4: more than 65536 JSON values on the line' "$TMP/tokv.err"
+check "tokenize: commas and brackets in the text are text" test "$(jq -c 'select(.ids) | .ids | length' "$TMP/tokv.out" | head -1)" -gt 1000
+check "tokenize: the next line is tokenized" test "$(jq -c 'select(.ids) | .text' "$TMP/tokv.out" | tail -1)" = '"a cat"'
+# (under AddressSanitizer RSS measures the sanitizer: printed, not bounded)
+echo "tokenize of 15 MB of JSON values: peak RSS $(cat "$TMP/tokv.rss") KiB"
+grep -qs '^NEGLABEL_SANITIZE:BOOL=ON' "${NEGLABEL_BUILD:-build}/CMakeCache.txt" ||
+  check "tokenize: under 300 MiB for 15 MB of values" test "$(cat "$TMP/tokv.rss")" -lt 307200
 
 # Corpus categories: a name the source lacks is an error naming it and the
 # source, found before the model is loaded (the model here does not exist,

@@ -229,6 +229,22 @@ static void tokenize_error(size_t lineno, const char *msg) {
  * line break filled the memory). */
 #define TOKENIZE_LINE_MAX ((size_t)16 << 20)
 
+/* tokenize's most JSON values on a line ({"text": ...} has two; other
+ * members are allowed): jansson takes up to ~240 bytes a value, so a 16 MiB
+ * line of [{},{},...] took 1.3 GB. Commas and opening brackets outside
+ * strings are counted before parsing. */
+#define TOKENIZE_VALUES_MAX 65536
+
+static int tokenize_too_many_values(const char *p, size_t len) {
+    size_t values = 1;
+    for (int quoted = 0; len && values <= TOKENIZE_VALUES_MAX; p++, len--) {
+        if (quoted && *p == '\\' && len > 1) p++, len--; /* the escaped byte */
+        else if (*p == '"') quoted = !quoted;
+        else values += !quoted && *p && strchr(",[{", *p) != NULL;
+    }
+    return values > TOKENIZE_VALUES_MAX;
+}
+
 /* The next line of f (its '\n' kept) into *line; a line longer than max is
  * read past and *too_long set, its length returned. -1 at the end of f or
  * on an error (errno). */
@@ -284,6 +300,14 @@ int cmd_tokenize(int argc, char **argv) {
          * write one) is not text; blank lines are skipped */
         if (lineno == 1 && len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3, len -= 3;
         if (strspn(p, " \t\r\n") == (size_t)len) continue;
+        if (tokenize_too_many_values(p, (size_t)len)) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "more than %d JSON values on the line: expected a JSON object with a \"text\" string",
+                     TOKENIZE_VALUES_MAX);
+            tokenize_error(lineno, msg);
+            rc = 1;
+            continue;
+        }
         json_error_t jerr;
         /* JSON_ALLOW_NUL: a "\u0000" in the text is a character like any
          * other (ftfy removes it), not the end of the string */
