@@ -1,8 +1,9 @@
 /* test_gpu_engine.c — the CUDA engine through the public API against the
  * CPU engine on the tiny model: images from files (decode, the GPU's own
  * normalisation, the double-buffered pipeline, an unreadable file among
- * them) and texts (packed, causal, truncated at 77 tokens; also 17,161 of
- * them through the asynchronous text slots, and a failure there). fp32 on the GPU
+ * them) and texts (packed, causal, truncated at 77 tokens; also three
+ * chunks' worth of them, 17,161 (2,825 on the emulator), through the
+ * asynchronous text slots, and a failure there). fp32 on the GPU
  * must equal the CPU within 1e-5 * ||g|| per row; fp16 and bf16 must keep
  * cosine >= 0.999 to it. Then: a device index that does not exist, and an
  * out-of-memory batch that is retried smaller. Label gpu: exits 77 with
@@ -11,6 +12,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "check_log.h"
@@ -103,10 +105,15 @@ static void compare(const char *label, const run_out *g, const run_out *c, size_
  * past the context) through the GPU's asynchronous text pipeline in fp32,
  * against the CPU; then a NULL text in the third slot's chunk: the call
  * fails naming it, and the next call gives the same embeddings again. */
+/* (chunk: the library's texts per GPU chunk, NEGLABEL_CUDA_TEXT_CHUNK when
+ * set (the emulator: 1024), else the slot's 8192) */
 static void check_many_texts(nl_model *cpu, nl_model *g) {
     static const char *syl[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "photo", "of", "the", "zebra",
                                 "nice", "big", "cat", "dog", "ship", "café", "x", "7"};
-    const size_t n = 2 * 8192 + 777, dim = (size_t)nl_model_dim(cpu);
+    const char *ce = getenv("NEGLABEL_CUDA_TEXT_CHUNK");
+    const size_t chunk = ce ? strtoul(ce, NULL, 10) : 8192;
+    const size_t n = 2 * chunk + 777, dim = (size_t)nl_model_dim(cpu);
+    CHECK(chunk >= 1 && chunk <= 8192, "NEGLABEL_CUDA_TEXT_CHUNK=%s: 1..8192", ce);
     char **tx = calloc(n, sizeof *tx);
     float *ec = calloc(n * dim, sizeof(float)), *eg = calloc(n * dim, sizeof(float)),
           *eg2 = calloc(n * dim, sizeof(float));
@@ -133,7 +140,7 @@ static void check_many_texts(nl_model *cpu, nl_model *g) {
     printf("%zu texts (%zu long) through the GPU's text slots, fp32: worst max|a-g|/||g|| %.3g\n", n, longs, worst);
     CHECK(worst <= 1e-5, "%zu texts on the GPU: off by %g (limit 1e-5)", n, worst);
 
-    const size_t bad = 2 * 8192 + 5;
+    const size_t bad = 2 * chunk + 5;
     char *keep = tx[bad];
     tx[bad] = NULL;
     char want[64];
