@@ -98,7 +98,9 @@ LOG=$TMP/server.log
   --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) \
   --repo org/busy="$TMP/tiny" --busy org/busy:config.json:1:3 \
   --repo org/slow="$TMP/tiny" --busy org/slow:config.json:1:50 \
-  --repo org/denied="$TMP/tiny" --cdn-deny org/denied:model.safetensors:1 &
+  --repo org/denied="$TMP/tiny" --cdn-deny org/denied:model.safetensors:1 \
+  --repo org/errpage="$TMP/tiny" --error-page org/errpage:config.json:1 --error-page org/errpage:model.safetensors:1 \
+  --repo org/down="$TMP/tiny" --error-page org/down:config.json:100 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -322,6 +324,17 @@ check "CDN 403: the error says the storage host refused the link" \
 check "CDN 403: the token is not blamed" sh -c "! grep -q HF_TOKEN '$TMP/err'"
 HF_HUB_CACHE=$TMP/c-denied HF_TOKEN=hf_some_token T info --model org/denied >/dev/null 2>&1
 check "CDN 403: running again works" test $? -eq 0
+# a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on
+# the Hub and on the CDN; it used to end the download at once with libcurl's
+# "Failure writing output to destination" (the page is read 64 kB at most)
+n=$(requests)
+HF_HUB_CACHE=$TMP/c-errpage T info --model org/errpage >/dev/null 2>&1
+check "503 with a long page: retried, works" test $? -eq 0
+check "503 with a long page: once on the Hub, once on the CDN" \
+  test "$(since $n | jq -r 'select(.method == "GET" and .status == 503) | .path' | cut -d/ -f2 | tr '\n' ' ')" = "org cdn "
+expect_fail "503 with a long page every time: the error names the status" \
+  "GET $EP/org/down/resolve/[0-9a-f]{40}/config.json: HTTP 503" \
+  env HF_HUB_CACHE="$TMP/c-down" "$BIN" --no-cache info --model org/down
 mkdir -p "$TMP/hf-home2" && printf 'hf_test_token\n' >"$TMP/hf-home2/token"
 HF_HOME=$TMP/hf-home2 HF_HUB_CACHE=$TMP/c-gated2 T info --model org/gated >/dev/null 2>&1
 check "the token file of 'hf auth login' is used" test $? -eq 0

@@ -33,6 +33,9 @@ Faults for the tests (each REPO is org/name):
                          "Retry-After: S" (rate limited)
   --cdn-deny REPO:FILE:N the first N GETs of FILE from the CDN answer 403
                          (as a storage host does for an expired signed link)
+  --error-page REPO:FILE:N  the first N GETs of FILE answer 503 with a
+                         100 kB HTML body (a proxy's or load balancer's error
+                         page)
   --notfound REPO:FILE:N the first N requests for FILE on /resolve/ answer
                          404 without X-Error-Code (a proxy's or a load
                          balancer's own 404, not the Hub's EntryNotFound)
@@ -95,6 +98,7 @@ class Repo:
         self.alias = None
         self.busy = {}  # file -> [GETs still answered 429, Retry-After]
         self.cdn_deny = {}  # file -> CDN GETs still answered 403
+        self.error_page = {}  # file -> GETs still answered 503 with a large body
 
     def revision(self, rev):
         return self.commit if rev in ("main", "v1", self.commit, self.alias) else None
@@ -225,6 +229,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.command == "GET" and repo.error_page.get(name, 0) > 0:
+            repo.error_page[name] -= 1
+            body = b"<html><body>" + b"Service Unavailable " * 5000 + b"</body></html>"
+            self.record(503)
+            self.send_response(503)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         data = f["data"]
         if name in repo.corrupt:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
@@ -345,6 +359,7 @@ def main():
     ap.add_argument("--alias", action="append", default=[])
     ap.add_argument("--busy", action="append", default=[])
     ap.add_argument("--cdn-deny", action="append", default=[])
+    ap.add_argument("--error-page", action="append", default=[])
     a = ap.parse_args()
     for spec in a.repo:
         rid, folder = spec.split("=", 1)
@@ -361,6 +376,9 @@ def main():
     for spec in a.cdn_deny:
         rid, name, n = parse_repo_file(spec, 3)
         State.repos[rid].cdn_deny[name] = int(n)
+    for spec in a.error_page:
+        rid, name, n = parse_repo_file(spec, 3)
+        State.repos[rid].error_page[name] = int(n)
     for spec in a.busy:
         rid, name, n, secs = parse_repo_file(spec, 4)
         State.repos[rid].busy[name] = [int(n), int(secs)]

@@ -202,6 +202,7 @@ typedef struct {
     long long got;        /* body bytes written this transfer */
     long long discarded;
     int checked, restarted, too_much, bad_range, io_error;
+    int body_cut; /* an error answer's body stopped at ERROR_BODY_MAX */
     nli_progress *prog;
     long long unit;
 } sink;
@@ -212,7 +213,9 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud) {
     long st = s->resp->status;
     if (s->fd < 0 || (st != 200 && st != 206)) {
         s->discarded += (long long)n;
-        return s->discarded > ERROR_BODY_MAX ? 0 : n;
+        if (s->discarded <= ERROR_BODY_MAX) return n;
+        s->body_cut = 1;
+        return 0;
     }
     if (!s->checked) {
         s->checked = 1;
@@ -335,6 +338,9 @@ static CURLcode http_do(const nli_hub_ctx *h, const char *url, int head, sink *s
         curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     }
     CURLcode rc = curl_easy_perform(c);
+    /* a long error page (a proxy's 503) is cut short, not read to its end:
+     * its status is the answer, retried or reported as any other */
+    if (rc == CURLE_WRITE_ERROR && (s ? s : &discard)->body_cut) rc = CURLE_OK;
     if (rc == CURLE_OK) {
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
