@@ -302,6 +302,9 @@ check "lock held elsewhere: no model.safetensors fetched" test -z "$(find "$C" -
 C=$TMP/c-corrupt
 expect_fail "corrupt blob refused" "localhost:[0-9]+/cdn/org/corrupt/.*do not match.*SHA-256.*expected $(sha256 "$M/model.safetensors")" \
   env HF_HUB_CACHE="$C" "$BIN" --no-cache info --model org/corrupt
+env HF_HUB_CACHE="$C" "$BIN" --no-cache info --model org/corrupt >/dev/null 2>"$TMP/err"
+check "corrupt: the URL's query (?sig=...) is left out of the message" \
+  grep -qE "localhost:[0-9]+/cdn/org/corrupt/[0-9a-f]{64}\?\.\.\.: the downloaded bytes" "$TMP/err"
 check "corrupt: no blob, no partial file" test -z "$(find "$C/models--org--corrupt/blobs" -name "$(sha256 "$M/model.safetensors")*")"
 check "corrupt: not in the snapshot" test -z "$(find "$C/models--org--corrupt/snapshots" -name model.safetensors)"
 
@@ -322,6 +325,9 @@ check "CDN 403: fails (exit $?)" test $? -eq 1
 check "CDN 403: the error says the storage host refused the link" \
   grep -qE "localhost:[0-9]+/cdn/org/denied/.*HTTP 403 \(the storage host refused the download link" "$TMP/err"
 check "CDN 403: the token is not blamed" sh -c "! grep -q HF_TOKEN '$TMP/err'"
+# the storage host's signed link (its query string: the signature, which
+# lets whoever reads the log fetch the file until it expires) is not shown
+check "CDN 403: the URL's query (?sig=...) is left out of the message" sh -c "! grep -q 'sig=' '$TMP/err'"
 HF_HUB_CACHE=$TMP/c-denied HF_TOKEN=hf_some_token T info --model org/denied >/dev/null 2>&1
 check "CDN 403: running again works" test $? -eq 0
 # a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on

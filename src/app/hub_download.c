@@ -177,7 +177,7 @@ static int verify(const char *path, const nli_hub_file *m, const char *url) {
     }
     if (strcmp(hex, m->etag) != 0) {
         char u[600];
-        nli_sanitize(u, sizeof u, url);
+        nli_hub_url_text(u, sizeof u, url);
         nli_seterr_code(NL_ERR_IO,
                        "%s: the downloaded bytes do not match the Hub's checksum: %s %s, expected %s (%s); the corrupt "
                        "download was removed, run again to retry",

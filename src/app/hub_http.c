@@ -351,10 +351,18 @@ static CURLcode http_do(const nli_hub_ctx *h, const char *url, int head, sink *s
     return rc;
 }
 
+void nli_hub_url_text(char *out, size_t n, const char *url) {
+    nli_sanitize(out, n, url);
+    char *q = strchr(out, '?');
+    if (!q) return;
+    if ((size_t)(q - out) + sizeof "?..." <= n) memcpy(q, "?...", sizeof "?...");
+    else *q = 0;
+}
+
 /* An error for an HTTP status, naming the URL and what the Hub said. */
 static void http_status_error(const nli_hub_ctx *h, const char *method, const char *url, const http_resp *r) {
     char code[256] = "", msg[256] = "", u[600];
-    nli_sanitize(u, sizeof u, url);
+    nli_hub_url_text(u, sizeof u, url);
     if (r->error_code) nli_sanitize(code, sizeof code, r->error_code);
     if (r->error_message) nli_sanitize(msg, sizeof msg, r->error_message);
     const char *hint = "";
@@ -378,7 +386,7 @@ static void http_status_error(const nli_hub_ctx *h, const char *method, const ch
 
 static void curl_error(const char *method, const char *url, CURLcode rc, const char *errbuf) {
     char u[600];
-    nli_sanitize(u, sizeof u, url);
+    nli_hub_url_text(u, sizeof u, url);
     if (rc == CURLE_ABORTED_BY_CALLBACK) /* only xfer_cb aborts */
         nli_seterr_code(NL_ERR_CANCELLED, "%s %s: cancelled", method, u);
     else
@@ -454,7 +462,7 @@ int nli_hub_head(const nli_hub_ctx *h, const char *url0, nli_hub_file *m, long *
         goto done;
     }
     char u[600];
-    nli_sanitize(u, sizeof u, url);
+    nli_hub_url_text(u, sizeof u, url);
     if (r.bad) {
         nli_seterr_code(NL_ERR_IO, "HEAD %s: malformed or oversized header in the answer", u);
         goto done;
@@ -549,7 +557,7 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
     for (int attempt = 0; have < m->size; attempt++) {
         if (attempt >= 200) { /* a server dribbling a few bytes per connection */
             char u[600];
-            nli_sanitize(u, sizeof u, m->url);
+            nli_hub_url_text(u, sizeof u, m->url);
             nli_seterr_code(NL_ERR_IO, "GET %s: still incomplete after %d attempts (%lld of %lld bytes, kept in %s: "
                            "run again to resume)", u, attempt, have, m->size, part);
             break;
@@ -564,7 +572,7 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
         int progressed = now > have || s.restarted;
         have = now;
         char u[600];
-        nli_sanitize(u, sizeof u, m->url);
+        nli_hub_url_text(u, sizeof u, m->url);
         if (s.io_error) {
             nli_hub_cache_error(h, part, s.io_error);
             break;

@@ -123,5 +123,9 @@ int nli_hub_head(const nli_hub_ctx *h, const char *url, nli_hub_file *m, long *s
  * transient failures, with a progress line. 0 when *have == m->size; else
  * -1 with the error set (part named when its bytes are kept). */
 int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char *part, long long *have);
+/* url as messages show it (nli_sanitize'd into out, n bytes), its query
+ * string left out: a storage host's signature there lets whoever reads a
+ * log fetch the file, a private or gated one too, until it expires. */
+void nli_hub_url_text(char *out, size_t n, const char *url);
 
 #endif
