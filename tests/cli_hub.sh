@@ -100,7 +100,8 @@ LOG=$TMP/server.log
   --repo org/slow="$TMP/tiny" --busy org/slow:config.json:1:50 \
   --repo org/denied="$TMP/tiny" --cdn-deny org/denied:model.safetensors:1 \
   --repo org/errpage="$TMP/tiny" --error-page org/errpage:config.json:1 --error-page org/errpage:model.safetensors:1 \
-  --repo org/down="$TMP/tiny" --error-page org/down:config.json:100 &
+  --repo org/down="$TMP/tiny" --error-page org/down:config.json:100 \
+  --repo org/limited="$TMP/tiny" --ratelimit org/limited:config.json:1:3 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
@@ -434,6 +435,14 @@ check "429 Retry-After: works" test $? -eq 0
 gap=$(jq -s '[.[] | select(.method == "GET" and (.path | test("^/org/busy/resolve/[0-9a-f]{40}/config.json$")))]
   | if length == 2 and .[0].status == 429 then .[1].time - .[0].time else -1 end' "$LOG")
 check "429 Retry-After: the retry came $gap s later (>= 3)" awk "BEGIN { exit !($gap >= 3) }"
+# the Hub's own header on a 429, 'RateLimit: "resolvers";r=0;t=3' (no
+# Retry-After): waited for as huggingface_hub does; it used to be retried
+# after one second, 5 times in 5 s, against a window that resets later
+HF_HUB_CACHE=$TMP/c-limited T info --model org/limited >/dev/null 2>&1
+check "429 RateLimit: works" test $? -eq 0
+gap=$(jq -s '[.[] | select(.method == "GET" and (.path | test("^/org/limited/resolve/[0-9a-f]{40}/config.json$")))]
+  | if length == 2 and .[0].status == 429 then .[1].time - .[0].time else -1 end' "$LOG")
+check "429 RateLimit: the retry came $gap s later (>= 3)" awk "BEGIN { exit !($gap >= 3) }"
 # A signal during such a wait (Retry-After: 50) stops the command at once;
 # the wait used to run its course (the cancel callback was not asked).
 HF_HUB_CACHE=$TMP/c-slow "$BIN" --no-cache info --model org/slow >/dev/null 2>"$TMP/slow.err" &

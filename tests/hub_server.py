@@ -33,6 +33,9 @@ Faults for the tests (each REPO is org/name):
                          "Retry-After: S" (rate limited)
   --cdn-deny REPO:FILE:N the first N GETs of FILE from the CDN answer 403
                          (as a storage host does for an expired signed link)
+  --ratelimit REPO:FILE:N:S  the first N GETs of FILE answer 429 with the
+                         Hub's 'RateLimit: "resolvers";r=0;t=S' and no
+                         Retry-After
   --error-page REPO:FILE:N  the first N GETs of FILE answer 503 with a
                          100 kB HTML body (a proxy's or load balancer's error
                          page)
@@ -97,6 +100,7 @@ class Repo:
         self.notfound = {}  # file -> how many requests still get a bare 404
         self.alias = None
         self.busy = {}  # file -> [GETs still answered 429, Retry-After]
+        self.ratelimit = {}  # file -> [GETs still answered 429, RateLimit's t=]
         self.cdn_deny = {}  # file -> CDN GETs still answered 403
         self.error_page = {}  # file -> GETs still answered 503 with a large body
 
@@ -221,6 +225,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send_file(self, repo, name, f, headers):
         busy = repo.busy.get(name)
+        limited = repo.ratelimit.get(name)
+        if self.command == "GET" and not (busy and busy[0] > 0) and limited and limited[0] > 0:
+            limited[0] -= 1
+            self.record(429)
+            self.send_response(429)
+            self.send_header("RateLimit", '"resolvers";r=0;t=%d' % limited[1])
+            self.send_header("RateLimit-Policy", '"fixed window";"resolvers";q=3000;w=300')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.command == "GET" and busy and busy[0] > 0:
             busy[0] -= 1
             self.record(429)
@@ -360,6 +374,7 @@ def main():
     ap.add_argument("--busy", action="append", default=[])
     ap.add_argument("--cdn-deny", action="append", default=[])
     ap.add_argument("--error-page", action="append", default=[])
+    ap.add_argument("--ratelimit", action="append", default=[])
     a = ap.parse_args()
     for spec in a.repo:
         rid, folder = spec.split("=", 1)
@@ -376,6 +391,9 @@ def main():
     for spec in a.cdn_deny:
         rid, name, n = parse_repo_file(spec, 3)
         State.repos[rid].cdn_deny[name] = int(n)
+    for spec in a.ratelimit:
+        rid, name, n, secs = parse_repo_file(spec, 4)
+        State.repos[rid].ratelimit[name] = [int(n), int(secs)]
     for spec in a.error_page:
         rid, name, n = parse_repo_file(spec, 3)
         State.repos[rid].error_page[name] = int(n)

@@ -104,6 +104,7 @@ typedef struct {
     char *location, *etag, *linked_etag, *commit, *error_code, *error_message, *content_range, *content_encoding;
     long long content_length, linked_size; /* -1: absent */
     long long retry_after;                 /* Retry-After in seconds; -1: absent or an HTTP date */
+    long long ratelimit_reset;             /* RateLimit's t= when its r= is 0; -1: absent */
 } http_resp;
 
 static void resp_clear(http_resp *r) {
@@ -116,7 +117,7 @@ static void resp_clear(http_resp *r) {
     free(r->content_range);
     free(r->content_encoding);
     memset(r, 0, sizeof *r);
-    r->content_length = r->linked_size = r->retry_after = -1;
+    r->content_length = r->linked_size = r->retry_after = r->ratelimit_reset = -1;
 }
 
 static long long parse_size(const char *s) {
@@ -127,6 +128,44 @@ static long long parse_size(const char *s) {
         v = v * 10 + (*c - '0');
     }
     return v;
+}
+
+/* Digits at *p (after white space), as parse_size; p moved past them. */
+static long long scan_number(const char **p, const char *end) {
+    while (*p < end && (**p == ' ' || **p == '\t')) (*p)++;
+    char tmp[20];
+    size_t k = 0;
+    while (*p < end && **p >= '0' && **p <= '9' && k < sizeof tmp - 1) tmp[k++] = *(*p)++;
+    tmp[k] = 0;
+    return *p < end && **p >= '0' && **p <= '9' ? -1 : parse_size(tmp);
+}
+
+/* c (after white space) at *p: 1 and p moved past it, else 0. */
+static int scan_char(const char **p, const char *end, char c) {
+    while (*p < end && (**p == ' ' || **p == '\t')) (*p)++;
+    if (*p == end || **p != c) return 0;
+    (*p)++;
+    return 1;
+}
+
+/* The Hub's RateLimit header (IETF draft, as huggingface_hub reads it):
+ * '"<name>";r=<remaining>;t=<seconds>' anywhere in the value. The seconds
+ * until the window resets when none remain, else -1. */
+static long long parse_ratelimit(const char *v, size_t n) {
+    const char *end = v + n;
+    for (const char *q = memchr(v, '"', n); q; q = memchr(q + 1, '"', (size_t)(end - q - 1))) {
+        const char *p = q + 1;
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_')) p++;
+        if (p == q + 1 || !scan_char(&p, end, '"') || !scan_char(&p, end, ';') || !scan_char(&p, end, 'r') ||
+            !scan_char(&p, end, '='))
+            continue;
+        long long rem = scan_number(&p, end);
+        if (rem < 0 || !scan_char(&p, end, ';') || !scan_char(&p, end, 't') || !scan_char(&p, end, '=')) continue;
+        long long t = scan_number(&p, end);
+        if (t < 0) continue;
+        return rem == 0 ? t : -1;
+    }
+    return -1;
 }
 
 static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud) {
@@ -168,6 +207,9 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud) {
             tmp[vn] = 0;
             r->retry_after = parse_size(tmp);
         }
+        return n;
+    } else if (HDR("RateLimit")) {
+        if (vn <= HEADER_VALUE_MAX) r->ratelimit_reset = parse_ratelimit(v, vn);
         return n;
     }
 #undef HDR
@@ -604,10 +646,11 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
         }
         if (cc == CURLE_OK && (r.status < 200 || r.status >= 300)) {
             if ((r.status == 429 || r.status >= 500) && ++fails <= RETRIES) {
-                /* as huggingface_hub: the server's Retry-After when it sends
-                 * one (bounded), else a second */
-                double wait = r.retry_after < 0 ? 1.0 : r.retry_after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX
-                                                                                        : (double)r.retry_after + 1;
+                /* as huggingface_hub: on a 429 the reset of an exhausted
+                 * RateLimit window (the Hub's header), else the server's
+                 * Retry-After when it sends one (bounded), else a second */
+                long long after = r.status == 429 && r.ratelimit_reset >= 0 ? r.ratelimit_reset : r.retry_after;
+                double wait = after < 0 ? 1.0 : after > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (double)after + 1;
                 if (nli_sleep_cancellable(wait) != 0) break;
                 continue;
             }
