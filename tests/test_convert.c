@@ -25,6 +25,7 @@
 #include "check.h"
 #include "clip.h"
 #include "neglabel.h"
+#include "openai_config.h"
 #include "pickle.h"
 #include "safetensors.h"
 #include "torch_ckpt.h"
@@ -274,6 +275,38 @@ static void check_round_trip(const char *shared, const garchive *g) {
     nli_clip_free(c);
 }
 
+/* A state dict of 2,000 text block names: refused by the count, which
+ * stops at 1,024 (it compared every name with every other: 160,000 names
+ * took 22 s); 1,024 blocks are still counted. */
+static void check_block_bound(void) {
+    static const int64_t s1[1] = {64}, s2[2] = {64, 64}, s4[4] = {64, 3, 16, 16}, pos[2] = {5, 64};
+    enum { N = 2000 };
+    nli_sd_entry *e = calloc(N + 8, sizeof *e);
+    char (*names)[40] = calloc(N, sizeof *names);
+    CHECK(e && names, "calloc");
+    if (!e || !names) { free(e); free(names); return; }
+    size_t k = 0;
+    e[k++] = (nli_sd_entry){"visual.proj", 2, s2};
+    e[k++] = (nli_sd_entry){"visual.conv1.weight", 4, s4};
+    e[k++] = (nli_sd_entry){"visual.positional_embedding", 2, pos};
+    e[k++] = (nli_sd_entry){"text_projection", 2, s2};
+    e[k++] = (nli_sd_entry){"positional_embedding", 2, s2};
+    e[k++] = (nli_sd_entry){"token_embedding.weight", 2, s2};
+    e[k++] = (nli_sd_entry){"ln_final.weight", 1, s1};
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "transformer.resblocks.%d.ln_1.weight", i);
+        e[k++] = (nli_sd_entry){names[i], 1, s1};
+    }
+    nli_sd_dims d;
+    CHECK(nli_openai_dims(e, 7 + 1024, "blocks.pt", &d) == 0 && d.tl == 1024, "1,024 blocks: %lld (%s)",
+          (long long)d.tl, nl_last_error());
+    CHECK(nli_openai_dims(e, k, "blocks.pt", &d) != 0 &&
+              strstr(nl_last_error(), "blocks.pt: more than 1024 blocks under 'transformer.resblocks'"),
+          "2,000 blocks: %s", nl_last_error());
+    free(e);
+    free(names);
+}
+
 int main(void) {
     const char *src = getenv("NEGLABEL_SRC");
     snprintf(tmpdir, sizeof tmpdir, "/tmp/neglabel-test-convert-XXXXXX");
@@ -281,6 +314,7 @@ int main(void) {
     char *dir = check_path(src && *src ? src : ".", "tests/data/torchscript");
     char *golden = check_path(dir, "golden.txt");
     load_golden(golden);
+    check_block_bound();
     for (size_t i = 0; i < n_arch; i++) {
         check_reader(dir, &arch[i]);
         if (arch[i].config) check_convert(dir, &arch[i]);

@@ -28,10 +28,17 @@ static int dim_of(const nli_sd_entry *e, size_t n, const char *name, int ndim, i
     return 0;
 }
 
-/* len(set(k.split(".")[2] for k in keys if k.startswith(prefix))) */
-static int64_t count_third(const nli_sd_entry *e, size_t n, const char *prefix) {
-    const char **seen = nli_mallocarray(n ? n : 1, sizeof *seen);
-    size_t *lens = nli_mallocarray(n ? n : 1, sizeof *lens);
+/* More blocks under one prefix than any CLIP has (open_clip's configs
+ * stop at 256 text layers, 64 per ResNet stage): the count stops there,
+ * so that a hostile archive of 160,000 block names costs no n^2 compares
+ * (22 s before). */
+#define NL_OPENAI_MAX_BLOCKS 1024
+
+/* len(set(k.split(".")[2] for k in keys if k.startswith(prefix))); -1 with
+ * the error set past NL_OPENAI_MAX_BLOCKS */
+static int64_t count_third(const nli_sd_entry *e, size_t n, const char *prefix, const char *what) {
+    const char **seen = nli_mallocarray(NL_OPENAI_MAX_BLOCKS, sizeof *seen);
+    size_t *lens = nli_mallocarray(NL_OPENAI_MAX_BLOCKS, sizeof *lens);
     int64_t count = 0;
     if (!seen || !lens) { free(seen); free(lens); return -1; }
     for (size_t i = 0; i < n; i++) {
@@ -44,7 +51,15 @@ static int64_t count_third(const nli_sd_entry *e, size_t n, const char *prefix) 
         size_t len = q ? (size_t)(q - p) : strlen(p);
         int dup = 0;
         for (int64_t j = 0; j < count && !dup; j++) dup = lens[j] == len && strncmp(seen[j], p, len) == 0;
-        if (!dup) { seen[count] = p; lens[count++] = len; }
+        if (dup) continue;
+        if (count == NL_OPENAI_MAX_BLOCKS) {
+            nli_seterr("%s: more than %d blocks under '%s' (not a CLIP state dict)", what, NL_OPENAI_MAX_BLOCKS,
+                       prefix);
+            count = -1;
+            break;
+        }
+        seen[count] = p;
+        lens[count++] = len;
     }
     free(seen);
     free(lens);
@@ -76,7 +91,7 @@ int nli_openai_dims(const nli_sd_entry *e, size_t n, const char *what, nli_sd_di
         for (int b = 0; b < 4; b++) {
             char prefix[32];
             snprintf(prefix, sizeof prefix, "visual.layer%d", b + 1);
-            if ((d->rn_layers[b] = count_third(e, n, prefix)) < 0) return -1;
+            if ((d->rn_layers[b] = count_third(e, n, prefix, what)) < 0) return -1;
         }
         if (dim_of(e, n, "visual.layer1.0.conv1.weight", 1, 0, what, &d->width) != 0 ||
             dim_of(e, n, "visual.attnpool.positional_embedding", 2, 0, what, &pos) != 0)
@@ -94,7 +109,7 @@ int nli_openai_dims(const nli_sd_entry *e, size_t n, const char *what, nli_sd_di
         dim_of(e, n, "token_embedding.weight", 1, 0, what, &d->vocab) != 0 ||
         dim_of(e, n, "ln_final.weight", 1, 0, what, &d->tw) != 0)
         return -1;
-    if ((d->tl = count_third(e, n, "transformer.resblocks")) < 0) return -1;
+    if ((d->tl = count_third(e, n, "transformer.resblocks", what)) < 0) return -1;
     d->t_mlp = mlp_rows(e, n, "transformer.resblocks.0.mlp.c_fc.weight");
     return 0;
 }
