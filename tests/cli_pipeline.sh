@@ -135,6 +135,28 @@ $E --no-cache --threads 1 --out "$TMP/ev3" >/dev/null 2>&1
 check "1 thread, no cache: same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev3/scores.csv"
 check "same results" cmp -s <(jq -S 'del(.seconds, .params.seconds, .model.info.threads)' "$TMP/ev1/results.json") <(jq -S 'del(.seconds, .params.seconds, .model.info.threads)' "$TMP/ev3/results.json")
 
+# A list naming the same images many times (more than one chunk of 512)
+# embeds each once: its cache file ends byte for byte as one made from the
+# two images alone, the copies get the same scores, and no copy is taken
+# for "stored meanwhile by another process". Before: the first chunk's 512
+# copies were embedded and written as 512 records, and the 1,488 later ones
+# reported as another process's.
+a1=$(head -n 1 "$TMP/id.lst"); a2=$(sed -n 2p "$TMP/id.lst")
+case "$a1" in /*) ;; *) a1="$TMP/$a1" ;; esac
+case "$a2" in /*) ;; *) a2="$TMP/$a2" ;; esac
+printf '%s\n%s\n' "$a1" "$a2" >"$TMP/dup2.lst"
+awk '{ l[NR] = $0 } END { for (i = 0; i < 1000; i++) { print l[1]; print l[2] } }' "$TMP/dup2.lst" >"$TMP/dup2000.lst"
+nl score --cache "$TMP/cdupa" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --list "$TMP/dup2.lst" >"$TMP/dup2.csv" 2>/dev/null
+nl score --cache "$TMP/cdupb" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --list "$TMP/dup2000.lst" >"$TMP/dup2000.csv" 2>"$TMP/dup2000.err"
+check "a list of 2,000 copies of 2 images: embedded once each (cache as for the 2)" \
+  cmp -s "$(ls "$TMP"/cdupa/*image*.nlc)" "$(ls "$TMP"/cdupb/*image*.nlc)"
+check "... said so" grep -q 'images: 0 cached, 2000 to embed (2 distinct)' "$TMP/dup2000.err"
+check "... no copy taken for another process's" sh -c "! grep -q 'another process' '$TMP/dup2000.err'"
+check "... each copy scored as its image" test "$(tail -n +2 "$TMP/dup2000.csv" | sort -u | wc -l)" -eq 2 -a \
+  "$(tail -n +2 "$TMP/dup2000.csv" | sort -u)" = "$(tail -n +2 "$TMP/dup2.csv" | sort -u)"
+nl score --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --list "$TMP/dup2000.lst" >"$TMP/dup2000n.csv" 2>/dev/null
+check "... the same scores as without a cache" cmp -s "$TMP/dup2000.csv" "$TMP/dup2000n.csv"
+
 # score without --negatives mines them as `mine` does: the same scores.
 two=$(head -n 2 "$TMP/id.lst" | tr '\n' ' ')
 nl score --cache "$C" --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" $two >"$TMP/withneg.csv" 2>/dev/null

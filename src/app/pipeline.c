@@ -75,11 +75,41 @@ static nli_cache *open_text_cache(const nl_embed_opts *o, nl_model *m, int *err)
 typedef int (*embed_fn)(nl_model *m, void *ctx, const size_t *idx, size_t k, float *out, int *status, char **errors,
                         int *codes);
 
+typedef struct { char *const *keys; const size_t *miss; } miss_keys;
+
+static int cmp_miss_key(const void *a, const void *b, void *ctx) {
+    const miss_keys *mk = ctx;
+    size_t s = *(const size_t *)a, t = *(const size_t *)b;
+    int c = strcmp(mk->keys[mk->miss[s]], mk->keys[mk->miss[t]]);
+    return c ? c : (s > t) - (s < t);
+}
+
+/* lead[s]: the first of miss[0..nm) whose key equals miss[s]'s (s itself
+ * when none comes before it; keyless items lead themselves). A list naming
+ * one image many times (or a text twice) computes it once: before, each
+ * copy in a chunk was embedded and appended to the cache (a list of 4,000
+ * lines naming 2 images embedded 512 and wrote 512 records), and copies in
+ * later chunks were reported as "stored meanwhile by another process". */
+static int dup_leaders(char *const *keys, const size_t *miss, size_t nm, size_t *lead) {
+    size_t *ord = nli_mallocarray(nm + 1, sizeof *ord), k = 0;
+    if (!ord) return -1;
+    for (size_t s = 0; s < nm; s++) {
+        lead[s] = s;
+        if (keys[miss[s]]) ord[k++] = s;
+    }
+    miss_keys mk = {keys, miss};
+    qsort_r(ord, k, sizeof *ord, cmp_miss_key, &mk);
+    for (size_t q = 1; q < k; q++) /* ties in miss order: the first of a run leads it */
+        if (!strcmp(keys[miss[ord[q]]], keys[miss[ord[q - 1]]])) lead[ord[q]] = lead[ord[q - 1]];
+    free(ord);
+    return 0;
+}
+
 static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const char *what, char *const *keys,
                         size_t n, embed_fn fn, void *ctx, int raw, float *out, int *status, char **errors,
                         int *codes) {
     size_t dim = (size_t)nl_model_dim(m);
-    size_t *miss = nli_mallocarray(n ? n : 1, sizeof *miss);
+    size_t *miss = nli_mallocarray(n ? n : 1, sizeof *miss), *lead = NULL;
     size_t *batch = nli_mallocarray(EMBED_CHUNK, sizeof *batch);
     int *st = nli_mallocarray(EMBED_CHUNK, sizeof *st), *cd = nli_calloc(EMBED_CHUNK, sizeof *cd);
     char **errs = nli_calloc(EMBED_CHUNK, sizeof *errs);
@@ -93,7 +123,13 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
         if (status) status[i] = 0;
         if (!c || !keys[i] || nli_cache_get(c, keys[i], out + i * dim) != 1) miss[nm++] = i;
     }
-    if (c && !quiet) nli_log(NL_LOG_INFO, "%s: %zu cached, %zu to embed", what, n - nm, nm);
+    if (c && (!(lead = nli_mallocarray(nm + 1, sizeof *lead)) || dup_leaders(keys, miss, nm, lead) != 0)) goto done;
+    size_t distinct = 0;
+    for (size_t s = 0; lead && s < nm; s++) distinct += lead[s] == s;
+    if (c && !quiet) {
+        if (distinct < nm) nli_log(NL_LOG_INFO, "%s: %zu cached, %zu to embed (%zu distinct)", what, n - nm, nm, distinct);
+        else nli_log(NL_LOG_INFO, "%s: %zu cached, %zu to embed", what, n - nm, nm);
+    }
     char label[64];
     snprintf(label, sizeof label, "embedding %s", what);
     nli_progress_start(&pr, label, nm);
@@ -103,6 +139,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
         if (c && nli_cache_lock(c) != 0) goto done; /* held from the first pass: a no-op */
         size_t k = 0;
         while (s < nm && k < EMBED_CHUNK) {
+            if (lead && lead[s] != s) { s++; continue; } /* a copy: its first's result, below */
             size_t i = miss[s++];
             if (c && keys[i] && nli_cache_get(c, keys[i], out + i * dim) == 1) later++; /* stored meanwhile */
             else batch[k++] = i;
@@ -135,6 +172,14 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
         if (s < nm && nli_cancelled()) goto done; /* what was embedded is cached */
     }
     if (c && nli_cache_flush(c) != 0) goto done; /* nothing to embed: just unlock */
+    for (size_t s = 0; lead && s < nm; s++) { /* the copies: their first's vector, status and message */
+        size_t i = miss[s], f = miss[lead[s]];
+        if (lead[s] == s) continue;
+        memcpy(out + i * dim, out + f * dim, dim * sizeof(float));
+        if (status) status[i] = status[f];
+        if (codes && status && status[f] != 0) codes[i] = codes[f];
+        if (errors && errors[f] && !(errors[i] = nli_strdup(errors[f]))) goto done;
+    }
     nli_progress_end(&pr);
     if (later && !quiet)
         nli_log(NL_LOG_INFO, "%s: %zu of them were stored meanwhile by another process and reused", what, later);
@@ -143,6 +188,7 @@ static int embed_cached(nl_model *m, const nl_embed_opts *o, nli_cache *c, const
 done:
     if (rc != 0 && started) nli_progress_finish(&pr, rc); /* stopped (an error, nl_set_cancel): final all the same */
     free(miss);
+    free(lead);
     free(batch);
     free(st);
     free(cd);
