@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *DIR_;
 
@@ -47,6 +50,53 @@ static void refused(const char *what, const char *text, const char *column, cons
     CHECK(strstr(nl_last_error(), "bad.csv") && strstr(nl_last_error(), want), "%s: message '%s' (want '%s')", what,
           nl_last_error(), want);
     free(p);
+}
+
+/* The peak RSS (KiB) of a child reading path (n values wanted), -1 if it
+ * failed. */
+static long child_peak(const char *path, size_t n) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        double *v = NULL;
+        size_t got = 0;
+        int rc = nl_read_scores(path, NULL, &v, &got);
+        _exit(rc == 0 && got == n && v[n - 1] == 0.25 ? 0 : 1);
+    }
+    int status = 0;
+    struct rusage ru;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid) return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    return ru.ru_maxrss;
+}
+
+/* A score file is read in steps, not whole: 64 MiB of rows with long
+ * paths (16,384 scores, 128 KiB of them) took 64 MiB more than a small
+ * file; now a few MiB. */
+static void memory(void) {
+    enum { PATH = 4093, ROWS = 16384 };
+    char *small = put("small.csv", "path,score\na,0.5\nb,0.25\n");
+    long base = child_peak(small, 2);
+    char *big = check_path(DIR_, "big.csv");
+    FILE *f = fopen(big, "wb");
+    char *row = malloc(PATH + 8);
+    CHECK(f && row, "cannot write %s", big);
+    if (!f || !row) { free(row); free(small); free(big); return; }
+    memset(row, 'x', PATH);
+    row[0] = '/';
+    fputs("path,score\n", f);
+    for (int i = 0; i < ROWS; i++) {
+        fwrite(row, 1, PATH, f);
+        fputs(i + 1 < ROWS ? ",0.5\n" : ",0.25\n", f);
+    }
+    CHECK(fclose(f) == 0, "cannot write %s", big);
+    long peak = child_peak(big, ROWS);
+    printf("peak RSS: a small score file %ld KiB, 64 MiB of rows %ld KiB\n", base, peak);
+    CHECK(base > 0 && peak > 0 && peak < base + 16 * 1024, "64 MiB of rows took %ld KiB (a small file %ld)", peak, base);
+    remove(big);
+    free(row);
+    free(small);
+    free(big);
 }
 
 int main(void) {
@@ -91,6 +141,7 @@ int main(void) {
     CHECK(nl_read_scores(missing, NULL, &v, &n) == -1 && strstr(nl_last_error(), "missing.txt"),
           "a missing file: %s", nl_last_error());
     free(missing);
+    memory();
     check_rm_rf(DIR_);
     return check_done();
 }

@@ -12,11 +12,52 @@
 
 #define SCORES_MAX_BYTES ((size_t)1 << 34) /* 16 GiB: ~400 million rows of `score` output */
 
+#define READ_STEP ((size_t)1 << 20) /* bytes read at a time */
+
+/* The file is read in steps (a score file of millions of rows was read
+ * whole: 119 MB for 1,000,000 rows of `score` output, beside the 8 MB of
+ * scores): buf holds the records not yet parsed, from s to end. */
 typedef struct {
     const char *path;
-    char *s, *end; /* the file, NUL-terminated at end */
+    char *s, *end; /* the records read and not yet parsed, NUL-terminated at end */
     size_t line;   /* of s */
+    nli_input in;
+    char *buf;
+    size_t cap, scan; /* scan: bytes after s known to hold no whole record */
+    int eof, quotes;  /* quotes: '"' seen in those bytes, odd inside a quoted field */
+    int blank;        /* those bytes since the last line break are blank so far */
 } reader;
+
+/* Read more after the unparsed bytes (moved to the start of buf). */
+static int refill(reader *r) {
+    size_t keep = (size_t)(r->end - r->s);
+    if (r->s != r->buf) memmove(r->buf, r->s, keep + 1);
+    if (nli_grow((void **)&r->buf, &r->cap, keep + READ_STEP + 1, 1) != 0) return -1;
+    r->s = r->buf;
+    long long got = nli_input_read(&r->in, r->buf + keep, READ_STEP);
+    if (got < 0) return -1;
+    if (got == 0) r->eof = 1;
+    if (memchr(r->buf + keep, 0, (size_t)got)) { nli_seterr("%s: a NUL byte: not a text file", r->path); return -1; }
+    r->end = r->buf + keep + got;
+    *r->end = 0;
+    return 0;
+}
+
+/* Make s..end hold a whole record that is not blank (a line break outside
+ * quotes after a byte other than a space, tab or CR), or all the rest of
+ * the file: next_record never reads past such a line break. */
+static int fill(reader *r) {
+    for (;;) {
+        for (char *q = r->s + r->scan; q < r->end; q++, r->scan++) {
+            if (*q == '"') r->quotes ^= 1;
+            if (*q == '\n' && !r->quotes) {
+                if (!r->blank) { r->scan = 0, r->blank = 1; return 0; }
+            } else if (*q != ' ' && *q != '\t' && *q != '\r' && *q != '\n') r->blank = 0;
+        }
+        if (r->eof) { r->scan = 0, r->quotes = 0, r->blank = 1; return 0; }
+        if (refill(r) != 0) return -1;
+    }
+}
 
 /* The next record's fields, unquoted in place (each NUL-terminated); 0 at
  * the end of the file, -1 on a malformed one. *at: its first line. */
@@ -97,18 +138,23 @@ int nl_read_scores(const char *path, const char *column, double **out, size_t *n
     return rc;
 }
 
+/* The next record (fill, then next_record). */
+static int next(reader *r, char ***fields, size_t *n, size_t *cap, size_t *at) {
+    return fill(r) != 0 ? -1 : next_record(r, fields, n, cap, at);
+}
+
 static int read_scores(const char *path, const char *column, double **out, size_t *n_out) {
-    reader r = {.path = path, .line = 1};
-    size_t len = 0, nf = 0, cap = 0, vcap = 0, n = 0, at = 0, col = 0, width = 0;
+    reader r = {.path = path, .line = 1, .blank = 1};
+    size_t nf = 0, cap = 0, vcap = 0, n = 0, at = 0, col = 0, width = 0;
     char **fields = NULL;
     double *v = NULL;
-    int rc = -1, csv = 0;
-    if (nli_read_input(path, SCORES_MAX_BYTES, &r.s, &len) != 0) return -1;
-    char *start = r.s;
-    r.end = r.s + len;
-    if (memchr(r.s, 0, len)) { nli_seterr("%s: a NUL byte: not a text file", path); goto done; }
-    r.s += nli_bom_len(r.s, len); /* a UTF-8 byte order mark */
-    int got = next_record(&r, &fields, &nf, &cap, &at);
+    int rc = -1, csv = 0, got;
+    if (nli_input_open(&r.in, path, SCORES_MAX_BYTES) != 0) return -1;
+    if (refill(&r) != 0) goto done;
+    while (!r.eof && r.end - r.s < 3)
+        if (refill(&r) != 0) goto done;
+    r.s += nli_bom_len(r.s, (size_t)(r.end - r.s)); /* a UTF-8 byte order mark */
+    got = next(&r, &fields, &nf, &cap, &at);
     if (got < 0) goto done;
     if (!got) { nli_seterr("%s: no scores in the file", path); goto done; }
     double x;
@@ -126,9 +172,9 @@ static int read_scores(const char *path, const char *column, double **out, size_
             goto done;
         }
         width = nf;
-        got = next_record(&r, &fields, &nf, &cap, &at);
+        got = next(&r, &fields, &nf, &cap, &at);
     }
-    for (; got > 0; got = next_record(&r, &fields, &nf, &cap, &at)) {
+    for (; got > 0; got = next(&r, &fields, &nf, &cap, &at)) {
         if (csv && nf != width) {
             nli_seterr("%s: line %zu: %zu fields where the header has %zu", path, at, nf, width);
             goto done;
@@ -160,6 +206,7 @@ static int read_scores(const char *path, const char *column, double **out, size_
 done:
     free(v);
     free(fields);
-    free(start);
+    free(r.buf);
+    nli_input_close(&r.in);
     return rc;
 }

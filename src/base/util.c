@@ -178,12 +178,27 @@ FILE *nli_fopen_regular(const char *path, struct stat *st) {
     return f;
 }
 
-/* A pipe or character device read to its end (at most max bytes). The
- * descriptor (this function's own open) stays non-blocking: a FIFO without
- * a writer reads as empty at once, and while a writer is slow the wait is
- * poll()s of 250 ms, each followed by nl_set_cancel's callback, so Ctrl-C
- * stops it (poll returns EINTR even under SA_RESTART, which restarts a
- * blocking read() and would hide the signal until the next byte). */
+/* One read of a pipe or character device. The descriptor (this file's own
+ * open) stays non-blocking: a FIFO without a writer reads as empty at
+ * once, and while a writer is slow the wait is poll()s of 250 ms, each
+ * followed by nl_set_cancel's callback, so Ctrl-C stops it (poll returns
+ * EINTR even under SA_RESTART, which restarts a blocking read() and would
+ * hide the signal until the next byte). */
+static long long stream_read(int fd, const char *path, char *buf, size_t want) {
+    for (;;) {
+        ssize_t got = read(fd, buf, want);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            if (nli_cancelled()) return -1;
+            struct pollfd pf = {fd, POLLIN, 0};
+            (void)poll(&pf, 1, 250); /* ready, hung up, timed out or interrupted: read (or check) again */
+            continue;
+        }
+        if (got < 0) { nli_seterr_code(NL_ERR_IO, "%s: read error: %s", path, strerror(errno)); return -1; }
+        return got;
+    }
+}
+
+/* A pipe or character device read to its end (at most max bytes). */
 static int read_stream(int fd, const char *path, size_t max, char **out, size_t *len) {
     int fl = fcntl(fd, F_GETFL);
     if (fl != -1) (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -193,14 +208,8 @@ static int read_stream(int fd, const char *path, size_t max, char **out, size_t 
         if (nli_grow((void **)&buf, &cap, n + 65537, 1) != 0) { nli_prefixerr("%s", path); goto fail; }
         size_t want = cap - 1 - n;
         if (want > (max - n) + 1) want = (max - n) + 1; /* one byte past max tells "too large" */
-        ssize_t got = read(fd, buf + n, want);
-        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            if (nli_cancelled()) goto fail;
-            struct pollfd pf = {fd, POLLIN, 0};
-            (void)poll(&pf, 1, 250); /* ready, hung up, timed out or interrupted: read (or check) again */
-            continue;
-        }
-        if (got < 0) { nli_seterr_code(NL_ERR_IO, "%s: read error: %s", path, strerror(errno)); goto fail; }
+        long long got = stream_read(fd, path, buf + n, want);
+        if (got < 0) goto fail;
         if (got == 0) break;
         n += (size_t)got;
         if (n > max) { nli_seterr("%s: more than %zu bytes (the limit)", path, max); goto fail; }
@@ -216,30 +225,73 @@ fail:
     return -1;
 }
 
+/* A user's input opened as nli_read_input takes it: *stream 1 for a pipe or
+ * character device, 0 for a regular file (of at most max bytes, blocking). */
+static int input_open(const char *path, size_t max, struct stat *st, int *stream) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s%s", path, strerror(errno),
+                        strcmp(path, "-") ? "" : " (standard input is /dev/stdin)");
+        return -1;
+    }
+    int got = fstat(fd, st) == 0;
+    *stream = got && (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode));
+    if (*stream) return fd;
+    if (!got || !S_ISREG(st->st_mode)) {
+        close(fd);
+        nli_seterr("%s: not a regular file or a pipe", path);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if ((uint64_t)st->st_size > max) {
+        nli_seterr("%s: file too large (%lld bytes, limit %zu)", path, (long long)st->st_size, max);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int nli_input_open(nli_input *in, const char *path, size_t max) {
+    struct stat st;
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+    if ((in->fd = input_open(path, max, &st, &in->stream)) < 0) return -1;
+    in->path = path;
+    in->max = max;
+    return 0;
+}
+
+long long nli_input_read(nli_input *in, char *buf, size_t want) {
+    if (in->fd < 0) return 0;
+    if (want > (in->max - in->total) + 1) want = (in->max - in->total) + 1; /* one byte past max tells "too large" */
+    long long got;
+    if (in->stream) got = stream_read(in->fd, in->path, buf, want);
+    else
+        do got = read(in->fd, buf, want);
+        while (got < 0 && errno == EINTR);
+    if (got < 0 && !in->stream) nli_seterr_code(NL_ERR_IO, "%s: read error: %s", in->path, strerror(errno));
+    if (got < 0) return -1;
+    in->total += (size_t)got;
+    if (in->total > in->max) { nli_seterr("%s: more than %zu bytes (the limit)", in->path, in->max); return -1; }
+    return got;
+}
+
+void nli_input_close(nli_input *in) {
+    if (in->fd >= 0) close(in->fd);
+    in->fd = -1;
+}
+
 /* streams: also a pipe or character device (nli_read_input). One open,
  * non-blocking (never waits for a FIFO's writer), then the kind decides. */
 static int read_whole(const char *path, size_t max, char **out, size_t *len, int streams) {
     *out = NULL;
     if (len) *len = 0;
     struct stat st;
-    int fd = streams ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : nli_open_regular(path, &st);
-    if (fd < 0) {
-        if (streams)
-            nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s%s", path, strerror(errno),
-                            strcmp(path, "-") ? "" : " (standard input is /dev/stdin)");
-        return -1;
-    }
-    if (streams) {
-        int got = fstat(fd, &st) == 0;
-        if (got && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) return read_stream(fd, path, max, out, len);
-        if (!got || !S_ISREG(st.st_mode)) {
-            close(fd);
-            nli_seterr("%s: not a regular file or a pipe", path);
-            return -1;
-        }
-        int fl = fcntl(fd, F_GETFL);
-        if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-    }
+    int stream = 0;
+    int fd = streams ? input_open(path, max, &st, &stream) : nli_open_regular(path, &st);
+    if (fd < 0) return -1;
+    if (stream) return read_stream(fd, path, max, out, len);
     FILE *f = fdopen(fd, "rb");
     if (!f) { nli_seterr_code(NL_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); close(fd); return -1; }
     if ((uint64_t)st.st_size > max) {

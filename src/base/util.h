@@ -65,6 +65,16 @@ int nli_read_file(const char *path, size_t max, char **out, size_t *len);
  * image lists): also a pipe or character device, read to its end (`<(cmd)`,
  * /dev/stdin); a FIFO without a writer reads as empty, never waits. */
 int nli_read_input(const char *path, size_t max, char **out, size_t *len);
+/* The same input read piece by piece (a score file of millions of rows
+ * need not be held whole): nli_input_open applies nli_read_input's rules
+ * (a regular file over max refused at once; a pipe or device past max
+ * refused when read; a FIFO without a writer empty; Ctrl-C polled while a
+ * pipe waits); nli_input_read gives up to want bytes, 0 at the end, -1
+ * with the error set. */
+typedef struct { int fd, stream; const char *path; size_t max, total; } nli_input;
+int nli_input_open(nli_input *in, const char *path, size_t max);
+long long nli_input_read(nli_input *in, char *buf, size_t want);
+void nli_input_close(nli_input *in);
 /* Length of a UTF-8 byte order mark (EF BB BF) at the start of a text of
  * len bytes: 3, or 0 if there is none. Every text input skips it (Windows
  * Notepad writes one). */
