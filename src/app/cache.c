@@ -170,14 +170,30 @@ static const char *check_header(const nli_cache *c, const uint8_t *d, size_t len
     return NULL;
 }
 
+#define DROP_STEP ((size_t)8 << 20) /* mapped bytes read before they are given back */
+
 /* Load records after the header; returns the length of the valid prefix and
- * sets *why when a record was rejected. -1 on out-of-memory. */
+ * sets *why when a record was rejected. -1 on out-of-memory. The mapped
+ * pages read are given back as it goes, and the vectors' array is sized
+ * once for the most records the bytes can hold (pages never touched cost
+ * nothing): a cache of 100,000 vectors of 512 (216 MB) took 427 MB to open,
+ * the file's pages and the copy, plus the array's copies as it doubled. */
 static long long load_records(nli_cache *c, const uint8_t *d, size_t len, size_t pos, const char **why) {
-    size_t vbytes = c->dim * sizeof(float);
+    size_t vbytes = c->dim * sizeof(float), given_back = pos;
     float *v = nli_malloc(vbytes);
     if (!v) return -1;
     *why = NULL;
+    size_t most = pos < len ? (len - pos) / (4 + vbytes + 8) : 0;
+    if (nli_grow((void **)&c->vec, &c->vec_cap, c->n + most, vbytes) != 0 ||
+        nli_grow((void **)&c->ent, &c->cap, c->n + most, sizeof(entry)) != 0) {
+        free(v);
+        return -1;
+    }
     while (pos < len) {
+        if (pos - given_back >= DROP_STEP) {
+            nli_pages_drop(d + given_back, pos - given_back);
+            given_back = pos;
+        }
         size_t left = len - pos;
         if (left < 4) { *why = "cut-off record"; break; }
         size_t klen = rd32(d + pos);
