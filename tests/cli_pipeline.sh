@@ -135,6 +135,24 @@ $E --no-cache --threads 1 --out "$TMP/ev3" >/dev/null 2>&1
 check "1 thread, no cache: same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/ev3/scores.csv"
 check "same results" cmp -s <(jq -S 'del(.seconds, .params.seconds, .model.info.threads)' "$TMP/ev1/results.json") <(jq -S 'del(.seconds, .params.seconds, .model.info.threads)' "$TMP/ev3/results.json")
 
+# eval embeds its sets one after another through one open of the image
+# cache: an open reads and checks the whole file (1.28 M vectors of 512
+# are 2.8 GB), and each set reopened it. The fault shim, failing nothing,
+# traces every open of a cache file.
+SHIM=${NEGLABEL_FAULT_SHIM:-}
+if [ -f "$SHIM" ]; then
+  PRELOAD=$SHIM
+  [ -n "${NEGLABEL_ASAN_RT:-}" ] && PRELOAD="$NEGLABEL_ASAN_RT $SHIM" # ASan's runtime first, as it requires
+  env LD_PRELOAD="$PRELOAD" NLFAULT_MATCH="$C/" NLFAULT_TRACE="$TMP/evopen.trace" "$BIN" ${E#nl } --cache "$C" --out "$TMP/evopen" \
+    >/dev/null 2>"$TMP/evopen.err"
+  opens=$(grep -c ' open .*-image-.*\.nlc$' "$TMP/evopen.trace" 2>/dev/null)
+  check "eval of 3 sets opens the image cache once, not per set ($opens; $(head -c 200 "$TMP/evopen.err"))" \
+    test "${opens:-0}" -eq 1
+  check "... the same scores" cmp -s "$TMP/ev1/scores.csv" "$TMP/evopen/scores.csv"
+else
+  partial_skip "the fault shim (NEGLABEL_FAULT_SHIM) is needed to count the cache's opens"
+fi
+
 # A list naming the same images many times (more than one chunk of 512)
 # embeds each once: its cache file ends byte for byte as one made from the
 # two images alone, the copies get the same scores, and no copy is taken

@@ -96,14 +96,14 @@ static void set_free(eval_set *s) {
     free(s->aff_lab);
 }
 
-static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strvec *skipped) {
+static int set_embed(nl_model *m, const nl_eval_params *p, eval_set *s, nl_strvec *skipped, nli_cache **cache) {
     size_t dim = (size_t)nl_model_dim(m), n = s->all.n, k = 0;
     size_t *good = nli_mallocarray(n + 1, sizeof(size_t));
     int rc = -1;
     if (!good || !(s->emb = nli_mallocarray(n * dim + 1, sizeof(float)))) goto done;
     if (!p->embed.quiet) nli_log(NL_LOG_INFO, "%s: %zu images", s->name, n);
-    if (nl_embed_image_files_readable(m, &p->embed, p->resample, (const char *const *)s->all.v, n, p->strict, s->emb,
-                                      good, &k, skipped) != 0) {
+    if (nli_embed_image_files_readable_in(m, &p->embed, p->resample, (const char *const *)s->all.v, n, p->strict,
+                                          s->emb, good, &k, skipped, cache) != 0) {
         nli_prefixerr("%s", s->name);
         goto done;
     }
@@ -486,6 +486,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
     if (!p) return nli_null_arg(__func__);
     double t0 = nli_now();
     nl_model *m = NULL;
+    nli_cache *img_cache = NULL;
     nl_strvec labels = {0}, skipped = {0};
     eval_head heads[N_HEADS];
     memset(heads, 0, sizeof heads);
@@ -597,9 +598,11 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
         }
 
     for (size_t k = 0; k < n_sets; k++) {
-        if (set_embed(m, p, &sets[k], &skipped) != 0) goto done;
+        if (set_embed(m, p, &sets[k], &skipped, &img_cache) != 0) goto done;
         if (set_score(p, sp, heads, top_head, &sets[k], dim, n_id, &labels) != 0) goto done;
     }
+    nli_cache_close(img_cache); /* opened once for every set: an open reads the whole file */
+    img_cache = NULL;
     for (size_t k = 1; streams && k < n_sets; k++)
         if (set_stream(p, sp, heads, &sets[0], &sets[k], dim, n_id) != 0) goto done;
     for (size_t k = 1; k < n_sets; k++) {
@@ -655,6 +658,7 @@ int nl_eval(const nl_eval_params *p, nl_eval_result *result) {
 done:
     for (int k = 0; k < 2; k++) nli_atomic_abort(&neg_file[k]); /* a no-op once published */
     if (rc != 0 && made_out) (void)rmdir(p->out_dir); /* a failed run leaves no empty folder it made */
+    nli_cache_close(img_cache);
     for (size_t k = 0; sets && k < n_sets; k++) set_free(&sets[k]);
     free(sets);
     free(rs);

@@ -8,6 +8,7 @@
 #include "model.h"
 #include "neglabel.h"
 #include "image.h"
+#include "mine_model.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ caching */
@@ -245,9 +246,12 @@ static int embed_image_chunk(nl_model *m, void *ctx, const size_t *idx, size_t k
 }
 
 /* nl_embed_image_files, plus codes (optional, n entries): the nl_status of
- * each failed image (see embed_cached). */
+ * each failed image (see embed_cached), and shared (optional): the image
+ * cache kept open for the caller's next call (opened here when *shared is
+ * NULL; the caller closes it), since an open reads and checks the whole
+ * file and eval embeds one set after another. */
 static int embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
-                             size_t n, float *out, int *status, char **errors, int *codes) {
+                             size_t n, float *out, int *status, char **errors, int *codes, nli_cache **shared) {
     /* the cache key names the filter and the crop rule (nli_embed_images_ex
      * gets resample as given: MODEL decides the crop too) */
     nl_resample filter = resample == NL_RESAMPLE_MODEL ? nl_model_resample(m) : resample;
@@ -259,9 +263,10 @@ static int embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample re
      * resize would have given other vectors */
     char px[16];
     snprintf(px, sizeof px, "-px%08x", (unsigned)nli_pixels_fingerprint());
-    int cerr;
-    nli_cache *c = open_cache(o, m, px, "image", extra, &cerr);
+    int cerr = 0;
+    nli_cache *c = shared && *shared ? *shared : open_cache(o, m, px, "image", extra, &cerr);
     if (cerr) return -1;
+    if (shared) *shared = c;
     char **keys = nli_calloc(n ? n : 1, sizeof *keys);
     int rc = -1;
     if (keys) {
@@ -272,14 +277,14 @@ static int embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample re
         for (size_t i = 0; i < n; i++) free(keys[i]);
     }
     free(keys);
-    nli_cache_close(c);
+    if (!shared) nli_cache_close(c);
     return rc;
 }
 
 int nl_embed_image_files(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                          size_t n, float *out, int *status, char **errors) {
     if (!m || (n && (!paths || !out))) return nli_null_arg(__func__);
-    return embed_image_files(m, o, resample, paths, n, out, status, errors, NULL);
+    return embed_image_files(m, o, resample, paths, n, out, status, errors, NULL, NULL);
 }
 
 /* The arguments nl_embed_words and nl_embed_words_raw share. */
@@ -608,14 +613,20 @@ int nl_negatives_embed(nl_model *m, const nl_embed_opts *o, const char *path, co
 
 int nl_embed_image_files_readable(nl_model *m, const nl_embed_opts *o, nl_resample resample, const char *const *paths,
                                   size_t n, int strict, float *out, size_t *good, size_t *n_good, nl_strvec *skipped) {
-    if (!m || !n_good || (n && (!paths || !out || !good))) return nli_null_arg(__func__);
+    return nli_embed_image_files_readable_in(m, o, resample, paths, n, strict, out, good, n_good, skipped, NULL);
+}
+
+int nli_embed_image_files_readable_in(nl_model *m, const nl_embed_opts *o, nl_resample resample,
+                                      const char *const *paths, size_t n, int strict, float *out, size_t *good,
+                                      size_t *n_good, nl_strvec *skipped, nli_cache **cache) {
+    if (!m || !n_good || (n && (!paths || !out || !good))) return nli_null_arg("nl_embed_image_files_readable");
     size_t dim = (size_t)nl_model_dim(m), k = 0;
     int *st = nli_mallocarray(n + 1, sizeof(int)), *codes = nli_calloc(n + 1, sizeof(int));
     char **errs = nli_calloc(n + 1, sizeof(char *));
     int rc = -1;
     *n_good = 0;
     if (!st || !codes || !errs) goto done;
-    if (embed_image_files(m, o, resample, paths, n, out, st, errs, codes) != 0) goto done;
+    if (embed_image_files(m, o, resample, paths, n, out, st, errs, codes, cache) != 0) goto done;
     for (size_t i = 0; i < n; i++) {
         const char *why = errs[i] ? errs[i] : paths[i];
         if (st[i] != 0) {
