@@ -103,7 +103,8 @@ LOG=$TMP/server.log
   --repo org/down="$TMP/tiny" --error-page org/down:config.json:100 \
   --repo org/limited="$TMP/tiny" --ratelimit org/limited:config.json:1:3 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
+# (only in this shell, not in a subshell killed before it reset its traps: lib_cli.sh)
+trap 'if [ "$BASHPID" = "$$" ]; then kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"; fi' EXIT
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.1; done
 [ -s "$TMP/port" ] || { echo "FAILED: the test server did not start"; exit 1; }
 EP=http://127.0.0.1:$(cat "$TMP/port")

@@ -23,7 +23,7 @@ nvcc=$1 archs=$2 opts=$3 incs=$4
 shift 4
 [ $# -gt 0 ] || { echo "cuda_ptxas: no .cu files given" >&2; exit 2; }
 tmp=$(mktemp -d /tmp/neglabel-ptxas-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$tmp"' EXIT  # not in a subshell killed early (lib_cli.sh)
 IFS=';' read -r -a arch_list <<<"$archs"
 IFS=';' read -r -a inc_list <<<"$incs"
 IFS=';' read -r -a opt_list <<<"$opts"

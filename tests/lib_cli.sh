@@ -5,7 +5,10 @@ SHARED=${NEGLABEL_SHARED:-${NEGLABEL_SHARED_DEFAULT:-../shared}}
 SRC=${NEGLABEL_SRC:-.}
 PASS=0; FAIL=0
 TMP=$(mktemp -d /tmp/neglabel-cli-XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+# Only the test's own shell cleans up: bash runs the EXIT trap in a subshell
+# killed by a signal before it has reset its traps (a `( sleep 20; kill ..)
+# & guard` killed at once took the whole $TMP with it, mid-test, under load)
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$TMP"' EXIT
 # The default embedding cache of every command a test runs without --cache:
 # its own, never the user's ~/.cache/neglabel (whose entries would also
 # spare a test the work it means to check).

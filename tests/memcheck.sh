@@ -18,7 +18,7 @@ D=$SHARED/data/cifar10-test
 command -v valgrind >/dev/null || { echo "memcheck: valgrind is not installed" >&2; exit 1; }
 [ -f "$M/config.json" ] || { echo "memcheck: no reference data at $SHARED" >&2; exit 1; }
 T=$(mktemp -d /tmp/neglabel-memcheck-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T"' EXIT  # not in a subshell killed early (lib_cli.sh)
 fail=0
 # run WHAT EXPECTED_STATUS CMD...: valgrind errors give status 99
 run() {
