@@ -98,7 +98,9 @@ LOG=$TMP/server.log
   --repo org/mirror="$TMP/tiny" --alias org/mirror=$(printf 'b%.0s' $(seq 40)) \
   --repo org/busy="$TMP/tiny" --busy org/busy:config.json:1:3 \
   --repo org/slow="$TMP/tiny" --busy org/slow:config.json:1:50 \
-  --repo org/denied="$TMP/tiny" --cdn-deny org/denied:model.safetensors:1 \
+  --repo org/denied="$TMP/tiny" --cdn-expire org/denied:model.safetensors:1000 \
+  --repo org/expired="$TMP/tiny" --cdn-expire org/expired:model.safetensors:1 \
+  --repo org/once="$TMP/tiny" --cdn-once org/once:model.safetensors --cut org/once:model.safetensors:4000000 \
   --repo org/errpage="$TMP/tiny" --error-page org/errpage:config.json:1 --error-page org/errpage:model.safetensors:1 \
   --repo org/down="$TMP/tiny" --error-page org/down:config.json:100 \
   --repo org/limited="$TMP/tiny" --ratelimit org/limited:config.json:1:3 &
@@ -258,7 +260,7 @@ expect_fail "default model" "openai/clip-vit-base-patch16.*not in the Hugging Fa
 # --- a connection cut mid-file: resumed with a Range request, same bytes
 C=$TMP/c-cut
 HF_HUB_CACHE=$C T info --model org/cut >/dev/null 2>"$TMP/err"
-check "cut: works ($(tail -1 "$TMP/err"))" test $? -eq 0
+rc=$?; check "cut: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
 check "cut: resumed at byte 4000000 (206)" grep -q '"range": "bytes=4000000-", "auth": null, "status": 206' "$LOG"
 check "cut: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$C" cut)/model.safetensors"
 
@@ -271,7 +273,7 @@ for _ in $(seq 300); do [ "$(stat -c %s "$INC" 2>/dev/null || echo 0)" -ge 30000
 kill -9 $PID 2>/dev/null; wait $PID 2>/dev/null
 check "killed: 3000000 bytes kept in .incomplete" test "$(stat -c %s "$INC" 2>/dev/null)" = 3000000
 HF_HUB_CACHE=$C T info --model org/stall >/dev/null 2>"$TMP/err"
-check "killed: the next run works ($(tail -1 "$TMP/err"))" test $? -eq 0
+rc=$?; check "killed: the next run works ($(tail -1 "$TMP/err"))" test $rc -eq 0
 check "killed: one GET of the rest" test "$(grep -c '"range": "bytes=3000000-"' "$LOG")" -eq 1
 check "killed: resumed at byte 3000000 (206)" grep -q '"range": "bytes=3000000-", "auth": null, "status": 206' "$LOG"
 check "killed: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$C" stall)/model.safetensors"
@@ -320,18 +322,39 @@ HF_HUB_CACHE=$TMP/c-gated HF_TOKEN=hf_test_token T info --model org/gated >/dev/
 check "with the token: works" test $? -eq 0
 check "the token goes to the Hub" test "$(since $n | grep '/org/gated/resolve/' | grep -vc 'Bearer hf_test_token')" -eq 0
 check "the token does not go to the CDN" test "$(since $n | grep '/cdn/' | grep -c 'Bearer')" -eq 0
-# the CDN refusing the signed link (expired): the error says so, and does
-# not blame the token, which never goes there
+# the CDN refusing the signed link the Hub gave (expired: a link fetched
+# before a long download of other files, or kept for a resume, is past its
+# time): a new link is asked of the Hub at the same commit, and the file
+# comes from it
+n=$(requests)
+HF_HUB_CACHE=$TMP/c-expired T info --model org/expired >/dev/null 2>"$TMP/err"
+rc=$?; check "CDN link expired: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
+check "CDN link expired: the first link refused (403), the second used" \
+  test "$(since $n | jq -r 'select(.path | startswith("/cdn/")) | "\(.status) \(.path | sub(".*-"; ""))"' | tr '\n' ' ')" = "403 1 200 2 "
+check "CDN link expired: the new link asked of the Hub at the commit" \
+  test "$(since $n | jq -r 'select(.method == "HEAD" and (.path | endswith("/model.safetensors"))) | .path' | grep -cE "^/org/expired/resolve/[0-9a-f]{40}/")" -eq 2
+check "CDN link expired: the log says why" grep -q "model.safetensors: the storage host answered HTTP 403 to the download link: asking the Hub for a new one" "$TMP/err"
+check "CDN link expired: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$TMP/c-expired" expired)/model.safetensors"
+# a link that expires during the download: the resume (Range) goes on with
+# a new link from the byte reached, not from the start
+n=$(requests)
+HF_HUB_CACHE=$TMP/c-once T info --model org/once >/dev/null 2>"$TMP/err"
+rc=$?; check "CDN link expired mid-download: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
+check "CDN link expired mid-download: cut, refused, resumed at byte 4000000 with the new link" \
+  test "$(since $n | jq -r 'select(.path | startswith("/cdn/")) | "\(.status) \(.range) \(.path | sub(".*-"; ""))"' | tr '\n' ' ')" = "200 null 1 403 bytes=4000000- 1 206 bytes=4000000- 2 "
+check "CDN link expired mid-download: same bytes" cmp -s "$M/model.safetensors" "$(snapshot "$TMP/c-once" once)/model.safetensors"
+# the CDN refusing every link: the error says so, and does not blame the
+# token, which never goes there
+n=$(requests)
 HF_HUB_CACHE=$TMP/c-denied HF_TOKEN=hf_some_token "$BIN" --no-cache info --model org/denied >/dev/null 2>"$TMP/err"
-check "CDN 403: fails (exit $?)" test $? -eq 1
-check "CDN 403: the error says the storage host refused the link" \
-  grep -qE "localhost:[0-9]+/cdn/org/denied/.*HTTP 403 \(the storage host refused the download link" "$TMP/err"
-check "CDN 403: the token is not blamed" sh -c "! grep -q HF_TOKEN '$TMP/err'"
+check "CDN 403 always: fails (exit $?)" test $? -eq 1
+check "CDN 403 always: the error says the storage host refused the link, new ones too" \
+  grep -qE "localhost:[0-9]+/cdn/org/denied/.*HTTP 403: Request has expired \(the storage host refused the download link the Hub gave\); refused with 2 new links from the Hub too" "$TMP/err"
+check "CDN 403 always: 3 links tried, then no more" test "$(since $n | grep -c '"path": "/cdn/')" -eq 3
+check "CDN 403 always: the token is not blamed" sh -c "! grep -q HF_TOKEN '$TMP/err'"
 # the storage host's signed link (its query string: the signature, which
 # lets whoever reads the log fetch the file until it expires) is not shown
-check "CDN 403: the URL's query (?sig=...) is left out of the message" sh -c "! grep -q 'sig=' '$TMP/err'"
-HF_HUB_CACHE=$TMP/c-denied HF_TOKEN=hf_some_token T info --model org/denied >/dev/null 2>&1
-check "CDN 403: running again works" test $? -eq 0
+check "CDN 403 always: the URL's query (?sig=...) is left out of the message" sh -c "! grep -q 'sig=' '$TMP/err'"
 # a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on
 # the Hub and on the CDN; it used to end the download at once with libcurl's
 # "Failure writing output to destination" (the page is read 64 kB at most)
@@ -711,7 +734,7 @@ if how == "hf_hub_download":
 else:
     snapshot_download("org/tiny", allow_patterns=files)
 EOF
-  check "huggingface_hub $how ($(tail -1 "$TMP/hf.out"))" test $? -eq 0
+  rc=$?; check "huggingface_hub $how ($(tail -1 "$TMP/hf.out"))" test $rc -eq 0
   n=$(requests)
   HF_HUB_CACHE=$C HF_HUB_OFFLINE=1 T info --model org/tiny 2>/dev/null | jq -S 'del(.model)' >"$TMP/got-hf.json"
   check "$how cache: neglabel loads it offline, same info" cmp -s "$TMP/want.json" "$TMP/got-hf.json"
@@ -744,7 +767,7 @@ elif sorted(r.revisions)[0].refs != frozenset({"main", "v1"}):
 print("; ".join(bad) or "ok")
 sys.exit(1 if bad else 0)
 EOF
-check "neglabel's cache: try_to_load_from_cache and scan_cache_dir ($(tail -1 "$TMP/hf.out"))" test $? -eq 0
+rc=$?; check "neglabel's cache: try_to_load_from_cache and scan_cache_dir ($(tail -1 "$TMP/hf.out"))" test $rc -eq 0
 n=$(requests)
 HF_HUB_CACHE=$C "$HFPY" -c 'from huggingface_hub import hf_hub_download; hf_hub_download("org/tiny", "model.safetensors")' >/dev/null 2>&1
 check "neglabel's cache: huggingface_hub online downloads nothing" test "$(since $n | grep -c '"GET"')" -eq 0

@@ -31,8 +31,13 @@ Faults for the tests (each REPO is org/name):
                          ignores the revision asked for)
   --busy REPO:FILE:N:S   the first N GETs of FILE answer 429 with
                          "Retry-After: S" (rate limited)
-  --cdn-deny REPO:FILE:N the first N GETs of FILE from the CDN answer 403
-                         (as a storage host does for an expired signed link)
+  --cdn-expire REPO:FILE:N  the first N download links the Hub gives for FILE
+                         have expired: the CDN answers 403 to them, always
+                         (as a storage host does), so a client must ask the
+                         Hub for a new link
+  --cdn-once REPO:FILE   each download link for FILE serves one GET, then
+                         has expired (403), as a link past its time during a
+                         download that must be resumed
   --ratelimit REPO:FILE:N:S  the first N GETs of FILE answer 429 with the
                          Hub's 'RateLimit: "resolvers";r=0;t=S' and no
                          Retry-After
@@ -101,7 +106,10 @@ class Repo:
         self.alias = None
         self.busy = {}  # file -> [GETs still answered 429, Retry-After]
         self.ratelimit = {}  # file -> [GETs still answered 429, RateLimit's t=]
-        self.cdn_deny = {}  # file -> CDN GETs still answered 403
+        self.cdn_expire = {}  # file -> links given before this one (serial <= N) have expired
+        self.links = {}  # file -> download links given so far
+        self.cdn_once = set()  # files whose links serve one GET
+        self.used = set()  # (file, serial) of links used, for cdn_once
         self.error_page = {}  # file -> GETs still answered 503 with a large body
 
     def revision(self, rev):
@@ -168,7 +176,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = [urllib.parse.unquote(p) for p in url.path.split("/")[1:]]
         try:
             if len(parts) >= 4 and parts[0] == "cdn":
-                return self.cdn(parts[1] + "/" + parts[2], parts[3])
+                return self.cdn(parts[1] + "/" + parts[2], parts[3], urllib.parse.parse_qs(url.query))
             if len(parts) >= 5 and parts[0] == "api" and parts[1] == "models":
                 return self.api(parts[2] + "/" + parts[3], parts[4], parts[5] if len(parts) > 5 else None)
             if len(parts) == 5 and parts[2] == "resolve":
@@ -196,8 +204,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # another host name for the same server, as the Hub's CDN is
             # another host: clients must not follow it on HEAD nor send the
             # token there
-            location = "http://localhost:%d/cdn/%s/%s?sig=%s" % (self.server.server_address[1], repo_id,
-                                                                f["sha256"], commit[:8])
+            with State.lock:
+                serial = repo.links[name] = repo.links.get(name, 0) + 1
+            location = "http://localhost:%d/cdn/%s/%s?sig=%s-%d" % (self.server.server_address[1], repo_id,
+                                                                   f["sha256"], commit[:8], serial)
             body = b"Found. Redirecting to " + location.encode()
             self.record(302)
             self.send_response(302)
@@ -213,13 +223,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_file(repo, name, f, {"ETag": '"%s"' % f["oid"], "X-Repo-Commit": commit})
 
-    def cdn(self, repo_id, sha):
+    def cdn(self, repo_id, sha, query):
         repo = State.repos.get(repo_id)
         for name, f in (repo.files.items() if repo else []):
             if f["sha256"] == sha:
-                if self.command == "GET" and repo.cdn_deny.get(name, 0) > 0:
-                    repo.cdn_deny[name] -= 1
-                    return self.error(403, None, None)
+                sig = query.get("sig", [""])[0].rsplit("-", 1)
+                serial = int(sig[1]) if len(sig) == 2 and sig[1].isdigit() else 0
+                if serial <= repo.cdn_expire.get(name, 0) or (name, serial) in repo.used:
+                    return self.error(403, None, "Request has expired")
+                if self.command == "GET" and name in repo.cdn_once:
+                    repo.used.add((name, serial))
                 return self.send_file(repo, name, f, {"ETag": '"%s"' % sha})
         self.error(404, None, "no such object")
 
@@ -372,7 +385,8 @@ def main():
     ap.add_argument("--notfound", action="append", default=[])
     ap.add_argument("--alias", action="append", default=[])
     ap.add_argument("--busy", action="append", default=[])
-    ap.add_argument("--cdn-deny", action="append", default=[])
+    ap.add_argument("--cdn-expire", action="append", default=[])
+    ap.add_argument("--cdn-once", action="append", default=[])
     ap.add_argument("--error-page", action="append", default=[])
     ap.add_argument("--ratelimit", action="append", default=[])
     a = ap.parse_args()
@@ -388,9 +402,12 @@ def main():
     for spec in a.corrupt:
         rid, name = parse_repo_file(spec, 2)
         State.repos[rid].corrupt.add(name)
-    for spec in a.cdn_deny:
+    for spec in a.cdn_expire:
         rid, name, n = parse_repo_file(spec, 3)
-        State.repos[rid].cdn_deny[name] = int(n)
+        State.repos[rid].cdn_expire[name] = int(n)
+    for spec in a.cdn_once:
+        rid, name = parse_repo_file(spec, 2)
+        State.repos[rid].cdn_once.add(name)
     for spec in a.ratelimit:
         rid, name, n, secs = parse_repo_file(spec, 4)
         State.repos[rid].ratelimit[name] = [int(n), int(secs)]

@@ -26,6 +26,7 @@
 #define ERROR_BODY_MAX (64 << 10)
 #define RETRIES 5 /* failed attempts in a row without new bytes, as huggingface_hub */
 #define RETRY_AFTER_MAX 60 /* seconds: the most a Retry-After header makes us wait */
+#define LINK_RENEWALS 2 /* new links asked of the Hub in a row, without new bytes between them */
 
 /* ------------------------------------------------------------ settings */
 
@@ -409,9 +410,9 @@ static void http_status_error(const nli_hub_ctx *h, const char *method, const ch
     if (r->error_message) nli_sanitize(msg, sizeof msg, r->error_message);
     const char *hint = "";
     if (r->status >= 400 && r->status < 500 && r->status != 429 && !same_origin(url, h->endpoint))
-        /* the CDN or storage a redirect led to: our token never goes there,
-         * and the Hub's signed link may have expired during a long download */
-        hint = " (the storage host refused the download link the Hub gave, which may have expired: run again)";
+        /* the CDN or storage a redirect led to: our token never goes there
+         * (nli_hub_get has asked the Hub for new links before this) */
+        hint = " (the storage host refused the download link the Hub gave)";
     else if (r->status == 401 || r->status == 403)
         hint = h->token ? " (the token in HF_TOKEN has no access to this repository, or it does not exist)"
                         : " (the repository does not exist, or it is private or gated: set HF_TOKEN to a token with "
@@ -582,8 +583,46 @@ char *nli_hub_resolve_url(const nli_hub_ctx *h, const char *revision, const char
     return b.s;
 }
 
+/* A new download link for m, from the Hub (a HEAD at m's commit), when the
+ * storage host refused the one it gave (a signed link expires: an hour for
+ * some, and a link fetched before a long download of other files, or
+ * resumed after a break, may be past it). The file must be the one m names:
+ * same ETag and size. 0 with *url malloc'd, or -1 with the error set. */
+static int renew_link(const nli_hub_ctx *h, const nli_hub_file *m, long status, char **url) {
+    char old[600];
+    nli_hub_url_text(old, sizeof old, m->url);
+    if (!nli_hub_is_commit(m->commit)) {
+        nli_seterr_code(NL_ERR_IO, "GET %s: HTTP %ld from the storage host, and no commit to ask the Hub again at", old,
+                       status);
+        return -1;
+    }
+    nli_log(NL_LOG_INFO, "%s: the storage host answered HTTP %ld to the download link: asking the Hub for a new one",
+            m->name, status);
+    char *resolve = nli_hub_resolve_url(h, m->commit, m->name);
+    if (!resolve) return -1;
+    nli_hub_file fresh = {0};
+    snprintf(fresh.name, sizeof fresh.name, "%s", m->name);
+    long st = 0;
+    int rc = nli_hub_head(h, resolve, &fresh, &st, NULL);
+    free(resolve);
+    if (rc == 0 && (strcmp(fresh.etag, m->etag) != 0 || fresh.size != m->size)) {
+        nli_seterr_code(NL_ERR_IO, "%s at commit %.12s: the Hub now gives ETag %s and %lld bytes, not %s and %lld as "
+                       "before", m->name, m->commit, fresh.etag, fresh.size, m->etag, m->size);
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(fresh.url);
+        return -1;
+    }
+    *url = fresh.url;
+    return 0;
+}
+
 int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char *part, long long *have_io) {
     long long have = *have_io;
+    const char *url = m->url; /* m->url, or a new link the Hub gave (fresh) */
+    char *fresh = NULL;
+    int renewals = 0;
     struct stat st;
     nli_buf label = {0};
     long long unit = m->size >= 10000000 ? 1000000 : 1000;
@@ -599,13 +638,13 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
     for (int attempt = 0; have < m->size; attempt++) {
         if (attempt >= 200) { /* a server dribbling a few bytes per connection */
             char u[600];
-            nli_hub_url_text(u, sizeof u, m->url);
+            nli_hub_url_text(u, sizeof u, url);
             nli_seterr_code(NL_ERR_IO, "GET %s: still incomplete after %d attempts (%lld of %lld bytes, kept in %s: "
                            "run again to resume)", u, attempt, have, m->size, part);
             break;
         }
         sink s = {.resp = &r, .fd = fd, .have = have, .expected = m->size, .prog = &prog, .unit = unit};
-        CURLcode cc = http_do(h, m->url, 0, &s, 1, have, &r, errbuf);
+        CURLcode cc = http_do(h, url, 0, &s, 1, have, &r, errbuf);
         if (fstat(fd, &st) != 0) {
             nli_hub_cache_error(h, part, errno);
             break;
@@ -613,8 +652,9 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
         long long now = st.st_size;
         int progressed = now > have || s.restarted;
         have = now;
+        if (progressed) renewals = 0;
         char u[600];
-        nli_hub_url_text(u, sizeof u, m->url);
+        nli_hub_url_text(u, sizeof u, url);
         if (s.io_error) {
             nli_hub_cache_error(h, part, s.io_error);
             break;
@@ -654,7 +694,23 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
                 if (nli_sleep_cancellable(wait) != 0) break;
                 continue;
             }
-            http_status_error(h, "GET", m->url, &r);
+            if (r.status >= 400 && r.status < 500 && r.status != 429 && !same_origin(url, h->endpoint) &&
+                renewals < LINK_RENEWALS) {
+                /* the storage host refused the Hub's link: ask for a new one */
+                renewals++;
+                char *next = NULL;
+                if (renew_link(h, m, r.status, &next) != 0) break;
+                free(fresh);
+                url = fresh = next;
+                continue;
+            }
+            http_status_error(h, "GET", url, &r);
+            if (renewals) {
+                char msg[1600];
+                snprintf(msg, sizeof msg, "%s", nli_geterr());
+                nli_seterr_code(nl_last_status(), "%s; refused with %d new link%s from the Hub too", msg, renewals,
+                                renewals > 1 ? "s" : "");
+            }
             break;
         }
         if (cc == CURLE_OK && have < m->size) {
@@ -673,7 +729,7 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
         if (cc != CURLE_OK) {
             if (progressed) fails = 0;
             if (!transient_curl(cc) || ++fails > RETRIES) {
-                curl_error("GET", m->url, cc, errbuf);
+                curl_error("GET", url, cc, errbuf);
                 if (have > 0) {
                     char msg[1600];
                     snprintf(msg, sizeof msg, "%s", nli_geterr());
@@ -686,6 +742,7 @@ int nli_hub_get(const nli_hub_ctx *h, const nli_hub_file *m, int fd, const char 
         }
     }
     resp_clear(&r);
+    free(fresh);
     nli_progress_end(&prog);
     nli_buf_free(&label);
     *have_io = have;
