@@ -15,7 +15,9 @@ typedef struct {
 } nli_tower_config;
 
 /* Vision architectures. */
-enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1 };
+enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1, NLI_ARCH_GROUPVIT = 2 };
+/* GroupViT's grouping stages (transformers' GroupViTVisionConfig). */
+#define NLI_GV_MAX_STAGES 4
 /* Folder formats. */
 enum { NLI_FORMAT_HF = 0, NLI_FORMAT_OPENCLIP = 1 };
 /* OpenCLIP's preprocess_cfg resize_mode (src/clip/image_resize.c). */
@@ -39,6 +41,14 @@ typedef struct {
      * hidden_size is the attention pool's width (width * 32), heads its heads,
      * patch_size 32 (the total stride), num_hidden_layers the block count. */
     int rn_layers[4], rn_width;
+    /* GroupViT (model_type "groupvit"): per stage its layers, group tokens
+     * and output groups (depths, num_group_tokens, num_output_groups); the
+     * token and channel widths of the grouping MLPs (assign_mlp_ratio *
+     * hidden_size), assign_eps; both projections are Linear -> BatchNorm1d
+     * -> ReLU -> Linear with projection_intermediate_dim between. */
+    int gv_stages, gv_depths[NLI_GV_MAX_STAGES], gv_groups[NLI_GV_MAX_STAGES], gv_out_groups[NLI_GV_MAX_STAGES];
+    int gv_tokens_dim, gv_channels_dim, proj_intermediate;
+    double gv_assign_eps;
     nli_resize_mode resize_mode;       /* OpenCLIP preprocess_cfg; HF: shortest */
     int fill_color;                    /* longest: padding value (0..255) */
     int crop_floor;                    /* HF: CLIPImageProcessor's crop offsets (NLI_RESIZE_CROP_FLOOR) */

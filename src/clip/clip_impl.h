@@ -32,6 +32,8 @@ struct nli_clip {
     nli_block *vblk;
     /* vision tower when cfg.arch is NLI_ARCH_RESNET (clip_resnet.h), else NULL */
     struct nli_resnet *rn;
+    /* vision tower and projections when cfg.arch is NLI_ARCH_GROUPVIT (clip_groupvit.h), else NULL */
+    struct nli_groupvit *gv;
     /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
     uint16_t *bf16_mem;
     nli_bf16_matrix patch_p;

@@ -4,6 +4,7 @@
  * position does not depend on later tokens, so each text is run only up to
  * it; nli_clip_encode_texts_padded runs the full context to prove that. */
 #include "clip_impl.h"
+#include "clip_groupvit.h"
 #include "cuda/clip_cuda.h"
 #include "gemm.h"
 #include "util.h"
@@ -162,7 +163,11 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
         float *pooled = ws;
         for (size_t b = 0; b < nb; b++) memcpy(pooled + b * D, x + (start[b] + pool[b]) * D, D * sizeof(float));
         nli_layernorm(pooled, c->tfinal_w, c->tfinal_b, pooled, nb, D, tc->layer_norm_eps);
-        nli_gemm(pooled, c->tproj, NULL, out + i0 * P, nb, P, D);
+        if (c->gv) {
+            if (nli_groupvit_project_texts(c, pooled, nb, out + i0 * P) != 0) goto done;
+        } else {
+            nli_gemm(pooled, c->tproj, NULL, out + i0 * P, nb, P, D);
+        }
         i0 += nb;
     }
     rc = 0;

@@ -4,6 +4,7 @@
  * do not depend on the thread count. */
 #include "clip_impl.h"
 #include "clip_resnet.h"
+#include "clip_groupvit.h"
 #include "cuda/clip_cuda.h"
 #include "gemm.h"
 #include "util.h"
@@ -184,6 +185,7 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
     if (!pixels || !out) { nli_seterr("nli_clip_encode_images: NULL argument"); return -1; }
     if (c->gpu) return nli_cuda_encode_images(c->gpu, pixels, n, out);
     if (c->rn) return nli_resnet_encode_images(c, pixels, n, out);
+    if (c->gv) return nli_groupvit_encode_images(c, pixels, n, out);
     nli_clip_use_threads(c);
     const int nt = c->n_threads;
     /* Images per chunk: bounded rows keep the workspace bounded. */

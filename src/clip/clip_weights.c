@@ -15,6 +15,7 @@
 #include "safetensors.h"
 #include "weights_plan.h"
 #include "clip_resnet.h"
+#include "clip_groupvit.h"
 #include "util.h"
 #include "neglabel.h"
 
@@ -53,10 +54,7 @@ static int need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t d0
     return nli_plan_need(p, off, name, ndim, d0, d1, d2, d3);
 }
 
-/* Offsets of one block's fields, in nli_block order. */
-typedef struct { size_t o[12]; } block_off;
-
-static int need_block(nli_plan *p, int openclip, const char *tower, int i, const nli_tower_config *tc, block_off *bo) {
+int nli_plan_block(nli_plan *p, int openclip, const char *tower, int i, const nli_tower_config *tc, nli_block_off *bo) {
     char n[160];
     int64_t D = tc->hidden_size, I = tc->intermediate_size;
     size_t *o = bo->o;
@@ -64,7 +62,7 @@ static int need_block(nli_plan *p, int openclip, const char *tower, int i, const
 #define NEED(field, slot, nd, a, b)                                                                         \
     do {                                                                                                    \
         if (openclip) snprintf(n, sizeof n, "%stransformer.resblocks.%d.%s", tower, i, field);              \
-        else snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", tower, i, field);                              \
+        else snprintf(n, sizeof n, "%s.layers.%d.%s", tower, i, field);                                      \
         if (need(p, (slot) >= 0 ? o + ((slot) >= 0 ? (slot) : 0) : NULL, n, nd, a, b, 0, 0)) return -1; \
     } while (0)
     if (openclip) {
@@ -104,7 +102,7 @@ static int need_block(nli_plan *p, int openclip, const char *tower, int i, const
     return 0;
 }
 
-static void set_block(nli_block *b, const float *mem, const block_off *bo) {
+void nli_block_bind(nli_block *b, const float *mem, const nli_block_off *bo) {
     const float **f[12] = {&b->ln1_w, &b->ln1_b, &b->qkv_w, &b->qkv_b, &b->o_w, &b->o_b,
                            &b->ln2_w, &b->ln2_b, &b->fc1_w, &b->fc1_b, &b->fc2_w, &b->fc2_b};
     for (int i = 0; i < 12; i++) *f[i] = mem + bo->o[i];
@@ -195,7 +193,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     nli_clip *c = nli_calloc(1, sizeof *c);
     nli_st st = {0};
     nli_plan p = {0};
-    block_off *bo = NULL;
+    nli_block_off *bo = NULL;
     if (!c) return NULL;
     if (bf16 && !nli_bf16_available()) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "this CPU has no native bf16 (AVX512-BF16 or AMX)");
@@ -219,7 +217,8 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     int64_t grid = vc->image_size / vc->patch_size;
     size_t o_tok = 0, o_tpos = 0, o_tfw = 0, o_tfb = 0, o_tproj = 0, o_cls = 0, o_patch = 0, o_vpos = 0, o_prew = 0, o_preb = 0, o_postw = 0,
            o_postb = 0, o_vproj = 0, o_ls = 0;
-    int nt = tc->num_hidden_layers, nv = c->cfg.arch == NLI_ARCH_RESNET ? 0 : vc->num_hidden_layers;
+    const int rn = c->cfg.arch == NLI_ARCH_RESNET, gv = c->cfg.arch == NLI_ARCH_GROUPVIT;
+    int nt = tc->num_hidden_layers, nv = rn || gv ? 0 : vc->num_hidden_layers;
     bo = nli_calloc((size_t)(nt + nv), sizeof *bo);
     c->tblk = nli_calloc((size_t)nt, sizeof(nli_block));
     c->vblk = nli_calloc((size_t)nv, sizeof(nli_block));
@@ -227,23 +226,25 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     /* names: Hugging Face CLIPModel, or OpenCLIP's state dict (whose
      * projections are x @ proj, stored [in, out]: transposed on load) */
     const int oc = c->cfg.format == NLI_FORMAT_OPENCLIP;
-    const char *tname = oc ? "" : "text_model", *vname = oc ? "visual." : "vision_model";
-    int rn = c->cfg.arch == NLI_ARCH_RESNET;
+    const char *tname = oc ? "" : "text_model.encoder", *vname = oc ? "visual." : "vision_model.encoder";
     if (need(&p, &o_tok, oc ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight", 2,
              tc->vocab_size, Dt, 0, 0) ||
         need(&p, &o_tpos, oc ? "positional_embedding" : "text_model.embeddings.position_embedding.weight", 2,
              tc->max_position_embeddings, Dt, 0, 0))
         goto fail;
     for (int i = 0; i < nt; i++)
-        if (need_block(&p, oc, tname, i, tc, &bo[i])) goto fail;
+        if (nli_plan_block(&p, oc, tname, i, tc, &bo[i])) goto fail;
     if (need(&p, &o_tfw, oc ? "ln_final.weight" : "text_model.final_layer_norm.weight", 1, Dt, 0, 0, 0) ||
         need(&p, &o_tfb, oc ? "ln_final.bias" : "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
-        (oc ? nli_plan_need_t(&p, &o_tproj, "text_projection", P, Dt)
-            : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)) ||
+        (gv ? 0 /* an MLP: nli_groupvit_plan */
+         : oc ? nli_plan_need_t(&p, &o_tproj, "text_projection", P, Dt)
+              : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)) ||
         need(&p, &o_ls, "logit_scale", 0, 0, 0, 0, 0))
         goto fail;
     if (rn) {
         if (nli_resnet_plan(c, &p)) goto fail;
+    } else if (gv) {
+        if (nli_groupvit_plan(c, &p)) goto fail;
     } else {
         if (need(&p, &o_cls, oc ? "visual.class_embedding" : "vision_model.embeddings.class_embedding", 1, Dv, 0, 0, 0) ||
             need(&p, &o_patch, oc ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight", 4, Dv,
@@ -254,7 +255,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
             need(&p, &o_preb, oc ? "visual.ln_pre.bias" : "vision_model.pre_layrnorm.bias", 1, Dv, 0, 0, 0))
             goto fail;
         for (int i = 0; i < nv; i++)
-            if (need_block(&p, oc, vname, i, vc, &bo[nt + i])) goto fail;
+            if (nli_plan_block(&p, oc, vname, i, vc, &bo[nt + i])) goto fail;
         if (need(&p, &o_postw, oc ? "visual.ln_post.weight" : "vision_model.post_layernorm.weight", 1, Dv, 0, 0, 0) ||
             need(&p, &o_postb, oc ? "visual.ln_post.bias" : "vision_model.post_layernorm.bias", 1, Dv, 0, 0, 0) ||
             (oc ? nli_plan_need_t(&p, &o_vproj, "visual.proj", P, Dv)
@@ -271,8 +272,8 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     c->tproj = m + o_tproj; c->cls = m + o_cls; c->patch_w = m + o_patch; c->vpos_emb = m + o_vpos;
     c->pre_w = m + o_prew; c->pre_b = m + o_preb; c->post_w = m + o_postw; c->post_b = m + o_postb;
     c->vproj = m + o_vproj;
-    for (int i = 0; i < nt; i++) set_block(&c->tblk[i], m, &bo[i]);
-    for (int i = 0; i < nv; i++) set_block(&c->vblk[i], m, &bo[nt + i]);
+    for (int i = 0; i < nt; i++) nli_block_bind(&c->tblk[i], m, &bo[i]);
+    for (int i = 0; i < nv; i++) nli_block_bind(&c->vblk[i], m, &bo[nt + i]);
     c->n_params = p.params;
     if (bf16) {
         fill_ctx f = {&st, &p, m};
@@ -291,6 +292,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     }
     if (bad) { nli_err_restore(&err); goto fail; }
     if (rn && nli_resnet_bind(c, m) != 0) goto fail;
+    if (gv && nli_groupvit_bind(c, m) != 0) goto fail;
     c->logit_scale = m[o_ls];
     /* the file names, kept for the model's fingerprint */
     if (!(c->files = nli_calloc((size_t)st.n_files, sizeof *c->files))) goto fail;
@@ -327,6 +329,7 @@ void nli_clip_free(nli_clip *c) {
     free(c->vblk);
     if (c->rn) free(c->rn->blk);
     free(c->rn);
+    nli_groupvit_free(c->gv);
     for (int i = 0; i < c->n_files; i++) free(c->files[i]);
     free(c->files);
     free(c);
@@ -344,6 +347,10 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     nli_cuda_clip_free(c->gpu);
     c->gpu = NULL;
     if (index < 0) return 0;
+    if (c->cfg.arch == NLI_ARCH_GROUPVIT) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "GroupViT runs on the CPU only (fp32): use --device cpu");
+        return -1;
+    }
     if (c->fp32_released) {
         nli_seterr("the model was loaded packed for the CPU's bf16 (its float32 matrices released): reload it for a GPU");
         return -1;

@@ -294,6 +294,119 @@ static const char *tower_key(json_t *root, const char *key, const char *dict_key
     return d && !json_is_null(d) ? dict_key : key;
 }
 
+/* An array of 1..NLI_GV_MAX_STAGES integers in [lo, hi]; *n stays when absent. */
+static int get_stage_ints(json_t *o, const char *sect, const char *key, int lo, int hi, int *out, int *n) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > NLI_GV_MAX_STAGES) {
+        nli_seterr("%s.%s must be an array of 1 to %d integers", sect, key, NLI_GV_MAX_STAGES);
+        return -1;
+    }
+    *n = (int)json_array_size(v);
+    for (int i = 0; i < *n; i++) {
+        json_t *e = json_array_get(v, (size_t)i);
+        if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi) {
+            nli_seterr("%s.%s[%d] must be an integer in [%d, %d]", sect, key, i, lo, hi);
+            return -1;
+        }
+        out[i] = (int)json_integer_value(e);
+    }
+    return 0;
+}
+
+/* GroupViTConfig's defaults (transformers' configuration_groupvit.py) over
+ * CLIP's, before config.json is read. */
+static void groupvit_defaults(nli_clip_config *cfg) {
+    cfg->arch = NLI_ARCH_GROUPVIT;
+    cfg->text.hidden_size = 256;
+    cfg->text.intermediate_size = 1024;
+    cfg->text.num_attention_heads = 4;
+    nli_tower_config *v = &cfg->vision;
+    v->hidden_size = 384;
+    v->intermediate_size = 1536;
+    v->num_attention_heads = 6;
+    v->patch_size = 16;
+    v->quick_gelu = 0;
+    cfg->projection_dim = 256;
+    cfg->proj_intermediate = 4096;
+    cfg->gv_stages = 3;
+    static const int depths[3] = {6, 3, 3}, groups[3] = {64, 8, 0}, out[3] = {64, 8, 8};
+    memcpy(cfg->gv_depths, depths, sizeof depths);
+    memcpy(cfg->gv_groups, groups, sizeof groups);
+    memcpy(cfg->gv_out_groups, out, sizeof out);
+    cfg->gv_assign_eps = 1.0;
+}
+
+/* GroupViT's vision keys beyond CLIP's, checked so that the model is one
+ * transformers can build and run (the stage shapes chain). */
+static int groupvit_vision(json_t *o, const char *sect, nli_clip_config *cfg) {
+    nli_tower_config *v = &cfg->vision;
+    int nd = cfg->gv_stages, ng = nd, no = nd;
+    double ratio[2] = {0.5, 4};
+    if (o && json_is_object(o)) {
+        if (get_stage_ints(o, sect, "depths", 1, 256, cfg->gv_depths, &nd) ||
+            get_stage_ints(o, sect, "num_group_tokens", 0, 4096, cfg->gv_groups, &ng) ||
+            get_stage_ints(o, sect, "num_output_groups", 0, 4096, cfg->gv_out_groups, &no))
+            return -1;
+        json_t *e = json_object_get(o, "assign_eps");
+        if (e && !json_is_null(e)) {
+            if (!json_is_number(e) || !(json_number_value(e) >= 0 && json_number_value(e) <= 1e6)) {
+                nli_seterr("%s.assign_eps must be a number in [0, 1e6]", sect);
+                return -1;
+            }
+            cfg->gv_assign_eps = json_number_value(e);
+        }
+        json_t *r = json_object_get(o, "assign_mlp_ratio");
+        if (r && !json_is_null(r)) {
+            int ok = json_is_number(r) || (json_is_array(r) && json_array_size(r) == 2 &&
+                                           json_is_number(json_array_get(r, 0)) && json_is_number(json_array_get(r, 1)));
+            if (ok && json_is_number(r)) ratio[0] = ratio[1] = json_number_value(r);
+            else if (ok) ratio[0] = json_number_value(json_array_get(r, 0)), ratio[1] = json_number_value(json_array_get(r, 1));
+            if (!ok) {
+                nli_seterr("%s.assign_mlp_ratio must be a number or two", sect);
+                return -1;
+            }
+        }
+    }
+    if (ng != nd || no != nd) {
+        nli_seterr("%s: depths, num_group_tokens and num_output_groups have %d, %d and %d stages", sect, nd, ng, no);
+        return -1;
+    }
+    cfg->gv_stages = nd;
+    /* int(ratio * hidden_size), as GroupViTTokenAssign computes the widths */
+    for (int k = 0; k < 2; k++) {
+        double w = ratio[k] * v->hidden_size;
+        if (!(w >= 1 && w <= 65536)) {
+            nli_seterr("%s.assign_mlp_ratio %g gives a width of %g", sect, ratio[k], w);
+            return -1;
+        }
+        *(k ? &cfg->gv_channels_dim : &cfg->gv_tokens_dim) = (int)w;
+    }
+    int layers = 0, tokens = (v->image_size / v->patch_size) * (v->image_size / v->patch_size);
+    for (int i = 0; i < nd; i++) {
+        int g = cfg->gv_groups[i];
+        layers += cfg->gv_depths[i];
+        /* the group projector maps the previous stage's groups to these:
+         * it needs them, as many as that stage says it outputs */
+        if (i > 0 && g > 0 && cfg->gv_out_groups[i - 1] > 0 && cfg->gv_groups[i - 1] != cfg->gv_out_groups[i - 1]) {
+            nli_seterr("%s: stage %d has %d group tokens, but stage %d outputs %d groups from %d group tokens "
+                       "(transformers cannot run it)", sect, i, g, i - 1, cfg->gv_out_groups[i - 1],
+                       cfg->gv_groups[i - 1]);
+            return -1;
+        }
+        if (g > 0) {
+            if (cfg->gv_out_groups[i] < 1) {
+                nli_seterr("%s.num_output_groups[%d] is 0 for a stage with group tokens", sect, i);
+                return -1;
+            }
+            tokens = cfg->gv_out_groups[i];
+        }
+    }
+    if (tokens < 1) return -1;
+    v->num_hidden_layers = layers; /* transformers warns when they differ; the stages decide */
+    return 0;
+}
+
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     nli_clip_config_defaults(cfg);
     char *path = nli_path_join(dir, "config.json");
@@ -303,9 +416,14 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     if (!(root = nli_cfg_load_json(path))) goto done;
     const char *tk = tower_key(root, "text_config", "text_config_dict"),
                *vk = tower_key(root, "vision_config", "vision_config_dict");
+    json_t *mt = json_object_get(root, "model_type");
+    const int gv = json_is_string(mt) && !strcmp(json_string_value(mt), "groupvit");
+    if (gv) groupvit_defaults(cfg);
     if (nli_cfg_get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
+        (gv && nli_cfg_get_int(root, "", "projection_intermediate_dim", 1, 65536, &cfg->proj_intermediate)) ||
         get_tower(json_object_get(root, tk), tk, 1, &cfg->text) ||
-        get_tower(json_object_get(root, vk), vk, 0, &cfg->vision)) {
+        get_tower(json_object_get(root, vk), vk, 0, &cfg->vision) ||
+        (gv && groupvit_vision(json_object_get(root, vk), vk, cfg))) {
         nli_prefixerr("%s", path);
         goto done;
     }

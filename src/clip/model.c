@@ -60,6 +60,14 @@ static int resolve(nl_model *m, const nl_model_params *p) {
 
 /* After loading: move the towers to the GPU if asked; name the device. */
 static int place(nl_model *m, const nl_model_params *p) {
+    if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO && m->cfg->arch == NLI_ARCH_GROUPVIT) {
+        /* a GPU found by AUTO: GroupViT has no CUDA engine, the CPU runs it */
+        nli_log(NL_LOG_WARN, "GroupViT runs on the CPU only: computing there in fp32, not on cuda:%d",
+                m->device_index);
+        m->device = NL_DEVICE_CPU;
+        m->device_index = 0;
+        m->precision = NL_PRECISION_FP32;
+    }
     if (m->device == NL_DEVICE_CPU) {
         m->batch = p->batch_size > 0 ? p->batch_size : 32;
         if (m->precision == NL_PRECISION_BF16)
@@ -326,17 +334,19 @@ int nl_model_dim(const nl_model *m) { return m ? m->cfg->projection_dim : 0; }
 int nl_model_image_size(const nl_model *m) { return m ? m->cfg->vision.image_size : 0; }
 const char *nl_model_fingerprint(const nl_model *m) { return m ? m->fingerprint : ""; }
 
-static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, int text) {
+/* "name":{...} for a tower; open: without its closing brace (more keys follow). */
+static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, int text, int open) {
     nli_buf_printf(b, "\"%s\":{\"hidden_size\":%d,\"intermediate_size\":%d,\"num_hidden_layers\":%d,"
                      "\"num_attention_heads\":%d,\"hidden_act\":\"%s\",\"layer_norm_eps\":%g,",
                   name, t->hidden_size, t->intermediate_size, t->num_hidden_layers, t->num_attention_heads,
                   t->quick_gelu ? "quick_gelu" : "gelu", t->layer_norm_eps);
     if (text)
-        nli_buf_printf(b, "\"max_position_embeddings\":%d,\"vocab_size\":%d,\"bos_token_id\":%d,\"eos_token_id\":%d}",
+        nli_buf_printf(b, "\"max_position_embeddings\":%d,\"vocab_size\":%d,\"bos_token_id\":%d,\"eos_token_id\":%d",
                       t->max_position_embeddings, t->vocab_size, t->bos_token_id, t->eos_token_id);
     else
-        nli_buf_printf(b, "\"patch_size\":%d,\"image_size\":%d,\"num_channels\":%d}", t->patch_size, t->image_size,
+        nli_buf_printf(b, "\"patch_size\":%d,\"image_size\":%d,\"num_channels\":%d", t->patch_size, t->image_size,
                       t->num_channels);
+    if (!open) nli_buf_puts(b, "}");
 }
 
 static char *model_info_json(const nl_model *m);
@@ -359,16 +369,28 @@ static char *model_info_json(const nl_model *m) {
     nli_buf_json_string(&b, m->dir);
     nli_buf_printf(&b, ",\"format\":\"%s\",\"architecture\":\"%s\",",
                    c->format == NLI_FORMAT_OPENCLIP ? "open_clip" : "huggingface",
-                   c->arch == NLI_ARCH_RESNET ? "ModifiedResNet" : "ViT");
-    if (c->arch == NLI_ARCH_RESNET)
+                   c->arch == NLI_ARCH_RESNET ? "ModifiedResNet" : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : "ViT");
+    if (c->arch == NLI_ARCH_GROUPVIT) {
+        /* the ViT's keys, then the stages and the projections' width */
+        tower_json(&b, "vision", &c->vision, 0, 1);
+        const char *keys[3] = {"depths", "num_group_tokens", "num_output_groups"};
+        const int *vals[3] = {c->gv_depths, c->gv_groups, c->gv_out_groups};
+        for (int k = 0; k < 3; k++) {
+            nli_buf_printf(&b, ",\"%s\":[", keys[k]);
+            for (int s = 0; s < c->gv_stages; s++) nli_buf_printf(&b, "%s%d", s ? "," : "", vals[k][s]);
+            nli_buf_puts(&b, "]");
+        }
+        nli_buf_printf(&b, ",\"assign_eps\":%g},\"projection_intermediate_dim\":%d", c->gv_assign_eps,
+                       c->proj_intermediate);
+    } else if (c->arch == NLI_ARCH_RESNET)
         nli_buf_printf(&b, "\"vision\":{\"layers\":[%d,%d,%d,%d],\"width\":%d,\"attnpool_width\":%d,"
                            "\"attnpool_heads\":%d,\"image_size\":%d,\"num_channels\":3}",
                        c->rn_layers[0], c->rn_layers[1], c->rn_layers[2], c->rn_layers[3], c->rn_width,
                        c->vision.hidden_size, c->vision.num_attention_heads, c->vision.image_size);
     else
-        tower_json(&b, "vision", &c->vision, 0);
+        tower_json(&b, "vision", &c->vision, 0, 0);
     nli_buf_puts(&b, ",");
-    tower_json(&b, "text", &c->text, 1);
+    tower_json(&b, "text", &c->text, 1, 0);
     nli_buf_printf(&b, ",\"projection_dim\":%d,\"dtype\":\"%s\",\"parameters\":%zu,", c->projection_dim, c->dtype,
                   nli_clip_param_count(m->clip));
     nli_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",

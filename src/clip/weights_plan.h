@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clip.h"
+#include "clip_impl.h"
 #include "safetensors.h"
 
 typedef struct {
@@ -33,6 +34,20 @@ int nli_plan_need(nli_plan *p, size_t *off, const char *name, int ndim, int64_t 
 /* Same for a 2-D tensor wanted as [d0, d1] but stored as [d1, d0]
  * (OpenCLIP's x @ proj projections): transposed while converting. */
 int nli_plan_need_t(nli_plan *p, size_t *off, const char *name, int64_t d0, int64_t d1);
+
+/* Offsets of one transformer block's fields, in nli_block order. */
+typedef struct { size_t o[12]; } nli_block_off;
+/* Queue block i's tensors: Hugging Face's names under tower
+ * ("text_model.encoder": tower.layers.i.self_attn.q_proj.weight, ...; q, k
+ * and v fused), or OpenCLIP's (openclip: tower "visual." or "":
+ * tower transformer.resblocks.i.attn.in_proj_weight, ...). */
+int nli_plan_block(nli_plan *p, int openclip, const char *tower, int i, const nli_tower_config *tc, nli_block_off *bo);
+/* Point the block's fields into the converted weights. */
+void nli_block_bind(nli_block *b, const float *mem, const nli_block_off *bo);
+
+/* GroupViT's vision tower and projections (clip_groupvit_weights.c). */
+int nli_groupvit_plan(nli_clip *c, nli_plan *p);
+int nli_groupvit_bind(nli_clip *c, float *mem);
 
 /* The ModifiedResNet's tensors (clip_resnet_weights.c): queue them, and
  * after conversion fold the BatchNorms and bind c->rn. */
