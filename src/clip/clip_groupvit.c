@@ -1,7 +1,10 @@
 /* clip_groupvit.c — GroupViT's vision tower and projections on the CPU
  * (fp32). The stages' transformer blocks run over a chunk of images at
  * once (nli_block_forward: every image has the same token count in a
- * stage); the grouping steps run image by image, each product a GEMM. As
+ * stage); the grouping steps run image by image, one image per thread
+ * (inside the parallel loop OpenBLAS and nli_gemm run on that one thread,
+ * and every product's sizes depend only on the model: the results do not
+ * depend on the thread count or the batch). As
  * transformers runs the model in inference: the hard assignment is the
  * argmax over groups of each image token's logits (the first on a tie),
  * and each group's new token the sum of its members' values over their
@@ -13,6 +16,7 @@
 #include <cblas.h>
 #undef I /* OpenBLAS pulls in <complex.h> */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +86,10 @@ static size_t assign_floats(const nli_clip_config *cfg, int G, int N, int O) {
 }
 
 /* GroupViTTokenAssign for one image: its N image tokens img and G group
- * tokens grp (after the stage's blocks) -> out, O new image tokens. */
-static int token_assign(const nli_clip_config *cfg, const nli_gv_stage *st, const float *img, int N, const float *grp,
-                        float *out, float *sc) {
+ * tokens grp (after the stage's blocks) -> out, O new image tokens.
+ * Scratch: sc (assign_floats), idx (N), acc (D). */
+static void token_assign(const nli_clip_config *cfg, const nli_gv_stage *st, const float *img, int N, const float *grp,
+                         float *out, float *sc, int *idx, double *acc) {
     const nli_gv_assign *a = &st->as;
     const int D = cfg->vision.hidden_size, G = st->groups, O = st->out_groups;
     const double eps = cfg->vision.layer_norm_eps;
@@ -95,14 +100,6 @@ static int token_assign(const nli_clip_config *cfg, const nli_gv_stage *st, cons
     size_t wide = cfg->vision.intermediate_size > cfg->gv_channels_dim ? cfg->vision.intermediate_size
                                                                          : cfg->gv_channels_dim;
     float *t = h + (size_t)O * wide;
-    int *idx = nli_mallocarray((size_t)N, sizeof(int));
-    double *acc = nli_mallocarray((size_t)D, sizeof(double));
-    if (!idx || !acc) {
-        free(idx);
-        free(acc);
-        nli_prefixerr("GroupViT grouping");
-        return -1;
-    }
     const size_t OD = (size_t)O * D;
     nli_layernorm(grp, a->norm_tokens.w, a->norm_tokens.b, gt, (size_t)G, D, eps);
     nli_layernorm(img, a->norm_x.w, a->norm_x.b, xt, (size_t)N, D, eps);
@@ -148,9 +145,6 @@ static int token_assign(const nli_clip_config *cfg, const nli_gv_stage *st, cons
     nli_layernorm(out, a->norm_new_x.w, a->norm_new_x.b, att, (size_t)O, D, eps);
     mlp_rows(&a->mlp_channels, att, h, t, (size_t)O, 0);
     add(out, t, OD);
-    free(idx);
-    free(acc);
-    return 0;
 }
 
 /* The projection MLP (BatchNorm folded, ReLU) of nb rows. */
@@ -200,13 +194,15 @@ int nli_groupvit_encode_images(nli_clip *c, const float *pixels, size_t n, float
     float *tok = nli_mallocarray(B * (size_t)Nmax, (size_t)D * sizeof(float));
     float *x = nli_mallocarray(B * (size_t)Tmax, (size_t)D * sizeof(float));
     float *prevg = nli_mallocarray(B * (size_t)Gmax, (size_t)D * sizeof(float));
-    float *ws = nli_mallocarray(nws, sizeof(float)), *sc = nli_mallocarray(scn + 1, sizeof(float));
+    float *ws = nli_mallocarray(nws, sizeof(float)), *sc = nli_mallocarray((size_t)nt, (scn + 1) * sizeof(float));
+    int *idx = nli_mallocarray((size_t)nt, (size_t)Nmax * sizeof(int));
+    double *acc = nli_mallocarray((size_t)nt, (size_t)D * sizeof(double));
     float *patches = nli_mallocarray(B * (size_t)np, (size_t)K * sizeof(float));
     float *pooled = nli_mallocarray(B, (size_t)D * sizeof(float));
     size_t *start = nli_mallocarray(B, sizeof(size_t));
     int *len = nli_mallocarray(B, sizeof(int));
     int rc = -1;
-    if (!tok || !x || !prevg || !ws || !sc || !patches || !pooled || !start || !len) {
+    if (!tok || !x || !prevg || !ws || !sc || !idx || !acc || !patches || !pooled || !start || !len) {
         nli_prefixerr("GroupViT vision forward");
         goto done;
     }
@@ -232,6 +228,7 @@ int nli_groupvit_encode_images(nli_clip *c, const float *pixels, size_t n, float
             const nli_gv_stage *st = &g->st[s];
             const int G = st->groups, T = N + G;
             /* [image tokens; group tokens (+ the previous groups, projected)] */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
             for (size_t b = 0; b < nb; b++) {
                 float *xb = x + b * T * D;
                 memcpy(xb, tok + b * N * D, (size_t)N * D * sizeof(float));
@@ -240,7 +237,8 @@ int nli_groupvit_encode_images(nli_clip *c, const float *pixels, size_t n, float
                 memcpy(gb, st->group_token, (size_t)G * D * sizeof(float));
                 if (st->has_projector) {
                     const int prev = st->proj_mix.in;
-                    float *ln = sc, *h = ln + (size_t)prev * D, *y = h + (size_t)st->proj_mix.hid * D;
+                    float *ln = sc + (size_t)omp_get_thread_num() * (scn + 1), *h = ln + (size_t)prev * D,
+                          *y = h + (size_t)st->proj_mix.hid * D;
                     nli_layernorm(prevg + b * prev * D, st->proj_ln.w, st->proj_ln.b, ln, (size_t)prev, D, eps);
                     mlp_tokens(&st->proj_mix, ln, h, y, D);
                     add(gb, y, (size_t)G * D);
@@ -257,9 +255,12 @@ int nli_groupvit_encode_images(nli_clip *c, const float *pixels, size_t n, float
                 continue;
             }
             const int O = st->out_groups;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
             for (size_t b = 0; b < nb; b++) {
                 const float *xb = x + b * T * D;
-                if (token_assign(cfg, st, xb, N, xb + (size_t)N * D, tok + b * O * D, sc) != 0) goto done;
+                const int th = omp_get_thread_num();
+                token_assign(cfg, st, xb, N, xb + (size_t)N * D, tok + b * O * D, sc + (size_t)th * (scn + 1),
+                             idx + (size_t)th * Nmax, acc + (size_t)th * D);
                 memcpy(prevg + b * G * D, xb + (size_t)N * D, (size_t)G * D * sizeof(float));
             }
             N = O;
@@ -281,6 +282,8 @@ done:
     free(prevg);
     free(ws);
     free(sc);
+    free(idx);
+    free(acc);
     free(patches);
     free(pooled);
     free(start);
