@@ -48,7 +48,7 @@ static const oc_spec oc_specs[] = {
 };
 #define OC_N_SPECS (sizeof oc_specs / sizeof oc_specs[0])
 
-static const oc_spec *oc_find(const char *name) {
+static inline const oc_spec *oc_find(const char *name) {
     for (size_t i = 0; i < OC_N_SPECS; i++)
         if (strcmp(oc_specs[i].name, name) == 0) return &oc_specs[i];
     return NULL;
@@ -181,7 +181,7 @@ static void oc_vit(oc_writer *w, const oc_spec *s) {
 }
 
 /* Write dir/open_clip_config.json and dir/open_clip_model.safetensors. */
-static int oc_write(const char *dir, const oc_spec *s, int f16) {
+static inline int oc_write(const char *dir, const oc_spec *s, int f16) {
     char *cp = nli_path_join(dir, "open_clip_config.json"), *dp = nli_path_join(dir, "oc-data.bin"),
          *mp = nli_path_join(dir, "open_clip_model.safetensors");
     char cfg[2048];
