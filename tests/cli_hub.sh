@@ -84,6 +84,9 @@ json.dump(tok, open(out + "/tokenizer.json", "w", encoding="utf-8"), ensure_asci
 pp = json.load(open(src + "/preprocessor_config.json"))
 json.dump({"image_processor": pp, "processor_class": "CLIPProcessor"}, open(out + "/processor_config.json", "w"))
 EOF
+# GroupViT (model_type "groupvit"), as nvidia/groupvit-gcc-yfcc holds it
+mkdir -p "$TMP/gv" && cp "$SRC/tests/data/groupvit/config.json" "$SRC/tests/data/groupvit/model.safetensors" \
+  "$SRC/tests/data/groupvit/preprocessor_config.json" "$M/vocab.json" "$M/merges.txt" "$TMP/gv/"
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
@@ -91,7 +94,7 @@ LOG=$TMP/server.log
   --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/binsharded="$TMP/binsharded" --repo org/binbad="$TMP/binbad" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/openclipbin="$TMP/openclipbin" --repo org/v5="$TMP/v5" \
-  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" \
+  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" --repo org/groupvit="$TMP/gv" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
@@ -355,6 +358,12 @@ check "CDN 403 always: the token is not blamed" sh -c "! grep -q HF_TOKEN '$TMP/
 # the storage host's signed link (its query string: the signature, which
 # lets whoever reads the log fetch the file until it expires) is not shown
 check "CDN 403 always: the URL's query (?sig=...) is left out of the message" sh -c "! grep -q 'sig=' '$TMP/err'"
+# a GroupViT repository by name: fetched as a Hugging Face model, read as GroupViT
+HF_HUB_CACHE=$TMP/c-gv T info --model org/groupvit >"$TMP/gv.json" 2>"$TMP/err"
+rc=$?; check "GroupViT by name: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
+check "GroupViT by name: its architecture" test "$(jq -r .architecture "$TMP/gv.json")" = GroupViT
+check "GroupViT by name: the weights fetched" \
+  cmp -s "$SRC/tests/data/groupvit/model.safetensors" "$(snapshot "$TMP/c-gv" groupvit)/model.safetensors"
 # a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on
 # the Hub and on the CDN; it used to end the download at once with libcurl's
 # "Failure writing output to destination" (the page is read 64 kB at most)
