@@ -382,7 +382,7 @@ static int groupvit_vision(json_t *o, const char *sect, nli_clip_config *cfg) {
         }
         *(k ? &cfg->gv_channels_dim : &cfg->gv_tokens_dim) = (int)w;
     }
-    int layers = 0, tokens = (v->image_size / v->patch_size) * (v->image_size / v->patch_size);
+    int layers = 0;
     for (int i = 0; i < nd; i++) {
         int g = cfg->gv_groups[i];
         layers += cfg->gv_depths[i];
@@ -394,15 +394,11 @@ static int groupvit_vision(json_t *o, const char *sect, nli_clip_config *cfg) {
                        cfg->gv_groups[i - 1]);
             return -1;
         }
-        if (g > 0) {
-            if (cfg->gv_out_groups[i] < 1) {
-                nli_seterr("%s.num_output_groups[%d] is 0 for a stage with group tokens", sect, i);
-                return -1;
-            }
-            tokens = cfg->gv_out_groups[i];
+        if (g > 0 && cfg->gv_out_groups[i] < 1) {
+            nli_seterr("%s.num_output_groups[%d] is 0 for a stage with group tokens", sect, i);
+            return -1;
         }
     }
-    if (tokens < 1) return -1;
     v->num_hidden_layers = layers; /* transformers warns when they differ; the stages decide */
     return 0;
 }
