@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 #include "st_build.h"
@@ -180,6 +181,22 @@ static void oc_vit(oc_writer *w, const oc_spec *s) {
     oc_put(w, "visual.proj", OC_W, (double)D, 2, D, s->embed, 0, 0);
 }
 
+/* Close w (its data written to the file dp) and write the safetensors file
+ * mp: w's header, then dp's bytes; dp is removed. Frees w's header. */
+static inline int oc_finish(oc_writer *w, const char *dp, const char *mp) {
+    fclose(w->f);
+    char *h = json_dumps(w->hdr, JSON_COMPACT);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = stb_slurp(dp, &data, &len);
+    if (rc == 0) rc = stb_write_raw(mp, h, strlen(h), data, len);
+    unlink(dp);
+    free(data);
+    free(h);
+    json_decref(w->hdr);
+    return rc;
+}
+
 /* Write dir/open_clip_config.json and dir/open_clip_model.safetensors. */
 static inline int oc_write(const char *dir, const oc_spec *s, int f16) {
     char *cp = nli_path_join(dir, "open_clip_config.json"), *dp = nli_path_join(dir, "oc-data.bin"),
@@ -215,14 +232,8 @@ static inline int oc_write(const char *dir, const oc_spec *s, int f16) {
     oc_tower(&w, "", s->t_layers, Dt, (int64_t)(Dt * s->tmlp));
     oc_put(&w, "ln_final.weight", OC_GAIN, 1, 1, Dt, 0, 0, 0);
     oc_put(&w, "ln_final.bias", OC_BIAS, 1, 1, Dt, 0, 0, 0);
-    fclose(w.f);
-    char *h = json_dumps(w.hdr, JSON_COMPACT);
-    uint8_t *data = NULL;
-    size_t len = 0;
-    rc = stb_slurp(dp, &data, &len);
-    if (rc == 0) rc = stb_write_raw(mp, h, strlen(h), data, len);
-    unlink(dp);
-    free(data); free(h); json_decref(w.hdr); free(cp); free(dp); free(mp);
+    rc = oc_finish(&w, dp, mp);
+    free(cp); free(dp); free(mp);
     return rc;
 }
 #endif

@@ -129,14 +129,8 @@ static int write_model(const char *dir) {
     ln(&w, "text_model", "final_layer_norm", DT);
     projection_bn(&w, "text_projection", DT);
     oc_put(&w, "logit_scale", OC_LOGIT, 1, 0, 0, 0, 0, 0);
-    fclose(w.f);
-    char *h = json_dumps(w.hdr, JSON_COMPACT);
-    uint8_t *data = NULL;
-    size_t len = 0;
-    rc = stb_slurp(dp, &data, &len);
-    if (rc == 0) rc = stb_write_raw(mp, h, strlen(h), data, len);
-    unlink(dp);
-    free(data), free(h), json_decref(w.hdr), free(cp), free(dp), free(mp);
+    rc = oc_finish(&w, dp, mp);
+    free(cp), free(dp), free(mp);
     return rc;
 }
 

@@ -155,7 +155,7 @@ void nli_attend_bf16(const float *qkv, float *out, int T, int D, int hd, int h, 
     nli_bf16_pack_into(&km, kb, k, t, d, W, 0);
     nli_bf16_epilogue es = {.C = S, .ldc = t, .scale = 1.0f / sqrtf((float)hd)};
     nli_gemm_bf16_t(qb, t, &km, &es, 1);
-    if (nli_bf16_softmax_rows(S, T, causal) != 0) nli_softmax_rows(S, T, causal);
+    if (nli_bf16_softmax_rows(S, T, causal) != 0) nli_softmax_rows(S, T, T, causal);
     /* out = P V, V as the weight [hd][T] (transposed packing) */
     nli_bf16_tile(S, t, t, t, pb, 1);
     nli_bf16_pack_into(&vm, vb, v, d, t, W, 1);

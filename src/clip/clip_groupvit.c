@@ -53,16 +53,6 @@ static void mlp_tokens(const nli_gv_mlp *m, const float *X, float *H, float *Y, 
         for (int d = 0; d < D; d++) Y[(size_t)i * D + d] += m->fc2_b[i];
 }
 
-/* Softmax of each of `rows` rows of `cols` values, in place. */
-static void softmax_rect(float *S, int rows, int cols) {
-    for (int i = 0; i < rows; i++) {
-        float *r = S + (size_t)i * cols, mx = -INFINITY, sum = 0;
-        for (int j = 0; j < cols; j++) mx = r[j] > mx ? r[j] : mx;
-        for (int j = 0; j < cols; j++) sum += r[j] = expf(r[j] - mx);
-        for (int j = 0; j < cols; j++) r[j] /= sum;
-    }
-}
-
 /* out (Q x D) = multi-head attention of the queries q (Q x D, projected)
  * over kv (N rows of [k | v], 2D wide); S: Q x N. */
 static void cross_attention(const float *q, const float *kv, float *out, int Q, int N, int D, int H, float *S) {
@@ -70,7 +60,7 @@ static void cross_attention(const float *q, const float *kv, float *out, int Q, 
     for (int h = 0; h < H; h++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Q, N, hd, 1.0f / sqrtf((float)hd), q + h * hd, D,
                     kv + h * hd, 2 * D, 0.0f, S, N);
-        softmax_rect(S, Q, N);
+        nli_softmax_rows(S, Q, N, 0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Q, hd, N, 1.0f, S, N, kv + D + h * hd, 2 * D, 0.0f,
                     out + h * hd, D);
     }
@@ -209,17 +199,7 @@ int nli_groupvit_encode_images(nli_clip *c, const float *pixels, size_t n, float
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t nb = n - i0 < B ? n - i0 : B;
         /* patches (conv with bias) -> LayerNorm -> + positions */
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (size_t bp = 0; bp < nb * (size_t)np; bp++) {
-            size_t b = bp / np;
-            int k = (int)(bp % np), py = k / grid, px = k % grid;
-            const float *img = pixels + (i0 + b) * (size_t)C * S * S;
-            float *row = patches + bp * K;
-            for (int ch = 0; ch < C; ch++)
-                for (int ky = 0; ky < p; ky++)
-                    memcpy(row + (ch * p + ky) * p, img + ((size_t)ch * S + py * p + ky) * S + px * p,
-                           p * sizeof(float));
-        }
+        nli_patches(pixels + i0 * (size_t)C * S * S, nb, C, S, p, patches, nt);
         nli_gemm(patches, g->patch_w, g->patch_b, tok, nb * np, (size_t)D, (size_t)K);
         nli_layernorm(tok, g->emb_ln_w, g->emb_ln_b, tok, nb * np, D, eps);
         for (size_t b = 0; b < nb; b++) add(tok + b * np * D, g->pos, (size_t)np * D);

@@ -16,7 +16,18 @@
 
 #define BN_EPS 1e-5
 
-/* Queue one tensor named by fmt; dst (when given) is bound to it later. */
+/* Queue one tensor (up to 4 dims); dst (when given) is bound to it later. */
+static int want_dims(nli_groupvit *g, nli_plan *p, const float **dst, const char *name, int nd, int64_t d0,
+                     int64_t d1, int64_t d2, int64_t d3) {
+    size_t off;
+    if (nli_plan_need(p, dst ? &off : NULL, name, nd, d0, d1, d2, d3)) return -1;
+    if (!dst) return 0;
+    if (nli_grow((void **)&g->binds, &g->capbind, g->nbind + 1, sizeof *g->binds)) return -1;
+    g->binds[g->nbind++] = (nli_gv_bind){dst, off};
+    return 0;
+}
+
+/* The same for a tensor of up to 3 dims named by fmt. */
 static int want(nli_groupvit *g, nli_plan *p, const float **dst, int nd, int64_t d0, int64_t d1, int64_t d2,
                 const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 static int want(nli_groupvit *g, nli_plan *p, const float **dst, int nd, int64_t d0, int64_t d1, int64_t d2,
@@ -26,12 +37,7 @@ static int want(nli_groupvit *g, nli_plan *p, const float **dst, int nd, int64_t
     va_start(ap, fmt);
     vsnprintf(n, sizeof n, fmt, ap);
     va_end(ap);
-    size_t off;
-    if (nli_plan_need(p, dst ? &off : NULL, n, nd, d0, d1, d2, 0)) return -1;
-    if (!dst) return 0;
-    if (nli_grow((void **)&g->binds, &g->capbind, g->nbind + 1, sizeof *g->binds)) return -1;
-    g->binds[g->nbind++] = (nli_gv_bind){dst, off};
-    return 0;
+    return want_dims(g, p, dst, n, nd, d0, d1, d2, 0);
 }
 
 static int want_ln(nli_groupvit *g, nli_plan *p, nli_gv_ln *ln, int D, const char *pre, const char *name) {
@@ -129,14 +135,9 @@ int nli_groupvit_plan(nli_clip *c, nli_plan *p) {
     nli_groupvit *g = c->gv = nli_calloc(1, sizeof *g);
     if (!g) return -1;
     g->nst = cfg->gv_stages;
-    /* the patch kernel [D, C, p, p] (want queues up to 3 dims) */
-    size_t off;
-    if (nli_plan_need(p, &off, "vision_model.embeddings.patch_embeddings.projection.weight", 4, D, vc->num_channels, ps,
-                      ps) ||
-        nli_grow((void **)&g->binds, &g->capbind, g->nbind + 1, sizeof *g->binds))
-        return -1;
-    g->binds[g->nbind++] = (nli_gv_bind){&g->patch_w, off};
-    if (want(g, p, &g->patch_b, 1, D, 0, 0, "vision_model.embeddings.patch_embeddings.projection.bias") ||
+    if (want_dims(g, p, &g->patch_w, "vision_model.embeddings.patch_embeddings.projection.weight", 4, D,
+                  vc->num_channels, ps, ps) ||
+        want(g, p, &g->patch_b, 1, D, 0, 0, "vision_model.embeddings.patch_embeddings.projection.bias") ||
         want(g, p, &g->pos, 3, 1, (int64_t)grid * grid, D, "vision_model.embeddings.position_embeddings") ||
         want(g, p, &g->emb_ln_w, 1, D, 0, 0, "vision_model.embeddings.layernorm.weight") ||
         want(g, p, &g->emb_ln_b, 1, D, 0, 0, "vision_model.embeddings.layernorm.bias"))

@@ -64,9 +64,13 @@ void nli_layernorm(const float *x, const float *w, const float *b, float *y, siz
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws);
 size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16);
-/* Softmax of each row of S (T x T) in place; causal: row i over 0..i, the
- * rest set to 0. */
-void nli_softmax_rows(float *S, int T, int causal);
+/* Softmax of each row of S (rows x cols) in place; causal (square S): row
+ * i over 0..i, the rest set to 0. */
+void nli_softmax_rows(float *S, int rows, int cols, int causal);
+/* im2col of nb images (CHW, S x S, C channels) in p x p patches: one row
+ * per patch (row-major over the grid), ordered (c, ky, kx) like a conv
+ * weight; patches: nb * (S/p)^2 rows of C*p*p floats. */
+void nli_patches(const float *pixels, size_t nb, int C, int S, int p, float *patches, int n_threads);
 /* Attention of head h of one sequence of T rows in bf16 (clip_bf16.c):
  * scores and outputs from bf16 products with float32 accumulation, the
  * softmax in float32. Same arguments as the float32 attend (clip_vision.c);

@@ -46,16 +46,16 @@ void nli_layernorm_tiled(const float *x, const float *w, const float *b, uint16_
     nli_bf16_tile_zero_rows(y, rows, (size_t)dim);
 }
 
-void nli_softmax_rows(float *S, int T, int causal) {
-    for (int i = 0; i < T; i++) {
-        float *r = S + (size_t)i * T;
-        int n = causal ? i + 1 : T;
+void nli_softmax_rows(float *S, int rows, int cols, int causal) {
+    for (int i = 0; i < rows; i++) {
+        float *r = S + (size_t)i * cols;
+        int n = causal ? i + 1 : cols;
         float mx = -INFINITY, sum = 0;
         for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
         for (int j = 0; j < n; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
         float inv = 1.0f / sum;
         for (int j = 0; j < n; j++) r[j] *= inv;
-        for (int j = n; j < T; j++) r[j] = 0.0f;
+        for (int j = n; j < cols; j++) r[j] = 0.0f;
     }
 }
 
@@ -138,7 +138,7 @@ static void attend(const float *qkv, float *out, int T, int D, int hd, int h, in
     const int W = 3 * D;
     const float *q = qkv + h * hd, *k = q + D, *v = q + 2 * D;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd), q, W, k, W, 0.0f, S, T);
-    nli_softmax_rows(S, T, causal);
+    nli_softmax_rows(S, T, T, causal);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, W, 0.0f, out + h * hd, D);
 }
 
@@ -177,6 +177,20 @@ void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x
     for (size_t i = 0; i < nx; i++) x[i] += att[i];
 }
 
+void nli_patches(const float *pixels, size_t nb, int C, int S, int p, float *patches, int n_threads) {
+    const int g = S / p, np = g * g, K = C * p * p;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t bp = 0; bp < nb * (size_t)np; bp++) {
+        size_t b = bp / np;
+        int k = (int)(bp % np), py = k / g, px = k % g;
+        const float *img = pixels + b * (size_t)C * S * S;
+        float *row = patches + bp * K;
+        for (int ch = 0; ch < C; ch++)
+            for (int ky = 0; ky < p; ky++)
+                memcpy(row + (ch * p + ky) * p, img + ((size_t)ch * S + py * p + ky) * S + px * p, p * sizeof(float));
+    }
+}
+
 int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *out) {
     const nli_tower_config *vc = &c->cfg.vision;
     const int D = vc->hidden_size, C = vc->num_channels, p = vc->patch_size, S = vc->image_size, P = c->cfg.projection_dim;
@@ -208,17 +222,7 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
     float *pe = ws; /* patch embeddings: ws is free until the first block */
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t nb = n - i0 < B ? n - i0 : B, r = nb * T;
-        /* im2col: one row per patch, ordered (c, ky, kx) like the conv weight */
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (size_t bp = 0; bp < nb * (size_t)np; bp++) {
-            size_t b = bp / np;
-            int k = (int)(bp % np), py = k / g, px = k % g;
-            const float *img = pixels + (i0 + b) * (size_t)C * S * S;
-            float *row = patches + bp * K;
-            for (int ch = 0; ch < C; ch++)
-                for (int ky = 0; ky < p; ky++)
-                    memcpy(row + (ch * p + ky) * p, img + ((size_t)ch * S + py * p + ky) * S + px * p, p * sizeof(float));
-        }
+        nli_patches(pixels + i0 * (size_t)C * S * S, nb, C, S, p, patches, nt);
         nli_linear(patches, c->patch_w, &c->patch_p, NULL, pe, nb * np, D, K, nt, pe + (size_t)D * nb * np);
         /* [class; patches] + positions, then pre_layrnorm */
 #pragma omp parallel for schedule(static) num_threads(nt)
