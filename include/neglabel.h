@@ -96,8 +96,9 @@ typedef enum {
 
 typedef struct {
     int n_threads;        /* at most 1024; 0: NEGLABEL_THREADS / OMP_NUM_THREADS / all CPUs */
-    int batch_size;       /* images per forward batch; 0: default (32 on the CPU,
-                             sized from free memory on a GPU, at most 512); at most 4096 */
+    int batch_size;       /* images per forward batch; 0: default (32 on the CPU, fewer for
+                             images over 747 pixels: 256 MiB of pixels; sized from free memory
+                             on a GPU, at most 512); at most 4096 */
     nl_device device;     /* default NL_DEVICE_CPU */
     int device_index;     /* CUDA device ordinal for NL_DEVICE_CUDA (default 0) */
     nl_precision precision; /* default NL_PRECISION_DEFAULT: fp16 on CUDA, fp32 on the CPU */

@@ -10,6 +10,8 @@
 # count is checked against `neglabel info`'s. Before the mapped pages were
 # given back while loading, F32 peaked at ~1.18 GB on both paths and F16/BF16
 # at ~0.89 GB (bounds: 0.80 GB fp32, 0.55 GB bf16).
+# Then a config whose working memory would outgrow its weights (memtool
+# bomb, below): within start-up + 400 MB.
 # Measured above the program's own start-up RSS (`neglabel --version`, the
 # same binary and shared libraries, no model: ~14 MB, in a CUDA build too,
 # which opens cuBLAS only when a GPU is used; when it linked cuBLAS, mapping
@@ -76,5 +78,37 @@ for dt in F32 F16 BF16; do
     fi
   done
   rm -rf "$M"
+done
+
+# A config that asks for more than its weights hold (memtool bomb: a 2 MB
+# checkpoint, 2048-pixel images in 16-pixel patches, 16,385 tokens, width
+# 8, an MLP 32,768 wide): attention scores in row blocks (16 MiB a thread),
+# the MLP in row blocks (64 MiB), the default batch sized to 256 MiB of
+# pixels (4 images here). One image and one text within start-up + 400 MB;
+# before, the T x T scores (1.07 GB) and the rows x 32,768 MLP (2.1 GB) made
+# 3.3 GB (at 4096 pixels, 65,537 tokens: "refusing to allocate 34 GB").
+M=$TMP/bomb
+mkdir -p "$M"
+"$MEMTOOL" bomb "$M"
+check "bomb checkpoint written" test -s "$M/model.safetensors"
+cp "$TINY/vocab.json" "$TINY/merges.txt" "$M/"
+batch=$(nl info --model "$M" 2>/dev/null | jq -r '.batch_size')
+check "bomb: the default batch holds 256 MiB of 2048-pixel images: 4 (got $batch)" test "$batch" = 4
+for p in $paths; do
+  "$MEMTOOL" peak "$TMP/peak" "$BIN" embed --model "$M" --device cpu --precision "$p" --image "$I/dog.jpg" \
+    --text "a photo of a dog" >"$TMP/out.jsonl" 2>"$TMP/err"
+  rc=$?
+  check "bomb $p: embed runs (rc $rc: $(tail -n 1 "$TMP/err"))" test $rc -eq 0
+  rows=$(jq -s '[.[] | select((.embedding | length) == 8 and all(.embedding[]; . != null))] | length' \
+    "$TMP/out.jsonl" 2>/dev/null)
+  check "bomb $p: 2 embeddings of 8 finite values (got ${rows:-none})" test "${rows:-0}" -eq 2
+  kib=$(cat "$TMP/peak" 2>/dev/null || echo 0)
+  bound=$(( base + 400000000 / 1024 ))
+  echo "bomb on the $p path: peak RSS $((kib / 1024)) MiB ($kib KiB), bound $((bound / 1024)) MiB (start-up + 400 MB)"
+  if [ $sanitized -eq 1 ]; then
+    echo "  (sanitizer build: the bound is not asserted)"
+  else
+    check "bomb $p: peak RSS $kib KiB <= start-up + 400 MB = $bound KiB" test "$kib" -gt 0 -a "$kib" -le "$bound"
+  fi
 done
 finish

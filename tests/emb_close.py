@@ -21,7 +21,8 @@ def main():
         err = math.sqrt(sum((a - b) ** 2 for a, b in zip(e, g))) / math.sqrt(sum(b * b for b in g))
         print("%.2g" % err, end=" ")
         if len(e) != len(g) or not err < tol:
-            print("\n%s: error %.3g (dimension %d, golden %d)" % (name, err, len(e), len(g)))
+            shown = name if len(name) <= 80 else name[:60] + "... (%d characters)" % len(name)
+            print("\n%s: error %.3g (dimension %d, golden %d)" % (shown, err, len(e), len(g)))
             sys.exit(1)
         seen.add(name)
     if seen != set(want):

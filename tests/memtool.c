@@ -5,6 +5,12 @@
  *     written (not from the engine): "params N fp32_bytes B bf16_bytes B"
  *     (fp32 path: 4 bytes a parameter; bf16 path: 2 bytes a parameter of
  *     the matrices the bf16 kernels multiply by, 4 for the rest);
+ *   memtool bomb DIR
+ *     writes a 4 MB random CLIP whose config asks for far more working
+ *     memory than its weights take: 2048-pixel images in 16-pixel patches
+ *     (16,385 tokens), width 8 and an MLP 32,768 wide (before the engine
+ *     blocked attention and the MLP, one image took 1.1 GB of scores per
+ *     thread and a 2.1 GB MLP activation);
  *   memtool peak FILE CMD [ARG]...
  *     runs CMD, writes its peak resident set (getrusage's ru_maxrss, KiB,
  *     what GNU time's %M prints) to FILE, exits with CMD's status. */
@@ -40,6 +46,11 @@ int main(int argc, char **argv) {
         printf("params %zu fp32_bytes %zu bf16_bytes %zu\n", all, 4 * all, 2 * packed + 4 * (all - packed));
         return 0;
     }
+    if (argc == 3 && !strcmp(argv[1], "bomb")) {
+        const random_clip_shape sh = {1, 8, 32, 1, 8, 1, 32768, 2048, 16, 8};
+        if (random_clip_write_shape(argv[2], NL_ST_F16, &sh) != 0) { fprintf(stderr, "memtool: cannot write %s\n", argv[2]); return 1; }
+        return 0;
+    }
     if (argc >= 4 && !strcmp(argv[1], "peak")) {
         pid_t pid = fork();
         if (pid < 0) { perror("memtool: fork"); return 1; }
@@ -55,6 +66,6 @@ int main(int argc, char **argv) {
         if (!f || fprintf(f, "%ld\n", ru.ru_maxrss) < 0 || fclose(f) != 0) { perror(argv[2]); return 1; }
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     }
-    fprintf(stderr, "usage: memtool checkpoint DIR F32|F16|BF16 | memtool peak FILE CMD [ARG]...\n");
+    fprintf(stderr, "usage: memtool checkpoint DIR F32|F16|BF16 | memtool bomb DIR | memtool peak FILE CMD [ARG]...\n");
     return 2;
 }

@@ -1,6 +1,6 @@
 /* random_clip.h — a random-weight CLIP with the shapes of
  * openai/clip-vit-base-patch16 (F16 on disk, or F32 / BF16 with
- * random_clip_write_dtype; weights ~U(-0.03, 0.03), LayerNorm gains 1,
+ * random_clip_write_dtype; other shapes with random_clip_write_shape; weights ~U(-0.03, 0.03), LayerNorm gains 1,
  * biases 0), written as a Hugging Face folder: for benchmarks
  * (bench/bench_clip.c) and full-size tests (test_clip_bf16.c, the memory
  * test's tests/memtool.c). Test-only.
@@ -59,30 +59,47 @@ static void tower(writer *w, const char *pre, int L, int64_t D, int64_t I) {
     }
 }
 
-/* config.json and model.safetensors of a random ViT-B/16 CLIP in dir (the
- * tokenizer files are not written), weights stored as dtype (F32, F16 or
- * BF16; the same random draws, rounded to nearest even). 0, or -1 when a
- * file could not be written. */
-static int random_clip_write_dtype(const char *dir, nli_st_dtype dtype) {
+/* The shapes written: ViT-B/16's (RANDOM_CLIP_B16), or others. */
+typedef struct {
+    int64_t text_layers, text_width, text_mlp, vision_layers, vision_width, vision_heads, vision_mlp, image_size,
+        patch, proj;
+} random_clip_shape;
+#define RANDOM_CLIP_B16 {12, 512, 2048, 12, 768, 12, 3072, 224, 16, 512}
+
+/* config.json and model.safetensors of a random CLIP of shape sh in dir
+ * (the tokenizer files are not written), weights stored as dtype (F32, F16
+ * or BF16; the same random draws, rounded to nearest even). 0, or -1 when
+ * a file could not be written. */
+static int random_clip_write_shape(const char *dir, nli_st_dtype dtype, const random_clip_shape *sh) {
     char *cp = nli_path_join(dir, "config.json"), *dp = nli_path_join(dir, "data.bin"), *mp = nli_path_join(dir, "model.safetensors");
-    const char *cfg = "{\"projection_dim\":512,\"text_config\":{},\"vision_config\":{\"patch_size\":16}}";
+    const int64_t Dt = sh->text_width, Dv = sh->vision_width, P = sh->proj, p = sh->patch;
+    const int64_t Tv = (sh->image_size / p) * (sh->image_size / p) + 1;
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "{\"projection_dim\":%lld,\"text_config\":{\"hidden_size\":%lld,\"intermediate_size\":%lld,"
+             "\"num_hidden_layers\":%lld,\"num_attention_heads\":%lld},\"vision_config\":{\"hidden_size\":%lld,"
+             "\"intermediate_size\":%lld,\"num_hidden_layers\":%lld,\"num_attention_heads\":%lld,"
+             "\"image_size\":%lld,\"patch_size\":%lld}}",
+             (long long)P, (long long)Dt, (long long)sh->text_mlp, (long long)sh->text_layers,
+             (long long)(Dt >= 64 ? Dt / 64 : 1), (long long)Dv, (long long)sh->vision_mlp,
+             (long long)sh->vision_layers, (long long)sh->vision_heads, (long long)sh->image_size, (long long)p);
     stb_spit(cp, cfg, strlen(cfg), NULL, 0);
     rng = 88172645463325252ULL; /* the same weights every call */
     writer w = {json_object(), fopen(dp, "wb"), 0, dtype};
     if (!w.f) { json_decref(w.hdr); free(cp); free(dp); free(mp); return -1; }
     int64_t s[4];
-    s[0] = 49408; s[1] = 512; put(&w, "text_model.embeddings.token_embedding.weight", 2, s, 0);
+    s[0] = 49408; s[1] = Dt; put(&w, "text_model.embeddings.token_embedding.weight", 2, s, 0);
     s[0] = 77; put(&w, "text_model.embeddings.position_embedding.weight", 2, s, 0);
-    tower(&w, "text_model", 12, 512, 2048);
-    s[0] = 512; put(&w, "text_model.final_layer_norm.weight", 1, s, 1); put(&w, "text_model.final_layer_norm.bias", 1, s, 2);
-    s[1] = 512; put(&w, "text_projection.weight", 2, s, 0);
-    s[0] = 768; put(&w, "vision_model.embeddings.class_embedding", 1, s, 0);
-    s[1] = 3; s[2] = 16; s[3] = 16; put(&w, "vision_model.embeddings.patch_embedding.weight", 4, s, 0);
-    s[0] = 197; s[1] = 768; put(&w, "vision_model.embeddings.position_embedding.weight", 2, s, 0);
-    s[0] = 768; put(&w, "vision_model.pre_layrnorm.weight", 1, s, 1); put(&w, "vision_model.pre_layrnorm.bias", 1, s, 2);
-    tower(&w, "vision_model", 12, 768, 3072);
+    tower(&w, "text_model", (int)sh->text_layers, Dt, sh->text_mlp);
+    s[0] = Dt; put(&w, "text_model.final_layer_norm.weight", 1, s, 1); put(&w, "text_model.final_layer_norm.bias", 1, s, 2);
+    s[0] = P; s[1] = Dt; put(&w, "text_projection.weight", 2, s, 0);
+    s[0] = Dv; put(&w, "vision_model.embeddings.class_embedding", 1, s, 0);
+    s[1] = 3; s[2] = p; s[3] = p; put(&w, "vision_model.embeddings.patch_embedding.weight", 4, s, 0);
+    s[0] = Tv; s[1] = Dv; put(&w, "vision_model.embeddings.position_embedding.weight", 2, s, 0);
+    s[0] = Dv; put(&w, "vision_model.pre_layrnorm.weight", 1, s, 1); put(&w, "vision_model.pre_layrnorm.bias", 1, s, 2);
+    tower(&w, "vision_model", (int)sh->vision_layers, Dv, sh->vision_mlp);
     put(&w, "vision_model.post_layernorm.weight", 1, s, 1); put(&w, "vision_model.post_layernorm.bias", 1, s, 2);
-    s[0] = 512; s[1] = 768; put(&w, "visual_projection.weight", 2, s, 0);
+    s[0] = P; s[1] = Dv; put(&w, "visual_projection.weight", 2, s, 0);
     put(&w, "logit_scale", 0, s, 2);
     int rc = fclose(w.f) == 0 ? 0 : -1;
     /* header + data: write the header, then append the data in pieces
@@ -105,6 +122,10 @@ static int random_clip_write_dtype(const char *dir, nli_st_dtype dtype) {
     return rc;
 }
 
+static inline int random_clip_write_dtype(const char *dir, nli_st_dtype dtype) {
+    const random_clip_shape b16 = RANDOM_CLIP_B16;
+    return random_clip_write_shape(dir, dtype, &b16);
+}
 static inline void random_clip_write(const char *dir) { random_clip_write_dtype(dir, NL_ST_F16); }
 
 #endif

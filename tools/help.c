@@ -56,7 +56,7 @@ static const opt_doc o_common[] = {
      "needs AVX512-BF16 or AMX, else it runs fp32 with a warning)", C_PRECISION},
     {"--strict-precision", NULL, NULL, "fail instead of falling back to fp32 when the CPU has no native bf16 "
      "(default: fall back)", C_PRECISION},
-    {"--batch", NULL, "N", "images per forward pass (default 32 on the CPU; on a GPU sized from free memory, at most 512)",
+    {"--batch", NULL, "N", "images per forward pass (default 32 on the CPU, fewer for models taking images over 747 pixels: 256 MiB of pixels a batch; on a GPU sized from free memory, at most 512)",
      C_BATCH},
     {"--cache", NULL, "DIR",
      "embedding cache (default $NEGLABEL_CACHE, else $XDG_CACHE_HOME/neglabel, else ~/.cache/neglabel)", C_CACHE},

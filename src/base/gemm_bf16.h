@@ -86,8 +86,8 @@ size_t nli_gemm_bf16_ws_bytes(size_t M, size_t K);
 void nli_gemm_bf16(const float *A, size_t lda, const nli_bf16_matrix *W, const float *bias, float *C, size_t ldc,
                    size_t M, int n_threads, void *ws);
 
-/* Softmax of each row of S (T x T) in place with a vector exp (causal: row
- * i over 0..i, the rest 0): the bf16 path's. -1 (nothing done) on a CPU
- * without AVX-512. */
-int nli_bf16_softmax_rows(float *S, int T, int causal);
+/* Softmax of each row of S (rows x T) in place with a vector exp (causal:
+ * S holds query rows row0.., row i over 0..row0+i, the rest 0): the bf16
+ * path's. -1 (nothing done) on a CPU without AVX-512. */
+int nli_bf16_softmax_rows(float *S, int rows, int T, int causal, int row0);
 #endif

@@ -313,10 +313,10 @@ AVX512_TARGET static void quick_gelu_512(float *x, size_t n) {
     }
 }
 
-AVX512_TARGET static void softmax_512(float *S, int T, int causal) {
-    for (int i = 0; i < T; i++) {
+AVX512_TARGET static void softmax_512(float *S, int rows, int T, int causal, int row0) {
+    for (int i = 0; i < rows; i++) {
         float *r = S + (size_t)i * T;
-        size_t n = causal ? (size_t)i + 1 : (size_t)T;
+        size_t n = causal ? (size_t)row0 + i + 1 : (size_t)T;
         __m512 mx = _mm512_set1_ps(-INFINITY);
         for (size_t j = 0; j < n; j += 16)
             mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - j), r + j));
@@ -442,13 +442,13 @@ void nli_bf16_act(float *x, size_t n, int act) {
     }
 }
 
-int nli_bf16_softmax_rows(float *S, int T, int causal) {
+int nli_bf16_softmax_rows(float *S, int rows, int T, int causal, int row0) {
 #ifdef NL_BF16_X86
     if (nli_bf16_have_avx512()) {
-        softmax_512(S, T, causal);
+        softmax_512(S, rows, T, causal, row0);
         return 0;
     }
 #endif
-    (void)S, (void)T, (void)causal;
+    (void)S, (void)rows, (void)T, (void)causal, (void)row0;
     return -1;
 }

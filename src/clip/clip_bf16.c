@@ -135,30 +135,38 @@ void nli_linear(const float *x, const float *w, const nli_bf16_matrix *W, const 
         nli_gemm(x, w, bias, C, rows, n, k);
 }
 
-/* Per-thread scratch: S (T x T float32), then bf16 operands: Q tiled, K
- * packed, P tiled, V packed. */
+/* Per-thread scratch: S (a block of R query rows x T scores, float32), then
+ * bf16 operands: the block's Q tiled, K packed, the block's P tiled, V
+ * packed. Sized for the largest of every T <= maxT. */
 size_t nli_attn_bf16_scratch_floats(int maxT, int hd) {
-    size_t T = (size_t)maxT, d = (size_t)hd;
-    size_t halves = nli_bf16_tiled_count(T, d) + nli_bf16_packed_count(T, d) + nli_bf16_tiled_count(T, T) +
-                    nli_bf16_packed_count(d, T);
-    return T * T + (halves + 1) / 2 + 32;
+    size_t T = (size_t)maxT, d = (size_t)hd, S = nli_attn_block_floats(maxT);
+    /* a block's rows: all T up to 2048; past that at most 2048, a multiple of
+     * 32, whose P (R x round32(T)) is within S + 31 R */
+    size_t R = T <= 2048 ? T : 2048, P = T <= 2048 ? nli_bf16_tiled_count(T, T) : S + 32 * R;
+    size_t halves = nli_bf16_tiled_count(R, d) + nli_bf16_packed_count(T, d) + P + nli_bf16_packed_count(d, T);
+    return S + (halves + 1) / 2 + 32;
 }
 
 void nli_attend_bf16(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S) {
-    const size_t W = 3 * (size_t)D, t = (size_t)T, d = (size_t)hd;
+    const size_t W = 3 * (size_t)D, t = (size_t)T, d = (size_t)hd, R = (size_t)nli_attn_rows(T);
     const float *q = qkv + (size_t)h * hd, *k = q + D, *v = q + 2 * (size_t)D;
-    uint16_t *qb = (uint16_t *)(S + t * t), *kb = qb + nli_bf16_tiled_count(t, d);
-    uint16_t *pb = kb + nli_bf16_packed_count(t, d), *vb = pb + nli_bf16_tiled_count(t, t);
+    uint16_t *qb = (uint16_t *)(S + nli_attn_block_floats(T)), *kb = qb + nli_bf16_tiled_count(R, d);
+    uint16_t *pb = kb + nli_bf16_packed_count(t, d), *vb = pb + nli_bf16_tiled_count(R, t);
     nli_bf16_matrix km, vm;
-    /* S = (Q K^T) / sqrt(hd), K as the weight [T][hd] */
-    nli_bf16_tile(q, W, t, d, qb, 1);
+    /* K as the weight [T][hd], V as the weight [hd][T] (transposed packing) */
     nli_bf16_pack_into(&km, kb, k, t, d, W, 0);
-    nli_bf16_epilogue es = {.C = S, .ldc = t, .scale = 1.0f / sqrtf((float)hd)};
-    nli_gemm_bf16_t(qb, t, &km, &es, 1);
-    if (nli_bf16_softmax_rows(S, T, causal) != 0) nli_softmax_rows(S, T, T, causal);
-    /* out = P V, V as the weight [hd][T] (transposed packing) */
-    nli_bf16_tile(S, t, t, t, pb, 1);
     nli_bf16_pack_into(&vm, vb, v, d, t, W, 1);
-    nli_bf16_epilogue eo = {.C = out + (size_t)h * hd, .ldc = (size_t)D, .scale = 1.0f};
-    nli_gemm_bf16_t(pb, t, &vm, &eo, 1);
+    for (size_t r0 = 0; r0 < t; r0 += R) { /* query rows r0.. (all T at once for T <= 2048) */
+        size_t m = t - r0 < R ? t - r0 : R;
+        /* S = (Q K^T) / sqrt(hd) */
+        nli_bf16_tile(q + r0 * W, W, m, d, qb, 1);
+        nli_bf16_epilogue es = {.C = S, .ldc = t, .scale = 1.0f / sqrtf((float)hd)};
+        nli_gemm_bf16_t(qb, m, &km, &es, 1);
+        if (nli_bf16_softmax_rows(S, (int)m, T, causal, (int)r0) != 0)
+            nli_softmax_rows(S, (int)m, T, causal, (int)r0);
+        /* out = P V */
+        nli_bf16_tile(S, t, m, t, pb, 1);
+        nli_bf16_epilogue eo = {.C = out + r0 * D + (size_t)h * hd, .ldc = (size_t)D, .scale = 1.0f};
+        nli_gemm_bf16_t(pb, m, &vm, &eo, 1);
+    }
 }

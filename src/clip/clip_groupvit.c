@@ -60,7 +60,7 @@ static void cross_attention(const float *q, const float *kv, float *out, int Q, 
     for (int h = 0; h < H; h++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Q, N, hd, 1.0f / sqrtf((float)hd), q + h * hd, D,
                     kv + h * hd, 2 * D, 0.0f, S, N);
-        nli_softmax_rows(S, Q, N, 0);
+        nli_softmax_rows(S, Q, N, 0, 0);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Q, hd, N, 1.0f, S, N, kv + D + h * hd, 2 * D, 0.0f,
                     out + h * hd, D);
     }

@@ -64,9 +64,10 @@ void nli_layernorm(const float *x, const float *w, const float *b, float *y, siz
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws);
 size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16);
-/* Softmax of each row of S (rows x cols) in place; causal (square S): row
- * i over 0..i, the rest set to 0. */
-void nli_softmax_rows(float *S, int rows, int cols, int causal);
+/* Softmax of each row of S (rows x cols) in place; causal: S holds query
+ * rows row0..row0+rows-1 and row i is taken over 0..row0+i, the rest set
+ * to 0. */
+void nli_softmax_rows(float *S, int rows, int cols, int causal, int row0);
 /* im2col of nb images (CHW, S x S, C channels) in p x p patches: one row
  * per patch (row-major over the grid), ordered (c, ky, kx) like a conv
  * weight; patches: nb * (S/p)^2 rows of C*p*p floats. */
@@ -88,6 +89,31 @@ void nli_linear(const float *x, const float *w, const nli_bf16_matrix *W, const 
 
 /* Rows per forward chunk: bounds the workspace (one sequence at least). */
 #define NL_CHUNK_ROWS 2048
+
+/* Attention scores per (sequence, head) are computed in blocks of query
+ * rows: the whole T x T matrix up to NL_ATTN_BLOCK floats (T <= 2048,
+ * every released CLIP), else blocks of a multiple of 32 rows within it,
+ * so a config with 65,536 patches needs 16 MiB of scores per thread, not
+ * 17 GB. Rows are independent: blocking changes no result's meaning. */
+#define NL_ATTN_BLOCK ((size_t)1 << 22)
+static inline int nli_attn_rows(int T) {
+    if ((size_t)T * (size_t)T <= NL_ATTN_BLOCK) return T;
+    size_t r = (NL_ATTN_BLOCK / (size_t)T) & ~(size_t)31;
+    return r < 32 ? 32 : (int)r;
+}
+/* The score floats a block takes, for every T <= maxT. */
+static inline size_t nli_attn_block_floats(int maxT) {
+    size_t T = (size_t)maxT;
+    if (T * T <= NL_ATTN_BLOCK) return T * T;
+    return 32 * T > NL_ATTN_BLOCK ? 32 * T : NL_ATTN_BLOCK;
+}
+/* Rows the MLP's hidden layer (rows x intermediate_size) is computed for at
+ * a time: a multiple of 32, NL_CHUNK_ROWS (every chunk whole: all real
+ * models) unless that would pass 16 Mi floats. */
+static inline size_t nli_mlp_rows(int I) {
+    size_t r = (((size_t)1 << 24) / (size_t)I) & ~(size_t)31;
+    return r < 32 ? 32 : r > NL_CHUNK_ROWS ? NL_CHUNK_ROWS : r;
+}
 /* Set OpenBLAS and OpenMP to the model's thread count for this call. */
 void nli_clip_use_threads(const nli_clip *c);
 #endif

@@ -46,10 +46,10 @@ void nli_layernorm_tiled(const float *x, const float *w, const float *b, uint16_
     nli_bf16_tile_zero_rows(y, rows, (size_t)dim);
 }
 
-void nli_softmax_rows(float *S, int rows, int cols, int causal) {
+void nli_softmax_rows(float *S, int rows, int cols, int causal, int row0) {
     for (int i = 0; i < rows; i++) {
         float *r = S + (size_t)i * cols;
-        int n = causal ? i + 1 : cols;
+        int n = causal ? row0 + i + 1 : cols;
         float mx = -INFINITY, sum = 0;
         for (int j = 0; j < n; j++) mx = r[j] > mx ? r[j] : mx;
         for (int j = 0; j < n; j++) { r[j] = expf(r[j] - mx); sum += r[j]; }
@@ -59,10 +59,10 @@ void nli_softmax_rows(float *S, int rows, int cols, int causal) {
     }
 }
 
-/* Per-thread scratch: one T x T score matrix (and bf16 operands). */
+/* Per-thread scratch: one block of scores (and bf16 operands). */
 static size_t attn_scratch(const nli_tower_config *tc, int maxT, int bf16) {
     return bf16 ? nli_attn_bf16_scratch_floats(maxT, tc->hidden_size / tc->num_attention_heads)
-                : (size_t)maxT * (size_t)maxT;
+                : nli_attn_block_floats(maxT);
 }
 
 /* The bf16 GEMMs' operand buffer (bf16 rows of the widest input), in floats. */
@@ -71,10 +71,21 @@ static size_t linear_ws(const nli_tower_config *tc, size_t rows, int bf16) {
     return bf16 ? nli_gemm_bf16_ws_bytes(rows, K) / sizeof(float) + 16 : 0;
 }
 
+/* The rows of the MLP's hidden layer held at once (a multiple of 32 when
+ * fewer than all: bf16 tiles are 32 rows). */
+static size_t mlp_rows(const nli_tower_config *tc, size_t rows) {
+    size_t m = nli_mlp_rows(tc->intermediate_size);
+    return rows < m ? rows : m;
+}
+
 size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16) {
-    size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
-    if (bf16) rows = nli_bf16_round32(rows); /* ln and mlp also hold tiled bf16 operands of 32-row blocks */
-    return rows * (D + 3 * D + D + I) + (size_t)n_threads * attn_scratch(tc, maxT, bf16) + linear_ws(tc, rows, bf16);
+    size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size, m = mlp_rows(tc, rows), Dl = D, Il = I;
+    if (bf16) { /* ln and mlp hold bf16 tiles: 32-row blocks of round32(width) values */
+        rows = nli_bf16_round32(rows), m = nli_bf16_round32(m);
+        Dl = nli_bf16_round32(D), Il = nli_bf16_round32(I);
+    }
+    return rows * (Dl + 3 * D + D) + m * Il + (size_t)n_threads * attn_scratch(tc, maxT, bf16) +
+           linear_ws(tc, rows, bf16);
 }
 
 static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S);
@@ -101,9 +112,12 @@ static void attention(const nli_tower_config *tc, const float *qkv, float *att, 
 static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                        const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
     const int D = tc->hidden_size, I = tc->intermediate_size;
-    const size_t rp = nli_bf16_round32(rows);
-    float *ln = ws, *qkv = ln + rp * D, *att = qkv + rp * 3 * D, *mlp = att + rp * D;
-    float *scratch = mlp + rp * I;
+    const size_t rp = nli_bf16_round32(rows), mr = mlp_rows(tc, rows);
+    /* ln: rows x D floats or the tiled bf16 LayerNorm (rp x round32(D)
+     * halves), mlp the tiled hidden layer: sized for both even where D or
+     * I is under 16 (a tile row then outgrows a float row) */
+    float *ln = ws, *qkv = ln + rp * nli_bf16_round32((size_t)D), *att = qkv + rp * 3 * D, *mlp = att + rp * D;
+    float *scratch = mlp + nli_bf16_round32(mr) * nli_bf16_round32((size_t)I);
     void *lws = scratch + (size_t)n_threads * attn_scratch(tc, maxT, 1);
     uint16_t *lnT = (uint16_t *)ln, *mlpT = (uint16_t *)mlp;
 
@@ -117,11 +131,15 @@ static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x
     for (size_t i = 0; i < nx; i++) x[i] += ln[i];
 
     nli_layernorm_tiled(x, bk->ln2_w, bk->ln2_b, lnT, rows, D, tc->layer_norm_eps);
-    nli_bf16_epilogue e_fc1 = {.bias = bk->fc1_b, .scale = 1.0f,
-                               .act = tc->quick_gelu ? NLI_ACT_QUICK_GELU : NLI_ACT_GELU, .out_tiled = mlpT};
-    nli_gemm_bf16_t(lnT, rows, &bk->fc1_p, &e_fc1, n_threads);
-    nli_bf16_epilogue e_fc2 = {.C = att, .ldc = (size_t)D, .bias = bk->fc2_b, .scale = 1.0f};
-    nli_gemm_bf16_t(mlpT, rows, &bk->fc2_p, &e_fc2, n_threads);
+    /* the MLP mr rows at a time (row r0 of a tiled operand: r0 * round32(k) values on) */
+    for (size_t r0 = 0; r0 < rows; r0 += mr) {
+        size_t m = rows - r0 < mr ? rows - r0 : mr;
+        nli_bf16_epilogue e_fc1 = {.bias = bk->fc1_b, .scale = 1.0f,
+                                   .act = tc->quick_gelu ? NLI_ACT_QUICK_GELU : NLI_ACT_GELU, .out_tiled = mlpT};
+        nli_gemm_bf16_t(lnT + r0 * nli_bf16_round32((size_t)D), m, &bk->fc1_p, &e_fc1, n_threads);
+        nli_bf16_epilogue e_fc2 = {.C = att + r0 * D, .ldc = (size_t)D, .bias = bk->fc2_b, .scale = 1.0f};
+        nli_gemm_bf16_t(mlpT, m, &bk->fc2_p, &e_fc2, n_threads);
+    }
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += att[i];
 }
@@ -135,11 +153,16 @@ static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x
  * causal, row i attends to keys 0..i: the scores above the diagonal are
  * computed and then zeroed after the softmax, which is exact. */
 static void attend(const float *qkv, float *out, int T, int D, int hd, int h, int causal, float *S) {
-    const int W = 3 * D;
+    const int W = 3 * D, R = nli_attn_rows(T);
     const float *q = qkv + h * hd, *k = q + D, *v = q + 2 * D;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f / sqrtf((float)hd), q, W, k, W, 0.0f, S, T);
-    nli_softmax_rows(S, T, T, causal);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, W, 0.0f, out + h * hd, D);
+    for (int r0 = 0; r0 < T; r0 += R) { /* query rows r0.. (all T at once for T <= 2048) */
+        int m = T - r0 < R ? T - r0 : R;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, T, hd, 1.0f / sqrtf((float)hd), q + (size_t)r0 * W,
+                    W, k, W, 0.0f, S, T);
+        nli_softmax_rows(S, m, T, causal, r0);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, T, 1.0f, S, T, v, W, 0.0f,
+                    out + (size_t)r0 * D + h * hd, D);
+    }
 }
 
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
@@ -149,8 +172,9 @@ void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x
         block_bf16(tc, bk, x, rows, items, start, len, maxT, causal, n_threads, ws);
         return;
     }
+    const size_t mr = mlp_rows(tc, rows);
     float *ln = ws, *qkv = ln + rows * D, *att = qkv + rows * 3 * D, *mlp = att + rows * D;
-    float *scratch = mlp + rows * I;
+    float *scratch = mlp + mr * I;
 
     /* x = x + out_proj(attention(ln1(x))) */
     nli_layernorm(x, bk->ln1_w, bk->ln1_b, ln, rows, D, tc->layer_norm_eps);
@@ -161,18 +185,20 @@ void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += ln[i];
 
-    /* x = x + fc2(act(fc1(ln2(x)))) */
+    /* x = x + fc2(act(fc1(ln2(x)))), mr rows at a time */
     nli_layernorm(x, bk->ln2_w, bk->ln2_b, ln, rows, D, tc->layer_norm_eps);
-    nli_gemm(ln, bk->fc1_w, bk->fc1_b, mlp, rows, I, D);
-    size_t nm = rows * (size_t)I;
-    if (tc->quick_gelu) {
+    for (size_t r0 = 0; r0 < rows; r0 += mr) {
+        size_t m = rows - r0 < mr ? rows - r0 : mr, nm = m * (size_t)I;
+        nli_gemm(ln + r0 * D, bk->fc1_w, bk->fc1_b, mlp, m, I, D);
+        if (tc->quick_gelu) {
 #pragma omp parallel for schedule(static) num_threads(n_threads)
-        for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
-    } else {
+            for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
+        } else {
 #pragma omp parallel for schedule(static) num_threads(n_threads)
-        for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
+            for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
+        }
+        nli_gemm(mlp, bk->fc2_w, bk->fc2_b, att + r0 * D, m, D, I);
     }
-    nli_gemm(mlp, bk->fc2_w, bk->fc2_b, att, rows, D, I);
 #pragma omp parallel for schedule(static) num_threads(n_threads)
     for (size_t i = 0; i < nx; i++) x[i] += att[i];
 }

@@ -58,6 +58,15 @@ static int resolve(nl_model *m, const nl_model_params *p) {
     return 0;
 }
 
+/* Images per batch on the CPU unless asked: 32, or fewer where 32 images'
+ * pixels (decoded bytes and normalised floats, 15 bytes a pixel) would pass
+ * 256 MiB: images over 747 pixels a side, which no released CLIP takes. */
+static int cpu_default_batch(const nli_clip_config *cfg) {
+    size_t S = (size_t)cfg->vision.image_size, per = 15 * S * S;
+    size_t b = ((size_t)256 << 20) / per;
+    return b < 1 ? 1 : b > 32 ? 32 : (int)b;
+}
+
 /* After loading: move the towers to the GPU if asked; name the device. */
 static int place(nl_model *m, const nl_model_params *p) {
     if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO && m->cfg->arch == NLI_ARCH_GROUPVIT) {
@@ -69,7 +78,7 @@ static int place(nl_model *m, const nl_model_params *p) {
         m->precision = NL_PRECISION_FP32;
     }
     if (m->device == NL_DEVICE_CPU) {
-        m->batch = p->batch_size > 0 ? p->batch_size : 32;
+        m->batch = p->batch_size > 0 ? p->batch_size : cpu_default_batch(m->cfg);
         if (m->precision == NL_PRECISION_BF16)
             snprintf(m->device_name, sizeof m->device_name, "cpu (bf16: %s)", nli_bf16_kernel_name());
         else
