@@ -36,12 +36,11 @@ import sys
 
 import PIL
 import safetensors
-import safetensors.torch
 import torch
 import transformers
-from PIL import Image
 from transformers import CLIPTokenizer, GroupViTConfig, GroupViTModel
-from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+import hf_folder
 
 IMAGES = ["dog.jpg", "horses.jpg", "odd-227x389.png", "wide-1700x40.png", "cifar10-cat-0000.jpg", "scream.jpg"]
 TEXTS = ["a photo of a dog.", "a photo of a goldfish, a type of fish", "This is a photo of a rare anemone.", "x"]
@@ -105,12 +104,7 @@ def margins(model, pixels):
 def main():
     shared, out = sys.argv[1], sys.argv[2]
     assert PIL.__version__.split(".")[0] == "13", "Pillow %s: the goldens need Pillow 13" % PIL.__version__
-    proc = CLIPImageProcessorPil(**{k: v for k, v in PREPROCESSOR.items() if k != "image_processor_type"})
-    pixels = []
-    for name in IMAGES:
-        img = Image.open(os.path.join(shared, "fixtures", "images", name)).convert("RGB")
-        pixels.append(torch.from_numpy(proc(images=img, return_tensors="np")["pixel_values"]).double())
-    pixels = torch.cat(pixels)
+    pixels = hf_folder.pixels(shared, IMAGES, PREPROCESSOR)
     for seed in range(100):
         torch.manual_seed(seed)
         model = GroupViTModel(make_config()).eval().double()
@@ -124,14 +118,7 @@ def main():
         print("seed %d: margin %.3g, next" % (seed, m))
     else:
         sys.exit("no seed under 100 gives a margin of %g" % MARGIN)
-    os.makedirs(out, exist_ok=True)
-    sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    for k, v in sd.items():
-        if v.is_floating_point():
-            sd[k] = v.half() if k == "text_model.embeddings.token_embedding.weight" else v.float()
-    safetensors.torch.save_file(sd, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
-    model.config.to_json_file(os.path.join(out, "config.json"))
-    json.dump(PREPROCESSOR, open(os.path.join(out, "preprocessor_config.json"), "w"), indent=1)
+    hf_folder.save(model, out, PREPROCESSOR)
     # the goldens from the stored weights, in float64
     model = GroupViTModel.from_pretrained(out).eval().double()
     tok = CLIPTokenizer(os.path.join(shared, "clip-tokenizer", "vocab.json"),
