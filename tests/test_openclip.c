@@ -77,6 +77,17 @@ static void test_resolve(void) {
               c.resize_mode == NLI_RESIZE_SQUASH && c.resample_default == NL_RESAMPLE_BILINEAR,
           "ViT-H-14 resolved");
     free(d);
+    /* open_clip's heads are width // head_width: width 100, head_width 64 is
+     * one head of 100 (nn.MultiheadAttention only needs width % heads == 0) */
+    d = folder("{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"width\":100,\"head_width\":64}," TXT "}}");
+    CHECK(nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c) == 0, "width 100, head_width 64: %s", nli_geterr());
+    CHECK(c.vision.num_attention_heads == 1 && c.vision.hidden_size == 100, "width 100, head_width 64: %d heads",
+          c.vision.num_attention_heads);
+    free(d);
+    d = folder("{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"width\":96,\"head_width\":40}," TXT "}}");
+    CHECK(nli_clip_config_load(d, NLI_LAYOUT_AUTO, &c) == 0, "width 96, head_width 40: %s", nli_geterr());
+    CHECK(c.vision.num_attention_heads == 2, "width 96, head_width 40: %d heads (2 of 48)", c.vision.num_attention_heads);
+    free(d);
     /* RN50x4: layers [4,6,10,6], width 80, image 288 */
     d = folder("{\"model_cfg\":{\"embed_dim\":640,\"quick_gelu\":true,\"vision_cfg\":{\"image_size\":288,"
                "\"layers\":[4,6,10,6],\"width\":80,\"patch_size\":null},\"text_cfg\":{\"context_length\":77,"
@@ -128,8 +139,10 @@ static void test_refusals(void) {
     refuse("bad fill", "{\"model_cfg\":{\"embed_dim\":512," VIT "," TXT "},\"preprocess_cfg\":{\"fill_color\":300}}", I,
            "fill_color");
     refuse("bad std", "{\"model_cfg\":{\"embed_dim\":512," VIT "," TXT "},\"preprocess_cfg\":{\"std\":[0,1,1]}}", I, "std");
-    refuse("head width", "{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"width\":100,\"head_width\":64}," TXT "}}", I,
-           "head_width");
+    refuse("head wider than the tower", "{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"width\":100,\"head_width\":128}," TXT "}}",
+           I, "head_width 128 is wider than width 100");
+    refuse("heads that do not divide the width", "{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"width\":100,\"head_width\":30}," TXT "}}",
+           I, "not divisible by its 3 heads");
     refuse("not JSON", "{\"model_cfg\":", I, "invalid JSON");
 }
 

@@ -166,11 +166,18 @@ static int get_vision(json_t *o, nli_clip_config *cfg) {
     cfg->arch = NLI_ARCH_VIT;
     v->hidden_size = width;
     v->num_hidden_layers = nlayers;
+    /* open_clip: heads = width // head_width, and nn.MultiheadAttention
+     * needs width % heads == 0 (width 100, head_width 64: one head of 100) */
     v->num_attention_heads = width / head_width;
     v->intermediate_size = (int)(width * ratio);
     v->patch_size = patch;
-    if (v->num_attention_heads < 1 || width % head_width) {
-        nli_seterr("%swidth %d is not divisible by head_width %d", s, width, head_width);
+    if (v->num_attention_heads < 1) {
+        nli_seterr("%shead_width %d is wider than width %d (no attention head)", s, head_width, width);
+        return -1;
+    }
+    if (width % v->num_attention_heads) {
+        nli_seterr("%swidth %d is not divisible by its %d heads (width // head_width %d)", s, width,
+                   v->num_attention_heads, head_width);
         return -1;
     }
     if (size % patch) { nli_seterr("%simage_size %d is not divisible by patch_size %d", s, size, patch); return -1; }
