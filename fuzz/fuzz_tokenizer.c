@@ -11,6 +11,12 @@
  *        the same bytes as an OpenCLIP and as a Hugging Face folder's only
  *        tokenizer file (its "added_tokens" matched whole in the text)
  *   'F': text for nli_ftfy_fix_utf8 (ftfy.fix_text) alone
+ *   'U': the contents of a Unigram tokenizer.json (unigram_load.c), and
+ *        when it loads, a few texts through it
+ *   'S': a SentencePiece precompiled charsmap (spm_charsmap.c), and when
+ *        it is accepted, a few texts and the input itself through it
+ *   'u': text for the Unigram tokenizer of tests/data/unigram (from
+ *        NEGLABEL_SRC, else the working directory)
  *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean,
  *        both of which run ftfy.fix_text first)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
@@ -24,7 +30,9 @@
  * output is SOT ... EOT with every id inside the vocabulary; fix_text
  * succeeds exactly on valid UTF-8 and returns valid UTF-8 holding none of
  * what its last round would have changed (C1 controls that windows-1252
- * defines, curly quotes, \r, the control characters ftfy removes). */
+ * defines, curly quotes, \r, the control characters ftfy removes); the
+ * Unigram tokenizer's encode succeeds exactly on valid UTF-8, its ids in
+ * range, and a charsmap's output is valid UTF-8. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +44,11 @@
 
 #include "ftfy.h"
 #include "tokenizer.h"
+#include "unigram.h"
 #include "util.h"
 
 static nli_tokenizer *tok;
+static nli_unigram *ug;
 static char vocab_path[4096], merges_tmp[64], mvocab_path[64];
 
 #define MERGES_VOCAB (512 + 2048)
@@ -223,6 +233,72 @@ static void fuzz_json(const uint8_t *d, size_t n) {
     rmdir(dir);
 }
 
+static const char *const ug_texts[] = {"a photo of a dog.", "  ＦＵＬＬ ﬁ e\xcc\x81" "cole \xe7\x8a\xac" "<mask> x", "\r\n\t<s></s>"};
+
+static void check_ids(const int32_t *ids, size_t m, size_t bound) {
+    for (size_t j = 0; j < m; j++)
+        if (ids[j] < 0 || (size_t)ids[j] >= bound) abort();
+}
+
+static void fuzz_unigram_json(const uint8_t *d, size_t n) {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/fuzz-unigram-%d.json", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(d, 1, n, f);
+    fclose(f);
+    nli_unigram *u = nli_unigram_load(path);
+    if (u) {
+        for (size_t i = 0; i < sizeof ug_texts / sizeof *ug_texts; i++) {
+            int32_t *ids;
+            size_t m;
+            if (nli_unigram_encode(u, ug_texts[i], strlen(ug_texts[i]), &ids, &m) != 0) abort();
+            check_ids(ids, m, 1 << 24); /* added tokens may sit past the model's pieces */
+            free(ids);
+        }
+        nli_unigram_free(u);
+    } else if (!strstr(nli_geterr(), path)) {
+        abort(); /* every load error names the file */
+    }
+    unlink(path);
+}
+
+static void fuzz_charsmap(const uint8_t *d, size_t n) {
+    nli_charsmap cm;
+    if (nli_charsmap_init(&cm, d, n, "fuzz") != 0) return;
+    for (size_t i = 0; i <= sizeof ug_texts / sizeof *ug_texts; i++) {
+        const char *t = i < sizeof ug_texts / sizeof *ug_texts ? ug_texts[i] : (const char *)d;
+        size_t tn = i < sizeof ug_texts / sizeof *ug_texts ? strlen(t) : n;
+        if (!valid_utf8((const uint8_t *)t, tn)) continue;
+        char *out = NULL;
+        size_t olen = 0, cap = 0;
+        if (nli_charsmap_normalize(&cm, t, tn, &out, &olen, &cap) != 0) abort();
+        if (!valid_utf8((const uint8_t *)out, olen)) abort();
+        free(out);
+    }
+    nli_charsmap_free(&cm);
+}
+
+static void fuzz_unigram_text(const uint8_t *d, size_t n) {
+    if (!ug) {
+        const char *src = getenv("NEGLABEL_SRC");
+        char path[4096];
+        snprintf(path, sizeof path, "%s/tests/data/unigram/tokenizer.json", src && *src ? src : ".");
+        if (!(ug = nli_unigram_load(path))) {
+            fprintf(stderr, "fuzz_tokenizer: %s (set NEGLABEL_SRC)\n", nli_geterr());
+            abort();
+        }
+    }
+    int32_t *ids;
+    size_t m;
+    int rc = nli_unigram_encode(ug, (const char *)d, n, &ids, &m);
+    if ((rc == 0) != valid_utf8(d, n)) abort();
+    if (rc == 0) {
+        check_ids(ids, m, nli_unigram_vocab_size(ug));
+        free(ids);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok) setup();
     if (size == 0) return 0;
@@ -230,6 +306,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else if (data[0] == 'V') fuzz_vocab(data + 1, size - 1);
     else if (data[0] == 'J') fuzz_json(data + 1, size - 1);
     else if (data[0] == 'F') fuzz_ftfy(data + 1, size - 1);
+    else if (data[0] == 'U') fuzz_unigram_json(data + 1, size - 1);
+    else if (data[0] == 'S') fuzz_charsmap(data + 1, size - 1);
+    else if (data[0] == 'u') fuzz_unigram_text(data + 1, size - 1);
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }

@@ -16,7 +16,7 @@ prefixed with 'k', the harness's mode that recomputes the checksums).
 
   python3 fuzz/make_corpus.py        (from the repository root)
 """
-import io, json, os, struct, zipfile
+import base64, io, json, os, struct, zipfile
 from PIL import Image
 
 D = "fuzz/corpus/"
@@ -133,6 +133,30 @@ tj["added_tokens"] = [
     {"id": len(vocab) + 1, "content": "<x>", "single_word": True, "lstrip": False, "rstrip": False,
      "normalized": False, "special": False}]
 open(D + "tokenizer/json_added", "w", encoding="utf-8").write("J" + json.dumps(tj, ensure_ascii=False))
+# Unigram seeds: 'S' a precompiled charsmap (a darts double array mapping
+# "A" to "a": root offset 0, unit 65 labelled 'A' with a leaf at 65 ^ 1,
+# whose value 0 is the first replacement); 'U' a small Unigram
+# tokenizer.json using it; 'u' text for tests/data/unigram's tokenizer
+units = [0] * 66
+units[65] = 65 | 1 << 8 | 1 << 10
+charsmap = struct.pack("<I", 4 * len(units)) + struct.pack("<%dI" % len(units), *units) + b"a\0"
+open(D + "tokenizer/charsmap", "wb").write(b"S" + charsmap)
+uj = {"version": "1.0", "added_tokens": [
+          {"id": 0, "content": "<s>", "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True},
+          {"id": 8, "content": "<mask>", "single_word": False, "lstrip": True, "rstrip": False, "normalized": False, "special": True}],
+      "normalizer": {"type": "Sequence", "normalizers": [
+          {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode()},
+          {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}, {"type": "Strip", "strip_left": False, "strip_right": True}]},
+      "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+      "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+          {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}], "pair": [],
+          "special_tokens": {"<s>": {"id": "<s>", "ids": [0], "tokens": ["<s>"]}, "</s>": {"id": "</s>", "ids": [2], "tokens": ["</s>"]}}},
+      "decoder": None,
+      "model": {"type": "Unigram", "unk_id": 3, "byte_fallback": False, "vocab": [
+          ["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["\u2581", -2.0], ["\u2581a", -3.0], ["a", -4.0],
+          ["photo", -5.0], ["<mask>", 0.0]]}}
+open(D + "tokenizer/unigram_json", "w", encoding="utf-8").write("U" + json.dumps(uj, ensure_ascii=False))
+open(D + "tokenizer/unigram_text", "w", encoding="utf-8").write("u  a photo of a <mask> ＦＵＬＬ ﬁ e\u0301 犬 \r\n")
 
 os.makedirs(D + "unpickler", exist_ok=True)
 T = "tests/data/torchscript/"
