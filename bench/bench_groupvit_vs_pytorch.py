@@ -20,7 +20,7 @@ data (../shared).
 
   python3 bench/bench_groupvit_vs_pytorch.py --bin build/neglabel --threads 2 --images 64 --texts 1000
 """
-import argparse, glob, json, os, shutil, subprocess, tempfile, time
+import argparse, glob, json, os, shutil, subprocess, tempfile
 
 import numpy as np
 import torch
@@ -28,6 +28,8 @@ import transformers
 from PIL import Image
 from transformers import CLIPTokenizer, GroupViTConfig, GroupViTModel
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+from vs_pytorch import best_of, torch_images, torch_texts, worst_cosine
 
 PREPROCESSOR = {"size": {"shortest_edge": 224}, "crop_size": {"height": 224, "width": 224}, "resample": 3,
                 "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}
@@ -49,16 +51,6 @@ def build(path, shared):
         shutil.copy(os.path.join(shared, "clip-tokenizer", f), path)
     json.dump(PREPROCESSOR, open(os.path.join(path, "preprocessor_config.json"), "w"))
     return model
-
-
-def best_of(n, fn):
-    best, out = None, None
-    for _ in range(n):
-        t = time.perf_counter()
-        out = fn()
-        dt = time.perf_counter() - t
-        best = dt if best is None or dt < best else best
-    return best, out
 
 
 def main():
@@ -93,29 +85,8 @@ def main():
         proc = CLIPImageProcessorPil(**PREPROCESSOR)
         tok = CLIPTokenizer(os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
 
-        def feats(x):
-            return getattr(x, "pooler_output", x)
-
-        def torch_images():
-            out = []
-            with torch.inference_mode():
-                for i in range(0, len(paths), a.batch):
-                    px = proc(images=[Image.open(p).convert("RGB") for p in paths[i:i + a.batch]],
-                              return_tensors="pt")["pixel_values"]
-                    out.append(feats(model.get_image_features(pixel_values=px)))
-            return torch.cat(out).double().numpy()
-
-        def torch_texts():
-            out = []
-            with torch.inference_mode():
-                for i in range(0, len(texts), a.batch):
-                    b = tok(texts[i:i + a.batch], padding=True, return_tensors="pt")
-                    out.append(feats(model.get_text_features(input_ids=b["input_ids"],
-                                                             attention_mask=b["attention_mask"])))
-            return torch.cat(out).double().numpy()
-
-        torch_images()  # warm-up
-        tp_img, r_img = best_of(3, torch_images)
+        torch_images(model, proc, paths, a.batch)  # warm-up
+        tp_img, r_img = best_of(3, lambda: torch_images(model, proc, paths, a.batch))
         pixels = torch.cat([proc(images=[Image.open(p).convert("RGB") for p in paths[i:i + a.batch]],
                                  return_tensors="pt")["pixel_values"] for i in range(0, len(paths), a.batch)])
 
@@ -125,10 +96,8 @@ def main():
                     model.get_image_features(pixel_values=pixels[i:i + a.batch])
 
         tp_fwd, _ = best_of(3, torch_forward)
-        tp_txt, r_txt = best_of(3, torch_texts)
-    u = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
-    cos_i = float((u(e_img) * u(r_img)).sum(axis=1).min())
-    cos_t = float((u(e_txt) * u(r_txt)).sum(axis=1).min())
+        tp_txt, r_txt = best_of(3, lambda: torch_texts(model, tok, texts, a.batch))
+    cos_i, cos_t = worst_cosine(e_img, r_img), worst_cosine(e_txt, r_txt)
     ni, nt = len(paths), len(texts)
     print(f"GroupViT (nvidia/groupvit-gcc-yfcc shapes), {ni} CIFAR-10 JPEGs, {nt} prompts, {a.threads} threads, "
           f"batch {a.batch}; torch {torch.__version__}, transformers {transformers.__version__}")

@@ -48,22 +48,7 @@ grep '/horses.jpg"' "$TMP/img.jsonl" >"$TMP/batch-one.jsonl"
 check "an image alone: the same embedding as in a batch" cmp -s "$TMP/one.jsonl" "$TMP/batch-one.jsonl"
 
 # NegLabel end to end: mine negatives, score images
-ls "$CIFAR" | head -n 4 >"$TMP/labels.txt"
-mkdir -p "$TMP/lists"
-printf 'teapot\ntuba\nkayak\nanemone\nviolin\nglacier\n' >"$TMP/lists/noun.artifact.txt"
-printf 'salty\nfurry\n' >"$TMP/lists/adj.all.txt"
-nl mine -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --lists "$TMP/lists" --fraction 0.5 \
-  -o "$TMP/neg.tsv" 2>"$TMP/err"; rc=$?
-check "mine (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0 -a -s "$TMP/neg.tsv"
-nl score -q --no-cache --model "$M" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 1 \
-  "${paths[@]}" >"$TMP/scores.csv" 2>"$TMP/err"; rc=$?
-check "score (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
-check "score: a finite score in (0, 1] per image" python3 -c '
-import csv, math, sys
-rows = list(csv.reader(open(sys.argv[1])))[1:]
-assert len(rows) == 6, rows
-assert all(0 < float(r[1]) <= 1 and math.isfinite(float(r[1])) for r in rows), rows
-' "$TMP/scores.csv"
+mine_and_score "$M" "${paths[@]}"
 
 # configs transformers could not run, or that contradict the weights
 cfg() { # cfg NAME PYTHON-EXPR-ON-c: a copy of the model with config.json changed

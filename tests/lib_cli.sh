@@ -53,3 +53,26 @@ partial_skip() {
   if [ -n "${NEGLABEL_NO_SKIP:-}" ]; then bad "$1 (NEGLABEL_NO_SKIP is set)"; else echo "note: $1"; fi
 }
 finish() { echo "$PASS passed, $FAIL failed"; [ $FAIL -eq 0 ]; }
+# mine_and_score MODEL IMAGE...: NegLabel end to end on MODEL: negatives
+# mined from a small word list for four CIFAR-10 labels, then the images
+# scored; each must get a finite score in (0, 1]
+mine_and_score() {
+  local model=$1 rc
+  shift
+  ls "$CIFAR" | head -n 4 >"$TMP/labels.txt"
+  mkdir -p "$TMP/lists"
+  printf 'teapot\ntuba\nkayak\nanemone\nviolin\nglacier\n' >"$TMP/lists/noun.artifact.txt"
+  printf 'salty\nfurry\n' >"$TMP/lists/adj.all.txt"
+  nl mine -q --no-cache --model "$model" --id-labels "$TMP/labels.txt" --lists "$TMP/lists" --fraction 0.5 \
+    -o "$TMP/neg.tsv" 2>"$TMP/err"; rc=$?
+  check "mine (rc=$rc: $(tail -n 1 "$TMP/err"))" test $rc -eq 0 -a -s "$TMP/neg.tsv"
+  nl score -q --no-cache --model "$model" --id-labels "$TMP/labels.txt" --negatives "$TMP/neg.tsv" --ngroup 1 \
+    "$@" >"$TMP/scores.csv" 2>"$TMP/err"; rc=$?
+  check "score (rc=$rc: $(tail -n 1 "$TMP/err"))" test $rc -eq 0
+  check "score: a finite score in (0, 1] for each of $# images" python3 -c '
+import csv, math, sys
+rows = list(csv.reader(open(sys.argv[1])))[1:]
+assert len(rows) == int(sys.argv[2]), rows
+assert all(0 < float(r[1]) <= 1 and math.isfinite(float(r[1])) for r in rows), rows
+' "$TMP/scores.csv" $#
+}

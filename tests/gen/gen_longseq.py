@@ -56,30 +56,12 @@ def make_config():
         projection_dim=8)
 
 
-def randomize(model, seed):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.named_parameters():
-            if t.ndim == 0:
-                continue
-            if name.endswith(".bias"):
-                t.copy_(0.1 * torch.randn(t.shape, generator=g, dtype=torch.float64))
-            elif t.ndim == 1 and "class_embedding" not in name:  # LayerNorm gains
-                t.copy_(1 + 0.1 * torch.randn(t.shape, generator=g, dtype=torch.float64))
-            elif "embedding" in name:
-                t.copy_(0.5 * torch.randn(t.shape, generator=g, dtype=torch.float64))
-            else:  # Linear and conv weights: unit-variance outputs
-                fan_in = t[0].numel()
-                t.copy_(torch.randn(t.shape, generator=g, dtype=torch.float64) / fan_in ** 0.5)
-    model.logit_scale.data.fill_(2.6592)
-
-
 def main():
     shared, out = sys.argv[1], sys.argv[2]
     assert PIL.__version__.split(".")[0] == "13", "Pillow %s: the goldens need Pillow 13" % PIL.__version__
     torch.manual_seed(SEED)
     model = CLIPModel(make_config()).eval().double()
-    randomize(model, SEED)
+    hf_folder.randomize(model, SEED)
     hf_folder.save(model, out, PREPROCESSOR)
     # the goldens from the stored weights, in float64
     model = CLIPModel.from_pretrained(out).eval().double()

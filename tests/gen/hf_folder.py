@@ -1,6 +1,6 @@
 """Helpers of the generators that write a random-weight transformers model
-as a Hugging Face folder with its goldens (gen_groupvit.py,
-gen_longseq.py). Needs torch, safetensors, transformers and Pillow."""
+as a Hugging Face folder with its goldens (gen_groupvit.py, gen_longseq.py,
+gen_altclip.py). Needs torch, safetensors, transformers and Pillow."""
 import json
 import os
 
@@ -10,6 +10,28 @@ from PIL import Image
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 F16 = "text_model.embeddings.token_embedding.weight"  # the one tensor stored in F16 (keeps the file small)
+
+
+def randomize(model, seed):
+    """Every parameter of a CLIP-like model drawn at random (seeded): biases
+    0.1 N(0, 1), LayerNorm gains 1 + 0.1 N(0, 1), embeddings 0.5 N(0, 1),
+    Linear and conv weights N(0, 1 / fan_in) (unit-variance outputs);
+    logit_scale CLIP's 2.6592. transformers' own init leaves LayerNorms at
+    1 and 0, which would hide their use."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.named_parameters():
+            if t.ndim == 0:
+                continue
+            if name.endswith(".bias"):
+                t.copy_(0.1 * torch.randn(t.shape, generator=g, dtype=torch.float64))
+            elif t.ndim == 1 and "class_embedding" not in name:  # LayerNorm gains
+                t.copy_(1 + 0.1 * torch.randn(t.shape, generator=g, dtype=torch.float64))
+            elif "embedding" in name:
+                t.copy_(0.5 * torch.randn(t.shape, generator=g, dtype=torch.float64))
+            else:
+                t.copy_(torch.randn(t.shape, generator=g, dtype=torch.float64) / t[0].numel() ** 0.5)
+    model.logit_scale.data.fill_(2.6592)
 
 
 def save(model, out, preprocessor):
