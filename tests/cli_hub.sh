@@ -87,6 +87,11 @@ EOF
 # GroupViT (model_type "groupvit"), as nvidia/groupvit-gcc-yfcc holds it
 mkdir -p "$TMP/gv" && cp "$SRC/tests/data/groupvit/config.json" "$SRC/tests/data/groupvit/model.safetensors" \
   "$SRC/tests/data/groupvit/preprocessor_config.json" "$M/vocab.json" "$M/merges.txt" "$TMP/gv/"
+# AltCLIP (model_type "altclip"), as BAAI/AltCLIP holds it: its XLM-R
+# tokenizer as tokenizer.json (and a sentencepiece.bpe.model, not read)
+mkdir -p "$TMP/alt" && cp "$SRC/tests/data/altclip/config.json" "$SRC/tests/data/altclip/model.safetensors" \
+  "$SRC/tests/data/altclip/preprocessor_config.json" "$SRC/tests/data/unigram/tokenizer.json" "$TMP/alt/"
+printf 'not a model' >"$TMP/alt/sentencepiece.bpe.model"
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
@@ -94,7 +99,7 @@ LOG=$TMP/server.log
   --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/binsharded="$TMP/binsharded" --repo org/binbad="$TMP/binbad" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/openclipbin="$TMP/openclipbin" --repo org/v5="$TMP/v5" \
-  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" --repo org/groupvit="$TMP/gv" \
+  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" --repo org/groupvit="$TMP/gv" --repo org/altclip="$TMP/alt" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
@@ -364,6 +369,12 @@ rc=$?; check "GroupViT by name: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
 check "GroupViT by name: its architecture" test "$(jq -r .architecture "$TMP/gv.json")" = GroupViT
 check "GroupViT by name: the weights fetched" \
   cmp -s "$SRC/tests/data/groupvit/model.safetensors" "$(snapshot "$TMP/c-gv" groupvit)/model.safetensors"
+# an AltCLIP repository by name: its tokenizer.json fetched, read as AltCLIP
+HF_HUB_CACHE=$TMP/c-alt T info --model org/altclip >"$TMP/alt.json" 2>"$TMP/err"
+rc=$?; check "AltCLIP by name: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
+check "AltCLIP by name: its architecture" test "$(jq -r .architecture "$TMP/alt.json")" = AltCLIP
+check "AltCLIP by name: its tokenizer.json fetched" \
+  cmp -s "$SRC/tests/data/unigram/tokenizer.json" "$(snapshot "$TMP/c-alt" altclip)/tokenizer.json"
 # a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on
 # the Hub and on the CDN; it used to end the download at once with libcurl's
 # "Failure writing output to destination" (the page is read 64 kB at most)

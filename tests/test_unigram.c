@@ -56,6 +56,28 @@ static const char *base_charsmap(void) {
     return "";
 }
 
+/* transformers 5's XLMRobertaTokenizer over the 2022 form: the 2025 form's ids. */
+static void test_as_xlmr(json_t *golden) {
+    nli_unigram *u = nli_unigram_load(write_variant("as-xlmr", base));
+    CHECK(u && nli_unigram_as_xlmr(u, "as-xlmr") == 0, "as_xlmr: %s", nl_last_error());
+    if (!u) return;
+    json_t *texts = json_object_get(golden, "texts"), *want = json_object_get(json_object_get(golden, "ids"), "xlmr-2025");
+    size_t same = 0;
+    for (size_t i = 0; i < json_array_size(texts); i++) {
+        json_t *t = json_array_get(texts, i), *w = json_array_get(want, i);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        int eq = nli_unigram_encode(u, json_string_value(t), json_string_length(t), &ids, &n) == 0 &&
+                 n == json_array_size(w);
+        for (size_t k = 0; eq && k < n; k++) eq = ids[k] == json_integer_value(json_array_get(w, k));
+        same += eq;
+        free(ids);
+    }
+    CHECK(same == json_array_size(texts), "XLMRobertaTokenizer's pipeline over the 2022 file: %zu of %zu texts as "
+          "the 2025 form", same, json_array_size(texts));
+    nli_unigram_free(u);
+}
+
 static void test_golden(json_t *golden) {
     json_t *texts = json_object_get(golden, "texts"), *variants = json_object_get(golden, "variants");
     const char *kind;
@@ -213,6 +235,7 @@ int main(void) {
     CHECK(base && golden, "tests/data/unigram: %s (set NEGLABEL_SRC to the repository)", e.text);
     if (base && golden) {
         test_golden(golden);
+        test_as_xlmr(golden);
         test_refusals();
         test_hostile();
     }

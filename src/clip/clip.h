@@ -16,6 +16,9 @@ typedef struct {
 
 /* Vision architectures. */
 enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1, NLI_ARCH_GROUPVIT = 2 };
+/* Text towers: CLIP's causal transformer, or AltCLIP's XLM-R (RoBERTa:
+ * post-LN, bidirectional, pooled at <s>; clip_roberta.c). */
+enum { NLI_TEXT_CLIP = 0, NLI_TEXT_ROBERTA = 1 };
 /* GroupViT's grouping stages (transformers' GroupViTVisionConfig). */
 #define NLI_GV_MAX_STAGES 4
 /* Folder formats. */
@@ -49,6 +52,9 @@ typedef struct {
     int gv_stages, gv_depths[NLI_GV_MAX_STAGES], gv_groups[NLI_GV_MAX_STAGES], gv_out_groups[NLI_GV_MAX_STAGES];
     int gv_tokens_dim, gv_channels_dim, proj_intermediate;
     double gv_assign_eps;
+    /* AltCLIP (model_type "altclip"): text_arch NLI_TEXT_ROBERTA, its
+     * transformation's width (text_config.project_dim) and token types */
+    int text_arch, text_project_dim, text_type_vocab;
     nli_resize_mode resize_mode;       /* OpenCLIP preprocess_cfg; HF: shortest */
     int fill_color;                    /* longest: padding value (0..255) */
     int crop_floor;                    /* HF: CLIPImageProcessor's crop offsets (NLI_RESIZE_CROP_FLOOR) */

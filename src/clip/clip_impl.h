@@ -34,6 +34,8 @@ struct nli_clip {
     struct nli_resnet *rn;
     /* vision tower and projections when cfg.arch is NLI_ARCH_GROUPVIT (clip_groupvit.h), else NULL */
     struct nli_groupvit *gv;
+    /* text tower when cfg.text_arch is NLI_TEXT_ROBERTA (AltCLIP, clip_roberta.c), else NULL */
+    struct nli_roberta *rb;
     /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
     uint16_t *bf16_mem;
     nli_bf16_matrix patch_p;
@@ -68,6 +70,16 @@ size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, in
  * rows row0..row0+rows-1 and row i is taken over 0..row0+i, the rest set
  * to 0. */
 void nli_softmax_rows(float *S, int rows, int cols, int causal, int row0);
+/* Every head of every sequence of qkv (rows [q | k | v], 3 * hidden wide)
+ * into att, float32, one (sequence, head) per job; scratch: n_threads *
+ * nli_attn_block_floats(maxT) floats. */
+void nli_attention(const nli_tower_config *tc, const float *qkv, float *att, size_t items, const size_t *start,
+                   const int *len, int maxT, int causal, int n_threads, float *scratch);
+/* AltCLIP's text tower (clip_roberta.c; its plan in weights_plan.h). */
+typedef struct nli_roberta nli_roberta;
+void nli_roberta_bind(nli_clip *c, const float *mem);
+void nli_roberta_free(nli_roberta *r);
+int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
 /* im2col of nb images (CHW, S x S, C channels) in p x p patches: one row
  * per patch (row-major over the grid), ordered (c, ky, kx) like a conv
  * weight; patches: nb * (S/p)^2 rows of C*p*p floats. */

@@ -115,6 +115,7 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
     const int D = tc->hidden_size, P = c->cfg.projection_dim, ctx = tc->max_position_embeddings;
     if (n == 0) return 0;
     if (!ids || !lens || !out) { nli_seterr("nli_clip_encode_texts: NULL argument"); return -1; }
+    if (c->rb) return nli_roberta_encode_texts(c, ids, lens, n, out); /* AltCLIP: never padded */
     if (check_ids(c, ids, lens, n) != 0) return -1;
     if (c->gpu) return encode_gpu(c, ids, lens, n, out, padded);
     nli_clip_use_threads(c);

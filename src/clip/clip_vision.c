@@ -106,6 +106,11 @@ static void attention(const nli_tower_config *tc, const float *qkv, float *att, 
     }
 }
 
+void nli_attention(const nli_tower_config *tc, const float *qkv, float *att, size_t items, const size_t *start,
+                   const int *len, int maxT, int causal, int n_threads, float *scratch) {
+    attention(tc, qkv, att, items, start, len, maxT, causal, n_threads, scratch, 0);
+}
+
 /* The block in bf16 (clip_bf16.c has the attention): LayerNorms write the
  * next product's bf16 operand directly, fc1's results go through
  * bias + activation into fc2's operand, so neither is stored in float32. */

@@ -218,7 +218,8 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     size_t o_tok = 0, o_tpos = 0, o_tfw = 0, o_tfb = 0, o_tproj = 0, o_cls = 0, o_patch = 0, o_vpos = 0, o_prew = 0, o_preb = 0, o_postw = 0,
            o_postb = 0, o_vproj = 0, o_ls = 0;
     const int rn = c->cfg.arch == NLI_ARCH_RESNET, gv = c->cfg.arch == NLI_ARCH_GROUPVIT;
-    int nt = tc->num_hidden_layers, nv = rn || gv ? 0 : vc->num_hidden_layers;
+    const int rb = c->cfg.text_arch == NLI_TEXT_ROBERTA;
+    int nt = rb ? 0 : tc->num_hidden_layers, nv = rn || gv ? 0 : vc->num_hidden_layers;
     bo = nli_calloc((size_t)(nt + nv), sizeof *bo);
     c->tblk = nli_calloc((size_t)nt, sizeof(nli_block));
     c->vblk = nli_calloc((size_t)nv, sizeof(nli_block));
@@ -227,20 +228,24 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
      * projections are x @ proj, stored [in, out]: transposed on load) */
     const int oc = c->cfg.format == NLI_FORMAT_OPENCLIP;
     const char *tname = oc ? "" : "text_model.encoder", *vname = oc ? "visual." : "vision_model.encoder";
-    if (need(&p, &o_tok, oc ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight", 2,
-             tc->vocab_size, Dt, 0, 0) ||
-        need(&p, &o_tpos, oc ? "positional_embedding" : "text_model.embeddings.position_embedding.weight", 2,
-             tc->max_position_embeddings, Dt, 0, 0))
-        goto fail;
-    for (int i = 0; i < nt; i++)
-        if (nli_plan_block(&p, oc, tname, i, tc, &bo[i])) goto fail;
-    if (need(&p, &o_tfw, oc ? "ln_final.weight" : "text_model.final_layer_norm.weight", 1, Dt, 0, 0, 0) ||
-        need(&p, &o_tfb, oc ? "ln_final.bias" : "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
-        (gv ? 0 /* an MLP: nli_groupvit_plan */
-         : oc ? nli_plan_need_t(&p, &o_tproj, "text_projection", P, Dt)
-              : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)) ||
-        need(&p, &o_ls, "logit_scale", 0, 0, 0, 0, 0))
-        goto fail;
+    if (rb) {
+        if (nli_roberta_plan(c, &p, &st)) goto fail;
+    } else {
+        if (need(&p, &o_tok, oc ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight", 2,
+                 tc->vocab_size, Dt, 0, 0) ||
+            need(&p, &o_tpos, oc ? "positional_embedding" : "text_model.embeddings.position_embedding.weight", 2,
+                 tc->max_position_embeddings, Dt, 0, 0))
+            goto fail;
+        for (int i = 0; i < nt; i++)
+            if (nli_plan_block(&p, oc, tname, i, tc, &bo[i])) goto fail;
+        if (need(&p, &o_tfw, oc ? "ln_final.weight" : "text_model.final_layer_norm.weight", 1, Dt, 0, 0, 0) ||
+            need(&p, &o_tfb, oc ? "ln_final.bias" : "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
+            (gv ? 0 /* an MLP: nli_groupvit_plan */
+             : oc ? nli_plan_need_t(&p, &o_tproj, "text_projection", P, Dt)
+                  : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)))
+            goto fail;
+    }
+    if (need(&p, &o_ls, "logit_scale", 0, 0, 0, 0, 0)) goto fail;
     if (rn) {
         if (nli_resnet_plan(c, &p)) goto fail;
     } else if (gv) {
@@ -293,6 +298,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     if (bad) { nli_err_restore(&err); goto fail; }
     if (rn && nli_resnet_bind(c, m) != 0) goto fail;
     if (gv && nli_groupvit_bind(c, m) != 0) goto fail;
+    if (rb) nli_roberta_bind(c, m);
     c->logit_scale = m[o_ls];
     /* the file names, kept for the model's fingerprint */
     if (!(c->files = nli_calloc((size_t)st.n_files, sizeof *c->files))) goto fail;
@@ -330,6 +336,7 @@ void nli_clip_free(nli_clip *c) {
     if (c->rn) free(c->rn->blk);
     free(c->rn);
     nli_groupvit_free(c->gv);
+    nli_roberta_free(c->rb);
     for (int i = 0; i < c->n_files; i++) free(c->files[i]);
     free(c->files);
     free(c);
@@ -347,8 +354,9 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     nli_cuda_clip_free(c->gpu);
     c->gpu = NULL;
     if (index < 0) return 0;
-    if (c->cfg.arch == NLI_ARCH_GROUPVIT) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "GroupViT runs on the CPU only (fp32): use --device cpu");
+    if (c->cfg.arch == NLI_ARCH_GROUPVIT || c->cfg.text_arch == NLI_TEXT_ROBERTA) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (fp32): use --device cpu",
+                        c->cfg.arch == NLI_ARCH_GROUPVIT ? "GroupViT" : "AltCLIP");
         return -1;
     }
     if (c->fp32_released) {

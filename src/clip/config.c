@@ -403,6 +403,52 @@ static int groupvit_vision(json_t *o, const char *sect, nli_clip_config *cfg) {
     return 0;
 }
 
+/* AltCLIPConfig's defaults (transformers' configuration_altclip.py): an
+ * XLM-R large text tower (AltCLIPTextConfig), CLIP's vision defaults. */
+static void altclip_defaults(nli_clip_config *cfg) {
+    nli_tower_config *t = &cfg->text;
+    t->vocab_size = 250002;
+    t->hidden_size = 1024;
+    t->intermediate_size = 4096;
+    t->num_hidden_layers = 24;
+    t->num_attention_heads = 16;
+    t->max_position_embeddings = 514;
+    t->quick_gelu = 0;
+    t->layer_norm_eps = 1e-5;
+    t->pad_token_id = 1;
+    t->bos_token_id = 0;
+    t->eos_token_id = 2;
+    cfg->text_arch = NLI_TEXT_ROBERTA;
+    cfg->text_project_dim = 768;
+    cfg->text_type_vocab = 1;
+    cfg->projection_dim = 768;
+}
+
+/* AltCLIPTextConfig's own keys; positions are counted from pad_token_id + 1
+ * (RoBERTa's), so pad_token_id must leave one. */
+static int altclip_text(json_t *o, const char *sect, nli_clip_config *cfg) {
+    char s[40];
+    snprintf(s, sizeof s, "%s.", sect);
+    if (o && json_is_object(o)) {
+        if (nli_cfg_get_int(o, s, "project_dim", 1, 16384, &cfg->text_project_dim) ||
+            nli_cfg_get_int(o, s, "type_vocab_size", 1, 1024, &cfg->text_type_vocab))
+            return -1;
+        json_t *pe = json_object_get(o, "position_embedding_type");
+        if (pe && !json_is_null(pe) && !(json_is_string(pe) && !strcmp(json_string_value(pe), "absolute"))) {
+            nli_seterr_code(NL_ERR_UNSUPPORTED, "%sposition_embedding_type '%.30s' is not supported (absolute)", s,
+                            json_is_string(pe) ? json_string_value(pe) : "?");
+            return -1;
+        }
+    }
+    const nli_tower_config *t = &cfg->text;
+    if (t->pad_token_id >= t->max_position_embeddings - 1) {
+        nli_seterr("%spad_token_id %d leaves no position (max_position_embeddings %d; positions start at "
+                   "pad_token_id + 1)", s, t->pad_token_id, t->max_position_embeddings);
+        return -1;
+    }
+    return 0;
+}
+
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     nli_clip_config_defaults(cfg);
     char *path = nli_path_join(dir, "config.json");
@@ -414,12 +460,15 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
                *vk = tower_key(root, "vision_config", "vision_config_dict");
     json_t *mt = json_object_get(root, "model_type");
     const int gv = json_is_string(mt) && !strcmp(json_string_value(mt), "groupvit");
+    const int alt = json_is_string(mt) && !strcmp(json_string_value(mt), "altclip");
     if (gv) groupvit_defaults(cfg);
+    if (alt) altclip_defaults(cfg);
     if (nli_cfg_get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
         (gv && nli_cfg_get_int(root, "", "projection_intermediate_dim", 1, 65536, &cfg->proj_intermediate)) ||
         get_tower(json_object_get(root, tk), tk, 1, &cfg->text) ||
         get_tower(json_object_get(root, vk), vk, 0, &cfg->vision) ||
-        (gv && groupvit_vision(json_object_get(root, vk), vk, cfg))) {
+        (gv && groupvit_vision(json_object_get(root, vk), vk, cfg)) ||
+        (alt && altclip_text(json_object_get(root, tk), tk, cfg))) {
         nli_prefixerr("%s", path);
         goto done;
     }

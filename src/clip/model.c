@@ -69,10 +69,11 @@ static int cpu_default_batch(const nli_clip_config *cfg) {
 
 /* After loading: move the towers to the GPU if asked; name the device. */
 static int place(nl_model *m, const nl_model_params *p) {
-    if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO && m->cfg->arch == NLI_ARCH_GROUPVIT) {
-        /* a GPU found by AUTO: GroupViT has no CUDA engine, the CPU runs it */
-        nli_log(NL_LOG_WARN, "GroupViT runs on the CPU only: computing there in fp32, not on cuda:%d",
-                m->device_index);
+    if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO &&
+        (m->cfg->arch == NLI_ARCH_GROUPVIT || m->cfg->text_arch == NLI_TEXT_ROBERTA)) {
+        /* a GPU found by AUTO: GroupViT and AltCLIP have no CUDA engine, the CPU runs them */
+        nli_log(NL_LOG_WARN, "%s runs on the CPU only: computing there in fp32, not on cuda:%d",
+                m->cfg->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : "AltCLIP", m->device_index);
         m->device = NL_DEVICE_CPU;
         m->device_index = 0;
         m->precision = NL_PRECISION_FP32;
@@ -260,7 +261,7 @@ static void fingerprint(const nl_model *m, int every_byte, int all, char *buf, s
         free(f);
         free(names[k]);
     }
-    uint64_t tok = nli_tokenizer_digest(m->tok);
+    uint64_t tok = m->ug ? nli_unigram_digest(m->ug) : nli_tokenizer_digest(m->tok);
     if (tok != NLI_TOKENIZER_OPENAI_DIGEST) h = nli_fnv1a(&tok, sizeof tok, h);
     snprintf(buf, cap, "%s-%016llx", every_byte ? "clip2" : "clip", (unsigned long long)h);
 }
@@ -299,8 +300,22 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
      * OpenAI's BPE from its package, which the library has built in, and
      * its SimpleTokenizer names the special tokens "<start_of_text>" /
      * "<end_of_text>", which a text may hold */
-    m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
-    if (!m->tok) goto fail;
+    if (m->cfg->text_arch == NLI_TEXT_ROBERTA) {
+        /* AltCLIP: XLM-R's SentencePiece Unigram, from its tokenizer.json */
+        char *tj = nli_path_join(dir, "tokenizer.json");
+        if (tj && !nli_file_exists(tj))
+            nli_seterr_code(NL_ERR_IO, "%s: no tokenizer.json (AltCLIP's XLM-R tokenizer is read from it; "
+                            "sentencepiece.bpe.model alone is not)", dir);
+        else if (tj && (m->ug = nli_unigram_load(tj)) && nli_unigram_as_xlmr(m->ug, tj) != 0) {
+            nli_unigram_free(m->ug); /* transformers 5 tokenizes AltCLIP's texts with XLMRobertaTokenizer */
+            m->ug = NULL;
+        }
+        free(tj);
+        if (!m->ug) goto fail;
+    } else {
+        m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
+        if (!m->tok) goto fail;
+    }
     if (place(m, &p) != 0) goto fail;
     fingerprint(m, 1, 0, m->fingerprint, sizeof m->fingerprint);
     return m;
@@ -313,6 +328,7 @@ void nl_model_free(nl_model *m) {
     if (!m) return;
     nli_clip_free(m->clip);
     nli_tokenizer_free(m->tok);
+    nli_unigram_free(m->ug);
     free(m->dir);
     free(m);
 }
@@ -378,7 +394,8 @@ static char *model_info_json(const nl_model *m) {
     nli_buf_json_string(&b, m->dir);
     nli_buf_printf(&b, ",\"format\":\"%s\",\"architecture\":\"%s\",",
                    c->format == NLI_FORMAT_OPENCLIP ? "open_clip" : "huggingface",
-                   c->arch == NLI_ARCH_RESNET ? "ModifiedResNet" : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : "ViT");
+                   c->arch == NLI_ARCH_RESNET ? "ModifiedResNet" : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT"
+                   : c->text_arch == NLI_TEXT_ROBERTA ? "AltCLIP" : "ViT");
     if (c->arch == NLI_ARCH_GROUPVIT) {
         /* the ViT's keys, then the stages and the projections' width */
         tower_json(&b, "vision", &c->vision, 0, 1);
@@ -399,7 +416,10 @@ static char *model_info_json(const nl_model *m) {
     else
         tower_json(&b, "vision", &c->vision, 0, 0);
     nli_buf_puts(&b, ",");
-    tower_json(&b, "text", &c->text, 1, 0);
+    tower_json(&b, "text", &c->text, 1, c->text_arch == NLI_TEXT_ROBERTA);
+    if (c->text_arch == NLI_TEXT_ROBERTA) /* XLM-R's: its positions and the transformation's width */
+        nli_buf_printf(&b, ",\"pad_token_id\":%d,\"type_vocab_size\":%d,\"project_dim\":%d}", c->text.pad_token_id,
+                       c->text_type_vocab, c->text_project_dim);
     nli_buf_printf(&b, ",\"projection_dim\":%d,\"dtype\":\"%s\",\"parameters\":%zu,", c->projection_dim, c->dtype,
                   nli_clip_param_count(m->clip));
     nli_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",
@@ -412,7 +432,7 @@ static char *model_info_json(const nl_model *m) {
     nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,\"threads\":%d,", nl_precision_name(m->precision), m->batch,
                    m->n_threads);
     nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",\"tokenizer\":\"%s\",", nli_bf16_cpu_features(),
-                   nli_tokenizer_source(m->tok));
+                   m->ug ? "tokenizer.json (SentencePiece Unigram)" : nli_tokenizer_source(m->tok));
     nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
     if (!b.s) nli_seterr("out of memory");
     return b.s;
@@ -425,7 +445,7 @@ int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
 
 int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids, size_t *n) {
     if (!m || !text || !ids || !n) return nli_null_arg(__func__);
-    return nli_tokenizer_encode(m->tok, text, len, ids, n);
+    return m->ug ? nli_unigram_encode(m->ug, text, len, ids, n) : nli_tokenizer_encode(m->tok, text, len, ids, n);
 }
 
 /* Tokenise for the text tower: clip.tokenize(truncate=True) keeps the first
@@ -445,10 +465,14 @@ static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids
                    len, m->cfg->text.max_position_embeddings - 1);
         return -1;
     }
-    if (nli_tokenizer_encode(m->tok, text, len, ids, n) != 0) return -1;
-    size_t ctx = (size_t)m->cfg->text.max_position_embeddings;
+    if (nl_tokenize_n(m, text, len, ids, n) != 0) return -1;
+    /* AltCLIP: RoBERTa's positions start after pad_token_id; the cut keeps
+     * </s> last, as transformers' truncation does */
+    const nli_tower_config *tc = &m->cfg->text;
+    size_t ctx = (size_t)(m->ug ? tc->max_position_embeddings - tc->pad_token_id - 1 : tc->max_position_embeddings);
     if (*n > ctx) {
-        (*ids)[ctx - 1] = nli_tokenizer_eot(m->tok);
+        int32_t last = m->ug ? nli_unigram_last_suffix(m->ug) : nli_tokenizer_eot(m->tok);
+        if (last >= 0) (*ids)[ctx - 1] = last;
         *n = ctx;
     }
     for (size_t i = 0; i < *n; i++)

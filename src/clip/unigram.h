@@ -4,7 +4,7 @@
  * (Precompiled: SentencePiece's charsmap, Replace, Strip, Prepend), the
  * pre-tokenizers (WhitespaceSplit, Metaspace), the Unigram model's best
  * segmentation, the post-processor's special tokens. Not a public header;
- * no model uses it yet (AltCLIP's text tower will). */
+ * AltCLIP's texts go through it (model.c). */
 #ifndef NEGLABEL_UNIGRAM_H
 #define NEGLABEL_UNIGRAM_H
 #include <stddef.h>
@@ -18,8 +18,19 @@ typedef struct nli_unigram nli_unigram;
  * (another normalizer or pre-tokenizer, byte_fallback, added tokens matched
  * after normalization, ...). */
 nli_unigram *nli_unigram_load(const char *path);
+/* The pipeline transformers 5's XLMRobertaTokenizer puts over the file's
+ * (AltCLIP's tokenizer class): the file's vocabulary, added tokens and
+ * Precompiled charsmap, its other normalizers dropped, WhitespaceSplit then
+ * Metaspace ("always"), "<s> $A </s>". 0, or -1 (error set) when the
+ * vocabulary lacks <s> or </s>. */
+int nli_unigram_as_xlmr(nli_unigram *u, const char *path);
 void nli_unigram_free(nli_unigram *u);
 size_t nli_unigram_vocab_size(const nli_unigram *u);
+/* A hash of the tokenizer.json it was read from (model fingerprints). */
+uint64_t nli_unigram_digest(const nli_unigram *u);
+/* The last special token the post-processor puts after the text (</s>),
+ * kept last when a text is cut to the model's positions; -1 if none. */
+int32_t nli_unigram_last_suffix(const nli_unigram *u);
 /* Ids of text (len bytes of UTF-8) as tokenizers' encode(text) gives them
  * (special tokens added). *ids is malloc'd. -1 on invalid UTF-8 (the
  * offset in the message) or out of memory. Thread-safe. */

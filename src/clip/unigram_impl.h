@@ -37,6 +37,7 @@ typedef struct {
 } nli_ug_added;
 
 struct nli_unigram {
+    uint64_t digest; /* of the file's bytes */
     size_t nvocab;
     double *score, min_score;
     int32_t unk_id;

@@ -402,10 +402,15 @@ static int load_added(nli_unigram *u, json_t *list, const char *path) {
 nli_unigram *nli_unigram_load(const char *path) {
     json_t *root = nli_tok_read_json(path, 0);
     nli_unigram *u = root ? nli_calloc(1, sizeof *u) : NULL;
-    if (!u) {
+    char *bytes = NULL;
+    size_t blen = 0;
+    if (!u || nli_read_file(path, (size_t)256 << 20, &bytes, &blen) != 0) {
         json_decref(root);
+        free(u);
         return NULL;
     }
+    u->digest = nli_fnv1a(bytes, blen, NL_FNV_INIT);
+    free(bytes);
     json_t *model = json_object_get(root, "model"), *norm = json_object_get(root, "normalizer");
     json_t *pre = json_object_get(root, "pre_tokenizer");
     int rc = json_is_object(model) ? load_model(u, model, path) : (nli_seterr("%s: no \"model\" object", path), -1);
@@ -419,6 +424,36 @@ nli_unigram *nli_unigram_load(const char *path) {
         return NULL;
     }
     return u;
+}
+
+int nli_unigram_as_xlmr(nli_unigram *u, const char *path) {
+    int32_t ids[2];
+    const char *names[2] = {"<s>", "</s>"};
+    for (int k = 0; k < 2; k++) {
+        int32_t node = 0;
+        for (const char *c = names[k]; *c && node >= 0; c++) node = nli_ug_child(u, node, (uint8_t)*c);
+        if (node < 0 || (ids[k] = u->node_id[node]) < 0) {
+            nli_seterr("%s: no '%s' in the vocabulary (XLM-R's special tokens)", path, names[k]);
+            return -1;
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < u->nnorm; i++) {
+        if (u->norm[i].kind == UG_PRECOMPILED) {
+            u->norm[k++] = u->norm[i];
+            continue;
+        }
+        free(u->norm[i].content);
+        pcre2_code_free(u->norm[i].re);
+    }
+    u->nnorm = k;
+    memset(u->pre, 0, 2 * sizeof *u->pre);
+    u->pre[0].kind = UG_WHITESPACE_SPLIT;
+    u->pre[1] = (nli_ug_pre){.kind = UG_METASPACE, .rep = "\xe2\x96\x81", .rlen = 3, .scheme = UG_PREPEND_ALWAYS, .split = 1};
+    u->npre = 2;
+    u->prefix[0] = ids[0], u->suffix[0] = ids[1];
+    u->nprefix = u->nsuffix = 1;
+    return 0;
 }
 
 void nli_unigram_free(nli_unigram *u) {
@@ -438,3 +473,5 @@ void nli_unigram_free(nli_unigram *u) {
 }
 
 size_t nli_unigram_vocab_size(const nli_unigram *u) { return u ? u->nvocab : 0; }
+uint64_t nli_unigram_digest(const nli_unigram *u) { return u->digest; }
+int32_t nli_unigram_last_suffix(const nli_unigram *u) { return u->nsuffix ? u->suffix[u->nsuffix - 1] : -1; }

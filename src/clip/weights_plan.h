@@ -45,6 +45,10 @@ int nli_plan_block(nli_plan *p, int openclip, const char *tower, int i, const nl
 /* Point the block's fields into the converted weights. */
 void nli_block_bind(nli_block *b, const float *mem, const nli_block_off *bo);
 
+/* AltCLIP's text tower and text_projection (clip_roberta.c); st tells
+ * which of the two layer namings the checkpoint uses. */
+int nli_roberta_plan(nli_clip *c, nli_plan *p, const nli_st *st);
+
 /* GroupViT's vision tower and projections (clip_groupvit_weights.c). */
 int nli_groupvit_plan(nli_clip *c, nli_plan *p);
 int nli_groupvit_bind(nli_clip *c, float *mem);

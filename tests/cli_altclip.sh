@@ -1,0 +1,118 @@
+# cli_altclip.sh — AltCLIP (transformers' AltCLIPModel, model_type
+# "altclip"), one of the other vision-language models of the NegLabel
+# paper: CLIP's ViT and XLM-R's RoBERTa text tower with its SentencePiece
+# Unigram tokenizer (tokenizer.json). A Hugging Face folder of it is read as
+# it is: its texts tokenize to transformers' ids (a long one cut to the
+# model's 22 tokens with </s> last, <pad> and <mask> in the text), its image
+# and text embeddings equal transformers' (float64) within 1e-5 ||g||, in
+# transformers 5's weight names and in the older encoder.layer.i ones; the
+# NegLabel pipeline runs on it; bf16 is refused by name (where the CPU has
+# it: elsewhere --precision bf16 never reaches the model); configs
+# transformers could not run are refused.
+# Golden: tests/data/altclip (tests/gen/gen_altclip.py: random weights,
+# Pillow image processor, float64), tokenizer tests/data/unigram.
+. "$(dirname "$0")/lib_cli.sh"
+need_shared
+need_jq
+command -v python3 >/dev/null || { echo "SKIP: python3 is not installed (it compares the embeddings)"; exit 77; }
+G=$SRC/tests/data/altclip
+IMG=$SHARED/fixtures/images
+M=$TMP/alt
+mkdir -p "$M"
+cp "$G/config.json" "$G/model.safetensors" "$G/preprocessor_config.json" "$SRC/tests/data/unigram/tokenizer.json" "$M/"
+
+nl info --no-cache --model "$M" >"$TMP/info.json" 2>"$TMP/err"; rc=$?
+check "info (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
+check "info: architecture AltCLIP, XLM-R text tower, Unigram tokenizer" python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))
+t = i["text"]
+assert i["architecture"] == "AltCLIP", i["architecture"]
+assert (t["hidden_size"], t["num_hidden_layers"], t["hidden_act"], t["pad_token_id"], t["project_dim"]) == (32, 2, "gelu", 1, 24), t
+assert (t["max_position_embeddings"], t["vocab_size"]) == (24, 3002), t
+assert i["projection_dim"] == 16 and "Unigram" in i["tokenizer"], i
+' "$TMP/info.json"
+
+# tokenize: transformers' ids (those not cut: tokenize does not truncate)
+jq -c '.ids | to_entries[] | select((.value | length) < 22) | {text: .key}' "$G/golden.json" >"$TMP/tok.in"
+nl tokenize --no-cache --model "$M" <"$TMP/tok.in" >"$TMP/tok.out" 2>"$TMP/err"; rc=$?
+check "tokenize (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
+check "tokenize: transformers' ids for $(wc -l <"$TMP/tok.in") texts" python3 -c '
+import json, sys
+g = json.load(open(sys.argv[1]))["ids"]
+n = 0
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    assert r["ids"] == g[r["text"]], (r["text"], r["ids"], g[r["text"]])
+    n += 1
+assert n == sum(len(v) < 22 for v in g.values()), n
+' "$G/golden.json" "$TMP/tok.out"
+
+args=()
+for f in $(jq -r '.images | keys[]' "$G/golden.json"); do args+=(--image "$IMG/$f"); done
+targs=()
+while IFS= read -r t; do targs+=(--text "$t"); done < <(jq -r '.texts | keys[]' "$G/golden.json")
+nl embed -q --no-cache --model "$M" "${args[@]}" >"$TMP/img.jsonl" 2>"$TMP/err"; rc=$?
+check "embed images (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
+out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" images "$TMP/img.jsonl" 1e-5); rc=$?
+check "image embeddings equal transformers' within 1e-5 ||g|| ($out)" test $rc -eq 0
+nl embed -q --no-cache --model "$M" "${targs[@]}" >"$TMP/txt.jsonl" 2>"$TMP/err"; rc=$?
+check "embed texts (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
+out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" texts "$TMP/txt.jsonl" 1e-5); rc=$?
+check "text embeddings equal transformers' within 1e-5 ||g||, the long text cut ($out)" test $rc -eq 0
+# one text alone gives the bits a batch gives; so do 1 and 2 threads
+nl embed -q --no-cache --model "$M" --text "a photo of a dog." >"$TMP/one.jsonl"
+grep '"a photo of a dog\."' "$TMP/txt.jsonl" >"$TMP/batch-one.jsonl"
+check "a text alone: the same embedding as in a batch" cmp -s "$TMP/one.jsonl" "$TMP/batch-one.jsonl"
+nl embed -q --no-cache --threads 1 --model "$M" "${targs[@]}" >"$TMP/t1.jsonl"
+check "1 thread: the same text embeddings as all" cmp -s "$TMP/t1.jsonl" "$TMP/txt.jsonl"
+
+# the checkpoints written before transformers 5 name the text layers
+# encoder.layer.i (transformers renames them on load) and keep the
+# position_ids buffer (int64, not a weight): the same model
+O=$TMP/alt-old
+mkdir -p "$O"
+cp "$M"/*.json "$O/"
+python3 - "$M/model.safetensors" "$O/model.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+h = {k.replace("roberta.encoder.layers.", "roberta.encoder.layer."): v for k, v in h.items()}
+data = raw[8 + n:]
+h["text_model.roberta.embeddings.position_ids"] = {"dtype": "I64", "shape": [1, 24],
+                                                   "data_offsets": [len(data), len(data) + 8 * 24]}
+data += struct.pack("<24q", *range(24))
+b = json.dumps(h).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + data)
+PY
+nl embed -q --no-cache --model "$O" "${targs[@]}" >"$TMP/old.jsonl" 2>"$TMP/err"; rc=$?
+check "encoder.layer.i names, position_ids kept (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
+check "encoder.layer.i names: the same text embeddings" cmp -s "$TMP/old.jsonl" "$TMP/txt.jsonl"
+
+# NegLabel end to end: mine negatives, score images
+mine_and_score "$M" "$IMG/dog.jpg" "$IMG/horses.jpg"
+
+# bf16 is refused by name (where this CPU has native bf16; elsewhere the
+# precision falls back to fp32 before the model sees it)
+if [ "$(nl devices | jq -r '.cpu.bf16_kernel')" != none ]; then
+  expect_fail "bf16: refused naming AltCLIP" "AltCLIP computes in fp32" \
+    "$BIN" embed -q --no-cache --device cpu --precision bf16 --model "$M" --text x
+else
+  echo "note: this CPU has no native bf16: the bf16 refusal is not reached"
+fi
+# configs transformers could not run, refused by name
+bad() {
+  local what=$1 pat=$2 edit=$3
+  mkdir -p "$TMP/bad"
+  cp "$M"/* "$TMP/bad/"
+  jq "$edit" "$M/config.json" >"$TMP/bad/config.json"
+  expect_fail "$what" "$pat" "$BIN" info --no-cache --model "$TMP/bad"
+  rm -rf "$TMP/bad"
+}
+bad "relative positions" "position_embedding_type 'relative_key'" '.text_config.position_embedding_type = "relative_key"'
+bad "pad_token_id past the positions" "pad_token_id 23 leaves no position" '.text_config.pad_token_id = 23'
+bad "project_dim against the weights" "text_model.transformation.weight" '.text_config.project_dim = 25'
+rm -f "$M/tokenizer.json"
+expect_fail "no tokenizer.json" "no tokenizer.json" "$BIN" info --no-cache --model "$M"
+finish
