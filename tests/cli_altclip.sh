@@ -4,8 +4,9 @@
 # Unigram tokenizer (tokenizer.json). A Hugging Face folder of it is read as
 # it is: its texts tokenize to transformers' ids (a long one cut to the
 # model's 22 tokens with </s> last, <pad> and <mask> in the text), its image
-# and text embeddings equal transformers' (float64) within 1e-5 ||g||, in
-# transformers 5's weight names and in the older encoder.layer.i ones; the
+# and text embeddings equal transformers' (float64) within 1e-5 ||g||, with
+# the weights named as transformers 5 saves them, as BAAI's checkpoints and
+# as the model in memory names them; the
 # NegLabel pipeline runs on it; bf16 is refused by name (where the CPU has
 # it: elsewhere --precision bf16 never reaches the model); configs
 # transformers could not run are refused.
@@ -67,28 +68,37 @@ check "a text alone: the same embedding as in a batch" cmp -s "$TMP/one.jsonl" "
 nl embed -q --no-cache --threads 1 --model "$M" "${targs[@]}" >"$TMP/t1.jsonl"
 check "1 thread: the same text embeddings as all" cmp -s "$TMP/t1.jsonl" "$TMP/txt.jsonl"
 
-# the checkpoints written before transformers 5 name the text layers
-# encoder.layer.i (transformers renames them on load) and keep the
-# position_ids buffer (int64, not a weight): the same model
-O=$TMP/alt-old
-mkdir -p "$O"
-cp "$M"/*.json "$O/"
-python3 - "$M/model.safetensors" "$O/model.safetensors" <<'PY'
+# the weights' names: model.safetensors is as transformers 5's
+# save_pretrained writes it (encoder.layer.i in both towers: it renames
+# layer. to layers. on load and back on save); BAAI's checkpoints name the
+# ViT's layers encoder.layers.i and keep the position_ids buffer (int64,
+# not a weight); the model in memory says layers in both. The same model.
+names() { # names OUT VISION_WORD TEXT_WORD POSITION_IDS
+  mkdir -p "$1" && cp "$M"/*.json "$1/" && python3 - "$M/model.safetensors" "$@" <<'PY'
 import json, struct, sys
-raw = open(sys.argv[1], "rb").read()
+src, out, vw, tw, pos = sys.argv[1:6]
+raw = open(src, "rb").read()
 n = struct.unpack("<Q", raw[:8])[0]
 h = json.loads(raw[8:8 + n])
-h = {k.replace("roberta.encoder.layers.", "roberta.encoder.layer."): v for k, v in h.items()}
+h = {k.replace("vision_model.encoder.layer.", "vision_model.encoder.%s." % vw)
+      .replace("roberta.encoder.layer.", "roberta.encoder.%s." % tw): v for k, v in h.items()}
 data = raw[8 + n:]
-h["text_model.roberta.embeddings.position_ids"] = {"dtype": "I64", "shape": [1, 24],
-                                                   "data_offsets": [len(data), len(data) + 8 * 24]}
-data += struct.pack("<24q", *range(24))
+if pos == "1":
+    h["text_model.roberta.embeddings.position_ids"] = {"dtype": "I64", "shape": [1, 24],
+                                                       "data_offsets": [len(data), len(data) + 8 * 24]}
+    data += struct.pack("<24q", *range(24))
 b = json.dumps(h).encode()
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(b)) + b + data)
+open(out + "/model.safetensors", "wb").write(struct.pack("<Q", len(b)) + b + data)
 PY
-nl embed -q --no-cache --model "$O" "${targs[@]}" >"$TMP/old.jsonl" 2>"$TMP/err"; rc=$?
-check "encoder.layer.i names, position_ids kept (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
-check "encoder.layer.i names: the same text embeddings" cmp -s "$TMP/old.jsonl" "$TMP/txt.jsonl"
+}
+names "$TMP/baai" layers layer 1
+names "$TMP/mem" layers layers 0
+for v in baai mem; do
+  nl embed -q --no-cache --model "$TMP/$v" "${targs[@]}" "${args[@]}" >"$TMP/$v.jsonl" 2>"$TMP/err"; rc=$?
+  check "$v names (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
+  nl embed -q --no-cache --model "$M" "${targs[@]}" "${args[@]}" >"$TMP/$v-ref.jsonl"
+  check "$v names: the same embeddings" cmp -s "$TMP/$v.jsonl" "$TMP/$v-ref.jsonl"
+done
 
 # NegLabel end to end: mine negatives, score images
 mine_and_score "$M" "$IMG/dog.jpg" "$IMG/horses.jpg"

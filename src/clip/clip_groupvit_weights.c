@@ -94,8 +94,10 @@ static int plan_stage(nli_groupvit *g, nli_plan *p, const nli_clip_config *cfg, 
     st->bo = nli_calloc((size_t)st->depth, sizeof *st->bo);
     if (!st->blk || !st->bo) return -1;
     if (st->groups > 0 && want(g, p, &st->group_token, 3, 1, st->groups, D, "%s.group_token", pre)) return -1;
+    char layers[140];
+    snprintf(layers, sizeof layers, "%s.layers", pre);
     for (int l = 0; l < st->depth; l++)
-        if (nli_plan_block(p, 0, pre, l, vc, &st->bo[l])) return -1;
+        if (nli_plan_block(p, 0, layers, l, vc, &st->bo[l])) return -1;
     if (st->groups > 0) {
         nli_gv_assign *a = &st->as;
         st->has_assign = 1;

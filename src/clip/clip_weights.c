@@ -62,7 +62,7 @@ int nli_plan_block(nli_plan *p, int openclip, const char *tower, int i, const nl
 #define NEED(field, slot, nd, a, b)                                                                         \
     do {                                                                                                    \
         if (openclip) snprintf(n, sizeof n, "%stransformer.resblocks.%d.%s", tower, i, field);              \
-        else snprintf(n, sizeof n, "%s.layers.%d.%s", tower, i, field);                                      \
+        else snprintf(n, sizeof n, "%s.%d.%s", tower, i, field);                                             \
         if (need(p, (slot) >= 0 ? o + ((slot) >= 0 ? (slot) : 0) : NULL, n, nd, a, b, 0, 0)) return -1; \
     } while (0)
     if (openclip) {
@@ -227,7 +227,13 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     /* names: Hugging Face CLIPModel, or OpenCLIP's state dict (whose
      * projections are x @ proj, stored [in, out]: transposed on load) */
     const int oc = c->cfg.format == NLI_FORMAT_OPENCLIP;
-    const char *tname = oc ? "" : "text_model.encoder", *vname = oc ? "visual." : "vision_model.encoder";
+    /* AltCLIP as transformers 5 saves it names the ViT's layers
+     * encoder.layer.i (it renames layer. to layers. on load, and back) */
+    const int vlayer = c->cfg.text_arch == NLI_TEXT_ROBERTA &&
+                       nli_st_find(&st, "vision_model.encoder.layer.0.layer_norm1.weight") &&
+                       !nli_st_find(&st, "vision_model.encoder.layers.0.layer_norm1.weight");
+    const char *tname = oc ? "" : "text_model.encoder.layers",
+               *vname = oc ? "visual." : vlayer ? "vision_model.encoder.layer" : "vision_model.encoder.layers";
     if (rb) {
         if (nli_roberta_plan(c, &p, &st)) goto fail;
     } else {

@@ -37,9 +37,9 @@ int nli_plan_need_t(nli_plan *p, size_t *off, const char *name, int64_t d0, int6
 
 /* Offsets of one transformer block's fields, in nli_block order. */
 typedef struct { size_t o[12]; } nli_block_off;
-/* Queue block i's tensors: Hugging Face's names under tower
- * ("text_model.encoder": tower.layers.i.self_attn.q_proj.weight, ...; q, k
- * and v fused), or OpenCLIP's (openclip: tower "visual." or "":
+/* Queue block i's tensors: Hugging Face's names under tower, the layer
+ * list ("text_model.encoder.layers": tower.i.self_attn.q_proj.weight, ...;
+ * q, k and v fused), or OpenCLIP's (openclip: tower "visual." or "":
  * tower transformer.resblocks.i.attn.in_proj_weight, ...). */
 int nli_plan_block(nli_plan *p, int openclip, const char *tower, int i, const nli_tower_config *tc, nli_block_off *bo);
 /* Point the block's fields into the converted weights. */

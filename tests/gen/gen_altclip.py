@@ -14,8 +14,9 @@ to 24, projections to 16. Its tokenizer is tests/data/unigram/tokenizer.json
 the vocabulary is that file's. Every parameter is drawn at random (seeded;
 LayerNorm gains around 1), stored in F32.
 
-Written: config.json, preprocessor_config.json (CLIPImageProcessor at 64
-pixels), model.safetensors (transformers 5's names: encoder.layers.i),
+Written: config.json and model.safetensors by save_pretrained (its names:
+encoder.layer.i in both towers), preprocessor_config.json (CLIPImageProcessor
+at 64 pixels),
 golden.json: versions, the projections (not normalised) of the images
 (transformers' Pillow image processor, then the model in float64) and of
 the texts (XLMRobertaTokenizer from the tokenizer.json, truncation at the
@@ -66,7 +67,13 @@ def main():
     torch.manual_seed(SEED)
     model = AltCLIPModel(make_config(vocab)).eval().double()
     hf_folder.randomize(model, SEED)
-    hf_folder.save(model, out, PREPROCESSOR)
+    # as transformers 5 writes it: float32, its layer lists named
+    # encoder.layer.i in both towers (save_pretrained undoes its load-time
+    # rename of layer. to layers.)
+    os.makedirs(out, exist_ok=True)
+    model.float().save_pretrained(out)
+    model.double()
+    json.dump(PREPROCESSOR, open(os.path.join(out, "preprocessor_config.json"), "w"), indent=1)
     with tempfile.TemporaryDirectory() as tmp:  # the folder as the test assembles it
         for f in ("config.json", "model.safetensors", "preprocessor_config.json"):
             shutil.copy(os.path.join(out, f), tmp)
