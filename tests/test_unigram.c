@@ -180,6 +180,36 @@ static void test_refusals(void) {
     refuse("BertPreTokenizer", bert_pre, U, "BertPreTokenizer");
 }
 
+/* 4,000 added tokens of 256 bytes sharing 252 bytes of 'a', and a text of
+ * 256 KiB of 'a': every position is a prefix of every token. The tokens'
+ * trie walks at most 256 bytes from a position (6.7e7 steps); comparing
+ * each token at each position was ~2.7e11 byte comparisons. */
+static void test_added_bound(void) {
+    json_t *doc = json_deep_copy(base), *list = json_object_get(doc, "added_tokens");
+    char tokn[260];
+    for (int k = 0; k < 4000; k++) {
+        memset(tokn, 'a', 252);
+        snprintf(tokn + 252, 5, "%04d", k);
+        json_array_append_new(list, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", 5 + k % 2000, "content", tokn,
+                                              "single_word", 0, "lstrip", 0, "rstrip", 0, "normalized", 0, "special", 1));
+    }
+    nli_unigram *u = nli_unigram_load(write_variant("many-added", doc));
+    json_decref(doc);
+    CHECK(u != NULL, "4,000 added tokens: %s", nl_last_error());
+    if (!u) return;
+    size_t n = 256 << 10;
+    char *text = malloc(n + 8);
+    memset(text, 'a', n);
+    memcpy(text + n, "0007 a", 6); /* the text ends with token 7 and a word */
+    int32_t *ids = NULL;
+    size_t m = 0;
+    int rc = nli_unigram_encode(u, text, n + 6, &ids, &m);
+    CHECK(rc == 0 && m > 3 && ids[m - 3] == 5 + 7, "a text of 256 KiB of 'a' then token 7: rc %d, %zu ids", rc, m);
+    free(ids);
+    free(text);
+    nli_unigram_free(u);
+}
+
 /* Invalid UTF-8 is an error naming the byte; a charsmap whose array points
  * past its end, or whose leaf points past its strings, changes nothing
  * (the crate would panic) and reads nothing out of bounds (ASan). */
@@ -238,6 +268,7 @@ int main(void) {
         test_as_xlmr(golden);
         test_refusals();
         test_hostile();
+        test_added_bound();
     }
     json_decref(base);
     json_decref(golden);

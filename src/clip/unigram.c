@@ -210,8 +210,8 @@ static int pre_step(const nli_ug_pre *m, pieces *ps, int first) {
 /* The id of the piece s[0..n), or unk_id. */
 static int32_t piece_id(const nli_unigram *u, const char *s, size_t n) {
     int32_t node = 0;
-    for (size_t i = 0; i < n && node >= 0; i++) node = nli_ug_child(u, node, (uint8_t)s[i]);
-    return node >= 0 && u->node_id[node] >= 0 ? u->node_id[node] : u->unk_id;
+    for (size_t i = 0; i < n && node >= 0; i++) node = nli_ug_child(&u->pieces, node, (uint8_t)s[i]);
+    return node >= 0 && u->pieces.id[node] >= 0 ? u->pieces.id[node] : u->unk_id;
 }
 
 /* The best segmentation of s[0..n) (one pre-token), its ids appended. */
@@ -229,8 +229,8 @@ static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
         int single = 0;
         int32_t node = 0;
         for (size_t k = st; k < n; k++) {
-            if ((node = nli_ug_child(u, node, (uint8_t)s[k])) < 0) break;
-            int32_t id = u->node_id[node];
+            if ((node = nli_ug_child(&u->pieces, node, (uint8_t)s[k])) < 0) break;
+            int32_t id = u->pieces.id[node];
             if (id < 0) continue;
             double cand = u->score[id] + best[st];
             if (from[k + 1] == SIZE_MAX || cand > best[k + 1]) best[k + 1] = cand, from[k + 1] = st, tok[k + 1] = id;
@@ -283,16 +283,15 @@ static int encode_piece(const nli_unigram *u, const char *s, size_t n, int first
     return rc;
 }
 
-/* The leftmost, then longest, added token in s[from..n): its index, or -1. */
+/* The leftmost, then longest, added token in s[from..n): its index, or -1.
+ * A trie walk of at most ADDED_LEN bytes from each position. */
 static long next_added(const nli_unigram *u, const char *s, size_t n, size_t from, size_t *at) {
+    if (!u->nadded) return -1;
     for (size_t i = from; i < n; i++) {
         long best = -1;
-        for (size_t k = 0; k < u->nadded; k++) {
-            const nli_ug_added *a = &u->added[k];
-            if (a->len <= n - i && (uint8_t)a->s[0] == (uint8_t)s[i] && !memcmp(s + i, a->s, a->len) &&
-                (best < 0 || a->len > u->added[best].len))
-                best = (long)k;
-        }
+        int32_t node = 0;
+        for (size_t k = i; k < n && (node = nli_ug_child(&u->atrie, node, (uint8_t)s[k])) >= 0; k++)
+            if (u->atrie.id[node] >= 0) best = u->atrie.id[node];
         if (best >= 0) {
             *at = i;
             return best;

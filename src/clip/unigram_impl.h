@@ -36,19 +36,23 @@ typedef struct {
     int lstrip, rstrip, single_word; /* rstrip and single_word are refused at load */
 } nli_ug_added;
 
+/* A byte trie: id[node] for the key ending there, else -1; edges
+ * (node << 8 | byte) + 1 -> child by open addressing (0: empty). */
+typedef struct {
+    int32_t *id;
+    size_t nnodes;
+    uint64_t *ekey;
+    int32_t *echild;
+    size_t ecap;
+} nli_ug_trie;
+
 struct nli_unigram {
     uint64_t digest; /* of the file's bytes */
     size_t nvocab;
     double *score, min_score;
     int32_t unk_id;
-    /* the pieces' byte trie: node_id[node] is the id of the piece ending
-     * there (the last one listed, as tokenizers' map keeps), else -1;
-     * edges (node << 8 | byte) -> child by open addressing */
-    int32_t *node_id;
-    size_t nnodes;
-    uint64_t *ekey; /* 0: empty (the root has no parent edge to itself) */
-    int32_t *echild;
-    size_t ecap;
+    nli_ug_trie pieces; /* id: the piece's id (the last one listed, as tokenizers' map keeps) */
+    nli_ug_trie atrie;  /* id: the added token's index in added (the first listed) */
     nli_charsmap cm;
     nli_ug_norm norm[NLI_UG_MAX_STEPS];
     size_t nnorm;
@@ -60,6 +64,6 @@ struct nli_unigram {
     size_t nadded;
 };
 
-/* unigram.c: the child of node along byte b, or -1. */
-int32_t nli_ug_child(const nli_unigram *u, int32_t node, uint8_t b);
+/* unigram_load.c: the child of node along byte b, or -1. */
+int32_t nli_ug_child(const nli_ug_trie *t, int32_t node, uint8_t b);
 #endif

@@ -25,49 +25,64 @@ static uint64_t mix(uint64_t k) {
     return k;
 }
 
-int32_t nli_ug_child(const nli_unigram *u, int32_t node, uint8_t b) {
+int32_t nli_ug_child(const nli_ug_trie *t, int32_t node, uint8_t b) {
     uint64_t key = ((uint64_t)node << 8 | b) + 1;
-    for (size_t i = mix(key) & (u->ecap - 1);; i = (i + 1) & (u->ecap - 1)) {
-        if (u->ekey[i] == key) return u->echild[i];
-        if (u->ekey[i] == 0) return -1;
+    for (size_t i = mix(key) & (t->ecap - 1);; i = (i + 1) & (t->ecap - 1)) {
+        if (t->ekey[i] == key) return t->echild[i];
+        if (t->ekey[i] == 0) return -1;
     }
 }
 
-static int32_t child_or_new(nli_unigram *u, int32_t node, uint8_t b) {
+/* Room for keys of `bytes` bytes in all. */
+static int trie_init(nli_ug_trie *t, size_t bytes) {
+    size_t cap = 16;
+    while (cap < 2 * (bytes + 1)) cap *= 2;
+    t->ecap = cap;
+    t->ekey = nli_calloc(cap, sizeof(uint64_t));
+    t->echild = nli_mallocarray(cap, sizeof(int32_t));
+    t->id = nli_mallocarray(bytes + 1, sizeof(int32_t));
+    if (!t->ekey || !t->echild || !t->id) return -1;
+    t->id[0] = -1;
+    t->nnodes = 1;
+    return 0;
+}
+
+static int32_t child_or_new(nli_ug_trie *t, int32_t node, uint8_t b) {
     uint64_t key = ((uint64_t)node << 8 | b) + 1;
-    size_t i = mix(key) & (u->ecap - 1);
-    for (; u->ekey[i]; i = (i + 1) & (u->ecap - 1))
-        if (u->ekey[i] == key) return u->echild[i];
-    u->ekey[i] = key;
-    u->echild[i] = (int32_t)u->nnodes;
-    u->node_id[u->nnodes] = -1;
-    return (int32_t)u->nnodes++;
+    size_t i = mix(key) & (t->ecap - 1);
+    for (; t->ekey[i]; i = (i + 1) & (t->ecap - 1))
+        if (t->ekey[i] == key) return t->echild[i];
+    t->ekey[i] = key;
+    t->echild[i] = (int32_t)t->nnodes;
+    t->id[t->nnodes] = -1;
+    return (int32_t)t->nnodes++;
+}
+
+/* Key s[0..n) (n > 0) gets id; keep_first: an id already there stays. */
+static void trie_put(nli_ug_trie *t, const uint8_t *s, size_t n, int32_t id, int keep_first) {
+    int32_t node = 0;
+    for (size_t k = 0; k < n; k++) node = child_or_new(t, node, s[k]);
+    if (!keep_first || t->id[node] < 0) t->id[node] = id;
+}
+
+static void trie_free(nli_ug_trie *t) {
+    free(t->id);
+    free(t->ekey);
+    free(t->echild);
 }
 
 /* The pieces into the trie; a piece listed twice keeps its last id. */
 static int build_trie(nli_unigram *u, json_t *vocab, const char *path) {
     size_t bytes = 0;
     for (size_t i = 0; i < u->nvocab; i++) bytes += json_string_length(json_array_get(json_array_get(vocab, i), 0));
-    size_t cap = 16;
-    while (cap < 2 * (bytes + 1)) cap *= 2;
-    u->ecap = cap;
-    u->ekey = nli_calloc(cap, sizeof(uint64_t));
-    u->echild = nli_mallocarray(cap, sizeof(int32_t));
-    u->node_id = nli_mallocarray(bytes + 1, sizeof(int32_t));
-    if (!u->ekey || !u->echild || !u->node_id) {
+    if (trie_init(&u->pieces, bytes)) {
         nli_prefixerr("%s: the Unigram vocabulary", path);
         return -1;
     }
-    u->node_id[0] = -1;
-    u->nnodes = 1;
     for (size_t i = 0; i < u->nvocab; i++) {
         json_t *s = json_array_get(json_array_get(vocab, i), 0);
-        const uint8_t *p = (const uint8_t *)json_string_value(s);
-        size_t n = json_string_length(s);
-        if (n == 0) continue; /* tokenizers' trie never yields an empty piece */
-        int32_t node = 0;
-        for (size_t k = 0; k < n; k++) node = child_or_new(u, node, p[k]);
-        u->node_id[node] = (int32_t)i;
+        if (json_string_length(s)) /* tokenizers' trie never yields an empty piece */
+            trie_put(&u->pieces, (const uint8_t *)json_string_value(s), json_string_length(s), (int32_t)i, 0);
     }
     return 0;
 }
@@ -396,6 +411,10 @@ static int load_added(nli_unigram *u, json_t *list, const char *path) {
         a->id = (int32_t)json_integer_value(id);
         u->nadded++;
     }
+    /* the tokens' trie: matching walks at most ADDED_LEN bytes from a position */
+    if (trie_init(&u->atrie, (size_t)ADDED_LEN * u->nadded)) return -1;
+    for (size_t i = 0; i < u->nadded; i++)
+        trie_put(&u->atrie, (const uint8_t *)u->added[i].s, u->added[i].len, (int32_t)i, 1);
     return 0;
 }
 
@@ -431,8 +450,8 @@ int nli_unigram_as_xlmr(nli_unigram *u, const char *path) {
     const char *names[2] = {"<s>", "</s>"};
     for (int k = 0; k < 2; k++) {
         int32_t node = 0;
-        for (const char *c = names[k]; *c && node >= 0; c++) node = nli_ug_child(u, node, (uint8_t)*c);
-        if (node < 0 || (ids[k] = u->node_id[node]) < 0) {
+        for (const char *c = names[k]; *c && node >= 0; c++) node = nli_ug_child(&u->pieces, node, (uint8_t)*c);
+        if (node < 0 || (ids[k] = u->pieces.id[node]) < 0) {
             nli_seterr("%s: no '%s' in the vocabulary (XLM-R's special tokens)", path, names[k]);
             return -1;
         }
@@ -459,9 +478,8 @@ int nli_unigram_as_xlmr(nli_unigram *u, const char *path) {
 void nli_unigram_free(nli_unigram *u) {
     if (!u) return;
     free(u->score);
-    free(u->node_id);
-    free(u->ekey);
-    free(u->echild);
+    trie_free(&u->pieces);
+    trie_free(&u->atrie);
     nli_charsmap_free(&u->cm);
     for (size_t i = 0; i < u->nnorm; i++) {
         free(u->norm[i].content);
