@@ -214,15 +214,22 @@ static int32_t piece_id(const nli_unigram *u, const char *s, size_t n) {
     return node >= 0 && u->pieces.id[node] >= 0 ? u->pieces.id[node] : u->unk_id;
 }
 
-/* The best segmentation of s[0..n) (one pre-token), its ids appended. */
+/* The best segmentation of s[0..n) (one pre-token), its ids appended:
+ * 16 bytes a byte of the piece (best score, where the best path into a
+ * position starts, its token). */
 static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
+    if (n >= UINT32_MAX) {
+        nli_seterr("a piece of %zu bytes (at most 4 GiB)", n);
+        return -1;
+    }
+    const uint32_t NONE = UINT32_MAX;
     double *best = nli_mallocarray(n + 1, sizeof(double));
-    size_t *from = nli_mallocarray(n + 1, sizeof(size_t)), *cut = nli_mallocarray(n + 1, sizeof(size_t));
+    uint32_t *from = nli_mallocarray(n + 1, sizeof(uint32_t));
     int32_t *tok = nli_mallocarray(n + 1, sizeof(int32_t));
     int rc = -1;
-    if (!best || !from || !cut || !tok) goto done;
+    if (!best || !from || !tok) goto done;
     const double unk_score = u->min_score - 10.0;
-    for (size_t i = 0; i <= n; i++) from[i] = SIZE_MAX, best[i] = 0.0;
+    for (size_t i = 0; i <= n; i++) from[i] = NONE, best[i] = 0.0;
     for (size_t st = 0; st < n;) {
         utf8proc_int32_t c;
         size_t mblen = cp_at(s, n, st, &c);
@@ -233,35 +240,35 @@ static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
             int32_t id = u->pieces.id[node];
             if (id < 0) continue;
             double cand = u->score[id] + best[st];
-            if (from[k + 1] == SIZE_MAX || cand > best[k + 1]) best[k + 1] = cand, from[k + 1] = st, tok[k + 1] = id;
+            if (from[k + 1] == NONE || cand > best[k + 1]) best[k + 1] = cand, from[k + 1] = (uint32_t)st, tok[k + 1] = id;
             if (k + 1 - st == mblen) single = 1;
         }
         if (!single) {
             double cand = unk_score + best[st];
             size_t e = st + mblen;
-            if (from[e] == SIZE_MAX || cand > best[e]) best[e] = cand, from[e] = st, tok[e] = u->unk_id;
+            if (from[e] == NONE || cand > best[e]) best[e] = cand, from[e] = (uint32_t)st, tok[e] = u->unk_id;
         }
         st += mblen;
     }
-    /* back from the end; a run of <unk> is one token */
-    size_t m = 0;
+    /* back from the end, the ids pushed last first, then put in order; a
+     * run of <unk> is one token */
+    size_t first = ids->n;
     for (size_t e = n; e > 0;) {
         size_t b = from[e];
         if (tok[e] == u->unk_id)
             while (b > 0 && tok[b] == u->unk_id) b = from[b];
-        cut[m++] = e;
+        if (iv_push(ids, piece_id(u, s + b, e - b))) goto done;
         e = b;
     }
-    for (size_t k = m, b = 0; k-- > 0;) {
-        size_t e = cut[k];
-        if (iv_push(ids, piece_id(u, s + b, e - b))) goto done;
-        b = e;
+    for (size_t a = first, z = ids->n; a + 1 < z; a++, z--) {
+        int32_t t = ids->v[a];
+        ids->v[a] = ids->v[z - 1];
+        ids->v[z - 1] = t;
     }
     rc = 0;
 done:
     free(best);
     free(from);
-    free(cut);
     free(tok);
     return rc;
 }
