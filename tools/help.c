@@ -251,7 +251,8 @@ static const cmd_doc commands[] = {
      {&g_model, &g_embed, &g_resample}, C_MODEL | C_BATCH},
     {"tokenize", "CLIP engine", "[--model DIR] < LINES",
      "read JSON lines {\"text\"} on stdin (blank lines and a leading byte-order mark skipped), print "
-     "{\"text\",\"ids\"} (SOT/EOT included, not truncated); a line that cannot be read (or is over 16 MiB) prints "
+     "{\"text\",\"ids\"} (the special tokens the tokenizer adds included: SOT/EOT, or AltCLIP's <s> and </s>; "
+     "not truncated); a line that cannot be read (or is over 16 MiB) prints "
      "{\"line\",\"error\"} and the stream goes on (exit status 1 at the end)",
      {&g_model}, C_MODEL},
     {"preprocess", "CLIP engine", "[--resample R] [--size N] IMAGE -o OUT",
