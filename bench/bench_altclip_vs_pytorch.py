@@ -21,7 +21,7 @@ data (../shared). ~7 GB of memory, 3.5 GB of disk in the temporary folder.
 
   python3 bench/bench_altclip_vs_pytorch.py --bin build/neglabel --threads 2 --images 8 --texts 500
 """
-import argparse, glob, json, os, shutil, subprocess, tempfile
+import json, os, shutil, subprocess, tempfile
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from PIL import Image
 from transformers import AltCLIPConfig, AltCLIPModel, XLMRobertaTokenizer
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from vs_pytorch import best_of, torch_images, torch_texts, worst_cosine
+from vs_pytorch import best_of, inputs, options, torch_images, torch_texts, worst_cosine
 
 PREPROCESSOR = {"size": {"shortest_edge": 224}, "crop_size": {"height": 224, "width": 224}, "resample": 3,
                 "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}
@@ -49,19 +49,9 @@ def build(path):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="build/neglabel")
-    ap.add_argument("--shared", default=os.environ.get("NEGLABEL_SHARED", "../shared"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--images", type=int, default=8)
-    ap.add_argument("--texts", type=int, default=500)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--runs", type=int, default=2)
-    a = ap.parse_args()
+    a = options(8, 500, 2)
     torch.set_num_threads(a.threads)
-    paths = sorted(glob.glob(os.path.join(a.shared, "data", "cifar10-test", "*", "*.jpg")))[::97][: a.images]
-    words = [l.strip() for l in open(os.path.join(a.shared, "neglabel-reference", "txtfiles", "noun.artifact.txt"))]
-    texts = ["a photo of a " + w.replace("_", " ") + "." for w in words if w][: a.texts]
+    paths, texts = inputs(a, lambda w: "a photo of a " + w.replace("_", " ") + ".")
     with tempfile.TemporaryDirectory() as d:
         model = build(d)
         base = [a.bin, "--threads", str(a.threads)]

@@ -20,7 +20,7 @@ data (../shared).
 
   python3 bench/bench_groupvit_vs_pytorch.py --bin build/neglabel --threads 2 --images 64 --texts 1000
 """
-import argparse, glob, json, os, shutil, subprocess, tempfile
+import json, os, shutil, subprocess, tempfile
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from PIL import Image
 from transformers import CLIPTokenizer, GroupViTConfig, GroupViTModel
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from vs_pytorch import best_of, torch_images, torch_texts, worst_cosine
+from vs_pytorch import best_of, inputs, options, torch_images, torch_texts, worst_cosine
 
 PREPROCESSOR = {"size": {"shortest_edge": 224}, "crop_size": {"height": 224, "width": 224}, "resample": 3,
                 "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}
@@ -54,18 +54,9 @@ def build(path, shared):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default="build/neglabel")
-    ap.add_argument("--shared", default=os.environ.get("NEGLABEL_SHARED", "../shared"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--images", type=int, default=64)
-    ap.add_argument("--texts", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=32)
-    a = ap.parse_args()
+    a = options(64, 1000, 3)
     torch.set_num_threads(a.threads)
-    paths = sorted(glob.glob(os.path.join(a.shared, "data", "cifar10-test", "*", "*.jpg")))[::97][: a.images]
-    words = [l.strip() for l in open(os.path.join(a.shared, "neglabel-reference", "txtfiles", "noun.artifact.txt"))]
-    texts = ["the nice " + w for w in words if w][: a.texts]
+    paths, texts = inputs(a, lambda w: "the nice " + w)
     with tempfile.TemporaryDirectory() as d:
         model = build(d, a.shared)
         base = [a.bin, "embed", "--no-cache", "--quiet", "--device", "cpu", "--threads", str(a.threads), "--batch",
@@ -79,14 +70,14 @@ def main():
         tfile = os.path.join(d, "texts.txt")
         open(tfile, "w").write("\n".join(texts) + "\n")
         ours(img_args[:4])  # warm the page cache
-        t_img, e_img = best_of(3, lambda: ours(img_args))
-        t_txt, e_txt = best_of(3, lambda: ours(["--texts", tfile]))
+        t_img, e_img = best_of(a.runs, lambda: ours(img_args))
+        t_txt, e_txt = best_of(a.runs, lambda: ours(["--texts", tfile]))
 
         proc = CLIPImageProcessorPil(**PREPROCESSOR)
         tok = CLIPTokenizer(os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
 
         torch_images(model, proc, paths, a.batch)  # warm-up
-        tp_img, r_img = best_of(3, lambda: torch_images(model, proc, paths, a.batch))
+        tp_img, r_img = best_of(a.runs, lambda: torch_images(model, proc, paths, a.batch))
         pixels = torch.cat([proc(images=[Image.open(p).convert("RGB") for p in paths[i:i + a.batch]],
                                  return_tensors="pt")["pixel_values"] for i in range(0, len(paths), a.batch)])
 
@@ -95,8 +86,8 @@ def main():
                 for i in range(0, len(paths), a.batch):
                     model.get_image_features(pixel_values=pixels[i:i + a.batch])
 
-        tp_fwd, _ = best_of(3, torch_forward)
-        tp_txt, r_txt = best_of(3, lambda: torch_texts(model, tok, texts, a.batch))
+        tp_fwd, _ = best_of(a.runs, torch_forward)
+        tp_txt, r_txt = best_of(a.runs, lambda: torch_texts(model, tok, texts, a.batch))
     cos_i, cos_t = worst_cosine(e_img, r_img), worst_cosine(e_txt, r_txt)
     ni, nt = len(paths), len(texts)
     print(f"GroupViT (nvidia/groupvit-gcc-yfcc shapes), {ni} CIFAR-10 JPEGs, {nt} prompts, {a.threads} threads, "

@@ -1,11 +1,35 @@
 """Helpers of the benchmarks against PyTorch (bench_groupvit_vs_pytorch.py,
 bench_altclip_vs_pytorch.py): timing, and transformers' side of an
 embedding run (in batches, as a user of transformers writes it)."""
+import argparse
+import glob
+import os
 import time
 
 import numpy as np
 import torch
 from PIL import Image
+
+
+def options(images, texts, runs):
+    """The benchmarks' command line, with their own defaults."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="build/neglabel")
+    ap.add_argument("--shared", default=os.environ.get("NEGLABEL_SHARED", "../shared"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--images", type=int, default=images)
+    ap.add_argument("--texts", type=int, default=texts)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--runs", type=int, default=runs)
+    return ap.parse_args()
+
+
+def inputs(a, prompt):
+    """The image files (every 97th CIFAR-10 test JPEG) and the prompts
+    (prompt(word) for each word of WordNet's noun.artifact list)."""
+    paths = sorted(glob.glob(os.path.join(a.shared, "data", "cifar10-test", "*", "*.jpg")))[::97][: a.images]
+    words = [l.strip() for l in open(os.path.join(a.shared, "neglabel-reference", "txtfiles", "noun.artifact.txt"))]
+    return paths, [prompt(w) for w in words if w][: a.texts]
 
 
 def best_of(n, fn):

@@ -49,18 +49,9 @@ for line in open(sys.argv[2]):
 assert n == sum(len(v) < 22 for v in g.values()), n
 ' "$G/golden.json" "$TMP/tok.out"
 
-args=()
-for f in $(jq -r '.images | keys[]' "$G/golden.json"); do args+=(--image "$IMG/$f"); done
-targs=()
-while IFS= read -r t; do targs+=(--text "$t"); done < <(jq -r '.texts | keys[]' "$G/golden.json")
-nl embed -q --no-cache --model "$M" "${args[@]}" >"$TMP/img.jsonl" 2>"$TMP/err"; rc=$?
-check "embed images (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
-out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" images "$TMP/img.jsonl" 1e-5); rc=$?
-check "image embeddings equal transformers' within 1e-5 ||g|| ($out)" test $rc -eq 0
-nl embed -q --no-cache --model "$M" "${targs[@]}" >"$TMP/txt.jsonl" 2>"$TMP/err"; rc=$?
-check "embed texts (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
-out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" texts "$TMP/txt.jsonl" 1e-5); rc=$?
-check "text embeddings equal transformers' within 1e-5 ||g||, the long text cut ($out)" test $rc -eq 0
+golden_inputs "$G/golden.json"
+embed_golden "$G/golden.json" images 1e-5 "$TMP/img.jsonl" "image embeddings" --model "$M" "${args[@]}"
+embed_golden "$G/golden.json" texts 1e-5 "$TMP/txt.jsonl" "text embeddings, the long text cut" --model "$M" "${targs[@]}"
 # one text alone gives the bits a batch gives; so do 1 and 2 threads
 nl embed -q --no-cache --model "$M" --text "a photo of a dog." >"$TMP/one.jsonl"
 grep '"a photo of a dog\."' "$TMP/txt.jsonl" >"$TMP/batch-one.jsonl"

@@ -28,20 +28,11 @@ assert (v["hidden_size"], v["num_hidden_layers"], v["hidden_act"]) == (48, 4, "g
 assert (i["projection_dim"], i["projection_intermediate_dim"], i["dtype"]) == (32, 64, "mixed"), i
 ' "$TMP/info.json"
 
-args=() paths=()
-for f in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["images"]))' "$G/golden.json"); do
-  args+=(--image "$IMG/$f") paths+=("$IMG/$f")
-done
-nl embed -q --no-cache --model "$M" "${args[@]}" >"$TMP/img.jsonl" 2>"$TMP/err"; rc=$?
-check "embed images (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
-out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" images "$TMP/img.jsonl" 1e-5); rc=$?
-check "image embeddings equal transformers' within 1e-5 ||g|| ($out)" test $rc -eq 0
-targs=()
-while IFS= read -r t; do targs+=(--text "$t"); done < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["texts"]))' "$G/golden.json")
-nl embed -q --no-cache --model "$M" "${targs[@]}" >"$TMP/txt.jsonl" 2>"$TMP/err"; rc=$?
-check "embed texts (rc=$rc: $(cat "$TMP/err"))" test $rc -eq 0
-out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" texts "$TMP/txt.jsonl" 1e-5); rc=$?
-check "text embeddings equal transformers' within 1e-5 ||g|| ($out)" test $rc -eq 0
+golden_inputs "$G/golden.json"
+paths=()
+for ((k = 1; k < ${#args[@]}; k += 2)); do paths+=("${args[k]}"); done
+embed_golden "$G/golden.json" images 1e-5 "$TMP/img.jsonl" "image embeddings" --model "$M" "${args[@]}"
+embed_golden "$G/golden.json" texts 1e-5 "$TMP/txt.jsonl" "text embeddings" --model "$M" "${targs[@]}"
 # one image at a time gives the bits a batch gives (the stages run batched)
 nl embed -q --no-cache --model "$M" --image "$IMG/horses.jpg" >"$TMP/one.jsonl"
 grep '/horses.jpg"' "$TMP/img.jsonl" >"$TMP/batch-one.jsonl"

@@ -23,10 +23,7 @@ mkdir -p "$M"
 cp "$G/config.json" "$G/model.safetensors" "$G/preprocessor_config.json" "$SHARED/clip-tokenizer/vocab.json" \
   "$SHARED/clip-tokenizer/merges.txt" "$M/"
 
-args=()
-for f in $(jq -r '.images | keys[]' "$G/golden.json"); do args+=(--image "$IMG/$f"); done
-targs=()
-while IFS= read -r t; do targs+=(--text "$t"); done < <(jq -r '.texts | keys[]' "$G/golden.json")
+golden_inputs "$G/golden.json"
 check "the goldens hold a text of over 2,048 tokens" test "$(jq '[.tokens[]] | max' "$G/golden.json")" -gt 2048
 
 native=$(nl devices | jq -r '.cpu.bf16_kernel')
@@ -35,14 +32,10 @@ if [ "$native" != none ]; then paths="fp32 bf16"
 else echo "note: this CPU has no native bf16 (devices: .cpu.bf16_kernel none): only the fp32 path is checked"; fi
 for p in $paths; do
   tol=1e-5; [ "$p" = bf16 ] && tol=3e-2
-  nl embed -q --no-cache --device cpu --precision "$p" --model "$M" "${args[@]}" >"$TMP/img-$p.jsonl" 2>"$TMP/err"; rc=$?
-  check "$p: embed images (rc=$rc: $(tail -n 1 "$TMP/err"))" test $rc -eq 0
-  out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" images "$TMP/img-$p.jsonl" $tol); rc=$?
-  check "$p: image embeddings (2,402 tokens) equal transformers' within $tol ||g|| ($out)" test $rc -eq 0
-  nl embed -q --no-cache --device cpu --precision "$p" --model "$M" "${targs[@]}" >"$TMP/txt-$p.jsonl" 2>"$TMP/err"; rc=$?
-  check "$p: embed texts (rc=$rc: $(tail -n 1 "$TMP/err"))" test $rc -eq 0
-  out=$(python3 "$SRC/tests/emb_close.py" "$G/golden.json" texts "$TMP/txt-$p.jsonl" $tol); rc=$?
-  check "$p: text embeddings (up to 2,292 tokens) equal transformers' within $tol ||g|| ($out)" test $rc -eq 0
+  embed_golden "$G/golden.json" images $tol "$TMP/img-$p.jsonl" "$p: image embeddings (2,402 tokens)" \
+    --device cpu --precision "$p" --model "$M" "${args[@]}"
+  embed_golden "$G/golden.json" texts $tol "$TMP/txt-$p.jsonl" "$p: text embeddings (up to 2,292 tokens)" \
+    --device cpu --precision "$p" --model "$M" "${targs[@]}"
 done
 
 # the bits do not depend on the batch or the threads

@@ -53,6 +53,26 @@ partial_skip() {
   if [ -n "${NEGLABEL_NO_SKIP:-}" ]; then bad "$1 (NEGLABEL_NO_SKIP is set)"; else echo "note: $1"; fi
 }
 finish() { echo "$PASS passed, $FAIL failed"; [ $FAIL -eq 0 ]; }
+# golden_inputs GOLDEN: args (--image $IMG/NAME for each of the golden
+# JSON's images) and targs (--text for each of its texts)
+golden_inputs() {
+  local f t
+  args=() targs=()
+  while IFS= read -r f; do args+=(--image "$IMG/$f"); done \
+    < <(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["images"]))' "$1")
+  while IFS= read -r t; do targs+=(--text "$t"); done \
+    < <(python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["texts"]))' "$1")
+}
+# embed_golden GOLDEN KEY TOL OUT WHAT ARG...: `embed ARG...` into OUT, every
+# row within TOL ||g|| of the golden JSON's KEY ("images" or "texts")
+embed_golden() {
+  local golden=$1 key=$2 tol=$3 out=$4 what=$5 rc res
+  shift 5
+  nl embed -q --no-cache "$@" >"$out" 2>"$TMP/err"; rc=$?
+  check "$what: embed (rc=$rc: $(tail -n 1 "$TMP/err"))" test $rc -eq 0
+  res=$(python3 "$SRC/tests/emb_close.py" "$golden" "$key" "$out" "$tol"); rc=$?
+  check "$what equal transformers' within $tol ||g|| ($res)" test $rc -eq 0
+}
 # mine_and_score MODEL IMAGE...: NegLabel end to end on MODEL: negatives
 # mined from a small word list for four CIFAR-10 labels, then the images
 # scored; each must get a finite score in (0, 1]

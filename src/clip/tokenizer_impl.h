@@ -104,6 +104,8 @@ int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs);
  * special_tokens_map.json), where transformers writes model_max_length
  * 1e30 as an integer past 64 bits, which jansson refuses as one. */
 json_t *nli_tok_read_json(const char *path, int ints_as_real);
+/* The same, also hashing the file's bytes into *digest (FNV-1a). */
+json_t *nli_tok_read_json_hashed(const char *path, int ints_as_real, uint64_t *digest);
 uint64_t nli_tok_added_digest(const nli_tokenizer *t, uint64_t h); /* h unchanged without added tokens */
 void nli_tok_added_free(nli_tokenizer *t);
 

@@ -43,10 +43,13 @@ static int fill_vocab(nli_tokenizer *t, json_t *obj, const char *src) {
     return nli_tok_vocab_done(t, src);
 }
 
-json_t *nli_tok_read_json(const char *path, int ints_as_real) {
+json_t *nli_tok_read_json(const char *path, int ints_as_real) { return nli_tok_read_json_hashed(path, ints_as_real, NULL); }
+
+json_t *nli_tok_read_json_hashed(const char *path, int ints_as_real, uint64_t *digest) {
     char *data = NULL;
     size_t len = 0;
     if (nli_read_file(path, VOCAB_FILE_MAX, &data, &len)) return NULL;
+    if (digest) *digest = nli_fnv1a(data, len, NL_FNV_INIT);
     if (nli_json_check_values(path, data, len, NLI_JSON_MAX_VALUES)) { free(data); return NULL; }
     json_error_t jerr;
     json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES | (ints_as_real ? JSON_DECODE_INT_AS_REAL : 0), &jerr);

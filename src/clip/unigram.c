@@ -255,9 +255,12 @@ static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
     size_t first = ids->n;
     for (size_t e = n; e > 0;) {
         size_t b = from[e];
-        if (tok[e] == u->unk_id)
+        int32_t id = tok[e];
+        if (id == u->unk_id) { /* the fused run's string may still be a piece: tokenizers looks it up */
             while (b > 0 && tok[b] == u->unk_id) b = from[b];
-        if (iv_push(ids, piece_id(u, s + b, e - b))) goto done;
+            id = piece_id(u, s + b, e - b);
+        }
+        if (iv_push(ids, id)) goto done;
         e = b;
     }
     for (size_t a = first, z = ids->n; a + 1 < z; a++, z--) {

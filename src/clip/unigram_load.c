@@ -419,17 +419,14 @@ static int load_added(nli_unigram *u, json_t *list, const char *path) {
 }
 
 nli_unigram *nli_unigram_load(const char *path) {
-    json_t *root = nli_tok_read_json(path, 0);
+    uint64_t digest = 0;
+    json_t *root = nli_tok_read_json_hashed(path, 0, &digest);
     nli_unigram *u = root ? nli_calloc(1, sizeof *u) : NULL;
-    char *bytes = NULL;
-    size_t blen = 0;
-    if (!u || nli_read_file(path, (size_t)256 << 20, &bytes, &blen) != 0) {
+    if (!u) {
         json_decref(root);
-        free(u);
         return NULL;
     }
-    u->digest = nli_fnv1a(bytes, blen, NL_FNV_INIT);
-    free(bytes);
+    u->digest = digest;
     json_t *model = json_object_get(root, "model"), *norm = json_object_get(root, "normalizer");
     json_t *pre = json_object_get(root, "pre_tokenizer");
     int rc = json_is_object(model) ? load_model(u, model, path) : (nli_seterr("%s: no \"model\" object", path), -1);
