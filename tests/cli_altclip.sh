@@ -103,7 +103,7 @@ else
   echo "note: this CPU has no native bf16: the bf16 refusal is not reached"
 fi
 # configs transformers could not run, refused by name
-bad() {
+bad_config() {
   local what=$1 pat=$2 edit=$3
   mkdir -p "$TMP/bad"
   cp "$M"/* "$TMP/bad/"
@@ -111,9 +111,9 @@ bad() {
   expect_fail "$what" "$pat" "$BIN" info --no-cache --model "$TMP/bad"
   rm -rf "$TMP/bad"
 }
-bad "relative positions" "position_embedding_type 'relative_key'" '.text_config.position_embedding_type = "relative_key"'
-bad "pad_token_id past the positions" "pad_token_id 23 leaves no position" '.text_config.pad_token_id = 23'
-bad "project_dim against the weights" "text_model.transformation.weight" '.text_config.project_dim = 25'
+bad_config "relative positions" "position_embedding_type 'relative_key'" '.text_config.position_embedding_type = "relative_key"'
+bad_config "pad_token_id past the positions" "pad_token_id 23 leaves no position" '.text_config.pad_token_id = 23'
+bad_config "project_dim against the weights" "text_model.transformation.weight" '.text_config.project_dim = 25'
 rm -f "$M/tokenizer.json"
 expect_fail "no tokenizer.json" "no tokenizer.json" "$BIN" info --no-cache --model "$M"
 finish
