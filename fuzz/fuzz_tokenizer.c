@@ -17,6 +17,13 @@
  *        it is accepted, a few texts and the input itself through it
  *   'u': text for the Unigram tokenizer of tests/data/unigram (from
  *        NEGLABEL_SRC, else the working directory)
+ *   'W': the contents of a WordPiece tokenizer.json or vocab.txt
+ *        (wordpiece_load.c): loaded as a tokenizer.json alone (tokenizers'
+ *        pipeline), as a folder's tokenizer.json and as a folder's
+ *        vocab.txt (transformers 5's BertTokenizer), and when one loads, a
+ *        few texts through it
+ *   'w': text for the BERT tokenizer of tests/data/wordpiece/uncased (a
+ *        folder as ALIGN ships it), and through its normalizer
  *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean,
  *        both of which run ftfy.fix_text first)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
@@ -32,7 +39,9 @@
  * what its last round would have changed (C1 controls that windows-1252
  * defines, curly quotes, \r, the control characters ftfy removes); the
  * Unigram tokenizer's encode succeeds exactly on valid UTF-8, its ids in
- * range, and a charsmap's output is valid UTF-8. */
+ * range, and a charsmap's output is valid UTF-8; the WordPiece tokenizer's
+ * likewise ([CLS] first and [SEP] last for 'w'), its normalizer's output
+ * valid UTF-8, every load error naming the file. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +55,11 @@
 #include "tokenizer.h"
 #include "unigram.h"
 #include "util.h"
+#include "wordpiece.h"
 
 static nli_tokenizer *tok;
 static nli_unigram *ug;
+static nli_wordpiece *wp;
 static char vocab_path[4096], merges_tmp[64], mvocab_path[64];
 
 #define MERGES_VOCAB (512 + 2048)
@@ -299,6 +310,72 @@ static void fuzz_unigram_text(const uint8_t *d, size_t n) {
     }
 }
 
+#define TEXT(s) {s, sizeof s - 1}
+static const struct {
+    const char *s;
+    size_t n;
+} wp_texts[] = {TEXT("a photo of a dog."), TEXT("  \xc3\x84pfel CAF\xc3\x89 [MASK] x[SEP]y \xe4\xb8\x80\xe4\xba\x8c ##a"),
+                TEXT("\x00\xef\xbf\xbd\t\xc4\xb0stanbul!!? e\xcc\x81\xcc\x96")};
+
+static void wp_check(const nli_wordpiece *w, const char *text, size_t n, int must) {
+    int32_t *ids;
+    size_t m;
+    int rc = nli_wordpiece_encode(w, text, n, &ids, &m);
+    if (must && rc) abort(); /* texts without special tokens encode with any tokenizer that loads */
+    if (rc) return;
+    check_ids(ids, m, nli_wordpiece_vocab_size(w));
+    free(ids);
+}
+
+/* The input as a WordPiece tokenizer.json (alone and in a folder) and as
+ * a folder's vocab.txt. */
+static void fuzz_wordpiece_files(const uint8_t *d, size_t n) {
+    char dir[80], path[120];
+    snprintf(dir, sizeof dir, "/tmp/fuzz-wordpiece-%d", (int)getpid());
+    mkdir(dir, 0700);
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, k == 2 ? "vocab.txt" : "tokenizer.json");
+        FILE *f = fopen(path, "wb");
+        if (!f) break;
+        fwrite(d, 1, n, f);
+        fclose(f);
+        nli_wordpiece *w = k == 0 ? nli_wordpiece_load_json(path) : nli_wordpiece_load_dir(dir);
+        if (w) {
+            for (size_t i = 0; i < sizeof wp_texts / sizeof *wp_texts; i++)
+                wp_check(w, wp_texts[i].s, wp_texts[i].n, i == 0);
+            nli_wordpiece_free(w);
+        } else if (!strstr(nli_geterr(), dir)) {
+            abort(); /* every load error names the file or the folder */
+        }
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void fuzz_wordpiece_text(const uint8_t *d, size_t n) {
+    if (!wp) {
+        const char *src = getenv("NEGLABEL_SRC");
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/tests/data/wordpiece/uncased", src && *src ? src : ".");
+        if (!(wp = nli_wordpiece_load_dir(dir))) {
+            fprintf(stderr, "fuzz_tokenizer: %s (set NEGLABEL_SRC)\n", nli_geterr());
+            abort();
+        }
+    }
+    int32_t *ids;
+    size_t m;
+    int rc = nli_wordpiece_encode(wp, (const char *)d, n, &ids, &m);
+    if ((rc == 0) != valid_utf8(d, n)) abort();
+    if (rc) return;
+    check_ids(ids, m, nli_wordpiece_vocab_size(wp));
+    if (m < 2 || ids[m - 1] != nli_wordpiece_last_suffix(wp)) abort();
+    free(ids);
+    char *out;
+    size_t olen;
+    if (nli_wordpiece_normalize(wp, (const char *)d, n, &out, &olen) || !valid_utf8((const uint8_t *)out, olen)) abort();
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok) setup();
     if (size == 0) return 0;
@@ -309,6 +386,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else if (data[0] == 'U') fuzz_unigram_json(data + 1, size - 1);
     else if (data[0] == 'S') fuzz_charsmap(data + 1, size - 1);
     else if (data[0] == 'u') fuzz_unigram_text(data + 1, size - 1);
+    else if (data[0] == 'W') fuzz_wordpiece_files(data + 1, size - 1);
+    else if (data[0] == 'w') fuzz_wordpiece_text(data + 1, size - 1);
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }

@@ -157,6 +157,32 @@ uj = {"version": "1.0", "added_tokens": [
           ["photo", -5.0], ["<mask>", 0.0]]}}
 open(D + "tokenizer/unigram_json", "w", encoding="utf-8").write("U" + json.dumps(uj, ensure_ascii=False))
 open(D + "tokenizer/unigram_text", "w", encoding="utf-8").write("u  a photo of a <mask> ＦＵＬＬ ﬁ e\u0301 犬 \r\n")
+# WordPiece seeds: 'W' a small BERT tokenizer.json (BertNormalizer,
+# BertPreTokenizer, TemplateProcessing, the specials and a normalized added
+# token) and a vocab.txt (CRLF, a blank line, a piece listed twice); 'w'
+# text for tests/data/wordpiece/uncased's tokenizer
+wp_vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "photo", "of", "dog", "d", "##o", "##g", ".", "!",
+            "caf", "##e", "\u4e00", "i", "##\u0307"]
+wj = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [
+          {"id": i, "content": c, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+           "special": True} for i, c in enumerate(wp_vocab[:5])] + [
+          {"id": len(wp_vocab), "content": "New Word", "single_word": False, "lstrip": False, "rstrip": False,
+           "normalized": True, "special": False}],
+      "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": None,
+                     "lowercase": True},
+      "pre_tokenizer": {"type": "BertPreTokenizer"},
+      "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+          {"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "[SEP]", "type_id": 0}}], "pair": [],
+          "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                             "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}},
+      "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+      "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100, "vocab": {c: i for i, c in enumerate(wp_vocab)}}}
+open(D + "tokenizer/wordpiece_json", "w", encoding="utf-8").write("W" + json.dumps(wj, ensure_ascii=False))
+open(D + "tokenizer/wordpiece_vocab", "w", encoding="utf-8", newline="").write(
+    "W" + "\r\n".join(wp_vocab[:10] + [""] + wp_vocab[10:] + ["dog  "]) + "\n")
+open(D + "tokenizer/wordpiece_text", "w", encoding="utf-8", newline="").write(
+    "w A Photo of a DOG! caf\u00e9 [MASK]x \u4e00\u4e8c \u0130 \x00\ufffd\t" + "a" * 120 + " e\u0301\u0316")
 
 os.makedirs(D + "unpickler", exist_ok=True)
 T = "tests/data/torchscript/"

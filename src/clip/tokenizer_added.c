@@ -109,43 +109,15 @@ int nli_tok_added_add(nli_tokenizer *t, const char *content, size_t len, long lo
     return 0;
 }
 
-/* The trie: node 0 is the root; an edge (node, byte) -> child lives in an
- * open-addressing table keyed by node << 8 | byte, plus one. */
-static size_t edge_slot(const nli_trie *tr, uint64_t key) {
-    size_t mask = tr->ecap - 1, i = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & mask;
-    while (tr->ekey[i] && tr->ekey[i] != key) i = (i + 1) & mask;
-    return i;
-}
-
 static int trie_build(nli_trie *tr, const nli_added *added, size_t n, int normalized) {
     size_t bytes = 0;
     for (size_t k = 0; k < n; k++)
         if (!!(added[k].flags & NLI_ADDED_NORMALIZED) == normalized) bytes += added[k].mlen;
     if (!bytes) return 0;
-    size_t cap = 16;
-    while (cap < 2 * bytes) cap *= 2;
-    tr->ecap = cap;
-    tr->ekey = nli_calloc(cap, sizeof *tr->ekey);
-    tr->echild = nli_mallocarray(cap, sizeof *tr->echild);
-    tr->tok = nli_mallocarray(bytes + 1, sizeof *tr->tok);
-    if (!tr->ekey || !tr->echild || !tr->tok) return -1;
-    tr->tok[0] = -1;
-    tr->nnodes = 1;
-    for (size_t k = 0; k < n; k++) {
-        if (!!(added[k].flags & NLI_ADDED_NORMALIZED) != normalized) continue;
-        int32_t node = 0;
-        for (size_t j = 0; j < added[k].mlen; j++) {
-            uint64_t key = ((uint64_t)node << 8 | (uint8_t)added[k].match[j]) + 1;
-            size_t i = edge_slot(tr, key);
-            if (!tr->ekey[i]) {
-                tr->ekey[i] = key;
-                tr->echild[i] = (int32_t)tr->nnodes;
-                tr->tok[tr->nnodes++] = -1;
-            }
-            node = tr->echild[i];
-        }
-        if (tr->tok[node] < 0) tr->tok[node] = (int32_t)k; /* two contents cleaned alike: the first */
-    }
+    if (nli_trie_init(tr, bytes)) return -1;
+    for (size_t k = 0; k < n; k++) /* two contents cleaned alike: the first */
+        if (!!(added[k].flags & NLI_ADDED_NORMALIZED) == normalized)
+            nli_trie_put(tr, added[k].match, added[k].mlen, (int32_t)k, 1);
     return 0;
 }
 
@@ -244,10 +216,8 @@ int nli_tok_added_next(const nli_tokenizer *t, int normalized, const char *s, si
         int32_t node = 0, best = -1;
         size_t best_end = 0;
         for (size_t j = i; j < n; j++) {
-            size_t e = edge_slot(tr, ((uint64_t)node << 8 | (uint8_t)s[j]) + 1);
-            if (!tr->ekey[e]) break;
-            node = tr->echild[e];
-            if (tr->tok[node] >= 0) best = tr->tok[node], best_end = j + 1;
+            if ((node = nli_trie_child(tr, node, (uint8_t)s[j])) < 0) break;
+            if (tr->id[node] >= 0) best = tr->id[node], best_end = j + 1;
         }
         if (best < 0) {
             i++;
@@ -301,9 +271,7 @@ void nli_tok_added_free(nli_tokenizer *t) {
     }
     free(t->added);
     for (int s = 0; s < 2; s++) {
-        free(t->trie[s].ekey);
-        free(t->trie[s].echild);
-        free(t->trie[s].tok);
+        nli_trie_free(&t->trie[s]);
     }
     pcre2_code_free(t->word);
 }

@@ -4,6 +4,7 @@
 #ifndef NEGLABEL_TOKENIZER_IMPL_H
 #define NEGLABEL_TOKENIZER_IMPL_H
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "trie.h"
 #include <jansson.h>
 #include <pcre2.h>
 #include <stddef.h>
@@ -27,13 +28,6 @@ typedef struct {
     char *file; /* the file that first gave it, for errors */
 } nli_added;
 
-/* A byte trie of added tokens' match strings: tok[node] is the index of
- * the token ending there or -1; edges in an open-addressing table. */
-typedef struct {
-    int32_t *tok, *echild;
-    uint64_t *ekey;
-    size_t nnodes, ecap;
-} nli_trie;
 
 struct nli_tokenizer {
     /* vocab: open addressing, string -> id */
@@ -59,7 +53,7 @@ struct nli_tokenizer {
     const char *source; /* static: what the tables came from */
     nli_added *added;   /* CLIP's two specials are not among them */
     size_t nadded, addedcap;
-    nli_trie trie[2];  /* [0]: normalized false (raw text), [1]: normalized true */
+    nli_trie trie[2];  /* added tokens' match strings (id: index in added); [0]: normalized false (raw text), [1]: normalized true */
     pcre2_code *word;  /* a word character, when a token is single_word */
 };
 
@@ -106,6 +100,14 @@ int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs);
 json_t *nli_tok_read_json(const char *path, int ints_as_real);
 /* The same, also hashing the file's bytes into *digest (FNV-1a). */
 json_t *nli_tok_read_json_hashed(const char *path, int ints_as_real, uint64_t *digest);
+/* o's "type" string, or "" (tokenizer.json's components). */
+const char *nli_tok_json_type(json_t *o);
+/* tokenizer.json's post_processor p (TemplateProcessing's single template,
+ * Bert- or RobertaProcessing's cls and sep; absent or null: none): the ids
+ * put before and after a text, at most 8 a side, each below limit. -1 with
+ * the error naming path. */
+int nli_tok_json_post(json_t *p, const char *path, int32_t limit, int32_t prefix[8], size_t *np, int32_t suffix[8],
+                      size_t *ns);
 uint64_t nli_tok_added_digest(const nli_tokenizer *t, uint64_t h); /* h unchanged without added tokens */
 void nli_tok_added_free(nli_tokenizer *t);
 

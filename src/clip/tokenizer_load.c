@@ -325,3 +325,62 @@ done:
     free(json);
     return t;
 }
+
+const char *nli_tok_json_type(json_t *o) {
+    json_t *t = json_object_get(o, "type");
+    return json_is_string(t) ? json_string_value(t) : "";
+}
+
+/* One id around the text: below limit, at most 8 on a side. */
+static int post_id(json_t *v, int32_t *ids, size_t *n, int32_t limit, const char *path, const char *what) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= limit || *n == 8) {
+        nli_seterr("%s: post_processor: %s: an id in 0..%d is needed (at most 8 around the text)", path, what,
+                   (int)limit - 1);
+        return -1;
+    }
+    ids[(*n)++] = (int32_t)json_integer_value(v);
+    return 0;
+}
+
+int nli_tok_json_post(json_t *p, const char *path, int32_t limit, int32_t prefix[8], size_t *np, int32_t suffix[8],
+                      size_t *ns) {
+    if (!p || json_is_null(p)) return 0;
+    const char *t = nli_tok_json_type(p);
+    if (!strcmp(t, "BertProcessing") || !strcmp(t, "RobertaProcessing")) { /* one id each side: [token, id] */
+        json_t *cls = json_object_get(p, "cls"), *sep = json_object_get(p, "sep");
+        if (json_array_size(cls) != 2 || json_array_size(sep) != 2) {
+            nli_seterr("%s: post_processor.cls and .sep must be [token, id]", path);
+            return -1;
+        }
+        return post_id(json_array_get(cls, 1), prefix, np, limit, path, "cls") ||
+               post_id(json_array_get(sep, 1), suffix, ns, limit, path, "sep");
+    }
+    if (strcmp(t, "TemplateProcessing")) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: post_processor '%.40s' is not supported (TemplateProcessing, "
+                        "BertProcessing, RobertaProcessing)", path, t);
+        return -1;
+    }
+    json_t *single = json_object_get(p, "single"), *specials = json_object_get(p, "special_tokens");
+    if (!json_is_array(single)) { nli_seterr("%s: post_processor: no single template", path); return -1; }
+    int seen = 0;
+    for (size_t i = 0; i < json_array_size(single); i++) {
+        json_t *e = json_array_get(single, i), *sp = json_object_get(e, "SpecialToken"), *sq = json_object_get(e, "Sequence");
+        json_t *id = json_object_get(sp ? sp : sq, "id");
+        if (!json_is_string(id) || (sq && (seen || strcmp(json_string_value(id), "A")))) {
+            nli_seterr("%s: post_processor: the single template must hold $A once and special tokens", path);
+            return -1;
+        }
+        if (sq) { seen = 1; continue; }
+        json_t *list = json_object_get(json_object_get(specials, json_string_value(id)), "ids");
+        if (!json_is_array(list)) {
+            nli_seterr("%s: post_processor: special token '%.40s' has no ids", path, json_string_value(id));
+            return -1;
+        }
+        for (size_t k = 0; k < json_array_size(list); k++)
+            if (post_id(json_array_get(list, k), seen ? suffix : prefix, seen ? ns : np, limit, path,
+                        json_string_value(id)))
+                return -1;
+    }
+    if (!seen) { nli_seterr("%s: post_processor: the single template has no $A", path); return -1; }
+    return 0;
+}

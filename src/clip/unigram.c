@@ -210,7 +210,7 @@ static int pre_step(const nli_ug_pre *m, pieces *ps, int first) {
 /* The id of the piece s[0..n), or unk_id. */
 static int32_t piece_id(const nli_unigram *u, const char *s, size_t n) {
     int32_t node = 0;
-    for (size_t i = 0; i < n && node >= 0; i++) node = nli_ug_child(&u->pieces, node, (uint8_t)s[i]);
+    for (size_t i = 0; i < n && node >= 0; i++) node = nli_trie_child(&u->pieces, node, (uint8_t)s[i]);
     return node >= 0 && u->pieces.id[node] >= 0 ? u->pieces.id[node] : u->unk_id;
 }
 
@@ -236,7 +236,7 @@ static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
         int single = 0;
         int32_t node = 0;
         for (size_t k = st; k < n; k++) {
-            if ((node = nli_ug_child(&u->pieces, node, (uint8_t)s[k])) < 0) break;
+            if ((node = nli_trie_child(&u->pieces, node, (uint8_t)s[k])) < 0) break;
             int32_t id = u->pieces.id[node];
             if (id < 0) continue;
             double cand = u->score[id] + best[st];
@@ -300,7 +300,7 @@ static long next_added(const nli_unigram *u, const char *s, size_t n, size_t fro
     for (size_t i = from; i < n; i++) {
         long best = -1;
         int32_t node = 0;
-        for (size_t k = i; k < n && (node = nli_ug_child(&u->atrie, node, (uint8_t)s[k])) >= 0; k++)
+        for (size_t k = i; k < n && (node = nli_trie_child(&u->atrie, node, (uint8_t)s[k])) >= 0; k++)
             if (u->atrie.id[node] >= 0) best = u->atrie.id[node];
         if (best >= 0) {
             *at = i;

@@ -6,6 +6,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "trie.h"
 #include "unigram.h"
 
 #define NLI_UG_MAX_VOCAB (1 << 24)
@@ -36,15 +37,7 @@ typedef struct {
     int lstrip, rstrip, single_word; /* rstrip and single_word are refused at load */
 } nli_ug_added;
 
-/* A byte trie: id[node] for the key ending there, else -1; edges
- * (node << 8 | byte) + 1 -> child by open addressing (0: empty). */
-typedef struct {
-    int32_t *id;
-    size_t nnodes;
-    uint64_t *ekey;
-    int32_t *echild;
-    size_t ecap;
-} nli_ug_trie;
+typedef nli_trie nli_ug_trie; /* trie.h */
 
 struct nli_unigram {
     uint64_t digest; /* of the file's bytes */
@@ -64,6 +57,5 @@ struct nli_unigram {
     size_t nadded;
 };
 
-/* unigram_load.c: the child of node along byte b, or -1. */
-int32_t nli_ug_child(const nli_ug_trie *t, int32_t node, uint8_t b);
+
 #endif

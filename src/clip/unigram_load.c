@@ -18,71 +18,18 @@
 #define ADDED_MAX 4096
 #define ADDED_LEN 256
 
-static uint64_t mix(uint64_t k) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return k;
-}
-
-int32_t nli_ug_child(const nli_ug_trie *t, int32_t node, uint8_t b) {
-    uint64_t key = ((uint64_t)node << 8 | b) + 1;
-    for (size_t i = mix(key) & (t->ecap - 1);; i = (i + 1) & (t->ecap - 1)) {
-        if (t->ekey[i] == key) return t->echild[i];
-        if (t->ekey[i] == 0) return -1;
-    }
-}
-
-/* Room for keys of `bytes` bytes in all. */
-static int trie_init(nli_ug_trie *t, size_t bytes) {
-    size_t cap = 16;
-    while (cap < 2 * (bytes + 1)) cap *= 2;
-    t->ecap = cap;
-    t->ekey = nli_calloc(cap, sizeof(uint64_t));
-    t->echild = nli_mallocarray(cap, sizeof(int32_t));
-    t->id = nli_mallocarray(bytes + 1, sizeof(int32_t));
-    if (!t->ekey || !t->echild || !t->id) return -1;
-    t->id[0] = -1;
-    t->nnodes = 1;
-    return 0;
-}
-
-static int32_t child_or_new(nli_ug_trie *t, int32_t node, uint8_t b) {
-    uint64_t key = ((uint64_t)node << 8 | b) + 1;
-    size_t i = mix(key) & (t->ecap - 1);
-    for (; t->ekey[i]; i = (i + 1) & (t->ecap - 1))
-        if (t->ekey[i] == key) return t->echild[i];
-    t->ekey[i] = key;
-    t->echild[i] = (int32_t)t->nnodes;
-    t->id[t->nnodes] = -1;
-    return (int32_t)t->nnodes++;
-}
-
-/* Key s[0..n) (n > 0) gets id; keep_first: an id already there stays. */
-static void trie_put(nli_ug_trie *t, const uint8_t *s, size_t n, int32_t id, int keep_first) {
-    int32_t node = 0;
-    for (size_t k = 0; k < n; k++) node = child_or_new(t, node, s[k]);
-    if (!keep_first || t->id[node] < 0) t->id[node] = id;
-}
-
-static void trie_free(nli_ug_trie *t) {
-    free(t->id);
-    free(t->ekey);
-    free(t->echild);
-}
-
 /* The pieces into the trie; a piece listed twice keeps its last id. */
 static int build_trie(nli_unigram *u, json_t *vocab, const char *path) {
     size_t bytes = 0;
     for (size_t i = 0; i < u->nvocab; i++) bytes += json_string_length(json_array_get(json_array_get(vocab, i), 0));
-    if (trie_init(&u->pieces, bytes)) {
+    if (nli_trie_init(&u->pieces, bytes)) {
         nli_prefixerr("%s: the Unigram vocabulary", path);
         return -1;
     }
     for (size_t i = 0; i < u->nvocab; i++) {
         json_t *s = json_array_get(json_array_get(vocab, i), 0);
         if (json_string_length(s)) /* tokenizers' trie never yields an empty piece */
-            trie_put(&u->pieces, (const uint8_t *)json_string_value(s), json_string_length(s), (int32_t)i, 0);
+            nli_trie_put(&u->pieces, json_string_value(s), json_string_length(s), (int32_t)i, 0);
     }
     return 0;
 }
@@ -162,11 +109,6 @@ static int base64(const char *s, size_t n, uint8_t **out, size_t *len) {
     return 0;
 }
 
-static const char *type_of(json_t *o) {
-    json_t *t = json_object_get(o, "type");
-    return json_is_string(t) ? json_string_value(t) : "";
-}
-
 static int get_bool(json_t *o, const char *key, int dflt, int *out, const char *path, const char *what) {
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) { *out = dflt; return 0; }
@@ -176,7 +118,7 @@ static int get_bool(json_t *o, const char *key, int dflt, int *out, const char *
 }
 
 static int add_norm(nli_unigram *u, json_t *n, const char *path) {
-    const char *t = type_of(n);
+    const char *t = nli_tok_json_type(n);
     if (!strcmp(t, "Sequence")) {
         json_t *list = json_object_get(n, "normalizers");
         if (!json_is_array(list)) { nli_seterr("%s: normalizer Sequence without a normalizers list", path); return -1; }
@@ -253,7 +195,7 @@ static int add_norm(nli_unigram *u, json_t *n, const char *path) {
 }
 
 static int add_pre(nli_unigram *u, json_t *p, const char *path) {
-    const char *t = type_of(p);
+    const char *t = nli_tok_json_type(p);
     if (!strcmp(t, "Sequence")) {
         json_t *list = json_object_get(p, "pretokenizers");
         if (!json_is_array(list)) { nli_seterr("%s: pre_tokenizer Sequence without a pretokenizers list", path); return -1; }
@@ -314,67 +256,6 @@ static int add_pre(nli_unigram *u, json_t *p, const char *path) {
     return 0;
 }
 
-/* A special token's ids from TemplateProcessing's special_tokens. */
-static int template_ids(json_t *specials, const char *name, int32_t *ids, size_t *n, size_t max, const char *path,
-                        size_t nvocab) {
-    json_t *sp = json_object_get(json_object_get(specials, name), "ids");
-    if (!json_is_array(sp)) {
-        nli_seterr("%s: post_processor: special token '%.40s' has no ids", path, name);
-        return -1;
-    }
-    for (size_t i = 0; i < json_array_size(sp); i++) {
-        json_t *v = json_array_get(sp, i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || (size_t)json_integer_value(v) >= nvocab || *n == max) {
-            nli_seterr("%s: post_processor: special token '%.40s': ids must be in the vocabulary (at most %zu around "
-                       "the text)", path, name, max);
-            return -1;
-        }
-        ids[(*n)++] = (int32_t)json_integer_value(v);
-    }
-    return 0;
-}
-
-static int pair_id(json_t *p, int32_t *ids, size_t *n, const char *path, const char *what, size_t nvocab) {
-    json_t *v = json_array_get(p, 1);
-    if (!json_is_array(p) || json_array_size(p) != 2 || !json_is_integer(v) || json_integer_value(v) < 0 ||
-        (size_t)json_integer_value(v) >= nvocab) {
-        nli_seterr("%s: post_processor.%s must be [token, id in the vocabulary]", path, what);
-        return -1;
-    }
-    ids[(*n)++] = (int32_t)json_integer_value(v);
-    return 0;
-}
-
-static int load_post(nli_unigram *u, json_t *p, const char *path) {
-    if (!p || json_is_null(p)) return 0;
-    const char *t = type_of(p);
-    if (!strcmp(t, "RobertaProcessing") || !strcmp(t, "BertProcessing"))
-        return pair_id(json_object_get(p, "cls"), u->prefix, &u->nprefix, path, "cls", u->nvocab) ||
-               pair_id(json_object_get(p, "sep"), u->suffix, &u->nsuffix, path, "sep", u->nvocab);
-    if (strcmp(t, "TemplateProcessing")) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: post_processor '%.40s' is not supported (TemplateProcessing, "
-                        "RobertaProcessing)", path, t);
-        return -1;
-    }
-    json_t *single = json_object_get(p, "single"), *specials = json_object_get(p, "special_tokens");
-    if (!json_is_array(single)) { nli_seterr("%s: post_processor: no single template", path); return -1; }
-    int seen = 0;
-    for (size_t i = 0; i < json_array_size(single); i++) {
-        json_t *e = json_array_get(single, i), *sp = json_object_get(e, "SpecialToken"), *sq = json_object_get(e, "Sequence");
-        json_t *id = json_object_get(sp ? sp : sq, "id");
-        if (!json_is_string(id) || (sq && (seen || strcmp(json_string_value(id), "A")))) {
-            nli_seterr("%s: post_processor: the single template must hold $A once and special tokens", path);
-            return -1;
-        }
-        if (sq) { seen = 1; continue; }
-        if (seen ? template_ids(specials, json_string_value(id), u->suffix, &u->nsuffix, 8, path, u->nvocab)
-                 : template_ids(specials, json_string_value(id), u->prefix, &u->nprefix, 8, path, u->nvocab))
-            return -1;
-    }
-    if (!seen) { nli_seterr("%s: post_processor: the single template has no $A", path); return -1; }
-    return 0;
-}
-
 static int load_added(nli_unigram *u, json_t *list, const char *path) {
     if (!list || json_is_null(list)) return 0;
     if (!json_is_array(list) || json_array_size(list) > ADDED_MAX) {
@@ -412,9 +293,9 @@ static int load_added(nli_unigram *u, json_t *list, const char *path) {
         u->nadded++;
     }
     /* the tokens' trie: matching walks at most ADDED_LEN bytes from a position */
-    if (trie_init(&u->atrie, (size_t)ADDED_LEN * u->nadded)) return -1;
+    if (nli_trie_init(&u->atrie, (size_t)ADDED_LEN * u->nadded)) return -1;
     for (size_t i = 0; i < u->nadded; i++)
-        trie_put(&u->atrie, (const uint8_t *)u->added[i].s, u->added[i].len, (int32_t)i, 1);
+        nli_trie_put(&u->atrie, u->added[i].s, u->added[i].len, (int32_t)i, 1);
     return 0;
 }
 
@@ -432,7 +313,9 @@ nli_unigram *nli_unigram_load(const char *path) {
     int rc = json_is_object(model) ? load_model(u, model, path) : (nli_seterr("%s: no \"model\" object", path), -1);
     if (!rc && norm && !json_is_null(norm)) rc = add_norm(u, norm, path);
     if (!rc && pre && !json_is_null(pre)) rc = add_pre(u, pre, path);
-    if (!rc) rc = load_post(u, json_object_get(root, "post_processor"), path);
+    if (!rc)
+        rc = nli_tok_json_post(json_object_get(root, "post_processor"), path, (int32_t)u->nvocab, u->prefix,
+                               &u->nprefix, u->suffix, &u->nsuffix);
     if (!rc) rc = load_added(u, json_object_get(root, "added_tokens"), path);
     json_decref(root);
     if (rc) {
@@ -447,7 +330,7 @@ int nli_unigram_as_xlmr(nli_unigram *u, const char *path) {
     const char *names[2] = {"<s>", "</s>"};
     for (int k = 0; k < 2; k++) {
         int32_t node = 0;
-        for (const char *c = names[k]; *c && node >= 0; c++) node = nli_ug_child(&u->pieces, node, (uint8_t)*c);
+        for (const char *c = names[k]; *c && node >= 0; c++) node = nli_trie_child(&u->pieces, node, (uint8_t)*c);
         if (node < 0 || (ids[k] = u->pieces.id[node]) < 0) {
             nli_seterr("%s: no '%s' in the vocabulary (XLM-R's special tokens)", path, names[k]);
             return -1;
@@ -475,8 +358,8 @@ int nli_unigram_as_xlmr(nli_unigram *u, const char *path) {
 void nli_unigram_free(nli_unigram *u) {
     if (!u) return;
     free(u->score);
-    trie_free(&u->pieces);
-    trie_free(&u->atrie);
+    nli_trie_free(&u->pieces);
+    nli_trie_free(&u->atrie);
     nli_charsmap_free(&u->cm);
     for (size_t i = 0; i < u->nnorm; i++) {
         free(u->norm[i].content);
