@@ -1,13 +1,17 @@
 """Helpers of the benchmarks against PyTorch (bench_groupvit_vs_pytorch.py,
-bench_altclip_vs_pytorch.py): timing, and transformers' side of an
+bench_altclip_vs_pytorch.py, bench_align_vs_pytorch.py): timing, and transformers' side of an
 embedding run (in batches, as a user of transformers writes it)."""
 import argparse
 import glob
+import json
 import os
+import subprocess
+import tempfile
 import time
 
 import numpy as np
 import torch
+import transformers
 from PIL import Image
 
 
@@ -70,3 +74,46 @@ def torch_images(model, proc, paths, batch):
 def worst_cosine(a, b):
     u = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
     return float((u(a) * u(b)).sum(axis=1).min())
+
+
+def run(a, build, make_tok, proc, paths, texts, title):
+    """The comparison both model benchmarks make: build(folder) saves the
+    model there and returns it; neglabel `embed` (a process; its load alone,
+    `info`, timed and taken off) and PyTorch (make_tok(folder)'s tokenizer
+    and get_text_features in padded batches; proc and get_image_features)
+    embed texts and the image files; prints ms per item, the ratios and
+    the worst cosine between the two sides."""
+    with tempfile.TemporaryDirectory() as d:
+        model = build(d)
+        base = [a.bin, "--threads", str(a.threads)]
+        emb = base + ["embed", "--no-cache", "--quiet", "--device", "cpu", "--batch", str(a.batch), "--model", d]
+
+        def ours(args):
+            r = subprocess.run(emb + args, capture_output=True, text=True, check=True)
+            return np.array([json.loads(l)["embedding"] for l in r.stdout.splitlines()])
+
+        tfile = os.path.join(d, "texts.txt")
+        open(tfile, "w").write("\n".join(texts) + "\n")
+        img_args = [x for p in paths for x in ("--image", p)]
+        load = lambda: subprocess.run(base + ["info", "--no-cache", "--model", d], capture_output=True, check=True)
+        load()  # the page cache warm
+        t_load, _ = best_of(a.runs, load)
+        t_txt, e_txt = best_of(a.runs, lambda: ours(["--texts", tfile]))
+        t_img, e_img = best_of(a.runs, lambda: ours(img_args))
+
+        tok = make_tok(d)
+        torch_texts(model, tok, texts[:a.batch], a.batch)  # warm-up
+        tp_txt, r_txt = best_of(a.runs, lambda: torch_texts(model, tok, texts, a.batch))
+        tp_img, r_img = best_of(a.runs, lambda: torch_images(model, proc, paths, a.batch))
+    cos_t, cos_i = worst_cosine(e_txt, r_txt), worst_cosine(e_img, r_img)
+    ni, nt = len(paths), len(texts)
+    print(f"{title}, {nt} prompts, {ni} CIFAR-10 JPEGs, {a.threads} threads, batch {a.batch}; "
+          f"torch {torch.__version__}, transformers {transformers.__version__}")
+    print(f"load    neglabel (info: the weights converted):               {t_load:8.2f} s, taken off below")
+    print(f"texts   neglabel embed (tokenize + model):                    {(t_txt - t_load) / nt * 1e3:8.2f} ms/text")
+    print(f"        PyTorch (tokenizer + get_text_features, padded):      {tp_txt / nt * 1e3:8.2f} ms/text"
+          f"   ratio {tp_txt / (t_txt - t_load):.2f}x")
+    print(f"images  neglabel embed (decode + preprocess + model):         {(t_img - t_load) / ni * 1e3:8.1f} ms/image")
+    print(f"        PyTorch (Pillow processor + get_image_features):      {tp_img / ni * 1e3:8.1f} ms/image"
+          f"   ratio {tp_img / (t_img - t_load):.2f}x")
+    print(f"worst cosine neglabel vs PyTorch: texts {cos_t:.9f}, images {cos_i:.9f}")

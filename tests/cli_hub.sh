@@ -92,6 +92,11 @@ mkdir -p "$TMP/gv" && cp "$SRC/tests/data/groupvit/config.json" "$SRC/tests/data
 mkdir -p "$TMP/alt" && cp "$SRC/tests/data/altclip/config.json" "$SRC/tests/data/altclip/model.safetensors" \
   "$SRC/tests/data/altclip/preprocessor_config.json" "$SRC/tests/data/unigram/tokenizer.json" "$TMP/alt/"
 printf 'not a model' >"$TMP/alt/sentencepiece.bpe.model"
+# ALIGN (model_type "align"), its BERT tokenizer as vocab.txt +
+# tokenizer_config.json only (no tokenizer.json: the last fallback)
+mkdir -p "$TMP/align" && cp "$SRC/tests/data/align/config.json" "$SRC/tests/data/align/model.safetensors" \
+  "$SRC/tests/data/align/preprocessor_config.json" "$SRC/tests/data/align/vocab.txt" \
+  "$SRC/tests/data/align/tokenizer_config.json" "$TMP/align/"
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
@@ -99,7 +104,7 @@ LOG=$TMP/server.log
   --repo org/evil="$TMP/evil" --repo org/binonly="$TMP/binonly" --repo org/binsharded="$TMP/binsharded" --repo org/binbad="$TMP/binbad" --repo org/noweights="$TMP/noweights" --repo org/cut="$TMP/tiny" --repo org/stall="$TMP/tiny" \
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/openclipbin="$TMP/openclipbin" --repo org/v5="$TMP/v5" \
-  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" --repo org/groupvit="$TMP/gv" --repo org/altclip="$TMP/alt" \
+  --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" --repo org/groupvit="$TMP/gv" --repo org/altclip="$TMP/alt" --repo org/align="$TMP/align" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
@@ -375,6 +380,13 @@ rc=$?; check "AltCLIP by name: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
 check "AltCLIP by name: its architecture" test "$(jq -r .architecture "$TMP/alt.json")" = AltCLIP
 check "AltCLIP by name: its tokenizer.json fetched" \
   cmp -s "$SRC/tests/data/unigram/tokenizer.json" "$(snapshot "$TMP/c-alt" altclip)/tokenizer.json"
+# an ALIGN repository with vocab.txt alone: fetched, read as ALIGN
+HF_HUB_CACHE=$TMP/c-align T info --model org/align >"$TMP/align.json" 2>"$TMP/err"
+rc=$?; check "ALIGN by name: works ($(tail -1 "$TMP/err"))" test $rc -eq 0
+check "ALIGN by name: its architecture and WordPiece tokenizer" \
+  test "$(jq -r '.architecture + " " + .tokenizer' "$TMP/align.json")" = "ALIGN vocab.txt (WordPiece)"
+check "ALIGN by name: its vocab.txt fetched" \
+  cmp -s "$SRC/tests/data/align/vocab.txt" "$(snapshot "$TMP/c-align" align)/vocab.txt"
 # a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on
 # the Hub and on the CDN; it used to end the download at once with libcurl's
 # "Failure writing output to destination" (the page is read 64 kB at most)

@@ -96,3 +96,26 @@ assert len(rows) == int(sys.argv[2]), rows
 assert all(0 < float(r[1]) <= 1 and math.isfinite(float(r[1])) for r in rows), rows
 ' "$TMP/scores.csv" $#
 }
+
+# bad_config WHAT PATTERN JQ-EDIT MODEL: a copy of MODEL whose config.json
+# is edited by JQ-EDIT is refused by info, the message matching PATTERN
+bad_config() {
+  local what=$1 pat=$2 edit=$3 m=$4
+  mkdir -p "$TMP/bad"
+  cp "$m"/* "$TMP/bad/"
+  jq "$edit" "$m/config.json" >"$TMP/bad/config.json"
+  expect_fail "$what" "$pat" "$BIN" info --no-cache --model "$TMP/bad"
+  rm -rf "$TMP/bad"
+}
+
+# bf16_refused NAME MODEL: --precision bf16 is refused naming NAME (where
+# this CPU has native bf16; elsewhere the precision falls back to fp32
+# before the model sees it)
+bf16_refused() {
+  if [ "$(nl devices | jq -r '.cpu.bf16_kernel')" != none ]; then
+    expect_fail "bf16: refused naming $1" "$1 computes in fp32" \
+      "$BIN" embed -q --no-cache --device cpu --precision bf16 --model "$2" --text x
+  else
+    echo "note: this CPU has no native bf16: the bf16 refusal is not reached"
+  fi
+}

@@ -269,10 +269,12 @@ int nli_hub_snapshot_complete(const char *snap, nli_layout layout, const char **
             }
         return 1;
     }
-    /* config.json, and vocab.json + merges.txt or else tokenizer.json */
+    /* config.json, and vocab.json + merges.txt or else tokenizer.json (or
+     * BERT's vocab.txt) */
     int have[NL_HUB_N_REQUIRED];
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++) have[i] = nli_hub_in_snapshot(snap, nli_hub_required[i]);
-    if (!have[1] && !have[2]) have[1] = have[2] = nli_hub_in_snapshot(snap, NL_HUB_TOKENIZER_JSON);
+    if (!have[1] && !have[2])
+        have[1] = have[2] = nli_hub_in_snapshot(snap, NL_HUB_TOKENIZER_JSON) || nli_hub_in_snapshot(snap, NL_HUB_VOCAB_TXT);
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++)
         if (!have[i]) {
             *missing = nli_hub_required[i];

@@ -469,7 +469,8 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
     }
     /* the tokenizer: vocab.json + merges.txt (and added_tokens.json when
      * the repository has one: a fine-tune's added words), else
-     * tokenizer.json (all that transformers 5 saves); then the files that
+     * tokenizer.json (all that transformers 5 saves), else a BERT
+     * tokenizer's vocab.txt (ALIGN's, saved without tokenizer.json); then the files that
      * list added tokens, when there (transformers matches them whole) */
     int v = plan_file(h, commit, nli_hub_required[1], &p);
     if (v == 1) {
@@ -480,9 +481,11 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
         if (v == 1 && plan_optional(h, commit, NL_HUB_ADDED_TOKENS, &p) < 0) goto done;
     } else if (v == 0) {
         v = plan_file(h, commit, NL_HUB_TOKENIZER_JSON, &p);
+        if (v == 0) v = plan_file(h, commit, NL_HUB_VOCAB_TXT, &p); /* a BERT tokenizer's (ALIGN's) */
         if (v == 0)
-            nli_seterr("%s@%s has neither %s + %s nor %s (neglabel needs a CLIP model in Hugging Face format)",
-                       h->repo_id, commit, nli_hub_required[1], nli_hub_required[2], NL_HUB_TOKENIZER_JSON);
+            nli_seterr("%s@%s has neither %s + %s nor %s nor %s (neglabel needs a CLIP model in Hugging Face format)",
+                       h->repo_id, commit, nli_hub_required[1], nli_hub_required[2], NL_HUB_TOKENIZER_JSON,
+                       NL_HUB_VOCAB_TXT);
     }
     if (v != 1) goto done;
     for (size_t k = 0; k < NL_HUB_N_TOKENIZER_EXTRAS; k++)

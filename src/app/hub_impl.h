@@ -25,6 +25,7 @@ extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vo
  * repository has them (matched whole, as transformers does) */
 #define NL_HUB_ADDED_TOKENS "added_tokens.json"
 #define NL_HUB_TOKENIZER_JSON "tokenizer.json" /* when a repo has no vocab.json */
+#define NL_HUB_VOCAB_TXT "vocab.txt"           /* BERT's (ALIGN), when it has neither */
 /* What else the tokenizer reads when a repo has them: the tokens added to
  * it (LAION's pad_token "!", matched whole as transformers does). */
 #define NL_HUB_N_TOKENIZER_EXTRAS 2

@@ -15,10 +15,28 @@ typedef struct {
 } nli_tower_config;
 
 /* Vision architectures. */
-enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1, NLI_ARCH_GROUPVIT = 2 };
-/* Text towers: CLIP's causal transformer, or AltCLIP's XLM-R (RoBERTa:
- * post-LN, bidirectional, pooled at <s>; clip_roberta.c). */
-enum { NLI_TEXT_CLIP = 0, NLI_TEXT_ROBERTA = 1 };
+enum { NLI_ARCH_VIT = 0, NLI_ARCH_RESNET = 1, NLI_ARCH_GROUPVIT = 2, NLI_ARCH_EFFNET = 3 };
+/* Text towers: CLIP's causal transformer, AltCLIP's XLM-R (RoBERTa:
+ * post-LN, bidirectional, pooled at <s>) or ALIGN's BERT (the same layers,
+ * positions from 0, pooled at [CLS] through text_projection alone; both
+ * clip_roberta.c). */
+enum { NLI_TEXT_CLIP = 0, NLI_TEXT_ROBERTA = 1, NLI_TEXT_BERT = 2 };
+/* ALIGN's EfficientNet (transformers' AlignVisionConfig): its base stages
+ * before depth_coefficient repeats them, and its blocks after. */
+#define NLI_EN_MAX_STAGES 16
+#define NLI_EN_MAX_BLOCKS 256
+typedef struct {
+    int stages, kernel[NLI_EN_MAX_STAGES], cin[NLI_EN_MAX_STAGES], cout[NLI_EN_MAX_STAGES];
+    int stride[NLI_EN_MAX_STAGES], repeats[NLI_EN_MAX_STAGES], expand[NLI_EN_MAX_STAGES];
+    double width_coefficient, depth_coefficient, se_ratio, bn_eps;
+    int depth_divisor, hidden_dim, pool_max, stem; /* stem: round_filters(32) */
+    /* per block (index as transformers counts them): listed in
+     * depthwise_padding (its stride-2 padding not adjusted) */
+    unsigned char no_adjust[NLI_EN_MAX_BLOCKS];
+} nli_effnet_config;
+/* transformers' round_filters: channels * width_coefficient to a multiple
+ * of depth_divisor, never under 90% of it (config_align.c). */
+long long nli_effnet_filters(const nli_effnet_config *e, int channels);
 /* GroupViT's grouping stages (transformers' GroupViTVisionConfig). */
 #define NLI_GV_MAX_STAGES 4
 /* Folder formats. */
@@ -31,6 +49,10 @@ typedef enum { NLI_RESIZE_SHORTEST = 0, NLI_RESIZE_LONGEST = 1, NLI_RESIZE_SQUAS
  * by one pixel when len - size is 3 mod 4 (e.g. a 640x427 image, resized
  * to 335x224). */
 #define NLI_RESIZE_CROP_FLOOR 0x100
+/* OR'ed into NLI_RESIZE_SQUASH: both sides resized to r (1..16384), then
+ * the centre crop (EfficientNetImageProcessor's size and crop_size). */
+#define NLI_RESIZE_SQUASH_TO(r) ((r) << 12)
+#define NLI_RESIZE_SQUASH_SIZE(mode) (((mode) >> 12) & 0x7fff)
 
 typedef struct {
     nli_tower_config text, vision;
@@ -55,6 +77,11 @@ typedef struct {
     /* AltCLIP (model_type "altclip"): text_arch NLI_TEXT_ROBERTA, its
      * transformation's width (text_config.project_dim) and token types */
     int text_arch, text_project_dim, text_type_vocab;
+    /* ALIGN (model_type "align"): arch NLI_ARCH_EFFNET, text_arch
+     * NLI_TEXT_BERT; vision.image_size is the crop, resize_to the side both
+     * sides are resized to before it (EfficientNetImageProcessor's size) */
+    nli_effnet_config en;
+    int resize_to;
     nli_resize_mode resize_mode;       /* OpenCLIP preprocess_cfg; HF: shortest */
     int fill_color;                    /* longest: padding value (0..255) */
     int crop_floor;                    /* HF: CLIPImageProcessor's crop offsets (NLI_RESIZE_CROP_FLOOR) */
@@ -91,6 +118,10 @@ int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
  * bicubic, shorter side and crop). */
 void nli_clip_config_defaults(nli_clip_config *cfg);
 int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg);
+/* "ViT", "ModifiedResNet", "GroupViT", "AltCLIP" or "ALIGN" (config.c). */
+const char *nli_clip_arch_name(const nli_clip_config *c);
+/* GroupViT, AltCLIP and ALIGN: no CUDA engine, no CPU bf16 path. */
+int nli_clip_cpu_only(const nli_clip_config *c);
 /* The Hugging Face files alone (config.json and the preprocessing), also in
  * a folder that has open_clip_config.json too. */
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg);

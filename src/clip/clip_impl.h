@@ -36,6 +36,8 @@ struct nli_clip {
     struct nli_groupvit *gv;
     /* text tower when cfg.text_arch is NLI_TEXT_ROBERTA (AltCLIP, clip_roberta.c), else NULL */
     struct nli_roberta *rb;
+    /* vision tower when cfg.arch is NLI_ARCH_EFFNET (ALIGN, clip_effnet.h), else NULL */
+    struct nli_effnet *en;
     /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
     uint16_t *bf16_mem;
     nli_bf16_matrix patch_p;

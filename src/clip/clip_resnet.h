@@ -15,6 +15,11 @@ typedef struct {
     const float *w, *b;
 } nli_conv;
 
+/* Fold the BatchNorm (eps) into the convolution, in place: the weight rows
+ * become [ky][kx][cin] and scaled, the BN bias slot the folded bias; -1
+ * (error naming what) for a running_var that is not a variance. */
+int nli_fold_conv_bn(nli_conv *cv, float *mem, double eps, const char *what);
+
 /* 1x1 -> 3x3 -> avgpool(stride) -> 1x1 (x4), plus the shortcut:
  * avgpool(stride) -> 1x1 conv (when has_down), then ReLU(sum). */
 typedef struct {

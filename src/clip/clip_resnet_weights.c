@@ -15,7 +15,7 @@
 
 #define BN_EPS 1e-5
 
-static int need_conv(nli_plan *p, nli_conv *cv, const char *conv, const char *bn, int cin, int cout, int k) {
+int nli_plan_conv_bn(nli_plan *p, nli_conv *cv, const char *conv, const char *bn, int cin, int cout, int k) {
     char n[160];
     static const char *const parts[4] = {"weight", "bias", "running_mean", "running_var"};
     cv->cin = cin;
@@ -42,7 +42,7 @@ int nli_resnet_plan(nli_clip *c, nli_plan *p) {
     for (int i = 0; i < 3; i++) {
         snprintf(a, sizeof a, "visual.conv%d", i + 1);
         snprintf(b, sizeof b, "visual.bn%d", i + 1);
-        if (need_conv(p, &r->stem[i], a, b, i == 0 ? 3 : w / 2, i == 2 ? w : w / 2, 3)) return -1;
+        if (nli_plan_conv_bn(p, &r->stem[i], a, b, i == 0 ? 3 : w / 2, i == 2 ? w : w / 2, 3)) return -1;
     }
     int inplanes = w, k = 0;
     for (int s = 0; s < 4; s++) {
@@ -56,13 +56,13 @@ int nli_resnet_plan(nli_clip *c, nli_plan *p) {
             for (int i = 0; i < 3; i++) {
                 snprintf(a, sizeof a, "visual.layer%d.%d.%s", s + 1, j, cn[i]);
                 snprintf(b, sizeof b, "visual.layer%d.%d.%s", s + 1, j, bn[i]);
-                if (need_conv(p, cv[i], a, b, cin[i], cout[i], ks[i])) return -1;
+                if (nli_plan_conv_bn(p, cv[i], a, b, cin[i], cout[i], ks[i])) return -1;
             }
             bk->has_down = bk->stride > 1 || inplanes != planes * 4;
             if (bk->has_down) {
                 snprintf(a, sizeof a, "visual.layer%d.%d.downsample.0", s + 1, j);
                 snprintf(b, sizeof b, "visual.layer%d.%d.downsample.1", s + 1, j);
-                if (need_conv(p, &bk->down, a, b, inplanes, planes * 4, 1)) return -1;
+                if (nli_plan_conv_bn(p, &bk->down, a, b, inplanes, planes * 4, 1)) return -1;
             }
             inplanes = planes * 4;
         }
@@ -81,9 +81,7 @@ int nli_resnet_plan(nli_clip *c, nli_plan *p) {
     return 0;
 }
 
-/* Fold the BatchNorm into the convolution, in place: the weight rows
- * become [ky][kx][cin] and scaled, the BN bias slot the folded bias. */
-static int fold(nli_conv *cv, float *mem, const char *what) {
+int nli_fold_conv_bn(nli_conv *cv, float *mem, double eps, const char *what) {
     const int K = cv->cin * cv->k * cv->k, kk = cv->k * cv->k;
     float *w = mem + cv->o_w, *gamma = mem + cv->o_bn, *beta = gamma + cv->cout, *mean = beta + cv->cout,
           *var = mean + cv->cout;
@@ -95,7 +93,7 @@ static int fold(nli_conv *cv, float *mem, const char *what) {
             free(row);
             return -1;
         }
-        double s = gamma[o] / sqrt((double)var[o] + BN_EPS);
+        double s = gamma[o] / sqrt((double)var[o] + eps);
         float *wr = w + (size_t)o * K;
         for (int ci = 0; ci < cv->cin; ci++)
             for (int t = 0; t < kk; t++) row[t * cv->cin + ci] = (float)(wr[ci * kk + t] * s);
@@ -113,13 +111,14 @@ int nli_resnet_bind(nli_clip *c, float *mem) {
     char what[64];
     for (int i = 0; i < 3; i++) {
         snprintf(what, sizeof what, "visual.bn%d", i + 1);
-        if (fold(&r->stem[i], mem, what)) return -1;
+        if (nli_fold_conv_bn(&r->stem[i], mem, BN_EPS, what)) return -1;
     }
     for (int k = 0; k < r->nblk; k++) {
         nli_bottleneck *bk = &r->blk[k];
         snprintf(what, sizeof what, "ResNet block %d", k);
-        if (fold(&bk->c1, mem, what) || fold(&bk->c2, mem, what) || fold(&bk->c3, mem, what) ||
-            (bk->has_down && fold(&bk->down, mem, what)))
+        if (nli_fold_conv_bn(&bk->c1, mem, BN_EPS, what) || nli_fold_conv_bn(&bk->c2, mem, BN_EPS, what) ||
+            nli_fold_conv_bn(&bk->c3, mem, BN_EPS, what) ||
+            (bk->has_down && nli_fold_conv_bn(&bk->down, mem, BN_EPS, what)))
             return -1;
     }
     r->pos = mem + r->o_pos;

@@ -1,6 +1,8 @@
 /* clip_roberta.c — AltCLIP's text tower (transformers' AltCLIPTextModel):
  * XLM-R's RoBERTa encoder, then pre_LN, transformation and the model's
- * text_projection, pooled at the first token (<s>).
+ * text_projection, pooled at the first token (<s>); and ALIGN's
+ * (AlignTextModel), BERT: the same layers, positions 0, 1, 2, ... and
+ * text_projection (with its bias) of the first token ([CLS]) alone.
  *
  *   x = LayerNorm(word[id] + token_type[0] + position[p])   p: RoBERTa's
  *       positions, pad_token_id + 1 on, a token equal to pad_token_id
@@ -13,7 +15,8 @@
  *
  * Weights: text_model.roberta.{embeddings, encoder.layers.i} (older files
  * say encoder.layer.i, which transformers 5 renames on load: both read),
- * text_model.{pre_LN, transformation}, text_projection. q, k and v are
+ * text_model.{pre_LN, transformation}, text_projection; ALIGN's
+ * text_model.{embeddings, encoder.layer.i} and text_projection. q, k and v are
  * fused into one matrix, as the CLIP blocks' (nli_block: ln1 is the
  * attention's output LayerNorm, ln2 the MLP's). */
 #include "clip_impl.h"
@@ -28,11 +31,11 @@
 #include <string.h>
 
 struct nli_roberta {
-    size_t o[10]; /* word, pos, type, eln w/b, pre w/b, tr w/b, proj: offsets, then bound below */
-    const float *word, *pos, *type0, *eln_w, *eln_b, *pre_w, *pre_b, *tr_w, *tr_b, *proj;
+    size_t o[11]; /* word, pos, type, eln w/b, pre w/b, tr w/b, proj, proj bias: offsets, then bound below */
+    const float *word, *pos, *type0, *eln_w, *eln_b, *pre_w, *pre_b, *tr_w, *tr_b, *proj, *proj_b;
     nli_block *blk;
     nli_block_off *bo;
-    int layers;
+    int layers, bert; /* bert: ALIGN's (no pre_LN nor transformation; positions from 0) */
 };
 
 static int need(nli_plan *p, size_t *off, const char *name, int nd, int64_t d0, int64_t d1) {
@@ -46,29 +49,29 @@ int nli_roberta_plan(nli_clip *c, nli_plan *p, const nli_st *st) {
     nli_roberta *r = c->rb = nli_calloc(1, sizeof *r);
     if (!r) return -1;
     r->layers = tc->num_hidden_layers;
+    r->bert = cfg->text_arch == NLI_TEXT_BERT;
     r->blk = nli_calloc((size_t)r->layers, sizeof *r->blk);
     r->bo = nli_calloc((size_t)r->layers, sizeof *r->bo);
     if (!r->blk || !r->bo) return -1;
-    const char *E = "text_model.roberta.embeddings";
-    if (need(p, &r->o[0], "text_model.roberta.embeddings.word_embeddings.weight", 2, tc->vocab_size, D) ||
-        need(p, &r->o[1], "text_model.roberta.embeddings.position_embeddings.weight", 2, tc->max_position_embeddings, D) ||
-        need(p, &r->o[2], "text_model.roberta.embeddings.token_type_embeddings.weight", 2, cfg->text_type_vocab, D))
-        return -1;
-    char n[160];
-    snprintf(n, sizeof n, "%s.LayerNorm.weight", E);
-    if (need(p, &r->o[3], n, 1, D, 0)) return -1;
-    snprintf(n, sizeof n, "%s.LayerNorm.bias", E);
-    if (need(p, &r->o[4], n, 1, D, 0)) return -1;
-    /* transformers 5 writes encoder.layers.i; the checkpoints before it encoder.layer.i */
-    const char *L = nli_st_find(st, "text_model.roberta.encoder.layer.0.attention.self.query.weight") &&
-                            !nli_st_find(st, "text_model.roberta.encoder.layers.0.attention.self.query.weight")
-                        ? "layer"
-                        : "layers";
+    const char *T = r->bert ? "text_model" : "text_model.roberta";
+    char n[160], n2[160];
+    static const char *const emb[5] = {"word_embeddings.weight", "position_embeddings.weight",
+                                       "token_type_embeddings.weight", "LayerNorm.weight", "LayerNorm.bias"};
+    const int64_t rows[5] = {tc->vocab_size, tc->max_position_embeddings, cfg->text_type_vocab, D, D};
+    for (int k = 0; k < 5; k++) {
+        snprintf(n, sizeof n, "%s.embeddings.%s", T, emb[k]);
+        if (need(p, &r->o[k], n, k < 3 ? 2 : 1, rows[k], k < 3 ? D : 0)) return -1;
+    }
+    /* transformers 5 writes AltCLIP's encoder.layers.i; the checkpoints
+     * before it (and ALIGN's) encoder.layer.i */
+    snprintf(n, sizeof n, "%s.encoder.layer.0.attention.self.query.weight", T);
+    snprintf(n2, sizeof n2, "%s.encoder.layers.0.attention.self.query.weight", T);
+    const char *L = nli_st_find(st, n) && !nli_st_find(st, n2) ? "layer" : "layers";
     for (int i = 0; i < r->layers; i++) {
         size_t *o = r->bo[i].o;
 #define NEED(field, slot, nd, a, b)                                                                           \
     do {                                                                                                      \
-        snprintf(n, sizeof n, "text_model.roberta.encoder.%s.%d.%s", L, i, field);                            \
+        snprintf(n, sizeof n, "%s.encoder.%s.%d.%s", T, L, i, field);                                         \
         if (need(p, (slot) >= 0 ? o + ((slot) >= 0 ? (slot) : 0) : NULL, n, nd, a, b)) return -1;             \
     } while (0)
         /* q, k, v weights then biases, each consecutive: one fused qkv */
@@ -90,6 +93,9 @@ int nli_roberta_plan(nli_clip *c, nli_plan *p, const nli_st *st) {
         NEED("output.LayerNorm.bias", 7, 1, D, 0);
 #undef NEED
     }
+    if (r->bert)
+        return need(p, &r->o[9], "text_projection.weight", 2, cfg->projection_dim, D) ||
+               need(p, &r->o[10], "text_projection.bias", 1, cfg->projection_dim, 0);
     return need(p, &r->o[5], "text_model.pre_LN.weight", 1, D, 0) ||
            need(p, &r->o[6], "text_model.pre_LN.bias", 1, D, 0) ||
            need(p, &r->o[7], "text_model.transformation.weight", 2, PD, D) ||
@@ -101,7 +107,7 @@ void nli_roberta_bind(nli_clip *c, const float *mem) {
     nli_roberta *r = c->rb;
     r->word = mem + r->o[0], r->pos = mem + r->o[1], r->type0 = mem + r->o[2];
     r->eln_w = mem + r->o[3], r->eln_b = mem + r->o[4], r->pre_w = mem + r->o[5], r->pre_b = mem + r->o[6];
-    r->tr_w = mem + r->o[7], r->tr_b = mem + r->o[8], r->proj = mem + r->o[9];
+    r->tr_w = mem + r->o[7], r->tr_b = mem + r->o[8], r->proj = mem + r->o[9], r->proj_b = mem + r->o[10];
     for (int i = 0; i < r->layers; i++) nli_block_bind(&r->blk[i], mem, &r->bo[i]);
 }
 
@@ -151,7 +157,8 @@ int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_
     const nli_tower_config *tc = &cfg->text;
     const nli_roberta *r = c->rb;
     const int D = tc->hidden_size, P = cfg->projection_dim, PD = cfg->text_project_dim, pad = tc->pad_token_id;
-    const int maxT = tc->max_position_embeddings - pad - 1; /* the positions a text can take */
+    /* the positions a text can take */
+    const int maxT = r->bert ? tc->max_position_embeddings : tc->max_position_embeddings - pad - 1;
     for (size_t i = 0; i < n; i++) {
         if (!ids[i] || lens[i] < 1 || lens[i] > (size_t)maxT) {
             nli_seterr("text %zu: %zu tokens (must be 1 to %d)", i, lens[i], maxT);
@@ -186,7 +193,7 @@ int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_
             const int32_t *id = ids[i0 + b];
             int seen = 0;
             for (int t = 0; t < len[b]; t++) {
-                int p = id[t] == pad ? pad : pad + ++seen;
+                int p = r->bert ? t : id[t] == pad ? pad : pad + ++seen;
                 const float *we = r->word + (size_t)id[t] * D, *pe = r->pos + (size_t)p * D;
                 float *dst = x + (start[b] + t) * D;
                 for (int d = 0; d < D; d++) dst[d] = we[d] + r->type0[d] + pe[d];
@@ -194,11 +201,16 @@ int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_
         }
         nli_layernorm(x, r->eln_w, r->eln_b, x, rows, D, tc->layer_norm_eps);
         for (int l = 0; l < r->layers; l++) layer(tc, &r->blk[l], x, rows, nb, start, len, maxT, nt, ws);
-        /* pre_LN, transformation and the projection of each text's first row */
+        /* pre_LN, transformation and the projection of each text's first
+         * row (BERT: the projection alone) */
         for (size_t b = 0; b < nb; b++) memcpy(ws + b * D, x + start[b] * D, D * sizeof(float));
-        nli_layernorm(ws, r->pre_w, r->pre_b, ws, nb, D, tc->layer_norm_eps);
-        nli_gemm(ws, r->tr_w, r->tr_b, t1, nb, PD, D);
-        nli_gemm(t1, r->proj, NULL, out + i0 * P, nb, P, PD);
+        if (r->bert) {
+            nli_gemm(ws, r->proj, r->proj_b, out + i0 * P, nb, P, D);
+        } else {
+            nli_layernorm(ws, r->pre_w, r->pre_b, ws, nb, D, tc->layer_norm_eps);
+            nli_gemm(ws, r->tr_w, r->tr_b, t1, nb, PD, D);
+            nli_gemm(t1, r->proj, NULL, out + i0 * P, nb, P, PD);
+        }
         i0 += nb;
     }
     rc = 0;

@@ -5,6 +5,7 @@
 #include "clip_impl.h"
 #include "clip_resnet.h"
 #include "clip_groupvit.h"
+#include "clip_effnet.h"
 #include "cuda/clip_cuda.h"
 #include "gemm.h"
 #include "util.h"
@@ -231,6 +232,7 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
     if (c->gpu) return nli_cuda_encode_images(c->gpu, pixels, n, out);
     if (c->rn) return nli_resnet_encode_images(c, pixels, n, out);
     if (c->gv) return nli_groupvit_encode_images(c, pixels, n, out);
+    if (c->en) return nli_effnet_encode_images(c, pixels, n, out);
     nli_clip_use_threads(c);
     const int nt = c->n_threads;
     /* Images per chunk: bounded rows keep the workspace bounded. */

@@ -16,10 +16,12 @@
 #include "weights_plan.h"
 #include "clip_resnet.h"
 #include "clip_groupvit.h"
+#include "clip_effnet.h"
 #include "util.h"
 #include "neglabel.h"
 
 #include <omp.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,8 +220,9 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     size_t o_tok = 0, o_tpos = 0, o_tfw = 0, o_tfb = 0, o_tproj = 0, o_cls = 0, o_patch = 0, o_vpos = 0, o_prew = 0, o_preb = 0, o_postw = 0,
            o_postb = 0, o_vproj = 0, o_ls = 0;
     const int rn = c->cfg.arch == NLI_ARCH_RESNET, gv = c->cfg.arch == NLI_ARCH_GROUPVIT;
-    const int rb = c->cfg.text_arch == NLI_TEXT_ROBERTA;
-    int nt = rb ? 0 : tc->num_hidden_layers, nv = rn || gv ? 0 : vc->num_hidden_layers;
+    const int en = c->cfg.arch == NLI_ARCH_EFFNET;
+    const int rb = c->cfg.text_arch != NLI_TEXT_CLIP; /* AltCLIP's RoBERTa, ALIGN's BERT */
+    int nt = rb ? 0 : tc->num_hidden_layers, nv = rn || gv || en ? 0 : vc->num_hidden_layers;
     bo = nli_calloc((size_t)(nt + nv), sizeof *bo);
     c->tblk = nli_calloc((size_t)nt, sizeof(nli_block));
     c->vblk = nli_calloc((size_t)nv, sizeof(nli_block));
@@ -251,9 +254,12 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
                   : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)))
             goto fail;
     }
-    if (need(&p, &o_ls, "logit_scale", 0, 0, 0, 0, 0)) goto fail;
+    /* ALIGN has a temperature (logits divided by it) instead */
+    if (need(&p, &o_ls, en ? "temperature" : "logit_scale", 0, 0, 0, 0, 0)) goto fail;
     if (rn) {
         if (nli_resnet_plan(c, &p)) goto fail;
+    } else if (en) {
+        if (nli_effnet_plan(c, &p)) goto fail;
     } else if (gv) {
         if (nli_groupvit_plan(c, &p)) goto fail;
     } else {
@@ -304,8 +310,9 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     if (bad) { nli_err_restore(&err); goto fail; }
     if (rn && nli_resnet_bind(c, m) != 0) goto fail;
     if (gv && nli_groupvit_bind(c, m) != 0) goto fail;
+    if (en && nli_effnet_bind(c, m) != 0) goto fail;
     if (rb) nli_roberta_bind(c, m);
-    c->logit_scale = m[o_ls];
+    c->logit_scale = en ? -logf(m[o_ls]) : m[o_ls]; /* log of what the cosines are multiplied by */
     /* the file names, kept for the model's fingerprint */
     if (!(c->files = nli_calloc((size_t)st.n_files, sizeof *c->files))) goto fail;
     for (; c->n_files < st.n_files; c->n_files++)
@@ -343,6 +350,7 @@ void nli_clip_free(nli_clip *c) {
     free(c->rn);
     nli_groupvit_free(c->gv);
     nli_roberta_free(c->rb);
+    nli_effnet_free(c->en);
     for (int i = 0; i < c->n_files; i++) free(c->files[i]);
     free(c->files);
     free(c);
@@ -360,9 +368,8 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     nli_cuda_clip_free(c->gpu);
     c->gpu = NULL;
     if (index < 0) return 0;
-    if (c->cfg.arch == NLI_ARCH_GROUPVIT || c->cfg.text_arch == NLI_TEXT_ROBERTA) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (fp32): use --device cpu",
-                        c->cfg.arch == NLI_ARCH_GROUPVIT ? "GroupViT" : "AltCLIP");
+    if (nli_clip_cpu_only(&c->cfg)) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (fp32): use --device cpu", nli_clip_arch_name(&c->cfg));
         return -1;
     }
     if (c->fp32_released) {

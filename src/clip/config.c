@@ -55,7 +55,7 @@ int nli_cfg_get_int(json_t *obj, const char *sect, const char *key, long long lo
     return 0;
 }
 
-static int get_tower(json_t *o, const char *sect, int text, nli_tower_config *t) {
+int nli_cfg_get_tower(json_t *o, const char *sect, int text, nli_tower_config *t) {
     if (!o || json_is_null(o)) return 0;
     if (!json_is_object(o)) { nli_seterr("%s is not an object", sect); return -1; }
     char s[32];
@@ -223,7 +223,8 @@ static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
     return 0;
 }
 
-static int load_preprocessor_file(const char *dir, nli_clip_config *cfg) {
+int nli_cfg_preprocessor_file(const char *dir, nli_clip_config *cfg, int (*load)(json_t *, nli_clip_config *),
+                              const char *need) {
     char *pp = nli_path_join(dir, "preprocessor_config.json"), *proc = nli_path_join(dir, "processor_config.json");
     const char *path = NULL;
     json_t *root = NULL, *obj = NULL;
@@ -241,7 +242,11 @@ static int load_preprocessor_file(const char *dir, nli_clip_config *cfg) {
             goto done;
         }
     }
-    rc = obj ? load_preprocessor(obj, cfg) : 0;
+    if (!path && need) {
+        nli_seterr_code(NL_ERR_IO, "%s: no preprocessor_config.json (nor processor_config.json): %s", dir, need);
+        goto done;
+    }
+    rc = obj ? load(obj, cfg) : 0;
     if (rc && strncmp(nli_geterr(), path, strlen(path)) != 0)
         nli_prefixerr("%s%s", path, obj == root ? "" : ": image_processor");
 done:
@@ -261,6 +266,15 @@ void nli_clip_config_defaults(nli_clip_config *cfg) {
     memcpy(cfg->image_std, std, sizeof std);
     cfg->resample_default = NL_RESAMPLE_BICUBIC;
     strcpy(cfg->dtype, "F32");
+}
+
+const char *nli_clip_arch_name(const nli_clip_config *c) {
+    return c->arch == NLI_ARCH_EFFNET ? "ALIGN" : c->arch == NLI_ARCH_RESNET ? "ModifiedResNet"
+           : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : c->text_arch == NLI_TEXT_ROBERTA ? "AltCLIP" : "ViT";
+}
+
+int nli_clip_cpu_only(const nli_clip_config *c) {
+    return c->arch == NLI_ARCH_GROUPVIT || c->arch == NLI_ARCH_EFFNET || c->text_arch != NLI_TEXT_CLIP;
 }
 
 int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg) {
@@ -294,19 +308,19 @@ static const char *tower_key(json_t *root, const char *key, const char *dict_key
     return d && !json_is_null(d) ? dict_key : key;
 }
 
-/* An array of 1..NLI_GV_MAX_STAGES integers in [lo, hi]; *n stays when absent. */
-static int get_stage_ints(json_t *o, const char *sect, const char *key, int lo, int hi, int *out, int *n) {
+int nli_cfg_get_ints(json_t *o, const char *s, const char *key, int lo, int hi, int min_n, int cap, int *out,
+                     int *n) {
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) return 0;
-    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > NLI_GV_MAX_STAGES) {
-        nli_seterr("%s.%s must be an array of 1 to %d integers", sect, key, NLI_GV_MAX_STAGES);
+    if (!json_is_array(v) || json_array_size(v) < (size_t)min_n || json_array_size(v) > (size_t)cap) {
+        nli_seterr("%s%s must be an array of %d to %d integers", s, key, min_n, cap);
         return -1;
     }
     *n = (int)json_array_size(v);
     for (int i = 0; i < *n; i++) {
         json_t *e = json_array_get(v, (size_t)i);
         if (!json_is_integer(e) || json_integer_value(e) < lo || json_integer_value(e) > hi) {
-            nli_seterr("%s.%s[%d] must be an integer in [%d, %d]", sect, key, i, lo, hi);
+            nli_seterr("%s%s[%d] must be an integer in [%d, %d]", s, key, i, lo, hi);
             return -1;
         }
         out[i] = (int)json_integer_value(e);
@@ -344,9 +358,11 @@ static int groupvit_vision(json_t *o, const char *sect, nli_clip_config *cfg) {
     int nd = cfg->gv_stages, ng = nd, no = nd;
     double ratio[2] = {0.5, 4};
     if (o && json_is_object(o)) {
-        if (get_stage_ints(o, sect, "depths", 1, 256, cfg->gv_depths, &nd) ||
-            get_stage_ints(o, sect, "num_group_tokens", 0, 4096, cfg->gv_groups, &ng) ||
-            get_stage_ints(o, sect, "num_output_groups", 0, 4096, cfg->gv_out_groups, &no))
+        char d[40];
+        snprintf(d, sizeof d, "%s.", sect);
+        if (nli_cfg_get_ints(o, d, "depths", 1, 256, 1, NLI_GV_MAX_STAGES, cfg->gv_depths, &nd) ||
+            nli_cfg_get_ints(o, d, "num_group_tokens", 0, 4096, 1, NLI_GV_MAX_STAGES, cfg->gv_groups, &ng) ||
+            nli_cfg_get_ints(o, d, "num_output_groups", 0, 4096, 1, NLI_GV_MAX_STAGES, cfg->gv_out_groups, &no))
             return -1;
         json_t *e = json_object_get(o, "assign_eps");
         if (e && !json_is_null(e)) {
@@ -459,14 +475,18 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     const char *tk = tower_key(root, "text_config", "text_config_dict"),
                *vk = tower_key(root, "vision_config", "vision_config_dict");
     json_t *mt = json_object_get(root, "model_type");
+    if (json_is_string(mt) && !strcmp(json_string_value(mt), "align")) {
+        rc = nli_align_config_load(root, path, dir, cfg);
+        goto done;
+    }
     const int gv = json_is_string(mt) && !strcmp(json_string_value(mt), "groupvit");
     const int alt = json_is_string(mt) && !strcmp(json_string_value(mt), "altclip");
     if (gv) groupvit_defaults(cfg);
     if (alt) altclip_defaults(cfg);
     if (nli_cfg_get_int(root, "", "projection_dim", 1, 16384, &cfg->projection_dim) ||
         (gv && nli_cfg_get_int(root, "", "projection_intermediate_dim", 1, 65536, &cfg->proj_intermediate)) ||
-        get_tower(json_object_get(root, tk), tk, 1, &cfg->text) ||
-        get_tower(json_object_get(root, vk), vk, 0, &cfg->vision) ||
+        nli_cfg_get_tower(json_object_get(root, tk), tk, 1, &cfg->text) ||
+        nli_cfg_get_tower(json_object_get(root, vk), vk, 0, &cfg->vision) ||
         (gv && groupvit_vision(json_object_get(root, vk), vk, cfg)) ||
         (alt && altclip_text(json_object_get(root, tk), tk, cfg))) {
         nli_prefixerr("%s", path);
@@ -476,7 +496,7 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
     /* transformers' centre crop (every backend of CLIPImageProcessor) puts
      * the window at (len - size) // 2, not at torchvision's rounded half */
     cfg->crop_floor = 1;
-    if (load_preprocessor_file(dir, cfg) != 0) goto done;
+    if (nli_cfg_preprocessor_file(dir, cfg, load_preprocessor, NULL) != 0) goto done;
     rc = 0;
 done:
     json_decref(root);

@@ -300,10 +300,14 @@ int nli_image_resize_mode(const nli_image *in, int size, nl_resample resample, i
         return -1;
     }
     if (fill < 0 || fill > 255) { nli_seterr("resize: fill value %d outside 0..255", fill); return -1; }
-    int fc = (mode & NLI_RESIZE_CROP_FLOOR) != 0;
-    mode &= ~NLI_RESIZE_CROP_FLOOR;
+    int fc = (mode & NLI_RESIZE_CROP_FLOOR) != 0, to = NLI_RESIZE_SQUASH_SIZE(mode);
+    mode &= 0xff;
     int w = in->w, h = in->h, ow, oh;
-    if (mode == NLI_RESIZE_SQUASH) return resize_place(in, size, size, size, resample, fill, fc, out);
+    if (mode == NLI_RESIZE_SQUASH) {
+        if (to > 16384) { nli_seterr("resize: bad resize size %d", to); return -1; }
+        to = to ? to : size;
+        return resize_place(in, to, to, size, resample, fill, fc, out);
+    }
     if (mode == NLI_RESIZE_LONGEST) {
         /* ResizeKeepRatio(longest=1): ratio = max(h/size, w/size), each
          * side round(side / ratio), Python's round (half to even) */

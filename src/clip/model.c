@@ -70,10 +70,10 @@ static int cpu_default_batch(const nli_clip_config *cfg) {
 /* After loading: move the towers to the GPU if asked; name the device. */
 static int place(nl_model *m, const nl_model_params *p) {
     if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO &&
-        (m->cfg->arch == NLI_ARCH_GROUPVIT || m->cfg->text_arch == NLI_TEXT_ROBERTA)) {
-        /* a GPU found by AUTO: GroupViT and AltCLIP have no CUDA engine, the CPU runs them */
+        nli_clip_cpu_only(m->cfg)) {
+        /* a GPU found by AUTO: GroupViT, AltCLIP and ALIGN have no CUDA engine, the CPU runs them */
         nli_log(NL_LOG_WARN, "%s runs on the CPU only: computing there in fp32, not on cuda:%d",
-                m->cfg->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : "AltCLIP", m->device_index);
+                nli_clip_arch_name(m->cfg), m->device_index);
         m->device = NL_DEVICE_CPU;
         m->device_index = 0;
         m->precision = NL_PRECISION_FP32;
@@ -261,7 +261,7 @@ static void fingerprint(const nl_model *m, int every_byte, int all, char *buf, s
         free(f);
         free(names[k]);
     }
-    uint64_t tok = m->ug ? nli_unigram_digest(m->ug) : nli_tokenizer_digest(m->tok);
+    uint64_t tok = m->ug ? nli_unigram_digest(m->ug) : m->wp ? nli_wordpiece_digest(m->wp) : nli_tokenizer_digest(m->tok);
     if (tok != NLI_TOKENIZER_OPENAI_DIGEST) h = nli_fnv1a(&tok, sizeof tok, h);
     snprintf(buf, cap, "%s-%016llx", every_byte ? "clip2" : "clip", (unsigned long long)h);
 }
@@ -312,6 +312,9 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
         }
         free(tj);
         if (!m->ug) goto fail;
+    } else if (m->cfg->text_arch == NLI_TEXT_BERT) {
+        /* ALIGN: BERT's WordPiece, from tokenizer.json or vocab.txt */
+        if (!(m->wp = nli_wordpiece_load_dir(dir))) goto fail;
     } else {
         m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
         if (!m->tok) goto fail;
@@ -329,6 +332,7 @@ void nl_model_free(nl_model *m) {
     nli_clip_free(m->clip);
     nli_tokenizer_free(m->tok);
     nli_unigram_free(m->ug);
+    nli_wordpiece_free(m->wp);
     free(m->dir);
     free(m);
 }
@@ -352,6 +356,7 @@ void nli_model_preprocess_tag(const nl_model *m, nl_resample requested, char *bu
     h = nli_fnv1a(c->image_std, sizeof c->image_std, h);
     int32_t v[3] = {(int32_t)c->resize_mode, c->fill_color, floor_crop};
     h = nli_fnv1a(v, sizeof v, h);
+    if (c->resize_to) h = nli_fnv1a(&c->resize_to, sizeof c->resize_to, h); /* ALIGN's resize before its crop */
     snprintf(buf, cap, "-pp%016llx", (unsigned long long)h);
 }
 
@@ -394,8 +399,7 @@ static char *model_info_json(const nl_model *m) {
     nli_buf_json_string(&b, m->dir);
     nli_buf_printf(&b, ",\"format\":\"%s\",\"architecture\":\"%s\",",
                    c->format == NLI_FORMAT_OPENCLIP ? "open_clip" : "huggingface",
-                   c->arch == NLI_ARCH_RESNET ? "ModifiedResNet" : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT"
-                   : c->text_arch == NLI_TEXT_ROBERTA ? "AltCLIP" : "ViT");
+                   nli_clip_arch_name(c));
     if (c->arch == NLI_ARCH_GROUPVIT) {
         /* the ViT's keys, then the stages and the projections' width */
         tower_json(&b, "vision", &c->vision, 0, 1);
@@ -413,13 +417,23 @@ static char *model_info_json(const nl_model *m) {
                            "\"attnpool_heads\":%d,\"image_size\":%d,\"num_channels\":3}",
                        c->rn_layers[0], c->rn_layers[1], c->rn_layers[2], c->rn_layers[3], c->rn_width,
                        c->vision.hidden_size, c->vision.num_attention_heads, c->vision.image_size);
+    else if (c->arch == NLI_ARCH_EFFNET)
+        nli_buf_printf(&b, "\"vision\":{\"architecture\":\"EfficientNet\",\"width_coefficient\":%g,"
+                           "\"depth_coefficient\":%g,\"blocks\":%d,\"hidden_size\":%d,\"hidden_dim\":%d,"
+                           "\"hidden_act\":\"swish\",\"pooling_type\":\"%s\",\"batch_norm_eps\":%g,\"image_size\":%d,"
+                           "\"resize_to\":%d,\"num_channels\":3}",
+                       c->en.width_coefficient, c->en.depth_coefficient, c->vision.num_hidden_layers,
+                       c->vision.hidden_size, c->en.hidden_dim, c->en.pool_max ? "max" : "mean", c->en.bn_eps,
+                       c->vision.image_size, c->resize_to);
     else
         tower_json(&b, "vision", &c->vision, 0, 0);
     nli_buf_puts(&b, ",");
-    tower_json(&b, "text", &c->text, 1, c->text_arch == NLI_TEXT_ROBERTA);
+    tower_json(&b, "text", &c->text, 1, c->text_arch != NLI_TEXT_CLIP);
     if (c->text_arch == NLI_TEXT_ROBERTA) /* XLM-R's: its positions and the transformation's width */
         nli_buf_printf(&b, ",\"pad_token_id\":%d,\"type_vocab_size\":%d,\"project_dim\":%d}", c->text.pad_token_id,
                        c->text_type_vocab, c->text_project_dim);
+    else if (c->text_arch == NLI_TEXT_BERT)
+        nli_buf_printf(&b, ",\"pad_token_id\":%d,\"type_vocab_size\":%d}", c->text.pad_token_id, c->text_type_vocab);
     nli_buf_printf(&b, ",\"projection_dim\":%d,\"dtype\":\"%s\",\"parameters\":%zu,", c->projection_dim, c->dtype,
                   nli_clip_param_count(m->clip));
     nli_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",
@@ -432,7 +446,8 @@ static char *model_info_json(const nl_model *m) {
     nli_buf_printf(&b, ",\"precision\":\"%s\",\"batch_size\":%d,\"threads\":%d,", nl_precision_name(m->precision), m->batch,
                    m->n_threads);
     nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",\"tokenizer\":\"%s\",", nli_bf16_cpu_features(),
-                   m->ug ? "tokenizer.json (SentencePiece Unigram)" : nli_tokenizer_source(m->tok));
+                   m->ug ? "tokenizer.json (SentencePiece Unigram)"
+                   : m->wp ? nli_wordpiece_source(m->wp) : nli_tokenizer_source(m->tok));
     nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
     if (!b.s) nli_seterr("out of memory");
     return b.s;
@@ -445,7 +460,9 @@ int nl_tokenize(const nl_model *m, const char *text, int32_t **ids, size_t *n) {
 
 int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids, size_t *n) {
     if (!m || !text || !ids || !n) return nli_null_arg(__func__);
-    return m->ug ? nli_unigram_encode(m->ug, text, len, ids, n) : nli_tokenizer_encode(m->tok, text, len, ids, n);
+    if (m->ug) return nli_unigram_encode(m->ug, text, len, ids, n);
+    if (m->wp) return nli_wordpiece_encode(m->wp, text, len, ids, n);
+    return nli_tokenizer_encode(m->tok, text, len, ids, n);
 }
 
 /* Tokenise for the text tower: clip.tokenize(truncate=True) keeps the first
@@ -467,11 +484,12 @@ static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids
     }
     if (nl_tokenize_n(m, text, len, ids, n) != 0) return -1;
     /* AltCLIP: RoBERTa's positions start after pad_token_id; the cut keeps
-     * </s> last, as transformers' truncation does */
+     * </s> (ALIGN's BERT: [SEP]) last, as transformers' truncation does */
     const nli_tower_config *tc = &m->cfg->text;
     size_t ctx = (size_t)(m->ug ? tc->max_position_embeddings - tc->pad_token_id - 1 : tc->max_position_embeddings);
     if (*n > ctx) {
-        int32_t last = m->ug ? nli_unigram_last_suffix(m->ug) : nli_tokenizer_eot(m->tok);
+        int32_t last = m->ug ? nli_unigram_last_suffix(m->ug)
+                       : m->wp ? nli_wordpiece_last_suffix(m->wp) : nli_tokenizer_eot(m->tok);
         if (last >= 0) (*ids)[ctx - 1] = last;
         *n = ctx;
     }

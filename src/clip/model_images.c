@@ -34,7 +34,8 @@ static int prep(const nli_clip_config *c, const img_src *src, size_t i, int S, n
         nli_seterr_code(NL_ERR_INVALID, "image %zu: %s is NULL", i, src->paths ? "the path" : "the data");
         return -1;
     }
-    int mode = (int)c->resize_mode | (src->crop_floor ? NLI_RESIZE_CROP_FLOOR : 0);
+    int mode = (int)c->resize_mode | (src->crop_floor ? NLI_RESIZE_CROP_FLOOR : 0) |
+               (c->resize_mode == NLI_RESIZE_SQUASH ? NLI_RESIZE_SQUASH_TO(c->resize_to) : 0);
     if (src->paths) return nli_preprocess_file_mode(src->paths[i], S, resample, mode, c->fill_color, out);
     if (src->enc)
         return nli_preprocess_mem_mode(src->enc[i].data, src->enc[i].len, src->enc[i].name, S, resample, mode,

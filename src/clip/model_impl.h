@@ -6,11 +6,13 @@
 #include "neglabel.h"
 #include "tokenizer.h"
 #include "unigram.h"
+#include "wordpiece.h"
 
 struct nl_model {
     nli_clip *clip;
     nli_tokenizer *tok; /* CLIP's BPE, or NULL when ug: */
     nli_unigram *ug;    /* AltCLIP's XLM-R tokenizer (cfg->text_arch NLI_TEXT_ROBERTA) */
+    nli_wordpiece *wp;  /* ALIGN's BERT tokenizer (cfg->text_arch NLI_TEXT_BERT) */
     const nli_clip_config *cfg;
     int n_threads, batch;
     nl_device device;       /* resolved: CPU or CUDA */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "clip.h"
 #include "clip_impl.h"
+#include "clip_resnet.h"
 #include "safetensors.h"
 
 typedef struct {
@@ -56,5 +57,13 @@ int nli_groupvit_bind(nli_clip *c, float *mem);
 /* The ModifiedResNet's tensors (clip_resnet_weights.c): queue them, and
  * after conversion fold the BatchNorms and bind c->rn. */
 int nli_resnet_plan(nli_clip *c, nli_plan *p);
+/* Queue conv.weight [cout, cin, k, k] and bn.{weight, bias, running_mean,
+ * running_var} into cv (folded after conversion: nli_fold_conv_bn). */
+int nli_plan_conv_bn(nli_plan *p, nli_conv *cv, const char *conv, const char *bn, int cin, int cout, int k);
+
+/* ALIGN's EfficientNet (clip_effnet_weights.c): queue its tensors, and
+ * after conversion fold its BatchNorms and bind c->en. */
+int nli_effnet_plan(nli_clip *c, nli_plan *p);
+int nli_effnet_bind(nli_clip *c, float *mem);
 int nli_resnet_bind(nli_clip *c, float *mem);
 #endif

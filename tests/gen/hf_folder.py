@@ -56,3 +56,59 @@ def pixels(shared, names, preprocessor):
         img = Image.open(os.path.join(shared, "fixtures", "images", name)).convert("RGB")
         out.append(torch.from_numpy(proc(images=img, return_tensors="np")["pixel_values"]).double())
     return torch.cat(out)
+
+
+def randomize_batchnorm(model, seed, run=None):
+    """Every BatchNorm of a convolutional tower drawn at random (seeded),
+    its buffers too: gains 1 + 0.2 N(0, 1), biases 0.2 N(0, 1), running
+    means 0.2 N(0, 1), running variances 0.5 + U(0, 1) (positive). Left at
+    torch's 1, 0, 0 and 1 they would hide a missing or misplaced
+    (x - mean) / sqrt(var + eps) * gain + bias. With run (a function that
+    runs the model, in eval mode, on some inputs) the statistics are its
+    inputs' instead, one BatchNorm after another in the order they run,
+    then drawn around them (mean + 0.2 N(0, 1) sd, variance times 0.5 +
+    U(0, 1)): a random network's activations otherwise fade layer after
+    layer until every image gives nearly the same embedding.
+    num_batches_tracked (an int64 buffer eval() never reads) is left as it
+    is."""
+    g = torch.Generator().manual_seed(seed)
+    bns = [m for _, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    with torch.no_grad():
+        for m in bns:
+            n, dt = m.num_features, m.running_mean.dtype
+            m.weight.copy_(1 + 0.2 * torch.randn(n, generator=g, dtype=torch.float64))
+            m.bias.copy_(0.2 * torch.randn(n, generator=g, dtype=torch.float64))
+            m.running_mean.copy_((0.2 * torch.randn(n, generator=g, dtype=torch.float64)).to(dt))
+            m.running_var.copy_((0.5 + torch.rand(n, generator=g, dtype=torch.float64)).to(dt))
+        if run is None:
+            return
+        order = []
+        hooks = [m.register_forward_pre_hook(lambda m, x: order.append(m)) for m in bns]
+        run()
+        for h in hooks:
+            h.remove()
+        for m in dict.fromkeys(order):  # as they run (each once)
+            got = []
+            h = m.register_forward_pre_hook(lambda m, x: got.append(x[0]))
+            run()
+            h.remove()
+            x = got[0].transpose(0, 1).reshape(m.num_features, -1)
+            mean, var = x.mean(1), x.var(1, unbiased=False)
+            m.running_mean.copy_(mean + 0.2 * var.sqrt() * torch.randn(m.num_features, generator=g,
+                                                                        dtype=torch.float64).to(mean.dtype))
+            m.running_var.copy_(var * (0.5 + torch.rand(m.num_features, generator=g,
+                                                        dtype=torch.float64).to(var.dtype)))
+
+
+def pixels_efficientnet(shared, names, preprocessor):
+    """The fixture images through transformers' Pillow
+    EfficientNetImageProcessor (ALIGN's: resize, centre crop, rescale with
+    its offset, normalize, include_top's second division by std), float64
+    (from the processor's float32), one batch."""
+    from transformers.models.efficientnet.image_processing_pil_efficientnet import EfficientNetImageProcessorPil
+    proc = EfficientNetImageProcessorPil(**{k: v for k, v in preprocessor.items() if k != "image_processor_type"})
+    out = []
+    for name in names:
+        img = Image.open(os.path.join(shared, "fixtures", "images", name)).convert("RGB")
+        out.append(torch.from_numpy(proc(images=img, return_tensors="np")["pixel_values"]).double())
+    return torch.cat(out)
