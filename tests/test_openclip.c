@@ -134,6 +134,8 @@ static void test_refusals(void) {
            "4 stages");
     refuse("ResNet image size", "{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"layers\":[3,4,6,3],\"image_size\":100}," TXT "}}",
            I, "multiple of 32");
+    refuse("ResNet huge images", "{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"layers\":[3,4,6,3],\"width\":64,"
+           "\"image_size\":4096}," TXT "}}", I, "128 Mi floats");
     refuse("ResNet odd width", "{\"model_cfg\":{\"embed_dim\":512,\"vision_cfg\":{\"layers\":[3,4,6,3],\"width\":63}," TXT "}}",
            I, "even");
     refuse("bad fill", "{\"model_cfg\":{\"embed_dim\":512," VIT "," TXT "},\"preprocess_cfg\":{\"fill_color\":300}}", I,

@@ -148,6 +148,14 @@ static int get_vision(json_t *o, nli_clip_config *cfg) {
         }
         if (width < 2 || width % 2 || width > 1024) { nli_seterr("%swidth %d: a ResNet stem width must be even, 2 to 1024", s, width); return -1; }
         if (size % 32) { nli_seterr("%simage_size %d: a ResNet needs a multiple of 32", s, size); return -1; }
+        /* the second stem convolution's im2col: 9/8 S^2 width floats for one
+         * image (RN50x64 at 448 pixels: 29 Mi), bounded like the
+         * EfficientNet's maps, for configs asking for huge images */
+        if (1.125 * size * (double)size * width > 128.0 * (1 << 20)) {
+            nli_seterr("%simage_size %d at width %d: one image's feature maps would pass 128 Mi floats (RN50x64 at 448 "
+                       "pixels needs 29 Mi)", s, size, width);
+            return -1;
+        }
         cfg->arch = NLI_ARCH_RESNET;
         cfg->rn_width = width;
         v->hidden_size = width * 32;
