@@ -43,22 +43,7 @@ assert i["projection_dim"] == 24 and "WordPiece" in i["tokenizer"], i
 ' "$TMP/info.json"
 
 # tokenize: transformers' ids (those not cut: tokenize does not truncate)
-jq -c '.ids | to_entries[] | select((.value | length) < 24) | {text: .key}' "$G/golden.json" >"$TMP/tok.in"
-tok_check() { # tok_check WHAT MODEL
-  nl tokenize --no-cache --model "$2" <"$TMP/tok.in" >"$TMP/tok.out" 2>"$TMP/err"; rc=$?
-  check "$1: tokenize (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
-  check "$1: transformers' ids for $(wc -l <"$TMP/tok.in") texts" python3 -c '
-import json, sys
-g = json.load(open(sys.argv[1]))["ids"]
-n = 0
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    assert r["ids"] == g[r["text"]], (r["text"], r["ids"], g[r["text"]])
-    n += 1
-assert n == sum(len(v) < 24 for v in g.values()), n
-' "$G/golden.json" "$TMP/tok.out"
-}
-tok_check "tokenizer.json" "$M"
+ids_golden "tokenizer.json" "$G/golden.json" "$M" 24
 
 golden_inputs "$G/golden.json"
 embed_golden "$G/golden.json" images 1e-5 "$TMP/img.jsonl" "image embeddings" --model "$M" "${args[@]}"
@@ -81,7 +66,7 @@ mkdir -p "$TMP/vocab" "$TMP/tokjson"
 cp "$M"/* "$TMP/vocab/" && rm "$TMP/vocab/tokenizer.json"
 cp "$M"/* "$TMP/tokjson/" && rm "$TMP/tokjson/vocab.txt" "$TMP/tokjson/tokenizer_config.json"
 for v in vocab tokjson; do
-  tok_check "$v" "$TMP/$v"
+  ids_golden "$v" "$G/golden.json" "$TMP/$v" 24
   nl embed -q --no-cache --model "$TMP/$v" "${targs[@]}" >"$TMP/$v.jsonl" 2>"$TMP/err"; rc=$?
   check "$v: embed (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
   check "$v: the same text embeddings" cmp -s "$TMP/$v.jsonl" "$TMP/txt.jsonl"

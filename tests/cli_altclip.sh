@@ -35,19 +35,7 @@ assert i["projection_dim"] == 16 and "Unigram" in i["tokenizer"], i
 ' "$TMP/info.json"
 
 # tokenize: transformers' ids (those not cut: tokenize does not truncate)
-jq -c '.ids | to_entries[] | select((.value | length) < 22) | {text: .key}' "$G/golden.json" >"$TMP/tok.in"
-nl tokenize --no-cache --model "$M" <"$TMP/tok.in" >"$TMP/tok.out" 2>"$TMP/err"; rc=$?
-check "tokenize (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
-check "tokenize: transformers' ids for $(wc -l <"$TMP/tok.in") texts" python3 -c '
-import json, sys
-g = json.load(open(sys.argv[1]))["ids"]
-n = 0
-for line in open(sys.argv[2]):
-    r = json.loads(line)
-    assert r["ids"] == g[r["text"]], (r["text"], r["ids"], g[r["text"]])
-    n += 1
-assert n == sum(len(v) < 22 for v in g.values()), n
-' "$G/golden.json" "$TMP/tok.out"
+ids_golden "tokenizer.json" "$G/golden.json" "$M" 22
 
 golden_inputs "$G/golden.json"
 embed_golden "$G/golden.json" images 1e-5 "$TMP/img.jsonl" "image embeddings" --model "$M" "${args[@]}"

@@ -119,3 +119,24 @@ bf16_refused() {
     echo "note: this CPU has no native bf16: the bf16 refusal is not reached"
   fi
 }
+
+# ids_golden WHAT GOLDEN MODEL MAX: tokenize gives GOLDEN's ids (a JSON
+# file whose "ids" maps each text to transformers' ids) for each of its
+# texts of fewer than MAX tokens (tokenize does not cut; the model's MAX
+# positions do)
+ids_golden() {
+  local what=$1 g=$2 m=$3 max=$4 rc
+  jq -c --argjson max "$max" '.ids | to_entries[] | select((.value | length) < $max) | {text: .key}' "$g" \
+    >"$TMP/tok.in"
+  nl tokenize --no-cache --model "$m" <"$TMP/tok.in" >"$TMP/tok.out" 2>"$TMP/err"; rc=$?
+  check "$what: tokenize (rc=$rc: $(tail -1 "$TMP/err"))" test $rc -eq 0
+  check "$what: transformers' ids for $(wc -l <"$TMP/tok.in") texts" python3 -c '
+import json, sys
+g, n, m = json.load(open(sys.argv[1]))["ids"], 0, int(sys.argv[3])
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    assert r["ids"] == g[r["text"]], (r["text"], r["ids"], g[r["text"]])
+    n += 1
+assert n == sum(len(v) < m for v in g.values()), n
+' "$g" "$TMP/tok.out" "$max"
+}

@@ -146,6 +146,12 @@ int nli_grow(void **p, size_t *cap, size_t need, size_t sz) {
     return 0;
 }
 
+int nli_ivec_push(nli_ivec *v, int32_t x) {
+    if (v->n == v->cap && nli_grow((void **)&v->v, &v->cap, v->n + 1, sizeof *v->v)) return -1;
+    v->v[v->n++] = x;
+    return 0;
+}
+
 int nli_ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;

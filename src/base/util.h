@@ -51,6 +51,13 @@ char *nli_strndup(const char *s, size_t n);
 void nli_sanitize(char *out, size_t cap, const char *in);
 /* Grow *p (capacity *cap elements of size sz) to hold at least need. */
 int nli_grow(void **p, size_t *cap, size_t need, size_t sz);
+/* A growing list of token ids (the tokenizers' outputs). */
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} nli_ivec;
+/* Append x: 0, or -1 (error set) when out of memory. */
+int nli_ivec_push(nli_ivec *v, int32_t x);
 
 struct stat;
 /* path opened read-only when it is a regular file (*st its stat), else -1

@@ -42,23 +42,6 @@ static int sb_put(sbuf *b, const char *s, size_t n) {
     return 0;
 }
 
-typedef struct {
-    int32_t *v;
-    size_t n, cap;
-} ivec;
-
-static int iv_push(ivec *v, int32_t x) {
-    if (v->n == v->cap) {
-        size_t c = v->cap ? 2 * v->cap : 64;
-        int32_t *p = nli_realloc(v->v, c * sizeof *p);
-        if (!p) return -1;
-        v->v = p;
-        v->cap = c;
-    }
-    v->v[v->n++] = x;
-    return 0;
-}
-
 static int is_ws(utf8proc_int32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
            c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
@@ -217,7 +200,7 @@ static int32_t piece_id(const nli_unigram *u, const char *s, size_t n) {
 /* The best segmentation of s[0..n) (one pre-token), its ids appended:
  * 16 bytes a byte of the piece (best score, where the best path into a
  * position starts, its token). */
-static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
+static int segment(const nli_unigram *u, const char *s, size_t n, nli_ivec *ids) {
     if (n >= UINT32_MAX) {
         nli_seterr("a piece of %zu bytes (at most 4 GiB)", n);
         return -1;
@@ -260,7 +243,7 @@ static int segment(const nli_unigram *u, const char *s, size_t n, ivec *ids) {
             while (b > 0 && tok[b] == u->unk_id) b = from[b];
             id = piece_id(u, s + b, e - b);
         }
-        if (iv_push(ids, id)) goto done;
+        if (nli_ivec_push(ids, id)) goto done;
         e = b;
     }
     for (size_t a = first, z = ids->n; a + 1 < z; a++, z--) {
@@ -278,7 +261,7 @@ done:
 
 /* A piece of the raw text between added tokens: normalized, pre-tokenized,
  * segmented. first: it starts the text. */
-static int encode_piece(const nli_unigram *u, const char *s, size_t n, int first, ivec *ids) {
+static int encode_piece(const nli_unigram *u, const char *s, size_t n, int first, nli_ivec *ids) {
     if (n == 0) return 0;
     sbuf t = {0};
     pieces ps = {0};
@@ -322,9 +305,9 @@ int nli_unigram_encode(const nli_unigram *u, const char *text, size_t len, int32
         }
         i += (size_t)k;
     }
-    ivec ids = {0};
+    nli_ivec ids = {0};
     int rc = 0;
-    for (size_t i = 0; i < u->nprefix && !rc; i++) rc = iv_push(&ids, u->prefix[i]);
+    for (size_t i = 0; i < u->nprefix && !rc; i++) rc = nli_ivec_push(&ids, u->prefix[i]);
     size_t start_offset = 0, from = 0, at;
     long a;
     while (!rc && (a = next_added(u, text, len, from, &at)) >= 0) {
@@ -335,17 +318,17 @@ int nli_unigram_encode(const nli_unigram *u, const char *text, size_t len, int32
             start = ns > start_offset ? ns : start_offset;
         }
         if (start_offset < start) rc = encode_piece(u, text + start_offset, start - start_offset, start_offset == 0, &ids);
-        if (!rc) rc = iv_push(&ids, t->id);
+        if (!rc) rc = nli_ivec_push(&ids, t->id);
         start_offset = from = stop;
     }
     if (!rc && start_offset < len) rc = encode_piece(u, text + start_offset, len - start_offset, start_offset == 0, &ids);
-    for (size_t i = 0; i < u->nsuffix && !rc; i++) rc = iv_push(&ids, u->suffix[i]);
+    for (size_t i = 0; i < u->nsuffix && !rc; i++) rc = nli_ivec_push(&ids, u->suffix[i]);
     if (rc) {
         free(ids.v);
         nli_prefixerr("tokenizing");
         return -1;
     }
-    if (!ids.v && iv_push(&ids, 0) == 0) ids.n = 0; /* an empty result is still an allocation */
+    if (!ids.v && nli_ivec_push(&ids, 0) == 0) ids.n = 0; /* an empty result is still an allocation */
     *ids_out = ids.v;
     *n_out = ids.n;
     return ids.v ? 0 : -1;

@@ -277,22 +277,12 @@ int nli_wp_normalize(const nli_wordpiece *w, const char *s, size_t n, char **out
 
 /* ------------------------------------------------------------ encoding */
 
-typedef struct {
-    int32_t *v;
-    size_t n, cap;
-} ivec;
-
-static int push(ivec *v, int32_t x) {
-    if (v->n == v->cap && nli_grow((void **)&v->v, &v->cap, v->n + 1, sizeof *v->v)) return -1;
-    v->v[v->n++] = x;
-    return 0;
-}
 
 /* One word through the WordPiece model. */
-static int wordpiece(const nli_wordpiece *w, const char *s, size_t n, ivec *ids) {
+static int wordpiece(const nli_wordpiece *w, const char *s, size_t n, nli_ivec *ids) {
     size_t chars = 0;
     for (size_t i = 0; i < n && chars <= w->max_chars; i++) chars += ((uint8_t)s[i] & 0xC0) != 0x80;
-    if (chars > w->max_chars) return push(ids, w->unk_id);
+    if (chars > w->max_chars) return nli_ivec_push(ids, w->unk_id);
     size_t mark = ids->n;
     for (size_t start = 0; start < n;) {
         int32_t node = start ? w->cont : 0, best = -1;
@@ -304,16 +294,16 @@ static int wordpiece(const nli_wordpiece *w, const char *s, size_t n, ivec *ids)
         }
         if (best < 0) {
             ids->n = mark;
-            return push(ids, w->unk_id);
+            return nli_ivec_push(ids, w->unk_id);
         }
-        if (push(ids, best)) return -1;
+        if (nli_ivec_push(ids, best)) return -1;
         start = end;
     }
     return 0;
 }
 
 /* Pre-tokenized, each word through the model. */
-static int words(const nli_wordpiece *w, const char *s, size_t n, ivec *ids) {
+static int words(const nli_wordpiece *w, const char *s, size_t n, nli_ivec *ids) {
     if (!w->split) return n ? wordpiece(w, s, n, ids) : 0;
     size_t a = 0;
     for (size_t i = 0; i < n;) {
@@ -346,18 +336,18 @@ static long next_added(const nli_trie *t, const char *s, size_t n, size_t from, 
     return -1;
 }
 
-static int push_added(const nli_wordpiece *w, long a, ivec *ids) {
+static int push_added(const nli_wordpiece *w, long a, nli_ivec *ids) {
     const nli_wp_added *t = &w->added[a];
     if (t->no_id) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "the text holds \"%.60s\", a special token with no id in the "
                         "vocabulary (transformers gives it one past the model's embeddings)", t->content);
         return -1;
     }
-    return push(ids, t->id);
+    return nli_ivec_push(ids, t->id);
 }
 
 /* A piece of the raw text between added tokens. */
-static int encode_piece(const nli_wordpiece *w, const char *s, size_t n, ivec *ids) {
+static int encode_piece(const nli_wordpiece *w, const char *s, size_t n, nli_ivec *ids) {
     if (n == 0) return 0;
     char *t = NULL;
     size_t m = 0, from = 0, at, end;
@@ -390,9 +380,9 @@ int nli_wordpiece_encode(const nli_wordpiece *w, const char *text, size_t len, i
     *ids_out = NULL;
     *n_out = 0;
     if (check_utf8(text, len)) return -1;
-    ivec ids = {0};
+    nli_ivec ids = {0};
     int rc = 0;
-    for (size_t i = 0; i < w->nprefix && !rc; i++) rc = push(&ids, w->prefix[i]);
+    for (size_t i = 0; i < w->nprefix && !rc; i++) rc = nli_ivec_push(&ids, w->prefix[i]);
     size_t from = 0, at, end;
     long a;
     while (!rc && (a = next_added(&w->atrie[0], text, len, from, &at, &end)) >= 0) {
@@ -400,7 +390,7 @@ int nli_wordpiece_encode(const nli_wordpiece *w, const char *text, size_t len, i
         from = end;
     }
     if (!rc) rc = encode_piece(w, text + from, len - from, &ids);
-    for (size_t i = 0; i < w->nsuffix && !rc; i++) rc = push(&ids, w->suffix[i]);
+    for (size_t i = 0; i < w->nsuffix && !rc; i++) rc = nli_ivec_push(&ids, w->suffix[i]);
     if (!rc && !ids.v) rc = nli_grow((void **)&ids.v, &ids.cap, 1, sizeof *ids.v); /* an empty result is still an allocation */
     if (rc) {
         free(ids.v);
