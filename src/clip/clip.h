@@ -37,6 +37,11 @@ typedef struct {
 /* transformers' round_filters: channels * width_coefficient to a multiple
  * of depth_divisor, never under 90% of it (config_align.c). */
 long long nli_effnet_filters(const nli_effnet_config *e, int channels);
+/* The side a block's depthwise convolution (kernel k, stride) makes of an
+ * s-pixel map (block < 0: the stem's, of s-pixel images); 0 when the map
+ * is smaller than the kernel. Block: its index as transformers counts them
+ * (depthwise_padding). */
+int nli_effnet_side(const nli_effnet_config *e, int block, int k, int stride, int s);
 /* GroupViT's grouping stages (transformers' GroupViTVisionConfig). */
 #define NLI_GV_MAX_STAGES 4
 /* Folder formats. */

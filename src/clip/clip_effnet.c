@@ -30,11 +30,11 @@ static void swish_all(float *x, size_t n, int nt) {
     for (size_t i = 0; i < n; i++) x[i] = swish(x[i]);
 }
 
-/* The stem: B CHW images of S x S -> B x s x s x cout (s = (S + 1 - 3) / 2
- * + 1: a row and a column of zeros added below and right), by im2col ([ky][kx][cin]
+/* The stem: B CHW images of S x S -> B x s x s x cout (s: nli_effnet_side;
+ * a row and a column of zeros added below and right), by im2col ([ky][kx][cin]
  * columns, the folded weights' order) and one GEMM. */
-static void stem(const nli_conv *cv, const float *pix, int B, int S, float *col, float *out, int nt) {
-    const int s = (S + 1 - 3) / 2 + 1, K = 27;
+static void stem(const nli_conv *cv, const float *pix, int B, int S, int s, float *col, float *out, int nt) {
+    const int K = 27;
     const size_t rows = (size_t)B * s * s, SS = (size_t)S * S;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (size_t r = 0; r < rows; r++) {
@@ -118,7 +118,7 @@ int nli_effnet_encode_images(nli_clip *c, const float *pixels, size_t n, float *
     const nli_effnet *en = c->en;
     const int S = c->cfg.vision.image_size, P = c->cfg.projection_dim, nt = c->n_threads;
     nli_clip_use_threads(c);
-    const size_t Bmax = chunk_images(en, n), s0 = (size_t)((S + 1 - 3) / 2 + 1);
+    const size_t Bmax = chunk_images(en, n), s0 = (size_t)en->stem_side;
     float *x = nli_mallocarray(Bmax, en->max_act * sizeof(float));
     float *y = nli_mallocarray(Bmax, en->max_act * sizeof(float));
     float *t1 = nli_mallocarray(Bmax, en->max_act * sizeof(float));
@@ -132,7 +132,7 @@ int nli_effnet_encode_images(nli_clip *c, const float *pixels, size_t n, float *
     if (!x || !y || !t1 || !t2 || !col || !pool || !red) goto done;
     for (size_t i0 = 0; i0 < n; i0 += Bmax) {
         const int B = (int)(n - i0 < Bmax ? n - i0 : Bmax);
-        stem(&en->stem, pixels + i0 * 3 * (size_t)S * S, B, S, col, x, nt);
+        stem(&en->stem, pixels + i0 * 3 * (size_t)S * S, B, S, (int)s0, col, x, nt);
         int H = (int)s0, W = (int)s0;
         for (int k = 0; k < en->nblk; k++) {
             const nli_mbconv *m = &en->blk[k];
@@ -142,12 +142,7 @@ int nli_effnet_encode_images(nli_clip *c, const float *pixels, size_t n, float *
                 swish_all(t1, (size_t)B * H * W * m->mid, nt);
                 h = t1;
             }
-            int oh = H, ow = W;
-            if (m->stride == 2) {
-                const int pad_all = m->pad_t + m->k / 2; /* top/left + bottom/right: correct_pad */
-                oh = (H + pad_all - m->k) / 2 + 1;
-                ow = (W + pad_all - m->k) / 2 + 1;
-            }
+            const int oh = m->side, ow = m->side;
             depthwise(m, h, B, H, W, oh, ow, t2, nt);
             squeeze_excite(m, t2, B, (size_t)oh * ow, pool, red, nt);
             const size_t rows = (size_t)B * oh * ow;

@@ -14,6 +14,7 @@
  * kept as [ky][kx][channel] (dw.w), its folded bias dw.b. */
 typedef struct {
     int cin, cout, mid, se, k, stride, pad_t; /* mid: the expanded width; pad_t: top/left padding */
+    int side;                                 /* of its output map (config_align.c checked it is >= 1) */
     int expand, residual;
     nli_conv ex, dw, proj;
     size_t o_rw, o_rb, o_ew, o_eb; /* squeeze-excite reduce / expand weight and bias */
@@ -23,7 +24,7 @@ typedef struct {
 struct nli_effnet {
     nli_conv stem; /* 3x3 stride 2, zero padding right and bottom */
     nli_mbconv *blk;
-    int nblk;
+    int nblk, stem_side; /* stem_side: of the stem's output map */
     size_t max_act; /* floats of the largest activation of one image */
 };
 typedef struct nli_effnet nli_effnet;

@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int filters(const nli_effnet_config *e, int channels) { return (int)nli_effnet_filters(e, channels); }
-
 int nli_effnet_plan(nli_clip *c, nli_plan *p) {
     const nli_effnet_config *e = &c->cfg.en;
     nli_effnet *en = c->en = nli_calloc(1, sizeof *en);
@@ -33,16 +31,16 @@ int nli_effnet_plan(nli_clip *c, nli_plan *p) {
         return -1;
     /* activations of one image: the stem's output, then per block its
      * input, expanded and output maps (the largest of each kind) */
-    int side = c->cfg.vision.image_size;
-    side = (side + 1 - 3) / 2 + 1;
+    int side = nli_effnet_side(e, -1, 3, 2, c->cfg.vision.image_size);
+    en->stem_side = side;
     size_t most = (size_t)side * side * (size_t)(e->stem > 27 ? e->stem : 27); /* the stem's im2col: 27 columns */
     char a[160], b[160];
     for (int i = 0, k = 0; i < e->stages; i++) {
         int reps = (int)ceil(e->depth_coefficient * e->repeats[i]);
         for (int j = 0; j < reps; j++, k++) {
             nli_mbconv *m = &en->blk[k];
-            m->cin = j ? filters(e, e->cout[i]) : filters(e, e->cin[i]);
-            m->cout = filters(e, e->cout[i]);
+            m->cin = j ? (int)nli_effnet_filters(e, e->cout[i]) : (int)nli_effnet_filters(e, e->cin[i]);
+            m->cout = (int)nli_effnet_filters(e, e->cout[i]);
             m->stride = j ? 1 : e->stride[i];
             m->k = e->kernel[i];
             m->expand = e->expand[i] != 1;
@@ -75,10 +73,7 @@ int nli_effnet_plan(nli_clip *c, nli_plan *p) {
             snprintf(b, sizeof b, "vision_model.encoder.blocks.%d.projection.project_bn", k);
             if (nli_plan_conv_bn(p, &m->proj, a, b, m->mid, m->cout, 1)) return -1;
             size_t in = (size_t)side * side;
-            if (m->stride == 2) {
-                int pad = e->no_adjust[k] ? 2 * (m->k / 2) : 2 * (m->k / 2) - 1;
-                side = (side + pad - m->k) / 2 + 1;
-            }
+            side = m->side = nli_effnet_side(e, k, m->k, m->stride, side);
             size_t sz[3] = {in * m->mid, (size_t)side * side * m->mid, (size_t)side * side * m->cout};
             for (int t = 0; t < 3; t++)
                 if (sz[t] > most) most = sz[t];

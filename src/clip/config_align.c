@@ -160,19 +160,20 @@ static int vision_config(json_t *o, const char *sect, nli_clip_config *cfg) {
     return 0;
 }
 
+int nli_effnet_side(const nli_effnet_config *e, int block, int k, int stride, int s) {
+    if (block < 0) return s + 1 < 3 ? 0 : (s + 1 - 3) / 2 + 1; /* stem: zero pad right/bottom 1, 3x3 stride 2 */
+    if (stride == 1) return s;                                  /* "same" padding */
+    int pad = e->no_adjust[block] ? 2 * (k / 2) : 2 * (k / 2) - 1; /* correct_pad, adjusted or not */
+    return s + pad < k ? 0 : (s + pad - k) / 2 + 1;
+}
+
 /* The side of the last feature map for s-pixel images, as the convolutions
  * shrink it; 0 when some layer would get less than its kernel. */
 static int final_side(const nli_effnet_config *e, int s) {
-    s = (s + 1 - 3) / 2 + 1; /* stem: zero pad right/bottom 1, 3x3 stride 2 */
-    if (s < 1) return 0;
-    for (int i = 0, b = 0; i < e->stages; i++) {
+    s = nli_effnet_side(e, -1, 3, 2, s);
+    for (int i = 0, b = 0; i < e->stages && s > 0; i++) {
         int reps = (int)ceil(e->depth_coefficient * e->repeats[i]);
-        for (int j = 0; j < reps; j++, b++) {
-            if (j > 0 || e->stride[i] == 1) continue; /* "same" padding */
-            int k = e->kernel[i], pad = e->no_adjust[b] ? 2 * (k / 2) : 2 * (k / 2) - 1;
-            if (s + pad < k) return 0;
-            s = (s + pad - k) / 2 + 1;
-        }
+        for (int j = 0; j < reps && s > 0; j++, b++) s = nli_effnet_side(e, b, e->kernel[i], j ? 1 : e->stride[i], s);
     }
     return s;
 }

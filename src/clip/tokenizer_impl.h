@@ -100,6 +100,9 @@ int nli_tok_added_from_folder(nli_tokenizer *t, const char *dir, int configs);
 json_t *nli_tok_read_json(const char *path, int ints_as_real);
 /* The same, also hashing the file's bytes into *digest (FNV-1a). */
 json_t *nli_tok_read_json_hashed(const char *path, int ints_as_real, uint64_t *digest);
+/* 0 when text (len bytes) is valid UTF-8, else -1 with the error naming
+ * the first bad byte's offset (the Unigram and WordPiece encoders). */
+int nli_tok_check_utf8(const char *text, size_t len);
 /* o's "type" string, or "" (tokenizer.json's components). */
 const char *nli_tok_json_type(json_t *o);
 /* tokenizer.json's post_processor p (TemplateProcessing's single template,

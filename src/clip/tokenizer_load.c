@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "neglabel.h"
 #include "tokenizer_impl.h"
@@ -382,5 +383,18 @@ int nli_tok_json_post(json_t *p, const char *path, int32_t limit, int32_t prefix
                 return -1;
     }
     if (!seen) { nli_seterr("%s: post_processor: the single template has no $A", path); return -1; }
+    return 0;
+}
+
+int nli_tok_check_utf8(const char *text, size_t len) {
+    for (size_t i = 0; i < len;) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
+        if (k < 1) {
+            nli_seterr("text is not valid UTF-8 (byte %zu)", i);
+            return -1;
+        }
+        i += (size_t)k;
+    }
     return 0;
 }

@@ -15,6 +15,7 @@
  *    into one token;
  * 5. the post-processor's special tokens go around the ids.
  * "Whitespace" is Unicode's White_Space, as Rust's char::is_whitespace. */
+#include "tokenizer_impl.h"
 #include "unigram_impl.h"
 #include "util.h"
 
@@ -296,15 +297,7 @@ static long next_added(const nli_unigram *u, const char *s, size_t n, size_t fro
 int nli_unigram_encode(const nli_unigram *u, const char *text, size_t len, int32_t **ids_out, size_t *n_out) {
     *ids_out = NULL;
     *n_out = 0;
-    for (size_t i = 0; i < len;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (k < 1) {
-            nli_seterr("text is not valid UTF-8 (byte %zu)", i);
-            return -1;
-        }
-        i += (size_t)k;
-    }
+    if (nli_tok_check_utf8(text, len)) return -1;
     nli_ivec ids = {0};
     int rc = 0;
     for (size_t i = 0; i < u->nprefix && !rc; i++) rc = nli_ivec_push(&ids, u->prefix[i]);

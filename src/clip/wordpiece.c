@@ -34,6 +34,7 @@
 #include "ftfy.h"
 #include "neglabel.h"
 #include "util.h"
+#include "tokenizer_impl.h"
 #include "wordpiece.h"
 
 /* ------------------------------------------------------------ Unicode tables */
@@ -363,23 +364,10 @@ static int encode_piece(const nli_wordpiece *w, const char *s, size_t n, nli_ive
     return rc ? -1 : 0;
 }
 
-static int check_utf8(const char *text, size_t len) {
-    for (size_t i = 0; i < len;) {
-        utf8proc_int32_t c;
-        utf8proc_ssize_t k = utf8proc_iterate((const uint8_t *)text + i, (utf8proc_ssize_t)(len - i), &c);
-        if (k < 1) {
-            nli_seterr("text is not valid UTF-8 (byte %zu)", i);
-            return -1;
-        }
-        i += (size_t)k;
-    }
-    return 0;
-}
-
 int nli_wordpiece_encode(const nli_wordpiece *w, const char *text, size_t len, int32_t **ids_out, size_t *n_out) {
     *ids_out = NULL;
     *n_out = 0;
-    if (check_utf8(text, len)) return -1;
+    if (nli_tok_check_utf8(text, len)) return -1;
     nli_ivec ids = {0};
     int rc = 0;
     for (size_t i = 0; i < w->nprefix && !rc; i++) rc = nli_ivec_push(&ids, w->prefix[i]);
@@ -405,5 +393,5 @@ int nli_wordpiece_encode(const nli_wordpiece *w, const char *text, size_t len, i
 int nli_wordpiece_normalize(const nli_wordpiece *w, const char *text, size_t len, char **out, size_t *olen) {
     *out = NULL;
     *olen = 0;
-    return check_utf8(text, len) || nli_wp_normalize(w, text, len, out, olen) ? -1 : 0;
+    return nli_tok_check_utf8(text, len) || nli_wp_normalize(w, text, len, out, olen) ? -1 : 0;
 }
