@@ -24,6 +24,13 @@
  *        few texts through it
  *   'w': text for the BERT tokenizer of tests/data/wordpiece/uncased (a
  *        folder as ALIGN ships it), and through its normalizer
+ *   'P': SigLIP's SentencePiece tokenizer (spm*.c): the input as a folder's
+ *        spiece.model alone, and as the tokenizer_config.json beside
+ *        tests/data/spm/t5's spiece.model; when one loads, a few texts
+ *        through it
+ *   'p': text for the SigLIP tokenizer of tests/data/spm/t5 (no config:
+ *        SiglipTokenizer's defaults), through canonicalize_text and
+ *        through its sentencepiece normalizer
  *   anything else: text for nli_tokenizer_encode (and nli_tokenizer_clean,
  *        both of which run ftfy.fix_text first)
  * The real vocabulary comes from NEGLABEL_SHARED (else ../shared).
@@ -41,7 +48,10 @@
  * Unigram tokenizer's encode succeeds exactly on valid UTF-8, its ids in
  * range, and a charsmap's output is valid UTF-8; the WordPiece tokenizer's
  * likewise ([CLS] first and [SEP] last for 'w'), its normalizer's output
- * valid UTF-8, every load error naming the file. */
+ * valid UTF-8, every load error naming the file; the SentencePiece
+ * tokenizer's likewise (</s> last, ids inside its vocabulary, plain ASCII
+ * always encoded, canonicalize_text's and the normalizer's output valid
+ * UTF-8, load errors naming the folder). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +62,7 @@
 #include <jansson.h>
 
 #include "ftfy.h"
+#include "spm.h"
 #include "tokenizer.h"
 #include "unigram.h"
 #include "util.h"
@@ -60,6 +71,7 @@
 static nli_tokenizer *tok;
 static nli_unigram *ug;
 static nli_wordpiece *wp;
+static nli_spm *sp;
 static char vocab_path[4096], merges_tmp[64], mvocab_path[64];
 
 #define MERGES_VOCAB (512 + 2048)
@@ -376,6 +388,90 @@ static void fuzz_wordpiece_text(const uint8_t *d, size_t n) {
     free(out);
 }
 
+#define SP_TEXT(s) {s, sizeof s - 1}
+static const struct {
+    const char *s;
+    size_t n;
+} sp_texts[] = {SP_TEXT("a photo of a dog."), SP_TEXT("  \xef\xbc\xa6ULL \xef\xac\x81 e\xcc\x81 \xce\xa3" "A\xce\xa3 </s> x<unk>"),
+                SP_TEXT("\x00\xe2\x96\x81\xe2\x96\x81 \xc4\xb0\t<pad>\xe7\x8a\xac")};
+
+static void sp_check(const nli_spm *s, const char *text, size_t n, int must) {
+    int32_t *ids;
+    size_t m;
+    int rc = nli_spm_encode(s, text, n, &ids, &m);
+    if (must && rc) abort(); /* plain ASCII encodes with any tokenizer that loads */
+    if (rc) return;
+    check_ids(ids, m, nli_spm_vocab_size(s));
+    if (m < 1 || ids[m - 1] != nli_spm_last_suffix(s)) abort();
+    free(ids);
+}
+
+static const char *src_dir(void) {
+    const char *src = getenv("NEGLABEL_SRC");
+    return src && *src ? src : ".";
+}
+
+/* The input as a lone spiece.model, then as the tokenizer_config.json
+ * beside the real one. */
+static void fuzz_spm_files(const uint8_t *d, size_t n) {
+    char dir[80], path[120], model[4200];
+    snprintf(dir, sizeof dir, "/tmp/fuzz-spm-%d", (int)getpid());
+    snprintf(model, sizeof model, "%s/tests/data/spm/t5/spiece.model", src_dir());
+    mkdir(dir, 0700);
+    for (int k = 0; k < 2; k++) {
+        char *real = NULL;
+        size_t rlen = 0;
+        if (k == 1 && nli_read_file(model, (size_t)1 << 24, &real, &rlen) != 0) break;
+        snprintf(path, sizeof path, "%s/spiece.model", dir);
+        FILE *f = fopen(path, "wb");
+        if (f) fwrite(k ? (const uint8_t *)real : d, 1, k ? rlen : n, f), fclose(f);
+        free(real);
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+        if (k == 1 && (f = fopen(path, "wb"))) fwrite(d, 1, n, f), fclose(f);
+        nli_spm *s = nli_spm_load_dir(dir);
+        if (s) {
+            for (size_t i = 0; i < sizeof sp_texts / sizeof *sp_texts; i++) sp_check(s, sp_texts[i].s, sp_texts[i].n, i == 0);
+            nli_spm_free(s);
+        } else if (!strstr(nli_geterr(), dir)) {
+            abort(); /* every load error names the folder or a file in it */
+        }
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/spiece.model", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void fuzz_spm_text(const uint8_t *d, size_t n) {
+    if (!sp) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/tests/data/spm/t5", src_dir());
+        if (!(sp = nli_spm_load_dir(dir))) {
+            fprintf(stderr, "fuzz_tokenizer: %s (set NEGLABEL_SRC)\n", nli_geterr());
+            abort();
+        }
+    }
+    int valid = valid_utf8(d, n);
+    int32_t *ids;
+    size_t m;
+    int rc = nli_spm_encode(sp, (const char *)d, n, &ids, &m);
+    if ((rc == 0) != valid) abort();
+    if (rc == 0) {
+        check_ids(ids, m, nli_spm_vocab_size(sp));
+        if (m < 1 || ids[m - 1] != nli_spm_last_suffix(sp)) abort();
+        free(ids);
+    }
+    for (int k = 0; k < 3; k++) {
+        char *out;
+        size_t olen;
+        rc = k < 2 ? nli_spm_canonicalize(k, (const char *)d, n, &out, &olen)
+                   : nli_spm_normalize(sp, (const char *)d, n, &out, &olen);
+        if ((rc == 0) != valid) abort();
+        if (rc == 0 && (!valid_utf8((const uint8_t *)out, olen) || out[olen] != 0)) abort();
+        if (rc == 0) free(out);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok) setup();
     if (size == 0) return 0;
@@ -388,6 +484,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else if (data[0] == 'u') fuzz_unigram_text(data + 1, size - 1);
     else if (data[0] == 'W') fuzz_wordpiece_files(data + 1, size - 1);
     else if (data[0] == 'w') fuzz_wordpiece_text(data + 1, size - 1);
+    else if (data[0] == 'P') fuzz_spm_files(data + 1, size - 1);
+    else if (data[0] == 'p') fuzz_spm_text(data + 1, size - 1);
     else fuzz_encode(data + 1, size - 1);
     return 0;
 }

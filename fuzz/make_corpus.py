@@ -184,6 +184,27 @@ open(D + "tokenizer/wordpiece_vocab", "w", encoding="utf-8", newline="").write(
 open(D + "tokenizer/wordpiece_text", "w", encoding="utf-8", newline="").write(
     "w A Photo of a DOG! caf\u00e9 [MASK]x \u4e00\u4e8c \u0130 \x00\ufffd\t" + "a" * 120 + " e\u0301\u0316")
 
+# SentencePiece (SigLIP) seeds: 'P' a small model (a copy of the golden
+# tests/data/spm/synth/spiece.model: CONTROL, UNKNOWN, NORMAL, UNUSED and
+# USER_DEFINED pieces), and a tokenizer_config.json as the Hub's SigLIP
+# folders hold it with added tokens of each kind (the harness reads it
+# beside tests/data/spm/t5's model); 'p' text for that model
+open(D + "tokenizer/spm_model", "wb").write(b"P" + open("tests/data/spm/synth/spiece.model", "rb").read())
+spc = {"added_tokens_decoder": {
+           "1": {"content": "</s>", "lstrip": True, "normalized": False, "rstrip": True, "single_word": False,
+                 "special": True},
+           "2": {"content": "<unk>", "lstrip": True, "normalized": False, "rstrip": True, "single_word": False,
+                 "special": True},
+           "1500": {"content": "<image>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": True,
+                    "special": True}},
+       "additional_special_tokens": ["<image>", "<x>"], "do_lower_case": True, "eos_token": "</s>",
+       "model_max_length": 64, "pad_token": "</s>", "sp_model_kwargs": {}, "tokenizer_class": "SiglipTokenizer",
+       "unk_token": "<unk>", "legacy": False, "mask_token": {"__type": "AddedToken", "content": "<mask>"}}
+open(D + "tokenizer/spm_config", "w", encoding="utf-8").write("P" + json.dumps(spc, ensure_ascii=False))
+open(D + "tokenizer/spm_text", "w", encoding="utf-8", newline="").write(
+    "p A Photo of a DOG! caf\u00e9 </s>x <unk> \u2581\u2581 \u0130\u03a3A\u03a3 \uff26\uff35\uff2c\uff2c \ufb01 e\u0301 "
+    "\u72ac \x00\t\u3000" + "a" * 120)
+
 os.makedirs(D + "unpickler", exist_ok=True)
 T = "tests/data/torchscript/"
 for name in ["vit_jit", "rn_jit", "vit_sd", "views_sd"]:

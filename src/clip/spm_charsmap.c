@@ -17,7 +17,12 @@
  * is replaced by its own replacement or kept. The array is checked as it
  * is walked: an index past its end ends the search (the crate would
  * panic); so does a replacement offset past the strings or inside a
- * character. */
+ * character.
+ *
+ * sentencepiece's own normalizer (spm_sp.c, SigLIP's spiece.model) walks
+ * the same array differently: from each position the *longest* key (of
+ * the first 32 found), every byte walked, NULs too
+ * (nli_charsmap_longest). */
 #include "unigram.h"
 #include "util.h"
 
@@ -74,23 +79,39 @@ void nli_charsmap_free(nli_charsmap *cm) {
 
 static inline size_t unit_offset(uint32_t u) { return (size_t)(u >> 10) << ((u & (1u << 9)) >> 6); }
 
+/* darts-clone's commonPrefixSearch over s[0..n): the value of the longest
+ * of the first `max` keys that are prefixes of it (*len its length), or
+ * -1. stop_nul: a NUL byte ends the key (the crate), else it is walked
+ * like any byte (sentencepiece passes the length). */
+static long long prefix_search(const nli_charsmap *cm, const uint8_t *s, size_t n, int max, int stop_nul, size_t *len) {
+    if (cm->nunits == 0) return -1;
+    long long found = -1;
+    size_t node = unit_offset(cm->units[0]);
+    for (size_t i = 0; i < n && max > 0 && !(stop_nul && !s[i]); i++) {
+        node ^= s[i];
+        if (node >= cm->nunits) break;
+        uint32_t u = cm->units[node];
+        if ((u & ((1u << 31) | 0xFFu)) != s[i]) break;
+        node ^= unit_offset(u);
+        if ((u >> 8) & 1) {
+            if (node >= cm->nunits) break;
+            found = (long long)(cm->units[node] & ((1u << 31) - 1));
+            *len = i + 1;
+            max--;
+        }
+    }
+    return found;
+}
+
 /* The replacement of the shortest prefix of s[0..n) (up to a NUL) in the
  * table: its offset in cm->norm, or -1. */
 static long long shortest_prefix(const nli_charsmap *cm, const uint8_t *s, size_t n) {
-    if (cm->nunits == 0) return -1;
-    size_t node = unit_offset(cm->units[0]);
-    for (size_t i = 0; i < n && s[i]; i++) {
-        node ^= s[i];
-        if (node >= cm->nunits) return -1;
-        uint32_t u = cm->units[node];
-        if ((u & ((1u << 31) | 0xFFu)) != s[i]) return -1;
-        node ^= unit_offset(u);
-        if ((u >> 8) & 1) {
-            if (node >= cm->nunits) return -1;
-            return (long long)(cm->units[node] & ((1u << 31) - 1));
-        }
-    }
-    return -1;
+    size_t len;
+    return prefix_search(cm, s, n, 1, 1, &len);
+}
+
+long long nli_charsmap_longest(const nli_charsmap *cm, const uint8_t *s, size_t n, size_t *len) {
+    return prefix_search(cm, s, n, 32, 0, len);
 }
 
 static int put(char **out, size_t *olen, size_t *cap, const char *s, size_t n) {

@@ -47,6 +47,11 @@ typedef struct {
 /* From the decoded bytes; -1 (error set, naming `what`) when malformed. */
 int nli_charsmap_init(nli_charsmap *cm, const uint8_t *blob, size_t len, const char *what);
 void nli_charsmap_free(nli_charsmap *cm);
+/* sentencepiece's Normalizer::NormalizePrefix: of the keys that are
+ * prefixes of s[0..n) (every byte walked, NULs too; the first 32
+ * matches), the longest: its replacement's offset in cm->norm, *len its
+ * length; -1 if none. */
+long long nli_charsmap_longest(const nli_charsmap *cm, const uint8_t *s, size_t n, size_t *len);
 /* s (n bytes of valid UTF-8) normalized as tokenizers' Precompiled does:
  * each extended grapheme cluster under 6 bytes replaced whole when the
  * table has a prefix of it (the shortest prefix's replacement), else each
