@@ -51,13 +51,15 @@ def _feats(x):
     return getattr(x, "pooler_output", x)
 
 
-def torch_texts(model, tok, texts, batch):
-    """get_text_features over texts in padded batches (with their masks)."""
+def torch_texts(model, tok, texts, batch, pad=True):
+    """get_text_features over texts in padded batches (with their masks;
+    pad "max_length": padded to the context, unmasked, as SigLIP runs)."""
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch):
-            b = tok(texts[i:i + batch], padding=True, return_tensors="pt")
-            out.append(_feats(model.get_text_features(input_ids=b["input_ids"], attention_mask=b["attention_mask"])))
+            b = tok(texts[i:i + batch], padding=pad, truncation=pad == "max_length", return_tensors="pt")
+            mask = b["attention_mask"] if pad is True else None
+            out.append(_feats(model.get_text_features(input_ids=b["input_ids"], attention_mask=mask)))
     return torch.cat(out).double().numpy()
 
 
@@ -76,13 +78,13 @@ def worst_cosine(a, b):
     return float((u(a) * u(b)).sum(axis=1).min())
 
 
-def run(a, build, make_tok, proc, paths, texts, title):
+def run(a, build, make_tok, proc, paths, texts, title, pad=True):
     """The comparison both model benchmarks make: build(folder) saves the
     model there and returns it; neglabel `embed` (a process; its load alone,
     `info`, timed and taken off) and PyTorch (make_tok(folder)'s tokenizer
     and get_text_features in padded batches; proc and get_image_features)
-    embed texts and the image files; prints ms per item, the ratios and
-    the worst cosine between the two sides."""
+    embed texts and the image files (pad: torch_texts'); prints ms per
+    item, the ratios and the worst cosine between the two sides."""
     with tempfile.TemporaryDirectory() as d:
         model = build(d)
         base = [a.bin, "--threads", str(a.threads)]
@@ -102,8 +104,8 @@ def run(a, build, make_tok, proc, paths, texts, title):
         t_img, e_img = best_of(a.runs, lambda: ours(img_args))
 
         tok = make_tok(d)
-        torch_texts(model, tok, texts[:a.batch], a.batch)  # warm-up
-        tp_txt, r_txt = best_of(a.runs, lambda: torch_texts(model, tok, texts, a.batch))
+        torch_texts(model, tok, texts[:a.batch], a.batch, pad)  # warm-up
+        tp_txt, r_txt = best_of(a.runs, lambda: torch_texts(model, tok, texts, a.batch, pad))
         tp_img, r_img = best_of(a.runs, lambda: torch_images(model, proc, paths, a.batch))
     cos_t, cos_i = worst_cosine(e_txt, r_txt), worst_cosine(e_img, r_img)
     ni, nt = len(paths), len(texts)
@@ -116,4 +118,6 @@ def run(a, build, make_tok, proc, paths, texts, title):
     print(f"images  neglabel embed (decode + preprocess + model):         {(t_img - t_load) / ni * 1e3:8.1f} ms/image")
     print(f"        PyTorch (Pillow processor + get_image_features):      {tp_img / ni * 1e3:8.1f} ms/image"
           f"   ratio {tp_img / (t_img - t_load):.2f}x")
+    if pad is not True:
+        print(f"        (PyTorch's texts padded to the context, {pad}, unmasked: as the model runs them)")
     print(f"worst cosine neglabel vs PyTorch: texts {cos_t:.9f}, images {cos_i:.9f}")

@@ -97,6 +97,13 @@ printf 'not a model' >"$TMP/alt/sentencepiece.bpe.model"
 mkdir -p "$TMP/align" && cp "$SRC/tests/data/align/config.json" "$SRC/tests/data/align/model.safetensors" \
   "$SRC/tests/data/align/preprocessor_config.json" "$SRC/tests/data/align/vocab.txt" \
   "$SRC/tests/data/align/tokenizer_config.json" "$TMP/align/"
+# SigLIP (model_type "siglip"), its tokenizer as spiece.model +
+# tokenizer_config.json (google/siglip-*: the last fallback), and a copy
+# that has a tokenizer.json too (only its added tokens are read:
+# SiglipTokenizer encodes with spiece.model, which must come all the same)
+mkdir -p "$TMP/siglip" && cp "$SRC/tests/data/siglip/config.json" "$SRC/tests/data/siglip/model.safetensors" \
+  "$SRC/tests/data/siglip/preprocessor_config.json" "$SRC"/tests/data/spm/t5/* "$TMP/siglip/"
+mkdir -p "$TMP/siglip-tj" && cp "$TMP/siglip"/* "$TMP/siglip-tj/" && printf '{"added_tokens": []}' >"$TMP/siglip-tj/tokenizer.json"
 
 LOG=$TMP/server.log
 "$PY" "$SRC/tests/hub_server.py" --port-file "$TMP/port" --log "$LOG" \
@@ -105,6 +112,7 @@ LOG=$TMP/server.log
   --repo org/corrupt="$TMP/tiny" --repo org/gated="$TMP/tiny" \
   --repo org/openclip="$TMP/openclip" --repo org/openclip-notok="$TMP/openclip-notok" --repo org/openclipbin="$TMP/openclipbin" --repo org/v5="$TMP/v5" \
   --repo org/both="$TMP/both" --repo org/timm="$TMP/timm" --repo org/groupvit="$TMP/gv" --repo org/altclip="$TMP/alt" --repo org/align="$TMP/align" \
+  --repo org/siglip="$TMP/siglip" --repo org/siglip-tj="$TMP/siglip-tj" \
   --cut org/cut:model.safetensors:4000000 --stall org/stall:model.safetensors:3000000 \
   --corrupt org/corrupt:model.safetensors --gated org/gated=hf_test_token \
   --repo org/flaky="$TMP/tiny" --notfound org/flaky:preprocessor_config.json:1 \
@@ -387,6 +395,16 @@ check "ALIGN by name: its architecture and WordPiece tokenizer" \
   test "$(jq -r '.architecture + " " + .tokenizer' "$TMP/align.json")" = "ALIGN vocab.txt (WordPiece)"
 check "ALIGN by name: its vocab.txt fetched" \
   cmp -s "$SRC/tests/data/align/vocab.txt" "$(snapshot "$TMP/c-align" align)/vocab.txt"
+# SigLIP repositories: spiece.model fetched as their tokenizer, also
+# beside a tokenizer.json
+for r in siglip siglip-tj; do
+  HF_HUB_CACHE=$TMP/c-$r T info --model org/$r >"$TMP/$r.json" 2>"$TMP/err"
+  rc=$?; check "SigLIP by name ($r): works ($(tail -1 "$TMP/err"))" test $rc -eq 0
+  check "SigLIP by name ($r): its architecture and SentencePiece tokenizer" \
+    test "$(jq -r '.architecture + " " + (.tokenizer | split(" ")[0])' "$TMP/$r.json")" = "SigLIP spiece.model"
+  check "SigLIP by name ($r): its spiece.model fetched" \
+    cmp -s "$SRC/tests/data/spm/t5/spiece.model" "$(snapshot "$TMP/c-$r" $r)/spiece.model"
+done
 # a 503 with a long error page (a proxy's, 100 kB): retried as any 503, on
 # the Hub and on the CDN; it used to end the download at once with libcurl's
 # "Failure writing output to destination" (the page is read 64 kB at most)

@@ -236,7 +236,7 @@ int nli_hub_read_ref(const char *repo_dir, const char *revision, char commit[41]
 
 const char *const nli_hub_required[NL_HUB_N_REQUIRED] = {"config.json", "vocab.json", "merges.txt"};
 const char *const nli_hub_tokenizer_extras[NL_HUB_N_TOKENIZER_EXTRAS] = {"tokenizer_config.json",
-                                                                         "special_tokens_map.json"};
+                                                                         "special_tokens_map.json", NL_HUB_SPIECE};
 
 const char *nli_hub_layout_config(nli_layout layout) {
     return layout == NLI_LAYOUT_OPENCLIP ? NL_HUB_OPENCLIP_CONFIG : nli_hub_required[0];
@@ -270,11 +270,12 @@ int nli_hub_snapshot_complete(const char *snap, nli_layout layout, const char **
         return 1;
     }
     /* config.json, and vocab.json + merges.txt or else tokenizer.json (or
-     * BERT's vocab.txt) */
+     * BERT's vocab.txt, or SentencePiece's spiece.model) */
     int have[NL_HUB_N_REQUIRED];
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++) have[i] = nli_hub_in_snapshot(snap, nli_hub_required[i]);
     if (!have[1] && !have[2])
-        have[1] = have[2] = nli_hub_in_snapshot(snap, NL_HUB_TOKENIZER_JSON) || nli_hub_in_snapshot(snap, NL_HUB_VOCAB_TXT);
+        have[1] = have[2] = nli_hub_in_snapshot(snap, NL_HUB_TOKENIZER_JSON) || nli_hub_in_snapshot(snap, NL_HUB_VOCAB_TXT) ||
+                            nli_hub_in_snapshot(snap, NL_HUB_SPIECE);
     for (size_t i = 0; i < NL_HUB_N_REQUIRED; i++)
         if (!have[i]) {
             *missing = nli_hub_required[i];

@@ -354,6 +354,14 @@ static int plan_file(const nli_hub_ctx *h, const char *commit, const char *name,
     return r;
 }
 
+/* name is in the plan already (spiece.model: SigLIP's tokenizer, and an
+ * extra where a repository has tokenizer.json too). */
+static int planned(const plan *p, const char *name) {
+    for (size_t i = 0; i < p->n; i++)
+        if (!strcmp(p->v[i].name, name)) return 1;
+    return 0;
+}
+
 /* plan_file for a file the repository may lack: one known absent (.no_exist)
  * is not asked for again, one found absent is recorded so. */
 static int plan_optional(const nli_hub_ctx *h, const char *commit, const char *name, plan *p) {
@@ -470,7 +478,8 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
     /* the tokenizer: vocab.json + merges.txt (and added_tokens.json when
      * the repository has one: a fine-tune's added words), else
      * tokenizer.json (all that transformers 5 saves), else a BERT
-     * tokenizer's vocab.txt (ALIGN's, saved without tokenizer.json); then the files that
+     * tokenizer's vocab.txt (ALIGN's, saved without tokenizer.json), else
+     * spiece.model (SigLIP's); then the files that
      * list added tokens, when there (transformers matches them whole) */
     int v = plan_file(h, commit, nli_hub_required[1], &p);
     if (v == 1) {
@@ -482,14 +491,16 @@ static int download_snapshot(const nli_hub_ctx *h, const char *commit, nli_hub_f
     } else if (v == 0) {
         v = plan_file(h, commit, NL_HUB_TOKENIZER_JSON, &p);
         if (v == 0) v = plan_file(h, commit, NL_HUB_VOCAB_TXT, &p); /* a BERT tokenizer's (ALIGN's) */
+        if (v == 0) v = plan_file(h, commit, NL_HUB_SPIECE, &p);    /* SentencePiece's (SigLIP's) */
         if (v == 0)
-            nli_seterr("%s@%s has neither %s + %s nor %s nor %s (neglabel needs a CLIP model in Hugging Face format)",
-                       h->repo_id, commit, nli_hub_required[1], nli_hub_required[2], NL_HUB_TOKENIZER_JSON,
-                       NL_HUB_VOCAB_TXT);
+            nli_seterr("%s@%s has neither %s + %s nor %s nor %s nor %s (neglabel needs a CLIP model in Hugging Face "
+                       "format)", h->repo_id, commit, nli_hub_required[1], nli_hub_required[2], NL_HUB_TOKENIZER_JSON,
+                       NL_HUB_VOCAB_TXT, NL_HUB_SPIECE);
     }
     if (v != 1) goto done;
     for (size_t k = 0; k < NL_HUB_N_TOKENIZER_EXTRAS; k++)
-        if (plan_optional(h, commit, nli_hub_tokenizer_extras[k], &p) < 0) goto done;
+        if (!planned(&p, nli_hub_tokenizer_extras[k]) && plan_optional(h, commit, nli_hub_tokenizer_extras[k], &p) < 0)
+            goto done;
 fetch:
     /* preprocessor_config.json, else processor_config.json (transformers 5
      * nests the image processor's settings there) */

@@ -26,9 +26,12 @@ extern const char *const nli_hub_required[NL_HUB_N_REQUIRED]; /* config.json, vo
 #define NL_HUB_ADDED_TOKENS "added_tokens.json"
 #define NL_HUB_TOKENIZER_JSON "tokenizer.json" /* when a repo has no vocab.json */
 #define NL_HUB_VOCAB_TXT "vocab.txt"           /* BERT's (ALIGN), when it has neither */
+#define NL_HUB_SPIECE "spiece.model"           /* SentencePiece's (SigLIP), when it has none of them */
 /* What else the tokenizer reads when a repo has them: the tokens added to
- * it (LAION's pad_token "!", matched whole as transformers does). */
-#define NL_HUB_N_TOKENIZER_EXTRAS 2
+ * it (LAION's pad_token "!", matched whole as transformers does), and
+ * spiece.model (SigLIP's tokenizer, also where a tokenizer.json is there:
+ * transformers' SiglipTokenizer reads the SentencePiece model). */
+#define NL_HUB_N_TOKENIZER_EXTRAS 3
 extern const char *const nli_hub_tokenizer_extras[NL_HUB_N_TOKENIZER_EXTRAS];
 /* OpenCLIP repositories (no config.json): their config and weights */
 #define NL_HUB_OPENCLIP_CONFIG "open_clip_config.json"

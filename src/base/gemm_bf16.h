@@ -64,7 +64,10 @@ void nli_bf16_tile_zero_rows(uint16_t *dst, size_t m, size_t k);
 /* What happens to each result: v = scale * sum (+ bias[col]), then act,
  * then either C[row][col] = v (float32) or, when out_tiled, bf16(v) into a
  * tiled buffer of W's n_pad columns: the next product's left operand. */
-enum { NLI_ACT_NONE, NLI_ACT_QUICK_GELU, NLI_ACT_GELU };
+enum { NLI_ACT_NONE, NLI_ACT_QUICK_GELU, NLI_ACT_GELU, NLI_ACT_GELU_TANH };
+/* x[0..n) = act(x) in float32 with the scalar libm formulas (QuickGELU
+ * with expf, GELU with erff, its tanh approximation with tanhf). */
+void nli_act_f32(float *x, size_t n, int act);
 typedef struct {
     float *C;
     size_t ldc;

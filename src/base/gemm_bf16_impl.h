@@ -28,7 +28,7 @@ void nli_bf16_end(int kernel);   /* AMX: release the tiles */
 /* d[0..n) = bf16(a[0..n)), round to nearest even (nli_f32_to_bf16_rne). */
 void nli_bf16_cvt(const float *a, uint16_t *d, size_t n);
 /* x[0..n) = act(x), float32 (act: NLI_ACT_*; QuickGELU with the vector exp
- * on AVX-512, GELU with erff). */
+ * on AVX-512, the rest as nli_act_f32). */
 void nli_bf16_act(float *x, size_t n, int act);
 /* The results of one 32 x 32 block (tile; rows row0.., columns col0..; mr
  * and nc of them valid) through ep; out_kp: the tiled output's row length

@@ -338,7 +338,7 @@ AVX512_TARGET static void softmax_512(float *S, int rows, int T, int causal, int
 AVX512_TARGET static __m512 act_512(__m512 v, int act) {
     if (act == NLI_ACT_QUICK_GELU)
         return _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_mul_ps(v, _mm512_set1_ps(-1.702f)))));
-    if (act == NLI_ACT_GELU) {
+    if (act == NLI_ACT_GELU || act == NLI_ACT_GELU_TANH) {
         float t[16];
         _mm512_storeu_ps(t, v);
         nli_bf16_act(t, 16, act);
@@ -428,18 +428,25 @@ void nli_bf16_cvt(const float *a, uint16_t *d, size_t n) {
     for (size_t j = 0; j < n; j++) d[j] = nli_f32_to_bf16_rne(a[j]);
 }
 
-void nli_bf16_act(float *x, size_t n, int act) {
+void nli_act_f32(float *x, size_t n, int act) {
     if (act == NLI_ACT_QUICK_GELU) {
-#ifdef NL_BF16_X86
-        if (nli_bf16_have_avx512()) {
-            quick_gelu_512(x, n);
-            return;
-        }
-#endif
         for (size_t j = 0; j < n; j++) x[j] = x[j] / (1.0f + expf(-1.702f * x[j]));
     } else if (act == NLI_ACT_GELU) {
         for (size_t j = 0; j < n; j++) x[j] = 0.5f * x[j] * (1.0f + erff(x[j] * (float)M_SQRT1_2));
+    } else if (act == NLI_ACT_GELU_TANH) { /* PyTorch's gelu(approximate="tanh") */
+        const float beta = (float)(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = 0.044715f;
+        for (size_t j = 0; j < n; j++) x[j] = 0.5f * x[j] * (1.0f + tanhf(beta * (x[j] + kappa * x[j] * x[j] * x[j])));
     }
+}
+
+void nli_bf16_act(float *x, size_t n, int act) {
+#ifdef NL_BF16_X86
+    if (act == NLI_ACT_QUICK_GELU && nli_bf16_have_avx512()) {
+        quick_gelu_512(x, n);
+        return;
+    }
+#endif
+    nli_act_f32(x, n, act);
 }
 
 int nli_bf16_softmax_rows(float *S, int rows, int T, int causal, int row0) {

@@ -10,7 +10,8 @@ typedef struct {
     int eos_token_id, bos_token_id, pad_token_id; /* text only */
     int image_size, patch_size, num_channels;  /* vision only */
     double layer_norm_eps;
-    int quick_gelu; /* hidden_act: 1 quick_gelu, 0 gelu (exact erf) */
+    int quick_gelu; /* hidden_act: 1 quick_gelu, 0 gelu (exact erf, or tanh's when gelu_tanh) */
+    int gelu_tanh;  /* hidden_act gelu_pytorch_tanh / gelu_new: GELU's tanh approximation (SigLIP) */
     int pool_argmax; /* text: pool at the argmax of the ids (OpenCLIP; HF eos_token_id 2) */
 } nli_tower_config;
 
@@ -87,6 +88,13 @@ typedef struct {
      * sides are resized to before it (EfficientNetImageProcessor's size) */
     nli_effnet_config en;
     int resize_to;
+    /* SigLIP (model_type "siglip"): a ViT without class token or
+     * pre-LayerNorm whose patch embedding has a bias, pooled by its
+     * attention-pooling head (MAP) into the image embedding; a text tower
+     * without causal mask, every text padded to the context with
+     * pad_token_id and pooled at the last position through text_model.head
+     * (with its bias). projection_dim is the vision width. clip_siglip.c. */
+    int siglip;
     nli_resize_mode resize_mode;       /* OpenCLIP preprocess_cfg; HF: shortest */
     int fill_color;                    /* longest: padding value (0..255) */
     int crop_floor;                    /* HF: CLIPImageProcessor's crop offsets (NLI_RESIZE_CROP_FLOOR) */
@@ -123,10 +131,13 @@ int nli_openclip_config_load(const char *dir, nli_clip_config *cfg);
  * bicubic, shorter side and crop). */
 void nli_clip_config_defaults(nli_clip_config *cfg);
 int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg);
-/* "ViT", "ModifiedResNet", "GroupViT", "AltCLIP" or "ALIGN" (config.c). */
+/* "ViT", "ModifiedResNet", "GroupViT", "AltCLIP", "ALIGN" or "SigLIP" (config.c). */
 const char *nli_clip_arch_name(const nli_clip_config *c);
-/* GroupViT, AltCLIP and ALIGN: no CUDA engine, no CPU bf16 path. */
+/* No CUDA engine: GroupViT, AltCLIP, ALIGN, SigLIP (and towers with
+ * hidden_act gelu_pytorch_tanh). */
 int nli_clip_cpu_only(const nli_clip_config *c);
+/* No CPU bf16 path either: GroupViT, AltCLIP and ALIGN. */
+int nli_clip_fp32_only(const nli_clip_config *c);
 /* The Hugging Face files alone (config.json and the preprocessing), also in
  * a folder that has open_clip_config.json too. */
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg);
@@ -194,7 +205,8 @@ int nli_clip_use_bf16(nli_clip *c, int on);
  * blocks of T x hidden floats to buf: [0] the first block's input (the
  * embeddings; vision: after pre_layrnorm, as transformers' hidden_states[0]),
  * [1..layers] each block's output, and [layers + 1]:
- * vision, the pooled output after post_layernorm (first hidden floats);
+ * vision, the pooled output after post_layernorm (first hidden floats;
+ * SigLIP: post_layernorm of every token, transformers' last_hidden_state);
  * text, the final LayerNorm of every position. T: the image's tokens, or
  * the text's tokens up to the pooled one. NULL: off. */
 void nli_clip_capture(nli_clip *c, float *buf);

@@ -14,6 +14,14 @@ typedef struct {
     nli_bf16_matrix qkv_p, o_p, fc1_p, fc2_p;
 } nli_block;
 
+/* SigLIP's tensors beyond CLIP's ViT and text tower: the MAP head
+ * (vision_model.head: a learned probe attends over the tokens through
+ * nn.MultiheadAttention, then LayerNorm + MLP with a residual). */
+typedef struct {
+    const float *patch_b, *tproj_b, *probe, *in_w, *in_b, *out_w, *out_b, *ln_w, *ln_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} nli_siglip;
+#define NLI_SIGLIP_TENSORS 13
+
 struct nli_clip {
     nli_clip_config cfg;
     int n_threads;
@@ -38,6 +46,11 @@ struct nli_clip {
     struct nli_roberta *rb;
     /* vision tower when cfg.arch is NLI_ARCH_EFFNET (ALIGN, clip_effnet.h), else NULL */
     struct nli_effnet *en;
+    /* SigLIP (cfg.siglip, clip_siglip.c): the patch embedding's and
+     * text_model.head's biases and the attention-pooling head; sg_off their
+     * offsets in mem between plan and bind */
+    nli_siglip sg;
+    size_t sg_off[NLI_SIGLIP_TENSORS];
     /* bf16 on the CPU (nli_clip_use_bf16): the packed weights, one allocation */
     uint16_t *bf16_mem;
     nli_bf16_matrix patch_p;
@@ -67,6 +80,10 @@ void nli_layernorm(const float *x, const float *w, const float *b, float *y, siz
  * (bf16: the block's weights are packed, nli_clip_use_bf16). */
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws);
+/* The tower's hidden_act as NLI_ACT_* (quick_gelu, gelu or its tanh
+ * approximation); nli_activate: x[0..n) = it(x) in place, float32. */
+int nli_tower_act(const nli_tower_config *tc);
+void nli_activate(const nli_tower_config *tc, float *x, size_t n, int n_threads);
 size_t nli_block_ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int n_threads, int bf16);
 /* Softmax of each row of S (rows x cols) in place; causal: S holds query
  * rows row0..row0+rows-1 and row i is taken over 0..row0+i, the rest set
@@ -77,6 +94,14 @@ void nli_softmax_rows(float *S, int rows, int cols, int causal, int row0);
  * nli_attn_block_floats(maxT) floats. */
 void nli_attention(const nli_tower_config *tc, const float *qkv, float *att, size_t items, const size_t *start,
                    const int *len, int maxT, int causal, int n_threads, float *scratch);
+/* One query's attention (one head, hd wide) over T rows of kv ([k | v],
+ * 2 * E wide; the head's columns from col): o = softmax(q k^T / sqrt(hd)) v.
+ * s: T floats of scratch. The ResNet's attention pool and SigLIP's head. */
+void nli_attend_query(const float *q, const float *kv, int T, int E, int col, int hd, float *s, float *o);
+/* SigLIP's head (clip_siglip.c): x holds nb images' T rows after
+ * post_layernorm; out gets nb x hidden pooled embeddings. -1 on out of
+ * memory (error set). Its plan and bind are in weights_plan.h. */
+int nli_siglip_pool(const nli_clip *c, const float *x, size_t nb, int T, float *out);
 /* AltCLIP's text tower (clip_roberta.c; its plan in weights_plan.h). */
 typedef struct nli_roberta nli_roberta;
 void nli_roberta_bind(nli_clip *c, const float *mem);

@@ -161,26 +161,11 @@ static int attnpool(const nli_clip *c, const float *x, int B, int HW, float *out
     }
     nli_gemm(tok, r->kv_w, r->kv_b, kv, rows, 2 * (size_t)E, E);
     nli_gemm(q0, r->q_w, r->q_b, q, B, E, E);
-    const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int job = 0; job < B * H; job++) {
         int b = job / H, h = job % H;
-        const float *qh = q + (size_t)b * E + h * hd, *kvb = kv + (size_t)b * T * 2 * E;
-        float *p = ws->pool.p + (size_t)job * T, mx = -INFINITY, sum = 0;
-        for (int j = 0; j < T; j++) {
-            const float *kj = kvb + (size_t)j * 2 * E + h * hd;
-            float s = 0;
-            for (int d = 0; d < hd; d++) s += qh[d] * kj[d];
-            p[j] = s * scale;
-            mx = p[j] > mx ? p[j] : mx;
-        }
-        for (int j = 0; j < T; j++) { p[j] = expf(p[j] - mx); sum += p[j]; }
-        float *oh = o + (size_t)b * E + h * hd;
-        for (int d = 0; d < hd; d++) oh[d] = 0;
-        for (int j = 0; j < T; j++) {
-            const float *vj = kvb + (size_t)j * 2 * E + E + h * hd, pj = p[j] / sum;
-            for (int d = 0; d < hd; d++) oh[d] += pj * vj[d];
-        }
+        nli_attend_query(q + (size_t)b * E + h * hd, kv + (size_t)b * T * 2 * E, T, E, h * hd, hd,
+                         ws->pool.p + (size_t)job * T, o + (size_t)b * E + h * hd);
     }
     nli_gemm(o, r->c_w, r->c_b, out, B, P, E);
     return 0;

@@ -139,8 +139,7 @@ static void layer(const nli_tower_config *tc, const nli_block *bk, float *x, siz
     for (size_t r0 = 0; r0 < rows; r0 += mr) {
         size_t m = rows - r0 < mr ? rows - r0 : mr, nm = m * (size_t)I;
         nli_gemm(x + r0 * D, bk->fc1_w, bk->fc1_b, mlp, m, I, D);
-#pragma omp parallel for schedule(static) num_threads(nt)
-        for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
+        nli_activate(tc, mlp, nm, nt);
         nli_gemm(mlp, bk->fc2_w, bk->fc2_b, h + r0 * D, m, D, I);
     }
     add_ln(x, h, bk->ln2_w, bk->ln2_b, rows, D, tc->layer_norm_eps, nt);

@@ -30,7 +30,9 @@ static size_t pool_index(const nli_tower_config *tc, const int32_t *ids, size_t 
 
 /* What the GPU is given for n texts: each one's run (tokens through the
  * tower: up to its pooled row, or the whole context when padded) and pooled
- * row. The caller frees both arrays (also on failure). */
+ * row; SigLIP: its given tokens (the GPU pads them to the context with
+ * pad_token_id, padded or not) and the last position. The caller frees
+ * both arrays (also on failure). */
 static int gpu_runs(const nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, int padded,
                     int **run, int **pool) {
     const nli_tower_config *tc = &c->cfg.text;
@@ -38,6 +40,11 @@ static int gpu_runs(const nli_clip *c, const int32_t *const *ids, const size_t *
     *pool = nli_mallocarray(n, sizeof(int));
     if (!*run || !*pool) return -1;
     for (size_t i = 0; i < n; i++) {
+        if (c->cfg.siglip) {
+            (*pool)[i] = tc->max_position_embeddings - 1;
+            (*run)[i] = (int)lens[i];
+            continue;
+        }
         (*pool)[i] = (int)pool_index(tc, ids[i], lens[i]);
         (*run)[i] = padded ? tc->max_position_embeddings : (*pool)[i] + 1;
     }
@@ -67,6 +74,7 @@ static int encode_gpu(nli_clip *c, const int32_t *const *ids, const size_t *lens
     int *run = NULL, *pool = NULL;
     int32_t *pad = NULL;
     const int32_t **use = NULL;
+    if (c->cfg.siglip) padded = 0; /* every text padded to the context anyway, with pad_token_id (on the GPU) */
     int rc = gpu_runs(c, ids, lens, n, padded, &run, &pool);
     if (rc == 0 && padded) rc = pad_ids(c, ids, lens, n, &pad, &use);
     if (rc == 0) rc = nli_cuda_encode_texts(c->gpu, padded ? use : ids, run, pool, n, out);
@@ -113,6 +121,11 @@ int nli_clip_texts_collect(nli_clip *c, int slot, float *out) {
 static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out, int padded) {
     const nli_tower_config *tc = &c->cfg.text;
     const int D = tc->hidden_size, P = c->cfg.projection_dim, ctx = tc->max_position_embeddings;
+    /* SigLIP: every text padded to the context with pad_token_id, as its
+     * tokenizer's padding="max_length" does, run without a mask and pooled
+     * at the last position */
+    const int sg = c->cfg.siglip;
+    const int32_t fill = sg ? tc->pad_token_id : 0;
     if (n == 0) return 0;
     if (!ids || !lens || !out) { nli_seterr("nli_clip_encode_texts: NULL argument"); return -1; }
     if (c->rb) return nli_roberta_encode_texts(c, ids, lens, n, out); /* AltCLIP: never padded */
@@ -131,8 +144,8 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
         /* Fill a chunk with whole texts up to max_rows rows. */
         size_t nb = 0, rows = 0;
         while (i0 + nb < n) {
-            size_t i = i0 + nb, pl = pool_index(tc, ids[i], lens[i]);
-            size_t L = padded ? (size_t)ctx : pl + 1;
+            size_t i = i0 + nb, pl = sg ? (size_t)ctx - 1 : pool_index(tc, ids[i], lens[i]);
+            size_t L = padded || sg ? (size_t)ctx : pl + 1;
             if (rows + L > max_rows) break;
             start[nb] = rows;
             len[nb] = (int)L;
@@ -140,12 +153,12 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
             rows += L;
             nb++;
         }
-        /* token + position embeddings; padding id 0 past the given tokens */
+        /* token + position embeddings; padding id 0 (SigLIP: pad_token_id) past the given tokens */
 #pragma omp parallel for schedule(dynamic, 16) num_threads(nt)
         for (size_t b = 0; b < nb; b++) {
             const int32_t *id = ids[i0 + b];
             for (int t = 0; t < len[b]; t++) {
-                int32_t tok = (size_t)t < lens[i0 + b] ? id[t] : 0;
+                int32_t tok = (size_t)t < lens[i0 + b] ? id[t] : fill;
                 const float *te = c->tok_emb + (size_t)tok * D, *pe = c->tpos_emb + (size_t)t * D;
                 float *dst = x + (start[b] + t) * D;
                 for (int d = 0; d < D; d++) dst[d] = te[d] + pe[d];
@@ -155,7 +168,7 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
         float *cap = c->capture && n == 1 ? c->capture : NULL; /* tests: hidden states */
         if (cap) memcpy(cap, x, TD * sizeof(float));
         for (int l = 0; l < tc->num_hidden_layers; l++) {
-            nli_block_forward(tc, &c->tblk[l], x, rows, nb, start, len, ctx, 1, nt, ws);
+            nli_block_forward(tc, &c->tblk[l], x, rows, nb, start, len, ctx, !sg, nt, ws);
             if (cap) memcpy(cap + (l + 1) * TD, x, TD * sizeof(float));
         }
         if (cap) nli_layernorm(x, c->tfinal_w, c->tfinal_b, cap + (tc->num_hidden_layers + 1) * TD, rows, D,
@@ -167,7 +180,7 @@ static int encode(nli_clip *c, const int32_t *const *ids, const size_t *lens, si
         if (c->gv) {
             if (nli_groupvit_project_texts(c, pooled, nb, out + i0 * P) != 0) goto done;
         } else {
-            nli_gemm(pooled, c->tproj, NULL, out + i0 * P, nb, P, D);
+            nli_gemm(pooled, c->tproj, sg ? c->sg.tproj_b : NULL, out + i0 * P, nb, P, D);
         }
         i0 += nb;
     }

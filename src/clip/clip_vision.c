@@ -141,7 +141,7 @@ static void block_bf16(const nli_tower_config *tc, const nli_block *bk, float *x
     for (size_t r0 = 0; r0 < rows; r0 += mr) {
         size_t m = rows - r0 < mr ? rows - r0 : mr;
         nli_bf16_epilogue e_fc1 = {.bias = bk->fc1_b, .scale = 1.0f,
-                                   .act = tc->quick_gelu ? NLI_ACT_QUICK_GELU : NLI_ACT_GELU, .out_tiled = mlpT};
+                                   .act = nli_tower_act(tc), .out_tiled = mlpT};
         nli_gemm_bf16_t(lnT + r0 * nli_bf16_round32((size_t)D), m, &bk->fc1_p, &e_fc1, n_threads);
         nli_bf16_epilogue e_fc2 = {.C = att + r0 * D, .ldc = (size_t)D, .bias = bk->fc2_b, .scale = 1.0f};
         nli_gemm_bf16_t(mlpT, m, &bk->fc2_p, &e_fc2, n_threads);
@@ -171,6 +171,35 @@ static void attend(const float *qkv, float *out, int T, int D, int hd, int h, in
     }
 }
 
+int nli_tower_act(const nli_tower_config *tc) {
+    return tc->quick_gelu ? NLI_ACT_QUICK_GELU : tc->gelu_tanh ? NLI_ACT_GELU_TANH : NLI_ACT_GELU;
+}
+
+void nli_activate(const nli_tower_config *tc, float *x, size_t n, int n_threads) {
+    const int act = nli_tower_act(tc);
+    const size_t step = 4096, nb = (n + step - 1) / step;
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+    for (size_t b = 0; b < nb; b++) nli_act_f32(x + b * step, b == nb - 1 ? n - b * step : step, act);
+}
+
+void nli_attend_query(const float *q, const float *kv, int T, int E, int col, int hd, float *s, float *o) {
+    const float scale = 1.0f / sqrtf((float)hd);
+    float mx = -INFINITY, sum = 0;
+    for (int t = 0; t < T; t++) {
+        const float *k = kv + (size_t)t * 2 * E + col;
+        float d = 0;
+        for (int j = 0; j < hd; j++) d += q[j] * k[j];
+        s[t] = d * scale;
+        mx = s[t] > mx ? s[t] : mx;
+    }
+    for (int t = 0; t < T; t++) { s[t] = expf(s[t] - mx); sum += s[t]; }
+    for (int j = 0; j < hd; j++) o[j] = 0;
+    for (int t = 0; t < T; t++) {
+        const float *v = kv + (size_t)t * 2 * E + E + col, w = s[t] / sum;
+        for (int j = 0; j < hd; j++) o[j] += w * v[j];
+    }
+}
+
 void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                       const size_t *start, const int *len, int maxT, int causal, int n_threads, float *ws) {
     const int D = tc->hidden_size, I = tc->intermediate_size;
@@ -196,13 +225,7 @@ void nli_block_forward(const nli_tower_config *tc, const nli_block *bk, float *x
     for (size_t r0 = 0; r0 < rows; r0 += mr) {
         size_t m = rows - r0 < mr ? rows - r0 : mr, nm = m * (size_t)I;
         nli_gemm(ln + r0 * D, bk->fc1_w, bk->fc1_b, mlp, m, I, D);
-        if (tc->quick_gelu) {
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-            for (size_t i = 0; i < nm; i++) mlp[i] = mlp[i] / (1.0f + expf(-1.702f * mlp[i]));
-        } else {
-#pragma omp parallel for schedule(static) num_threads(n_threads)
-            for (size_t i = 0; i < nm; i++) mlp[i] = 0.5f * mlp[i] * (1.0f + erff(mlp[i] * (float)M_SQRT1_2));
-        }
+        nli_activate(tc, mlp, nm, n_threads);
         nli_gemm(mlp, bk->fc2_w, bk->fc2_b, att + r0 * D, m, D, I);
     }
 #pragma omp parallel for schedule(static) num_threads(n_threads)
@@ -226,7 +249,8 @@ void nli_patches(const float *pixels, size_t nb, int C, int S, int p, float *pat
 int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *out) {
     const nli_tower_config *vc = &c->cfg.vision;
     const int D = vc->hidden_size, C = vc->num_channels, p = vc->patch_size, S = vc->image_size, P = c->cfg.projection_dim;
-    const int g = S / p, np = g * g, T = np + 1, K = C * p * p;
+    const int sg = c->cfg.siglip; /* SigLIP: no class token, no pre-LayerNorm, pooled by its head */
+    const int g = S / p, np = g * g, T = np + !sg, K = C * p * p;
     if (n == 0) return 0;
     if (!pixels || !out) { nli_seterr("nli_clip_encode_images: NULL argument"); return -1; }
     if (c->gpu) return nli_cuda_encode_images(c->gpu, pixels, n, out);
@@ -256,22 +280,29 @@ int nli_clip_encode_images(nli_clip *c, const float *pixels, size_t n, float *ou
     for (size_t i0 = 0; i0 < n; i0 += B) {
         size_t nb = n - i0 < B ? n - i0 : B, r = nb * T;
         nli_patches(pixels + i0 * (size_t)C * S * S, nb, C, S, p, patches, nt);
-        nli_linear(patches, c->patch_w, &c->patch_p, NULL, pe, nb * np, D, K, nt, pe + (size_t)D * nb * np);
-        /* [class; patches] + positions, then pre_layrnorm */
+        nli_linear(patches, c->patch_w, &c->patch_p, sg ? c->sg.patch_b : NULL, pe, nb * np, D, K, nt, pe + (size_t)D * nb * np);
+        /* [class; patches] + positions, then pre_layrnorm (SigLIP: patches + positions) */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (size_t bt = 0; bt < r; bt++) {
             size_t b = bt / T, t = bt % T;
-            const float *src = t == 0 ? c->cls : pe + (b * np + t - 1) * D, *pos = c->vpos_emb + t * D;
+            const float *src = sg ? pe + (b * np + t) * D : t == 0 ? c->cls : pe + (b * np + t - 1) * D;
+            const float *pos = c->vpos_emb + t * D;
             float *dst = x + bt * D;
             for (int d = 0; d < D; d++) dst[d] = src[d] + pos[d];
         }
         const size_t TD = (size_t)T * D;
         float *cap = c->capture && n == 1 ? c->capture : NULL; /* tests: hidden states */
-        nli_layernorm(x, c->pre_w, c->pre_b, x, r, D, vc->layer_norm_eps);
+        if (!sg) nli_layernorm(x, c->pre_w, c->pre_b, x, r, D, vc->layer_norm_eps);
         if (cap) memcpy(cap, x, TD * sizeof(float));
         for (int l = 0; l < vc->num_hidden_layers; l++) {
             nli_block_forward(vc, &c->vblk[l], x, r, nb, start, len, T, 0, nt, ws);
             if (cap) memcpy(cap + (l + 1) * TD, x, TD * sizeof(float));
+        }
+        if (sg) { /* post_layernorm on every token, then the attention-pooling head */
+            nli_layernorm(x, c->post_w, c->post_b, x, r, D, vc->layer_norm_eps);
+            if (cap) memcpy(cap + (vc->num_hidden_layers + 1) * TD, x, TD * sizeof(float));
+            if (nli_siglip_pool(c, x, nb, T, out + i0 * P) != 0) goto done;
+            continue;
         }
         /* pooled = post_layernorm(class token); out = pooled * proj^T */
         float *pooled = ws;

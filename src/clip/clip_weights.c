@@ -220,7 +220,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     size_t o_tok = 0, o_tpos = 0, o_tfw = 0, o_tfb = 0, o_tproj = 0, o_cls = 0, o_patch = 0, o_vpos = 0, o_prew = 0, o_preb = 0, o_postw = 0,
            o_postb = 0, o_vproj = 0, o_ls = 0;
     const int rn = c->cfg.arch == NLI_ARCH_RESNET, gv = c->cfg.arch == NLI_ARCH_GROUPVIT;
-    const int en = c->cfg.arch == NLI_ARCH_EFFNET;
+    const int en = c->cfg.arch == NLI_ARCH_EFFNET, sg = c->cfg.siglip;
     const int rb = c->cfg.text_arch != NLI_TEXT_CLIP; /* AltCLIP's RoBERTa, ALIGN's BERT */
     int nt = rb ? 0 : tc->num_hidden_layers, nv = rn || gv || en ? 0 : vc->num_hidden_layers;
     bo = nli_calloc((size_t)(nt + nv), sizeof *bo);
@@ -251,11 +251,13 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
             need(&p, &o_tfb, oc ? "ln_final.bias" : "text_model.final_layer_norm.bias", 1, Dt, 0, 0, 0) ||
             (gv ? 0 /* an MLP: nli_groupvit_plan */
              : oc ? nli_plan_need_t(&p, &o_tproj, "text_projection", P, Dt)
+             : sg ? need(&p, &o_tproj, "text_model.head.weight", 2, P, Dt, 0, 0)
                   : need(&p, &o_tproj, "text_projection.weight", 2, P, Dt, 0, 0)))
             goto fail;
     }
-    /* ALIGN has a temperature (logits divided by it) instead */
-    if (need(&p, &o_ls, en ? "temperature" : "logit_scale", 0, 0, 0, 0, 0)) goto fail;
+    /* ALIGN has a temperature (logits divided by it) instead; SigLIP's is
+     * one value in a vector (its logit_bias is not needed) */
+    if (need(&p, &o_ls, en ? "temperature" : "logit_scale", sg, 1, 0, 0, 0)) goto fail;
     if (rn) {
         if (nli_resnet_plan(c, &p)) goto fail;
     } else if (en) {
@@ -263,20 +265,22 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     } else if (gv) {
         if (nli_groupvit_plan(c, &p)) goto fail;
     } else {
-        if (need(&p, &o_cls, oc ? "visual.class_embedding" : "vision_model.embeddings.class_embedding", 1, Dv, 0, 0, 0) ||
+        if ((!sg && need(&p, &o_cls, oc ? "visual.class_embedding" : "vision_model.embeddings.class_embedding", 1, Dv,
+                         0, 0, 0)) ||
             need(&p, &o_patch, oc ? "visual.conv1.weight" : "vision_model.embeddings.patch_embedding.weight", 4, Dv,
                  vc->num_channels, ps, ps) ||
             need(&p, &o_vpos, oc ? "visual.positional_embedding" : "vision_model.embeddings.position_embedding.weight",
-                 2, grid * grid + 1, Dv, 0, 0) ||
-            need(&p, &o_prew, oc ? "visual.ln_pre.weight" : "vision_model.pre_layrnorm.weight", 1, Dv, 0, 0, 0) ||
-            need(&p, &o_preb, oc ? "visual.ln_pre.bias" : "vision_model.pre_layrnorm.bias", 1, Dv, 0, 0, 0))
+                 2, grid * grid + !sg, Dv, 0, 0) ||
+            (!sg && need(&p, &o_prew, oc ? "visual.ln_pre.weight" : "vision_model.pre_layrnorm.weight", 1, Dv, 0, 0, 0)) ||
+            (!sg && need(&p, &o_preb, oc ? "visual.ln_pre.bias" : "vision_model.pre_layrnorm.bias", 1, Dv, 0, 0, 0)))
             goto fail;
         for (int i = 0; i < nv; i++)
             if (nli_plan_block(&p, oc, vname, i, vc, &bo[nt + i])) goto fail;
         if (need(&p, &o_postw, oc ? "visual.ln_post.weight" : "vision_model.post_layernorm.weight", 1, Dv, 0, 0, 0) ||
             need(&p, &o_postb, oc ? "visual.ln_post.bias" : "vision_model.post_layernorm.bias", 1, Dv, 0, 0, 0) ||
-            (oc ? nli_plan_need_t(&p, &o_vproj, "visual.proj", P, Dv)
-                : need(&p, &o_vproj, "visual_projection.weight", 2, P, Dv, 0, 0)))
+            (sg ? nli_siglip_plan(c, &p) /* the head, no projection */
+             : oc ? nli_plan_need_t(&p, &o_vproj, "visual.proj", P, Dv)
+                  : need(&p, &o_vproj, "visual_projection.weight", 2, P, Dv, 0, 0)))
             goto fail;
     }
     if (validate(&st, &p, &c->cfg) != 0) goto fail;
@@ -312,6 +316,7 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     if (gv && nli_groupvit_bind(c, m) != 0) goto fail;
     if (en && nli_effnet_bind(c, m) != 0) goto fail;
     if (rb) nli_roberta_bind(c, m);
+    if (sg) nli_siglip_bind(c, m);
     c->logit_scale = en ? -logf(m[o_ls]) : m[o_ls]; /* log of what the cosines are multiplied by */
     /* the file names, kept for the model's fingerprint */
     if (!(c->files = nli_calloc((size_t)st.n_files, sizeof *c->files))) goto fail;
@@ -369,7 +374,8 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     c->gpu = NULL;
     if (index < 0) return 0;
     if (nli_clip_cpu_only(&c->cfg)) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (fp32): use --device cpu", nli_clip_arch_name(&c->cfg));
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (%s): use --device cpu", nli_clip_arch_name(&c->cfg),
+                        nli_clip_fp32_only(&c->cfg) ? "fp32" : "fp32 or bf16");
         return -1;
     }
     if (c->fp32_released) {

@@ -91,9 +91,14 @@ int nli_cfg_get_tower(json_t *o, const char *sect, int text, nli_tower_config *t
     v = json_object_get(o, "hidden_act");
     if (v && !json_is_null(v)) {
         const char *a = json_is_string(v) ? json_string_value(v) : "";
+        /* transformers' gelu_pytorch_tanh and gelu_new are one function */
+        t->gelu_tanh = strcmp(a, "gelu_pytorch_tanh") == 0 || strcmp(a, "gelu_new") == 0;
         if (strcmp(a, "quick_gelu") == 0) t->quick_gelu = 1;
-        else if (strcmp(a, "gelu") == 0) t->quick_gelu = 0;
-        else { nli_seterr("%shidden_act '%.40s' not supported (quick_gelu or gelu)", s, a); return -1; }
+        else if (strcmp(a, "gelu") == 0 || t->gelu_tanh) t->quick_gelu = 0;
+        else {
+            nli_seterr("%shidden_act '%.40s' not supported (quick_gelu, gelu, gelu_pytorch_tanh or gelu_new)", s, a);
+            return -1;
+        }
     }
     if (t->hidden_size % t->num_attention_heads) {
         nli_seterr("%shidden_size %d is not divisible by num_attention_heads %d", s, t->hidden_size, t->num_attention_heads);
@@ -186,7 +191,7 @@ static int get_px(json_t *root, const char *key, int *px, int *squash) {
  * size of {"height", "width"}, both sides resized; x/255; normalised): mean,
  * std and resample are read; settings that would compute something else
  * are refused, never ignored. */
-static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
+int nli_cfg_clip_preprocessor(json_t *root, nli_clip_config *cfg) {
     if (nli_cfg_get_triple(root, "image_mean", 0, cfg->image_mean) || nli_cfg_get_triple(root, "image_std", 1, cfg->image_std))
         return -1;
     json_t *r = json_object_get(root, "resample");
@@ -220,6 +225,11 @@ static int load_preprocessor(json_t *root, nli_clip_config *cfg) {
         return -1;
     }
     if (squash) cfg->resize_mode = NLI_RESIZE_SQUASH;
+    else if (cfg->siglip) { /* SiglipImageProcessor never crops: a shorter-side resize gives no square */
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "size must be {\"height\": %d, \"width\": %d} (SigLIP resizes both "
+                        "sides, without a crop)", want, want);
+        return -1;
+    }
     return 0;
 }
 
@@ -269,12 +279,16 @@ void nli_clip_config_defaults(nli_clip_config *cfg) {
 }
 
 const char *nli_clip_arch_name(const nli_clip_config *c) {
-    return c->arch == NLI_ARCH_EFFNET ? "ALIGN" : c->arch == NLI_ARCH_RESNET ? "ModifiedResNet"
+    return c->siglip ? "SigLIP" : c->arch == NLI_ARCH_EFFNET ? "ALIGN" : c->arch == NLI_ARCH_RESNET ? "ModifiedResNet"
            : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : c->text_arch == NLI_TEXT_ROBERTA ? "AltCLIP" : "ViT";
 }
 
-int nli_clip_cpu_only(const nli_clip_config *c) {
+int nli_clip_fp32_only(const nli_clip_config *c) {
     return c->arch == NLI_ARCH_GROUPVIT || c->arch == NLI_ARCH_EFFNET || c->text_arch != NLI_TEXT_CLIP;
+}
+
+int nli_clip_cpu_only(const nli_clip_config *c) {
+    return nli_clip_fp32_only(c) || c->siglip || c->text.gelu_tanh || c->vision.gelu_tanh;
 }
 
 int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg) {
@@ -479,6 +493,15 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
         rc = nli_align_config_load(root, path, dir, cfg);
         goto done;
     }
+    if (json_is_string(mt) && !strcmp(json_string_value(mt), "siglip")) {
+        rc = nli_siglip_config_load(root, path, dir, cfg);
+        goto done;
+    }
+    if (json_is_string(mt) && !strcmp(json_string_value(mt), "siglip2")) { /* NaFlex patches, Gemma's tokenizer */
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: model_type siglip2 (SigLIP 2) is not supported (SigLIP is: model_type "
+                        "siglip)", path);
+        goto done;
+    }
     const int gv = json_is_string(mt) && !strcmp(json_string_value(mt), "groupvit");
     const int alt = json_is_string(mt) && !strcmp(json_string_value(mt), "altclip");
     if (gv) groupvit_defaults(cfg);
@@ -492,11 +515,15 @@ int nli_hf_config_load(const char *dir, nli_clip_config *cfg) {
         nli_prefixerr("%s", path);
         goto done;
     }
+    if (gv && (cfg->text.gelu_tanh || cfg->vision.gelu_tanh)) { /* its grouping MLPs are exact GELUs here */
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s: GroupViT with hidden_act gelu_pytorch_tanh is not supported", path);
+        goto done;
+    }
     cfg->text.pool_argmax = cfg->text.eos_token_id == 2; /* transformers' legacy rule */
     /* transformers' centre crop (every backend of CLIPImageProcessor) puts
      * the window at (len - size) // 2, not at torchvision's rounded half */
     cfg->crop_floor = 1;
-    if (nli_cfg_preprocessor_file(dir, cfg, load_preprocessor, NULL) != 0) goto done;
+    if (nli_cfg_preprocessor_file(dir, cfg, nli_cfg_clip_preprocessor, NULL) != 0) goto done;
     rc = 0;
 done:
     json_decref(root);

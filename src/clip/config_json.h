@@ -25,6 +25,15 @@ int nli_cfg_get_tower(json_t *o, const char *sect, int text, nli_tower_config *t
  * error saying so, need its reason. */
 int nli_cfg_preprocessor_file(const char *dir, nli_clip_config *cfg, int (*load)(json_t *, nli_clip_config *),
                               const char *need);
+/* CLIPImageProcessor's settings (the loader nli_cfg_preprocessor_file takes
+ * for CLIP and SigLIP folders): mean, std and resample read; the shorter
+ * side resized and a centre crop, or both sides for a size of {"height",
+ * "width"} (SigLIP: only that); settings that would preprocess otherwise
+ * refused. */
+int nli_cfg_clip_preprocessor(json_t *root, nli_clip_config *cfg);
+/* SigLIP's config.json (root, read from path) and preprocessing
+ * (config_siglip.c). */
+int nli_siglip_config_load(json_t *root, const char *path, const char *dir, nli_clip_config *cfg);
 /* ALIGN's config.json (root, read from path) and preprocessing
  * (config_align.c). */
 int nli_align_config_load(json_t *root, const char *path, const char *dir, nli_clip_config *cfg);

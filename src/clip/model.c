@@ -71,7 +71,7 @@ static int cpu_default_batch(const nli_clip_config *cfg) {
 static int place(nl_model *m, const nl_model_params *p) {
     if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO &&
         nli_clip_cpu_only(m->cfg)) {
-        /* a GPU found by AUTO: GroupViT, AltCLIP and ALIGN have no CUDA engine, the CPU runs them */
+        /* a GPU found by AUTO: GroupViT, AltCLIP, ALIGN and SigLIP have no CUDA engine, the CPU runs them */
         nli_log(NL_LOG_WARN, "%s runs on the CPU only: computing there in fp32, not on cuda:%d",
                 nli_clip_arch_name(m->cfg), m->device_index);
         m->device = NL_DEVICE_CPU;
@@ -261,7 +261,8 @@ static void fingerprint(const nl_model *m, int every_byte, int all, char *buf, s
         free(f);
         free(names[k]);
     }
-    uint64_t tok = m->ug ? nli_unigram_digest(m->ug) : m->wp ? nli_wordpiece_digest(m->wp) : nli_tokenizer_digest(m->tok);
+    uint64_t tok = m->ug ? nli_unigram_digest(m->ug) : m->wp ? nli_wordpiece_digest(m->wp)
+                   : m->sp ? nli_spm_digest(m->sp) : nli_tokenizer_digest(m->tok);
     if (tok != NLI_TOKENIZER_OPENAI_DIGEST) h = nli_fnv1a(&tok, sizeof tok, h);
     snprintf(buf, cap, "%s-%016llx", every_byte ? "clip2" : "clip", (unsigned long long)h);
 }
@@ -315,6 +316,15 @@ nl_model *nl_model_load(const char *dir, const nl_model_params *params) {
     } else if (m->cfg->text_arch == NLI_TEXT_BERT) {
         /* ALIGN: BERT's WordPiece, from tokenizer.json or vocab.txt */
         if (!(m->wp = nli_wordpiece_load_dir(dir))) goto fail;
+    } else if (m->cfg->siglip) {
+        /* SigLIP: SiglipTokenizer over spiece.model; texts are padded with
+         * the tokenizer's pad token, which must be the config's */
+        if (!(m->sp = nli_spm_load_dir(dir))) goto fail;
+        if (nli_spm_pad_id(m->sp) != m->cfg->text.pad_token_id) {
+            nli_seterr("%s: the tokenizer pads with id %d, config.json's text_config.pad_token_id is %d: the "
+                       "tokenizer does not match the model", dir, (int)nli_spm_pad_id(m->sp), m->cfg->text.pad_token_id);
+            goto fail;
+        }
     } else {
         m->tok = nli_tokenizer_for_folder(dir, m->cfg->format == NLI_FORMAT_OPENCLIP);
         if (!m->tok) goto fail;
@@ -333,6 +343,7 @@ void nl_model_free(nl_model *m) {
     nli_tokenizer_free(m->tok);
     nli_unigram_free(m->ug);
     nli_wordpiece_free(m->wp);
+    nli_spm_free(m->sp);
     free(m->dir);
     free(m);
 }
@@ -369,7 +380,7 @@ static void tower_json(nli_buf *b, const char *name, const nli_tower_config *t, 
     nli_buf_printf(b, "\"%s\":{\"hidden_size\":%d,\"intermediate_size\":%d,\"num_hidden_layers\":%d,"
                      "\"num_attention_heads\":%d,\"hidden_act\":\"%s\",\"layer_norm_eps\":%g,",
                   name, t->hidden_size, t->intermediate_size, t->num_hidden_layers, t->num_attention_heads,
-                  t->quick_gelu ? "quick_gelu" : "gelu", t->layer_norm_eps);
+                  t->quick_gelu ? "quick_gelu" : t->gelu_tanh ? "gelu_pytorch_tanh" : "gelu", t->layer_norm_eps);
     if (text)
         nli_buf_printf(b, "\"max_position_embeddings\":%d,\"vocab_size\":%d,\"bos_token_id\":%d,\"eos_token_id\":%d",
                       t->max_position_embeddings, t->vocab_size, t->bos_token_id, t->eos_token_id);
@@ -428,12 +439,14 @@ static char *model_info_json(const nl_model *m) {
     else
         tower_json(&b, "vision", &c->vision, 0, 0);
     nli_buf_puts(&b, ",");
-    tower_json(&b, "text", &c->text, 1, c->text_arch != NLI_TEXT_CLIP);
+    tower_json(&b, "text", &c->text, 1, c->text_arch != NLI_TEXT_CLIP || c->siglip);
     if (c->text_arch == NLI_TEXT_ROBERTA) /* XLM-R's: its positions and the transformation's width */
         nli_buf_printf(&b, ",\"pad_token_id\":%d,\"type_vocab_size\":%d,\"project_dim\":%d}", c->text.pad_token_id,
                        c->text_type_vocab, c->text_project_dim);
     else if (c->text_arch == NLI_TEXT_BERT)
         nli_buf_printf(&b, ",\"pad_token_id\":%d,\"type_vocab_size\":%d}", c->text.pad_token_id, c->text_type_vocab);
+    else if (c->siglip) /* texts padded to the context with it */
+        nli_buf_printf(&b, ",\"pad_token_id\":%d}", c->text.pad_token_id);
     nli_buf_printf(&b, ",\"projection_dim\":%d,\"dtype\":\"%s\",\"parameters\":%zu,", c->projection_dim, c->dtype,
                   nli_clip_param_count(m->clip));
     nli_buf_printf(&b, "\"image_mean\":[%.8g,%.8g,%.8g],\"image_std\":[%.8g,%.8g,%.8g],\"resample\":\"%s\",",
@@ -447,7 +460,8 @@ static char *model_info_json(const nl_model *m) {
                    m->n_threads);
     nli_buf_printf(&b, "\"cpu_bf16\":\"%s\",\"tokenizer\":\"%s\",", nli_bf16_cpu_features(),
                    m->ug ? "tokenizer.json (SentencePiece Unigram)"
-                   : m->wp ? nli_wordpiece_source(m->wp) : nli_tokenizer_source(m->tok));
+                   : m->wp ? nli_wordpiece_source(m->wp)
+                   : m->sp ? nli_spm_source(m->sp) : nli_tokenizer_source(m->tok));
     nli_buf_printf(&b, "\"fingerprint\":\"%s\"}", m->fingerprint);
     if (!b.s) nli_seterr("out of memory");
     return b.s;
@@ -462,6 +476,7 @@ int nl_tokenize_n(const nl_model *m, const char *text, size_t len, int32_t **ids
     if (!m || !text || !ids || !n) return nli_null_arg(__func__);
     if (m->ug) return nli_unigram_encode(m->ug, text, len, ids, n);
     if (m->wp) return nli_wordpiece_encode(m->wp, text, len, ids, n);
+    if (m->sp) return nli_spm_encode(m->sp, text, len, ids, n);
     return nli_tokenizer_encode(m->tok, text, len, ids, n);
 }
 
@@ -488,8 +503,8 @@ static int tokenize_for_model(const nl_model *m, const char *text, int32_t **ids
     const nli_tower_config *tc = &m->cfg->text;
     size_t ctx = (size_t)(m->ug ? tc->max_position_embeddings - tc->pad_token_id - 1 : tc->max_position_embeddings);
     if (*n > ctx) {
-        int32_t last = m->ug ? nli_unigram_last_suffix(m->ug)
-                       : m->wp ? nli_wordpiece_last_suffix(m->wp) : nli_tokenizer_eot(m->tok);
+        int32_t last = m->ug ? nli_unigram_last_suffix(m->ug) : m->wp ? nli_wordpiece_last_suffix(m->wp)
+                       : m->sp ? nli_spm_last_suffix(m->sp) : nli_tokenizer_eot(m->tok);
         if (last >= 0) (*ids)[ctx - 1] = last;
         *n = ctx;
     }

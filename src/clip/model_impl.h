@@ -7,12 +7,14 @@
 #include "tokenizer.h"
 #include "unigram.h"
 #include "wordpiece.h"
+#include "spm.h"
 
 struct nl_model {
     nli_clip *clip;
     nli_tokenizer *tok; /* CLIP's BPE, or NULL when ug: */
     nli_unigram *ug;    /* AltCLIP's XLM-R tokenizer (cfg->text_arch NLI_TEXT_ROBERTA) */
     nli_wordpiece *wp;  /* ALIGN's BERT tokenizer (cfg->text_arch NLI_TEXT_BERT) */
+    nli_spm *sp;        /* SigLIP's SentencePiece tokenizer (cfg->siglip) */
     const nli_clip_config *cfg;
     int n_threads, batch;
     nl_device device;       /* resolved: CPU or CUDA */

@@ -66,4 +66,9 @@ int nli_plan_conv_bn(nli_plan *p, nli_conv *cv, const char *conv, const char *bn
 int nli_effnet_plan(nli_clip *c, nli_plan *p);
 int nli_effnet_bind(nli_clip *c, float *mem);
 int nli_resnet_bind(nli_clip *c, float *mem);
+
+/* SigLIP's tensors beyond CLIP's (clip_siglip.c): the patch embedding's and
+ * text_model.head's biases and vision_model.head; bind points c->sg at them. */
+int nli_siglip_plan(nli_clip *c, nli_plan *p);
+void nli_siglip_bind(nli_clip *c, const float *mem);
 #endif

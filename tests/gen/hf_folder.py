@@ -47,10 +47,10 @@ def save(model, out, preprocessor):
     json.dump(preprocessor, open(os.path.join(out, "preprocessor_config.json"), "w"), indent=1)
 
 
-def pixels(shared, names, preprocessor):
-    """The fixture images through transformers' Pillow CLIPImageProcessor,
-    float64, one batch."""
-    proc = CLIPImageProcessorPil(**{k: v for k, v in preprocessor.items() if k != "image_processor_type"})
+def pixels(shared, names, preprocessor, processor=CLIPImageProcessorPil):
+    """The fixture images through transformers' Pillow CLIPImageProcessor
+    (or another Pillow image processor class), float64, one batch."""
+    proc = processor(**{k: v for k, v in preprocessor.items() if k != "image_processor_type"})
     out = []
     for name in names:
         img = Image.open(os.path.join(shared, "fixtures", "images", name)).convert("RGB")
