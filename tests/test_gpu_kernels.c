@@ -5,7 +5,8 @@
  * sequences of 1 to 257 rows (the 64-row tiles, the last partial key chunk
  * whose empty 8-key groups are skipped, the causal mask), LayerNorm with
  * the register-resident vector kernel and the scalar fallback (a row wider
- * than 1,024 or not a multiple of 4), bias + activation vectorised and not.
+ * than 1,024 or not a multiple of 4), bias + activation vectorised and not
+ * (QuickGELU, GELU, its tanh approximation), SigLIP's attention pool.
  * The engine tests (test_gpu_engine) compare whole models with a cosine
  * of 0.999 in fp16; here each kernel must hold a bound set by its rounding,
  * so one wrong key or element shows. Outputs are poisoned (NaN) first, so
@@ -238,7 +239,10 @@ static void bias_act_case(int prec, int N, int act) {
     double worst = 0;
     for (size_t i = 0; i < n; i++) {
         double v = (double)tget(h, i, prec) + bias[i % N];
-        double y = act == 1 ? v / (1 + exp(-1.702 * v)) : act == 2 ? 0.5 * v * (1 + erf(v / sqrt(2.0))) : v;
+        double y = act == 1   ? v / (1 + exp(-1.702 * v))
+                   : act == 2 ? 0.5 * v * (1 + erf(v / sqrt(2.0)))
+                   : act == 4 ? 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))
+                              : v;
         double e = fabs(tget(got, i, prec) - y) / (fabs(y) + 1e-2);
         if (!(e <= worst)) worst = e;
     }
@@ -248,6 +252,59 @@ static void bias_act_case(int prec, int N, int act) {
     CHECK(worst <= tol, "bias_act %s N %d act %d: relative error %.3g", pname(prec), N, act, worst);
     free(h); free(got); free(bias);
     cudaFree(dh); cudaFree(db);
+}
+
+/* ------------------------------------------------------------ SigLIP's pool */
+
+/* nli_k_siglip_probe: 3 images of Tn tokens, 2 heads of hd, against the
+ * softmax of the scaled scores and the weighted values in double (from the
+ * T-rounded kv plus its bias, as the kernel reads them). Scores spread over
+ * about +-8, so the softmax is neither uniform nor one-hot. */
+static void siglip_probe_case(int prec, int Tn, int hd) {
+    const int B = 3, H = 2, D = H * hd;
+    const size_t nkv = (size_t)B * Tn * 2 * D;
+    void *kv = malloc(nkv * tsz(prec));
+    float *q = malloc((size_t)D * 4), *kvb = malloc((size_t)2 * D * 4), *got = malloc((size_t)B * D * 4);
+    double *s = malloc((size_t)Tn * sizeof(double));
+    for (int i = 0; i < D; i++) q[i] = (float)(4 * urand() - 2);
+    for (int i = 0; i < 2 * D; i++) kvb[i] = (float)(urand() - 0.5);
+    for (size_t i = 0; i < nkv; i++) tset(kv, i, (float)(4 * urand() - 2), prec);
+    float *dq = dev_copy(q, (size_t)D * 4), *db = dev_copy(kvb, (size_t)2 * D * 4), *dout = dev_copy(NULL, (size_t)B * D * 4);
+    void *dkv = dev_copy(kv, nkv * tsz(prec));
+    if (!dq || !db || !dout || !dkv) {
+        CHECK(0, "siglip_probe: device buffers");
+        return;
+    }
+    CHECK(nli_k_siglip_probe(prec, 0, dq, dkv, db, dout, B, Tn, H, hd) == 0, "siglip_probe: launch: %s",
+          nl_last_error());
+    CHECK(to_host(got, dout, (size_t)B * D * 4), "siglip_probe: copy back");
+    double worst = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            double mx = -INFINITY, sum = 0;
+            for (int t = 0; t < Tn; t++) {
+                double d = 0;
+                for (int j = 0; j < hd; j++)
+                    d += (double)q[h * hd + j] *
+                         ((double)tget(kv, ((size_t)b * Tn + t) * 2 * D + h * hd + j, prec) + kvb[h * hd + j]);
+                s[t] = d / sqrt((double)hd);
+                if (s[t] > mx) mx = s[t];
+            }
+            for (int t = 0; t < Tn; t++) sum += s[t] = exp(s[t] - mx);
+            for (int j = 0; j < hd; j++) {
+                double o = 0;
+                for (int t = 0; t < Tn; t++)
+                    o += s[t] / sum *
+                         ((double)tget(kv, ((size_t)b * Tn + t) * 2 * D + D + h * hd + j, prec) + kvb[D + h * hd + j]);
+                double e = fabs(got[(size_t)b * D + h * hd + j] - o);
+                if (!(e <= worst)) worst = e;
+            }
+        }
+    printf("siglip_probe %s: 3 images of %d tokens, head size %d, worst |out - ref| %.3g\n", pname(prec), Tn, hd, worst);
+    /* fp32 arithmetic throughout (T only rounds the inputs, as above) */
+    CHECK(worst <= 2e-6, "siglip_probe %s Tn %d hd %d: off by %.3g", pname(prec), Tn, hd, worst);
+    free(kv); free(q); free(kvb); free(got); free(s);
+    cudaFree(dq); cudaFree(db); cudaFree(dout); cudaFree(dkv);
 }
 
 int main(void) {
@@ -271,7 +328,12 @@ int main(void) {
         /* 3072: vectors of 16 bytes; 100: vectors for fp32 only; 66: none */
         static const int ns[] = {3072, 100, 66};
         for (int k = 0; k < 3; k++)
-            for (int act = 0; act <= 2; act++) bias_act_case(prec, ns[k], act);
+            for (int act = 0; act <= 4; act++)
+                if (act != 3) bias_act_case(prec, ns[k], act); /* 3, ReLU: the ResNet's, test_gpu_resnet */
+        /* SigLIP's pool: one token, fewer than the block's 8 warps, 9 x 9,
+         * so400m's 27 x 27 at 384 pixels, 32 x 32; head sizes 64 and 72 */
+        static const int toks[] = {1, 5, 81, 729, 1024};
+        for (int k = 0; k < 5; k++) siglip_probe_case(prec, toks[k], k == 3 ? 72 : 64);
     }
     return check_done();
 }

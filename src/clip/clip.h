@@ -133,11 +133,8 @@ void nli_clip_config_defaults(nli_clip_config *cfg);
 int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg);
 /* "ViT", "ModifiedResNet", "GroupViT", "AltCLIP", "ALIGN" or "SigLIP" (config.c). */
 const char *nli_clip_arch_name(const nli_clip_config *c);
-/* No CUDA engine: GroupViT, AltCLIP, ALIGN, SigLIP (and towers with
- * hidden_act gelu_pytorch_tanh). */
+/* GroupViT, AltCLIP and ALIGN: no CUDA engine, no CPU bf16 path. */
 int nli_clip_cpu_only(const nli_clip_config *c);
-/* No CPU bf16 path either: GroupViT, AltCLIP and ALIGN. */
-int nli_clip_fp32_only(const nli_clip_config *c);
 /* The Hugging Face files alone (config.json and the preprocessing), also in
  * a folder that has open_clip_config.json too. */
 int nli_hf_config_load(const char *dir, nli_clip_config *cfg);

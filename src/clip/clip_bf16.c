@@ -68,7 +68,7 @@ int nli_clip_use_bf16(nli_clip *c, int on) {
 
 int nli_clip_pack_bf16(nli_clip *c, int (*fill)(void *ctx, size_t first, size_t count), void *ctx) {
     if (c->bf16_mem) return 0;
-    if (nli_clip_fp32_only(&c->cfg)) {
+    if (nli_clip_cpu_only(&c->cfg)) {
         nli_seterr_code(NL_ERR_UNSUPPORTED, "precision bf16: the CPU bf16 path runs CLIP's towers only; %s "
                         "computes in fp32 (use --precision fp32)", nli_clip_arch_name(&c->cfg));
         return -1;

@@ -374,8 +374,7 @@ int nli_clip_use_device(nli_clip *c, int index, int precision, int max_batch) {
     c->gpu = NULL;
     if (index < 0) return 0;
     if (nli_clip_cpu_only(&c->cfg)) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (%s): use --device cpu", nli_clip_arch_name(&c->cfg),
-                        nli_clip_fp32_only(&c->cfg) ? "fp32" : "fp32 or bf16");
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "%s runs on the CPU only (fp32): use --device cpu", nli_clip_arch_name(&c->cfg));
         return -1;
     }
     if (c->fp32_released) {

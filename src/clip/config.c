@@ -283,12 +283,8 @@ const char *nli_clip_arch_name(const nli_clip_config *c) {
            : c->arch == NLI_ARCH_GROUPVIT ? "GroupViT" : c->text_arch == NLI_TEXT_ROBERTA ? "AltCLIP" : "ViT";
 }
 
-int nli_clip_fp32_only(const nli_clip_config *c) {
-    return c->arch == NLI_ARCH_GROUPVIT || c->arch == NLI_ARCH_EFFNET || c->text_arch != NLI_TEXT_CLIP;
-}
-
 int nli_clip_cpu_only(const nli_clip_config *c) {
-    return nli_clip_fp32_only(c) || c->siglip || c->text.gelu_tanh || c->vision.gelu_tanh;
+    return c->arch == NLI_ARCH_GROUPVIT || c->arch == NLI_ARCH_EFFNET || c->text_arch != NLI_TEXT_CLIP;
 }
 
 int nli_clip_config_load(const char *dir, nli_layout layout, nli_clip_config *cfg) {

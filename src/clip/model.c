@@ -71,7 +71,7 @@ static int cpu_default_batch(const nli_clip_config *cfg) {
 static int place(nl_model *m, const nl_model_params *p) {
     if (m->device == NL_DEVICE_CUDA && p->device == NL_DEVICE_AUTO &&
         nli_clip_cpu_only(m->cfg)) {
-        /* a GPU found by AUTO: GroupViT, AltCLIP, ALIGN and SigLIP have no CUDA engine, the CPU runs them */
+        /* a GPU found by AUTO: GroupViT, AltCLIP and ALIGN have no CUDA engine, the CPU runs them */
         nli_log(NL_LOG_WARN, "%s runs on the CPU only: computing there in fp32, not on cuda:%d",
                 nli_clip_arch_name(m->cfg), m->device_index);
         m->device = NL_DEVICE_CPU;

@@ -16,7 +16,12 @@
  * instead of reading, adding and writing back the stream. The final
  * LayerNorm adds the whole sum and gathers the pooled rows; the projection
  * is an fp32 GEMM. fp32 means true fp32 (cuBLAS's
- * pedantic fp32 compute: no TF32). */
+ * pedantic fp32 compute: no TF32).
+ *
+ * SigLIP (cfg.siglip) as clip_vision.c and clip_siglip.c run it: patch
+ * embeddings with a bias and no class token, no pre-LayerNorm,
+ * post_layernorm on every token, then the attention-pooling head
+ * (nli_cg_siglip in clip_cuda_impl.h); its text tower is text_cuda.cu's. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -41,10 +46,15 @@ int nli_cg_mark(nli_cuda_clip *g, int k) {
     return 0;
 }
 
-static size_t vision_tokens(const nli_clip_config *c) {
-    int g = c->vision.image_size / c->vision.patch_size;
-    return (size_t)g * g + 1;
+/* Patches per image, and tokens: the patches and the class token (SigLIP:
+ * none). */
+static size_t vision_patches(const nli_clip_config *c) {
+    size_t g = (size_t)(c->vision.image_size / c->vision.patch_size);
+    return g * g;
 }
+static size_t vision_tokens(const nli_clip_config *c) { return vision_patches(c) + !c->siglip; }
+
+int nli_cg_act(const nli_tower_config *tc) { return tc->quick_gelu ? 1 : tc->gelu_tanh ? 4 : 2; }
 
 static size_t wide_of(const nli_tower_config *t) {
     size_t a = 3 * (size_t)t->hidden_size, b = (size_t)t->intermediate_size;
@@ -82,11 +92,32 @@ int nli_cg_run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock
             nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || nli_cg_mark(g, NLI_STAGE_LN2) ||
             nli_cg_gemm(g, g->ln, b->fc1_w, g->big, 0, 0, rows, I, D, 0.0f) || nli_cg_mark(g, NLI_STAGE_FC1) ||
-            nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, tc->quick_gelu ? 1 : 2) ||
+            nli_k_bias_act(g->prec, g->st, g->big, b->fc1_b, (size_t)rows, I, nli_cg_act(tc)) ||
             nli_cg_mark(g, NLI_STAGE_ACT) || nli_cg_gemm(g, g->big, b->fc2_w, g->x, 1, 0, rows, D, I, 1.0f) ||
             nli_cg_mark(g, NLI_STAGE_FC2))
             return -1;
     }
+    return 0;
+}
+
+/* SigLIP's head over the n images' post_layernorm rows in g->ln (T): see
+ * nli_cg_siglip. kv in g->big (T), the pooled o in g->pooled, the MLP's
+ * LayerNorm in g->ln and its hidden layer in g->big (fp32), the result in
+ * g->outd (n x D). */
+static int siglip_head(nli_cuda_clip *g, int n, int Tn) {
+    const nli_tower_config *vc = &g->cfg.vision;
+    const nli_cg_siglip *s = &g->sg;
+    const int D = vc->hidden_size, I = vc->intermediate_size, H = vc->num_attention_heads;
+    float *h = (float *)g->big;
+    if (nli_cg_gemm(g, g->ln, s->kv_w, g->big, 0, 0, n * Tn, 2 * D, D, 0.0f) ||
+        nli_k_siglip_probe(g->prec, g->st, s->q, g->big, s->kv_b, g->pooled, n, Tn, H, D / H) ||
+        nli_cg_gemm(g, g->pooled, s->out_w, g->outd, 1, 1, n, D, D, 0.0f) ||
+        nli_k_layernorm(1, g->st, g->outd, NULL, s->out_b, s->ln_w, s->ln_b, g->ln, NULL, n, D, vc->layer_norm_eps) ||
+        nli_cg_gemm(g, g->ln, s->fc1_w, h, 1, 1, n, I, D, 0.0f) ||
+        nli_k_bias_act(1, g->st, h, s->fc1_b, (size_t)n, I, nli_cg_act(vc)) ||
+        nli_cg_gemm(g, h, s->fc2_w, g->outd, 1, 1, n, D, I, 1.0f) ||
+        nli_k_bias_act(1, g->st, g->outd, s->bsum, (size_t)n, D, 0))
+        return -1;
     return 0;
 }
 
@@ -96,15 +127,26 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
     if (g->rn) return nli_cg_rn_forward(g, rgb, pix, n);
     const nli_tower_config *vc = &g->cfg.vision;
     const int D = vc->hidden_size, S = vc->image_size, p = vc->patch_size, Tn = (int)vision_tokens(&g->cfg);
-    const int np = Tn - 1, Kc = 3 * p * p, P = g->cfg.projection_dim, rows = n * Tn;
+    const int np = (int)vision_patches(&g->cfg), Kc = 3 * p * p, P = g->cfg.projection_dim, rows = n * Tn;
+    const int sg = g->cfg.siglip;
     if (rgb ? nli_k_patches_u8(g->prec, g->st, rgb, g->big, n, S, p, g->cfg.image_mean, g->cfg.image_std)
             : nli_k_patches_f32(g->prec, g->st, pix, g->big, n, S, p))
         return -1;
     if (nli_cg_mark(g, NLI_STAGE_PATCH) || nli_cg_gemm(g, g->big, g->patch_w, g->ln, 1, 0, n * np, D, Kc, 0.0f) ||
-        nli_cg_mark(g, NLI_STAGE_PATCH_GEMM) || nli_k_vit_embed(g->st, g->ln, g->cls, g->vpos, g->x, n, Tn, D) ||
-        nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps) ||
-        nli_cg_mark(g, NLI_STAGE_EMBED) || nli_cg_run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0) ||
-        nli_k_layernorm(1, g->st, g->x, g->cls_idx, g->v_cbf, g->post_w, g->post_b, g->pooled, NULL, n, D,
+        nli_cg_mark(g, NLI_STAGE_PATCH_GEMM) ||
+        nli_k_vit_embed(g->st, g->ln, g->sg.patch_b, g->cls, g->vpos, g->x, n, Tn, D) ||
+        (!sg &&
+         nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps)) ||
+        nli_cg_mark(g, NLI_STAGE_EMBED) || nli_cg_run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0))
+        return -1;
+    if (sg) { /* post_layernorm on every token (in T, for the head's kv GEMM), then the head */
+        if (nli_k_layernorm(g->prec, g->st, g->x, NULL, g->v_cbf, g->post_w, g->post_b, NULL, g->ln, rows, D,
+                            vc->layer_norm_eps) ||
+            siglip_head(g, n, Tn) || nli_cg_mark(g, NLI_STAGE_HEAD))
+            return -1;
+        return 0;
+    }
+    if (nli_k_layernorm(1, g->st, g->x, g->cls_idx, g->v_cbf, g->post_w, g->post_b, g->pooled, NULL, n, D,
                     vc->layer_norm_eps) ||
         nli_cg_gemm(g, g->pooled, g->vproj, g->outd, 1, 1, n, P, D, 0.0f) || nli_cg_mark(g, NLI_STAGE_HEAD))
         return -1;
@@ -135,7 +177,9 @@ static size_t matrix_floats(const nli_clip *c) {
         n += (size_t)t[k]->num_hidden_layers * (3 * D * D + D * D + 2 * D * I);
     }
     if (c->rn) return n + nli_cg_rn_matrix_floats(c);
-    return n + (size_t)cfg->vision.hidden_size * 3 * cfg->vision.patch_size * cfg->vision.patch_size;
+    const size_t Dv = (size_t)cfg->vision.hidden_size;
+    if (cfg->siglip) n += 2 * Dv * Dv; /* the head's kv projection */
+    return n + Dv * 3 * cfg->vision.patch_size * cfg->vision.patch_size;
 }
 
 /* Device pointers and T copies of one tower's blocks; its cumulative
@@ -176,9 +220,53 @@ static int setup_blocks(nli_cuda_clip *g, const nli_clip *c, const nli_tower_con
     return 0;
 }
 
+/* SigLIP's additions (nli_cg_siglip): device pointers, the kv projection
+ * in T, and the probe's query and the head's bias sum, computed here in
+ * double and uploaded (g->sg_mem, 2D floats). */
+static int siglip_setup(nli_cuda_clip *g, const nli_clip *c, size_t *off) {
+    const nli_siglip *h = &c->sg;
+    const size_t D = (size_t)c->cfg.vision.hidden_size;
+    nli_cg_siglip *s = &g->sg;
+    s->patch_b = nli_cg_dev(g, c, h->patch_b);
+    s->tproj_b = nli_cg_dev(g, c, h->tproj_b);
+    s->kv_b = nli_cg_dev(g, c, h->in_b + D);
+    s->out_w = nli_cg_dev(g, c, h->out_w);
+    s->out_b = nli_cg_dev(g, c, h->out_b);
+    s->ln_w = nli_cg_dev(g, c, h->ln_w);
+    s->ln_b = nli_cg_dev(g, c, h->ln_b);
+    s->fc1_w = nli_cg_dev(g, c, h->fc1_w);
+    s->fc1_b = nli_cg_dev(g, c, h->fc1_b);
+    s->fc2_w = nli_cg_dev(g, c, h->fc2_w);
+    if (!(s->kv_w = nli_cg_as_t(g, c, h->in_w + D * D, 2 * D * D, off))) return -1;
+    /* q = probe in_w[0:D]^T + in_b[0:D]; bsum = out_b + fc2_b */
+    float *host = (float *)malloc(2 * D * sizeof(float));
+    float *dev = NULL;
+    if (!host) { nli_seterr("out of memory"); return -1; }
+    for (size_t i = 0; i < D; i++) {
+        double a = h->in_b[i];
+        for (size_t j = 0; j < D; j++) a += (double)h->probe[j] * h->in_w[i * D + j];
+        host[i] = (float)a;
+        host[D + i] = (float)((double)h->out_b[i] + h->fc2_b[i]);
+    }
+    cudaError_t e = cudaMalloc((void **)&dev, 2 * D * sizeof(float));
+    if (e == cudaSuccess) e = cudaMemcpy(dev, host, 2 * D * sizeof(float), cudaMemcpyHostToDevice);
+    free(host);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        cudaFree(dev);
+        nli_seterr("cuda:%d: SigLIP's head: %s", g->dev, nli_cuda_errstr(e));
+        return -1;
+    }
+    g->sg_mem = dev;
+    s->q = dev;
+    s->bsum = dev + D;
+    return 0;
+}
+
 /* Bytes of device workspace per image and fixed. */
 static size_t per_image_bytes(const nli_cuda_clip *g) {
     size_t Tn = vision_tokens(&g->cfg), D = g->cfg.vision.hidden_size, S = g->cfg.vision.image_size;
+    /* (SigLIP's head needs less per image than the blocks: alloc_workspace) */
     if (g->rn) return nli_cg_rn_per_image(g) + S * S * 3 + 64 * 4 + (size_t)g->cfg.projection_dim * 4;
     return Tn * (D * 4 + D * 4 + wide_of(&g->cfg.vision) * g->tsize) + S * S * 3 + 64 * 4 + (size_t)D * 4 +
            (size_t)g->cfg.projection_dim * 4;
@@ -205,8 +293,13 @@ static int alloc_workspace(nli_cuda_clip *g, int B, int *oom) {
     size_t vrows = vit ? (size_t)B * Tn : 0, rows = vrows > TEXT_ROWS ? vrows : TEXT_ROWS;
     size_t D = vit && c->vision.hidden_size > c->text.hidden_size ? c->vision.hidden_size : c->text.hidden_size;
     size_t wv = vit ? wide_of(&c->vision) : 0, wt = wide_of(&c->text), wide = wv > wt ? wv : wt;
-    size_t np = Tn - 1, Kc = vit ? 3 * (size_t)c->vision.patch_size * c->vision.patch_size : 0;
+    size_t np = vision_patches(c), Kc = vit ? 3 * (size_t)c->vision.patch_size * c->vision.patch_size : 0;
     size_t big = rows * wide > (size_t)B * np * Kc ? rows * wide : (size_t)B * np * Kc;
+    /* SigLIP's head: kv (2D of T per token) and its MLP's fp32 hidden layer */
+    if (c->siglip) {
+        size_t hid = (size_t)B * c->vision.intermediate_size * 4 / g->tsize + 1;
+        if (hid > big) big = hid;
+    }
     size_t outrows = (size_t)B > TEXT_ROWS ? (size_t)B : TEXT_ROWS;
     int tps = (int)((Tn + 63) / 64);
     size_t ntiles = (size_t)B * tps;
@@ -295,6 +388,19 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
         nli_seterr("cuda: attention head size %d/%d unsupported (at most 128, a multiple of 4)", hd_t, hd_v);
         goto fail;
     }
+    /* what this engine does not run: refused, never computed otherwise
+     * (nli_clip_use_device refuses them first: nli_clip_cpu_only) */
+    if (cfg->arch == NLI_ARCH_GROUPVIT || cfg->arch == NLI_ARCH_EFFNET || cfg->text_arch != NLI_TEXT_CLIP ||
+        (cfg->siglip && !vit)) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "cuda: %s has no CUDA engine (it runs on the CPU)",
+                        nli_clip_arch_name(cfg));
+        goto fail;
+    }
+    if (cfg->siglip && cfg->text.max_position_embeddings > TEXT_ROWS) { /* every text is the whole context */
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "cuda: SigLIP with %d text positions is not supported (at most %d)",
+                        cfg->text.max_position_embeddings, TEXT_ROWS);
+        goto fail;
+    }
     CUDA_TRY(cudaStreamCreateWithFlags(&g->st, cudaStreamNonBlocking), fail);
     CUDA_TRY(cudaEventCreateWithFlags(&g->done[0], cudaEventDisableTiming), fail);
     CUDA_TRY(cudaEventCreateWithFlags(&g->done[1], cudaEventDisableTiming), fail);
@@ -342,14 +448,17 @@ extern "C" nli_cuda_clip *nli_cuda_clip_create(const struct nli_clip *c, int ind
     if (vit) {
         size_t D = cfg->vision.hidden_size, ps = cfg->vision.patch_size;
         if (!(g->patch_w = nli_cg_as_t(g, c, c->patch_w, D * 3 * ps * ps, &off))) goto fail;
+        if (cfg->siglip && siglip_setup(g, c, &off) != 0) goto fail;
     } else if (nli_cg_rn_setup(g, c, &off) != 0) {
         goto fail;
     }
 #define DP(field, host) g->field = nli_cg_dev(g, c, c->host)
     DP(tok_emb, tok_emb); DP(tpos, tpos_emb); DP(tfin_w, tfinal_w); DP(tfin_b, tfinal_b); DP(tproj, tproj);
     if (vit) {
-        DP(cls, cls); DP(vpos, vpos_emb); DP(pre_w, pre_w); DP(pre_b, pre_b); DP(post_w, post_w); DP(post_b, post_b);
-        DP(vproj, vproj);
+        DP(vpos, vpos_emb); DP(post_w, post_w); DP(post_b, post_b);
+        if (!cfg->siglip) { /* SigLIP has neither: no class token, no pre-LayerNorm, its head instead of vproj */
+            DP(cls, cls); DP(pre_w, pre_w); DP(pre_b, pre_b); DP(vproj, vproj);
+        }
     }
 #undef DP
     CUDA_TRY(cudaStreamSynchronize(g->st), fail);
@@ -401,7 +510,7 @@ extern "C" void nli_cuda_clip_free(nli_cuda_clip *g) {
     cudaSetDevice(g->dev);
     if (g->st) cudaStreamSynchronize(g->st);
     free_workspace(g);
-    cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix); cudaFree(g->cumb);
+    cudaFree(g->wmem); cudaFree(g->tmem); cudaFree(g->d_pix); cudaFree(g->cumb); cudaFree(g->sg_mem);
     nli_cg_text_free(g);
     cudaFree(g->d_tok); cudaFree(g->d_pos); cudaFree(g->d_pool); cudaFree(g->d_tiles);
     if (g->blas) nli_cublas.Destroy(g->blas);

@@ -37,7 +37,10 @@ uint8_t *nli_cuda_images_staging(nli_cuda_clip *g, int slot);
 
 /* Texts: ids[i][0..run[i]) are run through the causal tower (run[i] may
  * exceed the given tokens only for padded runs: the caller pads) and row
- * pool[i] is pooled. Sequences are packed, never padded. */
+ * pool[i] is pooled. Sequences are packed, never padded. SigLIP
+ * (cfg.siglip): run[i] is the number of given tokens (1 to the context),
+ * pool[i] must be the context's last position; each text is padded here
+ * to the context with pad_token_id and runs without a mask. */
 int nli_cuda_encode_texts(nli_cuda_clip *g, const int32_t *const *ids, const int *run, const int *pool, size_t n,
                          float *out);
 /* The same, asynchronous and double-buffered (text_cuda.cu): submit packs

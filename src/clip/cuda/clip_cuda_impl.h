@@ -38,6 +38,20 @@ typedef struct {
     const float *cb1, *cb2;
 } gblock;
 
+/* SigLIP (cfg.siglip): what its towers add to CLIP's, on the device. The
+ * attention-pooling head runs after post_layernorm of every token:
+ * kv = ln W_kv^T (T GEMM, W_kv in_proj's last 2D rows), the probe's query
+ * q (fp32, in_proj's first D rows applied to the probe at load, in double)
+ * attends over each image's tokens (nli_k_siglip_probe), then in fp32:
+ * r = o W_out^T; y = r + fc2(act(fc1(LN(r + out_b)))), with out_b + fc2_b
+ * (bsum, summed at load) added last. */
+typedef struct {
+    const float *patch_b, *tproj_b; /* the patch embedding's and text_model.head's biases */
+    const float *q;                 /* D: the probe's query, its bias included */
+    const void *kv_w;               /* 2D x D, T */
+    const float *kv_b, *out_w, *out_b, *ln_w, *ln_b, *fc1_w, *fc1_b, *fc2_w, *bsum; /* fp32 */
+} nli_cg_siglip;
+
 struct nli_cuda_clip {
     int dev, prec, tsize, max_batch;
     nli_clip_config cfg;
@@ -76,11 +90,15 @@ struct nli_cuda_clip {
     unsigned char *skind;
     int sn, scap;
     struct nli_cuda_rn *rn; /* the ModifiedResNet vision tower, or NULL (ViT) */
+    nli_cg_siglip sg;       /* SigLIP's additions (cfg.siglip) */
+    float *sg_mem;          /* its q and bsum (2 x D floats), computed at load */
 };
 
 /* Record the end of an op of kind k on the stream when the stage clock is
  * on; always 0, so that it chains with the launchers' ||. */
 int nli_cg_mark(nli_cuda_clip *g, int k);
+/* The activation code of a tower's MLP for nli_k_bias_act. */
+int nli_cg_act(const nli_tower_config *tc);
 /* The blocks of one tower over `rows` rows of x. */
 int nli_cg_run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
                       const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal);

@@ -1,6 +1,7 @@
 /* kernels.cu — the CLIP engine's small kernels: LayerNorm, bias +
- * activation, im2col with normalisation, embeddings, conversion. The
- * type-generic ones are in kernels_t.cuh, instantiated here per type. */
+ * activation, im2col with normalisation, embeddings, conversion, SigLIP's
+ * attention pool. The type-generic ones are in kernels_t.cuh, instantiated
+ * here per type. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -21,6 +22,8 @@ __device__ __forceinline__ void patch_pixel(size_t i, int S, int p, int *b, int 
 }
 
 #define LN_V 8 /* float4 per lane in layernorm_v: rows up to 1024 wide */
+#define SG_THREADS 256 /* siglip_probe: threads per (image, head) */
+#define SG_WARPS (SG_THREADS / 32)
 #define NL_T_FILE "kernels_t.cuh"
 #include "for_types.cuh"
 
@@ -102,21 +105,49 @@ int nli_k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, in
     return launched();
 }
 
-__global__ void vit_embed_kernel(const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D) {
+/* With a class token (cls): token 0 is it, token t patch t - 1; without
+ * (SigLIP), token t is patch t, plus the patch embedding's bias pb. */
+__global__ void vit_embed_kernel(const float *pe, const float *pb, const float *cls, const float *pos, float *x, int B,
+                                 int T, int D) {
     size_t n = (size_t)B * T * D;
+    const int c = cls != NULL, np = T - c;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         int d = (int)(i % D);
         size_t bt = i / D;
         int t = (int)(bt % T);
         size_t b = bt / T;
-        float v = t == 0 ? cls[d] : pe[(b * (T - 1) + t - 1) * D + d];
+        float v;
+        if (c && t == 0) {
+            v = cls[d];
+        } else {
+            v = pe[(b * np + t - c) * D + d];
+            if (pb) v += pb[d];
+        }
         x[i] = v + pos[(size_t)t * D + d];
     }
 }
 
-int nli_k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D) {
+int nli_k_vit_embed(cudaStream_t st, const float *pe, const float *pb, const float *cls, const float *pos, float *x,
+                    int B, int T, int D) {
     size_t n = (size_t)B * T * D;
-    vit_embed_kernel<<<grid_for(n, 256), 256, 0, st>>>(pe, cls, pos, x, B, T, D);
+    if (!n) return 0;
+    vit_embed_kernel<<<grid_for(n, 256), 256, 0, st>>>(pe, pb, cls, pos, x, B, T, D);
+    return launched();
+}
+
+int nli_k_siglip_probe(int prec, cudaStream_t st, const float *q, const void *kv, const float *kv_b, float *o, int B,
+                       int Tn, int H, int hd) {
+    if (B <= 0) return 0;
+    if (hd < 1 || hd > 128 || Tn < 1 || (size_t)B * H > 2147483647u) {
+        nli_seterr("SigLIP attention pool: %d tokens, %d heads of %d: unsupported (head size at most 128)", Tn, H, hd);
+        return -1;
+    }
+    dim3 grid((unsigned)((size_t)B * H));
+    float scale = 1.0f / sqrtf((float)hd);
+    if (prec == 2) siglip_probe_f16<<<grid, SG_THREADS, 0, st>>>(q, (const __half *)kv, kv_b, o, Tn, H, hd, scale);
+    else if (prec == 3)
+        siglip_probe_bf16<<<grid, SG_THREADS, 0, st>>>(q, (const __nv_bfloat16 *)kv, kv_b, o, Tn, H, hd, scale);
+    else siglip_probe_f32<<<grid, SG_THREADS, 0, st>>>(q, (const float *)kv, kv_b, o, Tn, H, hd, scale);
     return launched();
 }
 

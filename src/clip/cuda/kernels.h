@@ -16,12 +16,23 @@ extern "C" { /* C linkage: tests/test_gpu_kernels.c calls them from C */
  * NULL. yf may be x itself (in place). */
 int nli_k_layernorm(int prec, cudaStream_t st, const float *x, const int *idx, const float *pb, const float *w,
                     const float *b, float *yf, void *yt, int rows, int D, double eps);
+/* h (rows x N of T) = act(h + bias): act 0 none, 1 QuickGELU, 2 GELU (erf),
+ * 3 ReLU, 4 GELU's tanh approximation (gelu_pytorch_tanh: SigLIP). */
 int nli_k_bias_act(int prec, cudaStream_t st, void *h, const float *bias, size_t rows, int N, int act);
 int nli_k_patches_u8(int prec, cudaStream_t st, const uint8_t *rgb, void *out, int B, int S, int p, const float mean[3],
                  const float stdv[3]);
 int nli_k_patches_f32(int prec, cudaStream_t st, const float *pix, void *out, int B, int S, int p);
-/* x[b*T + t] = (t ? pe[b*(T-1) + t-1] : cls) + pos[t] */
-int nli_k_vit_embed(cudaStream_t st, const float *pe, const float *cls, const float *pos, float *x, int B, int T, int D);
+/* x[b*T + t] = (t ? pe[b*(T-1) + t-1] : cls) + pos[t]; without a class token
+ * (cls NULL: SigLIP) x[b*T + t] = (pe[b*T + t] + pb) + pos[t] (pb: the patch
+ * embedding's bias, NULL: none). */
+int nli_k_vit_embed(cudaStream_t st, const float *pe, const float *pb, const float *cls, const float *pos, float *x,
+                    int B, int T, int D);
+/* SigLIP's attention pool: the probe's query q (D = H * hd, fp32, bias
+ * included) attends over each of B images' Tn rows of kv ([k | v], 2D wide,
+ * T, bias kv_b added on load); o gets B x D fp32 (before out_proj). Any Tn
+ * (an online softmax), hd <= 128. */
+int nli_k_siglip_probe(int prec, cudaStream_t st, const float *q, const void *kv, const float *kv_b, float *o, int B,
+                       int Tn, int H, int hd);
 /* x[r] = tok_emb[tok[r]] + pos_emb[posi[r]] */
 int nli_k_text_embed(cudaStream_t st, const int32_t *tok, const int32_t *posi, int rows, const float *tok_emb,
                  const float *pos_emb, float *x, int D);

@@ -102,11 +102,15 @@ __global__ void K(layernorm_v)(const float *x, const int *idx, const float *pb, 
     }
 }
 
-/* h = act(h + bias) in place; act 0 none, 1 QuickGELU, 2 GELU (erf), 3 ReLU. */
+/* h = act(h + bias) in place; act 0 none, 1 QuickGELU, 2 GELU (erf), 3 ReLU,
+ * 4 GELU's tanh approximation (PyTorch's gelu(approximate="tanh"), SigLIP's
+ * gelu_pytorch_tanh: the CPU's nli_act_f32 formula, sqrt(2 / pi) rounded
+ * to float as it is there). */
 __device__ __forceinline__ float K(act)(float v, int act) {
     if (act == 1) return v / (1.0f + expf(-1.702f * v));
     if (act == 2) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
     if (act == 3) return v > 0.0f ? v : 0.0f;
+    if (act == 4) return 0.5f * v * (1.0f + tanhf(0.797884560802865355880f * (v + 0.044715f * v * v * v)));
     return v;
 }
 __global__ void K(bias_act)(T *h, const float *bias, size_t rows, int N, int act) {
@@ -152,6 +156,58 @@ __global__ void K(patches_f32)(const float *pix, T *out, int B, int S, int p) {
         int b, ch, y, xx;
         patch_pixel(i, S, p, &b, &ch, &y, &xx);
         out[i] = FROMF(pix[(((size_t)b * 3 + ch) * S + y) * S + xx]);
+    }
+}
+
+/* SigLIP's attention-pooling head (clip_cuda.cu): the probe's one query q
+ * (D = H * hd floats, its bias included: the same for every image) against
+ * each image's Tn keys and values, rows of kv ([k | v], 2D wide, T, without
+ * bias: kv_b added on load), into o (B x D, fp32): clip_siglip.c's
+ * attend_probe (scaled scores, softmax over the keys, the values weighted)
+ * with the softmax online, so that no buffer grows with Tn. One block of
+ * SG_THREADS per (image, head); warp w takes keys w, w + SG_WARPS, ...: the
+ * score is a warp-wide dot product (lanes over the head's dimensions,
+ * coalesced), and the warp keeps its running max, sum and weighted values
+ * (dimensions lane, lane + 32, ...); the warps' results are then merged in
+ * warp order. */
+__global__ void __launch_bounds__(SG_THREADS) K(siglip_probe)(const float *q, const T *kv, const float *kv_b,
+                                                               float *o, int Tn, int H, int hd, float scale) {
+    __shared__ float part[SG_WARPS][128], wm[SG_WARPS], wl[SG_WARPS];
+    const int b = blockIdx.x / H, h = blockIdx.x % H, D = H * hd, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const T *base = kv + (size_t)b * Tn * 2 * D + h * hd;
+    const float *qh = q + h * hd, *kb = kv_b + h * hd, *vb = kv_b + D + h * hd;
+    float m = -INFINITY, l = 0.0f, acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int j = warp; j < Tn; j += SG_WARPS) {
+        const T *kj = base + (size_t)j * 2 * D, *vj = kj + D;
+        float s = 0.0f;
+        for (int d = lane; d < hd; d += 32) s += qh[d] * (TOF(kj[d]) + kb[d]);
+        for (int w = 16; w; w >>= 1) s += __shfl_xor_sync(0xffffffffu, s, w);
+        s *= scale;
+        const float mn = fmaxf(m, s), corr = expf(m - mn), p = expf(s - mn);
+        l = l * corr + p;
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            int d = lane + 32 * u;
+            if (d < hd) acc[u] = acc[u] * corr + p * (TOF(vj[d]) + vb[d]);
+        }
+        m = mn;
+    }
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+        if (lane + 32 * u < hd) part[warp][lane + 32 * u] = acc[u];
+    if (lane == 0) {
+        wm[warp] = m;
+        wl[warp] = l;
+    }
+    __syncthreads();
+    float M = wm[0], L = 0.0f;
+    for (int w = 1; w < SG_WARPS; w++) M = fmaxf(M, wm[w]);
+    for (int w = 0; w < SG_WARPS; w++) L += wm[w] == -INFINITY ? 0.0f : wl[w] * expf(wm[w] - M);
+    for (int d = threadIdx.x; d < hd; d += SG_THREADS) {
+        float s = 0.0f;
+        for (int w = 0; w < SG_WARPS; w++)
+            if (wm[w] != -INFINITY) s += part[w][d] * expf(wm[w] - M);
+        o[(size_t)b * D + h * hd + d] = s / L;
     }
 }
 

@@ -9,7 +9,12 @@
  * copy back into the slot's pinned output); collect waits for the slot and
  * writes the embeddings out. While the GPU runs one slot, the host
  * tokenizes and packs the next (model.c; nli_cuda_encode_texts does the
- * same over its input), and no pass waits for the host between passes. */
+ * same over its input), and no pass waits for the host between passes.
+ *
+ * SigLIP (cfg.siglip), as clip_text.c runs it: every prompt is the whole
+ * context, its run[i] given tokens then pad_token_id, attended without a
+ * mask (each prompt its own tiles, no causal limit), pooled at its last
+ * position, and text_model.head's bias added after the projection. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +63,7 @@ fail:
 extern "C" int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *const *ids, const int *run,
                                     const int *pool, size_t n) {
     const nli_tower_config *tc = &g->cfg.text;
-    const int D = tc->hidden_size, P = g->cfg.projection_dim;
+    const int D = tc->hidden_size, P = g->cfg.projection_dim, sg = g->cfg.siglip, ctx = tc->max_position_embeddings;
     nli_cg_text_slot *s = &g->ts[slot & 1];
     int prev, rc = -1, queued = 0;
     if (n == 0) return 0;
@@ -68,16 +73,18 @@ extern "C" int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (run[i] < 1 || run[i] > tc->max_position_embeddings || run[i] > TEXT_ROWS || pool[i] < 0 ||
-            pool[i] >= run[i]) {
-            nli_seterr("cuda: text %zu: run %d / pool %d outside the context (%d)", i, run[i], pool[i],
-                       tc->max_position_embeddings);
+        if (run[i] < 1 || run[i] > ctx || run[i] > TEXT_ROWS || pool[i] < 0 ||
+            (sg ? pool[i] != ctx - 1 : pool[i] >= run[i])) {
+            nli_seterr(sg ? "cuda: text %zu: %d tokens / pool %d: SigLIP takes 1 to %d tokens, pooled at the last "
+                            "position"
+                          : "cuda: text %zu: run %d / pool %d outside the context (%d)",
+                       i, run[i], pool[i], ctx);
             return -1;
         }
     /* Prompts of up to 64 tokens share attention tiles (one block, 64 query
      * rows); NEGLABEL_CUDA_TEXT_PACK=0 gives each its own, for benchmarks. */
     const char *pk = getenv("NEGLABEL_CUDA_TEXT_PACK");
-    const int pack = !(pk && !strcmp(pk, "0"));
+    const int pack = !sg && !(pk && !strcmp(pk, "0")); /* SigLIP: unmasked, so never shared */
     if (nli_cuda_select(g->dev, &prev) != 0) return -1;
     if (slot_alloc(g, s) != 0) goto out;
     /* the slot's earlier passes read its staging and wrote its output */
@@ -87,10 +94,10 @@ extern "C" int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *
         nli_attn_tile *tl = s->tiles + tile0;
         int *pl = s->pool + i0;
         size_t nb = 0, rows = 0, nt = 0, open = SIZE_MAX; /* open: the tile short prompts join */
-        while (i0 + nb < n && rows + (size_t)run[i0 + nb] <= TEXT_ROWS) {
-            size_t i = i0 + nb, L = (size_t)run[i];
+        while (i0 + nb < n && rows + (size_t)(sg ? ctx : run[i0 + nb]) <= TEXT_ROWS) {
+            size_t i = i0 + nb, L = (size_t)(sg ? ctx : run[i]);
             for (size_t t = 0; t < L; t++) {
-                tok[rows + t] = ids[i][t];
+                tok[rows + t] = t < (size_t)run[i] ? ids[i][t] : (int32_t)tc->pad_token_id; /* SigLIP pads */
                 pos[rows + t] = (int32_t)t;
             }
             if (pack && L <= 64 && open != SIZE_MAX && tl[open].len + (int)L <= 64) {
@@ -111,10 +118,11 @@ extern "C" int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *
         CUDA_TRY(cudaMemcpyAsync(g->d_tiles, tl, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
         if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
             nli_cg_mark(g, NLI_STAGE_EMBED) ||
-            nli_cg_run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, g->d_pos, 1) ||
+            nli_cg_run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, sg ? NULL : g->d_pos, !sg) ||
             nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                             tc->layer_norm_eps) ||
             nli_cg_gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f) ||
+            (sg && nli_k_bias_act(1, g->st, g->outd, g->sg.tproj_b, nb, P, 0)) ||
             nli_cg_mark(g, NLI_STAGE_HEAD))
             goto out;
         CUDA_TRY(cudaMemcpyAsync(s->out + i0 * P, g->outd, nb * P * 4, cudaMemcpyDeviceToHost, g->st), out);
