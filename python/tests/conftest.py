@@ -209,3 +209,38 @@ def hub_server(tmp_path, tiny, monkeypatch, name, *options):
     finally:
         srv.terminate()
         srv.wait()
+
+
+def assert_close(got, want, tol=1e-5):
+    """Every row of got within tol ||g|| of want's (relative error)."""
+    import numpy as np
+    want = np.array(want)
+    err = np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
+    assert err.max() < tol, err
+
+
+def check_golden_folder(d, g, arch, cut, tokenizer=None):
+    """A model folder d against its golden.json g (texts, images, ids):
+    info names arch (and tokenizer, when given, within its "tokenizer"),
+    Model.tokenize gives the ids of the texts under cut tokens (tokenize
+    does not cut; the model's positions do), the embeddings are within 1e-5
+    of g's, and the texts' are the CLI's bit for bit."""
+    import json
+    import numpy as np
+    import neglabel
+    texts, images = list(g["texts"]), [str(SHARED / "fixtures" / "images" / k) for k in g["images"]]
+    with neglabel.Model(str(d), device="cpu") as m:
+        assert m.info["architecture"] == arch
+        assert tokenizer is None or tokenizer in m.info["tokenizer"], m.info["tokenizer"]
+        for t, ids in g["ids"].items():
+            if len(ids) < cut:
+                assert list(m.tokenize(t)) == ids, t
+        got_t, got_i = m.embed_texts(texts), m.embed_images(images)
+    assert_close(got_t, [g["texts"][t] for t in texts])
+    assert_close(got_i, [g["images"][k] for k in g["images"]])
+    args = [str(BIN), "embed", "-q", "--no-cache", "--device", "cpu", "--model", str(d)]
+    for t in texts:
+        args += ["--text", t]
+    rows = [json.loads(l)["embedding"] for l in subprocess.run(args, capture_output=True, text=True,
+                                                                 check=True).stdout.splitlines()]
+    np.testing.assert_array_equal(got_t, np.array(rows, dtype=np.float32))
