@@ -159,6 +159,20 @@ if [ -n "$PY" ]; then
   done
 fi
 chmod -R u+w "$G/shared"
+# The fixture's F16 weights are its F32 weights cast (7.6 MB that xz cannot
+# shrink): left out, with their header and SHA-256, and rebuilt by gpu_run.sh
+# (scripts/gpu_rebuild_f16.py); kept when no Python with numpy is found here
+# or the file is not that cast.
+NPY=
+for c in python3 "$ROOT/.venv-py/bin/python" "$ROOT/.venv-test/bin/python" ${PY:+"$PY"}; do
+  "$c" -c 'import numpy' 2>/dev/null && { NPY=$c; break; }
+done
+f16=$G/shared/fixtures/tiny-clip/model-f16.safetensors
+if [ -z "$NPY" ]; then
+  say "warning: no Python with numpy here: $f16 travels whole"
+elif "$NPY" scripts/gpu_rebuild_f16.py --strip "$f16"; then
+  say "fixtures/tiny-clip/model-f16.safetensors: left out, rebuilt on the GPU machine from the F32 file"
+fi
 # pure-Python wheels for bench/gpu_torch.py's ResNet rows (torch, torchvision
 # and regex are on the GPU machine already: transformers and timm need them)
 PYLIB_PKGS=${GPU_BUNDLE_PYLIB:-open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.2.13}

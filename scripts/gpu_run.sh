@@ -47,6 +47,10 @@ for a in "$ROOT"/.gpu/*.tar.xz; do
     note "FAILED to unpack .gpu/$d.tar.xz"
 done
 export NEGLABEL_SHARED=$ROOT/.gpu/shared
+# F16 fixtures the bundle left out (scripts/gpu_rebuild_f16.py), checked by SHA-256
+if ls "$ROOT"/.gpu/shared/fixtures/*/*.safetensors.header >/dev/null 2>&1; then
+  timeout 60 python3 "$ROOT/scripts/gpu_rebuild_f16.py" "$ROOT/.gpu/shared" || { note "FAILED to rebuild the F16 fixtures"; RC=1; }
+fi
 
 # ---- 2. the build-time absolute paths: symbolic links, else rewritten ctest files
 [ -e "$ROOT/$BUILD_DIR_NAME" ] || ln -sfn "$ROOT/.gpu/build-gpu" "$ROOT/$BUILD_DIR_NAME"
