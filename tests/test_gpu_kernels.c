@@ -68,16 +68,20 @@ static int to_host(void *h, const void *d, size_t bytes) {
 
 /* packed (causal only): sequences of up to 64 rows share tiles as the
  * text tower packs prompts (clip_cuda.cu), the kernel told each row's
- * position; runs of short prompts, one of exactly 64, longer ones between. */
-static void attention_case(int prec, int causal, int packed) {
-    static const int lens_one[] = {1, 5, 9, 17, 50, 63, 64, 65, 73, 77, 128, 136, 197, 200, 257};
+ * position; runs of short prompts, one of exactly 64, longer ones between.
+ * seq (bidirectional only): the kernel is told the longest sequence, so
+ * 16-bit runs take attn_seq (a block per sequence and head, its keys
+ * resident); else attn_mma (a block per 64 query rows). */
+static void attention_case(int prec, int causal, int packed, int seq) {
+    static const int lens_one[] = {1, 5, 9, 17, 50, 63, 64, 65, 73, 77, 128, 136, 197, 200, 257, 577};
     static const int lens_packed[] = {1, 5, 9, 17, 3, 7, 7, 12, 64, 2, 9, 30, 33, 65, 6, 6, 6, 6, 6, 6,
                                       6, 6, 6, 6, 6, 1, 77, 8, 20, 40, 24, 1, 63, 1, 2};
     const int *lens = packed ? lens_packed : lens_one;
     const int ns = packed ? (int)(sizeof lens_packed / sizeof *lens_packed) : (int)(sizeof lens_one / sizeof *lens_one);
     const int D = NH * HD, W = 3 * D;
-    int rows = 0, nt = 0;
+    int rows = 0, nt = 0, longest = 0;
     for (int s = 0; s < ns; s++) {
+        if (lens[s] > longest) longest = lens[s];
         rows += lens[s];
         nt += (lens[s] + 63) / 64;
     }
@@ -108,10 +112,14 @@ static void attention_case(int prec, int causal, int packed) {
     int *dpos = dev_copy(pos, (size_t)rows * sizeof *pos);
     CHECK(dq && dout && db && dt && dpos, "attention %s: device buffers", pname(prec));
     if (!(dq && dout && db && dt && dpos)) return;
-    int rc = nli_k_attention(prec, 0, dq, db, packed ? dpos : NULL, dout, dt, nt_used, NH, HD, causal);
-    CHECK(rc == 0, "attention %s causal %d packed %d: launch: %s", pname(prec), causal, packed, nl_last_error());
+    if (seq)
+        CHECK(nli_k_attention_kernel(prec, HD, causal, NULL, longest) == (prec == 1 ? NLI_ATTN_SCALAR : NLI_ATTN_SEQ),
+              "attention %s: sequences of up to %d rows do not take attn_seq", pname(prec), longest);
+    int rc = nli_k_attention(prec, 0, dq, db, packed ? dpos : NULL, dout, dt, nt_used, NH, HD, causal, seq ? longest : 0);
+    CHECK(rc == 0, "attention %s causal %d packed %d seq %d: launch: %s", pname(prec), causal, packed, seq,
+          nl_last_error());
     if (packed)
-        CHECK(nli_k_attention(prec, 0, dq, db, dpos, dout, dt, nt_used, NH, HD, 0) == -1 &&
+        CHECK(nli_k_attention(prec, 0, dq, db, dpos, dout, dt, nt_used, NH, HD, 0, 0) == -1 &&
                   strstr(nl_last_error(), "causal"),
               "attention: shared tiles without the causal mask refused: %s", nl_last_error());
     CHECK(to_host(out, dout, (size_t)rows * D * tsz(prec)), "attention %s: copy back", pname(prec));
@@ -119,7 +127,7 @@ static void attention_case(int prec, int causal, int packed) {
      * bias added and rounded to T, as the kernel loads them. */
     double worst = 0, scale = 1.0 / sqrt((double)HD);
     int bad_rows = 0;
-    double *p = malloc(sizeof(double) * 512);
+    double *p = malloc(sizeof(double) * 1024);
     for (int s = 0, r0 = 0; s < ns; r0 += lens[s++]) {
         int L = lens[s];
         for (int h = 0; h < NH; h++)
@@ -152,10 +160,10 @@ static void attention_case(int prec, int causal, int packed) {
                 if (!(row_worst <= (prec == 1 ? 1e-5 : prec == 2 ? 6e-3 : 5e-2))) bad_rows++;
             }
     }
-    CHECK(bad_rows == 0, "attention %s causal %d packed %d: %d rows off, worst %.3g", pname(prec), causal, packed,
-          bad_rows, worst);
-    printf("attention %s causal %d packed %d: %d rows in %d sequences, %d tiles, worst |out - ref| %.2e\n", pname(prec),
-           causal, packed, rows, ns, nt_used, worst);
+    CHECK(bad_rows == 0, "attention %s causal %d packed %d seq %d: %d rows off, worst %.3g", pname(prec), causal,
+          packed, seq, bad_rows, worst);
+    printf("attention %s causal %d packed %d seq %d: %d rows in %d sequences, %d tiles, worst |out - ref| %.2e\n",
+           pname(prec), causal, packed, seq, rows, ns, nt_used, worst);
     free(p);
     free(qkv); free(out); free(bias); free(tiles); free(pos);
     cudaFree(dq); cudaFree(dout); cudaFree(db); cudaFree(dt); cudaFree(dpos);
@@ -318,8 +326,9 @@ int main(void) {
         return 1;
     }
     for (int prec = 1; prec <= 3; prec++) {
-        for (int causal = 0; causal <= 1; causal++) attention_case(prec, causal, 0);
-        attention_case(prec, 1, 1);
+        for (int causal = 0; causal <= 1; causal++) attention_case(prec, causal, 0, 0);
+        attention_case(prec, 0, 0, 1);
+        attention_case(prec, 1, 1, 0);
         /* 128, 768, 1024: the vector kernel; 1280 (too wide) and 130 (not a
          * multiple of 4): the scalar one */
         static const int dims[] = {128, 768, 1024, 1280, 130};

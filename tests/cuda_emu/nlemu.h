@@ -17,8 +17,9 @@
  *    the threads run in a new pseudo-random order each time
  *    (NLEMU_ORDER=linear: by index; NLEMU_SEED), so a kernel whose result
  *    depends on the order, a race, gives results that differ;
- *  - mma.sync.m16n8k16 (f16/bf16 in, f32 accumulate) from the fragment
- *    layouts of the PTX ISA, independently of the kernels that use it;
+ *  - mma.sync.m16n8k16 (f16/bf16 in, f32 accumulate) and ldmatrix (.x4,
+ *    .trans) from the fragment layouts of the PTX ISA, independently of
+ *    the kernels that use them;
  *  - launches: more than 1024 threads, grid.y/z over 65535, dynamic shared
  *    memory over 48 KiB without cudaFuncSetAttribute, or over the device's
  *    opt-in limit, fail as on the device (cudaGetLastError);
@@ -269,6 +270,7 @@ void *warp_slot(void);                 /* this warp's exchange area: 32 x 8 byte
 int lane(void);
 void *dyn_smem(void);
 void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, int bf);
+void ldmatrix_x4(uint32_t *r, const uint16_t *row, int trans); /* ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 */
 void launch(const void *func, dim3 grid, dim3 block, size_t smem, cudaStream_t st, std::function<void()> body);
 
 template <typename T> T shfl(unsigned mask, T v, int src) {

@@ -92,6 +92,7 @@ std::vector<char> dyn;
 struct warp_area {
     uint64_t slot[32];
     uint32_t a[32][4], b[32][2];
+    const uint16_t *row[32]; /* ldmatrix's row addresses */
 };
 std::vector<warp_area> warps;
 
@@ -333,6 +334,28 @@ void mma16816(float *c, const uint32_t *a, uint32_t b0, uint32_t b1, int bf) {
     }
     sync_warp(0xffffffffu); /* every lane has read the fragments */
     memcpy(c, d, sizeof d);
+}
+
+/* ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16, from the PTX ISA:
+ * lanes 8i..8i+7 give the rows of matrix i (8 16-bit values, 16-byte
+ * aligned); lane l gets from matrix i, in r[i], the pair (row l/4, columns
+ * 2(l%4), 2(l%4)+1), or with trans the pair (rows 2(l%4), 2(l%4)+1,
+ * column l/4); the first of each pair in the low half. */
+void ldmatrix_x4(uint32_t *r, const uint16_t *row, int trans) {
+    warp_area &w = warps[cur >> 5];
+    const int ln = lane();
+    if ((uintptr_t)row % 16) fatal("ldmatrix: lane %d's row address %p is not 16-byte aligned", ln, (const void *)row);
+    w.row[ln] = row;
+    sync_warp(0xffffffffu);
+    const int q = ln >> 2, p = (ln & 3) * 2;
+    uint32_t d[4];
+    for (int i = 0; i < 4; i++) {
+        const uint16_t lo = trans ? w.row[i * 8 + p][q] : w.row[i * 8 + q][p];
+        const uint16_t hi = trans ? w.row[i * 8 + p + 1][q] : w.row[i * 8 + q][p + 1];
+        d[i] = (uint32_t)lo | (uint32_t)hi << 16;
+    }
+    sync_warp(0xffffffffu); /* every lane has read the rows */
+    memcpy(r, d, sizeof d);
 }
 
 void launch(const void *func, dim3 grid, dim3 block, size_t smem, cudaStream_t st, std::function<void()> fn) {

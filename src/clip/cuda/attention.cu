@@ -12,10 +12,15 @@
  * up to 64 useful rows instead of 7, and a warp skips the 8-key groups
  * outside its rows' sequences.
  *
+ * Bidirectional sequences that fit in shared memory run attn_seq (below)
+ * instead: keys and values loaded once per (sequence, head).
+ *
  * Every other case (fp32, other head sizes) runs attention_scalar_t.cuh. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cuda/cuda_util.h"
 #include "kernels.h"
@@ -54,6 +59,25 @@ __device__ __forceinline__ void mma16816(float *c, const uint32_t *a, uint32_t b
                      "{%0,%1,%2,%3};\n"
                      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+/* ldmatrix .x4: lanes 8i..8i+7 give the 16-byte rows of 8x8 matrix i; r[i]
+ * is this lane's fragment of it (trans: of its transpose), as mma16816's
+ * B operands take them. */
+template <int TRANS> __device__ __forceinline__ void ldsm_x4(uint32_t *r, const uint16_t *row) {
+#ifdef NLEMU
+    nlemu::ldmatrix_x4(r, row, TRANS);
+#else
+    const uint32_t a = (uint32_t)__cvta_generic_to_shared(row);
+    if (TRANS)
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(a));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(a));
 #endif
 }
 
@@ -231,8 +255,188 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
     }
 }
 
+/* ------------------------------------- whole sequences, keys resident */
+
+/* attn_seq: one block of SEQ_WARPS warps per (sequence, head), for
+ * bidirectional attention (vision towers, SigLIP's text). Every key and
+ * value of the sequence is loaded into shared memory once, bias added, and
+ * the warps then take its 16-row query tiles in turn, each streaming over
+ * the resident keys with no barrier; K and V fragments come through
+ * ldmatrix (V's transposed), so both are stored as rows. attn_mma instead
+ * loads the keys once per 64 query rows (4 times at 197 tokens), waits at
+ * a barrier for each chunk of 64 and transposes V with 2-byte stores. Used
+ * when the sequence fits the device's shared memory (T <= 704 at 227 KiB). */
+#define SEQ_WARPS 8
+
+static size_t seq_smem_bytes(int T) {
+    size_t Tp = ((size_t)T + 63) / 64 * 64;
+    return (2 * Tp * LDS + (size_t)SEQ_WARPS * 16 * LDS) * sizeof(uint16_t);
+}
+
+__global__ void __launch_bounds__(SEQ_WARPS * 32, 2) attn_seq(const uint16_t *qkv, const float *qkv_b, uint16_t *out,
+                                                             const nli_attn_tile *tiles, int H, int seq_len,
+                                                             float scale_log2, int bf) {
+    extern __shared__ uint4 seq_sm[];
+    const nli_attn_tile tl = tiles[blockIdx.x];
+    /* The block of a sequence's first tile does all its rows. One longer
+     * than the shared memory was sized for breaks the caller's promise
+     * (kernels.h): its rows are left unwritten rather than overrun it. */
+    if (tl.q0 != 0 || tl.len > seq_len) return;
+    const int T = tl.len, Tp = (T + 63) & ~63;
+    const int h = blockIdx.y, D = H * HD, W = 3 * D;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tig = lane & 3;
+    uint16_t *Ks = (uint16_t *)seq_sm, *Vs = Ks + (size_t)Tp * LDS, *Qw = Vs + (size_t)Tp * LDS + warp * 16 * LDS;
+    const uint16_t *base = qkv + (size_t)tl.start * W + h * HD;
+    /* Keys and values as rows, bias added, zero past T: 16 bytes a store. */
+    for (int c = tid; c < Tp * 8; c += SEQ_WARPS * 32) {
+        int j = c >> 3, d0 = (c & 7) * 8, ok = j < T;
+        uint16_t v[8];
+        load8(base + (size_t)j * W + D + d0, qkv_b + D + h * HD + d0, ok, bf, v);
+        *(uint4 *)&Ks[j * LDS + d0] = *(uint4 *)v;
+        load8(base + (size_t)j * W + 2 * D + d0, qkv_b + 2 * D + h * HD + d0, ok, bf, v);
+        *(uint4 *)&Vs[j * LDS + d0] = *(uint4 *)v;
+    }
+    /* the rows this lane addresses for ldmatrix: K, matrix lane/8 of an
+     * 8-key group (its 8 columns at (lane/8)*8 of 32); V, keys (lane/8 & 1)*8
+     * of a 16-key group at columns (lane/16)*8 of 16 */
+    const int kr = lane & 7, kc = (lane >> 3) * 8, vr = ((lane >> 3) & 1) * 8 + (lane & 7), vc = (lane >> 4) * 8;
+    __syncthreads();
+    uint16_t *ob = out + (size_t)tl.start * D + h * HD;
+    for (int q0 = warp * 16; q0 < T; q0 += SEQ_WARPS * 16) {
+        /* this warp's 16 query rows, bias added, through its own staging rows */
+        for (int c = lane; c < 16 * 8; c += 32) {
+            int r = c >> 3, d0 = (c & 7) * 8;
+            uint16_t v[8];
+            load8(base + (size_t)(q0 + r) * W + d0, qkv_b + h * HD + d0, q0 + r < T, bf, v);
+            *(uint4 *)&Qw[r * LDS + d0] = *(uint4 *)v;
+        }
+        __syncwarp();
+        uint32_t qa[4][4];
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++) {
+            qa[ks][0] = *(const uint32_t *)&Qw[g * LDS + ks * 16 + tig * 2];
+            qa[ks][1] = *(const uint32_t *)&Qw[(g + 8) * LDS + ks * 16 + tig * 2];
+            qa[ks][2] = *(const uint32_t *)&Qw[g * LDS + ks * 16 + 8 + tig * 2];
+            qa[ks][3] = *(const uint32_t *)&Qw[(g + 8) * LDS + ks * 16 + 8 + tig * 2];
+        }
+        __syncwarp(); /* every lane has its fragments before the next tile's rows overwrite them */
+        float o[8][4];
+#pragma unroll
+        for (int i = 0; i < 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+        float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+        for (int k0 = 0; k0 < T; k0 += 64) {
+            const int nk = T - k0; /* keys of this chunk inside the sequence (all 64 but in the last) */
+            float s[8][4];
+#pragma unroll
+            for (int nt = 0; nt < 8; nt++) {
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+                if (nt * 8 >= nk) continue;
+#pragma unroll
+                for (int kp = 0; kp < 2; kp++) { /* head dims kp*32 .. +31: two k-steps */
+                    uint32_t b[4];
+                    ldsm_x4<0>(b, &Ks[(k0 + nt * 8 + kr) * LDS + kp * 32 + kc]);
+                    mma16816(s[nt], qa[2 * kp], b[0], b[1], bf);
+                    mma16816(s[nt], qa[2 * kp + 1], b[2], b[3], bf);
+                }
+            }
+            float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+            for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float v = s[nt][e] * scale_log2;
+                    if (nk < 64 && nt * 8 + tig * 2 + (e & 1) >= nk) v = -INFINITY; /* past the sequence */
+                    s[nt][e] = v;
+                    if (e < 2) mx0 = fmaxf(mx0, v);
+                    else mx1 = fmaxf(mx1, v);
+                }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            /* every row sees key 0, so the maxima are finite from the first chunk on */
+            float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+            float a0 = exp2f(m0 - n0), a1 = exp2f(m1 - n1);
+            m0 = n0;
+            m1 = n1;
+            float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+            for (int nt = 0; nt < 8; nt++) {
+                s[nt][0] = exp2f(s[nt][0] - n0);
+                s[nt][1] = exp2f(s[nt][1] - n0);
+                s[nt][2] = exp2f(s[nt][2] - n1);
+                s[nt][3] = exp2f(s[nt][3] - n1);
+                ps0 += s[nt][0] + s[nt][1];
+                ps1 += s[nt][2] + s[nt][3];
+            }
+            l0 = l0 * a0 + ps0;
+            l1 = l1 * a1 + ps1;
+#pragma unroll
+            for (int dt = 0; dt < 8; dt++) {
+                o[dt][0] *= a0;
+                o[dt][1] *= a0;
+                o[dt][2] *= a1;
+                o[dt][3] *= a1;
+            }
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                if (kk * 16 >= nk) continue; /* all 16 probabilities are 0 */
+                uint32_t pa[4];
+                pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
+                pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
+                pa[2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1], bf);
+                pa[3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3], bf);
+#pragma unroll
+                for (int dp = 0; dp < 4; dp++) { /* head dims dp*16 .. +15: two n-tiles */
+                    uint32_t b[4];
+                    ldsm_x4<1>(b, &Vs[(k0 + kk * 16 + vr) * LDS + dp * 16 + vc]);
+                    mma16816(o[2 * dp], pa, b[0], b[1], bf);
+                    mma16816(o[2 * dp + 1], pa, b[2], b[3], bf);
+                }
+            }
+        }
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        const float i0 = 1.0f / l0, i1 = 1.0f / l1;
+        const int row0 = q0 + g, row1 = row0 + 8;
+#pragma unroll
+        for (int dt = 0; dt < 8; dt++) {
+            int d = dt * 8 + tig * 2;
+            if (row0 < T) *(uint32_t *)&ob[(size_t)row0 * D + d] = pack2(o[dt][0] * i0, o[dt][1] * i0, bf);
+            if (row1 < T) *(uint32_t *)&ob[(size_t)row1 * D + d] = pack2(o[dt][2] * i1, o[dt][3] * i1, bf);
+        }
+    }
+}
+
+/* Which kernel a launch takes (kernels.h). attn_seq: 16-bit, head size
+ * 64, bidirectional, sequences known to be at most seq_len rows that fit
+ * the device's shared memory (its opt-in limit, which is also what the
+ * kernel's attribute is set to: the same value for every caller on the
+ * device, so concurrent models never lower it under each other).
+ * NEGLABEL_CUDA_ATTN_SEQ=0 (for benchmarks) keeps attn_mma. */
+int nli_k_attention_kernel(int prec, int hd, int causal, const int *pos, int seq_len) {
+    const int mma = (prec == 2 || prec == 3) && hd == HD;
+    if (!(mma && !causal && !pos && seq_len > 0)) return mma ? NLI_ATTN_MMA : NLI_ATTN_SCALAR;
+    const char *ev = getenv("NEGLABEL_CUDA_ATTN_SEQ");
+    if (ev && !strcmp(ev, "0")) return NLI_ATTN_MMA;
+    int dev = 0, optin = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return NLI_ATTN_MMA;
+    }
+    if (seq_smem_bytes(seq_len) > (size_t)optin) return NLI_ATTN_MMA;
+    if (cudaFuncSetAttribute(attn_seq, cudaFuncAttributeMaxDynamicSharedMemorySize, optin) != cudaSuccess) {
+        cudaGetLastError();
+        return NLI_ATTN_MMA;
+    }
+    return NLI_ATTN_SEQ;
+}
+
 int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, const int *pos, void *out,
-                    const nli_attn_tile *tiles, int n_tiles, int H, int hd, int causal) {
+                    const nli_attn_tile *tiles, int n_tiles, int H, int hd, int causal, int seq_len) {
     if (n_tiles <= 0) return 0;
     if (pos && !causal) {
         nli_seterr("attention: several sequences per tile need the causal mask");
@@ -248,7 +452,11 @@ int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv
     }
     dim3 grid((unsigned)n_tiles, (unsigned)H);
     float scale = 1.0f / sqrtf((float)hd);
-    if ((prec == 2 || prec == 3) && hd == HD) {
+    const int kern = nli_k_attention_kernel(prec, hd, causal, pos, seq_len);
+    if (kern == NLI_ATTN_SEQ) {
+        attn_seq<<<grid, SEQ_WARPS * 32, seq_smem_bytes(seq_len), st>>>(
+            (const uint16_t *)qkv, qkv_b, (uint16_t *)out, tiles, H, seq_len, scale * 1.4426950408889634f, prec == 3);
+    } else if (kern == NLI_ATTN_MMA) {
         attn_mma<<<grid, 128, 0, st>>>((const uint16_t *)qkv, qkv_b, pos, (uint16_t *)out, tiles, H, causal,
                                        scale * 1.4426950408889634f, prec == 3);
     } else if (prec == 2) {

@@ -79,14 +79,14 @@ fail:
 /* The blocks of one tower over `rows` rows of x (see the top: x lacks the
  * output biases, whose sum the final LayerNorm adds: t_cbf, v_cbf). */
 int nli_cg_run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
-                      const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal) {
+                      const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal, int seq_len) {
     const int D = tc->hidden_size, I = tc->intermediate_size, H = tc->num_attention_heads;
     for (int l = 0; l < tc->num_hidden_layers; l++) {
         const gblock *b = &bl[l];
         if (nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb1, b->ln1_w, b->ln1_b, NULL, g->ln, rows, D,
                         tc->layer_norm_eps) || nli_cg_mark(g, NLI_STAGE_LN1) ||
             nli_cg_gemm(g, g->ln, b->qkv_w, g->big, 0, 0, rows, 3 * D, D, 0.0f) || nli_cg_mark(g, NLI_STAGE_QKV) ||
-            nli_k_attention(g->prec, g->st, g->big, b->qkv_b, pos, g->ln, tiles, n_tiles, H, D / H, causal) ||
+            nli_k_attention(g->prec, g->st, g->big, b->qkv_b, pos, g->ln, tiles, n_tiles, H, D / H, causal, seq_len) ||
             nli_cg_mark(g, NLI_STAGE_ATTN) || nli_cg_gemm(g, g->ln, b->o_w, g->x, 1, 0, rows, D, D, 1.0f) ||
             nli_cg_mark(g, NLI_STAGE_OPROJ) ||
             nli_k_layernorm(g->prec, g->st, g->x, NULL, b->cb2, b->ln2_w, b->ln2_b, NULL, g->ln, rows, D,
@@ -137,7 +137,7 @@ static int vision_forward(nli_cuda_clip *g, const uint8_t *rgb, const float *pix
         nli_k_vit_embed(g->st, g->ln, g->sg.patch_b, g->cls, g->vpos, g->x, n, Tn, D) ||
         (!sg &&
          nli_k_layernorm(1, g->st, g->x, NULL, NULL, g->pre_w, g->pre_b, g->x, NULL, rows, D, vc->layer_norm_eps)) ||
-        nli_cg_mark(g, NLI_STAGE_EMBED) || nli_cg_run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0))
+        nli_cg_mark(g, NLI_STAGE_EMBED) || nli_cg_run_blocks(g, vc, g->vb, rows, g->vtiles, n * g->vtiles_per_image, NULL, 0, Tn))
         return -1;
     if (sg) { /* post_layernorm on every token (in T, for the head's kv GEMM), then the head */
         if (nli_k_layernorm(g->prec, g->st, g->x, NULL, g->v_cbf, g->post_w, g->post_b, NULL, g->ln, rows, D,

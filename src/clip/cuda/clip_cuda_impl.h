@@ -99,9 +99,10 @@ struct nli_cuda_clip {
 int nli_cg_mark(nli_cuda_clip *g, int k);
 /* The activation code of a tower's MLP for nli_k_bias_act. */
 int nli_cg_act(const nli_tower_config *tc);
-/* The blocks of one tower over `rows` rows of x. */
+/* The blocks of one tower over `rows` rows of x (seq_len: see
+ * nli_k_attention). */
 int nli_cg_run_blocks(nli_cuda_clip *g, const nli_tower_config *tc, const gblock *bl, int rows,
-                      const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal);
+                      const nli_attn_tile *tiles, int n_tiles, const int *pos, int causal, int seq_len);
 /* Release the text slots (text_cuda.cu; their work finished first). */
 void nli_cg_text_free(nli_cuda_clip *g);
 

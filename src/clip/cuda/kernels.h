@@ -65,9 +65,15 @@ typedef struct { int start, len, q0, pad; } nli_attn_tile;
  * attends keys 0..i of its sequence. pos (causal only; NULL: each tile is
  * one sequence from its start) holds every row's position in its sequence,
  * so a tile of at most 64 rows may hold several short sequences: row r of a
- * tile attends its keys r - pos[start + r] .. r. */
+ * tile attends its keys r - pos[start + r] .. r. seq_len > 0 (without pos
+ * or causal) says that the tiles are every sequence's tiles, q0 = 0, 64, ...
+ * (as the towers build them), and no sequence is longer than seq_len: the
+ * kernel may then take a sequence's rows in one block; 0: unknown. */
 int nli_k_attention(int prec, cudaStream_t st, const void *qkv, const float *qkv_b, const int *pos, void *out,
-                    const nli_attn_tile *tiles, int n_tiles, int H, int hd, int causal);
+                    const nli_attn_tile *tiles, int n_tiles, int H, int hd, int causal, int seq_len);
+/* The kernel nli_k_attention would take on the current device. */
+enum { NLI_ATTN_SCALAR, NLI_ATTN_MMA, NLI_ATTN_SEQ };
+int nli_k_attention_kernel(int prec, int hd, int causal, const int *pos, int seq_len);
 
 #ifdef __cplusplus
 }

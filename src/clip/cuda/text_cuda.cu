@@ -118,7 +118,7 @@ extern "C" int nli_cuda_texts_submit(nli_cuda_clip *g, int slot, const int32_t *
         CUDA_TRY(cudaMemcpyAsync(g->d_tiles, tl, nt * sizeof(nli_attn_tile), cudaMemcpyHostToDevice, g->st), out);
         if (nli_k_text_embed(g->st, g->d_tok, g->d_pos, (int)rows, g->tok_emb, g->tpos, g->x, D) ||
             nli_cg_mark(g, NLI_STAGE_EMBED) ||
-            nli_cg_run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, sg ? NULL : g->d_pos, !sg) ||
+            nli_cg_run_blocks(g, tc, g->tb, (int)rows, g->d_tiles, (int)nt, sg ? NULL : g->d_pos, !sg, sg ? (int)ctx : 0) ||
             nli_k_layernorm(1, g->st, g->x, g->d_pool, g->t_cbf, g->tfin_w, g->tfin_b, g->pooled, NULL, (int)nb, D,
                             tc->layer_norm_eps) ||
             nli_cg_gemm(g, g->pooled, g->tproj, g->outd, 1, 1, (int)nb, P, D, 0.0f) ||
