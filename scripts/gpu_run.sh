@@ -14,6 +14,8 @@
 # GPU_RUN_PYTEST=0/1 (default 1: the Python package's GPU tests after the
 # benchmark, in the time it leaves, when the bundle has .gpu/python;
 # GPU_PYTEST_TIMEOUT, default 75),
+# GPU_RUN_AFTER (a script run after the benchmark, e.g.
+# scripts/gpu_attn_ab.sh; GPU_RUN_AFTER_TIMEOUT, default 90),
 # GPU_RUN_BUDGET (seconds for everything, default 540), GPU_TEST_TIMEOUT
 # (default 180), GPU_TEST_REGEX (ctest -R, to run some gpu tests only),
 # and bench/gpu.sh's own variables (GPU_BENCH_*).
@@ -219,7 +221,8 @@ fi
 PYRES=0
 [ "${GPU_RUN_PYTEST:-1}" = 1 ] && [ -d "$ROOT/.gpu/python/neglabel" ] && PYRES=${GPU_PYTEST_TIMEOUT:-75}
 if [ "${GPU_RUN_BENCH:-1}" = 1 ]; then
-  bl=$(( BUDGET - $(el) - 15 ))
+  AFTER_RES=0; [ -n "${GPU_RUN_AFTER:-}" ] && AFTER_RES=${GPU_RUN_AFTER_TIMEOUT:-90}
+  bl=$(( BUDGET - $(el) - 15 - AFTER_RES ))
   if [ "$bl" -lt 90 ]; then
     note "bench: skipped, only ${bl}s left"
   else
@@ -231,6 +234,18 @@ if [ "${GPU_RUN_BENCH:-1}" = 1 ]; then
     note "bench: exit $rc$([ "$rc" = 124 ] && echo ' (timed out)')"
     [ "$rc" = 0 ] || RC=1
   fi
+fi
+
+# ---- 6b. GPU_RUN_AFTER: one more script, in this environment (library path,
+# GPU_BENCH_BUILD; the benchmark's models in its work folder), its output in
+# after.log; GPU_RUN_AFTER_TIMEOUT seconds at most (default 90)
+if [ -n "${GPU_RUN_AFTER:-}" ]; then
+  say "after: bash $GPU_RUN_AFTER"
+  set -o pipefail
+  timeout -k 5 "${GPU_RUN_AFTER_TIMEOUT:-90}" bash "$GPU_RUN_AFTER" 2>&1 | tee "$OUT/after.log"
+  rc=$?
+  set +o pipefail
+  note "after ($GPU_RUN_AFTER): exit $rc"
 fi
 
 # ---- 7. the Python package on the GPU (python/tests/test_gpu.py, marked gpu)
