@@ -108,7 +108,9 @@ fi
 
 # ---- inputs: checkpoints, pixels, JPEGs, prompts
 M=$WORK/models
-step gen:models 150 200 "${PYCMD[@]}" bench/gpu_models.py --out "$M" --tokenizer "$TOK" --models "$MODELS" \
+# the models first, whatever the budget: every later step needs them (a
+# budget under ~220 s used to time this step out after a few seconds)
+step gen:models 150 20 "${PYCMD[@]}" bench/gpu_models.py --out "$M" --tokenizer "$TOK" --models "$MODELS" \
   --pixels "$WORK/pixels.npy" || say "model generation failed"
 step gen:images 90 200 "${PYCMD[@]}" bench/gpu_images.py --out "$WORK/images" --n "$NIMG" || say "image generation failed"
 NAMES=()
