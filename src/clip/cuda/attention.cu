@@ -94,6 +94,73 @@ __device__ __forceinline__ void load8(const uint16_t *src, const float *bias, in
     for (int i = 0; i < 8; i++) v[i] = f2h(h2f(r[i], bf) + bias[i], bf);
 }
 
+/* The online softmax of one 64-key chunk for this thread's two query rows
+ * (row g and g + 8 of its warp's 16): s holds the chunk's scaled, masked
+ * scores (-inf where masked) and mx0/mx1 this thread's maxima of them. The
+ * running maxima m and sums l are updated, o rescaled, and s left holding
+ * the probabilities. EMPTY: a row may have no valid key yet (it then keeps
+ * o = l = 0); attn_seq's rows all see key 0 in the first chunk. */
+template <int EMPTY>
+__device__ __forceinline__ void softmax_chunk(float (&s)[8][4], float (&o)[8][4], float mx0, float mx1, float &m0,
+                                              float &m1, float &l0, float &l1) {
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+    float a0 = EMPTY && n0 == -INFINITY ? 1.0f : exp2f(m0 - n0), a1 = EMPTY && n1 == -INFINITY ? 1.0f : exp2f(m1 - n1);
+    float sub0 = EMPTY && n0 == -INFINITY ? 0.0f : n0, sub1 = EMPTY && n1 == -INFINITY ? 0.0f : n1;
+    m0 = n0;
+    m1 = n1;
+    float ps0 = 0.0f, ps1 = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+        s[nt][0] = exp2f(s[nt][0] - sub0);
+        s[nt][1] = exp2f(s[nt][1] - sub0);
+        s[nt][2] = exp2f(s[nt][2] - sub1);
+        s[nt][3] = exp2f(s[nt][3] - sub1);
+        ps0 += s[nt][0] + s[nt][1];
+        ps1 += s[nt][2] + s[nt][3];
+    }
+    l0 = l0 * a0 + ps0;
+    l1 = l1 * a1 + ps1;
+#pragma unroll
+    for (int dt = 0; dt < 8; dt++) {
+        o[dt][0] *= a0;
+        o[dt][1] *= a0;
+        o[dt][2] *= a1;
+        o[dt][3] *= a1;
+    }
+}
+
+/* The probabilities of keys kk*16 .. +15 (P, 16 x 16) as an A operand,
+ * straight from the score accumulators. */
+__device__ __forceinline__ void p_operand(const float (&s)[8][4], int kk, int bf, uint32_t *pa) {
+    pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
+    pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
+    pa[2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1], bf);
+    pa[3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3], bf);
+}
+
+/* The rows' outputs: o over the row sums (summed across the lanes of a
+ * row first), rows at or past len not written. EMPTY as above (a row with
+ * no key: zeros). */
+template <int EMPTY>
+__device__ __forceinline__ void store_rows(const float (&o)[8][4], float l0, float l1, uint16_t *ob, int row0, int row1,
+                                           int len, int D, int tig, int bf) {
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    float i0 = !EMPTY || l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = !EMPTY || l1 > 0.0f ? 1.0f / l1 : 0.0f;
+#pragma unroll
+    for (int dt = 0; dt < 8; dt++) {
+        int d = dt * 8 + tig * 2;
+        if (row0 < len) *(uint32_t *)&ob[(size_t)row0 * D + d] = pack2(o[dt][0] * i0, o[dt][1] * i0, bf);
+        if (row1 < len) *(uint32_t *)&ob[(size_t)row1 * D + d] = pack2(o[dt][2] * i1, o[dt][3] * i1, bf);
+    }
+}
+
 __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float *qkv_b, const int *pos,
                                                 uint16_t *out, const nli_attn_tile *tiles, int H, int causal,
                                                 float scale_log2, int bf) {
@@ -195,44 +262,13 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
                 if (e < 2) mx0 = fmaxf(mx0, v);
                 else mx1 = fmaxf(mx1, v);
             }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        /* a row with no valid key yet keeps o = l = 0 */
-        float a0 = n0 == -INFINITY ? 1.0f : exp2f(m0 - n0), a1 = n1 == -INFINITY ? 1.0f : exp2f(m1 - n1);
-        float sub0 = n0 == -INFINITY ? 0.0f : n0, sub1 = n1 == -INFINITY ? 0.0f : n1;
-        m0 = n0;
-        m1 = n1;
-        float ps0 = 0.0f, ps1 = 0.0f;
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-            s[nt][0] = exp2f(s[nt][0] - sub0);
-            s[nt][1] = exp2f(s[nt][1] - sub0);
-            s[nt][2] = exp2f(s[nt][2] - sub1);
-            s[nt][3] = exp2f(s[nt][3] - sub1);
-            ps0 += s[nt][0] + s[nt][1];
-            ps1 += s[nt][2] + s[nt][3];
-        }
-        l0 = l0 * a0 + ps0;
-        l1 = l1 * a1 + ps1;
-#pragma unroll
-        for (int dt = 0; dt < 8; dt++) {
-            o[dt][0] *= a0;
-            o[dt][1] *= a0;
-            o[dt][2] *= a1;
-            o[dt][3] *= a1;
-        }
-        /* P (16 x 64) as A operands, straight from the score accumulators */
+        softmax_chunk<1>(s, o, mx0, mx1, m0, m1, l0, l1);
+        /* P (16 x 64) as A operands */
 #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
             if (kk * 16 >= nk || kk * 16 > ghi || kk * 16 + 16 <= glo) continue; /* all 16 probabilities are 0 */
             uint32_t pa[4];
-            pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
-            pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
-            pa[2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1], bf);
-            pa[3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3], bf);
+            p_operand(s, kk, bf, pa);
 #pragma unroll
             for (int dt = 0; dt < 8; dt++) {
                 uint32_t b0 = *(const uint32_t *)&Vt[(dt * 8 + g) * LDS + kk * 16 + tig * 2];
@@ -241,18 +277,7 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
             }
         }
     }
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    uint16_t *ob = out + (size_t)tl.start * D + h * HD;
-#pragma unroll
-    for (int dt = 0; dt < 8; dt++) {
-        int d = dt * 8 + tig * 2;
-        if (row0 < tl.len) *(uint32_t *)&ob[(size_t)row0 * D + d] = pack2(o[dt][0] * i0, o[dt][1] * i0, bf);
-        if (row1 < tl.len) *(uint32_t *)&ob[(size_t)row1 * D + d] = pack2(o[dt][2] * i1, o[dt][3] * i1, bf);
-    }
+    store_rows<1>(o, l0, l1, out + (size_t)tl.start * D + h * HD, row0, row1, tl.len, D, tig, bf);
 }
 
 /* ------------------------------------- whole sequences, keys resident */
@@ -350,42 +375,12 @@ __global__ void __launch_bounds__(SEQ_WARPS * 32, 2) attn_seq(const uint16_t *qk
                     if (e < 2) mx0 = fmaxf(mx0, v);
                     else mx1 = fmaxf(mx1, v);
                 }
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-            /* every row sees key 0, so the maxima are finite from the first chunk on */
-            float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-            float a0 = exp2f(m0 - n0), a1 = exp2f(m1 - n1);
-            m0 = n0;
-            m1 = n1;
-            float ps0 = 0.0f, ps1 = 0.0f;
-#pragma unroll
-            for (int nt = 0; nt < 8; nt++) {
-                s[nt][0] = exp2f(s[nt][0] - n0);
-                s[nt][1] = exp2f(s[nt][1] - n0);
-                s[nt][2] = exp2f(s[nt][2] - n1);
-                s[nt][3] = exp2f(s[nt][3] - n1);
-                ps0 += s[nt][0] + s[nt][1];
-                ps1 += s[nt][2] + s[nt][3];
-            }
-            l0 = l0 * a0 + ps0;
-            l1 = l1 * a1 + ps1;
-#pragma unroll
-            for (int dt = 0; dt < 8; dt++) {
-                o[dt][0] *= a0;
-                o[dt][1] *= a0;
-                o[dt][2] *= a1;
-                o[dt][3] *= a1;
-            }
+            softmax_chunk<0>(s, o, mx0, mx1, m0, m1, l0, l1);
 #pragma unroll
             for (int kk = 0; kk < 4; kk++) {
                 if (kk * 16 >= nk) continue; /* all 16 probabilities are 0 */
                 uint32_t pa[4];
-                pa[0] = pack2(s[2 * kk][0], s[2 * kk][1], bf);
-                pa[1] = pack2(s[2 * kk][2], s[2 * kk][3], bf);
-                pa[2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1], bf);
-                pa[3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3], bf);
+                p_operand(s, kk, bf, pa);
 #pragma unroll
                 for (int dp = 0; dp < 4; dp++) { /* head dims dp*16 .. +15: two n-tiles */
                     uint32_t b[4];
@@ -395,18 +390,7 @@ __global__ void __launch_bounds__(SEQ_WARPS * 32, 2) attn_seq(const uint16_t *qk
                 }
             }
         }
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-        const float i0 = 1.0f / l0, i1 = 1.0f / l1;
-        const int row0 = q0 + g, row1 = row0 + 8;
-#pragma unroll
-        for (int dt = 0; dt < 8; dt++) {
-            int d = dt * 8 + tig * 2;
-            if (row0 < T) *(uint32_t *)&ob[(size_t)row0 * D + d] = pack2(o[dt][0] * i0, o[dt][1] * i0, bf);
-            if (row1 < T) *(uint32_t *)&ob[(size_t)row1 * D + d] = pack2(o[dt][2] * i1, o[dt][3] * i1, bf);
-        }
+        store_rows<0>(o, l0, l1, ob, q0 + g, q0 + g + 8, T, D, tig, bf);
     }
 }
 
