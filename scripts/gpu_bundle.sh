@@ -27,15 +27,18 @@
 #
 # Then on the GPU machine: scripts/gpu_run.sh (one `run` call, carry [".gpu"]).
 # Fails when what travels (tracked and untracked-not-ignored files + .gpu)
-# would exceed GPU_BUNDLE_LIMIT_MIB (default 63, of the device tool's 64 for
-# everything that travels; packed with xz -9e). Environment:
+# would exceed GPU_BUNDLE_LIMIT_MB (default 60, decimal megabytes, of the
+# device tool's 64 MB for everything that travels: 54.9 went through, 64.07
+# was refused; packed with xz -9e),
+# even with the tracked test data no GPU test reads left behind
+# (scripts/gpu_travel.sh hide: it says when that is needed). Environment:
 # NEGLABEL_SHARED (default ../shared), GPU_BUNDLE_EXTRA_SHARED (more paths
 # under shared/, space-separated), GPU_BUNDLE_BUILD (default build-gpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD=${GPU_BUNDLE_BUILD:-build-gpu}
-LIMIT_MIB=${GPU_BUNDLE_LIMIT_MIB:-63}
+LIMIT_MB=${GPU_BUNDLE_LIMIT_MB:-60}
 SHARED=${NEGLABEL_SHARED:-$ROOT/../shared}
 G=$ROOT/.gpu
 say() { echo "gpu_bundle: $*" >&2; }
@@ -200,16 +203,16 @@ travel_bytes() {
   g=$(find "$G" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
   echo $(( t + g ))
 }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
-limit=$(( LIMIT_MIB * 1048576 ))
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; } # decimal MB, as the tool counts
+limit=$(( LIMIT_MB * 1000000 ))
 total=$(travel_bytes)
-say "travels: $(mib "$total") MiB (.gpu: build $(du -sh "$G/build-gpu" | cut -f1), lib $(du -sh "$G/lib" | cut -f1), lib-compat $(du -sh "$G/lib-compat" | cut -f1), shared $(du -sh "$G/shared" | cut -f1))"
+say "travels: $(mib "$total") MB (.gpu: build $(du -sh "$G/build-gpu" | cut -f1), lib $(du -sh "$G/lib" | cut -f1), lib-compat $(du -sh "$G/lib-compat" | cut -f1), shared $(du -sh "$G/shared" | cut -f1))"
 
 pack() { # pack DIR: .gpu/DIR -> .gpu/DIR.tar.xz (gpu_run.sh unpacks it)
   tar -C "$G" -cf - "$1" | xz -T0 -9e >"$G/$1.tar.xz"
   rm -rf "${G:?}/$1"
   total=$(travel_bytes)
-  say "over ${LIMIT_MIB} MiB: $1/ packed to $(du -sh "$G/$1.tar.xz" | cut -f1); travels: $(mib "$total") MiB"
+  say "over ${LIMIT_MB} MB: $1/ packed to $(du -sh "$G/$1.tar.xz" | cut -f1); travels: $(mib "$total") MB"
 }
 # a) OpenBLAS alone is ~36 MB and packs to ~4
 [ "$total" -gt "$limit" ] && pack lib
@@ -228,16 +231,27 @@ if [ "$total" -gt "$limit" ]; then
   # test_cublas_load, which gpu_run.sh runs on its own (cuBLAS opened once a
   # GPU is found)
   keep=$(printf '%s\n' "$keep" test_openclip test_cublas_load)
-  say "over ${LIMIT_MIB} MiB: keeping only the gpu-labelled tests' programs: $(echo $keep)"
+  say "over ${LIMIT_MB} MB: keeping only the gpu-labelled tests' programs: $(echo $keep)"
   for f in "$G"/build-gpu/test_*; do
     b=$(basename "$f")
     grep -qx "$b" <<<"$keep" || rm -f "$f"
   done
   total=$(travel_bytes)
-  say "travels: $(mib "$total") MiB"
+  say "travels: $(mib "$total") MB"
 fi
 # d) the programs themselves (CUDA fatbins for sm_80 and sm_90 pack ~3x)
 [ "$total" -gt "$limit" ] && pack build-gpu
-[ "$total" -le "$limit" ] || die "what travels is $(mib "$total") MiB, over ${LIMIT_MIB} MiB"
-say "ready: .gpu ($(du -sh "$G" | cut -f1)); total $(mib "$total") MiB of the tool's 64"
+HIDE_NOTE=
+if [ "$total" -gt "$limit" ]; then
+  # e) the tracked test data no GPU test reads, left behind for the session
+  hb=$(bash scripts/gpu_travel.sh list | tr '\n' '\0' | xargs -0 -r git ls-files -z -- | xargs -0 -r stat -c %s -- | awk '{s+=$1} END {print s+0}')
+  [ $((total - hb)) -le "$limit" ] || die "what travels is $(mib "$total") MB, over ${LIMIT_MB} MB (and $(mib $((total - hb))) MB without the test data scripts/gpu_travel.sh can leave behind)"
+  total=$((total - hb))
+  HIDE_NOTE=1
+fi
+say "ready: .gpu ($(du -sh "$G" | cut -f1)); total $(mib "$total") MB of the tool's 64"
+if [ -n "$HIDE_NOTE" ]; then
+  say "ONLY WITH the test data that no GPU test reads left behind: first 'bash scripts/gpu_travel.sh hide',"
+  say "after the session 'bash scripts/gpu_travel.sh restore' (before any commit)"
+fi
 say "on the GPU machine: run(command=\"bash scripts/gpu_run.sh\", carry=[\".gpu\"], timeout_s=600)"
