@@ -71,13 +71,15 @@ static int to_host(void *h, const void *d, size_t bytes) {
  * position; runs of short prompts, one of exactly 64, longer ones between.
  * seq (bidirectional only): the kernel is told the longest sequence, so
  * 16-bit runs take attn_seq (a block per sequence and head, its keys
- * resident); else attn_mma (a block per 64 query rows). */
+ * resident; sequences of up to 320 tokens on sm_90, so the 577 is left
+ * out); else attn_mma (a block per 64 query rows). */
 static void attention_case(int prec, int causal, int packed, int seq) {
     static const int lens_one[] = {1, 5, 9, 17, 50, 63, 64, 65, 73, 77, 128, 136, 197, 200, 257, 577};
     static const int lens_packed[] = {1, 5, 9, 17, 3, 7, 7, 12, 64, 2, 9, 30, 33, 65, 6, 6, 6, 6, 6, 6,
                                       6, 6, 6, 6, 6, 1, 77, 8, 20, 40, 24, 1, 63, 1, 2};
     const int *lens = packed ? lens_packed : lens_one;
-    const int ns = packed ? (int)(sizeof lens_packed / sizeof *lens_packed) : (int)(sizeof lens_one / sizeof *lens_one);
+    const int ns = packed ? (int)(sizeof lens_packed / sizeof *lens_packed)
+                          : (int)(sizeof lens_one / sizeof *lens_one) - (seq ? 1 : 0);
     const int D = NH * HD, W = 3 * D;
     int rows = 0, nt = 0, longest = 0;
     for (int s = 0; s < ns; s++) {
@@ -112,9 +114,18 @@ static void attention_case(int prec, int causal, int packed, int seq) {
     int *dpos = dev_copy(pos, (size_t)rows * sizeof *pos);
     CHECK(dq && dout && db && dt && dpos, "attention %s: device buffers", pname(prec));
     if (!(dq && dout && db && dt && dpos)) return;
-    if (seq)
+    if (seq) {
         CHECK(nli_k_attention_kernel(prec, HD, causal, NULL, longest) == (prec == 1 ? NLI_ATTN_SCALAR : NLI_ATTN_SEQ),
               "attention %s: sequences of up to %d rows do not take attn_seq", pname(prec), longest);
+        /* the limit on an sm_90 (228 KiB a multiprocessor): two blocks of 320 tokens fit, of 321 not */
+        if (prec != 1)
+            CHECK(nli_k_attention_kernel(prec, HD, 0, NULL, 320) == NLI_ATTN_SEQ &&
+                      nli_k_attention_kernel(prec, HD, 0, NULL, 321) == NLI_ATTN_MMA &&
+                      nli_k_attention_kernel(prec, HD, 0, NULL, 577) == NLI_ATTN_MMA &&
+                      nli_k_attention_kernel(prec, HD, 1, NULL, 197) == NLI_ATTN_MMA &&
+                      nli_k_attention_kernel(prec, 72, 0, NULL, 197) == NLI_ATTN_SCALAR,
+                  "attention %s: the kernel choice at the limits", pname(prec));
+    }
     int rc = nli_k_attention(prec, 0, dq, db, packed ? dpos : NULL, dout, dt, nt_used, NH, HD, causal, seq ? longest : 0);
     CHECK(rc == 0, "attention %s causal %d packed %d seq %d: launch: %s", pname(prec), causal, packed, seq,
           nl_last_error());

@@ -216,6 +216,7 @@ cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int d) {
     switch (a) {
     case cudaDevAttrMaxSharedMemoryPerBlock: *v = (int)DEFAULT_SMEM; return cudaSuccess;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = (int)OPTIN_SMEM; return cudaSuccess;
+    case cudaDevAttrMaxSharedMemoryPerMultiprocessor: *v = (int)OPTIN_SMEM + 1024; return cudaSuccess; /* sm_90: 228 KiB */
     case cudaDevAttrMultiProcessorCount: *v = 132; return cudaSuccess;
     case cudaDevAttrComputeCapabilityMajor: *v = compute_capability(d) / 10; return cudaSuccess;
     case cudaDevAttrComputeCapabilityMinor: *v = compute_capability(d) % 10; return cudaSuccess;

@@ -290,7 +290,8 @@ __global__ void __launch_bounds__(128) attn_mma(const uint16_t *qkv, const float
  * ldmatrix (V's transposed), so both are stored as rows. attn_mma instead
  * loads the keys once per 64 query rows (4 times at 197 tokens), waits at
  * a barrier for each chunk of 64 and transposes V with 2-byte stores. Used
- * when the sequence fits the device's shared memory (T <= 704 at 227 KiB). */
+ * when two blocks fit in a multiprocessor's shared memory (T <= 320 on
+ * sm_90; nli_k_attention_kernel). */
 #define SEQ_WARPS 8
 
 static size_t seq_smem_bytes(int T) {
@@ -395,23 +396,31 @@ __global__ void __launch_bounds__(SEQ_WARPS * 32, 2) attn_seq(const uint16_t *qk
 }
 
 /* Which kernel a launch takes (kernels.h). attn_seq: 16-bit, head size
- * 64, bidirectional, sequences known to be at most seq_len rows that fit
- * the device's shared memory (its opt-in limit, which is also what the
- * kernel's attribute is set to: the same value for every caller on the
- * device, so concurrent models never lower it under each other).
- * NEGLABEL_CUDA_ATTN_SEQ=0 (for benchmarks) keeps attn_mma. */
+ * 64, bidirectional, sequences known to be at most seq_len rows, and two
+ * blocks of them fitting in one multiprocessor's shared memory (with the
+ * 1 KiB each block reserves), so that 16 warps are resident as in
+ * attn_mma: on an H100/H200 (228 KiB) sequences of up to 320 tokens (every
+ * ViT at 224 pixels); attn_seq was measured there only, and with fewer
+ * resident warps (an A100's 164 KiB, an L4's 100) or longer sequences
+ * (ViT-L/14 at 336 pixels: 577 tokens, one block) attn_mma stays. The
+ * kernel's attribute is set to the device's opt-in limit, the same value
+ * for every caller on the device, so concurrent models never lower it
+ * under each other. NEGLABEL_CUDA_ATTN_SEQ=0 (for benchmarks) keeps
+ * attn_mma. */
 int nli_k_attention_kernel(int prec, int hd, int causal, const int *pos, int seq_len) {
     const int mma = (prec == 2 || prec == 3) && hd == HD;
     if (!(mma && !causal && !pos && seq_len > 0)) return mma ? NLI_ATTN_MMA : NLI_ATTN_SCALAR;
     const char *ev = getenv("NEGLABEL_CUDA_ATTN_SEQ");
     if (ev && !strcmp(ev, "0")) return NLI_ATTN_MMA;
-    int dev = 0, optin = 0;
+    int dev = 0, optin = 0, per_sm = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess) {
         cudaGetLastError();
         return NLI_ATTN_MMA;
     }
-    if (seq_smem_bytes(seq_len) > (size_t)optin) return NLI_ATTN_MMA;
+    const size_t bytes = seq_smem_bytes(seq_len);
+    if (bytes > (size_t)optin || 2 * (bytes + 1024) > (size_t)per_sm) return NLI_ATTN_MMA;
     if (cudaFuncSetAttribute(attn_seq, cudaFuncAttributeMaxDynamicSharedMemorySize, optin) != cudaSuccess) {
         cudaGetLastError();
         return NLI_ATTN_MMA;
