@@ -23,9 +23,11 @@ static size_t plan(nli_clip *c, packing *out) {
     size_t n = 0;
     const nli_tower_config *tcs[2] = {&c->cfg.text, &c->cfg.vision};
     nli_block *blks[2] = {c->tblk, c->vblk};
+    int layers[2] = {tcs[0]->num_hidden_layers, tcs[1]->num_hidden_layers};
+    if (c->rb) blks[0] = nli_roberta_blocks(c->rb, &layers[0]); /* AltCLIP's text tower */
     for (int t = 0; t < 2; t++) {
         size_t D = (size_t)tcs[t]->hidden_size, I = (size_t)tcs[t]->intermediate_size;
-        for (int l = 0; l < tcs[t]->num_hidden_layers; l++) {
+        for (int l = 0; l < layers[t]; l++) {
             nli_block *b = &blks[t][l];
             packing p[4] = {{&b->qkv_p, &b->qkv_w, 3 * D, D}, {&b->o_p, &b->o_w, D, D},
                             {&b->fc1_p, &b->fc1_w, I, D}, {&b->fc2_p, &b->fc2_w, D, I}};
@@ -68,9 +70,9 @@ int nli_clip_use_bf16(nli_clip *c, int on) {
 
 int nli_clip_pack_bf16(nli_clip *c, int (*fill)(void *ctx, size_t first, size_t count), void *ctx) {
     if (c->bf16_mem) return 0;
-    if (nli_clip_cpu_only(&c->cfg)) {
-        nli_seterr_code(NL_ERR_UNSUPPORTED, "precision bf16: the CPU bf16 path runs CLIP's towers only; %s "
-                        "computes in fp32 (use --precision fp32)", nli_clip_arch_name(&c->cfg));
+    if (c->cfg.arch == NLI_ARCH_GROUPVIT || c->cfg.arch == NLI_ARCH_EFFNET) {
+        nli_seterr_code(NL_ERR_UNSUPPORTED, "precision bf16: the CPU bf16 path runs ViT, CLIP-text and RoBERTa "
+                        "towers only; %s computes in fp32 (use --precision fp32)", nli_clip_arch_name(&c->cfg));
         return -1;
     }
     if (c->rn || c->cfg.arch == NLI_ARCH_RESNET) { /* c->rn is bound after a packed load */

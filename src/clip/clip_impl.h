@@ -106,6 +106,8 @@ int nli_siglip_pool(const nli_clip *c, const float *x, size_t nb, int T, float *
 typedef struct nli_roberta nli_roberta;
 void nli_roberta_bind(nli_clip *c, const float *mem);
 void nli_roberta_free(nli_roberta *r);
+/* Its blocks (packed for the CPU's bf16 by clip_bf16.c) and their count. */
+nli_block *nli_roberta_blocks(nli_roberta *r, int *layers);
 int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out);
 /* im2col of nb images (CHW, S x S, C channels) in p x p patches: one row
  * per patch (row-major over the grid), ordered (c, ky, kx) like a conv
@@ -122,7 +124,8 @@ size_t nli_attn_bf16_scratch_floats(int maxT, int hd);
 void nli_layernorm_tiled(const float *x, const float *w, const float *b, uint16_t *y, size_t rows, int dim,
                          double eps);
 /* x (rows x K, float32) * W^T + bias on the bf16 weights when W->data,
- * else on the float32 ones (w): C[rows][W's n]. ws: nli_linear_ws_bytes. */
+ * else on the float32 ones (w): C[rows][W's n]. ws: nli_gemm_bf16_ws_bytes(rows, k)
+ * bytes when W->data. */
 void nli_linear(const float *x, const float *w, const nli_bf16_matrix *W, const float *bias, float *C, size_t rows,
                 size_t n, size_t k, int n_threads, void *ws);
 

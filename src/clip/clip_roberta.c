@@ -126,29 +126,39 @@ static void add_ln(float *x, const float *y, const float *w, const float *b, siz
     nli_layernorm(x, w, b, x, rows, D, eps);
 }
 
-/* One post-LN layer over `items` texts (rows start[b].., len[b] each). */
+/* One post-LN layer over `items` texts (rows start[b].., len[b] each).
+ * With the CPU's bf16 (the blocks packed: clip_bf16.c) the four linear
+ * layers run on the bf16 weights with float32 sums; attention, the
+ * LayerNorms and the activation stay float32 (the texts are short). */
 static void layer(const nli_tower_config *tc, const nli_block *bk, float *x, size_t rows, size_t items,
                   const size_t *start, const int *len, int maxT, int nt, float *ws) {
     const int D = tc->hidden_size, I = tc->intermediate_size;
     const size_t mr = rows < nli_mlp_rows(I) ? rows : nli_mlp_rows(I);
     float *qkv = ws, *att = qkv + rows * 3 * D, *h = att + rows * D, *mlp = h + rows * D, *scratch = mlp + mr * I;
-    nli_gemm(x, bk->qkv_w, bk->qkv_b, qkv, rows, 3 * (size_t)D, D);
+    void *lws = scratch + (size_t)nt * nli_attn_block_floats(maxT); /* the bf16 products' operands */
+    nli_linear(x, bk->qkv_w, &bk->qkv_p, bk->qkv_b, qkv, rows, 3 * (size_t)D, D, nt, lws);
     nli_attention(tc, qkv, att, items, start, len, maxT, 0, nt, scratch);
-    nli_gemm(att, bk->o_w, bk->o_b, h, rows, D, D);
+    nli_linear(att, bk->o_w, &bk->o_p, bk->o_b, h, rows, D, D, nt, lws);
     add_ln(x, h, bk->ln1_w, bk->ln1_b, rows, D, tc->layer_norm_eps, nt);
     for (size_t r0 = 0; r0 < rows; r0 += mr) {
         size_t m = rows - r0 < mr ? rows - r0 : mr, nm = m * (size_t)I;
-        nli_gemm(x + r0 * D, bk->fc1_w, bk->fc1_b, mlp, m, I, D);
+        nli_linear(x + r0 * D, bk->fc1_w, &bk->fc1_p, bk->fc1_b, mlp, m, I, D, nt, lws);
         nli_activate(tc, mlp, nm, nt);
-        nli_gemm(mlp, bk->fc2_w, bk->fc2_b, h + r0 * D, m, D, I);
+        nli_linear(mlp, bk->fc2_w, &bk->fc2_p, bk->fc2_b, h + r0 * D, m, D, I, nt, lws);
     }
     add_ln(x, h, bk->ln2_w, bk->ln2_b, rows, D, tc->layer_norm_eps, nt);
 }
 
-static size_t ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int nt) {
+static size_t ws_floats(const nli_tower_config *tc, size_t rows, int maxT, int nt, int bf16) {
     size_t D = (size_t)tc->hidden_size, I = (size_t)tc->intermediate_size;
     size_t mr = rows < nli_mlp_rows(tc->intermediate_size) ? rows : nli_mlp_rows(tc->intermediate_size);
-    return rows * (3 * D + D + D) + mr * I + (size_t)nt * nli_attn_block_floats(maxT);
+    size_t lws = bf16 ? nli_gemm_bf16_ws_bytes(rows, I > D ? I : D) / sizeof(float) + 16 : 0;
+    return rows * (3 * D + D + D) + mr * I + (size_t)nt * nli_attn_block_floats(maxT) + lws;
+}
+
+nli_block *nli_roberta_blocks(nli_roberta *r, int *layers) {
+    *layers = r->layers;
+    return r->blk;
 }
 
 int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_t *lens, size_t n, float *out) {
@@ -173,7 +183,7 @@ int nli_roberta_encode_texts(nli_clip *c, const int32_t *const *ids, const size_
     const int nt = c->n_threads;
     const size_t max_rows = NL_CHUNK_ROWS > (size_t)maxT ? NL_CHUNK_ROWS : (size_t)maxT;
     float *x = nli_mallocarray(max_rows, (size_t)D * sizeof(float));
-    float *ws = nli_mallocarray(ws_floats(tc, max_rows, maxT, nt), sizeof(float));
+    float *ws = nli_mallocarray(ws_floats(tc, max_rows, maxT, nt, c->bf16_mem != NULL), sizeof(float));
     float *t1 = nli_mallocarray(max_rows, (size_t)(D > PD ? D : PD) * sizeof(float));
     size_t *start = nli_mallocarray(max_rows, sizeof(size_t));
     int *len = nli_mallocarray(max_rows, sizeof(int));

@@ -295,6 +295,9 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     c->vproj = m + o_vproj;
     for (int i = 0; i < nt; i++) nli_block_bind(&c->tblk[i], m, &bo[i]);
     for (int i = 0; i < nv; i++) nli_block_bind(&c->vblk[i], m, &bo[nt + i]);
+    /* bound before packing: a bf16 load packs the RoBERTa blocks too, and
+     * clears the pointers to the float32 matrices it gives back */
+    if (rb) nli_roberta_bind(c, m);
     c->n_params = p.params;
     if (bf16) {
         fill_ctx f = {&st, &p, m};
@@ -315,7 +318,6 @@ static nli_clip *build(const char *dir, const char *weights_path, int n_threads,
     if (rn && nli_resnet_bind(c, m) != 0) goto fail;
     if (gv && nli_groupvit_bind(c, m) != 0) goto fail;
     if (en && nli_effnet_bind(c, m) != 0) goto fail;
-    if (rb) nli_roberta_bind(c, m);
     if (sg) nli_siglip_bind(c, m);
     c->logit_scale = en ? -logf(m[o_ls]) : m[o_ls]; /* log of what the cosines are multiplied by */
     /* the file names, kept for the model's fingerprint */
