@@ -73,6 +73,25 @@ embed_golden() {
   res=$(python3 "$SRC/tests/emb_close.py" "$golden" "$key" "$out" "$tol"); rc=$?
   check "$what equal transformers' within $tol ||g|| ($res)" test $rc -eq 0
 }
+# bf16_golden GOLDEN MODEL TOL: where this CPU has native bf16, the image
+# and text embeddings of `--device cpu --precision bf16` within TOL ||g|| of
+# GOLDEN (inputs: golden_inputs), each tower's differing from the fp32 run's
+# ($TMP/img.jsonl and $TMP/txt.jsonl: so the bf16 path ran for both), and
+# info naming the bf16 device; elsewhere a note
+bf16_golden() {
+  if [ "$(nl devices | jq -r '.cpu.bf16_kernel')" = none ]; then
+    echo "note: this CPU has no native bf16: the bf16 checks are not reached"
+    return 0
+  fi
+  embed_golden "$1" images "$3" "$TMP/img-bf16.jsonl" "bf16: image embeddings" \
+    --device cpu --precision bf16 --model "$2" "${args[@]}"
+  embed_golden "$1" texts "$3" "$TMP/txt-bf16.jsonl" "bf16: text embeddings" \
+    --device cpu --precision bf16 --model "$2" "${targs[@]}"
+  check "bf16: images not the fp32 bits (the bf16 path ran)" bash -c "! cmp -s '$TMP/img-bf16.jsonl' '$TMP/img.jsonl'"
+  check "bf16: texts not the fp32 bits (the bf16 path ran)" bash -c "! cmp -s '$TMP/txt-bf16.jsonl' '$TMP/txt.jsonl'"
+  nl info --no-cache --device cpu --precision bf16 --model "$2" >"$TMP/info-bf16.json"
+  check "bf16: info names the bf16 device" grep -q '"cpu (bf16' "$TMP/info-bf16.json"
+}
 # mine_and_score MODEL IMAGE...: NegLabel end to end on MODEL: negatives
 # mined from a small word list for four CIFAR-10 labels, then the images
 # scored; each must get a finite score in (0, 1]
